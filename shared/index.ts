@@ -1,0 +1,2 @@
+export * from './protocol-core.js';
+export * from './protocol-schemas.js';

@@ -1,0 +1,174 @@
+/**
+ * zod schemas for every message of the protocol. The hub validates every payload it receives with
+ * these (and the simulator and tests use them to check what they see); the firmware does not: zod does
+ * not run on a fob. Types are inferred here so hub code is typed from what was actually validated.
+ */
+import { z } from 'zod';
+import {
+  BOARDS,
+  COMMAND,
+  EVENT,
+  LIMITS,
+  PROTOCOL_VERSION,
+  isValidDeviceId,
+} from './protocol-core.js';
+
+const eventId = z
+  .string()
+  .min(3)
+  .max(LIMITS.eventIdMaxLength)
+  .regex(/^[0-9a-z]+-[0-9a-z]+$/, { error: 'must be <boot>-<seq> in base 36, e.g. "1-a"' });
+
+const visitRef = z
+  .string()
+  .min(1)
+  .max(LIMITS.visitRefMaxLength)
+  .regex(/^[A-Za-z0-9_./-]+$/, { error: 'must be a reference code (letters, digits, _ . / -), not an address' });
+
+export const deviceIdSchema = z
+  .string()
+  .refine(isValidDeviceId, {
+    error: `must be 1-${LIMITS.deviceIdMaxLength} letters, digits, '-' or '_'`,
+  });
+
+const age = z.int().min(0).max(LIMITS.eventAgeMaxSeconds);
+
+export const heartbeatSchema = z.strictObject({
+  n: z.int().min(0),
+  b: z.int().min(0).max(100),
+  m: z.union([z.literal(0), z.literal(1)]),
+  u: z.int().min(0),
+  q: z.int().min(0).max(10_000).optional(),
+});
+
+const base = { i: eventId, ag: age };
+
+export const sosEventSchema = z.strictObject({ ...base, k: z.literal(EVENT.sos) });
+export const covertEventSchema = z.strictObject({ ...base, k: z.literal(EVENT.covert) });
+export const manDownEventSchema = z.strictObject({ ...base, k: z.literal(EVENT.manDown) });
+export const cancelEventSchema = z.strictObject({ ...base, k: z.literal(EVENT.cancel), r: eventId.optional() });
+export const checkInEventSchema = z.strictObject({
+  ...base,
+  k: z.literal(EVENT.checkIn),
+  p: z.union([z.literal(0), z.literal(1)]).optional(),
+});
+export const visitStartEventSchema = z.strictObject({ ...base, k: z.literal(EVENT.visitStart), v: visitRef.optional() });
+export const visitEndEventSchema = z.strictObject({ ...base, k: z.literal(EVENT.visitEnd), v: visitRef.optional() });
+export const extendEventSchema = z.strictObject({
+  ...base,
+  k: z.literal(EVENT.extend),
+  m: z.int().min(1).max(LIMITS.extendMaxMinutes),
+});
+export const endOfShiftEventSchema = z.strictObject({ ...base, k: z.literal(EVENT.endOfShift) });
+export const helloEventSchema = z.strictObject({
+  ...base,
+  k: z.literal(EVENT.hello),
+  fw: z.string().min(1).max(16),
+  bd: z.enum(BOARDS),
+  pv: z.int().min(1).max(PROTOCOL_VERSION),
+  bc: z.int().min(0),
+});
+
+export const fobEventSchema = z.discriminatedUnion('k', [
+  sosEventSchema,
+  covertEventSchema,
+  manDownEventSchema,
+  cancelEventSchema,
+  checkInEventSchema,
+  visitStartEventSchema,
+  visitEndEventSchema,
+  extendEventSchema,
+  endOfShiftEventSchema,
+  helloEventSchema,
+]);
+
+export const commandSchema = z.discriminatedUnion('k', [
+  z.strictObject({ k: z.literal(COMMAND.ack), i: eventId }),
+  z.strictObject({ k: z.literal(COMMAND.helpComing) }),
+  z.strictObject({ k: z.literal(COMMAND.stopAlarm) }),
+  z.strictObject({ k: z.literal(COMMAND.prompt), d: z.int().min(10).max(3600) }),
+  z.strictObject({ k: z.literal(COMMAND.alarmClosed) }),
+  z.strictObject({ k: z.literal(COMMAND.config), hb: z.int().min(10).max(3600) }),
+]);
+
+export const statusSchema = z.enum(['0', '1']);
+
+export const ALARM_KINDS = ['sos', 'covert_sos', 'man_down', 'missed_checkin', 'device_silent', 'low_battery'] as const;
+export type AlarmKind = (typeof ALARM_KINDS)[number];
+
+export const ALARM_STATES = ['raised', 'notifying', 'acknowledged', 'resolved', 'cancelled', 'exhausted'] as const;
+export type AlarmState = (typeof ALARM_STATES)[number];
+
+/** `lw/alerts/<alarmId>`: what the hub tells downstream systems about an alarm, at every notification. */
+export const alertSchema = z.strictObject({
+  v: z.literal(PROTOCOL_VERSION),
+  alarmId: z.string().min(1).max(64),
+  kind: z.enum(ALARM_KINDS),
+  state: z.enum(ALARM_STATES),
+  priority: z.int().min(1).max(5),
+  deviceId: deviceIdSchema.nullable(),
+  workerId: z.string().max(64).nullable(),
+  workerName: z.string().max(128).nullable(),
+  visitRef: visitRef.nullable(),
+  level: z.int().min(0),
+  targets: z.array(z.string().max(128)).max(64),
+  raisedAt: z.iso.datetime(),
+  at: z.iso.datetime(),
+  drill: z.boolean(),
+  summary: z.string().max(512),
+});
+
+export type HeartbeatMessage = z.infer<typeof heartbeatSchema>;
+export type FobEventMessage = z.infer<typeof fobEventSchema>;
+export type CommandMessage = z.infer<typeof commandSchema>;
+export type AlertMessage = z.infer<typeof alertSchema>;
+
+/** A validation failure that says which field is wrong and why, in words a person can act on. */
+export class ProtocolError extends Error {
+  constructor(
+    message: string,
+    readonly field: string,
+  ) {
+    super(message);
+    this.name = 'ProtocolError';
+  }
+}
+
+export type Parsed<T> = { ok: true; value: T } | { ok: false; error: ProtocolError };
+
+/** Names the first failing field, e.g. `field "b": Too big: expected number to be <=100`. */
+export function describeZodError(error: z.ZodError): ProtocolError {
+  const issue = error.issues[0];
+  const field = issue && issue.path.length > 0 ? issue.path.join('.') : '(message)';
+  const more = error.issues.length > 1 ? ` (and ${error.issues.length - 1} more)` : '';
+  return new ProtocolError(`field "${field}": ${issue ? issue.message : 'invalid'}${more}`, field);
+}
+
+/** Parses a raw payload: size limit first, then JSON, then the schema. Never throws. */
+export function parsePayload<T>(schema: z.ZodType<T>, payload: Buffer | string, maxBytes: number): Parsed<T> {
+  const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+  if (size > maxBytes) {
+    return { ok: false, error: new ProtocolError(`payload is ${size} bytes, over the ${maxBytes}-byte limit`, '(payload)') };
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(typeof payload === 'string' ? payload : payload.toString('utf8'));
+  } catch {
+    return { ok: false, error: new ProtocolError('payload is not valid JSON', '(payload)') };
+  }
+  const result = schema.safeParse(json);
+  if (!result.success) return { ok: false, error: describeZodError(result.error) };
+  return { ok: true, value: result.data };
+}
+
+export function parseHeartbeat(payload: Buffer | string): Parsed<HeartbeatMessage> {
+  return parsePayload(heartbeatSchema, payload, LIMITS.fobPayloadMaxBytes);
+}
+
+export function parseFobEvent(payload: Buffer | string): Parsed<FobEventMessage> {
+  return parsePayload(fobEventSchema, payload, LIMITS.fobPayloadMaxBytes);
+}
+
+export function parseCommand(payload: Buffer | string): Parsed<CommandMessage> {
+  return parsePayload(commandSchema, payload, LIMITS.commandPayloadMaxBytes);
+}
