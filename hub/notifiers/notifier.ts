@@ -1,0 +1,55 @@
+/**
+ * The contract between the hub's escalation runtime and the channels that carry an alert out of the
+ * hub (e-mail, webhook, alarm receiving centre). The runtime decides *who* is told at each level of
+ * the ladder; a notifier only knows *how* to reach them on its channel.
+ */
+import type { AlertMessage } from '../../shared/protocol-schemas.js';
+
+/** A person (or a role's on-call holder) to be told. Private fields are present only where the
+ * recipient's role may see them; notifiers must not add any. */
+export interface Recipient {
+  id: string;
+  name: string;
+  /** duty_officer, line_manager, head_of_service, director, buddy, ... */
+  role: string;
+  email?: string;
+  phone?: string;
+}
+
+export interface Notice {
+  /** Stable per (alarm, level, recipient, channel): the idempotency key a receiver can dedupe on. */
+  noticeId: string;
+  alert: AlertMessage;
+  /** null for channels that go to an organisation rather than a person (an ARC). */
+  recipient: Recipient | null;
+  /** Link to the alarm in the dashboard. */
+  link: string;
+  /** 1 for the first try of this notice on this channel. */
+  attempt: number;
+}
+
+export type DeliveryStatus = 'sent' | 'delivered';
+
+export interface DeliveryOutcome {
+  status: DeliveryStatus;
+  /** What the far end said, for the escalation record (e.g. "250 OK queued as 1A2B", "HTTP 202", "ACK seq 0007"). */
+  detail: string;
+}
+
+/** Thrown (or rejected) by a notifier when a delivery failed; `retryable` false stops retries at once. */
+export class DeliveryError extends Error {
+  constructor(
+    message: string,
+    readonly retryable = true,
+  ) {
+    super(message);
+    this.name = 'DeliveryError';
+  }
+}
+
+export interface Notifier {
+  readonly channel: string;
+  /** Must settle or honour `signal` (aborted at the channel's time limit); never hangs the caller. */
+  send(notice: Notice, signal: AbortSignal): Promise<DeliveryOutcome>;
+  close?(): Promise<void>;
+}
