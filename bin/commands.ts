@@ -10,6 +10,26 @@ export interface CommandEntry {
 
 export const COMMANDS: CommandEntry[] = [
   {
+    name: 'hub',
+    summary: 'run the hub: MQTT broker, rules, store and HTTP (what `npm start` runs)',
+    load: async () => (await import('../hub/cli/hub-command.js')).hubCommand,
+  },
+  {
+    name: 'devices',
+    summary: 'register, list, assign and revoke fobs',
+    load: async () => (await import('../hub/cli/devices-command.js')).devicesCommand,
+  },
+  {
+    name: 'workers',
+    summary: 'add and list lone workers',
+    load: async () => (await import('../hub/cli/workers-command.js')).workersCommand,
+  },
+  {
+    name: 'visits',
+    summary: 'import and list visits (itineraries) with the R8/R9 policy checks',
+    load: async () => (await import('../hub/cli/visits-command.js')).visitsCommand,
+  },
+  {
     name: 'protocol',
     summary: 'print the protocol version, topics and message kinds',
     load: async () => (await import('../shared/protocol-command.js')).protocolCommand,

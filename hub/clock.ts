@@ -83,6 +83,13 @@ export class ManualClock implements Clock {
     if (target > this.current) this.current = target;
   }
 
+  /** Due time of the earliest waiting timer, or null. */
+  nextDueAt(): number | null {
+    let next: number | null = null;
+    for (const t of this.timers) if (!t.cancelled && (next === null || t.at < next)) next = t.at;
+    return next;
+  }
+
   /** Timers still waiting (for tests). */
   pending(): number {
     return this.timers.filter((t) => !t.cancelled).length;

@@ -1,0 +1,133 @@
+/**
+ * Administration shared by the CLI and (later) the dashboard: devices, workers, contacts, visits.
+ * Every function validates its input and returns a clear error rather than half-doing anything.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Store } from '../store/store.js';
+import type { ContactRecord, DeviceRecord, VisitRecord, WorkerRecord } from '../store/store-types.js';
+import { generateDeviceSecret, hashSecret } from '../device-secrets.js';
+import { isValidDeviceId, BOARDS } from '../../shared/protocol-core.js';
+import { checkVisitPolicy, type VisitPolicyRules } from '../rules/visit-policy.js';
+import type { HubConfig } from '../config/config-schema.js';
+
+export class AdminError extends Error {
+  constructor(
+    message: string,
+    readonly status = 400,
+    readonly field?: string,
+  ) {
+    super(message);
+    this.name = 'AdminError';
+  }
+}
+
+export interface NewDevice {
+  deviceId: string;
+  secret: string;
+}
+
+export async function addDevice(store: Store, deviceId: string, opts: { workerId?: string | null; board?: string | null; now: number }): Promise<NewDevice> {
+  if (!isValidDeviceId(deviceId)) throw new AdminError(`device id "${deviceId}" must be 1-32 letters, digits, '-' or '_'`, 400, 'deviceId');
+  if (opts.board && !(BOARDS as readonly string[]).includes(opts.board)) throw new AdminError(`board must be one of ${BOARDS.join(', ')}`, 400, 'board');
+  const secret = generateDeviceSecret();
+  const secretHash = await hashSecret(secret);
+  await store.transaction(async (tx) => {
+    if (await tx.getDevice(deviceId)) throw new AdminError(`device ${deviceId} is already registered`, 409, 'deviceId');
+    if (opts.workerId && !(await tx.getWorker(opts.workerId))) throw new AdminError(`no worker ${opts.workerId}`, 404, 'workerId');
+    const device: DeviceRecord = {
+      id: deviceId,
+      workerId: opts.workerId ?? null,
+      board: opts.board ?? null,
+      secretHash,
+      createdAt: opts.now,
+      revokedAt: null,
+      lastSeenAt: null,
+      battery: null,
+      online: false,
+      firmware: null,
+    };
+    await tx.insertDevice(device);
+    await tx.appendAudit({ at: opts.now, actor: 'admin', action: 'device.add', subject: deviceId, detail: { workerId: opts.workerId ?? null } });
+  });
+  return { deviceId, secret };
+}
+
+export async function revokeDevice(store: Store, deviceId: string, now: number): Promise<void> {
+  await store.transaction(async (tx) => {
+    const d = await tx.getDevice(deviceId);
+    if (!d) throw new AdminError(`no device ${deviceId}`, 404, 'deviceId');
+    if (d.revokedAt !== null) throw new AdminError(`device ${deviceId} is already revoked`, 409, 'deviceId');
+    await tx.updateDevice(deviceId, { revokedAt: now });
+    await tx.appendAudit({ at: now, actor: 'admin', action: 'device.revoke', subject: deviceId, detail: {} });
+  });
+}
+
+export async function assignDevice(store: Store, deviceId: string, workerId: string | null): Promise<void> {
+  await store.transaction(async (tx) => {
+    if (!(await tx.getDevice(deviceId))) throw new AdminError(`no device ${deviceId}`, 404, 'deviceId');
+    if (workerId && !(await tx.getWorker(workerId))) throw new AdminError(`no worker ${workerId}`, 404, 'workerId');
+    await tx.updateDevice(deviceId, { workerId });
+  });
+}
+
+export function workerFromConfig(w: HubConfig['workers'][number]): WorkerRecord {
+  return {
+    id: w.id,
+    name: w.name,
+    phone: w.phone ?? null,
+    homeAddress: w.home_address ?? null,
+    medicalNotes: w.medical_notes ?? null,
+    car: w.car ?? null,
+    emergencyContacts: w.emergency_contacts ?? null,
+    buddyId: w.buddy ?? null,
+    lineManagerId: w.line_manager ?? null,
+    trainingDate: w.training_date ?? null,
+    newStarter: w.new_starter,
+  };
+}
+
+export function contactFromConfig(c: HubConfig['contacts'][number]): ContactRecord {
+  return { id: c.id, name: c.name, role: c.role, email: c.email ?? null, phone: c.phone ?? null };
+}
+
+export interface VisitInput {
+  workerId: string;
+  ref: string;
+  scheduledStart: number;
+  expectedEnd: number;
+  riskCategory: 1 | 2;
+  rag: 'red' | 'amber' | 'green';
+  checkinIntervalMin: number | null;
+  nextLocation: string | null;
+  secondWorkerId: string | null;
+  unplanned: boolean;
+}
+
+export interface VisitAdded {
+  visit: VisitRecord;
+  warnings: string[];
+}
+
+/** Records a visit after the R8/R9 checks; refused visits throw AdminError listing every breach. */
+export async function addVisit(store: Store, input: VisitInput, rules: VisitPolicyRules): Promise<VisitAdded> {
+  if (!/^[A-Za-z0-9_./-]{1,32}$/.test(input.ref)) throw new AdminError('visit reference must be a code (letters, digits, _ . / -), not an address', 400, 'ref');
+  if (!(input.expectedEnd > input.scheduledStart)) throw new AdminError('expected end must be after the scheduled start', 400, 'expectedEnd');
+  return store.transaction(async (tx) => {
+    const worker = await tx.getWorker(input.workerId);
+    if (!worker) throw new AdminError(`no worker ${input.workerId}`, 404, 'workerId');
+    const result = checkVisitPolicy(input, worker, rules);
+    if (result.errors.length > 0) {
+      throw new AdminError(`visit ${input.ref} refused: ${result.errors.map((e) => e.message).join('; ')}`, 422, result.errors[0].field);
+    }
+    const visit: VisitRecord = {
+      id: randomUUID(),
+      ...input,
+      status: 'planned',
+      startedAt: null,
+      endedAt: null,
+      policyFlags: result.warnings.map((w) => w.code),
+    };
+    await tx.insertVisit(visit);
+    return { visit, warnings: result.warnings.map((w) => w.message) };
+  });
+}

@@ -1,0 +1,217 @@
+/**
+ * The MQTT side of the hub: aedes on TCP and on WebSocket (`/mqtt` on the HTTP port), with device
+ * identity and topic access control. What a publish *means* is the ingest's business; this module
+ * only decides who may connect, publish and subscribe, and hands valid publishes over.
+ *
+ * aedes writes a QoS 1 PUBACK only after authorizePublish calls back, so the ingest does its durable
+ * work inside that callback: the fob's PUBACK means "committed". Because each client's packets wait
+ * for their callback, a hub that is slow to commit slows its publishers down instead of queueing.
+ */
+import { createServer, type Server } from 'node:net';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { Aedes, type Client, type AedesPublishPacket, type Subscription } from 'aedes';
+import { WebSocketServer, createWebSocketStream } from 'ws';
+import { commandTopic, parseDeviceTopic, ALERTS_PREFIX, TOPIC } from '../../shared/protocol-core.js';
+import type { Logger } from '../logger.js';
+
+export interface ConnectIdentity {
+  kind: 'device';
+  deviceId: string;
+}
+
+/** What the broker asks of the rest of the hub. */
+export interface BrokerHooks {
+  /** Checks credentials; resolves the identity or a reason for refusal. */
+  authenticate(clientId: string, username: string | undefined, password: Buffer | undefined): Promise<ConnectIdentity | { refused: string }>;
+  /** A device publish on one of its own topics. Resolve to send the PUBACK; reject to drop the client. */
+  onDevicePublish(deviceId: string, leaf: string, payload: Buffer): Promise<void>;
+  onConnected(deviceId: string): void;
+  onDisconnected(deviceId: string): void;
+}
+
+export interface BrokerCounters {
+  refusedConnects: number;
+  refusedPublishes: number;
+  refusedSubscribes: number;
+  droppedSlowClients: number;
+}
+
+/** Unsent bytes a client may hold before it is disconnected. */
+const OUTPUT_LIMIT = 1024 * 1024;
+/** How long a client's socket may stay full before it is disconnected. */
+const STALL_LIMIT_MS = 1000;
+
+type LwClient = Client & { lwIdentity?: ConnectIdentity };
+
+export class MqttBroker {
+  readonly aedes: Aedes;
+  readonly counters: BrokerCounters = { refusedConnects: 0, refusedPublishes: 0, refusedSubscribes: 0, droppedSlowClients: 0 };
+  private tcp: Server | null = null;
+  private wss: WebSocketServer | null = null;
+  private watchdog: NodeJS.Timeout | null = null;
+
+  private constructor(
+    aedes: Aedes,
+    private readonly log: Logger,
+  ) {
+    this.aedes = aedes;
+  }
+
+  static async create(hooks: BrokerHooks, log: Logger): Promise<MqttBroker> {
+    // Assigned below; the hooks close over it.
+    // eslint-disable-next-line prefer-const
+    let broker: MqttBroker;
+    const aedes = await Aedes.createBroker({
+      id: 'lonewatch-hub',
+      // Fob client ids are device ids (up to 32 characters).
+      maxClientsIdLength: 64,
+      maxTopicLevels: 8,
+      queueLimit: 100,
+      authenticate: (client, username, password, done) => {
+        hooks
+          .authenticate(client.id, username, password)
+          .then((result) => {
+            if ('refused' in result) {
+              broker.counters.refusedConnects++;
+              broker.log.warn({ clientId: client.id, username }, `connection refused: ${result.refused}`);
+              const err = Object.assign(new Error(result.refused), { returnCode: 4 });
+              return done(err as never, false);
+            }
+            (client as LwClient).lwIdentity = result;
+            done(null, true);
+          })
+          .catch((err) => {
+            broker.log.error({ err, clientId: client.id }, 'authentication failed unexpectedly');
+            done(Object.assign(new Error('server unavailable'), { returnCode: 3 }) as never, false);
+          });
+      },
+      authorizePublish: (client, packet, done) => {
+        const identity = (client as LwClient | null)?.lwIdentity;
+        if (!client || !identity) {
+          // The hub's own publishes (commands, alerts) come without a client.
+          return done(null);
+        }
+        const parsed = parseDeviceTopic(packet.topic);
+        if (!parsed || parsed.deviceId !== identity.deviceId || parsed.leaf === TOPIC.command) {
+          broker.counters.refusedPublishes++;
+          broker.log.warn({ deviceId: identity.deviceId, topic: packet.topic }, 'publish refused: a device may publish only on its own topics');
+          return done(new Error(`not allowed to publish on ${packet.topic}`));
+        }
+        hooks.onDevicePublish(identity.deviceId, parsed.leaf, packet.payload as Buffer).then(
+          () => done(null),
+          (err: Error) => {
+            broker.log.error({ err, deviceId: identity.deviceId }, 'publish could not be processed; dropping the connection so the fob retries');
+            done(err);
+          },
+        );
+      },
+      authorizeSubscribe: (client, sub: Subscription, done) => {
+        const identity = (client as LwClient).lwIdentity;
+        if (identity && sub.topic === commandTopic(identity.deviceId)) return done(null, sub);
+        broker.counters.refusedSubscribes++;
+        broker.log.warn({ deviceId: identity?.deviceId, topic: sub.topic }, 'subscribe refused: a device may subscribe only to its command topic');
+        // A null subscription answers SUBACK 0x80 (failure) without dropping the client.
+        return done(null, null as never);
+      },
+      // Device traffic is for the hub alone: nothing a fob publishes is forwarded to other clients.
+      authorizeForward: (client, packet: AedesPublishPacket) => {
+        if (packet.topic.startsWith(ALERTS_PREFIX + '/')) return packet;
+        const parsed = parseDeviceTopic(packet.topic);
+        if (parsed && parsed.leaf === TOPIC.command && (client as LwClient).lwIdentity?.deviceId === parsed.deviceId) return packet;
+        return null;
+      },
+    });
+    broker = new MqttBroker(aedes, log);
+    broker.watchdog = setInterval(() => broker.dropStalledClients(), 250);
+    broker.watchdog.unref();
+    aedes.on('clientReady', (client) => {
+      const id = (client as LwClient).lwIdentity;
+      if (id) hooks.onConnected(id.deviceId);
+    });
+    aedes.on('clientDisconnect', (client) => {
+      const id = (client as LwClient).lwIdentity;
+      if (id) hooks.onDisconnected(id.deviceId);
+    });
+    aedes.on('clientError', (client, err) => {
+      log.debug({ deviceId: (client as LwClient).lwIdentity?.deviceId, clientId: client.id, err: err.message }, 'client error');
+    });
+    aedes.on('connectionError', (client, err) => {
+      log.debug({ clientId: client?.id, err: err.message }, 'connection error');
+    });
+    return broker;
+  }
+
+  async listenTcp(port: number, host: string): Promise<number> {
+    const server = createServer((socket) => this.aedes.handle(socket));
+    this.tcp = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const addr = server.address();
+    return typeof addr === 'object' && addr ? addr.port : port;
+  }
+
+  /** MQTT over WebSocket at `path` on an existing HTTP server (browsers and phone relays). */
+  attachWebSocket(http: HttpServer, path = '/mqtt'): void {
+    const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+    this.wss = wss;
+    http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      if (url.pathname !== path) return;
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        const stream = createWebSocketStream(ws);
+        stream.on('error', () => stream.destroy());
+        this.aedes.handle(stream as never, req);
+      });
+    });
+  }
+
+  /** Publishes from the hub itself (QoS 1 commands and alerts). */
+  publish(topic: string, payload: string, qos: 0 | 1 = 1): void {
+    this.aedes.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos, retain: false, dup: false } as never, (err?: Error) => {
+      if (err) this.log.warn({ err, topic }, 'hub publish failed');
+    });
+  }
+
+  /**
+   * A client that stops reading its socket would hold up the hub: aedes waits for the socket to
+   * drain before it finishes a delivery, and every delivery waiting on it occupies one of the
+   * broker's shared delivery slots. A client whose socket has needed draining for more than
+   * STALL_LIMIT_MS, or holds more than OUTPUT_LIMIT unsent bytes, is disconnected; a fob reconnects
+   * and its outbox re-sends whatever was not acknowledged.
+   */
+  dropStalledClients(now = Date.now()): void {
+    const clients = (this.aedes as unknown as { clients: Record<string, LwClient & { lwStalledSince?: number }> }).clients;
+    for (const id in clients) {
+      const c = clients[id];
+      const conn = c.conn as { writableLength?: number; writableNeedDrain?: boolean };
+      const pending = conn.writableLength ?? 0;
+      if (!conn.writableNeedDrain && pending <= OUTPUT_LIMIT) {
+        c.lwStalledSince = undefined;
+        continue;
+      }
+      c.lwStalledSince ??= now;
+      if (pending > OUTPUT_LIMIT || now - c.lwStalledSince >= STALL_LIMIT_MS) {
+        this.counters.droppedSlowClients++;
+        this.log.warn({ deviceId: c.lwIdentity?.deviceId, clientId: id, pending }, 'client is not reading its socket: disconnected so it cannot hold up the hub');
+        c.close();
+      }
+    }
+  }
+
+  get connectedClients(): number {
+    return this.aedes.connectedClients;
+  }
+
+  async close(): Promise<void> {
+    if (this.watchdog) clearInterval(this.watchdog);
+    this.wss?.close();
+    await new Promise<void>((resolve) => this.aedes.close(() => resolve()));
+    if (this.tcp) await new Promise<void>((resolve) => this.tcp!.close(() => resolve()));
+  }
+}

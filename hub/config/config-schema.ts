@@ -1,0 +1,157 @@
+/**
+ * Every setting of the hub, in one validated schema (lonewatch.toml). Validated once at start-up;
+ * the rest of the hub gets a typed HubConfig and never re-checks. Defaults make `npm start` work with
+ * no file at all.
+ */
+import { z } from 'zod';
+import { CHANNELS, DEFAULT_POLICIES, TARGET_ROLES, type EscalationPolicy } from '../rules/escalation-policy.js';
+import { ALARM_KINDS } from '../../shared/protocol-schemas.js';
+
+const port = z.int().min(0).max(65535);
+const minutes = z.number().positive().max(7 * 24 * 60);
+const target = z.union([z.enum(TARGET_ROLES), z.string().regex(/^person:[A-Za-z0-9_.-]+$/, { error: 'must be a role or person:<contact id>' })]);
+
+const levelSchema = z.strictObject({
+  name: z.string().min(1),
+  targets: z.array(target).min(1),
+  channels: z.array(z.enum(CHANNELS)).min(1),
+  delay_min: minutes,
+});
+
+const policySchema = z.strictObject({
+  mode: z.enum(['all_at_once', 'step']),
+  levels: z.array(levelSchema).min(1),
+  repeat: z.int().min(0).max(100).default(0),
+  re_alert_after_ack_min: minutes.default(15),
+  police_after_sighting_min: minutes.nullable().default(null),
+  senior_targets: z.array(target).default(['duty_officer', 'head_of_service', 'director']),
+});
+
+const contactSchema = z.strictObject({
+  id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
+  name: z.string().min(1).max(128),
+  role: z.string().min(1).max(64),
+  email: z.email().optional(),
+  phone: z.string().max(32).optional(),
+});
+
+const workerSchema = z.strictObject({
+  id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
+  name: z.string().min(1).max(128),
+  phone: z.string().max(32).optional(),
+  home_address: z.string().max(256).optional(),
+  medical_notes: z.string().max(1024).optional(),
+  car: z.string().max(128).optional(),
+  emergency_contacts: z.string().max(512).optional(),
+  buddy: z.string().max(64).optional(),
+  line_manager: z.string().max(64).optional(),
+  training_date: z.iso.date().optional(),
+  new_starter: z.boolean().default(false),
+});
+
+function defaultPolicies(): Record<string, z.output<typeof policySchema>> {
+  const out: Record<string, z.output<typeof policySchema>> = {};
+  for (const [name, p] of Object.entries(DEFAULT_POLICIES)) {
+    out[name] = {
+      mode: p.mode,
+      levels: p.levels.map((l) => ({ name: l.name, targets: l.targets, channels: l.channels, delay_min: l.delayMin })),
+      repeat: p.repeat,
+      re_alert_after_ack_min: p.reAlertAfterAckMin,
+      police_after_sighting_min: p.policeAfterSightingMin,
+      senior_targets: p.seniorTargets,
+    };
+  }
+  return out;
+}
+
+export const hubConfigSchema = z
+  .strictObject({
+    hub: z
+      .strictObject({
+        name: z.string().default('Lonewatch'),
+        data_dir: z.string().default('./data'),
+        public_url: z.url().default('http://localhost:8080'),
+        /** Drill mode marks every alarm as a drill (R: training, 003) and allows an injected clock. */
+        drill: z.boolean().default(false),
+      })
+      .prefault({}),
+    mqtt: z
+      .strictObject({
+        host: z.string().default('0.0.0.0'),
+        port: port.default(1883),
+        /** Heartbeats are written in batches at most this often. Alarms are never batched. */
+        heartbeat_flush_ms: z.int().min(10).max(10_000).default(200),
+        /** Most heartbeats held in memory before a flush is forced. */
+        heartbeat_buffer_max: z.int().min(10).max(1_000_000).default(10_000),
+      })
+      .prefault({}),
+    http: z
+      .strictObject({
+        host: z.string().default('0.0.0.0'),
+        port: port.default(8080),
+      })
+      .prefault({}),
+    log: z
+      .strictObject({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+        pretty: z.enum(['auto', 'always', 'never']).default('auto'),
+      })
+      .prefault({}),
+    rules: z
+      .strictObject({
+        checkin_grace_min: minutes.default(5),
+        end_of_shift_after_min: minutes.default(30),
+        heartbeat_interval_s: z.int().min(10).max(3600).default(300),
+        device_silent_after_min: minutes.default(20),
+        low_battery_percent: z.int().min(1).max(99).default(20),
+        visit_policy_breach: z.enum(['refuse', 'flag']).default('refuse'),
+        training_valid_years: z.int().min(1).max(10).default(3),
+      })
+      .prefault({}),
+    /** Which policy each alarm kind escalates under. */
+    alarm_policies: z
+      .record(z.enum(ALARM_KINDS), z.string())
+      .default({
+        sos: 'sos',
+        covert_sos: 'sos',
+        man_down: 'sos',
+        missed_checkin: 'missed_checkin',
+        device_silent: 'device_health',
+        low_battery: 'device_health',
+      }),
+    policies: z.record(z.string().regex(/^[a-z0-9_]+$/), policySchema).default(defaultPolicies),
+    contacts: z.array(contactSchema).default([]),
+    workers: z.array(workerSchema).default([]),
+    notifiers: z.record(z.string(), z.unknown()).default({}),
+  })
+  .superRefine((cfg, ctx) => {
+    for (const [kind, name] of Object.entries(cfg.alarm_policies)) {
+      if (!cfg.policies[name]) {
+        ctx.addIssue({ code: 'custom', path: ['alarm_policies', kind], message: `no policy named "${name}" in [policies]` });
+      }
+    }
+    for (const kind of ALARM_KINDS) {
+      if (!cfg.alarm_policies[kind]) ctx.addIssue({ code: 'custom', path: ['alarm_policies', kind], message: 'missing: every alarm kind needs a policy' });
+    }
+    const contactIds = new Set(cfg.contacts.map((c) => c.id));
+    cfg.workers.forEach((w, i) => {
+      if (w.line_manager && !contactIds.has(w.line_manager)) {
+        ctx.addIssue({ code: 'custom', path: ['workers', i, 'line_manager'], message: `no contact "${w.line_manager}"` });
+      }
+    });
+  });
+
+export type HubConfig = z.output<typeof hubConfigSchema>;
+export type PolicyConfig = z.output<typeof policySchema>;
+
+export function toEscalationPolicy(name: string, p: PolicyConfig): EscalationPolicy {
+  return {
+    name,
+    mode: p.mode,
+    levels: p.levels.map((l) => ({ name: l.name, targets: l.targets as EscalationPolicy['levels'][number]['targets'], channels: l.channels, delayMin: l.delay_min })),
+    repeat: p.repeat,
+    reAlertAfterAckMin: p.re_alert_after_ack_min,
+    policeAfterSightingMin: p.police_after_sighting_min,
+    seniorTargets: p.senior_targets as EscalationPolicy['seniorTargets'],
+  };
+}

@@ -1,0 +1,159 @@
+/**
+ * One hub process: the MQTT broker for the fobs, the durable store, the rules runtime, and the HTTP
+ * side, wired together. `Hub.start` is what `lonewatch hub` and the tests call.
+ */
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { systemClock, type Clock } from './clock.js';
+import { createLogger, type Logger } from './logger.js';
+import type { HubConfig } from './config/config-schema.js';
+import { toEscalationPolicy } from './config/config-schema.js';
+import type { Store } from './store/store.js';
+import { SqliteStore } from './store/sqlite-store.js';
+import { MqttBroker } from './broker/mqtt-broker.js';
+import { DeviceAuth } from './ingest/device-auth.js';
+import { FobIngest } from './ingest/fob-ingest.js';
+import { RulesRuntime, type RuntimeOutputs } from './rules/rules-runtime.js';
+import { createHttpServer } from './http/http-server.js';
+import { contactFromConfig, workerFromConfig } from './admin/admin-service.js';
+import { ALARM_KINDS, type AlarmKind } from '../shared/protocol-schemas.js';
+import { alertTopic, commandTopic, encodeCommand } from '../shared/protocol-core.js';
+import type { EscalationPolicy } from './rules/escalation-policy.js';
+
+export interface HubOptions {
+  config: HubConfig;
+  /** Tests and drills inject a clock; normal operation uses the system clock. */
+  clock?: Clock;
+  log?: Logger;
+  store?: Store;
+  /** Extra outputs (the notifiers) wired by the caller. */
+  dispatch?: RuntimeOutputs['dispatch'];
+  /** Called with the HTTP server before it listens, so the dashboard can add its routes. */
+  registerHttp?: (http: FastifyInstance, hub: Hub) => Promise<void> | void;
+}
+
+export class Hub {
+  mqttPort = 0;
+  httpPort = 0;
+  private closed = false;
+
+  private constructor(
+    readonly config: HubConfig,
+    readonly clock: Clock,
+    readonly log: Logger,
+    readonly store: Store,
+    readonly runtime: RulesRuntime,
+    readonly broker: MqttBroker,
+    readonly ingest: FobIngest,
+    readonly auth: DeviceAuth,
+    readonly http: FastifyInstance,
+  ) {}
+
+  static async start(opts: HubOptions): Promise<Hub> {
+    const config = opts.config;
+    const clock = opts.clock ?? systemClock;
+    const log = opts.log ?? createLogger({ level: config.log.level, pretty: config.log.pretty });
+    const store = opts.store ?? new SqliteStore(join(config.hub.data_dir, 'lonewatch.db'));
+
+    // Organisation data from config is the starting point; the database is the truth after that.
+    await store.transaction(async (tx) => {
+      for (const c of config.contacts) await tx.upsertContact(contactFromConfig(c));
+      for (const w of config.workers) await tx.upsertWorker(workerFromConfig(w));
+    });
+
+    const policies = {} as Record<AlarmKind, EscalationPolicy>;
+    for (const kind of ALARM_KINDS) {
+      const name = config.alarm_policies[kind]!;
+      policies[kind] = toEscalationPolicy(name, config.policies[name]);
+    }
+
+    // eslint-disable-next-line prefer-const
+    let broker: MqttBroker;
+    const sendCommand: RuntimeOutputs['sendCommand'] = (deviceId, command) => {
+      broker.publish(commandTopic(deviceId), encodeCommand(command), 1);
+    };
+    const runtime = new RulesRuntime({
+      store,
+      clock,
+      log: log.child({ component: 'rules' }),
+      drill: config.hub.drill,
+      publicUrl: config.hub.public_url.replace(/\/$/, ''),
+      checkin: { graceMin: config.rules.checkin_grace_min, endOfShiftAfterMin: config.rules.end_of_shift_after_min },
+      health: { lowBatteryPercent: config.rules.low_battery_percent, batteryHysteresis: 10, silentAfterMin: config.rules.device_silent_after_min },
+      policies,
+      outputs: {
+        sendCommand,
+        publishAlert: (alert) => broker.publish(alertTopic(alert.alarmId), JSON.stringify(alert), 1),
+        ...(opts.dispatch ? { dispatch: opts.dispatch } : {}),
+      },
+    });
+    const ingest = new FobIngest({
+      store,
+      runtime,
+      clock,
+      log: log.child({ component: 'ingest' }),
+      heartbeatIntervalS: config.rules.heartbeat_interval_s,
+      heartbeatFlushMs: config.mqtt.heartbeat_flush_ms,
+      heartbeatBufferMax: config.mqtt.heartbeat_buffer_max,
+      sendCommand,
+    });
+    const auth = new DeviceAuth(store);
+    const now = () => clock.now();
+    broker = await MqttBroker.create(
+      {
+        authenticate: (clientId, username, password) => auth.authenticate(clientId, username, password),
+        onDevicePublish: (deviceId, leaf, payload) => ingest.onDevicePublish(deviceId, leaf, payload),
+        onConnected: (deviceId) => {
+          log.info({ deviceId }, 'fob connected');
+          store.transaction((tx) => tx.updateDevice(deviceId, { online: true, lastSeenAt: now() })).catch((err) => log.error({ err, deviceId }, 'could not mark device online'));
+        },
+        onDisconnected: (deviceId) => {
+          log.info({ deviceId }, 'fob disconnected');
+          store.transaction((tx) => tx.updateDevice(deviceId, { online: false })).catch((err) => log.error({ err, deviceId }, 'could not mark device offline'));
+        },
+      },
+      log.child({ component: 'mqtt' }),
+    );
+
+    const http = createHttpServer(log);
+    const hub = new Hub(config, clock, log, store, runtime, broker, ingest, auth, http);
+    http.get('/healthz', async () => ({ ok: true }));
+    http.get('/metrics', async () => hub.metrics());
+    broker.attachWebSocket(http.server);
+    if (opts.registerHttp) await opts.registerHttp(http, hub);
+
+    hub.mqttPort = await broker.listenTcp(config.mqtt.port, config.mqtt.host);
+    await http.listen({ port: config.http.port, host: config.http.host });
+    const addr = http.server.address();
+    hub.httpPort = typeof addr === 'object' && addr ? addr.port : config.http.port;
+
+    const resumed = await runtime.start();
+    log.info(
+      { mqtt: `mqtt://${config.mqtt.host}:${hub.mqttPort}`, http: `http://${config.http.host}:${hub.httpPort}`, ...resumed },
+      `hub listening: MQTT on ${config.mqtt.host}:${hub.mqttPort}, HTTP and MQTT-over-WebSocket on ${config.http.host}:${hub.httpPort}`,
+    );
+    return hub;
+  }
+
+  metrics(): Record<string, unknown> {
+    const mem = process.memoryUsage();
+    return {
+      connectedFobs: this.broker.connectedClients,
+      ingest: this.ingest.counters,
+      broker: this.broker.counters,
+      deadlines: this.runtime.scheduler.size,
+      memory: { rss: mem.rss, heapUsed: mem.heapUsed },
+    };
+  }
+
+  async stop(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.broker.close();
+    await this.ingest.close();
+    await this.runtime.stop();
+    await this.http.close();
+    await this.store.close();
+    this.log.info('hub stopped');
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * Who may connect: a registered, unrevoked device whose client id and username are its device id and
+ * whose password verifies against the stored scrypt hash. A verified secret is remembered (as a
+ * SHA-256, per device and stored hash) so a fleet reconnecting after an outage costs one scrypt each.
+ */
+import { createHash } from 'node:crypto';
+import type { Store } from '../store/store.js';
+import { verifySecret } from '../device-secrets.js';
+import { isValidDeviceId } from '../../shared/protocol-core.js';
+import type { ConnectIdentity } from '../broker/mqtt-broker.js';
+
+export class DeviceAuth {
+  private verified = new Map<string, string>();
+
+  constructor(private readonly store: Store) {}
+
+  async authenticate(clientId: string, username: string | undefined, password: Buffer | undefined): Promise<ConnectIdentity | { refused: string }> {
+    if (!username || !isValidDeviceId(username)) return { refused: 'unknown device (bad or missing username)' };
+    if (clientId !== username) return { refused: `client id "${clientId}" must equal the device id` };
+    if (!password || password.length === 0) return { refused: 'missing password' };
+    const device = await this.store.read((tx) => tx.getDevice(username));
+    if (!device) return { refused: `unknown device ${username}` };
+    if (device.revokedAt !== null) return { refused: `device ${username} is revoked` };
+    const secret = password.toString('utf8');
+    const digest = createHash('sha256').update(device.secretHash).update('\0').update(secret).digest('hex');
+    if (this.verified.get(username) === digest) return { kind: 'device', deviceId: username };
+    if (!(await verifySecret(secret, device.secretHash))) return { refused: `bad credentials for device ${username}` };
+    this.verified.set(username, digest);
+    return { kind: 'device', deviceId: username };
+  }
+
+  forget(deviceId: string): void {
+    this.verified.delete(deviceId);
+  }
+}

@@ -1,0 +1,229 @@
+/**
+ * Decoding and handling of what fobs publish. Validation happens here, once, with the shared zod
+ * schemas; bad input is logged with the field at fault, counted, and changes nothing.
+ *
+ * Events are stored and acted on in one transaction before the PUBACK (the broker waits for us);
+ * the application `ack` follows on the fob's command topic. Heartbeats are only the latest-per-device,
+ * written in batches; a full batch is flushed before the publish is accepted (back-pressure, bounded).
+ */
+import type { Logger } from '../logger.js';
+import type { Store, StoreTx } from '../store/store.js';
+import type { Clock } from '../clock.js';
+import { EVENT, TOPIC } from '../../shared/protocol-core.js';
+import { parseFobEvent, parseHeartbeat, statusSchema, type CommandMessage, type FobEventMessage } from '../../shared/protocol-schemas.js';
+import { isOpen } from '../rules/escalation-engine.js';
+import type { RulesRuntime, Unit } from '../rules/rules-runtime.js';
+import type { AlarmKind } from '../store/store-types.js';
+
+export interface IngestCounters {
+  heartbeats: number;
+  events: number;
+  duplicates: number;
+  alarms: number;
+  rejected: Record<string, number>;
+}
+
+export interface IngestOptions {
+  store: Store;
+  runtime: RulesRuntime;
+  clock: Clock;
+  log: Logger;
+  heartbeatIntervalS: number;
+  heartbeatFlushMs: number;
+  heartbeatBufferMax: number;
+  sendCommand(deviceId: string, command: CommandMessage): void;
+}
+
+const ALARM_KIND: Record<string, AlarmKind> = {
+  [EVENT.sos]: 'sos',
+  [EVENT.covert]: 'covert_sos',
+  [EVENT.manDown]: 'man_down',
+};
+
+const SIGHTING_EVERY_MS = 60_000;
+
+interface PendingBeat {
+  at: number;
+  battery: number;
+  worn: boolean;
+}
+
+export class FobIngest {
+  readonly counters: IngestCounters = { heartbeats: 0, events: 0, duplicates: 0, alarms: 0, rejected: {} };
+  private beats = new Map<string, PendingBeat>();
+  private flushTimer: NodeJS.Timeout | null = null;
+  private flushing: Promise<void> | null = null;
+  private lastSightingWrite = new Map<string, number>();
+  private workerOf = new Map<string, string | null>();
+
+  constructor(private readonly o: IngestOptions) {}
+
+  async onDevicePublish(deviceId: string, leaf: string, payload: Buffer): Promise<void> {
+    switch (leaf) {
+      case TOPIC.event:
+        return this.onEvent(deviceId, payload);
+      case TOPIC.heartbeat:
+        return this.onHeartbeat(deviceId, payload);
+      case TOPIC.status: {
+        const s = statusSchema.safeParse(payload.toString('utf8'));
+        if (!s.success) this.reject(deviceId, 'status', 'status payload must be "0" or "1"');
+        return;
+      }
+    }
+  }
+
+  private reject(deviceId: string, what: string, why: string, extra: Record<string, unknown> = {}): void {
+    const key = `${what}: ${why.split(':')[0]}`;
+    this.counters.rejected[key] = (this.counters.rejected[key] ?? 0) + 1;
+    this.o.log.warn({ deviceId, ...extra }, `${what} rejected: ${why}`);
+  }
+
+  private async onEvent(deviceId: string, payload: Buffer): Promise<void> {
+    const parsed = parseFobEvent(payload);
+    if (!parsed.ok) {
+      // Acknowledged at the MQTT level (a retry could not make it valid) but no application ack.
+      this.reject(deviceId, 'event', parsed.error.message, { field: parsed.error.field });
+      return;
+    }
+    const ev = parsed.value;
+    const now = this.o.clock.now();
+    const outcome = await this.o.runtime
+      .run(async (tx, unit) => {
+        const fresh = await tx.insertFobEvent({
+          deviceId,
+          eventId: ev.i,
+          kind: ev.k,
+          receivedAt: now,
+          eventAt: now - ev.ag * 1000,
+          payload: payload.toString('utf8'),
+        });
+        if (!fresh) return 'duplicate' as const;
+        const device = await tx.getDevice(deviceId);
+        const workerId = device?.workerId ?? null;
+        this.workerOf.set(deviceId, workerId);
+        await this.o.runtime.stepDevice(tx, unit, deviceId, { type: 'seen' });
+        return this.apply(tx, unit, deviceId, workerId, ev, now);
+      })
+      .catch((err: Error) => {
+        throw new Error(`event ${ev.i} from ${deviceId} could not be stored: ${err.message}`);
+      });
+    if (outcome === 'duplicate') {
+      this.counters.duplicates++;
+      this.o.log.info({ deviceId, eventId: ev.i, kind: ev.k }, 'duplicate event (a retry): acknowledged again, not counted');
+    } else {
+      this.counters.events++;
+      if (outcome !== 'ok') this.reject(deviceId, 'event', outcome, { eventId: ev.i, kind: ev.k });
+    }
+    // After the PUBACK (which the broker writes when we return), the application ack.
+    setImmediate(() => this.o.sendCommand(deviceId, { k: 'ack', i: ev.i }));
+    if (ev.k === EVENT.hello) setImmediate(() => this.o.sendCommand(deviceId, { k: 'cfg', hb: this.o.heartbeatIntervalS }));
+  }
+
+  /** Acts on one new event inside the transaction that stored it. Returns 'ok' or why it changed nothing. */
+  private async apply(tx: StoreTx, unit: Unit, deviceId: string, workerId: string | null, ev: FobEventMessage, now: number): Promise<string> {
+    const rt = this.o.runtime;
+    const source = `device:${deviceId}`;
+    const alarmKind = ALARM_KIND[ev.k];
+    if (alarmKind) {
+      const reason = alarmKind === 'covert_sos' ? 'covert alarm from the fob' : alarmKind === 'sos' ? 'SOS button on the fob' : 'no movement while on a visit';
+      await rt.raiseAlarm(tx, unit, { kind: alarmKind, workerId, deviceId, sourceEventId: ev.i, reason, at: now - ev.ag * 1000 });
+      this.counters.alarms++;
+      return 'ok';
+    }
+    if (ev.k === EVENT.hello) {
+      await tx.updateDevice(deviceId, { firmware: ev.fw, board: ev.bd });
+      return 'ok';
+    }
+    if (ev.k === EVENT.cancel) {
+      const target = ev.r ? await tx.findAlarmBySource(deviceId, ev.r) : (await tx.listAlarms({ deviceId, open: true })).find((a) => a.sourceEventId !== null);
+      if (!target || !isOpen(target)) return ev.r ? `no open alarm from event ${ev.r} to cancel` : 'no open alarm to cancel';
+      await rt.stepAlarm(tx, unit, target, { type: 'cancel', by: source, source: 'fob', reason: 'cancelled by the worker on the fob' });
+      return 'ok';
+    }
+    if (!workerId) return 'device is not assigned to a worker';
+    if ((ev.k === EVENT.visitStart || ev.k === EVENT.visitEnd) && ev.v) {
+      const visits = await tx.listVisits(workerId, now - 86_400_000, now + 86_400_000);
+      if (!visits.some((v) => v.ref === ev.v)) return `unknown visit ${ev.v}`;
+    }
+    switch (ev.k) {
+      case EVENT.checkIn:
+        await rt.stepWorker(tx, unit, workerId, { type: 'checkin', source, prompted: ev.p === 1 });
+        break;
+      case EVENT.visitStart:
+        await rt.stepWorker(tx, unit, workerId, { type: 'visit_start', source, ...(ev.v ? { ref: ev.v } : {}) });
+        break;
+      case EVENT.visitEnd:
+        await rt.stepWorker(tx, unit, workerId, { type: 'visit_end', source, ...(ev.v ? { ref: ev.v } : {}) });
+        break;
+      case EVENT.extend:
+        await rt.stepWorker(tx, unit, workerId, { type: 'extend', source, minutes: ev.m });
+        break;
+      case EVENT.endOfShift:
+        await rt.stepWorker(tx, unit, workerId, { type: 'end_of_shift', source });
+        break;
+    }
+    return 'ok';
+  }
+
+  private async onHeartbeat(deviceId: string, payload: Buffer): Promise<void> {
+    const parsed = parseHeartbeat(payload);
+    if (!parsed.ok) {
+      this.reject(deviceId, 'heartbeat', parsed.error.message, { field: parsed.error.field });
+      return;
+    }
+    this.counters.heartbeats++;
+    this.beats.set(deviceId, { at: this.o.clock.now(), battery: parsed.value.b, worn: parsed.value.m === 1 });
+    if (this.beats.size >= this.o.heartbeatBufferMax) {
+      // Back-pressure: this publisher waits for the flush instead of the buffer growing.
+      await this.flush();
+    } else if (!this.flushTimer) {
+      this.flushTimer = setTimeout(() => {
+        this.flushTimer = null;
+        this.flush().catch((err) => this.o.log.error({ err }, 'heartbeat flush failed'));
+      }, this.o.heartbeatFlushMs);
+    }
+  }
+
+  /** Writes the buffered heartbeats: device liveness in one batch, health rules where they matter. */
+  async flush(): Promise<void> {
+    while (this.flushing) await this.flushing;
+    if (this.beats.size === 0) return;
+    const batch = this.beats;
+    this.beats = new Map();
+    this.flushing = (async () => {
+      await this.o.store.recordHeartbeats([...batch].map(([deviceId, b]) => ({ deviceId, at: b.at, battery: b.battery })));
+      const now = this.o.clock.now();
+      await this.o.runtime.run(async (tx, unit) => {
+        for (const [deviceId, b] of batch) {
+          await this.o.runtime.stepDevice(tx, unit, deviceId, { type: 'heartbeat', battery: b.battery });
+          if (!b.worn) continue;
+          let workerId = this.workerOf.get(deviceId);
+          if (workerId === undefined) {
+            workerId = (await tx.getDevice(deviceId))?.workerId ?? null;
+            this.workerOf.set(deviceId, workerId);
+          }
+          if (workerId && now - (this.lastSightingWrite.get(workerId) ?? 0) >= SIGHTING_EVERY_MS) {
+            this.lastSightingWrite.set(workerId, now);
+            await this.o.runtime.stepWorker(tx, unit, workerId, { type: 'sighting', kind: 'heartbeat (fob worn)', at: b.at });
+          }
+        }
+      });
+    })();
+    try {
+      await this.flushing;
+    } finally {
+      this.flushing = null;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    await this.flush();
+  }
+
+  /** The device's worker may have changed (admin action). */
+  forgetDevice(deviceId: string): void {
+    this.workerOf.delete(deviceId);
+  }
+}

@@ -1,0 +1,523 @@
+/**
+ * The thin runtime around the pure engines: it holds the clock, the deadline timer and the store.
+ *
+ * Every change is one store transaction: read the state, step the engine, write the new state, its
+ * timeline, its deadline and its effects. Effects are committed with the change (pending_effects) and
+ * executed after the commit, then deleted; a crash in between re-runs them at start-up, so a
+ * notification is never lost. Deadlines are re-armed from the database at start-up and anything that
+ * fell due while the hub was down fires at once, once.
+ */
+import { EventEmitter } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import type { Clock } from '../clock.js';
+import type { Logger } from '../logger.js';
+import type { Store, StoreTx } from '../store/store.js';
+import type { AlarmKind, AlarmRecord, TimelineEntry, VisitRecord } from '../store/store-types.js';
+import type { AlertMessage, CommandMessage } from '../../shared/protocol-schemas.js';
+import { PROTOCOL_VERSION } from '../../shared/protocol-core.js';
+import { isOpen, nextWakeAt, stepEscalation, type EscalationEffect, type EscalationInput } from './escalation-engine.js';
+import { initialCheckinState, stepCheckin, type CheckinInput, type CheckinRules, type CheckinState } from './checkin-engine.js';
+import { initialDeviceHealth, stepDeviceHealth, type DeviceHealthInput, type DeviceHealthRules } from './device-health-engine.js';
+import { DeadlineScheduler } from './deadline-scheduler.js';
+import type { EscalationPolicy, Target } from './escalation-policy.js';
+import type { Recipient } from '../notifiers/notifier.js';
+
+const DAY = 24 * 3600_000;
+
+export const ALARM_PRIORITY: Record<AlarmKind, number> = {
+  sos: 1,
+  covert_sos: 1,
+  man_down: 1,
+  missed_checkin: 2,
+  device_silent: 3,
+  low_battery: 4,
+};
+
+export interface RulesRuntimeOptions {
+  store: Store;
+  clock: Clock;
+  log: Logger;
+  drill: boolean;
+  publicUrl: string;
+  checkin: CheckinRules;
+  health: DeviceHealthRules;
+  policies: Record<AlarmKind, EscalationPolicy>;
+  outputs: RuntimeOutputs;
+}
+
+/** Where the runtime's effects leave the hub. */
+export interface RuntimeOutputs {
+  sendCommand(deviceId: string, command: CommandMessage): void;
+  publishAlert(alert: AlertMessage): void;
+  /** E-mail, webhook and ARC delivery (the notifiers); absent when none is configured. */
+  dispatch?(req: DispatchRequest): void;
+}
+
+export interface DispatchRequest {
+  alert: AlertMessage;
+  level: number;
+  recipients: Recipient[];
+  channels: string[];
+  link: string;
+}
+
+/** Effects the runtime adds to the engines' own. */
+export type RuntimeEffect =
+  | EscalationEffect
+  | { type: 'prompt_worker'; workerId: string; seconds: number }
+  | { type: 'tell_device'; deviceId: string; command: CommandMessage };
+
+export interface AlarmSpec {
+  kind: AlarmKind;
+  workerId: string | null;
+  deviceId: string | null;
+  sourceEventId: string | null;
+  reason: string;
+  /** When it happened (from the event's age), for the record. */
+  at?: number;
+}
+
+/** What one transaction produced, applied after it commits. */
+export class Unit {
+  effects: RuntimeEffect[] = [];
+  schedule: [string, number | null][] = [];
+}
+
+export class RulesRuntime extends EventEmitter {
+  readonly scheduler: DeadlineScheduler;
+  private readonly o: RulesRuntimeOptions;
+  private stopped = false;
+  private inFlight = new Set<Promise<unknown>>();
+
+  constructor(options: RulesRuntimeOptions) {
+    super();
+    this.o = options;
+    this.scheduler = new DeadlineScheduler(options.clock, (key) => this.track(this.onDue(key)));
+  }
+
+  get clock(): Clock {
+    return this.o.clock;
+  }
+
+  /** Re-arms every deadline in the database, re-runs effects a crash left pending, fires what is due. */
+  async start(): Promise<{ deadlines: number; pendingEffects: number }> {
+    const deadlines = await this.o.store.listDeadlines();
+    for (const d of deadlines) this.scheduler.set(`${d.kind}:${d.id}`, d.dueAt);
+    const pending = await this.o.store.pendingEffects();
+    for (const p of pending) {
+      await this.execute(p.effect as RuntimeEffect);
+      await this.o.store.completeEffect(p.id);
+    }
+    this.scheduler.fireDue();
+    return { deadlines: deadlines.length, pendingEffects: pending.length };
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.scheduler.stop();
+    await this.idle();
+  }
+
+  /** Resolves when no deadline processing is in flight (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.inFlight.add(p);
+    p.finally(() => this.inFlight.delete(p)).catch(() => undefined);
+    return p;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Transactions
+
+  /** Runs fn in one store transaction, then arms its deadlines and executes its effects. */
+  async run<T>(fn: (tx: StoreTx, unit: Unit) => Promise<T>): Promise<T> {
+    const unit = new Unit();
+    let ids: number[] = [];
+    const result = await this.o.store.transaction(async (tx) => {
+      const r = await fn(tx, unit);
+      ids = await tx.addEffects(unit.effects);
+      return r;
+    });
+    this.commit(unit, ids);
+    return result;
+  }
+
+  /** Called after a caller-managed transaction (the ingest path) has committed `unit`. */
+  commit(unit: Unit, effectIds: number[]): void {
+    for (const [key, at] of unit.schedule) this.scheduler.set(key, at);
+    unit.effects.forEach((effect, i) => {
+      this.track(
+        this.execute(effect)
+          .then(() => (effectIds[i] !== undefined ? this.o.store.completeEffect(effectIds[i]) : undefined))
+          .catch((err) => this.o.log.error({ err, effect: effect.type }, 'effect failed')),
+      );
+    });
+  }
+
+  private async onDue(key: string): Promise<void> {
+    if (this.stopped) return;
+    const [kind, ...rest] = key.split(':');
+    const id = rest.join(':');
+    try {
+      await this.run(async (tx, unit) => {
+        if (kind === 'alarm') {
+          const alarm = await tx.getAlarm(id);
+          if (alarm) await this.stepAlarm(tx, unit, alarm, { type: 'tick' });
+        } else if (kind === 'worker') {
+          await this.stepWorker(tx, unit, id, { type: 'tick' });
+        } else if (kind === 'device') {
+          await this.stepDevice(tx, unit, id, { type: 'seen' }, true);
+        }
+      });
+    } catch (err) {
+      this.o.log.error({ err, deadline: key }, 'deadline processing failed; retrying in 5 s');
+      this.scheduler.set(key, this.o.clock.now() + 5000);
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Alarms
+
+  async raiseAlarm(tx: StoreTx, unit: Unit, spec: AlarmSpec): Promise<AlarmRecord> {
+    const now = this.o.clock.now();
+    let visitRef: string | null = null;
+    let lastSightingAt: number | null = null;
+    if (spec.workerId) {
+      const st = await tx.getCheckinState(spec.workerId);
+      if (st?.activeVisitId) visitRef = (await tx.getVisit(st.activeVisitId))?.ref ?? null;
+      if (st?.lastSighting) lastSightingAt = st.lastSighting.at;
+    }
+    const alarm: AlarmRecord = {
+      id: newAlarmId(now),
+      kind: spec.kind,
+      state: 'raised',
+      priority: ALARM_PRIORITY[spec.kind],
+      workerId: spec.workerId,
+      deviceId: spec.deviceId,
+      visitRef,
+      sourceEventId: spec.sourceEventId,
+      reason: spec.reason,
+      raisedAt: now,
+      acknowledgedAt: null,
+      acknowledgedBy: null,
+      closedAt: null,
+      closedBy: null,
+      drill: this.o.drill,
+      policy: structuredClone(this.o.policies[spec.kind]),
+      level: 0,
+      round: 0,
+      nextStepAt: null,
+      reAlertAt: null,
+      policeAt: null,
+      lastSightingAt,
+    };
+    await tx.insertAlarm(alarm);
+    await tx.appendTimeline(alarm.id, [
+      {
+        at: now,
+        type: 'raised',
+        actor: spec.deviceId ? `device:${spec.deviceId}` : 'hub',
+        detail: {
+          kind: spec.kind,
+          reason: spec.reason,
+          deviceId: spec.deviceId,
+          eventId: spec.sourceEventId,
+          happenedAt: spec.at ?? now,
+          visitRef,
+          lastSightingAt,
+          drill: this.o.drill,
+        },
+      },
+    ]);
+    const started = await this.stepAlarm(tx, unit, alarm, { type: 'start' });
+    this.o.log.warn({ alarmId: alarm.id, deviceId: spec.deviceId, workerId: spec.workerId, kind: spec.kind }, `alarm raised: ${spec.reason}`);
+    return started;
+  }
+
+  async stepAlarm(tx: StoreTx, unit: Unit, alarm: AlarmRecord, input: EscalationInput): Promise<AlarmRecord> {
+    const now = this.o.clock.now();
+    const result = stepEscalation(alarm, input, now);
+    await tx.appendTimeline(alarm.id, result.timeline);
+    if (result.rejected) {
+      throw new AlarmActionError(result.rejected);
+    }
+    await tx.updateAlarm(result.alarm);
+    unit.effects.push(...result.effects);
+    unit.schedule.push([`alarm:${alarm.id}`, nextWakeAt(result.alarm)]);
+    // Closing a missed-check-in alarm from the dashboard lets the worker's rules run again.
+    if (!isOpen(result.alarm) && result.alarm.kind === 'missed_checkin' && result.alarm.workerId) {
+      const st = await tx.getCheckinState(result.alarm.workerId);
+      if (st && st.missedAlarmId === alarm.id) {
+        st.missedAlarmId = null;
+        await this.stepWorker(tx, unit, result.alarm.workerId, { type: 'itinerary_changed' }, st);
+      }
+    }
+    return result.alarm;
+  }
+
+  /** Officer or API action on an alarm, in its own transaction. Throws AlarmActionError when refused. */
+  async alarmAction(alarmId: string, input: EscalationInput): Promise<AlarmRecord> {
+    return this.run(async (tx, unit) => {
+      const alarm = await tx.getAlarm(alarmId);
+      if (!alarm) throw new AlarmActionError(`no alarm ${alarmId}`, 404);
+      return this.stepAlarm(tx, unit, alarm, input);
+    }).catch(async (err) => {
+      // A refusal is part of the record too (first acknowledgement wins, and the second is noted).
+      if (err instanceof AlarmActionError && err.status === 409) {
+        await this.o.store.transaction(async (tx) => {
+          const alarm = await tx.getAlarm(alarmId);
+          if (alarm) await tx.appendTimeline(alarmId, stepEscalation(alarm, input, this.o.clock.now()).timeline);
+        });
+      }
+      throw err;
+    });
+  }
+
+  async addNote(alarmId: string, by: string, type: string, detail: Record<string, unknown>): Promise<void> {
+    await this.o.store.transaction(async (tx) => {
+      if (!(await tx.getAlarm(alarmId))) throw new AlarmActionError(`no alarm ${alarmId}`, 404);
+      await tx.appendTimeline(alarmId, [{ at: this.o.clock.now(), type, actor: by, detail }]);
+    });
+    this.emit('alarm', { alarmId, type });
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Workers
+
+  async stepWorker(tx: StoreTx, unit: Unit, workerId: string, input: CheckinInput, preloaded?: CheckinState): Promise<CheckinState> {
+    const now = this.o.clock.now();
+    const state = preloaded ?? (await tx.getCheckinState(workerId)) ?? initialCheckinState(workerId);
+    const visits = await tx.listVisits(workerId, now - DAY, now + DAY);
+    const result = stepCheckin(state, visits, input, now, this.o.checkin);
+    for (const c of result.visitChanges) await tx.updateVisit(c.id, c.changes);
+    if (result.warning) this.o.log.warn({ workerId, input: input.type }, result.warning);
+    let next = result.nextWakeAt;
+    for (const e of result.effects) {
+      switch (e.type) {
+        case 'prompt':
+          unit.effects.push({ type: 'prompt_worker', workerId, seconds: e.seconds });
+          break;
+        case 'raise_missed': {
+          const device = (await tx.listDevices()).find((d) => d.workerId === workerId && d.revokedAt === null);
+          const alarm = await this.raiseAlarm(tx, unit, {
+            kind: 'missed_checkin',
+            workerId,
+            deviceId: device?.id ?? null,
+            sourceEventId: null,
+            reason: e.summary,
+          });
+          result.state.missedAlarmId = alarm.id;
+          next = null;
+          break;
+        }
+        case 'close_missed': {
+          const alarm = await tx.getAlarm(e.alarmId);
+          if (alarm && isOpen(alarm)) {
+            const closed = stepEscalation(alarm, { type: 'resolve', by: `worker:${workerId}`, note: e.why }, now);
+            await tx.appendTimeline(alarm.id, closed.timeline);
+            await tx.updateAlarm(closed.alarm);
+            unit.effects.push(...closed.effects);
+            unit.schedule.push([`alarm:${alarm.id}`, null]);
+          }
+          break;
+        }
+        case 'log':
+          this.o.log.info({ workerId, ...e.detail }, e.event);
+          break;
+      }
+    }
+    await tx.putCheckinState(result.state, next);
+    unit.schedule.push([`worker:${workerId}`, next]);
+    return result.state;
+  }
+
+  /** An itinerary or worker action from the API or CLI, in its own transaction. */
+  async workerAction(workerId: string, input: CheckinInput): Promise<CheckinState> {
+    return this.run((tx, unit) => this.stepWorker(tx, unit, workerId, input));
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Devices
+
+  async stepDevice(tx: StoreTx, unit: Unit, deviceId: string, input: DeviceHealthInput, isTick = false): Promise<void> {
+    const now = this.o.clock.now();
+    const device = await tx.getDevice(deviceId);
+    if (!device) return;
+    const state = (await tx.getDeviceHealth(deviceId)) ?? initialDeviceHealth(deviceId);
+    const onShift = device.workerId ? ((await tx.getCheckinState(device.workerId))?.onShift ?? false) : false;
+    const result = stepDeviceHealth(state, isTick ? { type: 'tick', onShift } : input, now, this.o.health, onShift);
+    for (const e of result.effects) {
+      if (e.type === 'raise') {
+        const alarm = await this.raiseAlarm(tx, unit, { kind: e.kind, workerId: device.workerId, deviceId, sourceEventId: null, reason: e.summary });
+        if (e.kind === 'low_battery') result.state.lowBatteryAlarmId = alarm.id;
+        else result.state.silentAlarmId = alarm.id;
+      } else {
+        const alarm = await tx.getAlarm(e.alarmId);
+        if (alarm && isOpen(alarm)) await this.stepAlarm(tx, unit, alarm, { type: 'resolve', by: 'hub', note: e.why });
+      }
+    }
+    // Only write when something changed: heartbeats alone are batched by the ingest path.
+    if (isTick || result.effects.length > 0 || state.lowBatteryRaised !== result.state.lowBatteryRaised || result.nextWakeAt !== null) {
+      await tx.putDeviceHealth(result.state, result.nextWakeAt);
+      unit.schedule.push([`device:${deviceId}`, result.nextWakeAt]);
+    }
+  }
+
+  async deviceHeard(deviceId: string, battery: number | null): Promise<void> {
+    await this.run((tx, unit) => this.stepDevice(tx, unit, deviceId, battery === null ? { type: 'seen' } : { type: 'heartbeat', battery }));
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Effects
+
+  private async execute(effect: RuntimeEffect): Promise<void> {
+    switch (effect.type) {
+      case 'alarm_changed': {
+        const alert = await this.alertFor(effect.alarmId, null);
+        if (alert) this.o.outputs.publishAlert(alert);
+        this.emit('alarm', { alarmId: effect.alarmId, type: 'changed' });
+        break;
+      }
+      case 'fob_command': {
+        const alarm = await this.o.store.read((tx) => tx.getAlarm(effect.alarmId));
+        if (alarm?.deviceId) this.o.outputs.sendCommand(alarm.deviceId, { k: effect.command });
+        break;
+      }
+      case 'tell_device':
+        this.o.outputs.sendCommand(effect.deviceId, effect.command);
+        break;
+      case 'prompt_worker': {
+        const devices = await this.o.store.read((tx) => tx.listDevices());
+        for (const d of devices) {
+          if (d.workerId === effect.workerId && d.revokedAt === null) {
+            this.o.outputs.sendCommand(d.id, { k: 'prm', d: Math.max(10, Math.min(3600, Math.round(effect.seconds))) });
+          }
+        }
+        break;
+      }
+      case 'notify':
+        await this.notify(effect);
+        break;
+    }
+  }
+
+  private async notify(effect: Extract<EscalationEffect, { type: 'notify' }>): Promise<void> {
+    const alarm = await this.o.store.read((tx) => tx.getAlarm(effect.alarmId));
+    if (!alarm) return;
+    const recipients = await this.resolveTargets(alarm, effect.targets);
+    const alert = await this.alertFor(alarm.id, effect);
+    if (!alert) return;
+    this.o.outputs.publishAlert(alert);
+    this.emit('alarm', { alarmId: alarm.id, type: 'notify', level: effect.level });
+    if (effect.channels.includes('fob') && effect.targets.includes('worker') && alarm.workerId) {
+      await this.execute({ type: 'prompt_worker', workerId: alarm.workerId, seconds: this.o.checkin.graceMin * 60 });
+    }
+    const electronic = effect.channels.filter((c) => c === 'email' || c === 'webhook' || c === 'arc');
+    if (electronic.length > 0 && this.o.outputs.dispatch) {
+      this.o.outputs.dispatch({ alert, level: effect.level, recipients, channels: electronic, link: `${this.o.publicUrl}/alarms/${alarm.id}` });
+    }
+  }
+
+  /** Roles to people. Private details are not copied: a Recipient carries only how to reach them. */
+  async resolveTargets(alarm: AlarmRecord, targets: Target[]): Promise<Recipient[]> {
+    return this.o.store.read(async (tx) => {
+      const contacts = await tx.listContacts();
+      const worker = alarm.workerId ? await tx.getWorker(alarm.workerId) : null;
+      const out: Recipient[] = [];
+      const add = (r: Recipient | null): void => {
+        if (r && !out.some((x) => x.id === r.id)) out.push(r);
+      };
+      const fromContact = (id: string | null | undefined): Recipient | null => {
+        const c = contacts.find((x) => x.id === id);
+        return c ? { id: c.id, name: c.name, role: c.role, ...(c.email ? { email: c.email } : {}), ...(c.phone ? { phone: c.phone } : {}) } : null;
+      };
+      for (const t of targets) {
+        if (t.startsWith('person:')) add(fromContact(t.slice(7)));
+        else if (t === 'line_manager') add(fromContact(worker?.lineManagerId));
+        else if (t === 'buddy') {
+          const buddyContact = fromContact(worker?.buddyId);
+          if (buddyContact) add({ ...buddyContact, role: 'buddy' });
+          else if (worker?.buddyId) {
+            const b = await tx.getWorker(worker.buddyId);
+            if (b) add({ id: b.id, name: b.name, role: 'buddy' });
+          }
+        } else if (t === 'worker' || t === 'visit_contact' || t === 'home_contact') {
+          // The worker is reached through the fob; the visit and home contacts are calls the duty
+          // officer makes from the dashboard, where those details are shown under R22's rules.
+        } else {
+          for (const c of contacts) if (c.role === t) add(fromContact(c.id));
+        }
+      }
+      return out;
+    });
+  }
+
+  async alertFor(alarmId: string, step: Extract<EscalationEffect, { type: 'notify' }> | null): Promise<AlertMessage | null> {
+    const found = await this.o.store.read(async (tx) => {
+      const alarm = await tx.getAlarm(alarmId);
+      const worker = alarm?.workerId ? await tx.getWorker(alarm.workerId) : null;
+      return alarm ? { alarm, worker } : null;
+    });
+    if (!found) return null;
+    const { alarm, worker } = found;
+    return {
+      v: PROTOCOL_VERSION,
+      alarmId: alarm.id,
+      kind: alarm.kind,
+      state: alarm.state,
+      priority: alarm.priority,
+      deviceId: alarm.deviceId,
+      workerId: alarm.workerId,
+      workerName: worker?.name ?? null,
+      visitRef: alarm.visitRef,
+      level: step ? step.level : alarm.level,
+      targets: step ? step.targets : [],
+      raisedAt: new Date(alarm.raisedAt).toISOString(),
+      at: new Date(this.o.clock.now()).toISOString(),
+      drill: alarm.drill,
+      summary: summarise(alarm, worker?.name ?? null),
+    };
+  }
+
+  /** Appends delivery results from the notifiers to the alarm's escalation record (R20). */
+  async recordDelivery(alarmId: string, entry: TimelineEntry): Promise<void> {
+    await this.o.store.transaction((tx) => tx.appendTimeline(alarmId, [entry]));
+    this.emit('alarm', { alarmId, type: 'delivery' });
+  }
+}
+
+export class AlarmActionError extends Error {
+  constructor(
+    message: string,
+    readonly status = 409,
+  ) {
+    super(message);
+    this.name = 'AlarmActionError';
+  }
+}
+
+const KIND_LABEL: Record<AlarmKind, string> = {
+  sos: 'SOS',
+  covert_sos: 'COVERT SOS',
+  man_down: 'MAN DOWN',
+  missed_checkin: 'Missed check-in',
+  device_silent: 'Device silent',
+  low_battery: 'Low battery',
+};
+
+export function summarise(alarm: AlarmRecord, workerName: string | null): string {
+  const who = workerName ?? alarm.workerId ?? alarm.deviceId ?? 'unknown worker';
+  const where = alarm.visitRef ? ` (visit ${alarm.visitRef})` : '';
+  const drill = alarm.drill ? 'DRILL: ' : '';
+  return `${drill}${KIND_LABEL[alarm.kind]} from ${who}${where}: ${alarm.reason}`.slice(0, 512);
+}
+
+/** Time-ordered, unique: `a` + base36 milliseconds + 6 random hex characters. */
+export function newAlarmId(now: number): string {
+  return `a${now.toString(36)}${randomBytes(3).toString('hex')}`;
+}
+
+export type { VisitRecord };

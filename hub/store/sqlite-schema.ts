@@ -1,0 +1,145 @@
+/** The SQLite schema. Bump SCHEMA_VERSION and add a step when it changes. */
+export const SCHEMA_VERSION = 1;
+
+export const SCHEMA_SQL = `
+CREATE TABLE IF NOT EXISTS workers (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  phone TEXT,
+  home_address TEXT,
+  medical_notes TEXT,
+  car TEXT,
+  emergency_contacts TEXT,
+  buddy_id TEXT,
+  line_manager_id TEXT,
+  training_date TEXT,
+  new_starter INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE IF NOT EXISTS contacts (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  role TEXT NOT NULL,
+  email TEXT,
+  phone TEXT
+);
+
+CREATE TABLE IF NOT EXISTS devices (
+  id TEXT PRIMARY KEY,
+  worker_id TEXT,
+  board TEXT,
+  secret_hash TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  revoked_at INTEGER,
+  last_seen_at INTEGER,
+  battery INTEGER,
+  online INTEGER NOT NULL DEFAULT 0,
+  firmware TEXT
+);
+
+CREATE TABLE IF NOT EXISTS visits (
+  id TEXT PRIMARY KEY,
+  worker_id TEXT NOT NULL,
+  ref TEXT NOT NULL,
+  scheduled_start INTEGER NOT NULL,
+  expected_end INTEGER NOT NULL,
+  risk_category INTEGER NOT NULL,
+  rag TEXT NOT NULL,
+  checkin_interval_min INTEGER,
+  next_location TEXT,
+  second_worker_id TEXT,
+  status TEXT NOT NULL,
+  started_at INTEGER,
+  ended_at INTEGER,
+  unplanned INTEGER NOT NULL DEFAULT 0,
+  policy_flags TEXT NOT NULL DEFAULT '[]'
+);
+CREATE INDEX IF NOT EXISTS visits_worker ON visits (worker_id, scheduled_start);
+
+-- Every event a fob sent, once: the primary key makes a retried event a no-op.
+CREATE TABLE IF NOT EXISTS fob_events (
+  device_id TEXT NOT NULL,
+  event_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  received_at INTEGER NOT NULL,
+  event_at INTEGER NOT NULL,
+  payload TEXT NOT NULL,
+  PRIMARY KEY (device_id, event_id)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS alarms (
+  id TEXT PRIMARY KEY,
+  kind TEXT NOT NULL,
+  state TEXT NOT NULL,
+  priority INTEGER NOT NULL,
+  worker_id TEXT,
+  device_id TEXT,
+  visit_ref TEXT,
+  source_event_id TEXT,
+  reason TEXT NOT NULL,
+  raised_at INTEGER NOT NULL,
+  acknowledged_at INTEGER,
+  acknowledged_by TEXT,
+  closed_at INTEGER,
+  closed_by TEXT,
+  drill INTEGER NOT NULL DEFAULT 0,
+  policy TEXT NOT NULL,
+  level INTEGER NOT NULL,
+  round INTEGER NOT NULL,
+  next_step_at INTEGER,
+  re_alert_at INTEGER,
+  police_at INTEGER,
+  last_sighting_at INTEGER,
+  due_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS alarms_state ON alarms (state, raised_at);
+CREATE INDEX IF NOT EXISTS alarms_due ON alarms (due_at) WHERE due_at IS NOT NULL;
+CREATE UNIQUE INDEX IF NOT EXISTS alarms_source ON alarms (device_id, source_event_id) WHERE source_event_id IS NOT NULL;
+
+-- The incident record (R19, R20): append-only, enforced by triggers.
+CREATE TABLE IF NOT EXISTS alarm_timeline (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  alarm_id TEXT NOT NULL REFERENCES alarms(id),
+  at INTEGER NOT NULL,
+  type TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  detail TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alarm_timeline_alarm ON alarm_timeline (alarm_id, seq);
+CREATE TRIGGER IF NOT EXISTS alarm_timeline_no_update BEFORE UPDATE ON alarm_timeline
+  BEGIN SELECT RAISE(ABORT, 'the alarm timeline is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS alarm_timeline_no_delete BEFORE DELETE ON alarm_timeline
+  BEGIN SELECT RAISE(ABORT, 'the alarm timeline is append-only'); END;
+
+CREATE TABLE IF NOT EXISTS worker_state (
+  worker_id TEXT PRIMARY KEY,
+  state TEXT NOT NULL,
+  due_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS worker_state_due ON worker_state (due_at) WHERE due_at IS NOT NULL;
+
+CREATE TABLE IF NOT EXISTS device_health (
+  device_id TEXT PRIMARY KEY,
+  state TEXT NOT NULL,
+  due_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS device_health_due ON device_health (due_at) WHERE due_at IS NOT NULL;
+
+CREATE TABLE IF NOT EXISTS pending_effects (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  effect TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS audit_log (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  at INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  detail TEXT NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
+  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
+  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+`;

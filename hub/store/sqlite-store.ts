@@ -1,0 +1,454 @@
+/**
+ * The embedded Store: one SQLite file in WAL mode with synchronous=FULL, so a committed transaction
+ * survives a SIGKILL or a power cut. Transactions are serialised through one async lock, because a
+ * single connection cannot hold two open transactions at once.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { AuditEntry, AlarmFilter, Deadline, Store, StoreTx } from './store.js';
+import type {
+  AlarmRecord,
+  ContactRecord,
+  DeviceRecord,
+  PendingEffect,
+  StoredFobEvent,
+  StoredTimelineEntry,
+  TimelineEntry,
+  VisitRecord,
+  WorkerRecord,
+} from './store-types.js';
+import type { CheckinState } from '../rules/checkin-engine.js';
+import type { DeviceHealthState } from '../rules/device-health-engine.js';
+import { SCHEMA_SQL, SCHEMA_VERSION } from './sqlite-schema.js';
+
+type Row = Record<string, unknown>;
+
+const bool = (v: unknown): boolean => v === 1 || v === true;
+const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
+
+function deviceFromRow(r: Row): DeviceRecord {
+  return {
+    id: String(r.id),
+    workerId: strOrNull(r.worker_id),
+    board: strOrNull(r.board),
+    secretHash: String(r.secret_hash),
+    createdAt: Number(r.created_at),
+    revokedAt: numOrNull(r.revoked_at),
+    lastSeenAt: numOrNull(r.last_seen_at),
+    battery: numOrNull(r.battery),
+    online: bool(r.online),
+    firmware: strOrNull(r.firmware),
+  };
+}
+
+function workerFromRow(r: Row): WorkerRecord {
+  return {
+    id: String(r.id),
+    name: String(r.name),
+    phone: strOrNull(r.phone),
+    homeAddress: strOrNull(r.home_address),
+    medicalNotes: strOrNull(r.medical_notes),
+    car: strOrNull(r.car),
+    emergencyContacts: strOrNull(r.emergency_contacts),
+    buddyId: strOrNull(r.buddy_id),
+    lineManagerId: strOrNull(r.line_manager_id),
+    trainingDate: strOrNull(r.training_date),
+    newStarter: bool(r.new_starter),
+  };
+}
+
+function visitFromRow(r: Row): VisitRecord {
+  return {
+    id: String(r.id),
+    workerId: String(r.worker_id),
+    ref: String(r.ref),
+    scheduledStart: Number(r.scheduled_start),
+    expectedEnd: Number(r.expected_end),
+    riskCategory: Number(r.risk_category) === 2 ? 2 : 1,
+    rag: r.rag as VisitRecord['rag'],
+    checkinIntervalMin: numOrNull(r.checkin_interval_min),
+    nextLocation: strOrNull(r.next_location),
+    secondWorkerId: strOrNull(r.second_worker_id),
+    status: r.status as VisitRecord['status'],
+    startedAt: numOrNull(r.started_at),
+    endedAt: numOrNull(r.ended_at),
+    unplanned: bool(r.unplanned),
+    policyFlags: JSON.parse(String(r.policy_flags ?? '[]')) as string[],
+  };
+}
+
+function alarmFromRow(r: Row): AlarmRecord {
+  return {
+    id: String(r.id),
+    kind: r.kind as AlarmRecord['kind'],
+    state: r.state as AlarmRecord['state'],
+    priority: Number(r.priority),
+    workerId: strOrNull(r.worker_id),
+    deviceId: strOrNull(r.device_id),
+    visitRef: strOrNull(r.visit_ref),
+    sourceEventId: strOrNull(r.source_event_id),
+    reason: String(r.reason),
+    raisedAt: Number(r.raised_at),
+    acknowledgedAt: numOrNull(r.acknowledged_at),
+    acknowledgedBy: strOrNull(r.acknowledged_by),
+    closedAt: numOrNull(r.closed_at),
+    closedBy: strOrNull(r.closed_by),
+    drill: bool(r.drill),
+    policy: JSON.parse(String(r.policy)),
+    level: Number(r.level),
+    round: Number(r.round),
+    nextStepAt: numOrNull(r.next_step_at),
+    reAlertAt: numOrNull(r.re_alert_at),
+    policeAt: numOrNull(r.police_at),
+    lastSightingAt: numOrNull(r.last_sighting_at),
+  };
+}
+
+const DEVICE_COLUMNS: Record<string, string> = {
+  workerId: 'worker_id',
+  board: 'board',
+  secretHash: 'secret_hash',
+  createdAt: 'created_at',
+  revokedAt: 'revoked_at',
+  lastSeenAt: 'last_seen_at',
+  battery: 'battery',
+  online: 'online',
+  firmware: 'firmware',
+};
+
+const VISIT_COLUMNS: Record<string, string> = {
+  workerId: 'worker_id',
+  ref: 'ref',
+  scheduledStart: 'scheduled_start',
+  expectedEnd: 'expected_end',
+  riskCategory: 'risk_category',
+  rag: 'rag',
+  checkinIntervalMin: 'checkin_interval_min',
+  nextLocation: 'next_location',
+  secondWorkerId: 'second_worker_id',
+  status: 'status',
+  startedAt: 'started_at',
+  endedAt: 'ended_at',
+  unplanned: 'unplanned',
+  policyFlags: 'policy_flags',
+};
+
+function toSqlValue(v: unknown): unknown {
+  if (typeof v === 'boolean') return v ? 1 : 0;
+  if (Array.isArray(v) || (v !== null && typeof v === 'object')) return JSON.stringify(v);
+  return v === undefined ? null : v;
+}
+
+/** A FIFO lock: transactions run one after another, in arrival order. */
+class AsyncLock {
+  private tail: Promise<void> = Promise.resolve();
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(fn);
+    this.tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
+  }
+}
+
+export class SqliteStore implements Store {
+  readonly db: Database.Database;
+  private readonly lock = new AsyncLock();
+  private readonly tx: StoreTx;
+  private readonly stmt: ReturnType<SqliteStore['prepare']>;
+
+  constructor(readonly path: string) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    // FULL: every commit is fsynced, so an acknowledged alarm survives a crash of the machine too.
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+    this.migrate();
+    this.stmt = this.prepare();
+    this.tx = this.makeTx();
+  }
+
+  private migrate(): void {
+    const current = this.db.pragma('user_version', { simple: true }) as number;
+    if (current > SCHEMA_VERSION) {
+      throw new Error(`database ${this.path} has schema version ${current}, newer than this hub (${SCHEMA_VERSION}): upgrade the hub`);
+    }
+    if (current < SCHEMA_VERSION) {
+      this.db.exec(SCHEMA_SQL);
+      this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    }
+  }
+
+  private prepare() {
+    const db = this.db;
+    return {
+      getDevice: db.prepare('SELECT * FROM devices WHERE id = ?'),
+      insertDevice: db.prepare(
+        `INSERT INTO devices (id, worker_id, board, secret_hash, created_at, revoked_at, last_seen_at, battery, online, firmware)
+         VALUES (@id, @workerId, @board, @secretHash, @createdAt, @revokedAt, @lastSeenAt, @battery, @online, @firmware)`,
+      ),
+      listDevices: db.prepare('SELECT * FROM devices ORDER BY id'),
+      getWorker: db.prepare('SELECT * FROM workers WHERE id = ?'),
+      upsertWorker: db.prepare(
+        `INSERT INTO workers (id, name, phone, home_address, medical_notes, car, emergency_contacts, buddy_id, line_manager_id, training_date, new_starter)
+         VALUES (@id, @name, @phone, @homeAddress, @medicalNotes, @car, @emergencyContacts, @buddyId, @lineManagerId, @trainingDate, @newStarter)
+         ON CONFLICT(id) DO UPDATE SET name=excluded.name, phone=excluded.phone, home_address=excluded.home_address,
+           medical_notes=excluded.medical_notes, car=excluded.car, emergency_contacts=excluded.emergency_contacts,
+           buddy_id=excluded.buddy_id, line_manager_id=excluded.line_manager_id, training_date=excluded.training_date,
+           new_starter=excluded.new_starter`,
+      ),
+      listWorkers: db.prepare('SELECT * FROM workers ORDER BY name'),
+      getContact: db.prepare('SELECT * FROM contacts WHERE id = ?'),
+      upsertContact: db.prepare(
+        `INSERT INTO contacts (id, name, role, email, phone) VALUES (@id, @name, @role, @email, @phone)
+         ON CONFLICT(id) DO UPDATE SET name=excluded.name, role=excluded.role, email=excluded.email, phone=excluded.phone`,
+      ),
+      listContacts: db.prepare('SELECT * FROM contacts ORDER BY role, name'),
+      insertVisit: db.prepare(
+        `INSERT INTO visits (id, worker_id, ref, scheduled_start, expected_end, risk_category, rag, checkin_interval_min, next_location,
+           second_worker_id, status, started_at, ended_at, unplanned, policy_flags)
+         VALUES (@id, @workerId, @ref, @scheduledStart, @expectedEnd, @riskCategory, @rag, @checkinIntervalMin, @nextLocation,
+           @secondWorkerId, @status, @startedAt, @endedAt, @unplanned, @policyFlags)`,
+      ),
+      getVisit: db.prepare('SELECT * FROM visits WHERE id = ?'),
+      listVisits: db.prepare('SELECT * FROM visits WHERE worker_id = ? AND scheduled_start >= ? AND scheduled_start < ? ORDER BY scheduled_start'),
+      insertFobEvent: db.prepare(
+        `INSERT OR IGNORE INTO fob_events (device_id, event_id, kind, received_at, event_at, payload)
+         VALUES (@deviceId, @eventId, @kind, @receivedAt, @eventAt, @payload)`,
+      ),
+      countFobEvents: db.prepare('SELECT COUNT(*) AS n FROM fob_events WHERE device_id = ?'),
+      insertAlarm: db.prepare(
+        `INSERT INTO alarms (id, kind, state, priority, worker_id, device_id, visit_ref, source_event_id, reason, raised_at,
+           acknowledged_at, acknowledged_by, closed_at, closed_by, drill, policy, level, round, next_step_at, re_alert_at, police_at,
+           last_sighting_at, due_at)
+         VALUES (@id, @kind, @state, @priority, @workerId, @deviceId, @visitRef, @sourceEventId, @reason, @raisedAt,
+           @acknowledgedAt, @acknowledgedBy, @closedAt, @closedBy, @drill, @policy, @level, @round, @nextStepAt, @reAlertAt, @policeAt,
+           @lastSightingAt, @dueAt)`,
+      ),
+      updateAlarm: db.prepare(
+        `UPDATE alarms SET state=@state, priority=@priority, visit_ref=@visitRef, acknowledged_at=@acknowledgedAt,
+           acknowledged_by=@acknowledgedBy, closed_at=@closedAt, closed_by=@closedBy, level=@level, round=@round,
+           next_step_at=@nextStepAt, re_alert_at=@reAlertAt, police_at=@policeAt, last_sighting_at=@lastSightingAt, due_at=@dueAt
+         WHERE id=@id`,
+      ),
+      getAlarm: db.prepare('SELECT * FROM alarms WHERE id = ?'),
+      findAlarmBySource: db.prepare('SELECT * FROM alarms WHERE device_id = ? AND source_event_id = ?'),
+      appendTimeline: db.prepare('INSERT INTO alarm_timeline (alarm_id, at, type, actor, detail) VALUES (?, ?, ?, ?, ?)'),
+      getTimeline: db.prepare('SELECT * FROM alarm_timeline WHERE alarm_id = ? ORDER BY seq'),
+      getCheckin: db.prepare('SELECT state FROM worker_state WHERE worker_id = ?'),
+      putCheckin: db.prepare(
+        `INSERT INTO worker_state (worker_id, state, due_at) VALUES (?, ?, ?)
+         ON CONFLICT(worker_id) DO UPDATE SET state=excluded.state, due_at=excluded.due_at`,
+      ),
+      getHealth: db.prepare('SELECT state FROM device_health WHERE device_id = ?'),
+      putHealth: db.prepare(
+        `INSERT INTO device_health (device_id, state, due_at) VALUES (?, ?, ?)
+         ON CONFLICT(device_id) DO UPDATE SET state=excluded.state, due_at=excluded.due_at`,
+      ),
+      addEffect: db.prepare('INSERT INTO pending_effects (effect) VALUES (?)'),
+      pendingEffects: db.prepare('SELECT id, effect FROM pending_effects ORDER BY id'),
+      completeEffect: db.prepare('DELETE FROM pending_effects WHERE id = ?'),
+      appendAudit: db.prepare('INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)'),
+      listAudit: db.prepare('SELECT * FROM audit_log ORDER BY seq DESC LIMIT ?'),
+      heartbeat: db.prepare('UPDATE devices SET last_seen_at = ?, battery = ? WHERE id = ?'),
+      deadlines: db.prepare(
+        `SELECT 'alarm' AS kind, id, due_at FROM alarms WHERE due_at IS NOT NULL
+         UNION ALL SELECT 'worker', worker_id, due_at FROM worker_state WHERE due_at IS NOT NULL
+         UNION ALL SELECT 'device', device_id, due_at FROM device_health WHERE due_at IS NOT NULL`,
+      ),
+    };
+  }
+
+  private makeTx(): StoreTx {
+    const s = () => this.stmt;
+    const db = this.db;
+    const alarmParams = (a: AlarmRecord) => ({
+      ...a,
+      drill: a.drill ? 1 : 0,
+      policy: JSON.stringify(a.policy),
+      dueAt: dueOf(a),
+    });
+    return {
+      getDevice: async (id) => {
+        const r = s().getDevice.get(id) as Row | undefined;
+        return r ? deviceFromRow(r) : null;
+      },
+      insertDevice: async (d) => {
+        s().insertDevice.run({ ...d, online: d.online ? 1 : 0 });
+      },
+      updateDevice: async (id, changes) => {
+        const sets = Object.keys(changes).filter((k) => k in DEVICE_COLUMNS);
+        if (sets.length === 0) return;
+        const sql = `UPDATE devices SET ${sets.map((k) => `${DEVICE_COLUMNS[k]} = ?`).join(', ')} WHERE id = ?`;
+        db.prepare(sql).run(...sets.map((k) => toSqlValue((changes as Row)[k])), id);
+      },
+      listDevices: async () => (s().listDevices.all() as Row[]).map(deviceFromRow),
+      getWorker: async (id) => {
+        const r = s().getWorker.get(id) as Row | undefined;
+        return r ? workerFromRow(r) : null;
+      },
+      upsertWorker: async (w) => {
+        s().upsertWorker.run({ ...w, newStarter: w.newStarter ? 1 : 0 });
+      },
+      listWorkers: async () => (s().listWorkers.all() as Row[]).map(workerFromRow),
+      getContact: async (id) => {
+        const r = s().getContact.get(id) as ContactRecord | undefined;
+        return r ?? null;
+      },
+      upsertContact: async (c) => {
+        s().upsertContact.run(c);
+      },
+      listContacts: async () => s().listContacts.all() as ContactRecord[],
+      insertVisit: async (v) => {
+        s().insertVisit.run({ ...v, unplanned: v.unplanned ? 1 : 0, policyFlags: JSON.stringify(v.policyFlags) });
+      },
+      updateVisit: async (id, changes) => {
+        const sets = Object.keys(changes).filter((k) => k in VISIT_COLUMNS);
+        if (sets.length === 0) return;
+        const sql = `UPDATE visits SET ${sets.map((k) => `${VISIT_COLUMNS[k]} = ?`).join(', ')} WHERE id = ?`;
+        db.prepare(sql).run(...sets.map((k) => toSqlValue((changes as Row)[k])), id);
+      },
+      getVisit: async (id) => {
+        const r = s().getVisit.get(id) as Row | undefined;
+        return r ? visitFromRow(r) : null;
+      },
+      listVisits: async (workerId, from, to) => (s().listVisits.all(workerId, from, to) as Row[]).map(visitFromRow),
+      insertFobEvent: async (e: StoredFobEvent) => s().insertFobEvent.run(e).changes === 1,
+      countFobEvents: async (deviceId) => Number((s().countFobEvents.get(deviceId) as Row).n),
+      insertAlarm: async (a) => {
+        s().insertAlarm.run(alarmParams(a));
+      },
+      updateAlarm: async (a) => {
+        s().updateAlarm.run(alarmParams(a));
+      },
+      getAlarm: async (id) => {
+        const r = s().getAlarm.get(id) as Row | undefined;
+        return r ? alarmFromRow(r) : null;
+      },
+      findAlarmBySource: async (deviceId, eventId) => {
+        const r = s().findAlarmBySource.get(deviceId, eventId) as Row | undefined;
+        return r ? alarmFromRow(r) : null;
+      },
+      listAlarms: async (f: AlarmFilter) => {
+        const where: string[] = [];
+        const args: unknown[] = [];
+        if (f.open !== undefined) where.push(f.open ? "state IN ('raised','notifying','acknowledged','exhausted')" : "state IN ('resolved','cancelled')");
+        if (f.workerId) {
+          where.push('worker_id = ?');
+          args.push(f.workerId);
+        }
+        if (f.deviceId) {
+          where.push('device_id = ?');
+          args.push(f.deviceId);
+        }
+        if (f.kind) {
+          where.push('kind = ?');
+          args.push(f.kind);
+        }
+        const sql = `SELECT * FROM alarms ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY raised_at DESC LIMIT ?`;
+        args.push(f.limit ?? 1000);
+        return (db.prepare(sql).all(...args) as Row[]).map(alarmFromRow);
+      },
+      appendTimeline: async (alarmId, entries: TimelineEntry[]) => {
+        for (const e of entries) s().appendTimeline.run(alarmId, e.at, e.type, e.actor, JSON.stringify(e.detail));
+      },
+      getTimeline: async (alarmId) =>
+        (s().getTimeline.all(alarmId) as Row[]).map(
+          (r): StoredTimelineEntry => ({
+            seq: Number(r.seq),
+            alarmId: String(r.alarm_id),
+            at: Number(r.at),
+            type: String(r.type),
+            actor: String(r.actor),
+            detail: JSON.parse(String(r.detail)),
+          }),
+        ),
+      getCheckinState: async (workerId) => {
+        const r = s().getCheckin.get(workerId) as Row | undefined;
+        return r ? (JSON.parse(String(r.state)) as CheckinState) : null;
+      },
+      putCheckinState: async (state, dueAt) => {
+        s().putCheckin.run(state.workerId, JSON.stringify(state), dueAt);
+      },
+      getDeviceHealth: async (deviceId) => {
+        const r = s().getHealth.get(deviceId) as Row | undefined;
+        return r ? (JSON.parse(String(r.state)) as DeviceHealthState) : null;
+      },
+      putDeviceHealth: async (state, dueAt) => {
+        s().putHealth.run(state.deviceId, JSON.stringify(state), dueAt);
+      },
+      addEffects: async (effects) => effects.map((e) => Number(s().addEffect.run(JSON.stringify(e)).lastInsertRowid)),
+      appendAudit: async (e: AuditEntry) => {
+        s().appendAudit.run(e.at, e.actor, e.action, e.subject, JSON.stringify(e.detail));
+      },
+    };
+  }
+
+  transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+    return this.lock.run(async () => {
+      this.db.exec('BEGIN IMMEDIATE');
+      try {
+        const result = await fn(this.tx);
+        this.db.exec('COMMIT');
+        return result;
+      } catch (err) {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        throw err;
+      }
+    });
+  }
+
+  read<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+    // Reads share the lock so they never observe half of a transaction on this connection.
+    return this.lock.run(() => fn(this.tx));
+  }
+
+  async listDeadlines(): Promise<Deadline[]> {
+    return (this.stmt.deadlines.all() as Row[]).map((r) => ({ kind: r.kind as Deadline['kind'], id: String(r.id), dueAt: Number(r.due_at) }));
+  }
+
+  async pendingEffects(): Promise<PendingEffect[]> {
+    return (this.stmt.pendingEffects.all() as Row[]).map((r) => ({ id: Number(r.id), effect: JSON.parse(String(r.effect)) }));
+  }
+
+  async completeEffect(id: number): Promise<void> {
+    this.stmt.completeEffect.run(id);
+  }
+
+  recordHeartbeats(beats: { deviceId: string; at: number; battery: number }[]): Promise<void> {
+    return this.lock.run(async () => {
+      const run = this.db.transaction(() => {
+        for (const b of beats) this.stmt.heartbeat.run(b.at, b.battery, b.deviceId);
+      });
+      run();
+    });
+  }
+
+  async listAudit(limit: number): Promise<AuditEntry[]> {
+    return (this.stmt.listAudit.all(limit) as Row[]).map((r) => ({
+      at: Number(r.at),
+      actor: String(r.actor),
+      action: String(r.action),
+      subject: String(r.subject),
+      detail: JSON.parse(String(r.detail)),
+    }));
+  }
+
+  async close(): Promise<void> {
+    await this.lock.run(async () => {
+      if (this.db.open) this.db.close();
+    });
+  }
+}
+
+/** An alarm's one deadline: the earliest of its pending steps, while it is open. */
+function dueOf(a: AlarmRecord): number | null {
+  if (!['raised', 'notifying', 'acknowledged', 'exhausted'].includes(a.state)) return null;
+  const times = [a.nextStepAt, a.reAlertAt, a.policeAt].filter((t): t is number => t !== null);
+  return times.length ? Math.min(...times) : null;
+}

@@ -1,0 +1,133 @@
+/**
+ * The records the hub keeps. The Store interface (store.ts) is what the rest of the hub uses; SQLite is
+ * the embedded implementation and a PostgreSQL one can follow for a cluster of hubs.
+ */
+import type { AlarmKind, AlarmState } from '../../shared/protocol-schemas.js';
+import type { EscalationPolicy } from '../rules/escalation-policy.js';
+
+export type { AlarmKind, AlarmState };
+
+export interface WorkerRecord {
+  id: string;
+  name: string;
+  /** Private (R22): shown only to roles that need them, every view logged. */
+  phone: string | null;
+  homeAddress: string | null;
+  medicalNotes: string | null;
+  car: string | null;
+  emergencyContacts: string | null;
+  /** Worker or contact id of the buddy who expects the end-of-day call (R15). */
+  buddyId: string | null;
+  /** Contact id of the line manager. */
+  lineManagerId: string | null;
+  /** Date (YYYY-MM-DD) of the last lone-working training; null = never trained (R9). */
+  trainingDate: string | null;
+  newStarter: boolean;
+}
+
+/** Office staff who are notified: duty officers, managers, head of service, director. */
+export interface ContactRecord {
+  id: string;
+  name: string;
+  role: string;
+  email: string | null;
+  phone: string | null;
+}
+
+export interface DeviceRecord {
+  id: string;
+  workerId: string | null;
+  board: string | null;
+  secretHash: string;
+  createdAt: number;
+  revokedAt: number | null;
+  lastSeenAt: number | null;
+  battery: number | null;
+  online: boolean;
+  firmware: string | null;
+}
+
+export type VisitStatus = 'planned' | 'active' | 'ended' | 'cancelled';
+export type Rag = 'red' | 'amber' | 'green';
+
+export interface VisitRecord {
+  id: string;
+  workerId: string;
+  /** Reference code from which the person and address can be found; never the address (R7). */
+  ref: string;
+  scheduledStart: number;
+  expectedEnd: number;
+  riskCategory: 1 | 2;
+  rag: Rag;
+  /** Minutes between check-ins during the visit; null = only at the end. */
+  checkinIntervalMin: number | null;
+  nextLocation: string | null;
+  /** Second worker for a Category 2 / red visit (R8). */
+  secondWorkerId: string | null;
+  status: VisitStatus;
+  startedAt: number | null;
+  endedAt: number | null;
+  unplanned: boolean;
+  /** Warnings from the policy checks when it was recorded (R8, R9). */
+  policyFlags: string[];
+}
+
+export interface AlarmRecord {
+  id: string;
+  kind: AlarmKind;
+  state: AlarmState;
+  priority: number;
+  workerId: string | null;
+  deviceId: string | null;
+  visitRef: string | null;
+  sourceEventId: string | null;
+  reason: string;
+  raisedAt: number;
+  acknowledgedAt: number | null;
+  acknowledgedBy: string | null;
+  closedAt: number | null;
+  closedBy: string | null;
+  drill: boolean;
+  /** Snapshot taken when the alarm was raised: editing config never changes a running alarm. */
+  policy: EscalationPolicy;
+  level: number;
+  round: number;
+  nextStepAt: number | null;
+  reAlertAt: number | null;
+  policeAt: number | null;
+  lastSightingAt: number | null;
+}
+
+export interface TimelineEntry {
+  at: number;
+  type: string;
+  actor: string;
+  detail: Record<string, unknown>;
+}
+
+export interface StoredTimelineEntry extends TimelineEntry {
+  seq: number;
+  alarmId: string;
+}
+
+export interface Sighting {
+  at: number;
+  kind: string;
+  place: string | null;
+}
+
+export interface StoredFobEvent {
+  deviceId: string;
+  eventId: string;
+  kind: string;
+  receivedAt: number;
+  eventAt: number;
+  payload: string;
+}
+
+/** A side effect committed with the state change that caused it, executed after the commit and
+ * deleted when done: a crash between the two re-runs it at start-up instead of losing it. */
+export interface PendingEffect {
+  id: number;
+  effect: unknown;
+}

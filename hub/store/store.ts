@@ -1,0 +1,99 @@
+/**
+ * The hub's durable state, behind an interface. Every change goes through `transaction`, whose
+ * callback gets a StoreTx: one atomic unit of reads and writes, committed durably before the returned
+ * promise resolves. SQLite (sqlite-store.ts) is the embedded default; a PostgreSQL implementation for a
+ * cluster of hubs implements the same interface with BEGIN/COMMIT and row locks.
+ */
+import type {
+  AlarmRecord,
+  ContactRecord,
+  DeviceRecord,
+  PendingEffect,
+  StoredFobEvent,
+  StoredTimelineEntry,
+  TimelineEntry,
+  VisitRecord,
+  WorkerRecord,
+} from './store-types.js';
+import type { CheckinState } from '../rules/checkin-engine.js';
+import type { DeviceHealthState } from '../rules/device-health-engine.js';
+
+export interface AlarmFilter {
+  open?: boolean;
+  workerId?: string;
+  deviceId?: string;
+  kind?: string;
+  limit?: number;
+}
+
+export type DeadlineKind = 'alarm' | 'worker' | 'device';
+
+export interface Deadline {
+  kind: DeadlineKind;
+  id: string;
+  dueAt: number;
+}
+
+export interface AuditEntry {
+  at: number;
+  actor: string;
+  action: string;
+  subject: string;
+  detail: Record<string, unknown>;
+}
+
+export interface StoreTx {
+  // devices
+  getDevice(id: string): Promise<DeviceRecord | null>;
+  insertDevice(device: DeviceRecord): Promise<void>;
+  updateDevice(id: string, changes: Partial<Omit<DeviceRecord, 'id'>>): Promise<void>;
+  listDevices(): Promise<DeviceRecord[]>;
+  // people
+  getWorker(id: string): Promise<WorkerRecord | null>;
+  upsertWorker(worker: WorkerRecord): Promise<void>;
+  listWorkers(): Promise<WorkerRecord[]>;
+  getContact(id: string): Promise<ContactRecord | null>;
+  upsertContact(contact: ContactRecord): Promise<void>;
+  listContacts(): Promise<ContactRecord[]>;
+  // itinerary
+  insertVisit(visit: VisitRecord): Promise<void>;
+  updateVisit(id: string, changes: Partial<Omit<VisitRecord, 'id'>>): Promise<void>;
+  getVisit(id: string): Promise<VisitRecord | null>;
+  /** Visits of a worker whose scheduled start lies in [from, to). */
+  listVisits(workerId: string, from: number, to: number): Promise<VisitRecord[]>;
+  // fob events: the unique key (deviceId, eventId) makes a retried event a no-op
+  /** false when the event was already stored (a retry). */
+  insertFobEvent(event: StoredFobEvent): Promise<boolean>;
+  countFobEvents(deviceId: string): Promise<number>;
+  // alarms and their append-only timeline (R19, R20)
+  insertAlarm(alarm: AlarmRecord): Promise<void>;
+  updateAlarm(alarm: AlarmRecord): Promise<void>;
+  getAlarm(id: string): Promise<AlarmRecord | null>;
+  findAlarmBySource(deviceId: string, eventId: string): Promise<AlarmRecord | null>;
+  listAlarms(filter: AlarmFilter): Promise<AlarmRecord[]>;
+  appendTimeline(alarmId: string, entries: TimelineEntry[]): Promise<void>;
+  getTimeline(alarmId: string): Promise<StoredTimelineEntry[]>;
+  // rule engine state, each with its deadline (the timer lives in the database)
+  getCheckinState(workerId: string): Promise<CheckinState | null>;
+  putCheckinState(state: CheckinState, dueAt: number | null): Promise<void>;
+  getDeviceHealth(deviceId: string): Promise<DeviceHealthState | null>;
+  putDeviceHealth(state: DeviceHealthState, dueAt: number | null): Promise<void>;
+  // effects committed with the change that caused them
+  addEffects(effects: unknown[]): Promise<number[]>;
+  // audit of views of private details (R22) and admin actions
+  appendAudit(entry: AuditEntry): Promise<void>;
+}
+
+export interface Store {
+  transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
+  /** Read-only access outside a write transaction (consistent snapshot per call). */
+  read<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
+  /** Every pending deadline, for re-arming timers at start-up. */
+  listDeadlines(): Promise<Deadline[]>;
+  pendingEffects(): Promise<PendingEffect[]>;
+  completeEffect(id: number): Promise<void>;
+  /** Batched device liveness updates (heartbeats): one transaction for many devices. */
+  recordHeartbeats(beats: { deviceId: string; at: number; battery: number }[]): Promise<void>;
+  listAudit(limit: number): Promise<AuditEntry[]>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,127 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import mqtt from 'mqtt';
+import { startTestHub, type TestHub } from '../helpers/hub-harness.js';
+import { connectFob, type TestFob } from '../helpers/mqtt-fob.js';
+import { makeEventId } from '../../shared/protocol-core.js';
+import { alertSchema } from '../../shared/protocol-schemas.js';
+
+let t: TestHub;
+const fobs: TestFob[] = [];
+
+beforeEach(async () => {
+  t = await startTestHub({ manualClock: true });
+});
+
+afterEach(async () => {
+  for (const f of fobs.splice(0)) await f.close().catch(() => undefined);
+  await t.stop();
+});
+
+async function fob(deviceId: string, workerId = `w-${deviceId}`): Promise<TestFob> {
+  const { secret } = await t.addDevice(deviceId, { workerId });
+  const f = await connectFob(t.mqttUrl, deviceId, secret);
+  fobs.push(f);
+  return f;
+}
+
+describe('alarms from fobs', () => {
+  it('SOS: stored durably, then the fob gets the application ack with the event id', async () => {
+    const f = await fob('fob-1');
+    const id = makeEventId(1, 5);
+    await f.send({ i: id, k: 'sos', ag: 0 });
+    // The PUBACK has arrived: the alarm must already be committed.
+    const alarms = await t.alarms();
+    expect(alarms).toHaveLength(1);
+    expect(alarms[0]).toMatchObject({ kind: 'sos', state: 'notifying', deviceId: 'fob-1', workerId: 'w-fob-1', sourceEventId: id });
+    const ack = await f.waitFor((c) => c.k === 'ack');
+    expect(ack).toEqual({ k: 'ack', i: id });
+    const timeline = await t.timeline(alarms[0].id);
+    expect(timeline.map((e) => e.type)).toEqual(['raised', 'notify', 'notify']);
+  });
+
+  it('a retried event with the same id is acknowledged again but never counted twice', async () => {
+    const f = await fob('fob-2');
+    const ev = { i: makeEventId(3, 1), k: 'sos' as const, ag: 0 };
+    await f.send(ev);
+    await f.send({ ...ev, ag: 4 });
+    await t.settle();
+    expect(await t.alarms()).toHaveLength(1);
+    expect(await t.eventCount('fob-2')).toBe(1);
+    expect(t.hub.ingest.counters.duplicates).toBe(1);
+    await expect.poll(() => f.commands.filter((c) => c.k === 'ack' && c.i === ev.i).length).toBe(2);
+  });
+
+  it('covert SOS notifies everyone at once and never asks the fob to make a sound', async () => {
+    const f = await fob('fob-3');
+    const alerts: unknown[] = [];
+    const watcher = await mqtt.connectAsync(t.mqttUrl, { clientId: 'fob-3w', username: 'fob-3w', password: 'x', reconnectPeriod: 0 }).catch((e) => e);
+    expect(watcher).toBeInstanceOf(Error); // unknown devices are refused at CONNECT
+    t.hub.broker.aedes.subscribe('lw/alerts/#', (packet, cb) => {
+      alerts.push(JSON.parse(packet.payload.toString()));
+      cb();
+    }, () => undefined);
+
+    await f.send({ i: makeEventId(1, 1), k: 'cov', ag: 0 });
+    await t.settle();
+    const [alarm] = await t.alarms();
+    expect(alarm.kind).toBe('covert_sos');
+    const notified = (await t.timeline(alarm.id)).filter((e) => e.type === 'notify');
+    const targets = notified.flatMap((e) => e.detail.targets as string[]);
+    // All levels at once: the duty officer and the whole chain (R21) at the moment of raising.
+    expect(new Set(targets)).toEqual(new Set(['duty_officer', 'line_manager', 'head_of_service', 'director']));
+    expect(new Set(notified.map((e) => e.at))).toEqual(new Set([alarm.raisedAt]));
+    await expect.poll(() => alerts.length).toBeGreaterThan(0);
+    for (const a of alerts) expect(alertSchema.safeParse(a).success).toBe(true);
+
+    // The officer acknowledges: a discreet haptic "help is coming", then resolves.
+    await t.hub.runtime.alarmAction(alarm.id, { type: 'acknowledge', by: 'user:dana' });
+    await t.hub.runtime.alarmAction(alarm.id, { type: 'resolve', by: 'user:dana', note: 'worker safe' });
+    await t.settle();
+    await f.waitFor((c) => c.k === 'clr');
+    const kinds = f.commands.map((c) => c.k);
+    expect(kinds).toContain('hc');
+    expect(kinds).not.toContain('stop');
+    expect(kinds.every((k) => ['ack', 'hc', 'clr', 'cfg'].includes(k))).toBe(true);
+  });
+
+  it('the first acknowledgement wins; the second is refused and recorded', async () => {
+    const f = await fob('fob-4');
+    await f.send({ i: makeEventId(1, 2), k: 'sos', ag: 0 });
+    const [alarm] = await t.alarms();
+    const first = await t.hub.runtime.alarmAction(alarm.id, { type: 'acknowledge', by: 'user:dana' });
+    expect(first.acknowledgedBy).toBe('user:dana');
+    await expect(t.hub.runtime.alarmAction(alarm.id, { type: 'acknowledge', by: 'user:sam' })).rejects.toThrow(/already acknowledged by user:dana/);
+    const after = (await t.alarms())[0];
+    expect(after.acknowledgedBy).toBe('user:dana');
+    const timeline = await t.timeline(alarm.id);
+    expect(timeline.filter((e) => e.type === 'acknowledged').map((e) => e.actor)).toEqual(['user:dana']);
+    expect(timeline.some((e) => e.type === 'refused' && e.actor === 'user:sam')).toBe(true);
+  });
+
+  it('the worker cancels a false alarm from the fob; the cancellation is recorded, the alarm kept', async () => {
+    const f = await fob('fob-5');
+    const alarmEvent = makeEventId(1, 3);
+    await f.send({ i: alarmEvent, k: 'sos', ag: 0 });
+    await f.send({ i: makeEventId(1, 4), k: 'can', ag: 0, r: alarmEvent });
+    await t.settle();
+    const [alarm] = await t.alarms();
+    expect(alarm.state).toBe('cancelled');
+    expect(alarm.closedBy).toBe('device:fob-5');
+    const types = (await t.timeline(alarm.id)).map((e) => e.type);
+    expect(types).toContain('raised');
+    expect(types[types.length - 1]).toBe('cancelled');
+    await f.waitFor((c) => c.k === 'stop');
+  });
+
+  it('an unacknowledged SOS repeats its notifications on the clock until exhausted', async () => {
+    const f = await fob('fob-6');
+    await f.send({ i: makeEventId(1, 1), k: 'sos', ag: 0 });
+    const [alarm] = await t.alarms();
+    const before = (await t.timeline(alarm.id)).filter((e) => e.type === 'notify').length;
+    await t.advance(2 * 60_000);
+    const after = (await t.timeline(alarm.id)).filter((e) => e.type === 'notify').length;
+    expect(after).toBeGreaterThan(before);
+    await t.advance(60 * 60_000);
+    expect((await t.alarms())[0].state).toBe('exhausted');
+  });
+});
