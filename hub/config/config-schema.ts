@@ -5,7 +5,16 @@
  */
 import { z } from 'zod';
 import { CHANNELS, DEFAULT_POLICIES, TARGET_ROLES, type EscalationPolicy } from '../rules/escalation-policy.js';
-import { ALARM_KINDS } from '../../shared/protocol-schemas.js';
+import { ALARM_KINDS, type AlarmKind } from '../../shared/protocol-schemas.js';
+
+export const DEFAULT_ALARM_POLICIES: Record<AlarmKind, string> = {
+  sos: 'sos',
+  covert_sos: 'sos',
+  man_down: 'sos',
+  missed_checkin: 'missed_checkin',
+  device_silent: 'device_health',
+  low_battery: 'device_health',
+};
 
 const port = z.int().min(0).max(65535);
 const minutes = z.number().positive().max(7 * 24 * 60);
@@ -110,36 +119,42 @@ export const hubConfigSchema = z
       .prefault({}),
     /** Which policy each alarm kind escalates under. */
     alarm_policies: z
-      .record(z.enum(ALARM_KINDS), z.string())
-      .default({
-        sos: 'sos',
-        covert_sos: 'sos',
-        man_down: 'sos',
-        missed_checkin: 'missed_checkin',
-        device_silent: 'device_health',
-        low_battery: 'device_health',
-      }),
+      .partialRecord(z.enum(ALARM_KINDS), z.string())
+      .default({})
+      .transform((given) => ({ ...DEFAULT_ALARM_POLICIES, ...given }) as Record<AlarmKind, string>),
     policies: z.record(z.string().regex(/^[a-z0-9_]+$/), policySchema).default(defaultPolicies),
     contacts: z.array(contactSchema).default([]),
     workers: z.array(workerSchema).default([]),
     notifiers: z.record(z.string(), z.unknown()).default({}),
-  })
-  .superRefine((cfg, ctx) => {
-    for (const [kind, name] of Object.entries(cfg.alarm_policies)) {
-      if (!cfg.policies[name]) {
-        ctx.addIssue({ code: 'custom', path: ['alarm_policies', kind], message: `no policy named "${name}" in [policies]` });
-      }
-    }
-    for (const kind of ALARM_KINDS) {
-      if (!cfg.alarm_policies[kind]) ctx.addIssue({ code: 'custom', path: ['alarm_policies', kind], message: 'missing: every alarm kind needs a policy' });
-    }
-    const contactIds = new Set(cfg.contacts.map((c) => c.id));
-    cfg.workers.forEach((w, i) => {
-      if (w.line_manager && !contactIds.has(w.line_manager)) {
-        ctx.addIssue({ code: 'custom', path: ['workers', i, 'line_manager'], message: `no contact "${w.line_manager}"` });
-      }
-    });
   });
+
+/**
+ * Checks between sections (a policy named by alarm_policies must exist; a worker's line manager must
+ * be a contact). Run on the raw input as well as the parsed one, so that these problems are listed
+ * together with every other problem instead of only once the rest is fixed.
+ */
+export function crossCheck(raw: Record<string, unknown>): { path: string; message: string }[] {
+  const problems: { path: string; message: string }[] = [];
+  const policies = typeof raw.policies === 'object' && raw.policies !== null ? Object.keys(raw.policies) : Object.keys(DEFAULT_POLICIES);
+  const alarmPolicies = typeof raw.alarm_policies === 'object' && raw.alarm_policies !== null ? (raw.alarm_policies as Record<string, unknown>) : {};
+  for (const [kind, name] of Object.entries(alarmPolicies)) {
+    if (typeof name === 'string' && !policies.includes(name)) problems.push({ path: `alarm_policies.${kind}`, message: `no policy named "${name}" in [policies]` });
+  }
+  for (const kind of ALARM_KINDS) {
+    const name = DEFAULT_ALARM_POLICIES[kind];
+    if (alarmPolicies[kind] === undefined && !policies.includes(name)) {
+      problems.push({ path: `alarm_policies.${kind}`, message: `defaults to policy "${name}", which [policies] does not define: name one` });
+    }
+  }
+  const contacts = Array.isArray(raw.contacts) ? raw.contacts.map((c) => (c as { id?: unknown }).id) : [];
+  if (Array.isArray(raw.workers)) {
+    raw.workers.forEach((w, i) => {
+      const lm = (w as { line_manager?: unknown }).line_manager;
+      if (typeof lm === 'string' && !contacts.includes(lm)) problems.push({ path: `workers.${i}.line_manager`, message: `no contact "${lm}" in [[contacts]]` });
+    });
+  }
+  return problems;
+}
 
 export type HubConfig = z.output<typeof hubConfigSchema>;
 export type PolicyConfig = z.output<typeof policySchema>;

@@ -4,7 +4,7 @@
  */
 import { readFileSync, existsSync } from 'node:fs';
 import TOML from '@iarna/toml';
-import { hubConfigSchema, type HubConfig } from './config-schema.js';
+import { crossCheck, hubConfigSchema, type HubConfig } from './config-schema.js';
 
 export class ConfigError extends Error {
   constructor(
@@ -53,6 +53,7 @@ export function parseConfig(raw: unknown, source = 'config', env: NodeJS.Process
       problems.push(`${path}: ${issue.message}`);
     }
   }
+  for (const p of crossCheck(obj)) problems.push(`${p.path}: ${p.message}`);
   if (problems.length > 0) throw new ConfigError(source, problems);
   return result.data as HubConfig;
 }

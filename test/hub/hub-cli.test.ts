@@ -1,0 +1,117 @@
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SqliteStore } from '../../hub/store/sqlite-store.js';
+
+const run = promisify(execFile);
+const bin = new URL('../../bin/lonewatch.js', import.meta.url).pathname;
+let dir: string;
+let env: NodeJS.ProcessEnv;
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'lonewatch-cli-'));
+  env = { ...process.env, LONEWATCH_DATA_DIR: join(dir, 'data'), LONEWATCH_MQTT_PORT: '0', LONEWATCH_HTTP_PORT: '0' };
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const lw = (...args: string[]) => run(process.execPath, [bin, ...args], { cwd: dir, env });
+const lwFail = (...args: string[]) => lw(...args).then(
+  () => {
+    throw new Error('expected a failure');
+  },
+  (e: { code: number; stderr: string; stdout: string }) => e,
+);
+
+describe('lonewatch hub', () => {
+  it('starts with embedded defaults, says where it listens, and stops cleanly on SIGTERM', async () => {
+    const child = spawn(process.execPath, [bin, 'hub'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no "hub listening" line: ${out}`)), 20_000);
+      child.stdout.on('data', (d) => {
+        out += d;
+        if (out.includes('hub listening')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      child.once('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
+    });
+    expect(out).toMatch(/MQTT on 0\.0\.0\.0:\d+, HTTP and MQTT-over-WebSocket on 0\.0\.0\.0:\d+/);
+    child.kill('SIGTERM');
+    const code = await new Promise((r) => child.once('exit', r));
+    expect(code).toBe(0);
+  });
+
+  it('refuses to start on a bad config, listing every problem with its key path', async () => {
+    delete env.LONEWATCH_MQTT_PORT;
+    writeFileSync(
+      join(dir, 'lonewatch.toml'),
+      ['[mqtt]', 'port = "eighteen"', '[rules]', 'checkin_grace_min = -1', 'bogus = 1', '[alarm_policies]', 'sos = "nope"'].join('\n'),
+    );
+    const e = await lwFail('hub');
+    expect(e.code).toBe(2);
+    expect(e.stderr).toContain('nothing was started');
+    expect(e.stderr).toContain('mqtt.port');
+    expect(e.stderr).toContain('rules.checkin_grace_min');
+    expect(e.stderr).toMatch(/rules.*bogus/);
+    expect(e.stderr).toContain('alarm_policies.sos: no policy named "nope"');
+  });
+
+  it('refuses a bad port from the environment', async () => {
+    env.LONEWATCH_MQTT_PORT = 'abc';
+    const e = await lwFail('hub');
+    expect(e.code).toBe(2);
+    expect(e.stderr).toContain('LONEWATCH_MQTT_PORT: "abc" is not a port number');
+  });
+});
+
+describe('admin commands', () => {
+  it('devices add shows the secret once, stores only a hash; list and revoke', async () => {
+    await lw('workers', 'add', 'sam', '--name', 'Sam Carter', '--training-date', '2026-01-01');
+    const added = JSON.parse((await lw('devices', 'add', 'fob-1', '--worker', 'sam', '--board', 'puck', '--json')).stdout);
+    expect(added.deviceId).toBe('fob-1');
+    expect(added.secret).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    const store = new SqliteStore(join(dir, 'data', 'lonewatch.db'));
+    const device = await store.read((tx) => tx.getDevice('fob-1'));
+    await store.close();
+    expect(device?.secretHash.startsWith('scrypt$')).toBe(true);
+    expect(device?.secretHash).not.toContain(added.secret);
+
+    const dup = await lwFail('devices', 'add', 'fob-1');
+    expect(dup.stderr).toContain('already registered');
+    const list = JSON.parse((await lw('devices', 'list', '--json')).stdout);
+    expect(list).toEqual([expect.objectContaining({ id: 'fob-1', workerId: 'sam', board: 'puck', revokedAt: null })]);
+    expect(JSON.stringify(list)).not.toContain('scrypt');
+    await lw('devices', 'revoke', 'fob-1');
+    expect((await lw('devices', 'list')).stdout).toMatch(/fob-1\s+sam\s+puck\s+revoked/);
+    expect((await lwFail('devices', 'add', 'bad id!')).stderr).toContain('must be 1-32 letters');
+  });
+
+  it('visits import checks the whole file first and names the line and column', async () => {
+    await lw('workers', 'add', 'sam', '--name', 'Sam Carter', '--training-date', '2026-01-01');
+    writeFileSync(
+      join(dir, 'bad.csv'),
+      'worker,ref,start,end,category,rag\nsam,V-1,2026-11-23T09:00:00Z,2026-11-23T10:00:00Z,1,green\nsam,12 High St,2026-11-23T11:00:00Z,nope,3,pink\n',
+    );
+    const e = await lwFail('visits', 'import', 'bad.csv');
+    expect(e.stderr).toContain('bad.csv:3: column "ref"');
+    expect(e.stderr).toContain('bad.csv:3: column "end"');
+    expect(e.stderr).toContain('bad.csv:3: column "category"');
+    expect(e.stderr).toContain('bad.csv:3: column "rag"');
+    expect(e.stderr).toContain('nothing was imported');
+    expect(JSON.parse((await lw('visits', 'list', '--json')).stdout)).toEqual([]);
+
+    writeFileSync(
+      join(dir, 'good.csv'),
+      'worker,ref,start,end,category,rag,checkin_interval_min\nsam,V-1,2026-11-23T09:00:00Z,2026-11-23T10:00:00Z,1,green,\nsam,V-2,2026-11-23T11:00:00Z,2026-11-23T12:00:00Z,2,amber,30\n',
+    );
+    const r = await lwFail('visits', 'import', 'good.csv');
+    // R8: Category 2 with no second worker is refused by default; the other line is imported.
+    expect(r.stderr).toContain('good.csv:3: visit V-2 refused: Visit V-2 is Category 2');
+    expect(r.stdout).toContain('imported 1 visit(s), refused 1');
+  });
+});
