@@ -97,7 +97,12 @@ export class Hub {
       heartbeatBufferMax: config.mqtt.heartbeat_buffer_max,
       sendCommand,
     });
-    const auth = new DeviceAuth(store);
+    const services = config.mqtt.services.map((svc) => {
+      const password = process.env[svc.password_env];
+      if (!password) throw new Error(`mqtt.services: the environment variable ${svc.password_env} for ${svc.username} is not set`);
+      return { username: svc.username, password };
+    });
+    const auth = new DeviceAuth(store, services);
     const now = () => clock.now();
     broker = await MqttBroker.create(
       {

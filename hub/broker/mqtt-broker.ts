@@ -15,10 +15,7 @@ import { WebSocketServer, createWebSocketStream } from 'ws';
 import { commandTopic, parseDeviceTopic, ALERTS_PREFIX, TOPIC } from '../../shared/protocol-core.js';
 import type { Logger } from '../logger.js';
 
-export interface ConnectIdentity {
-  kind: 'device';
-  deviceId: string;
-}
+export type ConnectIdentity = { kind: 'device'; deviceId: string } | { kind: 'service'; username: string };
 
 /** What the broker asks of the rest of the hub. */
 export interface BrokerHooks {
@@ -88,9 +85,14 @@ export class MqttBroker {
       },
       authorizePublish: (client, packet, done) => {
         const identity = (client as LwClient | null)?.lwIdentity;
-        if (!client || !identity) {
+        if (!client) {
           // The hub's own publishes (commands, alerts) come without a client.
           return done(null);
+        }
+        if (!identity || identity.kind !== 'device') {
+          broker.counters.refusedPublishes++;
+          broker.log.warn({ clientId: client.id, topic: packet.topic }, 'publish refused: service accounts only subscribe');
+          return done(new Error('service accounts may not publish'));
         }
         const parsed = parseDeviceTopic(packet.topic);
         if (!parsed || parsed.deviceId !== identity.deviceId || parsed.leaf === TOPIC.command) {
@@ -108,9 +110,10 @@ export class MqttBroker {
       },
       authorizeSubscribe: (client, sub: Subscription, done) => {
         const identity = (client as LwClient).lwIdentity;
-        if (identity && sub.topic === commandTopic(identity.deviceId)) return done(null, sub);
+        if (identity?.kind === 'device' && sub.topic === commandTopic(identity.deviceId)) return done(null, sub);
+        if (identity?.kind === 'service' && (sub.topic === `${ALERTS_PREFIX}/#` || sub.topic.startsWith(`${ALERTS_PREFIX}/`))) return done(null, sub);
         broker.counters.refusedSubscribes++;
-        broker.log.warn({ deviceId: identity?.deviceId, topic: sub.topic }, 'subscribe refused: a device may subscribe only to its command topic');
+        broker.log.warn({ clientId: client.id, topic: sub.topic }, 'subscribe refused: a device may subscribe only to its command topic, a service only to lw/alerts/#');
         // A null subscription answers SUBACK 0x80 (failure) without dropping the client.
         return done(null, null as never);
       },
@@ -118,7 +121,8 @@ export class MqttBroker {
       authorizeForward: (client, packet: AedesPublishPacket) => {
         if (packet.topic.startsWith(ALERTS_PREFIX + '/')) return packet;
         const parsed = parseDeviceTopic(packet.topic);
-        if (parsed && parsed.leaf === TOPIC.command && (client as LwClient).lwIdentity?.deviceId === parsed.deviceId) return packet;
+        const identity = (client as LwClient).lwIdentity;
+        if (parsed && parsed.leaf === TOPIC.command && identity?.kind === 'device' && identity.deviceId === parsed.deviceId) return packet;
         return null;
       },
     });
@@ -127,14 +131,15 @@ export class MqttBroker {
     broker.watchdog.unref();
     aedes.on('clientReady', (client) => {
       const id = (client as LwClient).lwIdentity;
-      if (id) hooks.onConnected(id.deviceId);
+      if (id?.kind === 'device') hooks.onConnected(id.deviceId);
+      else if (id) log.info({ service: id.username }, 'service connected');
     });
     aedes.on('clientDisconnect', (client) => {
       const id = (client as LwClient).lwIdentity;
-      if (id) hooks.onDisconnected(id.deviceId);
+      if (id?.kind === 'device') hooks.onDisconnected(id.deviceId);
     });
     aedes.on('clientError', (client, err) => {
-      log.debug({ deviceId: (client as LwClient).lwIdentity?.deviceId, clientId: client.id, err: err.message }, 'client error');
+      log.debug({ clientId: client.id, err: err.message }, 'client error');
     });
     aedes.on('connectionError', (client, err) => {
       log.debug({ clientId: client?.id, err: err.message }, 'connection error');
@@ -198,7 +203,7 @@ export class MqttBroker {
       c.lwStalledSince ??= now;
       if (pending > OUTPUT_LIMIT || now - c.lwStalledSince >= STALL_LIMIT_MS) {
         this.counters.droppedSlowClients++;
-        this.log.warn({ deviceId: c.lwIdentity?.deviceId, clientId: id, pending }, 'client is not reading its socket: disconnected so it cannot hold up the hub');
+        this.log.warn({ clientId: id, pending }, 'client is not reading its socket: disconnected so it cannot hold up the hub');
         c.close();
       }
     }

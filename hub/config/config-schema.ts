@@ -92,6 +92,16 @@ export const hubConfigSchema = z
         heartbeat_flush_ms: z.int().min(10).max(10_000).default(200),
         /** Most heartbeats held in memory before a flush is forced. */
         heartbeat_buffer_max: z.int().min(10).max(1_000_000).default(10_000),
+        /** Downstream systems that may subscribe to lw/alerts/# (and publish nothing). */
+        services: z
+          .array(
+            z.strictObject({
+              username: z.string().regex(/^svc-[A-Za-z0-9_-]{1,60}$/, { error: 'must start with "svc-" (so it can never be a device id in use)' }),
+              /** Name of the environment variable holding the password; never the password itself. */
+              password_env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/),
+            }),
+          )
+          .default([]),
       })
       .prefault({}),
     http: z

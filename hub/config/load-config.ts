@@ -54,6 +54,11 @@ export function parseConfig(raw: unknown, source = 'config', env: NodeJS.Process
     }
   }
   for (const p of crossCheck(obj)) problems.push(`${p.path}: ${p.message}`);
+  if (result.success) {
+    result.data.mqtt.services.forEach((svc, i) => {
+      if (!env[svc.password_env]) problems.push(`mqtt.services.${i}.password_env: the environment variable ${svc.password_env} is not set`);
+    });
+  }
   if (problems.length > 0) throw new ConfigError(source, problems);
   return result.data as HubConfig;
 }

@@ -3,18 +3,33 @@
  * whose password verifies against the stored scrypt hash. A verified secret is remembered (as a
  * SHA-256, per device and stored hash) so a fleet reconnecting after an outage costs one scrypt each.
  */
-import { createHash } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Store } from '../store/store.js';
 import { verifySecret } from '../device-secrets.js';
 import { isValidDeviceId } from '../../shared/protocol-core.js';
 import type { ConnectIdentity } from '../broker/mqtt-broker.js';
 
+export interface ServiceAccount {
+  username: string;
+  password: string;
+}
+
 export class DeviceAuth {
   private verified = new Map<string, string>();
 
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly store: Store,
+    private readonly services: ServiceAccount[] = [],
+  ) {}
 
   async authenticate(clientId: string, username: string | undefined, password: Buffer | undefined): Promise<ConnectIdentity | { refused: string }> {
+    const service = username ? this.services.find((s) => s.username === username) : undefined;
+    if (service) {
+      const given = Buffer.from(password ?? Buffer.alloc(0));
+      const expected = Buffer.from(service.password);
+      if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { refused: `bad credentials for service ${service.username}` };
+      return { kind: 'service', username: service.username };
+    }
     if (!username || !isValidDeviceId(username)) return { refused: 'unknown device (bad or missing username)' };
     if (clientId !== username) return { refused: `client id "${clientId}" must equal the device id` };
     if (!password || password.length === 0) return { refused: 'missing password' };

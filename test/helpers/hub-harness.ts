@@ -61,7 +61,7 @@ export function testConfig(dataDir: string, extra: Record<string, unknown> = {})
   for (const [k, v] of Object.entries(extra)) {
     base[k] = typeof v === 'object' && v !== null && !Array.isArray(v) && typeof base[k] === 'object' ? { ...(base[k] as object), ...v } : v;
   }
-  return parseConfig(base, 'test');
+  return parseConfig(base, 'test', process.env);
 }
 
 export async function startTestHub(opts: TestHubOptions = {}): Promise<TestHub> {
