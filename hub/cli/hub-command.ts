@@ -17,19 +17,25 @@ export const hubCommand = defineCommand({
   async run(values) {
     const config = loadConfigOrExit(values.config);
     if (values.drill) config.hub.drill = true;
-    const hub = await Hub.start({ config });
+    // Signals are caught from the start: a stop asked for while the hub is starting waits for it.
+    let stopRequested: string | null = null;
+    let hub: Hub | null = null;
     const stop = (signal: string) => {
+      stopRequested = signal;
+      if (!hub) return;
       hub.log.info({ signal }, 'stopping');
       hub.stop().then(
         () => process.exit(0),
         (err) => {
-          hub.log.error({ err }, 'unclean stop');
+          hub?.log.error({ err }, 'unclean stop');
           process.exit(1);
         },
       );
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
+    hub = await Hub.start({ config });
+    if (stopRequested) stop(stopRequested);
     await new Promise(() => undefined);
     return 0;
   },
