@@ -1,2 +1,2 @@
 /** Firmware version, reported in the hello event and read back by the flashing tool. */
-export var FIRMWARE_VERSION = '0.1.0';
+export const FIRMWARE_VERSION = '0.1.0';

@@ -50,7 +50,8 @@ export async function connectFob(url: string, deviceId: string, secret: string, 
       await client.publishAsync(eventTopic(deviceId), JSON.stringify(ev), { qos: 1 });
     },
     async heartbeat(b = 90, m = 1) {
-      await client.publishAsync(heartbeatTopic(deviceId), JSON.stringify({ n: 1, b, m, u: 10 }), { qos: 0 });
+      // QoS 1 so the test knows the hub has it (fobs send heartbeats at QoS 0).
+      await client.publishAsync(heartbeatTopic(deviceId), JSON.stringify({ n: 1, b, m, u: 10 }), { qos: 1 });
     },
     waitFor(pred, timeoutMs = 5000) {
       const found = commands.find(pred);
