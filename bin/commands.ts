@@ -30,6 +30,11 @@ export const COMMANDS: CommandEntry[] = [
     load: async () => (await import('../hub/cli/visits-command.js')).visitsCommand,
   },
   {
+    name: 'bench',
+    summary: 'run the benchmark suite (hub vs Mosquitto, SOS latency, fleet size, rules, firmware)',
+    load: async () => (await import('../bench/bench-command.js')).benchCommand,
+  },
+  {
     name: 'protocol',
     summary: 'print the protocol version, topics and message kinds',
     load: async () => (await import('../shared/protocol-command.js')).protocolCommand,

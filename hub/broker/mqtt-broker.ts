@@ -148,7 +148,12 @@ export class MqttBroker {
   }
 
   async listenTcp(port: number, host: string): Promise<number> {
-    const server = createServer((socket) => this.aedes.handle(socket));
+    const server = createServer((socket) => {
+      // The PUBACK and the application ack are separate small writes: without TCP_NODELAY the second
+      // waits for the fob's delayed ACK of the first (Nagle), about 40 ms on every alarm.
+      socket.setNoDelay(true);
+      this.aedes.handle(socket);
+    });
     this.tcp = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

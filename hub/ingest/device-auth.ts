@@ -1,7 +1,8 @@
 /**
  * Who may connect: a registered, unrevoked device whose client id and username are its device id and
- * whose password verifies against the stored scrypt hash. A verified secret is remembered (as a
- * SHA-256, per device and stored hash) so a fleet reconnecting after an outage costs one scrypt each.
+ * whose password verifies against the stored scrypt hash. A verified (stored hash, secret) pair is
+ * remembered as a SHA-256 digest, so a fob that reconnects costs no second scrypt; a changed or
+ * revoked registration changes the stored hash or is refused before the cache is consulted.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Store } from '../store/store.js';
@@ -15,7 +16,8 @@ export interface ServiceAccount {
 }
 
 export class DeviceAuth {
-  private verified = new Map<string, string>();
+  private verified = new Set<string>();
+  private static readonly CACHE_MAX = 500_000;
 
   constructor(
     private readonly store: Store,
@@ -38,13 +40,10 @@ export class DeviceAuth {
     if (device.revokedAt !== null) return { refused: `device ${username} is revoked` };
     const secret = password.toString('utf8');
     const digest = createHash('sha256').update(device.secretHash).update('\0').update(secret).digest('hex');
-    if (this.verified.get(username) === digest) return { kind: 'device', deviceId: username };
+    if (this.verified.has(digest)) return { kind: 'device', deviceId: username };
     if (!(await verifySecret(secret, device.secretHash))) return { refused: `bad credentials for device ${username}` };
-    this.verified.set(username, digest);
+    if (this.verified.size >= DeviceAuth.CACHE_MAX) this.verified.clear();
+    this.verified.add(digest);
     return { kind: 'device', deviceId: username };
-  }
-
-  forget(deviceId: string): void {
-    this.verified.delete(deviceId);
   }
 }

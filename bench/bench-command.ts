@@ -1,0 +1,81 @@
+/**
+ * `lonewatch bench` (`npm run bench`): the benchmark suite. Every comparison runs in the same run, on
+ * the same machine, with the same load generator; every server listens on loopback and is stopped
+ * at the end. Writes bench/results/<date>.json and docs/benchmarks.md with SVG charts.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { defineCommand } from '../bin/command.js';
+import { benchIngest, type IngestResult } from './ingest-bench.js';
+import { benchFleet, type LatencyResult } from './latency-bench.js';
+import { benchRules, type RulesResult } from './rules-bench.js';
+import { benchFirmware, type FirmwareResult } from './firmware-bench.js';
+import { mosquittoAvailable } from './servers.js';
+import { writeReport } from './report.js';
+
+export interface BenchResults {
+  date: string;
+  quick: boolean;
+  machine: { cpus: number; cpuModel: string; memoryGb: number; node: string };
+  ingest: IngestResult[];
+  latency: LatencyResult | null;
+  fleet: LatencyResult[];
+  rules: RulesResult | null;
+  firmware: FirmwareResult[];
+  notes: string[];
+}
+
+export const benchCommand = defineCommand({
+  name: 'bench',
+  summary: 'run the benchmark suite (hub vs Mosquitto, SOS latency, fleet size, rules, firmware)',
+  details: 'Full run: about 10 minutes. --quick: about 2 minutes with smaller fleets. Installs nothing: Mosquitto comes from `apt-get install mosquitto`.',
+  options: {
+    quick: { type: 'boolean', description: 'smaller fleets and shorter runs (under 2 minutes)' },
+    only: { type: 'string', placeholder: 'list', description: 'comma-separated subset: ingest,latency,fleet,rules,firmware' },
+    out: { type: 'string', placeholder: 'dir', description: 'results folder (default bench/results)' },
+  },
+  async run(values) {
+    const quick = values.quick === true;
+    const only = values.only ? new Set(values.only.split(',')) : null;
+    const want = (s: string): boolean => !only || only.has(s);
+    const started = Date.now();
+    const progress = (s: string): void => {
+      const t = Math.round((Date.now() - started) / 1000);
+      if (process.stderr.isTTY) process.stderr.write(`\r[${t}s] ${s}`.padEnd(100).slice(0, 100));
+      else process.stderr.write(`[${t}s] ${s}\n`);
+    };
+    const results: BenchResults = {
+      date: new Date().toISOString(),
+      quick,
+      machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version },
+      ingest: [],
+      latency: null,
+      fleet: [],
+      rules: null,
+      firmware: [],
+      notes: [],
+    };
+    if (!mosquittoAvailable()) results.notes.push('Mosquitto is not installed (apt-get install mosquitto): the comparison column is empty.');
+
+    if (want('ingest')) for (const n of quick ? [200, 1000] : [1000, 10_000]) results.ingest.push(await benchIngest(n, quick ? 4 : 10, progress));
+    if (want('latency')) {
+      const [r] = await benchFleet([quick ? 2000 : 10_000], { seconds: quick ? 8 : 30, sosPerSecond: 10, hbIntervalMs: 30_000 }, progress);
+      results.latency = r;
+    }
+    if (want('fleet')) {
+      const steps = quick ? [1000, 3000] : [5000, 10_000, 20_000, 30_000, 40_000, 50_000];
+      results.fleet = await benchFleet(steps, { seconds: quick ? 4 : 10, sosPerSecond: 10, hbIntervalMs: 30_000, stopAboveP99Ms: 250 }, progress);
+    }
+    if (want('rules')) results.rules = await benchRules(quick ? 100_000 : 1_000_000, quick ? 10_000 : 100_000, progress);
+    if (want('firmware')) results.firmware = await benchFirmware(progress);
+    if (process.stderr.isTTY) process.stderr.write('\n');
+
+    const out = values.out ?? 'bench/results';
+    mkdirSync(out, { recursive: true });
+    const file = `${out}/${results.date.slice(0, 19).replace(/:/g, '-')}.json`;
+    writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
+    const table = writeReport(results, 'docs');
+    process.stdout.write(table + `\nresults: ${file}\nreport:  docs/benchmarks.md\n`);
+    return 0;
+  },
+});

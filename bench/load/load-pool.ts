@@ -1,0 +1,96 @@
+/** Runs the load generator in several processes and adds up what they measure. */
+import { fork, type ChildProcess } from 'node:child_process';
+import type { LoadDevice, LoadEvent, LoadReport, LoadStart } from './load-protocol.js';
+
+export interface PoolReport {
+  connected: number;
+  connectFailures: number;
+  acked: number;
+  pubackMs: number[];
+  ackMs: number[];
+  liveMs: number[];
+  sosSent: number;
+  elapsedMs: number;
+}
+
+export class LoadPool {
+  private workers: ChildProcess[] = [];
+
+  private constructor() {}
+
+  /** Starts `processes` workers sharing `devices`, waits until every connection is open. */
+  static async start(
+    opts: Omit<LoadStart, 'type' | 'devices'> & { devices: LoadDevice[]; processes: number; onProgress?: (connected: number) => void },
+  ): Promise<{ pool: LoadPool; connected: number; connectFailures: number }> {
+    const pool = new LoadPool();
+    const n = Math.max(1, Math.min(opts.processes, opts.devices.length));
+    const progress = new Array<number>(n).fill(0);
+    const ready = await Promise.all(
+      Array.from({ length: n }, (_, w) => {
+        const child = fork(new URL('./load-worker.ts', import.meta.url).pathname, [], { execArgv: ['--import', 'tsx', '--max-old-space-size=8192'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+        pool.workers.push(child);
+        const devices = opts.devices.filter((_, i) => i % n === w);
+        return new Promise<{ connected: number; connectFailures: number }>((resolve, reject) => {
+          child.on('message', (e: LoadEvent) => {
+            if (e.type === 'progress') {
+              progress[w] = e.connected;
+              opts.onProgress?.(progress.reduce((a, b) => a + b, 0));
+            } else if (e.type === 'ready') resolve(e);
+          });
+          child.once('exit', (code) => reject(new Error(`load generator exited (${code})`)));
+          const { processes: _p, onProgress: _o, ...rest } = opts;
+          // The SOS rate is shared out; only the first process watches the alerts.
+          child.send({ ...rest, sosPerSecond: rest.sosPerSecond / n, ...(w === 0 ? {} : { alerts: undefined }), type: 'start', devices } satisfies LoadStart);
+        });
+      }),
+    );
+    return { pool, connected: ready.reduce((a, r) => a + r.connected, 0), connectFailures: ready.reduce((a, r) => a + r.connectFailures, 0) };
+  }
+
+  measure(): void {
+    for (const w of this.workers) w.send({ type: 'measure' });
+  }
+
+  async report(): Promise<PoolReport> {
+    const reports = await Promise.all(
+      this.workers.map(
+        (w) =>
+          new Promise<LoadReport>((resolve) => {
+            const on = (e: LoadEvent): void => {
+              if (e.type === 'report') {
+                w.off('message', on);
+                resolve(e);
+              }
+            };
+            w.on('message', on);
+            w.send({ type: 'report' });
+          }),
+      ),
+    );
+    return {
+      connected: reports.reduce((a, r) => a + r.connected, 0),
+      connectFailures: reports.reduce((a, r) => a + r.connectFailures, 0),
+      acked: reports.reduce((a, r) => a + r.acked, 0),
+      pubackMs: reports.flatMap((r) => r.pubackMs),
+      ackMs: reports.flatMap((r) => r.ackMs),
+      liveMs: reports.flatMap((r) => r.liveMs),
+      sosSent: reports.reduce((a, r) => a + r.sosSent, 0),
+      elapsedMs: Math.max(...reports.map((r) => r.elapsedMs)),
+    };
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(
+      this.workers.map(
+        (w) =>
+          new Promise<void>((resolve) => {
+            if (w.exitCode !== null) return resolve();
+            const t = setTimeout(() => w.kill('SIGKILL'), 15_000);
+            w.removeAllListeners('exit');
+            w.once('exit', () => (clearTimeout(t), resolve()));
+            w.send({ type: 'stop' });
+          }),
+      ),
+    );
+  }
+}

@@ -1,0 +1,43 @@
+/** Messages between the bench (parent) and its load-generator processes (children), over IPC. */
+
+export interface LoadDevice {
+  id: string;
+  password: string;
+}
+
+export interface LoadStart {
+  type: 'start';
+  url: string;
+  devices: LoadDevice[];
+  /** flood: every fob publishes QoS 1 heartbeats back to back, the next as soon as the last is acked.
+   *  steady: heartbeats every hbIntervalMs (QoS 0), SOS events at sosPerSecond, acks awaited. */
+  mode: 'flood' | 'steady';
+  hbIntervalMs: number;
+  sosPerSecond: number;
+  /** Connections opened at once while ramping up. */
+  rampConcurrency: number;
+  /** Subscribe to the command topic (the hub's acks); Mosquitto runs need none. */
+  subscribe: boolean;
+  /** A read-only service account on lw/alerts/#: measures press -> live alert. */
+  alerts?: { username: string; password: string };
+}
+
+export type LoadCommand = LoadStart | { type: 'measure' } | { type: 'report' } | { type: 'stop' };
+
+export interface LoadReport {
+  type: 'report';
+  connected: number;
+  connectFailures: number;
+  /** QoS 1 publishes acknowledged since the last 'measure'. */
+  acked: number;
+  /** ms, press -> PUBACK (alarm durable at the hub) */
+  pubackMs: number[];
+  /** ms, press -> application ack on the command topic */
+  ackMs: number[];
+  /** ms, press -> the alert on lw/alerts/# (what a dashboard or control room sees) */
+  liveMs: number[];
+  sosSent: number;
+  elapsedMs: number;
+}
+
+export type LoadEvent = { type: 'ready'; connected: number; connectFailures: number } | LoadReport | { type: 'progress'; connected: number };
