@@ -101,6 +101,11 @@ const ANALYSIS = `## Where the time goes
   per-publish mqemitter dispatch in JavaScript against C).
 - **Alarms are fsynced one by one** (\`synchronous=FULL\`, WAL): a few milliseconds on this disk,
   which is the floor of press -> PUBACK and the price of "nothing is lost".
+- **Deadlines.** The scheduler keeps every deadline in a heap of two parallel arrays (a
+  Float64Array of due times and an array of keys) with one timer for the earliest. Right after a
+  million deadlines are armed, the first major garbage collection delayed due deadlines by about
+  0.5 s; the drift figure is measured once that has passed (a hub arms its deadlines once at start-up
+  and then runs for months), when it is about 1 ms.
 - **Fob credentials** are scrypt hashes (N=1024: about 3 ms per check); a verified pair is cached, so
   reconnect storms cost one check per fob.
 `;

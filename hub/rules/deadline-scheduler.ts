@@ -6,16 +6,18 @@
  */
 import type { Clock, TimerHandle } from '../clock.js';
 
-interface HeapEntry {
-  at: number;
-  key: string;
-  version: number;
-}
-
+/**
+ * The heap is two parallel arrays (due times in a Float64Array, keys in an array) rather than one
+ * object per entry: with a million deadlines that is two million fewer objects for the garbage
+ * collector to walk, and a major collection no longer delays a due alarm by hundreds of ms.
+ * An entry is live while `current.get(key) === at`; moved and cancelled keys leave stale entries
+ * that are skipped when they surface and dropped in bulk when they outnumber the live ones.
+ */
 export class DeadlineScheduler {
-  private heap: HeapEntry[] = [];
-  private current = new Map<string, { at: number; version: number }>();
-  private version = 0;
+  private ats = new Float64Array(1024);
+  private keys: string[] = [];
+  private length = 0;
+  private current = new Map<string, number>();
   private timer: TimerHandle | null = null;
   private timerAt = Infinity;
   private firing = false;
@@ -32,7 +34,7 @@ export class DeadlineScheduler {
   }
 
   dueAt(key: string): number | null {
-    return this.current.get(key)?.at ?? null;
+    return this.current.get(key) ?? null;
   }
 
   /** Arms, moves (same key) or, with null, cancels a deadline. */
@@ -41,11 +43,9 @@ export class DeadlineScheduler {
       this.current.delete(key);
       return;
     }
-    const prev = this.current.get(key);
-    if (prev && prev.at === at) return;
-    const version = ++this.version;
-    this.current.set(key, { at, version });
-    this.push({ at, key, version });
+    if (this.current.get(key) === at) return;
+    this.current.set(key, at);
+    this.push(at, key);
     if (at < this.timerAt) this.arm();
   }
 
@@ -62,11 +62,13 @@ export class DeadlineScheduler {
     try {
       const now = this.clock.now();
       for (;;) {
-        const top = this.peekLive();
-        if (!top || top.at > now) break;
+        if (!this.dropStaleTop()) break;
+        const at = this.ats[0];
+        if (at > now) break;
+        const key = this.keys[0];
         this.pop();
-        this.current.delete(top.key);
-        this.onDue(top.key, top.at);
+        this.current.delete(key);
+        this.onDue(key, at);
       }
     } finally {
       this.firing = false;
@@ -76,13 +78,12 @@ export class DeadlineScheduler {
 
   private arm(): void {
     if (this.stopped) return;
-    const top = this.peekLive();
-    const at = top ? top.at : Infinity;
+    const at = this.dropStaleTop() ? this.ats[0] : Infinity;
     if (at === this.timerAt && this.timer) return;
     this.timer?.cancel();
     this.timer = null;
     this.timerAt = at;
-    if (top) {
+    if (at !== Infinity) {
       this.timer = this.clock.setTimer(() => {
         this.timer = null;
         this.timerAt = Infinity;
@@ -91,58 +92,64 @@ export class DeadlineScheduler {
     }
   }
 
-  /** Drops stale heap entries (moved or cancelled keys) from the top. */
-  private peekLive(): HeapEntry | undefined {
-    while (this.heap.length > 0) {
-      const top = this.heap[0];
-      const cur = this.current.get(top.key);
-      if (cur && cur.version === top.version) return top;
+  /** Pops stale entries (moved or cancelled keys) off the top; false when the heap is empty. */
+  private dropStaleTop(): boolean {
+    while (this.length > 0) {
+      if (this.current.get(this.keys[0]) === this.ats[0]) return true;
       this.pop();
     }
-    return undefined;
+    return false;
   }
 
-  private push(e: HeapEntry): void {
-    const h = this.heap;
-    h.push(e);
-    let i = h.length - 1;
+  private push(at: number, key: string): void {
+    if (this.length === this.ats.length) {
+      const bigger = new Float64Array(this.ats.length * 2);
+      bigger.set(this.ats);
+      this.ats = bigger;
+    }
+    let i = this.length++;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (h[parent].at <= e.at) break;
-      h[i] = h[parent];
+      if (this.ats[parent] <= at) break;
+      this.ats[i] = this.ats[parent];
+      this.keys[i] = this.keys[parent];
       i = parent;
     }
-    h[i] = e;
-    // Lazy deletion leaves stale entries behind; rebuild when they outnumber live ones.
-    if (h.length > 1024 && h.length > this.current.size * 4) this.compact();
+    this.ats[i] = at;
+    this.keys[i] = key;
+    if (this.length > 1024 && this.length > this.current.size * 4) this.compact();
   }
 
   private pop(): void {
-    const h = this.heap;
-    const last = h.pop()!;
-    if (h.length === 0) return;
+    const n = --this.length;
+    const at = this.ats[n];
+    const key = this.keys[n];
+    this.keys.length = n;
+    if (n === 0) return;
     let i = 0;
     for (;;) {
       const l = 2 * i + 1;
+      if (l >= n) break;
       const r = l + 1;
-      let m = i;
-      let mAt = last.at;
-      if (l < h.length && h[l].at < mAt) {
-        m = l;
-        mAt = h[l].at;
-      }
-      if (r < h.length && h[r].at < mAt) m = r;
-      if (m === i) break;
-      h[i] = h[m];
+      const m = r < n && this.ats[r] < this.ats[l] ? r : l;
+      if (this.ats[m] >= at) break;
+      this.ats[i] = this.ats[m];
+      this.keys[i] = this.keys[m];
       i = m;
     }
-    h[i] = last;
+    this.ats[i] = at;
+    this.keys[i] = key;
   }
 
+  /** Rebuilds the heap from the live deadlines. */
   private compact(): void {
-    const live: HeapEntry[] = [];
-    for (const [key, { at, version }] of this.current) live.push({ at, key, version });
-    live.sort((a, b) => a.at - b.at);
-    this.heap = live;
+    const live = [...this.current].sort((a, b) => a[1] - b[1]);
+    this.length = live.length;
+    if (this.ats.length < live.length) this.ats = new Float64Array(Math.max(1024, live.length * 2));
+    this.keys = new Array<string>(live.length);
+    live.forEach(([key, at], i) => {
+      this.ats[i] = at;
+      this.keys[i] = key;
+    });
   }
 }
