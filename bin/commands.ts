@@ -30,6 +30,11 @@ export const COMMANDS: CommandEntry[] = [
     load: async () => (await import('../hub/cli/visits-command.js')).visitsCommand,
   },
   {
+    name: 'sim',
+    summary: 'run scenarios (time-warped) or a load test of N virtual fobs against a hub',
+    load: async () => (await import('../simulator/sim-command.js')).simCommand,
+  },
+  {
     name: 'bench',
     summary: 'run the benchmark suite (hub vs Mosquitto, SOS latency, fleet size, rules, firmware)',
     load: async () => (await import('../bench/bench-command.js')).benchCommand,

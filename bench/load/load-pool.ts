@@ -10,6 +10,7 @@ export interface PoolReport {
   ackMs: number[];
   liveMs: number[];
   sosSent: number;
+  published: number;
   elapsedMs: number;
 }
 
@@ -27,7 +28,7 @@ export class LoadPool {
     const progress = new Array<number>(n).fill(0);
     const ready = await Promise.all(
       Array.from({ length: n }, (_, w) => {
-        const child = fork(new URL('./load-worker.ts', import.meta.url).pathname, [], { execArgv: ['--import', 'tsx', '--max-old-space-size=8192'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+        const child = fork(new URL('./load-worker.ts', import.meta.url).pathname, [], { execArgv: ['--import', import.meta.resolve('tsx'), '--max-old-space-size=8192'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
         pool.workers.push(child);
         const devices = opts.devices.filter((_, i) => i % n === w);
         return new Promise<{ connected: number; connectFailures: number }>((resolve, reject) => {
@@ -40,7 +41,7 @@ export class LoadPool {
           child.once('exit', (code) => reject(new Error(`load generator exited (${code})`)));
           const { processes: _p, onProgress: _o, ...rest } = opts;
           // The SOS rate is shared out; only the first process watches the alerts.
-          child.send({ ...rest, sosPerSecond: rest.sosPerSecond / n, ...(w === 0 ? {} : { alerts: undefined }), type: 'start', devices } satisfies LoadStart);
+          child.send({ ...rest, sosPerSecond: rest.sosPerSecond / n, checkinsPerSecond: (rest.checkinsPerSecond ?? 0) / n, ...(w === 0 ? {} : { alerts: undefined }), type: 'start', devices } satisfies LoadStart);
         });
       }),
     );
@@ -75,6 +76,7 @@ export class LoadPool {
       ackMs: reports.flatMap((r) => r.ackMs),
       liveMs: reports.flatMap((r) => r.liveMs),
       sosSent: reports.reduce((a, r) => a + r.sosSent, 0),
+      published: reports.reduce((a, r) => a + r.published, 0),
       elapsedMs: Math.max(...reports.map((r) => r.elapsedMs)),
     };
   }

@@ -14,6 +14,8 @@ export interface LoadStart {
   mode: 'flood' | 'steady';
   hbIntervalMs: number;
   sosPerSecond: number;
+  /** Routine check-ins per second across the fleet (steady mode). */
+  checkinsPerSecond?: number;
   /** Connections opened at once while ramping up. */
   rampConcurrency: number;
   /** Subscribe to the command topic (the hub's acks); Mosquitto runs need none. */
@@ -37,6 +39,8 @@ export interface LoadReport {
   /** ms, press -> the alert on lw/alerts/# (what a dashboard or control room sees) */
   liveMs: number[];
   sosSent: number;
+  /** Messages published since the last 'measure' (heartbeats and events). */
+  published: number;
   elapsedMs: number;
 }
 

@@ -17,6 +17,7 @@ let ackMs: number[] = [];
 let liveMs: number[] = [];
 const pendingLive = new Map<string, number>();
 let sosSent = 0;
+let published = 0;
 let measureStart = Date.now();
 let connectFailures = 0;
 const timers: NodeJS.Timeout[] = [];
@@ -102,13 +103,17 @@ async function start(cmd: LoadStart): Promise<void> {
     timers.push(
       setTimeout(() => {
         const beat = (): void => {
-          if (running) client.publish(topic, `{"n":${n++},"b":80,"m":1,"u":${n * 30}}`, { qos: 0 });
+          if (running) {
+            published++;
+            client.publish(topic, `{"n":${n++},"b":80,"m":1,"u":${n * 30}}`, { qos: 0 });
+          }
         };
         beat();
         timers.push(setInterval(beat, cmd.hbIntervalMs));
       }, phase),
     );
   });
+  startCheckins(cmd);
   if (cmd.sosPerSecond > 0 && clients.length > 0) {
     const every = 1000 / cmd.sosPerSecond;
     timers.push(
@@ -119,12 +124,24 @@ async function start(cmd: LoadStart): Promise<void> {
         pendingSos.set(`${id}/${eventId}`, t0);
         pendingLive.set(id, t0);
         sosSent++;
+        published++;
         client.publish(`lw/${id}/ev`, `{"i":"${eventId}","k":"sos","ag":0}`, { qos: 1 }, (err) => {
           if (!err) pubackMs.push(performance.now() - t0);
         });
       }, every),
     );
   }
+}
+
+function startCheckins(cmd: LoadStart): void {
+  if (!cmd.checkinsPerSecond || clients.length === 0) return;
+  timers.push(
+    setInterval(() => {
+      const { client, id } = clients[Math.floor(Math.random() * clients.length)];
+      published++;
+      client.publish(`lw/${id}/ev`, `{"i":"${(process.pid % 1296).toString(36)}-${(seq++).toString(36)}","k":"chk","ag":0}`, { qos: 1 });
+    }, 1000 / cmd.checkinsPerSecond),
+  );
 }
 
 process.on('message', (cmd: LoadCommand) => {
@@ -141,10 +158,11 @@ process.on('message', (cmd: LoadCommand) => {
       ackMs = [];
       liveMs = [];
       sosSent = 0;
+      published = 0;
       measureStart = Date.now();
       break;
     case 'report':
-      send({ type: 'report', connected: clients.length, connectFailures, acked, pubackMs, ackMs, liveMs, sosSent, elapsedMs: Date.now() - measureStart });
+      send({ type: 'report', connected: clients.length, connectFailures, acked, pubackMs, ackMs, liveMs, sosSent, published, elapsedMs: Date.now() - measureStart });
       break;
     case 'stop':
       running = false;

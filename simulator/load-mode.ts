@@ -1,0 +1,116 @@
+/**
+ * Load mode: N fobs against a running hub, ramped up with jittered connects, each heartbeating at
+ * its interval, with a steady rate of SOS events; reports SOS press -> ack latency, messages per
+ * second, connection failures and the hub's memory, then stops by itself.
+ *
+ * The fobs are registered straight into the hub's database (as `lonewatch devices add` does) under
+ * the `sim-` prefix, so a production fleet's ids are never touched.
+ */
+import { join } from 'node:path';
+import { LoadPool } from '../bench/load/load-pool.js';
+import { summarise, type LatencySummary } from '../bench/stats.js';
+import { hashSecret } from '../hub/device-secrets.js';
+import { SqliteStore } from '../hub/store/sqlite-store.js';
+import type { HubConfig } from '../hub/config/config-schema.js';
+
+export interface LoadOptions {
+  devices: number;
+  durationS: number;
+  hbIntervalS: number;
+  sosPerSecond: number;
+  checkinsPerSecond: number;
+  processes: number;
+  progress: (line: string) => void;
+}
+
+export interface LoadResult {
+  devices: number;
+  connected: number;
+  connectFailures: number;
+  durationS: number;
+  messagesPerSecond: number;
+  sosSent: number;
+  sosAcked: number;
+  pressToAck: LatencySummary;
+  pressToPuback: LatencySummary;
+  hubMemoryMb: number | null;
+}
+
+const SIM_SECRET = 'simulated-fob-secret';
+
+export async function registerSimFleet(config: HubConfig, n: number): Promise<string[]> {
+  const store = new SqliteStore(join(config.hub.data_dir, 'lonewatch.db'));
+  const hash = await hashSecret(SIM_SECRET);
+  const ids = Array.from({ length: n }, (_, i) => `sim-${i}`);
+  const worker = store.db.prepare('INSERT OR IGNORE INTO workers (id, name, new_starter) VALUES (?, ?, 0)');
+  const device = store.db.prepare(
+    `INSERT INTO devices (id, worker_id, board, secret_hash, created_at, online) VALUES (?, ?, 'rak5010', ?, ?, 0)
+     ON CONFLICT(id) DO UPDATE SET secret_hash = excluded.secret_hash, revoked_at = NULL`,
+  );
+  store.db.transaction(() => {
+    for (const id of ids) {
+      worker.run(`w-${id}`, `Simulated worker ${id}`);
+      device.run(id, `w-${id}`, hash, Date.now());
+    }
+  })();
+  await store.close();
+  return ids;
+}
+
+async function hubMemory(httpUrl: string): Promise<number | null> {
+  try {
+    const m = (await (await fetch(`${httpUrl}/metrics`)).json()) as { memory?: { rss?: number } };
+    return m.memory?.rss ? Math.round(m.memory.rss / 1e6) : null;
+  } catch {
+    return null;
+  }
+}
+
+export async function runLoad(config: HubConfig, opts: LoadOptions): Promise<LoadResult> {
+  const host = config.mqtt.host === '0.0.0.0' ? '127.0.0.1' : config.mqtt.host;
+  const httpHost = config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host;
+  const httpUrl = `http://${httpHost}:${config.http.port}`;
+  opts.progress(`registering ${opts.devices} simulated fobs`);
+  const ids = await registerSimFleet(config, opts.devices);
+  const { pool, connected, connectFailures } = await LoadPool.start({
+    url: `mqtt://${host}:${config.mqtt.port}`,
+    devices: ids.map((id) => ({ id, password: SIM_SECRET })),
+    processes: opts.processes,
+    mode: 'steady',
+    hbIntervalMs: opts.hbIntervalS * 1000,
+    sosPerSecond: opts.sosPerSecond,
+    checkinsPerSecond: opts.checkinsPerSecond,
+    rampConcurrency: 100,
+    subscribe: true,
+    onProgress: (n) => opts.progress(`connecting: ${n}/${opts.devices}`),
+  });
+  try {
+    pool.measure();
+    for (let s = 1; s <= opts.durationS; s++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      if (s % 2 === 0 || s === opts.durationS) {
+        const r = await pool.report();
+        const mem = await hubMemory(httpUrl);
+        const l = summarise(r.ackMs);
+        opts.progress(
+          `${s}/${opts.durationS} s  fobs ${r.connected}  msg/s ${Math.round((r.published / r.elapsedMs) * 1000)}  SOS ${r.ackMs.length}/${r.sosSent} acked  p99 ${Number.isNaN(l.p99) ? '-' : `${l.p99} ms`}  hub ${mem ?? '?'} MB`,
+        );
+      }
+    }
+    const r = await pool.report();
+    return {
+      devices: opts.devices,
+      connected,
+      connectFailures,
+      durationS: opts.durationS,
+      messagesPerSecond: Math.round((r.published / r.elapsedMs) * 1000),
+      sosSent: r.sosSent,
+      sosAcked: r.ackMs.length,
+      pressToAck: summarise(r.ackMs),
+      pressToPuback: summarise(r.pubackMs),
+      hubMemoryMb: await hubMemory(httpUrl),
+    };
+  } finally {
+    await pool.stop();
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * What the simulator needs of a virtual fob, whatever runs inside it. The firmware-backed fob runs
+ * the emitted firmware bundle over a simulated board; all of them speak real MQTT to a real hub.
+ */
+import type { Gesture } from './scenario/scenario-schema.js';
+
+export interface VirtualFob {
+  readonly deviceId: string;
+  readonly board: 'puck' | 'rak5010';
+  /** Powers the fob on: it boots and connects to the hub. */
+  start(): Promise<void>;
+  /** The worker performs a button gesture. */
+  press(gesture: Gesture): void;
+  /** Moves the fob's own clock forward, running whatever its timers do meanwhile. */
+  advance(ms: number): Promise<void>;
+  setBattery(percent: number): void;
+  /** The radio link (LTE-M, or BLE to the phone) drops or returns. */
+  setLink(up: boolean): void;
+  /** The fob stops altogether (flat battery, smashed): nothing more is sent. */
+  kill(): void;
+  /** Power-cycle: the fob restarts from what it kept in flash. */
+  reboot(): Promise<void>;
+  /** Times the buzzer sounded. */
+  soundCount(): number;
+  /** Events the fob raised (each once, whatever the retries). */
+  eventsRaised(): number;
+  /** Events waiting for the hub's ack. */
+  outboxSize(): number;
+  stop(): Promise<void>;
+}
+
+export interface VirtualFobSpec {
+  deviceId: string;
+  secret: string;
+  board: 'puck' | 'rak5010';
+  hubHost: string;
+  hubPort: number;
+  battery: number;
+  /** Epoch ms the fob's clock starts at (the scenario's start). */
+  clockStart: number;
+}
+
+export type VirtualFobFactory = (spec: VirtualFobSpec) => VirtualFob;

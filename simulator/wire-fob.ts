@@ -1,0 +1,203 @@
+/**
+ * A fob reduced to its behaviour on the wire: the protocol's messages, an outbox kept until the hub
+ * acks each event id, heartbeats, and a buzzer counter. It stands in where the firmware-backed fob
+ * is not wanted (quick load runs) and until that fob is available to the simulator. It uses the
+ * shared protocol core, so what it sends is exactly what the firmware sends.
+ */
+import mqtt, { type MqttClient } from 'mqtt';
+import {
+  COMMAND,
+  EVENT,
+  PROTOCOL_VERSION,
+  commandTopic,
+  encodeEvent,
+  encodeHeartbeat,
+  eventTopic,
+  heartbeatTopic,
+  makeEventId,
+  statusTopic,
+  type FobEvent,
+} from '../shared/protocol-core.js';
+import type { Gesture } from './scenario/scenario-schema.js';
+import type { VirtualFob, VirtualFobSpec } from './virtual-fob.js';
+
+const GESTURE_EVENT: Record<Gesture, FobEvent['k']> = {
+  loud_sos: EVENT.sos,
+  covert_sos: EVENT.covert,
+  checkin: EVENT.checkIn,
+  cancel: EVENT.cancel,
+  visit_start: EVENT.visitStart,
+  visit_end: EVENT.visitEnd,
+  extend: EVENT.extend,
+  end_of_shift: EVENT.endOfShift,
+};
+
+interface Pending {
+  ev: FobEvent;
+  createdAt: number;
+  nextTryAt: number;
+  tries: number;
+}
+
+export class WireFob implements VirtualFob {
+  readonly deviceId: string;
+  readonly board: 'puck' | 'rak5010';
+  private client: MqttClient | null = null;
+  private now: number;
+  private bootedAt: number;
+  private boot = 1;
+  private seq = 0;
+  private outbox: Pending[] = [];
+  private raised = 0;
+  private sounds = 0;
+  private battery: number;
+  private hbIntervalMs = 300_000;
+  private nextBeatAt: number;
+  private beats = 0;
+  private linkUp = true;
+  private dead = false;
+  private alarmActive: string | null = null;
+
+  constructor(private readonly spec: VirtualFobSpec) {
+    this.deviceId = spec.deviceId;
+    this.board = spec.board;
+    this.now = spec.clockStart;
+    this.bootedAt = spec.clockStart;
+    this.battery = spec.battery;
+    this.nextBeatAt = spec.clockStart;
+  }
+
+  async start(): Promise<void> {
+    this.enqueue({ i: this.nextId(), k: EVENT.hello, ag: 0, fw: 'wire', bd: this.board, pv: PROTOCOL_VERSION, bc: this.boot });
+    await this.connect();
+  }
+
+  private nextId(): string {
+    return makeEventId(this.boot, this.seq++);
+  }
+
+  private async connect(): Promise<void> {
+    if (this.dead || !this.linkUp || this.client) return;
+    const client = await mqtt.connectAsync(`mqtt://${this.spec.hubHost}:${this.spec.hubPort}`, {
+      clientId: this.deviceId,
+      username: this.deviceId,
+      password: this.spec.secret,
+      reconnectPeriod: 0,
+      keepalive: 0,
+      will: { topic: statusTopic(this.deviceId), payload: Buffer.from('0'), qos: 1, retain: false },
+    });
+    client.on('error', () => undefined);
+    client.on('close', () => {
+      if (this.client === client) this.client = null;
+    });
+    client.on('message', (_t, payload) => this.onCommand(payload.toString()));
+    await client.subscribeAsync(commandTopic(this.deviceId), { qos: 1 });
+    client.publish(statusTopic(this.deviceId), '1', { qos: 1 });
+    this.client = client;
+    for (const p of this.outbox) p.nextTryAt = this.now;
+    this.flush();
+  }
+
+  private onCommand(text: string): void {
+    let cmd: { k?: string; i?: string; hb?: number };
+    try {
+      cmd = JSON.parse(text);
+    } catch {
+      return;
+    }
+    if (cmd.k === COMMAND.ack && cmd.i) this.outbox = this.outbox.filter((p) => p.ev.i !== cmd.i);
+    else if (cmd.k === COMMAND.config && cmd.hb) this.hbIntervalMs = cmd.hb * 1000;
+    else if (cmd.k === COMMAND.stopAlarm || cmd.k === COMMAND.alarmClosed) this.alarmActive = null;
+  }
+
+  private enqueue(ev: FobEvent): void {
+    this.raised++;
+    this.outbox.push({ ev, createdAt: this.now, nextTryAt: this.now, tries: 0 });
+    this.flush();
+  }
+
+  private flush(): void {
+    const c = this.client;
+    if (!c || this.dead) return;
+    for (const p of this.outbox) {
+      if (p.nextTryAt > this.now) continue;
+      p.tries++;
+      p.nextTryAt = this.now + Math.min(300_000, 5000 * 2 ** (p.tries - 1));
+      const ev = { ...p.ev, ag: Math.max(0, Math.round((this.now - p.createdAt) / 1000)) };
+      c.publish(eventTopic(this.deviceId), encodeEvent(ev), { qos: 1 });
+    }
+  }
+
+  press(gesture: Gesture): void {
+    if (this.dead) return;
+    const k = GESTURE_EVENT[gesture];
+    const ev: FobEvent = { i: this.nextId(), k, ag: 0 };
+    if (gesture === 'extend') ev.m = 30;
+    if (gesture === 'cancel' && this.alarmActive) ev.r = this.alarmActive;
+    if (gesture === 'loud_sos') this.sounds++;
+    if (gesture === 'loud_sos' || gesture === 'covert_sos') this.alarmActive = ev.i;
+    if (gesture === 'cancel') this.alarmActive = null;
+    this.enqueue(ev);
+  }
+
+  async advance(ms: number): Promise<void> {
+    this.now += ms;
+    if (this.dead) return;
+    if (!this.client && this.linkUp) await this.connect().catch(() => undefined);
+    while (this.now >= this.nextBeatAt) {
+      this.nextBeatAt += this.hbIntervalMs;
+      this.client?.publish(heartbeatTopic(this.deviceId), encodeHeartbeat({ n: this.beats++, b: this.battery, m: 1, u: Math.round((this.now - this.bootedAt) / 1000), q: this.outbox.length }), { qos: 0 });
+    }
+    this.flush();
+  }
+
+  setBattery(percent: number): void {
+    this.battery = percent;
+    this.nextBeatAt = this.now;
+  }
+
+  setLink(up: boolean): void {
+    this.linkUp = up;
+    if (!up && this.client) {
+      const c = this.client;
+      this.client = null;
+      c.stream.destroy();
+      c.end(true);
+    }
+  }
+
+  kill(): void {
+    this.dead = true;
+    this.setLink(false);
+  }
+
+  async reboot(): Promise<void> {
+    // What was in flash survives: the outbox and the boot counter.
+    this.setLink(false);
+    this.linkUp = true;
+    this.boot++;
+    this.seq = 0;
+    this.bootedAt = this.now;
+    this.beats = 0;
+    this.enqueue({ i: this.nextId(), k: EVENT.hello, ag: 0, fw: 'wire', bd: this.board, pv: PROTOCOL_VERSION, bc: this.boot });
+    await this.connect();
+  }
+
+  soundCount(): number {
+    return this.sounds;
+  }
+
+  eventsRaised(): number {
+    return this.raised;
+  }
+
+  outboxSize(): number {
+    return this.outbox.length;
+  }
+
+  async stop(): Promise<void> {
+    this.dead = true;
+    await this.client?.endAsync(true);
+    this.client = null;
+  }
+}

@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { parseScenario, ScenarioError } from '../../simulator/scenario/load-scenario.js';
+
+const good = `name = "x"
+duration = "10m"
+
+[[workers]]
+id = "sam"
+name = "Sam"
+fob = "puck"
+device = "fob-sam"
+
+[[script]]
+at = "+1m"
+worker = "sam"
+action = "press"
+gesture = "covert_sos"
+
+[[expect]]
+alarm = "covert_sos"
+`;
+
+function problems(text: string): { line: number | null; message: string }[] {
+  try {
+    parseScenario(text, 'bad.toml');
+  } catch (err) {
+    expect(err).toBeInstanceOf(ScenarioError);
+    return (err as ScenarioError).problems;
+  }
+  throw new Error('expected the scenario to be refused');
+}
+
+describe('a scenario with a mistake is refused with the file, the line and what is wrong', () => {
+  it('accepts the good one', () => {
+    expect(parseScenario(good, 'good.toml').workers[0].device).toBe('fob-sam');
+  });
+
+  it('TOML syntax', () => {
+    const p = problems(good.replace('fob = "puck"', 'fob = "puck'));
+    expect(p[0].line).toBe(7);
+    expect(p[0].message).toMatch(/TOML syntax/);
+  });
+
+  it('an unknown gesture, on its line', () => {
+    const p = problems(good.replace('gesture = "covert_sos"', 'gesture = "triple_wiggle"'));
+    expect(p).toHaveLength(1);
+    expect(p[0].line).toBe(14);
+    expect(p[0].message).toMatch(/script\.0\.gesture/);
+  });
+
+  it('a bad duration and an unknown worker, each on its line', () => {
+    const p = problems(good.replace('at = "+1m"', 'at = "soon"'));
+    expect(p[0]).toMatchObject({ line: 11 });
+    expect(p[0].message).toMatch(/duration like/);
+    const q = problems(good.replace('worker = "sam"', 'worker = "kim"'));
+    expect(q[0]).toMatchObject({ line: 12, message: 'script.0.worker: no worker "kim"' });
+  });
+
+  it('an expectation that checks nothing, a step after the end', () => {
+    const p = problems(good.replace('alarm = "covert_sos"', 'worker = "sam"').replace('at = "+1m"', 'at = "+2h"'));
+    expect(p.map((x) => x.line)).toEqual([11, 16]);
+  });
+});

@@ -1,0 +1,55 @@
+import { readdirSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { loadScenario } from '../../simulator/scenario/load-scenario.js';
+import { runScenario } from '../../simulator/scenario/run-scenario.js';
+import { fobFactory } from '../../simulator/fob-factory.js';
+
+const dir = new URL('../../simulator/scenarios/', import.meta.url).pathname;
+const files = readdirSync(dir).filter((f) => f.endsWith('.toml')).sort();
+
+describe('shipped scenarios pass with time warp', () => {
+  it('cover every requirement a fob can exercise', () => {
+    const covered = new Set(files.flatMap((f) => loadScenario(dir + f).requirements));
+    for (const r of ['R1', 'R2', 'R6', 'R10', 'R11', 'R12', 'R13', 'R16']) expect(covered, r).toContain(r);
+  });
+
+  it.each(files)('%s', async (file) => {
+    const fobs = await fobFactory('auto');
+    const result = await runScenario(loadScenario(dir + file), { fobs: fobs.create });
+    expect(result.results.filter((r) => !r.met)).toEqual([]);
+    expect(result.passed).toBe(true);
+  }, 120_000);
+});
+
+describe('the simulator can fail', () => {
+  it('reports the ladder expectation as not met when the hub does not climb it', async () => {
+    const fobs = await fobFactory('auto');
+    const result = await runScenario(loadScenario(dir + 'r10-missed-checkin.toml'), {
+      fobs: fobs.create,
+      // Break the rule under test: the missed-check-in ladder never leaves its first level.
+      tamperHub: (hub) => {
+        const policies = (hub.runtime as unknown as { o: { policies: Record<string, { levels: { delayMin: number }[] }> } }).o.policies;
+        for (const l of policies.missed_checkin.levels) l.delayMin = 24 * 60;
+      },
+    });
+    expect(result.passed).toBe(false);
+    const ladder = result.results.find((r) => r.expectation.startsWith('missed_checkin'));
+    expect(ladder?.met).toBe(false);
+    expect(ladder?.detail).toMatch(/ladder level 0 by \+1h25m \(wanted 3\)/);
+  }, 120_000);
+
+  it('reports an alarm that never comes', async () => {
+    const fobs = await fobFactory('auto');
+    const result = await runScenario(loadScenario(dir + 'r01-covert-alarm.toml'), {
+      fobs: fobs.create,
+      tamperHub: (hub) => {
+        // The hub drops covert alarms on the floor.
+        const ingest = hub.ingest as unknown as { apply: (...a: unknown[]) => Promise<string> };
+        const apply = ingest.apply.bind(ingest);
+        ingest.apply = async (...a: unknown[]) => ((a[4] as { k: string }).k === 'cov' ? 'ok' : apply(...a));
+      },
+    });
+    expect(result.passed).toBe(false);
+    expect(result.results[0]).toMatchObject({ met: false, detail: 'not raised' });
+  }, 120_000);
+});
