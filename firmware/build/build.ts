@@ -1,0 +1,81 @@
+/**
+ * Builds one self-contained JS file per board for the Espruino interpreter:
+ *   1. esbuild bundles the board's entry and everything it imports (the core, the shared protocol
+ *      core) into one script, with no `require` of anything but Espruino's built-in Storage;
+ *   2. TypeScript 5.9 lowers it to ES5 (destructuring, spread, defaults, classes, let/const ...);
+ *   3. esbuild minifies the ES5;
+ *   4. the compatibility check and the size budget must pass, or the build fails.
+ * Identity and hub address are not in the code: they are written to Storage when flashing.
+ */
+import { build as esbuild, transform } from 'esbuild';
+import ts from 'typescript';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { checkEspruinoCompat, type CompatProblem } from './compat-check.js';
+import { estimateVariables } from './variable-estimate.js';
+import { BOARDS, type Board } from '../../shared/protocol-core.js';
+
+/** Bytes per bundle, minified (issue 4: 12 KB per board). */
+export const SIZE_BUDGET = 12 * 1024;
+/** Of the Puck.js's 2,630 variables, at most this many may be used after start-up. */
+export const VARIABLE_BUDGET = 1000;
+
+export interface FirmwareBuild {
+  board: Board;
+  code: string;
+  bytes: number;
+  budgetBytes: number;
+  variables: number;
+  variableBudget: number;
+  problems: CompatProblem[];
+  ok: boolean;
+  file: string;
+}
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+export async function buildFirmware(board: Board, opts: { write?: boolean } = {}): Promise<FirmwareBuild> {
+  if (!(BOARDS as readonly string[]).includes(board)) throw new Error(`unknown board "${board}": ${BOARDS.join(' or ')}`);
+  const bundled = await esbuild({
+    entryPoints: [`${ROOT}src/boards/${board}.ts`],
+    bundle: true,
+    write: false,
+    format: 'iife',
+    platform: 'neutral',
+    target: 'es2017',
+    treeShaking: true,
+    minifySyntax: true,
+    // Private members are written _name in the fob code and shortened here: property names are most
+    // of a minified bundle's bytes.
+    mangleProps: /^_[a-z]/,
+    legalComments: 'none',
+    tsconfigRaw: { compilerOptions: { useDefineForClassFields: false } },
+    logLevel: 'silent',
+  });
+  // Built-in modules are written __espruino_require('Storage') so that esbuild leaves the call alone
+  // (it wraps a plain require in a Proxy-based shim, which Espruino lacks).
+  const es2017 = bundled.outputFiles[0].text.replace(/__espruino_require\(/g, 'require(');
+  const lowered = ts.transpileModule(es2017, {
+    compilerOptions: { target: ts.ScriptTarget.ES5, module: ts.ModuleKind.None, removeComments: true, downlevelIteration: false },
+  }).outputText;
+  const minified = (await transform(lowered, { minify: true, target: 'es5', legalComments: 'none' })).code;
+  const problems = checkEspruinoCompat(minified);
+  const bytes = Buffer.byteLength(minified);
+  const variables = estimateVariables(minified);
+  const file = `${ROOT}dist/${board}.js`;
+  if (opts.write !== false) {
+    mkdirSync(`${ROOT}dist`, { recursive: true });
+    writeFileSync(file, minified);
+  }
+  return {
+    board,
+    code: minified,
+    bytes,
+    budgetBytes: SIZE_BUDGET,
+    variables,
+    variableBudget: VARIABLE_BUDGET,
+    problems,
+    ok: problems.length === 0 && bytes <= SIZE_BUDGET && variables <= VARIABLE_BUDGET,
+    file,
+  };
+}

@@ -1,0 +1,234 @@
+/**
+ * A simulated Espruino board that runs the EMITTED firmware bundle (firmware/dist/<board>.js) in a
+ * node:vm context whose globals behave as Espruino's do: pins, setWatch, the buzzer and motor
+ * outputs, E (battery, watchdog, console), NRF and Bluetooth (the Nordic UART), Puck's
+ * accelerometer, Serial1 (to a simulated modem), require("Storage") and timers on a virtual clock.
+ *
+ * The script is compiled once and run in a new context per board, so a simulator can run thousands.
+ * Storage is a plain object the caller keeps: handing it to a new board is a reboot.
+ */
+import vm from 'node:vm';
+import { VirtualClock } from './virtual-clock.js';
+
+export type StorageFiles = Record<string, string>;
+
+export interface Pin {
+  name: string;
+}
+
+export interface BoardEvents {
+  /** A line the firmware wrote to Bluetooth (the Nordic UART). */
+  uart?(data: string): void;
+  /** Bytes the firmware wrote to Serial1 (to the modem). */
+  serial1?(data: string): void;
+  /** The watchdog fired: the board resets. */
+  watchdogReset?(): void;
+  error?(err: unknown): void;
+}
+
+export class SimulatedBoard {
+  readonly clock = new VirtualClock();
+  readonly storage: StorageFiles;
+  readonly pins: Record<string, Pin> = {};
+  /** Every output change: [uptime ms, pin, value]. */
+  readonly outputs: [number, string, number][] = [];
+  battery = 90;
+  watchdog: { timeoutS: number; auto: boolean } | null = null;
+  lastKick = 0;
+  consoleDevice: string | null = 'Bluetooth';
+  advertising: unknown = null;
+  errors: unknown[] = [];
+  private watches: { id: number; pin: string; fn: (e: { state: boolean; time: number }) => void }[] = [];
+  private nrf: Record<string, (() => void)[]> = {};
+  private btData: ((d: string) => void)[] = [];
+  private serialData: ((d: string) => void)[] = [];
+  private accel: ((a: { acc: { x: number; y: number; z: number } }) => void)[] = [];
+  private context: vm.Context;
+  private bleConnected = false;
+
+  constructor(
+    private readonly script: vm.Script,
+    storage: StorageFiles,
+    private readonly events: BoardEvents = {},
+    private readonly envBoard = 'PUCKJS',
+  ) {
+    this.storage = storage;
+    for (const name of ['BTN', 'LED1', 'LED2', 'LED3', 'D1', 'D2', 'D3', 'D4', 'D5', 'D6', 'D7']) this.pins[name] = { name };
+    this.context = vm.createContext(this.globals());
+  }
+
+  static compile(code: string, filename: string): vm.Script {
+    return new vm.Script(code, { filename });
+  }
+
+  /** Powers the board: runs the bundle (as Espruino runs .bootcde at boot). */
+  boot(): void {
+    try {
+      this.script.runInContext(this.context);
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  private fail(err: unknown): void {
+    this.errors.push(err);
+    this.events.error?.(err);
+  }
+
+  /** Moves the board's clock; a watchdog that is not kicked in time resets the board. */
+  advance(ms: number): void {
+    const step = 1000;
+    for (let left = ms; left > 0; left -= step) {
+      this.clock.advance(Math.min(step, left), (err) => this.fail(err));
+      if (this.watchdog && !this.watchdog.auto && this.clock.now() - this.lastKick > this.watchdog.timeoutS * 1000) {
+        this.events.watchdogReset?.();
+        return;
+      }
+    }
+  }
+
+  /** The button: pressed or released now. */
+  button(pressed: boolean): void {
+    for (const w of this.watches) if (w.pin === 'BTN') w.fn({ state: pressed, time: this.clock.now() / 1000 });
+  }
+
+  /** Presses for `ms`, advancing the clock while held. */
+  press(ms: number): void {
+    this.button(true);
+    this.advance(ms);
+    this.button(false);
+  }
+
+  move(): void {
+    for (const f of this.accel) f({ acc: { x: Math.random() * 4000, y: Math.random() * 4000, z: 8000 } });
+  }
+
+  bleConnect(up: boolean): void {
+    if (this.bleConnected === up) return;
+    this.bleConnected = up;
+    for (const f of this.nrf[up ? 'connect' : 'disconnect'] ?? []) f();
+  }
+
+  /** Data arriving over the Nordic UART from the phone. */
+  uartReceive(data: string): void {
+    for (const f of this.btData) f(data);
+  }
+
+  /** Bytes arriving on Serial1 from the modem. */
+  serialReceive(data: string): void {
+    for (const f of this.serialData) f(data);
+  }
+
+  /** Times the buzzer was driven on. */
+  buzzerOnCount(): number {
+    return this.outputs.filter(([, pin, v]) => pin === 'D1' && v > 0).length;
+  }
+
+  motorPulses(): number {
+    return this.outputs.filter(([, pin, v]) => pin === 'D2' && v > 0).length;
+  }
+
+  /** Evaluates an expression in the board, as an engineer at the console would. */
+  evaluate(expr: string): unknown {
+    return vm.runInContext(expr, this.context);
+  }
+
+  private globals(): Record<string, unknown> {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the globals close over the board
+    const b = this;
+    const clock = this.clock;
+    const pinName = (p: unknown): string => (p as Pin).name;
+    const g: Record<string, unknown> = {
+      ...this.pins,
+      console: { log: () => undefined },
+      JSON,
+      Math,
+      Date,
+      parseInt,
+      parseFloat,
+      isNaN,
+      String,
+      Number,
+      Object,
+      Array,
+      Error,
+      setTimeout: (fn: () => void, ms: number) => clock.set(fn, ms),
+      clearTimeout: (id: number) => clock.clear(id),
+      setInterval: (fn: () => void, ms: number) => clock.set(fn, ms, Math.max(1, ms)),
+      clearInterval: (id: number) => clock.clear(id),
+      getTime: () => clock.now() / 1000,
+      setWatch: (fn: (e: { state: boolean; time: number }) => void, pin: unknown) => {
+        const id = b.watches.length + 1;
+        b.watches.push({ id, pin: pinName(pin), fn });
+        return id;
+      },
+      digitalWrite: (pin: unknown, v: number | boolean) => b.outputs.push([clock.now(), pinName(pin), Number(v)]),
+      digitalPulse: (pin: unknown, v: number | boolean, ms: number) => {
+        b.outputs.push([clock.now(), pinName(pin), Number(v)]);
+        clock.set(() => b.outputs.push([clock.now(), pinName(pin), 0]), ms);
+      },
+      analogWrite: (pin: unknown, v: number) => b.outputs.push([clock.now(), pinName(pin), v]),
+      analogRead: () => b.battery / 100,
+      require: (name: string) => {
+        if (name !== 'Storage') throw new Error(`Module ${name} not found`);
+        return {
+          read: (f: string) => b.storage[f],
+          readJSON: (f: string, noExceptions: boolean) => {
+            try {
+              return b.storage[f] === undefined ? undefined : JSON.parse(b.storage[f]);
+            } catch (err) {
+              if (noExceptions) return undefined;
+              throw err;
+            }
+          },
+          write: (f: string, data: string) => {
+            b.storage[f] = String(data);
+            return true;
+          },
+          erase: (f: string) => {
+            delete b.storage[f];
+          },
+          list: () => Object.keys(b.storage),
+        };
+      },
+      E: {
+        getBattery: () => b.battery,
+        enableWatchdog: (timeoutS: number, auto: boolean) => {
+          b.watchdog = { timeoutS, auto };
+          b.lastKick = clock.now();
+        },
+        kickWatchdog: () => {
+          b.lastKick = clock.now();
+        },
+        setConsole: (device: string | null) => {
+          b.consoleDevice = device;
+        },
+        on: () => undefined,
+      },
+      NRF: {
+        on: (ev: string, fn: () => void) => {
+          (b.nrf[ev] ??= []).push(fn);
+        },
+        setAdvertising: (data: unknown, opts: unknown) => {
+          b.advertising = { data, opts };
+        },
+      },
+      Bluetooth: {
+        on: (_ev: string, fn: (d: string) => void) => b.btData.push(fn),
+        write: (d: string) => b.events.uart?.(d),
+      },
+      Puck: {
+        accelOn: () => undefined,
+        on: (_ev: string, fn: (a: { acc: { x: number; y: number; z: number } }) => void) => b.accel.push(fn),
+      },
+      Serial1: {
+        setup: () => undefined,
+        on: (_ev: string, fn: (d: string) => void) => b.serialData.push(fn),
+        write: (d: string) => b.events.serial1?.(d),
+      },
+      process: { env: { BOARD: b.envBoard, VERSION: '2v29' } },
+    };
+    g.global = g;
+    return g;
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * Puck.js (nRF52832): the fob talks to the worker's phone over the Nordic UART, one line per
+ * message (`ev {...}`), and the phone relays to the hub. Advertising carries battery and state so
+ * the phone sees the fob even between connections. The console is moved off Bluetooth so nobody
+ * nearby can open a REPL on the fob.
+ */
+import { decodeUartLine, encodeUartLine, TOPIC } from '../../../shared/protocol-core';
+import { FobCore, DEFAULT_SETTINGS } from '../core/fob-core';
+import type { Hal } from '../hal';
+import { exposeGlobal, readIdentity, startWatchdog, storageRead, storageWrite, uptime } from './board-common';
+
+const BUZZER = D1;
+const MOTOR = D2;
+
+function main(): void {
+  // Lock the console: Bluetooth data goes to the fob's code, never to a REPL.
+  E.setConsole('Serial1', { force: true });
+  startWatchdog();
+  const identity = readIdentity();
+  if (!identity) {
+    exposeGlobal(null, null);
+    setInterval(function () {
+      digitalPulse(LED1, 1, 50);
+    }, 2000);
+    return;
+  }
+  let connected = false;
+  const hal: Hal = {
+    uptime: uptime,
+    setTimeout: function (fn, ms) {
+      return setTimeout(fn, ms);
+    },
+    clearTimeout: function (id) {
+      clearTimeout(id);
+    },
+    buzz: function (on) {
+      if (on) analogWrite(BUZZER, 0.5, { freq: 2700 });
+      else digitalWrite(BUZZER, 0);
+    },
+    vibrate: function (ms) {
+      digitalPulse(MOTOR, 1, ms);
+    },
+    led: function (on) {
+      digitalWrite(LED1, on ? 1 : 0);
+    },
+    battery: function () {
+      return E.getBattery();
+    },
+    storageRead: storageRead,
+    storageWrite: storageWrite,
+    kickWatchdog: function () {
+      E.kickWatchdog();
+    },
+    random: Math.random,
+    transport: {
+      send: function (leaf, json) {
+        if (!connected) return false;
+        Bluetooth.write(encodeUartLine(leaf, json));
+        return true;
+      },
+      isUp: function () {
+        return connected;
+      },
+    },
+  };
+  const core = new FobCore(hal, { board: 'puck', manDownMin: DEFAULT_SETTINGS.manDownMin, manDownCancelS: DEFAULT_SETTINGS.manDownCancelS, extendMin: DEFAULT_SETTINGS.extendMin, loudSeconds: DEFAULT_SETTINGS.loudSeconds });
+  exposeGlobal(identity, core);
+
+  NRF.on('connect', function () {
+    connected = true;
+    core.link(true);
+  });
+  NRF.on('disconnect', function () {
+    connected = false;
+    core.link(false);
+  });
+  let buffer = '';
+  Bluetooth.on('data', function (data) {
+    buffer += data;
+    let nl = buffer.indexOf('\n');
+    while (nl >= 0) {
+      const line = decodeUartLine(buffer.substr(0, nl));
+      buffer = buffer.substr(nl + 1);
+      if (line && line.leaf === TOPIC.command) core.command(line.json);
+      else core.stats.badCommands++;
+      nl = buffer.indexOf('\n');
+    }
+    if (buffer.length > 256) buffer = '';
+  });
+  setWatch(
+    function (e) {
+      core.button(e.state);
+    },
+    BTN,
+    { edge: 'both', repeat: true, debounce: 25 },
+  );
+  // Movement for man-down and for "worn" in heartbeats: a change of more than ~0.1 g.
+  let last = 0;
+  Puck.accelOn(1.6);
+  Puck.on('accel', function (a) {
+    const m = Math.abs(a.acc.x) + Math.abs(a.acc.y) + Math.abs(a.acc.z);
+    if (Math.abs(m - last) > 800) core.movement();
+    last = m;
+  });
+  core.start();
+}
+
+main();

@@ -1,0 +1,330 @@
+/**
+ * The fob's brain, free of Espruino globals: gestures become events, events wait in the outbox until
+ * the hub acks them, commands from the hub drive the buzzer and the vibration motor, heartbeats go
+ * out on a jittered schedule, and man-down watches for a worker who stops moving during a visit.
+ *
+ * A covert alarm never sounds: the buzzer is driven only by the loud alarm.
+ */
+import {
+  COMMAND,
+  EVENT,
+  PROTOCOL_VERSION,
+  TOPIC,
+  encodeHeartbeat,
+  isAlarmKind,
+  makeEventId,
+} from '../../../shared/protocol-core';
+import { STORAGE, type Hal } from '../hal';
+import { GestureRecognizer, type GestureName } from './gestures';
+import { Outbox, type OutboxEntry } from './outbox';
+import { FIRMWARE_VERSION } from '../version';
+
+export interface FobSettings {
+  board: 'puck' | 'rak5010';
+  /** Minutes without movement during a visit before man-down starts its cancel window. */
+  manDownMin: number;
+  /** Seconds the worker has to cancel a man-down (any button press) before it is sent. */
+  manDownCancelS: number;
+  /** Minutes added by the extend gesture. */
+  extendMin: number;
+  /** Seconds the loud alarm's buzzer sounds unless stopped. */
+  loudSeconds: number;
+}
+
+export const DEFAULT_SETTINGS: FobSettings = {
+  board: 'puck',
+  manDownMin: 10,
+  manDownCancelS: 30,
+  extendMin: 30,
+  loudSeconds: 60,
+};
+
+export interface FobStats {
+  badCommands: number;
+  sent: number;
+  heartbeats: number;
+}
+
+export class FobCore {
+  readonly outbox: Outbox;
+  readonly gestures: GestureRecognizer;
+  readonly stats: FobStats = { badCommands: 0, sent: 0, heartbeats: 0 };
+  _bootCount = 0;
+  _seq = 0;
+  _onVisit = false;
+  /** Id of the alarm event raised last and not yet closed (for cancel). */
+  _activeAlarm = '';
+  _loud = false;
+  _prompted = false;
+  _hbIntervalMs = 300000;
+  private _beats = 0;
+  private _moved = false;
+  private _lastMoveAt = 0;
+  private _manDownTimer = -1;
+  private _manDownPulses = 0;
+  private _hbTimer = -1;
+  private _retryTimer = -1;
+  private _loudTimer = -1;
+
+  constructor(
+    private readonly _hal: Hal,
+    private readonly _settings: FobSettings,
+  ) {
+    const self = this;
+    this.outbox = new Outbox(
+      function () {
+        return _hal.storageRead(STORAGE.outbox);
+      },
+      function (d) {
+        _hal.storageWrite(STORAGE.outbox, d);
+      },
+      function () {
+        return _hal.uptime();
+      },
+    );
+    this.gestures = new GestureRecognizer(
+      function (fn, ms) {
+        return _hal.setTimeout(fn, ms);
+      },
+      function (id) {
+        _hal.clearTimeout(id);
+      },
+      function (g) {
+        self.onGesture(g);
+      },
+    );
+  }
+
+  /** Boot: count the boot (event ids never repeat), say hello, start the schedules. */
+  start(): void {
+    const stored = parseInt(this._hal.storageRead(STORAGE.bootCount) || '0', 10);
+    this._bootCount = (isNaN(stored) ? 0 : stored) + 1;
+    this._hal.storageWrite(STORAGE.bootCount, String(this._bootCount));
+    this._seq = 0;
+    this._lastMoveAt = this._hal.uptime();
+    this.raise(EVENT.hello, '"fw":"' + FIRMWARE_VERSION + '","bd":"' + this._settings.board + '","pv":' + PROTOCOL_VERSION + ',"bc":' + this._bootCount);
+    this._scheduleHeartbeat(1000);
+  }
+
+  /** A button edge from the board. */
+  button(pressed: boolean): void {
+    if (pressed && this._manDownTimer >= 0 && this._manDownPulses > 0) {
+      // Any press during the cancel window: the worker is fine.
+      this._cancelManDown();
+      this._armManDown();
+      return;
+    }
+    this.gestures.edge(pressed, this._hal.uptime());
+  }
+
+  /** Movement from the accelerometer. */
+  movement(): void {
+    this._moved = true;
+    this._lastMoveAt = this._hal.uptime();
+    if (this._onVisit && this._manDownPulses === 0) this._armManDown();
+  }
+
+  onGesture(g: GestureName): void {
+    switch (g) {
+      case 'loud_sos':
+        this._startLoud();
+        this._activeAlarm = this.raise(EVENT.sos, '');
+        break;
+      case 'covert_sos':
+        // No sound, no light: the aggressor must not notice.
+        this._activeAlarm = this.raise(EVENT.covert, '');
+        break;
+      case 'checkin':
+        this.raise(EVENT.checkIn, this._prompted ? '"p":1' : '');
+        this._prompted = false;
+        this._hal.vibrate(80);
+        break;
+      case 'cancel':
+        this._stopLoud();
+        this.raise(EVENT.cancel, this._activeAlarm ? '"r":"' + this._activeAlarm + '"' : '');
+        this._activeAlarm = '';
+        this._hal.vibrate(80);
+        break;
+      case 'visit':
+        this._onVisit = !this._onVisit;
+        this.raise(this._onVisit ? EVENT.visitStart : EVENT.visitEnd, '');
+        if (this._onVisit) this._armManDown();
+        else this._cancelManDown();
+        this._hal.vibrate(80);
+        break;
+      case 'extend':
+        this.raise(EVENT.extend, '"m":' + this._settings.extendMin);
+        this._hal.vibrate(80);
+        break;
+      case 'end_of_shift':
+        this._onVisit = false;
+        this._cancelManDown();
+        this.raise(EVENT.endOfShift, '');
+        this._hal.vibrate(80);
+        break;
+    }
+  }
+
+  /** Creates an event, keeps it in the outbox and tries to send it now. Returns its id. */
+  raise(kind: string, extra: string): string {
+    const id = makeEventId(this._bootCount, this._seq++);
+    const now = this._hal.uptime();
+    const e: OutboxEntry = { i: id, k: kind, x: extra, c: now, n: 0, t: now, a: isAlarmKind(kind) ? 1 : 0 };
+    this.outbox.add(e);
+    this.flush();
+    return id;
+  }
+
+  /** Sends whatever is due; arms the retry timer for the next. */
+  flush(): void {
+    const self = this;
+    const now = this._hal.uptime();
+    if (this._hal.transport.isUp()) {
+      const due = this.outbox.due(now, this._hal.random);
+      for (let j = 0; j < due.length; j++) {
+        const e = due[j];
+        const age = Math.max(0, Math.round((now - e.c) / 1000));
+        const json = '{"i":"' + e.i + '","k":"' + e.k + '","ag":' + age + (e.x ? ',' + e.x : '') + '}';
+        if (this._hal.transport.send(TOPIC.event, json, 1)) this.stats.sent++;
+      }
+    }
+    if (this._retryTimer >= 0) this._hal.clearTimeout(this._retryTimer);
+    this._retryTimer = -1;
+    const next = this.outbox._nextDue();
+    if (next >= 0 && this._hal.transport.isUp()) {
+      this._retryTimer = this._hal.setTimeout(function () {
+        self._retryTimer = -1;
+        self.flush();
+      }, Math.max(100, next - now));
+    }
+  }
+
+  /** The link (BLE to the phone, or the modem's TCP) came up or went down. */
+  link(up: boolean): void {
+    if (up) {
+      this.outbox._retryAll(this._hal.uptime());
+      this.flush();
+    }
+  }
+
+  /** A command from the hub (JSON text). Anything malformed or unknown is counted and ignored. */
+  command(json: string): void {
+    let cmd: { k?: unknown; i?: unknown; d?: unknown; hb?: unknown };
+    try {
+      cmd = JSON.parse(json);
+    } catch (e) {
+      this.stats.badCommands++;
+      return;
+    }
+    if (!cmd || typeof cmd !== 'object' || typeof cmd.k !== 'string') {
+      this.stats.badCommands++;
+      return;
+    }
+    switch (cmd.k) {
+      case COMMAND.ack:
+        if (typeof cmd.i !== 'string' || !this.outbox.ack(cmd.i)) this.stats.badCommands += typeof cmd.i === 'string' ? 0 : 1;
+        break;
+      case COMMAND.helpComing:
+        // One discreet pulse: felt, not heard.
+        this._hal.vibrate(300);
+        break;
+      case COMMAND.stopAlarm:
+        this._stopLoud();
+        break;
+      case COMMAND.prompt:
+        this._prompted = true;
+        this._hal.vibrate(500);
+        break;
+      case COMMAND.alarmClosed:
+        this._stopLoud();
+        this._activeAlarm = '';
+        break;
+      case COMMAND.config:
+        if (typeof cmd.hb === 'number' && cmd.hb >= 10 && cmd.hb <= 3600) {
+          this._hbIntervalMs = cmd.hb * 1000;
+          this._scheduleHeartbeat(this._hbIntervalMs);
+        } else this.stats.badCommands++;
+        break;
+      default:
+        this.stats.badCommands++;
+    }
+  }
+
+  private _startLoud(): void {
+    const self = this;
+    this._loud = true;
+    this._hal.buzz(true);
+    this._hal.led(true);
+    if (this._loudTimer >= 0) this._hal.clearTimeout(this._loudTimer);
+    this._loudTimer = this._hal.setTimeout(function () {
+      self._loudTimer = -1;
+      self._stopLoud();
+    }, this._settings.loudSeconds * 1000);
+  }
+
+  private _stopLoud(): void {
+    if (this._loudTimer >= 0) this._hal.clearTimeout(this._loudTimer);
+    this._loudTimer = -1;
+    if (this._loud) {
+      this._loud = false;
+      this._hal.buzz(false);
+      this._hal.led(false);
+    }
+  }
+
+  /** Heartbeats every interval, jittered by +-10% so a fleet does not beat in step. */
+  private _scheduleHeartbeat(ms: number): void {
+    const self = this;
+    if (this._hbTimer >= 0) this._hal.clearTimeout(this._hbTimer);
+    this._hbTimer = this._hal.setTimeout(function () {
+      self._hbTimer = -1;
+      self.heartbeat();
+      self._scheduleHeartbeat(Math.round(self._hbIntervalMs * (0.9 + 0.2 * self._hal.random())));
+    }, ms);
+  }
+
+  heartbeat(): void {
+    this._hal.kickWatchdog();
+    const battery = Math.max(0, Math.min(100, Math.round(this._hal.battery())));
+    if (this._hal.transport.isUp()) {
+      const hb = encodeHeartbeat({ n: this._beats++, b: battery, m: this._moved ? 1 : 0, u: Math.floor(this._hal.uptime() / 1000), q: this.outbox.entries.length });
+      if (this._hal.transport.send(TOPIC.heartbeat, hb, 0)) this.stats.heartbeats++;
+    }
+    this._moved = false;
+    // A low battery blinks at each heartbeat, so the worker notices before the hub has to tell them.
+    if (battery < 20) this._hal.vibrate(50);
+  }
+
+  private _armManDown(): void {
+    const self = this;
+    this._cancelManDown();
+    if (!this._onVisit) return;
+    this._manDownTimer = this._hal.setTimeout(function () {
+      self._manDownTimer = -1;
+      self._manDownWindow();
+    }, this._settings.manDownMin * 60000);
+  }
+
+  /** The cancel window: a pulse every 5 s; a press cancels; silence sends man-down. */
+  private _manDownWindow(): void {
+    const self = this;
+    const pulses = Math.max(1, Math.round(this._settings.manDownCancelS / 5));
+    if (this._manDownPulses >= pulses) {
+      this._manDownPulses = 0;
+      this._manDownTimer = -1;
+      this._activeAlarm = this.raise(EVENT.manDown, '');
+      return;
+    }
+    this._manDownPulses++;
+    this._hal.vibrate(400);
+    this._manDownTimer = this._hal.setTimeout(function () {
+      self._manDownWindow();
+    }, 5000);
+  }
+
+  private _cancelManDown(): void {
+    if (this._manDownTimer >= 0) this._hal.clearTimeout(this._manDownTimer);
+    this._manDownTimer = -1;
+    this._manDownPulses = 0;
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * Button gestures. A press is Short (< 600 ms), Long (1.2 to 2.5 s) or a Hold (3 s: a loud SOS, fired
+ * while the button is still down so the buzzer starts at once). A gesture ends after 800 ms without a
+ * press. A single short press, or anything unrecognised, does nothing: a button knocked in a pocket
+ * must not raise, confirm or cancel anything.
+ *
+ *   S S       check-in              S S S     visit start / end
+ *   S S S S   covert SOS            S L       extend the visit
+ *   S S L     cancel a false alarm  S S S L   end of shift
+ *   hold 3 s  loud SOS
+ */
+export const GESTURE_TIMING = {
+  shortMaxMs: 600,
+  longMinMs: 1200,
+  longMaxMs: 2500,
+  holdMs: 3000,
+  gapEndsMs: 800,
+};
+
+export type GestureName = 'checkin' | 'visit' | 'covert_sos' | 'extend' | 'cancel' | 'end_of_shift' | 'loud_sos';
+
+const PATTERNS: { [pattern: string]: GestureName } = {
+  SS: 'checkin',
+  SSS: 'visit',
+  SSSS: 'covert_sos',
+  SL: 'extend',
+  SSL: 'cancel',
+  SSSL: 'end_of_shift',
+};
+
+export class GestureRecognizer {
+  private _pattern = '';
+  private _downAt = -1;
+  private _holdTimer = -1;
+  private _endTimer = -1;
+  private _held = false;
+
+  constructor(
+    private readonly _setTimer: (fn: () => void, ms: number) => number,
+    private readonly _clearTimer: (id: number) => void,
+    private readonly _onGesture: (g: GestureName) => void,
+  ) {}
+
+  /** Feed every edge of the button: pressed true/false at uptime t (ms). */
+  edge(pressed: boolean, t: number): void {
+    const self = this;
+    if (pressed) {
+      if (this._endTimer >= 0) this._clearTimer(this._endTimer);
+      this._endTimer = -1;
+      this._downAt = t;
+      this._held = false;
+      this._holdTimer = this._setTimer(function () {
+        self._holdTimer = -1;
+        self._held = true;
+        self._pattern = '';
+        self._onGesture('loud_sos');
+      }, GESTURE_TIMING.holdMs);
+      return;
+    }
+    if (this._downAt < 0) return;
+    if (this._holdTimer >= 0) this._clearTimer(this._holdTimer);
+    this._holdTimer = -1;
+    const len = t - this._downAt;
+    this._downAt = -1;
+    if (this._held) {
+      this._held = false;
+      return;
+    }
+    if (len <= GESTURE_TIMING.shortMaxMs) this._pattern += 'S';
+    else if (len >= GESTURE_TIMING.longMinMs && len <= GESTURE_TIMING.longMaxMs) this._pattern += 'L';
+    else this._pattern += 'X';
+    if (this._pattern.length > 6) this._pattern = 'X';
+    this._endTimer = this._setTimer(function () {
+      self._endTimer = -1;
+      const g = PATTERNS[self._pattern];
+      self._pattern = '';
+      if (g) self._onGesture(g);
+    }, GESTURE_TIMING.gapEndsMs);
+  }
+}

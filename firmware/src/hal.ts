@@ -1,0 +1,46 @@
+/**
+ * The hardware-abstraction layer: everything the fob's core needs from a board, and nothing more.
+ * Each board file (boards/*.ts) implements it with Espruino's globals; the core never touches them,
+ * so it runs the same on a Puck.js, a RAK5010 and the simulated board on Node.
+ */
+export interface Transport {
+  /** Sends one message on `lw/<id>/<leaf>`; false when the link is down (nothing was sent). */
+  send(leaf: string, json: string, qos: number): boolean;
+  isUp(): boolean;
+}
+
+export interface Hal {
+  /** Milliseconds since boot: monotonic, valid even when the wall clock is unset. */
+  uptime(): number;
+  setTimeout(fn: () => void, ms: number): number;
+  clearTimeout(id: number): void;
+  /** The buzzer: a loud deterrent. Never used by a covert alarm. */
+  buzz(on: boolean): void;
+  vibrate(ms: number): void;
+  led(on: boolean): void;
+  /** Battery, percent. */
+  battery(): number;
+  storageRead(name: string): string | undefined;
+  storageWrite(name: string, data: string): void;
+  /** Keeps the watchdog from resetting a fob that is still running. */
+  kickWatchdog(): void;
+  random(): number;
+  transport: Transport;
+}
+
+/** Storage files. The identity file is written at flashing time, never compiled in. */
+export const STORAGE = {
+  identity: 'lw.json',
+  outbox: 'lw-ob',
+  bootCount: 'lw-bc',
+};
+
+export interface Identity {
+  /** Device id. */
+  id: string;
+  /** Device secret (MQTT password). */
+  pw: string;
+  /** Hub host and MQTT port (RAK5010); the Puck.js reaches the hub through the phone relay. */
+  h: string;
+  p: number;
+}
