@@ -17,7 +17,7 @@ beforeAll(async () => {
   script = SimulatedBoard.compile(b.code, 'puck.js');
 });
 
-const identity = () => ({ 'lw.json': JSON.stringify({ id: 'fob-1', pw: 'secret', h: '', p: 0 }) });
+const identity = (): Record<string, string> => ({ 'lw.json': JSON.stringify({ id: 'fob-1', pw: 'secret', h: '', p: 0 }) });
 
 function puck(storage: Record<string, string> = identity(), connected = true): SimulatedPuck {
   const p = new SimulatedPuck(script, storage);
