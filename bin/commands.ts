@@ -30,6 +30,11 @@ export const COMMANDS: CommandEntry[] = [
     load: async () => (await import('../hub/cli/visits-command.js')).visitsCommand,
   },
   {
+    name: 'firmware',
+    summary: 'build the fob firmware for a board (puck or rak5010), with the Espruino check and size budget',
+    load: async () => (await import('../firmware/cli.js')).firmwareCommand,
+  },
+  {
     name: 'sim',
     summary: 'run scenarios (time-warped) or a load test of N virtual fobs against a hub',
     load: async () => (await import('../simulator/sim-command.js')).simCommand,

@@ -15,6 +15,9 @@ import { checkEspruinoCompat, type CompatProblem } from './compat-check.js';
 import { estimateVariables } from './variable-estimate.js';
 import { BOARDS, type Board } from '../../shared/protocol-core.js';
 
+const MANGLED_PROPS =
+  /^(_[a-z]\w*|outbox|gestures|onGesture|movement|raise|flush|heartbeat|entries|due|onData|onClosed|onMessage|onConnected|connected|retry|publish|subscribe|input|transport|uptime|buzz|vibrate|led|battery|storageRead|storageWrite|isUp|identity|bootCount|shortMaxMs|longMinMs|longMaxMs|holdMs|gapEndsMs|manDownMin|manDownCancelS|extendMin|loudSeconds|heartbeats|sent|helpComing|stopAlarm|alarmClosed|covert|manDown|checkIn|visitStart|visitEnd|endOfShift|heartbeat|command|status)$/;
+
 /** Bytes per bundle, minified (issue 4: 12 KB per board). */
 export const SIZE_BUDGET = 12 * 1024;
 /** Of the Puck.js's 2,630 variables, at most this many may be used after start-up. */
@@ -45,9 +48,10 @@ export async function buildFirmware(board: Board, opts: { write?: boolean } = {}
     target: 'es2017',
     treeShaking: true,
     minifySyntax: true,
-    // Private members are written _name in the fob code and shortened here: property names are most
-    // of a minified bundle's bytes.
-    mangleProps: /^_[a-z]/,
+    // Private members are written _name in the fob code and shortened here, with the HAL's and the
+    // drivers' own members: property names are most of a minified bundle's bytes. Names that
+    // Espruino's APIs or the protocol's JSON use (write, on, state, k, i ...) are never in this list.
+    mangleProps: MANGLED_PROPS,
     legalComments: 'none',
     tsconfigRaw: { compilerOptions: { useDefineForClassFields: false } },
     logLevel: 'silent',
