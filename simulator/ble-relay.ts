@@ -1,0 +1,46 @@
+/**
+ * The phone's part for a Puck.js fob, as the tests and the simulator need it: the fob's UART lines
+ * (`ev {...}`) are published on `lw/<id>/<leaf>` under the fob's identity, and the hub's commands
+ * come back to the fob as `cmd {...}` lines. (The worker's companion app does the same over Web
+ * Bluetooth.)
+ */
+import mqtt, { type MqttClient } from 'mqtt';
+import { commandTopic, deviceTopic, statusTopic, TOPIC } from '../shared/protocol-core.js';
+import type { SimulatedPuck, UartMessage } from '../firmware/sim/puck-sim.js';
+
+export class BleRelay {
+  private constructor(
+    private readonly puck: SimulatedPuck,
+    private readonly client: MqttClient,
+    private readonly deviceId: string,
+  ) {}
+
+  static async start(puck: SimulatedPuck, o: { url: string; deviceId: string; secret: string }): Promise<BleRelay> {
+    const client = await mqtt.connectAsync(o.url, {
+      clientId: o.deviceId,
+      username: o.deviceId,
+      password: o.secret,
+      reconnectPeriod: 0,
+      will: { topic: statusTopic(o.deviceId), payload: Buffer.from('0'), qos: 1, retain: false },
+    });
+    client.on('error', () => undefined);
+    const relay = new BleRelay(puck, client, o.deviceId);
+    await client.subscribeAsync(commandTopic(o.deviceId), { qos: 1 });
+    client.on('message', (_topic, payload) => puck.command(payload.toString()));
+    puck.onMessage = (m) => relay.forward(m);
+    puck.link(true);
+    return relay;
+  }
+
+  private forward(m: UartMessage): void {
+    if (m.leaf !== TOPIC.event && m.leaf !== TOPIC.heartbeat && m.leaf !== TOPIC.status) return;
+    if (this.client.connected) this.client.publish(deviceTopic(this.deviceId, m.leaf), m.json, { qos: m.leaf === TOPIC.heartbeat ? 0 : 1 });
+  }
+
+  /** The phone loses the hub (or the fob): the fob is told the link is down. */
+  async stop(): Promise<void> {
+    this.puck.link(false);
+    this.puck.onMessage = null;
+    await this.client.endAsync(true);
+  }
+}
