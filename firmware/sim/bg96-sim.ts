@@ -10,6 +10,10 @@ export class SimulatedBg96 {
   /** The cellular link: down means not registered and no sockets. */
   linkUp = true;
   commands: string[] = [];
+  /** Counts traffic in either direction (the simulator gives the network time when it moves). */
+  activity = 0;
+  /** Every payload the board sent over TCP (raw MQTT packets), for observers. */
+  onSend: ((bytes: string) => void) | null = null;
   private echo = true;
   private line = '';
   private sendLeft = 0;
@@ -25,11 +29,13 @@ export class SimulatedBg96 {
   }
 
   private reply(text: string): void {
+    this.activity++;
     setImmediate(() => this.toBoard(text));
   }
 
   /** Bytes the board writes to Serial1. */
   input(data: string): void {
+    this.activity++;
     for (let i = 0; i < data.length; i++) {
       if (this.sendLeft > 0) {
         const take = data.substr(i, this.sendLeft);
@@ -54,6 +60,7 @@ export class SimulatedBg96 {
     this.sendBuf = '';
     if (!this.socket || this.socket.destroyed) return this.reply('\r\nSEND FAIL\r\n');
     this.socket.write(Buffer.from(payload, 'latin1'));
+    this.onSend?.(payload);
     this.reply('\r\nSEND OK\r\n');
   }
 

@@ -50,7 +50,7 @@ export class SimulatedBoard {
     private readonly script: vm.Script,
     storage: StorageFiles,
     private readonly events: BoardEvents = {},
-    private readonly envBoard = 'PUCKJS',
+    readonly envBoard = 'PUCKJS',
   ) {
     this.storage = storage;
     for (const name of ['BTN', 'LED1', 'LED2', 'LED3', 'D1', 'D2', 'D3', 'D4', 'D5', 'D6', 'D7']) this.pins[name] = { name };
@@ -168,7 +168,8 @@ export class SimulatedBoard {
         clock.set(() => b.outputs.push([clock.now(), pinName(pin), 0]), ms);
       },
       analogWrite: (pin: unknown, v: number) => b.outputs.push([clock.now(), pinName(pin), v]),
-      analogRead: () => b.battery / 100,
+      // The RAK5010's battery divider: 3.0 V (empty) to 4.2 V (full), halved, on a 3.3 V ADC.
+      analogRead: () => (b.envBoard === 'RAK5010' ? (3.0 + (1.2 * b.battery) / 100) / 6.6 : b.battery / 100),
       require: (name: string) => {
         if (name !== 'Storage') throw new Error(`Module ${name} not found`);
         return {
