@@ -1,7 +1,10 @@
 /**
  * 5. Firmware: bundle size per board against its budget, estimated Espruino variables after
- *    start-up, and the modelled battery life, from the firmware build.
+ *    start-up, and the modelled battery life (firmware/build/power-model.ts, from docs/fob.md).
  */
+import { buildFirmware } from '../firmware/build/build.js';
+import type { Board } from '../shared/protocol-core.js';
+
 export interface FirmwareResult {
   board: string;
   bytes: number;
@@ -13,16 +16,23 @@ export interface FirmwareResult {
 
 export async function benchFirmware(progress: (s: string) => void): Promise<FirmwareResult[]> {
   progress('firmware: building bundles');
-  let build: { buildFirmware?: (board: string) => Promise<Record<string, unknown>> };
+  let model: { batteryLifeDays?: (board: Board) => number } = {};
   try {
-    build = (await import('../firmware/build/build.js' as string)) as typeof build;
+    model = (await import('../firmware/build/power-model.js' as string)) as typeof model;
   } catch {
-    return [{ board: 'all', bytes: 0, budgetBytes: 0, variables: null, batteryLifeDays: null, note: 'firmware build not available' }];
+    // No power model: the figure stays empty rather than invented.
   }
   const out: FirmwareResult[] = [];
-  for (const board of ['puck', 'rak5010']) {
-    const r = (await build.buildFirmware!(board)) as { bytes?: number; budgetBytes?: number; variables?: number; batteryLifeDays?: number };
-    out.push({ board, bytes: r.bytes ?? 0, budgetBytes: r.budgetBytes ?? 12 * 1024, variables: r.variables ?? null, batteryLifeDays: r.batteryLifeDays ?? null });
+  for (const board of ['puck', 'rak5010'] as const) {
+    const r = await buildFirmware(board, { write: false });
+    out.push({
+      board,
+      bytes: r.bytes,
+      budgetBytes: r.budgetBytes,
+      variables: r.variables,
+      batteryLifeDays: model.batteryLifeDays ? Math.round(model.batteryLifeDays(board)) : null,
+      ...(r.problems.length ? { note: `NOT Espruino-safe: ${r.problems.map((p) => p.what).join(', ')}` } : {}),
+    });
   }
   return out;
 }
