@@ -10,7 +10,7 @@ import { benchIngest, type IngestResult } from './ingest-bench.js';
 import { benchFleet, type LatencyResult } from './latency-bench.js';
 import { benchRules, type RulesResult } from './rules-bench.js';
 import { benchFirmware, type FirmwareResult } from './firmware-bench.js';
-import { mosquittoAvailable } from './servers.js';
+import { ensureMosquitto } from './servers.js';
 import { writeReport } from './report.js';
 
 export interface BenchResults {
@@ -55,7 +55,7 @@ export const benchCommand = defineCommand({
       firmware: [],
       notes: [],
     };
-    if (!mosquittoAvailable()) results.notes.push('Mosquitto is not installed (apt-get install mosquitto): the comparison column is empty.');
+    if (want('ingest') && !ensureMosquitto(progress)) results.notes.push('Mosquitto is not installed and could not be (apt-get install mosquitto): the comparison column is empty.');
 
     if (want('ingest')) for (const n of quick ? [200, 1000] : [1000, 10_000]) results.ingest.push(await benchIngest(n, quick ? 4 : 10, progress));
     if (want('latency')) {

@@ -163,6 +163,19 @@ export function mosquittoAvailable(): boolean {
   return spawnSync('mosquitto', ['-h'], { encoding: 'utf8' }).error === undefined;
 }
 
+/** Installs Debian's mosquitto when it is missing and we may (root with apt-get); says what it did. */
+export function ensureMosquitto(progress: (s: string) => void): boolean {
+  if (mosquittoAvailable()) return true;
+  if (process.getuid?.() !== 0 || spawnSync('apt-get', ['--version']).error) return false;
+  progress('installing mosquitto (apt-get) for the comparison');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  spawnSync('apt-get', ['update', '-q'], { stdio: 'ignore', env });
+  spawnSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', 'mosquitto'], { stdio: 'ignore', env });
+  // The package starts a system broker on 1883; the bench runs its own on a free loopback port.
+  spawnSync('service', ['mosquitto', 'stop'], { stdio: 'ignore' });
+  return mosquittoAvailable();
+}
+
 export async function startMosquitto(): Promise<RunningServer> {
   if (!mosquittoAvailable()) throw new Error('mosquitto is not installed: apt-get install mosquitto');
   const dir = mkdtempSync(join(tmpdir(), 'lonewatch-bench-mosquitto-'));
