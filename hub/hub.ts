@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { systemClock, type Clock } from './clock.js';
+import { ManualClock, systemClock, type Clock } from './clock.js';
 import { createLogger, type Logger } from './logger.js';
 import type { HubConfig } from './config/config-schema.js';
 import { toEscalationPolicy } from './config/config-schema.js';
@@ -138,6 +138,38 @@ export class Hub {
       `hub listening: MQTT on ${config.mqtt.host}:${hub.mqttPort}, HTTP and MQTT-over-WebSocket on ${config.http.host}:${hub.httpPort}`,
     );
     return hub;
+  }
+
+  /**
+   * Runs to completion everything now due: buffered heartbeats, rule processing, and (with a
+   * ManualClock) deadlines that this work armed for "now". For tests and time-warped drills.
+   */
+  async settle(rounds = 20): Promise<void> {
+    const manual = this.clock instanceof ManualClock ? this.clock : null;
+    for (let i = 0; i < rounds; i++) {
+      await this.ingest.flush();
+      await this.runtime.idle();
+      await new Promise((r) => setImmediate(r));
+      manual?.advance(0);
+      await this.runtime.idle();
+    }
+  }
+
+  /**
+   * Moves a ManualClock forward by ms, stopping at every timer on the way and settling there, so
+   * work happens at the time it fell due, as it would on a real clock.
+   */
+  async advance(ms: number): Promise<void> {
+    if (!(this.clock instanceof ManualClock)) throw new Error('advance needs a hub started with a ManualClock');
+    const clock = this.clock;
+    const target = clock.now() + ms;
+    await this.settle();
+    for (let next = clock.nextDueAt(); next !== null && next <= target; next = clock.nextDueAt()) {
+      clock.advanceTo(next);
+      await this.settle();
+    }
+    clock.advanceTo(target);
+    await this.settle();
   }
 
   metrics(): Record<string, unknown> {

@@ -41,15 +41,7 @@ export async function startSimHub(start: number, rules: Record<string, unknown>,
     'scenario',
   );
   const hub = await Hub.start({ config, clock, log });
-  const settle = async (): Promise<void> => {
-    for (let i = 0; i < 4; i++) {
-      await hub.ingest.flush();
-      await hub.runtime.idle();
-      await new Promise((r) => setImmediate(r));
-      clock.advance(0);
-    }
-    await hub.runtime.idle();
-  };
+  const settle = (): Promise<void> => hub.settle(4);
   return {
     hub,
     clock,

@@ -2,17 +2,8 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import type { LoadDevice, LoadEvent, LoadReport, LoadStart } from './load-protocol.js';
 
-export interface PoolReport {
-  connected: number;
-  connectFailures: number;
-  acked: number;
-  pubackMs: number[];
-  ackMs: number[];
-  liveMs: number[];
-  sosSent: number;
-  published: number;
-  elapsedMs: number;
-}
+/** The workers' reports added up. */
+export type PoolReport = Omit<LoadReport, 'type'>;
 
 export class LoadPool {
   private workers: ChildProcess[] = [];

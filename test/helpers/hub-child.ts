@@ -12,28 +12,11 @@ const [dataDir, start] = process.argv.slice(2);
 const clock = new ManualClock(Number(start));
 const hub = await Hub.start({ config: testConfig(dataDir), clock, log: silentLogger });
 
-async function settle(): Promise<void> {
-  for (let i = 0; i < 20; i++) {
-    await hub.ingest.flush();
-    await hub.runtime.idle();
-    await new Promise((r) => setImmediate(r));
-    clock.advance(0);
-    await hub.runtime.idle();
-  }
-}
-
-process.on('message', (msg: { advance?: number; settle?: boolean }) => {
+process.on('message', (msg: { advance?: number }) => {
   void (async () => {
-    const target = clock.now() + (msg.advance ?? 0);
-    await settle();
-    for (let next = clock.nextDueAt(); next !== null && next <= target; next = clock.nextDueAt()) {
-      clock.advanceTo(next);
-      await settle();
-    }
-    clock.advanceTo(target);
-    await settle();
+    await hub.advance(msg.advance ?? 0);
     process.send!({ now: clock.now() });
   })();
 });
-await settle();
+await hub.settle();
 process.send!({ ready: true, mqttPort: hub.mqttPort, now: clock.now() });

@@ -77,16 +77,7 @@ export async function startTestHub(opts: TestHubOptions = {}): Promise<TestHub> 
     ...(opts.dispatch ? { dispatch: opts.dispatch } : {}),
     ...(opts.registerHttp ? { registerHttp: opts.registerHttp } : {}),
   });
-  // Runs everything now due to completion, including deadlines armed by work that just finished.
-  const settle = async () => {
-    for (let i = 0; i < 20; i++) {
-      await hub.ingest.flush();
-      await hub.runtime.idle();
-      await new Promise((r) => setImmediate(r));
-      manualClock?.advance(0);
-      await hub.runtime.idle();
-    }
-  };
+  const settle = () => hub.settle();
   const testHub: TestHub = {
     hub,
     clock: hub.clock,
@@ -141,16 +132,7 @@ export async function startTestHub(opts: TestHubOptions = {}): Promise<TestHub> 
     eventCount: (deviceId) => hub.store.read((tx) => tx.countFobEvents(deviceId)),
     async advance(ms) {
       if (!manualClock) throw new Error('advance needs a manual clock');
-      // Step from timer to timer so asynchronous work runs at the time it fell due, as it would
-      // with a real clock, instead of all at the end of a jump.
-      const target = manualClock.now() + ms;
-      await settle();
-      for (let next = manualClock.nextDueAt(); next !== null && next <= target; next = manualClock.nextDueAt()) {
-        manualClock.advanceTo(next);
-        await settle();
-      }
-      manualClock.advanceTo(target);
-      await settle();
+      await hub.advance(ms);
     },
     settle,
     async stop() {
