@@ -9,6 +9,9 @@ import { commandTopic, deviceTopic, statusTopic, TOPIC } from '../shared/protoco
 import type { SimulatedPuck, UartMessage } from '../firmware/sim/puck-sim.js';
 
 export class BleRelay {
+  /** Tests: while true, commands from the hub (acks included) are not passed to the fob. */
+  holdCommands = false;
+
   private constructor(
     private readonly puck: SimulatedPuck,
     private readonly client: MqttClient,
@@ -26,7 +29,11 @@ export class BleRelay {
     client.on('error', () => undefined);
     const relay = new BleRelay(puck, client, o.deviceId);
     await client.subscribeAsync(commandTopic(o.deviceId), { qos: 1 });
-    client.on('message', (_topic, payload) => puck.command(payload.toString()));
+    // Online, as a RAK5010 says it; the will above says offline when the phone's link dies.
+    await client.publishAsync(statusTopic(o.deviceId), '1', { qos: 1 });
+    client.on('message', (_topic, payload) => {
+      if (!relay.holdCommands) puck.command(payload.toString());
+    });
     puck.onMessage = (m) => relay.forward(m);
     puck.link(true);
     return relay;

@@ -4,7 +4,7 @@
  * TypeScript helper left in the output (TS's __spreadArray itself fails on Espruino).
  */
 import { parse, type Node } from 'acorn';
-import { simple } from 'acorn-walk';
+import { base, simple, type RecursiveVisitors } from 'acorn-walk';
 
 export interface CompatProblem {
   what: string;
@@ -72,5 +72,49 @@ export function checkEspruinoCompat(code: string): CompatProblem[] {
       if (node.init && node.init.type === 'VariableDeclaration' && node.init.kind === 'let') add('for (let ...) (closures see the last value on Espruino)', node);
     },
   });
+  checkHoisting(ast, add);
   return problems;
+}
+
+type Body = Node & { body: Node[] | Node };
+
+/** Walks code that runs now: not into the bodies of nested functions (they run later, if ever). */
+const RUNS_NOW: RecursiveVisitors<unknown> = {
+  ...base,
+  FunctionDeclaration: () => undefined,
+  FunctionExpression: () => undefined,
+  ArrowFunctionExpression: () => undefined,
+};
+
+/**
+ * Espruino does not hoist function declarations: a function declared in a block or body is
+ * defined only when execution reaches its declaration. Flags a declared function used, by code that
+ * runs straight away, before its declaration in the same body.
+ */
+function checkHoisting(ast: Node, add: (what: string, node: Node) => void): void {
+  const bodies: Node[][] = [];
+  const collect = (n: Body): void => {
+    if (Array.isArray(n.body)) bodies.push(n.body);
+  };
+  simple(ast, { Program: collect, BlockStatement: collect } as never);
+  for (const stmts of bodies) {
+    const declaredAt = new Map<string, number>();
+    stmts.forEach((st, i) => {
+      const d = st as Node & { type: string; id?: { name: string } | null };
+      if (d.type === 'FunctionDeclaration' && d.id) declaredAt.set(d.id.name, i);
+    });
+    if (declaredAt.size === 0) continue;
+    stmts.forEach((st, i) => {
+      simple(
+        st,
+        {
+          Identifier(node: Node & { name: string }) {
+            const at = declaredAt.get(node.name);
+            if (at !== undefined && at > i) add(`function ${node.name} used before its declaration (Espruino does not hoist)`, node);
+          },
+        },
+        RUNS_NOW,
+      );
+    });
+  }
 }

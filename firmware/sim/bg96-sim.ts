@@ -20,6 +20,8 @@ export class SimulatedBg96 {
   private sendBuf = '';
   private socket: Socket | null = null;
   private hostOverride: string | null = null;
+  /** A silent dead link: the socket looks open, but nothing gets through either way and no URC comes. */
+  private silent = false;
 
   constructor(private readonly toBoard: (data: string) => void) {}
 
@@ -59,6 +61,8 @@ export class SimulatedBg96 {
     const payload = this.sendBuf;
     this.sendBuf = '';
     if (!this.socket || this.socket.destroyed) return this.reply('\r\nSEND FAIL\r\n');
+    // The modem accepts the data into its buffer; on a silent dead link it never leaves.
+    if (this.silent) return this.reply('\r\nSEND OK\r\n');
     this.socket.write(Buffer.from(payload, 'latin1'));
     this.onSend?.(payload);
     this.reply('\r\nSEND OK\r\n');
@@ -85,7 +89,7 @@ export class SimulatedBg96 {
       this.socket = socket;
       socket.once('connect', () => this.reply('\r\n+QIOPEN: 0,0\r\n'));
       socket.on('data', (d) => {
-        if (this.socket !== socket) return;
+        if (this.socket !== socket || this.silent) return;
         const s = d.toString('latin1');
         this.reply(`\r\n+QIURC: "recv",0,${s.length}\r\n${s}`);
       });
@@ -105,6 +109,7 @@ export class SimulatedBg96 {
       return this.reply('\r\n> ');
     }
     if (cmd === 'AT+QICLOSE=0') {
+      this.silent = false;
       const s = this.socket;
       this.socket = null;
       s?.destroy();
@@ -124,6 +129,16 @@ export class SimulatedBg96 {
 
   restoreLink(): void {
     this.linkUp = true;
+    this.silent = false;
+  }
+
+  /**
+   * The link dies silently (a cell handover gone wrong, a NAT that forgot the flow): no URC, sends
+   * "succeed", nothing arrives. Only the MQTT keep-alive can notice. restoreLink() ends it.
+   */
+  silentDrop(): void {
+    this.silent = true;
+    this.linkUp = false;
   }
 
   close(): void {

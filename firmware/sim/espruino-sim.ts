@@ -36,7 +36,15 @@ export class SimulatedBoard {
   watchdog: { timeoutS: number; auto: boolean } | null = null;
   lastKick = 0;
   consoleDevice: string | null = 'Bluetooth';
-  advertising: unknown = null;
+  /** What reached the REPL over Bluetooth while the console was still on it (should stay empty). */
+  readonly replInput: string[] = [];
+  advertising: { data: unknown; opts: { manufacturerData?: number[]; interval?: number; [k: string]: unknown } } | null = null;
+  /** Wall clock, ms since 1970, at uptime 0: 0 means unset (a Puck.js after a battery change). */
+  wallClockAtBoot = 0;
+  /** The accelerometer's current reading (raw units, 8192 = 1 g). */
+  acc = { x: 0, y: 0, z: 8192 };
+  buttonDown = false;
+  private initHandlers: (() => void)[] = [];
   errors: unknown[] = [];
   private watches: { id: number; pin: string; fn: (e: { state: boolean; time: number }) => void }[] = [];
   private nrf: Record<string, (() => void)[]> = {};
@@ -65,6 +73,8 @@ export class SimulatedBoard {
   boot(): void {
     try {
       this.script.runInContext(this.context);
+      // As Espruino does after running the boot code.
+      for (const f of this.initHandlers) f();
     } catch (err) {
       this.fail(err);
     }
@@ -89,6 +99,7 @@ export class SimulatedBoard {
 
   /** The button: pressed or released now. */
   button(pressed: boolean): void {
+    this.buttonDown = pressed;
     for (const w of this.watches) if (w.pin === 'BTN') w.fn({ state: pressed, time: this.clock.now() / 1000 });
   }
 
@@ -99,8 +110,10 @@ export class SimulatedBoard {
     this.button(false);
   }
 
+  /** The worker moves: a new accelerometer reading, delivered to the firmware's 'accel' handlers. */
   move(): void {
-    for (const f of this.accel) f({ acc: { x: Math.random() * 4000, y: Math.random() * 4000, z: 8000 } });
+    this.acc = { x: Math.round(Math.random() * 4000), y: Math.round(Math.random() * 4000), z: 8000 };
+    for (const f of this.accel) f({ acc: { ...this.acc } });
   }
 
   bleConnect(up: boolean): void {
@@ -111,6 +124,11 @@ export class SimulatedBoard {
 
   /** Data arriving over the Nordic UART from the phone. */
   uartReceive(data: string): void {
+    // As on Espruino: while the console is on Bluetooth, what the phone writes goes to the REPL.
+    if (this.consoleDevice === 'Bluetooth') {
+      this.replInput.push(data);
+      return;
+    }
     for (const f of this.btData) f(data);
   }
 
@@ -143,7 +161,6 @@ export class SimulatedBoard {
       console: { log: () => undefined },
       JSON,
       Math,
-      Date,
       parseInt,
       parseFloat,
       isNaN,
@@ -162,6 +179,15 @@ export class SimulatedBoard {
         b.watches.push({ id, pin: pinName(pin), fn });
         return id;
       },
+      clearWatch: (id?: number) => {
+        b.watches = id === undefined ? [] : b.watches.filter((w) => w.id !== id);
+      },
+      digitalRead: (pin: unknown) => (pinName(pin) === 'BTN' && b.buttonDown ? 1 : 0),
+      // Espruino's setTime sets the wall clock (seconds); Date reads it, getTime stays uptime-based here.
+      setTime: (s: number) => {
+        b.wallClockAtBoot = s * 1000 - clock.now();
+      },
+      Date: makeDate(() => b.wallClockAtBoot + clock.now()),
       digitalWrite: (pin: unknown, v: number | boolean) => b.outputs.push([clock.now(), pinName(pin), Number(v)]),
       digitalPulse: (pin: unknown, v: number | boolean, ms: number) => {
         b.outputs.push([clock.now(), pinName(pin), Number(v)]);
@@ -204,15 +230,20 @@ export class SimulatedBoard {
         setConsole: (device: string | null) => {
           b.consoleDevice = device;
         },
-        on: () => undefined,
+        getTemperature: () => 21,
+        on: (ev: string, fn: () => void) => {
+          if (ev === 'init') b.initHandlers.push(fn);
+        },
       },
       NRF: {
         on: (ev: string, fn: () => void) => {
           (b.nrf[ev] ??= []).push(fn);
         },
-        setAdvertising: (data: unknown, opts: unknown) => {
-          b.advertising = { data, opts };
+        setAdvertising: (data: unknown, opts: { manufacturerData?: number[] }) => {
+          b.advertising = { data, opts: { ...opts } };
         },
+        setConnectionInterval: () => undefined,
+        disconnect: () => b.bleConnect(false),
       },
       Bluetooth: {
         on: (_ev: string, fn: (d: string) => void) => b.btData.push(fn),
@@ -220,6 +251,9 @@ export class SimulatedBoard {
       },
       Puck: {
         accelOn: () => undefined,
+        accelOff: () => undefined,
+        accel: () => ({ acc: { ...b.acc }, gyro: { x: 0, y: 0, z: 0 } }),
+        mag: () => ({ x: 0, y: 0, z: 0 }),
         on: (_ev: string, fn: (a: { acc: { x: number; y: number; z: number } }) => void) => b.accel.push(fn),
       },
       Serial1: {
@@ -232,4 +266,15 @@ export class SimulatedBoard {
     g.global = g;
     return g;
   }
+}
+
+/** A Date whose "now" is the board's wall clock (unset: 1970), so the firmware never sees the host's. */
+function makeDate(now: () => number): DateConstructor {
+  const SimDate = function (this: unknown, ...args: unknown[]) {
+    if (!new.target) return new Date(now()).toString();
+    return args.length === 0 ? new Date(now()) : new (Date as unknown as new (...a: unknown[]) => Date)(...args);
+  } as unknown as DateConstructor;
+  Object.assign(SimDate, { now, UTC: Date.UTC, parse: Date.parse });
+  (SimDate as unknown as { prototype: Date }).prototype = Date.prototype;
+  return SimDate;
 }

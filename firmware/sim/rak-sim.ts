@@ -40,7 +40,7 @@ export class SimulatedRak {
   async run(ms: number, stepMs = 100): Promise<void> {
     for (let t = 0; t < ms; t += stepMs) {
       this.board.advance(Math.min(stepMs, ms - t));
-      await new Promise((r) => setTimeout(r, 1));
+      await new Promise((r) => setTimeout(r, 2));
     }
   }
 

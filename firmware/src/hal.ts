@@ -26,6 +26,12 @@ export interface Hal {
   kickWatchdog(): void;
   random(): number;
   transport: Transport;
+  /**
+   * Optional: boards that advertise (Puck.js) put heartbeat state in their advertising packet:
+   * battery %, worn (moved since the last heartbeat), heartbeat counter. Never alarm state: a
+   * covert alarm must not show to a scanner in the room.
+   */
+  beacon?(battery: number, moved: number, beats: number): void;
 }
 
 /** Storage files. The identity file is written at flashing time, never compiled in. */

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { checkEspruinoCompat } from '../../firmware/build/compat-check.js';
+import { buildFirmware, SIZE_BUDGET, VARIABLE_BUDGET } from '../../firmware/build/build.js';
+import { firmwareCommand } from '../../firmware/cli.js';
+import { BOARDS } from '../../shared/protocol-core.js';
 
 describe('Espruino-compatibility check', () => {
   const bad: [string, string][] = [
@@ -24,6 +27,8 @@ describe('Espruino-compatibility check', () => {
     ['[[1]].flat();', 'Array.prototype.flat'],
     ['var x = __spreadArray([], [1], true);', 'TypeScript helper __spreadArray'],
     ['for (let i = 0; i < 3; i++) setTimeout(function () { return i; }, 1);', 'for (let ...)'],
+    ['f(); function f() {}', 'function f used before its declaration'],
+    ['(function () { var x = g(); function g() { return 1; } })();', 'function g used before its declaration'],
   ];
 
   it.each(bad)('flags %s', (code, what) => {
@@ -37,7 +42,44 @@ describe('Espruino-compatibility check', () => {
     expect(checkEspruinoCompat(ok)).toEqual([]);
   });
 
+  it('accepts a function used before its declaration only inside a function that runs later', () => {
+    expect(checkEspruinoCompat('function a() { return b(); } function b() { return 1; } a();')).toEqual([]);
+  });
+
   it('does not mistake a local variable named like a global for the global', () => {
     expect(checkEspruinoCompat('var Set = function () {}; new Set();')).toEqual([]);
+  });
+});
+
+describe('the firmware build', () => {
+  it.each([...BOARDS])('%s: one self-contained ES5 file that passes the check, under 12 KB and 1,000 variables', async (board) => {
+    const b = await buildFirmware(board, { write: false });
+    expect(b.problems).toEqual([]);
+    expect(b.bytes).toBeLessThanOrEqual(SIZE_BUDGET);
+    expect(SIZE_BUDGET).toBe(12 * 1024);
+    expect(b.variables).toBeLessThan(VARIABLE_BUDGET);
+    expect(b.ok).toBe(true);
+    // Nothing to download at run time: the only require is Espruino's built-in Storage.
+    expect(b.code.match(/require\("([^"]+)"\)/g)?.every((m) => m === 'require("Storage")')).toBe(true);
+    // No identity or hub address in the code.
+    expect(b.code).not.toMatch(/1883|mqtt:\/\//);
+    expect(b.code).toContain('lw.json');
+  });
+
+  it('the command builds every board, and refuses a board it does not know', async () => {
+    const out: string[] = [];
+    const write = process.stdout.write.bind(process.stdout);
+    const errWrite = process.stderr.write.bind(process.stderr);
+    process.stdout.write = ((s: string) => out.push(s) > 0) as typeof process.stdout.write;
+    process.stderr.write = ((s: string) => out.push(s) > 0) as typeof process.stderr.write;
+    try {
+      expect(await firmwareCommand.run(['build', '--all'])).toBe(0);
+      expect(out.join('')).toMatch(/puck:[\s\S]*bytes of 12288[\s\S]*rak5010:[\s\S]*ok/);
+      expect(await firmwareCommand.run(['build', '--board', 'esp32'])).toBe(2);
+      expect(await firmwareCommand.run(['build'])).toBe(2);
+    } finally {
+      process.stdout.write = write;
+      process.stderr.write = errWrite;
+    }
   });
 });

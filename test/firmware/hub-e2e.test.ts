@@ -94,4 +94,35 @@ describe('Puck.js bundle through the BLE relay to the real hub', () => {
     expect(p.board.buzzerOnCount()).toBe(0);
     await relay.stop();
   }, 30_000);
+
+  it('a loud SOS retried before its ack gets through is one alarm and one stored event', async () => {
+    const { secret } = await t.addDevice('puck-2', { workerId: 'w-puck-2' });
+    const p = new SimulatedPuck(puckScript, { 'lw.json': JSON.stringify({ id: 'puck-2', pw: secret, h: '', p: 0 }) });
+    p.boot();
+    const relay = await BleRelay.start(p, { url: t.mqttUrl, deviceId: 'puck-2', secret });
+    p.advance(1500);
+    await expect.poll(() => t.eventCount('puck-2'), { timeout: 5000 }).toBe(1);
+    // The phone loses the hub's acks for a while: the fob retries with back-off, same id.
+    relay.holdCommands = true;
+    p.gesture('H');
+    expect(p.board.buzzerOnCount()).toBeGreaterThan(0);
+    await expect.poll(async () => (await t.alarms()).length, { timeout: 5000 }).toBe(1);
+    p.advance(20_000);
+    const sends = p.sends('sos');
+    expect(sends.length).toBeGreaterThanOrEqual(3);
+    expect(new Set(sends.map((e) => e.i)).size).toBe(1);
+    // Every retry reached the hub (it answers each with another ack); give it time to store them.
+    await new Promise((r) => setTimeout(r, 300));
+    relay.holdCommands = false;
+    p.advance(60_000);
+    await expect.poll(() => {
+      p.advance(100);
+      return JSON.parse(p.storage['lw-ob']).e.length;
+    }, { timeout: 5000 }).toBe(0);
+    const alarms = await t.alarms();
+    expect(alarms).toHaveLength(1);
+    expect(alarms[0]).toMatchObject({ kind: 'sos', deviceId: 'puck-2', sourceEventId: sends[0].i });
+    expect(await t.eventCount('puck-2')).toBe(2); // hello and sos, each once
+    await relay.stop();
+  }, 30_000);
 });

@@ -194,3 +194,110 @@ describe('Puck.js bundle on a simulated board', () => {
     expect(p.events('cov')).toHaveLength(1);
   });
 });
+
+describe('Puck.js bundle: console, advertising, heartbeats, prompts', () => {
+  it('the console is locked: what a phone nearby writes never reaches a REPL, only the firmware', () => {
+    const p = puck();
+    p.board.uartReceive('LW.core.outbox.entries=[]\n');
+    expect(p.board.replInput).toEqual([]);
+    expect(p.board.evaluate('LW.core.stats.badCommands')).toBe(1);
+  });
+
+  it('advertising carries battery, worn and the heartbeat counter, and never alarm state', () => {
+    const p = puck(identity(), false);
+    expect(p.board.advertising?.opts).toMatchObject({ manufacturer: 0x0590, manufacturerData: [90, 0, 0], interval: 1000 });
+    p.board.battery = 77;
+    p.board.move();
+    p.advance(11 * 60_000);
+    expect(p.board.advertising?.opts.manufacturerData).toEqual([77, 1, 1]);
+    p.gesture('SSSS');
+    p.advance(25 * 60_000);
+    const data = p.board.advertising?.opts.manufacturerData ?? [];
+    expect(data).toHaveLength(3);
+    expect(data[0]).toBe(77);
+    expect(data[1]).toBe(0);
+    expect(JSON.stringify(p.board.advertising)).not.toContain('cov');
+  });
+
+  it('heartbeats back off while the link is down and resume at once when it returns', () => {
+    const p = puck(identity(), false);
+    p.advance(60 * 60_000);
+    // Down for an hour at 5 min intervals would be 12 beats; backed off (10, then 20 min), 4.
+    const ticks = (p.board.advertising?.opts.manufacturerData ?? [])[2];
+    expect(ticks).toBeLessThanOrEqual(3);
+    p.link(true);
+    p.advance(3000);
+    expect(p.sent.filter((m) => m.leaf === 'hb')).toHaveLength(1);
+    p.advance(5.5 * 60_000);
+    expect(p.sent.filter((m) => m.leaf === 'hb')).toHaveLength(2);
+  });
+
+  it('a prompt is felt, and the check-in that follows answers it; cfg changes the heartbeat interval', () => {
+    const p = puck();
+    const pulses = p.board.motorPulses();
+    p.command('{"k":"prm","d":300}');
+    expect(p.board.motorPulses()).toBe(pulses + 1);
+    p.gesture('SS');
+    expect(p.events('chk')[0].p).toBe(1);
+    p.gesture('SS');
+    expect(p.events('chk')[1].p).toBeUndefined();
+    p.command('{"k":"cfg","hb":60}');
+    const before = p.sent.filter((m) => m.leaf === 'hb').length;
+    p.advance(10 * 60_000);
+    expect(p.sent.filter((m) => m.leaf === 'hb').length - before).toBeGreaterThanOrEqual(9);
+  });
+
+  it('covert SOS shows no light either, through ack, help coming, stop and clear', () => {
+    const p = puck();
+    p.gesture('SSSS');
+    const [cov] = p.events('cov');
+    for (const c of [{ k: 'ack', i: cov.i }, { k: 'hc' }, { k: 'stop' }, { k: 'clr' }]) p.command(JSON.stringify(c));
+    p.advance(120_000);
+    expect(p.board.buzzerOnCount()).toBe(0);
+    expect(p.board.outputs.filter(([, pin, v]) => pin === 'LED1' && v > 0)).toEqual([]);
+  });
+
+  it('man-down warns with vibration only during its cancel window, then sends mdn once', () => {
+    const p = puck();
+    p.gesture('SSS');
+    const pulses = p.board.motorPulses();
+    p.advance(10 * 60_000 + 20_000);
+    expect(p.board.motorPulses()).toBeGreaterThan(pulses + 2);
+    expect(p.events('mdn')).toHaveLength(0);
+    p.advance(20_000);
+    expect(p.events('mdn')).toHaveLength(1);
+    expect(p.board.buzzerOnCount()).toBe(0);
+  });
+
+  it('a loud alarm stops on the hub\'s stop command', () => {
+    const p = puck();
+    p.gesture('H');
+    p.command('{"k":"stop"}');
+    const last = p.board.outputs.filter(([, pin]) => pin === 'D1').pop();
+    expect(last?.[2]).toBe(0);
+  });
+
+  it('the wall clock is never read: ids and ages are the same whether the clock is set or not', () => {
+    const p = puck();
+    p.board.evaluate('setTime(1.9e9)');
+    p.gesture('SS');
+    p.board.evaluate('setTime(0)');
+    p.gesture('SS');
+    const ids = p.events('chk').map((e) => e.i);
+    expect(ids).toEqual([...ids].sort(compareEventIds));
+    expect(p.events('chk').every((e) => e.ag < 5)).toBe(true);
+  });
+
+  it('many boards from one compiled script are independent', () => {
+    const fobs = Array.from({ length: 50 }, (_, n) => {
+      const p = new SimulatedPuck(script, { 'lw.json': JSON.stringify({ id: `f-${n}`, pw: 'x', h: '', p: 0 }) });
+      p.boot();
+      p.link(true);
+      return p;
+    });
+    fobs[7].gesture('SSSS');
+    for (const f of fobs) f.advance(2000);
+    expect(fobs.filter((f) => f.events('cov').length > 0)).toHaveLength(1);
+    expect(fobs[3].board.evaluate('LW.id')).toBe('f-3');
+  });
+});

@@ -4,7 +4,7 @@
  * with jittered back-off; the outbox re-sends whatever the hub has not acked.
  */
 import { commandTopic, deviceTopic, statusTopic } from '../../../shared/protocol-core';
-import { FobCore, DEFAULT_SETTINGS } from '../core/fob-core';
+import { FobCore } from '../core/fob-core';
 import type { Hal } from '../hal';
 import { Bg96 } from '../drivers/bg96';
 import { MqttClient } from '../drivers/mqtt-client';
@@ -31,7 +31,10 @@ function main(): void {
   let backoff = 5000;
   const mqtt = new MqttClient(
     function (data) {
-      modem.send(data, function () {});
+      // A send the modem refuses (socket gone, timeout) ends the session at once.
+      modem.send(data, function (err) {
+        if (err) mqtt.close();
+      });
     },
     setTimeout,
     clearTimeout,
@@ -76,7 +79,7 @@ function main(): void {
       },
     },
   };
-  const core = new FobCore(hal, { board: 'rak5010', manDownMin: DEFAULT_SETTINGS.manDownMin, manDownCancelS: DEFAULT_SETTINGS.manDownCancelS, extendMin: DEFAULT_SETTINGS.extendMin, loudSeconds: DEFAULT_SETTINGS.loudSeconds });
+  const core = new FobCore(hal, 'rak5010');
   exposeGlobal(identity, core);
 
   const reconnect = function (): void {

@@ -20,7 +20,6 @@ import { Outbox, type OutboxEntry } from './outbox';
 import { FIRMWARE_VERSION } from '../version';
 
 export interface FobSettings {
-  board: 'puck' | 'rak5010';
   /** Minutes without movement during a visit before man-down starts its cancel window. */
   manDownMin: number;
   /** Seconds the worker has to cancel a man-down (any button press) before it is sent. */
@@ -32,12 +31,14 @@ export interface FobSettings {
 }
 
 export const DEFAULT_SETTINGS: FobSettings = {
-  board: 'puck',
   manDownMin: 10,
   manDownCancelS: 30,
   extendMin: 30,
   loudSeconds: 60,
 };
+
+/** Below this battery percentage the fob pulses at every heartbeat (the hub warns too, R16). */
+export const LOW_BATTERY = 20;
 
 export interface FobStats {
   badCommands: number;
@@ -57,7 +58,10 @@ export class FobCore {
   _loud = false;
   _prompted = false;
   _hbIntervalMs = 300000;
+  /** Heartbeat back-off: 1 while the link is up, doubling (at most 4) while it is down. */
+  _hbBack = 1;
   private _beats = 0;
+  private _batt: number[] = [];
   private _moved = false;
   private _lastMoveAt = 0;
   private _manDownTimer = -1;
@@ -66,9 +70,11 @@ export class FobCore {
   private _retryTimer = -1;
   private _loudTimer = -1;
 
+  private readonly _settings: FobSettings = DEFAULT_SETTINGS;
+
   constructor(
     private readonly _hal: Hal,
-    private readonly _settings: FobSettings,
+    private readonly _board: 'puck' | 'rak5010',
   ) {
     const self = this;
     this.outbox = new Outbox(
@@ -102,7 +108,7 @@ export class FobCore {
     this._hal.storageWrite(STORAGE.bootCount, String(this._bootCount));
     this._seq = 0;
     this._lastMoveAt = this._hal.uptime();
-    this.raise(EVENT.hello, '"fw":"' + FIRMWARE_VERSION + '","bd":"' + this._settings.board + '","pv":' + PROTOCOL_VERSION + ',"bc":' + this._bootCount);
+    this.raise(EVENT.hello, '"fw":"' + FIRMWARE_VERSION + '","bd":"' + this._board + '","pv":' + PROTOCOL_VERSION + ',"bc":' + this._bootCount);
     this._scheduleHeartbeat(1000);
   }
 
@@ -126,20 +132,20 @@ export class FobCore {
 
   onGesture(g: GestureName): void {
     switch (g) {
-      case 'loud_sos':
+      case EVENT.sos:
         this._startLoud();
         this._activeAlarm = this.raise(EVENT.sos, '');
         break;
-      case 'covert_sos':
+      case EVENT.covert:
         // No sound, no light: the aggressor must not notice.
         this._activeAlarm = this.raise(EVENT.covert, '');
         break;
-      case 'checkin':
+      case EVENT.checkIn:
         this.raise(EVENT.checkIn, this._prompted ? '"p":1' : '');
         this._prompted = false;
         this._hal.vibrate(80);
         break;
-      case 'cancel':
+      case EVENT.cancel:
         this._stopLoud();
         this.raise(EVENT.cancel, this._activeAlarm ? '"r":"' + this._activeAlarm + '"' : '');
         this._activeAlarm = '';
@@ -152,11 +158,11 @@ export class FobCore {
         else this._cancelManDown();
         this._hal.vibrate(80);
         break;
-      case 'extend':
+      case EVENT.extend:
         this.raise(EVENT.extend, '"m":' + this._settings.extendMin);
         this._hal.vibrate(80);
         break;
-      case 'end_of_shift':
+      case EVENT.endOfShift:
         this._onVisit = false;
         this._cancelManDown();
         this.raise(EVENT.endOfShift, '');
@@ -204,6 +210,9 @@ export class FobCore {
     if (up) {
       this.outbox._retryAll(this._hal.uptime());
       this.flush();
+      // The hub hears from the fob at once, then on the normal schedule again.
+      this._hbBack = 1;
+      this._scheduleHeartbeat(2000);
     }
   }
 
@@ -272,27 +281,48 @@ export class FobCore {
     }
   }
 
-  /** Heartbeats every interval, jittered by +-10% so a fleet does not beat in step. */
+  /**
+   * Heartbeats every interval, jittered by +-10% so a fleet does not beat in step. While the link is
+   * down the interval backs off (x2, x4) so a fob out of coverage does not wake its radio for nothing;
+   * the link coming back resets it (see link()).
+   */
   private _scheduleHeartbeat(ms: number): void {
     const self = this;
     if (this._hbTimer >= 0) this._hal.clearTimeout(this._hbTimer);
     this._hbTimer = this._hal.setTimeout(function () {
       self._hbTimer = -1;
       self.heartbeat();
-      self._scheduleHeartbeat(Math.round(self._hbIntervalMs * (0.9 + 0.2 * self._hal.random())));
+      self._scheduleHeartbeat(Math.round(self._hbIntervalMs * self._hbBack * (0.9 + 0.2 * self._hal.random())));
     }, ms);
   }
 
   heartbeat(): void {
     this._hal.kickWatchdog();
-    const battery = Math.max(0, Math.min(100, Math.round(this._hal.battery())));
+    const battery = this._battery();
+    const moved = this._moved ? 1 : 0;
     if (this._hal.transport.isUp()) {
-      const hb = encodeHeartbeat({ n: this._beats++, b: battery, m: this._moved ? 1 : 0, u: Math.floor(this._hal.uptime() / 1000), q: this.outbox.entries.length });
+      this._hbBack = 1;
+      const hb = encodeHeartbeat({ n: this._beats, b: battery, m: moved, u: Math.floor(this._hal.uptime() / 1000), q: this.outbox.entries.length });
       if (this._hal.transport.send(TOPIC.heartbeat, hb, 0)) this.stats.heartbeats++;
-    }
+    } else if (this._hbBack < 4) this._hbBack *= 2;
+    // Boards that advertise (the Puck.js) show the same state to the phone between connections.
+    if (this._hal.beacon) this._hal.beacon(battery, moved, this._beats);
+    this._beats++;
     this._moved = false;
-    // A low battery blinks at each heartbeat, so the worker notices before the hub has to tell them.
-    if (battery < 20) this._hal.vibrate(50);
+    // A low battery pulses at each heartbeat, so the worker notices before the hub has to tell them.
+    if (battery < LOW_BATTERY) this._hal.vibrate(50);
+  }
+
+  /**
+   * Battery, percent: the lowest of the last 4 readings, so a reading taken while the buzzer or the
+   * radio pulls the voltage down does not swing the figure, and a recovering cell does not flap
+   * around the low-battery threshold.
+   */
+  _battery(): number {
+    const b = Math.max(0, Math.min(100, Math.round(this._hal.battery())));
+    this._batt.push(b);
+    if (this._batt.length > 4) this._batt.shift();
+    return Math.min.apply(null, this._batt);
   }
 
   private _armManDown(): void {

@@ -9,23 +9,27 @@
  *   S S L     cancel a false alarm  S S S L   end of shift
  *   hold 3 s  loud SOS
  */
-export const GESTURE_TIMING = {
-  shortMaxMs: 600,
-  longMinMs: 1200,
-  longMaxMs: 2500,
-  holdMs: 3000,
-  gapEndsMs: 800,
-};
+import { EVENT } from '../../../shared/protocol-core';
 
-export type GestureName = 'checkin' | 'visit' | 'covert_sos' | 'extend' | 'cancel' | 'end_of_shift' | 'loud_sos';
+export const SHORT_MAX_MS = 600;
+export const LONG_MIN_MS = 1200;
+export const LONG_MAX_MS = 2500;
+export const HOLD_MS = 3000;
+export const GAP_ENDS_MS = 800;
+
+/**
+ * What a gesture means: the event kind it raises (from the protocol core), or 'visit' (start or
+ * end, depending on whether a visit is under way).
+ */
+export type GestureName = 'chk' | 'visit' | 'cov' | 'ext' | 'can' | 'eos' | 'sos';
 
 const PATTERNS: { [pattern: string]: GestureName } = {
-  SS: 'checkin',
+  SS: EVENT.checkIn,
   SSS: 'visit',
-  SSSS: 'covert_sos',
-  SL: 'extend',
-  SSL: 'cancel',
-  SSSL: 'end_of_shift',
+  SSSS: EVENT.covert,
+  SL: EVENT.extend,
+  SSL: EVENT.cancel,
+  SSSL: EVENT.endOfShift,
 };
 
 export class GestureRecognizer {
@@ -53,8 +57,8 @@ export class GestureRecognizer {
         self._holdTimer = -1;
         self._held = true;
         self._pattern = '';
-        self._onGesture('loud_sos');
-      }, GESTURE_TIMING.holdMs);
+        self._onGesture(EVENT.sos);
+      }, HOLD_MS);
       return;
     }
     if (this._downAt < 0) return;
@@ -66,8 +70,8 @@ export class GestureRecognizer {
       this._held = false;
       return;
     }
-    if (len <= GESTURE_TIMING.shortMaxMs) this._pattern += 'S';
-    else if (len >= GESTURE_TIMING.longMinMs && len <= GESTURE_TIMING.longMaxMs) this._pattern += 'L';
+    if (len <= SHORT_MAX_MS) this._pattern += 'S';
+    else if (len >= LONG_MIN_MS && len <= LONG_MAX_MS) this._pattern += 'L';
     else this._pattern += 'X';
     if (this._pattern.length > 6) this._pattern = 'X';
     this._endTimer = this._setTimer(function () {
@@ -75,6 +79,6 @@ export class GestureRecognizer {
       const g = PATTERNS[self._pattern];
       self._pattern = '';
       if (g) self._onGesture(g);
-    }, GESTURE_TIMING.gapEndsMs);
+    }, GAP_ENDS_MS);
   }
 }

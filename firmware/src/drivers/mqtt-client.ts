@@ -36,6 +36,8 @@ export class MqttClient {
   private _inflight: { [id: string]: { p: string; t: number } } = {};
   private _pingTimer = -1;
   private _awaitingPong = false;
+  /** A session is under way (CONNECT sent, not yet closed): close() reports only once per session. */
+  private _on = false;
   onMessage: (topic: string, payload: string) => void = function () {};
   onConnected: () => void = function () {};
   onClosed: () => void = function () {};
@@ -47,10 +49,16 @@ export class MqttClient {
     private readonly _opts: MqttOptions,
   ) {}
 
-  /** Sends CONNECT on a freshly opened byte stream. */
+  /** Sends CONNECT on a freshly opened byte stream; no CONNACK within 30 s closes the session. */
   start(): void {
+    const self = this;
     const o = this._opts;
     this._buf = '';
+    this._on = true;
+    this._clearTimeout(this._pingTimer);
+    this._pingTimer = this._setTimeout(function () {
+      self.close();
+    }, 30000);
     const flags = 0x80 | 0x40 | 0x04 | 0x08 | 0x02; // username, password, will, will QoS 1, clean session
     const body =
       str('MQTT') + String.fromCharCode(4, flags, o.keepaliveS >> 8, o.keepaliveS & 255) + str(o.clientId) + str(o.willTopic) + str(o.willPayload) + str(o.username) + str(o.password);
@@ -137,14 +145,19 @@ export class MqttClient {
     }, (this._opts.keepaliveS * 1000) / 2);
   }
 
-  /** The link is dead or closed: forget the session (clean session) and tell the owner. */
+  /**
+   * The link is dead or closed: forget the session (clean session: the outbox, not this client,
+   * owns the retries of unacknowledged events) and tell the owner, once per session.
+   */
   close(): void {
     this._clearTimeout(this._pingTimer);
     this._pingTimer = -1;
     this._awaitingPong = false;
-    const was = this.connected;
     this.connected = false;
-    if (was || this._buf !== '') this._buf = '';
+    this._buf = '';
+    this._inflight = {};
+    if (!this._on) return;
+    this._on = false;
     this.onClosed();
   }
 }
