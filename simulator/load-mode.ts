@@ -1,5 +1,5 @@
 /**
- * Load mode: N fobs against a running hub, ramped up with jittered connects, each heartbeating at
+ * Load mode: N fobs (by default each running the firmware on a simulated board) against a running hub, ramped up with jittered connects, each heartbeating at
  * its interval, with a steady rate of SOS events; reports SOS press -> ack latency, messages per
  * second, connection failures and the hub's memory, then stops by itself.
  *
@@ -20,6 +20,8 @@ export interface LoadOptions {
   sosPerSecond: number;
   checkinsPerSecond: number;
   processes: number;
+  /** firmware: each fob runs the emitted Puck.js bundle on a simulated board; wire: bare MQTT clients. */
+  fob: 'firmware' | 'wire';
   progress: (line: string) => void;
 }
 
@@ -83,6 +85,7 @@ export async function runLoad(config: HubConfig, opts: LoadOptions): Promise<Loa
     rampConcurrency: 100,
     subscribe: true,
     onProgress: (n) => opts.progress(`connecting: ${n}/${opts.devices}`),
+    ...(opts.fob === 'firmware' ? { worker: new URL('./load/firmware-load-worker.ts', import.meta.url) } : {}),
   });
   try {
     pool.measure();

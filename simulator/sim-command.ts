@@ -15,7 +15,8 @@ export const simCommand = defineCommand({
     'Scenario mode: each file runs against its own in-process hub in drill mode, with time warp;',
     'exits 1 if any expectation is not met, 2 if a file has a mistake. Shipped: simulator/scenarios/*.toml.',
     'Load mode: connects N fobs to the hub named by the config (lonewatch.toml / LONEWATCH_* env),',
-    'registered as sim-0..sim-N-1, and reports SOS latency, msg/s, failures and hub memory.',
+    'registered as sim-0..sim-N-1, each running the firmware (--fob wire: bare MQTT clients), and',
+    'reports SOS press -> ack latency, msg/s, connection failures and hub memory.',
   ].join('\n'),
   allowPositionals: true,
   options: {
@@ -25,8 +26,8 @@ export const simCommand = defineCommand({
     heartbeat: { type: 'string', placeholder: 'S', description: 'load mode: heartbeat interval, seconds (default 300)' },
     'sos-rate': { type: 'string', placeholder: 'n/s', description: 'load mode: SOS events per second (default 2)' },
     'checkin-rate': { type: 'string', placeholder: 'n/s', description: 'load mode: check-ins per second (default 5)' },
-    processes: { type: 'string', placeholder: 'n', description: 'load mode: generator processes (default: 1 per 5,000 fobs)' },
-    fob: { type: 'string', placeholder: 'kind', description: `scenario mode: virtual fob (${FOB_KINDS.join(', ')}; default firmware when built)` },
+    processes: { type: 'string', placeholder: 'n', description: 'load mode: generator processes (default: 1 per 2,500 fobs)' },
+    fob: { type: 'string', placeholder: 'kind', description: `virtual fob: ${FOB_KINDS.join(' or ')} (default firmware)` },
     json: { type: 'boolean', description: 'print the report as JSON' },
   },
   async run(values, positionals) {
@@ -50,7 +51,8 @@ export const simCommand = defineCommand({
         hbIntervalS: num(values.heartbeat, 'heartbeat', 300),
         sosPerSecond: num(values['sos-rate'], 'sos-rate', 2),
         checkinsPerSecond: num(values['checkin-rate'], 'checkin-rate', 5),
-        processes: Math.max(1, Math.round(num(values.processes, 'processes', Math.ceil(devices / 5000)))),
+        processes: Math.max(1, Math.round(num(values.processes, 'processes', Math.ceil(devices / 2500)))),
+        fob: values.fob === 'wire' ? 'wire' : 'firmware',
         progress,
       });
       if (process.stderr.isTTY) process.stderr.write('\n');

@@ -12,14 +12,20 @@ export class LoadPool {
 
   /** Starts `processes` workers sharing `devices`, waits until every connection is open. */
   static async start(
-    opts: Omit<LoadStart, 'type' | 'devices'> & { devices: LoadDevice[]; processes: number; onProgress?: (connected: number) => void },
+    opts: Omit<LoadStart, 'type' | 'devices'> & {
+      devices: LoadDevice[];
+      processes: number;
+      onProgress?: (connected: number) => void;
+      /** The generator process to run (default: bare MQTT clients; the simulator passes its firmware fobs). */
+      worker?: URL;
+    },
   ): Promise<{ pool: LoadPool; connected: number; connectFailures: number }> {
     const pool = new LoadPool();
     const n = Math.max(1, Math.min(opts.processes, opts.devices.length));
     const progress = new Array<number>(n).fill(0);
     const ready = await Promise.all(
       Array.from({ length: n }, (_, w) => {
-        const child = fork(new URL('./load-worker.ts', import.meta.url).pathname, [], { execArgv: ['--import', import.meta.resolve('tsx'), '--max-old-space-size=8192'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+        const child = fork((opts.worker ?? new URL('./load-worker.ts', import.meta.url)).pathname, [], { execArgv: ['--import', import.meta.resolve('tsx'), '--max-old-space-size=8192'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
         pool.workers.push(child);
         const devices = opts.devices.filter((_, i) => i % n === w);
         return new Promise<{ connected: number; connectFailures: number }>((resolve, reject) => {
@@ -30,7 +36,7 @@ export class LoadPool {
             } else if (e.type === 'ready') resolve(e);
           });
           child.once('exit', (code) => reject(new Error(`load generator exited (${code})`)));
-          const { processes: _p, onProgress: _o, ...rest } = opts;
+          const { processes: _p, onProgress: _o, worker: _w, ...rest } = opts;
           // The SOS rate is shared out; only the first process watches the alerts.
           child.send({ ...rest, sosPerSecond: rest.sosPerSecond / n, checkinsPerSecond: (rest.checkinsPerSecond ?? 0) / n, ...(w === 0 ? {} : { alerts: undefined }), type: 'start', devices } satisfies LoadStart);
         });

@@ -27,6 +27,7 @@ describe('lonewatch sim --devices', () => {
     expect(r.hubMemoryMb).toBeGreaterThan(10);
     // The hub really has the alarms the simulated fobs raised.
     const alarms = await t.alarms();
-    expect(alarms.filter((a) => a.kind === 'sos').length).toBe(r.sosSent);
+    // Each SOS is a covert gesture on a fob running the firmware.
+    expect(alarms.filter((a) => a.kind === 'covert_sos').length).toBe(r.sosSent);
   }, 90_000);
 });
