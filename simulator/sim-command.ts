@@ -4,6 +4,7 @@ import { defineCommand, UsageError } from '../bin/command.js';
 import { loadConfigOrExit } from '../hub/cli/open-store.js';
 import { loadScenario, ScenarioError } from './scenario/load-scenario.js';
 import { runScenario } from './scenario/run-scenario.js';
+import { runDrill } from './scenario/run-drill.js';
 import { runLoad } from './load-mode.js';
 import { fobFactory, FOB_KINDS, type FobKind } from './fob-factory.js';
 
@@ -14,6 +15,8 @@ export const simCommand = defineCommand({
   details: [
     'Scenario mode: each file runs against its own in-process hub in drill mode, with time warp;',
     'exits 1 if any expectation is not met, 2 if a file has a mistake. Shipped: simulator/scenarios/*.toml.',
+    'Drill mode (--drill): the same files against the live hub of --config, in real time; fobs and',
+    'workers are registered as drill-<id> and every alarm they raise is marked as a drill.',
     'Load mode: connects N fobs to the hub named by the config (lonewatch.toml / LONEWATCH_* env),',
     'registered as sim-0..sim-N-1, each running the firmware (--fob wire: bare MQTT clients), and',
     'reports SOS press -> ack latency, msg/s, connection failures and hub memory.',
@@ -28,6 +31,7 @@ export const simCommand = defineCommand({
     'checkin-rate': { type: 'string', placeholder: 'n/s', description: 'load mode: check-ins per second (default 5)' },
     processes: { type: 'string', placeholder: 'n', description: 'load mode: generator processes (default: 1 per 2,500 fobs)' },
     fob: { type: 'string', placeholder: 'kind', description: `virtual fob: ${FOB_KINDS.join(' or ')} (default firmware)` },
+    drill: { type: 'boolean', description: 'scenario mode against the LIVE hub of --config, in real time (alarms marked as drills)' },
     json: { type: 'boolean', description: 'print the report as JSON' },
   },
   async run(values, positionals) {
@@ -88,6 +92,16 @@ export const simCommand = defineCommand({
       throw err;
     }
     const fobs = await fobFactory(kind);
+    if (values.drill) {
+      const config = loadConfigOrExit(values.config);
+      let failedDrills = 0;
+      for (const { file, scenario } of scenarios) {
+        process.stdout.write(`\n== DRILL ${file}\n`);
+        const r = await runDrill(scenario, config, fobs.create, (l) => process.stdout.write(`  ${l}\n`));
+        if (!r.passed) failedDrills++;
+      }
+      return failedDrills > 0 ? 1 : 0;
+    }
     const reports = [];
     let failed = 0;
     for (const { file, scenario } of scenarios) {

@@ -205,7 +205,7 @@ export class RulesRuntime extends EventEmitter {
       acknowledgedBy: null,
       closedAt: null,
       closedBy: null,
-      drill: this.o.drill,
+      drill: this.o.drill || isDrillDevice(spec.deviceId),
       policy: structuredClone(this.o.policies[spec.kind]),
       level: 0,
       round: 0,
@@ -228,7 +228,7 @@ export class RulesRuntime extends EventEmitter {
           happenedAt: spec.at ?? now,
           visitRef,
           lastSightingAt,
-          drill: this.o.drill,
+          drill: alarm.drill,
         },
       },
     ]);
@@ -513,6 +513,16 @@ export function summarise(alarm: AlarmRecord, workerName: string | null): string
   const where = alarm.visitRef ? ` (visit ${alarm.visitRef})` : '';
   const drill = alarm.drill ? 'DRILL: ' : '';
   return `${drill}${KIND_LABEL[alarm.kind]} from ${who}${where}: ${alarm.reason}`.slice(0, 512);
+}
+
+/**
+ * Drill fobs: a team rehearsing against the live hub (`lonewatch sim --drill`) uses devices whose id
+ * starts with "drill-"; their alarms are marked as drills everywhere they appear.
+ */
+export const DRILL_PREFIX = 'drill-';
+
+export function isDrillDevice(deviceId: string | null): boolean {
+  return deviceId !== null && deviceId.startsWith(DRILL_PREFIX);
 }
 
 /** Time-ordered, unique: `a` + base36 milliseconds + 6 random hex characters. */
