@@ -22,7 +22,12 @@ export function writeReport(r: BenchResults, docsDir: string): string {
   if (r.fleet.length > 0) {
     const ok = r.fleet.filter((f) => f.ack.p99 <= 250 && f.connected >= f.fobs * 0.95);
     const best = ok[ok.length - 1];
-    rows.push(['largest fleet with SOS p99 <= 250 ms', best ? `${best.connected.toLocaleString('en-GB')} fobs` : 'n/a', `50,000: ${pass(!!best && best.connected >= 50_000)}`]);
+    const tried = r.fleet[r.fleet.length - 1].fobs;
+    rows.push([
+      'largest fleet with SOS p99 <= 250 ms',
+      best ? `${best.connected.toLocaleString('en-GB')} fobs (p99 ${best.ack.p99} ms)${best.connected >= tried * 0.95 && best === r.fleet[r.fleet.length - 1] ? ', the largest tried' : ''}` : 'n/a',
+      `50,000: ${pass(!!best && best.connected >= 50_000)}`,
+    ]);
     const last = r.fleet[r.fleet.length - 1];
     rows.push(['hub memory per connected fob', `${last.rssPerFobKb} KB (${last.rssMb} MB at ${last.connected} fobs)`, '']);
   }
