@@ -35,6 +35,16 @@ export const COMMANDS: CommandEntry[] = [
     load: async () => (await import('../firmware/cli.js')).firmwareCommand,
   },
   {
+    name: 'flash',
+    summary: 'flash and provision a fob over a USB-serial cable (`--list` lists the ports)',
+    load: async () => (await import('../firmware/flash/flash-command.js')).flashCommand,
+  },
+  {
+    name: 'console',
+    summary: "a terminal to a fob's Espruino console over serial, for diagnosis (Ctrl-] quits)",
+    load: async () => (await import('../firmware/flash/console-command.js')).consoleCommand,
+  },
+  {
     name: 'sim',
     summary: 'run scenarios (time-warped) or a load test of N virtual fobs against a hub',
     load: async () => (await import('../simulator/sim-command.js')).simCommand,

@@ -1,0 +1,363 @@
+/**
+ * The connection to a board's console, through EspruinoTools (the `espruino` package) used as a
+ * library: its headless init, its Espruino.Config, and its Espruino.Core.Serial (the throttled
+ * writer that splits around Ctrl-C/reset()/load(), XON/XOFF flow control) over `serialport`.
+ *
+ * EspruinoTools' own Node serial device only opens ports that SerialPort.list() reports (a
+ * pseudo-terminal or a by-id symlink is not listed) and has no handler for open errors, so this
+ * module plugs one serial device into Espruino.Core.Serial.devices, the extension point
+ * EspruinoTools provides for transports: the same `serialport` underneath, with the open error
+ * (missing, busy, no permission) kept so that the engineer gets a clear message.
+ *
+ * Also here: the dry-run link, which records exactly the bytes a real run would send.
+ */
+import { createRequire } from 'node:module';
+import { existsSync, readdirSync, realpathSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { SerialPort } from 'serialport';
+import { findAnswer, requestLine } from './wire.js';
+
+export class FlashError extends Error {
+  override name = 'FlashError';
+  constructor(
+    message: string,
+    /** What the engineer should do next. */
+    readonly hint?: string,
+    readonly code: 'port' | 'busy' | 'silent' | 'board' | 'version' | 'registered' | 'flashed' | 'interrupted' | 'verify' | 'hub' | 'other' = 'other',
+  ) {
+    super(message);
+  }
+}
+
+/** A console the session can talk to: raw writes, and requests answered between markers. */
+export interface ConsoleLink {
+  readonly dryRun: boolean;
+  /** Sends bytes as they are. */
+  send(raw: string): Promise<void>;
+  /**
+   * Evaluates expr on the board and resolves with its JSON value. `fresh` is the answer a blank,
+   * healthy board would give: the dry-run link answers with it (and the serial link ignores it).
+   */
+  request<T>(expr: string, opts?: { timeoutMs?: number; fresh?: T }): Promise<T>;
+  /** Waits while the board prints, e.g. the banner after reset(). Returns what came. */
+  drain(ms: number): Promise<string>;
+  close(): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// EspruinoTools, initialised once per process
+
+interface EspruinoSerialDevice {
+  name: string;
+  getPorts(cb: (ports: { path: string; description?: string }[], instant: boolean) => void): void;
+  open(path: string, openCb: (info?: unknown) => void, receiveCb: (data: ArrayBuffer) => void, disconnectCb: () => void): void;
+  write(data: string, cb: () => void): void;
+  close(): void;
+}
+
+interface EspruinoGlobal {
+  Config: Record<string, unknown>;
+  Core: {
+    Serial: {
+      devices: EspruinoSerialDevice[];
+      open(path: string, connect: (info?: unknown) => void, disconnect: () => void): void;
+      startListening(cb: (data: ArrayBuffer) => void): unknown;
+      write(data: string, showStatus: boolean, cb?: () => void): void;
+      close(): void;
+      isConnected(): boolean;
+      setSlowWrite(on: boolean, force?: boolean): void;
+    };
+  };
+}
+
+let debugSink: (line: string) => void = () => undefined;
+let tools: Promise<EspruinoGlobal> | null = null;
+
+/** Where EspruinoTools' chatter goes (it logs through console.*): nowhere, or stderr with --verbose. */
+export function setDebug(sink: ((line: string) => void) | null): void {
+  debugSink = sink ?? (() => undefined);
+}
+
+function espruinoTools(): Promise<EspruinoGlobal> {
+  tools ??= new Promise((resolve, reject) => {
+    // EspruinoTools reports through console.log/warn/error, from loading onwards and while it runs.
+    const route = (...a: unknown[]): void => debugSink(a.map((x) => (typeof x === 'string' ? x : JSON.stringify(x))).join(' '));
+    console.log = route;
+    console.info = route;
+    console.warn = route;
+    console.error = route;
+    try {
+      const require = createRequire(import.meta.url);
+      const lib = require('espruino') as { init(cb: () => void): void };
+      lib.init(() => {
+        const E = (globalThis as unknown as { Espruino: EspruinoGlobal }).Espruino;
+        // No query of process.env on connect (we ask ourselves, with a clear error) and no Storage
+        // write throttling: every chunk is a request that waits for its answer anyway.
+        E.Config.ENV_ON_CONNECT = false;
+        E.Config.STORAGE_UPLOAD_METHOD = 1;
+        E.Config.SERIAL_THROTTLE_SEND = 2;
+        // Only our device: the Bluetooth/WebSocket/audio transports must not scan or listen.
+        E.Core.Serial.devices.length = 0;
+        E.Core.Serial.devices.push(serialDevice);
+        resolve(E);
+      });
+    } catch (err) {
+      reject(err);
+    }
+  });
+  return tools;
+}
+
+// One port at a time per process (EspruinoTools keeps one connection).
+let current: { path: string; baudRate: number; port: SerialPort | null; openError: Error | null } = { path: '', baudRate: 9600, port: null, openError: null };
+
+const serialDevice: EspruinoSerialDevice = {
+  name: 'Lonewatch serialport',
+  getPorts(cb) {
+    const wanted = current.path ? [{ path: current.path }] : [];
+    listPorts()
+      .then((ports) => cb([...wanted, ...ports.filter((p) => p.path !== current.path).map((p) => ({ path: p.path, description: p.manufacturer }))], true))
+      .catch(() => cb(wanted, true));
+  },
+  open(path, openCb, receiveCb, disconnectCb) {
+    const port = new SerialPort({ path, baudRate: current.baudRate, autoOpen: false, lock: true });
+    current.port = port;
+    port.on('error', (err) => debugSink(`serialport: ${err.message}`));
+    port.open((err) => {
+      if (err) {
+        current.openError = err;
+        current.port = null;
+        openCb(undefined);
+        return;
+      }
+      port.on('data', (d: Buffer) => receiveCb(d.buffer.slice(d.byteOffset, d.byteOffset + d.byteLength) as ArrayBuffer));
+      port.on('close', () => disconnectCb());
+      openCb({ portName: path });
+    });
+  },
+  write(data, cb) {
+    if (!current.port) return cb();
+    current.port.write(Buffer.from(data, 'latin1'), () => cb());
+  },
+  close() {
+    current.port?.close(() => undefined);
+  },
+};
+
+export interface PortInfo {
+  path: string;
+  manufacturer?: string;
+  serialNumber?: string;
+  vendorId?: string;
+  productId?: string;
+}
+
+/**
+ * SerialPort.list(), which on Linux runs `udevadm`: on a machine without udev (a container) that
+ * spawn fails outside any promise, so look for it first and fall back to the usual device names.
+ */
+export async function listPorts(): Promise<PortInfo[]> {
+  if (process.platform !== 'linux' || onPath('udevadm')) return SerialPort.list();
+  const found: PortInfo[] = [];
+  const seen = new Set<string>();
+  const add = (path: string, extra: Partial<PortInfo> = {}): void => {
+    let real = path;
+    try {
+      real = realpathSync(path);
+    } catch {
+      return;
+    }
+    if (seen.has(real)) return;
+    seen.add(real);
+    found.push({ path, ...extra });
+  };
+  try {
+    for (const n of readdirSync('/dev/serial/by-id')) add(join('/dev/serial/by-id', n), { manufacturer: n });
+  } catch {
+    // no /dev/serial: no USB serial adapters with udev names
+  }
+  for (const n of readdirSync('/dev')) if (/^tty(USB|ACM)\d+$/.test(n)) add(join('/dev', n));
+  return found;
+}
+
+function onPath(cmd: string): boolean {
+  return (process.env.PATH ?? '').split(delimiter).some((dir) => dir && existsSync(join(dir, cmd)));
+}
+
+function describeOpenError(path: string, err: Error | null): FlashError {
+  const msg = err?.message ?? 'unknown error';
+  if (/lock|busy|EBUSY|Resource temporarily unavailable/i.test(msg)) {
+    return new FlashError(`serial port ${path} is busy: another program has it open (${msg})`, 'close the other terminal, IDE or `lonewatch console` using it, then run the command again', 'busy');
+  }
+  if (/EACCES|permission/i.test(msg)) {
+    return new FlashError(`no permission to open ${path} (${msg})`, 'add yourself to the dialout group (sudo usermod -aG dialout $USER) and log in again', 'port');
+  }
+  if (/ENOENT|No such file/i.test(msg)) {
+    return new FlashError(`serial port ${path} does not exist`, 'plug the cable in, and check the name with `lonewatch flash --list`', 'port');
+  }
+  return new FlashError(`could not open serial port ${path}: ${msg}`, 'check the cable and `lonewatch flash --list`', 'port');
+}
+
+/** The real thing: EspruinoTools' serial layer over `serialport`. */
+export class SerialLink implements ConsoleLink {
+  readonly dryRun = false;
+  private received = '';
+  private waiters: (() => void)[] = [];
+  private next = 1;
+  private closed = false;
+  /** Everything written, for --verbose and diagnostics. */
+  sentBytes = 0;
+
+  private constructor(
+    private readonly E: EspruinoGlobal,
+    readonly path: string,
+  ) {}
+
+  static async open(path: string, baudRate: number): Promise<SerialLink> {
+    if (!existsSync(path)) throw describeOpenError(path, Object.assign(new Error('ENOENT: No such file or directory'), { code: 'ENOENT' }));
+    const E = await espruinoTools();
+    current = { path, baudRate, port: null, openError: null };
+    E.Config.BAUD_RATE = String(baudRate);
+    const link = new SerialLink(E, path);
+    await new Promise<void>((resolve, reject) => {
+      E.Core.Serial.startListening((data) => link.onData(Buffer.from(data).toString('latin1')));
+      E.Core.Serial.open(
+        path,
+        (info) => {
+          if (!info || typeof info !== 'object') reject(describeOpenError(path, current.openError));
+          else resolve();
+        },
+        () => {
+          link.closed = true;
+          link.wake();
+        },
+      );
+    });
+    // Open forces EspruinoTools' slow write (19-byte blocks, 50 ms apart) until it knows the board;
+    // a wired UART with XON/XOFF needs none of it.
+    E.Core.Serial.setSlowWrite(false, true);
+    return link;
+  }
+
+  private raw: ((s: string) => void) | null = null;
+
+  /** Everything the board prints goes to fn instead (the interactive console). */
+  onRaw(fn: ((s: string) => void) | null): void {
+    this.raw = fn;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  private onData(s: string): void {
+    if (this.raw) {
+      this.raw(s);
+      return;
+    }
+    this.received += s;
+    if (this.received.length > 1 << 20) this.received = this.received.slice(-65536);
+    this.wake();
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  private waitData(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(resolve, ms);
+      this.waiters.push(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+
+  send(raw: string): Promise<void> {
+    if (this.closed) return Promise.reject(new FlashError(`the serial port ${this.path} was closed (cable unplugged?)`, 'plug it back in and run the command again', 'interrupted'));
+    this.sentBytes += raw.length;
+    // Queued in order on EspruinoTools' writer. Its completion callback only fires for writes long
+    // enough to show progress (EspruinoTools 0.1.67), so nothing waits for it: every request has
+    // its own answer and timeout.
+    this.E.Core.Serial.write(raw, false);
+    return Promise.resolve();
+  }
+
+  async request<T>(expr: string, opts: { timeoutMs?: number } = {}): Promise<T> {
+    const n = this.next++;
+    const timeoutMs = opts.timeoutMs ?? 3000;
+    const deadline = Date.now() + timeoutMs;
+    await this.send(requestLine(n, expr));
+    for (;;) {
+      const a = findAnswer(this.received, n);
+      if (a) {
+        // Keep what came after the answer (the board may print more on its own).
+        const end = this.received.indexOf(` LW${n}>`) + ` LW${n}>`.length;
+        this.received = this.received.slice(end);
+        if (!a.ok) throw new FlashError(`the board refused a command: ${a.error}`, undefined, 'board');
+        return a.value as T;
+      }
+      const left = deadline - Date.now();
+      if (left <= 0 || this.closed) {
+        throw new FlashError(
+          this.closed ? `the serial port ${this.path} closed while waiting for the board` : `the board on ${this.path} did not answer within ${(timeoutMs / 1000).toFixed(1)} s`,
+          undefined,
+          'silent',
+        );
+      }
+      await this.waitData(left);
+    }
+  }
+
+  async drain(ms: number): Promise<string> {
+    const start = this.received.length;
+    const until = Date.now() + ms;
+    while (Date.now() < until && !this.closed) await this.waitData(until - Date.now());
+    const got = this.received.slice(start);
+    return got;
+  }
+
+  /** What the board printed that no request consumed (the banner, errors). */
+  takeReceived(): string {
+    const r = this.received;
+    this.received = '';
+    return r;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await new Promise<void>((resolve) => {
+      const port = current.port;
+      if (!port || !port.isOpen) return resolve();
+      port.once('close', () => resolve());
+      this.E.Core.Serial.close();
+      setTimeout(resolve, 1000);
+    });
+    this.closed = true;
+  }
+}
+
+/** --dry-run: records every byte a run against a blank, healthy board would send. */
+export class DryRunLink implements ConsoleLink {
+  readonly dryRun = true;
+  private next = 1;
+  bytes = '';
+
+  async send(raw: string): Promise<void> {
+    this.bytes += raw;
+  }
+
+  async request<T>(expr: string, opts: { fresh?: T } = {}): Promise<T> {
+    this.bytes += requestLine(this.next++, expr);
+    return opts.fresh as T;
+  }
+
+  async drain(): Promise<string> {
+    return '';
+  }
+
+  async close(): Promise<void> {}
+}

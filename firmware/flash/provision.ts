@@ -1,0 +1,79 @@
+/**
+ * The device's registration and credentials, decided once the board has been probed.
+ *
+ * The hub keeps only a hash of a device's secret, so a secret is never read from the hub: it is
+ *   - new: the device is not registered; it is registered now (addDevice) and its secret goes to
+ *     the board, never to the screen (unless the flash fails before the board has it);
+ *   - given with --secret, checked against the hub's hash;
+ *   - on the board already (lw.json of this device, or lw.new of an interrupted flash), checked
+ *     against the hub's hash: the board the engineer holds is where that secret lives.
+ */
+import type { Store } from '../../hub/store/store.js';
+import { AdminError, addDevice } from '../../hub/admin/admin-service.js';
+import { verifySecret } from '../../hub/device-secrets.js';
+import { FlashError } from './espruino-link.js';
+import type { Identity, ProbeResult } from './wire.js';
+
+export interface ProvisionOptions {
+  store: Store;
+  deviceId: string;
+  board: 'puck' | 'rak5010';
+  workerId: string | null;
+  secret: string | null;
+  force: boolean;
+  hubHost: string;
+  hubPort: number;
+}
+
+export interface Provisioned {
+  identity: Identity;
+  registration: 'new' | 'existing';
+  secretFrom: 'new' | '--secret' | 'board' | 'interrupted flash';
+}
+
+export async function provision(o: ProvisionOptions, p: ProbeResult): Promise<Provisioned> {
+  const onBoard = p.id && typeof p.id.id === 'string' ? p.id.id : null;
+  if (onBoard && onBoard !== o.deviceId && !o.force) {
+    throw new FlashError(
+      `this board is already provisioned as ${onBoard}, not ${o.deviceId}`,
+      `check the label and the board; to turn it into ${o.deviceId} (its identity and outbox are replaced), run again with --force`,
+      'flashed',
+    );
+  }
+  const device = await o.store.read((tx) => tx.getDevice(o.deviceId));
+  const make = (pw: string): Identity => ({ id: o.deviceId, pw, h: o.hubHost, p: o.hubPort });
+  if (!device) {
+    try {
+      const created = await addDevice(o.store, o.deviceId, { workerId: o.workerId, board: o.board, now: Date.now() });
+      return { identity: make(created.secret), registration: 'new', secretFrom: 'new' };
+    } catch (err) {
+      if (err instanceof AdminError) throw new FlashError(`cannot register ${o.deviceId}: ${err.message}`, err.field === 'workerId' ? 'add the worker first (`lonewatch workers add`) or leave out --worker' : undefined, 'registered');
+      throw err;
+    }
+  }
+  if (device.revokedAt !== null) {
+    throw new FlashError(`device ${o.deviceId} is revoked on the hub`, 'use a new device id for this board', 'registered');
+  }
+  if (onBoard === o.deviceId && !o.force) {
+    throw new FlashError(
+      `${o.deviceId} is already flashed: this board holds its identity and the hub has it registered`,
+      'nothing to do; to flash it again (e.g. new firmware) run with --force: its identity and secret are kept',
+      'flashed',
+    );
+  }
+  const candidates: [string, Provisioned['secretFrom']][] = [];
+  if (o.secret) candidates.push([o.secret, '--secret']);
+  if (p.id && p.id.id === o.deviceId && typeof p.id.pw === 'string') candidates.push([p.id.pw, 'board']);
+  if (p.nw && p.nw.id === o.deviceId && typeof p.nw.pw === 'string') candidates.push([p.nw.pw, 'interrupted flash']);
+  for (const [pw, from] of candidates) {
+    if (await verifySecret(pw, device.secretHash)) return { identity: make(pw), registration: 'existing', secretFrom: from };
+    if (from === '--secret') {
+      throw new FlashError(`the --secret given does not match ${o.deviceId}'s registration on the hub`, 'check it (it was printed once by `lonewatch devices add` or a failed flash)', 'registered');
+    }
+  }
+  throw new FlashError(
+    `${o.deviceId} is already registered with the hub, which keeps only a hash of its secret, and this board does not hold it`,
+    `pass the secret printed when ${o.deviceId} was registered with --secret, or flash this board under a new device id`,
+    'registered',
+  );
+}
