@@ -75,7 +75,13 @@ let tools: Promise<EspruinoGlobal> | null = null;
 
 /** Where EspruinoTools' chatter goes (it logs through console.*): nowhere, or stderr with --verbose. */
 export function setDebug(sink: ((line: string) => void) | null): void {
-  debugSink = sink ?? (() => undefined);
+  debugSink = sink ? (line) => sink(redactSecrets(line)) : () => undefined;
+}
+
+/** The fob's secret travels inside the identity JSON (`"pw":"..."`, escaped or not, written and read
+ * back); --verbose output ends up in tickets and chat, so the value never reaches it. */
+export function redactSecrets(line: string): string {
+  return line.replace(/(\\*"pw\\*"\s*:\s*\\*")[^"\\]*/g, '$1<secret>');
 }
 
 function espruinoTools(): Promise<EspruinoGlobal> {
