@@ -18,6 +18,11 @@ export interface ServiceAccount {
 export class DeviceAuth {
   private verified = new Set<string>();
   private static readonly CACHE_MAX = 500_000;
+  /**
+   * The worker's companion app relays a BLE fob with a short-lived relay token instead of the fob's
+   * secret (hub/companion/relay-tokens.ts); set when the companion is registered.
+   */
+  relayCredential: ((deviceId: string, password: string) => boolean) | null = null;
 
   constructor(
     private readonly store: Store,
@@ -39,6 +44,7 @@ export class DeviceAuth {
     if (!device) return { refused: `unknown device ${username}` };
     if (device.revokedAt !== null) return { refused: `device ${username} is revoked` };
     const secret = password.toString('utf8');
+    if (this.relayCredential?.(username, secret)) return { kind: 'device', deviceId: username };
     const digest = createHash('sha256').update(device.secretHash).update('\0').update(secret).digest('hex');
     if (this.verified.has(digest)) return { kind: 'device', deviceId: username };
     if (!(await verifySecret(secret, device.secretHash))) return { refused: `bad credentials for device ${username}` };

@@ -1,0 +1,309 @@
+/**
+ * The worker's companion (issue 10): a PWA served by the hub at /companion/ and its API under
+ * /api/companion/. The phone relays the worker's BLE fob to the broker over MQTT-over-WebSocket
+ * (/mqtt) with a short-lived relay token (relay-tokens.ts), and shows and changes the worker's day.
+ *
+ * Actions that must survive a poor signal (check-in, visit start/end/extend, end of shift, alarms)
+ * travel as fob events over MQTT: they carry event ids, the hub stores them idempotently and acks
+ * each on the fob's command topic, and the phone keeps them in IndexedDB until that ack. Reading the
+ * day and recording an unplanned visit (which must be recorded before entering, R7) use this API.
+ */
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { hasZodFastifySchemaValidationErrors, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Hub } from '../hub.js';
+import { AdminError, addVisit } from '../admin/admin-service.js';
+import { LIMITS } from '../../shared/protocol-core.js';
+import { CompanionAuthError, type CompanionAuth, type CompanionWorker } from './companion-auth.js';
+import { RelayTokens } from './relay-tokens.js';
+
+const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
+const MQTT_BUNDLE = createRequire(import.meta.url).resolve('mqtt/dist/mqtt.esm');
+const DAY = 24 * 3600_000;
+
+/** The companion's static files: name -> content type. Nothing else under /companion/ is served. */
+const FILES: Record<string, string> = {
+  'index.html': 'text/html; charset=utf-8',
+  'app.js': 'text/javascript; charset=utf-8',
+  'fob-link.js': 'text/javascript; charset=utf-8',
+  'hub-link.js': 'text/javascript; charset=utf-8',
+  'outbox.js': 'text/javascript; charset=utf-8',
+  'style.css': 'text/css; charset=utf-8',
+  'sw.js': 'text/javascript; charset=utf-8',
+  'manifest.webmanifest': 'application/manifest+json',
+  'icon.svg': 'image/svg+xml',
+};
+
+export const COMPANION_HEADERS: Record<string, string> = {
+  // No inline script or style; the MQTT connection is same-origin WebSocket.
+  'content-security-policy':
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; manifest-src 'self'; worker-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'x-frame-options': 'DENY',
+};
+
+export interface CompanionOptions {
+  auth: CompanionAuth;
+}
+
+export interface Companion {
+  tokens: RelayTokens;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    companionWorker?: CompanionWorker | null;
+  }
+}
+
+const visitOut = z.object({
+  ref: z.string(),
+  scheduledStart: z.number(),
+  expectedEnd: z.number(),
+  riskCategory: z.number(),
+  rag: z.string(),
+  status: z.string(),
+  startedAt: z.number().nullable(),
+  endedAt: z.number().nullable(),
+  unplanned: z.boolean(),
+  checkinIntervalMin: z.number().nullable(),
+});
+
+const workerOut = z.object({ id: z.string(), name: z.string() });
+const deviceOut = z.object({ id: z.string(), board: z.string().nullable() }).nullable();
+const errorOut = z.object({ error: z.string(), field: z.string().optional() });
+
+export async function registerCompanion(http: FastifyInstance, hub: Hub, opts: CompanionOptions): Promise<Companion> {
+  const tokens = new RelayTokens(hub.clock);
+  hub.auth.relayCredential = (deviceId, password) => tokens.verify(deviceId, password);
+  const { auth } = opts;
+
+  // ---- the PWA's files
+  const sendFile = async (name: string, reply: FastifyReply, path = join(PUBLIC_DIR, name)): Promise<FastifyReply> => {
+    const body = await readFile(path);
+    for (const [k, v] of Object.entries(COMPANION_HEADERS)) reply.header(k, v);
+    // The service worker decides what the phone keeps; the browser's HTTP cache must not get in its way.
+    reply.header('cache-control', 'no-cache');
+    if (name === 'sw.js') reply.header('service-worker-allowed', '/companion/');
+    return reply.type(FILES[name] ?? 'text/javascript; charset=utf-8').send(body);
+  };
+  http.get('/companion', { schema: { hide: true } }, async (_req, reply) => reply.redirect('/companion/'));
+  http.get('/companion/', { schema: { hide: true } }, async (_req, reply) => sendFile('index.html', reply));
+  http.get('/companion/vendor/mqtt.js', { schema: { hide: true } }, async (_req, reply) => sendFile('mqtt.js', reply, MQTT_BUNDLE));
+  http.get('/companion/:file', { schema: { hide: true } }, async (req, reply) => {
+    const file = (req.params as { file: string }).file;
+    if (!Object.hasOwn(FILES, file)) return reply.code(404).type('text/plain').send('not found');
+    return sendFile(file, reply);
+  });
+
+  // ---- the API
+  await http.register(
+    async (api) => {
+      api.setValidatorCompiler(validatorCompiler);
+      api.setSerializerCompiler(serializerCompiler);
+      api.setErrorHandler((err: FastifyError, request, reply) => sendError(err, request, reply));
+      const app = api.withTypeProvider<ZodTypeProvider>();
+
+      const signedIn = async (request: FastifyRequest): Promise<void> => {
+        const m = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '');
+        const worker = m ? await auth.identify(m[1]) : null;
+        if (!worker) throw new CompanionAuthError(401, 'sign in on this phone first (the session is unknown, expired or was signed out)');
+        request.companionWorker = worker;
+      };
+      const me = (request: FastifyRequest): CompanionWorker => request.companionWorker!;
+      const deviceOf = async (workerId: string) =>
+        hub.store.read(async (tx) => (await tx.listDevices()).find((d) => d.workerId === workerId && d.revokedAt === null) ?? null);
+
+      app.post(
+        '/sign-in',
+        {
+          schema: {
+            tags: ['companion'],
+            summary: "Worker sign-in on the companion: returns a session token the phone keeps",
+            body: z.object({ username: z.string().min(1).max(64), password: z.string().min(1).max(256) }),
+            response: { 200: z.object({ token: z.string(), worker: workerOut }), 401: errorOut, 403: errorOut, 429: errorOut },
+          },
+        },
+        async (req) => {
+          const { token, worker } = await auth.signIn(req.body.username.trim().toLowerCase(), req.body.password, req.ip);
+          return { token, worker: { id: worker.workerId, name: worker.name } };
+        },
+      );
+
+      app.post('/sign-out', { schema: { tags: ['companion'], summary: 'End this phone session' }, preHandler: signedIn }, async (req) => {
+        const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
+        if (m) await auth.signOut(m[1]);
+        return { ok: true };
+      });
+
+      app.get(
+        '/me',
+        {
+          schema: { tags: ['companion'], summary: 'The signed-in worker and the fob assigned to them', response: { 200: z.object({ worker: workerOut, device: deviceOut, hub: z.string(), serverNow: z.number() }) } },
+          preHandler: signedIn,
+        },
+        async (req) => {
+          const w = me(req);
+          const device = await deviceOf(w.workerId);
+          return { worker: { id: w.workerId, name: w.name }, device: device ? { id: device.id, board: device.board } : null, hub: hub.config.hub.name, serverNow: hub.clock.now() };
+        },
+      );
+
+      app.get(
+        '/today',
+        {
+          schema: {
+            tags: ['companion'],
+            summary: "The worker's visits today, what is due and the last confirmed sighting",
+            response: {
+              200: z.object({
+                serverNow: z.number(),
+                onShift: z.boolean(),
+                activeVisitRef: z.string().nullable(),
+                due: z.object({ at: z.number(), reason: z.string(), visitRef: z.string().nullable() }).nullable(),
+                lastSightingAt: z.number().nullable(),
+                visits: z.array(visitOut),
+              }),
+            },
+          },
+          preHandler: signedIn,
+        },
+        async (req) => {
+          const { workerId } = me(req);
+          const now = hub.clock.now();
+          const start = new Date(now);
+          start.setHours(0, 0, 0, 0);
+          const { visits, state } = await hub.store.read(async (tx) => ({
+            visits: await tx.listVisits(workerId, Math.min(start.getTime(), now - 12 * 3600_000), start.getTime() + DAY),
+            state: await tx.getCheckinState(workerId),
+          }));
+          visits.sort((a, b) => a.scheduledStart - b.scheduledStart);
+          const refOf = (id: string | null | undefined) => visits.find((v) => v.id === id)?.ref ?? null;
+          return {
+            serverNow: now,
+            onShift: state?.onShift ?? false,
+            activeVisitRef: refOf(state?.activeVisitId),
+            due: state?.due ? { at: state.due.at, reason: state.due.reason, visitRef: refOf(state.due.visitId) } : null,
+            lastSightingAt: state?.lastSighting?.at ?? null,
+            visits: visits.map((v) => ({
+              ref: v.ref,
+              scheduledStart: v.scheduledStart,
+              expectedEnd: v.expectedEnd,
+              riskCategory: v.riskCategory,
+              rag: v.rag,
+              status: v.status,
+              startedAt: v.startedAt,
+              endedAt: v.endedAt,
+              unplanned: v.unplanned,
+              checkinIntervalMin: v.checkinIntervalMin,
+            })),
+          };
+        },
+      );
+
+      app.post(
+        '/relay-token',
+        {
+          schema: {
+            tags: ['companion'],
+            summary: "A short-lived MQTT credential for relaying the worker's own fob (and only that fob)",
+            response: { 200: z.object({ deviceId: z.string(), username: z.string(), password: z.string(), expiresAt: z.number(), path: z.string() }), 404: errorOut },
+          },
+          preHandler: signedIn,
+        },
+        async (req) => {
+          const w = me(req);
+          const device = await deviceOf(w.workerId);
+          if (!device) throw new CompanionAuthError(404, 'no fob is assigned to you: ask your manager to assign one (lonewatch devices assign)');
+          const { token, expiresAt } = tokens.issue(device.id, w.workerId);
+          await hub.store.transaction((tx) =>
+            tx.appendAudit({ at: hub.clock.now(), actor: w.actor, action: 'companion.relay_token', subject: device.id, detail: { workerId: w.workerId, ip: req.ip } }),
+          );
+          return { deviceId: device.id, username: device.id, password: token, expiresAt, path: '/mqtt' };
+        },
+      );
+
+      app.post(
+        '/visits',
+        {
+          schema: {
+            tags: ['companion'],
+            summary: 'Record an unplanned visit before entering (R7)',
+            body: z.object({
+              ref: z.string().min(1).max(LIMITS.visitRefMaxLength),
+              minutes: z.int().min(5).max(12 * 60),
+              riskCategory: z.union([z.literal(1), z.literal(2)]).default(1),
+              rag: z.enum(['red', 'amber', 'green']).default('green'),
+              nextLocation: z.string().max(128).nullable().default(null),
+            }),
+            response: { 200: z.object({ visit: visitOut, warnings: z.array(z.string()) }), 400: errorOut, 409: errorOut, 422: errorOut },
+          },
+          preHandler: signedIn,
+        },
+        async (req) => {
+          const w = me(req);
+          const now = hub.clock.now();
+          const b = req.body;
+          const res = await addVisit(
+            hub.store,
+            {
+              workerId: w.workerId,
+              ref: b.ref,
+              scheduledStart: now,
+              expectedEnd: now + b.minutes * 60_000,
+              riskCategory: b.riskCategory,
+              rag: b.rag,
+              checkinIntervalMin: b.rag === 'red' || b.riskCategory === 2 ? 30 : null,
+              nextLocation: b.nextLocation,
+              secondWorkerId: null,
+              unplanned: true,
+            },
+            { onBreach: hub.config.rules.visit_policy_breach, trainingValidYears: hub.config.rules.training_valid_years },
+          );
+          await hub.store.transaction((tx) => tx.appendAudit({ at: now, actor: w.actor, action: 'visit.unplanned', subject: `worker:${w.workerId}`, detail: { ref: b.ref } }));
+          await hub.runtime.workerAction(w.workerId, { type: 'itinerary_changed' });
+          const v = res.visit;
+          return {
+            visit: {
+              ref: v.ref,
+              scheduledStart: v.scheduledStart,
+              expectedEnd: v.expectedEnd,
+              riskCategory: v.riskCategory,
+              rag: v.rag,
+              status: v.status,
+              startedAt: v.startedAt,
+              endedAt: v.endedAt,
+              unplanned: v.unplanned,
+              checkinIntervalMin: v.checkinIntervalMin,
+            },
+            warnings: res.warnings,
+          };
+        },
+      );
+    },
+    { prefix: '/api/companion' },
+  );
+  return { tokens };
+}
+
+function sendError(err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  if (hasZodFastifySchemaValidationErrors(err)) {
+    const first = err.validation[0];
+    const field = first.instancePath.replace(/^\//, '').replace(/\//g, '.') || 'body';
+    return reply.code(400).send({ error: `field "${field}": ${first.message}`, field });
+  }
+  if (err instanceof CompanionAuthError) {
+    if (err.status === 429) reply.header('retry-after', /(\d+) s/.exec(err.message)?.[1] ?? '60');
+    return reply.code(err.status).send({ error: err.message });
+  }
+  if (err instanceof AdminError) return reply.code(err.status).send({ error: err.message, ...(err.field ? { field: err.field } : {}) });
+  const status = err.statusCode ?? 500;
+  if (status >= 400 && status < 500) return reply.code(status).send({ error: err.message });
+  request.log.error({ err, url: request.url }, 'companion API request failed');
+  return reply.code(500).send({ error: 'the hub could not complete this request; the hub log has the details' });
+}

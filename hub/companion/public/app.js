@@ -1,0 +1,421 @@
+/* global document, window, navigator, localStorage, fetch, crypto, AudioContext */
+// The worker's companion: sign-in, the day's visits, and the relay between the fob (BLE) and the
+// hub (MQTT over WebSocket). Every action that must not be lost is an event with an id, kept in
+// the outbox (IndexedDB) until the hub's ack: see docs/companion.md.
+import { FobLink } from './fob-link.js';
+import { HubLink } from './hub-link.js';
+import * as outbox from './outbox.js';
+
+const $ = (id) => document.getElementById(id);
+const TOKEN = 'lw.token';
+const ME = 'lw.me';
+const TODAY = 'lw.today';
+const RESEND_MS = 5000;
+
+const state = {
+  me: null,
+  today: null,
+  prompted: false,
+  fobConnected: false,
+  lastSent: new Map(),
+  siren: null,
+};
+
+// ---------------------------------------------------------------- the hub's API
+
+class SignedOut extends Error {}
+
+async function api(method, path, body) {
+  const token = localStorage.getItem(TOKEN);
+  const res = await fetch(`/api/companion${path}`, {
+    method,
+    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
+  const data = await res.json().catch(() => ({}));
+  if (res.status === 401 && path !== '/sign-in') {
+    signedOut();
+    throw new SignedOut(data.error ?? 'signed out');
+  }
+  if (!res.ok) throw Object.assign(new Error(data.error ?? `the hub answered ${res.status}`), { status: res.status });
+  return data;
+}
+
+// ---------------------------------------------------------------- phone event ids
+
+/** Phone-made events need ids that never collide with the fob's `<boot>-<seq>`: `z<random>-<seq>`. */
+function nextEventId() {
+  let prefix = localStorage.getItem('lw.idp');
+  if (!prefix) {
+    prefix = 'z' + Array.from(crypto.getRandomValues(new Uint8Array(6)), (b) => (b % 36).toString(36)).join('');
+    localStorage.setItem('lw.idp', prefix);
+  }
+  const seq = Number(localStorage.getItem('lw.seq') ?? '0') + 1;
+  localStorage.setItem('lw.seq', String(seq));
+  return `${prefix}-${seq.toString(36)}`;
+}
+
+// ---------------------------------------------------------------- relay
+
+const fob = new FobLink({
+  onLine: (leaf, json) => fromFob(leaf, json),
+  onState: (s) => fobState(s),
+});
+
+const hub = new HubLink({
+  getCredential: () => api('POST', '/relay-token'),
+  onCommand: (json) => fromHub(json),
+  onState: (s) => hubState(s),
+});
+
+async function fromFob(leaf, json) {
+  if (leaf === 'hb') {
+    hub.publish('hb', json, 0);
+    return;
+  }
+  if (leaf !== 'ev') return;
+  let ev;
+  try {
+    ev = JSON.parse(json);
+  } catch {
+    return;
+  }
+  if (!ev || typeof ev.i !== 'string') return;
+  const { ag, ...event } = ev;
+  await outbox.add({ i: ev.i, event, ag0: typeof ag === 'number' ? ag : 0, heldSince: Date.now(), origin: 'fob' });
+  await flush();
+}
+
+async function fromHub(json) {
+  let cmd;
+  try {
+    cmd = JSON.parse(json);
+  } catch {
+    return;
+  }
+  if (cmd.k === 'ack' && typeof cmd.i === 'string') {
+    const entry = (await outbox.all()).find((e) => e.i === cmd.i);
+    await outbox.remove(cmd.i);
+    state.lastSent.delete(cmd.i);
+    await showWaiting();
+    if (entry?.origin === 'phone') {
+      refreshToday();
+      return;
+    }
+  }
+  if (cmd.k === 'prm') {
+    state.prompted = true;
+    $('prompt').hidden = false;
+    vibrate([400, 200, 400]);
+  } else if (cmd.k === 'hc') {
+    vibrate(300); // one discreet pulse, nothing on screen
+  } else if (cmd.k === 'stop' || cmd.k === 'clr') {
+    stopSiren();
+  }
+  // Every command also goes to the fob, which acts on its own (acks empty its outbox).
+  if (state.fobConnected) await fob.send('cmd', json);
+}
+
+/** Sends what waits in the outbox: new entries at once, unacknowledged ones again after RESEND_MS. */
+let flushing = null;
+async function flush() {
+  if (flushing) return flushing;
+  flushing = (async () => {
+    const now = Date.now();
+    for (const entry of await outbox.all()) {
+      if (!hub.connected) break;
+      const last = state.lastSent.get(entry.i);
+      if (last !== undefined && now - last < RESEND_MS) continue;
+      state.lastSent.set(entry.i, now);
+      await hub.publish('ev', outbox.payload(entry, now), 1);
+    }
+    await showWaiting();
+  })();
+  try {
+    await flushing;
+  } finally {
+    flushing = null;
+  }
+}
+
+async function phoneEvent(k, extra = {}) {
+  const i = nextEventId();
+  await outbox.add({ i, event: { i, k, ...extra }, ag0: 0, heldSince: Date.now(), origin: 'phone' });
+  applyLocally(k, extra);
+  await showWaiting();
+  await flush();
+}
+
+function fobState(s) {
+  state.fobConnected = s.connected;
+  const pill = $('fob-state');
+  pill.textContent = s.connected ? `Fob: ${s.name}` : s.lost ? 'Fob: DISCONNECTED' : 'Fob: not paired';
+  pill.className = `pill ${s.connected ? 'ok' : s.lost ? 'bad' : ''}`;
+  $('pair').textContent = s.connected ? 'Fob connected' : s.lost ? 'Reconnect fob' : 'Pair fob';
+  $('fob-lost').hidden = !(s.lost && !s.connected);
+  if (s.connected) hub.publish('st', '1', 1);
+  if (!s.connected && s.lost) {
+    // Told at once: the hub raises "device silent" if the fob stays unheard during the shift (R16).
+    vibrate([600, 200, 600, 200, 600]);
+    hub.publish('st', '0', 1);
+  }
+}
+
+function hubState(s) {
+  const pill = $('hub-state');
+  pill.textContent = s.connected ? 'Hub: connected' : 'Hub: offline';
+  pill.className = `pill ${s.connected ? 'ok' : 'bad'}`;
+  if (s.connected) {
+    state.lastSent.clear();
+    flush();
+    refreshToday();
+  }
+}
+
+async function showWaiting() {
+  const n = (await outbox.all()).length;
+  const el = $('waiting');
+  el.hidden = n === 0;
+  el.textContent = `${n} waiting to send`;
+}
+
+// ---------------------------------------------------------------- the day
+
+function hhmm(ms) {
+  return new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+}
+
+/** What the worker did shows at once, even while the hub is unreachable. */
+function applyLocally(k, extra) {
+  const t = state.today;
+  if (!t) return;
+  const now = Date.now();
+  const active = t.visits.find((v) => v.ref === t.activeVisitRef);
+  if (k === 'vs') {
+    if (active) active.status = 'ended';
+    const v = t.visits.find((x) => x.ref === extra.v);
+    if (v) Object.assign(v, { status: 'active', startedAt: now });
+    t.activeVisitRef = v ? v.ref : null;
+    t.onShift = true;
+  } else if (k === 've' && active) {
+    Object.assign(active, { status: 'ended', endedAt: now });
+    t.activeVisitRef = null;
+  } else if (k === 'ext' && active) {
+    active.expectedEnd = Math.max(active.expectedEnd, t.serverNow ?? now) + extra.m * 60_000;
+  } else if (k === 'eos') {
+    if (active) Object.assign(active, { status: 'ended', endedAt: now });
+    t.activeVisitRef = null;
+    t.onShift = false;
+  }
+  if (k === 'chk' || k === 've' || k === 'ext' || k === 'eos' || k === 'vs') {
+    state.prompted = false;
+    $('prompt').hidden = true;
+  }
+  renderToday();
+}
+
+async function refreshToday() {
+  try {
+    state.today = await api('GET', '/today');
+    localStorage.setItem(TODAY, JSON.stringify(state.today));
+    renderToday();
+  } catch {
+    /* offline: the last copy stays on screen */
+  }
+}
+
+function renderToday() {
+  const t = state.today;
+  const list = $('visits');
+  list.replaceChildren();
+  $('no-visits').hidden = !!t && t.visits.length > 0;
+  if (!t) return;
+  const active = t.visits.find((v) => v.ref === t.activeVisitRef && v.status === 'active');
+  $('now-title').textContent = active ? `At ${active.ref}` : t.onShift ? 'Between visits' : 'Not on shift';
+  $('now-detail').textContent = active ? `Expected to end ${hhmm(active.expectedEnd)}` : '';
+  $('now-detail').dataset.expectedEnd = active ? String(active.expectedEnd) : '';
+  $('visit-controls').hidden = !active;
+  for (const v of t.visits) {
+    const li = document.createElement('li');
+    li.className = v.status;
+    li.dataset.ref = v.ref;
+    const what = document.createElement('div');
+    what.className = 'what';
+    const ref = document.createElement('div');
+    ref.className = 'ref';
+    ref.textContent = v.ref + (v.unplanned ? ' (unplanned)' : '');
+    const meta = document.createElement('div');
+    meta.className = 'meta';
+    const cat = document.createElement('span');
+    cat.className = v.riskCategory === 2 ? 'cat2' : '';
+    cat.textContent = `Cat ${v.riskCategory}`;
+    meta.append(`${hhmm(v.scheduledStart)}–${hhmm(v.expectedEnd)} · `, cat, v.checkinIntervalMin ? ` · check in every ${v.checkinIntervalMin} min` : '', v.status === 'ended' ? ' · done' : '');
+    what.append(ref, meta);
+    li.append(what);
+    if (v.status === 'planned') {
+      const start = document.createElement('button');
+      start.className = 'big start';
+      start.textContent = 'Start';
+      start.addEventListener('click', () => act('vs', { v: v.ref }, `Visit ${v.ref} started`));
+      li.append(start);
+    }
+    list.append(li);
+  }
+}
+
+async function act(k, extra, message) {
+  await phoneEvent(k, extra);
+  toast(hub.connected ? message : `${message} (will send when the hub is back)`);
+}
+
+function toast(text) {
+  $('toast').textContent = text;
+}
+
+function vibrate(pattern) {
+  if (navigator.vibrate) navigator.vibrate(pattern);
+}
+
+function startSiren() {
+  try {
+    const ctx = new AudioContext();
+    const osc = ctx.createOscillator();
+    osc.type = 'square';
+    osc.frequency.value = 2700;
+    osc.connect(ctx.destination);
+    osc.start();
+    state.siren = { ctx, osc, timer: setTimeout(stopSiren, 30_000) };
+  } catch {
+    /* no audio: the fob's buzzer is the deterrent */
+  }
+}
+
+function stopSiren() {
+  if (!state.siren) return;
+  clearTimeout(state.siren.timer);
+  state.siren.osc.stop();
+  state.siren.ctx.close();
+  state.siren = null;
+}
+
+// ---------------------------------------------------------------- screens
+
+function signedOut() {
+  localStorage.removeItem(TOKEN);
+  localStorage.removeItem(ME);
+  localStorage.removeItem(TODAY);
+  hub.stop();
+  fob.disconnect();
+  $('day').hidden = true;
+  $('signin').hidden = false;
+}
+
+async function showDay() {
+  $('signin').hidden = true;
+  $('day').hidden = false;
+  const cachedToday = localStorage.getItem(TODAY);
+  if (cachedToday) {
+    state.today = JSON.parse(cachedToday);
+    renderToday();
+  }
+  try {
+    state.me = await api('GET', '/me');
+    localStorage.setItem(ME, JSON.stringify(state.me));
+  } catch (err) {
+    if (err instanceof SignedOut) return;
+    state.me = JSON.parse(localStorage.getItem(ME) ?? 'null');
+  }
+  document.title = state.me ? `Lonewatch: ${state.me.worker.name}` : 'Lonewatch';
+  if (state.me && !state.me.device) toast('No fob is assigned to you: ask your manager.');
+  hubState({ connected: false });
+  hub.start();
+  await showWaiting();
+  refreshToday();
+  if (FobLink.supported()) fob.reconnectKnown().catch(() => undefined);
+}
+
+function wire() {
+  $('signin-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    $('signin-error').textContent = '';
+    try {
+      const res = await api('POST', '/sign-in', { username: $('username').value, password: $('password').value });
+      localStorage.setItem(TOKEN, res.token);
+      $('password').value = '';
+      await showDay();
+    } catch (err) {
+      $('signin-error').textContent = err.message;
+    }
+  });
+  $('pair').addEventListener('click', async () => {
+    if (!FobLink.supported()) return toast('This browser cannot talk to the fob (Web Bluetooth): use Chrome on Android.');
+    try {
+      if (!(await fob.reconnectKnown().catch(() => false))) await fob.pair();
+    } catch (err) {
+      toast(`Could not connect to the fob: ${err.message}`);
+    }
+  });
+  $('checkin').addEventListener('click', () => act('chk', state.prompted ? { p: 1 } : {}, 'Checked in'));
+  $('end-visit').addEventListener('click', () => act('ve', state.today?.activeVisitRef ? { v: state.today.activeVisitRef } : {}, 'Visit ended'));
+  for (const id of ['extend-15', 'extend-30']) {
+    $(id).addEventListener('click', (e) => {
+      const m = Number(e.currentTarget.dataset.minutes);
+      act('ext', { m }, `Visit extended by ${m} min`);
+    });
+  }
+  $('end-shift').addEventListener('click', () => act('eos', {}, 'Shift ended: safe home'));
+  $('sos').addEventListener('click', () => {
+    $('sos').hidden = true;
+    $('sos-confirm').hidden = false;
+  });
+  $('sos-no').addEventListener('click', () => {
+    $('sos').hidden = false;
+    $('sos-confirm').hidden = true;
+  });
+  $('sos-yes').addEventListener('click', async () => {
+    $('sos').hidden = false;
+    $('sos-confirm').hidden = true;
+    startSiren();
+    vibrate([1000, 200, 1000]);
+    await act('sos', {}, 'SOS sent: the office is alerted');
+  });
+  // The covert alarm: an ordinary-looking button with an ordinary answer (R1, the code phrase).
+  $('late').addEventListener('click', async () => {
+    await phoneEvent('cov');
+    toast('Noted.');
+  });
+  $('unplanned-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    $('unplanned-error').textContent = '';
+    try {
+      const res = await api('POST', '/visits', { ref: $('unplanned-ref').value.trim(), minutes: Number($('unplanned-minutes').value), riskCategory: Number($('unplanned-category').value) });
+      $('unplanned').open = false;
+      $('unplanned-ref').value = '';
+      await refreshToday();
+      toast(`Visit ${res.visit.ref} recorded${res.warnings.length ? `: ${res.warnings.join('; ')}` : ''}. Tap Start when you go in.`);
+    } catch (err) {
+      $('unplanned-error').textContent = err instanceof TypeError ? 'The hub is unreachable: phone the office to record the visit before you go in.' : err.message;
+    }
+  });
+  $('sign-out').addEventListener('click', async () => {
+    await api('POST', '/sign-out').catch(() => undefined);
+    signedOut();
+  });
+  window.addEventListener('online', () => hub.nudge());
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible') {
+      hub.nudge();
+      refreshToday();
+    }
+  });
+  setInterval(() => {
+    flush();
+    if (!state.fobConnected && fob.wanted) fob.reconnectKnown().catch(() => undefined);
+  }, RESEND_MS);
+  setInterval(refreshToday, 60_000);
+}
+
+if ('serviceWorker' in navigator) navigator.serviceWorker.register('/companion/sw.js', { scope: '/companion/' }).catch(() => undefined);
+wire();
+if (localStorage.getItem(TOKEN)) showDay();
+else $('signin').hidden = false;

@@ -1,0 +1,102 @@
+/* global navigator, TextDecoder, TextEncoder */
+// The BLE link to the worker's Puck.js: Web Bluetooth, Nordic UART service. The fob writes one
+// line per message, `<leaf> <json>\n` (shared/protocol-core.ts encodeUartLine); the phone writes
+// commands back as `cmd <json>\n`. BLE delivers at most 20 bytes a notification, so lines are
+// reassembled here and written in 20-byte chunks.
+export const NUS_SERVICE = '6e400001-b5a3-f393-e0a9-e50e24dcca9e';
+export const NUS_RX = '6e400002-b5a3-f393-e0a9-e50e24dcca9e'; // phone -> fob (write)
+export const NUS_TX = '6e400003-b5a3-f393-e0a9-e50e24dcca9e'; // fob -> phone (notify)
+const LEAVES = ['hb', 'ev', 'st', 'cmd'];
+const CHUNK = 20;
+
+export class FobLink {
+  constructor({ onLine, onState }) {
+    this.onLine = onLine;
+    this.onState = onState;
+    this.device = null;
+    this.rx = null;
+    this.buffer = '';
+    this.connected = false;
+    this.writing = Promise.resolve();
+    this.wanted = false;
+  }
+
+  static supported() {
+    return typeof navigator !== 'undefined' && !!navigator.bluetooth;
+  }
+
+  /** Asks the worker to choose their fob (needs a tap), then connects. */
+  async pair() {
+    const device = await navigator.bluetooth.requestDevice({ filters: [{ namePrefix: 'Puck.js' }, { services: [NUS_SERVICE] }], optionalServices: [NUS_SERVICE] });
+    return this.connect(device);
+  }
+
+  /** A fob paired before (Chrome remembers it): reconnect without a chooser. */
+  async reconnectKnown() {
+    if (this.device) return this.connect(this.device);
+    if (!navigator.bluetooth.getDevices) return false;
+    const known = await navigator.bluetooth.getDevices();
+    const device = known.find((d) => (d.name ?? '').startsWith('Puck.js'));
+    return device ? this.connect(device) : false;
+  }
+
+  async connect(device) {
+    this.wanted = true;
+    if (this.device !== device) {
+      this.device = device;
+      device.addEventListener('gattserverdisconnected', () => this.lost());
+    }
+    const server = await device.gatt.connect();
+    const service = await server.getPrimaryService(NUS_SERVICE);
+    this.rx = await service.getCharacteristic(NUS_RX);
+    const tx = await service.getCharacteristic(NUS_TX);
+    tx.addEventListener('characteristicvaluechanged', (e) => this.received(new TextDecoder().decode(e.target.value)));
+    await tx.startNotifications();
+    this.buffer = '';
+    this.connected = true;
+    this.onState({ connected: true, name: device.name ?? 'fob' });
+    return true;
+  }
+
+  lost() {
+    if (!this.connected) return;
+    this.connected = false;
+    this.rx = null;
+    this.onState({ connected: false, name: this.device?.name ?? 'fob', lost: this.wanted });
+  }
+
+  async disconnect() {
+    this.wanted = false;
+    if (this.device?.gatt?.connected) this.device.gatt.disconnect();
+    this.lost();
+  }
+
+  received(text) {
+    this.buffer += text;
+    let nl = this.buffer.indexOf('\n');
+    while (nl >= 0) {
+      const line = this.buffer.slice(0, nl).replace(/\r$/, '');
+      this.buffer = this.buffer.slice(nl + 1);
+      const space = line.indexOf(' ');
+      const leaf = space > 0 ? line.slice(0, space) : '';
+      if (LEAVES.includes(leaf)) this.onLine(leaf, line.slice(space + 1));
+      nl = this.buffer.indexOf('\n');
+    }
+    if (this.buffer.length > 512) this.buffer = '';
+  }
+
+  /** Writes a command line to the fob; resolves false when the fob is not connected. */
+  send(leaf, json) {
+    const line = new TextEncoder().encode(`${leaf} ${json}\n`);
+    this.writing = this.writing.then(async () => {
+      if (!this.rx) return false;
+      try {
+        for (let at = 0; at < line.length; at += CHUNK) await this.rx.writeValue(line.slice(at, at + CHUNK));
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    return this.writing;
+  }
+}

@@ -1,0 +1,111 @@
+/* global location, TextDecoder */
+// The phone's MQTT-over-WebSocket link to the hub, with the fob's identity. Before every connect it
+// asks the hub for a fresh relay token (the signed-in worker's session, scoped to their own fob):
+// the fob's secret never reaches the phone. MQTT 3.1.1, clean session; the last will says the relay
+// (and so the fob) went offline.
+import mqtt from './vendor/mqtt.js';
+
+export class HubLink {
+  /**
+   * getCredential(): Promise<{ deviceId, username, password, path }> (throws when the hub is unreachable)
+   * onCommand(json), onState({ connected, error? })
+   */
+  constructor({ getCredential, onCommand, onState }) {
+    this.getCredential = getCredential;
+    this.onCommand = onCommand;
+    this.onState = onState;
+    this.client = null;
+    this.deviceId = null;
+    this.connected = false;
+    this.stopped = false;
+    this.backoff = 1000;
+    this.timer = null;
+  }
+
+  start() {
+    this.stopped = false;
+    if (!this.client && !this.timer) this.attempt();
+  }
+
+  async stop() {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.timer = null;
+    const c = this.client;
+    this.client = null;
+    if (c) await new Promise((resolve) => c.end(false, {}, resolve));
+    this.setConnected(false);
+  }
+
+  /** Reconnect now (the phone came back online, or the page became visible). */
+  nudge() {
+    if (this.stopped || this.client) return;
+    clearTimeout(this.timer);
+    this.timer = null;
+    this.backoff = 1000;
+    this.attempt();
+  }
+
+  setConnected(up, error) {
+    if (this.connected === up && !error) return;
+    this.connected = up;
+    this.onState({ connected: up, ...(error ? { error } : {}) });
+  }
+
+  retryLater(error) {
+    this.setConnected(false, error);
+    if (this.stopped) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.attempt();
+    }, this.backoff);
+    this.backoff = Math.min(this.backoff * 2, 15000);
+  }
+
+  async attempt() {
+    let cred;
+    try {
+      cred = await this.getCredential();
+    } catch (err) {
+      return this.retryLater(String(err?.message ?? err));
+    }
+    if (this.stopped) return;
+    this.deviceId = cred.deviceId;
+    const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+    const client = mqtt.connect(`${scheme}://${location.host}${cred.path}`, {
+      protocolVersion: 4,
+      clientId: cred.deviceId,
+      username: cred.username,
+      password: cred.password,
+      clean: true,
+      keepalive: 30,
+      reconnectPeriod: 0,
+      connectTimeout: 10000,
+      will: { topic: `lw/${cred.deviceId}/st`, payload: '0', qos: 1, retain: false },
+    });
+    this.client = client;
+    client.on('connect', () => {
+      this.backoff = 1000;
+      client.subscribe(`lw/${cred.deviceId}/cmd`, { qos: 1 }, () => {
+        if (this.client !== client) return;
+        this.setConnected(true);
+      });
+    });
+    client.on('message', (_topic, payload) => this.onCommand(new TextDecoder().decode(payload)));
+    client.on('error', () => undefined);
+    client.on('close', () => {
+      if (this.client !== client) return;
+      this.client = null;
+      client.end(true);
+      this.retryLater();
+    });
+  }
+
+  /** Publishes on lw/<fob>/<leaf>; resolves true on the broker's PUBACK (QoS 1) or send (QoS 0). */
+  publish(leaf, json, qos = 1) {
+    const c = this.client;
+    if (!c || !this.connected) return Promise.resolve(false);
+    return new Promise((resolve) => c.publish(`lw/${this.deviceId}/${leaf}`, json, { qos }, (err) => resolve(!err)));
+  }
+}

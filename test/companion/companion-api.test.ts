@@ -1,0 +1,140 @@
+/**
+ * The companion's API and relay credentials against a real hub: sign-in, the worker's day, the
+ * relay token scoped to the worker's own fob (over the real MQTT-over-WebSocket), unplanned visits,
+ * and the PWA's files (manifest, CSP).
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import mqtt from 'mqtt';
+import { startCompanionHub } from './companion-harness.js';
+import { TestCompanionAuth } from './test-auth.js';
+import type { TestHub } from '../helpers/hub-harness.js';
+import { RELAY_TOKEN_TTL_MS } from '../../hub/companion/relay-tokens.js';
+
+let t: TestHub;
+let auth: TestCompanionAuth;
+
+beforeEach(async () => {
+  auth = new TestCompanionAuth();
+  t = await startCompanionHub(auth);
+  await t.addDevice('fob-a', { workerId: 'w-a' });
+  await t.addDevice('fob-b', { workerId: 'w-b' });
+  await t.addWorker('w-c');
+  auth.addWorkerUser('sam', 'correct horse', 'w-a', 'Sam Carter');
+  auth.addWorkerUser('bo', 'battery staple', 'w-b');
+  auth.addWorkerUser('cy', 'no fob here', 'w-c');
+});
+afterEach(async () => {
+  await t.stop();
+});
+
+async function call(method: string, path: string, token?: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+  const res = await fetch(`${t.httpUrl}/api/companion${path}`, {
+    method,
+    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
+  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+}
+
+async function signIn(username: string, password: string): Promise<string> {
+  const r = await call('POST', '/sign-in', undefined, { username, password });
+  expect(r.status).toBe(200);
+  return r.json.token as string;
+}
+
+function wsConnect(clientId: string, username: string, password: string): Promise<mqtt.MqttClient> {
+  return mqtt.connectAsync(`${t.httpUrl.replace('http', 'ws')}/mqtt`, { clientId, username, password, protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000 });
+}
+
+describe('companion API', () => {
+  it('signs a worker in and shows their fob and their day', async () => {
+    expect((await call('POST', '/sign-in', undefined, { username: 'sam', password: 'wrong' })).status).toBe(401);
+    expect((await call('GET', '/me')).status).toBe(401);
+    const token = await signIn('sam', 'correct horse');
+    const me = await call('GET', '/me', token);
+    expect(me.json).toMatchObject({ worker: { id: 'w-a', name: 'Sam Carter' }, device: { id: 'fob-a' } });
+    const now = t.clock.now();
+    await t.addWorker('w-second');
+    await t.addVisit({ workerId: 'w-a', ref: 'V-2', scheduledStart: now + 2 * 3600_000, expectedEnd: now + 3 * 3600_000, riskCategory: 2, rag: 'amber', secondWorkerId: 'w-second' });
+    await t.addVisit({ workerId: 'w-a', ref: 'V-1', scheduledStart: now + 3600_000, expectedEnd: now + 2 * 3600_000 });
+    await t.addVisit({ workerId: 'w-b', ref: 'OTHER', scheduledStart: now + 3600_000, expectedEnd: now + 2 * 3600_000 });
+    const today = await call('GET', '/today', token);
+    expect((today.json.visits as { ref: string }[]).map((v) => v.ref)).toEqual(['V-1', 'V-2']);
+    expect(today.json.visits).toContainEqual(expect.objectContaining({ ref: 'V-2', riskCategory: 2, status: 'planned' }));
+  });
+
+  it('a relay token lets the phone connect as its own fob only, over MQTT-over-WebSocket, and only until it expires', async () => {
+    const token = await signIn('sam', 'correct horse');
+    const cred = (await call('POST', '/relay-token', token)).json as { deviceId: string; username: string; password: string; path: string };
+    expect(cred).toMatchObject({ deviceId: 'fob-a', username: 'fob-a', path: '/mqtt' });
+    // Not the fob's secret, and not valid for another fob.
+    await expect(wsConnect('fob-b', 'fob-b', cred.password)).rejects.toThrow();
+    const client = await wsConnect('fob-a', 'fob-a', cred.password);
+    await client.publishAsync('lw/fob-a/ev', JSON.stringify({ i: 'z1-1', k: 'cov', ag: 0 }), { qos: 1 });
+    await expect.poll(async () => (await t.alarms()).map((a) => [a.kind, a.deviceId, a.workerId])).toEqual([['covert_sos', 'fob-a', 'w-a']]);
+    // The device ACL still holds: another fob's topics are refused (the broker drops the client).
+    client.publish('lw/fob-b/ev', JSON.stringify({ i: 'z1-2', k: 'cov', ag: 0 }), { qos: 1 });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await t.eventCount('fob-b')).toBe(0);
+    client.end(true);
+    // Expired tokens are refused.
+    await t.advance(RELAY_TOKEN_TTL_MS + 1000);
+    await expect(wsConnect('fob-a', 'fob-a', cred.password)).rejects.toThrow();
+    // A revoked fob is refused whatever the token.
+    const fresh = (await call('POST', '/relay-token', token)).json as { password: string };
+    await t.hub.store.transaction((tx) => tx.updateDevice('fob-a', { revokedAt: t.clock.now() }));
+    await expect(wsConnect('fob-a', 'fob-a', fresh.password)).rejects.toThrow();
+  });
+
+  it('a worker with no fob gets no relay token; a signed-out phone gets nothing', async () => {
+    const cy = await signIn('cy', 'no fob here');
+    const r = await call('POST', '/relay-token', cy);
+    expect(r.status).toBe(404);
+    expect(r.json.error).toMatch(/no fob is assigned/);
+    const sam = await signIn('sam', 'correct horse');
+    expect(auth.revokeUser('sam')).toBe(1);
+    expect((await call('POST', '/relay-token', sam)).status).toBe(401);
+    expect((await call('GET', '/today', sam)).status).toBe(401);
+  });
+
+  it('records an unplanned visit before it starts (R7), with the R8/R9 checks', async () => {
+    const token = await signIn('sam', 'correct horse');
+    const r = await call('POST', '/visits', token, { ref: 'U-77', minutes: 45 });
+    expect(r.status).toBe(200);
+    expect(r.json.visit).toMatchObject({ ref: 'U-77', unplanned: true, status: 'planned', expectedEnd: t.clock.now() + 45 * 60_000 });
+    expect((await call('POST', '/visits', token, { ref: '12 High Street', minutes: 45 })).status).toBe(400);
+    expect((await call('POST', '/visits', token, { ref: 'U-78', minutes: 2 })).json.field).toBe('minutes');
+    await t.hub.store.transaction(async (tx) => tx.upsertWorker({ ...(await tx.getWorker('w-a'))!, newStarter: true }));
+    const refused = await call('POST', '/visits', token, { ref: 'U-79', minutes: 30, riskCategory: 2 });
+    expect(refused.status).toBe(422);
+    const today = await call('GET', '/today', token);
+    expect((today.json.visits as { ref: string }[]).map((v) => v.ref)).toEqual(['U-77']);
+  });
+
+  it('serves the PWA with a strict CSP, a valid manifest and the MQTT client from the hub', async () => {
+    const page = await fetch(`${t.httpUrl}/companion/`);
+    expect(page.status).toBe(200);
+    const csp = page.headers.get('content-security-policy')!;
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toContain('unsafe-inline');
+    const html = await page.text();
+    expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/);
+    expect(html).not.toMatch(/\sstyle=/);
+    const res = await fetch(`${t.httpUrl}/companion/manifest.webmanifest`);
+    expect(res.headers.get('content-type')).toContain('application/manifest+json');
+    const manifest = (await res.json()) as Record<string, unknown> & { icons: { src: string; type: string }[] };
+    expect(manifest).toMatchObject({ name: expect.any(String), short_name: expect.any(String), start_url: '/companion/', scope: '/companion/', display: 'standalone' });
+    for (const icon of manifest.icons) {
+      const r = await fetch(`${t.httpUrl}${icon.src}`);
+      expect(r.status).toBe(200);
+      expect(r.headers.get('content-type')).toBe(icon.type);
+    }
+    const sw = await fetch(`${t.httpUrl}/companion/sw.js`);
+    expect(sw.status).toBe(200);
+    const vendor = await fetch(`${t.httpUrl}/companion/vendor/mqtt.js`);
+    expect(vendor.status).toBe(200);
+    expect((await vendor.text()).length).toBeGreaterThan(100_000);
+    expect((await fetch(`${t.httpUrl}/companion/../hub.ts`)).status).toBe(404);
+    expect((await fetch(`${t.httpUrl}/companion/secrets.json`)).status).toBe(404);
+  });
+});
