@@ -25,6 +25,11 @@ export const COMMANDS: CommandEntry[] = [
     load: async () => (await import('../hub/cli/workers-command.js')).workersCommand,
   },
   {
+    name: 'users',
+    summary: 'dashboard and companion accounts: add (the first admin too), list, password, sign-out, disable',
+    load: async () => (await import('../hub/cli/users-command.js')).usersCommand,
+  },
+  {
     name: 'visits',
     summary: 'import and list visits (itineraries) with the R8/R9 policy checks',
     load: async () => (await import('../hub/cli/visits-command.js')).visitsCommand,

@@ -15,6 +15,7 @@ import { DeviceAuth } from './ingest/device-auth.js';
 import { FobIngest } from './ingest/fob-ingest.js';
 import { RulesRuntime, type RuntimeOutputs } from './rules/rules-runtime.js';
 import { createHttpServer } from './http/http-server.js';
+import { registerApi } from './http/api.js';
 import { contactFromConfig, workerFromConfig } from './admin/admin-service.js';
 import { ALARM_KINDS, type AlarmKind } from '../shared/protocol-schemas.js';
 import { alertTopic, commandTopic, encodeCommand } from '../shared/protocol-core.js';
@@ -125,6 +126,8 @@ export class Hub {
     http.get('/healthz', async () => ({ ok: true }));
     http.get('/metrics', async () => hub.metrics());
     broker.attachWebSocket(http.server);
+    // The API and the duty officer's dashboard (issue 6); extra routes (the companion) come after it.
+    await registerApi(http, hub);
     if (opts.registerHttp) await opts.registerHttp(http, hub);
 
     hub.mqttPort = await broker.listenTcp(config.mqtt.port, config.mqtt.host);

@@ -26,7 +26,7 @@ export interface NewDevice {
   secret: string;
 }
 
-export async function addDevice(store: Store, deviceId: string, opts: { workerId?: string | null; board?: string | null; now: number }): Promise<NewDevice> {
+export async function addDevice(store: Store, deviceId: string, opts: { workerId?: string | null; board?: string | null; now: number; actor?: string }): Promise<NewDevice> {
   if (!isValidDeviceId(deviceId)) throw new AdminError(`device id "${deviceId}" must be 1-32 letters, digits, '-' or '_'`, 400, 'deviceId');
   if (opts.board && !(BOARDS as readonly string[]).includes(opts.board)) throw new AdminError(`board must be one of ${BOARDS.join(', ')}`, 400, 'board');
   const secret = generateDeviceSecret();
@@ -47,18 +47,18 @@ export async function addDevice(store: Store, deviceId: string, opts: { workerId
       firmware: null,
     };
     await tx.insertDevice(device);
-    await tx.appendAudit({ at: opts.now, actor: 'admin', action: 'device.add', subject: deviceId, detail: { workerId: opts.workerId ?? null } });
+    await tx.appendAudit({ at: opts.now, actor: opts.actor ?? 'admin', action: 'device.add', subject: deviceId, detail: { workerId: opts.workerId ?? null } });
   });
   return { deviceId, secret };
 }
 
-export async function revokeDevice(store: Store, deviceId: string, now: number): Promise<void> {
+export async function revokeDevice(store: Store, deviceId: string, now: number, actor = 'admin'): Promise<void> {
   await store.transaction(async (tx) => {
     const d = await tx.getDevice(deviceId);
     if (!d) throw new AdminError(`no device ${deviceId}`, 404, 'deviceId');
     if (d.revokedAt !== null) throw new AdminError(`device ${deviceId} is already revoked`, 409, 'deviceId');
     await tx.updateDevice(deviceId, { revokedAt: now });
-    await tx.appendAudit({ at: now, actor: 'admin', action: 'device.revoke', subject: deviceId, detail: {} });
+    await tx.appendAudit({ at: now, actor, action: 'device.revoke', subject: deviceId, detail: {} });
   });
 }
 

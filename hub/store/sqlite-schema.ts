@@ -1,5 +1,5 @@
-/** The SQLite schema. Bump SCHEMA_VERSION and add a step when it changes. */
-export const SCHEMA_VERSION = 1;
+/** The SQLite schema. Bump SCHEMA_VERSION and add a step to MIGRATIONS when it changes. */
+export const SCHEMA_VERSION = 2;
 
 export const SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS workers (
@@ -143,3 +143,46 @@ CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
 CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
   BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 `;
+
+/**
+ * Version 2: the dashboard's people. Dashboard users (passwords scrypt-hashed), their sessions (only a
+ * hash of the cookie value is stored) and API tokens for integrations (also hashed).
+ */
+export const SCHEMA_V2_SQL = `
+CREATE TABLE IF NOT EXISTS users (
+  username TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  role TEXT NOT NULL,
+  password_hash TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  disabled_at INTEGER,
+  worker_id TEXT
+);
+
+CREATE TABLE IF NOT EXISTS sessions (
+  id_hash TEXT PRIMARY KEY,
+  username TEXT NOT NULL REFERENCES users(username),
+  csrf TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_expiry ON sessions (expires_at);
+CREATE INDEX IF NOT EXISTS sessions_user ON sessions (username);
+
+CREATE TABLE IF NOT EXISTS api_tokens (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  role TEXT NOT NULL,
+  token_hash TEXT NOT NULL UNIQUE,
+  created_by TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  revoked_at INTEGER,
+  last_used_at INTEGER
+);
+`;
+
+/** Steps by starting version: a new database gets everything at once; an existing one only what it lacks. */
+export const MIGRATIONS: Record<number, { to: number; sql: string }> = {
+  0: { to: 2, sql: SCHEMA_SQL + SCHEMA_V2_SQL },
+  1: { to: 2, sql: SCHEMA_V2_SQL },
+};

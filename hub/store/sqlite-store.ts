@@ -9,6 +9,9 @@ import { dirname } from 'node:path';
 import type { AuditEntry, AlarmFilter, Deadline, Store, StoreTx } from './store.js';
 import type {
   AlarmRecord,
+  ApiTokenRecord,
+  SessionRecord,
+  UserRecord,
   ContactRecord,
   DeviceRecord,
   PendingEffect,
@@ -20,13 +23,45 @@ import type {
 } from './store-types.js';
 import type { CheckinState } from '../rules/checkin-engine.js';
 import type { DeviceHealthState } from '../rules/device-health-engine.js';
-import { SCHEMA_SQL, SCHEMA_VERSION } from './sqlite-schema.js';
+import { MIGRATIONS, SCHEMA_VERSION } from './sqlite-schema.js';
 
 type Row = Record<string, unknown>;
 
 const bool = (v: unknown): boolean => v === 1 || v === true;
 const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
+
+function userFromRow(r: Row): UserRecord {
+  return {
+    username: String(r.username),
+    name: String(r.name),
+    role: r.role as UserRecord['role'],
+    passwordHash: String(r.password_hash),
+    createdAt: Number(r.created_at),
+    disabledAt: numOrNull(r.disabled_at),
+    workerId: strOrNull(r.worker_id),
+  };
+}
+
+function sessionFromRow(r: Row): SessionRecord {
+  return { idHash: String(r.id_hash), username: String(r.username), csrf: String(r.csrf), createdAt: Number(r.created_at), expiresAt: Number(r.expires_at) };
+}
+
+function tokenFromRow(r: Row): ApiTokenRecord {
+  return {
+    id: String(r.id),
+    name: String(r.name),
+    role: r.role as ApiTokenRecord['role'],
+    tokenHash: String(r.token_hash),
+    createdBy: String(r.created_by),
+    createdAt: Number(r.created_at),
+    revokedAt: numOrNull(r.revoked_at),
+    lastUsedAt: numOrNull(r.last_used_at),
+  };
+}
+
+const USER_COLUMNS: Record<string, string> = { name: 'name', role: 'role', passwordHash: 'password_hash', createdAt: 'created_at', disabledAt: 'disabled_at', workerId: 'worker_id' };
+const TOKEN_COLUMNS: Record<string, string> = { revokedAt: 'revoked_at', lastUsedAt: 'last_used_at' };
 
 function deviceFromRow(r: Row): DeviceRecord {
   return {
@@ -178,9 +213,15 @@ export class SqliteStore implements Store {
     if (current > SCHEMA_VERSION) {
       throw new Error(`database ${this.path} has schema version ${current}, newer than this hub (${SCHEMA_VERSION}): upgrade the hub`);
     }
-    if (current < SCHEMA_VERSION) {
-      this.db.exec(SCHEMA_SQL);
-      this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    // Each step runs in one transaction with its version bump: a crash mid-way leaves the old version.
+    for (let version = current; version < SCHEMA_VERSION; ) {
+      const step = MIGRATIONS[version];
+      if (!step) throw new Error(`database ${this.path} has schema version ${version}, which this hub cannot migrate`);
+      this.db.transaction(() => {
+        this.db.exec(step.sql);
+        this.db.pragma(`user_version = ${step.to}`);
+      })();
+      version = step.to;
     }
   }
 
@@ -255,6 +296,26 @@ export class SqliteStore implements Store {
       completeEffect: db.prepare('DELETE FROM pending_effects WHERE id = ?'),
       appendAudit: db.prepare('INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)'),
       listAudit: db.prepare('SELECT * FROM audit_log ORDER BY seq DESC LIMIT ?'),
+      getUser: db.prepare('SELECT * FROM users WHERE username = ?'),
+      insertUser: db.prepare(
+        `INSERT INTO users (username, name, role, password_hash, created_at, disabled_at, worker_id)
+         VALUES (@username, @name, @role, @passwordHash, @createdAt, @disabledAt, @workerId)`,
+      ),
+      listUsers: db.prepare('SELECT * FROM users ORDER BY username'),
+      insertSession: db.prepare(
+        `INSERT INTO sessions (id_hash, username, csrf, created_at, expires_at) VALUES (@idHash, @username, @csrf, @createdAt, @expiresAt)`,
+      ),
+      getSession: db.prepare('SELECT * FROM sessions WHERE id_hash = ?'),
+      deleteSession: db.prepare('DELETE FROM sessions WHERE id_hash = ?'),
+      deleteExpiredSessions: db.prepare('DELETE FROM sessions WHERE expires_at < ?'),
+      deleteUserSessions: db.prepare('DELETE FROM sessions WHERE username = ?'),
+      countUserSessions: db.prepare('SELECT COUNT(*) AS n FROM sessions WHERE username = ? AND expires_at >= ?'),
+      insertApiToken: db.prepare(
+        `INSERT INTO api_tokens (id, name, role, token_hash, created_by, created_at, revoked_at, last_used_at)
+         VALUES (@id, @name, @role, @tokenHash, @createdBy, @createdAt, @revokedAt, @lastUsedAt)`,
+      ),
+      getApiTokenByHash: db.prepare('SELECT * FROM api_tokens WHERE token_hash = ?'),
+      listApiTokens: db.prepare('SELECT * FROM api_tokens ORDER BY created_at'),
       heartbeat: db.prepare('UPDATE devices SET last_seen_at = ?, battery = ? WHERE id = ?'),
       deadlines: db.prepare(
         `SELECT 'alarm' AS kind, id, due_at FROM alarms WHERE due_at IS NOT NULL
@@ -386,6 +447,47 @@ export class SqliteStore implements Store {
       appendAudit: async (e: AuditEntry) => {
         s().appendAudit.run(e.at, e.actor, e.action, e.subject, JSON.stringify(e.detail));
       },
+      getUser: async (username) => {
+        const r = s().getUser.get(username) as Row | undefined;
+        return r ? userFromRow(r) : null;
+      },
+      insertUser: async (u) => {
+        s().insertUser.run(u);
+      },
+      updateUser: async (username, changes) => {
+        const sets = Object.keys(changes).filter((k) => k in USER_COLUMNS);
+        if (sets.length === 0) return;
+        const sql = `UPDATE users SET ${sets.map((k) => `${USER_COLUMNS[k]} = ?`).join(', ')} WHERE username = ?`;
+        db.prepare(sql).run(...sets.map((k) => toSqlValue((changes as Row)[k])), username);
+      },
+      listUsers: async () => (s().listUsers.all() as Row[]).map(userFromRow),
+      insertSession: async (session) => {
+        s().insertSession.run(session);
+      },
+      getSession: async (idHash) => {
+        const r = s().getSession.get(idHash) as Row | undefined;
+        return r ? sessionFromRow(r) : null;
+      },
+      deleteSession: async (idHash) => {
+        s().deleteSession.run(idHash);
+      },
+      deleteExpiredSessions: async (now) => s().deleteExpiredSessions.run(now).changes,
+      deleteUserSessions: async (username) => s().deleteUserSessions.run(username).changes,
+      countUserSessions: async (username, now) => Number((s().countUserSessions.get(username, now) as Row).n),
+      insertApiToken: async (t) => {
+        s().insertApiToken.run(t);
+      },
+      getApiTokenByHash: async (tokenHash) => {
+        const r = s().getApiTokenByHash.get(tokenHash) as Row | undefined;
+        return r ? tokenFromRow(r) : null;
+      },
+      updateApiToken: async (id, changes) => {
+        const sets = Object.keys(changes).filter((k) => k in TOKEN_COLUMNS);
+        if (sets.length === 0) return;
+        const sql = `UPDATE api_tokens SET ${sets.map((k) => `${TOKEN_COLUMNS[k]} = ?`).join(', ')} WHERE id = ?`;
+        db.prepare(sql).run(...sets.map((k) => toSqlValue((changes as Row)[k])), id);
+      },
+      listApiTokens: async () => (s().listApiTokens.all() as Row[]).map(tokenFromRow),
     };
   }
 

@@ -131,3 +131,48 @@ export interface PendingEffect {
   id: number;
   effect: unknown;
 }
+
+/**
+ * Who may use the dashboard and API (issue 6). `worker` is a lone worker's own account (the phone
+ * companion): it may only use the companion endpoints about its own worker, never the dashboard.
+ */
+export const USER_ROLES = ['duty_officer', 'manager', 'admin', 'worker'] as const;
+export type UserRole = (typeof USER_ROLES)[number];
+/** The office roles that use the dashboard. */
+export const STAFF_ROLES = ['duty_officer', 'manager', 'admin'] as const;
+export type StaffRole = (typeof STAFF_ROLES)[number];
+
+export interface UserRecord {
+  username: string;
+  name: string;
+  role: UserRole;
+  /** scrypt$N$r$p$salt$hash (see hub/http/passwords.ts); never the password. */
+  passwordHash: string;
+  createdAt: number;
+  disabledAt: number | null;
+  /** For role `worker`: the worker this account belongs to (required); null for office roles. */
+  workerId: string | null;
+}
+
+export interface SessionRecord {
+  /** SHA-256 of the cookie value: a copy of the database does not hand out sessions. */
+  idHash: string;
+  username: string;
+  /** Double-submit token the dashboard sends back in x-csrf-token on every state change. */
+  csrf: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
+export interface ApiTokenRecord {
+  id: string;
+  name: string;
+  /** Integrations act as an office role; there are no worker tokens. */
+  role: StaffRole;
+  /** SHA-256 of the token. */
+  tokenHash: string;
+  createdBy: string;
+  createdAt: number;
+  revokedAt: number | null;
+  lastUsedAt: number | null;
+}

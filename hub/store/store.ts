@@ -6,6 +6,9 @@
  */
 import type {
   AlarmRecord,
+  ApiTokenRecord,
+  SessionRecord,
+  UserRecord,
   ContactRecord,
   DeviceRecord,
   PendingEffect,
@@ -82,6 +85,23 @@ export interface StoreTx {
   addEffects(effects: unknown[]): Promise<number[]>;
   // audit of views of private details (R22) and admin actions
   appendAudit(entry: AuditEntry): Promise<void>;
+  // dashboard users, sessions and API tokens (issue 6)
+  getUser(username: string): Promise<UserRecord | null>;
+  insertUser(user: UserRecord): Promise<void>;
+  updateUser(username: string, changes: Partial<Omit<UserRecord, 'username'>>): Promise<void>;
+  listUsers(): Promise<UserRecord[]>;
+  insertSession(session: SessionRecord): Promise<void>;
+  getSession(idHash: string): Promise<SessionRecord | null>;
+  deleteSession(idHash: string): Promise<void>;
+  /** Removes sessions that expired before `now`; returns how many. */
+  deleteExpiredSessions(now: number): Promise<number>;
+  /** Signs a user out everywhere (a lost phone, a leaver); returns how many sessions ended. */
+  deleteUserSessions(username: string): Promise<number>;
+  countUserSessions(username: string, now: number): Promise<number>;
+  insertApiToken(token: ApiTokenRecord): Promise<void>;
+  getApiTokenByHash(tokenHash: string): Promise<ApiTokenRecord | null>;
+  updateApiToken(id: string, changes: Partial<Pick<ApiTokenRecord, 'revokedAt' | 'lastUsedAt'>>): Promise<void>;
+  listApiTokens(): Promise<ApiTokenRecord[]>;
 }
 
 export interface Store {

@@ -1,0 +1,59 @@
+/**
+ * Server-sent events for live dashboards: every change to an alarm (the runtime's 'alarm' events) is
+ * pushed to each open /api/events stream. The browser then fetches what it shows, with its own rights.
+ */
+import type { FastifyReply } from 'fastify';
+import type { Hub } from '../hub.js';
+
+interface Stream {
+  reply: FastifyReply;
+  keepAlive: ReturnType<typeof setInterval>;
+}
+
+export class LiveEvents {
+  private readonly streams = new Set<Stream>();
+  private seq = 0;
+
+  constructor(hub: Hub) {
+    hub.runtime.on('alarm', (ev: { alarmId: string; type: string }) => this.broadcast('alarm', { alarmId: ev.alarmId, type: ev.type }));
+  }
+
+  get size(): number {
+    return this.streams.size;
+  }
+
+  open(reply: FastifyReply): void {
+    reply.hijack();
+    const raw = reply.raw;
+    raw.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    raw.write(`retry: 2000\nevent: hello\ndata: {}\n\n`);
+    const stream: Stream = { reply, keepAlive: setInterval(() => raw.write(': keep-alive\n\n'), 25_000) };
+    this.streams.add(stream);
+    raw.on('close', () => {
+      clearInterval(stream.keepAlive);
+      this.streams.delete(stream);
+      // A stream is never reused for another request: let its socket go with it.
+      raw.socket?.destroy();
+    });
+  }
+
+  broadcast(event: string, data: Record<string, unknown>): void {
+    const id = ++this.seq;
+    const frame = `id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+    for (const s of this.streams) s.reply.raw.write(frame);
+  }
+
+  closeAll(): void {
+    for (const s of this.streams) {
+      clearInterval(s.keepAlive);
+      s.reply.raw.end();
+      s.reply.raw.socket?.destroy();
+    }
+    this.streams.clear();
+  }
+}

@@ -1,0 +1,214 @@
+// Administration: devices (register with credentials shown once, assign, revoke), contacts, the
+// escalation policies in force, dashboard users (add, disable, sign out everywhere), API tokens and
+// the audit log.
+import { z } from 'zod';
+import type { ApiApp, ApiContext } from './api.js';
+import { ANY_ROLE, requireRole } from './auth.js';
+import { ApiError, createApiToken, createUser, publicUser, setUserDisabled } from './users.js';
+import { addDevice, assignDevice, revokeDevice } from '../admin/admin-service.js';
+import { toEscalationPolicy } from '../config/config-schema.js';
+import { ALARM_KINDS } from '../../shared/protocol-schemas.js';
+import { BOARDS } from '../../shared/protocol-core.js';
+import { STAFF_ROLES, USER_ROLES } from '../store/store-types.js';
+import { KIND_LABEL } from './views.js';
+
+const deviceParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, { error: 'must be a device id' }) });
+const userParams = z.object({ username: z.string().regex(/^[a-z0-9][a-z0-9_.-]{1,31}$/, { error: 'must be a username' }) });
+const tokenParams = z.object({ id: z.uuid({ error: 'must be a token id' }) });
+const optionalId = z
+  .string()
+  .trim()
+  .max(64)
+  .nullable()
+  .optional()
+  .transform((v) => v || null);
+
+export function registerAdminRoutes(app: ApiApp, { hub, auth }: ApiContext): void {
+  const now = () => hub.clock.now();
+  const ADMIN = requireRole('admin');
+  const MANAGERS = requireRole('manager', 'admin');
+
+  // ---------------------------------------------------------------------------------------------
+  // Devices
+
+  app.get('/admin/devices', { schema: { tags: ['admin'], summary: 'Every fob with its worker, state and battery (never its secret)' }, preHandler: ANY_ROLE }, async () => {
+    const devices = await hub.store.read((tx) => tx.listDevices());
+    return {
+      devices: devices.map((d) => ({ id: d.id, workerId: d.workerId, board: d.board, createdAt: d.createdAt, revokedAt: d.revokedAt, lastSeenAt: d.lastSeenAt, battery: d.battery, online: d.online, firmware: d.firmware })),
+    };
+  });
+
+  app.post(
+    '/admin/devices',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: 'Register a fob. The answer holds its secret, shown this once: write it to the fob (`lonewatch flash`)',
+        body: z.object({
+          deviceId: z.string().trim().regex(/^[A-Za-z0-9_-]{1,32}$/, { error: 'must be 1-32 letters, digits, - or _' }),
+          workerId: optionalId,
+          board: z.enum(BOARDS).nullable().optional(),
+        }),
+      },
+      preHandler: ADMIN,
+    },
+    async (req, reply) => {
+      const created = await addDevice(hub.store, req.body.deviceId, { workerId: req.body.workerId, board: req.body.board ?? null, now: now(), actor: req.principal!.actor });
+      reply.code(201).header('cache-control', 'no-store');
+      return { deviceId: created.deviceId, secret: created.secret, note: 'shown once: the hub keeps only a hash of this secret' };
+    },
+  );
+
+  app.post('/admin/devices/:id/revoke', { schema: { tags: ['admin'], summary: 'Refuse the fob from now on (it is disconnected at once)', params: deviceParams }, preHandler: ADMIN }, async (req) => {
+    await revokeDevice(hub.store, req.params.id, now(), req.principal!.actor);
+    // A revoked fob that is still connected is dropped now, not at its next reconnection.
+    const client = (hub.broker.aedes as unknown as { clients: Record<string, { close(): void } | undefined> }).clients[req.params.id];
+    client?.close();
+    return { ok: true };
+  });
+
+  app.post(
+    '/admin/devices/:id/assign',
+    { schema: { tags: ['admin'], summary: 'Give the fob to a worker (or to nobody with null)', params: deviceParams, body: z.object({ workerId: optionalId }) }, preHandler: ADMIN },
+    async (req) => {
+      await assignDevice(hub.store, req.params.id, req.body.workerId);
+      await hub.store.transaction((tx) => tx.appendAudit({ at: now(), actor: req.principal!.actor, action: 'device.assign', subject: req.params.id, detail: { workerId: req.body.workerId } }));
+      return { ok: true };
+    },
+  );
+
+  // ---------------------------------------------------------------------------------------------
+  // Contacts and policies (read from config)
+
+  app.get('/admin/contacts', { schema: { tags: ['admin'], summary: 'Office contacts (duty officers, managers, head of service, director)' }, preHandler: ANY_ROLE }, async () => ({
+    contacts: await hub.store.read((tx) => tx.listContacts()),
+  }));
+
+  app.get('/admin/policies', { schema: { tags: ['admin'], summary: 'The escalation policies in force and which alarm kind uses which (from lonewatch.toml)' }, preHandler: ANY_ROLE }, async () => {
+    const cfg = hub.config;
+    return {
+      alarmPolicies: ALARM_KINDS.map((kind) => ({ kind, label: KIND_LABEL[kind], policy: cfg.alarm_policies[kind] })),
+      policies: Object.keys(cfg.policies)
+        .sort()
+        .map((name) => toEscalationPolicy(name, cfg.policies[name])),
+      rules: cfg.rules,
+    };
+  });
+
+  // ---------------------------------------------------------------------------------------------
+  // Users and sessions
+
+  app.get('/admin/users', { schema: { tags: ['admin'], summary: 'Dashboard and companion users, with how many sessions each has open' }, preHandler: MANAGERS }, async () => {
+    const t = now();
+    const users = await hub.store.read(async (tx) => {
+      const out = [];
+      for (const u of await tx.listUsers()) out.push({ ...publicUser(u), sessions: await tx.countUserSessions(u.username, t) });
+      return out;
+    });
+    return { users };
+  });
+
+  app.post(
+    '/admin/users',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: 'Add a user (admin). Role worker needs workerId: such an account may only use the companion app, about its own worker',
+        body: z.object({
+          username: z.string().trim().toLowerCase().max(32),
+          name: z.string().trim().max(128).optional(),
+          role: z.enum(USER_ROLES),
+          password: z.string().max(256),
+          workerId: optionalId,
+        }),
+      },
+      preHandler: ADMIN,
+    },
+    async (req, reply) => {
+      const user = await createUser(hub.store, req.body, req.principal!.actor, now());
+      reply.code(201);
+      return { user: publicUser(user) };
+    },
+  );
+
+  app.post(
+    '/admin/users/:username/disable',
+    { schema: { tags: ['admin'], summary: 'Disable (or with {"disabled": false} re-enable) a user; disabling ends their sessions', params: userParams, body: z.object({ disabled: z.boolean().default(true) }).default({ disabled: true }) }, preHandler: ADMIN },
+    async (req) => {
+      if (req.params.username === req.principal!.id && req.body.disabled) throw new ApiError(409, 'you cannot disable your own account', 'username');
+      await setUserDisabled(hub.store, req.params.username, req.body.disabled, req.principal!.actor, now());
+      return { ok: true };
+    },
+  );
+
+  // A manager signs out a lost phone: every session of that user ends now.
+  app.delete(
+    '/users/:username/sessions',
+    { schema: { tags: ['admin'], summary: "Sign a user out everywhere (a lost phone). Managers may do this for worker accounts, admins for anyone", params: userParams }, preHandler: MANAGERS },
+    async (req) => {
+      const user = await hub.store.read((tx) => tx.getUser(req.params.username));
+      if (!user) throw new ApiError(404, `no user ${req.params.username}`, 'username');
+      if (req.principal!.role === 'manager' && user.role !== 'worker') throw new ApiError(403, 'a manager may sign out worker accounts only; ask an admin', 'username');
+      const ended = await auth.revokeSessions(user.username, req.principal!.actor);
+      return { ended };
+    },
+  );
+
+  // ---------------------------------------------------------------------------------------------
+  // API tokens
+
+  app.get('/admin/tokens', { schema: { tags: ['admin'], summary: 'API tokens (never the token itself)' }, preHandler: ADMIN }, async () => {
+    const tokens = await hub.store.read((tx) => tx.listApiTokens());
+    return { tokens: tokens.map(({ tokenHash: _h, ...t }) => t) };
+  });
+
+  app.post(
+    '/admin/tokens',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: 'Create an API token for an integration; the answer holds the token, shown this once',
+        body: z.object({ name: z.string().trim().min(1, { error: 'name the integration' }).max(64), role: z.enum(STAFF_ROLES) }),
+      },
+      preHandler: ADMIN,
+    },
+    async (req, reply) => {
+      const { record, token } = await createApiToken(hub.store, req.body.name, req.body.role, req.principal!.actor, now());
+      reply.code(201).header('cache-control', 'no-store');
+      return { id: record.id, name: record.name, role: record.role, token, note: 'shown once: send it as "Authorization: Bearer <token>"' };
+    },
+  );
+
+  app.post('/admin/tokens/:id/revoke', { schema: { tags: ['admin'], summary: 'Revoke an API token', params: tokenParams }, preHandler: ADMIN }, async (req) => {
+    const t = now();
+    await hub.store.transaction(async (tx) => {
+      const tokens = await tx.listApiTokens();
+      const found = tokens.find((x) => x.id === req.params.id);
+      if (!found) throw new ApiError(404, `no API token ${req.params.id}`, 'id');
+      if (found.revokedAt !== null) throw new ApiError(409, 'this token is already revoked', 'id');
+      await tx.updateApiToken(found.id, { revokedAt: t });
+      await tx.appendAudit({ at: t, actor: req.principal!.actor, action: 'token.revoke', subject: `token:${found.id}`, detail: { name: found.name } });
+    });
+    return { ok: true };
+  });
+
+  // ---------------------------------------------------------------------------------------------
+  // Audit log (R22): who saw which private details, and every administrative change
+
+  app.get(
+    '/admin/audit',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: 'The audit log, newest first: views and refused views of private details, sign-ins, administration',
+        querystring: z.object({ limit: z.coerce.number().int().min(1).max(5000).default(200), action: z.string().max(64).optional(), subject: z.string().max(128).optional() }),
+      },
+      preHandler: MANAGERS,
+    },
+    async (req) => {
+      const all = await hub.store.listAudit(req.query.action || req.query.subject ? 5000 : req.query.limit);
+      const entries = all.filter((e) => (!req.query.action || e.action === req.query.action) && (!req.query.subject || e.subject === req.query.subject)).slice(0, req.query.limit);
+      return { entries };
+    },
+  );
+}

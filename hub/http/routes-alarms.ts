@@ -1,0 +1,234 @@
+// Alarms: the live board, one alarm with its timeline and the covert script, officer actions, the
+// police hand-over, live events, and the incident records (search, CSV).
+import { z } from 'zod';
+import type { ApiApp, ApiContext } from './api.js';
+import { ANY_ROLE } from './auth.js';
+import { ApiError } from './users.js';
+import { isOpen } from '../rules/escalation-engine.js';
+import { ALARM_KINDS } from '../../shared/protocol-schemas.js';
+import { PRIVATE_FIELDS, viewPrivate } from './privacy.js';
+import { alarmView, compareAlarms, csvCell, currentVisit, SCRIPT_ANSWERS, SCRIPT_IDS, SCRIPT_QUESTIONS, scriptState, visitView, workerNames } from './views.js';
+import type { AlarmRecord } from '../store/store-types.js';
+import type { StoreTx } from '../store/store.js';
+
+const idParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'must be an alarm id' }) });
+const CALLBACK_MS = 5 * 60_000;
+
+const recordsQuery = z.object({
+  q: z.string().max(200).optional().describe('free text: worker, device, visit reference, reason, notes'),
+  kind: z.enum(ALARM_KINDS).optional(),
+  state: z.enum(['open', 'closed']).optional(),
+  from: z.iso.date({ error: 'must be a date YYYY-MM-DD' }).optional(),
+  to: z.iso.date({ error: 'must be a date YYYY-MM-DD' }).optional(),
+  limit: z.coerce.number().int().min(1).max(5000).default(500),
+});
+
+export function registerAlarmRoutes(app: ApiApp, { hub, live }: ApiContext): void {
+  const now = () => hub.clock.now();
+
+  app.get('/events', { schema: { tags: ['alarms'], summary: 'Server-sent events: `alarm` {alarmId, type} on every change to an alarm' }, preHandler: ANY_ROLE }, async (_req, reply) => {
+    live.open(reply);
+  });
+
+  app.get(
+    '/alarms',
+    {
+      schema: {
+        tags: ['alarms'],
+        summary: 'Alarms, open ones first and loudest first (SOS, covert SOS, man-down, missed check-in, device health)',
+        querystring: z.object({ open: z.enum(['true', 'false']).optional(), limit: z.coerce.number().int().min(1).max(1000).default(200) }),
+      },
+      preHandler: ANY_ROLE,
+    },
+    async (req) => {
+      const { alarms, names } = await hub.store.read(async (tx) => ({
+        alarms: await tx.listAlarms({ ...(req.query.open ? { open: req.query.open === 'true' } : {}), limit: req.query.limit }),
+        names: await workerNames(tx),
+      }));
+      return { alarms: alarms.sort(compareAlarms).map((a) => alarmView(a, a.workerId ? (names.get(a.workerId) ?? null) : null)), serverNow: now() };
+    },
+  );
+
+  app.get('/alarms/:id', { schema: { tags: ['alarms'], summary: 'One alarm: its timeline, the visit, the last sighting and the covert script', params: idParams }, preHandler: ANY_ROLE }, async (req) => {
+    const found = await hub.store.read(async (tx) => {
+      const alarm = await tx.getAlarm(req.params.id);
+      if (!alarm) return null;
+      const worker = alarm.workerId ? await tx.getWorker(alarm.workerId) : null;
+      const visit = await currentVisit(tx, alarm, now());
+      const state = alarm.workerId ? await tx.getCheckinState(alarm.workerId) : null;
+      const timeline = await tx.getTimeline(alarm.id);
+      return { alarm, worker, visit, state, timeline };
+    });
+    if (!found) throw new ApiError(404, `no alarm ${req.params.id}`, 'id');
+    const { alarm, worker, visit, state, timeline } = found;
+    return {
+      alarm: alarmView(alarm, worker?.name ?? null),
+      visit: visit ? visitView(visit) : null,
+      lastSighting: state?.lastSighting ?? (alarm.lastSightingAt ? { at: alarm.lastSightingAt, kind: 'recorded when raised', place: null } : null),
+      timeline,
+      script: scriptState(timeline),
+      serverNow: now(),
+    };
+  });
+
+  const by = (req: { principal: { actor: string } | null }) => req.principal!.actor;
+  const changed = (alarm: AlarmRecord, names?: string | null) => ({ alarm: alarmView(alarm, names ?? null) });
+
+  app.post('/alarms/:id/acknowledge', { schema: { tags: ['alarms'], summary: 'Take charge of an alarm (the first acknowledgement wins)', params: idParams }, preHandler: ANY_ROLE }, async (req) =>
+    changed(await hub.runtime.alarmAction(req.params.id, { type: 'acknowledge', by: by(req) })),
+  );
+
+  app.post(
+    '/alarms/:id/resolve',
+    { schema: { tags: ['alarms'], summary: 'Resolve an alarm: the worker is safe', params: idParams, body: z.object({ note: z.string().trim().max(2000).optional() }).default({}) }, preHandler: ANY_ROLE },
+    async (req) => changed(await hub.runtime.alarmAction(req.params.id, { type: 'resolve', by: by(req), ...(req.body.note ? { note: req.body.note } : {}) })),
+  );
+
+  app.post(
+    '/alarms/:id/cancel',
+    {
+      schema: {
+        tags: ['alarms'],
+        summary: 'Cancel as a false alarm (recorded, never deleted)',
+        params: idParams,
+        body: z.object({ reason: z.string().trim().min(1, { error: 'say why this is a false alarm' }).max(2000) }),
+      },
+      preHandler: ANY_ROLE,
+    },
+    async (req) => changed(await hub.runtime.alarmAction(req.params.id, { type: 'cancel', by: by(req), source: 'officer', reason: req.body.reason })),
+  );
+
+  app.post(
+    '/alarms/:id/notes',
+    { schema: { tags: ['alarms'], summary: "Add a note to the alarm's timeline", params: idParams, body: z.object({ text: z.string().trim().min(1, { error: 'write the note first' }).max(4000) }) }, preHandler: ANY_ROLE },
+    async (req) => {
+      await hub.runtime.addNote(req.params.id, by(req), 'note', { text: req.body.text });
+      return { ok: true };
+    },
+  );
+
+  app.post(
+    '/alarms/:id/script',
+    {
+      schema: {
+        tags: ['alarms'],
+        summary: "Record an answer to a question of the covert-alarm script (R4); every answer goes in the timeline",
+        params: idParams,
+        body: z.object({ question: z.enum(SCRIPT_IDS), answer: z.enum(SCRIPT_ANSWERS), note: z.string().trim().max(2000).optional() }),
+      },
+      preHandler: ANY_ROLE,
+    },
+    async (req) => {
+      const q = SCRIPT_QUESTIONS.find((x) => x.id === req.body.question)!;
+      await hub.runtime.addNote(req.params.id, by(req), 'script_answer', { question: q.id, text: q.text, answer: req.body.answer, ...(req.body.note ? { note: req.body.note } : {}) });
+      if (q.id === 'call_back' && req.body.answer === 'yes') {
+        await hub.runtime.addNote(req.params.id, by(req), 'callback_scheduled', { dueAt: now() + CALLBACK_MS });
+      }
+      return { ok: true };
+    },
+  );
+
+  app.post(
+    '/alarms/:id/callback',
+    {
+      schema: { tags: ['alarms'], summary: 'Start (or mark done) the "call back in 5 minutes" timer', params: idParams, body: z.object({ action: z.enum(['start', 'done']) }) },
+      preHandler: ANY_ROLE,
+    },
+    async (req) => {
+      if (req.body.action === 'start') await hub.runtime.addNote(req.params.id, by(req), 'callback_scheduled', { dueAt: now() + CALLBACK_MS });
+      else await hub.runtime.addNote(req.params.id, by(req), 'callback_done', {});
+      return { ok: true, dueAt: req.body.action === 'start' ? now() + CALLBACK_MS : null };
+    },
+  );
+
+  app.post(
+    '/alarms/:id/police-called',
+    { schema: { tags: ['alarms'], summary: 'Record that 999 was called', params: idParams, body: z.object({ reference: z.string().trim().max(200).optional() }).default({}) }, preHandler: ANY_ROLE },
+    async (req) => {
+      await hub.runtime.addNote(req.params.id, by(req), 'police_called', { ...(req.body.reference ? { reference: req.body.reference } : {}) });
+      return { ok: true };
+    },
+  );
+
+  app.get(
+    '/alarms/:id/handover',
+    { schema: { tags: ['alarms'], summary: 'Police hand-over (R5): location, visit, phone, emergency contacts, medical details, car. An audited view of private details.', params: idParams }, preHandler: ANY_ROLE },
+    async (req) => {
+      const found = await hub.store.read(async (tx) => {
+        const alarm = await tx.getAlarm(req.params.id);
+        if (!alarm) return null;
+        const worker = alarm.workerId ? await tx.getWorker(alarm.workerId) : null;
+        const visit = await currentVisit(tx, alarm, now());
+        const state = alarm.workerId ? await tx.getCheckinState(alarm.workerId) : null;
+        const device = alarm.deviceId ? await tx.getDevice(alarm.deviceId) : null;
+        return { alarm, worker, visit, state, device, timeline: await tx.getTimeline(alarm.id) };
+      });
+      if (!found) throw new ApiError(404, `no alarm ${req.params.id}`, 'id');
+      const { alarm, worker, visit, state, device, timeline } = found;
+      if (!worker) throw new ApiError(409, 'this alarm has no worker on record: there are no details to hand over');
+      const view = await viewPrivate(hub.store, req.principal!, worker.id, PRIVATE_FIELDS, `police_handover:${alarm.id}`, now());
+      if (!view || Object.keys(view.details).length === 0) {
+        throw new ApiError(403, view?.withheld[0]?.reason ?? 'you may not see this worker’s private details');
+      }
+      if (isOpen(alarm)) await hub.runtime.addNote(alarm.id, by(req), 'handover_viewed', { fields: Object.keys(view.details) });
+      return {
+        alarm: alarmView(alarm, worker.name),
+        worker: { id: worker.id, name: worker.name, ...view.details },
+        withheld: view.withheld,
+        visit: visit ? visitView(visit) : null,
+        lastSighting: state?.lastSighting ?? null,
+        device: device ? { id: device.id, board: device.board, lastSeenAt: device.lastSeenAt, battery: device.battery, online: device.online } : null,
+        script: scriptState(timeline),
+        generatedAt: now(),
+        generatedBy: req.principal!.actor,
+      };
+    },
+  );
+
+  // ---------------------------------------------------------------------------------------------
+  // Records (R19, R20)
+
+  const search = async (tx: StoreTx, q: z.output<typeof recordsQuery>) => {
+    const names = await workerNames(tx);
+    const fromMs = q.from ? Date.parse(q.from + 'T00:00:00Z') : -Infinity;
+    const toMs = q.to ? Date.parse(q.to + 'T00:00:00Z') + 24 * 3600_000 : Infinity;
+    const needle = q.q?.trim().toLowerCase() ?? '';
+    const out: { alarm: AlarmRecord; workerName: string | null; timeline: Awaited<ReturnType<StoreTx['getTimeline']>> }[] = [];
+    for (const alarm of await tx.listAlarms({ ...(q.kind ? { kind: q.kind } : {}), ...(q.state ? { open: q.state === 'open' } : {}), limit: 5000 })) {
+      if (alarm.raisedAt < fromMs || alarm.raisedAt >= toMs) continue;
+      const workerName = alarm.workerId ? (names.get(alarm.workerId) ?? null) : null;
+      const timeline = await tx.getTimeline(alarm.id);
+      if (needle) {
+        const hay = [alarm.id, alarm.kind, alarm.reason, alarm.workerId, workerName, alarm.deviceId, alarm.visitRef, ...timeline.map((e) => `${e.type} ${e.actor} ${JSON.stringify(e.detail)}`)]
+          .join(' ')
+          .toLowerCase();
+        if (!hay.includes(needle)) continue;
+      }
+      out.push({ alarm, workerName, timeline });
+      if (out.length >= q.limit) break;
+    }
+    return out;
+  };
+
+  app.get('/records', { schema: { tags: ['records'], summary: 'Search incidents (every alarm is one) by text, kind, state and date', querystring: recordsQuery }, preHandler: ANY_ROLE }, async (req) => {
+    const found = await hub.store.read((tx) => search(tx, req.query));
+    return { records: found.map((r) => ({ ...alarmView(r.alarm, r.workerName), steps: r.timeline.length })) };
+  });
+
+  app.get('/records/export.csv', { schema: { tags: ['records'], summary: 'The matching incidents as CSV: one row per timeline entry', querystring: recordsQuery }, preHandler: ANY_ROLE }, async (req, reply) => {
+    const found = await hub.store.read((tx) => search(tx, req.query));
+    const rows = [['incident', 'kind', 'worker', 'device', 'visit', 'raised_at', 'state', 'seq', 'at', 'step', 'actor', 'detail'].map(csvCell).join(',')];
+    for (const r of found) {
+      for (const e of r.timeline) {
+        rows.push(
+          [r.alarm.id, r.alarm.kind, r.workerName ?? r.alarm.workerId, r.alarm.deviceId, r.alarm.visitRef, new Date(r.alarm.raisedAt).toISOString(), r.alarm.state, e.seq, new Date(e.at).toISOString(), e.type, e.actor, e.detail]
+            .map(csvCell)
+            .join(','),
+        );
+      }
+    }
+    await hub.store.transaction((tx) => tx.appendAudit({ at: now(), actor: req.principal!.actor, action: 'records.export', subject: 'records', detail: { query: req.query, incidents: found.length } }));
+    reply.header('content-type', 'text/csv; charset=utf-8').header('content-disposition', `attachment; filename="lonewatch-incidents-${new Date(now()).toISOString().slice(0, 10)}.csv"`);
+    return rows.join('\r\n') + '\r\n';
+  });
+}

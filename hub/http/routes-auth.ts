@@ -1,0 +1,45 @@
+// Sign-in, sign-out and "who am I" for the dashboard.
+import { z } from 'zod';
+import type { ApiApp, ApiContext } from './api.js';
+import { requireRole } from './auth.js';
+import { STAFF_ROLES, USER_ROLES } from '../store/store-types.js';
+
+/** Sign-out and the session are for every account, the companion's worker accounts too. */
+const SIGNED_IN = requireRole(...USER_ROLES);
+
+const userOut = z.object({ username: z.string(), name: z.string(), role: z.string(), workerId: z.string().nullable() });
+
+export function registerAuthRoutes(app: ApiApp, { hub, auth }: ApiContext): void {
+  app.post(
+    '/auth/sign-in',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Sign in with username and password; sets the session cookie and returns the CSRF token',
+        security: [],
+        body: z.object({ username: z.string().min(1).max(64), password: z.string().min(1).max(256) }),
+        response: { 200: z.object({ user: userOut, csrf: z.string() }) },
+      },
+    },
+    async (req, reply) => {
+      const { user, sessionId, csrf } = await auth.signIn(req.body.username.trim().toLowerCase(), req.body.password, req.ip, { roles: STAFF_ROLES });
+      auth.setSessionCookie(reply, sessionId);
+      return { user: { username: user.username, name: user.name, role: user.role, workerId: user.workerId }, csrf };
+    },
+  );
+
+  app.post('/auth/sign-out', { schema: { tags: ['auth'], summary: 'End this session' }, preHandler: SIGNED_IN }, async (req, reply) => {
+    await auth.signOut(req.principal!);
+    auth.clearSessionCookie(reply);
+    return { ok: true };
+  });
+
+  app.get(
+    '/auth/session',
+    { schema: { tags: ['auth'], summary: 'The signed-in user and the CSRF token for state-changing requests' }, preHandler: SIGNED_IN },
+    async (req) => {
+      const p = req.principal!;
+      return { user: { username: p.id, name: p.name, role: p.role, kind: p.kind, workerId: p.workerId }, csrf: p.csrf ?? null, hub: hub.config.hub.name, serverNow: hub.clock.now() };
+    },
+  );
+}

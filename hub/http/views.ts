@@ -1,0 +1,135 @@
+/** Shapes the API returns, built from store records (never a worker's private fields). */
+import type { StoreTx } from '../store/store.js';
+import type { AlarmKind, AlarmRecord, StoredTimelineEntry, VisitRecord, WorkerRecord } from '../store/store-types.js';
+import { isOpen } from '../rules/escalation-engine.js';
+import { summarise } from '../rules/rules-runtime.js';
+
+const DAY = 24 * 3600_000;
+
+/** Loudest first: SOS, covert SOS, man-down, missed check-in, device health. */
+export const KIND_RANK: Record<AlarmKind, number> = { sos: 0, covert_sos: 1, man_down: 2, missed_checkin: 3, device_silent: 4, low_battery: 5 };
+
+export const KIND_LABEL: Record<AlarmKind, string> = {
+  sos: 'SOS',
+  covert_sos: 'Covert SOS',
+  man_down: 'Man down',
+  missed_checkin: 'Missed check-in',
+  device_silent: 'Device silent',
+  low_battery: 'Low battery',
+};
+
+/** The purple-file script (R4, policy 004), in the order the officer asks. */
+export const SCRIPT_QUESTIONS = [
+  { id: 'at_address', text: 'Is the worker at the address on their calendar (visit reference below)?' },
+  { id: 'in_danger', text: 'Are you in danger?' },
+  { id: 'need_police', text: 'Do you need the police?' },
+  { id: 'weapon', text: 'Is there a weapon?' },
+  { id: 'need_staff', text: 'Do you need a member of staff?' },
+  { id: 'call_back', text: 'Shall I call you back in 5 minutes?' },
+] as const;
+export const SCRIPT_IDS = SCRIPT_QUESTIONS.map((q) => q.id) as [string, ...string[]];
+export const SCRIPT_ANSWERS = ['yes', 'no', 'no_answer'] as const;
+
+export function compareAlarms(a: AlarmRecord, b: AlarmRecord): number {
+  const openA = isOpen(a) ? 0 : 1;
+  const openB = isOpen(b) ? 0 : 1;
+  if (openA !== openB) return openA - openB;
+  if (openA === 0 && KIND_RANK[a.kind] !== KIND_RANK[b.kind]) return KIND_RANK[a.kind] - KIND_RANK[b.kind];
+  return b.raisedAt - a.raisedAt;
+}
+
+export function alarmView(a: AlarmRecord, workerName: string | null) {
+  return {
+    id: a.id,
+    kind: a.kind,
+    kindLabel: KIND_LABEL[a.kind],
+    state: a.state,
+    open: isOpen(a),
+    priority: a.priority,
+    workerId: a.workerId,
+    workerName,
+    deviceId: a.deviceId,
+    visitRef: a.visitRef,
+    reason: a.reason,
+    summary: summarise(a, workerName),
+    raisedAt: a.raisedAt,
+    acknowledgedAt: a.acknowledgedAt,
+    acknowledgedBy: a.acknowledgedBy,
+    closedAt: a.closedAt,
+    closedBy: a.closedBy,
+    drill: a.drill,
+    level: a.level,
+    policy: a.policy.name,
+    policeAt: a.policeAt,
+    lastSightingAt: a.lastSightingAt,
+  };
+}
+
+export function visitView(v: VisitRecord) {
+  return {
+    id: v.id,
+    ref: v.ref,
+    scheduledStart: v.scheduledStart,
+    expectedEnd: v.expectedEnd,
+    riskCategory: v.riskCategory,
+    rag: v.rag,
+    checkinIntervalMin: v.checkinIntervalMin,
+    nextLocation: v.nextLocation,
+    secondWorkerId: v.secondWorkerId,
+    status: v.status,
+    startedAt: v.startedAt,
+    endedAt: v.endedAt,
+    unplanned: v.unplanned,
+    policyFlags: v.policyFlags,
+  };
+}
+
+/** A worker without R22's private fields. */
+export function workerPublic(w: WorkerRecord) {
+  return { id: w.id, name: w.name, buddyId: w.buddyId, lineManagerId: w.lineManagerId, trainingDate: w.trainingDate, newStarter: w.newStarter };
+}
+
+export async function workerNames(tx: StoreTx): Promise<Map<string, string>> {
+  return new Map((await tx.listWorkers()).map((w) => [w.id, w.name]));
+}
+
+/** The visit an alarm is about: the one running now, else the one named when it was raised. */
+export async function currentVisit(tx: StoreTx, alarm: AlarmRecord, now: number): Promise<VisitRecord | null> {
+  if (!alarm.workerId) return null;
+  const st = await tx.getCheckinState(alarm.workerId);
+  if (st?.activeVisitId && isOpen(alarm)) {
+    const v = await tx.getVisit(st.activeVisitId);
+    if (v) return v;
+  }
+  if (alarm.visitRef) {
+    const visits = await tx.listVisits(alarm.workerId, Math.min(alarm.raisedAt, now) - DAY, Math.max(alarm.raisedAt, now) + DAY);
+    return visits.find((v) => v.ref === alarm.visitRef) ?? null;
+  }
+  return null;
+}
+
+/** The latest recorded answer to each script question, from the timeline (which keeps every answer). */
+export function scriptState(timeline: StoredTimelineEntry[]) {
+  const latest = new Map<string, StoredTimelineEntry>();
+  let callbackDueAt: number | null = null;
+  for (const e of timeline) {
+    if (e.type === 'script_answer' && typeof e.detail.question === 'string') latest.set(e.detail.question, e);
+    if (e.type === 'callback_scheduled' && typeof e.detail.dueAt === 'number') callbackDueAt = e.detail.dueAt;
+    if (e.type === 'callback_done') callbackDueAt = null;
+  }
+  return {
+    questions: SCRIPT_QUESTIONS.map((q) => {
+      const e = latest.get(q.id);
+      return { id: q.id, text: q.text, answer: (e?.detail.answer as string | undefined) ?? null, note: (e?.detail.note as string | undefined) ?? null, at: e?.at ?? null, by: e?.actor ?? null };
+    }),
+    callbackDueAt,
+    noAnswer: [...latest.values()].some((e) => e.detail.answer === 'no_answer'),
+  };
+}
+
+export function csvCell(v: unknown): string {
+  const s = v === null || v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v);
+  // Quote everything; neutralise spreadsheet formulas (a cell starting with = + - @).
+  const safe = /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
+  return `"${safe.replace(/"/g, '""')}"`;
+}
