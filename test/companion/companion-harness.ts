@@ -119,7 +119,7 @@ export class PageFob {
     // Over the air in 20-byte notifications, in order.
     for (let at = 0; at < data.length; at += BLE_CHUNK) {
       const chunk = data.slice(at, at + BLE_CHUNK);
-      this.toPage = this.toPage.then(() => this.page?.evaluate((t) => (window as unknown as { __lwFobNotify(t: string): void }).__lwFobNotify(t), chunk).then(() => undefined, () => undefined));
+      this.toPage = this.toPage.then(() => this.page?.evaluate((t) => (globalThis as unknown as { __lwFobNotify(t: string): void }).__lwFobNotify(t), chunk).then(() => undefined, () => undefined));
     }
   }
 
@@ -135,18 +135,20 @@ export class PageFob {
   /** The fob goes out of range of the phone. */
   async drop(): Promise<void> {
     this.board.bleConnect(false);
-    await this.page?.evaluate(() => (window as unknown as { __lwFobDrop(): void }).__lwFobDrop());
+    await this.page?.evaluate(() => (globalThis as unknown as { __lwFobDrop(): void }).__lwFobDrop());
   }
 
   outboxLength(): number {
     return JSON.parse(this.storage['lw-ob'] ?? '{"e":[]}').e.length;
   }
 
+  /** Distinct events the fob sent (retries of one id count once). */
   events(kind?: string): { i: string; k: string }[] {
+    const seen = new Set<string>();
     return this.lines
       .filter((l) => l.startsWith('ev '))
-      .map((l) => JSON.parse(l.slice(3)))
-      .filter((e) => !kind || e.k === kind);
+      .map((l) => JSON.parse(l.slice(3)) as { i: string; k: string })
+      .filter((e) => (!kind || e.k === kind) && !seen.has(e.i) && seen.add(e.i) !== undefined);
   }
 
   stop(): void {

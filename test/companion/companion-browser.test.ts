@@ -1,0 +1,208 @@
+/**
+ * The companion in Debian's Chromium (playwright-core) against a real hub, its real MQTT over
+ * WebSocket and the emitted Puck.js firmware on a simulated board. Only `navigator.bluetooth` is
+ * replaced: the page talks GATT to the simulated fob in this process (companion-harness.ts).
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type vm from 'node:vm';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { PageFob, puckScript, startCompanionHub } from './companion-harness.js';
+import { TestCompanionAuth } from './test-auth.js';
+import type { TestHub } from '../helpers/hub-harness.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const MINUTE = 60_000;
+/** Entries in the page's IndexedDB outbox (JavaScript evaluated in the page). */
+const OUTBOX_COUNT = `new Promise((resolve) => {
+  const req = indexedDB.open('lonewatch-companion', 1);
+  req.onsuccess = () => {
+    const r = req.result.transaction('outbox').objectStore('outbox').count();
+    r.onsuccess = () => resolve(r.result);
+  };
+})`;
+
+let browser: Browser;
+let script: vm.Script;
+const cleanup: (() => Promise<void> | void)[] = [];
+
+beforeAll(async () => {
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+  script = await puckScript();
+}, 60_000);
+afterAll(async () => {
+  await browser?.close();
+});
+afterEach(async () => {
+  while (cleanup.length > 0) await cleanup.pop()!();
+});
+
+interface Setup {
+  t: TestHub;
+  auth: TestCompanionAuth;
+  context: BrowserContext;
+  page: Page;
+  fob: PageFob;
+}
+
+async function setup(opts: { dataDir?: string; httpPort?: number } = {}): Promise<Setup> {
+  const auth = new TestCompanionAuth();
+  auth.addWorkerUser('sam', 'correct horse', 'w-sam', 'Sam Carter');
+  const t = await startCompanionHub(auth, { ...(opts.dataDir ? { dataDir: opts.dataDir } : {}), ...(opts.httpPort ? { config: { http: { port: opts.httpPort } } } : {}) });
+  cleanup.push(() => t.stop());
+  await t.addDevice('puck-sam', { workerId: 'w-sam' });
+  const context = await browser.newContext();
+  cleanup.push(() => context.close());
+  const page = await context.newPage();
+  const fob = new PageFob(script, 'puck-sam');
+  cleanup.push(() => fob.stop());
+  await fob.attach(page);
+  return { t, auth, context, page, fob };
+}
+
+async function signIn(page: Page, httpUrl: string): Promise<void> {
+  await page.goto(`${httpUrl}/companion/`);
+  await page.fill('#username', 'sam');
+  await page.fill('#password', 'correct horse');
+  await page.click('button[type=submit]');
+  await page.waitForSelector('#day:not([hidden])');
+  await expect.poll(() => page.textContent('#hub-state'), { timeout: 10_000 }).toBe('Hub: connected');
+}
+
+async function pair(page: Page, fob: PageFob): Promise<void> {
+  await page.click('#pair');
+  await expect.poll(() => page.textContent('#fob-state'), { timeout: 10_000 }).toBe('Fob: Puck.js a1b2');
+  // The fob says hello on connect; the hub's ack comes back and empties its outbox.
+  await expect.poll(() => fob.events('hi').length, { timeout: 10_000 }).toBeGreaterThan(0);
+  await expect.poll(() => fob.outboxLength(), { timeout: 10_000 }).toBe(0);
+}
+
+describe('worker companion in Chromium', () => {
+  it('relays the fob: a covert gesture is an alarm at the hub, and the hub ack reaches the fob', async () => {
+    const { t, page, fob } = await setup();
+    await signIn(page, t.httpUrl);
+    await pair(page, fob);
+    fob.gesture('covert_sos');
+    await expect.poll(async () => (await t.alarms()).map((a) => [a.kind, a.deviceId, a.workerId]), { timeout: 10_000 }).toEqual([['covert_sos', 'puck-sam', 'w-sam']]);
+    const cov = fob.events('cov');
+    expect(cov).toHaveLength(1);
+    // The hub's ack travelled back over the page's relay to the fob, which dropped the event.
+    await expect.poll(() => fob.outboxLength(), { timeout: 10_000 }).toBe(0);
+    expect(fob.board.buzzerOnCount()).toBe(0);
+    expect(await t.eventCount('puck-sam')).toBe(fob.events().length);
+    // Nothing on the phone's screen says "alarm".
+    expect((await page.textContent('body'))!.toLowerCase()).not.toMatch(/covert|alarm sent/);
+    await expect.poll(() => page.evaluate(OUTBOX_COUNT), { timeout: 5000 }).toBe(0);
+  }, 60_000);
+});
+
+describe('worker companion: the day, offline, and a lost fob', () => {
+  it('with the hub stopped, the app reloads from its service worker and a check-in waits on the phone; it is delivered once when the hub is back', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'lonewatch-companion-'));
+    cleanup.push(() => rmSync(dataDir, { recursive: true, force: true }));
+    const first = await setup({ dataDir });
+    const { page, auth } = first;
+    const port = first.t.hub.httpPort;
+    await signIn(page, first.t.httpUrl);
+    // The service worker has the shell before the signal goes.
+    await expect.poll(() => page.evaluate('navigator.serviceWorker.ready.then(() => !!navigator.serviceWorker.controller)'), { timeout: 10_000 }).toBe(true);
+
+    await first.t.stop();
+    await expect.poll(() => page.textContent('#hub-state'), { timeout: 10_000 }).toBe('Hub: offline');
+    await page.click('#checkin');
+    await expect.poll(() => page.textContent('#waiting')).toBe('1 waiting to send');
+    // A reload with no hub: the shell comes from the service worker, the check-in from IndexedDB.
+    await page.reload();
+    await page.waitForSelector('#day:not([hidden])');
+    await expect.poll(() => page.textContent('#waiting'), { timeout: 10_000 }).toBe('1 waiting to send');
+    expect(await page.textContent('#hub-state')).toBe('Hub: offline');
+
+    // The hub comes back on the same address and database.
+    const t = await startCompanionHub(auth, { dataDir, config: { http: { port } } });
+    cleanup.push(() => t.stop());
+    await expect.poll(() => page.textContent('#hub-state'), { timeout: 30_000 }).toBe('Hub: connected');
+    await expect.poll(() => page.isHidden('#waiting'), { timeout: 10_000 }).toBe(true);
+    expect(await t.eventCount('puck-sam')).toBe(1);
+    const state = await t.hub.store.read((tx) => tx.getCheckinState('w-sam'));
+    expect(state?.lastSighting?.kind).toBe('check-in');
+    // Resends after the ack change nothing: still one event, no duplicates counted.
+    await new Promise((r) => setTimeout(r, 6000));
+    expect(await t.eventCount('puck-sam')).toBe(1);
+    expect(t.hub.ingest.counters.events).toBe(1);
+  }, 90_000);
+
+  it('the worker starts and extends a visit on the phone, and the hub deadline moves', async () => {
+    const { t, page } = await setup();
+    const now = t.clock.now();
+    await t.addVisit({ workerId: 'w-sam', ref: 'V-101', scheduledStart: now, expectedEnd: now + 60 * MINUTE });
+    await t.addVisit({ workerId: 'w-sam', ref: 'V-102', scheduledStart: now + 2 * 60 * MINUTE, expectedEnd: now + 3 * 60 * MINUTE });
+    await signIn(page, t.httpUrl);
+    await page.waitForSelector('#visits li[data-ref="V-101"] button.start');
+    expect(await page.textContent('#visits')).toContain('Cat 1');
+    await page.click('#visits li[data-ref="V-101"] button.start');
+    const dueAt = async () => (await t.hub.store.read((tx) => tx.getCheckinState('w-sam')))?.due?.at ?? null;
+    await expect.poll(dueAt, { timeout: 10_000 }).toBe(now + 60 * MINUTE);
+    await expect.poll(() => page.textContent('#now-title')).toBe('At V-101');
+
+    await page.click('#extend-30');
+    await expect.poll(dueAt, { timeout: 10_000 }).toBe(now + 90 * MINUTE);
+    const visit = (await t.hub.store.read((tx) => tx.listVisits('w-sam', now - MINUTE, now + 4 * 60 * MINUTE))).find((v) => v.ref === 'V-101');
+    expect(visit).toMatchObject({ status: 'active', expectedEnd: now + 90 * MINUTE });
+    // The armed deadline moved too: nothing fires at the old expected end.
+    const deadlines = await t.hub.store.listDeadlines();
+    expect(deadlines.find((d) => d.kind === 'worker' && d.id === 'w-sam')?.dueAt).toBe(now + 90 * MINUTE);
+    await t.advance(65 * MINUTE);
+    // No fob is paired in this test, so the hub rightly says the device is silent; but the visit
+    // is not overdue: no missed check-in.
+    expect((await t.alarms()).map((a) => a.kind)).not.toContain('missed_checkin');
+    await expect.poll(() => page.getAttribute('#now-detail', 'data-expected-end'), { timeout: 10_000 }).toBe(String(now + 90 * MINUTE));
+
+    await page.click('#end-visit');
+    await expect.poll(async () => (await t.hub.store.read((tx) => tx.getCheckinState('w-sam')))?.activeVisitId ?? null, { timeout: 10_000 }).toBe(null);
+    await page.click('#end-shift');
+    await expect.poll(async () => (await t.hub.store.read((tx) => tx.getCheckinState('w-sam')))?.onShift, { timeout: 10_000 }).toBe(false);
+  }, 60_000);
+
+  it('a fob lost mid-shift: the worker is told at once, and the hub raises device silent (R16)', async () => {
+    const { t, page, fob } = await setup();
+    const now = t.clock.now();
+    await t.addVisit({ workerId: 'w-sam', ref: 'V-201', scheduledStart: now, expectedEnd: now + 120 * MINUTE });
+    await signIn(page, t.httpUrl);
+    await pair(page, fob);
+    await page.click('#visits li[data-ref="V-201"] button.start');
+    await expect.poll(async () => (await t.hub.store.read((tx) => tx.getCheckinState('w-sam')))?.onShift, { timeout: 10_000 }).toBe(true);
+    fob.gesture('checkin');
+    await expect.poll(() => fob.outboxLength(), { timeout: 10_000 }).toBe(0);
+
+    await fob.drop();
+    await expect.poll(() => page.isVisible('#fob-lost')).toBe(true);
+    expect(await page.textContent('#fob-state')).toBe('Fob: DISCONNECTED');
+    const vibrations = await page.evaluate(() => (globalThis as unknown as { __lwRecord: { vibrations: unknown[] } }).__lwRecord.vibrations);
+    expect(vibrations.length).toBeGreaterThan(0);
+
+    await t.advance(21 * MINUTE);
+    await expect.poll(async () => (await t.alarms()).map((a) => [a.kind, a.deviceId]), { timeout: 10_000 }).toContainEqual(['device_silent', 'puck-sam']);
+  }, 60_000);
+
+  it('the loud alarm from the phone itself', async () => {
+    const { t, page } = await setup();
+    await signIn(page, t.httpUrl);
+    await page.click('#sos');
+    expect(await t.alarms()).toHaveLength(0);
+    await page.click('#sos-yes');
+    await expect.poll(async () => (await t.alarms()).map((a) => [a.kind, a.deviceId, a.workerId]), { timeout: 10_000 }).toEqual([['sos', 'puck-sam', 'w-sam']]);
+  }, 60_000);
+
+  it('the covert control looks like an ordinary button and raises a covert alarm', async () => {
+    const { t, page } = await setup();
+    await signIn(page, t.httpUrl);
+    const late = page.locator('#late');
+    expect(await late.textContent()).not.toMatch(/alarm|sos|help|danger/i);
+    expect(await late.getAttribute('class')).toBe('quiet');
+    await late.click();
+    await expect.poll(async () => (await t.alarms()).map((a) => a.kind), { timeout: 10_000 }).toEqual(['covert_sos']);
+    expect(await page.textContent('#toast')).toBe('Noted.');
+  }, 60_000);
+});
