@@ -5,23 +5,20 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
-import { startCompanionHub } from './companion-harness.js';
-import { TestCompanionAuth } from './test-auth.js';
+import { addWorkerAccount, PASSWORD, startCompanionHub } from './companion-harness.js';
 import type { TestHub } from '../helpers/hub-harness.js';
+import { createUser } from '../../hub/http/users.js';
 import { RELAY_TOKEN_TTL_MS } from '../../hub/companion/relay-tokens.js';
 
 let t: TestHub;
-let auth: TestCompanionAuth;
 
 beforeEach(async () => {
-  auth = new TestCompanionAuth();
-  t = await startCompanionHub(auth);
+  t = await startCompanionHub();
+  await addWorkerAccount(t, 'sam', 'w-a', 'Sam Carter');
+  await addWorkerAccount(t, 'bo', 'w-b');
+  await addWorkerAccount(t, 'cy', 'w-c');
   await t.addDevice('fob-a', { workerId: 'w-a' });
   await t.addDevice('fob-b', { workerId: 'w-b' });
-  await t.addWorker('w-c');
-  auth.addWorkerUser('sam', 'correct horse', 'w-a', 'Sam Carter');
-  auth.addWorkerUser('bo', 'battery staple', 'w-b');
-  auth.addWorkerUser('cy', 'no fob here', 'w-c');
 });
 afterEach(async () => {
   await t.stop();
@@ -36,7 +33,7 @@ async function call(method: string, path: string, token?: string, body?: unknown
   return { status: res.status, json: (await res.json()) as Record<string, unknown> };
 }
 
-async function signIn(username: string, password: string): Promise<string> {
+async function signIn(username: string, password = PASSWORD): Promise<string> {
   const r = await call('POST', '/sign-in', undefined, { username, password });
   expect(r.status).toBe(200);
   return r.json.token as string;
@@ -50,7 +47,10 @@ describe('companion API', () => {
   it('signs a worker in and shows their fob and their day', async () => {
     expect((await call('POST', '/sign-in', undefined, { username: 'sam', password: 'wrong' })).status).toBe(401);
     expect((await call('GET', '/me')).status).toBe(401);
-    const token = await signIn('sam', 'correct horse');
+    // Office accounts are not for the phone.
+    await createUser(t.hub.store, { username: 'dana', role: 'duty_officer', password: PASSWORD }, 'test', t.clock.now());
+    expect((await call('POST', '/sign-in', undefined, { username: 'dana', password: PASSWORD })).status).toBe(403);
+    const token = await signIn('sam');
     const me = await call('GET', '/me', token);
     expect(me.json).toMatchObject({ worker: { id: 'w-a', name: 'Sam Carter' }, device: { id: 'fob-a' } });
     const now = t.clock.now();
@@ -64,7 +64,7 @@ describe('companion API', () => {
   });
 
   it('a relay token lets the phone connect as its own fob only, over MQTT-over-WebSocket, and only until it expires', async () => {
-    const token = await signIn('sam', 'correct horse');
+    const token = await signIn('sam');
     const cred = (await call('POST', '/relay-token', token)).json as { deviceId: string; username: string; password: string; path: string };
     expect(cred).toMatchObject({ deviceId: 'fob-a', username: 'fob-a', path: '/mqtt' });
     // Not the fob's secret, and not valid for another fob.
@@ -87,18 +87,19 @@ describe('companion API', () => {
   });
 
   it('a worker with no fob gets no relay token; a signed-out phone gets nothing', async () => {
-    const cy = await signIn('cy', 'no fob here');
+    const cy = await signIn('cy');
     const r = await call('POST', '/relay-token', cy);
     expect(r.status).toBe(404);
     expect(r.json.error).toMatch(/no fob is assigned/);
-    const sam = await signIn('sam', 'correct horse');
-    expect(auth.revokeUser('sam')).toBe(1);
+    const sam = await signIn('sam');
+    // A manager signs the lost phone out.
+    expect(await t.hub.http.lonewatchAuth.revokeSessions('sam', 'user:manager')).toBe(1);
     expect((await call('POST', '/relay-token', sam)).status).toBe(401);
     expect((await call('GET', '/today', sam)).status).toBe(401);
   });
 
   it('records an unplanned visit before it starts (R7), with the R8/R9 checks', async () => {
-    const token = await signIn('sam', 'correct horse');
+    const token = await signIn('sam');
     const r = await call('POST', '/visits', token, { ref: 'U-77', minutes: 45 });
     expect(r.status).toBe(200);
     expect(r.json.visit).toMatchObject({ ref: 'U-77', unplanned: true, status: 'planned', expectedEnd: t.clock.now() + 45 * 60_000 });

@@ -9,8 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { PageFob, puckScript, startCompanionHub } from './companion-harness.js';
-import { TestCompanionAuth } from './test-auth.js';
+import { addWorkerAccount, PageFob, PASSWORD, puckScript, startCompanionHub } from './companion-harness.js';
 import type { TestHub } from '../helpers/hub-harness.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -41,17 +40,15 @@ afterEach(async () => {
 
 interface Setup {
   t: TestHub;
-  auth: TestCompanionAuth;
   context: BrowserContext;
   page: Page;
   fob: PageFob;
 }
 
 async function setup(opts: { dataDir?: string; httpPort?: number } = {}): Promise<Setup> {
-  const auth = new TestCompanionAuth();
-  auth.addWorkerUser('sam', 'correct horse', 'w-sam', 'Sam Carter');
-  const t = await startCompanionHub(auth, { ...(opts.dataDir ? { dataDir: opts.dataDir } : {}), ...(opts.httpPort ? { config: { http: { port: opts.httpPort } } } : {}) });
+  const t = await startCompanionHub({ ...(opts.dataDir ? { dataDir: opts.dataDir } : {}), ...(opts.httpPort ? { config: { http: { port: opts.httpPort } } } : {}) });
   cleanup.push(() => t.stop());
+  await addWorkerAccount(t, 'sam', 'w-sam', 'Sam Carter');
   await t.addDevice('puck-sam', { workerId: 'w-sam' });
   const context = await browser.newContext();
   cleanup.push(() => context.close());
@@ -59,13 +56,13 @@ async function setup(opts: { dataDir?: string; httpPort?: number } = {}): Promis
   const fob = new PageFob(script, 'puck-sam');
   cleanup.push(() => fob.stop());
   await fob.attach(page);
-  return { t, auth, context, page, fob };
+  return { t, context, page, fob };
 }
 
 async function signIn(page: Page, httpUrl: string): Promise<void> {
   await page.goto(`${httpUrl}/companion/`);
   await page.fill('#username', 'sam');
-  await page.fill('#password', 'correct horse');
+  await page.fill('#password', PASSWORD);
   await page.click('button[type=submit]');
   await page.waitForSelector('#day:not([hidden])');
   await expect.poll(() => page.textContent('#hub-state'), { timeout: 10_000 }).toBe('Hub: connected');
@@ -103,7 +100,7 @@ describe('worker companion: the day, offline, and a lost fob', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'lonewatch-companion-'));
     cleanup.push(() => rmSync(dataDir, { recursive: true, force: true }));
     const first = await setup({ dataDir });
-    const { page, auth } = first;
+    const { page } = first;
     const port = first.t.hub.httpPort;
     await signIn(page, first.t.httpUrl);
     // The service worker has the shell before the signal goes.
@@ -120,7 +117,7 @@ describe('worker companion: the day, offline, and a lost fob', () => {
     expect(await page.textContent('#hub-state')).toBe('Hub: offline');
 
     // The hub comes back on the same address and database.
-    const t = await startCompanionHub(auth, { dataDir, config: { http: { port } } });
+    const t = await startCompanionHub({ dataDir, config: { http: { port } } });
     cleanup.push(() => t.stop());
     await expect.poll(() => page.textContent('#hub-state'), { timeout: 30_000 }).toBe('Hub: connected');
     await expect.poll(() => page.isHidden('#waiting'), { timeout: 10_000 }).toBe(true);

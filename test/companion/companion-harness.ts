@@ -9,12 +9,20 @@ import type { Page } from 'playwright-core';
 import { buildFirmware } from '../../firmware/build/build.js';
 import { SimulatedBoard } from '../../firmware/sim/espruino-sim.js';
 import { GESTURE_PATTERNS } from '../../firmware/sim/puck-sim.js';
-import { registerCompanion } from '../../hub/companion/companion-routes.js';
+import { createUser } from '../../hub/http/users.js';
 import { startTestHub, type TestHub, type TestHubOptions } from '../helpers/hub-harness.js';
-import { TestCompanionAuth } from './test-auth.js';
 
-export async function startCompanionHub(auth: TestCompanionAuth, opts: TestHubOptions = {}): Promise<TestHub> {
-  return startTestHub({ manualClock: true, ...opts, registerHttp: async (http, hub) => void (await registerCompanion(http, hub, { auth })) });
+export const PASSWORD = 'correct horse battery';
+
+/** A real hub (the companion is part of it) on a manual clock. */
+export async function startCompanionHub(opts: TestHubOptions = {}): Promise<TestHub> {
+  return startTestHub({ manualClock: true, ...opts });
+}
+
+/** A worker account (as `lonewatch users add --role worker --worker <id>` makes). */
+export async function addWorkerAccount(t: TestHub, username: string, workerId: string, name?: string): Promise<void> {
+  if (!(await t.hub.store.read((tx) => tx.getWorker(workerId)))) await t.addWorker(workerId, name ? { name } : {});
+  await createUser(t.hub.store, { username, role: 'worker', workerId, password: PASSWORD, ...(name ? { name } : {}) }, 'test', t.clock.now());
 }
 
 let script: vm.Script | null = null;
