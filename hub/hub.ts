@@ -16,12 +16,12 @@ import { FobIngest } from './ingest/fob-ingest.js';
 import { RulesRuntime, type RuntimeOutputs } from './rules/rules-runtime.js';
 import { createHttpServer } from './http/http-server.js';
 import { registerApi } from './http/api.js';
-import { companionAuthFor } from './http/companion-sessions.js';
-import { registerCompanion } from './companion/companion-routes.js';
 import { contactFromConfig, workerFromConfig } from './admin/admin-service.js';
 import { ALARM_KINDS, type AlarmKind } from '../shared/protocol-schemas.js';
 import { alertTopic, commandTopic, encodeCommand } from '../shared/protocol-core.js';
 import type { EscalationPolicy } from './rules/escalation-policy.js';
+import { createDispatcher } from './notifiers/create-dispatcher.js';
+import type { Dispatcher } from './notifiers/dispatcher.js';
 
 export interface HubOptions {
   config: HubConfig;
@@ -38,6 +38,8 @@ export interface HubOptions {
 export class Hub {
   mqttPort = 0;
   httpPort = 0;
+  /** Alert forwarding (e-mail, webhook, ARC); null when [notifiers] configures none. */
+  dispatcher: Dispatcher | null = null;
   private closed = false;
 
   private constructor(
@@ -75,6 +77,20 @@ export class Hub {
     const sendCommand: RuntimeOutputs['sendCommand'] = (deviceId, command) => {
       broker.publish(commandTopic(deviceId), encodeCommand(command), 1);
     };
+    // Alert forwarding (issue 7): built before the runtime, whose recordDelivery it calls later.
+    const dispatcher: Dispatcher | null = opts.dispatch
+      ? null
+      : createDispatcher({
+          notifiers: config.notifiers,
+          hubName: config.hub.name,
+          clock,
+          log: log.child({ component: 'notifiers' }),
+          record: (alarmId, entry): Promise<void> => runtime.recordDelivery(alarmId, entry),
+          undeliverable: async (alarmId, level, recipientId): Promise<void> => {
+            await runtime.alarmAction(alarmId, { type: 'undeliverable', level, recipientId });
+          },
+        });
+    const dispatch: RuntimeOutputs['dispatch'] = opts.dispatch ?? (dispatcher ? (req) => dispatcher.dispatch(req) : undefined);
     const runtime = new RulesRuntime({
       store,
       clock,
@@ -86,8 +102,11 @@ export class Hub {
       policies,
       outputs: {
         sendCommand,
-        publishAlert: (alert) => broker.publish(alertTopic(alert.alarmId), JSON.stringify(alert), 1),
-        ...(opts.dispatch ? { dispatch: opts.dispatch } : {}),
+        publishAlert: (alert) => {
+          broker.publish(alertTopic(alert.alarmId), JSON.stringify(alert), 1);
+          dispatcher?.alarmChanged(alert);
+        },
+        ...(dispatch ? { dispatch } : {}),
       },
     });
     const ingest = new FobIngest({
@@ -125,13 +144,12 @@ export class Hub {
 
     const http = createHttpServer(log);
     const hub = new Hub(config, clock, log, store, runtime, broker, ingest, auth, http);
+    hub.dispatcher = dispatcher;
     http.get('/healthz', async () => ({ ok: true }));
     http.get('/metrics', async () => hub.metrics());
     broker.attachWebSocket(http.server);
     // The API and the duty officer's dashboard (issue 6); extra routes (the companion) come after it.
     await registerApi(http, hub);
-    // The worker's companion PWA and its API (issue 10), signing in with the dashboard's worker accounts.
-    await registerCompanion(http, hub, { auth: companionAuthFor(http, hub) });
     if (opts.registerHttp) await opts.registerHttp(http, hub);
 
     hub.mqttPort = await broker.listenTcp(config.mqtt.port, config.mqtt.host);
@@ -196,6 +214,7 @@ export class Hub {
     await this.broker.close();
     await this.ingest.close();
     await this.runtime.stop();
+    await this.dispatcher?.close();
     await this.http.close();
     await this.store.close();
     this.log.info('hub stopped');

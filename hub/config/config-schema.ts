@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { CHANNELS, DEFAULT_POLICIES, TARGET_ROLES, type EscalationPolicy } from '../rules/escalation-policy.js';
 import { ALARM_KINDS, type AlarmKind } from '../../shared/protocol-schemas.js';
+import { crossCheckNotifiers, notifiersSchema } from '../notifiers/notifiers-config.js';
 
 export const DEFAULT_ALARM_POLICIES: Record<AlarmKind, string> = {
   sos: 'sos',
@@ -135,7 +136,8 @@ export const hubConfigSchema = z
     policies: z.record(z.string().regex(/^[a-z0-9_]+$/), policySchema).default(defaultPolicies),
     contacts: z.array(contactSchema).default([]),
     workers: z.array(workerSchema).default([]),
-    notifiers: z.record(z.string(), z.unknown()).default({}),
+    /** Alert forwarding: e-mail, webhook, alarm receiving centre (hub/notifiers/notifiers-config.ts). */
+    notifiers: notifiersSchema,
   });
 
 /**
@@ -163,6 +165,7 @@ export function crossCheck(raw: Record<string, unknown>): { path: string; messag
       if (typeof lm === 'string' && !contacts.includes(lm)) problems.push({ path: `workers.${i}.line_manager`, message: `no contact "${lm}" in [[contacts]]` });
     });
   }
+  problems.push(...crossCheckNotifiers(raw.notifiers));
   return problems;
 }
 

@@ -1,0 +1,127 @@
+/**
+ * E-mail through an SMTP relay (nodemailer). Plain text a person reads at a glance on a phone: who,
+ * what, where (the visit reference: the address is behind the link, for roles that may see it),
+ * when, and the link. Nothing private (R22): a Notice carries no phone, address or medical detail,
+ * and this file adds none.
+ */
+import nodemailer, { type Transporter } from 'nodemailer';
+import { DeliveryError, type DeliveryOutcome, type Notice, type Notifier } from './notifier.js';
+
+const KIND_TEXT: Record<string, string> = {
+  sos: 'SOS alarm',
+  covert_sos: 'COVERT SOS alarm (do not call the worker in a way that could give them away)',
+  man_down: 'Man-down alarm',
+  missed_checkin: 'Missed check-in',
+  device_silent: 'Alarm device silent',
+  low_battery: 'Alarm device battery low',
+};
+
+const STATE_TEXT: Record<string, string> = {
+  raised: 'raised, nobody has taken it yet',
+  notifying: 'raised, nobody has taken it yet',
+  acknowledged: 'taken by an officer',
+  exhausted: 'NOBODY HAS TAKEN IT: the whole escalation ladder ran',
+  resolved: 'resolved',
+  cancelled: 'cancelled',
+};
+
+function utc(iso: string): string {
+  return `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`;
+}
+
+export function emailSubject(notice: Notice): string {
+  const a = notice.alert;
+  const who = a.workerName ?? a.workerId ?? a.deviceId ?? 'unknown worker';
+  const closed = a.state === 'resolved' || a.state === 'cancelled' ? ` (${a.state})` : '';
+  return `${a.drill ? '[DRILL] ' : ''}${KIND_TEXT[a.kind]?.split(' (')[0] ?? a.kind}: ${who}${closed}`;
+}
+
+export function emailText(notice: Notice, hubName: string): string {
+  const a = notice.alert;
+  const who = a.workerName ?? a.workerId ?? a.deviceId ?? 'unknown worker';
+  const lines = [
+    ...(a.drill ? ['THIS IS A DRILL.', ''] : []),
+    `${KIND_TEXT[a.kind] ?? a.kind}`,
+    '',
+    `Who:    ${who}${a.workerId && a.workerName ? ` (${a.workerId})` : ''}`,
+    `What:   ${a.summary}`,
+    `Where:  ${a.visitRef ? `visit ${a.visitRef} (the address is in the dashboard)` : 'no visit in progress'}`,
+    `When:   raised ${utc(a.raisedAt)}`,
+    `Status: ${STATE_TEXT[a.state] ?? a.state}, escalation level ${a.level + 1}`,
+    '',
+    `Open the alarm: ${notice.link}`,
+    '',
+    notice.recipient ? `You are told as ${notice.recipient.role.replace(/_/g, ' ')}.` : '',
+    `Sent by ${hubName} (notice ${notice.noticeId}).`,
+  ];
+  return lines.join('\n').replace(/\n{3,}/g, '\n\n') + '\n';
+}
+
+export interface EmailOptions {
+  host: string;
+  port: number;
+  /** Implicit TLS (port 465). */
+  secure: boolean;
+  /** Refuse to send without STARTTLS. */
+  requireTls: boolean;
+  username: string | null;
+  password: string | null;
+  from: string;
+  hubName: string;
+  timeoutMs: number;
+}
+
+export class EmailNotifier implements Notifier {
+  readonly channel = 'email';
+  private readonly transport: Transporter;
+
+  constructor(private readonly o: EmailOptions) {
+    this.transport = nodemailer.createTransport({
+      host: o.host,
+      port: o.port,
+      secure: o.secure,
+      requireTLS: o.requireTls,
+      ...(o.username ? { auth: { user: o.username, pass: o.password ?? '' } } : {}),
+      connectionTimeout: o.timeoutMs,
+      greetingTimeout: o.timeoutMs,
+      socketTimeout: o.timeoutMs,
+      logger: false,
+    });
+  }
+
+  async send(notice: Notice, signal: AbortSignal): Promise<DeliveryOutcome> {
+    const to = notice.recipient?.email;
+    if (!to) throw new DeliveryError(`no e-mail address for ${notice.recipient?.id ?? 'an organisation notice'}`, false);
+    signal.throwIfAborted();
+    const sending = this.transport.sendMail({
+      from: this.o.from,
+      to,
+      subject: emailSubject(notice),
+      text: emailText(notice, this.o.hubName),
+      headers: { 'X-Lonewatch-Notice': notice.noticeId, 'X-Lonewatch-Alarm': notice.alert.alarmId },
+      messageId: `<${notice.noticeId}.${notice.attempt}@lonewatch>`,
+    });
+    const aborted = new Promise<never>((_, reject) => {
+      signal.addEventListener('abort', () => reject(new DeliveryError(`SMTP send timed out (${String(signal.reason ?? 'aborted')})`)), { once: true });
+    });
+    let info: { response?: string; rejected?: unknown[] };
+    try {
+      info = (await Promise.race([sending, aborted])) as { response?: string; rejected?: unknown[] };
+    } catch (err) {
+      if (err instanceof DeliveryError) throw err;
+      const e = err as Error & { responseCode?: number; code?: string };
+      // 5xx is a permanent refusal (bad address, policy); anything else may pass on a retry.
+      const permanent = typeof e.responseCode === 'number' && e.responseCode >= 500 && e.code !== 'EAUTH';
+      throw new DeliveryError(`SMTP: ${e.message}`, !permanent);
+    } finally {
+      sending.catch(() => undefined);
+    }
+    if (info.rejected && info.rejected.length > 0) throw new DeliveryError(`SMTP rejected ${to}`, false);
+    // The relay has it; whether it reached the mailbox is not something SMTP tells us.
+    return { status: 'sent', detail: (info.response ?? 'accepted').slice(0, 200) };
+  }
+
+  async close(): Promise<void> {
+    this.transport.close();
+  }
+}

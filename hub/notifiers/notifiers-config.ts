@@ -1,0 +1,143 @@
+/**
+ * The `[notifiers]` section of lonewatch.toml: one table per channel (email, webhook, arc), each with
+ * its retry policy and fallbacks. Secrets (SMTP password, webhook secret, ARC key) may be written as
+ * `env:NAME` or `file:/path`: they are resolved when the hub starts and never logged; the config
+ * object keeps only the reference (`redactNotifiers` hides a literal one in any dump).
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+export const NOTIFIER_CHANNELS = ['email', 'webhook', 'arc'] as const;
+export type NotifierChannel = (typeof NOTIFIER_CHANNELS)[number];
+
+const secret = z.string().min(1).refine((s) => !s.startsWith('env:') || /^env:[A-Za-z_][A-Za-z0-9_]*$/.test(s), {
+  error: 'env: must be followed by an environment variable name',
+});
+
+const retrySchema = z
+  .strictObject({
+    /** Time limit of one attempt. */
+    timeout_s: z.number().positive().max(600).default(15),
+    first_retry_s: z.number().positive().max(3600).default(5),
+    factor: z.number().min(1).max(10).default(2),
+    max_retry_s: z.number().positive().max(3600).default(120),
+    /** No new attempt after this long: the channel gives up and falls through. */
+    give_up_after_s: z.number().positive().max(24 * 3600).default(600),
+    max_attempts: z.int().min(1).max(1000).default(10),
+  })
+  .prefault({});
+
+const fallback = z.array(z.enum(NOTIFIER_CHANNELS)).default([]);
+
+export const emailNotifierSchema = z.strictObject({
+  host: z.string().min(1),
+  port: z.int().min(1).max(65535).default(587),
+  /** true: implicit TLS (usually port 465). */
+  secure: z.boolean().default(false),
+  /** Refuse to send unless the server offers STARTTLS. */
+  require_tls: z.boolean().default(true),
+  username: z.string().optional(),
+  password: secret.optional(),
+  from: z.string().min(3),
+  retry: retrySchema,
+  fallback,
+});
+
+export const webhookNotifierSchema = z.strictObject({
+  url: z.url({ protocol: /^https?$/ }),
+  secret,
+  retry: retrySchema,
+  fallback,
+});
+
+const hex = (min: number, max: number) => z.string().regex(new RegExp(`^[0-9A-Fa-f]{${min},${max}}$`), { error: `must be ${min}-${max} hex digits` });
+
+export const arcNotifierSchema = z.strictObject({
+  host: z.string().min(1),
+  port: z.int().min(1).max(65535),
+  /** The account number the ARC gave this hub. */
+  account: hex(3, 16),
+  /** Receiver number (R field), if the ARC asks for one. */
+  receiver: hex(1, 6).optional(),
+  /** Line prefix (L field); "0" when the ARC uses none. */
+  line: hex(1, 6).default('0'),
+  /** AES key as 32, 48 or 64 hex digits (AES-128/192/256), or env:/file: holding it. */
+  encryption_key: secret.optional(),
+  /** Contact ID group (partition) sent with every event. */
+  group: z.int().min(0).max(99).default(1),
+  /** Worker id to the user/zone number the ARC knows the worker by. */
+  users: z.record(z.string(), z.int().min(0).max(999)).default({}),
+  /** Retransmissions after NAKs, per attempt. */
+  max_naks: z.int().min(1).max(10).default(3),
+  /** NULL supervision message interval; 0 turns supervision off. */
+  supervision_s: z.number().min(0).max(24 * 3600).default(90),
+  retry: retrySchema,
+  fallback,
+});
+
+export const notifiersSchema = z
+  .strictObject({
+    email: emailNotifierSchema.optional(),
+    webhook: webhookNotifierSchema.optional(),
+    arc: arcNotifierSchema.optional(),
+  })
+  .default({});
+
+export type NotifiersConfig = z.output<typeof notifiersSchema>;
+export type RetryConfig = z.output<typeof retrySchema>;
+
+/** Problems between notifier tables (a fallback to a channel that is not configured). */
+export function crossCheckNotifiers(raw: unknown): { path: string; message: string }[] {
+  const problems: { path: string; message: string }[] = [];
+  if (typeof raw !== 'object' || raw === null) return problems;
+  const n = raw as Record<string, unknown>;
+  for (const ch of NOTIFIER_CHANNELS) {
+    const fb = (n[ch] as { fallback?: unknown } | undefined)?.fallback;
+    if (!Array.isArray(fb)) continue;
+    fb.forEach((f, i) => {
+      if (typeof f === 'string' && f === ch) problems.push({ path: `notifiers.${ch}.fallback.${i}`, message: 'a channel cannot fall back to itself' });
+      else if (typeof f === 'string' && n[f] === undefined && (NOTIFIER_CHANNELS as readonly string[]).includes(f)) {
+        problems.push({ path: `notifiers.${ch}.fallback.${i}`, message: `no [notifiers.${f}] to fall back to` });
+      }
+    });
+  }
+  return problems;
+}
+
+/** Resolves `env:NAME` / `file:/path` / a literal. Throws with the reference (never the value). */
+export function resolveSecret(ref: string, where: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (ref.startsWith('env:')) {
+    const name = ref.slice(4);
+    const v = env[name];
+    if (!v) throw new Error(`${where}: the environment variable ${name} is not set`);
+    return v;
+  }
+  if (ref.startsWith('file:')) {
+    const path = ref.slice(5);
+    try {
+      const v = readFileSync(path, 'utf8').trim();
+      if (!v) throw new Error('empty');
+      return v;
+    } catch (err) {
+      throw new Error(`${where}: cannot read the secret file ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+  }
+  return ref;
+}
+
+const SECRET_KEYS = new Set(['password', 'secret', 'encryption_key']);
+
+/** A copy of the notifiers config safe to print: literal secrets replaced, env:/file: references kept. */
+export function redactNotifiers(n: NotifiersConfig): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [ch, cfg] of Object.entries(n)) {
+    if (!cfg) continue;
+    const copy: Record<string, unknown> = { ...cfg };
+    for (const k of Object.keys(copy)) {
+      const v = copy[k];
+      if (SECRET_KEYS.has(k) && typeof v === 'string' && !v.startsWith('env:') && !v.startsWith('file:')) copy[k] = '[redacted]';
+    }
+    out[ch] = copy;
+  }
+  return out;
+}

@@ -1,0 +1,58 @@
+/**
+ * Alarm kinds to Ademco Contact ID events (SIA DC-05), and the ADM-CID data block DC-09 carries:
+ * `#acct|QEEE GG CCC` (qualifier, event code, group/partition, zone or user), as in the standard's
+ * published example `[#12345A|1110 00 129]`.
+ */
+import type { AlarmKind } from '../../../shared/protocol-schemas.js';
+
+/** Contact ID event qualifier: 1 new event or opening, 3 restore or closing. */
+export type CidQualifier = 1 | 3;
+
+export const CID_CODES: Record<AlarmKind, { code: number; name: string }> = {
+  sos: { code: 120, name: 'Panic alarm' },
+  covert_sos: { code: 121, name: 'Duress' },
+  // A worker down (fall, no movement) needs an ambulance first: 100 Medical. 101 (personal
+  // emergency) is the pendant button, which here is the SOS (120/121) already.
+  man_down: { code: 100, name: 'Medical' },
+  missed_checkin: { code: 102, name: 'Fail to report in' },
+  low_battery: { code: 302, name: 'Low system battery' },
+  device_silent: { code: 350, name: 'Communication trouble' },
+};
+
+/** Cancelled by the worker or the officer (a false alarm): 406 Cancel. */
+export const CID_CANCEL = { code: 406, name: 'Cancel' };
+/** Drill alarms never reach an ARC as real ones: 601 Manual trigger test report. */
+export const CID_DRILL = { code: 601, name: 'Manual trigger test report' };
+
+export interface CidEvent {
+  qualifier: CidQualifier;
+  code: number;
+  /** 0-99 */
+  group: number;
+  /** 0-999: the worker's user number at the ARC. */
+  zone: number;
+}
+
+export function cidData(account: string, ev: CidEvent): string {
+  const n = (v: number, w: number, max: number): string => {
+    if (!Number.isInteger(v) || v < 0 || v > max) throw new Error(`Contact ID field out of range: ${v}`);
+    return String(v).padStart(w, '0');
+  };
+  return `#${account}|${ev.qualifier}${n(ev.code, 3, 999)} ${n(ev.group, 2, 99)} ${n(ev.zone, 3, 999)}`;
+}
+
+const CID_RE = /^#([0-9A-Fa-f]{3,16})\|([136])(\d{3}) (\d{2}) (\d{3})$/;
+
+export function parseCidData(data: string): (CidEvent & { account: string }) | null {
+  const m = CID_RE.exec(data);
+  if (!m) return null;
+  return { account: m[1], qualifier: Number(m[2]) as CidQualifier, code: Number(m[3]), group: Number(m[4]), zone: Number(m[5]) };
+}
+
+/** The event an alarm sends: new when raised, restore when resolved, 406 when cancelled. */
+export function cidFor(kind: AlarmKind, state: string, drill: boolean): { qualifier: CidQualifier; code: number; name: string } {
+  if (drill) return { qualifier: state === 'resolved' || state === 'cancelled' ? 3 : 1, ...CID_DRILL };
+  if (state === 'cancelled') return { qualifier: 1, ...CID_CANCEL };
+  if (state === 'resolved') return { qualifier: 3, ...CID_CODES[kind] };
+  return { qualifier: 1, ...CID_CODES[kind] };
+}

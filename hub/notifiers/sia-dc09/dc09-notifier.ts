@@ -1,0 +1,254 @@
+/**
+ * SIA DC-09 over TCP to an alarm receiving centre (ARC): one link, one message in flight at a time,
+ * each answered by ACK (delivered), NAK (the receiver rejected our time or the frame: resynchronise
+ * the timestamp from the NAK and retransmit with the same sequence number) or DUH (the receiver does
+ * not understand the message: no point retrying). NULL supervision messages keep the link proven
+ * when there is nothing to report.
+ */
+import { connect, type Socket } from 'node:net';
+import type { Clock, TimerHandle } from '../../clock.js';
+import type { Logger } from '../../logger.js';
+import { DeliveryError, type DeliveryOutcome, type Notice, type Notifier } from '../notifier.js';
+import { encodeFrame, nextSeq, parseFrame, splitFrames, type Dc09Message, type ParsedFrame } from './dc09-frame.js';
+import { cidData, cidFor } from './contact-id.js';
+
+export interface Dc09Options {
+  host: string;
+  port: number;
+  /** Hex digits, 3-16. */
+  account: string;
+  /** Hex digits, or null to send no R field. */
+  receiver: string | null;
+  /** Hex digits ("0" when the ARC uses no line prefix). */
+  line: string;
+  key: Buffer | null;
+  /** Contact ID group (partition), 0-99. */
+  group: number;
+  /** Worker id to the user/zone number the ARC knows them by (0-999); others are sent as 000. */
+  users: Record<string, number>;
+  /** How many NAKs one message may get (each followed by a retransmission). */
+  maxNaks: number;
+  /** NULL supervision interval; 0 turns it off. */
+  supervisionMs: number;
+  /** How long a supervision message may wait for its answer. */
+  supervisionTimeoutMs: number;
+  clock: Clock;
+  log: Logger;
+}
+
+interface Waiter {
+  resolve(frame: ParsedFrame): void;
+  reject(err: Error): void;
+}
+
+export class Dc09Notifier implements Notifier {
+  readonly channel = 'arc';
+  private socket: Socket | null = null;
+  private connecting: Promise<Socket> | null = null;
+  private buffer = '';
+  private waiter: Waiter | null = null;
+  private seq = 0;
+  /** Receiver time minus ours, learnt from a NAK. */
+  private offsetMs = 0;
+  private chain: Promise<unknown> = Promise.resolve();
+  /** A retransmission keeps its sequence number. */
+  private seqByNotice = new Map<string, number>();
+  private supervision: TimerHandle | null = null;
+  private closed = false;
+  /** For metrics and tests. */
+  readonly counters = { sent: 0, acks: 0, naks: 0, duhs: 0, nulls: 0, nullFailures: 0 };
+
+  constructor(private readonly o: Dc09Options) {
+    this.armSupervision();
+  }
+
+  async send(notice: Notice, signal: AbortSignal): Promise<DeliveryOutcome> {
+    const alert = notice.alert;
+    const ev = cidFor(alert.kind, alert.state, alert.drill);
+    const zone = (alert.workerId && this.o.users[alert.workerId]) || 0;
+    const data = cidData(this.o.account, { qualifier: ev.qualifier, code: ev.code, group: this.o.group, zone });
+    let seq = this.seqByNotice.get(notice.noticeId);
+    if (seq === undefined) {
+      this.seq = nextSeq(this.seq);
+      seq = this.seq;
+      this.seqByNotice.set(notice.noticeId, seq);
+      if (this.seqByNotice.size > 1000) this.seqByNotice.delete(this.seqByNotice.keys().next().value!);
+    }
+    await this.exchange({ id: 'ADM-CID', seq, data }, signal);
+    return { status: 'delivered', detail: `ACK seq ${String(seq).padStart(4, '0')} (${data.split('|')[1]} ${ev.name})` };
+  }
+
+  /** One NULL message: proves the path to the ARC. */
+  async supervise(signal: AbortSignal): Promise<void> {
+    this.counters.nulls++;
+    await this.exchange({ id: 'NULL', seq: 0, data: '' }, signal);
+  }
+
+  private exchange(m: { id: 'ADM-CID' | 'NULL'; seq: number; data: string }, signal: AbortSignal): Promise<ParsedFrame> {
+    const run = () => this.exchangeNow(m, signal);
+    const p = this.chain.then(run, run);
+    this.chain = p.catch(() => undefined);
+    return p;
+  }
+
+  private async exchangeNow(m: { id: 'ADM-CID' | 'NULL'; seq: number; data: string }, signal: AbortSignal): Promise<ParsedFrame> {
+    if (this.closed) throw new DeliveryError('ARC link closed', false);
+    signal.throwIfAborted();
+    for (let naks = 0; ; naks++) {
+      const msg: Dc09Message = {
+        id: m.id,
+        encrypted: this.o.key !== null,
+        seq: m.seq,
+        receiver: this.o.receiver,
+        line: this.o.line,
+        account: this.o.account,
+        data: m.data,
+        extended: [],
+        timestamp: this.o.clock.now() + this.offsetMs,
+      };
+      const socket = await this.connectNow(signal);
+      const reply = this.awaitReply(signal);
+      socket.write(encodeFrame(msg, this.o.key), 'latin1');
+      this.counters.sent++;
+      const frame = await reply;
+      const r = frame.message;
+      if (frame.crcSent !== frame.crcComputed || frame.lengthSent !== frame.lengthComputed) {
+        throw new DeliveryError(`ARC answer failed its CRC or length check`);
+      }
+      if (r.id === 'ACK') {
+        if (r.seq !== m.seq) throw new DeliveryError(`ARC acknowledged seq ${r.seq}, expected ${m.seq}`);
+        if (r.account !== null && r.account.toUpperCase() !== this.o.account.toUpperCase()) throw new DeliveryError(`ARC acknowledged account ${r.account}`);
+        this.counters.acks++;
+        return frame;
+      }
+      if (r.id === 'DUH') {
+        this.counters.duhs++;
+        throw new DeliveryError('ARC answered DUH: it does not understand this message', false);
+      }
+      if (r.id === 'NAK') {
+        this.counters.naks++;
+        if (r.timestamp !== null) {
+          this.offsetMs = r.timestamp - this.o.clock.now();
+          this.o.log.warn({ offsetMs: this.offsetMs }, 'ARC answered NAK; timestamp resynchronised to the receiver clock');
+        }
+        if (naks + 1 >= this.o.maxNaks) throw new DeliveryError(`ARC answered NAK ${naks + 1} times`);
+        continue;
+      }
+      throw new DeliveryError(`unexpected ARC answer "${r.id}"`);
+    }
+  }
+
+  private awaitReply(signal: AbortSignal): Promise<ParsedFrame> {
+    return new Promise<ParsedFrame>((resolve, reject) => {
+      const onAbort = (): void => {
+        this.waiter = null;
+        // The answer may still come; a fresh connection keeps it from being read as the next one's.
+        this.dropSocket();
+        reject(new DeliveryError(`no answer from the ARC (${String(signal.reason ?? 'aborted')})`));
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.waiter = {
+        resolve: (f) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(f);
+        },
+        reject: (e) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(e);
+        },
+      };
+    });
+  }
+
+  private connectNow(signal: AbortSignal): Promise<Socket> {
+    if (this.socket && !this.socket.destroyed) return Promise.resolve(this.socket);
+    if (!this.connecting) {
+      this.connecting = new Promise<Socket>((resolve, reject) => {
+        const s = connect({ host: this.o.host, port: this.o.port });
+        s.setNoDelay(true);
+        const onError = (err: Error): void => {
+          this.connecting = null;
+          s.destroy();
+          reject(new DeliveryError(`ARC ${this.o.host}:${this.o.port} unreachable: ${err.message}`));
+        };
+        s.once('error', onError);
+        s.once('connect', () => {
+          s.off('error', onError);
+          this.connecting = null;
+          this.socket = s;
+          this.buffer = '';
+          s.setEncoding('latin1');
+          s.on('data', (chunk: string) => this.onData(chunk));
+          s.on('error', (err) => this.o.log.warn({ err: err.message }, 'ARC link error'));
+          s.on('close', () => {
+            if (this.socket === s) this.socket = null;
+            const w = this.waiter;
+            this.waiter = null;
+            w?.reject(new DeliveryError('ARC closed the connection before answering'));
+          });
+          resolve(s);
+        });
+      });
+    }
+    const pending = this.connecting;
+    return new Promise<Socket>((resolve, reject) => {
+      const onAbort = (): void => reject(new DeliveryError(`ARC connection timed out (${String(signal.reason ?? 'aborted')})`));
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      pending.then(
+        (s) => (signal.removeEventListener('abort', onAbort), resolve(s)),
+        (e: Error) => (signal.removeEventListener('abort', onAbort), reject(e)),
+      );
+    });
+  }
+
+  private onData(chunk: string): void {
+    const { frames, rest } = splitFrames(this.buffer + chunk);
+    this.buffer = rest.slice(-4096);
+    for (const raw of frames) {
+      const w = this.waiter;
+      if (!w) {
+        this.o.log.warn('unexpected frame from the ARC ignored');
+        continue;
+      }
+      this.waiter = null;
+      try {
+        w.resolve(parseFrame(raw, this.o.key));
+      } catch (err) {
+        w.reject(new DeliveryError(`unreadable answer from the ARC: ${(err as Error).message}`));
+      }
+    }
+  }
+
+  private dropSocket(): void {
+    this.socket?.destroy();
+    this.socket = null;
+  }
+
+  private armSupervision(): void {
+    if (this.o.supervisionMs <= 0 || this.closed) return;
+    this.supervision = this.o.clock.setTimer(() => {
+      const ctl = new AbortController();
+      const t = this.o.clock.setTimer(() => ctl.abort(new Error('supervision timeout')), this.o.supervisionTimeoutMs);
+      this.supervise(ctl.signal)
+        .then(
+          () => this.o.log.debug('ARC NULL supervision acknowledged'),
+          (err: Error) => {
+            this.counters.nullFailures++;
+            this.o.log.warn({ err: err.message }, 'ARC NULL supervision failed: the path to the alarm receiving centre is down');
+          },
+        )
+        .finally(() => t.cancel());
+      this.armSupervision();
+    }, this.o.supervisionMs);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.supervision?.cancel();
+    const w = this.waiter;
+    this.waiter = null;
+    w?.reject(new DeliveryError('ARC link closed', false));
+    this.dropSocket();
+  }
+}
