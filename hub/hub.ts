@@ -16,6 +16,8 @@ import { FobIngest } from './ingest/fob-ingest.js';
 import { RulesRuntime, type RuntimeOutputs } from './rules/rules-runtime.js';
 import { createHttpServer } from './http/http-server.js';
 import { registerApi } from './http/api.js';
+import { companionAuthFor } from './http/companion-sessions.js';
+import { registerCompanion } from './companion/companion-routes.js';
 import { contactFromConfig, workerFromConfig } from './admin/admin-service.js';
 import { ALARM_KINDS, type AlarmKind } from '../shared/protocol-schemas.js';
 import { alertTopic, commandTopic, encodeCommand } from '../shared/protocol-core.js';
@@ -150,6 +152,8 @@ export class Hub {
     broker.attachWebSocket(http.server);
     // The API and the duty officer's dashboard (issue 6); extra routes (the companion) come after it.
     await registerApi(http, hub);
+    // The worker's companion PWA and its API (issue 10), signing in with the dashboard's worker accounts.
+    await registerCompanion(http, hub, { auth: companionAuthFor(http, hub) });
     if (opts.registerHttp) await opts.registerHttp(http, hub);
 
     hub.mqttPort = await broker.listenTcp(config.mqtt.port, config.mqtt.host);
