@@ -34,7 +34,7 @@ interface Rig {
   deliveries(alarmId: string): Promise<StoredTimelineEntry[]>;
 }
 
-async function rig(opts: { arcDown?: boolean; notifiers?: (n: Record<string, Record<string, unknown>>) => void } = {}): Promise<Rig> {
+async function rig(opts: { arcDown?: boolean; notifiers?: (n: Record<string, Record<string, unknown>>) => void; config?: Record<string, unknown> } = {}): Promise<Rig> {
   const clock = new ManualClock();
   const smtp = await TestSmtpServer.start({ user: 'lonewatch', pass: 'smtp-pass-1' });
   closers.push(() => smtp.close());
@@ -73,7 +73,7 @@ async function rig(opts: { arcDown?: boolean; notifiers?: (n: Record<string, Rec
     },
   };
   opts.notifiers?.(notifiers);
-  const t = await startTestHub({ clock, config: { notifiers } });
+  const t = await startTestHub({ clock, config: { notifiers, ...opts.config } });
   closers.push(() => t.stop());
   await t.addWorker('sam', { name: 'Sam Carter' });
   const { secret } = await t.addDevice('fob-1', { workerId: 'sam' });
@@ -195,6 +195,34 @@ describe('alert forwarding from a running hub', () => {
     // E-mail kept working meanwhile: one round of four e-mails per repeat.
     expect(r.smtp.mails.length).toBeGreaterThanOrEqual(4 * 4);
     expect((await r.t.alarms())[0].state).toBe('notifying');
+  });
+
+  it('when every channel fails for a level, a step-by-step ladder climbs at once instead of waiting', async () => {
+    const r = await rig({
+      config: {
+        policies: {
+          sos: {
+            mode: 'step',
+            levels: [
+              { name: 'duty officer by webhook', targets: ['duty_officer'], channels: ['dashboard', 'webhook'], delay_min: 10 },
+              { name: 'line manager by e-mail', targets: ['line_manager'], channels: ['email'], delay_min: 10 },
+            ],
+          },
+          missed_checkin: { mode: 'step', levels: [{ name: 'x', targets: ['duty_officer'], channels: ['dashboard'], delay_min: 5 }] },
+          device_health: { mode: 'step', levels: [{ name: 'x', targets: ['duty_officer'], channels: ['dashboard'], delay_min: 5 }] },
+        },
+      },
+    });
+    r.webhook.statuses.push(400);
+    await r.fob.send({ i: makeEventId(1, 4), k: 'sos', ag: 0 });
+    const [alarm] = await r.t.alarms();
+    await expect.poll(async () => (await r.t.timeline(alarm.id)).some((e) => e.type === 'escalated'), { timeout: 5000 }).toBe(true);
+    const timeline = await r.t.timeline(alarm.id);
+    const undeliverable = timeline.find((e) => e.type === 'undeliverable')!;
+    expect(undeliverable.detail).toMatchObject({ level: 0, recipientId: 'channel:webhook', action: 'climb now' });
+    // No time has passed: the climb came from the failed delivery, not from the 10-minute delay.
+    expect(timeline.find((e) => e.type === 'escalated')!.at).toBe(alarm.raisedAt);
+    await expect.poll(() => r.smtp.mails.map((m) => m.to[0])).toEqual(['lee@example.org']);
   });
 
   it('a missing secret stops the hub at start with a clear message that does not contain any secret', async () => {
