@@ -27,6 +27,24 @@ export default tseslint.config(
     },
   },
   {
+    // The dashboard's browser code (plain ES modules, no build step).
+    files: ['hub/dashboard/public/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: {
+        window: 'readonly',
+        document: 'readonly',
+        location: 'readonly',
+        fetch: 'readonly',
+        EventSource: 'readonly',
+        AudioContext: 'readonly',
+        URLSearchParams: 'readonly',
+        Node: 'readonly',
+        confirm: 'readonly',
+      },
+    },
+  },
+  {
     // Fob code is written in the ES5 idiom the Espruino interpreter runs best: `self = this` for
     // callbacks, no TypeScript-only conveniences that need helpers.
     files: ['firmware/src/**/*.ts'],

@@ -20,13 +20,15 @@ export const KIND_LABEL: Record<AlarmKind, string> = {
 
 /** The purple-file script (R4, policy 004), in the order the officer asks. */
 export const SCRIPT_QUESTIONS = [
-  { id: 'at_address', text: 'Is the worker at the address on their calendar (visit reference below)?' },
+  { id: 'at_address', text: 'FIRST: check they are at the address on their calendar. "Are you at ...?" (the visit below)' },
   { id: 'in_danger', text: 'Are you in danger?' },
   { id: 'need_police', text: 'Do you need the police?' },
   { id: 'weapon', text: 'Is there a weapon?' },
   { id: 'need_staff', text: 'Do you need a member of staff?' },
-  { id: 'call_back', text: 'Shall I call you back in 5 minutes?' },
+  { id: 'call_back', text: 'Do you want me to call you back in 5 minutes?' },
 ] as const;
+/** What the script says after the questions (policy 004, appendix B). */
+export const SCRIPT_AFTER = ['If there is no answer, dial 999 and call the police.', 'After the call, update the relevant manager on the situation.'];
 export const SCRIPT_IDS = SCRIPT_QUESTIONS.map((q) => q.id) as [string, ...string[]];
 export const SCRIPT_ANSWERS = ['yes', 'no', 'no_answer'] as const;
 
@@ -123,6 +125,7 @@ export function scriptState(timeline: StoredTimelineEntry[]) {
       return { id: q.id, text: q.text, answer: (e?.detail.answer as string | undefined) ?? null, note: (e?.detail.note as string | undefined) ?? null, at: e?.at ?? null, by: e?.actor ?? null };
     }),
     callbackDueAt,
+    after: SCRIPT_AFTER,
     noAnswer: [...latest.values()].some((e) => e.detail.answer === 'no_answer'),
   };
 }

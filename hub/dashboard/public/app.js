@@ -1,0 +1,1193 @@
+// Lonewatch duty officer dashboard. Plain JS, no build step; the CSP allows only this file and
+// style.css, so nothing here uses inline handlers or styles. Every piece of text from the hub is set
+// with textContent (never innerHTML).
+
+const $ = (sel, root = document) => root.querySelector(sel);
+const view = $('#view');
+
+const state = {
+  me: null,
+  csrf: null,
+  /** serverNow - Date.now(): the hub may run on a drill (or test) clock. */
+  skew: 0,
+  sound: false,
+  audio: null,
+  beeps: 0,
+  openIds: null,
+  events: null,
+  timers: [],
+  route: '',
+};
+
+const KIND_ICON = { sos: '🚨', covert_sos: '🟣', man_down: '⬇', missed_checkin: '⏰', device_silent: '📵', low_battery: '🔋' };
+const STEP_LABEL = {
+  raised: 'Alarm raised',
+  notify: 'Notified',
+  acknowledged: 'Acknowledged',
+  resolved: 'Resolved',
+  cancelled: 'Cancelled (false alarm)',
+  note: 'Note',
+  script_answer: 'Script answer',
+  callback_scheduled: 'Call-back timer started',
+  callback_done: 'Called back',
+  police_called: '999 called',
+  handover_viewed: 'Police hand-over opened',
+  delivery: 'Delivery',
+  escalated: 'Escalated',
+  ack_refused: 'Acknowledgement refused',
+};
+const ANSWER_LABEL = { yes: 'Yes', no: 'No', no_answer: 'No answer' };
+
+// ---------------------------------------------------------------------------------------------
+// Small DOM helpers
+
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'class') el.className = v;
+    else if (k === 'text') el.textContent = v;
+    else if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else if (k === 'value') el.value = v;
+    else if (k === 'checked') el.checked = Boolean(v);
+    else el.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children.flat(Infinity)) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+const now = () => Date.now() + state.skew;
+const pad = (n) => String(n).padStart(2, '0');
+function fmtTime(ms) {
+  if (ms === null || ms === undefined) return '–';
+  const d = new Date(ms);
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+function fmtDateTime(ms) {
+  if (ms === null || ms === undefined) return '–';
+  const d = new Date(ms);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${fmtTime(ms)}`;
+}
+function ago(ms) {
+  if (ms === null || ms === undefined) return '–';
+  const s = Math.round((now() - ms) / 1000);
+  if (s < 60) return s <= 5 ? 'just now' : `${s} s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min ago`;
+  return fmtDateTime(ms);
+}
+function until(ms) {
+  const s = Math.round((ms - now()) / 1000);
+  const a = Math.abs(s);
+  const text = a < 3600 ? `${Math.floor(a / 60)} min` : `${Math.floor(a / 3600)} h ${Math.floor((a % 3600) / 60)} min`;
+  return s >= 0 ? `in ${text}` : `${text} overdue`;
+}
+const canSee = (...roles) => state.me && roles.includes(state.me.role);
+
+function toast(message, bad = false) {
+  const t = $('#toast');
+  t.textContent = message;
+  t.className = bad ? 'toast bad' : 'toast';
+  t.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => (t.hidden = true), bad ? 8000 : 3500);
+}
+
+// ---------------------------------------------------------------------------------------------
+// API
+
+class ApiError extends Error {
+  constructor(status, body) {
+    super((body && body.error) || `the hub answered ${status}`);
+    this.status = status;
+    this.field = body && body.field;
+  }
+}
+
+async function api(method, path, body) {
+  const headers = { accept: 'application/json' };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (method !== 'GET' && state.csrf) headers['x-csrf-token'] = state.csrf;
+  const res = await fetch(path, { method, headers, credentials: 'same-origin', body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = null;
+  }
+  if (data && typeof data.serverNow === 'number') state.skew = data.serverNow - Date.now();
+  if (res.status === 401 && !path.startsWith('/api/auth/sign-in')) {
+    showSignIn();
+    throw new ApiError(401, data);
+  }
+  if (!res.ok) throw new ApiError(res.status, data);
+  return data;
+}
+const get = (p) => api('GET', p);
+const post = (p, b = {}) => api('POST', p, b);
+
+/** Runs an action from a button: disables it meanwhile, shows the hub's message when refused. */
+async function act(button, fn, done) {
+  if (button) button.disabled = true;
+  try {
+    const r = await fn();
+    if (done) toast(done);
+    return r;
+  } catch (err) {
+    toast(err.message, true);
+    return undefined;
+  } finally {
+    if (button) button.disabled = false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sound: a WebAudio beep (the AudioContext needs a click first, so it starts at sign-in or on the button)
+
+function enableSound() {
+  try {
+    state.audio = state.audio || new AudioContext();
+    state.audio.resume();
+    state.sound = true;
+  } catch {
+    state.sound = false;
+  }
+  updateSoundButton();
+}
+
+function updateSoundButton() {
+  const b = $('#sound');
+  b.textContent = state.sound ? 'Sound: on' : 'Sound: off (click)';
+  b.className = state.sound ? 'ghost' : 'danger';
+}
+
+function beep(loud = true) {
+  state.beeps++;
+  document.body.dataset.beeps = String(state.beeps);
+  if (!state.sound || !state.audio) return;
+  const ctx = state.audio;
+  const tones = loud ? [880, 660, 880, 660] : [660];
+  tones.forEach((f, i) => {
+    const osc = ctx.createOscillator();
+    const gain = ctx.createGain();
+    osc.type = 'square';
+    osc.frequency.value = f;
+    const t0 = ctx.currentTime + i * 0.22;
+    gain.gain.setValueAtTime(0.0001, t0);
+    gain.gain.exponentialRampToValueAtTime(0.25, t0 + 0.02);
+    gain.gain.exponentialRampToValueAtTime(0.0001, t0 + 0.2);
+    osc.connect(gain).connect(ctx.destination);
+    osc.start(t0);
+    osc.stop(t0 + 0.21);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sign-in and live events
+
+function showSignIn() {
+  state.me = null;
+  if (state.events) state.events.close();
+  state.events = null;
+  $('#top').hidden = true;
+  view.hidden = true;
+  $('#signin').hidden = false;
+}
+
+async function start() {
+  try {
+    const s = await get('/api/auth/session');
+    if (s.user.role === 'worker') {
+      await post('/api/auth/sign-out');
+      showSignIn();
+      return;
+    }
+    signedIn(s.user, s.csrf);
+  } catch {
+    showSignIn();
+  }
+}
+
+function signedIn(user, csrf) {
+  state.me = user;
+  state.csrf = csrf;
+  $('#signin').hidden = true;
+  $('#top').hidden = false;
+  view.hidden = false;
+  $('#me').textContent = `${user.name} · ${user.role.replace('_', ' ')}`;
+  document.body.dataset.role = user.role;
+  updateSoundButton();
+  connectEvents();
+  refreshAlarmCount();
+  route();
+}
+
+$('#signin-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const form = e.target;
+  const err = $('#signin-error');
+  err.hidden = true;
+  enableSound(); // a click: the browser lets the page make sound from now on
+  try {
+    const r = await post('/api/auth/sign-in', { username: form.username.value, password: form.password.value });
+    form.password.value = '';
+    signedIn(r.user, r.csrf);
+  } catch (ex) {
+    err.textContent = ex.message;
+    err.hidden = false;
+  }
+});
+
+$('#sign-out').addEventListener('click', async () => {
+  await post('/api/auth/sign-out').catch(() => undefined);
+  location.hash = '#/alarms';
+  showSignIn();
+});
+$('#sound').addEventListener('click', () => {
+  if (state.sound) {
+    state.sound = false;
+    updateSoundButton();
+  } else {
+    enableSound();
+    beep(false);
+  }
+});
+
+function connectEvents() {
+  if (state.events) state.events.close();
+  const es = new EventSource('/api/events');
+  state.events = es;
+  const live = $('#live');
+  es.addEventListener('open', () => {
+    live.textContent = 'live';
+    live.className = 'live';
+  });
+  es.addEventListener('error', () => {
+    live.textContent = 'reconnecting…';
+    live.className = 'live off';
+  });
+  es.addEventListener('alarm', (ev) => {
+    let data = {};
+    try {
+      data = JSON.parse(ev.data);
+    } catch {
+      data = {};
+    }
+    onAlarmEvent(data);
+  });
+}
+
+let refreshTimer = null;
+function onAlarmEvent(data) {
+  // Coalesce bursts (a raise is several events) into one refresh.
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(async () => {
+    await refreshAlarmCount();
+    const r = state.route;
+    if (r === 'alarms' || r === 'workers' || (r === 'alarm' && currentParam() === data.alarmId)) route({ keepScroll: true });
+  }, 120);
+}
+
+async function refreshAlarmCount() {
+  let data;
+  try {
+    data = await get('/api/alarms?open=true');
+  } catch {
+    return;
+  }
+  const open = data.alarms.filter((a) => a.open);
+  const badge = $('#alarm-count');
+  badge.textContent = String(open.length);
+  badge.hidden = open.length === 0;
+  document.title = open.length > 0 ? `(${open.length}) ALARM · Lonewatch` : 'Lonewatch: duty officer';
+  const ids = new Set(open.map((a) => a.id));
+  if (state.openIds) {
+    const fresh = open.filter((a) => !state.openIds.has(a.id));
+    if (fresh.length > 0) {
+      const loud = fresh.some((a) => a.priority <= 2);
+      beep(loud);
+      toast(`New alarm: ${fresh.map((a) => `${a.kindLabel} · ${a.workerName || a.deviceId || 'unknown'}`).join(', ')}`, loud);
+      state.freshIds = new Set(fresh.map((a) => a.id));
+    }
+  }
+  state.openIds = ids;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Router
+
+function currentParam() {
+  return decodeURIComponent(location.hash.split('/')[2] || '');
+}
+
+async function route(opts = {}) {
+  if (!state.me) return;
+  for (const t of state.timers) clearInterval(t);
+  state.timers = [];
+  const parts = location.hash.replace(/^#\/?/, '').split('?')[0].split('/');
+  const name = parts[0] || 'alarms';
+  const sub = parts[2] || '';
+  state.route = name === 'alarm' && sub === 'handover' ? 'handover' : name;
+  for (const a of document.querySelectorAll('[data-nav]')) a.classList.toggle('active', a.dataset.nav === (name === 'alarm' ? 'alarms' : name === 'worker' ? 'workers' : name));
+  const keep = opts.keepScroll ? preserve() : null;
+  try {
+    let content;
+    if (name === 'alarms') content = await alarmsView();
+    else if (name === 'alarm' && sub === 'handover') content = await handoverView(currentParam());
+    else if (name === 'alarm') content = await alarmView(currentParam());
+    else if (name === 'workers') content = await workersView();
+    else if (name === 'worker') content = await workerView(currentParam());
+    else if (name === 'records' && parts[1] === 'print') content = await recordsPrintView();
+    else if (name === 'records') content = await recordsView();
+    else if (name === 'admin') content = await adminView();
+    else content = h('p', { text: 'Nothing here.' });
+    view.replaceChildren(content);
+    if (keep) keep();
+  } catch (err) {
+    if (err.status !== 401) view.replaceChildren(h('p', { class: 'error', text: err.message }));
+  }
+}
+window.addEventListener('hashchange', () => route());
+
+/** Keeps what the officer was typing (and the scroll position) across a live refresh. */
+function preserve() {
+  const values = new Map();
+  for (const el of view.querySelectorAll('[data-keep]')) values.set(el.dataset.keep, el.value);
+  const focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.keep : undefined;
+  const y = window.scrollY;
+  return () => {
+    for (const el of view.querySelectorAll('[data-keep]')) if (values.has(el.dataset.keep)) el.value = values.get(el.dataset.keep);
+    if (focused) {
+      const el = view.querySelector(`[data-keep="${focused}"]`);
+      if (el) el.focus();
+    }
+    window.scrollTo(0, y);
+  };
+}
+
+function queryParams() {
+  const q = location.hash.split('?')[1] || '';
+  return new URLSearchParams(q);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Alarm board
+
+function alarmCard(a) {
+  const fresh = state.freshIds && state.freshIds.has(a.id);
+  return h(
+    'article',
+    { class: `alarm k-${a.kind}${a.open ? '' : ' closed'}${fresh ? ' fresh' : ''}`, 'data-alarm': a.id, 'data-kind': a.kind },
+    h('div', {}, h('div', { class: 'kind' }, `${KIND_ICON[a.kind] || ''} ${a.kindLabel}`), h('span', { class: `state s-${a.state}`, text: a.state }), a.drill ? h('span', { class: 'drill', text: 'DRILL' }) : null),
+    h(
+      'div',
+      {},
+      h('div', { class: 'who-line', text: a.workerName || a.workerId || `device ${a.deviceId}` }),
+      h('div', { class: 'meta' }, `Raised ${fmtTime(a.raisedAt)} (${ago(a.raisedAt)})`, a.visitRef ? ` · visit ${a.visitRef}` : '', a.acknowledgedBy ? ` · taken by ${a.acknowledgedBy.replace(/^user:/, '')}` : ''),
+      h('div', { class: 'meta', text: a.reason }),
+    ),
+    h(
+      'div',
+      { class: 'actions' },
+      a.open && !a.acknowledgedAt ? h('button', { class: 'primary big', 'data-action': 'ack', onclick: (e) => act(e.target, () => post(`/api/alarms/${a.id}/acknowledge`), 'Acknowledged: you are in charge').then(() => route({ keepScroll: true })) }, 'Acknowledge') : null,
+      h('a', { class: 'button big', href: `#/alarm/${encodeURIComponent(a.id)}` }, a.open ? 'Open' : 'Record'),
+    ),
+  );
+}
+
+async function alarmsView() {
+  const data = await get('/api/alarms?limit=60');
+  const open = data.alarms.filter((a) => a.open);
+  const closed = data.alarms.filter((a) => !a.open).slice(0, 12);
+  // "raised 3 min ago" stays true without a reload.
+  state.timers.push(setInterval(() => route({ keepScroll: true }), 30_000));
+  return h(
+    'section',
+    { id: 'board' },
+    h('div', { class: 'board-head' }, h('h1', { text: open.length ? `${open.length} active alarm${open.length > 1 ? 's' : ''}` : 'No active alarms' }), h('span', { class: 'muted', text: `Loudest first · updated ${fmtTime(now())}` })),
+    open.length ? h('div', { class: 'alarms', id: 'open-alarms' }, open.map(alarmCard)) : h('div', { class: 'empty', text: 'All quiet. New alarms appear here at once, with a sound.' }),
+    closed.length ? h('h2', { text: 'Recently closed' }) : null,
+    h('div', { class: 'alarms', id: 'closed-alarms' }, closed.map(alarmCard)),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// One alarm: actions, covert script, visit, last sighting, timeline
+
+function stepText(e) {
+  const d = e.detail || {};
+  switch (e.type) {
+    case 'script_answer':
+      return `${d.text} → ${ANSWER_LABEL[d.answer] || d.answer}${d.note ? ` (${d.note})` : ''}`;
+    case 'note':
+      return d.text || '';
+    case 'notify':
+      return `${d.levelName || `level ${d.level ?? ''}`}: ${(d.targets || []).join(', ')}${d.channels ? ` by ${d.channels.join(', ')}` : ''}`;
+    case 'callback_scheduled':
+      return `call back at ${fmtTime(d.dueAt)}`;
+    case 'police_called':
+      return d.reference ? `reference ${d.reference}` : '';
+    case 'resolved':
+    case 'cancelled':
+      return d.note || d.reason || '';
+    case 'handover_viewed':
+      return `details shown: ${(d.fields || []).join(', ')}`;
+    default: {
+      const rest = Object.entries(d)
+        .filter(([, v]) => v !== null && v !== undefined && typeof v !== 'object')
+        .map(([k, v]) => `${k}: ${v}`);
+      return rest.join(' · ');
+    }
+  }
+}
+
+function timelineList(entries) {
+  return h(
+    'ol',
+    { class: 'timeline', id: 'timeline' },
+    entries.map((e) => h('li', { 'data-step': e.type }, h('span', { class: 't', text: fmtTime(e.at) }), h('span', { class: 'type', text: STEP_LABEL[e.type] || e.type.replace(/_/g, ' ') }), h('span', {}, stepText(e), h('span', { class: 'muted', text: ` · ${e.actor}` })))),
+  );
+}
+
+function visitFacts(visit, lastSighting) {
+  return h(
+    'dl',
+    { class: 'facts' },
+    h('dt', { text: 'Visit' }),
+    h('dd', { id: 'visit-ref' }, visit ? visit.ref : 'no visit on record'),
+    visit ? [h('dt', { text: 'Expected' }), h('dd', { text: `${fmtTime(visit.scheduledStart)} – ${fmtTime(visit.expectedEnd)}${visit.startedAt ? ` (started ${fmtTime(visit.startedAt)})` : ''}` })] : null,
+    visit ? [h('dt', { text: 'Risk' }), h('dd', {}, h('span', { class: `rag ${visit.rag}`, text: visit.rag.toUpperCase() }), ` Category ${visit.riskCategory}`, visit.unplanned ? ' · unplanned' : '')] : null,
+    visit && visit.nextLocation ? [h('dt', { text: 'Next location' }), h('dd', { text: visit.nextLocation })] : null,
+    h('dt', { text: 'Last sighting' }),
+    h('dd', { id: 'last-sighting' }, lastSighting ? `${fmtTime(lastSighting.at)} (${ago(lastSighting.at)}) · ${lastSighting.kind}${lastSighting.place ? ` · ${lastSighting.place}` : ''}` : 'none recorded'),
+  );
+}
+
+function scriptPanel(a, script) {
+  const callbackBox = h('div', { id: 'callback' });
+  const renderTimer = () => {
+    callbackBox.replaceChildren();
+    if (script.callbackDueAt) {
+      const left = script.callbackDueAt - now();
+      const s = Math.max(0, Math.round(Math.abs(left) / 1000));
+      callbackBox.append(
+        h('div', { class: left <= 0 ? 'timer due' : 'timer', id: 'callback-timer', text: left <= 0 ? 'CALL BACK NOW' : `Call back in ${Math.floor(s / 60)}:${pad(s % 60)}` }),
+        h('button', { class: 'good', 'data-action': 'callback-done', onclick: (e) => act(e.target, () => post(`/api/alarms/${a.id}/callback`, { action: 'done' }), 'Call-back recorded') }, 'Called back'),
+      );
+    } else if (a.open) {
+      callbackBox.append(h('button', { 'data-action': 'callback-start', onclick: (e) => act(e.target, () => post(`/api/alarms/${a.id}/callback`, { action: 'start' }), 'Call-back timer started: 5 minutes') }, 'Start 5-minute call-back timer'));
+    }
+  };
+  renderTimer();
+  state.timers.push(setInterval(renderTimer, 1000));
+
+  return h(
+    'section',
+    { class: 'card script', id: 'script' },
+    h('h2', { text: 'Purple file script' }),
+    h('p', { class: 'muted', text: 'Code phrase: “I will need the purple file when I get back to the office.” Ask one question at a time; the worker may only be able to say yes or no.' }),
+    script.noAnswer ? h('div', { class: 'callout red', id: 'dial-999' }, 'No answer: dial 999 and call the police.') : null,
+    h(
+      'ol',
+      {},
+      script.questions.map((q) =>
+        h(
+          'li',
+          { 'data-question': q.id },
+          h('div', { class: 'q', text: q.text }),
+          h(
+            'div',
+            { class: 'answers' },
+            ['yes', 'no', 'no_answer'].map((ans) =>
+              h(
+                'button',
+                {
+                  type: 'button',
+                  class: q.answer === ans ? 'chosen' : '',
+                  'data-answer': ans,
+                  disabled: !a.open,
+                  onclick: (e) => {
+                    const note = e.target.closest('li').querySelector('input');
+                    act(e.target, () => post(`/api/alarms/${a.id}/script`, { question: q.id, answer: ans, ...(note.value.trim() ? { note: note.value.trim() } : {}) })).then((r) => {
+                      if (r) note.value = '';
+                    });
+                  },
+                },
+                ANSWER_LABEL[ans],
+              ),
+            ),
+            h('input', { placeholder: 'what they said (optional)', 'data-keep': `note-${q.id}`, 'aria-label': `note for: ${q.text}`, disabled: !a.open }),
+          ),
+          q.answer ? h('div', { class: 'recorded', text: `Recorded: ${ANSWER_LABEL[q.answer]}${q.note ? ` (“${q.note}”)` : ''} at ${fmtTime(q.at)} by ${String(q.by).replace(/^user:/, '')}` }) : null,
+        ),
+      ),
+    ),
+    callbackBox,
+    h('ul', {}, script.after.map((t) => h('li', { text: t }))),
+  );
+}
+
+async function alarmView(id) {
+  const d = await get(`/api/alarms/${encodeURIComponent(id)}`);
+  const a = d.alarm;
+  const noteInput = h('textarea', { placeholder: 'Add a note to the timeline', 'data-keep': 'note', 'aria-label': 'note' });
+  const reasonInput = h('input', { placeholder: 'why is it a false alarm?', 'data-keep': 'reason', 'aria-label': 'false alarm reason' });
+  const policeRef = h('input', { placeholder: 'police reference (optional)', 'data-keep': 'police-ref', 'aria-label': 'police reference' });
+  const actions = a.open
+    ? h(
+        'section',
+        { class: 'card', id: 'actions' },
+        h(
+          'div',
+          { class: 'row' },
+          !a.acknowledgedAt ? h('button', { class: 'primary big', 'data-action': 'ack', onclick: (e) => act(e.target, () => post(`/api/alarms/${a.id}/acknowledge`), 'Acknowledged: you are in charge') }, 'Acknowledge') : h('span', { class: 'ok', text: `Taken by ${String(a.acknowledgedBy).replace(/^user:/, '')} at ${fmtTime(a.acknowledgedAt)}` }),
+          h('button', { class: 'good big', 'data-action': 'resolve', onclick: (e) => act(e.target, () => post(`/api/alarms/${a.id}/resolve`, noteInput.value.trim() ? { note: noteInput.value.trim() } : {}), 'Resolved: the worker is safe') }, 'Resolve: worker safe'),
+          h('a', { class: 'button big', href: `#/alarm/${encodeURIComponent(a.id)}/handover`, 'data-action': 'handover' }, 'Police hand-over'),
+        ),
+        h('h3', { text: 'Note' }),
+        noteInput,
+        h(
+          'div',
+          { class: 'row' },
+          h(
+            'button',
+            {
+              'data-action': 'note',
+              onclick: (e) => {
+                if (!noteInput.value.trim()) return toast('Write the note first', true);
+                act(e.target, () => post(`/api/alarms/${a.id}/notes`, { text: noteInput.value.trim() }), 'Note added').then((r) => {
+                  if (r) noteInput.value = '';
+                });
+              },
+            },
+            'Add note',
+          ),
+          policeRef,
+          h('button', { class: 'danger', 'data-action': 'police', onclick: (e) => act(e.target, () => post(`/api/alarms/${a.id}/police-called`, policeRef.value.trim() ? { reference: policeRef.value.trim() } : {}), '999 call recorded') }, '999 called'),
+        ),
+        h('h3', { text: 'False alarm' }),
+        h('div', { class: 'row' }, reasonInput, h('button', { 'data-action': 'cancel', onclick: (e) => act(e.target, () => post(`/api/alarms/${a.id}/cancel`, { reason: reasonInput.value.trim() }), 'Cancelled as a false alarm (kept on record)') }, 'Cancel as false alarm')),
+      )
+    : h('p', { class: 'ok', id: 'closed-banner', text: `Closed (${a.state}) at ${fmtDateTime(a.closedAt)} by ${String(a.closedBy).replace(/^user:/, '')}` });
+
+  const privateBox = h('div', { id: 'private' });
+  const showPrivate = h(
+    'button',
+    {
+      'data-action': 'private',
+      onclick: async (e) => {
+        const r = await act(e.target, () => get(`/api/workers/${encodeURIComponent(a.workerId)}/private`));
+        if (r) privateBox.replaceChildren(privateFacts(r));
+      },
+    },
+    'Show private details (logged)',
+  );
+
+  return h(
+    'section',
+    { id: 'alarm', 'data-alarm': a.id, 'data-state': a.state },
+    h('div', { class: `alarm-head k-${a.kind}` }, h('h1', { text: `${KIND_ICON[a.kind] || ''} ${a.kindLabel}: ${a.workerName || a.workerId || a.deviceId || ''}` }), h('span', { class: `state s-${a.state}`, id: 'alarm-state', text: a.state }), a.drill ? h('span', { class: 'drill', text: 'DRILL' }) : null, h('span', { class: 'spacer' }), h('span', { class: 'muted', text: `raised ${fmtTime(a.raisedAt)} (${ago(a.raisedAt)}) · ${a.deviceId || ''}` })),
+    h(
+      'div',
+      { class: 'cols' },
+      h('div', {}, a.kind === 'covert_sos' ? scriptPanel(a, d.script) : null, actions),
+      h(
+        'div',
+        {},
+        h('section', { class: 'card' }, h('h2', { text: 'Where they should be' }), visitFacts(d.visit, d.lastSighting), h('p', { class: 'muted', text: a.reason })),
+        a.workerId ? h('section', { class: 'card' }, h('h2', { text: 'Private details' }), h('p', { class: 'muted', text: 'Shown only while this alarm is active, or to roles that need them; every view is logged.' }), showPrivate, privateBox) : null,
+        h('section', { class: 'card' }, h('h2', { text: 'Timeline' }), timelineList(d.timeline)),
+      ),
+    ),
+  );
+}
+
+function privateFacts(r) {
+  const label = { phone: 'Phone', homeAddress: 'Home address', medicalNotes: 'Medical notes', car: 'Car', emergencyContacts: 'Emergency contacts' };
+  return h(
+    'div',
+    {},
+    h(
+      'dl',
+      { class: 'facts' },
+      Object.entries(r.details).map(([k, v]) => [h('dt', { text: label[k] || k }), h('dd', { 'data-field': k, text: v || '–' })]),
+    ),
+    r.withheld.length ? h('p', { class: 'warning', text: `Not shown: ${r.withheld.map((w) => label[w.field]).join(', ')}. ${r.withheld[0].reason}.` }) : null,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Police hand-over (R5): one printable page
+
+async function handoverView(id) {
+  const d = await get(`/api/alarms/${encodeURIComponent(id)}/handover`);
+  const w = d.worker;
+  const v = d.visit;
+  const answered = d.script.questions.filter((q) => q.answer);
+  return h(
+    'section',
+    { id: 'handover' },
+    h('div', { class: 'row no-print' }, h('a', { class: 'button', href: `#/alarm/${encodeURIComponent(id)}` }, '← Back to the alarm'), h('button', { class: 'primary', 'data-action': 'print', onclick: () => window.print() }, 'Print')),
+    h(
+      'div',
+      { class: 'paper' },
+      h('h1', { text: `Police hand-over: ${d.alarm.kindLabel} for ${w.name}` }),
+      h('p', { text: `Alarm ${d.alarm.id} raised ${fmtDateTime(d.alarm.raisedAt)}. Generated ${fmtDateTime(d.generatedAt)} by ${String(d.generatedBy).replace(/^user:/, '')}. CONFIDENTIAL.` }),
+      h('h2', { text: 'Location' }),
+      h(
+        'dl',
+        { class: 'facts big-fact' },
+        h('dt', { text: 'Visit reference' }),
+        h('dd', { 'data-field': 'visit', text: v ? `${v.ref} (look up the address in the case system)` : 'no visit on record' }),
+        v ? [h('dt', { text: 'Expected there' }), h('dd', { text: `${fmtTime(v.scheduledStart)} – ${fmtTime(v.expectedEnd)}` })] : null,
+        v ? [h('dt', { text: 'Risk' }), h('dd', { text: `${v.rag.toUpperCase()}, Category ${v.riskCategory}` })] : null,
+        v && v.nextLocation ? [h('dt', { text: 'Next location' }), h('dd', { text: v.nextLocation })] : null,
+        h('dt', { text: 'Last confirmed sighting' }),
+        h('dd', { text: d.lastSighting ? `${fmtDateTime(d.lastSighting.at)} · ${d.lastSighting.kind}${d.lastSighting.place ? ` · ${d.lastSighting.place}` : ''}` : 'none recorded' }),
+        h('dt', { text: 'Home address' }),
+        h('dd', { 'data-field': 'homeAddress', text: w.homeAddress || '–' }),
+      ),
+      h('h2', { text: 'The worker' }),
+      h(
+        'dl',
+        { class: 'facts big-fact' },
+        h('dt', { text: 'Name' }),
+        h('dd', { text: w.name }),
+        h('dt', { text: 'Phone' }),
+        h('dd', { 'data-field': 'phone', text: w.phone || '–' }),
+        h('dt', { text: 'Emergency contacts' }),
+        h('dd', { 'data-field': 'emergencyContacts', text: w.emergencyContacts || '–' }),
+        h('dt', { text: 'Medical details' }),
+        h('dd', { 'data-field': 'medicalNotes', text: w.medicalNotes || '–' }),
+        h('dt', { text: 'Car (make, colour, registration)' }),
+        h('dd', { 'data-field': 'car', text: w.car || '–' }),
+        h('dt', { text: 'Fob' }),
+        h('dd', { text: d.device ? `${d.device.id}${d.device.board ? ` (${d.device.board})` : ''}, last heard ${fmtDateTime(d.device.lastSeenAt)}` : '–' }),
+      ),
+      d.withheld.length ? h('p', { class: 'warning', text: `Not shown to you: ${d.withheld.map((x) => x.field).join(', ')}.` }) : null,
+      answered.length ? [h('h2', { text: 'What the worker said (purple file script)' }), h('ul', {}, answered.map((q) => h('li', { text: `${q.text} ${ANSWER_LABEL[q.answer]}${q.note ? ` (“${q.note}”)` : ''} at ${fmtTime(q.at)}` })))] : null,
+    ),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Workers board and one worker
+
+const chipClass = (s) => `chip ${s.replace(/\s+/g, '-')}`;
+
+async function workersView() {
+  const d = await get('/api/workers');
+  return h(
+    'section',
+    { id: 'workers' },
+    h('h1', { text: 'Workers' }),
+    h(
+      'table',
+      {},
+      h('thead', {}, h('tr', {}, ['Worker', 'Status', 'Visit', 'Next check-in due', 'Last sighting', 'Fob'].map((t) => h('th', { text: t })))),
+      h(
+        'tbody',
+        {},
+        d.workers.map((w) =>
+          h(
+            'tr',
+            { class: w.status.includes('alarm') ? 'hl' : '', 'data-worker': w.id },
+            h('td', {}, h('a', { href: `#/worker/${encodeURIComponent(w.id)}`, text: w.name }), h('div', { class: 'muted', text: w.id })),
+            h('td', {}, w.status.map((s) => h('span', { class: chipClass(s), text: s }))),
+            h('td', {}, w.activeVisit ? `${w.activeVisit.ref} until ${fmtTime(w.activeVisit.expectedEnd)}` : w.nextVisit ? h('span', { class: 'muted', text: `next: ${w.nextVisit.ref} at ${fmtTime(w.nextVisit.scheduledStart)}` }) : '–'),
+            h('td', {}, w.nextDue ? `${fmtTime(w.nextDue.at)} (${until(w.nextDue.at)}) · ${String(w.nextDue.reason).replace(/_/g, ' ')}` : '–'),
+            h('td', {}, w.lastSighting ? `${fmtTime(w.lastSighting.at)} · ${w.lastSighting.kind}${w.lastSighting.place ? ` · ${w.lastSighting.place}` : ''}` : '–'),
+            h('td', {}, w.devices.length ? w.devices.map((f) => h('div', { text: `${f.id}: ${f.online ? 'online' : 'offline'}${f.battery !== null ? `, ${f.battery}%` : ''}` })) : '–'),
+          ),
+        ),
+      ),
+    ),
+    h('p', { class: 'muted', text: 'Open a worker to record or change visits (unplanned visits too), extend or end a visit, or check them in after a phone call.' }),
+  );
+}
+
+function toInstant(local) {
+  return local ? new Date(local).getTime() : undefined;
+}
+function localInput(ms) {
+  const d = new Date(ms);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+async function workerView(id) {
+  const d = await get(`/api/workers/${encodeURIComponent(id)}`);
+  const w = d.worker;
+  const st = d.state || {};
+  const active = d.visits.find((v) => v.id === st.activeVisitId && v.status === 'active');
+  const planned = d.visits.filter((v) => v.status === 'planned');
+  const result = h('div', { id: 'visit-result' });
+  const refresh = () => route({ keepScroll: true });
+  const doAction = (btn, body, msg) => act(btn, () => post(`/api/workers/${encodeURIComponent(id)}/actions`, body), msg).then((r) => r && refresh());
+
+  const extendMin = h('input', { type: 'number', min: '1', max: '720', value: '30', 'aria-label': 'minutes to extend', 'data-keep': 'extend' });
+  const startSelect = h('select', { 'aria-label': 'visit to start' }, planned.map((v) => h('option', { value: v.ref, text: `${v.ref} at ${fmtTime(v.scheduledStart)}` })));
+
+  const form = h(
+    'form',
+    { class: 'card', id: 'visit-form' },
+    h('h2', { text: 'Record a visit' }),
+    h(
+      'div',
+      { class: 'grid2' },
+      h('label', {}, 'Reference (never the address)', h('input', { name: 'ref', required: true, placeholder: 'e.g. CASE-1042', 'data-keep': 'v-ref' })),
+      h('label', {}, 'Start', h('input', { name: 'start', type: 'datetime-local', value: localInput(now()) })),
+      h('label', {}, 'Duration (minutes)', h('input', { name: 'duration', type: 'number', min: '1', value: '60' })),
+      h('label', {}, 'Risk category', h('select', { name: 'category' }, h('option', { value: '1', text: '1: lone working suitable' }), h('option', { value: '2', text: '2: two workers needed' }))),
+      h('label', {}, 'RAG', h('select', { name: 'rag' }, ['green', 'amber', 'red'].map((r) => h('option', { value: r, text: r })))),
+      h('label', {}, 'Check in every (min, blank = at end)', h('input', { name: 'interval', type: 'number', min: '5' })),
+      h('label', {}, 'Next location', h('input', { name: 'next', placeholder: 'office, home, next ref' })),
+      h('label', {}, 'Second worker (id)', h('input', { name: 'second' })),
+    ),
+    h('div', { class: 'row' }, h('label', { class: 'inline' }, h('input', { type: 'checkbox', name: 'unplanned' }), 'Unplanned (phoned in)'), h('label', { class: 'inline' }, h('input', { type: 'checkbox', name: 'startNow' }), 'Starting now'), h('button', { type: 'submit', class: 'primary' }, 'Record visit')),
+    result,
+  );
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const f = form.elements;
+    result.replaceChildren();
+    const body = {
+      ref: f.ref.value.trim(),
+      scheduledStart: toInstant(f.start.value),
+      durationMin: Number(f.duration.value),
+      riskCategory: Number(f.category.value),
+      rag: f.rag.value,
+      checkinIntervalMin: f.interval.value ? Number(f.interval.value) : null,
+      nextLocation: f.next.value.trim() || null,
+      secondWorkerId: f.second.value.trim() || null,
+      unplanned: f.unplanned.checked,
+      startNow: f.startNow.checked,
+    };
+    try {
+      const r = await post(`/api/workers/${encodeURIComponent(id)}/visits`, body);
+      result.append(h('p', { class: 'ok', text: `Visit ${r.visit.ref} recorded.` }));
+      for (const warn of r.warnings) result.append(h('p', { class: 'warning', text: `Warning: ${warn}` }));
+      f.ref.value = '';
+      setTimeout(refresh, 1500);
+    } catch (err) {
+      result.append(h('p', { class: 'error', 'data-field': err.field || '', text: err.message }));
+    }
+  });
+
+  const privateBox = h('div', { id: 'private' });
+  return h(
+    'section',
+    { id: 'worker', 'data-worker': w.id },
+    h('h1', { text: w.name }),
+    h(
+      'div',
+      { class: 'cols' },
+      h(
+        'div',
+        {},
+        h(
+          'section',
+          { class: 'card' },
+          h('h2', { text: 'Now' }),
+          h(
+            'dl',
+            { class: 'facts' },
+            h('dt', { text: 'Shift' }),
+            h('dd', { text: st.onShift ? 'on shift' : 'off shift' }),
+            h('dt', { text: 'Visit' }),
+            h('dd', { id: 'active-visit', text: active ? `${active.ref} until ${fmtTime(active.expectedEnd)}` : 'between visits' }),
+            h('dt', { text: 'Next check-in due' }),
+            h('dd', { text: st.due ? `${fmtTime(st.due.at)} (${until(st.due.at)})` : '–' }),
+            h('dt', { text: 'Last sighting' }),
+            h('dd', { text: st.lastSighting ? `${fmtTime(st.lastSighting.at)} · ${st.lastSighting.kind}${st.lastSighting.place ? ` · ${st.lastSighting.place}` : ''}` : '–' }),
+          ),
+          h('h3', { text: 'The worker phoned in' }),
+          h(
+            'div',
+            { class: 'row' },
+            h('button', { 'data-action': 'checkin', onclick: (e) => doAction(e.target, { type: 'checkin' }, 'Checked in') }, 'Check in'),
+            planned.length ? [startSelect, h('button', { 'data-action': 'start', onclick: (e) => doAction(e.target, { type: 'visit_start', ref: startSelect.value }, 'Visit started') }, 'Start visit')] : null,
+            active ? [extendMin, h('button', { 'data-action': 'extend', onclick: (e) => doAction(e.target, { type: 'extend', minutes: Number(extendMin.value) }, 'Visit extended') }, 'Extend'), h('button', { 'data-action': 'end', onclick: (e) => doAction(e.target, { type: 'visit_end' }, 'Visit ended') }, 'End visit')] : null,
+            h('button', { 'data-action': 'end-shift', onclick: (e) => doAction(e.target, { type: 'end_of_shift' }, 'Shift ended: safe') }, 'End of shift'),
+          ),
+        ),
+        form,
+      ),
+      h(
+        'div',
+        {},
+        h(
+          'section',
+          { class: 'card' },
+          h('h2', { text: "Today's visits" }),
+          d.visits.length
+            ? h(
+                'table',
+                {},
+                h('thead', {}, h('tr', {}, ['Ref', 'Time', 'Risk', 'Status', 'Flags'].map((t) => h('th', { text: t })))),
+                h(
+                  'tbody',
+                  { id: 'itinerary' },
+                  d.visits.map((v) =>
+                    h(
+                      'tr',
+                      { 'data-visit': v.ref },
+                      h('td', { text: v.ref + (v.unplanned ? ' (unplanned)' : '') }),
+                      h('td', { text: `${fmtTime(v.scheduledStart)} – ${fmtTime(v.expectedEnd)}` }),
+                      h('td', {}, h('span', { class: `rag ${v.rag}`, text: v.rag }), ` C${v.riskCategory}`),
+                      h('td', { text: v.status }),
+                      h('td', { text: v.policyFlags.join(', ') }),
+                    ),
+                  ),
+                ),
+              )
+            : h('p', { class: 'muted', text: 'No visits recorded for today.' }),
+        ),
+        h(
+          'section',
+          { class: 'card' },
+          h('h2', { text: 'Record' }),
+          h('dl', { class: 'facts' }, h('dt', { text: 'Buddy' }), h('dd', { text: w.buddyName || '–' }), h('dt', { text: 'Line manager' }), h('dd', { text: w.lineManagerName || '–' }), h('dt', { text: 'Training' }), h('dd', { text: `${w.trainingDate || 'never'}${w.newStarter ? ' · new starter' : ''}` }), h('dt', { text: 'Fobs' }), h('dd', { text: d.devices.map((f) => `${f.id}${f.revokedAt ? ' (revoked)' : ''}`).join(', ') || '–' })),
+          h('h3', { text: 'Private details' }),
+          h('p', { class: 'muted', text: 'Only roles that need them see these, and the duty officer during an active alarm. Every view and every refused attempt is logged.' }),
+          h(
+            'button',
+            {
+              'data-action': 'private',
+              onclick: async (e) => {
+                privateBox.replaceChildren();
+                try {
+                  const r = await get(`/api/workers/${encodeURIComponent(id)}/private`);
+                  privateBox.append(privateFacts(r));
+                } catch (err) {
+                  privateBox.append(h('p', { class: 'error', text: err.message }));
+                }
+                void e;
+              },
+            },
+            'Show private details (logged)',
+          ),
+          privateBox,
+        ),
+      ),
+    ),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Records: search, CSV, printable
+
+function recordsQuery(form) {
+  const p = new URLSearchParams();
+  for (const k of ['q', 'kind', 'state', 'from', 'to']) {
+    const v = form ? form.elements[k].value.trim() : '';
+    if (v) p.set(k, v);
+  }
+  return p;
+}
+
+async function recordsView() {
+  const params = queryParams();
+  const d = await get(`/api/records?${params}`);
+  const form = h(
+    'form',
+    { class: 'card row', id: 'records-form' },
+    h('label', {}, 'Search', h('input', { name: 'q', value: params.get('q') || '', placeholder: 'worker, visit ref, note…' })),
+    h('label', {}, 'Kind', h('select', { name: 'kind' }, h('option', { value: '', text: 'any' }), ['sos', 'covert_sos', 'man_down', 'missed_checkin', 'device_silent', 'low_battery'].map((k) => h('option', { value: k, text: k.replace(/_/g, ' '), selected: params.get('kind') === k })))),
+    h('label', {}, 'State', h('select', { name: 'state' }, h('option', { value: '', text: 'any' }), h('option', { value: 'open', text: 'open', selected: params.get('state') === 'open' }), h('option', { value: 'closed', text: 'closed', selected: params.get('state') === 'closed' }))),
+    h('label', {}, 'From', h('input', { name: 'from', type: 'date', value: params.get('from') || '' })),
+    h('label', {}, 'To', h('input', { name: 'to', type: 'date', value: params.get('to') || '' })),
+    h('button', { type: 'submit', class: 'primary' }, 'Search'),
+  );
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    location.hash = `#/records?${recordsQuery(form)}`;
+  });
+  return h(
+    'section',
+    { id: 'records' },
+    h('h1', { text: 'Incident records' }),
+    form,
+    h('div', { class: 'row' }, h('a', { class: 'button', href: `/api/records/export.csv?${params}`, download: '', 'data-action': 'csv' }, 'Export CSV'), h('a', { class: 'button', href: `#/records/print?${params}`, 'data-action': 'printable' }, 'Printable page'), h('span', { class: 'muted', text: `${d.records.length} incident(s)` })),
+    h(
+      'table',
+      {},
+      h('thead', {}, h('tr', {}, ['Raised', 'Kind', 'Worker', 'Visit', 'State', 'Steps', ''].map((t) => h('th', { text: t })))),
+      h(
+        'tbody',
+        { id: 'records-rows' },
+        d.records.map((r) => h('tr', { 'data-alarm': r.id }, h('td', { text: fmtDateTime(r.raisedAt) }), h('td', { text: r.kindLabel + (r.drill ? ' (drill)' : '') }), h('td', { text: r.workerName || r.workerId || '–' }), h('td', { text: r.visitRef || '–' }), h('td', {}, h('span', { class: `state s-${r.state}`, text: r.state })), h('td', { text: String(r.steps) }), h('td', {}, h('a', { href: `#/alarm/${encodeURIComponent(r.id)}`, text: 'timeline' })))),
+      ),
+    ),
+  );
+}
+
+async function recordsPrintView() {
+  const params = queryParams();
+  params.set('limit', '50');
+  const d = await get(`/api/records?${params}`);
+  const details = [];
+  for (const r of d.records) details.push(await get(`/api/alarms/${encodeURIComponent(r.id)}`));
+  params.delete('limit');
+  return h(
+    'section',
+    { id: 'records-print' },
+    h('div', { class: 'row no-print' }, h('a', { class: 'button', href: `#/records?${params}` }, '← Back to records'), h('button', { class: 'primary', onclick: () => window.print() }, 'Print')),
+    h(
+      'div',
+      { class: 'paper' },
+      h('h1', { text: 'Lonewatch incident records' }),
+      h('p', { text: `${details.length} incident(s) · ${params.toString() || 'all'} · printed ${fmtDateTime(now())} by ${state.me.username}` }),
+      details.map((x) =>
+        h(
+          'div',
+          { class: 'incident' },
+          h('h2', { text: `${x.alarm.kindLabel}: ${x.alarm.workerName || x.alarm.workerId || x.alarm.deviceId || ''} (${fmtDateTime(x.alarm.raisedAt)})` }),
+          h('p', { text: `Incident ${x.alarm.id} · state ${x.alarm.state}${x.alarm.closedAt ? ` at ${fmtDateTime(x.alarm.closedAt)}` : ''} · visit ${x.alarm.visitRef || '–'} · policy ${x.alarm.policy}${x.alarm.drill ? ' · DRILL' : ''}` }),
+          timelineList(x.timeline),
+        ),
+      ),
+    ),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Admin
+
+async function adminView() {
+  const isAdmin = canSee('admin');
+  const isManager = canSee('manager', 'admin');
+  const [devices, policies, contacts, workers, users, tokens, audit] = await Promise.all([
+    get('/api/admin/devices'),
+    get('/api/admin/policies'),
+    get('/api/admin/contacts'),
+    get('/api/workers'),
+    isManager ? get('/api/admin/users') : null,
+    isAdmin ? get('/api/admin/tokens') : null,
+    isManager ? get('/api/admin/audit?limit=40') : null,
+  ]);
+  const refresh = () => route({ keepScroll: true });
+
+  const secretBox = h('div', { id: 'device-secret' });
+  const devForm = h(
+    'form',
+    { class: 'row', id: 'device-form' },
+    h('label', {}, 'Device id', h('input', { name: 'deviceId', required: true, placeholder: 'fob-012' })),
+    h('label', {}, 'Worker', h('select', { name: 'workerId' }, h('option', { value: '', text: '(none)' }), workers.workers.map((w) => h('option', { value: w.id, text: w.name })))),
+    h('label', {}, 'Board', h('select', { name: 'board' }, h('option', { value: '', text: '(unknown)' }), h('option', { value: 'puck', text: 'Puck.js (BLE)' }), h('option', { value: 'rak5010', text: 'RAK5010 (LTE-M)' }))),
+    h('button', { type: 'submit', class: 'primary' }, 'Register fob'),
+  );
+  devForm.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const f = devForm.elements;
+    try {
+      const r = await post('/api/admin/devices', { deviceId: f.deviceId.value.trim(), workerId: f.workerId.value || null, board: f.board.value || null });
+      secretBox.replaceChildren(h('div', { class: 'warning' }, h('p', { text: `Registered ${r.deviceId}. Its secret, shown this once (write it to the fob now with \`lonewatch flash\`):` }), h('div', { class: 'secret', id: 'secret-value', text: r.secret })));
+      f.deviceId.value = '';
+    } catch (err) {
+      secretBox.replaceChildren(h('p', { class: 'error', text: err.message }));
+    }
+  });
+
+  const sections = [];
+  sections.push(
+    h(
+      'section',
+      { class: 'card', id: 'admin-devices' },
+      h('h2', { text: 'Fobs' }),
+      isAdmin ? [devForm, secretBox] : null,
+      h(
+        'table',
+        {},
+        h('thead', {}, h('tr', {}, ['Fob', 'Worker', 'Board', 'State', 'Battery', 'Last heard', ''].map((t) => h('th', { text: t })))),
+        h(
+          'tbody',
+          {},
+          devices.devices.map((d) =>
+            h(
+              'tr',
+              { 'data-device': d.id },
+              h('td', { text: d.id }),
+              h('td', { text: d.workerId || '–' }),
+              h('td', { text: d.board || '–' }),
+              h('td', { text: d.revokedAt ? `revoked ${fmtDateTime(d.revokedAt)}` : d.online ? 'online' : 'offline' }),
+              h('td', { text: d.battery === null ? '–' : `${d.battery}%` }),
+              h('td', { text: d.lastSeenAt ? ago(d.lastSeenAt) : 'never' }),
+              h('td', {}, isAdmin && !d.revokedAt ? h('button', { class: 'danger', 'data-action': 'revoke', onclick: (e) => confirm(`Revoke ${d.id}? It is refused from now on.`) && act(e.target, () => post(`/api/admin/devices/${encodeURIComponent(d.id)}/revoke`), `${d.id} revoked`).then(refresh) }, 'Revoke') : null),
+            ),
+          ),
+        ),
+      ),
+    ),
+  );
+
+  // Workers (admin edits the record; private fields are write-only here)
+  const wForm = h(
+    'form',
+    { id: 'worker-form' },
+    h(
+      'div',
+      { class: 'grid2' },
+      h('label', {}, 'Worker id', h('input', { name: 'id', required: true })),
+      h('label', {}, 'Name', h('input', { name: 'name', required: true })),
+      h('label', {}, 'Buddy (worker or contact id)', h('input', { name: 'buddyId' })),
+      h('label', {}, 'Line manager', h('select', { name: 'lineManagerId' }, h('option', { value: '', text: '(keep)' }), contacts.contacts.map((c) => h('option', { value: c.id, text: `${c.name} (${c.role})` })))),
+      h('label', {}, 'Training date', h('input', { name: 'trainingDate', type: 'date' })),
+      h('label', { class: 'inline' }, h('input', { name: 'newStarter', type: 'checkbox' }), 'New starter'),
+      h('label', {}, 'Phone (private)', h('input', { name: 'phone', placeholder: 'blank = keep' })),
+      h('label', {}, 'Home address (private)', h('input', { name: 'homeAddress', placeholder: 'blank = keep' })),
+      h('label', {}, 'Medical notes (private)', h('input', { name: 'medicalNotes', placeholder: 'blank = keep' })),
+      h('label', {}, 'Car: make, colour, reg (private)', h('input', { name: 'car', placeholder: 'blank = keep' })),
+      h('label', {}, 'Emergency contacts (private)', h('input', { name: 'emergencyContacts', placeholder: 'blank = keep' })),
+    ),
+    h('div', { class: 'row' }, h('button', { type: 'submit', class: 'primary' }, 'Save worker'), h('span', { id: 'worker-result' })),
+  );
+  wForm.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const f = wForm.elements;
+    const body = { name: f.name.value.trim(), newStarter: f.newStarter.checked };
+    for (const k of ['buddyId', 'lineManagerId', 'trainingDate', 'phone', 'homeAddress', 'medicalNotes', 'car', 'emergencyContacts']) if (f[k].value.trim()) body[k] = f[k].value.trim();
+    const out = $('#worker-result');
+    try {
+      await api('PUT', `/api/workers/${encodeURIComponent(f.id.value.trim())}`, body);
+      out.className = 'ok';
+      out.textContent = `Saved ${f.id.value.trim()}`;
+    } catch (err) {
+      out.className = 'error';
+      out.textContent = err.message;
+    }
+  });
+  sections.push(
+    h(
+      'section',
+      { class: 'card', id: 'admin-workers' },
+      h('h2', { text: 'Workers' }),
+      h('table', {}, h('thead', {}, h('tr', {}, ['Worker', 'Buddy', 'Line manager', 'Training', ''].map((t) => h('th', { text: t })))), h('tbody', {}, workers.workers.map((w) => h('tr', {}, h('td', { text: `${w.name} (${w.id})` }), h('td', { text: w.buddyId || '–' }), h('td', { text: w.lineManagerId || '–' }), h('td', { text: `${w.trainingDate || 'never'}${w.newStarter ? ' · new starter' : ''}` }), h('td', {}, isAdmin ? h('button', { onclick: () => fillWorker(wForm, w) }, 'Edit') : null))))),
+      isAdmin ? [h('h3', { text: 'Add or edit a worker' }), wForm] : null,
+    ),
+  );
+
+  sections.push(
+    h(
+      'section',
+      { class: 'card', id: 'admin-policies' },
+      h('h2', { text: 'Escalation policies (from lonewatch.toml)' }),
+      h('p', {}, policies.alarmPolicies.map((p) => h('span', { class: 'chip', text: `${p.label} → ${p.policy}` }))),
+      policies.policies.map((p) =>
+        h(
+          'div',
+          {},
+          h('h3', { text: `${p.name} (${p.mode === 'all_at_once' ? 'everyone at once' : 'one step at a time'}; repeat ${p.repeat}×; re-alert ${p.reAlertAfterAckMin} min after acknowledgement${p.policeAfterSightingMin ? `; 999 advised ${p.policeAfterSightingMin} min after last sighting` : ''})` }),
+          h('ol', {}, p.levels.map((l) => h('li', { text: `${l.name}: ${l.targets.join(', ')} by ${l.channels.join(', ')}; next after ${l.delayMin} min` }))),
+        ),
+      ),
+    ),
+  );
+
+  if (users) {
+    const uForm = h(
+      'form',
+      { class: 'row', id: 'user-form' },
+      h('label', {}, 'Username', h('input', { name: 'username', required: true })),
+      h('label', {}, 'Name', h('input', { name: 'name' })),
+      h('label', {}, 'Role', h('select', { name: 'role' }, ['duty_officer', 'manager', 'admin', 'worker'].map((r) => h('option', { value: r, text: r.replace('_', ' ') })))),
+      h('label', {}, 'Worker (for worker accounts)', h('select', { name: 'workerId' }, h('option', { value: '', text: '(none)' }), workers.workers.map((w) => h('option', { value: w.id, text: w.name })))),
+      h('label', {}, 'Password (12+ characters)', h('input', { name: 'password', type: 'password', autocomplete: 'new-password', required: true })),
+      h('button', { type: 'submit', class: 'primary' }, 'Add user'),
+      h('span', { id: 'user-result' }),
+    );
+    uForm.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const f = uForm.elements;
+      const out = $('#user-result');
+      try {
+        await post('/api/admin/users', { username: f.username.value.trim(), name: f.name.value.trim() || undefined, role: f.role.value, password: f.password.value, workerId: f.workerId.value || null });
+        refresh();
+      } catch (err) {
+        out.className = 'error';
+        out.textContent = err.message;
+      }
+    });
+    sections.push(
+      h(
+        'section',
+        { class: 'card', id: 'admin-users' },
+        h('h2', { text: 'Users' }),
+        isAdmin ? uForm : null,
+        h(
+          'table',
+          {},
+          h('thead', {}, h('tr', {}, ['User', 'Role', 'Worker', 'Sessions', ''].map((t) => h('th', { text: t })))),
+          h(
+            'tbody',
+            {},
+            users.users.map((u) =>
+              h(
+                'tr',
+                { 'data-user': u.username },
+                h('td', { text: `${u.name} (${u.username})${u.disabled ? ' · disabled' : ''}` }),
+                h('td', { text: u.role.replace('_', ' ') }),
+                h('td', { text: u.workerId || '–' }),
+                h('td', { text: String(u.sessions) }),
+                h('td', {}, u.sessions > 0 && (isAdmin || u.role === 'worker') ? h('button', { 'data-action': 'sign-out-user', onclick: (e) => act(e.target, () => api('DELETE', `/api/users/${encodeURIComponent(u.username)}/sessions`), `${u.username} signed out everywhere`).then(refresh) }, 'Sign out everywhere') : null, isAdmin && u.username !== state.me.username ? h('button', { onclick: (e) => act(e.target, () => post(`/api/admin/users/${encodeURIComponent(u.username)}/disable`, { disabled: !u.disabled })).then(refresh) }, u.disabled ? 'Enable' : 'Disable') : null),
+              ),
+            ),
+          ),
+        ),
+      ),
+    );
+  }
+
+  if (tokens) {
+    const tokenBox = h('div', { id: 'token-secret' });
+    const tForm = h('form', { class: 'row' }, h('label', {}, 'Integration', h('input', { name: 'name', required: true })), h('label', {}, 'Acts as', h('select', { name: 'role' }, ['duty_officer', 'manager', 'admin'].map((r) => h('option', { value: r, text: r.replace('_', ' ') })))), h('button', { type: 'submit', class: 'primary' }, 'Create API token'));
+    tForm.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      try {
+        const r = await post('/api/admin/tokens', { name: tForm.elements.name.value.trim(), role: tForm.elements.role.value });
+        tokenBox.replaceChildren(h('div', { class: 'warning' }, h('p', { text: `Token for ${r.name}, shown this once:` }), h('div', { class: 'secret', text: r.token })));
+      } catch (err) {
+        tokenBox.replaceChildren(h('p', { class: 'error', text: err.message }));
+      }
+    });
+    sections.push(
+      h(
+        'section',
+        { class: 'card', id: 'admin-tokens' },
+        h('h2', { text: 'API tokens' }),
+        tForm,
+        tokenBox,
+        h('table', {}, h('tbody', {}, tokens.tokens.map((t) => h('tr', {}, h('td', { text: t.name }), h('td', { text: t.role }), h('td', { text: t.revokedAt ? 'revoked' : `last used ${t.lastUsedAt ? ago(t.lastUsedAt) : 'never'}` }), h('td', {}, t.revokedAt ? null : h('button', { class: 'danger', onclick: (e) => act(e.target, () => post(`/api/admin/tokens/${t.id}/revoke`), 'Token revoked').then(refresh) }, 'Revoke')))))),
+      ),
+    );
+  }
+
+  if (audit) {
+    sections.push(
+      h(
+        'section',
+        { class: 'card', id: 'admin-audit' },
+        h('h2', { text: 'Audit log (latest 40)' }),
+        h('table', {}, h('thead', {}, h('tr', {}, ['When', 'Who', 'What', 'About', 'Detail'].map((t) => h('th', { text: t })))), h('tbody', {}, audit.entries.map((e) => h('tr', { 'data-audit': e.action }, h('td', { text: fmtDateTime(e.at) }), h('td', { text: e.actor }), h('td', { text: e.action }), h('td', { text: e.subject }), h('td', { text: JSON.stringify(e.detail) }))))),
+      ),
+    );
+  }
+
+  return h('section', { id: 'admin' }, h('h1', { text: 'Administration' }), sections);
+}
+
+function fillWorker(form, w) {
+  const f = form.elements;
+  f.id.value = w.id;
+  f.name.value = w.name;
+  f.buddyId.value = w.buddyId || '';
+  f.lineManagerId.value = w.lineManagerId || '';
+  f.trainingDate.value = w.trainingDate || '';
+  f.newStarter.checked = w.newStarter;
+  f.name.focus();
+}
+
+start();

@@ -1,0 +1,26 @@
+/**
+ * Drives the real dashboard in Debian's Chromium (playwright-core, headless) against a real hub.
+ */
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { PASSWORD } from './api-client.js';
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--autoplay-policy=no-user-gesture-required'] });
+}
+
+/** A signed-in page: opens the dashboard and signs in through the form, as a person would. */
+export async function signInPage(browser: Browser, baseUrl: string, username: string, opts: { width?: number; height?: number } = {}): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: opts.width ?? 1400, height: opts.height ?? 900 } });
+  const page = await context.newPage();
+  page.on('pageerror', (err) => {
+    throw err;
+  });
+  await page.goto(baseUrl + '/');
+  await page.fill('#signin-form input[name=username]', username);
+  await page.fill('#signin-form input[name=password]', PASSWORD);
+  await page.click('#signin-form button[type=submit]');
+  await page.waitForSelector('#top:not([hidden])');
+  return page;
+}
