@@ -53,11 +53,22 @@ export interface CompanionOptions {
 
 export interface Companion {
   tokens: RelayTokens;
+  /**
+   * Ends relay connections whose phone session was signed out (a lost phone), whose worker no longer
+   * has that fob, or whose fob was revoked. Runs every RELAY_SWEEP_MS; returns the devices dropped.
+   */
+  sweep(): Promise<string[]>;
 }
+
+/** How often live relay connections are checked against their phone's session. */
+export const RELAY_SWEEP_MS = 30_000;
 
 declare module 'fastify' {
   interface FastifyRequest {
     companionWorker?: CompanionWorker | null;
+  }
+  interface FastifyInstance {
+    lonewatchCompanion: Companion;
   }
 }
 
@@ -80,8 +91,41 @@ const errorOut = z.object({ error: z.string(), field: z.string().optional() });
 
 export async function registerCompanion(http: FastifyInstance, hub: Hub, opts: CompanionOptions): Promise<Companion> {
   const tokens = new RelayTokens(hub.clock);
-  hub.auth.relayCredential = (deviceId, password) => tokens.verify(deviceId, password);
   const { auth } = opts;
+  /** Device -> the phone session that last got a relay token for it (kept in memory only). */
+  const relaySessions = new Map<string, { session: string; workerId: string }>();
+  /** Devices whose current MQTT connection was made with a relay token. */
+  const relayed = new Set<string>();
+  hub.auth.relayCredential = (deviceId, password) => {
+    const ok = tokens.verify(deviceId, password);
+    if (ok) relayed.add(deviceId);
+    return ok;
+  };
+  const sweep = async (): Promise<string[]> => {
+    const dropped: string[] = [];
+    const clients = (hub.broker.aedes as unknown as { clients: Record<string, { close(): void } | undefined> }).clients;
+    for (const deviceId of [...relayed]) {
+      const client = clients[deviceId];
+      if (!client) {
+        relayed.delete(deviceId);
+        continue;
+      }
+      const held = relaySessions.get(deviceId);
+      const worker = held ? await auth.identify(held.session) : null;
+      const device = await hub.store.read((tx) => tx.getDevice(deviceId));
+      if (worker && held && worker.workerId === held.workerId && device && device.revokedAt === null && device.workerId === worker.workerId) continue;
+      hub.log.warn({ deviceId, workerId: held?.workerId }, 'companion relay disconnected: its phone was signed out, or the fob is no longer this worker\'s');
+      relayed.delete(deviceId);
+      client.close();
+      dropped.push(deviceId);
+    }
+    return dropped;
+  };
+  const sweeper = setInterval(() => void sweep().catch((err) => hub.log.error({ err }, 'companion relay sweep failed')), RELAY_SWEEP_MS);
+  sweeper.unref();
+  http.addHook('onClose', async () => clearInterval(sweeper));
+  const companion: Companion = { tokens, sweep };
+  http.decorate('lonewatchCompanion', companion);
 
   // ---- the PWA's files
   const sendFile = async (name: string, reply: FastifyReply, path = join(PUBLIC_DIR, name)): Promise<FastifyReply> => {
@@ -110,8 +154,8 @@ export async function registerCompanion(http: FastifyInstance, hub: Hub, opts: C
       const app = api.withTypeProvider<ZodTypeProvider>();
 
       const signedIn = async (request: FastifyRequest): Promise<void> => {
-        const m = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '');
-        const worker = m ? await auth.identify(m[1]) : null;
+        const bearer = bearerOf(request);
+        const worker = bearer ? await auth.identify(bearer) : null;
         if (!worker) throw new CompanionAuthError(401, 'sign in on this phone first (the session is unknown, expired or was signed out)');
         request.companionWorker = worker;
       };
@@ -136,8 +180,7 @@ export async function registerCompanion(http: FastifyInstance, hub: Hub, opts: C
       );
 
       app.post('/sign-out', { schema: { tags: ['companion'], summary: 'End this phone session' }, preHandler: signedIn }, async (req) => {
-        const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
-        if (m) await auth.signOut(m[1]);
+        await auth.signOut(bearerOf(req)!);
         return { ok: true };
       });
 
@@ -221,6 +264,7 @@ export async function registerCompanion(http: FastifyInstance, hub: Hub, opts: C
           const device = await deviceOf(w.workerId);
           if (!device) throw new CompanionAuthError(404, 'no fob is assigned to you: ask your manager to assign one (lonewatch devices assign)');
           const { token, expiresAt } = tokens.issue(device.id, w.workerId);
+          relaySessions.set(device.id, { session: bearerOf(req)!, workerId: w.workerId });
           await hub.store.transaction((tx) =>
             tx.appendAudit({ at: hub.clock.now(), actor: w.actor, action: 'companion.relay_token', subject: device.id, detail: { workerId: w.workerId, ip: req.ip } }),
           );
@@ -288,7 +332,11 @@ export async function registerCompanion(http: FastifyInstance, hub: Hub, opts: C
     },
     { prefix: '/api/companion' },
   );
-  return { tokens };
+  return companion;
+}
+
+function bearerOf(request: FastifyRequest): string | null {
+  return /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1] ?? null;
 }
 
 function sendError(err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {

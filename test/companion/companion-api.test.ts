@@ -98,6 +98,21 @@ describe('companion API', () => {
     expect((await call('GET', '/today', sam)).status).toBe(401);
   });
 
+  it('a manager signing out a lost phone also ends its live relay connection', async () => {
+    const token = await signIn('sam');
+    const cred = (await call('POST', '/relay-token', token)).json as { password: string };
+    const client = await wsConnect('fob-a', 'fob-a', cred.password);
+    const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+    expect(await t.hub.http.lonewatchCompanion.sweep()).toEqual([]);
+    expect(client.connected).toBe(true);
+    await t.hub.http.lonewatchAuth.revokeSessions('sam', 'user:manager');
+    expect(await t.hub.http.lonewatchCompanion.sweep()).toEqual(['fob-a']);
+    await closed;
+    // And the phone cannot come back: no session, no token.
+    expect((await call('POST', '/relay-token', token)).status).toBe(401);
+    client.end(true);
+  });
+
   it('records an unplanned visit before it starts (R7), with the R8/R9 checks', async () => {
     const token = await signIn('sam');
     const r = await call('POST', '/visits', token, { ref: 'U-77', minutes: 45 });

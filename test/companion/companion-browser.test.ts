@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { addWorkerAccount, PageFob, PASSWORD, puckScript, startCompanionHub } from './companion-harness.js';
 import type { TestHub } from '../helpers/hub-harness.js';
+import { userClient } from '../dashboard/api-client.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const MINUTE = 60_000;
@@ -37,6 +38,29 @@ afterAll(async () => {
 afterEach(async () => {
   while (cleanup.length > 0) await cleanup.pop()!();
 });
+
+/** The dashboard's live feed (server-sent events), as the duty officer's browser reads it. */
+async function openLiveFeed(httpUrl: string, cookie: string): Promise<{ text(): string }> {
+  const ctl = new AbortController();
+  const res = await fetch(`${httpUrl}/api/events`, { headers: { cookie }, signal: ctl.signal });
+  expect(res.status).toBe(200);
+  let text = '';
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  void (async () => {
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += decoder.decode(value, { stream: true });
+      }
+    } catch {
+      /* aborted */
+    }
+  })();
+  cleanup.push(() => ctl.abort());
+  return { text: () => text };
+}
 
 interface Setup {
   t: TestHub;
@@ -77,12 +101,19 @@ async function pair(page: Page, fob: PageFob): Promise<void> {
 }
 
 describe('worker companion in Chromium', () => {
-  it('relays the fob: a covert gesture is an alarm at the hub, and the hub ack reaches the fob', async () => {
+  it('relays the fob: a covert gesture is an alarm at the hub and on the dashboard, the hub ack reaches the fob, and so does "help is coming"', async () => {
     const { t, page, fob } = await setup();
+    // A duty officer watches the dashboard's live feed.
+    const officer = await userClient(t, 'dana', 'duty_officer');
+    const feed = await openLiveFeed(t.httpUrl, officer.cookie!);
     await signIn(page, t.httpUrl);
     await pair(page, fob);
     fob.gesture('covert_sos');
     await expect.poll(async () => (await t.alarms()).map((a) => [a.kind, a.deviceId, a.workerId]), { timeout: 10_000 }).toEqual([['covert_sos', 'puck-sam', 'w-sam']]);
+    const alarmId = (await t.alarms())[0].id;
+    await expect.poll(() => feed.text(), { timeout: 10_000 }).toContain(alarmId);
+    const board = await officer.get<{ alarms: { id: string; kind: string }[] }>('/api/alarms?open=true');
+    expect(board.body.alarms.map((a) => [a.id, a.kind])).toEqual([[alarmId, 'covert_sos']]);
     const cov = fob.events('cov');
     expect(cov).toHaveLength(1);
     // The hub's ack travelled back over the page's relay to the fob, which dropped the event.
@@ -92,6 +123,11 @@ describe('worker companion in Chromium', () => {
     // Nothing on the phone's screen says "alarm".
     expect((await page.textContent('body'))!.toLowerCase()).not.toMatch(/covert|alarm sent/);
     await expect.poll(() => page.evaluate(OUTBOX_COUNT), { timeout: 5000 }).toBe(0);
+    // The officer takes charge: one discreet pulse on the fob (through the phone), never a sound.
+    const pulses = fob.board.motorPulses();
+    expect((await officer.post(`/api/alarms/${alarmId}/acknowledge`)).status).toBe(200);
+    await expect.poll(() => fob.board.motorPulses(), { timeout: 10_000 }).toBeGreaterThan(pulses);
+    expect(fob.board.buzzerOnCount()).toBe(0);
   }, 60_000);
 });
 
