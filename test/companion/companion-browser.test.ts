@@ -12,6 +12,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { addWorkerAccount, PageFob, PASSWORD, puckScript, startCompanionHub } from './companion-harness.js';
 import type { TestHub } from '../helpers/hub-harness.js';
 import { userClient } from '../dashboard/api-client.js';
+import { signInPage } from '../dashboard/browser.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const MINUTE = 60_000;
@@ -35,8 +36,13 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
 });
+/** Uncaught errors in the companion page fail the test. */
+let pageErrors: string[] = [];
 afterEach(async () => {
   while (cleanup.length > 0) await cleanup.pop()!();
+  const errors = pageErrors;
+  pageErrors = [];
+  expect(errors).toEqual([]);
 });
 
 /** The dashboard's live feed (server-sent events), as the duty officer's browser reads it. */
@@ -77,6 +83,7 @@ async function setup(opts: { dataDir?: string; httpPort?: number } = {}): Promis
   const context = await browser.newContext();
   cleanup.push(() => context.close());
   const page = await context.newPage();
+  page.on('pageerror', (err) => pageErrors.push(err.message));
   const fob = new PageFob(script, 'puck-sam');
   cleanup.push(() => fob.stop());
   await fob.attach(page);
@@ -103,9 +110,12 @@ async function pair(page: Page, fob: PageFob): Promise<void> {
 describe('worker companion in Chromium', () => {
   it('relays the fob: a covert gesture is an alarm at the hub and on the dashboard, the hub ack reaches the fob, and so does "help is coming"', async () => {
     const { t, page, fob } = await setup();
-    // A duty officer watches the dashboard's live feed.
+    // A duty officer watches the dashboard (and, for the record, its live feed).
     const officer = await userClient(t, 'dana', 'duty_officer');
     const feed = await openLiveFeed(t.httpUrl, officer.cookie!);
+    const dashboard = await signInPage(browser, t.httpUrl, 'dana');
+    cleanup.push(() => dashboard.context().close());
+    await dashboard.waitForSelector('#live:not(.off)');
     await signIn(page, t.httpUrl);
     await pair(page, fob);
     fob.gesture('covert_sos');
@@ -114,6 +124,8 @@ describe('worker companion in Chromium', () => {
     await expect.poll(() => feed.text(), { timeout: 10_000 }).toContain(alarmId);
     const board = await officer.get<{ alarms: { id: string; kind: string }[] }>('/api/alarms?open=true');
     expect(board.body.alarms.map((a) => [a.id, a.kind])).toEqual([[alarmId, 'covert_sos']]);
+    const card = await dashboard.waitForSelector('#open-alarms [data-kind="covert_sos"]', { timeout: 10_000 });
+    expect(await card.textContent()).toContain('Sam Carter');
     const cov = fob.events('cov');
     expect(cov).toHaveLength(1);
     // The hub's ack travelled back over the page's relay to the fob, which dropped the event.
@@ -125,7 +137,9 @@ describe('worker companion in Chromium', () => {
     await expect.poll(() => page.evaluate(OUTBOX_COUNT), { timeout: 5000 }).toBe(0);
     // The officer takes charge: one discreet pulse on the fob (through the phone), never a sound.
     const pulses = fob.board.motorPulses();
-    expect((await officer.post(`/api/alarms/${alarmId}/acknowledge`)).status).toBe(200);
+    await dashboard.click('#open-alarms [data-kind="covert_sos"] a.button');
+    await dashboard.click('#actions [data-action="ack"]');
+    await dashboard.waitForSelector('#alarm[data-state="acknowledged"]');
     await expect.poll(() => fob.board.motorPulses(), { timeout: 10_000 }).toBeGreaterThan(pulses);
     expect(fob.board.buzzerOnCount()).toBe(0);
   }, 60_000);

@@ -45,7 +45,21 @@ const FAKE_BLUETOOTH = `(() => {
   const onValue = [];
   const onDisconnect = [];
   let connected = false;
-  const tx = { addEventListener: (_t, fn) => onValue.push(fn), startNotifications: async () => tx };
+  // Like Espruino's UART service, what the fob writes before the phone enables notifications waits.
+  let notifying = false;
+  const early = [];
+  const deliver = (text) => {
+    const bytes = new TextEncoder().encode(text);
+    onValue.forEach((f) => f({ target: { value: new DataView(bytes.buffer) } }));
+  };
+  const tx = {
+    addEventListener: (_t, fn) => onValue.push(fn),
+    startNotifications: async () => {
+      notifying = true;
+      early.splice(0).forEach(deliver);
+      return tx;
+    },
+  };
   const rx = { writeValue: async (bytes) => window.__lwFob('write', new TextDecoder().decode(bytes)) };
   const service = { getCharacteristic: async (uuid) => (uuid.startsWith('6e400002') ? rx : tx) };
   const server = { getPrimaryService: async () => service };
@@ -63,19 +77,18 @@ const FAKE_BLUETOOTH = `(() => {
       disconnect: () => {
         if (!connected) return;
         connected = false;
+        notifying = false;
         window.__lwFob('disconnect');
         onDisconnect.forEach((f) => f());
       },
     },
     addEventListener: (t, fn) => { if (t === 'gattserverdisconnected') onDisconnect.push(fn); },
   };
-  window.__lwFobNotify = (text) => {
-    const bytes = new TextEncoder().encode(text);
-    onValue.forEach((f) => f({ target: { value: new DataView(bytes.buffer) } }));
-  };
+  window.__lwFobNotify = (text) => (notifying ? deliver(text) : early.push(text));
   window.__lwFobDrop = () => {
     if (!connected) return;
     connected = false;
+    notifying = false;
     onDisconnect.forEach((f) => f());
   };
   Object.defineProperty(navigator, 'bluetooth', {
