@@ -19,7 +19,6 @@ const state = {
   route: '',
 };
 
-const KIND_ICON = { sos: '🚨', covert_sos: '🟣', man_down: '⬇', missed_checkin: '⏰', device_silent: '📵', low_battery: '🔋' };
 const STEP_LABEL = {
   raised: 'Alarm raised',
   notify: 'Notified',
@@ -34,7 +33,12 @@ const STEP_LABEL = {
   handover_viewed: 'Police hand-over opened',
   delivery: 'Delivery',
   escalated: 'Escalated',
-  ack_refused: 'Acknowledgement refused',
+  repeated: 'Ladder repeated',
+  re_alert: 'Re-alert',
+  police_advised: '999 advised',
+  exhausted: 'Ladder exhausted',
+  undeliverable: 'Undeliverable',
+  refused: 'Refused',
 };
 const ANSWER_LABEL = { yes: 'Yes', no: 'No', no_answer: 'No answer' };
 
@@ -382,7 +386,7 @@ function alarmCard(a) {
   return h(
     'article',
     { class: `alarm k-${a.kind}${a.open ? '' : ' closed'}${fresh ? ' fresh' : ''}`, 'data-alarm': a.id, 'data-kind': a.kind },
-    h('div', {}, h('div', { class: 'kind' }, `${KIND_ICON[a.kind] || ''} ${a.kindLabel}`), h('span', { class: `state s-${a.state}`, text: a.state }), a.drill ? h('span', { class: 'drill', text: 'DRILL' }) : null),
+    h('div', {}, h('div', { class: 'kind' }, a.kindLabel), h('span', { class: `state s-${a.state}`, text: a.state }), a.drill ? h('span', { class: 'drill', text: 'DRILL' }) : null),
     h(
       'div',
       {},
@@ -425,8 +429,14 @@ function stepText(e) {
       return `${d.text} → ${ANSWER_LABEL[d.answer] || d.answer}${d.note ? ` (${d.note})` : ''}`;
     case 'note':
       return d.text || '';
+    case 'raised':
+      return [d.reason, d.deviceId ? `fob ${d.deviceId}` : '', d.visitRef ? `visit ${d.visitRef}` : '', d.lastSightingAt ? `last sighting ${fmtTime(d.lastSightingAt)}` : '', d.drill ? 'DRILL' : ''].filter(Boolean).join(' · ');
     case 'notify':
-      return `${d.levelName || `level ${d.level ?? ''}`}: ${(d.targets || []).join(', ')}${d.channels ? ` by ${d.channels.join(', ')}` : ''}`;
+      return `${d.name || `level ${(d.level ?? 0) + 1}`}: ${(d.targets || []).join(', ').replace(/_/g, ' ')}${d.channels ? ` by ${d.channels.join(', ')}` : ''}`;
+    case 'escalated':
+      return `level ${(d.level ?? 0) + 1}: ${d.name || ''}`;
+    case 'refused':
+      return `${String(d.input || '').replace(/_/g, ' ')}: ${d.why || ''}`;
     case 'callback_scheduled':
       return `call back at ${fmtTime(d.dueAt)}`;
     case 'police_called':
@@ -590,7 +600,7 @@ async function alarmView(id) {
   return h(
     'section',
     { id: 'alarm', 'data-alarm': a.id, 'data-state': a.state },
-    h('div', { class: `alarm-head k-${a.kind}` }, h('h1', { text: `${KIND_ICON[a.kind] || ''} ${a.kindLabel}: ${a.workerName || a.workerId || a.deviceId || ''}` }), h('span', { class: `state s-${a.state}`, id: 'alarm-state', text: a.state }), a.drill ? h('span', { class: 'drill', text: 'DRILL' }) : null, h('span', { class: 'spacer' }), h('span', { class: 'muted', text: `raised ${fmtTime(a.raisedAt)} (${ago(a.raisedAt)}) · ${a.deviceId || ''}` })),
+    h('div', { class: `alarm-head k-${a.kind}` }, h('h1', { text: `${a.kindLabel}: ${a.workerName || a.workerId || a.deviceId || ''}` }), h('span', { class: `state s-${a.state}`, id: 'alarm-state', text: a.state }), a.drill ? h('span', { class: 'drill', text: 'DRILL' }) : null, h('span', { class: 'spacer' }), h('span', { class: 'muted', text: `raised ${fmtTime(a.raisedAt)} (${ago(a.raisedAt)}) · ${a.deviceId || ''}` })),
     h(
       'div',
       { class: 'cols' },
