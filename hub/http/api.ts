@@ -68,6 +68,9 @@ export async function registerApi(http: FastifyInstance, hub: Hub): Promise<void
     index: 'index.html',
     setHeaders: (res) => {
       for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
+      if (secure) res.setHeader('strict-transport-security', 'max-age=31536000');
+      // The page and its script change with the hub: never serve a stale dashboard at 2 a.m.
+      res.setHeader('cache-control', 'no-cache');
     },
   });
   // Links in notifications point at /alarms/<id>.

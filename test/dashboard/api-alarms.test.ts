@@ -326,3 +326,16 @@ describe('records and administration', () => {
     expect(Object.keys(spec.paths)).toEqual(expect.arrayContaining(['/api/alarms', '/api/alarms/{id}/handover', '/api/workers/{id}/visits', '/api/admin/devices']));
   });
 });
+
+describe('the dashboard page', () => {
+  it('is served with a strict CSP and no inline script or style', async () => {
+    const res = await fetch(`${t.httpUrl}/`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-security-policy')).toMatch(/script-src 'self'; connect-src 'self'/);
+    expect(res.headers.get('x-frame-options')).toBe('DENY');
+    const html = await res.text();
+    expect(html).not.toMatch(/<script>|<script(?![^>]*src=)[^>]*>|<style|style=|onclick=/i);
+    const link = await fetch(`${t.httpUrl}/alarms/abc123`, { redirect: 'manual' });
+    expect(link.headers.get('location')).toBe('/#/alarm/abc123');
+  });
+});

@@ -227,6 +227,10 @@ function signedIn(user, csrf) {
   updateSoundButton();
   connectEvents();
   refreshAlarmCount();
+  // A safety net under the live stream (a proxy that buffers it, a laptop waking up): new alarms
+  // still ring within 30 seconds.
+  clearInterval(signedIn.poll);
+  signedIn.poll = setInterval(() => state.me && refreshAlarmCount(), 30_000);
   route();
 }
 
@@ -266,13 +270,20 @@ function connectEvents() {
   const es = new EventSource('/api/events');
   state.events = es;
   const live = $('#live');
+  let opened = false;
   es.addEventListener('open', () => {
     live.textContent = 'live';
     live.className = 'live';
+    // After a reconnection, catch up on whatever changed while the stream was down.
+    if (opened) onAlarmEvent({});
+    opened = true;
   });
   es.addEventListener('error', () => {
     live.textContent = 'reconnecting…';
     live.className = 'live off';
+    // A stream refused because the session ended: the session check shows the sign-in form.
+    clearTimeout(connectEvents.check);
+    connectEvents.check = setTimeout(() => get('/api/auth/session').catch(() => undefined), 3000);
   });
   es.addEventListener('alarm', (ev) => {
     let data = {};
@@ -691,6 +702,8 @@ const chipClass = (s) => `chip ${s.replace(/\s+/g, '-')}`;
 
 async function workersView() {
   const d = await get('/api/workers');
+  // Check-ins and sightings do not raise events: the board refreshes itself too.
+  state.timers.push(setInterval(() => route({ keepScroll: true }), 30_000));
   return h(
     'section',
     { id: 'workers' },
