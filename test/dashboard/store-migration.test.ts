@@ -5,13 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, expect, it } from 'vitest';
-import { SCHEMA_SQL } from '../../hub/store/sqlite-schema.js';
+import { SCHEMA_SQL, SCHEMA_VERSION } from '../../hub/store/sqlite-schema.js';
 import { SqliteStore } from '../../hub/store/sqlite-store.js';
 
 let dir: string;
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-it('migrates a version 1 database to version 2', async () => {
+it('migrates a version 1 database to the current version', async () => {
   dir = mkdtempSync(join(tmpdir(), 'lonewatch-migrate-'));
   const file = join(dir, 'lonewatch.db');
   const old = new Database(file);
@@ -26,6 +26,6 @@ it('migrates a version 1 database to version 2', async () => {
   expect(await store.read((tx) => tx.listUsers())).toHaveLength(1);
   await store.close();
   const check = new Database(file);
-  expect(check.pragma('user_version', { simple: true })).toBe(2);
+  expect(check.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
   check.close();
 });
