@@ -302,7 +302,7 @@ export async function registerCompanion(http: FastifyInstance, hub: Hub, opts: C
               expectedEnd: now + b.minutes * 60_000,
               riskCategory: b.riskCategory,
               rag: b.rag,
-              checkinIntervalMin: b.rag === 'red' || b.riskCategory === 2 ? 30 : null,
+              checkinIntervalMin: b.rag !== 'green' || b.riskCategory === 2 ? 30 : null,
               nextLocation: b.nextLocation,
               secondWorkerId: null,
               unplanned: true,

@@ -233,6 +233,47 @@ describe('worker companion: the day, offline, and a lost fob', () => {
     await expect.poll(async () => (await t.alarms()).map((a) => [a.kind, a.deviceId]), { timeout: 10_000 }).toContainEqual(['device_silent', 'puck-sam']);
   }, 60_000);
 
+  it('a half-hourly check-in (R10): the hub prompts, the phone shows it, the worker checks in and no missed check-in is raised', async () => {
+    const { t, page } = await setup();
+    const now = t.clock.now();
+    await t.addVisit({ workerId: 'w-sam', ref: 'V-301', scheduledStart: now, expectedEnd: now + 120 * MINUTE, rag: 'amber', checkinIntervalMin: 30 });
+    await signIn(page, t.httpUrl);
+    await expect.poll(() => page.textContent('#visits'), { timeout: 10_000 }).toContain('check in every 30 min');
+    await page.click('#visits li[data-ref="V-301"] button.start');
+    await expect.poll(async () => (await t.hub.store.read((tx) => tx.getCheckinState('w-sam')))?.due?.reason, { timeout: 10_000 }).toBe('checkin');
+    await t.advance(30 * MINUTE);
+    await expect.poll(() => page.isVisible('#prompt'), { timeout: 10_000 }).toBe(true);
+    await page.click('#checkin');
+    await expect.poll(() => page.isHidden('#prompt')).toBe(true);
+    await expect.poll(async () => (await t.hub.store.read((tx) => tx.getCheckinState('w-sam')))?.promptedAt ?? null, { timeout: 10_000 }).toBe(null);
+    const chk = (await t.hub.store.read((tx) => tx.getCheckinState('w-sam')))!;
+    expect(chk.lastCheckInAt).toBe(now + 30 * MINUTE);
+    await t.advance(10 * MINUTE);
+    expect((await t.alarms()).map((a) => a.kind)).not.toContain('missed_checkin');
+  }, 60_000);
+
+  it('an unplanned visit is recorded on the phone before it starts (R7), then started', async () => {
+    const { t, page } = await setup();
+    await signIn(page, t.httpUrl);
+    await page.click('#unplanned summary');
+    await page.fill('#unplanned-ref', 'U-550');
+    await page.fill('#unplanned-minutes', '40');
+    await page.selectOption('#unplanned-rag', 'amber');
+    await page.click('#unplanned-form button[type=submit]');
+    await page.waitForSelector('#visits li[data-ref="U-550"] button.start');
+    expect(await page.textContent('#visits li[data-ref="U-550"]')).toContain('(unplanned)');
+    const now = t.clock.now();
+    const [visit] = await t.hub.store.read((tx) => tx.listVisits('w-sam', now - MINUTE, now + 2 * 60 * MINUTE));
+    expect(visit).toMatchObject({ ref: 'U-550', unplanned: true, status: 'planned', expectedEnd: now + 40 * MINUTE, rag: 'amber', checkinIntervalMin: 30 });
+    await page.click('#visits li[data-ref="U-550"] button.start');
+    await expect.poll(async () => (await t.hub.store.read((tx) => tx.listVisits('w-sam', now - MINUTE, now + 2 * 60 * MINUTE)))[0].status, { timeout: 10_000 }).toBe('active');
+    // An address is not a reference (R7): refused with the reason on screen.
+    await page.click('#unplanned summary');
+    await page.fill('#unplanned-ref', '12 High St');
+    await page.click('#unplanned-form button[type=submit]');
+    await expect.poll(() => page.textContent('#unplanned-error')).toMatch(/reference/);
+  }, 60_000);
+
   it('the loud alarm from the phone itself', async () => {
     const { t, page } = await setup();
     await signIn(page, t.httpUrl);

@@ -357,7 +357,7 @@ function wire() {
   });
   $('checkin').addEventListener('click', () => act('chk', state.prompted ? { p: 1 } : {}, 'Checked in'));
   $('end-visit').addEventListener('click', () => act('ve', state.today?.activeVisitRef ? { v: state.today.activeVisitRef } : {}, 'Visit ended'));
-  for (const id of ['extend-15', 'extend-30']) {
+  for (const id of ['extend-15', 'extend-30', 'extend-60']) {
     $(id).addEventListener('click', (e) => {
       const m = Number(e.currentTarget.dataset.minutes);
       act('ext', { m }, `Visit extended by ${m} min`);
@@ -388,7 +388,7 @@ function wire() {
     e.preventDefault();
     $('unplanned-error').textContent = '';
     try {
-      const res = await api('POST', '/visits', { ref: $('unplanned-ref').value.trim(), minutes: Number($('unplanned-minutes').value), riskCategory: Number($('unplanned-category').value) });
+      const res = await api('POST', '/visits', { ref: $('unplanned-ref').value.trim(), minutes: Number($('unplanned-minutes').value), riskCategory: Number($('unplanned-category').value), rag: $('unplanned-rag').value });
       $('unplanned').open = false;
       $('unplanned-ref').value = '';
       await refreshToday();
