@@ -71,9 +71,15 @@ export class AttemptLimiter {
 }
 
 export class Auth {
-  /** 20 sign-in attempts a minute from one address; 5 failures in 15 minutes for one username. */
+  /**
+   * 20 sign-in attempts a minute from one address; 5 failures in 15 minutes for one username from one
+   * address; 100 failures an hour for one username from anywhere. Someone guessing from elsewhere
+   * cannot lock the duty officer out at their own desk, and guessing a 12-character password stays
+   * hopeless.
+   */
   readonly perAddress: AttemptLimiter;
   readonly perUser: AttemptLimiter;
+  readonly perUserAnywhere: AttemptLimiter;
 
   constructor(
     private readonly store: Store,
@@ -82,6 +88,7 @@ export class Auth {
   ) {
     this.perAddress = new AttemptLimiter(clock, 20, 60_000);
     this.perUser = new AttemptLimiter(clock, 5, 15 * 60_000);
+    this.perUserAnywhere = new AttemptLimiter(clock, 100, 3600_000);
   }
 
   /**
@@ -89,18 +96,20 @@ export class Auth {
    * office roles only, the companion worker accounts only (each is told where to go instead).
    */
   async signIn(username: string, password: string, ip: string, opts: { roles?: readonly UserRole[]; ttlMs?: number } = {}): Promise<{ user: UserRecord; sessionId: string; csrf: string }> {
-    const wait = Math.max(this.perAddress.retryAfter(ip), this.perUser.retryAfter(username));
+    const userKey = `${username}|${ip}`;
+    const wait = Math.max(this.perAddress.retryAfter(ip), this.perUser.retryAfter(userKey), this.perUserAnywhere.retryAfter(username));
     if (wait > 0) throw new ApiError(429, `too many sign-in attempts: try again in ${wait} s`);
     this.perAddress.hit(ip);
     const now = this.clock.now();
     const user = await this.store.read((tx) => tx.getUser(username));
     const ok = await verifyPassword(password, user?.passwordHash ?? (await dummyPasswordHash()));
     if (!user || !ok || user.disabledAt !== null) {
-      this.perUser.hit(username);
+      this.perUser.hit(userKey);
+      this.perUserAnywhere.hit(username);
       await this.store.transaction((tx) => tx.appendAudit({ at: now, actor: `ip:${ip}`, action: 'signin.failed', subject: `user:${username}`, detail: {} }));
       throw new ApiError(401, 'wrong username or password', 'password');
     }
-    this.perUser.clear(username);
+    this.perUser.clear(userKey);
     if (opts.roles && !opts.roles.includes(user.role)) {
       throw new ApiError(403, user.role === 'worker' ? 'this is a worker account: sign in on the Lonewatch companion app on your phone' : 'this is an office account: sign in on the dashboard', 'username');
     }

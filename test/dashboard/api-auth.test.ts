@@ -207,3 +207,15 @@ describe('requireRole outside /api (for the companion routes)', () => {
     expect((await phone.get('/extra/me')).body).toEqual({ workerId: 'sam' });
   });
 });
+
+describe('sign-in limits cannot be used to lock the duty officer out', () => {
+  it('failures from another address do not block the officer at their own desk', async () => {
+    t = await startTestHub({ manualClock: true });
+    await createUser(t.hub.store, { username: 'dana', role: 'duty_officer', password: PASSWORD }, 'test', t.clock.now());
+    for (let i = 0; i < 8; i++) {
+      const res = await t.hub.http.inject({ method: 'POST', url: '/api/auth/sign-in', remoteAddress: '203.0.113.9', payload: { username: 'dana', password: `guess ${i}` } });
+      expect(res.statusCode).toBe(i < 5 ? 401 : 429);
+    }
+    expect((await new ApiClient(t.httpUrl).signIn('dana')).status).toBe(200);
+  });
+});
