@@ -108,6 +108,17 @@ describe('dashboard in Chromium', () => {
     await page.close();
   });
 
+  it('an SOS nobody takes sounds again when its ladder repeats (on the hub clock)', async () => {
+    const page = await signInPage(browser, t.httpUrl, 'dana');
+    await page.waitForSelector('#live:not(.off)');
+    await fob.send({ i: makeEventId(1, 1), k: 'sos', ag: 0 });
+    await page.waitForSelector('#open-alarms [data-kind="sos"]');
+    await expect.poll(() => page.getAttribute('body', 'data-beeps')).toBe('1');
+    await t.advance(5 * 60_000);
+    await expect.poll(async () => Number(await page.getAttribute('body', 'data-beeps'))).toBeGreaterThan(1);
+    await page.close();
+  });
+
   it('R22: a manager cannot see medical notes outside an alarm, and the attempt is logged', async () => {
     const page = await signInPage(browser, t.httpUrl, 'lee');
     await page.goto(`${t.httpUrl}/#/worker/sam`);

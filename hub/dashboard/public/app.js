@@ -297,11 +297,21 @@ function connectEvents() {
 }
 
 let refreshTimer = null;
+let reAlert = false;
 function onAlarmEvent(data) {
+  // An alarm already on the board notifying again (escalated, repeated, not resolved after being
+  // taken): sound again, once per burst.
+  if (data.type === 'notify' && state.openIds && state.openIds.has(data.alarmId)) reAlert = true;
   // Coalesce bursts (a raise is several events) into one refresh.
   clearTimeout(refreshTimer);
   refreshTimer = setTimeout(async () => {
+    const beeped = state.beeps;
     await refreshAlarmCount();
+    if (reAlert && state.beeps === beeped) {
+      beep(false);
+      toast('An alarm on the board notified again: see who is on it', true);
+    }
+    reAlert = false;
     const r = state.route;
     if (r === 'alarms' || r === 'workers' || (r === 'alarm' && currentParam() === data.alarmId)) route({ keepScroll: true });
   }, 120);
