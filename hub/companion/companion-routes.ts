@@ -94,20 +94,20 @@ export async function registerCompanion(http: FastifyInstance, hub: Hub, opts: C
   const { auth } = opts;
   /** Device -> the phone session that last got a relay token for it (kept in memory only). */
   const relaySessions = new Map<string, { session: string; workerId: string }>();
-  /** Devices whose current MQTT connection was made with a relay token. */
-  const relayed = new Set<string>();
-  hub.auth.relayCredential = (deviceId, password) => {
-    const ok = tokens.verify(deviceId, password);
-    if (ok) relayed.add(deviceId);
+  /** Relay connections (MQTT client id -> device id) made with a relay token. */
+  const relayed = new Map<string, string>();
+  hub.auth.relayCredential = (deviceId, clientId, password) => {
+    const ok = tokens.verify(deviceId, clientId, password);
+    if (ok) relayed.set(clientId, deviceId);
     return ok;
   };
   const sweep = async (): Promise<string[]> => {
     const dropped: string[] = [];
     const clients = (hub.broker.aedes as unknown as { clients: Record<string, { close(): void } | undefined> }).clients;
-    for (const deviceId of [...relayed]) {
-      const client = clients[deviceId];
+    for (const [clientId, deviceId] of [...relayed]) {
+      const client = clients[clientId];
       if (!client) {
-        relayed.delete(deviceId);
+        relayed.delete(clientId);
         continue;
       }
       const held = relaySessions.get(deviceId);
@@ -115,7 +115,7 @@ export async function registerCompanion(http: FastifyInstance, hub: Hub, opts: C
       const device = await hub.store.read((tx) => tx.getDevice(deviceId));
       if (worker && held && worker.workerId === held.workerId && device && device.revokedAt === null && device.workerId === worker.workerId) continue;
       hub.log.warn({ deviceId, workerId: held?.workerId }, 'companion relay disconnected: its phone was signed out, or the fob is no longer this worker\'s');
-      relayed.delete(deviceId);
+      relayed.delete(clientId);
       client.close();
       dropped.push(deviceId);
     }
@@ -255,7 +255,7 @@ export async function registerCompanion(http: FastifyInstance, hub: Hub, opts: C
           schema: {
             tags: ['companion'],
             summary: "A short-lived MQTT credential for relaying the worker's own fob (and only that fob)",
-            response: { 200: z.object({ deviceId: z.string(), username: z.string(), password: z.string(), expiresAt: z.number(), path: z.string() }), 404: errorOut },
+            response: { 200: z.object({ deviceId: z.string(), clientId: z.string(), username: z.string(), password: z.string(), expiresAt: z.number(), path: z.string() }), 404: errorOut },
           },
           preHandler: signedIn,
         },
@@ -263,12 +263,12 @@ export async function registerCompanion(http: FastifyInstance, hub: Hub, opts: C
           const w = me(req);
           const device = await deviceOf(w.workerId);
           if (!device) throw new CompanionAuthError(404, 'no fob is assigned to you: ask your manager to assign one (lonewatch devices assign)');
-          const { token, expiresAt } = tokens.issue(device.id, w.workerId);
+          const { token, clientId, expiresAt } = tokens.issue(device.id, w.workerId);
           relaySessions.set(device.id, { session: bearerOf(req)!, workerId: w.workerId });
           await hub.store.transaction((tx) =>
             tx.appendAudit({ at: hub.clock.now(), actor: w.actor, action: 'companion.relay_token', subject: device.id, detail: { workerId: w.workerId, ip: req.ip } }),
           );
-          return { deviceId: device.id, username: device.id, password: token, expiresAt, path: '/mqtt' };
+          return { deviceId: device.id, clientId, username: device.id, password: token, expiresAt, path: '/mqtt' };
         },
       );
 

@@ -17,6 +17,8 @@ export const RELAY_TOKEN_TTL_MS = 10 * 60_000;
 interface TokenBody {
   /** device id */
   d: string;
+  /** the MQTT client id the token is for: `<device id>.relay-<random>` */
+  c: string;
   /** worker id */
   w: string;
   /** expires at, ms */
@@ -31,14 +33,18 @@ export class RelayTokens {
     readonly ttlMs = RELAY_TOKEN_TTL_MS,
   ) {}
 
-  issue(deviceId: string, workerId: string): { token: string; expiresAt: number } {
-    const body: TokenBody = { d: deviceId, w: workerId, e: this.clock.now() + this.ttlMs };
+  /**
+   * A token for one fob and one MQTT client id of its own, so the relay never takes over the fob's
+   * own connection (a RAK5010 worker using the companion for the day) or another phone's.
+   */
+  issue(deviceId: string, workerId: string): { token: string; clientId: string; expiresAt: number } {
+    const body: TokenBody = { d: deviceId, c: `${deviceId}.relay-${randomBytes(6).toString('hex')}`, w: workerId, e: this.clock.now() + this.ttlMs };
     const payload = Buffer.from(JSON.stringify(body)).toString('base64url');
-    return { token: `${RELAY_TOKEN_PREFIX}${payload}.${this.sign(payload)}`, expiresAt: body.e };
+    return { token: `${RELAY_TOKEN_PREFIX}${payload}.${this.sign(payload)}`, clientId: body.c, expiresAt: body.e };
   }
 
-  /** True when `password` is an unexpired token issued by this hub for exactly `deviceId`. */
-  verify(deviceId: string, password: string): boolean {
+  /** True when `password` is an unexpired token issued by this hub for exactly this device and client id. */
+  verify(deviceId: string, clientId: string, password: string): boolean {
     if (!password.startsWith(RELAY_TOKEN_PREFIX)) return false;
     const [payload, mac] = password.slice(RELAY_TOKEN_PREFIX.length).split('.');
     if (!payload || !mac) return false;
@@ -51,7 +57,7 @@ export class RelayTokens {
     } catch {
       return false;
     }
-    return body.d === deviceId && typeof body.e === 'number' && body.e > this.clock.now();
+    return body.d === deviceId && body.c === clientId && typeof body.e === 'number' && body.e > this.clock.now();
   }
 
   private sign(payload: string): string {

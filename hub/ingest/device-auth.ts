@@ -20,9 +20,10 @@ export class DeviceAuth {
   private static readonly CACHE_MAX = 500_000;
   /**
    * The worker's companion app relays a BLE fob with a short-lived relay token instead of the fob's
-   * secret (hub/companion/relay-tokens.ts); set when the companion is registered.
+   * secret (hub/companion/relay-tokens.ts), under its own client id `<device id>.relay-<token id>`
+   * so it never takes over the fob's own connection; set when the companion is registered.
    */
-  relayCredential: ((deviceId: string, password: string) => boolean) | null = null;
+  relayCredential: ((deviceId: string, clientId: string, password: string) => boolean) | null = null;
 
   constructor(
     private readonly store: Store,
@@ -38,13 +39,15 @@ export class DeviceAuth {
       return { kind: 'service', username: service.username };
     }
     if (!username || !isValidDeviceId(username)) return { refused: 'unknown device (bad or missing username)' };
-    if (clientId !== username) return { refused: `client id "${clientId}" must equal the device id` };
+    const relayClient = clientId.startsWith(`${username}.relay-`);
+    if (clientId !== username && !relayClient) return { refused: `client id "${clientId}" must equal the device id` };
     if (!password || password.length === 0) return { refused: 'missing password' };
     const device = await this.store.read((tx) => tx.getDevice(username));
     if (!device) return { refused: `unknown device ${username}` };
     if (device.revokedAt !== null) return { refused: `device ${username} is revoked` };
     const secret = password.toString('utf8');
-    if (this.relayCredential?.(username, secret)) return { kind: 'device', deviceId: username };
+    if (this.relayCredential?.(username, clientId, secret)) return { kind: 'device', deviceId: username };
+    if (relayClient) return { refused: `client id "${clientId}" is for a companion relay with a valid relay token` };
     const digest = createHash('sha256').update(device.secretHash).update('\0').update(secret).digest('hex');
     if (this.verified.has(digest)) return { kind: 'device', deviceId: username };
     if (!(await verifySecret(secret, device.secretHash))) return { refused: `bad credentials for device ${username}` };

@@ -65,11 +65,14 @@ describe('companion API', () => {
 
   it('a relay token lets the phone connect as its own fob only, over MQTT-over-WebSocket, and only until it expires', async () => {
     const token = await signIn('sam');
-    const cred = (await call('POST', '/relay-token', token)).json as { deviceId: string; username: string; password: string; path: string };
-    expect(cred).toMatchObject({ deviceId: 'fob-a', username: 'fob-a', path: '/mqtt' });
-    // Not the fob's secret, and not valid for another fob.
-    await expect(wsConnect('fob-b', 'fob-b', cred.password)).rejects.toThrow();
-    const client = await wsConnect('fob-a', 'fob-a', cred.password);
+    const cred = (await call('POST', '/relay-token', token)).json as { deviceId: string; clientId: string; username: string; password: string; path: string };
+    expect(cred).toMatchObject({ deviceId: 'fob-a', username: 'fob-a', path: '/mqtt', clientId: expect.stringMatching(/^fob-a\.relay-[0-9a-f]{12}$/) });
+    // Not the fob's secret, not valid for another fob, and not under the fob's own client id (so a
+    // relay never takes over the fob's own connection) nor another relay's.
+    await expect(wsConnect(cred.clientId.replace('fob-a', 'fob-b'), 'fob-b', cred.password)).rejects.toThrow();
+    await expect(wsConnect('fob-a', 'fob-a', cred.password)).rejects.toThrow();
+    await expect(wsConnect('fob-a.relay-000000000000', 'fob-a', cred.password)).rejects.toThrow();
+    const client = await wsConnect(cred.clientId, 'fob-a', cred.password);
     await client.publishAsync('lw/fob-a/ev', JSON.stringify({ i: 'z1-1', k: 'cov', ag: 0 }), { qos: 1 });
     await expect.poll(async () => (await t.alarms()).map((a) => [a.kind, a.deviceId, a.workerId])).toEqual([['covert_sos', 'fob-a', 'w-a']]);
     // The device ACL still holds: another fob's topics are refused (the broker drops the client).
@@ -79,11 +82,11 @@ describe('companion API', () => {
     client.end(true);
     // Expired tokens are refused.
     await t.advance(RELAY_TOKEN_TTL_MS + 1000);
-    await expect(wsConnect('fob-a', 'fob-a', cred.password)).rejects.toThrow();
+    await expect(wsConnect(cred.clientId, 'fob-a', cred.password)).rejects.toThrow();
     // A revoked fob is refused whatever the token.
-    const fresh = (await call('POST', '/relay-token', token)).json as { password: string };
+    const fresh = (await call('POST', '/relay-token', token)).json as { clientId: string; password: string };
     await t.hub.store.transaction((tx) => tx.updateDevice('fob-a', { revokedAt: t.clock.now() }));
-    await expect(wsConnect('fob-a', 'fob-a', fresh.password)).rejects.toThrow();
+    await expect(wsConnect(fresh.clientId, 'fob-a', fresh.password)).rejects.toThrow();
   });
 
   it('a worker with no fob gets no relay token; a signed-out phone gets nothing', async () => {
@@ -98,10 +101,27 @@ describe('companion API', () => {
     expect((await call('GET', '/today', sam)).status).toBe(401);
   });
 
+  it("the phone relays beside the fob's own connection (a RAK5010 worker using the companion): neither takes the other over", async () => {
+    const { secret } = await t.addDevice('rak-c', { workerId: 'w-c' });
+    const rak = await mqtt.connectAsync(t.mqttUrl, { clientId: 'rak-c', username: 'rak-c', password: secret, protocolVersion: 4, reconnectPeriod: 0 });
+    const cy = await signIn('cy');
+    const cred = (await call('POST', '/relay-token', cy)).json as { clientId: string; password: string };
+    const phone = await wsConnect(cred.clientId, 'rak-c', cred.password);
+    await phone.subscribeAsync('lw/rak-c/cmd', { qos: 1 });
+    const acks: string[] = [];
+    phone.on('message', (_topic, payload) => acks.push(payload.toString()));
+    await phone.publishAsync('lw/rak-c/ev', JSON.stringify({ i: 'zabc-1', k: 'chk', ag: 0 }), { qos: 1 });
+    await expect.poll(() => acks).toContainEqual(JSON.stringify({ k: 'ack', i: 'zabc-1' }));
+    expect(rak.connected).toBe(true);
+    expect(phone.connected).toBe(true);
+    rak.end(true);
+    phone.end(true);
+  });
+
   it('a manager signing out a lost phone also ends its live relay connection', async () => {
     const token = await signIn('sam');
-    const cred = (await call('POST', '/relay-token', token)).json as { password: string };
-    const client = await wsConnect('fob-a', 'fob-a', cred.password);
+    const cred = (await call('POST', '/relay-token', token)).json as { clientId: string; password: string };
+    const client = await wsConnect(cred.clientId, 'fob-a', cred.password);
     const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
     expect(await t.hub.http.lonewatchCompanion.sweep()).toEqual([]);
     expect(client.connected).toBe(true);

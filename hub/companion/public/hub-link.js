@@ -7,7 +7,7 @@ import mqtt from './vendor/mqtt.js';
 
 export class HubLink {
   /**
-   * getCredential(): Promise<{ deviceId, username, password, path }> (throws when the hub is unreachable)
+   * getCredential(): Promise<{ deviceId, clientId, username, password, path }> (throws when the hub is unreachable)
    * onCommand(json), onState({ connected, error? })
    */
   constructor({ getCredential, onCommand, onState }) {
@@ -75,7 +75,8 @@ export class HubLink {
     const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
     const client = mqtt.connect(`${scheme}://${location.host}${cred.path}`, {
       protocolVersion: 4,
-      clientId: cred.deviceId,
+      // Its own client id (issued with the token): the fob's own connection, if it has one, stays up.
+      clientId: cred.clientId,
       username: cred.username,
       password: cred.password,
       clean: true,
