@@ -31,6 +31,7 @@ async function main(): Promise<void> {
   ];
   for (const w of team) await t.addWorker(w.id, { name: w.name, buddyId: 'lm-1' });
   await createUser(t.hub.store, { username: 'dana', role: 'duty_officer', password: PASSWORD, name: 'Dana Duty' }, 'demo', clock.now());
+  await createUser(t.hub.store, { username: 'ada', role: 'admin', password: PASSWORD, name: 'Ada Admin' }, 'demo', clock.now());
   const fobOf: Record<string, TestFob> = {};
   for (const [i, w] of team.entries()) {
     const { secret } = await t.addDevice(`fob-00${i + 1}`, { workerId: w.id });
@@ -129,6 +130,22 @@ async function main(): Promise<void> {
   await page.click('[data-action="printable"]');
   await page.waitForSelector('#records-print .incident');
   await shot('07-records-printable.png');
+
+  // The admin's view: a fob registered, its secret shown this once.
+  const admin = await browser.newContext({ viewport: { width: 1400, height: 1000 }, timezoneId: 'Europe/London', locale: 'en-GB' });
+  const ap = await admin.newPage();
+  await ap.goto(t.httpUrl + '/#/admin');
+  await ap.fill('#signin-form input[name=username]', 'ada');
+  await ap.fill('#signin-form input[name=password]', PASSWORD);
+  await ap.click('#signin-form button[type=submit]');
+  await ap.waitForSelector('#device-form');
+  await ap.fill('#device-form input[name=deviceId]', 'fob-007');
+  await ap.selectOption('#device-form select[name=workerId]', 'chris');
+  await ap.selectOption('#device-form select[name=board]', 'rak5010');
+  await ap.click('#device-form button[type=submit]');
+  await ap.waitForSelector('#secret-value');
+  await ap.evaluate("document.getElementById('toast').hidden = true; window.scrollTo(0, 0)");
+  await ap.screenshot({ path: OUT + '08-admin.png', fullPage: true });
 
   await browser.close();
   for (const f of fobs) await f.close();

@@ -1204,7 +1204,7 @@ async function adminView() {
         'section',
         { class: 'card', id: 'admin-audit' },
         h('h2', { text: 'Audit log (latest 40)' }),
-        h('table', {}, h('thead', {}, h('tr', {}, ['When', 'Who', 'What', 'About', 'Detail'].map((t) => h('th', { text: t })))), h('tbody', {}, audit.entries.map((e) => h('tr', { 'data-audit': e.action }, h('td', { text: fmtDateTime(e.at) }), h('td', { text: e.actor }), h('td', { text: e.action }), h('td', { text: e.subject }), h('td', { text: JSON.stringify(e.detail) }))))),
+        h('table', {}, h('thead', {}, h('tr', {}, ['When', 'Who', 'What', 'About', 'Detail'].map((t) => h('th', { text: t })))), h('tbody', {}, audit.entries.map((e) => h('tr', { 'data-audit': e.action }, h('td', { text: fmtDateTime(e.at) }), h('td', { text: e.actor }), h('td', { text: e.action }), h('td', { text: e.subject }), h('td', { class: 'wrap', text: JSON.stringify(e.detail) }))))),
       ),
     );
   }
