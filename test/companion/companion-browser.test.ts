@@ -277,7 +277,10 @@ describe('worker companion: the day, offline, and a lost fob', () => {
   it('the loud alarm from the phone itself', async () => {
     const { t, page } = await setup();
     await signIn(page, t.httpUrl);
+    // One tap is not enough: the SOS asks once more.
+    expect(await page.isVisible('#sos-yes')).toBe(false);
     await page.click('#sos');
+    expect(await page.isVisible('#sos-yes')).toBe(true);
     expect(await t.alarms()).toHaveLength(0);
     await page.click('#sos-yes');
     await expect.poll(async () => (await t.alarms()).map((a) => [a.kind, a.deviceId, a.workerId]), { timeout: 10_000 }).toEqual([['sos', 'puck-sam', 'w-sam']]);

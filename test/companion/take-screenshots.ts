@@ -1,0 +1,65 @@
+/**
+ * Screenshots of the worker's companion for the docs: `npx tsx test/companion/take-screenshots.ts`
+ * starts a real hub on a manual clock, gives Sam a day of visits, opens the companion in Chromium at
+ * a phone's size with the simulated Puck.js paired, and writes docs/screenshots/companion-*.png.
+ */
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { ManualClock } from '../../hub/clock.js';
+import { startTestHub } from '../helpers/hub-harness.js';
+import { launchChromium } from '../dashboard/browser.js';
+import { addWorkerAccount, PageFob, PASSWORD, puckScript } from './companion-harness.js';
+
+const OUT = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url));
+const MIN = 60_000;
+
+async function main(): Promise<void> {
+  mkdirSync(OUT, { recursive: true });
+  const clock = new ManualClock(Date.UTC(2026, 10, 23, 9, 0));
+  const t = await startTestHub({ clock });
+  await addWorkerAccount(t, 'sam', 'sam', 'Sam Carter');
+  await t.addWorker('priya', { name: 'Priya Shah' });
+  await t.addDevice('puck-017', { workerId: 'sam' });
+  const day = clock.now();
+  await t.addVisit({ workerId: 'sam', ref: 'HV-2231', scheduledStart: day, expectedEnd: day + 45 * MIN });
+  await t.addVisit({ workerId: 'sam', ref: 'HV-2240', scheduledStart: day + 60 * MIN, expectedEnd: day + 120 * MIN, rag: 'amber', checkinIntervalMin: 30 });
+  await t.addVisit({ workerId: 'sam', ref: 'HV-2302', scheduledStart: day + 180 * MIN, expectedEnd: day + 240 * MIN, riskCategory: 2, secondWorkerId: 'priya' });
+  await t.addVisit({ workerId: 'sam', ref: 'HV-2315', scheduledStart: day + 270 * MIN, expectedEnd: day + 330 * MIN });
+
+  const browser = await launchChromium();
+  const context = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
+  const page = await context.newPage();
+  const fob = new PageFob(await puckScript(), 'puck-017');
+  await fob.attach(page);
+  await page.goto(`${t.httpUrl}/companion/`);
+  await page.screenshot({ path: `${OUT}companion-0-sign-in.png` });
+  await page.fill('#username', 'sam');
+  await page.fill('#password', PASSWORD);
+  await page.click('button[type=submit]');
+  await page.waitForSelector('#day:not([hidden])');
+  await page.click('#pair');
+  await page.waitForFunction(() => document.querySelector('#fob-state')?.textContent?.startsWith('Fob: Puck'));
+  await page.click('#visits li[data-ref="HV-2231"] button.start');
+  await page.waitForFunction(() => document.querySelector('#now-title')?.textContent === 'At HV-2231');
+  await t.advance(40 * MIN);
+  await page.click('#visits li[data-ref="HV-2240"] button.start');
+  await page.waitForFunction(() => document.querySelector('#now-title')?.textContent === 'At HV-2240');
+  await t.advance(30 * MIN);
+  await page.waitForSelector('#prompt:not([hidden])');
+  await page.screenshot({ path: `${OUT}companion-1-day.png`, fullPage: true });
+  await page.click('#checkin');
+  await fob.drop();
+  await page.waitForSelector('#fob-lost:not([hidden])');
+  await page.screenshot({ path: `${OUT}companion-2-fob-lost.png` });
+  fob.stop();
+  await browser.close();
+  await t.stop();
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
