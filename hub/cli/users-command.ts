@@ -23,7 +23,8 @@ export const usersCommand = defineCommand({
   summary: 'dashboard and companion accounts: add (the first admin too), list, password, sign-out, disable',
   usage: 'users <add|list|password|sign-out|disable|enable> [username] [options]',
   details: [
-    'add <username> --admin                      the first admin (or --role duty_officer|manager|admin)',
+    'add [username] --admin                      the first admin (username "admin" if none given)',
+    'add <username> --role duty_officer|manager|admin',
     'add <username> --role worker --worker W     a worker\'s own account for the phone companion',
     'list                                        every user with role and state',
     'password <username>                         set a new password',
@@ -51,12 +52,13 @@ export const usersCommand = defineCommand({
     try {
       switch (action) {
         case 'add': {
-          if (!username) throw new UsageError('users add needs a username');
+          // `users add --admin` alone creates the first admin, called "admin".
+          if (!username && !values.admin) throw new UsageError('users add needs a username');
           if (values.admin && values.role && values.role !== 'admin') throw new UsageError('--admin and --role disagree');
           const role = (values.admin ? 'admin' : values.role) as UserRole | undefined;
           if (!role) throw new UsageError(`users add needs --admin or --role (${USER_ROLES.join(', ')})`);
           const { password, generated } = await passwordFrom(values);
-          const user = await createUser(store, { username, role, password, name: values.name, workerId: values.worker ?? null }, actor, Date.now());
+          const user = await createUser(store, { username: username ?? 'admin', role, password, name: values.name, workerId: values.worker ?? null }, actor, Date.now());
           if (values.json) process.stdout.write(JSON.stringify({ user: publicUser(user), ...(generated ? { password } : {}) }) + '\n');
           else process.stdout.write(`added ${user.username} (${user.role}${user.workerId ? `, worker ${user.workerId}` : ''})\n${generated ? `password: ${password}\n(shown once)\n` : ''}`);
           return 0;

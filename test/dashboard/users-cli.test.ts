@@ -56,6 +56,8 @@ describe('lonewatch users', () => {
       expect.objectContaining({ username: 'sam-phone', role: 'worker', workerId: 'sam' }),
     ]);
     expect((await lw(['users', 'sign-out', 'sam-phone'])).stdout).toMatch(/0 session\(s\) ended/);
+    const first = await lw(['users', 'add', '--admin']);
+    expect(first.stdout).toMatch(/^added admin \(admin\)/);
     const bad = await lw(['users', 'add', 'x']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--admin or --role/);
