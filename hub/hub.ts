@@ -24,6 +24,7 @@ import { alertTopic, commandTopic, encodeCommand } from '../shared/protocol-core
 import type { EscalationPolicy } from './rules/escalation-policy.js';
 import { createDispatcher } from './notifiers/create-dispatcher.js';
 import type { Dispatcher } from './notifiers/dispatcher.js';
+import { StoreNoticeJournal } from './notifiers/notice-journal.js';
 
 export interface HubOptions {
   config: HubConfig;
@@ -57,10 +58,24 @@ export class Hub {
   ) {}
 
   static async start(opts: HubOptions): Promise<Hub> {
+    // A start that fails (a missing secret, a port in use) leaves nothing open behind it: not the
+    // SQLite file the hub opened, nor a listener or notifier link already started.
+    const owned = opts.store ? null : new SqliteStore(join(opts.config.hub.data_dir, 'lonewatch.db'));
+    const undo: (() => Promise<unknown>)[] = [];
+    try {
+      return await Hub.open({ ...opts, store: opts.store ?? owned! }, undo);
+    } catch (err) {
+      for (const u of undo.reverse()) await u().catch(() => undefined);
+      await owned?.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private static async open(opts: HubOptions & { store: Store }, undo: (() => Promise<unknown>)[]): Promise<Hub> {
     const config = opts.config;
     const clock = opts.clock ?? systemClock;
     const log = opts.log ?? createLogger({ level: config.log.level, pretty: config.log.pretty });
-    const store = opts.store ?? new SqliteStore(join(config.hub.data_dir, 'lonewatch.db'));
+    const store = opts.store;
 
     // Organisation data from config is the starting point; the database is the truth after that.
     await store.transaction(async (tx) => {
@@ -91,7 +106,9 @@ export class Hub {
           undeliverable: async (alarmId, level, recipientId): Promise<void> => {
             await runtime.alarmAction(alarmId, { type: 'undeliverable', level, recipientId });
           },
+          journal: new StoreNoticeJournal(store),
         });
+    if (dispatcher) undo.push(() => dispatcher.close());
     const dispatch: RuntimeOutputs['dispatch'] = opts.dispatch ?? (dispatcher ? (req) => dispatcher.dispatch(req) : undefined);
     const runtime = new RulesRuntime({
       store,
@@ -143,8 +160,10 @@ export class Hub {
       },
       log.child({ component: 'mqtt' }),
     );
+    undo.push(() => broker.close(), () => ingest.close(), () => runtime.stop());
 
     const http = createHttpServer(log);
+    undo.push(() => http.close());
     const hub = new Hub(config, clock, log, store, runtime, broker, ingest, auth, http);
     hub.dispatcher = dispatcher;
     http.get('/healthz', async () => ({ ok: true }));
@@ -162,8 +181,10 @@ export class Hub {
     hub.httpPort = typeof addr === 'object' && addr ? addr.port : config.http.port;
 
     const resumed = await runtime.start();
+    // Notices a stop left unfinished (being retried, or falling through) carry on where they were.
+    const notices = (await dispatcher?.resume()) ?? 0;
     log.info(
-      { mqtt: `mqtt://${config.mqtt.host}:${hub.mqttPort}`, http: `http://${config.http.host}:${hub.httpPort}`, ...resumed },
+      { mqtt: `mqtt://${config.mqtt.host}:${hub.mqttPort}`, http: `http://${config.http.host}:${hub.httpPort}`, ...resumed, notices },
       `hub listening: MQTT on ${config.mqtt.host}:${hub.mqttPort}, HTTP and MQTT-over-WebSocket on ${config.http.host}:${hub.httpPort}`,
     );
     return hub;
@@ -208,6 +229,7 @@ export class Hub {
       ingest: this.ingest.counters,
       broker: this.broker.counters,
       deadlines: this.runtime.scheduler.size,
+      notifiers: this.dispatcher?.metrics() ?? null,
       memory: { rss: mem.rss, heapUsed: mem.heapUsed },
     };
   }

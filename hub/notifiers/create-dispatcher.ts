@@ -10,6 +10,7 @@ import { WebhookNotifier } from './webhook-notifier.js';
 import { Dc09Notifier } from './sia-dc09/dc09-notifier.js';
 import { parseKey } from './sia-dc09/dc09-frame.js';
 import { resolveSecret, type NotifiersConfig, type RetryConfig } from './notifiers-config.js';
+import type { NoticeJournal } from './notice-journal.js';
 
 export function retryPolicy(r: RetryConfig): RetryPolicy {
   return {
@@ -29,6 +30,8 @@ export interface CreateDispatcherOptions {
   log: Logger;
   record: DispatcherOptions['record'];
   undeliverable?: DispatcherOptions['undeliverable'];
+  /** Where notices are kept until finished (the hub's store, so a restart resumes them). */
+  journal?: NoticeJournal;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -98,5 +101,12 @@ export function createDispatcher(o: CreateDispatcherOptions): Dispatcher | null 
     };
   }
   if (Object.keys(channels).length === 0) return null;
-  return new Dispatcher({ clock: o.clock, log: o.log, channels, record: o.record, ...(o.undeliverable ? { undeliverable: o.undeliverable } : {}) });
+  return new Dispatcher({
+    clock: o.clock,
+    log: o.log,
+    channels,
+    record: o.record,
+    ...(o.undeliverable ? { undeliverable: o.undeliverable } : {}),
+    ...(o.journal ? { journal: o.journal } : {}),
+  });
 }

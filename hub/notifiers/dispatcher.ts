@@ -5,15 +5,22 @@
  * through) is appended to the alarm's escalation record (R20). `dispatch` returns at once: a notifier
  * that hangs or throws delays only its own notice, never another alarm or the ladder.
  *
+ * Every notice is written to the journal (the hub's store) before its first send, with its attempt
+ * count, next-try time, channel and fall-through state, and finished there when delivered or given up:
+ * `resume` at start-up carries on with the ones a stop interrupted. Delivery is at-least-once; the
+ * notice id is the idempotency key a receiver dedupes on. "The ARC is told once per alarm" and the
+ * close events are once-keys in the same journal, so they hold across restarts too.
+ *
  * Time (time limits and back-off) comes from the hub's Clock, so tests drive it with a ManualClock.
  * The retry schedule itself is pure (`nextAttemptDelay`).
  */
 import type { Clock, TimerHandle } from '../clock.js';
 import type { Logger } from '../logger.js';
 import type { DispatchRequest } from '../rules/rules-runtime.js';
-import type { TimelineEntry } from '../store/store-types.js';
+import type { NoticeRecord, TimelineEntry } from '../store/store-types.js';
 import type { AlertMessage } from '../../shared/protocol-schemas.js';
 import { DeliveryError, type DeliveryOutcome, type Notice, type Notifier, type Recipient } from './notifier.js';
+import { MemoryNoticeJournal, type NoticeJournal } from './notice-journal.js';
 
 export interface RetryPolicy {
   /** Time limit of one attempt. */
@@ -43,6 +50,26 @@ export interface DispatcherOptions {
   record(alarmId: string, entry: TimelineEntry): Promise<void>;
   /** Every channel, fallbacks included, failed for someone on this level (the ladder may climb now). */
   undeliverable?(alarmId: string, level: number, recipientId: string): Promise<void>;
+  /** Where notices are kept until finished; in memory (lost at a restart) when absent. */
+  journal?: NoticeJournal;
+}
+
+/** What a stored notice needs to be sent again after a restart. */
+export interface NoticeRequest {
+  alert: AlertMessage;
+  /** The level's recipients, for a fall-through to a per-recipient channel. */
+  recipients: Recipient[];
+  recipient: Recipient | null;
+  link: string;
+}
+
+export interface ChannelCounters {
+  /** Attempts started. */
+  sent: number;
+  delivered: number;
+  /** Attempts that failed. */
+  failed: number;
+  gaveUp: number;
 }
 
 /** Delay before the next attempt after `attempt` failed, or null to give up. Pure. */
@@ -65,58 +92,146 @@ export function noticeIdFor(alert: AlertMessage, level: number, channel: string,
 
 class Closed extends Error {}
 
+const isSuccess = (n: NoticeRecord): boolean => n.outcome === 'delivered' || n.outcome === 'fell_through';
+
 export class Dispatcher {
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly waits = new Set<{ timer: TimerHandle; wake(): void }>();
   private readonly controllers = new Set<AbortController>();
-  /** ARC events already delivered per alarm ('new' / 'restore'): an ARC is told once, not at every rung. */
-  private readonly arcState = new Map<string, Set<string>>();
+  /** Notices being worked on by this process (attempting, waiting for a retry, or falling through). */
+  private readonly active = new Set<string>();
+  private readonly journal: NoticeJournal;
   private closed = false;
-  readonly counters = { notices: 0, attempts: 0, delivered: 0, failedAttempts: 0, gaveUp: 0 };
+  readonly counters = { notices: 0, attempts: 0, delivered: 0, failedAttempts: 0, gaveUp: 0, resumed: 0 };
+  readonly byChannel: Record<string, ChannelCounters> = {};
 
-  constructor(private readonly o: DispatcherOptions) {}
+  constructor(private readonly o: DispatcherOptions) {
+    this.journal = o.journal ?? new MemoryNoticeJournal();
+    for (const c of Object.keys(o.channels)) this.byChannel[c] = { sent: 0, delivered: 0, failed: 0, gaveUp: 0 };
+  }
 
   get channels(): string[] {
     return Object.keys(this.o.channels);
   }
 
-  /** The runtime's `outputs.dispatch`. Returns at once. */
+  /** The runtime's `outputs.dispatch`. Returns at once; the notices are stored, then sent. */
   dispatch(req: DispatchRequest): void {
     if (this.closed) return;
+    const alarmId = req.alert.alarmId;
+    const records: NoticeRecord[] = [];
     for (const channel of req.channels) {
       if (!this.o.channels[channel]) {
-        this.o.log.debug({ alarmId: req.alert.alarmId, channel }, 'channel not configured; skipped');
+        this.o.log.debug({ alarmId, channel }, 'channel not configured; skipped');
         continue;
       }
-      if (channel === 'arc' && !this.claimArc(req.alert.alarmId, 'new')) continue;
       if (channel === 'email') {
         for (const r of req.recipients.filter((x) => !x.email)) {
-          void this.record(req.alert.alarmId, channel, { status: 'skipped', channel, level: req.level, recipientId: r.id, recipientRole: r.role, reason: 'no e-mail address' });
+          void this.record(alarmId, channel, { status: 'skipped', channel, level: req.level, recipientId: r.id, recipientRole: r.role, reason: 'no e-mail address' });
         }
       }
       for (const recipient of this.recipientsFor(channel, req.recipients, null)) {
-        this.track(this.deliverChain(channel, req, recipient, new Set([channel]), null));
+        records.push(
+          this.newNotice({
+            channel,
+            request: { alert: req.alert, recipients: req.recipients, recipient, link: req.link },
+            level: req.level,
+            event: 'alert',
+            parent: null,
+            tried: [channel],
+            // An ARC is told once per alarm, not at every rung or repeat of the ladder.
+            onceKey: channel === 'arc' ? `${alarmId}:arc:alert` : null,
+          }),
+        );
       }
+    }
+    if (records.length > 0) this.track(this.store(() => records));
+  }
+
+  /**
+   * Called with every alert the hub publishes. A closed alarm is restored (or cancelled) at the ARC if
+   * the ARC was told of it, and sent to the webhook as `lonewatch.alarm.resolved`/`.cancelled` if the
+   * webhook was told of it; once each.
+   */
+  alarmChanged(alert: AlertMessage): void {
+    if (this.closed) return;
+    if (alert.state !== 'resolved' && alert.state !== 'cancelled') return;
+    const alarmId = alert.alarmId;
+    for (const channel of ['arc', 'webhook'].filter((c) => this.o.channels[c])) {
+      this.track(
+        this.store(async (reader) => {
+          const told = (await reader.listNotices(alarmId)).filter((n) => n.channel === channel && n.event === 'alert');
+          if (told.length === 0) return [];
+          const link = (told[0].request as NoticeRequest).link;
+          return [
+            this.newNotice({
+              channel,
+              request: { alert, recipients: [], recipient: null, link },
+              level: alert.level,
+              event: 'closed',
+              parent: null,
+              tried: [channel],
+              onceKey: `${alarmId}:${channel}:closed`,
+              id: `${alarmId}.${alert.state}.${channel}`,
+            }),
+          ];
+        }),
+      );
     }
   }
 
-  /** Called with every alert the hub publishes: a closed alarm the ARC has is restored (or cancelled) there. */
-  alarmChanged(alert: AlertMessage): void {
-    if (this.closed || !this.o.channels.arc) return;
-    if (alert.state !== 'resolved' && alert.state !== 'cancelled') return;
-    if (!this.arcState.get(alert.alarmId)?.has('new')) return;
-    if (!this.claimArc(alert.alarmId, 'restore')) return;
-    const req: DispatchRequest = { alert, level: alert.level, recipients: [], channels: ['arc'], link: '' };
-    this.track(this.deliverChain('arc', req, null, new Set(['arc']), null));
+  /**
+   * At start-up: tells each notifier its last reference (the ARC's sequence number) and carries on with
+   * every notice a stop left unfinished (at its next-try time, keeping its attempt count and id).
+   */
+  async resume(): Promise<number> {
+    for (const [channel, spec] of Object.entries(this.o.channels)) {
+      if (spec.notifier.resume) spec.notifier.resume(await this.journal.lastRef(channel));
+    }
+    const open = await this.journal.unfinished();
+    const openIds = new Set(open.map((n) => n.id));
+    // A fall-through notice is carried on by its parent, which waits for it.
+    const roots = open.filter((n) => n.parentId === null || !openIds.has(n.parentId));
+    for (const n of roots) this.track(this.run(n));
+    this.counters.resumed += open.length;
+    if (open.length > 0) this.o.log.info({ notices: open.length }, 'resuming unfinished notices');
+    return open.length;
   }
 
-  private claimArc(alarmId: string, what: string): boolean {
-    const s = this.arcState.get(alarmId) ?? new Set<string>();
-    if (s.has(what)) return false;
-    s.add(what);
-    this.arcState.set(alarmId, s);
-    if (this.arcState.size > 10_000) this.arcState.delete(this.arcState.keys().next().value!);
-    return true;
+  private newNotice(o: { channel: string; request: NoticeRequest; level: number; event: 'alert' | 'closed'; parent: NoticeRecord | null; tried: string[]; onceKey: string | null; id?: string }): NoticeRecord {
+    const via = o.parent?.channel ?? null;
+    return {
+      id: o.id ?? noticeIdFor(o.request.alert, o.level, o.channel, o.request.recipient, via),
+      alarmId: o.request.alert.alarmId,
+      channel: o.channel,
+      level: o.level,
+      event: o.event,
+      parentId: o.parent?.id ?? null,
+      via,
+      onceKey: o.onceKey,
+      request: o.request,
+      tried: o.tried,
+      state: 'pending',
+      outcome: null,
+      ref: null,
+      attempts: 0,
+      fallbackPos: 0,
+      firstAttemptAt: null,
+      nextAttemptAt: null,
+      createdAt: this.o.clock.now(),
+      finishedAt: null,
+    };
+  }
+
+  /** Stores the notices built, then starts the ones that were new. */
+  private async store(build: Parameters<NoticeJournal['add']>[0]): Promise<void> {
+    let stored: NoticeRecord[];
+    try {
+      stored = await this.journal.add(build);
+    } catch (err) {
+      this.o.log.error({ err }, 'could not store notices');
+      return;
+    }
+    for (const n of stored) this.track(this.run(n));
   }
 
   private recipientsFor(channel: string, all: Recipient[], given: Recipient | null): (Recipient | null)[] {
@@ -136,60 +251,125 @@ export class Dispatcher {
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
   }
 
-  /** Notices that are being delivered or waiting for their next attempt. */
+  /** Notices that are being delivered, waiting for their next attempt, or falling through. */
   get pending(): number {
-    return this.inFlight.size;
+    return this.active.size;
   }
 
-  private async deliverChain(channel: string, req: DispatchRequest, recipient: Recipient | null, tried: Set<string>, via: string | null): Promise<boolean> {
-    const alarmId = req.alert.alarmId;
+  /** For /metrics. */
+  metrics(): Record<string, unknown> {
+    return {
+      notices: this.counters.notices,
+      sent: this.counters.attempts,
+      delivered: this.counters.delivered,
+      failed: this.counters.failedAttempts,
+      gaveUp: this.counters.gaveUp,
+      resumed: this.counters.resumed,
+      retrying: this.waits.size,
+      queueDepth: this.active.size,
+      channels: structuredClone(this.byChannel),
+    };
+  }
+
+  /** One notice to its end: its own channel, then its fallbacks. True when someone got it. */
+  private async run(n: NoticeRecord): Promise<boolean> {
+    this.active.add(n.id);
     try {
-      if (await this.deliver(channel, req, recipient, via)) return true;
-      for (const next of this.o.channels[channel].fallback) {
-        if (tried.has(next) || !this.o.channels[next]) continue;
-        tried.add(next);
-        const targets = this.recipientsFor(next, req.recipients, recipient);
-        await this.record(alarmId, channel, {
-          status: 'fallthrough',
-          channel,
-          to: next,
-          level: req.level,
-          recipientId: recipient?.id ?? null,
-          why: `${channel} gave up`,
-        });
-        if (targets.length === 0) continue;
-        const results = await Promise.all(targets.map((r) => this.deliverChain(next, req, r, new Set(tried), channel)));
-        if (results.some(Boolean)) return true;
-      }
-      if (this.o.undeliverable) {
-        await this.o.undeliverable(alarmId, req.level, recipient?.id ?? `channel:${channel}`).catch((err) => this.o.log.warn({ err, alarmId }, 'could not report an undeliverable notice'));
-      }
-      return false;
+      if (n.state === 'pending' && (await this.deliver(n))) return true;
+      return await this.fallThrough(n);
     } catch (err) {
-      if (err instanceof Closed) return false;
-      this.o.log.error({ err, alarmId, channel }, 'notice delivery failed unexpectedly');
+      if (!(err instanceof Closed)) this.o.log.error({ err, alarmId: n.alarmId, channel: n.channel }, 'notice delivery failed unexpectedly');
       return false;
+    } finally {
+      this.active.delete(n.id);
     }
   }
 
-  /** One notice on one channel: attempts until delivered or given up. */
-  private async deliver(channel: string, req: DispatchRequest, recipient: Recipient | null, via: string | null): Promise<boolean> {
-    const spec = this.o.channels[channel];
-    const alarmId = req.alert.alarmId;
-    const noticeId = noticeIdFor(req.alert, req.level, channel, recipient, via);
-    const log = this.o.log.child({ alarmId, channel, noticeId });
-    const started = this.o.clock.now();
-    this.counters.notices++;
-    for (let attempt = 1; ; attempt++) {
+  private async finish(n: NoticeRecord, outcome: string, ref: string | null = null): Promise<void> {
+    Object.assign(n, { state: 'done', outcome, ref, finishedAt: this.o.clock.now(), nextAttemptAt: null });
+    await this.journal.update(n.id, { state: 'done', outcome, ref, finishedAt: n.finishedAt, nextAttemptAt: null });
+  }
+
+  /** The notice's channel gave up: its fallbacks in order, each as notices of their own. */
+  private async fallThrough(n: NoticeRecord): Promise<boolean> {
+    const req = n.request as NoticeRequest;
+    const spec = this.o.channels[n.channel];
+    // The close of an alarm is not worth a fall-through: there is no one on a level to reach.
+    const fallbacks = n.event === 'closed' ? [] : (spec?.fallback ?? []);
+    for (let pos = n.fallbackPos; pos < fallbacks.length; pos++) {
       if (this.closed) throw new Closed();
-      const notice: Notice = { noticeId, alert: req.alert, recipient, link: req.link, attempt };
+      const next = fallbacks[pos];
+      if (n.tried.includes(next) || !this.o.channels[next]) continue;
+      let kids = (await this.journal.children(n.id)).filter((k) => k.channel === next);
+      if (kids.length === 0) {
+        n.fallbackPos = pos;
+        await this.journal.update(n.id, { fallbackPos: pos });
+        await this.record(n.alarmId, n.channel, {
+          status: 'fallthrough',
+          channel: n.channel,
+          to: next,
+          level: n.level,
+          recipientId: req.recipient?.id ?? null,
+          why: `${n.channel} gave up`,
+        });
+        const tried = [...new Set([...n.tried, ...fallbacks.slice(0, pos + 1).filter((c) => this.o.channels[c])])];
+        const targets = this.recipientsFor(next, req.recipients, req.recipient);
+        if (targets.length === 0) continue;
+        const made = targets.map((r) =>
+          this.newNotice({ channel: next, request: { ...req, recipient: r }, level: n.level, event: n.event, parent: n, tried, onceKey: null }),
+        );
+        await this.journal.add(() => made);
+        kids = made;
+      }
+      const results = await Promise.all(kids.map((k) => (k.state === 'done' ? isSuccess(k) : this.run(k))));
+      if (this.closed) throw new Closed();
+      if (results.some(Boolean)) {
+        await this.finish(n, 'fell_through');
+        return true;
+      }
+    }
+    if (this.o.undeliverable && n.event === 'alert') {
+      await this.o.undeliverable(n.alarmId, n.level, req.recipient?.id ?? `channel:${n.channel}`).catch((err) => this.o.log.warn({ err, alarmId: n.alarmId }, 'could not report an undeliverable notice'));
+    }
+    await this.finish(n, 'undeliverable');
+    return false;
+  }
+
+  /** One notice on its channel: attempts until delivered or given up (state falling). */
+  private async deliver(n: NoticeRecord): Promise<boolean> {
+    const spec = this.o.channels[n.channel];
+    const req = n.request as NoticeRequest;
+    const alarmId = n.alarmId;
+    const channel = n.channel;
+    const recipient = req.recipient;
+    if (!spec) {
+      // Resumed after the channel was removed from the configuration.
+      await this.record(alarmId, channel, { status: 'skipped', channel, noticeId: n.id, level: n.level, recipientId: recipient?.id ?? null, reason: 'channel no longer configured' });
+      n.state = 'falling';
+      await this.journal.update(n.id, { state: 'falling' });
+      return false;
+    }
+    const counters = this.byChannel[channel];
+    const log = this.o.log.child({ alarmId, channel, noticeId: n.id });
+    if (n.attempts === 0) this.counters.notices++;
+    const started = n.firstAttemptAt ?? this.o.clock.now();
+    // Resumed while waiting for its next attempt: wait out the rest.
+    if (n.nextAttemptAt !== null && n.nextAttemptAt > this.o.clock.now()) await this.sleep(n.nextAttemptAt - this.o.clock.now());
+    for (let attempt = n.attempts + 1; ; attempt++) {
+      if (this.closed) throw new Closed();
+      Object.assign(n, { attempts: attempt, firstAttemptAt: started, nextAttemptAt: null });
+      await this.journal.update(n.id, { attempts: attempt, firstAttemptAt: started, nextAttemptAt: null });
+      const notice: Notice = { noticeId: n.id, alert: req.alert, recipient, link: req.link, attempt, event: n.event };
       this.counters.attempts++;
-      const base = { channel, noticeId, level: req.level, recipientId: recipient?.id ?? null, recipientRole: recipient?.role ?? null, attempt, ...(via ? { via } : {}) };
+      counters.sent++;
+      const base = { channel, noticeId: n.id, level: n.level, recipientId: recipient?.id ?? null, recipientRole: recipient?.role ?? null, attempt, ...(n.via ? { via: n.via } : {}), ...(n.event === 'closed' ? { event: 'closed' } : {}) };
       try {
         const outcome = await this.attempt(spec, notice);
         this.counters.delivered++;
+        counters.delivered++;
         log.info({ attempt, status: outcome.status, detail: outcome.detail }, `${channel} notice ${outcome.status}`);
         await this.record(alarmId, channel, { ...base, status: outcome.status, detail: outcome.detail });
+        await this.finish(n, 'delivered', outcome.ref ?? null);
         return true;
       } catch (err) {
         if (this.closed) throw new Closed();
@@ -198,17 +378,28 @@ export class Dispatcher {
         const elapsed = this.o.clock.now() - started;
         const delay = retryable ? nextAttemptDelay(spec.retry, attempt, elapsed) : null;
         this.counters.failedAttempts++;
-        if (delay === null) this.counters.gaveUp++;
+        counters.failed++;
+        if (delay === null) {
+          this.counters.gaveUp++;
+          counters.gaveUp++;
+        }
         log.warn({ attempt, reason, retryable, retryInMs: delay }, delay === null ? `${channel} notice failed; giving up` : `${channel} notice failed; will retry`);
+        const nextAttemptAt = delay === null ? null : this.o.clock.now() + delay;
         await this.record(alarmId, channel, {
           ...base,
           status: 'failed',
           reason,
           retryable,
-          ...(delay === null ? { gaveUp: true } : { nextAttemptAt: this.o.clock.now() + delay }),
+          ...(nextAttemptAt === null ? { gaveUp: true } : { nextAttemptAt }),
         });
-        if (delay === null) return false;
-        await this.sleep(delay);
+        if (nextAttemptAt === null) {
+          n.state = 'falling';
+          await this.journal.update(n.id, { state: 'falling' });
+          return false;
+        }
+        n.nextAttemptAt = nextAttemptAt;
+        await this.journal.update(n.id, { nextAttemptAt });
+        await this.sleep(delay!);
       }
     }
   }
@@ -238,6 +429,7 @@ export class Dispatcher {
 
   private sleep(ms: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
+      if (this.closed) return reject(new Closed());
       const w = {
         timer: this.o.clock.setTimer(() => {
           this.waits.delete(w);

@@ -26,6 +26,8 @@ export interface Notice {
   link: string;
   /** 1 for the first try of this notice on this channel. */
   attempt: number;
+  /** 'alert' (default): a notification of the ladder; 'closed': the alarm was resolved or cancelled. */
+  event?: 'alert' | 'closed';
 }
 
 export type DeliveryStatus = 'sent' | 'delivered';
@@ -34,6 +36,8 @@ export interface DeliveryOutcome {
   status: DeliveryStatus;
   /** What the far end said, for the escalation record (e.g. "250 OK queued as 1A2B", "HTTP 202", "ACK seq 0007"). */
   detail: string;
+  /** The far end's reference, kept with the notice (DC-09: the sequence number), for `resume`. */
+  ref?: string;
 }
 
 /** Thrown (or rejected) by a notifier when a delivery failed; `retryable` false stops retries at once. */
@@ -52,4 +56,6 @@ export interface Notifier {
   /** Must settle or honour `signal` (aborted at the channel's time limit); never hangs the caller. */
   send(notice: Notice, signal: AbortSignal): Promise<DeliveryOutcome>;
   close?(): Promise<void>;
+  /** At start-up, the `ref` of the last notice delivered on this channel before the restart. */
+  resume?(lastRef: string | null): void;
 }

@@ -11,8 +11,14 @@ export const SIGNATURE_HEADER = 'lonewatch-signature';
 export const TIMESTAMP_HEADER = 'lonewatch-timestamp';
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
 
+/**
+ * `lonewatch.alert`: a notification of the ladder (one per level and repeat); `lonewatch.alarm.resolved`
+ * and `lonewatch.alarm.cancelled`: the alarm closed (once per alarm the webhook was told of).
+ */
+export type WebhookEventType = 'lonewatch.alert' | 'lonewatch.alarm.resolved' | 'lonewatch.alarm.cancelled';
+
 export interface WebhookPayload {
-  type: 'lonewatch.alert';
+  type: WebhookEventType;
   version: typeof WEBHOOK_SCHEMA_VERSION;
   noticeId: string;
   attempt: number;
@@ -40,7 +46,7 @@ export interface WebhookPayload {
 export function webhookPayload(notice: Notice): WebhookPayload {
   const a = notice.alert;
   return {
-    type: 'lonewatch.alert',
+    type: notice.event === 'closed' ? (a.state === 'cancelled' ? 'lonewatch.alarm.cancelled' : 'lonewatch.alarm.resolved') : 'lonewatch.alert',
     version: WEBHOOK_SCHEMA_VERSION,
     noticeId: notice.noticeId,
     attempt: notice.attempt,

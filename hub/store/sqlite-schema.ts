@@ -1,5 +1,5 @@
 /** The SQLite schema. Bump SCHEMA_VERSION and add a step to MIGRATIONS when it changes. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 export const SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS workers (
@@ -181,8 +181,41 @@ CREATE TABLE IF NOT EXISTS api_tokens (
 );
 `;
 
+/**
+ * Version 3: alert forwarding notices (issue 7), written before the first send and finished when
+ * delivered or given up, so a restart resumes the ones being retried; `once_key` makes "the ARC is
+ * told once per alarm" (and the close events) hold across restarts.
+ */
+export const SCHEMA_V3_SQL = `
+CREATE TABLE IF NOT EXISTS notices (
+  id TEXT PRIMARY KEY,
+  alarm_id TEXT NOT NULL,
+  channel TEXT NOT NULL,
+  level INTEGER NOT NULL,
+  event TEXT NOT NULL,
+  parent_id TEXT,
+  via TEXT,
+  once_key TEXT UNIQUE,
+  request TEXT NOT NULL,
+  tried TEXT NOT NULL,
+  state TEXT NOT NULL,
+  outcome TEXT,
+  ref TEXT,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  fallback_pos INTEGER NOT NULL DEFAULT 0,
+  first_attempt_at INTEGER,
+  next_attempt_at INTEGER,
+  created_at INTEGER NOT NULL,
+  finished_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS notices_unfinished ON notices (created_at) WHERE state <> 'done';
+CREATE INDEX IF NOT EXISTS notices_alarm ON notices (alarm_id);
+CREATE INDEX IF NOT EXISTS notices_parent ON notices (parent_id) WHERE parent_id IS NOT NULL;
+`;
+
 /** Steps by starting version: a new database gets everything at once; an existing one only what it lacks. */
 export const MIGRATIONS: Record<number, { to: number; sql: string }> = {
-  0: { to: 2, sql: SCHEMA_SQL + SCHEMA_V2_SQL },
-  1: { to: 2, sql: SCHEMA_V2_SQL },
+  0: { to: 3, sql: SCHEMA_SQL + SCHEMA_V2_SQL + SCHEMA_V3_SQL },
+  1: { to: 3, sql: SCHEMA_V2_SQL + SCHEMA_V3_SQL },
+  2: { to: 3, sql: SCHEMA_V3_SQL },
 };

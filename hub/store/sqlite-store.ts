@@ -14,6 +14,7 @@ import type {
   UserRecord,
   ContactRecord,
   DeviceRecord,
+  NoticeRecord,
   PendingEffect,
   StoredFobEvent,
   StoredTimelineEntry,
@@ -59,6 +60,51 @@ function tokenFromRow(r: Row): ApiTokenRecord {
     lastUsedAt: numOrNull(r.last_used_at),
   };
 }
+
+function noticeFromRow(r: Row): NoticeRecord {
+  return {
+    id: String(r.id),
+    alarmId: String(r.alarm_id),
+    channel: String(r.channel),
+    level: Number(r.level),
+    event: r.event === 'closed' ? 'closed' : 'alert',
+    parentId: (r.parent_id as string | null) ?? null,
+    via: (r.via as string | null) ?? null,
+    onceKey: (r.once_key as string | null) ?? null,
+    request: JSON.parse(String(r.request)),
+    tried: JSON.parse(String(r.tried)) as string[],
+    state: r.state as NoticeRecord['state'],
+    outcome: (r.outcome as string | null) ?? null,
+    ref: (r.ref as string | null) ?? null,
+    attempts: Number(r.attempts),
+    fallbackPos: Number(r.fallback_pos),
+    firstAttemptAt: r.first_attempt_at === null ? null : Number(r.first_attempt_at),
+    nextAttemptAt: r.next_attempt_at === null ? null : Number(r.next_attempt_at),
+    createdAt: Number(r.created_at),
+    finishedAt: r.finished_at === null ? null : Number(r.finished_at),
+  };
+}
+
+const NOTICE_COLUMNS: Record<string, string> = {
+  alarmId: 'alarm_id',
+  channel: 'channel',
+  level: 'level',
+  event: 'event',
+  parentId: 'parent_id',
+  via: 'via',
+  onceKey: 'once_key',
+  request: 'request',
+  tried: 'tried',
+  state: 'state',
+  outcome: 'outcome',
+  ref: 'ref',
+  attempts: 'attempts',
+  fallbackPos: 'fallback_pos',
+  firstAttemptAt: 'first_attempt_at',
+  nextAttemptAt: 'next_attempt_at',
+  createdAt: 'created_at',
+  finishedAt: 'finished_at',
+};
 
 const USER_COLUMNS: Record<string, string> = { name: 'name', role: 'role', passwordHash: 'password_hash', createdAt: 'created_at', disabledAt: 'disabled_at', workerId: 'worker_id' };
 const TOKEN_COLUMNS: Record<string, string> = { revokedAt: 'revoked_at', lastUsedAt: 'last_used_at' };
@@ -316,6 +362,20 @@ export class SqliteStore implements Store {
       ),
       getApiTokenByHash: db.prepare('SELECT * FROM api_tokens WHERE token_hash = ?'),
       listApiTokens: db.prepare('SELECT * FROM api_tokens ORDER BY created_at'),
+      insertNotice: db.prepare(
+        `INSERT OR IGNORE INTO notices (id, alarm_id, channel, level, event, parent_id, via, once_key, request, tried, state, outcome, ref,
+           attempts, fallback_pos, first_attempt_at, next_attempt_at, created_at, finished_at)
+         VALUES (@id, @alarmId, @channel, @level, @event, @parentId, @via, @onceKey, @request, @tried, @state, @outcome, @ref,
+           @attempts, @fallbackPos, @firstAttemptAt, @nextAttemptAt, @createdAt, @finishedAt)`,
+      ),
+      getNotice: db.prepare('SELECT * FROM notices WHERE id = ?'),
+      getNoticeByOnceKey: db.prepare('SELECT * FROM notices WHERE once_key = ?'),
+      listNotices: db.prepare('SELECT * FROM notices WHERE alarm_id = ? ORDER BY created_at, rowid'),
+      listNoticeChildren: db.prepare('SELECT * FROM notices WHERE parent_id = ? ORDER BY rowid'),
+      lastNoticeRef: db.prepare(
+        "SELECT ref FROM notices WHERE channel = ? AND ref IS NOT NULL AND state = 'done' ORDER BY finished_at DESC, rowid DESC LIMIT 1",
+      ),
+      unfinishedNotices: db.prepare("SELECT * FROM notices WHERE state <> 'done' ORDER BY created_at, rowid"),
       heartbeat: db.prepare('UPDATE devices SET last_seen_at = ?, battery = ? WHERE id = ?'),
       deadlines: db.prepare(
         `SELECT 'alarm' AS kind, id, due_at FROM alarms WHERE due_at IS NOT NULL
@@ -488,6 +548,28 @@ export class SqliteStore implements Store {
         db.prepare(sql).run(...sets.map((k) => toSqlValue((changes as Row)[k])), id);
       },
       listApiTokens: async () => (s().listApiTokens.all() as Row[]).map(tokenFromRow),
+      insertNotice: async (n) =>
+        s().insertNotice.run({ ...n, request: JSON.stringify(n.request), tried: JSON.stringify(n.tried) }).changes > 0,
+      updateNotice: async (id, changes) => {
+        const sets = Object.keys(changes).filter((k) => k in NOTICE_COLUMNS);
+        if (sets.length === 0) return;
+        const sql = `UPDATE notices SET ${sets.map((k) => `${NOTICE_COLUMNS[k]} = ?`).join(', ')} WHERE id = ?`;
+        db.prepare(sql).run(...sets.map((k) => toSqlValue((changes as Row)[k])), id);
+      },
+      getNotice: async (id) => {
+        const r = s().getNotice.get(id) as Row | undefined;
+        return r ? noticeFromRow(r) : null;
+      },
+      getNoticeByOnceKey: async (key) => {
+        const r = s().getNoticeByOnceKey.get(key) as Row | undefined;
+        return r ? noticeFromRow(r) : null;
+      },
+      listNotices: async (alarmId) => (s().listNotices.all(alarmId) as Row[]).map(noticeFromRow),
+      listNoticeChildren: async (parentId) => (s().listNoticeChildren.all(parentId) as Row[]).map(noticeFromRow),
+      lastNoticeRef: async (channel) => {
+        const r = s().lastNoticeRef.get(channel) as Row | undefined;
+        return r ? String(r.ref) : null;
+      },
     };
   }
 
@@ -520,6 +602,10 @@ export class SqliteStore implements Store {
 
   async completeEffect(id: number): Promise<void> {
     this.stmt.completeEffect.run(id);
+  }
+
+  unfinishedNotices(): Promise<NoticeRecord[]> {
+    return this.lock.run(async () => (this.stmt.unfinishedNotices.all() as Row[]).map(noticeFromRow));
   }
 
   recordHeartbeats(beats: { deviceId: string; at: number; battery: number }[]): Promise<void> {

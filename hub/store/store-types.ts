@@ -133,6 +133,44 @@ export interface PendingEffect {
 }
 
 /**
+ * One notice of the alert forwarding (issue 7) on one channel, written before its first send and
+ * finished when delivered or given up, so a hub restart resumes the ones still being retried. A
+ * notice that gave up and falls through to other channels is the parent of the notices it made.
+ */
+export interface NoticeRecord {
+  /** The notice id: the idempotency key a receiver dedupes on. */
+  id: string;
+  alarmId: string;
+  channel: string;
+  level: number;
+  /** 'alert' for a ladder notification, 'closed' for the resolve/cancel of an alarm. */
+  event: 'alert' | 'closed';
+  parentId: string | null;
+  /** The channel that gave up when this notice is a fall-through. */
+  via: string | null;
+  /** Unique when set: what may be sent once per alarm (e.g. `<alarm>:arc:alert`). */
+  onceKey: string | null;
+  /** The request, as the dispatcher needs it to send again (alert, recipients, recipient, link). */
+  request: unknown;
+  /** Channels tried on this chain, this one included (fall-through state). */
+  tried: string[];
+  /** pending: being attempted; falling: gave up, its fallbacks are being tried; done. */
+  state: 'pending' | 'falling' | 'done';
+  /** When done: delivered, fell_through (delivered on a fallback), undeliverable. */
+  outcome: string | null;
+  /** The far end's reference for a delivered notice (the DC-09 sequence number), or null. */
+  ref: string | null;
+  /** Attempts started. */
+  attempts: number;
+  /** Index of the fallback being tried (state falling). */
+  fallbackPos: number;
+  firstAttemptAt: number | null;
+  nextAttemptAt: number | null;
+  createdAt: number;
+  finishedAt: number | null;
+}
+
+/**
  * Who may use the dashboard and API (issue 6). `worker` is a lone worker's own account (the phone
  * companion): it may only use the companion endpoints about its own worker, never the dashboard.
  */

@@ -11,6 +11,7 @@ import type {
   UserRecord,
   ContactRecord,
   DeviceRecord,
+  NoticeRecord,
   PendingEffect,
   StoredFobEvent,
   StoredTimelineEntry,
@@ -83,6 +84,16 @@ export interface StoreTx {
   putDeviceHealth(state: DeviceHealthState, dueAt: number | null): Promise<void>;
   // effects committed with the change that caused them
   addEffects(effects: unknown[]): Promise<number[]>;
+  // alert forwarding notices (issue 7), durable so a restart resumes the ones being retried
+  /** false when a notice with this id, or this onceKey, is already stored. */
+  insertNotice(notice: NoticeRecord): Promise<boolean>;
+  updateNotice(id: string, changes: Partial<Omit<NoticeRecord, 'id'>>): Promise<void>;
+  getNotice(id: string): Promise<NoticeRecord | null>;
+  getNoticeByOnceKey(onceKey: string): Promise<NoticeRecord | null>;
+  listNotices(alarmId: string): Promise<NoticeRecord[]>;
+  listNoticeChildren(parentId: string): Promise<NoticeRecord[]>;
+  /** The reference of the notice last delivered on a channel (the ARC's sequence number), or null. */
+  lastNoticeRef(channel: string): Promise<string | null>;
   // audit of views of private details (R22) and admin actions
   appendAudit(entry: AuditEntry): Promise<void>;
   // dashboard users, sessions and API tokens (issue 6)
@@ -112,6 +123,8 @@ export interface Store {
   listDeadlines(): Promise<Deadline[]>;
   pendingEffects(): Promise<PendingEffect[]>;
   completeEffect(id: number): Promise<void>;
+  /** Notices not yet delivered or given up, oldest first, for resuming them at start-up. */
+  unfinishedNotices(): Promise<NoticeRecord[]>;
   /** Batched device liveness updates (heartbeats): one transaction for many devices. */
   recordHeartbeats(beats: { deviceId: string; at: number; battery: number }[]): Promise<void>;
   listAudit(limit: number): Promise<AuditEntry[]>;

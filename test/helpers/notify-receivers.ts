@@ -126,7 +126,8 @@ export class TestWebhookReceiver {
     return this.received.filter((r) => r.verified && r.status < 300 && !r.duplicate);
   }
 
-  static async start(secret: string, now: () => number): Promise<TestWebhookReceiver> {
+  /** `port`: listen where a receiver that was closed listened (a receiver back up after an outage). */
+  static async start(secret: string, now: () => number, port = 0): Promise<TestWebhookReceiver> {
     const server = createServer();
     const me = new TestWebhookReceiver(server, secret, now);
     server.on('request', (req, res) => {
@@ -149,7 +150,7 @@ export class TestWebhookReceiver {
         res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: status < 300 }));
       });
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()));
     me.port = (server.address() as { port: number }).port;
     return me;
   }

@@ -75,7 +75,16 @@ export class Dc09Notifier implements Notifier {
       if (this.seqByNotice.size > 1000) this.seqByNotice.delete(this.seqByNotice.keys().next().value!);
     }
     await this.exchange({ id: 'ADM-CID', seq, data }, signal);
-    return { status: 'delivered', detail: `ACK seq ${String(seq).padStart(4, '0')} (${data.split('|')[1]} ${ev.name})` };
+    return { status: 'delivered', detail: `ACK seq ${String(seq).padStart(4, '0')} (${data.split('|')[1]} ${ev.name})`, ref: String(seq) };
+  }
+
+  /**
+   * After a restart, carry on from the last acknowledged sequence number instead of 0001: a receiver
+   * may take a repeated number for a retransmission of the message it already has, and drop it.
+   */
+  resume(lastRef: string | null): void {
+    const last = Number(lastRef);
+    if (lastRef !== null && Number.isInteger(last) && last >= 1 && last <= 9999 && this.seq === 0) this.seq = last;
   }
 
   /** One NULL message: proves the path to the ARC. */

@@ -1,0 +1,91 @@
+/**
+ * Where the dispatcher keeps its notices between the first send and the last: the hub's Store (so a
+ * restart resumes a notice still being retried, R: "nothing is lost"), or memory for unit tests and
+ * a dispatcher without a hub.
+ */
+import type { Store } from '../store/store.js';
+import type { NoticeRecord } from '../store/store-types.js';
+
+/** What a notice builder may look at, inside the same unit as the insert. */
+export interface NoticeReader {
+  getNoticeByOnceKey(onceKey: string): Promise<NoticeRecord | null>;
+  listNotices(alarmId: string): Promise<NoticeRecord[]>;
+}
+
+export interface NoticeJournal {
+  /**
+   * Runs `build` and stores the notices it returns in one atomic unit; returns those newly stored (one
+   * whose id or onceKey is already there is left out: it was claimed before).
+   */
+  add(build: (reader: NoticeReader) => Promise<NoticeRecord[]> | NoticeRecord[]): Promise<NoticeRecord[]>;
+  update(id: string, changes: Partial<Omit<NoticeRecord, 'id'>>): Promise<void>;
+  children(parentId: string): Promise<NoticeRecord[]>;
+  unfinished(): Promise<NoticeRecord[]>;
+  lastRef(channel: string): Promise<string | null>;
+}
+
+export class StoreNoticeJournal implements NoticeJournal {
+  constructor(private readonly store: Store) {}
+
+  add(build: (reader: NoticeReader) => Promise<NoticeRecord[]> | NoticeRecord[]): Promise<NoticeRecord[]> {
+    return this.store.transaction(async (tx) => {
+      const stored: NoticeRecord[] = [];
+      for (const n of await build(tx)) if (await tx.insertNotice(n)) stored.push(n);
+      return stored;
+    });
+  }
+
+  update(id: string, changes: Partial<Omit<NoticeRecord, 'id'>>): Promise<void> {
+    return this.store.transaction((tx) => tx.updateNotice(id, changes));
+  }
+
+  children(parentId: string): Promise<NoticeRecord[]> {
+    return this.store.read((tx) => tx.listNoticeChildren(parentId));
+  }
+
+  unfinished(): Promise<NoticeRecord[]> {
+    return this.store.unfinishedNotices();
+  }
+
+  lastRef(channel: string): Promise<string | null> {
+    return this.store.read((tx) => tx.lastNoticeRef(channel));
+  }
+}
+
+export class MemoryNoticeJournal implements NoticeJournal {
+  readonly notices = new Map<string, NoticeRecord>();
+
+  private readonly reader: NoticeReader = {
+    getNoticeByOnceKey: async (key) => structuredClone([...this.notices.values()].find((n) => n.onceKey === key) ?? null),
+    listNotices: async (alarmId) => structuredClone([...this.notices.values()].filter((n) => n.alarmId === alarmId)),
+  };
+
+  async add(build: (reader: NoticeReader) => Promise<NoticeRecord[]> | NoticeRecord[]): Promise<NoticeRecord[]> {
+    const stored: NoticeRecord[] = [];
+    for (const n of await build(this.reader)) {
+      if (this.notices.has(n.id) || (n.onceKey !== null && [...this.notices.values()].some((x) => x.onceKey === n.onceKey))) continue;
+      this.notices.set(n.id, structuredClone(n));
+      stored.push(n);
+    }
+    return stored;
+  }
+
+  async update(id: string, changes: Partial<Omit<NoticeRecord, 'id'>>): Promise<void> {
+    const n = this.notices.get(id);
+    if (n) Object.assign(n, structuredClone(changes));
+  }
+
+  async children(parentId: string): Promise<NoticeRecord[]> {
+    return structuredClone([...this.notices.values()].filter((n) => n.parentId === parentId));
+  }
+
+  async unfinished(): Promise<NoticeRecord[]> {
+    return structuredClone([...this.notices.values()].filter((n) => n.state !== 'done'));
+  }
+
+  async lastRef(channel: string): Promise<string | null> {
+    const done = [...this.notices.values()].filter((n) => n.channel === channel && n.ref !== null && n.state === 'done');
+    done.sort((a, b) => (a.finishedAt ?? 0) - (b.finishedAt ?? 0));
+    return done.at(-1)?.ref ?? null;
+  }
+}
