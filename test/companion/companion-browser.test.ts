@@ -294,6 +294,6 @@ describe('worker companion: the day, offline, and a lost fob', () => {
     expect(await late.getAttribute('class')).toBe('quiet');
     await late.click();
     await expect.poll(async () => (await t.alarms()).map((a) => a.kind), { timeout: 10_000 }).toEqual(['covert_sos']);
-    expect(await page.textContent('#toast')).toBe('Noted.');
+    await expect.poll(() => page.textContent('#toast')).toBe('Noted.');
   }, 60_000);
 });

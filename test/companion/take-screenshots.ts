@@ -4,6 +4,7 @@
  * a phone's size with the simulated Puck.js paired, and writes docs/screenshots/companion-*.png.
  */
 import { mkdirSync } from 'node:fs';
+import type { Page } from 'playwright-core';
 import { fileURLToPath } from 'node:url';
 import { ManualClock } from '../../hub/clock.js';
 import { startTestHub } from '../helpers/hub-harness.js';
@@ -12,6 +13,15 @@ import { addWorkerAccount, PageFob, PASSWORD, puckScript } from './companion-har
 
 const OUT = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url));
 const MIN = 60_000;
+
+/** Waits for an element's text (the page's CSP forbids evaluating strings, so no waitForFunction). */
+async function waitText(page: Page, selector: string, ok: (text: string) => boolean): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (ok((await page.textContent(selector)) ?? '')) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${selector} never matched`);
+}
 
 async function main(): Promise<void> {
   mkdirSync(OUT, { recursive: true });
@@ -38,12 +48,12 @@ async function main(): Promise<void> {
   await page.click('button[type=submit]');
   await page.waitForSelector('#day:not([hidden])');
   await page.click('#pair');
-  await page.waitForFunction(() => document.querySelector('#fob-state')?.textContent?.startsWith('Fob: Puck'));
+  await waitText(page, '#fob-state', (x) => x.startsWith('Fob: Puck'));
   await page.click('#visits li[data-ref="HV-2231"] button.start');
-  await page.waitForFunction(() => document.querySelector('#now-title')?.textContent === 'At HV-2231');
+  await waitText(page, '#now-title', (x) => x === 'At HV-2231');
   await t.advance(40 * MIN);
   await page.click('#visits li[data-ref="HV-2240"] button.start');
-  await page.waitForFunction(() => document.querySelector('#now-title')?.textContent === 'At HV-2240');
+  await waitText(page, '#now-title', (x) => x === 'At HV-2240');
   await t.advance(30 * MIN);
   await page.waitForSelector('#prompt:not([hidden])');
   await page.screenshot({ path: `${OUT}companion-1-day.png`, fullPage: true });
