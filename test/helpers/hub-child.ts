@@ -1,16 +1,16 @@
 /**
  * A hub in a child process, for tests that kill it with SIGKILL. Its clock is a ManualClock driven
  * over IPC by the test: { advance: ms } -> { now }. Started with `fork` and tsx:
- *   argv: <dataDir> <clockStartMs>
+ *   argv: <dataDir> <clockStartMs> [<extra config as JSON, merged as in testConfig>]
  */
 import { Hub } from '../../hub/hub.js';
 import { ManualClock } from '../../hub/clock.js';
 import { silentLogger } from '../../hub/logger.js';
 import { testConfig } from './hub-harness.js';
 
-const [dataDir, start] = process.argv.slice(2);
+const [dataDir, start, extra] = process.argv.slice(2);
 const clock = new ManualClock(Number(start));
-const hub = await Hub.start({ config: testConfig(dataDir), clock, log: silentLogger });
+const hub = await Hub.start({ config: testConfig(dataDir, extra ? (JSON.parse(extra) as Record<string, unknown>) : {}), clock, log: silentLogger });
 
 process.on('message', (msg: { advance?: number }) => {
   void (async () => {

@@ -5,6 +5,7 @@ import { Dispatcher, nextAttemptDelay, noticeIdFor, type ChannelSpec, type Retry
 import { DeliveryError, type DeliveryOutcome, type Notice, type Notifier } from '../../hub/notifiers/notifier.js';
 import type { DispatchRequest } from '../../hub/rules/rules-runtime.js';
 import type { TimelineEntry } from '../../hub/store/store-types.js';
+import { MemoryNoticeJournal, type NoticeJournal } from '../../hub/notifiers/notice-journal.js';
 
 const RETRY: RetryPolicy = { timeoutMs: 10_000, firstDelayMs: 1000, factor: 2, maxDelayMs: 8000, giveUpAfterMs: 60_000, maxAttempts: 10 };
 
@@ -35,8 +36,8 @@ function request(clock: ManualClock, alarmId = 'a1', channels = ['webhook']): Di
   };
 }
 
-function setup(channels: Record<string, Partial<ChannelSpec> & { notifier: Notifier }>) {
-  const clock = new ManualClock();
+function setup(channels: Record<string, Partial<ChannelSpec> & { notifier: Notifier }>, journal?: NoticeJournal, start?: number) {
+  const clock = new ManualClock(start);
   const records: { alarmId: string; entry: TimelineEntry }[] = [];
   const undeliverable: string[] = [];
   const specs: Record<string, ChannelSpec> = {};
@@ -51,6 +52,7 @@ function setup(channels: Record<string, Partial<ChannelSpec> & { notifier: Notif
     undeliverable: async (alarmId, level, who) => {
       undeliverable.push(`${alarmId}:${level}:${who}`);
     },
+    ...(journal ? { journal } : {}),
   });
   const statuses = (alarmId = 'a1') => records.filter((r) => r.alarmId === alarmId).map((r) => `${r.entry.actor}:${r.entry.detail.status}:${r.entry.detail.attempt ?? ''}`);
   return { clock, d, records, undeliverable, statuses };
@@ -199,5 +201,71 @@ describe('dispatcher', () => {
     await d.close();
     expect(d.pending).toBe(0);
     expect(closed).toBe(true);
+  });
+});
+
+describe('dispatcher resuming after a restart (same journal, new dispatcher)', () => {
+  it('a fall-through whose e-mail was waiting for a retry carries on: delivered once, no second fall-through record', async () => {
+    const journal = new MemoryNoticeJournal();
+    const arcDown = () =>
+      new FakeNotifier('arc', () => {
+        throw new DeliveryError('DUH', false);
+      });
+    const smtpDown = new FakeNotifier('email', () => {
+      throw new DeliveryError('451 try later');
+    });
+    const one = setup({ arc: { notifier: arcDown(), fallback: ['email'] }, email: { notifier: smtpDown } }, journal);
+    one.d.dispatch(request(one.clock, 'a1', ['arc']));
+    await flush();
+    expect(one.statuses()).toEqual(['notifier:arc:failed:1', 'notifier:arc:fallthrough:', 'notifier:email:failed:1']);
+    const emailId = smtpDown.calls[0].noticeId;
+    expect(emailId).toMatch(/\.via-arc$/);
+    await one.d.close();
+    expect([...journal.notices.values()].map((n) => [n.channel, n.state, n.attempts])).toEqual([
+      ['arc', 'falling', 1],
+      ['email', 'pending', 1],
+    ]);
+
+    // The new process: the e-mail's next try is 1 s after its failure.
+    const smtpUp = new FakeNotifier('email', () => ({ status: 'sent', detail: '250 OK' }));
+    const two = setup({ arc: { notifier: arcDown(), fallback: ['email'] }, email: { notifier: smtpUp } }, journal, one.clock.now() + 200);
+    expect(await two.d.resume()).toBe(2);
+    await flush();
+    expect(smtpUp.calls).toHaveLength(0);
+    expect(two.d.metrics()).toMatchObject({ resumed: 2, retrying: 1, queueDepth: 2 });
+    two.clock.advance(800);
+    await flush();
+    expect(smtpUp.calls.map((c) => [c.noticeId, c.attempt])).toEqual([[emailId, 2]]);
+    expect(two.statuses()).toEqual(['notifier:email:sent:2']);
+    expect(two.undeliverable).toEqual([]);
+    expect([...journal.notices.values()].map((n) => [n.channel, n.state, n.outcome])).toEqual([
+      ['arc', 'done', 'fell_through'],
+      ['email', 'done', 'delivered'],
+    ]);
+    expect(two.d.metrics()).toMatchObject({ sent: 1, delivered: 1, retrying: 0, queueDepth: 0 });
+    // Nothing is left to resume.
+    expect(await journal.unfinished()).toEqual([]);
+    await two.d.close();
+  });
+
+  it('a resumed notice that still fails gives up on the first attempt after its window and is undeliverable once', async () => {
+    const journal = new MemoryNoticeJournal();
+    const down = () =>
+      new FakeNotifier('webhook', () => {
+        throw new DeliveryError('HTTP 503');
+      });
+    const one = setup({ webhook: { notifier: down(), retry: { ...RETRY, giveUpAfterMs: 60_000 } } }, journal);
+    one.d.dispatch(request(one.clock));
+    await flush();
+    await one.d.close();
+    // Down for an hour: past the give-up time, one more attempt, then given up.
+    const two = setup({ webhook: { notifier: down(), retry: { ...RETRY, giveUpAfterMs: 60_000 } } }, journal, one.clock.now() + 3600_000);
+    await two.d.resume();
+    await flush();
+    expect(two.statuses()).toEqual(['notifier:webhook:failed:2']);
+    expect(two.records[0].entry.detail).toMatchObject({ gaveUp: true });
+    expect(two.undeliverable).toEqual(['a1:0:channel:webhook']);
+    expect([...journal.notices.values()].map((n) => n.outcome)).toEqual(['undeliverable']);
+    await two.d.close();
   });
 });
