@@ -61,6 +61,12 @@ export function alarmView(a: AlarmRecord, workerName: string | null) {
     closedBy: a.closedBy,
     drill: a.drill,
     level: a.level,
+    /** The ladder step the alarm is on, as the policy names it ("call the contact at the visit address"). */
+    step: a.policy.levels[a.level]?.name ?? null,
+    steps: a.policy.levels.length,
+    /** SOS-style policies tell every level at once; the "next step" is then the ladder repeating. */
+    allAtOnce: a.policy.mode === 'all_at_once',
+    nextStepAt: a.nextStepAt,
     policy: a.policy.name,
     policeAt: a.policeAt,
     lastSightingAt: a.lastSightingAt,

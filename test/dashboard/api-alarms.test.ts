@@ -47,6 +47,9 @@ describe('alarm board', () => {
     const first = await officer.get<{ alarms: AlarmJson[] }>('/api/alarms');
     expect(first.body.alarms.map((a) => a.kind)).toEqual(['sos', 'covert_sos', 'man_down']);
     const sos = first.body.alarms[0]!;
+    // What the policy says to do now, for the officer at a glance.
+    expect(sos).toMatchObject({ step: 'inform the chain', steps: 2, allAtOnce: true });
+    expect(first.body.alarms.find((x) => x.kind === 'man_down')).toMatchObject({ nextStepAt: expect.any(Number) });
     expect((await officer.post(`/api/alarms/${sos.id}/acknowledge`)).status).toBe(200);
     expect((await officer.post(`/api/alarms/${sos.id}/resolve`, { note: 'worker safe' })).status).toBe(200);
     const after = await officer.get<{ alarms: AlarmJson[] }>('/api/alarms');

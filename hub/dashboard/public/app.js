@@ -414,6 +414,7 @@ function alarmCard(a) {
       h('div', { class: 'who-line', text: a.workerName || a.workerId || `device ${a.deviceId}` }),
       h('div', { class: 'meta' }, `Raised ${fmtTime(a.raisedAt)} (${ago(a.raisedAt)})`, a.visitRef ? ` · visit ${a.visitRef}` : '', a.acknowledgedBy ? ` · taken by ${a.acknowledgedBy.replace(/^user:/, '')}` : ''),
       h('div', { class: 'meta', text: a.reason }),
+      a.open && a.step ? h('div', { class: 'step', text: stepLine(a) }) : null,
     ),
     h(
       'div',
@@ -422,6 +423,13 @@ function alarmCard(a) {
       h('a', { class: 'button big', href: `#/alarm/${encodeURIComponent(a.id)}` }, a.open ? 'Open' : 'Record'),
     ),
   );
+}
+
+/** Where the escalation ladder is: what the policy says to do now, and when it moves on. */
+function stepLine(a) {
+  const waiting = a.nextStepAt && !a.acknowledgedAt;
+  if (a.allAtOnce) return `Everyone on the ladder has been told${waiting ? `; told again ${until(a.nextStepAt)} unless someone takes charge` : ''}`;
+  return `Now: ${a.step} (step ${a.level + 1} of ${a.steps}${waiting ? `; next step ${until(a.nextStepAt)}` : ''})`;
 }
 
 async function alarmsView() {
@@ -629,7 +637,7 @@ async function alarmView(id) {
       h(
         'div',
         {},
-        h('section', { class: 'card' }, h('h2', { text: 'Where they should be' }), visitFacts(d.visit, d.lastSighting), h('p', { class: 'muted', text: a.reason })),
+        h('section', { class: 'card' }, h('h2', { text: 'Where they should be' }), visitFacts(d.visit, d.lastSighting), h('p', { class: 'muted', text: a.reason }), a.open && a.step ? h('p', { class: 'step', id: 'ladder-step', text: stepLine(a) }) : null),
         a.workerId ? h('section', { class: 'card' }, h('h2', { text: 'Private details' }), h('p', { class: 'muted', text: 'Shown only while this alarm is active, or to roles that need them; every view is logged.' }), showPrivate, privateBox) : null,
         h('section', { class: 'card' }, h('h2', { text: 'Timeline' }), timelineList(d.timeline)),
       ),
