@@ -175,14 +175,15 @@ export class Hub {
     await registerCompanion(http, hub, { auth: companionAuthFor(http, hub) });
     if (opts.registerHttp) await opts.registerHttp(http, hub);
 
+    // Notices a stop left unfinished (being retried, or falling through) carry on where they were;
+    // taken up before anything can dispatch new ones (no listener, no deadline armed yet).
+    const notices = (await dispatcher?.resume()) ?? 0;
     hub.mqttPort = await broker.listenTcp(config.mqtt.port, config.mqtt.host);
     await http.listen({ port: config.http.port, host: config.http.host });
     const addr = http.server.address();
     hub.httpPort = typeof addr === 'object' && addr ? addr.port : config.http.port;
 
     const resumed = await runtime.start();
-    // Notices a stop left unfinished (being retried, or falling through) carry on where they were.
-    const notices = (await dispatcher?.resume()) ?? 0;
     log.info(
       { mqtt: `mqtt://${config.mqtt.host}:${hub.mqttPort}`, http: `http://${config.http.host}:${hub.httpPort}`, ...resumed, notices },
       `hub listening: MQTT on ${config.mqtt.host}:${hub.mqttPort}, HTTP and MQTT-over-WebSocket on ${config.http.host}:${hub.httpPort}`,

@@ -102,6 +102,7 @@ export class Dispatcher {
   private readonly active = new Set<string>();
   private readonly journal: NoticeJournal;
   private closed = false;
+  private resumed = false;
   readonly counters = { notices: 0, attempts: 0, delivered: 0, failedAttempts: 0, gaveUp: 0, resumed: 0 };
   readonly byChannel: Record<string, ChannelCounters> = {};
 
@@ -184,6 +185,8 @@ export class Dispatcher {
    * every notice a stop left unfinished (at its next-try time, keeping its attempt count and id).
    */
   async resume(): Promise<number> {
+    if (this.resumed) return 0;
+    this.resumed = true;
     for (const [channel, spec] of Object.entries(this.o.channels)) {
       if (spec.notifier.resume) spec.notifier.resume(await this.journal.lastRef(channel));
     }
@@ -215,7 +218,8 @@ export class Dispatcher {
       ref: null,
       attempts: 0,
       fallbackPos: 0,
-      firstAttemptAt: null,
+      // The first attempt follows the insert at once; the give-up time counts from here.
+      firstAttemptAt: this.o.clock.now(),
       nextAttemptAt: null,
       createdAt: this.o.clock.now(),
       finishedAt: null,
@@ -287,7 +291,7 @@ export class Dispatcher {
 
   private async finish(n: NoticeRecord, outcome: string, ref: string | null = null): Promise<void> {
     Object.assign(n, { state: 'done', outcome, ref, finishedAt: this.o.clock.now(), nextAttemptAt: null });
-    await this.journal.update(n.id, { state: 'done', outcome, ref, finishedAt: n.finishedAt, nextAttemptAt: null });
+    await this.journal.update(n.id, { state: 'done', outcome, ref, attempts: n.attempts, finishedAt: n.finishedAt, nextAttemptAt: null });
   }
 
   /** The notice's channel gave up: its fallbacks in order, each as notices of their own. */
@@ -355,10 +359,9 @@ export class Dispatcher {
     const started = n.firstAttemptAt ?? this.o.clock.now();
     // Resumed while waiting for its next attempt: wait out the rest.
     if (n.nextAttemptAt !== null && n.nextAttemptAt > this.o.clock.now()) await this.sleep(n.nextAttemptAt - this.o.clock.now());
+    // `attempts` counts attempts with a known result: one a stop interrupted is made again, with its number.
     for (let attempt = n.attempts + 1; ; attempt++) {
       if (this.closed) throw new Closed();
-      Object.assign(n, { attempts: attempt, firstAttemptAt: started, nextAttemptAt: null });
-      await this.journal.update(n.id, { attempts: attempt, firstAttemptAt: started, nextAttemptAt: null });
       const notice: Notice = { noticeId: n.id, alert: req.alert, recipient, link: req.link, attempt, event: n.event };
       this.counters.attempts++;
       counters.sent++;
@@ -369,6 +372,7 @@ export class Dispatcher {
         counters.delivered++;
         log.info({ attempt, status: outcome.status, detail: outcome.detail }, `${channel} notice ${outcome.status}`);
         await this.record(alarmId, channel, { ...base, status: outcome.status, detail: outcome.detail });
+        n.attempts = attempt;
         await this.finish(n, 'delivered', outcome.ref ?? null);
         return true;
       } catch (err) {
@@ -393,12 +397,12 @@ export class Dispatcher {
           ...(nextAttemptAt === null ? { gaveUp: true } : { nextAttemptAt }),
         });
         if (nextAttemptAt === null) {
-          n.state = 'falling';
-          await this.journal.update(n.id, { state: 'falling' });
+          Object.assign(n, { state: 'falling', attempts: attempt });
+          await this.journal.update(n.id, { state: 'falling', attempts: attempt, firstAttemptAt: started });
           return false;
         }
-        n.nextAttemptAt = nextAttemptAt;
-        await this.journal.update(n.id, { nextAttemptAt });
+        Object.assign(n, { attempts: attempt, nextAttemptAt });
+        await this.journal.update(n.id, { attempts: attempt, firstAttemptAt: started, nextAttemptAt });
         await this.sleep(delay!);
       }
     }
