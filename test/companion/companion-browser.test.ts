@@ -152,18 +152,28 @@ describe('worker companion: the day, offline, and a lost fob', () => {
     const first = await setup({ dataDir });
     const { page } = first;
     const port = first.t.hub.httpPort;
+    const visitStart = first.t.clock.now();
+    await first.t.addVisit({ workerId: 'w-sam', ref: 'V-401', scheduledStart: visitStart, expectedEnd: visitStart + 60 * MINUTE });
     await signIn(page, first.t.httpUrl);
+    await page.waitForSelector('#visits li[data-ref="V-401"] button.start');
     // The service worker has the shell before the signal goes.
     await expect.poll(() => page.evaluate('navigator.serviceWorker.ready.then(() => !!navigator.serviceWorker.controller)'), { timeout: 10_000 }).toBe(true);
 
     await first.t.stop();
     await expect.poll(() => page.textContent('#hub-state'), { timeout: 10_000 }).toBe('Hub: offline');
+    // Offline: start the visit, extend it, check in. The phone's next ids are "...-z" then "...-10"
+    // and "...-11", which sort before "...-z" as strings: they must still go in the order made.
+    await page.evaluate("localStorage.setItem('lw.seq', '34')");
+    await page.click('#visits li[data-ref="V-401"] button.start');
+    await page.click('#extend-30');
     await page.click('#checkin');
-    await expect.poll(() => page.textContent('#waiting')).toBe('1 waiting to send');
+    await expect.poll(() => page.textContent('#waiting')).toBe('3 waiting to send');
     // A reload with no hub: the shell comes from the service worker, the check-in from IndexedDB.
     await page.reload();
     await page.waitForSelector('#day:not([hidden])');
-    await expect.poll(() => page.textContent('#waiting'), { timeout: 10_000 }).toBe('1 waiting to send');
+    await expect.poll(() => page.textContent('#waiting'), { timeout: 10_000 }).toBe('3 waiting to send');
+    // The day is still on screen, from the phone's last copy.
+    expect(await page.textContent('#visits')).toContain('V-401');
     expect(await page.textContent('#hub-state')).toBe('Hub: offline');
 
     // The hub comes back on the same address and database.
@@ -171,13 +181,16 @@ describe('worker companion: the day, offline, and a lost fob', () => {
     cleanup.push(() => t.stop());
     await expect.poll(() => page.textContent('#hub-state'), { timeout: 30_000 }).toBe('Hub: connected');
     await expect.poll(() => page.isHidden('#waiting'), { timeout: 10_000 }).toBe(true);
-    expect(await t.eventCount('puck-sam')).toBe(1);
+    expect(await t.eventCount('puck-sam')).toBe(3);
     const state = await t.hub.store.read((tx) => tx.getCheckinState('w-sam'));
     expect(state?.lastSighting?.kind).toBe('check-in');
-    // Resends after the ack change nothing: still one event, no duplicates counted.
+    // In order: the visit started, then was extended by 30 minutes.
+    const [visit] = await t.hub.store.read((tx) => tx.listVisits('w-sam', visitStart - MINUTE, visitStart + 3 * 60 * MINUTE));
+    expect(visit).toMatchObject({ ref: 'V-401', status: 'active', expectedEnd: visitStart + 90 * MINUTE });
+    // Resends after the ack change nothing: still three events, no duplicates counted.
     await new Promise((r) => setTimeout(r, 6000));
-    expect(await t.eventCount('puck-sam')).toBe(1);
-    expect(t.hub.ingest.counters.events).toBe(1);
+    expect(await t.eventCount('puck-sam')).toBe(3);
+    expect(t.hub.ingest.counters.events).toBe(3);
   }, 90_000);
 
   it('the worker starts and extends a visit on the phone, and the hub deadline moves', async () => {

@@ -116,19 +116,30 @@ async function fromHub(json) {
   if (state.fobConnected) await fob.send('cmd', json);
 }
 
-/** Sends what waits in the outbox: new entries at once, unacknowledged ones again after RESEND_MS. */
+/**
+ * Sends what waits in the outbox, oldest first (the hub acts on events in the order they arrive: a
+ * visit must start before it is extended): new entries at once, unacknowledged ones again after
+ * RESEND_MS. A flush asked for while one runs runs again after it, so nothing new waits for the timer.
+ */
 let flushing = null;
+let flushAgain = false;
 async function flush() {
-  if (flushing) return flushing;
+  if (flushing) {
+    flushAgain = true;
+    return flushing;
+  }
   flushing = (async () => {
-    const now = Date.now();
-    for (const entry of await outbox.all()) {
-      if (!hub.connected) break;
-      const last = state.lastSent.get(entry.i);
-      if (last !== undefined && now - last < RESEND_MS) continue;
-      state.lastSent.set(entry.i, now);
-      await hub.publish('ev', outbox.payload(entry, now), 1);
-    }
+    do {
+      flushAgain = false;
+      const now = Date.now();
+      for (const entry of await outbox.all()) {
+        if (!hub.connected) break;
+        const last = state.lastSent.get(entry.i);
+        if (last !== undefined && now - last < RESEND_MS) continue;
+        state.lastSent.set(entry.i, now);
+        await hub.publish('ev', outbox.payload(entry, now), 1);
+      }
+    } while (flushAgain && hub.connected);
     await showWaiting();
   })();
   try {

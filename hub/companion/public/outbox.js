@@ -1,4 +1,4 @@
-/* global indexedDB */
+/* global indexedDB, localStorage */
 // The phone's outbox (IndexedDB): every event from the fob or from the phone itself is kept here
 // until the hub acknowledges it on the fob's command topic. Keyed by event id, so a fob's retry of
 // an event already waiting is not stored twice; the hub is idempotent on the same id.
@@ -37,12 +37,16 @@ function run(mode, fn) {
 export async function add(entry) {
   const existing = await run('readonly', (s) => s.get(entry.i));
   if (existing) return false;
-  await run('readwrite', (s) => s.put(entry));
+  // The order the phone got them in: ids sort as strings ("z-10" before "z-9"), not in time.
+  const seq = Number(localStorage.getItem('lw.outseq') ?? '0') + 1;
+  localStorage.setItem('lw.outseq', String(seq));
+  await run('readwrite', (s) => s.put({ ...entry, seq }));
   return true;
 }
 
+/** Every waiting entry, oldest first. */
 export function all() {
-  return run('readonly', (s) => s.getAll()).then((list) => list ?? []);
+  return run('readonly', (s) => s.getAll()).then((list) => (list ?? []).sort((a, b) => a.seq - b.seq));
 }
 
 export function remove(i) {
