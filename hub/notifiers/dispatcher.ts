@@ -322,8 +322,7 @@ export class Dispatcher {
         const made = targets.map((r) =>
           this.newNotice({ channel: next, request: { ...req, recipient: r }, level: n.level, event: n.event, parent: n, tried, onceKey: null }),
         );
-        await this.journal.add(() => made);
-        kids = made;
+        kids = await this.journal.add(() => made);
       }
       const results = await Promise.all(kids.map((k) => (k.state === 'done' ? isSuccess(k) : this.run(k))));
       if (this.closed) throw new Closed();
