@@ -36,6 +36,8 @@ const FILES: Record<string, string> = {
   'sw.js': 'text/javascript; charset=utf-8',
   'manifest.webmanifest': 'application/manifest+json',
   'icon.svg': 'image/svg+xml',
+  'icon-192.png': 'image/png',
+  'icon-512.png': 'image/png',
 };
 
 export const COMPANION_HEADERS: Record<string, string> = {

@@ -160,6 +160,17 @@ describe('companion API', () => {
     expect(res.headers.get('content-type')).toContain('application/manifest+json');
     const manifest = (await res.json()) as Record<string, unknown> & { icons: { src: string; type: string }[] };
     expect(manifest).toMatchObject({ name: expect.any(String), short_name: expect.any(String), start_url: '/companion/', scope: '/companion/', display: 'standalone' });
+    // Installable: PNG icons of 192 and 512 pixels (what Chrome asks for), and a maskable one.
+    const pngSize = (buf: Buffer) => [buf.readUInt32BE(16), buf.readUInt32BE(20)];
+    for (const size of [192, 512]) {
+      const icon = manifest.icons.find((i) => i.type === 'image/png' && (i as { sizes?: string }).sizes === `${size}x${size}`)!;
+      expect(icon).toBeDefined();
+      const buf = Buffer.from(await (await fetch(`${t.httpUrl}${icon.src}`)).arrayBuffer());
+      expect(buf.subarray(1, 4).toString()).toBe('PNG');
+      expect(pngSize(buf)).toEqual([size, size]);
+    }
+    expect(manifest.icons.some((i) => (i as { purpose?: string }).purpose === 'maskable')).toBe(true);
+    expect(manifest).toMatchObject({ theme_color: expect.stringMatching(/^#/), background_color: expect.stringMatching(/^#/), id: '/companion/' });
     for (const icon of manifest.icons) {
       const r = await fetch(`${t.httpUrl}${icon.src}`);
       expect(r.status).toBe(200);

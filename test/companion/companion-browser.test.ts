@@ -158,6 +158,13 @@ describe('worker companion: the day, offline, and a lost fob', () => {
     await page.waitForSelector('#visits li[data-ref="V-401"] button.start');
     // The service worker has the shell before the signal goes.
     await expect.poll(() => page.evaluate('navigator.serviceWorker.ready.then(() => !!navigator.serviceWorker.controller)'), { timeout: 10_000 }).toBe(true);
+    // Chromium itself finds the manifest valid and the app installable (but for the test browser's
+    // context being incognito).
+    const cdp = await page.context().newCDPSession(page);
+    const manifest = (await cdp.send('Page.getAppManifest')) as { errors: { message: string }[]; url: string };
+    expect(manifest.url).toContain('/companion/manifest.webmanifest');
+    expect(manifest.errors).toEqual([]);
+    await expect.poll(async () => ((await cdp.send('Page.getInstallabilityErrors')) as { installabilityErrors: { errorId: string }[] }).installabilityErrors.map((e) => e.errorId).filter((id) => id !== 'in-incognito'), { timeout: 10_000 }).toEqual([]);
 
     await first.t.stop();
     await expect.poll(() => page.textContent('#hub-state'), { timeout: 10_000 }).toBe('Hub: offline');

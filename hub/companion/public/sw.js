@@ -2,7 +2,7 @@
 // The companion's service worker: the app shell is kept on the phone so the app opens after a
 // reload with a poor signal or none. Shell files are served from the cache at once and refreshed
 // in the background; the API and the MQTT WebSocket always go to the network.
-const CACHE = 'lw-companion-v1';
+const CACHE = 'lw-companion-v2';
 const SHELL = [
   '/companion/',
   '/companion/app.js',
@@ -12,6 +12,7 @@ const SHELL = [
   '/companion/style.css',
   '/companion/manifest.webmanifest',
   '/companion/icon.svg',
+  '/companion/icon-192.png',
   '/companion/vendor/mqtt.js',
 ];
 
