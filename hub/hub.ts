@@ -121,9 +121,9 @@ export class Hub {
       policies,
       outputs: {
         sendCommand,
-        publishAlert: (alert) => {
+        publishAlert: async (alert) => {
           broker.publish(alertTopic(alert.alarmId), JSON.stringify(alert), 1);
-          dispatcher?.alarmChanged(alert);
+          await dispatcher?.alarmChanged(alert);
         },
         ...(dispatch ? { dispatch } : {}),
       },

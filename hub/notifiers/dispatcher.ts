@@ -115,9 +115,12 @@ export class Dispatcher {
     return Object.keys(this.o.channels);
   }
 
-  /** The runtime's `outputs.dispatch`. Returns at once; the notices are stored, then sent. */
-  dispatch(req: DispatchRequest): void {
-    if (this.closed) return;
+  /**
+   * The runtime's `outputs.dispatch`. Resolves (never rejects) once the notices are stored, before any
+   * is sent: the runtime completes its effect after that, so no crash falls between the two.
+   */
+  dispatch(req: DispatchRequest): Promise<void> {
+    if (this.closed) return Promise.resolve();
     const alarmId = req.alert.alarmId;
     const records: NoticeRecord[] = [];
     for (const channel of req.channels) {
@@ -145,7 +148,7 @@ export class Dispatcher {
         );
       }
     }
-    if (records.length > 0) this.track(this.store(() => records));
+    return records.length > 0 ? this.store(() => records) : Promise.resolve();
   }
 
   /**
@@ -153,30 +156,28 @@ export class Dispatcher {
    * the ARC was told of it, and sent to the webhook as `lonewatch.alarm.resolved`/`.cancelled` if the
    * webhook was told of it; once each.
    */
-  alarmChanged(alert: AlertMessage): void {
+  async alarmChanged(alert: AlertMessage): Promise<void> {
     if (this.closed) return;
     if (alert.state !== 'resolved' && alert.state !== 'cancelled') return;
     const alarmId = alert.alarmId;
     for (const channel of ['arc', 'webhook'].filter((c) => this.o.channels[c])) {
-      this.track(
-        this.store(async (reader) => {
-          const told = (await reader.listNotices(alarmId)).filter((n) => n.channel === channel && n.event === 'alert');
-          if (told.length === 0) return [];
-          const link = (told[0].request as NoticeRequest).link;
-          return [
-            this.newNotice({
-              channel,
-              request: { alert, recipients: [], recipient: null, link },
-              level: alert.level,
-              event: 'closed',
-              parent: null,
-              tried: [channel],
-              onceKey: `${alarmId}:${channel}:closed`,
-              id: `${alarmId}.${alert.state}.${channel}`,
-            }),
-          ];
-        }),
-      );
+      await this.store(async (reader) => {
+        const told = (await reader.listNotices(alarmId)).filter((n) => n.channel === channel && n.event === 'alert');
+        if (told.length === 0) return [];
+        const link = (told[0].request as NoticeRequest).link;
+        return [
+          this.newNotice({
+            channel,
+            request: { alert, recipients: [], recipient: null, link },
+            level: alert.level,
+            event: 'closed',
+            parent: null,
+            tried: [channel],
+            onceKey: `${alarmId}:${channel}:closed`,
+            id: `${alarmId}.${alert.state}.${channel}`,
+          }),
+        ];
+      });
     }
   }
 
@@ -226,16 +227,16 @@ export class Dispatcher {
     };
   }
 
-  /** Stores the notices built, then starts the ones that were new. */
-  private async store(build: Parameters<NoticeJournal['add']>[0]): Promise<void> {
-    let stored: NoticeRecord[];
-    try {
-      stored = await this.journal.add(build);
-    } catch (err) {
-      this.o.log.error({ err }, 'could not store notices');
-      return;
-    }
-    for (const n of stored) this.track(this.run(n));
+  /** Stores the notices built, then starts the ones that were new; resolves once they are stored. */
+  private store(build: Parameters<NoticeJournal['add']>[0]): Promise<void> {
+    const stored = this.journal.add(build).then(
+      (notices) => {
+        for (const n of notices) this.track(this.run(n));
+      },
+      (err: unknown) => this.o.log.error({ err }, 'could not store notices'),
+    );
+    this.track(stored);
+    return stored;
   }
 
   private recipientsFor(channel: string, all: Recipient[], given: Recipient | null): (Recipient | null)[] {

@@ -48,9 +48,14 @@ export interface RulesRuntimeOptions {
 /** Where the runtime's effects leave the hub. */
 export interface RuntimeOutputs {
   sendCommand(deviceId: string, command: CommandMessage): void;
-  publishAlert(alert: AlertMessage): void;
-  /** E-mail, webhook and ARC delivery (the notifiers); absent when none is configured. */
-  dispatch?(req: DispatchRequest): void;
+  /** May return a promise: the effect is completed (deleted from pending_effects) once it settles. */
+  publishAlert(alert: AlertMessage): void | Promise<void>;
+  /**
+   * E-mail, webhook and ARC delivery (the notifiers); absent when none is configured. Returns once the
+   * notices are stored (never waits for a delivery), so a crash cannot fall between the completed
+   * effect and the notices it made.
+   */
+  dispatch?(req: DispatchRequest): void | Promise<void>;
 }
 
 export interface DispatchRequest {
@@ -377,7 +382,7 @@ export class RulesRuntime extends EventEmitter {
     switch (effect.type) {
       case 'alarm_changed': {
         const alert = await this.alertFor(effect.alarmId, null);
-        if (alert) this.o.outputs.publishAlert(alert);
+        if (alert) await this.o.outputs.publishAlert(alert);
         this.emit('alarm', { alarmId: effect.alarmId, type: 'changed' });
         break;
       }
@@ -410,14 +415,14 @@ export class RulesRuntime extends EventEmitter {
     const recipients = await this.resolveTargets(alarm, effect.targets);
     const alert = await this.alertFor(alarm.id, effect);
     if (!alert) return;
-    this.o.outputs.publishAlert(alert);
+    await this.o.outputs.publishAlert(alert);
     this.emit('alarm', { alarmId: alarm.id, type: 'notify', level: effect.level });
     if (effect.channels.includes('fob') && effect.targets.includes('worker') && alarm.workerId) {
       await this.execute({ type: 'prompt_worker', workerId: alarm.workerId, seconds: this.o.checkin.graceMin * 60 });
     }
     const electronic = effect.channels.filter((c) => c === 'email' || c === 'webhook' || c === 'arc');
     if (electronic.length > 0 && this.o.outputs.dispatch) {
-      this.o.outputs.dispatch({ alert, level: effect.level, recipients, channels: electronic, link: `${this.o.publicUrl}/alarms/${alarm.id}` });
+      await this.o.outputs.dispatch({ alert, level: effect.level, recipients, channels: electronic, link: `${this.o.publicUrl}/alarms/${alarm.id}` });
     }
   }
 
