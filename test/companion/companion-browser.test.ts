@@ -242,6 +242,10 @@ describe('worker companion: the day, offline, and a lost fob', () => {
     await expect.poll(async () => (await t.hub.store.read((tx) => tx.getCheckinState('w-sam')))?.onShift, { timeout: 10_000 }).toBe(true);
     fob.gesture('checkin');
     await expect.poll(() => fob.outboxLength(), { timeout: 10_000 }).toBe(0);
+    // Heartbeats are relayed too (QoS 0): the hub learns the fob's battery.
+    fob.board.battery = 64;
+    fob.board.advance(301_000);
+    await expect.poll(async () => (await t.hub.store.read((tx) => tx.getDevice('puck-sam')))?.battery, { timeout: 10_000 }).toBe(64);
 
     await fob.drop();
     await expect.poll(() => page.isVisible('#fob-lost')).toBe(true);
@@ -251,6 +255,13 @@ describe('worker companion: the day, offline, and a lost fob', () => {
 
     await t.advance(21 * MINUTE);
     await expect.poll(async () => (await t.alarms()).map((a) => [a.kind, a.deviceId]), { timeout: 10_000 }).toContainEqual(['device_silent', 'puck-sam']);
+
+    // Back in range: the phone reconnects by itself, the fob says hello, and the hub closes the alert.
+    await expect.poll(() => page.textContent('#fob-state'), { timeout: 15_000 }).toBe('Fob: Puck.js a1b2');
+    expect(await page.isVisible('#fob-lost')).toBe(false);
+    await expect.poll(async () => (await t.alarms()).find((a) => a.kind === 'device_silent')?.state, { timeout: 10_000 }).toBe('resolved');
+    // Every line the fob wrote arrived whole, before and after the reconnect.
+    expect(t.hub.ingest.counters.rejected).toEqual({});
   }, 60_000);
 
   it('a half-hourly check-in (R10): the hub prompts, the phone shows it, the worker checks in and no missed check-in is raised', async () => {

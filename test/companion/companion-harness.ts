@@ -53,7 +53,9 @@ const FAKE_BLUETOOTH = `(() => {
     onValue.forEach((f) => f({ target: { value: new DataView(bytes.buffer) } }));
   };
   const tx = {
-    addEventListener: (_t, fn) => onValue.push(fn),
+    // As in Chrome: the same characteristic object after a reconnect, EventTarget semantics.
+    addEventListener: (_t, fn) => onValue.includes(fn) || onValue.push(fn),
+    removeEventListener: (_t, fn) => onValue.includes(fn) && onValue.splice(onValue.indexOf(fn), 1),
     startNotifications: async () => {
       notifying = true;
       early.splice(0).forEach(deliver);

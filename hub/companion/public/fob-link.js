@@ -19,6 +19,8 @@ export class FobLink {
     this.connected = false;
     this.writing = Promise.resolve();
     this.wanted = false;
+    this.tx = null;
+    this.onValue = (e) => this.received(new TextDecoder().decode(e.target.value));
   }
 
   static supported() {
@@ -50,7 +52,11 @@ export class FobLink {
     const service = await server.getPrimaryService(NUS_SERVICE);
     this.rx = await service.getCharacteristic(NUS_RX);
     const tx = await service.getCharacteristic(NUS_TX);
-    tx.addEventListener('characteristicvaluechanged', (e) => this.received(new TextDecoder().decode(e.target.value)));
+    // One listener, ever: Chrome may hand back the same characteristic after a reconnect, and a
+    // second listener would feed every notification in twice and garble the lines.
+    if (this.tx) this.tx.removeEventListener('characteristicvaluechanged', this.onValue);
+    this.tx = tx;
+    tx.addEventListener('characteristicvaluechanged', this.onValue);
     await tx.startNotifications();
     this.buffer = '';
     this.connected = true;
