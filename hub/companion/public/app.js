@@ -355,7 +355,7 @@ function wire() {
       $('password').value = '';
       await showDay();
     } catch (err) {
-      $('signin-error').textContent = err.message;
+      $('signin-error').textContent = err instanceof TypeError ? 'The hub is unreachable: try again when you have a signal.' : err.message;
     }
   });
   $('pair').addEventListener('click', async () => {
