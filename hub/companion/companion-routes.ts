@@ -94,32 +94,29 @@ const errorOut = z.object({ error: z.string(), field: z.string().optional() });
 export async function registerCompanion(http: FastifyInstance, hub: Hub, opts: CompanionOptions): Promise<Companion> {
   const tokens = new RelayTokens(hub.clock);
   const { auth } = opts;
-  /** Device -> the phone session that last got a relay token for it (kept in memory only). */
-  const relaySessions = new Map<string, { session: string; workerId: string }>();
-  /** Relay connections (MQTT client id -> device id) made with a relay token. */
-  const relayed = new Map<string, string>();
-  hub.auth.relayCredential = (deviceId, clientId, password) => {
-    const ok = tokens.verify(deviceId, clientId, password);
-    if (ok) relayed.set(clientId, deviceId);
-    return ok;
-  };
+  /**
+   * Every relay token issued and not yet expired or dropped, by its MQTT client id: the phone session
+   * it was issued to (kept in memory only), so a live relay can be checked against that session.
+   */
+  const issued = new Map<string, { deviceId: string; session: string; workerId: string; expiresAt: number }>();
+  hub.auth.relayCredential = (deviceId, clientId, password) => issued.has(clientId) && tokens.verify(deviceId, clientId, password);
   const sweep = async (): Promise<string[]> => {
     const dropped: string[] = [];
     const clients = (hub.broker.aedes as unknown as { clients: Record<string, { close(): void } | undefined> }).clients;
-    for (const [clientId, deviceId] of [...relayed]) {
+    const now = hub.clock.now();
+    for (const [clientId, held] of [...issued]) {
       const client = clients[clientId];
       if (!client) {
-        relayed.delete(clientId);
+        if (held.expiresAt <= now) issued.delete(clientId);
         continue;
       }
-      const held = relaySessions.get(deviceId);
-      const worker = held ? await auth.identify(held.session) : null;
-      const device = await hub.store.read((tx) => tx.getDevice(deviceId));
-      if (worker && held && worker.workerId === held.workerId && device && device.revokedAt === null && device.workerId === worker.workerId) continue;
-      hub.log.warn({ deviceId, workerId: held?.workerId }, 'companion relay disconnected: its phone was signed out, or the fob is no longer this worker\'s');
-      relayed.delete(clientId);
+      const worker = await auth.identify(held.session);
+      const device = await hub.store.read((tx) => tx.getDevice(held.deviceId));
+      if (worker && worker.workerId === held.workerId && device && device.revokedAt === null && device.workerId === worker.workerId) continue;
+      hub.log.warn({ deviceId: held.deviceId, workerId: held.workerId }, "companion relay disconnected: its phone was signed out, or the fob is no longer this worker's");
+      issued.delete(clientId);
       client.close();
-      dropped.push(deviceId);
+      dropped.push(held.deviceId);
     }
     return dropped;
   };
@@ -266,7 +263,7 @@ export async function registerCompanion(http: FastifyInstance, hub: Hub, opts: C
           const device = await deviceOf(w.workerId);
           if (!device) throw new CompanionAuthError(404, 'no fob is assigned to you: ask your manager to assign one (lonewatch devices assign)');
           const { token, clientId, expiresAt } = tokens.issue(device.id, w.workerId);
-          relaySessions.set(device.id, { session: bearerOf(req)!, workerId: w.workerId });
+          issued.set(clientId, { deviceId: device.id, session: bearerOf(req)!, workerId: w.workerId, expiresAt });
           await hub.store.transaction((tx) =>
             tx.appendAudit({ at: hub.clock.now(), actor: w.actor, action: 'companion.relay_token', subject: device.id, detail: { workerId: w.workerId, ip: req.ip } }),
           );

@@ -133,6 +133,21 @@ describe('companion API', () => {
     client.end(true);
   });
 
+  it('with two phones relaying, signing one out leaves the other', async () => {
+    const lost = await signIn('sam');
+    const kept = await signIn('sam');
+    const c1 = (await call('POST', '/relay-token', lost)).json as { clientId: string; password: string };
+    const c2 = (await call('POST', '/relay-token', kept)).json as { clientId: string; password: string };
+    const p1 = await wsConnect(c1.clientId, 'fob-a', c1.password);
+    const p2 = await wsConnect(c2.clientId, 'fob-a', c2.password);
+    await call('POST', '/sign-out', lost);
+    expect(await t.hub.http.lonewatchCompanion.sweep()).toEqual(['fob-a']);
+    await expect.poll(() => p1.connected).toBe(false);
+    expect(p2.connected).toBe(true);
+    p1.end(true);
+    p2.end(true);
+  });
+
   it('records an unplanned visit before it starts (R7), with the R8/R9 checks', async () => {
     const token = await signIn('sam');
     const r = await call('POST', '/visits', token, { ref: 'U-77', minutes: 45 });
