@@ -84,6 +84,10 @@ async function setup(opts: { dataDir?: string; httpPort?: number } = {}): Promis
   cleanup.push(() => context.close());
   const page = await context.newPage();
   page.on('pageerror', (err) => pageErrors.push(err.message));
+  // The strict CSP must hold without violations (no inline script or style anywhere).
+  page.on('console', (m) => {
+    if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) pageErrors.push(m.text());
+  });
   const fob = new PageFob(script, 'puck-sam');
   cleanup.push(() => fob.stop());
   await fob.attach(page);
