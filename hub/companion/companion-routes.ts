@@ -41,9 +41,12 @@ const FILES: Record<string, string> = {
 };
 
 export const COMPANION_HEADERS: Record<string, string> = {
-  // No inline script or style; the MQTT connection is same-origin WebSocket.
+  // No inline script or style; the MQTT connection is same-origin WebSocket. `worker-src blob:`: MQTT.js
+  // runs its keep-alive timers in a small worker it creates from a blob, so a phone that puts the tab
+  // in the background does not throttle them into a dropped connection (only our own scripts, from
+  // 'self', can create one).
   'content-security-policy':
-    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; manifest-src 'self'; worker-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; manifest-src 'self'; worker-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
   'x-frame-options': 'DENY',
