@@ -309,6 +309,21 @@ describe('worker companion: the day, offline, and a lost fob', () => {
     await expect.poll(() => page.textContent('#unplanned-error')).toMatch(/reference/);
   }, 60_000);
 
+  it('a worker with no fob assigned is told that the phone cannot reach the office', async () => {
+    const { t, page } = await setup();
+    await addWorkerAccount(t, 'nofob', 'w-nofob');
+    await page.goto(`${t.httpUrl}/companion/`);
+    await page.fill('#username', 'nofob');
+    await page.fill('#password', PASSWORD);
+    await page.click('button[type=submit]');
+    await page.waitForSelector('#no-fob:not([hidden])');
+    await page.click('#checkin');
+    await expect.poll(() => page.textContent('#toast')).toMatch(/phone the office/);
+    await page.click('#late');
+    await expect.poll(() => page.textContent('#toast')).toMatch(/^Not sent/);
+    expect(await page.isVisible('#waiting')).toBe(false);
+  }, 60_000);
+
   it('the loud alarm from the phone itself', async () => {
     const { t, page } = await setup();
     await signIn(page, t.httpUrl);

@@ -275,6 +275,7 @@ function renderToday() {
 }
 
 async function act(k, extra, message) {
+  if (state.me && !state.me.device) return toast(k === 'sos' ? 'SOS NOT SENT: no fob is assigned to you. Call 999.' : 'No fob is assigned to you: phone the office instead.');
   await phoneEvent(k, extra);
   toast(hub.connected ? message : `${message} (will send when the hub is back)`);
 }
@@ -337,9 +338,12 @@ async function showDay() {
     state.me = JSON.parse(localStorage.getItem(ME) ?? 'null');
   }
   document.title = state.me ? `Lonewatch: ${state.me.worker.name}` : 'Lonewatch';
-  if (state.me && !state.me.device) toast('No fob is assigned to you: ask your manager.');
   hubState({ connected: false });
-  hub.start();
+  // Check-ins and alarms travel as the worker's fob's events: with no fob assigned they cannot reach
+  // the hub, and the worker must know that rather than see them wait forever.
+  const noFob = !!state.me && !state.me.device;
+  $('no-fob').hidden = !noFob;
+  if (!noFob) hub.start();
   await showWaiting();
   refreshToday();
   if (FobLink.supported()) fob.reconnectKnown().catch(() => undefined);
@@ -392,6 +396,8 @@ function wire() {
   });
   // The covert alarm: an ordinary-looking button with an ordinary answer (R1, the code phrase).
   $('late').addEventListener('click', async () => {
+    // Never a false "Noted." when nothing can be sent.
+    if (state.me && !state.me.device) return toast('Not sent: no fob is assigned to you.');
     await phoneEvent('cov');
     toast('Noted.');
   });
