@@ -2,54 +2,38 @@
  * Issue 8: batch flashing (--devices-from, prompting to swap boards), `lonewatch console`, and
  * `flash --list`, through the real CLI and a real pty to the virtual Espruino board.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startTestHub, type TestHub } from '../helpers/hub-harness.js';
-import { runCli, startPty, startVirtualBoard, type Pty, type VirtualBoardProcess } from '../helpers/virtual-espruino/harness.js';
+import { runCli, startVirtualBoard } from '../helpers/virtual-espruino/harness.js';
+import { useFlashBench } from '../helpers/virtual-espruino/flash-bench.js';
 
-let hub: TestHub;
-let pty: Pty;
-let vb: VirtualBoardProcess | null;
-
-beforeEach(async () => {
-  hub = await startTestHub();
-  pty = await startPty();
-  vb = null;
-});
-
-afterEach(async () => {
-  await vb?.stop();
-  await pty.stop();
-  await hub.stop();
-});
-
-const env = (): Record<string, string> => ({ LONEWATCH_DATA_DIR: hub.dataDir });
+const bench = useFlashBench();
 
 describe('lonewatch flash --devices-from', () => {
   it('flashes one board after another, prompting to swap boards, with a summary at the end', async () => {
-    await hub.addWorker('sam');
-    await hub.addWorker('alex');
-    const csv = join(pty.dir, 'fobs.csv');
+    await bench.hub.addWorker('sam');
+    await bench.hub.addWorker('alex');
+    const csv = join(bench.pty.dir, 'fobs.csv');
     writeFileSync(csv, 'device,board,worker\nfob-010,puck,sam\nfob-011,puck,alex\n');
-    vb = await startVirtualBoard(pty.board, { board: 'PUCKJS' });
-    const cli = runCli(['flash', '--port', pty.host, '--devices-from', csv, '--hub-host', '127.0.0.1'], env());
+    bench.vb = await startVirtualBoard(bench.pty.board, { board: 'PUCKJS' });
+    const cli = runCli(['flash', '--port', bench.pty.host, '--devices-from', csv, '--hub-host', '127.0.0.1'], bench.env());
     await cli.waitForOutput(/Connect the board for fob-010 to .*press Enter/);
     cli.child.stdin!.write('\n');
     await cli.waitForOutput(/Connect the board for fob-011 to .*press Enter/, 30_000);
     expect(cli.stdout()).toContain('OK: fob-010 flashed');
-    expect((await vb.state()).lw).toEqual({ v: '0.1.0', id: 'fob-010' });
+    expect((await bench.vb.state()).lw).toEqual({ v: '0.1.0', id: 'fob-010' });
     // The engineer swaps boards.
-    vb.send({ cmd: 'swap' });
-    await vb.waitFor((e) => e.ev === 'swapped');
+    bench.vb.send({ cmd: 'swap' });
+    await bench.vb.waitFor((e) => e.ev === 'swapped');
     cli.child.stdin!.write('\n');
     const r = await cli.done;
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('=== 2/2: fob-011 (puck, worker alex) ===');
     expect(r.stdout).toMatch(/batch summary\n\s+fob-010\s+ok\s.*\n\s+fob-011\s+ok\s.*\n2 of 2 flashed/);
-    expect((await vb.state()).lw).toEqual({ v: '0.1.0', id: 'fob-011' });
-    const devices = await hub.hub.store.read((tx) => tx.listDevices());
+    expect((await bench.vb.state()).lw).toEqual({ v: '0.1.0', id: 'fob-011' });
+    const devices = await bench.hub.hub.store.read((tx) => tx.listDevices());
     expect(devices.map((d) => [d.id, d.workerId]).sort()).toEqual([
       ['fob-010', 'sam'],
       ['fob-011', 'alex'],
@@ -57,24 +41,24 @@ describe('lonewatch flash --devices-from', () => {
   }, 60_000);
 
   it('--yes does not prompt; a board not swapped is refused, not overwritten, and the batch says so', async () => {
-    const csv = join(pty.dir, 'fobs.csv');
+    const csv = join(bench.pty.dir, 'fobs.csv');
     writeFileSync(csv, 'device\nfob-020\nfob-021\n');
-    vb = await startVirtualBoard(pty.board, { board: 'PUCKJS' });
-    const r = await runCli(['flash', '--port', pty.host, '--board', 'puck', '--devices-from', csv, '--yes', '--hub-host', '127.0.0.1'], env()).done;
+    bench.vb = await startVirtualBoard(bench.pty.board, { board: 'PUCKJS' });
+    const r = await runCli(['flash', '--port', bench.pty.host, '--board', 'puck', '--devices-from', csv, '--yes', '--hub-host', '127.0.0.1'], bench.env()).done;
     expect(r.code).toBe(1);
     expect(r.stdout).not.toContain('press Enter');
     expect(r.stderr).toContain('fob-021: this board is already provisioned as fob-020, not fob-021');
     expect(r.stdout).toMatch(/fob-020\s+ok/);
     expect(r.stdout).toMatch(/fob-021\s+FAILED\s+this board is already provisioned as fob-020/);
     expect(r.stdout).toContain('1 of 2 flashed');
-    expect((await vb.state()).lw).toEqual({ v: '0.1.0', id: 'fob-020' });
+    expect((await bench.vb.state()).lw).toEqual({ v: '0.1.0', id: 'fob-020' });
   }, 60_000);
 });
 
 describe('lonewatch console', () => {
   it('is a terminal to the board: typed lines are evaluated, Ctrl-] quits', async () => {
-    vb = await startVirtualBoard(pty.board, { board: 'RAK5010' });
-    const cli = runCli(['console', '--port', pty.host]);
+    bench.vb = await startVirtualBoard(bench.pty.board, { board: 'RAK5010' });
+    const cli = runCli(['console', '--port', bench.pty.host]);
     await cli.waitForOutput(/Ctrl-\] quits/);
     cli.child.stdin!.write('process.env.BOARD\r');
     await cli.waitForOutput(/="RAK5010"/);
@@ -88,9 +72,9 @@ describe('lonewatch console', () => {
   }, 30_000);
 
   it('a busy or missing port gets the same clear message as flash', async () => {
-    const r = await runCli(['console', '--port', join(pty.dir, 'nope')]).done;
+    const r = await runCli(['console', '--port', join(bench.pty.dir, 'nope')]).done;
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`serial port ${join(pty.dir, 'nope')} does not exist`);
+    expect(r.stderr).toContain(`serial port ${join(bench.pty.dir, 'nope')} does not exist`);
   }, 30_000);
 });
 

@@ -2,33 +2,17 @@
  * Issue 8: every bad situation gets a clear message and leaves the board in a known state. The CLI
  * is the real one (spawned), over a real pty (socat) to the virtual Espruino board.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SerialPort } from 'serialport';
-import { startTestHub, type TestHub } from '../helpers/hub-harness.js';
-import { runCli, startPty, startVirtualBoard, type Pty, type VirtualBoardProcess } from '../helpers/virtual-espruino/harness.js';
+import { runCli, startVirtualBoard } from '../helpers/virtual-espruino/harness.js';
+import { useFlashBench } from '../helpers/virtual-espruino/flash-bench.js';
 import { verifySecret } from '../../hub/device-secrets.js';
 
-let hub: TestHub;
-let pty: Pty;
-let vb: VirtualBoardProcess | null;
-
-beforeEach(async () => {
-  hub = await startTestHub();
-  pty = await startPty();
-  vb = null;
-});
-
-afterEach(async () => {
-  await vb?.stop();
-  await pty.stop();
-  await hub.stop();
-});
-
-const env = (): Record<string, string> => ({ LONEWATCH_DATA_DIR: hub.dataDir });
+const bench = useFlashBench();
 const flashArgs = (board: string, device: string, ...extra: string[]): string[] => [
   'flash',
   '--port',
-  pty.host,
+  bench.pty.host,
   '--board',
   board,
   '--device',
@@ -36,81 +20,81 @@ const flashArgs = (board: string, device: string, ...extra: string[]): string[] 
   '--hub-host',
   '127.0.0.1',
   '--hub-port',
-  String(hub.mqttPort),
+  String(bench.hub.mqttPort),
   ...extra,
 ];
-const registered = (id: string) => hub.hub.store.read((tx) => tx.getDevice(id));
+const registered = (id: string) => bench.hub.hub.store.read((tx) => tx.getDevice(id));
 
 describe('lonewatch flash: bad situations', () => {
   it('a missing port: says so, registers nothing', async () => {
-    const r = await runCli(flashArgs('rak5010', 'fob-x').map((a) => (a === pty.host ? `${pty.dir}/ttyUSB9` : a)), env()).done;
+    const r = await runCli(flashArgs('rak5010', 'fob-x').map((a) => (a === bench.pty.host ? `${bench.pty.dir}/ttyUSB9` : a)), bench.env()).done;
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`serial port ${pty.dir}/ttyUSB9 does not exist`);
+    expect(r.stderr).toContain(`serial port ${bench.pty.dir}/ttyUSB9 does not exist`);
     expect(r.stderr).toContain('what to do: plug the cable in, and check the name with `lonewatch flash --list`');
     expect(await registered('fob-x')).toBeNull();
   }, 30_000);
 
   it('a busy port (another program has it open): says so, the board is untouched', async () => {
-    vb = await startVirtualBoard(pty.board, { board: 'RAK5010' });
-    const other = new SerialPort({ path: pty.host, baudRate: 9600, lock: true });
+    bench.vb = await startVirtualBoard(bench.pty.board, { board: 'RAK5010' });
+    const other = new SerialPort({ path: bench.pty.host, baudRate: 9600, lock: true });
     await new Promise<void>((resolve, reject) => other.once('open', resolve).once('error', reject));
     try {
-      const r = await runCli(flashArgs('rak5010', 'fob-x'), env()).done;
+      const r = await runCli(flashArgs('rak5010', 'fob-x'), bench.env()).done;
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(/serial port .*host is busy: another program has it open/);
       expect(r.stderr).toContain('what to do: close the other terminal');
     } finally {
       await new Promise((r) => other.close(r));
     }
-    const s = await vb.state();
+    const s = await bench.vb.state();
     expect(s.writes).toEqual([]);
     expect(s.files).toEqual({});
     expect(await registered('fob-x')).toBeNull();
   }, 30_000);
 
   it('a board that does not answer: times out with a clear message, registers nothing', async () => {
-    vb = await startVirtualBoard(pty.board, { board: 'RAK5010', silent: true });
-    const r = await runCli(flashArgs('rak5010', 'fob-x', '--timeout', '2'), env()).done;
+    bench.vb = await startVirtualBoard(bench.pty.board, { board: 'RAK5010', silent: true });
+    const r = await runCli(flashArgs('rak5010', 'fob-x', '--timeout', '2'), bench.env()).done;
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('the board is not responding: no answer from the Espruino console within 2 s');
     expect(r.stderr).toContain('what to do: check it is powered and wired');
-    const s = await vb.state();
+    const s = await bench.vb.state();
     expect(s.writes).toEqual([]);
     expect(s.files).toEqual({});
     expect(await registered('fob-x')).toBeNull();
   }, 30_000);
 
   it('the wrong board, or an Espruino too old: refused before anything is written', async () => {
-    vb = await startVirtualBoard(pty.board, { board: 'PUCKJS' });
-    const r = await runCli(flashArgs('rak5010', 'fob-x'), env()).done;
+    bench.vb = await startVirtualBoard(bench.pty.board, { board: 'PUCKJS' });
+    const r = await runCli(flashArgs('rak5010', 'fob-x'), bench.env()).done;
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('wrong board: it reports "PUCKJS" (Espruino 2v29), but --board rak5010 needs a RAK5010');
     expect(r.stderr).toContain('what to do: use --board puck for this board, or connect a RAK5010');
-    expect((await vb.state()).writes).toEqual([]);
+    expect((await bench.vb.state()).writes).toEqual([]);
     expect(await registered('fob-x')).toBeNull();
-    await vb.stop();
+    await bench.vb.stop();
 
-    vb = await startVirtualBoard(pty.board, { board: 'RAK5010', version: '2v19' });
-    const old = await runCli(flashArgs('rak5010', 'fob-x'), env()).done;
+    bench.vb = await startVirtualBoard(bench.pty.board, { board: 'RAK5010', version: '2v19' });
+    const old = await runCli(flashArgs('rak5010', 'fob-x'), bench.env()).done;
     expect(old.code).toBe(1);
     expect(old.stderr).toContain('Espruino 2v19 on this RAK5010 is too old: the firmware needs 2v29 or later');
-    expect((await vb.state()).writes).toEqual([]);
+    expect((await bench.vb.state()).writes).toEqual([]);
     expect(await registered('fob-x')).toBeNull();
   }, 40_000);
 
   it('an upload interrupted half-way: a clear message, the board keeps what it had, and the retry resumes', async () => {
-    vb = await startVirtualBoard(pty.board, { board: 'RAK5010', modemRedirect: '127.0.0.1' });
+    bench.vb = await startVirtualBoard(bench.pty.board, { board: 'RAK5010', modemRedirect: '127.0.0.1' });
     // Writes 1-6 (lw.new, then chunks 1-5) are answered; write 7 (chunk 6) is done, but the cable is
     // pulled before its answer gets back.
-    vb.send({ cmd: 'dropAfterWrites', n: 6 });
-    await vb.waitFor((e) => e.ev === 'armed');
-    const first = await runCli(flashArgs('rak5010', 'fob-002', '--wait', '0'), env()).done;
+    bench.vb.send({ cmd: 'dropAfterWrites', n: 6 });
+    await bench.vb.waitFor((e) => e.ev === 'armed');
+    const first = await runCli(flashArgs('rak5010', 'fob-002', '--wait', '0'), bench.env()).done;
     expect(first.code).toBe(1);
     expect(first.stderr).toContain('upload interrupted at byte 2560 of');
     expect(first.stderr).toContain('(chunk 6 of 24): the board stopped answering');
     expect(first.stderr).toContain('run the same command again: the chunks already written are verified and kept');
     // The board: nothing in place of the firmware or identity; the staging files hold the progress.
-    const files = await vb.files();
+    const files = await bench.vb.files();
     expect(files['.bootcde']).toBeUndefined();
     expect(files['lw.json']).toBeUndefined();
     expect(JSON.parse(files['lw.new']).id).toBe('fob-002');
@@ -122,17 +106,17 @@ describe('lonewatch flash: bad situations', () => {
     expect(await verifySecret(JSON.parse(files['lw.new']).pw, device!.secretHash)).toBe(true);
 
     // Cable back in (the board powers up again); the same command resumes.
-    vb.send({ cmd: 'silent', on: false });
-    await vb.waitFor((e) => e.ev === 'silent');
-    const writesBefore = (await vb.state()).writes.length;
-    const again = await runCli(flashArgs('rak5010', 'fob-002', '--wait', '30'), env()).done;
+    bench.vb.send({ cmd: 'silent', on: false });
+    await bench.vb.waitFor((e) => e.ev === 'silent');
+    const writesBefore = (await bench.vb.state()).writes.length;
+    const again = await runCli(flashArgs('rak5010', 'fob-002', '--wait', '30'), bench.env()).done;
     expect(again.stderr).toBe('');
     expect(again.code).toBe(0);
     expect(again.stdout).toContain("using fob-002's registration (secret from interrupted flash, checked against the hub)");
     expect(again.stdout).toContain('resuming an interrupted upload: 6 of 24 chunks (3072 bytes) are already on the board and verified');
     expect(again.stdout).toMatch(/24 chunks \(18 written, 6 resumed\)/);
     expect(again.stdout).toMatch(/hub\s+hello received after/);
-    const s = await vb.state();
+    const s = await bench.vb.state();
     const staged = s.writes.slice(writesBefore).filter((w) => w.name === 'lw.up');
     expect(staged[0].offset).toBe(3072);
     expect(staged).toHaveLength(18);
@@ -140,47 +124,47 @@ describe('lonewatch flash: bad situations', () => {
   }, 90_000);
 
   it('a device already flashed on this board: refused unless --force (which keeps its secret); another device on it too', async () => {
-    vb = await startVirtualBoard(pty.board, { board: 'PUCKJS' });
-    const ok = await runCli(flashArgs('puck', 'fob-003'), env()).done;
+    bench.vb = await startVirtualBoard(bench.pty.board, { board: 'PUCKJS' });
+    const ok = await runCli(flashArgs('puck', 'fob-003'), bench.env()).done;
     expect(ok.code).toBe(0);
-    const before = await vb.state();
-    const pw = JSON.parse((await vb.files())['lw.json']).pw;
+    const before = await bench.vb.state();
+    const pw = JSON.parse((await bench.vb.files())['lw.json']).pw;
 
-    const again = await runCli(flashArgs('puck', 'fob-003'), env()).done;
+    const again = await runCli(flashArgs('puck', 'fob-003'), bench.env()).done;
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('fob-003 is already flashed: this board holds its identity and the hub has it registered');
     expect(again.stderr).toContain('run with --force: its identity and secret are kept');
-    const after = await vb.state();
+    const after = await bench.vb.state();
     expect(after.writes).toHaveLength(before.writes.length);
     expect(after.files).toEqual(before.files);
 
-    const other = await runCli(flashArgs('puck', 'fob-004'), env()).done;
+    const other = await runCli(flashArgs('puck', 'fob-004'), bench.env()).done;
     expect(other.code).toBe(1);
     expect(other.stderr).toContain('this board is already provisioned as fob-003, not fob-004');
     expect(await registered('fob-004')).toBeNull();
-    expect((await vb.state()).files).toEqual(before.files);
+    expect((await bench.vb.state()).files).toEqual(before.files);
 
-    const forced = await runCli(flashArgs('puck', 'fob-003', '--force'), env()).done;
+    const forced = await runCli(flashArgs('puck', 'fob-003', '--force'), bench.env()).done;
     expect(forced.code).toBe(0);
     expect(forced.stdout).toContain("using fob-003's registration (secret from board, checked against the hub)");
-    expect(JSON.parse((await vb.files())['lw.json']).pw).toBe(pw);
-    expect((await vb.state()).lw).toEqual({ v: '0.1.0', id: 'fob-003' });
+    expect(JSON.parse((await bench.vb.files())['lw.json']).pw).toBe(pw);
+    expect((await bench.vb.state()).lw).toEqual({ v: '0.1.0', id: 'fob-003' });
   }, 60_000);
 
   it('a device registered elsewhere: needs its secret (checked against the hub), never reads it from the hub', async () => {
-    const { secret } = await hub.addDevice('fob-005');
-    vb = await startVirtualBoard(pty.board, { board: 'PUCKJS' });
-    const none = await runCli(flashArgs('puck', 'fob-005'), env()).done;
+    const { secret } = await bench.hub.addDevice('fob-005');
+    bench.vb = await startVirtualBoard(bench.pty.board, { board: 'PUCKJS' });
+    const none = await runCli(flashArgs('puck', 'fob-005'), bench.env()).done;
     expect(none.code).toBe(1);
     expect(none.stderr).toContain('fob-005 is already registered with the hub, which keeps only a hash of its secret, and this board does not hold it');
     expect(none.stderr).toContain('pass the secret printed when fob-005 was registered with --secret');
-    const wrong = await runCli(flashArgs('puck', 'fob-005', '--secret', 'not-the-secret'), env()).done;
+    const wrong = await runCli(flashArgs('puck', 'fob-005', '--secret', 'not-the-secret'), bench.env()).done;
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toContain("the --secret given does not match fob-005's registration on the hub");
-    expect((await vb.state()).writes).toEqual([]);
-    const right = await runCli(flashArgs('puck', 'fob-005', '--secret', secret), env()).done;
+    expect((await bench.vb.state()).writes).toEqual([]);
+    const right = await runCli(flashArgs('puck', 'fob-005', '--secret', secret), bench.env()).done;
     expect(right.code).toBe(0);
     expect(right.stdout).toContain('secret from --secret');
-    expect(JSON.parse((await vb.files())['lw.json']).pw).toBe(secret);
+    expect(JSON.parse((await bench.vb.files())['lw.json']).pw).toBe(secret);
   }, 60_000);
 });

@@ -3,40 +3,24 @@
  * REAL CLI (spawned, EspruinoTools over serialport), and the flashed fob then reaches a real hub
  * and raises an alarm.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startTestHub, type TestHub } from '../helpers/hub-harness.js';
-import { runCli, startPty, startVirtualBoard, type Pty, type VirtualBoardProcess } from '../helpers/virtual-espruino/harness.js';
+import { runCli, startVirtualBoard } from '../helpers/virtual-espruino/harness.js';
+import { useFlashBench } from '../helpers/virtual-espruino/flash-bench.js';
 import { FIRMWARE_VERSION } from '../../firmware/src/version.js';
 import { verifySecret } from '../../hub/device-secrets.js';
 
-let hub: TestHub;
-let pty: Pty;
-let vb: VirtualBoardProcess | null;
-
-beforeEach(async () => {
-  hub = await startTestHub();
-  pty = await startPty();
-  vb = null;
-});
-
-afterEach(async () => {
-  await vb?.stop();
-  await pty.stop();
-  await hub.stop();
-});
-
-const env = (): Record<string, string> => ({ LONEWATCH_DATA_DIR: hub.dataDir });
+const bench = useFlashBench();
 
 describe('lonewatch flash, happy path', () => {
   it('flashes a blank RAK5010 through a pty; the fob says hello to the hub and raises an SOS', async () => {
-    vb = await startVirtualBoard(pty.board, { board: 'RAK5010', modemRedirect: '127.0.0.1' });
-    await hub.addWorker('sam');
+    bench.vb = await startVirtualBoard(bench.pty.board, { board: 'RAK5010', modemRedirect: '127.0.0.1' });
+    await bench.hub.addWorker('sam');
     const cli = runCli(
-      ['flash', '--port', pty.host, '--board', 'rak5010', '--device', 'fob-001', '--worker', 'sam', '--hub-host', '127.0.0.1', '--hub-port', String(hub.mqttPort), '--wait', '30'],
-      env(),
+      ['flash', '--port', bench.pty.host, '--board', 'rak5010', '--device', 'fob-001', '--worker', 'sam', '--hub-host', '127.0.0.1', '--hub-port', String(bench.hub.mqttPort), '--wait', '30'],
+      bench.env(),
     );
     const { code, stdout, stderr } = await cli.done;
     expect(stderr).toBe('');
@@ -51,7 +35,7 @@ describe('lonewatch flash, happy path', () => {
     expect(stdout).not.toMatch(/secret:/i);
 
     // The board: code and identity as separate files, staging gone, the code runs.
-    const files = await vb.files();
+    const files = await bench.vb.files();
     expect(Object.keys(files).sort()).toEqual(expect.arrayContaining(['.bootcde', 'lw.json']));
     expect(files['lw.up']).toBeUndefined();
     expect(files['lw.new']).toBeUndefined();
@@ -59,20 +43,20 @@ describe('lonewatch flash, happy path', () => {
     const build = await buildFirmware('rak5010', { write: false });
     expect(Buffer.from(files['.bootcde'], 'latin1').toString('utf8')).toBe(build.code);
     const identity = JSON.parse(files['lw.json']);
-    expect(identity).toMatchObject({ id: 'fob-001', h: '127.0.0.1', p: hub.mqttPort });
+    expect(identity).toMatchObject({ id: 'fob-001', h: '127.0.0.1', p: bench.hub.mqttPort });
     expect(build.code).not.toContain(identity.pw);
     // The registration: the hub holds a hash of the very secret the board holds.
-    const device = await hub.hub.store.read((tx) => tx.getDevice('fob-001'));
+    const device = await bench.hub.hub.store.read((tx) => tx.getDevice('fob-001'));
     expect(device).toMatchObject({ workerId: 'sam', board: 'rak5010', firmware: FIRMWARE_VERSION });
     expect(await verifySecret(identity.pw, device!.secretHash)).toBe(true);
 
     // The flashed fob raises an alarm: a 3 s hold (loud SOS) on its button, via the test channel.
-    vb.send({ cmd: 'press', ms: 3300 });
+    bench.vb.send({ cmd: 'press', ms: 3300 });
     const deadline = Date.now() + 20_000;
-    let alarms = await hub.alarms();
+    let alarms = await bench.hub.alarms();
     while (alarms.length === 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 200));
-      alarms = await hub.alarms();
+      alarms = await bench.hub.alarms();
     }
     expect(alarms).toHaveLength(1);
     expect(alarms[0]).toMatchObject({ kind: 'sos', deviceId: 'fob-001', workerId: 'sam' });
@@ -80,7 +64,7 @@ describe('lonewatch flash, happy path', () => {
 
   it('flashes a Puck.js (no hub wait by default) and --dry-run writes exactly the bytes a real run sends', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lw-dry-'));
-    const dry = runCli(['flash', '--board', 'puck', '--device', 'puck-7', '--secret', 'not-used-yet', '--dry-run', join(dir, 'out.bin'), '--hub-host', 'hub.example.org'], env());
+    const dry = runCli(['flash', '--board', 'puck', '--device', 'puck-7', '--secret', 'not-used-yet', '--dry-run', join(dir, 'out.bin'), '--hub-host', 'bench.hub.example.org'], bench.env());
     const d = await dry.done;
     expect(d.code).toBe(0);
     expect(d.stdout).toMatch(/dry run: \d+ bytes that would be sent to a blank puck written to/);
@@ -89,19 +73,19 @@ describe('lonewatch flash, happy path', () => {
     expect(bytes).toContain('\x10reset()\n');
     expect(bytes).toContain('\x10load()\n');
     // The dry run registered nothing.
-    expect(await hub.hub.store.read((tx) => tx.getDevice('puck-7'))).toBeNull();
+    expect(await bench.hub.hub.store.read((tx) => tx.getDevice('puck-7'))).toBeNull();
 
-    vb = await startVirtualBoard(pty.board, { board: 'PUCKJS' });
-    const cli = runCli(['flash', '--port', pty.host, '--board', 'puck', '--device', 'puck-7', '--hub-host', '127.0.0.1'], env());
+    bench.vb = await startVirtualBoard(bench.pty.board, { board: 'PUCKJS' });
+    const cli = runCli(['flash', '--port', bench.pty.host, '--board', 'puck', '--device', 'puck-7', '--hub-host', '127.0.0.1'], bench.env());
     const { code, stdout, stderr } = await cli.done;
     expect(stderr).toBe('');
     expect(code).toBe(0);
     expect(stdout).toContain('read back     LW.v 0.1.0, LW.id puck-7');
     expect(stdout).toContain('not waited for (a Puck.js reaches the hub through the phone relay');
-    const state = await vb.state();
+    const state = await bench.vb.state();
     expect(state.lw).toEqual({ v: FIRMWARE_VERSION, id: 'puck-7' });
     // Same firmware bytes in both: the dry run's chunks are the real run's chunks.
-    const written = (await vb.files())['.bootcde'];
+    const written = (await bench.vb.files())['.bootcde'];
     const chunkLiterals = [...bytes.matchAll(/s\.write\("lw\.up",("(?:[^"\\]|\\.)*")/g)].map((m) => m[1]);
     const decoded = chunkLiterals.map((lit) => lit.slice(1, -1).replace(/\\x([0-9a-f]{2})|\\(.)/g, (_m, hex, c) => (hex ? String.fromCharCode(parseInt(hex, 16)) : c))).join('');
     expect(decoded).toBe(written);
