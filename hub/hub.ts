@@ -36,13 +36,20 @@ export interface HubOptions {
   dispatch?: RuntimeOutputs['dispatch'];
   /** Called with the HTTP server before it listens, so the dashboard can add its routes. */
   registerHttp?: (http: FastifyInstance, hub: Hub) => Promise<void> | void;
+  /** How long one step of `stop` may take before it is forced (or given up), in real milliseconds. */
+  stopStepMs?: number;
 }
+
+/** Default time limit of one step of Hub.stop. */
+export const STOP_STEP_MS = 5000;
 
 export class Hub {
   mqttPort = 0;
   httpPort = 0;
   /** Alert forwarding (e-mail, webhook, ARC); null when [notifiers] configures none. */
   dispatcher: Dispatcher | null = null;
+  /** Time limit of one step of `stop` (real time: a ManualClock may never move again). */
+  stopStepMs = STOP_STEP_MS;
   private closed = false;
 
   private constructor(
@@ -166,6 +173,7 @@ export class Hub {
     undo.push(() => http.close());
     const hub = new Hub(config, clock, log, store, runtime, broker, ingest, auth, http);
     hub.dispatcher = dispatcher;
+    if (opts.stopStepMs !== undefined) hub.stopStepMs = opts.stopStepMs;
     http.get('/healthz', async () => ({ ok: true }));
     http.get('/metrics', async () => hub.metrics());
     broker.attachWebSocket(http.server);
@@ -235,15 +243,49 @@ export class Hub {
     };
   }
 
+  /**
+   * Stops everything, in order. A step that waits on a remote peer (a client that keeps a request or a
+   * connection open) or on work that does not finish is bounded: after stopStepMs it is forced where
+   * that is possible (every connection dropped) or left behind, with a warning naming it, so a stop
+   * never hangs.
+   */
   async stop(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.broker.close();
-    await this.ingest.close();
-    await this.runtime.stop();
-    await this.dispatcher?.close();
-    await this.http.close();
-    await this.store.close();
+    await this.stopStep('mqtt broker', () => this.broker.close(), () => this.broker.dropConnections());
+    await this.stopStep('heartbeat ingest', () => this.ingest.close());
+    await this.stopStep('rules runtime', () => this.runtime.stop());
+    const dispatcher = this.dispatcher;
+    if (dispatcher) await this.stopStep('notifiers', () => dispatcher.close());
+    await this.stopStep('http server', () => this.http.close(), () => this.http.server.closeAllConnections());
+    await this.stopStep('store', () => this.store.close());
     this.log.info('hub stopped');
+  }
+
+  /** One step of stop: waits up to stopStepMs, then forces it (and waits as long again) or moves on. */
+  private async stopStep(step: string, run: () => Promise<unknown>, force?: () => void): Promise<void> {
+    const done = run().then(
+      () => true,
+      (err: unknown) => {
+        this.log.error({ err, step }, `stopping the hub: ${step} failed`);
+        return true;
+      },
+    );
+    const within = (ms: number): Promise<boolean> => {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), ms);
+        timer.unref();
+      });
+      return Promise.race([done, late]).finally(() => clearTimeout(timer));
+    };
+    if (await within(this.stopStepMs)) return;
+    if (!force) {
+      this.log.warn({ step, waitedMs: this.stopStepMs }, `stopping the hub: ${step} did not finish within ${this.stopStepMs} ms; carrying on without it`);
+      return;
+    }
+    this.log.warn({ step, waitedMs: this.stopStepMs }, `stopping the hub: ${step} did not finish within ${this.stopStepMs} ms; dropping its connections`);
+    force();
+    if (!(await within(this.stopStepMs))) this.log.warn({ step }, `stopping the hub: ${step} still did not finish after its connections were dropped; carrying on without it`);
   }
 }

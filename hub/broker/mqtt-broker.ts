@@ -7,7 +7,7 @@
  * work inside that callback: the fob's PUBACK means "committed". Because each client's packets wait
  * for their callback, a hub that is slow to commit slows its publishers down instead of queueing.
  */
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Aedes, type Client, type AedesPublishPacket, type Subscription } from 'aedes';
@@ -45,6 +45,8 @@ export class MqttBroker {
   readonly aedes: Aedes;
   readonly counters: BrokerCounters = { refusedConnects: 0, refusedPublishes: 0, refusedSubscribes: 0, droppedSlowClients: 0 };
   private tcp: Server | null = null;
+  /** Every open TCP connection, registered with aedes or not (yet). */
+  private readonly sockets = new Set<Socket>();
   private wss: WebSocketServer | null = null;
   private watchdog: NodeJS.Timeout | null = null;
 
@@ -152,6 +154,8 @@ export class MqttBroker {
       // The PUBACK and the application ack are separate small writes: without TCP_NODELAY the second
       // waits for the fob's delayed ACK of the first (Nagle), about 40 ms on every alarm.
       socket.setNoDelay(true);
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
       this.aedes.handle(socket);
     });
     this.tcp = server;
@@ -221,7 +225,19 @@ export class MqttBroker {
   async close(): Promise<void> {
     if (this.watchdog) clearInterval(this.watchdog);
     this.wss?.close();
+    const tcpClosed = this.tcp ? new Promise<void>((resolve) => this.tcp!.close(() => resolve())) : Promise.resolve();
     await new Promise<void>((resolve) => this.aedes.close(() => resolve()));
-    if (this.tcp) await new Promise<void>((resolve) => this.tcp!.close(() => resolve()));
+    // aedes ends only the clients it has registered. A connection that has not (yet) sent a CONNECT it
+    // accepted (a fob mid-handshake, a port scan) would hold the listener open until aedes's connect
+    // timeout, and a WebSocket one the HTTP server too: end those as well.
+    this.dropConnections();
+    await tcpClosed;
+  }
+
+  /** Ends every MQTT connection at once, over TCP and over WebSocket. */
+  dropConnections(): void {
+    for (const socket of this.sockets) socket.destroy();
+    this.sockets.clear();
+    for (const ws of this.wss?.clients ?? []) ws.terminate();
   }
 }

@@ -2,13 +2,29 @@
  * The hub's HTTP side: health and metrics now; the dashboard and API register their routes on the
  * same fastify instance. MQTT over WebSocket shares the port (`/mqtt`).
  */
+import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from '../logger.js';
 
 export function createHttpServer(log: Logger): FastifyInstance {
-  return Fastify({
+  const http = Fastify({
     // Requests are logged at warn and above only: the hub's own log lines say what matters.
     loggerInstance: log.child({ component: 'http' }, { level: 'warn' }),
     bodyLimit: 256 * 1024,
   }) as unknown as FastifyInstance;
+  // Connections that have not sent a request yet (a browser opens spare ones ahead of need): Node's
+  // server.close() counts them as busy, not idle, and would wait for their headers timeout (60 s)
+  // before the hub could stop. They carry nothing: drop them when the server closes.
+  const unused = new Set<Socket>();
+  http.server.on('connection', (socket: Socket) => {
+    unused.add(socket);
+    socket.once('close', () => unused.delete(socket));
+  });
+  http.server.on('request', (req: { socket: Socket }) => unused.delete(req.socket));
+  http.server.on('upgrade', (req: { socket: Socket }) => unused.delete(req.socket));
+  http.addHook('preClose', async () => {
+    for (const socket of unused) socket.destroy();
+    unused.clear();
+  });
+  return http;
 }

@@ -13,6 +13,7 @@ interface Stream {
 export class LiveEvents {
   private readonly streams = new Set<Stream>();
   private seq = 0;
+  private closed = false;
 
   constructor(hub: Hub) {
     hub.runtime.on('alarm', (ev: { alarmId: string; type: string }) => this.broadcast('alarm', { alarmId: ev.alarmId, type: ev.type }));
@@ -32,6 +33,14 @@ export class LiveEvents {
       'x-accel-buffering': 'no',
     });
     raw.write(`retry: 2000\nevent: hello\ndata: {}\n\n`);
+    if (this.closed) {
+      // The hub is stopping and closeAll has run (this request was still being authenticated): a
+      // stream kept now would never be ended, and the HTTP server would wait for it forever. End it;
+      // the browser reconnects after `retry`, as with every stream closeAll ends.
+      raw.end();
+      raw.socket?.destroy();
+      return;
+    }
     const stream: Stream = { reply, keepAlive: setInterval(() => raw.write(': keep-alive\n\n'), 25_000) };
     this.streams.add(stream);
     raw.on('close', () => {
@@ -49,6 +58,7 @@ export class LiveEvents {
   }
 
   closeAll(): void {
+    this.closed = true;
     for (const s of this.streams) {
       clearInterval(s.keepAlive);
       s.reply.raw.end();
