@@ -14,6 +14,8 @@ export function launchChromium(): Promise<Browser> {
 export async function signInPage(browser: Browser, baseUrl: string, username: string, opts: { width?: number; height?: number } = {}): Promise<Page> {
   const context = await browser.newContext({ viewport: { width: opts.width ?? 1400, height: opts.height ?? 900 } });
   const page = await context.newPage();
+  // One context per page: closing the page closes the context and its pooled connections to the hub.
+  page.on('close', () => void context.close().catch(() => undefined));
   page.on('pageerror', (err) => {
     throw err;
   });
