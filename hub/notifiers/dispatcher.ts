@@ -61,6 +61,8 @@ export interface NoticeRequest {
   recipients: Recipient[];
   recipient: Recipient | null;
   link: string;
+  /** The ladder rung the notice belongs to (DispatchRequest.step); absent on older notices. */
+  step?: string;
 }
 
 export interface ChannelCounters {
@@ -81,13 +83,15 @@ export function nextAttemptDelay(policy: RetryPolicy, attempt: number, elapsedMs
 }
 
 /**
- * Stable over the retries of one notification, distinct for the next notification of the level, and
- * for a fall-through (`via` the channel that gave up) so it is not taken for a copy of the direct one.
+ * Stable over the retries of one notification and over a re-run of the notify effect that made it (it
+ * derives from the ladder rung, `step`, not from when it was sent), distinct for the next notification
+ * of the level, and for a fall-through (`via` the channel that gave up) so it is not taken for a copy
+ * of the direct one. Without a step (an effect stored by an older hub) the alert's time stands in.
  */
-export function noticeIdFor(alert: AlertMessage, level: number, channel: string, recipient: Recipient | null, via: string | null = null): string {
-  const at = Date.parse(alert.at).toString(36);
+export function noticeIdFor(alert: AlertMessage, level: number, channel: string, recipient: Recipient | null, via: string | null = null, step: string | null = null): string {
+  const rung = step ?? Date.parse(alert.at).toString(36);
   const who = (recipient?.id ?? 'org').replace(/[^A-Za-z0-9_.-]/g, '_');
-  return `${alert.alarmId}.L${level}.${at}.${channel}.${who}${via ? `.via-${via}` : ''}`;
+  return `${alert.alarmId}.L${level}.${rung}.${channel}.${who}${via ? `.via-${via}` : ''}`;
 }
 
 class Closed extends Error {}
@@ -137,7 +141,7 @@ export class Dispatcher {
         records.push(
           this.newNotice({
             channel,
-            request: { alert: req.alert, recipients: req.recipients, recipient, link: req.link },
+            request: { alert: req.alert, recipients: req.recipients, recipient, link: req.link, ...(req.step ? { step: req.step } : {}) },
             level: req.level,
             event: 'alert',
             parent: null,
@@ -204,7 +208,7 @@ export class Dispatcher {
   private newNotice(o: { channel: string; request: NoticeRequest; level: number; event: 'alert' | 'closed'; parent: NoticeRecord | null; tried: string[]; onceKey: string | null; id?: string }): NoticeRecord {
     const via = o.parent?.channel ?? null;
     return {
-      id: o.id ?? noticeIdFor(o.request.alert, o.level, o.channel, o.request.recipient, via),
+      id: o.id ?? noticeIdFor(o.request.alert, o.level, o.channel, o.request.recipient, via, o.request.step ?? null),
       alarmId: o.request.alert.alarmId,
       channel: o.channel,
       level: o.level,

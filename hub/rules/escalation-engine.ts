@@ -32,6 +32,12 @@ export type EscalationEffect =
       targets: Target[];
       channels: Channel[];
       reason: NotifyReason;
+      /**
+       * Which rung this is (round, reason and when it fell due): the same when the effect is re-run
+       * after a crash, different at every genuine repeat, so notice ids derived from it dedupe.
+       * Absent on effects stored by an older hub.
+       */
+      step?: string;
     }
   | { type: 'fob_command'; alarmId: string; command: 'hc' | 'stop' | 'clr' }
   /** The alarm's state changed: publish it on lw/alerts/<id> and to live dashboards. */
@@ -69,14 +75,15 @@ export function stepEscalation(current: AlarmRecord, input: EscalationInput, now
   const record = (type: string, actor: string, detail: Record<string, unknown> = {}): void => {
     timeline.push({ at: now, type, actor, detail });
   };
+  const stepOf = (reason: NotifyReason, dueAt: number): string => `r${alarm.round}-${reason}-${dueAt.toString(36)}`;
   const notifyLevel = (level: number, reason: NotifyReason, dueAt: number): void => {
     const l = policy.levels[level];
-    effects.push({ type: 'notify', alarmId: alarm.id, level, levelName: l.name, targets: l.targets, channels: l.channels, reason });
+    effects.push({ type: 'notify', alarmId: alarm.id, level, levelName: l.name, targets: l.targets, channels: l.channels, reason, step: stepOf(reason, dueAt) });
     record('notify', 'hub', { level, name: l.name, targets: l.targets, channels: l.channels, reason, dueAt });
   };
   const notifySenior = (reason: NotifyReason, dueAt: number): void => {
     const channels: Channel[] = ['dashboard', 'email', 'webhook', 'arc'];
-    effects.push({ type: 'notify', alarmId: alarm.id, level: alarm.level, levelName: reason, targets: policy.seniorTargets, channels, reason });
+    effects.push({ type: 'notify', alarmId: alarm.id, level: alarm.level, levelName: reason, targets: policy.seniorTargets, channels, reason, step: stepOf(reason, dueAt) });
     record('notify', 'hub', { level: alarm.level, name: reason, targets: policy.seniorTargets, channels, reason, dueAt });
   };
   const changed = (): void => {

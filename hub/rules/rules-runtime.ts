@@ -64,6 +64,8 @@ export interface DispatchRequest {
   recipients: Recipient[];
   channels: string[];
   link: string;
+  /** The ladder rung (the notify effect's `step`): notice ids derive from it, so a re-run effect dedupes. */
+  step?: string;
 }
 
 /** Effects the runtime adds to the engines' own. */
@@ -422,7 +424,14 @@ export class RulesRuntime extends EventEmitter {
     }
     const electronic = effect.channels.filter((c) => c === 'email' || c === 'webhook' || c === 'arc');
     if (electronic.length > 0 && this.o.outputs.dispatch) {
-      await this.o.outputs.dispatch({ alert, level: effect.level, recipients, channels: electronic, link: `${this.o.publicUrl}/alarms/${alarm.id}` });
+      await this.o.outputs.dispatch({
+        alert,
+        level: effect.level,
+        recipients,
+        channels: electronic,
+        link: `${this.o.publicUrl}/alarms/${alarm.id}`,
+        ...(effect.step ? { step: effect.step } : {}),
+      });
     }
   }
 

@@ -168,6 +168,42 @@ describe('alert forwarding across a hub restart', () => {
     expect(records.map((e) => `${e.actor} ${e.detail.status}`).sort()).toEqual(['notifier:arc delivered', 'notifier:webhook delivered']);
   });
 
+  it('a notify effect re-run after a crash makes the same notice ids (nothing twice); a genuine repeat of the ladder makes new ones', async () => {
+    const dataDir = tempDir();
+    let clock = new ManualClock();
+    const hook = await TestWebhookReceiver.start(SECRET, () => clock.now());
+    closers.push(() => hook.close());
+    const notifiers = { webhook: { url: hook.url, secret: SECRET } };
+    const t1 = await start(dataDir, clock, notifiers);
+    // The process dies after the notices were stored and before its effects were marked done: they
+    // stay pending, as a crash leaves them, and the next start runs them again.
+    (t1.hub.store as { completeEffect(id: number): Promise<void> }).completeEffect = async () => undefined;
+    const alarmId = await sos(t1);
+    await expect.poll(() => hook.accepted.length).toBe(2);
+    await t1.hub.dispatcher!.idle();
+    const keys = hook.received.map((r) => String(r.headers['idempotency-key'])).sort();
+    expect(new Set(keys).size).toBe(2);
+    expect((await t1.hub.store.pendingEffects()).filter((p) => (p.effect as { type: string }).type === 'notify')).toHaveLength(2);
+    await t1.stop();
+
+    clock = new ManualClock(clock.now() + 30_000);
+    const t2 = await start(dataDir, clock, notifiers);
+    await t2.settle();
+    await t2.hub.dispatcher!.idle();
+    expect(await t2.hub.store.pendingEffects()).toEqual([]);
+    // The re-run made the same ids: the journal already had them, so nothing was sent again.
+    expect(hook.received).toHaveLength(2);
+    expect((await t2.hub.store.read((tx) => tx.listNotices(alarmId))).map((n) => n.id).sort()).toEqual(keys);
+
+    // The SOS ladder repeats at two minutes: a new notification, with new ids.
+    await t2.advance(90_000);
+    await expect.poll(() => hook.accepted.length).toBe(4);
+    await t2.hub.dispatcher!.idle();
+    const all = hook.received.map((r) => String(r.headers['idempotency-key']));
+    expect(new Set(all).size).toBe(4);
+    expect(all.slice(0, 2).sort()).toEqual(keys);
+  });
+
   it('a cancelled alarm reaches the webhook as lonewatch.alarm.cancelled; an alarm the webhook never heard of sends no close', async () => {
     const dataDir = tempDir();
     const clock = new ManualClock();
