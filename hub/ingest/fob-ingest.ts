@@ -42,6 +42,19 @@ const ALARM_KIND: Record<string, AlarmKind> = {
 
 const SIGHTING_EVERY_MS = 60_000;
 
+/**
+ * Who made an event: the fob itself, or the worker's phone (the companion PWA, which sends events it
+ * makes on the fob's topic with ids `z<6 random base-36>-<seq>`, docs/protocol.md). A fob's id is
+ * `<boot>-<seq>`; a boot counter would need 7 base-36 digits starting with z (over 7*10^10 boots) to
+ * look like a phone's, so the prefix tells them apart. Only the fob's own traffic keeps the device's
+ * health "last heard" fresh (R16): a fob left at home must go "silent" however often the phone checks in.
+ */
+export type EventSource = 'fob' | 'phone';
+const PHONE_EVENT_ID = /^z[0-9a-z]{6}-[0-9a-z]+$/;
+export function eventSource(eventId: string): EventSource {
+  return PHONE_EVENT_ID.test(eventId) ? 'phone' : 'fob';
+}
+
 interface PendingBeat {
   at: number;
   battery: number;
@@ -101,8 +114,10 @@ export class FobIngest {
         const device = await tx.getDevice(deviceId);
         const workerId = device?.workerId ?? null;
         this.workerOf.set(deviceId, workerId);
-        await this.o.runtime.stepDevice(tx, unit, deviceId, { type: 'seen' });
-        return this.apply(tx, unit, deviceId, workerId, ev, now);
+        const from = eventSource(ev.i);
+        // A phone-made event is the worker's action (and a sighting of them), not news of the fob.
+        if (from === 'fob') await this.o.runtime.stepDevice(tx, unit, deviceId, { type: 'seen' });
+        return this.apply(tx, unit, deviceId, workerId, ev, now, from);
       })
       .catch((err: Error) => {
         throw new Error(`event ${ev.i} from ${deviceId} could not be stored: ${err.message}`);
@@ -120,12 +135,13 @@ export class FobIngest {
   }
 
   /** Acts on one new event inside the transaction that stored it. Returns 'ok' or why it changed nothing. */
-  private async apply(tx: StoreTx, unit: Unit, deviceId: string, workerId: string | null, ev: FobEventMessage, now: number): Promise<string> {
+  private async apply(tx: StoreTx, unit: Unit, deviceId: string, workerId: string | null, ev: FobEventMessage, now: number, from: EventSource): Promise<string> {
     const rt = this.o.runtime;
     const source = `device:${deviceId}`;
     const alarmKind = ALARM_KIND[ev.k];
     if (alarmKind) {
-      const reason = alarmKind === 'covert_sos' ? 'covert alarm from the fob' : alarmKind === 'sos' ? 'SOS button on the fob' : 'no movement while on a visit';
+      const on = from === 'phone' ? "the worker's phone" : 'the fob';
+      const reason = alarmKind === 'covert_sos' ? `covert alarm from ${on}` : alarmKind === 'sos' ? `SOS button on ${on}` : 'no movement while on a visit';
       await rt.raiseAlarm(tx, unit, { kind: alarmKind, workerId, deviceId, sourceEventId: ev.i, reason, at: now - ev.ag * 1000 });
       this.counters.alarms++;
       return 'ok';

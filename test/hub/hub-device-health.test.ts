@@ -54,4 +54,45 @@ describe('device health (R16)', () => {
     await t.settle();
     expect((await t.alarms()).find((a) => a.kind === 'device_silent')?.state).toBe('resolved');
   });
+
+  it("phone check-ins do not keep a silent fob alive, but are still the worker's check-ins", async () => {
+    await t.addVisit({ workerId: 'w1', ref: 'V-1', expectedEnd: t.clock.now() + 240 * MIN });
+    await f.send({ i: '1-1', k: 'vs', ag: 0 });
+    await f.heartbeat(80);
+    await t.settle();
+    // The fob is left at home: nothing more from it. The companion (on the same relay topic) keeps
+    // checking in from the phone, with its own `z<random>-<seq>` ids.
+    const checkinsAt: number[] = [];
+    for (let n = 1; n <= 5; n++) {
+      await t.advance(5 * MIN);
+      await f.send({ i: `zk3x9q2-${n.toString(36)}`, k: 'chk', ag: 0 });
+      await t.settle();
+      checkinsAt.push(t.clock.now());
+    }
+    await t.advance(1 * MIN);
+    const alarms = await t.alarms();
+    const silent = alarms.filter((a) => a.kind === 'device_silent');
+    expect(silent).toHaveLength(1);
+    expect(silent[0]).toMatchObject({ deviceId: 'fob-1', workerId: 'w1' });
+    expect(silent[0].reason).toMatch(/Device silent for 20 min/);
+    // Every phone check-in was accepted as a check-in: nothing was missed, the last one is on record.
+    expect(alarms.filter((a) => a.kind === 'missed_checkin')).toHaveLength(0);
+    const st = await t.hub.store.read((tx) => tx.getCheckinState('w1'));
+    expect(st?.lastCheckInAt).toBe(checkinsAt[checkinsAt.length - 1]);
+    expect(st?.lastSighting?.at).toBe(checkinsAt[checkinsAt.length - 1]);
+    expect(await t.eventCount('fob-1')).toBe(6);
+  });
+
+  it('an event from the fob itself still counts as hearing from it', async () => {
+    await t.addVisit({ workerId: 'w1', ref: 'V-1', expectedEnd: t.clock.now() + 240 * MIN });
+    await f.send({ i: '1-1', k: 'vs', ag: 0 });
+    await t.settle();
+    for (let n = 2; n <= 6; n++) {
+      await t.advance(5 * MIN);
+      await f.send({ i: `1-${n}`, k: 'chk', ag: 0 });
+      await t.settle();
+    }
+    await t.advance(1 * MIN);
+    expect((await t.alarms()).filter((a) => a.kind === 'device_silent')).toHaveLength(0);
+  });
 });
