@@ -295,8 +295,9 @@ export class Dispatcher {
   }
 
   private async finish(n: NoticeRecord, outcome: string, ref: string | null = null): Promise<void> {
-    Object.assign(n, { state: 'done', outcome, ref, finishedAt: this.o.clock.now(), nextAttemptAt: null });
-    await this.journal.update(n.id, { state: 'done', outcome, ref, attempts: n.attempts, finishedAt: n.finishedAt, nextAttemptAt: null });
+    // A reserved reference stays with the notice, delivered or not: it was given out.
+    Object.assign(n, { state: 'done', outcome, ref: ref ?? n.ref, finishedAt: this.o.clock.now(), nextAttemptAt: null });
+    await this.journal.update(n.id, { state: 'done', outcome, ref: n.ref, attempts: n.attempts, finishedAt: n.finishedAt, nextAttemptAt: null });
   }
 
   /** The notice's channel gave up: its fallbacks in order, each as notices of their own. */
@@ -363,10 +364,16 @@ export class Dispatcher {
     const started = n.firstAttemptAt ?? this.o.clock.now();
     // Resumed while waiting for its next attempt: wait out the rest.
     if (n.nextAttemptAt !== null && n.nextAttemptAt > this.o.clock.now()) await this.sleep(n.nextAttemptAt - this.o.clock.now());
+    // A reference the far end dedupes retransmissions by (DC-09: the sequence number) is kept with the
+    // notice before its first send, so every retransmission, after a restart too, carries the same one.
+    if (n.ref === null && spec.notifier.reserveRef) {
+      n.ref = spec.notifier.reserveRef();
+      await this.journal.assignRef(n.id, n.ref);
+    }
     // `attempts` counts attempts with a known result: one a stop interrupted is made again, with its number.
     for (let attempt = n.attempts + 1; ; attempt++) {
       if (this.closed) throw new Closed();
-      const notice: Notice = { noticeId: n.id, alert: req.alert, recipient, link: req.link, attempt, event: n.event };
+      const notice: Notice = { noticeId: n.id, alert: req.alert, recipient, link: req.link, attempt, event: n.event, ref: n.ref };
       this.counters.attempts++;
       counters.sent++;
       const base = { channel, noticeId: n.id, level: n.level, recipientId: recipient?.id ?? null, recipientRole: recipient?.role ?? null, attempt, ...(n.via ? { via: n.via } : {}), ...(n.event === 'closed' ? { event: 'closed' } : {}) };

@@ -19,6 +19,8 @@ export interface NoticeJournal {
    */
   add(build: (reader: NoticeReader) => Promise<NoticeRecord[]> | NoticeRecord[]): Promise<NoticeRecord[]>;
   update(id: string, changes: Partial<Omit<NoticeRecord, 'id'>>): Promise<void>;
+  /** Keeps the reference (DC-09 sequence number) a notice is sent with, before its first send. */
+  assignRef(id: string, ref: string): Promise<void>;
   children(parentId: string): Promise<NoticeRecord[]>;
   unfinished(): Promise<NoticeRecord[]>;
   lastRef(channel: string): Promise<string | null>;
@@ -39,6 +41,10 @@ export class StoreNoticeJournal implements NoticeJournal {
     return this.store.transaction((tx) => tx.updateNotice(id, changes));
   }
 
+  assignRef(id: string, ref: string): Promise<void> {
+    return this.store.transaction((tx) => tx.assignNoticeRef(id, ref));
+  }
+
   children(parentId: string): Promise<NoticeRecord[]> {
     return this.store.read((tx) => tx.listNoticeChildren(parentId));
   }
@@ -54,6 +60,8 @@ export class StoreNoticeJournal implements NoticeJournal {
 
 export class MemoryNoticeJournal implements NoticeJournal {
   readonly notices = new Map<string, NoticeRecord>();
+  /** Notice ids in the order their references were given. */
+  private readonly refOrder: string[] = [];
 
   private readonly reader: NoticeReader = {
     getNoticeByOnceKey: async (key) => structuredClone([...this.notices.values()].find((n) => n.onceKey === key) ?? null),
@@ -75,6 +83,13 @@ export class MemoryNoticeJournal implements NoticeJournal {
     if (n) Object.assign(n, structuredClone(changes));
   }
 
+  async assignRef(id: string, ref: string): Promise<void> {
+    const n = this.notices.get(id);
+    if (!n) return;
+    n.ref = ref;
+    this.refOrder.push(id);
+  }
+
   async children(parentId: string): Promise<NoticeRecord[]> {
     return structuredClone([...this.notices.values()].filter((n) => n.parentId === parentId));
   }
@@ -84,6 +99,10 @@ export class MemoryNoticeJournal implements NoticeJournal {
   }
 
   async lastRef(channel: string): Promise<string | null> {
+    for (let i = this.refOrder.length - 1; i >= 0; i--) {
+      const n = this.notices.get(this.refOrder[i]);
+      if (n && n.channel === channel && n.ref !== null) return n.ref;
+    }
     const done = [...this.notices.values()].filter((n) => n.channel === channel && n.ref !== null && n.state === 'done');
     done.sort((a, b) => (a.finishedAt ?? 0) - (b.finishedAt ?? 0));
     return done.at(-1)?.ref ?? null;

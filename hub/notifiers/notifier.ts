@@ -28,6 +28,8 @@ export interface Notice {
   attempt: number;
   /** 'alert' (default): a notification of the ladder; 'closed': the alarm was resolved or cancelled. */
   event?: 'alert' | 'closed';
+  /** The reference `reserveRef` gave this notice (DC-09: its sequence number), on every attempt. */
+  ref?: string | null;
 }
 
 export type DeliveryStatus = 'sent' | 'delivered';
@@ -56,6 +58,12 @@ export interface Notifier {
   /** Must settle or honour `signal` (aborted at the channel's time limit); never hangs the caller. */
   send(notice: Notice, signal: AbortSignal): Promise<DeliveryOutcome>;
   close?(): Promise<void>;
-  /** At start-up, the `ref` of the last notice delivered on this channel before the restart. */
+  /** At start-up, the last `ref` given out on this channel (reserved or delivered) before the restart. */
   resume?(lastRef: string | null): void;
+  /**
+   * A reference for a notice about to be sent for the first time (DC-09: the next sequence number).
+   * The dispatcher stores it with the notice before the send and passes it in `Notice.ref` on every
+   * attempt, after a restart too, so a retransmission keeps it.
+   */
+  reserveRef?(): string;
 }

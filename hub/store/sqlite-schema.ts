@@ -1,5 +1,5 @@
 /** The SQLite schema. Bump SCHEMA_VERSION and add a step to MIGRATIONS when it changes. */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 export const SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS workers (
@@ -213,9 +213,20 @@ CREATE INDEX IF NOT EXISTS notices_alarm ON notices (alarm_id);
 CREATE INDEX IF NOT EXISTS notices_parent ON notices (parent_id) WHERE parent_id IS NOT NULL;
 `;
 
+/**
+ * Version 4: the order in which notice references (DC-09 sequence numbers) were given out, so the
+ * number kept with a notice before its first send is reused on every retransmission, after a restart
+ * too, and the next number carries on from the last one given (not the last one acknowledged).
+ */
+export const SCHEMA_V4_SQL = `
+ALTER TABLE notices ADD COLUMN ref_order INTEGER;
+CREATE INDEX IF NOT EXISTS notices_ref_order ON notices (channel, ref_order) WHERE ref_order IS NOT NULL;
+`;
+
 /** Steps by starting version: a new database gets everything at once; an existing one only what it lacks. */
 export const MIGRATIONS: Record<number, { to: number; sql: string }> = {
-  0: { to: 3, sql: SCHEMA_SQL + SCHEMA_V2_SQL + SCHEMA_V3_SQL },
-  1: { to: 3, sql: SCHEMA_V2_SQL + SCHEMA_V3_SQL },
-  2: { to: 3, sql: SCHEMA_V3_SQL },
+  0: { to: 4, sql: SCHEMA_SQL + SCHEMA_V2_SQL + SCHEMA_V3_SQL + SCHEMA_V4_SQL },
+  1: { to: 4, sql: SCHEMA_V2_SQL + SCHEMA_V3_SQL + SCHEMA_V4_SQL },
+  2: { to: 4, sql: SCHEMA_V3_SQL + SCHEMA_V4_SQL },
+  3: { to: 4, sql: SCHEMA_V4_SQL },
 };

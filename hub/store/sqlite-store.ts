@@ -372,8 +372,10 @@ export class SqliteStore implements Store {
       getNoticeByOnceKey: db.prepare('SELECT * FROM notices WHERE once_key = ?'),
       listNotices: db.prepare('SELECT * FROM notices WHERE alarm_id = ? ORDER BY created_at, rowid'),
       listNoticeChildren: db.prepare('SELECT * FROM notices WHERE parent_id = ? ORDER BY rowid'),
+      assignNoticeRef: db.prepare('UPDATE notices SET ref = ?, ref_order = (SELECT COALESCE(MAX(ref_order), 0) + 1 FROM notices) WHERE id = ?'),
       lastNoticeRef: db.prepare(
-        "SELECT ref FROM notices WHERE channel = ? AND ref IS NOT NULL AND state = 'done' ORDER BY finished_at DESC, rowid DESC LIMIT 1",
+        `SELECT ref FROM notices WHERE channel = ? AND ref IS NOT NULL AND (ref_order IS NOT NULL OR state = 'done')
+         ORDER BY ref_order IS NULL, ref_order DESC, finished_at DESC, rowid DESC LIMIT 1`,
       ),
       unfinishedNotices: db.prepare("SELECT * FROM notices WHERE state <> 'done' ORDER BY created_at, rowid"),
       heartbeat: db.prepare('UPDATE devices SET last_seen_at = ?, battery = ? WHERE id = ?'),
@@ -566,6 +568,9 @@ export class SqliteStore implements Store {
       },
       listNotices: async (alarmId) => (s().listNotices.all(alarmId) as Row[]).map(noticeFromRow),
       listNoticeChildren: async (parentId) => (s().listNoticeChildren.all(parentId) as Row[]).map(noticeFromRow),
+      assignNoticeRef: async (id, ref) => {
+        s().assignNoticeRef.run(ref, id);
+      },
       lastNoticeRef: async (channel) => {
         const r = s().lastNoticeRef.get(channel) as Row | undefined;
         return r ? String(r.ref) : null;

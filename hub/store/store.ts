@@ -92,7 +92,12 @@ export interface StoreTx {
   getNoticeByOnceKey(onceKey: string): Promise<NoticeRecord | null>;
   listNotices(alarmId: string): Promise<NoticeRecord[]>;
   listNoticeChildren(parentId: string): Promise<NoticeRecord[]>;
-  /** The reference of the notice last delivered on a channel (the ARC's sequence number), or null. */
+  /** Keeps the reference given to a notice before its first send (the DC-09 sequence number), in the order given. */
+  assignNoticeRef(id: string, ref: string): Promise<void>;
+  /**
+   * The reference last given out on a channel (the ARC's sequence number), finished notice or not;
+   * for notices from before references were kept in order, the last one delivered. Null when none.
+   */
   lastNoticeRef(channel: string): Promise<string | null>;
   // audit of views of private details (R22) and admin actions
   appendAudit(entry: AuditEntry): Promise<void>;

@@ -54,6 +54,8 @@ export interface ReceivedFrame {
   /** ADM-CID body fields. */
   cid: { account: string; qualifier: number; code: number; group: number; zone: number } | null;
   answer: 'ACK' | 'NAK' | 'DUH' | 'none';
+  /** The same sequence number and body as an ADM-CID frame received before: a retransmission of that event, not a new one. */
+  retransmission: boolean;
 }
 
 export type ForcedAnswer = 'ACK' | 'NAK' | 'DUH' | 'none' | null;
@@ -138,7 +140,7 @@ export class Dc09Receiver {
   }
 
   private judge(raw: string): ReceivedFrame {
-    const f: ReceivedFrame = { raw, ok: false, problem: null, id: null, encrypted: false, seq: null, receiver: null, line: null, account: null, plain: null, pad: null, data: null, timestamp: null, cid: null, answer: 'NAK' };
+    const f: ReceivedFrame = { raw, ok: false, problem: null, id: null, encrypted: false, seq: null, receiver: null, line: null, account: null, plain: null, pad: null, data: null, timestamp: null, cid: null, answer: 'NAK', retransmission: false };
     const fail = (problem: string, answer: 'NAK' | 'DUH' = 'NAK'): ReceivedFrame => Object.assign(f, { problem, answer, ok: false });
     if (!raw.startsWith('\n') || !raw.endsWith('\r')) return fail('not framed by LF ... CR');
     const inner = raw.slice(1, -1);
@@ -194,7 +196,9 @@ export class Dc09Receiver {
       if (!c) return fail(`ADM-CID body ${JSON.stringify(f.data)} does not parse`, 'DUH');
       f.cid = { account: c[1], qualifier: +c[2], code: +c[3], group: +c[4], zone: +c[5] };
       if (c[1] !== this.o.account) return fail('account in the body differs from the header');
-      if (this.lastSeq !== null && f.seq !== this.lastSeq && f.seq !== (this.lastSeq % 9999) + 1) return fail(`sequence jumped from ${this.lastSeq} to ${f.seq}`);
+      // A retransmission keeps its number, however many messages went in between.
+      f.retransmission = this.frames.some((p) => p.id === 'ADM-CID' && p.seq === f.seq && p.data === f.data);
+      if (!f.retransmission && this.lastSeq !== null && f.seq !== this.lastSeq && f.seq !== (this.lastSeq % 9999) + 1) return fail(`sequence jumped from ${this.lastSeq} to ${f.seq}`);
     }
     f.ok = true;
     f.answer = 'ACK';
@@ -212,7 +216,7 @@ export class Dc09Receiver {
       if (forced !== 'ACK') f.ok = false;
     }
     if (f.answer === 'none') return null;
-    if (f.answer === 'ACK' && f.id === 'ADM-CID') this.lastSeq = f.seq;
+    if (f.answer === 'ACK' && f.id === 'ADM-CID' && (!f.retransmission || this.lastSeq === null || f.seq === (this.lastSeq % 9999) + 1)) this.lastSeq = f.seq;
     const rp = this.o.receiver ? `R${this.o.receiver}` : '';
     let body: string;
     if (f.answer === 'NAK') {

@@ -204,6 +204,50 @@ describe('alert forwarding across a hub restart', () => {
     expect(all.slice(0, 2).sort()).toEqual(keys);
   });
 
+  it('a DC-09 notice resumed after a restart is retransmitted with the sequence number it was first sent with', async () => {
+    const dataDir = tempDir();
+    let clock = new ManualClock();
+    const arc = await Dc09Receiver.start({ account: '4321', now: () => clock.now() });
+    closers.push(() => arc.close());
+    const notifiers = {
+      arc: { host: '127.0.0.1', port: arc.port, account: '4321', users: { sam: 7, kim: 8 }, supervision_s: 0, max_naks: 1, retry: { timeout_s: 10, first_retry_s: 60, factor: 1, give_up_after_s: 3600 } },
+    };
+    const t1 = await start(dataDir, clock, notifiers);
+    // Sam's SOS: the ARC refuses the first frame (NAK); the notice waits a minute for its retry.
+    arc.forced.push('NAK');
+    const samAlarm = await sos(t1);
+    await expect.poll(async () => (await t1.timeline(samAlarm)).some((e) => e.type === 'delivery' && e.detail.status === 'failed')).toBe(true);
+    // Meanwhile Kim's SOS goes through with the next number.
+    await t1.addWorker('kim', { name: 'Kim Lee' });
+    const { secret } = await t1.addDevice('fob-2', { workerId: 'kim' });
+    const fob = await connectFob(t1.mqttUrl, 'fob-2', secret);
+    closers.push(() => fob.close());
+    await fob.send({ i: makeEventId(1, 1), k: 'sos', ag: 0 });
+    await fob.close();
+    await arc.waitFor((f) => f.answer === 'ACK' && f.cid?.zone === 8);
+    const kimAlarm = (await t1.alarms()).find((a) => a.id !== samAlarm)!.id;
+    await expect.poll(async () => (await t1.hub.store.read((tx) => tx.listNotices(kimAlarm))).every((n) => n.state === 'done')).toBe(true);
+    await t1.stop();
+
+    clock = new ManualClock(clock.now() + 10_000);
+    const t2 = await start(dataDir, clock, notifiers);
+    await t2.settle();
+    await t2.advance(50_000);
+    await arc.waitFor((f) => f.answer === 'ACK' && f.cid?.zone === 7);
+    await expect.poll(async () => (await t2.hub.store.read((tx) => tx.listNotices(samAlarm))).every((n) => n.state === 'done')).toBe(true);
+    // Sam's event keeps 0001 (the ARC sees a retransmission, not a second event); Kim's had 0002.
+    expect(arc.frames.filter((f) => f.id === 'ADM-CID').map((f) => [f.seq, f.cid?.zone, f.answer, f.retransmission])).toEqual([
+      [1, 7, 'NAK', false],
+      [2, 8, 'ACK', false],
+      [1, 7, 'ACK', true],
+    ]);
+    // A new message after the restart carries on after the last number given out.
+    await t2.hub.runtime.alarmAction(kimAlarm, { type: 'resolve', by: 'user:dana', note: 'safe' });
+    await t2.settle();
+    const restore = await arc.waitFor((f) => f.cid?.qualifier === 3);
+    expect(restore).toMatchObject({ answer: 'ACK', seq: 3, retransmission: false, cid: { zone: 8 } });
+  });
+
   it('a cancelled alarm reaches the webhook as lonewatch.alarm.cancelled; an alarm the webhook never heard of sends no close', async () => {
     const dataDir = tempDir();
     const clock = new ManualClock();

@@ -67,7 +67,8 @@ export class Dc09Notifier implements Notifier {
     const ev = cidFor(alert.kind, alert.state, alert.drill);
     const zone = (alert.workerId && this.o.users[alert.workerId]) || 0;
     const data = cidData(this.o.account, { qualifier: ev.qualifier, code: ev.code, group: this.o.group, zone });
-    let seq = this.seqByNotice.get(notice.noticeId);
+    const given = Number(notice.ref ?? NaN);
+    let seq = Number.isInteger(given) && given >= 1 && given <= 9999 ? given : this.seqByNotice.get(notice.noticeId);
     if (seq === undefined) {
       this.seq = nextSeq(this.seq);
       seq = this.seq;
@@ -76,6 +77,12 @@ export class Dc09Notifier implements Notifier {
     }
     await this.exchange({ id: 'ADM-CID', seq, data }, signal);
     return { status: 'delivered', detail: `ACK seq ${String(seq).padStart(4, '0')} (${data.split('|')[1]} ${ev.name})`, ref: String(seq) };
+  }
+
+  /** The next sequence number, for a notice the dispatcher stores with it before its first send. */
+  reserveRef(): string {
+    this.seq = nextSeq(this.seq);
+    return String(this.seq);
   }
 
   /**
