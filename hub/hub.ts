@@ -169,7 +169,7 @@ export class Hub {
     );
     undo.push(() => broker.close(), () => ingest.close(), () => runtime.stop());
 
-    const http = createHttpServer(log);
+    const http = createHttpServer(log, { trustProxy: config.http.trust_proxy });
     undo.push(() => http.close());
     const hub = new Hub(config, clock, log, store, runtime, broker, ingest, auth, http);
     hub.dispatcher = dispatcher;

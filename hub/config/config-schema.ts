@@ -3,6 +3,7 @@
  * the rest of the hub gets a typed HubConfig and never re-checks. Defaults make `npm start` work with
  * no file at all.
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { CHANNELS, DEFAULT_POLICIES, TARGET_ROLES, type EscalationPolicy } from '../rules/escalation-policy.js';
 import { ALARM_KINDS, type AlarmKind } from '../../shared/protocol-schemas.js';
@@ -18,6 +19,20 @@ export const DEFAULT_ALARM_POLICIES: Record<AlarmKind, string> = {
 };
 
 const port = z.int().min(0).max(65535);
+
+/** A proxy the HTTP server may trust: an IP address, a CIDR range, or one of proxy-addr's names. */
+const proxyAddress = z.string().refine(
+  (v) => {
+    if (['loopback', 'linklocal', 'uniquelocal'].includes(v)) return true;
+    const [addr, bits, ...rest] = v.split('/');
+    const family = isIP(addr ?? '');
+    if (!family || rest.length > 0) return false;
+    if (bits === undefined) return true;
+    if (!/^\d{1,3}$/.test(bits)) return false;
+    return Number(bits) <= (family === 4 ? 32 : 128);
+  },
+  { error: 'must be an IP address, a CIDR range (e.g. "10.0.0.0/8"), "loopback", "linklocal" or "uniquelocal"' },
+);
 const minutes = z.number().positive().max(7 * 24 * 60);
 const target = z.union([z.enum(TARGET_ROLES), z.string().regex(/^person:[A-Za-z0-9_.-]+$/, { error: 'must be a role or person:<contact id>' })]);
 
@@ -109,6 +124,13 @@ export const hubConfigSchema = z
       .strictObject({
         host: z.string().default('0.0.0.0'),
         port: port.default(8080),
+        /**
+         * Which reverse proxies' X-Forwarded-For to believe for the client's address (sign-in limits,
+         * audit): false (none, the default), true (any), a hop count, or the proxies' addresses / CIDRs.
+         */
+        trust_proxy: z
+          .union([z.boolean(), z.int().min(1).max(10), proxyAddress.transform((a) => [a]), z.array(proxyAddress).min(1)])
+          .default(false),
       })
       .prefault({}),
     log: z

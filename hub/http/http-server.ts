@@ -6,11 +6,23 @@ import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from '../logger.js';
 
-export function createHttpServer(log: Logger): FastifyInstance {
+export interface HttpServerOptions {
+  /**
+   * `http.trust_proxy`: whose X-Forwarded-For gives `req.ip` (the sign-in limits are per address).
+   * false: nobody's; true: anyone's; a number: that many hops nearest the hub; else the proxies'
+   * addresses / CIDRs.
+   */
+  trustProxy?: boolean | number | string[];
+}
+
+export function createHttpServer(log: Logger, opts: HttpServerOptions = {}): FastifyInstance {
+  const tp = opts.trustProxy ?? false;
   const http = Fastify({
     // Requests are logged at warn and above only: the hub's own log lines say what matters.
     loggerInstance: log.child({ component: 'http' }, { level: 'warn' }),
     bodyLimit: 256 * 1024,
+    // Fastify turns a bare hop count into "trust nothing"; a hop count is the hops nearest the hub.
+    trustProxy: typeof tp === 'number' ? (_address: string, hop: number) => hop < tp : tp,
   }) as unknown as FastifyInstance;
   // Connections that have not sent a request yet (a browser opens spare ones ahead of need): Node's
   // server.close() counts them as busy, not idle, and would wait for their headers timeout (60 s)

@@ -1,7 +1,7 @@
 // The API's front door: sign-in, session cookies, CSRF, rate limits, roles, API tokens, worker
 // accounts and signing a user out everywhere.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startTestHub, type TestHub } from '../helpers/hub-harness.js';
+import { startTestHub, testConfig, type TestHub } from '../helpers/hub-harness.js';
 import { ApiClient, PASSWORD, userClient } from './api-client.js';
 import { createUser } from '../../hub/http/users.js';
 import { companionAuthFor } from '../../hub/http/companion-sessions.js';
@@ -217,5 +217,43 @@ describe('sign-in limits cannot be used to lock the duty officer out', () => {
       expect(res.statusCode).toBe(i < 5 ? 401 : 429);
     }
     expect((await new ApiClient(t.httpUrl).signIn('dana')).status).toBe(200);
+  });
+
+  /** Five wrong passwords for dana "from" one address behind the proxy, then dana's right one from another. */
+  async function behindProxy(): Promise<number> {
+    await createUser(t.hub.store, { username: 'dana', role: 'duty_officer', password: PASSWORD }, 'test', t.clock.now());
+    const guesser = new ApiClient(t.httpUrl);
+    const officer = new ApiClient(t.httpUrl);
+    for (let i = 0; i < 5; i++) {
+      const res = await guesser.request('POST', '/api/auth/sign-in', { username: 'dana', password: `guess ${i}` }, { headers: { 'x-forwarded-for': '198.51.100.7' } });
+      expect(res.status).toBe(401);
+    }
+    const res = await officer.request('POST', '/api/auth/sign-in', { username: 'dana', password: PASSWORD }, { headers: { 'x-forwarded-for': '192.0.2.20' } });
+    return res.status;
+  }
+
+  it.each([['127.0.0.1'], 1])('behind a trusted proxy (http.trust_proxy = %j), clients with different X-Forwarded-For have their own limits', async (trust) => {
+    t = await startTestHub({ manualClock: true, config: { http: { trust_proxy: trust } } });
+    expect(await behindProxy()).toBe(200);
+    const audit = await t.hub.store.listAudit(50);
+    expect(audit.find((e) => e.action === 'signin' && e.subject === 'user:dana')).toBeDefined();
+  });
+
+  it('without http.trust_proxy, everyone behind the proxy shares its address and its limits', async () => {
+    t = await startTestHub({ manualClock: true });
+    expect(t.hub.config.http.trust_proxy).toBe(false);
+    expect(await behindProxy()).toBe(429);
+  });
+});
+
+describe('http.trust_proxy config', () => {
+  it('accepts false, true, a hop count, an address or a list of addresses / CIDRs; refuses anything else', () => {
+    const tp = (v: unknown) => testConfig('/tmp/x', { http: { trust_proxy: v } }).http.trust_proxy;
+    expect(testConfig('/tmp/x').http.trust_proxy).toBe(false);
+    expect(tp(true)).toBe(true);
+    expect(tp(1)).toBe(1);
+    expect(tp('127.0.0.1')).toEqual(['127.0.0.1']);
+    expect(tp(['10.0.0.0/8', '::1', 'loopback'])).toEqual(['10.0.0.0/8', '::1', 'loopback']);
+    for (const bad of ['proxy.example.org', ['10.0.0.0/33'], [], 0, 1.5, 'x/8']) expect(() => tp(bad)).toThrow(/trust_proxy/);
   });
 });
