@@ -9,7 +9,7 @@ import { EmailNotifier } from './email-notifier.js';
 import { WebhookNotifier } from './webhook-notifier.js';
 import { Dc09Notifier } from './sia-dc09/dc09-notifier.js';
 import { parseKey } from './sia-dc09/dc09-frame.js';
-import { resolveSecret, type NotifiersConfig, type RetryConfig } from './notifiers-config.js';
+import { DEFAULT_RETAIN_DAYS, resolveSecret, type NotifiersConfig, type RetryConfig } from './notifiers-config.js';
 import type { NoticeJournal } from './notice-journal.js';
 
 export function retryPolicy(r: RetryConfig): RetryPolicy {
@@ -106,6 +106,7 @@ export function createDispatcher(o: CreateDispatcherOptions): Dispatcher | null 
     log: o.log,
     channels,
     record: o.record,
+    retainDays: n.retain_days ?? DEFAULT_RETAIN_DAYS,
     ...(o.undeliverable ? { undeliverable: o.undeliverable } : {}),
     ...(o.journal ? { journal: o.journal } : {}),
   });

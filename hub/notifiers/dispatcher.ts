@@ -21,6 +21,7 @@ import type { NoticeRecord, TimelineEntry } from '../store/store-types.js';
 import type { AlertMessage } from '../../shared/protocol-schemas.js';
 import { DeliveryError, type DeliveryOutcome, type Notice, type Notifier, type Recipient } from './notifier.js';
 import { MemoryNoticeJournal, type NoticeJournal } from './notice-journal.js';
+import { DEFAULT_RETAIN_DAYS } from './notifiers-config.js';
 
 export interface RetryPolicy {
   /** Time limit of one attempt. */
@@ -52,7 +53,11 @@ export interface DispatcherOptions {
   undeliverable?(alarmId: string, level: number, recipientId: string): Promise<void>;
   /** Where notices are kept until finished; in memory (lost at a restart) when absent. */
   journal?: NoticeJournal;
+  /** Finished notices of alarms closed more than this many days ago are pruned at `resume` and daily (default 90). */
+  retainDays?: number;
 }
+
+const DAY_MS = 24 * 3600_000;
 
 /** What a stored notice needs to be sent again after a restart. */
 export interface NoticeRequest {
@@ -107,6 +112,7 @@ export class Dispatcher {
   private readonly journal: NoticeJournal;
   private closed = false;
   private resumed = false;
+  private pruneTimer: TimerHandle | null = null;
   readonly counters = { notices: 0, attempts: 0, delivered: 0, failedAttempts: 0, gaveUp: 0, resumed: 0 };
   readonly byChannel: Record<string, ChannelCounters> = {};
 
@@ -192,6 +198,8 @@ export class Dispatcher {
   async resume(): Promise<number> {
     if (this.resumed) return 0;
     this.resumed = true;
+    await this.prune();
+    this.armPrune();
     for (const [channel, spec] of Object.entries(this.o.channels)) {
       if (spec.notifier.resume) spec.notifier.resume(await this.journal.lastRef(channel));
     }
@@ -203,6 +211,31 @@ export class Dispatcher {
     this.counters.resumed += open.length;
     if (open.length > 0) this.o.log.info({ notices: open.length }, 'resuming unfinished notices');
     return open.length;
+  }
+
+  /**
+   * Deletes finished notices of alarms closed more than `retainDays` ago (the escalation record keeps
+   * their results), always keeping the one each channel's next reference follows. Never throws.
+   */
+  async prune(): Promise<number> {
+    const days = this.o.retainDays ?? DEFAULT_RETAIN_DAYS;
+    try {
+      const removed = await this.journal.prune(this.o.clock.now() - days * DAY_MS);
+      if (removed > 0) this.o.log.info({ removed, retainDays: days }, 'pruned finished notices of old alarms');
+      return removed;
+    } catch (err) {
+      this.o.log.warn({ err }, 'could not prune finished notices');
+      return 0;
+    }
+  }
+
+  /** Daily on the hub's clock, until close. */
+  private armPrune(): void {
+    if (this.closed) return;
+    this.pruneTimer = this.o.clock.setTimer(() => {
+      this.armPrune();
+      this.track(this.prune());
+    }, DAY_MS);
   }
 
   private newNotice(o: { channel: string; request: NoticeRequest; level: number; event: 'alert' | 'closed'; parent: NoticeRecord | null; tried: string[]; onceKey: string | null; id?: string }): NoticeRecord {
@@ -467,6 +500,7 @@ export class Dispatcher {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.pruneTimer?.cancel();
     for (const w of this.waits) {
       w.timer.cancel();
       w.wake();

@@ -24,6 +24,8 @@ export interface NoticeJournal {
   children(parentId: string): Promise<NoticeRecord[]>;
   unfinished(): Promise<NoticeRecord[]>;
   lastRef(channel: string): Promise<string | null>;
+  /** Deletes finished notices of alarms closed before `closedBefore`, keeping what `lastRef` needs. */
+  prune(closedBefore: number): Promise<number>;
 }
 
 export class StoreNoticeJournal implements NoticeJournal {
@@ -55,6 +57,10 @@ export class StoreNoticeJournal implements NoticeJournal {
 
   lastRef(channel: string): Promise<string | null> {
     return this.store.read((tx) => tx.lastNoticeRef(channel));
+  }
+
+  prune(closedBefore: number): Promise<number> {
+    return this.store.pruneNotices(closedBefore);
   }
 }
 
@@ -106,5 +112,10 @@ export class MemoryNoticeJournal implements NoticeJournal {
     const done = [...this.notices.values()].filter((n) => n.channel === channel && n.ref !== null && n.state === 'done');
     done.sort((a, b) => (a.finishedAt ?? 0) - (b.finishedAt ?? 0));
     return done.at(-1)?.ref ?? null;
+  }
+
+  /** Alarms are not known here: nothing is pruned. */
+  async prune(): Promise<number> {
+    return 0;
   }
 }

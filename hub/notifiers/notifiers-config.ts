@@ -80,8 +80,15 @@ export const notifiersSchema = z
     email: emailNotifierSchema.optional(),
     webhook: webhookNotifierSchema.optional(),
     arc: arcNotifierSchema.optional(),
+    /**
+     * Finished notices of alarms closed more than this many days ago are deleted (at start and daily);
+     * DEFAULT_RETAIN_DAYS when absent. The alarm's escalation record keeps every delivery result.
+     */
+    retain_days: z.int().min(1).max(36500).optional(),
   })
   .default({});
+
+export const DEFAULT_RETAIN_DAYS = 90;
 
 export type NotifiersConfig = z.output<typeof notifiersSchema>;
 export type RetryConfig = z.output<typeof retrySchema>;
@@ -132,6 +139,10 @@ export function redactNotifiers(n: NotifiersConfig): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [ch, cfg] of Object.entries(n)) {
     if (!cfg) continue;
+    if (typeof cfg !== 'object') {
+      out[ch] = cfg;
+      continue;
+    }
     const copy: Record<string, unknown> = { ...cfg };
     for (const k of Object.keys(copy)) {
       const v = copy[k];

@@ -378,6 +378,15 @@ export class SqliteStore implements Store {
          ORDER BY ref_order IS NULL, ref_order DESC, finished_at DESC, rowid DESC LIMIT 1`,
       ),
       unfinishedNotices: db.prepare("SELECT * FROM notices WHERE state <> 'done' ORDER BY created_at, rowid"),
+      // Keeps, per channel, the row lastNoticeRef reads (same conditions and order).
+      pruneNotices: db.prepare(
+        `DELETE FROM notices WHERE state = 'done'
+           AND alarm_id IN (SELECT id FROM alarms WHERE closed_at IS NOT NULL AND closed_at < ?)
+           AND id NOT IN (SELECT keep FROM (
+             SELECT (SELECT x.id FROM notices x WHERE x.channel = c.channel AND x.ref IS NOT NULL AND (x.ref_order IS NOT NULL OR x.state = 'done')
+                     ORDER BY x.ref_order IS NULL, x.ref_order DESC, x.finished_at DESC, x.rowid DESC LIMIT 1) AS keep
+             FROM (SELECT DISTINCT channel FROM notices) c) WHERE keep IS NOT NULL)`,
+      ),
       heartbeat: db.prepare('UPDATE devices SET last_seen_at = ?, battery = ? WHERE id = ?'),
       deadlines: db.prepare(
         `SELECT 'alarm' AS kind, id, due_at FROM alarms WHERE due_at IS NOT NULL
@@ -611,6 +620,10 @@ export class SqliteStore implements Store {
 
   unfinishedNotices(): Promise<NoticeRecord[]> {
     return this.lock.run(async () => (this.stmt.unfinishedNotices.all() as Row[]).map(noticeFromRow));
+  }
+
+  pruneNotices(closedBefore: number): Promise<number> {
+    return this.lock.run(async () => this.stmt.pruneNotices.run(closedBefore).changes);
   }
 
   recordHeartbeats(beats: { deviceId: string; at: number; battery: number }[]): Promise<void> {

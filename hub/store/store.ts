@@ -130,6 +130,11 @@ export interface Store {
   completeEffect(id: number): Promise<void>;
   /** Notices not yet delivered or given up, oldest first, for resuming them at start-up. */
   unfinishedNotices(): Promise<NoticeRecord[]>;
+  /**
+   * Deletes finished notices of alarms closed before `closedBefore`, except, per channel, the one
+   * `lastNoticeRef` answers with (the next DC-09 sequence number follows it). Returns how many.
+   */
+  pruneNotices(closedBefore: number): Promise<number>;
   /** Batched device liveness updates (heartbeats): one transaction for many devices. */
   recordHeartbeats(beats: { deviceId: string; at: number; battery: number }[]): Promise<void>;
   listAudit(limit: number): Promise<AuditEntry[]>;

@@ -248,6 +248,62 @@ describe('alert forwarding across a hub restart', () => {
     expect(restore).toMatchObject({ answer: 'ACK', seq: 3, retransmission: false, cid: { zone: 8 } });
   });
 
+  it('finished notices of alarms closed more than retain_days ago are pruned at start and daily, keeping the one the next ARC number follows', async () => {
+    const dataDir = tempDir();
+    const DAY = 24 * 3600_000;
+    let clock = new ManualClock();
+    const arc = await Dc09Receiver.start({ account: '4321', now: () => clock.now() });
+    closers.push(() => arc.close());
+    const hook = await TestWebhookReceiver.start(SECRET, () => clock.now());
+    closers.push(() => hook.close());
+    const notifiers = { retain_days: 1, arc: { host: '127.0.0.1', port: arc.port, account: '4321', supervision_s: 0 }, webhook: { url: hook.url, secret: SECRET } };
+    const notices = (t: TestHub, alarmId: string) => t.hub.store.read((tx) => tx.listNotices(alarmId));
+    const t1 = await start(dataDir, clock, notifiers);
+    const first = await sos(t1);
+    await arc.waitFor((f) => f.answer === 'ACK' && f.cid?.qualifier === 1);
+    await t1.hub.runtime.alarmAction(first, { type: 'resolve', by: 'user:dana', note: 'safe' });
+    await t1.settle();
+    await arc.waitFor((f) => f.answer === 'ACK' && f.cid?.qualifier === 3);
+    await expect.poll(async () => (await notices(t1, first)).filter((n) => n.state === 'done').length).toBe(5);
+    await t1.hub.dispatcher!.idle();
+    // Kept while the alarm closed less than a day ago.
+    await t1.hub.dispatcher!.prune();
+    expect(await notices(t1, first)).toHaveLength(5);
+    await t1.stop();
+
+    // Three days later: pruned at start, all but the ARC restore (0002), which the next number follows.
+    clock = new ManualClock(clock.now() + 3 * DAY);
+    const t2 = await start(dataDir, clock, notifiers);
+    expect((await notices(t2, first)).map((n) => [n.channel, n.event, n.ref])).toEqual([['arc', 'closed', '2']]);
+    // The escalation record keeps every delivery result.
+    expect((await t2.timeline(first)).filter((e) => e.type === 'delivery' && (e.detail.status === 'delivered' || e.detail.status === 'sent'))).toHaveLength(5);
+
+    await t2.addWorker('kim', { name: 'Kim Lee' });
+    const { secret } = await t2.addDevice('fob-2', { workerId: 'kim' });
+    const fob = await connectFob(t2.mqttUrl, 'fob-2', secret);
+    closers.push(() => fob.close());
+    await fob.send({ i: makeEventId(1, 1), k: 'sos', ag: 0 });
+    await fob.close();
+    const second = (await t2.alarms()).find((a) => a.id !== first)!.id;
+    await t2.hub.runtime.alarmAction(second, { type: 'resolve', by: 'user:dana', note: 'safe' });
+    await t2.settle();
+    await expect.poll(async () => (await notices(t2, second)).filter((n) => n.state === 'done').length).toBe(5);
+    await t2.hub.dispatcher!.idle();
+    expect(arc.frames.filter((f) => f.id === 'ADM-CID').map((f) => [f.seq, f.cid?.qualifier, f.answer])).toEqual([
+      [1, 1, 'ACK'],
+      [2, 3, 'ACK'],
+      [3, 1, 'ACK'],
+      [4, 3, 'ACK'],
+    ]);
+
+    // Daily on the hub's clock: two days on, the second alarm's notices go too, all but the last ARC one.
+    clock.advance(2 * DAY);
+    await t2.settle();
+    await t2.hub.dispatcher!.idle();
+    expect(await notices(t2, first)).toEqual([]);
+    expect((await notices(t2, second)).map((n) => [n.channel, n.event, n.ref])).toEqual([['arc', 'closed', '4']]);
+  });
+
   it('a cancelled alarm reaches the webhook as lonewatch.alarm.cancelled; an alarm the webhook never heard of sends no close', async () => {
     const dataDir = tempDir();
     const clock = new ManualClock();
