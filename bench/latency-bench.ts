@@ -1,8 +1,13 @@
 /**
  * 2. SOS latency under load, and 3. fleet size and memory. Fobs heartbeat every 30 s (QoS 0, as
  *    fobs do) while a separate set of fobs raises SOS at a steady rate; measured: press -> PUBACK
- *    (the alarm is durable in SQLite), press -> the application ack back at the fob, and press -> the
- *    live alert a dashboard or control room receives (lw/alerts/#, through a service account).
+ *    (the alarm is durable in SQLite), press -> the application ack back at the fob, press -> the
+ *    live alert a control room receives on MQTT (lw/alerts/#, through a service account), and
+ *    press -> the dashboard's live event: the `alarm` server-sent event on GET /api/events arriving
+ *    at a signed-in client (a duty officer's API token made for the bench). That event carries only
+ *    {alarmId, type}; the client notes when each alarm id is first announced and, after the
+ *    measuring window, asks GET /api/alarms/:id (as the dashboard does) which fob and event id the
+ *    alarm came from, so the match adds no work to the hub or the client while the figure is taken.
  *    The fleet grows step by step in one hub run, until p99 passes the limit or the last step.
  */
 import { LoadPool } from './load/load-pool.js';
@@ -16,7 +21,12 @@ export interface LatencyResult {
   seconds: number;
   puback: LatencySummary;
   ack: LatencySummary;
+  /** press -> the alert on lw/alerts/# (MQTT service account) */
   liveEvent: LatencySummary;
+  /** press -> the dashboard's `alarm` server-sent event (GET /api/events, API token) */
+  sseEvent: LatencySummary;
+  /** Alarms announced on the SSE stream that matched none of the window's presses (older alarms moving on). */
+  sseUnmatched: number;
   rssMb: number;
   rssPerFobKb: number;
   /** Raw press -> ack samples, for the histogram. */
@@ -68,6 +78,7 @@ export async function benchFleet(
           rampConcurrency: 50,
           subscribe: true,
           alerts: BENCH_SERVICE,
+          dashboard: { httpUrl: hub.httpUrl, token: hub.apiToken },
         })
       ).pool;
       sosPool.measure();
@@ -86,6 +97,8 @@ export async function benchFleet(
         puback: summarise(report.pubackMs),
         ack: summarise(report.ackMs),
         liveEvent: summarise(report.liveMs),
+        sseEvent: summarise(report.sseMs ?? []),
+        sseUnmatched: report.sseUnmatched ?? 0,
         rssMb: Math.round(fleetRss / 1e6),
         rssPerFobKb: Math.round(((fleetRss - baseRss) / Math.max(1, connected) / 1024) * 10) / 10,
         ackSamples: report.ackMs.map((x) => Math.round(x * 100) / 100),

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteStore } from '../hub/store/sqlite-store.js';
 import { hashSecret } from '../hub/device-secrets.js';
+import { createApiToken } from '../hub/http/users.js';
 
 export const BENCH_SECRET = 'bench-secret-not-for-production';
 
@@ -95,9 +96,23 @@ export async function seedHubDatabase(dataDir: string, count: number, prefix = '
 
 export const BENCH_SERVICE = { username: 'svc-bench', password: 'bench-service-password' };
 
-export async function startHub(devices: number): Promise<RunningServer & { ids: string[]; httpUrl: string }> {
+/**
+ * An API token for the bench's dashboard client (GET /api/events, GET /api/alarms/:id), created with
+ * the hub's own code straight into the new database before the hub starts; a duty officer's rights.
+ */
+async function seedApiToken(dataDir: string): Promise<string> {
+  const store = new SqliteStore(join(dataDir, 'lonewatch.db'));
+  try {
+    return (await createApiToken(store, 'bench dashboard', 'duty_officer', 'bench', Date.now())).token;
+  } finally {
+    await store.close();
+  }
+}
+
+export async function startHub(devices: number): Promise<RunningServer & { ids: string[]; httpUrl: string; apiToken: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'lonewatch-bench-hub-'));
   const ids = await seedHubDatabase(dir, devices);
+  const apiToken = await seedApiToken(dir);
   const mqttPort = await freePort();
   const httpPort = await freePort();
   const config = join(dir, 'lonewatch.toml');
@@ -130,12 +145,14 @@ export async function startHub(devices: number): Promise<RunningServer & { ids: 
   live.add(child);
   // The hub logs at warn in the bench, so wait for its port instead of its banner.
   await waitForPort(mqttPort, child, 'the hub');
+  await waitForPort(httpPort, child, "the hub's HTTP server");
   return {
     name: 'lonewatch',
     url: `mqtt://127.0.0.1:${mqttPort}`,
     httpUrl: `http://127.0.0.1:${httpPort}`,
     pid: child.pid!,
     ids,
+    apiToken,
     rss: () => rssOf(child.pid!),
     stop: stopper(child, () => rmSync(dir, { recursive: true, force: true })),
   };

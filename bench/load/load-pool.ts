@@ -37,8 +37,8 @@ export class LoadPool {
           });
           child.once('exit', (code) => reject(new Error(`load generator exited (${code})`)));
           const { processes: _p, onProgress: _o, worker: _w, ...rest } = opts;
-          // The SOS rate is shared out; only the first process watches the alerts.
-          child.send({ ...rest, sosPerSecond: rest.sosPerSecond / n, checkinsPerSecond: (rest.checkinsPerSecond ?? 0) / n, ...(w === 0 ? {} : { alerts: undefined }), type: 'start', devices } satisfies LoadStart);
+          // The SOS rate is shared out; only the first process watches the alerts and the dashboard's stream.
+          child.send({ ...rest, sosPerSecond: rest.sosPerSecond / n, checkinsPerSecond: (rest.checkinsPerSecond ?? 0) / n, ...(w === 0 ? {} : { alerts: undefined, dashboard: undefined }), type: 'start', devices } satisfies LoadStart);
         });
       }),
     );
@@ -72,6 +72,8 @@ export class LoadPool {
       pubackMs: reports.flatMap((r) => r.pubackMs),
       ackMs: reports.flatMap((r) => r.ackMs),
       liveMs: reports.flatMap((r) => r.liveMs),
+      sseMs: reports.flatMap((r) => r.sseMs ?? []),
+      sseUnmatched: reports.reduce((a, r) => a + (r.sseUnmatched ?? 0), 0),
       sosSent: reports.reduce((a, r) => a + r.sosSent, 0),
       published: reports.reduce((a, r) => a + r.published, 0),
       elapsedMs: Math.max(...reports.map((r) => r.elapsedMs)),

@@ -22,6 +22,8 @@ export interface LoadStart {
   subscribe: boolean;
   /** A read-only service account on lw/alerts/#: measures press -> live alert. */
   alerts?: { username: string; password: string };
+  /** A signed-in dashboard client (API token) on GET /api/events: measures press -> SSE live event. */
+  dashboard?: { httpUrl: string; token: string };
 }
 
 export type LoadCommand = LoadStart | { type: 'measure' } | { type: 'report' } | { type: 'stop' };
@@ -38,6 +40,10 @@ export interface LoadReport {
   ackMs: number[];
   /** ms, press -> the alert on lw/alerts/# (what a dashboard or control room sees) */
   liveMs: number[];
+  /** ms, press -> the `alarm` server-sent event for that alarm at a dashboard client (GET /api/events); only a generator given `dashboard` */
+  sseMs?: number[];
+  /** Alarms first announced on the SSE stream that could not be matched to one of this run's presses. */
+  sseUnmatched?: number;
   sosSent: number;
   /** Messages published since the last 'measure' (heartbeats and events). */
   published: number;

@@ -2,6 +2,7 @@
  * One load-generator process: opens MQTT connections as fobs and drives them as told. The same
  * generator drives the Lonewatch hub and the reference broker, so their figures compare.
  */
+import { request, type ClientRequest } from 'node:http';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { LoadCommand, LoadEvent, LoadStart } from './load-protocol.js';
 
@@ -24,6 +25,17 @@ const timers: NodeJS.Timeout[] = [];
 const watchers: MqttClient[] = [];
 const pendingSos = new Map<string, number>();
 let seq = 0;
+// The dashboard client (GET /api/events). An `alarm` event carries only {alarmId, type}, so while
+// measuring it records just when each alarm id is first announced (one regex and one map lookup per
+// frame); which press that alarm came from is looked up afterwards, at 'report', the way the
+// dashboard learns what an alarm is: GET /api/alarms/:id (its device and, in the timeline's
+// 'raised' entry, the fob's event id). No extra request reaches the hub while the figure is taken.
+let dashboard: LoadStart['dashboard'];
+let sseRequest: ClientRequest | null = null;
+/** press time by `${deviceId}/${eventId}`, since the last 'measure' */
+let presses = new Map<string, number>();
+/** performance.now() when an alarm id's first `alarm` event reached this client, since the last 'measure' */
+let sseFirstSeen = new Map<string, number>();
 
 async function start(cmd: LoadStart): Promise<void> {
   let next = 0;
@@ -76,6 +88,10 @@ async function start(cmd: LoadStart): Promise<void> {
     });
     watchers.push(watcher);
   }
+  if (cmd.dashboard) {
+    dashboard = cmd.dashboard;
+    await openDashboardStream(cmd.dashboard);
+  }
   send({ type: 'ready', connected: clients.length, connectFailures });
   running = true;
   measureStart = Date.now();
@@ -123,6 +139,7 @@ async function start(cmd: LoadStart): Promise<void> {
         const t0 = performance.now();
         pendingSos.set(`${id}/${eventId}`, t0);
         pendingLive.set(id, t0);
+        if (dashboard) presses.set(`${id}/${eventId}`, t0);
         sosSent++;
         published++;
         client.publish(`lw/${id}/ev`, `{"i":"${eventId}","k":"sos","ag":0}`, { qos: 1 }, (err) => {
@@ -131,6 +148,68 @@ async function start(cmd: LoadStart): Promise<void> {
       }, every),
     );
   }
+}
+
+/** Opens the dashboard's live stream with the bench's API token; resolves on the hub's `hello`. */
+function openDashboardStream(d: NonNullable<LoadStart['dashboard']>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${d.httpUrl}/api/events`, { headers: { authorization: `Bearer ${d.token}`, accept: 'text/event-stream' } }, (res) => {
+      if (res.statusCode !== 200) {
+        res.resume();
+        reject(new Error(`GET /api/events answered HTTP ${res.statusCode}`));
+        return;
+      }
+      res.setEncoding('utf8');
+      let buf = '';
+      res.on('data', (chunk: string) => {
+        const t = performance.now();
+        buf += chunk;
+        for (let end = buf.indexOf('\n\n'); end !== -1; end = buf.indexOf('\n\n')) {
+          const frame = buf.slice(0, end);
+          buf = buf.slice(end + 2);
+          if (frame.includes('event: hello')) resolve();
+          else if (frame.includes('event: alarm')) {
+            const m = /"alarmId":"([^"]+)"/.exec(frame);
+            if (m && !sseFirstSeen.has(m[1])) sseFirstSeen.set(m[1], t);
+          }
+        }
+      });
+      res.on('end', () => reject(new Error('the hub ended the dashboard stream')));
+    });
+    req.on('error', reject);
+    req.end();
+    sseRequest = req;
+  });
+}
+
+/** GET /api/alarms/:id as the dashboard client: the device and fob event id the alarm was raised from. */
+async function alarmSource(d: NonNullable<LoadStart['dashboard']>, alarmId: string): Promise<string | null> {
+  const res = await fetch(`${d.httpUrl}/api/alarms/${encodeURIComponent(alarmId)}`, { headers: { authorization: `Bearer ${d.token}` } });
+  if (!res.ok) return null;
+  const body = (await res.json()) as { alarm: { deviceId: string | null }; timeline: { type: string; detail?: { eventId?: string | null } }[] };
+  const eventId = body.timeline.find((e) => e.type === 'raised')?.detail?.eventId;
+  return body.alarm.deviceId && eventId ? `${body.alarm.deviceId}/${eventId}` : null;
+}
+
+/** Matches the alarms announced on the stream to this run's presses (after the measuring window). */
+async function sseLatencies(seen: Map<string, number>, pressed: Map<string, number>): Promise<{ sseMs: number[]; sseUnmatched: number }> {
+  const sseMs: number[] = [];
+  let sseUnmatched = 0;
+  const d = dashboard;
+  if (!d) return { sseMs, sseUnmatched };
+  const queue = [...seen];
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      for (let next = queue.shift(); next; next = queue.shift()) {
+        const [alarmId, at] = next;
+        const key = await alarmSource(d, alarmId).catch(() => null);
+        const t0 = key ? pressed.get(key) : undefined;
+        if (t0 === undefined) sseUnmatched++;
+        else sseMs.push(at - t0);
+      }
+    }),
+  );
+  return { sseMs, sseUnmatched };
 }
 
 function startCheckins(cmd: LoadStart): void {
@@ -157,16 +236,32 @@ process.on('message', (cmd: LoadCommand) => {
       pubackMs = [];
       ackMs = [];
       liveMs = [];
+      presses = new Map();
+      sseFirstSeen = new Map();
       sosSent = 0;
       published = 0;
       measureStart = Date.now();
       break;
-    case 'report':
-      send({ type: 'report', connected: clients.length, connectFailures, acked, pubackMs, ackMs, liveMs, sosSent, published, elapsedMs: Date.now() - measureStart });
+    case 'report': {
+      // Everything is taken now; the SSE match (HTTP lookups) happens after the window.
+      const taken = { connected: clients.length, connectFailures, acked, pubackMs: [...pubackMs], ackMs: [...ackMs], liveMs: [...liveMs], sosSent, published, elapsedMs: Date.now() - measureStart };
+      const seen = sseFirstSeen;
+      const pressed = presses;
+      sseFirstSeen = new Map();
+      presses = new Map();
+      sseLatencies(seen, pressed).then(
+        (sse) => send({ type: 'report', ...taken, ...sse }),
+        (err) => {
+          console.error(err);
+          send({ type: 'report', ...taken, sseMs: [], sseUnmatched: seen.size });
+        },
+      );
       break;
+    }
     case 'stop':
       running = false;
       for (const t of timers) clearTimeout(t);
+      sseRequest?.destroy();
       Promise.allSettled([...clients.map((c) => c.client.endAsync(true)), ...watchers.map((w) => w.endAsync(true))]).then(() => process.exit(0));
       clients = [];
       break;
