@@ -9,7 +9,7 @@ import { ALARM_KINDS } from '../../shared/protocol-schemas.js';
 import { PRIVATE_FIELDS, viewPrivate } from './privacy.js';
 import { alarmView, compareAlarms, csvCell, currentVisit, SCRIPT_ANSWERS, SCRIPT_IDS, SCRIPT_QUESTIONS, scriptState, visitView, workerNames } from './views.js';
 import type { AlarmRecord } from '../store/store-types.js';
-import type { StoreTx } from '../store/store.js';
+import type { Store, StoreTx } from '../store/store.js';
 
 const idParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'must be an alarm id' }) });
 const CALLBACK_MS = 5 * 60_000;
@@ -50,17 +50,7 @@ export function registerAlarmRoutes(app: ApiApp, { hub, live }: ApiContext): voi
   );
 
   app.get('/alarms/:id', { schema: { tags: ['alarms'], summary: 'One alarm: its timeline, the visit, the last sighting and the covert script', params: idParams }, preHandler: ANY_ROLE }, async (req) => {
-    const found = await hub.store.read(async (tx) => {
-      const alarm = await tx.getAlarm(req.params.id);
-      if (!alarm) return null;
-      const worker = alarm.workerId ? await tx.getWorker(alarm.workerId) : null;
-      const visit = await currentVisit(tx, alarm, now());
-      const state = alarm.workerId ? await tx.getCheckinState(alarm.workerId) : null;
-      const timeline = await tx.getTimeline(alarm.id);
-      return { alarm, worker, visit, state, timeline };
-    });
-    if (!found) throw new ApiError(404, `no alarm ${req.params.id}`, 'id');
-    const { alarm, worker, visit, state, timeline } = found;
+    const { alarm, worker, visit, state, timeline } = await loadAlarmContext(hub.store, req.params.id, now());
     return {
       alarm: alarmView(alarm, worker?.name ?? null),
       visit: visit ? visitView(visit) : null,
@@ -154,17 +144,7 @@ export function registerAlarmRoutes(app: ApiApp, { hub, live }: ApiContext): voi
     '/alarms/:id/handover',
     { schema: { tags: ['alarms'], summary: 'Police hand-over (R5): location, visit, phone, emergency contacts, medical details, car. An audited view of private details.', params: idParams }, preHandler: ANY_ROLE },
     async (req) => {
-      const found = await hub.store.read(async (tx) => {
-        const alarm = await tx.getAlarm(req.params.id);
-        if (!alarm) return null;
-        const worker = alarm.workerId ? await tx.getWorker(alarm.workerId) : null;
-        const visit = await currentVisit(tx, alarm, now());
-        const state = alarm.workerId ? await tx.getCheckinState(alarm.workerId) : null;
-        const device = alarm.deviceId ? await tx.getDevice(alarm.deviceId) : null;
-        return { alarm, worker, visit, state, device, timeline: await tx.getTimeline(alarm.id) };
-      });
-      if (!found) throw new ApiError(404, `no alarm ${req.params.id}`, 'id');
-      const { alarm, worker, visit, state, device, timeline } = found;
+      const { alarm, worker, visit, state, device, timeline } = await loadAlarmContext(hub.store, req.params.id, now());
       if (!worker) throw new ApiError(409, 'this alarm has no worker on record: there are no details to hand over');
       const view = await viewPrivate(hub.store, req.principal!, worker.id, PRIVATE_FIELDS, `police_handover:${alarm.id}`, now());
       if (!view || Object.keys(view.details).length === 0) {
@@ -231,4 +211,19 @@ export function registerAlarmRoutes(app: ApiApp, { hub, live }: ApiContext): voi
     reply.header('content-type', 'text/csv; charset=utf-8').header('content-disposition', `attachment; filename="lonewatch-incidents-${new Date(now()).toISOString().slice(0, 10)}.csv"`);
     return rows.join('\r\n') + '\r\n';
   });
+}
+
+/** An alarm with what its views show beside it, read in one transaction; a 404 naming the id if none. */
+async function loadAlarmContext(store: Store, id: string, at: number) {
+  const found = await store.read(async (tx) => {
+    const alarm = await tx.getAlarm(id);
+    if (!alarm) return null;
+    const worker = alarm.workerId ? await tx.getWorker(alarm.workerId) : null;
+    const visit = await currentVisit(tx, alarm, at);
+    const state = alarm.workerId ? await tx.getCheckinState(alarm.workerId) : null;
+    const device = alarm.deviceId ? await tx.getDevice(alarm.deviceId) : null;
+    return { alarm, worker, visit, state, device, timeline: await tx.getTimeline(alarm.id) };
+  });
+  if (!found) throw new ApiError(404, `no alarm ${id}`, 'id');
+  return found;
 }
