@@ -20,6 +20,7 @@ import { AdminError, addVisit } from '../admin/admin-service.js';
 import { LIMITS } from '../../shared/protocol-core.js';
 import { CompanionAuthError, type CompanionAuth, type CompanionWorker } from './companion-auth.js';
 import { RelayTokens } from './relay-tokens.js';
+import type { VisitRecord } from '../store/store-types.js';
 
 const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
 const MQTT_BUNDLE = createRequire(import.meta.url).resolve('mqtt/dist/mqtt.esm');
@@ -89,6 +90,22 @@ const visitOut = z.object({
   unplanned: z.boolean(),
   checkinIntervalMin: z.number().nullable(),
 });
+
+/** What the phone shows of a visit: no next location, second worker or policy flags. */
+function companionVisit(v: VisitRecord): z.infer<typeof visitOut> {
+  return {
+    ref: v.ref,
+    scheduledStart: v.scheduledStart,
+    expectedEnd: v.expectedEnd,
+    riskCategory: v.riskCategory,
+    rag: v.rag,
+    status: v.status,
+    startedAt: v.startedAt,
+    endedAt: v.endedAt,
+    unplanned: v.unplanned,
+    checkinIntervalMin: v.checkinIntervalMin,
+  };
+}
 
 const workerOut = z.object({ id: z.string(), name: z.string() });
 const deviceOut = z.object({ id: z.string(), board: z.string().nullable() }).nullable();
@@ -235,18 +252,7 @@ export async function registerCompanion(http: FastifyInstance, hub: Hub, opts: C
             activeVisitRef: refOf(state?.activeVisitId),
             due: state?.due ? { at: state.due.at, reason: state.due.reason, visitRef: refOf(state.due.visitId) } : null,
             lastSightingAt: state?.lastSighting?.at ?? null,
-            visits: visits.map((v) => ({
-              ref: v.ref,
-              scheduledStart: v.scheduledStart,
-              expectedEnd: v.expectedEnd,
-              riskCategory: v.riskCategory,
-              rag: v.rag,
-              status: v.status,
-              startedAt: v.startedAt,
-              endedAt: v.endedAt,
-              unplanned: v.unplanned,
-              checkinIntervalMin: v.checkinIntervalMin,
-            })),
+            visits: visits.map(companionVisit),
           };
         },
       );
@@ -313,20 +319,8 @@ export async function registerCompanion(http: FastifyInstance, hub: Hub, opts: C
           );
           await hub.store.transaction((tx) => tx.appendAudit({ at: now, actor: w.actor, action: 'visit.unplanned', subject: `worker:${w.workerId}`, detail: { ref: b.ref } }));
           await hub.runtime.workerAction(w.workerId, { type: 'itinerary_changed' });
-          const v = res.visit;
           return {
-            visit: {
-              ref: v.ref,
-              scheduledStart: v.scheduledStart,
-              expectedEnd: v.expectedEnd,
-              riskCategory: v.riskCategory,
-              rag: v.rag,
-              status: v.status,
-              startedAt: v.startedAt,
-              endedAt: v.endedAt,
-              unplanned: v.unplanned,
-              checkinIntervalMin: v.checkinIntervalMin,
-            },
+            visit: companionVisit(res.visit),
             warnings: res.warnings,
           };
         },
