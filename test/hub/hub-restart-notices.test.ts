@@ -3,7 +3,6 @@
  * the receiver back up: the notice was stored before its first send, so the new process delivers it,
  * once per idempotency key, and records it. The hubs run in child processes on a ManualClock.
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,47 +10,19 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../hub/store/sqlite-store.js';
 import { addDevice } from '../../hub/admin/admin-service.js';
 import { connectFob } from '../helpers/mqtt-fob.js';
+import { killHubChildren, startHubChild } from '../helpers/hub-child-process.js';
 import { TEST_CONTACTS } from '../helpers/hub-harness.js';
 import { TestWebhookReceiver } from '../helpers/notify-receivers.js';
 import { makeEventId } from '../../shared/protocol-core.js';
 
 const T0 = Date.UTC(2026, 10, 23, 9, 0, 0);
 const SECRET = 'whsec-kill-0123456789';
-const children: ChildProcess[] = [];
 const closers: (() => Promise<void>)[] = [];
 
 afterEach(async () => {
-  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
+  killHubChildren();
   for (const c of closers.splice(0).reverse()) await c().catch(() => undefined);
 });
-
-interface Child {
-  proc: ChildProcess;
-  mqttPort: number;
-  advance(ms: number): Promise<number>;
-}
-
-function startChild(dataDir: string, clockStart: number, extra: Record<string, unknown>): Promise<Child> {
-  const proc = fork(new URL('../helpers/hub-child.ts', import.meta.url).pathname, [dataDir, String(clockStart), JSON.stringify(extra)], {
-    execArgv: ['--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  children.push(proc);
-  return new Promise((resolve, reject) => {
-    proc.once('exit', (code) => reject(new Error(`hub child exited early (${code})`)));
-    proc.once('message', (m: { mqttPort: number }) => {
-      resolve({
-        proc,
-        mqttPort: m.mqttPort,
-        advance: (ms) =>
-          new Promise((res) => {
-            proc.once('message', (r: { now: number }) => res(r.now));
-            proc.send({ advance: ms });
-          }),
-      });
-    });
-  });
-}
 
 async function inStore<T>(dbPath: string, fn: (store: SqliteStore) => Promise<T>): Promise<T> {
   const store = new SqliteStore(dbPath);
@@ -83,7 +54,7 @@ describe('hub restart after SIGKILL with a notice being retried', () => {
       notifiers: { webhook: { url: `http://127.0.0.1:${port}/lonewatch`, secret: SECRET, retry: { timeout_s: 10, first_retry_s: 60, factor: 1, give_up_after_s: 3600 } } },
     };
 
-    const first = await startChild(dataDir, T0, extra);
+    const first = await startHubChild(dataDir, T0, extra);
     const fob = await connectFob(`mqtt://127.0.0.1:${first.mqttPort}`, 'fob-1', secret);
     await fob.send({ i: makeEventId(1, 1), k: 'sos', ag: 0 });
     await fob.close();
@@ -105,7 +76,7 @@ describe('hub restart after SIGKILL with a notice being retried', () => {
     // The receiver is back; the hub restarts 10 s later.
     const up = await TestWebhookReceiver.start(SECRET, () => T0 + 120_000, port);
     closers.push(() => up.close());
-    const second = await startChild(dataDir, T0 + 10_000, extra);
+    const second = await startHubChild(dataDir, T0 + 10_000, extra);
     await second.advance(0);
     expect(up.received).toHaveLength(0);
     await second.advance(50_000); // the retries' time (T0 + 60 s)

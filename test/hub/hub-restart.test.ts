@@ -2,7 +2,6 @@
  * kill -9 the hub mid-escalation, restart it, and the escalation continues with no step lost or
  * repeated; steps that fell due while it was down fire at once, once.
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,42 +9,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../hub/store/sqlite-store.js';
 import { addDevice, addVisit } from '../../hub/admin/admin-service.js';
 import { connectFob } from '../helpers/mqtt-fob.js';
+import { killHubChildren, startHubChild } from '../helpers/hub-child-process.js';
 import { TEST_CONTACTS } from '../helpers/hub-harness.js';
 
 const MIN = 60_000;
 const T0 = Date.UTC(2026, 10, 23, 9, 0, 0);
-const children: ChildProcess[] = [];
-
-interface Child {
-  proc: ChildProcess;
-  mqttPort: number;
-  advance(ms: number): Promise<number>;
-}
-
-function startChild(dataDir: string, clockStart: number): Promise<Child> {
-  const proc = fork(new URL('../helpers/hub-child.ts', import.meta.url).pathname, [dataDir, String(clockStart)], {
-    execArgv: ['--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  children.push(proc);
-  return new Promise((resolve, reject) => {
-    proc.once('exit', (code) => reject(new Error(`hub child exited early (${code})`)));
-    proc.once('message', (m: { ready?: boolean; mqttPort: number }) => {
-      resolve({
-        proc,
-        mqttPort: m.mqttPort,
-        advance: (ms) =>
-          new Promise((res) => {
-            proc.once('message', (r: { now: number }) => res(r.now));
-            proc.send({ advance: ms });
-          }),
-      });
-    });
-  });
-}
 
 afterEach(() => {
-  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
+  killHubChildren();
 });
 
 async function ladder(dbPath: string) {
@@ -83,7 +54,7 @@ describe('hub restart after SIGKILL', () => {
       );
       await setup.close();
 
-      const first = await startChild(dataDir, T0);
+      const first = await startHubChild(dataDir, T0);
       const fob = await connectFob(`mqtt://127.0.0.1:${first.mqttPort}`, 'fob-1', secret);
       await fob.send({ i: '1-1', k: 'vs', ag: 0 });
       await fob.close();
@@ -97,7 +68,7 @@ describe('hub restart after SIGKILL', () => {
       await new Promise((r) => first.proc.once('exit', r));
 
       // Down for 17 minutes: level 2 (due +5) and level 3 (due +15) fell due meanwhile.
-      const second = await startChild(dataDir, T0 + 30 * MIN + 17 * MIN);
+      const second = await startHubChild(dataDir, T0 + 30 * MIN + 17 * MIN);
       await second.advance(0);
       l = await ladder(dbPath);
       expect(l.notified).toEqual([0, 1, 2, 3]);
