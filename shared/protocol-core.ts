@@ -222,6 +222,19 @@ export function makeEventId(bootCount: number, seq: number): string {
   return bootCount.toString(36) + '-' + seq.toString(36);
 }
 
+/**
+ * Who made an event: the fob itself, or the worker's phone (the companion PWA, which sends events it
+ * makes on the fob's topic with ids `z<6 random base-36>-<seq>`, docs/protocol.md). A fob's id is
+ * `<boot>-<seq>`; a boot counter would need 7 base-36 digits starting with z (over 7*10^10 boots) to
+ * look like a phone's, so the prefix tells them apart. Only the fob's own traffic keeps the device's
+ * health "last heard" fresh (R16): a fob left at home must go "silent" however often the phone checks in.
+ */
+export type EventSource = 'fob' | 'phone';
+const PHONE_EVENT_ID = /^z[0-9a-z]{6}-[0-9a-z]+$/;
+export function eventSource(eventId: string): EventSource {
+  return PHONE_EVENT_ID.test(eventId) ? 'phone' : 'fob';
+}
+
 /** Orders two event ids of one device: negative when a was raised first. */
 export function compareEventIds(a: string, b: string): number {
   const pa = a.split('-');

@@ -9,7 +9,7 @@
 import type { Logger } from '../logger.js';
 import type { Store, StoreTx } from '../store/store.js';
 import type { Clock } from '../clock.js';
-import { EVENT, TOPIC } from '../../shared/protocol-core.js';
+import { EVENT, TOPIC, eventSource, type EventSource } from '../../shared/protocol-core.js';
 import { parseFobEvent, parseHeartbeat, statusSchema, type CommandMessage, type FobEventMessage } from '../../shared/protocol-schemas.js';
 import { isOpen } from '../rules/escalation-engine.js';
 import type { RulesRuntime, Unit } from '../rules/rules-runtime.js';
@@ -41,19 +41,6 @@ const ALARM_KIND: Record<string, AlarmKind> = {
 };
 
 const SIGHTING_EVERY_MS = 60_000;
-
-/**
- * Who made an event: the fob itself, or the worker's phone (the companion PWA, which sends events it
- * makes on the fob's topic with ids `z<6 random base-36>-<seq>`, docs/protocol.md). A fob's id is
- * `<boot>-<seq>`; a boot counter would need 7 base-36 digits starting with z (over 7*10^10 boots) to
- * look like a phone's, so the prefix tells them apart. Only the fob's own traffic keeps the device's
- * health "last heard" fresh (R16): a fob left at home must go "silent" however often the phone checks in.
- */
-export type EventSource = 'fob' | 'phone';
-const PHONE_EVENT_ID = /^z[0-9a-z]{6}-[0-9a-z]+$/;
-export function eventSource(eventId: string): EventSource {
-  return PHONE_EVENT_ID.test(eventId) ? 'phone' : 'fob';
-}
 
 interface PendingBeat {
   at: number;
