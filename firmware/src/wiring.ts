@@ -1,0 +1,37 @@
+/**
+ * Which pins of the board the fob's button, buzzer, motor, LED and battery sense are wired to.
+ *
+ * Issue 14: the RAK5010 has no user button (Espruino's boards/RAK5010.py defines LED1 on D12 and no
+ * BTN), so the wearable wires one to a header pin. The wiring is therefore not compiled in: it is
+ * written to the fob's identity file (`w` in lw.json) at provisioning time, with these defaults, and
+ * a board that cannot resolve a pin fails loudly at boot instead of sitting silently dead.
+ *
+ * Pin names are the board file's names (`D19`, `LED1`, `BTN1`). An empty string means "not fitted"
+ * (a Puck.js reads its battery from E.getBattery(), not from a pin).
+ *
+ * Shared by the firmware (compiled to ES5) and the flashing tool (Node): keep it dependency-free.
+ */
+export interface Wiring {
+  /** The alarm button (input, pressed = high). */
+  btn: string;
+  /** The buzzer (PWM output). */
+  buzz: string;
+  /** The vibration motor (output). */
+  motor: string;
+  /** The status LED (output). */
+  led: string;
+  /** Battery sense (analog input through the board's divider); '' when the board measures it itself. */
+  batt: string;
+}
+
+/** The roles, in the order the flashing tool lists them. */
+export const WIRING_ROLES: (keyof Wiring)[] = ['btn', 'buzz', 'motor', 'led', 'batt'];
+
+export const DEFAULT_WIRING: { puck: Wiring; rak5010: Wiring } = {
+  // boards/PUCKJS.py: BTN1 is D0, LED1 the red LED; D1 and D2 are pads on the Puck.js's edge.
+  puck: { btn: 'BTN1', buzz: 'D1', motor: 'D2', led: 'LED1', batt: '' },
+  // boards/RAK5010.py: header IO1 = D19, IO2 = D20, IO3 = D34, AIN = D5 (through the wearable's 1:2
+  // divider), LED1 = D12. IO4 (D33) is left free: with IO3 it is the UART console's pair that the
+  // board file has commented out.
+  rak5010: { btn: 'D19', buzz: 'D20', motor: 'D34', led: 'LED1', batt: 'D5' },
+};
