@@ -2,7 +2,8 @@
  * Who is asking: a signed-in person (session cookie) or an integration (API token in
  * `Authorization: Bearer`). Cookie-authenticated requests that change state must also carry the
  * session's CSRF token in `x-csrf-token` (double submit: a page on another site can make the browser
- * send the cookie, but cannot read the token). Sign-in is rate-limited per address and per username.
+ * send the cookie, but cannot read the token). Sign-in is rate-limited per username and address and per
+ * address; guessing from elsewhere never locks the right person out (hub/http/sign-in-limiter.ts).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Clock } from '../clock.js';
@@ -10,10 +11,19 @@ import type { Store } from '../store/store.js';
 import { STAFF_ROLES, type UserRecord, type UserRole } from '../store/store-types.js';
 import { dummyPasswordHash, randomToken, sha256, verifyPassword } from './passwords.js';
 import { ApiError } from './users.js';
+import { DEFAULT_SIGN_IN_LIMITS, SignInLimiter, type LimitReason, type SignInLimits } from './sign-in-limiter.js';
 
 export const SESSION_COOKIE = 'lw_session';
 export const CSRF_HEADER = 'x-csrf-token';
 export const SESSION_TTL_MS = 12 * 3600_000;
+
+/** What a refused sign-in is told: which limit, so a duty officer knows whether it is their own typing. */
+const LIMIT_WORDS: Record<LimitReason, string> = {
+  'username-and-address': 'for this username from this address',
+  address: 'from this address',
+  'address-burst': 'from this address in the last minute',
+  username: 'for this username (it is being guessed from several addresses)',
+};
 
 export interface Principal {
   kind: 'user' | 'token';
@@ -40,55 +50,17 @@ declare module 'fastify' {
   }
 }
 
-/** A sliding-window counter per key, on the hub's clock (so tests can move time instead of waiting). */
-export class AttemptLimiter {
-  private readonly hits = new Map<string, number[]>();
-  constructor(
-    private readonly clock: Clock,
-    private readonly max: number,
-    private readonly windowMs: number,
-  ) {}
-
-  /** Seconds until another attempt is allowed, or 0 when it is allowed now. */
-  retryAfter(key: string): number {
-    const now = this.clock.now();
-    const list = (this.hits.get(key) ?? []).filter((t) => t > now - this.windowMs);
-    this.hits.set(key, list);
-    if (list.length < this.max) return 0;
-    return Math.max(1, Math.ceil((list[0] + this.windowMs - now) / 1000));
-  }
-
-  hit(key: string): void {
-    const list = this.hits.get(key) ?? [];
-    list.push(this.clock.now());
-    this.hits.set(key, list);
-    if (this.hits.size > 10_000) this.hits.delete(this.hits.keys().next().value!);
-  }
-
-  clear(key: string): void {
-    this.hits.delete(key);
-  }
-}
-
 export class Auth {
-  /**
-   * 20 sign-in attempts a minute from one address; 5 failures in 15 minutes for one username from one
-   * address; 100 failures an hour for one username from anywhere. Someone guessing from elsewhere
-   * cannot lock the duty officer out at their own desk, and guessing a 12-character password stays
-   * hopeless.
-   */
-  readonly perAddress: AttemptLimiter;
-  readonly perUser: AttemptLimiter;
-  readonly perUserAnywhere: AttemptLimiter;
+  /** Sign-in limits (hub/http/sign-in-limiter.ts): per username and address, per address, and a short username-wide wait. */
+  readonly limiter: SignInLimiter;
 
   constructor(
     private readonly store: Store,
     private readonly clock: Clock,
     readonly secureCookies: boolean,
+    limits: SignInLimits = DEFAULT_SIGN_IN_LIMITS,
   ) {
-    this.perAddress = new AttemptLimiter(clock, 20, 60_000);
-    this.perUser = new AttemptLimiter(clock, 5, 15 * 60_000);
-    this.perUserAnywhere = new AttemptLimiter(clock, 100, 3600_000);
+    this.limiter = new SignInLimiter(limits);
   }
 
   /**
@@ -96,20 +68,18 @@ export class Auth {
    * office roles only, the companion worker accounts only (each is told where to go instead).
    */
   async signIn(username: string, password: string, ip: string, opts: { roles?: readonly UserRole[]; ttlMs?: number } = {}): Promise<{ user: UserRecord; sessionId: string; csrf: string }> {
-    const userKey = `${username}|${ip}`;
-    const wait = Math.max(this.perAddress.retryAfter(ip), this.perUser.retryAfter(userKey), this.perUserAnywhere.retryAfter(username));
-    if (wait > 0) throw new ApiError(429, `too many sign-in attempts: try again in ${wait} s`);
-    this.perAddress.hit(ip);
     const now = this.clock.now();
+    const { retryAfterS, reason } = this.limiter.check(username, ip, now);
+    if (retryAfterS > 0) throw new ApiError(429, `too many sign-in attempts ${LIMIT_WORDS[reason!]}: try again in ${retryAfterS} s`);
+    this.limiter.attempted(ip, now);
     const user = await this.store.read((tx) => tx.getUser(username));
     const ok = await verifyPassword(password, user?.passwordHash ?? (await dummyPasswordHash()));
     if (!user || !ok || user.disabledAt !== null) {
-      this.perUser.hit(userKey);
-      this.perUserAnywhere.hit(username);
+      this.limiter.failed(username, ip, now);
       await this.store.transaction((tx) => tx.appendAudit({ at: now, actor: `ip:${ip}`, action: 'signin.failed', subject: `user:${username}`, detail: {} }));
       throw new ApiError(401, 'wrong username or password', 'password');
     }
-    this.perUser.clear(userKey);
+    this.limiter.succeeded(username, ip);
     if (opts.roles && !opts.roles.includes(user.role)) {
       throw new ApiError(403, user.role === 'worker' ? 'this is a worker account: sign in on the Lonewatch companion app on your phone' : 'this is an office account: sign in on the dashboard', 'username');
     }

@@ -76,7 +76,7 @@ describe('sign-in and sessions', () => {
     expect(ok.status).toBe(201);
   });
 
-  it('sign-in is rate-limited per username (5 failures in 15 minutes), on the hub clock', async () => {
+  it('sign-in is rate-limited per username and address (after 5 failures a 30 s wait, doubling), on the hub clock', async () => {
     await createUser(t.hub.store, { username: 'dana', role: 'duty_officer', password: PASSWORD }, 'test', t.clock.now());
     const c = new ApiClient(t.httpUrl);
     for (let i = 0; i < 5; i++) expect((await c.signIn('dana', `wrong guess ${i}`)).status).toBe(401);
@@ -218,6 +218,38 @@ describe('sign-in limits cannot be used to lock the duty officer out', () => {
     }
     expect((await new ApiClient(t.httpUrl).signIn('dana')).status).toBe(200);
   });
+
+  it('100 failures in an hour spread over 20 addresses (issue 17): the officer signs in at once from a clean address, within 10 s after a typo of their own', async () => {
+    t = await startTestHub({ manualClock: true, config: { http: { trust_proxy: '127.0.0.1' } } });
+    await createUser(t.hub.store, { username: 'dana', role: 'duty_officer', password: PASSWORD }, 'test', t.clock.now());
+    const from = (address: string) => ({ headers: { 'x-forwarded-for': address } });
+    const c = new ApiClient(t.httpUrl);
+    // Before the attack, dana mistypes once at the desk she will later use.
+    expect((await c.request('POST', '/api/auth/sign-in', { username: 'dana', password: 'a typo of mine' }, from('192.0.2.21'))).status).toBe(401);
+    const statuses: number[] = [];
+    for (let round = 0; round < 5; round++) {
+      for (let a = 1; a <= 20; a++) {
+        // 11 s apart: the username-wide wait (at most 10 s) lets each guess through, so all 100 fail.
+        await t.advance(11_000);
+        statuses.push((await c.request('POST', '/api/auth/sign-in', { username: 'dana', password: `guess ${round}-${a}` }, from(`203.0.113.${a}`))).status);
+      }
+    }
+    expect(statuses).toEqual(Array(100).fill(401));
+    expect((await t.hub.store.listAudit(500)).filter((e) => e.action === 'signin.failed')).toHaveLength(101);
+    // A sixth guess from the address that just failed its fifth is held by its own backoff...
+    const held = await c.request('POST', '/api/auth/sign-in', { username: 'dana', password: 'guess 6' }, from('203.0.113.20'));
+    expect(held.status).toBe(429);
+    expect((held.body as { error: string }).error).toMatch(/for this username from this address: try again in 30 s/);
+    // ...while dana at a desk with no failures of its own is not refused, at the very same moment.
+    expect((await new ApiClient(t.httpUrl).request('POST', '/api/auth/sign-in', { username: 'dana', password: PASSWORD }, from('192.0.2.20'))).status).toBe(200);
+    // The desk where she mistyped once is held by the username-wide wait: seconds, not an hour.
+    const typoDesk = await new ApiClient(t.httpUrl).request('POST', '/api/auth/sign-in', { username: 'dana', password: PASSWORD }, from('192.0.2.21'));
+    expect(typoDesk.status).toBe(429);
+    expect(typoDesk.headers.get('retry-after')).toBe('10');
+    expect((typoDesk.body as { error: string }).error).toMatch(/for this username \(it is being guessed from several addresses\)/);
+    await t.advance(10_000);
+    expect((await new ApiClient(t.httpUrl).request('POST', '/api/auth/sign-in', { username: 'dana', password: PASSWORD }, from('192.0.2.21'))).status).toBe(200);
+  }, 60_000);
 
   /** Five wrong passwords for dana "from" one address behind the proxy, then dana's right one from another. */
   async function behindProxy(): Promise<number> {
