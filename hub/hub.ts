@@ -174,7 +174,7 @@ export class Hub {
     const hub = new Hub(config, clock, log, store, runtime, broker, ingest, auth, http);
     hub.dispatcher = dispatcher;
     if (opts.stopStepMs !== undefined) hub.stopStepMs = opts.stopStepMs;
-    http.get('/healthz', async () => ({ ok: true }));
+    http.get('/healthz', async () => hub.health());
     http.get('/metrics', async () => hub.metrics());
     broker.attachWebSocket(http.server);
     // The API and the duty officer's dashboard (issue 6); extra routes (the companion) come after it.
@@ -231,6 +231,16 @@ export class Hub {
     await this.settle();
   }
 
+  /**
+   * What `/healthz` answers. The hub serves while it catches up on steps that fell due while it was
+   * down (issue 17 item 4), so it is up (200, ok) and says how much is left.
+   */
+  health(): { ok: true; status?: string; overdueSteps?: number } {
+    const left = this.runtime.overdueSteps;
+    if (left === 0) return { ok: true };
+    return { ok: true, status: `catching up: ${left} overdue steps left`, overdueSteps: left };
+  }
+
   metrics(): Record<string, unknown> {
     const mem = process.memoryUsage();
     return {
@@ -238,6 +248,7 @@ export class Hub {
       ingest: this.ingest.counters,
       broker: this.broker.counters,
       deadlines: this.runtime.scheduler.size,
+      overdueSteps: this.runtime.overdueSteps,
       notifiers: this.dispatcher?.metrics() ?? null,
       memory: { rss: mem.rss, heapUsed: mem.heapUsed },
     };

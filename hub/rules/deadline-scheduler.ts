@@ -3,8 +3,28 @@
  * clock timer armed, for the earliest. Arming, moving and cancelling a deadline is O(log n) with no
  * timer churn, so a million check-in deadlines cost one timer. The durable copy of each deadline is in
  * the database, written in the same transaction as the state it belongs to; this is only the alarm clock.
+ *
+ * Due deadlines are processed in batches (issue 17 item 4): a batch takes up to `maxPerBatch` keys or
+ * `maxBatchMs` of real time, waiting for each key's processing to settle before the next, then the
+ * scheduler yields to the event loop (setImmediate) before the next batch. After a restart with
+ * thousands of overdue steps the hub therefore still reads sockets between batches: a new SOS waits
+ * for at most one batch, not for the whole catch-up, and `/healthz` answers while it runs. Keys still
+ * fire one at a time, in due order, each once.
  */
 import type { Clock, TimerHandle } from '../clock.js';
+
+export interface BatchBudget {
+  /** Most due keys processed before yielding to the event loop. */
+  maxPerBatch: number;
+  /** Most real milliseconds one batch may take before yielding (checked between keys). */
+  maxBatchMs: number;
+}
+
+/**
+ * 32 keys or 10 ms: one escalation step is one fsynced transaction (a few ms), so a batch stays well
+ * inside the 100 ms in which a new SOS must be acknowledged even counting the batch's own effects.
+ */
+export const DEFAULT_BATCH_BUDGET: BatchBudget = { maxPerBatch: 32, maxBatchMs: 10 };
 
 /**
  * The heap is two parallel arrays (due times in a Float64Array, keys in an array) rather than one
@@ -20,13 +40,19 @@ export class DeadlineScheduler {
   private current = new Map<string, number>();
   private timer: TimerHandle | null = null;
   private timerAt = Infinity;
-  private firing = false;
   private stopped = false;
+  /** The running drain (due keys being processed), or null. */
+  private draining: Promise<void> | null = null;
+  private overdue = 0;
 
   constructor(
     private readonly clock: Clock,
-    /** Called for each due key, in due order. Errors are the caller's to log. */
-    private readonly onDue: (key: string, dueAt: number) => void,
+    /**
+     * Called for each due key, in due order; a returned promise is waited for before the next key.
+     * Errors (thrown or rejected) are the caller's to log: the scheduler carries on with the next.
+     */
+    private readonly onDue: (key: string, dueAt: number) => void | Promise<unknown>,
+    private readonly budget: BatchBudget = DEFAULT_BATCH_BUDGET,
   ) {}
 
   get size(): number {
@@ -55,29 +81,82 @@ export class DeadlineScheduler {
     this.timer = null;
   }
 
-  /** Fires everything due now (used at start-up and by the timer). */
+  /**
+   * Steps that were already due when the current drain began and have not been processed yet: after
+   * a restart, the catch-up still to do. 0 when nothing is being caught up.
+   */
+  get overdueLeft(): number {
+    return this.draining ? this.overdue : 0;
+  }
+
+  /** True while due keys are being processed (between batches too). */
+  get busy(): boolean {
+    return this.draining !== null;
+  }
+
+  /** Resolves once the running drain, if any, has finished. */
+  whenDrained(): Promise<void> {
+    return this.draining ?? Promise.resolve();
+  }
+
+  /** Starts processing everything due now, in batches (used at start-up and by the timer). */
   fireDue(): void {
-    if (this.firing || this.stopped) return;
-    this.firing = true;
-    try {
+    if (this.draining || this.stopped) return;
+    this.draining = this.drain().finally(() => {
+      this.draining = null;
+      this.overdue = 0;
+      this.arm();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.overdue = this.countDue(this.clock.now());
+    for (;;) {
+      // Each batch looks at the clock afresh: what fell due meanwhile is due now too.
       const now = this.clock.now();
-      for (;;) {
-        if (!this.dropStaleTop()) break;
+      const started = performance.now();
+      let done = 0;
+      let more = false;
+      while (!this.stopped && this.dropStaleTop() && this.ats[0] <= now) {
+        if (done >= this.budget.maxPerBatch || performance.now() - started >= this.budget.maxBatchMs) {
+          more = true;
+          break;
+        }
         const at = this.ats[0];
-        if (at > now) break;
         const key = this.keys[0];
         this.pop();
         this.current.delete(key);
-        this.onDue(key, at);
+        if (this.overdue > 0) this.overdue--;
+        done++;
+        try {
+          await this.onDue(key, at);
+        } catch {
+          // The caller logs and re-arms its own failures; one key's failure must not stall the rest.
+        }
       }
-    } finally {
-      this.firing = false;
+      if (!more || this.stopped) return;
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
-    this.arm();
+  }
+
+  /** Live deadlines due at `now`: a walk of the heap that never enters a subtree whose root is later. */
+  private countDue(now: number): number {
+    let n = 0;
+    const stack = this.length > 0 ? [0] : [];
+    while (stack.length > 0) {
+      const i = stack.pop()!;
+      if (this.ats[i] > now) continue;
+      if (this.current.get(this.keys[i]) === this.ats[i]) n++;
+      const l = 2 * i + 1;
+      if (l < this.length) stack.push(l);
+      if (l + 1 < this.length) stack.push(l + 1);
+    }
+    return n;
   }
 
   private arm(): void {
-    if (this.stopped) return;
+    // While draining, the drain re-arms when it finishes (it picks up anything set meanwhile).
+    if (this.stopped || this.draining) return;
     const at = this.dropStaleTop() ? this.ats[0] : Infinity;
     if (at === this.timerAt && this.timer) return;
     this.timer?.cancel();

@@ -107,7 +107,7 @@ export class RulesRuntime extends EventEmitter {
   }
 
   /** Re-arms every deadline in the database, re-runs effects a crash left pending, fires what is due. */
-  async start(): Promise<{ deadlines: number; pendingEffects: number }> {
+  async start(): Promise<{ deadlines: number; pendingEffects: number; overdueSteps: number }> {
     const deadlines = await this.o.store.listDeadlines();
     for (const d of deadlines) this.scheduler.set(`${d.kind}:${d.id}`, d.dueAt);
     const pending = await this.o.store.pendingEffects();
@@ -115,8 +115,24 @@ export class RulesRuntime extends EventEmitter {
       await this.execute(p.effect as RuntimeEffect);
       await this.o.store.completeEffect(p.id);
     }
+    // The catch-up runs in batches after start returns (issue 17 item 4): the hub serves meanwhile.
     this.scheduler.fireDue();
-    return { deadlines: deadlines.length, pendingEffects: pending.length };
+    const overdue = this.scheduler.overdueLeft;
+    if (overdue > 0) {
+      const began = performance.now();
+      this.o.log.info({ overdueSteps: overdue }, `catching up: ${overdue} overdue steps fell due while the hub was down; processing them in due order while serving`);
+      this.track(
+        this.scheduler.whenDrained().then(() => {
+          if (!this.stopped) this.o.log.info({ overdueSteps: overdue, ms: Math.round(performance.now() - began) }, `caught up: ${overdue} overdue steps processed`);
+        }),
+      );
+    }
+    return { deadlines: deadlines.length, pendingEffects: pending.length, overdueSteps: overdue };
+  }
+
+  /** Overdue steps from before the start still to process (0 once caught up). */
+  get overdueSteps(): number {
+    return this.scheduler.overdueLeft;
   }
 
   async stop(): Promise<void> {
@@ -127,7 +143,7 @@ export class RulesRuntime extends EventEmitter {
 
   /** Resolves when no deadline processing is in flight (tests, shutdown). */
   async idle(): Promise<void> {
-    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    while (this.inFlight.size > 0 || this.scheduler.busy) await Promise.allSettled([...this.inFlight, this.scheduler.whenDrained()]);
   }
 
   private track<T>(p: Promise<T>): Promise<T> {
