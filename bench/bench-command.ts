@@ -10,6 +10,7 @@ import { defineCommand } from '../bin/command.js';
 import { benchIngest, type IngestResult } from './ingest-bench.js';
 import { benchFleet, type LatencyResult } from './latency-bench.js';
 import { benchRules, type RulesResult } from './rules-bench.js';
+import { benchCatchUp, type CatchUpResult } from './catch-up-bench.js';
 import { benchFirmware, type FirmwareResult } from './firmware-bench.js';
 import { ensureMosquitto } from './servers.js';
 import { writeReport } from './report.js';
@@ -22,6 +23,8 @@ export interface BenchResults {
   latency: LatencyResult | null;
   fleet: LatencyResult[];
   rules: RulesResult | null;
+  /** Absent in results written before issue 17. */
+  catchUp?: CatchUpResult | null;
   firmware: FirmwareResult[];
   notes: string[];
 }
@@ -39,7 +42,7 @@ export const benchCommand = defineCommand({
   details: 'Full run: about 10 minutes. --quick: about 2 minutes with smaller fleets. Installs nothing: Mosquitto comes from `apt-get install mosquitto`.',
   options: {
     quick: { type: 'boolean', description: 'smaller fleets and shorter runs (under 2 minutes)' },
-    only: { type: 'string', placeholder: 'list', description: 'comma-separated subset: ingest,latency,fleet,rules,firmware' },
+    only: { type: 'string', placeholder: 'list', description: 'comma-separated subset: ingest,latency,fleet,rules,catchup,firmware' },
     out: { type: 'string', placeholder: 'dir', description: 'results folder (default bench/results)' },
   },
   async run(values) {
@@ -60,6 +63,7 @@ export const benchCommand = defineCommand({
       latency: null,
       fleet: [],
       rules: null,
+      catchUp: null,
       firmware: [],
       notes: [],
     };
@@ -82,6 +86,7 @@ export const benchCommand = defineCommand({
       results.fleet = await benchFleet(steps, { seconds: quick ? 4 : 10, sosPerSecond: 10, hbIntervalMs: 30_000, stopAboveP99Ms: 250 }, progress);
     }
     if (want('rules')) results.rules = await benchRules(quick ? 100_000 : 1_000_000, quick ? 10_000 : 100_000, progress);
+    if (want('catchup')) results.catchUp = await benchCatchUp(10_000, quick ? 5 : 20, progress);
     if (want('firmware')) results.firmware = await benchFirmware(progress);
     if (process.stderr.isTTY) process.stderr.write('\n');
 

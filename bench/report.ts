@@ -40,6 +40,16 @@ export function writeReport(r: BenchResults, docsDir: string): string {
     rows.push(['deadline wake-up drift', `p50 ${ms(x.drift.p50)}, p99 ${ms(x.drift.p99)}, max ${ms(x.drift.max)}`, `< 10 ms: ${pass(x.drift.p99 < 10)}`]);
     rows.push([`hub restart, ${x.restart.deadlines.toLocaleString('en-GB')} deadlines + ${x.restart.openAlarms.toLocaleString('en-GB')} open alarms`, `${x.restart.seconds} s`, `< 5 s: ${pass(x.restart.seconds < 5)}`]);
   }
+  if (r.catchUp) {
+    const c = r.catchUp;
+    const during = c.leftAtLastAck > 0 ? `${c.leftAtLastAck.toLocaleString('en-GB')} steps still left at the last ack` : 'the catch-up had finished before the last ack';
+    rows.push([
+      `SOS ack during a ${c.steps.toLocaleString('en-GB')}-step catch-up`,
+      `p50 ${ms(c.ack.p50)}, max ${ms(c.ack.max)} (${c.presses} presses; ${during})`,
+      `max < 100 ms: ${pass(c.ack.max < 100 && c.leftAtLastAck > 0)}`,
+    ]);
+    rows.push([`/healthz during the catch-up`, `p50 ${ms(c.healthz.p50)}, max ${ms(c.healthz.max)}`, '']);
+  }
   for (const f of r.firmware) {
     rows.push([`firmware ${f.board}`, f.note ?? `${f.bytes} bytes, ~${f.variables ?? '?'} variables, ~${f.batteryLifeDays ?? '?'} days battery`, f.note ? '' : `<= ${f.budgetBytes} bytes: ${pass(f.bytes <= f.budgetBytes)}`]);
   }

@@ -157,6 +157,11 @@ export class RulesRuntime extends EventEmitter {
 
   /** Runs fn in one store transaction, then arms its deadlines and executes its effects. */
   async run<T>(fn: (tx: StoreTx, unit: Unit) => Promise<T>): Promise<T> {
+    return (await this.runWithEffects(fn)).result;
+  }
+
+  /** run, also handing back a promise that settles once the unit's effects have been carried out. */
+  private async runWithEffects<T>(fn: (tx: StoreTx, unit: Unit) => Promise<T>): Promise<{ result: T; effects: Promise<void> }> {
     const unit = new Unit();
     let ids: number[] = [];
     const result = await this.o.store.transaction(async (tx) => {
@@ -164,20 +169,24 @@ export class RulesRuntime extends EventEmitter {
       ids = await tx.addEffects(unit.effects);
       return r;
     });
-    this.commit(unit, ids);
-    return result;
+    return { result, effects: this.commit(unit, ids) };
   }
 
-  /** Called after a caller-managed transaction (the ingest path) has committed `unit`. */
-  commit(unit: Unit, effectIds: number[]): void {
+  /**
+   * Called after a caller-managed transaction (the ingest path) has committed `unit`. The returned
+   * promise settles (never rejects) once every effect has run; callers other than the deadline
+   * processing need not wait for it.
+   */
+  commit(unit: Unit, effectIds: number[]): Promise<void> {
     for (const [key, at] of unit.schedule) this.scheduler.set(key, at);
-    unit.effects.forEach((effect, i) => {
+    const done = unit.effects.map((effect, i) =>
       this.track(
         this.execute(effect)
           .then(() => (effectIds[i] !== undefined ? this.o.store.completeEffect(effectIds[i]) : undefined))
           .catch((err) => this.o.log.error({ err, effect: effect.type }, 'effect failed')),
-      );
-    });
+      ),
+    );
+    return Promise.all(done).then(() => undefined);
   }
 
   private async onDue(key: string): Promise<void> {
@@ -185,7 +194,10 @@ export class RulesRuntime extends EventEmitter {
     const [kind, ...rest] = key.split(':');
     const id = rest.join(':');
     try {
-      await this.run(async (tx, unit) => {
+      // A due step waits for its own effects too (the alert published, the notices stored), so a
+      // batch of the catch-up leaves nothing queued behind it when the scheduler yields to new
+      // traffic (issue 17 item 4): a new SOS then takes the store at once.
+      const { effects } = await this.runWithEffects(async (tx, unit) => {
         if (kind === 'alarm') {
           const alarm = await tx.getAlarm(id);
           if (alarm) await this.stepAlarm(tx, unit, alarm, { type: 'tick' });
@@ -195,6 +207,7 @@ export class RulesRuntime extends EventEmitter {
           await this.stepDevice(tx, unit, id, { type: 'seen' }, true);
         }
       });
+      await effects;
     } catch (err) {
       this.o.log.error({ err, deadline: key }, 'deadline processing failed; retrying in 5 s');
       this.scheduler.set(key, this.o.clock.now() + 5000);

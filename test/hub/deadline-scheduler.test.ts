@@ -14,7 +14,7 @@ describe('DeadlineScheduler catch-up', () => {
         fired.push(key);
         await Promise.resolve(); // asynchronous work, like the store transaction of a step
       },
-      { maxPerBatch: 50, maxBatchMs: 1000 },
+      { maxPerBatch: 50, maxBatchMs: 1000, yieldTurns: 1 },
     );
     // Armed in a scrambled order, due over the past 10,000 ms; one key moved, one cancelled.
     const want: string[] = [];
@@ -65,7 +65,7 @@ describe('DeadlineScheduler catch-up', () => {
         if (key === 'a:1') return Promise.reject(new Error('store busy'));
         if (key === 'a:3') throw new Error('bad row');
       },
-      { maxPerBatch: 2, maxBatchMs: 1000 },
+      { maxPerBatch: 2, maxBatchMs: 1000, yieldTurns: 1 },
     );
     for (let i = 1; i <= 5; i++) sched.set(`a:${i}`, -10 + i);
     sched.fireDue();
