@@ -77,6 +77,16 @@ export class MqttBroker {
               const err = Object.assign(new Error(result.refused), { returnCode: 4 });
               return done(err as never, false);
             }
+            if (result.kind === 'service' && !client.clean) {
+              // Alerts on lw/alerts/# are live only (issue 17 item 7, docs/hub.md): a persistent
+              // session would have aedes queue them in memory, unbounded and lost on a crash, for a
+              // subscriber that believes it will get them. MQTT 3.1.1 §3.1.2.4 has the server resume a
+              // CleanSession=0 session, which it would not do durably, so it is refused (§3.2.2.3,
+              // return code 5, not authorized) and the integrator finds out at once.
+              broker.counters.refusedConnects++;
+              broker.log.warn({ clientId: client.id, service: result.username }, 'connection refused: a service account must connect with clean session (alerts are live only; for a durable feed use the webhook notifier or /api/records)');
+              return done(Object.assign(new Error('service accounts must use a clean session'), { returnCode: 5 }) as never, false);
+            }
             (client as LwClient).lwIdentity = result;
             done(null, true);
           })

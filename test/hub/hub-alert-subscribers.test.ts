@@ -46,6 +46,34 @@ describe('downstream systems on lw/alerts/#', () => {
     await ws.endAsync();
   });
 
+  it('alerts are live only: a service asking for a persistent session is refused, and nothing is queued for a service while it is away', async () => {
+    const persistent = mqtt.connectAsync(t.mqttUrl, { clientId: 'control-room-p', username: 'svc-control-room', password: 'correct horse battery staple', clean: false, reconnectPeriod: 0, connectTimeout: 3000 });
+    await expect(persistent).rejects.toThrow(/Not authorized/);
+    expect(t.hub.broker.counters.refusedConnects).toBe(1);
+
+    const { secret } = await t.addDevice('fob-1', { workerId: 'w1' });
+    const fob = await connectFob(t.mqttUrl, 'fob-1', secret);
+    const first = await service('correct horse battery staple');
+    await first.subscribeAsync('lw/alerts/#', { qos: 1 });
+    await first.endAsync();
+    // Raised while the service is away: the alarm is in the store (and the API's records), not queued.
+    await fob.send({ i: '1-1', k: 'sos', ag: 0 });
+    await t.settle();
+    expect(await t.alarms()).toHaveLength(1);
+    const back = await service('correct horse battery staple');
+    const got: AlertMessage[] = [];
+    back.on('message', (_t, p) => got.push(JSON.parse(p.toString())));
+    await back.subscribeAsync('lw/alerts/#', { qos: 1 });
+    await fob.send({ i: '1-2', k: 'sos', ag: 0 });
+    await expect.poll(() => got.length).toBeGreaterThan(0);
+    await t.settle();
+    const alarms = await t.alarms();
+    const second = alarms.find((a) => a.sourceEventId === '1-2')!;
+    expect(new Set(got.map((a) => a.alarmId))).toEqual(new Set([second.id]));
+    await back.endAsync();
+    await fob.close();
+  });
+
   it('a service whose password variable is missing is a config error', () => {
     expect(() => parseConfig({ mqtt: { services: [{ username: 'svc-x', password_env: 'LW_NOT_SET_ANYWHERE' }] } }, 'test', {})).toThrow(ConfigError);
     expect(() => parseConfig({ mqtt: { services: [{ username: 'x', password_env: 'A' }] } }, 'test', { A: 'p' })).toThrow(/must start with "svc-"/);
