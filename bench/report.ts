@@ -138,6 +138,11 @@ const ANALYSIS = `## How SOS latency is measured
   million deadlines are armed, the first major garbage collection delayed due deadlines by about
   0.5 s; the drift figure is measured once that has passed (a hub arms its deadlines once at start-up
   and then runs for months), when it is about 1 ms.
+- **Catch-up after a restart.** Overdue steps used to be handed to the store all at once: 10,000 of
+  them queued 10,000 fsynced transactions (and their effects) ahead of anything new, run back to back
+  in promise callbacks, so no socket was read until they were done. The scheduler now takes at most
+  32 steps or 2 ms, each step with its effects, then gives the event loop 3 turns; one turn was not
+  enough, because an SOS needs several (read, commit, PUBACK, QoS 1 ack) and waited a batch at each.
 - **Fob credentials** are scrypt hashes (N=1024: about 3 ms per check); a verified pair is cached, so
   reconnect storms cost one check per fob.
 `;
