@@ -149,16 +149,18 @@ export class SimulatedBg96 {
       }
       const c = data[i];
       if (this.busy) {
-        // [V.250] §5.2 / [AT] §1.3: the modem takes a new command line only after the previous one's
-        // final result code; what comes before it is not executed (modelled as dropped).
+        // [V.250] §5.5 (issuing commands): the DTE does not send a new command line before the
+        // previous one's result code. What comes before it is not executed: dropped (our model; the
+        // manuals say only to wait).
         this.refused.push(`busy: ${JSON.stringify(c)}`);
         continue;
       }
-      // [AT] §1.3 / ATS4: <LF> is not a command terminator; it is not part of the line either.
+      // [AT] §1.3, [V.250] §6.2.1-6.2.2: <LF> (S4) formats responses; it does not end a command
+      // line, and is not taken as part of one.
       if (c === '\n') continue;
       if (this.echo) this.emit(c);
       if (c === '\r') {
-        // [AT] §1.3 / ATS3: <CR> (13) ends the command line; the modem executes it then.
+        // [AT] §1.3, [V.250] §6.2.1: <CR> (S3 = 13) ends the command line; the modem executes it then.
         const cmd = this.line;
         this.line = '';
         if (cmd) {
