@@ -83,7 +83,8 @@ export class Bg96 {
     // [TCP] §2.3: +QIURC: "recv",0,<len> (§2.3.2, direct push: the bytes follow), "closed",0
     // (§2.3.1: the peer or the network closed the socket), "pdpdeact",1 (the network deactivated
     // the context: every socket is gone, and the host must AT+QIDEACT before activating it again).
-    const u = /^\+QIURC: "([rcp])\w+",\d,?(\d*)/.exec(line);
+    // (Espruino 2v29's regular expressions have no '?' quantifier: ',*' stands in for it.)
+    const u = /^\+QIURC: "([rcp])\w+",\d,*(\d*)/.exec(line);
     if (u) {
       if (u[1] === 'r') this._recvLeft = parseInt(u[2], 10);
       else {
@@ -95,7 +96,7 @@ export class Bg96 {
     const c = this._current;
     // A line with no command waiting for it (a late answer) is nobody's result.
     if (!c) return;
-    if (/^(SEND )?OK$/.test(line)) {
+    if (line === 'OK' || line === 'SEND OK') {
       // [TCP] §2.2.4: QIOPEN's OK only says the command was accepted; its URC is the result.
       if (!c._u) this._finish('');
     } else if (/^(ERROR|SEND FAIL|\+CME ERROR:)/.test(line)) {
