@@ -157,6 +157,18 @@ describe('BG96 driver against a byte-exact scripted modem', () => {
     expect(s.written.pop()).toBe('AT+QICLOSE=0\r');
   });
 
+  it('a command that times out does not take the commands queued behind it with it', () => {
+    const s = scripted();
+    let result: string | null = null;
+    s.drv.close();
+    s.drv.connect('hub.example.org', 1883, 'iot', (err) => (result = err));
+    expect(s.written).toEqual(['AT+QICLOSE=0\r']);
+    advance(s.clock, 10_000);
+    expect(s.written).toEqual(['AT+QICLOSE=0\r', 'AT\r']);
+    s.drv.input('\r\nERROR\r\n');
+    expect(result).toBe('ERROR');
+  });
+
   it('an open whose URC never comes times out after 150 s and is closed', () => {
     const s = scripted();
     let result: string | null = null;

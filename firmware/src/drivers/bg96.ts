@@ -116,9 +116,9 @@ export class Bg96 {
     this._current = null;
     const info = this._info;
     this._info = '';
-    // A failure empties the queue: what waits behind it was planned on its success (the rest of a
-    // split payload must not go: the stream would be torn). The board then closes and reconnects.
-    if (err) this._queue = [];
+    // A failed piece of a split payload: the pieces after it (queued right behind, same callback)
+    // must not go, the stream would be torn. Other commands keep their place and their callbacks.
+    while (err && this._queue.length && this._queue[0].cb === c.cb) this._queue.shift();
     if (err || !c._m) c.cb(err, info);
     this._next();
   }
