@@ -123,11 +123,12 @@ describe('BG96 driver against a byte-exact scripted modem', () => {
   });
 
   it.each([
-    ['+QIOPEN: 0,566', '\r\nOK\r\n\r\n+QIOPEN: 0,566\r\n'],
-    ['+QIOPEN: 0,563', '\r\nOK\r\n\r\n+QIOPEN: 0,563\r\n'],
-    ['ERROR', '\r\nERROR\r\n'],
-    ['+CME ERROR: 3', '\r\n+CME ERROR: 3\r\n'],
-  ])('a failed open (%s) fails the connect at once, and the socket is closed', (expected, answer) => {
+    ['+QIOPEN: 0,566', '\r\nOK\r\n\r\n+QIOPEN: 0,566\r\n', 'AT+CEREG?\r'],
+    ['+QIOPEN: 0,561', '\r\nOK\r\n\r\n+QIOPEN: 0,561\r\n', 'AT\r'],
+    ['+QIOPEN: 0,563', '\r\nOK\r\n\r\n+QIOPEN: 0,563\r\n', 'AT\r'],
+    ['ERROR', '\r\nERROR\r\n', 'AT\r'],
+    ['+CME ERROR: 3', '\r\n+CME ERROR: 3\r\n', 'AT\r'],
+  ])('a failed open (%s) fails the connect at once, and the socket is closed', (expected, answer, retryStartsWith) => {
     const s = scripted();
     let result: string | null = null;
     s.drv.connect('hub.example.org', 1883, 'iot', (err) => (result = err));
@@ -140,6 +141,12 @@ describe('BG96 driver against a byte-exact scripted modem', () => {
     s.drv.input(answer);
     expect(result).toBe(expected);
     expect(s.written).toEqual(['AT+QICLOSE=0\r']);
+    // The hub refused (566): the context is kept, the retry only checks registration and opens.
+    // Anything else: the retry sets the modem and the context up again.
+    s.drv.input('\r\nOK\r\n');
+    s.written.length = 0;
+    s.drv.connect('hub.example.org', 1883, 'iot', () => undefined);
+    expect(s.written).toEqual([retryStartsWith]);
   });
 
   it('a command that never answers times out at its limit, and the next command then goes', () => {

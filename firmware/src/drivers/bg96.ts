@@ -173,8 +173,13 @@ export class Bg96 {
             return;
           }
           if (err) {
-            // [TCP] §2.2.4: a socket whose open failed or never answered is closed before the next.
-            if (o) self.close();
+            if (o) {
+              // [TCP] §2.2.4: a socket whose open failed or never answered is closed before the next.
+              self.close();
+              // Chapter 4: 566 (connect failed) is the hub's side; any other failure (561 PDP context,
+              // 570 context broken, a modem that stopped answering) sets the context up again.
+              if (err.indexOf('566') < 0) self._act = false;
+            }
             return cb(err);
           }
           if (a) self._act = true;
