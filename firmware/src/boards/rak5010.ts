@@ -91,7 +91,7 @@ function main(): void {
   // keeps a fleet from reconnecting in step.
   const reconnect = function (err: string): void {
     const reg = err === 'reg';
-    const wait = Math.min(reg ? 300000 : 6000, (reg ? 30000 : 2000) * Math.pow(2, Math.min(tries++, 4)));
+    const wait = Math.min(reg ? 300000 : 6000, (reg ? 30000 : 2000) << Math.min(tries++, 4));
     setTimeout(link, wait * (1 + 0.5 * Math.random()));
   };
   const link = function (): void {

@@ -86,7 +86,7 @@ export class Bg96 {
     // (Espruino 2v29's regular expressions have no '?' quantifier: ',*' stands in for it.)
     const u = /^\+QIURC: "([rcp])\w+",\d,*(\d*)/.exec(line);
     if (u) {
-      if (u[1] === 'r') this._recvLeft = parseInt(u[2], 10);
+      if (u[1] === 'r') this._recvLeft = +u[2];
       else {
         if (u[1] === 'p') this._act = false;
         this.onClosed();
@@ -158,16 +158,16 @@ export class Bg96 {
     const step = function (): void {
       const s = steps[i];
       const o = s === open;
-      const a = /QIAC/.test(s);
+      const a = /^AT\+QIAC/.test(s);
       self.at(
         s,
         // [TCP] §2.2.2 / §2.2.4: QIACT and QIOPEN may take 150 s (network), §2.2.3 QIDEACT 40 s
         // (given 150 s too: a limit, not a wait); [AT] AT+CPIN? 5 s, the rest 300 ms (given 5 s).
-        /QI[ADO]/.test(s) ? 150000 : 5000,
+        /^AT\+QI[ADO]/.test(s) ? 150000 : 5000,
         function (err, info) {
           // [AT] AT+CEREG: <stat> 1 is registered at home, 5 roaming; 0, 2 (searching), 3
           // (denied), 4 are not registered: ask again every 2 s, for at most 60 s.
-          if (!err && /CEREG/.test(s) && !/^\+CEREG: \d,[15]/.test(info)) {
+          if (!err && /^AT\+CEREG/.test(s) && !/^\+CEREG: \d,[15]/.test(info)) {
             if (++polls >= 30) return cb('reg');
             self._setTimeout(step, 2000);
             return;
