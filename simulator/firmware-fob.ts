@@ -84,7 +84,7 @@ class FirmwareFob implements VirtualFob {
       return;
     }
     // Real I/O between slices: the modem's replies and the hub's packets arrive in real time.
-    // Slices stay under the shortest AT time limit (1 s), so no reply can be timed out before the
+    // Slices stay under the shortest AT time limit (5 s), so no reply can be timed out before the
     // network had its turn; an idle slice only yields once.
     const rak = this.rak!;
     for (let t = 0; t < ms; t += 900) {

@@ -1,38 +1,137 @@
 /**
- * A simulated Quectel BG96 on the board's Serial1: it answers the AT commands our driver uses as
- * the BG96 TCP/IP AT manual describes (echo until ATE0, +CPIN, +CEREG, +QICSGP, +QIACT, +QIOPEN
- * with its URC, +QISEND with the "> " prompt and SEND OK, direct-push +QIURC "recv" and "closed",
- * +QICLOSE) and opens REAL TCP sockets to the host and port the firmware asks for.
+ * A simulated Quectel BG96 on the board's Serial1, strict where the real modem is strict, so that a
+ * driver that works against it has a chance on the real one. It answers the AT commands our driver
+ * uses (echo until ATE0, +CPIN, +CEREG, +QICSGP, +QIDEACT, +QIACT, +QIOPEN with its URC, +QISEND
+ * with the "> " prompt, +QICLOSE, direct-push +QIURC "recv" / "closed" / "pdpdeact") and opens TCP
+ * connections through a Dial function: real sockets by default (realTcp), a scripted peer in unit
+ * tests. Every delay goes through the injected schedule, so tests run on a virtual clock.
+ *
+ * Sources, cited at each rule: [AT] Quectel BG96 AT Commands Manual V2.3; [TCP] Quectel BG96 TCP/IP
+ * Application Note V1.2 (§2.2.x the commands, §2.3 the URCs, chapter 4 the error codes); [V.250]
+ * ITU-T V.250 (the command-line rules every AT modem follows). docs/fob.md lists what is modelled
+ * and what is not.
  */
-import { connect, type Socket } from 'node:net';
+import { connect } from 'node:net';
+
+/** Runs fn after ms on the caller's clock (the board's virtual clock in tests). */
+export type Schedule = (fn: () => void, ms: number) => void;
+
+/** What the simulated network did with a TCP connect, reported to the modem. */
+export interface TcpEvents {
+  connected(): void;
+  /** The connect failed: refused (RST) or unreachable. */
+  refused(): void;
+  data(bytes: string): void;
+  /** The peer closed an established connection (FIN or RST). */
+  closed(): void;
+}
+
+/** The modem's end of one TCP connection. */
+export interface TcpPeer {
+  write(bytes: string): void;
+  destroy(): void;
+}
+
+export type Dial = (host: string, port: number, ev: TcpEvents) => TcpPeer;
+
+/** Real TCP through node:net; bytes are latin1 strings as on Espruino. */
+export const realTcp: Dial = (host, port, ev) => {
+  const s = connect(port, host);
+  let up = false;
+  s.setNoDelay(true);
+  s.once('connect', () => {
+    up = true;
+    ev.connected();
+  });
+  s.on('data', (d) => ev.data(d.toString('latin1')));
+  s.once('error', () => undefined);
+  s.once('close', () => (up ? ev.closed() : ev.refused()));
+  return { write: (b) => void s.write(Buffer.from(b, 'latin1')), destroy: () => void s.destroy() };
+};
+
+/**
+ * Delays in ms. The manual gives only maxima ([TCP] §2.2.2 QIACT 150 s, §2.2.3 QIDEACT 40 s,
+ * §2.2.4 QIOPEN 150 s, §2.2.5 QICLOSE 10 s), all "determined by the network"; these defaults are
+ * short, plausible figures for a good LTE-M cell, not measurements. Tests set their own.
+ */
+export interface Bg96Timings {
+  /** Any answer's latency on the UART (115200 baud moves ~11 bytes per ms). */
+  reply: number;
+  qiact: number;
+  qideact: number;
+  /** From the TCP connect's outcome to the +QIOPEN URC. */
+  qiopen: number;
+  /** From coverage returning (restoreLink) to CEREG stat 1. */
+  register: number;
+  /** From coverage lost (dropLink) to the network's +QIURC: "pdpdeact". */
+  pdpdeact: number;
+}
+
+export const DEFAULT_BG96_TIMINGS: Bg96Timings = { reply: 5, qiact: 800, qideact: 200, qiopen: 50, register: 3000, pdpdeact: 1000 };
+
+/** [TCP] §2.2.7: <send_length> range 0-1460. */
+export const BG96_MAX_SEND = 1460;
+
+/** [TCP] §2.2.6 <socket_state>: 0 Initial, 1 Opening, 2 Connected, 4 Closing. */
+type SocketState = 'initial' | 'opening' | 'connected' | 'closing';
 
 export class SimulatedBg96 {
-  /** The cellular link: down means not registered and no sockets. */
+  /** Radio coverage: down means CEREG is not registered, QIACT fails and connects do not go out. */
   linkUp = true;
+  /** Every command line the modem executed, in order. */
   commands: string[] = [];
+  /** What the modem did not execute, and why (for tests): 'busy: AT', 'no <CR>: AT', 'send over 1460'. */
+  refused: string[] = [];
   /** Counts traffic in either direction (the simulator gives the network time when it moves). */
   activity = 0;
   /** Every payload the board sent over TCP (raw MQTT packets), for observers. */
   onSend: ((bytes: string) => void) | null = null;
+  readonly timings: Bg96Timings;
   private echo = true;
   private line = '';
+  /** Executing a command: from its <CR> until its final result code has gone out. */
+  private busy = false;
   private sendLeft = 0;
   private sendBuf = '';
-  private socket: Socket | null = null;
+  private registered = true;
+  private context: 'inactive' | 'active' | 'deactivated' = 'inactive';
+  private state: SocketState = 'initial';
+  private peer: TcpPeer | null = null;
+  /** Bumped whenever the socket is reset, so the events of an old connection are ignored. */
+  private generation = 0;
   private hostOverride: string | null = null;
   /** A silent dead link: the socket looks open, but nothing gets through either way and no URC comes. */
   private silent = false;
 
-  constructor(private readonly toBoard: (data: string) => void) {}
+  constructor(
+    private readonly toBoard: (data: string) => void,
+    private readonly schedule: Schedule = (fn, ms) => void setTimeout(fn, ms),
+    timings: Partial<Bg96Timings> = {},
+    private readonly dial: Dial = realTcp,
+  ) {
+    this.timings = { ...DEFAULT_BG96_TIMINGS, ...timings };
+  }
 
   /** Tests and the simulator may redirect the fob's configured host (e.g. a name) to loopback. */
   redirect(host: string): void {
     this.hostOverride = host;
   }
 
-  private reply(text: string): void {
-    this.activity++;
-    setImmediate(() => this.toBoard(text));
+  /** Text to the board after `ms` (plus the UART latency); URCs and intermediate answers. */
+  private emit(text: string, ms = 0): void {
+    this.schedule(() => {
+      this.activity++;
+      this.toBoard(text);
+    }, ms + this.timings.reply);
+  }
+
+  /** The final result code: the command line processor is free again once it has gone out. */
+  private final(text: string, ms = 0): void {
+    this.schedule(() => {
+      this.busy = false;
+      this.activity++;
+      this.toBoard(`\r\n${text}\r\n`);
+    }, ms + this.timings.reply);
   }
 
   /** Bytes the board writes to Serial1. */
@@ -40,6 +139,7 @@ export class SimulatedBg96 {
     this.activity++;
     for (let i = 0; i < data.length; i++) {
       if (this.sendLeft > 0) {
+        // [TCP] §2.2.7: after "> " exactly <send_length> bytes are data, whatever they contain.
         const take = data.substr(i, this.sendLeft);
         this.sendBuf += take;
         this.sendLeft -= take.length;
@@ -48,88 +148,184 @@ export class SimulatedBg96 {
         continue;
       }
       const c = data[i];
-      if (this.echo) this.reply(c);
-      if (c === '\n') {
-        const cmd = this.line.replace(/\r$/, '');
+      if (this.busy) {
+        // [V.250] §5.5 (issuing commands): the DTE does not send a new command line before the
+        // previous one's result code. What comes before it is not executed: dropped (our model; the
+        // manuals say only to wait).
+        this.refused.push(`busy: ${JSON.stringify(c)}`);
+        continue;
+      }
+      // [AT] §1.3, [V.250] §6.2.1-6.2.2: <LF> (S4) formats responses; it does not end a command
+      // line, and is not taken as part of one.
+      if (c === '\n') continue;
+      if (this.echo) this.emit(c);
+      if (c === '\r') {
+        // [AT] §1.3, [V.250] §6.2.1: <CR> (S3 = 13) ends the command line; the modem executes it then.
+        const cmd = this.line;
         this.line = '';
-        if (cmd) this.command(cmd);
+        if (cmd) {
+          this.busy = true;
+          this.command(cmd);
+        }
       } else this.line += c;
     }
+  }
+
+  /** A line the modem has received but not executed (no <CR> yet): what an LF-only driver leaves. */
+  get unterminated(): string {
+    return this.line;
   }
 
   private flushSend(): void {
     const payload = this.sendBuf;
     this.sendBuf = '';
-    if (!this.socket || this.socket.destroyed) return this.reply('\r\nSEND FAIL\r\n');
+    if (this.state !== 'connected' || !this.peer) return this.final('SEND FAIL');
     // The modem accepts the data into its buffer; on a silent dead link it never leaves.
-    if (this.silent) return this.reply('\r\nSEND OK\r\n');
-    this.socket.write(Buffer.from(payload, 'latin1'));
+    if (this.silent) return this.final('SEND OK');
+    this.peer.write(payload);
     this.onSend?.(payload);
-    this.reply('\r\nSEND OK\r\n');
+    this.final('SEND OK');
   }
 
   private command(cmd: string): void {
     this.commands.push(cmd);
-    const ok = (): void => this.reply('\r\nOK\r\n');
-    if (cmd === 'AT') return ok();
-    if (cmd === 'ATE0') {
-      this.echo = false;
-      return ok();
+    const t = this.timings;
+    if (cmd === 'AT') return this.final('OK');
+    if (cmd === 'ATE0' || cmd === 'ATE1') {
+      this.echo = cmd === 'ATE1';
+      return this.final('OK');
     }
-    if (cmd === 'AT+CPIN?') return this.reply('\r\n+CPIN: READY\r\n\r\nOK\r\n');
-    if (cmd === 'AT+CEREG?') return this.reply(`\r\n+CEREG: 0,${this.linkUp ? 1 : 2}\r\n\r\nOK\r\n`);
-    if (cmd.startsWith('AT+QICSGP=')) return ok();
-    if (cmd === 'AT+QIACT=1') return this.linkUp ? ok() : this.reply('\r\nERROR\r\n');
-    let m = /^AT\+QIOPEN=1,0,"TCP","([^"]*)",(\d+),0,1$/.exec(cmd);
-    if (m) {
-      ok();
-      if (!this.linkUp) return this.reply('\r\n+QIOPEN: 0,566\r\n');
-      const socket = connect(Number(m[2]), this.hostOverride ?? m[1]);
-      socket.setNoDelay(true);
-      this.socket = socket;
-      socket.once('connect', () => this.reply('\r\n+QIOPEN: 0,0\r\n'));
-      socket.on('data', (d) => {
-        if (this.socket !== socket || this.silent) return;
-        const s = d.toString('latin1');
-        this.reply(`\r\n+QIURC: "recv",0,${s.length}\r\n${s}`);
-      });
-      socket.once('error', () => undefined);
-      socket.once('close', () => {
-        if (this.socket === socket) {
-          this.socket = null;
-          this.reply('\r\n+QIURC: "closed",0\r\n');
-        }
-      });
+    // [AT] AT+CPIN?: the SIM is always ready here.
+    if (cmd === 'AT+CPIN?') return this.info('+CPIN: READY');
+    // [AT] AT+CEREG?: +CEREG: <n>,<stat>; stat 1 registered (home), 2 not registered, searching.
+    if (cmd === 'AT+CEREG?') return this.info(`+CEREG: 0,${this.registered ? 1 : 2}`);
+    // [TCP] §2.2.1: AT+QICSGP=<contextID>,<context_type>,"<APN>","<user>","<pwd>",<auth>.
+    if (cmd.startsWith('AT+QICSGP=')) return this.final(/^AT\+QICSGP=1,[123],"[^"]*","[^"]*","[^"]*",[0-3]$/.test(cmd) ? 'OK' : 'ERROR');
+    if (cmd === 'AT+QIDEACT=1') {
+      // [TCP] §2.2.3: deactivates the context and closes every socket on it.
+      this.resetSocket();
+      this.context = 'inactive';
+      return this.final('OK', t.qideact);
+    }
+    if (cmd === 'AT+QIACT=1') {
+      // [TCP] §2.2.2: OK once the network has activated the context (up to 150 s). ERROR when it is
+      // already active, when the network deactivated it and QIDEACT has not been run (§2.3
+      // "pdpdeact": the host must deactivate first), or when not registered.
+      if (this.context !== 'inactive' || !this.registered) return this.final('ERROR', t.qiact);
+      this.schedule(() => {
+        if (this.registered) this.context = 'active';
+      }, t.qiact);
+      return this.final(this.registered ? 'OK' : 'ERROR', t.qiact);
+    }
+    const open = /^AT\+QIOPEN=1,0,"TCP","([^"]*)",(\d+),0,([012])$/.exec(cmd);
+    if (open) return this.open(open[1], Number(open[2]));
+    const send = /^AT\+QISEND=0,(\d+)$/.exec(cmd);
+    if (send) {
+      const n = Number(send[1]);
+      // [TCP] §2.2.7: <send_length> over 1460, or a socket that is not connected: ERROR, no prompt.
+      if (n > BG96_MAX_SEND || n === 0) {
+        this.refused.push(`send over ${BG96_MAX_SEND}: ${n}`);
+        return this.final('ERROR');
+      }
+      if (this.state !== 'connected') return this.final('ERROR');
+      // The prompt "> " at the start of a line; data mode begins when it has gone out.
+      this.schedule(() => {
+        this.sendLeft = n;
+        this.activity++;
+        this.toBoard('\r\n> ');
+      }, t.reply);
       return;
     }
-    m = /^AT\+QISEND=0,(\d+)$/.exec(cmd);
-    if (m) {
-      if (!this.socket) return this.reply('\r\nERROR\r\n');
-      this.sendLeft = Number(m[1]);
-      return this.reply('\r\n> ');
-    }
     if (cmd === 'AT+QICLOSE=0') {
+      // [TCP] §2.2.5: closes the socket whatever its state; OK.
       this.silent = false;
-      const s = this.socket;
-      this.socket = null;
-      s?.destroy();
-      return ok();
+      this.resetSocket();
+      return this.final('OK');
     }
-    this.reply('\r\nERROR\r\n');
+    this.final('ERROR');
   }
 
-  /** The network drops the link (the socket dies without a goodbye). */
+  /** [AT] §1.3: an information response, then the final result code OK. */
+  private info(text: string): void {
+    this.emit(`\r\n${text}\r\n`);
+    this.final('OK');
+  }
+
+  private open(host: string, port: number): void {
+    const t = this.timings;
+    // [TCP] §2.2.4: OK at once (the command is accepted), the outcome later as +QIOPEN: 0,<err>.
+    this.final('OK');
+    const result = (err: number, ms = t.qiopen): void => this.emit(`\r\n+QIOPEN: 0,${err}\r\n`, ms);
+    // Chapter 4: 563 socket identity has been used (connectID 0 not closed since: §2.3.1 leaves a
+    // closed socket "Closing" until AT+QICLOSE).
+    if (this.state !== 'initial') return result(563);
+    // No active context (not activated, or dropped by the network): 561 "open PDP context failed"
+    // is our reading of chapter 4; the manual does not say which code this case gives.
+    if (this.context !== 'active' || !this.linkUp) return result(561);
+    this.state = 'opening';
+    const gen = ++this.generation;
+    const mine = (): boolean => gen === this.generation;
+    this.peer = this.dial(this.hostOverride ?? host, port, {
+      connected: () => {
+        if (!mine()) return;
+        this.state = 'connected';
+        result(0);
+      },
+      // Chapter 4: 566 socket connect failed (refused or unreachable).
+      refused: () => {
+        if (!mine()) return;
+        this.state = 'initial';
+        this.peer = null;
+        result(566);
+      },
+      data: (bytes) => {
+        if (!mine() || this.silent || this.state !== 'connected') return;
+        // [TCP] §2.3.2, direct push: the URC, then exactly that many bytes.
+        this.emit(`\r\n+QIURC: "recv",0,${bytes.length}\r\n${bytes}`);
+      },
+      closed: () => {
+        if (!mine() || this.state !== 'connected') return;
+        // [TCP] §2.3.1: the socket stays "Closing" until AT+QICLOSE.
+        this.state = 'closing';
+        this.peer = null;
+        this.emit('\r\n+QIURC: "closed",0\r\n');
+      },
+    });
+  }
+
+  private resetSocket(): void {
+    this.generation++;
+    const p = this.peer;
+    this.peer = null;
+    this.state = 'initial';
+    p?.destroy();
+  }
+
+  /**
+   * Coverage is lost: CEREG goes to 2 (searching), the socket dies without a goodbye, and after
+   * timings.pdpdeact the network deactivates the context: +QIURC: "pdpdeact",1 ([TCP] §2.3).
+   */
   dropLink(): void {
     this.linkUp = false;
-    const s = this.socket;
-    if (s) {
-      s.destroy();
-    }
+    this.registered = false;
+    this.generation++;
+    this.peer?.destroy();
+    this.peer = null;
+    if (this.state !== 'initial') this.state = 'closing';
+    this.schedule(() => {
+      if (this.linkUp || this.context !== 'active') return;
+      this.context = 'deactivated';
+      this.emit('\r\n+QIURC: "pdpdeact",1\r\n');
+    }, this.timings.pdpdeact);
   }
 
+  /** Coverage is back: the modem registers again after timings.register. */
   restoreLink(): void {
     this.linkUp = true;
     this.silent = false;
+    this.schedule(() => {
+      if (this.linkUp) this.registered = true;
+    }, this.timings.register);
   }
 
   /**
@@ -139,10 +335,17 @@ export class SimulatedBg96 {
   silentDrop(): void {
     this.silent = true;
     this.linkUp = false;
+    this.registered = false;
   }
 
+  /** Power is cut (the board reboots with it): sockets, context, echo and any half-read line reset. */
   close(): void {
-    this.socket?.destroy();
-    this.socket = null;
+    this.resetSocket();
+    this.context = 'inactive';
+    this.echo = true;
+    this.busy = false;
+    this.line = '';
+    this.sendLeft = 0;
+    this.sendBuf = '';
   }
 }

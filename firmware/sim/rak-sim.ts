@@ -16,7 +16,11 @@ export class SimulatedRak {
     private readonly script: vm.Script,
     readonly storage: StorageFiles,
   ) {
-    this.modem = new SimulatedBg96((d) => this.board.serialReceive(d));
+    // The modem's delays run on the board's virtual clock (read at each call: a reboot replaces the board).
+    this.modem = new SimulatedBg96(
+      (d) => this.board.serialReceive(d),
+      (fn, ms) => void this.board.clock.set(fn, ms),
+    );
     this.board = this.makeBoard();
   }
 

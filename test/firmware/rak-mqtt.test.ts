@@ -90,7 +90,9 @@ describe('RAK5010 bundle: BG96 driver and MQTT client against a plain broker', (
     expect(await r.until(() => events('hi').length > 0, 20_000)).toBe(true);
     expect(connects[0]).toEqual({ clientId: 'rak-1', username: 'rak-1', password: 's3cret' });
     // The modem was driven by AT commands the BG96 manual documents, in order.
-    expect(r.modem.commands.slice(0, 7).map((c) => c.replace(/=.*/, ''))).toEqual(['AT', 'ATE0', 'AT+CPIN?', 'AT+CEREG?', 'AT+QICSGP', 'AT+QIACT', 'AT+QIOPEN']);
+    expect(r.modem.commands.slice(0, 8).map((c) => c.replace(/=.*/, ''))).toEqual(['AT', 'ATE0', 'AT+CPIN?', 'AT+CEREG?', 'AT+QICSGP', 'AT+QIDEACT', 'AT+QIACT', 'AT+QIOPEN']);
+    // Nothing was sent to the modem while it was still executing a command, nor ended by LF alone.
+    expect(r.modem.refused).toEqual([]);
     expect(r.modem.commands).toContain(`AT+QIOPEN=1,0,"TCP","hub.example.org",${port},0,1`);
     expect(published.find((p) => p.topic === 'lw/rak-1/st')).toMatchObject({ payload: '1', qos: 1 });
     expect(published.find((p) => p.topic === 'lw/rak-1/ev')).toMatchObject({ qos: 1 });

@@ -1,7 +1,8 @@
 /**
  * RAK5010 (nRF52840 + Quectel BG96 LTE-M): the fob talks straight to the hub over MQTT, through our
- * own BG96 driver and MQTT client. A dropped link is noticed by the keep-alive and re-established
- * with jittered back-off; the outbox re-sends whatever the hub has not acked.
+ * own BG96 driver and MQTT client. A dropped link is noticed by the keep-alive (or the modem's URCs)
+ * and re-established with jittered back-off, short when the hub refused, long when the network is
+ * missing; the outbox re-sends whatever the hub has not acked.
  */
 import { commandTopic, deviceTopic, statusTopic } from '../../../shared/protocol-core';
 import { FobCore } from '../core/fob-core';
@@ -28,7 +29,8 @@ function main(): void {
   Serial1.on('data', function (d) {
     modem.input(d);
   });
-  let backoff = 5000;
+  /** Failed link attempts since the last MQTT session came up: the back-off grows with them. */
+  let tries = 0;
   const mqtt = new MqttClient(
     function (data) {
       // A send the modem refuses (socket gone, timeout) ends the session at once.
@@ -82,19 +84,24 @@ function main(): void {
   const core = new FobCore(hal, 'rak5010');
   exposeGlobal(identity, core);
 
-  const reconnect = function (): void {
-    const wait = Math.round(backoff * (0.8 + 0.4 * Math.random()));
-    backoff = Math.min(300000, backoff * 2);
-    setTimeout(link, wait);
+  // Issue 14: the network is there but the hub refused or did not answer (it is restarting): try
+  // again within seconds, 2-3 s first, doubling to at most 6-9 s, so an alarm raised meanwhile
+  // reaches the hub within seconds of its return. No network registration ('reg'): nothing to try
+  // for a while; 30-45 s, doubling to at most 300-450 s, spares the battery. Jitter (x1 to x1.5)
+  // keeps a fleet from reconnecting in step.
+  const reconnect = function (err: string): void {
+    const reg = err === 'reg';
+    const wait = Math.min(reg ? 300000 : 6000, (reg ? 30000 : 2000) << Math.min(tries++, 4));
+    setTimeout(link, wait * (1 + 0.5 * Math.random()));
   };
   const link = function (): void {
     modem.connect(identity.h, identity.p, APN, function (err) {
-      if (err) return reconnect();
+      if (err) return reconnect(err);
       mqtt.start();
     });
   };
   mqtt.onConnected = function () {
-    backoff = 5000;
+    tries = 0;
     mqtt.subscribe(commandTopic(id));
     mqtt.publish(statusTopic(id), '1', 1);
     core.link(true);
@@ -105,7 +112,7 @@ function main(): void {
   mqtt.onClosed = function () {
     core.link(false);
     modem.close();
-    reconnect();
+    reconnect('');
   };
   modem.onData = function (d) {
     mqtt.input(d);

@@ -1,7 +1,12 @@
 /**
  * Our own driver for the Quectel BG96 (LTE-M) over its AT command set: one TCP connection in
  * "direct push" mode (incoming data arrives as +QIURC: "recv",0,<len> followed by the bytes).
- * Commands are queued and answered one at a time; every one has a time limit.
+ * Commands are queued and sent one at a time: the next goes only once the previous one's own
+ * result has come (or its time limit passed), so no reply can complete the wrong command.
+ *
+ * Sources, cited at each rule: [AT] Quectel BG96 AT Commands Manual V2.3 (sections named by
+ * their command where cited); [TCP] Quectel BG96 TCP/IP Application Note V1.2 (the former "TCP/IP
+ * AT Commands Manual"): §2.2.x the commands, §2.3 the +QIURC URCs, chapter 4 the error codes.
  */
 export interface Serial {
   write(data: string): void;
@@ -9,23 +14,32 @@ export interface Serial {
 
 interface Pending {
   cmd: string;
-  /** the line that ends the command: OK, or a URC such as +QIOPEN */
-  done: RegExp;
   timeoutMs: number;
-  cb: (err: string, lines: string[]) => void;
+  /** err '' on success; info: the command's last information line (e.g. '+CEREG: 0,1'). */
+  cb: (err: string, info: string) => void;
+  /** AT+QISEND: the payload, written once the "> " prompt has come. */
   data?: string;
+  /** AT+QIOPEN: the URC that is the command's real result, after its OK (e.g. '+QIOPEN: 0,'). */
+  _u?: string;
+  /** A piece of a split payload that is not the last: its success is not reported on its own. */
+  _m?: boolean;
 }
+
+/** [TCP] §2.2.7: <send_length> of AT+QISEND is at most 1460 bytes. */
+const MAX_SEND = 1460;
 
 export class Bg96 {
   private _queue: Pending[] = [];
   private _current: Pending | null = null;
-  private _lines: string[] = [];
+  private _info = '';
   private _buf = '';
   private _recvLeft = 0;
-  private _recv = '';
   private _timer = -1;
-  onData: (data: string) => void = function () {};
-  onClosed: () => void = function () {};
+  /** PDP context 1 was activated by us and the network has not deactivated it since. */
+  private _act = false;
+  // Set by the board before the first byte comes (no default: the bundle's bytes are counted).
+  onData!: (data: string) => void;
+  onClosed!: () => void;
 
   constructor(
     private readonly _serial: Serial,
@@ -38,47 +52,61 @@ export class Bg96 {
     this._buf += data;
     for (;;) {
       if (this._recvLeft > 0) {
+        // [TCP] §2.3.2, direct push: exactly <len> bytes follow the URC, whatever they contain.
+        // They go on as they come (the MQTT client reassembles its packets).
         const take = this._buf.substr(0, this._recvLeft);
+        if (!take) return;
         this._buf = this._buf.substr(take.length);
         this._recvLeft -= take.length;
-        this._recv += take;
-        if (this._recvLeft > 0) return;
-        const got = this._recv;
-        this._recv = '';
-        this.onData(got);
+        this.onData(take);
         continue;
       }
-      if (this._current && this._current.data !== undefined && this._buf.indexOf('>') >= 0) {
-        // The send prompt: write the payload.
-        this._buf = this._buf.substr(this._buf.indexOf('>') + 1);
-        const d = this._current.data;
-        this._current.data = undefined;
-        this._serial.write(d);
+      const c = this._current;
+      // [TCP] §2.2.7: the modem answers AT+QISEND with "> " at the start of a line (after <CR><LF>);
+      // only then may the bytes go. A '>' anywhere else, or while no QISEND waits for it, is not one.
+      if (c && c.data !== undefined && this._buf.charAt(0) === '>') {
+        this._buf = this._buf.substr(1);
+        this._serial.write(c.data);
+        c.data = undefined;
         continue;
       }
       const nl = this._buf.indexOf('\n');
       if (nl < 0) return;
-      const line = this._buf.substr(0, nl).replace('\r', '');
+      // [AT] §1.3: every response is <CR><LF><response><CR><LF>.
+      const line = this._buf.substr(0, nl).trim();
       this._buf = this._buf.substr(nl + 1);
       if (line) this._line(line);
     }
   }
 
   private _line(line: string): void {
-    const recv = /^\+QIURC: "recv",0,(\d+)/.exec(line);
-    if (recv) {
-      this._recvLeft = parseInt(recv[1], 10);
-      return;
-    }
-    if (line.indexOf('+QIURC: "closed"') === 0) {
-      this.onClosed();
+    // [TCP] §2.3: +QIURC: "recv",0,<len> (§2.3.2, direct push: the bytes follow), "closed",0
+    // (§2.3.1: the peer or the network closed the socket), "pdpdeact",1 (the network deactivated
+    // the context: every socket is gone, and the host must AT+QIDEACT before activating it again).
+    // (Espruino 2v29's regular expressions have no '?' quantifier: ',*' stands in for it.)
+    const u = /^\+QIURC: "([rcp])\w+",\d,*(\d*)/.exec(line);
+    if (u) {
+      if (u[1] === 'r') this._recvLeft = +u[2];
+      else {
+        if (u[1] === 'p') this._act = false;
+        this.onClosed();
+      }
       return;
     }
     const c = this._current;
+    // A line with no command waiting for it (a late answer) is nobody's result.
     if (!c) return;
-    this._lines.push(line);
-    if (c.done.test(line)) this._finish('');
-    else if (line === 'ERROR' || line.indexOf('+CME ERROR') === 0 || line === 'SEND FAIL') this._finish(line);
+    if (line === 'OK' || line === 'SEND OK') {
+      // [TCP] §2.2.4: QIOPEN's OK only says the command was accepted; its URC is the result.
+      if (!c._u) this._finish('');
+    } else if (/^(ERROR|SEND FAIL|\+CME ERROR:)/.test(line)) {
+      // [AT] §1.3 final result codes; [TCP] §2.2.7: SEND FAIL is a full send buffer.
+      this._finish(line);
+    } else if (c._u && line.indexOf(c._u) === 0) {
+      // [TCP] §2.2.4 and chapter 4: +QIOPEN: 0,<err>, 0 is success, anything else (566 connect
+      // failed, 563 socket in use, ...) a failure now, not 150 s later.
+      this._finish(line === c._u + '0' ? '' : line);
+    } else this._info = line;
   }
 
   private _finish(err: string): void {
@@ -86,9 +114,12 @@ export class Bg96 {
     if (!c) return;
     this._clearTimeout(this._timer);
     this._current = null;
-    const lines = this._lines;
-    this._lines = [];
-    c.cb(err, lines);
+    const info = this._info;
+    this._info = '';
+    // A failed piece of a split payload: the pieces after it (queued right behind, same callback)
+    // must not go, the stream would be torn. Other commands keep their place and their callbacks.
+    while (err && this._queue.length && this._queue[0].cb === c.cb) this._queue.shift();
+    if (err || !c._m) c.cb(err, info);
     this._next();
   }
 
@@ -98,46 +129,83 @@ export class Bg96 {
     const c = this._queue.shift()!;
     this._current = c;
     this._timer = this._setTimeout(function () {
-      self._finish('timeout: ' + c.cmd);
+      self._finish('timeout ' + c.cmd);
     }, c.timeoutMs);
-    this._serial.write(c.cmd + '\r\n');
+    // [AT] §1.3: a command line ends with <CR> (S3 = 13); the modem does not execute it before.
+    this._serial.write(c.cmd + '\r');
   }
 
-  at(cmd: string, done: RegExp, timeoutMs: number, cb: (err: string, lines: string[]) => void, data?: string): void {
-    this._queue.push({ cmd: cmd, done: done, timeoutMs: timeoutMs, cb: cb, data: data });
+  at(cmd: string, timeoutMs: number, cb: (err: string, info: string) => void, data?: string, u?: string, more?: boolean): void {
+    this._queue.push({ cmd: cmd, timeoutMs: timeoutMs, cb: cb, data: data, _u: u, _m: more });
     this._next();
   }
 
-  /** Brings the link up and opens TCP to host:port; cb('') when open. */
+  /**
+   * Brings the link up and opens TCP to host:port; cb('') when open, cb('reg') when the network
+   * did not register within 60 s, otherwise cb(the modem's failing line, or 'timeout <cmd>').
+   * While the context stays active only registration is checked and the socket opened.
+   */
   connect(host: string, port: number, apn: string, cb: (err: string) => void): void {
     const self = this;
-    const steps: [string, RegExp, number][] = [
-      ['AT', /^OK$/, 1000],
-      ['ATE0', /^OK$/, 1000],
-      ['AT+CPIN?', /^OK$/, 5000],
-      ['AT+CEREG?', /^\+CEREG: \d,[15]$/, 5000],
-      ['AT+QICSGP=1,1,"' + apn + '","","",1', /^OK$/, 5000],
-      ['AT+QIACT=1', /^OK$/, 150000],
-      ['AT+QIOPEN=1,0,"TCP","' + host + '",' + port + ',0,1', /^\+QIOPEN: 0,0$/, 150000],
-    ];
+    const open = 'AT+QIOPEN=1,0,"TCP","' + host + '",' + port + ',0,1';
+    const up = this._act;
+    // [TCP] §2.2.3: QIDEACT first, so QIACT never meets a context left active (it would answer
+    // ERROR) or one the network dropped (§2.3, "pdpdeact").
+    const steps = ((up ? '' : 'AT|ATE0|AT+CPIN?|') + 'AT+CEREG?' + (up ? '' : '|AT+QICSGP=1,1,"' + apn + '","","",1|AT+QIDEACT=1|AT+QIACT=1')).split('|');
+    steps.push(open);
     let i = 0;
+    let polls = 0;
     const step = function (): void {
-      if (i >= steps.length) return cb('');
-      const s = steps[i++];
-      self.at(s[0], s[1], s[2], function (err) {
-        // QIACT fails harmlessly when the context is already active.
-        if (err && s[0] !== 'AT+QIACT=1') return cb(err);
-        step();
-      });
+      const s = steps[i];
+      const o = s === open;
+      const a = /^AT\+QIAC/.test(s);
+      self.at(
+        s,
+        // [TCP] §2.2.2 / §2.2.4: QIACT and QIOPEN may take 150 s (network), §2.2.3 QIDEACT 40 s
+        // (given 150 s too: a limit, not a wait); [AT] AT+CPIN? 5 s, the rest 300 ms (given 5 s).
+        /^AT\+QI[ADO]/.test(s) ? 150000 : 5000,
+        function (err, info) {
+          // [AT] AT+CEREG: <stat> 1 is registered at home, 5 roaming; 0, 2 (searching), 3
+          // (denied), 4 are not registered: ask again every 2 s, for at most 60 s.
+          if (!err && /^AT\+CEREG/.test(s) && !/^\+CEREG: \d,[15]/.test(info)) {
+            if (++polls >= 30) return cb('reg');
+            self._setTimeout(step, 2000);
+            return;
+          }
+          if (err) {
+            if (o) {
+              // [TCP] §2.2.4: a socket whose open failed or never answered is closed before the next.
+              self.close();
+              // Chapter 4: 566 (connect failed) is the hub's side; any other failure (561 PDP context,
+              // 570 context broken, a modem that stopped answering) sets the context up again.
+              if (err.indexOf('566') < 0) self._act = false;
+            }
+            return cb(err);
+          }
+          if (a) self._act = true;
+          i++;
+          if (o) cb('');
+          else step();
+        },
+        undefined,
+        o ? '+QIOPEN: 0,' : undefined,
+      );
     };
     step();
   }
 
+  /** Sends the bytes in pieces of at most 1460 (one QISEND each, queued together); cb once. */
   send(data: string, cb: (err: string) => void): void {
-    this.at('AT+QISEND=0,' + data.length, /^SEND OK$/, 10000, cb, data);
+    let i = 0;
+    for (; i < data.length; i += MAX_SEND) {
+      const d = data.substr(i, MAX_SEND);
+      // [TCP] §2.2.7: SEND OK means the bytes are in the modem's send buffer, not at the peer.
+      this.at('AT+QISEND=0,' + d.length, 10000, cb, d, undefined, i + MAX_SEND < data.length);
+    }
   }
 
   close(): void {
-    this.at('AT+QICLOSE=0', /^OK$/, 10000, function () {});
+    // [TCP] §2.2.5: AT+QICLOSE answers within 10 s (its default timeout).
+    this.at('AT+QICLOSE=0', 10000, function () {});
   }
 }
