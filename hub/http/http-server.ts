@@ -13,6 +13,8 @@ export interface HttpServerOptions {
    * addresses / CIDRs.
    */
   trustProxy?: boolean | number | string[];
+  /** Certificate and key: the port serves HTTPS (hub/http/https.ts). */
+  https?: { cert: string; key: string };
 }
 
 export function createHttpServer(log: Logger, opts: HttpServerOptions = {}): FastifyInstance {
@@ -23,6 +25,7 @@ export function createHttpServer(log: Logger, opts: HttpServerOptions = {}): Fas
     bodyLimit: 256 * 1024,
     // Fastify turns a bare hop count into "trust nothing"; a hop count is the hops nearest the hub.
     trustProxy: typeof tp === 'number' ? (_address: string, hop: number) => hop < tp : tp,
+    ...(opts.https ? { https: opts.https } : {}),
   }) as unknown as FastifyInstance;
   // Connections that have not sent a request yet (a browser opens spare ones ahead of need): Node's
   // server.close() counts them as busy, not idle, and would wait for their headers timeout (60 s)
