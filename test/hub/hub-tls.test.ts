@@ -2,7 +2,7 @@
  * Transport security (issue 17) end to end: a real hub with certificates made by openssl at test
  * time, real mqtt.js fobs over MQTTS and WSS, real HTTPS requests, a real SIGHUP.
  */
-import { copyFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, connect as netConnect, type AddressInfo } from 'node:net';
 import { request as httpsRequest } from 'node:https';
 import type { TLSSocket } from 'node:tls';
@@ -11,6 +11,7 @@ import { Writable } from 'node:stream';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
+import TOML from '@iarna/toml';
 import { startTestHub, testConfig, type TestHub } from '../helpers/hub-harness.js';
 import { connectFob, type FobTls, type TestFob } from '../helpers/mqtt-fob.js';
 import { makeTestPki, type TestPki } from '../helpers/test-certs.js';
@@ -332,6 +333,27 @@ describe('HTTPS from the hub', () => {
     expect(alarms.status).toBe(200);
     expect(JSON.parse(alarms.body)).toBeDefined();
     expect((await httpsFetch(`${t.httpUrl}/api/alarms`)).status).toBe(401);
+  });
+});
+
+describe('lonewatch.example.toml [tls]', () => {
+  it('comments every key of [tls], and the commented example is valid config with the defaults shown', () => {
+    const text = readFileSync(new URL('../../lonewatch.example.toml', import.meta.url), 'utf8');
+    const lines = text.split('\n');
+    const start = lines.indexOf('# [tls]');
+    expect(start).toBeGreaterThan(0);
+    const block: string[] = [];
+    for (let i = start + 1; i < lines.length && lines[i]!.startsWith('#'); i++) block.push(lines[i]!);
+    const keys = block.filter((l) => /^# \w+ = /.test(l)).map((l) => l.slice(2));
+    const parsed = testConfig(pki.dir, { tls: TOML.parse(keys.join('\n')) }).tls!;
+    expect(Object.keys(parsed).sort()).toEqual(['cert_file', 'chain_file', 'client_ca_file', 'client_certs', 'https', 'keep_plain_mqtt', 'key_file', 'mqtts_port']);
+    expect(parsed).toMatchObject({ mqtts_port: 8883, https: true, keep_plain_mqtt: false, client_certs: 'off' });
+    // Each key (or group of neighbouring keys) sits under a comment that explains it.
+    for (const k of keys) {
+      let j = block.indexOf(`# ${k}`) - 1;
+      while (j >= 0 && /^# \w+ = /.test(block[j]!)) j--;
+      expect(j, k).toBeGreaterThanOrEqual(0);
+    }
   });
 });
 
