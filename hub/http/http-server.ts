@@ -31,13 +31,20 @@ export function createHttpServer(log: Logger, opts: HttpServerOptions = {}): Fas
   // server.close() counts them as busy, not idle, and would wait for their headers timeout (60 s)
   // before the hub could stop. They carry nothing: drop them when the server closes.
   const unused = new Set<Socket>();
-  http.server.on('connection', (socket: Socket) => {
+  // Over HTTPS a request's socket is the TLS socket, not the TCP one 'connection' gives: track the
+  // TLS sockets ('secureConnection'), or every HTTPS connection would count as unused and be cut.
+  // A TLS connection whose handshake ends after the stop began would hold server.close() open: one
+  // that arrives once closing is dropped at once.
+  let closing = false;
+  http.server.on(opts.https ? 'secureConnection' : 'connection', (socket: Socket) => {
+    if (closing) return void socket.destroy();
     unused.add(socket);
     socket.once('close', () => unused.delete(socket));
   });
   http.server.on('request', (req: { socket: Socket }) => unused.delete(req.socket));
   http.server.on('upgrade', (req: { socket: Socket }) => unused.delete(req.socket));
   http.addHook('preClose', async () => {
+    closing = true;
     for (const socket of unused) socket.destroy();
     unused.clear();
   });

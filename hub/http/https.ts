@@ -8,13 +8,19 @@ import type { Server as HttpsServer } from 'node:https';
 import type { TlsMaterial } from '../tls/tls-material.js';
 import type { SecureContextTarget } from '../tls/tls-context.js';
 
+/**
+ * A TLS handshake must finish within this: node's default (120 s) would let a peer that connects and
+ * sends nothing hold a connection, and the hub's stop, that long.
+ */
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+
 /** fastify's `https` option. */
-export function httpsOptions(material: TlsMaterial): { cert: string; key: string } {
-  return { cert: material.secure.cert, key: material.secure.key };
+export function httpsOptions(material: TlsMaterial): { cert: string; key: string; handshakeTimeout: number } {
+  return { cert: material.secure.cert, key: material.secure.key, handshakeTimeout: HANDSHAKE_TIMEOUT_MS };
 }
 
 /** Lets a reload give the HTTPS server a new certificate without closing a connection. */
 export function httpsReloadTarget(server: unknown): SecureContextTarget {
   const https = server as HttpsServer;
-  return { name: 'HTTPS', apply: (m) => https.setSecureContext(httpsOptions(m)) };
+  return { name: 'HTTPS', apply: (m) => https.setSecureContext({ cert: m.secure.cert, key: m.secure.key }) };
 }

@@ -5,7 +5,7 @@
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, connect as netConnect, type AddressInfo } from 'node:net';
 import { request as httpsRequest } from 'node:https';
-import type { TLSSocket } from 'node:tls';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { join } from 'node:path';
@@ -333,6 +333,20 @@ describe('HTTPS from the hub', () => {
     expect(alarms.status).toBe(200);
     expect(JSON.parse(alarms.body)).toBeDefined();
     expect((await httpsFetch(`${t.httpUrl}/api/alarms`)).status).toBe(401);
+  });
+});
+
+describe('stopping a hub that serves HTTPS', () => {
+  it('drops HTTPS connections that never sent a request, so the stop does not wait on them', async () => {
+    const cap = capturingLogger();
+    const t = await startTestHub({ config: { tls: tlsFiles() }, log: cap.log });
+    t.hub.stopStepMs = 10_000;
+    const idle = tlsConnect({ host: '127.0.0.1', port: t.hub.httpPort, ca: pki.read(pki.caCert), servername: 'localhost' });
+    await new Promise<void>((resolve, reject) => idle.once('secureConnect', resolve).once('error', reject));
+    const closed = new Promise<void>((resolve) => idle.once('close', () => resolve()));
+    await t.stop();
+    await closed;
+    expect(cap.lines.filter((l) => /did not finish within/.test(l.msg)).map((l) => l.msg)).toEqual([]);
   });
 });
 
