@@ -64,9 +64,9 @@ function capturingLogger(): { log: Logger; lines: { level: number; msg: string; 
 const tlsFiles = (pair = pki.server) => ({ cert_file: pair.cert, key_file: pair.key, mqtts_port: 0 });
 const trustTestCa = (): FobTls => ({ ca: pki.read(pki.caCert) });
 
-async function hubWith(tls: Record<string, unknown>, extra: { mqtt?: Record<string, unknown>; log?: Logger; clock?: ManualClock } = {}): Promise<TestHub> {
+async function hubWith(tls: Record<string, unknown>, extra: { mqtt?: Record<string, unknown>; hub?: Record<string, unknown>; log?: Logger; clock?: ManualClock } = {}): Promise<TestHub> {
   const t = await startTestHub({
-    config: { tls, ...(extra.mqtt ? { mqtt: extra.mqtt } : {}) },
+    config: { tls, ...(extra.mqtt ? { mqtt: extra.mqtt } : {}), ...(extra.hub ? { hub: extra.hub } : {}) },
     ...(extra.log ? { log: extra.log } : {}),
     ...(extra.clock ? { clock: extra.clock } : {}),
   });
@@ -170,6 +170,8 @@ describe('MQTT over TLS and secure WebSocket', () => {
     const port = await freePort();
     const cap = capturingLogger();
     const t = await hubWith(tlsFiles(), { mqtt: { port }, log: cap.log });
+    // HTTPS with an http public_url: told at start-up that cookies are not Secure.
+    expect(cap.lines.some((l) => l.level === 40 && l.msg.startsWith('the hub serves HTTPS but hub.public_url is not https'))).toBe(true);
     expect(t.hub.mqttPort).toBe(0);
     expect(await tcpConnects(port)).toBe(false);
     const health = JSON.parse((await httpsFetch(`${t.httpUrl}/healthz`)).body) as { listeners: Record<string, string | null>; tls: Record<string, unknown> };
@@ -317,8 +319,8 @@ describe('certificate reload on SIGHUP', () => {
 });
 
 describe('HTTPS from the hub', () => {
-  it('serves the dashboard, the companion and the API over HTTPS', async () => {
-    const t = await hubWith(tlsFiles());
+  it('serves the dashboard, the companion and the API over HTTPS, with Secure cookies and HSTS under an https public_url', async () => {
+    const t = await hubWith(tlsFiles(), { hub: { public_url: 'https://hub.test:8443' } });
     expect(t.httpUrl).toMatch(/^https:/);
     const page = await httpsFetch(`${t.httpUrl}/`);
     expect(page.status).toBe(200);
@@ -328,6 +330,8 @@ describe('HTTPS from the hub', () => {
     await createUser(t.hub.store, { username: 'ada', role: 'admin', password: 'correct horse battery', name: 'Ada', workerId: null }, 'test', t.clock.now());
     const signIn = await httpsFetch(`${t.httpUrl}/api/auth/sign-in`, { method: 'POST', body: { username: 'ada', password: 'correct horse battery' } });
     expect(signIn.status).toBe(200);
+    expect(String(signIn.headers['set-cookie'])).toMatch(/;\s*Secure/i);
+    expect(page.headers['strict-transport-security']).toMatch(/max-age=\d+/);
     const cookie = String(signIn.headers['set-cookie']).split(';')[0]!;
     const alarms = await httpsFetch(`${t.httpUrl}/api/alarms`, { headers: { cookie } });
     expect(alarms.status).toBe(200);
