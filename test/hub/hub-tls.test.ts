@@ -318,6 +318,28 @@ describe('certificate reload on SIGHUP', () => {
   });
 });
 
+describe('certificate reload with client certificates', () => {
+  it('after a reload the MQTTS listener still verifies fobs\' certificates against the client CA', async () => {
+    const cert = join(pki.dir, 'live-cc.crt');
+    const key = join(pki.dir, 'live-cc.key');
+    copyFileSync(pki.server.cert, cert);
+    copyFileSync(pki.server.key, key);
+    const t = await hubWith({ cert_file: cert, key_file: key, mqtts_port: 0, client_certs: 'required', client_ca_file: pki.caCert });
+    const { secret } = await t.addDevice('fob-001', { workerId: 'w-1' });
+    copyFileSync(pki.serverRenewed.cert, cert);
+    copyFileSync(pki.serverRenewed.key, key);
+    expect(t.hub.reloadTls()).toMatchObject({ ok: true, certificate: { subject: 'CN=hub-renewed.test' } });
+    const own = pki.client('fob-001');
+    const f = await fob(t.mqttsUrl, 'fob-001', secret, { ...trustTestCa(), cert: pki.read(own.cert), key: pki.read(own.key) });
+    expect(peerFingerprint(f)).toBe(fingerprintOf(pki.serverRenewed.cert));
+    await sosIsStoredAndAcked(t, f, 1);
+    await f.close();
+    const other = pki.client('fob-001', { ca: 'other' });
+    const err = (await connectFob(t.mqttsUrl, 'fob-001', secret, { tls: { ...trustTestCa(), cert: pki.read(other.cert), key: pki.read(other.key) } }).catch((e: unknown) => e)) as Error & { code?: number };
+    expect(err.code).toBe(5);
+  });
+});
+
 describe('HTTPS from the hub', () => {
   it('serves the dashboard, the companion and the API over HTTPS, with Secure cookies and HSTS under an https public_url', async () => {
     const t = await hubWith(tlsFiles(), { hub: { public_url: 'https://hub.test:8443' } });
