@@ -25,6 +25,10 @@ import type { EscalationPolicy } from './rules/escalation-policy.js';
 import { createDispatcher } from './notifiers/create-dispatcher.js';
 import type { Dispatcher } from './notifiers/dispatcher.js';
 import { StoreNoticeJournal } from './notifiers/notice-journal.js';
+import { loadTlsMaterial, daysLeft } from './tls/tls-material.js';
+import { TlsContext, type ReloadResult } from './tls/tls-context.js';
+import { createMqttsServer, secureOptions, withClientCertificates, type MqttsServer } from './broker/tls-listener.js';
+import { httpsOptions, httpsReloadTarget } from './http/https.js';
 
 export interface HubOptions {
   config: HubConfig;
@@ -43,9 +47,24 @@ export interface HubOptions {
 /** Default time limit of one step of Hub.stop. */
 export const STOP_STEP_MS = 5000;
 
+/** Where the hub listens, as /healthz and the start-up log say it: null for a listener that is off. */
+export interface HubListeners {
+  mqtt: string | null;
+  mqtts: string | null;
+  http: string | null;
+  https: string | null;
+  ws: string | null;
+  wss: string | null;
+}
+
 export class Hub {
+  /** The plain MQTT port; 0 when that listener is off (TLS configured without keep_plain_mqtt). */
   mqttPort = 0;
+  /** The MQTTS port; 0 without [tls]. */
+  mqttsPort = 0;
   httpPort = 0;
+  /** The certificate in service and its reload; null without [tls]. */
+  tls: TlsContext | null = null;
   /** Alert forwarding (e-mail, webhook, ARC); null when [notifiers] configures none. */
   dispatcher: Dispatcher | null = null;
   /** Time limit of one step of `stop` (real time: a ManualClock may never move again). */
@@ -83,6 +102,10 @@ export class Hub {
     const clock = opts.clock ?? systemClock;
     const log = opts.log ?? createLogger({ level: config.log.level, pretty: config.log.pretty });
     const store = opts.store;
+    // The certificate files are checked before anything else starts (issue 17): a missing,
+    // unreadable or mismatched file stops the start-up with the key that names it.
+    const tlsConfig = config.tls;
+    const tls = tlsConfig ? new TlsContext(tlsConfig, loadTlsMaterial(tlsConfig), log.child({ component: 'tls' }), () => clock.now()) : null;
 
     // Organisation data from config is the starting point; the database is the truth after that.
     await store.transaction(async (tx) => {
@@ -152,9 +175,11 @@ export class Hub {
     });
     const auth = new DeviceAuth(store, services);
     const now = () => clock.now();
+    let mqtts: MqttsServer | null = null;
+    const clientCerts = tlsConfig?.client_certs ?? 'off';
     broker = await MqttBroker.create(
       {
-        authenticate: (clientId, username, password) => auth.authenticate(clientId, username, password),
+        authenticate: withClientCertificates((clientId, username, password) => auth.authenticate(clientId, username, password), clientCerts, () => mqtts),
         onDevicePublish: (deviceId, leaf, payload) => ingest.onDevicePublish(deviceId, leaf, payload),
         onConnected: (deviceId) => {
           log.info({ deviceId }, 'fob connected');
@@ -169,12 +194,15 @@ export class Hub {
     );
     undo.push(() => broker.close(), () => ingest.close(), () => runtime.stop());
 
-    const http = createHttpServer(log, { trustProxy: config.http.trust_proxy });
+    const https = tls && tlsConfig?.https ? httpsOptions(tls.material) : undefined;
+    const http = createHttpServer(log, { trustProxy: config.http.trust_proxy, ...(https ? { https } : {}) });
     undo.push(() => http.close());
     const hub = new Hub(config, clock, log, store, runtime, broker, ingest, auth, http);
     hub.dispatcher = dispatcher;
+    hub.tls = tls;
     if (opts.stopStepMs !== undefined) hub.stopStepMs = opts.stopStepMs;
-    http.get('/healthz', async () => hub.health());
+    if (tls && https) tls.addTarget(httpsReloadTarget(http.server));
+    http.get('/healthz', async () => ({ ...hub.health(), listeners: hub.listeners(), tls: hub.certificateStatus() }));
     http.get('/metrics', async () => hub.metrics());
     broker.attachWebSocket(http.server);
     // The API and the duty officer's dashboard (issue 6); extra routes (the companion) come after it.
@@ -186,17 +214,74 @@ export class Hub {
     // Notices a stop left unfinished (being retried, or falling through) carry on where they were;
     // taken up before anything can dispatch new ones (no listener, no deadline armed yet).
     const notices = (await dispatcher?.resume()) ?? 0;
-    hub.mqttPort = await broker.listenTcp(config.mqtt.port, config.mqtt.host);
+    // With TLS configured the plain listener is off unless kept on purpose: a fob's secret and its
+    // alarms would otherwise still cross the network in clear (issue 17).
+    if (!tlsConfig || tlsConfig.keep_plain_mqtt) hub.mqttPort = await broker.listenTcp(config.mqtt.port, config.mqtt.host);
+    if (tls && tlsConfig) {
+      const server = createMqttsServer(tls.material, clientCerts, log.child({ component: 'mqtts' }));
+      mqtts = server;
+      tls.addTarget({ name: 'MQTTS', apply: (m) => server.server.setSecureContext(secureOptions(m, clientCerts)) });
+      hub.mqttsPort = await broker.listenTls(server.server, tlsConfig.mqtts_port, config.mqtt.host);
+    }
     await http.listen({ port: config.http.port, host: config.http.host });
     const addr = http.server.address();
     hub.httpPort = typeof addr === 'object' && addr ? addr.port : config.http.port;
 
     const resumed = await runtime.start();
+    const listeners = hub.listeners();
+    const on = Object.entries(listeners)
+      .filter(([, url]) => url)
+      .map(([name, url]) => `${name.toUpperCase()} ${url}`);
+    const cert = hub.certificateStatus();
     log.info(
-      { mqtt: `mqtt://${config.mqtt.host}:${hub.mqttPort}`, http: `http://${config.http.host}:${hub.httpPort}`, ...resumed, notices },
-      `hub listening: MQTT on ${config.mqtt.host}:${hub.mqttPort}, HTTP and MQTT-over-WebSocket on ${config.http.host}:${hub.httpPort}`,
+      { listeners, ...(cert ? { certificate: cert } : {}), ...resumed, notices },
+      `hub listening: ${on.join(', ')}${cert ? `; TLS certificate ${cert.subject}, valid to ${cert.validTo}` : '; no TLS ([tls] not configured): MQTT passwords and alarms cross the network unencrypted'}`,
     );
+    tls?.reportValidity('start-up');
+    if (tlsConfig?.https && !config.hub.public_url.startsWith('https:')) {
+      log.warn({ publicUrl: config.hub.public_url }, 'the hub serves HTTPS but hub.public_url is not https: links in alerts point at http, and session cookies are not marked Secure; set hub.public_url to the https address');
+    }
     return hub;
+  }
+
+  listeners(): HubListeners {
+    const { mqtt, http } = this.config;
+    const httpsOn = !!this.config.tls?.https;
+    const web = `${http.host}:${this.httpPort}`;
+    return {
+      mqtt: this.mqttPort ? `mqtt://${mqtt.host}:${this.mqttPort}` : null,
+      mqtts: this.mqttsPort ? `mqtts://${mqtt.host}:${this.mqttsPort}` : null,
+      http: httpsOn ? null : `http://${web}`,
+      https: httpsOn ? `https://${web}` : null,
+      ws: httpsOn ? null : `ws://${web}/mqtt`,
+      wss: httpsOn ? `wss://${web}/mqtt` : null,
+    };
+  }
+
+  /** The certificate in service, for /healthz; null without [tls]. */
+  certificateStatus(): { subject: string; subjectAltName: string | null; validTo: string; daysLeft: number; fingerprint256: string; clientCerts: string } | null {
+    const c = this.tls?.certificate;
+    if (!c) return null;
+    return {
+      subject: c.subject,
+      subjectAltName: c.subjectAltName,
+      validTo: c.validTo,
+      daysLeft: daysLeft(c, this.clock.now()),
+      fingerprint256: c.fingerprint256,
+      clientCerts: this.config.tls?.client_certs ?? 'off',
+    };
+  }
+
+  /**
+   * Reads the certificate files again and, if they pass the checks, serves the new certificate to
+   * new connections; open ones stay (SIGHUP in `lonewatch hub`, hub/tls/tls-context.ts).
+   */
+  reloadTls(): ReloadResult | null {
+    if (!this.tls) {
+      this.log.warn('TLS reload asked for, but [tls] is not configured: nothing to reload');
+      return null;
+    }
+    return this.tls.reload();
   }
 
   /**

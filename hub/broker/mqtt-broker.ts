@@ -8,6 +8,7 @@
  * for their callback, a hub that is slow to commit slows its publishers down instead of queueing.
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Aedes, type Client, type AedesPublishPacket, type Subscription } from 'aedes';
@@ -19,8 +20,11 @@ export type ConnectIdentity = { kind: 'device'; deviceId: string } | { kind: 'se
 
 /** What the broker asks of the rest of the hub. */
 export interface BrokerHooks {
-  /** Checks credentials; resolves the identity or a reason for refusal. */
-  authenticate(clientId: string, username: string | undefined, password: Buffer | undefined): Promise<ConnectIdentity | { refused: string }>;
+  /**
+   * Checks credentials; resolves the identity or a reason for refusal. `conn` is the client's
+   * connection (a TLSSocket over MQTTS, for the client-certificate check: broker/tls-listener.ts).
+   */
+  authenticate(clientId: string, username: string | undefined, password: Buffer | undefined, conn?: unknown): Promise<ConnectIdentity | { refused: string; returnCode?: 4 | 5 }>;
   /** A device publish on one of its own topics. Resolve to send the PUBACK; reject to drop the client. */
   onDevicePublish(deviceId: string, leaf: string, payload: Buffer): Promise<void>;
   onConnected(deviceId: string): void;
@@ -44,8 +48,9 @@ type LwClient = Client & { lwIdentity?: ConnectIdentity };
 export class MqttBroker {
   readonly aedes: Aedes;
   readonly counters: BrokerCounters = { refusedConnects: 0, refusedPublishes: 0, refusedSubscribes: 0, droppedSlowClients: 0 };
-  private tcp: Server | null = null;
-  /** Every open TCP connection, registered with aedes or not (yet). */
+  /** The plain TCP and the MQTTS listeners. */
+  private readonly servers: Server[] = [];
+  /** Every open TCP connection (plain or TLS), registered with aedes or not (yet). */
   private readonly sockets = new Set<Socket>();
   private wss: WebSocketServer | null = null;
   private watchdog: NodeJS.Timeout | null = null;
@@ -69,12 +74,13 @@ export class MqttBroker {
       queueLimit: 100,
       authenticate: (client, username, password, done) => {
         hooks
-          .authenticate(client.id, username, password)
+          .authenticate(client.id, username, password, client.conn)
           .then((result) => {
             if ('refused' in result) {
               broker.counters.refusedConnects++;
               broker.log.warn({ clientId: client.id, username }, `connection refused: ${result.refused}`);
-              const err = Object.assign(new Error(result.refused), { returnCode: 4 });
+              // 4: bad user name or password; 5: not authorized (a client-certificate refusal).
+              const err = Object.assign(new Error(result.refused), { returnCode: result.returnCode ?? 4 });
               return done(err as never, false);
             }
             if (result.kind === 'service' && !client.clean) {
@@ -160,15 +166,40 @@ export class MqttBroker {
   }
 
   async listenTcp(port: number, host: string): Promise<number> {
-    const server = createServer((socket) => {
-      // The PUBACK and the application ack are separate small writes: without TCP_NODELAY the second
-      // waits for the fob's delayed ACK of the first (Nagle), about 40 ms on every alarm.
-      socket.setNoDelay(true);
-      this.sockets.add(socket);
-      socket.once('close', () => this.sockets.delete(socket));
-      this.aedes.handle(socket);
-    });
-    this.tcp = server;
+    return this.listen(
+      createServer((socket) => this.accept(socket)),
+      port,
+      host,
+    );
+  }
+
+  /**
+   * MQTT over TLS on a node:tls server (broker/tls-listener.ts). A socket whose handshake is done goes
+   * the same way as a plain TCP one (accept); one still in its handshake is tracked too, so close()
+   * need not wait for it.
+   */
+  async listenTls(server: TlsServer, port: number, host: string): Promise<number> {
+    server.on('connection', (raw: Socket) => this.track(raw));
+    server.on('secureConnection', (socket: TLSSocket) => this.accept(socket));
+    return this.listen(server, port, host);
+  }
+
+  /** One MQTT connection, over TCP or TLS, handed to aedes. */
+  private accept(socket: Socket): void {
+    // The PUBACK and the application ack are separate small writes: without TCP_NODELAY the second
+    // waits for the fob's delayed ACK of the first (Nagle), about 40 ms on every alarm.
+    socket.setNoDelay(true);
+    this.track(socket);
+    this.aedes.handle(socket);
+  }
+
+  private track(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+  }
+
+  private async listen(server: Server, port: number, host: string): Promise<number> {
+    this.servers.push(server);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => {
@@ -235,7 +266,7 @@ export class MqttBroker {
   async close(): Promise<void> {
     if (this.watchdog) clearInterval(this.watchdog);
     this.wss?.close();
-    const tcpClosed = this.tcp ? new Promise<void>((resolve) => this.tcp!.close(() => resolve())) : Promise.resolve();
+    const tcpClosed = Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     await new Promise<void>((resolve) => this.aedes.close(() => resolve()));
     // aedes ends only the clients it has registered. A connection that has not (yet) sent a CONNECT it
     // accepted (a fob mid-handshake, a port scan) would hold the listener open until aedes's connect

@@ -1,6 +1,8 @@
-// `lonewatch hub`: runs the hub until SIGINT/SIGTERM, then stops cleanly.
+// `lonewatch hub`: runs the hub until SIGINT/SIGTERM, then stops cleanly; SIGHUP reloads the TLS
+// certificate.
 import { defineCommand } from '../../bin/command.js';
 import { Hub } from '../hub.js';
+import { TlsMaterialError } from '../tls/tls-material.js';
 import { CONFIG_OPTION, loadConfigOrExit } from './open-store.js';
 
 export const hubCommand = defineCommand({
@@ -9,6 +11,7 @@ export const hubCommand = defineCommand({
   details: [
     'Reads ./lonewatch.toml (or --config); see lonewatch.example.toml for every key.',
     'Environment: LONEWATCH_MQTT_PORT, LONEWATCH_HTTP_PORT, LONEWATCH_DATA_DIR override the ports and data folder.',
+    'SIGHUP: re-reads the [tls] certificate files; new connections get the new certificate, open ones stay.',
   ].join('\n'),
   options: {
     ...CONFIG_OPTION,
@@ -34,9 +37,32 @@ export const hubCommand = defineCommand({
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
-    hub = await Hub.start({ config });
+    try {
+      hub = await Hub.start({ config });
+    } catch (err) {
+      if (err instanceof TlsMaterialError) {
+        process.stderr.write(`lonewatch: the [tls] files are not usable; nothing was started.\n${err.message}\n`);
+        process.exit(2);
+      }
+      throw err;
+    }
+    reloadTlsOnSighup(hub);
     if (stopRequested) stop(stopRequested);
     await new Promise(() => undefined);
     return 0;
   },
 });
+
+/**
+ * SIGHUP re-reads the certificate files (the usual signal for "reload your configuration", which a
+ * certificate renewal hook such as certbot's deploy hook sends). Returns the function that removes
+ * the handler.
+ */
+export function reloadTlsOnSighup(hub: Hub): () => void {
+  const onHup = (): void => {
+    hub.log.info({ signal: 'SIGHUP' }, 'SIGHUP: reloading the TLS certificate');
+    hub.reloadTls();
+  };
+  process.on('SIGHUP', onHup);
+  return () => process.off('SIGHUP', onHup);
+}

@@ -89,6 +89,33 @@ function defaultPolicies(): Record<string, z.output<typeof policySchema>> {
   return out;
 }
 
+/**
+ * Transport security (issue 17). Absent: no TLS, the hub listens as before (plain MQTT and HTTP).
+ * Present: MQTTS on `mqtts_port`, HTTPS (and wss) on the HTTP port unless `https = false` (a reverse
+ * proxy terminates HTTPS), the plain MQTT listener off unless `keep_plain_mqtt`. The files are read
+ * and checked at start-up and on SIGHUP (hub/tls/tls-material.ts), not here.
+ */
+const tlsSchema = z
+  .strictObject({
+    cert_file: z.string().min(1, { error: 'the PEM file of the hub\'s certificate' }),
+    key_file: z.string().min(1, { error: 'the PEM file of the certificate\'s private key' }),
+    chain_file: z.string().min(1).optional(),
+    mqtts_port: port.default(8883),
+    https: z.boolean().default(true),
+    keep_plain_mqtt: z.boolean().default(false),
+    client_certs: z.enum(['off', 'optional', 'required']).default('off'),
+    client_ca_file: z.string().min(1).optional(),
+  })
+  .superRefine((t, ctx) => {
+    if (t.client_certs !== 'off' && !t.client_ca_file) {
+      ctx.addIssue({ code: 'custom', path: ['client_ca_file'], message: `client_certs = "${t.client_certs}" needs client_ca_file: the CA that signs the fobs' certificates` });
+    }
+    if (t.client_certs === 'required' && t.keep_plain_mqtt) {
+      ctx.addIssue({ code: 'custom', path: ['keep_plain_mqtt'], message: 'cannot be true with client_certs = "required": a plain listener carries no certificate' });
+    }
+  })
+  .optional();
+
 export const hubConfigSchema = z
   .strictObject({
     hub: z
@@ -160,6 +187,7 @@ export const hubConfigSchema = z
     workers: z.array(workerSchema).default([]),
     /** Alert forwarding: e-mail, webhook, alarm receiving centre (hub/notifiers/notifiers-config.ts). */
     notifiers: notifiersSchema,
+    tls: tlsSchema,
   });
 
 /**
@@ -192,6 +220,7 @@ export function crossCheck(raw: Record<string, unknown>): { path: string; messag
 }
 
 export type HubConfig = z.output<typeof hubConfigSchema>;
+export type TlsConfig = NonNullable<HubConfig['tls']>;
 export type PolicyConfig = z.output<typeof policySchema>;
 
 export function toEscalationPolicy(name: string, p: PolicyConfig): EscalationPolicy {

@@ -13,6 +13,8 @@ export interface HttpServerOptions {
    * addresses / CIDRs.
    */
   trustProxy?: boolean | number | string[];
+  /** Certificate and key: the port serves HTTPS (hub/http/https.ts). */
+  https?: { cert: string; key: string };
 }
 
 export function createHttpServer(log: Logger, opts: HttpServerOptions = {}): FastifyInstance {
@@ -23,18 +25,26 @@ export function createHttpServer(log: Logger, opts: HttpServerOptions = {}): Fas
     bodyLimit: 256 * 1024,
     // Fastify turns a bare hop count into "trust nothing"; a hop count is the hops nearest the hub.
     trustProxy: typeof tp === 'number' ? (_address: string, hop: number) => hop < tp : tp,
+    ...(opts.https ? { https: opts.https } : {}),
   }) as unknown as FastifyInstance;
   // Connections that have not sent a request yet (a browser opens spare ones ahead of need): Node's
   // server.close() counts them as busy, not idle, and would wait for their headers timeout (60 s)
   // before the hub could stop. They carry nothing: drop them when the server closes.
   const unused = new Set<Socket>();
-  http.server.on('connection', (socket: Socket) => {
+  // Over HTTPS a request's socket is the TLS socket, not the TCP one 'connection' gives: track the
+  // TLS sockets ('secureConnection'), or every HTTPS connection would count as unused and be cut.
+  // A TLS connection whose handshake ends after the stop began would hold server.close() open: one
+  // that arrives once closing is dropped at once.
+  let closing = false;
+  http.server.on(opts.https ? 'secureConnection' : 'connection', (socket: Socket) => {
+    if (closing) return void socket.destroy();
     unused.add(socket);
     socket.once('close', () => unused.delete(socket));
   });
   http.server.on('request', (req: { socket: Socket }) => unused.delete(req.socket));
   http.server.on('upgrade', (req: { socket: Socket }) => unused.delete(req.socket));
   http.addHook('preClose', async () => {
+    closing = true;
     for (const socket of unused) socket.destroy();
     unused.clear();
   });

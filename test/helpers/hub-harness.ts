@@ -12,6 +12,7 @@ import { silentLogger, createLogger } from '../../hub/logger.js';
 import { addDevice, addVisit, type VisitInput } from '../../hub/admin/admin-service.js';
 import type { AlarmRecord, StoredTimelineEntry } from '../../hub/store/store-types.js';
 import type { HubOptions } from '../../hub/hub.js';
+import type { Logger } from '../../hub/logger.js';
 
 export interface TestHubOptions {
   manualClock?: boolean;
@@ -21,6 +22,8 @@ export interface TestHubOptions {
   dataDir?: string;
   dispatch?: HubOptions['dispatch'];
   registerHttp?: HubOptions['registerHttp'];
+  /** A logger of the test's own (to assert log lines); else silent or LONEWATCH_TEST_LOG. */
+  log?: Logger;
 }
 
 export interface TestHub {
@@ -30,6 +33,9 @@ export interface TestHub {
   dataDir: string;
   mqttPort: number;
   mqttUrl: string;
+  /** mqtts://127.0.0.1:<port> when [tls] is configured, else ''. */
+  mqttsUrl: string;
+  /** https:// when the hub serves HTTPS itself. */
   httpUrl: string;
   addDevice(deviceId: string, opts?: { workerId?: string }): Promise<{ deviceId: string; secret: string }>;
   addWorker(id: string, extra?: Record<string, unknown>): Promise<void>;
@@ -69,7 +75,7 @@ export async function startTestHub(opts: TestHubOptions = {}): Promise<TestHub> 
   const manualClock = opts.clock instanceof ManualClock ? opts.clock : opts.manualClock ? new ManualClock() : null;
   const clock = opts.clock ?? manualClock ?? undefined;
   const config = testConfig(dataDir, opts.config);
-  const log = process.env.LONEWATCH_TEST_LOG ? createLogger({ level: process.env.LONEWATCH_TEST_LOG, pretty: 'never' }) : silentLogger;
+  const log = opts.log ?? (process.env.LONEWATCH_TEST_LOG ? createLogger({ level: process.env.LONEWATCH_TEST_LOG, pretty: 'never' }) : silentLogger);
   const hub = await Hub.start({
     config,
     log,
@@ -85,7 +91,8 @@ export async function startTestHub(opts: TestHubOptions = {}): Promise<TestHub> 
     dataDir,
     mqttPort: hub.mqttPort,
     mqttUrl: `mqtt://127.0.0.1:${hub.mqttPort}`,
-    httpUrl: `http://127.0.0.1:${hub.httpPort}`,
+    mqttsUrl: hub.mqttsPort ? `mqtts://127.0.0.1:${hub.mqttsPort}` : '',
+    httpUrl: `${config.tls?.https ? 'https' : 'http'}://127.0.0.1:${hub.httpPort}`,
     async addDevice(deviceId, o = {}) {
       if (o.workerId && !(await hub.store.read((tx) => tx.getWorker(o.workerId!)))) await testHub.addWorker(o.workerId);
       return addDevice(hub.store, deviceId, { workerId: o.workerId ?? null, now: hub.clock.now() });

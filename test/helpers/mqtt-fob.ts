@@ -19,8 +19,16 @@ export interface TestFob {
   close(): Promise<void>;
 }
 
-export async function connectFob(url: string, deviceId: string, secret: string, opts: { subscribe?: boolean } = {}): Promise<TestFob> {
+/** TLS options for mqtts:// and wss:// (PEM text): the CA to trust, and a client certificate. */
+export interface FobTls {
+  ca?: string;
+  cert?: string;
+  key?: string;
+}
+
+export async function connectFob(url: string, deviceId: string, secret: string, opts: { subscribe?: boolean; tls?: FobTls } = {}): Promise<TestFob> {
   const client = await mqtt.connectAsync(url, {
+    ...(opts.tls ? { ...opts.tls, rejectUnauthorized: true } : {}),
     clientId: deviceId,
     username: deviceId,
     password: secret,

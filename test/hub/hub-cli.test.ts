@@ -40,10 +40,19 @@ describe('lonewatch hub', () => {
       });
       child.once('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
     });
-    expect(out).toMatch(/MQTT on 0\.0\.0\.0:\d+, HTTP and MQTT-over-WebSocket on 0\.0\.0\.0:\d+/);
+    expect(out).toMatch(/MQTT mqtt:\/\/0\.0\.0\.0:\d+, HTTP http:\/\/0\.0\.0\.0:\d+, WS ws:\/\/0\.0\.0\.0:\d+\/mqtt; no TLS/);
     child.kill('SIGTERM');
     const code = await new Promise((r) => child.once('exit', r));
     expect(code).toBe(0);
+  });
+
+  it('refuses to start when a [tls] file is missing or the key is not the certificate\'s, naming the key', async () => {
+    writeFileSync(join(dir, 'lonewatch.toml'), ['[tls]', `cert_file = "${join(dir, 'missing.crt')}"`, `key_file = "${join(dir, 'missing.key')}"`, 'mqtts_port = 0'].join('\n'));
+    const e = await lwFail('hub');
+    expect(e.code).toBe(2);
+    expect(e.stderr).toContain('the [tls] files are not usable; nothing was started');
+    expect(e.stderr).toContain(`tls.cert_file: cannot read ${join(dir, 'missing.crt')}: no such file`);
+    expect(e.stderr).toContain(`tls.key_file: cannot read ${join(dir, 'missing.key')}: no such file`);
   });
 
   it('refuses to start on a bad config, listing every problem with its key path', async () => {
