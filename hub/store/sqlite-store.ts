@@ -635,6 +635,12 @@ export class SqliteStore implements Store {
     });
   }
 
+  async externalChangeCounter(): Promise<number> {
+    // SQLite §PRAGMA data_version: unchanged by this connection's own commits, changed by any other
+    // connection's (another process on the same file). A query of the page cache, no table read.
+    return this.db.pragma('data_version', { simple: true }) as number;
+  }
+
   async listAudit(limit: number): Promise<AuditEntry[]> {
     return (this.stmt.listAudit.all(limit) as Row[]).map((r) => ({
       at: Number(r.at),
