@@ -34,6 +34,7 @@ export class RateLimitedLog {
   private readonly perWindow: number;
   private readonly windowMs: number;
   private readonly maxSources: number;
+  private lastSweep = -Infinity;
 
   constructor(
     private readonly log: Logger,
@@ -65,6 +66,7 @@ export class RateLimitedLog {
 
   private write(level: 'warn' | 'info', source: string, fields: Record<string, unknown>, msg: string): void {
     const now = this.clock.now();
+    if (!this.buckets.has(source) && this.buckets.size >= this.maxSources) this.sweep(now);
     const key = this.buckets.has(source) || this.buckets.size < this.maxSources ? source : OTHER_SOURCES;
     let b = this.buckets.get(key);
     if (b && now - b.windowStart >= this.windowMs) {
@@ -90,6 +92,13 @@ export class RateLimitedLog {
         if (this.buckets.get(key) === b) this.close(key, b);
       }, this.windowMs - (now - b.windowStart));
     }
+  }
+
+  /** Closes every window that has ended (the table is full); at most once per window. */
+  private sweep(now: number): void {
+    if (now - this.lastSweep < this.windowMs) return;
+    this.lastSweep = now;
+    for (const [key, b] of this.buckets) if (now - b.windowStart >= this.windowMs) this.close(key, b);
   }
 
   private close(key: string, b: Bucket): void {

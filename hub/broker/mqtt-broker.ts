@@ -97,6 +97,8 @@ export class MqttBroker {
   readonly gate: ConnectionGate;
   /** Lines about refused connections and input, limited per source (issue 17, item 5). */
   readonly refusals: RateLimitedLog;
+  /** A client speaking another MQTT version retries forever: one line per client a minute is plenty. */
+  private readonly protocolRefusals: RateLimitedLog;
   private tcp: Server | null = null;
   /** Every open TCP connection, registered with aedes or not (yet). */
   private readonly sockets = new Set<Socket>();
@@ -112,6 +114,7 @@ export class MqttBroker {
     this.aedes = aedes;
     this.gate = new ConnectionGate({ perAddress: limits.unauthenticatedPerAddress, total: limits.unauthenticatedMax });
     this.refusals = new RateLimitedLog(log, clock);
+    this.protocolRefusals = new RateLimitedLog(log, clock, { perWindow: 1, windowMs: 60_000 });
   }
 
   static async create(hooks: BrokerHooks, log: Logger, opts: BrokerOptions = {}): Promise<MqttBroker> {
@@ -134,7 +137,7 @@ export class MqttBroker {
         const version = (packet as { protocolVersion?: number }).protocolVersion;
         if (version !== 4) {
           broker.counters.refusedProtocol++;
-          broker.refusals.warn(
+          broker.protocolRefusals.warn(
             `client ${packet.clientId || '(none)'}`,
             { clientId: packet.clientId, protocolVersion: version },
             `connection refused: MQTT protocol version ${version === 5 ? '5' : String(version)} is not supported; the hub speaks MQTT 3.1.1 only (set protocolVersion 4 in the client)`,
@@ -373,6 +376,7 @@ export class MqttBroker {
   async close(): Promise<void> {
     if (this.watchdog) clearInterval(this.watchdog);
     this.refusals.flush();
+    this.protocolRefusals.flush();
     this.wss?.close();
     const tcpClosed = this.tcp ? new Promise<void>((resolve) => this.tcp!.close(() => resolve())) : Promise.resolve();
     await new Promise<void>((resolve) => this.aedes.close(() => resolve()));
