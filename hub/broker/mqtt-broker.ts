@@ -178,7 +178,8 @@ export class MqttBroker {
           // Revoked while connected (the dashboard, or the CLI on the database file): nothing more is
           // taken from it, and the connection is dropped (issue 17, item 9).
           broker.counters.refusedPublishes++;
-          broker.counters.droppedRevoked++;
+          // (Its will, published as it goes, is refused too, but that drops nothing.)
+          if (!client.closed) broker.counters.droppedRevoked++;
           broker.refusals.warn(`device ${identity.deviceId}`, { deviceId: identity.deviceId, topic: packet.topic }, 'publish refused: the device has been revoked; disconnected');
           return done(new Error(`device ${identity.deviceId} is revoked`));
         }
