@@ -9,7 +9,7 @@
 import type { Logger } from '../logger.js';
 import type { Store, StoreTx } from '../store/store.js';
 import type { Clock } from '../clock.js';
-import { EVENT, TOPIC, eventSource, type EventSource } from '../../shared/protocol-core.js';
+import { EVENT, LIMITS, TOPIC, eventSource, type EventSource } from '../../shared/protocol-core.js';
 import { parseFobEvent, parseHeartbeat, statusSchema, type CommandMessage, type FobEventMessage } from '../../shared/protocol-schemas.js';
 import { isOpen } from '../rules/escalation-engine.js';
 import type { RulesRuntime, Unit } from '../rules/rules-runtime.js';
@@ -27,6 +27,7 @@ export const REJECT_CODES = [
   'cancel_no_open_alarm',
   'device_unassigned',
   'unknown_visit',
+  'event_stale',
 ] as const;
 export type RejectCode = (typeof REJECT_CODES)[number];
 
@@ -156,13 +157,19 @@ export class FobIngest {
     const rt = this.o.runtime;
     const source = `device:${deviceId}`;
     const alarmKind = ALARM_KIND[ev.k];
+    // Older than 7 days by its age (a fob that was out of reach, or whose outbox kept it): an alarm
+    // is raised all the same, marked stale, and acknowledged so the fob stops retrying it (issue 17,
+    // item 8); anything else says nothing about the worker now and changes no state.
+    const stale = ev.ag > LIMITS.eventAgeMaxSeconds;
     if (alarmKind) {
       const on = from === 'phone' ? "the worker's phone" : 'the fob';
-      const reason = alarmKind === 'covert_sos' ? `covert alarm from ${on}` : alarmKind === 'sos' ? `SOS button on ${on}` : 'no movement while on a visit';
-      await rt.raiseAlarm(tx, unit, { kind: alarmKind, workerId, deviceId, sourceEventId: ev.i, reason, at: now - ev.ag * 1000 });
+      let reason = alarmKind === 'covert_sos' ? `covert alarm from ${on}` : alarmKind === 'sos' ? `SOS button on ${on}` : 'no movement while on a visit';
+      if (stale) reason += ` (stale: raised about ${Math.floor(ev.ag / 86_400)} days before it reached the hub)`;
+      await rt.raiseAlarm(tx, unit, { kind: alarmKind, workerId, deviceId, sourceEventId: ev.i, reason, at: now - ev.ag * 1000, stale });
       this.counters.alarms++;
       return 'ok';
     }
+    if (stale) return { code: 'event_stale', why: `the event is ${Math.floor(ev.ag / 86_400)} days old (more than 7): stored and acknowledged, not acted on` };
     if (ev.k === EVENT.hello) {
       await tx.updateDevice(deviceId, { firmware: ev.fw, board: ev.bd });
       return 'ok';

@@ -182,3 +182,36 @@ describe('item 10: MQTT 5', () => {
     fobs.push(f);
   });
 });
+
+describe('item 8: an SOS older than 7 days', () => {
+  it('is raised, stored and shown stale (API), and acknowledged so the fob stops retrying', async () => {
+    t = await startTestHub({ manualClock: true });
+    const a = await t.addDevice('fob-a', { workerId: 'w1' });
+    const f = await connectFob(t.mqttUrl, 'fob-a', a.secret);
+    fobs.push(f);
+    const eightDays = 8 * 86_400;
+    await f.send({ i: '1-1', k: 'sos', ag: eightDays });
+    await f.waitFor((c) => c.k === 'ack' && c.i === '1-1');
+    // A fresh one beside it, not stale.
+    await f.send({ i: '1-2', k: 'sos', ag: 0 });
+    await f.waitFor((c) => c.k === 'ack' && c.i === '1-2');
+    await t.settle();
+    const alarms = await t.alarms();
+    const old = alarms.find((x) => x.sourceEventId === '1-1')!;
+    expect(old).toMatchObject({ kind: 'sos', stale: true, closedAt: null });
+    expect(old.reason).toContain('stale: raised about 8 days before it reached the hub');
+    expect(alarms.find((x) => x.sourceEventId === '1-2')!.stale).toBe(false);
+    const raised = (await t.timeline(old.id)).find((e) => e.type === 'raised')!;
+    expect(raised.detail).toMatchObject({ stale: true, happenedAt: t.clock.now() - eightDays * 1000 });
+
+    const { token } = await createApiToken(t.hub.store, 'officer', 'duty_officer', 'test', t.clock.now());
+    const res = await fetch(`${t.httpUrl}/api/alarms/${old.id}`, { headers: { authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { alarm: { stale: boolean } }).alarm.stale).toBe(true);
+
+    // A stale check-in is stored and acknowledged but says nothing about the worker now.
+    await f.send({ i: '1-3', k: 'chk', ag: eightDays });
+    await f.waitFor((c) => c.k === 'ack' && c.i === '1-3');
+    expect(t.hub.ingest.counters.rejected.event_stale).toBe(1);
+  });
+});

@@ -407,7 +407,7 @@ function alarmCard(a) {
   return h(
     'article',
     { class: `alarm k-${a.kind}${a.open ? '' : ' closed'}${fresh ? ' fresh' : ''}`, 'data-alarm': a.id, 'data-kind': a.kind },
-    h('div', {}, h('div', { class: 'kind' }, a.kindLabel), h('span', { class: `state s-${a.state}`, text: a.state }), a.drill ? h('span', { class: 'drill', text: 'DRILL' }) : null),
+    h('div', {}, h('div', { class: 'kind' }, a.kindLabel), h('span', { class: `state s-${a.state}`, text: a.state }), a.drill ? h('span', { class: 'drill', text: 'DRILL' }) : null, a.stale ? h('span', { class: 'stale', title: 'raised on the fob more than 7 days before it reached the hub', text: 'STALE: happened days ago' }) : null),
     h(
       'div',
       {},
@@ -629,7 +629,7 @@ async function alarmView(id) {
   return h(
     'section',
     { id: 'alarm', 'data-alarm': a.id, 'data-state': a.state },
-    h('div', { class: `alarm-head k-${a.kind}` }, h('h1', { text: `${a.kindLabel}: ${a.workerName || a.workerId || a.deviceId || ''}` }), h('span', { class: `state s-${a.state}`, id: 'alarm-state', text: a.state }), a.drill ? h('span', { class: 'drill', text: 'DRILL' }) : null, h('span', { class: 'spacer' }), h('span', { class: 'muted', text: `raised ${fmtTime(a.raisedAt)} (${ago(a.raisedAt)}) · ${a.deviceId || ''}` })),
+    h('div', { class: `alarm-head k-${a.kind}` }, h('h1', { text: `${a.kindLabel}: ${a.workerName || a.workerId || a.deviceId || ''}` }), h('span', { class: `state s-${a.state}`, id: 'alarm-state', text: a.state }), a.drill ? h('span', { class: 'drill', text: 'DRILL' }) : null, a.stale ? h('span', { class: 'stale', title: 'raised on the fob more than 7 days before it reached the hub', text: 'STALE: happened days ago' }) : null, h('span', { class: 'spacer' }), h('span', { class: 'muted', text: `raised ${fmtTime(a.raisedAt)} (${ago(a.raisedAt)}) · ${a.deviceId || ''}` })),
     h(
       'div',
       { class: 'cols' },
