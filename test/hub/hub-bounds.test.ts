@@ -189,3 +189,30 @@ describe('the same bounds over WebSocket (/mqtt)', () => {
     expect(await code).toBe(1009);
   });
 });
+
+describe('the slow-reader watchdog sees through the guard', () => {
+  it('a fob that stops reading its socket is disconnected once the socket stays full', async () => {
+    t = await startTestHub();
+    const a = await t.addDevice('fob-a', { workerId: 'w1' });
+    const f = await connectFob(t.mqttUrl, 'fob-a', a.secret);
+    fobs.push(f);
+    const stream = (f.client as unknown as { stream: Socket }).stream;
+    stream.pause();
+    const gone = new Promise<void>((r) => f.client.once('close', () => r()));
+    // Commands the hub sends at QoS 0 until the kernel's buffers and the socket's fill up.
+    const payload = JSON.stringify({ k: 'cfg', hb: 300 }).padEnd(120, ' ');
+    const broker = t.hub.broker;
+    const clients = (broker.aedes as unknown as { clients: Record<string, { conn: { needsDrain?: boolean } }> }).clients;
+    for (let i = 0; i < 200_000 && !clients['fob-a']?.conn.needsDrain; i++) {
+      broker.publish('lw/fob-a/cmd', payload, 0);
+      if (i % 20 === 0) await new Promise((r) => setImmediate(r));
+    }
+    expect(clients['fob-a']?.conn.needsDrain).toBe(true);
+    // The watchdog runs on real time; called here with a time past the stall limit instead of waiting.
+    broker.dropStalledClients(Date.now());
+    broker.dropStalledClients(Date.now() + 1500);
+    stream.resume();
+    await gone;
+    expect(broker.counters.droppedSlowClients).toBe(1);
+  });
+});
