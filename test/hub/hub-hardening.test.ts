@@ -165,6 +165,40 @@ describe('item 9: revocation and reassignment made with the CLI while the hub ru
   });
 });
 
+describe('item 9 on the dashboard: revoke and assign through the API', () => {
+  it('a revoke drops the fob at once; an assign moves its sightings to the new worker', async () => {
+    t = await startTestHub({ manualClock: true, config: { mqtt: { device_check_ms: 60_000 } } });
+    await t.addWorker('w2');
+    const a = await t.addDevice('fob-a', { workerId: 'w1' });
+    const b = await t.addDevice('fob-b', { workerId: 'w2' });
+    const fa = await connectFob(t.mqttUrl, 'fob-a', a.secret);
+    const fb = await connectFob(t.mqttUrl, 'fob-b', b.secret);
+    fobs.push(fa, fb);
+    const { token } = await createApiToken(t.hub.store, 'admin', 'admin', 'test', t.clock.now());
+    const post = (path: string, body: unknown = {}) =>
+      fetch(`${t!.httpUrl}/api${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const sighting = async (w: string) => (await t!.hub.store.read((tx) => tx.getCheckinState(w)))?.lastSighting?.at ?? null;
+
+    await fa.heartbeat(90, 1);
+    await t.settle();
+    const first = await sighting('w1');
+    expect(first).toBe(t.clock.now());
+    expect((await post('/admin/devices/fob-a/assign', { workerId: 'w3-missing' })).status).toBe(404);
+    await t.addWorker('w3');
+    expect((await post('/admin/devices/fob-a/assign', { workerId: 'w3' })).status).toBe(200);
+    await t.advance(61_000);
+    await fa.heartbeat(90, 1);
+    await t.settle();
+    expect(await sighting('w1')).toBe(first);
+    expect(await sighting('w3')).toBe(t.clock.now());
+
+    const gone = new Promise<void>((r) => fb.client.once('close', () => r()));
+    expect((await post('/admin/devices/fob-b/revoke')).status).toBe(200);
+    await gone;
+    expect(t.hub.devices.isRevoked('fob-b')).toBe(true);
+  });
+});
+
 describe('item 10: MQTT 5', () => {
   it('a v5 CONNECT is refused (unacceptable protocol version) and logged once, in words', async () => {
     const { lines, log } = capturedLog();
