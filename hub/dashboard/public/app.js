@@ -960,7 +960,7 @@ async function recordsView() {
       h(
         'tbody',
         { id: 'records-rows' },
-        d.records.map((r) => h('tr', { 'data-alarm': r.id }, h('td', { text: fmtDateTime(r.raisedAt) }), h('td', { text: r.kindLabel + (r.drill ? ' (drill)' : '') }), h('td', { text: r.workerName || r.workerId || '–' }), h('td', { text: r.visitRef || '–' }), h('td', {}, h('span', { class: `state s-${r.state}`, text: r.state })), h('td', { text: String(r.steps) }), h('td', {}, h('a', { href: `#/alarm/${encodeURIComponent(r.id)}`, text: 'timeline' })))),
+        d.records.map((r) => h('tr', { 'data-alarm': r.id }, h('td', { text: fmtDateTime(r.raisedAt) }), h('td', { text: r.kindLabel + (r.drill ? ' (drill)' : '') + (r.stale ? ' (stale: happened more than 7 days before it arrived)' : '') }), h('td', { text: r.workerName || r.workerId || '–' }), h('td', { text: r.visitRef || '–' }), h('td', {}, h('span', { class: `state s-${r.state}`, text: r.state })), h('td', { text: String(r.steps) }), h('td', {}, h('a', { href: `#/alarm/${encodeURIComponent(r.id)}`, text: 'timeline' })))),
       ),
     ),
   );
@@ -987,7 +987,7 @@ async function recordsPrintView() {
           'div',
           { class: 'incident' },
           h('h2', { text: `${x.alarm.kindLabel}: ${x.alarm.workerName || x.alarm.workerId || x.alarm.deviceId || ''} (${fmtDateTime(x.alarm.raisedAt)})` }),
-          h('p', { text: `Incident ${x.alarm.id} · state ${x.alarm.state}${x.alarm.closedAt ? ` at ${fmtDateTime(x.alarm.closedAt)}` : ''} · visit ${x.alarm.visitRef || '–'} · policy ${x.alarm.policy}${x.alarm.drill ? ' · DRILL' : ''}` }),
+          h('p', { text: `Incident ${x.alarm.id} · state ${x.alarm.state}${x.alarm.closedAt ? ` at ${fmtDateTime(x.alarm.closedAt)}` : ''} · visit ${x.alarm.visitRef || '–'} · policy ${x.alarm.policy}${x.alarm.drill ? ' · DRILL' : ''}${x.alarm.stale ? ' · STALE: happened more than 7 days before it reached the hub' : ''}` }),
           timelineList(x.timeline),
         ),
       ),
