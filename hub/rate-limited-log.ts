@@ -43,7 +43,8 @@ export class RateLimitedLog {
   ) {
     this.perWindow = opts.perWindow ?? 5;
     this.windowMs = opts.windowMs ?? 10_000;
-    this.maxSources = opts.maxSources ?? 10_000;
+    // 1,000 sources of 5 lines per 10 s is at most ~500 lines a second, whoever sends.
+    this.maxSources = opts.maxSources ?? 1000;
   }
 
   warn(source: string, fields: Record<string, unknown>, msg: string): void {

@@ -17,6 +17,8 @@ import { PacketScanner, type ScanLimits, type ScanViolation } from './packet-sca
 import type { GateTicket } from './connection-gate.js';
 
 export interface GuardOptions extends ScanLimits {
+  /** The remote address, as the caps count it (a WebSocket stream has none of its own). */
+  address: string;
   connectDeadlineMs: number;
   clock: Clock;
   ticket: GateTicket;
@@ -53,6 +55,10 @@ export class GuardedConnection extends Duplex {
       this.clearDeadline();
       this.destroy();
     });
+  }
+
+  get address(): string {
+    return this.o.address;
   }
 
   /** The broker has accepted the CONNECT: the connection no longer counts as unauthenticated. */

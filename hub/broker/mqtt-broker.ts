@@ -81,6 +81,11 @@ const STALL_LIMIT_MS = 1000;
 
 type LwClient = Client & { lwIdentity?: ConnectIdentity };
 
+/** The remote address of a client's connection, as the caps count it. */
+function addressOf(client: Client): string {
+  return client.conn instanceof GuardedConnection ? client.conn.address : 'unknown';
+}
+
 export class MqttBroker {
   readonly aedes: Aedes;
   readonly counters: BrokerCounters = {
@@ -137,9 +142,10 @@ export class MqttBroker {
         const version = (packet as { protocolVersion?: number }).protocolVersion;
         if (version !== 4) {
           broker.counters.refusedProtocol++;
+          const address = addressOf(client);
           broker.protocolRefusals.warn(
-            `client ${packet.clientId || '(none)'}`,
-            { clientId: packet.clientId, protocolVersion: version },
+            `address ${address}`,
+            { address, clientId: packet.clientId, protocolVersion: version },
             `connection refused: MQTT protocol version ${version === 5 ? '5' : String(version)} is not supported; the hub speaks MQTT 3.1.1 only (set protocolVersion 4 in the client)`,
           );
         }
@@ -151,7 +157,9 @@ export class MqttBroker {
           .then((result) => {
             if ('refused' in result) {
               broker.counters.refusedConnects++;
-              broker.refusals.warn(`client ${client.id}`, { clientId: client.id, username }, `connection refused: ${result.refused}`);
+              // Limited per address, not per client id: before log-in a sender can pick any client id.
+              const address = addressOf(client);
+              broker.refusals.warn(`address ${address}`, { address, clientId: client.id, username }, `connection refused: ${result.refused}`);
               const err = Object.assign(new Error(result.refused), { returnCode: 4 });
               return done(err as never, false);
             }
@@ -254,6 +262,7 @@ export class MqttBroker {
       return false;
     }
     const guarded = new GuardedConnection(stream, {
+      address,
       connectMaxBytes: this.limits.connectMaxBytes,
       packetMaxBytes: this.limits.packetMaxBytes,
       connectDeadlineMs: this.limits.connectDeadlineMs,

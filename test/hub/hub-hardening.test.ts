@@ -98,6 +98,18 @@ describe('item 5 and 6: one fob sending garbage', () => {
     await f.waitFor((c) => c.k === 'ack' && c.i === '2-1');
   });
 
+  it('refused CONNECTs are limited per address, whatever client id each one picks', async () => {
+    const { lines, log } = capturedLog();
+    t = await startTestHub({ log });
+    for (let i = 0; i < 30; i++) {
+      await expect(mqtt.connectAsync(t.mqttUrl, { clientId: `fob-${i}`, username: `fob-${i}`, password: 'guess', reconnectPeriod: 0 })).rejects.toThrow();
+    }
+    expect(t.hub.broker.counters.refusedConnects).toBe(30);
+    const refusedLines = lines.filter((l) => String(l.msg).startsWith('connection refused'));
+    expect(refusedLines).toHaveLength(5);
+    expect(refusedLines.every((l) => l.address === '127.0.0.1')).toBe(true);
+  });
+
   it('/metrics needs sign-in or an API token', async () => {
     t = await startTestHub();
     const anon = await fetch(`${t.httpUrl}/metrics`);
