@@ -13,6 +13,8 @@ import { SqliteStore } from './store/sqlite-store.js';
 import { MqttBroker } from './broker/mqtt-broker.js';
 import { DeviceAuth } from './ingest/device-auth.js';
 import { FobIngest } from './ingest/fob-ingest.js';
+import { DeviceWatch } from './ingest/device-watch.js';
+import { ANY_ROLE } from './http/auth.js';
 import { RulesRuntime, type RuntimeOutputs } from './rules/rules-runtime.js';
 import { createHttpServer } from './http/http-server.js';
 import { registerApi } from './http/api.js';
@@ -69,6 +71,8 @@ export class Hub {
   dispatcher: Dispatcher | null = null;
   /** Time limit of one step of `stop` (real time: a ManualClock may never move again). */
   stopStepMs = STOP_STEP_MS;
+  /** Device revocations and reassignments, the CLI's included (issue 17, item 9). */
+  devices!: DeviceWatch;
   private closed = false;
 
   private constructor(
@@ -177,6 +181,15 @@ export class Hub {
     const now = () => clock.now();
     let mqtts: MqttsServer | null = null;
     const clientCerts = tlsConfig?.client_certs ?? 'off';
+    const devices = new DeviceWatch({
+      store,
+      log: log.child({ component: 'devices' }),
+      intervalMs: config.mqtt.device_check_ms,
+      onRevoked: (deviceId) => broker.disconnectDevice(deviceId, 'the device has been revoked'),
+      onReassigned: (deviceId) => ingest.forgetDevice(deviceId),
+    });
+    await devices.start();
+    undo.push(async () => devices.stop());
     broker = await MqttBroker.create(
       {
         authenticate: withClientCertificates((clientId, username, password) => auth.authenticate(clientId, username, password), clientCerts, () => mqtts),
@@ -189,8 +202,19 @@ export class Hub {
           log.info({ deviceId }, 'fob disconnected');
           store.transaction((tx) => tx.updateDevice(deviceId, { online: false })).catch((err) => log.error({ err, deviceId }, 'could not mark device offline'));
         },
+        isRevoked: (deviceId) => devices.isRevoked(deviceId),
       },
       log.child({ component: 'mqtt' }),
+      {
+        clock,
+        limits: {
+          connectMaxBytes: config.mqtt.connect_max_bytes,
+          packetMaxBytes: config.mqtt.packet_max_bytes,
+          connectDeadlineMs: config.mqtt.connect_deadline_ms,
+          unauthenticatedPerAddress: config.mqtt.unauthenticated_per_address,
+          unauthenticatedMax: config.mqtt.unauthenticated_max,
+        },
+      },
     );
     undo.push(() => broker.close(), () => ingest.close(), () => runtime.stop());
 
@@ -200,10 +224,13 @@ export class Hub {
     const hub = new Hub(config, clock, log, store, runtime, broker, ingest, auth, http);
     hub.dispatcher = dispatcher;
     hub.tls = tls;
+    hub.devices = devices;
     if (opts.stopStepMs !== undefined) hub.stopStepMs = opts.stopStepMs;
     if (tls && https) tls.addTarget(httpsReloadTarget(http.server));
     http.get('/healthz', async () => ({ ...hub.health(), listeners: hub.listeners(), tls: hub.certificateStatus() }));
-    http.get('/metrics', async () => hub.metrics());
+    // Counters, memory and connection numbers help an attacker time an attack: signed-in staff or an
+    // API token only (issue 17, item 6); a Prometheus scraper uses an API token.
+    http.get('/metrics', { preHandler: ANY_ROLE }, async () => hub.metrics());
     broker.attachWebSocket(http.server);
     // The API and the duty officer's dashboard (issue 6); extra routes (the companion) come after it.
     await registerApi(http, hub);
@@ -326,6 +353,11 @@ export class Hub {
     return { ok: true, status: `catching up: ${left} overdue steps left`, overdueSteps: left };
   }
 
+  /** A device was revoked or reassigned through the hub (dashboard): act on it at once. */
+  async deviceChanged(deviceId: string): Promise<void> {
+    await this.devices.deviceChanged(deviceId);
+  }
+
   metrics(): Record<string, unknown> {
     const mem = process.memoryUsage();
     return {
@@ -348,6 +380,7 @@ export class Hub {
   async stop(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.devices.stop();
     await this.stopStep('mqtt broker', () => this.broker.close(), () => this.broker.dropConnections());
     await this.stopStep('heartbeat ingest', () => this.ingest.close());
     await this.stopStep('rules runtime', () => this.runtime.stop());

@@ -43,7 +43,7 @@ export const LIMITS = {
   commandPayloadMaxBytes: 128,
   /** Longest extension a worker can ask for from the fob in one go, minutes. */
   extendMaxMinutes: 240,
-  /** An event older than this (by its age field) is still accepted but flagged as stale, seconds. */
+  /** An event older than this (by its age field) is still accepted, but stored and shown as stale, seconds. */
   eventAgeMaxSeconds: 604800,
 } as const;
 

@@ -31,7 +31,13 @@ export const deviceIdSchema = z
     error: `must be 1-${LIMITS.deviceIdMaxLength} letters, digits, '-' or '_'`,
   });
 
-const age = z.int().min(0).max(LIMITS.eventAgeMaxSeconds);
+/**
+ * An event older than LIMITS.eventAgeMaxSeconds (7 days) is still accepted: the hub raises and
+ * stores it marked stale, and acknowledges it so the fob stops retrying (issue 17, item 8). Ten
+ * years is only a sanity bound on the number (a fob's uptime counter cannot reach it).
+ */
+export const EVENT_AGE_CAP_SECONDS = 10 * 365 * 86_400;
+const age = z.int().min(0).max(EVENT_AGE_CAP_SECONDS);
 
 export const heartbeatSchema = z.strictObject({
   n: z.int().min(0),

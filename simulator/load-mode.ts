@@ -12,6 +12,7 @@ import { summarise, type LatencySummary } from '../bench/stats.js';
 import { hashSecret } from '../hub/device-secrets.js';
 import { SqliteStore } from '../hub/store/sqlite-store.js';
 import type { HubConfig } from '../hub/config/config-schema.js';
+import { createApiToken } from '../hub/http/users.js';
 
 export interface LoadOptions {
   devices: number;
@@ -59,9 +60,29 @@ export async function registerSimFleet(config: HubConfig, n: number): Promise<st
   return ids;
 }
 
-async function hubMemory(httpUrl: string): Promise<number | null> {
+/**
+ * /metrics needs sign-in (issue 17, item 6): the run mints an API token in the hub's database (as
+ * `lonewatch devices add` writes there) and revokes it when the run ends.
+ */
+async function metricsToken(config: HubConfig): Promise<{ token: string; revoke(): Promise<void> }> {
+  const store = new SqliteStore(join(config.hub.data_dir, 'lonewatch.db'));
   try {
-    const m = (await (await fetch(`${httpUrl}/metrics`)).json()) as { memory?: { rss?: number } };
+    const { record, token } = await createApiToken(store, 'lonewatch sim (reads /metrics)', 'duty_officer', 'lonewatch sim', Date.now());
+    return {
+      token,
+      async revoke() {
+        const s = new SqliteStore(join(config.hub.data_dir, 'lonewatch.db'));
+        await s.transaction((tx) => tx.updateApiToken(record.id, { revokedAt: Date.now() })).finally(() => s.close());
+      },
+    };
+  } finally {
+    await store.close();
+  }
+}
+
+async function hubMemory(httpUrl: string, token: string): Promise<number | null> {
+  try {
+    const m = (await (await fetch(`${httpUrl}/metrics`, { headers: { authorization: `Bearer ${token}` } })).json()) as { memory?: { rss?: number } };
     return m.memory?.rss ? Math.round(m.memory.rss / 1e6) : null;
   } catch {
     return null;
@@ -74,6 +95,7 @@ export async function runLoad(config: HubConfig, opts: LoadOptions): Promise<Loa
   const httpUrl = `http://${httpHost}:${config.http.port}`;
   opts.progress(`registering ${opts.devices} simulated fobs`);
   const ids = await registerSimFleet(config, opts.devices);
+  const metrics = await metricsToken(config);
   const { pool, connected, connectFailures } = await LoadPool.start({
     url: `mqtt://${host}:${config.mqtt.port}`,
     devices: ids.map((id) => ({ id, password: SIM_SECRET })),
@@ -93,7 +115,7 @@ export async function runLoad(config: HubConfig, opts: LoadOptions): Promise<Loa
       await new Promise((r) => setTimeout(r, 1000));
       if (s % 2 === 0 || s === opts.durationS) {
         const r = await pool.report();
-        const mem = await hubMemory(httpUrl);
+        const mem = await hubMemory(httpUrl, metrics.token);
         const l = summarise(r.ackMs);
         opts.progress(
           `${s}/${opts.durationS} s  fobs ${r.connected}  msg/s ${Math.round((r.published / r.elapsedMs) * 1000)}  SOS ${r.ackMs.length}/${r.sosSent} acked  p99 ${Number.isNaN(l.p99) ? '-' : `${l.p99} ms`}  hub ${mem ?? '?'} MB`,
@@ -111,9 +133,10 @@ export async function runLoad(config: HubConfig, opts: LoadOptions): Promise<Loa
       sosAcked: r.ackMs.length,
       pressToAck: summarise(r.ackMs),
       pressToPuback: summarise(r.pubackMs),
-      hubMemoryMb: await hubMemory(httpUrl),
+      hubMemoryMb: await hubMemory(httpUrl, metrics.token),
     };
   } finally {
     await pool.stop();
+    await metrics.revoke().catch(() => undefined);
   }
 }

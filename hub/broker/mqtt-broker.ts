@@ -15,6 +15,11 @@ import { Aedes, type Client, type AedesPublishPacket, type Subscription } from '
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { commandTopic, parseDeviceTopic, ALERTS_PREFIX, TOPIC } from '../../shared/protocol-core.js';
 import type { Logger } from '../logger.js';
+import { systemClock, type Clock } from '../clock.js';
+import { RateLimitedLog } from '../rate-limited-log.js';
+import { ConnectionGate, normaliseAddress } from './connection-gate.js';
+import { GuardedConnection } from './guarded-connection.js';
+import { describeViolation } from './packet-scanner.js';
 
 export type ConnectIdentity = { kind: 'device'; deviceId: string } | { kind: 'service'; username: string };
 
@@ -29,6 +34,31 @@ export interface BrokerHooks {
   onDevicePublish(deviceId: string, leaf: string, payload: Buffer): Promise<void>;
   onConnected(deviceId: string): void;
   onDisconnected(deviceId: string): void;
+  /** True when the device has been revoked since it connected (a cached set: called on every publish). */
+  isRevoked(deviceId: string): boolean;
+}
+
+/** The bounds on every connection, before and after authentication (mqtt.* in lonewatch.toml). */
+export interface BrokerLimits {
+  connectMaxBytes: number;
+  packetMaxBytes: number;
+  connectDeadlineMs: number;
+  unauthenticatedPerAddress: number;
+  unauthenticatedMax: number;
+}
+
+export const DEFAULT_LIMITS: BrokerLimits = {
+  connectMaxBytes: 1024,
+  packetMaxBytes: 1024,
+  connectDeadlineMs: 5000,
+  unauthenticatedPerAddress: 128,
+  unauthenticatedMax: 2048,
+};
+
+export interface BrokerOptions {
+  limits?: BrokerLimits;
+  /** The CONNECT deadline and the log windows run on it. */
+  clock?: Clock;
 }
 
 export interface BrokerCounters {
@@ -36,6 +66,16 @@ export interface BrokerCounters {
   refusedPublishes: number;
   refusedSubscribes: number;
   droppedSlowClients: number;
+  /** Connections cut for a packet over its size limit (or a malformed length), before buffering it. */
+  cutOversize: number;
+  /** Connections cut because the whole CONNECT did not arrive within mqtt.connect_deadline_ms. */
+  cutConnectDeadline: number;
+  /** Connections refused at once because their address, or everyone, holds too many unauthenticated ones. */
+  refusedBusy: number;
+  /** CONNECTs refused for their protocol version (MQTT 5, 3.1). */
+  refusedProtocol: number;
+  /** Revoked fobs disconnected while connected. */
+  droppedRevoked: number;
 }
 
 /** Unsent bytes a client may hold before it is disconnected. */
@@ -45,9 +85,29 @@ const STALL_LIMIT_MS = 1000;
 
 type LwClient = Client & { lwIdentity?: ConnectIdentity };
 
+/** The remote address of a client's connection, as the caps count it. */
+function addressOf(client: Client): string {
+  return client.conn instanceof GuardedConnection ? client.conn.address : 'unknown';
+}
+
 export class MqttBroker {
   readonly aedes: Aedes;
-  readonly counters: BrokerCounters = { refusedConnects: 0, refusedPublishes: 0, refusedSubscribes: 0, droppedSlowClients: 0 };
+  readonly counters: BrokerCounters = {
+    refusedConnects: 0,
+    refusedPublishes: 0,
+    refusedSubscribes: 0,
+    droppedSlowClients: 0,
+    cutOversize: 0,
+    cutConnectDeadline: 0,
+    refusedBusy: 0,
+    refusedProtocol: 0,
+    droppedRevoked: 0,
+  };
+  readonly gate: ConnectionGate;
+  /** Lines about refused connections and input, limited per source (issue 17, item 5). */
+  readonly refusals: RateLimitedLog;
+  /** A client speaking another MQTT version retries forever: one line per client a minute is plenty. */
+  private readonly protocolRefusals: RateLimitedLog;
   /** The plain TCP and the MQTTS listeners. */
   private readonly servers: Server[] = [];
   /** Every open TCP connection (plain or TLS), registered with aedes or not (yet). */
@@ -58,11 +118,17 @@ export class MqttBroker {
   private constructor(
     aedes: Aedes,
     private readonly log: Logger,
+    readonly limits: BrokerLimits,
+    private readonly clock: Clock,
   ) {
     this.aedes = aedes;
+    this.gate = new ConnectionGate({ perAddress: limits.unauthenticatedPerAddress, total: limits.unauthenticatedMax });
+    this.refusals = new RateLimitedLog(log, clock);
+    this.protocolRefusals = new RateLimitedLog(log, clock, { perWindow: 1, windowMs: 60_000 });
   }
 
-  static async create(hooks: BrokerHooks, log: Logger): Promise<MqttBroker> {
+  static async create(hooks: BrokerHooks, log: Logger, opts: BrokerOptions = {}): Promise<MqttBroker> {
+    const limits = opts.limits ?? DEFAULT_LIMITS;
     // Assigned below; the hooks close over it.
     // eslint-disable-next-line prefer-const
     let broker: MqttBroker;
@@ -72,13 +138,33 @@ export class MqttBroker {
       maxClientsIdLength: 64,
       maxTopicLevels: 8,
       queueLimit: 100,
+      // The guard (guarded-connection.ts) cuts a connection whose CONNECT is late on the hub's clock;
+      // aedes's own timer, in real time, is only the backstop.
+      connectTimeout: limits.connectDeadlineMs + 5000,
+      preConnect: (client, packet, done) => {
+        // aedes 1.2 speaks MQTT 3.1.1 only and answers any other version with CONNACK 1
+        // ("unacceptable protocol version", MQTT 3.1.1 §3.2.2.3); say so once per source, in words.
+        const version = (packet as { protocolVersion?: number }).protocolVersion;
+        if (version !== 4) {
+          broker.counters.refusedProtocol++;
+          const address = addressOf(client);
+          broker.protocolRefusals.warn(
+            `address ${address}`,
+            { address, clientId: packet.clientId, protocolVersion: version },
+            `connection refused: MQTT protocol version ${version === 5 ? '5' : String(version)} is not supported; the hub speaks MQTT 3.1.1 only (set protocolVersion 4 in the client)`,
+          );
+        }
+        done(null, true);
+      },
       authenticate: (client, username, password, done) => {
         hooks
           .authenticate(client.id, username, password, client.conn)
           .then((result) => {
             if ('refused' in result) {
               broker.counters.refusedConnects++;
-              broker.log.warn({ clientId: client.id, username }, `connection refused: ${result.refused}`);
+              // Limited per address, not per client id: before log-in a sender can pick any client id.
+              const address = addressOf(client);
+              broker.refusals.warn(`address ${address}`, { address, clientId: client.id, username }, `connection refused: ${result.refused}`);
               // 4: bad user name or password; 5: not authorized (a client-certificate refusal).
               const err = Object.assign(new Error(result.refused), { returnCode: result.returnCode ?? 4 });
               return done(err as never, false);
@@ -109,13 +195,22 @@ export class MqttBroker {
         }
         if (!identity || identity.kind !== 'device') {
           broker.counters.refusedPublishes++;
-          broker.log.warn({ clientId: client.id, topic: packet.topic }, 'publish refused: service accounts only subscribe');
+          broker.refusals.warn(`client ${client.id}`, { clientId: client.id, topic: packet.topic }, 'publish refused: service accounts only subscribe');
           return done(new Error('service accounts may not publish'));
+        }
+        if (hooks.isRevoked(identity.deviceId)) {
+          // Revoked while connected (the dashboard, or the CLI on the database file): nothing more is
+          // taken from it, and the connection is dropped (issue 17, item 9).
+          broker.counters.refusedPublishes++;
+          // (Its will, published as it goes, is refused too, but that drops nothing.)
+          if (!client.closed) broker.counters.droppedRevoked++;
+          broker.refusals.warn(`device ${identity.deviceId}`, { deviceId: identity.deviceId, topic: packet.topic }, 'publish refused: the device has been revoked; disconnected');
+          return done(new Error(`device ${identity.deviceId} is revoked`));
         }
         const parsed = parseDeviceTopic(packet.topic);
         if (!parsed || parsed.deviceId !== identity.deviceId || parsed.leaf === TOPIC.command) {
           broker.counters.refusedPublishes++;
-          broker.log.warn({ deviceId: identity.deviceId, topic: packet.topic }, 'publish refused: a device may publish only on its own topics');
+          broker.refusals.warn(`device ${identity.deviceId}`, { deviceId: identity.deviceId, topic: packet.topic }, 'publish refused: a device may publish only on its own topics');
           return done(new Error(`not allowed to publish on ${packet.topic}`));
         }
         hooks.onDevicePublish(identity.deviceId, parsed.leaf, packet.payload as Buffer).then(
@@ -131,7 +226,7 @@ export class MqttBroker {
         if (identity?.kind === 'device' && sub.topic === commandTopic(identity.deviceId)) return done(null, sub);
         if (identity?.kind === 'service' && (sub.topic === `${ALERTS_PREFIX}/#` || sub.topic.startsWith(`${ALERTS_PREFIX}/`))) return done(null, sub);
         broker.counters.refusedSubscribes++;
-        broker.log.warn({ clientId: client.id, topic: sub.topic }, 'subscribe refused: a device may subscribe only to its command topic, a service only to lw/alerts/#');
+        broker.refusals.warn(`client ${client.id}`, { clientId: client.id, topic: sub.topic }, 'subscribe refused: a device may subscribe only to its command topic, a service only to lw/alerts/#');
         // A null subscription answers SUBACK 0x80 (failure) without dropping the client.
         return done(null, null as never);
       },
@@ -144,10 +239,12 @@ export class MqttBroker {
         return null;
       },
     });
-    broker = new MqttBroker(aedes, log);
+    broker = new MqttBroker(aedes, log, limits, opts.clock ?? systemClock);
     broker.watchdog = setInterval(() => broker.dropStalledClients(), 250);
     broker.watchdog.unref();
     aedes.on('clientReady', (client) => {
+      // CONNACKed: the connection leaves the unauthenticated caps.
+      if (client.conn instanceof GuardedConnection) client.conn.accepted();
       const id = (client as LwClient).lwIdentity;
       if (id?.kind === 'device') hooks.onConnected(id.deviceId);
       else if (id) log.info({ service: id.username }, 'service connected');
@@ -163,6 +260,43 @@ export class MqttBroker {
       log.debug({ clientId: client?.id, err: err.message }, 'connection error');
     });
     return broker;
+  }
+
+  /**
+   * Hands one connection (TCP, TLS, or a WebSocket stream) to aedes behind the bounds: the
+   * unauthenticated-connection caps, the packet size limits and the CONNECT deadline. Returns false
+   * (and destroys the connection) when a cap refuses it. Every listener goes through here.
+   */
+  handleConnection(stream: Duplex, remoteAddress: string | undefined, req?: IncomingMessage): boolean {
+    const address = normaliseAddress(remoteAddress);
+    const ticket = this.gate.admit(address);
+    if ('refused' in ticket) {
+      this.counters.refusedBusy++;
+      const who = ticket.refused === 'per_address' ? `${address} already holds` : 'the hub already holds';
+      this.refusals.warn(`address ${address}`, { address }, `connection refused before CONNECT: ${who} ${ticket.limit} connections that have not logged in (mqtt.unauthenticated_${ticket.refused === 'per_address' ? 'per_address' : 'max'})`);
+      stream.destroy();
+      return false;
+    }
+    const guarded = new GuardedConnection(stream, {
+      address,
+      connectMaxBytes: this.limits.connectMaxBytes,
+      packetMaxBytes: this.limits.packetMaxBytes,
+      connectDeadlineMs: this.limits.connectDeadlineMs,
+      clock: this.clock,
+      ticket,
+      onCut: (reason, bytesSeen) => {
+        const clientId = (guarded as unknown as { client?: Client }).client?.id ?? undefined;
+        if (reason.code === 'connect_deadline') {
+          this.counters.cutConnectDeadline++;
+          this.refusals.warn(`address ${address}`, { address, clientId, bytesSeen }, `connection cut: no complete CONNECT within ${reason.deadlineMs} ms (mqtt.connect_deadline_ms)`);
+        } else {
+          this.counters.cutOversize++;
+          this.refusals.warn(`address ${address}`, { address, clientId, bytesSeen }, `connection cut after ${bytesSeen} bytes: ${describeViolation(reason)}`);
+        }
+      },
+    });
+    this.aedes.handle(guarded as never, req as never);
+    return true;
   }
 
   async listenTcp(port: number, host: string): Promise<number> {
@@ -190,7 +324,9 @@ export class MqttBroker {
     // waits for the fob's delayed ACK of the first (Nagle), about 40 ms on every alarm.
     socket.setNoDelay(true);
     this.track(socket);
-    this.aedes.handle(socket);
+    socket.on('error', () => socket.destroy());
+    // The bounds before authentication apply to every listener (issue 17).
+    this.handleConnection(socket, socket.remoteAddress);
   }
 
   private track(socket: Socket): void {
@@ -213,15 +349,29 @@ export class MqttBroker {
 
   /** MQTT over WebSocket at `path` on an existing HTTP server (browsers and phone relays). */
   attachWebSocket(http: HttpServer, path = '/mqtt'): void {
-    const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+    // One WebSocket message carries one MQTT packet from mqtt.js (and may carry several, or part of
+    // one, MQTT 3.1.1 §6.0); either way a message larger than the largest packet allowed is refused
+    // by ws before it is buffered (close 1009), and the guard bounds each packet inside it.
+    const maxPayload = Math.max(this.limits.connectMaxBytes, this.limits.packetMaxBytes);
+    const wss = new WebSocketServer({ noServer: true, maxPayload });
     this.wss = wss;
     http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       const url = new URL(req.url ?? '/', 'http://localhost');
       if (url.pathname !== path) return;
+      const address = normaliseAddress(req.socket.remoteAddress);
+      // The caps are checked before the upgrade too, so a refused address costs no WebSocket.
+      const probe = this.gate.admit(address);
+      if ('refused' in probe) {
+        this.counters.refusedBusy++;
+        this.refusals.warn(`address ${address}`, { address }, `WebSocket connection refused before CONNECT: too many connections that have not logged in (limit ${probe.limit})`);
+        socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n', () => socket.destroy());
+        return;
+      }
+      probe.release();
       wss.handleUpgrade(req, socket, head, (ws) => {
         const stream = createWebSocketStream(ws);
         stream.on('error', () => stream.destroy());
-        this.aedes.handle(stream as never, req);
+        this.handleConnection(stream, address, req);
       });
     });
   }
@@ -244,9 +394,11 @@ export class MqttBroker {
     const clients = (this.aedes as unknown as { clients: Record<string, LwClient & { lwStalledSince?: number }> }).clients;
     for (const id in clients) {
       const c = clients[id];
-      const conn = c.conn as { writableLength?: number; writableNeedDrain?: boolean };
-      const pending = conn.writableLength ?? 0;
-      if (!conn.writableNeedDrain && pending <= OUTPUT_LIMIT) {
+      const conn = c.conn as unknown as { writableLength?: number; writableNeedDrain?: boolean };
+      const guarded = c.conn instanceof GuardedConnection ? c.conn : null;
+      const pending = guarded ? guarded.pendingOutput : (conn.writableLength ?? 0);
+      const needsDrain = guarded ? guarded.needsDrain : conn.writableNeedDrain;
+      if (!needsDrain && pending <= OUTPUT_LIMIT) {
         c.lwStalledSince = undefined;
         continue;
       }
@@ -259,12 +411,24 @@ export class MqttBroker {
     }
   }
 
+  /** Drops a device's live connection (revoked). True when one was connected. */
+  disconnectDevice(deviceId: string, why: string): boolean {
+    const client = (this.aedes as unknown as { clients: Record<string, LwClient | undefined> }).clients[deviceId];
+    if (!client || client.lwIdentity?.kind !== 'device') return false;
+    this.counters.droppedRevoked++;
+    this.log.warn({ deviceId }, `fob disconnected: ${why}`);
+    client.close();
+    return true;
+  }
+
   get connectedClients(): number {
     return this.aedes.connectedClients;
   }
 
   async close(): Promise<void> {
     if (this.watchdog) clearInterval(this.watchdog);
+    this.refusals.flush();
+    this.protocolRefusals.flush();
     this.wss?.close();
     const tcpClosed = Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     await new Promise<void>((resolve) => this.aedes.close(() => resolve()));

@@ -135,6 +135,24 @@ export const hubConfigSchema = z
         heartbeat_flush_ms: z.int().min(10).max(10_000).default(200),
         /** Most heartbeats held in memory before a flush is forced. */
         heartbeat_buffer_max: z.int().min(10).max(1_000_000).default(10_000),
+        /**
+         * Bounds before authentication (issue 17, item 1), on every MQTT listener (TCP, WebSocket):
+         * the largest CONNECT and the largest later packet, in bytes, fixed header included; a
+         * packet claiming more is cut from its header, before it is buffered. A fob's payload is at
+         * most 256 bytes (LIMITS.fobPayloadMaxBytes) and its CONNECT a few hundred.
+         */
+        connect_max_bytes: z.int().min(128).max(65_536).default(1024),
+        packet_max_bytes: z.int().min(512).max(1_048_576).default(1024),
+        /** A connection whose whole CONNECT has not arrived within this is cut. */
+        connect_deadline_ms: z.int().min(500).max(60_000).default(5000),
+        /** Connections not yet accepted (no CONNACK) that one address, and everyone together, may hold. */
+        unauthenticated_per_address: z.int().min(1).max(100_000).default(128),
+        unauthenticated_max: z.int().min(1).max(1_000_000).default(2048),
+        /**
+         * How often the hub looks for device changes made by the CLI on the database file (revoke,
+         * assign), in milliseconds; a revoked fob is disconnected within about this long.
+         */
+        device_check_ms: z.int().min(100).max(60_000).default(2000),
         /** Downstream systems that may subscribe to lw/alerts/# (and publish nothing). */
         services: z
           .array(

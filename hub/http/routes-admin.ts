@@ -62,8 +62,7 @@ export function registerAdminRoutes(app: ApiApp, { hub, auth }: ApiContext): voi
   app.post('/admin/devices/:id/revoke', { schema: { tags: ['admin'], summary: 'Refuse the fob from now on (it is disconnected at once)', params: deviceParams }, preHandler: ADMIN }, async (req) => {
     await revokeDevice(hub.store, req.params.id, now(), req.principal!.actor);
     // A revoked fob that is still connected is dropped now, not at its next reconnection.
-    const client = (hub.broker.aedes as unknown as { clients: Record<string, { close(): void } | undefined> }).clients[req.params.id];
-    client?.close();
+    await hub.deviceChanged(req.params.id);
     return { ok: true };
   });
 
@@ -73,6 +72,8 @@ export function registerAdminRoutes(app: ApiApp, { hub, auth }: ApiContext): voi
     async (req) => {
       await assignDevice(hub.store, req.params.id, req.body.workerId);
       await hub.store.transaction((tx) => tx.appendAudit({ at: now(), actor: req.principal!.actor, action: 'device.assign', subject: req.params.id, detail: { workerId: req.body.workerId } }));
+      // The fob's heartbeats now count as sightings of its new worker only.
+      await hub.deviceChanged(req.params.id);
       return { ok: true };
     },
   );

@@ -60,6 +60,8 @@ export function alarmView(a: AlarmRecord, workerName: string | null) {
     closedAt: a.closedAt,
     closedBy: a.closedBy,
     drill: a.drill,
+    /** Raised from an event more than 7 days old (by its age): it happened long before it arrived. */
+    stale: a.stale === true,
     level: a.level,
     /** The ladder step the alarm is on, as the policy names it ("call the contact at the visit address"). */
     step: a.policy.levels[a.level]?.name ?? null,

@@ -36,6 +36,12 @@ export class DeviceAuth {
       const given = Buffer.from(password ?? Buffer.alloc(0));
       const expected = Buffer.from(service.password);
       if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { refused: `bad credentials for service ${service.username}` };
+      // The client id decides whose session it is (issue 17, item 2): aedes takes over the session of
+      // an existing client with the same id once authentication succeeds, so a service account using
+      // a fob's id (or a relay's) would disconnect that fob. Refused here, before any takeover.
+      if (clientId.includes('.relay-') || (isValidDeviceId(clientId) && (await this.store.read((tx) => tx.getDevice(clientId))))) {
+        return { refused: `service ${service.username} may not use client id "${clientId}": it belongs to a device` };
+      }
       return { kind: 'service', username: service.username };
     }
     if (!username || !isValidDeviceId(username)) return { refused: 'unknown device (bad or missing username)' };

@@ -9,18 +9,40 @@
 import type { Logger } from '../logger.js';
 import type { Store, StoreTx } from '../store/store.js';
 import type { Clock } from '../clock.js';
-import { EVENT, TOPIC, eventSource, type EventSource } from '../../shared/protocol-core.js';
+import { EVENT, LIMITS, TOPIC, eventSource, type EventSource } from '../../shared/protocol-core.js';
 import { parseFobEvent, parseHeartbeat, statusSchema, type CommandMessage, type FobEventMessage } from '../../shared/protocol-schemas.js';
 import { isOpen } from '../rules/escalation-engine.js';
 import type { RulesRuntime, Unit } from '../rules/rules-runtime.js';
 import type { AlarmKind } from '../store/store-types.js';
+import { RateLimitedLog } from '../rate-limited-log.js';
+
+/**
+ * Why a message changed nothing: a closed set, so /metrics has one counter per code whatever a
+ * sender puts in its payload (issue 17, item 6: counters keyed by reason text grew without bound).
+ */
+export const REJECT_CODES = [
+  'event_invalid',
+  'heartbeat_invalid',
+  'status_invalid',
+  'cancel_no_open_alarm',
+  'device_unassigned',
+  'unknown_visit',
+  'event_stale',
+] as const;
+export type RejectCode = (typeof REJECT_CODES)[number];
 
 export interface IngestCounters {
   heartbeats: number;
   events: number;
   duplicates: number;
   alarms: number;
-  rejected: Record<string, number>;
+  rejected: Record<RejectCode, number>;
+}
+
+/** What apply() answers when an event changed nothing: the counter's code and the words for the log. */
+interface Unapplied {
+  code: RejectCode;
+  why: string;
 }
 
 export interface IngestOptions {
@@ -49,14 +71,24 @@ interface PendingBeat {
 }
 
 export class FobIngest {
-  readonly counters: IngestCounters = { heartbeats: 0, events: 0, duplicates: 0, alarms: 0, rejected: {} };
+  readonly counters: IngestCounters = {
+    heartbeats: 0,
+    events: 0,
+    duplicates: 0,
+    alarms: 0,
+    rejected: Object.fromEntries(REJECT_CODES.map((c) => [c, 0])) as Record<RejectCode, number>,
+  };
+  /** One fob sending garbage writes a few lines and a count, not a line per message (item 5). */
+  private readonly rejections: RateLimitedLog;
   private beats = new Map<string, PendingBeat>();
   private flushTimer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> | null = null;
   private lastSightingWrite = new Map<string, number>();
   private workerOf = new Map<string, string | null>();
 
-  constructor(private readonly o: IngestOptions) {}
+  constructor(private readonly o: IngestOptions) {
+    this.rejections = new RateLimitedLog(o.log, o.clock);
+  }
 
   async onDevicePublish(deviceId: string, leaf: string, payload: Buffer): Promise<void> {
     switch (leaf) {
@@ -66,23 +98,22 @@ export class FobIngest {
         return this.onHeartbeat(deviceId, payload);
       case TOPIC.status: {
         const s = statusSchema.safeParse(payload.toString('utf8'));
-        if (!s.success) this.reject(deviceId, 'status', 'status payload must be "0" or "1"');
+        if (!s.success) this.reject(deviceId, 'status_invalid', 'status rejected: status payload must be "0" or "1"');
         return;
       }
     }
   }
 
-  private reject(deviceId: string, what: string, why: string, extra: Record<string, unknown> = {}): void {
-    const key = `${what}: ${why.split(':')[0]}`;
-    this.counters.rejected[key] = (this.counters.rejected[key] ?? 0) + 1;
-    this.o.log.warn({ deviceId, ...extra }, `${what} rejected: ${why}`);
+  private reject(deviceId: string, code: RejectCode, message: string, extra: Record<string, unknown> = {}): void {
+    this.counters.rejected[code]++;
+    this.rejections.warn(deviceId, { deviceId, reason: code, ...extra }, message);
   }
 
   private async onEvent(deviceId: string, payload: Buffer): Promise<void> {
     const parsed = parseFobEvent(payload);
     if (!parsed.ok) {
       // Acknowledged at the MQTT level (a retry could not make it valid) but no application ack.
-      this.reject(deviceId, 'event', parsed.error.message, { field: parsed.error.field });
+      this.reject(deviceId, 'event_invalid', `event rejected: ${parsed.error.message}`, { field: parsed.error.field });
       return;
     }
     const ev = parsed.value;
@@ -111,10 +142,10 @@ export class FobIngest {
       });
     if (outcome === 'duplicate') {
       this.counters.duplicates++;
-      this.o.log.info({ deviceId, eventId: ev.i, kind: ev.k }, 'duplicate event (a retry): acknowledged again, not counted');
+      this.rejections.info(deviceId, { deviceId, eventId: ev.i, kind: ev.k }, 'duplicate event (a retry): acknowledged again, not counted');
     } else {
       this.counters.events++;
-      if (outcome !== 'ok') this.reject(deviceId, 'event', outcome, { eventId: ev.i, kind: ev.k });
+      if (outcome !== 'ok') this.reject(deviceId, outcome.code, `event stored but changed nothing: ${outcome.why}`, { eventId: ev.i, kind: ev.k });
     }
     // After the PUBACK (which the broker writes when we return), the application ack.
     setImmediate(() => this.o.sendCommand(deviceId, { k: 'ack', i: ev.i }));
@@ -122,31 +153,37 @@ export class FobIngest {
   }
 
   /** Acts on one new event inside the transaction that stored it. Returns 'ok' or why it changed nothing. */
-  private async apply(tx: StoreTx, unit: Unit, deviceId: string, workerId: string | null, ev: FobEventMessage, now: number, from: EventSource): Promise<string> {
+  private async apply(tx: StoreTx, unit: Unit, deviceId: string, workerId: string | null, ev: FobEventMessage, now: number, from: EventSource): Promise<'ok' | Unapplied> {
     const rt = this.o.runtime;
     const source = `device:${deviceId}`;
     const alarmKind = ALARM_KIND[ev.k];
+    // Older than 7 days by its age (a fob that was out of reach, or whose outbox kept it): an alarm
+    // is raised all the same, marked stale, and acknowledged so the fob stops retrying it (issue 17,
+    // item 8); anything else says nothing about the worker now and changes no state.
+    const stale = ev.ag > LIMITS.eventAgeMaxSeconds;
     if (alarmKind) {
       const on = from === 'phone' ? "the worker's phone" : 'the fob';
-      const reason = alarmKind === 'covert_sos' ? `covert alarm from ${on}` : alarmKind === 'sos' ? `SOS button on ${on}` : 'no movement while on a visit';
-      await rt.raiseAlarm(tx, unit, { kind: alarmKind, workerId, deviceId, sourceEventId: ev.i, reason, at: now - ev.ag * 1000 });
+      let reason = alarmKind === 'covert_sos' ? `covert alarm from ${on}` : alarmKind === 'sos' ? `SOS button on ${on}` : 'no movement while on a visit';
+      if (stale) reason += ` (stale: raised about ${Math.floor(ev.ag / 86_400)} days before it reached the hub)`;
+      await rt.raiseAlarm(tx, unit, { kind: alarmKind, workerId, deviceId, sourceEventId: ev.i, reason, at: now - ev.ag * 1000, stale });
       this.counters.alarms++;
       return 'ok';
     }
+    if (stale) return { code: 'event_stale', why: `the event is ${Math.floor(ev.ag / 86_400)} days old (more than 7): stored and acknowledged, not acted on` };
     if (ev.k === EVENT.hello) {
       await tx.updateDevice(deviceId, { firmware: ev.fw, board: ev.bd });
       return 'ok';
     }
     if (ev.k === EVENT.cancel) {
       const target = ev.r ? await tx.findAlarmBySource(deviceId, ev.r) : (await tx.listAlarms({ deviceId, open: true })).find((a) => a.sourceEventId !== null);
-      if (!target || !isOpen(target)) return ev.r ? `no open alarm from event ${ev.r} to cancel` : 'no open alarm to cancel';
+      if (!target || !isOpen(target)) return { code: 'cancel_no_open_alarm', why: ev.r ? `no open alarm from event ${ev.r} to cancel` : 'no open alarm to cancel' };
       await rt.stepAlarm(tx, unit, target, { type: 'cancel', by: source, source: 'fob', reason: 'cancelled by the worker on the fob' });
       return 'ok';
     }
-    if (!workerId) return 'device is not assigned to a worker';
+    if (!workerId) return { code: 'device_unassigned', why: 'device is not assigned to a worker' };
     if ((ev.k === EVENT.visitStart || ev.k === EVENT.visitEnd) && ev.v) {
       const visits = await tx.listVisits(workerId, now - 86_400_000, now + 86_400_000);
-      if (!visits.some((v) => v.ref === ev.v)) return `unknown visit ${ev.v}`;
+      if (!visits.some((v) => v.ref === ev.v)) return { code: 'unknown_visit', why: `unknown visit ${ev.v}` };
     }
     switch (ev.k) {
       case EVENT.checkIn:
@@ -171,7 +208,7 @@ export class FobIngest {
   private async onHeartbeat(deviceId: string, payload: Buffer): Promise<void> {
     const parsed = parseHeartbeat(payload);
     if (!parsed.ok) {
-      this.reject(deviceId, 'heartbeat', parsed.error.message, { field: parsed.error.field });
+      this.reject(deviceId, 'heartbeat_invalid', `heartbeat rejected: ${parsed.error.message}`, { field: parsed.error.field });
       return;
     }
     this.counters.heartbeats++;
@@ -220,12 +257,16 @@ export class FobIngest {
   }
 
   async close(): Promise<void> {
+    this.rejections.flush();
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = null;
     await this.flush();
   }
 
-  /** The device's worker may have changed (admin action). */
+  /**
+   * The device's worker may have changed (assigned on the dashboard or with the CLI): the next
+   * heartbeat looks its worker up again, so it is never counted as a sighting of the old one.
+   */
   forgetDevice(deviceId: string): void {
     this.workerOf.delete(deviceId);
   }

@@ -82,6 +82,8 @@ export interface AlarmSpec {
   reason: string;
   /** When it happened (from the event's age), for the record. */
   at?: number;
+  /** The event is older than 7 days by its age: raised all the same, marked stale. */
+  stale?: boolean;
 }
 
 /** What one transaction produced, applied after it commits. */
@@ -249,6 +251,7 @@ export class RulesRuntime extends EventEmitter {
       reAlertAt: null,
       policeAt: null,
       lastSightingAt,
+      stale: spec.stale === true,
     };
     await tx.insertAlarm(alarm);
     await tx.appendTimeline(alarm.id, [
@@ -265,6 +268,7 @@ export class RulesRuntime extends EventEmitter {
           visitRef,
           lastSightingAt,
           drill: alarm.drill,
+          ...(alarm.stale ? { stale: true } : {}),
         },
       },
     ]);

@@ -1,5 +1,5 @@
 /** The SQLite schema. Bump SCHEMA_VERSION and add a step to MIGRATIONS when it changes. */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 export const SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS workers (
@@ -223,10 +223,19 @@ ALTER TABLE notices ADD COLUMN ref_order INTEGER;
 CREATE INDEX IF NOT EXISTS notices_ref_order ON notices (channel, ref_order) WHERE ref_order IS NOT NULL;
 `;
 
+/**
+ * v5 (issue 17, item 8): an alarm raised from an event older than 7 days (its `ag`) is marked stale,
+ * so the duty officer sees that it happened long before it arrived.
+ */
+export const SCHEMA_V5_SQL = `
+ALTER TABLE alarms ADD COLUMN stale INTEGER NOT NULL DEFAULT 0;
+`;
+
 /** Steps by starting version: a new database gets everything at once; an existing one only what it lacks. */
 export const MIGRATIONS: Record<number, { to: number; sql: string }> = {
-  0: { to: 4, sql: SCHEMA_SQL + SCHEMA_V2_SQL + SCHEMA_V3_SQL + SCHEMA_V4_SQL },
-  1: { to: 4, sql: SCHEMA_V2_SQL + SCHEMA_V3_SQL + SCHEMA_V4_SQL },
-  2: { to: 4, sql: SCHEMA_V3_SQL + SCHEMA_V4_SQL },
-  3: { to: 4, sql: SCHEMA_V4_SQL },
+  0: { to: 5, sql: SCHEMA_SQL + SCHEMA_V2_SQL + SCHEMA_V3_SQL + SCHEMA_V4_SQL + SCHEMA_V5_SQL },
+  1: { to: 5, sql: SCHEMA_V2_SQL + SCHEMA_V3_SQL + SCHEMA_V4_SQL + SCHEMA_V5_SQL },
+  2: { to: 5, sql: SCHEMA_V3_SQL + SCHEMA_V4_SQL + SCHEMA_V5_SQL },
+  3: { to: 5, sql: SCHEMA_V4_SQL + SCHEMA_V5_SQL },
+  4: { to: 5, sql: SCHEMA_V5_SQL },
 };

@@ -184,6 +184,7 @@ function alarmFromRow(r: Row): AlarmRecord {
     reAlertAt: numOrNull(r.re_alert_at),
     policeAt: numOrNull(r.police_at),
     lastSightingAt: numOrNull(r.last_sighting_at),
+    stale: bool(r.stale),
   };
 }
 
@@ -312,10 +313,10 @@ export class SqliteStore implements Store {
       insertAlarm: db.prepare(
         `INSERT INTO alarms (id, kind, state, priority, worker_id, device_id, visit_ref, source_event_id, reason, raised_at,
            acknowledged_at, acknowledged_by, closed_at, closed_by, drill, policy, level, round, next_step_at, re_alert_at, police_at,
-           last_sighting_at, due_at)
+           last_sighting_at, due_at, stale)
          VALUES (@id, @kind, @state, @priority, @workerId, @deviceId, @visitRef, @sourceEventId, @reason, @raisedAt,
            @acknowledgedAt, @acknowledgedBy, @closedAt, @closedBy, @drill, @policy, @level, @round, @nextStepAt, @reAlertAt, @policeAt,
-           @lastSightingAt, @dueAt)`,
+           @lastSightingAt, @dueAt, @stale)`,
       ),
       updateAlarm: db.prepare(
         `UPDATE alarms SET state=@state, priority=@priority, visit_ref=@visitRef, acknowledged_at=@acknowledgedAt,
@@ -402,6 +403,7 @@ export class SqliteStore implements Store {
     const alarmParams = (a: AlarmRecord) => ({
       ...a,
       drill: a.drill ? 1 : 0,
+      stale: a.stale ? 1 : 0,
       policy: JSON.stringify(a.policy),
       dueAt: dueOf(a),
     });
@@ -633,6 +635,12 @@ export class SqliteStore implements Store {
       });
       run();
     });
+  }
+
+  async externalChangeCounter(): Promise<number> {
+    // SQLite §PRAGMA data_version: unchanged by this connection's own commits, changed by any other
+    // connection's (another process on the same file). A query of the page cache, no table read.
+    return this.db.pragma('data_version', { simple: true }) as number;
   }
 
   async listAudit(limit: number): Promise<AuditEntry[]> {

@@ -96,6 +96,8 @@ export interface AlarmRecord {
   reAlertAt: number | null;
   policeAt: number | null;
   lastSightingAt: number | null;
+  /** Raised from an event older than 7 days by its age (LIMITS.eventAgeMaxSeconds): it happened long before it arrived. */
+  stale?: boolean;
 }
 
 export interface TimelineEntry {

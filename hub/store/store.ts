@@ -138,5 +138,11 @@ export interface Store {
   /** Batched device liveness updates (heartbeats): one transaction for many devices. */
   recordHeartbeats(beats: { deviceId: string; at: number; battery: number }[]): Promise<void>;
   listAudit(limit: number): Promise<AuditEntry[]>;
+  /**
+   * A number that changes whenever another process (the `lonewatch` CLI, which opens the database
+   * file directly) has committed a change since the last call; the hub's own writes leave it alone.
+   * Cheap enough to poll every few seconds (SQLite: PRAGMA data_version).
+   */
+  externalChangeCounter(): Promise<number>;
   close(): Promise<void>;
 }

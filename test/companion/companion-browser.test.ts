@@ -265,7 +265,7 @@ describe('worker companion: the day, offline, and a lost fob', () => {
     expect(await page.isVisible('#fob-lost')).toBe(false);
     await expect.poll(async () => (await t.alarms()).find((a) => a.kind === 'device_silent')?.state, { timeout: 10_000 }).toBe('resolved');
     // Every line the fob wrote arrived whole, before and after the reconnect.
-    expect(t.hub.ingest.counters.rejected).toEqual({});
+    expect(Object.values(t.hub.ingest.counters.rejected).filter((n) => n > 0)).toEqual([]);
   }, 60_000);
 
   it('a half-hourly check-in (R10): the hub prompts, the phone shows it, the worker checks in and no missed check-in is raised', async () => {

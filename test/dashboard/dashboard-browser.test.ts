@@ -108,6 +108,23 @@ describe('dashboard in Chromium', () => {
     await page.close();
   });
 
+  it('an SOS more than 7 days old arrives marked STALE on the board and on its alarm page (issue 17, item 8)', async () => {
+    const page = await signInPage(browser, t.httpUrl, 'dana');
+    await page.waitForSelector('#live:not(.off)');
+    await fob.send({ i: makeEventId(1, 1), k: 'sos', ag: 8 * 86_400 });
+    await fob.waitFor((c) => c.k === 'ack' && c.i === makeEventId(1, 1));
+    const badge = await page.waitForSelector('#open-alarms [data-kind="sos"] .stale', { timeout: 10_000 });
+    expect(await badge.textContent()).toContain('STALE');
+    await page.click('#open-alarms [data-kind="sos"] a.button');
+    const head = await page.waitForSelector('.alarm-head .stale');
+    expect(await head.getAttribute('title')).toContain('more than 7 days');
+    // A fresh SOS beside it has no badge.
+    await fob.send({ i: makeEventId(1, 2), k: 'sos', ag: 0 });
+    await page.goBack();
+    await expect.poll(async () => (await page.$$('#open-alarms [data-kind="sos"]')).length, { timeout: 10_000 }).toBe(2);
+    expect(await page.$$('#open-alarms [data-kind="sos"] .stale')).toHaveLength(1);
+  });
+
   it('an SOS nobody takes sounds again when its ladder repeats (on the hub clock)', async () => {
     const page = await signInPage(browser, t.httpUrl, 'dana');
     await page.waitForSelector('#live:not(.off)');

@@ -8,11 +8,10 @@ import { join } from 'node:path';
 import { Hub } from '../../hub/hub.js';
 import { ManualClock, type Clock } from '../../hub/clock.js';
 import { parseConfig } from '../../hub/config/load-config.js';
-import { silentLogger, createLogger } from '../../hub/logger.js';
+import { silentLogger, createLogger, type Logger } from '../../hub/logger.js';
 import { addDevice, addVisit, type VisitInput } from '../../hub/admin/admin-service.js';
 import type { AlarmRecord, StoredTimelineEntry } from '../../hub/store/store-types.js';
 import type { HubOptions } from '../../hub/hub.js';
-import type { Logger } from '../../hub/logger.js';
 
 export interface TestHubOptions {
   manualClock?: boolean;

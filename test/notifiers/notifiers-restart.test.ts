@@ -14,6 +14,7 @@ import { makeEventId } from '../../shared/protocol-core.js';
 import { startTestHub, type TestHub } from '../helpers/hub-harness.js';
 import { connectFob } from '../helpers/mqtt-fob.js';
 import { Dc09Receiver } from '../helpers/dc09-receiver.js';
+import { createApiToken } from '../../hub/http/users.js';
 import { TestWebhookReceiver } from '../helpers/notify-receivers.js';
 
 const SECRET = 'whsec-restart-0123456789';
@@ -76,7 +77,9 @@ describe('alert forwarding across a hub restart', () => {
     await expect.poll(() => notifiersMetrics(t1).retrying).toBe(2);
     expect(notifiersMetrics(t1)).toMatchObject({ sent: 2, failed: 2, delivered: 0, gaveUp: 0, queueDepth: 2 });
     // The metrics endpoint shows the same counters.
-    const http = (await (await fetch(`${t1.httpUrl}/metrics`)).json()) as { notifiers: Record<string, unknown> };
+    // (/metrics needs sign-in: an API token.)
+    const { token } = await createApiToken(t1.hub.store, 'metrics', 'duty_officer', 'test', clock1.now());
+    const http = (await (await fetch(`${t1.httpUrl}/metrics`, { headers: { authorization: `Bearer ${token}` } })).json()) as { notifiers: Record<string, unknown> };
     expect(http.notifiers).toMatchObject({ sent: 2, failed: 2, retrying: 2, queueDepth: 2, channels: { webhook: { sent: 2, failed: 2, delivered: 0, gaveUp: 0 } } });
     // Stored before the first send, with the attempt count and next-try time.
     const stored = await t1.hub.store.read((tx) => tx.listNotices(alarmId));
