@@ -7,6 +7,7 @@
  * The client-certificate check runs at CONNECT (not in the handshake) so a refused fob gets a CONNACK
  * "not authorized" and the hub logs which device was refused and why, instead of a bare TLS alert.
  */
+import { GuardedConnection } from './guarded-connection.js';
 import { createServer, TLSSocket, type Server as TlsServer } from 'node:tls';
 import type { TlsMaterial } from '../tls/tls-material.js';
 import { certificateNames, clientCertRefusal, type ClientCertMode, type PeerCertificateFacts } from '../tls/client-cert.js';
@@ -53,7 +54,10 @@ export function secureOptions(material: TlsMaterial, mode: ClientCertMode): { ce
 }
 
 /** What the connection's TLS layer established, for the certificate check. */
-export function peerFacts(conn: unknown, mqtts: MqttsServer | null): PeerCertificateFacts {
+export function peerFacts(guarded: unknown, mqtts: MqttsServer | null): PeerCertificateFacts {
+  // Every connection reaches aedes behind the bounds (broker/guarded-connection.ts): the TLS socket
+  // is the stream the guard wraps.
+  const conn = guarded instanceof GuardedConnection ? guarded.inner : guarded;
   if (!(conn instanceof TLSSocket) || !mqtts?.accepted.has(conn)) {
     return { overMqtts: false, presented: false, trusted: false, names: [] };
   }
