@@ -83,6 +83,7 @@ export function workerFromConfig(w: HubConfig['workers'][number]): WorkerRecord 
     lineManagerId: w.line_manager ?? null,
     trainingDate: w.training_date ?? null,
     newStarter: w.new_starter,
+    description: w.description ?? null,
   };
 }
 
@@ -101,6 +102,9 @@ export interface VisitInput {
   nextLocation: string | null;
   secondWorkerId: string | null;
   unplanned: boolean;
+  /** Who to call at the visit address (R13's ladder), name and phone; either may be null. */
+  contactName?: string | null;
+  contactPhone?: string | null;
 }
 
 export interface VisitAdded {
@@ -122,6 +126,8 @@ export async function addVisit(store: Store, input: VisitInput, rules: VisitPoli
     const visit: VisitRecord = {
       id: randomUUID(),
       ...input,
+      contactName: input.contactName ?? null,
+      contactPhone: input.contactPhone ?? null,
       status: 'planned',
       startedAt: null,
       endedAt: null,

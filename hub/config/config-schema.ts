@@ -72,6 +72,8 @@ const workerSchema = z.strictObject({
   line_manager: z.string().max(64).optional(),
   training_date: z.iso.date().optional(),
   new_starter: z.boolean().default(false),
+  /** How the police would recognise the worker (private, R22): shown on the police hand-over. */
+  description: z.string().max(512).optional(),
 });
 
 function defaultPolicies(): Record<string, z.output<typeof policySchema>> {

@@ -59,6 +59,8 @@ export function alarmView(a: AlarmRecord, workerName: string | null) {
     acknowledgedBy: a.acknowledgedBy,
     closedAt: a.closedAt,
     closedBy: a.closedBy,
+    outcome: a.outcome,
+    workerCancelledAt: a.workerCancelledAt,
     drill: a.drill,
     level: a.level,
     /** The ladder step the alarm is on, as the policy names it ("call the contact at the visit address"). */
@@ -89,6 +91,8 @@ export function visitView(v: VisitRecord) {
     endedAt: v.endedAt,
     unplanned: v.unplanned,
     policyFlags: v.policyFlags,
+    contactName: v.contactName,
+    contactPhone: v.contactPhone,
   };
 }
 

@@ -220,6 +220,8 @@ export class RulesRuntime extends EventEmitter {
       reAlertAt: null,
       policeAt: null,
       lastSightingAt,
+      outcome: null,
+      workerCancelledAt: null,
     };
     await tx.insertAlarm(alarm);
     await tx.appendTimeline(alarm.id, [

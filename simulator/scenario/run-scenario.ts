@@ -66,6 +66,7 @@ export async function runScenario(s: Scenario, opts: RunOptions): Promise<Scenar
           lineManagerId: 'manager',
           trainingDate: w.training_date,
           newStarter: false,
+          description: null,
         });
       }
     });

@@ -51,7 +51,7 @@ describe('alarm board', () => {
     expect(sos).toMatchObject({ step: 'inform the chain', steps: 2, allAtOnce: true });
     expect(first.body.alarms.find((x) => x.kind === 'man_down')).toMatchObject({ nextStepAt: expect.any(Number) });
     expect((await officer.post(`/api/alarms/${sos.id}/acknowledge`)).status).toBe(200);
-    expect((await officer.post(`/api/alarms/${sos.id}/resolve`, { note: 'worker safe' })).status).toBe(200);
+    expect((await officer.post(`/api/alarms/${sos.id}/resolve`, { outcome: 'genuine', note: 'worker safe' })).status).toBe(200);
     const after = await officer.get<{ alarms: AlarmJson[] }>('/api/alarms');
     expect(after.body.alarms.map((a) => [a.kind, a.open])).toEqual([
       ['covert_sos', true],
@@ -113,7 +113,7 @@ describe('alarm board', () => {
     expect(handover.body.worker).toMatchObject({ name: 'Sam Carter', phone: '07700 900123', homeAddress: '1 Private Road', medicalNotes: 'asthma', car: 'blue Fiat 500 AB12 CDE', emergencyContacts: 'Partner 07700 900456' });
     expect(handover.body.visit).toMatchObject({ ref: 'V-1042', nextLocation: 'office' });
 
-    expect((await officer.post(`/api/alarms/${id}/resolve`, { note: 'police on scene, Sam safe' })).status).toBe(200);
+    expect((await officer.post(`/api/alarms/${id}/resolve`, { outcome: 'police_attended', note: 'police on scene, Sam safe' })).status).toBe(200);
     const types = (await t.timeline(id)).map((e) => e.type);
     for (const step of ['raised', 'script_answer', 'callback_scheduled', 'note', 'acknowledged', 'police_called', 'handover_viewed', 'resolved']) expect(types).toContain(step);
     const audit = await t.hub.store.listAudit(50);
@@ -173,7 +173,7 @@ describe('R22: private details', () => {
     await raise(f, 'cov', 1);
     const [alarm] = await t.alarms();
     expect((await dana.get(`/api/alarms/${alarm!.id}/handover`)).status).toBe(200);
-    await dana.post(`/api/alarms/${alarm!.id}/resolve`, {});
+    await dana.post(`/api/alarms/${alarm!.id}/resolve`, { outcome: 'false_alarm' });
     expect((await dana.get(`/api/alarms/${alarm!.id}/handover`)).status).toBe(403);
     // Lists never carry private fields.
     const board = await dana.get('/api/workers');
@@ -278,7 +278,7 @@ describe('records and administration', () => {
     const csv = await dana.get('/api/records/export.csv?q=zebra');
     expect(csv.headers.get('content-type')).toMatch(/text\/csv/);
     const lines = csv.text.trim().split('\r\n');
-    expect(lines[0]).toBe('"incident","kind","worker","device","visit","raised_at","state","seq","at","step","actor","detail"');
+    expect(lines[0]).toBe('"incident","kind","worker","device","visit","raised_at","state","closed_by","outcome","worker_cancelled_at","seq","at","step","actor","detail"');
     expect(lines.length - 1).toBe(hit.body.records[0]!.steps);
     expect(csv.text).toContain('zebra crossing outside');
     expect((await t.hub.store.listAudit(5)).some((e) => e.action === 'records.export')).toBe(true);

@@ -91,6 +91,7 @@ describe('dashboard in Chromium', () => {
     await page.waitForSelector('#script');
 
     await page.fill('#actions textarea', 'Sam safe, police on scene');
+    await page.selectOption('#close-alarm select[name=outcome]', 'police_attended');
     await page.click('#actions [data-action="resolve"]');
     await page.waitForSelector('#alarm[data-state="resolved"]');
     const steps = await page.$$eval('#timeline li', (lis) => lis.map((li) => li.getAttribute('data-step')));
