@@ -123,7 +123,12 @@ export class Hub {
       log: log.child({ component: 'rules' }),
       drill: config.hub.drill,
       publicUrl: config.hub.public_url.replace(/\/$/, ''),
-      checkin: { graceMin: config.rules.checkin_grace_min, endOfShiftAfterMin: config.rules.end_of_shift_after_min },
+      checkin: {
+        graceMin: config.rules.checkin_grace_min,
+        endOfShiftAfterMin: config.rules.end_of_shift_after_min,
+        startGraceMin: config.rules.visit_start_grace_min === false ? null : config.rules.visit_start_grace_min,
+        overdueRecheckMin: config.rules.overdue_recheck_min,
+      },
       health: { lowBatteryPercent: config.rules.low_battery_percent, batteryHysteresis: 10, silentAfterMin: config.rules.device_silent_after_min },
       policies,
       outputs: {

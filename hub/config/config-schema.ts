@@ -145,6 +145,10 @@ export const hubConfigSchema = z
       .strictObject({
         checkin_grace_min: minutes.default(5),
         end_of_shift_after_min: minutes.default(30),
+        /** A planned visit not started this long after its scheduled start runs the missed-check-in ladder (policy 003 3a, R13); false: off. */
+        visit_start_grace_min: z.union([minutes, z.literal(false)]).default(15),
+        /** After an overdue item is answered without being resolved (a check-in, an officer's close), it is asked again this much later. */
+        overdue_recheck_min: minutes.default(30),
         heartbeat_interval_s: z.int().min(10).max(3600).default(300),
         device_silent_after_min: minutes.default(20),
         low_battery_percent: z.int().min(1).max(99).default(20),

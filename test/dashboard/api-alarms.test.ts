@@ -154,7 +154,7 @@ describe('R22: private details', () => {
     const phone = await lee.get<{ details: Record<string, string>; withheld: { field: string }[] }>('/api/workers/sam/private');
     expect(phone.status).toBe(200);
     expect(phone.body.details).toEqual({ phone: '07700 900123', emergencyContacts: 'Partner 07700 900456' });
-    expect(phone.body.withheld.map((w) => w.field)).toEqual(['homeAddress', 'medicalNotes', 'car']);
+    expect(phone.body.withheld.map((w) => w.field)).toEqual(['homeAddress', 'medicalNotes', 'car', 'description']);
 
     await raise(f, 'sos', 1);
     const during = await lee.get<{ details: Record<string, string>; alarmId: string }>('/api/workers/sam/private?fields=medicalNotes');
