@@ -41,6 +41,8 @@ export function registerWorkerRoutes(app: ApiApp, { hub }: ApiContext): void {
         const status: string[] = [];
         if (alarms.some((a) => a.priority <= 2)) status.push('alarm');
         if (st?.missedAlarmId || (st?.due && st.due.at < t)) status.push('overdue');
+        // A planned visit past its start plus the grace, not started (issue 15 item 6).
+        if (st?.due?.reason === 'visit_not_started' && st.due.at < t) status.push('visit not started');
         if (active) status.push('on visit');
         else if (st?.onShift) status.push('between visits');
         else status.push('off shift');

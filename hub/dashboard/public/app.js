@@ -505,6 +505,7 @@ function visitFacts(visit, lastSighting) {
     visit ? [h('dt', { text: 'Expected' }), h('dd', { text: `${fmtTime(visit.scheduledStart)} – ${fmtTime(visit.expectedEnd)}${visit.startedAt ? ` (started ${fmtTime(visit.startedAt)})` : ''}` })] : null,
     visit ? [h('dt', { text: 'Risk' }), h('dd', {}, h('span', { class: `rag ${visit.rag}`, text: visit.rag.toUpperCase() }), ` Category ${visit.riskCategory}`, visit.unplanned ? ' · unplanned' : '')] : null,
     visit && visit.nextLocation ? [h('dt', { text: 'Next location' }), h('dd', { text: visit.nextLocation })] : null,
+    visit && (visit.contactName || visit.contactPhone) ? [h('dt', { text: 'Contact at the address' }), h('dd', {}, visit.contactName || '', ' ', telLink(visit.contactPhone, 'visit-contact-facts'))] : null,
     h('dt', { text: 'Last sighting' }),
     h('dd', { id: 'last-sighting' }, lastSighting ? `${fmtTime(lastSighting.at)} (${ago(lastSighting.at)}) · ${lastSighting.kind}${lastSighting.place ? ` · ${lastSighting.place}` : ''}` : 'none recorded'),
   );
@@ -930,6 +931,8 @@ async function workerView(id) {
       h('label', {}, 'Check in every (min, blank = at end)', h('input', { name: 'interval', type: 'number', min: '5' })),
       h('label', {}, 'Next location', h('input', { name: 'next', placeholder: 'office, home, next ref' })),
       h('label', {}, 'Second worker (id)', h('input', { name: 'second' })),
+      h('label', {}, 'Contact at the address (name)', h('input', { name: 'contactName', placeholder: 'who the office calls (R13)' })),
+      h('label', {}, 'Contact’s phone', h('input', { name: 'contactPhone', type: 'tel' })),
     ),
     h('div', { class: 'row' }, h('label', { class: 'inline' }, h('input', { type: 'checkbox', name: 'unplanned' }), 'Unplanned (phoned in)'), h('label', { class: 'inline' }, h('input', { type: 'checkbox', name: 'startNow' }), 'Starting now'), h('button', { type: 'submit', class: 'primary' }, 'Record visit')),
     result,
@@ -949,6 +952,8 @@ async function workerView(id) {
       secondWorkerId: f.second.value.trim() || null,
       unplanned: f.unplanned.checked,
       startNow: f.startNow.checked,
+      contactName: f.contactName.value.trim() || null,
+      contactPhone: f.contactPhone.value.trim() || null,
     };
     try {
       const r = await post(`/api/workers/${encodeURIComponent(id)}/visits`, body);
