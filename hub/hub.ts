@@ -16,6 +16,7 @@ import { FobIngest } from './ingest/fob-ingest.js';
 import { RulesRuntime, type RuntimeOutputs } from './rules/rules-runtime.js';
 import { createHttpServer } from './http/http-server.js';
 import { registerApi } from './http/api.js';
+import { FIRST_ADMIN_COMMAND, FirstAdminSetup } from './http/first-admin.js';
 import { companionAuthFor } from './http/companion-sessions.js';
 import { registerCompanion } from './companion/companion-routes.js';
 import { contactFromConfig, workerFromConfig } from './admin/admin-service.js';
@@ -51,6 +52,8 @@ export class Hub {
   /** Time limit of one step of `stop` (real time: a ManualClock may never move again). */
   stopStepMs = STOP_STEP_MS;
   private closed = false;
+  /** The first-run set-up link (issue 15 item 9): live only while no admin account exists. */
+  readonly firstAdmin: FirstAdminSetup;
 
   private constructor(
     readonly config: HubConfig,
@@ -62,7 +65,9 @@ export class Hub {
     readonly ingest: FobIngest,
     readonly auth: DeviceAuth,
     readonly http: FastifyInstance,
-  ) {}
+  ) {
+    this.firstAdmin = new FirstAdminSetup(store, clock);
+  }
 
   static async start(opts: HubOptions): Promise<Hub> {
     // A start that fails (a missing secret, a port in use) leaves nothing open behind it: not the
@@ -201,6 +206,12 @@ export class Hub {
       { mqtt: `mqtt://${config.mqtt.host}:${hub.mqttPort}`, http: `http://${config.http.host}:${hub.httpPort}`, ...resumed, notices },
       `hub listening: MQTT on ${config.mqtt.host}:${hub.mqttPort}, HTTP and MQTT-over-WebSocket on ${config.http.host}:${hub.httpPort}`,
     );
+    // First run: nobody can sign in until an admin exists. Say how, where the person starting it looks.
+    const setupToken = await hub.firstAdmin.open();
+    if (setupToken) {
+      const setupUrl = config.hub.public_url.replace(/\/$/, '') + FirstAdminSetup.path(setupToken);
+      log.warn({ setupUrl }, `no dashboard admin yet: open ${setupUrl} once to create the first admin (the link works once, until the hub restarts), or run: ${FIRST_ADMIN_COMMAND}`);
+    }
     return hub;
   }
 

@@ -43,12 +43,15 @@ function splitLine(line: string): string[] {
 
 export function parseVisitsCsv(text: string, file = 'visits.csv'): CsvRow[] {
   const lines = text.split(/\r?\n/);
-  const header = splitLine(lines[0] ?? '').map((h) => h.toLowerCase());
-  for (const col of REQUIRED) if (!header.includes(col)) throw new CsvError(`${file}:1: missing column "${col}" (columns: ${CSV_COLUMNS.join(',')})`);
-  for (const col of header) if (!(CSV_COLUMNS as readonly string[]).includes(col)) throw new CsvError(`${file}:1: unknown column "${col}"`);
+  // Comment lines (#) may come before the header too: the shipped example explains itself.
+  let first = 0;
+  while (first < lines.length - 1 && (lines[first].trim() === '' || lines[first].startsWith('#'))) first++;
+  const header = splitLine(lines[first] ?? '').map((h) => h.toLowerCase());
+  for (const col of REQUIRED) if (!header.includes(col)) throw new CsvError(`${file}:${first + 1}: missing column "${col}" (columns: ${CSV_COLUMNS.join(',')})`);
+  for (const col of header) if (!(CSV_COLUMNS as readonly string[]).includes(col)) throw new CsvError(`${file}:${first + 1}: unknown column "${col}"`);
   const rows: CsvRow[] = [];
   const errors: string[] = [];
-  for (let n = 1; n < lines.length; n++) {
+  for (let n = first + 1; n < lines.length; n++) {
     if (lines[n].trim() === '' || lines[n].startsWith('#')) continue;
     const cells = splitLine(lines[n]);
     const get = (col: string): string => cells[header.indexOf(col)] ?? '';

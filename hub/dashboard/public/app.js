@@ -201,9 +201,54 @@ function showSignIn() {
   $('#top').hidden = true;
   view.hidden = true;
   $('#signin').hidden = false;
+  firstRunHint();
+}
+
+// ---------------------------------------------------------------------------------------------
+// First run (issue 15 item 9): with no admin account nobody can sign in. The sign-in page says how
+// to create the first admin; the set-up page (the one-time link from the hub's log) creates it.
+
+async function firstRunHint() {
+  const hint = $('#signin-setup');
+  try {
+    const s = await get('/api/auth/setup');
+    hint.hidden = !s.setupNeeded;
+    hint.textContent = s.setupNeeded ? `This hub has no admin account yet. Open the one-time set-up link the hub printed in its log when it started, or run on the hub: ${s.command}` : '';
+  } catch {
+    hint.hidden = true;
+  }
+}
+
+function showSetup(token) {
+  $('#top').hidden = true;
+  view.hidden = true;
+  $('#signin').hidden = true;
+  $('#setup').hidden = false;
+  const form = $('#setup-form');
+  const out = $('#setup-result');
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const f = form.elements;
+    out.hidden = false;
+    try {
+      const r = await post('/api/auth/setup', { token, username: f.username.value.trim(), name: f.name.value.trim() || undefined, password: f.password.value });
+      out.className = 'ok';
+      out.textContent = `Admin ${r.user.username} created. This link no longer works. Sign in now.`;
+      form.querySelector('button[type=submit]').disabled = true;
+      window.history.replaceState(null, '', '/');
+      $('#setup').hidden = true;
+      showSignIn();
+      $('#signin-form input[name=username]').value = r.user.username;
+      toast(`Admin ${r.user.username} created: sign in`);
+    } catch (err) {
+      out.className = 'error';
+      out.textContent = err.message;
+    }
+  });
 }
 
 async function start() {
+  if (location.hash.startsWith('#/setup/')) return showSetup(decodeURIComponent(location.hash.slice('#/setup/'.length)));
   try {
     const s = await get('/api/auth/session');
     if (s.user.role === 'worker') {
