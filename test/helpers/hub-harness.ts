@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Hub } from '../../hub/hub.js';
 import { ManualClock, type Clock } from '../../hub/clock.js';
 import { parseConfig } from '../../hub/config/load-config.js';
-import { silentLogger, createLogger } from '../../hub/logger.js';
+import { silentLogger, createLogger, type Logger } from '../../hub/logger.js';
 import { addDevice, addVisit, type VisitInput } from '../../hub/admin/admin-service.js';
 import type { AlarmRecord, StoredTimelineEntry } from '../../hub/store/store-types.js';
 import type { HubOptions } from '../../hub/hub.js';
@@ -21,6 +21,8 @@ export interface TestHubOptions {
   dataDir?: string;
   dispatch?: HubOptions['dispatch'];
   registerHttp?: HubOptions['registerHttp'];
+  /** A logger of the test's own (to read what the hub logged); silent by default. */
+  log?: Logger;
 }
 
 export interface TestHub {
@@ -69,7 +71,7 @@ export async function startTestHub(opts: TestHubOptions = {}): Promise<TestHub> 
   const manualClock = opts.clock instanceof ManualClock ? opts.clock : opts.manualClock ? new ManualClock() : null;
   const clock = opts.clock ?? manualClock ?? undefined;
   const config = testConfig(dataDir, opts.config);
-  const log = process.env.LONEWATCH_TEST_LOG ? createLogger({ level: process.env.LONEWATCH_TEST_LOG, pretty: 'never' }) : silentLogger;
+  const log = opts.log ?? (process.env.LONEWATCH_TEST_LOG ? createLogger({ level: process.env.LONEWATCH_TEST_LOG, pretty: 'never' }) : silentLogger);
   const hub = await Hub.start({
     config,
     log,
