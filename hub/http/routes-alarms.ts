@@ -63,6 +63,12 @@ export function registerAlarmRoutes(app: ApiApp, { hub, live }: ApiContext): voi
   });
 
   const by = (req: { principal: { actor: string } | null }) => req.principal!.actor;
+  /** Closing an alarm someone else has taken is for an admin or a manager, on the record (item 10). */
+  const mayOverride = (p: { role: string }, override: boolean): void => {
+    if (override && p.role !== 'admin' && p.role !== 'manager') {
+      throw new ApiError(403, `only an admin or a manager may close an alarm another officer has taken; you are signed in as ${p.role}: ask them, or the officer in charge`, 'override');
+    }
+  };
   const changed = (alarm: AlarmRecord, names?: string | null) => ({ alarm: alarmView(alarm, names ?? null) });
 
   app.post('/alarms/:id/acknowledge', { schema: { tags: ['alarms'], summary: 'Take charge of an alarm (the first acknowledgement wins)', params: idParams }, preHandler: ANY_ROLE }, async (req) =>
@@ -85,10 +91,7 @@ export function registerAlarmRoutes(app: ApiApp, { hub, live }: ApiContext): voi
       preHandler: ANY_ROLE,
     },
     async (req) => {
-      const p = req.principal!;
-      if (req.body.override && p.role !== 'admin' && p.role !== 'manager') {
-        throw new ApiError(403, `only an admin or a manager may close an alarm another officer has taken; you are signed in as ${p.role}: ask them, or the officer in charge`, 'override');
-      }
+      mayOverride(req.principal!, req.body.override);
       return changed(
         await hub.runtime.alarmAction(req.params.id, {
           type: 'resolve',
@@ -108,11 +111,17 @@ export function registerAlarmRoutes(app: ApiApp, { hub, live }: ApiContext): voi
         tags: ['alarms'],
         summary: 'Cancel as a false alarm (recorded, never deleted)',
         params: idParams,
-        body: z.object({ reason: z.string().trim().min(1, { error: 'say why this is a false alarm' }).max(2000) }),
+        body: z.object({
+          reason: z.string().trim().min(1, { error: 'say why this is a false alarm' }).max(2000),
+          override: z.boolean().default(false).describe('cancel an alarm another officer has taken (admin or manager only; recorded as an override)'),
+        }),
       },
       preHandler: ANY_ROLE,
     },
-    async (req) => changed(await hub.runtime.alarmAction(req.params.id, { type: 'cancel', by: by(req), source: 'officer', reason: req.body.reason })),
+    async (req) => {
+      mayOverride(req.principal!, req.body.override);
+      return changed(await hub.runtime.alarmAction(req.params.id, { type: 'cancel', by: by(req), source: 'officer', reason: req.body.reason, authority: req.body.override ? 'override' : 'taker' }));
+    },
   );
 
   app.post(

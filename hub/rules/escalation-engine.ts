@@ -23,7 +23,8 @@ export type EscalationInput =
    * contact closing it (a check-in, the fob heard again). An officer's close carries an outcome.
    */
   | { type: 'resolve'; by: string; note?: string; outcome?: AlarmOutcome; authority?: 'taker' | 'override' | 'system' }
-  | { type: 'cancel'; by: string; source: 'fob' | 'officer' | 'worker'; reason?: string }
+  /** An officer's cancel is a close too: the same taker rule as resolve (`authority`, default 'system'). */
+  | { type: 'cancel'; by: string; source: 'fob' | 'officer' | 'worker'; reason?: string; authority?: 'taker' | 'override' | 'system' }
   /** Every channel failed for someone on this level: climb now instead of waiting. */
   | { type: 'undeliverable'; level: number; recipientId: string };
 
@@ -211,8 +212,17 @@ export function stepEscalation(current: AlarmRecord, input: EscalationInput, now
         changed();
         break;
       }
+      const takenByOther = alarm.state === 'acknowledged' && alarm.acknowledgedBy !== null && alarm.acknowledgedBy !== input.by;
+      if (input.authority === 'taker' && takenByOther) {
+        return refuse(`${alarm.acknowledgedBy} has taken this alarm: only they may close it, or an admin or manager overriding on the record`, input.by);
+      }
       close('cancelled', input.by);
-      record('cancelled', input.by, { source: input.source, reason: input.reason ?? 'false alarm' });
+      alarm.outcome = input.source === 'officer' ? 'false_alarm' : null;
+      record('cancelled', input.by, {
+        source: input.source,
+        reason: input.reason ?? 'false alarm',
+        ...(input.authority === 'override' && takenByOther ? { override: true, takenBy: current.acknowledgedBy } : {}),
+      });
       changed();
       break;
     }

@@ -132,9 +132,17 @@ describe('alarm board', () => {
     expect((await dana.post(`/api/alarms/${alarm!.id}/acknowledge`)).status).toBe(200);
     const second = await lee.post(`/api/alarms/${alarm!.id}/acknowledge`);
     expect(second.status).toBe(409);
+    // Dana has it: another officer may not cancel it, and a duty officer may not override (item 10).
+    const dora = await userClient(t, 'dora', 'duty_officer');
+    const notTheirs = await dora.post(`/api/alarms/${alarm!.id}/cancel`, { reason: 'looks like a mistake' });
+    expect(notTheirs.status).toBe(409);
+    expect(notTheirs.text).toMatch(/user:dana has taken this alarm/);
+    expect((await dora.post(`/api/alarms/${alarm!.id}/cancel`, { reason: 'x', override: true })).status).toBe(403);
+    expect((await t.alarms())[0]!.state).toBe('acknowledged');
     expect((await dana.post(`/api/alarms/${alarm!.id}/cancel`, { reason: 'pressed by mistake' })).status).toBe(200);
     const after = (await t.alarms())[0]!;
     expect(after.state).toBe('cancelled');
+    expect(after.outcome).toBe('false_alarm');
     expect((await t.timeline(alarm!.id)).map((e) => e.actor)).toContain('user:lee');
   });
 });

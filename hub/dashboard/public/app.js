@@ -626,6 +626,8 @@ async function alarmView(id) {
   const noteInput = h('textarea', { placeholder: 'Add a note to the timeline', 'data-keep': 'note', 'aria-label': 'note' });
   const reasonInput = h('input', { placeholder: 'why is it a false alarm?', 'data-keep': 'reason', 'aria-label': 'false alarm reason' });
   const policeRef = h('input', { placeholder: 'police reference (optional)', 'data-keep': 'police-ref', 'aria-label': 'police reference' });
+  // The override box of the close panel also covers "Cancel as false alarm" (item 10).
+  const overrideChecked = () => Boolean(view.querySelector('#close-alarm [data-action="override"]:checked'));
   const actions = a.open
     ? h(
         'section',
@@ -659,7 +661,7 @@ async function alarmView(id) {
         ),
         closePanel(a, noteInput),
         h('h3', { text: 'False alarm' }),
-        h('div', { class: 'row' }, reasonInput, h('button', { 'data-action': 'cancel', onclick: (e) => act(e.target, () => post(`/api/alarms/${a.id}/cancel`, { reason: reasonInput.value.trim() }), 'Cancelled as a false alarm (kept on record)') }, 'Cancel as false alarm')),
+        h('div', { class: 'row' }, reasonInput, h('button', { 'data-action': 'cancel', onclick: (e) => act(e.target, () => post(`/api/alarms/${a.id}/cancel`, { reason: reasonInput.value.trim(), ...(overrideChecked() ? { override: true } : {}) }), 'Cancelled as a false alarm (kept on record)') }, 'Cancel as false alarm')),
       )
     : h('p', { class: 'ok', id: 'closed-banner', text: `Closed (${a.state}${a.outcome ? `: ${OUTCOME_LABEL[a.outcome] || a.outcome}` : ''}) at ${fmtDateTime(a.closedAt)} by ${String(a.closedBy).replace(/^user:/, '')}` });
 
