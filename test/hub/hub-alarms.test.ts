@@ -112,6 +112,11 @@ describe('alarms from fobs', () => {
     const types = (await t.timeline(alarm.id)).map((e) => e.type);
     expect(types).toContain('raised');
     expect(types[types.length - 1]).toBe('worker_cancelled');
+    // A second cancel changes nothing: the alarm still waits for the call-back.
+    await f.send({ i: makeEventId(1, 5), k: 'can', ag: 0, r: alarmEvent });
+    await t.settle();
+    expect((await t.timeline(alarm.id)).map((e) => e.type)).toEqual(types);
+    expect((await t.alarms())[0]).toMatchObject({ state: 'notifying', workerCancelledAt: alarm.workerCancelledAt });
 
     // The officer who calls back closes it with the outcome; both are on the record.
     const closed = await t.hub.runtime.alarmAction(alarm.id, { type: 'resolve', by: 'user:dana', outcome: 'false_alarm', note: 'called back: pressed by mistake', authority: 'taker' });
