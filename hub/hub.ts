@@ -18,6 +18,7 @@ import { ANY_ROLE } from './http/auth.js';
 import { RulesRuntime, type RuntimeOutputs } from './rules/rules-runtime.js';
 import { createHttpServer } from './http/http-server.js';
 import { registerApi } from './http/api.js';
+import { FIRST_ADMIN_COMMAND, FirstAdminSetup } from './http/first-admin.js';
 import { companionAuthFor } from './http/companion-sessions.js';
 import { registerCompanion } from './companion/companion-routes.js';
 import { contactFromConfig, workerFromConfig } from './admin/admin-service.js';
@@ -74,6 +75,8 @@ export class Hub {
   /** Device revocations and reassignments, the CLI's included (issue 17, item 9). */
   devices!: DeviceWatch;
   private closed = false;
+  /** The first-run set-up link (issue 15 item 9): live only while no admin account exists. */
+  readonly firstAdmin: FirstAdminSetup;
 
   private constructor(
     readonly config: HubConfig,
@@ -85,7 +88,9 @@ export class Hub {
     readonly ingest: FobIngest,
     readonly auth: DeviceAuth,
     readonly http: FastifyInstance,
-  ) {}
+  ) {
+    this.firstAdmin = new FirstAdminSetup(store, clock);
+  }
 
   static async start(opts: HubOptions): Promise<Hub> {
     // A start that fails (a missing secret, a port in use) leaves nothing open behind it: not the
@@ -150,7 +155,12 @@ export class Hub {
       log: log.child({ component: 'rules' }),
       drill: config.hub.drill,
       publicUrl: config.hub.public_url.replace(/\/$/, ''),
-      checkin: { graceMin: config.rules.checkin_grace_min, endOfShiftAfterMin: config.rules.end_of_shift_after_min },
+      checkin: {
+        graceMin: config.rules.checkin_grace_min,
+        endOfShiftAfterMin: config.rules.end_of_shift_after_min,
+        startGraceMin: config.rules.visit_start_grace_min === false ? null : config.rules.visit_start_grace_min,
+        overdueRecheckMin: config.rules.overdue_recheck_min,
+      },
       health: { lowBatteryPercent: config.rules.low_battery_percent, batteryHysteresis: 10, silentAfterMin: config.rules.device_silent_after_min },
       policies,
       outputs: {
@@ -267,6 +277,12 @@ export class Hub {
     tls?.reportValidity('start-up');
     if (tlsConfig?.https && !config.hub.public_url.startsWith('https:')) {
       log.warn({ publicUrl: config.hub.public_url }, 'the hub serves HTTPS but hub.public_url is not https: links in alerts point at http, and session cookies are not marked Secure; set hub.public_url to the https address');
+    }
+    // First run: nobody can sign in until an admin exists. Say how, where the person starting it looks.
+    const setupToken = await hub.firstAdmin.open();
+    if (setupToken) {
+      const setupUrl = config.hub.public_url.replace(/\/$/, '') + FirstAdminSetup.path(setupToken);
+      log.warn({ setupUrl }, `no dashboard admin yet: open ${setupUrl} once to create the first admin (the link works once, until the hub restarts), or run: ${FIRST_ADMIN_COMMAND}`);
     }
     return hub;
   }

@@ -3,7 +3,7 @@
  * Every function validates its input and returns a clear error rather than half-doing anything.
  */
 import { randomUUID } from 'node:crypto';
-import type { Store } from '../store/store.js';
+import type { Store, StoreTx } from '../store/store.js';
 import type { ContactRecord, DeviceRecord, VisitRecord, WorkerRecord } from '../store/store-types.js';
 import { generateDeviceSecret, hashSecret } from '../device-secrets.js';
 import { isValidDeviceId, BOARDS } from '../../shared/protocol-core.js';
@@ -83,6 +83,7 @@ export function workerFromConfig(w: HubConfig['workers'][number]): WorkerRecord 
     lineManagerId: w.line_manager ?? null,
     trainingDate: w.training_date ?? null,
     newStarter: w.new_starter,
+    description: w.description ?? null,
   };
 }
 
@@ -101,6 +102,9 @@ export interface VisitInput {
   nextLocation: string | null;
   secondWorkerId: string | null;
   unplanned: boolean;
+  /** Who to call at the visit address (R13's ladder), name and phone; either may be null. */
+  contactName?: string | null;
+  contactPhone?: string | null;
 }
 
 export interface VisitAdded {
@@ -112,7 +116,14 @@ export interface VisitAdded {
 export async function addVisit(store: Store, input: VisitInput, rules: VisitPolicyRules): Promise<VisitAdded> {
   if (!/^[A-Za-z0-9_./-]{1,32}$/.test(input.ref)) throw new AdminError('visit reference must be a code (letters, digits, _ . / -), not an address', 400, 'ref');
   if (!(input.expectedEnd > input.scheduledStart)) throw new AdminError('expected end must be after the scheduled start', 400, 'expectedEnd');
-  return store.transaction(async (tx) => {
+  return store.transaction((tx) => addVisitTx(tx, input, rules));
+}
+
+/** The same, inside the caller's transaction: an import of many visits commits all or none. */
+export async function addVisitTx(tx: StoreTx, input: VisitInput, rules: VisitPolicyRules): Promise<VisitAdded> {
+  if (!/^[A-Za-z0-9_./-]{1,32}$/.test(input.ref)) throw new AdminError('visit reference must be a code (letters, digits, _ . / -), not an address', 400, 'ref');
+  if (!(input.expectedEnd > input.scheduledStart)) throw new AdminError('expected end must be after the scheduled start', 400, 'expectedEnd');
+  {
     const worker = await tx.getWorker(input.workerId);
     if (!worker) throw new AdminError(`no worker ${input.workerId}`, 404, 'workerId');
     const result = checkVisitPolicy(input, worker, rules);
@@ -122,6 +133,8 @@ export async function addVisit(store: Store, input: VisitInput, rules: VisitPoli
     const visit: VisitRecord = {
       id: randomUUID(),
       ...input,
+      contactName: input.contactName ?? null,
+      contactPhone: input.contactPhone ?? null,
       status: 'planned',
       startedAt: null,
       endedAt: null,
@@ -129,5 +142,5 @@ export async function addVisit(store: Store, input: VisitInput, rules: VisitPoli
     };
     await tx.insertVisit(visit);
     return { visit, warnings: result.warnings.map((w) => w.message) };
-  });
+  }
 }

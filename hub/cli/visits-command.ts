@@ -1,7 +1,7 @@
 // `lonewatch visits import|list`: the day's itineraries.
 import { readFileSync } from 'node:fs';
 import { defineCommand, UsageError } from '../../bin/command.js';
-import { AdminError, addVisit } from '../admin/admin-service.js';
+import { AdminError, addVisitTx } from '../admin/admin-service.js';
 import { CONFIG_OPTION, loadConfigOrExit, openStore } from './open-store.js';
 import { CsvError, CSV_COLUMNS, parseVisitsCsv } from './visits-csv.js';
 
@@ -31,26 +31,39 @@ export const visitsCommand = defineCommand({
         }
         throw err;
       }
+      // All or nothing, as the help says: every visit in one transaction; one refused line rolls
+      // the whole file back (issue 15 item 9), and every refused line is named with its reason.
       const store = openStore(config);
-      let imported = 0;
       const refused: string[] = [];
+      const warnings: string[] = [];
+      let imported = 0;
       try {
-        for (const row of rows) {
-          try {
-            const res = await addVisit(store, row.visit, { onBreach: config.rules.visit_policy_breach, trainingValidYears: config.rules.training_valid_years });
-            imported++;
-            for (const w of res.warnings) process.stdout.write(`${file}:${row.line}: warning: ${w}\n`);
-          } catch (err) {
-            if (!(err instanceof AdminError)) throw err;
-            refused.push(`${file}:${row.line}: ${err.message}`);
+        await store.transaction(async (tx) => {
+          for (const row of rows) {
+            try {
+              const res = await addVisitTx(tx, row.visit, { onBreach: config.rules.visit_policy_breach, trainingValidYears: config.rules.training_valid_years });
+              for (const w of res.warnings) warnings.push(`${file}:${row.line}: warning: ${w}`);
+            } catch (err) {
+              if (!(err instanceof AdminError)) throw err;
+              refused.push(`${file}:${row.line}: ${err.message}`);
+            }
           }
-        }
+          if (refused.length > 0) throw new ImportRefused();
+          imported = rows.length;
+        });
+      } catch (err) {
+        if (!(err instanceof ImportRefused)) throw err;
       } finally {
         await store.close();
       }
-      for (const r of refused) process.stderr.write(`${r}\n`);
-      process.stdout.write(`imported ${imported} visit(s)${refused.length ? `, refused ${refused.length}` : ''}\n`);
-      return refused.length ? 1 : 0;
+      if (refused.length > 0) {
+        for (const r of refused) process.stderr.write(`${r}\n`);
+        process.stderr.write(`nothing was imported: ${refused.length} of ${rows.length} line(s) refused; fix them and import the file again\n`);
+        return 1;
+      }
+      for (const w of warnings) process.stdout.write(`${w}\n`);
+      process.stdout.write(`imported ${imported} visit(s)\n`);
+      return 0;
     }
     if (action === 'list') {
       const store = openStore(config);
@@ -73,3 +86,6 @@ export const visitsCommand = defineCommand({
     throw new UsageError(action ? `unknown action "${action}"` : 'say what to do: import or list');
   },
 });
+
+/** Rolls the import's transaction back once every line has been checked. */
+class ImportRefused extends Error {}

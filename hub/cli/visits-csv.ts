@@ -1,11 +1,11 @@
 /**
  * The itinerary CSV: one visit per line, with a header.
- *   worker,ref,start,end,category,rag,checkin_interval_min,next_location,second_worker,unplanned
+ *   worker,ref,start,end,category,rag,checkin_interval_min,next_location,second_worker,unplanned,contact_name,contact_phone
  * Times are ISO 8601. `ref` is a reference code, never an address (R7). Errors name the line and column.
  */
 import type { VisitInput } from '../admin/admin-service.js';
 
-export const CSV_COLUMNS = ['worker', 'ref', 'start', 'end', 'category', 'rag', 'checkin_interval_min', 'next_location', 'second_worker', 'unplanned'] as const;
+export const CSV_COLUMNS = ['worker', 'ref', 'start', 'end', 'category', 'rag', 'checkin_interval_min', 'next_location', 'second_worker', 'unplanned', 'contact_name', 'contact_phone'] as const;
 const REQUIRED = ['worker', 'ref', 'start', 'end'];
 
 export interface CsvRow {
@@ -43,12 +43,15 @@ function splitLine(line: string): string[] {
 
 export function parseVisitsCsv(text: string, file = 'visits.csv'): CsvRow[] {
   const lines = text.split(/\r?\n/);
-  const header = splitLine(lines[0] ?? '').map((h) => h.toLowerCase());
-  for (const col of REQUIRED) if (!header.includes(col)) throw new CsvError(`${file}:1: missing column "${col}" (columns: ${CSV_COLUMNS.join(',')})`);
-  for (const col of header) if (!(CSV_COLUMNS as readonly string[]).includes(col)) throw new CsvError(`${file}:1: unknown column "${col}"`);
+  // Comment lines (#) may come before the header too: the shipped example explains itself.
+  let first = 0;
+  while (first < lines.length - 1 && (lines[first].trim() === '' || lines[first].startsWith('#'))) first++;
+  const header = splitLine(lines[first] ?? '').map((h) => h.toLowerCase());
+  for (const col of REQUIRED) if (!header.includes(col)) throw new CsvError(`${file}:${first + 1}: missing column "${col}" (columns: ${CSV_COLUMNS.join(',')})`);
+  for (const col of header) if (!(CSV_COLUMNS as readonly string[]).includes(col)) throw new CsvError(`${file}:${first + 1}: unknown column "${col}"`);
   const rows: CsvRow[] = [];
   const errors: string[] = [];
-  for (let n = 1; n < lines.length; n++) {
+  for (let n = first + 1; n < lines.length; n++) {
     if (lines[n].trim() === '' || lines[n].startsWith('#')) continue;
     const cells = splitLine(lines[n]);
     const get = (col: string): string => cells[header.indexOf(col)] ?? '';
@@ -71,6 +74,10 @@ export function parseVisitsCsv(text: string, file = 'visits.csv'): CsvRow[] {
     if (interval && !(Number.isInteger(Number(interval)) && Number(interval) >= 5 && Number(interval) <= 480)) fail('checkin_interval_min', 'must be whole minutes, 5-480');
     const unplanned = (get('unplanned') || 'no').toLowerCase();
     if (!['yes', 'no', 'true', 'false', '1', '0'].includes(unplanned)) fail('unplanned', 'must be yes or no');
+    // The contact at the visit address (R13's ladder calls them): a number the dashboard can dial.
+    const contactPhone = get('contact_phone');
+    if (contactPhone && !/^\+?[0-9 ()-]{3,32}$/.test(contactPhone)) fail('contact_phone', `"${contactPhone}" is not a phone number (digits, spaces, + ( ) -)`);
+    if (get('contact_name').length > 128) fail('contact_name', 'at most 128 characters');
     rows.push({
       line: n + 1,
       visit: {
@@ -84,6 +91,8 @@ export function parseVisitsCsv(text: string, file = 'visits.csv'): CsvRow[] {
         nextLocation: get('next_location') || null,
         secondWorkerId: get('second_worker') || null,
         unplanned: ['yes', 'true', '1'].includes(unplanned),
+        contactName: get('contact_name') || null,
+        contactPhone: contactPhone || null,
       },
     });
   }

@@ -42,6 +42,7 @@ export const workersCommand = defineCommand({
             lineManagerId: values['line-manager'] ?? existing?.lineManagerId ?? null,
             trainingDate: td ?? existing?.trainingDate ?? null,
             newStarter: values['new-starter'] ?? existing?.newStarter ?? false,
+            description: existing?.description ?? null,
           });
         });
         process.stdout.write(`saved worker ${id}\n`);

@@ -72,6 +72,8 @@ const workerSchema = z.strictObject({
   line_manager: z.string().max(64).optional(),
   training_date: z.iso.date().optional(),
   new_starter: z.boolean().default(false),
+  /** How the police would recognise the worker (private, R22): shown on the police hand-over. */
+  description: z.string().max(512).optional(),
 });
 
 function defaultPolicies(): Record<string, z.output<typeof policySchema>> {
@@ -188,6 +190,10 @@ export const hubConfigSchema = z
       .strictObject({
         checkin_grace_min: minutes.default(5),
         end_of_shift_after_min: minutes.default(30),
+        /** A planned visit not started this long after its scheduled start runs the missed-check-in ladder (policy 003 3a, R13); false: off. */
+        visit_start_grace_min: z.union([minutes, z.literal(false)]).default(15),
+        /** After an overdue item is answered without being resolved (a check-in, an officer's close), it is asked again this much later. */
+        overdue_recheck_min: minutes.default(30),
         heartbeat_interval_s: z.int().min(10).max(3600).default(300),
         device_silent_after_min: minutes.default(20),
         low_battery_percent: z.int().min(1).max(99).default(20),

@@ -5,14 +5,14 @@
  * - admin: every field, any time (they maintain the records).
  * - duty officer: every field, only while the worker has an active alarm (SOS, covert SOS, man-down,
  *   missed check-in); nothing otherwise.
- * - manager: phone and emergency contacts (to reach their worker) any time; home address, car and
- *   medical notes only during an active alarm of that worker.
+ * - manager: phone and emergency contacts (to reach their worker) any time; home address, car,
+ *   medical notes and the description only during an active alarm of that worker.
  */
 import type { Store, StoreTx } from '../store/store.js';
 import type { AlarmRecord, WorkerRecord } from '../store/store-types.js';
 import type { Principal } from './auth.js';
 
-export const PRIVATE_FIELDS = ['phone', 'homeAddress', 'medicalNotes', 'car', 'emergencyContacts'] as const;
+export const PRIVATE_FIELDS = ['phone', 'homeAddress', 'medicalNotes', 'car', 'emergencyContacts', 'description'] as const;
 export type PrivateField = (typeof PRIVATE_FIELDS)[number];
 
 export const FIELD_LABEL: Record<PrivateField, string> = {
@@ -21,6 +21,7 @@ export const FIELD_LABEL: Record<PrivateField, string> = {
   medicalNotes: 'medical notes',
   car: 'car',
   emergencyContacts: 'emergency contacts',
+  description: 'description',
 };
 
 const MANAGER_ANY_TIME: PrivateField[] = ['phone', 'emergencyContacts'];
@@ -66,7 +67,7 @@ export async function viewPrivate(
     const reason =
       principal.role === 'duty_officer'
         ? 'a duty officer sees private details only during an active alarm of this worker'
-        : 'a manager sees home address, car and medical notes only during an active alarm of this worker';
+        : 'a manager sees home address, car, medical notes and the description only during an active alarm of this worker';
     const view: PrivateView = { workerId, details: {}, withheld: refused.map((field) => ({ field, reason })), alarmId: alarm?.id ?? null };
     for (const f of shown) view.details[f] = worker[f];
     if (shown.length > 0) {

@@ -8,7 +8,7 @@ import { isOpen } from '../rules/escalation-engine.js';
 import { ALARM_KINDS } from '../../shared/protocol-schemas.js';
 import { PRIVATE_FIELDS, viewPrivate } from './privacy.js';
 import { alarmView, compareAlarms, csvCell, currentVisit, SCRIPT_ANSWERS, SCRIPT_IDS, SCRIPT_QUESTIONS, scriptState, visitView, workerNames } from './views.js';
-import type { AlarmRecord } from '../store/store-types.js';
+import { ALARM_OUTCOMES, type AlarmRecord, type WorkerRecord } from '../store/store-types.js';
 import type { Store, StoreTx } from '../store/store.js';
 
 const idParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'must be an alarm id' }) });
@@ -50,10 +50,11 @@ export function registerAlarmRoutes(app: ApiApp, { hub, live }: ApiContext): voi
   );
 
   app.get('/alarms/:id', { schema: { tags: ['alarms'], summary: 'One alarm: its timeline, the visit, the last sighting and the covert script', params: idParams }, preHandler: ANY_ROLE }, async (req) => {
-    const { alarm, worker, visit, state, timeline } = await loadAlarmContext(hub.store, req.params.id, now());
+    const { alarm, worker, visit, state, timeline, contacts } = await loadAlarmContext(hub.store, req.params.id, now());
     return {
       alarm: alarmView(alarm, worker?.name ?? null),
       visit: visit ? visitView(visit) : null,
+      contacts,
       lastSighting: state?.lastSighting ?? (alarm.lastSightingAt ? { at: alarm.lastSightingAt, kind: 'recorded when raised', place: null } : null),
       timeline,
       script: scriptState(timeline),
@@ -62,6 +63,12 @@ export function registerAlarmRoutes(app: ApiApp, { hub, live }: ApiContext): voi
   });
 
   const by = (req: { principal: { actor: string } | null }) => req.principal!.actor;
+  /** Closing an alarm someone else has taken is for an admin or a manager, on the record (item 10). */
+  const mayOverride = (p: { role: string }, override: boolean): void => {
+    if (override && p.role !== 'admin' && p.role !== 'manager') {
+      throw new ApiError(403, `only an admin or a manager may close an alarm another officer has taken; you are signed in as ${p.role}: ask them, or the officer in charge`, 'override');
+    }
+  };
   const changed = (alarm: AlarmRecord, names?: string | null) => ({ alarm: alarmView(alarm, names ?? null) });
 
   app.post('/alarms/:id/acknowledge', { schema: { tags: ['alarms'], summary: 'Take charge of an alarm (the first acknowledgement wins)', params: idParams }, preHandler: ANY_ROLE }, async (req) =>
@@ -70,8 +77,31 @@ export function registerAlarmRoutes(app: ApiApp, { hub, live }: ApiContext): voi
 
   app.post(
     '/alarms/:id/resolve',
-    { schema: { tags: ['alarms'], summary: 'Resolve an alarm: the worker is safe', params: idParams, body: z.object({ note: z.string().trim().max(2000).optional() }).default({}) }, preHandler: ANY_ROLE },
-    async (req) => changed(await hub.runtime.alarmAction(req.params.id, { type: 'resolve', by: by(req), ...(req.body.note ? { note: req.body.note } : {}) })),
+    {
+      schema: {
+        tags: ['alarms'],
+        summary: 'Close an alarm with its outcome. Only the officer who took it may; an admin or manager may override, on the record.',
+        params: idParams,
+        body: z.strictObject({
+          outcome: z.enum(ALARM_OUTCOMES, { error: `say how it ended: one of ${ALARM_OUTCOMES.join(', ')}` }),
+          note: z.string().trim().max(2000).optional(),
+          override: z.boolean().default(false).describe('close an alarm another officer has taken (admin or manager only; recorded as an override)'),
+        }),
+      },
+      preHandler: ANY_ROLE,
+    },
+    async (req) => {
+      mayOverride(req.principal!, req.body.override);
+      return changed(
+        await hub.runtime.alarmAction(req.params.id, {
+          type: 'resolve',
+          by: by(req),
+          outcome: req.body.outcome,
+          authority: req.body.override ? 'override' : 'taker',
+          ...(req.body.note ? { note: req.body.note } : {}),
+        }),
+      );
+    },
   );
 
   app.post(
@@ -81,11 +111,17 @@ export function registerAlarmRoutes(app: ApiApp, { hub, live }: ApiContext): voi
         tags: ['alarms'],
         summary: 'Cancel as a false alarm (recorded, never deleted)',
         params: idParams,
-        body: z.object({ reason: z.string().trim().min(1, { error: 'say why this is a false alarm' }).max(2000) }),
+        body: z.object({
+          reason: z.string().trim().min(1, { error: 'say why this is a false alarm' }).max(2000),
+          override: z.boolean().default(false).describe('cancel an alarm another officer has taken (admin or manager only; recorded as an override)'),
+        }),
       },
       preHandler: ANY_ROLE,
     },
-    async (req) => changed(await hub.runtime.alarmAction(req.params.id, { type: 'cancel', by: by(req), source: 'officer', reason: req.body.reason })),
+    async (req) => {
+      mayOverride(req.principal!, req.body.override);
+      return changed(await hub.runtime.alarmAction(req.params.id, { type: 'cancel', by: by(req), source: 'officer', reason: req.body.reason, authority: req.body.override ? 'override' : 'taker' }));
+    },
   );
 
   app.post(
@@ -144,7 +180,7 @@ export function registerAlarmRoutes(app: ApiApp, { hub, live }: ApiContext): voi
     '/alarms/:id/handover',
     { schema: { tags: ['alarms'], summary: 'Police hand-over (R5): location, visit, phone, emergency contacts, medical details, car. An audited view of private details.', params: idParams }, preHandler: ANY_ROLE },
     async (req) => {
-      const { alarm, worker, visit, state, device, timeline } = await loadAlarmContext(hub.store, req.params.id, now());
+      const { alarm, worker, visit, state, device, timeline, contacts } = await loadAlarmContext(hub.store, req.params.id, now());
       if (!worker) throw new ApiError(409, 'this alarm has no worker on record: there are no details to hand over');
       const view = await viewPrivate(hub.store, req.principal!, worker.id, PRIVATE_FIELDS, `police_handover:${alarm.id}`, now());
       if (!view || Object.keys(view.details).length === 0) {
@@ -159,6 +195,10 @@ export function registerAlarmRoutes(app: ApiApp, { hub, live }: ApiContext): voi
         lastSighting: state?.lastSighting ?? null,
         device: device ? { id: device.id, board: device.board, lastSeenAt: device.lastSeenAt, battery: device.battery, online: device.online } : null,
         script: scriptState(timeline),
+        contacts,
+        // What the officer has done and written, for the police (issue 15 item 14).
+        policeReferences: timeline.filter((e) => e.type === 'police_called').map((e) => ({ at: e.at, by: e.actor, reference: (e.detail.reference as string | undefined) ?? null })),
+        notes: timeline.filter((e) => e.type === 'note').map((e) => ({ at: e.at, by: e.actor, text: String(e.detail.text ?? '') })),
         generatedAt: now(),
         generatedBy: req.principal!.actor,
       };
@@ -197,11 +237,12 @@ export function registerAlarmRoutes(app: ApiApp, { hub, live }: ApiContext): voi
 
   app.get('/records/export.csv', { schema: { tags: ['records'], summary: 'The matching incidents as CSV: one row per timeline entry', querystring: recordsQuery }, preHandler: ANY_ROLE }, async (req, reply) => {
     const found = await hub.store.read((tx) => search(tx, req.query));
-    const rows = [['incident', 'kind', 'worker', 'device', 'visit', 'raised_at', 'state', 'seq', 'at', 'step', 'actor', 'detail'].map(csvCell).join(',')];
+    // closed_by and outcome (issue 15 items 10 and 11) on every row, so a filtered spreadsheet keeps them.
+    const rows = [['incident', 'kind', 'worker', 'device', 'visit', 'raised_at', 'state', 'closed_by', 'outcome', 'worker_cancelled_at', 'seq', 'at', 'step', 'actor', 'detail'].map(csvCell).join(',')];
     for (const r of found) {
       for (const e of r.timeline) {
         rows.push(
-          [r.alarm.id, r.alarm.kind, r.workerName ?? r.alarm.workerId, r.alarm.deviceId, r.alarm.visitRef, new Date(r.alarm.raisedAt).toISOString(), r.alarm.state, e.seq, new Date(e.at).toISOString(), e.type, e.actor, e.detail]
+          [r.alarm.id, r.alarm.kind, r.workerName ?? r.alarm.workerId, r.alarm.deviceId, r.alarm.visitRef, new Date(r.alarm.raisedAt).toISOString(), r.alarm.state, r.alarm.closedBy, r.alarm.outcome, r.alarm.workerCancelledAt === null ? null : new Date(r.alarm.workerCancelledAt).toISOString(), e.seq, new Date(e.at).toISOString(), e.type, e.actor, e.detail]
             .map(csvCell)
             .join(','),
         );
@@ -222,8 +263,24 @@ async function loadAlarmContext(store: Store, id: string, at: number) {
     const visit = await currentVisit(tx, alarm, at);
     const state = alarm.workerId ? await tx.getCheckinState(alarm.workerId) : null;
     const device = alarm.deviceId ? await tx.getDevice(alarm.deviceId) : null;
-    return { alarm, worker, visit, state, device, timeline: await tx.getTimeline(alarm.id) };
+    return { alarm, worker, visit, state, device, timeline: await tx.getTimeline(alarm.id), contacts: await ladderContacts(tx, worker) };
   });
   if (!found) throw new ApiError(404, `no alarm ${id}`, 'id');
   return found;
+}
+
+/**
+ * The buddy and the line manager, with their work numbers: rungs of the R13 ladder the officer
+ * phones. Office contacts' numbers are not a worker's private details (R22 covers those).
+ */
+async function ladderContacts(tx: StoreTx, worker: WorkerRecord | null) {
+  const person = async (id: string | null) => {
+    if (!id) return null;
+    const c = await tx.getContact(id);
+    if (c) return { id: c.id, name: c.name, phone: c.phone };
+    const w = await tx.getWorker(id);
+    // A buddy who is a worker: their name only; their phone is private to them (R22).
+    return w ? { id: w.id, name: w.name, phone: null } : { id, name: id, phone: null };
+  };
+  return { buddy: await person(worker?.buddyId ?? null), lineManager: await person(worker?.lineManagerId ?? null) };
 }

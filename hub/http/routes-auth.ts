@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { ApiApp, ApiContext } from './api.js';
 import { requireRole } from './auth.js';
 import { STAFF_ROLES, USER_ROLES } from '../store/store-types.js';
+import { FIRST_ADMIN_COMMAND } from './first-admin.js';
 
 /** Sign-out and the session are for every account, the companion's worker accounts too. */
 const SIGNED_IN = requireRole(...USER_ROLES);
@@ -25,6 +26,32 @@ export function registerAuthRoutes(app: ApiApp, { hub, auth }: ApiContext): void
       const { user, sessionId, csrf } = await auth.signIn(req.body.username.trim().toLowerCase(), req.body.password, req.ip, { roles: STAFF_ROLES });
       auth.setSessionCookie(reply, sessionId);
       return { user: { username: user.username, name: user.name, role: user.role, workerId: user.workerId }, csrf };
+    },
+  );
+
+  // First run (issue 15 item 9): the sign-in page asks whether an admin exists, to say how to make one.
+  app.get(
+    '/auth/setup',
+    { schema: { tags: ['auth'], summary: 'Whether the hub still needs its first admin, and how to create one', security: [] } },
+    async () => ({ setupNeeded: await hub.firstAdmin.needed(), command: FIRST_ADMIN_COMMAND, log: 'the hub printed a one-time set-up link in its log at start-up' }),
+  );
+
+  app.post(
+    '/auth/setup',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Create the first admin with the one-time set-up token the hub logged at start-up (works once)',
+        security: [],
+        body: z.strictObject({ token: z.string().min(1).max(128), username: z.string().trim().toLowerCase().min(1).max(64), name: z.string().trim().max(128).optional(), password: z.string().min(1).max(256) }),
+      },
+    },
+    async (req, reply) => {
+      const { token, ...input } = req.body;
+      const user = await hub.firstAdmin.createAdmin(token, input, req.ip);
+      hub.log.warn({ username: user.username }, 'first admin created with the set-up link; the link no longer works');
+      reply.code(201);
+      return { user: { username: user.username, name: user.name, role: user.role } };
     },
   );
 

@@ -13,6 +13,13 @@ const DAY = 24 * 3600_000;
 const workerParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: 'must be a worker id' }) });
 const instant = z.union([z.number().int().positive(), z.iso.datetime({ offset: true, local: true, error: 'must be a date and time, e.g. 2026-11-23T14:30' })]);
 const toMs = (v: number | string): number => (typeof v === 'number' ? v : Date.parse(v));
+/** A number the dashboard can dial (a tel: link): digits, spaces and + ( ) - only, or blank for none. */
+export const phone = z
+  .string()
+  .trim()
+  .max(32)
+  .regex(/^(\+?[0-9 ()-]{3,32})?$/, { error: 'must be a phone number: digits, spaces, + ( ) -' })
+  .transform((v) => v || null);
 
 export function registerWorkerRoutes(app: ApiApp, { hub }: ApiContext): void {
   const now = () => hub.clock.now();
@@ -34,6 +41,8 @@ export function registerWorkerRoutes(app: ApiApp, { hub }: ApiContext): void {
         const status: string[] = [];
         if (alarms.some((a) => a.priority <= 2)) status.push('alarm');
         if (st?.missedAlarmId || (st?.due && st.due.at < t)) status.push('overdue');
+        // A planned visit past its start plus the grace, not started (issue 15 item 6).
+        if (st?.due?.reason === 'visit_not_started' && st.due.at < t) status.push('visit not started');
         if (active) status.push('on visit');
         else if (st?.onShift) status.push('between visits');
         else status.push('off shift');
@@ -117,6 +126,8 @@ export function registerWorkerRoutes(app: ApiApp, { hub }: ApiContext): void {
     nextLocation: z.string().trim().max(128).nullable().default(null),
     secondWorkerId: z.string().trim().max(64).nullable().default(null).transform((v) => v || null),
     unplanned: z.boolean().default(false),
+    contactName: z.string().trim().max(128).nullable().default(null).transform((v) => v || null).describe('who to call at the visit address (R13)'),
+    contactPhone: phone.nullable().default(null).describe("that contact's phone number"),
     startNow: z.boolean().default(false).describe('start the visit at once (an unplanned visit the worker is about to enter)'),
   });
 
@@ -131,7 +142,7 @@ export function registerWorkerRoutes(app: ApiApp, { hub }: ApiContext): void {
       if (b.secondWorkerId && !(await hub.store.read((tx) => tx.getWorker(b.secondWorkerId!)))) throw new ApiError(404, `no worker ${b.secondWorkerId} to be the second worker`, 'secondWorkerId');
       const { visit, warnings } = await addVisit(
         hub.store,
-        { workerId: req.params.id, ref: b.ref, scheduledStart: start, expectedEnd: end, riskCategory: b.riskCategory, rag: b.rag, checkinIntervalMin: b.checkinIntervalMin, nextLocation: b.nextLocation, secondWorkerId: b.secondWorkerId, unplanned: b.unplanned },
+        { workerId: req.params.id, ref: b.ref, scheduledStart: start, expectedEnd: end, riskCategory: b.riskCategory, rag: b.rag, checkinIntervalMin: b.checkinIntervalMin, nextLocation: b.nextLocation, secondWorkerId: b.secondWorkerId, unplanned: b.unplanned, contactName: b.contactName, contactPhone: b.contactPhone },
         rules(),
       );
       await hub.store.transaction((tx) => tx.appendAudit({ at: now(), actor: req.principal!.actor, action: 'visit.add', subject: `worker:${req.params.id}`, detail: { ref: visit.ref, unplanned: visit.unplanned, warnings: visit.policyFlags } }));
@@ -178,7 +189,8 @@ export function registerWorkerRoutes(app: ApiApp, { hub }: ApiContext): void {
     },
   );
 
-  const workerBody = z.object({
+  // Strict: a misspelt field is refused with its name instead of being dropped (issue 15 item 1).
+  const workerBody = z.strictObject({
     name: z.string().trim().min(1, { error: 'give the worker a name' }).max(128),
     phone: z.string().trim().max(32).nullable().optional(),
     homeAddress: z.string().trim().max(256).nullable().optional(),
@@ -189,11 +201,12 @@ export function registerWorkerRoutes(app: ApiApp, { hub }: ApiContext): void {
     lineManagerId: z.string().trim().max(64).nullable().optional(),
     trainingDate: z.iso.date({ error: 'must be a date YYYY-MM-DD' }).nullable().optional(),
     newStarter: z.boolean().optional(),
+    description: z.string().trim().max(512).nullable().optional().describe('how the police would recognise the worker (private, R22)'),
   });
 
   app.put(
     '/workers/:id',
-    { schema: { tags: ['admin'], summary: "Create or update a worker's record (admin); omitted fields are kept", params: workerParams, body: workerBody }, preHandler: requireRole('admin') },
+    { schema: { tags: ['admin'], summary: "Create or update a worker's record (admin); an omitted field is kept, null or \"\" clears it, an unknown field is refused", params: workerParams, body: workerBody }, preHandler: requireRole('admin') },
     async (req) => {
       const b = req.body;
       const empty = (v: string | null | undefined) => (v === '' ? null : v);
@@ -215,6 +228,7 @@ export function registerWorkerRoutes(app: ApiApp, { hub }: ApiContext): void {
           lineManagerId: pick('lineManagerId', empty(b.lineManagerId)),
           trainingDate: pick('trainingDate', b.trainingDate),
           newStarter: b.newStarter ?? existing?.newStarter ?? false,
+          description: pick('description', empty(b.description)),
         };
         await tx.upsertWorker(w);
         // Which fields changed, never their values (R22).

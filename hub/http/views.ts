@@ -59,6 +59,8 @@ export function alarmView(a: AlarmRecord, workerName: string | null) {
     acknowledgedBy: a.acknowledgedBy,
     closedAt: a.closedAt,
     closedBy: a.closedBy,
+    outcome: a.outcome,
+    workerCancelledAt: a.workerCancelledAt,
     drill: a.drill,
     /** Raised from an event more than 7 days old (by its age): it happened long before it arrived. */
     stale: a.stale === true,
@@ -91,6 +93,8 @@ export function visitView(v: VisitRecord) {
     endedAt: v.endedAt,
     unplanned: v.unplanned,
     policyFlags: v.policyFlags,
+    contactName: v.contactName,
+    contactPhone: v.contactPhone,
   };
 }
 

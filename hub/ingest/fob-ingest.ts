@@ -175,8 +175,10 @@ export class FobIngest {
       return 'ok';
     }
     if (ev.k === EVENT.cancel) {
-      const target = ev.r ? await tx.findAlarmBySource(deviceId, ev.r) : (await tx.listAlarms({ deviceId, open: true })).find((a) => a.sourceEventId !== null);
+      const target = ev.r ? await tx.findAlarmBySource(deviceId, ev.r) : (await tx.listAlarms({ deviceId, open: true })).find((a) => a.sourceEventId !== null && a.workerCancelledAt === null);
       if (!target || !isOpen(target)) return { code: 'cancel_no_open_alarm', why: ev.r ? `no open alarm from event ${ev.r} to cancel` : 'no open alarm to cancel' };
+      // A second cancel of an SOS waiting for its call-back changes nothing (issue 15 item 11).
+      if (target.workerCancelledAt !== null) return { code: 'cancel_no_open_alarm', why: 'already cancelled by the worker: the alarm stays open until the duty officer has called back' };
       await rt.stepAlarm(tx, unit, target, { type: 'cancel', by: source, source: 'fob', reason: 'cancelled by the worker on the fob' });
       return 'ok';
     }

@@ -16,9 +16,22 @@ export interface CheckinRules {
   graceMin: number;
   /** Minutes after the final visit ends by which the end-of-shift report is expected (R12). */
   endOfShiftAfterMin: number;
+  /**
+   * Minutes after a planned visit's scheduled start by which it must have been started; then the
+   * missed-check-in ladder runs for it (issue 15 item 6: policy 003 3a "the scheduled time of
+   * entering the address" and R13 "at the expected time the office tries the worker"). Null: off.
+   */
+  startGraceMin: number | null;
+  /**
+   * Minutes until the next check-in is due after the worker (or an officer's close of the alarm) has
+   * answered an overdue visit end, a missed start or a missing end-of-shift report without changing
+   * it (issue 15 item 12): the overdue state is cleared, and asked again this much later. A visit
+   * with its own check-in interval uses that instead.
+   */
+  overdueRecheckMin: number;
 }
 
-export type DueReason = 'checkin' | 'visit_end' | 'end_of_shift';
+export type DueReason = 'checkin' | 'visit_end' | 'end_of_shift' | 'visit_not_started';
 
 export interface CheckinState {
   workerId: string;
@@ -31,6 +44,11 @@ export interface CheckinState {
   missedAlarmId: string | null;
   lastSighting: Sighting | null;
   shiftEndedAt: number | null;
+  /**
+   * When an officer last closed this worker's missed-check-in alarm (a call-back found them safe):
+   * like a check-in it answers what was overdue. Absent in states stored by an older hub.
+   */
+  clearedAt?: number | null;
 }
 
 export type CheckinInput =
@@ -43,6 +61,8 @@ export type CheckinInput =
   | { type: 'sighting'; kind: string; at: number }
   /** Visits were added, edited or removed: recompute what is due. */
   | { type: 'itinerary_changed' }
+  /** An officer (or the hub) closed the worker's missed-check-in alarm: the overdue item is answered. */
+  | { type: 'alarm_closed'; alarmId: string }
   | { type: 'tick' };
 
 export type CheckinEffect =
@@ -77,6 +97,7 @@ export function initialCheckinState(workerId: string): CheckinState {
     missedAlarmId: null,
     lastSighting: null,
     shiftEndedAt: null,
+    clearedAt: null,
   };
 }
 
@@ -186,6 +207,12 @@ export function stepCheckin(
       sighted(input.kind, input.at);
       break;
     }
+    case 'alarm_closed': {
+      if (state.missedAlarmId === input.alarmId) state.missedAlarmId = null;
+      state.clearedAt = now;
+      state.promptedAt = null;
+      break;
+    }
     case 'itinerary_changed':
     case 'tick':
       break;
@@ -223,10 +250,14 @@ export function stepCheckin(
 }
 
 function computeDue(state: CheckinState, visits: VisitRecord[], rules: CheckinRules): CheckinState['due'] {
-  if (!state.onShift) return null;
+  // The latest answer from the worker or an officer: an overdue item answered since it fell due is
+  // asked again `overdueRecheckMin` later (or at the visit's own interval), not at once (item 12).
+  const answeredAt = Math.max(state.lastCheckInAt ?? -Infinity, state.clearedAt ?? -Infinity);
+  const unlessAnswered = (due: NonNullable<CheckinState['due']>, intervalMin: number | null): NonNullable<CheckinState['due']> =>
+    answeredAt >= due.at ? { ...due, at: answeredAt + (intervalMin ?? rules.overdueRecheckMin) * MINUTE } : due;
   const a = visits.find((v) => v.id === state.activeVisitId && v.status === 'active');
   if (a) {
-    let due: NonNullable<CheckinState['due']> = { at: a.expectedEnd, reason: 'visit_end', visitId: a.id };
+    let due: NonNullable<CheckinState['due']> = unlessAnswered({ at: a.expectedEnd, reason: 'visit_end', visitId: a.id }, a.checkinIntervalMin);
     if (a.checkinIntervalMin) {
       const since = Math.max(state.lastCheckInAt ?? 0, a.startedAt ?? 0);
       const checkinAt = since + a.checkinIntervalMin * MINUTE;
@@ -234,13 +265,22 @@ function computeDue(state: CheckinState, visits: VisitRecord[], rules: CheckinRu
     }
     return due;
   }
+  // A planned visit not started by its scheduled start plus the grace (item 6). Visits planned before
+  // an end-of-shift report are not chased: the worker has reported the day done.
+  if (rules.startGraceMin !== null) {
+    const next = visits
+      .filter((v) => v.status === 'planned' && (state.shiftEndedAt === null || v.scheduledStart > state.shiftEndedAt))
+      .sort((x, y) => x.scheduledStart - y.scheduledStart)[0];
+    if (next) return unlessAnswered({ at: next.scheduledStart + rules.startGraceMin * MINUTE, reason: 'visit_not_started', visitId: next.id }, null);
+  }
+  if (!state.onShift) return null;
   const remaining = visits.some((v) => v.status === 'planned');
   if (remaining) return null;
   // Final visit done and no end-of-shift report yet (R12; R13's 90-minute rule is the outer limit).
   const ended = visits.filter((v) => v.status === 'ended').map((v) => v.endedAt ?? 0);
   const lastEnd = ended.length > 0 ? Math.max(...ended) : (state.lastCheckInAt ?? 0);
   const lastVisit = visits.filter((v) => v.status === 'ended').sort((x, y) => (y.endedAt ?? 0) - (x.endedAt ?? 0))[0];
-  return { at: lastEnd + rules.endOfShiftAfterMin * MINUTE, reason: 'end_of_shift', visitId: lastVisit ? lastVisit.id : null };
+  return unlessAnswered({ at: lastEnd + rules.endOfShiftAfterMin * MINUTE, reason: 'end_of_shift', visitId: lastVisit ? lastVisit.id : null }, null);
 }
 
 function sameDue(a: CheckinState['due'], b: CheckinState['due']): boolean {
@@ -257,5 +297,7 @@ function describeMissed(reason: DueReason, visit: VisitRecord | undefined): stri
       return `Visit overdue: not ended by its expected time${ref}`;
     case 'end_of_shift':
       return `No end-of-shift report after the final visit${ref}`;
+    case 'visit_not_started':
+      return `Visit not started: its scheduled start has passed and the worker has not said they are there${ref}`;
   }
 }

@@ -7,7 +7,7 @@
  * runtime persists the returned alarm, timeline and effects in one transaction and arms a timer for
  * `nextWakeAt(alarm)`.
  */
-import type { AlarmRecord, TimelineEntry } from '../store/store-types.js';
+import type { AlarmOutcome, AlarmRecord, TimelineEntry } from '../store/store-types.js';
 import type { Channel, Target } from './escalation-policy.js';
 
 const MINUTE = 60_000;
@@ -16,8 +16,15 @@ export type EscalationInput =
   | { type: 'start' }
   | { type: 'tick' }
   | { type: 'acknowledge'; by: string }
-  | { type: 'resolve'; by: string; note?: string }
-  | { type: 'cancel'; by: string; source: 'fob' | 'officer' | 'worker'; reason?: string }
+  /**
+   * Close the alarm. `authority` says on what right (issue 15 item 10): 'taker' is the officer who
+   * took the alarm (or anyone while nobody has); 'override' an admin or manager closing an alarm
+   * someone else has taken, on the record as an override; 'system' the hub or the worker's own
+   * contact closing it (a check-in, the fob heard again). An officer's close carries an outcome.
+   */
+  | { type: 'resolve'; by: string; note?: string; outcome?: AlarmOutcome; authority?: 'taker' | 'override' | 'system' }
+  /** An officer's cancel is a close too: the same taker rule as resolve (`authority`, default 'system'). */
+  | { type: 'cancel'; by: string; source: 'fob' | 'officer' | 'worker'; reason?: string; authority?: 'taker' | 'override' | 'system' }
   /** Every channel failed for someone on this level: climb now instead of waiting. */
   | { type: 'undeliverable'; level: number; recipientId: string };
 
@@ -49,6 +56,11 @@ export interface EscalationResult {
   effects: EscalationEffect[];
   /** Set when the input was refused (e.g. a second acknowledgement); the refusal is in the timeline. */
   rejected?: string;
+}
+
+/** Alarms where a cancel from the fob may be forced (duress): they wait for a call-back (item 11). */
+export function needsCallbackOnCancel(alarm: Pick<AlarmRecord, 'kind'>): boolean {
+  return alarm.kind === 'sos' || alarm.kind === 'covert_sos' || alarm.kind === 'man_down';
 }
 
 export function isOpen(alarm: Pick<AlarmRecord, 'state'>): boolean {
@@ -163,20 +175,54 @@ export function stepEscalation(current: AlarmRecord, input: EscalationInput, now
     }
     case 'resolve': {
       if (!isOpen(alarm)) return refuse(`alarm is ${alarm.state}`, input.by);
+      const authority = input.authority ?? 'system';
+      const takenBySomeoneElse = alarm.state === 'acknowledged' && alarm.acknowledgedBy !== null && alarm.acknowledgedBy !== input.by;
+      if (authority === 'taker' && takenBySomeoneElse) {
+        return refuse(`${alarm.acknowledgedBy} has taken this alarm: only they may close it, or an admin or manager overriding on the record`, input.by);
+      }
       if (alarm.state !== 'acknowledged') {
         alarm.acknowledgedAt = now;
         alarm.acknowledgedBy = input.by;
         record('acknowledged', input.by, { implicit: true });
       }
       close('resolved', input.by);
-      record('resolved', input.by, input.note ? { note: input.note } : {});
+      alarm.outcome = input.outcome ?? null;
+      record('resolved', input.by, {
+        ...(input.outcome ? { outcome: input.outcome } : {}),
+        ...(input.note ? { note: input.note } : {}),
+        ...(authority === 'override' && takenBySomeoneElse ? { override: true, takenBy: current.acknowledgedBy } : {}),
+        ...(current.workerCancelledAt !== null ? { workerCancelledAt: current.workerCancelledAt } : {}),
+      });
       changed();
       break;
     }
     case 'cancel': {
       if (!isOpen(alarm)) return refuse(`alarm is ${alarm.state}`, input.by);
+      if (input.source === 'fob' && needsCallbackOnCancel(alarm)) {
+        // A cancel can be forced under duress: the alarm stays open, and on the board, until an
+        // officer has called the worker back and closes it with an outcome (issue 15 item 11). The
+        // fob is still told to stand down, so that whoever forced the cancel sees it obeyed.
+        if (alarm.workerCancelledAt !== null) return refuse('the worker already cancelled this alarm: call them back to confirm', input.by);
+        alarm.workerCancelledAt = now;
+        record('worker_cancelled', input.by, { source: 'fob', reason: input.reason ?? 'cancelled by the worker', next: 'call the worker back to confirm they are safe, then close the alarm with the outcome' });
+        if (fromFob) {
+          if (alarm.kind === 'sos') effects.push({ type: 'fob_command', alarmId: alarm.id, command: 'stop' });
+          effects.push({ type: 'fob_command', alarmId: alarm.id, command: 'clr' });
+        }
+        changed();
+        break;
+      }
+      const takenByOther = alarm.state === 'acknowledged' && alarm.acknowledgedBy !== null && alarm.acknowledgedBy !== input.by;
+      if (input.authority === 'taker' && takenByOther) {
+        return refuse(`${alarm.acknowledgedBy} has taken this alarm: only they may close it, or an admin or manager overriding on the record`, input.by);
+      }
       close('cancelled', input.by);
-      record('cancelled', input.by, { source: input.source, reason: input.reason ?? 'false alarm' });
+      alarm.outcome = input.source === 'officer' ? 'false_alarm' : null;
+      record('cancelled', input.by, {
+        source: input.source,
+        reason: input.reason ?? 'false alarm',
+        ...(input.authority === 'override' && takenByOther ? { override: true, takenBy: current.acknowledgedBy } : {}),
+      });
       changed();
       break;
     }

@@ -112,6 +112,16 @@ export class RulesRuntime extends EventEmitter {
   async start(): Promise<{ deadlines: number; pendingEffects: number; overdueSteps: number }> {
     const deadlines = await this.o.store.listDeadlines();
     for (const d of deadlines) this.scheduler.set(`${d.kind}:${d.id}`, d.dueAt);
+    // Visits recorded while the hub was not running (`lonewatch visits import`) have no deadline yet:
+    // a worker with planned visits and nothing armed is stepped once, so a visit never started is
+    // still chased (issue 15 item 6).
+    const armed = new Set(deadlines.filter((d) => d.kind === 'worker').map((d) => d.id));
+    const now = this.o.clock.now();
+    for (const w of await this.o.store.read((tx) => tx.listWorkers())) {
+      if (armed.has(w.id)) continue;
+      const fresh = await this.o.store.read(async (tx) => (await tx.listVisits(w.id, now - DAY, now + DAY)).some((v) => v.status === 'planned'));
+      if (fresh) await this.workerAction(w.id, { type: 'itinerary_changed' });
+    }
     const pending = await this.o.store.pendingEffects();
     for (const p of pending) {
       await this.execute(p.effect as RuntimeEffect);
@@ -252,6 +262,8 @@ export class RulesRuntime extends EventEmitter {
       policeAt: null,
       lastSightingAt,
       stale: spec.stale === true,
+      outcome: null,
+      workerCancelledAt: null,
     };
     await tx.insertAlarm(alarm);
     await tx.appendTimeline(alarm.id, [
@@ -291,8 +303,8 @@ export class RulesRuntime extends EventEmitter {
     if (!isOpen(result.alarm) && result.alarm.kind === 'missed_checkin' && result.alarm.workerId) {
       const st = await tx.getCheckinState(result.alarm.workerId);
       if (st && st.missedAlarmId === alarm.id) {
-        st.missedAlarmId = null;
-        await this.stepWorker(tx, unit, result.alarm.workerId, { type: 'itinerary_changed' }, st);
+        // The officer's close answers what was overdue: asked again later, not re-raised at once (item 12).
+        await this.stepWorker(tx, unit, result.alarm.workerId, { type: 'alarm_closed', alarmId: alarm.id }, st);
       }
     }
     return result.alarm;

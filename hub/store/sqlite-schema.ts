@@ -1,5 +1,5 @@
 /** The SQLite schema. Bump SCHEMA_VERSION and add a step to MIGRATIONS when it changes. */
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 6;
 
 export const SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS workers (
@@ -231,11 +231,26 @@ export const SCHEMA_V5_SQL = `
 ALTER TABLE alarms ADD COLUMN stale INTEGER NOT NULL DEFAULT 0;
 `;
 
+/**
+ * Version 6: the duty officer's console (issue 15). A description of the worker for the police
+ * hand-over (private, R22); a contact (name and phone) at the visit address, who is a rung of the
+ * R13 ladder; how an alarm was closed (the outcome the officer chose) and when the worker cancelled
+ * an SOS from the fob (kept open until an officer has called back, issue 15 item 11).
+ */
+export const SCHEMA_V6_SQL = `
+ALTER TABLE workers ADD COLUMN description TEXT;
+ALTER TABLE visits ADD COLUMN contact_name TEXT;
+ALTER TABLE visits ADD COLUMN contact_phone TEXT;
+ALTER TABLE alarms ADD COLUMN outcome TEXT;
+ALTER TABLE alarms ADD COLUMN worker_cancelled_at INTEGER;
+`;
+
 /** Steps by starting version: a new database gets everything at once; an existing one only what it lacks. */
 export const MIGRATIONS: Record<number, { to: number; sql: string }> = {
-  0: { to: 5, sql: SCHEMA_SQL + SCHEMA_V2_SQL + SCHEMA_V3_SQL + SCHEMA_V4_SQL + SCHEMA_V5_SQL },
-  1: { to: 5, sql: SCHEMA_V2_SQL + SCHEMA_V3_SQL + SCHEMA_V4_SQL + SCHEMA_V5_SQL },
-  2: { to: 5, sql: SCHEMA_V3_SQL + SCHEMA_V4_SQL + SCHEMA_V5_SQL },
-  3: { to: 5, sql: SCHEMA_V4_SQL + SCHEMA_V5_SQL },
-  4: { to: 5, sql: SCHEMA_V5_SQL },
+  0: { to: 6, sql: SCHEMA_SQL + SCHEMA_V2_SQL + SCHEMA_V3_SQL + SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL },
+  1: { to: 6, sql: SCHEMA_V2_SQL + SCHEMA_V3_SQL + SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL },
+  2: { to: 6, sql: SCHEMA_V3_SQL + SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL },
+  3: { to: 6, sql: SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL },
+  4: { to: 6, sql: SCHEMA_V5_SQL + SCHEMA_V6_SQL },
+  5: { to: 6, sql: SCHEMA_V6_SQL },
 };

@@ -137,6 +137,7 @@ function workerFromRow(r: Row): WorkerRecord {
     lineManagerId: strOrNull(r.line_manager_id),
     trainingDate: strOrNull(r.training_date),
     newStarter: bool(r.new_starter),
+    description: strOrNull(r.description),
   };
 }
 
@@ -157,6 +158,8 @@ function visitFromRow(r: Row): VisitRecord {
     endedAt: numOrNull(r.ended_at),
     unplanned: bool(r.unplanned),
     policyFlags: JSON.parse(String(r.policy_flags ?? '[]')) as string[],
+    contactName: strOrNull(r.contact_name),
+    contactPhone: strOrNull(r.contact_phone),
   };
 }
 
@@ -185,6 +188,8 @@ function alarmFromRow(r: Row): AlarmRecord {
     policeAt: numOrNull(r.police_at),
     lastSightingAt: numOrNull(r.last_sighting_at),
     stale: bool(r.stale),
+    outcome: strOrNull(r.outcome) as AlarmRecord['outcome'],
+    workerCancelledAt: numOrNull(r.worker_cancelled_at),
   };
 }
 
@@ -215,6 +220,8 @@ const VISIT_COLUMNS: Record<string, string> = {
   endedAt: 'ended_at',
   unplanned: 'unplanned',
   policyFlags: 'policy_flags',
+  contactName: 'contact_name',
+  contactPhone: 'contact_phone',
 };
 
 function toSqlValue(v: unknown): unknown {
@@ -283,12 +290,12 @@ export class SqliteStore implements Store {
       listDevices: db.prepare('SELECT * FROM devices ORDER BY id'),
       getWorker: db.prepare('SELECT * FROM workers WHERE id = ?'),
       upsertWorker: db.prepare(
-        `INSERT INTO workers (id, name, phone, home_address, medical_notes, car, emergency_contacts, buddy_id, line_manager_id, training_date, new_starter)
-         VALUES (@id, @name, @phone, @homeAddress, @medicalNotes, @car, @emergencyContacts, @buddyId, @lineManagerId, @trainingDate, @newStarter)
+        `INSERT INTO workers (id, name, phone, home_address, medical_notes, car, emergency_contacts, buddy_id, line_manager_id, training_date, new_starter, description)
+         VALUES (@id, @name, @phone, @homeAddress, @medicalNotes, @car, @emergencyContacts, @buddyId, @lineManagerId, @trainingDate, @newStarter, @description)
          ON CONFLICT(id) DO UPDATE SET name=excluded.name, phone=excluded.phone, home_address=excluded.home_address,
            medical_notes=excluded.medical_notes, car=excluded.car, emergency_contacts=excluded.emergency_contacts,
            buddy_id=excluded.buddy_id, line_manager_id=excluded.line_manager_id, training_date=excluded.training_date,
-           new_starter=excluded.new_starter`,
+           new_starter=excluded.new_starter, description=excluded.description`,
       ),
       listWorkers: db.prepare('SELECT * FROM workers ORDER BY name'),
       getContact: db.prepare('SELECT * FROM contacts WHERE id = ?'),
@@ -299,9 +306,9 @@ export class SqliteStore implements Store {
       listContacts: db.prepare('SELECT * FROM contacts ORDER BY role, name'),
       insertVisit: db.prepare(
         `INSERT INTO visits (id, worker_id, ref, scheduled_start, expected_end, risk_category, rag, checkin_interval_min, next_location,
-           second_worker_id, status, started_at, ended_at, unplanned, policy_flags)
+           second_worker_id, status, started_at, ended_at, unplanned, policy_flags, contact_name, contact_phone)
          VALUES (@id, @workerId, @ref, @scheduledStart, @expectedEnd, @riskCategory, @rag, @checkinIntervalMin, @nextLocation,
-           @secondWorkerId, @status, @startedAt, @endedAt, @unplanned, @policyFlags)`,
+           @secondWorkerId, @status, @startedAt, @endedAt, @unplanned, @policyFlags, @contactName, @contactPhone)`,
       ),
       getVisit: db.prepare('SELECT * FROM visits WHERE id = ?'),
       listVisits: db.prepare('SELECT * FROM visits WHERE worker_id = ? AND scheduled_start >= ? AND scheduled_start < ? ORDER BY scheduled_start'),
@@ -313,15 +320,16 @@ export class SqliteStore implements Store {
       insertAlarm: db.prepare(
         `INSERT INTO alarms (id, kind, state, priority, worker_id, device_id, visit_ref, source_event_id, reason, raised_at,
            acknowledged_at, acknowledged_by, closed_at, closed_by, drill, policy, level, round, next_step_at, re_alert_at, police_at,
-           last_sighting_at, due_at, stale)
+           last_sighting_at, due_at, stale, outcome, worker_cancelled_at)
          VALUES (@id, @kind, @state, @priority, @workerId, @deviceId, @visitRef, @sourceEventId, @reason, @raisedAt,
            @acknowledgedAt, @acknowledgedBy, @closedAt, @closedBy, @drill, @policy, @level, @round, @nextStepAt, @reAlertAt, @policeAt,
-           @lastSightingAt, @dueAt, @stale)`,
+           @lastSightingAt, @dueAt, @stale, @outcome, @workerCancelledAt)`,
       ),
       updateAlarm: db.prepare(
         `UPDATE alarms SET state=@state, priority=@priority, visit_ref=@visitRef, acknowledged_at=@acknowledgedAt,
            acknowledged_by=@acknowledgedBy, closed_at=@closedAt, closed_by=@closedBy, level=@level, round=@round,
-           next_step_at=@nextStepAt, re_alert_at=@reAlertAt, police_at=@policeAt, last_sighting_at=@lastSightingAt, due_at=@dueAt
+           next_step_at=@nextStepAt, re_alert_at=@reAlertAt, police_at=@policeAt, last_sighting_at=@lastSightingAt, due_at=@dueAt,
+           outcome=@outcome, worker_cancelled_at=@workerCancelledAt
          WHERE id=@id`,
       ),
       getAlarm: db.prepare('SELECT * FROM alarms WHERE id = ?'),

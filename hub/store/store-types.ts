@@ -23,6 +23,8 @@ export interface WorkerRecord {
   /** Date (YYYY-MM-DD) of the last lone-working training; null = never trained (R9). */
   trainingDate: string | null;
   newStarter: boolean;
+  /** Private (R22): how the police would recognise the worker (height, build, hair, usual clothing), for the hand-over. */
+  description: string | null;
 }
 
 /** Office staff who are notified: duty officers, managers, head of service, director. */
@@ -70,6 +72,9 @@ export interface VisitRecord {
   unplanned: boolean;
   /** Warnings from the policy checks when it was recorded (R8, R9). */
   policyFlags: string[];
+  /** Who to call at the visit address: R13's ladder reaches "the contact at the visit address". */
+  contactName: string | null;
+  contactPhone: string | null;
 }
 
 export interface AlarmRecord {
@@ -98,7 +103,15 @@ export interface AlarmRecord {
   lastSightingAt: number | null;
   /** Raised from an event older than 7 days by its age (LIMITS.eventAgeMaxSeconds): it happened long before it arrived. */
   stale?: boolean;
+  /** How the officer closed it (issue 15 item 10); null while open or when the hub closed it. */
+  outcome: AlarmOutcome | null;
+  /** When the worker cancelled it from the fob: it stays open until an officer has called back (item 11). */
+  workerCancelledAt: number | null;
 }
+
+/** What closing an alarm found: chosen by the officer who closes it, on the record and in the CSV. */
+export const ALARM_OUTCOMES = ['genuine', 'false_alarm', 'test', 'safe_after_callback', 'police_attended'] as const;
+export type AlarmOutcome = (typeof ALARM_OUTCOMES)[number];
 
 export interface TimelineEntry {
   at: number;

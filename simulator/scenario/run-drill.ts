@@ -44,6 +44,7 @@ export async function runDrill(s: Scenario, config: HubConfig, fobs: VirtualFobF
           lineManagerId: null,
           trainingDate: w.training_date,
           newStarter: false,
+          description: null,
         });
         const existing = await tx.getDevice(drillId(w.device));
         if (existing) await tx.updateDevice(existing.id, { secretHash, revokedAt: null, workerId: drillId(w.id) });

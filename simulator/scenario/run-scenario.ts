@@ -66,6 +66,7 @@ export async function runScenario(s: Scenario, opts: RunOptions): Promise<Scenar
           lineManagerId: 'manager',
           trainingDate: w.training_date,
           newStarter: false,
+          description: null,
         });
       }
     });
@@ -87,6 +88,8 @@ export async function runScenario(s: Scenario, opts: RunOptions): Promise<Scenar
         { onBreach: 'flag', trainingValidYears: 3 },
       );
     }
+    // As the API does after recording a visit: the worker's rules learn of the itinerary (item 6).
+    for (const w of new Set(s.visits.map((v) => v.worker))) await sim.hub.runtime.workerAction(w, { type: 'itinerary_changed' });
     for (const w of s.workers) {
       const { secret } = await addDevice(store, w.device, { workerId: w.id, board: w.fob, now: SCENARIO_START });
       const fob = opts.fobs({ deviceId: w.device, secret, board: w.fob, hubHost: '127.0.0.1', hubPort: sim.hub.mqttPort, battery: w.battery, clockStart: SCENARIO_START });
@@ -142,7 +145,9 @@ export async function runScenario(s: Scenario, opts: RunOptions): Promise<Scenar
           say(`${at} officer: no open alarm to ${step.do}`);
           return;
         }
-        const input = step.do === 'cancel' ? { type: 'cancel' as const, by: 'drill:officer', source: 'officer' as const } : { type: step.do, by: 'drill:officer' };
+        const input = step.do === 'cancel' ? { type: 'cancel' as const, by: 'drill:officer', source: 'officer' as const } : step.do === 'resolve'
+              ? { type: 'resolve' as const, by: 'drill:officer', outcome: 'test' as const, authority: 'taker' as const }
+              : { type: step.do, by: 'drill:officer' };
         await sim.hub.runtime.alarmAction(open[0].id, input as never).catch((err: Error) => say(`${at} officer: ${err.message}`));
         say(`${at} officer: ${step.do} ${open[0].kind}`);
         return;

@@ -51,7 +51,7 @@ describe('alarm board', () => {
     expect(sos).toMatchObject({ step: 'inform the chain', steps: 2, allAtOnce: true });
     expect(first.body.alarms.find((x) => x.kind === 'man_down')).toMatchObject({ nextStepAt: expect.any(Number) });
     expect((await officer.post(`/api/alarms/${sos.id}/acknowledge`)).status).toBe(200);
-    expect((await officer.post(`/api/alarms/${sos.id}/resolve`, { note: 'worker safe' })).status).toBe(200);
+    expect((await officer.post(`/api/alarms/${sos.id}/resolve`, { outcome: 'genuine', note: 'worker safe' })).status).toBe(200);
     const after = await officer.get<{ alarms: AlarmJson[] }>('/api/alarms');
     expect(after.body.alarms.map((a) => [a.kind, a.open])).toEqual([
       ['covert_sos', true],
@@ -113,7 +113,7 @@ describe('alarm board', () => {
     expect(handover.body.worker).toMatchObject({ name: 'Sam Carter', phone: '07700 900123', homeAddress: '1 Private Road', medicalNotes: 'asthma', car: 'blue Fiat 500 AB12 CDE', emergencyContacts: 'Partner 07700 900456' });
     expect(handover.body.visit).toMatchObject({ ref: 'V-1042', nextLocation: 'office' });
 
-    expect((await officer.post(`/api/alarms/${id}/resolve`, { note: 'police on scene, Sam safe' })).status).toBe(200);
+    expect((await officer.post(`/api/alarms/${id}/resolve`, { outcome: 'police_attended', note: 'police on scene, Sam safe' })).status).toBe(200);
     const types = (await t.timeline(id)).map((e) => e.type);
     for (const step of ['raised', 'script_answer', 'callback_scheduled', 'note', 'acknowledged', 'police_called', 'handover_viewed', 'resolved']) expect(types).toContain(step);
     const audit = await t.hub.store.listAudit(50);
@@ -132,9 +132,17 @@ describe('alarm board', () => {
     expect((await dana.post(`/api/alarms/${alarm!.id}/acknowledge`)).status).toBe(200);
     const second = await lee.post(`/api/alarms/${alarm!.id}/acknowledge`);
     expect(second.status).toBe(409);
+    // Dana has it: another officer may not cancel it, and a duty officer may not override (item 10).
+    const dora = await userClient(t, 'dora', 'duty_officer');
+    const notTheirs = await dora.post(`/api/alarms/${alarm!.id}/cancel`, { reason: 'looks like a mistake' });
+    expect(notTheirs.status).toBe(409);
+    expect(notTheirs.text).toMatch(/user:dana has taken this alarm/);
+    expect((await dora.post(`/api/alarms/${alarm!.id}/cancel`, { reason: 'x', override: true })).status).toBe(403);
+    expect((await t.alarms())[0]!.state).toBe('acknowledged');
     expect((await dana.post(`/api/alarms/${alarm!.id}/cancel`, { reason: 'pressed by mistake' })).status).toBe(200);
     const after = (await t.alarms())[0]!;
     expect(after.state).toBe('cancelled');
+    expect(after.outcome).toBe('false_alarm');
     expect((await t.timeline(alarm!.id)).map((e) => e.actor)).toContain('user:lee');
   });
 });
@@ -154,7 +162,7 @@ describe('R22: private details', () => {
     const phone = await lee.get<{ details: Record<string, string>; withheld: { field: string }[] }>('/api/workers/sam/private');
     expect(phone.status).toBe(200);
     expect(phone.body.details).toEqual({ phone: '07700 900123', emergencyContacts: 'Partner 07700 900456' });
-    expect(phone.body.withheld.map((w) => w.field)).toEqual(['homeAddress', 'medicalNotes', 'car']);
+    expect(phone.body.withheld.map((w) => w.field)).toEqual(['homeAddress', 'medicalNotes', 'car', 'description']);
 
     await raise(f, 'sos', 1);
     const during = await lee.get<{ details: Record<string, string>; alarmId: string }>('/api/workers/sam/private?fields=medicalNotes');
@@ -173,7 +181,7 @@ describe('R22: private details', () => {
     await raise(f, 'cov', 1);
     const [alarm] = await t.alarms();
     expect((await dana.get(`/api/alarms/${alarm!.id}/handover`)).status).toBe(200);
-    await dana.post(`/api/alarms/${alarm!.id}/resolve`, {});
+    await dana.post(`/api/alarms/${alarm!.id}/resolve`, { outcome: 'false_alarm' });
     expect((await dana.get(`/api/alarms/${alarm!.id}/handover`)).status).toBe(403);
     // Lists never carry private fields.
     const board = await dana.get('/api/workers');
@@ -278,7 +286,7 @@ describe('records and administration', () => {
     const csv = await dana.get('/api/records/export.csv?q=zebra');
     expect(csv.headers.get('content-type')).toMatch(/text\/csv/);
     const lines = csv.text.trim().split('\r\n');
-    expect(lines[0]).toBe('"incident","kind","worker","device","visit","raised_at","state","seq","at","step","actor","detail"');
+    expect(lines[0]).toBe('"incident","kind","worker","device","visit","raised_at","state","closed_by","outcome","worker_cancelled_at","seq","at","step","actor","detail"');
     expect(lines.length - 1).toBe(hit.body.records[0]!.steps);
     expect(csv.text).toContain('zebra crossing outside');
     expect((await t.hub.store.listAudit(5)).some((e) => e.action === 'records.export')).toBe(true);

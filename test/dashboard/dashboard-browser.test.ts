@@ -91,6 +91,7 @@ describe('dashboard in Chromium', () => {
     await page.waitForSelector('#script');
 
     await page.fill('#actions textarea', 'Sam safe, police on scene');
+    await page.selectOption('#close-alarm select[name=outcome]', 'police_attended');
     await page.click('#actions [data-action="resolve"]');
     await page.waitForSelector('#alarm[data-state="resolved"]');
     const steps = await page.$$eval('#timeline li', (lis) => lis.map((li) => li.getAttribute('data-step')));
@@ -144,11 +145,11 @@ describe('dashboard in Chromium', () => {
     await page.waitForSelector('#private dl');
     const shown = (await page.textContent('#private'))!;
     expect(shown).toContain('07700 900123'); // a manager may phone their worker
-    expect(shown).toContain('Not shown: Home address, Medical notes, Car');
+    expect(shown).toContain('Not shown: Home address, Medical notes, Car, Description');
     expect(shown).not.toContain('asthma');
     expect(await page.content()).not.toContain('asthma');
     const audit = await t.hub.store.listAudit(10);
-    expect(audit.find((e) => e.action === 'private.refused')).toMatchObject({ actor: 'user:lee', subject: 'worker:sam', detail: { fields: ['homeAddress', 'medicalNotes', 'car'] } });
+    expect(audit.find((e) => e.action === 'private.refused')).toMatchObject({ actor: 'user:lee', subject: 'worker:sam', detail: { fields: ['homeAddress', 'medicalNotes', 'car', 'description'] } });
 
     // The admin page's audit log shows the refusal to the manager too.
     await page.click('[data-nav="admin"]');

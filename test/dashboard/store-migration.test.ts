@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, expect, it } from 'vitest';
-import { SCHEMA_SQL, SCHEMA_VERSION } from '../../hub/store/sqlite-schema.js';
+import { SCHEMA_SQL, SCHEMA_V2_SQL, SCHEMA_V3_SQL, SCHEMA_V4_SQL, SCHEMA_VERSION } from '../../hub/store/sqlite-schema.js';
 import { SqliteStore } from '../../hub/store/sqlite-store.js';
 
 let dir: string;
@@ -27,5 +27,27 @@ it('migrates a version 1 database to the current version', async () => {
   await store.close();
   const check = new Database(file);
   expect(check.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+  check.close();
+});
+
+it('migrates a version 4 database: workers gain a description, visits a contact, alarms an outcome and the worker-cancel time (issue 15)', async () => {
+  dir = mkdtempSync(join(tmpdir(), 'lonewatch-migrate-'));
+  const file = join(dir, 'lonewatch.db');
+  const old = new Database(file);
+  old.exec(SCHEMA_SQL + SCHEMA_V2_SQL + SCHEMA_V3_SQL + SCHEMA_V4_SQL);
+  old.pragma('user_version = 4');
+  old.prepare("INSERT INTO workers (id, name, new_starter, medical_notes) VALUES ('sam', 'Sam Carter', 0, 'asthma')").run();
+  old.prepare("INSERT INTO visits (id, worker_id, ref, scheduled_start, expected_end, risk_category, rag, status) VALUES ('v1', 'sam', 'V-1', 1, 2, 1, 'green', 'planned')").run();
+  old.close();
+
+  const store = new SqliteStore(file);
+  expect(await store.read((tx) => tx.getWorker('sam'))).toMatchObject({ medicalNotes: 'asthma', description: null });
+  expect(await store.read((tx) => tx.getVisit('v1'))).toMatchObject({ ref: 'V-1', contactName: null, contactPhone: null });
+  await store.transaction((tx) => tx.updateVisit('v1', { contactName: 'Mrs Jones', contactPhone: '01632 960333' }));
+  expect(await store.read((tx) => tx.getVisit('v1'))).toMatchObject({ contactName: 'Mrs Jones', contactPhone: '01632 960333' });
+  await store.close();
+  const check = new Database(file);
+  expect(check.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+  expect((check.prepare('PRAGMA table_info(alarms)').all() as { name: string }[]).map((c) => c.name)).toEqual(expect.arrayContaining(['outcome', 'worker_cancelled_at']));
   check.close();
 });

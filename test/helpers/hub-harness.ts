@@ -110,6 +110,7 @@ export async function startTestHub(opts: TestHubOptions = {}): Promise<TestHub> 
           lineManagerId: 'lm-1',
           trainingDate: '2026-01-15',
           newStarter: false,
+          description: 'about 1.70 m, slim, short dark hair, green raincoat',
           ...extra,
         }),
       );

@@ -13,7 +13,7 @@ export async function seedOverdueSteps(dbPath: string, n: number, now: number): 
   try {
     await store.transaction(async (tx) => {
       for (const c of TEST_CONTACTS) await tx.upsertContact({ ...c, phone: null });
-      await tx.upsertWorker({ id: 'w-load', name: 'Load Worker', phone: null, homeAddress: null, medicalNotes: null, car: null, emergencyContacts: null, buddyId: null, lineManagerId: 'lm-1', trainingDate: '2026-01-01', newStarter: false });
+      await tx.upsertWorker({ id: 'w-load', name: 'Load Worker', phone: null, homeAddress: null, medicalNotes: null, car: null, emergencyContacts: null, description: null, buddyId: null, lineManagerId: 'lm-1', trainingDate: '2026-01-01', newStarter: false });
     });
     const putAlarm = store.db.prepare(
       `INSERT INTO alarms (id, kind, state, priority, worker_id, device_id, reason, raised_at, drill, policy, level, round, next_step_at, due_at)

@@ -98,19 +98,31 @@ describe('alarms from fobs', () => {
     expect(timeline.some((e) => e.type === 'refused' && e.actor === 'user:sam')).toBe(true);
   });
 
-  it('the worker cancels a false alarm from the fob; the cancellation is recorded, the alarm kept', async () => {
+  it('the worker cancels an SOS from the fob: the fob stands down, the alarm stays open until an officer has called back (issue 15 item 11)', async () => {
     const f = await fob('fob-5');
     const alarmEvent = makeEventId(1, 3);
     await f.send({ i: alarmEvent, k: 'sos', ag: 0 });
     await f.send({ i: makeEventId(1, 4), k: 'can', ag: 0, r: alarmEvent });
     await t.settle();
+    await f.waitFor((c) => c.k === 'stop');
     const [alarm] = await t.alarms();
-    expect(alarm.state).toBe('cancelled');
-    expect(alarm.closedBy).toBe('device:fob-5');
+    expect(alarm.state).toBe('notifying');
+    expect(alarm.closedAt).toBeNull();
+    expect(alarm.workerCancelledAt).toBe(t.clock.now());
     const types = (await t.timeline(alarm.id)).map((e) => e.type);
     expect(types).toContain('raised');
-    expect(types[types.length - 1]).toBe('cancelled');
-    await f.waitFor((c) => c.k === 'stop');
+    expect(types[types.length - 1]).toBe('worker_cancelled');
+    // A second cancel changes nothing: the alarm still waits for the call-back.
+    await f.send({ i: makeEventId(1, 5), k: 'can', ag: 0, r: alarmEvent });
+    await t.settle();
+    expect((await t.timeline(alarm.id)).map((e) => e.type)).toEqual(types);
+    expect((await t.alarms())[0]).toMatchObject({ state: 'notifying', workerCancelledAt: alarm.workerCancelledAt });
+
+    // The officer who calls back closes it with the outcome; both are on the record.
+    const closed = await t.hub.runtime.alarmAction(alarm.id, { type: 'resolve', by: 'user:dana', outcome: 'false_alarm', note: 'called back: pressed by mistake', authority: 'taker' });
+    expect(closed).toMatchObject({ state: 'resolved', closedBy: 'user:dana', outcome: 'false_alarm' });
+    const last = (await t.timeline(alarm.id)).at(-1)!;
+    expect(last).toMatchObject({ type: 'resolved', actor: 'user:dana', detail: { outcome: 'false_alarm', workerCancelledAt: alarm.workerCancelledAt } });
   });
 
   it('an unacknowledged SOS repeats its notifications on the clock until exhausted', async () => {

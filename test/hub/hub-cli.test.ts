@@ -119,8 +119,27 @@ describe('admin commands', () => {
       'worker,ref,start,end,category,rag,checkin_interval_min\nsam,V-1,2026-11-23T09:00:00Z,2026-11-23T10:00:00Z,1,green,\nsam,V-2,2026-11-23T11:00:00Z,2026-11-23T12:00:00Z,2,amber,30\n',
     );
     const r = await lwFail('visits', 'import', 'good.csv');
-    // R8: Category 2 with no second worker is refused by default; the other line is imported.
+    // R8: Category 2 with no second worker is refused by default; and then nothing is imported, not
+    // even the good line (issue 15 item 9: the help says all or nothing).
     expect(r.stderr).toContain('good.csv:3: visit V-2 refused: Visit V-2 is Category 2');
-    expect(r.stdout).toContain('imported 1 visit(s), refused 1');
+    expect(r.stderr).toContain('nothing was imported: 1 of 2 line(s) refused');
+    expect(r.stdout).not.toContain('imported');
+    const visitsIn = async () => {
+      const store = new SqliteStore(join(dir, 'data', 'lonewatch.db'));
+      try {
+        return await store.read((tx) => tx.listVisits('sam', 0, Date.parse('2100-01-01')));
+      } finally {
+        await store.close();
+      }
+    };
+    expect(await visitsIn()).toEqual([]);
+
+    // The example the README names imports as it is, contacts at the address included.
+    const example = new URL('../../docs/examples/visits.csv', import.meta.url).pathname;
+    const ok = await lw('visits', 'import', example);
+    expect(ok.stdout).toContain('imported 3 visit(s)');
+    const visits = await visitsIn();
+    expect(visits.map((v) => v.ref)).toEqual(['CASE-1042', 'CASE-1077', 'CASE-1101']);
+    expect(visits[0]).toMatchObject({ contactName: 'Mrs Jones', contactPhone: '01632 960333' });
   });
 });

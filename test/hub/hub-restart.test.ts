@@ -44,7 +44,7 @@ describe('hub restart after SIGKILL', () => {
       const setup = new SqliteStore(dbPath);
       await setup.transaction(async (tx) => {
         for (const c of TEST_CONTACTS) await tx.upsertContact({ ...c, phone: null });
-        await tx.upsertWorker({ id: 'w1', name: 'Sam', phone: null, homeAddress: null, medicalNotes: null, car: null, emergencyContacts: null, buddyId: null, lineManagerId: 'lm-1', trainingDate: '2026-01-01', newStarter: false });
+        await tx.upsertWorker({ id: 'w1', name: 'Sam', phone: null, homeAddress: null, medicalNotes: null, car: null, emergencyContacts: null, buddyId: null, lineManagerId: 'lm-1', trainingDate: '2026-01-01', newStarter: false, description: null });
       });
       const { secret } = await addDevice(setup, 'fob-1', { workerId: 'w1', now: T0 });
       await addVisit(

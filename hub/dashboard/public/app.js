@@ -39,6 +39,7 @@ const STEP_LABEL = {
   exhausted: 'Ladder exhausted',
   undeliverable: 'Undeliverable',
   refused: 'Refused',
+  worker_cancelled: 'Cancelled by the worker: call back to confirm',
 };
 const ANSWER_LABEL = { yes: 'Yes', no: 'No', no_answer: 'No answer' };
 
@@ -200,9 +201,54 @@ function showSignIn() {
   $('#top').hidden = true;
   view.hidden = true;
   $('#signin').hidden = false;
+  firstRunHint();
+}
+
+// ---------------------------------------------------------------------------------------------
+// First run (issue 15 item 9): with no admin account nobody can sign in. The sign-in page says how
+// to create the first admin; the set-up page (the one-time link from the hub's log) creates it.
+
+async function firstRunHint() {
+  const hint = $('#signin-setup');
+  try {
+    const s = await get('/api/auth/setup');
+    hint.hidden = !s.setupNeeded;
+    hint.textContent = s.setupNeeded ? `This hub has no admin account yet. Open the one-time set-up link the hub printed in its log when it started, or run on the hub: ${s.command}` : '';
+  } catch {
+    hint.hidden = true;
+  }
+}
+
+function showSetup(token) {
+  $('#top').hidden = true;
+  view.hidden = true;
+  $('#signin').hidden = true;
+  $('#setup').hidden = false;
+  const form = $('#setup-form');
+  const out = $('#setup-result');
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const f = form.elements;
+    out.hidden = false;
+    try {
+      const r = await post('/api/auth/setup', { token, username: f.username.value.trim(), name: f.name.value.trim() || undefined, password: f.password.value });
+      out.className = 'ok';
+      out.textContent = `Admin ${r.user.username} created. This link no longer works. Sign in now.`;
+      form.querySelector('button[type=submit]').disabled = true;
+      window.history.replaceState(null, '', '/');
+      $('#setup').hidden = true;
+      showSignIn();
+      $('#signin-form input[name=username]').value = r.user.username;
+      toast(`Admin ${r.user.username} created: sign in`);
+    } catch (err) {
+      out.className = 'error';
+      out.textContent = err.message;
+    }
+  });
 }
 
 async function start() {
+  if (location.hash.startsWith('#/setup/')) return showSetup(decodeURIComponent(location.hash.slice('#/setup/'.length)));
   try {
     const s = await get('/api/auth/session');
     if (s.user.role === 'worker') {
@@ -414,6 +460,7 @@ function alarmCard(a) {
       h('div', { class: 'who-line', text: a.workerName || a.workerId || `device ${a.deviceId}` }),
       h('div', { class: 'meta' }, `Raised ${fmtTime(a.raisedAt)} (${ago(a.raisedAt)})`, a.visitRef ? ` · visit ${a.visitRef}` : '', a.acknowledgedBy ? ` · taken by ${a.acknowledgedBy.replace(/^user:/, '')}` : ''),
       h('div', { class: 'meta', text: a.reason }),
+      a.open && a.workerCancelledAt ? h('div', { class: 'callout amber', 'data-worker-cancelled': 'true', text: `Cancelled by the worker at ${fmtTime(a.workerCancelledAt)}: call back to confirm` }) : null,
       a.open && a.step ? h('div', { class: 'step', text: stepLine(a) }) : null,
     ),
     h(
@@ -471,7 +518,9 @@ function stepText(e) {
     case 'police_called':
       return d.reference ? `reference ${d.reference}` : '';
     case 'resolved':
+      return [d.outcome ? OUTCOME_LABEL[d.outcome] || d.outcome : '', d.note || '', d.override ? `override: taken by ${String(d.takenBy).replace(/^user:/, '')}` : ''].filter(Boolean).join(' · ');
     case 'cancelled':
+    case 'worker_cancelled':
       return d.note || d.reason || '';
     case 'handover_viewed':
       return `details shown: ${(d.fields || []).join(', ')}`;
@@ -501,6 +550,7 @@ function visitFacts(visit, lastSighting) {
     visit ? [h('dt', { text: 'Expected' }), h('dd', { text: `${fmtTime(visit.scheduledStart)} – ${fmtTime(visit.expectedEnd)}${visit.startedAt ? ` (started ${fmtTime(visit.startedAt)})` : ''}` })] : null,
     visit ? [h('dt', { text: 'Risk' }), h('dd', {}, h('span', { class: `rag ${visit.rag}`, text: visit.rag.toUpperCase() }), ` Category ${visit.riskCategory}`, visit.unplanned ? ' · unplanned' : '')] : null,
     visit && visit.nextLocation ? [h('dt', { text: 'Next location' }), h('dd', { text: visit.nextLocation })] : null,
+    visit && (visit.contactName || visit.contactPhone) ? [h('dt', { text: 'Contact at the address' }), h('dd', {}, visit.contactName || '', ' ', telLink(visit.contactPhone, 'visit-contact-facts'))] : null,
     h('dt', { text: 'Last sighting' }),
     h('dd', { id: 'last-sighting' }, lastSighting ? `${fmtTime(lastSighting.at)} (${ago(lastSighting.at)}) · ${lastSighting.kind}${lastSighting.place ? ` · ${lastSighting.place}` : ''}` : 'none recorded'),
   );
@@ -576,6 +626,8 @@ async function alarmView(id) {
   const noteInput = h('textarea', { placeholder: 'Add a note to the timeline', 'data-keep': 'note', 'aria-label': 'note' });
   const reasonInput = h('input', { placeholder: 'why is it a false alarm?', 'data-keep': 'reason', 'aria-label': 'false alarm reason' });
   const policeRef = h('input', { placeholder: 'police reference (optional)', 'data-keep': 'police-ref', 'aria-label': 'police reference' });
+  // The override box of the close panel also covers "Cancel as false alarm" (item 10).
+  const overrideChecked = () => Boolean(view.querySelector('#close-alarm [data-action="override"]:checked'));
   const actions = a.open
     ? h(
         'section',
@@ -584,7 +636,6 @@ async function alarmView(id) {
           'div',
           { class: 'row' },
           !a.acknowledgedAt ? h('button', { class: 'primary big', 'data-action': 'ack', onclick: (e) => act(e.target, () => post(`/api/alarms/${a.id}/acknowledge`), 'Acknowledged: you are in charge') }, 'Acknowledge') : h('span', { class: 'ok', text: `Taken by ${String(a.acknowledgedBy).replace(/^user:/, '')} at ${fmtTime(a.acknowledgedAt)}` }),
-          h('button', { class: 'good big', 'data-action': 'resolve', onclick: (e) => act(e.target, () => post(`/api/alarms/${a.id}/resolve`, noteInput.value.trim() ? { note: noteInput.value.trim() } : {}), 'Resolved: the worker is safe') }, 'Resolve: worker safe'),
           h('a', { class: 'button big', href: `#/alarm/${encodeURIComponent(a.id)}/handover`, 'data-action': 'handover' }, 'Police hand-over'),
         ),
         h('h3', { text: 'Note' }),
@@ -608,10 +659,11 @@ async function alarmView(id) {
           policeRef,
           h('button', { class: 'danger', 'data-action': 'police', onclick: (e) => act(e.target, () => post(`/api/alarms/${a.id}/police-called`, policeRef.value.trim() ? { reference: policeRef.value.trim() } : {}), '999 call recorded') }, '999 called'),
         ),
+        closePanel(a, noteInput),
         h('h3', { text: 'False alarm' }),
-        h('div', { class: 'row' }, reasonInput, h('button', { 'data-action': 'cancel', onclick: (e) => act(e.target, () => post(`/api/alarms/${a.id}/cancel`, { reason: reasonInput.value.trim() }), 'Cancelled as a false alarm (kept on record)') }, 'Cancel as false alarm')),
+        h('div', { class: 'row' }, reasonInput, h('button', { 'data-action': 'cancel', onclick: (e) => act(e.target, () => post(`/api/alarms/${a.id}/cancel`, { reason: reasonInput.value.trim(), ...(overrideChecked() ? { override: true } : {}) }), 'Cancelled as a false alarm (kept on record)') }, 'Cancel as false alarm')),
       )
-    : h('p', { class: 'ok', id: 'closed-banner', text: `Closed (${a.state}) at ${fmtDateTime(a.closedAt)} by ${String(a.closedBy).replace(/^user:/, '')}` });
+    : h('p', { class: 'ok', id: 'closed-banner', text: `Closed (${a.state}${a.outcome ? `: ${OUTCOME_LABEL[a.outcome] || a.outcome}` : ''}) at ${fmtDateTime(a.closedAt)} by ${String(a.closedBy).replace(/^user:/, '')}` });
 
   const privateBox = h('div', { id: 'private' });
   const showPrivate = h(
@@ -633,11 +685,12 @@ async function alarmView(id) {
     h(
       'div',
       { class: 'cols' },
-      h('div', {}, a.kind === 'covert_sos' ? scriptPanel(a, d.script) : null, actions),
+      h('div', {}, workerCancelledBanner(a), a.kind === 'covert_sos' ? scriptPanel(a, d.script) : null, actions),
       h(
         'div',
         {},
         h('section', { class: 'card' }, h('h2', { text: 'Where they should be' }), visitFacts(d.visit, d.lastSighting), h('p', { class: 'muted', text: a.reason }), a.open && a.step ? h('p', { class: 'step', id: 'ladder-step', text: stepLine(a) }) : null),
+        callPanel(a, d),
         a.workerId ? h('section', { class: 'card' }, h('h2', { text: 'Private details' }), h('p', { class: 'muted', text: 'Shown only while this alarm is active, or to roles that need them; every view is logged.' }), showPrivate, privateBox) : null,
         h('section', { class: 'card' }, h('h2', { text: 'Timeline' }), timelineList(d.timeline)),
       ),
@@ -646,7 +699,7 @@ async function alarmView(id) {
 }
 
 function privateFacts(r) {
-  const label = { phone: 'Phone', homeAddress: 'Home address', medicalNotes: 'Medical notes', car: 'Car', emergencyContacts: 'Emergency contacts' };
+  const label = { phone: 'Phone', homeAddress: 'Home address', medicalNotes: 'Medical notes', car: 'Car', emergencyContacts: 'Emergency contacts', description: 'Description' };
   return h(
     'div',
     {},
@@ -657,6 +710,118 @@ function privateFacts(r) {
     ),
     r.withheld.length ? h('p', { class: 'warning', text: `Not shown: ${r.withheld.map((w) => label[w.field]).join(', ')}. ${r.withheld[0].reason}.` }) : null,
   );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Closing an alarm (issue 15 items 10, 11): the officer says how it ended, and who closes it is on
+// the record. Only the officer who took the alarm may close it; an admin or manager may override,
+// and the override is recorded.
+
+const OUTCOME_LABEL = {
+  genuine: 'Genuine: the worker needed help',
+  false_alarm: 'False alarm',
+  test: 'Test',
+  safe_after_callback: 'Worker safe after call-back',
+  police_attended: 'Police attended',
+};
+
+function closePanel(a, noteInput) {
+  const me = state.me ? `user:${state.me.username}` : '';
+  const takenByOther = a.acknowledgedBy && a.acknowledgedBy !== me;
+  const mayOverride = canSee('admin', 'manager');
+  const outcome = h('select', { name: 'outcome', 'aria-label': 'outcome', 'data-keep': 'outcome' }, h('option', { value: '', text: '(choose the outcome)' }), Object.entries(OUTCOME_LABEL).map(([v, t]) => h('option', { value: v, text: t })));
+  const override = takenByOther && mayOverride ? h('input', { type: 'checkbox', name: 'override', 'data-action': 'override' }) : null;
+  const who = state.me ? `${state.me.name || state.me.username} (${state.me.username})` : '';
+  return h(
+    'div',
+    { id: 'close-alarm' },
+    h('h3', { text: 'Close the alarm' }),
+    takenByOther ? h('p', { class: 'muted', id: 'close-taken', text: `Taken by ${String(a.acknowledgedBy).replace(/^user:/, '')}: only they may close it${mayOverride ? ', or you, overriding (on the record)' : ''}.` }) : null,
+    h(
+      'div',
+      { class: 'row' },
+      h('label', {}, 'Outcome', outcome),
+      override ? h('label', { class: 'inline' }, override, 'Override: close it for them') : null,
+      h(
+        'button',
+        {
+          class: 'good big',
+          'data-action': 'resolve',
+          disabled: Boolean(takenByOther && !mayOverride),
+          onclick: (e) => {
+            if (!outcome.value) return toast('Choose the outcome first: how did this alarm end?', true);
+            const body = { outcome: outcome.value, ...(noteInput.value.trim() ? { note: noteInput.value.trim() } : {}), ...(override && override.checked ? { override: true } : {}) };
+            act(e.target, () => post(`/api/alarms/${a.id}/resolve`, body), `Closed: ${OUTCOME_LABEL[outcome.value]}`);
+          },
+        },
+        'Close alarm',
+      ),
+    ),
+    h('p', { class: 'muted', id: 'close-who', text: `Closed as ${who}; the outcome, your name and the note go on the record.` }),
+  );
+}
+
+/** A fob cancel after an SOS may be forced: the alarm waits for the officer's call-back (item 11). */
+function workerCancelledBanner(a) {
+  if (!a.open || !a.workerCancelledAt) return null;
+  return h(
+    'section',
+    { class: 'card callout amber', id: 'worker-cancelled' },
+    h('h2', { text: 'Cancelled by the worker: call back to confirm' }),
+    h('p', { text: `The worker cancelled this alarm from the fob at ${fmtTime(a.workerCancelledAt)}. A cancel can be forced under duress: call them back, check they are safe (use the code questions if in doubt), then close the alarm with the outcome.` }),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Numbers to call (issue 15 item 5): every number one click away as a tel: link. The worker's phone
+// and home contact are private (R22): they are fetched, and logged, only when the officer asks.
+
+function telLink(number, label) {
+  if (!number) return h('span', { class: 'muted', text: 'no number on record' });
+  return h('a', { class: 'button tel', href: `tel:${String(number).replace(/[^0-9+]/g, '')}`, 'data-tel': label, text: number });
+}
+
+function callPanel(a, d) {
+  const v = d.visit;
+  const c = d.contacts || {};
+  const privateNumbers = h('dd', { id: 'call-worker' });
+  const rows = [
+    h('dt', { text: 'Worker and home contact' }),
+    privateNumbers,
+    h('dt', { text: `Contact at the visit address${v && v.contactName ? ` (${v.contactName})` : ''}` }),
+    h('dd', {}, v ? telLink(v.contactPhone, 'visit-contact') : h('span', { class: 'muted', text: 'no visit on record' })),
+    h('dt', { text: `Buddy${c.buddy ? ` (${c.buddy.name})` : ''}` }),
+    h('dd', {}, c.buddy ? telLink(c.buddy.phone, 'buddy') : h('span', { class: 'muted', text: 'no buddy on record' })),
+    h('dt', { text: `Line manager${c.lineManager ? ` (${c.lineManager.name})` : ''}` }),
+    h('dd', {}, c.lineManager ? telLink(c.lineManager.phone, 'line-manager') : h('span', { class: 'muted', text: 'no line manager on record' })),
+  ];
+  if (a.workerId) {
+    privateNumbers.append(
+      h(
+        'button',
+        {
+          'data-action': 'show-numbers',
+          onclick: async (e) => {
+            const r = await act(e.target, () => get(`/api/workers/${encodeURIComponent(a.workerId)}/private?fields=phone,emergencyContacts`));
+            if (!r) return;
+            privateNumbers.replaceChildren(
+              h('span', {}, 'Worker: ', r.details.phone !== undefined ? telLink(r.details.phone, 'worker') : h('span', { class: 'muted', text: 'not shown to you' })),
+              h('br'),
+              h('span', {}, 'Home contact: ', r.details.emergencyContacts ? h('span', { 'data-field': 'emergencyContacts' }, r.details.emergencyContacts, ' ', telLink(firstNumber(r.details.emergencyContacts), 'home-contact')) : h('span', { class: 'muted', text: 'none on record' })),
+            );
+          },
+        },
+        'Show the worker’s numbers (logged)',
+      ),
+    );
+  } else privateNumbers.append(h('span', { class: 'muted', text: 'no worker on record' }));
+  return h('section', { class: 'card', id: 'call' }, h('h2', { text: 'Numbers to call' }), h('dl', { class: 'facts' }, rows));
+}
+
+/** The first phone number written in a free-text field such as "Partner 07700 900456". */
+function firstNumber(text) {
+  const m = String(text || '').match(/\+?\d[\d ()-]{5,}\d/);
+  return m ? m[0] : null;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -685,6 +850,7 @@ async function handoverView(id) {
         v ? [h('dt', { text: 'Expected there' }), h('dd', { text: `${fmtTime(v.scheduledStart)} – ${fmtTime(v.expectedEnd)}` })] : null,
         v ? [h('dt', { text: 'Risk' }), h('dd', { text: `${v.rag.toUpperCase()}, Category ${v.riskCategory}` })] : null,
         v && v.nextLocation ? [h('dt', { text: 'Next location' }), h('dd', { text: v.nextLocation })] : null,
+        v ? [h('dt', { text: `Contact at the visit address${v.contactName ? ` (${v.contactName})` : ''}` }), h('dd', { 'data-field': 'visitContact' }, v.contactPhone ? telLink(v.contactPhone, 'visit-contact') : '–')] : null,
         h('dt', { text: 'Last confirmed sighting' }),
         h('dd', { text: d.lastSighting ? `${fmtDateTime(d.lastSighting.at)} · ${d.lastSighting.kind}${d.lastSighting.place ? ` · ${d.lastSighting.place}` : ''}` : 'none recorded' }),
         h('dt', { text: 'Home address' }),
@@ -696,8 +862,10 @@ async function handoverView(id) {
         { class: 'facts big-fact' },
         h('dt', { text: 'Name' }),
         h('dd', { text: w.name }),
+        h('dt', { text: 'Description' }),
+        h('dd', { 'data-field': 'description', text: w.description || '–' }),
         h('dt', { text: 'Phone' }),
-        h('dd', { 'data-field': 'phone', text: w.phone || '–' }),
+        h('dd', { 'data-field': 'phone' }, w.phone ? telLink(w.phone, 'worker') : '–'),
         h('dt', { text: 'Emergency contacts' }),
         h('dd', { 'data-field': 'emergencyContacts', text: w.emergencyContacts || '–' }),
         h('dt', { text: 'Medical details' }),
@@ -708,9 +876,32 @@ async function handoverView(id) {
         h('dd', { text: d.device ? `${d.device.id}${d.device.board ? ` (${d.device.board})` : ''}, last heard ${fmtDateTime(d.device.lastSeenAt)}` : '–' }),
       ),
       d.withheld.length ? h('p', { class: 'warning', text: `Not shown to you: ${d.withheld.map((x) => x.field).join(', ')}.` }) : null,
+      handoverRecord(d),
       answered.length ? [h('h2', { text: 'What the worker said (purple file script)' }), h('ul', {}, answered.map((q) => h('li', { text: `${q.text} ${ANSWER_LABEL[q.answer]}${q.note ? ` (“${q.note}”)` : ''} at ${fmtTime(q.at)}` })))] : null,
     ),
   );
+}
+
+/** The 999 reference, the officer's notes and who else to phone, for the police (issue 15 item 14). */
+function handoverRecord(d) {
+  const refs = d.policeReferences || [];
+  const c = d.contacts || {};
+  const who = (by) => String(by).replace(/^user:/, '');
+  return [
+    h('h2', { text: 'Police (999) reference' }),
+    h('p', { id: 'handover-999', text: refs.length ? refs.map((r) => `${r.reference || 'no reference given'} (999 called ${fmtTime(r.at)} by ${who(r.by)})`).join('; ') : '999 not yet recorded as called: record it on the alarm page with the reference the police give' }),
+    h('h2', { text: 'Officer’s notes' }),
+    (d.notes || []).length ? h('ul', { id: 'handover-notes' }, d.notes.map((n) => h('li', { text: `${fmtTime(n.at)} ${who(n.by)}: ${n.text}` }))) : h('p', { id: 'handover-notes', class: 'muted', text: 'no notes' }),
+    h('h2', { text: 'Others to phone' }),
+    h(
+      'dl',
+      { class: 'facts' },
+      h('dt', { text: `Buddy${c.buddy ? ` (${c.buddy.name})` : ''}` }),
+      h('dd', {}, c.buddy && c.buddy.phone ? telLink(c.buddy.phone, 'buddy') : '–'),
+      h('dt', { text: `Line manager${c.lineManager ? ` (${c.lineManager.name})` : ''}` }),
+      h('dd', {}, c.lineManager && c.lineManager.phone ? telLink(c.lineManager.phone, 'line-manager') : '–'),
+    ),
+  ];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -787,6 +978,8 @@ async function workerView(id) {
       h('label', {}, 'Check in every (min, blank = at end)', h('input', { name: 'interval', type: 'number', min: '5' })),
       h('label', {}, 'Next location', h('input', { name: 'next', placeholder: 'office, home, next ref' })),
       h('label', {}, 'Second worker (id)', h('input', { name: 'second' })),
+      h('label', {}, 'Contact at the address (name)', h('input', { name: 'contactName', placeholder: 'who the office calls (R13)' })),
+      h('label', {}, 'Contact’s phone', h('input', { name: 'contactPhone', type: 'tel' })),
     ),
     h('div', { class: 'row' }, h('label', { class: 'inline' }, h('input', { type: 'checkbox', name: 'unplanned' }), 'Unplanned (phoned in)'), h('label', { class: 'inline' }, h('input', { type: 'checkbox', name: 'startNow' }), 'Starting now'), h('button', { type: 'submit', class: 'primary' }, 'Record visit')),
     result,
@@ -806,6 +999,8 @@ async function workerView(id) {
       secondWorkerId: f.second.value.trim() || null,
       unplanned: f.unplanned.checked,
       startNow: f.startNow.checked,
+      contactName: f.contactName.value.trim() || null,
+      contactPhone: f.contactPhone.value.trim() || null,
     };
     try {
       const r = await post(`/api/workers/${encodeURIComponent(id)}/visits`, body);
@@ -1065,49 +1260,15 @@ async function adminView() {
     ),
   );
 
-  // Workers (admin edits the record; private fields are write-only here)
-  const wForm = h(
-    'form',
-    { id: 'worker-form' },
-    h(
-      'div',
-      { class: 'grid2' },
-      h('label', {}, 'Worker id', h('input', { name: 'id', required: true })),
-      h('label', {}, 'Name', h('input', { name: 'name', required: true })),
-      h('label', {}, 'Buddy (worker or contact id)', h('input', { name: 'buddyId' })),
-      h('label', {}, 'Line manager', h('select', { name: 'lineManagerId' }, h('option', { value: '', text: '(keep)' }), contacts.contacts.map((c) => h('option', { value: c.id, text: `${c.name} (${c.role})` })))),
-      h('label', {}, 'Training date', h('input', { name: 'trainingDate', type: 'date' })),
-      h('label', { class: 'inline' }, h('input', { name: 'newStarter', type: 'checkbox' }), 'New starter'),
-      h('label', {}, 'Phone (private)', h('input', { name: 'phone', placeholder: 'blank = keep' })),
-      h('label', {}, 'Home address (private)', h('input', { name: 'homeAddress', placeholder: 'blank = keep' })),
-      h('label', {}, 'Medical notes (private)', h('input', { name: 'medicalNotes', placeholder: 'blank = keep' })),
-      h('label', {}, 'Car: make, colour, reg (private)', h('input', { name: 'car', placeholder: 'blank = keep' })),
-      h('label', {}, 'Emergency contacts (private)', h('input', { name: 'emergencyContacts', placeholder: 'blank = keep' })),
-    ),
-    h('div', { class: 'row' }, h('button', { type: 'submit', class: 'primary' }, 'Save worker'), h('span', { id: 'worker-result' })),
-  );
-  wForm.addEventListener('submit', async (e) => {
-    e.preventDefault();
-    const f = wForm.elements;
-    const body = { name: f.name.value.trim(), newStarter: f.newStarter.checked };
-    for (const k of ['buddyId', 'lineManagerId', 'trainingDate', 'phone', 'homeAddress', 'medicalNotes', 'car', 'emergencyContacts']) if (f[k].value.trim()) body[k] = f[k].value.trim();
-    const out = $('#worker-result');
-    try {
-      await api('PUT', `/api/workers/${encodeURIComponent(f.id.value.trim())}`, body);
-      out.className = 'ok';
-      out.textContent = `Saved ${f.id.value.trim()}`;
-    } catch (err) {
-      out.className = 'error';
-      out.textContent = err.message;
-    }
-  });
+  // Workers: the admin form (workerForm below) starts empty for every new worker (issue 15 item 1).
+  const wForm = workerForm(contacts, refresh);
   sections.push(
     h(
       'section',
       { class: 'card', id: 'admin-workers' },
       h('h2', { text: 'Workers' }),
-      h('table', {}, h('thead', {}, h('tr', {}, ['Worker', 'Buddy', 'Line manager', 'Training', ''].map((t) => h('th', { text: t })))), h('tbody', {}, workers.workers.map((w) => h('tr', {}, h('td', { text: `${w.name} (${w.id})` }), h('td', { text: w.buddyId || '–' }), h('td', { text: w.lineManagerId || '–' }), h('td', { text: `${w.trainingDate || 'never'}${w.newStarter ? ' · new starter' : ''}` }), h('td', {}, isAdmin ? h('button', { onclick: () => fillWorker(wForm, w) }, 'Edit') : null))))),
-      isAdmin ? [h('h3', { text: 'Add or edit a worker' }), wForm] : null,
+      h('table', {}, h('thead', {}, h('tr', {}, ['Worker', 'Buddy', 'Line manager', 'Training', ''].map((t) => h('th', { text: t })))), h('tbody', {}, workers.workers.map((w) => h('tr', {}, h('td', { text: `${w.name} (${w.id})` }), h('td', { text: w.buddyId || '–' }), h('td', { text: w.lineManagerId || '–' }), h('td', { text: `${w.trainingDate || 'never'}${w.newStarter ? ' · new starter' : ''}` }), h('td', {}, isAdmin ? h('button', { 'data-action': 'edit-worker', 'data-worker': w.id, onclick: (e) => act(e.target, () => editWorker(wForm, w)) }, 'Edit') : null))))),
+      isAdmin ? [h('h3', { id: 'worker-form-title', text: 'Add a worker' }), wForm] : null,
     ),
   );
 
@@ -1220,15 +1381,85 @@ async function adminView() {
   return h('section', { id: 'admin' }, h('h1', { text: 'Administration' }), sections);
 }
 
-function fillWorker(form, w) {
+// ---------------------------------------------------------------------------------------------
+// Admin worker form (issue 15 item 1). A form that kept the last worker's values carried one worker's
+// medical notes and car into the next worker's record, and the police would be handed the wrong
+// ones. So: the form is emptied after every save and by "New worker"; Edit loads that worker's own
+// private fields (an admin view, logged under R22); every field is sent, and a blank one clears it.
+
+const WORKER_TEXT_FIELDS = ['buddyId', 'lineManagerId', 'trainingDate', 'phone', 'homeAddress', 'medicalNotes', 'car', 'emergencyContacts', 'description'];
+const WORKER_PRIVATE_FIELDS = ['phone', 'homeAddress', 'medicalNotes', 'car', 'emergencyContacts', 'description'];
+
+function workerForm(contacts, refresh) {
+  const form = h(
+    'form',
+    { id: 'worker-form', 'data-mode': 'new' },
+    h(
+      'div',
+      { class: 'grid2' },
+      h('label', {}, 'Worker id', h('input', { name: 'id', required: true })),
+      h('label', {}, 'Name', h('input', { name: 'name', required: true })),
+      h('label', {}, 'Buddy (worker or contact id)', h('input', { name: 'buddyId' })),
+      h('label', {}, 'Line manager', h('select', { name: 'lineManagerId' }, h('option', { value: '', text: '(none)' }), contacts.contacts.map((c) => h('option', { value: c.id, text: `${c.name} (${c.role})` })))),
+      h('label', {}, 'Training date', h('input', { name: 'trainingDate', type: 'date' })),
+      h('label', { class: 'inline' }, h('input', { name: 'newStarter', type: 'checkbox' }), 'New starter'),
+      h('label', {}, 'Phone (private)', h('input', { name: 'phone' })),
+      h('label', {}, 'Home address (private)', h('input', { name: 'homeAddress' })),
+      h('label', {}, 'Medical notes (private)', h('input', { name: 'medicalNotes' })),
+      h('label', {}, 'Car: make, colour, reg (private)', h('input', { name: 'car' })),
+      h('label', {}, 'Emergency contacts (private)', h('input', { name: 'emergencyContacts' })),
+      h('label', {}, 'Description for the police: height, build, hair, clothing (private)', h('input', { name: 'description' })),
+    ),
+    h('p', { class: 'muted', text: 'Every field is saved as shown: a blank field is saved blank.' }),
+    h('div', { class: 'row' }, h('button', { type: 'submit', class: 'primary' }, 'Save worker'), h('button', { type: 'button', 'data-action': 'new-worker', onclick: () => clearWorkerForm(form) }, 'New worker'), h('span', { id: 'worker-result' })),
+  );
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const f = form.elements;
+    const id = f.id.value.trim();
+    const body = { name: f.name.value.trim(), newStarter: f.newStarter.checked };
+    for (const k of WORKER_TEXT_FIELDS) body[k] = f[k].value.trim() || null;
+    const out = $('#worker-result');
+    try {
+      await api('PUT', `/api/workers/${encodeURIComponent(id)}`, body);
+      clearWorkerForm(form);
+      toast(`Saved ${id}`);
+      refresh();
+    } catch (err) {
+      out.className = 'error';
+      out.textContent = err.message;
+    }
+  });
+  return form;
+}
+
+function clearWorkerForm(form) {
+  form.reset();
+  form.elements.id.readOnly = false;
+  form.dataset.mode = 'new';
+  const title = $('#worker-form-title');
+  if (title) title.textContent = 'Add a worker';
+  const out = $('#worker-result');
+  if (out) out.textContent = '';
+}
+
+/** Loads one worker into the form: their record and their own private fields (nothing left over). */
+async function editWorker(form, w) {
+  const r = await get(`/api/workers/${encodeURIComponent(w.id)}/private`);
+  clearWorkerForm(form);
   const f = form.elements;
   f.id.value = w.id;
+  f.id.readOnly = true;
   f.name.value = w.name;
   f.buddyId.value = w.buddyId || '';
   f.lineManagerId.value = w.lineManagerId || '';
   f.trainingDate.value = w.trainingDate || '';
   f.newStarter.checked = w.newStarter;
+  for (const k of WORKER_PRIVATE_FIELDS) f[k].value = (r.details && r.details[k]) || '';
+  form.dataset.mode = 'edit';
+  $('#worker-form-title').textContent = `Edit ${w.name} (${w.id})`;
   f.name.focus();
+  return r;
 }
 
 start();

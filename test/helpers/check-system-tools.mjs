@@ -1,0 +1,32 @@
+#!/usr/bin/env node
+// `npm test` runs this first (the "pretest" script): the suite drives Debian's chromium (dashboard
+// and companion browser tests) and opens pseudo-terminals with socat (the flashing tests). Without
+// them every such test would fail on its own, one by one; this stops at once with the one line to
+// run instead (issue 15 item 9). `.ci/run` installs the same list (APT_PACKAGES).
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
+
+const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+function executable(path) {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const onPath = (name) => (process.env.PATH ?? '').split(delimiter).some((dir) => dir && executable(join(dir, name)));
+
+const missing = [];
+if (!executable(chromium)) missing.push({ pkg: 'chromium', why: `no chromium at ${chromium} (set CHROMIUM_PATH to use another)` });
+if (!onPath('socat')) missing.push({ pkg: 'socat', why: 'no socat on PATH' });
+
+if (missing.length > 0) {
+  process.stderr.write(
+    `npm test needs ${missing.map((m) => m.pkg).join(' and ')}: ${missing.map((m) => m.why).join('; ')}.\n` +
+      `Install with:\n\n  sudo apt-get install -y --no-install-recommends ${missing.map((m) => m.pkg).join(' ')}\n\nNothing was run.\n`,
+  );
+  process.exit(1);
+}
