@@ -42,11 +42,19 @@ export interface DeliveryOutcome {
   ref?: string;
 }
 
+/**
+ * Why a delivery failed, as far as the channel can tell: `unreachable` (no connection, no answer),
+ * `refused` (the far end answered and said no: NAK, DUH, HTTP 4xx, SMTP 5xx), or `other`. The ARC's
+ * path state on the dashboard (down or refusing) is read from it.
+ */
+export type FailureKind = 'unreachable' | 'refused' | 'other';
+
 /** Thrown (or rejected) by a notifier when a delivery failed; `retryable` false stops retries at once. */
 export class DeliveryError extends Error {
   constructor(
     message: string,
     readonly retryable = true,
+    readonly kind: FailureKind = 'other',
   ) {
     super(message);
     this.name = 'DeliveryError';
