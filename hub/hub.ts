@@ -25,6 +25,7 @@ import type { EscalationPolicy } from './rules/escalation-policy.js';
 import { createDispatcher } from './notifiers/create-dispatcher.js';
 import type { Dispatcher } from './notifiers/dispatcher.js';
 import { StoreNoticeJournal } from './notifiers/notice-journal.js';
+import { isOpen } from './rules/escalation-engine.js';
 
 export interface HubOptions {
   config: HubConfig;
@@ -113,6 +114,14 @@ export class Hub {
           undeliverable: async (alarmId, level, recipientId): Promise<void> => {
             await runtime.alarmAction(alarmId, { type: 'undeliverable', level, recipientId });
           },
+          isOpen: async (alarmId): Promise<boolean> => {
+            const a = await store.read((tx) => tx.getAlarm(alarmId));
+            return a !== null && isOpen(a);
+          },
+          // The dashboard shows a path that is down or refusing as a standing alarm, with sound.
+          onPathChange: (channel, state): void => {
+            runtime.emit('alarm', { alarmId: null, type: 'path', channel, state: state.state });
+          },
           journal: new StoreNoticeJournal(store),
         });
     if (dispatcher) undo.push(() => dispatcher.close());
@@ -126,6 +135,7 @@ export class Hub {
       checkin: { graceMin: config.rules.checkin_grace_min, endOfShiftAfterMin: config.rules.end_of_shift_after_min },
       health: { lowBatteryPercent: config.rules.low_battery_percent, batteryHysteresis: 10, silentAfterMin: config.rules.device_silent_after_min },
       policies,
+      ...(opts.dispatch ? {} : { forwarding: dispatcher?.channels ?? [] }),
       outputs: {
         sendCommand,
         publishAlert: async (alert) => {

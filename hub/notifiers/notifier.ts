@@ -30,6 +30,12 @@ export interface Notice {
   event?: 'alert' | 'closed';
   /** The reference `reserveRef` gave this notice (DC-09: its sequence number), on every attempt. */
   ref?: string | null;
+  /** Why the ladder sent it: raised, escalated, repeat, re_alert (a reminder), police, exhausted. */
+  reason?: string;
+  /** Who has taken the alarm (for a reminder), or null. */
+  holder?: string | null;
+  /** Set on a fall-through: the channel that could not be used, why, and what to do instead. */
+  failed?: { channel: string; reason: string; advice: string | null } | null;
 }
 
 export type DeliveryStatus = 'sent' | 'delivered';

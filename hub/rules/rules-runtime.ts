@@ -21,6 +21,7 @@ import { initialDeviceHealth, stepDeviceHealth, type DeviceHealthInput, type Dev
 import { DeadlineScheduler } from './deadline-scheduler.js';
 import type { EscalationPolicy, Target } from './escalation-policy.js';
 import type { Recipient } from '../notifiers/notifier.js';
+import { channelInfo, isForwardingChannel } from '../notifiers/channel-registry.js';
 
 const DAY = 24 * 3600_000;
 
@@ -43,6 +44,12 @@ export interface RulesRuntimeOptions {
   health: DeviceHealthRules;
   policies: Record<AlarmKind, EscalationPolicy>;
   outputs: RuntimeOutputs;
+  /**
+   * The forwarding channels `[notifiers]` configures (email, webhook, arc, ...). A policy naming any
+   * other is recorded as "not configured" for each person it would have reached. Absent: the caller
+   * dispatches itself and every channel counts as configured.
+   */
+  forwarding?: string[];
 }
 
 /** Where the runtime's effects leave the hub. */
@@ -66,6 +73,10 @@ export interface DispatchRequest {
   link: string;
   /** The ladder rung (the notify effect's `step`): notice ids derive from it, so a re-run effect dedupes. */
   step?: string;
+  /** Why the ladder sent it (raised, escalated, repeat, re_alert, police, exhausted): the e-mail subject says so. */
+  reason?: string;
+  /** Who has taken the alarm (a reminder names them), or null. */
+  holder?: string | null;
 }
 
 /** Effects the runtime adds to the engines' own. */
@@ -422,17 +433,56 @@ export class RulesRuntime extends EventEmitter {
     if (effect.channels.includes('fob') && effect.targets.includes('worker') && alarm.workerId) {
       await this.execute({ type: 'prompt_worker', workerId: alarm.workerId, seconds: this.o.checkin.graceMin * 60 });
     }
-    const electronic = effect.channels.filter((c) => c === 'email' || c === 'webhook' || c === 'arc');
-    if (electronic.length > 0 && this.o.outputs.dispatch) {
+    const electronic = effect.channels.filter((c) => isForwardingChannel(c));
+    const configured = electronic.filter((c) => !this.o.forwarding || this.o.forwarding.includes(c));
+    await this.recordUnreached(alarm, effect, recipients, electronic.filter((c) => !configured.includes(c)));
+    if (configured.length > 0 && this.o.outputs.dispatch) {
       await this.o.outputs.dispatch({
         alert,
         level: effect.level,
         recipients,
-        channels: electronic,
+        channels: configured,
         link: `${this.o.publicUrl}/alarms/${alarm.id}`,
         ...(effect.step ? { step: effect.step } : {}),
+        reason: effect.reason,
+        holder: alarm.acknowledgedBy,
       });
     }
+  }
+
+  /**
+   * The part of a notification nobody could carry, on the record so the timeline never says people
+   * were told when they were not: each channel the policy names that `[notifiers]` does not configure
+   * (per person it would have reached, or once for an organisation channel), and each role the policy
+   * names that no contact holds.
+   */
+  private async recordUnreached(alarm: AlarmRecord, effect: Extract<EscalationEffect, { type: 'notify' }>, recipients: Recipient[], missing: string[]): Promise<void> {
+    const at = this.o.clock.now();
+    const entries: TimelineEntry[] = [];
+    const { holders, worker } = await this.o.store.read(async (tx) => ({ holders: await tx.listContacts(), worker: alarm.workerId ? await tx.getWorker(alarm.workerId) : null }));
+    for (const t of effect.targets) {
+      // The worker is reached by the fob, the visit and home contacts by the officer's phone calls.
+      if (t === 'worker' || t === 'visit_contact' || t === 'home_contact' || t === 'buddy') continue;
+      const held =
+        t === 'line_manager'
+          ? holders.some((c) => c.id === worker?.lineManagerId)
+          : t.startsWith('person:')
+            ? holders.some((c) => c.id === t.slice(7))
+            : holders.some((c) => c.role === t);
+      if (!held) entries.push({ at, type: 'delivery', actor: 'hub', detail: { status: 'no_contact', level: effect.level, target: t, reason: t === 'line_manager' ? `${worker?.name ?? 'the worker'} has no line manager among the contacts` : t.startsWith('person:') ? `no contact ${t.slice(7)}` : `nobody holds the role ${t.replace(/_/g, ' ')}` } });
+    }
+    for (const channel of missing) {
+      const info = channelInfo(channel);
+      const why = `[notifiers.${channel}] is not configured`;
+      if (info?.perRecipient) {
+        for (const r of recipients) entries.push({ at, type: 'delivery', actor: `notifier:${channel}`, detail: { status: 'not_configured', channel, level: effect.level, recipientId: r.id, recipientName: r.name, recipientRole: r.role, address: info.addressOf?.(r) ?? null, reason: why } });
+      } else {
+        entries.push({ at, type: 'delivery', actor: `notifier:${channel}`, detail: { status: 'not_configured', channel, level: effect.level, recipientId: null, recipientName: null, address: null, reason: why } });
+      }
+    }
+    if (entries.length === 0) return;
+    await this.o.store.transaction((tx) => tx.appendTimeline(alarm.id, entries));
+    this.emit('alarm', { alarmId: alarm.id, type: 'delivery' });
   }
 
   /** Roles to people. Private details are not copied: a Recipient carries only how to reach them. */

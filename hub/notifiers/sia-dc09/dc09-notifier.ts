@@ -42,6 +42,8 @@ export interface Dc09Options {
   supervisionTimeoutMs: number;
   clock: Clock;
   log: Logger;
+  /** Each supervision result (null: acknowledged), so the path state covers quiet times too. */
+  onSupervision?(err: Error | null): void;
 }
 
 interface Waiter {
@@ -293,9 +295,13 @@ export class Dc09Notifier implements Notifier {
       const t = this.o.clock.setTimer(() => ctl.abort(new Error('supervision timeout')), this.o.supervisionTimeoutMs);
       this.supervise(ctl.signal)
         .then(
-          () => this.o.log.debug('ARC NULL supervision acknowledged'),
+          () => {
+            this.o.log.debug('ARC NULL supervision acknowledged');
+            this.o.onSupervision?.(null);
+          },
           (err: Error) => {
             this.counters.nullFailures++;
+            this.o.onSupervision?.(err);
             this.o.log.warn({ err: err.message }, 'ARC NULL supervision failed: the path to the alarm receiving centre is down');
           },
         )
