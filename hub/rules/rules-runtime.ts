@@ -22,6 +22,7 @@ import { DeadlineScheduler } from './deadline-scheduler.js';
 import type { EscalationPolicy, Target } from './escalation-policy.js';
 import type { Recipient } from '../notifiers/notifier.js';
 import { channelInfo, isForwardingChannel } from '../notifiers/channel-registry.js';
+import { isDrillDevice, isDrillWorker } from './drill.js';
 
 const DAY = 24 * 3600_000;
 
@@ -93,6 +94,11 @@ export interface AlarmSpec {
   reason: string;
   /** When it happened (from the event's age), for the record. */
   at?: number;
+  /**
+   * Whether it is a drill, when the alarm has no event of its own (a missed check-in): from the
+   * worker. Absent: from the event's own device, never from another device of the worker.
+   */
+  drill?: boolean;
 }
 
 /** What one transaction produced, applied after it commits. */
@@ -223,7 +229,7 @@ export class RulesRuntime extends EventEmitter {
       acknowledgedBy: null,
       closedAt: null,
       closedBy: null,
-      drill: this.o.drill || isDrillDevice(spec.deviceId),
+      drill: this.o.drill || (spec.drill ?? isDrillDevice(spec.deviceId)),
       policy: structuredClone(this.o.policies[spec.kind]),
       level: 0,
       round: 0,
@@ -319,13 +325,17 @@ export class RulesRuntime extends EventEmitter {
           unit.effects.push({ type: 'prompt_worker', workerId, seconds: e.seconds });
           break;
         case 'raise_missed': {
-          const device = (await tx.listDevices()).find((d) => d.workerId === workerId && d.revokedAt === null);
+          // No event raised it: drill-ness is the worker's, and the device shown is one of the same kind
+          // (a real worker's real fob), never a drill fob that happens to be theirs too.
+          const drill = isDrillWorker(workerId);
+          const device = (await tx.listDevices()).find((d) => d.workerId === workerId && d.revokedAt === null && isDrillDevice(d.id) === drill);
           const alarm = await this.raiseAlarm(tx, unit, {
             kind: 'missed_checkin',
             workerId,
             deviceId: device?.id ?? null,
             sourceEventId: null,
             reason: e.summary,
+            drill,
           });
           result.state.missedAlarmId = alarm.id;
           next = null;
@@ -579,15 +589,7 @@ export function summarise(alarm: AlarmRecord, workerName: string | null): string
   return `${drill}${KIND_LABEL[alarm.kind]} from ${who}${where}: ${alarm.reason}`.slice(0, 512);
 }
 
-/**
- * Drill fobs: a team rehearsing against the live hub (`lonewatch sim --drill`) uses devices whose id
- * starts with "drill-"; their alarms are marked as drills everywhere they appear.
- */
-export const DRILL_PREFIX = 'drill-';
-
-export function isDrillDevice(deviceId: string | null): boolean {
-  return deviceId !== null && deviceId.startsWith(DRILL_PREFIX);
-}
+export { DRILL_PREFIX, isDrillDevice, isDrillWorker, drillPairingProblem } from './drill.js';
 
 /** Time-ordered, unique: `a` + base36 milliseconds + 6 random hex characters. */
 export function newAlarmId(now: number): string {
