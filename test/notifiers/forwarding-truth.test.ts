@@ -168,6 +168,7 @@ describe('forwarding that tells the truth (issue 16)', () => {
     await r.fob.send({ i: makeEventId(1, 5), k: 'cov', ag: 0 });
     const [alarm] = await r.t.alarms();
     await expect.poll(() => r.smtp.mails.length).toBe(4);
+    await r.t.hub.dispatcher!.idle();
     await r.t.hub.runtime.alarmAction(alarm.id, { type: 'acknowledge', by: 'user:dana' });
     await r.t.advance(15 * 60_000);
     await expect.poll(() => r.smtp.mails.some((m) => m.subject.startsWith('REMINDER'))).toBe(true);
@@ -187,8 +188,13 @@ describe('forwarding that tells the truth (issue 16)', () => {
     const r = await rig();
     await r.fob.send({ i: makeEventId(1, 6), k: 'sos', ag: 0 });
     // The default SOS policy: 2 minutes a round, 5 repeats, then exhausted.
-    for (let i = 0; i < 13; i++) await r.t.advance(60_000);
+    // Each minute's notices are delivered (real SMTP/HTTP I/O) before the clock moves on, so no
+    // attempt's time limit fires because the manual clock jumped past it.
     await r.t.hub.dispatcher!.idle();
+    for (let i = 0; i < 13; i++) {
+      await r.t.advance(60_000);
+      await r.t.hub.dispatcher!.idle();
+    }
     expect(r.smtp.mails.some((m) => m.subject === 'NOBODY HAS TAKEN IT: SOS alarm: Sam Carter')).toBe(true);
     expect(r.smtp.mails.some((m) => m.subject === 'STILL NOT TAKEN: SOS alarm: Sam Carter')).toBe(true);
   });
