@@ -532,7 +532,8 @@ function alarmCard(a) {
 /** Where the escalation ladder is: what the policy says to do now, and when it moves on. */
 function stepLine(a) {
   const waiting = a.nextStepAt && !a.acknowledgedAt;
-  if (a.allAtOnce) return `Everyone on the ladder has been told${waiting ? `; told again ${until(a.nextStepAt)} unless someone takes charge` : ''}`;
+  // Not "everyone has been told": whether anyone was is in the delivery lines (issue 16).
+  if (a.allAtOnce) return `Every level of the ladder was started at once (who was told: see below)${waiting ? `; again ${until(a.nextStepAt)} unless someone takes charge` : ''}`;
   return `Now: ${a.step} (step ${a.level + 1} of ${a.steps}${waiting ? `; next step ${until(a.nextStepAt)}` : ''})`;
 }
 
