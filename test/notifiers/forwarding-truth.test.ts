@@ -12,6 +12,10 @@ import { connectFob, type TestFob } from '../helpers/mqtt-fob.js';
 import { Dc09Receiver, type Dc09ReceiverOptions } from '../helpers/dc09-receiver.js';
 import { TestSmtpServer, TestWebhookReceiver } from '../helpers/notify-receivers.js';
 import type { StoredTimelineEntry } from '../../hub/store/store-types.js';
+import type { Browser } from 'playwright-core';
+import { createUser } from '../../hub/http/users.js';
+import { PASSWORD } from '../dashboard/api-client.js';
+import { launchChromium, signInPage } from '../dashboard/browser.js';
 
 const KEY_HEX = '00112233445566778899AABBCCDDEEFF';
 const SECRET = 'whsec-test-0123456789';
@@ -32,7 +36,7 @@ interface Rig {
   deliveries(alarmId: string): Promise<StoredTimelineEntry[]>;
 }
 
-async function rig(o: { arc?: Partial<Dc09ReceiverOptions>; arcDown?: boolean } = {}): Promise<Rig> {
+async function rig(o: { arc?: Partial<Dc09ReceiverOptions>; arcDown?: boolean; supervisionS?: number } = {}): Promise<Rig> {
   const clock = new ManualClock();
   const smtp = await TestSmtpServer.start();
   closers.push(() => smtp.close());
@@ -52,7 +56,7 @@ async function rig(o: { arc?: Partial<Dc09ReceiverOptions>; arcDown?: boolean } 
       account: '4321',
       line: '3',
       encryption_key: 'env:LW_TRUTH_ARC_KEY',
-      supervision_s: 0,
+      supervision_s: o.supervisionS ?? 0,
       phone: '0300 123 4567',
       retry_while_open_s: 10,
       retry: { timeout_s: 10, first_retry_s: 1, factor: 2, give_up_after_s: 5 },
@@ -197,5 +201,27 @@ describe('forwarding that tells the truth (issue 16)', () => {
     }
     expect(r.smtp.mails.some((m) => m.subject === 'NOBODY HAS TAKEN IT: SOS alarm: Sam Carter')).toBe(true);
     expect(r.smtp.mails.some((m) => m.subject === 'STILL NOT TAKEN: SOS alarm: Sam Carter')).toBe(true);
+  });
+
+  it('an ARC refusing our messages (supervision, no alarm open) is an alarm on the dashboard, with sound, until it is back', { timeout: 60_000 }, async () => {
+    const r = await rig({ arc: { key: parseKey('F'.repeat(32)), nakForm: 'line-first' }, supervisionS: 90 });
+    await createUser(r.t.hub.store, { username: 'dana', role: 'duty_officer', password: PASSWORD, name: 'Dana' }, 'test', r.clock.now());
+    const browser: Browser = await launchChromium();
+    closers.push(() => browser.close());
+    const page = await signInPage(browser, r.t.httpUrl, 'dana');
+    closers.push(() => page.close());
+    expect(await page.$('#forwarding-warning [data-path=arc]')).toBeNull();
+    const before = Number((await page.getAttribute('body', 'data-beeps')) ?? '0');
+    await r.t.advance(90_000);
+    await expect.poll(() => r.t.hub.dispatcher!.paths.arc?.state).toBe('refusing');
+    const banner = await page.waitForSelector('#forwarding-warning:not([hidden]) [data-path=arc]');
+    expect(await banner.textContent()).toMatch(/ALARM: the path to the alarm receiving centre is REFUSING our messages since .*encryption key, account or line do not match/);
+    await expect.poll(async () => Number(await page.getAttribute('body', 'data-beeps'))).toBeGreaterThan(before);
+    expect(await r.t.alarms()).toEqual([]);
+    // The ARC gets the right key: the next supervision message is acknowledged and the alarm goes.
+    r.arc.set({ key: parseKey(KEY_HEX) });
+    await r.t.advance(90_000);
+    await expect.poll(() => r.t.hub.dispatcher!.paths.arc?.state).toBe('up');
+    await page.waitForSelector('#forwarding-warning [data-path=arc]', { state: 'detached' });
   });
 });
