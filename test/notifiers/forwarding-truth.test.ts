@@ -179,6 +179,10 @@ describe('forwarding that tells the truth (issue 16)', () => {
     const reminder = r.smtp.mails.find((m) => m.subject.startsWith('REMINDER'))!;
     expect(reminder.subject).toBe('REMINDER, still open: COVERT SOS alarm: Sam Carter');
     expect(reminder.text).toContain('REMINDER: this alarm was taken by dana but is still not resolved.');
+    // The webhook says it is a reminder, and who holds the alarm, too (HMAC checked by the receiver).
+    await r.t.hub.dispatcher!.idle();
+    const hooks = r.webhook.accepted.map((x) => x.json as { notice: { reason: string; holder: string | null } });
+    expect(hooks.some((j) => j.notice.reason === 're_alert' && j.notice.holder === 'user:dana')).toBe(true);
     await r.t.hub.runtime.alarmAction(alarm.id, { type: 'resolve', by: 'user:dana', note: 'safe' });
     await r.t.settle();
     await r.t.hub.dispatcher!.idle();

@@ -306,7 +306,12 @@ async function refreshForwardingWarning() {
   }
   const badPaths = d.paths.filter((p) => p.state !== 'up');
   const items = [
-    ...badPaths.map((p) => h('p', { 'data-path': p.channel, class: 'path-alarm', text: `ALARM: the path to the ${p.channel === 'arc' ? 'alarm receiving centre' : CHANNEL_LABEL[p.channel] || p.channel} is ${p.state === 'down' ? 'DOWN' : 'REFUSING our messages'} since ${fmtTime(p.since)}${p.reason ? `: ${p.reason}` : ''}. Alarms are not reaching it: phone it, or dial 999 for an emergency.` })),
+    ...badPaths.map((p) => {
+      const arc = p.channel === 'arc';
+      const what = arc ? 'alarm receiving centre' : CHANNEL_LABEL[p.channel] || p.channel;
+      const todo = arc ? 'Alarms are not reaching the ARC: phone them about each open alarm, or dial 999 for an emergency.' : `Alarms are not reaching the ${what}: the people on the ladder are still told by the other channels.`;
+      return h('p', { 'data-path': p.channel, class: 'path-alarm', text: `ALARM: the path to the ${what} is ${p.state === 'down' ? 'DOWN' : 'REFUSING our messages'} since ${fmtTime(p.since)}${p.reason ? `: ${p.reason}` : ''}. ${todo}` });
+    }),
     ...d.reachesNobody.map((r) => h('p', { 'data-policy': r.policy, text: `Warning: ${r.message}. Configure [notifiers] in lonewatch.toml or add contacts.` })),
   ];
   box.hidden = items.length === 0;
