@@ -357,7 +357,10 @@ export class Dispatcher {
     p.finally(() => this.inFlight.delete(p)).catch(() => undefined);
   }
 
-  /** Resolves when no notice is being delivered or waiting for a retry (tests, shutdown). */
+  /**
+   * Resolves when no notice is being delivered or waiting for a retry (tests, shutdown). An alarm
+   * path's notice still being tried while its alarm is open counts as waiting: `close` ends it.
+   */
   async idle(): Promise<void> {
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
   }
@@ -396,7 +399,8 @@ export class Dispatcher {
     this.active.add(n.id);
     try {
       if (n.state === LATE) return await this.keepTrying(n);
-      if (n.state === 'pending' && n.event === 'closed' && n.channel === 'arc' && !(await this.alertAcknowledged(n))) return true;
+      // On an alarm path the close (restore) waits for the alert's ACK, and is not sent without one.
+      if (n.state === 'pending' && n.event === 'closed' && (n.channel === 'arc' || this.o.channels[n.channel]?.retryWhileOpenMs) && !(await this.alertAcknowledged(n))) return true;
       if (n.state === 'pending' && (await this.deliver(n))) return true;
       const reached = await this.fallThrough(n);
       // An alarm path (the ARC) is not a best-effort notifier: while the alarm is open, keep trying it.
