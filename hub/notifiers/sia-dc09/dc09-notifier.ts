@@ -302,7 +302,8 @@ export class Dc09Notifier implements Notifier {
           (err: Error) => {
             this.counters.nullFailures++;
             this.o.onSupervision?.(err);
-            this.o.log.warn({ err: err.message }, 'ARC NULL supervision failed: the path to the alarm receiving centre is down');
+            const refused = err instanceof DeliveryError && err.kind === 'refused';
+            this.o.log.warn({ err: err.message }, refused ? 'ARC NULL supervision refused: the alarm receiving centre answers but refuses our messages' : 'ARC NULL supervision failed: the path to the alarm receiving centre is down');
           },
         )
         .finally(() => t.cancel());
