@@ -20,6 +20,9 @@ import { createUser } from '../../hub/http/users.js';
 import { PASSWORD, userClient } from '../dashboard/api-client.js';
 import { launchChromium, signInPage } from '../dashboard/browser.js';
 import { StartRefused } from '../../hub/hub.js';
+import { pino } from 'pino';
+import { SqliteStore } from '../../hub/store/sqlite-store.js';
+import { Writable } from 'node:stream';
 
 const run = promisify(execFile);
 const bin = new URL('../../bin/lonewatch.js', import.meta.url).pathname;
@@ -58,6 +61,20 @@ describe('what the policies can reach', () => {
     const t = await startTestHub();
     closers.push(() => t.stop());
     expect((await t.hub.reachProblems()).some((x) => x.kind === 'reaches_nobody')).toBe(true);
+    // The start-up log names each policy that reaches nobody, as a warning.
+    const lines: { msg: string; policy?: string }[] = [];
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        for (const l of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(l));
+        done();
+      },
+    });
+    const { Hub: LoggedHub } = await import('../../hub/hub.js');
+    const logged = await LoggedHub.start({ config: { ...t.hub.config, mqtt: { ...t.hub.config.mqtt, port: 0 }, http: { ...t.hub.config.http, port: 0 } }, store: new SqliteStore(':memory:'), log: pino({ level: 'warn' }, sink) });
+    await logged.stop().catch(() => undefined);
+    // The logger is at level warn: whatever reached it is a warning or worse.
+    const warned = lines.filter((l) => /can reach nobody beyond the dashboard/.test(l.msg)).map((l) => l.policy).sort();
+    expect(warned).toEqual(['device_health', 'missed_checkin', 'sos']);
     const { Hub } = await import('../../hub/hub.js');
     const refused = await Hub.start({ config: t.hub.config, strict: true, store: t.hub.store }).catch((e) => e);
     expect(refused).toBeInstanceOf(StartRefused);
