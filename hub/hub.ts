@@ -9,6 +9,7 @@ import { createLogger, type Logger } from './logger.js';
 import type { HubConfig } from './config/config-schema.js';
 import { toEscalationPolicy } from './config/config-schema.js';
 import type { Store } from './store/store.js';
+import type { ContactRecord } from './store/store-types.js';
 import { SqliteStore } from './store/sqlite-store.js';
 import { MqttBroker } from './broker/mqtt-broker.js';
 import { DeviceAuth } from './ingest/device-auth.js';
@@ -32,6 +33,44 @@ import { loadTlsMaterial, daysLeft } from './tls/tls-material.js';
 import { TlsContext, type ReloadResult } from './tls/tls-context.js';
 import { createMqttsServer, secureOptions, withClientCertificates, type MqttsServer } from './broker/tls-listener.js';
 import { httpsOptions, httpsReloadTarget } from './http/https.js';
+import { isOpen } from './rules/escalation-engine.js';
+import { checkPolicyReach, type ReachProblem } from './notifiers/policy-reach.js';
+
+/** The policies in force, and which alarm kinds use each. */
+export function policiesInForce(config: HubConfig): { policies: Record<string, EscalationPolicy>; usedBy: Record<string, string[]> } {
+  const policies: Record<string, EscalationPolicy> = {};
+  const usedBy: Record<string, string[]> = {};
+  for (const kind of ALARM_KINDS) {
+    const name = config.alarm_policies[kind]!;
+    policies[name] ??= toEscalationPolicy(name, config.policies[name]);
+    (usedBy[name] ??= []).push(kind);
+  }
+  return { policies, usedBy };
+}
+
+/** Forwarding channels `[notifiers]` configures. */
+export function configuredChannels(config: HubConfig): string[] {
+  return Object.entries(config.notifiers)
+    .filter(([k, v]) => k !== 'retain_days' && v !== undefined)
+    .map(([k]) => k);
+}
+
+/** What the policies in force cannot reach, with the contacts in `store` (start-up, --check, the dashboard). */
+export async function reachProblems(config: HubConfig, store: Store): Promise<ReachProblem[]> {
+  return reachProblemsWith(config, await store.read((tx) => tx.listContacts()));
+}
+
+export function reachProblemsWith(config: HubConfig, contacts: ContactRecord[]): ReachProblem[] {
+  const { policies, usedBy } = policiesInForce(config);
+  return checkPolicyReach(policies, usedBy, configuredChannels(config), contacts);
+}
+
+export class StartRefused extends Error {
+  constructor(readonly problems: ReachProblem[]) {
+    super(`--strict: refusing to start: ${problems.length} problem(s) with the escalation policies:\n${problems.map((p) => `  - ${p.message}`).join('\n')}`);
+    this.name = 'StartRefused';
+  }
+}
 
 export interface HubOptions {
   config: HubConfig;
@@ -45,6 +84,8 @@ export interface HubOptions {
   registerHttp?: (http: FastifyInstance, hub: Hub) => Promise<void> | void;
   /** How long one step of `stop` may take before it is forced (or given up), in real milliseconds. */
   stopStepMs?: number;
+  /** Refuse to start while a policy names a channel or contact that does not exist (`lonewatch hub --strict`). */
+  strict?: boolean;
 }
 
 /** Default time limit of one step of Hub.stop. */
@@ -122,6 +163,11 @@ export class Hub {
       for (const w of config.workers) await tx.upsertWorker(workerFromConfig(w));
     });
 
+    // Issue 16: a policy that names a channel or contact that does not exist is said at start-up.
+    const problems = await reachProblems(config, store);
+    for (const p of problems) log.warn({ policy: p.policy, level: p.level, problem: p.kind }, p.message);
+    if (opts.strict && problems.length > 0) throw new StartRefused(problems);
+
     const policies = {} as Record<AlarmKind, EscalationPolicy>;
     for (const kind of ALARM_KINDS) {
       const name = config.alarm_policies[kind]!;
@@ -145,6 +191,14 @@ export class Hub {
           undeliverable: async (alarmId, level, recipientId): Promise<void> => {
             await runtime.alarmAction(alarmId, { type: 'undeliverable', level, recipientId });
           },
+          isOpen: async (alarmId): Promise<boolean> => {
+            const a = await store.read((tx) => tx.getAlarm(alarmId));
+            return a !== null && isOpen(a);
+          },
+          // The dashboard shows a path that is down or refusing as a standing alarm, with sound.
+          onPathChange: (channel, state): void => {
+            runtime.emit('alarm', { alarmId: null, type: 'path', channel, state: state.state });
+          },
           journal: new StoreNoticeJournal(store),
         });
     if (dispatcher) undo.push(() => dispatcher.close());
@@ -163,6 +217,7 @@ export class Hub {
       },
       health: { lowBatteryPercent: config.rules.low_battery_percent, batteryHysteresis: 10, silentAfterMin: config.rules.device_silent_after_min },
       policies,
+      ...(opts.dispatch ? {} : { forwarding: dispatcher?.channels ?? [] }),
       outputs: {
         sendCommand,
         publishAlert: async (alert) => {
@@ -372,6 +427,11 @@ export class Hub {
   /** A device was revoked or reassigned through the hub (dashboard): act on it at once. */
   async deviceChanged(deviceId: string): Promise<void> {
     await this.devices.deviceChanged(deviceId);
+  }
+
+  /** What the policies in force cannot reach now (contacts may have changed since the start). */
+  reachProblems(): Promise<ReachProblem[]> {
+    return reachProblems(this.config, this.store);
   }
 
   metrics(): Record<string, unknown> {

@@ -8,6 +8,7 @@ import type { ContactRecord, DeviceRecord, VisitRecord, WorkerRecord } from '../
 import { generateDeviceSecret, hashSecret } from '../device-secrets.js';
 import { isValidDeviceId, BOARDS } from '../../shared/protocol-core.js';
 import { checkVisitPolicy, type VisitPolicyRules } from '../rules/visit-policy.js';
+import { drillPairingProblem } from '../rules/drill.js';
 import type { HubConfig } from '../config/config-schema.js';
 
 export class AdminError extends Error {
@@ -34,6 +35,8 @@ export async function addDevice(store: Store, deviceId: string, opts: { workerId
   await store.transaction(async (tx) => {
     if (await tx.getDevice(deviceId)) throw new AdminError(`device ${deviceId} is already registered`, 409, 'deviceId');
     if (opts.workerId && !(await tx.getWorker(opts.workerId))) throw new AdminError(`no worker ${opts.workerId}`, 404, 'workerId');
+    const drill = drillPairingProblem(deviceId, opts.workerId ?? null);
+    if (drill) throw new AdminError(drill, 400, 'workerId');
     const device: DeviceRecord = {
       id: deviceId,
       workerId: opts.workerId ?? null,
@@ -66,6 +69,8 @@ export async function assignDevice(store: Store, deviceId: string, workerId: str
   await store.transaction(async (tx) => {
     if (!(await tx.getDevice(deviceId))) throw new AdminError(`no device ${deviceId}`, 404, 'deviceId');
     if (workerId && !(await tx.getWorker(workerId))) throw new AdminError(`no worker ${workerId}`, 404, 'workerId');
+    const drill = drillPairingProblem(deviceId, workerId);
+    if (drill) throw new AdminError(drill, 400, 'workerId');
     await tx.updateDevice(deviceId, { workerId });
   });
 }

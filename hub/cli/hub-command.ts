@@ -1,9 +1,10 @@
 // `lonewatch hub`: runs the hub until SIGINT/SIGTERM, then stops cleanly; SIGHUP reloads the TLS
 // certificate.
 import { defineCommand } from '../../bin/command.js';
-import { Hub } from '../hub.js';
+import { Hub, reachProblemsWith, StartRefused } from '../hub.js';
 import { TlsMaterialError } from '../tls/tls-material.js';
-import { CONFIG_OPTION, loadConfigOrExit } from './open-store.js';
+import { contactFromConfig } from '../admin/admin-service.js';
+import { CONFIG_OPTION, loadConfigOrExit, openStore } from './open-store.js';
 
 export const hubCommand = defineCommand({
   name: 'hub',
@@ -16,10 +17,30 @@ export const hubCommand = defineCommand({
   options: {
     ...CONFIG_OPTION,
     drill: { type: 'boolean', description: 'drill mode: every alarm is marked as a drill' },
+    check: { type: 'boolean', description: 'check the config and list what the escalation policies cannot reach (channels not configured, contacts missing), then exit; 1 when there are problems' },
+    strict: { type: 'boolean', description: 'refuse to start while a policy names a channel or contact that does not exist' },
   },
   async run(values) {
     const config = loadConfigOrExit(values.config);
     if (values.drill) config.hub.drill = true;
+    if (values.check) {
+      const store = openStore(config);
+      try {
+        // The contacts the hub would hold: those in the database, and the config's on top (nothing is written).
+        const contacts = new Map((await store.read((tx) => tx.listContacts())).map((c) => [c.id, c]));
+        for (const c of config.contacts) contacts.set(c.id, contactFromConfig(c));
+        const problems = reachProblemsWith(config, [...contacts.values()]);
+        if (problems.length === 0) {
+          process.stdout.write('the configuration is valid; every escalation policy reaches someone on every channel it names\n');
+          return 0;
+        }
+        process.stdout.write(`the configuration is valid, but the escalation policies have ${problems.length} problem(s):\n`);
+        for (const p of problems) process.stdout.write(`  - ${p.message}\n`);
+        return 1;
+      } finally {
+        await store.close();
+      }
+    }
     // Signals are caught from the start: a stop asked for while the hub is starting waits for it.
     let stopRequested: string | null = null;
     let hub: Hub | null = null;
@@ -38,11 +59,15 @@ export const hubCommand = defineCommand({
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
     try {
-      hub = await Hub.start({ config });
+      hub = await Hub.start({ config, strict: Boolean(values.strict) });
     } catch (err) {
       if (err instanceof TlsMaterialError) {
         process.stderr.write(`lonewatch: the [tls] files are not usable; nothing was started.\n${err.message}\n`);
         process.exit(2);
+      }
+      if (err instanceof StartRefused) {
+        process.stderr.write(`lonewatch: ${err.message}\n`);
+        return 1;
       }
       throw err;
     }

@@ -22,6 +22,7 @@ import { registerAuthRoutes } from './routes-auth.js';
 import { registerAlarmRoutes } from './routes-alarms.js';
 import { registerWorkerRoutes } from './routes-workers.js';
 import { registerAdminRoutes } from './routes-admin.js';
+import { registerForwardingRoutes } from './routes-forwarding.js';
 import { LiveEvents } from './live-events.js';
 
 export type ApiApp = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, ZodTypeProvider>;
@@ -91,6 +92,7 @@ export async function registerApi(http: FastifyInstance, hub: Hub): Promise<void
       registerAlarmRoutes(app, ctx);
       registerWorkerRoutes(app, ctx);
       registerAdminRoutes(app, ctx);
+      registerForwardingRoutes(app, ctx);
     },
     { prefix: '/api' },
   );

@@ -9,6 +9,7 @@ import { ALARM_KINDS } from '../../shared/protocol-schemas.js';
 import { PRIVATE_FIELDS, viewPrivate } from './privacy.js';
 import { alarmView, compareAlarms, csvCell, currentVisit, SCRIPT_ANSWERS, SCRIPT_IDS, SCRIPT_QUESTIONS, scriptState, visitView, workerNames } from './views.js';
 import { ALARM_OUTCOMES, type AlarmRecord, type WorkerRecord } from '../store/store-types.js';
+import { summariseDeliveries } from '../notifiers/delivery-summary.js';
 import type { Store, StoreTx } from '../store/store.js';
 
 const idParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'must be an alarm id' }) });
@@ -41,11 +42,17 @@ export function registerAlarmRoutes(app: ApiApp, { hub, live }: ApiContext): voi
       preHandler: ANY_ROLE,
     },
     async (req) => {
-      const { alarms, names } = await hub.store.read(async (tx) => ({
-        alarms: await tx.listAlarms({ ...(req.query.open ? { open: req.query.open === 'true' } : {}), limit: req.query.limit }),
-        names: await workerNames(tx),
-      }));
-      return { alarms: alarms.sort(compareAlarms).map((a) => alarmView(a, a.workerId ? (names.get(a.workerId) ?? null) : null)), serverNow: now() };
+      const { alarms, names, told } = await hub.store.read(async (tx) => {
+        const list = await tx.listAlarms({ ...(req.query.open ? { open: req.query.open === 'true' } : {}), limit: req.query.limit });
+        // Who was told, by what, and how it went: on the card of each open alarm (issue 16).
+        const deliveries = new Map<string, ReturnType<typeof summariseDeliveries>>();
+        for (const a of list) if (isOpen(a)) deliveries.set(a.id, summariseDeliveries(await tx.getTimeline(a.id)));
+        return { alarms: list, names: await workerNames(tx), told: deliveries };
+      });
+      return {
+        alarms: alarms.sort(compareAlarms).map((a) => ({ ...alarmView(a, a.workerId ? (names.get(a.workerId) ?? null) : null), deliveries: told.get(a.id) ?? null })),
+        serverNow: now(),
+      };
     },
   );
 
@@ -57,6 +64,7 @@ export function registerAlarmRoutes(app: ApiApp, { hub, live }: ApiContext): voi
       contacts,
       lastSighting: state?.lastSighting ?? (alarm.lastSightingAt ? { at: alarm.lastSightingAt, kind: 'recorded when raised', place: null } : null),
       timeline,
+      deliveries: summariseDeliveries(timeline),
       script: scriptState(timeline),
       serverNow: now(),
     };

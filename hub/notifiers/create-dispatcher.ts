@@ -30,6 +30,8 @@ export interface CreateDispatcherOptions {
   log: Logger;
   record: DispatcherOptions['record'];
   undeliverable?: DispatcherOptions['undeliverable'];
+  isOpen?: DispatcherOptions['isOpen'];
+  onPathChange?: DispatcherOptions['onPathChange'];
   /** Where notices are kept until finished (the hub's store, so a restart resumes them). */
   journal?: NoticeJournal;
   env?: NodeJS.ProcessEnv;
@@ -66,6 +68,8 @@ export function createDispatcher(o: CreateDispatcherOptions): Dispatcher | null 
       retry: retryPolicy(w.retry),
       fallback: w.fallback,
       perRecipient: false,
+      address: new URL(w.url).host,
+      failedAdvice: 'The control-room integration was NOT told: check the alarm on the dashboard.',
     };
   }
   if (n.arc) {
@@ -94,20 +98,28 @@ export function createDispatcher(o: CreateDispatcherOptions): Dispatcher | null 
         supervisionTimeoutMs: a.retry.timeout_s * 1000,
         clock: o.clock,
         log: o.log.child({ channel: 'arc' }),
+        onSupervision: (err) => made?.notePath('arc', err),
       }),
       retry: retryPolicy(a.retry),
       fallback: a.fallback,
       perRecipient: false,
+      address: `${a.host}:${a.port} #${a.account.toUpperCase()}`,
+      failedAdvice: `The alarm receiving centre (ARC) was NOT told of this alarm: ${a.phone ? `phone them on ${a.phone}` : 'phone them'} or dial 999.`,
+      retryWhileOpenMs: a.retry_while_open_s * 1000,
     };
   }
   if (Object.keys(channels).length === 0) return null;
-  return new Dispatcher({
+  let made: Dispatcher | null = null;
+  made = new Dispatcher({
     clock: o.clock,
     log: o.log,
     channels,
     record: o.record,
     retainDays: n.retain_days ?? DEFAULT_RETAIN_DAYS,
     ...(o.undeliverable ? { undeliverable: o.undeliverable } : {}),
+    ...(o.isOpen ? { isOpen: o.isOpen } : {}),
+    ...(o.onPathChange ? { onPathChange: o.onPathChange } : {}),
     ...(o.journal ? { journal: o.journal } : {}),
   });
+  return made;
 }

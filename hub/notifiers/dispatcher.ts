@@ -21,6 +21,7 @@ import type { NoticeRecord, TimelineEntry } from '../store/store-types.js';
 import type { AlertMessage } from '../../shared/protocol-schemas.js';
 import { DeliveryError, type DeliveryOutcome, type Notice, type Notifier, type Recipient } from './notifier.js';
 import { MemoryNoticeJournal, type NoticeJournal } from './notice-journal.js';
+import { channelInfo } from './channel-registry.js';
 import { DEFAULT_RETAIN_DAYS } from './notifiers-config.js';
 
 export interface RetryPolicy {
@@ -41,6 +42,22 @@ export interface ChannelSpec {
   fallback: string[];
   /** One notice per recipient (e-mail) or one per request for the organisation (webhook, ARC). */
   perRecipient: boolean;
+  /** Where an organisation channel goes, for the timeline (`arc.example.net:7000 #1234`, a URL's host). */
+  address?: string;
+  /** What the people told instead must do when this channel gave up ("phone the ARC on ... or dial 999"). */
+  failedAdvice?: string;
+  /**
+   * An alarm path (the ARC): once an alert notice gave up and fell through, keep trying it every this
+   * many ms while the alarm is open, and deliver it when the path returns.
+   */
+  retryWhileOpenMs?: number;
+}
+
+/** The state of a channel's path as its last attempt (or supervision message) found it. */
+export interface PathState {
+  state: 'up' | 'down' | 'refusing';
+  since: number;
+  reason: string | null;
 }
 
 export interface DispatcherOptions {
@@ -55,6 +72,10 @@ export interface DispatcherOptions {
   journal?: NoticeJournal;
   /** Finished notices of alarms closed more than this many days ago are pruned at `resume` and daily (default 90). */
   retainDays?: number;
+  /** Whether the alarm is still open (for an alarm path's retries after give-up); treated as closed when absent. */
+  isOpen?(alarmId: string): Promise<boolean>;
+  /** A channel's path went down, started refusing, or came back. */
+  onPathChange?(channel: string, state: PathState): void;
 }
 
 const DAY_MS = 24 * 3600_000;
@@ -68,6 +89,12 @@ export interface NoticeRequest {
   link: string;
   /** The ladder rung the notice belongs to (DispatchRequest.step); absent on older notices. */
   step?: string;
+  /** Why the ladder sent it (DispatchRequest.reason). */
+  reason?: string;
+  /** Who had taken the alarm when it was sent. */
+  holder?: string | null;
+  /** On a fall-through: the channel that gave up, why, and what to do instead. */
+  failed?: { channel: string; reason: string; advice: string | null } | null;
 }
 
 export interface ChannelCounters {
@@ -103,6 +130,9 @@ class Closed extends Error {}
 
 const isSuccess = (n: NoticeRecord): boolean => n.outcome === 'delivered' || n.outcome === 'fell_through';
 
+/** A notice of an alarm path still being tried after it gave up and fell through (stored as its state). */
+const LATE = 'late' as NoticeRecord['state'];
+
 export class Dispatcher {
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly waits = new Set<{ timer: TimerHandle; wake(): void }>();
@@ -115,6 +145,12 @@ export class Dispatcher {
   private pruneTimer: TimerHandle | null = null;
   readonly counters = { notices: 0, attempts: 0, delivered: 0, failedAttempts: 0, gaveUp: 0, resumed: 0 };
   readonly byChannel: Record<string, ChannelCounters> = {};
+  /** Each channel's path as the last attempt found it (absent until one was made). */
+  readonly paths: Record<string, PathState> = {};
+  /** Notices being run by this process, so the close of an alarm can wait for its alert notice. */
+  private readonly running = new Map<string, Promise<boolean>>();
+  /** The last failure reason of a notice, handed to its fall-through notices. */
+  private readonly lastReason = new Map<string, string>();
 
   constructor(private readonly o: DispatcherOptions) {
     this.journal = o.journal ?? new MemoryNoticeJournal();
@@ -138,16 +174,25 @@ export class Dispatcher {
         this.o.log.debug({ alarmId, channel }, 'channel not configured; skipped');
         continue;
       }
-      if (channel === 'email') {
-        for (const r of req.recipients.filter((x) => !x.email)) {
-          void this.record(alarmId, channel, { status: 'skipped', channel, level: req.level, recipientId: r.id, recipientRole: r.role, reason: 'no e-mail address' });
+      const info = channelInfo(channel);
+      if (info?.addressOf) {
+        for (const r of req.recipients.filter((x) => info.addressOf!(x) === null)) {
+          void this.record(alarmId, channel, { status: 'no_address', channel, level: req.level, recipientId: r.id, recipientName: r.name, recipientRole: r.role, reason: `${r.name} has no ${info.label} address` });
         }
       }
       for (const recipient of this.recipientsFor(channel, req.recipients, null)) {
         records.push(
           this.newNotice({
             channel,
-            request: { alert: req.alert, recipients: req.recipients, recipient, link: req.link, ...(req.step ? { step: req.step } : {}) },
+            request: {
+              alert: req.alert,
+              recipients: req.recipients,
+              recipient,
+              link: req.link,
+              ...(req.step ? { step: req.step } : {}),
+              ...(req.reason ? { reason: req.reason } : {}),
+              ...(req.holder ? { holder: req.holder } : {}),
+            },
             level: req.level,
             event: 'alert',
             parent: null,
@@ -162,31 +207,54 @@ export class Dispatcher {
   }
 
   /**
-   * Called with every alert the hub publishes. A closed alarm is restored (or cancelled) at the ARC if
-   * the ARC was told of it, and sent to the webhook as `lonewatch.alarm.resolved`/`.cancelled` if the
-   * webhook was told of it; once each.
+   * Called with every alert the hub publishes. When an alarm closes, everyone who was told of it is
+   * told it is over, once each: the ARC gets the restore (or cancel) only for an alarm it acknowledged
+   * (the close notice waits for the alert notice still being tried); the webhook gets
+   * `lonewatch.alarm.resolved`/`.cancelled`; each person e-mailed about it (directly or as a
+   * fall-through) gets an e-mail with the outcome.
    */
   async alarmChanged(alert: AlertMessage): Promise<void> {
     if (this.closed) return;
     if (alert.state !== 'resolved' && alert.state !== 'cancelled') return;
     const alarmId = alert.alarmId;
-    for (const channel of ['arc', 'webhook'].filter((c) => this.o.channels[c])) {
+    for (const channel of Object.keys(this.o.channels)) {
+      const spec = this.o.channels[channel];
       await this.store(async (reader) => {
         const told = (await reader.listNotices(alarmId)).filter((n) => n.channel === channel && n.event === 'alert');
         if (told.length === 0) return [];
         const link = (told[0].request as NoticeRequest).link;
-        return [
+        if (!spec.perRecipient) {
+          return [
+            this.newNotice({
+              channel,
+              request: { alert, recipients: [], recipient: null, link },
+              level: alert.level,
+              event: 'closed',
+              parent: null,
+              tried: [channel],
+              onceKey: `${alarmId}:${channel}:closed`,
+              id: `${alarmId}.${alert.state}.${channel}`,
+            }),
+          ];
+        }
+        // Per person: those whose notice got through (or is still being tried), once each.
+        const people = new Map<string, Recipient>();
+        for (const n of told) {
+          const r = (n.request as NoticeRequest).recipient;
+          if (r && (n.state !== 'done' || n.outcome === 'delivered') && !people.has(r.id)) people.set(r.id, r);
+        }
+        return [...people.values()].map((r) =>
           this.newNotice({
             channel,
-            request: { alert, recipients: [], recipient: null, link },
+            request: { alert, recipients: [], recipient: r, link },
             level: alert.level,
             event: 'closed',
             parent: null,
             tried: [channel],
-            onceKey: `${alarmId}:${channel}:closed`,
-            id: `${alarmId}.${alert.state}.${channel}`,
+            onceKey: `${alarmId}:${channel}:closed:${r.id}`,
+            id: `${alarmId}.${alert.state}.${channel}.${r.id.replace(/[^A-Za-z0-9_.-]/g, '_')}`,
           }),
-        ];
+        );
       });
     }
   }
@@ -280,7 +348,8 @@ export class Dispatcher {
     const spec = this.o.channels[channel];
     if (!spec.perRecipient) return [given];
     const list = given ? [given] : all;
-    return list.filter((r) => r.email || channel !== 'email');
+    const info = channelInfo(channel);
+    return list.filter((r) => !info?.addressOf || info.addressOf(r) !== null);
   }
 
   private track(p: Promise<unknown>): void {
@@ -288,7 +357,10 @@ export class Dispatcher {
     p.finally(() => this.inFlight.delete(p)).catch(() => undefined);
   }
 
-  /** Resolves when no notice is being delivered or waiting for a retry (tests, shutdown). */
+  /**
+   * Resolves when no notice is being delivered or waiting for a retry (tests, shutdown). An alarm
+   * path's notice still being tried while its alarm is open counts as waiting: `close` ends it.
+   */
   async idle(): Promise<void> {
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
   }
@@ -314,11 +386,26 @@ export class Dispatcher {
   }
 
   /** One notice to its end: its own channel, then its fallbacks. True when someone got it. */
-  private async run(n: NoticeRecord): Promise<boolean> {
+  private run(n: NoticeRecord): Promise<boolean> {
+    const p = this.runNow(n);
+    this.running.set(n.id, p);
+    p.finally(() => {
+      if (this.running.get(n.id) === p) this.running.delete(n.id);
+    }).catch(() => undefined);
+    return p;
+  }
+
+  private async runNow(n: NoticeRecord): Promise<boolean> {
     this.active.add(n.id);
     try {
+      if (n.state === LATE) return await this.keepTrying(n);
+      // On an alarm path the close (restore) waits for the alert's ACK, and is not sent without one.
+      if (n.state === 'pending' && n.event === 'closed' && (n.channel === 'arc' || this.o.channels[n.channel]?.retryWhileOpenMs) && !(await this.alertAcknowledged(n))) return true;
       if (n.state === 'pending' && (await this.deliver(n))) return true;
-      return await this.fallThrough(n);
+      const reached = await this.fallThrough(n);
+      // An alarm path (the ARC) is not a best-effort notifier: while the alarm is open, keep trying it.
+      if (n.event === 'alert' && this.o.channels[n.channel]?.retryWhileOpenMs && n.outcome !== 'delivered') return (await this.keepTrying(n)) || reached;
+      return reached;
     } catch (err) {
       if (!(err instanceof Closed)) this.o.log.error({ err, alarmId: n.alarmId, channel: n.channel }, 'notice delivery failed unexpectedly');
       return false;
@@ -358,23 +445,153 @@ export class Dispatcher {
         const tried = [...new Set([...n.tried, ...fallbacks.slice(0, pos + 1).filter((c) => this.o.channels[c])])];
         const targets = this.recipientsFor(next, req.recipients, req.recipient);
         if (targets.length === 0) continue;
+        const failed = { channel: n.channel, reason: this.lastReason.get(n.id) ?? `${n.channel} gave up`, advice: spec?.failedAdvice ?? null };
         const made = targets.map((r) =>
-          this.newNotice({ channel: next, request: { ...req, recipient: r }, level: n.level, event: n.event, parent: n, tried, onceKey: null }),
+          this.newNotice({ channel: next, request: { ...req, recipient: r, failed }, level: n.level, event: n.event, parent: n, tried, onceKey: null }),
         );
         kids = await this.journal.add(() => made);
       }
       const results = await Promise.all(kids.map((k) => (k.state === 'done' ? isSuccess(k) : this.run(k))));
       if (this.closed) throw new Closed();
       if (results.some(Boolean)) {
-        await this.finish(n, 'fell_through');
+        if (!this.lateRetry(n)) await this.finish(n, 'fell_through');
         return true;
       }
     }
     if (this.o.undeliverable && n.event === 'alert') {
       await this.o.undeliverable(n.alarmId, n.level, req.recipient?.id ?? `channel:${n.channel}`).catch((err) => this.o.log.warn({ err, alarmId: n.alarmId }, 'could not report an undeliverable notice'));
     }
-    await this.finish(n, 'undeliverable');
+    if (!this.lateRetry(n)) await this.finish(n, 'undeliverable');
     return false;
+  }
+
+  /** An alert notice on an alarm path carries on after its fall-through instead of finishing. */
+  private lateRetry(n: NoticeRecord): boolean {
+    return n.event === 'alert' && Boolean(this.o.channels[n.channel]?.retryWhileOpenMs);
+  }
+
+  /**
+   * An alarm path's alert notice after it gave up (DC-09: the ARC never got the alarm): tried again
+   * every `retryWhileOpenMs` while the alarm is open, so the ARC gets it when the path returns. The
+   * alarm closing first ends it: the ARC was never told, and gets no restore either.
+   */
+  private async keepTrying(n: NoticeRecord): Promise<boolean> {
+    const spec = this.o.channels[n.channel];
+    const req = n.request as NoticeRequest;
+    const every = spec?.retryWhileOpenMs ?? 0;
+    const isOpen = this.o.isOpen ?? (async () => false);
+    const base = { channel: n.channel, noticeId: n.id, level: n.level, recipientId: null, recipientName: null, address: spec?.address ?? null };
+    if (n.state !== LATE) {
+      n.state = LATE;
+      await this.journal.update(n.id, { state: LATE });
+      if (spec && (await isOpen(n.alarmId))) {
+        await this.record(n.alarmId, n.channel, {
+          ...base,
+          status: 'failed',
+          reason: `${this.lastReason.get(n.id) ?? 'gave up'}; trying again every ${Math.round(every / 1000)} s while the alarm is open`,
+          retryable: true,
+          late: true,
+        });
+      }
+    }
+    let lastReason = this.lastReason.get(n.id) ?? null;
+    for (;;) {
+      if (this.closed) throw new Closed();
+      if (!spec || !(await isOpen(n.alarmId))) {
+        await this.record(n.alarmId, n.channel, {
+          ...base,
+          status: 'failed',
+          gaveUp: true,
+          reason: `the alarm closed before the ${channelInfo(n.channel)?.label ?? n.channel} acknowledged it: it was never told of this alarm, and is sent no restore`,
+        });
+        await this.finish(n, 'undeliverable');
+        return false;
+      }
+      const wait = n.nextAttemptAt !== null && n.nextAttemptAt > this.o.clock.now() ? n.nextAttemptAt - this.o.clock.now() : every;
+      n.nextAttemptAt = this.o.clock.now() + wait;
+      await this.journal.update(n.id, { nextAttemptAt: n.nextAttemptAt });
+      await this.sleep(wait);
+      n.nextAttemptAt = null;
+      if (!(await isOpen(n.alarmId))) continue;
+      const attempt = n.attempts + 1;
+      const notice: Notice = { noticeId: n.id, alert: req.alert, recipient: null, link: req.link, attempt, event: 'alert', ref: n.ref, reason: req.reason ?? 'raised', holder: req.holder ?? null };
+      this.counters.attempts++;
+      this.byChannel[n.channel].sent++;
+      n.attempts = attempt;
+      try {
+        const outcome = await this.attempt(spec, notice);
+        this.notePath(n.channel, null);
+        this.counters.delivered++;
+        this.byChannel[n.channel].delivered++;
+        this.o.log.info({ alarmId: n.alarmId, channel: n.channel, attempt }, `${n.channel} notice delivered after it had given up`);
+        await this.record(n.alarmId, n.channel, { ...base, attempt, status: outcome.status, detail: `${outcome.detail} (late: after the path returned)`, late: true });
+        await this.finish(n, 'delivered', outcome.ref ?? null);
+        return true;
+      } catch (err) {
+        if (this.closed) throw new Closed();
+        const reason = err instanceof Error ? err.message : String(err);
+        this.notePath(n.channel, err);
+        this.counters.failedAttempts++;
+        this.byChannel[n.channel].failed++;
+        await this.journal.update(n.id, { attempts: attempt });
+        // Recorded when the reason changes, not once a minute for as long as the path is down.
+        if (reason !== lastReason) {
+          await this.record(n.alarmId, n.channel, { ...base, attempt, status: 'failed', reason, retryable: true, late: true, nextAttemptAt: this.o.clock.now() + every });
+          lastReason = reason;
+        }
+      }
+    }
+  }
+
+  /** The close of an alarm on the ARC waits for its alert: a restore is sent only for an alarm the ARC acknowledged. */
+  private async alertAcknowledged(n: NoticeRecord): Promise<boolean> {
+    const key = `${n.alarmId}:${n.channel}:alert`;
+    for (;;) {
+      const alert = await this.findOnce(key);
+      if (alert && alert.state !== 'done') {
+        const p = this.running.get(alert.id);
+        if (p) await p.catch(() => undefined);
+        else await this.sleep(1000);
+        if (this.closed) throw new Closed();
+        continue;
+      }
+      if (alert && alert.outcome === 'delivered') return true;
+      const label = channelInfo(n.channel)?.label ?? n.channel;
+      await this.record(n.alarmId, n.channel, {
+        status: 'skipped',
+        channel: n.channel,
+        noticeId: n.id,
+        level: n.level,
+        event: 'closed',
+        recipientId: null,
+        address: this.o.channels[n.channel]?.address ?? null,
+        reason: `no ${(n.request as NoticeRequest).alert.state === 'cancelled' ? 'cancel' : 'restore'} sent: the ${label} never acknowledged the alarm`,
+      });
+      await this.finish(n, 'skipped');
+      return false;
+    }
+  }
+
+  private async findOnce(onceKey: string): Promise<NoticeRecord | null> {
+    let found: NoticeRecord | null = null;
+    await this.journal.add(async (reader) => {
+      found = await reader.getNoticeByOnceKey(onceKey);
+      return [];
+    });
+    return found;
+  }
+
+  /** Keeps each channel's path state from its attempts; tells the hub when it changes. */
+  notePath(channel: string, err: unknown): void {
+    const state: PathState['state'] = err === null ? 'up' : err instanceof DeliveryError && err.kind === 'refused' ? 'refusing' : 'down';
+    const reason = err === null ? null : err instanceof Error ? err.message : String(err);
+    const before = this.paths[channel];
+    if (before && before.state === state && before.reason === reason) return;
+    if (before && before.state === state && state === 'up') return;
+    this.paths[channel] = { state, since: before?.state === state ? before.since : this.o.clock.now(), reason };
+    if (state !== 'up') this.o.log.warn({ channel, state, reason }, `the path to the ${channelInfo(channel)?.label ?? channel} is ${state === 'down' ? 'down' : 'refusing our messages'}`);
+    else if (before) this.o.log.info({ channel }, `the path to the ${channelInfo(channel)?.label ?? channel} is back`);
+    this.o.onPathChange?.(channel, this.paths[channel]);
   }
 
   /** One notice on its channel: attempts until delivered or given up (state falling). */
@@ -393,6 +610,11 @@ export class Dispatcher {
     }
     const counters = this.byChannel[channel];
     const log = this.o.log.child({ alarmId, channel, noticeId: n.id });
+    const address = recipient ? (channelInfo(channel)?.addressOf?.(recipient) ?? null) : (spec.address ?? null);
+    const who = { recipientId: recipient?.id ?? null, recipientName: recipient?.name ?? null, recipientRole: recipient?.role ?? null, address };
+    if (n.attempts === 0 && n.nextAttemptAt === null) {
+      await this.record(alarmId, channel, { status: 'queued', channel, noticeId: n.id, level: n.level, ...who, ...(n.via ? { via: n.via } : {}), ...(n.event === 'closed' ? { event: 'closed' } : {}) });
+    }
     if (n.attempts === 0) this.counters.notices++;
     const started = n.firstAttemptAt ?? this.o.clock.now();
     // Resumed while waiting for its next attempt: wait out the rest.
@@ -406,12 +628,25 @@ export class Dispatcher {
     // `attempts` counts attempts with a known result: one a stop interrupted is made again, with its number.
     for (let attempt = n.attempts + 1; ; attempt++) {
       if (this.closed) throw new Closed();
-      const notice: Notice = { noticeId: n.id, alert: req.alert, recipient, link: req.link, attempt, event: n.event, ref: n.ref };
+      const notice: Notice = {
+        noticeId: n.id,
+        alert: req.alert,
+        recipient,
+        link: req.link,
+        attempt,
+        event: n.event,
+        ref: n.ref,
+        reason: req.reason ?? 'raised',
+        holder: req.holder ?? null,
+        failed: req.failed ?? null,
+      };
       this.counters.attempts++;
       counters.sent++;
-      const base = { channel, noticeId: n.id, level: n.level, recipientId: recipient?.id ?? null, recipientRole: recipient?.role ?? null, attempt, ...(n.via ? { via: n.via } : {}), ...(n.event === 'closed' ? { event: 'closed' } : {}) };
+      const base = { channel, noticeId: n.id, level: n.level, ...who, attempt, ...(n.via ? { via: n.via } : {}), ...(n.event === 'closed' ? { event: 'closed' } : {}) };
       try {
         const outcome = await this.attempt(spec, notice);
+        // One person's bad address says nothing of the path; an organisation channel's answer does.
+        if (!spec.perRecipient) this.notePath(channel, null);
         this.counters.delivered++;
         counters.delivered++;
         log.info({ attempt, status: outcome.status, detail: outcome.detail }, `${channel} notice ${outcome.status}`);
@@ -423,6 +658,8 @@ export class Dispatcher {
         if (this.closed) throw new Closed();
         const retryable = !(err instanceof DeliveryError) || err.retryable;
         const reason = err instanceof Error ? err.message : String(err);
+        this.lastReason.set(n.id, reason);
+        if (!spec.perRecipient) this.notePath(channel, err);
         const elapsed = this.o.clock.now() - started;
         const delay = retryable ? nextAttemptDelay(spec.retry, attempt, elapsed) : null;
         this.counters.failedAttempts++;

@@ -29,11 +29,60 @@ function utc(iso: string): string {
   return `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`;
 }
 
+/**
+ * What the e-mail is, first in the subject so a phone's inbox shows it: a fall-through says which
+ * channel failed (the ARC was NOT told), a reminder and the end of the ladder have their own, and the
+ * close of an alarm says it is over and how.
+ */
+function purpose(notice: Notice): string {
+  const a = notice.alert;
+  if (notice.event === 'closed') return `OVER (${a.state}): `;
+  if (notice.failed) return notice.failed.channel === 'arc' ? 'ARC NOT TOLD: ' : `${notice.failed.channel.toUpperCase()} FAILED: `;
+  switch (notice.reason) {
+    case 're_alert':
+      return 'REMINDER, still open: ';
+    case 'exhausted':
+      return 'NOBODY HAS TAKEN IT: ';
+    case 'police':
+      return 'CALL 999 NOW: ';
+    case 'repeat':
+      return 'STILL NOT TAKEN: ';
+    default:
+      return '';
+  }
+}
+
 export function emailSubject(notice: Notice): string {
   const a = notice.alert;
   const who = a.workerName ?? a.workerId ?? a.deviceId ?? 'unknown worker';
-  const closed = a.state === 'resolved' || a.state === 'cancelled' ? ` (${a.state})` : '';
-  return `${a.drill ? '[DRILL] ' : ''}${KIND_TEXT[a.kind]?.split(' (')[0] ?? a.kind}: ${who}${closed}`;
+  return `${a.drill ? '[DRILL] ' : ''}${purpose(notice)}${KIND_TEXT[a.kind]?.split(' (')[0] ?? a.kind}: ${who}`;
+}
+
+function leadLines(notice: Notice): string[] {
+  const a = notice.alert;
+  if (notice.event === 'closed') {
+    return [`This alarm is over: ${a.state === 'cancelled' ? 'cancelled' : 'resolved'} at ${utc(a.at)}. You were told of it earlier; nothing more is needed from you.`, ''];
+  }
+  if (notice.failed) {
+    return [
+      `${notice.failed.advice ?? `The ${notice.failed.channel} channel failed.`}`,
+      `Why: ${notice.failed.reason}.`,
+      'You are getting this e-mail instead.',
+      '',
+    ];
+  }
+  switch (notice.reason) {
+    case 're_alert':
+      return [`REMINDER: this alarm was taken${notice.holder ? ` by ${notice.holder.replace(/^user:/, '')}` : ''} but is still not resolved.`, ''];
+    case 'exhausted':
+      return ['NOBODY HAS TAKEN THIS ALARM: the whole escalation ladder ran without anyone acknowledging it.', ''];
+    case 'police':
+      return ['No contact since the last confirmed sighting: call 999 and inform the Duty Officer, Head of Service and Director.', ''];
+    case 'repeat':
+      return ['Nobody has taken this alarm yet: this is a repeat of the earlier notice.', ''];
+    default:
+      return [];
+  }
 }
 
 export function emailText(notice: Notice, hubName: string): string {
@@ -41,13 +90,14 @@ export function emailText(notice: Notice, hubName: string): string {
   const who = a.workerName ?? a.workerId ?? a.deviceId ?? 'unknown worker';
   const lines = [
     ...(a.drill ? ['THIS IS A DRILL.', ''] : []),
+    ...leadLines(notice),
     `${KIND_TEXT[a.kind] ?? a.kind}`,
     '',
     `Who:    ${who}${a.workerId && a.workerName ? ` (${a.workerId})` : ''}`,
     `What:   ${a.summary}`,
     `Where:  ${a.visitRef ? `visit ${a.visitRef} (the address is in the dashboard)` : 'no visit in progress'}`,
     `When:   raised ${utc(a.raisedAt)}`,
-    `Status: ${STATE_TEXT[a.state] ?? a.state}, escalation level ${a.level + 1}`,
+    `Status: ${STATE_TEXT[a.state] ?? a.state}${notice.event === 'closed' ? '' : `, escalation level ${a.level + 1}`}`,
     '',
     `Open the alarm: ${notice.link}`,
     '',

@@ -30,6 +30,12 @@ export interface Notice {
   event?: 'alert' | 'closed';
   /** The reference `reserveRef` gave this notice (DC-09: its sequence number), on every attempt. */
   ref?: string | null;
+  /** Why the ladder sent it: raised, escalated, repeat, re_alert (a reminder), police, exhausted. */
+  reason?: string;
+  /** Who has taken the alarm (for a reminder), or null. */
+  holder?: string | null;
+  /** Set on a fall-through: the channel that could not be used, why, and what to do instead. */
+  failed?: { channel: string; reason: string; advice: string | null } | null;
 }
 
 export type DeliveryStatus = 'sent' | 'delivered';
@@ -42,11 +48,19 @@ export interface DeliveryOutcome {
   ref?: string;
 }
 
+/**
+ * Why a delivery failed, as far as the channel can tell: `unreachable` (no connection, no answer),
+ * `refused` (the far end answered and said no: NAK, DUH, HTTP 4xx, SMTP 5xx), or `other`. The ARC's
+ * path state on the dashboard (down or refusing) is read from it.
+ */
+export type FailureKind = 'unreachable' | 'refused' | 'other';
+
 /** Thrown (or rejected) by a notifier when a delivery failed; `retryable` false stops retries at once. */
 export class DeliveryError extends Error {
   constructor(
     message: string,
     readonly retryable = true,
+    readonly kind: FailureKind = 'other',
   ) {
     super(message);
     this.name = 'DeliveryError';

@@ -71,6 +71,13 @@ export const arcNotifierSchema = z.strictObject({
   max_naks: z.int().min(1).max(10).default(3),
   /** NULL supervision message interval; 0 turns supervision off. */
   supervision_s: z.number().min(0).max(24 * 3600).default(90),
+  /**
+   * After an alarm's ARC notice gave up (and fell through), it is tried again this often while the
+   * alarm is open, so the ARC gets the alarm when the path returns.
+   */
+  retry_while_open_s: z.number().min(5).max(3600).default(60),
+  /** The ARC's phone number, put in the fall-through notices ("the ARC was NOT told: phone them on ..."). */
+  phone: z.string().min(3).max(40).optional(),
   retry: retrySchema,
   fallback,
 });

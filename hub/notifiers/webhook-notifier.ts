@@ -40,6 +40,12 @@ export interface WebhookPayload {
     deviceId: string | null;
   };
   recipient: { id: string; name: string; role: string } | null;
+  /**
+   * Why this notice was sent: the ladder's reason (raised, escalated, repeat, re_alert, police,
+   * exhausted; closed for the close event), who holds the alarm, and for a fall-through the channel
+   * that failed and why.
+   */
+  notice: { reason: string; holder: string | null; failed: { channel: string; reason: string } | null };
   link: string;
 }
 
@@ -68,6 +74,11 @@ export function webhookPayload(notice: Notice): WebhookPayload {
     },
     // Only who is told and in which role: never a phone number or address.
     recipient: notice.recipient ? { id: notice.recipient.id, name: notice.recipient.name, role: notice.recipient.role } : null,
+    notice: {
+      reason: notice.event === 'closed' ? 'closed' : (notice.reason ?? 'raised'),
+      holder: notice.holder ?? null,
+      failed: notice.failed ? { channel: notice.failed.channel, reason: notice.failed.reason } : null,
+    },
     link: notice.link,
   };
 }

@@ -21,6 +21,8 @@ import { initialDeviceHealth, stepDeviceHealth, type DeviceHealthInput, type Dev
 import { DeadlineScheduler } from './deadline-scheduler.js';
 import type { EscalationPolicy, Target } from './escalation-policy.js';
 import type { Recipient } from '../notifiers/notifier.js';
+import { channelInfo, isForwardingChannel } from '../notifiers/channel-registry.js';
+import { isDrillDevice, isDrillWorker } from './drill.js';
 
 const DAY = 24 * 3600_000;
 
@@ -43,6 +45,12 @@ export interface RulesRuntimeOptions {
   health: DeviceHealthRules;
   policies: Record<AlarmKind, EscalationPolicy>;
   outputs: RuntimeOutputs;
+  /**
+   * The forwarding channels `[notifiers]` configures (email, webhook, arc, ...). A policy naming any
+   * other is recorded as "not configured" for each person it would have reached. Absent: the caller
+   * dispatches itself and every channel counts as configured.
+   */
+  forwarding?: string[];
 }
 
 /** Where the runtime's effects leave the hub. */
@@ -66,6 +74,10 @@ export interface DispatchRequest {
   link: string;
   /** The ladder rung (the notify effect's `step`): notice ids derive from it, so a re-run effect dedupes. */
   step?: string;
+  /** Why the ladder sent it (raised, escalated, repeat, re_alert, police, exhausted): the e-mail subject says so. */
+  reason?: string;
+  /** Who has taken the alarm (a reminder names them), or null. */
+  holder?: string | null;
 }
 
 /** Effects the runtime adds to the engines' own. */
@@ -84,6 +96,11 @@ export interface AlarmSpec {
   at?: number;
   /** The event is older than 7 days by its age: raised all the same, marked stale. */
   stale?: boolean;
+  /**
+   * Whether it is a drill, when the alarm has no event of its own (a missed check-in): from the
+   * worker. Absent: from the event's own device, never from another device of the worker.
+   */
+  drill?: boolean;
 }
 
 /** What one transaction produced, applied after it commits. */
@@ -253,7 +270,7 @@ export class RulesRuntime extends EventEmitter {
       acknowledgedBy: null,
       closedAt: null,
       closedBy: null,
-      drill: this.o.drill || isDrillDevice(spec.deviceId),
+      drill: this.o.drill || (spec.drill ?? isDrillDevice(spec.deviceId)),
       policy: structuredClone(this.o.policies[spec.kind]),
       level: 0,
       round: 0,
@@ -353,13 +370,17 @@ export class RulesRuntime extends EventEmitter {
           unit.effects.push({ type: 'prompt_worker', workerId, seconds: e.seconds });
           break;
         case 'raise_missed': {
-          const device = (await tx.listDevices()).find((d) => d.workerId === workerId && d.revokedAt === null);
+          // No event raised it: drill-ness is the worker's, and the device shown is one of the same kind
+          // (a real worker's real fob), never a drill fob that happens to be theirs too.
+          const drill = isDrillWorker(workerId);
+          const device = (await tx.listDevices()).find((d) => d.workerId === workerId && d.revokedAt === null && isDrillDevice(d.id) === drill);
           const alarm = await this.raiseAlarm(tx, unit, {
             kind: 'missed_checkin',
             workerId,
             deviceId: device?.id ?? null,
             sourceEventId: null,
             reason: e.summary,
+            drill,
           });
           result.state.missedAlarmId = alarm.id;
           next = null;
@@ -467,17 +488,56 @@ export class RulesRuntime extends EventEmitter {
     if (effect.channels.includes('fob') && effect.targets.includes('worker') && alarm.workerId) {
       await this.execute({ type: 'prompt_worker', workerId: alarm.workerId, seconds: this.o.checkin.graceMin * 60 });
     }
-    const electronic = effect.channels.filter((c) => c === 'email' || c === 'webhook' || c === 'arc');
-    if (electronic.length > 0 && this.o.outputs.dispatch) {
+    const electronic = effect.channels.filter((c) => isForwardingChannel(c));
+    const configured = electronic.filter((c) => !this.o.forwarding || this.o.forwarding.includes(c));
+    await this.recordUnreached(alarm, effect, recipients, electronic.filter((c) => !configured.includes(c)));
+    if (configured.length > 0 && this.o.outputs.dispatch) {
       await this.o.outputs.dispatch({
         alert,
         level: effect.level,
         recipients,
-        channels: electronic,
+        channels: configured,
         link: `${this.o.publicUrl}/alarms/${alarm.id}`,
         ...(effect.step ? { step: effect.step } : {}),
+        reason: effect.reason,
+        holder: alarm.acknowledgedBy,
       });
     }
+  }
+
+  /**
+   * The part of a notification nobody could carry, on the record so the timeline never says people
+   * were told when they were not: each channel the policy names that `[notifiers]` does not configure
+   * (per person it would have reached, or once for an organisation channel), and each role the policy
+   * names that no contact holds.
+   */
+  private async recordUnreached(alarm: AlarmRecord, effect: Extract<EscalationEffect, { type: 'notify' }>, recipients: Recipient[], missing: string[]): Promise<void> {
+    const at = this.o.clock.now();
+    const entries: TimelineEntry[] = [];
+    const { holders, worker } = await this.o.store.read(async (tx) => ({ holders: await tx.listContacts(), worker: alarm.workerId ? await tx.getWorker(alarm.workerId) : null }));
+    for (const t of effect.targets) {
+      // The worker is reached by the fob, the visit and home contacts by the officer's phone calls.
+      if (t === 'worker' || t === 'visit_contact' || t === 'home_contact' || t === 'buddy') continue;
+      const held =
+        t === 'line_manager'
+          ? holders.some((c) => c.id === worker?.lineManagerId)
+          : t.startsWith('person:')
+            ? holders.some((c) => c.id === t.slice(7))
+            : holders.some((c) => c.role === t);
+      if (!held) entries.push({ at, type: 'delivery', actor: 'hub', detail: { status: 'no_contact', level: effect.level, target: t, reason: t === 'line_manager' ? `${worker?.name ?? 'the worker'} has no line manager among the contacts` : t.startsWith('person:') ? `no contact ${t.slice(7)}` : `nobody holds the role ${t.replace(/_/g, ' ')}` } });
+    }
+    for (const channel of missing) {
+      const info = channelInfo(channel);
+      const why = `[notifiers.${channel}] is not configured`;
+      if (info?.perRecipient) {
+        for (const r of recipients) entries.push({ at, type: 'delivery', actor: `notifier:${channel}`, detail: { status: 'not_configured', channel, level: effect.level, recipientId: r.id, recipientName: r.name, recipientRole: r.role, address: info.addressOf?.(r) ?? null, reason: why } });
+      } else {
+        entries.push({ at, type: 'delivery', actor: `notifier:${channel}`, detail: { status: 'not_configured', channel, level: effect.level, recipientId: null, recipientName: null, address: null, reason: why } });
+      }
+    }
+    if (entries.length === 0) return;
+    await this.o.store.transaction((tx) => tx.appendTimeline(alarm.id, entries));
+    this.emit('alarm', { alarmId: alarm.id, type: 'delivery' });
   }
 
   /** Roles to people. Private details are not copied: a Recipient carries only how to reach them. */
@@ -574,15 +634,7 @@ export function summarise(alarm: AlarmRecord, workerName: string | null): string
   return `${drill}${KIND_LABEL[alarm.kind]} from ${who}${where}: ${alarm.reason}`.slice(0, 512);
 }
 
-/**
- * Drill fobs: a team rehearsing against the live hub (`lonewatch sim --drill`) uses devices whose id
- * starts with "drill-"; their alarms are marked as drills everywhere they appear.
- */
-export const DRILL_PREFIX = 'drill-';
-
-export function isDrillDevice(deviceId: string | null): boolean {
-  return deviceId !== null && deviceId.startsWith(DRILL_PREFIX);
-}
+export { DRILL_PREFIX, isDrillDevice, isDrillWorker, drillPairingProblem } from './drill.js';
 
 /** Time-ordered, unique: `a` + base36 milliseconds + 6 random hex characters. */
 export function newAlarmId(now: number): string {

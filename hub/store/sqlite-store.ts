@@ -3,6 +3,7 @@
  * survives a SIGKILL or a power cut. Transactions are serialised through one async lock, because a
  * single connection cannot hold two open transactions at once.
  */
+import { drillPairingProblem } from '../rules/drill.js';
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -421,9 +422,16 @@ export class SqliteStore implements Store {
         return r ? deviceFromRow(r) : null;
       },
       insertDevice: async (d) => {
+        // The last line of defence under the CLI and the API (issue 16): a drill fob of a real worker.
+        const drill = drillPairingProblem(d.id, d.workerId);
+        if (drill) throw new Error(drill);
         s().insertDevice.run({ ...d, online: d.online ? 1 : 0 });
       },
       updateDevice: async (id, changes) => {
+        if (changes.workerId !== undefined) {
+          const drill = drillPairingProblem(id, changes.workerId);
+          if (drill) throw new Error(drill);
+        }
         const sets = Object.keys(changes).filter((k) => k in DEVICE_COLUMNS);
         if (sets.length === 0) return;
         const sql = `UPDATE devices SET ${sets.map((k) => `${DEVICE_COLUMNS[k]} = ?`).join(', ')} WHERE id = ?`;

@@ -3,7 +3,14 @@
  * its own parsing and decryption) so that a mistake shared by both cannot pass unseen. It checks
  * every field of every frame (CRC, length, id, sequence, receiver and line prefixes, account,
  * encryption and pad, timestamp window, the ADM-CID body) and answers ACK, NAK (with its own time)
- * or DUH as a real receiver would. Tests can force an answer or silence.
+ * or DUH as a real receiver would. Tests can force an answer or silence, and choose the form of NAK
+ * and DUH among those DC-09 allows and real receivers send:
+ *
+ * - NAK `standard`: `"NAK"0000R<r>L<l>A0[]_time` (DC-09 5.5.2.2, receiver before line);
+ * - NAK `line-first`: `"NAK"0000L<l>R<r>A0[]_time` (pysiaalarm's order, what the issue met);
+ * - NAK `bare`: `"NAK"` with no frame at all (pysiaalarm, for an account it does not know);
+ * - `EMPTY`: LF CR (pysiaalarm, for a frame whose CRC it rejects);
+ * - DUH `standard`: `"DUH"seq R L #acct[]` (DC-09 5.5.2.3); `bare`: `"DUH"` unframed.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { createCipheriv, createDecipheriv } from 'node:crypto';
@@ -53,12 +60,13 @@ export interface ReceivedFrame {
   timestamp: number | null;
   /** ADM-CID body fields. */
   cid: { account: string; qualifier: number; code: number; group: number; zone: number } | null;
-  answer: 'ACK' | 'NAK' | 'DUH' | 'none';
+  answer: Answer;
   /** The same sequence number and body as an ADM-CID frame received before: a retransmission of that event, not a new one. */
   retransmission: boolean;
 }
 
-export type ForcedAnswer = 'ACK' | 'NAK' | 'DUH' | 'none' | null;
+export type Answer = 'ACK' | 'NAK' | 'NAK:line-first' | 'NAK:bare' | 'EMPTY' | 'DUH' | 'DUH:bare' | 'none';
+export type ForcedAnswer = Answer | null;
 
 export interface Dc09ReceiverOptions {
   account: string;
@@ -73,6 +81,10 @@ export interface Dc09ReceiverOptions {
   windowAfterS?: number;
   /** Offset of the receiver's clock from `now()`, to make a sender resynchronise. */
   skewMs?: number;
+  /** The form of the NAKs it sends when it judges a frame bad (default `standard`). */
+  nakForm?: 'standard' | 'line-first';
+  /** Answers nothing at all while true (the ARC is down but the port is open). */
+  silent?: boolean;
 }
 
 export class Dc09Receiver {
@@ -141,7 +153,8 @@ export class Dc09Receiver {
 
   private judge(raw: string): ReceivedFrame {
     const f: ReceivedFrame = { raw, ok: false, problem: null, id: null, encrypted: false, seq: null, receiver: null, line: null, account: null, plain: null, pad: null, data: null, timestamp: null, cid: null, answer: 'NAK', retransmission: false };
-    const fail = (problem: string, answer: 'NAK' | 'DUH' = 'NAK'): ReceivedFrame => Object.assign(f, { problem, answer, ok: false });
+    const nak: Answer = this.o.nakForm === 'line-first' ? 'NAK:line-first' : 'NAK';
+    const fail = (problem: string, answer: Answer = nak): ReceivedFrame => Object.assign(f, { problem, answer, ok: false });
     if (!raw.startsWith('\n') || !raw.endsWith('\r')) return fail('not framed by LF ... CR');
     const inner = raw.slice(1, -1);
     const m = /^([0-9A-F]{4})(0[0-9A-F]{3})(".*)$/s.exec(inner);
@@ -210,17 +223,22 @@ export class Dc09Receiver {
   }
 
   private reply(f: ReceivedFrame): string | null {
-    const forced = this.forced.length > 0 ? this.forced.shift()! : null;
+    const forced = this.forced.length > 0 ? this.forced.shift()! : this.o.silent ? 'none' : null;
     if (forced) {
       f.answer = forced;
       if (forced !== 'ACK') f.ok = false;
     }
     if (f.answer === 'none') return null;
+    if (f.answer === 'NAK:bare') return '"NAK"';
+    if (f.answer === 'DUH:bare') return '"DUH"';
+    if (f.answer === 'EMPTY') return '\n\r';
     if (f.answer === 'ACK' && f.id === 'ADM-CID' && (!f.retransmission || this.lastSeq === null || f.seq === (this.lastSeq % 9999) + 1)) this.lastSeq = f.seq;
     const rp = this.o.receiver ? `R${this.o.receiver}` : '';
     let body: string;
     if (f.answer === 'NAK') {
       body = `"NAK"0000${rp}L${this.o.line ?? '0'}A0[]${ts(this.receiverNow())}`;
+    } else if (f.answer === 'NAK:line-first') {
+      body = `"NAK"0000L${this.o.line ?? '0'}${rp}A0[]${ts(this.receiverNow())}`;
     } else {
       const head = `${String(f.seq ?? 0).padStart(4, '0')}${rp}L${this.o.line ?? '0'}#${this.o.account}[`;
       const key = this.o.key ?? null;
@@ -235,6 +253,11 @@ export class Dc09Receiver {
       }
     }
     return `\n${arcCrc(body).toString(16).toUpperCase().padStart(4, '0')}${body.length.toString(16).toUpperCase().padStart(4, '0')}${body}\r`;
+  }
+
+  /** Changes how it answers from now on (the ARC going silent and coming back, a new key). */
+  set(o: Partial<Pick<Dc09ReceiverOptions, 'silent' | 'key' | 'nakForm' | 'skewMs'>>): void {
+    Object.assign(this.o, o);
   }
 
   /** Drops every connection (the ARC side of a network failure). */

@@ -36,7 +36,11 @@ describe('alarms from fobs', () => {
     const ack = await f.waitFor((c) => c.k === 'ack');
     expect(ack).toEqual({ k: 'ack', i: id });
     const timeline = await t.timeline(alarms[0].id);
-    expect(timeline.map((e) => e.type)).toEqual(['raised', 'notify', 'notify']);
+    expect(timeline.filter((e) => e.type !== 'delivery').map((e) => e.type)).toEqual(['raised', 'notify', 'notify']);
+    // This hub configures no forwarding channel: the record says so, and never that anyone was told.
+    const deliveries = timeline.filter((e) => e.type === 'delivery');
+    expect(deliveries.length).toBeGreaterThan(0);
+    expect(deliveries.every((e) => e.detail.status === 'not_configured')).toBe(true);
   });
 
   it('a retried event with the same id is acknowledged again but never counted twice', async () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { isBareAnswer, readAnswer } from '../../hub/notifiers/sia-dc09/dc09-answer.js';
 import { crc16, decryptBody, encodeFrame, formatTimestamp, nextSeq, parseFrame, parseKey, parseTimestamp, splitFrames, type Dc09Message } from '../../hub/notifiers/sia-dc09/dc09-frame.js';
 import { CID_CODES, cidData, cidFor, parseCidData } from '../../hub/notifiers/sia-dc09/contact-id.js';
 import { arcCrc } from '../helpers/dc09-receiver.js';
@@ -123,5 +124,28 @@ describe('Contact ID mapping', () => {
   it('formats QEEE GG CCC with fixed widths and refuses out-of-range fields', () => {
     expect(cidData('1234', { qualifier: 3, code: 302, group: 1, zone: 7 })).toBe('#1234|3302 01 007');
     expect(() => cidData('1234', { qualifier: 1, code: 120, group: 100, zone: 0 })).toThrow();
+  });
+});
+
+describe('DC-09 answers in every form', () => {
+  const framed = (body: string) => `\n${crc16(body).toString(16).padStart(4, '0').toUpperCase()}${body.length.toString(16).padStart(4, '0').toUpperCase()}${body}\r`;
+  it('reads the standard NAK and pysiaalarm\'s line-first NAK alike, with the receiver time', () => {
+    for (const body of ['"NAK"0000R0L0A0[]_10:11:12,11-23-2026', '"NAK"0000L0R0A0[]_10:11:12,11-23-2026', '"NAK"0000L0A0[]_10:11:12,11-23-2026']) {
+      expect(readAnswer(framed(body), null)).toMatchObject({ kind: 'NAK', seq: 0, line: '0', account: null, framed: true, intact: true, timestamp: Date.UTC(2026, 10, 23, 10, 11, 12) });
+    }
+  });
+  it('reads a DUH with and without routing, a bare NAK/DUH and an empty frame', () => {
+    expect(readAnswer(framed('"DUH"0007R1L2#1234[]'), null)).toMatchObject({ kind: 'DUH', seq: 7, receiver: '1', line: '2', account: '1234' });
+    expect(readAnswer(framed('"DUH"0007L2#1234[]'), null)).toMatchObject({ kind: 'DUH', seq: 7, receiver: null, line: '2' });
+    expect(readAnswer('"NAK"', null)).toMatchObject({ kind: 'NAK', seq: null, timestamp: null, framed: false });
+    expect(readAnswer('"DUH"', null)).toMatchObject({ kind: 'DUH', framed: false });
+    expect(readAnswer('\n\r', null)).toMatchObject({ kind: 'EMPTY' });
+    expect(isBareAnswer('"NAK"')).toBe(true);
+    expect(isBareAnswer('"NAK"0000')).toBe(false);
+  });
+  it('flags a damaged answer instead of throwing, and refuses what is no answer', () => {
+    expect(readAnswer('\n00000014"ACK"0001L0#1234[]\r', null).intact).toBe(false);
+    expect(() => readAnswer(framed('"ADM-CID"0001L0#1234[]'), null)).toThrow(/not an answer/);
+    expect(() => readAnswer('hello', null)).toThrow(/not a DC-09/);
   });
 });

@@ -104,13 +104,15 @@ describe('DC-09 to an ARC', () => {
     expect(arc.counters.naks).toBe(1);
   });
 
-  it('keeps NAKing: gives up after max_naks, retryable', async () => {
+  it('a NAK while the clocks agree is retransmitted once, then taken as a refusal (wrong key, account or line): not retryable', async () => {
     const { receiver, arc } = await setup();
     receiver.forced.push('NAK', 'NAK', 'NAK');
     const err = await arc.send(notice(), never()).catch((e) => e);
     expect(err).toBeInstanceOf(DeliveryError);
-    expect(err.retryable).toBe(true);
-    expect(receiver.frames).toHaveLength(3);
+    expect(err.retryable).toBe(false);
+    expect(err.kind).toBe('refused');
+    expect(err.message).toMatch(/NAK 2 times\) although our clocks agree: the encryption key, account or line/);
+    expect(receiver.frames.map((f) => f.seq)).toEqual([1, 1]);
   });
 
   it('DUH is final: not retryable', async () => {
@@ -146,6 +148,36 @@ describe('DC-09 to an ARC', () => {
     clock.advance(90_000);
     await expect.poll(() => arc.counters.nullFailures).toBe(1);
     expect(arc.counters.nulls).toBe(2);
+  });
+
+  it('reads every NAK and DUH form: pysiaalarm line-first NAK (resynchronises), bare NAK, empty answer, bare DUH', async () => {
+    const { receiver, arc } = await setup({ skewMs: 5 * 60_000, nakForm: 'line-first' });
+    const out = await arc.send(notice(), never());
+    expect(out.status).toBe('delivered');
+    expect(receiver.frames.map((f) => f.answer)).toEqual(['NAK:line-first', 'ACK']);
+    expect(receiver.frames[1].timestamp).toBe(Math.floor((clock.now() + 5 * 60_000) / 1000) * 1000);
+
+    receiver.forced.push('NAK:bare');
+    const bare = await arc.send(notice({}, 'n2'), never()).catch((e) => e);
+    expect(bare).toMatchObject({ retryable: false, kind: 'refused' });
+    expect(bare.message).toMatch(/NAK without a time\): it does not know account 1234/);
+
+    receiver.forced.push('EMPTY', 'ACK');
+    expect((await arc.send(notice({}, 'n3'), never())).status).toBe('delivered');
+
+    receiver.forced.push('DUH:bare');
+    const duh = await arc.send(notice({}, 'n4'), never()).catch((e) => e);
+    expect(duh).toMatchObject({ retryable: false, kind: 'refused' });
+    expect(duh.message).toMatch(/DUH/);
+  });
+
+  it('a receiver holding another key answers NAK with its own time (line first, as pysiaalarm): refused at once, never "unreadable"', async () => {
+    const { receiver, arc } = await setup({ key: parseKey('F'.repeat(64)), nakForm: 'line-first' }, { key: parseKey(KEY_HEX) });
+    const err = await arc.send(notice({ kind: 'covert_sos' }), never()).catch((e) => e);
+    expect(err).toMatchObject({ retryable: false, kind: 'refused' });
+    expect(err.message).not.toMatch(/unreadable|bad header/);
+    expect(err.message).toMatch(/encryption key, account or line do not match/);
+    expect(receiver.frames.every((f) => f.problem && /pad|wrong key/.test(f.problem))).toBe(true);
   });
 
   it('a receiver that is down is a retryable failure', async () => {

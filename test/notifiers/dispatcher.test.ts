@@ -39,6 +39,8 @@ function request(clock: ManualClock, alarmId = 'a1', channels = ['webhook']): Di
 function setup(channels: Record<string, Partial<ChannelSpec> & { notifier: Notifier }>, journal?: NoticeJournal, start?: number) {
   const clock = new ManualClock(start);
   const records: { alarmId: string; entry: TimelineEntry }[] = [];
+  // "queued" (stored, about to be tried) is kept apart: these tests follow the attempts.
+  const queued: { alarmId: string; entry: TimelineEntry }[] = [];
   const undeliverable: string[] = [];
   const specs: Record<string, ChannelSpec> = {};
   for (const [k, v] of Object.entries(channels)) specs[k] = { retry: RETRY, fallback: [], perRecipient: k === 'email', ...v };
@@ -47,7 +49,7 @@ function setup(channels: Record<string, Partial<ChannelSpec> & { notifier: Notif
     log: silentLogger,
     channels: specs,
     record: async (alarmId, entry) => {
-      records.push({ alarmId, entry });
+      (entry.detail.status === 'queued' ? queued : records).push({ alarmId, entry });
     },
     undeliverable: async (alarmId, level, who) => {
       undeliverable.push(`${alarmId}:${level}:${who}`);
@@ -55,7 +57,7 @@ function setup(channels: Record<string, Partial<ChannelSpec> & { notifier: Notif
     ...(journal ? { journal } : {}),
   });
   const statuses = (alarmId = 'a1') => records.filter((r) => r.alarmId === alarmId).map((r) => `${r.entry.actor}:${r.entry.detail.status}:${r.entry.detail.attempt ?? ''}`);
-  return { clock, d, records, undeliverable, statuses };
+  return { clock, d, records, queued, undeliverable, statuses };
 }
 
 describe('retry schedule (pure)', () => {

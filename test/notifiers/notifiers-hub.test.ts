@@ -86,7 +86,8 @@ async function rig(opts: { arcDown?: boolean; notifiers?: (n: Record<string, Rec
     webhook,
     arc,
     fob,
-    deliveries: async (alarmId) => (await t.timeline(alarmId)).filter((e) => e.type === 'delivery'),
+    // Results of attempts; "queued" entries (stored, about to be tried) are checked on their own.
+    deliveries: async (alarmId) => (await t.timeline(alarmId)).filter((e) => e.type === 'delivery' && e.detail.status !== 'queued'),
   };
 }
 

@@ -48,7 +48,7 @@ async function sos(t: TestHub): Promise<string> {
   return alarm.id;
 }
 
-const webhookEntries = async (t: TestHub, alarmId: string) => (await t.timeline(alarmId)).filter((e) => e.type === 'delivery' && e.actor === 'notifier:webhook');
+const webhookEntries = async (t: TestHub, alarmId: string) => (await t.timeline(alarmId)).filter((e) => e.type === 'delivery' && e.actor === 'notifier:webhook' && e.detail.status !== 'queued');
 
 function notifiersMetrics(t: TestHub): Record<string, number> {
   return t.hub.metrics().notifiers as Record<string, number>;
@@ -114,6 +114,45 @@ describe('alert forwarding across a hub restart', () => {
     expect(notifiersMetrics(t2)).toMatchObject({ sent: 2, delivered: 2, failed: 0, retrying: 0, queueDepth: 0, resumed: 2 });
   });
 
+  it('an ARC notice still being tried after its give-up when the hub stops carries on after the restart: the ARC gets the alarm (same seq), then the restore', async () => {
+    const dataDir = tempDir();
+    let clock = new ManualClock();
+    const rxOptions = { account: '4321', line: '3', now: () => clock.now() };
+    const down = await Dc09Receiver.start(rxOptions);
+    const port = down.port;
+    await down.close();
+    const notifiers = {
+      arc: { host: '127.0.0.1', port, account: '4321', line: '3', supervision_s: 0, retry_while_open_s: 10, retry: { timeout_s: 10, first_retry_s: 1, give_up_after_s: 5 } },
+    };
+    const t1 = await start(dataDir, clock, notifiers);
+    const alarmId = await sos(t1);
+    for (let i = 0; i < 6; i++) {
+      await t1.advance(1000);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await expect.poll(async () => (await t1.timeline(alarmId)).some((e) => e.type === 'delivery' && e.detail.late === true)).toBe(true);
+    await t1.stop();
+
+    clock = new ManualClock(clock.now() + 5_000);
+    const arc = await Dc09Receiver.start(rxOptions, port);
+    closers.push(() => arc.close());
+    const t2 = await start(dataDir, clock, notifiers);
+    await t2.settle();
+    for (let i = 0; i < 12 && arc.accepted.length === 0; i++) {
+      await t2.advance(1000);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await expect.poll(() => arc.accepted.map((f) => [f.seq, f.cid?.qualifier, f.cid?.code])).toEqual([[1, 1, 120]]);
+    await expect.poll(async () => (await t2.timeline(alarmId)).some((e) => e.type === 'delivery' && e.detail.status === 'delivered' && e.detail.late === true)).toBe(true);
+    await t2.hub.runtime.alarmAction(alarmId, { type: 'resolve', by: 'user:dana', note: 'safe' });
+    await t2.settle();
+    await t2.hub.dispatcher!.idle();
+    expect(arc.accepted.map((f) => [f.seq, f.cid?.qualifier])).toEqual([
+      [1, 1],
+      [2, 3],
+    ]);
+  });
+
   it('after a restart, closing the alarm restores it at the ARC once (next sequence number) and tells the webhook once', async () => {
     const dataDir = tempDir();
     let clock = new ManualClock();
@@ -167,7 +206,7 @@ describe('alert forwarding across a hub restart', () => {
       [2, 3],
     ]);
     expect(hook.received.map((r) => r.json.type)).toEqual(['lonewatch.alert', 'lonewatch.alert', 'lonewatch.alarm.resolved']);
-    const records = (await t3.timeline(alarmId)).filter((e) => e.type === 'delivery' && e.detail.event === 'closed');
+    const records = (await t3.timeline(alarmId)).filter((e) => e.type === 'delivery' && e.detail.event === 'closed' && e.detail.status !== 'queued');
     expect(records.map((e) => `${e.actor} ${e.detail.status}`).sort()).toEqual(['notifier:arc delivered', 'notifier:webhook delivered']);
   });
 

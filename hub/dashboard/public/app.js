@@ -21,7 +21,7 @@ const state = {
 
 const STEP_LABEL = {
   raised: 'Alarm raised',
-  notify: 'Notified',
+  notify: 'Ladder step',
   acknowledged: 'Acknowledged',
   resolved: 'Resolved',
   cancelled: 'Cancelled (false alarm)',
@@ -200,6 +200,8 @@ function showSignIn() {
   state.events = null;
   $('#top').hidden = true;
   view.hidden = true;
+  const fw = $('#forwarding-warning');
+  if (fw) fw.hidden = true;
   $('#signin').hidden = false;
   firstRunHint();
 }
@@ -262,6 +264,110 @@ async function start() {
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Forwarding (issue 16): who was told, by what, and how it went; the standing warning when a policy
+// can reach nobody or a channel's path (the ARC) is down or refusing. Kept apart from the rest so the
+// board and alarm views only call these.
+
+const CHANNEL_LABEL = { email: 'e-mail', webhook: 'webhook', arc: 'ARC', sms: 'SMS' };
+const DELIVERY_LABEL = {
+  queued: 'queued',
+  sent: 'sent (relay accepted)',
+  delivered: 'delivered',
+  failed: 'FAILED',
+  fallthrough: 'gave up, handed on',
+  not_configured: 'NOT CONFIGURED',
+  no_address: 'no address',
+  no_contact: 'NOBODY HOLDS THIS ROLE',
+  skipped: 'not sent',
+};
+const DELIVERY_BAD = new Set(['failed', 'fallthrough', 'not_configured', 'no_address', 'no_contact']);
+
+function deliveryWho(d) {
+  if (d.status === 'no_contact' || d.state === 'no_contact') return String(d.target || d.recipientRole || '').replace(/_/g, ' ');
+  if (d.recipientName) return `${d.recipientName}${d.recipientRole ? ` (${String(d.recipientRole).replace(/_/g, ' ')})` : ''}`;
+  return d.channel === 'arc' ? 'alarm receiving centre' : d.channel === 'webhook' ? 'control-room webhook' : 'organisation';
+}
+
+function deliveryText(d) {
+  const channel = CHANNEL_LABEL[d.channel] || d.channel || '';
+  const parts = [deliveryWho(d), channel ? `by ${channel}${d.address ? ` ${d.address}` : ''}` : '', DELIVERY_LABEL[d.status] || d.status];
+  if (d.via) parts.push(`instead of ${CHANNEL_LABEL[d.via] || d.via}`);
+  if (d.event === 'closed') parts.push('alarm over');
+  if (d.reason) parts.push(d.reason);
+  else if (d.detail) parts.push(d.detail);
+  if (d.status === 'fallthrough' && d.to) parts.push(`handed to ${CHANNEL_LABEL[d.to] || d.to}`);
+  return parts.filter(Boolean).join(' · ');
+}
+
+function deliveryChips(lines) {
+  const shown = lines.filter((l) => !l.closed);
+  if (shown.length === 0) return null;
+  return h(
+    'div',
+    { class: 'told', 'data-told': String(shown.length) },
+    shown.map((l) =>
+      h('span', { class: `chip${DELIVERY_BAD.has(l.state) ? ' bad' : ''}`, 'data-delivery': l.state, title: l.reason || '' }, `${deliveryWho(l)} · ${CHANNEL_LABEL[l.channel] || l.channel || ''}${l.via ? ` (for ${CHANNEL_LABEL[l.via] || l.via})` : ''} · ${DELIVERY_LABEL[l.state] || l.state}`),
+    ),
+  );
+}
+
+function deliveryTable(lines) {
+  if (lines.length === 0) return h('p', { class: 'muted', text: 'Nobody outside the dashboard has been told of this alarm.' });
+  return h(
+    'table',
+    { class: 'told-table', id: 'told-table' },
+    h('thead', {}, h('tr', {}, h('th', { text: 'Who' }), h('th', { text: 'Channel' }), h('th', { text: 'Address' }), h('th', { text: 'State' }), h('th', { text: 'Why' }), h('th', { text: 'At' }))),
+    h(
+      'tbody',
+      {},
+      lines.map((l) =>
+        h(
+          'tr',
+          { 'data-delivery': l.state, class: DELIVERY_BAD.has(l.state) ? 'bad' : '' },
+          h('td', { text: deliveryWho(l) + (l.closed ? ' (told it is over)' : '') }),
+          h('td', { text: `${CHANNEL_LABEL[l.channel] || l.channel || '–'}${l.via ? ` instead of ${CHANNEL_LABEL[l.via] || l.via}` : ''}` }),
+          h('td', { text: l.address || '–' }),
+          h('td', { text: DELIVERY_LABEL[l.state] || l.state }),
+          h('td', { text: l.reason || '' }),
+          h('td', { text: fmtTime(l.at) }),
+        ),
+      ),
+    ),
+  );
+}
+
+/** The standing warning above every view: policies that reach nobody, and channel paths down or refusing. */
+async function refreshForwardingWarning() {
+  let d;
+  try {
+    d = await get('/api/forwarding');
+  } catch {
+    return;
+  }
+  let box = $('#forwarding-warning');
+  if (!box) {
+    box = h('div', { id: 'forwarding-warning', class: 'warning standing', role: 'alert' });
+    view.parentNode.insertBefore(box, view);
+  }
+  const badPaths = d.paths.filter((p) => p.state !== 'up');
+  const items = [
+    ...badPaths.map((p) => {
+      const arc = p.channel === 'arc';
+      const what = arc ? 'alarm receiving centre' : CHANNEL_LABEL[p.channel] || p.channel;
+      const todo = arc ? 'Alarms are not reaching the ARC: phone them about each open alarm, or dial 999 for an emergency.' : `Alarms are not reaching the ${what}: the people on the ladder are still told by the other channels.`;
+      return h('p', { 'data-path': p.channel, class: 'path-alarm', text: `ALARM: the path to the ${what} is ${p.state === 'down' ? 'DOWN' : 'REFUSING our messages'} since ${fmtTime(p.since)}${p.reason ? `: ${p.reason}` : ''}. ${todo}` });
+    }),
+    ...d.reachesNobody.map((r) => h('p', { 'data-policy': r.policy, text: `Warning: ${r.message}. Configure [notifiers] in lonewatch.toml or add contacts.` })),
+  ];
+  box.hidden = items.length === 0;
+  box.replaceChildren(...items);
+  // A path that just went down or started refusing is an alarm: it sounds.
+  const key = badPaths.map((p) => `${p.channel}:${p.state}`).join(',');
+  if (key && key !== refreshForwardingWarning.last) beep(true);
+  refreshForwardingWarning.last = key;
+}
+
 function signedIn(user, csrf) {
   state.me = user;
   state.csrf = csrf;
@@ -273,10 +379,11 @@ function signedIn(user, csrf) {
   updateSoundButton();
   connectEvents();
   refreshAlarmCount();
+  refreshForwardingWarning();
   // A safety net under the live stream (a proxy that buffers it, a laptop waking up): new alarms
   // still ring within 30 seconds.
   clearInterval(signedIn.poll);
-  signedIn.poll = setInterval(() => state.me && refreshAlarmCount(), 30_000);
+  signedIn.poll = setInterval(() => state.me && (refreshAlarmCount(), refreshForwardingWarning()), 30_000);
   route();
 }
 
@@ -353,6 +460,7 @@ function onAlarmEvent(data) {
   refreshTimer = setTimeout(async () => {
     const beeped = state.beeps;
     await refreshAlarmCount();
+    if (data.type === 'path' || data.type === 'delivery' || !data.type) refreshForwardingWarning();
     if (reAlert && state.beeps === beeped) {
       beep(false);
       toast('An alarm on the board notified again: see who is on it', true);
@@ -462,6 +570,7 @@ function alarmCard(a) {
       h('div', { class: 'meta', text: a.reason }),
       a.open && a.workerCancelledAt ? h('div', { class: 'callout amber', 'data-worker-cancelled': 'true', text: `Cancelled by the worker at ${fmtTime(a.workerCancelledAt)}: call back to confirm` }) : null,
       a.open && a.step ? h('div', { class: 'step', text: stepLine(a) }) : null,
+      a.open && a.deliveries ? deliveryChips(a.deliveries) : null,
     ),
     h(
       'div',
@@ -475,7 +584,8 @@ function alarmCard(a) {
 /** Where the escalation ladder is: what the policy says to do now, and when it moves on. */
 function stepLine(a) {
   const waiting = a.nextStepAt && !a.acknowledgedAt;
-  if (a.allAtOnce) return `Everyone on the ladder has been told${waiting ? `; told again ${until(a.nextStepAt)} unless someone takes charge` : ''}`;
+  // Not "everyone has been told": whether anyone was is in the delivery lines (issue 16).
+  if (a.allAtOnce) return `Every level of the ladder was started at once (who was told: see below)${waiting ? `; again ${until(a.nextStepAt)} unless someone takes charge` : ''}`;
   return `Now: ${a.step} (step ${a.level + 1} of ${a.steps}${waiting ? `; next step ${until(a.nextStepAt)}` : ''})`;
 }
 
@@ -508,7 +618,10 @@ function stepText(e) {
     case 'raised':
       return [d.reason, d.deviceId ? `fob ${d.deviceId}` : '', d.visitRef ? `visit ${d.visitRef}` : '', d.lastSightingAt ? `last sighting ${fmtTime(d.lastSightingAt)}` : '', d.drill ? 'DRILL' : ''].filter(Boolean).join(' · ');
     case 'notify':
-      return `${d.name || `level ${(d.level ?? 0) + 1}`}: ${(d.targets || []).join(', ').replace(/_/g, ' ')}${d.channels ? ` by ${d.channels.join(', ')}` : ''}`;
+      // What the ladder asked for; what came of it is in the delivery lines that follow.
+      return `${d.name || `level ${(d.level ?? 0) + 1}`}: to tell ${(d.targets || []).join(', ').replace(/_/g, ' ')}${d.channels ? ` (policy channels: ${d.channels.join(', ')})` : ''}`;
+    case 'delivery':
+      return deliveryText(d);
     case 'escalated':
       return `level ${(d.level ?? 0) + 1}: ${d.name || ''}`;
     case 'refused':
@@ -692,6 +805,7 @@ async function alarmView(id) {
         h('section', { class: 'card' }, h('h2', { text: 'Where they should be' }), visitFacts(d.visit, d.lastSighting), h('p', { class: 'muted', text: a.reason }), a.open && a.step ? h('p', { class: 'step', id: 'ladder-step', text: stepLine(a) }) : null),
         callPanel(a, d),
         a.workerId ? h('section', { class: 'card' }, h('h2', { text: 'Private details' }), h('p', { class: 'muted', text: 'Shown only while this alarm is active, or to roles that need them; every view is logged.' }), showPrivate, privateBox) : null,
+        d.deliveries ? h('section', { class: 'card', id: 'told' }, h('h2', { text: 'Who was told' }), deliveryTable(d.deliveries)) : null,
         h('section', { class: 'card' }, h('h2', { text: 'Timeline' }), timelineList(d.timeline)),
       ),
     ),

@@ -9,8 +9,16 @@ import { connect, type Socket } from 'node:net';
 import type { Clock, TimerHandle } from '../../clock.js';
 import type { Logger } from '../../logger.js';
 import { DeliveryError, type DeliveryOutcome, type Notice, type Notifier } from '../notifier.js';
-import { encodeFrame, nextSeq, parseFrame, splitFrames, type Dc09Message, type ParsedFrame } from './dc09-frame.js';
+import { encodeFrame, nextSeq, splitFrames, type Dc09Message } from './dc09-frame.js';
+import { isBareAnswer, readAnswer, type Dc09Answer } from './dc09-answer.js';
 import { cidData, cidFor } from './contact-id.js';
+
+/**
+ * DC-09 receivers accept a timestamp from 20 s behind to 40 s ahead of their own clock (DC-09 5.5.1.9):
+ * a NAK whose time is within that of ours was not about the time.
+ */
+const CLOCK_WINDOW_BEFORE_MS = 20_000;
+const CLOCK_WINDOW_AFTER_MS = 40_000;
 
 export interface Dc09Options {
   host: string;
@@ -34,10 +42,12 @@ export interface Dc09Options {
   supervisionTimeoutMs: number;
   clock: Clock;
   log: Logger;
+  /** Each supervision result (null: acknowledged), so the path state covers quiet times too. */
+  onSupervision?(err: Error | null): void;
 }
 
 interface Waiter {
-  resolve(frame: ParsedFrame): void;
+  resolve(frame: Dc09Answer): void;
   reject(err: Error): void;
 }
 
@@ -100,17 +110,20 @@ export class Dc09Notifier implements Notifier {
     await this.exchange({ id: 'NULL', seq: 0, data: '' }, signal);
   }
 
-  private exchange(m: { id: 'ADM-CID' | 'NULL'; seq: number; data: string }, signal: AbortSignal): Promise<ParsedFrame> {
+  private exchange(m: { id: 'ADM-CID' | 'NULL'; seq: number; data: string }, signal: AbortSignal): Promise<Dc09Answer> {
     const run = () => this.exchangeNow(m, signal);
     const p = this.chain.then(run, run);
     this.chain = p.catch(() => undefined);
     return p;
   }
 
-  private async exchangeNow(m: { id: 'ADM-CID' | 'NULL'; seq: number; data: string }, signal: AbortSignal): Promise<ParsedFrame> {
+  private async exchangeNow(m: { id: 'ADM-CID' | 'NULL'; seq: number; data: string }, signal: AbortSignal): Promise<Dc09Answer> {
     if (this.closed) throw new DeliveryError('ARC link closed', false);
     signal.throwIfAborted();
+    let clockNaks = 0;
+    let agreeingNaks = 0;
     for (let naks = 0; ; naks++) {
+      const sentAt = this.o.clock.now() + this.offsetMs;
       const msg: Dc09Message = {
         id: m.id,
         encrypted: this.o.key !== null,
@@ -120,47 +133,72 @@ export class Dc09Notifier implements Notifier {
         account: this.o.account,
         data: m.data,
         extended: [],
-        timestamp: this.o.clock.now() + this.offsetMs,
+        timestamp: sentAt,
       };
       const socket = await this.connectNow(signal);
       const reply = this.awaitReply(signal);
       socket.write(encodeFrame(msg, this.o.key), 'latin1');
       this.counters.sent++;
-      const frame = await reply;
-      const r = frame.message;
-      if (frame.crcSent !== frame.crcComputed || frame.lengthSent !== frame.lengthComputed) {
-        throw new DeliveryError(`ARC answer failed its CRC or length check`);
-      }
-      if (r.id === 'ACK') {
-        if (r.seq !== m.seq) throw new DeliveryError(`ARC acknowledged seq ${r.seq}, expected ${m.seq}`);
-        if (r.account !== null && r.account.toUpperCase() !== this.o.account.toUpperCase()) throw new DeliveryError(`ARC acknowledged account ${r.account}`);
-        this.counters.acks++;
-        return frame;
-      }
-      if (r.id === 'DUH') {
-        this.counters.duhs++;
-        throw new DeliveryError('ARC answered DUH: it does not understand this message', false);
-      }
-      if (r.id === 'NAK') {
-        this.counters.naks++;
-        if (r.timestamp !== null) {
-          this.offsetMs = r.timestamp - this.o.clock.now();
-          this.o.log.warn({ offsetMs: this.offsetMs }, 'ARC answered NAK; timestamp resynchronised to the receiver clock');
-        }
-        if (naks + 1 >= this.o.maxNaks) throw new DeliveryError(`ARC answered NAK ${naks + 1} times`);
+      const r = await reply;
+      if (!r.intact) {
+        // Damaged on the way back: the ARC may have the message; a retransmission keeps its number.
+        if (naks + 1 >= this.o.maxNaks) throw new DeliveryError('the ARC answer failed its CRC or length check every time', true, 'unreachable');
         continue;
       }
-      throw new DeliveryError(`unexpected ARC answer "${r.id}"`);
+      if (r.kind === 'ACK' || r.kind === 'RSP') {
+        if (r.seq !== null && r.seq !== m.seq) throw new DeliveryError(`ARC acknowledged seq ${r.seq}, expected ${m.seq}`);
+        if (r.account !== null && r.account.toUpperCase() !== this.o.account.toUpperCase()) throw new DeliveryError(`ARC acknowledged account ${r.account}, ours is ${this.o.account}`);
+        this.counters.acks++;
+        return r;
+      }
+      if (r.kind === 'DUH') {
+        this.counters.duhs++;
+        throw new DeliveryError(
+          `the ARC answered DUH (it does not understand this message): account ${this.o.account} or the ADM-CID message type is not set up there; check notifiers.arc with the ARC`,
+          false,
+          'refused',
+        );
+      }
+      if (r.kind === 'EMPTY') {
+        this.counters.naks++;
+        // pysiaalarm answers LF CR to a message whose CRC it rejects.
+        if (naks + 1 >= this.o.maxNaks) throw new DeliveryError(`the ARC rejected the message ${naks + 1} times without a reason (empty answer: it found the frame damaged)`, true, 'refused');
+        continue;
+      }
+      // NAK
+      this.counters.naks++;
+      if (r.timestamp === null) {
+        // A bare "NAK" (no frame, no time): the receiver does not know this account (pysiaalarm).
+        throw new DeliveryError(`the ARC refused the message (NAK without a time): it does not know account ${this.o.account}, or cannot read the message with its key; check notifiers.arc with the ARC`, false, 'refused');
+      }
+      const diff = r.timestamp - sentAt;
+      if (diff > CLOCK_WINDOW_AFTER_MS || diff < -CLOCK_WINDOW_BEFORE_MS) {
+        clockNaks++;
+        this.offsetMs = r.timestamp - this.o.clock.now();
+        this.o.log.warn({ offsetMs: this.offsetMs }, 'ARC answered NAK: its clock differs from ours; timestamp resynchronised to the receiver clock and message resent');
+        if (naks + 1 >= this.o.maxNaks) throw new DeliveryError(`the ARC answered NAK ${naks + 1} times; its clock differs from ours by ${Math.round(diff / 1000)} s`, true, 'refused');
+        continue;
+      }
+      agreeingNaks++;
+      // One NAK while the clocks agree may be a frame damaged on the way; a second is a refusal:
+      // the key, account or line do not match (a rotated key, a typo). Retrying will not help.
+      if (agreeingNaks >= 2 || naks + 1 >= this.o.maxNaks) {
+        throw new DeliveryError(
+          `the ARC refused the message (NAK ${naks + 1} times) although our clocks agree${clockNaks ? ' after resynchronising' : ''}: the encryption key, account or line do not match what the ARC holds for this hub; check notifiers.arc with the ARC`,
+          false,
+          'refused',
+        );
+      }
     }
   }
 
-  private awaitReply(signal: AbortSignal): Promise<ParsedFrame> {
-    return new Promise<ParsedFrame>((resolve, reject) => {
+  private awaitReply(signal: AbortSignal): Promise<Dc09Answer> {
+    return new Promise<Dc09Answer>((resolve, reject) => {
       const onAbort = (): void => {
         this.waiter = null;
         // The answer may still come; a fresh connection keeps it from being read as the next one's.
         this.dropSocket();
-        reject(new DeliveryError(`no answer from the ARC (${String(signal.reason ?? 'aborted')})`));
+        reject(new DeliveryError(`no answer from the ARC (${String(signal.reason ?? 'aborted')})`, true, 'unreachable'));
       };
       signal.addEventListener('abort', onAbort, { once: true });
       this.waiter = {
@@ -185,7 +223,7 @@ export class Dc09Notifier implements Notifier {
         const onError = (err: Error): void => {
           this.connecting = null;
           s.destroy();
-          reject(new DeliveryError(`ARC ${this.o.host}:${this.o.port} unreachable: ${err.message}`));
+          reject(new DeliveryError(`ARC ${this.o.host}:${this.o.port} unreachable: ${err.message}`, true, 'unreachable'));
         };
         s.once('error', onError);
         s.once('connect', () => {
@@ -200,7 +238,7 @@ export class Dc09Notifier implements Notifier {
             if (this.socket === s) this.socket = null;
             const w = this.waiter;
             this.waiter = null;
-            w?.reject(new DeliveryError('ARC closed the connection before answering'));
+            w?.reject(new DeliveryError('ARC closed the connection before answering', true, 'unreachable'));
           });
           resolve(s);
         });
@@ -208,7 +246,7 @@ export class Dc09Notifier implements Notifier {
     }
     const pending = this.connecting;
     return new Promise<Socket>((resolve, reject) => {
-      const onAbort = (): void => reject(new DeliveryError(`ARC connection timed out (${String(signal.reason ?? 'aborted')})`));
+      const onAbort = (): void => reject(new DeliveryError(`ARC connection timed out (${String(signal.reason ?? 'aborted')})`, true, 'unreachable'));
       if (signal.aborted) return onAbort();
       signal.addEventListener('abort', onAbort, { once: true });
       pending.then(
@@ -219,20 +257,29 @@ export class Dc09Notifier implements Notifier {
   }
 
   private onData(chunk: string): void {
-    const { frames, rest } = splitFrames(this.buffer + chunk);
+    const text = this.buffer + chunk;
+    // An answer with no LF ... CR around it (pysiaalarm's bare "NAK" for an unknown account).
+    if (!text.includes('\n') && isBareAnswer(text)) {
+      this.buffer = '';
+      this.deliverAnswer(text.trim());
+      return;
+    }
+    const { frames, rest } = splitFrames(text);
     this.buffer = rest.slice(-4096);
-    for (const raw of frames) {
-      const w = this.waiter;
-      if (!w) {
-        this.o.log.warn('unexpected frame from the ARC ignored');
-        continue;
-      }
-      this.waiter = null;
-      try {
-        w.resolve(parseFrame(raw, this.o.key));
-      } catch (err) {
-        w.reject(new DeliveryError(`unreadable answer from the ARC: ${(err as Error).message}`));
-      }
+    for (const raw of frames) this.deliverAnswer(raw);
+  }
+
+  private deliverAnswer(raw: string): void {
+    const w = this.waiter;
+    if (!w) {
+      this.o.log.warn('unexpected frame from the ARC ignored');
+      return;
+    }
+    this.waiter = null;
+    try {
+      w.resolve(readAnswer(raw, this.o.key));
+    } catch (err) {
+      w.reject(new DeliveryError(`unreadable answer from the ARC: ${(err as Error).message} (${JSON.stringify(raw.slice(0, 80))})`, true, 'refused'));
     }
   }
 
@@ -248,10 +295,15 @@ export class Dc09Notifier implements Notifier {
       const t = this.o.clock.setTimer(() => ctl.abort(new Error('supervision timeout')), this.o.supervisionTimeoutMs);
       this.supervise(ctl.signal)
         .then(
-          () => this.o.log.debug('ARC NULL supervision acknowledged'),
+          () => {
+            this.o.log.debug('ARC NULL supervision acknowledged');
+            this.o.onSupervision?.(null);
+          },
           (err: Error) => {
             this.counters.nullFailures++;
-            this.o.log.warn({ err: err.message }, 'ARC NULL supervision failed: the path to the alarm receiving centre is down');
+            this.o.onSupervision?.(err);
+            const refused = err instanceof DeliveryError && err.kind === 'refused';
+            this.o.log.warn({ err: err.message }, refused ? 'ARC NULL supervision refused: the alarm receiving centre answers but refuses our messages' : 'ARC NULL supervision failed: the path to the alarm receiving centre is down');
           },
         )
         .finally(() => t.cancel());
