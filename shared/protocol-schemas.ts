@@ -122,6 +122,8 @@ export const alertSchema = z.strictObject({
   at: z.iso.datetime(),
   drill: z.boolean(),
   summary: z.string().max(512),
+  /** How the officer closed it (genuine, false_alarm, ...); absent or null while open or when the hub closed it. */
+  outcome: z.string().max(32).nullable().optional(),
 });
 
 export type HeartbeatMessage = z.infer<typeof heartbeatSchema>;

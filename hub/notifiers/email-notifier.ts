@@ -25,6 +25,21 @@ const STATE_TEXT: Record<string, string> = {
   cancelled: 'cancelled',
 };
 
+/** The outcome the officer chose when closing (issue 15 item 10), in words for the close e-mail. */
+const OUTCOME_TEXT: Record<string, string> = {
+  genuine: 'genuine: the worker needed help',
+  false_alarm: 'false alarm',
+  test: 'test',
+  safe_after_callback: 'worker safe after call-back',
+  police_attended: 'police attended',
+};
+
+/** "resolved", or "resolved: false alarm" when the officer gave the outcome. */
+function howItEnded(a: Notice['alert']): string {
+  const state = a.state === 'cancelled' ? 'cancelled' : 'resolved';
+  return a.outcome ? `${state}: ${OUTCOME_TEXT[a.outcome] ?? a.outcome}` : state;
+}
+
 function utc(iso: string): string {
   return `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`;
 }
@@ -36,7 +51,7 @@ function utc(iso: string): string {
  */
 function purpose(notice: Notice): string {
   const a = notice.alert;
-  if (notice.event === 'closed') return `OVER (${a.state}): `;
+  if (notice.event === 'closed') return `OVER (${howItEnded(a)}): `;
   if (notice.failed) return notice.failed.channel === 'arc' ? 'ARC NOT TOLD: ' : `${notice.failed.channel.toUpperCase()} FAILED: `;
   switch (notice.reason) {
     case 're_alert':
@@ -61,7 +76,7 @@ export function emailSubject(notice: Notice): string {
 function leadLines(notice: Notice): string[] {
   const a = notice.alert;
   if (notice.event === 'closed') {
-    return [`This alarm is over: ${a.state === 'cancelled' ? 'cancelled' : 'resolved'} at ${utc(a.at)}. You were told of it earlier; nothing more is needed from you.`, ''];
+    return [`This alarm is over: ${howItEnded(a)}, at ${utc(a.at)}. You were told of it earlier; nothing more is needed from you.`, ''];
   }
   if (notice.failed) {
     return [

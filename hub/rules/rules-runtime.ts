@@ -598,6 +598,7 @@ export class RulesRuntime extends EventEmitter {
       at: new Date(this.o.clock.now()).toISOString(),
       drill: alarm.drill,
       summary: summarise(alarm, worker?.name ?? null),
+      outcome: alarm.outcome,
     };
   }
 

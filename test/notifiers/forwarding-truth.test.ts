@@ -141,7 +141,7 @@ describe('forwarding that tells the truth (issue 16)', () => {
     await expect.poll(async () => (await r.deliveries(alarm.id)).some((e) => e.detail.channel === 'arc' && e.detail.status === 'delivered' && e.detail.late === true)).toBe(true);
     expect(r.t.hub.dispatcher!.paths.arc).toMatchObject({ state: 'up' });
 
-    await r.t.hub.runtime.alarmAction(alarm.id, { type: 'resolve', by: 'user:dana', note: 'safe' });
+    await r.t.hub.runtime.alarmAction(alarm.id, { type: 'resolve', by: 'user:dana', note: 'safe', outcome: 'safe_after_callback' });
     await r.t.settle();
     await r.t.hub.dispatcher!.idle();
     expect(back.accepted.filter((f) => f.id === 'ADM-CID').map((f) => [f.cid?.qualifier, f.cid?.code])).toEqual([
@@ -155,7 +155,7 @@ describe('forwarding that tells the truth (issue 16)', () => {
     await r.fob.send({ i: makeEventId(1, 4), k: 'sos', ag: 0 });
     const [alarm] = await r.t.alarms();
     await stepSeconds(r, 4);
-    await r.t.hub.runtime.alarmAction(alarm.id, { type: 'resolve', by: 'user:dana', note: 'safe' });
+    await r.t.hub.runtime.alarmAction(alarm.id, { type: 'resolve', by: 'user:dana', note: 'safe', outcome: 'safe_after_callback' });
     await r.t.settle();
     const back = await Dc09Receiver.start(r.arcOptions, r.arc.port);
     closers.push(() => back.close());
@@ -183,13 +183,14 @@ describe('forwarding that tells the truth (issue 16)', () => {
     await r.t.hub.dispatcher!.idle();
     const hooks = r.webhook.accepted.map((x) => x.json as { notice: { reason: string; holder: string | null } });
     expect(hooks.some((j) => j.notice.reason === 're_alert' && j.notice.holder === 'user:dana')).toBe(true);
-    await r.t.hub.runtime.alarmAction(alarm.id, { type: 'resolve', by: 'user:dana', note: 'safe' });
+    await r.t.hub.runtime.alarmAction(alarm.id, { type: 'resolve', by: 'user:dana', note: 'safe', outcome: 'safe_after_callback' });
     await r.t.settle();
     await r.t.hub.dispatcher!.idle();
-    const over = r.smtp.mails.filter((m) => m.subject.startsWith('OVER (resolved)'));
+    const over = r.smtp.mails.filter((m) => m.subject.startsWith('OVER (resolved'));
     expect(over.map((m) => m.to[0]).sort()).toEqual(['dev@example.org', 'duty@example.org', 'hana@example.org', 'lee@example.org']);
-    expect(over[0].subject).toBe('OVER (resolved): COVERT SOS alarm: Sam Carter');
-    expect(over[0].text).toContain('This alarm is over: resolved');
+    // The outcome the officer chose travels with the close (issue 15 item 10).
+    expect(over[0].subject).toBe('OVER (resolved: worker safe after call-back): COVERT SOS alarm: Sam Carter');
+    expect(over[0].text).toContain('This alarm is over: resolved: worker safe after call-back');
   });
 
   it('6b. the end of the ladder has its own subject', async () => {
