@@ -208,6 +208,8 @@ describe.skipIf(!!missing)('Puck.js bundle on the real Espruino interpreter', ()
     fob.send('__t.link(true)');
     const sos = await event(fob, 'sos', since);
     expect(sos.i).toBe(queued.find((e) => e.k === 'sos')!.i);
+    // Both hellos go too: the one queued before the power cycle and this boot's (boot counter 2).
+    await fob.waitFor((p) => p.k === 'bt' && String(p.v).includes('"k":"hi"') && String(p.v).includes('"bc":2'), 10_000, 'the second boot\'s hello', since);
     const hellos = events(fob, 'hi', since);
     expect(hellos.map((h) => h.bc).sort()).toEqual([1, 2]);
   });
