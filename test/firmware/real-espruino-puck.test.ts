@@ -44,8 +44,8 @@ describe.skipIf(!!missing)('Puck.js bundle on the real Espruino interpreter', ()
     return { btn: pin(PUCK_WIRING.btn), buzz: pin(PUCK_WIRING.buzz), motor: pin(PUCK_WIRING.motor), led: pin(PUCK_WIRING.led) };
   };
 
-  async function start(identity: Record<string, unknown> | null = IDENTITY): Promise<RealFob> {
-    const fob = new RealFob({ board: 'PUCKJS', bundle, ...(identity ? { identity } : {}) });
+  async function start(identity: Record<string, unknown> | null = IDENTITY, fixedVariables = false): Promise<RealFob> {
+    const fob = new RealFob({ board: 'PUCKJS', bundle, fixedVariables, ...(identity ? { identity } : {}) });
     fobs.push(fob);
     await fob.boot();
     await fob.waitForConsole(/^LW:(up|fault)/, 10_000);
@@ -110,6 +110,21 @@ describe.skipIf(!!missing)('Puck.js bundle on the real Espruino interpreter', ()
     const hi = await connectAndHello(fob);
     expect(hi).toMatchObject({ k: 'hi', fw: FIRMWARE_VERSION, bd: 'puck', pv: 1, bc: 1 });
     expect(hi.wf).toBeUndefined();
+    expect(fob.errors).toEqual([]);
+  });
+
+  it("fits a Puck.js's 2,630 variables (espruino-2630): boots, a loud SOS goes out, and process.memory() stays under the 2,630", async () => {
+    const fob = await start(IDENTITY, true);
+    const pins = board();
+    expect(fob.consoleLines).toEqual([`LW:up ${FIRMWARE_VERSION} puck puck-1`]);
+    await connectAndHello(fob);
+    const since = fob.probes.length;
+    await fob.gesture(pins.btn, 'H');
+    await event(fob, 'sos', since);
+    const mem = await fob.evaluate<{ total: number; usage: number }>('process.memory()');
+    expect(mem.total).toBe(2630);
+    expect(mem.usage).toBeLessThan(mem.total);
+    console.info(`real-espruino-puck: ${mem.usage} of ${mem.total} variables in use after an SOS (espruino-2630, the test prelude included; 17-byte blocks, so a board holds fewer characters per variable)`);
     expect(fob.errors).toEqual([]);
   });
 

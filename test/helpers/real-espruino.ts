@@ -42,6 +42,8 @@ const REPO = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 /** `../shared/espruino` beside the clone (the worktree's or CI's). */
 export const ESPRUINO_DIR = resolve(REPO, '..', 'shared', 'espruino');
 export const ESPRUINO_BIN = join(ESPRUINO_DIR, 'espruino');
+/** The build with a fixed 2,630 variables, as a Puck.js has (boards/PUCKJS.py). */
+export const ESPRUINO_2630_BIN = join(ESPRUINO_DIR, 'espruino-2630');
 
 export type RealBoard = 'PUCKJS' | 'RAK5010';
 
@@ -163,8 +165,10 @@ export interface RealFobOptions {
   bundle: string;
   /** lw.json; omitted: not provisioned. */
   identity?: Record<string, unknown>;
-  /** RAK5010: the hub the simulated BG96 connects to (the fob's `h`/`p` are used as given). */
+  /** RAK5010: called with each boot's simulated BG96 (the fob's `h`/`p` are used as given). */
   onModem?(modem: SimulatedBg96): void;
+  /** Run on `espruino-2630` (a Puck.js's fixed 2,630 variables) instead of the resizable build. */
+  fixedVariables?: boolean;
 }
 
 /**
@@ -214,7 +218,7 @@ export class RealFob {
     this.boots++;
     this.spawnedAt = Date.now();
     // Standard input is a pipe held open: at end-of-file the Linux build stops reading Serial1.
-    const proc = spawn(ESPRUINO_BIN, [], { cwd: this.dir, stdio: ['pipe', 'pipe', 'pipe'] });
+    const proc = spawn(this.o.fixedVariables ? ESPRUINO_2630_BIN : ESPRUINO_BIN, [], { cwd: this.dir, stdio: ['pipe', 'pipe', 'pipe'] });
     this.proc = proc;
     proc.stdout!.setEncoding('latin1');
     proc.stdout!.on('data', (d: string) => this.onOutput(d));
