@@ -26,7 +26,8 @@ let bundle = '';
 const fobs: RealFob[] = [];
 const IDENTITY = { id: 'puck-1', pw: 's3cret', h: 'hub.example.org', p: 1883 };
 
-describe.skipIf(!!missing)('Puck.js bundle on the real Espruino interpreter', () => {
+// Real time on a real interpreter: generous limits for a loaded CI machine (2 cores).
+describe.skipIf(!!missing)('Puck.js bundle on the real Espruino interpreter', { timeout: 60_000 }, () => {
   beforeAll(async () => {
     const b = await buildFirmware('puck', { write: false });
     expect(b.ok).toBe(true);

@@ -25,7 +25,8 @@ if (missing) console.warn(`real-espruino-rak5010: skipped, ${missing}`);
 
 const MOTOR_ON_LINUX = 'D31';
 
-describe.skipIf(!!missing)('RAK5010 bundle on the real Espruino interpreter, through the BG96 to a real hub', () => {
+// Real time on a real interpreter: generous limits for a loaded CI machine (2 cores).
+describe.skipIf(!!missing)('RAK5010 bundle on the real Espruino interpreter, through the BG96 to a real hub', { timeout: 60_000 }, () => {
   let bundle = '';
   let hub: TestHub;
   let n = 0;
