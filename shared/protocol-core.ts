@@ -45,6 +45,11 @@ export const LIMITS = {
   extendMaxMinutes: 240,
   /** An event older than this (by its age field) is still accepted, but stored and shown as stale, seconds. */
   eventAgeMaxSeconds: 604800,
+  /**
+   * Longest wiring fault a hello carries (`wf`). Five roles of short pin names ("motor=D34 not a
+   * pin, ...") are about 110 characters; the whole hello must still fit fobPayloadMaxBytes.
+   */
+  wiringFaultMax: 160,
 } as const;
 
 /** Event kinds (`k` of an event). Alarm kinds raise an alarm at the hub. */
@@ -151,6 +156,8 @@ export interface FobEvent extends EventBase {
   pv?: number;
   /** hello: boot counter. */
   bc?: number;
+  /** hello: the wiring fault, when a pin did not resolve at boot. */
+  wf?: string;
 }
 
 export interface Command {

@@ -73,6 +73,8 @@ export const helloEventSchema = z.strictObject({
   bd: z.enum(BOARDS),
   pv: z.int().min(1).max(PROTOCOL_VERSION),
   bc: z.int().min(0),
+  /** Wiring fault: the pins that did not resolve at boot (issue 14), e.g. "btn=BTN not a pin". */
+  wf: z.string().min(1).max(LIMITS.wiringFaultMax).optional(),
 });
 
 export const fobEventSchema = z.discriminatedUnion('k', [

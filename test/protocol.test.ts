@@ -63,6 +63,7 @@ describe('round trip: what the core builds, the schemas accept', () => {
     { i: makeEventId(3, 14), k: EVENT.extend, ag: 0, m: 30 },
     { i: makeEventId(3, 15), k: EVENT.endOfShift, ag: 60 },
     { i: makeEventId(3, 0), k: EVENT.hello, ag: 0, fw: '1.0.0', bd: 'puck', pv: PROTOCOL_VERSION, bc: 3 },
+    { i: makeEventId(4, 0), k: EVENT.hello, ag: 0, fw: '1.0.0', bd: 'rak5010', pv: PROTOCOL_VERSION, bc: 4, wf: 'btn=BTN not a pin' },
   ];
 
   it('covers every event kind', () => {
@@ -157,5 +158,10 @@ describe('bad input is rejected with an error naming the field', () => {
     expect(ext.ok || ext.error.field).toBe('m');
     const hi = parseFobEvent(`{"i":"1-0","k":"hi","ag":0,"fw":"1","bd":"puck","pv":${PROTOCOL_VERSION + 1},"bc":1}`);
     expect(hi.ok || hi.error.field).toBe('pv');
+    // Issue 14: the wiring fault is a non-empty string of bounded length.
+    for (const wf of ['""', '"' + 'x'.repeat(161) + '"', '1']) {
+      const bad = parseFobEvent(`{"i":"1-0","k":"hi","ag":0,"fw":"1","bd":"rak5010","pv":1,"bc":1,"wf":${wf}}`);
+      expect(bad.ok || bad.error.field, wf).toBe('wf');
+    }
   });
 });

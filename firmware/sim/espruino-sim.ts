@@ -9,12 +9,32 @@
  */
 import vm from 'node:vm';
 import { VirtualClock } from './virtual-clock.js';
+import { DEFAULT_WIRING, type Wiring } from '../src/wiring.js';
 
 export type StorageFiles = Record<string, string>;
 
-export interface Pin {
-  name: string;
+/** A pin, as Espruino's: `D19 instanceof Pin`, and String(pin) is its name (`LED1` is `D12`). */
+export class Pin {
+  constructor(readonly name: string) {}
+  toString(): string {
+    return this.name;
+  }
 }
+
+/**
+ * What each real board's Espruino build defines, from its board file (Espruino 2v29 boards/*.py):
+ * the number of GPIOs (`get_pins`) and the `devices` that are pins. Nothing more: the RAK5010 has
+ * LED1 and NO button (issue 14: a simulated BTN there hid a bundle that died at boot).
+ * test/firmware/board-files.test.ts checks these tables against the board files.
+ */
+export const BOARD_PINS: Record<string, { gpios: number; devices: Record<string, string> }> = {
+  // PUCKJS.py: pinutils.generate_pins(0,31); LED1 D5, LED2 D4, LED3 D3, BTN1 D0 (BTN is its alias).
+  PUCKJS: { gpios: 32, devices: { LED1: 'D5', LED2: 'D4', LED3: 'D3', BTN1: 'D0', BTN: 'D0' } },
+  // RAK5010.py: pinutils.generate_pins(0,47); LED1 D12.
+  RAK5010: { gpios: 48, devices: { LED1: 'D12' } },
+};
+
+const WIRING_OF: Record<string, Wiring> = { PUCKJS: DEFAULT_WIRING.puck, RAK5010: DEFAULT_WIRING.rak5010 };
 
 export interface BoardEvents {
   /** A line the firmware wrote to Bluetooth (the Nordic UART). */
@@ -44,6 +64,8 @@ export class SimulatedBoard {
   /** The accelerometer's current reading (raw units, 8192 = 1 g). */
   acc = { x: 0, y: 0, z: 8192 };
   buttonDown = false;
+  /** Lines the firmware printed with console.log. */
+  readonly consoleLines: string[] = [];
   private initHandlers: (() => void)[] = [];
   errors: unknown[] = [];
   private watches: { id: number; pin: string; fn: (e: { state: boolean; time: number }) => void }[] = [];
@@ -61,7 +83,9 @@ export class SimulatedBoard {
     readonly envBoard = 'PUCKJS',
   ) {
     this.storage = storage;
-    for (const name of ['BTN', 'LED1', 'LED2', 'LED3', 'D1', 'D2', 'D3', 'D4', 'D5', 'D6', 'D7']) this.pins[name] = { name };
+    const board = BOARD_PINS[envBoard] ?? BOARD_PINS.PUCKJS;
+    for (let n = 0; n < board.gpios; n++) this.pins[`D${n}`] = new Pin(`D${n}`);
+    for (const [name, pin] of Object.entries(board.devices)) this.pins[name] = this.pins[pin];
     this.context = vm.createContext(this.globals());
   }
 
@@ -97,10 +121,27 @@ export class SimulatedBoard {
     }
   }
 
-  /** The button: pressed or released now. */
+  /**
+   * The pin a role is wired to on this board, by its pin name (`D0` for the Puck.js's BTN1): the
+   * identity's `w` in lw.json, else the board's default (firmware/src/wiring.ts); undefined when the
+   * name is not a pin of this board.
+   */
+  wired(role: keyof Wiring): string | undefined {
+    let w: Partial<Wiring> = {};
+    try {
+      w = (JSON.parse(this.storage['lw.json'] ?? '{}') as { w?: Partial<Wiring> }).w ?? {};
+    } catch {
+      // no identity: the defaults
+    }
+    const name = w[role] ?? (WIRING_OF[this.envBoard] ?? DEFAULT_WIRING.puck)[role];
+    return this.pins[name]?.name;
+  }
+
+  /** The button: pressed or released now, on the pin the button is wired to. */
   button(pressed: boolean): void {
     this.buttonDown = pressed;
-    for (const w of this.watches) if (w.pin === 'BTN') w.fn({ state: pressed, time: this.clock.now() / 1000 });
+    const pin = this.wired('btn');
+    for (const w of this.watches) if (w.pin === pin) w.fn({ state: pressed, time: this.clock.now() / 1000 });
   }
 
   /** Presses for `ms`, advancing the clock while held. */
@@ -137,13 +178,15 @@ export class SimulatedBoard {
     for (const f of this.serialData) f(data);
   }
 
-  /** Times the buzzer was driven on. */
+  /** Times the buzzer was driven on (on the pin the buzzer is wired to). */
   buzzerOnCount(): number {
-    return this.outputs.filter(([, pin, v]) => pin === 'D1' && v > 0).length;
+    const buzz = this.wired('buzz');
+    return this.outputs.filter(([, pin, v]) => pin === buzz && v > 0).length;
   }
 
   motorPulses(): number {
-    return this.outputs.filter(([, pin, v]) => pin === 'D2' && v > 0).length;
+    const motor = this.wired('motor');
+    return this.outputs.filter(([, pin, v]) => pin === motor && v > 0).length;
   }
 
   /** Evaluates an expression in the board, as an engineer at the console would. */
@@ -155,10 +198,16 @@ export class SimulatedBoard {
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- the globals close over the board
     const b = this;
     const clock = this.clock;
-    const pinName = (p: unknown): string => (p as Pin).name;
+    // As Espruino's: a value that is not a pin is an error ("Expecting a pin").
+    const pinName = (p: unknown): string => {
+      if (!(p instanceof Pin)) throw new Error(`Expecting a pin, got ${typeof p}`);
+      return p.name;
+    };
     const g: Record<string, unknown> = {
       ...this.pins,
-      console: { log: () => undefined },
+      // What the firmware prints (the boot record LW:up / LW:fault), as Espruino's console would show it.
+      console: { log: (...a: unknown[]) => b.consoleLines.push(a.map(String).join(' ')) },
+      Pin,
       JSON,
       Math,
       parseInt,
@@ -182,7 +231,7 @@ export class SimulatedBoard {
       clearWatch: (id?: number) => {
         b.watches = id === undefined ? [] : b.watches.filter((w) => w.id !== id);
       },
-      digitalRead: (pin: unknown) => (pinName(pin) === 'BTN' && b.buttonDown ? 1 : 0),
+      digitalRead: (pin: unknown) => (pinName(pin) === b.wired('btn') && b.buttonDown ? 1 : 0),
       // Espruino's setTime sets the wall clock (seconds); Date reads it, getTime stays uptime-based here.
       setTime: (s: number) => {
         b.wallClockAtBoot = s * 1000 - clock.now();

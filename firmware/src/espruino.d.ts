@@ -1,13 +1,11 @@
 // The Espruino globals the board files use (only they may: the core sees the HAL).
-declare const BTN: unknown;
-declare const LED1: unknown;
-declare const D1: unknown;
-declare const D2: unknown;
-declare const D3: unknown;
-declare const D4: unknown;
-declare const D5: unknown;
+// Pins are looked up by name at boot (the wiring, firmware/src/wiring.ts); only the RAK5010's modem
+// UART pins are compiled in.
 declare const D6: unknown;
-declare const D7: unknown;
+declare const D8: unknown;
+/** Espruino's pin type: `D19 instanceof Pin` is true, a name that is not a pin gives undefined. */
+declare class Pin {}
+declare const console: { log(text: string): void };
 declare function setWatch(fn: (e: { state: boolean; time: number }) => void, pin: unknown, opts: { edge: string; repeat: boolean; debounce: number }): number;
 declare function digitalWrite(pin: unknown, value: number | boolean): void;
 declare function digitalPulse(pin: unknown, value: number | boolean, ms: number): void;

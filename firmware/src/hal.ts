@@ -3,6 +3,8 @@
  * Each board file (boards/*.ts) implements it with Espruino's globals; the core never touches them,
  * so it runs the same on a Puck.js, a RAK5010 and the simulated board on Node.
  */
+import type { Wiring } from './wiring';
+
 export interface Transport {
   /** Sends one message on `lw/<id>/<leaf>`; false when the link is down (nothing was sent). */
   send(leaf: string, json: string, qos: number): boolean;
@@ -49,4 +51,6 @@ export interface Identity {
   /** Hub host and MQTT port (RAK5010); the Puck.js reaches the hub through the phone relay. */
   h: string;
   p: number;
+  /** The wiring (firmware/src/wiring.ts), written at provisioning; a role left out takes the board's default. */
+  w?: Partial<Wiring>;
 }

@@ -24,14 +24,26 @@ export interface Wiring {
   batt: string;
 }
 
-/** The roles, in the order the flashing tool lists them. */
+/**
+ * The roles, in the order the flashing tool lists them (and the order of the firmware's resolved
+ * pins, board-common.ts resolveWiring).
+ */
 export const WIRING_ROLES: (keyof Wiring)[] = ['btn', 'buzz', 'motor', 'led', 'batt'];
 
-export const DEFAULT_WIRING: { puck: Wiring; rak5010: Wiring } = {
-  // boards/PUCKJS.py: BTN1 is D0, LED1 the red LED; D1 and D2 are pads on the Puck.js's edge.
-  puck: { btn: 'BTN1', buzz: 'D1', motor: 'D2', led: 'LED1', batt: '' },
-  // boards/RAK5010.py: header IO1 = D19, IO2 = D20, IO3 = D34, AIN = D5 (through the wearable's 1:2
-  // divider), LED1 = D12. IO4 (D33) is left free: with IO3 it is the UART console's pair that the
-  // board file has commented out.
-  rak5010: { btn: 'D19', buzz: 'D20', motor: 'D34', led: 'LED1', batt: 'D5' },
-};
+// The keys are quoted so that the firmware build's property mangling (firmware/build/build.ts
+// shortens `buzz` and `led`) leaves them as lw.json's `w` spells them.
+// boards/PUCKJS.py: BTN1 is D0, LED1 the red LED; D1 and D2 are pads on the Puck.js's edge.
+export const PUCK_WIRING: Wiring = { 'btn': 'BTN1', 'buzz': 'D1', 'motor': 'D2', 'led': 'LED1', 'batt': '' };
+
+// boards/RAK5010.py: header IO1 = D19, IO2 = D20, IO3 = D34, AIN = D5 (through the wearable's 1:2
+// divider), LED1 = D12. IO4 (D33) is left free: with IO3 it is the UART console's pair that the
+// board file has commented out. Never D0/D1 (XL1/XL2, the 32 kHz crystal in the board file's
+// get_pins) nor D2 (the BG96's PWRKEY in Espruino's libs/js/rak/RAK5010.js), which the firmware
+// used before issue 14.
+export const RAK5010_WIRING: Wiring = { 'btn': 'D19', 'buzz': 'D20', 'motor': 'D34', 'led': 'LED1', 'batt': 'D5' };
+
+/**
+ * Each board's defaults. The board bundles import their own constant above (so a bundle does not
+ * carry the other board's defaults); the flashing tool reads this table.
+ */
+export const DEFAULT_WIRING: { puck: Wiring; rak5010: Wiring } = { puck: PUCK_WIRING, rak5010: RAK5010_WIRING };

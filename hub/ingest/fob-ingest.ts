@@ -172,6 +172,13 @@ export class FobIngest {
     if (stale) return { code: 'event_stale', why: `the event is ${Math.floor(ev.ag / 86_400)} days old (more than 7): stored and acknowledged, not acted on` };
     if (ev.k === EVENT.hello) {
       await tx.updateDevice(deviceId, { firmware: ev.fw, board: ev.bd });
+      // Issue 14: a fob whose pins did not resolve at boot says so in its hello (stored with the event).
+      if (ev.wf) {
+        this.o.log.error(
+          { deviceId, eventId: ev.i, board: ev.bd, wiringFault: ev.wf },
+          `fob ${deviceId} booted with a wiring fault (${ev.wf}): its button, buzzer, motor or LED may not work; re-provision it with the right wiring (w in lw.json, see docs/fob.md) before it is worn`,
+        );
+      }
       return 'ok';
     }
     if (ev.k === EVENT.cancel) {

@@ -254,7 +254,7 @@ describe('Puck.js bundle: console, advertising, heartbeats, prompts', () => {
     for (const c of [{ k: 'ack', i: cov.i }, { k: 'hc' }, { k: 'stop' }, { k: 'clr' }]) p.command(JSON.stringify(c));
     p.advance(120_000);
     expect(p.board.buzzerOnCount()).toBe(0);
-    expect(p.board.outputs.filter(([, pin, v]) => pin === 'LED1' && v > 0)).toEqual([]);
+    expect(p.board.outputs.filter(([, pin, v]) => pin === p.board.wired('led') && v > 0)).toEqual([]);
   });
 
   it('man-down warns with vibration only during its cancel window, then sends mdn once', () => {

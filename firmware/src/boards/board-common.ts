@@ -1,5 +1,6 @@
 /** What both boards do the same way with Espruino's globals: identity, storage, time, watchdog. */
 import { STORAGE, type Identity } from '../hal';
+import type { Wiring } from '../wiring';
 import { FIRMWARE_VERSION } from '../version';
 import type { FobCore } from '../core/fob-core';
 
@@ -30,12 +31,55 @@ export function readIdentity(): Identity | null {
  */
 export function startWatchdog(): void {
   E.enableWatchdog(20, false);
-  setInterval(function () {
-    E.kickWatchdog();
-  }, 5000);
+  setInterval(E.kickWatchdog, 5000);
 }
 
-/** For engineers at the console and for the flashing tool's read-back. */
-export function exposeGlobal(id: Identity | null, core: FobCore | null): void {
-  global.LW = { v: FIRMWARE_VERSION, id: id ? id.id : '', core: core };
+/**
+ * Issue 14: the pins come from the identity's wiring (`w`, written at provisioning), each role not
+ * given there from the board's defaults, and are resolved by name at boot. A name that is not a pin
+ * of this board (the RAK5010 has no `BTN`; `D34` on a Puck.js) is a fault, `btn=BTN not a pin`, so
+ * the fob says so instead of dying with a ReferenceError before its core starts. `batt` may be ''
+ * (the board measures its battery itself, as the Puck.js does with E.getBattery()).
+ *
+ * Returns the pins in the defaults' key order (btn, buzz, motor, led, batt: WIRING_ROLES), 0 where
+ * the name did not resolve, then (at index 5) the fault: '' when every role resolved.
+ */
+export function resolveWiring(identity: Identity | null, defaults: Wiring): unknown[] {
+  const w: { [role: string]: unknown } = (identity && identity.w) || {};
+  const p: unknown[] = [];
+  let f = '';
+  for (const role in defaults) {
+    const name = role in w ? w[role] : defaults[role as keyof Wiring];
+    let pin = global[name as string];
+    if (!(pin instanceof Pin)) {
+      pin = 0;
+      if (name || role !== 'batt') f += (f ? ', ' : '') + role + '=' + name + ' not a pin';
+    }
+    p.push(pin);
+  }
+  p.push(f);
+  return p;
+}
+
+/** What a fob with no valid identity file (lw.json) says; it sends nothing. */
+export const NOT_PROVISIONED = 'not provisioned';
+
+/**
+ * The boot record, once the hardware is set up and the core has started: the `LW` global (for
+ * engineers at the console and for the flashing tool's read-back) and exactly one console line.
+ * `LW:up <version> <board> <deviceId>` (and LW.up = 1) when every pin resolved. Otherwise
+ * `LW:fault <reason>` (LW.fault), never `LW:up`, and the LED (if it resolved) blinks every `ms`:
+ * fast (250 ms) for a wiring fault, slow (2 s) when never provisioned, so a fob that cannot work as
+ * built is never silently dead. The core still runs on a wiring fault: the hub hears it in the
+ * hello (`wf`), and a fob whose button resolved can still raise an alarm.
+ */
+export function booted(board: string, identity: Identity | null, core: FobCore | null, reason: string, led: unknown, ms: number): void {
+  const id = identity ? identity.id : '';
+  global.LW = { v: FIRMWARE_VERSION, id: id, core: core, fault: reason, up: reason ? 0 : 1 };
+  if (!reason) return console.log('LW:up ' + FIRMWARE_VERSION + ' ' + board + ' ' + id);
+  console.log('LW:fault ' + reason);
+  if (led)
+    setInterval(function () {
+      digitalPulse(led, 1, 40);
+    }, ms);
 }

@@ -7,50 +7,47 @@
 import { decodeUartLine, encodeUartLine, TOPIC } from '../../../shared/protocol-core';
 import { FobCore } from '../core/fob-core';
 import type { Hal } from '../hal';
-import { exposeGlobal, readIdentity, startWatchdog, storageRead, storageWrite, uptime } from './board-common';
-
-const BUZZER = D1;
-const MOTOR = D2;
+import { PUCK_WIRING } from '../wiring';
+import { NOT_PROVISIONED, booted, readIdentity, resolveWiring, startWatchdog, storageRead, storageWrite, uptime } from './board-common';
 
 function main(): void {
   // Lock the console: Bluetooth data goes to the fob's code, never to a REPL.
   E.setConsole('Serial1', { force: true });
   startWatchdog();
   const identity = readIdentity();
-  if (!identity) {
-    exposeGlobal(null, null);
-    setInterval(function () {
-      digitalPulse(LED1, 1, 50);
-    }, 2000);
-    return;
-  }
+  // Every pin by name, from the identity's wiring or the defaults; a pin that did not resolve is
+  // left alone (its role does nothing) and reported (see booted()).
+  const wiring = resolveWiring(identity, PUCK_WIRING);
+  const btn = wiring[0];
+  const buzzer = wiring[1];
+  const motor = wiring[2];
+  const led = wiring[3];
+  const fault = wiring[5] as string;
+  // batt (wiring[4]) is not fitted on a Puck.js: E.getBattery() measures the cell.
+  // Not provisioned: the boot record is a fault, which names no board.
+  if (!identity) return booted('', null, null, NOT_PROVISIONED, led, 2000);
   let connected = false;
   const hal: Hal = {
     uptime: uptime,
-    setTimeout: function (fn, ms) {
-      return setTimeout(fn, ms);
-    },
-    clearTimeout: function (id) {
-      clearTimeout(id);
-    },
+    setTimeout: setTimeout,
+    clearTimeout: clearTimeout,
     buzz: function (on) {
-      if (on) analogWrite(BUZZER, 0.5, { freq: 2700 });
-      else digitalWrite(BUZZER, 0);
+      if (!buzzer) return;
+      if (on) analogWrite(buzzer, 0.5, { freq: 2700 });
+      else digitalWrite(buzzer, 0);
     },
     vibrate: function (ms) {
-      digitalPulse(MOTOR, 1, ms);
+      if (motor) digitalPulse(motor, 1, ms);
     },
     led: function (on) {
-      digitalWrite(LED1, on ? 1 : 0);
+      if (led) digitalWrite(led, on);
     },
     battery: function () {
       return E.getBattery();
     },
     storageRead: storageRead,
     storageWrite: storageWrite,
-    kickWatchdog: function () {
-      E.kickWatchdog();
-    },
+    kickWatchdog: E.kickWatchdog,
     random: Math.random,
     // Between connections the phone sees the fob's state in its advertising: battery, worn, counter
     // (Espruino's own company id 0x0590), every 1 s rather than the default 375 ms to save power.
@@ -68,8 +65,7 @@ function main(): void {
       },
     },
   };
-  const core = new FobCore(hal, 'puck');
-  exposeGlobal(identity, core);
+  const core = new FobCore(hal, 'puck', fault);
 
   NRF.on('connect', function () {
     connected = true;
@@ -92,13 +88,14 @@ function main(): void {
     }
     if (buffer.length > 256) buffer = '';
   });
-  setWatch(
-    function (e) {
-      core.button(e.state);
-    },
-    BTN,
-    { edge: 'both', repeat: true, debounce: 25 },
-  );
+  if (btn)
+    setWatch(
+      function (e) {
+        core.button(e.state);
+      },
+      btn,
+      { edge: 'both', repeat: true, debounce: 25 },
+    );
   // Movement for man-down and for "worn" in heartbeats: a change of more than ~0.1 g.
   let last = 0;
   Puck.accelOn(1.6);
@@ -108,6 +105,7 @@ function main(): void {
     last = m;
   });
   core.start();
+  booted('puck', identity, core, fault, led, 250);
 }
 
 main();

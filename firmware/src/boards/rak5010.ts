@@ -9,22 +9,27 @@ import { FobCore } from '../core/fob-core';
 import type { Hal } from '../hal';
 import { Bg96 } from '../drivers/bg96';
 import { MqttClient } from '../drivers/mqtt-client';
-import { exposeGlobal, readIdentity, startWatchdog, storageRead, storageWrite, uptime } from './board-common';
-
-const BUZZER = D1;
-const MOTOR = D2;
-const BATTERY = D5;
-const APN = 'iot';
+import { RAK5010_WIRING } from '../wiring';
+import { NOT_PROVISIONED, booted, readIdentity, resolveWiring, startWatchdog, storageRead, storageWrite, uptime } from './board-common';
 
 function main(): void {
   startWatchdog();
   const identity = readIdentity();
-  if (!identity) {
-    exposeGlobal(null, null);
-    return;
-  }
+  // Every pin by name, from the identity's wiring or the defaults; a pin that did not resolve is
+  // left alone (its role does nothing) and reported (see booted()).
+  const wiring = resolveWiring(identity, RAK5010_WIRING);
+  const btn = wiring[0];
+  const buzzer = wiring[1];
+  const motor = wiring[2];
+  const led = wiring[3];
+  const fault = wiring[5] as string;
+  const batt = wiring[4];
+  // Not provisioned: the boot record is a fault, which names no board.
+  if (!identity) return booted('', null, null, NOT_PROVISIONED, led, 2000);
   const id = identity.id;
-  Serial1.setup(115200, { rx: D6, tx: D7 });
+  // The BG96's UART as Espruino's libs/js/rak/RAK5010.js wires it: LTE_TXD D6, LTE_RXD D8 (D7 is
+  // the modem's RTS, not a data line).
+  Serial1.setup(115200, { tx: D6, rx: D8 });
   const modem = new Bg96(Serial1, setTimeout, clearTimeout);
   Serial1.on('data', function (d) {
     modem.input(d);
@@ -44,31 +49,28 @@ function main(): void {
   );
   const hal: Hal = {
     uptime: uptime,
-    setTimeout: function (fn, ms) {
-      return setTimeout(fn, ms);
-    },
-    clearTimeout: function (t) {
-      clearTimeout(t);
-    },
+    setTimeout: setTimeout,
+    clearTimeout: clearTimeout,
     buzz: function (on) {
-      if (on) analogWrite(BUZZER, 0.5, { freq: 2700 });
-      else digitalWrite(BUZZER, 0);
+      if (!buzzer) return;
+      if (on) analogWrite(buzzer, 0.5, { freq: 2700 });
+      else digitalWrite(buzzer, 0);
     },
     vibrate: function (ms) {
-      digitalPulse(MOTOR, 1, ms);
+      if (motor) digitalPulse(motor, 1, ms);
     },
     led: function (on) {
-      digitalWrite(LED1, on ? 1 : 0);
+      if (led) digitalWrite(led, on);
     },
-    // 3.0 V (empty) to 4.2 V (full) through a 1:2 divider on the 3.3 V ADC.
+    // 3.0 V (empty) to 4.2 V (full) through a 1:2 divider on the 3.3 V ADC (the core clamps it to
+    // 0-100, FobCore._battery). No battery pin reads 0 %:
+    // the hub then warns low battery (R16) besides the wiring fault in the hello.
     battery: function () {
-      return Math.max(0, Math.min(100, ((analogRead(BATTERY) * 6.6 - 3.0) / 1.2) * 100));
+      return batt ? ((analogRead(batt) * 6.6 - 3.0) / 1.2) * 100 : 0;
     },
     storageRead: storageRead,
     storageWrite: storageWrite,
-    kickWatchdog: function () {
-      E.kickWatchdog();
-    },
+    kickWatchdog: E.kickWatchdog,
     random: Math.random,
     transport: {
       send: function (leaf, json, qos) {
@@ -81,8 +83,7 @@ function main(): void {
       },
     },
   };
-  const core = new FobCore(hal, 'rak5010');
-  exposeGlobal(identity, core);
+  const core = new FobCore(hal, 'rak5010', fault);
 
   // Issue 14: the network is there but the hub refused or did not answer (it is restarting): try
   // again within seconds, 2-3 s first, doubling to at most 6-9 s, so an alarm raised meanwhile
@@ -95,7 +96,7 @@ function main(): void {
     setTimeout(link, wait * (1 + 0.5 * Math.random()));
   };
   const link = function (): void {
-    modem.connect(identity.h, identity.p, APN, function (err) {
+    modem.connect(identity.h, identity.p, 'iot', function (err) {
       if (err) return reconnect(err);
       mqtt.start();
     });
@@ -120,15 +121,17 @@ function main(): void {
   modem.onClosed = function () {
     mqtt.close();
   };
-  setWatch(
-    function (e) {
-      core.button(e.state);
-    },
-    BTN,
-    { edge: 'both', repeat: true, debounce: 25 },
-  );
+  if (btn)
+    setWatch(
+      function (e) {
+        core.button(e.state);
+      },
+      btn,
+      { edge: 'both', repeat: true, debounce: 25 },
+    );
   core.start();
   link();
+  booted('rak5010', identity, core, fault, led, 250);
 }
 
 main();

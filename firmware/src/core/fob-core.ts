@@ -75,6 +75,8 @@ export class FobCore {
   constructor(
     private readonly _hal: Hal,
     private readonly _board: 'puck' | 'rak5010',
+    /** The board's wiring fault ('' when every pin resolved): announced in the hello as `wf`. */
+    private readonly _fault: string,
   ) {
     const self = this;
     this.outbox = new Outbox(
@@ -108,7 +110,7 @@ export class FobCore {
     this._hal.storageWrite(STORAGE.bootCount, String(this._bootCount));
     this._seq = 0;
     this._lastMoveAt = this._hal.uptime();
-    this.raise(EVENT.hello, '"fw":"' + FIRMWARE_VERSION + '","bd":"' + this._board + '","pv":' + PROTOCOL_VERSION + ',"bc":' + this._bootCount);
+    this.raise(EVENT.hello, '"fw":"' + FIRMWARE_VERSION + '","bd":"' + this._board + '","pv":' + PROTOCOL_VERSION + ',"bc":' + this._bootCount + (this._fault ? ',"wf":' + JSON.stringify(this._fault) : ''));
     this._scheduleHeartbeat(1000);
   }
 
@@ -231,7 +233,9 @@ export class FobCore {
     }
     switch (cmd.k) {
       case COMMAND.ack:
-        if (typeof cmd.i !== 'string' || !this.outbox.ack(cmd.i)) this.stats.badCommands += typeof cmd.i === 'string' ? 0 : 1;
+        // An ack for an id no longer in the outbox (a duplicate ack) is not bad; an ack without an id is.
+        if (typeof cmd.i === 'string') this.outbox.ack(cmd.i);
+        else this.stats.badCommands++;
         break;
       case COMMAND.helpComing:
         // One discreet pulse: felt, not heard.

@@ -38,9 +38,11 @@ export class MqttClient {
   private _awaitingPong = false;
   /** A session is under way (CONNECT sent, not yet closed): close() reports only once per session. */
   private _on = false;
-  onMessage: (topic: string, payload: string) => void = function () {};
-  onConnected: () => void = function () {};
-  onClosed: () => void = function () {};
+  // The owner sets all three before start() (boards/rak5010.ts); no no-op defaults, to fit the
+  // bundle's size budget.
+  onMessage!: (topic: string, payload: string) => void;
+  onConnected!: () => void;
+  onClosed!: () => void;
 
   constructor(
     private readonly _write: (data: string) => void,
