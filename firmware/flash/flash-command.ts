@@ -60,21 +60,41 @@ let build: Build = realBuild;
  * Runs `lonewatch flash ARGV` in this process with its output captured (the flash tests: no child
  * process to start). `withBuild` replaces the firmware build for that run.
  */
-export async function runFlashInProcess(argv: string[], o: { withBuild?: Build } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function runFlashInProcess(
+  argv: string[],
+  o: { withBuild?: Build; stdin?: NodeJS.ReadableStream; onOutput?: (all: string) => void } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
-  const saved = sink;
-  const savedBuild = build;
-  sink = { out: (s) => (stdout += s), err: (s) => (stderr += s) };
+  const saved = { sink, build, input };
+  sink = {
+    out: (s) => {
+      stdout += s;
+      o.onOutput?.(stdout + stderr);
+    },
+    err: (s) => {
+      stderr += s;
+      o.onOutput?.(stdout + stderr);
+    },
+  };
   if (o.withBuild) build = o.withBuild;
+  if (o.stdin) input = o.stdin;
+  // The command's usage errors and --help are written by bin/command.ts to the process's streams.
+  const writes = { out: process.stdout.write, err: process.stderr.write };
+  process.stdout.write = ((chunk: string | Uint8Array) => (sink.out(String(chunk)), true)) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: string | Uint8Array) => (sink.err(String(chunk)), true)) as typeof process.stderr.write;
   try {
     const code = await flashCommand.run(argv);
     return { code, stdout, stderr };
   } finally {
-    sink = saved;
-    build = savedBuild;
+    process.stdout.write = writes.out;
+    process.stderr.write = writes.err;
+    ({ sink, build, input } = saved);
   }
 }
+
+/** Where the batch prompts read the engineer's answers. */
+let input: NodeJS.ReadableStream = process.stdin;
 
 export const flashCommand = defineCommand({
   name: 'flash',
@@ -152,7 +172,7 @@ export const flashCommand = defineCommand({
     }
     const hubPort = num(values['hub-port'], config.mqtt.port, 'hub-port');
     const store = dryFile ? null : openStore(config);
-    const prompt = jobs.length > 1 && !values.yes ? createInterface({ input: process.stdin }) : null;
+    const prompt = jobs.length > 1 && !values.yes ? createInterface({ input }) : null;
     const outcomes: Outcome[] = [];
     try {
       for (let i = 0; i < jobs.length; i++) {

@@ -71,13 +71,14 @@ export interface VirtualBoardProcess {
 
 export async function startVirtualBoard(
   tty: string,
-  o: { board?: string; version?: string; silent?: boolean; storage?: string; modemRedirect?: string; relayUrl?: string } = {},
+  o: { board?: string; version?: string; silent?: boolean; storage?: string; modemRedirect?: string; relayUrl?: string; without?: string[] } = {},
 ): Promise<VirtualBoardProcess> {
   const args = ['--import', 'tsx', MAIN, '--tty', tty, '--board', o.board ?? 'PUCKJS', '--version', o.version ?? '2v29'];
   if (o.silent) args.push('--silent');
   if (o.storage) args.push('--storage', o.storage);
   if (o.modemRedirect) args.push('--modem-redirect', o.modemRedirect);
   if (o.relayUrl) args.push('--relay-url', o.relayUrl);
+  if (o.without) args.push('--without', o.without.join(','));
   const child: ChildProcess = spawn(process.execPath, args, { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
   const events: BoardEvent[] = [];
   let stderr = '';

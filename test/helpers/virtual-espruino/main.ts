@@ -3,7 +3,7 @@
  *
  *   node --import tsx test/helpers/virtual-espruino/main.ts --tty /tmp/x/board \
  *        [--board PUCKJS|RAK5010] [--version 2v29] [--silent] [--storage file.json] \
- *        [--modem-redirect 127.0.0.1] [--relay-url mqtt://127.0.0.1:1883]
+ *        [--modem-redirect 127.0.0.1] [--relay-url mqtt://127.0.0.1:1883] [--without BTN,NRF]
  *
  * TEST-ONLY SIDE CHANNEL: the process's stdin takes JSON commands, one per line, and its stdout
  * carries JSON events, one per line (the serial port is the pty, never stdin/stdout):
@@ -34,6 +34,7 @@ const { values } = parseArgs({
     storage: { type: 'string' },
     'modem-redirect': { type: 'string' },
     'relay-url': { type: 'string' },
+    without: { type: 'string' },
   },
 });
 
@@ -77,6 +78,7 @@ const board = new VirtualEspruino({
     emit(ev);
   },
   ...(values['modem-redirect'] ? { modemRedirect: values['modem-redirect'] } : {}),
+  ...(values.without ? { without: values.without.split(',') } : {}),
   onBoot,
 });
 board.silent = values.silent!;

@@ -41,6 +41,12 @@ export interface VirtualBoardOptions {
   modemRedirect?: string;
   /** Called after each boot with the runtime (e.g. to start a BLE relay for a Puck.js). */
   onBoot?(rt: Runtime): void;
+  /**
+   * Globals this board's Espruino build does not have, taken away before the code runs: the
+   * simulator gives every board all of them (BTN, NRF, Puck ...), a real RAK5010 has no BTN
+   * (boards/RAK5010.py) and a build without Bluetooth no NRF.
+   */
+  without?: string[];
 }
 
 export interface Runtime {
@@ -315,6 +321,7 @@ export class VirtualEspruino {
     E.reboot = () => {
       this.todo = 'reboot';
     };
+    for (const name of this.o.without ?? []) delete g[name];
     const storage = this.storageApi();
     g.require = (name: string) => {
       if (name === 'Storage') return storage;
