@@ -9,6 +9,8 @@
  * a `^`), and stops running that code: a bundle that throws while it sets up the hardware may have
  * set the LW global already (the firmware sets LW before the hardware), so LW alone proves nothing.
  */
+import { CONSOLE_PORT } from './console-port.js';
+
 export type BootVerdict =
   | { kind: 'up'; line: string; version: string; board: string; deviceId: string }
   /** LW:up, but not the firmware or the device this run wrote. */
@@ -84,13 +86,12 @@ export function explainSilence(text: string, answered: boolean, o: { board: 'puc
   // Espruino announces a console move with a `-> <device>` line when echo is on; with it off (the
   // tool's DLE lines) the output just stops: the board printed its start and then answered nothing.
   const setConsole = lines.some((l) => /^-> \S+/.test(l.trim())) || lines.length > 0;
-  const where = o.board === 'puck' ? 'Serial1 (D28/D29)' : 'Bluetooth, or USB when it was connected at power-on';
   return {
     message: setConsole
       ? `the firmware moved the console off this port (${o.port}) after the restart, it seems: the board printed its start, then stopped answering${shown}`
       : `nothing answered on ${o.port} within ${o.seconds} s after the restart${shown}`,
     hint: setConsole
-      ? `the console is now elsewhere: the ${o.board === 'puck' ? 'Puck.js' : 'RAK5010'} firmware keeps it on ${where}; connect there, or power-cycle the board`
-      : `likely causes: the firmware moved the console off this port (E.setConsole; the ${o.board === 'puck' ? 'Puck.js' : 'RAK5010'} firmware keeps it on ${where}), the board reset or lost power at start (watch its LED), or the cable came loose; open \`lonewatch console --port ${o.port}\` to see what it prints`,
+      ? `the console is now elsewhere: connect where the firmware put it, or power-cycle the board and look with \`lonewatch console\` (${CONSOLE_PORT[o.board]})`
+      : `likely causes: the firmware moved the console off this port (E.setConsole), the board reset or lost power at start (watch its LED), or the cable came loose (${CONSOLE_PORT[o.board]}); open \`lonewatch console --port ${o.port}\` to see what it prints`,
   };
 }

@@ -39,7 +39,14 @@ export interface FlashRun {
 }
 
 /** `lonewatch flash ARGS` (without the word flash) in-process, with env set for its duration. */
-export function flashRun(args: string[], env: Record<string, string> = {}, o: { build?: 'contract' | 'real' } = {}): FlashRun {
+type BuildOption = 'contract' | 'real' | ((board: Board) => ReturnType<typeof contractBuild>);
+
+/** A bundle of the test's own (a firmware that faults, or moves its console), shaped as a build. */
+export function testBundle(code: string): (board: Board) => ReturnType<typeof contractBuild> {
+  return async (board) => ({ ...(await contractBuild(board)), code, bytes: Buffer.byteLength(code) });
+}
+
+export function flashRun(args: string[], env: Record<string, string> = {}, o: { build?: BuildOption } = {}): FlashRun {
   const stdin = new PassThrough();
   let all = '';
   const saved: Record<string, string | undefined> = {};
@@ -49,7 +56,7 @@ export function flashRun(args: string[], env: Record<string, string> = {}, o: { 
   }
   const done = runFlashInProcess(args, {
     stdin,
-    ...(o.build === 'real' ? {} : { withBuild: contractBuild }),
+    ...(o.build === 'real' ? {} : { withBuild: typeof o.build === 'function' ? o.build : contractBuild }),
     onOutput: (text) => (all = text),
   }).finally(() => {
     for (const [k, v] of Object.entries(saved)) {
@@ -71,6 +78,6 @@ export function flashRun(args: string[], env: Record<string, string> = {}, o: { 
   };
 }
 
-export function flash(args: string[], env: Record<string, string> = {}, o: { build?: 'contract' | 'real' } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+export function flash(args: string[], env: Record<string, string> = {}, o: { build?: BuildOption } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return flashRun(args, env, o).done;
 }
