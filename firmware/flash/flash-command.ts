@@ -12,7 +12,7 @@ import type { SqliteStore } from '../../hub/store/sqlite-store.js';
 import { isValidDeviceId } from '../../shared/protocol-core.js';
 import { DryRunLink, FlashError, SerialLink, listPorts, setDebug, type ConsoleLink } from './espruino-link.js';
 import { CONSOLE_PORT, flashBoard, FIRMWARE_VERSION, type SessionResult } from './flash-session.js';
-import { fobHubHost, HubAddressError } from './hub-address.js';
+import { fobHubHost, HubAddressError, isLoopbackHost } from './hub-address.js';
 import { describeWiring, PinsError, resolveWiring } from './pins.js';
 import type { Wiring } from '../src/wiring.js';
 import { provision, type Provisioned } from './provision.js';
@@ -312,6 +312,8 @@ async function flashOne(job: Job, o: FlashOpts): Promise<Outcome> {
   let provisioned: Provisioned | null = null;
   if (o.dryFile) link = new DryRunLink();
   else {
+    const portNote = portMismatch(job.board, o.port);
+    if (portNote) out(`note: ${portNote}\n`);
     out(`connecting to ${o.port} at ${o.baud} baud...\n`);
     try {
       link = await SerialLink.open(o.port, o.baud);
@@ -410,7 +412,7 @@ async function flashOne(job: Job, o: FlashOpts): Promise<Outcome> {
     started ? `OK: ${job.deviceId} flashed and started` : `FAILED: ${job.deviceId} was written but ${failure!.headline}`,
     `  board         ${result.boardEnv}, Espruino ${result.espruino}, on ${o.port}`,
     `  firmware      ${FIRMWARE_VERSION}, ${result.bytes} bytes in ${result.chunks} chunks (${result.chunksWritten} written, ${result.chunksResumed} resumed), verified by CRC32`,
-    `  identity      ${job.deviceId} -> hub ${o.hubHost}:${o.hubPort} (lw.json)${result.previousId && result.previousId !== job.deviceId ? `, replacing ${result.previousId}` : ''}`,
+    `  identity      ${job.deviceId} -> hub ${o.hubHost}:${o.hubPort} (lw.json)${result.previousId && result.previousId !== job.deviceId ? `, replacing ${result.previousId}` : ''}${isLoopbackHost(o.hubHost) ? ' (a loopback address, allowed by --allow-localhost: only a hub on this bench, never one in the field)' : ''}`,
     `  wiring        ${describeWiring(o.wiring)} (lw.json)`,
     `  boot files    ${describeBootFiles(result)}`,
     `  registration  ${provisioned ? describeProvisioned(provisioned) : '-'}`,
@@ -424,6 +426,18 @@ async function flashOne(job: Job, o: FlashOpts): Promise<Outcome> {
   if (failure) err(`lonewatch flash: ${job.deviceId}: ${failure.message}\n  what to do: ${failure.hint}\n`);
   const ok = started !== null;
   return { job, ok, result, ...(provisioned ? { provisioned } : {}), hub, ...(hubOk !== undefined ? { hubOk } : {}), ...(failure ? { error: new FlashError(failure.message, failure.hint) } : {}), seconds: seconds() };
+}
+
+/**
+ * A port name that does not fit the board (boards/RAK5010.py: the console is USB or Bluetooth, no
+ * UART): /dev/ttyUSB<n> is what Linux names a USB-serial adapter, which on a RAK5010's header pins
+ * reaches no console. Said before connecting; the flash still tries.
+ */
+function portMismatch(board: Board, port: string): string | null {
+  if (board === 'rak5010' && /ttyUSB\d+$/.test(port)) {
+    return `${port} looks like a USB-serial adapter; ${CONSOLE_PORT.rak5010}`;
+  }
+  return null;
 }
 
 /** What went wrong with a start that was not LW:up, from the board's own lines. */

@@ -58,7 +58,8 @@ describe('lonewatch flash --devices-from', () => {
 
 describe('lonewatch console', () => {
   it('is a terminal to the board: typed lines are evaluated, Ctrl-] quits', async () => {
-    bench.vb = await startVirtualBoard(bench.pty.board, { board: 'RAK5010' });
+    // The board as its own process here (main.ts), as an engineer runs it by hand.
+    bench.vb = await startVirtualBoard(bench.pty.board, { board: 'RAK5010', ownProcess: true });
     const cli = runCli(['console', '--port', bench.pty.host]);
     await cli.waitForOutput(/Ctrl-\] quits/);
     cli.child.stdin!.write('process.env.BOARD\r');

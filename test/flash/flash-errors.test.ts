@@ -31,6 +31,8 @@ describe('lonewatch flash: bad situations', () => {
     const r = await flash(flashArgs('rak5010', 'fob-x').map((a) => (a === bench.pty.host ? `${bench.pty.dir}/ttyUSB9` : a)), bench.env());
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`serial port ${bench.pty.dir}/ttyUSB9 does not exist`);
+    // A RAK5010 on a USB-serial adapter's name: told where its console really is.
+    expect(r.stdout).toContain(`note: ${bench.pty.dir}/ttyUSB9 looks like a USB-serial adapter; a RAK5010 has its console on its own USB socket (usually /dev/ttyACM0)`);
     expect(r.stderr).toContain('what to do: plug the cable in, and check the name with `lonewatch flash --list`');
     expect(await registered('fob-x')).toBeNull();
   }, 30_000);
