@@ -115,7 +115,7 @@ export const flashCommand = defineCommand({
   ].join('\n'),
   options: {
     ...CONFIG_OPTION,
-    port: { type: 'string', short: 'p', placeholder: 'path', description: 'serial port of the board, e.g. /dev/ttyUSB0' },
+    port: { type: 'string', short: 'p', placeholder: 'path', description: 'serial port of the board\'s console: a Puck.js through a USB-serial adapter (e.g. /dev/ttyUSB0), a RAK5010 through its own USB (e.g. /dev/ttyACM0)' },
     board: { type: 'string', short: 'b', placeholder: 'board', description: 'puck or rak5010' },
     device: { type: 'string', short: 'd', placeholder: 'id', description: 'device id to register and write to the fob' },
     worker: { type: 'string', short: 'w', placeholder: 'id', description: 'worker the new fob belongs to (registration only)' },
@@ -501,7 +501,8 @@ function printBatchSummary(outcomes: Outcome[]): void {
   out('\nbatch summary\n');
   for (const o of outcomes) {
     const state = o.skipped ? 'skipped' : o.ok ? (o.hubOk === false ? 'flashed, no hello' : 'ok') : 'FAILED';
-    const why = o.error ? `  ${o.error.message}` : o.hub ? `  ${o.hub}` : '';
+    // One line per fob: an error that quotes the board's lines is cut to its first two.
+    const why = o.error ? `  ${o.error.message.split('\n').slice(0, 2).map((l) => l.trim()).join(' ')}` : o.hub ? `  ${o.hub}` : '';
     out(`  ${o.job.deviceId.padEnd(20)}${state.padEnd(18)}${why}\n`);
   }
   const ok = outcomes.filter((o) => o.ok).length;
