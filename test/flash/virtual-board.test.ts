@@ -86,6 +86,19 @@ describe('virtual Espruino console', () => {
     expect(out()).toBe(`H${String.fromCharCode('e'.charCodeAt(0) & 'A'.charCodeAt(0))}\r\n>`);
   });
 
+  it('.boot0-.boot3 run before .bootcde at load() and also at reset(), each on its own', () => {
+    const { b, out, clear } = make();
+    b.powerOn();
+    b.input('\x10var s=require("Storage");s.write(".boot0","print(\\"b0\\")");s.write(".boot2","nope()");s.write(".bootcde","print(\\"cde\\")")\n');
+    clear();
+    b.input('\x10load()\n');
+    expect(out()).toBe('b0\r\nUncaught ReferenceError: "nope" is not defined\r\ncde\r\n>');
+    clear();
+    b.input('\x10reset()\n');
+    expect(out()).toContain('b0\r\nUncaught ReferenceError: "nope" is not defined\r\n>');
+    expect(out()).not.toContain('cde');
+  });
+
   it('reset() keeps Storage and runs no code; load() runs .bootcde', () => {
     const { b, out, clear } = make();
     b.powerOn();

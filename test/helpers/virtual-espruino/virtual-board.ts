@@ -180,6 +180,17 @@ export class VirtualEspruino {
     // The console's globals exist before the boot code runs (it may print, or read process.env).
     this.patch(rt.board());
     const b = rt.board();
+    // .boot0-.boot3 run before .bootcde, at every start and at every reset() (seen on the 2v29
+    // interpreter), each on its own: an error in one is reported and the next still runs.
+    for (const name of ['.boot0', '.boot1', '.boot2', '.boot3']) {
+      const code = this.storage[name];
+      if (code === undefined) continue;
+      try {
+        b.evaluate(Buffer.from(code, 'latin1').toString('utf8'));
+      } catch (err) {
+        this.write(`Uncaught ${describe(err)}\r\n`);
+      }
+    }
     const before = b.errors.length;
     if (rt.rak) rt.rak.boot();
     else rt.puck!.boot();
