@@ -416,6 +416,7 @@ async function flashOne(job: Job, o: FlashOpts): Promise<Outcome> {
     `  wiring        ${describeWiring(o.wiring)} (lw.json)`,
     `  boot files    ${describeBootFiles(result)}`,
     `  registration  ${provisioned ? describeProvisioned(provisioned) : '-'}`,
+    ...(link instanceof SerialLink && link.xoffs > 0 ? [`  flow control  the board paused the tool ${link.xoffs} time(s) with XOFF; it waited for XON each time`] : []),
     `  started       ${started ? `${started.line} (printed by the firmware after the restart)` : failure!.started}`,
     `  read back     ${rb ? `LW.v ${rb.v}, LW.id ${rb.id}, LW.up ${rb.up}` : 'the console did not answer after the start'}`,
     ...(hub ? [`  hub           ${hub}`] : []),

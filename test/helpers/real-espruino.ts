@@ -56,6 +56,39 @@ export interface RealEspruino {
 
 let next = 900;
 
+interface ConsoleSession {
+  eval<T>(expr: string, ms?: number): Promise<T>;
+  send(raw: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** One connection to the console, for several requests (the flash tool opens its own afterwards). */
+async function openConsole(host: string): Promise<ConsoleSession> {
+  const port = new SerialPort({ path: host, baudRate: 9600, lock: false });
+  await new Promise<void>((resolve, reject) => port.once('open', resolve).once('error', reject));
+  let got = '';
+  port.on('data', (d: Buffer) => (got += d.toString('latin1')));
+  const send = (raw: string): Promise<void> => new Promise((r) => port.write(raw, () => port.drain(() => r())));
+  return {
+    send,
+    async eval<T>(expr: string, ms = 5000): Promise<T> {
+      const n = next++;
+      await send(requestLine(n, expr));
+      const until = Date.now() + ms;
+      for (;;) {
+        const a = findAnswer(got, n);
+        if (a) {
+          if (!a.ok) throw new Error(`the interpreter refused ${expr}: ${a.error}`);
+          return a.value as T;
+        }
+        if (Date.now() > until) throw new Error(`no answer from the interpreter to ${expr} within ${ms} ms: ${JSON.stringify(got.slice(-200))}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+    close: () => new Promise<void>((r) => port.close(() => r())),
+  };
+}
+
 export async function startRealEspruino(): Promise<RealEspruino> {
   const dir = mkdtempSync(join(tmpdir(), 'lw-espruino-'));
   const host = join(dir, 'host');
@@ -67,32 +100,20 @@ export async function startRealEspruino(): Promise<RealEspruino> {
     if (socat.exitCode !== null || Date.now() > end) throw new Error(`socat/espruino did not start: ${err}`);
     await new Promise((r) => setTimeout(r, 20));
   }
-  const send = async (raw: string): Promise<void> => {
-    const port = new SerialPort({ path: host, baudRate: 9600, lock: false });
-    await new Promise<void>((resolve, reject) => port.once('open', resolve).once('error', reject));
-    await new Promise((r) => port.write(raw, () => port.drain(r)));
-    await new Promise((r) => port.close(r));
-  };
   const ev = async <T>(expr: string, ms = 5000): Promise<T> => {
-    const port = new SerialPort({ path: host, baudRate: 9600, lock: false });
-    await new Promise<void>((resolve, reject) => port.once('open', resolve).once('error', reject));
-    let got = '';
-    port.on('data', (d: Buffer) => (got += d.toString('latin1')));
-    const n = next++;
-    port.write(requestLine(n, expr));
-    const until = Date.now() + ms;
+    const c = await openConsole(host);
     try {
-      for (;;) {
-        const a = findAnswer(got, n);
-        if (a) {
-          if (!a.ok) throw new Error(`the interpreter refused ${expr}: ${a.error}`);
-          return a.value as T;
-        }
-        if (Date.now() > until) throw new Error(`no answer from the interpreter to ${expr} within ${ms} ms: ${JSON.stringify(got)}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      return await c.eval<T>(expr, ms);
     } finally {
-      await new Promise((r) => port.close(r));
+      await c.close();
+    }
+  };
+  const send = async (raw: string): Promise<void> => {
+    const c = await openConsole(host);
+    try {
+      await c.send(raw);
+    } finally {
+      await c.close();
     }
   };
   return {
@@ -112,20 +133,25 @@ export async function startRealEspruino(): Promise<RealEspruino> {
 
 /** Writes the board's globals as .boot0 and resets, so that they are there as on the board itself. */
 export async function defineBoard(e: RealEspruino, board: 'PUCKJS' | 'RAK5010'): Promise<void> {
-  await e.eval(`require("Storage").write(".boot0",${JSON.stringify(BOARD_PRELUDE[board])})`);
-  // The reset runs .boot0; input queued during reset() is partly dropped, so nothing else is sent
-  // until the console answers again.
-  const end = Date.now() + 8000;
-  await e.send('\x10reset()\n');
-  let last: unknown = null;
-  for (;;) {
-    try {
-      last = await e.eval<string>('process.env.BOARD', 1000);
-      if (last === board) return;
-    } catch (err) {
-      // still resetting (input queued during reset() is partly dropped): ask again
-      last = err;
+  const c = await openConsole(e.host);
+  try {
+    await c.eval(`require("Storage").write(".boot0",${JSON.stringify(BOARD_PRELUDE[board])})`);
+    let last: unknown = null;
+    // The reset runs .boot0. Input queued during reset() is partly dropped, so nothing else is sent
+    // until the console answers again; a reset line lost on the way is sent again.
+    for (let attempt = 0; attempt < 4; attempt++) {
+      await c.send('\x10reset()\n');
+      for (let poll = 0; poll < 3; poll++) {
+        try {
+          last = await c.eval<string>('process.env.BOARD', 1000);
+          if (last === board) return;
+        } catch (err) {
+          last = err;
+        }
+      }
     }
-    if (Date.now() > end) throw new Error(`the interpreter did not come back as ${board} after reset(): ${String(last)}`);
+    throw new Error(`the interpreter did not come back as ${board} after reset(): ${String(last)}`);
+  } finally {
+    await c.close();
   }
 }
