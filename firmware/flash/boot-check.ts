@@ -35,12 +35,20 @@ export function consoleLines(text: string): string[] {
     .filter((l) => l.trim() !== '');
 }
 
+/** text up to its last line end (what follows is a line still arriving). */
+export function completeLines(text: string): string {
+  const end = Math.max(text.lastIndexOf('\n'), text.lastIndexOf('\r'));
+  return end < 0 ? '' : text.slice(0, end + 1);
+}
+
 /**
  * The verdict on the board's output since load(). The first decisive line wins: an Uncaught or an
  * LW:fault before LW:up fails the flash even if LW:up follows (the fob is not what was tested).
  */
 export function judgeBoot(text: string, expect: { version: string; deviceId: string }): BootVerdict {
-  const lines = consoleLines(text);
+  // Only whole lines: the serial port hands text over in pieces, and "LW:up 0.1.0 PUCKJS f" is not
+  // yet the line of device "fob-201" (seen on the real interpreter).
+  const lines = consoleLines(completeLines(text));
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i].trim();
     if (UNCAUGHT.test(line)) {

@@ -27,6 +27,9 @@ describe('judgeBoot: the firmware\'s own word on its start', () => {
   it('LW set without LW:up, a partial line, or nothing: still pending', () => {
     expect(judgeBoot('', expect1).kind).toBe('pending');
     expect(judgeBoot('hello\r\nLW:u', expect1).kind).toBe('pending');
+    // A line still arriving is not judged: "fob-1" may be "fob-12" once the rest comes.
+    expect(judgeBoot('LW:up 0.1.0 PUCKJS fob-1', expect1).kind).toBe('pending');
+    expect(judgeBoot('Uncaught Error: x', expect1).kind).toBe('pending');
     expect(consoleLines('a\r\n>\r\n:b\r\n')).toEqual(['a', 'b']);
   });
 
