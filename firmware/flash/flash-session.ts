@@ -272,9 +272,10 @@ async function watchStart(link: ConsoleLink, since: number, o: { board: 'puck' |
   const expect = { version: FIRMWARE_VERSION, deviceId: o.deviceId };
   let output = await link.watch(since, o.seconds * 1000, (t) => judgeBoot(t, expect).kind !== 'pending');
   let verdict = judgeBoot(output, expect);
-  // Espruino prints where the exception was on the lines after it: give them a moment to arrive.
+  // Espruino prints where the exception was on the lines after it: give them up to 1.5 s to arrive
+  // (only a failed start waits for it).
   if (needsMoreDetail(verdict)) {
-    output = await link.watch(since, 500, (t) => !needsMoreDetail(judgeBoot(t, expect)));
+    output = await link.watch(since, 1500, (t) => !needsMoreDetail(judgeBoot(t, expect)));
     verdict = judgeBoot(output, expect);
   }
   const readback = await readBack(link);
