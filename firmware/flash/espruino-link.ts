@@ -9,12 +9,16 @@
  * EspruinoTools provides for transports: the same `serialport` underneath, with the open error
  * (missing, busy, no permission) kept so that the engineer gets a clear message.
  *
+ * Flow control is this module's, not EspruinoTools' (see flow-control.ts): every byte the board sends
+ * passes through FlowControl.receive, every byte written through FlowControl.write.
+ *
  * Also here: the dry-run link, which records exactly the bytes a real run would send.
  */
 import { createRequire } from 'node:module';
 import { existsSync, readdirSync, realpathSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { SerialPort } from 'serialport';
+import { FlowClosedError, FlowControl } from './flow-control.js';
 import { findAnswer, requestLine } from './wire.js';
 
 export class FlashError extends Error {
@@ -41,6 +45,12 @@ export interface ConsoleLink {
   request<T>(expr: string, opts?: { timeoutMs?: number; fresh?: T }): Promise<T>;
   /** Waits while the board prints, e.g. the banner after reset(). Returns what came. */
   drain(ms: number): Promise<string>;
+  /** Where what the board prints from now on starts (for watch). */
+  mark(): number;
+  /** What the board printed since mark, once done(text) holds, ms pass or the port closes. */
+  watch(since: number, ms: number, done: (text: string) => boolean): Promise<string>;
+  /** The port, for messages. */
+  readonly path: string;
   close(): Promise<void>;
 }
 
@@ -115,7 +125,13 @@ function espruinoTools(): Promise<EspruinoGlobal> {
 }
 
 // One port at a time per process (EspruinoTools keeps one connection).
-let current: { path: string; baudRate: number; port: SerialPort | null; openError: Error | null } = { path: '', baudRate: 9600, port: null, openError: null };
+let current: { path: string; baudRate: number; port: SerialPort | null; openError: Error | null; flow: FlowControl } = {
+  path: '',
+  baudRate: 9600,
+  port: null,
+  openError: null,
+  flow: new FlowControl(),
+};
 
 const serialDevice: EspruinoSerialDevice = {
   name: 'Lonewatch serialport',
@@ -136,14 +152,27 @@ const serialDevice: EspruinoSerialDevice = {
         openCb(undefined);
         return;
       }
-      port.on('data', (d: Buffer) => receiveCb(d.buffer.slice(d.byteOffset, d.byteOffset + d.byteLength) as ArrayBuffer));
-      port.on('close', () => disconnectCb());
+      const flow = current.flow;
+      port.on('data', (raw: Buffer) => {
+        const d = flow.receive(raw);
+        if (d.length > 0) receiveCb(d.buffer.slice(d.byteOffset, d.byteOffset + d.byteLength) as ArrayBuffer);
+      });
+      port.on('close', () => {
+        flow.close();
+        disconnectCb();
+      });
       openCb({ portName: path });
     });
   },
   write(data, cb) {
-    if (!current.port) return cb();
-    current.port.write(Buffer.from(data, 'latin1'), () => cb());
+    const port = current.port;
+    if (!port) return cb();
+    // EspruinoTools waits for cb before its next block: holding cb while the board says XOFF holds
+    // the whole writer.
+    current.flow
+      .write(Buffer.from(data, 'latin1'), (piece) => new Promise<void>((resolve) => port.write(piece, () => port.drain(() => resolve()))))
+      .catch((err: Error) => debugSink(err instanceof FlowClosedError ? err.message : `write failed: ${err.message}`))
+      .finally(() => cb());
   },
   close() {
     current.port?.close(() => undefined);
@@ -222,7 +251,7 @@ export class SerialLink implements ConsoleLink {
   static async open(path: string, baudRate: number): Promise<SerialLink> {
     if (!existsSync(path)) throw describeOpenError(path, Object.assign(new Error('ENOENT: No such file or directory'), { code: 'ENOENT' }));
     const E = await espruinoTools();
-    current = { path, baudRate, port: null, openError: null };
+    current = { path, baudRate, port: null, openError: null, flow: new FlowControl() };
     E.Config.BAUD_RATE = String(baudRate);
     const link = new SerialLink(E, path);
     await new Promise<void>((resolve, reject) => {
@@ -308,8 +337,11 @@ export class SerialLink implements ConsoleLink {
       }
       const left = deadline - Date.now();
       if (left <= 0 || this.closed) {
+        const held = current.flow.pausedFor();
         throw new FlashError(
-          this.closed ? `the serial port ${this.path} closed while waiting for the board` : `the board on ${this.path} did not answer within ${(timeoutMs / 1000).toFixed(1)} s`,
+          this.closed
+            ? `the serial port ${this.path} closed while waiting for the board`
+            : `the board on ${this.path} did not answer within ${(timeoutMs / 1000).toFixed(1)} s${held > 0 ? ` (it sent XOFF ${(held / 1000).toFixed(1)} s ago and no XON since)` : ''}`,
           undefined,
           'silent',
         );
@@ -324,6 +356,29 @@ export class SerialLink implements ConsoleLink {
     while (Date.now() < until && !this.closed) await this.waitData(until - Date.now());
     const got = this.received.slice(start);
     return got;
+  }
+
+  /** XOFFs the board sent on this connection. */
+  get xoffs(): number {
+    return current.flow.xoffs;
+  }
+
+  /**
+   * Waits until done(text) is true for what the board printed since `since` (an offset returned by
+   * mark()), or ms pass, or the port closes. Returns that text.
+   */
+  async watch(since: number, ms: number, done: (text: string) => boolean): Promise<string> {
+    const until = Date.now() + ms;
+    for (;;) {
+      const text = this.received.slice(since);
+      if (done(text) || this.closed || Date.now() >= until) return text;
+      await this.waitData(until - Date.now());
+    }
+  }
+
+  /** Where what the board prints from now on starts, for watch(). */
+  mark(): number {
+    return this.received.length;
   }
 
   /** What the board printed that no request consumed (the banner, errors). */
@@ -349,6 +404,7 @@ export class SerialLink implements ConsoleLink {
 /** --dry-run: records every byte a run against a blank, healthy board would send. */
 export class DryRunLink implements ConsoleLink {
   readonly dryRun = true;
+  readonly path = '(dry run)';
   private next = 1;
   bytes = '';
 
@@ -362,6 +418,14 @@ export class DryRunLink implements ConsoleLink {
   }
 
   async drain(): Promise<string> {
+    return '';
+  }
+
+  mark(): number {
+    return 0;
+  }
+
+  async watch(): Promise<string> {
     return '';
   }
 

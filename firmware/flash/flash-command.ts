@@ -11,7 +11,10 @@ import type { HubConfig } from '../../hub/config/config-schema.js';
 import type { SqliteStore } from '../../hub/store/sqlite-store.js';
 import { isValidDeviceId } from '../../shared/protocol-core.js';
 import { DryRunLink, FlashError, SerialLink, listPorts, setDebug, type ConsoleLink } from './espruino-link.js';
-import { flashBoard, FIRMWARE_VERSION, type SessionResult } from './flash-session.js';
+import { CONSOLE_PORT, flashBoard, FIRMWARE_VERSION, type SessionResult } from './flash-session.js';
+import { fobHubHost, HubAddressError, isLoopbackHost } from './hub-address.js';
+import { describeWiring, PinsError, resolveWiring } from './pins.js';
+import type { Wiring } from '../src/wiring.js';
 import { provision, type Provisioned } from './provision.js';
 import { ProgressBar } from './progress.js';
 import type { Identity } from './wire.js';
@@ -37,12 +40,61 @@ interface Outcome {
   seconds: number;
 }
 
-const out = (s: string): void => {
-  process.stdout.write(s);
+/** Where the command writes: the process's stdout/stderr, or a test's capture (runFlashInProcess). */
+let sink: { out(s: string): void; err(s: string): void } = {
+  out: (s) => process.stdout.write(s),
+  err: (s) => process.stderr.write(s),
 };
-const err = (s: string): void => {
-  process.stderr.write(s);
+const out = (s: string): void => sink.out(s);
+const err = (s: string): void => sink.err(s);
+
+/** The firmware build the command flashes; replaceable in-process (runFlashInProcess). */
+type Build = (board: Board) => Promise<{ ok: boolean; code: string; bytes: number; budgetBytes: number; variables: number; variableBudget: number; problems: { what: string; line: number; column: number }[] }>;
+const realBuild: Build = async (board) => {
+  const { buildFirmware } = await import('../build/build.js');
+  return buildFirmware(board, { write: false });
 };
+let build: Build = realBuild;
+
+/**
+ * Runs `lonewatch flash ARGV` in this process with its output captured (the flash tests: no child
+ * process to start). `withBuild` replaces the firmware build for that run.
+ */
+export async function runFlashInProcess(
+  argv: string[],
+  o: { withBuild?: Build; stdin?: NodeJS.ReadableStream; onOutput?: (all: string) => void } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const saved = { sink, build, input };
+  sink = {
+    out: (s) => {
+      stdout += s;
+      o.onOutput?.(stdout + stderr);
+    },
+    err: (s) => {
+      stderr += s;
+      o.onOutput?.(stdout + stderr);
+    },
+  };
+  if (o.withBuild) build = o.withBuild;
+  if (o.stdin) input = o.stdin;
+  // The command's usage errors and --help are written by bin/command.ts to the process's streams.
+  const writes = { out: process.stdout.write, err: process.stderr.write };
+  process.stdout.write = ((chunk: string | Uint8Array) => (sink.out(String(chunk)), true)) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: string | Uint8Array) => (sink.err(String(chunk)), true)) as typeof process.stderr.write;
+  try {
+    const code = await flashCommand.run(argv);
+    return { code, stdout, stderr };
+  } finally {
+    process.stdout.write = writes.out;
+    process.stderr.write = writes.err;
+    ({ sink, build, input } = saved);
+  }
+}
+
+/** Where the batch prompts read the engineer's answers. */
+let input: NodeJS.ReadableStream = process.stdin;
 
 export const flashCommand = defineCommand({
   name: 'flash',
@@ -51,14 +103,19 @@ export const flashCommand = defineCommand({
   details: [
     'Registers the device with the hub (or uses its registration), builds the board\'s firmware, checks the',
     'board and its Espruino version, writes the firmware (.bootcde) and the identity (lw.json) in verified',
-    'chunks, restarts the board, reads back LW.v and LW.id, and waits for the fob\'s hello at the hub.',
+    'chunks, restarts the board and waits for the firmware\'s own "LW:up <version> <board> <id>" line (an',
+    '"Uncaught ..." or "LW:fault ..." fails the flash), then waits for the fob\'s hello at the hub.',
+    'Stray boot files (.boot0-.boot3, .bootrst, .bootPowerOn) are removed unless --keep-boot-files.',
     'An interrupted upload resumes when the same command is run again. docs/flashing.md has the details.',
+    '',
+    'Which port: ' + CONSOLE_PORT.puck + '.',
+    'And ' + CONSOLE_PORT.rak5010 + '.',
     '',
     'CSV for --devices-from: a header line, then one fob per line: device[,board][,worker][,secret]',
   ].join('\n'),
   options: {
     ...CONFIG_OPTION,
-    port: { type: 'string', short: 'p', placeholder: 'path', description: 'serial port of the board, e.g. /dev/ttyUSB0' },
+    port: { type: 'string', short: 'p', placeholder: 'path', description: 'serial port of the board\'s console: a Puck.js through a USB-serial adapter (e.g. /dev/ttyUSB0), a RAK5010 through its own USB (e.g. /dev/ttyACM0)' },
     board: { type: 'string', short: 'b', placeholder: 'board', description: 'puck or rak5010' },
     device: { type: 'string', short: 'd', placeholder: 'id', description: 'device id to register and write to the fob' },
     worker: { type: 'string', short: 'w', placeholder: 'id', description: 'worker the new fob belongs to (registration only)' },
@@ -73,6 +130,10 @@ export const flashCommand = defineCommand({
     'hub-host': { type: 'string', placeholder: 'host', description: 'hub address the fob connects to (default: host of hub.public_url)' },
     'hub-port': { type: 'string', placeholder: 'port', description: 'hub MQTT port the fob connects to (default: mqtt.port)' },
     wait: { type: 'string', placeholder: 's', description: 'seconds to wait for the fob\'s hello at the hub (default 90 for rak5010, 0 for puck; 0 = do not wait)' },
+    'allow-localhost': { type: 'boolean', description: 'allow a loopback hub address (localhost, 127.x, ::1) in the fob: only for a hub on this bench' },
+    pins: { type: 'string', placeholder: 'role=pin,...', description: 'wiring overrides, e.g. btn=D19,buzz=D20 (roles btn, buzz, motor, led, batt; empty = not fitted)' },
+    'keep-boot-files': { type: 'boolean', description: 'leave .boot0-.boot3, .bootrst, .bootPowerOn on the board (they run at every start)' },
+    'boot-wait': { type: 'string', placeholder: 's', description: 'seconds the new firmware has to print LW:up after the restart (default 10)' },
     verbose: { type: 'boolean', short: 'v', description: 'show EspruinoTools\' and the serial port\'s messages' },
   },
   async run(values) {
@@ -89,11 +150,29 @@ export const flashCommand = defineCommand({
     const dryFile = values['dry-run'];
     if (!dryFile && !values.port) throw new UsageError('say which serial port the board is on: --port /dev/ttyUSB0 (`lonewatch flash --list` lists them)');
 
+    const bootWaitS = num(values['boot-wait'], 10, 'boot-wait');
+    // The wiring of every job, checked before anything is opened or registered.
+    const wirings = new Map<Job, Wiring>();
+    for (const j of jobs) {
+      try {
+        wirings.set(j, resolveWiring(j.board, values.pins));
+      } catch (e) {
+        if (e instanceof PinsError) throw new UsageError(`${e.message}${jobs.length > 1 ? ` (for ${j.deviceId}, a ${j.board})` : ''}`);
+        throw e;
+      }
+    }
+
     const config: HubConfig = loadConfigOrExit(values.config);
-    const hubHost = values['hub-host'] ?? safeHost(config.hub.public_url);
+    let hubHost: string;
+    try {
+      hubHost = fobHubHost({ hubHost: values['hub-host'], publicUrl: config.hub.public_url, allowLocalhost: !!values['allow-localhost'] }).host;
+    } catch (e) {
+      if (e instanceof HubAddressError) throw new UsageError(e.message);
+      throw e;
+    }
     const hubPort = num(values['hub-port'], config.mqtt.port, 'hub-port');
     const store = dryFile ? null : openStore(config);
-    const prompt = jobs.length > 1 && !values.yes ? createInterface({ input: process.stdin }) : null;
+    const prompt = jobs.length > 1 && !values.yes ? createInterface({ input }) : null;
     const outcomes: Outcome[] = [];
     try {
       for (let i = 0; i < jobs.length; i++) {
@@ -121,6 +200,9 @@ export const flashCommand = defineCommand({
           force: !!values.force,
           hubHost,
           hubPort,
+          wiring: wirings.get(job)!,
+          keepBootFiles: !!values['keep-boot-files'],
+          bootWaitS,
           waitS: values.wait !== undefined ? num(values.wait, 0, 'wait') : job.board === 'rak5010' ? 90 : 0,
         });
         outcomes.push(o);
@@ -171,14 +253,6 @@ function num(v: string | undefined, dflt: number, name: string): number {
   return n;
 }
 
-function safeHost(url: string): string {
-  try {
-    return new URL(url).hostname;
-  } catch {
-    return 'localhost';
-  }
-}
-
 function ask(rl: Interface, question: string): Promise<string | null> {
   return new Promise((resolve) => {
     const onClose = (): void => resolve(null);
@@ -213,29 +287,33 @@ interface FlashOpts {
   force: boolean;
   hubHost: string;
   hubPort: number;
+  wiring: Wiring;
+  keepBootFiles: boolean;
+  bootWaitS: number;
   waitS: number;
 }
 
 async function flashOne(job: Job, o: FlashOpts): Promise<Outcome> {
-  const started = Date.now();
-  const seconds = (): number => Math.round((Date.now() - started) / 100) / 10;
+  const t0 = Date.now();
+  const seconds = (): number => Math.round((Date.now() - t0) / 100) / 10;
   out(`building the ${job.board} firmware ${FIRMWARE_VERSION}...\n`);
-  const { buildFirmware } = await import('../build/build.js');
-  const build = await buildFirmware(job.board, { write: false });
-  if (!build.ok) {
+  const firmware = await build(job.board);
+  if (!firmware.ok) {
     const e = new FlashError(
-      `the ${job.board} firmware does not build cleanly: ${build.problems.map((p) => `${p.what} at ${p.line}:${p.column}`).join('; ') || `${build.bytes} bytes of ${build.budgetBytes}, ${build.variables} variables of ${build.variableBudget}`}`,
+      `the ${job.board} firmware does not build cleanly: ${firmware.problems.map((p) => `${p.what} at ${p.line}:${p.column}`).join('; ') || `${firmware.bytes} bytes of ${firmware.budgetBytes}, ${firmware.variables} variables of ${firmware.variableBudget}`}`,
       'fix the firmware (`lonewatch firmware build`) first',
     );
     report(job, e, null);
     return { job, ok: false, error: e, seconds: seconds() };
   }
-  out(`  ${build.bytes} bytes, Espruino-compatible\n`);
+  out(`  ${firmware.bytes} bytes, Espruino-compatible\n`);
 
   let link: ConsoleLink;
   let provisioned: Provisioned | null = null;
   if (o.dryFile) link = new DryRunLink();
   else {
+    const portNote = portMismatch(job.board, o.port);
+    if (portNote) out(`note: ${portNote}\n`);
     out(`connecting to ${o.port} at ${o.baud} baud...\n`);
     try {
       link = await SerialLink.open(o.port, o.baud);
@@ -252,16 +330,22 @@ async function flashOne(job: Job, o: FlashOpts): Promise<Outcome> {
     result = await flashBoard(link, {
       board: job.board,
       deviceId: job.deviceId,
-      code: build.code,
+      code: firmware.code,
       timeoutS: o.timeoutS,
+      keepBootFiles: o.keepBootFiles,
+      bootWaitS: o.bootWaitS,
       identity: async (p) => {
         out(`board: ${p.b}, Espruino ${p.v}${p.id?.id ? `, provisioned as ${String(p.id.id)}` : ', not provisioned'}\n`);
+        const stray = p.bf ?? [];
+        if (stray.length > 0) {
+          out(`stray boot code on the board (Espruino runs it at every start): ${stray.map((f) => `${f.n} (${f.b} bytes)`).join(', ')}; ${o.keepBootFiles ? 'kept (--keep-boot-files)' : 'it will be removed'}\n`);
+        }
         if (o.dryFile) {
-          const identity: Identity = { id: job.deviceId, pw: job.secret ?? 'DRY-RUN-NO-SECRET', h: o.hubHost, p: o.hubPort };
+          const identity: Identity = { id: job.deviceId, pw: job.secret ?? 'DRY-RUN-NO-SECRET', h: o.hubHost, p: o.hubPort, w: o.wiring };
           return identity;
         }
         provisioned = await provision(
-          { store: o.store!, deviceId: job.deviceId, board: job.board, workerId: job.workerId, secret: job.secret, force: o.force, hubHost: o.hubHost, hubPort: o.hubPort },
+          { store: o.store!, deviceId: job.deviceId, board: job.board, workerId: job.workerId, secret: job.secret, force: o.force, hubHost: o.hubHost, hubPort: o.hubPort, wiring: o.wiring },
           p,
         );
         out(
@@ -302,42 +386,101 @@ async function flashOne(job: Job, o: FlashOpts): Promise<Outcome> {
     return { job, ok: true, result, seconds: seconds() };
   }
 
-  const rb = result.readback;
-  const readbackOk = !!rb && rb.v === FIRMWARE_VERSION && rb.id === job.deviceId;
+  const start = result.start!;
+  const verdict = start.verdict;
+  const started = verdict.kind === 'up' ? verdict : null;
   let hub = '';
   let hubOk: boolean | undefined;
-  if (readbackOk && o.waitS > 0) {
+  if (started && o.waitS > 0) {
     const reachable = await tcpReachable(o.hubHost, o.hubPort, 1500);
     if (!reachable) hub = `not reachable from here at ${o.hubHost}:${o.hubPort}: not waiting for the fob's first contact`;
     else {
       out(`waiting up to ${o.waitS} s for ${job.deviceId}'s hello at the hub (${o.hubHost}:${o.hubPort})...\n`);
-      const t0 = Date.now();
+      const waitFrom = Date.now();
       const seen = await waitForHello(o.store!, job.deviceId, eventsBefore, o.waitS * 1000);
       hubOk = !!seen;
       hub = seen
-        ? `hello received after ${((Date.now() - t0) / 1000).toFixed(1)} s (firmware ${seen.firmware}, board ${seen.board ?? '?'})`
+        ? `hello received after ${((Date.now() - waitFrom) / 1000).toFixed(1)} s (firmware ${seen.firmware}, board ${seen.board ?? '?'})`
         : `NO hello within ${o.waitS} s: check the SIM, APN and coverage (RAK5010) or the phone relay (Puck.js), then watch \`lonewatch devices list\``;
     }
-  } else if (readbackOk) hub = job.board === 'puck' ? 'not waited for (a Puck.js reaches the hub through the phone relay; --wait <s> to wait)' : 'not waited for (--wait 0)';
+  } else if (started) hub = job.board === 'puck' ? 'not waited for (a Puck.js reaches the hub through the phone relay; --wait <s> to wait)' : 'not waited for (--wait 0)';
 
-  const ok = readbackOk;
+  const failure = started ? null : startFailure(start, job, o.port);
+  const rb = start.readback;
   const lines = [
     '',
-    `${ok ? 'OK' : 'FAILED'}: ${job.deviceId} ${ok ? 'flashed' : 'was written but did not read back correctly'}`,
+    started ? `OK: ${job.deviceId} flashed and started` : `FAILED: ${job.deviceId} was written but ${failure!.headline}`,
     `  board         ${result.boardEnv}, Espruino ${result.espruino}, on ${o.port}`,
     `  firmware      ${FIRMWARE_VERSION}, ${result.bytes} bytes in ${result.chunks} chunks (${result.chunksWritten} written, ${result.chunksResumed} resumed), verified by CRC32`,
-    `  identity      ${job.deviceId} -> hub ${o.hubHost}:${o.hubPort} (lw.json)${result.previousId && result.previousId !== job.deviceId ? `, replacing ${result.previousId}` : ''}`,
+    `  identity      ${job.deviceId} -> hub ${o.hubHost}:${o.hubPort} (lw.json)${result.previousId && result.previousId !== job.deviceId ? `, replacing ${result.previousId}` : ''}${isLoopbackHost(o.hubHost) ? ' (a loopback address, allowed by --allow-localhost: only a hub on this bench, never one in the field)' : ''}`,
+    `  wiring        ${describeWiring(o.wiring)} (lw.json)`,
+    `  boot files    ${describeBootFiles(result)}`,
     `  registration  ${provisioned ? describeProvisioned(provisioned) : '-'}`,
-    `  read back     ${rb ? `LW.v ${rb.v}, LW.id ${rb.id}` : 'no answer from the firmware after restart'}`,
+    ...(link instanceof SerialLink && link.xoffs > 0 ? [`  flow control  the board paused the tool ${link.xoffs} time(s) with XOFF; it waited for XON each time`] : []),
+    `  started       ${started ? `${started.line} (printed by the firmware after the restart)` : failure!.started}`,
+    `  read back     ${rb ? `LW.v ${rb.v}, LW.id ${rb.id}, LW.up ${rb.up}` : 'the console did not answer after the start'}`,
     ...(hub ? [`  hub           ${hub}`] : []),
     `  time          ${seconds()} s`,
     '',
   ];
   out(lines.join('\n'));
-  if (!ok) {
-    err(`lonewatch flash: ${job.deviceId}: the firmware did not report ${FIRMWARE_VERSION}/${job.deviceId} after the restart (got ${JSON.stringify(rb)})\n  what to do: open \`lonewatch console --port ${o.port}\` to see what the board prints, then run the flash again with --force\n`);
+  if (failure) err(`lonewatch flash: ${job.deviceId}: ${failure.message}\n  what to do: ${failure.hint}\n`);
+  const ok = started !== null;
+  return { job, ok, result, ...(provisioned ? { provisioned } : {}), hub, ...(hubOk !== undefined ? { hubOk } : {}), ...(failure ? { error: new FlashError(failure.message, failure.hint) } : {}), seconds: seconds() };
+}
+
+/**
+ * A port name that does not fit the board (boards/RAK5010.py: the console is USB or Bluetooth, no
+ * UART): /dev/ttyUSB<n> is what Linux names a USB-serial adapter, which on a RAK5010's header pins
+ * reaches no console. Said before connecting; the flash still tries.
+ */
+function portMismatch(board: Board, port: string): string | null {
+  if (board === 'rak5010' && /ttyUSB\d+$/.test(port)) {
+    return `${port} looks like a USB-serial adapter; ${CONSOLE_PORT.rak5010}`;
   }
-  return { job, ok, result, ...(provisioned ? { provisioned } : {}), hub, ...(hubOk !== undefined ? { hubOk } : {}), seconds: seconds() };
+  return null;
+}
+
+/** What went wrong with a start that was not LW:up, from the board's own lines. */
+function startFailure(start: NonNullable<SessionResult['start']>, job: Job, port: string): { headline: string; started: string; message: string; hint: string } {
+  const v = start.verdict;
+  const again = `then run the flash again with --force (identity and secret are kept)`;
+  switch (v.kind) {
+    case 'uncaught':
+      return {
+        headline: 'its firmware stopped with an error at start',
+        started: `NO: the board printed ${JSON.stringify(v.line)}`,
+        message: `the firmware stopped with an error at start; the board printed:\n    ${[v.line, ...v.detail].join('\n    ')}`,
+        hint: `a name that "is not defined" is a part this board does not have (the wrong --board, or a board whose wiring needs --pins); ${again}`,
+      };
+    case 'fault':
+      return {
+        headline: 'its firmware reported a wiring fault',
+        started: `NO: the firmware printed ${JSON.stringify(v.line)}`,
+        message: `the firmware reported a wiring fault at start: ${v.line}`,
+        hint: `check the fob's wiring against the summary's wiring line (change it with --pins role=pin,...), ${again}`,
+      };
+    case 'mismatch':
+      return {
+        headline: 'a different firmware or identity started',
+        started: `NO: the firmware printed ${JSON.stringify(v.line)}`,
+        message: `the board started firmware ${v.version} as ${v.deviceId}, not ${FIRMWARE_VERSION} as ${job.deviceId}`,
+        hint: `open \`lonewatch console --port ${port}\` and look at require("Storage").list(), ${again}`,
+      };
+    default:
+      return {
+        headline: 'did not report that it started',
+        started: `NO: no LW:up line from the firmware`,
+        message: start.silence!.message,
+        hint: start.silence!.hint,
+      };
+  }
+}
+
+function describeBootFiles(r: SessionResult): string {
+  if (r.bootFiles.length === 0) return 'none besides .bootcde';
+  const list = r.bootFiles.map((f) => `${f.n} (${f.b} bytes)`).join(', ');
+  return r.bootFilesRemoved ? `removed ${list} (they ran at every start)` : `KEPT ${list} (--keep-boot-files: they run at every start, before .bootcde)`;
 }
 
 const FILES_NOTE = '.bootcde, via lw.up';
@@ -359,7 +502,8 @@ function printBatchSummary(outcomes: Outcome[]): void {
   out('\nbatch summary\n');
   for (const o of outcomes) {
     const state = o.skipped ? 'skipped' : o.ok ? (o.hubOk === false ? 'flashed, no hello' : 'ok') : 'FAILED';
-    const why = o.error ? `  ${o.error.message}` : o.hub ? `  ${o.hub}` : '';
+    // One line per fob: an error that quotes the board's lines is cut to its first two.
+    const why = o.error ? `  ${o.error.message.split('\n').slice(0, 2).map((l) => l.trim()).join(' ')}` : o.hub ? `  ${o.hub}` : '';
     out(`  ${o.job.deviceId.padEnd(20)}${state.padEnd(18)}${why}\n`);
   }
   const ok = outcomes.filter((o) => o.ok).length;

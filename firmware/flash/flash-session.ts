@@ -11,10 +11,19 @@
  *      partly written (unwritten bytes read 0xFF) and the old .bootcde/lw.json untouched; the next
  *      run reads the CRC of every chunk already there and sends only the missing ones;
  *   5. commit: lw.up is copied to .bootcde and verified, lw.new becomes lw.json, staging erased;
- *   6. load(): the board restarts and runs the new firmware; LW.v and LW.id are read back.
+ *   6. load(): the board restarts and runs the new firmware; what it prints from then on is watched
+ *      for the firmware's `LW:up <version> <board> <id>` line (or `LW:fault ...`, or an
+ *      `Uncaught ...` from Espruino): only LW:up with this version and id is a started fob
+ *      (boot-check.ts), then LW is read back to see that the console still answers.
+ *
+ * Stray boot files (.boot0-.boot3, .bootrst, .bootPowerOn: Espruino runs them besides .bootcde) are
+ * listed by the probe and removed once the identity is decided, before reset(), unless kept on the
+ * engineer's request.
  */
 import { FIRMWARE_VERSION } from '../src/version.js';
 import { FlashError, type ConsoleLink } from './espruino-link.js';
+import { CONSOLE_PORT } from './console-port.js';
+import { explainSilence, judgeBoot, needsMoreDetail, type BootVerdict } from './boot-check.js';
 import {
   BOARD_ENV,
   CHUNK_BYTES,
@@ -24,6 +33,7 @@ import {
   PROBE_EXPR,
   READBACK_EXPR,
   chunksOf,
+  removeBootFilesExpr,
   commitIdentityExpr,
   crcOf,
   eraseExpr,
@@ -33,6 +43,7 @@ import {
   versionAtLeast,
   writeChunkExpr,
   writeFileExpr,
+  type BootFile,
   type Identity,
   type ProbeResult,
 } from './wire.js';
@@ -51,6 +62,21 @@ export interface SessionOptions {
   identityStaged?(): void;
   /** Called just before load(), when the new firmware is about to start. */
   beforeStart?(): Promise<void>;
+  /** Leave stray boot files (.boot0-.boot3 ...) on the board (--keep-boot-files). */
+  keepBootFiles?: boolean;
+  /** Seconds the firmware has, after load(), to print LW:up (default 10). */
+  bootWaitS?: number;
+}
+
+/** How the new firmware's start went (after load()). */
+export interface StartResult {
+  verdict: BootVerdict;
+  /** Everything the board printed after load(), as received. */
+  output: string;
+  /** LW as read back after the verdict (null: the console did not answer, or no LW). */
+  readback: { v: string; id: string; up: number } | null;
+  /** For a start that was not LW:up and not an error line: what to tell the engineer. */
+  silence?: { message: string; hint: string };
 }
 
 export interface SessionResult {
@@ -61,11 +87,14 @@ export interface SessionResult {
   chunksResumed: number;
   chunksWritten: number;
   identity: Identity;
-  readback: { v: string; id: string } | null;
+  /** Null on a dry run (nothing runs). */
+  start: StartResult | null;
   previousId: string | null;
+  /** Boot files other than .bootcde found by the probe. */
+  bootFiles: BootFile[];
+  /** Whether those were removed (false when kept, or there were none). */
+  bootFilesRemoved: boolean;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function probe(link: ConsoleLink, board: 'puck' | 'rak5010', timeoutS: number): Promise<ProbeResult> {
   const fresh: ProbeResult = { b: BOARD_ENV[board], v: MIN_ESPRUINO, id: null, nw: null, boot: null, up: null };
@@ -83,9 +112,13 @@ export async function probe(link: ConsoleLink, board: 'puck' | 'rak5010', timeou
   }
   throw new FlashError(
     `the board is not responding: no answer from the Espruino console within ${timeoutS} s (${(lastErr as Error).message})`,
-    'check it is powered and wired (TX/RX crossed, common ground), that the baud rate is right (--baud, 9600 by default), and that its code has not taken the console: power-cycle it, or hold the button while powering it to skip its code',
+    `${consoleHint(board)}; check the baud rate (--baud, 9600 by default) and that its code has not taken the console: power-cycle it, or hold the button while powering it to skip its code`,
     'silent',
   );
+}
+
+export function consoleHint(board: 'puck' | 'rak5010'): string {
+  return `check it is powered and on the port its console uses: ${CONSOLE_PORT[board]}`;
 }
 
 export function checkBoard(p: ProbeResult, board: 'puck' | 'rak5010'): void {
@@ -113,6 +146,19 @@ export async function flashBoard(link: ConsoleLink, o: SessionOptions): Promise<
   checkBoard(p, o.board);
   const identity = await o.identity(p);
   const previousId = p.id && typeof p.id.id === 'string' ? p.id.id : null;
+
+  // Stray boot code runs at every reset and start, before our .bootcde: away with it first (issue 14),
+  // so that neither our reset() nor the new firmware's start runs it.
+  const bootFiles = p.bf ?? [];
+  let bootFilesRemoved = false;
+  if (bootFiles.length > 0 && !o.keepBootFiles) {
+    const left = await link.request<string[]>(removeBootFilesExpr(bootFiles.map((f) => f.n)), { timeoutMs: 5000, fresh: [] });
+    const stuck = bootFiles.filter((f) => left.includes(f.n));
+    if (stuck.length > 0) {
+      throw new FlashError(`could not remove ${stuck.map((f) => f.n).join(', ')} from the board`, 'run the command again; if it stays, `lonewatch console` and require("Storage").erase(name)', 'verify');
+    }
+    bootFilesRemoved = true;
+  }
 
   // Stop whatever runs; Storage is untouched by reset().
   await link.send('\x10reset()\n');
@@ -193,21 +239,10 @@ export async function flashBoard(link: ConsoleLink, o: SessionOptions): Promise<
   if (idCrc !== crcOf(ident)) throw new FlashError(`${FILES.identity} did not verify (CRC ${idCrc})`, 'run the command again', 'verify');
 
   await o.beforeStart?.();
-  // Restart with the new code, as at power-on.
+  // Restart with the new code, as at power-on, and watch what it prints.
+  const since = link.mark();
   await link.send('\x10load()\n');
-  await link.drain(800);
-  let readback: { v: string; id: string } | null = null;
-  const until = Date.now() + 8000;
-  for (;;) {
-    try {
-      readback = await link.request<{ v: string; id: string } | null>(READBACK_EXPR, { timeoutMs: 2000, fresh: { v: FIRMWARE_VERSION, id: identity.id } });
-      if (readback || link.dryRun) break;
-    } catch (err) {
-      if (!(err instanceof FlashError) || err.code !== 'silent') throw err;
-    }
-    if (Date.now() > until) break;
-    await sleep(300);
-  }
+  const start = link.dryRun ? null : await watchStart(link, since, { board: o.board, deviceId: identity.id, port: link.path, seconds: o.bootWaitS ?? 10 });
   return {
     boardEnv: p.b,
     espruino: p.v,
@@ -216,9 +251,36 @@ export async function flashBoard(link: ConsoleLink, o: SessionOptions): Promise<
     chunksResumed: resumed,
     chunksWritten: written,
     identity,
-    readback,
+    start,
     previousId,
+    bootFiles,
+    bootFilesRemoved,
   };
 }
 
-export { CHUNK_BYTES, FIRMWARE_VERSION };
+async function readBack(link: ConsoleLink): Promise<{ v: string; id: string; up: number } | null> {
+  try {
+    return await link.request<{ v: string; id: string; up: number } | null>(READBACK_EXPR, { timeoutMs: 2500 });
+  } catch (err) {
+    if (err instanceof FlashError && err.code === 'silent') return null;
+    throw err;
+  }
+}
+
+/** From load() on: the firmware's own word on its start (see boot-check.ts), then a read-back. */
+async function watchStart(link: ConsoleLink, since: number, o: { board: 'puck' | 'rak5010'; deviceId: string; port: string; seconds: number }): Promise<StartResult> {
+  const expect = { version: FIRMWARE_VERSION, deviceId: o.deviceId };
+  let output = await link.watch(since, o.seconds * 1000, (t) => judgeBoot(t, expect).kind !== 'pending');
+  let verdict = judgeBoot(output, expect);
+  // Espruino prints where the exception was on the lines after it: give them up to 1.5 s to arrive
+  // (only a failed start waits for it).
+  if (needsMoreDetail(verdict)) {
+    output = await link.watch(since, 1500, (t) => !needsMoreDetail(judgeBoot(t, expect)));
+    verdict = judgeBoot(output, expect);
+  }
+  const readback = await readBack(link);
+  if (verdict.kind !== 'pending') return { verdict, output, readback };
+  return { verdict, output, readback, silence: explainSilence(output, readback !== null, { board: o.board, port: o.port, seconds: o.seconds }) };
+}
+
+export { CHUNK_BYTES, CONSOLE_PORT, FIRMWARE_VERSION };

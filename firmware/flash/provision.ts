@@ -13,6 +13,7 @@ import { AdminError, addDevice } from '../../hub/admin/admin-service.js';
 import { verifySecret } from '../../hub/device-secrets.js';
 import { FlashError } from './espruino-link.js';
 import type { Identity, ProbeResult } from './wire.js';
+import type { Wiring } from '../src/wiring.js';
 
 export interface ProvisionOptions {
   store: Store;
@@ -23,6 +24,8 @@ export interface ProvisionOptions {
   force: boolean;
   hubHost: string;
   hubPort: number;
+  /** The fob's wiring, written with the identity (issue 14: the RAK5010 has no BTN of its own). */
+  wiring: Wiring;
 }
 
 export interface Provisioned {
@@ -41,7 +44,7 @@ export async function provision(o: ProvisionOptions, p: ProbeResult): Promise<Pr
     );
   }
   const device = await o.store.read((tx) => tx.getDevice(o.deviceId));
-  const make = (pw: string): Identity => ({ id: o.deviceId, pw, h: o.hubHost, p: o.hubPort });
+  const make = (pw: string): Identity => ({ id: o.deviceId, pw, h: o.hubHost, p: o.hubPort, w: o.wiring });
   if (!device) {
     try {
       const created = await addDevice(o.store, o.deviceId, { workerId: o.workerId, board: o.board, now: Date.now() });

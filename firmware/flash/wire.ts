@@ -8,6 +8,7 @@
  *   \x10try{print("<LW7 "+JSON.stringify(EXPR)+" LW7>")}catch(e){print("<LW7! "+JSON.stringify(""+e)+" LW7>")}\n
  */
 import { crc32 } from 'node:zlib';
+import type { Wiring } from '../src/wiring.js';
 
 /** Storage names on the board (issue 8: the identity is never inside the code). */
 export const FILES = {
@@ -99,7 +100,17 @@ export const PROBE_EXPR =
   `(function(s){var f=function(n){var d=s.read(n);return d===undefined?null:{n:d.length,c:E.CRC32(d)}};` +
   `return {b:process.env.BOARD,v:process.env.VERSION,` +
   `id:s.readJSON("${FILES.identity}",1)||null,nw:s.readJSON("${FILES.identityNew}",1)||null,` +
-  `boot:f("${FILES.boot}"),up:f("${FILES.staging}")}})(${S})`;
+  `boot:f("${FILES.boot}"),up:f("${FILES.staging}"),` +
+  // Every other boot file: .boot0-.boot3 run before .bootcde at every start and at every reset()
+  // (seen on the 2v29 interpreter), .bootrst and .bootPowerOn are the other boot files 2v29 knows.
+  // None is ours.
+  `bf:s.list(/^\\.boot/).filter(function(n){return n!=="${FILES.boot}"}).map(function(n){return {n:n,b:s.read(n).length}})}})(${S})`;
+
+/** Boot code that Espruino runs besides .bootcde: what a flash removes (or keeps, if asked). */
+export interface BootFile {
+  n: string;
+  b: number;
+}
 
 export interface ProbeResult {
   b: string;
@@ -108,6 +119,8 @@ export interface ProbeResult {
   nw: { id?: unknown; pw?: unknown; h?: unknown; p?: unknown } | null;
   boot: { n: number; c: number } | null;
   up: { n: number; c: number } | null;
+  /** Other boot files on the board (see PROBE_EXPR); older tools did not ask: absent. */
+  bf?: BootFile[];
 }
 
 /** The CRC of every chunk of the staging file as it is on the board (missing file: null). */
@@ -138,7 +151,13 @@ export function commitIdentityExpr(eraseFobState: boolean): string {
   return `(function(s){var n=s.read("${FILES.identityNew}");if(n===undefined)return null;s.write("${FILES.identity}",n);${extra}s.erase("${FILES.identityNew}");s.erase("${FILES.staging}");return E.CRC32(s.read("${FILES.identity}"))})(${S})`;
 }
 
-export const READBACK_EXPR = `typeof LW==="undefined"?null:{v:LW.v,id:LW.id}`;
+/** After LW:up: the console still answers here, and the firmware's global agrees. */
+export const READBACK_EXPR = `typeof LW==="undefined"?null:{v:LW.v,id:LW.id,up:LW.up||0}`;
+
+/** Removes the given boot files and lists what is left of them (empty when all went). */
+export function removeBootFilesExpr(names: string[]): string {
+  return `(function(s){${names.map((n) => `s.erase(${JSON.stringify(n)});`).join('')}return s.list(/^\\.boot/).filter(function(n){return n!=="${FILES.boot}"})})(${S})`;
+}
 
 /** "2v29" -> [2, 29]; "2v29.12" -> [2, 29.012] (a cutting-edge build after 2v29). */
 export function parseEspruinoVersion(v: string): [number, number] | null {
@@ -159,8 +178,10 @@ export interface Identity {
   pw: string;
   h: string;
   p: number;
+  /** The fob's wiring (firmware/src/wiring.ts): which pin is the button, buzzer, motor, LED, battery. */
+  w?: Wiring;
 }
 
 export function identityJson(id: Identity): string {
-  return JSON.stringify({ id: id.id, pw: id.pw, h: id.h, p: id.p });
+  return JSON.stringify({ id: id.id, pw: id.pw, h: id.h, p: id.p, ...(id.w ? { w: id.w } : {}) });
 }

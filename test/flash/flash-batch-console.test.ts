@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli, startVirtualBoard } from '../helpers/virtual-espruino/harness.js';
+import { flash, flashRun } from '../helpers/virtual-espruino/flash-in-process.js';
 import { useFlashBench } from '../helpers/virtual-espruino/flash-bench.js';
 
 const bench = useFlashBench();
@@ -17,16 +18,16 @@ describe('lonewatch flash --devices-from', () => {
     const csv = join(bench.pty.dir, 'fobs.csv');
     writeFileSync(csv, 'device,board,worker\nfob-010,puck,sam\nfob-011,puck,alex\n');
     bench.vb = await startVirtualBoard(bench.pty.board, { board: 'PUCKJS' });
-    const cli = runCli(['flash', '--port', bench.pty.host, '--devices-from', csv, '--hub-host', '127.0.0.1'], bench.env());
+    const cli = flashRun(['--port', bench.pty.host, '--devices-from', csv, '--hub-host', '127.0.0.1', '--allow-localhost'], bench.env());
     await cli.waitForOutput(/Connect the board for fob-010 to .*press Enter/);
-    cli.child.stdin!.write('\n');
+    cli.stdin.write('\n');
     await cli.waitForOutput(/Connect the board for fob-011 to .*press Enter/, 30_000);
-    expect(cli.stdout()).toContain('OK: fob-010 flashed');
+    expect(cli.output()).toContain('OK: fob-010 flashed and started');
     expect((await bench.vb.state()).lw).toEqual({ v: '0.1.0', id: 'fob-010' });
     // The engineer swaps boards.
     bench.vb.send({ cmd: 'swap' });
     await bench.vb.waitFor((e) => e.ev === 'swapped');
-    cli.child.stdin!.write('\n');
+    cli.stdin.write('\n');
     const r = await cli.done;
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
@@ -44,7 +45,7 @@ describe('lonewatch flash --devices-from', () => {
     const csv = join(bench.pty.dir, 'fobs.csv');
     writeFileSync(csv, 'device\nfob-020\nfob-021\n');
     bench.vb = await startVirtualBoard(bench.pty.board, { board: 'PUCKJS' });
-    const r = await runCli(['flash', '--port', bench.pty.host, '--board', 'puck', '--devices-from', csv, '--yes', '--hub-host', '127.0.0.1'], bench.env()).done;
+    const r = await flash(['--port', bench.pty.host, '--board', 'puck', '--devices-from', csv, '--yes', '--hub-host', '127.0.0.1', '--allow-localhost'], bench.env());
     expect(r.code).toBe(1);
     expect(r.stdout).not.toContain('press Enter');
     expect(r.stderr).toContain('fob-021: this board is already provisioned as fob-020, not fob-021');
@@ -57,7 +58,8 @@ describe('lonewatch flash --devices-from', () => {
 
 describe('lonewatch console', () => {
   it('is a terminal to the board: typed lines are evaluated, Ctrl-] quits', async () => {
-    bench.vb = await startVirtualBoard(bench.pty.board, { board: 'RAK5010' });
+    // The board as its own process here (main.ts), as an engineer runs it by hand.
+    bench.vb = await startVirtualBoard(bench.pty.board, { board: 'RAK5010', ownProcess: true });
     const cli = runCli(['console', '--port', bench.pty.host]);
     await cli.waitForOutput(/Ctrl-\] quits/);
     cli.child.stdin!.write('process.env.BOARD\r');

@@ -1,16 +1,16 @@
 /**
  * Issue 8: every bad situation gets a clear message and leaves the board in a known state. The CLI
- * is the real one (spawned), over a real pty (socat) to the virtual Espruino board.
+ * is the real one (run in-process: flash-in-process.ts), over a real pty (socat) to the virtual Espruino board.
  */
 import { describe, expect, it } from 'vitest';
 import { SerialPort } from 'serialport';
-import { runCli, startVirtualBoard } from '../helpers/virtual-espruino/harness.js';
+import { startVirtualBoard } from '../helpers/virtual-espruino/harness.js';
+import { flash } from '../helpers/virtual-espruino/flash-in-process.js';
 import { useFlashBench } from '../helpers/virtual-espruino/flash-bench.js';
 import { verifySecret } from '../../hub/device-secrets.js';
 
 const bench = useFlashBench();
 const flashArgs = (board: string, device: string, ...extra: string[]): string[] => [
-  'flash',
   '--port',
   bench.pty.host,
   '--board',
@@ -19,6 +19,7 @@ const flashArgs = (board: string, device: string, ...extra: string[]): string[] 
   device,
   '--hub-host',
   '127.0.0.1',
+  '--allow-localhost',
   '--hub-port',
   String(bench.hub.mqttPort),
   ...extra,
@@ -27,9 +28,11 @@ const registered = (id: string) => bench.hub.hub.store.read((tx) => tx.getDevice
 
 describe('lonewatch flash: bad situations', () => {
   it('a missing port: says so, registers nothing', async () => {
-    const r = await runCli(flashArgs('rak5010', 'fob-x').map((a) => (a === bench.pty.host ? `${bench.pty.dir}/ttyUSB9` : a)), bench.env()).done;
+    const r = await flash(flashArgs('rak5010', 'fob-x').map((a) => (a === bench.pty.host ? `${bench.pty.dir}/ttyUSB9` : a)), bench.env());
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`serial port ${bench.pty.dir}/ttyUSB9 does not exist`);
+    // A RAK5010 on a USB-serial adapter's name: told where its console really is.
+    expect(r.stdout).toContain(`note: ${bench.pty.dir}/ttyUSB9 looks like a USB-serial adapter; a RAK5010 has its console on its own USB socket (usually /dev/ttyACM0)`);
     expect(r.stderr).toContain('what to do: plug the cable in, and check the name with `lonewatch flash --list`');
     expect(await registered('fob-x')).toBeNull();
   }, 30_000);
@@ -39,7 +42,7 @@ describe('lonewatch flash: bad situations', () => {
     const other = new SerialPort({ path: bench.pty.host, baudRate: 9600, lock: true });
     await new Promise<void>((resolve, reject) => other.once('open', resolve).once('error', reject));
     try {
-      const r = await runCli(flashArgs('rak5010', 'fob-x'), bench.env()).done;
+      const r = await flash(flashArgs('rak5010', 'fob-x'), bench.env());
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(/serial port .*host is busy: another program has it open/);
       expect(r.stderr).toContain('what to do: close the other terminal');
@@ -54,10 +57,10 @@ describe('lonewatch flash: bad situations', () => {
 
   it('a board that does not answer: times out with a clear message, registers nothing', async () => {
     bench.vb = await startVirtualBoard(bench.pty.board, { board: 'RAK5010', silent: true });
-    const r = await runCli(flashArgs('rak5010', 'fob-x', '--timeout', '2'), bench.env()).done;
+    const r = await flash(flashArgs('rak5010', 'fob-x', '--timeout', '2'), bench.env());
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('the board is not responding: no answer from the Espruino console within 2 s');
-    expect(r.stderr).toContain('what to do: check it is powered and wired');
+    expect(r.stderr).toContain('what to do: check it is powered and on the port its console uses: a RAK5010 has its console on its own USB socket');
     const s = await bench.vb.state();
     expect(s.writes).toEqual([]);
     expect(s.files).toEqual({});
@@ -66,7 +69,7 @@ describe('lonewatch flash: bad situations', () => {
 
   it('the wrong board, or an Espruino too old: refused before anything is written', async () => {
     bench.vb = await startVirtualBoard(bench.pty.board, { board: 'PUCKJS' });
-    const r = await runCli(flashArgs('rak5010', 'fob-x'), bench.env()).done;
+    const r = await flash(flashArgs('rak5010', 'fob-x'), bench.env());
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('wrong board: it reports "PUCKJS" (Espruino 2v29), but --board rak5010 needs a RAK5010');
     expect(r.stderr).toContain('what to do: use --board puck for this board, or connect a RAK5010');
@@ -75,7 +78,7 @@ describe('lonewatch flash: bad situations', () => {
     await bench.vb.stop();
 
     bench.vb = await startVirtualBoard(bench.pty.board, { board: 'RAK5010', version: '2v19' });
-    const old = await runCli(flashArgs('rak5010', 'fob-x'), bench.env()).done;
+    const old = await flash(flashArgs('rak5010', 'fob-x'), bench.env());
     expect(old.code).toBe(1);
     expect(old.stderr).toContain('Espruino 2v19 on this RAK5010 is too old: the firmware needs 2v29 or later');
     expect((await bench.vb.state()).writes).toEqual([]);
@@ -88,7 +91,7 @@ describe('lonewatch flash: bad situations', () => {
     // pulled before its answer gets back.
     bench.vb.send({ cmd: 'dropAfterWrites', n: 6 });
     await bench.vb.waitFor((e) => e.ev === 'armed');
-    const first = await runCli(flashArgs('rak5010', 'fob-002', '--wait', '0'), bench.env()).done;
+    const first = await flash(flashArgs('rak5010', 'fob-002', '--wait', '0'), bench.env());
     expect(first.code).toBe(1);
     expect(first.stderr).toContain('upload interrupted at byte 2560 of');
     expect(first.stderr).toContain('(chunk 6 of 24): the board stopped answering');
@@ -109,7 +112,7 @@ describe('lonewatch flash: bad situations', () => {
     bench.vb.send({ cmd: 'silent', on: false });
     await bench.vb.waitFor((e) => e.ev === 'silent');
     const writesBefore = (await bench.vb.state()).writes.length;
-    const again = await runCli(flashArgs('rak5010', 'fob-002', '--wait', '30'), bench.env()).done;
+    const again = await flash(flashArgs('rak5010', 'fob-002', '--wait', '30'), bench.env());
     expect(again.stderr).toBe('');
     expect(again.code).toBe(0);
     expect(again.stdout).toContain("using fob-002's registration (secret from interrupted flash, checked against the hub)");
@@ -125,12 +128,12 @@ describe('lonewatch flash: bad situations', () => {
 
   it('a device already flashed on this board: refused unless --force (which keeps its secret); another device on it too', async () => {
     bench.vb = await startVirtualBoard(bench.pty.board, { board: 'PUCKJS' });
-    const ok = await runCli(flashArgs('puck', 'fob-003'), bench.env()).done;
+    const ok = await flash(flashArgs('puck', 'fob-003'), bench.env());
     expect(ok.code).toBe(0);
     const before = await bench.vb.state();
     const pw = JSON.parse((await bench.vb.files())['lw.json']).pw;
 
-    const again = await runCli(flashArgs('puck', 'fob-003'), bench.env()).done;
+    const again = await flash(flashArgs('puck', 'fob-003'), bench.env());
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('fob-003 is already flashed: this board holds its identity and the hub has it registered');
     expect(again.stderr).toContain('run with --force: its identity and secret are kept');
@@ -138,13 +141,13 @@ describe('lonewatch flash: bad situations', () => {
     expect(after.writes).toHaveLength(before.writes.length);
     expect(after.files).toEqual(before.files);
 
-    const other = await runCli(flashArgs('puck', 'fob-004'), bench.env()).done;
+    const other = await flash(flashArgs('puck', 'fob-004'), bench.env());
     expect(other.code).toBe(1);
     expect(other.stderr).toContain('this board is already provisioned as fob-003, not fob-004');
     expect(await registered('fob-004')).toBeNull();
     expect((await bench.vb.state()).files).toEqual(before.files);
 
-    const forced = await runCli(flashArgs('puck', 'fob-003', '--force'), bench.env()).done;
+    const forced = await flash(flashArgs('puck', 'fob-003', '--force'), bench.env());
     expect(forced.code).toBe(0);
     expect(forced.stdout).toContain("using fob-003's registration (secret from board, checked against the hub)");
     expect(JSON.parse((await bench.vb.files())['lw.json']).pw).toBe(pw);
@@ -154,15 +157,15 @@ describe('lonewatch flash: bad situations', () => {
   it('a device registered elsewhere: needs its secret (checked against the hub), never reads it from the hub', async () => {
     const { secret } = await bench.hub.addDevice('fob-005');
     bench.vb = await startVirtualBoard(bench.pty.board, { board: 'PUCKJS' });
-    const none = await runCli(flashArgs('puck', 'fob-005'), bench.env()).done;
+    const none = await flash(flashArgs('puck', 'fob-005'), bench.env());
     expect(none.code).toBe(1);
     expect(none.stderr).toContain('fob-005 is already registered with the hub, which keeps only a hash of its secret, and this board does not hold it');
     expect(none.stderr).toContain('pass the secret printed when fob-005 was registered with --secret');
-    const wrong = await runCli(flashArgs('puck', 'fob-005', '--secret', 'not-the-secret'), bench.env()).done;
+    const wrong = await flash(flashArgs('puck', 'fob-005', '--secret', 'not-the-secret'), bench.env());
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toContain("the --secret given does not match fob-005's registration on the hub");
     expect((await bench.vb.state()).writes).toEqual([]);
-    const right = await runCli(flashArgs('puck', 'fob-005', '--secret', secret), bench.env()).done;
+    const right = await flash(flashArgs('puck', 'fob-005', '--secret', secret), bench.env());
     expect(right.code).toBe(0);
     expect(right.stdout).toContain('secret from --secret');
     expect(JSON.parse((await bench.vb.files())['lw.json']).pw).toBe(secret);

@@ -1,13 +1,14 @@
 /**
  * Issue 8, done when: a test flashes a virtual board through a REAL pseudo-terminal (socat) with the
- * REAL CLI (spawned, EspruinoTools over serialport), and the flashed fob then reaches a real hub
+ * REAL CLI (in-process, EspruinoTools over serialport), and the flashed fob then reaches a real hub
  * and raises an alarm.
  */
 import { describe, expect, it } from 'vitest';
 import { readFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli, startVirtualBoard } from '../helpers/virtual-espruino/harness.js';
+import { startVirtualBoard } from '../helpers/virtual-espruino/harness.js';
+import { contractBuild, flash } from '../helpers/virtual-espruino/flash-in-process.js';
 import { useFlashBench } from '../helpers/virtual-espruino/flash-bench.js';
 import { FIRMWARE_VERSION } from '../../firmware/src/version.js';
 import { verifySecret } from '../../hub/device-secrets.js';
@@ -18,19 +19,21 @@ describe('lonewatch flash, happy path', () => {
   it('flashes a blank RAK5010 through a pty; the fob says hello to the hub and raises an SOS', async () => {
     bench.vb = await startVirtualBoard(bench.pty.board, { board: 'RAK5010', modemRedirect: '127.0.0.1' });
     await bench.hub.addWorker('sam');
-    const cli = runCli(
-      ['flash', '--port', bench.pty.host, '--board', 'rak5010', '--device', 'fob-001', '--worker', 'sam', '--hub-host', '127.0.0.1', '--hub-port', String(bench.hub.mqttPort), '--wait', '30'],
+    const { code, stdout, stderr } = await flash(
+      ['--port', bench.pty.host, '--board', 'rak5010', '--device', 'fob-001', '--worker', 'sam', '--hub-host', '127.0.0.1', '--allow-localhost', '--hub-port', String(bench.hub.mqttPort), '--wait', '30'],
       bench.env(),
     );
-    const { code, stdout, stderr } = await cli.done;
     expect(stderr).toBe('');
     expect(code).toBe(0);
     // Progress bar through the upload, and the summary.
     expect(stdout).toMatch(/\[#{30}\] 100%\s+11?\d{4}\/\d+ bytes\s+chunk (\d+)\/\1/);
     expect(stdout).toContain('board: RAK5010, Espruino 2v29, not provisioned');
     expect(stdout).toContain('registered fob-001 with the hub for worker sam');
-    expect(stdout).toContain('OK: fob-001 flashed');
-    expect(stdout).toContain(`read back     LW.v ${FIRMWARE_VERSION}, LW.id fob-001`);
+    expect(stdout).toContain('OK: fob-001 flashed and started');
+    expect(stdout).toContain(`started       LW:up ${FIRMWARE_VERSION} RAK5010 fob-001 (printed by the firmware after the restart)`);
+    expect(stdout).toContain(`read back     LW.v ${FIRMWARE_VERSION}, LW.id fob-001, LW.up 1`);
+    expect(stdout).toContain('wiring        btn D19, buzz D20, motor D34, led LED1, batt D5 (lw.json)');
+    expect(stdout).toContain('boot files    none besides .bootcde');
     expect(stdout).toMatch(/hub\s+hello received after [\d.]+ s \(firmware 0\.1\.0, board rak5010\)/);
     expect(stdout).not.toMatch(/secret:/i);
 
@@ -39,11 +42,10 @@ describe('lonewatch flash, happy path', () => {
     expect(Object.keys(files).sort()).toEqual(expect.arrayContaining(['.bootcde', 'lw.json']));
     expect(files['lw.up']).toBeUndefined();
     expect(files['lw.new']).toBeUndefined();
-    const { buildFirmware } = await import('../../firmware/build/build.js');
-    const build = await buildFirmware('rak5010', { write: false });
+    const build = await contractBuild('rak5010');
     expect(Buffer.from(files['.bootcde'], 'latin1').toString('utf8')).toBe(build.code);
     const identity = JSON.parse(files['lw.json']);
-    expect(identity).toMatchObject({ id: 'fob-001', h: '127.0.0.1', p: bench.hub.mqttPort });
+    expect(identity).toMatchObject({ id: 'fob-001', h: '127.0.0.1', p: bench.hub.mqttPort, w: { btn: 'D19', buzz: 'D20', motor: 'D34', led: 'LED1', batt: 'D5' } });
     expect(build.code).not.toContain(identity.pw);
     // The registration: the hub holds a hash of the very secret the board holds.
     const device = await bench.hub.hub.store.read((tx) => tx.getDevice('fob-001'));
@@ -64,8 +66,7 @@ describe('lonewatch flash, happy path', () => {
 
   it('flashes a Puck.js (no hub wait by default) and --dry-run writes exactly the bytes a real run sends', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lw-dry-'));
-    const dry = runCli(['flash', '--board', 'puck', '--device', 'puck-7', '--secret', 'not-used-yet', '--dry-run', join(dir, 'out.bin'), '--hub-host', 'bench.hub.example.org'], bench.env());
-    const d = await dry.done;
+    const d = await flash(['--board', 'puck', '--device', 'puck-7', '--secret', 'not-used-yet', '--dry-run', join(dir, 'out.bin'), '--hub-host', 'bench.hub.example.org'], bench.env());
     expect(d.code).toBe(0);
     expect(d.stdout).toMatch(/dry run: \d+ bytes that would be sent to a blank puck written to/);
     const bytes = readFileSync(join(dir, 'out.bin'), 'latin1');
@@ -76,11 +77,11 @@ describe('lonewatch flash, happy path', () => {
     expect(await bench.hub.hub.store.read((tx) => tx.getDevice('puck-7'))).toBeNull();
 
     bench.vb = await startVirtualBoard(bench.pty.board, { board: 'PUCKJS' });
-    const cli = runCli(['flash', '--port', bench.pty.host, '--board', 'puck', '--device', 'puck-7', '--hub-host', '127.0.0.1'], bench.env());
-    const { code, stdout, stderr } = await cli.done;
+    const { code, stdout, stderr } = await flash(['--port', bench.pty.host, '--board', 'puck', '--device', 'puck-7', '--hub-host', '127.0.0.1', '--allow-localhost'], bench.env());
     expect(stderr).toBe('');
     expect(code).toBe(0);
-    expect(stdout).toContain('read back     LW.v 0.1.0, LW.id puck-7');
+    expect(stdout).toContain('started       LW:up 0.1.0 PUCKJS puck-7');
+    expect(stdout).toContain('read back     LW.v 0.1.0, LW.id puck-7, LW.up 1');
     expect(stdout).toContain('not waited for (a Puck.js reaches the hub through the phone relay');
     const state = await bench.vb.state();
     expect(state.lw).toEqual({ v: FIRMWARE_VERSION, id: 'puck-7' });

@@ -16,6 +16,22 @@ function make(o: { board?: string } = {}): { b: VirtualEspruino; out: () => stri
 }
 
 describe('virtual Espruino console', () => {
+  it('E.setConsole away from the cable silences the port until the next boot; a board without a global lacks it', () => {
+    let out = '';
+    board = new VirtualEspruino({ board: 'RAK5010', version: '2v29', out: (s) => (out += s), without: ['BTN'] });
+    board.powerOn();
+    out = '';
+    board.input('\x10print(typeof BTN)\n');
+    expect(out).toBe('undefined\r\n>');
+    out = '';
+    board.input('\x10E.setConsole("Bluetooth",{force:true});print("gone")\n');
+    board.input('\x10print("still gone")\n');
+    expect(out).toBe('');
+    board.consoleAway = false;
+    board.input('\x10E.setConsole("USB");print("here")\n');
+    expect(out).toBe('here\r\n>');
+  });
+
   it('prints the banner and a prompt at power-on; echoes typed lines and their =result', () => {
     const { b, out, clear } = make();
     b.powerOn();
@@ -51,7 +67,8 @@ describe('virtual Espruino console', () => {
     b.input('echo(0)\r');
     clear();
     b.input('1+1\rprint("hi")\rnope()\r');
-    expect(out()).toBe('hi\r\nUncaught ReferenceError: nope is not defined\r\n');
+    // Worded as Espruino 2v29 words it.
+    expect(out()).toBe('hi\r\nUncaught ReferenceError: "nope" is not defined\r\n');
   });
 
   it('Storage: offset writes fill a file created at its full size; flash bits only clear', () => {
@@ -67,6 +84,19 @@ describe('virtual Espruino console', () => {
     // Writing over written bytes ANDs them, as NOR flash does: a bad resume shows in the CRC.
     b.input('\x10s.write("a","A",0+1);print(s.read("a",0,2))\n');
     expect(out()).toBe(`H${String.fromCharCode('e'.charCodeAt(0) & 'A'.charCodeAt(0))}\r\n>`);
+  });
+
+  it('.boot0-.boot3 run before .bootcde at load() and also at reset(), each on its own', () => {
+    const { b, out, clear } = make();
+    b.powerOn();
+    b.input('\x10var s=require("Storage");s.write(".boot0","print(\\"b0\\")");s.write(".boot2","nope()");s.write(".bootcde","print(\\"cde\\")")\n');
+    clear();
+    b.input('\x10load()\n');
+    expect(out()).toBe('b0\r\nUncaught ReferenceError: "nope" is not defined\r\ncde\r\n>');
+    clear();
+    b.input('\x10reset()\n');
+    expect(out()).toContain('b0\r\nUncaught ReferenceError: "nope" is not defined\r\n>');
+    expect(out()).not.toContain('cde');
   });
 
   it('reset() keeps Storage and runs no code; load() runs .bootcde', () => {

@@ -1,6 +1,8 @@
 /**
  * For the flashing tests: a REAL pseudo-terminal pair made by Debian's socat, a virtual Espruino
- * board process on one end, and the real `lonewatch` CLI (spawned) on the other.
+ * board on one end (in the test's process by default, or as its own process), and the real
+ * `lonewatch` CLI on the other (flash-in-process.ts runs the flash command in-process; runCli spawns
+ * it, for the commands that read the keyboard).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -8,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { startBoardRunner } from './board-runner.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
@@ -69,15 +72,71 @@ export interface VirtualBoardProcess {
   stderr(): string;
 }
 
-export async function startVirtualBoard(
-  tty: string,
-  o: { board?: string; version?: string; silent?: boolean; storage?: string; modemRedirect?: string; relayUrl?: string } = {},
-): Promise<VirtualBoardProcess> {
+export interface VirtualBoardOptions {
+  board?: string;
+  version?: string;
+  silent?: boolean;
+  storage?: string;
+  modemRedirect?: string;
+  relayUrl?: string;
+  without?: string[];
+  /** Run it as its own process (main.ts under tsx) instead of in the test's process. */
+  ownProcess?: boolean;
+}
+
+/**
+ * The virtual board on the pty's board end. In-process by default (issue 14 part 4: a tsx child per
+ * board adds seconds and tests nothing more); its events are copied through JSON as the process's
+ * stdout would carry them, so a test never sees a later state through an earlier event.
+ */
+export async function startVirtualBoard(tty: string, o: VirtualBoardOptions = {}): Promise<VirtualBoardProcess> {
+  if (o.ownProcess) return startVirtualBoardProcess(tty, o);
+  const events: BoardEvent[] = [];
+  const runner = await startBoardRunner(
+    {
+      tty,
+      board: o.board ?? 'PUCKJS',
+      version: o.version ?? '2v29',
+      ...(o.silent ? { silent: true } : {}),
+      ...(o.storage ? { storage: o.storage } : {}),
+      ...(o.modemRedirect ? { modemRedirect: o.modemRedirect } : {}),
+      ...(o.relayUrl ? { relayUrl: o.relayUrl } : {}),
+      ...(o.without ? { without: o.without } : {}),
+    },
+    (ev) => events.push(JSON.parse(JSON.stringify(ev)) as BoardEvent),
+  );
+  const waitFor = async (pred: (e: BoardEvent) => boolean, ms = 10_000, from = 0): Promise<BoardEvent> => {
+    let found: BoardEvent | undefined;
+    await until(() => (found = events.slice(from).find(pred)) !== undefined, ms, 'a virtual board event');
+    return found!;
+  };
+  const vb: VirtualBoardProcess = {
+    events,
+    send: (cmd) => setImmediate(() => runner.command(cmd as never)),
+    waitFor: (pred, ms) => waitFor(pred, ms),
+    async state() {
+      const from = events.length;
+      vb.send({ cmd: 'state' });
+      return (await waitFor((e) => e.ev === 'state', 5000, from)) as never;
+    },
+    async files() {
+      const from = events.length;
+      vb.send({ cmd: 'files' });
+      return ((await waitFor((e) => e.ev === 'files', 5000, from)) as unknown as { files: Record<string, string> }).files;
+    },
+    stop: () => runner.stop(),
+    stderr: () => '',
+  };
+  return vb;
+}
+
+async function startVirtualBoardProcess(tty: string, o: VirtualBoardOptions): Promise<VirtualBoardProcess> {
   const args = ['--import', 'tsx', MAIN, '--tty', tty, '--board', o.board ?? 'PUCKJS', '--version', o.version ?? '2v29'];
   if (o.silent) args.push('--silent');
   if (o.storage) args.push('--storage', o.storage);
   if (o.modemRedirect) args.push('--modem-redirect', o.modemRedirect);
   if (o.relayUrl) args.push('--relay-url', o.relayUrl);
+  if (o.without) args.push('--without', o.without.join(','));
   const child: ChildProcess = spawn(process.execPath, args, { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
   const events: BoardEvent[] = [];
   let stderr = '';

@@ -41,6 +41,12 @@ export interface VirtualBoardOptions {
   modemRedirect?: string;
   /** Called after each boot with the runtime (e.g. to start a BLE relay for a Puck.js). */
   onBoot?(rt: Runtime): void;
+  /**
+   * Globals this board's Espruino build does not have, taken away before the code runs: the
+   * simulator gives every board all of them (BTN, NRF, Puck ...), a real RAK5010 has no BTN
+   * (boards/RAK5010.py) and a build without Bluetooth no NRF.
+   */
+  without?: string[];
 }
 
 export interface Runtime {
@@ -70,6 +76,13 @@ export class VirtualEspruino {
   /** After this many more Storage.write calls, the next one is done but the board goes silent. */
   dropAfterWrites: number | null = null;
   echo = true;
+  /**
+   * The running code moved the console (E.setConsole) off the device this cable is on: the port
+   * neither prints nor listens until the next boot. The cable is on Serial1 for a Puck.js
+   * (boards/PUCKJS.py default_console EV_SERIAL1) and on USB for a RAK5010 (its console is USB or
+   * Bluetooth, boards/RAK5010.py).
+   */
+  consoleAway = false;
   runtime: Runtime | null = null;
   private line = '';
   private pending = '';
@@ -143,6 +156,7 @@ export class VirtualEspruino {
   /** Clears RAM and starts a fresh interpreter; with runCode, .bootcde runs as at power-on. */
   private boot(runCode: boolean): void {
     this.stopRuntime();
+    this.consoleAway = false;
     const stored = runCode ? this.storage['.bootcde'] : undefined;
     const source = stored === undefined ? '' : Buffer.from(stored, 'latin1').toString('utf8');
     let script: vm.Script;
@@ -166,6 +180,17 @@ export class VirtualEspruino {
     // The console's globals exist before the boot code runs (it may print, or read process.env).
     this.patch(rt.board());
     const b = rt.board();
+    // .boot0-.boot3 run before .bootcde, at every start and at every reset() (seen on the 2v29
+    // interpreter), each on its own: an error in one is reported and the next still runs.
+    for (const name of ['.boot0', '.boot1', '.boot2', '.boot3']) {
+      const code = this.storage[name];
+      if (code === undefined) continue;
+      try {
+        b.evaluate(Buffer.from(code, 'latin1').toString('utf8'));
+      } catch (err) {
+        this.write(`Uncaught ${describe(err)}\r\n`);
+      }
+    }
     const before = b.errors.length;
     if (rt.rak) rt.rak.boot();
     else rt.puck!.boot();
@@ -181,13 +206,13 @@ export class VirtualEspruino {
   /** Bytes from the serial port. */
   input(data: string): void {
     for (const ch of data) {
-      if (this.silent) return;
+      if (this.silent || this.consoleAway) return;
       this.char(ch);
     }
   }
 
   private write(s: string): void {
-    if (!this.silent) this.o.out(s);
+    if (!this.silent && !this.consoleAway) this.o.out(s);
   }
 
   private char(ch: string): void {
@@ -315,6 +340,13 @@ export class VirtualEspruino {
     E.reboot = () => {
       this.todo = 'reboot';
     };
+    const setConsole = E.setConsole as ((device: unknown, opts?: unknown) => void) | undefined;
+    const cable = this.o.board === 'RAK5010' ? 'USB' : 'Serial1';
+    E.setConsole = (device: unknown, opts?: unknown) => {
+      setConsole?.(device, opts);
+      if (device !== cable) this.consoleAway = true;
+    };
+    for (const name of this.o.without ?? []) delete g[name];
     const storage = this.storageApi();
     g.require = (name: string) => {
       if (name === 'Storage') return storage;
@@ -419,6 +451,9 @@ export class VirtualEspruino {
 function describe(err: unknown): string {
   if (err instanceof Error || (err && typeof err === 'object' && 'message' in err)) {
     const e = err as { name?: string; message: string };
+    // As Espruino words it (seen on the 2v29 interpreter): Uncaught ReferenceError: "NRF" is not defined
+    const notDefined = e.name === 'ReferenceError' ? /^(\S+) is not defined$/.exec(e.message) : null;
+    if (notDefined) return `ReferenceError: "${notDefined[1]}" is not defined`;
     return `${e.name ?? 'Error'}: ${e.message}`;
   }
   return `Error: ${String(err)}`;

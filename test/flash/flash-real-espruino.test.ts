@@ -1,0 +1,85 @@
+/**
+ * Issue 14 part 4: flashing the REAL Espruino 2v29 interpreter's console over a pty, beside the
+ * virtual board: the same command (in-process), the real bundles, the interpreter's own Storage,
+ * its own error messages and its own XON/XOFF. How the board's globals are given to the Linux
+ * build, and why --keep-boot-files, is in test/helpers/real-espruino-console.ts.
+ * Skipped, with the reason printed, where ../shared/espruino is not there.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startTestHub, type TestHub } from '../helpers/hub-harness.js';
+import { defineBoard, ESPRUINO, haveEspruino, startRealEspruino, type RealEspruino } from '../helpers/real-espruino-console.js';
+import { contractBuild, flash } from '../helpers/virtual-espruino/flash-in-process.js';
+import { FIRMWARE_VERSION } from '../../firmware/src/version.js';
+import { crcOf, toBytes } from '../../firmware/flash/wire.js';
+
+if (!haveEspruino) console.log(`flash-real-espruino: skipped, the Espruino interpreter is not at ${ESPRUINO}`);
+
+describe.skipIf(!haveEspruino)('lonewatch flash to the real Espruino interpreter', () => {
+  let hub: TestHub;
+  let esp: RealEspruino;
+  beforeEach(async () => {
+    hub = await startTestHub();
+    esp = await startRealEspruino();
+  });
+  afterEach(async () => {
+    await esp.stop();
+    await hub.stop();
+  });
+  const args = (board: string, device: string, ...extra: string[]): string[] => [
+    '--port',
+    esp.host,
+    '--board',
+    board,
+    '--device',
+    device,
+    '--hub-host',
+    '127.0.0.1',
+    '--allow-localhost',
+    '--hub-port',
+    String(hub.mqttPort),
+    '--wait',
+    '0',
+    ...extra,
+  ];
+
+  it('a Puck.js bundle: LW:up from the interpreter, and Storage holds the bundle and the identity', async () => {
+    await defineBoard(esp, 'PUCKJS');
+    const r = await flash(args('puck', 'fob-201', '--keep-boot-files'), { LONEWATCH_DATA_DIR: hub.dataDir });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('OK: fob-201 flashed and started');
+    expect(r.stdout).toContain(`started       LW:up ${FIRMWARE_VERSION} PUCKJS fob-201`);
+    expect(r.stdout).toContain('boot files    KEPT .boot0');
+    const code = toBytes((await contractBuild('puck')).code);
+    const stored = await esp.eval<{ n: number; c: number; id: { id: string; h: string; w: { btn: string } }; files: string[] }>(
+      '(function(s){var d=s.read(".bootcde");return {n:d.length,c:E.CRC32(d),id:s.readJSON("lw.json"),files:s.list()}})(require("Storage"))',
+    );
+    expect(stored.n).toBe(code.length);
+    expect(stored.c).toBe(crcOf(code));
+    expect(stored.id).toMatchObject({ id: 'fob-201', h: '127.0.0.1', w: { btn: 'BTN1' } });
+    expect(stored.files).not.toContain('lw.up');
+    expect(stored.files).not.toContain('lw.new');
+  }, 90_000);
+
+  it('the real RAK5010 bundle on a board without BTN: exit 1 with the interpreter\'s own error line', async () => {
+    await defineBoard(esp, 'RAK5010');
+    const r = await flash(args('rak5010', 'fob-202', '--keep-boot-files'), { LONEWATCH_DATA_DIR: hub.dataDir }, { build: 'real' });
+    expect(r.code).toBe(1);
+    expect(r.stdout).not.toContain('OK:');
+    expect(r.stdout).toContain('started       NO: the board printed "Uncaught ReferenceError: \\"BTN\\" is not defined"');
+    expect(r.stderr).toMatch(/the board printed:\n {4}Uncaught ReferenceError: "BTN" is not defined\n\s+at \S+ \(\.bootcde:/);
+  }, 90_000);
+
+  it('stray boot files are listed and removed before the new firmware starts', async () => {
+    await defineBoard(esp, 'RAK5010');
+    await esp.eval('require("Storage").write(".boot2","print(\\"stray boot2 ran\\")")');
+    const r = await flash(args('rak5010', 'fob-203'), { LONEWATCH_DATA_DIR: hub.dataDir }, { build: 'real' });
+    expect(r.stdout).toMatch(/stray boot code on the board \(Espruino runs it at every start\): \.boot0 \(\d+ bytes\), \.boot2 \(24 bytes\); it will be removed/);
+    expect(r.stdout).toMatch(/boot files {4}removed \.boot0 \(\d+ bytes\), \.boot2 \(24 bytes\)/);
+    // With its board globals gone too (they were in .boot0), the bundle cannot start: said so.
+    expect(r.code).toBe(1);
+    expect(r.stdout).not.toContain('stray boot2 ran');
+    const files = await esp.eval<string[]>('require("Storage").list()');
+    expect(files.filter((n) => n.startsWith('.boot'))).toEqual(['.bootcde']);
+  }, 90_000);
+});

@@ -1,0 +1,157 @@
+/**
+ * The REAL Espruino 2v29 interpreter (Linux build, in the team's reference folder) as a flashing
+ * target: its console on a pseudo-terminal made by socat, run in a scratch folder (its Storage is
+ * the file espruino.flash in the working directory):
+ *
+ *   socat pty,raw,echo=0,link=DIR/host EXEC:'<abs>/espruino',pty,raw,echo=0
+ *
+ * The Linux build has none of a board's own globals (../shared/espruino/README.md). A real board's
+ * firmware build has them from power-on and after every reset(), so here they come from a `.boot0`
+ * written over the console before the flash (the Linux build runs .boot0 at every start and
+ * reset(), before .bootcde), and the flash is run with --keep-boot-files so that the tool leaves it.
+ * It defines exactly what the board file defines and nothing the firmware might need beyond it:
+ *   - PUCKJS: BTN1 (D0; Espruino also names it BTN), LED1-LED3 (D5, D4, D3) from boards/PUCKJS.py;
+ *     the radio objects a Puck.js build has (NRF, Bluetooth, Puck: the radio and the accelerometer
+ *     are the edge, so they accept calls and do nothing), E.getBattery; and E.setConsole("Serial1")
+ *     leaves the console where it is, because on a Puck.js the cable IS Serial1 (D28/D29).
+ *   - RAK5010: LED1 (D12) from boards/RAK5010.py, and no button.
+ *   - process.env.BOARD says the board (the Linux build says LINUX). The version is read into a
+ *     variable first: `global.process={env:{...,VERSION:process.env.VERSION}}` in one statement
+ *     leaves the built-in process in place on 2v29 (seen on the interpreter).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SerialPort } from 'serialport';
+import { findAnswer, requestLine } from '../../firmware/flash/wire.js';
+
+export const ESPRUINO = fileURLToPath(new URL('../../../shared/espruino/espruino', import.meta.url));
+export const haveEspruino = existsSync(ESPRUINO);
+
+export const BOARD_PRELUDE: Record<'PUCKJS' | 'RAK5010', string> = {
+  PUCKJS:
+    'var lwV=process.env.VERSION;global.process={env:{BOARD:"PUCKJS",VERSION:lwV}};' +
+    'global.BTN1=D0;global.BTN=D0;global.LED1=D5;global.LED2=D4;global.LED3=D3;' +
+    'var nop=function(){};' +
+    'global.NRF={on:nop,setAdvertising:nop,setConnectionInterval:nop,disconnect:nop};' +
+    'global.Bluetooth={on:nop,write:nop};' +
+    'global.Puck={accelOn:nop,accelOff:nop,on:nop,accel:function(){return {acc:{x:0,y:0,z:0},gyro:{x:0,y:0,z:0}}},mag:function(){return {x:0,y:0,z:0}}};' +
+    'E.getBattery=function(){return 100};' +
+    'var lwSetConsole=E.setConsole;E.setConsole=function(d,o){if(d!=="Serial1")lwSetConsole(d,o)};',
+  RAK5010: 'var lwV=process.env.VERSION;global.process={env:{BOARD:"RAK5010",VERSION:lwV}};global.LED1=D12;',
+};
+
+export interface RealEspruino {
+  dir: string;
+  /** What the engineer passes as --port. */
+  host: string;
+  /** Evaluates expr at the console (DLE line, numbered answer) and returns its JSON value. */
+  eval<T>(expr: string, ms?: number): Promise<T>;
+  /** Bytes to the console as they are (e.g. a reset() line). */
+  send(raw: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+let next = 900;
+
+interface ConsoleSession {
+  eval<T>(expr: string, ms?: number): Promise<T>;
+  send(raw: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** One connection to the console, for several requests (the flash tool opens its own afterwards). */
+async function openConsole(host: string): Promise<ConsoleSession> {
+  const port = new SerialPort({ path: host, baudRate: 9600, lock: false });
+  await new Promise<void>((resolve, reject) => port.once('open', resolve).once('error', reject));
+  let got = '';
+  port.on('data', (d: Buffer) => (got += d.toString('latin1')));
+  const send = (raw: string): Promise<void> => new Promise((r) => port.write(raw, () => port.drain(() => r())));
+  return {
+    send,
+    async eval<T>(expr: string, ms = 5000): Promise<T> {
+      const n = next++;
+      await send(requestLine(n, expr));
+      const until = Date.now() + ms;
+      for (;;) {
+        const a = findAnswer(got, n);
+        if (a) {
+          if (!a.ok) throw new Error(`the interpreter refused ${expr}: ${a.error}`);
+          return a.value as T;
+        }
+        if (Date.now() > until) throw new Error(`no answer from the interpreter to ${expr} within ${ms} ms: ${JSON.stringify(got.slice(-200))}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+    close: () => new Promise<void>((r) => port.close(() => r())),
+  };
+}
+
+export async function startRealEspruino(): Promise<RealEspruino> {
+  const dir = mkdtempSync(join(tmpdir(), 'lw-espruino-'));
+  const host = join(dir, 'host');
+  const socat = spawn('socat', [`pty,raw,echo=0,link=${host}`, `EXEC:'${ESPRUINO}',pty,raw,echo=0`], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  socat.stderr!.on('data', (d) => (err += d));
+  const end = Date.now() + 5000;
+  while (!existsSync(host)) {
+    if (socat.exitCode !== null || Date.now() > end) throw new Error(`socat/espruino did not start: ${err}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const ev = async <T>(expr: string, ms = 5000): Promise<T> => {
+    const c = await openConsole(host);
+    try {
+      return await c.eval<T>(expr, ms);
+    } finally {
+      await c.close();
+    }
+  };
+  const send = async (raw: string): Promise<void> => {
+    const c = await openConsole(host);
+    try {
+      await c.send(raw);
+    } finally {
+      await c.close();
+    }
+  };
+  return {
+    dir,
+    host,
+    eval: ev,
+    send,
+    async stop() {
+      if (socat.exitCode === null) {
+        socat.kill('SIGTERM');
+        await new Promise((r) => socat.once('exit', r));
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Writes the board's globals as .boot0 and resets, so that they are there as on the board itself. */
+export async function defineBoard(e: RealEspruino, board: 'PUCKJS' | 'RAK5010'): Promise<void> {
+  const c = await openConsole(e.host);
+  try {
+    await c.eval(`require("Storage").write(".boot0",${JSON.stringify(BOARD_PRELUDE[board])})`);
+    let last: unknown = null;
+    // The reset runs .boot0. Input queued during reset() is partly dropped, so nothing else is sent
+    // until the console answers again; a reset line lost on the way is sent again.
+    for (let attempt = 0; attempt < 4; attempt++) {
+      await c.send('\x10reset()\n');
+      for (let poll = 0; poll < 3; poll++) {
+        try {
+          last = await c.eval<string>('process.env.BOARD', 1000);
+          if (last === board) return;
+        } catch (err) {
+          last = err;
+        }
+      }
+    }
+    throw new Error(`the interpreter did not come back as ${board} after reset(): ${String(last)}`);
+  } finally {
+    await c.close();
+  }
+}
