@@ -39,6 +39,8 @@ export const STORAGE = {
   identity: 'lw.json',
   outbox: 'lw-ob',
   bootCount: 'lw-bc',
+  /** RAK5010 over TLS: the CA certificate (PEM) pinned for the hub, written at flashing time. */
+  ca: 'lw.ca',
 };
 
 export interface Identity {
@@ -49,4 +51,9 @@ export interface Identity {
   /** Hub host and MQTT port (RAK5010); the Puck.js reaches the hub through the phone relay. */
   h: string;
   p: number;
+  /**
+   * RAK5010 over TLS (issue 17): the CA certificate's file name on the BG96 (its content is the
+   * Storage file STORAGE.ca); absent: plain MQTT over TCP.
+   */
+  t?: string;
 }
