@@ -22,6 +22,8 @@ export const FILES = {
   /** The firmware's outbox and boot counter: another device's must not survive a re-provision. */
   outbox: 'lw-ob',
   bootCount: 'lw-bc',
+  /** RAK5010 over TLS: the CA certificate (PEM) pinned for the hub; the firmware uploads it to the BG96. */
+  ca: 'lw.ca',
 } as const;
 
 /** Bytes of the bundle per Storage.write: small enough for a Puck.js's input line and RAM. */
@@ -159,8 +161,19 @@ export interface Identity {
   pw: string;
   h: string;
   p: number;
+  /** RAK5010 over TLS (issue 17): the CA's file name on the modem (caFileName); absent: plain MQTT. */
+  t?: string;
 }
 
 export function identityJson(id: Identity): string {
-  return JSON.stringify({ id: id.id, pw: id.pw, h: id.h, p: id.p });
+  return JSON.stringify({ id: id.id, pw: id.pw, h: id.h, p: id.p, ...(id.t ? { t: id.t } : {}) });
+}
+
+/**
+ * The CA's file name on the BG96, from its content: a changed CA is a new name, so the firmware's
+ * AT+QFLST check sees that the modem lacks it and uploads it. 8.3 form, as the BG96 FILE AT Commands
+ * Manual (§2.4 AT+QFUPL, note 1) recommends: "lw" + 6 hex digits of the CRC-32 + ".pem".
+ */
+export function caFileName(pem: string): string {
+  return `lw${crcOf(pem).toString(16).padStart(8, '0').slice(0, 6)}.pem`;
 }
