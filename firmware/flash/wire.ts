@@ -123,6 +123,16 @@ export function writeChunkExpr(c: Chunk, total: number): string {
   return `(function(s){s.write("${FILES.staging}",${byteLiteral(c.bytes)},${args});return E.CRC32(s.read("${FILES.staging}",${c.offset},${c.bytes.length}))})(${S})`;
 }
 
+/** Writes one chunk of a Storage file (the first creates it at its full size); answers the chunk's CRC. */
+export function writeFileChunkExpr(name: string, c: Chunk, total: number): string {
+  const n = JSON.stringify(name);
+  return `(function(s){s.write(${n},${byteLiteral(c.bytes)},${c.offset === 0 ? `0,${total}` : c.offset});return E.CRC32(s.read(${n},${c.offset},${c.bytes.length}))})(${S})`;
+}
+
+export function fileCrcExpr(name: string): string {
+  return `(function(s){var d=s.read(${JSON.stringify(name)});return d===undefined?null:E.CRC32(d)})(${S})`;
+}
+
 export function writeFileExpr(name: string, content: string): string {
   return `(function(s){s.write(${JSON.stringify(name)},${byteLiteral(content)});var d=s.read(${JSON.stringify(name)});return d===undefined?null:E.CRC32(d)})(${S})`;
 }

@@ -72,7 +72,6 @@ describe('RAK5010 bundle over the BG96 SSL stack to a hub with [tls]', () => {
       expect.arrayContaining([
         `AT+QFLST="${name}"`,
         `AT+QFUPL="${name}",${ca.length},10`,
-        'AT+QSSLCFG="sslversion",1,3',
         'AT+QSSLCFG="seclevel",1,1',
         `AT+QSSLCFG="cacert",1,"${name}"`,
         `AT+QSSLOPEN=1,1,0,"localhost",${h.hub.mqttsPort},1`,

@@ -164,12 +164,11 @@ export class Bg96 {
     this._s = ca ? 'SSL' : 'I';
     // [SSL] §2.2.2: AT+QSSLOPEN=<pdpctx>,<sslctx>,<clientID>,"<host>",<port>,1: direct push, as QIOPEN.
     const open = ca ? 'AT+QSSLOPEN=1,1,0,"' + host + '",' + port + ',1' : 'AT+QIOPEN=1,0,"TCP","' + host + '",' + port + ',0,1';
-    // [SSL] §2.2.1 on SSL context 1: TLS 1.2 (the newest the BG96 has), every cipher suite it
-    // offers, seclevel 1 = the server is authenticated against "cacert" (the CA pinned at flashing).
+    // [SSL] §2.2.1 on SSL context 1: seclevel 1 = the server is authenticated against "cacert" (the
+    // CA pinned at flashing); "sslversion" and "ciphersuite" keep their defaults, 4 (all: up to TLS
+    // 1.2, the newest the BG96 has; the hub picks the highest) and 0xFFFF (all it has).
     // [FILE] §2.2: AT+QFLST="<name>" lists the file with its size when the modem has it.
-    const tls = ca
-      ? '|AT+QFLST="' + ca + '"|AT+QSSLCFG="sslversion",1,3|AT+QSSLCFG="ciphersuite",1,0xFFFF|AT+QSSLCFG="seclevel",1,1|AT+QSSLCFG="cacert",1,"' + ca + '"'
-      : '';
+    const tls = ca ? '|AT+QFLST="' + ca + '"|AT+QSSLCFG="seclevel",1,1|AT+QSSLCFG="cacert",1,"' + ca + '"' : '';
     // [TCP] §2.2.3: QIDEACT first, so QIACT never meets a context left active (it would answer
     // ERROR) or one the network dropped (§2.3, "pdpdeact").
     const steps = ((up ? '' : 'AT|ATE0|AT+CPIN?' + tls + '|') + 'AT+CEREG?' + (up ? '' : '|AT+QICSGP=1,1,"' + apn + '","","",1|AT+QIDEACT=1|AT+QIACT=1')).split('|');
@@ -184,28 +183,19 @@ export class Bg96 {
         s,
         // [TCP] §2.2.2 / §2.2.4: QIACT and QIOPEN may take 150 s (network), §2.2.3 QIDEACT 40 s
         // (given 150 s too: a limit, not a wait); [SSL] §2.2.2 QSSLOPEN: 150 s as well (its
-        // negotiation time); [AT] AT+CPIN? 5 s, the rest 300 ms (given 5 s).
-        /^AT\+Q(I[ADO]|SSLO)/.test(s) ? 150000 : 5000,
+        // negotiation time), QFUPL given as long (the bytes and the modem's flash write); [AT]
+        // AT+CPIN? 5 s, the rest 300 ms (given 5 s).
+        /^AT\+Q(I[ADO]|SSLO|FU)/.test(s) ? 150000 : 5000,
         function (err, info) {
-          if (/^AT\+QFL/.test(s)) {
+          const f = /^AT\+QF(.)/.exec(s);
+          if (f) {
             // No such file (an error, or no line) or one of another size: [FILE] §2.4 QFUPL does not
-            // overwrite (+CME ERROR: 407, file exists), so §2.3 AT+QFDEL first; then the upload, its
-            // answer +QFUPL: <upload_size>,<checksum> checked for the whole size.
-            if (info !== '+QFLST: "' + ca + '",' + pem!.length) {
-              self.at('AT+QFDEL="' + ca + '"', 5000, function () {});
-              self.at(
-                'AT+QFUPL="' + ca + '",' + pem!.length + ',10',
-                15000,
-                function (e, inf) {
-                  if (e || inf.indexOf('+QFUPL: ' + pem!.length + ',')) return cb(e || 'upload');
-                  i++;
-                  step();
-                },
-                pem,
-              );
-              return;
-            }
-            err = '';
+            // overwrite (+CME ERROR: 407, file exists), so §2.3 AT+QFDEL (whose error, no such file,
+            // does not matter) and the upload go next; its answer +QFUPL: <upload_size>,<checksum>
+            // must give the whole size.
+            if (f[1] === 'L' && info !== '+QFLST: "' + ca + '",' + pem!.length) steps.splice(i + 1, 0, 'AT+QFDEL="' + ca + '"', 'AT+QFUPL="' + ca + '",' + pem!.length + ',10');
+            if (f[1] !== 'U') err = '';
+            else if (info.indexOf('+QFUPL: ' + pem!.length + ',')) err = err || 'upload';
           }
           // [AT] AT+CEREG: <stat> 1 is registered at home, 5 roaming; 0, 2 (searching), 3
           // (denied), 4 are not registered: ask again every 2 s, for at most 60 s.
@@ -229,9 +219,10 @@ export class Bg96 {
           if (o) cb('');
           else step();
         },
-        undefined,
+        // [FILE] §2.4: the file's bytes go after CONNECT.
+        /^AT\+QFU/.test(s) ? pem : undefined,
         // [TCP] §2.2.4 / [SSL] §2.2.2: OK, then the result: +QIOPEN: 0,<err> / +QSSLOPEN: 0,<err>.
-        o ? '+Q' + (ca ? 'SSL' : 'I') + 'OPEN: 0,' : undefined,
+        o ? '+Q' + self._s + 'OPEN: 0,' : undefined,
       );
     };
     step();
