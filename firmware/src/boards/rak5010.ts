@@ -106,7 +106,7 @@ function main(): void {
         mqtt.start();
       },
       identity.t,
-      identity.t && (storageRead(STORAGE.ca) || ''),
+      storageRead(STORAGE.ca) || '',
     );
   };
   mqtt.onConnected = function () {

@@ -179,6 +179,7 @@ export class Bg96 {
       const s = steps[i];
       const o = s === open;
       const a = /^AT\+QIAC/.test(s);
+      const f = /^AT\+QF(.)/.exec(s);
       self.at(
         s,
         // [TCP] §2.2.2 / §2.2.4: QIACT and QIOPEN may take 150 s (network), §2.2.3 QIDEACT 40 s
@@ -187,7 +188,6 @@ export class Bg96 {
         // AT+CPIN? 5 s, the rest 300 ms (given 5 s).
         /^AT\+Q(I[ADO]|SSLO|FU)/.test(s) ? 150000 : 5000,
         function (err, info) {
-          const f = /^AT\+QF(.)/.exec(s);
           if (f) {
             // No such file (an error, or no line) or one of another size: [FILE] §2.4 QFUPL does not
             // overwrite (+CME ERROR: 407, file exists), so §2.3 AT+QFDEL (whose error, no such file,
@@ -220,7 +220,7 @@ export class Bg96 {
           else step();
         },
         // [FILE] §2.4: the file's bytes go after CONNECT.
-        /^AT\+QFU/.test(s) ? pem : undefined,
+        f && f[1] === 'U' ? pem : undefined,
         // [TCP] §2.2.4 / [SSL] §2.2.2: OK, then the result: +QIOPEN: 0,<err> / +QSSLOPEN: 0,<err>.
         o ? '+Q' + self._s + 'OPEN: 0,' : undefined,
       );
