@@ -14,6 +14,7 @@ import type { ConsoleLink } from '../../firmware/flash/espruino-link.js';
 import { caFileName, findAnswer, requestLine } from '../../firmware/flash/wire.js';
 import { FIRMWARE_VERSION } from '../../firmware/src/version.js';
 import { VirtualEspruino } from '../helpers/virtual-espruino/virtual-board.js';
+import { runCli } from '../helpers/virtual-espruino/harness.js';
 import { makeTestPki, type TestPki } from '../helpers/test-certs.js';
 
 let pki: TestPki;
@@ -99,4 +100,37 @@ describe('flash session for a RAK5010 over TLS', () => {
     expect(board.storage['lw.ca']).toBe(ca.pem);
     expect(JSON.parse(board.storage['lw.json'])).toEqual({ id: 'rak-t', pw: 's3cret', h: 'hub.example.org', p: 8883, t: ca.name });
   });
+});
+
+describe('lonewatch flash for a hub with [tls]', () => {
+  const config = (extra: string): string => {
+    const file = join(pki.dir, `lonewatch-${Math.random().toString(36).slice(2)}.toml`);
+    writeFileSync(
+      file,
+      [`[hub]`, `data_dir = "${join(pki.dir, 'data')}"`, `[tls]`, `cert_file = "${pki.server.cert}"`, `key_file = "${pki.server.key}"`, 'mqtts_port = 8883', extra].join('\n'),
+    );
+    return file;
+  };
+  const flash = (cfg: string, more: string[] = []) =>
+    runCli(['flash', '--board', 'rak5010', '--device', 'rak-t', '--dry-run', join(pki.dir, 'dry.bin'), '--config', cfg, ...more]).done;
+
+  it('a RAK5010 without a CA to pin is refused before any board is touched, saying how to give one', async () => {
+    const { code, stderr } = await flash(config(''));
+    expect(code).not.toBe(0);
+    expect(stderr).toContain('a RAK5010 must pin the CA that signed the hub\'s certificate; set tls.fob_ca_file in lonewatch.toml or pass --ca-file <pem>');
+  }, 30_000);
+
+  it('a CA that did not sign the hub\'s certificate (tls.fob_ca_file, or --ca-file over it) is refused', async () => {
+    const res = await flash(config(`fob_ca_file = "${pki.otherCaCert}"`));
+    expect(res.code).not.toBe(0);
+    expect(res.stderr).toMatch(/the CA in .*other-ca\.crt \(CN=Some Other CA\) did not sign the hub's certificate/);
+    const over = await flash(config(`fob_ca_file = "${pki.caCert}"`), ['--ca-file', pki.otherCaCert]);
+    expect(over.code).not.toBe(0);
+    expect(over.stderr).toContain('CN=Some Other CA');
+  }, 30_000);
+
+  it('the hub\'s CA is taken, said so with its modem file name, before the build', async () => {
+    const { stdout } = await flash(config(`fob_ca_file = "${pki.caCert}"`));
+    expect(stdout).toContain(`RAK5010 over TLS: pinning CN=Lonewatch Test CA from ${pki.caCert} (it signed the hub's certificate (CN=hub.test)); on the modem as ${caFileName(pki.read(pki.caCert))}`);
+  }, 30_000);
 });
