@@ -67,6 +67,7 @@ export interface TlsSettings {
 
 export type TlsDial = (host: string, port: number, tls: TlsSettings, ev: TcpEvents) => TcpPeer;
 
+/** sslversion to node's names; node has no SSL 3.0, so 0 is taken as TLS 1.0 (the lowest it has). */
 const TLS_VERSIONS = ['TLSv1', 'TLSv1', 'TLSv1.1', 'TLSv1.2'] as const;
 
 /**
