@@ -16,6 +16,7 @@ import { fobHubHost, HubAddressError, isLoopbackHost } from './hub-address.js';
 import { describeWiring, PinsError, resolveWiring } from './pins.js';
 import type { Wiring } from '../src/wiring.js';
 import { provision, type Provisioned } from './provision.js';
+import { loadPinnedCa, type PinnedCa } from './pinned-ca.js';
 import { ProgressBar } from './progress.js';
 import type { Identity } from './wire.js';
 
@@ -128,7 +129,8 @@ export const flashCommand = defineCommand({
     baud: { type: 'string', placeholder: 'rate', description: 'baud rate (default 9600, Espruino\'s default)' },
     timeout: { type: 'string', placeholder: 's', description: 'seconds to wait for the board to answer (default 6)' },
     'hub-host': { type: 'string', placeholder: 'host', description: 'hub address the fob connects to (default: host of hub.public_url)' },
-    'hub-port': { type: 'string', placeholder: 'port', description: 'hub MQTT port the fob connects to (default: mqtt.port)' },
+    'hub-port': { type: 'string', placeholder: 'port', description: 'hub MQTT port the fob connects to (default: mqtt.port; a RAK5010 over TLS: tls.mqtts_port)' },
+    'ca-file': { type: 'string', placeholder: 'pem', description: 'RAK5010 over TLS: the CA that signed the hub\'s certificate, pinned in the fob (default: tls.fob_ca_file; needed with [tls])' },
     wait: { type: 'string', placeholder: 's', description: 'seconds to wait for the fob\'s hello at the hub (default 90 for rak5010, 0 for puck; 0 = do not wait)' },
     'allow-localhost': { type: 'boolean', description: 'allow a loopback hub address (localhost, 127.x, ::1) in the fob: only for a hub on this bench' },
     pins: { type: 'string', placeholder: 'role=pin,...', description: 'wiring overrides, e.g. btn=D19,buzz=D20 (roles btn, buzz, motor, led, batt; empty = not fitted)' },
@@ -170,7 +172,16 @@ export const flashCommand = defineCommand({
       if (e instanceof HubAddressError) throw new UsageError(e.message);
       throw e;
     }
-    const hubPort = num(values['hub-port'], config.mqtt.port, 'hub-port');
+    // Issue 17: a RAK5010 for a hub with [tls] (or given --ca-file) talks MQTTS through its modem's
+    // SSL stack, pinned to the CA that signed the hub's certificate: checked once, before any board.
+    const caPath = values['ca-file'] ?? config.tls?.fob_ca_file;
+    const rakJobs = jobs.some((j) => j.board === 'rak5010');
+    if (rakJobs && config.tls && !caPath) {
+      throw new UsageError('the hub has [tls] (MQTTS): a RAK5010 must pin the CA that signed the hub\'s certificate; set tls.fob_ca_file in lonewatch.toml or pass --ca-file <pem>');
+    }
+    const pinned: PinnedCa | null = rakJobs && caPath ? loadPinnedCa(caPath, config.tls ? [config.tls.cert_file, ...(config.tls.chain_file ? [config.tls.chain_file] : [])] : []) : null;
+    if (pinned) out(`RAK5010 over TLS: pinning ${pinned.subject} from ${pinned.path} (${pinned.checked}); on the modem as ${pinned.name}\n`);
+    const hubPort = num(values['hub-port'], pinned ? (config.tls?.mqtts_port ?? 8883) : config.mqtt.port, 'hub-port');
     const store = dryFile ? null : openStore(config);
     const prompt = jobs.length > 1 && !values.yes ? createInterface({ input }) : null;
     const outcomes: Outcome[] = [];
@@ -203,6 +214,7 @@ export const flashCommand = defineCommand({
           wiring: wirings.get(job)!,
           keepBootFiles: !!values['keep-boot-files'],
           bootWaitS,
+          ca: job.board === 'rak5010' ? pinned : null,
           waitS: values.wait !== undefined ? num(values.wait, 0, 'wait') : job.board === 'rak5010' ? 90 : 0,
         });
         outcomes.push(o);
@@ -290,6 +302,8 @@ interface FlashOpts {
   wiring: Wiring;
   keepBootFiles: boolean;
   bootWaitS: number;
+  /** RAK5010 over TLS: the pinned CA (identity t and Storage lw.ca); null: plain MQTT. */
+  ca: PinnedCa | null;
   waitS: number;
 }
 
@@ -334,6 +348,7 @@ async function flashOne(job: Job, o: FlashOpts): Promise<Outcome> {
       timeoutS: o.timeoutS,
       keepBootFiles: o.keepBootFiles,
       bootWaitS: o.bootWaitS,
+      ...(o.ca ? { ca: o.ca.pem } : {}),
       identity: async (p) => {
         out(`board: ${p.b}, Espruino ${p.v}${p.id?.id ? `, provisioned as ${String(p.id.id)}` : ', not provisioned'}\n`);
         const stray = p.bf ?? [];
@@ -341,7 +356,7 @@ async function flashOne(job: Job, o: FlashOpts): Promise<Outcome> {
           out(`stray boot code on the board (Espruino runs it at every start): ${stray.map((f) => `${f.n} (${f.b} bytes)`).join(', ')}; ${o.keepBootFiles ? 'kept (--keep-boot-files)' : 'it will be removed'}\n`);
         }
         if (o.dryFile) {
-          const identity: Identity = { id: job.deviceId, pw: job.secret ?? 'DRY-RUN-NO-SECRET', h: o.hubHost, p: o.hubPort, w: o.wiring };
+          const identity: Identity = { id: job.deviceId, pw: job.secret ?? 'DRY-RUN-NO-SECRET', h: o.hubHost, p: o.hubPort, w: o.wiring, ...(o.ca ? { t: o.ca.name } : {}) };
           return identity;
         }
         provisioned = await provision(
@@ -353,8 +368,8 @@ async function flashOne(job: Job, o: FlashOpts): Promise<Outcome> {
             ? `registered ${job.deviceId} with the hub${job.workerId ? ` for worker ${job.workerId}` : ''}\n`
             : `using ${job.deviceId}'s registration (secret from ${provisioned.secretFrom}, checked against the hub)\n`,
         );
-        out(`writing firmware (${FILES_NOTE}) and identity...\n`);
-        return provisioned.identity;
+        out(`writing firmware (${FILES_NOTE}) and identity${o.ca ? ' and the pinned CA' : ''}...\n`);
+        return o.ca ? { ...provisioned.identity, t: o.ca.name } : provisioned.identity;
       },
       identityStaged: () => {
         staged = true;

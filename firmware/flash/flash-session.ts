@@ -37,6 +37,8 @@ import {
   commitIdentityExpr,
   crcOf,
   eraseExpr,
+  fileCrcExpr,
+  writeFileChunkExpr,
   identityJson,
   stagingCrcsExpr,
   toBytes,
@@ -54,6 +56,8 @@ export interface SessionOptions {
   code: string;
   /** Seconds to wait for the board's first answer. */
   timeoutS: number;
+  /** RAK5010 over TLS: the pinned CA (PEM), written to Storage lw.ca beside the identity. */
+  ca?: string;
   /** Decides the identity once the board has been probed (registers, or checks a registration). */
   identity(probe: ProbeResult): Promise<Identity>;
   progress?(p: { done: number; total: number; chunk: number; chunks: number; resumed: number }): void;
@@ -172,6 +176,13 @@ export async function flashBoard(link: ConsoleLink, o: SessionOptions): Promise<
   if (!staged) {
     const crc = await link.request<number | null>(writeFileExpr(FILES.identityNew, ident), { timeoutMs: 5000, fresh: crcOf(ident) });
     if (crc !== crcOf(ident)) throw new FlashError(`writing ${FILES.identityNew} failed: read back a different CRC`, 'run the command again', 'verify');
+  }
+  if (o.ca !== undefined) {
+    // Issue 17: the CA goes in verified pieces (a request line stays short), like the bundle.
+    const ca = toBytes(o.ca);
+    for (const c of chunksOf(ca)) await link.request(writeFileChunkExpr(FILES.ca, c, ca.length), { timeoutMs: 5000, fresh: c.crc });
+    const crc = await link.request<number | null>(fileCrcExpr(FILES.ca), { timeoutMs: 5000, fresh: crcOf(ca) });
+    if (crc !== crcOf(ca)) throw new FlashError(`writing ${FILES.ca} (the pinned CA) failed: read back a different CRC`, 'run the command again', 'verify');
   }
   o.identityStaged?.();
 

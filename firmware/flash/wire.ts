@@ -23,6 +23,8 @@ export const FILES = {
   /** The firmware's outbox and boot counter: another device's must not survive a re-provision. */
   outbox: 'lw-ob',
   bootCount: 'lw-bc',
+  /** RAK5010 over TLS: the CA certificate (PEM) pinned for the hub; the firmware uploads it to the BG96. */
+  ca: 'lw.ca',
 } as const;
 
 /** Bytes of the bundle per Storage.write: small enough for a Puck.js's input line and RAM. */
@@ -134,6 +136,16 @@ export function writeChunkExpr(c: Chunk, total: number): string {
   return `(function(s){s.write("${FILES.staging}",${byteLiteral(c.bytes)},${args});return E.CRC32(s.read("${FILES.staging}",${c.offset},${c.bytes.length}))})(${S})`;
 }
 
+/** Writes one chunk of a Storage file (the first creates it at its full size); answers the chunk's CRC. */
+export function writeFileChunkExpr(name: string, c: Chunk, total: number): string {
+  const n = JSON.stringify(name);
+  return `(function(s){s.write(${n},${byteLiteral(c.bytes)},${c.offset === 0 ? `0,${total}` : c.offset});return E.CRC32(s.read(${n},${c.offset},${c.bytes.length}))})(${S})`;
+}
+
+export function fileCrcExpr(name: string): string {
+  return `(function(s){var d=s.read(${JSON.stringify(name)});return d===undefined?null:E.CRC32(d)})(${S})`;
+}
+
 export function writeFileExpr(name: string, content: string): string {
   return `(function(s){s.write(${JSON.stringify(name)},${byteLiteral(content)});var d=s.read(${JSON.stringify(name)});return d===undefined?null:E.CRC32(d)})(${S})`;
 }
@@ -180,8 +192,19 @@ export interface Identity {
   p: number;
   /** The fob's wiring (firmware/src/wiring.ts): which pin is the button, buzzer, motor, LED, battery. */
   w?: Wiring;
+  /** RAK5010 over TLS (issue 17): the CA's file name on the modem (caFileName); absent: plain MQTT. */
+  t?: string;
 }
 
 export function identityJson(id: Identity): string {
-  return JSON.stringify({ id: id.id, pw: id.pw, h: id.h, p: id.p, ...(id.w ? { w: id.w } : {}) });
+  return JSON.stringify({ id: id.id, pw: id.pw, h: id.h, p: id.p, ...(id.w ? { w: id.w } : {}), ...(id.t ? { t: id.t } : {}) });
+}
+
+/**
+ * The CA's file name on the BG96, from its content: a changed CA is a new name, so the firmware's
+ * AT+QFLST check sees that the modem lacks it and uploads it. 8.3 form, as the BG96 FILE AT Commands
+ * Manual (§2.4 AT+QFUPL, note 1) recommends: "lw" + 6 hex digits of the CRC-32 + ".pem".
+ */
+export function caFileName(pem: string): string {
+  return `lw${crcOf(pem).toString(16).padStart(8, '0').slice(0, 6)}.pem`;
 }

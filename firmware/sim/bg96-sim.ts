@@ -8,10 +8,16 @@
  *
  * Sources, cited at each rule: [AT] Quectel BG96 AT Commands Manual V2.3; [TCP] Quectel BG96 TCP/IP
  * Application Note V1.2 (§2.2.x the commands, §2.3 the URCs, chapter 4 the error codes); [V.250]
- * ITU-T V.250 (the command-line rules every AT modem follows). docs/fob.md lists what is modelled
- * and what is not.
+ * ITU-T V.250 (the command-line rules every AT modem follows); [SSL] Quectel BG96 SSL AT Commands
+ * Manual V1.0 (§2.2.1 QSSLCFG, §2.2.2 QSSLOPEN, §2.2.3 QSSLSEND, §2.2.5 QSSLCLOSE, §2.3 +QSSLURC);
+ * [FILE] Quectel BG96 FILE AT Commands Manual V1.0 (§2.2 QFLST, §2.3 QFDEL, §2.4 QFUPL, chapter 4
+ * the error codes). docs/fob.md lists what is modelled and what is not.
+ *
+ * Over TLS (AT+QSSLOPEN) the modem terminates TLS itself: here a real node:tls client that verifies
+ * the hub's certificate against the CA file the driver uploaded (QFUPL) and named (QSSLCFG "cacert").
  */
-import { connect } from 'node:net';
+import { connect, isIP } from 'node:net';
+import { checkServerIdentity, connect as tlsConnect } from 'node:tls';
 
 /** Runs fn after ms on the caller's clock (the board's virtual clock in tests). */
 export type Schedule = (fn: () => void, ms: number) => void;
@@ -19,8 +25,8 @@ export type Schedule = (fn: () => void, ms: number) => void;
 /** What the simulated network did with a TCP connect, reported to the modem. */
 export interface TcpEvents {
   connected(): void;
-  /** The connect failed: refused (RST) or unreachable. */
-  refused(): void;
+  /** The connect failed: refused (RST) or unreachable; over TLS also a failed handshake (why). */
+  refused(why?: string): void;
   data(bytes: string): void;
   /** The peer closed an established connection (FIN or RST). */
   closed(): void;
@@ -49,6 +55,58 @@ export const realTcp: Dial = (host, port, ev) => {
   return { write: (b) => void s.write(Buffer.from(b, 'latin1')), destroy: () => void s.destroy() };
 };
 
+/** What the modem's SSL stack was configured with for the connection ([SSL] §2.2.1). */
+export interface TlsSettings {
+  /** The CA certificate(s), PEM, from the modem's file "cacert" names; null with seclevel 0. */
+  ca: string | null;
+  /** sslversion: 0 SSL 3.0, 1 TLS 1.0, 2 TLS 1.1, 3 TLS 1.2, 4 all (the BG96 has nothing newer than TLS 1.2). */
+  version: number;
+  /** The host the fob asked for: the hub's certificate must name it. */
+  servername: string;
+}
+
+export type TlsDial = (host: string, port: number, tls: TlsSettings, ev: TcpEvents) => TcpPeer;
+
+/** sslversion to node's names; node has no SSL 3.0, so 0 is taken as TLS 1.0 (the lowest it has). */
+const TLS_VERSIONS = ['TLSv1', 'TLSv1', 'TLSv1.1', 'TLSv1.2'] as const;
+
+/**
+ * Real TLS through node:tls, as the modem's SSL stack: the server's chain is verified against the
+ * pinned CA and its certificate must name the host asked for; at most TLS 1.2. A failed handshake
+ * is reported with node's reason (e.g. UNABLE_TO_VERIFY_LEAF_SIGNATURE).
+ */
+export const realTls: TlsDial = (host, port, t, ev) => {
+  const v = t.version;
+  const s = tlsConnect({
+    host,
+    port,
+    ...(t.ca ? { ca: t.ca } : {}),
+    rejectUnauthorized: t.ca !== null,
+    ...(isIP(t.servername) ? {} : { servername: t.servername }),
+    checkServerIdentity: (_h, cert) => checkServerIdentity(t.servername, cert),
+    minVersion: v === 4 ? 'TLSv1' : TLS_VERSIONS[v] ?? 'TLSv1.2',
+    maxVersion: v === 4 ? 'TLSv1.2' : TLS_VERSIONS[v] ?? 'TLSv1.2',
+  });
+  let up = false;
+  let why = '';
+  s.setNoDelay(true);
+  s.once('secureConnect', () => {
+    up = true;
+    ev.connected();
+  });
+  s.on('data', (d: Buffer) => ev.data(d.toString('latin1')));
+  s.once('error', (e: NodeJS.ErrnoException) => (why = e.code ?? e.message));
+  s.once('close', () => (up ? ev.closed() : ev.refused(why)));
+  return { write: (b) => void s.write(Buffer.from(b, 'latin1')), destroy: () => void s.destroy() };
+};
+
+/** [FILE] §2.4 note 2: a 16-bit XOR of the data taken two bytes at a time, an odd last byte as the high byte. */
+export function qfuplChecksum(bytes: string): string {
+  let x = 0;
+  for (let i = 0; i < bytes.length; i += 2) x ^= (bytes.charCodeAt(i) << 8) | (i + 1 < bytes.length ? bytes.charCodeAt(i + 1) : 0);
+  return x.toString(16);
+}
+
 /**
  * Delays in ms. The manual gives only maxima ([TCP] §2.2.2 QIACT 150 s, §2.2.3 QIDEACT 40 s,
  * §2.2.4 QIOPEN 150 s, §2.2.5 QICLOSE 10 s), all "determined by the network"; these defaults are
@@ -65,9 +123,11 @@ export interface Bg96Timings {
   register: number;
   /** From coverage lost (dropLink) to the network's +QIURC: "pdpdeact". */
   pdpdeact: number;
+  /** From the TLS handshake's outcome to the +QSSLOPEN URC. */
+  qsslopen: number;
 }
 
-export const DEFAULT_BG96_TIMINGS: Bg96Timings = { reply: 5, qiact: 800, qideact: 200, qiopen: 50, register: 3000, pdpdeact: 1000 };
+export const DEFAULT_BG96_TIMINGS: Bg96Timings = { reply: 5, qiact: 800, qideact: 200, qiopen: 50, register: 3000, pdpdeact: 1000, qsslopen: 50 };
 
 /** [TCP] §2.2.7: <send_length> range 0-1460. */
 export const BG96_MAX_SEND = 1460;
@@ -84,6 +144,10 @@ export class SimulatedBg96 {
   refused: string[] = [];
   /** Counts traffic in either direction (the simulator gives the network time when it moves). */
   activity = 0;
+  /** The modem's file system (UFS): name to content, what AT+QFUPL wrote ([FILE] §2.4). */
+  files: Record<string, string> = {};
+  /** Why each failed AT+QSSLOPEN failed (node's TLS reason, 'no cacert file', ...), for tests. */
+  sslFailures: string[] = [];
   /** Every payload the board sent over TCP (raw MQTT packets), for observers. */
   onSend: ((bytes: string) => void) | null = null;
   readonly timings: Bg96Timings;
@@ -93,6 +157,12 @@ export class SimulatedBg96 {
   private busy = false;
   private sendLeft = 0;
   private sendBuf = '';
+  /** AT+QFUPL in data mode: the file the bytes go to (null: the data is a QISEND/QSSLSEND payload). */
+  private upload: string | null = null;
+  /** [SSL] §2.2.1: each SSL context's settings (contexts 0-5); unset ones keep the manual's defaults. */
+  private sslCtx: { version: number; seclevel: number; cacert: string | null }[] = [];
+  /** Socket 0 was opened by AT+QSSLOPEN (its data goes through QSSLSEND and +QSSLURC). */
+  private ssl = false;
   private registered = true;
   private context: 'inactive' | 'active' | 'deactivated' = 'inactive';
   private state: SocketState = 'initial';
@@ -108,6 +178,7 @@ export class SimulatedBg96 {
     private readonly schedule: Schedule = (fn, ms) => void setTimeout(fn, ms),
     timings: Partial<Bg96Timings> = {},
     private readonly dial: Dial = realTcp,
+    private readonly dialTls: TlsDial = realTls,
   ) {
     this.timings = { ...DEFAULT_BG96_TIMINGS, ...timings };
   }
@@ -179,6 +250,13 @@ export class SimulatedBg96 {
   private flushSend(): void {
     const payload = this.sendBuf;
     this.sendBuf = '';
+    if (this.upload !== null) {
+      // [FILE] §2.4: the whole <file_size> has come: back to command mode, +QFUPL: <size>,<checksum>.
+      this.files[this.upload] = payload;
+      this.upload = null;
+      this.emit(`\r\n+QFUPL: ${payload.length},${qfuplChecksum(payload)}\r\n`);
+      return this.final('OK');
+    }
     if (this.state !== 'connected' || !this.peer) return this.final('SEND FAIL');
     // The modem accepts the data into its buffer; on a silent dead link it never leaves.
     if (this.silent) return this.final('SEND OK');
@@ -219,15 +297,23 @@ export class SimulatedBg96 {
     }
     const open = /^AT\+QIOPEN=1,0,"TCP","([^"]*)",(\d+),0,([012])$/.exec(cmd);
     if (open) return this.open(open[1], Number(open[2]));
-    const send = /^AT\+QISEND=0,(\d+)$/.exec(cmd);
+    if (cmd.startsWith('AT+QF')) return this.fileCommand(cmd);
+    if (cmd.startsWith('AT+QSSLCFG=')) return this.sslConfig(cmd);
+    // [SSL] §2.2.2: AT+QSSLOPEN=<pdpctxID>,<sslctxID>,<clientID>,"<serveraddr>",<server_port>[,<access_mode>];
+    // only access mode 1 (direct push) is modelled, on clientID 0.
+    const sslOpen = /^AT\+QSSLOPEN=1,([0-5]),0,"([^"]*)",(\d+),1$/.exec(cmd);
+    if (sslOpen) return this.open(sslOpen[2], Number(sslOpen[3]), Number(sslOpen[1]));
+    const send = /^AT\+Q(I|SSL)SEND=0,(\d+)$/.exec(cmd);
     if (send) {
-      const n = Number(send[1]);
-      // [TCP] §2.2.7: <send_length> over 1460, or a socket that is not connected: ERROR, no prompt.
+      const n = Number(send[2]);
+      // [TCP] §2.2.7, [SSL] §2.2.3: <send_length> over 1460, or a socket that is not connected:
+      // ERROR, no prompt. QISEND on a socket QSSLOPEN opened (or QSSLSEND on a TCP one) is another
+      // client's command: ERROR too.
       if (n > BG96_MAX_SEND || n === 0) {
         this.refused.push(`send over ${BG96_MAX_SEND}: ${n}`);
         return this.final('ERROR');
       }
-      if (this.state !== 'connected') return this.final('ERROR');
+      if (this.state !== 'connected' || this.ssl !== (send[1] === 'SSL')) return this.final('ERROR');
       // The prompt "> " at the start of a line; data mode begins when it has gone out.
       this.schedule(() => {
         this.sendLeft = n;
@@ -236,8 +322,8 @@ export class SimulatedBg96 {
       }, t.reply);
       return;
     }
-    if (cmd === 'AT+QICLOSE=0') {
-      // [TCP] §2.2.5: closes the socket whatever its state; OK.
+    if (cmd === 'AT+QICLOSE=0' || /^AT\+QSSLCLOSE=0(,\d+)?$/.test(cmd)) {
+      // [TCP] §2.2.5, [SSL] §2.2.5: closes the socket whatever its state; OK.
       this.silent = false;
       this.resetSocket();
       return this.final('OK');
@@ -251,46 +337,115 @@ export class SimulatedBg96 {
     this.final('OK');
   }
 
-  private open(host: string, port: number): void {
+  /** AT+QIOPEN, or AT+QSSLOPEN on SSL context sslCtx. */
+  private open(host: string, port: number, sslCtx?: number): void {
     const t = this.timings;
-    // [TCP] §2.2.4: OK at once (the command is accepted), the outcome later as +QIOPEN: 0,<err>.
+    const ssl = sslCtx !== undefined;
+    // [TCP] §2.2.4, [SSL] §2.2.2: OK at once (the command is accepted), the outcome later as
+    // +QIOPEN: 0,<err> / +QSSLOPEN: 0,<err>.
     this.final('OK');
-    const result = (err: number, ms = t.qiopen): void => this.emit(`\r\n+QIOPEN: 0,${err}\r\n`, ms);
+    const result = (err: number, ms = ssl ? t.qsslopen : t.qiopen): void => this.emit(`\r\n+Q${ssl ? 'SSL' : 'I'}OPEN: 0,${err}\r\n`, ms);
     // Chapter 4: 563 socket identity has been used (connectID 0 not closed since: §2.3.1 leaves a
     // closed socket "Closing" until AT+QICLOSE).
     if (this.state !== 'initial') return result(563);
     // No active context (not activated, or dropped by the network): 561 "open PDP context failed"
     // is our reading of chapter 4; the manual does not say which code this case gives.
     if (this.context !== 'active' || !this.linkUp) return result(561);
+    const cfg = ssl ? (this.sslCtx[sslCtx] ?? { version: 4, seclevel: 0, cacert: null }) : null;
+    const ca = cfg && cfg.seclevel > 0 ? (cfg.cacert !== null ? this.files[cfg.cacert] : undefined) : null;
+    if (ca === undefined) {
+      // seclevel 1 with no "cacert" set, or naming a file the modem does not have: the handshake
+      // cannot verify anything. The manual names no code for it; 566 is our reading (as a failed
+      // handshake below).
+      this.sslFailures.push(`no cacert file: ${JSON.stringify(cfg!.cacert)}`);
+      return result(566);
+    }
+    this.ssl = ssl;
     this.state = 'opening';
     const gen = ++this.generation;
     const mine = (): boolean => gen === this.generation;
-    this.peer = this.dial(this.hostOverride ?? host, port, {
+    const target = this.hostOverride ?? host;
+    const urc = ssl ? 'QSSLURC' : 'QIURC';
+    const ev: TcpEvents = {
       connected: () => {
         if (!mine()) return;
         this.state = 'connected';
         result(0);
       },
-      // Chapter 4: 566 socket connect failed (refused or unreachable).
-      refused: () => {
+      // Chapter 4: 566 socket connect failed (refused or unreachable). Over TLS a handshake that
+      // failed (the hub's certificate not signed by the pinned CA, not naming the host, expired)
+      // gives 566 too: the SSL manual's error table is the TCP one and names no handshake code,
+      // so this is our reading (modems in the field are also reported answering -1).
+      refused: (why) => {
         if (!mine()) return;
         this.state = 'initial';
         this.peer = null;
+        if (ssl) this.sslFailures.push(why ?? 'refused');
         result(566);
       },
       data: (bytes) => {
         if (!mine() || this.silent || this.state !== 'connected') return;
-        // [TCP] §2.3.2, direct push: the URC, then exactly that many bytes.
-        this.emit(`\r\n+QIURC: "recv",0,${bytes.length}\r\n${bytes}`);
+        // [TCP] §2.3.2, [SSL] §2.3, direct push: the URC, then exactly that many bytes.
+        this.emit(`\r\n+${urc}: "recv",0,${bytes.length}\r\n${bytes}`);
       },
       closed: () => {
         if (!mine() || this.state !== 'connected') return;
-        // [TCP] §2.3.1: the socket stays "Closing" until AT+QICLOSE.
+        // [TCP] §2.3.1, [SSL] §2.3: the socket stays "Closing" until AT+QICLOSE / AT+QSSLCLOSE.
         this.state = 'closing';
         this.peer = null;
-        this.emit('\r\n+QIURC: "closed",0\r\n');
+        this.emit(`\r\n+${urc}: "closed",0\r\n`);
       },
-    });
+    };
+    this.peer = ssl ? this.dialTls(target, port, { ca, version: cfg!.version, servername: host }, ev) : this.dial(target, port, ev);
+  }
+
+  /**
+   * [SSL] §2.2.1: AT+QSSLCFG="sslversion",<ctx>,<0-4> / "ciphersuite",<ctx>,<0x....> /
+   * "seclevel",<ctx>,<0-2> / "cacert",<ctx>,"<file>"; contexts 0-5. Anything else: ERROR. Cipher
+   * suites are checked for form only (node's own list is offered); seclevel 2 (client certificate)
+   * is accepted but not modelled: the connection then verifies the server only.
+   */
+  private sslConfig(cmd: string): void {
+    const m = /^AT\+QSSLCFG="(sslversion|ciphersuite|seclevel|cacert)",([0-5]),(.+)$/.exec(cmd);
+    const ok = m && { sslversion: /^[0-4]$/, ciphersuite: /^0[xX][0-9A-Fa-f]{4}$/, seclevel: /^[0-2]$/, cacert: /^"[^"]+"$/ }[m[1]]!.test(m[3]);
+    if (!m || !ok) return this.final('ERROR');
+    const ctx = (this.sslCtx[Number(m[2])] ??= { version: 4, seclevel: 0, cacert: null });
+    if (m[1] === 'sslversion') ctx.version = Number(m[3]);
+    if (m[1] === 'seclevel') ctx.seclevel = Number(m[3]);
+    if (m[1] === 'cacert') ctx.cacert = m[3].slice(1, -1);
+    this.final('OK');
+  }
+
+  /**
+   * [FILE] §2.2 AT+QFLST="<name>" (a name or "*"): +QFLST: "<name>",<size> per file, OK; no match:
+   * +CME ERROR: 405 (file not found; our reading). §2.3 AT+QFDEL="<name>": OK, or 405. §2.4
+   * AT+QFUPL="<name>",<file_size>[,<timeout>[,<ackmode>]]: +CME ERROR: 407 when the file exists,
+   * else CONNECT, then exactly <file_size> bytes, then +QFUPL: <size>,<checksum> and OK. The
+   * <timeout> for data that stops coming and the ACK mode are not modelled.
+   */
+  private fileCommand(cmd: string): void {
+    const lst = /^AT\+QFLST(?:="([^"*]+|\*)")?$/.exec(cmd);
+    if (lst) {
+      const names = Object.keys(this.files).filter((n) => lst[1] === undefined || lst[1] === '*' || n === lst[1]);
+      if (names.length === 0 && lst[1] !== undefined && lst[1] !== '*') return this.final('+CME ERROR: 405');
+      for (const n of names) this.emit(`\r\n+QFLST: "${n}",${this.files[n].length}\r\n`);
+      return this.final('OK');
+    }
+    const del = /^AT\+QFDEL="([^"*]+)"$/.exec(cmd);
+    if (del) {
+      if (!(del[1] in this.files)) return this.final('+CME ERROR: 405');
+      delete this.files[del[1]];
+      return this.final('OK');
+    }
+    const up = /^AT\+QFUPL="([^"*]+)",(\d+)(?:,\d+(?:,[01])?)?$/.exec(cmd);
+    if (!up || Number(up[2]) === 0) return this.final('ERROR');
+    if (up[1] in this.files) return this.final('+CME ERROR: 407');
+    this.schedule(() => {
+      this.upload = up[1];
+      this.sendLeft = Number(up[2]);
+      this.activity++;
+      this.toBoard('\r\nCONNECT\r\n');
+    }, this.timings.reply);
   }
 
   private resetSocket(): void {
@@ -298,6 +453,7 @@ export class SimulatedBg96 {
     const p = this.peer;
     this.peer = null;
     this.state = 'initial';
+    this.ssl = false;
     p?.destroy();
   }
 
@@ -338,8 +494,13 @@ export class SimulatedBg96 {
     this.registered = false;
   }
 
-  /** Power is cut (the board reboots with it): sockets, context, echo and any half-read line reset. */
+  /**
+   * Power is cut (the board reboots with it): sockets, context, SSL settings, echo and any half-read
+   * line reset. The file system (UFS, flash) keeps its files.
+   */
   close(): void {
+    this.sslCtx = [];
+    this.upload = null;
     this.resetSocket();
     this.context = 'inactive';
     this.echo = true;

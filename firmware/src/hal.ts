@@ -41,6 +41,8 @@ export const STORAGE = {
   identity: 'lw.json',
   outbox: 'lw-ob',
   bootCount: 'lw-bc',
+  /** RAK5010 over TLS: the CA certificate (PEM) pinned for the hub, written at flashing time. */
+  ca: 'lw.ca',
 };
 
 export interface Identity {
@@ -53,4 +55,9 @@ export interface Identity {
   p: number;
   /** The wiring (firmware/src/wiring.ts), written at provisioning; a role left out takes the board's default. */
   w?: Partial<Wiring>;
+  /**
+   * RAK5010 over TLS (issue 17): the CA certificate's file name on the BG96 (its content is the
+   * Storage file STORAGE.ca); absent: plain MQTT over TCP.
+   */
+  t?: string;
 }

@@ -107,6 +107,11 @@ const tlsSchema = z
     keep_plain_mqtt: z.boolean().default(false),
     client_certs: z.enum(['off', 'optional', 'required']).default('off'),
     client_ca_file: z.string().min(1).optional(),
+    /**
+     * Issue 17: the CA (PEM) that signed cert_file, which `lonewatch flash` pins in RAK5010 fobs (their
+     * BG96 verifies the hub against it). Read by the flashing tool only; the hub does not need it.
+     */
+    fob_ca_file: z.string().min(1, { error: 'the PEM file of the CA that signed the hub\'s certificate' }).optional(),
   })
   .superRefine((t, ctx) => {
     if (t.client_certs !== 'off' && !t.client_ca_file) {

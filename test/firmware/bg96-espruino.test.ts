@@ -34,7 +34,7 @@ async function driverEs5(): Promise<string> {
 
 /**
  * The scripted modem, in ES5 for Espruino: answers each command the driver writes (looked up by the
- * command line; a payload write gets SEND OK), byte by byte on timers, and prints what happened as
+ * command line; a payload write gets SEND OK unless it has its own answer, e.g. an uploaded file), byte by byte on timers, and prints what happened as
  * `R <json>` lines.
  */
 const SCENARIOS = String.raw`
@@ -51,7 +51,7 @@ function rig(open) {
   var answers = {};
   for (var k in BASE) answers[k] = BASE[k];
   answers[OPEN] = open;
-  var r = { written: [], data: '', closed: 0 };
+  var r = { written: [], data: '', closed: 0, answers: answers };
   var queue = '';
   var drv;
   function pump() {
@@ -65,7 +65,9 @@ function rig(open) {
   drv = new Bg96({ write: function (d) {
     r.written.push(d);
     var cmd = d.charAt(d.length - 1) === '\r';
-    var a = cmd ? answers[d.substr(0, d.length - 1)] : '\r\nSEND OK\r\n';
+    // A payload (or an uploaded file) is answered by its own entry when it has one, else SEND OK.
+    var a = answers[cmd ? d.substr(0, d.length - 1) : d];
+    if (a === undefined && !cmd) a = '\r\nSEND OK\r\n';
     if (a !== undefined) r.feed(a);
   } }, setTimeout, clearTimeout);
   drv.onData = function (d) { r.data += d; };
@@ -105,6 +107,27 @@ var ref = rig('\r\nOK\r\n\r\n+QIOPEN: 0,566\r\n');
 ref.drv.connect('hub', 1883, 'iot', function (err) {
   setTimeout(function () { report('refused', { err: err, last: ref.written[ref.written.length - 1] }); }, 20);
 });
+
+// 3. Issue 17, TLS: the CA uploaded after CONNECT (QFLST says the modem lacks it), the SSL context,
+// QSSLOPEN, a QSSLSEND, +QSSLURC "recv" data and "closed".
+var PEM = '-----BEGIN CERTIFICATE-----\r\nMIIB\r\n-----END CERTIFICATE-----\r\n';
+var tls = rig('');
+tls.answers['AT+QFLST="ca.pem"'] = '\r\n+CME ERROR: 405\r\n';
+tls.answers['AT+QFDEL="ca.pem"'] = '\r\n+CME ERROR: 405\r\n';
+tls.answers['AT+QFUPL="ca.pem",' + PEM.length + ',10'] = '\r\nCONNECT\r\n';
+tls.answers[PEM] = '\r\n+QFUPL: ' + PEM.length + ',1f2e\r\n\r\nOK\r\n';
+tls.answers['AT+QSSLCFG="seclevel",1,1'] = '\r\nOK\r\n';
+tls.answers['AT+QSSLCFG="cacert",1,"ca.pem"'] = '\r\nOK\r\n';
+tls.answers['AT+QSSLOPEN=1,1,0,"hub",8883,1'] = '\r\nOK\r\n\r\n+QSSLOPEN: 0,0\r\n';
+tls.answers['AT+QSSLSEND=0,5'] = '\r\n> ';
+tls.drv.connect('hub', 8883, 'iot', function (err) {
+  report('tls-connect', { err: err, written: tls.written.map(function (w) { return w === PEM ? 'PEM' : w; }) });
+  tls.written = [];
+  tls.drv.send('hello', function (e) {
+    tls.feed('\r\n+QSSLURC: "recv",0,3\r\nabc\r\n+QSSLURC: "closed",0\r\n');
+    setTimeout(function () { report('tls-data', { err: e, written: tls.written.slice(), data: tls.data, closed: tls.closed }); }, 100);
+  });
+}, 'ca.pem', PEM);
 `;
 
 function runEspruino(code: string): Promise<{ stdout: string; results: Record<string, unknown> }> {
@@ -129,7 +152,7 @@ function runEspruino(code: string): Promise<{ stdout: string; results: Record<st
 }
 
 describe.skipIf(!existsSync(ESPRUINO))('BG96 driver on the real Espruino 2v29 interpreter', () => {
-  it('connects, splits a 3000-byte send, ignores ">" in data, handles pdpdeact, and fails a refused open at once', async () => {
+  it('connects, splits a 3000-byte send, ignores ">" in data, handles pdpdeact, fails a refused open at once, and does the TLS path (CA upload, QSSLOPEN, QSSLSEND, +QSSLURC)', async () => {
     const { stdout, results } = await runEspruino(`${await driverEs5()}\n${SCENARIOS}`);
     if (process.env.BG96_DEBUG) console.log(stdout);
     expect(stdout).not.toMatch(/Uncaught|ERROR:/);
@@ -141,5 +164,14 @@ describe.skipIf(!existsSync(ESPRUINO))('BG96 driver on the real Espruino 2v29 in
     expect(results.prompt).toEqual({ err: '', written: ['AT+QISEND=0,5\r', 'hello'], data: '>\r\n> >' });
     expect(results['after-pdpdeact']).toEqual({ closed: 1, err: '', first: 'AT\r', deact: true });
     expect(results.refused).toEqual({ err: '+QIOPEN: 0,566', last: 'AT+QICLOSE=0\r' });
+    expect(results['tls-connect']).toEqual({
+      err: '',
+      written: [
+        'AT\r', 'ATE0\r', 'AT+CPIN?\r', 'AT+QFLST="ca.pem"\r', 'AT+QFDEL="ca.pem"\r', 'AT+QFUPL="ca.pem",62,10\r', 'PEM',
+        'AT+QSSLCFG="seclevel",1,1\r', 'AT+QSSLCFG="cacert",1,"ca.pem"\r', 'AT+CEREG?\r', 'AT+QICSGP=1,1,"iot","","",1\r', 'AT+QIDEACT=1\r', 'AT+QIACT=1\r',
+        'AT+QSSLOPEN=1,1,0,"hub",8883,1\r',
+      ],
+    });
+    expect(results['tls-data']).toEqual({ err: '', written: ['AT+QSSLSEND=0,5\r', 'hello'], data: 'abc', closed: 1 });
   }, 30_000);
 });

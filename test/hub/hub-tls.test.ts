@@ -386,7 +386,7 @@ describe('lonewatch.example.toml [tls]', () => {
     for (let i = start + 1; i < lines.length && lines[i]!.startsWith('#'); i++) block.push(lines[i]!);
     const keys = block.filter((l) => /^# \w+ = /.test(l)).map((l) => l.slice(2));
     const parsed = testConfig(pki.dir, { tls: TOML.parse(keys.join('\n')) }).tls!;
-    expect(Object.keys(parsed).sort()).toEqual(['cert_file', 'chain_file', 'client_ca_file', 'client_certs', 'https', 'keep_plain_mqtt', 'key_file', 'mqtts_port']);
+    expect(Object.keys(parsed).sort()).toEqual(['cert_file', 'chain_file', 'client_ca_file', 'client_certs', 'fob_ca_file', 'https', 'keep_plain_mqtt', 'key_file', 'mqtts_port']);
     expect(parsed).toMatchObject({ mqtts_port: 8883, https: true, keep_plain_mqtt: false, client_certs: 'off' });
     // Each key (or group of neighbouring keys) sits under a comment that explains it.
     for (const k of keys) {

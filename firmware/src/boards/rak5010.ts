@@ -6,7 +6,7 @@
  */
 import { commandTopic, deviceTopic, statusTopic } from '../../../shared/protocol-core';
 import { FobCore } from '../core/fob-core';
-import type { Hal } from '../hal';
+import { STORAGE, type Hal } from '../hal';
 import { Bg96 } from '../drivers/bg96';
 import { MqttClient } from '../drivers/mqtt-client';
 import { RAK5010_WIRING } from '../wiring';
@@ -96,10 +96,19 @@ function main(): void {
     setTimeout(link, wait * (1 + 0.5 * Math.random()));
   };
   const link = function (): void {
-    modem.connect(identity.h, identity.p, 'iot', function (err) {
-      if (err) return reconnect(err);
-      mqtt.start();
-    });
+    // Issue 17: with identity.t the link is TLS through the BG96's SSL stack, pinned to the CA the
+    // flashing tool wrote (uploaded to the modem when it lacks it); a missing CA file fails the upload.
+    modem.connect(
+      identity.h,
+      identity.p,
+      'iot',
+      function (err) {
+        if (err) return reconnect(err);
+        mqtt.start();
+      },
+      identity.t,
+      storageRead(STORAGE.ca) || '',
+    );
   };
   mqtt.onConnected = function () {
     tries = 0;

@@ -6,7 +6,10 @@
  *
  * Sources, cited at each rule: [AT] Quectel BG96 AT Commands Manual V2.3 (sections named by
  * their command where cited); [TCP] Quectel BG96 TCP/IP Application Note V1.2 (the former "TCP/IP
- * AT Commands Manual"): §2.2.x the commands, §2.3 the +QIURC URCs, chapter 4 the error codes.
+ * AT Commands Manual"): §2.2.x the commands, §2.3 the +QIURC URCs, chapter 4 the error codes;
+ * [SSL] Quectel BG96 SSL AT Commands Manual V1.0 (§2.2.1 QSSLCFG, §2.2.2 QSSLOPEN, §2.2.3 QSSLSEND,
+ * §2.2.5 QSSLCLOSE, §2.3 the +QSSLURC URCs); [FILE] Quectel BG96 FILE AT Commands Manual V1.0
+ * (§2.2 QFLST, §2.3 QFDEL, §2.4 QFUPL).
  */
 export interface Serial {
   write(data: string): void;
@@ -17,7 +20,7 @@ interface Pending {
   timeoutMs: number;
   /** err '' on success; info: the command's last information line (e.g. '+CEREG: 0,1'). */
   cb: (err: string, info: string) => void;
-  /** AT+QISEND: the payload, written once the "> " prompt has come. */
+  /** AT+QISEND: the payload, written once the "> " prompt has come; AT+QFUPL: the file, after CONNECT. */
   data?: string;
   /** AT+QIOPEN: the URC that is the command's real result, after its OK (e.g. '+QIOPEN: 0,'). */
   _u?: string;
@@ -37,6 +40,8 @@ export class Bg96 {
   private _timer = -1;
   /** PDP context 1 was activated by us and the network has not deactivated it since. */
   private _act = false;
+  /** 'SSL' while the link is TLS through the modem's own SSL stack, else 'I' (AT+QI... commands). */
+  private _s = 'I';
   // Set by the board before the first byte comes (no default: the bundle's bytes are counted).
   onData!: (data: string) => void;
   onClosed!: () => void;
@@ -84,7 +89,8 @@ export class Bg96 {
     // (§2.3.1: the peer or the network closed the socket), "pdpdeact",1 (the network deactivated
     // the context: every socket is gone, and the host must AT+QIDEACT before activating it again).
     // (Espruino 2v29's regular expressions have no '?' quantifier: ',*' stands in for it.)
-    const u = /^\+QIURC: "([rcp])\w+",\d,*(\d*)/.exec(line);
+    // [SSL] §2.3: over TLS the same two arrive as +QSSLURC: "recv",0,<len> (direct push) / "closed",0.
+    const u = /^\+Q\w*URC: "([rcp])\w+",\d,*(\d*)/.exec(line);
     if (u) {
       if (u[1] === 'r') this._recvLeft = +u[2];
       else {
@@ -96,7 +102,11 @@ export class Bg96 {
     const c = this._current;
     // A line with no command waiting for it (a late answer) is nobody's result.
     if (!c) return;
-    if (line === 'OK' || line === 'SEND OK') {
+    // [FILE] §2.4: after AT+QFUPL's CONNECT the module takes exactly <file_size> bytes of data.
+    if (line === 'CONNECT' && c.data !== undefined) {
+      this._serial.write(c.data);
+      c.data = undefined;
+    } else if (line === 'OK' || line === 'SEND OK') {
       // [TCP] §2.2.4: QIOPEN's OK only says the command was accepted; its URC is the result.
       if (!c._u) this._finish('');
     } else if (/^(ERROR|SEND FAIL|\+CME ERROR:)/.test(line)) {
@@ -144,14 +154,24 @@ export class Bg96 {
    * Brings the link up and opens TCP to host:port; cb('') when open, cb('reg') when the network
    * did not register within 60 s, otherwise cb(the modem's failing line, or 'timeout <cmd>').
    * While the context stays active only registration is checked and the socket opened.
+   * With ca (the CA certificate's file name on the modem) and pem (its content) the link is TLS
+   * through the modem's SSL stack, verifying the hub's certificate against that CA; the file is
+   * uploaded first when the modem lacks it (or holds a different size under that name).
    */
-  connect(host: string, port: number, apn: string, cb: (err: string) => void): void {
+  connect(host: string, port: number, apn: string, cb: (err: string) => void, ca?: string, pem?: string): void {
     const self = this;
-    const open = 'AT+QIOPEN=1,0,"TCP","' + host + '",' + port + ',0,1';
     const up = this._act;
+    this._s = ca ? 'SSL' : 'I';
+    // [SSL] §2.2.2: AT+QSSLOPEN=<pdpctx>,<sslctx>,<clientID>,"<host>",<port>,1: direct push, as QIOPEN.
+    const open = ca ? 'AT+QSSLOPEN=1,1,0,"' + host + '",' + port + ',1' : 'AT+QIOPEN=1,0,"TCP","' + host + '",' + port + ',0,1';
+    // [SSL] §2.2.1 on SSL context 1: seclevel 1 = the server is authenticated against "cacert" (the
+    // CA pinned at flashing); "sslversion" and "ciphersuite" keep their defaults, 4 (all: up to TLS
+    // 1.2, the newest the BG96 has; the hub picks the highest) and 0xFFFF (all it has).
+    // [FILE] §2.2: AT+QFLST="<name>" lists the file with its size when the modem has it.
+    const tls = ca ? '|AT+QFLST="' + ca + '"|AT+QSSLCFG="seclevel",1,1|AT+QSSLCFG="cacert",1,"' + ca + '"' : '';
     // [TCP] §2.2.3: QIDEACT first, so QIACT never meets a context left active (it would answer
     // ERROR) or one the network dropped (§2.3, "pdpdeact").
-    const steps = ((up ? '' : 'AT|ATE0|AT+CPIN?|') + 'AT+CEREG?' + (up ? '' : '|AT+QICSGP=1,1,"' + apn + '","","",1|AT+QIDEACT=1|AT+QIACT=1')).split('|');
+    const steps = ((up ? '' : 'AT|ATE0|AT+CPIN?' + tls + '|') + 'AT+CEREG?' + (up ? '' : '|AT+QICSGP=1,1,"' + apn + '","","",1|AT+QIDEACT=1|AT+QIACT=1')).split('|');
     steps.push(open);
     let i = 0;
     let polls = 0;
@@ -159,12 +179,24 @@ export class Bg96 {
       const s = steps[i];
       const o = s === open;
       const a = /^AT\+QIAC/.test(s);
+      const f = /^AT\+QF(.)/.exec(s);
       self.at(
         s,
         // [TCP] §2.2.2 / §2.2.4: QIACT and QIOPEN may take 150 s (network), §2.2.3 QIDEACT 40 s
-        // (given 150 s too: a limit, not a wait); [AT] AT+CPIN? 5 s, the rest 300 ms (given 5 s).
-        /^AT\+QI[ADO]/.test(s) ? 150000 : 5000,
+        // (given 150 s too: a limit, not a wait); [SSL] §2.2.2 QSSLOPEN: 150 s as well (its
+        // negotiation time), QFUPL given as long (the bytes and the modem's flash write); [AT]
+        // AT+CPIN? 5 s, the rest 300 ms (given 5 s).
+        /^AT\+Q(I[ADO]|SSLO|FU)/.test(s) ? 150000 : 5000,
         function (err, info) {
+          if (f) {
+            // No such file (an error, or no line) or one of another size: [FILE] §2.4 QFUPL does not
+            // overwrite (+CME ERROR: 407, file exists), so §2.3 AT+QFDEL (whose error, no such file,
+            // does not matter) and the upload go next; its answer +QFUPL: <upload_size>,<checksum>
+            // must give the whole size.
+            if (f[1] === 'L' && info !== '+QFLST: "' + ca + '",' + pem!.length) steps.splice(i + 1, 0, 'AT+QFDEL="' + ca + '"', 'AT+QFUPL="' + ca + '",' + pem!.length + ',10');
+            if (f[1] !== 'U') err = '';
+            else if (info.indexOf('+QFUPL: ' + pem!.length + ',')) err = err || 'upload';
+          }
           // [AT] AT+CEREG: <stat> 1 is registered at home, 5 roaming; 0, 2 (searching), 3
           // (denied), 4 are not registered: ask again every 2 s, for at most 60 s.
           if (!err && /^AT\+CEREG/.test(s) && !/^\+CEREG: \d,[15]/.test(info)) {
@@ -187,8 +219,10 @@ export class Bg96 {
           if (o) cb('');
           else step();
         },
-        undefined,
-        o ? '+QIOPEN: 0,' : undefined,
+        // [FILE] §2.4: the file's bytes go after CONNECT.
+        f && f[1] === 'U' ? pem : undefined,
+        // [TCP] §2.2.4 / [SSL] §2.2.2: OK, then the result: +QIOPEN: 0,<err> / +QSSLOPEN: 0,<err>.
+        o ? '+Q' + self._s + 'OPEN: 0,' : undefined,
       );
     };
     step();
@@ -200,12 +234,13 @@ export class Bg96 {
     for (; i < data.length; i += MAX_SEND) {
       const d = data.substr(i, MAX_SEND);
       // [TCP] §2.2.7: SEND OK means the bytes are in the modem's send buffer, not at the peer.
-      this.at('AT+QISEND=0,' + d.length, 10000, cb, d, undefined, i + MAX_SEND < data.length);
+      // [SSL] §2.2.3: AT+QSSLSEND=0,<len> the same way (prompt, bytes, SEND OK), at most 1460 too.
+      this.at('AT+Q' + this._s + 'SEND=0,' + d.length, 10000, cb, d, undefined, i + MAX_SEND < data.length);
     }
   }
 
   close(): void {
-    // [TCP] §2.2.5: AT+QICLOSE answers within 10 s (its default timeout).
-    this.at('AT+QICLOSE=0', 10000, function () {});
+    // [TCP] §2.2.5 / [SSL] §2.2.5: AT+QICLOSE / AT+QSSLCLOSE answer within 10 s (default timeout).
+    this.at('AT+Q' + this._s + 'CLOSE=0', 10000, function () {});
   }
 }
