@@ -13,10 +13,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { checkEspruinoCompat, type CompatProblem } from './compat-check.js';
 import { estimateVariables } from './variable-estimate.js';
+import { aliasPrototypes } from './prototype-alias.js';
 import { BOARDS, type Board } from '../../shared/protocol-core.js';
 
 const MANGLED_PROPS =
-  /^(_[a-z]\w*|outbox|gestures|onGesture|movement|raise|flush|heartbeat|entries|due|onData|onClosed|onMessage|onConnected|connected|retry|publish|subscribe|input|transport|uptime|buzz|vibrate|led|battery|beacon|storageRead|storageWrite|isUp|identity|bootCount|shortMaxMs|longMinMs|longMaxMs|holdMs|gapEndsMs|manDownMin|manDownCancelS|extendMin|loudSeconds|heartbeats|sent|helpComing|stopAlarm|alarmClosed|covert|manDown|checkIn|visitStart|visitEnd|endOfShift|heartbeat|command|status|start|link|button|add|ack|send|connect|close|at|cmd|done|timeoutMs|cb|data|keepaliveS|clientId|willTopic|willPayload|username|password|hello|sos|extend|cancel|prompt|config|event|ack)$/;
+  /^(_[a-z]\w*|outbox|gestures|onGesture|movement|raise|flush|heartbeat|entries|due|onData|onClosed|onMessage|onConnected|connected|retry|publish|subscribe|input|transport|uptime|buzz|vibrate|led|battery|beacon|storageRead|storageWrite|storageErase|storageList|wire|isUp|identity|bootCount|shortMaxMs|longMinMs|longMaxMs|holdMs|gapEndsMs|manDownMin|manDownCancelS|extendMin|loudSeconds|heartbeats|sent|helpComing|stopAlarm|alarmClosed|covert|manDown|checkIn|visitStart|visitEnd|endOfShift|heartbeat|command|status|start|link|button|add|ack|send|connect|close|at|cmd|done|timeoutMs|cb|data|keepaliveS|clientId|willTopic|willPayload|username|password|hello|sos|extend|cancel|prompt|config|event|ack)$/;
 
 /** Bytes per bundle, minified (issue 4: 12 KB per board). */
 export const SIZE_BUDGET = 12 * 1024;
@@ -52,6 +53,7 @@ export async function buildFirmware(board: Board, opts: { write?: boolean } = {}
     // drivers' own members: property names are most of a minified bundle's bytes. Names that
     // Espruino's APIs or the protocol's JSON use (write, on, state, k, i ...) are never in this list.
     mangleProps: MANGLED_PROPS,
+    mangleCache: {},
     legalComments: 'none',
     tsconfigRaw: { compilerOptions: { useDefineForClassFields: false } },
     logLevel: 'silent',
@@ -62,7 +64,7 @@ export async function buildFirmware(board: Board, opts: { write?: boolean } = {}
   const lowered = ts.transpileModule(es2017, {
     compilerOptions: { target: ts.ScriptTarget.ES5, module: ts.ModuleKind.None, removeComments: true, downlevelIteration: false },
   }).outputText;
-  const minified = (await transform(lowered, { minify: true, target: 'es5', legalComments: 'none' })).code;
+  const minified = (await transform(aliasPrototypes(lowered), { minify: true, target: 'es5', legalComments: 'none' })).code;
   const problems = checkEspruinoCompat(minified);
   const bytes = Buffer.byteLength(minified);
   const variables = estimateVariables(minified);

@@ -22,6 +22,9 @@ export interface Hal {
   battery(): number;
   storageRead(name: string): string | undefined;
   storageWrite(name: string, data: string): void;
+  storageErase(name: string): void;
+  /** The names of the Storage files that match. */
+  storageList(match: RegExp): string[];
   /** Keeps the watchdog from resetting a fob that is still running. */
   kickWatchdog(): void;
   random(): number;
@@ -37,7 +40,10 @@ export interface Hal {
 /** Storage files. The identity file is written at flashing time, never compiled in. */
 export const STORAGE = {
   identity: 'lw.json',
-  outbox: 'lw-ob',
+  /** Outbox entries: one file per waiting event, this prefix and the event id (core/outbox.ts). */
+  outbox: 'lw-e',
+  /** The uptime the fob had reached while events waited, so their ages carry over a reboot. */
+  outboxMark: 'lw-up',
   bootCount: 'lw-bc',
 };
 

@@ -7,6 +7,7 @@ import type vm from 'node:vm';
 import { buildFirmware } from '../../firmware/build/build.js';
 import { SimulatedBoard } from '../../firmware/sim/espruino-sim.js';
 import { SimulatedPuck } from '../../firmware/sim/puck-sim.js';
+import { outboxEntries } from '../../firmware/sim/outbox-files.js';
 import { compareEventIds } from '../../shared/protocol-core.js';
 import { parseFobEvent, parseHeartbeat } from '../../shared/protocol-schemas.js';
 
@@ -120,7 +121,7 @@ describe('Puck.js bundle on a simulated board', () => {
     const count = p.sends('cov').length;
     p.advance(10 * 60_000);
     expect(p.sends('cov')).toHaveLength(count);
-    expect(JSON.parse(storage['lw-ob']).e.some((e: { i: string }) => e.i === id)).toBe(false);
+    expect(outboxEntries(storage).some((e) => e.i === id)).toBe(false);
   });
 
   it('event ids stay unique and ordered across reboots without a clock', () => {
@@ -152,7 +153,7 @@ describe('Puck.js bundle on a simulated board', () => {
     p.gesture('SSSS');
     p.gesture('H');
     for (let i = 0; i < 25; i++) p.gesture('SS');
-    const kept = JSON.parse(storage['lw-ob']).e as { k: string }[];
+    const kept = outboxEntries(storage);
     expect(kept.length).toBe(20);
     expect(kept.filter((e) => e.k === 'cov' || e.k === 'sos')).toHaveLength(2);
   });

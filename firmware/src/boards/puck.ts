@@ -7,7 +7,7 @@
 import { decodeUartLine, encodeUartLine, TOPIC } from '../../../shared/protocol-core';
 import { FobCore } from '../core/fob-core';
 import type { Hal } from '../hal';
-import { exposeGlobal, readIdentity, startWatchdog, storageRead, storageWrite, uptime } from './board-common';
+import { exposeGlobal, readIdentity, startWatchdog, storageErase, storageList, storageRead, storageWrite, uptime } from './board-common';
 
 const BUZZER = D1;
 const MOTOR = D2;
@@ -48,6 +48,8 @@ function main(): void {
     },
     storageRead: storageRead,
     storageWrite: storageWrite,
+    storageErase: storageErase,
+    storageList: storageList,
     kickWatchdog: function () {
       E.kickWatchdog();
     },

@@ -8,7 +8,7 @@ import { FobCore } from '../core/fob-core';
 import type { Hal } from '../hal';
 import { Bg96 } from '../drivers/bg96';
 import { MqttClient } from '../drivers/mqtt-client';
-import { exposeGlobal, readIdentity, startWatchdog, storageRead, storageWrite, uptime } from './board-common';
+import { exposeGlobal, readIdentity, startWatchdog, storageErase, storageList, storageRead, storageWrite, uptime } from './board-common';
 
 const BUZZER = D1;
 const MOTOR = D2;
@@ -64,6 +64,8 @@ function main(): void {
     },
     storageRead: storageRead,
     storageWrite: storageWrite,
+    storageErase: storageErase,
+    storageList: storageList,
     kickWatchdog: function () {
       E.kickWatchdog();
     },

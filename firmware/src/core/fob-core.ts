@@ -16,26 +16,19 @@ import {
 } from '../../../shared/protocol-core';
 import { STORAGE, type Hal } from '../hal';
 import { GestureRecognizer, type GestureName } from './gestures';
-import { Outbox, type OutboxEntry } from './outbox';
+import { Outbox } from './outbox';
 import { FIRMWARE_VERSION } from '../version';
 
-export interface FobSettings {
-  /** Minutes without movement during a visit before man-down starts its cancel window. */
-  manDownMin: number;
-  /** Seconds the worker has to cancel a man-down (any button press) before it is sent. */
-  manDownCancelS: number;
-  /** Minutes added by the extend gesture. */
-  extendMin: number;
-  /** Seconds the loud alarm's buzzer sounds unless stopped. */
-  loudSeconds: number;
-}
-
-export const DEFAULT_SETTINGS: FobSettings = {
-  manDownMin: 10,
-  manDownCancelS: 30,
-  extendMin: 30,
-  loudSeconds: 60,
-};
+// The fob's timings (docs/fob.md, "Alarm state machine"). Plain constants, not a settings object:
+// the minifier inlines them, and an object would be ~6 of the Puck.js's 2,630 variables (issue 14).
+/** Minutes without movement during a visit before man-down starts its cancel window. */
+export const MAN_DOWN_MIN = 10;
+/** Seconds the worker has to cancel a man-down (any button press) before it is sent. */
+export const MAN_DOWN_CANCEL_S = 30;
+/** Minutes added by the extend gesture. */
+export const EXTEND_MIN = 30;
+/** Seconds the loud alarm's buzzer sounds unless stopped. */
+export const LOUD_SECONDS = 60;
 
 /** Below this battery percentage the fob pulses at every heartbeat (the hub warns too, R16). */
 export const LOW_BATTERY = 20;
@@ -70,35 +63,12 @@ export class FobCore {
   private _retryTimer = -1;
   private _loudTimer = -1;
 
-  private readonly _settings: FobSettings = DEFAULT_SETTINGS;
-
   constructor(
     private readonly _hal: Hal,
     private readonly _board: 'puck' | 'rak5010',
   ) {
-    const self = this;
-    this.outbox = new Outbox(
-      function () {
-        return _hal.storageRead(STORAGE.outbox);
-      },
-      function (d) {
-        _hal.storageWrite(STORAGE.outbox, d);
-      },
-      function () {
-        return _hal.uptime();
-      },
-    );
-    this.gestures = new GestureRecognizer(
-      function (fn, ms) {
-        return _hal.setTimeout(fn, ms);
-      },
-      function (id) {
-        _hal.clearTimeout(id);
-      },
-      function (g) {
-        self.onGesture(g);
-      },
-    );
+    this.outbox = new Outbox(_hal);
+    this.gestures = new GestureRecognizer(_hal, this);
   }
 
   /** Boot: count the boot (event ids never repeat), say hello, start the schedules. */
@@ -159,7 +129,7 @@ export class FobCore {
         this._hal.vibrate(80);
         break;
       case EVENT.extend:
-        this.raise(EVENT.extend, '"m":' + this._settings.extendMin);
+        this.raise(EVENT.extend, '"m":' + EXTEND_MIN);
         this._hal.vibrate(80);
         break;
       case EVENT.endOfShift:
@@ -174,9 +144,7 @@ export class FobCore {
   /** Creates an event, keeps it in the outbox and tries to send it now. Returns its id. */
   raise(kind: string, extra: string): string {
     const id = makeEventId(this._bootCount, this._seq++);
-    const now = this._hal.uptime();
-    const e: OutboxEntry = { i: id, k: kind, x: extra, c: now, n: 0, t: now, a: isAlarmKind(kind) ? 1 : 0 };
-    this.outbox.add(e);
+    this.outbox.add(id, kind, extra, isAlarmKind(kind));
     this.flush();
     return id;
   }
@@ -188,10 +156,8 @@ export class FobCore {
     if (this._hal.transport.isUp()) {
       const due = this.outbox.due(now, this._hal.random);
       for (let j = 0; j < due.length; j++) {
-        const e = due[j];
-        const age = Math.max(0, Math.round((now - e.c) / 1000));
-        const json = '{"i":"' + e.i + '","k":"' + e.k + '","ag":' + age + (e.x ? ',' + e.x : '') + '}';
-        if (this._hal.transport.send(TOPIC.event, json, 1)) this.stats.sent++;
+        const json = this.outbox.wire(due[j], now);
+        if (json && this._hal.transport.send(TOPIC.event, json, 1)) this.stats.sent++;
       }
     }
     if (this._retryTimer >= 0) this._hal.clearTimeout(this._retryTimer);
@@ -268,7 +234,7 @@ export class FobCore {
     this._loudTimer = this._hal.setTimeout(function () {
       self._loudTimer = -1;
       self._stopLoud();
-    }, this._settings.loudSeconds * 1000);
+    }, LOUD_SECONDS * 1000);
   }
 
   private _stopLoud(): void {
@@ -302,9 +268,11 @@ export class FobCore {
     const moved = this._moved ? 1 : 0;
     if (this._hal.transport.isUp()) {
       this._hbBack = 1;
-      const hb = encodeHeartbeat({ n: this._beats, b: battery, m: moved, u: Math.floor(this._hal.uptime() / 1000), q: this.outbox.entries.length });
+      const hb = encodeHeartbeat({ n: this._beats, b: battery, m: moved, u: Math.floor(this._hal.uptime() / 1000), q: this.outbox._i.length });
       if (this._hal.transport.send(TOPIC.heartbeat, hb, 0)) this.stats.heartbeats++;
     } else if (this._hbBack < 4) this._hbBack *= 2;
+    // Ages of waiting events carry over a reboot from here (core/outbox.ts).
+    this.outbox._mark();
     // Boards that advertise (the Puck.js) show the same state to the phone between connections.
     if (this._hal.beacon) this._hal.beacon(battery, moved, this._beats);
     this._beats++;
@@ -332,13 +300,13 @@ export class FobCore {
     this._manDownTimer = this._hal.setTimeout(function () {
       self._manDownTimer = -1;
       self._manDownWindow();
-    }, this._settings.manDownMin * 60000);
+    }, MAN_DOWN_MIN * 60000);
   }
 
   /** The cancel window: a pulse every 5 s; a press cancels; silence sends man-down. */
   private _manDownWindow(): void {
     const self = this;
-    const pulses = Math.max(1, Math.round(this._settings.manDownCancelS / 5));
+    const pulses = Math.max(1, Math.round(MAN_DOWN_CANCEL_S / 5));
     if (this._manDownPulses >= pulses) {
       this._manDownPulses = 0;
       this._manDownTimer = -1;
