@@ -8,6 +8,7 @@ import { buildFirmware } from '../../firmware/build/build.js';
 import { SimulatedBoard } from '../../firmware/sim/espruino-sim.js';
 import { SimulatedPuck } from '../../firmware/sim/puck-sim.js';
 import { outboxEntries } from '../../firmware/sim/outbox-files.js';
+import { OUTBOX_MAX } from '../../firmware/src/core/outbox-size.js';
 import { compareEventIds } from '../../shared/protocol-core.js';
 import { parseFobEvent, parseHeartbeat } from '../../shared/protocol-schemas.js';
 
@@ -152,9 +153,9 @@ describe('Puck.js bundle on a simulated board', () => {
     const p = puck(storage, false);
     p.gesture('SSSS');
     p.gesture('H');
-    for (let i = 0; i < 25; i++) p.gesture('SS');
+    for (let i = 0; i < OUTBOX_MAX + 5; i++) p.gesture('SS');
     const kept = outboxEntries(storage);
-    expect(kept.length).toBe(20);
+    expect(kept.length).toBe(OUTBOX_MAX);
     expect(kept.filter((e) => e.k === 'cov' || e.k === 'sos')).toHaveLength(2);
   });
 

@@ -11,7 +11,6 @@ import {
   PROTOCOL_VERSION,
   TOPIC,
   encodeHeartbeat,
-  isAlarmKind,
   makeEventId,
 } from '../../../shared/protocol-core';
 import { STORAGE, type Hal } from '../hal';
@@ -144,7 +143,7 @@ export class FobCore {
   /** Creates an event, keeps it in the outbox and tries to send it now. Returns its id. */
   raise(kind: string, extra: string): string {
     const id = makeEventId(this._bootCount, this._seq++);
-    this.outbox.add(id, kind, extra, isAlarmKind(kind));
+    this.outbox.add(id, kind, extra);
     this.flush();
     return id;
   }
@@ -154,11 +153,8 @@ export class FobCore {
     const self = this;
     const now = this._hal.uptime();
     if (this._hal.transport.isUp()) {
-      const due = this.outbox.due(now, this._hal.random);
-      for (let j = 0; j < due.length; j++) {
-        const json = this.outbox.wire(due[j], now);
-        if (json && this._hal.transport.send(TOPIC.event, json, 1)) this.stats.sent++;
-      }
+      const due = this.outbox.due();
+      for (let j = 0; j < due.length; j++) if (this._hal.transport.send(TOPIC.event, due[j], 1)) this.stats.sent++;
     }
     if (this._retryTimer >= 0) this._hal.clearTimeout(this._retryTimer);
     this._retryTimer = -1;
@@ -174,7 +170,7 @@ export class FobCore {
   /** The link (BLE to the phone, or the modem's TCP) came up or went down. */
   link(up: boolean): void {
     if (up) {
-      this.outbox._retryAll(this._hal.uptime());
+      this.outbox._retryAll();
       this.flush();
       // The hub hears from the fob at once, then on the normal schedule again.
       this._hbBack = 1;

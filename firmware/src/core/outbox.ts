@@ -12,12 +12,14 @@
  * Memory (issue 14): the events themselves live in flash, one Storage file per event
  * (`lw-e<id>`, content `<alarm 0|1>,<raised at, uptime ms>,<the event's JSON without its age and
  * closing brace>`), written once when raised and erased when acked, and read back only to send them. RAM holds only the index: the
- * ids, oldest first, and each one's retry schedule (about 4 variables an entry, against about 12 for
- * an entry kept as an object). The retry count is not written to flash (that would be a write per
- * try): after a reboot every entry starts its back-off again.
+ * ids, oldest first, and each one's next try (3 variables an entry, measured: against about 12 for
+ * an entry kept as an object). Nothing is written per try: the back-off follows the event's age.
  */
-import { compareEventIds } from '../../../shared/protocol-core';
+import { compareEventIds, isAlarmKind } from '../../../shared/protocol-core';
 import { STORAGE } from '../hal';
+import { OUTBOX_MAX } from './outbox-size';
+
+export { OUTBOX_MAX };
 
 /** What the outbox needs of the board: Storage and the uptime (a subset of the HAL). */
 export interface OutboxStore {
@@ -26,14 +28,9 @@ export interface OutboxStore {
   storageWrite(name: string, data: string): void;
   storageErase(name: string): void;
   storageList(match: RegExp): string[];
+  random(): number;
 }
 
-/**
- * A worker out of signal for an afternoon (5 h): up to 2 check-ins an hour on a high-risk visit,
- * 2 visits (start and end) an hour, an extension or two, and any alarms: about 20 (docs/fob.md,
- * "Outbox and retry rules"). Heartbeats are never queued.
- */
-export const OUTBOX_MAX = 20;
 const BACKOFF_MIN_MS = 5000;
 const BACKOFF_MAX_MS = 300000;
 /** An entry's Storage file is this prefix and the event id; `ENTRY` matches them. */
@@ -45,8 +42,6 @@ export class Outbox {
   _i: string[] = [];
   /** Next try of each, uptime ms. */
   _t: number[] = [];
-  /** Tries so far of each (in this boot). */
-  _n: number[] = [];
 
   constructor(private readonly _s: OutboxStore) {
     const names = _s.storageList(ENTRY);
@@ -74,7 +69,6 @@ export class Outbox {
       _s.storageWrite(ENTRY_PREFIX + e.i, e.x.substr(0, 2) + (now - Math.max(0, last - e.c)) + e.x.substr(e.x.indexOf(',', 2)));
       this._i.push(e.i);
       this._t.push(now);
-      this._n.push(0);
     }
     _s.storageErase(STORAGE.outboxMark);
   }
@@ -83,7 +77,8 @@ export class Outbox {
    * Keeps an event in flash; false when it could not be kept (full of alarms and this one is not).
    * `extra` is the event's other JSON fields as text (`"r":"1-2"`), or ''.
    */
-  add(id: string, kind: string, extra: string, alarm: boolean): boolean {
+  add(id: string, kind: string, extra: string): boolean {
+    const alarm = isAlarmKind(kind);
     if (this._i.length >= OUTBOX_MAX) {
       let victim = -1;
       for (let j = 0; j < this._i.length; j++) {
@@ -102,7 +97,6 @@ export class Outbox {
     this._s.storageWrite(ENTRY_PREFIX + id, (alarm ? '1,' : '0,') + now + ',{"i":"' + id + '","k":"' + kind + '"' + (extra ? ',' + extra : ''));
     this._i.push(id);
     this._t.push(now);
-    this._n.push(0);
     return true;
   }
 
@@ -113,29 +107,34 @@ export class Outbox {
     return true;
   }
 
-  /** Ids due to be (re)sent now; marks them tried and schedules the next try with jitter. */
-  due(now: number, random: () => number): string[] {
+  /**
+   * The events due to be (re)sent now, as the hub receives them (with their age, s), oldest first;
+   * each is given its next try. The wait grows with the event's age: the event's age plus 5 s, at
+   * most 5 minutes, +-20% jitter, so a new event is retried after 5 s, then 10, 20, 40 ... (doubling),
+   * and an old one every 5 minutes. Derived from the age, not from a count of tries, so RAM holds
+   * no counter (issue 14) and the back-off carries over a reboot with the age.
+   */
+  due(): string[] {
+    const now = this._s.uptime();
     const out: string[] = [];
     for (let j = 0; j < this._i.length; j++) {
       if (this._t[j] > now) continue;
-      const n = ++this._n[j];
-      const base = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * Math.pow(2, Math.min(10, n - 1)));
-      this._t[j] = now + Math.round(base * (0.8 + 0.4 * random()));
-      out.push(this._i[j]);
+      const text = this._s.storageRead(ENTRY_PREFIX + this._i[j]);
+      // Its file is gone (erased at the console): nothing to send, and nothing left to keep.
+      if (!text) {
+        this._remove(j--);
+        continue;
+      }
+      const age = Math.max(0, now - parseInt(text.substr(2), 10));
+      this._t[j] = now + Math.round(Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS + age) * (0.8 + 0.4 * this._s.random()));
+      out.push(text.substr(text.indexOf(',', 2) + 1) + ',"ag":' + Math.round(age / 1000) + '}');
     }
     return out;
   }
 
-  /** The event as the hub receives it, with its age (s) at `now`; '' when its file is gone. */
-  wire(id: string, now: number): string {
-    const text = this._s.storageRead(ENTRY_PREFIX + id);
-    if (!text) return '';
-    const json = text.indexOf(',', 2);
-    return text.substr(json + 1) + ',"ag":' + Math.max(0, Math.round((now - parseInt(text.substr(2), 10)) / 1000)) + '}';
-  }
-
   /** Everything due at once (the link came back). */
-  _retryAll(now: number): void {
+  _retryAll(): void {
+    const now = this._s.uptime();
     for (let j = 0; j < this._t.length; j++) this._t[j] = now;
   }
 
@@ -154,7 +153,6 @@ export class Outbox {
     this._s.storageErase(ENTRY_PREFIX + this._i[j]);
     this._i.splice(j, 1);
     this._t.splice(j, 1);
-    this._n.splice(j, 1);
     // Nothing waits: a mark left behind would date the events of a later boot.
     if (this._i.length === 0) this._s.storageErase(STORAGE.outboxMark);
   }
