@@ -16,7 +16,7 @@ const interpreter = join(DEFAULT_ESPRUINO_DIR, 'espruino-2630');
 const missing = `no Espruino interpreter at ${interpreter} (../shared/espruino is the team's reference folder, not part of a clone)`;
 
 describe('measured variables', () => {
-  it.each([...BOARDS])('%s: after boot, idle and with a full outbox, measured on the real interpreter, within the budget', async (board, ctx) => {
+  it.for([...BOARDS])('%s: after boot, idle and with a full outbox, measured on the real interpreter, within the budget', async (board, ctx) => {
     if (!existsSync(interpreter)) ctx.skip(missing);
     const b = await buildFirmware(board, { write: false, measure: true });
     const m = b.measurement;

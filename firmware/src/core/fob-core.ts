@@ -33,15 +33,14 @@ export const LOUD_SECONDS = 60;
 export const LOW_BATTERY = 20;
 
 export interface FobStats {
+  /** Commands from the hub or lines from the relay that were malformed or unknown (ignored). */
   badCommands: number;
-  sent: number;
-  heartbeats: number;
 }
 
 export class FobCore {
   readonly outbox: Outbox;
   readonly gestures: GestureRecognizer;
-  readonly stats: FobStats = { badCommands: 0, sent: 0, heartbeats: 0 };
+  readonly stats: FobStats = { badCommands: 0 };
   _bootCount = 0;
   _seq = 0;
   _onVisit = false;
@@ -154,7 +153,7 @@ export class FobCore {
     const now = this._hal.uptime();
     if (this._hal.transport.isUp()) {
       const due = this.outbox.due();
-      for (let j = 0; j < due.length; j++) if (this._hal.transport.send(TOPIC.event, due[j], 1)) this.stats.sent++;
+      for (let j = 0; j < due.length; j++) this._hal.transport.send(TOPIC.event, due[j], 1);
     }
     if (this._retryTimer >= 0) this._hal.clearTimeout(this._retryTimer);
     this._retryTimer = -1;
@@ -265,7 +264,7 @@ export class FobCore {
     if (this._hal.transport.isUp()) {
       this._hbBack = 1;
       const hb = encodeHeartbeat({ n: this._beats, b: battery, m: moved, u: Math.floor(this._hal.uptime() / 1000), q: this.outbox._i.length });
-      if (this._hal.transport.send(TOPIC.heartbeat, hb, 0)) this.stats.heartbeats++;
+      this._hal.transport.send(TOPIC.heartbeat, hb, 0);
     } else if (this._hbBack < 4) this._hbBack *= 2;
     // Ages of waiting events carry over a reboot from here (core/outbox.ts).
     this.outbox._mark();

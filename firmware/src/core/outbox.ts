@@ -12,12 +12,16 @@
  * Memory (issue 14): the events themselves live in flash, one Storage file per event
  * (`lw-e<id>`, content `<alarm 0|1>,<raised at, uptime ms>,<the event's JSON without its age and
  * closing brace>`), written once when raised and erased when acked, and read back only to send them. RAM holds only the index: the
- * ids, oldest first, and each one's next try (3 variables an entry, measured: against about 12 for
- * an entry kept as an object). Nothing is written per try: the back-off follows the event's age.
+ * ids, oldest first, and each one's next try (about 4 variables an entry, measured: against about 12
+ * for an entry kept as an object). Nothing is written per try: the back-off follows the event's age.
+ * Flash wear: one write per event when it is raised and one erase when it is acked (Espruino's
+ * Storage erases in place, zeroing the name in the file's header: src/jsflash.c,
+ * jsfEraseFileInternal); a mark per heartbeat while events wait; one rewrite per waiting event at a
+ * reboot.
  */
-import { compareEventIds, isAlarmKind } from '../../../shared/protocol-core';
-import { STORAGE } from '../hal';
-import { OUTBOX_MAX } from './outbox-size';
+import { compareEventIds, isAlarmKind } from '../../../shared/protocol-core.js';
+import { STORAGE } from '../hal.js';
+import { OUTBOX_MAX } from './outbox-size.js';
 
 export { OUTBOX_MAX };
 
