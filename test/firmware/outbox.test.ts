@@ -231,3 +231,28 @@ describe('the outbox keeps events in flash and only ids and next tries in RAM', 
     expect(sent(o.due()).map((e) => e.i)).toEqual(['1-0', '1-1']);
   });
 });
+
+describe('the back-off restarts when everything is made due at once', () => {
+  it('an event that waited for the link is retried 5 s after the link came back, then 10 s, not after its age', () => {
+    const b = new MemoryBoard();
+    const o = new Outbox(b);
+    o.add('1-0', 'hi', '');
+    // Ten minutes without a link: nothing was sent.
+    b.now = 10 * 60_000;
+    o._retryAll();
+    expect(o.due()).toHaveLength(1);
+    expect(o._nextDue()).toBe(b.now + 5000);
+    b.now += 5000;
+    expect(o.due()).toHaveLength(1);
+    expect(o._nextDue()).toBe(b.now + 10_000);
+  });
+
+  it('after a reboot too', () => {
+    const b = new MemoryBoard();
+    new Outbox(b).add('1-0', 'sos', '');
+    b.now = 3000;
+    const again = new Outbox(b);
+    expect(again.due()).toHaveLength(1);
+    expect(again._nextDue()).toBe(3000 + 5000);
+  });
+});

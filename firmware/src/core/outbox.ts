@@ -46,10 +46,13 @@ export class Outbox {
   _i: string[] = [];
   /** Next try of each, uptime ms. */
   _t: number[] = [];
+  /** When everything was last made due at once (boot, the link back), uptime ms: back-off restarts. */
+  _since = 0;
 
   constructor(private readonly _s: OutboxStore) {
     const names = _s.storageList(ENTRY);
     const now = _s.uptime();
+    this._since = now;
     const mark = parseInt(_s.storageRead(STORAGE.outboxMark) || '', 10);
     let last = isNaN(mark) ? 0 : mark;
     const found: { i: string; c: number; x: string }[] = [];
@@ -113,10 +116,11 @@ export class Outbox {
 
   /**
    * The events due to be (re)sent now, as the hub receives them (with their age, s), oldest first;
-   * each is given its next try. The wait grows with the event's age: the event's age plus 5 s, at
-   * most 5 minutes, +-20% jitter, so a new event is retried after 5 s, then 10, 20, 40 ... (doubling),
-   * and an old one every 5 minutes. Derived from the age, not from a count of tries, so RAM holds
-   * no counter (issue 14) and the back-off carries over a reboot with the age.
+   * each is given its next try. The wait grows with the time the event has been trying: 5 s plus the
+   * time since it was raised, or since everything was last made due at once (boot, the link back)
+   * if that is later; at most 5 minutes, +-20% jitter. So it is retried after 5 s, then 10, 20, 40 ...
+   * (doubling), and after a long wait every 5 minutes. Derived from times, not from a count of
+   * tries, so RAM holds no counter per event (issue 14).
    */
   due(): string[] {
     const now = this._s.uptime();
@@ -129,8 +133,10 @@ export class Outbox {
         this._remove(j--);
         continue;
       }
-      const age = Math.max(0, now - parseInt(text.substr(2), 10));
-      this._t[j] = now + Math.round(Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS + age) * (0.8 + 0.4 * this._s.random()));
+      const raised = parseInt(text.substr(2), 10);
+      const age = Math.max(0, now - raised);
+      const trying = now - Math.max(raised, this._since);
+      this._t[j] = now + Math.round(Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS + Math.max(0, trying)) * (0.8 + 0.4 * this._s.random()));
       out.push(text.substr(text.indexOf(',', 2) + 1) + ',"ag":' + Math.round(age / 1000) + '}');
     }
     return out;
@@ -139,6 +145,7 @@ export class Outbox {
   /** Everything due at once (the link came back). */
   _retryAll(): void {
     const now = this._s.uptime();
+    this._since = now;
     for (let j = 0; j < this._t.length; j++) this._t[j] = now;
   }
 
