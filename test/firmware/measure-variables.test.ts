@@ -35,6 +35,23 @@ describe('measured variables', () => {
     expect(text).not.toMatch(/estimate/i);
   });
 
+  it('a measured full outbox over the budget fails the build, and the command says by how much', async (ctx) => {
+    if (!existsSync(interpreter)) ctx.skip(missing);
+    const budget = VARIABLE_BUDGETS.puck;
+    // A budget below what the bundle uses: the measured figure, not the estimate, must decide.
+    VARIABLE_BUDGETS.puck = 600;
+    try {
+      const b = await buildFirmware('puck', { write: false, measure: true });
+      const m = b.measurement;
+      if (!m?.measured) throw new Error(`not measured: ${m?.reason}`);
+      expect(b.ok).toBe(false);
+      expect(report(b)).toContain(`OVER THE VARIABLE BUDGET by ${m.fullOutbox - 600} (measured, full outbox)`);
+      expect(report(b)).toMatch(/FAILED\n$/);
+    } finally {
+      VARIABLE_BUDGETS.puck = budget;
+    }
+  });
+
   it('without the interpreter: not measured, why, and the estimate printed only as an estimate', async () => {
     const b = await buildFirmware('puck', { write: false, measure: { espruinoDir: '/nonexistent/espruino' } });
     expect(b.measurement).toEqual({ measured: false, reason: expect.stringContaining('no Espruino interpreter at /nonexistent/espruino/espruino-2630') });
