@@ -54,7 +54,6 @@ export class FobCore {
   private _beats = 0;
   private _batt: number[] = [];
   private _moved = false;
-  private _lastMoveAt = 0;
   private _manDownTimer = -1;
   private _manDownPulses = 0;
   private _hbTimer = -1;
@@ -75,7 +74,6 @@ export class FobCore {
     this._bootCount = (isNaN(stored) ? 0 : stored) + 1;
     this._hal.storageWrite(STORAGE.bootCount, String(this._bootCount));
     this._seq = 0;
-    this._lastMoveAt = this._hal.uptime();
     this.raise(EVENT.hello, '"fw":"' + FIRMWARE_VERSION + '","bd":"' + this._board + '","pv":' + PROTOCOL_VERSION + ',"bc":' + this._bootCount);
     this._scheduleHeartbeat(1000);
   }
@@ -94,7 +92,6 @@ export class FobCore {
   /** Movement from the accelerometer. */
   movement(): void {
     this._moved = true;
-    this._lastMoveAt = this._hal.uptime();
     if (this._onVisit && this._manDownPulses === 0) this._armManDown();
   }
 
