@@ -8,6 +8,7 @@ import { buildFirmware } from '../firmware/build/build.js';
 import { SimulatedBoard } from '../firmware/sim/espruino-sim.js';
 import { SimulatedPuck, GESTURE_PATTERNS } from '../firmware/sim/puck-sim.js';
 import { SimulatedRak } from '../firmware/sim/rak-sim.js';
+import { outboxEntries } from '../firmware/sim/outbox-files.js';
 import { eventTopic } from '../shared/protocol-core.js';
 import { BleRelay } from './ble-relay.js';
 import type { Gesture } from './scenario/scenario-schema.js';
@@ -127,8 +128,7 @@ class FirmwareFob implements VirtualFob {
   }
 
   outboxSize(): number {
-    const saved = this.storage['lw-ob'];
-    return saved ? (JSON.parse(saved).e as unknown[]).length : 0;
+    return outboxEntries(this.storage).length;
   }
 
   async stop(): Promise<void> {

@@ -20,8 +20,14 @@ export const FILES = {
   identityNew: 'lw.new',
   /** The bundle while it is uploaded, chunk by chunk (becomes .bootcde at the end). */
   staging: 'lw.up',
-  /** The firmware's outbox and boot counter: another device's must not survive a re-provision. */
-  outbox: 'lw-ob',
+  /**
+   * The firmware's outbox (one file per waiting event, this prefix and the event id, and the uptime
+   * mark; firmware/src/core/outbox.ts) and boot counter: another device's must not survive a
+   * re-provision. `lw-ob` is the single outbox file of firmware before issue 14's.
+   */
+  outbox: 'lw-e',
+  outboxMark: 'lw-up',
+  legacyOutbox: 'lw-ob',
   bootCount: 'lw-bc',
   /** RAK5010 over TLS: the CA certificate (PEM) pinned for the hub; the firmware uploads it to the BG96. */
   ca: 'lw.ca',
@@ -159,7 +165,9 @@ export const COMMIT_CODE_EXPR = `(function(s){s.erase("${FILES.boot}");s.write("
 
 /** Moves the staged identity into place and tidies up. */
 export function commitIdentityExpr(eraseFobState: boolean): string {
-  const extra = eraseFobState ? `s.erase("${FILES.outbox}");s.erase("${FILES.bootCount}");` : '';
+  const extra = eraseFobState
+    ? `s.list(/^${FILES.outbox}/).forEach(function(f){s.erase(f)});s.erase("${FILES.outboxMark}");s.erase("${FILES.legacyOutbox}");s.erase("${FILES.bootCount}");`
+    : '';
   return `(function(s){var n=s.read("${FILES.identityNew}");if(n===undefined)return null;s.write("${FILES.identity}",n);${extra}s.erase("${FILES.identityNew}");s.erase("${FILES.staging}");return E.CRC32(s.read("${FILES.identity}"))})(${S})`;
 }
 

@@ -264,7 +264,8 @@ export class SimulatedBoard {
           erase: (f: string) => {
             delete b.storage[f];
           },
-          list: () => Object.keys(b.storage),
+          // Storage.list(regex): the names that match, as Espruino's Storage library does.
+          list: (match?: RegExp) => Object.keys(b.storage).filter((f) => !match || match.test(f)),
         };
       },
       E: {

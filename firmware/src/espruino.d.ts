@@ -21,6 +21,7 @@ declare function __espruino_require(module: 'Storage'): {
   readJSON(name: string, noExceptions: boolean): unknown;
   write(name: string, data: string): boolean;
   erase(name: string): void;
+  list(match?: RegExp): string[];
 };
 declare const E: {
   getBattery(): number;

@@ -3,7 +3,7 @@
  * Each board file (boards/*.ts) implements it with Espruino's globals; the core never touches them,
  * so it runs the same on a Puck.js, a RAK5010 and the simulated board on Node.
  */
-import type { Wiring } from './wiring';
+import type { Wiring } from './wiring.js';
 
 export interface Transport {
   /** Sends one message on `lw/<id>/<leaf>`; false when the link is down (nothing was sent). */
@@ -24,6 +24,9 @@ export interface Hal {
   battery(): number;
   storageRead(name: string): string | undefined;
   storageWrite(name: string, data: string): void;
+  storageErase(name: string): void;
+  /** The names of the Storage files that match. */
+  storageList(match: RegExp): string[];
   /** Keeps the watchdog from resetting a fob that is still running. */
   kickWatchdog(): void;
   random(): number;
@@ -39,7 +42,10 @@ export interface Hal {
 /** Storage files. The identity file is written at flashing time, never compiled in. */
 export const STORAGE = {
   identity: 'lw.json',
-  outbox: 'lw-ob',
+  /** Outbox entries: one file per waiting event, this prefix and the event id (core/outbox.ts). */
+  outbox: 'lw-e',
+  /** The uptime the fob had reached while events waited, so their ages carry over a reboot. */
+  outboxMark: 'lw-up',
   bootCount: 'lw-bc',
   /** RAK5010 over TLS: the CA certificate (PEM) pinned for the hub, written at flashing time. */
   ca: 'lw.ca',

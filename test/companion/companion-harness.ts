@@ -9,6 +9,7 @@ import type { Page } from 'playwright-core';
 import { buildFirmware } from '../../firmware/build/build.js';
 import { SimulatedBoard } from '../../firmware/sim/espruino-sim.js';
 import { GESTURE_PATTERNS } from '../../firmware/sim/puck-sim.js';
+import { outboxEntries } from '../../firmware/sim/outbox-files.js';
 import { createUser } from '../../hub/http/users.js';
 import { startTestHub, type TestHub, type TestHubOptions } from '../helpers/hub-harness.js';
 
@@ -162,7 +163,7 @@ export class PageFob {
   }
 
   outboxLength(): number {
-    return JSON.parse(this.storage['lw-ob'] ?? '{"e":[]}').e.length;
+    return outboxEntries(this.storage).length;
   }
 
   /** Distinct events the fob sent (retries of one id count once). */

@@ -9,6 +9,7 @@ import { buildFirmware } from '../../firmware/build/build.js';
 import { SimulatedBoard } from '../../firmware/sim/espruino-sim.js';
 import { SimulatedRak } from '../../firmware/sim/rak-sim.js';
 import { SimulatedPuck } from '../../firmware/sim/puck-sim.js';
+import { outboxEntries } from '../../firmware/sim/outbox-files.js';
 import { BleRelay } from '../../simulator/ble-relay.js';
 import { startTestHub, type TestHub } from '../helpers/hub-harness.js';
 
@@ -47,7 +48,7 @@ describe('RAK5010 bundle over the simulated BG96 to the real hub', () => {
     expect(alarms).toHaveLength(1);
     expect(alarms[0]).toMatchObject({ kind: 'sos', deviceId: 'rak-1' });
     // The hub's ack emptied the outbox.
-    expect(await r.until(() => JSON.parse(r.storage['lw-ob']).e.length === 0, 5000)).toBe(true);
+    expect(await r.until(() => outboxEntries(r.storage).length === 0, 5000)).toBe(true);
     r.stop();
   }, 60_000);
 
@@ -64,7 +65,7 @@ describe('RAK5010 bundle over the simulated BG96 to the real hub', () => {
     let arrived = false;
     for (let i = 0; i < 400 && !arrived; i++) {
       await r.run(1000, 250);
-      arrived = (await t.alarms()).length > 0 && JSON.parse(r.storage['lw-ob']).e.length === 0;
+      arrived = (await t.alarms()).length > 0 && outboxEntries(r.storage).length === 0;
     }
     expect(arrived).toBe(true);
     const alarms = await t.alarms();
@@ -88,7 +89,7 @@ describe('Puck.js bundle through the BLE relay to the real hub', () => {
     await expect.poll(async () => (await t.alarms()).length, { timeout: 5000 }).toBe(1);
     await expect.poll(() => {
       p.advance(100);
-      return JSON.parse(p.storage['lw-ob']).e.length;
+      return outboxEntries(p.storage).length;
     }, { timeout: 5000 }).toBe(0);
     expect((await t.alarms())[0].kind).toBe('covert_sos');
     expect(p.board.buzzerOnCount()).toBe(0);
@@ -117,7 +118,7 @@ describe('Puck.js bundle through the BLE relay to the real hub', () => {
     p.advance(60_000);
     await expect.poll(() => {
       p.advance(100);
-      return JSON.parse(p.storage['lw-ob']).e.length;
+      return outboxEntries(p.storage).length;
     }, { timeout: 5000 }).toBe(0);
     const alarms = await t.alarms();
     expect(alarms).toHaveLength(1);

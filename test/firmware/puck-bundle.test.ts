@@ -7,6 +7,8 @@ import type vm from 'node:vm';
 import { buildFirmware } from '../../firmware/build/build.js';
 import { SimulatedBoard } from '../../firmware/sim/espruino-sim.js';
 import { SimulatedPuck } from '../../firmware/sim/puck-sim.js';
+import { outboxEntries } from '../../firmware/sim/outbox-files.js';
+import { OUTBOX_MAX } from '../../firmware/src/core/outbox-size.js';
 import { compareEventIds } from '../../shared/protocol-core.js';
 import { parseFobEvent, parseHeartbeat } from '../../shared/protocol-schemas.js';
 
@@ -120,7 +122,7 @@ describe('Puck.js bundle on a simulated board', () => {
     const count = p.sends('cov').length;
     p.advance(10 * 60_000);
     expect(p.sends('cov')).toHaveLength(count);
-    expect(JSON.parse(storage['lw-ob']).e.some((e: { i: string }) => e.i === id)).toBe(false);
+    expect(outboxEntries(storage).some((e) => e.i === id)).toBe(false);
   });
 
   it('event ids stay unique and ordered across reboots without a clock', () => {
@@ -151,9 +153,9 @@ describe('Puck.js bundle on a simulated board', () => {
     const p = puck(storage, false);
     p.gesture('SSSS');
     p.gesture('H');
-    for (let i = 0; i < 25; i++) p.gesture('SS');
-    const kept = JSON.parse(storage['lw-ob']).e as { k: string }[];
-    expect(kept.length).toBe(20);
+    for (let i = 0; i < OUTBOX_MAX + 5; i++) p.gesture('SS');
+    const kept = outboxEntries(storage);
+    expect(kept.length).toBe(OUTBOX_MAX);
     expect(kept.filter((e) => e.k === 'cov' || e.k === 'sos')).toHaveLength(2);
   });
 

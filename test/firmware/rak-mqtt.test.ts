@@ -12,6 +12,7 @@ import { Aedes, type AedesPublishPacket, type Client } from 'aedes';
 import { buildFirmware } from '../../firmware/build/build.js';
 import { SimulatedBoard } from '../../firmware/sim/espruino-sim.js';
 import { SimulatedRak } from '../../firmware/sim/rak-sim.js';
+import { outboxEntries } from '../../firmware/sim/outbox-files.js';
 
 let script: vm.Script;
 beforeAll(async () => {
@@ -80,7 +81,7 @@ function rak(): SimulatedRak {
   return r;
 }
 
-const outbox = (r: SimulatedRak): { i: string; k: string }[] => JSON.parse(r.storage['lw-ob'] ?? '{"e":[]}').e;
+const outbox = (r: SimulatedRak): { i: string; k: string }[] => outboxEntries(r.storage);
 const events = (kind?: string): { i: string; k: string; ag: number }[] =>
   published.filter((p) => p.topic === 'lw/rak-1/ev').map((p) => JSON.parse(p.payload)).filter((e) => !kind || e.k === kind);
 

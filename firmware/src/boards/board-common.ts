@@ -18,6 +18,14 @@ export function storageWrite(name: string, data: string): void {
   __espruino_require('Storage').write(name, data);
 }
 
+export function storageErase(name: string): void {
+  __espruino_require('Storage').erase(name);
+}
+
+export function storageList(match: RegExp): string[] {
+  return __espruino_require('Storage').list(match);
+}
+
 /** The identity written at flashing time; null (and a slow red blink) when the fob was never provisioned. */
 export function readIdentity(): Identity | null {
   const id = __espruino_require('Storage').readJSON(STORAGE.identity, true) as Identity | undefined;

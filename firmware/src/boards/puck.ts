@@ -8,7 +8,7 @@ import { decodeUartLine, encodeUartLine, TOPIC } from '../../../shared/protocol-
 import { FobCore } from '../core/fob-core';
 import type { Hal } from '../hal';
 import { PUCK_WIRING } from '../wiring';
-import { NOT_PROVISIONED, booted, readIdentity, resolveWiring, startWatchdog, storageRead, storageWrite, uptime } from './board-common';
+import { NOT_PROVISIONED, booted, readIdentity, resolveWiring, startWatchdog, storageErase, storageList, storageRead, storageWrite, uptime } from './board-common';
 
 function main(): void {
   // Lock the console: Bluetooth data goes to the fob's code, never to a REPL.
@@ -47,6 +47,8 @@ function main(): void {
     },
     storageRead: storageRead,
     storageWrite: storageWrite,
+    storageErase: storageErase,
+    storageList: storageList,
     kickWatchdog: E.kickWatchdog,
     random: Math.random,
     // Between connections the phone sees the fob's state in its advertising: battery, worn, counter

@@ -10,7 +10,7 @@ import { STORAGE, type Hal } from '../hal';
 import { Bg96 } from '../drivers/bg96';
 import { MqttClient } from '../drivers/mqtt-client';
 import { RAK5010_WIRING } from '../wiring';
-import { NOT_PROVISIONED, booted, readIdentity, resolveWiring, startWatchdog, storageRead, storageWrite, uptime } from './board-common';
+import { NOT_PROVISIONED, booted, readIdentity, resolveWiring, startWatchdog, storageErase, storageList, storageRead, storageWrite, uptime } from './board-common';
 
 function main(): void {
   startWatchdog();
@@ -70,6 +70,8 @@ function main(): void {
     },
     storageRead: storageRead,
     storageWrite: storageWrite,
+    storageErase: storageErase,
+    storageList: storageList,
     kickWatchdog: E.kickWatchdog,
     random: Math.random,
     transport: {

@@ -11,45 +11,36 @@ import {
   PROTOCOL_VERSION,
   TOPIC,
   encodeHeartbeat,
-  isAlarmKind,
   makeEventId,
 } from '../../../shared/protocol-core';
 import { STORAGE, type Hal } from '../hal';
 import { GestureRecognizer, type GestureName } from './gestures';
-import { Outbox, type OutboxEntry } from './outbox';
+import { Outbox } from './outbox';
 import { FIRMWARE_VERSION } from '../version';
 
-export interface FobSettings {
-  /** Minutes without movement during a visit before man-down starts its cancel window. */
-  manDownMin: number;
-  /** Seconds the worker has to cancel a man-down (any button press) before it is sent. */
-  manDownCancelS: number;
-  /** Minutes added by the extend gesture. */
-  extendMin: number;
-  /** Seconds the loud alarm's buzzer sounds unless stopped. */
-  loudSeconds: number;
-}
-
-export const DEFAULT_SETTINGS: FobSettings = {
-  manDownMin: 10,
-  manDownCancelS: 30,
-  extendMin: 30,
-  loudSeconds: 60,
-};
+// The fob's timings (docs/fob.md, "Alarm state machine"). Plain constants, not a settings object:
+// the minifier inlines them, and an object would be ~6 of the Puck.js's 2,630 variables (issue 14).
+/** Minutes without movement during a visit before man-down starts its cancel window. */
+export const MAN_DOWN_MIN = 10;
+/** Seconds the worker has to cancel a man-down (any button press) before it is sent. */
+export const MAN_DOWN_CANCEL_S = 30;
+/** Minutes added by the extend gesture. */
+export const EXTEND_MIN = 30;
+/** Seconds the loud alarm's buzzer sounds unless stopped. */
+export const LOUD_SECONDS = 60;
 
 /** Below this battery percentage the fob pulses at every heartbeat (the hub warns too, R16). */
 export const LOW_BATTERY = 20;
 
 export interface FobStats {
+  /** Commands from the hub or lines from the relay that were malformed or unknown (ignored). */
   badCommands: number;
-  sent: number;
-  heartbeats: number;
 }
 
 export class FobCore {
   readonly outbox: Outbox;
   readonly gestures: GestureRecognizer;
-  readonly stats: FobStats = { badCommands: 0, sent: 0, heartbeats: 0 };
+  readonly stats: FobStats = { badCommands: 0 };
   _bootCount = 0;
   _seq = 0;
   _onVisit = false;
@@ -63,14 +54,11 @@ export class FobCore {
   private _beats = 0;
   private _batt: number[] = [];
   private _moved = false;
-  private _lastMoveAt = 0;
   private _manDownTimer = -1;
   private _manDownPulses = 0;
   private _hbTimer = -1;
   private _retryTimer = -1;
   private _loudTimer = -1;
-
-  private readonly _settings: FobSettings = DEFAULT_SETTINGS;
 
   constructor(
     private readonly _hal: Hal,
@@ -78,29 +66,8 @@ export class FobCore {
     /** The board's wiring fault ('' when every pin resolved): announced in the hello as `wf`. */
     private readonly _fault: string,
   ) {
-    const self = this;
-    this.outbox = new Outbox(
-      function () {
-        return _hal.storageRead(STORAGE.outbox);
-      },
-      function (d) {
-        _hal.storageWrite(STORAGE.outbox, d);
-      },
-      function () {
-        return _hal.uptime();
-      },
-    );
-    this.gestures = new GestureRecognizer(
-      function (fn, ms) {
-        return _hal.setTimeout(fn, ms);
-      },
-      function (id) {
-        _hal.clearTimeout(id);
-      },
-      function (g) {
-        self.onGesture(g);
-      },
-    );
+    this.outbox = new Outbox(_hal);
+    this.gestures = new GestureRecognizer(_hal, this);
   }
 
   /** Boot: count the boot (event ids never repeat), say hello, start the schedules. */
@@ -109,7 +76,6 @@ export class FobCore {
     this._bootCount = (isNaN(stored) ? 0 : stored) + 1;
     this._hal.storageWrite(STORAGE.bootCount, String(this._bootCount));
     this._seq = 0;
-    this._lastMoveAt = this._hal.uptime();
     this.raise(EVENT.hello, '"fw":"' + FIRMWARE_VERSION + '","bd":"' + this._board + '","pv":' + PROTOCOL_VERSION + ',"bc":' + this._bootCount + (this._fault ? ',"wf":' + JSON.stringify(this._fault) : ''));
     this._scheduleHeartbeat(1000);
   }
@@ -128,7 +94,6 @@ export class FobCore {
   /** Movement from the accelerometer. */
   movement(): void {
     this._moved = true;
-    this._lastMoveAt = this._hal.uptime();
     if (this._onVisit && this._manDownPulses === 0) this._armManDown();
   }
 
@@ -161,7 +126,7 @@ export class FobCore {
         this._hal.vibrate(80);
         break;
       case EVENT.extend:
-        this.raise(EVENT.extend, '"m":' + this._settings.extendMin);
+        this.raise(EVENT.extend, '"m":' + EXTEND_MIN);
         this._hal.vibrate(80);
         break;
       case EVENT.endOfShift:
@@ -176,9 +141,7 @@ export class FobCore {
   /** Creates an event, keeps it in the outbox and tries to send it now. Returns its id. */
   raise(kind: string, extra: string): string {
     const id = makeEventId(this._bootCount, this._seq++);
-    const now = this._hal.uptime();
-    const e: OutboxEntry = { i: id, k: kind, x: extra, c: now, n: 0, t: now, a: isAlarmKind(kind) ? 1 : 0 };
-    this.outbox.add(e);
+    this.outbox.add(id, kind, extra);
     this.flush();
     return id;
   }
@@ -188,13 +151,8 @@ export class FobCore {
     const self = this;
     const now = this._hal.uptime();
     if (this._hal.transport.isUp()) {
-      const due = this.outbox.due(now, this._hal.random);
-      for (let j = 0; j < due.length; j++) {
-        const e = due[j];
-        const age = Math.max(0, Math.round((now - e.c) / 1000));
-        const json = '{"i":"' + e.i + '","k":"' + e.k + '","ag":' + age + (e.x ? ',' + e.x : '') + '}';
-        if (this._hal.transport.send(TOPIC.event, json, 1)) this.stats.sent++;
-      }
+      const due = this.outbox.due();
+      for (let j = 0; j < due.length; j++) this._hal.transport.send(TOPIC.event, due[j], 1);
     }
     if (this._retryTimer >= 0) this._hal.clearTimeout(this._retryTimer);
     this._retryTimer = -1;
@@ -210,7 +168,7 @@ export class FobCore {
   /** The link (BLE to the phone, or the modem's TCP) came up or went down. */
   link(up: boolean): void {
     if (up) {
-      this.outbox._retryAll(this._hal.uptime());
+      this.outbox._retryAll();
       this.flush();
       // The hub hears from the fob at once, then on the normal schedule again.
       this._hbBack = 1;
@@ -272,7 +230,7 @@ export class FobCore {
     this._loudTimer = this._hal.setTimeout(function () {
       self._loudTimer = -1;
       self._stopLoud();
-    }, this._settings.loudSeconds * 1000);
+    }, LOUD_SECONDS * 1000);
   }
 
   private _stopLoud(): void {
@@ -306,9 +264,11 @@ export class FobCore {
     const moved = this._moved ? 1 : 0;
     if (this._hal.transport.isUp()) {
       this._hbBack = 1;
-      const hb = encodeHeartbeat({ n: this._beats, b: battery, m: moved, u: Math.floor(this._hal.uptime() / 1000), q: this.outbox.entries.length });
-      if (this._hal.transport.send(TOPIC.heartbeat, hb, 0)) this.stats.heartbeats++;
+      const hb = encodeHeartbeat({ n: this._beats, b: battery, m: moved, u: Math.floor(this._hal.uptime() / 1000), q: this.outbox._i.length });
+      this._hal.transport.send(TOPIC.heartbeat, hb, 0);
     } else if (this._hbBack < 4) this._hbBack *= 2;
+    // Ages of waiting events carry over a reboot from here (core/outbox.ts).
+    this.outbox._mark();
     // Boards that advertise (the Puck.js) show the same state to the phone between connections.
     if (this._hal.beacon) this._hal.beacon(battery, moved, this._beats);
     this._beats++;
@@ -336,13 +296,13 @@ export class FobCore {
     this._manDownTimer = this._hal.setTimeout(function () {
       self._manDownTimer = -1;
       self._manDownWindow();
-    }, this._settings.manDownMin * 60000);
+    }, MAN_DOWN_MIN * 60000);
   }
 
   /** The cancel window: a pulse every 5 s; a press cancels; silence sends man-down. */
   private _manDownWindow(): void {
     const self = this;
-    const pulses = Math.max(1, Math.round(this._settings.manDownCancelS / 5));
+    const pulses = Math.max(1, Math.round(MAN_DOWN_CANCEL_S / 5));
     if (this._manDownPulses >= pulses) {
       this._manDownPulses = 0;
       this._manDownTimer = -1;

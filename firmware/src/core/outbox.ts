@@ -4,120 +4,167 @@
  * first; an alarm is never dropped to make room for a non-alarm event. (Heartbeats are never queued
  * at all: a lost heartbeat is replaced by the next one.)
  *
- * Ages survive a reboot: the file keeps the uptime it was written at, so after a reboot each entry's
- * age is carried over (the time the fob was off is unknown without a clock, and is not added).
+ * Ages survive a reboot: each entry keeps the uptime it was raised at, and the fob marks the uptime it
+ * has reached (STORAGE.outboxMark) at every heartbeat while something waits; at boot each entry's age
+ * is carried over from the last mark or the newest entry, whichever is later (the time the fob was
+ * off is unknown without a clock, and is not added).
+ *
+ * Memory (issue 14): the events themselves live in flash, one Storage file per event
+ * (`lw-e<id>`, content `<alarm 0|1>,<raised at, uptime ms>,<the event's JSON without its age and
+ * closing brace>`), written once when raised and erased when acked, and read back only to send them. RAM holds only the index: the
+ * ids, oldest first, and each one's next try (about 4 variables an entry, measured: against about 12
+ * for an entry kept as an object). Nothing is written per try: the back-off follows the event's age.
+ * Flash wear: one write per event when it is raised and one erase when it is acked (Espruino's
+ * Storage erases in place, zeroing the name in the file's header: src/jsflash.c,
+ * jsfEraseFileInternal); a mark per heartbeat while events wait; one rewrite per waiting event at a
+ * reboot.
  */
-export interface OutboxEntry {
-  /** event id */
-  i: string;
-  /** event kind */
-  k: string;
-  /** extra fields of the event, as JSON text (or '') */
-  x: string;
-  /** uptime when raised, ms; rebased at boot */
-  c: number;
-  /** tries so far */
-  n: number;
-  /** next try, uptime ms */
-  t: number;
-  /** 1 for alarm events */
-  a: number;
+import { compareEventIds, isAlarmKind } from '../../../shared/protocol-core.js';
+import { STORAGE } from '../hal.js';
+import { OUTBOX_MAX } from './outbox-size.js';
+
+export { OUTBOX_MAX };
+
+/** What the outbox needs of the board: Storage and the uptime (a subset of the HAL). */
+export interface OutboxStore {
+  uptime(): number;
+  storageRead(name: string): string | undefined;
+  storageWrite(name: string, data: string): void;
+  storageErase(name: string): void;
+  storageList(match: RegExp): string[];
+  random(): number;
 }
 
-export const OUTBOX_MAX = 20;
 const BACKOFF_MIN_MS = 5000;
 const BACKOFF_MAX_MS = 300000;
+/** An entry's Storage file is this prefix and the event id; `ENTRY` matches them. */
+const ENTRY_PREFIX = STORAGE.outbox;
+const ENTRY = /^lw-e/;
 
 export class Outbox {
-  entries: OutboxEntry[] = [];
-  _dropped = 0;
+  /** Ids waiting for the hub's ack, oldest first. */
+  _i: string[] = [];
+  /** Next try of each, uptime ms. */
+  _t: number[] = [];
+  /** When everything was last made due at once (boot, the link back), uptime ms: back-off restarts. */
+  _since = 0;
 
-  constructor(
-    private readonly _load: () => string | undefined,
-    private readonly _save: (data: string) => void,
-    private readonly _uptime: () => number,
-  ) {
-    const text = _load();
-    if (!text) return;
-    try {
-      const saved = JSON.parse(text);
-      if (saved && Array.isArray(saved.e)) {
-        // Written in an earlier life: carry ages over and make everything due at once.
-        const now = _uptime();
-        for (let j = 0; j < saved.e.length; j++) {
-          const e = saved.e[j];
-          e.c = now - Math.max(0, saved.u - e.c);
-          e.t = now;
-        }
-        this.entries = saved.e;
+  constructor(private readonly _s: OutboxStore) {
+    const names = _s.storageList(ENTRY);
+    const now = _s.uptime();
+    this._since = now;
+    const mark = parseInt(_s.storageRead(STORAGE.outboxMark) || '', 10);
+    let last = isNaN(mark) ? 0 : mark;
+    const found: { i: string; c: number; x: string }[] = [];
+    for (let j = 0; j < names.length; j++) {
+      const text = _s.storageRead(names[j]);
+      const c = text ? parseInt(text.substr(2), 10) : NaN;
+      // Unreadable (a write cut short by a reset): nothing to send.
+      if (isNaN(c)) _s.storageErase(names[j]);
+      else {
+        found.push({ i: names[j].substr(ENTRY_PREFIX.length), c: c, x: text as string });
+        if (c > last) last = c;
       }
-    } catch (err) {
-      this.entries = [];
     }
+    found.sort(function (a, b) {
+      return compareEventIds(a.i, b.i);
+    });
+    for (let j = 0; j < found.length; j++) {
+      const e = found[j];
+      // Written in an earlier life: rebase the raise time on this boot's uptime, keeping the age
+      // (one write per waiting event per reboot; reboots are rare).
+      _s.storageWrite(ENTRY_PREFIX + e.i, e.x.substr(0, 2) + (now - Math.max(0, last - e.c)) + e.x.substr(e.x.indexOf(',', 2)));
+      this._i.push(e.i);
+      this._t.push(now);
+    }
+    _s.storageErase(STORAGE.outboxMark);
   }
 
-  /** Adds an event; false when it could not be kept (full of alarms and this one is not). */
-  add(e: OutboxEntry): boolean {
-    if (this.entries.length >= OUTBOX_MAX) {
+  /**
+   * Keeps an event in flash; false when it could not be kept (full of alarms and this one is not).
+   * `extra` is the event's other JSON fields as text (`"r":"1-2"`), or ''.
+   */
+  add(id: string, kind: string, extra: string): boolean {
+    const alarm = isAlarmKind(kind);
+    if (this._i.length >= OUTBOX_MAX) {
       let victim = -1;
-      for (let j = 0; j < this.entries.length; j++) {
-        if (!this.entries[j].a) {
+      for (let j = 0; j < this._i.length; j++) {
+        const text = this._s.storageRead(ENTRY_PREFIX + this._i[j]);
+        if (!text || text.charAt(0) !== '1') {
           victim = j;
           break;
         }
       }
-      if (victim < 0 && !e.a) {
-        this._dropped++;
-        return false;
-      }
+      if (victim < 0 && !alarm) return false;
       // Full of alarms and this is an alarm too: the oldest alarm has been waiting longest and is
       // the likeliest to be at the hub already; keep the newest evidence.
-      this.entries.splice(victim < 0 ? 0 : victim, 1);
-      this._dropped++;
+      this._remove(victim < 0 ? 0 : victim);
     }
-    this.entries.push(e);
-    this._persist();
+    const now = this._s.uptime();
+    this._s.storageWrite(ENTRY_PREFIX + id, (alarm ? '1,' : '0,') + now + ',{"i":"' + id + '","k":"' + kind + '"' + (extra ? ',' + extra : ''));
+    this._i.push(id);
+    this._t.push(now);
     return true;
   }
 
   ack(id: string): boolean {
-    for (let j = 0; j < this.entries.length; j++) {
-      if (this.entries[j].i === id) {
-        this.entries.splice(j, 1);
-        this._persist();
-        return true;
-      }
-    }
-    return false;
+    const j = this._i.indexOf(id);
+    if (j < 0) return false;
+    this._remove(j);
+    return true;
   }
 
-  /** Entries due to be (re)sent now; marks them tried and schedules the next try with jitter. */
-  due(now: number, random: () => number): OutboxEntry[] {
-    const out: OutboxEntry[] = [];
-    for (let j = 0; j < this.entries.length; j++) {
-      const e = this.entries[j];
-      if (e.t > now) continue;
-      e.n++;
-      const base = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * Math.pow(2, Math.min(10, e.n - 1)));
-      e.t = now + Math.round(base * (0.8 + 0.4 * random()));
-      out.push(e);
+  /**
+   * The events due to be (re)sent now, as the hub receives them (with their age, s), oldest first;
+   * each is given its next try. The wait grows with the time the event has been trying: 5 s plus the
+   * time since it was raised, or since everything was last made due at once (boot, the link back)
+   * if that is later; at most 5 minutes, +-20% jitter. So it is retried after 5 s, then 10, 20, 40 ...
+   * (doubling), and after a long wait every 5 minutes. Derived from times, not from a count of
+   * tries, so RAM holds no counter per event (issue 14).
+   */
+  due(): string[] {
+    const now = this._s.uptime();
+    const out: string[] = [];
+    for (let j = 0; j < this._i.length; j++) {
+      if (this._t[j] > now) continue;
+      const text = this._s.storageRead(ENTRY_PREFIX + this._i[j]);
+      // Its file is gone (erased at the console): nothing to send, and nothing left to keep.
+      if (!text) {
+        this._remove(j--);
+        continue;
+      }
+      const raised = parseInt(text.substr(2), 10);
+      const age = Math.max(0, now - raised);
+      const trying = now - Math.max(raised, this._since);
+      this._t[j] = now + Math.round(Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS + Math.max(0, trying)) * (0.8 + 0.4 * this._s.random()));
+      out.push(text.substr(text.indexOf(',', 2) + 1) + ',"ag":' + Math.round(age / 1000) + '}');
     }
-    if (out.length > 0) this._persist();
     return out;
   }
 
   /** Everything due at once (the link came back). */
-  _retryAll(now: number): void {
-    for (let j = 0; j < this.entries.length; j++) this.entries[j].t = now;
+  _retryAll(): void {
+    const now = this._s.uptime();
+    this._since = now;
+    for (let j = 0; j < this._t.length; j++) this._t[j] = now;
   }
 
   _nextDue(): number {
     let next = -1;
-    for (let j = 0; j < this.entries.length; j++) if (next < 0 || this.entries[j].t < next) next = this.entries[j].t;
+    for (let j = 0; j < this._t.length; j++) if (next < 0 || this._t[j] < next) next = this._t[j];
     return next;
   }
 
-  _persist(): void {
-    this._save(JSON.stringify({ u: this._uptime(), e: this.entries }));
+  /** Writes the uptime reached, so ages carry over a reboot (only while something waits). */
+  _mark(): void {
+    if (this._i.length > 0) this._s.storageWrite(STORAGE.outboxMark, String(this._s.uptime()));
+  }
+
+  _remove(j: number): void {
+    this._s.storageErase(ENTRY_PREFIX + this._i[j]);
+    this._i.splice(j, 1);
+    this._t.splice(j, 1);
+    // Nothing waits: a mark left behind would date the events of a later boot.
+    if (this._i.length === 0) this._s.storageErase(STORAGE.outboxMark);
   }
 }
