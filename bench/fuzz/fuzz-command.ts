@@ -8,6 +8,7 @@ import { defineCommand, UsageError } from '../../bin/command.js';
 import { randomSeed } from './prng.js';
 import { FULL, SHORT, runFuzz, type FuzzOptions } from './fuzz-run.js';
 import { formatReport, verdict } from './fuzz-report.js';
+import { fuzzSection, writeFuzzSection } from './fuzz-docs.js';
 
 function count(v: string | undefined, name: string, dflt: number): number {
   if (v === undefined) return dflt;
@@ -36,6 +37,11 @@ export async function fuzzMain(values: { seed?: string; short?: boolean; packets
   const file = `${out}/fuzz-${report.date.slice(0, 19).replace(/:/g, '-')}.json`;
   writeFileSync(file, JSON.stringify({ ...report, verdict: verdict(report) }, null, 2) + '\n');
   process.stdout.write(`results: ${file}\n`);
+  // A full run (not --short, default results folder) puts its figures in docs/benchmarks.md.
+  if (!values.short && values.out === undefined) {
+    writeFuzzSection('docs/benchmarks.md', fuzzSection(report, file));
+    process.stdout.write('report:  docs/benchmarks.md (section "Fuzz and fault harness")\n');
+  }
   return verdict(report).ok ? 0 : 1;
 }
 

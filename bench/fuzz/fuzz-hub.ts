@@ -147,6 +147,13 @@ const live = new Set<ChildProcess>();
 process.once('exit', () => {
   for (const c of live) c.kill('SIGKILL');
 });
+// A fuzz run stopped with Ctrl-C or kill leaves no hub behind ('exit' alone does not run on a signal).
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    for (const c of live) c.kill('SIGKILL');
+    process.exit(130);
+  });
+}
 
 async function waitForPort(port: number, hub: FuzzHub): Promise<void> {
   const { connect } = await import('node:net');

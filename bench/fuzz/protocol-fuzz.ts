@@ -5,7 +5,7 @@
  * kind or key, a huge age, unicode, a duplicate id, a size at the payload limit). Each payload says
  * which mutation made it, so the report counts what was tried by kind.
  */
-import { BOARDS, EVENT_KINDS, LIMITS, PROTOCOL_VERSION, TOPIC, type EventKind } from '../../shared/protocol-core.js';
+import { ALARM_EVENT_KINDS, BOARDS, EVENT_KINDS, LIMITS, PROTOCOL_VERSION, TOPIC, type EventKind } from '../../shared/protocol-core.js';
 import { EVENT_AGE_CAP_SECONDS } from '../../shared/protocol-schemas.js';
 import type { Prng } from './prng.js';
 
@@ -54,7 +54,8 @@ function validEvent(rng: Prng, kind: EventKind, ids: EventIds): Msg {
 }
 
 function validHeartbeat(rng: Prng): Msg {
-  const m: Msg = { n: rng.int(0, 10_000), b: rng.int(0, 100), m: rng.int(0, 1), u: rng.int(0, 1e6) };
+  // A low battery raises an alarm (R16) with its ladder: now and then, not in every other heartbeat.
+  const m: Msg = { n: rng.int(0, 10_000), b: rng.chance(0.02) ? rng.int(0, 100) : rng.int(40, 100), m: rng.int(0, 1), u: rng.int(0, 1e6) };
   if (rng.chance(0.5)) m.q = rng.int(0, 10_000);
   return m;
 }
@@ -75,7 +76,7 @@ function unicodeString(rng: Prng, n: number): string {
  * ladder; a million of them would measure the disk, not the parser.
  */
 const MUTATIONS: { name: string; weight?: number; apply(rng: Prng, m: Msg, ids: EventIds): Msg | string }[] = [
-  { name: 'valid', weight: 0.3, apply: (_r, m) => m },
+  { name: 'valid', weight: 0.15, apply: (_r, m) => m },
   {
     name: 'field-removed',
     apply: (rng, m) => {
@@ -94,9 +95,9 @@ const MUTATIONS: { name: string; weight?: number; apply(rng: Prng, m: Msg, ids: 
   { name: 'unknown-kind', apply: (rng, m) => ({ ...m, k: rng.pick(['sosx', 'SOS', '', 'ack', 'k'.repeat(rng.int(1, 40)), unicodeString(rng, 3)]) }) },
   { name: 'unknown-key', apply: (rng, m) => ({ ...m, [rng.pick(['x', '__proto__', 'constructor', 'ii', unicodeString(rng, 2)])]: rng.int(0, 9) }) },
   { name: 'age-huge', apply: (rng, m) => ({ ...m, ag: rng.pick([LIMITS.eventAgeMaxSeconds + 1, EVENT_AGE_CAP_SECONDS, EVENT_AGE_CAP_SECONDS + 1, 2 ** 31, 2 ** 53, 1e300, -1]) }) },
-  { name: 'age-stale', weight: 0.2, apply: (rng, m) => ({ ...m, ag: rng.int(LIMITS.eventAgeMaxSeconds + 1, EVENT_AGE_CAP_SECONDS) }) },
+  { name: 'age-stale', weight: 0.05, apply: (rng, m) => ({ ...m, ag: rng.int(LIMITS.eventAgeMaxSeconds + 1, EVENT_AGE_CAP_SECONDS) }) },
   { name: 'id-boundary', apply: (rng, m) => ({ ...m, i: rng.pick(['1-', '-1', 'a-b', '1-1'.padEnd(LIMITS.eventIdMaxLength, '0'), `1-${'z'.repeat(LIMITS.eventIdMaxLength)}`, 'A-1', '1_1', '']) }) },
-  { name: 'id-duplicate', weight: 0.3, apply: (rng, m, ids) => (ids.used.length ? { ...m, i: rng.pick(ids.used) } : m) },
+  { name: 'id-duplicate', weight: 0.1, apply: (rng, m, ids) => (ids.used.length ? { ...m, i: rng.pick(ids.used) } : m) },
   { name: 'unicode', apply: (rng, m) => ({ ...m, [rng.pick(Object.keys(m))]: unicodeString(rng, rng.int(1, 60)) }) },
   {
     name: 'size-limit',
@@ -128,7 +129,9 @@ export function fuzzFobPayload(rng: Prng, ids: EventIds): FuzzPayload {
   let kind: string;
   if (r < 0.6) {
     leaf = TOPIC.event;
-    kind = rng.pick(EVENT_KINDS);
+    // Alarm kinds are a tenth as likely as the others: each valid one raises an alarm and its
+    // ladder (several commits now and more as it escalates); the kill -9 loop is where SOS is loaded.
+    kind = rng.chance(0.04) ? rng.pick(ALARM_EVENT_KINDS) : rng.pick(EVENT_KINDS.filter((k) => !ALARM_EVENT_KINDS.includes(k)));
     base = validEvent(rng, kind as EventKind, ids);
   } else if (r < 0.92) {
     leaf = TOPIC.heartbeat;

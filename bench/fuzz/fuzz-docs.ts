@@ -1,0 +1,82 @@
+/**
+ * The fuzz run's section of docs/benchmarks.md, between two markers so that `npm run bench`, which
+ * writes the rest of that file, keeps it (bench/report.ts) and a new full fuzz run replaces it.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import type { FuzzReport } from './fuzz-run.js';
+import { verdict } from './fuzz-report.js';
+
+export const FUZZ_START = '<!-- fuzz:start (written by `npx lonewatch fuzz`; npm run bench keeps it) -->';
+export const FUZZ_END = '<!-- fuzz:end -->';
+
+const n = (x: number): string => x.toLocaleString('en-GB');
+const sum = (g: Record<string, number> | undefined): number => Object.values(g ?? {}).reduce((a, b) => a + b, 0);
+
+function pct(xs: number[], p: number): number {
+  if (!xs.length) return 0;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+}
+
+export function fuzzSection(r: FuzzReport, resultsFile: string): string {
+  const v = verdict(r);
+  const answers = r.tally['api answers'] ?? {};
+  const status = (pred: (code: number) => boolean): number => Object.entries(answers).reduce((a, [k, c]) => (pred(Number(k.slice(0, 3))) ? a + c : a), 0);
+  const broker = (r.hubCounters?.broker ?? {}) as Record<string, number>;
+  const ingest = (r.hubCounters?.ingest ?? {}) as { rejected?: Record<string, number>; events?: number; duplicates?: number; alarms?: number; heartbeats?: number };
+  const k = r.killLoop;
+  const wire = r.tally['mqtt answers'] ?? {};
+  const top = Object.entries(wire)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 8)
+    .map(([w, c]) => `${w} ${n(c)}`)
+    .join('; ');
+  return [
+    FUZZ_START,
+    '## Fuzz and fault harness',
+    '',
+    `\`npx lonewatch fuzz\` (\`npm run bench -- --only fuzz\`) on ${r.date.slice(0, 10)}, seed **${r.seed}** (replay: \`npx lonewatch fuzz --seed ${r.seed}\`). Raw figures: \`${resultsFile}\`.`,
+    `Asked for ${n(r.asked.packets)} MQTT packets, ${n(r.asked.apiRequests)} API requests and ${r.asked.killRounds} kill -9 rounds; the fuzzing ran ${r.seconds.fuzz} s${r.stoppedAtTimeBound ? ' and **stopped at its time bound**, so the counts below are what was sent' : ''}, the kill -9 loop ${r.seconds.killLoop} s alongside it.`,
+    '',
+    '| measure | value |',
+    '| --- | --- |',
+    `| MQTT packets sent | ${n(sum(r.tally['mqtt sent']))} (structure-aware PUBLISHes of logged-in fobs ${n(sum(r.tally['payload mutations']))}) |`,
+    `| refused by the hub, ingest (\`/metrics\`) | ${Object.entries(ingest.rejected ?? {}).map(([c, x]) => `${c} ${n(x)}`).join(', ')} |`,
+    `| accepted by the ingest | ${n(ingest.events ?? 0)} events (${n(ingest.alarms ?? 0)} alarms), ${n(ingest.duplicates ?? 0)} duplicates, ${n(ingest.heartbeats ?? 0)} heartbeats |`,
+    `| refused by the broker (\`/metrics\`) | ${Object.entries(broker).map(([c, x]) => `${c} ${n(x)}`).join(', ')} |`,
+    `| what came back on the wire (largest) | ${top} |`,
+    `| API requests sent | ${n(sum(r.tally['api sent']))}: 2xx ${n(status((c) => c >= 200 && c < 300))}, 3xx ${n(status((c) => c >= 300 && c < 400))}, 4xx ${n(status((c) => c >= 400 && c < 500))}, **5xx ${n(status((c) => c >= 500))}**, failures (5xx or no answer) ${n(v.serverErrors)} |`,
+    `| liveness probe (a fob pressing SOS every 2 s) | ${r.probe.presses} presses, ${r.probe.acked} acked, p50 ${pct(r.probe.ackMs, 50)} ms, p99 ${pct(r.probe.ackMs, 99)} ms; **${r.probe.hangs.length} not acked within 10 s** |`,
+    `| hub RSS | ${r.rssMb.start} MB at start, ${r.rssMb.max} MB at most (${r.rssMb.samples} samples), ${r.rssMb.end} MB at the end |`,
+    ...(k
+      ? [
+          `| kill -9 rounds under SOS load | ${k.rounds}: ${n(k.acked)} SOS PUBACKed, ${n(k.inFlightAtKill)} in flight at a kill (re-sent), ${k.duplicatesSent} PUBACKed ones re-sent |`,
+          `| lost / duplicate alarms | **${k.lost.length} / ${k.duplicateAlarms.length}** |`,
+          `| restart to listening | median ${pct(k.restartSeconds, 50)} s, max ${Math.max(0, ...k.restartSeconds)} s |`,
+        ]
+      : []),
+    `| crashes | **${v.crashes}** |`,
+    '',
+    FUZZ_END,
+  ].join('\n');
+}
+
+/** Puts the section into the file: in place of the old one, or at the end. */
+export function writeFuzzSection(path: string, section: string): void {
+  const old = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n';
+  writeFileSync(path, replaceSection(old, section));
+}
+
+export function replaceSection(doc: string, section: string): string {
+  const a = doc.indexOf(FUZZ_START);
+  const b = doc.indexOf(FUZZ_END);
+  if (a >= 0 && b > a) return doc.slice(0, a) + section + doc.slice(b + FUZZ_END.length);
+  return doc.replace(/\n*$/, '\n\n') + section + '\n';
+}
+
+/** The section as it stands in a file, for bench/report.ts to carry over; '' when none. */
+export function currentSection(doc: string): string {
+  const a = doc.indexOf(FUZZ_START);
+  const b = doc.indexOf(FUZZ_END);
+  return a >= 0 && b > a ? doc.slice(a, b + FUZZ_END.length) : '';
+}
