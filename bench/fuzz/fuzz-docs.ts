@@ -18,6 +18,19 @@ function pct(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 }
 
+const METHOD = [
+  '**What it does** (`bench/fuzz/`, one module per generator and driver; the short version, 5,000 packets, 500 requests and 3 kill -9 rounds, runs in `npm test` as `test/fuzz/fuzz-short.test.ts`):',
+  '',
+  '- The hub is `lonewatch hub` in its own process on loopback ephemeral ports with a temporary SQLite store (`fuzz-hub.ts`); a crash is that process exiting by itself. Every generator is seeded from the printed seed (`prng.ts`, one forked stream per connection; the interleaving of streams is not replayed, each stream\'s inputs are).',
+  '- **Structure-aware payloads** (`protocol-fuzz.ts`): a valid message of each kind from `shared/protocol-core.ts` and the bounds of `shared/protocol-schemas.ts`, then one mutation: a field removed or retyped, an unknown kind or key, huge and stale ages, id boundaries, a duplicate id, unicode and lone surrogates, a payload at and one byte over the 256-byte limit, deep nesting, not JSON. Inputs the hub stores (valid, stale, duplicate) are kept rare, as each is a durable commit. Sent by 24 logged-in fobs over raw TCP at QoS 0 and 1, with SUBSCRIBEs (own and forbidden topics), PINGREQs, publishes on another fob\'s topic, wrong secrets and session takeovers (`mqtt-fuzz.ts`).',
+  '- **Byte mutation** (`mqtt-packets.ts`): valid CONNECT, PUBLISH, SUBSCRIBE and PINGREQ packets written byte by byte (MQTT 3.1.1 §2, §3) with bit flips, truncation, bogus and 5-byte remaining lengths, bad UTF-8 in topic names, reserved packet types, appended garbage and protocol levels 0, 3, 5, 6 and 255; each followed by a PINGREQ to see whether the hub kept the connection. 24 streams, from 200 loopback source addresses; at most 48 connections are open before their CONNACK at once (the hub allows 128 per address, 2,048 in all), so the hub\'s bounds (docs/hub.md) are met and what it refuses is counted as refused.',
+  '- **API** (`api-fuzz.ts`, `api-driver.ts`): the routes from the hub\'s own OpenAPI document (`/docs/json`), with path parameters (known ids and hostile strings), query strings, JSON bodies from each route\'s schema with one mutation, bodies that are not JSON, wrong content types and odd headers; as nobody, a duty officer, an admin (API tokens) or a forged credential. Any 5xx, a request with no answer within 15 s or a connection reset is a failure; a 4xx is a refusal.',
+  '- **Liveness** (`liveness-probe.ts`): a fob of its own (the wire behaviour of `test/helpers/mqtt-fob.ts`, not the firmware) presses SOS every 2 s; no application ack within 10 s is a hang. Memory: the hub\'s RSS every second (`ps`).',
+  '- **kill -9** (`kill-restart.ts`): a second hub; 8 fobs press SOS as fast as it acknowledges, it is killed with SIGKILL after a random number of PUBACKs, restarted on the same database, and the fobs re-send what was not PUBACKed (and now and then one that was). At the end every PUBACKed event must be in `fob_events` with exactly one alarm.',
+  '- Exit status 1 on any crash, API failure, hang, lost or duplicated alarm.',
+  '',
+];
+
 export function fuzzSection(r: FuzzReport, resultsFile: string): string {
   const v = verdict(r);
   const answers = r.tally['api answers'] ?? {};
@@ -57,6 +70,7 @@ export function fuzzSection(r: FuzzReport, resultsFile: string): string {
       : []),
     `| crashes | **${v.crashes}** |`,
     '',
+    ...METHOD,
     FUZZ_END,
   ].join('\n');
 }
