@@ -9,6 +9,8 @@ import { runFuzz, SHORT } from '../../bench/fuzz/fuzz-run.js';
 import { formatReport, verdict } from '../../bench/fuzz/fuzz-report.js';
 import { Prng } from '../../bench/fuzz/prng.js';
 import { EventIds, fuzzFobPayload } from '../../bench/fuzz/protocol-fuzz.js';
+import { connectPacket, encodeRemainingLength, publishPacket, subscribePacket } from '../../bench/fuzz/mqtt-packets.js';
+import mqttPacket from 'mqtt-packet';
 
 describe('fuzz harness, short run', () => {
   it('the generators are reproducible from the seed', () => {
@@ -19,6 +21,25 @@ describe('fuzz harness, short run', () => {
     };
     expect(run(123)).toBe(run(123));
     expect(run(123)).not.toBe(run(124));
+  });
+
+  it('the packets mutated from are valid MQTT 3.1.1 (read back by mqtt-packet, the parser aedes uses)', () => {
+    const parsed: Record<string, unknown>[] = [];
+    const parser = mqttPacket.parser({ protocolVersion: 4 });
+    parser.on('packet', (p) => parsed.push(p as unknown as Record<string, unknown>));
+    parser.on('error', (err: Error) => parsed.push({ error: err.message }));
+    parser.parse(connectPacket({ clientId: 'fz0', username: 'fz0', password: 's', will: { topic: 'lw/fz0/st', payload: Buffer.from('0'), qos: 1 } }));
+    parser.parse(publishPacket('lw/fz0/ev', Buffer.from('{"i":"1-1","k":"sos","ag":0}'), 1, 7));
+    parser.parse(subscribePacket('lw/fz0/cmd', 1, 8));
+    expect(parsed).toMatchObject([
+      { cmd: 'connect', protocolVersion: 4, clientId: 'fz0', username: 'fz0', will: { topic: 'lw/fz0/st', qos: 1 } },
+      { cmd: 'publish', topic: 'lw/fz0/ev', qos: 1, messageId: 7 },
+      { cmd: 'subscribe', messageId: 8, subscriptions: [{ topic: 'lw/fz0/cmd', qos: 1 }] },
+    ]);
+    // §2.2.3's own examples: 127 is one byte, 128 two, 268,435,455 four.
+    expect([...encodeRemainingLength(127)]).toEqual([0x7f]);
+    expect([...encodeRemainingLength(128)]).toEqual([0x80, 0x01]);
+    expect([...encodeRemainingLength(268_435_455)]).toEqual([0xff, 0xff, 0xff, 0x7f]);
   });
 
   it('no crash, no 5xx, no lost or duplicate alarm', { timeout: 120_000 }, async () => {
