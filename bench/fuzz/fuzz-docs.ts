@@ -63,7 +63,7 @@ export function fuzzSection(r: FuzzReport, resultsFile: string): string {
     `| hub RSS | ${r.rssMb.start} MB at start, ${r.rssMb.max} MB at most (${r.rssMb.samples} samples), ${r.rssMb.end} MB at the end |`,
     ...(k
       ? [
-          `| kill -9 rounds under SOS load | ${k.rounds}: ${n(k.acked)} SOS PUBACKed, ${n(k.inFlightAtKill)} in flight at a kill (re-sent), ${k.duplicatesSent} PUBACKed ones re-sent |`,
+          `| kill -9 rounds under SOS load | ${k.rounds}: ${n(k.acked)} SOS PUBACKed, ${k.waitingAtKills === undefined ? '' : `${n(k.inFlightAtKill)} publishes on the wire at a kill, `}${n(k.waitingAtKills ?? k.inFlightAtKill)} presses waiting in the fobs' outboxes at the kills (summed over the kills; re-sent after each restart), ${k.duplicatesSent} PUBACKed ones re-sent |`,
           `| lost / duplicate alarms | **${k.lost.length} / ${k.duplicateAlarms.length}** |`,
           `| restart to listening | median ${pct(k.restartSeconds, 50)} s, max ${Math.max(0, ...k.restartSeconds)} s |`,
         ]

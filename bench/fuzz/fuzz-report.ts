@@ -70,7 +70,7 @@ export function formatReport(r: FuzzReport): string {
   const k = r.killLoop;
   if (k) {
     lines.push(
-      `kill -9 loop: ${k.rounds} rounds, ${n(k.acked)} SOS PUBACKed, ${k.inFlightAtKill} in flight at a kill (re-sent), ${k.duplicatesSent} PUBACKed ones re-sent as retries`,
+      `kill -9 loop: ${k.rounds} rounds, ${n(k.acked)} SOS PUBACKed, ${k.inFlightAtKill} on the wire at a kill and ${k.waitingAtKills} waiting in outboxes at the kills (summed; re-sent after each restart), ${k.duplicatesSent} PUBACKed ones re-sent as retries`,
       `  restart to listening: median ${pct(k.restartSeconds, 50)} s, max ${Math.max(0, ...k.restartSeconds)} s`,
       `  lost: ${k.lost.length}${k.lost.length ? '\n    ' + k.lost.slice(0, 20).join('\n    ') : ''}`,
       `  duplicate alarms: ${k.duplicateAlarms.length}${k.duplicateAlarms.length ? '\n    ' + k.duplicateAlarms.slice(0, 20).join('\n    ') : ''}`,

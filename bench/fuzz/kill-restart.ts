@@ -17,8 +17,10 @@ export interface KillRestartResult {
   rounds: number;
   /** Events that got a PUBACK. */
   acked: number;
-  /** Publishes in flight when the hub was killed (re-sent after the restart). */
+  /** Publishes sent and not yet PUBACKed when the hub was killed, summed over the kills (re-sent after the restart). */
   inFlightAtKill: number;
+  /** Presses waiting in the fobs' outboxes (in flight or not sent yet) at each kill, summed over the kills. */
+  waitingAtKills: number;
   /** Re-sends of events already PUBACKed (must not make a second alarm). */
   duplicatesSent: number;
   /** PUBACKed events missing from fob_events or without an alarm. */
@@ -34,14 +36,16 @@ export interface KillRestartResult {
 interface FobState {
   deviceId: string;
   seq: number;
-  /** Sent, not yet PUBACKed. */
+  /** Pressed, not yet PUBACKed. */
   outbox: string[];
+  /** The publish on the wire now, if any. */
+  sending: string | null;
   acked: Set<string>;
 }
 
 export async function runKillRestart(hub: FuzzHub, deviceIds: string[], rounds: number, rng: Prng, progress: (s: string) => void): Promise<KillRestartResult> {
-  const fobs: FobState[] = deviceIds.map((deviceId) => ({ deviceId, seq: 0, outbox: [], acked: new Set() }));
-  const result: KillRestartResult = { rounds, acked: 0, inFlightAtKill: 0, duplicatesSent: 0, lost: [], duplicateAlarms: [], restartSeconds: [], crashes: [] };
+  const fobs: FobState[] = deviceIds.map((deviceId) => ({ deviceId, seq: 0, outbox: [], sending: null, acked: new Set() }));
+  const result: KillRestartResult = { rounds, acked: 0, inFlightAtKill: 0, waitingAtKills: 0, duplicatesSent: 0, lost: [], duplicateAlarms: [], restartSeconds: [], crashes: [] };
   for (let round = 0; round <= rounds; round++) {
     const last = round === rounds;
     if (round > 0) {
@@ -53,9 +57,15 @@ export async function runKillRestart(hub: FuzzHub, deviceIds: string[], rounds: 
     const killAfter = last ? Infinity : rng.int(1, 40);
     let ackedThisRound = 0;
     let killing: Promise<void> | null = null;
+    const kill = (): Promise<void> => {
+      // Counted at the moment of the SIGKILL: what is on the wire, and what waits in the outboxes.
+      result.inFlightAtKill += fobs.filter((f) => f.sending !== null).length;
+      result.waitingAtKills += fobs.reduce((n, f) => n + f.outbox.length, 0);
+      return hub.kill9();
+    };
     const onAck = (): void => {
       ackedThisRound++;
-      if (ackedThisRound >= killAfter && !killing) killing = hub.kill9();
+      if (ackedThisRound >= killAfter && !killing) killing = kill();
     };
     const perFob = last ? 0 : rng.int(3, 12);
     await Promise.all(
@@ -80,8 +90,10 @@ export async function runKillRestart(hub: FuzzHub, deviceIds: string[], rounds: 
         for (const id of queue) {
           if (wire.closed || killing) break;
           const pid = 1 + (packetId++ % 65535);
+          fob.sending = id;
           wire.write(publishPacket(eventTopic(fob.deviceId), Buffer.from(JSON.stringify({ i: id, k: 'sos', ag: 0 })), 1, pid));
           const ack = await wire.waitFor((p) => p.type === PACKET.PUBACK && p.body.readUInt16BE(0) === pid, 30_000);
+          fob.sending = null;
           if (!ack) break;
           fob.acked.add(id);
           fob.outbox = fob.outbox.filter((x) => x !== id);
@@ -92,9 +104,8 @@ export async function runKillRestart(hub: FuzzHub, deviceIds: string[], rounds: 
     );
     if (hub.crashed) result.crashes.push(`round ${round}: the hub exited by itself (${JSON.stringify(hub.crashed)})\n${hub.logTail(10)}`);
     if (!last) {
-      result.inFlightAtKill += fobs.reduce((n, f) => n + f.outbox.length, 0);
       // Every fob may have finished its presses before the target was reached: kill now.
-      await (killing ?? hub.kill9());
+      await (killing ?? kill());
       if (round % 10 === 9) progress(`kill -9 loop: ${round + 1}/${rounds} rounds, ${fobs.reduce((n, f) => n + f.acked.size, 0)} SOS PUBACKed`);
     }
   }
