@@ -44,7 +44,7 @@ export interface FuzzRequest {
 }
 
 /** Routes that never end by themselves (server-sent events): requested with a short read, still checked for 5xx. */
-export const STREAMING_PATHS = ['/api/events', '/api/companion/events'];
+export const STREAMING_PATHS = ['/api/events'];
 
 export function routesFromOpenApi(doc: { paths: Record<string, Record<string, { parameters?: { in: string; name: string; schema?: JsonSchema }[]; requestBody?: { content?: Record<string, { schema?: JsonSchema }> } }>> }): ApiRoute[] {
   const routes: ApiRoute[] = [];
