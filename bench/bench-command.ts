@@ -6,7 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
-import { defineCommand } from '../bin/command.js';
+import { defineCommand, UsageError } from '../bin/command.js';
 import { benchIngest, type IngestResult } from './ingest-bench.js';
 import { benchFleet, type LatencyResult } from './latency-bench.js';
 import { benchRules, type RulesResult } from './rules-bench.js';
@@ -42,13 +42,20 @@ export const benchCommand = defineCommand({
   details: 'Full run: about 10 minutes. --quick: about 2 minutes with smaller fleets. Installs nothing: Mosquitto comes from `apt-get install mosquitto`.',
   options: {
     quick: { type: 'boolean', description: 'smaller fleets and shorter runs (under 2 minutes)' },
-    only: { type: 'string', placeholder: 'list', description: 'comma-separated subset: ingest,latency,fleet,rules,catchup,firmware' },
+    only: { type: 'string', placeholder: 'list', description: 'comma-separated subset: ingest,latency,fleet,rules,catchup,firmware; fuzz alone runs the fuzz harness (lonewatch fuzz)' },
     out: { type: 'string', placeholder: 'dir', description: 'results folder (default bench/results)' },
   },
   async run(values) {
     const quick = values.quick === true;
     const only = values.only ? new Set(values.only.split(',')) : null;
     const want = (s: string): boolean => !only || only.has(s);
+    // The fuzz harness is not a timed benchmark: `--only fuzz` runs it (as `lonewatch fuzz`) with its
+    // own report and exit status; it is never part of the plain `npm run bench`.
+    if (only?.has('fuzz')) {
+      if (only.size > 1) throw new UsageError('--only fuzz runs the fuzz harness alone: leave the other names out');
+      const { fuzzMain } = await import('./fuzz/fuzz-command.js');
+      return fuzzMain({ ...(quick ? { short: true } : {}), ...(values.out ? { out: values.out } : {}) });
+    }
     const started = Date.now();
     const progress = (s: string): void => {
       const t = Math.round((Date.now() - started) / 1000);

@@ -1,5 +1,6 @@
 /** The bench's outputs: a table for the terminal, docs/benchmarks.md and its SVG charts. */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { currentSection } from './fuzz/fuzz-docs.js';
 import type { BenchResults } from './bench-command.js';
 import { barChart, histogram, lineChart } from './svg-charts.js';
 
@@ -100,7 +101,9 @@ export function writeReport(r: BenchResults, docsDir: string): string {
     ...(r.notes.length ? ['## Notes', '', ...r.notes.map((n) => `- ${n}`), ''] : []),
     ANALYSIS,
   ].join('\n');
-  writeFileSync(`${docsDir}/benchmarks.md`, md);
+  // The fuzz harness's section (bench/fuzz/fuzz-docs.ts) is written by its own runs: keep it.
+  const previous = existsSync(`${docsDir}/benchmarks.md`) ? currentSection(readFileSync(`${docsDir}/benchmarks.md`, 'utf8')) : '';
+  writeFileSync(`${docsDir}/benchmarks.md`, previous ? `${md.replace(/\n*$/, '\n\n')}${previous}\n` : md);
   return table;
 }
 

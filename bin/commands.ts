@@ -60,6 +60,11 @@ export const COMMANDS: CommandEntry[] = [
     load: async () => (await import('../bench/bench-command.js')).benchCommand,
   },
   {
+    name: 'fuzz',
+    summary: 'fuzz a hub of its own (MQTT packets, API requests, kill -9 restarts under SOS load) and report crashes, 5xx, hangs, losses',
+    load: async () => (await import('../bench/fuzz/fuzz-command.js')).fuzzCommand,
+  },
+  {
     name: 'protocol',
     summary: 'print the protocol version, topics and message kinds',
     load: async () => (await import('../shared/protocol-command.js')).protocolCommand,

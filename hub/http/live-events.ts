@@ -26,12 +26,21 @@ export class LiveEvents {
   open(reply: FastifyReply): void {
     reply.hijack();
     const raw = reply.raw;
-    raw.writeHead(200, {
+    const headers = {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-store',
-      connection: 'keep-alive',
       'x-accel-buffering': 'no',
-    });
+    };
+    // HEAD (fastify answers it with the GET route): node sends a HEAD response's headers only when it
+    // ends, and ignores every write, so a stream opened for it never answered and held its connection
+    // and a keep-alive timer until the hub stopped (found by the fuzz harness, issue 17). Answer the
+    // headers and end: RFC 9110 §9.3.2, HEAD is GET without the content.
+    if (reply.request.method === 'HEAD') {
+      raw.writeHead(200, headers);
+      raw.end();
+      return;
+    }
+    raw.writeHead(200, { ...headers, connection: 'keep-alive' });
     raw.write(`retry: 2000\nevent: hello\ndata: {}\n\n`);
     if (this.closed) {
       // The hub is stopping and closeAll has run (this request was still being authenticated): a

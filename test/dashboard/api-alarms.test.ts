@@ -83,6 +83,15 @@ describe('alarm board', () => {
     expect(anon.status).toBe(401);
   });
 
+  it('HEAD /api/events answers its headers and ends, holding no stream open (found by the fuzz harness)', async () => {
+    const officer = await userClient(t, 'dana', 'duty_officer');
+    // Before the fix the headers never came: node sends a HEAD response's headers only at its end.
+    const res = await fetch(`${t.httpUrl}/api/events`, { method: 'HEAD', headers: { cookie: officer.cookie! }, signal: AbortSignal.timeout(5000) });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
+    expect(await res.text()).toBe('');
+  });
+
   it('covert alarm: script answers, the 5-minute call-back, notes, police called and the hand-over, all in the timeline', async () => {
     const f = await fob('fob-1', 'sam');
     await t.addVisit({ workerId: 'sam', ref: 'V-1042', nextLocation: 'office' });
