@@ -1,6 +1,6 @@
 /** The bench's outputs: a table for the terminal, docs/benchmarks.md and its SVG charts. */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import type { BenchResults } from './bench-command.js';
+import type { BenchResults } from './bench-results.js';
 import { barChart, histogram, lineChart } from './svg-charts.js';
 
 const ms = (n: number): string => (Number.isFinite(n) ? `${n} ms` : 'n/a');

@@ -25,6 +25,7 @@ import type { EscalationPolicy } from './rules/escalation-policy.js';
 import { createDispatcher } from './notifiers/create-dispatcher.js';
 import type { Dispatcher } from './notifiers/dispatcher.js';
 import { StoreNoticeJournal } from './notifiers/notice-journal.js';
+import type { HubServices } from './hub-services.js';
 
 export interface HubOptions {
   config: HubConfig;
@@ -43,7 +44,7 @@ export interface HubOptions {
 /** Default time limit of one step of Hub.stop. */
 export const STOP_STEP_MS = 5000;
 
-export class Hub {
+export class Hub implements HubServices {
   mqttPort = 0;
   httpPort = 0;
   /** Alert forwarding (e-mail, webhook, ARC); null when [notifiers] configures none. */

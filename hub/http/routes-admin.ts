@@ -2,7 +2,7 @@
 // escalation policies in force, dashboard users (add, disable, sign out everywhere), API tokens and
 // the audit log.
 import { z } from 'zod';
-import type { ApiApp, ApiContext } from './api.js';
+import type { ApiApp, ApiContext } from './api-context.js';
 import { ANY_ROLE, requireRole } from './auth.js';
 import { ApiError, createApiToken, createUser, publicUser, setUserDisabled } from './users.js';
 import { addDevice, assignDevice, revokeDevice } from '../admin/admin-service.js';
