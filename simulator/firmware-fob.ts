@@ -9,6 +9,7 @@ import { SimulatedBoard } from '../firmware/sim/espruino-sim.js';
 import { SimulatedPuck, GESTURE_PATTERNS } from '../firmware/sim/puck-sim.js';
 import { SimulatedRak } from '../firmware/sim/rak-sim.js';
 import { eventTopic } from '../shared/protocol-core.js';
+import { FOB_STORAGE } from '../shared/vocabulary.js';
 import { BleRelay } from './ble-relay.js';
 import type { Gesture } from './scenario/scenario-schema.js';
 import type { VirtualFob, VirtualFobFactory, VirtualFobSpec } from './virtual-fob.js';
@@ -31,7 +32,7 @@ class FirmwareFob implements VirtualFob {
   ) {
     this.deviceId = spec.deviceId;
     this.board = spec.board;
-    this.storage = { 'lw.json': JSON.stringify({ id: spec.deviceId, pw: spec.secret, h: spec.hubHost, p: spec.hubPort }) };
+    this.storage = { [FOB_STORAGE.identity]: JSON.stringify({ id: spec.deviceId, pw: spec.secret, h: spec.hubHost, p: spec.hubPort }) };
     if (spec.board === 'puck') {
       this.puck = new SimulatedPuck(script, this.storage);
     } else {
@@ -127,7 +128,7 @@ class FirmwareFob implements VirtualFob {
   }
 
   outboxSize(): number {
-    const saved = this.storage['lw-ob'];
+    const saved = this.storage[FOB_STORAGE.outbox];
     return saved ? (JSON.parse(saved).e as unknown[]).length : 0;
   }
 

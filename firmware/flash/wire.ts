@@ -8,21 +8,14 @@
  *   \x10try{print("<LW7 "+JSON.stringify(EXPR)+" LW7>")}catch(e){print("<LW7! "+JSON.stringify(""+e)+" LW7>")}\n
  */
 import { crc32 } from 'node:zlib';
+import { FLASH_STORAGE, FOB_STORAGE } from '../../shared/vocabulary.js';
 
-/** Storage names on the board (issue 8: the identity is never inside the code). */
-export const FILES = {
-  /** What Espruino runs at boot. */
-  boot: '.bootcde',
-  /** Identity, hub address and credentials, read by the firmware at boot. */
-  identity: 'lw.json',
-  /** The identity while an upload is in progress (becomes lw.json at the end). */
-  identityNew: 'lw.new',
-  /** The bundle while it is uploaded, chunk by chunk (becomes .bootcde at the end). */
-  staging: 'lw.up',
-  /** The firmware's outbox and boot counter: another device's must not survive a re-provision. */
-  outbox: 'lw-ob',
-  bootCount: 'lw-bc',
-} as const;
+/**
+ * Storage names on the board (issue 8: the identity is never inside the code): the tool's own files
+ * and the firmware's (its outbox and boot counter: another device's must not survive a re-provision),
+ * both from the vocabulary (shared/vocabulary.ts), so the tool writes the names the firmware reads.
+ */
+export const FILES = { ...FLASH_STORAGE, ...FOB_STORAGE } as const;
 
 /** Bytes of the bundle per Storage.write: small enough for a Puck.js's input line and RAM. */
 export const CHUNK_BYTES = 512;

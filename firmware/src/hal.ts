@@ -34,12 +34,11 @@ export interface Hal {
   beacon?(battery: number, moved: number, beats: number): void;
 }
 
-/** Storage files. The identity file is written at flashing time, never compiled in. */
-export const STORAGE = {
-  identity: 'lw.json',
-  outbox: 'lw-ob',
-  bootCount: 'lw-bc',
-};
+/**
+ * Storage files. The identity file is written at flashing time, never compiled in. The names are the
+ * vocabulary's (shared/vocabulary.ts), which the flashing tool uses too: the two cannot disagree.
+ */
+export { FOB_STORAGE as STORAGE } from '../../shared/vocabulary';
 
 export interface Identity {
   /** Device id. */

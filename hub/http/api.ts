@@ -22,6 +22,7 @@ import { registerAlarmRoutes } from './routes-alarms.js';
 import { registerWorkerRoutes } from './routes-workers.js';
 import { registerAdminRoutes } from './routes-admin.js';
 import { LiveEvents } from './live-events.js';
+import { registerVocabulary } from './vocabulary-route.js';
 import type { ApiContext } from './api-context.js';
 
 
@@ -66,6 +67,8 @@ export async function registerApi(http: FastifyInstance, hub: HubServices): Prom
       res.setHeader('cache-control', 'no-cache');
     },
   });
+  // The vocabulary (shared/vocabulary.ts) as an ES module for the dashboard and the companion.
+  await registerVocabulary(http);
   // Links in notifications point at /alarms/<id>.
   http.get('/alarms/:id', { schema: { hide: true } }, async (req, reply) => reply.redirect(`/#/alarm/${encodeURIComponent((req.params as { id: string }).id)}`));
 
