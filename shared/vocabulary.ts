@@ -9,6 +9,8 @@
  * (hub/http/vocabulary-route.ts).
  */
 
+import type { EventKind } from './protocol-core.js';
+
 // ---------------------------------------------------------------------------------------------
 // Alarm kinds
 
@@ -37,6 +39,8 @@ export interface AlarmKindInfo {
    * no sound on the fob, ever (R1).
    */
   sound: 'alarm' | 'chime';
+  /** The fob event (`k`, protocol-core.ts EVENT) that raises it; null for the kinds the hub's rules raise. */
+  fobEvent: EventKind | null;
 }
 
 export const ALARM_KIND: Record<AlarmKind, AlarmKindInfo> = {
@@ -47,6 +51,7 @@ export const ALARM_KIND: Record<AlarmKind, AlarmKindInfo> = {
     priority: 1,
     contactId: { code: 120, name: 'Panic alarm' },
     sound: 'alarm',
+    fobEvent: 'sos',
   },
   covert_sos: {
     label: 'Covert SOS',
@@ -55,6 +60,7 @@ export const ALARM_KIND: Record<AlarmKind, AlarmKindInfo> = {
     priority: 1,
     contactId: { code: 121, name: 'Duress' },
     sound: 'alarm',
+    fobEvent: 'cov',
   },
   man_down: {
     label: 'Man down',
@@ -65,6 +71,7 @@ export const ALARM_KIND: Record<AlarmKind, AlarmKindInfo> = {
     // emergency) is the pendant button, which here is the SOS (120/121) already.
     contactId: { code: 100, name: 'Medical' },
     sound: 'alarm',
+    fobEvent: 'mdn',
   },
   missed_checkin: {
     label: 'Missed check-in',
@@ -73,6 +80,7 @@ export const ALARM_KIND: Record<AlarmKind, AlarmKindInfo> = {
     priority: 2,
     contactId: { code: 102, name: 'Fail to report in' },
     sound: 'alarm',
+    fobEvent: null,
   },
   device_silent: {
     label: 'Device silent',
@@ -81,6 +89,7 @@ export const ALARM_KIND: Record<AlarmKind, AlarmKindInfo> = {
     priority: 3,
     contactId: { code: 350, name: 'Communication trouble' },
     sound: 'chime',
+    fobEvent: null,
   },
   low_battery: {
     label: 'Low battery',
@@ -89,6 +98,7 @@ export const ALARM_KIND: Record<AlarmKind, AlarmKindInfo> = {
     priority: 4,
     contactId: { code: 302, name: 'Low system battery' },
     sound: 'chime',
+    fobEvent: null,
   },
 };
 

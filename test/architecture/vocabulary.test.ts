@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import * as vocabulary from '../../shared/vocabulary.js';
 import { ALARM_KIND, ALARM_KINDS, FLASH_STORAGE, FOB_STORAGE, TIMELINE_STEP, TIMELINE_STEP_TYPES, alarmKindRank, type AlarmKind, type NoticeState, type TimelineStepType } from '../../shared/vocabulary.js';
-import type { Command, CommandKind, EventKind, FobEvent, Heartbeat } from '../../shared/protocol-core.js';
+import { ALARM_EVENT_KINDS, isAlarmKind, type Command, type CommandKind, type EventKind, type FobEvent, type Heartbeat } from '../../shared/protocol-core.js';
 import type { AlertMessage, CommandMessage, FobEventMessage, HeartbeatMessage } from '../../shared/protocol-schemas.js';
 import type { AlarmRecord, NoticeRecord } from '../../hub/store/store-types.js';
 import { CID_CODES } from '../../hub/notifiers/sia-dc09/contact-id.js';
@@ -38,6 +38,12 @@ describe('the alarm-kind table', () => {
       expect(ALARM_KIND[k].summaryLabel).toBe(ALARM_KIND[k].summaryLabel.toUpperCase());
       expect(ALARM_KIND[k].sound).toBe('alarm');
     }
+  });
+
+  it('names the fob events that raise an alarm, and only those (protocol-core.ts ALARM_EVENT_KINDS)', () => {
+    const raisedByFob = ALARM_KINDS.map((k) => ALARM_KIND[k].fobEvent).filter((e) => e !== null);
+    expect(raisedByFob).toEqual(ALARM_EVENT_KINDS);
+    for (const e of raisedByFob) expect(isAlarmKind(e)).toBe(true);
   });
 
   it('is what the ARC notifier sends', () => {
