@@ -1,7 +1,7 @@
 /**
  * One vocabulary (issue 18): shared/vocabulary.ts is the table of alarm kinds, timeline steps, notice
  * states and the fob's Storage names. These tests hold the tables to their meaning, hold the copies
- * not yet switched over (the dashboard's script) to the table, check at compile time that each
+ * not yet switched over (the dashboard's script, the alert summary, the e-mail) to the table, check at compile time that each
  * message's TypeScript interface (protocol-core.ts, which the firmware compiles) and its zod schema
  * agree, and fetch /vocabulary.js from a real hub.
  */
@@ -14,6 +14,9 @@ import { ALARM_EVENT_KINDS, isAlarmKind, type Command, type CommandKind, type Ev
 import type { AlertMessage, CommandMessage, FobEventMessage, HeartbeatMessage } from '../../shared/protocol-schemas.js';
 import type { AlarmRecord, NoticeRecord } from '../../hub/store/store-types.js';
 import { CID_CODES } from '../../hub/notifiers/sia-dc09/contact-id.js';
+import { emailSubject, emailText } from '../../hub/notifiers/email-notifier.js';
+import type { Notice } from '../../hub/notifiers/notifier.js';
+import { summarise } from '../../hub/rules/rules-runtime.js';
 import { FILES } from '../../firmware/flash/wire.js';
 import { buildFirmware } from '../../firmware/build/build.js';
 import { startTestHub, type TestHub } from '../helpers/hub-harness.js';
@@ -67,6 +70,30 @@ describe('copies not yet switched to the vocabulary agree with it', () => {
     expect(block, 'STEP_LABEL not found in hub/dashboard/public/app.js').not.toBeNull();
     const pairs = Object.fromEntries([...block![1].matchAll(/^\s*(\w+): '([^']*)',?$/gm)].map((m) => [m[1], m[2]]));
     expect(pairs).toEqual(Object.fromEntries(TIMELINE_STEP_TYPES.map((t) => [t, TIMELINE_STEP[t].label])));
+  });
+
+  it("the dashboard's sound: the loud beep for priority 1-2, which are the kinds whose sound is 'alarm'", () => {
+    expect(app).toContain('const loud = fresh.some((a) => a.priority <= 2);');
+    for (const k of ALARM_KINDS) expect(ALARM_KIND[k].sound === 'alarm', k).toBe(ALARM_KIND[k].priority <= 2);
+  });
+
+  it("the alert summary (rules-runtime.ts summarise) opens with the kind's summaryLabel", () => {
+    for (const kind of ALARM_KINDS) {
+      const alarm = { kind, workerId: 'sam', deviceId: 'fob-1', visitRef: null, drill: false, reason: 'test' } as AlarmRecord;
+      expect(summarise(alarm, 'Sam Carter')).toBe(`${ALARM_KIND[kind].summaryLabel} from Sam Carter: test`);
+    }
+  });
+
+  it("the e-mail (email-notifier.ts) uses the kind's noticeText, its subject the words before ' ('", () => {
+    for (const kind of ALARM_KINDS) {
+      const alert: AlertMessage = {
+        v: 1, alarmId: 'a1', kind, state: 'notifying', priority: ALARM_KIND[kind].priority, deviceId: 'fob-1', workerId: 'sam', workerName: 'Sam Carter',
+        visitRef: null, level: 0, targets: [], raisedAt: '2026-12-01T09:00:00.000Z', at: '2026-12-01T09:00:00.000Z', drill: false, summary: 's',
+      };
+      const notice: Notice = { noticeId: 'n1', alert, recipient: null, link: 'http://hub/alarms/a1', attempt: 1 };
+      expect(emailSubject(notice)).toBe(`${ALARM_KIND[kind].noticeText.split(' (')[0]}: Sam Carter`);
+      expect(emailText(notice, 'Hub')).toContain(ALARM_KIND[kind].noticeText);
+    }
   });
 
   it("the dashboard's records filter lists every kind", () => {
