@@ -20,6 +20,7 @@ import { summarise } from '../../hub/rules/rules-runtime.js';
 import { FILES } from '../../firmware/flash/wire.js';
 import { buildFirmware } from '../../firmware/build/build.js';
 import { startTestHub, type TestHub } from '../helpers/hub-harness.js';
+import { launchChromium } from '../dashboard/browser.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 type KeysOfUnion<T> = T extends unknown ? keyof T : never;
@@ -155,5 +156,25 @@ describe('/vocabulary.js on a running hub', () => {
       expect(served[key], key).toEqual(vocabulary[key]);
     }
     expect(served.alarmKindRank('missed_checkin')).toBe(3);
+  });
+
+  it("imports in Chromium on the dashboard's page, under its Content-Security-Policy", async () => {
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      const violations: string[] = [];
+      page.on('console', (m) => {
+        if (/Content.Security.Policy/i.test(m.text())) violations.push(m.text());
+      });
+      await page.goto(`${t.httpUrl}/`);
+      // A string, not a function: vitest would rewrite an import() in a function's body for Node.
+      const got = await page.evaluate(
+        "import('/vocabulary.js').then((v) => ({ label: v.ALARM_KIND.covert_sos.label, step: v.TIMELINE_STEP.police_advised.label, kinds: v.ALARM_KINDS }))",
+      );
+      expect(got).toEqual({ label: ALARM_KIND.covert_sos.label, step: TIMELINE_STEP.police_advised.label, kinds: [...ALARM_KINDS] });
+      expect(violations).toEqual([]);
+    } finally {
+      await browser.close();
+    }
   });
 });
