@@ -7,27 +7,14 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
 import { defineCommand, UsageError } from '../bin/command.js';
-import { benchIngest, type IngestResult } from './ingest-bench.js';
-import { benchFleet, type LatencyResult } from './latency-bench.js';
-import { benchRules, type RulesResult } from './rules-bench.js';
-import { benchCatchUp, type CatchUpResult } from './catch-up-bench.js';
-import { benchFirmware, type FirmwareResult } from './firmware-bench.js';
+import { benchIngest } from './ingest-bench.js';
+import { benchFleet } from './latency-bench.js';
+import { benchRules } from './rules-bench.js';
+import { benchCatchUp } from './catch-up-bench.js';
+import { benchFirmware } from './firmware-bench.js';
 import { ensureMosquitto } from './servers.js';
 import { writeReport } from './report.js';
-
-export interface BenchResults {
-  date: string;
-  quick: boolean;
-  machine: { cpus: number; cpuModel: string; memoryGb: number; node: string };
-  ingest: IngestResult[];
-  latency: LatencyResult | null;
-  fleet: LatencyResult[];
-  rules: RulesResult | null;
-  /** Absent in results written before issue 17. */
-  catchUp?: CatchUpResult | null;
-  firmware: FirmwareResult[];
-  notes: string[];
-}
+import type { BenchResults } from './bench-results.js';
 
 /** The per-process open-file limit (every MQTT connection is one). */
 function fdLimit(): number {

@@ -1,7 +1,7 @@
 /** The bench's outputs: a table for the terminal, docs/benchmarks.md and its SVG charts. */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { currentSection } from './fuzz/fuzz-docs.js';
-import type { BenchResults } from './bench-command.js';
+import type { BenchResults } from './bench-results.js';
 import { barChart, histogram, lineChart } from './svg-charts.js';
 
 const ms = (n: number): string => (Number.isFinite(n) ? `${n} ms` : 'n/a');

@@ -67,6 +67,6 @@ export const COMMANDS: CommandEntry[] = [
   {
     name: 'protocol',
     summary: 'print the protocol version, topics and message kinds',
-    load: async () => (await import('../shared/protocol-command.js')).protocolCommand,
+    load: async () => (await import('./protocol-command.js')).protocolCommand,
   },
 ];

@@ -9,7 +9,6 @@ import { createLogger, type Logger } from './logger.js';
 import type { HubConfig } from './config/config-schema.js';
 import { toEscalationPolicy } from './config/config-schema.js';
 import type { Store } from './store/store.js';
-import type { ContactRecord } from './store/store-types.js';
 import { SqliteStore } from './store/sqlite-store.js';
 import { MqttBroker } from './broker/mqtt-broker.js';
 import { DeviceAuth } from './ingest/device-auth.js';
@@ -34,43 +33,13 @@ import { TlsContext, type ReloadResult } from './tls/tls-context.js';
 import { createMqttsServer, secureOptions, withClientCertificates, type MqttsServer } from './broker/tls-listener.js';
 import { httpsOptions, httpsReloadTarget } from './http/https.js';
 import { isOpen } from './rules/escalation-engine.js';
-import { checkPolicyReach, type ReachProblem } from './notifiers/policy-reach.js';
+import type { ReachProblem } from './notifiers/policy-reach.js';
 
-/** The policies in force, and which alarm kinds use each. */
-export function policiesInForce(config: HubConfig): { policies: Record<string, EscalationPolicy>; usedBy: Record<string, string[]> } {
-  const policies: Record<string, EscalationPolicy> = {};
-  const usedBy: Record<string, string[]> = {};
-  for (const kind of ALARM_KINDS) {
-    const name = config.alarm_policies[kind]!;
-    policies[name] ??= toEscalationPolicy(name, config.policies[name]);
-    (usedBy[name] ??= []).push(kind);
-  }
-  return { policies, usedBy };
-}
-
-/** Forwarding channels `[notifiers]` configures. */
-export function configuredChannels(config: HubConfig): string[] {
-  return Object.entries(config.notifiers)
-    .filter(([k, v]) => k !== 'retain_days' && v !== undefined)
-    .map(([k]) => k);
-}
-
-/** What the policies in force cannot reach, with the contacts in `store` (start-up, --check, the dashboard). */
-export async function reachProblems(config: HubConfig, store: Store): Promise<ReachProblem[]> {
-  return reachProblemsWith(config, await store.read((tx) => tx.listContacts()));
-}
-
-export function reachProblemsWith(config: HubConfig, contacts: ContactRecord[]): ReachProblem[] {
-  const { policies, usedBy } = policiesInForce(config);
-  return checkPolicyReach(policies, usedBy, configuredChannels(config), contacts);
-}
-
-export class StartRefused extends Error {
-  constructor(readonly problems: ReachProblem[]) {
-    super(`--strict: refusing to start: ${problems.length} problem(s) with the escalation policies:\n${problems.map((p) => `  - ${p.message}`).join('\n')}`);
-    this.name = 'StartRefused';
-  }
-}
+// Start-up checks of the escalation policies' reach (issue 16), in their own module so that the
+// HTTP side can use them without importing this file (issue 18: no import cycles).
+export { configuredChannels, policiesInForce, reachProblems, reachProblemsWith, StartRefused } from './notifiers/policy-reach-config.js';
+import { reachProblems, StartRefused } from './notifiers/policy-reach-config.js';
+import type { HubServices } from './hub-services.js';
 
 export interface HubOptions {
   config: HubConfig;
@@ -101,7 +70,7 @@ export interface HubListeners {
   wss: string | null;
 }
 
-export class Hub {
+export class Hub implements HubServices {
   /** The plain MQTT port; 0 when that listener is off (TLS configured without keep_plain_mqtt). */
   mqttPort = 0;
   /** The MQTTS port; 0 without [tls]. */

@@ -12,6 +12,7 @@ import {
   PROTOCOL_VERSION,
   isValidDeviceId,
 } from './protocol-core.js';
+import { ALARM_KINDS, ALARM_STATES } from './vocabulary.js';
 
 const eventId = z
   .string()
@@ -101,11 +102,8 @@ export const commandSchema = z.discriminatedUnion('k', [
 
 export const statusSchema = z.enum(['0', '1']);
 
-export const ALARM_KINDS = ['sos', 'covert_sos', 'man_down', 'missed_checkin', 'device_silent', 'low_battery'] as const;
-export type AlarmKind = (typeof ALARM_KINDS)[number];
-
-export const ALARM_STATES = ['raised', 'notifying', 'acknowledged', 'resolved', 'cancelled', 'exhausted'] as const;
-export type AlarmState = (typeof ALARM_STATES)[number];
+// Alarm kinds and states are the vocabulary's (shared/vocabulary.ts); re-exported for the schemas' users.
+export { ALARM_KINDS, ALARM_STATES, type AlarmKind, type AlarmState } from './vocabulary.js';
 
 /** `lw/alerts/<alarmId>`: what the hub tells downstream systems about an alarm, at every notification. */
 export const alertSchema = z.strictObject({

@@ -10,6 +10,7 @@ import { SimulatedPuck, GESTURE_PATTERNS } from '../firmware/sim/puck-sim.js';
 import { SimulatedRak } from '../firmware/sim/rak-sim.js';
 import { outboxEntries } from '../firmware/sim/outbox-files.js';
 import { eventTopic } from '../shared/protocol-core.js';
+import { FOB_STORAGE } from '../shared/vocabulary.js';
 import { BleRelay } from './ble-relay.js';
 import type { Gesture } from './scenario/scenario-schema.js';
 import type { VirtualFob, VirtualFobFactory, VirtualFobSpec } from './virtual-fob.js';
@@ -32,7 +33,7 @@ class FirmwareFob implements VirtualFob {
   ) {
     this.deviceId = spec.deviceId;
     this.board = spec.board;
-    this.storage = { 'lw.json': JSON.stringify({ id: spec.deviceId, pw: spec.secret, h: spec.hubHost, p: spec.hubPort }) };
+    this.storage = { [FOB_STORAGE.identity]: JSON.stringify({ id: spec.deviceId, pw: spec.secret, h: spec.hubHost, p: spec.hubPort }) };
     if (spec.board === 'puck') {
       this.puck = new SimulatedPuck(script, this.storage);
     } else {

@@ -5,6 +5,7 @@
 import { request, type ClientRequest } from 'node:http';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { LoadCommand, LoadEvent, LoadStart } from './load-protocol.js';
+import type { TimelineStepType } from '../../shared/vocabulary.js';
 
 const send = (e: LoadEvent): void => {
   process.send!(e);
@@ -186,7 +187,7 @@ function openDashboardStream(d: NonNullable<LoadStart['dashboard']>): Promise<vo
 async function alarmSource(d: NonNullable<LoadStart['dashboard']>, alarmId: string): Promise<string | null> {
   const res = await fetch(`${d.httpUrl}/api/alarms/${encodeURIComponent(alarmId)}`, { headers: { authorization: `Bearer ${d.token}` } });
   if (!res.ok) return null;
-  const body = (await res.json()) as { alarm: { deviceId: string | null }; timeline: { type: string; detail?: { eventId?: string | null } }[] };
+  const body = (await res.json()) as { alarm: { deviceId: string | null }; timeline: { type: TimelineStepType; detail?: { eventId?: string | null } }[] };
   const eventId = body.timeline.find((e) => e.type === 'raised')?.detail?.eventId;
   return body.alarm.deviceId && eventId ? `${body.alarm.deviceId}/${eventId}` : null;
 }

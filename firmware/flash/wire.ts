@@ -9,29 +9,14 @@
  */
 import { crc32 } from 'node:zlib';
 import type { Wiring } from '../src/wiring.js';
+import { FLASH_STORAGE, FOB_STORAGE } from '../../shared/vocabulary.js';
 
-/** Storage names on the board (issue 8: the identity is never inside the code). */
-export const FILES = {
-  /** What Espruino runs at boot. */
-  boot: '.bootcde',
-  /** Identity, hub address and credentials, read by the firmware at boot. */
-  identity: 'lw.json',
-  /** The identity while an upload is in progress (becomes lw.json at the end). */
-  identityNew: 'lw.new',
-  /** The bundle while it is uploaded, chunk by chunk (becomes .bootcde at the end). */
-  staging: 'lw.up',
-  /**
-   * The firmware's outbox (one file per waiting event, this prefix and the event id, and the uptime
-   * mark; firmware/src/core/outbox.ts) and boot counter: another device's must not survive a
-   * re-provision. `lw-ob` is the single outbox file of firmware before issue 14's.
-   */
-  outbox: 'lw-e',
-  outboxMark: 'lw-up',
-  legacyOutbox: 'lw-ob',
-  bootCount: 'lw-bc',
-  /** RAK5010 over TLS: the CA certificate (PEM) pinned for the hub; the firmware uploads it to the BG96. */
-  ca: 'lw.ca',
-} as const;
+/**
+ * Storage names on the board (issue 8: the identity is never inside the code): the tool's own files
+ * and the firmware's (its outbox and boot counter: another device's must not survive a re-provision),
+ * both from the vocabulary (shared/vocabulary.ts), so the tool writes the names the firmware reads.
+ */
+export const FILES = { ...FLASH_STORAGE, ...FOB_STORAGE } as const;
 
 /** Bytes of the bundle per Storage.write: small enough for a Puck.js's input line and RAM. */
 export const CHUNK_BYTES = 512;

@@ -39,17 +39,11 @@ export interface Hal {
   beacon?(battery: number, moved: number, beats: number): void;
 }
 
-/** Storage files. The identity file is written at flashing time, never compiled in. */
-export const STORAGE = {
-  identity: 'lw.json',
-  /** Outbox entries: one file per waiting event, this prefix and the event id (core/outbox.ts). */
-  outbox: 'lw-e',
-  /** The uptime the fob had reached while events waited, so their ages carry over a reboot. */
-  outboxMark: 'lw-up',
-  bootCount: 'lw-bc',
-  /** RAK5010 over TLS: the CA certificate (PEM) pinned for the hub, written at flashing time. */
-  ca: 'lw.ca',
-};
+/**
+ * Storage files. The identity file is written at flashing time, never compiled in. The names are the
+ * vocabulary's (shared/vocabulary.ts), which the flashing tool uses too: the two cannot disagree.
+ */
+export { FOB_STORAGE as STORAGE } from '../../shared/vocabulary.js';
 
 export interface Identity {
   /** Device id. */

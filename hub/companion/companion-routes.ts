@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { hasZodFastifySchemaValidationErrors, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
-import type { Hub } from '../hub.js';
+import type { HubServices } from '../hub-services.js';
 import { AdminError, addVisit } from '../admin/admin-service.js';
 import { LIMITS } from '../../shared/protocol-core.js';
 import { CompanionAuthError, type CompanionAuth, type CompanionWorker } from './companion-auth.js';
@@ -111,7 +111,7 @@ const workerOut = z.object({ id: z.string(), name: z.string() });
 const deviceOut = z.object({ id: z.string(), board: z.string().nullable() }).nullable();
 const errorOut = z.object({ error: z.string(), field: z.string().optional() });
 
-export async function registerCompanion(http: FastifyInstance, hub: Hub, opts: CompanionOptions): Promise<Companion> {
+export async function registerCompanion(http: FastifyInstance, hub: HubServices, opts: CompanionOptions): Promise<Companion> {
   const tokens = new RelayTokens(hub.clock);
   const { auth } = opts;
   /**

@@ -6,14 +6,13 @@
  * Errors are always JSON `{ error, field? }` with a sentence a person can act on.
  */
 import { fileURLToPath } from 'node:url';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest, RawServerDefault } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fastifyCookie from '@fastify/cookie';
 import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
-import type { Hub } from '../hub.js';
+import type { HubServices } from '../hub-services.js';
 import { AdminError } from '../admin/admin-service.js';
 import { AlarmActionError } from '../rules/rules-runtime.js';
 import { Auth, decorateAuth, SESSION_COOKIE } from './auth.js';
@@ -24,14 +23,9 @@ import { registerWorkerRoutes } from './routes-workers.js';
 import { registerAdminRoutes } from './routes-admin.js';
 import { registerForwardingRoutes } from './routes-forwarding.js';
 import { LiveEvents } from './live-events.js';
+import { registerVocabulary } from './vocabulary-route.js';
+import type { ApiContext } from './api-context.js';
 
-export type ApiApp = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, ZodTypeProvider>;
-
-export interface ApiContext {
-  hub: Hub;
-  auth: Auth;
-  live: LiveEvents;
-}
 
 const PUBLIC_DIR = fileURLToPath(new URL('../dashboard/public/', import.meta.url));
 
@@ -42,7 +36,7 @@ const SECURITY_HEADERS: Record<string, string> = {
   'x-frame-options': 'DENY',
 };
 
-export async function registerApi(http: FastifyInstance, hub: Hub): Promise<void> {
+export async function registerApi(http: FastifyInstance, hub: HubServices): Promise<void> {
   const secure = hub.config.hub.public_url.startsWith('https:');
   const auth = new Auth(hub.store, hub.clock, secure);
   const live = new LiveEvents(hub);
@@ -74,6 +68,8 @@ export async function registerApi(http: FastifyInstance, hub: Hub): Promise<void
       res.setHeader('cache-control', 'no-cache');
     },
   });
+  // The vocabulary (shared/vocabulary.ts) as an ES module for the dashboard and the companion.
+  await registerVocabulary(http);
   // Links in notifications point at /alarms/<id>.
   http.get('/alarms/:id', { schema: { hide: true } }, async (req, reply) => reply.redirect(`/#/alarm/${encodeURIComponent((req.params as { id: string }).id)}`));
 

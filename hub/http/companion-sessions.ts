@@ -13,13 +13,13 @@ import { sha256 } from './passwords.js';
 import type { Clock } from '../clock.js';
 import type { Store } from '../store/store.js';
 import type { FastifyInstance } from 'fastify';
-import type { Hub } from '../hub.js';
+import type { HubServices } from '../hub-services.js';
 
 /** A phone stays signed in for 30 days; a lost one is signed out by a manager. */
 export const COMPANION_SESSION_TTL_MS = 30 * 24 * 3600_000;
 
 /** The companion's auth on a hub whose API is registered (registerApi ran on `http`). */
-export function companionAuthFor(http: FastifyInstance, hub: Hub): CompanionAuth {
+export function companionAuthFor(http: FastifyInstance, hub: HubServices): CompanionAuth {
   return new CompanionSessions(http.lonewatchAuth, hub.store, hub.clock);
 }
 

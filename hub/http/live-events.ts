@@ -3,7 +3,7 @@
  * pushed to each open /api/events stream. The browser then fetches what it shows, with its own rights.
  */
 import type { FastifyReply } from 'fastify';
-import type { Hub } from '../hub.js';
+import type { HubServices } from '../hub-services.js';
 
 interface Stream {
   reply: FastifyReply;
@@ -15,7 +15,7 @@ export class LiveEvents {
   private seq = 0;
   private closed = false;
 
-  constructor(hub: Hub) {
+  constructor(hub: HubServices) {
     hub.runtime.on('alarm', (ev: { alarmId: string; type: string }) => this.broadcast('alarm', { alarmId: ev.alarmId, type: ev.type }));
   }
 

@@ -2,7 +2,7 @@
 // escalation policies in force, dashboard users (add, disable, sign out everywhere), API tokens and
 // the audit log.
 import { z } from 'zod';
-import type { ApiApp, ApiContext } from './api.js';
+import type { ApiApp, ApiContext } from './api-context.js';
 import { ANY_ROLE, requireRole } from './auth.js';
 import { ApiError, createApiToken, createUser, publicUser, setUserDisabled } from './users.js';
 import { addDevice, assignDevice, revokeDevice } from '../admin/admin-service.js';
@@ -10,7 +10,7 @@ import { toEscalationPolicy } from '../config/config-schema.js';
 import { ALARM_KINDS } from '../../shared/protocol-schemas.js';
 import { BOARDS } from '../../shared/protocol-core.js';
 import { STAFF_ROLES, USER_ROLES } from '../store/store-types.js';
-import { KIND_LABEL } from './views.js';
+import { ALARM_KIND } from '../../shared/vocabulary.js';
 
 const deviceParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, { error: 'must be a device id' }) });
 const userParams = z.object({ username: z.string().regex(/^[a-z0-9][a-z0-9_.-]{1,31}$/, { error: 'must be a username' }) });
@@ -88,7 +88,7 @@ export function registerAdminRoutes(app: ApiApp, { hub, auth }: ApiContext): voi
   app.get('/admin/policies', { schema: { tags: ['admin'], summary: 'The escalation policies in force and which alarm kind uses which (from lonewatch.toml)' }, preHandler: ANY_ROLE }, async () => {
     const cfg = hub.config;
     return {
-      alarmPolicies: ALARM_KINDS.map((kind) => ({ kind, label: KIND_LABEL[kind], policy: cfg.alarm_policies[kind] })),
+      alarmPolicies: ALARM_KINDS.map((kind) => ({ kind, label: ALARM_KIND[kind].label, policy: cfg.alarm_policies[kind] })),
       policies: Object.keys(cfg.policies)
         .sort()
         .map((name) => toEscalationPolicy(name, cfg.policies[name])),

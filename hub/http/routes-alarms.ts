@@ -1,7 +1,7 @@
 // Alarms: the live board, one alarm with its timeline and the covert script, officer actions, the
 // police hand-over, live events, and the incident records (search, CSV).
 import { z } from 'zod';
-import type { ApiApp, ApiContext } from './api.js';
+import type { ApiApp, ApiContext } from './api-context.js';
 import { ANY_ROLE } from './auth.js';
 import { ApiError } from './users.js';
 import { isOpen } from '../rules/escalation-engine.js';

@@ -1,6 +1,6 @@
 // Sign-in, sign-out and "who am I" for the dashboard.
 import { z } from 'zod';
-import type { ApiApp, ApiContext } from './api.js';
+import type { ApiApp, ApiContext } from './api-context.js';
 import { requireRole } from './auth.js';
 import { STAFF_ROLES, USER_ROLES } from '../store/store-types.js';
 import { FIRST_ADMIN_COMMAND } from './first-admin.js';

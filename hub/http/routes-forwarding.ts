@@ -1,9 +1,9 @@
 // Forwarding status for the dashboard's standing warning (issue 16): what the escalation policies
 // cannot reach (channels not configured, contacts missing), and the state of each channel's path (an
 // ARC that is down or refusing is itself an alarm on the board, with sound).
-import type { ApiApp, ApiContext } from './api.js';
+import type { ApiApp, ApiContext } from './api-context.js';
 import { ANY_ROLE } from './auth.js';
-import { configuredChannels } from '../hub.js';
+import { configuredChannels } from '../notifiers/policy-reach-config.js';
 
 export function registerForwardingRoutes(app: ApiApp, { hub }: ApiContext): void {
   app.get(

@@ -1,7 +1,7 @@
 // Workers: the board (status, last sighting, next check-in), private details under R22, the day's
 // itinerary with the R8/R9 policy checks, and (admin) editing a worker's record.
 import { z } from 'zod';
-import type { ApiApp, ApiContext } from './api.js';
+import type { ApiApp, ApiContext } from './api-context.js';
 import { ANY_ROLE, requireRole } from './auth.js';
 import { ApiError } from './users.js';
 import { addVisit } from '../admin/admin-service.js';

@@ -1,22 +1,11 @@
 /** Shapes the API returns, built from store records (never a worker's private fields). */
 import type { StoreTx } from '../store/store.js';
-import type { AlarmKind, AlarmRecord, StoredTimelineEntry, VisitRecord, WorkerRecord } from '../store/store-types.js';
+import type { AlarmRecord, StoredTimelineEntry, VisitRecord, WorkerRecord } from '../store/store-types.js';
+import { ALARM_KIND, alarmKindRank, type TimelineStepType } from '../../shared/vocabulary.js';
 import { isOpen } from '../rules/escalation-engine.js';
 import { summarise } from '../rules/rules-runtime.js';
 
 const DAY = 24 * 3600_000;
-
-/** Loudest first: SOS, covert SOS, man-down, missed check-in, device health. */
-export const KIND_RANK: Record<AlarmKind, number> = { sos: 0, covert_sos: 1, man_down: 2, missed_checkin: 3, device_silent: 4, low_battery: 5 };
-
-export const KIND_LABEL: Record<AlarmKind, string> = {
-  sos: 'SOS',
-  covert_sos: 'Covert SOS',
-  man_down: 'Man down',
-  missed_checkin: 'Missed check-in',
-  device_silent: 'Device silent',
-  low_battery: 'Low battery',
-};
 
 /** The purple-file script (R4, policy 004), in the order the officer asks. */
 export const SCRIPT_QUESTIONS = [
@@ -36,7 +25,9 @@ export function compareAlarms(a: AlarmRecord, b: AlarmRecord): number {
   const openA = isOpen(a) ? 0 : 1;
   const openB = isOpen(b) ? 0 : 1;
   if (openA !== openB) return openA - openB;
-  if (openA === 0 && KIND_RANK[a.kind] !== KIND_RANK[b.kind]) return KIND_RANK[a.kind] - KIND_RANK[b.kind];
+  // Open alarms loudest first (shared/vocabulary.ts ALARM_KINDS order), then newest first.
+  const rank = alarmKindRank(a.kind) - alarmKindRank(b.kind);
+  if (openA === 0 && rank !== 0) return rank;
   return b.raisedAt - a.raisedAt;
 }
 
@@ -44,7 +35,7 @@ export function alarmView(a: AlarmRecord, workerName: string | null) {
   return {
     id: a.id,
     kind: a.kind,
-    kindLabel: KIND_LABEL[a.kind],
+    kindLabel: ALARM_KIND[a.kind].label,
     state: a.state,
     open: isOpen(a),
     priority: a.priority,
@@ -126,10 +117,12 @@ export async function currentVisit(tx: StoreTx, alarm: AlarmRecord, now: number)
 export function scriptState(timeline: StoredTimelineEntry[]) {
   const latest = new Map<string, StoredTimelineEntry>();
   let callbackDueAt: number | null = null;
+  // Step types are the vocabulary's: a misspelt one is a compile error, not a script that never fills in.
+  const is = (e: StoredTimelineEntry, type: TimelineStepType): boolean => e.type === type;
   for (const e of timeline) {
-    if (e.type === 'script_answer' && typeof e.detail.question === 'string') latest.set(e.detail.question, e);
-    if (e.type === 'callback_scheduled' && typeof e.detail.dueAt === 'number') callbackDueAt = e.detail.dueAt;
-    if (e.type === 'callback_done') callbackDueAt = null;
+    if (is(e, 'script_answer') && typeof e.detail.question === 'string') latest.set(e.detail.question, e);
+    if (is(e, 'callback_scheduled') && typeof e.detail.dueAt === 'number') callbackDueAt = e.detail.dueAt;
+    if (is(e, 'callback_done')) callbackDueAt = null;
   }
   return {
     questions: SCRIPT_QUESTIONS.map((q) => {

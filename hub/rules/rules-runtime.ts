@@ -15,6 +15,7 @@ import type { Store, StoreTx } from '../store/store.js';
 import type { AlarmKind, AlarmRecord, TimelineEntry, VisitRecord } from '../store/store-types.js';
 import type { AlertMessage, CommandMessage } from '../../shared/protocol-schemas.js';
 import { PROTOCOL_VERSION } from '../../shared/protocol-core.js';
+import { ALARM_KIND } from '../../shared/vocabulary.js';
 import { isOpen, nextWakeAt, stepEscalation, type EscalationEffect, type EscalationInput } from './escalation-engine.js';
 import { initialCheckinState, stepCheckin, type CheckinInput, type CheckinRules, type CheckinState } from './checkin-engine.js';
 import { initialDeviceHealth, stepDeviceHealth, type DeviceHealthInput, type DeviceHealthRules } from './device-health-engine.js';
@@ -25,15 +26,6 @@ import { channelInfo, isForwardingChannel } from '../notifiers/channel-registry.
 import { isDrillDevice, isDrillWorker } from './drill.js';
 
 const DAY = 24 * 3600_000;
-
-export const ALARM_PRIORITY: Record<AlarmKind, number> = {
-  sos: 1,
-  covert_sos: 1,
-  man_down: 1,
-  missed_checkin: 2,
-  device_silent: 3,
-  low_battery: 4,
-};
 
 export interface RulesRuntimeOptions {
   store: Store;
@@ -259,7 +251,7 @@ export class RulesRuntime extends EventEmitter {
       id: newAlarmId(now),
       kind: spec.kind,
       state: 'raised',
-      priority: ALARM_PRIORITY[spec.kind],
+      priority: ALARM_KIND[spec.kind].priority,
       workerId: spec.workerId,
       deviceId: spec.deviceId,
       visitRef,

@@ -10,6 +10,7 @@ import { buildFirmware } from '../../firmware/build/build.js';
 import { SimulatedBoard } from '../../firmware/sim/espruino-sim.js';
 import { SimulatedPuck } from '../../firmware/sim/puck-sim.js';
 import { commandTopic, deviceTopic, TOPIC } from '../../shared/protocol-core.js';
+import { FOB_STORAGE } from '../../shared/vocabulary.js';
 import type { LoadCommand, LoadEvent, LoadStart } from '../../bench/load/load-protocol.js';
 
 interface Fob {
@@ -46,7 +47,7 @@ async function start(cmd: LoadStart): Promise<void> {
         await new Promise((r) => setTimeout(r, Math.random() * 20));
         const client = await mqtt.connectAsync(cmd.url, { clientId: d.id, username: d.id, password: d.password, reconnectPeriod: 0, connectTimeout: 30_000, keepalive: 300 });
         client.on('error', () => undefined);
-        const puck = new SimulatedPuck(script, { 'lw.json': JSON.stringify({ id: d.id, pw: d.password, h: '', p: 0 }) });
+        const puck = new SimulatedPuck(script, { [FOB_STORAGE.identity]: JSON.stringify({ id: d.id, pw: d.password, h: '', p: 0 }) });
         const fob: Fob = { id: d.id, puck, client };
         await client.subscribeAsync(commandTopic(d.id), { qos: 1 });
         client.on('message', (_t, payload) => {

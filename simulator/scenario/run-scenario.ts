@@ -11,6 +11,7 @@ import type { VirtualFob, VirtualFobFactory } from '../virtual-fob.js';
 import { startSimHub } from '../sim-hub.js';
 import { formatDuration, parseDuration } from './durations.js';
 import type { Expectation, Scenario, ScriptStep } from './scenario-schema.js';
+import type { TimelineStepType } from '../../shared/vocabulary.js';
 
 export const SCENARIO_START = Date.UTC(2026, 10, 23, 8, 0, 0);
 
@@ -217,7 +218,7 @@ export async function runScenario(s: Scenario, opts: RunOptions): Promise<Scenar
       }
       if (e.level !== undefined) {
         const by = e.by ? SCENARIO_START + parseDuration(e.by)! : Infinity;
-        const reached = Math.max(-1, ...(tl.get(alarm.id) ?? []).filter((t) => t.type === 'notify' && t.at <= by).map((t) => Number(t.detail.level)));
+        const reached = Math.max(-1, ...(tl.get(alarm.id) ?? []).filter((t) => t.type === ('notify' satisfies TimelineStepType) && t.at <= by).map((t) => Number(t.detail.level)));
         const ok = reached >= e.level;
         met &&= ok;
         parts.push(`ladder level ${reached}${e.by ? ` by ${e.by}` : ''} (wanted ${e.level})`);

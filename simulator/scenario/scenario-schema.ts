@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { parseDuration } from './durations.js';
+import { ALARM_KINDS, ALARM_STATES } from '../../shared/vocabulary.js';
 
 const duration = z.string().refine((s) => parseDuration(s) !== null, { error: 'must be a duration like "90s", "5m", "3h" or "+1h30m"' });
 const id = z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, { error: 'must be 1-32 letters, digits, - or _' });
@@ -63,7 +64,7 @@ export const scenarioSchema = z.strictObject({
     .array(
       z.strictObject({
         /** What is expected: an alarm of this kind (for this worker), raised within `within` of `after`. */
-        alarm: z.enum(['sos', 'covert_sos', 'man_down', 'missed_checkin', 'device_silent', 'low_battery']).optional(),
+        alarm: z.enum(ALARM_KINDS).optional(),
         worker: id.optional(),
         after: duration.default('0s'),
         within: duration.optional(),
@@ -71,7 +72,7 @@ export const scenarioSchema = z.strictObject({
         level: z.int().min(0).optional(),
         by: duration.optional(),
         /** The alarm ends in this state. */
-        state: z.enum(['notifying', 'acknowledged', 'resolved', 'cancelled', 'exhausted']).optional(),
+        state: z.enum(ALARM_STATES).exclude(['raised']).optional(),
         /** No alarm (of `alarm` kind, for `worker`, when given) is raised at all. */
         nothing_raised: z.boolean().optional(),
         /** The worker's fob never made a sound (covert alarms). */

@@ -148,7 +148,7 @@ describe('companion API', () => {
     p2.end(true);
   });
 
-  it('records an unplanned visit before it starts (R7), with the R8/R9 checks', async () => {
+  it('R7, R8, R9: records an unplanned visit before it starts, with the visit policy checks', async () => {
     const token = await signIn('sam');
     const r = await call('POST', '/visits', token, { ref: 'U-77', minutes: 45 });
     expect(r.status).toBe(200);

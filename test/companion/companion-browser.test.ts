@@ -112,7 +112,7 @@ async function pair(page: Page, fob: PageFob): Promise<void> {
 }
 
 describe('worker companion in Chromium', () => {
-  it('relays the fob: a covert gesture is an alarm at the hub and on the dashboard, the hub ack reaches the fob, and so does "help is coming"', async () => {
+  it('R1, R17: relays the fob: a covert gesture is an alarm at the hub and on the dashboard, the hub ack reaches the fob, and so does "help is coming"', async () => {
     const { t, page, fob } = await setup();
     // A duty officer watches the dashboard (and, for the record, its live feed).
     const officer = await userClient(t, 'dana', 'duty_officer');
@@ -204,7 +204,7 @@ describe('worker companion: the day, offline, and a lost fob', () => {
     expect(t.hub.ingest.counters.events).toBe(3);
   }, 90_000);
 
-  it('the worker starts and extends a visit on the phone, and the hub deadline moves', async () => {
+  it('R11: the worker starts and extends a visit on the phone, and the hub deadline moves', async () => {
     const { t, page } = await setup();
     const now = t.clock.now();
     await t.addVisit({ workerId: 'w-sam', ref: 'V-101', scheduledStart: now, expectedEnd: now + 60 * MINUTE });
@@ -236,7 +236,7 @@ describe('worker companion: the day, offline, and a lost fob', () => {
     await expect.poll(async () => (await t.hub.store.read((tx) => tx.getCheckinState('w-sam')))?.onShift, { timeout: 10_000 }).toBe(false);
   }, 60_000);
 
-  it('a fob lost mid-shift: the worker is told at once, and the hub raises device silent (R16)', async () => {
+  it('R16: a fob lost mid-shift: the worker is told at once, and the hub raises device silent', async () => {
     const { t, page, fob } = await setup();
     const now = t.clock.now();
     await t.addVisit({ workerId: 'w-sam', ref: 'V-201', scheduledStart: now, expectedEnd: now + 120 * MINUTE });
@@ -268,7 +268,7 @@ describe('worker companion: the day, offline, and a lost fob', () => {
     expect(Object.values(t.hub.ingest.counters.rejected).filter((n) => n > 0)).toEqual([]);
   }, 60_000);
 
-  it('a half-hourly check-in (R10): the hub prompts, the phone shows it, the worker checks in and no missed check-in is raised', async () => {
+  it('R10: a half-hourly check-in: the hub prompts, the phone shows it, the worker checks in and no missed check-in is raised', async () => {
     const { t, page } = await setup();
     const now = t.clock.now();
     await t.addVisit({ workerId: 'w-sam', ref: 'V-301', scheduledStart: now, expectedEnd: now + 120 * MINUTE, rag: 'amber', checkinIntervalMin: 30 });
@@ -287,7 +287,7 @@ describe('worker companion: the day, offline, and a lost fob', () => {
     expect((await t.alarms()).map((a) => a.kind)).not.toContain('missed_checkin');
   }, 60_000);
 
-  it('an unplanned visit is recorded on the phone before it starts (R7), then started', async () => {
+  it('R7: an unplanned visit is recorded on the phone before it starts, then started', async () => {
     const { t, page } = await setup();
     await signIn(page, t.httpUrl);
     await page.click('#unplanned summary');
@@ -324,7 +324,7 @@ describe('worker companion: the day, offline, and a lost fob', () => {
     expect(await page.isVisible('#waiting')).toBe(false);
   }, 60_000);
 
-  it('the loud alarm from the phone itself', async () => {
+  it('R2: the loud alarm from the phone itself', async () => {
     const { t, page } = await setup();
     await signIn(page, t.httpUrl);
     // One tap is not enough: the SOS asks once more.
@@ -336,7 +336,7 @@ describe('worker companion: the day, offline, and a lost fob', () => {
     await expect.poll(async () => (await t.alarms()).map((a) => [a.kind, a.deviceId, a.workerId]), { timeout: 10_000 }).toEqual([['sos', 'puck-sam', 'w-sam']]);
   }, 60_000);
 
-  it('the covert control looks like an ordinary button and raises a covert alarm', async () => {
+  it('R1: the covert control looks like an ordinary button and raises a covert alarm', async () => {
     const { t, page } = await setup();
     await signIn(page, t.httpUrl);
     const late = page.locator('#late');

@@ -34,7 +34,7 @@ async function raise(f: TestFob, k: 'sos' | 'cov' | 'mdn', seq: number): Promise
 }
 
 describe('alarm board', () => {
-  it('open alarms first, loudest first; closed ones after', async () => {
+  it('R3: open alarms first, loudest first; closed ones after', async () => {
     const f = await fob('fob-1', 'sam');
     await t.addWorker('ann', { name: 'Ann Lee' });
     const g = await fob('fob-2', 'ann');
@@ -92,7 +92,7 @@ describe('alarm board', () => {
     expect(await res.text()).toBe('');
   });
 
-  it('covert alarm: script answers, the 5-minute call-back, notes, police called and the hand-over, all in the timeline', async () => {
+  it('R4, R5, R19: covert alarm: script answers, the 5-minute call-back, notes, police called and the hand-over, all in the timeline', async () => {
     const f = await fob('fob-1', 'sam');
     await t.addVisit({ workerId: 'sam', ref: 'V-1042', nextLocation: 'office' });
     await t.hub.runtime.workerAction('sam', { type: 'visit_start', ref: 'V-1042', source: 'test' });
@@ -129,7 +129,7 @@ describe('alarm board', () => {
     expect(audit.find((e) => e.action === 'private.view')).toMatchObject({ actor: 'user:dana', subject: 'worker:sam', detail: { context: `police_handover:${id}` } });
   });
 
-  it('cancel as a false alarm needs a reason; a second acknowledgement is refused and recorded', async () => {
+  it('R6, R20: cancel as a false alarm needs a reason; a second acknowledgement is refused and recorded', async () => {
     const f = await fob('fob-1', 'sam');
     await raise(f, 'sos', 1);
     const [alarm] = await t.alarms();
@@ -157,7 +157,7 @@ describe('alarm board', () => {
 });
 
 describe('R22: private details', () => {
-  it('a manager cannot see medical notes outside an alarm; the attempt is logged; during an alarm they can', async () => {
+  it('R22: a manager cannot see medical notes outside an alarm; the attempt is logged; during an alarm they can', async () => {
     const f = await fob('fob-1', 'sam');
     const lee = await userClient(t, 'lee', 'manager');
     const refused = await lee.get('/api/workers/sam/private?fields=medicalNotes');
@@ -181,7 +181,7 @@ describe('R22: private details', () => {
     expect(audit[0]).toMatchObject({ action: 'private.view', detail: { fields: ['medicalNotes'], alarmId: during.body.alarmId } });
   });
 
-  it('a duty officer sees nothing private without an active alarm; an admin sees everything; the hand-over is refused after the alarm', async () => {
+  it('R5, R22: a duty officer sees nothing private without an active alarm; an admin sees everything; the hand-over is refused after the alarm', async () => {
     const f = await fob('fob-1', 'sam');
     const dana = await userClient(t, 'dana', 'duty_officer');
     const adam = await userClient(t, 'adam', 'admin');
@@ -233,14 +233,14 @@ describe('workers and itineraries', () => {
     expect(nothing.status).toBe(409);
   });
 
-  it('R8/R9: a Category 2 visit without a second worker is refused naming the field', async () => {
+  it('R8, R9: a Category 2 visit without a second worker is refused naming the field', async () => {
     const res = await dana.post('/api/workers/sam/visits', { ref: 'V-2', durationMin: 60, riskCategory: 2 });
     expect(res.status).toBe(422);
     expect(res.body).toMatchObject({ field: 'secondWorkerId' });
     expect((res.body as { error: string }).error).toMatch(/Category 2/);
   });
 
-  it('with visit_policy_breach = "flag" the visit is recorded with warnings', async () => {
+  it('R8, R9: with visit_policy_breach = "flag" the visit is recorded with warnings', async () => {
     await t.stop();
     t = await startTestHub({ manualClock: true, config: { rules: { visit_policy_breach: 'flag' } } });
     await t.addWorker('sam', { trainingDate: null });
@@ -278,7 +278,7 @@ describe('workers and itineraries', () => {
 });
 
 describe('records and administration', () => {
-  it('records are searchable and export as CSV with every timeline step; the export is audited', async () => {
+  it('R19, R20: records are searchable and export as CSV with every timeline step; the export is audited', async () => {
     const f = await fob('fob-1', 'sam');
     await raise(f, 'sos', 1);
     await raise(f, 'cov', 2);
@@ -325,7 +325,7 @@ describe('records and administration', () => {
     expect(audit.body.entries[0]).toMatchObject({ actor: 'user:adam' });
   });
 
-  it('admin edits a worker record; only changed field names are audited, never values', async () => {
+  it('R22: admin edits a worker record; only changed field names are audited, never values', async () => {
     const adam = await userClient(t, 'adam', 'admin');
     const res = await adam.request('PUT', '/api/workers/sam', { name: 'Sam Carter', medicalNotes: 'asthma, inhaler in bag', buddyId: 'lm-1' });
     expect(res.status).toBe(200);

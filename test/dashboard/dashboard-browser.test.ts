@@ -39,7 +39,7 @@ afterEach(async () => {
 });
 
 describe('dashboard in Chromium', () => {
-  it('covert SOS: live on the board, script answers, call-back timer, acknowledge, hand-over, resolve, full timeline', { timeout: 60_000 }, async () => {
+  it('R4, R5: covert SOS: live on the board, script answers, call-back timer, acknowledge, hand-over, resolve, full timeline', { timeout: 60_000 }, async () => {
     const page = await signInPage(browser, t.httpUrl, 'dana');
     await page.waitForSelector('#board');
     await expect.poll(() => page.textContent('#board h1')).toBe('No active alarms');
@@ -126,7 +126,7 @@ describe('dashboard in Chromium', () => {
     expect(await page.$$('#open-alarms [data-kind="sos"] .stale')).toHaveLength(1);
   });
 
-  it('an SOS nobody takes sounds again when its ladder repeats (on the hub clock)', async () => {
+  it('R3: an SOS nobody takes sounds again when its ladder repeats (on the hub clock)', async () => {
     const page = await signInPage(browser, t.httpUrl, 'dana');
     await page.waitForSelector('#live:not(.off)');
     await fob.send({ i: makeEventId(1, 1), k: 'sos', ag: 0 });
@@ -157,7 +157,7 @@ describe('dashboard in Chromium', () => {
     await page.close();
   });
 
-  it('workers board: itinerary editing with the R8/R9 checks shown, an unplanned visit, extend and end', async () => {
+  it('R7, R8, R9, R11: workers board: itinerary editing with the visit policy checks shown, an unplanned visit, extend and end', async () => {
     const page = await signInPage(browser, t.httpUrl, 'dana');
     await page.click('[data-nav="workers"]');
     const row = await page.waitForSelector('#workers tr[data-worker="sam"]');

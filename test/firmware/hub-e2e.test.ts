@@ -37,7 +37,7 @@ async function rak(deviceId: string): Promise<SimulatedRak> {
 }
 
 describe('RAK5010 bundle over the simulated BG96 to the real hub', () => {
-  it('connects with its own MQTT client, says hello, and a held button raises an SOS the hub acks', async () => {
+  it('R17: connects with its own MQTT client, says hello, and a held button raises an SOS the hub acks', async () => {
     const r = await rak('rak-1');
     expect(r.modem.commands.slice(0, 2)).toEqual(['AT', 'ATE0']);
     await r.until(() => false, 2000);
@@ -79,7 +79,7 @@ describe('RAK5010 bundle over the simulated BG96 to the real hub', () => {
 });
 
 describe('Puck.js bundle through the BLE relay to the real hub', () => {
-  it('a covert SOS reaches the hub and the ack comes back over the UART', async () => {
+  it('R1, R17: a covert SOS reaches the hub and the ack comes back over the UART', async () => {
     const { secret } = await t.addDevice('puck-1', { workerId: 'w-puck' });
     const p = new SimulatedPuck(puckScript, { 'lw.json': JSON.stringify({ id: 'puck-1', pw: secret, h: '', p: 0 }) });
     p.boot();

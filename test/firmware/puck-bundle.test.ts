@@ -52,14 +52,14 @@ describe('Puck.js bundle on a simulated board', () => {
     expect(p.board.evaluate('LW.id')).toBe('');
   });
 
-  it('loud SOS: a 3 s hold sounds the buzzer at once and sends sos', () => {
+  it('R2: loud SOS: a 3 s hold sounds the buzzer at once and sends sos', () => {
     const p = puck();
     p.gesture('H');
     expect(p.events('sos')).toHaveLength(1);
     expect(p.board.buzzerOnCount()).toBeGreaterThan(0);
   });
 
-  it('covert SOS: four quick presses send cov and the buzzer is never driven, even when help is coming', () => {
+  it('R1: covert SOS: four quick presses send cov and the buzzer is never driven, even when help is coming', () => {
     const p = puck();
     p.gesture('SSSS');
     const [cov] = p.events('cov');
@@ -72,7 +72,7 @@ describe('Puck.js bundle on a simulated board', () => {
     expect(p.board.buzzerOnCount()).toBe(0);
   });
 
-  it('check-in, visit start and end, extend, end of shift; a single press or a stray long press does nothing', () => {
+  it('R10, R11, R12: check-in, visit start and end, extend, end of shift; a single press or a stray long press does nothing', () => {
     const p = puck();
     p.gesture('S');
     p.gesture('L');
@@ -86,7 +86,7 @@ describe('Puck.js bundle on a simulated board', () => {
     expect(p.events('ext')[0].m).toBe(30);
   });
 
-  it('cancel names the alarm it cancels and stops the buzzer', () => {
+  it('R6: cancel names the alarm it cancels and stops the buzzer', () => {
     const p = puck();
     p.gesture('H');
     const [sos] = p.events('sos');
@@ -205,7 +205,7 @@ describe('Puck.js bundle: console, advertising, heartbeats, prompts', () => {
     expect(p.board.evaluate('LW.core.stats.badCommands')).toBe(1);
   });
 
-  it('advertising carries battery, worn and the heartbeat counter, and never alarm state', () => {
+  it('R16: advertising carries battery, worn and the heartbeat counter, and never alarm state', () => {
     const p = puck(identity(), false);
     expect(p.board.advertising?.opts).toMatchObject({ manufacturer: 0x0590, manufacturerData: [90, 0, 0], interval: 1000 });
     p.board.battery = 77;
@@ -234,7 +234,7 @@ describe('Puck.js bundle: console, advertising, heartbeats, prompts', () => {
     expect(p.sent.filter((m) => m.leaf === 'hb')).toHaveLength(2);
   });
 
-  it('a prompt is felt, and the check-in that follows answers it; cfg changes the heartbeat interval', () => {
+  it('R10: a prompt is felt, and the check-in that follows answers it; cfg changes the heartbeat interval', () => {
     const p = puck();
     const pulses = p.board.motorPulses();
     p.command('{"k":"prm","d":300}');
@@ -249,7 +249,7 @@ describe('Puck.js bundle: console, advertising, heartbeats, prompts', () => {
     expect(p.sent.filter((m) => m.leaf === 'hb').length - before).toBeGreaterThanOrEqual(9);
   });
 
-  it('covert SOS shows no light either, through ack, help coming, stop and clear', () => {
+  it('R1: covert SOS shows no light either, through ack, help coming, stop and clear', () => {
     const p = puck();
     p.gesture('SSSS');
     const [cov] = p.events('cov');
@@ -271,7 +271,7 @@ describe('Puck.js bundle: console, advertising, heartbeats, prompts', () => {
     expect(p.board.buzzerOnCount()).toBe(0);
   });
 
-  it('a loud alarm stops on the hub\'s stop command', () => {
+  it('R2: a loud alarm stops on the hub\'s stop command', () => {
     const p = puck();
     p.gesture('H');
     p.command('{"k":"stop"}');

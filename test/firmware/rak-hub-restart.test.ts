@@ -34,7 +34,7 @@ afterEach(async () => {
 });
 
 describe('RAK5010 bundle: the hub stopped and restarted', () => {
-  it('refused connects are retried within seconds, and an SOS raised meanwhile reaches the hub within 15 s of its return', async () => {
+  it('R17: refused connects are retried within seconds, and an SOS raised meanwhile reaches the hub within 15 s of its return', async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'lonewatch-restart-'));
     hub = await startTestHub({ dataDir });
     const port = hub.mqttPort;

@@ -103,7 +103,7 @@ describe('RAK5010 bundle: BG96 driver and MQTT client against a plain broker', (
     expect(await r.until(() => outbox(r).length === 0, 5000)).toBe(true);
   }, 60_000);
 
-  it('loud SOS: buzzer, an sos event at QoS 1, and the ack empties the outbox', async () => {
+  it('R2, R17: loud SOS: buzzer, an sos event at QoS 1, and the ack empties the outbox', async () => {
     const r = rak();
     await r.until(() => events('hi').length > 0, 20_000);
     await r.gesture('H');

@@ -12,7 +12,7 @@ import { useFlashBench } from '../helpers/virtual-espruino/flash-bench.js';
 const bench = useFlashBench();
 
 describe('lonewatch flash --devices-from', () => {
-  it('flashes one board after another, prompting to swap boards, with a summary at the end', async () => {
+  it('R18: flashes one board after another, prompting to swap boards, with a summary at the end', async () => {
     await bench.hub.addWorker('sam');
     await bench.hub.addWorker('alex');
     const csv = join(bench.pty.dir, 'fobs.csv');

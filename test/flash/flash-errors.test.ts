@@ -85,7 +85,7 @@ describe('lonewatch flash: bad situations', () => {
     expect(await registered('fob-x')).toBeNull();
   }, 40_000);
 
-  it('an upload interrupted half-way: a clear message, the board keeps what it had, and the retry resumes', async () => {
+  it('R18: an upload interrupted half-way: a clear message, the board keeps what it had, and the retry resumes', async () => {
     bench.vb = await startVirtualBoard(bench.pty.board, { board: 'RAK5010', modemRedirect: '127.0.0.1' });
     // Writes 1-6 (lw.new, then chunks 1-5) are answered; write 7 (chunk 6) is done, but the cable is
     // pulled before its answer gets back.

@@ -16,7 +16,7 @@ import { verifySecret } from '../../hub/device-secrets.js';
 const bench = useFlashBench();
 
 describe('lonewatch flash, happy path', () => {
-  it('flashes a blank RAK5010 through a pty; the fob says hello to the hub and raises an SOS', async () => {
+  it('R18: flashes a blank RAK5010 through a pty; the fob says hello to the hub and raises an SOS', async () => {
     bench.vb = await startVirtualBoard(bench.pty.board, { board: 'RAK5010', modemRedirect: '127.0.0.1' });
     await bench.hub.addWorker('sam');
     const { code, stdout, stderr } = await flash(
@@ -64,7 +64,7 @@ describe('lonewatch flash, happy path', () => {
     expect(alarms[0]).toMatchObject({ kind: 'sos', deviceId: 'fob-001', workerId: 'sam' });
   }, 90_000);
 
-  it('flashes a Puck.js (no hub wait by default) and --dry-run writes exactly the bytes a real run sends', async () => {
+  it('R18: flashes a Puck.js (no hub wait by default) and --dry-run writes exactly the bytes a real run sends', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lw-dry-'));
     const d = await flash(['--board', 'puck', '--device', 'puck-7', '--secret', 'not-used-yet', '--dry-run', join(dir, 'out.bin'), '--hub-host', 'bench.hub.example.org'], bench.env());
     expect(d.code).toBe(0);

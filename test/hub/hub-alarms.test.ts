@@ -25,7 +25,7 @@ async function fob(deviceId: string, workerId = `w-${deviceId}`): Promise<TestFo
 }
 
 describe('alarms from fobs', () => {
-  it('SOS: stored durably, then the fob gets the application ack with the event id', async () => {
+  it('R2, R19: SOS: stored durably, then the fob gets the application ack with the event id', async () => {
     const f = await fob('fob-1');
     const id = makeEventId(1, 5);
     await f.send({ i: id, k: 'sos', ag: 0 });
@@ -43,7 +43,7 @@ describe('alarms from fobs', () => {
     expect(deliveries.every((e) => e.detail.status === 'not_configured')).toBe(true);
   });
 
-  it('a retried event with the same id is acknowledged again but never counted twice', async () => {
+  it('R19: a retried event with the same id is acknowledged again but never counted twice', async () => {
     const f = await fob('fob-2');
     const ev = { i: makeEventId(3, 1), k: 'sos' as const, ag: 0 };
     await f.send(ev);
@@ -55,7 +55,7 @@ describe('alarms from fobs', () => {
     await expect.poll(() => f.commands.filter((c) => c.k === 'ack' && c.i === ev.i).length).toBe(2);
   });
 
-  it('covert SOS notifies everyone at once and never asks the fob to make a sound', async () => {
+  it('R1, R21: covert SOS notifies everyone at once and never asks the fob to make a sound', async () => {
     const f = await fob('fob-3');
     const alerts: unknown[] = [];
     const watcher = await mqtt.connectAsync(t.mqttUrl, { clientId: 'fob-3w', username: 'fob-3w', password: 'x', reconnectPeriod: 0 }).catch((e) => e);
@@ -88,7 +88,7 @@ describe('alarms from fobs', () => {
     expect(kinds.every((k) => ['ack', 'hc', 'clr', 'cfg'].includes(k))).toBe(true);
   });
 
-  it('the first acknowledgement wins; the second is refused and recorded', async () => {
+  it('R20: the first acknowledgement wins; the second is refused and recorded', async () => {
     const f = await fob('fob-4');
     await f.send({ i: makeEventId(1, 2), k: 'sos', ag: 0 });
     const [alarm] = await t.alarms();
@@ -102,7 +102,7 @@ describe('alarms from fobs', () => {
     expect(timeline.some((e) => e.type === 'refused' && e.actor === 'user:sam')).toBe(true);
   });
 
-  it('the worker cancels an SOS from the fob: the fob stands down, the alarm stays open until an officer has called back (issue 15 item 11)', async () => {
+  it('R6: the worker cancels an SOS from the fob: the fob stands down, the alarm stays open until an officer has called back (issue 15 item 11)', async () => {
     const f = await fob('fob-5');
     const alarmEvent = makeEventId(1, 3);
     await f.send({ i: alarmEvent, k: 'sos', ag: 0 });
@@ -129,7 +129,7 @@ describe('alarms from fobs', () => {
     expect(last).toMatchObject({ type: 'resolved', actor: 'user:dana', detail: { outcome: 'false_alarm', workerCancelledAt: alarm.workerCancelledAt } });
   });
 
-  it('an unacknowledged SOS repeats its notifications on the clock until exhausted', async () => {
+  it('R3, R13: an unacknowledged SOS repeats its notifications on the clock until exhausted', async () => {
     const f = await fob('fob-6');
     await f.send({ i: makeEventId(1, 1), k: 'sos', ag: 0 });
     const [alarm] = await t.alarms();

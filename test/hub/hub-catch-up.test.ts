@@ -29,7 +29,7 @@ afterEach(async () => {
 const escalatedCount = (store: SqliteStore): number => (store.db.prepare(`SELECT COUNT(*) AS n FROM alarm_timeline WHERE type = 'escalated'`).get() as { n: number }).n;
 
 describe('catch-up after a restart', () => {
-  it('a new SOS is acked while 10,000 overdue steps are still being processed, and /healthz says how many are left', async () => {
+  it('R3: a new SOS is acked while 10,000 overdue steps are still being processed, and /healthz says how many are left', async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'lonewatch-catchup-'));
     await seedOverdueSteps(join(dataDir, 'lonewatch.db'), STEPS, T0);
     t = await startTestHub({ dataDir, clock: new ManualClock(T0) });

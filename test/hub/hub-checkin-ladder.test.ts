@@ -23,7 +23,7 @@ const notifyLevels = async (alarmId: string) =>
   (await t.timeline(alarmId)).filter((e) => e.type === 'notify').map((e) => e.detail.level as number);
 
 describe('missed check-in ladder (R10, R13) on an injected clock', () => {
-  it('prompts the fob, raises after the grace period, then climbs level by level; contact closes it', async () => {
+  it('R10, R13, R15: prompts the fob, raises after the grace period, then climbs level by level; contact closes it', async () => {
     await t.addVisit({ workerId: 'w1', ref: 'V-100', expectedEnd: t.clock.now() + 120 * MIN, checkinIntervalMin: 30, rag: 'amber' });
     await f.send({ i: nextId(), k: 'vs', ag: 0 });
     await t.settle();
@@ -62,7 +62,7 @@ describe('missed check-in ladder (R10, R13) on an injected clock', () => {
     expect((await notifyLevels(alarm.id)).length).toBe(count);
   });
 
-  it('extending a visit moves its deadline (R11)', async () => {
+  it('R11: extending a visit moves its deadline', async () => {
     await t.addVisit({ workerId: 'w1', ref: 'V-200', expectedEnd: t.clock.now() + 30 * MIN });
     await f.send({ i: nextId(), k: 'vs', ag: 0 });
     await f.send({ i: nextId(), k: 'ext', ag: 0, m: 30 });
@@ -76,7 +76,7 @@ describe('missed check-in ladder (R10, R13) on an injected clock', () => {
     expect((await state())?.due?.reason).toBe('visit_end');
   });
 
-  it('no end-of-shift report after the final visit raises the alarm (R12)', async () => {
+  it('R12, R13: no end-of-shift report after the final visit raises the alarm', async () => {
     await t.addVisit({ workerId: 'w1', ref: 'V-300', expectedEnd: t.clock.now() + 30 * MIN });
     await f.send({ i: nextId(), k: 'vs', ag: 0 });
     await t.advance(20 * MIN);
@@ -91,7 +91,7 @@ describe('missed check-in ladder (R10, R13) on an injected clock', () => {
     expect(alarms.filter((a) => a.kind === 'device_silent')).toHaveLength(1);
   });
 
-  it('the end-of-shift report closes the day: nothing more is due', async () => {
+  it('R12, R14: the end-of-shift report closes the day: nothing more is due', async () => {
     await t.addVisit({ workerId: 'w1', ref: 'V-400', expectedEnd: t.clock.now() + 30 * MIN });
     await f.send({ i: nextId(), k: 'vs', ag: 0 });
     await f.send({ i: nextId(), k: 've', ag: 0 });

@@ -79,7 +79,7 @@ describe('lonewatch hub', () => {
 });
 
 describe('admin commands', () => {
-  it('devices add shows the secret once, stores only a hash; list and revoke', async () => {
+  it('R18: devices add shows the secret once, stores only a hash; list and revoke', async () => {
     await lw('workers', 'add', 'sam', '--name', 'Sam Carter', '--training-date', '2026-01-01');
     const added = JSON.parse((await lw('devices', 'add', 'fob-1', '--worker', 'sam', '--board', 'puck', '--json')).stdout);
     expect(added.deviceId).toBe('fob-1');
@@ -100,7 +100,7 @@ describe('admin commands', () => {
     expect((await lwFail('devices', 'add', 'bad id!')).stderr).toContain('must be 1-32 letters');
   });
 
-  it('visits import checks the whole file first and names the line and column', async () => {
+  it('R7: visits import checks the whole file first and names the line and column', async () => {
     await lw('workers', 'add', 'sam', '--name', 'Sam Carter', '--training-date', '2026-01-01');
     writeFileSync(
       join(dir, 'bad.csv'),

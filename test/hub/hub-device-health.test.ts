@@ -16,7 +16,7 @@ afterEach(async () => {
 });
 
 describe('device health (R16)', () => {
-  it('a low battery raises one lower-priority alert, closed when the battery recovers', async () => {
+  it('R16: a low battery raises one lower-priority alert, closed when the battery recovers', async () => {
     await f.heartbeat(50);
     await t.settle();
     expect(await t.alarms()).toHaveLength(0);
@@ -34,7 +34,7 @@ describe('device health (R16)', () => {
     expect((await t.alarms())[0].state).toBe('resolved');
   });
 
-  it('a fob that goes silent during a shift raises "device silent"; not off shift', async () => {
+  it('R16: a fob that goes silent during a shift raises "device silent"; not off shift', async () => {
     await f.heartbeat(80);
     await t.settle();
     await t.advance(60 * MIN);
@@ -55,7 +55,7 @@ describe('device health (R16)', () => {
     expect((await t.alarms()).find((a) => a.kind === 'device_silent')?.state).toBe('resolved');
   });
 
-  it("phone check-ins do not keep a silent fob alive, but are still the worker's check-ins", async () => {
+  it("R14, R16: phone check-ins do not keep a silent fob alive, but are still the worker's check-ins", async () => {
     await t.addVisit({ workerId: 'w1', ref: 'V-1', expectedEnd: t.clock.now() + 240 * MIN });
     await f.send({ i: '1-1', k: 'vs', ag: 0 });
     await f.heartbeat(80);
@@ -83,7 +83,7 @@ describe('device health (R16)', () => {
     expect(await t.eventCount('fob-1')).toBe(6);
   });
 
-  it('an event from the fob itself still counts as hearing from it', async () => {
+  it('R16: an event from the fob itself still counts as hearing from it', async () => {
     await t.addVisit({ workerId: 'w1', ref: 'V-1', expectedEnd: t.clock.now() + 240 * MIN });
     await f.send({ i: '1-1', k: 'vs', ag: 0 });
     await t.settle();

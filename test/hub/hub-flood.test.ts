@@ -21,7 +21,7 @@ afterAll(async () => {
 });
 
 describe('flood', () => {
-  it('stays up under a full-speed flood and loses no acknowledged alarm event', async () => {
+  it('R19: stays up under a full-speed flood and loses no acknowledged alarm event', async () => {
     const creds: { deviceId: string; secret: string }[] = [];
     for (let i = 0; i < FOBS; i++) creds.push(await t.addDevice(`flood-${i}`, { workerId: `fw-${i}` }));
     const clients: MqttClient[] = await Promise.all(

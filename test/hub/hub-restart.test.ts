@@ -36,7 +36,7 @@ async function ladder(dbPath: string) {
 }
 
 describe('hub restart after SIGKILL', () => {
-  it('resumes a running escalation where it stopped: nothing lost, nothing repeated', async () => {
+  it('R3, R20: resumes a running escalation where it stopped: nothing lost, nothing repeated', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'lonewatch-kill-'));
     const dbPath = join(dataDir, 'lonewatch.db');
     try {

@@ -78,7 +78,7 @@ describe('retry schedule (pure)', () => {
 });
 
 describe('dispatcher', () => {
-  it('retries with back-off on the clock and records every attempt, then delivered', async () => {
+  it('R20: retries with back-off on the clock and records every attempt, then delivered', async () => {
     let n = 0;
     const wh = new FakeNotifier('webhook', () => {
       n++;

@@ -32,7 +32,7 @@ async function mailer(auth = { user: 'u', pass: 'p' }, pass = 'p') {
 }
 
 describe('e-mail notifier', () => {
-  it('writes who, what, where, when and the link, marks drills, and shows no phone number', () => {
+  it('R22: writes who, what, where, when and the link, marks drills, and shows no phone number', () => {
     const text = emailText(notice(), 'Lonewatch');
     expect(text).toMatch(/^THIS IS A DRILL\.\n\nCOVERT SOS alarm/);
     expect(text).toContain('Who:    Sam Carter (sam)');

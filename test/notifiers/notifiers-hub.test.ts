@@ -100,7 +100,7 @@ async function stepSeconds(r: Rig, seconds: number, until?: () => Promise<boolea
 }
 
 describe('alert forwarding from a running hub', () => {
-  it('an SOS reaches e-mail, a signed webhook and the ARC, each recorded in the escalation record', async () => {
+  it('R20, R21: an SOS reaches e-mail, a signed webhook and the ARC, each recorded in the escalation record', async () => {
     const r = await rig();
     await r.fob.send({ i: makeEventId(1, 1), k: 'sos', ag: 0 });
     const [alarm] = await r.t.alarms();
@@ -146,7 +146,7 @@ describe('alert forwarding from a running hub', () => {
     await expect.poll(async () => (await r.deliveries(alarm.id)).filter((e) => e.detail.channel === 'arc').length).toBe(2);
   });
 
-  it('an ARC that is down is retried, then the notice falls through to e-mail, all recorded', async () => {
+  it('R20: an ARC that is down is retried, then the notice falls through to e-mail, all recorded', async () => {
     const r = await rig({ arcDown: true });
     await r.fob.send({ i: makeEventId(1, 2), k: 'sos', ag: 0 });
     const [alarm] = await r.t.alarms();
@@ -198,7 +198,7 @@ describe('alert forwarding from a running hub', () => {
     expect((await r.t.alarms())[0].state).toBe('notifying');
   });
 
-  it('when every channel fails for a level, a step-by-step ladder climbs at once instead of waiting', async () => {
+  it('R13, R20: when every channel fails for a level, a step-by-step ladder climbs at once instead of waiting', async () => {
     const r = await rig({
       config: {
         policies: {

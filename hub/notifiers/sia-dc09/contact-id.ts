@@ -3,21 +3,13 @@
  * `#acct|QEEE GG CCC` (qualifier, event code, group/partition, zone or user), as in the standard's
  * published example `[#12345A|1110 00 129]`.
  */
-import type { AlarmKind } from '../../../shared/protocol-schemas.js';
+import { ALARM_KIND, ALARM_KINDS, type AlarmKind } from '../../../shared/vocabulary.js';
 
 /** Contact ID event qualifier: 1 new event or opening, 3 restore or closing. */
 export type CidQualifier = 1 | 3;
 
-export const CID_CODES: Record<AlarmKind, { code: number; name: string }> = {
-  sos: { code: 120, name: 'Panic alarm' },
-  covert_sos: { code: 121, name: 'Duress' },
-  // A worker down (fall, no movement) needs an ambulance first: 100 Medical. 101 (personal
-  // emergency) is the pendant button, which here is the SOS (120/121) already.
-  man_down: { code: 100, name: 'Medical' },
-  missed_checkin: { code: 102, name: 'Fail to report in' },
-  low_battery: { code: 302, name: 'Low system battery' },
-  device_silent: { code: 350, name: 'Communication trouble' },
-};
+/** Each alarm kind's event: the vocabulary's table (shared/vocabulary.ts ALARM_KIND[kind].contactId). */
+export const CID_CODES = Object.fromEntries(ALARM_KINDS.map((kind) => [kind, ALARM_KIND[kind].contactId])) as Record<AlarmKind, { code: number; name: string }>;
 
 /** Cancelled by the worker or the officer (a false alarm): 406 Cancel. */
 export const CID_CANCEL = { code: 406, name: 'Cancel' };

@@ -1,6 +1,6 @@
 // `lonewatch protocol`: what this build speaks, for engineers checking a fob or an integration.
-import { defineCommand } from '../bin/command.js';
-import { COMMAND_KINDS, EVENT_KINDS, PROTOCOL_VERSION, TOPIC, ALERTS_PREFIX, TOPIC_ROOT } from './protocol-core.js';
+import { defineCommand } from './command.js';
+import { COMMAND_KINDS, EVENT_KINDS, PROTOCOL_VERSION, TOPIC, ALERTS_PREFIX, TOPIC_ROOT } from '../shared/protocol-core.js';
 
 export const protocolCommand = defineCommand({
   name: 'protocol',

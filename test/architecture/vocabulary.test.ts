@@ -1,0 +1,180 @@
+/**
+ * One vocabulary (issue 18): shared/vocabulary.ts is the table of alarm kinds, timeline steps, notice
+ * states and the fob's Storage names. These tests hold the tables to their meaning, hold the copies
+ * not yet switched over (the dashboard's script, the alert summary, the e-mail) to the table, check at compile time that each
+ * message's TypeScript interface (protocol-core.ts, which the firmware compiles) and its zod schema
+ * agree, and fetch /vocabulary.js from a real hub.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
+import * as vocabulary from '../../shared/vocabulary.js';
+import { ALARM_KIND, ALARM_KINDS, FLASH_STORAGE, FOB_STORAGE, TIMELINE_STEP, TIMELINE_STEP_TYPES, alarmKindRank, type AlarmKind, type NoticeState, type TimelineStepType } from '../../shared/vocabulary.js';
+import { ALARM_EVENT_KINDS, isAlarmKind, type Command, type CommandKind, type EventKind, type FobEvent, type Heartbeat } from '../../shared/protocol-core.js';
+import type { AlertMessage, CommandMessage, FobEventMessage, HeartbeatMessage } from '../../shared/protocol-schemas.js';
+import type { AlarmRecord, NoticeRecord } from '../../hub/store/store-types.js';
+import { CID_CODES } from '../../hub/notifiers/sia-dc09/contact-id.js';
+import { emailSubject, emailText } from '../../hub/notifiers/email-notifier.js';
+import type { Notice } from '../../hub/notifiers/notifier.js';
+import { summarise } from '../../hub/rules/rules-runtime.js';
+import { FILES } from '../../firmware/flash/wire.js';
+import { buildFirmware } from '../../firmware/build/build.js';
+import { startTestHub, type TestHub } from '../helpers/hub-harness.js';
+import { launchChromium } from '../dashboard/browser.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+type KeysOfUnion<T> = T extends unknown ? keyof T : never;
+
+describe('the alarm-kind table', () => {
+  it('lists kinds loudest first: no kind is ranked above a more urgent one', () => {
+    const priorities = ALARM_KINDS.map((k) => ALARM_KIND[k].priority);
+    expect(priorities).toEqual([...priorities].sort((a, b) => a - b));
+    expect(ALARM_KINDS.map(alarmKindRank)).toEqual([0, 1, 2, 3, 4, 5]);
+  });
+
+  it('gives every kind its own label and its own Contact ID event', () => {
+    const labels = ALARM_KINDS.map((k) => ALARM_KIND[k].label);
+    const codes = ALARM_KINDS.map((k) => ALARM_KIND[k].contactId.code);
+    expect(new Set(labels).size).toBe(ALARM_KINDS.length);
+    expect(new Set(codes).size).toBe(ALARM_KINDS.length);
+    // A person in danger shouts in the summary (R1, R2); the dashboard sounds the alarm for it.
+    for (const k of ['sos', 'covert_sos', 'man_down'] as const) {
+      expect(ALARM_KIND[k].summaryLabel).toBe(ALARM_KIND[k].summaryLabel.toUpperCase());
+      expect(ALARM_KIND[k].sound).toBe('alarm');
+    }
+  });
+
+  it('names the fob events that raise an alarm, and only those (protocol-core.ts ALARM_EVENT_KINDS)', () => {
+    const raisedByFob = ALARM_KINDS.map((k) => ALARM_KIND[k].fobEvent).filter((e) => e !== null);
+    expect(raisedByFob).toEqual(ALARM_EVENT_KINDS);
+    for (const e of raisedByFob) expect(isAlarmKind(e)).toBe(true);
+  });
+
+  it('is what the ARC notifier sends', () => {
+    for (const k of ALARM_KINDS) expect(CID_CODES[k]).toEqual(ALARM_KIND[k].contactId);
+  });
+
+  it('types agree at compile time: the store, the alert and the kinds', () => {
+    expectTypeOf<AlarmRecord['kind']>().toEqualTypeOf<AlarmKind>();
+    expectTypeOf<AlertMessage['kind']>().toEqualTypeOf<AlarmKind>();
+    expectTypeOf<NoticeRecord['state']>().toEqualTypeOf<NoticeState>();
+    expectTypeOf<keyof typeof ALARM_KIND>().toEqualTypeOf<AlarmKind>();
+    expectTypeOf<keyof typeof TIMELINE_STEP>().toEqualTypeOf<TimelineStepType>();
+  });
+});
+
+describe('copies not yet switched to the vocabulary agree with it', () => {
+  const app = readFileSync(`${ROOT}hub/dashboard/public/app.js`, 'utf8');
+
+  it("the dashboard's timeline words (STEP_LABEL in app.js)", () => {
+    const block = /const STEP_LABEL = \{([\s\S]*?)\n\};/.exec(app);
+    expect(block, 'STEP_LABEL not found in hub/dashboard/public/app.js').not.toBeNull();
+    const pairs = Object.fromEntries([...block![1].matchAll(/^\s*(\w+): '([^']*)',?$/gm)].map((m) => [m[1], m[2]]));
+    expect(pairs).toEqual(Object.fromEntries(TIMELINE_STEP_TYPES.map((t) => [t, TIMELINE_STEP[t].label])));
+  });
+
+  it("the dashboard's sound: the loud beep for priority 1-2, which are the kinds whose sound is 'alarm'", () => {
+    expect(app).toContain('const loud = fresh.some((a) => a.priority <= 2);');
+    for (const k of ALARM_KINDS) expect(ALARM_KIND[k].sound === 'alarm', k).toBe(ALARM_KIND[k].priority <= 2);
+  });
+
+  it("the alert summary (rules-runtime.ts summarise) opens with the kind's summaryLabel", () => {
+    for (const kind of ALARM_KINDS) {
+      const alarm = { kind, workerId: 'sam', deviceId: 'fob-1', visitRef: null, drill: false, reason: 'test' } as AlarmRecord;
+      expect(summarise(alarm, 'Sam Carter')).toBe(`${ALARM_KIND[kind].summaryLabel} from Sam Carter: test`);
+    }
+  });
+
+  it("the e-mail (email-notifier.ts) uses the kind's noticeText, its subject the words before ' ('", () => {
+    for (const kind of ALARM_KINDS) {
+      const alert: AlertMessage = {
+        v: 1, alarmId: 'a1', kind, state: 'notifying', priority: ALARM_KIND[kind].priority, deviceId: 'fob-1', workerId: 'sam', workerName: 'Sam Carter',
+        visitRef: null, level: 0, targets: [], raisedAt: '2026-12-01T09:00:00.000Z', at: '2026-12-01T09:00:00.000Z', drill: false, summary: 's',
+      };
+      const notice: Notice = { noticeId: 'n1', alert, recipient: null, link: 'http://hub/alarms/a1', attempt: 1 };
+      expect(emailSubject(notice)).toBe(`${ALARM_KIND[kind].noticeText.split(' (')[0]}: Sam Carter`);
+      expect(emailText(notice, 'Hub')).toContain(ALARM_KIND[kind].noticeText);
+    }
+  });
+
+  it("the dashboard's records filter lists every kind", () => {
+    const list = /h\('select', \{ name: 'kind' \}[^[]*\[([^\]]*)\]/.exec(app);
+    expect(list).not.toBeNull();
+    expect(list![1].split(',').map((s) => s.trim().replace(/'/g, ''))).toEqual([...ALARM_KINDS]);
+  });
+});
+
+describe('message interfaces and zod schemas agree (compile time)', () => {
+  it('heartbeat, fob event and command', () => {
+    expectTypeOf<HeartbeatMessage>().toEqualTypeOf<Heartbeat>();
+    // Every event the hub accepts is a FobEvent the firmware can build, with no field the interface lacks...
+    expectTypeOf<FobEventMessage>().toExtend<FobEvent>();
+    expectTypeOf<KeysOfUnion<FobEventMessage>>().toEqualTypeOf<keyof FobEvent>();
+    // ...and every event kind has a schema.
+    expectTypeOf<FobEventMessage['k']>().toEqualTypeOf<EventKind>();
+    expectTypeOf<CommandMessage>().toExtend<Command>();
+    expectTypeOf<KeysOfUnion<CommandMessage>>().toEqualTypeOf<keyof Command>();
+    expectTypeOf<CommandMessage['k']>().toEqualTypeOf<CommandKind>();
+  });
+});
+
+describe("the fob's Storage names", () => {
+  // firmware/src/hal.ts re-exports FOB_STORAGE as STORAGE; it is fob code (bundler resolution), so
+  // the bundle below is what shows the firmware has the names.
+  it('are the same for the firmware and the flashing tool', () => {
+    expect(FILES).toEqual({ ...FLASH_STORAGE, ...FOB_STORAGE });
+    const names = Object.values(FILES);
+    expect(new Set(names).size).toBe(names.length);
+  });
+
+  it("reach the firmware bundle only as far as it uses them (the flashing tool's own names stay out)", async () => {
+    const build = await buildFirmware('puck', { write: false });
+    for (const name of Object.values(FOB_STORAGE)) expect(build.code).toContain(`"${name}"`);
+    for (const name of Object.values(FLASH_STORAGE)) expect(build.code).not.toContain(`"${name}"`);
+    expect(build.code).not.toContain(ALARM_KIND.covert_sos.noticeText);
+  });
+});
+
+describe('/vocabulary.js on a running hub', () => {
+  let t: TestHub;
+  beforeAll(async () => {
+    t = await startTestHub();
+  });
+  afterAll(async () => {
+    await t?.stop();
+  });
+
+  it('is an ES module with exactly the vocabulary of shared/vocabulary.ts', async () => {
+    const res = await fetch(`${t.httpUrl}/vocabulary.js`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    const served = (await import(`data:text/javascript;base64,${Buffer.from(await res.text()).toString('base64')}`)) as typeof vocabulary;
+    expect(Object.keys(served).sort()).toEqual(Object.keys(vocabulary).sort());
+    for (const key of Object.keys(vocabulary) as (keyof typeof vocabulary)[]) {
+      if (typeof vocabulary[key] === 'function') continue;
+      expect(served[key], key).toEqual(vocabulary[key]);
+    }
+    expect(served.alarmKindRank('missed_checkin')).toBe(3);
+  });
+
+  it("imports in Chromium on the dashboard's page, under its Content-Security-Policy", async () => {
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      const violations: string[] = [];
+      page.on('console', (m) => {
+        if (/Content.Security.Policy/i.test(m.text())) violations.push(m.text());
+      });
+      await page.goto(`${t.httpUrl}/`);
+      // A string, not a function: vitest would rewrite an import() in a function's body for Node.
+      const got = await page.evaluate(
+        "import('/vocabulary.js').then((v) => ({ label: v.ALARM_KIND.covert_sos.label, step: v.TIMELINE_STEP.police_advised.label, kinds: v.ALARM_KINDS }))",
+      );
+      expect(got).toEqual({ label: ALARM_KIND.covert_sos.label, step: TIMELINE_STEP.police_advised.label, kinds: [...ALARM_KINDS] });
+      expect(violations).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  });
+});
