@@ -73,6 +73,8 @@ export async function registerApi(http: FastifyInstance, hub: Hub): Promise<void
       res.setHeader('cache-control', 'no-cache');
     },
   });
+  // Browsers and bookmarks ask for /favicon.ico whatever the page links (issue 15 item 15).
+  http.get('/favicon.ico', { schema: { hide: true } }, async (_req, reply) => reply.redirect('/favicon.svg', 301));
   // Links in notifications point at /alarms/<id>.
   http.get('/alarms/:id', { schema: { hide: true } }, async (req, reply) => reply.redirect(`/#/alarm/${encodeURIComponent((req.params as { id: string }).id)}`));
 

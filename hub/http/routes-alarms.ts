@@ -10,6 +10,7 @@ import { PRIVATE_FIELDS, viewPrivate } from './privacy.js';
 import { alarmView, compareAlarms, csvCell, currentVisit, SCRIPT_ANSWERS, SCRIPT_IDS, SCRIPT_QUESTIONS, scriptState, visitView, workerNames } from './views.js';
 import { ALARM_OUTCOMES, type AlarmRecord, type WorkerRecord } from '../store/store-types.js';
 import type { Store, StoreTx } from '../store/store.js';
+import { CallbackDueWatch } from './callback-due.js';
 
 const idParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'must be an alarm id' }) });
 const CALLBACK_MS = 5 * 60_000;
@@ -25,6 +26,16 @@ const recordsQuery = z.object({
 
 export function registerAlarmRoutes(app: ApiApp, { hub, live }: ApiContext): void {
   const now = () => hub.clock.now();
+  const callbacks = new CallbackDueWatch({ clock: hub.clock, store: hub.store, log: hub.log, addNote: (id, who, type, detail) => hub.runtime.addNote(id, who, type, detail) });
+  void callbacks.rearmOpen().catch((err: unknown) => hub.log.error({ err }, 'could not re-arm the covert call-back timers after start-up'));
+  app.addHook('onClose', async () => callbacks.stop());
+  /** Starts the 5-minute call-back: on the record, and a hub timer that records it due (item 3). */
+  const scheduleCallback = async (alarmId: string, who: string): Promise<number> => {
+    const dueAt = now() + CALLBACK_MS;
+    await hub.runtime.addNote(alarmId, who, 'callback_scheduled', { dueAt });
+    callbacks.arm(alarmId, dueAt);
+    return dueAt;
+  };
 
   app.get('/events', { schema: { tags: ['alarms'], summary: 'Server-sent events: `alarm` {alarmId, type} on every change to an alarm' }, preHandler: ANY_ROLE }, async (_req, reply) => {
     live.open(reply);
@@ -41,11 +52,19 @@ export function registerAlarmRoutes(app: ApiApp, { hub, live }: ApiContext): voi
       preHandler: ANY_ROLE,
     },
     async (req) => {
-      const { alarms, names } = await hub.store.read(async (tx) => ({
-        alarms: await tx.listAlarms({ ...(req.query.open ? { open: req.query.open === 'true' } : {}), limit: req.query.limit }),
-        names: await workerNames(tx),
-      }));
-      return { alarms: alarms.sort(compareAlarms).map((a) => alarmView(a, a.workerId ? (names.get(a.workerId) ?? null) : null)), serverNow: now() };
+      const { alarms, names, callbacks } = await hub.store.read(async (tx) => {
+        const list = await tx.listAlarms({ ...(req.query.open ? { open: req.query.open === 'true' } : {}), limit: req.query.limit });
+        // A call-back the officer promised (covert script, policy 004) is a duty on the board, not
+        // only a timer inside the covert view (issue 15 item 3): its due time comes from the
+        // timeline's callback_scheduled entry, so every console shows the same one.
+        const due = new Map<string, number>();
+        for (const a of list.filter(isOpen)) {
+          const at = scriptState(await tx.getTimeline(a.id)).callbackDueAt;
+          if (at !== null) due.set(a.id, at);
+        }
+        return { alarms: list, names: await workerNames(tx), callbacks: due };
+      });
+      return { alarms: alarms.sort(compareAlarms).map((a) => ({ ...alarmView(a, a.workerId ? (names.get(a.workerId) ?? null) : null), callbackDueAt: callbacks.get(a.id) ?? null })), serverNow: now() };
     },
   );
 
@@ -148,7 +167,7 @@ export function registerAlarmRoutes(app: ApiApp, { hub, live }: ApiContext): voi
       const q = SCRIPT_QUESTIONS.find((x) => x.id === req.body.question)!;
       await hub.runtime.addNote(req.params.id, by(req), 'script_answer', { question: q.id, text: q.text, answer: req.body.answer, ...(req.body.note ? { note: req.body.note } : {}) });
       if (q.id === 'call_back' && req.body.answer === 'yes') {
-        await hub.runtime.addNote(req.params.id, by(req), 'callback_scheduled', { dueAt: now() + CALLBACK_MS });
+        await scheduleCallback(req.params.id, by(req));
       }
       return { ok: true };
     },
@@ -161,9 +180,9 @@ export function registerAlarmRoutes(app: ApiApp, { hub, live }: ApiContext): voi
       preHandler: ANY_ROLE,
     },
     async (req) => {
-      if (req.body.action === 'start') await hub.runtime.addNote(req.params.id, by(req), 'callback_scheduled', { dueAt: now() + CALLBACK_MS });
-      else await hub.runtime.addNote(req.params.id, by(req), 'callback_done', {});
-      return { ok: true, dueAt: req.body.action === 'start' ? now() + CALLBACK_MS : null };
+      if (req.body.action === 'start') return { ok: true, dueAt: await scheduleCallback(req.params.id, by(req)) };
+      await hub.runtime.addNote(req.params.id, by(req), 'callback_done', {});
+      return { ok: true, dueAt: null };
     },
   );
 

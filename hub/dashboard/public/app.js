@@ -1,6 +1,7 @@
 // Lonewatch duty officer dashboard. Plain JS, no build step; the CSP allows only this file and
 // style.css, so nothing here uses inline handlers or styles. Every piece of text from the hub is set
 // with textContent (never innerHTML).
+import { Alerting } from './alerting.js';
 
 const $ = (sel, root = document) => root.querySelector(sel);
 const view = $('#view');
@@ -10,9 +11,10 @@ const state = {
   csrf: null,
   /** serverNow - Date.now(): the hub may run on a drill (or test) clock. */
   skew: 0,
-  sound: false,
-  audio: null,
-  beeps: 0,
+  /** Open alarms as last fetched (the sound's conditions are computed from them). */
+  openAlarms: [],
+  /** True while the live stream to the hub is down (item 4). */
+  hubLost: false,
   openIds: null,
   events: null,
   timers: [],
@@ -29,6 +31,7 @@ const STEP_LABEL = {
   script_answer: 'Script answer',
   callback_scheduled: 'Call-back timer started',
   callback_done: 'Called back',
+  callback_due: 'Call-back due',
   police_called: '999 called',
   handover_viewed: 'Police hand-over opened',
   delivery: 'Delivery',
@@ -90,6 +93,22 @@ function until(ms) {
   const text = a < 3600 ? `${Math.floor(a / 60)} min` : `${Math.floor(a / 3600)} h ${Math.floor((a % 3600) / 60)} min`;
   return s >= 0 ? `in ${text}` : `${text} overdue`;
 }
+/** Relative times that stay true on screen (issue 15 item 15): the 1-second ticker rewrites them. */
+const untilSpan = (ms) => h('span', { 'data-until': String(ms), text: until(ms) });
+const agoSpan = (ms) => h('span', { 'data-ago': String(ms), text: ago(ms) });
+
+/**
+ * Rewrites every relative time on screen. While the hub is unreachable a "told again in 1 min" is a
+ * guess about a ladder the console cannot see, so it is replaced by a plain "not known" (item 4).
+ */
+function tickLiveTimes() {
+  for (const el of document.querySelectorAll('[data-until]')) {
+    el.textContent = state.hubLost ? '(not known: hub unreachable)' : until(Number(el.dataset.until));
+    el.classList.toggle('stale-time', state.hubLost);
+  }
+  for (const el of document.querySelectorAll('[data-ago]')) el.textContent = ago(Number(el.dataset.ago));
+}
+
 const canSee = (...roles) => state.me && roles.includes(state.me.role);
 
 function toast(message, bad = false) {
@@ -151,43 +170,33 @@ async function act(button, fn, done) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Sound: a WebAudio beep (the AudioContext needs a click first, so it starts at sign-in or on the button)
+// Sound (issue 15 item 2): alerting.js repeats each duty's tone until it ends; this part only tells
+// it the conditions and shows the officer whether sound is really on.
 
-function enableSound() {
-  try {
-    state.audio = state.audio || new AudioContext();
-    state.audio.resume();
-    state.sound = true;
-  } catch {
-    state.sound = false;
-  }
-  updateSoundButton();
-}
+const alerting = new Alerting({ onChange: () => updateSoundButton() });
 
 function updateSoundButton() {
   const b = $('#sound');
-  b.textContent = state.sound ? 'Sound: on' : 'Sound: off (click)';
-  b.className = state.sound ? 'ghost' : 'danger';
+  const blocked = alerting.blocked;
+  b.textContent = !alerting.wanted ? 'Sound: off (click)' : blocked ? 'Sound: blocked (click)' : 'Sound: on';
+  b.className = alerting.wanted && !blocked ? 'ghost' : 'danger';
+  b.setAttribute('aria-pressed', String(alerting.wanted && !blocked));
+  // The browser's autoplay policy keeps sound off after a reload until a click: a banner that stays
+  // until the officer clicks, because a silent console misses alarms.
+  const banner = $('#sound-banner');
+  if (banner) {
+    banner.hidden = !state.me || !(blocked || !alerting.wanted);
+    $('#sound-banner-text').textContent = blocked ? 'Alarm sound is blocked by the browser until you click. Alarms on the board will not be heard.' : 'Alarm sound is turned off on this console. Alarms on the board will not be heard.';
+  }
 }
 
-function beep(loud = true) {
-  state.beeps++;
-  document.body.dataset.beeps = String(state.beeps);
-  if (!state.sound || !state.audio) return;
-  const ctx = state.audio;
-  const tones = loud ? [880, 660, 880, 660] : [660];
-  tones.forEach((f, i) => {
-    const osc = ctx.createOscillator();
-    const gain = ctx.createGain();
-    osc.type = 'square';
-    osc.frequency.value = f;
-    const t0 = ctx.currentTime + i * 0.22;
-    gain.gain.setValueAtTime(0.0001, t0);
-    gain.gain.exponentialRampToValueAtTime(0.25, t0 + 0.02);
-    gain.gain.exponentialRampToValueAtTime(0.0001, t0 + 0.2);
-    osc.connect(gain).connect(ctx.destination);
-    osc.start(t0);
-    osc.stop(t0 + 0.21);
+/** What sounds now: alarms nobody has taken, call-backs due, the hub out of reach. */
+function updateAlerting() {
+  const open = state.openAlarms || [];
+  alerting.set({
+    alarm: open.some((a) => !a.acknowledgedAt),
+    callback: open.some((a) => a.callbackDueAt !== null && a.callbackDueAt !== undefined && a.callbackDueAt <= now()),
+    hubLost: Boolean(state.me) && state.hubLost === true,
   });
 }
 
@@ -201,6 +210,12 @@ function showSignIn() {
   $('#top').hidden = true;
   view.hidden = true;
   $('#signin').hidden = false;
+  $('#hub-lost').hidden = true;
+  $('#duties').hidden = true;
+  updateSoundButton();
+  document.title = 'Sign in · Lonewatch';
+  // `autofocus` acts only on page load, when this form is still hidden: focus it when shown.
+  $('#signin-form input[name=username]').focus();
   firstRunHint();
 }
 
@@ -270,9 +285,16 @@ function signedIn(user, csrf) {
   view.hidden = false;
   $('#me').textContent = `${user.name} · ${user.role.replace('_', ' ')}`;
   document.body.dataset.role = user.role;
+  alerting.init();
   updateSoundButton();
   connectEvents();
   refreshAlarmCount();
+  clearInterval(signedIn.tick);
+  signedIn.tick = setInterval(() => {
+    tickLiveTimes();
+    renderDuties();
+    updateAlerting();
+  }, 1000);
   // A safety net under the live stream (a proxy that buffers it, a laptop waking up): new alarms
   // still ring within 30 seconds.
   clearInterval(signedIn.poll);
@@ -285,7 +307,7 @@ $('#signin-form').addEventListener('submit', async (e) => {
   const form = e.target;
   const err = $('#signin-error');
   err.hidden = true;
-  enableSound(); // a click: the browser lets the page make sound from now on
+  if (alerting.wanted) alerting.enable(); // a click: the browser lets the page make sound from now on
   try {
     const r = await post('/api/auth/sign-in', { username: form.username.value, password: form.password.value });
     form.password.value = '';
@@ -296,19 +318,17 @@ $('#signin-form').addEventListener('submit', async (e) => {
   }
 });
 
+$('#sound-enable').addEventListener('click', () => alerting.enable());
 $('#sign-out').addEventListener('click', async () => {
   await post('/api/auth/sign-out').catch(() => undefined);
   location.hash = '#/alarms';
   showSignIn();
 });
 $('#sound').addEventListener('click', () => {
-  if (state.sound) {
-    state.sound = false;
-    updateSoundButton();
-  } else {
-    enableSound();
-    beep(false);
-  }
+  // Blocked (autoplay) or off: a click turns it on; on: a click turns it off, remembered.
+  if (alerting.wanted && !alerting.blocked) alerting.disable();
+  else alerting.enable();
+
 });
 
 function connectEvents() {
@@ -320,6 +340,7 @@ function connectEvents() {
   es.addEventListener('open', () => {
     live.textContent = 'live';
     live.className = 'live';
+    setHubLost(false);
     // After a reconnection, catch up on whatever changed while the stream was down.
     if (opened) onAlarmEvent({});
     opened = true;
@@ -327,6 +348,7 @@ function connectEvents() {
   es.addEventListener('error', () => {
     live.textContent = 'reconnecting…';
     live.className = 'live off';
+    setHubLost(true);
     // A stream refused because the session ended: the session check shows the sign-in form.
     clearTimeout(connectEvents.check);
     connectEvents.check = setTimeout(() => get('/api/auth/session').catch(() => undefined), 3000);
@@ -351,10 +373,9 @@ function onAlarmEvent(data) {
   // Coalesce bursts (a raise is several events) into one refresh.
   clearTimeout(refreshTimer);
   refreshTimer = setTimeout(async () => {
-    const beeped = state.beeps;
     await refreshAlarmCount();
-    if (reAlert && state.beeps === beeped) {
-      beep(false);
+    if (reAlert) {
+      alerting.play('reAlert');
       toast('An alarm on the board notified again: see who is on it', true);
     }
     reAlert = false;
@@ -367,25 +388,74 @@ async function refreshAlarmCount() {
   let data;
   try {
     data = await get('/api/alarms?open=true');
-  } catch {
+  } catch (err) {
+    // A fetch that never reached the hub (network down) is a lost hub too, even if the stream
+    // has not noticed yet; a refusal (401, 500) is not.
+    if (err instanceof TypeError) setHubLost(true);
     return;
   }
   const open = data.alarms.filter((a) => a.open);
   const badge = $('#alarm-count');
   badge.textContent = String(open.length);
   badge.hidden = open.length === 0;
-  document.title = open.length > 0 ? `(${open.length}) ALARM · Lonewatch` : 'Lonewatch: duty officer';
   const ids = new Set(open.map((a) => a.id));
   if (state.openIds) {
     const fresh = open.filter((a) => !state.openIds.has(a.id));
     if (fresh.length > 0) {
       const loud = fresh.some((a) => a.priority <= 2);
-      beep(loud);
       toast(`New alarm: ${fresh.map((a) => `${a.kindLabel} · ${a.workerName || a.deviceId || 'unknown'}`).join(', ')}`, loud);
       state.freshIds = new Set(fresh.map((a) => a.id));
     }
   }
   state.openIds = ids;
+  state.openAlarms = open;
+  updateAlerting();
+  renderDuties();
+  titleFor();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Duties that stand above every view (issue 15 items 3, 4): call-backs due and a lost hub.
+
+/** The hub's live stream dropped (or came back): banner, sound and the stale times follow. */
+function setHubLost(lost) {
+  if (lost && !state.hubLost) state.hubLostSince = now();
+  state.hubLost = lost;
+  const banner = $('#hub-lost');
+  banner.hidden = !lost || !state.me;
+  $('#hub-lost-since').textContent = lost ? ` at ${fmtTime(state.hubLostSince)}` : '';
+  document.body.classList.toggle('hub-lost', lost);
+  tickLiveTimes();
+  updateAlerting();
+}
+
+/** Call-backs the officer promised, due or coming up, on every view (not only in the covert view). */
+function renderDuties() {
+  const box = $('#duties');
+  const items = (state.openAlarms || []).filter((a) => a.callbackDueAt !== null && a.callbackDueAt !== undefined).sort((x, y) => x.callbackDueAt - y.callbackDueAt);
+  box.hidden = !state.me || items.length === 0;
+  box.replaceChildren(
+    ...items.map((a) => {
+      const due = a.callbackDueAt <= now();
+      const who = a.workerName || a.workerId || a.deviceId || 'the worker';
+      return h(
+        'div',
+        { class: `duty${due ? ' due' : ''}`, 'data-duty': 'callback', 'data-alarm': a.id },
+        h('strong', { text: due ? 'CALL BACK NOW' : 'Call-back promised' }),
+        h('span', { text: ` ${who} (${a.kindLabel}): due ${fmtTime(a.callbackDueAt)}, ` }),
+        untilSpan(a.callbackDueAt),
+        h('a', { class: 'button', href: `#/alarm/${encodeURIComponent(a.id)}` }, 'Open the alarm'),
+      );
+    }),
+  );
+}
+
+/** One title per view, with the alarm count first so a background tab still says ALARM. */
+function titleFor() {
+  const names = { alarms: 'Alarms', alarm: 'Alarm', handover: 'Police hand-over', workers: 'Workers', worker: 'Worker', records: 'Records', admin: 'Administration' };
+  const n = (state.openAlarms || []).length;
+  const viewName = names[state.route] || 'Duty officer';
+  document.title = `${n > 0 ? `(${n}) ALARM · ` : ''}${viewName} · Lonewatch`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -404,6 +474,7 @@ async function route(opts = {}) {
   const sub = parts[2] || '';
   state.route = name === 'alarm' && sub === 'handover' ? 'handover' : name;
   for (const a of document.querySelectorAll('[data-nav]')) a.classList.toggle('active', a.dataset.nav === (name === 'alarm' ? 'alarms' : name === 'worker' ? 'workers' : name));
+  titleFor();
   const keep = opts.keepScroll ? preserve() : null;
   try {
     let content;
@@ -458,10 +529,10 @@ function alarmCard(a) {
       'div',
       {},
       h('div', { class: 'who-line', text: a.workerName || a.workerId || `device ${a.deviceId}` }),
-      h('div', { class: 'meta' }, `Raised ${fmtTime(a.raisedAt)} (${ago(a.raisedAt)})`, a.visitRef ? ` · visit ${a.visitRef}` : '', a.acknowledgedBy ? ` · taken by ${a.acknowledgedBy.replace(/^user:/, '')}` : ''),
+      h('div', { class: 'meta' }, `Raised ${fmtTime(a.raisedAt)} (`, agoSpan(a.raisedAt), ')', a.visitRef ? ` · visit ${a.visitRef}` : '', a.acknowledgedBy ? ` · taken by ${a.acknowledgedBy.replace(/^user:/, '')}` : ''),
       h('div', { class: 'meta', text: a.reason }),
       a.open && a.workerCancelledAt ? h('div', { class: 'callout amber', 'data-worker-cancelled': 'true', text: `Cancelled by the worker at ${fmtTime(a.workerCancelledAt)}: call back to confirm` }) : null,
-      a.open && a.step ? h('div', { class: 'step', text: stepLine(a) }) : null,
+      a.open && a.step ? h('div', { class: 'step' }, stepLine(a)) : null,
     ),
     h(
       'div',
@@ -475,8 +546,8 @@ function alarmCard(a) {
 /** Where the escalation ladder is: what the policy says to do now, and when it moves on. */
 function stepLine(a) {
   const waiting = a.nextStepAt && !a.acknowledgedAt;
-  if (a.allAtOnce) return `Everyone on the ladder has been told${waiting ? `; told again ${until(a.nextStepAt)} unless someone takes charge` : ''}`;
-  return `Now: ${a.step} (step ${a.level + 1} of ${a.steps}${waiting ? `; next step ${until(a.nextStepAt)}` : ''})`;
+  if (a.allAtOnce) return ['Everyone on the ladder has been told', waiting ? ['; told again ', untilSpan(a.nextStepAt), ' unless someone takes charge'] : ''];
+  return [`Now: ${a.step} (step ${a.level + 1} of ${a.steps}`, waiting ? ['; next step ', untilSpan(a.nextStepAt)] : '', ')'];
 }
 
 async function alarmsView() {
@@ -515,6 +586,8 @@ function stepText(e) {
       return `${String(d.input || '').replace(/_/g, ' ')}: ${d.why || ''}`;
     case 'callback_scheduled':
       return `call back at ${fmtTime(d.dueAt)}`;
+    case 'callback_due':
+      return `the call-back promised for ${fmtTime(d.dueAt)} is due: call the worker now`;
     case 'police_called':
       return d.reference ? `reference ${d.reference}` : '';
     case 'resolved':
@@ -689,7 +762,7 @@ async function alarmView(id) {
       h(
         'div',
         {},
-        h('section', { class: 'card' }, h('h2', { text: 'Where they should be' }), visitFacts(d.visit, d.lastSighting), h('p', { class: 'muted', text: a.reason }), a.open && a.step ? h('p', { class: 'step', id: 'ladder-step', text: stepLine(a) }) : null),
+        h('section', { class: 'card' }, h('h2', { text: 'Where they should be' }), visitFacts(d.visit, d.lastSighting), h('p', { class: 'muted', text: a.reason }), a.open && a.step ? h('p', { class: 'step', id: 'ladder-step' }, stepLine(a)) : null),
         callPanel(a, d),
         a.workerId ? h('section', { class: 'card' }, h('h2', { text: 'Private details' }), h('p', { class: 'muted', text: 'Shown only while this alarm is active, or to roles that need them; every view is logged.' }), showPrivate, privateBox) : null,
         h('section', { class: 'card' }, h('h2', { text: 'Timeline' }), timelineList(d.timeline)),
