@@ -7,7 +7,7 @@ import { ApiError } from './users.js';
 import { isOpen } from '../rules/escalation-engine.js';
 import { ALARM_KINDS } from '../../shared/protocol-schemas.js';
 import { PRIVATE_FIELDS, viewPrivate } from './privacy.js';
-import { alarmView, compareAlarms, csvCell, currentVisit, SCRIPT_ANSWERS, SCRIPT_IDS, SCRIPT_QUESTIONS, scriptState, visitView, workerNames } from './views.js';
+import { alarmView, compareAlarms, csvCell, currentVisit, KIND_LABEL, localStamp, responseWords, SCRIPT_ANSWERS, SCRIPT_IDS, SCRIPT_QUESTIONS, scriptState, visitView, workerNames } from './views.js';
 import { ALARM_OUTCOMES, type AlarmRecord, type WorkerRecord } from '../store/store-types.js';
 import type { Store, StoreTx } from '../store/store.js';
 import { CallbackDueWatch } from './callback-due.js';
@@ -257,11 +257,13 @@ export function registerAlarmRoutes(app: ApiApp, { hub, live }: ApiContext): voi
   app.get('/records/export.csv', { schema: { tags: ['records'], summary: 'The matching incidents as CSV: one row per timeline entry', querystring: recordsQuery }, preHandler: ANY_ROLE }, async (req, reply) => {
     const found = await hub.store.read((tx) => search(tx, req.query));
     // closed_by and outcome (issue 15 items 10 and 11) on every row, so a filtered spreadsheet keeps them.
-    const rows = [['incident', 'kind', 'worker', 'device', 'visit', 'raised_at', 'state', 'closed_by', 'outcome', 'worker_cancelled_at', 'seq', 'at', 'step', 'actor', 'detail'].map(csvCell).join(',')];
+    // The last four columns are for people (issue 15 item 15): local time with the zone, response
+    // time and the kind of alarm in words; the ISO columns before them stay exact for machines.
+    const rows = [['incident', 'kind', 'worker', 'device', 'visit', 'raised_at', 'state', 'closed_by', 'outcome', 'worker_cancelled_at', 'seq', 'at', 'step', 'actor', 'detail', 'raised_local', 'at_local', 'response', 'kind_label'].map(csvCell).join(',')];
     for (const r of found) {
       for (const e of r.timeline) {
         rows.push(
-          [r.alarm.id, r.alarm.kind, r.workerName ?? r.alarm.workerId, r.alarm.deviceId, r.alarm.visitRef, new Date(r.alarm.raisedAt).toISOString(), r.alarm.state, r.alarm.closedBy, r.alarm.outcome, r.alarm.workerCancelledAt === null ? null : new Date(r.alarm.workerCancelledAt).toISOString(), e.seq, new Date(e.at).toISOString(), e.type, e.actor, e.detail]
+          [r.alarm.id, r.alarm.kind, r.workerName ?? r.alarm.workerId, r.alarm.deviceId, r.alarm.visitRef, new Date(r.alarm.raisedAt).toISOString(), r.alarm.state, r.alarm.closedBy, r.alarm.outcome, r.alarm.workerCancelledAt === null ? null : new Date(r.alarm.workerCancelledAt).toISOString(), e.seq, new Date(e.at).toISOString(), e.type, e.actor, e.detail, localStamp(r.alarm.raisedAt), localStamp(e.at), responseWords(r.alarm), KIND_LABEL[r.alarm.kind]]
             .map(csvCell)
             .join(','),
         );

@@ -8,7 +8,10 @@
 // contrast).
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { startTestHub, type TestHub } from '../helpers/hub-harness.js';
+import { startTestHub, TEST_CONTACTS, type TestHub } from '../helpers/hub-harness.js';
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connectFob, type TestFob } from '../helpers/mqtt-fob.js';
 import { makeEventId } from '../../shared/protocol-core.js';
 import { createUser } from '../../hub/http/users.js';
@@ -28,8 +31,8 @@ afterAll(async () => {
 });
 
 beforeEach(async () => {
-  t = await startTestHub({ manualClock: true });
-  await t.addWorker('sam', { name: 'Sam Carter' });
+  t = await startTestHub({ manualClock: true, config: { contacts: [...TEST_CONTACTS, { id: 'bud-1', name: 'Bea Buddy', role: 'buddy' }] } });
+  await t.addWorker('sam', { name: 'Sam Carter', buddyId: 'bud-1', lineManagerId: 'lm-1' });
   for (const [username, role] of [['dana', 'duty_officer'], ['adam', 'admin']] as const) {
     await createUser(t.hub.store, { username, role, password: PASSWORD, name: username[0]!.toUpperCase() + username.slice(1) }, 'test', t.clock.now());
   }
@@ -314,6 +317,63 @@ describe('issue 15 part 2 in Chromium', () => {
     });
     expect(Object.keys(ratios).length).toBeGreaterThanOrEqual(6);
     for (const [sel, r] of Object.entries(ratios)) expect(r, sel).toBeGreaterThanOrEqual(4.5);
+    await page.close();
+  });
+
+  it('item 13: visit import from the dashboard is all or nothing; the line-manager list offers only line managers; lists show names', { timeout: 60_000 }, async () => {
+    const page = await openConsole(browser, 'adam');
+    await page.goto(`${t.httpUrl}/#/admin`);
+    await page.waitForSelector('#admin-import');
+    expect(await page.title()).toBe('Administration · Lonewatch');
+    const options = await page.locator('#worker-form select[name=lineManagerId] option').allTextContents();
+    expect(options.sort()).toEqual(['(none)', 'Hana Head (head of service)', 'Lee Manager (line manager)']);
+    // The buddy and line manager by name, not id.
+    const row = page.locator('#admin-workers tr', { hasText: 'Sam Carter (sam)' });
+    expect(await row.locator('td').nth(1).textContent()).toBe('Bea Buddy');
+    expect(await row.locator('td').nth(2).textContent()).toBe('Lee Manager');
+
+    const dir = mkdtempSync(join(tmpdir(), 'lw-import-'));
+    const start = new Date(t.clock.now() + 60 * MIN).toISOString();
+    const end = new Date(t.clock.now() + 120 * MIN).toISOString();
+    const bad = join(dir, 'bad.csv');
+    writeFileSync(bad, `worker,ref,start,end\nsam,V-500,${start},${end}\nnobody,V-501,${start},${end}\n`);
+    await page.setInputFiles('#import-form input[type=file]', bad);
+    await page.click('#import-form button[type=submit]');
+    await page.waitForSelector('#import-refused li');
+    expect(await page.textContent('#import-result')).toContain('nothing was imported');
+    expect(await page.textContent('#import-refused')).toContain('bad.csv:3');
+    const visitsOf = () => t.hub.store.read((tx) => tx.listVisits('sam', t.clock.now() - 86_400_000, t.clock.now() + 86_400_000));
+    expect((await visitsOf()).map((v) => v.ref)).not.toContain('V-500');
+
+    const good = join(dir, 'good.csv');
+    writeFileSync(good, `worker,ref,start,end\nsam,V-500,${start},${end}\n`);
+    await page.setInputFiles('#import-form input[type=file]', good);
+    await page.click('#import-form button[type=submit]');
+    await expect.poll(() => page.textContent('#import-result')).toContain('Imported 1 visit(s) from good.csv');
+    expect((await visitsOf()).map((v) => v.ref)).toContain('V-500');
+
+    // The hub refuses a director as line manager even if a request names one.
+    const api = await userClient(t, 'ada', 'admin');
+    const refused = await api.request('PUT', '/api/workers/sam', { name: 'Sam Carter', lineManagerId: 'dir-1' });
+    expect(refused.status).toBe(400);
+    expect(refused.body).toMatchObject({ field: 'lineManagerId' });
+    await page.close();
+  });
+
+  it('item 15: records say the response time and the outcome in words, with the zone', { timeout: 60_000 }, async () => {
+    const id = await raise('sos');
+    await t.advance(2 * MIN + 5_000);
+    const dana = await userClient(t, 'dora', 'duty_officer');
+    await dana.post(`/api/alarms/${id}/acknowledge`, {});
+    await dana.post(`/api/alarms/${id}/resolve`, { outcome: 'false_alarm' });
+    const page = await openConsole(browser, 'dana');
+    await page.goto(`${t.httpUrl}/#/records`);
+    await page.waitForSelector(`#records-rows tr[data-alarm="${id}"]`);
+    const row = page.locator(`#records-rows tr[data-alarm="${id}"]`);
+    expect(await row.locator('[data-col="response"]').textContent()).toBe('taken after 2 min 5 s by dora');
+    expect(await row.locator('[data-col="outcome"]').textContent()).toBe('False alarm');
+    expect(await row.locator('td').first().textContent()).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d [A-Z]/);
+    expect(await page.textContent('#records-zone')).toMatch(/Times are 24-hour/);
     await page.close();
   });
 });

@@ -74,10 +74,27 @@ function fmtTime(ms) {
   const d = new Date(ms);
   return `${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }
+/** The browser's zone as people read it ("GMT", "BST"): dates on records say which clock they use. */
+function zoneOf(ms) {
+  const part = new Intl.DateTimeFormat([], { timeZoneName: 'short' }).formatToParts(new Date(ms)).find((p) => p.type === 'timeZoneName');
+  return part ? part.value : '';
+}
 function fmtDateTime(ms) {
   if (ms === null || ms === undefined) return '–';
   const d = new Date(ms);
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${fmtTime(ms)}`;
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${fmtTime(ms)} ${zoneOf(ms)}`.trim();
+}
+/** "4 min 10 s" from milliseconds. */
+function fmtDuration(ms) {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+}
+/** How fast a person took the alarm, in words (issue 15 item 15). */
+function responseText(r) {
+  if (r.acknowledgedAt) return `taken after ${fmtDuration(r.acknowledgedAt - r.raisedAt)} by ${String(r.acknowledgedBy).replace(/^user:/, '')}`;
+  return r.open ? 'not taken yet' : 'closed without being taken';
 }
 function ago(ms) {
   if (ms === null || ms === undefined) return '–';
@@ -128,6 +145,7 @@ class ApiError extends Error {
     super((body && body.error) || `the hub answered ${status}`);
     this.status = status;
     this.field = body && body.field;
+    this.refused = body && Array.isArray(body.refused) ? body.refused : null;
   }
 }
 
@@ -1219,16 +1237,17 @@ async function recordsView() {
     'section',
     { id: 'records' },
     h('h1', { text: 'Incident records' }),
+    h('p', { class: 'muted', id: 'records-zone', text: `Times are 24-hour, ${Intl.DateTimeFormat().resolvedOptions().timeZone} (${zoneOf(now())}). The CSV has the hub’s local time beside the exact ISO time.` }),
     form,
     h('div', { class: 'row' }, h('a', { class: 'button', href: `/api/records/export.csv?${params}`, download: '', 'data-action': 'csv' }, 'Export CSV'), h('a', { class: 'button', href: `#/records/print?${params}`, 'data-action': 'printable' }, 'Printable page'), h('span', { class: 'muted', text: `${d.records.length} incident(s)` })),
     h(
       'table',
       {},
-      h('thead', {}, h('tr', {}, ['Raised', 'Kind', 'Worker', 'Visit', 'State', 'Steps', ''].map((t) => h('th', { text: t })))),
+      h('thead', {}, h('tr', {}, ['Raised', 'Kind', 'Worker', 'Visit', 'State', 'Response', 'Outcome', 'Steps', ''].map((t) => h('th', { text: t })))),
       h(
         'tbody',
         { id: 'records-rows' },
-        d.records.map((r) => h('tr', { 'data-alarm': r.id }, h('td', { text: fmtDateTime(r.raisedAt) }), h('td', { text: r.kindLabel + (r.drill ? ' (drill)' : '') + (r.stale ? ' (stale: happened more than 7 days before it arrived)' : '') }), h('td', { text: r.workerName || r.workerId || '–' }), h('td', { text: r.visitRef || '–' }), h('td', {}, h('span', { class: `state s-${r.state}`, text: r.state })), h('td', { text: String(r.steps) }), h('td', {}, h('a', { href: `#/alarm/${encodeURIComponent(r.id)}`, text: 'timeline' })))),
+        d.records.map((r) => h('tr', { 'data-alarm': r.id }, h('td', { text: fmtDateTime(r.raisedAt) }), h('td', { text: r.kindLabel + (r.drill ? ' (drill)' : '') + (r.stale ? ' (stale: happened more than 7 days before it arrived)' : '') }), h('td', { text: r.workerName || r.workerId || '–' }), h('td', { text: r.visitRef || '–' }), h('td', {}, h('span', { class: `state s-${r.state}`, text: r.state })), h('td', { 'data-col': 'response', text: responseText(r) }), h('td', { 'data-col': 'outcome', text: r.outcome ? OUTCOME_LABEL[r.outcome] || r.outcome : r.open ? '–' : r.state === 'cancelled' ? 'Cancelled' : 'not recorded' }), h('td', { text: String(r.steps) }), h('td', {}, h('a', { href: `#/alarm/${encodeURIComponent(r.id)}`, text: 'timeline' })))),
       ),
     ),
   );
@@ -1255,6 +1274,7 @@ async function recordsPrintView() {
           'div',
           { class: 'incident' },
           h('h2', { text: `${x.alarm.kindLabel}: ${x.alarm.workerName || x.alarm.workerId || x.alarm.deviceId || ''} (${fmtDateTime(x.alarm.raisedAt)})` }),
+          h('p', { text: `${responseText(x.alarm)} · ${x.alarm.outcome ? `outcome: ${OUTCOME_LABEL[x.alarm.outcome] || x.alarm.outcome}` : 'no outcome recorded'}` }),
           h('p', { text: `Incident ${x.alarm.id} · state ${x.alarm.state}${x.alarm.closedAt ? ` at ${fmtDateTime(x.alarm.closedAt)}` : ''} · visit ${x.alarm.visitRef || '–'} · policy ${x.alarm.policy}${x.alarm.drill ? ' · DRILL' : ''}${x.alarm.stale ? ' · STALE: happened more than 7 days before it reached the hub' : ''}` }),
           timelineList(x.timeline),
         ),
@@ -1340,7 +1360,7 @@ async function adminView() {
       'section',
       { class: 'card', id: 'admin-workers' },
       h('h2', { text: 'Workers' }),
-      h('table', {}, h('thead', {}, h('tr', {}, ['Worker', 'Buddy', 'Line manager', 'Training', ''].map((t) => h('th', { text: t })))), h('tbody', {}, workers.workers.map((w) => h('tr', {}, h('td', { text: `${w.name} (${w.id})` }), h('td', { text: w.buddyId || '–' }), h('td', { text: w.lineManagerId || '–' }), h('td', { text: `${w.trainingDate || 'never'}${w.newStarter ? ' · new starter' : ''}` }), h('td', {}, isAdmin ? h('button', { 'data-action': 'edit-worker', 'data-worker': w.id, onclick: (e) => act(e.target, () => editWorker(wForm, w)) }, 'Edit') : null))))),
+      h('table', {}, h('thead', {}, h('tr', {}, ['Worker', 'Buddy', 'Line manager', 'Training', ''].map((t) => h('th', { text: t })))), h('tbody', {}, workers.workers.map((w) => h('tr', {}, h('td', { text: `${w.name} (${w.id})` }), h('td', { text: personName(w.buddyId, workers, contacts) }), h('td', { text: personName(w.lineManagerId, workers, contacts) }), h('td', { text: `${w.trainingDate || 'never'}${w.newStarter ? ' · new starter' : ''}` }), h('td', {}, isAdmin ? h('button', { 'data-action': 'edit-worker', 'data-worker': w.id, onclick: (e) => act(e.target, () => editWorker(wForm, w)) }, 'Edit') : null))))),
       isAdmin ? [h('h3', { id: 'worker-form-title', text: 'Add a worker' }), wForm] : null,
     ),
   );
@@ -1451,7 +1471,67 @@ async function adminView() {
     );
   }
 
+  sections.splice(2, 0, visitImportCard(refresh));
+  // Lists refresh themselves (issue 15 item 13), unless the admin is typing in a form: a refresh then
+  // would take the half-filled form away.
+  state.timers.push(
+    setInterval(() => {
+      const active = document.activeElement;
+      if (active && active.closest && active.closest('#admin form')) return;
+      route({ keepScroll: true });
+    }, 30_000),
+  );
   return h('section', { id: 'admin' }, h('h1', { text: 'Administration' }), sections);
+}
+
+/** A person by name, not internal id (issue 15 item 15): a worker or an office contact. */
+function personName(id, workers, contacts) {
+  if (!id) return '–';
+  const w = workers.workers.find((x) => x.id === id);
+  if (w) return w.name;
+  const c = contacts.contacts.find((x) => x.id === id);
+  return c ? c.name : `${id} (not on record)`;
+}
+
+/**
+ * Itinerary upload (issue 15 item 13): the file goes to the hub, which checks it with the CLI's own
+ * parser and imports it all or nothing; every refused line is listed with its reason.
+ */
+function visitImportCard(refresh) {
+  const out = h('div', { id: 'import-result', role: 'status' });
+  const file = h('input', { type: 'file', name: 'csv', accept: '.csv,text/csv', required: true });
+  const form = h(
+    'form',
+    { class: 'row', id: 'import-form' },
+    h('label', {}, 'Itinerary CSV file', file),
+    h('button', { type: 'submit', class: 'primary' }, 'Import visits'),
+  );
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const f = file.files && file.files[0];
+    if (!f) return;
+    out.replaceChildren();
+    const button = form.querySelector('button');
+    button.disabled = true;
+    try {
+      const r = await post('/api/admin/visits/import', { csv: await f.text(), file: f.name });
+      out.append(h('p', { class: 'ok', text: `Imported ${r.imported} visit(s) from ${f.name}.` }), r.warnings.length ? h('ul', {}, r.warnings.map((w) => h('li', { class: 'warning', text: w }))) : null);
+      file.value = '';
+      void refresh; // the visits are on each worker's page; this page keeps the result on screen
+    } catch (err) {
+      out.append(h('p', { class: 'error', text: err.message }), err.refused && err.refused.length ? h('ul', { id: 'import-refused' }, err.refused.map((x) => h('li', { text: x }))) : null);
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return h(
+    'section',
+    { class: 'card', id: 'admin-import' },
+    h('h2', { text: 'Import visits' }),
+    h('p', { class: 'muted', text: 'The same CSV as “lonewatch visits import”: worker, ref, start, end, and the optional columns (docs/examples/visits.csv). The whole file is checked first; if any line is wrong nothing is imported.' }),
+    form,
+    out,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1473,7 +1553,7 @@ function workerForm(contacts, refresh) {
       h('label', {}, 'Worker id', h('input', { name: 'id', required: true })),
       h('label', {}, 'Name', h('input', { name: 'name', required: true })),
       h('label', {}, 'Buddy (worker or contact id)', h('input', { name: 'buddyId' })),
-      h('label', {}, 'Line manager', h('select', { name: 'lineManagerId' }, h('option', { value: '', text: '(none)' }), contacts.contacts.map((c) => h('option', { value: c.id, text: `${c.name} (${c.role})` })))),
+      h('label', {}, 'Line manager', h('select', { name: 'lineManagerId' }, h('option', { value: '', text: '(none)' }), contacts.contacts.filter((c) => c.lineManager).map((c) => h('option', { value: c.id, text: `${c.name} (${c.role.replace(/_/g, ' ')})` })))),
       h('label', {}, 'Training date', h('input', { name: 'trainingDate', type: 'date' })),
       h('label', { class: 'inline' }, h('input', { name: 'newStarter', type: 'checkbox' }), 'New starter'),
       h('label', {}, 'Phone (private)', h('input', { name: 'phone' })),
