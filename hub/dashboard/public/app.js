@@ -898,7 +898,7 @@ function callPanel(a, d) {
             privateNumbers.replaceChildren(
               h('span', {}, 'Worker: ', r.details.phone !== undefined ? telLink(r.details.phone, 'worker') : h('span', { class: 'muted', text: 'not shown to you' })),
               h('br'),
-              h('span', {}, 'Home contact: ', r.details.emergencyContacts ? h('span', { 'data-field': 'emergencyContacts' }, r.details.emergencyContacts, ' ', telLink(firstNumber(r.details.emergencyContacts), 'home-contact')) : h('span', { class: 'muted', text: 'none on record' })),
+              h('span', {}, 'Emergency contacts: ', r.details.emergencyContacts ? h('span', { 'data-field': 'emergencyContacts' }, parseEmergencyContacts(r.details.emergencyContacts).map((c, i) => h('span', { class: 'ec-line' }, `${c.name}${c.relation ? ` (${c.relation})` : ''} `, telLink(c.phone || firstNumber(c.name), i === 0 ? 'home-contact' : `home-contact-${i + 1}`), ' '))) : h('span', { class: 'muted', text: 'none on record' })),
             );
           },
         },
@@ -1540,10 +1540,61 @@ function visitImportCard(refresh) {
 // ones. So: the form is emptied after every save and by "New worker"; Edit loads that worker's own
 // private fields (an admin view, logged under R22); every field is sent, and a blank one clears it.
 
-const WORKER_TEXT_FIELDS = ['buddyId', 'lineManagerId', 'trainingDate', 'phone', 'homeAddress', 'medicalNotes', 'car', 'emergencyContacts', 'description'];
-const WORKER_PRIVATE_FIELDS = ['phone', 'homeAddress', 'medicalNotes', 'car', 'emergencyContacts', 'description'];
+const WORKER_TEXT_FIELDS = ['buddyId', 'lineManagerId', 'trainingDate', 'phone', 'homeAddress', 'medicalNotes', 'car', 'description'];
+const WORKER_PRIVATE_FIELDS = ['phone', 'homeAddress', 'medicalNotes', 'car', 'description'];
+
+// ---------------------------------------------------------------------------------------------
+// Emergency contacts as a list of (name, relation, phone) (issue 15 item 13). The hub keeps them in
+// the worker's one private text field, a line each as "Name (relation): phone", so the hand-over and
+// the numbers panel read them as before; older free text ("Partner 07700 900456") loads as one row.
+
+/** "Name (relation): phone" lines -> rows. */
+function parseEmergencyContacts(text) {
+  return String(text || '')
+    .split(/\n|;/)
+    .map((line) => line.trim())
+    .filter(Boolean)
+    .map((line) => {
+      const m = line.match(/^(.*?)\s*(?:\(([^)]*)\))?\s*:?\s*(\+?\d[\d ()-]{4,}\d)?\s*$/);
+      return m ? { name: m[1].trim(), relation: (m[2] || '').trim(), phone: (m[3] || '').trim() } : { name: line, relation: '', phone: '' };
+    });
+}
+
+/** Rows -> the stored text (null when there are none). */
+function formatEmergencyContacts(rows) {
+  const lines = rows.filter((r) => r.name || r.phone).map((r) => `${r.name}${r.relation ? ` (${r.relation})` : ''}${r.phone ? `: ${r.phone}` : ''}`);
+  return lines.length ? lines.join('\n') : null;
+}
+
+function emergencyRow(box, row = { name: '', relation: '', phone: '' }) {
+  const n = box.children.length + 1;
+  const line = h(
+    'div',
+    { class: 'row ec-row', 'data-ec': String(n) },
+    h('label', {}, `Contact ${n}: name`, h('input', { 'data-ec-field': 'name', value: row.name })),
+    h('label', {}, 'Relation', h('input', { 'data-ec-field': 'relation', value: row.relation, placeholder: 'partner, parent…' })),
+    h('label', {}, 'Phone', h('input', { 'data-ec-field': 'phone', type: 'tel', value: row.phone })),
+    h('button', { type: 'button', 'data-action': 'remove-ec', 'aria-label': `remove emergency contact ${n}`, onclick: () => line.remove() }, 'Remove'),
+  );
+  box.append(line);
+}
+
+function emergencyEditor() {
+  const box = h('div', { id: 'ec-rows' });
+  const el = h('fieldset', { class: 'ec', id: 'emergency-contacts' }, h('legend', { text: 'Emergency contacts (private)' }), box, h('button', { type: 'button', 'data-action': 'add-ec', onclick: () => emergencyRow(box) }, 'Add an emergency contact'));
+  return {
+    el,
+    get: () => formatEmergencyContacts([...box.querySelectorAll('.ec-row')].map((r) => ({ name: r.querySelector('[data-ec-field=name]').value.trim(), relation: r.querySelector('[data-ec-field=relation]').value.trim(), phone: r.querySelector('[data-ec-field=phone]').value.trim() }))),
+    set: (text) => {
+      box.replaceChildren();
+      for (const r of parseEmergencyContacts(text)) emergencyRow(box, r);
+      if (box.children.length === 0) emergencyRow(box);
+    },
+  };
+}
 
 function workerForm(contacts, refresh) {
+  const ec = emergencyEditor();
   const form = h(
     'form',
     { id: 'worker-form', 'data-mode': 'new' },
@@ -1560,22 +1611,26 @@ function workerForm(contacts, refresh) {
       h('label', {}, 'Home address (private)', h('input', { name: 'homeAddress' })),
       h('label', {}, 'Medical notes (private)', h('input', { name: 'medicalNotes' })),
       h('label', {}, 'Car: make, colour, reg (private)', h('input', { name: 'car' })),
-      h('label', {}, 'Emergency contacts (private)', h('input', { name: 'emergencyContacts' })),
       h('label', {}, 'Description for the police: height, build, hair, clothing (private)', h('input', { name: 'description' })),
     ),
+    ec.el,
     h('p', { class: 'muted', text: 'Every field is saved as shown: a blank field is saved blank.' }),
-    h('div', { class: 'row' }, h('button', { type: 'submit', class: 'primary' }, 'Save worker'), h('button', { type: 'button', 'data-action': 'new-worker', onclick: () => clearWorkerForm(form) }, 'New worker'), h('span', { id: 'worker-result' })),
+    h('div', { class: 'row' }, h('button', { type: 'submit', class: 'primary' }, 'Save worker'), h('button', { type: 'button', 'data-action': 'new-worker', onclick: () => (clearWorkerForm(form), ec.set('')) }, 'New worker'), h('span', { id: 'worker-result' })),
   );
+  form.emergency = ec;
+  ec.set('');
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     const f = form.elements;
     const id = f.id.value.trim();
     const body = { name: f.name.value.trim(), newStarter: f.newStarter.checked };
     for (const k of WORKER_TEXT_FIELDS) body[k] = f[k].value.trim() || null;
+    body.emergencyContacts = ec.get();
     const out = $('#worker-result');
     try {
       await api('PUT', `/api/workers/${encodeURIComponent(id)}`, body);
       clearWorkerForm(form);
+      ec.set('');
       toast(`Saved ${id}`);
       refresh();
     } catch (err) {
@@ -1609,6 +1664,7 @@ async function editWorker(form, w) {
   f.trainingDate.value = w.trainingDate || '';
   f.newStarter.checked = w.newStarter;
   for (const k of WORKER_PRIVATE_FIELDS) f[k].value = (r.details && r.details[k]) || '';
+  form.emergency.set((r.details && r.details.emergencyContacts) || '');
   form.dataset.mode = 'edit';
   $('#worker-form-title').textContent = `Edit ${w.name} (${w.id})`;
   f.name.focus();
