@@ -1,7 +1,7 @@
 // `lonewatch visits import|list`: the day's itineraries.
 import { readFileSync } from 'node:fs';
 import { defineCommand, UsageError } from '../../bin/command.js';
-import { AdminError, addVisitTx } from '../admin/admin-service.js';
+import { importVisitRows } from '../admin/visits-import.js';
 import { CONFIG_OPTION, loadConfigOrExit, openStore } from './open-store.js';
 import { CsvError, CSV_COLUMNS, parseVisitsCsv } from './visits-csv.js';
 
@@ -31,31 +31,16 @@ export const visitsCommand = defineCommand({
         }
         throw err;
       }
-      // All or nothing, as the help says: every visit in one transaction; one refused line rolls
-      // the whole file back (issue 15 item 9), and every refused line is named with its reason.
+      // All or nothing, as the help says (issue 15 item 9): importVisitRows checks every line in one
+      // transaction and rolls the whole file back if any is refused.
       const store = openStore(config);
-      const refused: string[] = [];
-      const warnings: string[] = [];
-      let imported = 0;
+      let result;
       try {
-        await store.transaction(async (tx) => {
-          for (const row of rows) {
-            try {
-              const res = await addVisitTx(tx, row.visit, { onBreach: config.rules.visit_policy_breach, trainingValidYears: config.rules.training_valid_years });
-              for (const w of res.warnings) warnings.push(`${file}:${row.line}: warning: ${w}`);
-            } catch (err) {
-              if (!(err instanceof AdminError)) throw err;
-              refused.push(`${file}:${row.line}: ${err.message}`);
-            }
-          }
-          if (refused.length > 0) throw new ImportRefused();
-          imported = rows.length;
-        });
-      } catch (err) {
-        if (!(err instanceof ImportRefused)) throw err;
+        result = await importVisitRows(store, rows, { onBreach: config.rules.visit_policy_breach, trainingValidYears: config.rules.training_valid_years }, file);
       } finally {
         await store.close();
       }
+      const { refused, warnings, imported } = result;
       if (refused.length > 0) {
         for (const r of refused) process.stderr.write(`${r}\n`);
         process.stderr.write(`nothing was imported: ${refused.length} of ${rows.length} line(s) refused; fix them and import the file again\n`);
@@ -86,6 +71,3 @@ export const visitsCommand = defineCommand({
     throw new UsageError(action ? `unknown action "${action}"` : 'say what to do: import or list');
   },
 });
-
-/** Rolls the import's transaction back once every line has been checked. */
-class ImportRefused extends Error {}

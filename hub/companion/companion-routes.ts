@@ -33,6 +33,7 @@ const FILES: Record<string, string> = {
   'fob-link.js': 'text/javascript; charset=utf-8',
   'hub-link.js': 'text/javascript; charset=utf-8',
   'outbox.js': 'text/javascript; charset=utf-8',
+  'alarm-screen.js': 'text/javascript; charset=utf-8',
   'style.css': 'text/css; charset=utf-8',
   'sw.js': 'text/javascript; charset=utf-8',
   'manifest.webmanifest': 'application/manifest+json',

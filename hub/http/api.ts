@@ -70,6 +70,8 @@ export async function registerApi(http: FastifyInstance, hub: HubServices): Prom
   });
   // The vocabulary (shared/vocabulary.ts) as an ES module for the dashboard and the companion.
   await registerVocabulary(http);
+  // Browsers and bookmarks ask for /favicon.ico whatever the page links (issue 15 item 15).
+  http.get('/favicon.ico', { schema: { hide: true } }, async (_req, reply) => reply.redirect('/favicon.svg', 301));
   // Links in notifications point at /alarms/<id>.
   http.get('/alarms/:id', { schema: { hide: true } }, async (req, reply) => reply.redirect(`/#/alarm/${encodeURIComponent((req.params as { id: string }).id)}`));
 

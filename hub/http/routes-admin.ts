@@ -11,6 +11,9 @@ import { ALARM_KINDS } from '../../shared/protocol-schemas.js';
 import { BOARDS } from '../../shared/protocol-core.js';
 import { STAFF_ROLES, USER_ROLES } from '../store/store-types.js';
 import { ALARM_KIND } from '../../shared/vocabulary.js';
+import { LINE_MANAGER_ROLES } from './views.js';
+import { CsvError, CSV_COLUMNS, parseVisitsCsv } from '../cli/visits-csv.js';
+import { importVisitRows } from '../admin/visits-import.js';
 
 const deviceParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, { error: 'must be a device id' }) });
 const userParams = z.object({ username: z.string().regex(/^[a-z0-9][a-z0-9_.-]{1,31}$/, { error: 'must be a username' }) });
@@ -27,6 +30,48 @@ export function registerAdminRoutes(app: ApiApp, { hub, auth }: ApiContext): voi
   const now = () => hub.clock.now();
   const ADMIN = requireRole('admin');
   const MANAGERS = requireRole('manager', 'admin');
+
+  // ---------------------------------------------------------------------------------------------
+  // Visit import from the dashboard (issue 15 item 13): the same parser and the same all-or-nothing
+  // transaction as `lonewatch visits import`, so an upload and the CLI accept exactly the same files.
+
+  app.post(
+    '/admin/visits/import',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: `Import an itinerary CSV, all or nothing (columns: ${CSV_COLUMNS.join(',')}; times ISO 8601)`,
+        body: z.strictObject({
+          csv: z.string().min(1, { error: 'the file is empty' }).max(200_000, { error: 'the file is over 200 kB: split it' }),
+          file: z.string().trim().max(120).default('visits.csv').describe('the file name, used in the line references of errors'),
+        }),
+      },
+      preHandler: requireRole('duty_officer', 'manager', 'admin'),
+    },
+    async (req, reply) => {
+      const file = req.body.file.replace(/[^\w .-]/g, '_') || 'visits.csv';
+      let rows;
+      try {
+        rows = parseVisitsCsv(req.body.csv, file);
+      } catch (err) {
+        if (err instanceof CsvError) {
+          reply.code(422);
+          const refused = err.message.split('\n');
+          return { error: refused.length === 1 ? `${refused[0]}; nothing was imported` : `nothing was imported: ${refused.length} problems in the file`, refused, imported: 0 };
+        }
+        throw err;
+      }
+      const result = await importVisitRows(hub.store, rows, { onBreach: hub.config.rules.visit_policy_breach, trainingValidYears: hub.config.rules.training_valid_years }, file);
+      await hub.store.transaction((tx) => tx.appendAudit({ at: now(), actor: req.principal!.actor, action: 'visits.import', subject: `file:${file}`, detail: { rows: rows.length, imported: result.imported, refused: result.refused.length } }));
+      if (result.refused.length > 0) {
+        reply.code(422);
+        return { error: `nothing was imported: ${result.refused.length} of ${rows.length} line(s) refused; fix them and import the file again`, refused: result.refused, imported: 0 };
+      }
+      // The check-in engine re-reads each worker's itinerary (a visit starting soon needs its timer).
+      for (const id of result.workerIds) await hub.runtime.workerAction(id, { type: 'itinerary_changed' });
+      return { imported: result.imported, warnings: result.warnings };
+    },
+  );
 
   // ---------------------------------------------------------------------------------------------
   // Devices
@@ -82,7 +127,8 @@ export function registerAdminRoutes(app: ApiApp, { hub, auth }: ApiContext): voi
   // Contacts and policies (read from config)
 
   app.get('/admin/contacts', { schema: { tags: ['admin'], summary: 'Office contacts (duty officers, managers, head of service, director)' }, preHandler: ANY_ROLE }, async () => ({
-    contacts: await hub.store.read((tx) => tx.listContacts()),
+    // lineManager: may be chosen as a worker's line manager (issue 15 item 13).
+    contacts: (await hub.store.read((tx) => tx.listContacts())).map((c) => ({ ...c, lineManager: LINE_MANAGER_ROLES.includes(c.role) })),
   }));
 
   app.get('/admin/policies', { schema: { tags: ['admin'], summary: 'The escalation policies in force and which alarm kind uses which (from lonewatch.toml)' }, preHandler: ANY_ROLE }, async () => {

@@ -6,11 +6,13 @@ import { ANY_ROLE } from './auth.js';
 import { ApiError } from './users.js';
 import { isOpen } from '../rules/escalation-engine.js';
 import { ALARM_KINDS } from '../../shared/protocol-schemas.js';
+import { ALARM_KIND } from '../../shared/vocabulary.js';
 import { PRIVATE_FIELDS, viewPrivate } from './privacy.js';
-import { alarmView, compareAlarms, csvCell, currentVisit, SCRIPT_ANSWERS, SCRIPT_IDS, SCRIPT_QUESTIONS, scriptState, visitView, workerNames } from './views.js';
+import { alarmView, compareAlarms, csvCell, currentVisit, localStamp, responseWords, SCRIPT_ANSWERS, SCRIPT_IDS, SCRIPT_QUESTIONS, scriptState, visitView, workerNames } from './views.js';
 import { ALARM_OUTCOMES, type AlarmRecord, type WorkerRecord } from '../store/store-types.js';
 import { summariseDeliveries } from '../notifiers/delivery-summary.js';
 import type { Store, StoreTx } from '../store/store.js';
+import { CallbackDueWatch } from './callback-due.js';
 
 const idParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'must be an alarm id' }) });
 const CALLBACK_MS = 5 * 60_000;
@@ -26,6 +28,16 @@ const recordsQuery = z.object({
 
 export function registerAlarmRoutes(app: ApiApp, { hub, live }: ApiContext): void {
   const now = () => hub.clock.now();
+  const callbacks = new CallbackDueWatch({ clock: hub.clock, store: hub.store, log: hub.log, addNote: (id, who, type, detail) => hub.runtime.addNote(id, who, type, detail) });
+  void callbacks.rearmOpen().catch((err: unknown) => hub.log.error({ err }, 'could not re-arm the covert call-back timers after start-up'));
+  app.addHook('onClose', async () => callbacks.stop());
+  /** Starts the 5-minute call-back: on the record, and a hub timer that records it due (item 3). */
+  const scheduleCallback = async (alarmId: string, who: string): Promise<number> => {
+    const dueAt = now() + CALLBACK_MS;
+    await hub.runtime.addNote(alarmId, who, 'callback_scheduled', { dueAt });
+    callbacks.arm(alarmId, dueAt);
+    return dueAt;
+  };
 
   app.get('/events', { schema: { tags: ['alarms'], summary: 'Server-sent events: `alarm` {alarmId, type} on every change to an alarm' }, preHandler: ANY_ROLE }, async (_req, reply) => {
     live.open(reply);
@@ -42,15 +54,28 @@ export function registerAlarmRoutes(app: ApiApp, { hub, live }: ApiContext): voi
       preHandler: ANY_ROLE,
     },
     async (req) => {
-      const { alarms, names, told } = await hub.store.read(async (tx) => {
+      const { alarms, names, told, callbacks } = await hub.store.read(async (tx) => {
         const list = await tx.listAlarms({ ...(req.query.open ? { open: req.query.open === 'true' } : {}), limit: req.query.limit });
         // Who was told, by what, and how it went: on the card of each open alarm (issue 16).
         const deliveries = new Map<string, ReturnType<typeof summariseDeliveries>>();
-        for (const a of list) if (isOpen(a)) deliveries.set(a.id, summariseDeliveries(await tx.getTimeline(a.id)));
-        return { alarms: list, names: await workerNames(tx), told: deliveries };
+        // A call-back the officer promised (covert script, policy 004) is a duty on the board, not
+        // only a timer inside the covert view (issue 15 item 3): its due time comes from the
+        // timeline's callback_scheduled entry, so every console shows the same one.
+        const due = new Map<string, number>();
+        for (const a of list.filter(isOpen)) {
+          const timeline = await tx.getTimeline(a.id);
+          deliveries.set(a.id, summariseDeliveries(timeline));
+          const at = scriptState(timeline).callbackDueAt;
+          if (at !== null) due.set(a.id, at);
+        }
+        return { alarms: list, names: await workerNames(tx), told: deliveries, callbacks: due };
       });
       return {
-        alarms: alarms.sort(compareAlarms).map((a) => ({ ...alarmView(a, a.workerId ? (names.get(a.workerId) ?? null) : null), deliveries: told.get(a.id) ?? null })),
+        alarms: alarms.sort(compareAlarms).map((a) => ({
+          ...alarmView(a, a.workerId ? (names.get(a.workerId) ?? null) : null),
+          deliveries: told.get(a.id) ?? null,
+          callbackDueAt: callbacks.get(a.id) ?? null,
+        })),
         serverNow: now(),
       };
     },
@@ -156,7 +181,7 @@ export function registerAlarmRoutes(app: ApiApp, { hub, live }: ApiContext): voi
       const q = SCRIPT_QUESTIONS.find((x) => x.id === req.body.question)!;
       await hub.runtime.addNote(req.params.id, by(req), 'script_answer', { question: q.id, text: q.text, answer: req.body.answer, ...(req.body.note ? { note: req.body.note } : {}) });
       if (q.id === 'call_back' && req.body.answer === 'yes') {
-        await hub.runtime.addNote(req.params.id, by(req), 'callback_scheduled', { dueAt: now() + CALLBACK_MS });
+        await scheduleCallback(req.params.id, by(req));
       }
       return { ok: true };
     },
@@ -169,9 +194,9 @@ export function registerAlarmRoutes(app: ApiApp, { hub, live }: ApiContext): voi
       preHandler: ANY_ROLE,
     },
     async (req) => {
-      if (req.body.action === 'start') await hub.runtime.addNote(req.params.id, by(req), 'callback_scheduled', { dueAt: now() + CALLBACK_MS });
-      else await hub.runtime.addNote(req.params.id, by(req), 'callback_done', {});
-      return { ok: true, dueAt: req.body.action === 'start' ? now() + CALLBACK_MS : null };
+      if (req.body.action === 'start') return { ok: true, dueAt: await scheduleCallback(req.params.id, by(req)) };
+      await hub.runtime.addNote(req.params.id, by(req), 'callback_done', {});
+      return { ok: true, dueAt: null };
     },
   );
 
@@ -246,11 +271,13 @@ export function registerAlarmRoutes(app: ApiApp, { hub, live }: ApiContext): voi
   app.get('/records/export.csv', { schema: { tags: ['records'], summary: 'The matching incidents as CSV: one row per timeline entry', querystring: recordsQuery }, preHandler: ANY_ROLE }, async (req, reply) => {
     const found = await hub.store.read((tx) => search(tx, req.query));
     // closed_by and outcome (issue 15 items 10 and 11) on every row, so a filtered spreadsheet keeps them.
-    const rows = [['incident', 'kind', 'worker', 'device', 'visit', 'raised_at', 'state', 'closed_by', 'outcome', 'worker_cancelled_at', 'seq', 'at', 'step', 'actor', 'detail'].map(csvCell).join(',')];
+    // The last four columns are for people (issue 15 item 15): local time with the zone, response
+    // time and the kind of alarm in words; the ISO columns before them stay exact for machines.
+    const rows = [['incident', 'kind', 'worker', 'device', 'visit', 'raised_at', 'state', 'closed_by', 'outcome', 'worker_cancelled_at', 'seq', 'at', 'step', 'actor', 'detail', 'raised_local', 'at_local', 'response', 'kind_label'].map(csvCell).join(',')];
     for (const r of found) {
       for (const e of r.timeline) {
         rows.push(
-          [r.alarm.id, r.alarm.kind, r.workerName ?? r.alarm.workerId, r.alarm.deviceId, r.alarm.visitRef, new Date(r.alarm.raisedAt).toISOString(), r.alarm.state, r.alarm.closedBy, r.alarm.outcome, r.alarm.workerCancelledAt === null ? null : new Date(r.alarm.workerCancelledAt).toISOString(), e.seq, new Date(e.at).toISOString(), e.type, e.actor, e.detail]
+          [r.alarm.id, r.alarm.kind, r.workerName ?? r.alarm.workerId, r.alarm.deviceId, r.alarm.visitRef, new Date(r.alarm.raisedAt).toISOString(), r.alarm.state, r.alarm.closedBy, r.alarm.outcome, r.alarm.workerCancelledAt === null ? null : new Date(r.alarm.workerCancelledAt).toISOString(), e.seq, new Date(e.at).toISOString(), e.type, e.actor, e.detail, localStamp(r.alarm.raisedAt), localStamp(e.at), responseWords(r.alarm), ALARM_KIND[r.alarm.kind].label]
             .map(csvCell)
             .join(','),
         );

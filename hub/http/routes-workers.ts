@@ -6,7 +6,7 @@ import { ANY_ROLE, requireRole } from './auth.js';
 import { ApiError } from './users.js';
 import { addVisit } from '../admin/admin-service.js';
 import { PRIVATE_FIELDS, viewPrivate } from './privacy.js';
-import { alarmView, compareAlarms, visitView, workerPublic } from './views.js';
+import { alarmView, compareAlarms, visitView, workerPublic, LINE_MANAGER_ROLES } from './views.js';
 import type { WorkerRecord } from '../store/store-types.js';
 
 const DAY = 24 * 3600_000;
@@ -214,6 +214,10 @@ export function registerWorkerRoutes(app: ApiApp, { hub }: ApiContext): void {
         const existing = await tx.getWorker(req.params.id);
         for (const [field, id] of [['buddyId', b.buddyId], ['lineManagerId', b.lineManagerId]] as const) {
           if (id && !(await tx.getContact(id)) && !(field === 'buddyId' && (await tx.getWorker(id)))) throw new ApiError(404, `no ${field === 'buddyId' ? 'worker or contact' : 'contact'} ${id}`, field);
+        }
+        if (b.lineManagerId) {
+          const lm = (await tx.getContact(b.lineManagerId))!;
+          if (!LINE_MANAGER_ROLES.includes(lm.role)) throw new ApiError(400, `${lm.name} (${b.lineManagerId}) is a ${lm.role.replace(/_/g, ' ')}, not a line manager: choose a line manager or head of service`, 'lineManagerId');
         }
         const pick = <K extends keyof WorkerRecord>(k: K, v: WorkerRecord[K] | undefined): WorkerRecord[K] => (v !== undefined ? v : ((existing?.[k] ?? null) as WorkerRecord[K]));
         const w: WorkerRecord = {

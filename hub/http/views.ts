@@ -7,6 +7,12 @@ import { summarise } from '../rules/rules-runtime.js';
 
 const DAY = 24 * 3600_000;
 
+/**
+ * Office contacts who can be a worker's line manager (issue 15 item 13): the duty officer and the
+ * director are other rungs of the ladder (R13), not a worker's manager.
+ */
+export const LINE_MANAGER_ROLES: readonly string[] = ['line_manager', 'head_of_service'];
+
 /** The purple-file script (R4, policy 004), in the order the officer asks. */
 export const SCRIPT_QUESTIONS = [
   { id: 'at_address', text: 'FIRST: check they are at the address on their calendar. "Are you at ...?" (the visit below)' },
@@ -133,6 +139,25 @@ export function scriptState(timeline: StoredTimelineEntry[]) {
     after: SCRIPT_AFTER,
     noAnswer: [...latest.values()].some((e) => e.detail.answer === 'no_answer'),
   };
+}
+
+/**
+ * A time as the office reads it: "2026-11-23 09:00 GMT", in the hub's own time zone (the TZ it runs
+ * with), for records people read (issue 15 item 15); the ISO column beside it stays exact.
+ */
+export function localStamp(ms: number | null): string | null {
+  if (ms === null) return null;
+  const parts = new Intl.DateTimeFormat('en-GB', { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZoneName: 'short' }).formatToParts(new Date(ms));
+  const p = (t: string) => parts.find((x) => x.type === t)?.value ?? '';
+  return `${p('year')}-${p('month')}-${p('day')} ${p('hour')}:${p('minute')} ${p('timeZoneName')}`;
+}
+
+/** "taken after 2 min 5 s", "not taken", for records (response time, issue 15 item 15). */
+export function responseWords(a: AlarmRecord): string {
+  if (a.acknowledgedAt === null) return isOpen(a) ? 'not taken yet' : 'closed without being taken';
+  const s = Math.max(0, Math.round((a.acknowledgedAt - a.raisedAt) / 1000));
+  const d = s < 60 ? `${s} s` : s < 3600 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+  return `taken after ${d}`;
 }
 
 export function csvCell(v: unknown): string {

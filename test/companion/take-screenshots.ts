@@ -61,6 +61,13 @@ async function main(): Promise<void> {
   await fob.drop();
   await page.waitForSelector('#fob-lost:not([hidden])');
   await page.screenshot({ path: `${OUT}companion-2-fob-lost.png` });
+  // The loud SOS from the phone: the full-screen alarm screen once the hub has acked it (item 7).
+  await page.click('#sos');
+  await page.click('#sos-yes');
+  await waitText(page, '#alarm-title', (x) => x === 'Alarm sent');
+  await page.screenshot({ path: `${OUT}companion-3-alarm-screen.png` });
+  await page.click('#im-safe');
+  await page.screenshot({ path: `${OUT}companion-4-im-safe.png` });
   fob.stop();
   await browser.close();
   await t.stop();

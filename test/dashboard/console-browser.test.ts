@@ -64,7 +64,14 @@ describe('issue 15 in Chromium', () => {
     const fill = async (fields: Record<string, string>) => {
       for (const [k, v] of Object.entries(fields)) await page.fill(`#worker-form [name=${k}]`, v);
     };
-    await fill({ id: 'ali', name: 'Ali Khan', phone: '07700 900001', homeAddress: '2 Elm Street', medicalNotes: 'diabetic', car: 'red Ford Ka XY12 ZZZ', emergencyContacts: 'Brother 07700 900002', description: 'tall, grey beard', trainingDate: '2026-02-01' });
+    await fill({ id: 'ali', name: 'Ali Khan', phone: '07700 900001', homeAddress: '2 Elm Street', medicalNotes: 'diabetic', car: 'red Ford Ka XY12 ZZZ', description: 'tall, grey beard', trainingDate: '2026-02-01' });
+    // Emergency contacts are rows of name, relation and phone (issue 15 item 13).
+    await page.fill('#ec-rows [data-ec="1"] [data-ec-field=name]', 'Ravi Khan');
+    await page.fill('#ec-rows [data-ec="1"] [data-ec-field=relation]', 'brother');
+    await page.fill('#ec-rows [data-ec="1"] [data-ec-field=phone]', '07700 900002');
+    await page.click('[data-action="add-ec"]');
+    await page.fill('#ec-rows [data-ec="2"] [data-ec-field=name]', 'Mina Khan');
+    await page.fill('#ec-rows [data-ec="2"] [data-ec-field=phone]', '07700 900003');
     await page.click('#worker-form button[type=submit]');
     await page.waitForSelector('#admin-workers td:has-text("Ali Khan (ali)")');
     expect(await page.inputValue('#worker-form [name=medicalNotes]')).toBe('');
@@ -75,7 +82,7 @@ describe('issue 15 in Chromium', () => {
     const bo = (await t.hub.store.read((tx) => tx.getWorker('bo')))!;
     expect(bo).toMatchObject({ phone: null, homeAddress: null, medicalNotes: null, car: null, emergencyContacts: null, description: null, trainingDate: null });
     const ali = (await t.hub.store.read((tx) => tx.getWorker('ali')))!;
-    expect(ali).toMatchObject({ medicalNotes: 'diabetic', car: 'red Ford Ka XY12 ZZZ', trainingDate: '2026-02-01' });
+    expect(ali).toMatchObject({ medicalNotes: 'diabetic', car: 'red Ford Ka XY12 ZZZ', trainingDate: '2026-02-01', emergencyContacts: 'Ravi Khan (brother): 07700 900002\nMina Khan: 07700 900003' });
 
     // Edit Bo after Ali: Bo's (empty) fields, not what the form last held.
     await page.click('[data-action="edit-worker"][data-worker="ali"]');
@@ -84,10 +91,14 @@ describe('issue 15 in Chromium', () => {
     await expect.poll(() => page.inputValue('#worker-form [name=name]')).toBe('Bo Lind');
     expect(await page.inputValue('#worker-form [name=medicalNotes]')).toBe('');
     expect(await page.inputValue('#worker-form [name=car]')).toBe('');
+    expect(await page.locator('#ec-rows .ec-row').count()).toBe(1);
+    expect(await page.inputValue('#ec-rows [data-ec-field=name]')).toBe('');
 
     // Edit Ali and clear the car: it is cleared, the rest kept.
     await page.click('[data-action="edit-worker"][data-worker="ali"]');
     await expect.poll(() => page.inputValue('#worker-form [name=car]')).toBe('red Ford Ka XY12 ZZZ');
+    expect(await page.inputValue('#ec-rows [data-ec="2"] [data-ec-field=name]')).toBe('Mina Khan');
+    expect(await page.inputValue('#ec-rows [data-ec="1"] [data-ec-field=relation]')).toBe('brother');
     await page.fill('#worker-form [name=car]', '');
     await page.click('#worker-form button[type=submit]');
     await expect.poll(async () => (await t.hub.store.read((tx) => tx.getWorker('ali')))!.car).toBeNull();

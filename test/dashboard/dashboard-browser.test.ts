@@ -49,7 +49,7 @@ describe('dashboard in Chromium', () => {
     await fob.send({ i: makeEventId(1, 1), k: 'cov', ag: 0 });
     const card = await page.waitForSelector('#open-alarms [data-kind="covert_sos"]', { timeout: 10_000 });
     expect(await card.textContent()).toContain('Sam Carter');
-    expect(Number(await page.getAttribute('body', 'data-beeps'))).toBeGreaterThanOrEqual(1);
+    expect(Number(await page.getAttribute('body', 'data-tones-alarm'))).toBeGreaterThanOrEqual(1);
     expect(await page.textContent('#alarm-count')).toBe('1');
 
     await page.click('#open-alarms [data-kind="covert_sos"] a.button');
@@ -126,14 +126,17 @@ describe('dashboard in Chromium', () => {
     expect(await page.$$('#open-alarms [data-kind="sos"] .stale')).toHaveLength(1);
   });
 
-  it('R3: an SOS nobody takes sounds again when its ladder repeats (on the hub clock)', async () => {
+  it('R3: an SOS taken but notifying again (re-alert on the hub clock) sounds its re-alert tone', async () => {
     const page = await signInPage(browser, t.httpUrl, 'dana');
     await page.waitForSelector('#live:not(.off)');
     await fob.send({ i: makeEventId(1, 1), k: 'sos', ag: 0 });
     await page.waitForSelector('#open-alarms [data-kind="sos"]');
-    await expect.poll(() => page.getAttribute('body', 'data-beeps')).toBe('1');
-    await t.advance(5 * 60_000);
-    await expect.poll(async () => Number(await page.getAttribute('body', 'data-beeps'))).toBeGreaterThan(1);
+    await page.click('#open-alarms [data-action="ack"]');
+    await page.waitForSelector('#open-alarms .s-acknowledged');
+    expect(await page.getAttribute('body', 'data-tones-re-alert')).toBeNull();
+    // Taken but not resolved: the policy re-alerts after its re-alert interval.
+    await t.advance(60 * 60_000);
+    await expect.poll(async () => Number(await page.getAttribute('body', 'data-tones-re-alert')), { timeout: 10_000 }).toBeGreaterThanOrEqual(1);
     await page.close();
   });
 

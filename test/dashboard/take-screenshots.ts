@@ -89,6 +89,19 @@ async function main(): Promise<void> {
   await page.waitForSelector('#live:not(.off)');
   await shot('01-alarm-board.png');
 
+  // The same board on a 390 px phone (issue 15 item 8).
+  const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, timezoneId: 'Europe/London', locale: 'en-GB', deviceScaleFactor: 1 });
+  const pp = await phone.newPage();
+  await pp.goto(t.httpUrl + '/');
+  await pp.fill('#signin-form input[name=username]', 'dana');
+  await pp.fill('#signin-form input[name=password]', PASSWORD);
+  await pp.click('#signin-form button[type=submit]');
+  await pp.waitForSelector('#board');
+  await pp.waitForSelector('#live:not(.off)');
+  await pp.evaluate("document.getElementById('toast').hidden = true; window.scrollTo(0, 0)");
+  await pp.screenshot({ path: OUT + '09-board-390px.png', fullPage: true });
+  await phone.close();
+
   await page.goto(`${t.httpUrl}/#/alarm/${covert.id}`);
   await page.waitForSelector('#script');
   await page.click('#actions [data-action="ack"]');

@@ -216,12 +216,12 @@ describe('forwarding that tells the truth (issue 16)', () => {
     const page = await signInPage(browser, r.t.httpUrl, 'dana');
     closers.push(() => page.close());
     expect(await page.$('#forwarding-warning [data-path=arc]')).toBeNull();
-    const before = Number((await page.getAttribute('body', 'data-beeps')) ?? '0');
+    const before = Number((await page.getAttribute('body', 'data-tones-path-down')) ?? '0');
     await r.t.advance(90_000);
     await expect.poll(() => r.t.hub.dispatcher!.paths.arc?.state).toBe('refusing');
     const banner = await page.waitForSelector('#forwarding-warning:not([hidden]) [data-path=arc]');
     expect(await banner.textContent()).toMatch(/ALARM: the path to the alarm receiving centre is REFUSING our messages since .*encryption key, account or line do not match/);
-    await expect.poll(async () => Number(await page.getAttribute('body', 'data-beeps'))).toBeGreaterThan(before);
+    await expect.poll(async () => Number(await page.getAttribute('body', 'data-tones-path-down'))).toBeGreaterThan(before);
     expect(await r.t.alarms()).toEqual([]);
     // The ARC gets the right key: the next supervision message is acknowledged and the alarm goes.
     r.arc.set({ key: parseKey(KEY_HEX) });

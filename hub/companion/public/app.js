@@ -5,6 +5,7 @@
 import { FobLink } from './fob-link.js';
 import { HubLink } from './hub-link.js';
 import * as outbox from './outbox.js';
+import { confirmationCode, hhmm, renderAlarmScreen, zoneName } from './alarm-screen.js';
 
 const $ = (id) => document.getElementById(id);
 const TOKEN = 'lw.token';
@@ -19,6 +20,9 @@ const state = {
   fobConnected: false,
   lastSent: new Map(),
   siren: null,
+  /** The loud SOS sent from this phone, while its screen is up (item 7); null otherwise. */
+  alarm: null,
+  safeCode: null,
 };
 
 // ---------------------------------------------------------------- the hub's API
@@ -94,6 +98,7 @@ async function fromHub(json) {
     return;
   }
   if (cmd.k === 'ack' && typeof cmd.i === 'string') {
+    alarmAcked(cmd.i);
     const entry = (await outbox.all()).find((e) => e.i === cmd.i);
     await outbox.remove(cmd.i);
     state.lastSent.delete(cmd.i);
@@ -108,9 +113,15 @@ async function fromHub(json) {
     $('prompt').hidden = false;
     vibrate([400, 200, 400]);
   } else if (cmd.k === 'hc') {
-    vibrate(300); // one discreet pulse, nothing on screen
+    vibrate(300); // one discreet pulse; on screen only on the loud alarm's own screen
+    if (state.alarm && state.alarm.takenAt === null) state.alarm.takenAt = Date.now();
+    showAlarm();
   } else if (cmd.k === 'stop' || cmd.k === 'clr') {
     stopSiren();
+    // clr also follows the worker's own cancel (the fob stands down while the alarm stays open for
+    // the officer's call-back, docs/hub.md): only without a cancel from here does it mean closed.
+    if (cmd.k === 'clr' && state.alarm && state.alarm.cancelAt === null) state.alarm.closedAt = Date.now();
+    showAlarm();
   }
   // Every command also goes to the fob, which acts on its own (acks empty its outbox).
   if (state.fobConnected) await fob.send('cmd', json);
@@ -151,10 +162,36 @@ async function flush() {
 
 async function phoneEvent(k, extra = {}) {
   const i = nextEventId();
+  if (k === 'sos') state.alarm = { i, sentAt: Date.now(), ackedAt: null, takenAt: null, closedAt: null, cancelI: null, cancelAt: null, cancelAckedAt: null };
+  if (k === 'can' && state.alarm) Object.assign(state.alarm, { cancelI: i, cancelAt: Date.now() });
   await outbox.add({ i, event: { i, k, ...extra }, ag0: 0, heldSince: Date.now(), origin: 'phone' });
   applyLocally(k, extra);
   await showWaiting();
+  showAlarm();
   await flush();
+}
+
+// ---------------------------------------------------------------- the loud alarm's screen (item 7)
+
+function alarmAcked(i) {
+  const a = state.alarm;
+  if (!a) return;
+  if (i === a.i && a.ackedAt === null) a.ackedAt = Date.now();
+  if (i === a.cancelI && a.cancelAckedAt === null) a.cancelAckedAt = Date.now();
+  showAlarm();
+}
+
+function showAlarm() {
+  if (!state.alarm) return;
+  renderAlarmScreen(state.alarm, hub.connected, state.siren !== null);
+}
+
+function closeAlarmScreen() {
+  stopSiren();
+  state.alarm = null;
+  state.safeCode = null;
+  $('alarm-screen').hidden = true;
+  $('safe-confirm').hidden = true;
 }
 
 function fobState(s) {
@@ -176,6 +213,7 @@ function hubState(s) {
   const pill = $('hub-state');
   pill.textContent = s.connected ? 'Hub: connected' : 'Hub: offline';
   pill.className = `pill ${s.connected ? 'ok' : 'bad'}`;
+  showAlarm();
   if (s.connected) {
     state.lastSent.clear();
     flush();
@@ -192,9 +230,6 @@ async function showWaiting() {
 
 // ---------------------------------------------------------------- the day
 
-function hhmm(ms) {
-  return new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
-}
 
 /** What the worker did shows at once, even while the hub is unreachable. */
 function applyLocally(k, extra) {
@@ -296,7 +331,11 @@ function startSiren() {
     osc.frequency.value = 2700;
     osc.connect(ctx.destination);
     osc.start();
-    state.siren = { ctx, osc, timer: setTimeout(stopSiren, 30_000) };
+    document.body.dataset.siren = 'on';
+    // Until the worker stops it on the alarm screen, or the office stops or closes the alarm (the
+    // hub's stop / clr): a siren that stops by itself after 30 s was one the worker could not stop
+    // sooner. A 10-minute bound keeps a forgotten phone from sounding all night.
+    state.siren = { ctx, osc, timer: setTimeout(stopSiren, 10 * 60_000) };
   } catch {
     /* no audio: the fob's buzzer is the deterrent */
   }
@@ -308,6 +347,8 @@ function stopSiren() {
   state.siren.osc.stop();
   state.siren.ctx.close();
   state.siren = null;
+  document.body.dataset.siren = 'off';
+  showAlarm();
 }
 
 // ---------------------------------------------------------------- screens
@@ -338,6 +379,7 @@ async function showDay() {
     state.me = JSON.parse(localStorage.getItem(ME) ?? 'null');
   }
   document.title = state.me ? `Lonewatch: ${state.me.worker.name}` : 'Lonewatch';
+  $('zone').textContent = `Times are 24-hour, ${zoneName()} (${Intl.DateTimeFormat().resolvedOptions().timeZone}).`;
   hubState({ connected: false });
   // Check-ins and alarms travel as the worker's fob's events: with no fob assigned they cannot reach
   // the hub, and the worker must know that rather than see them wait forever.
@@ -390,9 +432,10 @@ function wire() {
   $('sos-yes').addEventListener('click', async () => {
     $('sos').hidden = false;
     $('sos-confirm').hidden = true;
+    if (state.me && !state.me.device) return act('sos', {}, '');
     startSiren();
     vibrate([1000, 200, 1000]);
-    await act('sos', {}, 'SOS sent: the office is alerted');
+    await act('sos', {}, 'SOS kept on the phone until the office has it');
   });
   // The covert alarm: an ordinary-looking button with an ordinary answer (R1, the code phrase).
   $('late').addEventListener('click', async () => {
@@ -414,6 +457,37 @@ function wire() {
       $('unplanned-error').textContent = err instanceof TypeError ? 'The hub is unreachable: phone the office to record the visit before you go in.' : err.message;
     }
   });
+  $('siren-stop').addEventListener('click', () => stopSiren());
+  // "I'm safe" is two steps with a code to type (the StaySafe / Peoplesafe pattern): a stray tap or
+  // a pocket cannot cancel a real alarm. The cancel travels as the fob's own cancel event (`can`
+  // with the SOS's id), so the hub treats it exactly as a cancel from the fob: the alarm stays on
+  // the board until the duty officer has called back (docs/hub.md).
+  $('im-safe').addEventListener('click', () => {
+    state.safeCode = confirmationCode(Math.random);
+    $('safe-code-text').textContent = `To cancel, type ${state.safeCode}. The office will phone you to check.`;
+    $('safe-code').value = '';
+    $('safe-error').textContent = '';
+    $('safe-confirm').hidden = false;
+    showAlarm();
+    $('safe-code').focus();
+  });
+  $('safe-no').addEventListener('click', () => {
+    $('safe-confirm').hidden = true;
+    state.safeCode = null;
+    showAlarm();
+  });
+  $('safe-confirm').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    if (!state.alarm || $('safe-code').value.trim() !== state.safeCode) {
+      $('safe-error').textContent = 'That is not the code shown: the alarm is NOT cancelled.';
+      return;
+    }
+    $('safe-confirm').hidden = true;
+    state.safeCode = null;
+    stopSiren();
+    await phoneEvent('can', { r: state.alarm.i });
+  });
+  $('alarm-close').addEventListener('click', () => closeAlarmScreen());
   $('sign-out').addEventListener('click', async () => {
     await api('POST', '/sign-out').catch(() => undefined);
     signedOut();

@@ -1,6 +1,7 @@
 // Lonewatch duty officer dashboard. Plain JS, no build step; the CSP allows only this file and
 // style.css, so nothing here uses inline handlers or styles. Every piece of text from the hub is set
 // with textContent (never innerHTML).
+import { Alerting } from './alerting.js';
 
 const $ = (sel, root = document) => root.querySelector(sel);
 const view = $('#view');
@@ -10,9 +11,10 @@ const state = {
   csrf: null,
   /** serverNow - Date.now(): the hub may run on a drill (or test) clock. */
   skew: 0,
-  sound: false,
-  audio: null,
-  beeps: 0,
+  /** Open alarms as last fetched (the sound's conditions are computed from them). */
+  openAlarms: [],
+  /** True while the live stream to the hub is down (item 4). */
+  hubLost: false,
   openIds: null,
   events: null,
   timers: [],
@@ -29,6 +31,7 @@ const STEP_LABEL = {
   script_answer: 'Script answer',
   callback_scheduled: 'Call-back timer started',
   callback_done: 'Called back',
+  callback_due: 'Call-back due',
   police_called: '999 called',
   handover_viewed: 'Police hand-over opened',
   delivery: 'Delivery',
@@ -71,10 +74,27 @@ function fmtTime(ms) {
   const d = new Date(ms);
   return `${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }
+/** The browser's zone as people read it ("GMT", "BST"): dates on records say which clock they use. */
+function zoneOf(ms) {
+  const part = new Intl.DateTimeFormat([], { timeZoneName: 'short' }).formatToParts(new Date(ms)).find((p) => p.type === 'timeZoneName');
+  return part ? part.value : '';
+}
 function fmtDateTime(ms) {
   if (ms === null || ms === undefined) return '–';
   const d = new Date(ms);
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${fmtTime(ms)}`;
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${fmtTime(ms)} ${zoneOf(ms)}`.trim();
+}
+/** "4 min 10 s" from milliseconds. */
+function fmtDuration(ms) {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+}
+/** How fast a person took the alarm, in words (issue 15 item 15). */
+function responseText(r) {
+  if (r.acknowledgedAt) return `taken after ${fmtDuration(r.acknowledgedAt - r.raisedAt)} by ${String(r.acknowledgedBy).replace(/^user:/, '')}`;
+  return r.open ? 'not taken yet' : 'closed without being taken';
 }
 function ago(ms) {
   if (ms === null || ms === undefined) return '–';
@@ -90,6 +110,22 @@ function until(ms) {
   const text = a < 3600 ? `${Math.floor(a / 60)} min` : `${Math.floor(a / 3600)} h ${Math.floor((a % 3600) / 60)} min`;
   return s >= 0 ? `in ${text}` : `${text} overdue`;
 }
+/** Relative times that stay true on screen (issue 15 item 15): the 1-second ticker rewrites them. */
+const untilSpan = (ms) => h('span', { 'data-until': String(ms), text: until(ms) });
+const agoSpan = (ms) => h('span', { 'data-ago': String(ms), text: ago(ms) });
+
+/**
+ * Rewrites every relative time on screen. While the hub is unreachable a "told again in 1 min" is a
+ * guess about a ladder the console cannot see, so it is replaced by a plain "not known" (item 4).
+ */
+function tickLiveTimes() {
+  for (const el of document.querySelectorAll('[data-until]')) {
+    el.textContent = state.hubLost ? '(not known: hub unreachable)' : until(Number(el.dataset.until));
+    el.classList.toggle('stale-time', state.hubLost);
+  }
+  for (const el of document.querySelectorAll('[data-ago]')) el.textContent = ago(Number(el.dataset.ago));
+}
+
 const canSee = (...roles) => state.me && roles.includes(state.me.role);
 
 function toast(message, bad = false) {
@@ -109,6 +145,7 @@ class ApiError extends Error {
     super((body && body.error) || `the hub answered ${status}`);
     this.status = status;
     this.field = body && body.field;
+    this.refused = body && Array.isArray(body.refused) ? body.refused : null;
   }
 }
 
@@ -151,43 +188,34 @@ async function act(button, fn, done) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Sound: a WebAudio beep (the AudioContext needs a click first, so it starts at sign-in or on the button)
+// Sound (issue 15 item 2): alerting.js repeats each duty's tone until it ends; this part only tells
+// it the conditions and shows the officer whether sound is really on.
 
-function enableSound() {
-  try {
-    state.audio = state.audio || new AudioContext();
-    state.audio.resume();
-    state.sound = true;
-  } catch {
-    state.sound = false;
-  }
-  updateSoundButton();
-}
+const alerting = new Alerting({ onChange: () => updateSoundButton() });
 
 function updateSoundButton() {
   const b = $('#sound');
-  b.textContent = state.sound ? 'Sound: on' : 'Sound: off (click)';
-  b.className = state.sound ? 'ghost' : 'danger';
+  const blocked = alerting.blocked;
+  b.textContent = !alerting.wanted ? 'Sound: off (click)' : blocked ? 'Sound: blocked (click)' : 'Sound: on';
+  b.className = alerting.wanted && !blocked ? 'ghost' : 'danger';
+  b.setAttribute('aria-pressed', String(alerting.wanted && !blocked));
+  // The browser's autoplay policy keeps sound off after a reload until a click: a banner that stays
+  // until the officer clicks, because a silent console misses alarms.
+  const banner = $('#sound-banner');
+  if (banner) {
+    banner.hidden = !state.me || !(blocked || !alerting.wanted);
+    $('#sound-banner-text').textContent = blocked ? 'Alarm sound is blocked by the browser until you click. Alarms on the board will not be heard.' : 'Alarm sound is turned off on this console. Alarms on the board will not be heard.';
+  }
 }
 
-function beep(loud = true) {
-  state.beeps++;
-  document.body.dataset.beeps = String(state.beeps);
-  if (!state.sound || !state.audio) return;
-  const ctx = state.audio;
-  const tones = loud ? [880, 660, 880, 660] : [660];
-  tones.forEach((f, i) => {
-    const osc = ctx.createOscillator();
-    const gain = ctx.createGain();
-    osc.type = 'square';
-    osc.frequency.value = f;
-    const t0 = ctx.currentTime + i * 0.22;
-    gain.gain.setValueAtTime(0.0001, t0);
-    gain.gain.exponentialRampToValueAtTime(0.25, t0 + 0.02);
-    gain.gain.exponentialRampToValueAtTime(0.0001, t0 + 0.2);
-    osc.connect(gain).connect(ctx.destination);
-    osc.start(t0);
-    osc.stop(t0 + 0.21);
+/** What sounds now: alarms nobody has taken, call-backs due, the hub out of reach. */
+function updateAlerting() {
+  const open = state.openAlarms || [];
+  alerting.set({
+    alarm: open.some((a) => !a.acknowledgedAt),
+    callback: open.some((a) => a.callbackDueAt !== null && a.callbackDueAt !== undefined && a.callbackDueAt <= now()),
+    hubLost: Boolean(state.me) && state.hubLost === true,
+    pathDown: Boolean(state.me) && state.pathDown === true,
   });
 }
 
@@ -203,6 +231,12 @@ function showSignIn() {
   const fw = $('#forwarding-warning');
   if (fw) fw.hidden = true;
   $('#signin').hidden = false;
+  $('#hub-lost').hidden = true;
+  $('#duties').hidden = true;
+  updateSoundButton();
+  document.title = 'Sign in · Lonewatch';
+  // `autofocus` acts only on page load, when this form is still hidden: focus it when shown.
+  $('#signin-form input[name=username]').focus();
   firstRunHint();
 }
 
@@ -364,7 +398,9 @@ async function refreshForwardingWarning() {
   box.replaceChildren(...items);
   // A path that just went down or started refusing is an alarm: it sounds.
   const key = badPaths.map((p) => `${p.channel}:${p.state}`).join(',');
-  if (key && key !== refreshForwardingWarning.last) beep(true);
+  // It repeats its own tone until the path is back (issue 16), like an alarm nobody has taken.
+  state.pathDown = key !== '';
+  if (key && key !== refreshForwardingWarning.last) updateAlerting();
   refreshForwardingWarning.last = key;
 }
 
@@ -376,10 +412,17 @@ function signedIn(user, csrf) {
   view.hidden = false;
   $('#me').textContent = `${user.name} · ${user.role.replace('_', ' ')}`;
   document.body.dataset.role = user.role;
+  alerting.init();
   updateSoundButton();
   connectEvents();
   refreshAlarmCount();
   refreshForwardingWarning();
+  clearInterval(signedIn.tick);
+  signedIn.tick = setInterval(() => {
+    tickLiveTimes();
+    renderDuties();
+    updateAlerting();
+  }, 1000);
   // A safety net under the live stream (a proxy that buffers it, a laptop waking up): new alarms
   // still ring within 30 seconds.
   clearInterval(signedIn.poll);
@@ -392,7 +435,7 @@ $('#signin-form').addEventListener('submit', async (e) => {
   const form = e.target;
   const err = $('#signin-error');
   err.hidden = true;
-  enableSound(); // a click: the browser lets the page make sound from now on
+  if (alerting.wanted) alerting.enable(); // a click: the browser lets the page make sound from now on
   try {
     const r = await post('/api/auth/sign-in', { username: form.username.value, password: form.password.value });
     form.password.value = '';
@@ -403,19 +446,17 @@ $('#signin-form').addEventListener('submit', async (e) => {
   }
 });
 
+$('#sound-enable').addEventListener('click', () => alerting.enable());
 $('#sign-out').addEventListener('click', async () => {
   await post('/api/auth/sign-out').catch(() => undefined);
   location.hash = '#/alarms';
   showSignIn();
 });
 $('#sound').addEventListener('click', () => {
-  if (state.sound) {
-    state.sound = false;
-    updateSoundButton();
-  } else {
-    enableSound();
-    beep(false);
-  }
+  // Blocked (autoplay) or off: a click turns it on; on: a click turns it off, remembered.
+  if (alerting.wanted && !alerting.blocked) alerting.disable();
+  else alerting.enable();
+
 });
 
 function connectEvents() {
@@ -427,6 +468,7 @@ function connectEvents() {
   es.addEventListener('open', () => {
     live.textContent = 'live';
     live.className = 'live';
+    setHubLost(false);
     // After a reconnection, catch up on whatever changed while the stream was down.
     if (opened) onAlarmEvent({});
     opened = true;
@@ -434,6 +476,7 @@ function connectEvents() {
   es.addEventListener('error', () => {
     live.textContent = 'reconnecting…';
     live.className = 'live off';
+    setHubLost(true);
     // A stream refused because the session ended: the session check shows the sign-in form.
     clearTimeout(connectEvents.check);
     connectEvents.check = setTimeout(() => get('/api/auth/session').catch(() => undefined), 3000);
@@ -458,11 +501,10 @@ function onAlarmEvent(data) {
   // Coalesce bursts (a raise is several events) into one refresh.
   clearTimeout(refreshTimer);
   refreshTimer = setTimeout(async () => {
-    const beeped = state.beeps;
     await refreshAlarmCount();
     if (data.type === 'path' || data.type === 'delivery' || !data.type) refreshForwardingWarning();
-    if (reAlert && state.beeps === beeped) {
-      beep(false);
+    if (reAlert) {
+      alerting.play('reAlert');
       toast('An alarm on the board notified again: see who is on it', true);
     }
     reAlert = false;
@@ -475,25 +517,74 @@ async function refreshAlarmCount() {
   let data;
   try {
     data = await get('/api/alarms?open=true');
-  } catch {
+  } catch (err) {
+    // A fetch that never reached the hub (network down) is a lost hub too, even if the stream
+    // has not noticed yet; a refusal (401, 500) is not.
+    if (err instanceof TypeError) setHubLost(true);
     return;
   }
   const open = data.alarms.filter((a) => a.open);
   const badge = $('#alarm-count');
   badge.textContent = String(open.length);
   badge.hidden = open.length === 0;
-  document.title = open.length > 0 ? `(${open.length}) ALARM · Lonewatch` : 'Lonewatch: duty officer';
   const ids = new Set(open.map((a) => a.id));
   if (state.openIds) {
     const fresh = open.filter((a) => !state.openIds.has(a.id));
     if (fresh.length > 0) {
       const loud = fresh.some((a) => a.priority <= 2);
-      beep(loud);
       toast(`New alarm: ${fresh.map((a) => `${a.kindLabel} · ${a.workerName || a.deviceId || 'unknown'}`).join(', ')}`, loud);
       state.freshIds = new Set(fresh.map((a) => a.id));
     }
   }
   state.openIds = ids;
+  state.openAlarms = open;
+  updateAlerting();
+  renderDuties();
+  titleFor();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Duties that stand above every view (issue 15 items 3, 4): call-backs due and a lost hub.
+
+/** The hub's live stream dropped (or came back): banner, sound and the stale times follow. */
+function setHubLost(lost) {
+  if (lost && !state.hubLost) state.hubLostSince = now();
+  state.hubLost = lost;
+  const banner = $('#hub-lost');
+  banner.hidden = !lost || !state.me;
+  $('#hub-lost-since').textContent = lost ? ` at ${fmtTime(state.hubLostSince)}` : '';
+  document.body.classList.toggle('hub-lost', lost);
+  tickLiveTimes();
+  updateAlerting();
+}
+
+/** Call-backs the officer promised, due or coming up, on every view (not only in the covert view). */
+function renderDuties() {
+  const box = $('#duties');
+  const items = (state.openAlarms || []).filter((a) => a.callbackDueAt !== null && a.callbackDueAt !== undefined).sort((x, y) => x.callbackDueAt - y.callbackDueAt);
+  box.hidden = !state.me || items.length === 0;
+  box.replaceChildren(
+    ...items.map((a) => {
+      const due = a.callbackDueAt <= now();
+      const who = a.workerName || a.workerId || a.deviceId || 'the worker';
+      return h(
+        'div',
+        { class: `duty${due ? ' due' : ''}`, 'data-duty': 'callback', 'data-alarm': a.id },
+        h('strong', { text: due ? 'CALL BACK NOW' : 'Call-back promised' }),
+        h('span', { text: ` ${who} (${a.kindLabel}): due ${fmtTime(a.callbackDueAt)}, ` }),
+        untilSpan(a.callbackDueAt),
+        h('a', { class: 'button', href: `#/alarm/${encodeURIComponent(a.id)}` }, 'Open the alarm'),
+      );
+    }),
+  );
+}
+
+/** One title per view, with the alarm count first so a background tab still says ALARM. */
+function titleFor() {
+  const names = { alarms: 'Alarms', alarm: 'Alarm', handover: 'Police hand-over', workers: 'Workers', worker: 'Worker', records: 'Records', admin: 'Administration' };
+  const n = (state.openAlarms || []).length;
+  const viewName = names[state.route] || 'Duty officer';
+  document.title = `${n > 0 ? `(${n}) ALARM · ` : ''}${viewName} · Lonewatch`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -512,6 +603,7 @@ async function route(opts = {}) {
   const sub = parts[2] || '';
   state.route = name === 'alarm' && sub === 'handover' ? 'handover' : name;
   for (const a of document.querySelectorAll('[data-nav]')) a.classList.toggle('active', a.dataset.nav === (name === 'alarm' ? 'alarms' : name === 'worker' ? 'workers' : name));
+  titleFor();
   const keep = opts.keepScroll ? preserve() : null;
   try {
     let content;
@@ -566,10 +658,10 @@ function alarmCard(a) {
       'div',
       {},
       h('div', { class: 'who-line', text: a.workerName || a.workerId || `device ${a.deviceId}` }),
-      h('div', { class: 'meta' }, `Raised ${fmtTime(a.raisedAt)} (${ago(a.raisedAt)})`, a.visitRef ? ` · visit ${a.visitRef}` : '', a.acknowledgedBy ? ` · taken by ${a.acknowledgedBy.replace(/^user:/, '')}` : ''),
+      h('div', { class: 'meta' }, `Raised ${fmtTime(a.raisedAt)} (`, agoSpan(a.raisedAt), ')', a.visitRef ? ` · visit ${a.visitRef}` : '', a.acknowledgedBy ? ` · taken by ${a.acknowledgedBy.replace(/^user:/, '')}` : ''),
       h('div', { class: 'meta', text: a.reason }),
       a.open && a.workerCancelledAt ? h('div', { class: 'callout amber', 'data-worker-cancelled': 'true', text: `Cancelled by the worker at ${fmtTime(a.workerCancelledAt)}: call back to confirm` }) : null,
-      a.open && a.step ? h('div', { class: 'step', text: stepLine(a) }) : null,
+      a.open && a.step ? h('div', { class: 'step' }, stepLine(a)) : null,
       a.open && a.deliveries ? deliveryChips(a.deliveries) : null,
     ),
     h(
@@ -585,8 +677,8 @@ function alarmCard(a) {
 function stepLine(a) {
   const waiting = a.nextStepAt && !a.acknowledgedAt;
   // Not "everyone has been told": whether anyone was is in the delivery lines (issue 16).
-  if (a.allAtOnce) return `Every level of the ladder was started at once (who was told: see below)${waiting ? `; again ${until(a.nextStepAt)} unless someone takes charge` : ''}`;
-  return `Now: ${a.step} (step ${a.level + 1} of ${a.steps}${waiting ? `; next step ${until(a.nextStepAt)}` : ''})`;
+  if (a.allAtOnce) return ['Every level of the ladder was started at once (who was told: see below)', waiting ? ['; again ', untilSpan(a.nextStepAt), ' unless someone takes charge'] : ''];
+  return [`Now: ${a.step} (step ${a.level + 1} of ${a.steps}`, waiting ? ['; next step ', untilSpan(a.nextStepAt)] : '', ')'];
 }
 
 async function alarmsView() {
@@ -628,6 +720,8 @@ function stepText(e) {
       return `${String(d.input || '').replace(/_/g, ' ')}: ${d.why || ''}`;
     case 'callback_scheduled':
       return `call back at ${fmtTime(d.dueAt)}`;
+    case 'callback_due':
+      return `the call-back promised for ${fmtTime(d.dueAt)} is due: call the worker now`;
     case 'police_called':
       return d.reference ? `reference ${d.reference}` : '';
     case 'resolved':
@@ -794,7 +888,7 @@ async function alarmView(id) {
   return h(
     'section',
     { id: 'alarm', 'data-alarm': a.id, 'data-state': a.state },
-    h('div', { class: `alarm-head k-${a.kind}` }, h('h1', { text: `${a.kindLabel}: ${a.workerName || a.workerId || a.deviceId || ''}` }), h('span', { class: `state s-${a.state}`, id: 'alarm-state', text: a.state }), a.drill ? h('span', { class: 'drill', text: 'DRILL' }) : null, a.stale ? h('span', { class: 'stale', title: 'raised on the fob more than 7 days before it reached the hub', text: 'STALE: happened days ago' }) : null, h('span', { class: 'spacer' }), h('span', { class: 'muted', text: `raised ${fmtTime(a.raisedAt)} (${ago(a.raisedAt)}) · ${a.deviceId || ''}` })),
+    h('div', { class: `alarm-head k-${a.kind}` }, h('h1', { text: `${a.kindLabel}: ${a.workerName || a.workerId || a.deviceId || ''}` }), h('span', { class: `state s-${a.state}`, id: 'alarm-state', text: a.state }), a.drill ? h('span', { class: 'drill', text: 'DRILL' }) : null, a.stale ? h('span', { class: 'stale', title: 'raised on the fob more than 7 days before it reached the hub', text: 'STALE: happened days ago' }) : null, h('span', { class: 'spacer' }), h('span', { class: 'muted', id: 'alarm-raised' }, `raised ${fmtTime(a.raisedAt)} (`, agoSpan(a.raisedAt), `) · ${a.deviceId || ''}`)),
     h(
       'div',
       { class: 'cols' },
@@ -802,7 +896,7 @@ async function alarmView(id) {
       h(
         'div',
         {},
-        h('section', { class: 'card' }, h('h2', { text: 'Where they should be' }), visitFacts(d.visit, d.lastSighting), h('p', { class: 'muted', text: a.reason }), a.open && a.step ? h('p', { class: 'step', id: 'ladder-step', text: stepLine(a) }) : null),
+        h('section', { class: 'card' }, h('h2', { text: 'Where they should be' }), visitFacts(d.visit, d.lastSighting), h('p', { class: 'muted', text: a.reason }), a.open && a.step ? h('p', { class: 'step', id: 'ladder-step' }, stepLine(a)) : null),
         callPanel(a, d),
         a.workerId ? h('section', { class: 'card' }, h('h2', { text: 'Private details' }), h('p', { class: 'muted', text: 'Shown only while this alarm is active, or to roles that need them; every view is logged.' }), showPrivate, privateBox) : null,
         d.deliveries ? h('section', { class: 'card', id: 'told' }, h('h2', { text: 'Who was told' }), deliveryTable(d.deliveries)) : null,
@@ -921,7 +1015,7 @@ function callPanel(a, d) {
             privateNumbers.replaceChildren(
               h('span', {}, 'Worker: ', r.details.phone !== undefined ? telLink(r.details.phone, 'worker') : h('span', { class: 'muted', text: 'not shown to you' })),
               h('br'),
-              h('span', {}, 'Home contact: ', r.details.emergencyContacts ? h('span', { 'data-field': 'emergencyContacts' }, r.details.emergencyContacts, ' ', telLink(firstNumber(r.details.emergencyContacts), 'home-contact')) : h('span', { class: 'muted', text: 'none on record' })),
+              h('span', {}, 'Emergency contacts: ', r.details.emergencyContacts ? h('span', { 'data-field': 'emergencyContacts' }, parseEmergencyContacts(r.details.emergencyContacts).map((c, i) => h('span', { class: 'ec-line' }, `${c.name}${c.relation ? ` (${c.relation})` : ''} `, telLink(c.phone || firstNumber(c.name), i === 0 ? 'home-contact' : `home-contact-${i + 1}`), ' '))) : h('span', { class: 'muted', text: 'none on record' })),
             );
           },
         },
@@ -1260,16 +1354,17 @@ async function recordsView() {
     'section',
     { id: 'records' },
     h('h1', { text: 'Incident records' }),
+    h('p', { class: 'muted', id: 'records-zone', text: `Times are 24-hour, ${Intl.DateTimeFormat().resolvedOptions().timeZone} (${zoneOf(now())}). The CSV has the hub’s local time beside the exact ISO time.` }),
     form,
     h('div', { class: 'row' }, h('a', { class: 'button', href: `/api/records/export.csv?${params}`, download: '', 'data-action': 'csv' }, 'Export CSV'), h('a', { class: 'button', href: `#/records/print?${params}`, 'data-action': 'printable' }, 'Printable page'), h('span', { class: 'muted', text: `${d.records.length} incident(s)` })),
     h(
       'table',
       {},
-      h('thead', {}, h('tr', {}, ['Raised', 'Kind', 'Worker', 'Visit', 'State', 'Steps', ''].map((t) => h('th', { text: t })))),
+      h('thead', {}, h('tr', {}, ['Raised', 'Kind', 'Worker', 'Visit', 'State', 'Response', 'Outcome', 'Steps', ''].map((t) => h('th', { text: t })))),
       h(
         'tbody',
         { id: 'records-rows' },
-        d.records.map((r) => h('tr', { 'data-alarm': r.id }, h('td', { text: fmtDateTime(r.raisedAt) }), h('td', { text: r.kindLabel + (r.drill ? ' (drill)' : '') + (r.stale ? ' (stale: happened more than 7 days before it arrived)' : '') }), h('td', { text: r.workerName || r.workerId || '–' }), h('td', { text: r.visitRef || '–' }), h('td', {}, h('span', { class: `state s-${r.state}`, text: r.state })), h('td', { text: String(r.steps) }), h('td', {}, h('a', { href: `#/alarm/${encodeURIComponent(r.id)}`, text: 'timeline' })))),
+        d.records.map((r) => h('tr', { 'data-alarm': r.id }, h('td', { text: fmtDateTime(r.raisedAt) }), h('td', { text: r.kindLabel + (r.drill ? ' (drill)' : '') + (r.stale ? ' (stale: happened more than 7 days before it arrived)' : '') }), h('td', { text: r.workerName || r.workerId || '–' }), h('td', { text: r.visitRef || '–' }), h('td', {}, h('span', { class: `state s-${r.state}`, text: r.state })), h('td', { 'data-col': 'response', text: responseText(r) }), h('td', { 'data-col': 'outcome', text: r.outcome ? OUTCOME_LABEL[r.outcome] || r.outcome : r.open ? '–' : r.state === 'cancelled' ? 'Cancelled' : 'not recorded' }), h('td', { text: String(r.steps) }), h('td', {}, h('a', { href: `#/alarm/${encodeURIComponent(r.id)}`, text: 'timeline' })))),
       ),
     ),
   );
@@ -1296,6 +1391,7 @@ async function recordsPrintView() {
           'div',
           { class: 'incident' },
           h('h2', { text: `${x.alarm.kindLabel}: ${x.alarm.workerName || x.alarm.workerId || x.alarm.deviceId || ''} (${fmtDateTime(x.alarm.raisedAt)})` }),
+          h('p', { text: `${responseText(x.alarm)} · ${x.alarm.outcome ? `outcome: ${OUTCOME_LABEL[x.alarm.outcome] || x.alarm.outcome}` : 'no outcome recorded'}` }),
           h('p', { text: `Incident ${x.alarm.id} · state ${x.alarm.state}${x.alarm.closedAt ? ` at ${fmtDateTime(x.alarm.closedAt)}` : ''} · visit ${x.alarm.visitRef || '–'} · policy ${x.alarm.policy}${x.alarm.drill ? ' · DRILL' : ''}${x.alarm.stale ? ' · STALE: happened more than 7 days before it reached the hub' : ''}` }),
           timelineList(x.timeline),
         ),
@@ -1381,7 +1477,7 @@ async function adminView() {
       'section',
       { class: 'card', id: 'admin-workers' },
       h('h2', { text: 'Workers' }),
-      h('table', {}, h('thead', {}, h('tr', {}, ['Worker', 'Buddy', 'Line manager', 'Training', ''].map((t) => h('th', { text: t })))), h('tbody', {}, workers.workers.map((w) => h('tr', {}, h('td', { text: `${w.name} (${w.id})` }), h('td', { text: w.buddyId || '–' }), h('td', { text: w.lineManagerId || '–' }), h('td', { text: `${w.trainingDate || 'never'}${w.newStarter ? ' · new starter' : ''}` }), h('td', {}, isAdmin ? h('button', { 'data-action': 'edit-worker', 'data-worker': w.id, onclick: (e) => act(e.target, () => editWorker(wForm, w)) }, 'Edit') : null))))),
+      h('table', {}, h('thead', {}, h('tr', {}, ['Worker', 'Buddy', 'Line manager', 'Training', ''].map((t) => h('th', { text: t })))), h('tbody', {}, workers.workers.map((w) => h('tr', {}, h('td', { text: `${w.name} (${w.id})` }), h('td', { text: personName(w.buddyId, workers, contacts) }), h('td', { text: personName(w.lineManagerId, workers, contacts) }), h('td', { text: `${w.trainingDate || 'never'}${w.newStarter ? ' · new starter' : ''}` }), h('td', {}, isAdmin ? h('button', { 'data-action': 'edit-worker', 'data-worker': w.id, onclick: (e) => act(e.target, () => editWorker(wForm, w)) }, 'Edit') : null))))),
       isAdmin ? [h('h3', { id: 'worker-form-title', text: 'Add a worker' }), wForm] : null,
     ),
   );
@@ -1492,7 +1588,67 @@ async function adminView() {
     );
   }
 
+  sections.splice(2, 0, visitImportCard(refresh));
+  // Lists refresh themselves (issue 15 item 13), unless the admin is typing in a form: a refresh then
+  // would take the half-filled form away.
+  state.timers.push(
+    setInterval(() => {
+      const active = document.activeElement;
+      if (active && active.closest && active.closest('#admin form')) return;
+      route({ keepScroll: true });
+    }, 30_000),
+  );
   return h('section', { id: 'admin' }, h('h1', { text: 'Administration' }), sections);
+}
+
+/** A person by name, not internal id (issue 15 item 15): a worker or an office contact. */
+function personName(id, workers, contacts) {
+  if (!id) return '–';
+  const w = workers.workers.find((x) => x.id === id);
+  if (w) return w.name;
+  const c = contacts.contacts.find((x) => x.id === id);
+  return c ? c.name : `${id} (not on record)`;
+}
+
+/**
+ * Itinerary upload (issue 15 item 13): the file goes to the hub, which checks it with the CLI's own
+ * parser and imports it all or nothing; every refused line is listed with its reason.
+ */
+function visitImportCard(refresh) {
+  const out = h('div', { id: 'import-result', role: 'status' });
+  const file = h('input', { type: 'file', name: 'csv', accept: '.csv,text/csv', required: true });
+  const form = h(
+    'form',
+    { class: 'row', id: 'import-form' },
+    h('label', {}, 'Itinerary CSV file', file),
+    h('button', { type: 'submit', class: 'primary' }, 'Import visits'),
+  );
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const f = file.files && file.files[0];
+    if (!f) return;
+    out.replaceChildren();
+    const button = form.querySelector('button');
+    button.disabled = true;
+    try {
+      const r = await post('/api/admin/visits/import', { csv: await f.text(), file: f.name });
+      out.append(h('p', { class: 'ok', text: `Imported ${r.imported} visit(s) from ${f.name}.` }), r.warnings.length ? h('ul', {}, r.warnings.map((w) => h('li', { class: 'warning', text: w }))) : null);
+      file.value = '';
+      void refresh; // the visits are on each worker's page; this page keeps the result on screen
+    } catch (err) {
+      out.append(h('p', { class: 'error', text: err.message }), err.refused && err.refused.length ? h('ul', { id: 'import-refused' }, err.refused.map((x) => h('li', { text: x }))) : null);
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return h(
+    'section',
+    { class: 'card', id: 'admin-import' },
+    h('h2', { text: 'Import visits' }),
+    h('p', { class: 'muted', text: 'The same CSV as “lonewatch visits import”: worker, ref, start, end, and the optional columns (docs/examples/visits.csv). The whole file is checked first; if any line is wrong nothing is imported.' }),
+    form,
+    out,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1501,10 +1657,61 @@ async function adminView() {
 // ones. So: the form is emptied after every save and by "New worker"; Edit loads that worker's own
 // private fields (an admin view, logged under R22); every field is sent, and a blank one clears it.
 
-const WORKER_TEXT_FIELDS = ['buddyId', 'lineManagerId', 'trainingDate', 'phone', 'homeAddress', 'medicalNotes', 'car', 'emergencyContacts', 'description'];
-const WORKER_PRIVATE_FIELDS = ['phone', 'homeAddress', 'medicalNotes', 'car', 'emergencyContacts', 'description'];
+const WORKER_TEXT_FIELDS = ['buddyId', 'lineManagerId', 'trainingDate', 'phone', 'homeAddress', 'medicalNotes', 'car', 'description'];
+const WORKER_PRIVATE_FIELDS = ['phone', 'homeAddress', 'medicalNotes', 'car', 'description'];
+
+// ---------------------------------------------------------------------------------------------
+// Emergency contacts as a list of (name, relation, phone) (issue 15 item 13). The hub keeps them in
+// the worker's one private text field, a line each as "Name (relation): phone", so the hand-over and
+// the numbers panel read them as before; older free text ("Partner 07700 900456") loads as one row.
+
+/** "Name (relation): phone" lines -> rows. */
+function parseEmergencyContacts(text) {
+  return String(text || '')
+    .split(/\n|;/)
+    .map((line) => line.trim())
+    .filter(Boolean)
+    .map((line) => {
+      const m = line.match(/^(.*?)\s*(?:\(([^)]*)\))?\s*:?\s*(\+?\d[\d ()-]{4,}\d)?\s*$/);
+      return m ? { name: m[1].trim(), relation: (m[2] || '').trim(), phone: (m[3] || '').trim() } : { name: line, relation: '', phone: '' };
+    });
+}
+
+/** Rows -> the stored text (null when there are none). */
+function formatEmergencyContacts(rows) {
+  const lines = rows.filter((r) => r.name || r.phone).map((r) => `${r.name}${r.relation ? ` (${r.relation})` : ''}${r.phone ? `: ${r.phone}` : ''}`);
+  return lines.length ? lines.join('\n') : null;
+}
+
+function emergencyRow(box, row = { name: '', relation: '', phone: '' }) {
+  const n = box.children.length + 1;
+  const line = h(
+    'div',
+    { class: 'row ec-row', 'data-ec': String(n) },
+    h('label', {}, `Contact ${n}: name`, h('input', { 'data-ec-field': 'name', value: row.name })),
+    h('label', {}, 'Relation', h('input', { 'data-ec-field': 'relation', value: row.relation, placeholder: 'partner, parent…' })),
+    h('label', {}, 'Phone', h('input', { 'data-ec-field': 'phone', type: 'tel', value: row.phone })),
+    h('button', { type: 'button', 'data-action': 'remove-ec', 'aria-label': `remove emergency contact ${n}`, onclick: () => line.remove() }, 'Remove'),
+  );
+  box.append(line);
+}
+
+function emergencyEditor() {
+  const box = h('div', { id: 'ec-rows' });
+  const el = h('fieldset', { class: 'ec', id: 'emergency-contacts' }, h('legend', { text: 'Emergency contacts (private)' }), box, h('button', { type: 'button', 'data-action': 'add-ec', onclick: () => emergencyRow(box) }, 'Add an emergency contact'));
+  return {
+    el,
+    get: () => formatEmergencyContacts([...box.querySelectorAll('.ec-row')].map((r) => ({ name: r.querySelector('[data-ec-field=name]').value.trim(), relation: r.querySelector('[data-ec-field=relation]').value.trim(), phone: r.querySelector('[data-ec-field=phone]').value.trim() }))),
+    set: (text) => {
+      box.replaceChildren();
+      for (const r of parseEmergencyContacts(text)) emergencyRow(box, r);
+      if (box.children.length === 0) emergencyRow(box);
+    },
+  };
+}
 
 function workerForm(contacts, refresh) {
+  const ec = emergencyEditor();
   const form = h(
     'form',
     { id: 'worker-form', 'data-mode': 'new' },
@@ -1514,29 +1721,33 @@ function workerForm(contacts, refresh) {
       h('label', {}, 'Worker id', h('input', { name: 'id', required: true })),
       h('label', {}, 'Name', h('input', { name: 'name', required: true })),
       h('label', {}, 'Buddy (worker or contact id)', h('input', { name: 'buddyId' })),
-      h('label', {}, 'Line manager', h('select', { name: 'lineManagerId' }, h('option', { value: '', text: '(none)' }), contacts.contacts.map((c) => h('option', { value: c.id, text: `${c.name} (${c.role})` })))),
+      h('label', {}, 'Line manager', h('select', { name: 'lineManagerId' }, h('option', { value: '', text: '(none)' }), contacts.contacts.filter((c) => c.lineManager).map((c) => h('option', { value: c.id, text: `${c.name} (${c.role.replace(/_/g, ' ')})` })))),
       h('label', {}, 'Training date', h('input', { name: 'trainingDate', type: 'date' })),
       h('label', { class: 'inline' }, h('input', { name: 'newStarter', type: 'checkbox' }), 'New starter'),
       h('label', {}, 'Phone (private)', h('input', { name: 'phone' })),
       h('label', {}, 'Home address (private)', h('input', { name: 'homeAddress' })),
       h('label', {}, 'Medical notes (private)', h('input', { name: 'medicalNotes' })),
       h('label', {}, 'Car: make, colour, reg (private)', h('input', { name: 'car' })),
-      h('label', {}, 'Emergency contacts (private)', h('input', { name: 'emergencyContacts' })),
       h('label', {}, 'Description for the police: height, build, hair, clothing (private)', h('input', { name: 'description' })),
     ),
+    ec.el,
     h('p', { class: 'muted', text: 'Every field is saved as shown: a blank field is saved blank.' }),
-    h('div', { class: 'row' }, h('button', { type: 'submit', class: 'primary' }, 'Save worker'), h('button', { type: 'button', 'data-action': 'new-worker', onclick: () => clearWorkerForm(form) }, 'New worker'), h('span', { id: 'worker-result' })),
+    h('div', { class: 'row' }, h('button', { type: 'submit', class: 'primary' }, 'Save worker'), h('button', { type: 'button', 'data-action': 'new-worker', onclick: () => (clearWorkerForm(form), ec.set('')) }, 'New worker'), h('span', { id: 'worker-result' })),
   );
+  form.emergency = ec;
+  ec.set('');
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     const f = form.elements;
     const id = f.id.value.trim();
     const body = { name: f.name.value.trim(), newStarter: f.newStarter.checked };
     for (const k of WORKER_TEXT_FIELDS) body[k] = f[k].value.trim() || null;
+    body.emergencyContacts = ec.get();
     const out = $('#worker-result');
     try {
       await api('PUT', `/api/workers/${encodeURIComponent(id)}`, body);
       clearWorkerForm(form);
+      ec.set('');
       toast(`Saved ${id}`);
       refresh();
     } catch (err) {
@@ -1570,6 +1781,7 @@ async function editWorker(form, w) {
   f.trainingDate.value = w.trainingDate || '';
   f.newStarter.checked = w.newStarter;
   for (const k of WORKER_PRIVATE_FIELDS) f[k].value = (r.details && r.details[k]) || '';
+  form.emergency.set((r.details && r.details.emergencyContacts) || '');
   form.dataset.mode = 'edit';
   $('#worker-form-title').textContent = `Edit ${w.name} (${w.id})`;
   f.name.focus();
