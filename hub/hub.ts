@@ -200,6 +200,7 @@ export class Hub {
             runtime.emit('alarm', { alarmId: null, type: 'path', channel, state: state.state });
           },
           journal: new StoreNoticeJournal(store),
+          publicUrl: config.hub.public_url,
         });
     if (dispatcher) undo.push(() => dispatcher.close());
     const dispatch: RuntimeOutputs['dispatch'] = opts.dispatch ?? (dispatcher ? (req) => dispatcher.dispatch(req) : undefined);

@@ -24,6 +24,7 @@ import { registerWorkerRoutes } from './routes-workers.js';
 import { registerAdminRoutes } from './routes-admin.js';
 import { registerForwardingRoutes } from './routes-forwarding.js';
 import { LiveEvents } from './live-events.js';
+import { registerSmsCallback } from './routes-sms.js';
 
 export type ApiApp = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, ZodTypeProvider>;
 
@@ -77,6 +78,8 @@ export async function registerApi(http: FastifyInstance, hub: Hub): Promise<void
   // Links in notifications point at /alarms/<id>.
   http.get('/alarms/:id', { schema: { hide: true } }, async (req, reply) => reply.redirect(`/#/alarm/${encodeURIComponent((req.params as { id: string }).id)}`));
 
+  // The SMS gateway's delivery callback authenticates with its own token, not as a user.
+  registerSmsCallback(http, hub);
   await http.register(
     async (api) => {
       api.setValidatorCompiler(validatorCompiler);

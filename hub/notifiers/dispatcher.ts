@@ -19,7 +19,7 @@ import type { Logger } from '../logger.js';
 import type { DispatchRequest } from '../rules/rules-runtime.js';
 import type { NoticeRecord, TimelineEntry } from '../store/store-types.js';
 import type { AlertMessage } from '../../shared/protocol-schemas.js';
-import { DeliveryError, type DeliveryOutcome, type Notice, type Notifier, type Recipient } from './notifier.js';
+import { DeliveryError, type DeliveryOutcome, type DeliveryReport, type Notice, type Notifier, type Recipient } from './notifier.js';
 import { MemoryNoticeJournal, type NoticeJournal } from './notice-journal.js';
 import { channelInfo } from './channel-registry.js';
 import { DEFAULT_RETAIN_DAYS } from './notifiers-config.js';
@@ -155,6 +155,34 @@ export class Dispatcher {
   constructor(private readonly o: DispatcherOptions) {
     this.journal = o.journal ?? new MemoryNoticeJournal();
     for (const c of Object.keys(o.channels)) this.byChannel[c] = { sent: 0, delivered: 0, failed: 0, gaveUp: 0 };
+    for (const [c, spec] of Object.entries(o.channels)) spec.notifier.onReport?.((r) => this.track(this.recordReport(c, r)));
+  }
+
+  /** The notifier of a configured channel (the SMS gateway's callback route reaches its notifier here). */
+  notifierFor(channel: string): Notifier | null {
+    return this.o.channels[channel]?.notifier ?? null;
+  }
+
+  /**
+   * A report that came after the notice was `sent` (an SMS delivery report): appended to the alarm's
+   * timeline as the notice's latest state, `delivered` or `failed` with what the network said. The
+   * notice itself is already finished; a failure here is not retried or handed on (see notifications.md).
+   */
+  private async recordReport(channel: string, r: DeliveryReport): Promise<void> {
+    const address = r.recipient ? (channelInfo(channel)?.addressOf?.(r.recipient) ?? null) : (this.o.channels[channel]?.address ?? null);
+    const who = { recipientId: r.recipient?.id ?? null, recipientName: r.recipient?.name ?? null, recipientRole: r.recipient?.role ?? null, address };
+    const log = this.o.log.child({ alarmId: r.alarmId, channel, noticeId: r.noticeId });
+    if (r.status === 'delivered') log.info({ ref: r.ref }, `${channel} notice delivered: ${r.detail}`);
+    else log.warn({ ref: r.ref }, `${channel} notice NOT delivered: ${r.detail}`);
+    await this.record(r.alarmId, channel, {
+      status: r.status,
+      channel,
+      noticeId: r.noticeId,
+      level: r.level,
+      ...who,
+      report: true,
+      ...(r.status === 'delivered' ? { detail: r.detail } : { reason: r.detail, retryable: false, gaveUp: true }),
+    });
   }
 
   get channels(): string[] {

@@ -67,8 +67,26 @@ export class DeliveryError extends Error {
   }
 }
 
+/**
+ * What the far end said about a notice after `send` returned `sent`: an SMS delivery report (+CDS, a
+ * gateway's callback). The dispatcher appends it to the alarm's timeline under the notice it belongs to.
+ */
+export interface DeliveryReport {
+  noticeId: string;
+  alarmId: string;
+  level: number;
+  recipient: Recipient | null;
+  status: 'delivered' | 'failed';
+  /** What the far end said ("+CDS status 0: the phone received it"), or why it failed. */
+  detail: string;
+  /** The channel's reference the report came with (the SMS message reference, the gateway's id). */
+  ref: string;
+}
+
 export interface Notifier {
   readonly channel: string;
+  /** Set by the dispatcher: where reports that arrive after `send` returned go (SMS delivery reports). */
+  onReport?(listener: (report: DeliveryReport) => void): void;
   /** Must settle or honour `signal` (aborted at the channel's time limit); never hangs the caller. */
   send(notice: Notice, signal: AbortSignal): Promise<DeliveryOutcome>;
   close?(): Promise<void>;

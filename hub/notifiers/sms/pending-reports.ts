@@ -1,0 +1,45 @@
+/**
+ * The SMS sent and waiting for their delivery report, by the reference the report will carry (the
+ * modem's message reference, a gateway's message id). In memory only: a report that arrives after a
+ * restart of the hub finds nothing and is logged, not recorded (the timeline keeps `sent`).
+ * Bounded: the oldest are dropped past `max`, and entries older than `maxAgeMs` are forgotten; the
+ * modem's message reference is one octet (TS 23.040 §9.2.3.6) and wraps after 256 messages.
+ */
+import type { DeliveryReport, Notice } from '../notifier.js';
+
+export interface PendingSms {
+  noticeId: string;
+  alarmId: string;
+  level: number;
+  recipient: Notice['recipient'];
+  sentAt: number;
+}
+
+export class PendingReports {
+  private readonly byRef = new Map<string, PendingSms>();
+  constructor(
+    private readonly max = 256,
+    private readonly maxAgeMs = 7 * 24 * 3600_000,
+  ) {}
+
+  add(ref: string, notice: Notice, now: number): void {
+    this.byRef.delete(ref);
+    this.byRef.set(ref, { noticeId: notice.noticeId, alarmId: notice.alert.alarmId, level: notice.alert.level, recipient: notice.recipient, sentAt: now });
+    while (this.byRef.size > this.max) this.byRef.delete(this.byRef.keys().next().value as string);
+  }
+
+  /** The report for `ref`, or null when no SMS with it is waiting. Final reports remove the entry. */
+  take(ref: string, status: DeliveryReport['status'], detail: string, now: number, final = true): DeliveryReport | null {
+    const p = this.byRef.get(ref);
+    if (!p || now - p.sentAt > this.maxAgeMs) {
+      this.byRef.delete(ref);
+      return null;
+    }
+    if (final) this.byRef.delete(ref);
+    return { noticeId: p.noticeId, alarmId: p.alarmId, level: p.level, recipient: p.recipient, status, detail, ref };
+  }
+
+  has(ref: string): boolean {
+    return this.byRef.has(ref);
+  }
+}
