@@ -88,13 +88,14 @@ export class AtLink {
           this.pending = null;
           signal?.removeEventListener('abort', onAbort);
         };
-        const fail = (err: Error): void => {
-          // Text mode entry is left with ESC (TS 27.005 §3.5.1), so the modem is back at the command line.
+        /** Gave up waiting (time limit, abort): the modem has not answered yet. */
+        const abandon = (err: Error): void => {
+          // Text entry still open is left with ESC (TS 27.005 §3.5.1), so the modem is back at the command line.
           if (this.pending?.text !== null && this.pending?.prompted) this.port.write('\x1b');
           finish();
           reject(err);
         };
-        const onAbort = (): void => fail(signal!.reason instanceof Error ? signal!.reason : new Error('aborted'));
+        const onAbort = (): void => abandon(signal!.reason instanceof Error ? signal!.reason : new Error('aborted'));
         signal?.addEventListener('abort', onAbort, { once: true });
         this.pending = {
           command: cmd,
@@ -105,8 +106,12 @@ export class AtLink {
             finish();
             resolve(lines);
           },
-          reject: fail,
-          timer: this.clock.setTimer(() => fail(new AtTimeout(cmd, timeoutMs)), timeoutMs),
+          // A final result other than OK: the modem is back at the command line already.
+          reject: (err) => {
+            finish();
+            reject(err);
+          },
+          timer: this.clock.setTimer(() => abandon(new AtTimeout(cmd, timeoutMs)), timeoutMs),
         };
         this.port.write(`${cmd}\r`);
       });

@@ -1,0 +1,132 @@
+/**
+ * Issue 16 (SMS, modem path): an SOS reaches a manager by SMS through the hub's serial GSM modem. The
+ * modem is a strict simulator on a REAL pseudo-terminal pair (socat) opened by the real serialport
+ * package on both ends; the hub is real (aedes, SQLite), the fob a real MQTT client, and time the
+ * hub's ManualClock shared with the simulator's network delay: no test sleeps.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../hub/clock.js';
+import { makeEventId } from '../../shared/protocol-core.js';
+import { startTestHub, TEST_CONTACTS, type TestHub } from '../helpers/hub-harness.js';
+import { connectFob, type TestFob } from '../helpers/mqtt-fob.js';
+import { SmsModemSim } from '../helpers/sms-modem-sim.js';
+import { MODEM_SETUP } from '../../hub/notifiers/sms/modem-sms-notifier.js';
+import { summariseDeliveries } from '../../hub/notifiers/delivery-summary.js';
+import type { StoredTimelineEntry } from '../../hub/store/store-types.js';
+
+const closers: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of closers.splice(0).reverse()) await c().catch(() => undefined);
+});
+
+const SMS_POLICY = {
+  sos: { mode: 'step', levels: [{ name: 'duty officer by SMS', targets: ['duty_officer'], channels: ['dashboard', 'sms'], delay_min: 10 }] },
+  missed_checkin: { mode: 'step', levels: [{ name: 'x', targets: ['duty_officer'], channels: ['dashboard'], delay_min: 5 }] },
+  device_health: { mode: 'step', levels: [{ name: 'x', targets: ['duty_officer'], channels: ['dashboard'], delay_min: 5 }] },
+};
+
+interface Rig {
+  t: TestHub;
+  sim: SmsModemSim;
+  fob: TestFob;
+  sms(alarmId: string): Promise<StoredTimelineEntry[]>;
+}
+
+async function rig(opts: { reportStatus?: (to: string) => number | null } = {}): Promise<Rig> {
+  const clock = new ManualClock();
+  const sim = await SmsModemSim.start({ clock, reportDelayMs: 30_000, ...(opts.reportStatus ? { reportStatus: opts.reportStatus } : {}) });
+  closers.push(() => sim.stop());
+  const contacts = TEST_CONTACTS.map((c) => (c.id === 'do-1' ? { ...c, phone: '+44 7700 900123' } : c));
+  const t = await startTestHub({
+    clock,
+    config: {
+      contacts,
+      policies: SMS_POLICY,
+      notifiers: { sms: { modem: { port: sim.path }, retry: { timeout_s: 60, first_retry_s: 1, factor: 2, give_up_after_s: 5 } } },
+    },
+  });
+  closers.push(() => t.stop());
+  await t.addWorker('sam', { name: 'Sam Carter' });
+  const { secret } = await t.addDevice('fob-1', { workerId: 'sam' });
+  const fob = await connectFob(t.mqttUrl, 'fob-1', secret);
+  closers.push(() => fob.close());
+  return { t, sim, fob, sms: async (alarmId) => (await t.timeline(alarmId)).filter((e) => e.type === 'delivery' && e.detail.channel === 'sms') };
+}
+
+const states = (es: StoredTimelineEntry[]) => es.map((e) => e.detail.status);
+
+describe('SMS through the hub\'s serial GSM modem', () => {
+  it('an SOS reaches the duty officer by SMS; the +CDS delivery report lands on the timeline as delivered', async () => {
+    const r = await rig();
+    await r.fob.send({ i: makeEventId(1, 1), k: 'sos', ag: 0 });
+    const [alarm] = await r.t.alarms();
+
+    await expect.poll(async () => states(await r.sms(alarm.id)), { timeout: 10_000 }).toEqual(['queued', 'sent']);
+    // The set-up, then one send: one command at a time, each after the last one's result.
+    expect(r.sim.commands).toEqual([...MODEM_SETUP, 'AT+CMGS="+447700900123"']);
+    expect(r.sim.violations).toEqual([]);
+    expect(r.sim.sent).toHaveLength(1);
+    const [sms] = r.sim.sent;
+    expect(sms.to).toBe('+447700900123');
+    // TP-SRR set in the first octet: a status report was asked for.
+    expect(sms.fo & 0x20).toBe(0x20);
+    expect(sms.text.startsWith('LONEWATCH SOS alarm: Sam Carter\n')).toBe(true);
+    expect(sms.text).toContain(`/alarms/${alarm.id}`);
+    expect(sms.text.length).toBeLessThanOrEqual(160);
+    // Byte for byte: the command line ends with CR, the text with Ctrl-Z.
+    expect(r.sim.received).toContain(`AT+CMGS="+447700900123"\r${sms.text}\x1a`);
+
+    const sent = (await r.sms(alarm.id))[1].detail;
+    expect(sent).toMatchObject({ status: 'sent', recipientId: 'do-1', recipientName: 'Dana Duty', recipientRole: 'duty_officer', address: '***123', attempt: 1 });
+    expect(sent.detail).toBe('the network accepted it (+CMGS: 0); waiting for the delivery report');
+
+    // Nothing is delivered until the network says so: 29 s later still only "sent".
+    await r.t.advance(29_000);
+    expect(states(await r.sms(alarm.id))).toEqual(['queued', 'sent']);
+    await r.t.advance(1_000);
+    await expect.poll(async () => states(await r.sms(alarm.id)), { timeout: 5000 }).toEqual(['queued', 'sent', 'delivered']);
+    const delivered = (await r.sms(alarm.id))[2];
+    expect(delivered.detail).toMatchObject({ status: 'delivered', recipientId: 'do-1', address: '***123', report: true, detail: '+CDS status 0: the phone received it (status report 0)' });
+    // The report was acknowledged (AT+CSMS=1 makes +CNMA required).
+    await expect.poll(() => r.sim.acks).toBe(1);
+    expect(r.sim.commands.at(-1)).toBe('AT+CNMA');
+    expect(r.sim.violations).toEqual([]);
+
+    const line = summariseDeliveries(await r.t.timeline(alarm.id)).find((l) => l.channel === 'sms')!;
+    expect(line).toMatchObject({ recipientName: 'Dana Duty', address: '***123', state: 'delivered' });
+  });
+
+  it('a +CMS ERROR shows as failed with what it means: retried when it may pass, given up when it cannot', async () => {
+    const r = await rig();
+    r.sim.failNext.push(331, 1);
+    await r.fob.send({ i: makeEventId(1, 2), k: 'sos', ag: 0 });
+    const [alarm] = await r.t.alarms();
+    await expect.poll(async () => states(await r.sms(alarm.id)), { timeout: 10_000 }).toEqual(['queued', 'failed']);
+    const first = (await r.sms(alarm.id))[1].detail;
+    expect(first).toMatchObject({ status: 'failed', retryable: true, reason: "the modem did not send it: +CMS ERROR: 331: the hub's modem has no network service" });
+    expect(first.nextAttemptAt).toBeTypeOf('number');
+
+    await r.t.advance(1000);
+    await expect.poll(async () => states(await r.sms(alarm.id)), { timeout: 5000 }).toEqual(['queued', 'failed', 'failed']);
+    const second = (await r.sms(alarm.id))[2].detail;
+    expect(second).toMatchObject({ status: 'failed', retryable: false, gaveUp: true, attempt: 2, reason: 'the modem did not send it: +CMS ERROR: 1: the number is not allocated (unassigned number)' });
+    expect(r.sim.sent).toEqual([]);
+    expect(summariseDeliveries(await r.t.timeline(alarm.id)).find((l) => l.channel === 'sms')).toMatchObject({ state: 'failed', reason: second.reason });
+    expect(r.sim.violations).toEqual([]);
+  });
+
+  it('a status report saying the SMS expired undelivered shows as failed with the reason', async () => {
+    const r = await rig({ reportStatus: () => 0x46 });
+    await r.fob.send({ i: makeEventId(1, 3), k: 'sos', ag: 0 });
+    const [alarm] = await r.t.alarms();
+    await expect.poll(async () => states(await r.sms(alarm.id)), { timeout: 10_000 }).toEqual(['queued', 'sent']);
+    await r.t.advance(30_000);
+    await expect.poll(async () => states(await r.sms(alarm.id)), { timeout: 5000 }).toEqual(['queued', 'sent', 'failed']);
+    expect((await r.sms(alarm.id))[2].detail).toMatchObject({
+      status: 'failed',
+      report: true,
+      gaveUp: true,
+      reason: '+CDS status 70: NOT delivered: it expired before the phone could be reached (validity period)',
+    });
+  });
+});
