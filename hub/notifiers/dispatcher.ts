@@ -180,6 +180,8 @@ export class Dispatcher {
       noticeId: r.noticeId,
       level: r.level,
       ...who,
+      ...(r.via ? { via: r.via } : {}),
+      ...(r.event === 'closed' ? { event: 'closed' } : {}),
       report: true,
       ...(r.status === 'delivered' ? { detail: r.detail } : { reason: r.detail, retryable: false, gaveUp: true }),
     });

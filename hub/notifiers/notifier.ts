@@ -81,6 +81,9 @@ export interface DeliveryReport {
   detail: string;
   /** The channel's reference the report came with (the SMS message reference, the gateway's id). */
   ref: string;
+  /** As on the notice: the close of an alarm, and the channel it fell through from. */
+  event: 'alert' | 'closed';
+  via: string | null;
 }
 
 export interface Notifier {

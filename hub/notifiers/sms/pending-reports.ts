@@ -12,6 +12,8 @@ export interface PendingSms {
   alarmId: string;
   level: number;
   recipient: Notice['recipient'];
+  event: 'alert' | 'closed';
+  via: string | null;
   sentAt: number;
 }
 
@@ -24,7 +26,7 @@ export class PendingReports {
 
   add(ref: string, notice: Notice, now: number): void {
     this.byRef.delete(ref);
-    this.byRef.set(ref, { noticeId: notice.noticeId, alarmId: notice.alert.alarmId, level: notice.alert.level, recipient: notice.recipient, sentAt: now });
+    this.byRef.set(ref, { noticeId: notice.noticeId, alarmId: notice.alert.alarmId, level: notice.alert.level, recipient: notice.recipient, event: notice.event ?? 'alert', via: notice.failed?.channel ?? null, sentAt: now });
     while (this.byRef.size > this.max) this.byRef.delete(this.byRef.keys().next().value as string);
   }
 
@@ -36,7 +38,7 @@ export class PendingReports {
       return null;
     }
     if (final) this.byRef.delete(ref);
-    return { noticeId: p.noticeId, alarmId: p.alarmId, level: p.level, recipient: p.recipient, status, detail, ref };
+    return { noticeId: p.noticeId, alarmId: p.alarmId, level: p.level, recipient: p.recipient, status, detail, ref, event: p.event, via: p.via };
   }
 
   has(ref: string): boolean {
