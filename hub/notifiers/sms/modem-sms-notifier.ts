@@ -78,6 +78,8 @@ export class ModemSmsNotifier implements Notifier {
     try {
       lines = await at.sendText(`AT+CMGS="${phone}"`, text, 120_000, signal);
     } catch (err) {
+      // Given up mid-send (the notice's time limit): the modem may still answer late; start afresh.
+      if (signal.aborted) this.reset();
       throw this.failure(err);
     }
     const mr = lines.map((l) => /^\+CMGS:\s*(\d+)/.exec(l)).find(Boolean)?.[1];
