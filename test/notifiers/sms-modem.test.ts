@@ -13,6 +13,9 @@ import { SmsModemSim } from '../helpers/sms-modem-sim.js';
 import { MODEM_SETUP } from '../../hub/notifiers/sms/modem-sms-notifier.js';
 import { summariseDeliveries } from '../../hub/notifiers/delivery-summary.js';
 import type { StoredTimelineEntry } from '../../hub/store/store-types.js';
+import { createUser } from '../../hub/http/users.js';
+import { launchChromium, signInPage } from '../dashboard/browser.js';
+import { PASSWORD } from '../dashboard/api-client.js';
 
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -36,7 +39,7 @@ async function rig(opts: { reportStatus?: (to: string) => number | null } = {}):
   const clock = new ManualClock();
   const sim = await SmsModemSim.start({ clock, reportDelayMs: 30_000, ...(opts.reportStatus ? { reportStatus: opts.reportStatus } : {}) });
   closers.push(() => sim.stop());
-  const contacts = TEST_CONTACTS.map((c) => (c.id === 'do-1' ? { ...c, phone: '+44 7700 900123' } : c));
+  const contacts = TEST_CONTACTS.map((c) => (c.id === 'do-1' ? { ...c, phone: '+44 7700 900555' } : c));
   const t = await startTestHub({
     clock,
     config: {
@@ -63,21 +66,21 @@ describe('SMS through the hub\'s serial GSM modem', () => {
 
     await expect.poll(async () => states(await r.sms(alarm.id)), { timeout: 10_000 }).toEqual(['queued', 'sent']);
     // The set-up, then one send: one command at a time, each after the last one's result.
-    expect(r.sim.commands).toEqual([...MODEM_SETUP, 'AT+CMGS="+447700900123"']);
+    expect(r.sim.commands).toEqual([...MODEM_SETUP, 'AT+CMGS="+447700900555"']);
     expect(r.sim.violations).toEqual([]);
     expect(r.sim.sent).toHaveLength(1);
     const [sms] = r.sim.sent;
-    expect(sms.to).toBe('+447700900123');
+    expect(sms.to).toBe('+447700900555');
     // TP-SRR set in the first octet: a status report was asked for.
     expect(sms.fo & 0x20).toBe(0x20);
     expect(sms.text.startsWith('LONEWATCH SOS alarm: Sam Carter\n')).toBe(true);
     expect(sms.text).toContain(`/alarms/${alarm.id}`);
     expect(sms.text.length).toBeLessThanOrEqual(160);
     // Byte for byte: the command line ends with CR, the text with Ctrl-Z.
-    expect(r.sim.received).toContain(`AT+CMGS="+447700900123"\r${sms.text}\x1a`);
+    expect(r.sim.received).toContain(`AT+CMGS="+447700900555"\r${sms.text}\x1a`);
 
     const sent = (await r.sms(alarm.id))[1].detail;
-    expect(sent).toMatchObject({ status: 'sent', recipientId: 'do-1', recipientName: 'Dana Duty', recipientRole: 'duty_officer', address: '***123', attempt: 1 });
+    expect(sent).toMatchObject({ status: 'sent', recipientId: 'do-1', recipientName: 'Dana Duty', recipientRole: 'duty_officer', address: '***555', attempt: 1 });
     expect(sent.detail).toBe('the network accepted it (+CMGS: 0); waiting for the delivery report');
 
     // Nothing is delivered until the network says so: 29 s later still only "sent".
@@ -86,14 +89,14 @@ describe('SMS through the hub\'s serial GSM modem', () => {
     await r.t.advance(1_000);
     await expect.poll(async () => states(await r.sms(alarm.id)), { timeout: 5000 }).toEqual(['queued', 'sent', 'delivered']);
     const delivered = (await r.sms(alarm.id))[2];
-    expect(delivered.detail).toMatchObject({ status: 'delivered', recipientId: 'do-1', address: '***123', report: true, detail: '+CDS status 0: the phone received it (status report 0)' });
+    expect(delivered.detail).toMatchObject({ status: 'delivered', recipientId: 'do-1', address: '***555', report: true, detail: '+CDS status 0: the phone received it (status report 0)' });
     // The report was acknowledged (AT+CSMS=1 makes +CNMA required).
     await expect.poll(() => r.sim.acks).toBe(1);
     expect(r.sim.commands.at(-1)).toBe('AT+CNMA');
     expect(r.sim.violations).toEqual([]);
 
     const line = summariseDeliveries(await r.t.timeline(alarm.id)).find((l) => l.channel === 'sms')!;
-    expect(line).toMatchObject({ recipientName: 'Dana Duty', address: '***123', state: 'delivered' });
+    expect(line).toMatchObject({ recipientName: 'Dana Duty', address: '***555', state: 'delivered' });
   });
 
   it('a +CMS ERROR shows as failed with what it means: retried when it may pass, given up when it cannot', async () => {
@@ -128,5 +131,28 @@ describe('SMS through the hub\'s serial GSM modem', () => {
       gaveUp: true,
       reason: '+CDS status 70: NOT delivered: it expired before the phone could be reached (validity period)',
     });
+  });
+
+  it('the alarm view in Chromium shows the SMS as sent, not yet confirmed, then delivered, with the number masked', { timeout: 60_000 }, async () => {
+    const r = await rig();
+    await createUser(r.t.hub.store, { username: 'dana', role: 'duty_officer', password: PASSWORD, name: 'Dana' }, 'test', r.t.clock.now());
+    const browser = await launchChromium();
+    closers.push(() => browser.close());
+    await r.fob.send({ i: makeEventId(1, 4), k: 'sos', ag: 0 });
+    const [alarm] = await r.t.alarms();
+    await expect.poll(async () => states(await r.sms(alarm.id)), { timeout: 10_000 }).toEqual(['queued', 'sent']);
+
+    const page = await signInPage(browser, r.t.httpUrl, 'dana');
+    await page.goto(`${r.t.httpUrl}/#/alarm/${alarm.id}`);
+    const row = async () => page.$$eval('#told-table tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].slice(0, 4).map((td) => td.textContent)));
+    await expect.poll(row, { timeout: 10_000 }).toContainEqual(['Dana Duty (duty officer)', 'SMS', '***555', 'sent, not yet confirmed delivered']);
+    // The full number is nowhere on the page (R22).
+    expect(await page.content()).not.toContain('900555');
+
+    await r.t.advance(30_000);
+    await expect.poll(async () => states(await r.sms(alarm.id)), { timeout: 5000 }).toContain('delivered');
+    await page.reload();
+    await expect.poll(row, { timeout: 10_000 }).toContainEqual(['Dana Duty (duty officer)', 'SMS', '***555', 'delivered']);
+    if (process.env.LW_SMS_SCREENSHOT) await page.screenshot({ path: process.env.LW_SMS_SCREENSHOT, fullPage: true });
   });
 });
