@@ -11,6 +11,7 @@ import { splitParams } from '../../hub/notifiers/sms/at-link.js';
 import { parseConfig, ConfigError } from '../../hub/config/load-config.js';
 import { redactNotifiers } from '../../hub/notifiers/notifiers-config.js';
 import type { Notice } from '../../hub/notifiers/notifier.js';
+import { reachProblemsWith } from '../../hub/hub.js';
 
 const iso = '2026-11-23T09:00:00.000Z';
 function notice(over: Partial<Notice> = {}, summary = 'SOS from Sam Carter (visit V-1042): SOS pressed'): Notice {
@@ -97,5 +98,20 @@ describe('[notifiers.sms] config', () => {
     expect(red.sms.gateway.token).toBe('[redacted]');
     expect(red.sms.gateway.callback_token).toBe('env:CB');
     expect(JSON.stringify(red)).not.toContain('literal-secret');
+  });
+
+  it('the start-up reach check says when nobody a level names by SMS has a phone number', () => {
+    const policy = { mode: 'all_at_once', levels: [{ name: 'x', targets: ['duty_officer'], channels: ['dashboard', 'sms'], delay_min: 1 }] };
+    const cfg = parseConfig({
+      notifiers: { sms: { modem: { port: '/dev/ttyUSB2' } } },
+      policies: { p: policy },
+      alarm_policies: { sos: 'p', covert_sos: 'p', man_down: 'p', missed_checkin: 'p', device_silent: 'p', low_battery: 'p' },
+    });
+    const dana = { id: 'do-1', name: 'Dana', role: 'duty_officer', email: null };
+    const without = reachProblemsWith(cfg, [{ ...dana, phone: null }]);
+    expect(without.map((p) => p.kind)).toContain('reaches_nobody');
+    expect(without.some((p) => p.kind === 'no_address' && /no duty officer has a SMS address/.test(p.message))).toBe(true);
+    const withPhone = reachProblemsWith(cfg, [{ ...dana, phone: '+44 7700 900555' }]);
+    expect(withPhone.filter((p) => p.policy === 'p' && p.kind !== 'no_contact')).toEqual([]);
   });
 });
