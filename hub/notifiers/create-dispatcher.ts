@@ -132,7 +132,7 @@ export function createDispatcher(o: CreateDispatcherOptions): Dispatcher | null 
       retry: retryPolicy(s.retry),
       fallback: s.fallback,
       perRecipient: true,
-      failedAdvice: 'The SMS was NOT sent: phone them.',
+      failedAdvice: 'The SMS to your phone could NOT be sent.',
     };
   }
   if (Object.keys(channels).length === 0) return null;

@@ -10,6 +10,7 @@ import { makeEventId } from '../../shared/protocol-core.js';
 import { startTestHub, TEST_CONTACTS, type TestHub } from '../helpers/hub-harness.js';
 import { connectFob, type TestFob } from '../helpers/mqtt-fob.js';
 import { SmsModemSim } from '../helpers/sms-modem-sim.js';
+import { TestSmtpServer } from '../helpers/notify-receivers.js';
 import { MODEM_SETUP } from '../../hub/notifiers/sms/modem-sms-notifier.js';
 import { summariseDeliveries } from '../../hub/notifiers/delivery-summary.js';
 import type { StoredTimelineEntry } from '../../hub/store/store-types.js';
@@ -154,5 +155,64 @@ describe('SMS through the hub\'s serial GSM modem', () => {
     await page.reload();
     await expect.poll(row, { timeout: 10_000 }).toContainEqual(['Dana Duty (duty officer)', 'SMS', '***555', 'delivered']);
     if (process.env.LW_SMS_SCREENSHOT) await page.screenshot({ path: process.env.LW_SMS_SCREENSHOT, fullPage: true });
+  });
+
+  it('everyone sent an SMS is sent one more when the alarm is resolved, and its report is on the close line', async () => {
+    const r = await rig();
+    await r.fob.send({ i: makeEventId(1, 5), k: 'sos', ag: 0 });
+    const [alarm] = await r.t.alarms();
+    await expect.poll(async () => states(await r.sms(alarm.id)), { timeout: 10_000 }).toEqual(['queued', 'sent']);
+    await r.t.hub.runtime.alarmAction(alarm.id, { type: 'resolve', by: 'user:dana', note: 'safe' });
+    await expect.poll(() => r.sim.sent.length, { timeout: 10_000 }).toBe(2);
+    expect(r.sim.sent[1].text).toMatch(/^LONEWATCH OVER \(resolved\): SOS alarm: Sam Carter\nOver: resolved at /);
+    await r.t.advance(30_000);
+    await expect.poll(async () => (await r.sms(alarm.id)).filter((e) => e.detail.status === 'delivered').length, { timeout: 5000 }).toBe(2);
+    const lines = summariseDeliveries(await r.t.timeline(alarm.id)).filter((l) => l.channel === 'sms');
+    expect(lines.map((l) => [l.closed, l.state])).toEqual([
+      [false, 'delivered'],
+      [true, 'delivered'],
+    ]);
+    await expect.poll(() => r.sim.acks).toBe(2);
+    expect(r.sim.violations).toEqual([]);
+  });
+});
+
+describe('SMS when the modem is not there', () => {
+  it('fails naming the port, gives up, and falls through to e-mail saying the SMS was not sent', async () => {
+    const clock = new ManualClock();
+    const smtp = await TestSmtpServer.start();
+    closers.push(() => smtp.close());
+    const t = await startTestHub({
+      clock,
+      config: {
+        contacts: TEST_CONTACTS.map((c) => (c.id === 'do-1' ? { ...c, phone: '+44 7700 900555' } : c)),
+        policies: SMS_POLICY,
+        notifiers: {
+          email: { host: '127.0.0.1', port: smtp.port, require_tls: false, from: 'Lonewatch <alerts@example.org>' },
+          sms: { modem: { port: '/nonexistent/ttyLW0' }, retry: { timeout_s: 10, first_retry_s: 1, factor: 2, give_up_after_s: 2 }, fallback: ['email'] },
+        },
+      },
+    });
+    closers.push(() => t.stop());
+    await t.addWorker('sam', { name: 'Sam Carter' });
+    const { secret } = await t.addDevice('fob-1', { workerId: 'sam' });
+    const fob = await connectFob(t.mqttUrl, 'fob-1', secret);
+    closers.push(() => fob.close());
+    await fob.send({ i: makeEventId(1, 6), k: 'sos', ag: 0 });
+    const [alarm] = await t.alarms();
+    const sms = async () => (await t.timeline(alarm.id)).filter((e) => e.type === 'delivery' && e.detail.channel === 'sms');
+    await expect.poll(async () => states(await sms()), { timeout: 10_000 }).toEqual(['queued', 'failed']);
+    expect((await sms())[1].detail.reason).toMatch(/^cannot open the SMS modem on \/nonexistent\/ttyLW0: /);
+    for (let i = 0; i < 3 && !states(await sms()).includes('fallthrough'); i++) {
+      await t.advance(1000);
+      await expect.poll(async () => (await sms()).length, { timeout: 5000 }).toBeGreaterThan(2 + i);
+    }
+    await expect.poll(async () => states(await sms()), { timeout: 5000 }).toContain('fallthrough');
+    await expect.poll(() => smtp.mails.length, { timeout: 10_000 }).toBe(1);
+    const [mail] = smtp.mails;
+    expect(mail.to).toEqual(['duty@example.org']);
+    expect(mail.subject).toBe('SMS FAILED: SOS alarm: Sam Carter');
+    expect(mail.text).toContain('The SMS to your phone could NOT be sent.');
+    expect(mail.text).toContain('Why: cannot open the SMS modem on /nonexistent/ttyLW0');
   });
 });
