@@ -165,8 +165,11 @@ export class Dispatcher {
 
   /**
    * A report that came after the notice was `sent` (an SMS delivery report): appended to the alarm's
-   * timeline as the notice's latest state, `delivered` or `failed` with what the network said. The
-   * notice itself is already finished; a failure here is not retried or handed on (see notifications.md).
+   * timeline as the notice's latest state, `delivered` or `failed` with what the network said. An
+   * alert notice reported `failed` while its alarm is open is taken up again where a give-up would
+   * leave it: it falls through to the channel's fallbacks, and when none reaches the person the
+   * runtime is told it is undeliverable (a step ladder climbs now). Not retried on its own channel:
+   * the network already tried and said it cannot deliver.
    */
   private async recordReport(channel: string, r: DeliveryReport): Promise<void> {
     const address = r.recipient ? (channelInfo(channel)?.addressOf?.(r.recipient) ?? null) : (this.o.channels[channel]?.address ?? null);
@@ -185,6 +188,24 @@ export class Dispatcher {
       report: true,
       ...(r.status === 'delivered' ? { detail: r.detail } : { reason: r.detail, retryable: false, gaveUp: true }),
     });
+    if (r.status === 'failed' && r.event === 'alert') await this.reportedFailed(r);
+  }
+
+  private async reportedFailed(r: DeliveryReport): Promise<void> {
+    if (this.closed || this.active.has(r.noticeId)) return;
+    let n: NoticeRecord | null = null;
+    await this.journal.add(async (reader) => {
+      n = (await reader.listNotices(r.alarmId)).find((x) => x.id === r.noticeId) ?? null;
+      return [];
+    });
+    const found = n as NoticeRecord | null;
+    if (!found || found.state !== 'done' || found.outcome !== 'delivered') return;
+    if (this.o.isOpen && !(await this.o.isOpen(r.alarmId))) return;
+    this.lastReason.set(found.id, r.detail);
+    Object.assign(found, { state: 'falling', outcome: null, finishedAt: null });
+    // Kept in the journal as falling, so a restart carries the fall-through on.
+    await this.journal.update(found.id, { state: 'falling', outcome: null, finishedAt: null });
+    await this.run(found);
   }
 
   get channels(): string[] {

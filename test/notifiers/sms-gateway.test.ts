@@ -115,7 +115,7 @@ describe('SMS through an HTTP gateway', () => {
     expect((await callback(r.t, { messageId: 'gw-1', status: 'delivered' })).status).toBe(404);
   });
 
-  it('a gateway callback saying it failed is recorded as failed with the gateway\'s reason', async () => {
+  it('a gateway callback saying it failed is recorded as failed with the gateway\'s reason, and the ladder is told', async () => {
     const r = await rig();
     await expect.poll(async () => (await r.sms(r.alarmId)).map((e) => e.detail.status), { timeout: 10_000 }).toEqual(['queued', 'sent']);
     await callback(r.t, { messageId: 'gw-1', status: 'failed', reason: 'handset unreachable' });
@@ -124,6 +124,8 @@ describe('SMS through an HTTP gateway', () => {
       reason: 'NOT delivered: the SMS gateway reports it failed (id gw-1): handset unreachable',
       gaveUp: true,
     });
+    // No fallback reached Dana: the ladder is told the level could not be reached.
+    await expect.poll(async () => (await r.t.timeline(r.alarmId)).find((e) => e.type === 'undeliverable')?.detail).toMatchObject({ level: 0, recipientId: 'do-1' });
   });
 
   it('a gateway that refuses the number (HTTP 400) is failed at once with its answer, not retried', async () => {

@@ -36,7 +36,7 @@ interface Rig {
   sms(alarmId: string): Promise<StoredTimelineEntry[]>;
 }
 
-async function rig(opts: { reportStatus?: (to: string) => number | null } = {}): Promise<Rig> {
+async function rig(opts: { reportStatus?: (to: string) => number | null; smtpPort?: number } = {}): Promise<Rig> {
   const clock = new ManualClock();
   const sim = await SmsModemSim.start({ clock, reportDelayMs: 30_000, ...(opts.reportStatus ? { reportStatus: opts.reportStatus } : {}) });
   closers.push(() => sim.stop());
@@ -46,7 +46,10 @@ async function rig(opts: { reportStatus?: (to: string) => number | null } = {}):
     config: {
       contacts,
       policies: SMS_POLICY,
-      notifiers: { sms: { modem: { port: sim.path }, retry: { timeout_s: 60, first_retry_s: 1, factor: 2, give_up_after_s: 5 } } },
+      notifiers: {
+        sms: { modem: { port: sim.path }, retry: { timeout_s: 60, first_retry_s: 1, factor: 2, give_up_after_s: 5 }, ...(opts.smtpPort ? { fallback: ['email'] } : {}) },
+        ...(opts.smtpPort ? { email: { host: '127.0.0.1', port: opts.smtpPort, require_tls: false, from: 'Lonewatch <alerts@example.org>' } } : {}),
+      },
     },
   });
   closers.push(() => t.stop());
@@ -119,19 +122,29 @@ describe('SMS through the hub\'s serial GSM modem', () => {
     expect(r.sim.violations).toEqual([]);
   });
 
-  it('a status report saying the SMS expired undelivered shows as failed with the reason', async () => {
-    const r = await rig({ reportStatus: () => 0x46 });
+  it('a status report saying the SMS expired undelivered shows as failed with the reason, and it falls through to e-mail', async () => {
+    const smtp = await TestSmtpServer.start();
+    closers.push(() => smtp.close());
+    const r = await rig({ reportStatus: () => 0x46, smtpPort: smtp.port });
     await r.fob.send({ i: makeEventId(1, 3), k: 'sos', ag: 0 });
     const [alarm] = await r.t.alarms();
     await expect.poll(async () => states(await r.sms(alarm.id)), { timeout: 10_000 }).toEqual(['queued', 'sent']);
     await r.t.advance(30_000);
-    await expect.poll(async () => states(await r.sms(alarm.id)), { timeout: 5000 }).toEqual(['queued', 'sent', 'failed']);
+    await expect.poll(async () => states(await r.sms(alarm.id)), { timeout: 5000 }).toContain('failed');
     expect((await r.sms(alarm.id))[2].detail).toMatchObject({
       status: 'failed',
       report: true,
       gaveUp: true,
       reason: '+CDS status 70: NOT delivered: it expired before the phone could be reached (validity period)',
     });
+    // Taken up again as a give-up: handed to e-mail, which tells the same person why.
+    await expect.poll(async () => states(await r.sms(alarm.id)), { timeout: 5000 }).toEqual(['queued', 'sent', 'failed', 'fallthrough']);
+    await expect.poll(() => smtp.mails.length, { timeout: 10_000 }).toBe(1);
+    expect(smtp.mails[0].subject).toBe('SMS FAILED: SOS alarm: Sam Carter');
+    expect(smtp.mails[0].text).toContain('Why: +CDS status 70: NOT delivered: it expired before the phone could be reached (validity period).');
+    const lines = summariseDeliveries(await r.t.timeline(alarm.id));
+    expect(lines.find((l) => l.channel === 'sms')).toMatchObject({ state: 'fallthrough', reason: 'gave up; handed to email' });
+    expect(lines.find((l) => l.channel === 'email')).toMatchObject({ state: 'sent', via: 'sms', recipientId: 'do-1' });
   });
 
   it('the alarm view in Chromium shows the SMS as sent, not yet confirmed, then delivered, with the number masked', { timeout: 60_000 }, async () => {
