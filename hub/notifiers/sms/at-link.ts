@@ -90,8 +90,10 @@ export class AtLink {
         };
         /** Gave up waiting (time limit, abort): the modem has not answered yet. */
         const abandon = (err: Error): void => {
-          // Text entry still open is left with ESC (TS 27.005 §3.5.1), so the modem is back at the command line.
-          if (this.pending?.text !== null && this.pending?.prompted) this.port.write('\x1b');
+          // No prompt seen yet: the modem may still give it and wait for text; ESC cancels that entry
+          // (TS 27.005 §3.5.1). After the prompt the text and Ctrl-Z went out at once, so the modem is
+          // sending and an ESC would only be a stray character on its command line.
+          if (this.pending?.text !== null && this.pending?.prompted === false) this.port.write('\x1b');
           finish();
           reject(err);
         };
