@@ -40,7 +40,7 @@ export function registerSmsCallback(http: FastifyInstance, hub: Hub, env: NodeJS
       return reply.code(400).send({ error: `${first.path.join('.') || 'body'}: ${first.message}`, field: first.path.join('.') || 'body' });
     }
     const { messageId, status, reason } = parsed.data;
-    const result = notifier.report(messageId, status, reason ?? null);
+    const result = await notifier.report(messageId, status, reason ?? null);
     if (result === 'unknown') return reply.code(404).send({ error: `no SMS with id ${messageId} is waiting for a delivery report here` });
     return reply.code(200).send({ ok: true, recorded: result === 'recorded' });
   });

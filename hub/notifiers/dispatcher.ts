@@ -19,7 +19,8 @@ import type { Logger } from '../logger.js';
 import type { DispatchRequest } from '../rules/rules-runtime.js';
 import type { NoticeRecord, TimelineEntry } from '../store/store-types.js';
 import type { AlertMessage } from '../../shared/protocol-schemas.js';
-import { DeliveryError, type DeliveryOutcome, type DeliveryReport, type Notice, type Notifier, type Recipient } from './notifier.js';
+import { DeliveryError, type DeliveryOutcome, type DeliveryReport, type Notice, type Notifier, type Recipient, type UnmatchedReport } from './notifier.js';
+import { REPORT_MAX_AGE_MS } from './sms/pending-reports.js';
 import { MemoryNoticeJournal, type NoticeJournal } from './notice-journal.js';
 import { channelInfo } from './channel-registry.js';
 import { DEFAULT_RETAIN_DAYS } from './notifiers-config.js';
@@ -155,7 +156,13 @@ export class Dispatcher {
   constructor(private readonly o: DispatcherOptions) {
     this.journal = o.journal ?? new MemoryNoticeJournal();
     for (const c of Object.keys(o.channels)) this.byChannel[c] = { sent: 0, delivered: 0, failed: 0, gaveUp: 0 };
-    for (const [c, spec] of Object.entries(o.channels)) spec.notifier.onReport?.((r) => this.track(this.recordReport(c, r)));
+    for (const [c, spec] of Object.entries(o.channels)) {
+      spec.notifier.onReport?.((r) => {
+        const p = this.takeReport(c, r);
+        this.track(p);
+        return p;
+      });
+    }
   }
 
   /** The notifier of a configured channel (the SMS gateway's callback route reaches its notifier here). */
@@ -171,6 +178,29 @@ export class Dispatcher {
    * runtime is told it is undeliverable (a step ladder climbs now). Not retried on its own channel:
    * the network already tried and said it cannot deliver.
    */
+  private async takeReport(channel: string, r: DeliveryReport | UnmatchedReport): Promise<boolean> {
+    try {
+      const report = 'unmatched' in r ? await this.matchReport(channel, r) : r;
+      if (!report) return false;
+      // One final report per SMS: the reference is marked so a repeat (or a late copy) matches nothing.
+      await this.journal.update(report.noticeId, { ref: `${report.ref} (reported)` });
+      await this.recordReport(channel, report);
+      return true;
+    } catch (err) {
+      this.o.log.error({ err, channel }, 'could not record a delivery report');
+      return false;
+    }
+  }
+
+  /** A report the notifier had no notice for (sent before a restart): its reference, looked up in the journal. */
+  private async matchReport(channel: string, r: UnmatchedReport): Promise<DeliveryReport | null> {
+    const n = await this.journal.findByRef(channel, r.ref);
+    // The modem's reference is one octet and wraps: an old notice with the same one is not this SMS.
+    if (!n || n.state !== 'done' || this.o.clock.now() - n.createdAt > REPORT_MAX_AGE_MS) return null;
+    const req = n.request as NoticeRequest;
+    return { noticeId: n.id, alarmId: n.alarmId, level: n.level, recipient: req.recipient, status: r.status, detail: r.detail, ref: r.ref, event: n.event, via: n.via };
+  }
+
   private async recordReport(channel: string, r: DeliveryReport): Promise<void> {
     const address = r.recipient ? (channelInfo(channel)?.addressOf?.(r.recipient) ?? null) : (this.o.channels[channel]?.address ?? null);
     const who = { recipientId: r.recipient?.id ?? null, recipientName: r.recipient?.name ?? null, recipientRole: r.recipient?.role ?? null, address };

@@ -86,10 +86,22 @@ export interface DeliveryReport {
   via: string | null;
 }
 
+/** A report the notifier has no notice for in memory: only the reference it came with. */
+export interface UnmatchedReport {
+  unmatched: true;
+  ref: string;
+  status: 'delivered' | 'failed';
+  detail: string;
+}
+
 export interface Notifier {
   readonly channel: string;
-  /** Set by the dispatcher: where reports that arrive after `send` returned go (SMS delivery reports). */
-  onReport?(listener: (report: DeliveryReport) => void): void;
+  /**
+   * Set by the dispatcher: where reports that arrive after `send` returned go (SMS delivery reports).
+   * One the notifier cannot match itself (sent before a restart) comes as an `UnmatchedReport`, looked up
+   * by its reference in the journal. Resolves true when it was recorded on a timeline.
+   */
+  onReport?(listener: (report: DeliveryReport | UnmatchedReport) => Promise<boolean>): void;
   /** Must settle or honour `signal` (aborted at the channel's time limit); never hangs the caller. */
   send(notice: Notice, signal: AbortSignal): Promise<DeliveryOutcome>;
   close?(): Promise<void>;

@@ -144,7 +144,7 @@ describe('SMS through the hub\'s serial GSM modem', () => {
     expect(smtp.mails[0].text).toContain('Why: +CDS status 70: NOT delivered: it expired before the phone could be reached (validity period).');
     const lines = summariseDeliveries(await r.t.timeline(alarm.id));
     expect(lines.find((l) => l.channel === 'sms')).toMatchObject({ state: 'fallthrough', reason: 'gave up; handed to email' });
-    expect(lines.find((l) => l.channel === 'email')).toMatchObject({ state: 'sent', via: 'sms', recipientId: 'do-1' });
+    await expect.poll(async () => summariseDeliveries(await r.t.timeline(alarm.id)).find((l) => l.channel === 'email')).toMatchObject({ state: 'sent', via: 'sms', recipientId: 'do-1' });
   });
 
   it('the alarm view in Chromium shows the SMS as sent, not yet confirmed, then delivered, with the number masked', { timeout: 60_000 }, async () => {

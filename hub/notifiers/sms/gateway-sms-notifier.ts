@@ -10,7 +10,7 @@
  */
 import type { Clock } from '../../clock.js';
 import type { Logger } from '../../logger.js';
-import { DeliveryError, type DeliveryOutcome, type DeliveryReport, type Notice, type Notifier } from '../notifier.js';
+import { DeliveryError, type DeliveryOutcome, type DeliveryReport, type Notice, type Notifier, type UnmatchedReport } from '../notifier.js';
 import { dialable } from './sms-codes.js';
 import { smsText } from './sms-text.js';
 import { PendingReports } from './pending-reports.js';
@@ -30,11 +30,11 @@ export type CallbackResult = 'recorded' | 'noted' | 'unknown';
 export class GatewaySmsNotifier implements Notifier {
   readonly channel = 'sms';
   private readonly pending = new PendingReports(10_000);
-  private listener: ((r: DeliveryReport) => void) | null = null;
+  private listener: ((r: DeliveryReport | UnmatchedReport) => Promise<boolean>) | null = null;
 
   constructor(private readonly o: GatewaySmsOptions) {}
 
-  onReport(listener: (r: DeliveryReport) => void): void {
+  onReport(listener: (r: DeliveryReport | UnmatchedReport) => Promise<boolean>): void {
     this.listener = listener;
   }
 
@@ -79,17 +79,15 @@ export class GatewaySmsNotifier implements Notifier {
    * A delivery callback (already authenticated): `delivered` and `failed` are recorded on the alarm's
    * timeline; other states (queued, sent, ...) are only logged. `unknown`: no SMS with that id waits.
    */
-  report(messageId: string, status: string, reason: string | null): CallbackResult {
+  async report(messageId: string, status: string, reason: string | null): Promise<CallbackResult> {
     const now = this.o.clock.now();
     if (status !== 'delivered' && status !== 'failed') {
-      if (!this.pending.has(messageId)) return 'unknown';
       this.o.log.info({ messageId, status }, 'SMS gateway status (not final)');
       return 'noted';
     }
     const detail = status === 'delivered' ? `the SMS gateway reports it delivered (id ${messageId})` : `NOT delivered: the SMS gateway reports it failed (id ${messageId})${reason ? `: ${reason}` : ''}`;
-    const r = this.pending.take(messageId, status, detail, now);
-    if (!r) return 'unknown';
-    this.listener?.(r);
-    return 'recorded';
+    // Not in memory (sent before a restart): the dispatcher looks the id up among the notices.
+    const r = this.pending.take(messageId, status, detail, now) ?? { unmatched: true as const, ref: messageId, status, detail };
+    return (await this.listener?.(r)) ? 'recorded' : 'unknown';
   }
 }

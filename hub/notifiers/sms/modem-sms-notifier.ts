@@ -24,7 +24,7 @@
 import { SerialPort } from 'serialport';
 import type { Clock } from '../../clock.js';
 import type { Logger } from '../../logger.js';
-import { DeliveryError, type DeliveryOutcome, type DeliveryReport, type Notice, type Notifier } from '../notifier.js';
+import { DeliveryError, type DeliveryOutcome, type DeliveryReport, type Notice, type Notifier, type UnmatchedReport } from '../notifier.js';
 import { AtError, AtLink, AtTimeout, splitParams, type ModemPort } from './at-link.js';
 import { fitsOneSms, SMS_MAX_SEPTETS } from './gsm7.js';
 import { smsText } from './sms-text.js';
@@ -58,12 +58,12 @@ export class ModemSmsNotifier implements Notifier {
   readonly channel = 'sms';
   private link: Promise<{ at: AtLink; port: ModemPort & { close(): Promise<void> } }> | null = null;
   private readonly pending = new PendingReports();
-  private listener: ((r: DeliveryReport) => void) | null = null;
+  private listener: ((r: DeliveryReport | UnmatchedReport) => Promise<boolean>) | null = null;
   private closed = false;
 
   constructor(private readonly o: ModemSmsOptions) {}
 
-  onReport(listener: (r: DeliveryReport) => void): void {
+  onReport(listener: (r: DeliveryReport | UnmatchedReport) => Promise<boolean>): void {
     this.listener = listener;
   }
 
@@ -156,12 +156,13 @@ export class ModemSmsNotifier implements Notifier {
       this.o.log.info({ mr, st }, `SMS delivery report: ${outcome.text}`);
       return;
     }
-    const report = this.pending.take(mr, outcome.delivered ? 'delivered' : 'failed', `+CDS status ${st}: ${outcome.text}`, now);
-    if (!report) {
-      this.o.log.info({ mr, st }, 'delivery report for an SMS this hub is not waiting for (sent before a restart?); not recorded');
-      return;
-    }
-    this.listener?.(report);
+    const status = outcome.delivered ? 'delivered' : 'failed';
+    const detail = `+CDS status ${st}: ${outcome.text}`;
+    const report = this.pending.take(mr, status, detail, now);
+    // Not waiting for it here (sent before a restart): the dispatcher looks <mr> up among the notices.
+    void this.listener?.(report ?? { unmatched: true, ref: mr, status, detail }).then((recorded) => {
+      if (!recorded) this.o.log.info({ mr, st }, 'delivery report for an SMS this hub has no record of; not recorded');
+    });
   }
 
   async close(): Promise<void> {

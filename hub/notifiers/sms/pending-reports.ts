@@ -1,7 +1,7 @@
 /**
  * The SMS sent and waiting for their delivery report, by the reference the report will carry (the
- * modem's message reference, a gateway's message id). In memory only: a report that arrives after a
- * restart of the hub finds nothing and is logged, not recorded (the timeline keeps `sent`).
+ * modem's message reference, a gateway's message id). In memory; a report that arrives after a restart
+ * finds nothing here and the dispatcher looks its reference up in the journal instead.
  * Bounded: the oldest are dropped past `max`, and entries older than `maxAgeMs` are forgotten; the
  * modem's message reference is one octet (TS 23.040 §9.2.3.6) and wraps after 256 messages.
  */
@@ -17,11 +17,14 @@ export interface PendingSms {
   sentAt: number;
 }
 
+/** How long an SMS waits for its delivery report (TP-VP of 24 h plus the network's slack, generously). */
+export const REPORT_MAX_AGE_MS = 7 * 24 * 3600_000;
+
 export class PendingReports {
   private readonly byRef = new Map<string, PendingSms>();
   constructor(
     private readonly max = 256,
-    private readonly maxAgeMs = 7 * 24 * 3600_000,
+    private readonly maxAgeMs = REPORT_MAX_AGE_MS,
   ) {}
 
   add(ref: string, notice: Notice, now: number): void {
