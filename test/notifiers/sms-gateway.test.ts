@@ -6,6 +6,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createServer, type IncomingMessage } from 'node:http';
 import { ManualClock } from '../../hub/clock.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Hub } from '../../hub/hub.js';
 import { makeEventId } from '../../shared/protocol-core.js';
 import { startTestHub, TEST_CONTACTS, type TestHub } from '../helpers/hub-harness.js';
 import { connectFob } from '../helpers/mqtt-fob.js';
@@ -51,14 +55,15 @@ async function startGateway(): Promise<{ url: string; requests: GatewayRequest[]
   return { url: `http://127.0.0.1:${port}/v1/sms`, requests, statuses, close: () => new Promise((r) => server.close(() => r())) };
 }
 
-async function rig(opts: { statuses?: number[] } = {}): Promise<{ t: TestHub; gw: Awaited<ReturnType<typeof startGateway>>; sms(alarmId: string): Promise<StoredTimelineEntry[]>; alarmId: string }> {
+async function rig(opts: { statuses?: number[]; dataDir?: string; clock?: ManualClock } = {}): Promise<{ t: TestHub; gw: Awaited<ReturnType<typeof startGateway>>; sms(alarmId: string): Promise<StoredTimelineEntry[]>; alarmId: string }> {
   const gw = await startGateway();
   closers.push(() => gw.close());
   gw.statuses.push(...(opts.statuses ?? []));
   process.env.LW_TEST_SMS_TOKEN = TOKEN;
   process.env.LW_TEST_SMS_CALLBACK = CALLBACK;
   const t = await startTestHub({
-    clock: new ManualClock(),
+    clock: opts.clock ?? new ManualClock(),
+    ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
     config: {
       contacts: TEST_CONTACTS.map((c) => (c.id === 'do-1' ? { ...c, phone: '07700 900987' } : c)),
       policies: {
@@ -133,5 +138,25 @@ describe('SMS through an HTTP gateway', () => {
     await expect.poll(async () => (await r.sms(r.alarmId)).map((e) => e.detail.status), { timeout: 10_000 }).toEqual(['queued', 'failed']);
     expect((await r.sms(r.alarmId))[1].detail).toMatchObject({ retryable: false, gaveUp: true, reason: 'the SMS gateway answered HTTP 400: number not allowed' });
     expect(r.gw.requests).toEqual([]);
+  });
+
+  it('a delivery callback after the hub restarted is matched to the SMS by its id and recorded', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'lonewatch-sms-'));
+    const clock = new ManualClock();
+    const r = await rig({ dataDir, clock });
+    await expect.poll(async () => (await r.sms(r.alarmId)).map((e) => e.detail.status), { timeout: 10_000 }).toEqual(['queued', 'sent']);
+    const config = r.t.hub.config;
+    await r.t.hub.stop();
+    // The same config and data folder: a restart of the hub.
+    const hub = await Hub.start({ config, clock });
+    closers.push(() => hub.stop());
+    const url = `http://127.0.0.1:${hub.httpPort}${SMS_CALLBACK_PATH}`;
+    const post = (body: unknown) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${CALLBACK}` }, body: JSON.stringify(body) });
+    expect(await (await post({ messageId: 'gw-1', status: 'delivered' })).json()).toEqual({ ok: true, recorded: true });
+    const sms = async () => (await hub.store.read((tx) => tx.getTimeline(r.alarmId))).filter((e) => e.type === 'delivery' && e.detail.channel === 'sms');
+    await expect.poll(async () => (await sms()).map((e) => e.detail.status)).toEqual(['queued', 'sent', 'delivered']);
+    expect((await sms())[2].detail).toMatchObject({ recipientId: 'do-1', recipientName: 'Dana Duty', address: '***987', report: true });
+    // Once: the same callback again finds nothing waiting.
+    expect((await post({ messageId: 'gw-1', status: 'delivered' })).status).toBe(404);
   });
 });
