@@ -6,6 +6,10 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../hub/clock.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Hub } from '../../hub/hub.js';
 import { makeEventId } from '../../shared/protocol-core.js';
 import { startTestHub, TEST_CONTACTS, type TestHub } from '../helpers/hub-harness.js';
 import { connectFob, type TestFob } from '../helpers/mqtt-fob.js';
@@ -36,13 +40,14 @@ interface Rig {
   sms(alarmId: string): Promise<StoredTimelineEntry[]>;
 }
 
-async function rig(opts: { reportStatus?: (to: string) => number | null; smtpPort?: number } = {}): Promise<Rig> {
+async function rig(opts: { reportStatus?: (to: string) => number | null; smtpPort?: number; dataDir?: string } = {}): Promise<Rig & { clock: ManualClock }> {
   const clock = new ManualClock();
   const sim = await SmsModemSim.start({ clock, reportDelayMs: 30_000, ...(opts.reportStatus ? { reportStatus: opts.reportStatus } : {}) });
   closers.push(() => sim.stop());
   const contacts = TEST_CONTACTS.map((c) => (c.id === 'do-1' ? { ...c, phone: '+44 7700 900555' } : c));
   const t = await startTestHub({
     clock,
+    ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
     config: {
       contacts,
       policies: SMS_POLICY,
@@ -57,7 +62,7 @@ async function rig(opts: { reportStatus?: (to: string) => number | null; smtpPor
   const { secret } = await t.addDevice('fob-1', { workerId: 'sam' });
   const fob = await connectFob(t.mqttUrl, 'fob-1', secret);
   closers.push(() => fob.close());
-  return { t, sim, fob, sms: async (alarmId) => (await t.timeline(alarmId)).filter((e) => e.type === 'delivery' && e.detail.channel === 'sms') };
+  return { t, sim, fob, clock, sms: async (alarmId) => (await t.timeline(alarmId)).filter((e) => e.type === 'delivery' && e.detail.channel === 'sms') };
 }
 
 const states = (es: StoredTimelineEntry[]) => es.map((e) => e.detail.status);
@@ -186,6 +191,31 @@ describe('SMS through the hub\'s serial GSM modem', () => {
       [true, 'delivered'],
     ]);
     await expect.poll(() => r.sim.acks).toBe(2);
+    expect(r.sim.violations).toEqual([]);
+  });
+});
+
+describe('SMS across a restart of the hub', () => {
+  it('the hub opens the modem at start and records the delivery report of an SMS sent before the restart', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'lonewatch-sms-'));
+    const r = await rig({ dataDir });
+    await r.fob.send({ i: makeEventId(1, 7), k: 'sos', ag: 0 });
+    const [alarm] = await r.t.alarms();
+    await expect.poll(async () => states(await r.sms(alarm.id)), { timeout: 10_000 }).toEqual(['queued', 'sent']);
+    const config = r.t.hub.config;
+    await r.fob.close();
+    await r.t.hub.stop();
+    const before = r.sim.commands.length;
+
+    const hub = await Hub.start({ config, clock: r.clock });
+    closers.push(() => hub.stop());
+    // Set up again at start, before any alarm.
+    await expect.poll(() => r.sim.commands.slice(before), { timeout: 10_000 }).toEqual([...MODEM_SETUP]);
+    await hub.advance(30_000);
+    const sms = async () => (await hub.store.read((tx) => tx.getTimeline(alarm.id))).filter((e) => e.type === 'delivery' && e.detail.channel === 'sms');
+    await expect.poll(async () => states(await sms()), { timeout: 5000 }).toEqual(['queued', 'sent', 'delivered']);
+    expect((await sms())[2].detail).toMatchObject({ recipientId: 'do-1', address: '***555', report: true, detail: '+CDS status 0: the phone received it (status report 0)' });
+    await expect.poll(() => r.sim.acks).toBe(1);
     expect(r.sim.violations).toEqual([]);
   });
 });

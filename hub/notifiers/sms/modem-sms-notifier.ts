@@ -67,6 +67,15 @@ export class ModemSmsNotifier implements Notifier {
     this.listener = listener;
   }
 
+  /**
+   * At start-up: opens the modem at once, so delivery reports of SMS sent before a restart are heard
+   * (and acknowledged) without waiting for the next alarm. A modem that is not there is logged; the
+   * next send tries again.
+   */
+  resume(): void {
+    this.ready(new AbortController().signal).catch((err: Error) => this.o.log.warn({ path: this.o.path, reason: err.message }, 'the SMS modem is not ready; SMS will be tried at the next alarm'));
+  }
+
   async send(notice: Notice, signal: AbortSignal): Promise<DeliveryOutcome> {
     const phone = notice.recipient?.phone ? dialable(notice.recipient.phone) : null;
     if (!phone) throw new DeliveryError(`"${notice.recipient?.phone ?? ''}" is not a phone number the modem can dial`, false, 'refused');
