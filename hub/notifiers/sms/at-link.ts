@@ -42,6 +42,18 @@ export class AtTimeout extends Error {
   }
 }
 
+/**
+ * A command given up while it was running (written, no final result yet): the modem may still answer
+ * it, so the caller should not trust the line until it is set up again. One aborted while still queued
+ * is rejected with the abort's own reason instead: it never reached the modem.
+ */
+export class AtAbandoned extends Error {
+  constructor(readonly command: string, why: string) {
+    super(why);
+    this.name = 'AtAbandoned';
+  }
+}
+
 /** Unsolicited result codes we route (TS 27.005 §3.4.1); everything else unasked-for is ignored. */
 const URC = /^\+(CDS|CMTI|CDSI|CMT):/;
 
@@ -95,7 +107,7 @@ export class AtLink {
           // sending and an ESC would only be a stray character on its command line.
           if (this.pending?.text !== null && this.pending?.prompted === false) this.port.write('\x1b');
           finish();
-          reject(err);
+          reject(err instanceof AtTimeout ? err : new AtAbandoned(cmd, err.message));
         };
         const onAbort = (): void => abandon(signal!.reason instanceof Error ? signal!.reason : new Error('aborted'));
         signal?.addEventListener('abort', onAbort, { once: true });

@@ -25,7 +25,7 @@ import { SerialPort } from 'serialport';
 import type { Clock } from '../../clock.js';
 import type { Logger } from '../../logger.js';
 import { DeliveryError, type DeliveryOutcome, type DeliveryReport, type Notice, type Notifier, type UnmatchedReport } from '../notifier.js';
-import { AtError, AtLink, AtTimeout, splitParams, type ModemPort } from './at-link.js';
+import { AtAbandoned, AtError, AtLink, AtTimeout, splitParams, type ModemPort } from './at-link.js';
 import { fitsOneSms, SMS_MAX_SEPTETS } from './gsm7.js';
 import { smsText } from './sms-text.js';
 import { cmsReason, dialable, reportStatus } from './sms-codes.js';
@@ -88,7 +88,8 @@ export class ModemSmsNotifier implements Notifier {
       lines = await at.sendText(`AT+CMGS="${phone}"`, text, 120_000, signal);
     } catch (err) {
       // Given up mid-send (the notice's time limit): the modem may still answer late; start afresh.
-      if (signal.aborted) this.reset();
+      // One aborted while still queued behind another SMS never reached the modem: the line is fine.
+      if (err instanceof AtAbandoned) this.reset();
       throw this.failure(err);
     }
     const mr = lines.map((l) => /^\+CMGS:\s*(\d+)/.exec(l)).find(Boolean)?.[1];
@@ -105,6 +106,7 @@ export class ModemSmsNotifier implements Notifier {
       return new DeliveryError(`the modem did not send it: ${reason}`, retryable, retryable ? 'other' : 'refused');
     }
     if (err instanceof AtError) return new DeliveryError(`the modem did not send it: ${err.message}`);
+    if (err instanceof AtAbandoned) return new DeliveryError(`the modem did not answer AT+CMGS in time: ${err.message}`, true, 'unreachable');
     if (err instanceof AtTimeout) {
       this.reset();
       return new DeliveryError(`the modem did not send it: ${err.message}`, true, 'unreachable');
