@@ -100,7 +100,7 @@ describe('SMS through the hub\'s serial GSM modem', () => {
     const delivered = (await r.sms(alarm.id))[2];
     expect(delivered.detail).toMatchObject({ status: 'delivered', recipientId: 'do-1', address: '***555', report: true, detail: '+CDS status 0: the phone received it (status report 0)' });
     // The report was acknowledged (AT+CSMS=1 makes +CNMA required).
-    await expect.poll(() => r.sim.acks).toBe(1);
+    await expect.poll(() => r.sim.acks, { timeout: 5000 }).toBe(1);
     expect(r.sim.commands.at(-1)).toBe('AT+CNMA');
     expect(r.sim.violations).toEqual([]);
 
@@ -190,7 +190,7 @@ describe('SMS through the hub\'s serial GSM modem', () => {
       [false, 'delivered'],
       [true, 'delivered'],
     ]);
-    await expect.poll(() => r.sim.acks).toBe(2);
+    await expect.poll(() => r.sim.acks, { timeout: 5000 }).toBe(2);
     expect(r.sim.violations).toEqual([]);
   });
 });
@@ -215,7 +215,7 @@ describe('SMS across a restart of the hub', () => {
     const sms = async () => (await hub.store.read((tx) => tx.getTimeline(alarm.id))).filter((e) => e.type === 'delivery' && e.detail.channel === 'sms');
     await expect.poll(async () => states(await sms()), { timeout: 5000 }).toEqual(['queued', 'sent', 'delivered']);
     expect((await sms())[2].detail).toMatchObject({ recipientId: 'do-1', address: '***555', report: true, detail: '+CDS status 0: the phone received it (status report 0)' });
-    await expect.poll(() => r.sim.acks).toBe(1);
+    await expect.poll(() => r.sim.acks, { timeout: 5000 }).toBe(1);
     expect(r.sim.violations).toEqual([]);
   });
 });
