@@ -18,7 +18,9 @@
  *   `+CDS: <fo>,<mr>,"<ra>",<tora>,"<scts>","<dt>",<st>` (TS 27.005 §3.4.1); held while a command is
  *   running and flushed after its result (CNMI <mode> 2); with AT+CSMS=1 each must be acknowledged
  *   with AT+CNMA (TS 27.005 §3.4.4), which is +CMS ERROR: 340 when none is expected;
- * - `failNext` makes the next sends answer +CMS ERROR: <n> (e.g. 331: no network service).
+ * - `failNext` makes the next sends answer +CMS ERROR: <n> (e.g. 331: no network service);
+ * - `stallNext` makes the next AT+CMGS give no prompt at all (a modem stuck searching for the network):
+ *   it stays busy until an ESC cancels the send (TS 27.005 §3.5.1), which it answers with nothing.
  */
 import { SerialPort } from 'serialport';
 import type { Clock } from '../../hub/clock.js';
@@ -53,6 +55,10 @@ export class SmsModemSim {
   readonly commands: string[] = [];
   readonly violations: string[] = [];
   readonly failNext: number[] = [];
+  stallNext = 0;
+  /** AT+CMGS sends cancelled with ESC while stalled. */
+  cancelled = 0;
+  private stalled = false;
   /** +CDS lines written, and the AT+CNMA acknowledgements received. */
   readonly reports: string[] = [];
   acks = 0;
@@ -113,6 +119,14 @@ export class SmsModemSim {
         } else this.inText.text += ch;
         continue;
       }
+      if (this.stalled) {
+        if (ch === '\x1b') {
+          this.stalled = false;
+          this.busy = false;
+          this.cancelled++;
+        }
+        continue;
+      }
       if (ch === '\n' && this.line === '') continue;
       if (this.echo) this.write(ch);
       if (ch !== '\r') {
@@ -168,6 +182,11 @@ export class SmsModemSim {
     }
     if ((m = /^AT\+CMGS="(\+?[0-9]{3,20})"(?:,(129|145))?$/i.exec(cmd))) {
       if (!this.textMode) return this.result('+CMS ERROR: 304');
+      if (this.stallNext > 0) {
+        this.stallNext--;
+        this.stalled = true;
+        return;
+      }
       this.inText = { to: m[1], text: '' };
       // Exactly CR LF '>' SPACE (TS 27.005 §3.5.1).
       return this.write('\r\n> ');

@@ -40,7 +40,7 @@ interface Rig {
   sms(alarmId: string): Promise<StoredTimelineEntry[]>;
 }
 
-async function rig(opts: { reportStatus?: (to: string) => number | null; smtpPort?: number; dataDir?: string } = {}): Promise<Rig & { clock: ManualClock }> {
+async function rig(opts: { reportStatus?: (to: string) => number | null; smtpPort?: number; dataDir?: string; giveUpS?: number } = {}): Promise<Rig & { clock: ManualClock }> {
   const clock = new ManualClock();
   const sim = await SmsModemSim.start({ clock, reportDelayMs: 30_000, ...(opts.reportStatus ? { reportStatus: opts.reportStatus } : {}) });
   closers.push(() => sim.stop());
@@ -52,7 +52,7 @@ async function rig(opts: { reportStatus?: (to: string) => number | null; smtpPor
       contacts,
       policies: SMS_POLICY,
       notifiers: {
-        sms: { modem: { port: sim.path }, retry: { timeout_s: 60, first_retry_s: 1, factor: 2, give_up_after_s: 5 }, ...(opts.smtpPort ? { fallback: ['email'] } : {}) },
+        sms: { modem: { port: sim.path }, retry: { timeout_s: 60, first_retry_s: 1, factor: 2, give_up_after_s: opts.giveUpS ?? 5 }, ...(opts.smtpPort ? { fallback: ['email'] } : {}) },
         ...(opts.smtpPort ? { email: { host: '127.0.0.1', port: opts.smtpPort, require_tls: false, from: 'Lonewatch <alerts@example.org>' } } : {}),
       },
     },
@@ -191,6 +191,28 @@ describe('SMS through the hub\'s serial GSM modem', () => {
       [true, 'delivered'],
     ]);
     await expect.poll(() => r.sim.acks, { timeout: 5000 }).toBe(2);
+    expect(r.sim.violations).toEqual([]);
+  });
+});
+
+describe('SMS when the modem stalls', () => {
+  it('no prompt within the time limit: failed, the entry cancelled with ESC, the modem set up again and the retry sent', async () => {
+    const r = await rig({ giveUpS: 600 });
+    r.sim.stallNext = 1;
+    await r.fob.send({ i: makeEventId(1, 8), k: 'sos', ag: 0 });
+    const [alarm] = await r.t.alarms();
+    await expect.poll(() => r.sim.commands.at(-1), { timeout: 10_000 }).toBe('AT+CMGS="+447700900555"');
+    expect(states(await r.sms(alarm.id))).toEqual(['queued']);
+    await r.t.advance(60_000);
+    await expect.poll(async () => states(await r.sms(alarm.id)), { timeout: 5000 }).toEqual(['queued', 'failed']);
+    expect((await r.sms(alarm.id))[1].detail).toMatchObject({ retryable: true, reason: 'no result within 60000 ms' });
+    await expect.poll(() => r.sim.cancelled, { timeout: 5000 }).toBe(1);
+    expect(r.sim.received.endsWith('AT+CMGS="+447700900555"\r\x1b')).toBe(true);
+    const before = r.sim.commands.length;
+    await r.t.advance(1000);
+    await expect.poll(async () => states(await r.sms(alarm.id)), { timeout: 10_000 }).toEqual(['queued', 'failed', 'sent']);
+    expect(r.sim.commands.slice(before)).toEqual([...MODEM_SETUP, 'AT+CMGS="+447700900555"']);
+    expect(r.sim.sent).toHaveLength(1);
     expect(r.sim.violations).toEqual([]);
   });
 });
