@@ -169,6 +169,7 @@ export class Hub implements HubServices {
             runtime.emit('alarm', { alarmId: null, type: 'path', channel, state: state.state });
           },
           journal: new StoreNoticeJournal(store),
+          publicUrl: config.hub.public_url,
         });
     if (dispatcher) undo.push(() => dispatcher.close());
     const dispatch: RuntimeOutputs['dispatch'] = opts.dispatch ?? (dispatcher ? (req) => dispatcher.dispatch(req) : undefined);

@@ -25,6 +25,7 @@ import { registerForwardingRoutes } from './routes-forwarding.js';
 import { LiveEvents } from './live-events.js';
 import { registerVocabulary } from './vocabulary-route.js';
 import type { ApiContext } from './api-context.js';
+import { registerSmsCallback } from './routes-sms.js';
 
 
 const PUBLIC_DIR = fileURLToPath(new URL('../dashboard/public/', import.meta.url));
@@ -75,6 +76,8 @@ export async function registerApi(http: FastifyInstance, hub: HubServices): Prom
   // Links in notifications point at /alarms/<id>.
   http.get('/alarms/:id', { schema: { hide: true } }, async (req, reply) => reply.redirect(`/#/alarm/${encodeURIComponent((req.params as { id: string }).id)}`));
 
+  // The SMS gateway's delivery callback authenticates with its own token, not as a user.
+  registerSmsCallback(http, hub);
   await http.register(
     async (api) => {
       api.setValidatorCompiler(validatorCompiler);

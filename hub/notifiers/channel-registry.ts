@@ -4,14 +4,15 @@
  * timeline (masked where it is private, R22), and the strongest state it can reach (`sent`: the relay
  * took it; `delivered`: the far end confirmed it). The runtime records "not configured" for a channel
  * a policy names that is in this registry but not in `[notifiers]`; the dispatcher records every other
- * state. A new channel (SMS) plugs in with `registerChannel` and its own notifier in create-dispatcher.
+ * state. A new channel plugs in with `registerChannel` and its own notifier in create-dispatcher.
  */
 import type { Recipient } from './notifier.js';
 
 /**
  * The states of one notice on one channel to one contact, as the timeline and the board show them:
- * `queued` (stored, about to be tried), `sent` (an SMTP relay accepted it: no more can be known),
- * `delivered` (HTTP 2xx, the ARC's ACK), `failed` (with the reason; retried or given up),
+ * `queued` (stored, about to be tried), `sent` (an SMTP relay accepted it: no more can be known; an SMS
+ * the network or gateway took, before its delivery report), `delivered` (HTTP 2xx, the ARC's ACK, an
+ * SMS delivery report), `failed` (with the reason; retried or given up),
  * `fallthrough` (given up, handed to the next channel), `not_configured` (the policy names a channel
  * the hub has no settings for), `no_address` (the contact has no address on this channel),
  * `no_contact` (nobody holds the role the policy names), `skipped` (nothing needed sending: a restore for
@@ -65,5 +66,7 @@ export function forwardingChannels(): string[] {
 }
 
 registerChannel({ name: 'email', label: 'e-mail', perRecipient: true, confirms: 'sent', addressOf: (r) => (r.email ? maskEmail(r.email) : null) });
+// SMS confirms `delivered` only with a delivery report (+CDS status 0, a gateway's callback); until then `sent`.
+registerChannel({ name: 'sms', label: 'SMS', perRecipient: true, confirms: 'delivered', addressOf: (r) => (r.phone ? maskPhone(r.phone) : null) });
 registerChannel({ name: 'webhook', label: 'webhook', perRecipient: false, confirms: 'delivered' });
 registerChannel({ name: 'arc', label: 'alarm receiving centre', perRecipient: false, confirms: 'delivered' });

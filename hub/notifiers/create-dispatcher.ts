@@ -11,6 +11,11 @@ import { Dc09Notifier } from './sia-dc09/dc09-notifier.js';
 import { parseKey } from './sia-dc09/dc09-frame.js';
 import { DEFAULT_RETAIN_DAYS, resolveSecret, type NotifiersConfig, type RetryConfig } from './notifiers-config.js';
 import type { NoticeJournal } from './notice-journal.js';
+import { ModemSmsNotifier } from './sms/modem-sms-notifier.js';
+import { GatewaySmsNotifier } from './sms/gateway-sms-notifier.js';
+
+/** Where an SMS gateway posts its delivery reports (hub/http/routes-sms.ts). */
+export const SMS_CALLBACK_PATH = '/api/notifiers/sms/status';
 
 export function retryPolicy(r: RetryConfig): RetryPolicy {
   return {
@@ -35,6 +40,8 @@ export interface CreateDispatcherOptions {
   /** Where notices are kept until finished (the hub's store, so a restart resumes them). */
   journal?: NoticeJournal;
   env?: NodeJS.ProcessEnv;
+  /** The hub's public URL, for the SMS gateway's delivery callback (`<url>/api/notifiers/sms/status`). */
+  publicUrl?: string;
 }
 
 /** Null when no channel is configured. */
@@ -106,6 +113,26 @@ export function createDispatcher(o: CreateDispatcherOptions): Dispatcher | null 
       address: `${a.host}:${a.port} #${a.account.toUpperCase()}`,
       failedAdvice: `The alarm receiving centre (ARC) was NOT told of this alarm: ${a.phone ? `phone them on ${a.phone}` : 'phone them'} or dial 999.`,
       retryWhileOpenMs: a.retry_while_open_s * 1000,
+    };
+  }
+  if (n.sms) {
+    const s = n.sms;
+    const log = o.log.child({ channel: 'sms' });
+    const notifier = s.modem
+      ? new ModemSmsNotifier({ path: s.modem.port, baudRate: s.modem.baud_rate, commandTimeoutMs: s.modem.command_timeout_s * 1000, clock: o.clock, log })
+      : new GatewaySmsNotifier({
+          url: s.gateway!.url,
+          token: resolveSecret(s.gateway!.token, 'notifiers.sms.gateway.token', env),
+          callbackUrl: `${(o.publicUrl ?? 'http://localhost:8080').replace(/\/$/, '')}${SMS_CALLBACK_PATH}`,
+          clock: o.clock,
+          log,
+        });
+    channels.sms = {
+      notifier,
+      retry: retryPolicy(s.retry),
+      fallback: s.fallback,
+      perRecipient: true,
+      failedAdvice: 'The SMS to your phone could NOT be sent.',
     };
   }
   if (Object.keys(channels).length === 0) return null;

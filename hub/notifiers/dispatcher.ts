@@ -19,7 +19,8 @@ import type { Logger } from '../logger.js';
 import type { DispatchRequest } from '../rules/rules-runtime.js';
 import type { NoticeRecord, TimelineEntry } from '../store/store-types.js';
 import type { AlertMessage } from '../../shared/protocol-schemas.js';
-import { DeliveryError, type DeliveryOutcome, type Notice, type Notifier, type Recipient } from './notifier.js';
+import { DeliveryError, type DeliveryOutcome, type DeliveryReport, type Notice, type Notifier, type Recipient, type UnmatchedReport } from './notifier.js';
+import { REPORT_MAX_AGE_MS } from './sms/pending-reports.js';
 import { MemoryNoticeJournal, type NoticeJournal } from './notice-journal.js';
 import { channelInfo } from './channel-registry.js';
 import { DEFAULT_RETAIN_DAYS } from './notifiers-config.js';
@@ -155,6 +156,86 @@ export class Dispatcher {
   constructor(private readonly o: DispatcherOptions) {
     this.journal = o.journal ?? new MemoryNoticeJournal();
     for (const c of Object.keys(o.channels)) this.byChannel[c] = { sent: 0, delivered: 0, failed: 0, gaveUp: 0 };
+    for (const [c, spec] of Object.entries(o.channels)) {
+      spec.notifier.onReport?.((r) => {
+        const p = this.takeReport(c, r);
+        this.track(p);
+        return p;
+      });
+    }
+  }
+
+  /** The notifier of a configured channel (the SMS gateway's callback route reaches its notifier here). */
+  notifierFor(channel: string): Notifier | null {
+    return this.o.channels[channel]?.notifier ?? null;
+  }
+
+  /**
+   * A report that came after the notice was `sent` (an SMS delivery report): appended to the alarm's
+   * timeline as the notice's latest state, `delivered` or `failed` with what the network said. An
+   * alert notice reported `failed` while its alarm is open is taken up again where a give-up would
+   * leave it: it falls through to the channel's fallbacks, and when none reaches the person the
+   * runtime is told it is undeliverable (a step ladder climbs now). Not retried on its own channel:
+   * the network already tried and said it cannot deliver.
+   */
+  private async takeReport(channel: string, r: DeliveryReport | UnmatchedReport): Promise<boolean> {
+    try {
+      const report = 'unmatched' in r ? await this.matchReport(channel, r) : r;
+      if (!report) return false;
+      // One final report per SMS: the reference is marked so a repeat (or a late copy) matches nothing.
+      await this.journal.update(report.noticeId, { ref: `${report.ref} (reported)` });
+      await this.recordReport(channel, report);
+      return true;
+    } catch (err) {
+      this.o.log.error({ err, channel }, 'could not record a delivery report');
+      return false;
+    }
+  }
+
+  /** A report the notifier had no notice for (sent before a restart): its reference, looked up in the journal. */
+  private async matchReport(channel: string, r: UnmatchedReport): Promise<DeliveryReport | null> {
+    const n = await this.journal.findByRef(channel, r.ref);
+    // The modem's reference is one octet and wraps: an old notice with the same one is not this SMS.
+    if (!n || n.state !== 'done' || this.o.clock.now() - n.createdAt > REPORT_MAX_AGE_MS) return null;
+    const req = n.request as NoticeRequest;
+    return { noticeId: n.id, alarmId: n.alarmId, level: n.level, recipient: req.recipient, status: r.status, detail: r.detail, ref: r.ref, event: n.event, via: n.via };
+  }
+
+  private async recordReport(channel: string, r: DeliveryReport): Promise<void> {
+    const address = r.recipient ? (channelInfo(channel)?.addressOf?.(r.recipient) ?? null) : (this.o.channels[channel]?.address ?? null);
+    const who = { recipientId: r.recipient?.id ?? null, recipientName: r.recipient?.name ?? null, recipientRole: r.recipient?.role ?? null, address };
+    const log = this.o.log.child({ alarmId: r.alarmId, channel, noticeId: r.noticeId });
+    if (r.status === 'delivered') log.info({ ref: r.ref }, `${channel} notice delivered: ${r.detail}`);
+    else log.warn({ ref: r.ref }, `${channel} notice NOT delivered: ${r.detail}`);
+    await this.record(r.alarmId, channel, {
+      status: r.status,
+      channel,
+      noticeId: r.noticeId,
+      level: r.level,
+      ...who,
+      ...(r.via ? { via: r.via } : {}),
+      ...(r.event === 'closed' ? { event: 'closed' } : {}),
+      report: true,
+      ...(r.status === 'delivered' ? { detail: r.detail } : { reason: r.detail, retryable: false, gaveUp: true }),
+    });
+    if (r.status === 'failed' && r.event === 'alert') await this.reportedFailed(r);
+  }
+
+  private async reportedFailed(r: DeliveryReport): Promise<void> {
+    if (this.closed || this.active.has(r.noticeId)) return;
+    let n: NoticeRecord | null = null;
+    await this.journal.add(async (reader) => {
+      n = (await reader.listNotices(r.alarmId)).find((x) => x.id === r.noticeId) ?? null;
+      return [];
+    });
+    const found = n as NoticeRecord | null;
+    if (!found || found.state !== 'done' || found.outcome !== 'delivered') return;
+    if (this.o.isOpen && !(await this.o.isOpen(r.alarmId))) return;
+    this.lastReason.set(found.id, r.detail);
+    Object.assign(found, { state: 'falling', outcome: null, finishedAt: null });
+    // Kept in the journal as falling, so a restart carries the fall-through on.
+    await this.journal.update(found.id, { state: 'falling', outcome: null, finishedAt: null });
+    await this.run(found);
   }
 
   get channels(): string[] {

@@ -24,6 +24,8 @@ export interface NoticeJournal {
   children(parentId: string): Promise<NoticeRecord[]>;
   unfinished(): Promise<NoticeRecord[]>;
   lastRef(channel: string): Promise<string | null>;
+  /** The latest notice on `channel` finished with the far end's reference `ref` (SMS delivery reports after a restart). */
+  findByRef(channel: string, ref: string): Promise<NoticeRecord | null>;
   /** Deletes finished notices of alarms closed before `closedBefore`, keeping what `lastRef` needs. */
   prune(closedBefore: number): Promise<number>;
 }
@@ -57,6 +59,10 @@ export class StoreNoticeJournal implements NoticeJournal {
 
   lastRef(channel: string): Promise<string | null> {
     return this.store.read((tx) => tx.lastNoticeRef(channel));
+  }
+
+  findByRef(channel: string, ref: string): Promise<NoticeRecord | null> {
+    return this.store.read((tx) => tx.findNoticeByRef(channel, ref));
   }
 
   prune(closedBefore: number): Promise<number> {
@@ -112,6 +118,11 @@ export class MemoryNoticeJournal implements NoticeJournal {
     const done = [...this.notices.values()].filter((n) => n.channel === channel && n.ref !== null && n.state === 'done');
     done.sort((a, b) => (a.finishedAt ?? 0) - (b.finishedAt ?? 0));
     return done.at(-1)?.ref ?? null;
+  }
+
+  async findByRef(channel: string, ref: string): Promise<NoticeRecord | null> {
+    const found = [...this.notices.values()].filter((n) => n.channel === channel && n.ref === ref).sort((a, b) => a.createdAt - b.createdAt);
+    return structuredClone(found.at(-1) ?? null);
   }
 
   /** Alarms are not known here: nothing is pruned. */

@@ -67,8 +67,41 @@ export class DeliveryError extends Error {
   }
 }
 
+/**
+ * What the far end said about a notice after `send` returned `sent`: an SMS delivery report (+CDS, a
+ * gateway's callback). The dispatcher appends it to the alarm's timeline under the notice it belongs to.
+ */
+export interface DeliveryReport {
+  noticeId: string;
+  alarmId: string;
+  level: number;
+  recipient: Recipient | null;
+  status: 'delivered' | 'failed';
+  /** What the far end said ("+CDS status 0: the phone received it"), or why it failed. */
+  detail: string;
+  /** The channel's reference the report came with (the SMS message reference, the gateway's id). */
+  ref: string;
+  /** As on the notice: the close of an alarm, and the channel it fell through from. */
+  event: 'alert' | 'closed';
+  via: string | null;
+}
+
+/** A report the notifier has no notice for in memory: only the reference it came with. */
+export interface UnmatchedReport {
+  unmatched: true;
+  ref: string;
+  status: 'delivered' | 'failed';
+  detail: string;
+}
+
 export interface Notifier {
   readonly channel: string;
+  /**
+   * Set by the dispatcher: where reports that arrive after `send` returned go (SMS delivery reports).
+   * One the notifier cannot match itself (sent before a restart) comes as an `UnmatchedReport`, looked up
+   * by its reference in the journal. Resolves true when it was recorded on a timeline.
+   */
+  onReport?(listener: (report: DeliveryReport | UnmatchedReport) => Promise<boolean>): void;
   /** Must settle or honour `signal` (aborted at the channel's time limit); never hangs the caller. */
   send(notice: Notice, signal: AbortSignal): Promise<DeliveryOutcome>;
   close?(): Promise<void>;

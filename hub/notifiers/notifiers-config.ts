@@ -1,5 +1,5 @@
 /**
- * The `[notifiers]` section of lonewatch.toml: one table per channel (email, webhook, arc), each with
+ * The `[notifiers]` section of lonewatch.toml: one table per channel (email, webhook, arc, sms), each with
  * its retry policy and fallbacks. Secrets (SMTP password, webhook secret, ARC key) may be written as
  * `env:NAME` or `file:/path`: they are resolved when the hub starts and never logged; the config
  * object keeps only the reference (`redactNotifiers` hides a literal one in any dump).
@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
-export const NOTIFIER_CHANNELS = ['email', 'webhook', 'arc'] as const;
+export const NOTIFIER_CHANNELS = ['email', 'webhook', 'arc', 'sms'] as const;
 export type NotifierChannel = (typeof NOTIFIER_CHANNELS)[number];
 
 const secret = z.string().min(1).refine((s) => !s.startsWith('env:') || /^env:[A-Za-z_][A-Za-z0-9_]*$/.test(s), {
@@ -82,11 +82,40 @@ export const arcNotifierSchema = z.strictObject({
   fallback,
 });
 
+/** SMS through the hub's own serial GSM modem (hub/notifiers/sms/modem-sms-notifier.ts). */
+const smsModemSchema = z.strictObject({
+  /** The modem's AT command port, e.g. /dev/ttyUSB2 (a BG96's third USB interface). */
+  port: z.string().min(1),
+  baud_rate: z.int().min(1200).max(921600).default(115200),
+  /** Time limit of each set-up command; AT+CMGS has the retry's `timeout_s`. */
+  command_timeout_s: z.number().positive().max(120).default(5),
+});
+
+/** SMS through a generic HTTP gateway (hub/notifiers/sms/gateway-sms-notifier.ts). */
+const smsGatewaySchema = z.strictObject({
+  url: z.url({ protocol: /^https?$/ }),
+  /** Sent as `Authorization: Bearer <token>`. */
+  token: secret,
+  /** The gateway must send this as `Authorization: Bearer <callback_token>` on its delivery callbacks. */
+  callback_token: secret,
+});
+
+export const smsNotifierSchema = z
+  .strictObject({
+    modem: smsModemSchema.optional(),
+    gateway: smsGatewaySchema.optional(),
+    // `timeout_s` bounds AT+CMGS too: the BG96 manual allows it up to 120 s, depending on the network.
+    retry: retrySchema,
+    fallback,
+  })
+  .refine((s) => (s.modem === undefined) !== (s.gateway === undefined), { error: 'set exactly one of [notifiers.sms.modem] or [notifiers.sms.gateway]' });
+
 export const notifiersSchema = z
   .strictObject({
     email: emailNotifierSchema.optional(),
     webhook: webhookNotifierSchema.optional(),
     arc: arcNotifierSchema.optional(),
+    sms: smsNotifierSchema.optional(),
     /**
      * Finished notices of alarms closed more than this many days ago are deleted (at start and daily);
      * DEFAULT_RETAIN_DAYS when absent. The alarm's escalation record keeps every delivery result.
@@ -139,7 +168,18 @@ export function resolveSecret(ref: string, where: string, env: NodeJS.ProcessEnv
   return ref;
 }
 
-const SECRET_KEYS = new Set(['password', 'secret', 'encryption_key']);
+const SECRET_KEYS = new Set(['password', 'secret', 'encryption_key', 'token', 'callback_token']);
+
+function redactTable(t: Record<string, unknown>): Record<string, unknown> {
+  const copy: Record<string, unknown> = { ...t };
+  for (const k of Object.keys(copy)) {
+    const v = copy[k];
+    if (SECRET_KEYS.has(k) && typeof v === 'string' && !v.startsWith('env:') && !v.startsWith('file:')) copy[k] = '[redacted]';
+    // [notifiers.sms.gateway] keeps its tokens one table down.
+    else if (v !== null && typeof v === 'object' && !Array.isArray(v)) copy[k] = redactTable(v as Record<string, unknown>);
+  }
+  return copy;
+}
 
 /** A copy of the notifiers config safe to print: literal secrets replaced, env:/file: references kept. */
 export function redactNotifiers(n: NotifiersConfig): Record<string, unknown> {
@@ -150,12 +190,7 @@ export function redactNotifiers(n: NotifiersConfig): Record<string, unknown> {
       out[ch] = cfg;
       continue;
     }
-    const copy: Record<string, unknown> = { ...cfg };
-    for (const k of Object.keys(copy)) {
-      const v = copy[k];
-      if (SECRET_KEYS.has(k) && typeof v === 'string' && !v.startsWith('env:') && !v.startsWith('file:')) copy[k] = '[redacted]';
-    }
-    out[ch] = copy;
+    out[ch] = redactTable(cfg as Record<string, unknown>);
   }
   return out;
 }

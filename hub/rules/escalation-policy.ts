@@ -18,7 +18,7 @@ export const TARGET_ROLES = [
 export type TargetRole = (typeof TARGET_ROLES)[number];
 export type Target = TargetRole | `person:${string}`;
 
-export const CHANNELS = ['dashboard', 'fob', 'email', 'webhook', 'arc'] as const;
+export const CHANNELS = ['dashboard', 'fob', 'email', 'webhook', 'arc', 'sms'] as const;
 export type Channel = (typeof CHANNELS)[number];
 
 export interface EscalationLevel {

@@ -379,6 +379,7 @@ export class SqliteStore implements Store {
            @attempts, @fallbackPos, @firstAttemptAt, @nextAttemptAt, @createdAt, @finishedAt)`,
       ),
       getNotice: db.prepare('SELECT * FROM notices WHERE id = ?'),
+      findNoticeByRef: db.prepare('SELECT * FROM notices WHERE channel = ? AND ref = ? ORDER BY created_at DESC, rowid DESC LIMIT 1'),
       getNoticeByOnceKey: db.prepare('SELECT * FROM notices WHERE once_key = ?'),
       listNotices: db.prepare('SELECT * FROM notices WHERE alarm_id = ? ORDER BY created_at, rowid'),
       listNoticeChildren: db.prepare('SELECT * FROM notices WHERE parent_id = ? ORDER BY rowid'),
@@ -597,6 +598,10 @@ export class SqliteStore implements Store {
       listNoticeChildren: async (parentId) => (s().listNoticeChildren.all(parentId) as Row[]).map(noticeFromRow),
       assignNoticeRef: async (id, ref) => {
         s().assignNoticeRef.run(ref, id);
+      },
+      findNoticeByRef: async (channel, ref) => {
+        const r = s().findNoticeByRef.get(channel, ref) as Row | undefined;
+        return r ? noticeFromRow(r) : null;
       },
       lastNoticeRef: async (channel) => {
         const r = s().lastNoticeRef.get(channel) as Row | undefined;

@@ -99,6 +99,8 @@ export interface StoreTx {
    * for notices from before references were kept in order, the last one delivered. Null when none.
    */
   lastNoticeRef(channel: string): Promise<string | null>;
+  /** The latest notice on a channel sent with this far-end reference (an SMS message reference or gateway id). */
+  findNoticeByRef(channel: string, ref: string): Promise<NoticeRecord | null>;
   // audit of views of private details (R22) and admin actions
   appendAudit(entry: AuditEntry): Promise<void>;
   // dashboard users, sessions and API tokens (issue 6)

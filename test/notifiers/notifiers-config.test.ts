@@ -82,7 +82,8 @@ describe('lonewatch.example.toml [notifiers]', () => {
       .map((l) => l.replace(/^# /, ''))
       .join('\n');
     const c = parseConfig(TOML.parse(block), 'example');
-    expect(Object.keys(c.notifiers).sort()).toEqual(['arc', 'email', 'retain_days', 'webhook']);
+    expect(Object.keys(c.notifiers).sort()).toEqual(['arc', 'email', 'retain_days', 'sms', 'webhook']);
+    expect(c.notifiers.sms).toMatchObject({ modem: { port: '/dev/ttyUSB2', baud_rate: 115200 }, fallback: ['email'] });
     expect(c.notifiers.retain_days).toBe(90);
     expect(c.notifiers.arc).toMatchObject({ account: '1234', supervision_s: 90, fallback: ['email'] });
     expect(c.notifiers.email?.retry.give_up_after_s).toBe(600);

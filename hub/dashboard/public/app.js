@@ -315,6 +315,11 @@ const DELIVERY_LABEL = {
   no_contact: 'NOBODY HOLDS THIS ROLE',
   skipped: 'not sent',
 };
+// An SMS the network (or gateway) took is not yet on the phone: only its delivery report says that.
+const SENT_LABEL = { sms: 'sent, not yet confirmed delivered' };
+function deliveryLabel(state, channel) {
+  return (state === 'sent' && SENT_LABEL[channel]) || DELIVERY_LABEL[state] || state;
+}
 const DELIVERY_BAD = new Set(['failed', 'fallthrough', 'not_configured', 'no_address', 'no_contact']);
 
 function deliveryWho(d) {
@@ -325,7 +330,7 @@ function deliveryWho(d) {
 
 function deliveryText(d) {
   const channel = CHANNEL_LABEL[d.channel] || d.channel || '';
-  const parts = [deliveryWho(d), channel ? `by ${channel}${d.address ? ` ${d.address}` : ''}` : '', DELIVERY_LABEL[d.status] || d.status];
+  const parts = [deliveryWho(d), channel ? `by ${channel}${d.address ? ` ${d.address}` : ''}` : '', deliveryLabel(d.status, d.channel)];
   if (d.via) parts.push(`instead of ${CHANNEL_LABEL[d.via] || d.via}`);
   if (d.event === 'closed') parts.push('alarm over');
   if (d.reason) parts.push(d.reason);
@@ -341,7 +346,7 @@ function deliveryChips(lines) {
     'div',
     { class: 'told', 'data-told': String(shown.length) },
     shown.map((l) =>
-      h('span', { class: `chip${DELIVERY_BAD.has(l.state) ? ' bad' : ''}`, 'data-delivery': l.state, title: l.reason || '' }, `${deliveryWho(l)} · ${CHANNEL_LABEL[l.channel] || l.channel || ''}${l.via ? ` (for ${CHANNEL_LABEL[l.via] || l.via})` : ''} · ${DELIVERY_LABEL[l.state] || l.state}`),
+      h('span', { class: `chip${DELIVERY_BAD.has(l.state) ? ' bad' : ''}`, 'data-delivery': l.state, title: l.reason || '' }, `${deliveryWho(l)} · ${CHANNEL_LABEL[l.channel] || l.channel || ''}${l.via ? ` (for ${CHANNEL_LABEL[l.via] || l.via})` : ''} · ${deliveryLabel(l.state, l.channel)}`),
     ),
   );
 }
@@ -362,7 +367,7 @@ function deliveryTable(lines) {
           h('td', { text: deliveryWho(l) + (l.closed ? ' (told it is over)' : '') }),
           h('td', { text: `${CHANNEL_LABEL[l.channel] || l.channel || '–'}${l.via ? ` instead of ${CHANNEL_LABEL[l.via] || l.via}` : ''}` }),
           h('td', { text: l.address || '–' }),
-          h('td', { text: DELIVERY_LABEL[l.state] || l.state }),
+          h('td', { text: deliveryLabel(l.state, l.channel) }),
           h('td', { text: l.reason || '' }),
           h('td', { text: fmtTime(l.at) }),
         ),
