@@ -127,6 +127,7 @@ export const TIMELINE_STEP_TYPES = [
   'script_answer',
   'callback_scheduled',
   'callback_done',
+  'callback_due',
   'police_called',
   'handover_viewed',
   'delivery',
@@ -137,13 +138,14 @@ export const TIMELINE_STEP_TYPES = [
   'exhausted',
   'undeliverable',
   'refused',
+  'worker_cancelled',
 ] as const;
 export type TimelineStepType = (typeof TIMELINE_STEP_TYPES)[number];
 
 /** The words the dashboard's timeline shows for each step (docs/architecture.md says who writes it). */
 export const TIMELINE_STEP: Record<TimelineStepType, { label: string }> = {
   raised: { label: 'Alarm raised' },
-  notify: { label: 'Notified' },
+  notify: { label: 'Ladder step' },
   acknowledged: { label: 'Acknowledged' },
   resolved: { label: 'Resolved' },
   cancelled: { label: 'Cancelled (false alarm)' },
@@ -151,6 +153,7 @@ export const TIMELINE_STEP: Record<TimelineStepType, { label: string }> = {
   script_answer: { label: 'Script answer' },
   callback_scheduled: { label: 'Call-back timer started' },
   callback_done: { label: 'Called back' },
+  callback_due: { label: 'Call-back due' },
   police_called: { label: '999 called' },
   handover_viewed: { label: 'Police hand-over opened' },
   delivery: { label: 'Delivery' },
@@ -161,6 +164,7 @@ export const TIMELINE_STEP: Record<TimelineStepType, { label: string }> = {
   exhausted: { label: 'Ladder exhausted' },
   undeliverable: { label: 'Undeliverable' },
   refused: { label: 'Refused' },
+  worker_cancelled: { label: 'Cancelled by the worker: call back to confirm' },
 };
 
 // ---------------------------------------------------------------------------------------------

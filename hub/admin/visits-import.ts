@@ -7,7 +7,7 @@
 import type { Store } from '../store/store.js';
 import { AdminError, addVisitTx } from './admin-service.js';
 import type { VisitPolicyRules } from '../rules/visit-policy.js';
-import type { CsvRow } from '../cli/visits-csv.js';
+import type { CsvRow } from './visits-csv.js';
 
 export interface VisitImport {
   /** Visits imported: every row, or 0 when any row was refused. */

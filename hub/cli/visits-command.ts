@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { defineCommand, UsageError } from '../../bin/command.js';
 import { importVisitRows } from '../admin/visits-import.js';
 import { CONFIG_OPTION, loadConfigOrExit, openStore } from './open-store.js';
-import { CsvError, CSV_COLUMNS, parseVisitsCsv } from './visits-csv.js';
+import { CsvError, CSV_COLUMNS, parseVisitsCsv } from '../admin/visits-csv.js';
 
 export const visitsCommand = defineCommand({
   name: 'visits',

@@ -12,7 +12,7 @@ import { BOARDS } from '../../shared/protocol-core.js';
 import { STAFF_ROLES, USER_ROLES } from '../store/store-types.js';
 import { ALARM_KIND } from '../../shared/vocabulary.js';
 import { LINE_MANAGER_ROLES } from './views.js';
-import { CsvError, CSV_COLUMNS, parseVisitsCsv } from '../cli/visits-csv.js';
+import { CsvError, CSV_COLUMNS, parseVisitsCsv } from '../admin/visits-csv.js';
 import { importVisitRows } from '../admin/visits-import.js';
 
 const deviceParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, { error: 'must be a device id' }) });
