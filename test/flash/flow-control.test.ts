@@ -67,7 +67,9 @@ describe('SerialLink over a pty honours XOFF', () => {
       }
     });
     link = await SerialLink.open(pty.host, 9600);
-    const total = 6000;
+    // Far more than the pty and socat can buffer (a few KiB each), so that XOFF finds the tool still
+    // writing even when a loaded machine lets it run ahead of the far end.
+    const total = 60_000;
     await link.send('y'.repeat(total));
     await xoffDone;
     // Give the tool every chance to keep writing: it must not.
