@@ -359,6 +359,11 @@ export class SerialLink implements ConsoleLink {
   }
 
   /** XOFFs the board sent on this connection. */
+  /** Bytes handed to the port so far, and how many when the board's last XOFF arrived (flow-control.ts). */
+  get flowWritten(): { written: number; atXoff: number } {
+    return { written: current.flow.written, atXoff: current.flow.writtenAtXoff };
+  }
+
   get xoffs(): number {
     return current.flow.xoffs;
   }

@@ -15,6 +15,12 @@
  * board's XOFF arrives at most the piece already on its way still reaches the board: 64 bytes,
  * 67 ms at 9600 baud (a Puck.js on its UART), far less than the room Espruino keeps when it sends
  * XOFF. Over USB (a RAK5010) the USB link paces itself and the drain waits for it.
+ *
+ * What the tool can promise is what it hands to the port after it has read the XOFF: nothing. Bytes
+ * it handed over before then may still be on their way: on a UART the drain waits for the line, so
+ * that is the one piece; on a pseudo-terminal the drain returns once the kernel holds the bytes, so
+ * the pty's buffers (a few KiB, plus socat's) still reach the far end after its XOFF (seen in the
+ * flow-control test on a loaded machine: 4,720 bytes). `written` and `writtenAtXoff` count it.
  */
 export const XON = 0x11;
 export const XOFF = 0x13;
@@ -32,6 +38,10 @@ export class FlowControl {
   private closed = false;
   /** XOFFs received, for --verbose and the tests. */
   xoffs = 0;
+  /** Bytes handed to the port so far (counted as each piece is handed over). */
+  written = 0;
+  /** `written` when the last XOFF arrived: what the tool had handed over before it knew to stop. */
+  writtenAtXoff = 0;
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -52,6 +62,7 @@ export class FlowControl {
       if (b === XOFF) {
         if (!this.paused) this.pausedSince = this.now();
         this.paused = true;
+        this.writtenAtXoff = this.written;
         this.xoffs++;
       } else if (b === XON) this.resume();
       else kept.push(b);
@@ -83,7 +94,9 @@ export class FlowControl {
         if (closed) throw new FlowClosedError('the port closed while the board held the tool off (XOFF)');
       }
       if (this.closed) throw new FlowClosedError('the port is closed');
-      await sink(bytes.subarray(o, o + PIECE_BYTES));
+      const piece = bytes.subarray(o, o + PIECE_BYTES);
+      this.written += piece.length;
+      await sink(piece);
     }
   }
 }

@@ -77,4 +77,12 @@ describe('the emitted RAK5010 bundle on the simulated board (no BTN there)', () 
     expect(board.consoleLines).toEqual(['LW:fault buzz=D99 not a pin, led=E not a pin']);
     expect(board.errors).toEqual([]);
   });
+
+  it("'' is a part not fitted (wiring.ts, flash --pins motor=): LW:up, that role idle; an empty button is a fault", () => {
+    const board = boot({ motor: '', buzz: '' });
+    expect(board.errors).toEqual([]);
+    expect(board.consoleLines).toEqual([`LW:up ${FIRMWARE_VERSION} rak5010 rak-9`]);
+    expect(board.evaluate('LW.up')).toBe(1);
+    expect(boot({ btn: '' }).consoleLines).toEqual(['LW:fault btn= not a pin']);
+  });
 });

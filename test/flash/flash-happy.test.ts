@@ -8,7 +8,7 @@ import { readFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startVirtualBoard } from '../helpers/virtual-espruino/harness.js';
-import { contractBuild, flash } from '../helpers/virtual-espruino/flash-in-process.js';
+import { firmwareBuild, flash } from '../helpers/virtual-espruino/flash-in-process.js';
 import { useFlashBench } from '../helpers/virtual-espruino/flash-bench.js';
 import { FIRMWARE_VERSION } from '../../firmware/src/version.js';
 import { verifySecret } from '../../hub/device-secrets.js';
@@ -30,7 +30,7 @@ describe('lonewatch flash, happy path', () => {
     expect(stdout).toContain('board: RAK5010, Espruino 2v29, not provisioned');
     expect(stdout).toContain('registered fob-001 with the hub for worker sam');
     expect(stdout).toContain('OK: fob-001 flashed and started');
-    expect(stdout).toContain(`started       LW:up ${FIRMWARE_VERSION} RAK5010 fob-001 (printed by the firmware after the restart)`);
+    expect(stdout).toContain(`started       LW:up ${FIRMWARE_VERSION} rak5010 fob-001 (printed by the firmware after the restart)`);
     expect(stdout).toContain(`read back     LW.v ${FIRMWARE_VERSION}, LW.id fob-001, LW.up 1`);
     expect(stdout).toContain('wiring        btn D19, buzz D20, motor D34, led LED1, batt D5 (lw.json)');
     expect(stdout).toContain('boot files    none besides .bootcde');
@@ -42,7 +42,7 @@ describe('lonewatch flash, happy path', () => {
     expect(Object.keys(files).sort()).toEqual(expect.arrayContaining(['.bootcde', 'lw.json']));
     expect(files['lw.up']).toBeUndefined();
     expect(files['lw.new']).toBeUndefined();
-    const build = await contractBuild('rak5010');
+    const build = await firmwareBuild('rak5010');
     expect(Buffer.from(files['.bootcde'], 'latin1').toString('utf8')).toBe(build.code);
     const identity = JSON.parse(files['lw.json']);
     expect(identity).toMatchObject({ id: 'fob-001', h: '127.0.0.1', p: bench.hub.mqttPort, w: { btn: 'D19', buzz: 'D20', motor: 'D34', led: 'LED1', batt: 'D5' } });
@@ -80,7 +80,7 @@ describe('lonewatch flash, happy path', () => {
     const { code, stdout, stderr } = await flash(['--port', bench.pty.host, '--board', 'puck', '--device', 'puck-7', '--hub-host', '127.0.0.1', '--allow-localhost'], bench.env());
     expect(stderr).toBe('');
     expect(code).toBe(0);
-    expect(stdout).toContain('started       LW:up 0.1.0 PUCKJS puck-7');
+    expect(stdout).toContain(`started       LW:up ${FIRMWARE_VERSION} puck puck-7`);
     expect(stdout).toContain('read back     LW.v 0.1.0, LW.id puck-7, LW.up 1');
     expect(stdout).toContain('not waited for (a Puck.js reaches the hub through the phone relay');
     const state = await bench.vb.state();

@@ -8,7 +8,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startTestHub, type TestHub } from '../helpers/hub-harness.js';
 import { defineBoard, ESPRUINO, haveEspruino, startRealEspruino, type RealEspruino } from '../helpers/real-espruino-console.js';
-import { contractBuild, flash } from '../helpers/virtual-espruino/flash-in-process.js';
+import { firmwareBuild, flash } from '../helpers/virtual-espruino/flash-in-process.js';
 import { FIRMWARE_VERSION } from '../../firmware/src/version.js';
 import { crcOf, toBytes } from '../../firmware/flash/wire.js';
 
@@ -48,9 +48,9 @@ describe.skipIf(!haveEspruino)('lonewatch flash to the real Espruino interpreter
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('OK: fob-201 flashed and started');
-    expect(r.stdout).toContain(`started       LW:up ${FIRMWARE_VERSION} PUCKJS fob-201`);
+    expect(r.stdout).toContain(`started       LW:up ${FIRMWARE_VERSION} puck fob-201`);
     expect(r.stdout).toContain('boot files    KEPT .boot0');
-    const code = toBytes((await contractBuild('puck')).code);
+    const code = toBytes((await firmwareBuild('puck')).code);
     const stored = await esp.eval<{ n: number; c: number; id: { id: string; h: string; w: { btn: string } }; files: string[] }>(
       '(function(s){var d=s.read(".bootcde");return {n:d.length,c:E.CRC32(d),id:s.readJSON("lw.json"),files:s.list()}})(require("Storage"))',
     );
@@ -61,19 +61,37 @@ describe.skipIf(!haveEspruino)('lonewatch flash to the real Espruino interpreter
     expect(stored.files).not.toContain('lw.new');
   }, 90_000);
 
-  it('the real RAK5010 bundle on a board without BTN: exit 1 with the interpreter\'s own error line', async () => {
-    await defineBoard(esp, 'RAK5010');
-    const r = await flash(args('rak5010', 'fob-202', '--keep-boot-files'), { LONEWATCH_DATA_DIR: hub.dataDir }, { build: 'real' });
+  it('a Puck.js build without NRF throws at boot: exit 1 with the interpreter\'s own Uncaught line', async () => {
+    await defineBoard(esp, 'PUCKJS', { without: ['NRF'] });
+    const r = await flash(args('puck', 'fob-204', '--keep-boot-files'), { LONEWATCH_DATA_DIR: hub.dataDir });
     expect(r.code).toBe(1);
     expect(r.stdout).not.toContain('OK:');
-    expect(r.stdout).toContain('started       NO: the board printed "Uncaught ReferenceError: \\"BTN\\" is not defined"');
-    expect(r.stderr).toMatch(/the board printed:\n {4}Uncaught ReferenceError: "BTN" is not defined\n\s+at \S+ \(\.bootcde:/);
+    expect(r.stdout).toContain('started       NO: the board printed "Uncaught ReferenceError: \\"NRF\\" is not defined"');
+    expect(r.stderr).toMatch(/the board printed:\n {4}Uncaught ReferenceError: "NRF" is not defined\n\s+at /);
   }, 90_000);
+
+  it('a RAK5010 whose board lacks a wired pin, or flashed with a wrong pin in --pins: exit 1 with the firmware\'s LW:fault', async () => {
+    // The Linux interpreter cannot make the RAK5010's header pins above D32 (test/helpers/real-espruino.ts): the default motor pin,
+    // IO3 = D34, is missing there as on a board without it.
+    await defineBoard(esp, 'RAK5010');
+    const missing = await flash(args('rak5010', 'fob-202', '--keep-boot-files'), { LONEWATCH_DATA_DIR: hub.dataDir });
+    expect(missing.code).toBe(1);
+    expect(missing.stdout).not.toContain('OK:');
+    expect(missing.stdout).toContain('FAILED: fob-202 was written but its firmware reported a wiring fault');
+    expect(missing.stdout).toContain('started       NO: the firmware printed "LW:fault motor=D34 not a pin"');
+    expect(missing.stderr).toContain('the firmware reported a wiring fault at start: LW:fault motor=D34 not a pin');
+    // A pin the RAK5010 has (so --pins takes it) but this board cannot make: the button on D40.
+    const wrong = await flash(args('rak5010', 'fob-202', '--keep-boot-files', '--force', '--pins', 'btn=D40,motor=D21'), { LONEWATCH_DATA_DIR: hub.dataDir });
+    expect(wrong.code).toBe(1);
+    expect(wrong.stdout).toContain('wiring        btn D40, buzz D20, motor D21, led LED1, batt D5 (lw.json)');
+    expect(wrong.stdout).toContain('started       NO: the firmware printed "LW:fault btn=D40 not a pin"');
+    expect(await esp.eval('[LW.up, LW.fault]')).toEqual([0, 'btn=D40 not a pin']);
+  }, 120_000);
 
   it('stray boot files are listed and removed before the new firmware starts', async () => {
     await defineBoard(esp, 'RAK5010');
     await esp.eval('require("Storage").write(".boot2","print(\\"stray boot2 ran\\")")');
-    const r = await flash(args('rak5010', 'fob-203'), { LONEWATCH_DATA_DIR: hub.dataDir }, { build: 'real' });
+    const r = await flash(args('rak5010', 'fob-203'), { LONEWATCH_DATA_DIR: hub.dataDir }, { build: 'tool' });
     expect(r.stdout).toMatch(/stray boot code on the board \(Espruino runs it at every start\): \.boot0 \(\d+ bytes\), \.boot2 \(24 bytes\); it will be removed/);
     expect(r.stdout).toMatch(/boot files {4}removed \.boot0 \(\d+ bytes\), \.boot2 \(24 bytes\)/);
     // With its board globals gone too (they were in .boot0), the bundle cannot start: said so.

@@ -16,13 +16,13 @@ function make(o: { board?: string } = {}): { b: VirtualEspruino; out: () => stri
 }
 
 describe('virtual Espruino console', () => {
-  it('E.setConsole away from the cable silences the port until the next boot; a board without a global lacks it', () => {
+  it('E.setConsole away from the cable silences the port until the next boot; a RAK5010 has no BTN (boards/RAK5010.py)', () => {
     let out = '';
-    board = new VirtualEspruino({ board: 'RAK5010', version: '2v29', out: (s) => (out += s), without: ['BTN'] });
+    board = new VirtualEspruino({ board: 'RAK5010', version: '2v29', out: (s) => (out += s) });
     board.powerOn();
     out = '';
-    board.input('\x10print(typeof BTN)\n');
-    expect(out).toBe('undefined\r\n>');
+    board.input('\x10print(typeof BTN, typeof BTN1, typeof LED1)\n');
+    expect(out).toBe('undefined undefined object\r\n>');
     out = '';
     board.input('\x10E.setConsole("Bluetooth",{force:true});print("gone")\n');
     board.input('\x10print("still gone")\n');

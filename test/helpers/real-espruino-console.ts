@@ -132,10 +132,15 @@ export async function startRealEspruino(): Promise<RealEspruino> {
 }
 
 /** Writes the board's globals as .boot0 and resets, so that they are there as on the board itself. */
-export async function defineBoard(e: RealEspruino, board: 'PUCKJS' | 'RAK5010'): Promise<void> {
+export async function defineBoard(e: RealEspruino, board: 'PUCKJS' | 'RAK5010', o: { without?: string[] } = {}): Promise<void> {
+  // without: globals of the board's build left out (a Puck.js build without Bluetooth has no NRF).
+  const code = BOARD_PRELUDE[board]
+    .split(';')
+    .filter((stmt) => !(o.without ?? []).some((name) => stmt.startsWith(`global.${name}=`)))
+    .join(';');
   const c = await openConsole(e.host);
   try {
-    await c.eval(`require("Storage").write(".boot0",${JSON.stringify(BOARD_PRELUDE[board])})`);
+    await c.eval(`require("Storage").write(".boot0",${JSON.stringify(code)})`);
     let last: unknown = null;
     // The reset runs .boot0. Input queued during reset() is partly dropped, so nothing else is sent
     // until the console answers again; a reset line lost on the way is sent again.

@@ -46,8 +46,11 @@ export function startWatchdog(): void {
  * Issue 14: the pins come from the identity's wiring (`w`, written at provisioning), each role not
  * given there from the board's defaults, and are resolved by name at boot. A name that is not a pin
  * of this board (the RAK5010 has no `BTN`; `D34` on a Puck.js) is a fault, `btn=BTN not a pin`, so
- * the fob says so instead of dying with a ReferenceError before its core starts. `batt` may be ''
- * (the board measures its battery itself, as the Puck.js does with E.getBattery()).
+ * the fob says so instead of dying with a ReferenceError before its core starts. Every role but the
+ * button may be '' (not fitted, as firmware/src/wiring.ts defines it and `lonewatch flash --pins
+ * motor=` writes it: docs/flashing.md "Wiring"): a Puck.js measures its battery with E.getBattery(),
+ * a fob built without a motor just does not vibrate. The button never: it is how a worker raises
+ * an alarm (R1), so `btn=''` is a fault.
  *
  * Returns the pins in the defaults' key order (btn, buzz, motor, led, batt: WIRING_ROLES), 0 where
  * the name did not resolve, then (at index 5) the fault: '' when every role resolved.
@@ -61,7 +64,7 @@ export function resolveWiring(identity: Identity | null, defaults: Wiring): unkn
     let pin = global[name as string];
     if (!(pin instanceof Pin)) {
       pin = 0;
-      if (name || role !== 'batt') f += (f ? ', ' : '') + role + '=' + name + ' not a pin';
+      if (name || role === 'btn') f += (f ? ', ' : '') + role + '=' + name + ' not a pin';
     }
     p.push(pin);
   }

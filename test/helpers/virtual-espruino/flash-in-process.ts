@@ -3,12 +3,9 @@
  * tsx start to every run and tests nothing more: the same command, serialport and EspruinoTools
  * stack run here, to the same pty).
  *
- * The firmware it flashes is the real build. The contract with the firmware (issue 14) is that it
- * prints `LW:up <version> <board> <deviceId>` and sets LW.up = 1 once its hardware is set up and its
- * core started. Until the firmware's own change is in, a bundle that does not print it yet gets the
- * contract's line appended here, after the bundle's own code: Espruino stops a boot file at its
- * first uncaught exception, so the line comes only from a bundle that set its hardware up without
- * one, as the firmware's will. Once the bundle prints LW:up itself, the real bundle is flashed as is.
+ * The firmware it flashes is the real build, as is: the firmware prints its own boot record
+ * `LW:up <version> <board> <deviceId>` (firmware/src/boards/board-common.ts booted()), so no
+ * stand-in line is added to it. The build is made once per board and kept for the test file.
  */
 import { PassThrough } from 'node:stream';
 import { runFlashInProcess } from '../../../firmware/flash/flash-command.js';
@@ -17,17 +14,14 @@ import { buildFirmware } from '../../../firmware/build/build.js';
 type Board = 'puck' | 'rak5010';
 const builds = new Map<Board, Awaited<ReturnType<typeof buildFirmware>>>();
 
-export const UP_LINE_SHIM = `;if(typeof LW!=="undefined"&&!LW.up){LW.up=1;print("LW:up "+LW.v+" "+process.env.BOARD+" "+LW.id);}`;
-
-/** The real bundle, with the LW:up line of the contract if it does not print one itself. */
-export async function contractBuild(board: Board): Promise<Awaited<ReturnType<typeof buildFirmware>>> {
+/** The real bundle of a board (built once, not written to firmware/dist). */
+export async function firmwareBuild(board: Board): Promise<Awaited<ReturnType<typeof buildFirmware>>> {
   let b = builds.get(board);
   if (!b) {
     b = await buildFirmware(board, { write: false });
     builds.set(board, b);
   }
-  if (b.code.includes('LW:up')) return b;
-  return { ...b, code: b.code + UP_LINE_SHIM, bytes: Buffer.byteLength(b.code + UP_LINE_SHIM) };
+  return b;
 }
 
 export interface FlashRun {
@@ -39,11 +33,12 @@ export interface FlashRun {
 }
 
 /** `lonewatch flash ARGS` (without the word flash) in-process, with env set for its duration. */
-type BuildOption = 'contract' | 'real' | ((board: Board) => ReturnType<typeof contractBuild>);
+/** 'real' (the default here: the cached real build) or 'tool' (the command builds it itself), or a test bundle. */
+type BuildOption = 'real' | 'tool' | ((board: Board) => ReturnType<typeof firmwareBuild>);
 
 /** A bundle of the test's own (a firmware that faults, or moves its console), shaped as a build. */
-export function testBundle(code: string): (board: Board) => ReturnType<typeof contractBuild> {
-  return async (board) => ({ ...(await contractBuild(board)), code, bytes: Buffer.byteLength(code) });
+export function testBundle(code: string): (board: Board) => ReturnType<typeof firmwareBuild> {
+  return async (board) => ({ ...(await firmwareBuild(board)), code, bytes: Buffer.byteLength(code) });
 }
 
 export function flashRun(args: string[], env: Record<string, string> = {}, o: { build?: BuildOption } = {}): FlashRun {
@@ -56,7 +51,7 @@ export function flashRun(args: string[], env: Record<string, string> = {}, o: { 
   }
   const done = runFlashInProcess(args, {
     stdin,
-    ...(o.build === 'real' ? {} : { withBuild: typeof o.build === 'function' ? o.build : contractBuild }),
+    ...(o.build === 'tool' ? {} : { withBuild: typeof o.build === 'function' ? o.build : firmwareBuild }),
     onOutput: (text) => (all = text),
   }).finally(() => {
     for (const [k, v] of Object.entries(saved)) {

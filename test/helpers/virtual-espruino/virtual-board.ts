@@ -42,9 +42,9 @@ export interface VirtualBoardOptions {
   /** Called after each boot with the runtime (e.g. to start a BLE relay for a Puck.js). */
   onBoot?(rt: Runtime): void;
   /**
-   * Globals this board's Espruino build does not have, taken away before the code runs: the
-   * simulator gives every board all of them (BTN, NRF, Puck ...), a real RAK5010 has no BTN
-   * (boards/RAK5010.py) and a build without Bluetooth no NRF.
+   * Globals taken away before the code runs, for a build that lacks them (a build without
+   * Bluetooth has no NRF). The pins already follow the board file (firmware/sim/espruino-sim.ts
+   * BOARD_PINS): a RAK5010 has LED1 and no BTN (boards/RAK5010.py) without this option.
    */
   without?: string[];
 }
