@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { checkEspruinoCompat, type CompatProblem } from './compat-check.js';
 import { estimateVariables } from './variable-estimate.js';
 import { aliasPrototypes } from './prototype-alias.js';
+import { aliasThis } from './this-alias.js';
 import { measureVariables, type MangleCache, type MeasureOptions, type Unmeasured, type VariableMeasurement } from './measure-variables.js';
 import { BOARDS, type Board } from '../../shared/protocol-core.js';
 
@@ -94,7 +95,7 @@ export async function buildFirmware(board: Board, opts: BuildOptions = {}): Prom
   const lowered = ts.transpileModule(es2017, {
     compilerOptions: { target: ts.ScriptTarget.ES5, module: ts.ModuleKind.None, removeComments: true, downlevelIteration: false },
   }).outputText;
-  const minified = (await transform(aliasPrototypes(lowered), { minify: true, target: 'es5', legalComments: 'none' })).code;
+  const minified = (await transform(aliasThis(aliasPrototypes(lowered)), { minify: true, target: 'es5', legalComments: 'none' })).code;
   const problems = checkEspruinoCompat(minified);
   const bytes = Buffer.byteLength(minified);
   const variables = estimateVariables(minified);

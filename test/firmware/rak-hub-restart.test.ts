@@ -14,6 +14,7 @@ import { buildFirmware } from '../../firmware/build/build.js';
 import { SimulatedBoard } from '../../firmware/sim/espruino-sim.js';
 import { SimulatedRak } from '../../firmware/sim/rak-sim.js';
 import { startTestHub, type TestHub } from '../helpers/hub-harness.js';
+import { outboxEntries } from '../../firmware/sim/outbox-files.js';
 
 let script: vm.Script;
 let hub: TestHub | null = null;
@@ -42,7 +43,7 @@ describe('RAK5010 bundle: the hub stopped and restarted', () => {
     const r = new SimulatedRak(script, { 'lw.json': JSON.stringify({ id: 'rak-r', pw: secret, h: '127.0.0.1', p: port }) });
     rak = r;
     r.boot();
-    const outbox = (): unknown[] => JSON.parse(r.storage['lw-ob'] ?? '{"e":[]}').e;
+    const outbox = (): unknown[] => outboxEntries(r.storage);
     expect(await r.until(() => (hub!.hub.metrics().connectedFobs as number) > 0, 20_000)).toBe(true);
     expect(await r.until(() => outbox().length === 0, 10_000)).toBe(true);
 

@@ -13,6 +13,7 @@ import { SimulatedRak } from '../../firmware/sim/rak-sim.js';
 import { caFileName } from '../../firmware/flash/wire.js';
 import { startTestHub, type TestHub } from '../helpers/hub-harness.js';
 import { makeTestPki, type TestPki } from '../helpers/test-certs.js';
+import { outboxEntries } from '../../firmware/sim/outbox-files.js';
 
 let script: vm.Script;
 let pki: TestPki;
@@ -54,7 +55,7 @@ function tlsRak(h: TestHub, deviceId: string, secret: string, caPem: string): Si
   return r;
 }
 
-const outbox = (r: SimulatedRak): { i: string; k: string }[] => JSON.parse(r.storage['lw-ob'] ?? '{"e":[]}').e;
+const outbox = (r: SimulatedRak): { i: string; k: string }[] => outboxEntries(r.storage);
 const count = (r: SimulatedRak, prefix: string): number => r.modem.commands.filter((c) => c.startsWith(prefix)).length;
 
 describe('RAK5010 bundle over the BG96 SSL stack to a hub with [tls]', () => {

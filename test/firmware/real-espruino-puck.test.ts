@@ -11,6 +11,7 @@ import { decodeUartLine, encodeUartLine } from '../../shared/protocol-core.js';
 import { PUCK_WIRING } from '../../firmware/src/wiring.js';
 import { FIRMWARE_VERSION } from '../../firmware/src/version.js';
 import { RealFob, readBoardFile, realEspruinoMissing } from '../helpers/real-espruino.js';
+import { outboxEntries } from '../../firmware/sim/outbox-files.js';
 
 const missing = realEspruinoMissing('PUCKJS');
 if (missing) console.warn(`real-espruino-puck: skipped, ${missing}`);
@@ -27,6 +28,8 @@ const fobs: RealFob[] = [];
 const IDENTITY = { id: 'puck-1', pw: 's3cret', h: 'hub.example.org', p: 1883 };
 
 // Real time on a real interpreter: generous limits for a loaded CI machine (2 cores).
+/** Every outbox file of the fob's Storage (one `lw-e<id>` per waiting event: firmware/src/core/outbox.ts), by name. */
+const OUTBOX_FILES = '(function(){var S=require("Storage"),o={};S.list(/^lw-e/).forEach(function(n){o[n]=S.read(n)});return o})()';
 describe.skipIf(!!missing)('Puck.js bundle on the real Espruino interpreter', { timeout: 60_000 }, () => {
   beforeAll(async () => {
     const b = await buildFirmware('puck', { write: false });
@@ -80,11 +83,11 @@ describe.skipIf(!!missing)('Puck.js bundle on the real Espruino interpreter', { 
   }
 
   /**
-   * The outbox as the firmware keeps it in flash (Storage `lw-ob`, docs/fob.md): the ids and kinds
+   * The outbox as the firmware keeps it in flash (one Storage file `lw-e<id>` an event, docs/fob.md): the ids and kinds
    * waiting for the hub's ack. (`LW.core.outbox` is not reachable: the build shortens its name.)
    */
   function outbox(fob: RealFob): Promise<{ i: string; k: string }[]> {
-    return fob.evaluate('(require("Storage").readJSON("lw-ob",true)||{e:[]}).e.map(function(e){return {i:e.i,k:e.k}})');
+    return fob.evaluate<Record<string, string>>(OUTBOX_FILES).then((files) => outboxEntries(files).map((e) => ({ i: e.i, k: e.k })));
   }
 
   function command(fob: RealFob, json: object | string): void {

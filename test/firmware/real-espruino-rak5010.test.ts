@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { buildFirmware } from '../../firmware/build/build.js';
 import { RAK5010_WIRING } from '../../firmware/src/wiring.js';
 import { FIRMWARE_VERSION } from '../../firmware/src/version.js';
+import { outboxEntries } from '../../firmware/sim/outbox-files.js';
 import { RealFob, readBoardFile, realEspruinoMissing } from '../helpers/real-espruino.js';
 import type { SimulatedBg96 } from '../../firmware/sim/bg96-sim.js';
 import { startTestHub, type TestHub } from '../helpers/hub-harness.js';
@@ -26,6 +27,8 @@ if (missing) console.warn(`real-espruino-rak5010: skipped, ${missing}`);
 const MOTOR_ON_LINUX = 'D31';
 
 // Real time on a real interpreter: generous limits for a loaded CI machine (2 cores).
+/** Every outbox file of the fob's Storage (one `lw-e<id>` per waiting event: firmware/src/core/outbox.ts), by name. */
+const OUTBOX_FILES = '(function(){var S=require("Storage"),o={};S.list(/^lw-e/).forEach(function(n){o[n]=S.read(n)});return o})()';
 describe.skipIf(!!missing)('RAK5010 bundle on the real Espruino interpreter, through the BG96 to a real hub', { timeout: 60_000 }, () => {
   let bundle = '';
   let hub: TestHub;
@@ -75,7 +78,7 @@ describe.skipIf(!!missing)('RAK5010 bundle on the real Espruino interpreter, thr
   const device = (id: string) => hub.hub.store.read((tx) => tx.getDevice(id));
   const alarmsOf = async (id: string) => (await hub.alarms()).filter((a) => a.deviceId === id);
   const outbox = (fob: RealFob): Promise<{ i: string; k: string }[]> =>
-    fob.evaluate('(require("Storage").readJSON("lw-ob",true)||{e:[]}).e.map(function(e){return {i:e.i,k:e.k}})');
+    fob.evaluate<Record<string, string>>(OUTBOX_FILES).then((files) => outboxEntries(files).map((e) => ({ i: e.i, k: e.k })));
   /** Waits until the fob's outbox is empty: every event acked by the hub. */
   async function drained(fob: RealFob): Promise<void> {
     const until = Date.now() + 15_000;

@@ -178,22 +178,26 @@ export class FobCore {
 
   /** A command from the hub (JSON text). Anything malformed or unknown is counted and ignored. */
   command(json: string): void {
+    // One count for every way a command can be bad (one `badCommands++` in the bundle, not five).
+    if (!this._obey(json)) this.stats.badCommands++;
+  }
+
+  /** Carries out a command; false when it is malformed or unknown (nothing done). */
+  private _obey(json: string): boolean {
     let cmd: { k?: unknown; i?: unknown; d?: unknown; hb?: unknown };
     try {
       cmd = JSON.parse(json);
     } catch (e) {
-      this.stats.badCommands++;
-      return;
+      return false;
     }
     if (!cmd || typeof cmd !== 'object' || typeof cmd.k !== 'string') {
-      this.stats.badCommands++;
-      return;
+      return false;
     }
     switch (cmd.k) {
       case COMMAND.ack:
         // An ack for an id no longer in the outbox (a duplicate ack) is not bad; an ack without an id is.
         if (typeof cmd.i === 'string') this.outbox.ack(cmd.i);
-        else this.stats.badCommands++;
+        else return false;
         break;
       case COMMAND.helpComing:
         // One discreet pulse: felt, not heard.
@@ -214,11 +218,12 @@ export class FobCore {
         if (typeof cmd.hb === 'number' && cmd.hb >= 10 && cmd.hb <= 3600) {
           this._hbIntervalMs = cmd.hb * 1000;
           this._scheduleHeartbeat(this._hbIntervalMs);
-        } else this.stats.badCommands++;
+        } else return false;
         break;
       default:
-        this.stats.badCommands++;
+        return false;
     }
+    return true;
   }
 
   private _startLoud(): void {

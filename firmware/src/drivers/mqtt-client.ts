@@ -4,18 +4,22 @@
  * subscription, and a keep-alive that notices a dead link (no PINGRESP in time: the link is closed).
  * Bytes travel as JS strings of char codes 0-255, as Espruino's serial and network APIs use.
  */
+// One name for the five uses (bytes of the RAK5010 bundle, issue 14/17); Espruino 2v29's
+// String.fromCharCode needs no `this` (checked on the real interpreter: shared/espruino).
+const chr = String.fromCharCode;
+
 function str(s: string): string {
-  return String.fromCharCode(s.length >> 8, s.length & 255) + s;
+  return chr(s.length >> 8, s.length & 255) + s;
 }
 
 function packet(type: number, body: string): string {
   let len = body.length;
-  let header = String.fromCharCode(type);
+  let header = chr(type);
   do {
     let b = len & 127;
     len = len >> 7;
     if (len > 0) b = b | 128;
-    header += String.fromCharCode(b);
+    header += chr(b);
   } while (len > 0);
   return header + body;
 }
@@ -63,7 +67,7 @@ export class MqttClient {
     }, 30000);
     const flags = 0x80 | 0x40 | 0x04 | 0x08 | 0x02; // username, password, will, will QoS 1, clean session
     const body =
-      str('MQTT') + String.fromCharCode(4, flags, o.keepaliveS >> 8, o.keepaliveS & 255) + str(o.clientId) + str(o.willTopic) + str(o.willPayload) + str(o.username) + str(o.password);
+      str('MQTT') + chr(4, flags, o.keepaliveS >> 8, o.keepaliveS & 255) + str(o.clientId) + str(o.willTopic) + str(o.willPayload) + str(o.username) + str(o.password);
     this._write(packet(0x10, body));
   }
 
@@ -75,7 +79,7 @@ export class MqttClient {
     }
     const id = this._nextId;
     this._nextId = (this._nextId % 65535) + 1;
-    const p = str(topic) + String.fromCharCode(id >> 8, id & 255) + payload;
+    const p = str(topic) + chr(id >> 8, id & 255) + payload;
     this._inflight[id] = { p: p, t: 0 };
     this._write(packet(0x32, p));
   }
@@ -86,7 +90,7 @@ export class MqttClient {
   }
 
   subscribe(topic: string): void {
-    this._write(packet(0x82, String.fromCharCode(0, 1) + str(topic) + String.fromCharCode(1)));
+    this._write(packet(0x82, chr(0, 1) + str(topic) + chr(1)));
   }
 
   /** Feed bytes from the network. */
