@@ -92,12 +92,18 @@ function main(): void {
   // reaches the hub within seconds of its return. No network registration ('reg'): nothing to try
   // for a while; 30-45 s, doubling to at most 300-450 s, spares the battery. Jitter (x1 to x1.5)
   // keeps a fleet from reconnecting in step.
+  // One link attempt at a time: a session can end twice (the modem's "closed" URC and the MQTT
+  // client's own close), and two chains of AT commands on one modem would answer each other.
+  let linking = 0;
   const reconnect = function (err: string): void {
+    if (linking) return;
+    linking = 1;
     const reg = err === 'reg';
     const wait = Math.min(reg ? 300000 : 6000, (reg ? 30000 : 2000) << Math.min(tries++, 4));
     setTimeout(link, wait * (1 + 0.5 * Math.random()));
   };
   const link = function (): void {
+    linking = 1;
     // Issue 17: with identity.t the link is TLS through the BG96's SSL stack, pinned to the CA the
     // flashing tool wrote (uploaded to the modem when it lacks it); a missing CA file fails the upload.
     modem.connect(
@@ -105,6 +111,7 @@ function main(): void {
       identity.p,
       'iot',
       function (err) {
+        linking = 0;
         if (err) return reconnect(err);
         mqtt.start();
       },
