@@ -609,7 +609,6 @@ async function route(opts = {}) {
   state.route = name === 'alarm' && sub === 'handover' ? 'handover' : name;
   for (const a of document.querySelectorAll('[data-nav]')) a.classList.toggle('active', a.dataset.nav === (name === 'alarm' ? 'alarms' : name === 'worker' ? 'workers' : name));
   titleFor();
-  const keep = opts.keepScroll ? preserve() : null;
   try {
     let content;
     if (name === 'alarms') content = await alarmsView();
@@ -621,6 +620,9 @@ async function route(opts = {}) {
     else if (name === 'records') content = await recordsView();
     else if (name === 'admin') content = await adminView();
     else content = h('p', { text: 'Nothing here.' });
+    // What the officer typed or chose is read just before the swap, not before the fetch: a choice
+    // made while the refresh was loading (an outcome picked, a note typed) must not be lost.
+    const keep = opts.keepScroll ? preserve() : null;
     view.replaceChildren(content);
     if (keep) keep();
   } catch (err) {
