@@ -10,7 +10,13 @@
  */
 
 /** Bumped on any incompatible change to topics or payloads; fobs announce it in their hello event. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
+
+/**
+ * Version history: 1 = the first protocol; 2 = positions (issue 20): the `ps` leaf and the `l` key
+ * on events. A version 1 fob sends neither and keeps working unchanged.
+ */
+export const PROTOCOL_VERSION_MIN = 1;
 
 /** Root of every topic. */
 export const TOPIC_ROOT = 'lw';
@@ -25,6 +31,8 @@ export const TOPIC = {
   command: 'cmd',
   /** fob -> hub, QoS 1: presence; "1" on connect, "0" as the last will. */
   status: 'st',
+  /** fob (or its phone) -> hub, QoS 0: a position on its own, sent faster while an alarm is open. */
+  position: 'ps',
 } as const;
 
 /** hub -> downstream systems, QoS 1: one message per alarm notification, `lw/alerts/<alarmId>`. */
@@ -50,7 +58,21 @@ export const LIMITS = {
    * pin, ...") are about 110 characters; the whole hello must still fit fobPayloadMaxBytes.
    */
   wiringFaultMax: 160,
+  /** Accuracy radius over this, metres, is refused (a cell fix is a few km; nothing useful is coarser). */
+  positionAccuracyMaxMetres: 100000,
 } as const;
+
+/**
+ * Where a position came from (`s` of a position): the fob's own GNSS receiver (the BG96), the
+ * worker's phone (the companion, `navigator.geolocation`), or a cell-based estimate.
+ */
+export const POSITION_SOURCE = {
+  gnss: 'g',
+  phone: 'p',
+  cell: 'c',
+} as const;
+
+export type PositionSource = (typeof POSITION_SOURCE)[keyof typeof POSITION_SOURCE];
 
 /** Event kinds (`k` of an event). Alarm kinds raise an alarm at the hub. */
 export const EVENT = {
@@ -139,7 +161,27 @@ export interface EventBase {
   ag: number;
 }
 
+/**
+ * A position fix, compact for LTE-M (issue 20): `{"la":51.50722,"lo":-0.1275,"ac":12,"fa":4,"s":"g"}`
+ * is 52 bytes. Latitude and longitude in WGS84 decimal degrees, at most 5 decimals (about 1 m);
+ * the fix time is an age like `ag` (seconds before sending), so a fob without a clock can send it.
+ */
+export interface Position {
+  /** Latitude, degrees, -90..90. */
+  la: number;
+  /** Longitude, degrees, -180..180. */
+  lo: number;
+  /** Accuracy radius, metres (horizontal, about 68% confidence), integer. */
+  ac: number;
+  /** Fix age in seconds when sent. */
+  fa: number;
+  /** Source: 'g' GNSS, 'p' phone, 'c' cell. */
+  s: PositionSource;
+}
+
 export interface FobEvent extends EventBase {
+  /** Any event (alarms above all): the latest fix, when the sender has a fresh one (protocol 2). */
+  l?: Position;
   /** visit start / end: the visit reference, when the fob knows it. */
   v?: string;
   /** extend: minutes to add to the current visit's expected end. */
@@ -208,6 +250,16 @@ export interface ParsedDeviceTopic {
   leaf: string;
 }
 
+function isDeviceLeaf(leaf: string): boolean {
+  return (
+    leaf === TOPIC.heartbeat || leaf === TOPIC.event || leaf === TOPIC.command || leaf === TOPIC.status || leaf === TOPIC.position
+  );
+}
+
+export function positionTopic(deviceId: string): string {
+  return deviceTopic(deviceId, TOPIC.position);
+}
+
 /** Splits `lw/<id>/<leaf>`; null for anything else (including wildcards and bad ids). */
 export function parseDeviceTopic(topic: string): ParsedDeviceTopic | null {
   const parts = topic.split('/');
@@ -215,9 +267,7 @@ export function parseDeviceTopic(topic: string): ParsedDeviceTopic | null {
   const deviceId = parts[1];
   const leaf = parts[2];
   if (!isValidDeviceId(deviceId)) return null;
-  if (leaf !== TOPIC.heartbeat && leaf !== TOPIC.event && leaf !== TOPIC.command && leaf !== TOPIC.status) {
-    return null;
-  }
+  if (!isDeviceLeaf(leaf)) return null;
   return { deviceId: deviceId, leaf: leaf };
 }
 
@@ -286,8 +336,6 @@ export function decodeUartLine(line: string): UartLine | null {
   const space = trimmed.indexOf(' ');
   if (space < 1) return null;
   const leaf = trimmed.substr(0, space);
-  if (leaf !== TOPIC.heartbeat && leaf !== TOPIC.event && leaf !== TOPIC.command && leaf !== TOPIC.status) {
-    return null;
-  }
+  if (!isDeviceLeaf(leaf)) return null;
   return { leaf: leaf, json: trimmed.substr(space + 1) };
 }

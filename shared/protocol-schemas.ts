@@ -9,7 +9,9 @@ import {
   COMMAND,
   EVENT,
   LIMITS,
+  POSITION_SOURCE,
   PROTOCOL_VERSION,
+  PROTOCOL_VERSION_MIN,
   isValidDeviceId,
 } from './protocol-core.js';
 import { ALARM_KINDS, ALARM_STATES } from './vocabulary.js';
@@ -48,7 +50,24 @@ export const heartbeatSchema = z.strictObject({
   q: z.int().min(0).max(10_000).optional(),
 });
 
-const base = { i: eventId, ag: age };
+/** A number with at most 5 decimals (about 1 m of latitude): more is noise, and costs bytes on LTE-M. */
+const degrees = (limit: number) =>
+  z
+    .number()
+    .min(-limit)
+    .max(limit)
+    .refine((n) => Math.abs(n * 1e5 - Math.round(n * 1e5)) < 1e-6, { error: 'at most 5 decimals' });
+
+/** A position fix (protocol 2, issue 20), on `lw/<id>/ps` or as `l` of an event. */
+export const positionSchema = z.strictObject({
+  la: degrees(90),
+  lo: degrees(180),
+  ac: z.int().min(0).max(LIMITS.positionAccuracyMaxMetres),
+  fa: age,
+  s: z.enum([POSITION_SOURCE.gnss, POSITION_SOURCE.phone, POSITION_SOURCE.cell]),
+});
+
+const base = { i: eventId, ag: age, l: positionSchema.optional() };
 
 export const sosEventSchema = z.strictObject({ ...base, k: z.literal(EVENT.sos) });
 export const covertEventSchema = z.strictObject({ ...base, k: z.literal(EVENT.covert) });
@@ -72,7 +91,7 @@ export const helloEventSchema = z.strictObject({
   k: z.literal(EVENT.hello),
   fw: z.string().min(1).max(16),
   bd: z.enum(BOARDS),
-  pv: z.int().min(1).max(PROTOCOL_VERSION),
+  pv: z.int().min(PROTOCOL_VERSION_MIN).max(PROTOCOL_VERSION),
   bc: z.int().min(0),
   /** Wiring fault: the pins that did not resolve at boot (issue 14), e.g. "btn=BTN not a pin". */
   wf: z.string().min(1).max(LIMITS.wiringFaultMax).optional(),
@@ -107,7 +126,7 @@ export { ALARM_KINDS, ALARM_STATES, type AlarmKind, type AlarmState } from './vo
 
 /** `lw/alerts/<alarmId>`: what the hub tells downstream systems about an alarm, at every notification. */
 export const alertSchema = z.strictObject({
-  v: z.literal(PROTOCOL_VERSION),
+  v: z.int().min(PROTOCOL_VERSION_MIN).max(PROTOCOL_VERSION),
   alarmId: z.string().min(1).max(64),
   kind: z.enum(ALARM_KINDS),
   state: z.enum(ALARM_STATES),
@@ -127,6 +146,7 @@ export const alertSchema = z.strictObject({
 });
 
 export type HeartbeatMessage = z.infer<typeof heartbeatSchema>;
+export type PositionMessage = z.infer<typeof positionSchema>;
 export type FobEventMessage = z.infer<typeof fobEventSchema>;
 export type CommandMessage = z.infer<typeof commandSchema>;
 export type AlertMessage = z.infer<typeof alertSchema>;
@@ -171,6 +191,10 @@ export function parsePayload<T>(schema: z.ZodType<T>, payload: Buffer | string, 
 
 export function parseHeartbeat(payload: Buffer | string): Parsed<HeartbeatMessage> {
   return parsePayload(heartbeatSchema, payload, LIMITS.fobPayloadMaxBytes);
+}
+
+export function parsePosition(payload: Buffer | string): Parsed<PositionMessage> {
+  return parsePayload(positionSchema, payload, LIMITS.fobPayloadMaxBytes);
 }
 
 export function parseFobEvent(payload: Buffer | string): Parsed<FobEventMessage> {

@@ -20,6 +20,7 @@ import {
   parseDeviceTopic,
   parseFobEvent,
   parseHeartbeat,
+  parsePosition,
   statusTopic,
   type FobEvent,
 } from '../shared/index.js';
@@ -163,5 +164,33 @@ describe('bad input is rejected with an error naming the field', () => {
       const bad = parseFobEvent(`{"i":"1-0","k":"hi","ag":0,"fw":"1","bd":"rak5010","pv":1,"bc":1,"wf":${wf}}`);
       expect(bad.ok || bad.error.field, wf).toBe('wf');
     }
+  });
+});
+
+describe('positions (protocol 2, issue 20)', () => {
+  const fix = { la: 51.50722, lo: -0.1275, ac: 12, fa: 4, s: 'g' };
+
+  it('accepts a fix on its own and inside an alarm event, and a version 1 hello', () => {
+    expect(parsePosition(JSON.stringify(fix))).toEqual({ ok: true, value: fix });
+    const sos = parseFobEvent(JSON.stringify({ i: '3-7', k: 'sos', ag: 0, l: fix }));
+    expect(sos.ok && sos.value.l).toEqual(fix);
+    expect(parseFobEvent('{"i":"1-0","k":"hi","ag":0,"fw":"1","bd":"puck","pv":1,"bc":1}').ok).toBe(true);
+    expect(parseDeviceTopic('lw/fob-1/ps')).toEqual({ deviceId: 'fob-1', leaf: 'ps' });
+    expect(decodeUartLine('ps ' + JSON.stringify(fix) + '\n')).toEqual({ leaf: 'ps', json: JSON.stringify(fix) });
+  });
+
+  it.each([
+    ['la', { ...fix, la: 90.5 }],
+    ['lo', { ...fix, lo: -181 }],
+    ['la', { ...fix, la: 51.507221 }],
+    ['ac', { ...fix, ac: 1.5 }],
+    ['ac', { ...fix, ac: 100001 }],
+    ['fa', { ...fix, fa: -1 }],
+    ['s', { ...fix, s: 'x' }],
+  ])('refuses a bad %s', (field, bad) => {
+    const parsed = parsePosition(JSON.stringify(bad));
+    expect(parsed.ok || parsed.error.field).toBe(field);
+    const inEvent = parseFobEvent(JSON.stringify({ i: '3-7', k: 'sos', ag: 0, l: bad }));
+    expect(inEvent.ok || inEvent.error.field).toBe('l.' + field);
   });
 });

@@ -38,12 +38,88 @@ export interface Deadline {
   dueAt: number;
 }
 
+/**
+ * Leased due work (issue 18): one table of everything the hub must do at a time (a rule deadline, an
+ * effect committed with its change, the next attempt of an alert notice). A worker claims due rows
+ * with a lease; while the lease holds nobody else gets them; a worker that dies leaves rows whose
+ * lease expires to another (SQLite: one owner, a plain UPDATE; PostgreSQL: `FOR UPDATE SKIP LOCKED`,
+ * issue 19). `gen` changes whenever the row is scheduled again, so completing an old claim never
+ * deletes work that was moved while it was being done.
+ */
+export type DueWorkKind = 'alarm' | 'worker' | 'device' | 'effect' | 'notice';
+
+export interface DueWork {
+  kind: DueWorkKind;
+  /** Unique within the kind: an alarm, worker or device id, an effect id, a notice id. */
+  key: string;
+  dueAt: number;
+  /** JSON-serialisable; an effect's body, for example. Null for deadlines. */
+  payload: unknown;
+  /** How many times this row was claimed without being completed or rescheduled (a crashed worker's batch). */
+  attempts: number;
+}
+
+export interface ClaimedWork extends DueWork {
+  /** The generation claimed: complete/reschedule act only if the row is still this one. */
+  gen: number;
+  owner: string;
+  leaseUntil: number;
+}
+
+/**
+ * The change feed (issue 18): an ordered log in the store, appended in the same transaction as the
+ * change, that the dashboard's live events and the alert publisher read instead of an in-process
+ * EventEmitter, so that any process (a second HTTP node in a cluster, issue 19) sees every change.
+ */
+export interface ChangeRecord {
+  /** Strictly increasing, assigned by the store at commit. */
+  seq: number;
+  at: number;
+  /** What changed: 'alarm' (with alarmId), 'worker', 'device', 'path' (a forwarding path's state), ... */
+  topic: string;
+  alarmId: string | null;
+  /** Small JSON detail, e.g. { type: 'notify', level: 2 }. */
+  detail: Record<string, unknown>;
+}
+
 export interface AuditEntry {
   at: number;
   actor: string;
   action: string;
   subject: string;
   detail: Record<string, unknown>;
+}
+
+/**
+ * What a Store adds for leased due work and the change feed (issue 18). The StoreTx half is written
+ * in the same transaction as the state it belongs to; the Store half drives the one loop. Store and
+ * StoreTx extend these once the SQLite store implements them (and the PostgreSQL store, issue 19).
+ */
+export interface DueWorkTx {
+  /** Arms or moves (a new generation) the work `kind:key`; with dueAt null, cancels it. */
+  scheduleWork(kind: DueWorkKind, key: string, dueAt: number | null, payload?: unknown): Promise<void>;
+  /** Removes claimed work in the transaction that did it, if it is still the claimed generation; false if it was moved meanwhile. */
+  completeWork(work: ClaimedWork): Promise<boolean>;
+  // change feed (issue 18)
+  appendChange(change: Omit<ChangeRecord, 'seq'>): Promise<void>;
+}
+
+export interface DueWorkStore {
+  /**
+   * Leases up to `limit` rows due at or before `now` whose lease is free or expired, earliest first,
+   * to `owner` until `now + leaseMs`; each claim counts an attempt.
+   */
+  claimDue(now: number, limit: number, owner: string, leaseMs: number): Promise<ClaimedWork[]>;
+  /** Removes claimed work if it is still the claimed generation (false: it was moved or taken meanwhile). */
+  complete(work: ClaimedWork): Promise<boolean>;
+  /** Moves claimed work to a new time (a retry), releasing the lease, if it is still the claimed generation. */
+  reschedule(work: ClaimedWork, dueAt: number, payload?: unknown): Promise<boolean>;
+  /** The earliest due time of any unleased (or lease-expired) work, for arming the one timer; null when none. */
+  nextDueAt(): Promise<number | null>;
+  /** Changes after `afterSeq`, oldest first, at most `limit`. */
+  readChanges(afterSeq: number, limit: number): Promise<ChangeRecord[]>;
+  /** The last change's seq (0 when none): where a new reader starts. */
+  lastChangeSeq(): Promise<number>;
 }
 
 export interface StoreTx {

@@ -9,7 +9,7 @@ import { SimulatedBoard } from '../../firmware/sim/espruino-sim.js';
 import { SimulatedPuck } from '../../firmware/sim/puck-sim.js';
 import { outboxEntries } from '../../firmware/sim/outbox-files.js';
 import { OUTBOX_MAX } from '../../firmware/src/core/outbox-size.js';
-import { compareEventIds } from '../../shared/protocol-core.js';
+import { PROTOCOL_VERSION, compareEventIds } from '../../shared/protocol-core.js';
 import { parseFobEvent, parseHeartbeat } from '../../shared/protocol-schemas.js';
 
 let script: vm.Script;
@@ -36,7 +36,7 @@ describe('Puck.js bundle on a simulated board', () => {
     expect(p.board.evaluate('LW.id')).toBe('fob-1');
     expect(p.board.evaluate('LW.v')).toMatch(/^\d+\.\d+\.\d+$/);
     const [hello] = p.events('hi');
-    expect(hello).toMatchObject({ k: 'hi', bd: 'puck', pv: 1, bc: 1 });
+    expect(hello).toMatchObject({ k: 'hi', bd: 'puck', pv: PROTOCOL_VERSION, bc: 1 });
     p.advance(10 * 60_000);
     for (const m of p.sent) {
       const parsed = m.leaf === 'ev' ? parseFobEvent(m.json) : parseHeartbeat(m.json);

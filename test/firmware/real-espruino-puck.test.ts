@@ -7,7 +7,7 @@
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildFirmware } from '../../firmware/build/build.js';
-import { decodeUartLine, encodeUartLine } from '../../shared/protocol-core.js';
+import { PROTOCOL_VERSION, decodeUartLine, encodeUartLine } from '../../shared/protocol-core.js';
 import { PUCK_WIRING } from '../../firmware/src/wiring.js';
 import { FIRMWARE_VERSION } from '../../firmware/src/version.js';
 import { RealFob, readBoardFile, realEspruinoMissing } from '../helpers/real-espruino.js';
@@ -112,7 +112,7 @@ describe.skipIf(!!missing)('Puck.js bundle on the real Espruino interpreter', { 
     expect(fob.probes.find((p) => p.k === 'console')?.v).toEqual(['Serial1', { force: true }]);
     expect(fob.probes.filter((p) => p.k === 'watch').map((p) => p.v)).toEqual([[pins.btn, { edge: 'both', repeat: true, debounce: 25 }]]);
     const hi = await connectAndHello(fob);
-    expect(hi).toMatchObject({ k: 'hi', fw: FIRMWARE_VERSION, bd: 'puck', pv: 1, bc: 1 });
+    expect(hi).toMatchObject({ k: 'hi', fw: FIRMWARE_VERSION, bd: 'puck', pv: PROTOCOL_VERSION, bc: 1 });
     expect(hi.wf).toBeUndefined();
     expect(fob.errors).toEqual([]);
   });
