@@ -91,16 +91,20 @@ export interface AuditEntry {
 }
 
 /**
- * What a Store adds for leased due work and the change feed (issue 18). The StoreTx half is written
- * in the same transaction as the state it belongs to; the Store half drives the one loop. Store and
- * StoreTx extend these once the SQLite store implements them (and the PostgreSQL store, issue 19).
+ * What a Store adds for leased due work and the change feed (issue 18). The Tx halves are written
+ * in the same transaction as the state they belong to; the Store halves drive the one loop and the
+ * readers. Store and StoreTx extend these once the SQLite store implements them (and the PostgreSQL
+ * store, issue 19).
  */
 export interface DueWorkTx {
   /** Arms or moves (a new generation) the work `kind:key`; with dueAt null, cancels it. */
   scheduleWork(kind: DueWorkKind, key: string, dueAt: number | null, payload?: unknown): Promise<void>;
   /** Removes claimed work in the transaction that did it, if it is still the claimed generation; false if it was moved meanwhile. */
   completeWork(work: ClaimedWork): Promise<boolean>;
-  // change feed (issue 18)
+}
+
+export interface ChangeFeedTx {
+  /** Appends to the change feed; the seq is assigned at commit, in commit order. */
   appendChange(change: Omit<ChangeRecord, 'seq'>): Promise<void>;
 }
 
@@ -116,6 +120,9 @@ export interface DueWorkStore {
   reschedule(work: ClaimedWork, dueAt: number, payload?: unknown): Promise<boolean>;
   /** The earliest due time of any unleased (or lease-expired) work, for arming the one timer; null when none. */
   nextDueAt(): Promise<number | null>;
+}
+
+export interface ChangeFeedStore {
   /** Changes after `afterSeq`, oldest first, at most `limit`. */
   readChanges(afterSeq: number, limit: number): Promise<ChangeRecord[]>;
   /** The last change's seq (0 when none): where a new reader starts. */
