@@ -185,6 +185,21 @@ export const hubConfigSchema = z
           .default(false),
       })
       .prefault({}),
+    /**
+     * The change feed (issue 18, hub/store/change-feed-reader.ts): the ordered log of changes the
+     * dashboard's live events and the device watch read. Bounded so it cannot fill the disk: changes
+     * older than retention_days, or beyond the newest max_rows, are pruned (a dashboard that was away
+     * longer than that reloads everything instead of replaying). Commits of this process wake its
+     * readers at once; poll_ms is how soon a commit by another process (the CLI opening the database
+     * itself, another hub node) is seen.
+     */
+    feed: z
+      .strictObject({
+        retention_days: z.int().min(1).max(365).default(7),
+        max_rows: z.int().min(1000).max(10_000_000).default(100_000),
+        poll_ms: z.int().min(50).max(60_000).default(1000),
+      })
+      .prefault({}),
     log: z
       .strictObject({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -1,5 +1,5 @@
 /** The SQLite schema. Bump SCHEMA_VERSION and add a step to MIGRATIONS when it changes. */
-export const SCHEMA_VERSION = 6;
+export const SCHEMA_VERSION = 8;
 
 export const SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS workers (
@@ -245,12 +245,33 @@ ALTER TABLE alarms ADD COLUMN outcome TEXT;
 ALTER TABLE alarms ADD COLUMN worker_cancelled_at INTEGER;
 `;
 
+/**
+ * Version 8 (issue 18): the change feed, an ordered log appended in the transaction that makes each
+ * change (hub/store/store.ts ChangeFeedTx). The dashboard's live events and the hub's device watch
+ * read it, in this process and in any other on the same file. AUTOINCREMENT, not a plain rowid: a
+ * seq is never reused after the newest rows are pruned, so a reader's cursor (an SSE Last-Event-ID)
+ * never points at a different change than the one it saw. SQLite takes one writer at a time
+ * (BEGIN IMMEDIATE), so seq order is commit order. `at` is indexed for the retention prune.
+ * (Version 7 is another branch's; the merge chains 6 -> 7 -> 8.)
+ */
+export const SCHEMA_V8_SQL = `
+CREATE TABLE IF NOT EXISTS changes (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  at INTEGER NOT NULL,
+  topic TEXT NOT NULL,
+  alarm_id TEXT,
+  detail TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS changes_at ON changes (at);
+`;
+
 /** Steps by starting version: a new database gets everything at once; an existing one only what it lacks. */
 export const MIGRATIONS: Record<number, { to: number; sql: string }> = {
-  0: { to: 6, sql: SCHEMA_SQL + SCHEMA_V2_SQL + SCHEMA_V3_SQL + SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL },
-  1: { to: 6, sql: SCHEMA_V2_SQL + SCHEMA_V3_SQL + SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL },
-  2: { to: 6, sql: SCHEMA_V3_SQL + SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL },
-  3: { to: 6, sql: SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL },
-  4: { to: 6, sql: SCHEMA_V5_SQL + SCHEMA_V6_SQL },
-  5: { to: 6, sql: SCHEMA_V6_SQL },
+  0: { to: 8, sql: SCHEMA_SQL + SCHEMA_V2_SQL + SCHEMA_V3_SQL + SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL + SCHEMA_V8_SQL },
+  1: { to: 8, sql: SCHEMA_V2_SQL + SCHEMA_V3_SQL + SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL + SCHEMA_V8_SQL },
+  2: { to: 8, sql: SCHEMA_V3_SQL + SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL + SCHEMA_V8_SQL },
+  3: { to: 8, sql: SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL + SCHEMA_V8_SQL },
+  4: { to: 8, sql: SCHEMA_V5_SQL + SCHEMA_V6_SQL + SCHEMA_V8_SQL },
+  5: { to: 8, sql: SCHEMA_V6_SQL + SCHEMA_V8_SQL },
+  6: { to: 8, sql: SCHEMA_V8_SQL },
 };

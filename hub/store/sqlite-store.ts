@@ -7,7 +7,7 @@ import { drillPairingProblem } from '../rules/drill.js';
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { AuditEntry, AlarmFilter, Deadline, Store, StoreTx } from './store.js';
+import type { AuditEntry, AlarmFilter, ChangeRecord, Deadline, Store, StoreTx } from './store.js';
 import type {
   AlarmRecord,
   ApiTokenRecord,
@@ -249,6 +249,10 @@ export class SqliteStore implements Store {
   private readonly lock = new AsyncLock();
   private readonly tx: StoreTx;
   private readonly stmt: ReturnType<SqliteStore['prepare']>;
+  /** This process's change-feed readers, woken after a commit that appended a change. */
+  private readonly appendListeners = new Set<() => void>();
+  /** Set by appendChange during the current transaction. */
+  private appended = false;
 
   constructor(readonly path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -352,6 +356,12 @@ export class SqliteStore implements Store {
       completeEffect: db.prepare('DELETE FROM pending_effects WHERE id = ?'),
       appendAudit: db.prepare('INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)'),
       listAudit: db.prepare('SELECT * FROM audit_log ORDER BY seq DESC LIMIT ?'),
+      appendChange: db.prepare('INSERT INTO changes (at, topic, alarm_id, detail) VALUES (?, ?, ?, ?)'),
+      readChanges: db.prepare('SELECT * FROM changes WHERE seq > ? ORDER BY seq LIMIT ?'),
+      lastChangeSeq: db.prepare('SELECT COALESCE(MAX(seq), 0) AS seq FROM changes'),
+      firstChangeSeq: db.prepare('SELECT MIN(seq) AS seq FROM changes'),
+      // Rows older than the retention, and rows beyond the newest `keepRows` (by seq).
+      pruneChanges: db.prepare('DELETE FROM changes WHERE at < ? OR seq <= (SELECT COALESCE(MAX(seq), 0) FROM changes) - ?'),
       getUser: db.prepare('SELECT * FROM users WHERE username = ?'),
       insertUser: db.prepare(
         `INSERT INTO users (username, name, role, password_hash, created_at, disabled_at, worker_id)
@@ -537,6 +547,10 @@ export class SqliteStore implements Store {
       appendAudit: async (e: AuditEntry) => {
         s().appendAudit.run(e.at, e.actor, e.action, e.subject, JSON.stringify(e.detail));
       },
+      appendChange: async (c) => {
+        s().appendChange.run(c.at, c.topic, c.alarmId, JSON.stringify(c.detail));
+        this.appended = true;
+      },
       getUser: async (username) => {
         const r = s().getUser.get(username) as Row | undefined;
         return r ? userFromRow(r) : null;
@@ -613,12 +627,15 @@ export class SqliteStore implements Store {
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
     return this.lock.run(async () => {
       this.db.exec('BEGIN IMMEDIATE');
+      this.appended = false;
       try {
         const result = await fn(this.tx);
         this.db.exec('COMMIT');
+        this.tellAppended();
         return result;
       } catch (err) {
         if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        this.appended = false;
         throw err;
       }
     });
@@ -626,7 +643,51 @@ export class SqliteStore implements Store {
 
   read<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
     // Reads share the lock so they never observe half of a transaction on this connection.
-    return this.lock.run(() => fn(this.tx));
+    return this.lock.run(async () => {
+      this.appended = false;
+      try {
+        return await fn(this.tx);
+      } finally {
+        // A change appended outside `transaction` committed on its own (autocommit).
+        this.tellAppended();
+      }
+    });
+  }
+
+  /** Wakes this process's readers after the lock is released (they read the feed through it). */
+  private tellAppended(): void {
+    if (!this.appended) return;
+    this.appended = false;
+    for (const l of this.appendListeners) queueMicrotask(l);
+  }
+
+  onAppended(listener: () => void): () => void {
+    this.appendListeners.add(listener);
+    return () => this.appendListeners.delete(listener);
+  }
+
+  readChanges(afterSeq: number, limit: number): Promise<ChangeRecord[]> {
+    return this.lock.run(async () =>
+      (this.stmt.readChanges.all(afterSeq, limit) as Row[]).map((r) => ({
+        seq: Number(r.seq),
+        at: Number(r.at),
+        topic: String(r.topic),
+        alarmId: strOrNull(r.alarm_id),
+        detail: JSON.parse(String(r.detail)) as Record<string, unknown>,
+      })),
+    );
+  }
+
+  lastChangeSeq(): Promise<number> {
+    return this.lock.run(async () => Number((this.stmt.lastChangeSeq.get() as Row).seq));
+  }
+
+  firstChangeSeq(): Promise<number | null> {
+    return this.lock.run(async () => numOrNull((this.stmt.firstChangeSeq.get() as Row).seq));
+  }
+
+  pruneChanges(before: number, keepRows: number): Promise<number> {
+    return this.lock.run(async () => this.stmt.pruneChanges.run(before, keepRows).changes);
   }
 
   async listDeadlines(): Promise<Deadline[]> {

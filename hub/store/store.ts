@@ -93,8 +93,8 @@ export interface AuditEntry {
 /**
  * What a Store adds for leased due work and the change feed (issue 18). The Tx halves are written
  * in the same transaction as the state they belong to; the Store halves drive the one loop and the
- * readers. Store and StoreTx extend these once the SQLite store implements them (and the PostgreSQL
- * store, issue 19).
+ * readers. StoreTx and Store extend the change feed's halves (SQLite implements them; PostgreSQL,
+ * issue 19, will); they extend the due-work halves once the leased loop lands.
  */
 export interface DueWorkTx {
   /** Arms or moves (a new generation) the work `kind:key`; with dueAt null, cancels it. */
@@ -104,7 +104,11 @@ export interface DueWorkTx {
 }
 
 export interface ChangeFeedTx {
-  /** Appends to the change feed; the seq is assigned at commit, in commit order. */
+  /**
+   * Appends to the change feed, in the transaction that makes the change: a rolled-back transaction
+   * leaves no change behind, a committed one is never without its change. The seq is assigned in
+   * commit order (SQLite: one writer at a time, so insertion order is commit order).
+   */
   appendChange(change: Omit<ChangeRecord, 'seq'>): Promise<void>;
 }
 
@@ -127,9 +131,22 @@ export interface ChangeFeedStore {
   readChanges(afterSeq: number, limit: number): Promise<ChangeRecord[]>;
   /** The last change's seq (0 when none): where a new reader starts. */
   lastChangeSeq(): Promise<number>;
+  /** The oldest change still kept (null when none): a reader behind it has missed pruned changes. */
+  firstChangeSeq(): Promise<number | null>;
+  /**
+   * Bounds the feed (it is a log for readers that fell behind, not a history: the timeline and
+   * audit are the record): deletes changes older than `before`, and beyond the newest `keepRows`.
+   * Returns how many were deleted.
+   */
+  pruneChanges(before: number, keepRows: number): Promise<number>;
+  /**
+   * Calls `listener` after every commit of this process that appended a change, so readers here are
+   * woken at once; other processes' commits are found by polling readChanges. Returns an unsubscribe.
+   */
+  onAppended(listener: () => void): () => void;
 }
 
-export interface StoreTx {
+export interface StoreTx extends ChangeFeedTx {
   // devices
   getDevice(id: string): Promise<DeviceRecord | null>;
   insertDevice(device: DeviceRecord): Promise<void>;
@@ -205,7 +222,7 @@ export interface StoreTx {
   listApiTokens(): Promise<ApiTokenRecord[]>;
 }
 
-export interface Store {
+export interface Store extends ChangeFeedStore {
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
   /** Read-only access outside a write transaction (consistent snapshot per call). */
   read<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;

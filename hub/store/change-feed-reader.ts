@@ -1,0 +1,222 @@
+/**
+ * The change feed's tailer (issue 18): delivers the store's changes (hub/store/store.ts ChangeRecord)
+ * to subscribers in seq order, each change once per subscriber. It replaces the runtime's in-process
+ * EventEmitter: the dashboard's live events (hub/http/live-events.ts) and the device watch
+ * (hub/ingest/device-watch.ts) subscribe here, and so hear of changes made by any process that
+ * writes the same store (the `lonewatch` CLI opening the database itself, another hub node).
+ *
+ * - This process's own commits wake the reader at once (Store.onAppended).
+ * - Commits by other processes are found by polling every `pollMs` on the injected Clock.
+ * - A subscriber may start from an older seq (a browser's Last-Event-ID): it is sent what it missed
+ *   first, in order, then the live changes. One that starts before the oldest change still kept (the
+ *   feed is pruned, `[feed]` in config) is told `onGap` instead, so it reloads what it shows.
+ * - The feed is pruned here every `pruneEveryMs`, so it cannot fill the disk.
+ *
+ * Reads run one at a time (`wake` while reading asks for one more round), so a subscriber never
+ * sees a change twice or out of order.
+ */
+import type { Clock, TimerHandle } from '../clock.js';
+import type { Logger } from '../logger.js';
+import type { ChangeFeedStore, ChangeRecord } from './store.js';
+
+export interface ChangeFeedReaderOptions {
+  store: ChangeFeedStore;
+  /** Paces the poll and the prune. */
+  clock: Clock;
+  /** The time the feed's `at` is written in (the hub's clock), for the retention. Default: clock.now. */
+  now?: () => number;
+  log: Logger;
+  pollMs: number;
+  retentionMs: number;
+  maxRows: number;
+  /** How often the feed is pruned. Default: 10 minutes. */
+  pruneEveryMs?: number;
+  /** Changes read per store call. Default: 500. */
+  batch?: number;
+}
+
+export interface SubscribeOptions {
+  /**
+   * Deliver the changes after this seq (a reconnecting browser's Last-Event-ID). Absent: from now on
+   * (after the last change this reader has read).
+   */
+  after?: number;
+  /** The subscriber asked for changes that are no longer kept (pruned, or a seq this store never had). */
+  onGap?: () => void;
+}
+
+export interface FeedSubscription {
+  /** The seq this subscription starts after (what a new SSE stream names as its first id). */
+  readonly from: number;
+  unsubscribe(): void;
+}
+
+interface Subscriber {
+  cursor: number;
+  listener: (change: ChangeRecord) => void;
+  onGap?: () => void;
+  /** Started from an older seq: checked against the oldest change kept before it is sent anything. */
+  check: boolean;
+}
+
+export class ChangeFeedReader {
+  private head = 0;
+  private readonly subs = new Set<Subscriber>();
+  private pumping: Promise<void> | null = null;
+  private again = false;
+  private started = false;
+  private stopped = false;
+  private pollTimer: TimerHandle | null = null;
+  private pruneTimer: TimerHandle | null = null;
+  private offAppended: (() => void) | null = null;
+  private readonly batch: number;
+  private readonly now: () => number;
+
+  constructor(private readonly o: ChangeFeedReaderOptions) {
+    this.batch = o.batch ?? 500;
+    this.now = o.now ?? (() => o.clock.now());
+  }
+
+  /** The last seq read from the store (0 before start or when the feed is empty). */
+  get lastSeq(): number {
+    return this.head;
+  }
+
+  get subscribers(): number {
+    return this.subs.size;
+  }
+
+  /** Starts after the last change now in the store; prunes once; arms the poll and the prune. */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    await this.prune();
+    this.head = await this.o.store.lastChangeSeq();
+    this.offAppended = this.o.store.onAppended(() => this.wake());
+    this.armPoll();
+    this.armPrune();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.pollTimer?.cancel();
+    this.pruneTimer?.cancel();
+    this.offAppended?.();
+    this.subs.clear();
+    await this.pumping;
+  }
+
+  subscribe(listener: (change: ChangeRecord) => void, opts: SubscribeOptions = {}): FeedSubscription {
+    const from = opts.after !== undefined && Number.isSafeInteger(opts.after) && opts.after >= 0 ? opts.after : this.head;
+    const sub: Subscriber = { cursor: from, listener, check: from !== this.head, ...(opts.onGap ? { onGap: opts.onGap } : {}) };
+    this.subs.add(sub);
+    if (sub.check) this.wake();
+    return { from, unsubscribe: () => this.subs.delete(sub) };
+  }
+
+  /** Reads what is new now (this process committed a change, or the poll came round). */
+  wake(): void {
+    if (this.stopped || !this.started) return;
+    if (this.pumping) {
+      this.again = true;
+      return;
+    }
+    this.pumping = (async () => {
+      do {
+        this.again = false;
+        try {
+          await this.pumpOnce();
+        } catch (err) {
+          // The next commit or poll tries again from the same cursors: nothing is skipped.
+          this.o.log.error({ err }, 'could not read the change feed; live updates wait for the next try');
+          this.again = false;
+          break;
+        }
+      } while (this.again && !this.stopped);
+    })().finally(() => {
+      this.pumping = null;
+      // Woken between the last round and here: one more round.
+      if (this.again) this.wake();
+    });
+  }
+
+  /** Resolves once no read is in progress (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.pumping) await this.pumping;
+  }
+
+  private async pumpOnce(): Promise<void> {
+    for (const sub of this.subs) {
+      if (!sub.check) continue;
+      sub.check = false;
+      await this.checkStart(sub);
+    }
+    if (this.subs.size === 0) {
+      // Nobody to tell: move the head on without reading the rows.
+      this.head = Math.max(this.head, await this.o.store.lastChangeSeq());
+      return;
+    }
+    let from = this.head;
+    for (const s of this.subs) from = Math.min(from, s.cursor);
+    for (;;) {
+      const changes = await this.o.store.readChanges(from, this.batch);
+      for (const c of changes) {
+        for (const sub of [...this.subs]) {
+          if (c.seq <= sub.cursor || !this.subs.has(sub)) continue;
+          sub.cursor = c.seq;
+          try {
+            sub.listener(c);
+          } catch (err) {
+            this.o.log.error({ err, seq: c.seq, topic: c.topic, alarmId: c.alarmId }, 'a change feed subscriber failed on a change');
+          }
+        }
+        if (c.seq > this.head) this.head = c.seq;
+      }
+      if (changes.length < this.batch) return;
+      from = changes[changes.length - 1]!.seq;
+    }
+  }
+
+  /** A subscriber starting from an older seq: is everything after it still kept? */
+  private async checkStart(sub: Subscriber): Promise<void> {
+    const last = await this.o.store.lastChangeSeq();
+    const first = await this.o.store.firstChangeSeq();
+    // Ahead of the store (a seq from another database) or behind the oldest change kept.
+    const missed = sub.cursor > last || (sub.cursor < last && (first === null || sub.cursor < first - 1));
+    if (!missed) return;
+    sub.cursor = last;
+    if (last > this.head) this.head = last;
+    try {
+      sub.onGap?.();
+    } catch (err) {
+      this.o.log.error({ err }, 'a change feed subscriber failed on a gap');
+    }
+  }
+
+  private armPoll(): void {
+    if (this.stopped) return;
+    this.pollTimer = this.o.clock.setTimer(() => {
+      this.wake();
+      this.armPoll();
+    }, this.o.pollMs);
+  }
+
+  private armPrune(): void {
+    if (this.stopped) return;
+    this.pruneTimer = this.o.clock.setTimer(() => {
+      this.prune().finally(() => this.armPrune());
+    }, this.o.pruneEveryMs ?? 600_000);
+  }
+
+  /** Deletes what is older than the retention or beyond the row cap. */
+  async prune(): Promise<number> {
+    try {
+      const n = await this.o.store.pruneChanges(this.now() - this.o.retentionMs, this.o.maxRows);
+      if (n > 0) this.o.log.debug({ pruned: n }, `change feed: ${n} old changes pruned`);
+      return n;
+    } catch (err) {
+      this.o.log.error({ err }, 'could not prune the change feed; it is tried again later');
+      return 0;
+    }
+  }
+}
