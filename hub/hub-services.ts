@@ -17,6 +17,7 @@ import type { DeviceAuth } from './ingest/device-auth.js';
 import type { Dispatcher } from './notifiers/dispatcher.js';
 import type { ReachProblem } from './notifiers/policy-reach.js';
 import type { FirstAdminSetup } from './http/first-admin.js';
+import type { ChangeFeedReader } from './store/change-feed-reader.js';
 
 export interface HubServices {
   readonly config: HubConfig;
@@ -29,6 +30,8 @@ export interface HubServices {
   readonly auth: DeviceAuth;
   /** Alert forwarding (e-mail, webhook, ARC); null when [notifiers] configures none. */
   readonly dispatcher: Dispatcher | null;
+  /** The store's change feed (issue 18): live events read it, from any process's commits. */
+  readonly feed: ChangeFeedReader;
   /** The first-run set-up link (issue 15 item 9): live only while no admin account exists. */
   readonly firstAdmin: FirstAdminSetup;
   /** A device was revoked or reassigned through the hub (dashboard): act on it at once (issue 17 item 9). */

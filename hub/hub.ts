@@ -10,6 +10,7 @@ import type { HubConfig } from './config/config-schema.js';
 import { toEscalationPolicy } from './config/config-schema.js';
 import type { Store } from './store/store.js';
 import { SqliteStore } from './store/sqlite-store.js';
+import { ChangeFeedReader } from './store/change-feed-reader.js';
 import { MqttBroker } from './broker/mqtt-broker.js';
 import { DeviceAuth } from './ingest/device-auth.js';
 import { FobIngest } from './ingest/fob-ingest.js';
@@ -84,6 +85,8 @@ export class Hub implements HubServices {
   stopStepMs = STOP_STEP_MS;
   /** Device revocations and reassignments, the CLI's included (issue 17, item 9). */
   devices!: DeviceWatch;
+  /** The store's change feed, tailed for the dashboards' live events (issue 18). */
+  feed!: ChangeFeedReader;
   private closed = false;
   /** The first-run set-up link (issue 15 item 9): live only while no admin account exists. */
   readonly firstAdmin: FirstAdminSetup;
@@ -165,8 +168,11 @@ export class Hub implements HubServices {
             return a !== null && isOpen(a);
           },
           // The dashboard shows a path that is down or refusing as a standing alarm, with sound.
+          // Through the change feed (issue 18), so every process serving dashboards hears of it.
           onPathChange: (channel, state): void => {
-            runtime.emit('alarm', { alarmId: null, type: 'path', channel, state: state.state });
+            store
+              .transaction((tx) => tx.appendChange({ at: clock.now(), topic: 'path', alarmId: null, detail: { channel, state: state.state } }))
+              .catch((err) => log.error({ err, channel }, 'could not record the forwarding path state on the change feed; dashboards see it at their next refresh'));
           },
           journal: new StoreNoticeJournal(store),
           publicUrl: config.hub.public_url,
@@ -216,6 +222,20 @@ export class Hub implements HubServices {
     const now = () => clock.now();
     let mqtts: MqttsServer | null = null;
     const clientCerts = tlsConfig?.client_certs ?? 'off';
+    // The change feed's reader. Its poll (for commits by other processes) runs on real time like the
+    // device watch's: it is I/O pacing, not a rule, and a ManualClock moved through hours of a drill
+    // must not stop at every poll. The retention is measured on the hub's clock, which writes `at`.
+    const feed = new ChangeFeedReader({
+      store,
+      clock: systemClock,
+      now: () => clock.now(),
+      log: log.child({ component: 'feed' }),
+      pollMs: config.feed.poll_ms,
+      retentionMs: config.feed.retention_days * 24 * 3600_000,
+      maxRows: config.feed.max_rows,
+    });
+    await feed.start();
+    undo.push(() => feed.stop());
     const devices = new DeviceWatch({
       store,
       log: log.child({ component: 'devices' }),
@@ -260,6 +280,7 @@ export class Hub implements HubServices {
     hub.dispatcher = dispatcher;
     hub.tls = tls;
     hub.devices = devices;
+    hub.feed = feed;
     if (opts.stopStepMs !== undefined) hub.stopStepMs = opts.stopStepMs;
     if (tls && https) tls.addTarget(httpsReloadTarget(http.server));
     http.get('/healthz', async () => ({ ...hub.health(), listeners: hub.listeners(), tls: hub.certificateStatus() }));
@@ -433,6 +454,7 @@ export class Hub implements HubServices {
     const dispatcher = this.dispatcher;
     if (dispatcher) await this.stopStep('notifiers', () => dispatcher.close());
     await this.stopStep('http server', () => this.http.close(), () => this.http.server.closeAllConnections());
+    await this.stopStep('change feed', () => this.feed.stop());
     await this.stopStep('store', () => this.store.close());
     this.log.info('hub stopped');
   }

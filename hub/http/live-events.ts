@@ -1,23 +1,44 @@
 /**
- * Server-sent events for live dashboards: every change to an alarm (the runtime's 'alarm' events) is
- * pushed to each open /api/events stream. The browser then fetches what it shows, with its own rights.
+ * Server-sent events for live dashboards, read from the store's change feed (issue 18,
+ * hub/store/change-feed-reader.ts): every change any process commits (an alarm stepped, a note, a
+ * delivery, a forwarding path's state) is pushed to each open /api/events stream. The browser then
+ * fetches what it shows, with its own rights, so a frame carries ids and a type, no private detail.
+ *
+ * Each frame's `id:` is the change's seq. A browser that reconnects sends the last one it saw as
+ * `Last-Event-ID` (WHATWG HTML §9.2 server-sent events, "last event ID string"), and the stream starts
+ * by sending, in order, every change it missed. One that was away longer than the feed keeps
+ * (`[feed]` retention) gets an `alarm` event with type `reload` instead: refetch everything.
  */
 import type { FastifyReply } from 'fastify';
 import type { HubServices } from '../hub-services.js';
+import type { ChangeRecord } from '../store/store.js';
+import type { FeedSubscription } from '../store/change-feed-reader.js';
 
 interface Stream {
   reply: FastifyReply;
   keepAlive: ReturnType<typeof setInterval>;
+  feed: FeedSubscription;
+}
+
+/** A change as the dashboard's `alarm` event (what app.js listens to), or under its own topic name. */
+export function frameOf(c: ChangeRecord): string {
+  const event = c.topic === 'alarm' || c.topic === 'path' ? 'alarm' : c.topic;
+  const data = c.topic === 'alarm' ? { ...c.detail, alarmId: c.alarmId } : c.topic === 'path' ? { ...c.detail, alarmId: null, type: 'path' } : c.detail;
+  return `id: ${c.seq}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
+/** The Last-Event-ID a reconnecting browser sends; undefined when absent or not one of our seqs. */
+function lastEventId(reply: FastifyReply): number | undefined {
+  const h = reply.request.headers['last-event-id'];
+  const v = Array.isArray(h) ? h[0] : h;
+  return v !== undefined && /^\d{1,15}$/.test(v.trim()) ? Number(v.trim()) : undefined;
 }
 
 export class LiveEvents {
   private readonly streams = new Set<Stream>();
-  private seq = 0;
   private closed = false;
 
-  constructor(hub: HubServices) {
-    hub.runtime.on('alarm', (ev: { alarmId: string; type: string }) => this.broadcast('alarm', { alarmId: ev.alarmId, type: ev.type }));
-  }
+  constructor(private readonly hub: Pick<HubServices, 'feed'>) {}
 
   get size(): number {
     return this.streams.size;
@@ -41,8 +62,8 @@ export class LiveEvents {
       return;
     }
     raw.writeHead(200, { ...headers, connection: 'keep-alive' });
-    raw.write(`retry: 2000\nevent: hello\ndata: {}\n\n`);
     if (this.closed) {
+      raw.write(`retry: 2000\nevent: hello\ndata: {}\n\n`);
       // The hub is stopping and closeAll has run (this request was still being authenticated): a
       // stream kept now would never be ended, and the HTTP server would wait for it forever. End it;
       // the browser reconnects after `retry`, as with every stream closeAll ends.
@@ -50,26 +71,30 @@ export class LiveEvents {
       raw.socket?.destroy();
       return;
     }
-    const stream: Stream = { reply, keepAlive: setInterval(() => raw.write(': keep-alive\n\n'), 25_000) };
+    // Subscribed before the hello is written, so no change can fall between the hello's id and the
+    // first frame. The hello names where the stream starts: a browser that hears nothing else and
+    // reconnects still resumes from here.
+    const feed = this.hub.feed.subscribe((c) => raw.write(frameOf(c)), {
+      ...(lastEventId(reply) !== undefined ? { after: lastEventId(reply)! } : {}),
+      onGap: (resumeAt) => raw.write(`id: ${resumeAt}\nevent: alarm\ndata: ${JSON.stringify({ alarmId: null, type: 'reload' })}\n\n`),
+    });
+    raw.write(`retry: 2000\nid: ${feed.from}\nevent: hello\ndata: {}\n\n`);
+    const stream: Stream = { reply, keepAlive: setInterval(() => raw.write(': keep-alive\n\n'), 25_000), feed };
     this.streams.add(stream);
     raw.on('close', () => {
       clearInterval(stream.keepAlive);
+      feed.unsubscribe();
       this.streams.delete(stream);
       // A stream is never reused for another request: let its socket go with it.
       raw.socket?.destroy();
     });
   }
 
-  broadcast(event: string, data: Record<string, unknown>): void {
-    const id = ++this.seq;
-    const frame = `id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
-    for (const s of this.streams) s.reply.raw.write(frame);
-  }
-
   closeAll(): void {
     this.closed = true;
     for (const s of this.streams) {
       clearInterval(s.keepAlive);
+      s.feed.unsubscribe();
       s.reply.raw.end();
       s.reply.raw.socket?.destroy();
     }

@@ -7,7 +7,6 @@
  * notification is never lost. Deadlines are re-armed from the database at start-up and anything that
  * fell due while the hub was down fires at once, once.
  */
-import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
@@ -101,14 +100,13 @@ export class Unit {
   schedule: [string, number | null][] = [];
 }
 
-export class RulesRuntime extends EventEmitter {
+export class RulesRuntime {
   readonly scheduler: DeadlineScheduler;
   private readonly o: RulesRuntimeOptions;
   private stopped = false;
   private inFlight = new Set<Promise<unknown>>();
 
   constructor(options: RulesRuntimeOptions) {
-    super();
     this.o = options;
     this.scheduler = new DeadlineScheduler(options.clock, (key) => this.track(this.onDue(key)));
   }
@@ -306,6 +304,7 @@ export class RulesRuntime extends EventEmitter {
       throw new AlarmActionError(result.rejected);
     }
     await tx.updateAlarm(result.alarm);
+    await appendAlarmChanges(tx, alarm.id, result.effects, result.timeline, now);
     unit.effects.push(...result.effects);
     unit.schedule.push([`alarm:${alarm.id}`, nextWakeAt(result.alarm)]);
     // Closing a missed-check-in alarm from the dashboard lets the worker's rules run again.
@@ -330,7 +329,10 @@ export class RulesRuntime extends EventEmitter {
       if (err instanceof AlarmActionError && err.status === 409) {
         await this.o.store.transaction(async (tx) => {
           const alarm = await tx.getAlarm(alarmId);
-          if (alarm) await tx.appendTimeline(alarmId, stepEscalation(alarm, input, this.o.clock.now()).timeline);
+          if (alarm) {
+            await tx.appendTimeline(alarmId, stepEscalation(alarm, input, this.o.clock.now()).timeline);
+            await tx.appendChange({ at: this.o.clock.now(), topic: 'alarm', alarmId, detail: { type: 'refused' } });
+          }
         });
       }
       throw err;
@@ -341,8 +343,8 @@ export class RulesRuntime extends EventEmitter {
     await this.o.store.transaction(async (tx) => {
       if (!(await tx.getAlarm(alarmId))) throw new AlarmActionError(`no alarm ${alarmId}`, 404);
       await tx.appendTimeline(alarmId, [{ at: this.o.clock.now(), type, actor: by, detail }]);
+      await tx.appendChange({ at: this.o.clock.now(), topic: 'alarm', alarmId, detail: { type } });
     });
-    this.emit('alarm', { alarmId, type });
   }
 
   // ------------------------------------------------------------------------------------------
@@ -384,6 +386,7 @@ export class RulesRuntime extends EventEmitter {
             const closed = stepEscalation(alarm, { type: 'resolve', by: `worker:${workerId}`, note: e.why }, now);
             await tx.appendTimeline(alarm.id, closed.timeline);
             await tx.updateAlarm(closed.alarm);
+            await appendAlarmChanges(tx, alarm.id, closed.effects, closed.timeline, now);
             unit.effects.push(...closed.effects);
             unit.schedule.push([`alarm:${alarm.id}`, null]);
           }
@@ -442,8 +445,8 @@ export class RulesRuntime extends EventEmitter {
     switch (effect.type) {
       case 'alarm_changed': {
         const alert = await this.alertFor(effect.alarmId, null);
+        // The dashboards heard of the change from the feed, appended in its transaction (stepAlarm).
         if (alert) await this.o.outputs.publishAlert(alert);
-        this.emit('alarm', { alarmId: effect.alarmId, type: 'changed' });
         break;
       }
       case 'fob_command': {
@@ -476,7 +479,6 @@ export class RulesRuntime extends EventEmitter {
     const alert = await this.alertFor(alarm.id, effect);
     if (!alert) return;
     await this.o.outputs.publishAlert(alert);
-    this.emit('alarm', { alarmId: alarm.id, type: 'notify', level: effect.level });
     if (effect.channels.includes('fob') && effect.targets.includes('worker') && alarm.workerId) {
       await this.execute({ type: 'prompt_worker', workerId: alarm.workerId, seconds: this.o.checkin.graceMin * 60 });
     }
@@ -528,8 +530,10 @@ export class RulesRuntime extends EventEmitter {
       }
     }
     if (entries.length === 0) return;
-    await this.o.store.transaction((tx) => tx.appendTimeline(alarm.id, entries));
-    this.emit('alarm', { alarmId: alarm.id, type: 'delivery' });
+    await this.o.store.transaction(async (tx) => {
+      await tx.appendTimeline(alarm.id, entries);
+      await tx.appendChange({ at, topic: 'alarm', alarmId: alarm.id, detail: { type: 'delivery' } });
+    });
   }
 
   /** Roles to people. Private details are not copied: a Recipient carries only how to reach them. */
@@ -596,8 +600,27 @@ export class RulesRuntime extends EventEmitter {
 
   /** Appends delivery results from the notifiers to the alarm's escalation record (R20). */
   async recordDelivery(alarmId: string, entry: TimelineEntry): Promise<void> {
-    await this.o.store.transaction((tx) => tx.appendTimeline(alarmId, [entry]));
-    this.emit('alarm', { alarmId, type: 'delivery' });
+    await this.o.store.transaction(async (tx) => {
+      await tx.appendTimeline(alarmId, [entry]);
+      await tx.appendChange({ at: this.o.clock.now(), topic: 'alarm', alarmId, detail: { type: 'delivery' } });
+    });
+  }
+}
+
+/**
+ * What the dashboards hear of an alarm step (issue 18: the change feed, not an EventEmitter),
+ * appended in the step's own transaction: each level told (`notify`, which sounds an alarm already
+ * on the board again), and `changed` for any other step that changed the alarm or its timeline.
+ */
+async function appendAlarmChanges(tx: StoreTx, alarmId: string, effects: EscalationEffect[], timeline: TimelineEntry[], at: number): Promise<void> {
+  let told = false;
+  for (const e of effects) {
+    if (e.type !== 'notify') continue;
+    told = true;
+    await tx.appendChange({ at, topic: 'alarm', alarmId, detail: { type: 'notify', level: e.level } });
+  }
+  if (effects.some((e) => e.type === 'alarm_changed') || (!told && timeline.length > 0)) {
+    await tx.appendChange({ at, topic: 'alarm', alarmId, detail: { type: 'changed' } });
   }
 }
 

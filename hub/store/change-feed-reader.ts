@@ -41,8 +41,11 @@ export interface SubscribeOptions {
    * (after the last change this reader has read).
    */
   after?: number;
-  /** The subscriber asked for changes that are no longer kept (pruned, or a seq this store never had). */
-  onGap?: () => void;
+  /**
+   * The subscriber asked for changes that are no longer kept (pruned, or a seq this store never had);
+   * it is sent the changes after `resumeAt` from now on.
+   */
+  onGap?: (resumeAt: number) => void;
 }
 
 export interface FeedSubscription {
@@ -54,7 +57,7 @@ export interface FeedSubscription {
 interface Subscriber {
   cursor: number;
   listener: (change: ChangeRecord) => void;
-  onGap?: () => void;
+  onGap?: (resumeAt: number) => void;
   /** Started from an older seq: checked against the oldest change kept before it is sent anything. */
   check: boolean;
 }
@@ -187,7 +190,7 @@ export class ChangeFeedReader {
     sub.cursor = last;
     if (last > this.head) this.head = last;
     try {
-      sub.onGap?.();
+      sub.onGap?.(last);
     } catch (err) {
       this.o.log.error({ err }, 'a change feed subscriber failed on a gap');
     }

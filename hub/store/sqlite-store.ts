@@ -358,7 +358,9 @@ export class SqliteStore implements Store {
       listAudit: db.prepare('SELECT * FROM audit_log ORDER BY seq DESC LIMIT ?'),
       appendChange: db.prepare('INSERT INTO changes (at, topic, alarm_id, detail) VALUES (?, ?, ?, ?)'),
       readChanges: db.prepare('SELECT * FROM changes WHERE seq > ? ORDER BY seq LIMIT ?'),
-      lastChangeSeq: db.prepare('SELECT COALESCE(MAX(seq), 0) AS seq FROM changes'),
+      // The highest seq ever given (AUTOINCREMENT keeps it in sqlite_sequence), not the highest
+      // kept: a feed pruned empty still knows where it is, so an older cursor is seen as behind it.
+      lastChangeSeq: db.prepare("SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0) AS seq"),
       firstChangeSeq: db.prepare('SELECT MIN(seq) AS seq FROM changes'),
       // Rows older than the retention, and rows beyond the newest `keepRows` (by seq).
       pruneChanges: db.prepare('DELETE FROM changes WHERE at < ? OR seq <= (SELECT COALESCE(MAX(seq), 0) FROM changes) - ?'),

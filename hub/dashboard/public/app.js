@@ -507,7 +507,8 @@ function onAlarmEvent(data) {
   clearTimeout(refreshTimer);
   refreshTimer = setTimeout(async () => {
     await refreshAlarmCount();
-    if (data.type === 'path' || data.type === 'delivery' || !data.type) refreshForwardingWarning();
+    // 'reload': the stream could not replay what was missed (away longer than the feed keeps).
+    if (data.type === 'path' || data.type === 'delivery' || data.type === 'reload' || !data.type) refreshForwardingWarning();
     if (reAlert) {
       alerting.play('reAlert');
       toast('An alarm on the board notified again: see who is on it', true);
