@@ -18,6 +18,7 @@ import type { Dispatcher } from './notifiers/dispatcher.js';
 import type { ReachProblem } from './notifiers/policy-reach.js';
 import type { FirstAdminSetup } from './http/first-admin.js';
 import type { ChangeFeedReader } from './store/change-feed-reader.js';
+import type { CommandService } from './commands/store-commands.js';
 
 export interface HubServices {
   readonly config: HubConfig;
@@ -32,6 +33,8 @@ export interface HubServices {
   readonly dispatcher: Dispatcher | null;
   /** The store's change feed (issue 18): live events read it, from any process's commits. */
   readonly feed: ChangeFeedReader;
+  /** Devices, workers, visits and alarm actions (issue 18): the routes go through it, as the CLI does. */
+  readonly commands: CommandService;
   /** The first-run set-up link (issue 15 item 9): live only while no admin account exists. */
   readonly firstAdmin: FirstAdminSetup;
   /** A device was revoked or reassigned through the hub (dashboard): act on it at once (issue 17 item 9). */

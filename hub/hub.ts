@@ -11,6 +11,8 @@ import { toEscalationPolicy } from './config/config-schema.js';
 import type { Store } from './store/store.js';
 import { SqliteStore } from './store/sqlite-store.js';
 import { ChangeFeedReader } from './store/change-feed-reader.js';
+import { StoreCommands, type CommandService } from './commands/store-commands.js';
+import { ControlServer } from './commands/control-server.js';
 import { MqttBroker } from './broker/mqtt-broker.js';
 import { DeviceAuth } from './ingest/device-auth.js';
 import { FobIngest } from './ingest/fob-ingest.js';
@@ -87,6 +89,10 @@ export class Hub implements HubServices {
   devices!: DeviceWatch;
   /** The store's change feed, tailed for the dashboards' live events (issue 18). */
   feed!: ChangeFeedReader;
+  /** Devices, workers, visits and alarm actions, for the API's routes and the control socket (issue 18). */
+  commands!: CommandService;
+  /** The CLI's way in (`<data_dir>/hub.sock`); null when it could not be opened (said in the log). */
+  control: ControlServer | null = null;
   private closed = false;
   /** The first-run set-up link (issue 15 item 9): live only while no admin account exists. */
   readonly firstAdmin: FirstAdminSetup;
@@ -281,6 +287,19 @@ export class Hub implements HubServices {
     hub.tls = tls;
     hub.devices = devices;
     hub.feed = feed;
+    hub.commands = new StoreCommands({
+      store,
+      now,
+      visitRules: { onBreach: config.rules.visit_policy_breach, trainingValidYears: config.rules.training_valid_years },
+      hooks: {
+        deviceChanged: (deviceId) => devices.deviceChanged(deviceId),
+        itineraryChanged: async (workerId) => {
+          await runtime.workerAction(workerId, { type: 'itinerary_changed' });
+        },
+        alarmAction: (alarmId, input) => runtime.alarmAction(alarmId, input),
+        addNote: (alarmId, by, type, detail) => runtime.addNote(alarmId, by, type, detail),
+      },
+    });
     if (opts.stopStepMs !== undefined) hub.stopStepMs = opts.stopStepMs;
     if (tls && https) tls.addTarget(httpsReloadTarget(http.server));
     http.get('/healthz', async () => ({ ...hub.health(), listeners: hub.listeners(), tls: hub.certificateStatus() }));
@@ -311,6 +330,11 @@ export class Hub implements HubServices {
     hub.httpPort = typeof addr === 'object' && addr ? addr.port : config.http.port;
 
     const resumed = await runtime.start();
+    // Opened once the hub can act on a command (the runtime started): from now on the CLI sends its
+    // commands here instead of writing the database behind the hub's back.
+    hub.control = await ControlServer.open(config.hub.data_dir, hub.commands, log.child({ component: 'control' }));
+    const control = hub.control;
+    if (control) undo.push(() => control.close());
     const listeners = hub.listeners();
     const on = Object.entries(listeners)
       .filter(([, url]) => url)
@@ -448,6 +472,8 @@ export class Hub implements HubServices {
     if (this.closed) return;
     this.closed = true;
     this.devices.stop();
+    const control = this.control;
+    if (control) await this.stopStep('control socket', () => control.close());
     await this.stopStep('mqtt broker', () => this.broker.close(), () => this.broker.dropConnections());
     await this.stopStep('heartbeat ingest', () => this.ingest.close());
     await this.stopStep('rules runtime', () => this.runtime.stop());

@@ -51,6 +51,7 @@ export async function addDevice(store: Store, deviceId: string, opts: { workerId
     };
     await tx.insertDevice(device);
     await tx.appendAudit({ at: opts.now, actor: opts.actor ?? 'admin', action: 'device.add', subject: deviceId, detail: { workerId: opts.workerId ?? null } });
+    await tx.appendChange({ at: opts.now, topic: 'device', alarmId: null, detail: { deviceId, change: 'added' } });
   });
   return { deviceId, secret };
 }
@@ -62,16 +63,58 @@ export async function revokeDevice(store: Store, deviceId: string, now: number, 
     if (d.revokedAt !== null) throw new AdminError(`device ${deviceId} is already revoked`, 409, 'deviceId');
     await tx.updateDevice(deviceId, { revokedAt: now });
     await tx.appendAudit({ at: now, actor, action: 'device.revoke', subject: deviceId, detail: {} });
+    // On the change feed in the same transaction: a hub that did not make this change (another node,
+    // or the CLI writing the database itself) hears of it from the feed (hub/ingest/device-watch.ts).
+    await tx.appendChange({ at: now, topic: 'device', alarmId: null, detail: { deviceId, change: 'revoked' } });
   });
 }
 
-export async function assignDevice(store: Store, deviceId: string, workerId: string | null): Promise<void> {
+export async function assignDevice(store: Store, deviceId: string, workerId: string | null, now = Date.now()): Promise<void> {
   await store.transaction(async (tx) => {
     if (!(await tx.getDevice(deviceId))) throw new AdminError(`no device ${deviceId}`, 404, 'deviceId');
     if (workerId && !(await tx.getWorker(workerId))) throw new AdminError(`no worker ${workerId}`, 404, 'workerId');
     const drill = drillPairingProblem(deviceId, workerId);
     if (drill) throw new AdminError(drill, 400, 'workerId');
     await tx.updateDevice(deviceId, { workerId });
+    await tx.appendChange({ at: now, topic: 'device', alarmId: null, detail: { deviceId, change: 'assigned' } });
+  });
+}
+
+/** A worker as `lonewatch workers add` gives it: a field left undefined keeps what is stored. */
+export interface WorkerInput {
+  id: string;
+  name: string;
+  phone?: string;
+  buddyId?: string;
+  lineManagerId?: string;
+  /** YYYY-MM-DD */
+  trainingDate?: string;
+  newStarter?: boolean;
+}
+
+/** Adds a worker, or updates the given fields of one, keeping the rest (private details included). */
+export async function saveWorker(store: Store, input: WorkerInput, now: number, actor = 'admin'): Promise<void> {
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(input.id)) throw new AdminError('a worker id is 1-64 letters, digits, _ . -', 400, 'id');
+  if (!input.name.trim()) throw new AdminError('a worker needs a name', 400, 'name');
+  if (input.trainingDate !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(input.trainingDate)) throw new AdminError('the training date must be YYYY-MM-DD', 400, 'trainingDate');
+  await store.transaction(async (tx) => {
+    const existing = await tx.getWorker(input.id);
+    await tx.upsertWorker({
+      id: input.id,
+      name: input.name,
+      phone: input.phone ?? existing?.phone ?? null,
+      homeAddress: existing?.homeAddress ?? null,
+      medicalNotes: existing?.medicalNotes ?? null,
+      car: existing?.car ?? null,
+      emergencyContacts: existing?.emergencyContacts ?? null,
+      buddyId: input.buddyId ?? existing?.buddyId ?? null,
+      lineManagerId: input.lineManagerId ?? existing?.lineManagerId ?? null,
+      trainingDate: input.trainingDate ?? existing?.trainingDate ?? null,
+      newStarter: input.newStarter ?? existing?.newStarter ?? false,
+      description: existing?.description ?? null,
+    });
+    await tx.appendAudit({ at: now, actor, action: existing ? 'worker.update' : 'worker.add', subject: input.id, detail: {} });
+    await tx.appendChange({ at: now, topic: 'worker', alarmId: null, detail: { workerId: input.id, change: existing ? 'updated' : 'added' } });
   });
 }
 

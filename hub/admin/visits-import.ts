@@ -23,7 +23,7 @@ export interface VisitImport {
 /** Rolls the import's transaction back once every line has been checked. */
 class ImportRefused extends Error {}
 
-export async function importVisitRows(store: Store, rows: CsvRow[], rules: VisitPolicyRules, file: string): Promise<VisitImport> {
+export async function importVisitRows(store: Store, rows: CsvRow[], rules: VisitPolicyRules, file: string, now = Date.now()): Promise<VisitImport> {
   const refused: string[] = [];
   const warnings: string[] = [];
   let imported = 0;
@@ -40,6 +40,9 @@ export async function importVisitRows(store: Store, rows: CsvRow[], rules: Visit
       }
       if (refused.length > 0) throw new ImportRefused();
       imported = rows.length;
+      for (const workerId of new Set(rows.map((r) => r.visit.workerId))) {
+        await tx.appendChange({ at: now, topic: 'visit', alarmId: null, detail: { workerId, change: 'imported' } });
+      }
     });
   } catch (err) {
     if (!(err instanceof ImportRefused)) throw err;

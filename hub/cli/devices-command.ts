@@ -1,7 +1,13 @@
-// `lonewatch devices add|list|revoke|assign`: fob registrations.
+// `lonewatch devices add|list|revoke|assign`: fob registrations, through the command service (the
+// running hub when one answers, else the database: hub/cli/open-store.ts openCommands).
 import { defineCommand, UsageError } from '../../bin/command.js';
-import { AdminError, addDevice, assignDevice, revokeDevice } from '../admin/admin-service.js';
-import { CONFIG_OPTION, loadConfigOrExit, openStore } from './open-store.js';
+import { AdminError } from '../admin/admin-service.js';
+import { CONFIG_OPTION, loadConfigOrExit, openCommands } from './open-store.js';
+
+/** What the person who ran the command should know about when it takes effect. */
+function effect(via: 'hub' | 'database', atOnce: string, later: string): string {
+  return via === 'hub' ? `(the running hub ${atOnce})` : `(no hub answered on its control socket: ${later})`;
+}
 
 export const devicesCommand = defineCommand({
   name: 'devices',
@@ -24,20 +30,20 @@ export const devicesCommand = defineCommand({
     const [action, id] = positionals;
     if (!action) throw new UsageError('say what to do: add, list, revoke or assign');
     const config = loadConfigOrExit(values.config);
-    const store = openStore(config);
+    const { commands, via, close } = await openCommands(config);
     try {
       switch (action) {
         case 'add': {
           if (!id) throw new UsageError('devices add needs a device id');
-          const created = await addDevice(store, id, { workerId: values.worker ?? null, board: values.board ?? null, now: Date.now() });
-          if (values.json) process.stdout.write(JSON.stringify(created) + '\n');
+          const created = await commands.addDevice({ deviceId: id, workerId: values.worker ?? null, board: values.board ?? null }, 'admin');
+          if (values.json) process.stdout.write(JSON.stringify({ deviceId: created.deviceId, secret: created.secret }) + '\n');
           else process.stdout.write(`registered ${created.deviceId}\nsecret: ${created.secret}\n(shown once: write it to the fob now, e.g. with \`lonewatch flash\`)\n`);
           return 0;
         }
         case 'list': {
-          const devices = await store.read((tx) => tx.listDevices());
+          const devices = await commands.listDevices();
           if (values.json) {
-            process.stdout.write(JSON.stringify(devices.map(({ secretHash: _s, ...d }) => d), null, 2) + '\n');
+            process.stdout.write(JSON.stringify(devices, null, 2) + '\n');
           } else {
             process.stdout.write('id                               worker           board    state     battery  last seen\n');
             for (const d of devices) {
@@ -51,13 +57,13 @@ export const devicesCommand = defineCommand({
         }
         case 'revoke':
           if (!id) throw new UsageError('devices revoke needs a device id');
-          await revokeDevice(store, id, Date.now());
-          process.stdout.write(`revoked ${id}\n`);
+          await commands.revokeDevice(id, 'admin');
+          process.stdout.write(`revoked ${id} ${effect(via, 'refuses it from now on and has dropped its connection, if it had one', 'a hub refuses it from its next start, or within mqtt.device_check_ms if one is running without its socket')}\n`);
           return 0;
         case 'assign':
           if (!id || !values.worker) throw new UsageError('devices assign needs a device id and --worker');
-          await assignDevice(store, id, values.worker);
-          process.stdout.write(`${id} now belongs to ${values.worker}\n`);
+          await commands.assignDevice(id, values.worker, 'admin');
+          process.stdout.write(`${id} now belongs to ${values.worker} ${effect(via, 'counts its heartbeats for the new worker from now on', 'a hub counts them for the new worker from its next start, or within mqtt.device_check_ms if one is running without its socket')}\n`);
           return 0;
         default:
           throw new UsageError(`unknown action "${action}"`);
@@ -69,7 +75,7 @@ export const devicesCommand = defineCommand({
       }
       throw err;
     } finally {
-      await store.close();
+      await close();
     }
   },
 });

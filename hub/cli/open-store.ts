@@ -1,6 +1,11 @@
-// The admin commands work on the hub's database directly (SQLite in WAL mode allows this while the
-// hub runs); they read the same config file to find it.
+// The admin commands go to the running hub over its control socket when there is one
+// (hub/commands/control-server.ts); otherwise they work on the hub's database directly (SQLite in
+// WAL mode allows this). They read the same config file to find either.
 import { join } from 'node:path';
+import type { AdminCommands } from '../commands/commands.js';
+import { StoreCommands } from '../commands/store-commands.js';
+import { connectControl } from '../commands/control-client.js';
+import { controlSocketPath } from '../commands/control-server.js';
 import { loadConfig, ConfigError } from '../config/load-config.js';
 import type { HubConfig } from '../config/config-schema.js';
 import { SqliteStore } from '../store/sqlite-store.js';
@@ -23,4 +28,29 @@ export function loadConfigOrExit(file: string | undefined): HubConfig {
 
 export function openStore(config: HubConfig): SqliteStore {
   return new SqliteStore(join(config.hub.data_dir, 'lonewatch.db'));
+}
+
+/** Where the admin commands go: the running hub (its control socket) or the database itself. */
+export interface OpenCommands {
+  commands: AdminCommands;
+  /** 'hub': a running hub carried them out and acted at once; 'database': no hub answered. */
+  via: 'hub' | 'database';
+  close(): Promise<void>;
+}
+
+/**
+ * Sends the admin commands to the running hub when one answers on `<data_dir>/hub.sock` (issue 18),
+ * so it hears of each change at once; otherwise opens the database file as before, and the change
+ * goes on the change feed for a hub started later.
+ */
+export async function openCommands(config: HubConfig): Promise<OpenCommands> {
+  const remote = await connectControl(controlSocketPath(config.hub.data_dir));
+  if (remote) return { commands: remote, via: 'hub', close: async () => undefined };
+  const store = openStore(config);
+  const commands = new StoreCommands({
+    store,
+    now: () => Date.now(),
+    visitRules: { onBreach: config.rules.visit_policy_breach, trainingValidYears: config.rules.training_valid_years },
+  });
+  return { commands, via: 'database', close: () => store.close() };
 }

@@ -1,8 +1,8 @@
-// `lonewatch visits import|list`: the day's itineraries.
+// `lonewatch visits import|list`: the day's itineraries, through the command service (the running
+// hub when one answers, which steps each worker's check-in rules at once; else the database).
 import { readFileSync } from 'node:fs';
 import { defineCommand, UsageError } from '../../bin/command.js';
-import { importVisitRows } from '../admin/visits-import.js';
-import { CONFIG_OPTION, loadConfigOrExit, openStore } from './open-store.js';
+import { CONFIG_OPTION, loadConfigOrExit, openCommands } from './open-store.js';
 import { CsvError, CSV_COLUMNS, parseVisitsCsv } from '../admin/visits-csv.js';
 
 export const visitsCommand = defineCommand({
@@ -33,12 +33,12 @@ export const visitsCommand = defineCommand({
       }
       // All or nothing, as the help says (issue 15 item 9): importVisitRows checks every line in one
       // transaction and rolls the whole file back if any is refused.
-      const store = openStore(config);
+      const { commands, close } = await openCommands(config);
       let result;
       try {
-        result = await importVisitRows(store, rows, { onBreach: config.rules.visit_policy_breach, trainingValidYears: config.rules.training_valid_years }, file);
+        result = await commands.importVisits(rows, file, 'admin');
       } finally {
-        await store.close();
+        await close();
       }
       const { refused, warnings, imported } = result;
       if (refused.length > 0) {
@@ -51,12 +51,10 @@ export const visitsCommand = defineCommand({
       return 0;
     }
     if (action === 'list') {
-      const store = openStore(config);
+      const { commands, close } = await openCommands(config);
       try {
-        const workers = values.worker ? [values.worker] : (await store.read((tx) => tx.listWorkers())).map((w) => w.id);
         const now = Date.now();
-        const all = [];
-        for (const w of workers) all.push(...(await store.read((tx) => tx.listVisits(w, now - 86_400_000, now + 7 * 86_400_000))));
+        const all = await commands.listVisits(values.worker ?? null, now - 86_400_000, now + 7 * 86_400_000);
         if (values.json) process.stdout.write(JSON.stringify(all, null, 2) + '\n');
         else
           for (const v of all)
@@ -65,7 +63,7 @@ export const visitsCommand = defineCommand({
             );
         return 0;
       } finally {
-        await store.close();
+        await close();
       }
     }
     throw new UsageError(action ? `unknown action "${action}"` : 'say what to do: import or list');

@@ -1,6 +1,8 @@
-// `lonewatch workers add|list`: the people who carry fobs.
+// `lonewatch workers add|list`: the people who carry fobs, through the command service (the running
+// hub when one answers, else the database).
 import { defineCommand, UsageError } from '../../bin/command.js';
-import { CONFIG_OPTION, loadConfigOrExit, openStore } from './open-store.js';
+import { AdminError } from '../admin/admin-service.js';
+import { CONFIG_OPTION, loadConfigOrExit, openCommands } from './open-store.js';
 
 export const workersCommand = defineCommand({
   name: 'workers',
@@ -21,42 +23,43 @@ export const workersCommand = defineCommand({
   async run(values, positionals) {
     const [action, id] = positionals;
     const config = loadConfigOrExit(values.config);
-    const store = openStore(config);
+    const { commands, close } = await openCommands(config);
     try {
       if (action === 'add') {
         if (!id || !/^[A-Za-z0-9_.-]{1,64}$/.test(id)) throw new UsageError('workers add needs an id of letters, digits, _ . -');
         if (!values.name) throw new UsageError('workers add needs --name');
         const td = values['training-date'];
         if (td && !/^\d{4}-\d{2}-\d{2}$/.test(td)) throw new UsageError('--training-date must be YYYY-MM-DD');
-        await store.transaction(async (tx) => {
-          const existing = await tx.getWorker(id);
-          await tx.upsertWorker({
+        await commands.saveWorker(
+          {
             id,
-            name: values.name!,
-            phone: values.phone ?? existing?.phone ?? null,
-            homeAddress: existing?.homeAddress ?? null,
-            medicalNotes: existing?.medicalNotes ?? null,
-            car: existing?.car ?? null,
-            emergencyContacts: existing?.emergencyContacts ?? null,
-            buddyId: values.buddy ?? existing?.buddyId ?? null,
-            lineManagerId: values['line-manager'] ?? existing?.lineManagerId ?? null,
-            trainingDate: td ?? existing?.trainingDate ?? null,
-            newStarter: values['new-starter'] ?? existing?.newStarter ?? false,
-            description: existing?.description ?? null,
-          });
-        });
+            name: values.name,
+            ...(values.phone !== undefined ? { phone: values.phone } : {}),
+            ...(values.buddy !== undefined ? { buddyId: values.buddy } : {}),
+            ...(values['line-manager'] !== undefined ? { lineManagerId: values['line-manager'] } : {}),
+            ...(td !== undefined ? { trainingDate: td } : {}),
+            ...(values['new-starter'] !== undefined ? { newStarter: values['new-starter'] } : {}),
+          },
+          'admin',
+        );
         process.stdout.write(`saved worker ${id}\n`);
         return 0;
       }
       if (action === 'list') {
-        const workers = await store.read((tx) => tx.listWorkers());
+        const workers = await commands.listWorkers();
         if (values.json) process.stdout.write(JSON.stringify(workers.map((w) => ({ id: w.id, name: w.name, buddyId: w.buddyId, lineManagerId: w.lineManagerId, trainingDate: w.trainingDate, newStarter: w.newStarter })), null, 2) + '\n');
         else for (const w of workers) process.stdout.write(`${w.id.padEnd(20)}${w.name.padEnd(28)}trained ${w.trainingDate ?? 'never'}${w.newStarter ? ', new starter' : ''}\n`);
         return 0;
       }
       throw new UsageError(action ? `unknown action "${action}"` : 'say what to do: add or list');
+    } catch (err) {
+      if (err instanceof AdminError) {
+        process.stderr.write(`lonewatch workers: ${err.message}\n`);
+        return 1;
+      }
+      throw err;
     } finally {
-      await store.close();
+      await close();
     }
   },
 });

@@ -5,7 +5,6 @@ import { z } from 'zod';
 import type { ApiApp, ApiContext } from './api-context.js';
 import { ANY_ROLE, requireRole } from './auth.js';
 import { ApiError, createApiToken, createUser, publicUser, setUserDisabled } from './users.js';
-import { addDevice, assignDevice, revokeDevice } from '../admin/admin-service.js';
 import { toEscalationPolicy } from '../config/config-schema.js';
 import { ALARM_KINDS } from '../../shared/protocol-schemas.js';
 import { BOARDS } from '../../shared/protocol-core.js';
@@ -13,7 +12,6 @@ import { STAFF_ROLES, USER_ROLES } from '../store/store-types.js';
 import { ALARM_KIND } from '../../shared/vocabulary.js';
 import { LINE_MANAGER_ROLES } from './views.js';
 import { CsvError, CSV_COLUMNS, parseVisitsCsv } from '../admin/visits-csv.js';
-import { importVisitRows } from '../admin/visits-import.js';
 
 const deviceParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, { error: 'must be a device id' }) });
 const userParams = z.object({ username: z.string().regex(/^[a-z0-9][a-z0-9_.-]{1,31}$/, { error: 'must be a username' }) });
@@ -61,14 +59,14 @@ export function registerAdminRoutes(app: ApiApp, { hub, auth }: ApiContext): voi
         }
         throw err;
       }
-      const result = await importVisitRows(hub.store, rows, { onBreach: hub.config.rules.visit_policy_breach, trainingValidYears: hub.config.rules.training_valid_years }, file);
+      // Through the command service, as the CLI's import: all or nothing, and each worker's
+      // check-in rules re-read the itinerary (a visit starting soon needs its timer).
+      const result = await hub.commands.importVisits(rows, file, req.principal!.actor);
       await hub.store.transaction((tx) => tx.appendAudit({ at: now(), actor: req.principal!.actor, action: 'visits.import', subject: `file:${file}`, detail: { rows: rows.length, imported: result.imported, refused: result.refused.length } }));
       if (result.refused.length > 0) {
         reply.code(422);
         return { error: `nothing was imported: ${result.refused.length} of ${rows.length} line(s) refused; fix them and import the file again`, refused: result.refused, imported: 0 };
       }
-      // The check-in engine re-reads each worker's itinerary (a visit starting soon needs its timer).
-      for (const id of result.workerIds) await hub.runtime.workerAction(id, { type: 'itinerary_changed' });
       return { imported: result.imported, warnings: result.warnings };
     },
   );
@@ -98,16 +96,15 @@ export function registerAdminRoutes(app: ApiApp, { hub, auth }: ApiContext): voi
       preHandler: ADMIN,
     },
     async (req, reply) => {
-      const created = await addDevice(hub.store, req.body.deviceId, { workerId: req.body.workerId, board: req.body.board ?? null, now: now(), actor: req.principal!.actor });
+      const created = await hub.commands.addDevice({ deviceId: req.body.deviceId, workerId: req.body.workerId, board: req.body.board ?? null }, req.principal!.actor);
       reply.code(201).header('cache-control', 'no-store');
       return { deviceId: created.deviceId, secret: created.secret, note: 'shown once: the hub keeps only a hash of this secret' };
     },
   );
 
   app.post('/admin/devices/:id/revoke', { schema: { tags: ['admin'], summary: 'Refuse the fob from now on (it is disconnected at once)', params: deviceParams }, preHandler: ADMIN }, async (req) => {
-    await revokeDevice(hub.store, req.params.id, now(), req.principal!.actor);
-    // A revoked fob that is still connected is dropped now, not at its next reconnection.
-    await hub.deviceChanged(req.params.id);
+    // A revoked fob that is still connected is dropped now (the service tells the device watch).
+    await hub.commands.revokeDevice(req.params.id, req.principal!.actor);
     return { ok: true };
   });
 
@@ -115,10 +112,9 @@ export function registerAdminRoutes(app: ApiApp, { hub, auth }: ApiContext): voi
     '/admin/devices/:id/assign',
     { schema: { tags: ['admin'], summary: 'Give the fob to a worker (or to nobody with null)', params: deviceParams, body: z.object({ workerId: optionalId }) }, preHandler: ADMIN },
     async (req) => {
-      await assignDevice(hub.store, req.params.id, req.body.workerId);
+      // The fob's heartbeats now count as sightings of its new worker only (the service tells the device watch).
+      await hub.commands.assignDevice(req.params.id, req.body.workerId, req.principal!.actor);
       await hub.store.transaction((tx) => tx.appendAudit({ at: now(), actor: req.principal!.actor, action: 'device.assign', subject: req.params.id, detail: { workerId: req.body.workerId } }));
-      // The fob's heartbeats now count as sightings of its new worker only.
-      await hub.deviceChanged(req.params.id);
       return { ok: true };
     },
   );

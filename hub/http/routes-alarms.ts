@@ -28,13 +28,13 @@ const recordsQuery = z.object({
 
 export function registerAlarmRoutes(app: ApiApp, { hub, live }: ApiContext): void {
   const now = () => hub.clock.now();
-  const callbacks = new CallbackDueWatch({ clock: hub.clock, store: hub.store, log: hub.log, addNote: (id, who, type, detail) => hub.runtime.addNote(id, who, type, detail) });
+  const callbacks = new CallbackDueWatch({ clock: hub.clock, store: hub.store, log: hub.log, addNote: (id, who, type, detail) => hub.commands.addNote(id, who, type, detail) });
   void callbacks.rearmOpen().catch((err: unknown) => hub.log.error({ err }, 'could not re-arm the covert call-back timers after start-up'));
   app.addHook('onClose', async () => callbacks.stop());
   /** Starts the 5-minute call-back: on the record, and a hub timer that records it due (item 3). */
   const scheduleCallback = async (alarmId: string, who: string): Promise<number> => {
     const dueAt = now() + CALLBACK_MS;
-    await hub.runtime.addNote(alarmId, who, 'callback_scheduled', { dueAt });
+    await hub.commands.addNote(alarmId, who, 'callback_scheduled', { dueAt });
     callbacks.arm(alarmId, dueAt);
     return dueAt;
   };
@@ -105,7 +105,7 @@ export function registerAlarmRoutes(app: ApiApp, { hub, live }: ApiContext): voi
   const changed = (alarm: AlarmRecord, names?: string | null) => ({ alarm: alarmView(alarm, names ?? null) });
 
   app.post('/alarms/:id/acknowledge', { schema: { tags: ['alarms'], summary: 'Take charge of an alarm (the first acknowledgement wins)', params: idParams }, preHandler: ANY_ROLE }, async (req) =>
-    changed(await hub.runtime.alarmAction(req.params.id, { type: 'acknowledge', by: by(req) })),
+    changed(await hub.commands.alarmAction(req.params.id, { type: 'acknowledge', by: by(req) })),
   );
 
   app.post(
@@ -126,7 +126,7 @@ export function registerAlarmRoutes(app: ApiApp, { hub, live }: ApiContext): voi
     async (req) => {
       mayOverride(req.principal!, req.body.override);
       return changed(
-        await hub.runtime.alarmAction(req.params.id, {
+        await hub.commands.alarmAction(req.params.id, {
           type: 'resolve',
           by: by(req),
           outcome: req.body.outcome,
@@ -153,7 +153,7 @@ export function registerAlarmRoutes(app: ApiApp, { hub, live }: ApiContext): voi
     },
     async (req) => {
       mayOverride(req.principal!, req.body.override);
-      return changed(await hub.runtime.alarmAction(req.params.id, { type: 'cancel', by: by(req), source: 'officer', reason: req.body.reason, authority: req.body.override ? 'override' : 'taker' }));
+      return changed(await hub.commands.alarmAction(req.params.id, { type: 'cancel', by: by(req), source: 'officer', reason: req.body.reason, authority: req.body.override ? 'override' : 'taker' }));
     },
   );
 
@@ -161,7 +161,7 @@ export function registerAlarmRoutes(app: ApiApp, { hub, live }: ApiContext): voi
     '/alarms/:id/notes',
     { schema: { tags: ['alarms'], summary: "Add a note to the alarm's timeline", params: idParams, body: z.object({ text: z.string().trim().min(1, { error: 'write the note first' }).max(4000) }) }, preHandler: ANY_ROLE },
     async (req) => {
-      await hub.runtime.addNote(req.params.id, by(req), 'note', { text: req.body.text });
+      await hub.commands.addNote(req.params.id, by(req), 'note', { text: req.body.text });
       return { ok: true };
     },
   );
@@ -179,7 +179,7 @@ export function registerAlarmRoutes(app: ApiApp, { hub, live }: ApiContext): voi
     },
     async (req) => {
       const q = SCRIPT_QUESTIONS.find((x) => x.id === req.body.question)!;
-      await hub.runtime.addNote(req.params.id, by(req), 'script_answer', { question: q.id, text: q.text, answer: req.body.answer, ...(req.body.note ? { note: req.body.note } : {}) });
+      await hub.commands.addNote(req.params.id, by(req), 'script_answer', { question: q.id, text: q.text, answer: req.body.answer, ...(req.body.note ? { note: req.body.note } : {}) });
       if (q.id === 'call_back' && req.body.answer === 'yes') {
         await scheduleCallback(req.params.id, by(req));
       }
@@ -195,7 +195,7 @@ export function registerAlarmRoutes(app: ApiApp, { hub, live }: ApiContext): voi
     },
     async (req) => {
       if (req.body.action === 'start') return { ok: true, dueAt: await scheduleCallback(req.params.id, by(req)) };
-      await hub.runtime.addNote(req.params.id, by(req), 'callback_done', {});
+      await hub.commands.addNote(req.params.id, by(req), 'callback_done', {});
       return { ok: true, dueAt: null };
     },
   );
@@ -204,7 +204,7 @@ export function registerAlarmRoutes(app: ApiApp, { hub, live }: ApiContext): voi
     '/alarms/:id/police-called',
     { schema: { tags: ['alarms'], summary: 'Record that 999 was called', params: idParams, body: z.object({ reference: z.string().trim().max(200).optional() }).default({}) }, preHandler: ANY_ROLE },
     async (req) => {
-      await hub.runtime.addNote(req.params.id, by(req), 'police_called', { ...(req.body.reference ? { reference: req.body.reference } : {}) });
+      await hub.commands.addNote(req.params.id, by(req), 'police_called', { ...(req.body.reference ? { reference: req.body.reference } : {}) });
       return { ok: true };
     },
   );
@@ -219,7 +219,7 @@ export function registerAlarmRoutes(app: ApiApp, { hub, live }: ApiContext): voi
       if (!view || Object.keys(view.details).length === 0) {
         throw new ApiError(403, view?.withheld[0]?.reason ?? 'you may not see this worker’s private details');
       }
-      if (isOpen(alarm)) await hub.runtime.addNote(alarm.id, by(req), 'handover_viewed', { fields: Object.keys(view.details) });
+      if (isOpen(alarm)) await hub.commands.addNote(alarm.id, by(req), 'handover_viewed', { fields: Object.keys(view.details) });
       return {
         alarm: alarmView(alarm, worker.name),
         worker: { id: worker.id, name: worker.name, ...view.details },
