@@ -289,6 +289,7 @@ export class Hub implements HubServices {
     hub.feed = feed;
     hub.commands = new StoreCommands({
       store,
+      feed,
       now,
       visitRules: { onBreach: config.rules.visit_policy_breach, trainingValidYears: config.rules.training_valid_years },
       hooks: {

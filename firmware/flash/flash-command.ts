@@ -6,9 +6,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { createInterface, type Interface } from 'node:readline';
 import { defineCommand, UsageError } from '../../bin/command.js';
-import { CONFIG_OPTION, loadConfigOrExit, openStore } from '../../hub/cli/open-store.js';
+import { CONFIG_OPTION, loadConfigOrExit, openCommands, type OpenCommands } from '../../hub/cli/open-store.js';
 import type { HubConfig } from '../../hub/config/config-schema.js';
-import type { SqliteStore } from '../../hub/store/sqlite-store.js';
 import { isValidDeviceId } from '../../shared/protocol-core.js';
 import { DryRunLink, FlashError, SerialLink, listPorts, setDebug, type ConsoleLink } from './espruino-link.js';
 import { CONSOLE_PORT, flashBoard, FIRMWARE_VERSION, type SessionResult } from './flash-session.js';
@@ -182,7 +181,9 @@ export const flashCommand = defineCommand({
     const pinned: PinnedCa | null = rakJobs && caPath ? loadPinnedCa(caPath, config.tls ? [config.tls.cert_file, ...(config.tls.chain_file ? [config.tls.chain_file] : [])] : []) : null;
     if (pinned) out(`RAK5010 over TLS: pinning ${pinned.subject} from ${pinned.path} (${pinned.checked}); on the modem as ${pinned.name}\n`);
     const hubPort = num(values['hub-port'], pinned ? (config.tls?.mqtts_port ?? 8883) : config.mqtt.port, 'hub-port');
-    const store = dryFile ? null : openStore(config);
+    // Through the command service (issue 18): a running hub registers the fob and says when its
+    // hello arrives (from the change feed), so nothing here polls the database.
+    const service = dryFile ? null : await openCommands(config);
     const prompt = jobs.length > 1 && !values.yes ? createInterface({ input }) : null;
     const outcomes: Outcome[] = [];
     try {
@@ -207,7 +208,7 @@ export const flashCommand = defineCommand({
           baud,
           timeoutS,
           dryFile: dryFile ?? null,
-          store,
+          service,
           force: !!values.force,
           hubHost,
           hubPort,
@@ -221,7 +222,7 @@ export const flashCommand = defineCommand({
       }
     } finally {
       prompt?.close();
-      await store?.close();
+      await service?.close();
     }
     if (jobs.length > 1) printBatchSummary(outcomes);
     const failed = outcomes.filter((o) => !o.ok && !o.skipped);
@@ -295,7 +296,7 @@ interface FlashOpts {
   baud: number;
   timeoutS: number;
   dryFile: string | null;
-  store: SqliteStore | null;
+  service: OpenCommands | null;
   force: boolean;
   hubHost: string;
   hubPort: number;
@@ -337,7 +338,7 @@ async function flashOne(job: Job, o: FlashOpts): Promise<Outcome> {
     }
   }
   const bar = new ProgressBar(process.stdout);
-  let eventsBefore = 0;
+  let feedBefore = 0;
   let staged = false;
   let result: SessionResult;
   try {
@@ -360,7 +361,7 @@ async function flashOne(job: Job, o: FlashOpts): Promise<Outcome> {
           return identity;
         }
         provisioned = await provision(
-          { store: o.store!, deviceId: job.deviceId, board: job.board, workerId: job.workerId, secret: job.secret, force: o.force, hubHost: o.hubHost, hubPort: o.hubPort, wiring: o.wiring },
+          { commands: o.service!.commands, deviceId: job.deviceId, board: job.board, workerId: job.workerId, secret: job.secret, force: o.force, hubHost: o.hubHost, hubPort: o.hubPort, wiring: o.wiring },
           p,
         );
         out(
@@ -381,7 +382,7 @@ async function flashOne(job: Job, o: FlashOpts): Promise<Outcome> {
       },
       beforeStart: async () => {
         bar.end();
-        if (o.store) eventsBefore = await o.store.read((tx) => tx.countFobEvents(job.deviceId));
+        if (o.service) feedBefore = await o.service.commands.feedPosition();
         out('restarting the board with the new firmware...\n');
       },
     });
@@ -412,7 +413,7 @@ async function flashOne(job: Job, o: FlashOpts): Promise<Outcome> {
     else {
       out(`waiting up to ${o.waitS} s for ${job.deviceId}'s hello at the hub (${o.hubHost}:${o.hubPort})...\n`);
       const waitFrom = Date.now();
-      const seen = await waitForHello(o.store!, job.deviceId, eventsBefore, o.waitS * 1000);
+      const seen = await o.service!.commands.waitForHello(job.deviceId, feedBefore, o.waitS * 1000);
       hubOk = !!seen;
       hub = seen
         ? `hello received after ${((Date.now() - waitFrom) / 1000).toFixed(1)} s (firmware ${seen.firmware}, board ${seen.board ?? '?'})`
@@ -544,12 +545,3 @@ function tcpReachable(host: string, port: number, ms: number): Promise<boolean> 
   });
 }
 
-async function waitForHello(store: SqliteStore, deviceId: string, before: number, ms: number): Promise<{ firmware: string; board: string | null } | null> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const [count, device] = await store.read(async (tx) => [await tx.countFobEvents(deviceId), await tx.getDevice(deviceId)] as const);
-    if (count > before && device?.firmware) return { firmware: device.firmware, board: device.board };
-    await new Promise((r) => setTimeout(r, 300));
-  }
-  return null;
-}

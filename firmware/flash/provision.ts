@@ -8,15 +8,15 @@
  *   - on the board already (lw.json of this device, or lw.new of an interrupted flash), checked
  *     against the hub's hash: the board the engineer holds is where that secret lives.
  */
-import type { Store } from '../../hub/store/store.js';
-import { AdminError, addDevice } from '../../hub/admin/admin-service.js';
-import { verifySecret } from '../../hub/device-secrets.js';
+import type { AdminCommands } from '../../hub/commands/commands.js';
+import { AdminError } from '../../hub/admin/admin-service.js';
 import { FlashError } from './espruino-link.js';
 import type { Identity, ProbeResult } from './wire.js';
 import type { Wiring } from '../src/wiring.js';
 
 export interface ProvisionOptions {
-  store: Store;
+  /** The command service (issue 18): the running hub when one answers, else the database. */
+  commands: AdminCommands;
   deviceId: string;
   board: 'puck' | 'rak5010';
   workerId: string | null;
@@ -43,11 +43,11 @@ export async function provision(o: ProvisionOptions, p: ProbeResult): Promise<Pr
       'flashed',
     );
   }
-  const device = await o.store.read((tx) => tx.getDevice(o.deviceId));
+  const device = await o.commands.getDevice(o.deviceId);
   const make = (pw: string): Identity => ({ id: o.deviceId, pw, h: o.hubHost, p: o.hubPort, w: o.wiring });
   if (!device) {
     try {
-      const created = await addDevice(o.store, o.deviceId, { workerId: o.workerId, board: o.board, now: Date.now() });
+      const created = await o.commands.addDevice({ deviceId: o.deviceId, workerId: o.workerId, board: o.board }, 'flash');
       return { identity: make(created.secret), registration: 'new', secretFrom: 'new' };
     } catch (err) {
       if (err instanceof AdminError) throw new FlashError(`cannot register ${o.deviceId}: ${err.message}`, err.field === 'workerId' ? 'add the worker first (`lonewatch workers add`) or leave out --worker' : undefined, 'registered');
@@ -69,7 +69,7 @@ export async function provision(o: ProvisionOptions, p: ProbeResult): Promise<Pr
   if (p.id && p.id.id === o.deviceId && typeof p.id.pw === 'string') candidates.push([p.id.pw, 'board']);
   if (p.nw && p.nw.id === o.deviceId && typeof p.nw.pw === 'string') candidates.push([p.nw.pw, 'interrupted flash']);
   for (const [pw, from] of candidates) {
-    if (await verifySecret(pw, device.secretHash)) return { identity: make(pw), registration: 'existing', secretFrom: from };
+    if (await o.commands.checkDeviceSecret(o.deviceId, pw)) return { identity: make(pw), registration: 'existing', secretFrom: from };
     if (from === '--secret') {
       throw new FlashError(`the --secret given does not match ${o.deviceId}'s registration on the hub`, 'check it (it was printed once by `lonewatch devices add` or a failed flash)', 'registered');
     }

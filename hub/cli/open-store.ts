@@ -6,6 +6,9 @@ import type { AdminCommands } from '../commands/commands.js';
 import { StoreCommands } from '../commands/store-commands.js';
 import { connectControl } from '../commands/control-client.js';
 import { controlSocketPath } from '../commands/control-server.js';
+import { ChangeFeedReader } from '../store/change-feed-reader.js';
+import { systemClock } from '../clock.js';
+import { createLogger } from '../logger.js';
 import { loadConfig, ConfigError } from '../config/load-config.js';
 import type { HubConfig } from '../config/config-schema.js';
 import { SqliteStore } from '../store/sqlite-store.js';
@@ -47,10 +50,31 @@ export async function openCommands(config: HubConfig): Promise<OpenCommands> {
   const remote = await connectControl(controlSocketPath(config.hub.data_dir));
   if (remote) return { commands: remote, via: 'hub', close: async () => undefined };
   const store = openStore(config);
+  // The flash tool's wait for a hello reads the feed; with no hub here, a hub elsewhere on this file
+  // is read by polling, on real time.
+  const feed = new ChangeFeedReader({
+    store,
+    clock: systemClock,
+    log: createLogger({ level: 'silent', pretty: 'never' }),
+    pollMs: config.feed.poll_ms,
+    retentionMs: config.feed.retention_days * 24 * 3600_000,
+    maxRows: config.feed.max_rows,
+    // Pruning is the hub's: its clock (a drill's) is what the feed's times are written in.
+    prune: false,
+  });
+  await feed.start();
   const commands = new StoreCommands({
     store,
+    feed,
     now: () => Date.now(),
     visitRules: { onBreach: config.rules.visit_policy_breach, trainingValidYears: config.rules.training_valid_years },
   });
-  return { commands, via: 'database', close: () => store.close() };
+  return {
+    commands,
+    via: 'database',
+    close: async () => {
+      await feed.stop();
+      await store.close();
+    },
+  };
 }

@@ -41,7 +41,21 @@ export interface AdminCommands {
   /** All or nothing (hub/admin/visits-import.ts); with a hub, each worker's check-in rules are stepped. */
   importVisits(rows: CsvRow[], file: string, actor: string): Promise<VisitImport & Applied>;
   listVisits(workerId: string | null, from: number, to: number): Promise<VisitRecord[]>;
+  /** One device (never its secret's hash), or null. */
+  getDevice(deviceId: string): Promise<DeviceSummary | null>;
+  /** Whether `secret` is the device's (checked against the stored hash, which never leaves the hub). */
+  checkDeviceSecret(deviceId: string, secret: string): Promise<boolean>;
+  /** The change feed's last seq: what `waitForHello` waits after. */
+  feedPosition(): Promise<number>;
+  /**
+   * The device's first hello after the feed position `afterSeq` (the flash tool's "the fob reached the
+   * hub"), or null after `ms`. Read from the change feed, where the ingest appends each hello.
+   */
+  waitForHello(deviceId: string, afterSeq: number, ms: number): Promise<{ firmware: string; board: string | null } | null>;
 }
+
+/** The longest waitForHello may wait, in ms. */
+export const HELLO_WAIT_MAX_MS = 600_000;
 
 export type AdminCommandName = keyof AdminCommands;
 
@@ -83,6 +97,10 @@ export const ADMIN_COMMAND_ARGS = {
   listWorkers: z.tuple([]),
   importVisits: z.tuple([z.array(z.strictObject({ line: z.number().int(), visit: visitInput })).max(10_000), z.string().max(1024), actor]),
   listVisits: z.tuple([id.nullable(), z.number().int(), z.number().int()]),
+  getDevice: z.tuple([id]),
+  checkDeviceSecret: z.tuple([id, z.string().min(1).max(256)]),
+  feedPosition: z.tuple([]),
+  waitForHello: z.tuple([id, z.number().int().min(0), z.number().int().min(0).max(HELLO_WAIT_MAX_MS)]),
 } satisfies Record<AdminCommandName, z.ZodType>;
 
 /** The error a command refused with, as it crosses the socket (an AdminError on either side). */

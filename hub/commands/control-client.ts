@@ -19,10 +19,10 @@ class NoHub extends Error {
   }
 }
 
-function call(socketPath: string, command: string, args: unknown[]): Promise<unknown> {
+function call(socketPath: string, command: string, args: unknown[], answerMs = ANSWER_MS): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const body = JSON.stringify(args);
-    const req = request({ socketPath, path: `/v1/${command}`, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }, timeout: ANSWER_MS }, (res) => {
+    const req = request({ socketPath, path: `/v1/${command}`, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }, timeout: answerMs }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
@@ -37,7 +37,7 @@ function call(socketPath: string, command: string, args: unknown[]): Promise<unk
         else resolve(parsed.result);
       });
     });
-    req.on('timeout', () => req.destroy(new Error(`the hub did not answer ${command} within ${ANSWER_MS / 1000} s; whether it was done is not known: check with a list command`)));
+    req.on('timeout', () => req.destroy(new Error(`the hub did not answer ${command} within ${answerMs / 1000} s; whether it was done is not known: check with a list command`)));
     req.on('error', (err: NodeJS.ErrnoException) => {
       // Nothing listens: the request never reached a hub, so nothing was done.
       if (err.code === 'ECONNREFUSED' || err.code === 'ENOENT') reject(new NoHub());
@@ -67,5 +67,10 @@ export async function connectControl(socketPath: string): Promise<AdminCommands 
     listWorkers: send('listWorkers'),
     importVisits: send('importVisits'),
     listVisits: send('listVisits'),
+    getDevice: send('getDevice'),
+    checkDeviceSecret: send('checkDeviceSecret'),
+    feedPosition: send('feedPosition'),
+    // The hub answers when the hello comes or after ms: the socket waits that long and a margin.
+    waitForHello: (deviceId: string, afterSeq: number, ms: number) => call(socketPath, 'waitForHello', [deviceId, afterSeq, ms], ms + ANSWER_MS),
   } as AdminCommands;
 }

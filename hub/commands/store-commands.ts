@@ -12,6 +12,8 @@ import { AdminError, addDevice, assignDevice, revokeDevice, saveWorker, type Wor
 import { importVisitRows } from '../admin/visits-import.js';
 import type { CsvRow } from '../admin/visits-csv.js';
 import type { AdminCommands, Applied, DeviceSummary, WorkerSummary } from './commands.js';
+import type { ChangeFeedReader } from '../store/change-feed-reader.js';
+import { verifySecret } from '../device-secrets.js';
 
 /** What the running hub does after a change, so that it takes effect at once. */
 export interface HubHooks {
@@ -36,6 +38,8 @@ export interface StoreCommandsOptions {
   visitRules: VisitPolicyRules;
   /** The running hub's; absent in the CLI working on the database alone. */
   hooks?: HubHooks;
+  /** The change feed of this store, started (waitForHello reads it). */
+  feed: ChangeFeedReader;
 }
 
 export class StoreCommands implements CommandService {
@@ -89,6 +93,46 @@ export class StoreCommands implements CommandService {
       const out = [];
       for (const w of ids) out.push(...(await tx.listVisits(w, from, to)));
       return out;
+    });
+  }
+
+  async getDevice(deviceId: string): Promise<DeviceSummary | null> {
+    const d = await this.o.store.read((tx) => tx.getDevice(deviceId));
+    if (!d) return null;
+    const { secretHash: _s, ...summary } = d;
+    return summary;
+  }
+
+  async checkDeviceSecret(deviceId: string, secret: string): Promise<boolean> {
+    const d = await this.o.store.read((tx) => tx.getDevice(deviceId));
+    if (!d) throw new AdminError(`no device ${deviceId}`, 404, 'deviceId');
+    return verifySecret(secret, d.secretHash);
+  }
+
+  feedPosition(): Promise<number> {
+    return this.o.store.lastChangeSeq();
+  }
+
+  waitForHello(deviceId: string, afterSeq: number, ms: number): Promise<{ firmware: string; board: string | null } | null> {
+    // Real time: a person at the bench waits these seconds, whatever clock the hub's rules run on.
+    return new Promise((resolve) => {
+      let done = false;
+      const finish = (v: { firmware: string; board: string | null } | null): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        sub.unsubscribe();
+        resolve(v);
+      };
+      const timer = setTimeout(() => finish(null), ms);
+      const sub = this.o.feed.subscribe(
+        (c) => {
+          if (c.topic === 'device' && c.detail.deviceId === deviceId && c.detail.change === 'hello') {
+            finish({ firmware: String(c.detail.firmware), board: typeof c.detail.board === 'string' ? c.detail.board : null });
+          }
+        },
+        { after: afterSeq },
+      );
     });
   }
 

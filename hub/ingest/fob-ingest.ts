@@ -172,6 +172,8 @@ export class FobIngest {
     if (stale) return { code: 'event_stale', why: `the event is ${Math.floor(ev.ag / 86_400)} days old (more than 7): stored and acknowledged, not acted on` };
     if (ev.k === EVENT.hello) {
       await tx.updateDevice(deviceId, { firmware: ev.fw, board: ev.bd });
+      // On the change feed (issue 18): the flash tool waits for this first contact there.
+      await tx.appendChange({ at: now, topic: 'device', alarmId: null, detail: { deviceId, change: 'hello', firmware: ev.fw, board: ev.bd } });
       // Issue 14: a fob whose pins did not resolve at boot says so in its hello (stored with the event).
       if (ev.wf) {
         this.o.log.error(

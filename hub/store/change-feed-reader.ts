@@ -33,6 +33,8 @@ export interface ChangeFeedReaderOptions {
   pruneEveryMs?: number;
   /** Changes read per store call. Default: 500. */
   batch?: number;
+  /** Whether this reader prunes the feed (the hub's does; a CLI's passing reader does not). Default: true. */
+  prune?: boolean;
 }
 
 export interface SubscribeOptions {
@@ -93,11 +95,11 @@ export class ChangeFeedReader {
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
-    await this.prune();
+    if (this.o.prune !== false) await this.prune();
     this.head = await this.o.store.lastChangeSeq();
     this.offAppended = this.o.store.onAppended(() => this.wake());
     this.armPoll();
-    this.armPrune();
+    if (this.o.prune !== false) this.armPrune();
   }
 
   async stop(): Promise<void> {
