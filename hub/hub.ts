@@ -251,6 +251,14 @@ export class Hub implements HubServices {
     });
     await devices.start();
     undo.push(async () => devices.stop());
+    // A revocation or reassignment committed by another process on this store (another hub node, or
+    // the CLI writing the database while this hub's control socket is not open) reaches the device
+    // watch from the change feed; this hub's own are told to it directly by the command service.
+    feed.subscribe((c) => {
+      if (c.topic !== 'device' || (c.detail.change !== 'revoked' && c.detail.change !== 'assigned')) return;
+      const deviceId = String(c.detail.deviceId);
+      devices.deviceChanged(deviceId).catch((err: Error) => log.error({ err, deviceId }, 'could not act on a device change from the change feed; the device watch finds it at its next check'));
+    });
     broker = await MqttBroker.create(
       {
         authenticate: withClientCertificates((clientId, username, password) => auth.authenticate(clientId, username, password), clientCerts, () => mqtts),

@@ -10,6 +10,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startTestHub, type TestHub } from '../helpers/hub-harness.js';
 import { connectFob, type TestFob } from '../helpers/mqtt-fob.js';
 import { controlSocketPath } from '../../hub/commands/control-server.js';
+import { SqliteStore } from '../../hub/store/sqlite-store.js';
+import { revokeDevice } from '../../hub/admin/admin-service.js';
 
 const run = promisify(execFile);
 const bin = new URL('../../bin/lonewatch.js', import.meta.url).pathname;
@@ -117,6 +119,24 @@ describe('lonewatch devices|workers|visits with a hub running', () => {
     expect(unknown.status).toBe(404);
     expect(await t.hub.store.read((tx) => tx.getDevice('fob-a'))).toMatchObject({ revokedAt: null });
     expect(await t.hub.store.lastChangeSeq()).toBe(before);
+  });
+
+  it('a revocation another process commits to the database (another hub node) reaches the hub from the change feed', async () => {
+    // The device watch's own poll is a minute away: only the feed's poll (100 ms) can find it.
+    t = await startTestHub({ config: { mqtt: { device_check_ms: 60_000 }, feed: { poll_ms: 100 } } });
+    const a = await t.addDevice('fob-a', { workerId: 'w1' });
+    const f = await connectFob(t.mqttUrl, 'fob-a', a.secret);
+    fobs.push(f);
+    const gone = new Promise<void>((r) => f.client.once('close', () => r()));
+    const other = new SqliteStore(join(t.dataDir, 'lonewatch.db'));
+    try {
+      await revokeDevice(other, 'fob-a', Date.now(), 'node-2');
+    } finally {
+      await other.close();
+    }
+    await gone;
+    expect(t.hub.broker.counters.droppedRevoked).toBe(1);
+    expect(t.hub.devices.isRevoked('fob-a')).toBe(true);
   });
 
   it('with the hub stopped the socket is gone and the CLI writes the database itself, saying so', async () => {
