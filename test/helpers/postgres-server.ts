@@ -45,8 +45,13 @@ export function postgresMissing(): string | null {
   if (!findPostgresBinDir()) {
     return 'PostgreSQL server binaries (initdb, pg_ctl, postgres) not found in /usr/lib/postgresql/*/bin or on PATH: apt-get install -y --no-install-recommends postgresql';
   }
-  if (userInfo().uid === 0 && !existsSync('/usr/sbin/runuser') && !existsSync('/sbin/runuser')) {
-    return 'running as root, and PostgreSQL refuses to run as root: runuser (util-linux) is needed to run it as the postgres user';
+  if (userInfo().uid === 0) {
+    if (!existsSync('/usr/sbin/runuser') && !existsSync('/sbin/runuser')) {
+      return 'running as root, and PostgreSQL refuses to run as root: runuser (util-linux) is needed to run it as the postgres user';
+    }
+    if (!readFileSync('/etc/passwd', 'utf8').split('\n').some((l) => l.startsWith('postgres:'))) {
+      return 'running as root, and PostgreSQL refuses to run as root: there is no postgres user to run it as (the Debian postgresql package creates it)';
+    }
   }
   return null;
 }
@@ -68,8 +73,21 @@ export interface PostgresServer {
   url: string;
   port: number;
   dir: string;
-  /** Creates an empty database and returns its URL: one per test keeps tests apart. */
-  createDatabase(name?: string): Promise<string>;
+  /**
+   * Creates a database and returns its URL: one per test keeps tests apart. Empty, or a copy of
+   * `template` (a database made here and no longer connected to).
+   */
+  createDatabase(name?: string, template?: string): Promise<string>;
+  /** Drops a database made by createDatabase (its connections are ended first). */
+  dropDatabase(url: string): Promise<void>;
+  /**
+   * Creates an empty schema in the `postgres` database and returns a URL whose connections use it
+   * (`options=-c search_path=<schema>`): a fresh store per test in milliseconds, where a database
+   * takes about a second to create on a busy machine.
+   */
+  createSchema(): Promise<string>;
+  /** Drops a schema made by createSchema, with everything in it. */
+  dropSchema(url: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -118,21 +136,53 @@ export async function startPostgres(): Promise<PostgresServer> {
       continue;
     }
     const url = `postgres://lonewatch@127.0.0.1:${port}/postgres`;
+    const admin = async (sql: string) => {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        await client.query(sql);
+      } finally {
+        await client.end();
+      }
+    };
     let stopped = false;
     return {
       url,
       port,
       dir,
-      async createDatabase(name?: string) {
+      async createDatabase(name?: string, template?: string) {
         const db = name ?? `t_${process.pid}_${++dbCounter}`;
         const client = new pg.Client({ connectionString: url });
         await client.connect();
         try {
-          await client.query(`CREATE DATABASE ${db}`);
+          // FILE_COPY: copy the files and checkpoint (cheap with fsync off) rather than WAL-log every
+          // block, PostgreSQL 15's default for CREATE DATABASE, which is the slower for small databases.
+          await client.query(`CREATE DATABASE ${db} ${template ? `TEMPLATE ${template} ` : ''}STRATEGY FILE_COPY`);
         } finally {
           await client.end();
         }
         return `postgres://lonewatch@127.0.0.1:${port}/${db}`;
+      },
+      async dropDatabase(dbUrl: string) {
+        const db = new URL(dbUrl).pathname.slice(1);
+        if (!/^[a-z0-9_]+$/.test(db)) throw new Error(`not a test database name: ${db}`);
+        const client = new pg.Client({ connectionString: url });
+        await client.connect();
+        try {
+          await client.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+        } finally {
+          await client.end();
+        }
+      },
+      async createSchema() {
+        const schema = `s_${process.pid}_${++dbCounter}`;
+        await admin(`CREATE SCHEMA ${schema}`);
+        return `${url}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+      },
+      async dropSchema(schemaUrl: string) {
+        const m = /search_path=([a-z0-9_]+)/.exec(decodeURIComponent(new URL(schemaUrl).search));
+        if (!m) throw new Error(`not a test schema URL: ${schemaUrl}`);
+        await admin(`DROP SCHEMA IF EXISTS ${m[1]} CASCADE`);
       },
       async stop() {
         if (stopped) return;
