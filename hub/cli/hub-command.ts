@@ -24,7 +24,7 @@ export const hubCommand = defineCommand({
     const config = loadConfigOrExit(values.config);
     if (values.drill) config.hub.drill = true;
     if (values.check) {
-      const store = openStore(config);
+      const store = await openStore(config);
       try {
         // The contacts the hub would hold: those in the database, and the config's on top (nothing is written).
         const contacts = new Map((await store.read((tx) => tx.listContacts())).map((c) => [c.id, c]));

@@ -630,9 +630,9 @@ export function describeStoreContract<S extends Store>(name: string, makeStore: 
   });
 }
 
-type DueStore = Store & DueWorkStore & { transaction<T>(fn: (tx: StoreTx & DueWorkTx) => Promise<T>): Promise<T> };
+type DueStore = Omit<Store, 'transaction'> & DueWorkStore & { transaction<T>(fn: (tx: StoreTx & DueWorkTx) => Promise<T>): Promise<T> };
 
-export function describeDueWorkContract<S extends DueStore>(name: string, makeStore: MakeStore<S>): void {
+export function describeDueWorkContract<S extends DueStore & Store>(name: string, makeStore: MakeStore<S>): void {
   describe(`DueWork contract: ${name}`, () => {
     const ctx = useStore(makeStore);
 
@@ -715,9 +715,9 @@ export function describeDueWorkContract<S extends DueStore>(name: string, makeSt
   });
 }
 
-type FeedStore = Store & ChangeFeedStore & { transaction<T>(fn: (tx: StoreTx & ChangeFeedTx) => Promise<T>): Promise<T> };
+type FeedStore = Omit<Store, 'transaction'> & ChangeFeedStore & { transaction<T>(fn: (tx: StoreTx & ChangeFeedTx) => Promise<T>): Promise<T> };
 
-export function describeChangeFeedContract<S extends FeedStore>(name: string, makeStore: MakeStore<S>): void {
+export function describeChangeFeedContract<S extends FeedStore & Store>(name: string, makeStore: MakeStore<S>): void {
   describe(`ChangeFeed contract: ${name}`, () => {
     const ctx = useStore(makeStore);
 
