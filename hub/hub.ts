@@ -2,7 +2,6 @@
  * One hub process: the MQTT broker for the fobs, the durable store, the rules runtime, and the HTTP
  * side, wired together. `Hub.start` is what `lonewatch hub` and the tests call.
  */
-import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { ManualClock, systemClock, type Clock } from './clock.js';
 import { createLogger, type Logger } from './logger.js';

@@ -5,6 +5,7 @@ import { Hub, reachProblemsWith, StartRefused } from '../hub.js';
 import { TlsMaterialError } from '../tls/tls-material.js';
 import { contactFromConfig } from '../admin/admin-service.js';
 import { CONFIG_OPTION, loadConfigOrExit, openStore } from './open-store.js';
+import { PostgresStoreError } from '../store/postgres-store.js';
 
 export const hubCommand = defineCommand({
   name: 'hub',
@@ -67,6 +68,10 @@ export const hubCommand = defineCommand({
       }
       if (err instanceof StartRefused) {
         process.stderr.write(`lonewatch: ${err.message}\n`);
+        return 1;
+      }
+      if (err instanceof PostgresStoreError) {
+        process.stderr.write(`lonewatch: ${err.message}; nothing was started.\n`);
         return 1;
       }
       throw err;
