@@ -217,9 +217,15 @@ export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore {
           );
         }
         await client.query('COMMIT');
+        client.release();
         return result;
       } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
+        const rolledBack = await client.query('ROLLBACK').then(
+          () => true,
+          () => false,
+        );
+        // A connection that cannot even roll back is broken: the pool drops it instead of reusing it.
+        client.release(rolledBack ? undefined : (err as Error));
         if (isRetryable(err)) {
           if (attempt >= MAX_ATTEMPTS) throw new StoreConflictError(attempt, err);
           // A short random pause so two conflicting hubs do not collide again in step.
@@ -227,8 +233,6 @@ export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore {
           continue;
         }
         throw err;
-      } finally {
-        client.release();
       }
     }
   }
@@ -239,12 +243,15 @@ export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore {
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       const result = await fn(this.makeTx(client, [], { wrote: false }, true));
       await client.query('COMMIT');
+      client.release();
       return result;
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
+      const rolledBack = await client.query('ROLLBACK').then(
+        () => true,
+        () => false,
+      );
+      client.release(rolledBack ? undefined : (err as Error));
       throw err;
-    } finally {
-      client.release();
     }
   }
 
@@ -554,7 +561,16 @@ export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore {
     return tx;
   }
 
-  /** Outside the write lock: a statement of its own, retried if PostgreSQL aborts it for a deadlock. */
+  /**
+   * A write statement of its own (heartbeats, claims, completions): under this instance's write lock,
+   * as on SQLite, because a statement of ours updating a row that our own SERIALIZABLE transaction
+   * also touches would abort that transaction (40001) and make it run twice.
+   */
+  private writeStatement<T>(fn: (q: Q) => Promise<T>): Promise<T> {
+    return this.lock.run(() => this.withRetry(fn));
+  }
+
+  /** A statement of its own, retried if PostgreSQL aborts it for a deadlock or a serialization failure. */
   private async withRetry<T>(fn: (q: Q) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       if (this.closed) throw new PostgresStoreError('the PostgreSQL store is closed');
@@ -585,7 +601,7 @@ export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore {
   }
 
   async completeEffect(id: number): Promise<void> {
-    await this.withRetry((q) => q.query('DELETE FROM pending_effects WHERE id = $1', [id]));
+    await this.writeStatement((q) => q.query('DELETE FROM pending_effects WHERE id = $1', [id]));
   }
 
   async unfinishedNotices(): Promise<NoticeRecord[]> {
@@ -595,7 +611,7 @@ export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore {
 
   async pruneNotices(closedBefore: number): Promise<number> {
     // Keeps, per channel, the row lastNoticeRef reads (same conditions and order).
-    const r = await this.withRetry((q) =>
+    const r = await this.writeStatement((q) =>
       q.query(
         `DELETE FROM notices WHERE state = 'done'
            AND alarm_id IN (SELECT id FROM alarms WHERE closed_at IS NOT NULL AND closed_at < $1)
@@ -618,7 +634,7 @@ export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore {
     const last = new Map<string, { at: number; battery: number }>();
     for (const b of beats) last.set(b.deviceId, { at: b.at, battery: b.battery });
     const ids = [...last.keys()].sort();
-    await this.withRetry((q) =>
+    await this.writeStatement((q) =>
       q.query(
         `UPDATE devices d SET last_seen_at = b.at, battery = b.battery
          FROM (SELECT * FROM unnest($1::text[], $2::bigint[], $3::integer[]) AS u(id, at, battery) ORDER BY id) b
@@ -650,7 +666,7 @@ export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore {
     // locked (PostgreSQL §SELECT "The Locking Clause", SKIP LOCKED), the UPDATE leases what it got.
     // Under READ COMMITTED a row whose lease another claimer took meanwhile is re-checked against the
     // WHERE on its new version and dropped, so no row is leased twice.
-    const r = await this.withRetry((q) =>
+    const r = await this.writeStatement((q) =>
       q.query(
         `UPDATE due_work d SET owner = $3, lease_until = $1::bigint + $4::bigint, attempts = d.attempts + 1
          FROM (SELECT kind, key FROM due_work
@@ -667,11 +683,11 @@ export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore {
   }
 
   async complete(work: ClaimedWork): Promise<boolean> {
-    return this.withRetry((q) => completeClaim(q, work));
+    return this.writeStatement((q) => completeClaim(q, work));
   }
 
   async reschedule(work: ClaimedWork, dueAt: number, payload?: unknown): Promise<boolean> {
-    const r = await this.withRetry((q) =>
+    const r = await this.writeStatement((q) =>
       q.query(
         `UPDATE due_work SET due_at = $5, payload = CASE WHEN $6::boolean THEN $7::jsonb ELSE payload END,
            gen = nextval('due_work_gen'), owner = NULL, lease_until = NULL, attempts = 0
@@ -707,19 +723,30 @@ export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore {
    * called once the listener is in place, so changes committed while it was connecting are read.
    * Returns a function that stops listening.
    */
-  async listenChanges(onChange: (seq: number) => void): Promise<() => Promise<void>> {
+  async listenChanges(onChange: (seq: number) => void, onError?: (err: Error) => void): Promise<() => Promise<void>> {
     const client = await this.connect();
     const handler = (msg: pg.Notification) => {
       if (msg.channel === CHANGE_CHANNEL) onChange(Number(msg.payload ?? 0));
     };
+    let stopped = false;
+    // The listening connection lost (a server restart): no more wake-ups on it. Said to the caller,
+    // who listens again and reads from its last seq; unhandled, the error would end the process.
+    const failed = (err: Error) => {
+      if (stopped) return;
+      stopped = true;
+      client.off('notification', handler);
+      client.release(err);
+      onError?.(err);
+    };
+    client.on('error', failed);
     client.on('notification', handler);
     await client.query(`LISTEN ${CHANGE_CHANNEL}`);
     onChange(await this.lastChangeSeq());
-    let stopped = false;
     return async () => {
       if (stopped) return;
       stopped = true;
       client.off('notification', handler);
+      client.off('error', failed);
       await client.query(`UNLISTEN ${CHANGE_CHANNEL}`).catch(() => undefined);
       client.release();
     };

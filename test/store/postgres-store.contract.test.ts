@@ -137,6 +137,31 @@ describe.skipIf(!available)('PostgreSQL store', () => {
       }
     });
 
+    it('a listening connection the server ends is reported, not fatal; listening again, nothing committed meanwhile is missed', async () => {
+      const writer = await open();
+      const reader = await open();
+      const from = await reader.lastChangeSeq();
+      let lost!: (err: Error) => void;
+      const lostIt = new Promise<Error>((r) => (lost = r));
+      await reader.listenChanges(() => undefined, lost);
+      // End the listening backend from outside, as a server restart or an administrator would.
+      const admin = new pg.Client({ connectionString: url });
+      await admin.connect();
+      const ended = await admin.query("SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE query LIKE 'LISTEN lw_changes%' AND datname = current_database()");
+      await admin.end();
+      expect(ended.rows.length).toBeGreaterThan(0);
+      expect(await lostIt).toBeInstanceOf(Error);
+      await writer.transaction((t) => t.appendChange({ at: 1, topic: 'alarm', alarmId: null, detail: { while: 'away' } }));
+      let woke!: () => void;
+      const wokeUp = new Promise<void>((r) => (woke = r));
+      const stop = await reader.listenChanges((seq) => {
+        if (seq > from) woke();
+      });
+      await wokeUp;
+      expect((await reader.readChanges(from, 10)).map((c) => c.detail)).toEqual([{ while: 'away' }]);
+      await stop();
+    });
+
     it('a reader following the feed while two instances append concurrently never skips a change', async () => {
       const w1 = await open();
       const w2 = await open();
