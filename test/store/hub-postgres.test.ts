@@ -1,8 +1,11 @@
 // Issue 19: a real hub on the PostgreSQL store ([store] postgres_url): a fob's SOS over real MQTT is
 // committed in PostgreSQL before its PUBACK, acknowledged, and a retry is stored once; the hub keeps
 // nothing in a SQLite file.
-import { existsSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { startTestHub, type TestHub } from '../helpers/hub-harness.js';
@@ -61,6 +64,30 @@ describe.skipIf(!available)('a hub on PostgreSQL', () => {
     }
     expect(existsSync(join(t.dataDir, 'lonewatch.db'))).toBe(false);
   });
+
+  it('the lonewatch CLI works on the same PostgreSQL while the hub runs: a fob it adds can connect, one it revokes is dropped', async () => {
+    const cliUrl = await server.createDatabase('lonewatch_cli');
+    t = await startTestHub({ config: { store: { postgres_url: cliUrl }, mqtt: { device_check_ms: 100 } } });
+    const dir = mkdtempSync(join(tmpdir(), 'lw-pg-cli-'));
+    try {
+      const file = join(dir, 'lonewatch.toml');
+      writeFileSync(file, `[hub]\ndata_dir = "${join(dir, 'data')}"\n\n[store]\npostgres_url = "${cliUrl}"\n`);
+      const bin = new URL('../../bin/lonewatch.js', import.meta.url).pathname;
+      const lw = (...args: string[]) => promisify(execFile)(process.execPath, [bin, ...args, '-c', file], { cwd: dir });
+      await lw('workers', 'add', 'sam', '--name', 'Sam Carter', '--training-date', '2026-01-01');
+      const added = JSON.parse((await lw('devices', 'add', 'fob-cli', '--worker', 'sam', '--json')).stdout) as { secret: string };
+      const f = await connectFob(t.mqttUrl, 'fob-cli', added.secret);
+      fobs.push(f);
+      const closed = new Promise<void>((r) => f.client.once('close', () => r()));
+      await lw('devices', 'revoke', 'fob-cli');
+      // The hub hears of the CLI's write through externalChangeCounter (store_writes) and drops the fob.
+      await closed;
+      expect((await t.hub.store.read((tx) => tx.getDevice('fob-cli')))?.revokedAt).not.toBeNull();
+      expect(existsSync(join(dir, 'data', 'lonewatch.db'))).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 90_000);
 
   it('a hub whose PostgreSQL cannot be reached does not start, and says where it looked', async () => {
     const err = await startTestHub({ config: { store: { postgres_url: 'postgres://lonewatch@127.0.0.1:1/lonewatch' } } }).catch((e: unknown) => e);
