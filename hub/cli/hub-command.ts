@@ -5,7 +5,7 @@ import { Hub, reachProblemsWith, StartRefused } from '../hub.js';
 import { TlsMaterialError } from '../tls/tls-material.js';
 import { contactFromConfig } from '../admin/admin-service.js';
 import { CONFIG_OPTION, loadConfigOrExit, openStore } from './open-store.js';
-import { PostgresStoreError } from '../store/postgres-store.js';
+import { PostgresStoreError } from '../store/postgres-errors.js';
 
 export const hubCommand = defineCommand({
   name: 'hub',

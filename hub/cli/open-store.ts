@@ -4,7 +4,7 @@ import { loadConfig, ConfigError } from '../config/load-config.js';
 import type { HubConfig } from '../config/config-schema.js';
 import type { Store } from '../store/store.js';
 import { openConfiguredStore } from '../store/open-store.js';
-import { PostgresStoreError } from '../store/postgres-store.js';
+import { PostgresStoreError } from '../store/postgres-errors.js';
 
 export const CONFIG_OPTION = {
   config: { type: 'string' as const, short: 'c', placeholder: 'file', description: 'config file (default: ./lonewatch.toml if present)' },

@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import type { HubConfig } from '../config/config-schema.js';
 import type { Store } from './store.js';
 import { SqliteStore } from './sqlite-store.js';
-import { PostgresStore } from './postgres-store.js';
 
 export type StoreKind = 'sqlite' | 'postgres';
 
@@ -18,6 +17,8 @@ export function storeKind(config: HubConfig): StoreKind {
 /** Throws PostgresStoreError (unreachable, newer schema) or the SQLite error, each saying what to fix. */
 export async function openConfiguredStore(config: HubConfig): Promise<Store> {
   const url = config.store.postgres_url;
-  if (url) return PostgresStore.open(url);
+  // Loaded only when used: node-postgres costs hundreds of milliseconds to load on a busy machine,
+  // which every `lonewatch` command on SQLite would pay for nothing.
+  if (url) return (await import('./postgres-store.js')).PostgresStore.open(url);
   return new SqliteStore(join(config.hub.data_dir, 'lonewatch.db'));
 }

@@ -40,6 +40,9 @@ import type { AlarmRecord, NoticeRecord, PendingEffect } from './store-types.js'
 import type { CheckinState } from '../rules/checkin-engine.js';
 import type { DeviceHealthState } from '../rules/device-health-engine.js';
 import { POSTGRES_MIGRATIONS, POSTGRES_SCHEMA_VERSION } from './postgres-schema.js';
+import { describePostgresUrl, isRetryable, PostgresStoreError, StoreConflictError } from './postgres-errors.js';
+
+export { describePostgresUrl, PostgresStoreError, StoreConflictError };
 import {
   alarmDueAt,
   alarmFromRow,
@@ -72,35 +75,6 @@ const CHANGE_LOCK = 0x4c57_0002;
 const MAX_ATTEMPTS = 10;
 
 export type PgTx = StoreTx & DueWorkTx & ChangeFeedTx;
-
-/** A PostgreSQL store problem a person can act on (the message says what to do). */
-export class PostgresStoreError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'PostgresStoreError';
-  }
-}
-
-/** A transaction that kept conflicting with other processes and was given up (nothing of it was kept). */
-export class StoreConflictError extends PostgresStoreError {
-  constructor(attempts: number, cause: unknown) {
-    super(`a store transaction conflicted with other hubs ${attempts} times in a row and was not committed (nothing of it was kept): try again`, { cause });
-    this.name = 'StoreConflictError';
-  }
-}
-
-const RETRYABLE = new Set(['40001', '40P01']);
-const isRetryable = (err: unknown): boolean => typeof err === 'object' && err !== null && RETRYABLE.has(String((err as { code?: unknown }).code));
-
-/** The host:port of a URL without its password, for messages and logs. */
-export function describePostgresUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.hostname}:${u.port || 5432}${u.pathname}`;
-  } catch {
-    return '(an unparsable URL)';
-  }
-}
 
 /** A FIFO lock: this instance's write transactions run one after another, as on SQLite. */
 class AsyncLock {
