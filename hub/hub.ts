@@ -105,10 +105,11 @@ export class Hub implements HubServices {
     // A start that fails (a missing secret, a port in use) leaves nothing open behind it: not the
     // store the hub opened (the SQLite file, or PostgreSQL with [store] postgres_url), nor a listener
     // or notifier link already started.
-    const owned = opts.store ? null : await openConfiguredStore(opts.config);
+    const log = opts.log ?? createLogger({ level: opts.config.log.level, pretty: opts.config.log.pretty });
+    const owned = opts.store ? null : await openConfiguredStore(opts.config, log);
     const undo: (() => Promise<unknown>)[] = [];
     try {
-      return await Hub.open({ ...opts, store: opts.store ?? owned! }, undo);
+      return await Hub.open({ ...opts, log, store: opts.store ?? owned! }, undo);
     } catch (err) {
       for (const u of undo.reverse()) await u().catch(() => undefined);
       await owned?.close().catch(() => undefined);

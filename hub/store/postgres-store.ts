@@ -22,6 +22,7 @@
 import pg from 'pg';
 import { randomUUID } from 'node:crypto';
 import { drillPairingProblem } from '../rules/drill.js';
+import type { Logger } from '../logger.js';
 import type {
   AuditEntry,
   AlarmFilter,
@@ -98,6 +99,8 @@ export interface PostgresStoreOptions {
   poolMax?: number;
   /** A name for this instance in store_writes (default a random id). */
   writerId?: string;
+  /** Where lost connections are said (default: nowhere). */
+  log?: Logger;
 }
 
 export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore {
@@ -114,9 +117,10 @@ export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore {
   static async open(url: string, opts: PostgresStoreOptions = {}): Promise<PostgresStore> {
     const where = describePostgresUrl(url);
     const pool = new pg.Pool({ connectionString: url, max: opts.poolMax ?? 10 });
-    // An idle pooled connection that the server drops (a restart) must not crash the hub: the next
-    // query gets a new connection and its own error.
-    pool.on('error', () => undefined);
+    // An idle pooled connection that the server drops (a restart) must not crash the hub: it is
+    // said, and the next query gets a new connection (or its own error, with what to do).
+    const log = opts.log?.child({ component: 'store' });
+    pool.on('error', (err) => log?.warn({ err, postgres: where }, 'a PostgreSQL connection of the pool was lost; the next transaction opens a new one'));
     const store = new PostgresStore(pool, where, opts.writerId ?? randomUUID());
     try {
       await store.migrate();
