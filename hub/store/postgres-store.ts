@@ -640,6 +640,9 @@ export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore {
   // ----- leased due work (DueWorkStore) -----
 
   async claimDue(now: number, limit: number, owner: string, leaseMs: number): Promise<ClaimedWork[]> {
+    if (!Number.isSafeInteger(now) || !Number.isSafeInteger(limit) || limit < 1 || !Number.isSafeInteger(leaseMs) || leaseMs < 1 || owner === '') {
+      throw new RangeError(`claimDue(now, limit, owner, leaseMs) needs whole milliseconds, a limit and a lease of at least 1 and an owner; got (${now}, ${limit}, "${owner}", ${leaseMs}): nothing was claimed`);
+    }
     // One statement: the inner SELECT locks the rows it picks and skips rows another claimer has
     // locked (PostgreSQL §SELECT "The Locking Clause", SKIP LOCKED), the UPDATE leases what it got.
     // Under READ COMMITTED a row whose lease another claimer took meanwhile is re-checked against the

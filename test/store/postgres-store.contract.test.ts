@@ -112,6 +112,24 @@ describe.skipIf(!available)('PostgreSQL store', () => {
       expect(await a.nextDueAt()).toBeNull();
     }, 120_000);
 
+    it('claimDue refuses a limit or lease below 1, or no owner, and claims nothing', async () => {
+      const s = await open();
+      await s.transaction((t) => t.scheduleWork('alarm', 'bad-input', 1));
+      const bad: [number, number, string, number][] = [
+        [10, 0, 'w', 1_000],
+        [10, -5, 'w', 1_000],
+        [10, 5, 'w', 0],
+        [10, 5, '', 1_000],
+        [10.5, 5, 'w', 1_000],
+      ];
+      for (const [now, limit, owner, leaseMs] of bad) {
+        await expect(s.claimDue(now, limit, owner, leaseMs)).rejects.toThrow(/nothing was claimed/);
+      }
+      const [w] = await s.claimDue(10, 5, 'w', 1_000);
+      expect(w).toMatchObject({ key: 'bad-input', attempts: 1 });
+      expect(await s.complete(w!)).toBe(true);
+    });
+
     it("changes committed by one instance wake a second instance's listener, which reads them", async () => {
       const writer = await open();
       const reader = await open();
