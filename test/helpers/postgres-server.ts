@@ -113,7 +113,8 @@ export async function startPostgres(): Promise<PostgresServer> {
   const pgRun = (bin: string, args: string[]) =>
     asRoot ? run('runuser', ['-u', 'postgres', '--', join(binDir, bin), ...args]) : run(join(binDir, bin), args);
 
-  const dir = mkdtempSync(join(tmpdir(), 'lw-pg-'));
+  // As root the folder must be reachable by the postgres user: /tmp is, a TMPDIR under /root is not.
+  const dir = mkdtempSync(join(asRoot ? '/tmp' : tmpdir(), 'lw-pg-'));
   const data = join(dir, 'data');
   const logFile = join(dir, 'server.log');
   if (asRoot) {
