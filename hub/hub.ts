@@ -2,7 +2,6 @@
  * One hub process: the MQTT broker for the fobs, the durable store, the rules runtime, and the HTTP
  * side, wired together. `Hub.start` is what `lonewatch hub` and the tests call.
  */
-import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { ManualClock, systemClock, type Clock } from './clock.js';
 import { createLogger, type Logger } from './logger.js';
@@ -13,6 +12,7 @@ import { SqliteStore } from './store/sqlite-store.js';
 import { ChangeFeedReader } from './store/change-feed-reader.js';
 import { StoreCommands, type CommandService } from './commands/store-commands.js';
 import { ControlServer } from './commands/control-server.js';
+import { openConfiguredStore } from './store/open-store.js';
 import { MqttBroker } from './broker/mqtt-broker.js';
 import { DeviceAuth } from './ingest/device-auth.js';
 import { FobIngest } from './ingest/fob-ingest.js';
@@ -113,11 +113,13 @@ export class Hub implements HubServices {
 
   static async start(opts: HubOptions): Promise<Hub> {
     // A start that fails (a missing secret, a port in use) leaves nothing open behind it: not the
-    // SQLite file the hub opened, nor a listener or notifier link already started.
-    const owned = opts.store ? null : new SqliteStore(join(opts.config.hub.data_dir, 'lonewatch.db'));
+    // store the hub opened (the SQLite file, or PostgreSQL with [store] postgres_url), nor a listener
+    // or notifier link already started.
+    const log = opts.log ?? createLogger({ level: opts.config.log.level, pretty: opts.config.log.pretty });
+    const owned = opts.store ? null : await openConfiguredStore(opts.config, log);
     const undo: (() => Promise<unknown>)[] = [];
     try {
-      return await Hub.open({ ...opts, store: opts.store ?? owned! }, undo);
+      return await Hub.open({ ...opts, log, store: opts.store ?? owned! }, undo);
     } catch (err) {
       for (const u of undo.reverse()) await u().catch(() => undefined);
       await owned?.close().catch(() => undefined);

@@ -1,7 +1,7 @@
 // The admin commands go to the running hub over its control socket when there is one
 // (hub/commands/control-server.ts); otherwise they work on the hub's database directly (SQLite in
-// WAL mode allows this). They read the same config file to find either.
-import { join } from 'node:path';
+// WAL mode allows this while the hub runs; PostgreSQL is shared by design). They read the same
+// config file to find either.
 import type { AdminCommands } from '../commands/commands.js';
 import { StoreCommands } from '../commands/store-commands.js';
 import { connectControl } from '../commands/control-client.js';
@@ -11,7 +11,9 @@ import { systemClock } from '../clock.js';
 import { createLogger } from '../logger.js';
 import { loadConfig, ConfigError } from '../config/load-config.js';
 import type { HubConfig } from '../config/config-schema.js';
-import { SqliteStore } from '../store/sqlite-store.js';
+import type { Store } from '../store/store.js';
+import { openConfiguredStore } from '../store/open-store.js';
+import { PostgresStoreError } from '../store/postgres-errors.js';
 
 export const CONFIG_OPTION = {
   config: { type: 'string' as const, short: 'c', placeholder: 'file', description: 'config file (default: ./lonewatch.toml if present)' },
@@ -29,8 +31,17 @@ export function loadConfigOrExit(file: string | undefined): HubConfig {
   }
 }
 
-export function openStore(config: HubConfig): SqliteStore {
-  return new SqliteStore(join(config.hub.data_dir, 'lonewatch.db'));
+/** The configured store; a PostgreSQL store that cannot be opened ends the command with exit code 1 and why. */
+export async function openStore(config: HubConfig): Promise<Store> {
+  try {
+    return await openConfiguredStore(config);
+  } catch (err) {
+    if (err instanceof PostgresStoreError) {
+      process.stderr.write(`lonewatch: ${err.message}; nothing was changed.\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
 }
 
 /** Where the admin commands go: the running hub (its control socket) or the database itself. */
@@ -49,7 +60,7 @@ export interface OpenCommands {
 export async function openCommands(config: HubConfig): Promise<OpenCommands> {
   const remote = await connectControl(controlSocketPath(config.hub.data_dir));
   if (remote) return { commands: remote, via: 'hub', close: async () => undefined };
-  const store = openStore(config);
+  const store = await openStore(config);
   // The flash tool's wait for a hello reads the feed; with no hub here, a hub elsewhere on this file
   // is read by polling, on real time.
   const feed = new ChangeFeedReader({
