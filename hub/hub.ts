@@ -8,7 +8,6 @@ import { createLogger, type Logger } from './logger.js';
 import type { HubConfig } from './config/config-schema.js';
 import { toEscalationPolicy } from './config/config-schema.js';
 import type { Store } from './store/store.js';
-import { SqliteStore } from './store/sqlite-store.js';
 import { ChangeFeedReader } from './store/change-feed-reader.js';
 import { StoreCommands, type CommandService } from './commands/store-commands.js';
 import { ControlServer } from './commands/control-server.js';
