@@ -72,3 +72,29 @@ export class LatestPositions {
     return this.latest.size;
   }
 }
+
+export interface AlarmTrack {
+  /** Oldest first: the last fix before the alarm was raised (if any), then the alarm's own fixes. */
+  positions: PositionRecord[];
+  /** The newest of them by fix time, or null when there is none. */
+  latest: PositionRecord | null;
+}
+
+/** Most fixes of one alarm a view or a hand-over reads (a fix every 10 s for about 3 hours). */
+export const ALARM_TRACK_MAX = 1000;
+
+/**
+ * An alarm's track: its own fixes (sent with it, or while it was open) and the last known place
+ * before it, from the alarm's device or, for an alarm with none (a missed check-in), the worker's.
+ */
+export async function alarmTrack(tx: StoreTx, alarm: AlarmRecord): Promise<AlarmTrack> {
+  const own = await tx.listAlarmPositions(alarm.id, ALARM_TRACK_MAX);
+  const devices = alarm.deviceId ? [alarm.deviceId] : alarm.workerId ? (await tx.listDevices()).filter((d) => d.workerId === alarm.workerId).map((d) => d.id) : [];
+  let before: PositionRecord | null = null;
+  for (const id of devices) {
+    const p = await tx.positionBefore(id, alarm.raisedAt, alarm.id);
+    if (p && (!before || p.fixAt > before.fixAt)) before = p;
+  }
+  const positions = (before ? [before, ...own] : own).sort((a, b) => a.fixAt - b.fixAt);
+  return { positions, latest: positions.at(-1) ?? null };
+}

@@ -419,6 +419,9 @@ export class SqliteStore implements Store {
       ),
       latestPosition: db.prepare('SELECT * FROM positions WHERE device_id = ? ORDER BY fix_at DESC, id DESC LIMIT 1'),
       listPositions: db.prepare('SELECT * FROM positions WHERE device_id = ? AND fix_at >= ? AND fix_at <= ? ORDER BY fix_at, id LIMIT ?'),
+      positionBefore: db.prepare(
+        "SELECT * FROM positions WHERE device_id = ? AND fix_at < ? AND (alarm_id IS NULL OR alarm_id <> ?) ORDER BY fix_at DESC, id DESC LIMIT 1",
+      ),
       listAlarmPositions: db.prepare('SELECT * FROM positions WHERE alarm_id = ? ORDER BY fix_at, id LIMIT ?'),
       prunePositions: db.prepare('DELETE FROM positions WHERE alarm_id IS NULL AND received_at < ?'),
       heartbeat: db.prepare('UPDATE devices SET last_seen_at = ?, battery = ? WHERE id = ?'),
@@ -638,6 +641,10 @@ export class SqliteStore implements Store {
         return r ? positionFromRow(r) : null;
       },
       listPositions: async (deviceId, from, to, limit) => (s().listPositions.all(deviceId, from, to, limit) as Row[]).map(positionFromRow),
+      positionBefore: async (deviceId, before, exceptAlarmId) => {
+        const r = s().positionBefore.get(deviceId, before, exceptAlarmId ?? '') as Row | undefined;
+        return r ? positionFromRow(r) : null;
+      },
       listAlarmPositions: async (alarmId, limit) => (s().listAlarmPositions.all(alarmId, limit) as Row[]).map(positionFromRow),
       prunePositions: async (before) => s().prunePositions.run(before).changes,
     };

@@ -191,6 +191,8 @@ export interface StoreTx {
   latestPosition(deviceId: string): Promise<PositionRecord | null>;
   /** The device's fixes with fixAt in [from, to], oldest first, at most `limit`. */
   listPositions(deviceId: string, from: number, to: number, limit: number): Promise<PositionRecord[]>;
+  /** The device's latest fix before `before` that is not one of `exceptAlarmId`'s (the last known place before an alarm). */
+  positionBefore(deviceId: string, before: number, exceptAlarmId: string | null): Promise<PositionRecord | null>;
   /** The alarm's own fixes (came with it or arrived while it was open), oldest first, at most `limit`. */
   listAlarmPositions(alarmId: string, limit: number): Promise<PositionRecord[]>;
   /**
