@@ -100,7 +100,7 @@ describe('GET /api/alarms/:id/positions', () => {
 });
 
 describe('R22: who sees a position, and when', () => {
-  it('off shift and no alarm: the duty officer and the manager are refused (403, audited); the admin sees it', async () => {
+  it('R22: off shift and no alarm: the duty officer and the manager are refused (403, audited); the admin sees it', async () => {
     const f = await fob('fob-4', 'sam');
     await sendPosition(f, fix(51.4, -0.2));
     const officer = await userClient(t, 'dana', 'duty_officer');
@@ -124,7 +124,7 @@ describe('R22: who sees a position, and when', () => {
     expect((await audit('position.view')).map((v) => v.actor)).toEqual(['user:ada']);
   });
 
-  it('on shift: the duty officer sees it, the manager still not; an open alarm opens it to the manager', async () => {
+  it('R22: on shift: the duty officer sees it, the manager still not; an open alarm opens it to the manager', async () => {
     const f = await fob('fob-5', 'sam');
     await t.addVisit({ workerId: 'sam', ref: 'V-2002' });
     await f.send({ i: '1-1', k: 'vs', ag: 0, v: 'V-2002' });
@@ -143,7 +143,7 @@ describe('R22: who sees a position, and when', () => {
     expect((await audit('position.view')).find((v) => v.actor === 'user:lee')?.detail).toMatchObject({ because: 'open alarm', alarmId: expect.any(String) });
   });
 
-  it("a closed alarm's track is for an admin: the duty officer is refused once it is closed", async () => {
+  it("R22: a closed alarm's track is for an admin: the duty officer is refused once it is closed", async () => {
     const f = await fob('fob-6', 'sam');
     await f.send({ i: '1-1', k: 'sos', ag: 0, l: fix(51.3, -0.3) });
     const [alarm] = await t.alarms();

@@ -67,7 +67,7 @@ async function rig() {
 }
 
 describe('positions in the forwarding (issue 20)', () => {
-  it('an SOS with a fix: the alert, webhook, e-mail and DC-09 frame carry it; the hand-over has age, accuracy and links', async () => {
+  it('R5: an SOS with a fix: the alert, webhook, e-mail and DC-09 frame carry it; the hand-over has age, accuracy and links', async () => {
     const r = await rig();
     const t0 = r.clock.now();
     await r.fob.send({ i: '1-1', k: 'sos', ag: 0, l: { la: 53.4808, lo: -2.24263, ac: 9, fa: 20, s: 'g' } });
