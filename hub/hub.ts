@@ -16,6 +16,7 @@ import { MqttBroker } from './broker/mqtt-broker.js';
 import { DeviceAuth } from './ingest/device-auth.js';
 import { FobIngest } from './ingest/fob-ingest.js';
 import { DeviceWatch } from './ingest/device-watch.js';
+import { PositionRetention } from './ingest/position-retention.js';
 import { ANY_ROLE } from './http/auth.js';
 import { RulesRuntime, type RuntimeOutputs } from './rules/rules-runtime.js';
 import { createHttpServer } from './http/http-server.js';
@@ -92,6 +93,8 @@ export class Hub implements HubServices {
   commands!: CommandService;
   /** The CLI's way in (`<data_dir>/hub.sock`); null when it could not be opened (said in the log). */
   control: ControlServer | null = null;
+  /** Hourly deletion of positions past `[positions] retention_days` (issue 20, R22). */
+  positionRetention!: PositionRetention;
   private closed = false;
   /** The first-run set-up link (issue 15 item 9): live only while no admin account exists. */
   readonly firstAdmin: FirstAdminSetup;
@@ -345,6 +348,9 @@ export class Hub implements HubServices {
     hub.control = await ControlServer.open(config.hub.data_dir, hub.commands, log.child({ component: 'control' }));
     const control = hub.control;
     if (control) undo.push(() => control.close());
+    hub.positionRetention = new PositionRetention({ store, clock, log: log.child({ component: 'positions' }), retentionDays: config.positions.retention_days });
+    hub.positionRetention.start();
+    undo.push(() => hub.positionRetention.stop());
     const listeners = hub.listeners();
     const on = Object.entries(listeners)
       .filter(([, url]) => url)
@@ -484,6 +490,7 @@ export class Hub implements HubServices {
     this.devices.stop();
     const control = this.control;
     if (control) await this.stopStep('control socket', () => control.close());
+    await this.positionRetention?.stop();
     await this.stopStep('mqtt broker', () => this.broker.close(), () => this.broker.dropConnections());
     await this.stopStep('heartbeat ingest', () => this.ingest.close());
     await this.stopStep('rules runtime', () => this.runtime.stop());

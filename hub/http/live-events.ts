@@ -8,6 +8,8 @@
  * `Last-Event-ID` (WHATWG HTML §9.2 server-sent events, "last event ID string"), and the stream starts
  * by sending, in order, every change it missed. One that was away longer than the feed keeps
  * (`[feed]` retention) gets an `alarm` event with type `reload` instead: refetch everything.
+ * A fix for an open alarm (issue 20) is the `position` topic, sent as a `position` event with
+ * `{ alarmId, deviceId }` only: never coordinates (R22), which the browser fetches with its rights.
  */
 import type { FastifyReply } from 'fastify';
 import type { HubServices } from '../hub-services.js';
