@@ -237,7 +237,8 @@ function showTilesState(panel) {
 
 /** The offline map's grid: lines through the fix at a spacing that suits the view, and its size in words. */
 function drawGrid(panel) {
-  if (!panel.map || !panel.layers) return;
+  // No view yet (the first fix is drawn right after): nothing to measure the grid by.
+  if (!panel.map || !panel.layers || !panel.fitted) return;
   const { L, map } = panel;
   panel.layers.grid.clearLayers();
   const latest = panel.data && panel.data.latest;
@@ -270,8 +271,9 @@ function updateLayers(panel) {
   layers.marker.bindTooltip(`${coordinates(p)}, ±${Math.round(p.accuracyM)} m`);
   if (!panel.fitted) {
     // First draw: the accuracy circle and the whole track in view.
-    const bounds = layers.circle.getBounds();
-    if (d.positions.length > 1) bounds.extend(layers.track.getBounds());
+    // (Computed from the fix, not the circle: layers have no bounds before the map has a view.)
+    const bounds = panel.L.latLng(at).toBounds(2 * Math.max(1, p.accuracyM));
+    for (const x of d.positions) bounds.extend([x.lat, x.lon]);
     map.fitBounds(bounds, { padding: [24, 24], maxZoom: 18 });
     panel.fitted = true;
   } else if (!map.getBounds().contains(at)) {
