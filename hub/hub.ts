@@ -14,6 +14,7 @@ import { MqttBroker } from './broker/mqtt-broker.js';
 import { DeviceAuth } from './ingest/device-auth.js';
 import { FobIngest } from './ingest/fob-ingest.js';
 import { DeviceWatch } from './ingest/device-watch.js';
+import { PositionRetention } from './ingest/position-retention.js';
 import { ANY_ROLE } from './http/auth.js';
 import { RulesRuntime, type RuntimeOutputs } from './rules/rules-runtime.js';
 import { createHttpServer } from './http/http-server.js';
@@ -84,6 +85,8 @@ export class Hub implements HubServices {
   stopStepMs = STOP_STEP_MS;
   /** Device revocations and reassignments, the CLI's included (issue 17, item 9). */
   devices!: DeviceWatch;
+  /** Hourly deletion of positions past `[positions] retention_days` (issue 20, R22). */
+  positionRetention!: PositionRetention;
   private closed = false;
   /** The first-run set-up link (issue 15 item 9): live only while no admin account exists. */
   readonly firstAdmin: FirstAdminSetup;
@@ -290,6 +293,9 @@ export class Hub implements HubServices {
     hub.httpPort = typeof addr === 'object' && addr ? addr.port : config.http.port;
 
     const resumed = await runtime.start();
+    hub.positionRetention = new PositionRetention({ store, clock, log: log.child({ component: 'positions' }), retentionDays: config.positions.retention_days });
+    hub.positionRetention.start();
+    undo.push(() => hub.positionRetention.stop());
     const listeners = hub.listeners();
     const on = Object.entries(listeners)
       .filter(([, url]) => url)
@@ -427,6 +433,7 @@ export class Hub implements HubServices {
     if (this.closed) return;
     this.closed = true;
     this.devices.stop();
+    await this.positionRetention?.stop();
     await this.stopStep('mqtt broker', () => this.broker.close(), () => this.broker.dropConnections());
     await this.stopStep('heartbeat ingest', () => this.ingest.close());
     await this.stopStep('rules runtime', () => this.runtime.stop());

@@ -207,6 +207,16 @@ export const hubConfigSchema = z
         training_valid_years: z.int().min(1).max(10).default(3),
       })
       .prefault({}),
+    /** Positions from fobs and phones (issue 20): private to the worker (R22), so kept no longer than needed. */
+    positions: z
+      .strictObject({
+        /**
+         * Days a fix is kept; the hub prunes older ones every hour. Fixes that belong to an alarm are
+         * part of its record (R19, R20) and are never pruned.
+         */
+        retention_days: z.int({ error: 'a whole number of days' }).min(1, { error: 'at least 1 day' }).max(3650).default(30),
+      })
+      .prefault({}),
     /** Which policy each alarm kind escalates under. */
     alarm_policies: z
       .partialRecord(z.enum(ALARM_KINDS), z.string())

@@ -22,6 +22,7 @@ import { registerAlarmRoutes } from './routes-alarms.js';
 import { registerWorkerRoutes } from './routes-workers.js';
 import { registerAdminRoutes } from './routes-admin.js';
 import { registerForwardingRoutes } from './routes-forwarding.js';
+import { registerPositionRoutes } from './routes-positions.js';
 import { LiveEvents } from './live-events.js';
 import { registerVocabulary } from './vocabulary-route.js';
 import type { ApiContext } from './api-context.js';
@@ -118,6 +119,7 @@ export async function registerApi(http: FastifyInstance, hub: HubServices): Prom
       registerAdminRoutes(app, ctx);
       registerForwardingRoutes(app, ctx);
       registerMapRoutes(app, ctx);
+      registerPositionRoutes(app, ctx);
     },
     { prefix: '/api' },
   );

@@ -1,6 +1,8 @@
 /**
  * Server-sent events for live dashboards: every change to an alarm (the runtime's 'alarm' events) is
- * pushed to each open /api/events stream. The browser then fetches what it shows, with its own rights.
+ * pushed to each open /api/events stream, and a `position` {alarmId, deviceId} when a fix for an open
+ * alarm arrives (issue 20; ingest emits it on the runtime). The browser then fetches what it shows,
+ * with its own rights: the event carries no coordinates (R22).
  */
 import type { FastifyReply } from 'fastify';
 import type { HubServices } from '../hub-services.js';
@@ -17,6 +19,7 @@ export class LiveEvents {
 
   constructor(hub: HubServices) {
     hub.runtime.on('alarm', (ev: { alarmId: string; type: string }) => this.broadcast('alarm', { alarmId: ev.alarmId, type: ev.type }));
+    hub.runtime.on('position', (ev: { alarmId: string; deviceId: string }) => this.broadcast('position', { alarmId: ev.alarmId, deviceId: ev.deviceId }));
   }
 
   get size(): number {

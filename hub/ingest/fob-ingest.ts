@@ -10,10 +10,12 @@ import type { Logger } from '../logger.js';
 import type { Store, StoreTx } from '../store/store.js';
 import type { Clock } from '../clock.js';
 import { EVENT, LIMITS, TOPIC, eventSource, type EventSource } from '../../shared/protocol-core.js';
-import { parseFobEvent, parseHeartbeat, statusSchema, type CommandMessage, type FobEventMessage } from '../../shared/protocol-schemas.js';
+import { parseFobEvent, parseHeartbeat, parsePosition, statusSchema, type CommandMessage, type FobEventMessage } from '../../shared/protocol-schemas.js';
+import type { Position } from '../../shared/protocol-core.js';
+import { LatestPositions, openAlarmFor, toPositionRecord } from './positions.js';
 import { isOpen } from '../rules/escalation-engine.js';
 import type { RulesRuntime, Unit } from '../rules/rules-runtime.js';
-import type { AlarmKind } from '../store/store-types.js';
+import type { AlarmKind, PositionRecord } from '../store/store-types.js';
 import { RateLimitedLog } from '../rate-limited-log.js';
 
 /**
@@ -28,12 +30,14 @@ export const REJECT_CODES = [
   'device_unassigned',
   'unknown_visit',
   'event_stale',
+  'position_invalid',
 ] as const;
 export type RejectCode = (typeof REJECT_CODES)[number];
 
 export interface IngestCounters {
   heartbeats: number;
   events: number;
+  positions: number;
   duplicates: number;
   alarms: number;
   rejected: Record<RejectCode, number>;
@@ -74,6 +78,7 @@ export class FobIngest {
   readonly counters: IngestCounters = {
     heartbeats: 0,
     events: 0,
+    positions: 0,
     duplicates: 0,
     alarms: 0,
     rejected: Object.fromEntries(REJECT_CODES.map((c) => [c, 0])) as Record<RejectCode, number>,
@@ -85,6 +90,8 @@ export class FobIngest {
   private flushing: Promise<void> | null = null;
   private lastSightingWrite = new Map<string, number>();
   private workerOf = new Map<string, string | null>();
+  /** The latest fix per known device (issue 20), for the views and the forwarding. */
+  readonly positions = new LatestPositions();
 
   constructor(private readonly o: IngestOptions) {
     this.rejections = new RateLimitedLog(o.log, o.clock);
@@ -96,6 +103,8 @@ export class FobIngest {
         return this.onEvent(deviceId, payload);
       case TOPIC.heartbeat:
         return this.onHeartbeat(deviceId, payload);
+      case TOPIC.position:
+        return this.onPosition(deviceId, payload);
       case TOPIC.status: {
         const s = statusSchema.safeParse(payload.toString('utf8'));
         if (!s.success) this.reject(deviceId, 'status_invalid', 'status rejected: status payload must be "0" or "1"');
@@ -118,6 +127,7 @@ export class FobIngest {
     }
     const ev = parsed.value;
     const now = this.o.clock.now();
+    let stored: PositionRecord | null = null;
     const outcome = await this.o.runtime
       .run(async (tx, unit) => {
         const fresh = await tx.insertFobEvent({
@@ -135,7 +145,11 @@ export class FobIngest {
         const from = eventSource(ev.i);
         // A phone-made event is the worker's action (and a sighting of them), not news of the fob.
         if (from === 'fob') await this.o.runtime.stepDevice(tx, unit, deviceId, { type: 'seen' });
-        return this.apply(tx, unit, deviceId, workerId, ev, now, from);
+        const applied = await this.apply(tx, unit, deviceId, workerId, ev, now, from);
+        // The fix that came with the event (protocol 2): stored beside it, and with its alarm when
+        // the event raised one or one of this worker's is open (docs/protocol.md, Positions).
+        if (ev.l) stored = await this.storePosition(tx, deviceId, workerId, ev.l, now, ALARM_KIND[ev.k] ? ev.i : null);
+        return applied;
       })
       .catch((err: Error) => {
         throw new Error(`event ${ev.i} from ${deviceId} could not be stored: ${err.message}`);
@@ -147,6 +161,7 @@ export class FobIngest {
       this.counters.events++;
       if (outcome !== 'ok') this.reject(deviceId, outcome.code, `event stored but changed nothing: ${outcome.why}`, { eventId: ev.i, kind: ev.k });
     }
+    if (stored) this.positionStored(stored);
     // After the PUBACK (which the broker writes when we return), the application ack.
     setImmediate(() => this.o.sendCommand(deviceId, { k: 'ack', i: ev.i }));
     if (ev.k === EVENT.hello) setImmediate(() => this.o.sendCommand(deviceId, { k: 'cfg', hb: this.o.heartbeatIntervalS }));
@@ -214,6 +229,44 @@ export class FobIngest {
     return 'ok';
   }
 
+  /**
+   * A fix on its own (`ps`, QoS 0): validated like every payload, stored, kept as the device's latest,
+   * and attached to the open alarm of its worker, whose dashboards are told (SSE `position`).
+   */
+  private async onPosition(deviceId: string, payload: Buffer): Promise<void> {
+    const parsed = parsePosition(payload);
+    if (!parsed.ok) {
+      this.reject(deviceId, 'position_invalid', `position rejected: ${parsed.error.message}`, { field: parsed.error.field });
+      return;
+    }
+    const now = this.o.clock.now();
+    const stored = await this.o.store.transaction(async (tx) => {
+      let workerId = this.workerOf.get(deviceId);
+      if (workerId === undefined) {
+        workerId = (await tx.getDevice(deviceId))?.workerId ?? null;
+        this.workerOf.set(deviceId, workerId);
+      }
+      return this.storePosition(tx, deviceId, workerId, parsed.value, now, null);
+    });
+    this.positionStored(stored);
+  }
+
+  /** Stores one fix in the caller's transaction, with the open alarm it belongs to (if any). */
+  private async storePosition(tx: StoreTx, deviceId: string, workerId: string | null, p: Position, now: number, sourceEventId: string | null): Promise<PositionRecord> {
+    // The alarm the event itself raised (same transaction), else the open alarm of this worker.
+    const alarm = (sourceEventId ? await tx.findAlarmBySource(deviceId, sourceEventId) : null) ?? (await openAlarmFor(tx, deviceId, workerId));
+    const record = toPositionRecord(p, { deviceId, workerId, alarmId: alarm && isOpen(alarm) ? alarm.id : null, receivedAt: now });
+    await tx.insertPosition(record);
+    return record;
+  }
+
+  /** After the commit: the hot latest, the count, and the dashboards of its alarm told (SSE `position`). */
+  private positionStored(p: PositionRecord): void {
+    this.positions.remember(p);
+    this.counters.positions++;
+    if (p.alarmId) this.o.runtime.emit('position', { alarmId: p.alarmId, deviceId: p.deviceId });
+  }
+
   private async onHeartbeat(deviceId: string, payload: Buffer): Promise<void> {
     const parsed = parseHeartbeat(payload);
     if (!parsed.ok) {
@@ -278,5 +331,6 @@ export class FobIngest {
    */
   forgetDevice(deviceId: string): void {
     this.workerOf.delete(deviceId);
+    this.positions.forget(deviceId);
   }
 }

@@ -1,5 +1,5 @@
 /** The SQLite schema. Bump SCHEMA_VERSION and add a step to MIGRATIONS when it changes. */
-export const SCHEMA_VERSION = 6;
+export const SCHEMA_VERSION = 9;
 
 export const SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS workers (
@@ -245,12 +245,38 @@ ALTER TABLE alarms ADD COLUMN outcome TEXT;
 ALTER TABLE alarms ADD COLUMN worker_cancelled_at INTEGER;
 `;
 
+/**
+ * Version 9: positions (issue 20). One row per fix a fob or its phone sent, on `ps` or as `l` of an
+ * event: dated `fix_at = received_at - fa` (the fob has no clock to trust, like events). `alarm_id`
+ * is set for a fix that arrived while an alarm of its device was open (or came with the alarm event):
+ * those are part of the incident record and retention never removes them (prunePositions).
+ * (Versions 7 and 8 are other branches' steps; a merge chains them before this one.)
+ */
+export const SCHEMA_V9_SQL = `
+CREATE TABLE IF NOT EXISTS positions (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  device_id TEXT NOT NULL,
+  worker_id TEXT,
+  alarm_id TEXT,
+  fix_at INTEGER NOT NULL,
+  received_at INTEGER NOT NULL,
+  lat REAL NOT NULL,
+  lon REAL NOT NULL,
+  accuracy_m INTEGER NOT NULL,
+  source TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS positions_device ON positions (device_id, fix_at);
+CREATE INDEX IF NOT EXISTS positions_alarm ON positions (alarm_id, fix_at) WHERE alarm_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS positions_received ON positions (received_at) WHERE alarm_id IS NULL;
+`;
+
 /** Steps by starting version: a new database gets everything at once; an existing one only what it lacks. */
 export const MIGRATIONS: Record<number, { to: number; sql: string }> = {
-  0: { to: 6, sql: SCHEMA_SQL + SCHEMA_V2_SQL + SCHEMA_V3_SQL + SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL },
-  1: { to: 6, sql: SCHEMA_V2_SQL + SCHEMA_V3_SQL + SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL },
-  2: { to: 6, sql: SCHEMA_V3_SQL + SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL },
-  3: { to: 6, sql: SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL },
-  4: { to: 6, sql: SCHEMA_V5_SQL + SCHEMA_V6_SQL },
-  5: { to: 6, sql: SCHEMA_V6_SQL },
+  0: { to: 9, sql: SCHEMA_SQL + SCHEMA_V2_SQL + SCHEMA_V3_SQL + SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL + SCHEMA_V9_SQL },
+  1: { to: 9, sql: SCHEMA_V2_SQL + SCHEMA_V3_SQL + SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL + SCHEMA_V9_SQL },
+  2: { to: 9, sql: SCHEMA_V3_SQL + SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL + SCHEMA_V9_SQL },
+  3: { to: 9, sql: SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL + SCHEMA_V9_SQL },
+  4: { to: 9, sql: SCHEMA_V5_SQL + SCHEMA_V6_SQL + SCHEMA_V9_SQL },
+  5: { to: 9, sql: SCHEMA_V6_SQL + SCHEMA_V9_SQL },
+  6: { to: 9, sql: SCHEMA_V9_SQL },
 };

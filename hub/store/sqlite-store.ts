@@ -17,6 +17,7 @@ import type {
   DeviceRecord,
   NoticeRecord,
   PendingEffect,
+  PositionRecord,
   StoredFobEvent,
   StoredTimelineEntry,
   TimelineEntry,
@@ -109,6 +110,20 @@ const NOTICE_COLUMNS: Record<string, string> = {
 
 const USER_COLUMNS: Record<string, string> = { name: 'name', role: 'role', passwordHash: 'password_hash', createdAt: 'created_at', disabledAt: 'disabled_at', workerId: 'worker_id' };
 const TOKEN_COLUMNS: Record<string, string> = { revokedAt: 'revoked_at', lastUsedAt: 'last_used_at' };
+
+function positionFromRow(r: Row): PositionRecord {
+  return {
+    deviceId: String(r.device_id),
+    workerId: strOrNull(r.worker_id),
+    alarmId: strOrNull(r.alarm_id),
+    fixAt: Number(r.fix_at),
+    receivedAt: Number(r.received_at),
+    lat: Number(r.lat),
+    lon: Number(r.lon),
+    accuracyM: Number(r.accuracy_m),
+    source: r.source as PositionRecord['source'],
+  };
+}
 
 function deviceFromRow(r: Row): DeviceRecord {
   return {
@@ -398,6 +413,17 @@ export class SqliteStore implements Store {
                      ORDER BY x.ref_order IS NULL, x.ref_order DESC, x.finished_at DESC, x.rowid DESC LIMIT 1) AS keep
              FROM (SELECT DISTINCT channel FROM notices) c) WHERE keep IS NOT NULL)`,
       ),
+      insertPosition: db.prepare(
+        `INSERT INTO positions (device_id, worker_id, alarm_id, fix_at, received_at, lat, lon, accuracy_m, source)
+         VALUES (@deviceId, @workerId, @alarmId, @fixAt, @receivedAt, @lat, @lon, @accuracyM, @source)`,
+      ),
+      latestPosition: db.prepare('SELECT * FROM positions WHERE device_id = ? ORDER BY fix_at DESC, id DESC LIMIT 1'),
+      listPositions: db.prepare('SELECT * FROM positions WHERE device_id = ? AND fix_at >= ? AND fix_at <= ? ORDER BY fix_at, id LIMIT ?'),
+      positionBefore: db.prepare(
+        "SELECT * FROM positions WHERE device_id = ? AND fix_at < ? AND (alarm_id IS NULL OR alarm_id <> ?) ORDER BY fix_at DESC, id DESC LIMIT 1",
+      ),
+      listAlarmPositions: db.prepare('SELECT * FROM positions WHERE alarm_id = ? ORDER BY fix_at, id LIMIT ?'),
+      prunePositions: db.prepare('DELETE FROM positions WHERE alarm_id IS NULL AND received_at < ?'),
       heartbeat: db.prepare('UPDATE devices SET last_seen_at = ?, battery = ? WHERE id = ?'),
       deadlines: db.prepare(
         `SELECT 'alarm' AS kind, id, due_at FROM alarms WHERE due_at IS NOT NULL
@@ -607,6 +633,20 @@ export class SqliteStore implements Store {
         const r = s().lastNoticeRef.get(channel) as Row | undefined;
         return r ? String(r.ref) : null;
       },
+      insertPosition: async (p) => {
+        s().insertPosition.run(p);
+      },
+      latestPosition: async (deviceId) => {
+        const r = s().latestPosition.get(deviceId) as Row | undefined;
+        return r ? positionFromRow(r) : null;
+      },
+      listPositions: async (deviceId, from, to, limit) => (s().listPositions.all(deviceId, from, to, limit) as Row[]).map(positionFromRow),
+      positionBefore: async (deviceId, before, exceptAlarmId) => {
+        const r = s().positionBefore.get(deviceId, before, exceptAlarmId ?? '') as Row | undefined;
+        return r ? positionFromRow(r) : null;
+      },
+      listAlarmPositions: async (alarmId, limit) => (s().listAlarmPositions.all(alarmId, limit) as Row[]).map(positionFromRow),
+      prunePositions: async (before) => s().prunePositions.run(before).changes,
     };
   }
 

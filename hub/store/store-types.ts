@@ -229,3 +229,23 @@ export interface ApiTokenRecord {
   revokedAt: number | null;
   lastUsedAt: number | null;
 }
+
+/** Where a position came from, in words for the API (the wire's `s` is one letter). */
+export type PositionSourceName = 'gnss' | 'phone' | 'cell';
+
+/**
+ * One position fix as the hub keeps it (issue 20). `fixAt` is the hub's dating of the fix
+ * (`receivedAt - fa`), never the fob's clock. Private to the worker (R22: hub/http/position-privacy.ts).
+ */
+export interface PositionRecord {
+  deviceId: string;
+  workerId: string | null;
+  /** The alarm it belongs to (came with it, or arrived while it was open): kept with the alarm record. */
+  alarmId: string | null;
+  fixAt: number;
+  receivedAt: number;
+  lat: number;
+  lon: number;
+  accuracyM: number;
+  source: PositionSourceName;
+}

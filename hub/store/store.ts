@@ -13,6 +13,7 @@ import type {
   DeviceRecord,
   NoticeRecord,
   PendingEffect,
+  PositionRecord,
   StoredFobEvent,
   StoredTimelineEntry,
   TimelineEntry,
@@ -184,6 +185,21 @@ export interface StoreTx {
   lastNoticeRef(channel: string): Promise<string | null>;
   /** The latest notice on a channel sent with this far-end reference (an SMS message reference or gateway id). */
   findNoticeByRef(channel: string, ref: string): Promise<NoticeRecord | null>;
+  // positions (issue 20): private to the worker (R22)
+  insertPosition(position: PositionRecord): Promise<void>;
+  /** The device's fix with the latest fix time, or null. */
+  latestPosition(deviceId: string): Promise<PositionRecord | null>;
+  /** The device's fixes with fixAt in [from, to], oldest first, at most `limit`. */
+  listPositions(deviceId: string, from: number, to: number, limit: number): Promise<PositionRecord[]>;
+  /** The device's latest fix before `before` that is not one of `exceptAlarmId`'s (the last known place before an alarm). */
+  positionBefore(deviceId: string, before: number, exceptAlarmId: string | null): Promise<PositionRecord | null>;
+  /** The alarm's own fixes (came with it or arrived while it was open), oldest first, at most `limit`. */
+  listAlarmPositions(alarmId: string, limit: number): Promise<PositionRecord[]>;
+  /**
+   * Deletes fixes received before `before` that belong to no alarm (an alarm's positions are part of
+   * its record, R19/R20, and stay). Returns how many.
+   */
+  prunePositions(before: number): Promise<number>;
   // audit of views of private details (R22) and admin actions
   appendAudit(entry: AuditEntry): Promise<void>;
   // dashboard users, sessions and API tokens (issue 6)
