@@ -917,7 +917,7 @@ async function alarmView(id) {
         'div',
         {},
         h('section', { class: 'card' }, h('h2', { text: 'Where they should be' }), visitFacts(d.visit, d.lastSighting), h('p', { class: 'muted', text: a.reason }), a.open && a.step ? h('p', { class: 'step', id: 'ladder-step' }, stepLine(a)) : null),
-        positionPanel(a.id, 'alarm'),
+        positionPanel(a.id, 'alarm', a.open),
         callPanel(a, d),
         a.workerId ? h('section', { class: 'card' }, h('h2', { text: 'Private details' }), h('p', { class: 'muted', text: 'Shown only while this alarm is active, or to roles that need them; every view is logged.' }), showPrivate, privateBox) : null,
         d.deliveries ? h('section', { class: 'card', id: 'told' }, h('h2', { text: 'Who was told' }), deliveryTable(d.deliveries)) : null,
@@ -1085,7 +1085,7 @@ async function handoverView(id) {
         h('dt', { text: 'Home address' }),
         h('dd', { 'data-field': 'homeAddress', text: w.homeAddress || '–' }),
       ),
-      positionPanel(id, 'handover'),
+      positionPanel(id, 'handover', d.alarm.open !== false),
       h('h2', { text: 'The worker' }),
       h(
         'dl',

@@ -60,14 +60,21 @@ function loadLeaflet() {
  * The panel for one alarm. A re-render of the same view (a live alarm event redraws the page) gets
  * the same element back, map and all, so nothing is fetched again and the map keeps its view.
  */
-export function positionPanel(alarmId, mode) {
+export function positionPanel(alarmId, mode, open = true) {
   const key = `${mode}:${alarmId}`;
-  if (current && current.key === key) return current.el;
+  if (current && current.key === key) {
+    // The alarm closed (or reopened) since: what this role may see has changed (R22), ask again.
+    if (current.open !== open) {
+      current.open = open;
+      void load(current);
+    }
+    return current.el;
+  }
   if (current) dispose(current);
   const body = el('div', { id: 'position-body' }, el('p', { class: 'muted', text: 'Loading the position…' }));
   const mapBox = el('div', { id: 'map', class: 'map-box no-print', role: 'img', 'aria-label': 'map of the latest position, its accuracy circle and the track since the alarm' });
   const section = el('section', { class: 'card position', id: 'position', 'data-alarm': alarmId }, el('h2', { text: 'Position' }), body);
-  current = { key, alarmId, mode, el: section, body, mapBox, map: null, layers: null, data: null, tiles: { loaded: 0, failed: 0 }, offline: null, fitted: false, loading: null, again: false };
+  current = { key, alarmId, mode, open, el: section, body, mapBox, map: null, layers: null, data: null, tiles: { loaded: 0, failed: 0 }, offline: null, fitted: false, loading: null, again: false };
   void load(current);
   return section;
 }
@@ -96,7 +103,7 @@ async function load(panel) {
         data = await deps.get(`/api/alarms/${encodeURIComponent(panel.alarmId)}/positions`);
       } catch (err) {
         // R22: a role that may not see the position is told so, in the hub's words.
-        data = { error: err.status === 403 ? `Position not shown to you: ${err.message}` : `The position could not be loaded: ${err.message}` };
+        data = { error: err.status === 403 ? `The position is ${err.message}` : `The position could not be loaded: ${err.message}` };
       }
       if (current !== panel) return;
       panel.data = data;
@@ -131,7 +138,7 @@ async function render(panel) {
   const visit = el('p', { id: 'visit-address' }, el('strong', { text: 'Visit address, to compare: ' }), visitLine(d.visit));
   const p = d.latest;
   if (!p) {
-    panel.body.replaceChildren(el('p', { id: 'position-none', class: 'big-fact', text: 'No position received from this fob since the alarm.' }), visit);
+    panel.body.replaceChildren(el('p', { id: 'position-none', class: 'big-fact', text: 'No position received from this fob (nor from the worker’s phone) for this alarm: use the visit and the last sighting.' }), visit);
     return;
   }
   const fixAt = Date.parse(p.fixAt);
@@ -154,7 +161,7 @@ async function render(panel) {
     el('dt', { text: 'Received' }),
     el('dd', { text: fmtClock(Date.parse(p.receivedAt)) }),
     el('dt', { text: 'Track' }),
-    el('dd', { id: 'position-track', text: `${d.positions.length} position${d.positions.length === 1 ? '' : 's'} since the alarm` }),
+    el('dd', { id: 'position-track', text: `${d.positions.length} position${d.positions.length === 1 ? '' : 's'}: the last one before the alarm and every one since` }),
   );
   const note = el('p', { id: 'map-tiles-note', class: 'warning', hidden: true });
   panel.note = note;
