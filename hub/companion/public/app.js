@@ -86,8 +86,7 @@ const phoneLocation = new PhoneLocation({
 function positionFor(event) {
   if (event.k === 'can') phoneLocation.workerCancelled();
   if (!ALARM_EVENTS.has(event.k)) return {};
-  phoneLocation.alarmStarted();
-  const fix = phoneLocation.freshFix();
+  const fix = phoneLocation.alarmStarted();
   return fix ? { fix } : {};
 }
 

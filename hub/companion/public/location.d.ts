@@ -35,7 +35,7 @@ export class PhoneLocation {
   permission: string;
   readonly mode: 'alarm' | 'shift' | 'off';
   setOnShift(onShift: boolean): void;
-  alarmStarted(): void;
+  alarmStarted(): PhoneFix | null;
   alarmEnded(): void;
   workerCancelled(): void;
   cleared(): void;

@@ -74,14 +74,22 @@ export class PhoneLocation {
     this.apply();
   }
 
-  /** An alarm event made or relayed by the phone: share the position until the hub closes it. */
+  /**
+   * An alarm event made or relayed by the phone: share the position until the hub closes it.
+   * Returns the fix to send with the event (or null): the event carries it, so `ps` does not send it
+   * again, and it reaches the hub with the alarm rather than before it.
+   */
   alarmStarted() {
-    if (this.alarmSince === null) this.alarmSince = this.now();
+    if (this.alarmSince !== null) return this.freshFix();
+    this.alarmSince = this.now();
+    // The fix the shift's watch has (null off shift: the watch starts now, and its first fix goes
+    // out on `ps` as soon as it comes).
+    const fix = this.freshFix();
+    this.lastSentFix = fix;
     this.apply();
-    // At once (the fix the shift's watch already has), then a fresh one now and every
-    // ALARM_POSITION_MS: the first position must not wait 15 s.
-    this.sendLatest();
+    // A fresh fix now, and every ALARM_POSITION_MS after.
     this.alarmTick();
+    return fix;
   }
 
   /**
@@ -166,9 +174,9 @@ export class PhoneLocation {
   }
 
   /**
-   * While an alarm is open, every ALARM_POSITION_MS: a fresh fix is asked for and sent on `ps`
-   * (a fix already sent is not sent twice; with no fresh fix nothing is sent and the office sees
-   * the age of the last one grow).
+   * While an alarm is open, every ALARM_POSITION_MS: the newest fix not yet sent goes on `ps` (from
+   * the watch, or from the fresh fix asked for at the previous tick), and a fresh fix is asked for.
+   * With no new fix nothing is sent, and the office sees the age of the last one grow.
    */
   alarmTick() {
     if (this.alarmSince === null) return;
@@ -176,16 +184,11 @@ export class PhoneLocation {
       this.alarmEnded();
       return;
     }
+    this.sendLatest();
     if (!this.geo || this.permission === 'denied') return;
     this.geo.getCurrentPosition(
-      (p) => {
-        this.got(p);
-        this.sendLatest();
-      },
-      (err) => {
-        this.failed(err);
-        this.sendLatest();
-      },
+      (p) => this.got(p),
+      (err) => this.failed(err),
       { enableHighAccuracy: true, maximumAge: 5000, timeout: 10_000 },
     );
   }
