@@ -63,8 +63,10 @@ function loadLeaflet() {
 export function positionPanel(alarmId, mode, open = true) {
   const key = `${mode}:${alarmId}`;
   if (current && current.key === key) {
-    // The alarm closed (or reopened) since: what this role may see has changed (R22), ask again.
-    if (current.open !== open) {
+    // Asked again when the alarm closed (or reopened) since, as what this role may see has changed
+    // (R22), or when the officer comes back to this view from another (the card was off screen and
+    // missed the live events). A live re-render of the view on screen reuses it as it is.
+    if (current.open !== open || !current.el.isConnected) {
       current.open = open;
       void load(current);
     }
@@ -81,7 +83,8 @@ export function positionPanel(alarmId, mode, open = true) {
 
 /** The live `position` event ({ alarmId, deviceId }), or a reconnection ({}): fetch and redraw in place. */
 export function onPositionEvent(data) {
-  if (!current || (data && data.alarmId && data.alarmId !== current.alarmId)) return;
+  // Only for the card on screen: every fetch is a view of the worker's position in the audit log (R22).
+  if (!current || !current.el.isConnected || (data && data.alarmId && data.alarmId !== current.alarmId)) return;
   void load(current);
 }
 
