@@ -143,6 +143,21 @@ export const alertSchema = z.strictObject({
   summary: z.string().max(512),
   /** How the officer closed it (genuine, false_alarm, ...); absent or null while open or when the hub closed it. */
   outcome: z.string().max(32).nullable().optional(),
+  /**
+   * Protocol 2 (issue 20): the worker's latest known position while the alarm is open (the fix it
+   * came with or a later one, else the last before it); absent or null when there is none or once it
+   * is closed (R22: the position goes out only while someone needs it).
+   */
+  position: z
+    .strictObject({
+      lat: z.number().min(-90).max(90),
+      lon: z.number().min(-180).max(180),
+      accuracyM: z.int().min(0).max(LIMITS.positionAccuracyMaxMetres),
+      fixAt: z.iso.datetime(),
+      source: z.enum(['gnss', 'phone', 'cell']),
+    })
+    .nullable()
+    .optional(),
 });
 
 export type HeartbeatMessage = z.infer<typeof heartbeatSchema>;

@@ -5,12 +5,17 @@
  * Bluetooth.)
  */
 import mqtt, { type MqttClient } from 'mqtt';
-import { commandTopic, deviceTopic, statusTopic, TOPIC } from '../shared/protocol-core.js';
+import { commandTopic, deviceTopic, positionTopic, statusTopic, TOPIC, type Position } from '../shared/protocol-core.js';
 import type { SimulatedPuck, UartMessage } from '../firmware/sim/puck-sim.js';
 
 export class BleRelay {
   /** Tests: while true, commands from the hub (acks included) are not passed to the fob. */
   holdCommands = false;
+  /**
+   * Issue 20: the phone's own position for an event it relays (as the companion adds
+   * `navigator.geolocation`'s fix as `l`), or undefined for none. Set by the simulator.
+   */
+  phoneFix: (() => Position | undefined) | null = null;
 
   private constructor(
     private readonly puck: SimulatedPuck,
@@ -41,7 +46,19 @@ export class BleRelay {
 
   private forward(m: UartMessage): void {
     if (m.leaf !== TOPIC.event && m.leaf !== TOPIC.heartbeat && m.leaf !== TOPIC.status) return;
-    if (this.client.connected) this.client.publish(deviceTopic(this.deviceId, m.leaf), m.json, { qos: m.leaf === TOPIC.heartbeat ? 0 : 1 });
+    let json = m.json;
+    const l = m.leaf === TOPIC.event ? this.phoneFix?.() : undefined;
+    if (l) {
+      // The fob's event as it came, with the phone's fix added unless the fob sent one itself.
+      const ev = JSON.parse(json) as Record<string, unknown>;
+      if (ev.l === undefined) json = JSON.stringify({ ...ev, l });
+    }
+    if (this.client.connected) this.client.publish(deviceTopic(this.deviceId, m.leaf), json, { qos: m.leaf === TOPIC.heartbeat ? 0 : 1 });
+  }
+
+  /** The phone's position on its own (`ps`, QoS 0). */
+  publishPosition(p: Position): void {
+    if (this.client.connected) this.client.publish(positionTopic(this.deviceId), JSON.stringify(p), { qos: 0 });
   }
 
   /** The phone loses the hub (or the fob): the fob is told the link is down. */

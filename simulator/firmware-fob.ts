@@ -14,6 +14,7 @@ import { FOB_STORAGE } from '../shared/vocabulary.js';
 import { BleRelay } from './ble-relay.js';
 import type { Gesture } from './scenario/scenario-schema.js';
 import type { VirtualFob, VirtualFobFactory, VirtualFobSpec } from './virtual-fob.js';
+import { TrackPosition, type TrackFix } from './track-position.js';
 
 const PRESS_MS: Record<string, number> = { S: 150, L: 1500, H: 3200 };
 
@@ -25,6 +26,10 @@ class FirmwareFob implements VirtualFob {
   private relay: BleRelay | null = null;
   private dead = false;
   private seen = new Set<string>();
+  /** Scenario time, for the phone's fix ages (the board's own clock counts from its boot). */
+  private now: number;
+  /** The worker's phone's position (a Puck.js relays through the phone, which adds it). */
+  private readonly phone = new TrackPosition();
   readonly storage: Record<string, string>;
 
   constructor(
@@ -33,6 +38,7 @@ class FirmwareFob implements VirtualFob {
   ) {
     this.deviceId = spec.deviceId;
     this.board = spec.board;
+    this.now = spec.clockStart;
     this.storage = { [FOB_STORAGE.identity]: JSON.stringify({ id: spec.deviceId, pw: spec.secret, h: spec.hubHost, p: spec.hubPort }) };
     if (spec.board === 'puck') {
       this.puck = new SimulatedPuck(script, this.storage);
@@ -62,6 +68,7 @@ class FirmwareFob implements VirtualFob {
     if (this.puck) {
       this.puck.boot();
       this.relay = await BleRelay.start(this.puck, { url: `mqtt://${this.spec.hubHost}:${this.spec.hubPort}`, deviceId: this.deviceId, secret: this.spec.secret });
+      this.relay.phoneFix = () => this.phone.forEvent(this.now);
       this.puck.advance(1500);
     } else {
       this.rak!.boot();
@@ -80,9 +87,11 @@ class FirmwareFob implements VirtualFob {
   }
 
   async advance(ms: number): Promise<void> {
+    this.now += ms;
     if (this.dead) return;
     if (this.puck) {
       this.puck.advance(ms);
+      this.phonePs();
       return;
     }
     // Real I/O between slices: the modem's replies and the hub's packets arrive in real time.
@@ -95,6 +104,27 @@ class FirmwareFob implements VirtualFob {
       await new Promise((r) => setImmediate(r));
       if (rak.modem.activity !== before) await new Promise((r) => setTimeout(r, 1));
     }
+  }
+
+  /**
+   * A Puck.js has no receiver of its own: the phone relaying it adds its position (issue 20). The
+   * RAK5010's GNSS is read by its firmware (branch gnss), which this build does not have yet.
+   */
+  setPosition(fix: TrackFix | null): boolean {
+    if (!this.puck) return false;
+    this.phone.set(fix, this.now);
+    this.phonePs();
+    return true;
+  }
+
+  private phonePs(): void {
+    // "Faster while an alarm is open": the phone knows an alarm is on from what it relayed.
+    const p = this.phone.duePs(this.now, this.alarmRelayed());
+    if (p && !this.dead) this.relay?.publishPosition(p);
+  }
+
+  private alarmRelayed(): boolean {
+    return this.puck !== null && this.puck.events().some((e) => e.k === 'sos' || e.k === 'cov');
   }
 
   setBattery(percent: number): void {

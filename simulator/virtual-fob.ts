@@ -3,6 +3,7 @@
  * the emitted firmware bundle over a simulated board; all of them speak real MQTT to a real hub.
  */
 import type { Gesture } from './scenario/scenario-schema.js';
+import type { TrackFix } from './track-position.js';
 
 export interface VirtualFob {
   readonly deviceId: string;
@@ -20,6 +21,11 @@ export interface VirtualFob {
   kill(): void;
   /** Power-cycle: the fob restarts from what it kept in flash. */
   reboot(): Promise<void>;
+  /**
+   * Issue 20: where the worker is now (a track point), or null when the fix is lost (indoors). False
+   * when this fob cannot send positions (the RAK5010 firmware here has no GNSS reading yet).
+   */
+  setPosition(fix: TrackFix | null): boolean;
   /** Times the buzzer sounded. */
   soundCount(): number;
   /** Events the fob raised (each once, whatever the retries). */

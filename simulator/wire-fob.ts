@@ -15,11 +15,13 @@ import {
   eventTopic,
   heartbeatTopic,
   makeEventId,
+  positionTopic,
   statusTopic,
   type FobEvent,
 } from '../shared/protocol-core.js';
 import type { Gesture } from './scenario/scenario-schema.js';
 import type { VirtualFob, VirtualFobSpec } from './virtual-fob.js';
+import { TrackPosition, type TrackFix } from './track-position.js';
 
 const GESTURE_EVENT: Record<Gesture, FobEvent['k']> = {
   loud_sos: EVENT.sos,
@@ -57,6 +59,7 @@ export class WireFob implements VirtualFob {
   private linkUp = true;
   private dead = false;
   private alarmActive: string | null = null;
+  private readonly position = new TrackPosition();
 
   constructor(private readonly spec: VirtualFobSpec) {
     this.deviceId = spec.deviceId;
@@ -123,7 +126,8 @@ export class WireFob implements VirtualFob {
       if (p.nextTryAt > this.now) continue;
       p.tries++;
       p.nextTryAt = this.now + Math.min(300_000, 5000 * 2 ** (p.tries - 1));
-      const ev = { ...p.ev, ag: Math.max(0, Math.round((this.now - p.createdAt) / 1000)) };
+      const waited = Math.max(0, Math.round((this.now - p.createdAt) / 1000));
+      const ev = { ...p.ev, ag: waited, ...(p.ev.l ? { l: { ...p.ev.l, fa: p.ev.l.fa + waited } } : {}) };
       c.publish(eventTopic(this.deviceId), encodeEvent(ev), { qos: 1 });
     }
   }
@@ -137,6 +141,9 @@ export class WireFob implements VirtualFob {
     if (gesture === 'loud_sos') this.sounds++;
     if (gesture === 'loud_sos' || gesture === 'covert_sos') this.alarmActive = ev.i;
     if (gesture === 'cancel') this.alarmActive = null;
+    // Protocol 2: a fresh fix travels with the event; its age is counted from now, like `ag`.
+    const l = this.position.forEvent(this.now);
+    if (l) ev.l = l;
     this.enqueue(ev);
   }
 
@@ -148,7 +155,19 @@ export class WireFob implements VirtualFob {
       this.nextBeatAt += this.hbIntervalMs;
       this.client?.publish(heartbeatTopic(this.deviceId), encodeHeartbeat({ n: this.beats++, b: this.battery, m: 1, u: Math.round((this.now - this.bootedAt) / 1000), q: this.outbox.length }), { qos: 0 });
     }
+    this.sendPosition();
     this.flush();
+  }
+
+  setPosition(fix: TrackFix | null): boolean {
+    this.position.set(fix, this.now);
+    this.sendPosition();
+    return true;
+  }
+
+  private sendPosition(): void {
+    const p = this.position.duePs(this.now, this.alarmActive !== null);
+    if (p && this.client && !this.dead) this.client.publish(positionTopic(this.deviceId), JSON.stringify(p), { qos: 0 });
   }
 
   setBattery(percent: number): void {

@@ -13,6 +13,7 @@ import { ALARM_OUTCOMES, type AlarmRecord, type WorkerRecord } from '../store/st
 import { summariseDeliveries } from '../notifiers/delivery-summary.js';
 import type { Store, StoreTx } from '../store/store.js';
 import { CallbackDueWatch } from './callback-due.js';
+import { handoverPositions } from './routes-positions.js';
 
 const idParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'must be an alarm id' }) });
 const CALLBACK_MS = 5 * 60_000;
@@ -219,13 +220,19 @@ export function registerAlarmRoutes(app: ApiApp, { hub, live }: ApiContext): voi
       if (!view || Object.keys(view.details).length === 0) {
         throw new ApiError(403, view?.withheld[0]?.reason ?? 'you may not see this worker’s private details');
       }
-      if (isOpen(alarm)) await hub.runtime.addNote(alarm.id, by(req), 'handover_viewed', { fields: Object.keys(view.details) });
+      const sighting = state?.lastSighting ?? null;
+      const where = await handoverPositions(hub.store, req.principal!, alarm, sighting?.at ?? null, now());
+      if (isOpen(alarm)) await hub.runtime.addNote(alarm.id, by(req), 'handover_viewed', { fields: Object.keys(view.details), position: where.position !== null });
       return {
         alarm: alarmView(alarm, worker.name),
         worker: { id: worker.id, name: worker.name, ...view.details },
         withheld: view.withheld,
         visit: visit ? visitView(visit) : null,
-        lastSighting: state?.lastSighting ?? null,
+        // R14: the last confirmed sighting with its place: the visit, and the fix nearest before it.
+        lastSighting: sighting ? { ...sighting, position: where.sightingPosition } : null,
+        // Issue 20: the latest known position, its age and accuracy, geo: and OpenStreetMap links.
+        position: where.position,
+        positionWithheld: where.positionWithheld,
         device: device ? { id: device.id, board: device.board, lastSeenAt: device.lastSeenAt, battery: device.battery, online: device.online } : null,
         script: scriptState(timeline),
         contacts,

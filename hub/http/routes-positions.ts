@@ -9,8 +9,9 @@ import { activeAlarmOf } from './privacy.js';
 import { decidePositionView, type PositionContext } from './position-privacy.js';
 import { alarmTrack } from '../ingest/positions.js';
 import { currentVisit } from './views.js';
-import type { PositionRecord } from '../store/store-types.js';
-import type { StoreTx } from '../store/store.js';
+import type { AlarmRecord, PositionRecord } from '../store/store-types.js';
+import type { Store, StoreTx } from '../store/store.js';
+import { ageSeconds, ageWords, geoUri, osmUrl } from '../notifiers/position-text.js';
 
 const alarmParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'must be an alarm id' }) });
 const workerParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'must be a worker id' }) });
@@ -118,4 +119,36 @@ export function registerPositionRoutes(app: ApiApp, { hub }: ApiContext): void {
       });
     },
   );
+}
+
+/** A fix for the police: where, how sure, how old at `now`, and the links a phone or a browser opens. */
+export function policePosition(p: PositionRecord, now: number) {
+  const ageS = ageSeconds(p, now);
+  return { ...positionView(p), ageS, age: ageWords(ageS), geoUri: geoUri(p), osmUrl: osmUrl(p) };
+}
+
+/**
+ * The hand-over's position block (R5 lists location first; issue 20): the alarm's latest fix and the
+ * fix nearest before the last confirmed sighting (R14's place), under the same R22 rule as the
+ * positions API, its view or refusal in the audit log in the same transaction.
+ */
+export async function handoverPositions(store: Store, principal: Principal, alarm: AlarmRecord, sightingAt: number | null, now: number) {
+  return store.transaction(async (tx) => {
+    const d = decidePositionView(principal.role, { scope: 'alarm', alarmOpen: isOpen(alarm), onShift: false });
+    const subject = alarm.workerId ? `worker:${alarm.workerId}` : 'worker:unknown';
+    const context = `police_handover:${alarm.id}`;
+    if (!d.allowed) {
+      await tx.appendAudit({ at: now, actor: principal.actor, action: 'position.refused', subject, detail: { context, role: principal.role, reason: d.reason, alarmId: alarm.id } });
+      return { position: null, sightingPosition: null, positionWithheld: d.reason };
+    }
+    const track = await alarmTrack(tx, alarm);
+    let atSighting: PositionRecord | null = null;
+    if (sightingAt !== null && alarm.deviceId) atSighting = await tx.positionBefore(alarm.deviceId, sightingAt + 1, null);
+    await tx.appendAudit({ at: now, actor: principal.actor, action: 'position.view', subject, detail: { context, role: principal.role, because: d.because, alarmId: alarm.id, fixes: track.latest ? 1 : 0 } });
+    return {
+      position: track.latest ? policePosition(track.latest, now) : null,
+      sightingPosition: atSighting ? policePosition(atSighting, now) : null,
+      positionWithheld: null,
+    };
+  });
 }

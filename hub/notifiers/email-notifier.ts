@@ -2,10 +2,13 @@
  * E-mail through an SMTP relay (nodemailer). Plain text a person reads at a glance on a phone: who,
  * what, where (the visit reference: the address is behind the link, for roles that may see it),
  * when, and the link. Nothing private (R22): a Notice carries no phone, address or medical detail,
- * and this file adds none.
+ * and this file adds none. The one private thing it may carry is the worker's latest position, and
+ * only while the alarm is open (the alert's `position`, issue 20): the people on the ladder are the
+ * ones who need to know where to go (R5 puts location first).
  */
 import nodemailer, { type Transporter } from 'nodemailer';
 import { DeliveryError, type DeliveryOutcome, type Notice, type Notifier } from './notifier.js';
+import { positionLine } from './position-text.js';
 
 const KIND_TEXT: Record<string, string> = {
   sos: 'SOS alarm',
@@ -111,6 +114,8 @@ export function emailText(notice: Notice, hubName: string): string {
     `Who:    ${who}${a.workerId && a.workerName ? ` (${a.workerId})` : ''}`,
     `What:   ${a.summary}`,
     `Where:  ${a.visitRef ? `visit ${a.visitRef} (the address is in the dashboard)` : 'no visit in progress'}`,
+    // Issue 20: the latest known position and a map link, while the alarm is open (absent otherwise).
+    ...(a.position ? [`Last known position: ${positionLine(a.position, Date.parse(a.at))}`] : notice.event === 'closed' ? [] : ['Last known position: none (the fob and the phone have sent none the hub could use)']),
     `When:   raised ${utc(a.raisedAt)}`,
     `Status: ${STATE_TEXT[a.state] ?? a.state}${notice.event === 'closed' ? '' : `, escalation level ${a.level + 1}`}`,
     '',

@@ -5,14 +5,10 @@
  * `position` (docs/protocol.md, Alerts). Pure.
  */
 import type { PositionRecord } from '../store/store-types.js';
+import type { AlertMessage } from '../../shared/protocol-schemas.js';
 
-export interface AlertPosition {
-  lat: number;
-  lon: number;
-  accuracyM: number;
-  fixAt: string;
-  source: PositionRecord['source'];
-}
+/** The alert's `position` (shared/protocol-schemas.ts, alertSchema). */
+export type AlertPosition = NonNullable<AlertMessage['position']>;
 
 /** RFC 5870 §3: `geo:<lat>,<lon>;u=<uncertainty in metres>`. */
 export function geoUri(p: Pick<PositionRecord, 'lat' | 'lon' | 'accuracyM'>): string {
@@ -40,9 +36,10 @@ export function ageWords(seconds: number): string {
 
 const SOURCE_WORDS: Record<PositionRecord['source'], string> = { gnss: "the fob's GPS", phone: "the worker's phone", cell: 'a mobile-network estimate' };
 
-/** One line for an e-mail or an SMS: what, how sure, how old, from what, and the map link. */
-export function positionLine(p: PositionRecord, now: number): string {
-  return `Last known position: ${p.lat}, ${p.lon} (within ${p.accuracyM} m, ${ageWords(ageSeconds(p, now))} old, from ${SOURCE_WORDS[p.source]}): ${osmUrl(p)}`;
+/** One line for an e-mail: where, how sure, how old at `now`, from what, and the map link. */
+export function positionLine(p: AlertPosition, now: number): string {
+  const age = ageWords(ageSeconds({ fixAt: Date.parse(p.fixAt) }, now));
+  return `${p.lat}, ${p.lon} (within ${p.accuracyM} m, fix ${age} old at ${new Date(now).toISOString().slice(11, 19)} UTC, from ${SOURCE_WORDS[p.source]}): ${osmUrl(p)}`;
 }
 
 export function alertPosition(p: PositionRecord): AlertPosition {

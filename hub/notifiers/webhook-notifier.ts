@@ -5,6 +5,7 @@
  */
 import { createHmac } from 'node:crypto';
 import { DeliveryError, type DeliveryOutcome, type Notice, type Notifier } from './notifier.js';
+import type { AlertMessage } from '../../shared/protocol-schemas.js';
 
 export const WEBHOOK_SCHEMA_VERSION = 1;
 export const SIGNATURE_HEADER = 'lonewatch-signature';
@@ -38,6 +39,7 @@ export interface WebhookPayload {
     workerName: string | null;
     visitRef: string | null;
     deviceId: string | null;
+    position: AlertMessage['position'] | null;
   };
   recipient: { id: string; name: string; role: string } | null;
   /**
@@ -71,6 +73,8 @@ export function webhookPayload(notice: Notice): WebhookPayload {
       workerName: a.workerName,
       visitRef: a.visitRef,
       deviceId: a.deviceId,
+      // Issue 20: the worker's latest known position while the alarm is open, else null.
+      position: a.position ?? null,
     },
     // Only who is told and in which role: never a phone number or address.
     recipient: notice.recipient ? { id: notice.recipient.id, name: notice.recipient.name, role: notice.recipient.role } : null,

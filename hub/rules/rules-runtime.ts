@@ -24,6 +24,8 @@ import type { EscalationPolicy, Target } from './escalation-policy.js';
 import type { Recipient } from '../notifiers/notifier.js';
 import { channelInfo, isForwardingChannel } from '../notifiers/channel-registry.js';
 import { isDrillDevice, isDrillWorker } from './drill.js';
+import { alarmTrack } from '../ingest/positions.js';
+import { alertPosition } from '../notifiers/position-text.js';
 
 const DAY = 24 * 3600_000;
 
@@ -570,10 +572,12 @@ export class RulesRuntime extends EventEmitter {
     const found = await this.o.store.read(async (tx) => {
       const alarm = await tx.getAlarm(alarmId);
       const worker = alarm?.workerId ? await tx.getWorker(alarm.workerId) : null;
-      return alarm ? { alarm, worker } : null;
+      // Issue 20: the latest known position goes out with the alarm while it is open (R22).
+      const position = alarm && isOpen(alarm) ? (await alarmTrack(tx, alarm)).latest : null;
+      return alarm ? { alarm, worker, position } : null;
     });
     if (!found) return null;
-    const { alarm, worker } = found;
+    const { alarm, worker, position } = found;
     return {
       v: PROTOCOL_VERSION,
       alarmId: alarm.id,
@@ -591,6 +595,7 @@ export class RulesRuntime extends EventEmitter {
       drill: alarm.drill,
       summary: summarise(alarm, worker?.name ?? null),
       outcome: alarm.outcome,
+      position: position ? alertPosition(position) : null,
     };
   }
 

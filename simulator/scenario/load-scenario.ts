@@ -76,6 +76,11 @@ export function parseScenario(text: string, file: string): Scenario {
     devices.add(w.device);
   });
   const total = parseDuration(s.duration)!;
+  s.workers.forEach((w, i) => {
+    w.track.forEach((p, j) => {
+      if (parseDuration(p.at)! > total) problems.push({ line: locate(text, ['workers', i, 'track']), message: `workers.${i}.track.${j}.at: ${p.at} is after the end of the scenario (${s.duration})` });
+    });
+  });
   s.visits.forEach((v, i) => {
     if (!workers.has(v.worker)) problems.push({ line: locate(text, ['visits', i, 'worker']), message: `visits.${i}.worker: no worker "${v.worker}"` });
     if (parseDuration(v.end)! <= parseDuration(v.start)!) problems.push({ line: locate(text, ['visits', i, 'end']), message: `visits.${i}.end: must be after start` });
@@ -86,8 +91,11 @@ export function parseScenario(text: string, file: string): Scenario {
   });
   s.expect.forEach((e, i) => {
     if (e.worker && !workers.has(e.worker)) problems.push({ line: locate(text, ['expect', i, 'worker']), message: `expect.${i}.worker: no worker "${e.worker}"` });
-    const says = [e.alarm, e.nothing_raised, e.fob_silent, e.delivered_once, e.police_advised].some((x) => x !== undefined);
-    if (!says) problems.push({ line: locate(text, ['expect', i]), message: `expect.${i}: says nothing to check (alarm, nothing_raised, fob_silent, delivered_once or police_advised)` });
+    const says = [e.alarm, e.nothing_raised, e.fob_silent, e.delivered_once, e.police_advised, e.police_position_max_age, e.police_position].some((x) => x !== undefined);
+    if (!says) problems.push({ line: locate(text, ['expect', i]), message: `expect.${i}: says nothing to check (alarm, nothing_raised, fob_silent, delivered_once, police_advised, police_position_max_age or police_position)` });
+    if ((e.police_position_max_age !== undefined || e.police_position !== undefined) && !s.script.some((x) => x.action === 'officer' && x.do === 'handover')) {
+      problems.push({ line: locate(text, ['expect', i]), message: `expect.${i}: a police position is checked in a hand-over: add an officer step with do = "handover"` });
+    }
     if ((e.level !== undefined || e.state !== undefined || e.within !== undefined) && !e.alarm) {
       problems.push({ line: locate(text, ['expect', i]), message: `expect.${i}: level, state and within need an alarm kind` });
     }

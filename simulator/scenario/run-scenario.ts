@@ -12,6 +12,20 @@ import { startSimHub } from '../sim-hub.js';
 import { formatDuration, parseDuration } from './durations.js';
 import type { Expectation, Scenario, ScriptStep } from './scenario-schema.js';
 import type { TimelineStepType } from '../../shared/vocabulary.js';
+import { POSITION_SOURCE } from '../../shared/protocol-core.js';
+import { handoverPositions, type policePosition } from '../../hub/http/routes-positions.js';
+import type { Principal } from '../../hub/http/auth.js';
+
+/** The drill's duty officer, as the hand-over's R22 check and audit see them. */
+const DRILL_OFFICER: Principal = { kind: 'user', id: 'drill-officer', name: 'Drill officer', role: 'duty_officer', actor: 'drill:officer', workerId: null };
+
+/** A police hand-over made during the run (issue 20): what it said about where the worker was. */
+interface PolicePack {
+  alarmId: string;
+  workerId: string | null;
+  at: number;
+  position: ReturnType<typeof policePosition> | null;
+}
 
 export const SCENARIO_START = Date.UTC(2026, 10, 23, 8, 0, 0);
 
@@ -100,6 +114,12 @@ export async function runScenario(s: Scenario, opts: RunOptions): Promise<Scenar
     say(`${s.name}: ${s.workers.length} fob(s) up, running ${s.duration} of scenario time`);
 
     const steps = [...s.script].sort((a, b) => parseDuration(a.at)! - parseDuration(b.at)!);
+    const packs: PolicePack[] = [];
+    // Issue 20: every worker's track, in time order, applied as the clock passes each point.
+    const track = s.workers
+      .flatMap((w) => w.track.map((p) => ({ worker: w.id, at: SCENARIO_START + parseDuration(p.at)!, point: p })))
+      .sort((a, b) => a.at - b.at);
+    let nextPoint = 0;
     const end = SCENARIO_START + parseDuration(s.duration)!;
     const relinks: { at: number; worker: string }[] = [];
     let next = 0;
@@ -115,6 +135,15 @@ export async function runScenario(s: Scenario, opts: RunOptions): Promise<Scenar
       await sim.settle();
       await pause();
       await sim.settle();
+      while (nextPoint < track.length && track[nextPoint].at <= sim.clock.now()) {
+        const { worker, point } = track[nextPoint++];
+        const fix = 'no_fix' in point ? null : { la: point.lat, lo: point.lon, ac: point.accuracy_m, s: POSITION_SOURCE[point.source] };
+        
+        const took = fobs.get(worker)!.setPosition(fix);
+        const at = `+${formatDuration(sim.clock.now() - SCENARIO_START)}`;
+        if (!took) say(`${at} ${worker}: this fob cannot send positions (the RAK5010 firmware reads no GNSS in this build): track point ignored`);
+        else say(`${at} ${worker}: ${'no_fix' in point ? 'fix lost (indoors)' : `at ${point.lat}, ${point.lon} (${point.source === 'phone' ? "the phone's fix" : point.source})`}`);
+      }
       while (next < steps.length && SCENARIO_START + parseDuration(steps[next].at)! <= sim.clock.now()) {
         await act(steps[next]);
         busyUntil = sim.clock.now() + 30_000;
@@ -144,6 +173,16 @@ export async function runScenario(s: Scenario, opts: RunOptions): Promise<Scenar
         const open = (await store.read((tx) => tx.listAlarms({ open: true }))).filter((a) => !step.alarm || a.kind === step.alarm);
         if (open.length === 0) {
           say(`${at} officer: no open alarm to ${step.do}`);
+          return;
+        }
+        if (step.do === 'handover') {
+          // What GET /api/alarms/:id/handover puts under "Last known position", audited as it is there.
+          const alarm = open[0];
+          const sighting = alarm.workerId ? ((await store.read((tx) => tx.getCheckinState(alarm.workerId!)))?.lastSighting ?? null) : null;
+          const where = await handoverPositions(store, DRILL_OFFICER, alarm, sighting?.at ?? null, sim.clock.now());
+          packs.push({ alarmId: alarm.id, workerId: alarm.workerId, at: sim.clock.now(), position: where.position });
+          const p = where.position;
+          say(`${at} officer: police hand-over for ${alarm.kind}: ${p ? `last known position ${p.lat}, ${p.lon} (within ${p.accuracyM} m, ${p.age} old, ${p.source})` : where.positionWithheld ? `position withheld: ${where.positionWithheld}` : 'no position known'}`);
           return;
         }
         const input = step.do === 'cancel' ? { type: 'cancel' as const, by: 'drill:officer', source: 'officer' as const } : step.do === 'resolve'
@@ -204,6 +243,16 @@ export async function runScenario(s: Scenario, opts: RunOptions): Promise<Scenar
       if (e.police_advised) {
         const advised = matching.some((a) => (tl.get(a.id) ?? []).some((t) => t.type === 'police_advised'));
         return { expectation: `999 advised${who}`, met: advised, detail: advised ? 'advised' : 'not advised' };
+      }
+      if (e.police_position_max_age !== undefined || e.police_position !== undefined) {
+        const pack = packs.filter((p) => !e.worker || p.workerId === e.worker).at(-1);
+        const label = `police hand-over${who} had a position${e.police_position_max_age ? ` no older than ${e.police_position_max_age}` : ''}${e.police_position ? ` at ${e.police_position.join(', ')}` : ''}`;
+        if (!pack) return { expectation: label, met: false, detail: 'no hand-over was made (script an officer step with do = "handover")' };
+        const p = pack.position;
+        if (!p) return { expectation: label, met: false, detail: `the hand-over at +${formatDuration(pack.at - SCENARIO_START)} had no position` };
+        const fresh = e.police_position_max_age === undefined || p.ageS * 1000 <= parseDuration(e.police_position_max_age)!;
+        const place = e.police_position === undefined || (p.lat === e.police_position[0] && p.lon === e.police_position[1]);
+        return { expectation: label, met: fresh && place, detail: `at +${formatDuration(pack.at - SCENARIO_START)}: ${p.lat}, ${p.lon}, within ${p.accuracyM} m, ${p.age} old (${p.source})` };
       }
       const alarm = matching[0];
       const label = `${e.alarm}${who}`;

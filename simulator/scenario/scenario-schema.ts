@@ -30,6 +30,25 @@ export const scenarioSchema = z.strictObject({
         device: id,
         battery: z.int().min(0).max(100).default(90),
         training_date: z.iso.date().default('2026-01-01'),
+        /**
+         * Issue 20: where the worker walks. Each point is where they are from `at` on (the fob's GNSS,
+         * or for a Puck.js the phone relaying it, holds a fix there); `no_fix = true` is the fix lost
+         * (indoors): the last one is kept and grows old.
+         */
+        track: z
+          .array(
+            z.union([
+              z.strictObject({
+                at: duration,
+                lat: z.number().min(-90).max(90),
+                lon: z.number().min(-180).max(180),
+                accuracy_m: z.int().min(0).max(100_000).default(10),
+                source: z.enum(['gnss', 'phone', 'cell']).default('gnss'),
+              }),
+              z.strictObject({ at: duration, no_fix: z.literal(true) }),
+            ]),
+          )
+          .default([]),
       }),
     )
     .min(1),
@@ -56,7 +75,7 @@ export const scenarioSchema = z.strictObject({
         z.strictObject({ at: duration, worker: id, action: z.literal('link_up'), label: z.string().optional() }),
         z.strictObject({ at: duration, worker: id, action: z.literal('silent'), label: z.string().optional() }),
         z.strictObject({ at: duration, worker: id, action: z.literal('reboot'), label: z.string().optional() }),
-        z.strictObject({ at: duration, action: z.literal('officer'), do: z.enum(['acknowledge', 'resolve', 'cancel']), alarm: z.string().optional(), label: z.string().optional() }),
+        z.strictObject({ at: duration, action: z.literal('officer'), do: z.enum(['acknowledge', 'resolve', 'cancel', 'handover']), alarm: z.string().optional(), label: z.string().optional() }),
       ]),
     )
     .default([]),
@@ -81,6 +100,13 @@ export const scenarioSchema = z.strictObject({
         delivered_once: z.boolean().optional(),
         /** 999 was advised (R13, 003). */
         police_advised: z.boolean().optional(),
+        /**
+         * Issue 20: the last police hand-over made for this worker's alarm (an `officer` step with
+         * `do = "handover"`) had a position no older than this...
+         */
+        police_position_max_age: duration.optional(),
+        /** ...and it was this one, [lat, lon] (the last known before the fix was lost, say). */
+        police_position: z.tuple([z.number().min(-90).max(90), z.number().min(-180).max(180)]).optional(),
       }),
     )
     .min(1),

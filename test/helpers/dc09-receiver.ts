@@ -58,6 +58,14 @@ export interface ReceivedFrame {
   pad: string | null;
   data: string | null;
   timestamp: number | null;
+  /** Extended data blocks after the data block, without their brackets. */
+  extended: string[];
+  /**
+   * The location blocks (issue 20): X longitude, Y latitude (signed decimal degrees) and H the time
+   * of the fix (HH:MM:SS,MM-DD-YYYY UTC); null when the frame has none. Parsed here on its own, not
+   * with the hub's code.
+   */
+  location: { lon: number; lat: number; fixAt: number | null } | null;
   /** ADM-CID body fields. */
   cid: { account: string; qualifier: number; code: number; group: number; zone: number } | null;
   answer: Answer;
@@ -152,7 +160,7 @@ export class Dc09Receiver {
   }
 
   private judge(raw: string): ReceivedFrame {
-    const f: ReceivedFrame = { raw, ok: false, problem: null, id: null, encrypted: false, seq: null, receiver: null, line: null, account: null, plain: null, pad: null, data: null, timestamp: null, cid: null, answer: 'NAK', retransmission: false };
+    const f: ReceivedFrame = { raw, ok: false, problem: null, id: null, encrypted: false, seq: null, receiver: null, line: null, account: null, plain: null, pad: null, data: null, timestamp: null, extended: [], location: null, cid: null, answer: 'NAK', retransmission: false };
     const nak: Answer = this.o.nakForm === 'line-first' ? 'NAK:line-first' : 'NAK';
     const fail = (problem: string, answer: Answer = nak): ReceivedFrame => Object.assign(f, { problem, answer, ok: false });
     if (!raw.startsWith('\n') || !raw.endsWith('\r')) return fail('not framed by LF ... CR');
@@ -195,6 +203,19 @@ export class Dc09Receiver {
     const dm = /^([^\]]*)\]((?:\[[^\]]*\])*)(_.*)?$/s.exec(rest);
     if (!dm) return fail('data block does not parse');
     f.data = dm[1];
+    f.extended = [...dm[2].matchAll(/\[([^\]]*)\]/g)].map((x) => x[1]!);
+    const block = (letter: string) => f.extended.find((x) => x.startsWith(letter))?.slice(1) ?? null;
+    const [x, y, hTime] = [block('X'), block('Y'), block('H')];
+    if (x !== null || y !== null) {
+      const num = /^-?\d{1,3}(\.\d{1,7})?$/;
+      if (x === null || y === null || !num.test(x) || !num.test(y)) return fail(`location blocks X ${x} / Y ${y} are not a pair of decimal degrees`);
+      const lon = Number(x);
+      const lat = Number(y);
+      if (lon < -180 || lon > 180 || lat < -90 || lat > 90) return fail(`location ${lat}, ${lon} is off the globe`);
+      const fixAt = hTime === null ? null : parseTs(`_${hTime}`);
+      if (hTime !== null && fixAt === null) return fail(`H block ${hTime} is not a time`);
+      f.location = { lon, lat, fixAt };
+    }
     if (!dm[3]) return fail('no timestamp');
     f.timestamp = parseTs(dm[3]);
     if (f.timestamp === null) return fail(`bad timestamp ${dm[3]}`);

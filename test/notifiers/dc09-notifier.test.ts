@@ -80,6 +80,23 @@ describe('DC-09 to an ARC', () => {
     expect(receiver.accepted[1]).toMatchObject({ seq: 2, cid: { qualifier: 3, code: 120 } });
   });
 
+  it('issue 20: the position travels in the X (longitude), Y (latitude) and H (time of fix) blocks, in clear and encrypted', async () => {
+    const key = parseKey(KEY_HEX);
+    for (const k of [null, key]) {
+      const { receiver, arc } = await setup({ key: k }, { key: k });
+      const fixAt = clock.now() - 42_000;
+      await arc.send(notice({ position: { lat: 51.50722, lon: -0.1275, accuracyM: 12, fixAt: new Date(fixAt).toISOString(), source: 'gnss' } }), never());
+      const [f] = receiver.accepted;
+      expect(f.encrypted).toBe(k !== null);
+      expect(f.extended).toEqual(['X-0.1275', 'Y51.50722', expect.stringMatching(/^H\d\d:\d\d:\d\d,\d\d-\d\d-\d{4}$/)]);
+      expect(f.location).toEqual({ lon: -0.1275, lat: 51.50722, fixAt: Math.floor(fixAt / 1000) * 1000 });
+      expect(f.cid).toMatchObject({ qualifier: 1, code: 120 });
+      // Without a position: no location blocks at all (an old fob, or none known).
+      await arc.send(notice({}, 'n2'), never());
+      expect(receiver.accepted[1]).toMatchObject({ extended: [], location: null });
+    }
+  });
+
   it('encrypts with AES-256 and reads the encrypted ACK', async () => {
     const key = parseKey(KEY_HEX);
     const { receiver, arc } = await setup({ key }, { key });

@@ -12,6 +12,7 @@ import { DeliveryError, type DeliveryOutcome, type Notice, type Notifier } from 
 import { encodeFrame, nextSeq, splitFrames, type Dc09Message } from './dc09-frame.js';
 import { isBareAnswer, readAnswer, type Dc09Answer } from './dc09-answer.js';
 import { cidData, cidFor } from './contact-id.js';
+import { locationBlocks } from './dc09-location.js';
 
 /**
  * DC-09 receivers accept a timestamp from 20 s behind to 40 s ahead of their own clock (DC-09 5.5.1.9):
@@ -85,7 +86,9 @@ export class Dc09Notifier implements Notifier {
       this.seqByNotice.set(notice.noticeId, seq);
       if (this.seqByNotice.size > 1000) this.seqByNotice.delete(this.seqByNotice.keys().next().value!);
     }
-    await this.exchange({ id: 'ADM-CID', seq, data }, signal);
+    // Issue 20: where the worker was last known to be, while the alarm is open (the alert carries it only then).
+    const extended = alert.position ? locationBlocks({ lat: alert.position.lat, lon: alert.position.lon, fixAt: Date.parse(alert.position.fixAt) }) : [];
+    await this.exchange({ id: 'ADM-CID', seq, data, extended }, signal);
     return { status: 'delivered', detail: `ACK seq ${String(seq).padStart(4, '0')} (${data.split('|')[1]} ${ev.name})`, ref: String(seq) };
   }
 
@@ -107,17 +110,17 @@ export class Dc09Notifier implements Notifier {
   /** One NULL message: proves the path to the ARC. */
   async supervise(signal: AbortSignal): Promise<void> {
     this.counters.nulls++;
-    await this.exchange({ id: 'NULL', seq: 0, data: '' }, signal);
+    await this.exchange({ id: 'NULL', seq: 0, data: '', extended: [] }, signal);
   }
 
-  private exchange(m: { id: 'ADM-CID' | 'NULL'; seq: number; data: string }, signal: AbortSignal): Promise<Dc09Answer> {
+  private exchange(m: { id: 'ADM-CID' | 'NULL'; seq: number; data: string; extended: string[] }, signal: AbortSignal): Promise<Dc09Answer> {
     const run = () => this.exchangeNow(m, signal);
     const p = this.chain.then(run, run);
     this.chain = p.catch(() => undefined);
     return p;
   }
 
-  private async exchangeNow(m: { id: 'ADM-CID' | 'NULL'; seq: number; data: string }, signal: AbortSignal): Promise<Dc09Answer> {
+  private async exchangeNow(m: { id: 'ADM-CID' | 'NULL'; seq: number; data: string; extended: string[] }, signal: AbortSignal): Promise<Dc09Answer> {
     if (this.closed) throw new DeliveryError('ARC link closed', false);
     signal.throwIfAborted();
     let clockNaks = 0;
@@ -132,7 +135,7 @@ export class Dc09Notifier implements Notifier {
         line: this.o.line,
         account: this.o.account,
         data: m.data,
-        extended: [],
+        extended: m.extended,
         timestamp: sentAt,
       };
       const socket = await this.connectNow(signal);
