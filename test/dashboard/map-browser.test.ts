@@ -167,7 +167,7 @@ describe('the map on the alarm view (issue 20)', () => {
 
 describe('the offline map (issue 20)', () => {
   it('with no tile server: the coordinates, the accuracy circle on a grid, the links, and the tiles said to be unavailable', async () => {
-    const { page } = await rig({});
+    const { t, page } = await rig({});
     await expect.poll(() => mapData(page), { timeout: 10_000 }).toMatchObject({ mode: 'offline', markerLat: '51.50722', circleRadius: '12' });
     expect(await page.textContent('#map-tiles-note')).toMatch(/^Map tiles are not available \(no tile server is configured for this hub\)/);
     expect(Number((await mapData(page)).gridSpacing)).toBeGreaterThan(0);
@@ -179,6 +179,19 @@ describe('the offline map (issue 20)', () => {
     // No tile server: the CSP lets no image in from anywhere but the hub.
     const csp = await page.evaluate(async () => (await fetch('/')).headers.get('content-security-policy'));
     expect(csp).toContain("img-src 'self' data:;");
+
+    // R22: once the officer closes the alarm, a duty officer may no longer see its track; the card
+    // asks again and says so in the hub's words, the map is gone.
+    await page.click('#actions [data-action="ack"]');
+    await page.waitForSelector('#alarm[data-state="acknowledged"]');
+    await page.selectOption('#close-alarm select[name=outcome]', 'test');
+    await page.click('#close-alarm [data-action="resolve"]');
+    await page.waitForSelector('#alarm[data-state="resolved"]');
+    await page.waitForSelector('#position-error');
+    expect(await page.textContent('#position-error')).toMatch(/^The position is not shown: a duty officer sees an alarm's positions only while it is open/);
+    expect(await page.locator('#position .leaflet-container').count()).toBe(0);
+    const refused = (await t.hub.store.listAudit(100)).filter((a) => a.action === 'position.refused');
+    expect(refused).toEqual([expect.objectContaining({ actor: 'user:dana', subject: 'worker:sam' })]);
   }, 60_000);
 
   it('with a tile server that does not answer: the same offline map, saying the tiles could not be loaded', async () => {
