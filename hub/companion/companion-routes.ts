@@ -34,6 +34,7 @@ const FILES: Record<string, string> = {
   'hub-link.js': 'text/javascript; charset=utf-8',
   'outbox.js': 'text/javascript; charset=utf-8',
   'alarm-screen.js': 'text/javascript; charset=utf-8',
+  'location.js': 'text/javascript; charset=utf-8',
   'style.css': 'text/css; charset=utf-8',
   'sw.js': 'text/javascript; charset=utf-8',
   'manifest.webmanifest': 'application/manifest+json',

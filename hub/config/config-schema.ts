@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { CHANNELS, DEFAULT_POLICIES, TARGET_ROLES, type EscalationPolicy } from '../rules/escalation-policy.js';
 import { ALARM_KINDS, type AlarmKind } from '../../shared/protocol-schemas.js';
 import { crossCheckNotifiers, notifiersSchema } from '../notifiers/notifiers-config.js';
+import { mapSchema } from './map-config.js';
 
 export const DEFAULT_ALARM_POLICIES: Record<AlarmKind, string> = {
   sos: 'sos',
@@ -264,6 +265,8 @@ export const hubConfigSchema = z
     workers: z.array(workerSchema).default([]),
     /** Alert forwarding: e-mail, webhook, alarm receiving centre (hub/notifiers/notifiers-config.ts). */
     notifiers: notifiersSchema,
+    /** The dashboard's map: its tile server, or none (offline map), hub/config/map-config.ts. */
+    map: mapSchema,
     tls: tlsSchema,
     store: storeSchema,
   });

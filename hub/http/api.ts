@@ -27,21 +27,33 @@ import { LiveEvents } from './live-events.js';
 import { registerVocabulary } from './vocabulary-route.js';
 import type { ApiContext } from './api-context.js';
 import { registerSmsCallback } from './routes-sms.js';
+import { LEAFLET_PREFIX, registerMapRoutes } from './routes-map.js';
+import { tileOrigin } from '../config/map-config.js';
 
 
 const PUBLIC_DIR = fileURLToPath(new URL('../dashboard/public/', import.meta.url));
+/** Leaflet's own build (npm `leaflet`), served as it ships: no CDN, the CSP stays 'self'. */
+const LEAFLET_DIR = fileURLToPath(new URL('../../node_modules/leaflet/dist/', import.meta.url));
 
-const SECURITY_HEADERS: Record<string, string> = {
-  'content-security-policy': "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-  'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
-  'x-frame-options': 'DENY',
-};
+/**
+ * The dashboard's headers. The CSP allows images from the hub and from the configured tile server's
+ * origin only (issue 20: the map's tiles); with no tile server nothing leaves the hub's origin.
+ */
+export function securityHeaders(tileServerOrigin: string | null): Record<string, string> {
+  const img = ["'self'", 'data:', ...(tileServerOrigin ? [tileServerOrigin] : [])].join(' ');
+  return {
+    'content-security-policy': `default-src 'self'; img-src ${img}; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'`,
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'no-referrer',
+    'x-frame-options': 'DENY',
+  };
+}
 
 export async function registerApi(http: FastifyInstance, hub: HubServices): Promise<void> {
   const secure = hub.config.hub.public_url.startsWith('https:');
   const auth = new Auth(hub.store, hub.clock, secure);
   const live = new LiveEvents(hub);
+  const SECURITY_HEADERS = securityHeaders(tileOrigin(hub.config.map));
 
   await http.register(fastifyCookie);
   decorateAuth(http, auth);
@@ -70,6 +82,17 @@ export async function registerApi(http: FastifyInstance, hub: HubServices): Prom
       res.setHeader('cache-control', 'no-cache');
     },
   });
+  await http.register(fastifyStatic, {
+    root: LEAFLET_DIR,
+    prefix: LEAFLET_PREFIX,
+    decorateReply: false,
+    index: false,
+    allowedPath: (path) => /^\/(leaflet-src\.esm\.js|leaflet\.css|images\/[a-z0-9-]+\.png)$/.test(path),
+    setHeaders: (res) => {
+      for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
+      res.setHeader('cache-control', 'no-cache');
+    },
+  });
   // The vocabulary (shared/vocabulary.ts) as an ES module for the dashboard and the companion.
   await registerVocabulary(http);
   // Browsers and bookmarks ask for /favicon.ico whatever the page links (issue 15 item 15).
@@ -95,6 +118,7 @@ export async function registerApi(http: FastifyInstance, hub: HubServices): Prom
       registerWorkerRoutes(app, ctx);
       registerAdminRoutes(app, ctx);
       registerForwardingRoutes(app, ctx);
+      registerMapRoutes(app, ctx);
       registerPositionRoutes(app, ctx);
     },
     { prefix: '/api' },

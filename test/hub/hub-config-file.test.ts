@@ -9,7 +9,7 @@ describe('lonewatch.example.toml', () => {
   it('is valid and equals the built-in defaults where it shows them', () => {
     const example = parseConfig(TOML.parse(text), 'example');
     const defaults = parseConfig({}, 'defaults');
-    for (const section of ['hub', 'mqtt', 'http', 'log', 'rules'] as const) expect(example[section]).toEqual(defaults[section]);
+    for (const section of ['hub', 'mqtt', 'http', 'log', 'map', 'rules'] as const) expect(example[section]).toEqual(defaults[section]);
     expect(example.alarm_policies).toEqual(defaults.alarm_policies);
     expect(example.policies.missed_checkin).toEqual(defaults.policies.missed_checkin);
   });
@@ -17,7 +17,7 @@ describe('lonewatch.example.toml', () => {
   it('shows every key of every section, each under a comment', () => {
     const defaults = parseConfig({}, 'defaults') as unknown as Record<string, Record<string, unknown>>;
     const lines = text.split('\n');
-    for (const section of ['hub', 'mqtt', 'http', 'log', 'rules']) {
+    for (const section of ['hub', 'mqtt', 'http', 'log', 'map', 'rules']) {
       const start = lines.indexOf(`[${section}]`);
       expect(start, section).toBeGreaterThanOrEqual(0);
       for (const key of Object.keys(defaults[section])) {

@@ -6,6 +6,7 @@ import { FobLink } from './fob-link.js';
 import { HubLink } from './hub-link.js';
 import * as outbox from './outbox.js';
 import { confirmationCode, hhmm, renderAlarmScreen, zoneName } from './alarm-screen.js';
+import { ALARM_EVENTS, locationLine, PhoneLocation } from './location.js';
 
 const $ = (id) => document.getElementById(id);
 const TOKEN = 'lw.token';
@@ -72,6 +73,23 @@ const hub = new HubLink({
   onState: (s) => hubState(s),
 });
 
+// The phone's own position, only during a shift and an alarm (location.js, docs/companion.md).
+const phoneLocation = new PhoneLocation({
+  geolocation: navigator.geolocation,
+  now: () => Date.now(),
+  timers: window,
+  sendPosition: (position) => hub.publish('ps', JSON.stringify(position), 0),
+  onChange: () => renderLocation(),
+});
+
+/** An alarm event made or relayed: the phone's position goes with it (and on `ps` until closed). */
+function positionFor(event) {
+  if (event.k === 'can') phoneLocation.workerCancelled();
+  if (!ALARM_EVENTS.has(event.k)) return {};
+  const fix = phoneLocation.alarmStarted();
+  return fix ? { fix } : {};
+}
+
 async function fromFob(leaf, json) {
   if (leaf === 'hb') {
     hub.publish('hb', json, 0);
@@ -86,7 +104,7 @@ async function fromFob(leaf, json) {
   }
   if (!ev || typeof ev.i !== 'string') return;
   const { ag, ...event } = ev;
-  await outbox.add({ i: ev.i, event, ag0: typeof ag === 'number' ? ag : 0, heldSince: Date.now(), origin: 'fob' });
+  await outbox.add({ i: ev.i, event, ag0: typeof ag === 'number' ? ag : 0, heldSince: Date.now(), origin: 'fob', ...positionFor(event) });
   await flush();
 }
 
@@ -121,6 +139,7 @@ async function fromHub(json) {
     // clr also follows the worker's own cancel (the fob stands down while the alarm stays open for
     // the officer's call-back, docs/hub.md): only without a cancel from here does it mean closed.
     if (cmd.k === 'clr' && state.alarm && state.alarm.cancelAt === null) state.alarm.closedAt = Date.now();
+    if (cmd.k === 'clr') phoneLocation.cleared();
     showAlarm();
   }
   // Every command also goes to the fob, which acts on its own (acks empty its outbox).
@@ -164,7 +183,7 @@ async function phoneEvent(k, extra = {}) {
   const i = nextEventId();
   if (k === 'sos') state.alarm = { i, sentAt: Date.now(), ackedAt: null, takenAt: null, closedAt: null, cancelI: null, cancelAt: null, cancelAckedAt: null };
   if (k === 'can' && state.alarm) Object.assign(state.alarm, { cancelI: i, cancelAt: Date.now() });
-  await outbox.add({ i, event: { i, k, ...extra }, ag0: 0, heldSince: Date.now(), origin: 'phone' });
+  await outbox.add({ i, event: { i, k, ...extra }, ag0: 0, heldSince: Date.now(), origin: 'phone', ...positionFor({ k }) });
   applyLocally(k, extra);
   await showWaiting();
   showAlarm();
@@ -270,8 +289,35 @@ async function refreshToday() {
   }
 }
 
+/** The line that tells the worker whether their location is in use (issue 20: told plainly). */
+function renderLocation() {
+  const line = locationLine(phoneLocation.mode, phoneLocation.permission);
+  const el = $('location-line');
+  el.textContent = line.text;
+  el.dataset.on = line.on ? 'on' : 'off';
+  el.className = `location-line ${line.on ? 'on' : 'off'}`;
+}
+
+/**
+ * At sign-in: the browser asks for the location once, after the plain explanation (the fix that
+ * request returns is thrown away, never sent). Granted or refused, the choice is the browser's.
+ */
+async function offerLocation(atSignIn) {
+  if (!navigator.geolocation) return renderLocation();
+  let st = 'prompt';
+  try {
+    st = (await navigator.permissions.query({ name: 'geolocation' })).state;
+  } catch {
+    /* no Permissions API: ask */
+  }
+  if (st === 'denied') phoneLocation.permission = 'denied';
+  $('location-ask').hidden = !(atSignIn && st === 'prompt');
+  renderLocation();
+}
+
 function renderToday() {
   const t = state.today;
+  phoneLocation.setOnShift(!!t && t.onShift);
   const list = $('visits');
   list.replaceChildren();
   $('no-visits').hidden = !!t && t.visits.length > 0;
@@ -359,6 +405,8 @@ function signedOut() {
   localStorage.removeItem(TODAY);
   hub.stop();
   fob.disconnect();
+  phoneLocation.stop();
+  $('location-ask').hidden = true;
   $('day').hidden = true;
   $('signin').hidden = false;
 }
@@ -400,9 +448,24 @@ function wire() {
       localStorage.setItem(TOKEN, res.token);
       $('password').value = '';
       await showDay();
+      await offerLocation(true);
     } catch (err) {
       $('signin-error').textContent = err instanceof TypeError ? 'The hub is unreachable: try again when you have a signal.' : err.message;
     }
+  });
+  $('location-allow').addEventListener('click', () => {
+    $('location-ask').hidden = true;
+    navigator.geolocation.getCurrentPosition(
+      () => {
+        phoneLocation.permission = 'granted';
+        phoneLocation.apply();
+      },
+      (err) => phoneLocation.failed(err),
+      { maximumAge: Infinity, timeout: 60_000 },
+    );
+  });
+  $('location-later').addEventListener('click', () => {
+    $('location-ask').hidden = true;
   });
   $('pair').addEventListener('click', async () => {
     if (!FobLink.supported()) return toast('This browser cannot talk to the fob (Web Bluetooth): use Chrome on Android.');
@@ -508,5 +571,5 @@ function wire() {
 
 if ('serviceWorker' in navigator) navigator.serviceWorker.register('/companion/sw.js', { scope: '/companion/' }).catch(() => undefined);
 wire();
-if (localStorage.getItem(TOKEN)) showDay();
+if (localStorage.getItem(TOKEN)) showDay().then(() => offerLocation(false));
 else $('signin').hidden = false;

@@ -1,4 +1,5 @@
 /* global indexedDB, localStorage */
+import { positionOf } from './location.js';
 // The phone's outbox (IndexedDB): every event from the fob or from the phone itself is kept here
 // until the hub acknowledges it on the fob's command topic. Keyed by event id, so a fob's retry of
 // an event already waiting is not stored twice; the hub is idempotent on the same id.
@@ -32,7 +33,8 @@ function run(mode, fn) {
 
 /**
  * Adds an entry unless one with the same id is already waiting. Resolves true when it was new.
- * entry: { i, event (the event without `ag`), ag0 (age when it reached the phone), heldSince, origin }
+ * entry: { i, event (the event without `ag`), ag0 (age when it reached the phone), heldSince, origin,
+ * fix? (the phone's position for an alarm event, location.js) }
  */
 export async function add(entry) {
   const existing = await run('readonly', (s) => s.get(entry.i));
@@ -53,8 +55,12 @@ export function remove(i) {
   return run('readwrite', (s) => s.delete(i));
 }
 
-/** The JSON to publish: the age grows with the time the event waited on the phone. */
+/**
+ * The JSON to publish: the age grows with the time the event waited on the phone, and so does the
+ * age of the phone's fix (`fa`, counted to this send). A position the fob sent itself is kept.
+ */
 export function payload(entry, now = Date.now()) {
   const ag = Math.max(0, Math.round(entry.ag0 + (now - entry.heldSince) / 1000));
-  return JSON.stringify({ ...entry.event, ag });
+  const l = entry.fix && !entry.event.l ? { l: positionOf(entry.fix, now) } : {};
+  return JSON.stringify({ ...entry.event, ...l, ag });
 }

@@ -2,7 +2,7 @@
 // The companion's service worker: the app shell is kept on the phone so the app opens after a
 // reload with a poor signal or none. Shell files are served from the cache at once and refreshed
 // in the background; the API and the MQTT WebSocket always go to the network.
-const CACHE = 'lw-companion-v3';
+const CACHE = 'lw-companion-v4';
 const SHELL = [
   '/companion/',
   '/companion/app.js',
@@ -10,6 +10,7 @@ const SHELL = [
   '/companion/fob-link.js',
   '/companion/hub-link.js',
   '/companion/outbox.js',
+  '/companion/location.js',
   '/companion/style.css',
   '/companion/manifest.webmanifest',
   '/companion/icon.svg',

@@ -2,6 +2,7 @@
 // style.css, so nothing here uses inline handlers or styles. Every piece of text from the hub is set
 // with textContent (never innerHTML).
 import { Alerting } from './alerting.js';
+import { initMapView, onPositionEvent, positionPanel } from './map-view.js';
 
 const $ = (sel, root = document) => root.querySelector(sel);
 const view = $('#view');
@@ -171,6 +172,7 @@ async function api(method, path, body) {
 }
 const get = (p) => api('GET', p);
 const post = (p, b = {}) => api('POST', p, b);
+initMapView({ get, now });
 
 /** Runs an action from a button: disables it meanwhile, shows the hub's message when refused. */
 async function act(button, fn, done) {
@@ -475,7 +477,10 @@ function connectEvents() {
     live.className = 'live';
     setHubLost(false);
     // After a reconnection, catch up on whatever changed while the stream was down.
-    if (opened) onAlarmEvent({});
+    if (opened) {
+      onAlarmEvent({});
+      onPositionEvent({});
+    }
     opened = true;
   });
   es.addEventListener('error', () => {
@@ -485,6 +490,14 @@ function connectEvents() {
     // A stream refused because the session ended: the session check shows the sign-in form.
     clearTimeout(connectEvents.check);
     connectEvents.check = setTimeout(() => get('/api/auth/session').catch(() => undefined), 3000);
+  });
+  // A new position of an alarm (issue 20): the map on screen redraws in place (map-view.js).
+  es.addEventListener('position', (ev) => {
+    try {
+      onPositionEvent(JSON.parse(ev.data));
+    } catch {
+      onPositionEvent({});
+    }
   });
   es.addEventListener('alarm', (ev) => {
     let data = {};
@@ -905,6 +918,7 @@ async function alarmView(id) {
         'div',
         {},
         h('section', { class: 'card' }, h('h2', { text: 'Where they should be' }), visitFacts(d.visit, d.lastSighting), h('p', { class: 'muted', text: a.reason }), a.open && a.step ? h('p', { class: 'step', id: 'ladder-step' }, stepLine(a)) : null),
+        positionPanel(a.id, 'alarm', a.open),
         callPanel(a, d),
         a.workerId ? h('section', { class: 'card' }, h('h2', { text: 'Private details' }), h('p', { class: 'muted', text: 'Shown only while this alarm is active, or to roles that need them; every view is logged.' }), showPrivate, privateBox) : null,
         d.deliveries ? h('section', { class: 'card', id: 'told' }, h('h2', { text: 'Who was told' }), deliveryTable(d.deliveries)) : null,
@@ -1074,6 +1088,7 @@ async function handoverView(id) {
         h('dt', { text: 'Home address' }),
         h('dd', { 'data-field': 'homeAddress', text: w.homeAddress || '–' }),
       ),
+      positionPanel(id, 'handover', d.alarm.open !== false),
       h('h2', { text: 'The worker' }),
       h(
         'dl',
