@@ -37,7 +37,6 @@ declare global {
    * no accelerometer (its LIS3DH is not wired into it yet, docs/fob.md), so man-down there would
    * fire 10 minutes into every visit: a false alarm. Undefined on Node (tests, simulator): man-down on.
    */
-  // eslint-disable-next-line no-var
   var lwNoManDown: boolean | undefined;
 }
 
