@@ -84,9 +84,10 @@ function main(): void {
       send: function (leaf, json, qos) {
         if (!mqtt.connected) return false;
         // An alarm's `l` was written with the fix's age at the raise; `fa` counts to this send
-        // (docs/protocol.md), so the event's own age `ag` is added to it.
-        const f = /"fa":(\d+)(.*"ag":(\d+))/.exec(json);
-        if (f) json = json.replace(f[0], '"fa":' + (+f[1] + +f[3]) + f[2]);
+        // (docs/protocol.md), so the event's own age `ag` (its last key) is added to it. No regular
+        // expression: Espruino 2v29's lost the text after a nested group (tried on the interpreter).
+        const f = json.indexOf('"fa":');
+        if (f > 0) json = json.substr(0, f + 5) + (parseInt(json.substr(f + 5), 10) + parseInt(json.substr(json.lastIndexOf(':') + 1), 10)) + json.substr(json.indexOf(',', f));
         mqtt.publish(deviceTopic(id, leaf), json, qos);
         return true;
       },

@@ -15,8 +15,8 @@
  * there GNSS and LTE take turns on one RF path, is not this modem. The firmware therefore never
  * stops or delays LTE traffic for a fix: alarms go first, a fix goes with them only if already held.
  */
-import type { Bg96 } from './bg96';
-import type { Positioning } from '../hal';
+import type { Bg96 } from './bg96.js';
+import type { Positioning } from '../hal.js';
 
 /** While waiting for a fix, QGPSLOC is asked this often. */
 export const GNSS_POLL_MS = 5000;
@@ -48,7 +48,9 @@ export const UERE_M = 5;
  * numbers are kept as the modem wrote them (an Espruino float printed again could grow digits), and
  * only a line of exactly this shape is a fix: a malformed `l` would make the hub refuse the alarm.
  */
-const LOC = /^\+QGPSLOC: [\d.]+,(-?\d+\.\d+),(-?\d+\.\d+),(\d+\.*\d*),/;
+// (Espruino 2v29's regular expressions have no '?' quantifier: '-*' and '\.*' stand in for it;
+// found on the real interpreter, where '-?' never matched.)
+const LOC = /^\+QGPSLOC: [\d.]+,(-*\d+\.\d+),(-*\d+\.\d+),(\d+\.*\d*),/;
 
 /** What the board sets up and the core sees (hal.ts Positioning), plus the board's `ps` sender. */
 export interface Gnss extends Positioning {
@@ -98,6 +100,10 @@ export function gnssOn(
     q('END');
   };
   const step = function (): void {
+    // This timer has fired: its id is free for Espruino to give to another timer, which a later
+    // clearTimeout of the stale id would cancel (it cancelled the button's own timers on the
+    // real interpreter).
+    timer = -1;
     // Outside an alarm, only during a visit: the period keeps running while off visit.
     if (!alarm && !visit()) return next(period);
     if (!on) {
