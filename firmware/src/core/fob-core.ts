@@ -142,7 +142,8 @@ export class FobCore {
         break;
       case EVENT.endOfShift:
         this._onVisit = false;
-        if (!globalThis.lwNoManDown) cancelManDown(this);
+        // Off the visit: this only cancels.
+        if (!globalThis.lwNoManDown) armManDown(this);
         this.raise(EVENT.endOfShift, '');
         this._hal.vibrate(80);
         break;
@@ -325,9 +326,11 @@ export class FobCore {
 // folds `true ? 0 : function ...` to 0 (an unused function declaration would be kept).
 type ManDownStep = (c: FobCore) => void;
 
-/** (Re-)arms the 10 minutes; off a visit it only cancels. */
+/** Cancels any man-down timer or window, then, on a visit, arms the 10 minutes again. */
 const armManDown = (globalThis.lwNoManDown ? 0 : function (c: FobCore): void {
-  cancelManDown(c);
+  if (c._manDownTimer >= 0) c._hal.clearTimeout(c._manDownTimer);
+  c._manDownTimer = -1;
+  c._manDownPulses = 0;
   if (!c._onVisit) return;
   c._manDownTimer = c._hal.setTimeout(function () {
     c._manDownTimer = -1;
@@ -349,10 +352,4 @@ const manDownWindow = (globalThis.lwNoManDown ? 0 : function (c: FobCore): void 
   c._manDownTimer = c._hal.setTimeout(function () {
     manDownWindow(c);
   }, 5000);
-}) as ManDownStep;
-
-const cancelManDown = (globalThis.lwNoManDown ? 0 : function (c: FobCore): void {
-  if (c._manDownTimer >= 0) c._hal.clearTimeout(c._manDownTimer);
-  c._manDownTimer = -1;
-  c._manDownPulses = 0;
 }) as ManDownStep;
