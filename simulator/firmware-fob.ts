@@ -39,6 +39,10 @@ class FirmwareFob implements VirtualFob {
     } else {
       this.rak = new SimulatedRak(script, this.storage);
       this.rak.modem.onSend = (bytes) => this.observe(bytes);
+      // The receiver's clock is the board's (scenario time), so the track plays at the scenario's pace.
+      const rak = this.rak;
+      rak.modem.now = () => rak.board.clock.now();
+      if (spec.track !== undefined) rak.modem.setTrack(spec.track);
     }
     this.sim().battery = spec.battery;
   }

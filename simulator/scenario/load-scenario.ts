@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import TOML from '@iarna/toml';
 import { scenarioSchema, type Scenario } from './scenario-schema.js';
 import { parseDuration } from './durations.js';
+import { parseTrack } from '../../firmware/sim/bg96-sim.js';
 
 export class ScenarioError extends Error {
   constructor(
@@ -74,6 +75,17 @@ export function parseScenario(text: string, file: string): Scenario {
   s.workers.forEach((w, i) => {
     if (devices.has(w.device)) problems.push({ line: locate(text, ['workers', i, 'device']), message: `workers.${i}.device: "${w.device}" is used twice` });
     devices.add(w.device);
+    if (w.track !== undefined) {
+      const at = locate(text, ['workers', i, 'track']);
+      if (w.fob !== 'rak5010') problems.push({ line: at, message: `workers.${i}.track: only a rak5010 has a GNSS receiver (this worker's fob is a ${w.fob})` });
+      else {
+        try {
+          parseTrack(w.track);
+        } catch (err) {
+          problems.push({ line: at, message: `workers.${i}.track: ${(err as Error).message}` });
+        }
+      }
+    }
   });
   const total = parseDuration(s.duration)!;
   s.visits.forEach((v, i) => {

@@ -93,7 +93,7 @@ export async function runScenario(s: Scenario, opts: RunOptions): Promise<Scenar
     for (const w of new Set(s.visits.map((v) => v.worker))) await sim.hub.runtime.workerAction(w, { type: 'itinerary_changed' });
     for (const w of s.workers) {
       const { secret } = await addDevice(store, w.device, { workerId: w.id, board: w.fob, now: SCENARIO_START });
-      const fob = opts.fobs({ deviceId: w.device, secret, board: w.fob, hubHost: '127.0.0.1', hubPort: sim.hub.mqttPort, battery: w.battery, clockStart: SCENARIO_START });
+      const fob = opts.fobs({ deviceId: w.device, secret, board: w.fob, hubHost: '127.0.0.1', hubPort: sim.hub.mqttPort, battery: w.battery, clockStart: SCENARIO_START, ...(w.track === undefined ? {} : { track: w.track }) });
       fobs.set(w.id, fob);
       await fob.start();
     }

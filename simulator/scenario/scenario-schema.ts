@@ -29,6 +29,12 @@ export const scenarioSchema = z.strictObject({
         fob: z.enum(['puck', 'rak5010']),
         device: id,
         battery: z.int().min(0).max(100).default(90),
+        /**
+         * RAK5010 only (issue 20): the walk its BG96's GNSS receiver plays from the scenario's start,
+         * one point a line: `<seconds> <lat> <lon> <hdop>` or `<seconds> indoors` (no fix), as
+         * firmware/sim/bg96-sim.ts parseTrack reads it. Without it the receiver never has a fix.
+         */
+        track: z.string().optional(),
         training_date: z.iso.date().default('2026-01-01'),
       }),
     )
