@@ -10,10 +10,12 @@
  * AT+QGPSLOC (positioning information), AT+QGPSEND (turn off), and its table of error codes
  * (504 session is ongoing, 505 session not active, 516 not fixed now).
  *
- * Radio: the BG96 has its own GNSS antenna input (ANT_GNSS) and its GNSS runs beside an LTE-M
- * session; the BG95/BG77 series, whose GNSS Application Note adds AT+QGPSCFG="priority" because
- * there GNSS and LTE take turns on one RF path, is not this modem. The firmware therefore never
- * stops or delays LTE traffic for a fix: alarms go first, a fix goes with them only if already held.
+ * Radio: the BG96 has its own GNSS antenna input (ANT_GNSS), and this firmware runs the receiver
+ * beside the LTE-M session over the same UART (Espruino's own RAK5010 module drives it that way too:
+ * libs/js/rak/RAK5010.js, setGPSOn). The BG95/BG77 series is different: its GNSS Application Note adds
+ * AT+QGPSCFG="priority" because there GNSS and LTE take turns on one RF path. Whether the BG96's
+ * reception suffers while LTE transmits was not measured (docs/fob.md). Either way the firmware
+ * never stops or delays LTE traffic for a fix: alarms go first, a fix goes with them only if held.
  */
 import type { Bg96 } from './bg96.js';
 import type { Positioning } from '../hal.js';
