@@ -93,6 +93,12 @@ describe('RAK5010 bundle: GNSS on the wire', () => {
   it("the hub's cfg gp: one fix every gp seconds during a visit, none off a visit", async () => {
     const r = rak('0 51.50722 -0.12750 1.2');
     expect(await r.until(() => events('hi').length > 0, 20_000)).toBe(true);
+    // A gp the fob must refuse (under 60 s) refuses the whole cfg: counted, nothing changed.
+    const bad = r.board.evaluate('LW.core.stats.badCommands') as number;
+    command({ k: 'cfg', hb: 300, gp: 30 });
+    expect(await r.until(() => r.board.evaluate('LW.core.stats.badCommands') === bad + 1, 10_000)).toBe(true);
+    await r.run(700_000, 2000);
+    expect(r.modem.commands.filter((c) => c.startsWith('AT+QGPS'))).toEqual([]);
     command({ k: 'cfg', hb: 300, gp: 600 });
     await r.run(700_000, 2000);
     expect(r.modem.commands.filter((c) => c.startsWith('AT+QGPS'))).toEqual([]);
