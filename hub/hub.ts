@@ -219,6 +219,7 @@ export class Hub implements HubServices {
       clock,
       log: log.child({ component: 'ingest' }),
       heartbeatIntervalS: config.rules.heartbeat_interval_s,
+      gnssVisitPeriodS: config.rules.gnss_visit_period_s,
       heartbeatFlushMs: config.mqtt.heartbeat_flush_ms,
       heartbeatBufferMax: config.mqtt.heartbeat_buffer_max,
       sendCommand,

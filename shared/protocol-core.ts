@@ -210,6 +210,8 @@ export interface Command {
   d?: number;
   /** config: heartbeat interval, seconds. */
   hb?: number;
+  /** config (protocol 2): seconds between GNSS fixes during a visit, 0 = off or 60-3600. */
+  gp?: number;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -116,7 +116,8 @@ export const commandSchema = z.discriminatedUnion('k', [
   z.strictObject({ k: z.literal(COMMAND.stopAlarm) }),
   z.strictObject({ k: z.literal(COMMAND.prompt), d: z.int().min(10).max(3600) }),
   z.strictObject({ k: z.literal(COMMAND.alarmClosed) }),
-  z.strictObject({ k: z.literal(COMMAND.config), hb: z.int().min(10).max(3600) }),
+  // gp (protocol 2, issue 20): seconds between GNSS fixes during a visit, 0 = off (RAK5010; a Puck.js ignores it).
+  z.strictObject({ k: z.literal(COMMAND.config), hb: z.int().min(10).max(3600), gp: z.union([z.literal(0), z.int().min(60).max(3600)]).optional() }),
 ]);
 
 export const statusSchema = z.enum(['0', '1']);

@@ -23,6 +23,8 @@ class FirmwareFob implements VirtualFob {
   readonly board: 'puck' | 'rak5010';
   private puck: SimulatedPuck | null = null;
   private rak: SimulatedRak | null = null;
+  /** RAK5010: whether its simulated BG96 plays a GNSS track (the scenario walk), see setPosition. */
+  private hasTrack = false;
   private relay: BleRelay | null = null;
   private dead = false;
   private seen = new Set<string>();
@@ -45,6 +47,11 @@ class FirmwareFob implements VirtualFob {
     } else {
       this.rak = new SimulatedRak(script, this.storage);
       this.rak.modem.onSend = (bytes) => this.observe(bytes);
+      // The receiver's clock is the board's (scenario time), so the track plays at the scenario's pace.
+      const rak = this.rak;
+      rak.modem.now = () => rak.board.clock.now();
+      if (spec.track !== undefined) rak.modem.setTrack(spec.track);
+      this.hasTrack = spec.track !== undefined;
     }
     this.sim().battery = spec.battery;
   }
@@ -107,11 +114,12 @@ class FirmwareFob implements VirtualFob {
   }
 
   /**
-   * A Puck.js has no receiver of its own: the phone relaying it adds its position (issue 20). The
-   * RAK5010's GNSS is read by its firmware (branch gnss), which this build does not have yet.
+   * A Puck.js has no receiver of its own: the phone relaying it adds its position (issue 20). A
+   * RAK5010's firmware reads its own GNSS: the scenario's walk was given to its simulated BG96 as a
+   * track at the start (run-scenario.ts gnssTrackText), so the point is already being played there.
    */
   setPosition(fix: TrackFix | null): boolean {
-    if (!this.puck) return false;
+    if (!this.puck) return this.hasTrack;
     this.phone.set(fix, this.now);
     this.phonePs();
     return true;

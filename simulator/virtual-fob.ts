@@ -44,6 +44,8 @@ export interface VirtualFobSpec {
   battery: number;
   /** Epoch ms the fob's clock starts at (the scenario's start). */
   clockStart: number;
+  /** RAK5010 running the firmware: the GNSS track its simulated BG96 plays (bg96-sim.ts parseTrack's text). */
+  track?: string;
 }
 
 export type VirtualFobFactory = (spec: VirtualFobSpec) => VirtualFob;

@@ -129,6 +129,34 @@ export interface Bg96Timings {
 
 export const DEFAULT_BG96_TIMINGS: Bg96Timings = { reply: 5, qiact: 800, qideact: 200, qiopen: 50, register: 3000, pdpdeact: 1000, qsslopen: 50 };
 
+/**
+ * A walk for the GNSS receiver: where the worker is from `t` seconds on (since the track was
+ * loaded), or indoors (no fix) from `t` on. Positions hold until the next point.
+ */
+export type TrackPoint = { t: number; lat: number; lon: number; hdop: number } | { t: number; indoors: true };
+
+/**
+ * Reads a track: one point a line, `<seconds> <lat> <lon> <hdop>` or `<seconds> indoors`; `#`
+ * comments and blank lines are skipped. Times must not go back. A bad line is an error naming it.
+ */
+export function parseTrack(text: string): TrackPoint[] {
+  const out: TrackPoint[] = [];
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.replace(/#.*/, '').trim();
+    if (!line) return;
+    const f = line.split(/\s+/);
+    const t = Number(f[0]);
+    const bad = (why: string): Error => new Error(`track line ${i + 1} "${raw}": ${why} (expected "<seconds> <lat> <lon> <hdop>" or "<seconds> indoors")`);
+    if (!Number.isFinite(t) || t < 0) throw bad('the time is not a number of seconds');
+    if (out.length && t < out[out.length - 1].t) throw bad('time goes back');
+    if (f.length === 2 && f[1] === 'indoors') return void out.push({ t, indoors: true });
+    const [lat, lon, hdop] = f.slice(1).map(Number);
+    if (f.length !== 4 || !(Math.abs(lat) <= 90) || !(Math.abs(lon) <= 180) || !(hdop > 0 && hdop < 100)) throw bad('latitude -90..90, longitude -180..180 and HDOP 0-99.9 needed');
+    out.push({ t, lat, lon, hdop });
+  });
+  return out;
+}
+
 /** [TCP] §2.2.7: <send_length> range 0-1460. */
 export const BG96_MAX_SEND = 1460;
 
@@ -172,6 +200,15 @@ export class SimulatedBg96 {
   private hostOverride: string | null = null;
   /** A silent dead link: the socket looks open, but nothing gets through either way and no URC comes. */
   private silent = false;
+  /** GNSS (issue 20): the walk played to the receiver (setTrack); empty: no sky at all. */
+  private track: TrackPoint[] = [];
+  private trackStart = 0;
+  /** The receiver is on since this time (ms, `now()`); null when off. */
+  private gnssSince: number | null = null;
+  /** Time to first fix after AT+QGPS=1, ms (a real cold start is tens of seconds; tests set their own). */
+  ttffMs = 2000;
+  /** The modem's clock for GNSS (ms): wall time by default; tests on a virtual clock give theirs. */
+  now: () => number = () => Date.now();
 
   constructor(
     private readonly toBoard: (data: string) => void,
@@ -181,6 +218,53 @@ export class SimulatedBg96 {
     private readonly dialTls: TlsDial = realTls,
   ) {
     this.timings = { ...DEFAULT_BG96_TIMINGS, ...timings };
+  }
+
+  /** Plays a walk to the receiver from now on (parseTrack's points, or its text). */
+  setTrack(track: TrackPoint[] | string): void {
+    this.track = typeof track === 'string' ? parseTrack(track) : track;
+    this.trackStart = this.now();
+  }
+
+  /** Where the receiver would put the worker now: null indoors, before the first point, or with no track. */
+  private position(): { lat: number; lon: number; hdop: number } | null {
+    const s = (this.now() - this.trackStart) / 1000;
+    let at: TrackPoint | null = null;
+    for (const p of this.track) if (p.t <= s) at = p;
+    return at && !('indoors' in at) ? at : null;
+  }
+
+  /**
+   * [GNSS] Quectel BG96 GNSS AT Commands Manual V1.1: AT+QGPS=1 turns the receiver on (+CME ERROR:
+   * 504 "session is ongoing" when it is on already); AT+QGPSLOC=2 answers +QGPSLOC: <UTC>,<lat>,
+   * <lon>,<hdop>,<altitude>,<fix>,<COG>,<spkm>,<spkn>,<date>,<nsat> (degrees, 5 decimals, in mode
+   * 2), or +CME ERROR: 516 "not fixed now" (before the first fix, and indoors), or 505 "session not
+   * active" when the receiver is off; AT+QGPSEND turns it off (505 when it was off). Only the
+   * standalone session (QGPS=1, no other parameters) is modelled.
+   */
+  private gnssCommand(cmd: string): void {
+    const on = this.gnssSince !== null;
+    if (cmd === 'AT+QGPS=1') {
+      if (on) return this.final('+CME ERROR: 504');
+      this.gnssSince = this.now();
+      return this.final('OK');
+    }
+    if (cmd === 'AT+QGPSEND') {
+      if (!on) return this.final('+CME ERROR: 505');
+      this.gnssSince = null;
+      return this.final('OK');
+    }
+    if (cmd === 'AT+QGPSLOC=2') {
+      if (!on) return this.final('+CME ERROR: 505');
+      const p = this.position();
+      if (!p || this.now() - this.gnssSince! < this.ttffMs) return this.final('+CME ERROR: 516');
+      const d = new Date(this.now());
+      const two = (n: number): string => String(n).padStart(2, '0');
+      const utc = `${two(d.getUTCHours())}${two(d.getUTCMinutes())}${two(d.getUTCSeconds())}.0`;
+      const date = `${two(d.getUTCDate())}${two(d.getUTCMonth() + 1)}${two(d.getUTCFullYear() % 100)}`;
+      return this.info(`+QGPSLOC: ${utc},${p.lat.toFixed(5)},${p.lon.toFixed(5)},${p.hdop.toFixed(1)},35.0,3,0.00,0.0,0.0,${date},08`);
+    }
+    this.final('ERROR');
   }
 
   /** Tests and the simulator may redirect the fob's configured host (e.g. a name) to loopback. */
@@ -298,6 +382,7 @@ export class SimulatedBg96 {
     const open = /^AT\+QIOPEN=1,0,"TCP","([^"]*)",(\d+),0,([012])$/.exec(cmd);
     if (open) return this.open(open[1], Number(open[2]));
     if (cmd.startsWith('AT+QF')) return this.fileCommand(cmd);
+    if (cmd.startsWith('AT+QGPS')) return this.gnssCommand(cmd);
     if (cmd.startsWith('AT+QSSLCFG=')) return this.sslConfig(cmd);
     // [SSL] §2.2.2: AT+QSSLOPEN=<pdpctxID>,<sslctxID>,<clientID>,"<serveraddr>",<server_port>[,<access_mode>];
     // only access mode 1 (direct push) is modelled, on clientID 0.
@@ -501,6 +586,7 @@ export class SimulatedBg96 {
   close(): void {
     this.sslCtx = [];
     this.upload = null;
+    this.gnssSince = null;
     this.resetSocket();
     this.context = 'inactive';
     this.echo = true;

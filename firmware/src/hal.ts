@@ -37,6 +37,21 @@ export interface Hal {
    * covert alarm must not show to a scanner in the room.
    */
   beacon?(battery: number, moved: number, beats: number): void;
+  /**
+   * Optional: boards with a GNSS receiver (RAK5010, firmware/src/drivers/gnss.ts). The Puck.js has
+   * none (its phone adds a position instead), so its bundle holds only these calls, no GNSS code.
+   */
+  gnss?: Positioning;
+}
+
+/** What the core asks of a GNSS receiver (issue 20). */
+export interface Positioning {
+  /** The last fix as position JSON (`{"la":..,"lo":..,"ac":..,"fa":..,"s":"g"}`) when fresh, else ''. */
+  fix(): string;
+  /** An alarm was raised (true) or the hub closed it with `clr` (false). */
+  alarmOpen(open: boolean): void;
+  /** The hub's `cfg` `gp`: seconds between fixes during a visit, 0 = off. */
+  gnssPeriod(s: number): void;
 }
 
 /**

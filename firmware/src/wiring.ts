@@ -35,12 +35,15 @@ export const WIRING_ROLES: (keyof Wiring)[] = ['btn', 'buzz', 'motor', 'led', 'b
 // boards/PUCKJS.py: BTN1 is D0, LED1 the red LED; D1 and D2 are pads on the Puck.js's edge.
 export const PUCK_WIRING: Wiring = { 'btn': 'BTN1', 'buzz': 'D1', 'motor': 'D2', 'led': 'LED1', 'batt': '' };
 
-// boards/RAK5010.py: header IO1 = D19, IO2 = D20, IO3 = D34, AIN = D5 (through the wearable's 1:2
-// divider), LED1 = D12. IO4 (D33) is left free: with IO3 it is the UART console's pair that the
+// boards/RAK5010.py: header IO1 = D19, IO2 = D20, IO3 = D34, LED1 = D12. Battery: D4, the board's
+// own divider on the cell (ADC_VBAT in Espruino's libs/js/rak/RAK5010.js; P0.04 is ADC1_IN2 in the
+// board file), so a wearable needs no wire for it; D5 is the header's free "AIN" input, which the
+// firmware read before (issue 14 leftovers: it measured nothing unless the wearable wired a divider
+// there). The 1:2 ratio the firmware assumes for that divider is still to be confirmed on a board. IO4 (D33) is left free: with IO3 it is the UART console's pair that the
 // board file has commented out. Never D0/D1 (XL1/XL2, the 32 kHz crystal in the board file's
 // get_pins) nor D2 (the BG96's PWRKEY in Espruino's libs/js/rak/RAK5010.js), which the firmware
 // used before issue 14.
-export const RAK5010_WIRING: Wiring = { 'btn': 'D19', 'buzz': 'D20', 'motor': 'D34', 'led': 'LED1', 'batt': 'D5' };
+export const RAK5010_WIRING: Wiring = { 'btn': 'D19', 'buzz': 'D20', 'motor': 'D34', 'led': 'LED1', 'batt': 'D4' };
 
 /**
  * Each board's defaults. The board bundles import their own constant above (so a bundle does not

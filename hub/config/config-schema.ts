@@ -239,6 +239,12 @@ export const hubConfigSchema = z
         /** After an overdue item is answered without being resolved (a check-in, an officer's close), it is asked again this much later. */
         overdue_recheck_min: minutes.default(30),
         heartbeat_interval_s: z.int().min(10).max(3600).default(300),
+        /**
+         * Seconds between GNSS fixes a RAK5010 takes during a visit (issue 20), pushed with the
+         * heartbeat interval in `cfg` as `gp`; 0 = off (only alarms turn the receiver on). Each fix
+         * costs about 1.5 mA on average at 600 s (docs/fob.md, power budget).
+         */
+        gnss_visit_period_s: z.union([z.literal(0), z.int().min(60).max(3600)]).default(600),
         device_silent_after_min: minutes.default(20),
         low_battery_percent: z.int().min(1).max(99).default(20),
         visit_policy_breach: z.enum(['refuse', 'flag']).default('refuse'),

@@ -55,6 +55,8 @@ export interface IngestOptions {
   clock: Clock;
   log: Logger;
   heartbeatIntervalS: number;
+  /** `gp` of the cfg sent at every hello: GNSS fixes during a visit, seconds (0 = off; issue 20). */
+  gnssVisitPeriodS?: number;
   heartbeatFlushMs: number;
   heartbeatBufferMax: number;
   sendCommand(deviceId: string, command: CommandMessage): void;
@@ -164,7 +166,7 @@ export class FobIngest {
     if (stored) this.positionStored(stored);
     // After the PUBACK (which the broker writes when we return), the application ack.
     setImmediate(() => this.o.sendCommand(deviceId, { k: 'ack', i: ev.i }));
-    if (ev.k === EVENT.hello) setImmediate(() => this.o.sendCommand(deviceId, { k: 'cfg', hb: this.o.heartbeatIntervalS }));
+    if (ev.k === EVENT.hello) setImmediate(() => this.o.sendCommand(deviceId, { k: 'cfg', hb: this.o.heartbeatIntervalS, ...(this.o.gnssVisitPeriodS === undefined ? {} : { gp: this.o.gnssVisitPeriodS }) }));
   }
 
   /** Acts on one new event inside the transaction that stored it. Returns 'ok' or why it changed nothing. */

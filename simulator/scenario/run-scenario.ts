@@ -107,7 +107,7 @@ export async function runScenario(s: Scenario, opts: RunOptions): Promise<Scenar
     for (const w of new Set(s.visits.map((v) => v.worker))) await sim.hub.runtime.workerAction(w, { type: 'itinerary_changed' });
     for (const w of s.workers) {
       const { secret } = await addDevice(store, w.device, { workerId: w.id, board: w.fob, now: SCENARIO_START });
-      const fob = opts.fobs({ deviceId: w.device, secret, board: w.fob, hubHost: '127.0.0.1', hubPort: sim.hub.mqttPort, battery: w.battery, clockStart: SCENARIO_START });
+      const fob = opts.fobs({ deviceId: w.device, secret, board: w.fob, hubHost: '127.0.0.1', hubPort: sim.hub.mqttPort, battery: w.battery, clockStart: SCENARIO_START, ...(w.fob === 'rak5010' && w.track.length > 0 ? { track: gnssTrackText(w.track) } : {}) });
       fobs.set(w.id, fob);
       await fob.start();
     }
@@ -141,7 +141,7 @@ export async function runScenario(s: Scenario, opts: RunOptions): Promise<Scenar
         
         const took = fobs.get(worker)!.setPosition(fix);
         const at = `+${formatDuration(sim.clock.now() - SCENARIO_START)}`;
-        if (!took) say(`${at} ${worker}: this fob cannot send positions (the RAK5010 firmware reads no GNSS in this build): track point ignored`);
+        if (!took) say(`${at} ${worker}: this fob cannot send positions: track point ignored`);
         else say(`${at} ${worker}: ${'no_fix' in point ? 'fix lost (indoors)' : `at ${point.lat}, ${point.lon} (${point.source === 'phone' ? "the phone's fix" : point.source})`}`);
       }
       while (next < steps.length && SCENARIO_START + parseDuration(steps[next].at)! <= sim.clock.now()) {
@@ -292,4 +292,20 @@ export async function runScenario(s: Scenario, opts: RunOptions): Promise<Scenar
 
 function pause(): Promise<void> {
   return new Promise((r) => setTimeout(r, NETWORK_PAUSE_MS));
+}
+
+/**
+ * A scenario's walk as the BG96 simulator's GNSS track (firmware/sim/bg96-sim.ts parseTrack): seconds
+ * from the start, and HDOP from the accuracy by the firmware's own estimate inverted (accuracy =
+ * HDOP x 5 m, docs/fob.md "GNSS"), so the fob reports about the accuracy the scenario gave.
+ */
+export function gnssTrackText(track: { at: string; lat?: number; lon?: number; accuracy_m?: number; no_fix?: true }[]): string {
+  return track
+    .map((p) => {
+      const t = Math.round(parseDuration(p.at)! / 1000);
+      if (p.no_fix) return `${t} indoors`;
+      const hdop = Math.min(99.9, Math.max(0.5, Math.round(((p.accuracy_m ?? 10) / 5) * 10) / 10));
+      return `${t} ${p.lat} ${p.lon} ${hdop}`;
+    })
+    .join('\n');
 }

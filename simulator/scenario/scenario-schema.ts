@@ -33,7 +33,8 @@ export const scenarioSchema = z.strictObject({
         /**
          * Issue 20: where the worker walks. Each point is where they are from `at` on (the fob's GNSS,
          * or for a Puck.js the phone relaying it, holds a fix there); `no_fix = true` is the fix lost
-         * (indoors): the last one is kept and grows old.
+         * (indoors): the last one is kept and grows old. A RAK5010 running the firmware gets the walk
+         * as its simulated BG96's GNSS track (gnssTrackText), so its own driver reads the fixes.
          */
         track: z
           .array(

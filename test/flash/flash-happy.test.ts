@@ -32,7 +32,7 @@ describe('lonewatch flash, happy path', () => {
     expect(stdout).toContain('OK: fob-001 flashed and started');
     expect(stdout).toContain(`started       LW:up ${FIRMWARE_VERSION} rak5010 fob-001 (printed by the firmware after the restart)`);
     expect(stdout).toContain(`read back     LW.v ${FIRMWARE_VERSION}, LW.id fob-001, LW.up 1`);
-    expect(stdout).toContain('wiring        btn D19, buzz D20, motor D34, led LED1, batt D5 (lw.json)');
+    expect(stdout).toContain('wiring        btn D19, buzz D20, motor D34, led LED1, batt D4 (lw.json)');
     expect(stdout).toContain('boot files    none besides .bootcde');
     expect(stdout).toMatch(/hub\s+hello received after [\d.]+ s \(firmware 0\.1\.0, board rak5010\)/);
     expect(stdout).not.toMatch(/secret:/i);
@@ -45,7 +45,7 @@ describe('lonewatch flash, happy path', () => {
     const build = await firmwareBuild('rak5010');
     expect(Buffer.from(files['.bootcde'], 'latin1').toString('utf8')).toBe(build.code);
     const identity = JSON.parse(files['lw.json']);
-    expect(identity).toMatchObject({ id: 'fob-001', h: '127.0.0.1', p: bench.hub.mqttPort, w: { btn: 'D19', buzz: 'D20', motor: 'D34', led: 'LED1', batt: 'D5' } });
+    expect(identity).toMatchObject({ id: 'fob-001', h: '127.0.0.1', p: bench.hub.mqttPort, w: { btn: 'D19', buzz: 'D20', motor: 'D34', led: 'LED1', batt: 'D4' } });
     expect(build.code).not.toContain(identity.pw);
     // The registration: the hub holds a hash of the very secret the board holds.
     const device = await bench.hub.hub.store.read((tx) => tx.getDevice('fob-001'));

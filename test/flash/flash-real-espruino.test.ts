@@ -83,7 +83,7 @@ describe.skipIf(!haveEspruino)('lonewatch flash to the real Espruino interpreter
     // A pin the RAK5010 has (so --pins takes it) but this board cannot make: the button on D40.
     const wrong = await flash(args('rak5010', 'fob-202', '--keep-boot-files', '--force', '--pins', 'btn=D40,motor=D21'), { LONEWATCH_DATA_DIR: hub.dataDir });
     expect(wrong.code).toBe(1);
-    expect(wrong.stdout).toContain('wiring        btn D40, buzz D20, motor D21, led LED1, batt D5 (lw.json)');
+    expect(wrong.stdout).toContain('wiring        btn D40, buzz D20, motor D21, led LED1, batt D4 (lw.json)');
     expect(wrong.stdout).toContain('started       NO: the firmware printed "LW:fault btn=D40 not a pin"');
     expect(await esp.eval('[LW.up, LW.fault]')).toEqual([0, 'btn=D40 not a pin']);
   }, 120_000);

@@ -48,7 +48,7 @@ describe('judgeBoot: the firmware\'s own word on its start', () => {
 
 describe('resolveWiring: --pins against the board file\'s pin names', () => {
   it('defaults per board; overrides by role; empty = not fitted (never the button)', () => {
-    expect(resolveWiring('rak5010', undefined)).toEqual({ btn: 'D19', buzz: 'D20', motor: 'D34', led: 'LED1', batt: 'D5' });
+    expect(resolveWiring('rak5010', undefined)).toEqual({ btn: 'D19', buzz: 'D20', motor: 'D34', led: 'LED1', batt: 'D4' });
     expect(resolveWiring('rak5010', 'btn=D33, batt=')).toEqual({ btn: 'D33', buzz: 'D20', motor: 'D34', led: 'LED1', batt: '' });
     expect(describeWiring(resolveWiring('puck', undefined))).toBe('btn BTN1, buzz D1, motor D2, led LED1, batt -');
     expect(() => resolveWiring('puck', 'btn=')).toThrow('the button (btn) must be on a pin');

@@ -60,4 +60,13 @@ describe('a scenario with a mistake is refused with the file, the line and what 
     const p = problems(good.replace('alarm = "covert_sos"', 'worker = "sam"').replace('at = "+1m"', 'at = "+2h"'));
     expect(p.map((x) => x.line)).toEqual([11, 16]);
   });
+  it('issue 20: a GNSS track on a fob without a receiver, and a track line that is wrong, each on its line', () => {
+    const withTrack = (fob: string, track: string): string => good.replace('fob = "puck"', `fob = "${fob}"\ntrack = """\n${track}"""`);
+    expect(parseScenario(withTrack('rak5010', '0 51.50722 -0.1275 1.2\n600 indoors\n'), 'good.toml').workers[0].track).toContain('600 indoors');
+    const puck = problems(withTrack('puck', '0 51.5 -0.1 1.2\n'));
+    expect(puck).toEqual([{ line: 8, message: 'workers.0.track: only a rak5010 has a GNSS receiver (this worker\'s fob is a puck)' }]);
+    const bad = problems(withTrack('rak5010', '0 51.5 -0.1 1.2\n60 north\n'));
+    expect(bad[0].line).toBe(8);
+    expect(bad[0].message).toMatch(/^workers\.0\.track: track line 2 "60 north": .*expected "<seconds> <lat> <lon> <hdop>" or "<seconds> indoors"/);
+  });
 });

@@ -5,30 +5,32 @@ import { FIRMWARE_VERSION } from '../version';
 import type { FobCore } from '../core/fob-core';
 
 const bootedAt = getTime();
+/** Espruino's Storage module, required once (its name was ~18 bytes at each of five calls). */
+const storage = __espruino_require('Storage');
 
 export function uptime(): number {
   return Math.round((getTime() - bootedAt) * 1000);
 }
 
 export function storageRead(name: string): string | undefined {
-  return __espruino_require('Storage').read(name);
+  return storage.read(name);
 }
 
 export function storageWrite(name: string, data: string): void {
-  __espruino_require('Storage').write(name, data);
+  storage.write(name, data);
 }
 
 export function storageErase(name: string): void {
-  __espruino_require('Storage').erase(name);
+  storage.erase(name);
 }
 
 export function storageList(match: RegExp): string[] {
-  return __espruino_require('Storage').list(match);
+  return storage.list(match);
 }
 
 /** The identity written at flashing time; null (and a slow red blink) when the fob was never provisioned. */
 export function readIdentity(): Identity | null {
-  const id = __espruino_require('Storage').readJSON(STORAGE.identity, true) as Identity | undefined;
+  const id = storage.readJSON(STORAGE.identity, true) as Identity | undefined;
   if (!id || typeof id.id !== 'string' || typeof id.pw !== 'string') return null;
   return id;
 }

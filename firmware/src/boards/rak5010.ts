@@ -4,11 +4,12 @@
  * and re-established with jittered back-off, short when the hub refused, long when the network is
  * missing; the outbox re-sends whatever the hub has not acked.
  */
-import { commandTopic, deviceTopic, statusTopic } from '../../../shared/protocol-core';
+import { TOPIC, commandTopic, deviceTopic, statusTopic } from '../../../shared/protocol-core';
 import { FobCore } from '../core/fob-core';
 import { STORAGE, type Hal } from '../hal';
 import { Bg96 } from '../drivers/bg96';
 import { MqttClient } from '../drivers/mqtt-client';
+import { gnssOn } from '../drivers/gnss';
 import { RAK5010_WIRING } from '../wiring';
 import { NOT_PROVISIONED, booted, readIdentity, resolveWiring, startWatchdog, storageErase, storageList, storageRead, storageWrite, uptime } from './board-common';
 
@@ -47,6 +48,10 @@ function main(): void {
     clearTimeout,
     { clientId: id, username: id, password: identity.pw, keepaliveS: 120, willTopic: statusTopic(id), willPayload: '0' },
   );
+  // Issue 20: the modem's GNSS, on the same one-command-at-a-time driver as the MQTT traffic.
+  const gnss = gnssOn(modem, uptime, setTimeout, clearTimeout, function () {
+    return core._onVisit;
+  });
   const hal: Hal = {
     uptime: uptime,
     setTimeout: setTimeout,
@@ -74,9 +79,15 @@ function main(): void {
     storageList: storageList,
     kickWatchdog: E.kickWatchdog,
     random: Math.random,
+    gnss: gnss,
     transport: {
       send: function (leaf, json, qos) {
         if (!mqtt.connected) return false;
+        // An alarm's `l` was written with the fix's age at the raise; `fa` counts to this send
+        // (docs/protocol.md), so the event's own age `ag` (its last key) is added to it. No regular
+        // expression: Espruino 2v29's lost the text after a nested group (tried on the interpreter).
+        const f = json.indexOf('"fa":');
+        if (f > 0) json = json.substr(0, f + 5) + (parseInt(json.substr(f + 5), 10) + parseInt(json.substr(json.lastIndexOf(':') + 1), 10)) + json.substr(json.indexOf(',', f));
         mqtt.publish(deviceTopic(id, leaf), json, qos);
         return true;
       },
@@ -86,6 +97,10 @@ function main(): void {
     },
   };
   const core = new FobCore(hal, 'rak5010', fault);
+  // Each new fix as a `ps` (QoS 0: the next replaces a lost one); nothing while the link is down.
+  gnss.onFix = function (ps) {
+    mqtt.publish(deviceTopic(id, TOPIC.position), ps, 0);
+  };
 
   // Issue 14: the network is there but the hub refused or did not answer (it is restarting): try
   // again within seconds, 2-3 s first, doubling to at most 6-9 s, so an alarm raised meanwhile

@@ -11,6 +11,7 @@ import {
   PROTOCOL_VERSION,
   TOPIC,
   encodeHeartbeat,
+  isAlarmKind,
   makeEventId,
 } from '../../../shared/protocol-core';
 import { STORAGE, type Hal } from '../hal';
@@ -28,6 +29,16 @@ export const MAN_DOWN_CANCEL_S = 30;
 export const EXTEND_MIN = 30;
 /** Seconds the loud alarm's buzzer sounds unless stopped. */
 export const LOUD_SECONDS = 60;
+
+declare global {
+  /**
+   * Set by the build (firmware/build/build.ts, esbuild `define`) for a board with no movement
+   * source: man-down's code is then dead and dropped from the bundle. The RAK5010's firmware reads
+   * no accelerometer (its LIS3DH is not wired into it yet, docs/fob.md), so man-down there would
+   * fire 10 minutes into every visit: a false alarm. Undefined on Node (tests, simulator): man-down on.
+   */
+  var lwNoManDown: boolean | undefined;
+}
 
 /** Below this battery percentage the fob pulses at every heartbeat (the hub warns too, R16). */
 export const LOW_BATTERY = 20;
@@ -54,14 +65,14 @@ export class FobCore {
   private _beats = 0;
   private _batt: number[] = [];
   private _moved = false;
-  private _manDownTimer = -1;
-  private _manDownPulses = 0;
+  _manDownTimer = -1;
+  _manDownPulses = 0;
   private _hbTimer = -1;
   private _retryTimer = -1;
   private _loudTimer = -1;
 
   constructor(
-    private readonly _hal: Hal,
+    readonly _hal: Hal,
     private readonly _board: 'puck' | 'rak5010',
     /** The board's wiring fault ('' when every pin resolved): announced in the hello as `wf`. */
     private readonly _fault: string,
@@ -82,10 +93,9 @@ export class FobCore {
 
   /** A button edge from the board. */
   button(pressed: boolean): void {
-    if (pressed && this._manDownTimer >= 0 && this._manDownPulses > 0) {
+    if (!globalThis.lwNoManDown && pressed && this._manDownTimer >= 0 && this._manDownPulses > 0) {
       // Any press during the cancel window: the worker is fine.
-      this._cancelManDown();
-      this._armManDown();
+      armManDown(this);
       return;
     }
     this.gestures.edge(pressed, this._hal.uptime());
@@ -93,8 +103,9 @@ export class FobCore {
 
   /** Movement from the accelerometer. */
   movement(): void {
+    if (globalThis.lwNoManDown) return;
     this._moved = true;
-    if (this._onVisit && this._manDownPulses === 0) this._armManDown();
+    if (this._onVisit && this._manDownPulses === 0) armManDown(this);
   }
 
   onGesture(g: GestureName): void {
@@ -121,8 +132,8 @@ export class FobCore {
       case 'visit':
         this._onVisit = !this._onVisit;
         this.raise(this._onVisit ? EVENT.visitStart : EVENT.visitEnd, '');
-        if (this._onVisit) this._armManDown();
-        else this._cancelManDown();
+        // (No man-down code at all where the build dropped it: lwNoManDown.)
+        if (!globalThis.lwNoManDown) armManDown(this);
         this._hal.vibrate(80);
         break;
       case EVENT.extend:
@@ -131,7 +142,8 @@ export class FobCore {
         break;
       case EVENT.endOfShift:
         this._onVisit = false;
-        this._cancelManDown();
+        // Off the visit: this only cancels.
+        if (!globalThis.lwNoManDown) armManDown(this);
         this.raise(EVENT.endOfShift, '');
         this._hal.vibrate(80);
         break;
@@ -141,8 +153,15 @@ export class FobCore {
   /** Creates an event, keeps it in the outbox and tries to send it now. Returns its id. */
   raise(kind: string, extra: string): string {
     const id = makeEventId(this._bootCount, this._seq++);
-    this.outbox.add(id, kind, extra);
+    const g = isAlarmKind(kind) ? this._hal.gnss : undefined;
+    // Issue 20: an alarm carries the fix the fob already holds, when fresh, and NEVER waits for one:
+    // a fix can take minutes or never come indoors, and R3 wants the alarm in front of an officer
+    // now; the position follows as `ps` once the receiver has one. (Alarm kinds carry no other extra.)
+    const l = g ? g.fix() : '';
+    this.outbox.add(id, kind, l ? '"l":' + l : extra);
     this.flush();
+    // The receiver is switched on only after the alarm's send is queued on the modem.
+    if (g) g.alarmOpen(true);
     return id;
   }
 
@@ -184,7 +203,7 @@ export class FobCore {
 
   /** Carries out a command; false when it is malformed or unknown (nothing done). */
   private _obey(json: string): boolean {
-    let cmd: { k?: unknown; i?: unknown; d?: unknown; hb?: unknown };
+    let cmd: { k?: unknown; i?: unknown; d?: unknown; hb?: unknown; gp?: unknown };
     try {
       cmd = JSON.parse(json);
     } catch (e) {
@@ -213,13 +232,21 @@ export class FobCore {
       case COMMAND.alarmClosed:
         this._stopLoud();
         this._activeAlarm = '';
+        // The officer closed it: positions at the alarm's rate stop. A worker's own cancel does not
+        // stop them: the hub keeps that alarm open until someone has called back (a cancel under duress).
+        if (this._hal.gnss) this._hal.gnss.alarmOpen(false);
         break;
-      case COMMAND.config:
-        if (typeof cmd.hb === 'number' && cmd.hb >= 10 && cmd.hb <= 3600) {
+      case COMMAND.config: {
+        // gp (optional): seconds between fixes during a visit, 0 (off) or 60-3600. A bad gp refuses
+        // the whole cfg: nothing changes.
+        const gp = cmd.gp;
+        if (typeof cmd.hb === 'number' && cmd.hb >= 10 && cmd.hb <= 3600 && (gp === undefined || gp === 0 || (typeof gp === 'number' && gp >= 60 && gp <= 3600))) {
           this._hbIntervalMs = cmd.hb * 1000;
           this._scheduleHeartbeat(this._hbIntervalMs);
+          if (typeof gp === 'number' && this._hal.gnss) this._hal.gnss.gnssPeriod(gp);
         } else return false;
         break;
+      }
       default:
         return false;
     }
@@ -293,37 +320,36 @@ export class FobCore {
     if (this._batt.length > 4) this._batt.shift();
     return Math.min.apply(null, this._batt);
   }
-
-  private _armManDown(): void {
-    const self = this;
-    this._cancelManDown();
-    if (!this._onVisit) return;
-    this._manDownTimer = this._hal.setTimeout(function () {
-      self._manDownTimer = -1;
-      self._manDownWindow();
-    }, MAN_DOWN_MIN * 60000);
-  }
-
-  /** The cancel window: a pulse every 5 s; a press cancels; silence sends man-down. */
-  private _manDownWindow(): void {
-    const self = this;
-    const pulses = Math.max(1, Math.round(MAN_DOWN_CANCEL_S / 5));
-    if (this._manDownPulses >= pulses) {
-      this._manDownPulses = 0;
-      this._manDownTimer = -1;
-      this._activeAlarm = this.raise(EVENT.manDown, '');
-      return;
-    }
-    this._manDownPulses++;
-    this._hal.vibrate(400);
-    this._manDownTimer = this._hal.setTimeout(function () {
-      self._manDownWindow();
-    }, 5000);
-  }
-
-  private _cancelManDown(): void {
-    if (this._manDownTimer >= 0) this._hal.clearTimeout(this._manDownTimer);
-    this._manDownTimer = -1;
-    this._manDownPulses = 0;
-  }
 }
+
+// Man-down, outside the class so that a build without it (lwNoManDown) drops it whole: the build
+// folds `true ? 0 : function ...` to 0 (an unused function declaration would be kept).
+type ManDownStep = (c: FobCore) => void;
+
+/** Cancels any man-down timer or window, then, on a visit, arms the 10 minutes again. */
+const armManDown = (globalThis.lwNoManDown ? 0 : function (c: FobCore): void {
+  if (c._manDownTimer >= 0) c._hal.clearTimeout(c._manDownTimer);
+  c._manDownTimer = -1;
+  c._manDownPulses = 0;
+  if (!c._onVisit) return;
+  c._manDownTimer = c._hal.setTimeout(function () {
+    c._manDownTimer = -1;
+    manDownWindow(c);
+  }, MAN_DOWN_MIN * 60000);
+}) as ManDownStep;
+
+/** The cancel window: a pulse every 5 s; a press cancels; silence sends man-down. */
+const manDownWindow = (globalThis.lwNoManDown ? 0 : function (c: FobCore): void {
+  const pulses = Math.max(1, Math.round(MAN_DOWN_CANCEL_S / 5));
+  if (c._manDownPulses >= pulses) {
+    c._manDownPulses = 0;
+    c._manDownTimer = -1;
+    c._activeAlarm = c.raise(EVENT.manDown, '');
+    return;
+  }
+  c._manDownPulses++;
+  c._hal.vibrate(400);
+  c._manDownTimer = c._hal.setTimeout(function () {
+    manDownWindow(c);
+  }, 5000);
+}) as ManDownStep;

@@ -33,137 +33,153 @@ export interface MqttOptions {
   willPayload: string;
 }
 
-export class MqttClient {
-  connected = false;
-  private _buf = '';
-  private _nextId = 1;
-  private _inflight: { [id: string]: { p: string; t: number } } = {};
-  private _pingTimer = -1;
-  private _awaitingPong = false;
-  /** A session is under way (CONNECT sent, not yet closed): close() reports only once per session. */
-  private _on = false;
+/** The client: what the board (and the simulator's wire fobs) use. */
+export interface MqttClient {
+  connected: boolean;
+  /** Sends CONNECT on a freshly opened byte stream; no CONNACK within 30 s closes the session. */
+  start(): void;
+  publish(topic: string, payload: string, qos: number): void;
+  /** Re-sends QoS 1 publishes not acknowledged (with DUP), e.g. every keep-alive tick. */
+  retry(): void;
+  subscribe(topic: string): void;
+  /** Feed bytes from the network. */
+  input(data: string): void;
+  /**
+   * The link is dead or closed: forget the session (clean session: the outbox, not this client,
+   * owns the retries of unacknowledged events) and tell the owner, once per session.
+   */
+  close(): void;
   // The owner sets all three before start() (boards/rak5010.ts); no no-op defaults, to fit the
   // bundle's size budget.
-  onMessage!: (topic: string, payload: string) => void;
-  onConnected!: () => void;
-  onClosed!: () => void;
+  onMessage: (topic: string, payload: string) => void;
+  onConnected: () => void;
+  onClosed: () => void;
+}
 
-  constructor(
-    private readonly _write: (data: string) => void,
-    private readonly _setTimeout: (fn: () => void, ms: number) => number,
-    private readonly _clearTimeout: (id: number) => void,
-    private readonly _opts: MqttOptions,
-  ) {}
+/**
+ * One closure, not a class (issue 20): local variables minify to one letter where `this.<name>`
+ * did not, and the RAK5010 bundle needed the bytes for GNSS. `new MqttClient(...)` works as before.
+ */
+function mqttClient(write: (data: string) => void, setT: (fn: () => void, ms: number) => number, clearT: (id: number) => void, o: MqttOptions): MqttClient {
+  let buf = '';
+  let nextId = 1;
+  let inflight: { [id: string]: string } = {};
+  let pingTimer = -1;
+  let awaitingPong = false;
+  /** A session is under way (CONNECT sent, not yet closed): close() reports only once per session. */
+  let on = false;
 
-  /** Sends CONNECT on a freshly opened byte stream; no CONNACK within 30 s closes the session. */
-  start(): void {
-    const self = this;
-    const o = this._opts;
-    this._buf = '';
-    this._on = true;
-    this._clearTimeout(this._pingTimer);
-    this._pingTimer = this._setTimeout(function () {
-      self.close();
-    }, 30000);
-    const flags = 0x80 | 0x40 | 0x04 | 0x08 | 0x02; // username, password, will, will QoS 1, clean session
-    const body =
-      str('MQTT') + chr(4, flags, o.keepaliveS >> 8, o.keepaliveS & 255) + str(o.clientId) + str(o.willTopic) + str(o.willPayload) + str(o.username) + str(o.password);
-    this._write(packet(0x10, body));
-  }
+  const ping = function (): void {
+    clearT(pingTimer);
+    pingTimer = setT(function () {
+      if (awaitingPong) return c.close();
+      awaitingPong = true;
+      write(packet(0xc0, ''));
+      c.retry();
+      ping();
+    }, (o.keepaliveS * 1000) / 2);
+  };
 
-  publish(topic: string, payload: string, qos: number): void {
-    if (!this.connected) return;
-    if (qos === 0) {
-      this._write(packet(0x30, str(topic) + payload));
-      return;
-    }
-    const id = this._nextId;
-    this._nextId = (this._nextId % 65535) + 1;
-    const p = str(topic) + chr(id >> 8, id & 255) + payload;
-    this._inflight[id] = { p: p, t: 0 };
-    this._write(packet(0x32, p));
-  }
-
-  /** Re-sends QoS 1 publishes not acknowledged (with DUP), e.g. every keep-alive tick. */
-  retry(): void {
-    for (const id in this._inflight) this._write(packet(0x3a, this._inflight[id].p));
-  }
-
-  subscribe(topic: string): void {
-    this._write(packet(0x82, chr(0, 1) + str(topic) + chr(1)));
-  }
-
-  /** Feed bytes from the network. */
-  input(data: string): void {
-    this._buf += data;
-    for (;;) {
-      if (this._buf.length < 2) return;
-      let len = 0;
-      let mul = 1;
-      let i = 1;
-      let b = 0;
-      do {
-        if (i >= this._buf.length) return;
-        b = this._buf.charCodeAt(i++);
-        len += (b & 127) * mul;
-        mul *= 128;
-      } while (b & 128);
-      if (this._buf.length < i + len) return;
-      const type = this._buf.charCodeAt(0);
-      const body = this._buf.substr(i, len);
-      this._buf = this._buf.substr(i + len);
-      this._packet(type, body);
-    }
-  }
-
-  private _packet(type: number, body: string): void {
+  const onPacket = function (type: number, body: string): void {
     const kind = type >> 4;
     if (kind === 2) {
-      if (body.charCodeAt(1) !== 0) return this.close();
-      this.connected = true;
-      this._ping();
-      this.onConnected();
+      if (body.charCodeAt(1) !== 0) return c.close();
+      c.connected = true;
+      ping();
+      c.onConnected();
     } else if (kind === 3) {
       const tl = (body.charCodeAt(0) << 8) | body.charCodeAt(1);
       const topic = body.substr(2, tl);
       let rest = body.substr(2 + tl);
       if (type & 0x06) {
-        this._write(packet(0x40, rest.substr(0, 2)));
+        write(packet(0x40, rest.substr(0, 2)));
         rest = rest.substr(2);
       }
-      this.onMessage(topic, rest);
+      c.onMessage(topic, rest);
     } else if (kind === 4) {
-      delete this._inflight[(body.charCodeAt(0) << 8) | body.charCodeAt(1)];
+      delete inflight[(body.charCodeAt(0) << 8) | body.charCodeAt(1)];
     } else if (kind === 13) {
-      this._awaitingPong = false;
+      awaitingPong = false;
     }
-  }
+  };
 
-  private _ping(): void {
-    const self = this;
-    this._clearTimeout(this._pingTimer);
-    this._pingTimer = this._setTimeout(function () {
-      if (self._awaitingPong) return self.close();
-      self._awaitingPong = true;
-      self._write(packet(0xc0, ''));
-      self.retry();
-      self._ping();
-    }, (this._opts.keepaliveS * 1000) / 2);
-  }
+  const c = {
+    connected: false,
+    start: function (): void {
+      buf = '';
+      on = true;
+      clearT(pingTimer);
+      pingTimer = setT(function () {
+        c.close();
+      }, 30000);
+      const flags = 0x80 | 0x40 | 0x04 | 0x08 | 0x02; // username, password, will, will QoS 1, clean session
+      const body =
+        str('MQTT') + chr(4, flags, o.keepaliveS >> 8, o.keepaliveS & 255) + str(o.clientId) + str(o.willTopic) + str(o.willPayload) + str(o.username) + str(o.password);
+      write(packet(0x10, body));
+    },
 
-  /**
-   * The link is dead or closed: forget the session (clean session: the outbox, not this client,
-   * owns the retries of unacknowledged events) and tell the owner, once per session.
-   */
-  close(): void {
-    this._clearTimeout(this._pingTimer);
-    this._pingTimer = -1;
-    this._awaitingPong = false;
-    this.connected = false;
-    this._buf = '';
-    this._inflight = {};
-    if (!this._on) return;
-    this._on = false;
-    this.onClosed();
-  }
+    publish: function (topic: string, payload: string, qos: number): void {
+      if (!c.connected) return;
+      if (qos === 0) {
+        write(packet(0x30, str(topic) + payload));
+        return;
+      }
+      const id = nextId;
+      nextId = (nextId % 65535) + 1;
+      const p = str(topic) + chr(id >> 8, id & 255) + payload;
+      inflight[id] = p;
+      write(packet(0x32, p));
+    },
+
+    retry: function (): void {
+      for (const id in inflight) write(packet(0x3a, inflight[id]));
+    },
+
+    subscribe: function (topic: string): void {
+      write(packet(0x82, chr(0, 1) + str(topic) + chr(1)));
+    },
+
+    input: function (data: string): void {
+      buf += data;
+      for (;;) {
+        if (buf.length < 2) return;
+        let len = 0;
+        let mul = 1;
+        let i = 1;
+        let b = 0;
+        do {
+          if (i >= buf.length) return;
+          b = buf.charCodeAt(i++);
+          len += (b & 127) * mul;
+          mul *= 128;
+        } while (b & 128);
+        if (buf.length < i + len) return;
+        const type = buf.charCodeAt(0);
+        const body = buf.substr(i, len);
+        buf = buf.substr(i + len);
+        onPacket(type, body);
+      }
+    },
+
+    close: function (): void {
+      clearT(pingTimer);
+      pingTimer = -1;
+      awaitingPong = false;
+      c.connected = false;
+      buf = '';
+      inflight = {};
+      if (!on) return;
+      on = false;
+      c.onClosed();
+    },
+  } as MqttClient;
+  return c;
 }
+
+/** `new MqttClient(write, setTimeout, clearTimeout, options)`: a function returning an object gives that object to `new`. */
+export const MqttClient = mqttClient as unknown as new (
+  write: (data: string) => void,
+  setT: (fn: () => void, ms: number) => number,
+  clearT: (id: number) => void,
+  o: MqttOptions,
+) => MqttClient;
