@@ -7,7 +7,7 @@ import { drillPairingProblem } from '../rules/drill.js';
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { AuditEntry, AlarmFilter, Deadline, Store, StoreTx } from './store.js';
+import type { AuditEntry, AlarmFilter, Deadline, Store, StoreTx, UnqueuedReads } from './store.js';
 import type {
   AlarmRecord,
   ApiTokenRecord,
@@ -244,8 +244,15 @@ class AsyncLock {
   }
 }
 
-export class SqliteStore implements Store {
+export class SqliteStore implements Store, UnqueuedReads {
   readonly db: Database.Database;
+  /**
+   * A second, read-only connection to the same file for reads that must not queue behind the
+   * writer's lock (a fob's CONNECT). SQLite §WAL "Concurrency": readers on other connections see the
+   * last committed snapshot and do not block, nor are blocked by, the one writer. A ':memory:'
+   * database is private to its connection, so it has none and reads through the lock.
+   */
+  private readonly reader: { db: Database.Database; getDevice: Database.Statement } | null;
   private readonly lock = new AsyncLock();
   private readonly tx: StoreTx;
   private readonly stmt: ReturnType<SqliteStore['prepare']>;
@@ -261,6 +268,20 @@ export class SqliteStore implements Store {
     this.migrate();
     this.stmt = this.prepare();
     this.tx = this.makeTx();
+    this.reader = path === ':memory:' ? null : this.openReader(path);
+  }
+
+  private openReader(path: string): { db: Database.Database; getDevice: Database.Statement } {
+    const db = new Database(path, { readonly: true, fileMustExist: true });
+    // A WAL reader waits only while the WAL index is being rebuilt after a crash: a short bound.
+    db.pragma('busy_timeout = 1000');
+    return { db, getDevice: db.prepare('SELECT * FROM devices WHERE id = ?') };
+  }
+
+  async getDeviceUnqueued(id: string): Promise<DeviceRecord | null> {
+    if (!this.reader) return this.read((tx) => tx.getDevice(id));
+    const r = this.reader.getDevice.get(id) as Row | undefined;
+    return r ? deviceFromRow(r) : null;
   }
 
   private migrate(): void {
@@ -676,6 +697,7 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     await this.lock.run(async () => {
+      if (this.reader?.db.open) this.reader.db.close();
       if (this.db.open) this.db.close();
     });
   }

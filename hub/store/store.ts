@@ -205,6 +205,16 @@ export interface StoreTx {
   listApiTokens(): Promise<ApiTokenRecord[]>;
 }
 
+/**
+ * Reads that never queue behind write transactions (issue 17 bug): a fob's CONNECT is answered from
+ * the last committed state even while a catch-up or a heartbeat burst holds the writer. Optional: a
+ * Store without it is read through `read`, behind its writes.
+ */
+export interface UnqueuedReads {
+  /** The device as last committed, without waiting for pending write transactions. */
+  getDeviceUnqueued(id: string): Promise<DeviceRecord | null>;
+}
+
 export interface Store {
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
   /** Read-only access outside a write transaction (consistent snapshot per call). */
