@@ -10,7 +10,7 @@ import { ALARM_KIND } from '../../shared/vocabulary.js';
 import { PRIVATE_FIELDS, viewPrivate } from './privacy.js';
 import { alarmView, compareAlarms, csvCell, currentVisit, localStamp, responseWords, SCRIPT_ANSWERS, SCRIPT_IDS, SCRIPT_QUESTIONS, scriptState, visitView, workerNames } from './views.js';
 import { ALARM_OUTCOMES, type AlarmRecord, type WorkerRecord } from '../store/store-types.js';
-import { summariseDeliveries } from '../notifiers/delivery-summary.js';
+import { describeDeliveries, summariseDeliveries } from '../notifiers/delivery-summary.js';
 import type { Store, StoreTx } from '../store/store.js';
 import { CallbackDueWatch } from './callback-due.js';
 
@@ -88,7 +88,8 @@ export function registerAlarmRoutes(app: ApiApp, { hub, live }: ApiContext): voi
       visit: visit ? visitView(visit) : null,
       contacts,
       lastSighting: state?.lastSighting ?? (alarm.lastSightingAt ? { at: alarm.lastSightingAt, kind: 'recorded when raised', place: null } : null),
-      timeline,
+      // Delivery entries carry their words (who, by what, what was confirmed), not only ids (issue 15 item 15).
+      timeline: describeDeliveries(timeline),
       deliveries: summariseDeliveries(timeline),
       script: scriptState(timeline),
       serverNow: now(),
@@ -273,11 +274,11 @@ export function registerAlarmRoutes(app: ApiApp, { hub, live }: ApiContext): voi
     // closed_by and outcome (issue 15 items 10 and 11) on every row, so a filtered spreadsheet keeps them.
     // The last four columns are for people (issue 15 item 15): local time with the zone, response
     // time and the kind of alarm in words; the ISO columns before them stay exact for machines.
-    const rows = [['incident', 'kind', 'worker', 'device', 'visit', 'raised_at', 'state', 'closed_by', 'outcome', 'worker_cancelled_at', 'seq', 'at', 'step', 'actor', 'detail', 'raised_local', 'at_local', 'response', 'kind_label'].map(csvCell).join(',')];
+    const rows = [['incident', 'kind', 'worker', 'device', 'visit', 'raised_at', 'state', 'closed_by', 'outcome', 'worker_cancelled_at', 'seq', 'at', 'step', 'actor', 'detail', 'raised_local', 'at_local', 'response', 'kind_label', 'step_words'].map(csvCell).join(',')];
     for (const r of found) {
-      for (const e of r.timeline) {
+      for (const e of describeDeliveries(r.timeline)) {
         rows.push(
-          [r.alarm.id, r.alarm.kind, r.workerName ?? r.alarm.workerId, r.alarm.deviceId, r.alarm.visitRef, new Date(r.alarm.raisedAt).toISOString(), r.alarm.state, r.alarm.closedBy, r.alarm.outcome, r.alarm.workerCancelledAt === null ? null : new Date(r.alarm.workerCancelledAt).toISOString(), e.seq, new Date(e.at).toISOString(), e.type, e.actor, e.detail, localStamp(r.alarm.raisedAt), localStamp(e.at), responseWords(r.alarm), ALARM_KIND[r.alarm.kind].label]
+          [r.alarm.id, r.alarm.kind, r.workerName ?? r.alarm.workerId, r.alarm.deviceId, r.alarm.visitRef, new Date(r.alarm.raisedAt).toISOString(), r.alarm.state, r.alarm.closedBy, r.alarm.outcome, r.alarm.workerCancelledAt === null ? null : new Date(r.alarm.workerCancelledAt).toISOString(), e.seq, new Date(e.at).toISOString(), e.type, e.actor, e.detail, localStamp(r.alarm.raisedAt), localStamp(e.at), responseWords(r.alarm), ALARM_KIND[r.alarm.kind].label, e.text ?? null]
             .map(csvCell)
             .join(','),
         );

@@ -295,9 +295,13 @@ describe('records and administration', () => {
     const csv = await dana.get('/api/records/export.csv?q=zebra');
     expect(csv.headers.get('content-type')).toMatch(/text\/csv/);
     const lines = csv.text.trim().split('\r\n');
-    expect(lines[0]).toBe('"incident","kind","worker","device","visit","raised_at","state","closed_by","outcome","worker_cancelled_at","seq","at","step","actor","detail","raised_local","at_local","response","kind_label"');
+    expect(lines[0]).toBe('"incident","kind","worker","device","visit","raised_at","state","closed_by","outcome","worker_cancelled_at","seq","at","step","actor","detail","raised_local","at_local","response","kind_label","step_words"');
     // For people: the hub's local time with its zone, and the response in words.
-    expect(lines[1]).toMatch(/"\d{4}-\d\d-\d\d \d\d:\d\d [A-Z][A-Za-z0-9+:-]*","\d{4}-\d\d-\d\d \d\d:\d\d [^"]+","(taken after [^"]+|not taken yet|closed without being taken)","[A-Za-z -]+"$/);
+    expect(lines[1]).toMatch(/"\d{4}-\d\d-\d\d \d\d:\d\d [A-Z][A-Za-z0-9+:-]*","\d{4}-\d\d-\d\d \d\d:\d\d [^"]+","(taken after [^"]+|not taken yet|closed without being taken)","[A-Za-z -]+","[^"]*"$/);
+    // Delivery steps in words (issue 15 item 15): who, by what, what was confirmed; no notice id.
+    const deliveryRows = lines.filter((l) => l.includes('"delivery","notifier:'));
+    expect(deliveryRows.length).toBeGreaterThan(0);
+    expect(deliveryRows[0]).toMatch(/,"E-mail to Dana Duty \(duty officer\) at d\*\*\*@example\.org: NOT SENT: the hub has no e-mail set up \(\[notifiers\.email\] is not configured\)"$/);
     expect(lines.length - 1).toBe(hit.body.records[0]!.steps);
     expect(csv.text).toContain('zebra crossing outside');
     expect((await t.hub.store.listAudit(5)).some((e) => e.action === 'records.export')).toBe(true);

@@ -120,13 +120,13 @@ describe('the dashboard says who was told', () => {
     await t.settle();
     await page.waitForSelector('#open-alarms .told [data-delivery=not_configured]');
     const chips = await page.$$eval('#open-alarms .told .chip', (els) => els.map((e) => e.textContent));
-    expect(chips).toContain('Dana Duty (duty officer) · e-mail · NOT CONFIGURED');
-    expect(chips).toContain('alarm receiving centre · ARC · NOT CONFIGURED');
+    expect(chips).toContain('Dana Duty (duty officer) · e-mail · NOT SENT: the hub has no e-mail set up');
+    expect(chips).toContain('the alarm receiving centre (ARC) · ARC · NOT SENT: the hub has no ARC link set up');
     expect(chips.some((c) => /sent|delivered/.test(c ?? ''))).toBe(false);
     await page.click('#open-alarms a.button');
     await page.waitForSelector('#told-table');
     const rows = await page.$$eval('#told-table tbody tr', (els) => els.map((e) => e.textContent));
-    expect(rows.some((r) => /Lee Manager \(line manager\)e-maill\*\*\*@example\.orgNOT CONFIGURED\[notifiers\.email\] is not configured/.test(r ?? ''))).toBe(true);
+    expect(rows.some((r) => /Lee Manager \(line manager\)e-maill\*\*\*@example\.orgNOT SENT: the hub has no e-mail set up\[notifiers\.email\] is not configured/.test(r ?? ''))).toBe(true);
     const timeline = await page.textContent('#timeline');
     expect(timeline).toContain('to tell line manager, head of service, director (policy channels: email, webhook)');
     expect(timeline).not.toMatch(/ by email, webhook/);

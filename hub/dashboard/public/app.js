@@ -304,40 +304,10 @@ async function start() {
 // board and alarm views only call these.
 
 const CHANNEL_LABEL = { email: 'e-mail', webhook: 'webhook', arc: 'ARC', sms: 'SMS' };
-const DELIVERY_LABEL = {
-  queued: 'queued',
-  sent: 'sent (relay accepted)',
-  delivered: 'delivered',
-  failed: 'FAILED',
-  fallthrough: 'gave up, handed on',
-  not_configured: 'NOT CONFIGURED',
-  no_address: 'no address',
-  no_contact: 'NOBODY HOLDS THIS ROLE',
-  skipped: 'not sent',
-};
-// An SMS the network (or gateway) took is not yet on the phone: only its delivery report says that.
-const SENT_LABEL = { sms: 'sent, not yet confirmed delivered' };
-function deliveryLabel(state, channel) {
-  return (state === 'sent' && SENT_LABEL[channel]) || DELIVERY_LABEL[state] || state;
-}
+// The words of each delivery (who, by what, what was confirmed) come from the hub
+// (hub/notifiers/delivery-words.ts), so the board, the alarm view and the CSV say the same thing; the
+// relay's own answers and the notice ids are only in the hover text (`technical`), for IT.
 const DELIVERY_BAD = new Set(['failed', 'fallthrough', 'not_configured', 'no_address', 'no_contact']);
-
-function deliveryWho(d) {
-  if (d.status === 'no_contact' || d.state === 'no_contact') return String(d.target || d.recipientRole || '').replace(/_/g, ' ');
-  if (d.recipientName) return `${d.recipientName}${d.recipientRole ? ` (${String(d.recipientRole).replace(/_/g, ' ')})` : ''}`;
-  return d.channel === 'arc' ? 'alarm receiving centre' : d.channel === 'webhook' ? 'control-room webhook' : 'organisation';
-}
-
-function deliveryText(d) {
-  const channel = CHANNEL_LABEL[d.channel] || d.channel || '';
-  const parts = [deliveryWho(d), channel ? `by ${channel}${d.address ? ` ${d.address}` : ''}` : '', deliveryLabel(d.status, d.channel)];
-  if (d.via) parts.push(`instead of ${CHANNEL_LABEL[d.via] || d.via}`);
-  if (d.event === 'closed') parts.push('alarm over');
-  if (d.reason) parts.push(d.reason);
-  else if (d.detail) parts.push(d.detail);
-  if (d.status === 'fallthrough' && d.to) parts.push(`handed to ${CHANNEL_LABEL[d.to] || d.to}`);
-  return parts.filter(Boolean).join(' · ');
-}
 
 function deliveryChips(lines) {
   const shown = lines.filter((l) => !l.closed);
@@ -346,7 +316,7 @@ function deliveryChips(lines) {
     'div',
     { class: 'told', 'data-told': String(shown.length) },
     shown.map((l) =>
-      h('span', { class: `chip${DELIVERY_BAD.has(l.state) ? ' bad' : ''}`, 'data-delivery': l.state, title: l.reason || '' }, `${deliveryWho(l)} · ${CHANNEL_LABEL[l.channel] || l.channel || ''}${l.via ? ` (for ${CHANNEL_LABEL[l.via] || l.via})` : ''} · ${deliveryLabel(l.state, l.channel)}`),
+      h('span', { class: `chip${DELIVERY_BAD.has(l.state) ? ' bad' : ''}`, 'data-delivery': l.state, title: l.text }, `${l.who} · ${CHANNEL_LABEL[l.channel] || l.channel || ''}${l.via ? ` (for ${CHANNEL_LABEL[l.via] || l.via})` : ''} · ${l.confirmed}`),
     ),
   );
 }
@@ -363,12 +333,12 @@ function deliveryTable(lines) {
       lines.map((l) =>
         h(
           'tr',
-          { 'data-delivery': l.state, class: DELIVERY_BAD.has(l.state) ? 'bad' : '' },
-          h('td', { text: deliveryWho(l) + (l.closed ? ' (told it is over)' : '') }),
+          { 'data-delivery': l.state, class: DELIVERY_BAD.has(l.state) ? 'bad' : '', title: l.technical || '' },
+          h('td', { text: l.who + (l.closed ? ' (told it is over)' : '') }),
           h('td', { text: `${CHANNEL_LABEL[l.channel] || l.channel || '–'}${l.via ? ` instead of ${CHANNEL_LABEL[l.via] || l.via}` : ''}` }),
           h('td', { text: l.address || '–' }),
-          h('td', { text: deliveryLabel(l.state, l.channel) }),
-          h('td', { text: l.reason || '' }),
+          h('td', { text: l.confirmed }),
+          h('td', { text: l.state === 'fallthrough' ? '' : l.reason || '' }),
           h('td', { text: fmtTime(l.at) }),
         ),
       ),
@@ -720,7 +690,8 @@ function stepText(e) {
       // What the ladder asked for; what came of it is in the delivery lines that follow.
       return `${d.name || `level ${(d.level ?? 0) + 1}`}: to tell ${(d.targets || []).join(', ').replace(/_/g, ' ')}${d.channels ? ` (policy channels: ${d.channels.join(', ')})` : ''}`;
     case 'delivery':
-      return deliveryText(d);
+      // Worded by the hub; an older hub's entry without words falls back to its state.
+      return e.text || String(d.status || '').replace(/_/g, ' ');
     case 'escalated':
       return `level ${(d.level ?? 0) + 1}: ${d.name || ''}`;
     case 'refused':
@@ -751,7 +722,17 @@ function timelineList(entries) {
   return h(
     'ol',
     { class: 'timeline', id: 'timeline' },
-    entries.map((e) => h('li', { 'data-step': e.type }, h('span', { class: 't', text: fmtTime(e.at) }), h('span', { class: 'type', text: STEP_LABEL[e.type] || e.type.replace(/_/g, ' ') }), h('span', {}, stepText(e), h('span', { class: 'muted', text: ` · ${e.actor}` })))),
+    // A delivery's actor is the notifier's internal name (notifier:email): its sentence already says
+    // the channel, and the ids are in the hover text for IT.
+    entries.map((e) =>
+      h(
+        'li',
+        { 'data-step': e.type, title: e.technical || null },
+        h('span', { class: 't', text: fmtTime(e.at) }),
+        h('span', { class: 'type', text: STEP_LABEL[e.type] || e.type.replace(/_/g, ' ') }),
+        h('span', {}, stepText(e), e.type === 'delivery' ? null : h('span', { class: 'muted', text: ` · ${e.actor}` })),
+      ),
+    ),
   );
 }
 
