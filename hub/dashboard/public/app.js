@@ -110,9 +110,31 @@ function until(ms) {
   const text = a < 3600 ? `${Math.floor(a / 60)} min` : `${Math.floor(a / 3600)} h ${Math.floor((a % 3600) / 60)} min`;
   return s >= 0 ? `in ${text}` : `${text} overdue`;
 }
+/** How long since `ms`, without "ago": "silent for 34 min". */
+function since(ms) {
+  const s = Math.max(0, Math.round((now() - ms) / 1000));
+  if (s < 60) return 'under a minute';
+  if (s < 3600) return `${Math.floor(s / 60)} min`;
+  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+}
 /** Relative times that stay true on screen (issue 15 item 15): the 1-second ticker rewrites them. */
 const untilSpan = (ms) => h('span', { 'data-until': String(ms), text: until(ms) });
 const agoSpan = (ms) => h('span', { 'data-ago': String(ms), text: ago(ms) });
+const sinceSpan = (ms) => h('span', { 'data-since': String(ms), text: since(ms) });
+/** "2026-11-23 09:12 (3 min ago)", the relative part live. */
+const atAgo = (ms) => [fmtTime(ms), ' (', agoSpan(ms), ')'];
+
+/**
+ * The alarm's reason as it stands now: a "device silent" alarm's stored reason says how long the fob
+ * was silent when the alarm was raised ("Device silent for 20 min"); while it is open the hub sends
+ * when the fob was last heard from (`silentSince`), and the silence is counted live from that.
+ */
+function reasonNow(a) {
+  if (a.kind === 'device_silent' && a.open && a.silentSince) {
+    return [`Fob ${a.deviceId || ''} silent for `, sinceSpan(a.silentSince), ` (last heard ${fmtTime(a.silentSince)}) during a shift`];
+  }
+  return [a.reason || ''];
+}
 
 /**
  * Rewrites every relative time on screen. While the hub is unreachable a "told again in 1 min" is a
@@ -124,6 +146,7 @@ function tickLiveTimes() {
     el.classList.toggle('stale-time', state.hubLost);
   }
   for (const el of document.querySelectorAll('[data-ago]')) el.textContent = ago(Number(el.dataset.ago));
+  for (const el of document.querySelectorAll('[data-since]')) el.textContent = since(Number(el.dataset.since));
 }
 
 const canSee = (...roles) => state.me && roles.includes(state.me.role);
@@ -636,7 +659,7 @@ function alarmCard(a) {
       {},
       h('div', { class: 'who-line', text: a.workerName || a.workerId || `device ${a.deviceId}` }),
       h('div', { class: 'meta' }, `Raised ${fmtTime(a.raisedAt)} (`, agoSpan(a.raisedAt), ')', a.visitRef ? ` · visit ${a.visitRef}` : '', a.acknowledgedBy ? ` · taken by ${a.acknowledgedBy.replace(/^user:/, '')}` : ''),
-      h('div', { class: 'meta', text: a.reason }),
+      h('div', { class: 'meta', 'data-reason': a.kind }, ...reasonNow(a)),
       a.open && a.workerCancelledAt ? h('div', { class: 'callout amber', 'data-worker-cancelled': 'true', text: `Cancelled by the worker at ${fmtTime(a.workerCancelledAt)}: call back to confirm` }) : null,
       a.open && a.step ? h('div', { class: 'step' }, stepLine(a)) : null,
       a.open && a.deliveries ? deliveryChips(a.deliveries) : null,
@@ -747,7 +770,7 @@ function visitFacts(visit, lastSighting) {
     visit && visit.nextLocation ? [h('dt', { text: 'Next location' }), h('dd', { text: visit.nextLocation })] : null,
     visit && (visit.contactName || visit.contactPhone) ? [h('dt', { text: 'Contact at the address' }), h('dd', {}, visit.contactName || '', ' ', telLink(visit.contactPhone, 'visit-contact-facts'))] : null,
     h('dt', { text: 'Last sighting' }),
-    h('dd', { id: 'last-sighting' }, lastSighting ? `${fmtTime(lastSighting.at)} (${ago(lastSighting.at)}) · ${lastSighting.kind}${lastSighting.place ? ` · ${lastSighting.place}` : ''}` : 'none recorded'),
+    h('dd', { id: 'last-sighting' }, ...(lastSighting ? [...atAgo(lastSighting.at), ` · ${lastSighting.kind}${lastSighting.place ? ` · ${lastSighting.place}` : ''}`] : ['none recorded'])),
   );
 }
 
@@ -884,7 +907,7 @@ async function alarmView(id) {
       h(
         'div',
         {},
-        h('section', { class: 'card' }, h('h2', { text: 'Where they should be' }), visitFacts(d.visit, d.lastSighting), h('p', { class: 'muted', text: a.reason }), a.open && a.step ? h('p', { class: 'step', id: 'ladder-step' }, stepLine(a)) : null),
+        h('section', { class: 'card' }, h('h2', { text: 'Where they should be' }), visitFacts(d.visit, d.lastSighting), h('p', { class: 'muted', id: 'alarm-reason' }, ...reasonNow(a)), a.open && a.step ? h('p', { class: 'step', id: 'ladder-step' }, stepLine(a)) : null),
         callPanel(a, d),
         a.workerId ? h('section', { class: 'card' }, h('h2', { text: 'Private details' }), h('p', { class: 'muted', text: 'Shown only while this alarm is active, or to roles that need them; every view is logged.' }), showPrivate, privateBox) : null,
         d.deliveries ? h('section', { class: 'card', id: 'told' }, h('h2', { text: 'Who was told' }), deliveryTable(d.deliveries)) : null,
@@ -1127,7 +1150,7 @@ async function workersView() {
             h('td', {}, h('a', { href: `#/worker/${encodeURIComponent(w.id)}`, text: w.name }), h('div', { class: 'muted', text: w.id })),
             h('td', {}, w.status.map((s) => h('span', { class: chipClass(s), text: s }))),
             h('td', {}, w.activeVisit ? `${w.activeVisit.ref} until ${fmtTime(w.activeVisit.expectedEnd)}` : w.nextVisit ? h('span', { class: 'muted', text: `next: ${w.nextVisit.ref} at ${fmtTime(w.nextVisit.scheduledStart)}` }) : '–'),
-            h('td', {}, w.nextDue ? `${fmtTime(w.nextDue.at)} (${until(w.nextDue.at)}) · ${String(w.nextDue.reason).replace(/_/g, ' ')}` : '–'),
+            h('td', { 'data-next-due': w.id }, ...(w.nextDue ? [fmtTime(w.nextDue.at), ' (', untilSpan(w.nextDue.at), `) · ${String(w.nextDue.reason).replace(/_/g, ' ')}`] : ['–'])),
             h('td', {}, w.lastSighting ? `${fmtTime(w.lastSighting.at)} · ${w.lastSighting.kind}${w.lastSighting.place ? ` · ${w.lastSighting.place}` : ''}` : '–'),
             h('td', {}, w.devices.length ? w.devices.map((f) => h('div', { text: `${f.id}: ${f.online ? 'online' : 'offline'}${f.battery !== null ? `, ${f.battery}%` : ''}` })) : '–'),
           ),
@@ -1232,7 +1255,7 @@ async function workerView(id) {
             h('dt', { text: 'Visit' }),
             h('dd', { id: 'active-visit', text: active ? `${active.ref} until ${fmtTime(active.expectedEnd)}` : 'between visits' }),
             h('dt', { text: 'Next check-in due' }),
-            h('dd', { text: st.due ? `${fmtTime(st.due.at)} (${until(st.due.at)})` : '–' }),
+            h('dd', {}, ...(st.due ? [fmtTime(st.due.at), ' (', untilSpan(st.due.at), ')'] : ['–'])),
             h('dt', { text: 'Last sighting' }),
             h('dd', { text: st.lastSighting ? `${fmtTime(st.lastSighting.at)} · ${st.lastSighting.kind}${st.lastSighting.place ? ` · ${st.lastSighting.place}` : ''}` : '–' }),
           ),
@@ -1449,7 +1472,7 @@ async function adminView() {
               h('td', { text: d.board || '–' }),
               h('td', { text: d.revokedAt ? `revoked ${fmtDateTime(d.revokedAt)}` : d.online ? 'online' : 'offline' }),
               h('td', { text: d.battery === null ? '–' : `${d.battery}%` }),
-              h('td', { text: d.lastSeenAt ? ago(d.lastSeenAt) : 'never' }),
+              h('td', {}, d.lastSeenAt ? agoSpan(d.lastSeenAt) : 'never'),
               h('td', {}, isAdmin && !d.revokedAt ? h('button', { class: 'danger', 'data-action': 'revoke', onclick: (e) => confirm(`Revoke ${d.id}? It is refused from now on.`) && act(e.target, () => post(`/api/admin/devices/${encodeURIComponent(d.id)}/revoke`), `${d.id} revoked`).then(refresh) }, 'Revoke') : null),
             ),
           ),
@@ -1560,7 +1583,7 @@ async function adminView() {
         h('h2', { text: 'API tokens' }),
         tForm,
         tokenBox,
-        h('table', {}, h('tbody', {}, tokens.tokens.map((t) => h('tr', {}, h('td', { text: t.name }), h('td', { text: t.role }), h('td', { text: t.revokedAt ? 'revoked' : `last used ${t.lastUsedAt ? ago(t.lastUsedAt) : 'never'}` }), h('td', {}, t.revokedAt ? null : h('button', { class: 'danger', onclick: (e) => act(e.target, () => post(`/api/admin/tokens/${t.id}/revoke`), 'Token revoked').then(refresh) }, 'Revoke')))))),
+        h('table', {}, h('tbody', {}, tokens.tokens.map((t) => h('tr', {}, h('td', { text: t.name }), h('td', { text: t.role }), h('td', {}, ...(t.revokedAt ? ['revoked'] : t.lastUsedAt ? ['last used ', agoSpan(t.lastUsedAt)] : ['last used never'])), h('td', {}, t.revokedAt ? null : h('button', { class: 'danger', onclick: (e) => act(e.target, () => post(`/api/admin/tokens/${t.id}/revoke`), 'Token revoked').then(refresh) }, 'Revoke')))))),
       ),
     );
   }
