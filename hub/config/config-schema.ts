@@ -183,6 +183,12 @@ export const hubConfigSchema = z
         trust_proxy: z
           .union([z.boolean(), z.int().min(1).max(10), proxyAddress.transform((a) => [a]), z.array(proxyAddress).min(1)])
           .default(false),
+        /**
+         * How often the dashboard's live stream looks for changes another process committed to the
+         * database (the CLI adding a worker, a fob or visits), in milliseconds; admin lists show them
+         * within about this long. Changes made on the dashboard are pushed at once.
+         */
+        external_check_ms: z.int().min(100).max(60_000).default(2000),
       })
       .prefault({}),
     log: z

@@ -23,6 +23,7 @@ import { registerWorkerRoutes } from './routes-workers.js';
 import { registerAdminRoutes } from './routes-admin.js';
 import { registerForwardingRoutes } from './routes-forwarding.js';
 import { LiveEvents } from './live-events.js';
+import { registerAdminLive } from './admin-live.js';
 import { registerVocabulary } from './vocabulary-route.js';
 import type { ApiContext } from './api-context.js';
 import { registerSmsCallback } from './routes-sms.js';
@@ -87,6 +88,9 @@ export async function registerApi(http: FastifyInstance, hub: HubServices): Prom
       api.addHook('onRequest', async (request) => {
         await auth.authenticate(request);
       });
+      // Admin lists follow changes made here or by the CLI at once (issue 15 item 13).
+      const stopAdminLive = registerAdminLive(api, { store: hub.store, log: hub.log, intervalMs: hub.config.http.external_check_ms, broadcast: (event, data) => live.broadcast(event, data) });
+      api.addHook('onClose', async () => stopAdminLive());
       const app = api.withTypeProvider<ZodTypeProvider>();
       const ctx: ApiContext = { hub, auth, live };
       registerAuthRoutes(app, ctx);

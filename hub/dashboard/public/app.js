@@ -479,6 +479,15 @@ function connectEvents() {
     clearTimeout(connectEvents.check);
     connectEvents.check = setTimeout(() => get('/api/auth/session').catch(() => undefined), 3000);
   });
+  es.addEventListener('admin', (ev) => {
+    let data = {};
+    try {
+      data = JSON.parse(ev.data);
+    } catch {
+      data = {};
+    }
+    onAdminEvent(data);
+  });
   es.addEventListener('alarm', (ev) => {
     let data = {};
     try {
@@ -489,6 +498,45 @@ function connectEvents() {
     onAlarmEvent(data);
   });
 }
+
+/**
+ * A worker, fob, user, token or visit changed here, on another console or with the CLI (hub/http/
+ * admin-live.ts): the admin page and the workers views fetch their lists again at once (issue 15
+ * item 13). Not while the admin is typing in one of the admin page's forms: that refresh waits until
+ * the focus leaves the form, so a half-filled form is never taken away.
+ */
+let adminTimer = null;
+let adminPending = false;
+/** The admin is in a field of one of the admin page's forms (a button pressed there is not typing). */
+function typingInAdminForm() {
+  const el = document.activeElement;
+  return Boolean(el && el.closest && el.closest('#admin form') && ['INPUT', 'TEXTAREA', 'SELECT'].includes(el.tagName));
+}
+function onAdminEvent() {
+  clearTimeout(adminTimer);
+  adminTimer = setTimeout(() => {
+    const r = state.route;
+    if (r !== 'admin' && r !== 'workers' && r !== 'worker') return;
+    if (r === 'admin' && typingInAdminForm()) {
+      adminPending = true;
+      return;
+    }
+    adminPending = false;
+    // A secret shown this once (a new fob's, a new token's) stays on screen through the refresh: the
+    // admin has not written it down yet, and the hub cannot show it again.
+    const once = [...view.querySelectorAll('[data-once]')].map((el) => [el.dataset.once, [...el.childNodes]]);
+    route({ keepScroll: true }).then(() => {
+      for (const [key, nodes] of once) view.querySelector(`[data-once="${key}"]`)?.replaceChildren(...nodes);
+    });
+  }, 120);
+}
+document.addEventListener('focusout', () => {
+  // After the focus has moved: still inside an admin form (the next field) is still typing.
+  setTimeout(() => {
+    if (!adminPending || state.route !== 'admin' || typingInAdminForm()) return;
+    onAdminEvent();
+  }, 0);
+});
 
 let refreshTimer = null;
 let reAlert = false;
@@ -1428,7 +1476,7 @@ async function adminView() {
   ]);
   const refresh = () => route({ keepScroll: true });
 
-  const secretBox = h('div', { id: 'device-secret' });
+  const secretBox = h('div', { id: 'device-secret', 'data-once': 'device-secret' });
   const devForm = h(
     'form',
     { class: 'row', id: 'device-form' },
@@ -1565,7 +1613,7 @@ async function adminView() {
   }
 
   if (tokens) {
-    const tokenBox = h('div', { id: 'token-secret' });
+    const tokenBox = h('div', { id: 'token-secret', 'data-once': 'token-secret' });
     const tForm = h('form', { class: 'row' }, h('label', {}, 'Integration', h('input', { name: 'name', required: true })), h('label', {}, 'Acts as', h('select', { name: 'role' }, ['duty_officer', 'manager', 'admin'].map((r) => h('option', { value: r, text: r.replace('_', ' ') })))), h('button', { type: 'submit', class: 'primary' }, 'Create API token'));
     tForm.addEventListener('submit', async (e) => {
       e.preventDefault();
@@ -1600,15 +1648,7 @@ async function adminView() {
   }
 
   sections.splice(2, 0, visitImportCard(refresh));
-  // Lists refresh themselves (issue 15 item 13), unless the admin is typing in a form: a refresh then
-  // would take the half-filled form away.
-  state.timers.push(
-    setInterval(() => {
-      const active = document.activeElement;
-      if (active && active.closest && active.closest('#admin form')) return;
-      route({ keepScroll: true });
-    }, 30_000),
-  );
+  // Lists follow every change at once through the live stream's `admin` events (onAdminEvent); no poll.
   return h('section', { id: 'admin' }, h('h1', { text: 'Administration' }), sections);
 }
 
