@@ -21,7 +21,7 @@ import { registerApi } from './http/api.js';
 import { FIRST_ADMIN_COMMAND, FirstAdminSetup } from './http/first-admin.js';
 import { companionAuthFor } from './http/companion-sessions.js';
 import { registerCompanion } from './companion/companion-routes.js';
-import { contactFromConfig, workerFromConfig } from './admin/admin-service.js';
+import { contactFromConfig, seedWorkerFromConfig } from './admin/admin-service.js';
 import { ALARM_KINDS, type AlarmKind } from '../shared/protocol-schemas.js';
 import { alertTopic, commandTopic, encodeCommand } from '../shared/protocol-core.js';
 import type { EscalationPolicy } from './rules/escalation-policy.js';
@@ -129,7 +129,7 @@ export class Hub implements HubServices {
     // Organisation data from config is the starting point; the database is the truth after that.
     await store.transaction(async (tx) => {
       for (const c of config.contacts) await tx.upsertContact(contactFromConfig(c));
-      for (const w of config.workers) await tx.upsertWorker(workerFromConfig(w));
+      for (const w of config.workers) await seedWorkerFromConfig(tx, w);
     });
 
     // Issue 16: a policy that names a channel or contact that does not exist is said at start-up.

@@ -67,6 +67,7 @@ const workerSchema = z.strictObject({
   home_address: z.string().max(256).optional(),
   medical_notes: z.string().max(1024).optional(),
   car: z.string().max(128).optional(),
+  /** "Name (relationship): phone", one a line: read into records of name, relationship and phone at start-up. */
   emergency_contacts: z.string().max(512).optional(),
   buddy: z.string().max(64).optional(),
   line_manager: z.string().max(64).optional(),

@@ -1,5 +1,7 @@
 /** The SQLite schema. Bump SCHEMA_VERSION and add a step to MIGRATIONS when it changes. */
-export const SCHEMA_VERSION = 6;
+import type Database from 'better-sqlite3';
+import { parseOldText } from '../admin/emergency-contacts.js';
+export const SCHEMA_VERSION = 10;
 
 export const SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS workers (
@@ -245,12 +247,45 @@ ALTER TABLE alarms ADD COLUMN outcome TEXT;
 ALTER TABLE alarms ADD COLUMN worker_cancelled_at INTEGER;
 `;
 
+/**
+ * Version 10 (issue 15 item 13): emergency contacts as records (name, relationship, phone), in their
+ * own table in the order the admin gave them. The old free-text column `workers.emergency_contacts`
+ * stays: it is shown beside the records as the old text until an admin clears it. Its lines are
+ * read into records by the step's `data` (parseOldText), in the same transaction.
+ * (Other branches add versions 7, 8 and 9; this branch goes from 6 to 10 directly.)
+ */
+export const SCHEMA_V10_SQL = `
+CREATE TABLE IF NOT EXISTS worker_emergency_contacts (
+  worker_id TEXT NOT NULL REFERENCES workers(id) ON DELETE CASCADE,
+  position INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  relationship TEXT,
+  phone TEXT,
+  PRIMARY KEY (worker_id, position)
+);
+`;
+
+/** Version 10's data step: each worker's old emergency-contacts text read into records. */
+function migrateEmergencyContactsV10(db: Database.Database): void {
+  const insert = db.prepare('INSERT INTO worker_emergency_contacts (worker_id, position, name, relationship, phone) VALUES (?, ?, ?, ?, ?)');
+  const rows = db.prepare("SELECT id, emergency_contacts FROM workers WHERE emergency_contacts IS NOT NULL AND trim(emergency_contacts) <> ''").all() as { id: string; emergency_contacts: string }[];
+  for (const r of rows) parseOldText(r.emergency_contacts).forEach((c, i) => insert.run(r.id, i, c.name, c.relationship, c.phone));
+}
+
+export interface Migration {
+  to: number;
+  sql: string;
+  /** Runs after `sql` in the same transaction: data a SQL statement cannot move by itself. */
+  data?: (db: Database.Database) => void;
+}
+
 /** Steps by starting version: a new database gets everything at once; an existing one only what it lacks. */
-export const MIGRATIONS: Record<number, { to: number; sql: string }> = {
-  0: { to: 6, sql: SCHEMA_SQL + SCHEMA_V2_SQL + SCHEMA_V3_SQL + SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL },
-  1: { to: 6, sql: SCHEMA_V2_SQL + SCHEMA_V3_SQL + SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL },
-  2: { to: 6, sql: SCHEMA_V3_SQL + SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL },
-  3: { to: 6, sql: SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL },
-  4: { to: 6, sql: SCHEMA_V5_SQL + SCHEMA_V6_SQL },
-  5: { to: 6, sql: SCHEMA_V6_SQL },
+export const MIGRATIONS: Record<number, Migration> = {
+  0: { to: 10, sql: SCHEMA_SQL + SCHEMA_V2_SQL + SCHEMA_V3_SQL + SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL + SCHEMA_V10_SQL, data: migrateEmergencyContactsV10 },
+  1: { to: 10, sql: SCHEMA_V2_SQL + SCHEMA_V3_SQL + SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL + SCHEMA_V10_SQL, data: migrateEmergencyContactsV10 },
+  2: { to: 10, sql: SCHEMA_V3_SQL + SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL + SCHEMA_V10_SQL, data: migrateEmergencyContactsV10 },
+  3: { to: 10, sql: SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL + SCHEMA_V10_SQL, data: migrateEmergencyContactsV10 },
+  4: { to: 10, sql: SCHEMA_V5_SQL + SCHEMA_V6_SQL + SCHEMA_V10_SQL, data: migrateEmergencyContactsV10 },
+  5: { to: 10, sql: SCHEMA_V6_SQL + SCHEMA_V10_SQL, data: migrateEmergencyContactsV10 },
+  6: { to: 10, sql: SCHEMA_V10_SQL, data: migrateEmergencyContactsV10 },
 };

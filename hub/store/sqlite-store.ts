@@ -24,6 +24,7 @@ import type {
   WorkerRecord,
 } from './store-types.js';
 import type { CheckinState } from '../rules/checkin-engine.js';
+import type { EmergencyContact } from '../admin/emergency-contacts.js';
 import type { DeviceHealthState } from '../rules/device-health-engine.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './sqlite-schema.js';
 
@@ -295,6 +296,7 @@ export class SqliteStore implements Store, UnqueuedReads {
       if (!step) throw new Error(`database ${this.path} has schema version ${version}, which this hub cannot migrate`);
       this.db.transaction(() => {
         this.db.exec(step.sql);
+        step.data?.(this.db);
         this.db.pragma(`user_version = ${step.to}`);
       })();
       version = step.to;
@@ -310,6 +312,9 @@ export class SqliteStore implements Store, UnqueuedReads {
          VALUES (@id, @workerId, @board, @secretHash, @createdAt, @revokedAt, @lastSeenAt, @battery, @online, @firmware)`,
       ),
       listDevices: db.prepare('SELECT * FROM devices ORDER BY id'),
+      listEmergencyContacts: db.prepare('SELECT name, relationship, phone FROM worker_emergency_contacts WHERE worker_id = ? ORDER BY position'),
+      clearEmergencyContacts: db.prepare('DELETE FROM worker_emergency_contacts WHERE worker_id = ?'),
+      insertEmergencyContact: db.prepare('INSERT INTO worker_emergency_contacts (worker_id, position, name, relationship, phone) VALUES (?, ?, ?, ?, ?)'),
       getWorker: db.prepare('SELECT * FROM workers WHERE id = ?'),
       upsertWorker: db.prepare(
         `INSERT INTO workers (id, name, phone, home_address, medical_notes, car, emergency_contacts, buddy_id, line_manager_id, training_date, new_starter, description)
@@ -468,6 +473,11 @@ export class SqliteStore implements Store, UnqueuedReads {
         s().upsertWorker.run({ ...w, newStarter: w.newStarter ? 1 : 0 });
       },
       listWorkers: async () => (s().listWorkers.all() as Row[]).map(workerFromRow),
+      listEmergencyContacts: async (workerId) => s().listEmergencyContacts.all(workerId) as EmergencyContact[],
+      setEmergencyContacts: async (workerId, contacts) => {
+        s().clearEmergencyContacts.run(workerId);
+        contacts.forEach((c, i) => s().insertEmergencyContact.run(workerId, i, c.name, c.relationship, c.phone));
+      },
       getContact: async (id) => {
         const r = s().getContact.get(id) as ContactRecord | undefined;
         return r ?? null;

@@ -20,6 +20,7 @@ import type {
   WorkerRecord,
 } from './store-types.js';
 import type { CheckinState } from '../rules/checkin-engine.js';
+import type { EmergencyContact } from '../admin/emergency-contacts.js';
 import type { DeviceHealthState } from '../rules/device-health-engine.js';
 
 export interface AlarmFilter {
@@ -138,6 +139,10 @@ export interface StoreTx {
   // people
   getWorker(id: string): Promise<WorkerRecord | null>;
   upsertWorker(worker: WorkerRecord): Promise<void>;
+  /** The worker's emergency contacts as records, in the admin's order (schema v10, issue 15 item 13). */
+  listEmergencyContacts(workerId: string): Promise<EmergencyContact[]>;
+  /** Replaces the worker's emergency contacts with these, in this order. */
+  setEmergencyContacts(workerId: string, contacts: EmergencyContact[]): Promise<void>;
   listWorkers(): Promise<WorkerRecord[]>;
   getContact(id: string): Promise<ContactRecord | null>;
   upsertContact(contact: ContactRecord): Promise<void>;

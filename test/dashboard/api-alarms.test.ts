@@ -116,10 +116,10 @@ describe('alarm board', () => {
     expect((await officer.post(`/api/alarms/${id}/acknowledge`)).status).toBe(200);
     expect((await officer.post(`/api/alarms/${id}/police-called`, { reference: 'CAD 4411' })).status).toBe(200);
 
-    const handover = await officer.get<{ worker: Record<string, string>; visit: { ref: string; nextLocation: string } }>(`/api/alarms/${id}/handover`);
+    const handover = await officer.get<{ worker: Record<string, unknown>; visit: { ref: string; nextLocation: string } }>(`/api/alarms/${id}/handover`);
     expect(handover.status).toBe(200);
     // R5: location (visit and last sighting), phone, emergency contacts, medical details, car.
-    expect(handover.body.worker).toMatchObject({ name: 'Sam Carter', phone: '07700 900123', homeAddress: '1 Private Road', medicalNotes: 'asthma', car: 'blue Fiat 500 AB12 CDE', emergencyContacts: 'Partner 07700 900456' });
+    expect(handover.body.worker).toMatchObject({ name: 'Sam Carter', phone: '07700 900123', homeAddress: '1 Private Road', medicalNotes: 'asthma', car: 'blue Fiat 500 AB12 CDE', emergencyContacts: [{ name: 'Alex Carter', relationship: 'partner', phone: '07700 900456' }], emergencyContactsOldText: null });
     expect(handover.body.visit).toMatchObject({ ref: 'V-1042', nextLocation: 'office' });
 
     expect((await officer.post(`/api/alarms/${id}/resolve`, { outcome: 'police_attended', note: 'police on scene, Sam safe' })).status).toBe(200);
@@ -168,9 +168,9 @@ describe('R22: private details', () => {
     expect(audit[0]).toMatchObject({ actor: 'user:lee', action: 'private.refused', subject: 'worker:sam', detail: { fields: ['medicalNotes'], role: 'manager' } });
 
     // Phone and emergency contacts: a manager may reach their worker any time (logged too).
-    const phone = await lee.get<{ details: Record<string, string>; withheld: { field: string }[] }>('/api/workers/sam/private');
+    const phone = await lee.get<{ details: Record<string, unknown>; withheld: { field: string }[] }>('/api/workers/sam/private');
     expect(phone.status).toBe(200);
-    expect(phone.body.details).toEqual({ phone: '07700 900123', emergencyContacts: 'Partner 07700 900456' });
+    expect(phone.body.details).toEqual({ phone: '07700 900123', emergencyContacts: [{ name: 'Alex Carter', relationship: 'partner', phone: '07700 900456' }], emergencyContactsOldText: null });
     expect(phone.body.withheld.map((w) => w.field)).toEqual(['homeAddress', 'medicalNotes', 'car', 'description']);
 
     await raise(f, 'sos', 1);

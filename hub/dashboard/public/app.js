@@ -966,14 +966,16 @@ async function alarmView(id) {
 }
 
 function privateFacts(r) {
-  const label = { phone: 'Phone', homeAddress: 'Home address', medicalNotes: 'Medical notes', car: 'Car', emergencyContacts: 'Emergency contacts', description: 'Description' };
+  const label = { phone: 'Phone', homeAddress: 'Home address', medicalNotes: 'Medical notes', car: 'Car', emergencyContacts: 'Emergency contacts', emergencyContactsOldText: 'Emergency contacts (old text)', description: 'Description' };
   return h(
     'div',
     {},
     h(
       'dl',
       { class: 'facts' },
-      Object.entries(r.details).map(([k, v]) => [h('dt', { text: label[k] || k }), h('dd', { 'data-field': k, text: v || '–' })]),
+      Object.entries(r.details)
+        .filter(([k, v]) => k !== 'emergencyContactsOldText' || v)
+        .map(([k, v]) => [h('dt', { text: label[k] || k }), k === 'emergencyContacts' ? h('dd', {}, emergencyFacts(v, null)) : h('dd', { 'data-field': k, text: v || '–' })]),
     ),
     r.withheld.length ? h('p', { class: 'warning', text: `Not shown: ${r.withheld.map((w) => label[w.field]).join(', ')}. ${r.withheld[0].reason}.` }) : null,
   );
@@ -1069,12 +1071,12 @@ function callPanel(a, d) {
         {
           'data-action': 'show-numbers',
           onclick: async (e) => {
-            const r = await act(e.target, () => get(`/api/workers/${encodeURIComponent(a.workerId)}/private?fields=phone,emergencyContacts`));
+            const r = await act(e.target, () => get(`/api/workers/${encodeURIComponent(a.workerId)}/private?fields=phone,emergencyContacts,emergencyContactsOldText`));
             if (!r) return;
             privateNumbers.replaceChildren(
               h('span', {}, 'Worker: ', r.details.phone !== undefined ? telLink(r.details.phone, 'worker') : h('span', { class: 'muted', text: 'not shown to you' })),
               h('br'),
-              h('span', {}, 'Emergency contacts: ', r.details.emergencyContacts ? h('span', { 'data-field': 'emergencyContacts' }, parseEmergencyContacts(r.details.emergencyContacts).map((c, i) => h('span', { class: 'ec-line' }, `${c.name}${c.relation ? ` (${c.relation})` : ''} `, telLink(c.phone || firstNumber(c.name), i === 0 ? 'home-contact' : `home-contact-${i + 1}`), ' '))) : h('span', { class: 'muted', text: 'none on record' })),
+              h('span', {}, 'Emergency contacts: ', r.details.emergencyContacts !== undefined ? emergencyFacts(r.details.emergencyContacts, r.details.emergencyContactsOldText) : h('span', { class: 'muted', text: 'not shown to you' })),
             );
           },
         },
@@ -1085,11 +1087,6 @@ function callPanel(a, d) {
   return h('section', { class: 'card', id: 'call' }, h('h2', { text: 'Numbers to call' }), h('dl', { class: 'facts' }, rows));
 }
 
-/** The first phone number written in a free-text field such as "Partner 07700 900456". */
-function firstNumber(text) {
-  const m = String(text || '').match(/\+?\d[\d ()-]{5,}\d/);
-  return m ? m[0] : null;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Police hand-over (R5): one printable page
@@ -1134,7 +1131,7 @@ async function handoverView(id) {
         h('dt', { text: 'Phone' }),
         h('dd', { 'data-field': 'phone' }, w.phone ? telLink(w.phone, 'worker') : '–'),
         h('dt', { text: 'Emergency contacts' }),
-        h('dd', { 'data-field': 'emergencyContacts', text: w.emergencyContacts || '–' }),
+        h('dd', {}, emergencyFacts(w.emergencyContacts, w.emergencyContactsOldText)),
         h('dt', { text: 'Medical details' }),
         h('dd', { 'data-field': 'medicalNotes', text: w.medicalNotes || '–' }),
         h('dt', { text: 'Car (make, colour, registration)' }),
@@ -1712,36 +1709,32 @@ const WORKER_TEXT_FIELDS = ['buddyId', 'lineManagerId', 'trainingDate', 'phone',
 const WORKER_PRIVATE_FIELDS = ['phone', 'homeAddress', 'medicalNotes', 'car', 'description'];
 
 // ---------------------------------------------------------------------------------------------
-// Emergency contacts as a list of (name, relation, phone) (issue 15 item 13). The hub keeps them in
-// the worker's one private text field, a line each as "Name (relation): phone", so the hand-over and
-// the numbers panel read them as before; older free text ("Partner 07700 900456") loads as one row.
+// Emergency contacts as records of (name, relationship, phone) (issue 15 item 13), as the hub keeps
+// them since schema version 10. The free text they were kept in before is shown beside them, read
+// only, until the admin clears it (emergencyContactsOldText), so nothing written there is lost.
 
-/** "Name (relation): phone" lines -> rows. */
-function parseEmergencyContacts(text) {
-  return String(text || '')
-    .split(/\n|;/)
-    .map((line) => line.trim())
-    .filter(Boolean)
-    .map((line) => {
-      const m = line.match(/^(.*?)\s*(?:\(([^)]*)\))?\s*:?\s*(\+?\d[\d ()-]{4,}\d)?\s*$/);
-      return m ? { name: m[1].trim(), relation: (m[2] || '').trim(), phone: (m[3] || '').trim() } : { name: line, relation: '', phone: '' };
-    });
+/** One contact in words with its number one click away (a tel: link), or "no number on record". */
+function emergencyLine(c, i) {
+  return h('span', { class: 'ec-line', 'data-ec-line': String(i + 1) }, `${c.name}${c.relationship ? ` (${c.relationship})` : ''} `, telLink(c.phone, i === 0 ? 'home-contact' : `home-contact-${i + 1}`), ' ');
 }
 
-/** Rows -> the stored text (null when there are none). */
-function formatEmergencyContacts(rows) {
-  const lines = rows.filter((r) => r.name || r.phone).map((r) => `${r.name}${r.relation ? ` (${r.relation})` : ''}${r.phone ? `: ${r.phone}` : ''}`);
-  return lines.length ? lines.join('\n') : null;
+/** The records, and the old text when there still is one, for the numbers panel and the hand-over. */
+function emergencyFacts(list, oldText) {
+  const rows = (list || []).map(emergencyLine);
+  return [
+    rows.length ? h('span', { 'data-field': 'emergencyContacts' }, rows) : h('span', { class: 'muted', 'data-field': 'emergencyContacts', text: 'none on record' }),
+    oldText ? h('div', { class: 'muted ec-old', 'data-field': 'emergencyContactsOldText', text: `Old text (from before contacts were kept as records): ${oldText}` }) : null,
+  ];
 }
 
-function emergencyRow(box, row = { name: '', relation: '', phone: '' }) {
+function emergencyRow(box, row = { name: '', relationship: '', phone: '' }) {
   const n = box.children.length + 1;
   const line = h(
     'div',
     { class: 'row ec-row', 'data-ec': String(n) },
-    h('label', {}, `Contact ${n}: name`, h('input', { 'data-ec-field': 'name', value: row.name })),
-    h('label', {}, 'Relation', h('input', { 'data-ec-field': 'relation', value: row.relation, placeholder: 'partner, parent…' })),
-    h('label', {}, 'Phone', h('input', { 'data-ec-field': 'phone', type: 'tel', value: row.phone })),
+    h('label', {}, `Contact ${n}: name`, h('input', { 'data-ec-field': 'name', value: row.name || '' })),
+    h('label', {}, 'Relationship', h('input', { 'data-ec-field': 'relationship', value: row.relationship || '', placeholder: 'partner, parent…' })),
+    h('label', {}, 'Phone', h('input', { 'data-ec-field': 'phone', type: 'tel', value: row.phone || '' })),
     h('button', { type: 'button', 'data-action': 'remove-ec', 'aria-label': `remove emergency contact ${n}`, onclick: () => line.remove() }, 'Remove'),
   );
   box.append(line);
@@ -1749,14 +1742,31 @@ function emergencyRow(box, row = { name: '', relation: '', phone: '' }) {
 
 function emergencyEditor() {
   const box = h('div', { id: 'ec-rows' });
-  const el = h('fieldset', { class: 'ec', id: 'emergency-contacts' }, h('legend', { text: 'Emergency contacts (private)' }), box, h('button', { type: 'button', 'data-action': 'add-ec', onclick: () => emergencyRow(box) }, 'Add an emergency contact'));
+  const old = h('div', { id: 'ec-old', hidden: true });
+  const el = h('fieldset', { class: 'ec', id: 'emergency-contacts' }, h('legend', { text: 'Emergency contacts (private)' }), box, h('button', { type: 'button', 'data-action': 'add-ec', onclick: () => emergencyRow(box) }, 'Add an emergency contact'), old);
   return {
     el,
-    get: () => formatEmergencyContacts([...box.querySelectorAll('.ec-row')].map((r) => ({ name: r.querySelector('[data-ec-field=name]').value.trim(), relation: r.querySelector('[data-ec-field=relation]').value.trim(), phone: r.querySelector('[data-ec-field=phone]').value.trim() }))),
-    set: (text) => {
+    /** The rows with a name, in order; a row with only a number is refused by the hub with its reason. */
+    get: () =>
+      [...box.querySelectorAll('.ec-row')]
+        .map((r) => ({ name: r.querySelector('[data-ec-field=name]').value.trim(), relationship: r.querySelector('[data-ec-field=relationship]').value.trim() || null, phone: r.querySelector('[data-ec-field=phone]').value.trim() || null }))
+        .filter((c) => c.name || c.phone),
+    /** True when the admin ticked "clear the old text". */
+    clearOld: () => Boolean(old.querySelector('input[name=clearOldText]:checked')),
+    set: (list, oldText) => {
       box.replaceChildren();
-      for (const r of parseEmergencyContacts(text)) emergencyRow(box, r);
+      for (const r of list || []) emergencyRow(box, r);
       if (box.children.length === 0) emergencyRow(box);
+      old.hidden = !oldText;
+      old.replaceChildren(
+        ...(oldText
+          ? [
+              h('p', { class: 'muted', text: 'Old text, from before contacts were kept as records (read into the rows above when the hub was upgraded: check them):' }),
+              h('pre', { class: 'ec-old', 'data-field': 'emergencyContactsOldText', text: oldText }),
+              h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'clearOldText' }), 'Clear the old text when saving'),
+            ]
+          : []),
+      );
     },
   };
 }
@@ -1783,10 +1793,10 @@ function workerForm(contacts, refresh) {
     ),
     ec.el,
     h('p', { class: 'muted', text: 'Every field is saved as shown: a blank field is saved blank.' }),
-    h('div', { class: 'row' }, h('button', { type: 'submit', class: 'primary' }, 'Save worker'), h('button', { type: 'button', 'data-action': 'new-worker', onclick: () => (clearWorkerForm(form), ec.set('')) }, 'New worker'), h('span', { id: 'worker-result' })),
+    h('div', { class: 'row' }, h('button', { type: 'submit', class: 'primary' }, 'Save worker'), h('button', { type: 'button', 'data-action': 'new-worker', onclick: () => (clearWorkerForm(form), ec.set([], null)) }, 'New worker'), h('span', { id: 'worker-result' })),
   );
   form.emergency = ec;
-  ec.set('');
+  ec.set([], null);
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     const f = form.elements;
@@ -1794,11 +1804,12 @@ function workerForm(contacts, refresh) {
     const body = { name: f.name.value.trim(), newStarter: f.newStarter.checked };
     for (const k of WORKER_TEXT_FIELDS) body[k] = f[k].value.trim() || null;
     body.emergencyContacts = ec.get();
+    if (ec.clearOld()) body.emergencyContactsOldText = null;
     const out = $('#worker-result');
     try {
       await api('PUT', `/api/workers/${encodeURIComponent(id)}`, body);
       clearWorkerForm(form);
-      ec.set('');
+      ec.set([], null);
       toast(`Saved ${id}`);
       refresh();
     } catch (err) {
@@ -1832,7 +1843,7 @@ async function editWorker(form, w) {
   f.trainingDate.value = w.trainingDate || '';
   f.newStarter.checked = w.newStarter;
   for (const k of WORKER_PRIVATE_FIELDS) f[k].value = (r.details && r.details[k]) || '';
-  form.emergency.set((r.details && r.details.emergencyContacts) || '');
+  form.emergency.set((r.details && r.details.emergencyContacts) || [], (r.details && r.details.emergencyContactsOldText) || null);
   form.dataset.mode = 'edit';
   $('#worker-form-title').textContent = `Edit ${w.name} (${w.id})`;
   f.name.focus();
