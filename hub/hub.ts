@@ -39,6 +39,7 @@ import type { ReachProblem } from './notifiers/policy-reach.js';
 // HTTP side can use them without importing this file (issue 18: no import cycles).
 export { configuredChannels, policiesInForce, reachProblems, reachProblemsWith, StartRefused } from './notifiers/policy-reach-config.js';
 import { reachProblems, StartRefused } from './notifiers/policy-reach-config.js';
+import { reachSummary } from './notifiers/reach-summary.js';
 import type { HubServices } from './hub-services.js';
 
 export interface HubOptions {
@@ -133,8 +134,13 @@ export class Hub implements HubServices {
     });
 
     // Issue 16: a policy that names a channel or contact that does not exist is said at start-up.
+    // One warning line (a default install has dozens of per-level problems); each at debug level,
+    // and every one listed by `lonewatch hub --check` (reach-summary.ts).
     const problems = await reachProblems(config, store);
-    for (const p of problems) log.warn({ policy: p.policy, level: p.level, problem: p.kind }, p.message);
+    const summary = reachSummary(problems);
+    if (summary) log.warn({ problems: problems.length }, summary);
+    // `policyLevel`, not `level`: pino's own `level` field would be overwritten by the ladder step.
+    for (const p of problems) log.debug({ policy: p.policy, policyLevel: p.level, problem: p.kind }, p.message);
     if (opts.strict && problems.length > 0) throw new StartRefused(problems);
 
     const policies = {} as Record<AlarmKind, EscalationPolicy>;

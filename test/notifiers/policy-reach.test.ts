@@ -1,6 +1,6 @@
 /**
- * Issue 16: a policy that names a channel or a contact that does not exist is said at start-up (a
- * warning per problem), `lonewatch hub --check` lists them, `--strict` refuses to start, and the
+ * Issue 16: a policy that names a channel or a contact that does not exist is said at start-up (one
+ * warning line, each problem at debug level), `lonewatch hub --check` lists them, `--strict` refuses to start, and the
  * dashboard (in Chromium) shows a standing warning while a policy reaches nobody, and who was told of
  * an alarm per contact and channel, "not configured" included.
  */
@@ -61,8 +61,9 @@ describe('what the policies can reach', () => {
     const t = await startTestHub();
     closers.push(() => t.stop());
     expect((await t.hub.reachProblems()).some((x) => x.kind === 'reaches_nobody')).toBe(true);
-    // The start-up log names each policy that reaches nobody, as a warning.
-    const lines: { msg: string; policy?: string }[] = [];
+    // The start-up log says it in one warning line, naming each policy that reaches nobody; each
+    // problem is at debug level (issue 15 item 9: a default install printed dozens of warnings).
+    const lines: { msg: string; level: number; policy?: string; problems?: number }[] = [];
     const sink = new Writable({
       write(chunk, _enc, done) {
         for (const l of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(l));
@@ -70,11 +71,19 @@ describe('what the policies can reach', () => {
       },
     });
     const { Hub: LoggedHub } = await import('../../hub/hub.js');
-    const logged = await LoggedHub.start({ config: { ...t.hub.config, mqtt: { ...t.hub.config.mqtt, port: 0 }, http: { ...t.hub.config.http, port: 0 } }, store: new SqliteStore(':memory:'), log: pino({ level: 'warn' }, sink) });
+    const logged = await LoggedHub.start({ config: { ...t.hub.config, mqtt: { ...t.hub.config.mqtt, port: 0 }, http: { ...t.hub.config.http, port: 0 } }, store: new SqliteStore(':memory:'), log: pino({ level: 'debug' }, sink) });
     await logged.stop().catch(() => undefined);
-    // The logger is at level warn: whatever reached it is a warning or worse.
-    const warned = lines.filter((l) => /can reach nobody beyond the dashboard/.test(l.msg)).map((l) => l.policy).sort();
-    expect(warned).toEqual(['device_health', 'missed_checkin', 'sos']);
+    const problems = await t.hub.reachProblems();
+    const warnings = lines.filter((l) => l.level >= 40 && /escalation policies/.test(l.msg));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ problems: problems.length });
+    expect(warnings[0]!.msg).toMatch(new RegExp(`^the escalation policies have ${problems.length} problems in 3 policies: policies device_health, missed_checkin, sos can reach nobody beyond the dashboard; levels of .* name a channel that is not configured`));
+    expect(warnings[0]!.msg).toMatch(/Run `lonewatch hub --check` for the list/);
+    // No per-problem warning; each problem is there at debug level.
+    expect(lines.filter((l) => l.level === 40 && l.policy !== undefined)).toEqual([]);
+    const debugged = lines.filter((l) => l.level === 20 && /can reach nobody beyond the dashboard/.test(l.msg)).map((l) => l.policy).sort();
+    expect(debugged).toEqual(['device_health', 'missed_checkin', 'sos']);
+    expect(lines.filter((l) => l.level === 20 && l.policy !== undefined)).toHaveLength(problems.length);
     const { Hub } = await import('../../hub/hub.js');
     const refused = await Hub.start({ config: t.hub.config, strict: true, store: t.hub.store }).catch((e) => e);
     expect(refused).toBeInstanceOf(StartRefused);
