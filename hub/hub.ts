@@ -24,7 +24,7 @@ import { registerApi } from './http/api.js';
 import { FIRST_ADMIN_COMMAND, FirstAdminSetup } from './http/first-admin.js';
 import { companionAuthFor } from './http/companion-sessions.js';
 import { registerCompanion } from './companion/companion-routes.js';
-import { contactFromConfig, workerFromConfig } from './admin/admin-service.js';
+import { contactFromConfig, seedWorkerFromConfig } from './admin/admin-service.js';
 import { ALARM_KINDS, type AlarmKind } from '../shared/protocol-schemas.js';
 import { alertTopic, commandTopic, encodeCommand } from '../shared/protocol-core.js';
 import type { EscalationPolicy } from './rules/escalation-policy.js';
@@ -42,6 +42,7 @@ import type { ReachProblem } from './notifiers/policy-reach.js';
 // HTTP side can use them without importing this file (issue 18: no import cycles).
 export { configuredChannels, policiesInForce, reachProblems, reachProblemsWith, StartRefused } from './notifiers/policy-reach-config.js';
 import { reachProblems, StartRefused } from './notifiers/policy-reach-config.js';
+import { reachSummary } from './notifiers/reach-summary.js';
 import type { HubServices } from './hub-services.js';
 
 export interface HubOptions {
@@ -142,12 +143,17 @@ export class Hub implements HubServices {
     // Organisation data from config is the starting point; the database is the truth after that.
     await store.transaction(async (tx) => {
       for (const c of config.contacts) await tx.upsertContact(contactFromConfig(c));
-      for (const w of config.workers) await tx.upsertWorker(workerFromConfig(w));
+      for (const w of config.workers) await seedWorkerFromConfig(tx, w);
     });
 
     // Issue 16: a policy that names a channel or contact that does not exist is said at start-up.
+    // One warning line (a default install has dozens of per-level problems); each at debug level,
+    // and every one listed by `lonewatch hub --check` (reach-summary.ts).
     const problems = await reachProblems(config, store);
-    for (const p of problems) log.warn({ policy: p.policy, level: p.level, problem: p.kind }, p.message);
+    const summary = reachSummary(problems);
+    if (summary) log.warn({ problems: problems.length }, summary);
+    // `policyLevel`, not `level`: pino's own `level` field would be overwritten by the ladder step.
+    for (const p of problems) log.debug({ policy: p.policy, policyLevel: p.level, problem: p.kind }, p.message);
     if (opts.strict && problems.length > 0) throw new StartRefused(problems);
 
     const policies = {} as Record<AlarmKind, EscalationPolicy>;

@@ -9,6 +9,7 @@ import { generateDeviceSecret, hashSecret } from '../device-secrets.js';
 import { isValidDeviceId, BOARDS } from '../../shared/protocol-core.js';
 import { checkVisitPolicy, type VisitPolicyRules } from '../rules/visit-policy.js';
 import { drillPairingProblem } from '../rules/drill.js';
+import { parseOldText } from './emergency-contacts.js';
 import type { HubConfig } from '../config/config-schema.js';
 
 export class AdminError extends Error {
@@ -126,13 +127,20 @@ export function workerFromConfig(w: HubConfig['workers'][number]): WorkerRecord 
     homeAddress: w.home_address ?? null,
     medicalNotes: w.medical_notes ?? null,
     car: w.car ?? null,
-    emergencyContacts: w.emergency_contacts ?? null,
+    // lonewatch.toml's text is read into records (seedWorkerFromConfig); nothing is left as old text.
+    emergencyContacts: null,
     buddyId: w.buddy ?? null,
     lineManagerId: w.line_manager ?? null,
     trainingDate: w.training_date ?? null,
     newStarter: w.new_starter,
     description: w.description ?? null,
   };
+}
+
+/** A worker of lonewatch.toml, with its emergency contacts text read into records (schema v10). */
+export async function seedWorkerFromConfig(tx: StoreTx, w: HubConfig['workers'][number]): Promise<void> {
+  await tx.upsertWorker(workerFromConfig(w));
+  await tx.setEmergencyContacts(w.id, parseOldText(w.emergency_contacts ?? null));
 }
 
 export function contactFromConfig(c: HubConfig['contacts'][number]): ContactRecord {

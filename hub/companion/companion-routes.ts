@@ -21,6 +21,7 @@ import { LIMITS } from '../../shared/protocol-core.js';
 import { CompanionAuthError, type CompanionAuth, type CompanionWorker } from './companion-auth.js';
 import { RelayTokens } from './relay-tokens.js';
 import type { VisitRecord } from '../store/store-types.js';
+import { visitLateness, type VisitLateness } from './visit-lateness.js';
 
 const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
 const MQTT_BUNDLE = createRequire(import.meta.url).resolve('mqtt/dist/mqtt.esm');
@@ -91,10 +92,12 @@ const visitOut = z.object({
   endedAt: z.number().nullable(),
   unplanned: z.boolean(),
   checkinIntervalMin: z.number().nullable(),
+  /** Past its start and not started (visit-lateness.ts); officeTold once the missed-check-in ladder runs for it. */
+  late: z.object({ since: z.number(), officeTold: z.boolean() }).nullable(),
 });
 
 /** What the phone shows of a visit: no next location, second worker or policy flags. */
-function companionVisit(v: VisitRecord): z.infer<typeof visitOut> {
+function companionVisit(v: VisitRecord, late: VisitLateness | null = null): z.infer<typeof visitOut> {
   return {
     ref: v.ref,
     scheduledStart: v.scheduledStart,
@@ -106,6 +109,7 @@ function companionVisit(v: VisitRecord): z.infer<typeof visitOut> {
     endedAt: v.endedAt,
     unplanned: v.unplanned,
     checkinIntervalMin: v.checkinIntervalMin,
+    late,
   };
 }
 
@@ -242,9 +246,10 @@ export async function registerCompanion(http: FastifyInstance, hub: HubServices,
           const now = hub.clock.now();
           const start = new Date(now);
           start.setHours(0, 0, 0, 0);
-          const { visits, state } = await hub.store.read(async (tx) => ({
+          const { visits, state, alarms } = await hub.store.read(async (tx) => ({
             visits: await tx.listVisits(workerId, Math.min(start.getTime(), now - 12 * 3600_000), start.getTime() + DAY),
             state: await tx.getCheckinState(workerId),
+            alarms: await tx.listAlarms({ open: true, workerId, limit: 50 }),
           }));
           visits.sort((a, b) => a.scheduledStart - b.scheduledStart);
           const refOf = (id: string | null | undefined) => visits.find((v) => v.id === id)?.ref ?? null;
@@ -254,7 +259,7 @@ export async function registerCompanion(http: FastifyInstance, hub: HubServices,
             activeVisitRef: refOf(state?.activeVisitId),
             due: state?.due ? { at: state.due.at, reason: state.due.reason, visitRef: refOf(state.due.visitId) } : null,
             lastSightingAt: state?.lastSighting?.at ?? null,
-            visits: visits.map(companionVisit),
+            visits: visits.map((v) => companionVisit(v, visitLateness(v, now, state, alarms))),
           };
         },
       );

@@ -68,6 +68,7 @@ const workerSchema = z.strictObject({
   home_address: z.string().max(256).optional(),
   medical_notes: z.string().max(1024).optional(),
   car: z.string().max(128).optional(),
+  /** "Name (relationship): phone", one a line: read into records of name, relationship and phone at start-up. */
   emergency_contacts: z.string().max(512).optional(),
   buddy: z.string().max(64).optional(),
   line_manager: z.string().max(64).optional(),
@@ -207,6 +208,12 @@ export const hubConfigSchema = z
         trust_proxy: z
           .union([z.boolean(), z.int().min(1).max(10), proxyAddress.transform((a) => [a]), z.array(proxyAddress).min(1)])
           .default(false),
+        /**
+         * How often the dashboard's live stream looks for changes another process committed to the
+         * database (the CLI adding a worker, a fob or visits), in milliseconds; admin lists show them
+         * within about this long. Changes made on the dashboard are pushed at once.
+         */
+        external_check_ms: z.int().min(100).max(60_000).default(2000),
       })
       .prefault({}),
     /**

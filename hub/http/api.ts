@@ -24,6 +24,7 @@ import { registerAdminRoutes } from './routes-admin.js';
 import { registerForwardingRoutes } from './routes-forwarding.js';
 import { registerPositionRoutes } from './routes-positions.js';
 import { LiveEvents } from './live-events.js';
+import { registerAdminLive } from './admin-live.js';
 import { registerVocabulary } from './vocabulary-route.js';
 import type { ApiContext } from './api-context.js';
 import { registerSmsCallback } from './routes-sms.js';
@@ -111,6 +112,9 @@ export async function registerApi(http: FastifyInstance, hub: HubServices): Prom
       api.addHook('onRequest', async (request) => {
         await auth.authenticate(request);
       });
+      // Admin lists follow changes made here or by the CLI at once (issue 15 item 13).
+      const stopAdminLive = registerAdminLive(api, { store: hub.store, log: hub.log, intervalMs: hub.config.http.external_check_ms, broadcast: (event, data) => live.broadcast(event, data) });
+      api.addHook('onClose', async () => stopAdminLive());
       const app = api.withTypeProvider<ZodTypeProvider>();
       const ctx: ApiContext = { hub, auth, live };
       registerAuthRoutes(app, ctx);

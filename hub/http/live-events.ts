@@ -92,6 +92,17 @@ export class LiveEvents {
     });
   }
 
+  /**
+   * A live-only hint to every open stream, not on the change feed: the admin lists' `admin` event
+   * (hub/http/admin-live.ts). Written without an `id:`, so a browser's Last-Event-ID (its place in the
+   * feed) is left alone (WHATWG HTML §9.2: a frame with no id field keeps the last event ID); a hint
+   * missed while disconnected costs nothing, because the page refetches its lists on reconnecting.
+   */
+  broadcast(event: 'admin', data: Record<string, unknown>): void {
+    const frame = `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+    for (const s of this.streams) s.reply.raw.write(frame);
+  }
+
   closeAll(): void {
     this.closed = true;
     for (const s of this.streams) {

@@ -11,8 +11,13 @@
 import type { Store, StoreTx } from '../store/store.js';
 import type { AlarmRecord, WorkerRecord } from '../store/store-types.js';
 import type { Principal } from './auth.js';
+import type { EmergencyContact } from '../admin/emergency-contacts.js';
 
-export const PRIVATE_FIELDS = ['phone', 'homeAddress', 'medicalNotes', 'car', 'emergencyContacts', 'description'] as const;
+/**
+ * `emergencyContacts` is a list of records (name, relationship, phone); `emergencyContactsOldText`
+ * is the free text they were kept in before schema version 10, shown until an admin clears it.
+ */
+export const PRIVATE_FIELDS = ['phone', 'homeAddress', 'medicalNotes', 'car', 'emergencyContacts', 'emergencyContactsOldText', 'description'] as const;
 export type PrivateField = (typeof PRIVATE_FIELDS)[number];
 
 export const FIELD_LABEL: Record<PrivateField, string> = {
@@ -21,10 +26,11 @@ export const FIELD_LABEL: Record<PrivateField, string> = {
   medicalNotes: 'medical notes',
   car: 'car',
   emergencyContacts: 'emergency contacts',
+  emergencyContactsOldText: 'emergency contacts (old text)',
   description: 'description',
 };
 
-const MANAGER_ANY_TIME: PrivateField[] = ['phone', 'emergencyContacts'];
+const MANAGER_ANY_TIME: PrivateField[] = ['phone', 'emergencyContacts', 'emergencyContactsOldText'];
 
 /** Alarms that open a worker's private details to the people handling them (device health does not). */
 export async function activeAlarmOf(tx: StoreTx, workerId: string): Promise<AlarmRecord | null> {
@@ -34,7 +40,7 @@ export async function activeAlarmOf(tx: StoreTx, workerId: string): Promise<Alar
 
 export interface PrivateView {
   workerId: string;
-  details: Partial<Record<PrivateField, string | null>>;
+  details: Partial<Record<Exclude<PrivateField, 'emergencyContacts'>, string | null>> & { emergencyContacts?: EmergencyContact[] };
   withheld: { field: PrivateField; reason: string }[];
   alarmId: string | null;
 }
@@ -69,7 +75,10 @@ export async function viewPrivate(
         ? 'a duty officer sees private details only during an active alarm of this worker'
         : 'a manager sees home address, car, medical notes and the description only during an active alarm of this worker';
     const view: PrivateView = { workerId, details: {}, withheld: refused.map((field) => ({ field, reason })), alarmId: alarm?.id ?? null };
-    for (const f of shown) view.details[f] = worker[f];
+    for (const f of shown) {
+      if (f === 'emergencyContacts') view.details.emergencyContacts = await tx.listEmergencyContacts(workerId);
+      else view.details[f] = f === 'emergencyContactsOldText' ? worker.emergencyContacts : worker[f];
+    }
     if (shown.length > 0) {
       await tx.appendAudit({ at: now, actor: principal.actor, action: 'private.view', subject: `worker:${workerId}`, detail: { fields: shown, context, role: principal.role, alarmId: alarm?.id ?? null } });
     }

@@ -10,7 +10,7 @@ import { ALARM_KIND } from '../../shared/vocabulary.js';
 import { PRIVATE_FIELDS, viewPrivate } from './privacy.js';
 import { alarmView, compareAlarms, csvCell, currentVisit, localStamp, responseWords, SCRIPT_ANSWERS, SCRIPT_IDS, SCRIPT_QUESTIONS, scriptState, visitView, workerNames } from './views.js';
 import { ALARM_OUTCOMES, type AlarmRecord, type WorkerRecord } from '../store/store-types.js';
-import { summariseDeliveries } from '../notifiers/delivery-summary.js';
+import { describeDeliveries, summariseDeliveries } from '../notifiers/delivery-summary.js';
 import type { Store, StoreTx } from '../store/store.js';
 import { CallbackDueWatch } from './callback-due.js';
 import { handoverPositions } from './routes-positions.js';
@@ -55,7 +55,7 @@ export function registerAlarmRoutes(app: ApiApp, { hub, live }: ApiContext): voi
       preHandler: ANY_ROLE,
     },
     async (req) => {
-      const { alarms, names, told, callbacks } = await hub.store.read(async (tx) => {
+      const { alarms, names, told, callbacks, silentSince } = await hub.store.read(async (tx) => {
         const list = await tx.listAlarms({ ...(req.query.open ? { open: req.query.open === 'true' } : {}), limit: req.query.limit });
         // Who was told, by what, and how it went: on the card of each open alarm (issue 16).
         const deliveries = new Map<string, ReturnType<typeof summariseDeliveries>>();
@@ -63,19 +63,23 @@ export function registerAlarmRoutes(app: ApiApp, { hub, live }: ApiContext): voi
         // only a timer inside the covert view (issue 15 item 3): its due time comes from the
         // timeline's callback_scheduled entry, so every console shows the same one.
         const due = new Map<string, number>();
+        const silentSince = new Map<string, number>();
         for (const a of list.filter(isOpen)) {
+          const since = await silentSinceOf(tx, a);
+          if (since !== null) silentSince.set(a.id, since);
           const timeline = await tx.getTimeline(a.id);
           deliveries.set(a.id, summariseDeliveries(timeline));
           const at = scriptState(timeline).callbackDueAt;
           if (at !== null) due.set(a.id, at);
         }
-        return { alarms: list, names: await workerNames(tx), told: deliveries, callbacks: due };
+        return { alarms: list, names: await workerNames(tx), told: deliveries, callbacks: due, silentSince };
       });
       return {
         alarms: alarms.sort(compareAlarms).map((a) => ({
           ...alarmView(a, a.workerId ? (names.get(a.workerId) ?? null) : null),
           deliveries: told.get(a.id) ?? null,
           callbackDueAt: callbacks.get(a.id) ?? null,
+          silentSince: silentSince.get(a.id) ?? null,
         })),
         serverNow: now(),
       };
@@ -84,12 +88,14 @@ export function registerAlarmRoutes(app: ApiApp, { hub, live }: ApiContext): voi
 
   app.get('/alarms/:id', { schema: { tags: ['alarms'], summary: 'One alarm: its timeline, the visit, the last sighting and the covert script', params: idParams }, preHandler: ANY_ROLE }, async (req) => {
     const { alarm, worker, visit, state, timeline, contacts } = await loadAlarmContext(hub.store, req.params.id, now());
+    const silentSince = await hub.store.read((tx) => silentSinceOf(tx, alarm));
     return {
-      alarm: alarmView(alarm, worker?.name ?? null),
+      alarm: { ...alarmView(alarm, worker?.name ?? null), silentSince },
       visit: visit ? visitView(visit) : null,
       contacts,
       lastSighting: state?.lastSighting ?? (alarm.lastSightingAt ? { at: alarm.lastSightingAt, kind: 'recorded when raised', place: null } : null),
-      timeline,
+      // Delivery entries carry their words (who, by what, what was confirmed), not only ids (issue 15 item 15).
+      timeline: describeDeliveries(timeline),
       deliveries: summariseDeliveries(timeline),
       script: scriptState(timeline),
       serverNow: now(),
@@ -280,11 +286,11 @@ export function registerAlarmRoutes(app: ApiApp, { hub, live }: ApiContext): voi
     // closed_by and outcome (issue 15 items 10 and 11) on every row, so a filtered spreadsheet keeps them.
     // The last four columns are for people (issue 15 item 15): local time with the zone, response
     // time and the kind of alarm in words; the ISO columns before them stay exact for machines.
-    const rows = [['incident', 'kind', 'worker', 'device', 'visit', 'raised_at', 'state', 'closed_by', 'outcome', 'worker_cancelled_at', 'seq', 'at', 'step', 'actor', 'detail', 'raised_local', 'at_local', 'response', 'kind_label'].map(csvCell).join(',')];
+    const rows = [['incident', 'kind', 'worker', 'device', 'visit', 'raised_at', 'state', 'closed_by', 'outcome', 'worker_cancelled_at', 'seq', 'at', 'step', 'actor', 'detail', 'raised_local', 'at_local', 'response', 'kind_label', 'step_words'].map(csvCell).join(',')];
     for (const r of found) {
-      for (const e of r.timeline) {
+      for (const e of describeDeliveries(r.timeline)) {
         rows.push(
-          [r.alarm.id, r.alarm.kind, r.workerName ?? r.alarm.workerId, r.alarm.deviceId, r.alarm.visitRef, new Date(r.alarm.raisedAt).toISOString(), r.alarm.state, r.alarm.closedBy, r.alarm.outcome, r.alarm.workerCancelledAt === null ? null : new Date(r.alarm.workerCancelledAt).toISOString(), e.seq, new Date(e.at).toISOString(), e.type, e.actor, e.detail, localStamp(r.alarm.raisedAt), localStamp(e.at), responseWords(r.alarm), ALARM_KIND[r.alarm.kind].label]
+          [r.alarm.id, r.alarm.kind, r.workerName ?? r.alarm.workerId, r.alarm.deviceId, r.alarm.visitRef, new Date(r.alarm.raisedAt).toISOString(), r.alarm.state, r.alarm.closedBy, r.alarm.outcome, r.alarm.workerCancelledAt === null ? null : new Date(r.alarm.workerCancelledAt).toISOString(), e.seq, new Date(e.at).toISOString(), e.type, e.actor, e.detail, localStamp(r.alarm.raisedAt), localStamp(e.at), responseWords(r.alarm), ALARM_KIND[r.alarm.kind].label, e.text ?? null]
             .map(csvCell)
             .join(','),
         );
@@ -294,6 +300,15 @@ export function registerAlarmRoutes(app: ApiApp, { hub, live }: ApiContext): voi
     reply.header('content-type', 'text/csv; charset=utf-8').header('content-disposition', `attachment; filename="lonewatch-incidents-${new Date(now()).toISOString().slice(0, 10)}.csv"`);
     return rows.join('\r\n') + '\r\n';
   });
+}
+
+/**
+ * When an open "device silent" alarm's fob was last heard from, so the console can say "silent for
+ * 34 min" and keep it true (issue 15 item 15): the alarm's reason says only how long it was when raised.
+ */
+async function silentSinceOf(tx: StoreTx, a: AlarmRecord): Promise<number | null> {
+  if (a.kind !== 'device_silent' || !isOpen(a) || !a.deviceId) return null;
+  return (await tx.getDeviceHealth(a.deviceId))?.lastSeenAt ?? null;
 }
 
 /** An alarm with what its views show beside it, read in one transaction; a 404 naming the id if none. */

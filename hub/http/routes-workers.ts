@@ -6,6 +6,7 @@ import { ANY_ROLE, requireRole } from './auth.js';
 import { ApiError } from './users.js';
 import { addVisit } from '../admin/admin-service.js';
 import { PRIVATE_FIELDS, viewPrivate } from './privacy.js';
+import { EMERGENCY_CONTACTS_MAX } from '../admin/emergency-contacts.js';
 import { alarmView, compareAlarms, visitView, workerPublic, LINE_MANAGER_ROLES } from './views.js';
 import type { WorkerRecord } from '../store/store-types.js';
 
@@ -79,13 +80,15 @@ export function registerWorkerRoutes(app: ApiApp, { hub }: ApiContext): void {
         state: await tx.getCheckinState(w.id),
         contacts: await tx.listContacts(),
         devices: (await tx.listDevices()).filter((d) => d.workerId === w.id),
+        emergencyCount: (await tx.listEmergencyContacts(w.id)).length,
       };
     });
     if (!found) throw new ApiError(404, `no worker ${req.params.id}`, 'id');
-    const { w, visits, state, contacts, devices } = found;
+    const { w, visits, state, contacts, devices, emergencyCount } = found;
+    const held = (f: (typeof PRIVATE_FIELDS)[number]): boolean => (f === 'emergencyContacts' ? emergencyCount > 0 : f === 'emergencyContactsOldText' ? w.emergencyContacts !== null : w[f] !== null);
     const nameOf = (id: string | null) => (id ? (contacts.find((c) => c.id === id)?.name ?? id) : null);
     return {
-      worker: { ...workerPublic(w), buddyName: nameOf(w.buddyId), lineManagerName: nameOf(w.lineManagerId), hasPrivate: PRIVATE_FIELDS.filter((f) => w[f] !== null) },
+      worker: { ...workerPublic(w), buddyName: nameOf(w.buddyId), lineManagerName: nameOf(w.lineManagerId), hasPrivate: PRIVATE_FIELDS.filter(held) },
       visits: visits.map(visitView),
       state,
       devices: devices.map((d) => ({ id: d.id, board: d.board, online: d.online, battery: d.battery, lastSeenAt: d.lastSeenAt, revokedAt: d.revokedAt })),
@@ -196,7 +199,21 @@ export function registerWorkerRoutes(app: ApiApp, { hub }: ApiContext): void {
     homeAddress: z.string().trim().max(256).nullable().optional(),
     medicalNotes: z.string().trim().max(1024).nullable().optional(),
     car: z.string().trim().max(128).nullable().optional(),
-    emergencyContacts: z.string().trim().max(512).nullable().optional(),
+    // Records since schema v10 (issue 15 item 13); the order is the order to call them in.
+    emergencyContacts: z
+      .array(
+        z.strictObject({
+          name: z.string().trim().min(1, { error: 'give each emergency contact a name' }).max(128),
+          relationship: z.string().trim().max(64).nullable().optional().transform((v) => v || null),
+          phone: phone.nullable().optional().transform((v) => v || null),
+        }),
+        { error: 'must be a list of { name, relationship, phone } (the free-text form is gone: see emergencyContactsOldText)' },
+      )
+      .max(EMERGENCY_CONTACTS_MAX, { error: `at most ${EMERGENCY_CONTACTS_MAX} emergency contacts` })
+      .nullable()
+      .optional(),
+    // The old free text is kept to be read, not written: it can only be cleared (null or "").
+    emergencyContactsOldText: z.union([z.null(), z.literal('')], { error: 'the old emergency-contacts text can only be cleared (null): put contacts in emergencyContacts' }).optional(),
     buddyId: z.string().trim().max(64).nullable().optional(),
     lineManagerId: z.string().trim().max(64).nullable().optional(),
     trainingDate: z.iso.date({ error: 'must be a date YYYY-MM-DD' }).nullable().optional(),
@@ -227,7 +244,7 @@ export function registerWorkerRoutes(app: ApiApp, { hub }: ApiContext): void {
           homeAddress: pick('homeAddress', empty(b.homeAddress)),
           medicalNotes: pick('medicalNotes', empty(b.medicalNotes)),
           car: pick('car', empty(b.car)),
-          emergencyContacts: pick('emergencyContacts', empty(b.emergencyContacts)),
+          emergencyContacts: b.emergencyContactsOldText !== undefined ? null : (existing?.emergencyContacts ?? null),
           buddyId: pick('buddyId', empty(b.buddyId)),
           lineManagerId: pick('lineManagerId', empty(b.lineManagerId)),
           trainingDate: pick('trainingDate', b.trainingDate),
@@ -235,6 +252,7 @@ export function registerWorkerRoutes(app: ApiApp, { hub }: ApiContext): void {
           description: pick('description', empty(b.description)),
         };
         await tx.upsertWorker(w);
+        if (b.emergencyContacts !== undefined) await tx.setEmergencyContacts(w.id, b.emergencyContacts ?? []);
         // Which fields changed, never their values (R22).
         const fields = Object.keys(b).filter((k) => b[k as keyof typeof b] !== undefined);
         await tx.appendAudit({ at: now(), actor: req.principal!.actor, action: existing ? 'worker.update' : 'worker.add', subject: `worker:${w.id}`, detail: { fields } });

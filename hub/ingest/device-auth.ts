@@ -5,7 +5,8 @@
  * revoked registration changes the stored hash or is refused before the cache is consulted.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Store } from '../store/store.js';
+import type { Store, UnqueuedReads } from '../store/store.js';
+import type { DeviceRecord } from '../store/store-types.js';
 import { verifySecret } from '../device-secrets.js';
 import { isValidDeviceId } from '../../shared/protocol-core.js';
 import type { ConnectIdentity } from '../broker/mqtt-broker.js';
@@ -26,9 +27,17 @@ export class DeviceAuth {
   relayCredential: ((deviceId: string, clientId: string, password: string) => boolean) | null = null;
 
   constructor(
-    private readonly store: Store,
+    private readonly store: Store & Partial<UnqueuedReads>,
     private readonly services: ServiceAccount[] = [],
   ) {}
+
+  /**
+   * The device as last committed, read beside the write queue where the store can (issue 17 bug): a
+   * reconnecting fob must not wait behind a catch-up or a burst of heartbeat writes to be let in.
+   */
+  private lookup(deviceId: string): Promise<DeviceRecord | null> {
+    return this.store.getDeviceUnqueued ? this.store.getDeviceUnqueued(deviceId) : this.store.read((tx) => tx.getDevice(deviceId));
+  }
 
   async authenticate(clientId: string, username: string | undefined, password: Buffer | undefined): Promise<ConnectIdentity | { refused: string }> {
     const service = username ? this.services.find((s) => s.username === username) : undefined;
@@ -39,7 +48,7 @@ export class DeviceAuth {
       // The client id decides whose session it is (issue 17, item 2): aedes takes over the session of
       // an existing client with the same id once authentication succeeds, so a service account using
       // a fob's id (or a relay's) would disconnect that fob. Refused here, before any takeover.
-      if (clientId.includes('.relay-') || (isValidDeviceId(clientId) && (await this.store.read((tx) => tx.getDevice(clientId))))) {
+      if (clientId.includes('.relay-') || (isValidDeviceId(clientId) && (await this.lookup(clientId)))) {
         return { refused: `service ${service.username} may not use client id "${clientId}": it belongs to a device` };
       }
       return { kind: 'service', username: service.username };
@@ -48,7 +57,7 @@ export class DeviceAuth {
     const relayClient = clientId.startsWith(`${username}.relay-`);
     if (clientId !== username && !relayClient) return { refused: `client id "${clientId}" must equal the device id` };
     if (!password || password.length === 0) return { refused: 'missing password' };
-    const device = await this.store.read((tx) => tx.getDevice(username));
+    const device = await this.lookup(username);
     if (!device) return { refused: `unknown device ${username}` };
     if (device.revokedAt !== null) return { refused: `device ${username} is revoked` };
     const secret = password.toString('utf8');

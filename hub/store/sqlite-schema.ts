@@ -1,5 +1,7 @@
 /** The SQLite schema. Bump SCHEMA_VERSION and add a step to MIGRATIONS when it changes. */
-export const SCHEMA_VERSION = 9;
+import type Database from 'better-sqlite3';
+import { parseOldText } from '../admin/emergency-contacts.js';
+export const SCHEMA_VERSION = 10;
 
 export const SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS workers (
@@ -269,7 +271,6 @@ CREATE INDEX IF NOT EXISTS changes_at ON changes (at);
  * event: dated `fix_at = received_at - fa` (the fob has no clock to trust, like events). `alarm_id`
  * is set for a fix that arrived while an alarm of its device was open (or came with the alarm event):
  * those are part of the incident record and retention never removes them (prunePositions).
- * (Versions 7 and 8 are other branches' steps; a merge chains them before this one.)
  */
 export const SCHEMA_V9_SQL = `
 CREATE TABLE IF NOT EXISTS positions (
@@ -289,14 +290,46 @@ CREATE INDEX IF NOT EXISTS positions_alarm ON positions (alarm_id, fix_at) WHERE
 CREATE INDEX IF NOT EXISTS positions_received ON positions (received_at) WHERE alarm_id IS NULL;
 `;
 
+/**
+ * Version 10 (issue 15 item 13): emergency contacts as records (name, relationship, phone), in their
+ * own table in the order the admin gave them. The old free-text column `workers.emergency_contacts`
+ * stays: it is shown beside the records as the old text until an admin clears it. Its lines are
+ * read into records by the step's `data` (parseOldText), in the same transaction.
+ */
+export const SCHEMA_V10_SQL = `
+CREATE TABLE IF NOT EXISTS worker_emergency_contacts (
+  worker_id TEXT NOT NULL REFERENCES workers(id) ON DELETE CASCADE,
+  position INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  relationship TEXT,
+  phone TEXT,
+  PRIMARY KEY (worker_id, position)
+);
+`;
+
+/** Version 10's data step: each worker's old emergency-contacts text read into records. */
+function migrateEmergencyContactsV10(db: Database.Database): void {
+  const insert = db.prepare('INSERT INTO worker_emergency_contacts (worker_id, position, name, relationship, phone) VALUES (?, ?, ?, ?, ?)');
+  const rows = db.prepare("SELECT id, emergency_contacts FROM workers WHERE emergency_contacts IS NOT NULL AND trim(emergency_contacts) <> ''").all() as { id: string; emergency_contacts: string }[];
+  for (const r of rows) parseOldText(r.emergency_contacts).forEach((c, i) => insert.run(r.id, i, c.name, c.relationship, c.phone));
+}
+
+export interface Migration {
+  to: number;
+  sql: string;
+  /** Runs after `sql` in the same transaction: data a SQL statement cannot move by itself. */
+  data?: (db: Database.Database) => void;
+}
+
 /** Steps by starting version: a new database gets everything at once; an existing one only what it lacks. */
-export const MIGRATIONS: Record<number, { to: number; sql: string }> = {
-  0: { to: 9, sql: SCHEMA_SQL + SCHEMA_V2_SQL + SCHEMA_V3_SQL + SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL + SCHEMA_V8_SQL + SCHEMA_V9_SQL },
-  1: { to: 9, sql: SCHEMA_V2_SQL + SCHEMA_V3_SQL + SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL + SCHEMA_V8_SQL + SCHEMA_V9_SQL },
-  2: { to: 9, sql: SCHEMA_V3_SQL + SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL + SCHEMA_V8_SQL + SCHEMA_V9_SQL },
-  3: { to: 9, sql: SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL + SCHEMA_V8_SQL + SCHEMA_V9_SQL },
-  4: { to: 9, sql: SCHEMA_V5_SQL + SCHEMA_V6_SQL + SCHEMA_V8_SQL + SCHEMA_V9_SQL },
-  5: { to: 9, sql: SCHEMA_V6_SQL + SCHEMA_V8_SQL + SCHEMA_V9_SQL },
-  6: { to: 9, sql: SCHEMA_V8_SQL + SCHEMA_V9_SQL },
-  8: { to: 9, sql: SCHEMA_V9_SQL },
+export const MIGRATIONS: Record<number, Migration> = {
+  0: { to: 10, sql: SCHEMA_SQL + SCHEMA_V2_SQL + SCHEMA_V3_SQL + SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL + SCHEMA_V8_SQL + SCHEMA_V9_SQL + SCHEMA_V10_SQL, data: migrateEmergencyContactsV10 },
+  1: { to: 10, sql: SCHEMA_V2_SQL + SCHEMA_V3_SQL + SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL + SCHEMA_V8_SQL + SCHEMA_V9_SQL + SCHEMA_V10_SQL, data: migrateEmergencyContactsV10 },
+  2: { to: 10, sql: SCHEMA_V3_SQL + SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL + SCHEMA_V8_SQL + SCHEMA_V9_SQL + SCHEMA_V10_SQL, data: migrateEmergencyContactsV10 },
+  3: { to: 10, sql: SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL + SCHEMA_V8_SQL + SCHEMA_V9_SQL + SCHEMA_V10_SQL, data: migrateEmergencyContactsV10 },
+  4: { to: 10, sql: SCHEMA_V5_SQL + SCHEMA_V6_SQL + SCHEMA_V8_SQL + SCHEMA_V9_SQL + SCHEMA_V10_SQL, data: migrateEmergencyContactsV10 },
+  5: { to: 10, sql: SCHEMA_V6_SQL + SCHEMA_V8_SQL + SCHEMA_V9_SQL + SCHEMA_V10_SQL, data: migrateEmergencyContactsV10 },
+  6: { to: 10, sql: SCHEMA_V8_SQL + SCHEMA_V9_SQL + SCHEMA_V10_SQL, data: migrateEmergencyContactsV10 },
+  8: { to: 10, sql: SCHEMA_V9_SQL + SCHEMA_V10_SQL, data: migrateEmergencyContactsV10 },
+  9: { to: 10, sql: SCHEMA_V10_SQL, data: migrateEmergencyContactsV10 },
 };

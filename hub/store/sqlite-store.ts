@@ -7,7 +7,7 @@ import { drillPairingProblem } from '../rules/drill.js';
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { AuditEntry, AlarmFilter, ChangeRecord, Deadline, Store, StoreTx } from './store.js';
+import type { AuditEntry, AlarmFilter, ChangeRecord, Deadline, Store, StoreTx, UnqueuedReads } from './store.js';
 import type {
   AlarmRecord,
   ApiTokenRecord,
@@ -25,6 +25,7 @@ import type {
   WorkerRecord,
 } from './store-types.js';
 import type { CheckinState } from '../rules/checkin-engine.js';
+import type { EmergencyContact } from '../admin/emergency-contacts.js';
 import type { DeviceHealthState } from '../rules/device-health-engine.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './sqlite-schema.js';
 
@@ -259,8 +260,15 @@ class AsyncLock {
   }
 }
 
-export class SqliteStore implements Store {
+export class SqliteStore implements Store, UnqueuedReads {
   readonly db: Database.Database;
+  /**
+   * A second, read-only connection to the same file for reads that must not queue behind the
+   * writer's lock (a fob's CONNECT). SQLite §WAL "Concurrency": readers on other connections see the
+   * last committed snapshot and do not block, nor are blocked by, the one writer. A ':memory:'
+   * database is private to its connection, so it has none and reads through the lock.
+   */
+  private readonly reader: { db: Database.Database; getDevice: Database.Statement } | null;
   private readonly lock = new AsyncLock();
   private readonly tx: StoreTx;
   private readonly stmt: ReturnType<SqliteStore['prepare']>;
@@ -280,6 +288,20 @@ export class SqliteStore implements Store {
     this.migrate();
     this.stmt = this.prepare();
     this.tx = this.makeTx();
+    this.reader = path === ':memory:' ? null : this.openReader(path);
+  }
+
+  private openReader(path: string): { db: Database.Database; getDevice: Database.Statement } {
+    const db = new Database(path, { readonly: true, fileMustExist: true });
+    // A WAL reader waits only while the WAL index is being rebuilt after a crash: a short bound.
+    db.pragma('busy_timeout = 1000');
+    return { db, getDevice: db.prepare('SELECT * FROM devices WHERE id = ?') };
+  }
+
+  async getDeviceUnqueued(id: string): Promise<DeviceRecord | null> {
+    if (!this.reader) return this.read((tx) => tx.getDevice(id));
+    const r = this.reader.getDevice.get(id) as Row | undefined;
+    return r ? deviceFromRow(r) : null;
   }
 
   private migrate(): void {
@@ -293,6 +315,7 @@ export class SqliteStore implements Store {
       if (!step) throw new Error(`database ${this.path} has schema version ${version}, which this hub cannot migrate`);
       this.db.transaction(() => {
         this.db.exec(step.sql);
+        step.data?.(this.db);
         this.db.pragma(`user_version = ${step.to}`);
       })();
       version = step.to;
@@ -308,6 +331,9 @@ export class SqliteStore implements Store {
          VALUES (@id, @workerId, @board, @secretHash, @createdAt, @revokedAt, @lastSeenAt, @battery, @online, @firmware)`,
       ),
       listDevices: db.prepare('SELECT * FROM devices ORDER BY id'),
+      listEmergencyContacts: db.prepare('SELECT name, relationship, phone FROM worker_emergency_contacts WHERE worker_id = ? ORDER BY position'),
+      clearEmergencyContacts: db.prepare('DELETE FROM worker_emergency_contacts WHERE worker_id = ?'),
+      insertEmergencyContact: db.prepare('INSERT INTO worker_emergency_contacts (worker_id, position, name, relationship, phone) VALUES (?, ?, ?, ?, ?)'),
       getWorker: db.prepare('SELECT * FROM workers WHERE id = ?'),
       upsertWorker: db.prepare(
         `INSERT INTO workers (id, name, phone, home_address, medical_notes, car, emergency_contacts, buddy_id, line_manager_id, training_date, new_starter, description)
@@ -485,6 +511,11 @@ export class SqliteStore implements Store {
         s().upsertWorker.run({ ...w, newStarter: w.newStarter ? 1 : 0 });
       },
       listWorkers: async () => (s().listWorkers.all() as Row[]).map(workerFromRow),
+      listEmergencyContacts: async (workerId) => s().listEmergencyContacts.all(workerId) as EmergencyContact[],
+      setEmergencyContacts: async (workerId, contacts) => {
+        s().clearEmergencyContacts.run(workerId);
+        contacts.forEach((c, i) => s().insertEmergencyContact.run(workerId, i, c.name, c.relationship, c.phone));
+      },
       getContact: async (id) => {
         const r = s().getContact.get(id) as ContactRecord | undefined;
         return r ?? null;
@@ -779,6 +810,7 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     await this.lock.run(async () => {
+      if (this.reader?.db.open) this.reader.db.close();
       if (this.db.open) this.db.close();
     });
   }

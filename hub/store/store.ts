@@ -21,6 +21,7 @@ import type {
   WorkerRecord,
 } from './store-types.js';
 import type { CheckinState } from '../rules/checkin-engine.js';
+import type { EmergencyContact } from '../admin/emergency-contacts.js';
 import type { DeviceHealthState } from '../rules/device-health-engine.js';
 
 export interface AlarmFilter {
@@ -156,6 +157,10 @@ export interface StoreTx extends ChangeFeedTx {
   // people
   getWorker(id: string): Promise<WorkerRecord | null>;
   upsertWorker(worker: WorkerRecord): Promise<void>;
+  /** The worker's emergency contacts as records, in the admin's order (schema v10, issue 15 item 13). */
+  listEmergencyContacts(workerId: string): Promise<EmergencyContact[]>;
+  /** Replaces the worker's emergency contacts with these, in this order. */
+  setEmergencyContacts(workerId: string, contacts: EmergencyContact[]): Promise<void>;
   listWorkers(): Promise<WorkerRecord[]>;
   getContact(id: string): Promise<ContactRecord | null>;
   upsertContact(contact: ContactRecord): Promise<void>;
@@ -236,6 +241,16 @@ export interface StoreTx extends ChangeFeedTx {
   getApiTokenByHash(tokenHash: string): Promise<ApiTokenRecord | null>;
   updateApiToken(id: string, changes: Partial<Pick<ApiTokenRecord, 'revokedAt' | 'lastUsedAt'>>): Promise<void>;
   listApiTokens(): Promise<ApiTokenRecord[]>;
+}
+
+/**
+ * Reads that never queue behind write transactions (issue 17 bug): a fob's CONNECT is answered from
+ * the last committed state even while a catch-up or a heartbeat burst holds the writer. Optional: a
+ * Store without it is read through `read`, behind its writes.
+ */
+export interface UnqueuedReads {
+  /** The device as last committed, without waiting for pending write transactions. */
+  getDeviceUnqueued(id: string): Promise<DeviceRecord | null>;
 }
 
 export interface Store extends ChangeFeedStore {

@@ -116,10 +116,10 @@ describe('alarm board', () => {
     expect((await officer.post(`/api/alarms/${id}/acknowledge`)).status).toBe(200);
     expect((await officer.post(`/api/alarms/${id}/police-called`, { reference: 'CAD 4411' })).status).toBe(200);
 
-    const handover = await officer.get<{ worker: Record<string, string>; visit: { ref: string; nextLocation: string } }>(`/api/alarms/${id}/handover`);
+    const handover = await officer.get<{ worker: Record<string, unknown>; visit: { ref: string; nextLocation: string } }>(`/api/alarms/${id}/handover`);
     expect(handover.status).toBe(200);
     // R5: location (visit and last sighting), phone, emergency contacts, medical details, car.
-    expect(handover.body.worker).toMatchObject({ name: 'Sam Carter', phone: '07700 900123', homeAddress: '1 Private Road', medicalNotes: 'asthma', car: 'blue Fiat 500 AB12 CDE', emergencyContacts: 'Partner 07700 900456' });
+    expect(handover.body.worker).toMatchObject({ name: 'Sam Carter', phone: '07700 900123', homeAddress: '1 Private Road', medicalNotes: 'asthma', car: 'blue Fiat 500 AB12 CDE', emergencyContacts: [{ name: 'Alex Carter', relationship: 'partner', phone: '07700 900456' }], emergencyContactsOldText: null });
     expect(handover.body.visit).toMatchObject({ ref: 'V-1042', nextLocation: 'office' });
 
     expect((await officer.post(`/api/alarms/${id}/resolve`, { outcome: 'police_attended', note: 'police on scene, Sam safe' })).status).toBe(200);
@@ -168,9 +168,9 @@ describe('R22: private details', () => {
     expect(audit[0]).toMatchObject({ actor: 'user:lee', action: 'private.refused', subject: 'worker:sam', detail: { fields: ['medicalNotes'], role: 'manager' } });
 
     // Phone and emergency contacts: a manager may reach their worker any time (logged too).
-    const phone = await lee.get<{ details: Record<string, string>; withheld: { field: string }[] }>('/api/workers/sam/private');
+    const phone = await lee.get<{ details: Record<string, unknown>; withheld: { field: string }[] }>('/api/workers/sam/private');
     expect(phone.status).toBe(200);
-    expect(phone.body.details).toEqual({ phone: '07700 900123', emergencyContacts: 'Partner 07700 900456' });
+    expect(phone.body.details).toEqual({ phone: '07700 900123', emergencyContacts: [{ name: 'Alex Carter', relationship: 'partner', phone: '07700 900456' }], emergencyContactsOldText: null });
     expect(phone.body.withheld.map((w) => w.field)).toEqual(['homeAddress', 'medicalNotes', 'car', 'description']);
 
     await raise(f, 'sos', 1);
@@ -295,9 +295,13 @@ describe('records and administration', () => {
     const csv = await dana.get('/api/records/export.csv?q=zebra');
     expect(csv.headers.get('content-type')).toMatch(/text\/csv/);
     const lines = csv.text.trim().split('\r\n');
-    expect(lines[0]).toBe('"incident","kind","worker","device","visit","raised_at","state","closed_by","outcome","worker_cancelled_at","seq","at","step","actor","detail","raised_local","at_local","response","kind_label"');
+    expect(lines[0]).toBe('"incident","kind","worker","device","visit","raised_at","state","closed_by","outcome","worker_cancelled_at","seq","at","step","actor","detail","raised_local","at_local","response","kind_label","step_words"');
     // For people: the hub's local time with its zone, and the response in words.
-    expect(lines[1]).toMatch(/"\d{4}-\d\d-\d\d \d\d:\d\d [A-Z][A-Za-z0-9+:-]*","\d{4}-\d\d-\d\d \d\d:\d\d [^"]+","(taken after [^"]+|not taken yet|closed without being taken)","[A-Za-z -]+"$/);
+    expect(lines[1]).toMatch(/"\d{4}-\d\d-\d\d \d\d:\d\d [A-Z][A-Za-z0-9+:-]*","\d{4}-\d\d-\d\d \d\d:\d\d [^"]+","(taken after [^"]+|not taken yet|closed without being taken)","[A-Za-z -]+","[^"]*"$/);
+    // Delivery steps in words (issue 15 item 15): who, by what, what was confirmed; no notice id.
+    const deliveryRows = lines.filter((l) => l.includes('"delivery","notifier:'));
+    expect(deliveryRows.length).toBeGreaterThan(0);
+    expect(deliveryRows[0]).toMatch(/,"E-mail to Dana Duty \(duty officer\) at d\*\*\*@example\.org: NOT SENT: the hub has no e-mail set up \(\[notifiers\.email\] is not configured\)"$/);
     expect(lines.length - 1).toBe(hit.body.records[0]!.steps);
     expect(csv.text).toContain('zebra crossing outside');
     expect((await t.hub.store.listAudit(5)).some((e) => e.action === 'records.export')).toBe(true);

@@ -65,9 +65,9 @@ describe('issue 15 in Chromium', () => {
       for (const [k, v] of Object.entries(fields)) await page.fill(`#worker-form [name=${k}]`, v);
     };
     await fill({ id: 'ali', name: 'Ali Khan', phone: '07700 900001', homeAddress: '2 Elm Street', medicalNotes: 'diabetic', car: 'red Ford Ka XY12 ZZZ', description: 'tall, grey beard', trainingDate: '2026-02-01' });
-    // Emergency contacts are rows of name, relation and phone (issue 15 item 13).
+    // Emergency contacts are rows of name, relationship and phone (issue 15 item 13).
     await page.fill('#ec-rows [data-ec="1"] [data-ec-field=name]', 'Ravi Khan');
-    await page.fill('#ec-rows [data-ec="1"] [data-ec-field=relation]', 'brother');
+    await page.fill('#ec-rows [data-ec="1"] [data-ec-field=relationship]', 'brother');
     await page.fill('#ec-rows [data-ec="1"] [data-ec-field=phone]', '07700 900002');
     await page.click('[data-action="add-ec"]');
     await page.fill('#ec-rows [data-ec="2"] [data-ec-field=name]', 'Mina Khan');
@@ -82,7 +82,12 @@ describe('issue 15 in Chromium', () => {
     const bo = (await t.hub.store.read((tx) => tx.getWorker('bo')))!;
     expect(bo).toMatchObject({ phone: null, homeAddress: null, medicalNotes: null, car: null, emergencyContacts: null, description: null, trainingDate: null });
     const ali = (await t.hub.store.read((tx) => tx.getWorker('ali')))!;
-    expect(ali).toMatchObject({ medicalNotes: 'diabetic', car: 'red Ford Ka XY12 ZZZ', trainingDate: '2026-02-01', emergencyContacts: 'Ravi Khan (brother): 07700 900002\nMina Khan: 07700 900003' });
+    expect(ali).toMatchObject({ medicalNotes: 'diabetic', car: 'red Ford Ka XY12 ZZZ', trainingDate: '2026-02-01', emergencyContacts: null });
+    expect(await t.hub.store.read((tx) => tx.listEmergencyContacts('ali'))).toEqual([
+      { name: 'Ravi Khan', relationship: 'brother', phone: '07700 900002' },
+      { name: 'Mina Khan', relationship: null, phone: '07700 900003' },
+    ]);
+    expect(await t.hub.store.read((tx) => tx.listEmergencyContacts('bo'))).toEqual([]);
 
     // Edit Bo after Ali: Bo's (empty) fields, not what the form last held.
     await page.click('[data-action="edit-worker"][data-worker="ali"]');
@@ -98,7 +103,7 @@ describe('issue 15 in Chromium', () => {
     await page.click('[data-action="edit-worker"][data-worker="ali"]');
     await expect.poll(() => page.inputValue('#worker-form [name=car]')).toBe('red Ford Ka XY12 ZZZ');
     expect(await page.inputValue('#ec-rows [data-ec="2"] [data-ec-field=name]')).toBe('Mina Khan');
-    expect(await page.inputValue('#ec-rows [data-ec="1"] [data-ec-field=relation]')).toBe('brother');
+    expect(await page.inputValue('#ec-rows [data-ec="1"] [data-ec-field=relationship]')).toBe('brother');
     await page.fill('#worker-form [name=car]', '');
     await page.click('#worker-form button[type=submit]');
     await expect.poll(async () => (await t.hub.store.read((tx) => tx.getWorker('ali')))!.car).toBeNull();
@@ -127,7 +132,7 @@ describe('issue 15 in Chromium', () => {
     await page.click('[data-action="show-numbers"]');
     expect(await (await page.waitForSelector('#call a[data-tel="worker"]')).getAttribute('href')).toBe('tel:07700900123');
     expect(await page.getAttribute('#call a[data-tel="home-contact"]', 'href')).toBe('tel:07700900456');
-    expect((await t.hub.store.listAudit(20)).find((e) => e.action === 'private.view' && e.actor === 'user:dana')).toMatchObject({ detail: { fields: ['phone', 'emergencyContacts'] } });
+    expect((await t.hub.store.listAudit(20)).find((e) => e.action === 'private.view' && e.actor === 'user:dana')).toMatchObject({ detail: { fields: ['phone', 'emergencyContacts', 'emergencyContactsOldText'] } });
 
     await page.click('#actions [data-action="ack"]');
     await page.waitForSelector('#alarm[data-state="acknowledged"]');

@@ -86,7 +86,7 @@ describe('dashboard in Chromium', () => {
     await page.click('[data-action="handover"]');
     await page.waitForSelector('#handover');
     const text = (await page.textContent('#handover'))!;
-    for (const s of ['V-1042', '07700 900123', 'Partner 07700 900456', 'asthma', 'blue Fiat 500 AB12 CDE', '1 Private Road', 'Are you in danger? Yes']) expect(text).toContain(s);
+    for (const s of ['V-1042', '07700 900123', 'Alex Carter (partner) 07700 900456', 'asthma', 'blue Fiat 500 AB12 CDE', '1 Private Road', 'Are you in danger? Yes']) expect(text).toContain(s);
     await page.goBack();
     await page.waitForSelector('#script');
 

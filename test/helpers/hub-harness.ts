@@ -10,6 +10,7 @@ import { ManualClock, type Clock } from '../../hub/clock.js';
 import { parseConfig } from '../../hub/config/load-config.js';
 import { silentLogger, createLogger, type Logger } from '../../hub/logger.js';
 import { addDevice, addVisit, type VisitInput } from '../../hub/admin/admin-service.js';
+import type { EmergencyContact } from '../../hub/admin/emergency-contacts.js';
 import type { AlarmRecord, StoredTimelineEntry } from '../../hub/store/store-types.js';
 import type { HubOptions } from '../../hub/hub.js';
 
@@ -97,23 +98,28 @@ export async function startTestHub(opts: TestHubOptions = {}): Promise<TestHub> 
       return addDevice(hub.store, deviceId, { workerId: o.workerId ?? null, now: hub.clock.now() });
     },
     async addWorker(id, extra = {}) {
-      await hub.store.transaction((tx) =>
-        tx.upsertWorker({
+      // Emergency contacts are records (schema v10); a string in `extra.emergencyContacts` is the
+      // old free text, as a database from before v10 would hold it.
+      const { emergencyContacts, ...rest } = extra as { emergencyContacts?: unknown };
+      const records = Array.isArray(emergencyContacts) ? (emergencyContacts as EmergencyContact[]) : typeof emergencyContacts === 'string' || emergencyContacts === null ? [] : [{ name: 'Alex Carter', relationship: 'partner', phone: '07700 900456' }];
+      await hub.store.transaction(async (tx) => {
+        await tx.upsertWorker({
           id,
           name: `Worker ${id}`,
           phone: '07700 900123',
           homeAddress: '1 Private Road',
           medicalNotes: 'asthma',
           car: 'blue Fiat 500 AB12 CDE',
-          emergencyContacts: 'Partner 07700 900456',
+          emergencyContacts: typeof emergencyContacts === 'string' ? emergencyContacts : null,
           buddyId: null,
           lineManagerId: 'lm-1',
           trainingDate: '2026-01-15',
           newStarter: false,
           description: 'about 1.70 m, slim, short dark hair, green raincoat',
-          ...extra,
-        }),
-      );
+          ...rest,
+        });
+        await tx.setEmergencyContacts(id, records);
+      });
     },
     async addVisit(input) {
       const now = hub.clock.now();

@@ -1,6 +1,6 @@
 /**
- * Issue 16: a policy that names a channel or a contact that does not exist is said at start-up (a
- * warning per problem), `lonewatch hub --check` lists them, `--strict` refuses to start, and the
+ * Issue 16: a policy that names a channel or a contact that does not exist is said at start-up (one
+ * warning line, each problem at debug level), `lonewatch hub --check` lists them, `--strict` refuses to start, and the
  * dashboard (in Chromium) shows a standing warning while a policy reaches nobody, and who was told of
  * an alarm per contact and channel, "not configured" included.
  */
@@ -61,8 +61,9 @@ describe('what the policies can reach', () => {
     const t = await startTestHub();
     closers.push(() => t.stop());
     expect((await t.hub.reachProblems()).some((x) => x.kind === 'reaches_nobody')).toBe(true);
-    // The start-up log names each policy that reaches nobody, as a warning.
-    const lines: { msg: string; policy?: string }[] = [];
+    // The start-up log says it in one warning line, naming each policy that reaches nobody; each
+    // problem is at debug level (issue 15 item 9: a default install printed dozens of warnings).
+    const lines: { msg: string; level: number; policy?: string; problems?: number }[] = [];
     const sink = new Writable({
       write(chunk, _enc, done) {
         for (const l of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(l));
@@ -70,11 +71,19 @@ describe('what the policies can reach', () => {
       },
     });
     const { Hub: LoggedHub } = await import('../../hub/hub.js');
-    const logged = await LoggedHub.start({ config: { ...t.hub.config, mqtt: { ...t.hub.config.mqtt, port: 0 }, http: { ...t.hub.config.http, port: 0 } }, store: new SqliteStore(':memory:'), log: pino({ level: 'warn' }, sink) });
+    const logged = await LoggedHub.start({ config: { ...t.hub.config, mqtt: { ...t.hub.config.mqtt, port: 0 }, http: { ...t.hub.config.http, port: 0 } }, store: new SqliteStore(':memory:'), log: pino({ level: 'debug' }, sink) });
     await logged.stop().catch(() => undefined);
-    // The logger is at level warn: whatever reached it is a warning or worse.
-    const warned = lines.filter((l) => /can reach nobody beyond the dashboard/.test(l.msg)).map((l) => l.policy).sort();
-    expect(warned).toEqual(['device_health', 'missed_checkin', 'sos']);
+    const problems = await t.hub.reachProblems();
+    const warnings = lines.filter((l) => l.level >= 40 && /escalation policies/.test(l.msg));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ problems: problems.length });
+    expect(warnings[0]!.msg).toMatch(new RegExp(`^the escalation policies have ${problems.length} problems in 3 policies: policies device_health, missed_checkin, sos can reach nobody beyond the dashboard; levels of .* name a channel that is not configured`));
+    expect(warnings[0]!.msg).toMatch(/Run `lonewatch hub --check` for the list/);
+    // No per-problem warning; each problem is there at debug level.
+    expect(lines.filter((l) => l.level === 40 && l.policy !== undefined)).toEqual([]);
+    const debugged = lines.filter((l) => l.level === 20 && /can reach nobody beyond the dashboard/.test(l.msg)).map((l) => l.policy).sort();
+    expect(debugged).toEqual(['device_health', 'missed_checkin', 'sos']);
+    expect(lines.filter((l) => l.level === 20 && l.policy !== undefined)).toHaveLength(problems.length);
     const { Hub } = await import('../../hub/hub.js');
     const refused = await Hub.start({ config: t.hub.config, strict: true, store: t.hub.store }).catch((e) => e);
     expect(refused).toBeInstanceOf(StartRefused);
@@ -120,13 +129,13 @@ describe('the dashboard says who was told', () => {
     await t.settle();
     await page.waitForSelector('#open-alarms .told [data-delivery=not_configured]');
     const chips = await page.$$eval('#open-alarms .told .chip', (els) => els.map((e) => e.textContent));
-    expect(chips).toContain('Dana Duty (duty officer) · e-mail · NOT CONFIGURED');
-    expect(chips).toContain('alarm receiving centre · ARC · NOT CONFIGURED');
+    expect(chips).toContain('Dana Duty (duty officer) · e-mail · NOT SENT: the hub has no e-mail set up');
+    expect(chips).toContain('the alarm receiving centre (ARC) · ARC · NOT SENT: the hub has no ARC link set up');
     expect(chips.some((c) => /sent|delivered/.test(c ?? ''))).toBe(false);
     await page.click('#open-alarms a.button');
     await page.waitForSelector('#told-table');
     const rows = await page.$$eval('#told-table tbody tr', (els) => els.map((e) => e.textContent));
-    expect(rows.some((r) => /Lee Manager \(line manager\)e-maill\*\*\*@example\.orgNOT CONFIGURED\[notifiers\.email\] is not configured/.test(r ?? ''))).toBe(true);
+    expect(rows.some((r) => /Lee Manager \(line manager\)e-maill\*\*\*@example\.orgNOT SENT: the hub has no e-mail set up\[notifiers\.email\] is not configured/.test(r ?? ''))).toBe(true);
     const timeline = await page.textContent('#timeline');
     expect(timeline).toContain('to tell line manager, head of service, director (policy channels: email, webhook)');
     expect(timeline).not.toMatch(/ by email, webhook/);

@@ -164,14 +164,26 @@ describe('SMS through the hub\'s serial GSM modem', () => {
     const page = await signInPage(browser, r.t.httpUrl, 'dana');
     await page.goto(`${r.t.httpUrl}/#/alarm/${alarm.id}`);
     const row = async () => page.$$eval('#told-table tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].slice(0, 4).map((td) => td.textContent)));
-    await expect.poll(row, { timeout: 10_000 }).toContainEqual(['Dana Duty (duty officer)', 'SMS', '***555', 'sent, not yet confirmed delivered']);
+    await expect.poll(row, { timeout: 10_000 }).toContainEqual(['Dana Duty (duty officer)', 'SMS', '***555', 'sent, not yet confirmed delivered to the phone']);
     // The full number is nowhere on the page (R22).
     expect(await page.content()).not.toContain('900555');
+    // The timeline's Delivery rows are words a duty officer can act on, not the notice's ids or the
+    // notifier's internal name (issue 15 item 15); the ids stay in the hover text for IT.
+    const deliveryRows = async () => page.$$eval('#timeline li[data-step=delivery]', (lis) => lis.map((li) => ({ text: li.textContent, title: li.getAttribute('title') })));
+    await expect.poll(async () => (await deliveryRows()).some((x) => /sent, not yet/.test(x.text ?? ''))).toBe(true);
+    const sentRow = (await deliveryRows()).find((x) => /sent, not yet/.test(x.text ?? ''));
+    expect(sentRow?.text).toMatch(/DeliverySMS to Dana Duty \(duty officer\) at \*\*\*555: sent, not yet confirmed delivered to the phone$/);
+    const notices = (await r.sms(alarm.id)).map((e) => String(e.detail.noticeId));
+    for (const row of await deliveryRows()) {
+      for (const id of notices) expect(row.text).not.toContain(id);
+      expect(row.text).not.toMatch(/notifier:|\+CMGS/);
+    }
+    expect(sentRow?.title).toMatch(/\+CMGS: \d+.*notice /);
 
     await r.t.advance(30_000);
     await expect.poll(async () => states(await r.sms(alarm.id)), { timeout: 5000 }).toContain('delivered');
     await page.reload();
-    await expect.poll(row, { timeout: 10_000 }).toContainEqual(['Dana Duty (duty officer)', 'SMS', '***555', 'delivered']);
+    await expect.poll(row, { timeout: 10_000 }).toContainEqual(['Dana Duty (duty officer)', 'SMS', '***555', 'delivered to the phone, not yet confirmed read']);
     if (process.env.LW_SMS_SCREENSHOT) await page.screenshot({ path: process.env.LW_SMS_SCREENSHOT, fullPage: true });
   });
 

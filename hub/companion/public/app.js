@@ -344,7 +344,31 @@ function renderToday() {
     meta.append(`${hhmm(v.scheduledStart)}–${hhmm(v.expectedEnd)} · `, cat, v.checkinIntervalMin ? ` · check in every ${v.checkinIntervalMin} min` : '', v.status === 'ended' ? ' · done' : '');
     what.append(ref, meta);
     li.append(what);
-    if (v.status === 'planned') {
+    if (v.status === 'planned' && v.late) {
+      // Past its start and not started (issue 15 item 6): the hub counts it as overdue and, after
+      // the grace, runs the missed-check-in ladder for it. Say so, and offer what the worker should
+      // do now, not a plain Start as if nothing were wrong.
+      li.classList.add('overdue');
+      li.dataset.late = v.late.officeTold ? 'office-told' : 'late';
+      const note = document.createElement('div');
+      note.className = 'late-note';
+      note.textContent = v.late.officeTold ? `OVERDUE: due to start at ${hhmm(v.late.since)}. The office has been told you are late.` : `OVERDUE: due to start at ${hhmm(v.late.since)}. Start it now, or the office will be told.`;
+      what.append(note);
+      const start = document.createElement('button');
+      start.className = 'big start late';
+      start.textContent = v.late.officeTold ? 'Start now, the office has been told you are late' : 'Start now: you are late';
+      start.addEventListener('click', () => act('vs', { v: v.ref }, `Visit ${v.ref} started`));
+      li.append(start);
+      if (v.late.officeTold) {
+        // Not going in yet, but safe: a check-in tells the office so.
+        const chk = document.createElement('button');
+        chk.className = 'big checkin';
+        chk.dataset.action = 'late-checkin';
+        chk.textContent = 'Check in now: I am safe';
+        chk.addEventListener('click', () => act('chk', {}, 'Checked in: the office knows you are safe'));
+        li.append(chk);
+      }
+    } else if (v.status === 'planned') {
       const start = document.createElement('button');
       start.className = 'big start';
       start.textContent = 'Start';

@@ -111,9 +111,31 @@ function until(ms) {
   const text = a < 3600 ? `${Math.floor(a / 60)} min` : `${Math.floor(a / 3600)} h ${Math.floor((a % 3600) / 60)} min`;
   return s >= 0 ? `in ${text}` : `${text} overdue`;
 }
+/** How long since `ms`, without "ago": "silent for 34 min". */
+function since(ms) {
+  const s = Math.max(0, Math.round((now() - ms) / 1000));
+  if (s < 60) return 'under a minute';
+  if (s < 3600) return `${Math.floor(s / 60)} min`;
+  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+}
 /** Relative times that stay true on screen (issue 15 item 15): the 1-second ticker rewrites them. */
 const untilSpan = (ms) => h('span', { 'data-until': String(ms), text: until(ms) });
 const agoSpan = (ms) => h('span', { 'data-ago': String(ms), text: ago(ms) });
+const sinceSpan = (ms) => h('span', { 'data-since': String(ms), text: since(ms) });
+/** "2026-11-23 09:12 (3 min ago)", the relative part live. */
+const atAgo = (ms) => [fmtTime(ms), ' (', agoSpan(ms), ')'];
+
+/**
+ * The alarm's reason as it stands now: a "device silent" alarm's stored reason says how long the fob
+ * was silent when the alarm was raised ("Device silent for 20 min"); while it is open the hub sends
+ * when the fob was last heard from (`silentSince`), and the silence is counted live from that.
+ */
+function reasonNow(a) {
+  if (a.kind === 'device_silent' && a.open && a.silentSince) {
+    return [`Fob ${a.deviceId || ''} silent for `, sinceSpan(a.silentSince), ` (last heard ${fmtTime(a.silentSince)}) during a shift`];
+  }
+  return [a.reason || ''];
+}
 
 /**
  * Rewrites every relative time on screen. While the hub is unreachable a "told again in 1 min" is a
@@ -125,6 +147,7 @@ function tickLiveTimes() {
     el.classList.toggle('stale-time', state.hubLost);
   }
   for (const el of document.querySelectorAll('[data-ago]')) el.textContent = ago(Number(el.dataset.ago));
+  for (const el of document.querySelectorAll('[data-since]')) el.textContent = since(Number(el.dataset.since));
 }
 
 const canSee = (...roles) => state.me && roles.includes(state.me.role);
@@ -306,40 +329,10 @@ async function start() {
 // board and alarm views only call these.
 
 const CHANNEL_LABEL = { email: 'e-mail', webhook: 'webhook', arc: 'ARC', sms: 'SMS' };
-const DELIVERY_LABEL = {
-  queued: 'queued',
-  sent: 'sent (relay accepted)',
-  delivered: 'delivered',
-  failed: 'FAILED',
-  fallthrough: 'gave up, handed on',
-  not_configured: 'NOT CONFIGURED',
-  no_address: 'no address',
-  no_contact: 'NOBODY HOLDS THIS ROLE',
-  skipped: 'not sent',
-};
-// An SMS the network (or gateway) took is not yet on the phone: only its delivery report says that.
-const SENT_LABEL = { sms: 'sent, not yet confirmed delivered' };
-function deliveryLabel(state, channel) {
-  return (state === 'sent' && SENT_LABEL[channel]) || DELIVERY_LABEL[state] || state;
-}
+// The words of each delivery (who, by what, what was confirmed) come from the hub
+// (hub/notifiers/delivery-words.ts), so the board, the alarm view and the CSV say the same thing; the
+// relay's own answers and the notice ids are only in the hover text (`technical`), for IT.
 const DELIVERY_BAD = new Set(['failed', 'fallthrough', 'not_configured', 'no_address', 'no_contact']);
-
-function deliveryWho(d) {
-  if (d.status === 'no_contact' || d.state === 'no_contact') return String(d.target || d.recipientRole || '').replace(/_/g, ' ');
-  if (d.recipientName) return `${d.recipientName}${d.recipientRole ? ` (${String(d.recipientRole).replace(/_/g, ' ')})` : ''}`;
-  return d.channel === 'arc' ? 'alarm receiving centre' : d.channel === 'webhook' ? 'control-room webhook' : 'organisation';
-}
-
-function deliveryText(d) {
-  const channel = CHANNEL_LABEL[d.channel] || d.channel || '';
-  const parts = [deliveryWho(d), channel ? `by ${channel}${d.address ? ` ${d.address}` : ''}` : '', deliveryLabel(d.status, d.channel)];
-  if (d.via) parts.push(`instead of ${CHANNEL_LABEL[d.via] || d.via}`);
-  if (d.event === 'closed') parts.push('alarm over');
-  if (d.reason) parts.push(d.reason);
-  else if (d.detail) parts.push(d.detail);
-  if (d.status === 'fallthrough' && d.to) parts.push(`handed to ${CHANNEL_LABEL[d.to] || d.to}`);
-  return parts.filter(Boolean).join(' · ');
-}
 
 function deliveryChips(lines) {
   const shown = lines.filter((l) => !l.closed);
@@ -348,7 +341,7 @@ function deliveryChips(lines) {
     'div',
     { class: 'told', 'data-told': String(shown.length) },
     shown.map((l) =>
-      h('span', { class: `chip${DELIVERY_BAD.has(l.state) ? ' bad' : ''}`, 'data-delivery': l.state, title: l.reason || '' }, `${deliveryWho(l)} · ${CHANNEL_LABEL[l.channel] || l.channel || ''}${l.via ? ` (for ${CHANNEL_LABEL[l.via] || l.via})` : ''} · ${deliveryLabel(l.state, l.channel)}`),
+      h('span', { class: `chip${DELIVERY_BAD.has(l.state) ? ' bad' : ''}`, 'data-delivery': l.state, title: l.text }, `${l.who} · ${CHANNEL_LABEL[l.channel] || l.channel || ''}${l.via ? ` (for ${CHANNEL_LABEL[l.via] || l.via})` : ''} · ${l.confirmed}`),
     ),
   );
 }
@@ -365,12 +358,12 @@ function deliveryTable(lines) {
       lines.map((l) =>
         h(
           'tr',
-          { 'data-delivery': l.state, class: DELIVERY_BAD.has(l.state) ? 'bad' : '' },
-          h('td', { text: deliveryWho(l) + (l.closed ? ' (told it is over)' : '') }),
+          { 'data-delivery': l.state, class: DELIVERY_BAD.has(l.state) ? 'bad' : '', title: l.technical || '' },
+          h('td', { text: l.who + (l.closed ? ' (told it is over)' : '') }),
           h('td', { text: `${CHANNEL_LABEL[l.channel] || l.channel || '–'}${l.via ? ` instead of ${CHANNEL_LABEL[l.via] || l.via}` : ''}` }),
           h('td', { text: l.address || '–' }),
-          h('td', { text: deliveryLabel(l.state, l.channel) }),
-          h('td', { text: l.reason || '' }),
+          h('td', { text: l.confirmed }),
+          h('td', { text: l.state === 'fallthrough' ? '' : l.reason || '' }),
           h('td', { text: fmtTime(l.at) }),
         ),
       ),
@@ -499,6 +492,15 @@ function connectEvents() {
       onPositionEvent({});
     }
   });
+  es.addEventListener('admin', (ev) => {
+    let data = {};
+    try {
+      data = JSON.parse(ev.data);
+    } catch {
+      data = {};
+    }
+    onAdminEvent(data);
+  });
   es.addEventListener('alarm', (ev) => {
     let data = {};
     try {
@@ -509,6 +511,45 @@ function connectEvents() {
     onAlarmEvent(data);
   });
 }
+
+/**
+ * A worker, fob, user, token or visit changed here, on another console or with the CLI (hub/http/
+ * admin-live.ts): the admin page and the workers views fetch their lists again at once (issue 15
+ * item 13). Not while the admin is typing in one of the admin page's forms: that refresh waits until
+ * the focus leaves the form, so a half-filled form is never taken away.
+ */
+let adminTimer = null;
+let adminPending = false;
+/** The admin is in a field of one of the admin page's forms (a button pressed there is not typing). */
+function typingInAdminForm() {
+  const el = document.activeElement;
+  return Boolean(el && el.closest && el.closest('#admin form') && ['INPUT', 'TEXTAREA', 'SELECT'].includes(el.tagName));
+}
+function onAdminEvent() {
+  clearTimeout(adminTimer);
+  adminTimer = setTimeout(() => {
+    const r = state.route;
+    if (r !== 'admin' && r !== 'workers' && r !== 'worker') return;
+    if (r === 'admin' && typingInAdminForm()) {
+      adminPending = true;
+      return;
+    }
+    adminPending = false;
+    // A secret shown this once (a new fob's, a new token's) stays on screen through the refresh: the
+    // admin has not written it down yet, and the hub cannot show it again.
+    const once = [...view.querySelectorAll('[data-once]')].map((el) => [el.dataset.once, [...el.childNodes]]);
+    route({ keepScroll: true }).then(() => {
+      for (const [key, nodes] of once) view.querySelector(`[data-once="${key}"]`)?.replaceChildren(...nodes);
+    });
+  }, 120);
+}
+document.addEventListener('focusout', () => {
+  // After the focus has moved: still inside an admin form (the next field) is still typing.
+  setTimeout(() => {
+    if (!adminPending || state.route !== 'admin' || typingInAdminForm()) return;
+    onAdminEvent();
+  }, 0);
+});
 
 let refreshTimer = null;
 let reAlert = false;
@@ -680,7 +721,7 @@ function alarmCard(a) {
       {},
       h('div', { class: 'who-line', text: a.workerName || a.workerId || `device ${a.deviceId}` }),
       h('div', { class: 'meta' }, `Raised ${fmtTime(a.raisedAt)} (`, agoSpan(a.raisedAt), ')', a.visitRef ? ` · visit ${a.visitRef}` : '', a.acknowledgedBy ? ` · taken by ${a.acknowledgedBy.replace(/^user:/, '')}` : ''),
-      h('div', { class: 'meta', text: a.reason }),
+      h('div', { class: 'meta', 'data-reason': a.kind }, ...reasonNow(a)),
       a.open && a.workerCancelledAt ? h('div', { class: 'callout amber', 'data-worker-cancelled': 'true', text: `Cancelled by the worker at ${fmtTime(a.workerCancelledAt)}: call back to confirm` }) : null,
       a.open && a.step ? h('div', { class: 'step' }, stepLine(a)) : null,
       a.open && a.deliveries ? deliveryChips(a.deliveries) : null,
@@ -734,7 +775,8 @@ function stepText(e) {
       // What the ladder asked for; what came of it is in the delivery lines that follow.
       return `${d.name || `level ${(d.level ?? 0) + 1}`}: to tell ${(d.targets || []).join(', ').replace(/_/g, ' ')}${d.channels ? ` (policy channels: ${d.channels.join(', ')})` : ''}`;
     case 'delivery':
-      return deliveryText(d);
+      // Worded by the hub; an older hub's entry without words falls back to its state.
+      return e.text || String(d.status || '').replace(/_/g, ' ');
     case 'escalated':
       return `level ${(d.level ?? 0) + 1}: ${d.name || ''}`;
     case 'refused':
@@ -765,7 +807,17 @@ function timelineList(entries) {
   return h(
     'ol',
     { class: 'timeline', id: 'timeline' },
-    entries.map((e) => h('li', { 'data-step': e.type }, h('span', { class: 't', text: fmtTime(e.at) }), h('span', { class: 'type', text: STEP_LABEL[e.type] || e.type.replace(/_/g, ' ') }), h('span', {}, stepText(e), h('span', { class: 'muted', text: ` · ${e.actor}` })))),
+    // A delivery's actor is the notifier's internal name (notifier:email): its sentence already says
+    // the channel, and the ids are in the hover text for IT.
+    entries.map((e) =>
+      h(
+        'li',
+        { 'data-step': e.type, title: e.technical || null },
+        h('span', { class: 't', text: fmtTime(e.at) }),
+        h('span', { class: 'type', text: STEP_LABEL[e.type] || e.type.replace(/_/g, ' ') }),
+        h('span', {}, stepText(e), e.type === 'delivery' ? null : h('span', { class: 'muted', text: ` · ${e.actor}` })),
+      ),
+    ),
   );
 }
 
@@ -780,7 +832,7 @@ function visitFacts(visit, lastSighting) {
     visit && visit.nextLocation ? [h('dt', { text: 'Next location' }), h('dd', { text: visit.nextLocation })] : null,
     visit && (visit.contactName || visit.contactPhone) ? [h('dt', { text: 'Contact at the address' }), h('dd', {}, visit.contactName || '', ' ', telLink(visit.contactPhone, 'visit-contact-facts'))] : null,
     h('dt', { text: 'Last sighting' }),
-    h('dd', { id: 'last-sighting' }, lastSighting ? `${fmtTime(lastSighting.at)} (${ago(lastSighting.at)}) · ${lastSighting.kind}${lastSighting.place ? ` · ${lastSighting.place}` : ''}` : 'none recorded'),
+    h('dd', { id: 'last-sighting' }, ...(lastSighting ? [...atAgo(lastSighting.at), ` · ${lastSighting.kind}${lastSighting.place ? ` · ${lastSighting.place}` : ''}`] : ['none recorded'])),
   );
 }
 
@@ -917,7 +969,7 @@ async function alarmView(id) {
       h(
         'div',
         {},
-        h('section', { class: 'card' }, h('h2', { text: 'Where they should be' }), visitFacts(d.visit, d.lastSighting), h('p', { class: 'muted', text: a.reason }), a.open && a.step ? h('p', { class: 'step', id: 'ladder-step' }, stepLine(a)) : null),
+        h('section', { class: 'card' }, h('h2', { text: 'Where they should be' }), visitFacts(d.visit, d.lastSighting), h('p', { class: 'muted', id: 'alarm-reason' }, ...reasonNow(a)), a.open && a.step ? h('p', { class: 'step', id: 'ladder-step' }, stepLine(a)) : null),
         positionPanel(a.id, 'alarm', a.open),
         callPanel(a, d),
         a.workerId ? h('section', { class: 'card' }, h('h2', { text: 'Private details' }), h('p', { class: 'muted', text: 'Shown only while this alarm is active, or to roles that need them; every view is logged.' }), showPrivate, privateBox) : null,
@@ -929,14 +981,16 @@ async function alarmView(id) {
 }
 
 function privateFacts(r) {
-  const label = { phone: 'Phone', homeAddress: 'Home address', medicalNotes: 'Medical notes', car: 'Car', emergencyContacts: 'Emergency contacts', description: 'Description' };
+  const label = { phone: 'Phone', homeAddress: 'Home address', medicalNotes: 'Medical notes', car: 'Car', emergencyContacts: 'Emergency contacts', emergencyContactsOldText: 'Emergency contacts (old text)', description: 'Description' };
   return h(
     'div',
     {},
     h(
       'dl',
       { class: 'facts' },
-      Object.entries(r.details).map(([k, v]) => [h('dt', { text: label[k] || k }), h('dd', { 'data-field': k, text: v || '–' })]),
+      Object.entries(r.details)
+        .filter(([k, v]) => k !== 'emergencyContactsOldText' || v)
+        .map(([k, v]) => [h('dt', { text: label[k] || k }), k === 'emergencyContacts' ? h('dd', {}, emergencyFacts(v, null)) : h('dd', { 'data-field': k, text: v || '–' })]),
     ),
     r.withheld.length ? h('p', { class: 'warning', text: `Not shown: ${r.withheld.map((w) => label[w.field]).join(', ')}. ${r.withheld[0].reason}.` }) : null,
   );
@@ -1032,12 +1086,12 @@ function callPanel(a, d) {
         {
           'data-action': 'show-numbers',
           onclick: async (e) => {
-            const r = await act(e.target, () => get(`/api/workers/${encodeURIComponent(a.workerId)}/private?fields=phone,emergencyContacts`));
+            const r = await act(e.target, () => get(`/api/workers/${encodeURIComponent(a.workerId)}/private?fields=phone,emergencyContacts,emergencyContactsOldText`));
             if (!r) return;
             privateNumbers.replaceChildren(
               h('span', {}, 'Worker: ', r.details.phone !== undefined ? telLink(r.details.phone, 'worker') : h('span', { class: 'muted', text: 'not shown to you' })),
               h('br'),
-              h('span', {}, 'Emergency contacts: ', r.details.emergencyContacts ? h('span', { 'data-field': 'emergencyContacts' }, parseEmergencyContacts(r.details.emergencyContacts).map((c, i) => h('span', { class: 'ec-line' }, `${c.name}${c.relation ? ` (${c.relation})` : ''} `, telLink(c.phone || firstNumber(c.name), i === 0 ? 'home-contact' : `home-contact-${i + 1}`), ' '))) : h('span', { class: 'muted', text: 'none on record' })),
+              h('span', {}, 'Emergency contacts: ', r.details.emergencyContacts !== undefined ? emergencyFacts(r.details.emergencyContacts, r.details.emergencyContactsOldText) : h('span', { class: 'muted', text: 'not shown to you' })),
             );
           },
         },
@@ -1048,11 +1102,6 @@ function callPanel(a, d) {
   return h('section', { class: 'card', id: 'call' }, h('h2', { text: 'Numbers to call' }), h('dl', { class: 'facts' }, rows));
 }
 
-/** The first phone number written in a free-text field such as "Partner 07700 900456". */
-function firstNumber(text) {
-  const m = String(text || '').match(/\+?\d[\d ()-]{5,}\d/);
-  return m ? m[0] : null;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Police hand-over (R5): one printable page
@@ -1100,7 +1149,7 @@ async function handoverView(id) {
         h('dt', { text: 'Phone' }),
         h('dd', { 'data-field': 'phone' }, w.phone ? telLink(w.phone, 'worker') : '–'),
         h('dt', { text: 'Emergency contacts' }),
-        h('dd', { 'data-field': 'emergencyContacts', text: w.emergencyContacts || '–' }),
+        h('dd', {}, emergencyFacts(w.emergencyContacts, w.emergencyContactsOldText)),
         h('dt', { text: 'Medical details' }),
         h('dd', { 'data-field': 'medicalNotes', text: w.medicalNotes || '–' }),
         h('dt', { text: 'Car (make, colour, registration)' }),
@@ -1180,7 +1229,7 @@ async function workersView() {
             h('td', {}, h('a', { href: `#/worker/${encodeURIComponent(w.id)}`, text: w.name }), h('div', { class: 'muted', text: w.id })),
             h('td', {}, w.status.map((s) => h('span', { class: chipClass(s), text: s }))),
             h('td', {}, w.activeVisit ? `${w.activeVisit.ref} until ${fmtTime(w.activeVisit.expectedEnd)}` : w.nextVisit ? h('span', { class: 'muted', text: `next: ${w.nextVisit.ref} at ${fmtTime(w.nextVisit.scheduledStart)}` }) : '–'),
-            h('td', {}, w.nextDue ? `${fmtTime(w.nextDue.at)} (${until(w.nextDue.at)}) · ${String(w.nextDue.reason).replace(/_/g, ' ')}` : '–'),
+            h('td', { 'data-next-due': w.id }, ...(w.nextDue ? [fmtTime(w.nextDue.at), ' (', untilSpan(w.nextDue.at), `) · ${String(w.nextDue.reason).replace(/_/g, ' ')}`] : ['–'])),
             h('td', {}, w.lastSighting ? `${fmtTime(w.lastSighting.at)} · ${w.lastSighting.kind}${w.lastSighting.place ? ` · ${w.lastSighting.place}` : ''}` : '–'),
             h('td', {}, w.devices.length ? w.devices.map((f) => h('div', { text: `${f.id}: ${f.online ? 'online' : 'offline'}${f.battery !== null ? `, ${f.battery}%` : ''}` })) : '–'),
           ),
@@ -1285,7 +1334,7 @@ async function workerView(id) {
             h('dt', { text: 'Visit' }),
             h('dd', { id: 'active-visit', text: active ? `${active.ref} until ${fmtTime(active.expectedEnd)}` : 'between visits' }),
             h('dt', { text: 'Next check-in due' }),
-            h('dd', { text: st.due ? `${fmtTime(st.due.at)} (${until(st.due.at)})` : '–' }),
+            h('dd', {}, ...(st.due ? [fmtTime(st.due.at), ' (', untilSpan(st.due.at), ')'] : ['–'])),
             h('dt', { text: 'Last sighting' }),
             h('dd', { text: st.lastSighting ? `${fmtTime(st.lastSighting.at)} · ${st.lastSighting.kind}${st.lastSighting.place ? ` · ${st.lastSighting.place}` : ''}` : '–' }),
           ),
@@ -1458,7 +1507,7 @@ async function adminView() {
   ]);
   const refresh = () => route({ keepScroll: true });
 
-  const secretBox = h('div', { id: 'device-secret' });
+  const secretBox = h('div', { id: 'device-secret', 'data-once': 'device-secret' });
   const devForm = h(
     'form',
     { class: 'row', id: 'device-form' },
@@ -1502,7 +1551,7 @@ async function adminView() {
               h('td', { text: d.board || '–' }),
               h('td', { text: d.revokedAt ? `revoked ${fmtDateTime(d.revokedAt)}` : d.online ? 'online' : 'offline' }),
               h('td', { text: d.battery === null ? '–' : `${d.battery}%` }),
-              h('td', { text: d.lastSeenAt ? ago(d.lastSeenAt) : 'never' }),
+              h('td', {}, d.lastSeenAt ? agoSpan(d.lastSeenAt) : 'never'),
               h('td', {}, isAdmin && !d.revokedAt ? h('button', { class: 'danger', 'data-action': 'revoke', onclick: (e) => confirm(`Revoke ${d.id}? It is refused from now on.`) && act(e.target, () => post(`/api/admin/devices/${encodeURIComponent(d.id)}/revoke`), `${d.id} revoked`).then(refresh) }, 'Revoke') : null),
             ),
           ),
@@ -1595,7 +1644,7 @@ async function adminView() {
   }
 
   if (tokens) {
-    const tokenBox = h('div', { id: 'token-secret' });
+    const tokenBox = h('div', { id: 'token-secret', 'data-once': 'token-secret' });
     const tForm = h('form', { class: 'row' }, h('label', {}, 'Integration', h('input', { name: 'name', required: true })), h('label', {}, 'Acts as', h('select', { name: 'role' }, ['duty_officer', 'manager', 'admin'].map((r) => h('option', { value: r, text: r.replace('_', ' ') })))), h('button', { type: 'submit', class: 'primary' }, 'Create API token'));
     tForm.addEventListener('submit', async (e) => {
       e.preventDefault();
@@ -1613,7 +1662,7 @@ async function adminView() {
         h('h2', { text: 'API tokens' }),
         tForm,
         tokenBox,
-        h('table', {}, h('tbody', {}, tokens.tokens.map((t) => h('tr', {}, h('td', { text: t.name }), h('td', { text: t.role }), h('td', { text: t.revokedAt ? 'revoked' : `last used ${t.lastUsedAt ? ago(t.lastUsedAt) : 'never'}` }), h('td', {}, t.revokedAt ? null : h('button', { class: 'danger', onclick: (e) => act(e.target, () => post(`/api/admin/tokens/${t.id}/revoke`), 'Token revoked').then(refresh) }, 'Revoke')))))),
+        h('table', {}, h('tbody', {}, tokens.tokens.map((t) => h('tr', {}, h('td', { text: t.name }), h('td', { text: t.role }), h('td', {}, ...(t.revokedAt ? ['revoked'] : t.lastUsedAt ? ['last used ', agoSpan(t.lastUsedAt)] : ['last used never'])), h('td', {}, t.revokedAt ? null : h('button', { class: 'danger', onclick: (e) => act(e.target, () => post(`/api/admin/tokens/${t.id}/revoke`), 'Token revoked').then(refresh) }, 'Revoke')))))),
       ),
     );
   }
@@ -1630,15 +1679,7 @@ async function adminView() {
   }
 
   sections.splice(2, 0, visitImportCard(refresh));
-  // Lists refresh themselves (issue 15 item 13), unless the admin is typing in a form: a refresh then
-  // would take the half-filled form away.
-  state.timers.push(
-    setInterval(() => {
-      const active = document.activeElement;
-      if (active && active.closest && active.closest('#admin form')) return;
-      route({ keepScroll: true });
-    }, 30_000),
-  );
+  // Lists follow every change at once through the live stream's `admin` events (onAdminEvent); no poll.
   return h('section', { id: 'admin' }, h('h1', { text: 'Administration' }), sections);
 }
 
@@ -1702,36 +1743,32 @@ const WORKER_TEXT_FIELDS = ['buddyId', 'lineManagerId', 'trainingDate', 'phone',
 const WORKER_PRIVATE_FIELDS = ['phone', 'homeAddress', 'medicalNotes', 'car', 'description'];
 
 // ---------------------------------------------------------------------------------------------
-// Emergency contacts as a list of (name, relation, phone) (issue 15 item 13). The hub keeps them in
-// the worker's one private text field, a line each as "Name (relation): phone", so the hand-over and
-// the numbers panel read them as before; older free text ("Partner 07700 900456") loads as one row.
+// Emergency contacts as records of (name, relationship, phone) (issue 15 item 13), as the hub keeps
+// them since schema version 10. The free text they were kept in before is shown beside them, read
+// only, until the admin clears it (emergencyContactsOldText), so nothing written there is lost.
 
-/** "Name (relation): phone" lines -> rows. */
-function parseEmergencyContacts(text) {
-  return String(text || '')
-    .split(/\n|;/)
-    .map((line) => line.trim())
-    .filter(Boolean)
-    .map((line) => {
-      const m = line.match(/^(.*?)\s*(?:\(([^)]*)\))?\s*:?\s*(\+?\d[\d ()-]{4,}\d)?\s*$/);
-      return m ? { name: m[1].trim(), relation: (m[2] || '').trim(), phone: (m[3] || '').trim() } : { name: line, relation: '', phone: '' };
-    });
+/** One contact in words with its number one click away (a tel: link), or "no number on record". */
+function emergencyLine(c, i) {
+  return h('span', { class: 'ec-line', 'data-ec-line': String(i + 1) }, `${c.name}${c.relationship ? ` (${c.relationship})` : ''} `, telLink(c.phone, i === 0 ? 'home-contact' : `home-contact-${i + 1}`), ' ');
 }
 
-/** Rows -> the stored text (null when there are none). */
-function formatEmergencyContacts(rows) {
-  const lines = rows.filter((r) => r.name || r.phone).map((r) => `${r.name}${r.relation ? ` (${r.relation})` : ''}${r.phone ? `: ${r.phone}` : ''}`);
-  return lines.length ? lines.join('\n') : null;
+/** The records, and the old text when there still is one, for the numbers panel and the hand-over. */
+function emergencyFacts(list, oldText) {
+  const rows = (list || []).map(emergencyLine);
+  return [
+    rows.length ? h('span', { 'data-field': 'emergencyContacts' }, rows) : h('span', { class: 'muted', 'data-field': 'emergencyContacts', text: 'none on record' }),
+    oldText ? h('div', { class: 'muted ec-old', 'data-field': 'emergencyContactsOldText', text: `Old text (from before contacts were kept as records): ${oldText}` }) : null,
+  ];
 }
 
-function emergencyRow(box, row = { name: '', relation: '', phone: '' }) {
+function emergencyRow(box, row = { name: '', relationship: '', phone: '' }) {
   const n = box.children.length + 1;
   const line = h(
     'div',
     { class: 'row ec-row', 'data-ec': String(n) },
-    h('label', {}, `Contact ${n}: name`, h('input', { 'data-ec-field': 'name', value: row.name })),
-    h('label', {}, 'Relation', h('input', { 'data-ec-field': 'relation', value: row.relation, placeholder: 'partner, parent…' })),
-    h('label', {}, 'Phone', h('input', { 'data-ec-field': 'phone', type: 'tel', value: row.phone })),
+    h('label', {}, `Contact ${n}: name`, h('input', { 'data-ec-field': 'name', value: row.name || '' })),
+    h('label', {}, 'Relationship', h('input', { 'data-ec-field': 'relationship', value: row.relationship || '', placeholder: 'partner, parent…' })),
+    h('label', {}, 'Phone', h('input', { 'data-ec-field': 'phone', type: 'tel', value: row.phone || '' })),
     h('button', { type: 'button', 'data-action': 'remove-ec', 'aria-label': `remove emergency contact ${n}`, onclick: () => line.remove() }, 'Remove'),
   );
   box.append(line);
@@ -1739,14 +1776,31 @@ function emergencyRow(box, row = { name: '', relation: '', phone: '' }) {
 
 function emergencyEditor() {
   const box = h('div', { id: 'ec-rows' });
-  const el = h('fieldset', { class: 'ec', id: 'emergency-contacts' }, h('legend', { text: 'Emergency contacts (private)' }), box, h('button', { type: 'button', 'data-action': 'add-ec', onclick: () => emergencyRow(box) }, 'Add an emergency contact'));
+  const old = h('div', { id: 'ec-old', hidden: true });
+  const el = h('fieldset', { class: 'ec', id: 'emergency-contacts' }, h('legend', { text: 'Emergency contacts (private)' }), box, h('button', { type: 'button', 'data-action': 'add-ec', onclick: () => emergencyRow(box) }, 'Add an emergency contact'), old);
   return {
     el,
-    get: () => formatEmergencyContacts([...box.querySelectorAll('.ec-row')].map((r) => ({ name: r.querySelector('[data-ec-field=name]').value.trim(), relation: r.querySelector('[data-ec-field=relation]').value.trim(), phone: r.querySelector('[data-ec-field=phone]').value.trim() }))),
-    set: (text) => {
+    /** The rows with a name, in order; a row with only a number is refused by the hub with its reason. */
+    get: () =>
+      [...box.querySelectorAll('.ec-row')]
+        .map((r) => ({ name: r.querySelector('[data-ec-field=name]').value.trim(), relationship: r.querySelector('[data-ec-field=relationship]').value.trim() || null, phone: r.querySelector('[data-ec-field=phone]').value.trim() || null }))
+        .filter((c) => c.name || c.phone),
+    /** True when the admin ticked "clear the old text". */
+    clearOld: () => Boolean(old.querySelector('input[name=clearOldText]:checked')),
+    set: (list, oldText) => {
       box.replaceChildren();
-      for (const r of parseEmergencyContacts(text)) emergencyRow(box, r);
+      for (const r of list || []) emergencyRow(box, r);
       if (box.children.length === 0) emergencyRow(box);
+      old.hidden = !oldText;
+      old.replaceChildren(
+        ...(oldText
+          ? [
+              h('p', { class: 'muted', text: 'Old text, from before contacts were kept as records (read into the rows above when the hub was upgraded: check them):' }),
+              h('pre', { class: 'ec-old', 'data-field': 'emergencyContactsOldText', text: oldText }),
+              h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'clearOldText' }), 'Clear the old text when saving'),
+            ]
+          : []),
+      );
     },
   };
 }
@@ -1773,10 +1827,10 @@ function workerForm(contacts, refresh) {
     ),
     ec.el,
     h('p', { class: 'muted', text: 'Every field is saved as shown: a blank field is saved blank.' }),
-    h('div', { class: 'row' }, h('button', { type: 'submit', class: 'primary' }, 'Save worker'), h('button', { type: 'button', 'data-action': 'new-worker', onclick: () => (clearWorkerForm(form), ec.set('')) }, 'New worker'), h('span', { id: 'worker-result' })),
+    h('div', { class: 'row' }, h('button', { type: 'submit', class: 'primary' }, 'Save worker'), h('button', { type: 'button', 'data-action': 'new-worker', onclick: () => (clearWorkerForm(form), ec.set([], null)) }, 'New worker'), h('span', { id: 'worker-result' })),
   );
   form.emergency = ec;
-  ec.set('');
+  ec.set([], null);
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     const f = form.elements;
@@ -1784,11 +1838,12 @@ function workerForm(contacts, refresh) {
     const body = { name: f.name.value.trim(), newStarter: f.newStarter.checked };
     for (const k of WORKER_TEXT_FIELDS) body[k] = f[k].value.trim() || null;
     body.emergencyContacts = ec.get();
+    if (ec.clearOld()) body.emergencyContactsOldText = null;
     const out = $('#worker-result');
     try {
       await api('PUT', `/api/workers/${encodeURIComponent(id)}`, body);
       clearWorkerForm(form);
-      ec.set('');
+      ec.set([], null);
       toast(`Saved ${id}`);
       refresh();
     } catch (err) {
@@ -1822,7 +1877,7 @@ async function editWorker(form, w) {
   f.trainingDate.value = w.trainingDate || '';
   f.newStarter.checked = w.newStarter;
   for (const k of WORKER_PRIVATE_FIELDS) f[k].value = (r.details && r.details[k]) || '';
-  form.emergency.set((r.details && r.details.emergencyContacts) || '');
+  form.emergency.set((r.details && r.details.emergencyContacts) || [], (r.details && r.details.emergencyContactsOldText) || null);
   form.dataset.mode = 'edit';
   $('#worker-form-title').textContent = `Edit ${w.name} (${w.id})`;
   f.name.focus();
