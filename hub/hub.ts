@@ -410,7 +410,7 @@ export class Hub implements HubServices {
       connectedFobs: this.broker.connectedClients,
       ingest: this.ingest.counters,
       broker: this.broker.counters,
-      deadlines: this.runtime.scheduler.size,
+      dueWorkProcessed: this.runtime.loop.processedCount,
       overdueSteps: this.runtime.overdueSteps,
       notifiers: this.dispatcher?.metrics() ?? null,
       memory: { rss: mem.rss, heapUsed: mem.heapUsed },
