@@ -169,6 +169,8 @@ export class Hub implements HubServices {
             runtime.emit('alarm', { alarmId: null, type: 'path', channel, state: state.state });
           },
           journal: new StoreNoticeJournal(store),
+          // Each wait for a next attempt is a notice:<id> row of due work, fired by the runtime's one loop.
+          waitUntil: (key, at): Promise<void> => runtime.noticeDue(key, at),
           publicUrl: config.hub.public_url,
         });
     if (dispatcher) undo.push(() => dispatcher.close());

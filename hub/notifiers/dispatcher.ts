@@ -12,7 +12,9 @@
  * close events are once-keys in the same journal, so they hold across restarts too.
  *
  * Time (time limits and back-off) comes from the hub's Clock, so tests drive it with a ManualClock.
- * The retry schedule itself is pure (`nextAttemptDelay`).
+ * The retry schedule itself is pure (`nextAttemptDelay`). In the hub a notice's wait for its next
+ * attempt is not a sleep of its own: it is a `notice:<id>` row of the store's due work, fired by the
+ * one due-work loop (`waitUntil`, issue 18); the dispatcher alone (its unit tests) waits on the Clock.
  */
 import type { Clock, TimerHandle } from '../clock.js';
 import type { Logger } from '../logger.js';
@@ -77,6 +79,12 @@ export interface DispatcherOptions {
   isOpen?(alarmId: string): Promise<boolean>;
   /** A channel's path went down, started refusing, or came back. */
   onPathChange?(channel: string, state: PathState): void;
+  /**
+   * Resolves at `at`, through the hub's due work: a `notice:<key>` row the one loop fires
+   * (RulesRuntime.noticeDue), so every wait for a next attempt is in the store beside the rest of
+   * the hub's schedule. Absent (the dispatcher on its own): a timer of the Clock.
+   */
+  waitUntil?(key: string, at: number): Promise<void>;
 }
 
 const DAY_MS = 24 * 3600_000;
@@ -136,7 +144,7 @@ const LATE = 'late' as NoticeRecord['state'];
 
 export class Dispatcher {
   private readonly inFlight = new Set<Promise<unknown>>();
-  private readonly waits = new Set<{ timer: TimerHandle; wake(): void }>();
+  private readonly waits = new Set<{ cancel(): void; wake(): void }>();
   private readonly controllers = new Set<AbortController>();
   /** Notices being worked on by this process (attempting, waiting for a retry, or falling through). */
   private readonly active = new Set<string>();
@@ -589,9 +597,10 @@ export class Dispatcher {
         return false;
       }
       const wait = n.nextAttemptAt !== null && n.nextAttemptAt > this.o.clock.now() ? n.nextAttemptAt - this.o.clock.now() : every;
-      n.nextAttemptAt = this.o.clock.now() + wait;
-      await this.journal.update(n.id, { nextAttemptAt: n.nextAttemptAt });
-      await this.sleep(wait);
+      const at = this.o.clock.now() + wait;
+      n.nextAttemptAt = at;
+      await this.journal.update(n.id, { nextAttemptAt: at });
+      await this.sleepUntil(n.id, at);
       n.nextAttemptAt = null;
       if (!(await isOpen(n.alarmId))) continue;
       const attempt = n.attempts + 1;
@@ -632,7 +641,7 @@ export class Dispatcher {
       if (alert && alert.state !== 'done') {
         const p = this.running.get(alert.id);
         if (p) await p.catch(() => undefined);
-        else await this.sleep(1000);
+        else await this.sleepUntil(`${n.id}.awaits-alert`, this.o.clock.now() + 1000);
         if (this.closed) throw new Closed();
         continue;
       }
@@ -699,7 +708,7 @@ export class Dispatcher {
     if (n.attempts === 0) this.counters.notices++;
     const started = n.firstAttemptAt ?? this.o.clock.now();
     // Resumed while waiting for its next attempt: wait out the rest.
-    if (n.nextAttemptAt !== null && n.nextAttemptAt > this.o.clock.now()) await this.sleep(n.nextAttemptAt - this.o.clock.now());
+    if (n.nextAttemptAt !== null && n.nextAttemptAt > this.o.clock.now()) await this.sleepUntil(n.id, n.nextAttemptAt);
     // A reference the far end dedupes retransmissions by (DC-09: the sequence number) is kept with the
     // notice before its first send, so every retransmission, after a restart too, carries the same one.
     if (n.ref === null && spec.notifier.reserveRef) {
@@ -765,7 +774,7 @@ export class Dispatcher {
         }
         Object.assign(n, { attempts: attempt, nextAttemptAt });
         await this.journal.update(n.id, { attempts: attempt, firstAttemptAt: started, nextAttemptAt });
-        await this.sleep(delay!);
+        await this.sleepUntil(n.id, nextAttemptAt);
       }
     }
   }
@@ -793,16 +802,31 @@ export class Dispatcher {
     });
   }
 
-  private sleep(ms: number): Promise<void> {
+  /** Waits until `at` (the hub's due work, or the Clock without it); `close` ends the wait with Closed. */
+  private sleepUntil(key: string, at: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       if (this.closed) return reject(new Closed());
+      let done = false;
       const w = {
-        timer: this.o.clock.setTimer(() => {
-          this.waits.delete(w);
-          resolve();
-        }, ms),
-        wake: () => reject(new Closed()),
+        cancel: (): void => undefined,
+        wake: (): void => {
+          done = true;
+          reject(new Closed());
+        },
       };
+      const fired = (): void => {
+        this.waits.delete(w);
+        if (!done) resolve();
+      };
+      if (this.o.waitUntil) {
+        this.o.waitUntil(key, at).then(fired, (err: unknown) => {
+          this.waits.delete(w);
+          if (!done) reject(err instanceof Error ? err : new Error(String(err)));
+        });
+      } else {
+        const timer = this.o.clock.setTimer(fired, Math.max(0, at - this.o.clock.now()));
+        w.cancel = () => timer.cancel();
+      }
       this.waits.add(w);
     });
   }
@@ -820,7 +844,7 @@ export class Dispatcher {
     this.closed = true;
     this.pruneTimer?.cancel();
     for (const w of this.waits) {
-      w.timer.cancel();
+      w.cancel();
       w.wake();
     }
     this.waits.clear();

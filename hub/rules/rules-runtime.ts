@@ -138,6 +138,8 @@ export class RulesRuntime extends EventEmitter {
   private readonly leaseMs: number;
   private stopped = false;
   private inFlight = new Set<Promise<unknown>>();
+  /** Notices of this process waiting for their next attempt, by due-work key. */
+  private readonly noticeWaits = new Map<string, () => void>();
 
   constructor(options: RulesRuntimeOptions) {
     super();
@@ -157,6 +159,7 @@ export class RulesRuntime extends EventEmitter {
         device: deadline,
         // An effect whose process died before completing it (its lease ran out), or one from pending_effects of schema v6.
         effect: (work) => this.track(this.runEffect(work)),
+        notice: (work) => this.noticeFired(work),
       },
     });
   }
@@ -260,6 +263,33 @@ export class RulesRuntime extends EventEmitter {
       ),
     );
     return Promise.all(done).then(() => undefined);
+  }
+
+  /**
+   * Resolves once the due work `notice:<key>`, written now for `at`, falls due and the loop claims
+   * it: a notice's wait for its next attempt lives in the store and fires from the one loop's timer
+   * (issue 18), not from a sleep of the dispatcher's own. A second wait for the same key ends the
+   * first at once (its notice then simply tries early).
+   */
+  async noticeDue(key: string, at: number): Promise<void> {
+    this.noticeWaits.get(key)?.();
+    const fired = new Promise<void>((resolve) => this.noticeWaits.set(key, resolve));
+    await this.o.store.transaction((tx) => tx.scheduleWork('notice', key, at));
+    this.loop.wake(at);
+    return fired;
+  }
+
+  /**
+   * A notice's wait ended. Nobody waiting (the process that wrote it stopped): the dispatcher's
+   * start-up resume has already taken the notice up again from its journal, with a wait of its own.
+   */
+  private async noticeFired(work: ClaimedWork): Promise<void> {
+    await this.o.store.complete(work);
+    const wake = this.noticeWaits.get(work.key);
+    if (wake) {
+      this.noticeWaits.delete(work.key);
+      wake();
+    }
   }
 
   /** An effect the loop claimed (its first process died before completing it): carried out, then completed. */
