@@ -26,17 +26,9 @@ import { REPORT_MAX_AGE_MS } from './sms/pending-reports.js';
 import { MemoryNoticeJournal, type NoticeJournal } from './notice-journal.js';
 import { channelInfo } from './channel-registry.js';
 import { DEFAULT_RETAIN_DAYS } from './notifiers-config.js';
+import { stepNotice, type NoticeInput, type RetryPolicy } from './notice-step.js';
 
-export interface RetryPolicy {
-  /** Time limit of one attempt. */
-  timeoutMs: number;
-  firstDelayMs: number;
-  factor: number;
-  maxDelayMs: number;
-  /** No attempt starts later than this after the first one. */
-  giveUpAfterMs: number;
-  maxAttempts: number;
-}
+export { nextAttemptDelay, type RetryPolicy } from './notice-step.js';
 
 export interface ChannelSpec {
   notifier: Notifier;
@@ -115,13 +107,6 @@ export interface ChannelCounters {
   gaveUp: number;
 }
 
-/** Delay before the next attempt after `attempt` failed, or null to give up. Pure. */
-export function nextAttemptDelay(policy: RetryPolicy, attempt: number, elapsedMs: number): number | null {
-  if (attempt >= policy.maxAttempts) return null;
-  const delay = Math.min(policy.maxDelayMs, policy.firstDelayMs * policy.factor ** (attempt - 1));
-  if (elapsedMs + delay > policy.giveUpAfterMs) return null;
-  return delay;
-}
 
 /**
  * Stable over the retries of one notification and over a re-run of the notify effect that made it (it
@@ -706,7 +691,8 @@ export class Dispatcher {
       await this.record(alarmId, channel, { status: 'queued', channel, noticeId: n.id, level: n.level, ...who, ...(n.via ? { via: n.via } : {}), ...(n.event === 'closed' ? { event: 'closed' } : {}) });
     }
     if (n.attempts === 0) this.counters.notices++;
-    const started = n.firstAttemptAt ?? this.o.clock.now();
+    // The give-up time counts from the first attempt (kept in the journal by the first failure).
+    if (n.firstAttemptAt === null) n.firstAttemptAt = this.o.clock.now();
     // Resumed while waiting for its next attempt: wait out the rest.
     if (n.nextAttemptAt !== null && n.nextAttemptAt > this.o.clock.now()) await this.sleepUntil(n.id, n.nextAttemptAt);
     // A reference the far end dedupes retransmissions by (DC-09: the sequence number) is kept with the
@@ -733,49 +719,47 @@ export class Dispatcher {
       this.counters.attempts++;
       counters.sent++;
       const base = { channel, noticeId: n.id, level: n.level, ...who, attempt, ...(n.via ? { via: n.via } : {}), ...(n.event === 'closed' ? { event: 'closed' } : {}) };
+      let input: NoticeInput;
       try {
         const outcome = await this.attempt(spec, notice);
         // One person's bad address says nothing of the path; an organisation channel's answer does.
         if (!spec.perRecipient) this.notePath(channel, null);
-        this.counters.delivered++;
-        counters.delivered++;
-        log.info({ attempt, status: outcome.status, detail: outcome.detail }, `${channel} notice ${outcome.status}`);
-        await this.record(alarmId, channel, { ...base, status: outcome.status, detail: outcome.detail });
-        n.attempts = attempt;
-        await this.finish(n, 'delivered', outcome.ref ?? null);
-        return true;
+        input = { type: 'delivered', attempt, status: outcome.status, detail: outcome.detail, ref: outcome.ref ?? null, retry: spec.retry };
       } catch (err) {
         if (this.closed) throw new Closed();
-        const retryable = !(err instanceof DeliveryError) || err.retryable;
         const reason = err instanceof Error ? err.message : String(err);
         this.lastReason.set(n.id, reason);
         if (!spec.perRecipient) this.notePath(channel, err);
-        const elapsed = this.o.clock.now() - started;
-        const delay = retryable ? nextAttemptDelay(spec.retry, attempt, elapsed) : null;
-        this.counters.failedAttempts++;
-        counters.failed++;
-        if (delay === null) {
-          this.counters.gaveUp++;
-          counters.gaveUp++;
-        }
-        log.warn({ attempt, reason, retryable, retryInMs: delay }, delay === null ? `${channel} notice failed; giving up` : `${channel} notice failed; will retry`);
-        const nextAttemptAt = delay === null ? null : this.o.clock.now() + delay;
-        await this.record(alarmId, channel, {
-          ...base,
-          status: 'failed',
-          reason,
-          retryable,
-          ...(nextAttemptAt === null ? { gaveUp: true } : { nextAttemptAt }),
-        });
-        if (nextAttemptAt === null) {
-          Object.assign(n, { state: 'falling', attempts: attempt });
-          await this.journal.update(n.id, { state: 'falling', attempts: attempt, firstAttemptAt: started });
-          return false;
-        }
-        Object.assign(n, { attempts: attempt, nextAttemptAt });
-        await this.journal.update(n.id, { attempts: attempt, firstAttemptAt: started, nextAttemptAt });
-        await this.sleepUntil(n.id, nextAttemptAt);
+        input = { type: 'failed', attempt, reason, retryable: !(err instanceof DeliveryError) || err.retryable, retry: spec.retry };
       }
+      // The decision is the pure step's; what follows only carries it out.
+      const step = stepNotice(n, input, this.o.clock.now());
+      for (const action of step.actions) {
+        if (action.type === 'record') {
+          if (action.detail.status === 'failed') {
+            const d = action.detail;
+            this.counters.failedAttempts++;
+            counters.failed++;
+            if (d.gaveUp) {
+              this.counters.gaveUp++;
+              counters.gaveUp++;
+            }
+            const retryInMs = d.nextAttemptAt === undefined ? null : d.nextAttemptAt - this.o.clock.now();
+            log.warn({ attempt, reason: d.reason, retryable: d.retryable, retryInMs }, d.gaveUp ? `${channel} notice failed; giving up` : `${channel} notice failed; will retry`);
+          } else {
+            this.counters.delivered++;
+            counters.delivered++;
+            log.info({ attempt, status: action.detail.status, detail: action.detail.detail }, `${channel} notice ${action.detail.status}`);
+          }
+          await this.record(alarmId, channel, { ...base, ...action.detail });
+        }
+      }
+      Object.assign(n, step.changes);
+      await this.journal.update(n.id, step.changes);
+      const next = step.actions.at(-1)!;
+      if (next.type === 'finished') return true;
+      if (next.type === 'fall_back') return false;
+      if (next.type === 'retry_at') await this.sleepUntil(n.id, next.at);
     }
   }
 
