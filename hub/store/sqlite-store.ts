@@ -667,26 +667,34 @@ export class SqliteStore implements Store {
 
   claimDue(now: number, limit: number, owner: string, leaseMs: number): Promise<ClaimedWork[]> {
     return this.lock.run(async () =>
-      this.db.transaction(() => {
-        const due = this.stmt.dueToClaim.all({ now, limit }) as Row[];
-        return due.map((r) => claimedFromRow(this.stmt.lease.get({ owner, leaseUntil: now + leaseMs, kind: r.kind, key: r.key }) as Row));
-      }).immediate(),
+      this.withoutFsync(() =>
+        this.db.transaction(() => {
+          const due = this.stmt.dueToClaim.all({ now, limit }) as Row[];
+          return due.map((r) => claimedFromRow(this.stmt.lease.get({ owner, leaseUntil: now + leaseMs, kind: r.kind, key: r.key }) as Row));
+        }).immediate(),
+      ),
     );
   }
 
   complete(work: ClaimedWork): Promise<boolean> {
-    // Committed without its own fsync (synchronous NORMAL, WAL: safe from a process crash, and made
-    // durable by the next FULL commit): a completion lost to a power cut only means the work is done
-    // again after the restart, which due work allows (an effect re-run makes the same notice ids).
-    // Each fsync here would be one more commit a new SOS queues behind during a catch-up (issue 17).
-    return this.lock.run(async () => {
-      this.db.pragma('synchronous = NORMAL');
-      try {
-        return this.stmt.completeWork.run(workIdentity(work)).changes > 0;
-      } finally {
-        this.db.pragma('synchronous = FULL');
-      }
-    });
+    return this.lock.run(async () => this.withoutFsync(() => this.stmt.completeWork.run(workIdentity(work)).changes > 0));
+  }
+
+  /**
+   * A claim and a completion are committed without their own fsync (WAL with synchronous NORMAL:
+   * safe from a process crash, kill -9 included, and made durable by the next FULL commit). Lost to
+   * a power cut, a claim only leaves its rows unleased (claimable at once, as an expired lease
+   * would) and a completion only means the work is done again after the restart, which due work
+   * allows (an effect re-run makes the same notice ids). Each fsync here would be one more commit
+   * that a new SOS queues behind during a catch-up (issue 17 item 4), one per row and per batch.
+   */
+  private withoutFsync<T>(fn: () => T): T {
+    this.db.pragma('synchronous = NORMAL');
+    try {
+      return fn();
+    } finally {
+      this.db.pragma('synchronous = FULL');
+    }
   }
 
   reschedule(work: ClaimedWork, dueAt: number, payload?: unknown): Promise<boolean> {
