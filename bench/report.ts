@@ -136,14 +136,15 @@ const ANALYSIS = `## How SOS latency is measured
   per-publish mqemitter dispatch in JavaScript against C).
 - **Alarms are fsynced one by one** (\`synchronous=FULL\`, WAL): a few milliseconds on this disk,
   which is the floor of press -> PUBACK and the price of "nothing is lost".
-- **Deadlines.** The scheduler keeps every deadline in a heap of two parallel arrays (a
-  Float64Array of due times and an array of keys) with one timer for the earliest. Right after a
-  million deadlines are armed, the first major garbage collection delayed due deadlines by about
-  0.5 s; the drift figure is measured once that has passed (a hub arms its deadlines once at start-up
-  and then runs for months), when it is about 1 ms.
+- **Deadlines.** Since issue 18 a deadline is a row of the store's due work (\`due_work\`), written in the
+  transaction of its state, and one loop keeps one timer for the earliest. The arm / move / cancel
+  figure is now the cost of that row's write inside a transaction (tens of microseconds, against the
+  in-memory heap's sub-microsecond figures in tables measured before issue 18); a state change
+  around it is a fsynced commit of milliseconds anyway. Claims and completions commit without their
+  own fsync, so the drift is the loop's wake-up and claim.
 - **Catch-up after a restart.** Overdue steps used to be handed to the store all at once: 10,000 of
   them queued 10,000 fsynced transactions (and their effects) ahead of anything new, run back to back
-  in promise callbacks, so no socket was read until they were done. The scheduler now takes at most
+  in promise callbacks, so no socket was read until they were done. The due-work loop now takes at most
   32 steps or 2 ms, each step with its effects, then gives the event loop 3 turns; one turn was not
   enough, because an SOS needs several (read, commit, PUBACK, QoS 1 ack) and waited a batch at each.
 - **Fob credentials** are scrypt hashes (N=1024: about 3 ms per check); a verified pair is cached, so

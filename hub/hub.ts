@@ -191,6 +191,8 @@ export class Hub implements HubServices {
               .catch((err) => log.error({ err, channel }, 'could not record the forwarding path state on the change feed; dashboards see it at their next refresh'));
           },
           journal: new StoreNoticeJournal(store),
+          // Each wait for a next attempt is a notice:<id> row of due work, fired by the runtime's one loop.
+          waitUntil: (key, at): Promise<void> => runtime.noticeDue(key, at),
           publicUrl: config.hub.public_url,
         });
     if (dispatcher) undo.push(() => dispatcher.close());
@@ -478,7 +480,7 @@ export class Hub implements HubServices {
       connectedFobs: this.broker.connectedClients,
       ingest: this.ingest.counters,
       broker: this.broker.counters,
-      deadlines: this.runtime.scheduler.size,
+      dueWorkProcessed: this.runtime.loop.processedCount,
       overdueSteps: this.runtime.overdueSteps,
       notifiers: this.dispatcher?.metrics() ?? null,
       memory: { rss: mem.rss, heapUsed: mem.heapUsed },

@@ -37,6 +37,7 @@ export interface CreateDispatcherOptions {
   undeliverable?: DispatcherOptions['undeliverable'];
   isOpen?: DispatcherOptions['isOpen'];
   onPathChange?: DispatcherOptions['onPathChange'];
+  waitUntil?: DispatcherOptions['waitUntil'];
   /** Where notices are kept until finished (the hub's store, so a restart resumes them). */
   journal?: NoticeJournal;
   env?: NodeJS.ProcessEnv;
@@ -147,6 +148,7 @@ export function createDispatcher(o: CreateDispatcherOptions): Dispatcher | null 
     ...(o.isOpen ? { isOpen: o.isOpen } : {}),
     ...(o.onPathChange ? { onPathChange: o.onPathChange } : {}),
     ...(o.journal ? { journal: o.journal } : {}),
+    ...(o.waitUntil ? { waitUntil: o.waitUntil } : {}),
   });
   return made;
 }

@@ -12,7 +12,9 @@
  * close events are once-keys in the same journal, so they hold across restarts too.
  *
  * Time (time limits and back-off) comes from the hub's Clock, so tests drive it with a ManualClock.
- * The retry schedule itself is pure (`nextAttemptDelay`).
+ * The retry schedule itself is pure (`nextAttemptDelay`). In the hub a notice's wait for its next
+ * attempt is not a sleep of its own: it is a `notice:<id>` row of the store's due work, fired by the
+ * one due-work loop (`waitUntil`, issue 18); the dispatcher alone (its unit tests) waits on the Clock.
  */
 import type { Clock, TimerHandle } from '../clock.js';
 import type { Logger } from '../logger.js';
@@ -24,17 +26,9 @@ import { REPORT_MAX_AGE_MS } from './sms/pending-reports.js';
 import { MemoryNoticeJournal, type NoticeJournal } from './notice-journal.js';
 import { channelInfo } from './channel-registry.js';
 import { DEFAULT_RETAIN_DAYS } from './notifiers-config.js';
+import { stepNotice, type NoticeInput, type RetryPolicy } from './notice-step.js';
 
-export interface RetryPolicy {
-  /** Time limit of one attempt. */
-  timeoutMs: number;
-  firstDelayMs: number;
-  factor: number;
-  maxDelayMs: number;
-  /** No attempt starts later than this after the first one. */
-  giveUpAfterMs: number;
-  maxAttempts: number;
-}
+export { nextAttemptDelay, type RetryPolicy } from './notice-step.js';
 
 export interface ChannelSpec {
   notifier: Notifier;
@@ -77,6 +71,12 @@ export interface DispatcherOptions {
   isOpen?(alarmId: string): Promise<boolean>;
   /** A channel's path went down, started refusing, or came back. */
   onPathChange?(channel: string, state: PathState): void;
+  /**
+   * Resolves at `at`, through the hub's due work: a `notice:<key>` row the one loop fires
+   * (RulesRuntime.noticeDue), so every wait for a next attempt is in the store beside the rest of
+   * the hub's schedule. Absent (the dispatcher on its own): a timer of the Clock.
+   */
+  waitUntil?(key: string, at: number): Promise<void>;
 }
 
 const DAY_MS = 24 * 3600_000;
@@ -107,13 +107,6 @@ export interface ChannelCounters {
   gaveUp: number;
 }
 
-/** Delay before the next attempt after `attempt` failed, or null to give up. Pure. */
-export function nextAttemptDelay(policy: RetryPolicy, attempt: number, elapsedMs: number): number | null {
-  if (attempt >= policy.maxAttempts) return null;
-  const delay = Math.min(policy.maxDelayMs, policy.firstDelayMs * policy.factor ** (attempt - 1));
-  if (elapsedMs + delay > policy.giveUpAfterMs) return null;
-  return delay;
-}
 
 /**
  * Stable over the retries of one notification and over a re-run of the notify effect that made it (it
@@ -136,7 +129,7 @@ const LATE = 'late' as NoticeRecord['state'];
 
 export class Dispatcher {
   private readonly inFlight = new Set<Promise<unknown>>();
-  private readonly waits = new Set<{ timer: TimerHandle; wake(): void }>();
+  private readonly waits = new Set<{ cancel(): void; wake(): void }>();
   private readonly controllers = new Set<AbortController>();
   /** Notices being worked on by this process (attempting, waiting for a retry, or falling through). */
   private readonly active = new Set<string>();
@@ -589,9 +582,10 @@ export class Dispatcher {
         return false;
       }
       const wait = n.nextAttemptAt !== null && n.nextAttemptAt > this.o.clock.now() ? n.nextAttemptAt - this.o.clock.now() : every;
-      n.nextAttemptAt = this.o.clock.now() + wait;
-      await this.journal.update(n.id, { nextAttemptAt: n.nextAttemptAt });
-      await this.sleep(wait);
+      const at = this.o.clock.now() + wait;
+      n.nextAttemptAt = at;
+      await this.journal.update(n.id, { nextAttemptAt: at });
+      await this.sleepUntil(n.id, at);
       n.nextAttemptAt = null;
       if (!(await isOpen(n.alarmId))) continue;
       const attempt = n.attempts + 1;
@@ -632,7 +626,7 @@ export class Dispatcher {
       if (alert && alert.state !== 'done') {
         const p = this.running.get(alert.id);
         if (p) await p.catch(() => undefined);
-        else await this.sleep(1000);
+        else await this.sleepUntil(`${n.id}.awaits-alert`, this.o.clock.now() + 1000);
         if (this.closed) throw new Closed();
         continue;
       }
@@ -697,9 +691,10 @@ export class Dispatcher {
       await this.record(alarmId, channel, { status: 'queued', channel, noticeId: n.id, level: n.level, ...who, ...(n.via ? { via: n.via } : {}), ...(n.event === 'closed' ? { event: 'closed' } : {}) });
     }
     if (n.attempts === 0) this.counters.notices++;
-    const started = n.firstAttemptAt ?? this.o.clock.now();
+    // The give-up time counts from the first attempt (kept in the journal by the first failure).
+    if (n.firstAttemptAt === null) n.firstAttemptAt = this.o.clock.now();
     // Resumed while waiting for its next attempt: wait out the rest.
-    if (n.nextAttemptAt !== null && n.nextAttemptAt > this.o.clock.now()) await this.sleep(n.nextAttemptAt - this.o.clock.now());
+    if (n.nextAttemptAt !== null && n.nextAttemptAt > this.o.clock.now()) await this.sleepUntil(n.id, n.nextAttemptAt);
     // A reference the far end dedupes retransmissions by (DC-09: the sequence number) is kept with the
     // notice before its first send, so every retransmission, after a restart too, carries the same one.
     if (n.ref === null && spec.notifier.reserveRef) {
@@ -724,49 +719,47 @@ export class Dispatcher {
       this.counters.attempts++;
       counters.sent++;
       const base = { channel, noticeId: n.id, level: n.level, ...who, attempt, ...(n.via ? { via: n.via } : {}), ...(n.event === 'closed' ? { event: 'closed' } : {}) };
+      let input: NoticeInput;
       try {
         const outcome = await this.attempt(spec, notice);
         // One person's bad address says nothing of the path; an organisation channel's answer does.
         if (!spec.perRecipient) this.notePath(channel, null);
-        this.counters.delivered++;
-        counters.delivered++;
-        log.info({ attempt, status: outcome.status, detail: outcome.detail }, `${channel} notice ${outcome.status}`);
-        await this.record(alarmId, channel, { ...base, status: outcome.status, detail: outcome.detail });
-        n.attempts = attempt;
-        await this.finish(n, 'delivered', outcome.ref ?? null);
-        return true;
+        input = { type: 'delivered', attempt, status: outcome.status, detail: outcome.detail, ref: outcome.ref ?? null, retry: spec.retry };
       } catch (err) {
         if (this.closed) throw new Closed();
-        const retryable = !(err instanceof DeliveryError) || err.retryable;
         const reason = err instanceof Error ? err.message : String(err);
         this.lastReason.set(n.id, reason);
         if (!spec.perRecipient) this.notePath(channel, err);
-        const elapsed = this.o.clock.now() - started;
-        const delay = retryable ? nextAttemptDelay(spec.retry, attempt, elapsed) : null;
-        this.counters.failedAttempts++;
-        counters.failed++;
-        if (delay === null) {
-          this.counters.gaveUp++;
-          counters.gaveUp++;
-        }
-        log.warn({ attempt, reason, retryable, retryInMs: delay }, delay === null ? `${channel} notice failed; giving up` : `${channel} notice failed; will retry`);
-        const nextAttemptAt = delay === null ? null : this.o.clock.now() + delay;
-        await this.record(alarmId, channel, {
-          ...base,
-          status: 'failed',
-          reason,
-          retryable,
-          ...(nextAttemptAt === null ? { gaveUp: true } : { nextAttemptAt }),
-        });
-        if (nextAttemptAt === null) {
-          Object.assign(n, { state: 'falling', attempts: attempt });
-          await this.journal.update(n.id, { state: 'falling', attempts: attempt, firstAttemptAt: started });
-          return false;
-        }
-        Object.assign(n, { attempts: attempt, nextAttemptAt });
-        await this.journal.update(n.id, { attempts: attempt, firstAttemptAt: started, nextAttemptAt });
-        await this.sleep(delay!);
+        input = { type: 'failed', attempt, reason, retryable: !(err instanceof DeliveryError) || err.retryable, retry: spec.retry };
       }
+      // The decision is the pure step's; what follows only carries it out.
+      const step = stepNotice(n, input, this.o.clock.now());
+      for (const action of step.actions) {
+        if (action.type === 'record') {
+          if (action.detail.status === 'failed') {
+            const d = action.detail;
+            this.counters.failedAttempts++;
+            counters.failed++;
+            if (d.gaveUp) {
+              this.counters.gaveUp++;
+              counters.gaveUp++;
+            }
+            const retryInMs = d.nextAttemptAt === undefined ? null : d.nextAttemptAt - this.o.clock.now();
+            log.warn({ attempt, reason: d.reason, retryable: d.retryable, retryInMs }, d.gaveUp ? `${channel} notice failed; giving up` : `${channel} notice failed; will retry`);
+          } else {
+            this.counters.delivered++;
+            counters.delivered++;
+            log.info({ attempt, status: action.detail.status, detail: action.detail.detail }, `${channel} notice ${action.detail.status}`);
+          }
+          await this.record(alarmId, channel, { ...base, ...action.detail });
+        }
+      }
+      Object.assign(n, step.changes);
+      await this.journal.update(n.id, step.changes);
+      const next = step.actions.at(-1)!;
+      if (next.type === 'finished') return true;
+      if (next.type === 'fall_back') return false;
+      if (next.type === 'retry_at') await this.sleepUntil(n.id, next.at);
     }
   }
 
@@ -793,16 +786,31 @@ export class Dispatcher {
     });
   }
 
-  private sleep(ms: number): Promise<void> {
+  /** Waits until `at` (the hub's due work, or the Clock without it); `close` ends the wait with Closed. */
+  private sleepUntil(key: string, at: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       if (this.closed) return reject(new Closed());
+      let done = false;
       const w = {
-        timer: this.o.clock.setTimer(() => {
-          this.waits.delete(w);
-          resolve();
-        }, ms),
-        wake: () => reject(new Closed()),
+        cancel: (): void => undefined,
+        wake: (): void => {
+          done = true;
+          reject(new Closed());
+        },
       };
+      const fired = (): void => {
+        this.waits.delete(w);
+        if (!done) resolve();
+      };
+      if (this.o.waitUntil) {
+        this.o.waitUntil(key, at).then(fired, (err: unknown) => {
+          this.waits.delete(w);
+          if (!done) reject(err instanceof Error ? err : new Error(String(err)));
+        });
+      } else {
+        const timer = this.o.clock.setTimer(fired, Math.max(0, at - this.o.clock.now()));
+        w.cancel = () => timer.cancel();
+      }
       this.waits.add(w);
     });
   }
@@ -820,7 +828,7 @@ export class Dispatcher {
     this.closed = true;
     this.pruneTimer?.cancel();
     for (const w of this.waits) {
-      w.timer.cancel();
+      w.cancel();
       w.wake();
     }
     this.waits.clear();

@@ -1,16 +1,20 @@
 /**
- * The thin runtime around the pure engines: it holds the clock, the deadline timer and the store.
+ * The thin runtime around the pure engines: it holds the clock, the store and the one due-work loop.
  *
  * Every change is one store transaction: read the state, step the engine, write the new state, its
- * timeline, its deadline and its effects. Effects are committed with the change (pending_effects) and
- * executed after the commit, then deleted; a crash in between re-runs them at start-up, so a
- * notification is never lost. Deadlines are re-armed from the database at start-up and anything that
- * fell due while the hub was down fires at once, once.
+ * timeline, its deadline (`tx.scheduleWork`) and its effects. The Unit collecting them is made inside
+ * the transaction's callback, so a transaction the store retries starts from an empty one and never
+ * doubles its effects. Effects are committed with the change as due work already leased to this
+ * process (`tx.scheduleClaimed`), carried out right after the commit, then completed; if the process
+ * dies in between, the lease runs out and the loop (`due-work-loop.ts`) of the next hub to claim
+ * them runs them, so a notification is never lost. Deadlines live only in the store: whatever fell
+ * due while the hub was down is due work like any other, claimed in due order, once.
  */
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
-import type { Store, StoreTx } from '../store/store.js';
+import type { ClaimedWork, DueWorkKind, Store, StoreTx } from '../store/store.js';
 import type { AlarmKind, AlarmRecord, TimelineEntry, VisitRecord } from '../store/store-types.js';
 import type { AlertMessage, CommandMessage } from '../../shared/protocol-schemas.js';
 import { PROTOCOL_VERSION } from '../../shared/protocol-core.js';
@@ -18,7 +22,7 @@ import { ALARM_KIND } from '../../shared/vocabulary.js';
 import { isOpen, nextWakeAt, stepEscalation, type EscalationEffect, type EscalationInput } from './escalation-engine.js';
 import { initialCheckinState, stepCheckin, type CheckinInput, type CheckinRules, type CheckinState } from './checkin-engine.js';
 import { initialDeviceHealth, stepDeviceHealth, type DeviceHealthInput, type DeviceHealthRules } from './device-health-engine.js';
-import { DeadlineScheduler } from './deadline-scheduler.js';
+import { DEFAULT_BATCH_BUDGET, DEFAULT_LEASE_MS, DueWorkLoop, type BatchBudget } from './due-work-loop.js';
 import type { EscalationPolicy, Target } from './escalation-policy.js';
 import type { Recipient } from '../notifiers/notifier.js';
 import { channelInfo, isForwardingChannel } from '../notifiers/channel-registry.js';
@@ -44,6 +48,10 @@ export interface RulesRuntimeOptions {
    * dispatches itself and every channel counts as configured.
    */
   forwarding?: string[];
+  /** The due-work loop's batch budget (issue 17 item 4); DEFAULT_BATCH_BUDGET without it. */
+  budget?: BatchBudget;
+  /** How long a claim of due work holds it; DEFAULT_LEASE_MS without it. */
+  leaseMs?: number;
 }
 
 /** Where the runtime's effects leave the hub. */
@@ -96,75 +104,113 @@ export interface AlarmSpec {
   drill?: boolean;
 }
 
-/** What one transaction produced, applied after it commits. */
+/**
+ * What one transaction produced. Its deadlines are written as they are made (`schedule`); its
+ * effects are written at the end of the transaction, and carried out after it commits.
+ */
 export class Unit {
   effects: RuntimeEffect[] = [];
-  schedule: [string, number | null][] = [];
+  /** Due times this transaction armed: the loop's timer is brought forward to the earliest after the commit. */
+  wakes: number[] = [];
+
+  /** Arms, moves or (null) cancels a deadline in the transaction of the state it belongs to. */
+  async schedule(tx: StoreTx, kind: Extract<DueWorkKind, 'alarm' | 'worker' | 'device'>, key: string, at: number | null): Promise<void> {
+    await tx.scheduleWork(kind, key, at);
+    if (at !== null) this.wakes.push(at);
+  }
+}
+
+/** The unit's effects as written, leased to this process, for carrying out after the commit. */
+interface Committed {
+  unit: Unit;
+  claims: ClaimedWork[];
+}
+
+let effectSeq = 0;
+/** Time-ordered and unique across processes: an effect left by a crash is never overwritten by a new one. */
+function newEffectKey(now: number): string {
+  effectSeq = (effectSeq + 1) % 1_000_000;
+  return `${now.toString(36).padStart(9, '0')}-${String(effectSeq).padStart(6, '0')}-${randomBytes(3).toString('hex')}`;
 }
 
 export class RulesRuntime {
-  readonly scheduler: DeadlineScheduler;
+  readonly loop: DueWorkLoop;
   private readonly o: RulesRuntimeOptions;
+  private readonly leaseMs: number;
   private stopped = false;
   private inFlight = new Set<Promise<unknown>>();
+  /** Notices of this process waiting for their next attempt, by due-work key. */
+  private readonly noticeWaits = new Map<string, () => void>();
 
   constructor(options: RulesRuntimeOptions) {
     this.o = options;
-    this.scheduler = new DeadlineScheduler(options.clock, (key) => this.track(this.onDue(key)));
+    this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+    const deadline = (work: ClaimedWork) => this.track(this.onDue(work));
+    this.loop = new DueWorkLoop({
+      store: options.store,
+      clock: options.clock,
+      log: options.log,
+      owner: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`,
+      budget: options.budget ?? DEFAULT_BATCH_BUDGET,
+      leaseMs: this.leaseMs,
+      handlers: {
+        alarm: deadline,
+        worker: deadline,
+        device: deadline,
+        // An effect whose process died before completing it (its lease ran out), or one from pending_effects of schema v6.
+        effect: (work) => this.track(this.runEffect(work)),
+        notice: (work) => this.noticeFired(work),
+      },
+    });
   }
 
   get clock(): Clock {
     return this.o.clock;
   }
 
-  /** Re-arms every deadline in the database, re-runs effects a crash left pending, fires what is due. */
-  async start(): Promise<{ deadlines: number; pendingEffects: number; overdueSteps: number }> {
-    const deadlines = await this.o.store.listDeadlines();
-    for (const d of deadlines) this.scheduler.set(`${d.kind}:${d.id}`, d.dueAt);
+  /**
+   * Chases visits recorded while the hub was not running, then starts the one loop: what fell due
+   * while the hub was down (deadlines, effects a crash left) is due now and is caught up in batches
+   * after start returns (issue 17 item 4), while the hub serves.
+   */
+  async start(): Promise<{ dueWork: number; overdueSteps: number }> {
     // Visits recorded while the hub was not running (`lonewatch visits import`) have no deadline yet:
     // a worker with planned visits and nothing armed is stepped once, so a visit never started is
     // still chased (issue 15 item 6).
-    const armed = new Set(deadlines.filter((d) => d.kind === 'worker').map((d) => d.id));
     const now = this.o.clock.now();
     for (const w of await this.o.store.read((tx) => tx.listWorkers())) {
-      if (armed.has(w.id)) continue;
+      if (await this.o.store.getWork('worker', w.id)) continue;
       const fresh = await this.o.store.read(async (tx) => (await tx.listVisits(w.id, now - DAY, now + DAY)).some((v) => v.status === 'planned'));
       if (fresh) await this.workerAction(w.id, { type: 'itinerary_changed' });
     }
-    const pending = await this.o.store.pendingEffects();
-    for (const p of pending) {
-      await this.execute(p.effect as RuntimeEffect);
-      await this.o.store.completeEffect(p.id);
-    }
-    // The catch-up runs in batches after start returns (issue 17 item 4): the hub serves meanwhile.
-    this.scheduler.fireDue();
-    const overdue = this.scheduler.overdueLeft;
+    const dueWork = await this.o.store.countWork();
+    const overdue = await this.loop.start();
     if (overdue > 0) {
       const began = performance.now();
       this.o.log.info({ overdueSteps: overdue }, `catching up: ${overdue} overdue steps fell due while the hub was down; processing them in due order while serving`);
       this.track(
-        this.scheduler.whenDrained().then(() => {
+        this.loop.whenDrained().then(() => {
           if (!this.stopped) this.o.log.info({ overdueSteps: overdue, ms: Math.round(performance.now() - began) }, `caught up: ${overdue} overdue steps processed`);
         }),
       );
     }
-    return { deadlines: deadlines.length, pendingEffects: pending.length, overdueSteps: overdue };
+    return { dueWork, overdueSteps: overdue };
   }
 
   /** Overdue steps from before the start still to process (0 once caught up). */
   get overdueSteps(): number {
-    return this.scheduler.overdueLeft;
+    return this.loop.overdueLeft;
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.scheduler.stop();
+    await this.loop.stop();
     await this.idle();
   }
 
-  /** Resolves when no deadline processing is in flight (tests, shutdown). */
+  /** Resolves when no due work or effect is in flight (tests, shutdown). */
   async idle(): Promise<void> {
-    while (this.inFlight.size > 0 || this.scheduler.busy) await Promise.allSettled([...this.inFlight, this.scheduler.whenDrained()]);
+    while (this.inFlight.size > 0 || this.loop.busy) await Promise.allSettled([...this.inFlight, this.loop.whenDrained()]);
   }
 
   private track<T>(p: Promise<T>): Promise<T> {
@@ -176,63 +222,101 @@ export class RulesRuntime {
   // ------------------------------------------------------------------------------------------
   // Transactions
 
-  /** Runs fn in one store transaction, then arms its deadlines and executes its effects. */
+  /** Runs fn in one store transaction, then carries out its effects. */
   async run<T>(fn: (tx: StoreTx, unit: Unit) => Promise<T>): Promise<T> {
     return (await this.runWithEffects(fn)).result;
   }
 
   /** run, also handing back a promise that settles once the unit's effects have been carried out. */
   private async runWithEffects<T>(fn: (tx: StoreTx, unit: Unit) => Promise<T>): Promise<{ result: T; effects: Promise<void> }> {
-    const unit = new Unit();
-    let ids: number[] = [];
+    let committed: Committed | null = null;
     const result = await this.o.store.transaction(async (tx) => {
+      // Made afresh on every attempt of the transaction: a retried one never carries a failed attempt's effects.
+      const unit = new Unit();
       const r = await fn(tx, unit);
-      ids = await tx.addEffects(unit.effects);
+      committed = { unit, claims: await this.writeEffects(tx, unit) };
       return r;
     });
-    return { result, effects: this.commit(unit, ids) };
+    return { result, effects: this.afterCommit(committed!) };
+  }
+
+  /** The unit's effects as due work leased to this process: carried out after the commit, or by whoever claims them if it dies first. */
+  private async writeEffects(tx: StoreTx, unit: Unit): Promise<ClaimedWork[]> {
+    const now = this.o.clock.now();
+    const claims: ClaimedWork[] = [];
+    for (const effect of unit.effects) claims.push(await tx.scheduleClaimed('effect', newEffectKey(now), now, effect, this.loop.owner, now + this.leaseMs));
+    return claims;
   }
 
   /**
-   * Called after a caller-managed transaction (the ingest path) has committed `unit`. The returned
-   * promise settles (never rejects) once every effect has run; callers other than the deadline
-   * processing need not wait for it.
+   * After the commit: brings the loop's timer forward to the unit's earliest deadline and carries out
+   * its effects. The returned promise settles (never rejects) once every effect has run; callers
+   * other than the due-work processing need not wait for it.
    */
-  commit(unit: Unit, effectIds: number[]): Promise<void> {
-    for (const [key, at] of unit.schedule) this.scheduler.set(key, at);
-    const done = unit.effects.map((effect, i) =>
+  private afterCommit({ unit, claims }: Committed): Promise<void> {
+    if (unit.wakes.length > 0) this.loop.wake(Math.min(...unit.wakes));
+    const done = claims.map((work) =>
       this.track(
-        this.execute(effect)
-          .then(() => (effectIds[i] !== undefined ? this.o.store.completeEffect(effectIds[i]) : undefined))
-          .catch((err) => this.o.log.error({ err, effect: effect.type }, 'effect failed')),
+        this.execute(work.payload as RuntimeEffect)
+          .then(() => this.o.store.complete(work))
+          .catch((err) => this.o.log.error({ err, effect: (work.payload as RuntimeEffect).type, alarmId: alarmIdOf(work.payload) }, 'effect failed; it is tried again when its lease ends')),
       ),
     );
     return Promise.all(done).then(() => undefined);
   }
 
-  private async onDue(key: string): Promise<void> {
-    if (this.stopped) return;
-    const [kind, ...rest] = key.split(':');
-    const id = rest.join(':');
-    try {
-      // A due step waits for its own effects too (the alert published, the notices stored), so a
-      // batch of the catch-up leaves nothing queued behind it when the scheduler yields to new
-      // traffic (issue 17 item 4): a new SOS then takes the store at once.
-      const { effects } = await this.runWithEffects(async (tx, unit) => {
-        if (kind === 'alarm') {
-          const alarm = await tx.getAlarm(id);
-          if (alarm) await this.stepAlarm(tx, unit, alarm, { type: 'tick' });
-        } else if (kind === 'worker') {
-          await this.stepWorker(tx, unit, id, { type: 'tick' });
-        } else if (kind === 'device') {
-          await this.stepDevice(tx, unit, id, { type: 'seen' }, true);
-        }
-      });
-      await effects;
-    } catch (err) {
-      this.o.log.error({ err, deadline: key }, 'deadline processing failed; retrying in 5 s');
-      this.scheduler.set(key, this.o.clock.now() + 5000);
+  /**
+   * Resolves once the due work `notice:<key>`, written now for `at`, falls due and the loop claims
+   * it: a notice's wait for its next attempt lives in the store and fires from the one loop's timer
+   * (issue 18), not from a sleep of the dispatcher's own. A second wait for the same key ends the
+   * first at once (its notice then simply tries early).
+   */
+  async noticeDue(key: string, at: number): Promise<void> {
+    this.noticeWaits.get(key)?.();
+    const fired = new Promise<void>((resolve) => this.noticeWaits.set(key, resolve));
+    await this.o.store.transaction((tx) => tx.scheduleWork('notice', key, at));
+    this.loop.wake(at);
+    return fired;
+  }
+
+  /**
+   * A notice's wait ended. Nobody waiting (the process that wrote it stopped): the dispatcher's
+   * start-up resume has already taken the notice up again from its journal, with a wait of its own.
+   */
+  private async noticeFired(work: ClaimedWork): Promise<void> {
+    await this.o.store.complete(work);
+    const wake = this.noticeWaits.get(work.key);
+    if (wake) {
+      this.noticeWaits.delete(work.key);
+      wake();
     }
+  }
+
+  /** An effect the loop claimed (its first process died before completing it): carried out, then completed. */
+  private async runEffect(work: ClaimedWork): Promise<void> {
+    await this.execute(work.payload as RuntimeEffect);
+    await this.o.store.complete(work);
+  }
+
+  /** A due deadline: its engine steps with a tick, and the claim is completed in the same transaction (unless the step moved it). */
+  private async onDue(work: ClaimedWork): Promise<void> {
+    const id = work.key;
+    // A due step waits for its own effects too (the alert published, the notices stored), so a
+    // batch of the catch-up leaves nothing queued behind it when the loop yields to new traffic
+    // (issue 17 item 4): a new SOS then takes the store at once.
+    const { effects } = await this.runWithEffects(async (tx, unit) => {
+      if (work.kind === 'alarm') {
+        const alarm = await tx.getAlarm(id);
+        if (alarm) await this.stepAlarm(tx, unit, alarm, { type: 'tick' });
+      } else if (work.kind === 'worker') {
+        await this.stepWorker(tx, unit, id, { type: 'tick' });
+      } else if (work.kind === 'device') {
+        await this.stepDevice(tx, unit, id, { type: 'seen' }, true);
+      }
+      // False when the step armed the next deadline (a new generation): that one stays.
+      await tx.completeWork(work);
+    });
+    await effects;
   }
 
   // ------------------------------------------------------------------------------------------
@@ -308,7 +392,7 @@ export class RulesRuntime {
     await tx.updateAlarm(result.alarm);
     await appendAlarmChanges(tx, alarm.id, result.effects, result.timeline, now);
     unit.effects.push(...result.effects);
-    unit.schedule.push([`alarm:${alarm.id}`, nextWakeAt(result.alarm)]);
+    await unit.schedule(tx, 'alarm', alarm.id, nextWakeAt(result.alarm));
     // Closing a missed-check-in alarm from the dashboard lets the worker's rules run again.
     if (!isOpen(result.alarm) && result.alarm.kind === 'missed_checkin' && result.alarm.workerId) {
       const st = await tx.getCheckinState(result.alarm.workerId);
@@ -390,7 +474,7 @@ export class RulesRuntime {
             await tx.updateAlarm(closed.alarm);
             await appendAlarmChanges(tx, alarm.id, closed.effects, closed.timeline, now);
             unit.effects.push(...closed.effects);
-            unit.schedule.push([`alarm:${alarm.id}`, null]);
+            await unit.schedule(tx, 'alarm', alarm.id, null);
           }
           break;
         }
@@ -400,7 +484,7 @@ export class RulesRuntime {
       }
     }
     await tx.putCheckinState(result.state, next);
-    unit.schedule.push([`worker:${workerId}`, next]);
+    await unit.schedule(tx, 'worker', workerId, next);
     return result.state;
   }
 
@@ -432,7 +516,7 @@ export class RulesRuntime {
     // Only write when something changed: heartbeats alone are batched by the ingest path.
     if (isTick || result.effects.length > 0 || state.lowBatteryRaised !== result.state.lowBatteryRaised || result.nextWakeAt !== null) {
       await tx.putDeviceHealth(result.state, result.nextWakeAt);
-      unit.schedule.push([`device:${deviceId}`, result.nextWakeAt]);
+      await unit.schedule(tx, 'device', deviceId, result.nextWakeAt);
     }
   }
 
@@ -627,6 +711,11 @@ async function appendAlarmChanges(tx: StoreTx, alarmId: string, effects: Escalat
   if (effects.some((e) => e.type === 'alarm_changed') || (!told && timeline.length > 0)) {
     await tx.appendChange({ at, topic: 'alarm', alarmId, detail: { type: 'changed' } });
   }
+}
+
+function alarmIdOf(effect: unknown): string | undefined {
+  const id = (effect as { alarmId?: unknown } | null)?.alarmId;
+  return typeof id === 'string' ? id : undefined;
 }
 
 export class AlarmActionError extends Error {

@@ -248,6 +248,41 @@ ALTER TABLE alarms ADD COLUMN worker_cancelled_at INTEGER;
 `;
 
 /**
+ * Version 7 (issue 18): the store is the only scheduler. One table of due work: a rule deadline
+ * (`alarm`, `worker`, `device`, keyed by its id), an effect committed with its change (`effect`), the
+ * next attempt of an alert notice (`notice`). `gen` grows each time a row is scheduled again, so an old
+ * claim never completes work that was moved while it was being done; `owner` and `lease_until` are the
+ * lease of the process doing it (a crashed process's lease expires and the work goes to whoever claims
+ * it next); `attempts` counts claims that ended without a completion or a reschedule.
+ *
+ * An old database resumes: each deadline kept beside its state (`due_at` of alarms, worker_state,
+ * device_health) becomes a due_work row, and each effect a crash left in pending_effects becomes an
+ * `effect` row due at once (due_at 0, so it runs before anything else, as the start-up re-run did).
+ * The state tables keep their `due_at` column as a record of when the state expects its next step;
+ * the schedule is due_work.
+ */
+export const SCHEMA_V7_SQL = `
+CREATE TABLE IF NOT EXISTS due_work (
+  kind TEXT NOT NULL,
+  key TEXT NOT NULL,
+  due_at INTEGER NOT NULL,
+  payload TEXT,
+  gen INTEGER NOT NULL DEFAULT 1,
+  owner TEXT,
+  lease_until INTEGER,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (kind, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS due_work_due ON due_work (due_at);
+CREATE INDEX IF NOT EXISTS due_work_leased ON due_work (lease_until) WHERE lease_until IS NOT NULL;
+INSERT OR IGNORE INTO due_work (kind, key, due_at) SELECT 'alarm', id, due_at FROM alarms WHERE due_at IS NOT NULL;
+INSERT OR IGNORE INTO due_work (kind, key, due_at) SELECT 'worker', worker_id, due_at FROM worker_state WHERE due_at IS NOT NULL;
+INSERT OR IGNORE INTO due_work (kind, key, due_at) SELECT 'device', device_id, due_at FROM device_health WHERE due_at IS NOT NULL;
+INSERT OR IGNORE INTO due_work (kind, key, due_at, payload) SELECT 'effect', printf('p%012d', id), 0, effect FROM pending_effects;
+DROP TABLE IF EXISTS pending_effects;
+`;
+
+/**
  * Version 8 (issue 18): the change feed, an ordered log appended in the transaction that makes each
  * change (hub/store/store.ts ChangeFeedTx). The dashboard's live events and the hub's device watch
  * read it, in this process and in any other on the same file. AUTOINCREMENT, not a plain rowid: a
@@ -323,13 +358,12 @@ export interface Migration {
 
 /** Steps by starting version: a new database gets everything at once; an existing one only what it lacks. */
 export const MIGRATIONS: Record<number, Migration> = {
-  0: { to: 10, sql: SCHEMA_SQL + SCHEMA_V2_SQL + SCHEMA_V3_SQL + SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL + SCHEMA_V8_SQL + SCHEMA_V9_SQL + SCHEMA_V10_SQL, data: migrateEmergencyContactsV10 },
-  1: { to: 10, sql: SCHEMA_V2_SQL + SCHEMA_V3_SQL + SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL + SCHEMA_V8_SQL + SCHEMA_V9_SQL + SCHEMA_V10_SQL, data: migrateEmergencyContactsV10 },
-  2: { to: 10, sql: SCHEMA_V3_SQL + SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL + SCHEMA_V8_SQL + SCHEMA_V9_SQL + SCHEMA_V10_SQL, data: migrateEmergencyContactsV10 },
-  3: { to: 10, sql: SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL + SCHEMA_V8_SQL + SCHEMA_V9_SQL + SCHEMA_V10_SQL, data: migrateEmergencyContactsV10 },
-  4: { to: 10, sql: SCHEMA_V5_SQL + SCHEMA_V6_SQL + SCHEMA_V8_SQL + SCHEMA_V9_SQL + SCHEMA_V10_SQL, data: migrateEmergencyContactsV10 },
-  5: { to: 10, sql: SCHEMA_V6_SQL + SCHEMA_V8_SQL + SCHEMA_V9_SQL + SCHEMA_V10_SQL, data: migrateEmergencyContactsV10 },
-  6: { to: 10, sql: SCHEMA_V8_SQL + SCHEMA_V9_SQL + SCHEMA_V10_SQL, data: migrateEmergencyContactsV10 },
-  8: { to: 10, sql: SCHEMA_V9_SQL + SCHEMA_V10_SQL, data: migrateEmergencyContactsV10 },
-  9: { to: 10, sql: SCHEMA_V10_SQL, data: migrateEmergencyContactsV10 },
+  0: { to: 10, sql: SCHEMA_SQL + SCHEMA_V2_SQL + SCHEMA_V3_SQL + SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL + SCHEMA_V7_SQL + SCHEMA_V8_SQL + SCHEMA_V9_SQL + SCHEMA_V10_SQL, data: migrateEmergencyContactsV10 },
+  1: { to: 10, sql: SCHEMA_V2_SQL + SCHEMA_V3_SQL + SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL + SCHEMA_V7_SQL + SCHEMA_V8_SQL + SCHEMA_V9_SQL + SCHEMA_V10_SQL, data: migrateEmergencyContactsV10 },
+  2: { to: 10, sql: SCHEMA_V3_SQL + SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL + SCHEMA_V7_SQL + SCHEMA_V8_SQL + SCHEMA_V9_SQL + SCHEMA_V10_SQL, data: migrateEmergencyContactsV10 },
+  3: { to: 10, sql: SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL + SCHEMA_V7_SQL + SCHEMA_V8_SQL + SCHEMA_V9_SQL + SCHEMA_V10_SQL, data: migrateEmergencyContactsV10 },
+  4: { to: 10, sql: SCHEMA_V5_SQL + SCHEMA_V6_SQL + SCHEMA_V7_SQL + SCHEMA_V8_SQL + SCHEMA_V9_SQL + SCHEMA_V10_SQL, data: migrateEmergencyContactsV10 },
+  5: { to: 10, sql: SCHEMA_V6_SQL + SCHEMA_V7_SQL + SCHEMA_V8_SQL + SCHEMA_V9_SQL + SCHEMA_V10_SQL, data: migrateEmergencyContactsV10 },
+  6: { to: 10, sql: SCHEMA_V7_SQL + SCHEMA_V8_SQL + SCHEMA_V9_SQL + SCHEMA_V10_SQL, data: migrateEmergencyContactsV10 },
+  7: { to: 10, sql: SCHEMA_V8_SQL + SCHEMA_V9_SQL + SCHEMA_V10_SQL, data: migrateEmergencyContactsV10 },
 };

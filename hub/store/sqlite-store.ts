@@ -7,7 +7,7 @@ import { drillPairingProblem } from '../rules/drill.js';
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { AuditEntry, AlarmFilter, ChangeRecord, Deadline, Store, StoreTx, UnqueuedReads } from './store.js';
+import type { AuditEntry, AlarmFilter, ChangeRecord, ClaimedWork, DueWork, DueWorkKind, Store, StoreTx, UnqueuedReads } from './store.js';
 import type {
   AlarmRecord,
   ApiTokenRecord,
@@ -16,7 +16,6 @@ import type {
   ContactRecord,
   DeviceRecord,
   NoticeRecord,
-  PendingEffect,
   PositionRecord,
   StoredFobEvent,
   StoredTimelineEntry,
@@ -392,9 +391,34 @@ export class SqliteStore implements Store, UnqueuedReads {
         `INSERT INTO device_health (device_id, state, due_at) VALUES (?, ?, ?)
          ON CONFLICT(device_id) DO UPDATE SET state=excluded.state, due_at=excluded.due_at`,
       ),
-      addEffect: db.prepare('INSERT INTO pending_effects (effect) VALUES (?)'),
-      pendingEffects: db.prepare('SELECT id, effect FROM pending_effects ORDER BY id'),
-      completeEffect: db.prepare('DELETE FROM pending_effects WHERE id = ?'),
+      // Due work (schema v7). A new or moved row is a new generation, unleased, with no attempts.
+      scheduleWork: db.prepare(
+        `INSERT INTO due_work (kind, key, due_at, payload, gen, owner, lease_until, attempts) VALUES (@kind, @key, @dueAt, @payload, 1, @owner, @leaseUntil, @attempts)
+         ON CONFLICT(kind, key) DO UPDATE SET due_at=excluded.due_at, payload=excluded.payload, gen=due_work.gen + 1,
+           owner=excluded.owner, lease_until=excluded.lease_until, attempts=excluded.attempts
+         RETURNING gen`,
+      ),
+      cancelWork: db.prepare('DELETE FROM due_work WHERE kind = ? AND key = ?'),
+      completeWork: db.prepare('DELETE FROM due_work WHERE kind = @kind AND key = @key AND gen = @gen AND owner = @owner'),
+      rescheduleWork: db.prepare(
+        `UPDATE due_work SET due_at = @dueAt, payload = CASE WHEN @keep = 1 THEN payload ELSE @payload END, gen = gen + 1,
+           owner = NULL, lease_until = NULL, attempts = 0
+         WHERE kind = @kind AND key = @key AND gen = @gen AND owner = @owner`,
+      ),
+      // Walks due_work_due in due order and stops at `limit`: a claim costs the batch, not the table.
+      dueToClaim: db.prepare(
+        `SELECT kind, key FROM due_work WHERE due_at <= @now AND (lease_until IS NULL OR lease_until <= @now)
+         ORDER BY due_at, kind, key LIMIT @limit`,
+      ),
+      lease: db.prepare(
+        `UPDATE due_work SET owner = @owner, lease_until = @leaseUntil, attempts = attempts + 1 WHERE kind = @kind AND key = @key
+         RETURNING kind, key, due_at, payload, gen, owner, lease_until, attempts`,
+      ),
+      nextUnleased: db.prepare('SELECT MIN(due_at) AS at FROM due_work WHERE lease_until IS NULL'),
+      nextLeased: db.prepare('SELECT MIN(MAX(due_at, lease_until)) AS at FROM due_work WHERE lease_until IS NOT NULL'),
+      countWork: db.prepare('SELECT COUNT(*) AS n FROM due_work WHERE due_at <= ?'),
+      getWork: db.prepare('SELECT * FROM due_work WHERE kind = ? AND key = ?'),
+      listWork: db.prepare('SELECT * FROM due_work WHERE kind = ? ORDER BY due_at, key LIMIT ?'),
       appendAudit: db.prepare('INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)'),
       listAudit: db.prepare('SELECT * FROM audit_log ORDER BY seq DESC LIMIT ?'),
       appendChange: db.prepare('INSERT INTO changes (at, topic, alarm_id, detail) VALUES (?, ?, ?, ?)'),
@@ -463,11 +487,6 @@ export class SqliteStore implements Store, UnqueuedReads {
       listAlarmPositions: db.prepare('SELECT * FROM positions WHERE alarm_id = ? ORDER BY fix_at, id LIMIT ?'),
       prunePositions: db.prepare('DELETE FROM positions WHERE alarm_id IS NULL AND received_at < ?'),
       heartbeat: db.prepare('UPDATE devices SET last_seen_at = ?, battery = ? WHERE id = ?'),
-      deadlines: db.prepare(
-        `SELECT 'alarm' AS kind, id, due_at FROM alarms WHERE due_at IS NOT NULL
-         UNION ALL SELECT 'worker', worker_id, due_at FROM worker_state WHERE due_at IS NOT NULL
-         UNION ALL SELECT 'device', device_id, due_at FROM device_health WHERE due_at IS NOT NULL`,
-      ),
     };
   }
 
@@ -602,7 +621,18 @@ export class SqliteStore implements Store, UnqueuedReads {
       putDeviceHealth: async (state, dueAt) => {
         s().putHealth.run(state.deviceId, JSON.stringify(state), dueAt);
       },
-      addEffects: async (effects) => effects.map((e) => Number(s().addEffect.run(JSON.stringify(e)).lastInsertRowid)),
+      scheduleWork: async (kind, key, dueAt, payload) => {
+        if (dueAt === null) {
+          s().cancelWork.run(kind, key);
+          return;
+        }
+        s().scheduleWork.get({ kind, key, dueAt, payload: payloadText(payload), owner: null, leaseUntil: null, attempts: 0 });
+      },
+      scheduleClaimed: async (kind, key, dueAt, payload, owner, leaseUntil) => {
+        const r = s().scheduleWork.get({ kind, key, dueAt, payload: payloadText(payload), owner, leaseUntil, attempts: 1 }) as Row;
+        return { kind, key, dueAt, payload: payload ?? null, attempts: 1, gen: Number(r.gen), owner, leaseUntil };
+      },
+      completeWork: async (work) => s().completeWork.run(workIdentity(work)).changes > 0,
       appendAudit: async (e: AuditEntry) => {
         s().appendAudit.run(e.at, e.actor, e.action, e.subject, JSON.stringify(e.detail));
       },
@@ -763,16 +793,73 @@ export class SqliteStore implements Store, UnqueuedReads {
     return this.lock.run(async () => this.stmt.pruneChanges.run(before, keepRows).changes);
   }
 
-  async listDeadlines(): Promise<Deadline[]> {
-    return (this.stmt.deadlines.all() as Row[]).map((r) => ({ kind: r.kind as Deadline['kind'], id: String(r.id), dueAt: Number(r.due_at) }));
+  // ------------------------------------------------------------------------------------------
+  // Leased due work (issue 18). This store has one connection in one process, and every write holds
+  // the lock and runs in one IMMEDIATE transaction: a claim is a SELECT of the due rows and a plain
+  // UPDATE of their lease, and nothing can claim between the two. (The PostgreSQL store does the
+  // same with SELECT ... FOR UPDATE SKIP LOCKED, so that several hubs may claim at once.)
+
+  claimDue(now: number, limit: number, owner: string, leaseMs: number): Promise<ClaimedWork[]> {
+    return this.lock.run(async () =>
+      this.withoutFsync(() =>
+        this.db.transaction(() => {
+          const due = this.stmt.dueToClaim.all({ now, limit }) as Row[];
+          return due.map((r) => claimedFromRow(this.stmt.lease.get({ owner, leaseUntil: now + leaseMs, kind: r.kind, key: r.key }) as Row));
+        }).immediate(),
+      ),
+    );
   }
 
-  async pendingEffects(): Promise<PendingEffect[]> {
-    return (this.stmt.pendingEffects.all() as Row[]).map((r) => ({ id: Number(r.id), effect: JSON.parse(String(r.effect)) }));
+  complete(work: ClaimedWork): Promise<boolean> {
+    return this.lock.run(async () => this.withoutFsync(() => this.stmt.completeWork.run(workIdentity(work)).changes > 0));
   }
 
-  async completeEffect(id: number): Promise<void> {
-    this.stmt.completeEffect.run(id);
+  /**
+   * A claim and a completion are committed without their own fsync (WAL with synchronous NORMAL:
+   * safe from a process crash, kill -9 included, and made durable by the next FULL commit). Lost to
+   * a power cut, a claim only leaves its rows unleased (claimable at once, as an expired lease
+   * would) and a completion only means the work is done again after the restart, which due work
+   * allows (an effect re-run makes the same notice ids). Each fsync here would be one more commit
+   * that a new SOS queues behind during a catch-up (issue 17 item 4), one per row and per batch.
+   */
+  private withoutFsync<T>(fn: () => T): T {
+    this.db.pragma('synchronous = NORMAL');
+    try {
+      return fn();
+    } finally {
+      this.db.pragma('synchronous = FULL');
+    }
+  }
+
+  reschedule(work: ClaimedWork, dueAt: number, payload?: unknown): Promise<boolean> {
+    return this.lock.run(async () => this.stmt.rescheduleWork.run({ ...workIdentity(work), dueAt, keep: payload === undefined ? 1 : 0, payload: payloadText(payload) }).changes > 0);
+  }
+
+  nextDueAt(): Promise<number | null> {
+    return this.lock.run(async () => {
+      const times = [this.stmt.nextUnleased.get() as Row, this.stmt.nextLeased.get() as Row].map((r) => r.at).filter((t) => t !== null && t !== undefined).map(Number);
+      return times.length ? Math.min(...times) : null;
+    });
+  }
+
+  countWork(dueBy?: number, kinds?: DueWorkKind[]): Promise<number> {
+    return this.lock.run(async () => {
+      if (!kinds) return Number((this.stmt.countWork.get(dueBy ?? Number.MAX_SAFE_INTEGER) as Row).n);
+      const marks = kinds.map(() => '?').join(', ');
+      const r = this.db.prepare(`SELECT COUNT(*) AS n FROM due_work WHERE due_at <= ? AND kind IN (${marks})`).get(dueBy ?? Number.MAX_SAFE_INTEGER, ...kinds) as Row;
+      return Number(r.n);
+    });
+  }
+
+  getWork(kind: DueWorkKind, key: string): Promise<DueWork | null> {
+    return this.lock.run(async () => {
+      const r = this.stmt.getWork.get(kind, key) as Row | undefined;
+      return r ? workFromRow(r) : null;
+    });
+  }
+
+  listWork(kind: DueWorkKind, limit: number): Promise<DueWork[]> {
+    return this.lock.run(async () => (this.stmt.listWork.all(kind, limit) as Row[]).map(workFromRow));
   }
 
   unfinishedNotices(): Promise<NoticeRecord[]> {
@@ -814,6 +901,22 @@ export class SqliteStore implements Store, UnqueuedReads {
       if (this.db.open) this.db.close();
     });
   }
+}
+
+function payloadText(payload: unknown): string | null {
+  return payload === undefined || payload === null ? null : JSON.stringify(payload);
+}
+
+function workIdentity(w: ClaimedWork): { kind: string; key: string; gen: number; owner: string } {
+  return { kind: w.kind, key: w.key, gen: w.gen, owner: w.owner };
+}
+
+function workFromRow(r: Row): DueWork {
+  return { kind: String(r.kind) as DueWorkKind, key: String(r.key), dueAt: Number(r.due_at), payload: r.payload === null ? null : JSON.parse(String(r.payload)), attempts: Number(r.attempts) };
+}
+
+function claimedFromRow(r: Row): ClaimedWork {
+  return { ...workFromRow(r), gen: Number(r.gen), owner: String(r.owner), leaseUntil: Number(r.lease_until) };
 }
 
 /** An alarm's one deadline: the earliest of its pending steps, while it is open. */

@@ -142,11 +142,6 @@ export interface StoredFobEvent {
 
 /** A side effect committed with the state change that caused it, executed after the commit and
  * deleted when done: a crash between the two re-runs it at start-up instead of losing it. */
-export interface PendingEffect {
-  id: number;
-  effect: unknown;
-}
-
 /**
  * One notice of the alert forwarding (issue 7) on one channel, written before its first send and
  * finished when delivered or given up, so a hub restart resumes the ones still being retried. A

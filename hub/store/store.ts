@@ -12,7 +12,6 @@ import type {
   ContactRecord,
   DeviceRecord,
   NoticeRecord,
-  PendingEffect,
   PositionRecord,
   StoredFobEvent,
   StoredTimelineEntry,
@@ -30,14 +29,6 @@ export interface AlarmFilter {
   deviceId?: string;
   kind?: string;
   limit?: number;
-}
-
-export type DeadlineKind = 'alarm' | 'worker' | 'device';
-
-export interface Deadline {
-  kind: DeadlineKind;
-  id: string;
-  dueAt: number;
 }
 
 /**
@@ -94,14 +85,24 @@ export interface AuditEntry {
 
 /**
  * What a Store adds for leased due work and the change feed (issue 18). The Tx halves are written
- * in the same transaction as the state they belong to; the Store halves drive the one loop and the
- * readers. StoreTx and Store extend the change feed's halves (SQLite implements them; PostgreSQL,
- * issue 19, will); they extend the due-work halves once the leased loop lands.
+ * in the same transaction as the state they belong to; the Store halves drive the one loop
+ * (hub/rules/due-work-loop.ts) and the readers. Store and StoreTx extend DueWork*; and ChangeFeed*.
  */
 export interface DueWorkTx {
-  /** Arms or moves (a new generation) the work `kind:key`; with dueAt null, cancels it. */
+  /**
+   * Arms or moves (a new generation, unleased, attempts 0) the work `kind:key`; with dueAt null,
+   * cancels it. Scheduling a row that is leased takes it from its holder: the holder's complete and
+   * reschedule then answer false and leave the new row alone.
+   */
   scheduleWork(kind: DueWorkKind, key: string, dueAt: number | null, payload?: unknown): Promise<void>;
-  /** Removes claimed work in the transaction that did it, if it is still the claimed generation; false if it was moved meanwhile. */
+  /**
+   * Writes new work already leased to `owner` until `leaseUntil` (one attempt): an effect the
+   * committing process carries out itself right after the commit, so a new alarm's alert never
+   * queues behind a catch-up; if that process dies first, the lease expires and the loop of whoever
+   * claims it next runs it. The key must be new (an existing row is replaced, as by scheduleWork).
+   */
+  scheduleClaimed(kind: DueWorkKind, key: string, dueAt: number, payload: unknown, owner: string, leaseUntil: number): Promise<ClaimedWork>;
+  /** Removes claimed work in the transaction that did it, if it is still the claimed generation and lease holder; false if it was moved or taken meanwhile. */
   completeWork(work: ClaimedWork): Promise<boolean>;
 }
 
@@ -116,16 +117,31 @@ export interface ChangeFeedTx {
 
 export interface DueWorkStore {
   /**
-   * Leases up to `limit` rows due at or before `now` whose lease is free or expired, earliest first,
-   * to `owner` until `now + leaseMs`; each claim counts an attempt.
+   * Leases up to `limit` rows due at or before `now` whose lease is free or expired (lease_until <=
+   * now), earliest due first (then kind, then key), to `owner` until `now + leaseMs`; each claim
+   * counts an attempt. SQLite: one process, so the lease is a plain UPDATE inside one write
+   * transaction; PostgreSQL: SELECT ... FOR UPDATE SKIP LOCKED, so hubs of a cluster never claim the
+   * same row (issue 19).
    */
   claimDue(now: number, limit: number, owner: string, leaseMs: number): Promise<ClaimedWork[]>;
-  /** Removes claimed work if it is still the claimed generation (false: it was moved or taken meanwhile). */
+  /** Removes claimed work if it is still the claimed generation and lease holder (false: it was moved or taken meanwhile). */
   complete(work: ClaimedWork): Promise<boolean>;
-  /** Moves claimed work to a new time (a retry), releasing the lease, if it is still the claimed generation. */
+  /**
+   * Moves claimed work to a new time (a retry; with the payload, if given), a new generation with
+   * the lease released and attempts back to 0, if it is still the claimed generation and holder.
+   */
   reschedule(work: ClaimedWork, dueAt: number, payload?: unknown): Promise<boolean>;
-  /** The earliest due time of any unleased (or lease-expired) work, for arming the one timer; null when none. */
+  /**
+   * The earliest time at which claimDue could return anything: the earliest due time of unleased
+   * work, or for leased work the later of its due time and its lease's end; null when there is none.
+   */
   nextDueAt(): Promise<number | null>;
+  /** How many rows are due at or before `dueBy` (all rows without it); leased ones too. */
+  countWork(dueBy?: number, kinds?: DueWorkKind[]): Promise<number>;
+  /** One row, leased or not, or null: for status screens and tests. */
+  getWork(kind: DueWorkKind, key: string): Promise<DueWork | null>;
+  /** Rows of a kind, earliest due first, at most `limit`: for status screens and tests. */
+  listWork(kind: DueWorkKind, limit: number): Promise<DueWork[]>;
 }
 
 export interface ChangeFeedStore {
@@ -148,7 +164,7 @@ export interface ChangeFeedStore {
   onAppended(listener: () => void): () => void;
 }
 
-export interface StoreTx extends ChangeFeedTx {
+export interface StoreTx extends ChangeFeedTx, DueWorkTx {
   // devices
   getDevice(id: string): Promise<DeviceRecord | null>;
   insertDevice(device: DeviceRecord): Promise<void>;
@@ -183,13 +199,11 @@ export interface StoreTx extends ChangeFeedTx {
   listAlarms(filter: AlarmFilter): Promise<AlarmRecord[]>;
   appendTimeline(alarmId: string, entries: TimelineEntry[]): Promise<void>;
   getTimeline(alarmId: string): Promise<StoredTimelineEntry[]>;
-  // rule engine state, each with its deadline (the timer lives in the database)
+  // rule engine state; `dueAt` is kept beside the state as a record, the schedule is due work (scheduleWork)
   getCheckinState(workerId: string): Promise<CheckinState | null>;
   putCheckinState(state: CheckinState, dueAt: number | null): Promise<void>;
   getDeviceHealth(deviceId: string): Promise<DeviceHealthState | null>;
   putDeviceHealth(state: DeviceHealthState, dueAt: number | null): Promise<void>;
-  // effects committed with the change that caused them
-  addEffects(effects: unknown[]): Promise<number[]>;
   // alert forwarding notices (issue 7), durable so a restart resumes the ones being retried
   /** false when a notice with this id, or this onceKey, is already stored. */
   insertNotice(notice: NoticeRecord): Promise<boolean>;
@@ -253,14 +267,10 @@ export interface UnqueuedReads {
   getDeviceUnqueued(id: string): Promise<DeviceRecord | null>;
 }
 
-export interface Store extends ChangeFeedStore {
+export interface Store extends ChangeFeedStore, DueWorkStore {
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
   /** Read-only access outside a write transaction (consistent snapshot per call). */
   read<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
-  /** Every pending deadline, for re-arming timers at start-up. */
-  listDeadlines(): Promise<Deadline[]>;
-  pendingEffects(): Promise<PendingEffect[]>;
-  completeEffect(id: number): Promise<void>;
   /** Notices not yet delivered or given up, oldest first, for resuming them at start-up. */
   unfinishedNotices(): Promise<NoticeRecord[]>;
   /**

@@ -19,11 +19,14 @@ export async function seedOverdueSteps(dbPath: string, n: number, now: number): 
       `INSERT INTO alarms (id, kind, state, priority, worker_id, device_id, reason, raised_at, drill, policy, level, round, next_step_at, due_at)
        VALUES (?, 'missed_checkin', 'notifying', 2, 'w-load', NULL, 'seeded overdue step', ?, 0, ?, 0, 0, ?, ?)`,
     );
+    // The schedule is due work (schema v7), written beside the alarm as the runtime does.
+    const putDue = store.db.prepare(`INSERT INTO due_work (kind, key, due_at) VALUES ('alarm', ?, ?)`);
     const policy = JSON.stringify(DEFAULT_POLICIES.missed_checkin);
     store.db.transaction(() => {
       for (let i = 0; i < n; i++) {
         const due = now - n + i;
         putAlarm.run(`a${i}`, due - 5 * 60_000, policy, due, due);
+        putDue.run(`a${i}`, due);
       }
     })();
   } finally {

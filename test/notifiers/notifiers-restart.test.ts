@@ -219,20 +219,20 @@ describe('alert forwarding across a hub restart', () => {
     const t1 = await start(dataDir, clock, notifiers);
     // The process dies after the notices were stored and before its effects were marked done: they
     // stay pending, as a crash leaves them, and the next start runs them again.
-    (t1.hub.store as { completeEffect(id: number): Promise<void> }).completeEffect = async () => undefined;
+    t1.hub.store.complete = async () => false;
     const alarmId = await sos(t1);
     await expect.poll(() => hook.accepted.length).toBe(2);
     await t1.hub.dispatcher!.idle();
     const keys = hook.received.map((r) => String(r.headers['idempotency-key'])).sort();
     expect(new Set(keys).size).toBe(2);
-    expect((await t1.hub.store.pendingEffects()).filter((p) => (p.effect as { type: string }).type === 'notify')).toHaveLength(2);
+    expect((await t1.hub.store.listWork('effect', 100)).filter((p) => (p.payload as { type: string }).type === 'notify')).toHaveLength(2);
     await t1.stop();
 
     clock = new ManualClock(clock.now() + 30_000);
     const t2 = await start(dataDir, clock, notifiers);
     await t2.settle();
     await t2.hub.dispatcher!.idle();
-    expect(await t2.hub.store.pendingEffects()).toEqual([]);
+    expect(await t2.hub.store.listWork('effect', 100)).toEqual([]);
     // The re-run made the same ids: the journal already had them, so nothing was sent again.
     expect(hook.received).toHaveLength(2);
     expect((await t2.hub.store.read((tx) => tx.listNotices(alarmId))).map((n) => n.id).sort()).toEqual(keys);
