@@ -90,12 +90,16 @@ export class FobIngest {
     this.rejections = new RateLimitedLog(o.log, o.clock);
   }
 
-  async onDevicePublish(deviceId: string, leaf: string, payload: Buffer): Promise<void> {
+  /**
+   * `receivedAt`: when the publish reached the hub, if not now (a cluster worker passes the time the
+   * edge received it, however long it then waited in the stream: hub/cluster/worker.ts).
+   */
+  async onDevicePublish(deviceId: string, leaf: string, payload: Buffer, receivedAt?: number): Promise<void> {
     switch (leaf) {
       case TOPIC.event:
-        return this.onEvent(deviceId, payload);
+        return this.onEvent(deviceId, payload, receivedAt);
       case TOPIC.heartbeat:
-        return this.onHeartbeat(deviceId, payload);
+        return this.onHeartbeat(deviceId, payload, receivedAt);
       case TOPIC.status: {
         const s = statusSchema.safeParse(payload.toString('utf8'));
         if (!s.success) this.reject(deviceId, 'status_invalid', 'status rejected: status payload must be "0" or "1"');
@@ -109,7 +113,7 @@ export class FobIngest {
     this.rejections.warn(deviceId, { deviceId, reason: code, ...extra }, message);
   }
 
-  private async onEvent(deviceId: string, payload: Buffer): Promise<void> {
+  private async onEvent(deviceId: string, payload: Buffer, receivedAt?: number): Promise<void> {
     const parsed = parseFobEvent(payload);
     if (!parsed.ok) {
       // Acknowledged at the MQTT level (a retry could not make it valid) but no application ack.
@@ -118,14 +122,15 @@ export class FobIngest {
     }
     const ev = parsed.value;
     const now = this.o.clock.now();
+    const received = receivedAt ?? now;
     const outcome = await this.o.runtime
       .run(async (tx, unit) => {
         const fresh = await tx.insertFobEvent({
           deviceId,
           eventId: ev.i,
           kind: ev.k,
-          receivedAt: now,
-          eventAt: now - ev.ag * 1000,
+          receivedAt: received,
+          eventAt: received - ev.ag * 1000,
           payload: payload.toString('utf8'),
         });
         if (!fresh) return 'duplicate' as const;
@@ -135,7 +140,7 @@ export class FobIngest {
         const from = eventSource(ev.i);
         // A phone-made event is the worker's action (and a sighting of them), not news of the fob.
         if (from === 'fob') await this.o.runtime.stepDevice(tx, unit, deviceId, { type: 'seen' });
-        return this.apply(tx, unit, deviceId, workerId, ev, now, from);
+        return this.apply(tx, unit, deviceId, workerId, ev, received, from);
       })
       .catch((err: Error) => {
         throw new Error(`event ${ev.i} from ${deviceId} could not be stored: ${err.message}`);
@@ -214,14 +219,14 @@ export class FobIngest {
     return 'ok';
   }
 
-  private async onHeartbeat(deviceId: string, payload: Buffer): Promise<void> {
+  private async onHeartbeat(deviceId: string, payload: Buffer, receivedAt?: number): Promise<void> {
     const parsed = parseHeartbeat(payload);
     if (!parsed.ok) {
       this.reject(deviceId, 'heartbeat_invalid', `heartbeat rejected: ${parsed.error.message}`, { field: parsed.error.field });
       return;
     }
     this.counters.heartbeats++;
-    this.beats.set(deviceId, { at: this.o.clock.now(), battery: parsed.value.b, worn: parsed.value.m === 1 });
+    this.beats.set(deviceId, { at: receivedAt ?? this.o.clock.now(), battery: parsed.value.b, worn: parsed.value.m === 1 });
     if (this.beats.size >= this.o.heartbeatBufferMax) {
       // Back-pressure: this publisher waits for the flush instead of the buffer growing.
       await this.flush();
