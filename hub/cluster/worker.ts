@@ -32,6 +32,11 @@ export interface WorkerOptions {
   log: Logger;
   clock?: Clock;
   id?: string;
+  /**
+   * false: an HTTP node (`lonewatch http`): the dashboard and API, commands to fobs over NATS, and no
+   * share of the stream. Default true.
+   */
+  consume?: boolean;
   /** Extra Hub.start options (tests: dispatch). */
   hub?: Pick<HubOptions, 'dispatch' | 'registerHttp' | 'stopStepMs'>;
 }
@@ -58,6 +63,7 @@ export class ClusterWorker {
 
   private constructor(
     readonly id: string,
+    readonly role: 'worker' | 'http',
     private readonly o: WorkerOptions,
     private readonly log: Logger,
     readonly nc: NatsConnection,
@@ -66,14 +72,15 @@ export class ClusterWorker {
 
   static async start(o: WorkerOptions): Promise<ClusterWorker> {
     const { cluster } = o;
-    const id = o.id ?? nodeId(cluster, 'worker');
-    const log = o.log.child({ node: id, role: 'worker' });
+    const role = o.consume === false ? 'http' : 'worker';
+    const id = o.id ?? nodeId(cluster, role);
+    const log = o.log.child({ node: id, role });
     const nc = await connectNats(cluster, id);
     let hub: Hub | null = null;
     try {
       const jsm = await jetstreamManager(nc);
       await ensureStream(jsm, cluster);
-      await ensureConsumer(jsm, cluster);
+      if (role === 'worker') await ensureConsumer(jsm, cluster);
       // eslint-disable-next-line prefer-const
       let worker: ClusterWorker;
       hub = await Hub.start({
@@ -94,9 +101,14 @@ export class ClusterWorker {
           await o.hub?.registerHttp?.(http, h);
         },
       });
-      worker = new ClusterWorker(id, o, log, nc, hub);
-      await worker.consume();
-      log.info({ http: hub.listeners().http, stream: cluster.stream, consumer: cluster.consumer }, `worker ${id} consuming ${cluster.stream}/${cluster.consumer}; dashboard and API on ${hub.listeners().http ?? hub.listeners().https}`);
+      worker = new ClusterWorker(id, role, o, log, nc, hub);
+      const web = hub.listeners().http ?? hub.listeners().https;
+      if (role === 'worker') {
+        await worker.consume();
+        log.info({ http: web, stream: cluster.stream, consumer: cluster.consumer }, `worker ${id} consuming ${cluster.stream}/${cluster.consumer}; dashboard and API on ${web}`);
+      } else {
+        log.info({ http: web }, `HTTP node ${id}: dashboard and API on ${web}; commands to fobs over NATS`);
+      }
       return worker;
     } catch (err) {
       await hub?.stop().catch(() => undefined);
@@ -158,15 +170,16 @@ export class ClusterWorker {
   }
 
   /** Ready while NATS, JetStream and the store answer. */
-  async ready(): Promise<{ ready: boolean; role: 'worker'; id: string; why?: string }> {
+  async ready(): Promise<{ ready: boolean; role: 'worker' | 'http'; id: string; why?: string }> {
+    const { role, id } = this;
     const js = await jetStreamAnswers(this.nc, this.o.cluster);
-    if (!js.ok) return { ready: false, role: 'worker', id: this.id, why: js.why };
+    if (!js.ok) return { ready: false, role, id, why: js.why };
     try {
       await this.hub.store.read((tx) => tx.getDevice('-'));
     } catch (err) {
-      return { ready: false, role: 'worker', id: this.id, why: `the store does not answer: ${(err as Error).message}` };
+      return { ready: false, role, id, why: `the store does not answer: ${(err as Error).message}` };
     }
-    return { ready: true, role: 'worker', id: this.id };
+    return { ready: true, role, id };
   }
 
   async stop(): Promise<void> {
