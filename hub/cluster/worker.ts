@@ -165,7 +165,10 @@ export class ClusterWorker {
     // The ingest sends the application ack on the next turn of the event loop (after what would be
     // the PUBACK in the single hub): let it go out on this connection before the JetStream ack.
     await new Promise((r) => setImmediate(r));
-    m.ack();
+    // Confirmed by the server (one round trip): a lost ack would only mean one more, deduplicated,
+    // delivery, but the count below then says what JetStream has taken.
+    const confirmed = await m.ackAck().catch(() => false);
+    if (!confirmed) this.log.warn({ deviceId, leaf, seq: m.seq }, 'JetStream did not confirm the ack: the message may come again (it would be deduplicated)');
     this.counters.handled++;
   }
 
