@@ -2,14 +2,13 @@
  * One hub process: the MQTT broker for the fobs, the durable store, the rules runtime, and the HTTP
  * side, wired together. `Hub.start` is what `lonewatch hub` and the tests call.
  */
-import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { ManualClock, systemClock, type Clock } from './clock.js';
 import { createLogger, type Logger } from './logger.js';
 import type { HubConfig } from './config/config-schema.js';
 import { toEscalationPolicy } from './config/config-schema.js';
 import type { Store } from './store/store.js';
-import { SqliteStore } from './store/sqlite-store.js';
+import { openConfiguredStore } from './store/open-store.js';
 import { MqttBroker } from './broker/mqtt-broker.js';
 import { DeviceAuth } from './ingest/device-auth.js';
 import { FobIngest } from './ingest/fob-ingest.js';
@@ -110,8 +109,9 @@ export class Hub implements HubServices {
 
   static async start(opts: HubOptions): Promise<Hub> {
     // A start that fails (a missing secret, a port in use) leaves nothing open behind it: not the
-    // SQLite file the hub opened, nor a listener or notifier link already started.
-    const owned = opts.store ? null : new SqliteStore(join(opts.config.hub.data_dir, 'lonewatch.db'));
+    // store the hub opened (the SQLite file, or PostgreSQL with [store] postgres_url), nor a listener
+    // or notifier link already started.
+    const owned = opts.store ? null : await openConfiguredStore(opts.config);
     const undo: (() => Promise<unknown>)[] = [];
     try {
       return await Hub.open({ ...opts, store: opts.store ?? owned! }, undo);

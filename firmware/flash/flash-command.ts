@@ -8,7 +8,7 @@ import { createInterface, type Interface } from 'node:readline';
 import { defineCommand, UsageError } from '../../bin/command.js';
 import { CONFIG_OPTION, loadConfigOrExit, openStore } from '../../hub/cli/open-store.js';
 import type { HubConfig } from '../../hub/config/config-schema.js';
-import type { SqliteStore } from '../../hub/store/sqlite-store.js';
+import type { Store } from '../../hub/store/store.js';
 import { isValidDeviceId } from '../../shared/protocol-core.js';
 import { DryRunLink, FlashError, SerialLink, listPorts, setDebug, type ConsoleLink } from './espruino-link.js';
 import { CONSOLE_PORT, flashBoard, FIRMWARE_VERSION, type SessionResult } from './flash-session.js';
@@ -182,7 +182,7 @@ export const flashCommand = defineCommand({
     const pinned: PinnedCa | null = rakJobs && caPath ? loadPinnedCa(caPath, config.tls ? [config.tls.cert_file, ...(config.tls.chain_file ? [config.tls.chain_file] : [])] : []) : null;
     if (pinned) out(`RAK5010 over TLS: pinning ${pinned.subject} from ${pinned.path} (${pinned.checked}); on the modem as ${pinned.name}\n`);
     const hubPort = num(values['hub-port'], pinned ? (config.tls?.mqtts_port ?? 8883) : config.mqtt.port, 'hub-port');
-    const store = dryFile ? null : openStore(config);
+    const store = dryFile ? null : await openStore(config);
     const prompt = jobs.length > 1 && !values.yes ? createInterface({ input }) : null;
     const outcomes: Outcome[] = [];
     try {
@@ -295,7 +295,7 @@ interface FlashOpts {
   baud: number;
   timeoutS: number;
   dryFile: string | null;
-  store: SqliteStore | null;
+  store: Store | null;
   force: boolean;
   hubHost: string;
   hubPort: number;
@@ -544,7 +544,7 @@ function tcpReachable(host: string, port: number, ms: number): Promise<boolean> 
   });
 }
 
-async function waitForHello(store: SqliteStore, deviceId: string, before: number, ms: number): Promise<{ firmware: string; board: string | null } | null> {
+async function waitForHello(store: Store, deviceId: string, before: number, ms: number): Promise<{ firmware: string; board: string | null } | null> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     const [count, device] = await store.read(async (tx) => [await tx.countFobEvents(deviceId), await tx.getDevice(deviceId)] as const);

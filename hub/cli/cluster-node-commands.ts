@@ -67,7 +67,8 @@ export const edgeCommand: Command = defineCommand({
     const config = loadConfigOrExit(values.config);
     const cluster = clusterOrExit(config);
     const log = createLogger({ level: config.log.level, pretty: config.log.pretty });
-    const store = openStore(config);
+    // The configured store ([store] postgres_url, else the SQLite file), read only here.
+    const store = await openStore(config);
     return runUntilSignal(log, async () => {
       const edge = await Edge.start({ config, cluster, store, log, ...(values['node-id'] ? { id: values['node-id'] } : {}) });
       return {

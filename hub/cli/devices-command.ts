@@ -24,7 +24,7 @@ export const devicesCommand = defineCommand({
     const [action, id] = positionals;
     if (!action) throw new UsageError('say what to do: add, list, revoke or assign');
     const config = loadConfigOrExit(values.config);
-    const store = openStore(config);
+    const store = await openStore(config);
     try {
       switch (action) {
         case 'add': {

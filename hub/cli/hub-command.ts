@@ -5,6 +5,7 @@ import { Hub, reachProblemsWith, StartRefused } from '../hub.js';
 import { TlsMaterialError } from '../tls/tls-material.js';
 import { contactFromConfig } from '../admin/admin-service.js';
 import { CONFIG_OPTION, loadConfigOrExit, openStore } from './open-store.js';
+import { PostgresStoreError } from '../store/postgres-store.js';
 
 export const hubCommand = defineCommand({
   name: 'hub',
@@ -24,7 +25,7 @@ export const hubCommand = defineCommand({
     const config = loadConfigOrExit(values.config);
     if (values.drill) config.hub.drill = true;
     if (values.check) {
-      const store = openStore(config);
+      const store = await openStore(config);
       try {
         // The contacts the hub would hold: those in the database, and the config's on top (nothing is written).
         const contacts = new Map((await store.read((tx) => tx.listContacts())).map((c) => [c.id, c]));
@@ -67,6 +68,10 @@ export const hubCommand = defineCommand({
       }
       if (err instanceof StartRefused) {
         process.stderr.write(`lonewatch: ${err.message}\n`);
+        return 1;
+      }
+      if (err instanceof PostgresStoreError) {
+        process.stderr.write(`lonewatch: ${err.message}; nothing was started.\n`);
         return 1;
       }
       throw err;

@@ -1,9 +1,10 @@
 // The admin commands work on the hub's database directly (SQLite in WAL mode allows this while the
-// hub runs); they read the same config file to find it.
-import { join } from 'node:path';
+// hub runs; PostgreSQL is shared by design); they read the same config file to find it.
 import { loadConfig, ConfigError } from '../config/load-config.js';
 import type { HubConfig } from '../config/config-schema.js';
-import { SqliteStore } from '../store/sqlite-store.js';
+import type { Store } from '../store/store.js';
+import { openConfiguredStore } from '../store/open-store.js';
+import { PostgresStoreError } from '../store/postgres-store.js';
 
 export const CONFIG_OPTION = {
   config: { type: 'string' as const, short: 'c', placeholder: 'file', description: 'config file (default: ./lonewatch.toml if present)' },
@@ -21,6 +22,15 @@ export function loadConfigOrExit(file: string | undefined): HubConfig {
   }
 }
 
-export function openStore(config: HubConfig): SqliteStore {
-  return new SqliteStore(join(config.hub.data_dir, 'lonewatch.db'));
+/** The configured store; a PostgreSQL store that cannot be opened ends the command with exit code 1 and why. */
+export async function openStore(config: HubConfig): Promise<Store> {
+  try {
+    return await openConfiguredStore(config);
+  } catch (err) {
+    if (err instanceof PostgresStoreError) {
+      process.stderr.write(`lonewatch: ${err.message}; nothing was changed.\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
 }

@@ -47,7 +47,7 @@ export const usersCommand = defineCommand({
     const [action, username] = positionals;
     if (!action) throw new UsageError('say what to do: add, list, password, sign-out, disable or enable');
     const config = loadConfigOrExit(values.config);
-    const store = openStore(config);
+    const store = await openStore(config);
     const actor = 'cli';
     try {
       switch (action) {

@@ -33,7 +33,7 @@ export const visitsCommand = defineCommand({
       }
       // All or nothing, as the help says (issue 15 item 9): importVisitRows checks every line in one
       // transaction and rolls the whole file back if any is refused.
-      const store = openStore(config);
+      const store = await openStore(config);
       let result;
       try {
         result = await importVisitRows(store, rows, { onBreach: config.rules.visit_policy_breach, trainingValidYears: config.rules.training_valid_years }, file);
@@ -51,7 +51,7 @@ export const visitsCommand = defineCommand({
       return 0;
     }
     if (action === 'list') {
-      const store = openStore(config);
+      const store = await openStore(config);
       try {
         const workers = values.worker ? [values.worker] : (await store.read((tx) => tx.listWorkers())).map((w) => w.id);
         const now = Date.now();

@@ -21,7 +21,7 @@ export const workersCommand = defineCommand({
   async run(values, positionals) {
     const [action, id] = positionals;
     const config = loadConfigOrExit(values.config);
-    const store = openStore(config);
+    const store = await openStore(config);
     try {
       if (action === 'add') {
         if (!id || !/^[A-Za-z0-9_.-]{1,64}$/.test(id)) throw new UsageError('workers add needs an id of letters, digits, _ . -');

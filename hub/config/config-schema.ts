@@ -162,6 +162,29 @@ const clusterSchema = z
   })
   .optional();
 
+/**
+ * Where the hub keeps its state (issue 19). Without postgres_url: the embedded SQLite file in
+ * [hub] data_dir (the single process, `npm start`). With it: PostgreSQL, which a cluster of hubs
+ * shares. Only the form is checked here; the server is reached (and its schema migrated) at start-up.
+ */
+const postgresUrl = z.string().refine(
+  (v) => {
+    try {
+      const u = new URL(v);
+      return (u.protocol === 'postgres:' || u.protocol === 'postgresql:') && u.hostname !== '';
+    } catch {
+      return false;
+    }
+  },
+  { error: 'must be a PostgreSQL URL: postgres://user@host:5432/database (the password can come from PGPASSWORD instead)' },
+);
+
+const storeSchema = z
+  .strictObject({
+    postgres_url: postgresUrl.optional(),
+  })
+  .prefault({});
+
 export const hubConfigSchema = z
   .strictObject({
     hub: z
@@ -257,6 +280,7 @@ export const hubConfigSchema = z
     notifiers: notifiersSchema,
     tls: tlsSchema,
     cluster: clusterSchema,
+    store: storeSchema,
   });
 
 /**

@@ -1,0 +1,791 @@
+/**
+ * The Store on PostgreSQL (issue 19), for a cluster of hubs sharing one database; the embedded
+ * single process keeps SQLite (sqlite-store.ts). Same interface, same semantics, held to the same
+ * contract suite (test/store/store-contract.ts):
+ *
+ * - `transaction` runs BEGIN ISOLATION LEVEL SERIALIZABLE ... COMMIT on one pooled connection. Within
+ *   one Store instance transactions run one at a time (as on SQLite), so a hub never conflicts with
+ *   itself; against other processes SERIALIZABLE gives what SQLite's single writer gives (no lost
+ *   update, no write skew), and a transaction that PostgreSQL aborts for that (SQLSTATE 40001
+ *   serialization_failure, 40P01 deadlock_detected; PostgreSQL §13.2.3 "applications using this level
+ *   must be prepared to retry transactions due to serialization failures") is run again from the
+ *   start, at most MAX_ATTEMPTS times. The callback may therefore run more than once: it must not do
+ *   anything outside the StoreTx that cannot be repeated.
+ * - `read` is a REPEATABLE READ READ ONLY transaction: one snapshot for the whole callback.
+ * - Leased due work: `claimDue` is one `UPDATE ... FROM (SELECT ... FOR UPDATE SKIP LOCKED)`
+ *   statement, so two claimers never take the same row and neither waits for the other.
+ * - The change feed: `appendChange` holds the changes until the transaction's end, then inserts them
+ *   under a transaction-level advisory lock just before COMMIT and sends `NOTIFY lw_changes`, which
+ *   PostgreSQL delivers only if and when the transaction commits (§NOTIFY). Holding the lock from the
+ *   insert to the commit makes seqs commit in order (a reader never skips a seq that commits late).
+ */
+import pg from 'pg';
+import { randomUUID } from 'node:crypto';
+import { drillPairingProblem } from '../rules/drill.js';
+import type {
+  AuditEntry,
+  AlarmFilter,
+  ChangeFeedStore,
+  ChangeFeedTx,
+  ChangeRecord,
+  ClaimedWork,
+  Deadline,
+  DueWorkKind,
+  DueWorkStore,
+  DueWorkTx,
+  Store,
+  StoreTx,
+} from './store.js';
+import type { AlarmRecord, NoticeRecord, PendingEffect } from './store-types.js';
+import type { CheckinState } from '../rules/checkin-engine.js';
+import type { DeviceHealthState } from '../rules/device-health-engine.js';
+import { POSTGRES_MIGRATIONS, POSTGRES_SCHEMA_VERSION } from './postgres-schema.js';
+import {
+  alarmDueAt,
+  alarmFromRow,
+  auditFromRow,
+  changeFromRow,
+  claimedFromRow,
+  contactFromRow,
+  deviceFromRow,
+  noticeFromRow,
+  partialUpdate,
+  sessionFromRow,
+  timelineFromRow,
+  tokenFromRow,
+  userFromRow,
+  visitFromRow,
+  workerFromRow,
+  DEVICE_COLUMNS,
+  NOTICE_COLUMNS,
+  TOKEN_COLUMNS,
+  USER_COLUMNS,
+  VISIT_COLUMNS,
+  type Row,
+} from './postgres-rows.js';
+
+/** The channel other nodes LISTEN on to hear of new changes; the payload is the last seq committed. */
+export const CHANGE_CHANNEL = 'lw_changes';
+/** Advisory lock keys (pg_advisory_*): any 64-bit number this schema owns. 0x4c57 is "LW". */
+const MIGRATION_LOCK = 0x4c57_0001;
+const CHANGE_LOCK = 0x4c57_0002;
+const MAX_ATTEMPTS = 10;
+
+export type PgTx = StoreTx & DueWorkTx & ChangeFeedTx;
+
+/** A PostgreSQL store problem a person can act on (the message says what to do). */
+export class PostgresStoreError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'PostgresStoreError';
+  }
+}
+
+/** A transaction that kept conflicting with other processes and was given up (nothing of it was kept). */
+export class StoreConflictError extends PostgresStoreError {
+  constructor(attempts: number, cause: unknown) {
+    super(`a store transaction conflicted with other hubs ${attempts} times in a row and was not committed (nothing of it was kept): try again`, { cause });
+    this.name = 'StoreConflictError';
+  }
+}
+
+const RETRYABLE = new Set(['40001', '40P01']);
+const isRetryable = (err: unknown): boolean => typeof err === 'object' && err !== null && RETRYABLE.has(String((err as { code?: unknown }).code));
+
+/** The host:port of a URL without its password, for messages and logs. */
+export function describePostgresUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}:${u.port || 5432}${u.pathname}`;
+  } catch {
+    return '(an unparsable URL)';
+  }
+}
+
+/** A FIFO lock: this instance's write transactions run one after another, as on SQLite. */
+class AsyncLock {
+  private tail: Promise<void> = Promise.resolve();
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(fn);
+    this.tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
+  }
+}
+
+type Q = pg.PoolClient | pg.Pool;
+
+const WRITE_METHOD = /^(insert|update|upsert|put|add|append|delete|assign|schedule|complete)/;
+
+export interface PostgresStoreOptions {
+  /** Most pooled connections (default 10): one for the write transaction, the rest for reads and claims. */
+  poolMax?: number;
+  /** A name for this instance in store_writes (default a random id). */
+  writerId?: string;
+}
+
+export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore {
+  private readonly lock = new AsyncLock();
+  private closed = false;
+
+  private constructor(
+    readonly pool: pg.Pool,
+    readonly where: string,
+    private readonly writerId: string,
+  ) {}
+
+  /** Connects, creates or migrates the schema, and returns the store; throws PostgresStoreError saying what to fix. */
+  static async open(url: string, opts: PostgresStoreOptions = {}): Promise<PostgresStore> {
+    const where = describePostgresUrl(url);
+    const pool = new pg.Pool({ connectionString: url, max: opts.poolMax ?? 10 });
+    // An idle pooled connection that the server drops (a restart) must not crash the hub: the next
+    // query gets a new connection and its own error.
+    pool.on('error', () => undefined);
+    const store = new PostgresStore(pool, where, opts.writerId ?? randomUUID());
+    try {
+      await store.migrate();
+    } catch (err) {
+      await pool.end().catch(() => undefined);
+      if (err instanceof PostgresStoreError) throw err;
+      throw new PostgresStoreError(`cannot open the PostgreSQL store at ${where} (store.postgres_url): ${(err as Error).message}`, { cause: err });
+    }
+    return store;
+  }
+
+  private async migrate(): Promise<void> {
+    const client = await this.pool.connect();
+    try {
+      // Two hubs starting together: one migrates, the other waits and then finds it done.
+      await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+      try {
+        await client.query('CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)');
+        const r = await client.query<{ version: number }>('SELECT version FROM schema_version');
+        const current = r.rows.length ? Number(r.rows[0]!.version) : 0;
+        if (current > POSTGRES_SCHEMA_VERSION) {
+          throw new PostgresStoreError(`database ${this.where} has schema version ${current}, newer than this hub (${POSTGRES_SCHEMA_VERSION}): upgrade the hub`);
+        }
+        // Each step runs in one transaction with its version bump: a crash mid-way leaves the old version.
+        for (let version = current; version < POSTGRES_SCHEMA_VERSION; ) {
+          const step = POSTGRES_MIGRATIONS[version];
+          if (!step) throw new PostgresStoreError(`database ${this.where} has schema version ${version}, which this hub cannot migrate`);
+          await client.query('BEGIN');
+          try {
+            await client.query(step.sql);
+            await client.query('DELETE FROM schema_version');
+            await client.query('INSERT INTO schema_version (version) VALUES ($1)', [step.to]);
+            await client.query('COMMIT');
+          } catch (err) {
+            await client.query('ROLLBACK').catch(() => undefined);
+            throw err;
+          }
+          version = step.to;
+        }
+      } finally {
+        await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
+      }
+    } finally {
+      client.release();
+    }
+  }
+
+  /** The schema version in the database (for tests and `lonewatch` diagnostics). */
+  async schemaVersion(): Promise<number> {
+    const r = await this.pool.query<{ version: number }>('SELECT version FROM schema_version');
+    return r.rows.length ? Number(r.rows[0]!.version) : 0;
+  }
+
+  transaction<T>(fn: (tx: PgTx) => Promise<T>): Promise<T> {
+    return this.lock.run(() => this.runTransaction(fn));
+  }
+
+  private async runTransaction<T>(fn: (tx: PgTx) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.connect();
+      const changes: Omit<ChangeRecord, 'seq'>[] = [];
+      const state = { wrote: false };
+      try {
+        await client.query('BEGIN ISOLATION LEVEL SERIALIZABLE');
+        const result = await fn(this.makeTx(client, changes, state, false));
+        if (changes.length > 0) await this.insertChanges(client, changes);
+        if (state.wrote || changes.length > 0) {
+          await client.query(
+            `INSERT INTO store_writes (writer, n) VALUES ($1, nextval('store_write_seq'))
+             ON CONFLICT (writer) DO UPDATE SET n = excluded.n`,
+            [this.writerId],
+          );
+        }
+        await client.query('COMMIT');
+        client.release();
+        return result;
+      } catch (err) {
+        const rolledBack = await client.query('ROLLBACK').then(
+          () => true,
+          () => false,
+        );
+        // A connection that cannot even roll back is broken: the pool drops it instead of reusing it.
+        client.release(rolledBack ? undefined : (err as Error));
+        if (isRetryable(err)) {
+          if (attempt >= MAX_ATTEMPTS) throw new StoreConflictError(attempt, err);
+          // A short random pause so two conflicting hubs do not collide again in step.
+          await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
+          continue;
+        }
+        throw err;
+      }
+    }
+  }
+
+  async read<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+    const client = await this.connect();
+    try {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const result = await fn(this.makeTx(client, [], { wrote: false }, true));
+      await client.query('COMMIT');
+      client.release();
+      return result;
+    } catch (err) {
+      const rolledBack = await client.query('ROLLBACK').then(
+        () => true,
+        () => false,
+      );
+      client.release(rolledBack ? undefined : (err as Error));
+      throw err;
+    }
+  }
+
+  private async connect(): Promise<pg.PoolClient> {
+    if (this.closed) throw new PostgresStoreError('the PostgreSQL store is closed');
+    try {
+      return await this.pool.connect();
+    } catch (err) {
+      throw new PostgresStoreError(`cannot reach PostgreSQL at ${this.where} (store.postgres_url): ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /** Seqs are taken under the lock, which is held to COMMIT: seq order is commit order. */
+  private async insertChanges(client: pg.PoolClient, changes: Omit<ChangeRecord, 'seq'>[]): Promise<void> {
+    await client.query('SELECT pg_advisory_xact_lock($1)', [CHANGE_LOCK]);
+    const r = await client.query<{ seq: string }>(
+      `INSERT INTO changes (at, topic, alarm_id, detail)
+       SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::jsonb[])
+       RETURNING seq`,
+      [changes.map((c) => c.at), changes.map((c) => c.topic), changes.map((c) => c.alarmId), changes.map((c) => JSON.stringify(c.detail ?? {}))],
+    );
+    const last = Math.max(...r.rows.map((x) => Number(x.seq)));
+    await client.query(`SELECT pg_notify($1, $2)`, [CHANGE_CHANNEL, String(last)]);
+  }
+
+  private makeTx(client: pg.PoolClient, changes: Omit<ChangeRecord, 'seq'>[], state: { wrote: boolean }, readOnly: boolean): PgTx {
+    const q = async (sql: string, values: unknown[] = []): Promise<Row[]> => (await client.query(sql, values)).rows as Row[];
+    const one = async (sql: string, values: unknown[] = []): Promise<Row | null> => (await q(sql, values))[0] ?? null;
+    const exec = async (sql: string, values: unknown[] = []): Promise<number> => (await client.query(sql, values)).rowCount ?? 0;
+    const alarmValues = (a: AlarmRecord) => [
+      a.id, a.kind, a.state, a.priority, a.workerId, a.deviceId, a.visitRef, a.sourceEventId, a.reason, a.raisedAt,
+      a.acknowledgedAt, a.acknowledgedBy, a.closedAt, a.closedBy, a.drill, JSON.stringify(a.policy), a.level, a.round,
+      a.nextStepAt, a.reAlertAt, a.policeAt, a.lastSightingAt, alarmDueAt(a), a.stale === true, a.outcome ?? null, a.workerCancelledAt ?? null,
+    ];
+    const tx: PgTx = {
+      getDevice: async (id) => {
+        const r = await one('SELECT * FROM devices WHERE id = $1', [id]);
+        return r ? deviceFromRow(r) : null;
+      },
+      insertDevice: async (d) => {
+        // The last line of defence under the CLI and the API (issue 16): a drill fob of a real worker.
+        const drill = drillPairingProblem(d.id, d.workerId);
+        if (drill) throw new Error(drill);
+        await exec(
+          `INSERT INTO devices (id, worker_id, board, secret_hash, created_at, revoked_at, last_seen_at, battery, online, firmware)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+          [d.id, d.workerId, d.board, d.secretHash, d.createdAt, d.revokedAt, d.lastSeenAt, d.battery, d.online, d.firmware],
+        );
+      },
+      updateDevice: async (id, changes) => {
+        if (changes.workerId !== undefined) {
+          const drill = drillPairingProblem(id, changes.workerId);
+          if (drill) throw new Error(drill);
+        }
+        const u = partialUpdate('devices', 'id', id, changes, DEVICE_COLUMNS);
+        if (u) await exec(u.sql, u.values);
+      },
+      listDevices: async () => (await q('SELECT * FROM devices ORDER BY id COLLATE "C"')).map(deviceFromRow),
+      getWorker: async (id) => {
+        const r = await one('SELECT * FROM workers WHERE id = $1', [id]);
+        return r ? workerFromRow(r) : null;
+      },
+      upsertWorker: async (w) => {
+        await exec(
+          `INSERT INTO workers (id, name, phone, home_address, medical_notes, car, emergency_contacts, buddy_id, line_manager_id, training_date, new_starter, description)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+           ON CONFLICT (id) DO UPDATE SET name=excluded.name, phone=excluded.phone, home_address=excluded.home_address,
+             medical_notes=excluded.medical_notes, car=excluded.car, emergency_contacts=excluded.emergency_contacts,
+             buddy_id=excluded.buddy_id, line_manager_id=excluded.line_manager_id, training_date=excluded.training_date,
+             new_starter=excluded.new_starter, description=excluded.description`,
+          [w.id, w.name, w.phone, w.homeAddress, w.medicalNotes, w.car, w.emergencyContacts, w.buddyId, w.lineManagerId, w.trainingDate, w.newStarter, w.description ?? null],
+        );
+      },
+      // COLLATE "C": byte order, as SQLite's BINARY collation sorts, whatever the database's locale.
+      listWorkers: async () => (await q('SELECT * FROM workers ORDER BY name COLLATE "C"')).map(workerFromRow),
+      getContact: async (id) => {
+        const r = await one('SELECT * FROM contacts WHERE id = $1', [id]);
+        return r ? contactFromRow(r) : null;
+      },
+      upsertContact: async (c) => {
+        await exec(
+          `INSERT INTO contacts (id, name, role, email, phone) VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (id) DO UPDATE SET name=excluded.name, role=excluded.role, email=excluded.email, phone=excluded.phone`,
+          [c.id, c.name, c.role, c.email, c.phone],
+        );
+      },
+      listContacts: async () => (await q('SELECT * FROM contacts ORDER BY role COLLATE "C", name COLLATE "C"')).map(contactFromRow),
+      insertVisit: async (v) => {
+        await exec(
+          `INSERT INTO visits (id, worker_id, ref, scheduled_start, expected_end, risk_category, rag, checkin_interval_min, next_location,
+             second_worker_id, status, started_at, ended_at, unplanned, policy_flags, contact_name, contact_phone)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb, $16, $17)`,
+          [v.id, v.workerId, v.ref, v.scheduledStart, v.expectedEnd, v.riskCategory, v.rag, v.checkinIntervalMin, v.nextLocation,
+            v.secondWorkerId, v.status, v.startedAt, v.endedAt, v.unplanned, JSON.stringify(v.policyFlags), v.contactName ?? null, v.contactPhone ?? null],
+        );
+      },
+      updateVisit: async (id, changes) => {
+        const u = partialUpdate('visits', 'id', id, changes, VISIT_COLUMNS);
+        if (u) await exec(u.sql, u.values);
+      },
+      getVisit: async (id) => {
+        const r = await one('SELECT * FROM visits WHERE id = $1', [id]);
+        return r ? visitFromRow(r) : null;
+      },
+      listVisits: async (workerId, from, to) =>
+        (await q('SELECT * FROM visits WHERE worker_id = $1 AND scheduled_start >= $2 AND scheduled_start < $3 ORDER BY scheduled_start', [workerId, from, to])).map(visitFromRow),
+      insertFobEvent: async (e) =>
+        (await exec(
+          `INSERT INTO fob_events (device_id, event_id, kind, received_at, event_at, payload) VALUES ($1, $2, $3, $4, $5, $6)
+           ON CONFLICT (device_id, event_id) DO NOTHING`,
+          [e.deviceId, e.eventId, e.kind, e.receivedAt, e.eventAt, e.payload],
+        )) === 1,
+      countFobEvents: async (deviceId) => Number((await one('SELECT COUNT(*) AS n FROM fob_events WHERE device_id = $1', [deviceId]))!.n),
+      insertAlarm: async (a) => {
+        await exec(
+          `INSERT INTO alarms (id, kind, state, priority, worker_id, device_id, visit_ref, source_event_id, reason, raised_at,
+             acknowledged_at, acknowledged_by, closed_at, closed_by, drill, policy, level, round, next_step_at, re_alert_at, police_at,
+             last_sighting_at, due_at, stale, outcome, worker_cancelled_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16::jsonb, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)`,
+          alarmValues(a),
+        );
+      },
+      updateAlarm: async (a) => {
+        // The same columns the SQLite store updates: kind, worker, device, source, reason, raised_at,
+        // drill, policy and stale are fixed when the alarm is raised.
+        const v = alarmValues(a);
+        await exec(
+          `UPDATE alarms SET state=$2, priority=$3, visit_ref=$4, acknowledged_at=$5, acknowledged_by=$6, closed_at=$7, closed_by=$8,
+             level=$9, round=$10, next_step_at=$11, re_alert_at=$12, police_at=$13, last_sighting_at=$14, due_at=$15,
+             outcome=$16, worker_cancelled_at=$17
+           WHERE id=$1`,
+          [v[0], v[2], v[3], v[6], v[10], v[11], v[12], v[13], v[16], v[17], v[18], v[19], v[20], v[21], v[22], v[24], v[25]],
+        );
+      },
+      getAlarm: async (id) => {
+        const r = await one('SELECT * FROM alarms WHERE id = $1', [id]);
+        return r ? alarmFromRow(r) : null;
+      },
+      findAlarmBySource: async (deviceId, eventId) => {
+        const r = await one('SELECT * FROM alarms WHERE device_id = $1 AND source_event_id = $2', [deviceId, eventId]);
+        return r ? alarmFromRow(r) : null;
+      },
+      listAlarms: async (f: AlarmFilter) => {
+        const where: string[] = [];
+        const args: unknown[] = [];
+        if (f.open !== undefined) where.push(f.open ? "state IN ('raised','notifying','acknowledged','exhausted')" : "state IN ('resolved','cancelled')");
+        if (f.workerId) {
+          args.push(f.workerId);
+          where.push(`worker_id = $${args.length}`);
+        }
+        if (f.deviceId) {
+          args.push(f.deviceId);
+          where.push(`device_id = $${args.length}`);
+        }
+        if (f.kind) {
+          args.push(f.kind);
+          where.push(`kind = $${args.length}`);
+        }
+        args.push(f.limit ?? 1000);
+        const sql = `SELECT * FROM alarms ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY raised_at DESC LIMIT $${args.length}`;
+        return (await q(sql, args)).map(alarmFromRow);
+      },
+      appendTimeline: async (alarmId, entries) => {
+        if (entries.length === 0) return;
+        // One statement; WITH ORDINALITY keeps the entries' order in their seqs.
+        await exec(
+          `INSERT INTO alarm_timeline (alarm_id, at, type, actor, detail)
+           SELECT $1::text, e.at, e.type, e.actor, e.detail
+           FROM unnest($2::bigint[], $3::text[], $4::text[], $5::jsonb[]) WITH ORDINALITY AS e(at, type, actor, detail, n) ORDER BY e.n`,
+          [alarmId, entries.map((e) => e.at), entries.map((e) => e.type), entries.map((e) => e.actor), entries.map((e) => JSON.stringify(e.detail))],
+        );
+      },
+      getTimeline: async (alarmId) => (await q('SELECT * FROM alarm_timeline WHERE alarm_id = $1 ORDER BY seq', [alarmId])).map(timelineFromRow),
+      getCheckinState: async (workerId) => {
+        const r = await one('SELECT state FROM worker_state WHERE worker_id = $1', [workerId]);
+        return r ? (r.state as CheckinState) : null;
+      },
+      putCheckinState: async (s, dueAt) => {
+        await exec(
+          `INSERT INTO worker_state (worker_id, state, due_at) VALUES ($1, $2::jsonb, $3)
+           ON CONFLICT (worker_id) DO UPDATE SET state=excluded.state, due_at=excluded.due_at`,
+          [s.workerId, JSON.stringify(s), dueAt],
+        );
+      },
+      getDeviceHealth: async (deviceId) => {
+        const r = await one('SELECT state FROM device_health WHERE device_id = $1', [deviceId]);
+        return r ? (r.state as DeviceHealthState) : null;
+      },
+      putDeviceHealth: async (s, dueAt) => {
+        await exec(
+          `INSERT INTO device_health (device_id, state, due_at) VALUES ($1, $2::jsonb, $3)
+           ON CONFLICT (device_id) DO UPDATE SET state=excluded.state, due_at=excluded.due_at`,
+          [s.deviceId, JSON.stringify(s), dueAt],
+        );
+      },
+      addEffects: async (effects) => {
+        if (effects.length === 0) return [];
+        const rows = await q(
+          `INSERT INTO pending_effects (effect) SELECT e FROM unnest($1::jsonb[]) WITH ORDINALITY AS u(e, n) ORDER BY u.n RETURNING id`,
+          [effects.map((e) => JSON.stringify(e))],
+        );
+        return rows.map((r) => Number(r.id)).sort((a, b) => a - b);
+      },
+      insertNotice: async (n: NoticeRecord) =>
+        (await exec(
+          `INSERT INTO notices (id, alarm_id, channel, level, event, parent_id, via, once_key, request, tried, state, outcome, ref,
+             attempts, fallback_pos, first_attempt_at, next_attempt_at, created_at, finished_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+           ON CONFLICT DO NOTHING`,
+          [n.id, n.alarmId, n.channel, n.level, n.event, n.parentId, n.via, n.onceKey, JSON.stringify(n.request ?? null), JSON.stringify(n.tried),
+            n.state, n.outcome, n.ref, n.attempts, n.fallbackPos, n.firstAttemptAt, n.nextAttemptAt, n.createdAt, n.finishedAt],
+        )) > 0,
+      updateNotice: async (id, changes) => {
+        const u = partialUpdate('notices', 'id', id, changes, NOTICE_COLUMNS);
+        if (u) await exec(u.sql, u.values);
+      },
+      getNotice: async (id) => {
+        const r = await one('SELECT * FROM notices WHERE id = $1', [id]);
+        return r ? noticeFromRow(r) : null;
+      },
+      getNoticeByOnceKey: async (key) => {
+        const r = await one('SELECT * FROM notices WHERE once_key = $1', [key]);
+        return r ? noticeFromRow(r) : null;
+      },
+      listNotices: async (alarmId) => (await q('SELECT * FROM notices WHERE alarm_id = $1 ORDER BY created_at, row_no', [alarmId])).map(noticeFromRow),
+      listNoticeChildren: async (parentId) => (await q('SELECT * FROM notices WHERE parent_id = $1 ORDER BY row_no', [parentId])).map(noticeFromRow),
+      assignNoticeRef: async (id, ref) => {
+        await exec('UPDATE notices SET ref = $1, ref_order = (SELECT COALESCE(MAX(ref_order), 0) + 1 FROM notices) WHERE id = $2', [ref, id]);
+      },
+      lastNoticeRef: async (channel) => {
+        // NULLS LAST: SQLite sorts NULL below every value, so DESC puts it last; PostgreSQL's default is the opposite.
+        const r = await one(
+          `SELECT ref FROM notices WHERE channel = $1 AND ref IS NOT NULL AND (ref_order IS NOT NULL OR state = 'done')
+           ORDER BY ref_order IS NULL, ref_order DESC NULLS LAST, finished_at DESC NULLS LAST, row_no DESC LIMIT 1`,
+          [channel],
+        );
+        return r ? String(r.ref) : null;
+      },
+      findNoticeByRef: async (channel, ref) => {
+        const r = await one('SELECT * FROM notices WHERE channel = $1 AND ref = $2 ORDER BY created_at DESC, row_no DESC LIMIT 1', [channel, ref]);
+        return r ? noticeFromRow(r) : null;
+      },
+      appendAudit: async (e: AuditEntry) => {
+        await exec('INSERT INTO audit_log (at, actor, action, subject, detail) VALUES ($1, $2, $3, $4, $5::jsonb)', [e.at, e.actor, e.action, e.subject, JSON.stringify(e.detail)]);
+      },
+      getUser: async (username) => {
+        const r = await one('SELECT * FROM users WHERE username = $1', [username]);
+        return r ? userFromRow(r) : null;
+      },
+      insertUser: async (u) => {
+        await exec(
+          'INSERT INTO users (username, name, role, password_hash, created_at, disabled_at, worker_id) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+          [u.username, u.name, u.role, u.passwordHash, u.createdAt, u.disabledAt, u.workerId],
+        );
+      },
+      updateUser: async (username, changes) => {
+        const u = partialUpdate('users', 'username', username, changes, USER_COLUMNS);
+        if (u) await exec(u.sql, u.values);
+      },
+      listUsers: async () => (await q('SELECT * FROM users ORDER BY username COLLATE "C"')).map(userFromRow),
+      insertSession: async (s) => {
+        await exec('INSERT INTO sessions (id_hash, username, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)', [s.idHash, s.username, s.csrf, s.createdAt, s.expiresAt]);
+      },
+      getSession: async (idHash) => {
+        const r = await one('SELECT * FROM sessions WHERE id_hash = $1', [idHash]);
+        return r ? sessionFromRow(r) : null;
+      },
+      deleteSession: async (idHash) => {
+        await exec('DELETE FROM sessions WHERE id_hash = $1', [idHash]);
+      },
+      deleteExpiredSessions: async (now) => exec('DELETE FROM sessions WHERE expires_at < $1', [now]),
+      deleteUserSessions: async (username) => exec('DELETE FROM sessions WHERE username = $1', [username]),
+      countUserSessions: async (username, now) => Number((await one('SELECT COUNT(*) AS n FROM sessions WHERE username = $1 AND expires_at >= $2', [username, now]))!.n),
+      insertApiToken: async (t) => {
+        await exec(
+          `INSERT INTO api_tokens (id, name, role, token_hash, created_by, created_at, revoked_at, last_used_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+          [t.id, t.name, t.role, t.tokenHash, t.createdBy, t.createdAt, t.revokedAt, t.lastUsedAt],
+        );
+      },
+      getApiTokenByHash: async (tokenHash) => {
+        const r = await one('SELECT * FROM api_tokens WHERE token_hash = $1', [tokenHash]);
+        return r ? tokenFromRow(r) : null;
+      },
+      updateApiToken: async (id, changes) => {
+        const u = partialUpdate('api_tokens', 'id', id, changes, TOKEN_COLUMNS);
+        if (u) await exec(u.sql, u.values);
+      },
+      listApiTokens: async () => (await q('SELECT * FROM api_tokens ORDER BY created_at')).map(tokenFromRow),
+      // leased due work, written with the state it belongs to
+      scheduleWork: async (kind, key, dueAt, payload) => scheduleWork(client, kind, key, dueAt, payload),
+      completeWork: async (work) => completeClaim(client, work),
+      // the change feed: inserted at the transaction's end (see insertChanges)
+      appendChange: async (change) => {
+        if (readOnly) throw new PostgresStoreError('appendChange inside store.read: changes are written in a transaction');
+        changes.push(change);
+      },
+    };
+    // Any write marks the transaction, for externalChangeCounter (store_writes).
+    for (const name of Object.keys(tx) as (keyof PgTx)[]) {
+      if (!WRITE_METHOD.test(name) || name === 'appendChange') continue;
+      const fn = tx[name] as (...args: unknown[]) => Promise<unknown>;
+      (tx as unknown as Record<string, unknown>)[name] = (...args: unknown[]) => {
+        state.wrote = true;
+        return fn(...args);
+      };
+    }
+    return tx;
+  }
+
+  /**
+   * A write statement of its own (heartbeats, claims, completions): under this instance's write lock,
+   * as on SQLite, because a statement of ours updating a row that our own SERIALIZABLE transaction
+   * also touches would abort that transaction (40001) and make it run twice.
+   */
+  private writeStatement<T>(fn: (q: Q) => Promise<T>): Promise<T> {
+    return this.lock.run(() => this.withRetry(fn));
+  }
+
+  /** A statement of its own, retried if PostgreSQL aborts it for a deadlock or a serialization failure. */
+  private async withRetry<T>(fn: (q: Q) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      if (this.closed) throw new PostgresStoreError('the PostgreSQL store is closed');
+      try {
+        return await fn(this.pool);
+      } catch (err) {
+        if (isRetryable(err) && attempt < MAX_ATTEMPTS) continue;
+        if (isRetryable(err)) throw new StoreConflictError(attempt, err);
+        throw err;
+      }
+    }
+  }
+
+  async listDeadlines(): Promise<Deadline[]> {
+    const r = await this.withRetry((q) =>
+      q.query(
+        `SELECT 'alarm' AS kind, id, due_at FROM alarms WHERE due_at IS NOT NULL
+         UNION ALL SELECT 'worker', worker_id, due_at FROM worker_state WHERE due_at IS NOT NULL
+         UNION ALL SELECT 'device', device_id, due_at FROM device_health WHERE due_at IS NOT NULL`,
+      ),
+    );
+    return (r.rows as Row[]).map((x) => ({ kind: x.kind as Deadline['kind'], id: String(x.id), dueAt: Number(x.due_at) }));
+  }
+
+  async pendingEffects(): Promise<PendingEffect[]> {
+    const r = await this.withRetry((q) => q.query('SELECT id, effect FROM pending_effects ORDER BY id'));
+    return (r.rows as Row[]).map((x) => ({ id: Number(x.id), effect: x.effect }));
+  }
+
+  async completeEffect(id: number): Promise<void> {
+    await this.writeStatement((q) => q.query('DELETE FROM pending_effects WHERE id = $1', [id]));
+  }
+
+  async unfinishedNotices(): Promise<NoticeRecord[]> {
+    const r = await this.withRetry((q) => q.query("SELECT * FROM notices WHERE state <> 'done' ORDER BY created_at, row_no"));
+    return (r.rows as Row[]).map(noticeFromRow);
+  }
+
+  async pruneNotices(closedBefore: number): Promise<number> {
+    // Keeps, per channel, the row lastNoticeRef reads (same conditions and order).
+    const r = await this.writeStatement((q) =>
+      q.query(
+        `DELETE FROM notices WHERE state = 'done'
+           AND alarm_id IN (SELECT id FROM alarms WHERE closed_at IS NOT NULL AND closed_at < $1)
+           AND id NOT IN (
+             SELECT keep FROM (
+               SELECT (SELECT x.id FROM notices x WHERE x.channel = c.channel AND x.ref IS NOT NULL AND (x.ref_order IS NOT NULL OR x.state = 'done')
+                       ORDER BY x.ref_order IS NULL, x.ref_order DESC NULLS LAST, x.finished_at DESC NULLS LAST, x.row_no DESC LIMIT 1) AS keep
+               FROM (SELECT DISTINCT channel FROM notices) c) k
+             WHERE keep IS NOT NULL)`,
+        [closedBefore],
+      ),
+    );
+    return r.rowCount ?? 0;
+  }
+
+  async recordHeartbeats(beats: { deviceId: string; at: number; battery: number }[]): Promise<void> {
+    if (beats.length === 0) return;
+    // The last beat of a device wins, as when the SQLite store applies them in order; rows are
+    // updated in id order so two hubs' batches lock them in the same order (no deadlock between them).
+    const last = new Map<string, { at: number; battery: number }>();
+    for (const b of beats) last.set(b.deviceId, { at: b.at, battery: b.battery });
+    const ids = [...last.keys()].sort();
+    await this.writeStatement((q) =>
+      q.query(
+        `UPDATE devices d SET last_seen_at = b.at, battery = b.battery
+         FROM (SELECT * FROM unnest($1::text[], $2::bigint[], $3::integer[]) AS u(id, at, battery) ORDER BY id) b
+         WHERE d.id = b.id`,
+        [ids, ids.map((id) => last.get(id)!.at), ids.map((id) => last.get(id)!.battery)],
+      ),
+    );
+  }
+
+  async listAudit(limit: number): Promise<AuditEntry[]> {
+    const r = await this.withRetry((q) => q.query('SELECT * FROM audit_log ORDER BY seq DESC LIMIT $1', [limit]));
+    return (r.rows as Row[]).map(auditFromRow);
+  }
+
+  /**
+   * The largest write mark of any other Store instance (the CLI, another hub): it changes when one
+   * of them commits a write transaction, and this instance's own writes leave it alone (as SQLite's
+   * PRAGMA data_version). One indexed read of a table with a row per writer.
+   */
+  async externalChangeCounter(): Promise<number> {
+    const r = await this.withRetry((q) => q.query('SELECT COALESCE(MAX(n), 0) AS n FROM store_writes WHERE writer <> $1', [this.writerId]));
+    return Number((r.rows[0] as Row).n);
+  }
+
+  // ----- leased due work (DueWorkStore) -----
+
+  async claimDue(now: number, limit: number, owner: string, leaseMs: number): Promise<ClaimedWork[]> {
+    // One statement: the inner SELECT locks the rows it picks and skips rows another claimer has
+    // locked (PostgreSQL §SELECT "The Locking Clause", SKIP LOCKED), the UPDATE leases what it got.
+    // Under READ COMMITTED a row whose lease another claimer took meanwhile is re-checked against the
+    // WHERE on its new version and dropped, so no row is leased twice.
+    const r = await this.writeStatement((q) =>
+      q.query(
+        `UPDATE due_work d SET owner = $3, lease_until = $1::bigint + $4::bigint, attempts = d.attempts + 1
+         FROM (SELECT kind, key FROM due_work
+               WHERE due_at <= $1 AND (lease_until IS NULL OR lease_until <= $1)
+               ORDER BY due_at, kind, key
+               LIMIT $2
+               FOR UPDATE SKIP LOCKED) picked
+         WHERE d.kind = picked.kind AND d.key = picked.key
+         RETURNING d.*`,
+        [now, limit, owner, leaseMs],
+      ),
+    );
+    return (r.rows as Row[]).map(claimedFromRow).sort((a, b) => a.dueAt - b.dueAt || a.kind.localeCompare(b.kind) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  async complete(work: ClaimedWork): Promise<boolean> {
+    return this.writeStatement((q) => completeClaim(q, work));
+  }
+
+  async reschedule(work: ClaimedWork, dueAt: number, payload?: unknown): Promise<boolean> {
+    const r = await this.writeStatement((q) =>
+      q.query(
+        `UPDATE due_work SET due_at = $5, payload = CASE WHEN $6::boolean THEN $7::jsonb ELSE payload END,
+           gen = nextval('due_work_gen'), owner = NULL, lease_until = NULL, attempts = 0
+         WHERE kind = $1 AND key = $2 AND gen = $3 AND owner = $4 AND lease_until = $8`,
+        [work.kind, work.key, work.gen, work.owner, dueAt, payload !== undefined, JSON.stringify(payload ?? null), work.leaseUntil],
+      ),
+    );
+    return (r.rowCount ?? 0) === 1;
+  }
+
+  async nextDueAt(): Promise<number | null> {
+    // A leased row comes due again when its lease runs out (a claimer that died): the later of the two.
+    const r = await this.withRetry((q) => q.query('SELECT MIN(GREATEST(due_at, COALESCE(lease_until, due_at))) AS t FROM due_work'));
+    const t = (r.rows[0] as Row).t;
+    return t === null ? null : Number(t);
+  }
+
+  // ----- the change feed (ChangeFeedStore) -----
+
+  async readChanges(afterSeq: number, limit: number): Promise<ChangeRecord[]> {
+    const r = await this.withRetry((q) => q.query('SELECT * FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2', [afterSeq, limit]));
+    return (r.rows as Row[]).map(changeFromRow);
+  }
+
+  async lastChangeSeq(): Promise<number> {
+    const r = await this.withRetry((q) => q.query('SELECT COALESCE(MAX(seq), 0) AS s FROM changes'));
+    return Number((r.rows[0] as Row).s);
+  }
+
+  /**
+   * Calls `onChange(seq)` whenever any Store instance on this database commits changes (LISTEN on
+   * lw_changes, on a connection of its own); the caller then reads them with readChanges. Also
+   * called once the listener is in place, so changes committed while it was connecting are read.
+   * Returns a function that stops listening.
+   */
+  async listenChanges(onChange: (seq: number) => void, onError?: (err: Error) => void): Promise<() => Promise<void>> {
+    const client = await this.connect();
+    const handler = (msg: pg.Notification) => {
+      if (msg.channel === CHANGE_CHANNEL) onChange(Number(msg.payload ?? 0));
+    };
+    let stopped = false;
+    // The listening connection lost (a server restart): no more wake-ups on it. Said to the caller,
+    // who listens again and reads from its last seq; unhandled, the error would end the process.
+    const failed = (err: Error) => {
+      if (stopped) return;
+      stopped = true;
+      client.off('notification', handler);
+      client.release(err);
+      onError?.(err);
+    };
+    client.on('error', failed);
+    client.on('notification', handler);
+    await client.query(`LISTEN ${CHANGE_CHANNEL}`);
+    onChange(await this.lastChangeSeq());
+    return async () => {
+      if (stopped) return;
+      stopped = true;
+      client.off('notification', handler);
+      client.off('error', failed);
+      await client.query(`UNLISTEN ${CHANGE_CHANNEL}`).catch(() => undefined);
+      client.release();
+    };
+  }
+
+  async close(): Promise<void> {
+    // Waits for a write transaction in progress, then ends the pool (and its connections).
+    await this.lock.run(async () => {
+      if (this.closed) return;
+      this.closed = true;
+      await this.pool.end();
+    });
+  }
+}
+
+async function scheduleWork(q: Q, kind: DueWorkKind, key: string, dueAt: number | null, payload: unknown): Promise<void> {
+  if (dueAt === null) {
+    await q.query('DELETE FROM due_work WHERE kind = $1 AND key = $2', [kind, key]);
+    return;
+  }
+  // A new generation, lease and attempts cleared: an old claim can no longer complete it. A payload
+  // left out keeps the one the row has.
+  await q.query(
+    `INSERT INTO due_work (kind, key, due_at, payload) VALUES ($1, $2, $3, $5::jsonb)
+     ON CONFLICT (kind, key) DO UPDATE SET due_at = excluded.due_at,
+       payload = CASE WHEN $4::boolean THEN excluded.payload ELSE due_work.payload END,
+       gen = nextval('due_work_gen'), owner = NULL, lease_until = NULL, attempts = 0`,
+    [kind, key, dueAt, payload !== undefined, JSON.stringify(payload ?? null)],
+  );
+}
+
+/** Deletes the claimed row if it is still this claim: same generation, owner and lease. */
+async function completeClaim(q: Q, work: ClaimedWork): Promise<boolean> {
+  const r = await q.query('DELETE FROM due_work WHERE kind = $1 AND key = $2 AND gen = $3 AND owner = $4 AND lease_until = $5', [
+    work.kind,
+    work.key,
+    work.gen,
+    work.owner,
+    work.leaseUntil,
+  ]);
+  return (r.rowCount ?? 0) === 1;
+}

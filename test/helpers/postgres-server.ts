@@ -1,0 +1,207 @@
+/**
+ * A throwaway PostgreSQL server for a test file: `initdb` in a temporary folder, `pg_ctl start` on
+ * 127.0.0.1 with a free port, `pg_ctl stop -m fast` and the folder removed at the end. Debian's
+ * postgresql 15 (`apt-get install postgresql`, as .ci/run does) puts the binaries in
+ * /usr/lib/postgresql/<version>/bin, not on PATH.
+ *
+ * PostgreSQL refuses to run as root ("root" execution of the PostgreSQL server is not permitted), so
+ * when the tests run as root (CI does) the cluster is made and run as the `postgres` user that the
+ * Debian package creates, through `runuser`, with the folder chowned to it.
+ *
+ * Missing binaries: `postgresMissing()` says why, so a test file can skip saying so; in CI
+ * (`process.env.CI`) `requirePostgresOrSkip` throws instead, because a skipped store suite in CI would
+ * hide that the PostgreSQL store was never tested.
+ */
+import { execFile } from 'node:child_process';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import pg from 'pg';
+
+const run = promisify(execFile);
+
+/** Where Debian's packages put the server binaries, newest version first; then PATH wrappers. */
+function binDirCandidates(): string[] {
+  const base = '/usr/lib/postgresql';
+  const versions = existsSync(base)
+    ? readdirSync(base)
+        .filter((v) => /^\d+$/.test(v))
+        .sort((a, b) => Number(b) - Number(a))
+    : [];
+  return [...versions.map((v) => join(base, v, 'bin')), '/usr/local/bin', '/usr/bin'];
+}
+
+export function findPostgresBinDir(): string | null {
+  for (const dir of binDirCandidates()) {
+    if (['initdb', 'pg_ctl', 'postgres'].every((b) => existsSync(join(dir, b)))) return dir;
+  }
+  return null;
+}
+
+/** Why PostgreSQL tests cannot run here, or null when they can. */
+export function postgresMissing(): string | null {
+  if (!findPostgresBinDir()) {
+    return 'PostgreSQL server binaries (initdb, pg_ctl, postgres) not found in /usr/lib/postgresql/*/bin or on PATH: apt-get install -y --no-install-recommends postgresql';
+  }
+  if (userInfo().uid === 0) {
+    if (!existsSync('/usr/sbin/runuser') && !existsSync('/sbin/runuser')) {
+      return 'running as root, and PostgreSQL refuses to run as root: runuser (util-linux) is needed to run it as the postgres user';
+    }
+    if (!readFileSync('/etc/passwd', 'utf8').split('\n').some((l) => l.startsWith('postgres:'))) {
+      return 'running as root, and PostgreSQL refuses to run as root: there is no postgres user to run it as (the Debian postgresql package creates it)';
+    }
+  }
+  return null;
+}
+
+/**
+ * For a test file's top level: returns true when PostgreSQL tests can run; false (the caller skips,
+ * and the reason is printed) outside CI; throws in CI, where a missing PostgreSQL is a failure.
+ */
+export function requirePostgresOrSkip(): boolean {
+  const missing = postgresMissing();
+  if (!missing) return true;
+  if (process.env.CI) throw new Error(`CI: ${missing}`);
+  process.stderr.write(`skipping PostgreSQL tests: ${missing}\n`);
+  return false;
+}
+
+export interface PostgresServer {
+  /** postgres://lonewatch@127.0.0.1:<port>/postgres (trust auth on loopback: a throwaway cluster). */
+  url: string;
+  port: number;
+  dir: string;
+  /**
+   * Creates a database and returns its URL: one per test keeps tests apart. Empty, or a copy of
+   * `template` (a database made here and no longer connected to).
+   */
+  createDatabase(name?: string, template?: string): Promise<string>;
+  /** Drops a database made by createDatabase (its connections are ended first). */
+  dropDatabase(url: string): Promise<void>;
+  /**
+   * Creates an empty schema in the `postgres` database and returns a URL whose connections use it
+   * (`options=-c search_path=<schema>`): a fresh store per test in milliseconds, where a database
+   * takes about a second to create on a busy machine.
+   */
+  createSchema(): Promise<string>;
+  /** Drops a schema made by createSchema, with everything in it. */
+  dropSchema(url: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+let dbCounter = 0;
+
+export async function startPostgres(): Promise<PostgresServer> {
+  const binDir = findPostgresBinDir();
+  if (!binDir) throw new Error(postgresMissing() ?? 'PostgreSQL not found');
+  const asRoot = userInfo().uid === 0;
+  // Run a server binary as ourselves, or as `postgres` when we are root.
+  const pgRun = (bin: string, args: string[]) =>
+    asRoot ? run('runuser', ['-u', 'postgres', '--', join(binDir, bin), ...args]) : run(join(binDir, bin), args);
+
+  const dir = mkdtempSync(join(tmpdir(), 'lw-pg-'));
+  const data = join(dir, 'data');
+  const logFile = join(dir, 'server.log');
+  if (asRoot) {
+    const { uid, gid } = postgresIds();
+    chownSync(dir, uid, gid);
+  }
+  await pgRun('initdb', ['-D', data, '-U', 'lonewatch', '--auth=trust', '-E', 'UTF8', '--no-locale', '--no-sync']);
+
+  // A free port can be taken between finding it and the server binding it: try a few.
+  let lastErr: unknown;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const port = await freePort();
+    // fsync off: a throwaway cluster for tests, whose durability across a power cut is not what
+    // these tests show (the store's transactions and locks are). The socket lives in our folder.
+    const opts = `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`;
+    try {
+      await pgRun('pg_ctl', ['start', '-w', '-t', '60', '-D', data, '-l', logFile, '-o', opts]);
+    } catch (err) {
+      lastErr = new Error(`pg_ctl start failed: ${(err as Error).message}\n${existsSync(logFile) ? readFileSync(logFile, 'utf8').slice(-2000) : ''}`);
+      continue;
+    }
+    const url = `postgres://lonewatch@127.0.0.1:${port}/postgres`;
+    const admin = async (sql: string) => {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        await client.query(sql);
+      } finally {
+        await client.end();
+      }
+    };
+    let stopped = false;
+    return {
+      url,
+      port,
+      dir,
+      async createDatabase(name?: string, template?: string) {
+        const db = name ?? `t_${process.pid}_${++dbCounter}`;
+        const client = new pg.Client({ connectionString: url });
+        await client.connect();
+        try {
+          // FILE_COPY: copy the files and checkpoint (cheap with fsync off) rather than WAL-log every
+          // block, PostgreSQL 15's default for CREATE DATABASE, which is the slower for small databases.
+          await client.query(`CREATE DATABASE ${db} ${template ? `TEMPLATE ${template} ` : ''}STRATEGY FILE_COPY`);
+        } finally {
+          await client.end();
+        }
+        return `postgres://lonewatch@127.0.0.1:${port}/${db}`;
+      },
+      async dropDatabase(dbUrl: string) {
+        const db = new URL(dbUrl).pathname.slice(1);
+        if (!/^[a-z0-9_]+$/.test(db)) throw new Error(`not a test database name: ${db}`);
+        const client = new pg.Client({ connectionString: url });
+        await client.connect();
+        try {
+          await client.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+        } finally {
+          await client.end();
+        }
+      },
+      async createSchema() {
+        const schema = `s_${process.pid}_${++dbCounter}`;
+        await admin(`CREATE SCHEMA ${schema}`);
+        return `${url}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+      },
+      async dropSchema(schemaUrl: string) {
+        const m = /search_path=([a-z0-9_]+)/.exec(decodeURIComponent(new URL(schemaUrl).search));
+        if (!m) throw new Error(`not a test schema URL: ${schemaUrl}`);
+        await admin(`DROP SCHEMA IF EXISTS ${m[1]} CASCADE`);
+      },
+      async stop() {
+        if (stopped) return;
+        stopped = true;
+        // Fast shutdown: open connections are ended, nothing is waited for (a test's leftovers).
+        await pgRun('pg_ctl', ['stop', '-m', 'fast', '-w', '-D', data]).catch(() => undefined);
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  }
+  rmSync(dir, { recursive: true, force: true });
+  throw lastErr;
+}
+
+function postgresIds(): { uid: number; gid: number } {
+  const line = readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('postgres:'));
+  if (!line) throw new Error('running as root and there is no postgres user to run PostgreSQL as (the Debian postgresql package creates it)');
+  const [, , uid, gid] = line.split(':');
+  return { uid: Number(uid), gid: Number(gid) };
+}

@@ -1,0 +1,251 @@
+// The Store contract (test/store/store-contract.ts) on the PostgreSQL store (issue 19), against a
+// real PostgreSQL 15 started for this file (test/helpers/postgres-server.ts), a fresh database per
+// test; then what only a shared database shows: two claimers of due work, the change feed between
+// instances, SERIALIZABLE conflicts retried, and the schema version.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { PostgresStore, PostgresStoreError } from '../../hub/store/postgres-store.js';
+import { POSTGRES_SCHEMA_VERSION } from '../../hub/store/postgres-schema.js';
+import type { ClaimedWork } from '../../hub/store/store.js';
+import { requirePostgresOrSkip, startPostgres, type PostgresServer } from '../helpers/postgres-server.js';
+import { describeChangeFeedContract, describeDueWorkContract, describeStoreContract, device, type MakeStore } from './store-contract.js';
+
+const available = requirePostgresOrSkip();
+
+describe.skipIf(!available)('PostgreSQL store', () => {
+  let server: PostgresServer;
+  beforeAll(async () => {
+    server = await startPostgres();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  // A schema per test (search_path in the URL): as apart as a database, and made in milliseconds.
+  const makeStore: MakeStore<PostgresStore> = async () => {
+    const url = await server.createSchema();
+    return { open: () => PostgresStore.open(url, { poolMax: 4 }), dispose: () => server.dropSchema(url) };
+  };
+
+  describeStoreContract('PostgreSQL', makeStore);
+  describeDueWorkContract('PostgreSQL', makeStore);
+  describeChangeFeedContract('PostgreSQL', makeStore);
+
+  describe('between instances', () => {
+    const stores: PostgresStore[] = [];
+    let url: string;
+    const open = async () => {
+      const s = await PostgresStore.open(url, { poolMax: 4 });
+      stores.push(s);
+      return s;
+    };
+    beforeAll(async () => {
+      url = await server.createDatabase();
+    });
+    afterAll(async () => {
+      for (const s of stores) await s.close().catch(() => undefined);
+      await server.dropDatabase(url);
+    });
+
+    /**
+     * A claimer's loop as a hub worker runs it: claim a batch, and for each row do its work and
+     * complete it in one transaction (the "fire" is a row in fob_events, so a second fire of the
+     * same key would answer false). `stopAfter` batches: it claims one more batch and abandons it,
+     * as a worker killed mid-batch.
+     */
+    async function claimer(store: PostgresStore, owner: string, now: number, opts: { stopAfter?: number } = {}) {
+      const fired: string[] = [];
+      const refused: string[] = [];
+      let abandoned: ClaimedWork[] = [];
+      for (let batch = 0; ; batch++) {
+        const got = await store.claimDue(now, 50, owner, 30_000);
+        if (got.length === 0) break;
+        if (opts.stopAfter !== undefined && batch === opts.stopAfter) {
+          abandoned = got;
+          break;
+        }
+        for (const w of got) {
+          const ok = await store.transaction(async (t) => {
+            const first = await t.insertFobEvent({ deviceId: 'fired', eventId: w.key, kind: owner, receivedAt: now, eventAt: now, payload: '{}' });
+            if (!first) refused.push(w.key);
+            return t.completeWork(w);
+          });
+          if (ok) fired.push(w.key);
+        }
+      }
+      return { fired, refused, abandoned };
+    }
+
+    it('two concurrent claimers over 2,000 due rows fire each exactly once; one that stops mid-batch has its leases expire to the other', async () => {
+      const a = await open();
+      const b = await open();
+      const N = 2_000;
+      const keys = Array.from({ length: N }, (_, i) => `k${String(i).padStart(4, '0')}`);
+      await a.transaction(async (t) => {
+        for (const [i, k] of keys.entries()) await t.scheduleWork('effect', k, 1_000 + (i % 97));
+      });
+      const now = 10_000;
+      // A stops after 5 batches and leaves a claimed batch behind; B runs until nothing is free.
+      const [ra, rb] = await Promise.all([claimer(a, 'worker-a', now, { stopAfter: 5 }), claimer(b, 'worker-b', now)]);
+      expect(ra.abandoned.length).toBeGreaterThan(0);
+      expect(rb.fired.length).toBeGreaterThan(0); // both really claimed, concurrently
+      const abandonedKeys = new Set(ra.abandoned.map((w) => w.key));
+      // Nothing of the abandoned batch was fired yet, and B could not take it while A's lease held.
+      expect([...ra.fired, ...rb.fired].filter((k) => abandonedKeys.has(k))).toEqual([]);
+      expect(ra.fired.length + rb.fired.length).toBe(N - abandonedKeys.size);
+      // After the lease (30 s on the injected clock), B gets what A left, each at its second attempt.
+      const late = await b.claimDue(now + 30_000, 1_000, 'worker-b', 30_000);
+      expect(new Set(late.map((w) => w.key))).toEqual(abandonedKeys);
+      expect(late.every((w) => w.attempts === 2)).toBe(true);
+      const rest = await claimer(b, 'worker-b', now + 30_000);
+      expect(rest.fired).toEqual([]); // already claimed above: finish them
+      for (const w of late) {
+        expect(await b.transaction(async (t) => (await t.insertFobEvent({ deviceId: 'fired', eventId: w.key, kind: 'worker-b', receivedAt: 0, eventAt: 0, payload: '{}' })) && t.completeWork(w))).toBe(true);
+      }
+      // A's stale claims cannot complete what B finished.
+      for (const w of ra.abandoned) expect(await a.complete(w)).toBe(false);
+      const all = [...ra.fired, ...rb.fired, ...late.map((w) => w.key)];
+      expect(new Set(all).size).toBe(N);
+      expect(all.length).toBe(N);
+      expect([...ra.refused, ...rb.refused]).toEqual([]);
+      expect(await a.read((t) => t.countFobEvents('fired'))).toBe(N);
+      expect(await a.nextDueAt()).toBeNull();
+    }, 120_000);
+
+    it("changes committed by one instance wake a second instance's listener, which reads them", async () => {
+      const writer = await open();
+      const reader = await open();
+      const start = await reader.lastChangeSeq();
+      const heard: number[] = [];
+      let wake!: (seq: number) => void;
+      const woken = new Promise<number>((r) => (wake = r));
+      const stop = await reader.listenChanges((seq) => {
+        heard.push(seq);
+        if (seq > start) wake(seq);
+      });
+      try {
+        await writer.transaction(async (t) => {
+          await t.insertDevice(device('fob-feed'));
+          await t.appendChange({ at: 5, topic: 'device', alarmId: null, detail: { deviceId: 'fob-feed' } });
+        });
+        const seq = await woken;
+        const got = await reader.readChanges(start, 10);
+        expect(got.map((c) => [c.seq, c.topic, c.detail])).toEqual([[seq, 'device', { deviceId: 'fob-feed' }]]);
+        expect(heard[0]).toBe(start); // the first call, once listening, says where the feed stood
+      } finally {
+        await stop();
+      }
+    });
+
+    it('a listening connection the server ends is reported, not fatal; listening again, nothing committed meanwhile is missed', async () => {
+      const writer = await open();
+      const reader = await open();
+      const from = await reader.lastChangeSeq();
+      let lost!: (err: Error) => void;
+      const lostIt = new Promise<Error>((r) => (lost = r));
+      await reader.listenChanges(() => undefined, lost);
+      // End the listening backend from outside, as a server restart or an administrator would.
+      const admin = new pg.Client({ connectionString: url });
+      await admin.connect();
+      const ended = await admin.query("SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE query LIKE 'LISTEN lw_changes%' AND datname = current_database()");
+      await admin.end();
+      expect(ended.rows.length).toBeGreaterThan(0);
+      expect(await lostIt).toBeInstanceOf(Error);
+      await writer.transaction((t) => t.appendChange({ at: 1, topic: 'alarm', alarmId: null, detail: { while: 'away' } }));
+      let woke!: () => void;
+      const wokeUp = new Promise<void>((r) => (woke = r));
+      const stop = await reader.listenChanges((seq) => {
+        if (seq > from) woke();
+      });
+      await wokeUp;
+      expect((await reader.readChanges(from, 10)).map((c) => c.detail)).toEqual([{ while: 'away' }]);
+      await stop();
+    });
+
+    it('a reader following the feed while two instances append concurrently never skips a change', async () => {
+      const w1 = await open();
+      const w2 = await open();
+      const reader = await open();
+      let cursor = await reader.lastChangeSeq();
+      const seen: string[] = [];
+      let writing = true;
+      const follow = (async () => {
+        while (writing) {
+          for (const c of await reader.readChanges(cursor, 500)) {
+            seen.push(String(c.detail.n));
+            cursor = c.seq;
+          }
+        }
+      })();
+      const burst = (s: PostgresStore, tag: string) =>
+        Promise.all(Array.from({ length: 100 }, (_, i) => s.transaction((t) => t.appendChange({ at: i, topic: 'alarm', alarmId: null, detail: { n: `${tag}${i}` } }))));
+      await Promise.all([burst(w1, 'a'), burst(w2, 'b')]);
+      writing = false;
+      await follow;
+      for (const c of await reader.readChanges(cursor, 1_000)) seen.push(String(c.detail.n));
+      expect(seen.length).toBe(200);
+      expect(new Set(seen).size).toBe(200);
+    });
+
+    it('conflicting read-modify-write transactions of two instances are retried, and no update is lost', async () => {
+      const a = await open();
+      const b = await open();
+      await a.transaction((t) => t.insertDevice(device('fob-count', { battery: 0 })));
+      const bump = (s: PostgresStore) =>
+        Promise.all(
+          Array.from({ length: 10 }, () =>
+            s.transaction(async (t) => {
+              const d = (await t.getDevice('fob-count'))!;
+              await t.updateDevice('fob-count', { battery: (d.battery ?? 0) + 1 });
+            }),
+          ),
+        );
+      await Promise.all([bump(a), bump(b)]);
+      expect((await a.read((t) => t.getDevice('fob-count')))?.battery).toBe(20);
+    });
+  });
+
+  describe('schema', () => {
+    it('a new database gets the current schema version, recorded in schema_version; opening again changes nothing', async () => {
+      const url = await server.createDatabase();
+      const s = await PostgresStore.open(url);
+      expect(await s.schemaVersion()).toBe(POSTGRES_SCHEMA_VERSION);
+      await s.transaction((t) => t.insertDevice(device('fob-1')));
+      await s.close();
+      const again = await PostgresStore.open(url);
+      expect(await again.schemaVersion()).toBe(POSTGRES_SCHEMA_VERSION);
+      expect(await again.read((t) => t.listDevices())).toHaveLength(1);
+      await again.close();
+      await server.dropDatabase(url);
+    });
+
+    it('two stores opening an empty database at once: one creates the schema, the other finds it', async () => {
+      const url = await server.createDatabase();
+      const both = await Promise.all([PostgresStore.open(url), PostgresStore.open(url)]);
+      expect(await Promise.all(both.map((s) => s.schemaVersion()))).toEqual([POSTGRES_SCHEMA_VERSION, POSTGRES_SCHEMA_VERSION]);
+      for (const s of both) await s.close();
+      await server.dropDatabase(url);
+    });
+
+    it('a database from a newer hub is refused with what to do, and left as it was', async () => {
+      const url = await server.createDatabase();
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      await c.query('CREATE TABLE schema_version (version integer NOT NULL); INSERT INTO schema_version VALUES (99)');
+      const err = await PostgresStore.open(url).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(PostgresStoreError);
+      expect((err as Error).message).toMatch(/schema version 99, newer than this hub \(7\): upgrade the hub/);
+      const tables = await c.query("SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = 'public'");
+      expect(tables.rows[0].n).toBe(1);
+      await c.end();
+      await server.dropDatabase(url);
+    });
+
+    it('an unreachable server is a PostgresStoreError naming the address and the config key, never the password', async () => {
+      const err = await PostgresStore.open(`postgres://lonewatch:s3cret@127.0.0.1:1/nothing`).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(PostgresStoreError);
+      expect((err as Error).message).toContain(`127.0.0.1:1/nothing (store.postgres_url)`);
+      expect((err as Error).message).not.toContain('s3cret');
+    });
+  });
+});
