@@ -18,7 +18,7 @@ export function describeCluster(c: LocalCluster): string {
   const edge = c.edges[0];
   const worker = c.nodes.find((n) => n.role === 'worker');
   lines.push(
-    `  store     SQLite ${join(c.dir, 'data', 'lonewatch.db')} (every node opens it)`,
+    `  store     ${c.storeLocation}`,
     '',
     `Config: ${c.configFile}. Register a fob:  npx lonewatch devices add fob-001 --config ${c.configFile}`,
     `Load:    LONEWATCH_MQTT_PORT=${edge?.port} LONEWATCH_HTTP_PORT=${worker?.httpPort} npx lonewatch sim --devices 100 --duration 60 --fob wire --config ${c.configFile}`,
@@ -33,7 +33,8 @@ export const clusterCommand = defineCommand({
   usage: 'cluster up [options]',
   summary: 'start a local cluster on loopback: 3 NATS nodes (JetStream), 2 edges, 2 workers, an HTTP node',
   details: [
-    'Needs Debian\'s nats-server (apt-get install -y --no-install-recommends nats-server).',
+    'Needs Debian\'s nats-server (apt-get install -y --no-install-recommends nats-server); with Debian\'s',
+    'postgresql installed the store is a PostgreSQL instance of its own (run as the postgres user when root).',
     'Every node is its own process (`lonewatch edge|worker|http`) on one generated lonewatch.toml.',
   ].join('\n'),
   allowPositionals: true,
@@ -41,6 +42,7 @@ export const clusterCommand = defineCommand({
     dir: { type: 'string', placeholder: 'folder', description: 'keep the config, database, NATS stores and logs here (default: a temporary folder, removed on stop)' },
     edges: { type: 'string', placeholder: 'n', description: 'how many edges (default 2)' },
     workers: { type: 'string', placeholder: 'n', description: 'how many workers (default 2)' },
+    sqlite: { type: 'boolean', description: 'one SQLite file for every node instead of a PostgreSQL instance (the default where Debian\'s postgresql is installed)' },
   },
   async run(values, positionals) {
     if (positionals[0] !== 'up' || positionals.length > 1) throw new UsageError('usage: lonewatch cluster up [--dir folder] [--edges n] [--workers n]');
@@ -53,7 +55,7 @@ export const clusterCommand = defineCommand({
     const edges = count(values.edges, 'edges');
     const workers = count(values.workers, 'workers');
     const dir = values.dir ? resolve(values.dir) : mkdtempSync(join(tmpdir(), 'lonewatch-cluster-'));
-    const opts: ClusterUpOptions = { dir, ...(edges ? { edges } : {}), ...(workers ? { workers } : {}) };
+    const opts: ClusterUpOptions = { dir, ...(edges ? { edges } : {}), ...(workers ? { workers } : {}), ...(values.sqlite ? { store: 'sqlite' as const } : {}) };
     process.stdout.write(`starting a local cluster in ${dir} ...\n`);
     const cluster = await LocalCluster.start(opts);
     process.stdout.write(describeCluster(cluster));

@@ -4,15 +4,18 @@
  * workers and an HTTP node, each its own `lonewatch edge|worker|http` process (so any of them can be
  * killed with SIGKILL and started again on the same ports), all on one generated lonewatch.toml.
  *
- * The store is one SQLite file that every node opens (WAL mode allows it on one machine). With the
- * PostgreSQL store (branch `pg`) it becomes a PostgreSQL instance started here too: the merge point.
+ * The store is a PostgreSQL instance started here too (hub/cluster/postgres-local.ts), as its own
+ * user, when Debian's postgresql is installed; without it, one SQLite file that every node opens (WAL
+ * mode allows that on one machine), and `cluster up` says so.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync, closeSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SqliteStore } from '../store/sqlite-store.js';
+import { PostgresStore } from '../store/postgres-store.js';
 import { freePort, LocalNatsCluster } from './nats-local.js';
+import { LocalPostgres, postgresBinDir } from './postgres-local.js';
 
 export type NodeRole = 'edge' | 'worker' | 'http';
 
@@ -37,6 +40,8 @@ export interface ClusterUpOptions {
   logLevel?: 'info' | 'warn' | 'debug';
   /** How long a node may take to answer /readyz at start, in ms. */
   readyTimeoutMs?: number;
+  /** The shared store: PostgreSQL (default where Debian's postgresql is installed) or one SQLite file. */
+  store?: 'postgres' | 'sqlite';
 }
 
 /** Raised when a node does not come up: names it and its log file. */
@@ -58,7 +63,14 @@ export class LocalCluster {
     readonly nats: LocalNatsCluster,
     readonly nodes: ClusterNode[],
     private readonly readyTimeoutMs: number,
+    /** The PostgreSQL instance; null when the store is the SQLite file. */
+    readonly postgres: LocalPostgres | null,
   ) {}
+
+  /** Where the store is, in words: the PostgreSQL URL or the SQLite file. */
+  get storeLocation(): string {
+    return this.postgres ? `PostgreSQL ${this.postgres.url} (log ${this.postgres.logFile})` : `SQLite ${join(this.dir, 'data', 'lonewatch.db')} (every node opens it; install postgresql for a shared server)`;
+  }
 
   static async start(o: ClusterUpOptions): Promise<LocalCluster> {
     const dir = o.dir;
@@ -66,7 +78,15 @@ export class LocalCluster {
     const logDir = join(dir, 'logs');
     mkdirSync(dataDir, { recursive: true });
     mkdirSync(logDir, { recursive: true });
-    const nats = await LocalNatsCluster.start({ dir: join(dir, 'nats') });
+    const usePostgres = (o.store ?? (postgresBinDir() ? 'postgres' : 'sqlite')) === 'postgres';
+    const postgres = usePostgres ? await LocalPostgres.start(join(dir, 'postgres')) : null;
+    let nats: LocalNatsCluster;
+    try {
+      nats = await LocalNatsCluster.start({ dir: join(dir, 'nats') });
+    } catch (err) {
+      await postgres?.stop();
+      throw err;
+    }
     const configFile = join(dir, 'lonewatch.toml');
     const extra = Object.entries(o.cluster ?? {}).map(([k, v]) => `${k} = ${toml(v)}`);
     writeFileSync(
@@ -82,6 +102,7 @@ export class LocalCluster {
         '[log]',
         `level = ${toml(o.logLevel ?? 'info')}`,
         'pretty = "never"',
+        ...(postgres ? ['[store]', `postgres_url = ${toml(postgres.url)}`] : []),
         '[cluster]',
         `servers = [${nats.urls.map(toml).join(', ')}]`,
         `user = ${toml(nats.user)}`,
@@ -91,7 +112,8 @@ export class LocalCluster {
       ].join('\n'),
     );
     // The database is created (and migrated) once, here, before several processes open it.
-    await new SqliteStore(join(dataDir, 'lonewatch.db')).close();
+    if (postgres) await (await PostgresStore.open(postgres.url)).close();
+    else await new SqliteStore(join(dataDir, 'lonewatch.db')).close();
     const nodes: ClusterNode[] = [];
     const add = async (role: NodeRole, id: string): Promise<void> => {
       nodes.push({ role, id, mqttPort: role === 'edge' ? await freePort() : 0, httpPort: await freePort(), logFile: join(logDir, `${id}.log`), proc: null });
@@ -99,7 +121,7 @@ export class LocalCluster {
     for (let i = 1; i <= (o.workers ?? 2); i++) await add('worker', `worker-${i}`);
     for (let i = 1; i <= (o.edges ?? 2); i++) await add('edge', `edge-${i}`);
     if (o.httpNode !== false) await add('http', 'http-1');
-    const cluster = new LocalCluster(dir, configFile, nats, nodes, o.readyTimeoutMs ?? 90_000);
+    const cluster = new LocalCluster(dir, configFile, nats, nodes, o.readyTimeoutMs ?? 90_000, postgres);
     try {
       for (const n of nodes) cluster.spawn(n);
       await Promise.all(nodes.map((n) => cluster.waitReady(n)));
@@ -186,5 +208,6 @@ export class LocalCluster {
       }),
     );
     await this.nats.stop();
+    await this.postgres?.stop();
   }
 }
