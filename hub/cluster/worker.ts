@@ -81,8 +81,8 @@ export class ClusterWorker {
       const jsm = await jetstreamManager(nc);
       await ensureStream(jsm, cluster);
       if (role === 'worker') await ensureConsumer(jsm, cluster);
-      // eslint-disable-next-line prefer-const
-      let worker: ClusterWorker;
+      // Set once the hub is up; /readyz may be asked before that.
+      const built: { worker?: ClusterWorker } = {};
       hub = await Hub.start({
         config: o.config,
         ...(o.store ? { store: o.store } : {}),
@@ -95,13 +95,16 @@ export class ClusterWorker {
         commandSink: (deviceId, command) => nc.publish(commandSubject(cluster.command_prefix, deviceId), encodeCommand(command)),
         registerHttp: async (http, h) => {
           http.get('/readyz', async (_req, reply) => {
-            const r = await worker.ready();
+            // The hub listens before this worker is built around it: not ready until then.
+            if (!built.worker) return reply.code(503).send({ ready: false, role, id, why: 'starting' });
+            const r = await built.worker.ready();
             return reply.code(r.ready ? 200 : 503).send(r);
           });
           await o.hub?.registerHttp?.(http, h);
         },
       });
-      worker = new ClusterWorker(id, role, o, log, nc, hub);
+      const worker = new ClusterWorker(id, role, o, log, nc, hub);
+      built.worker = worker;
       const web = hub.listeners().http ?? hub.listeners().https;
       if (role === 'worker') {
         await worker.consume();
