@@ -48,7 +48,7 @@ beforeAll(async () => {
       }),
   );
   await Promise.all(fobs.map((f) => f.start()));
-}, 120_000);
+}, 180_000);
 
 afterAll(async () => {
   await Promise.all(fobs.map((f) => f.stop().catch(() => undefined)));
