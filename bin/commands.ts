@@ -15,6 +15,26 @@ export const COMMANDS: CommandEntry[] = [
     load: async () => (await import('../hub/cli/hub-command.js')).hubCommand,
   },
   {
+    name: 'edge',
+    summary: "run a cluster edge: MQTT for fobs, each publish PUBACKed after JetStream's ack (docs/cluster.md)",
+    load: async () => (await import('../hub/cli/cluster-node-commands.js')).edgeCommand,
+  },
+  {
+    name: 'worker',
+    summary: 'run a cluster worker: fob messages from JetStream into the store, acks, rules, dashboard',
+    load: async () => (await import('../hub/cli/cluster-node-commands.js')).workerCommand,
+  },
+  {
+    name: 'http',
+    summary: 'run a cluster HTTP node: the dashboard and API, no share of the stream',
+    load: async () => (await import('../hub/cli/cluster-node-commands.js')).httpCommand,
+  },
+  {
+    name: 'cluster',
+    summary: '`cluster up`: a local cluster on loopback (3 NATS nodes, 2 edges, 2 workers, an HTTP node)',
+    load: async () => (await import('../hub/cli/cluster-command.js')).clusterCommand,
+  },
+  {
     name: 'devices',
     summary: 'register, list, assign and revoke fobs',
     load: async () => (await import('../hub/cli/devices-command.js')).devicesCommand,

@@ -59,6 +59,12 @@ export interface HubOptions {
   stopStepMs?: number;
   /** Refuse to start while a policy names a channel or contact that does not exist (`lonewatch hub --strict`). */
   strict?: boolean;
+  // --- cluster roles (issue 19, hub/cluster/worker.ts): a worker is this hub without fob listeners.
+  /** Where commands for fobs go instead of this hub's own broker (a worker: NATS lw.cmd.<deviceId>). */
+  commandSink?: RuntimeOutputs['sendCommand'];
+  /** false: no MQTT listener at all (TCP, TLS, WebSocket); fobs connect to the edges. Default true. */
+  mqttListen?: boolean;
+  // --- end cluster roles
 }
 
 /** Default time limit of one step of Hub.stop. */
@@ -164,9 +170,12 @@ export class Hub implements HubServices {
 
     // eslint-disable-next-line prefer-const
     let broker: MqttBroker;
-    const sendCommand: RuntimeOutputs['sendCommand'] = (deviceId, command) => {
-      broker.publish(commandTopic(deviceId), encodeCommand(command), 1);
-    };
+    const sendCommand: RuntimeOutputs['sendCommand'] =
+      opts.commandSink ??
+      ((deviceId, command) => {
+        broker.publish(commandTopic(deviceId), encodeCommand(command), 1);
+      });
+    const mqttListen = opts.mqttListen !== false;
     // Alert forwarding (issue 7): built before the runtime, whose recordDelivery it calls later.
     const dispatcher: Dispatcher | null = opts.dispatch
       ? null
@@ -328,7 +337,7 @@ export class Hub implements HubServices {
     // Counters, memory and connection numbers help an attacker time an attack: signed-in staff or an
     // API token only (issue 17, item 6); a Prometheus scraper uses an API token.
     http.get('/metrics', { preHandler: ANY_ROLE }, async () => hub.metrics());
-    broker.attachWebSocket(http.server);
+    if (mqttListen) broker.attachWebSocket(http.server);
     // The API and the duty officer's dashboard (issue 6); extra routes (the companion) come after it.
     await registerApi(http, hub);
     // The worker's companion PWA and its API (issue 10), signing in with the dashboard's worker accounts.
@@ -340,8 +349,8 @@ export class Hub implements HubServices {
     const notices = (await dispatcher?.resume()) ?? 0;
     // With TLS configured the plain listener is off unless kept on purpose: a fob's secret and its
     // alarms would otherwise still cross the network in clear (issue 17).
-    if (!tlsConfig || tlsConfig.keep_plain_mqtt) hub.mqttPort = await broker.listenTcp(config.mqtt.port, config.mqtt.host);
-    if (tls && tlsConfig) {
+    if (mqttListen && (!tlsConfig || tlsConfig.keep_plain_mqtt)) hub.mqttPort = await broker.listenTcp(config.mqtt.port, config.mqtt.host);
+    if (mqttListen && tls && tlsConfig) {
       const server = createMqttsServer(tls.material, clientCerts, log.child({ component: 'mqtts' }));
       mqtts = server;
       tls.addTarget({ name: 'MQTTS', apply: (m) => server.server.setSecureContext(secureOptions(m, clientCerts)) });

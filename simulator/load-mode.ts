@@ -11,6 +11,7 @@ import { LoadPool } from '../bench/load/load-pool.js';
 import { summarise, type LatencySummary } from '../bench/stats.js';
 import { hashSecret } from '../hub/device-secrets.js';
 import { SqliteStore } from '../hub/store/sqlite-store.js';
+import { openConfiguredStore } from '../hub/store/open-store.js';
 import type { HubConfig } from '../hub/config/config-schema.js';
 import { createApiToken } from '../hub/http/users.js';
 
@@ -42,9 +43,27 @@ export interface LoadResult {
 const SIM_SECRET = 'simulated-fob-secret';
 
 export async function registerSimFleet(config: HubConfig, n: number): Promise<string[]> {
-  const store = new SqliteStore(join(config.hub.data_dir, 'lonewatch.db'));
   const hash = await hashSecret(SIM_SECRET);
   const ids = Array.from({ length: n }, (_, i) => `sim-${i}`);
+  if (config.store.postgres_url) {
+    // A cluster's PostgreSQL store (docs/cluster.md): through the Store, one transaction.
+    const pgStore = await openConfiguredStore(config);
+    try {
+      await pgStore.transaction(async (tx) => {
+        for (const id of ids) {
+          if (!(await tx.getWorker(`w-${id}`))) {
+            await tx.upsertWorker({ id: `w-${id}`, name: `Simulated worker ${id}`, phone: null, homeAddress: null, medicalNotes: null, car: null, emergencyContacts: null, buddyId: null, lineManagerId: null, trainingDate: null, newStarter: false, description: null });
+          }
+          if (await tx.getDevice(id)) await tx.updateDevice(id, { secretHash: hash, revokedAt: null });
+          else await tx.insertDevice({ id, workerId: `w-${id}`, board: 'rak5010', secretHash: hash, createdAt: Date.now(), revokedAt: null, lastSeenAt: null, battery: null, online: false, firmware: null });
+        }
+      });
+    } finally {
+      await pgStore.close();
+    }
+    return ids;
+  }
+  const store = new SqliteStore(join(config.hub.data_dir, 'lonewatch.db'));
   const worker = store.db.prepare('INSERT OR IGNORE INTO workers (id, name, new_starter) VALUES (?, ?, 0)');
   const device = store.db.prepare(
     `INSERT INTO devices (id, worker_id, board, secret_hash, created_at, online) VALUES (?, ?, 'rak5010', ?, ?, 0)
@@ -65,13 +84,13 @@ export async function registerSimFleet(config: HubConfig, n: number): Promise<st
  * `lonewatch devices add` writes there) and revokes it when the run ends.
  */
 async function metricsToken(config: HubConfig): Promise<{ token: string; revoke(): Promise<void> }> {
-  const store = new SqliteStore(join(config.hub.data_dir, 'lonewatch.db'));
+  const store = await openConfiguredStore(config);
   try {
     const { record, token } = await createApiToken(store, 'lonewatch sim (reads /metrics)', 'duty_officer', 'lonewatch sim', Date.now());
     return {
       token,
       async revoke() {
-        const s = new SqliteStore(join(config.hub.data_dir, 'lonewatch.db'));
+        const s = await openConfiguredStore(config);
         await s.transaction((tx) => tx.updateApiToken(record.id, { revokedAt: Date.now() })).finally(() => s.close());
       },
     };

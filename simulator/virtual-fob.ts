@@ -41,6 +41,12 @@ export interface VirtualFobSpec {
   board: 'puck' | 'rak5010';
   hubHost: string;
   hubPort: number;
+  /**
+   * Every edge of a cluster (docs/cluster.md): the fob tries the next one when a connect fails or its
+   * connection is lost. Without it, hubHost:hubPort only. (The wire fob does this; the firmware's own
+   * failover is the firmware's.)
+   */
+  hubs?: { host: string; port: number }[];
   battery: number;
   /** Epoch ms the fob's clock starts at (the scenario's start). */
   clockStart: number;

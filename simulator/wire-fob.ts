@@ -60,6 +60,12 @@ export class WireFob implements VirtualFob {
   private dead = false;
   private alarmActive: string | null = null;
   private readonly position = new TrackPosition();
+  /** Which of the hubs (spec.hubs) the next connect tries. */
+  private hubIndex = 0;
+  /** Event ids the hub PUBACKed (MQTT 3.1.1 §4.3.2: the receiver has taken ownership). */
+  private readonly pubacked = new Set<string>();
+  /** Event ids the hub acknowledged with the application ack (taken out of the outbox). */
+  private readonly acked = new Set<string>();
 
   constructor(private readonly spec: VirtualFobSpec) {
     this.deviceId = spec.deviceId;
@@ -81,17 +87,30 @@ export class WireFob implements VirtualFob {
 
   private async connect(): Promise<void> {
     if (this.dead || !this.linkUp || this.client) return;
-    const client = await mqtt.connectAsync(`mqtt://${this.spec.hubHost}:${this.spec.hubPort}`, {
-      clientId: this.deviceId,
-      username: this.deviceId,
-      password: this.spec.secret,
-      reconnectPeriod: 0,
-      keepalive: 0,
-      will: { topic: statusTopic(this.deviceId), payload: Buffer.from('0'), qos: 1, retain: false },
-    });
+    const hubs = this.spec.hubs && this.spec.hubs.length > 0 ? this.spec.hubs : [{ host: this.spec.hubHost, port: this.spec.hubPort }];
+    const hub = hubs[this.hubIndex % hubs.length]!;
+    let client: MqttClient;
+    try {
+      client = await mqtt.connectAsync(`mqtt://${hub.host}:${hub.port}`, {
+        clientId: this.deviceId,
+        username: this.deviceId,
+        password: this.spec.secret,
+        reconnectPeriod: 0,
+        keepalive: 0,
+        connectTimeout: 5000,
+        will: { topic: statusTopic(this.deviceId), payload: Buffer.from('0'), qos: 1, retain: false },
+      });
+    } catch (err) {
+      // Refused or unreachable: the next attempt goes to the next edge.
+      this.hubIndex++;
+      throw err;
+    }
     client.on('error', () => undefined);
     client.on('close', () => {
-      if (this.client === client) this.client = null;
+      if (this.client !== client) return;
+      this.client = null;
+      // Lost (the edge died, or dropped us for a publish it could not take): reconnect elsewhere.
+      this.hubIndex++;
     });
     client.on('message', (_t, payload) => this.onCommand(payload.toString()));
     await client.subscribeAsync(commandTopic(this.deviceId), { qos: 1 });
@@ -108,7 +127,11 @@ export class WireFob implements VirtualFob {
     } catch {
       return;
     }
-    if (cmd.k === COMMAND.ack && cmd.i) this.outbox = this.outbox.filter((p) => p.ev.i !== cmd.i);
+    if (cmd.k === COMMAND.ack && cmd.i) {
+      const id = cmd.i;
+      if (this.outbox.some((p) => p.ev.i === id)) this.acked.add(id);
+      this.outbox = this.outbox.filter((p) => p.ev.i !== id);
+    }
     else if (cmd.k === COMMAND.config && cmd.hb) this.hbIntervalMs = cmd.hb * 1000;
     else if (cmd.k === COMMAND.stopAlarm || cmd.k === COMMAND.alarmClosed) this.alarmActive = null;
   }
@@ -128,7 +151,9 @@ export class WireFob implements VirtualFob {
       p.nextTryAt = this.now + Math.min(300_000, 5000 * 2 ** (p.tries - 1));
       const waited = Math.max(0, Math.round((this.now - p.createdAt) / 1000));
       const ev = { ...p.ev, ag: waited, ...(p.ev.l ? { l: { ...p.ev.l, fa: p.ev.l.fa + waited } } : {}) };
-      c.publish(eventTopic(this.deviceId), encodeEvent(ev), { qos: 1 });
+      c.publish(eventTopic(this.deviceId), encodeEvent(ev), { qos: 1 }, (err) => {
+        if (!err) this.pubacked.add(ev.i);
+      });
     }
   }
 
@@ -200,6 +225,21 @@ export class WireFob implements VirtualFob {
     this.beats = 0;
     this.enqueue({ i: this.nextId(), k: EVENT.hello, ag: 0, fw: 'wire', bd: this.board, pv: PROTOCOL_VERSION, bc: this.boot });
     await this.connect();
+  }
+
+  /** Event ids the hub PUBACKed at least once. */
+  pubackedEvents(): string[] {
+    return [...this.pubacked];
+  }
+
+  /** Event ids the hub acknowledged with the application ack. */
+  ackedEvents(): string[] {
+    return [...this.acked];
+  }
+
+  /** Whether the fob has a connection now. */
+  connected(): boolean {
+    return this.client !== null;
   }
 
   soundCount(): number {

@@ -15,7 +15,8 @@ it('names the missing packages and the one apt-get line, and exits 1', async () 
   expect(err?.code).toBe(1);
   expect(err?.stderr).toContain('no chromium at /nonexistent/chromium');
   expect(err?.stderr).toContain('no socat on PATH');
-  expect(err?.stderr).toContain('sudo apt-get install -y --no-install-recommends chromium socat');
+  expect(err?.stderr).toContain('no nats-server on PATH');
+  expect(err?.stderr).toContain('sudo apt-get install -y --no-install-recommends chromium socat nats-server');
 });
 
 it('passes quietly on a machine that has both', async () => {

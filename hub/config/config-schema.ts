@@ -126,6 +126,45 @@ const tlsSchema = z
   .optional();
 
 /**
+ * The cluster (issue 19, docs/cluster.md): edges publish what fobs send to a JetStream stream and
+ * workers consume it. Absent: the single hub, as `npm start` runs it. Read only by `lonewatch edge`,
+ * `lonewatch worker` and `lonewatch cluster up`; `lonewatch hub` ignores it.
+ */
+const natsToken = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'letters, digits, "_" and "-" only (a NATS subject token or stream name)' });
+const clusterSchema = z
+  .strictObject({
+    /** Every NATS server's client URL; a client is given them all and fails over between them. */
+    servers: z.array(z.string().regex(/^(nats|tls):\/\/[^\s/]+$/, { error: 'a NATS URL such as nats://127.0.0.1:4222' })).min(1),
+    /** User name for NATS; its password is read from the environment variable password_env. */
+    user: z.string().min(1).max(128).optional(),
+    password_env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).optional(),
+    /** Or a token, read from the environment variable token_env (never written in the file). */
+    token_env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).optional(),
+    /** The stream that holds what the fobs sent, its subjects' prefix (`<prefix>.<deviceId>.<leaf>`) and replicas. */
+    stream: natsToken.default('LW_IN'),
+    subject_prefix: z.string().regex(/^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/).default('lw.in'),
+    /** Commands for a fob go on `<command_prefix>.<deviceId>`; every edge listens to `<command_prefix>.*`. */
+    command_prefix: z.string().regex(/^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/).default('lw.cmd'),
+    /** 3 keeps a stream writable with one server down; JetStream allows at most 5. */
+    replicas: z.int().min(1).max(5).default(3),
+    /** The durable consumer every worker shares (each message goes to one of them). */
+    consumer: natsToken.default('lw-workers'),
+    /** A message a worker took and did not ack within this is delivered again (to any worker). */
+    ack_wait_ms: z.int().min(1000).max(600_000).default(30_000),
+    /** Deliveries of one message before JetStream stops offering it (each is logged by the worker). */
+    max_deliver: z.int().min(2).max(100_000).default(1000),
+    /** How long an edge waits for JetStream's publish acknowledgement before it refuses the fob's publish. */
+    publish_timeout_ms: z.int().min(100).max(60_000).default(5000),
+    /** This node's name in logs, messages and /healthz; default: host name and process id. */
+    node_id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional(),
+  })
+  .superRefine((c, ctx) => {
+    if (c.password_env && !c.user) ctx.addIssue({ code: 'custom', path: ['user'], message: 'password_env needs user: the NATS user the password is for' });
+    if (c.token_env && c.user) ctx.addIssue({ code: 'custom', path: ['token_env'], message: 'set either user (with password_env) or token_env, not both' });
+  })
+  .optional();
+
+/**
  * Where the hub keeps its state (issue 19). Without postgres_url: the embedded SQLite file in
  * [hub] data_dir (the single process, `npm start`). With it: PostgreSQL, which a cluster of hubs
  * shares. Only the form is checked here; the server is reached (and its schema migrated) at start-up.
@@ -281,6 +320,7 @@ export const hubConfigSchema = z
     /** The dashboard's map: its tile server, or none (offline map), hub/config/map-config.ts. */
     map: mapSchema,
     tls: tlsSchema,
+    cluster: clusterSchema,
     store: storeSchema,
   });
 
@@ -315,6 +355,7 @@ export function crossCheck(raw: Record<string, unknown>): { path: string; messag
 
 export type HubConfig = z.output<typeof hubConfigSchema>;
 export type TlsConfig = NonNullable<HubConfig['tls']>;
+export type ClusterConfig = NonNullable<HubConfig['cluster']>;
 export type PolicyConfig = z.output<typeof policySchema>;
 
 export function toEscalationPolicy(name: string, p: PolicyConfig): EscalationPolicy {

@@ -99,14 +99,18 @@ export class FobIngest {
     this.rejections = new RateLimitedLog(o.log, o.clock);
   }
 
-  async onDevicePublish(deviceId: string, leaf: string, payload: Buffer): Promise<void> {
+  /**
+   * `receivedAt`: when the publish reached the hub, if not now (a cluster worker passes the time the
+   * edge received it, however long it then waited in the stream: hub/cluster/worker.ts).
+   */
+  async onDevicePublish(deviceId: string, leaf: string, payload: Buffer, receivedAt?: number): Promise<void> {
     switch (leaf) {
       case TOPIC.event:
-        return this.onEvent(deviceId, payload);
+        return this.onEvent(deviceId, payload, receivedAt);
       case TOPIC.heartbeat:
-        return this.onHeartbeat(deviceId, payload);
+        return this.onHeartbeat(deviceId, payload, receivedAt);
       case TOPIC.position:
-        return this.onPosition(deviceId, payload);
+        return this.onPosition(deviceId, payload, receivedAt);
       case TOPIC.status: {
         const s = statusSchema.safeParse(payload.toString('utf8'));
         if (!s.success) this.reject(deviceId, 'status_invalid', 'status rejected: status payload must be "0" or "1"');
@@ -120,7 +124,7 @@ export class FobIngest {
     this.rejections.warn(deviceId, { deviceId, reason: code, ...extra }, message);
   }
 
-  private async onEvent(deviceId: string, payload: Buffer): Promise<void> {
+  private async onEvent(deviceId: string, payload: Buffer, receivedAt?: number): Promise<void> {
     const parsed = parseFobEvent(payload);
     if (!parsed.ok) {
       // Acknowledged at the MQTT level (a retry could not make it valid) but no application ack.
@@ -129,6 +133,7 @@ export class FobIngest {
     }
     const ev = parsed.value;
     const now = this.o.clock.now();
+    const received = receivedAt ?? now;
     let stored: PositionRecord | null = null;
     const outcome = await this.o.runtime
       .run(async (tx, unit) => {
@@ -136,8 +141,8 @@ export class FobIngest {
           deviceId,
           eventId: ev.i,
           kind: ev.k,
-          receivedAt: now,
-          eventAt: now - ev.ag * 1000,
+          receivedAt: received,
+          eventAt: received - ev.ag * 1000,
           payload: payload.toString('utf8'),
         });
         if (!fresh) return 'duplicate' as const;
@@ -147,10 +152,10 @@ export class FobIngest {
         const from = eventSource(ev.i);
         // A phone-made event is the worker's action (and a sighting of them), not news of the fob.
         if (from === 'fob') await this.o.runtime.stepDevice(tx, unit, deviceId, { type: 'seen' });
-        const applied = await this.apply(tx, unit, deviceId, workerId, ev, now, from);
+        const applied = await this.apply(tx, unit, deviceId, workerId, ev, received, from);
         // The fix that came with the event (protocol 2): stored beside it, and with its alarm when
         // the event raised one or one of this worker's is open (docs/protocol.md, Positions).
-        if (ev.l) stored = await this.storePosition(tx, deviceId, workerId, ev.l, now, ALARM_KIND[ev.k] ? ev.i : null);
+        if (ev.l) stored = await this.storePosition(tx, deviceId, workerId, ev.l, received, ALARM_KIND[ev.k] ? ev.i : null);
         return applied;
       })
       .catch((err: Error) => {
@@ -237,13 +242,13 @@ export class FobIngest {
    * A fix on its own (`ps`, QoS 0): validated like every payload, stored, kept as the device's latest,
    * and attached to the open alarm of its worker, whose dashboards are told (SSE `position`).
    */
-  private async onPosition(deviceId: string, payload: Buffer): Promise<void> {
+  private async onPosition(deviceId: string, payload: Buffer, receivedAt?: number): Promise<void> {
     const parsed = parsePosition(payload);
     if (!parsed.ok) {
       this.reject(deviceId, 'position_invalid', `position rejected: ${parsed.error.message}`, { field: parsed.error.field });
       return;
     }
-    const now = this.o.clock.now();
+    const now = receivedAt ?? this.o.clock.now();
     const stored = await this.o.store.transaction(async (tx) => {
       let workerId = this.workerOf.get(deviceId);
       if (workerId === undefined) {
@@ -273,14 +278,14 @@ export class FobIngest {
     this.counters.positions++;
   }
 
-  private async onHeartbeat(deviceId: string, payload: Buffer): Promise<void> {
+  private async onHeartbeat(deviceId: string, payload: Buffer, receivedAt?: number): Promise<void> {
     const parsed = parseHeartbeat(payload);
     if (!parsed.ok) {
       this.reject(deviceId, 'heartbeat_invalid', `heartbeat rejected: ${parsed.error.message}`, { field: parsed.error.field });
       return;
     }
     this.counters.heartbeats++;
-    this.beats.set(deviceId, { at: this.o.clock.now(), battery: parsed.value.b, worn: parsed.value.m === 1 });
+    this.beats.set(deviceId, { at: receivedAt ?? this.o.clock.now(), battery: parsed.value.b, worn: parsed.value.m === 1 });
     if (this.beats.size >= this.o.heartbeatBufferMax) {
       // Back-pressure: this publisher waits for the flush instead of the buffer growing.
       await this.flush();

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // `npm test` runs this first (the "pretest" script): the suite drives Debian's chromium (dashboard
 // and companion browser tests) and opens pseudo-terminals with socat (the flashing tests). Without
-// them every such test would fail on its own, one by one; this stops at once with the one line to
-// run instead (issue 15 item 9). `.ci/run` installs the same list (APT_PACKAGES).
+// them (and nats-server, for the cluster tests) every such test would fail on its own, one by one;
+// this stops at once with the one line to run instead (issue 15 item 9). `.ci/run` installs the same list (APT_PACKAGES).
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
@@ -22,6 +22,8 @@ const onPath = (name) => (process.env.PATH ?? '').split(delimiter).some((dir) =>
 const missing = [];
 if (!executable(chromium)) missing.push({ pkg: 'chromium', why: `no chromium at ${chromium} (set CHROMIUM_PATH to use another)` });
 if (!onPath('socat')) missing.push({ pkg: 'socat', why: 'no socat on PATH' });
+// The cluster's failure tests (test/cluster/) run a real three-node NATS JetStream cluster.
+if (!onPath('nats-server')) missing.push({ pkg: 'nats-server', why: 'no nats-server on PATH' });
 
 if (missing.length > 0) {
   process.stderr.write(

@@ -1,0 +1,213 @@
+/**
+ * A whole cluster on loopback, for development and the failure tests (`lonewatch cluster up`,
+ * docs/cluster.md): a three-node NATS cluster with JetStream (hub/cluster/nats-local.ts), then edges,
+ * workers and an HTTP node, each its own `lonewatch edge|worker|http` process (so any of them can be
+ * killed with SIGKILL and started again on the same ports), all on one generated lonewatch.toml.
+ *
+ * The store is a PostgreSQL instance started here too (hub/cluster/postgres-local.ts), as its own
+ * user, when Debian's postgresql is installed; without it, one SQLite file that every node opens (WAL
+ * mode allows that on one machine), and `cluster up` says so.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, openSync, closeSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SqliteStore } from '../store/sqlite-store.js';
+import { PostgresStore } from '../store/postgres-store.js';
+import { freePort, LocalNatsCluster } from './nats-local.js';
+import { LocalPostgres, postgresBinDir } from './postgres-local.js';
+
+export type NodeRole = 'edge' | 'worker' | 'http';
+
+export interface ClusterNode {
+  role: NodeRole;
+  id: string;
+  /** MQTT port for fobs (edges); 0 otherwise. */
+  mqttPort: number;
+  httpPort: number;
+  logFile: string;
+  proc: ChildProcess | null;
+}
+
+export interface ClusterUpOptions {
+  /** Where the config, the database, the NATS stores and every node's log go. */
+  dir: string;
+  edges?: number;
+  workers?: number;
+  httpNode?: boolean;
+  /** Extra [cluster] keys (tests: a short ack_wait_ms). */
+  cluster?: Record<string, string | number>;
+  logLevel?: 'info' | 'warn' | 'debug';
+  /** How long a node may take to answer /readyz at start, in ms. */
+  readyTimeoutMs?: number;
+  /** The shared store: PostgreSQL (default where Debian's postgresql is installed) or one SQLite file. */
+  store?: 'postgres' | 'sqlite';
+}
+
+/** Raised when a node does not come up: names it and its log file. */
+export class ClusterUpError extends Error {
+  override name = 'ClusterUpError';
+}
+
+const CLI = fileURLToPath(new URL('../../bin/lonewatch.js', import.meta.url));
+const PASSWORD_ENV = 'LONEWATCH_NATS_PASSWORD';
+
+function toml(value: string | number): string {
+  return typeof value === 'number' ? String(value) : JSON.stringify(value);
+}
+
+export class LocalCluster {
+  private constructor(
+    readonly dir: string,
+    readonly configFile: string,
+    readonly nats: LocalNatsCluster,
+    readonly nodes: ClusterNode[],
+    private readonly readyTimeoutMs: number,
+    /** The PostgreSQL instance; null when the store is the SQLite file. */
+    readonly postgres: LocalPostgres | null,
+  ) {}
+
+  /** Where the store is, in words: the PostgreSQL URL or the SQLite file. */
+  get storeLocation(): string {
+    return this.postgres ? `PostgreSQL ${this.postgres.url} (log ${this.postgres.logFile})` : `SQLite ${join(this.dir, 'data', 'lonewatch.db')} (every node opens it; install postgresql for a shared server)`;
+  }
+
+  static async start(o: ClusterUpOptions): Promise<LocalCluster> {
+    const dir = o.dir;
+    const dataDir = join(dir, 'data');
+    const logDir = join(dir, 'logs');
+    mkdirSync(dataDir, { recursive: true });
+    mkdirSync(logDir, { recursive: true });
+    const usePostgres = (o.store ?? (postgresBinDir() ? 'postgres' : 'sqlite')) === 'postgres';
+    const postgres = usePostgres ? await LocalPostgres.start(join(dir, 'postgres')) : null;
+    let nats: LocalNatsCluster;
+    try {
+      nats = await LocalNatsCluster.start({ dir: join(dir, 'nats') });
+    } catch (err) {
+      await postgres?.stop();
+      throw err;
+    }
+    const configFile = join(dir, 'lonewatch.toml');
+    const extra = Object.entries(o.cluster ?? {}).map(([k, v]) => `${k} = ${toml(v)}`);
+    writeFileSync(
+      configFile,
+      [
+        '# Written by `lonewatch cluster up`: every node of the local cluster reads this file.',
+        '[hub]',
+        `data_dir = ${toml(dataDir)}`,
+        '[mqtt]',
+        'host = "127.0.0.1"',
+        '[http]',
+        'host = "127.0.0.1"',
+        '[log]',
+        `level = ${toml(o.logLevel ?? 'info')}`,
+        'pretty = "never"',
+        ...(postgres ? ['[store]', `postgres_url = ${toml(postgres.url)}`] : []),
+        '[cluster]',
+        `servers = [${nats.urls.map(toml).join(', ')}]`,
+        `user = ${toml(nats.user)}`,
+        `password_env = ${toml(PASSWORD_ENV)}`,
+        ...extra,
+        '',
+      ].join('\n'),
+    );
+    // The database is created (and migrated) once, here, before several processes open it.
+    if (postgres) await (await PostgresStore.open(postgres.url)).close();
+    else await new SqliteStore(join(dataDir, 'lonewatch.db')).close();
+    const nodes: ClusterNode[] = [];
+    const add = async (role: NodeRole, id: string): Promise<void> => {
+      nodes.push({ role, id, mqttPort: role === 'edge' ? await freePort() : 0, httpPort: await freePort(), logFile: join(logDir, `${id}.log`), proc: null });
+    };
+    for (let i = 1; i <= (o.workers ?? 2); i++) await add('worker', `worker-${i}`);
+    for (let i = 1; i <= (o.edges ?? 2); i++) await add('edge', `edge-${i}`);
+    if (o.httpNode !== false) await add('http', 'http-1');
+    const cluster = new LocalCluster(dir, configFile, nats, nodes, o.readyTimeoutMs ?? 90_000, postgres);
+    try {
+      for (const n of nodes) cluster.spawn(n);
+      await Promise.all(nodes.map((n) => cluster.waitReady(n)));
+    } catch (err) {
+      await cluster.stop();
+      throw err;
+    }
+    return cluster;
+  }
+
+  node(id: string): ClusterNode {
+    const n = this.nodes.find((x) => x.id === id);
+    if (!n) throw new Error(`no node ${id} in this cluster (${this.nodes.map((x) => x.id).join(', ')})`);
+    return n;
+  }
+
+  /** Every edge's MQTT address: what a fob is given to fail over between. */
+  get edges(): { host: string; port: number }[] {
+    return this.nodes.filter((n) => n.role === 'edge').map((n) => ({ host: '127.0.0.1', port: n.mqttPort }));
+  }
+
+  private spawn(n: ClusterNode): void {
+    const out = openSync(n.logFile, 'a');
+    const proc = spawn(process.execPath, [CLI, n.role, '--config', this.configFile, '--node-id', n.id], {
+      env: {
+        ...process.env,
+        [PASSWORD_ENV]: this.nats.password,
+        LONEWATCH_HTTP_PORT: String(n.httpPort),
+        ...(n.role === 'edge' ? { LONEWATCH_MQTT_PORT: String(n.mqttPort) } : {}),
+      },
+      stdio: ['ignore', out, out],
+    });
+    closeSync(out);
+    n.proc = proc;
+  }
+
+  /** Polls the node's /readyz (its own answer: NATS, JetStream and, for workers, the store). */
+  async waitReady(n: ClusterNode, timeoutMs = this.readyTimeoutMs): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const proc = n.proc;
+      if (!proc || proc.exitCode !== null || proc.signalCode !== null) throw new ClusterUpError(`${n.role} ${n.id} exited while starting (${proc?.exitCode ?? proc?.signalCode}); its log: ${n.logFile}`);
+      const status = await fetch(`http://127.0.0.1:${n.httpPort}/readyz`, { signal: AbortSignal.timeout(2000) }).then(
+        (r) => r.status,
+        () => 0,
+      );
+      if (status === 200) return;
+      if (Date.now() > until) throw new ClusterUpError(`${n.role} ${n.id} was not ready within ${timeoutMs} ms; its log: ${n.logFile}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  /** kill -9 one node. */
+  async kill(id: string): Promise<void> {
+    const n = this.node(id);
+    const proc = n.proc;
+    n.proc = null;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+    proc.kill('SIGKILL');
+    await exited;
+  }
+
+  /** Starts a killed node again on its ports, and waits until it is ready. */
+  async restart(id: string): Promise<void> {
+    const n = this.node(id);
+    if (n.proc && n.proc.exitCode === null && n.proc.signalCode === null) return;
+    this.spawn(n);
+    await this.waitReady(n);
+  }
+
+  /** Stops every node (SIGTERM, then SIGKILL after 10 s), then NATS. */
+  async stop(): Promise<void> {
+    await Promise.all(
+      this.nodes.map(async (n) => {
+        const p = n.proc;
+        n.proc = null;
+        if (!p || p.exitCode !== null || p.signalCode !== null) return;
+        const exited = new Promise<void>((r) => p.once('exit', () => r()));
+        p.kill('SIGTERM');
+        const t = setTimeout(() => p.kill('SIGKILL'), 10_000);
+        await exited;
+        clearTimeout(t);
+      }),
+    );
+    await this.nats.stop();
+    await this.postgres?.stop();
+  }
+}

@@ -1,0 +1,203 @@
+/**
+ * An edge node (issue 19): the hub's MQTT termination without its rules. The same MqttBroker, with
+ * its per-device authentication bound to the client id, ACL and bounds, checks every fob; what a fob
+ * publishes goes to the JetStream stream, and the fob's PUBACK waits for JetStream's publish ack
+ * (aedes writes a QoS 1 PUBACK only once authorizePublish calls back: broker/mqtt-broker.ts). A
+ * publish JetStream refuses or does not acknowledge in time gets no PUBACK: the broker drops the
+ * connection and the fob sends it again, here or at another edge.
+ *
+ * Commands for fobs (acks, prompts) come from the workers on `<command_prefix>.<deviceId>`; the edge
+ * that holds the fob's connection delivers them at QoS 1. The edge reads the store (device
+ * credentials, revocations) and writes nothing to it. Stateless: any edge serves any fob.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { systemClock, type Clock } from '../clock.js';
+import type { Logger } from '../logger.js';
+import type { ClusterConfig, HubConfig } from '../config/config-schema.js';
+import type { Store } from '../store/store.js';
+import { MqttBroker } from '../broker/mqtt-broker.js';
+import { DeviceAuth } from '../ingest/device-auth.js';
+import { DeviceWatch } from '../ingest/device-watch.js';
+import { createHttpServer } from '../http/http-server.js';
+import { commandTopic, TOPIC } from '../../shared/protocol-core.js';
+import { commandSubject, deviceOfCommandSubject, encodeInbound, inboundSubject, PRESENCE_LEAF } from './inbound.js';
+import { connectNats, ensureStream, jetStreamAnswers, nodeId } from './nats-connection.js';
+
+export interface EdgeOptions {
+  config: HubConfig;
+  cluster: ClusterConfig;
+  /** Read only: device credentials and revocations. */
+  store: Store;
+  log: Logger;
+  clock?: Clock;
+  /** Overrides config.mqtt.port / config.http.port (0: any free port). */
+  mqttPort?: number;
+  httpPort?: number;
+  id?: string;
+}
+
+/** Leaves a fob sends at QoS 0 (no PUBACK to hold): a failed stream publish drops the message, not the fob. */
+const LOSSY_LEAVES = new Set<string>([TOPIC.heartbeat, TOPIC.position]);
+
+export interface EdgeCounters {
+  /** Publishes JetStream acknowledged (and the fob got its PUBACK, for QoS 1). */
+  streamed: number;
+  /** Publishes JetStream refused or did not acknowledge in time: no PUBACK, the fob was dropped to retry. */
+  streamFailed: number;
+  /** QoS 0 publishes (heartbeats, positions) dropped because JetStream did not take them. */
+  lossyDropped: number;
+  /** Commands delivered to a fob connected here. */
+  commands: number;
+}
+
+export class Edge {
+  readonly counters: EdgeCounters = { streamed: 0, streamFailed: 0, lossyDropped: 0, commands: 0 };
+  mqttPort = 0;
+  httpPort = 0;
+  private closed = false;
+
+  private constructor(
+    readonly id: string,
+    private readonly o: EdgeOptions,
+    readonly nc: NatsConnection,
+    readonly broker: MqttBroker,
+    private readonly devices: DeviceWatch,
+    private readonly commands: Subscription,
+    readonly http: FastifyInstance,
+  ) {}
+
+  static async start(o: EdgeOptions): Promise<Edge> {
+    const { config, cluster, store } = o;
+    const clock = o.clock ?? systemClock;
+    const id = o.id ?? nodeId(cluster, 'edge');
+    const log = o.log.child({ node: id, role: 'edge' });
+    const nc = await connectNats(cluster, id);
+    const undo: (() => Promise<unknown>)[] = [() => nc.close()];
+    try {
+      // The stream is set up by whichever node starts first; an edge cannot PUBACK without it.
+      await ensureStream(await jetstreamManager(nc), cluster);
+      const js = jetstream(nc, { timeout: cluster.publish_timeout_ms });
+      const auth = new DeviceAuth(store, []);
+      // eslint-disable-next-line prefer-const
+      let broker: MqttBroker;
+      const devices = new DeviceWatch({
+        store,
+        log: log.child({ component: 'devices' }),
+        intervalMs: config.mqtt.device_check_ms,
+        onRevoked: (deviceId) => broker.disconnectDevice(deviceId, 'the device has been revoked'),
+        onReassigned: () => undefined,
+      });
+      await devices.start();
+      undo.push(async () => devices.stop());
+      // eslint-disable-next-line prefer-const
+      let edge: Edge;
+      const stream = async (deviceId: string, leaf: string, payload: Uint8Array): Promise<void> => {
+        const { headers, data } = encodeInbound({ deviceId, leaf, payload, receivedAt: clock.now(), edgeId: id });
+        await js.publish(inboundSubject(cluster.subject_prefix, deviceId, leaf), data, { headers, timeout: cluster.publish_timeout_ms });
+      };
+      const presence = (deviceId: string, online: boolean): void => {
+        // Best effort: the fob's own status message (st) and heartbeats say the same, durably.
+        stream(deviceId, PRESENCE_LEAF, Buffer.from(online ? '1' : '0')).catch((err: Error) => log.warn({ deviceId, err: err.message }, `could not put the fob's ${online ? 'connection' : 'disconnection'} on the stream; the dashboard's online mark may lag until its next heartbeat`));
+      };
+      broker = await MqttBroker.create(
+        {
+          authenticate: (clientId, username, password) => auth.authenticate(clientId, username, password),
+          onDevicePublish: async (deviceId, leaf, payload) => {
+            try {
+              await stream(deviceId, leaf, payload);
+              edge.counters.streamed++;
+            } catch (err) {
+              if (LOSSY_LEAVES.has(leaf)) {
+                edge.counters.lossyDropped++;
+                log.warn({ deviceId, leaf, err: (err as Error).message }, 'JetStream did not take a heartbeat/position (QoS 0): dropped; the next one replaces it');
+                return;
+              }
+              edge.counters.streamFailed++;
+              // The broker drops the connection: no PUBACK, so the fob keeps the event and sends it again.
+              throw new Error(`JetStream did not acknowledge the publish (${(err as Error).message}): no PUBACK, the fob will send it again`, { cause: err });
+            }
+          },
+          onConnected: (deviceId) => {
+            log.info({ deviceId }, 'fob connected');
+            presence(deviceId, true);
+          },
+          onDisconnected: (deviceId) => {
+            log.info({ deviceId }, 'fob disconnected');
+            presence(deviceId, false);
+          },
+          isRevoked: (deviceId) => devices.isRevoked(deviceId),
+        },
+        log.child({ component: 'mqtt' }),
+        {
+          clock,
+          limits: {
+            connectMaxBytes: config.mqtt.connect_max_bytes,
+            packetMaxBytes: config.mqtt.packet_max_bytes,
+            connectDeadlineMs: config.mqtt.connect_deadline_ms,
+            unauthenticatedPerAddress: config.mqtt.unauthenticated_per_address,
+            unauthenticatedMax: config.mqtt.unauthenticated_max,
+          },
+        },
+      );
+      undo.push(() => broker.close());
+      // Commands for any fob: the edge holding its connection delivers it; the others have no
+      // subscriber for that topic and aedes drops it. Core NATS (at most once): a command lost with
+      // an edge is made good by the protocol, the fob resending its event until it is acked.
+      const commands = nc.subscribe(`${cluster.command_prefix}.*`, {
+        callback: (err, msg) => {
+          if (err) return log.warn({ err: err.message }, 'command subscription error');
+          const deviceId = deviceOfCommandSubject(cluster.command_prefix, msg.subject);
+          if (!deviceId) return log.warn({ subject: msg.subject }, 'command on a subject that names no device: ignored');
+          edge.counters.commands++;
+          broker.publish(commandTopic(deviceId), msg.string(), 1);
+        },
+      });
+      const http = createHttpServer(log, { trustProxy: config.http.trust_proxy });
+      undo.push(() => http.close());
+      edge = new Edge(id, o, nc, broker, devices, commands, http);
+      http.get('/healthz', async () => edge.health());
+      http.get('/readyz', async (_req, reply) => {
+        const r = await edge.ready();
+        return reply.code(r.ready ? 200 : 503).send(r);
+      });
+      broker.attachWebSocket(http.server);
+      edge.mqttPort = await broker.listenTcp(o.mqttPort ?? config.mqtt.port, config.mqtt.host);
+      await http.listen({ port: o.httpPort ?? config.http.port, host: config.http.host });
+      const addr = http.server.address();
+      edge.httpPort = typeof addr === 'object' && addr ? addr.port : 0;
+      log.info({ mqtt: `mqtt://${config.mqtt.host}:${edge.mqttPort}`, http: `http://${config.http.host}:${edge.httpPort}`, nats: cluster.servers }, `edge ${id} listening: MQTT ${config.mqtt.host}:${edge.mqttPort}, /healthz /readyz and MQTT over WebSocket on ${config.http.host}:${edge.httpPort}; publishing to stream ${cluster.stream}`);
+      return edge;
+    } catch (err) {
+      for (const u of undo.reverse()) await u().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Publishes a command for a fob from outside (tests, tools): the same path a worker's takes. */
+  publishCommand(deviceId: string, text: string): void {
+    this.nc.publish(commandSubject(this.o.cluster.command_prefix, deviceId), text);
+  }
+
+  health(): { ok: true; role: 'edge'; id: string; connectedFobs: number; nats: string; counters: EdgeCounters } {
+    return { ok: true, role: 'edge', id: this.id, connectedFobs: this.broker.connectedClients, nats: this.nc.isClosed() ? 'closed' : (this.nc.getServer() ?? 'connecting'), counters: this.counters };
+  }
+
+  /** Ready to take fobs only while NATS and JetStream answer: otherwise no publish could be PUBACKed. */
+  async ready(): Promise<{ ready: boolean; role: 'edge'; id: string; why?: string }> {
+    const js = await jetStreamAnswers(this.nc, this.o.cluster);
+    return js.ok ? { ready: true, role: 'edge', id: this.id } : { ready: false, role: 'edge', id: this.id, why: js.why };
+  }
+
+  async stop(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.devices.stop();
+    await this.broker.close();
+    this.commands.unsubscribe();
+    await this.nc.drain().catch(() => this.nc.close());
+    await this.http.close();
+    this.o.log.info({ node: this.id }, 'edge stopped');
+  }
+}

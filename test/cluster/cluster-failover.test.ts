@@ -1,0 +1,145 @@
+// Issue 19's failure test: a real cluster (`lonewatch cluster up`'s: three nats-server nodes with
+// JetStream, a PostgreSQL instance, two edges and two workers, each its own process), a fleet of wire
+// fobs given both edges, pressing SOS under load; kill -9 one edge, one NATS node and one worker in
+// turn. After each: every SOS a fob got a PUBACK for is in the store exactly once (one stored event,
+// one alarm), every SOS pressed was in the end acknowledged to its fob, and fobs whose edge died are
+// connected to the other one.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LocalCluster } from '../../hub/cluster/cluster-up.js';
+import { loadConfig } from '../../hub/config/load-config.js';
+import { openConfiguredStore } from '../../hub/store/open-store.js';
+import type { Store } from '../../hub/store/store.js';
+import { requirePostgresOrSkip } from '../helpers/postgres-server.js';
+import { addDevice } from '../../hub/admin/admin-service.js';
+import { WireFob } from '../../simulator/wire-fob.js';
+
+const FOBS = 16;
+/** Real milliseconds between ticks of the load; each tick moves every fob's own clock as far. */
+const TICK_MS = 100;
+
+let cluster: LocalCluster;
+let fobs: WireFob[] = [];
+let store: Store;
+// PostgreSQL where it is installed (CI: always, .ci/run installs it); else the SQLite file, saying so.
+const storeKind = requirePostgresOrSkip() ? 'postgres' : 'sqlite';
+const dir = mkdtempSync(join(tmpdir(), 'lw-cluster-failover-'));
+
+beforeAll(async () => {
+  cluster = await LocalCluster.start({ dir, edges: 2, workers: 2, httpNode: false, store: storeKind, cluster: { ack_wait_ms: 3000, publish_timeout_ms: 2000 }, logLevel: 'warn' });
+  store = await openConfiguredStore(loadConfig(cluster.configFile));
+  const secrets: string[] = [];
+  for (let i = 0; i < FOBS; i++) secrets.push((await addDevice(store, `fob-${i}`, { now: Date.now() })).secret);
+  const edges = cluster.edges;
+  fobs = secrets.map(
+    (secret, i) =>
+      new WireFob({
+        deviceId: `fob-${i}`,
+        secret,
+        board: 'rak5010',
+        hubHost: edges[0]!.host,
+        hubPort: edges[0]!.port,
+        // Half the fleet starts on each edge (the list rotated), and fails over to the other.
+        hubs: i % 2 === 0 ? edges : [...edges].reverse(),
+        battery: 90,
+        clockStart: Date.now(),
+      }),
+  );
+  await Promise.all(fobs.map((f) => f.start()));
+}, 180_000);
+
+afterAll(async () => {
+  await Promise.all(fobs.map((f) => f.stop().catch(() => undefined)));
+  await store?.close();
+  await cluster?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Runs the fleet for ms of real time, SOS presses spread over it (about `perSecond` a second). */
+async function load(ms: number, perSecond: number, during?: () => Promise<void>): Promise<void> {
+  let pressed = 0;
+  const started = Date.now();
+  // The failure runs beside the load, as it would in service.
+  const action = during?.();
+  while (Date.now() - started < ms) {
+    const due = Math.floor(((Date.now() - started) / 1000) * perSecond);
+    for (; pressed < due; pressed++) fobs[pressed % FOBS]!.press('loud_sos');
+    await Promise.all(fobs.map((f) => f.advance(TICK_MS)));
+    await new Promise((r) => setTimeout(r, TICK_MS));
+  }
+  await action;
+}
+
+/** Keeps the fleet running (resending what is not acked) until every outbox is empty. */
+async function drain(timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (fobs.some((f) => f.outboxSize() > 0) && Date.now() < until) {
+    await Promise.all(fobs.map((f) => f.advance(TICK_MS * 10)));
+    await new Promise((r) => setTimeout(r, TICK_MS));
+  }
+}
+
+/** The checks after each failure. */
+async function expectEveryPubackedSosOnce(): Promise<void> {
+  // An SOS is stored and raises its alarm in one transaction (hub/ingest/fob-ingest.ts): one alarm
+  // per (device, event id) is the event stored once and acted on once.
+  const alarms = await store.read((tx) => tx.listAlarms({ kind: 'sos', limit: 100_000 }));
+  const alarmCount = new Map<string, number>();
+  for (const a of alarms) alarmCount.set(`${a.deviceId}/${a.sourceEventId}`, (alarmCount.get(`${a.deviceId}/${a.sourceEventId}`) ?? 0) + 1);
+  let pubacked = 0;
+  for (const f of fobs) {
+    for (const id of f.pubackedEvents()) {
+      if (!id.includes('-') || id.endsWith('-0')) continue; // the hello (each boot's first event)
+      pubacked++;
+      const key = `${f.deviceId}/${id}`;
+      expect(alarmCount.get(key), `${key} was PUBACKed: alarms raised for it`).toBe(1);
+    }
+  }
+  expect(pubacked).toBeGreaterThan(0);
+  // No alarm twice for one event, PUBACKed or not.
+  for (const [key, n] of alarmCount) expect(n, key).toBe(1);
+  // Every SOS pressed was in the end acknowledged to its fob (nothing left in an outbox).
+  for (const f of fobs) expect(f.outboxSize(), `${f.deviceId} outbox`).toBe(0);
+}
+
+async function connectedAt(id: string): Promise<number> {
+  const r = await fetch(`http://127.0.0.1:${cluster.node(id).httpPort}/healthz`);
+  return ((await r.json()) as { connectedFobs: number }).connectedFobs;
+}
+
+describe('cluster under SOS load, one part killed at a time', () => {
+  it('kill -9 of an edge: its fobs move to the other edge; no PUBACKed SOS lost or doubled', async () => {
+    await load(1500, 10);
+    expect(await connectedAt('edge-1')).toBeGreaterThan(0);
+    await load(4000, 10, async () => {
+      await cluster.kill('edge-1');
+    });
+    await drain(30_000);
+    expect(await connectedAt('edge-2')).toBe(FOBS);
+    await expectEveryPubackedSosOnce();
+    await cluster.restart('edge-1');
+  }, 90_000);
+
+  it('kill -9 of a NATS node: edges and workers carry on through the other two', async () => {
+    await load(4000, 10, async () => {
+      await new Promise((r) => setTimeout(r, 1000));
+      await cluster.nats.kill(0);
+    });
+    await drain(30_000);
+    await expectEveryPubackedSosOnce();
+    await cluster.nats.restart(0);
+  }, 90_000);
+
+  it('kill -9 of a worker: what it held is redelivered to the other after ack_wait, stored once', async () => {
+    await load(4000, 10, async () => {
+      await new Promise((r) => setTimeout(r, 1000));
+      await cluster.kill('worker-1');
+    });
+    await drain(30_000);
+    await expectEveryPubackedSosOnce();
+    const handled = (await (await fetch(`http://127.0.0.1:${cluster.node('worker-2').httpPort}/healthz`)).json()) as { ok: boolean };
+    expect(handled.ok).toBe(true);
+  }, 90_000);
+});

@@ -1,0 +1,36 @@
+// The test helper's cluster is real: an R3 stream takes publishes, survives a node's kill -9, and
+// refuses (no false acknowledgement) with two of three nodes down; a restarted node rejoins.
+import { afterAll, describe, expect, it } from 'vitest';
+import { connect } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager, StorageType } from '@nats-io/jetstream';
+import { startNatsCluster, stopNatsClusters } from '../helpers/nats-cluster.js';
+
+afterAll(stopNatsClusters);
+
+describe('local NATS cluster (nats-server, JetStream, 3 nodes)', () => {
+  it('keeps an R3 stream over a kill -9, refuses with 2 of 3 down, and takes a node back', async () => {
+    const cluster = await startNatsCluster();
+    const nc = await connect({ servers: cluster.urls, user: cluster.user, pass: cluster.password, reconnectTimeWait: 100 });
+    try {
+      const jsm = await jetstreamManager(nc);
+      await jsm.streams.add({ name: 'T', subjects: ['t.>'], num_replicas: 3, storage: StorageType.File });
+      const js = jetstream(nc);
+      expect((await js.publish('t.a', 'one')).seq).toBe(1);
+      await cluster.kill(0);
+      // The stream keeps a quorum (2 of 3) and takes a publish.
+      let ack = null;
+      for (let i = 0; i < 50 && !ack; i++) ack = await js.publish('t.a', 'two', { timeout: 1000 }).catch(() => null);
+      expect(ack?.seq).toBe(2);
+      await cluster.kill(1);
+      // No quorum: the publish is refused or times out, never acknowledged.
+      await expect(js.publish('t.a', 'three', { timeout: 1500 })).rejects.toThrow();
+      await cluster.restart(0);
+      await cluster.restart(1);
+      let info = null;
+      for (let i = 0; i < 100 && !info; i++) info = await jsm.streams.info('T').catch(() => null);
+      expect(info?.state.messages).toBeGreaterThanOrEqual(2);
+    } finally {
+      await nc.close();
+    }
+  }, 60_000);
+});
