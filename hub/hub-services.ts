@@ -11,7 +11,7 @@ import type { Logger } from './logger.js';
 import type { HubConfig } from './config/config-schema.js';
 import type { Store } from './store/store.js';
 import type { RulesRuntime } from './rules/rules-runtime.js';
-import type { MqttBroker } from './broker/mqtt-broker.js';
+import type { MqttSessions } from './mqtt-sessions.js';
 import type { FobIngest } from './ingest/fob-ingest.js';
 import type { DeviceAuth } from './ingest/device-auth.js';
 import type { Dispatcher } from './notifiers/dispatcher.js';
@@ -26,7 +26,8 @@ export interface HubServices {
   readonly log: Logger;
   readonly store: Store;
   readonly runtime: RulesRuntime;
-  readonly broker: MqttBroker;
+  /** The broker's live connections, by client id (the companion's relay sweep), not aedes itself. */
+  readonly sessions: MqttSessions;
   readonly ingest: FobIngest;
   readonly auth: DeviceAuth;
   /** Alert forwarding (e-mail, webhook, ARC); null when [notifiers] configures none. */

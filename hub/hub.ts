@@ -3,7 +3,7 @@
  * side, wired together. `Hub.start` is what `lonewatch hub` and the tests call.
  */
 import type { FastifyInstance } from 'fastify';
-import { ManualClock, systemClock, type Clock } from './clock.js';
+import { systemClock, type Clock } from './clock.js';
 import { createLogger, type Logger } from './logger.js';
 import type { HubConfig } from './config/config-schema.js';
 import { toEscalationPolicy } from './config/config-schema.js';
@@ -44,6 +44,7 @@ export { configuredChannels, policiesInForce, reachProblems, reachProblemsWith, 
 import { reachProblems, StartRefused } from './notifiers/policy-reach-config.js';
 import { reachSummary } from './notifiers/reach-summary.js';
 import type { HubServices } from './hub-services.js';
+import { brokerSessions, type MqttSessions } from './mqtt-sessions.js';
 
 export interface HubOptions {
   config: HubConfig;
@@ -102,6 +103,8 @@ export class Hub implements HubServices {
   control: ControlServer | null = null;
   /** Hourly deletion of positions past `[positions] retention_days` (issue 20, R22). */
   positionRetention!: PositionRetention;
+  /** The broker's live connections, as the HTTP side may see them (issue 18: no route reaches into aedes). */
+  readonly sessions: MqttSessions;
   private closed = false;
   /** The first-run set-up link (issue 15 item 9): live only while no admin account exists. */
   readonly firstAdmin: FirstAdminSetup;
@@ -118,6 +121,7 @@ export class Hub implements HubServices {
     readonly http: FastifyInstance,
   ) {
     this.firstAdmin = new FirstAdminSetup(store, clock);
+    this.sessions = brokerSessions(broker);
   }
 
   static async start(opts: HubOptions): Promise<Hub> {
@@ -429,38 +433,6 @@ export class Hub implements HubServices {
       return null;
     }
     return this.tls.reload();
-  }
-
-  /**
-   * Runs to completion everything now due: buffered heartbeats, rule processing, and (with a
-   * ManualClock) deadlines that this work armed for "now". For tests and time-warped drills.
-   */
-  async settle(rounds = 20): Promise<void> {
-    const manual = this.clock instanceof ManualClock ? this.clock : null;
-    for (let i = 0; i < rounds; i++) {
-      await this.ingest.flush();
-      await this.runtime.idle();
-      await new Promise((r) => setImmediate(r));
-      manual?.advance(0);
-      await this.runtime.idle();
-    }
-  }
-
-  /**
-   * Moves a ManualClock forward by ms, stopping at every timer on the way and settling there, so
-   * work happens at the time it fell due, as it would on a real clock.
-   */
-  async advance(ms: number): Promise<void> {
-    if (!(this.clock instanceof ManualClock)) throw new Error('advance needs a hub started with a ManualClock');
-    const clock = this.clock;
-    const target = clock.now() + ms;
-    await this.settle();
-    for (let next = clock.nextDueAt(); next !== null && next <= target; next = clock.nextDueAt()) {
-      clock.advanceTo(next);
-      await this.settle();
-    }
-    clock.advanceTo(target);
-    await this.settle();
   }
 
   /**

@@ -10,6 +10,7 @@ import { Hub } from '../hub/hub.js';
 import { ManualClock } from '../hub/clock.js';
 import { parseConfig } from '../hub/config/load-config.js';
 import { silentLogger, type Logger } from '../hub/logger.js';
+import { settleHub } from './hub-drive.js';
 
 export const DRILL_CONTACTS = [
   { id: 'duty', name: 'Duty Officer', role: 'duty_officer' },
@@ -41,7 +42,7 @@ export async function startSimHub(start: number, rules: Record<string, unknown>,
     'scenario',
   );
   const hub = await Hub.start({ config, clock, log });
-  const settle = (): Promise<void> => hub.settle(4);
+  const settle = (): Promise<void> => settleHub(hub, 4);
   return {
     hub,
     clock,

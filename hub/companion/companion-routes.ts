@@ -128,11 +128,9 @@ export async function registerCompanion(http: FastifyInstance, hub: HubServices,
   hub.auth.relayCredential = (deviceId, clientId, password) => issued.has(clientId) && tokens.verify(deviceId, clientId, password);
   const sweep = async (): Promise<string[]> => {
     const dropped: string[] = [];
-    const clients = (hub.broker.aedes as unknown as { clients: Record<string, { close(): void } | undefined> }).clients;
     const now = hub.clock.now();
     for (const [clientId, held] of [...issued]) {
-      const client = clients[clientId];
-      if (!client) {
+      if (!hub.sessions.isConnected(clientId)) {
         if (held.expiresAt <= now) issued.delete(clientId);
         continue;
       }
@@ -141,7 +139,7 @@ export async function registerCompanion(http: FastifyInstance, hub: HubServices,
       if (worker && worker.workerId === held.workerId && device && device.revokedAt === null && device.workerId === worker.workerId) continue;
       hub.log.warn({ deviceId: held.deviceId, workerId: held.workerId }, "companion relay disconnected: its phone was signed out, or the fob is no longer this worker's");
       issued.delete(clientId);
-      client.close();
+      hub.sessions.disconnect(clientId);
       dropped.push(held.deviceId);
     }
     return dropped;

@@ -3,6 +3,8 @@
  * hub through hub/hub-services.ts, the bench's command and report share bench/bench-results.ts. Every
  * module under the code folders and the tests is read, type-only imports included.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { findCycles, readImportGraph, type ImportGraph } from '../helpers/import-graph.js';
@@ -97,5 +99,29 @@ describe('layers', () => {
   it('no module imports across its layer', () => {
     const violations = layerViolations(readImportGraph(ROOT, FOLDERS).graph);
     expect(violations, `imports against the layers (docs/architecture.md):\n${violations.join('\n')}`).toEqual([]);
+  });
+});
+
+/**
+ * The composition root only wires (issue 18): the HTTP side reaches the broker's connections through
+ * the typed `MqttSessions` service (hub/mqtt-sessions.ts), never aedes itself, and the Hub class
+ * carries no test-only methods (tests and drills drive the clock with simulator/hub-drive.ts).
+ */
+describe('composition root', () => {
+  const { graph } = readImportGraph(ROOT, FOLDERS);
+  const httpSide = [...graph.keys()].filter((f) => /^hub\/(http|companion)\/[^/]+\.ts$/.test(f));
+
+  it('no route or HTTP module imports the broker or names aedes', () => {
+    expect(httpSide.length).toBeGreaterThan(10);
+    const offenders = httpSide.filter((f) => /\baedes\b/.test(readFileSync(join(ROOT, f), 'utf8')) || (graph.get(f) ?? []).some((d) => d.startsWith('hub/broker/')));
+    expect(offenders, 'these modules reach into the broker; give them a service in hub/hub-services.ts').toEqual([]);
+  });
+
+  it('the Hub class has no settle or advance of its own', async () => {
+    const { Hub } = await import('../../hub/hub.js');
+    const methods = Object.getOwnPropertyNames(Hub.prototype);
+    expect(methods).toContain('stop');
+    expect(methods).not.toContain('settle');
+    expect(methods).not.toContain('advance');
   });
 });

@@ -7,6 +7,7 @@ import { Hub } from '../../hub/hub.js';
 import { ManualClock } from '../../hub/clock.js';
 import { silentLogger } from '../../hub/logger.js';
 import { testConfig } from './hub-harness.js';
+import { advanceHub, settleHub } from '../../simulator/hub-drive.js';
 
 const [dataDir, start, extra] = process.argv.slice(2);
 const clock = new ManualClock(Number(start));
@@ -14,9 +15,9 @@ const hub = await Hub.start({ config: testConfig(dataDir, extra ? (JSON.parse(ex
 
 process.on('message', (msg: { advance?: number }) => {
   void (async () => {
-    await hub.advance(msg.advance ?? 0);
+    await advanceHub(hub, msg.advance ?? 0);
     process.send!({ now: clock.now() });
   })();
 });
-await hub.settle();
+await settleHub(hub);
 process.send!({ ready: true, mqttPort: hub.mqttPort, now: clock.now() });

@@ -13,6 +13,7 @@ import { addDevice, addVisit, type VisitInput } from '../../hub/admin/admin-serv
 import type { EmergencyContact } from '../../hub/admin/emergency-contacts.js';
 import type { AlarmRecord, StoredTimelineEntry } from '../../hub/store/store-types.js';
 import type { HubOptions } from '../../hub/hub.js';
+import { advanceHub, settleHub } from '../../simulator/hub-drive.js';
 
 export interface TestHubOptions {
   manualClock?: boolean;
@@ -83,7 +84,7 @@ export async function startTestHub(opts: TestHubOptions = {}): Promise<TestHub> 
     ...(opts.dispatch ? { dispatch: opts.dispatch } : {}),
     ...(opts.registerHttp ? { registerHttp: opts.registerHttp } : {}),
   });
-  const settle = () => hub.settle();
+  const settle = () => settleHub(hub);
   const testHub: TestHub = {
     hub,
     clock: hub.clock,
@@ -145,7 +146,7 @@ export async function startTestHub(opts: TestHubOptions = {}): Promise<TestHub> 
     eventCount: (deviceId) => hub.store.read((tx) => tx.countFobEvents(deviceId)),
     async advance(ms) {
       if (!manualClock) throw new Error('advance needs a manual clock');
-      await hub.advance(ms);
+      await advanceHub(hub, ms);
     },
     settle,
     async stop() {

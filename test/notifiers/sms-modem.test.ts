@@ -10,6 +10,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Hub } from '../../hub/hub.js';
+import { advanceHub } from '../../simulator/hub-drive.js';
 import { makeEventId } from '../../shared/protocol-core.js';
 import { startTestHub, TEST_CONTACTS, type TestHub } from '../helpers/hub-harness.js';
 import { connectFob, type TestFob } from '../helpers/mqtt-fob.js';
@@ -245,7 +246,7 @@ describe('SMS across a restart of the hub', () => {
     closers.push(() => hub.stop());
     // Set up again at start, before any alarm.
     await expect.poll(() => r.sim.commands.slice(before), { timeout: 10_000 }).toEqual([...MODEM_SETUP]);
-    await hub.advance(30_000);
+    await advanceHub(hub, 30_000);
     const sms = async () => (await hub.store.read((tx) => tx.getTimeline(alarm.id))).filter((e) => e.type === 'delivery' && e.detail.channel === 'sms');
     await expect.poll(async () => states(await sms()), { timeout: 5000 }).toEqual(['queued', 'sent', 'delivered']);
     expect((await sms())[2].detail).toMatchObject({ recipientId: 'do-1', address: '***555', report: true, detail: '+CDS status 0: the phone received it (status report 0)' });
