@@ -3,7 +3,7 @@ import type { StoreTx } from '../store/store.js';
 import type { AlarmRecord, StoredTimelineEntry, VisitRecord, WorkerRecord } from '../store/store-types.js';
 import { ALARM_KIND, alarmKindRank, type TimelineStepType } from '../../shared/vocabulary.js';
 import { isOpen } from '../rules/escalation-engine.js';
-import { summarise } from '../rules/rules-runtime.js';
+import { summarise } from '../presentation/alarm-presentation.js';
 
 const DAY = 24 * 3600_000;
 

@@ -14,7 +14,8 @@ import { parseFobEvent, parseHeartbeat, parsePosition, statusSchema, type Comman
 import type { Position } from '../../shared/protocol-core.js';
 import { LatestPositions, openAlarmFor, toPositionRecord } from './positions.js';
 import { isOpen } from '../rules/escalation-engine.js';
-import type { RulesRuntime, Unit } from '../rules/rules-runtime.js';
+import type { RulesRuntime } from '../rules/rules-runtime.js';
+import type { Unit } from '../rules/unit-of-work.js';
 import type { AlarmKind, PositionRecord } from '../store/store-types.js';
 import { RateLimitedLog } from '../rate-limited-log.js';
 

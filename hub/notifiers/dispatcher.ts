@@ -18,7 +18,7 @@
  */
 import type { Clock, TimerHandle } from '../clock.js';
 import type { Logger } from '../logger.js';
-import type { DispatchRequest } from '../rules/rules-runtime.js';
+import type { DispatchRequest } from '../rules/effect-executor.js';
 import type { NoticeRecord, TimelineEntry } from '../store/store-types.js';
 import type { AlertMessage } from '../../shared/protocol-schemas.js';
 import { DeliveryError, type DeliveryOutcome, type DeliveryReport, type Notice, type Notifier, type Recipient, type UnmatchedReport } from './notifier.js';

@@ -14,10 +14,9 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
-import type { ClaimedWork, DueWorkKind, Store, StoreTx } from '../store/store.js';
+import type { ClaimedWork, Store, StoreTx } from '../store/store.js';
 import type { AlarmKind, AlarmRecord, TimelineEntry, VisitRecord } from '../store/store-types.js';
-import type { AlertMessage, CommandMessage } from '../../shared/protocol-schemas.js';
-import { PROTOCOL_VERSION } from '../../shared/protocol-core.js';
+import type { AlertMessage } from '../../shared/protocol-schemas.js';
 import { ALARM_KIND } from '../../shared/vocabulary.js';
 import { isOpen, nextWakeAt, stepEscalation, type EscalationEffect, type EscalationInput } from './escalation-engine.js';
 import { initialCheckinState, stepCheckin, type CheckinInput, type CheckinRules, type CheckinState } from './checkin-engine.js';
@@ -25,10 +24,10 @@ import { initialDeviceHealth, stepDeviceHealth, type DeviceHealthInput, type Dev
 import { DEFAULT_BATCH_BUDGET, DEFAULT_LEASE_MS, DueWorkLoop, type BatchBudget } from './due-work-loop.js';
 import type { EscalationPolicy, Target } from './escalation-policy.js';
 import type { Recipient } from '../notifiers/notifier.js';
-import { channelInfo, isForwardingChannel } from '../notifiers/channel-registry.js';
-import { isDrillDevice, isDrillWorker } from './drill.js';
-import { alarmTrack } from '../ingest/positions.js';
-import { alertPosition } from '../notifiers/position-text.js';
+import { isDrillDevice } from './drill.js';
+import { Unit, alarmIdOf, newAlarmId, newEffectKey, type RuntimeEffect } from './unit-of-work.js';
+import { EffectExecutor, type RuntimeOutputs } from './effect-executor.js';
+import { checkinRaises, composeCheckinStep, composeDeviceHealthStep, deviceHealthRaises, followOnOfAlarmStep, type AlarmStep, type RaiseSpec } from './orchestration.js';
 
 const DAY = 24 * 3600_000;
 
@@ -54,39 +53,6 @@ export interface RulesRuntimeOptions {
   leaseMs?: number;
 }
 
-/** Where the runtime's effects leave the hub. */
-export interface RuntimeOutputs {
-  sendCommand(deviceId: string, command: CommandMessage): void;
-  /** May return a promise: the effect is completed (deleted from pending_effects) once it settles. */
-  publishAlert(alert: AlertMessage): void | Promise<void>;
-  /**
-   * E-mail, webhook and ARC delivery (the notifiers); absent when none is configured. Returns once the
-   * notices are stored (never waits for a delivery), so a crash cannot fall between the completed
-   * effect and the notices it made.
-   */
-  dispatch?(req: DispatchRequest): void | Promise<void>;
-}
-
-export interface DispatchRequest {
-  alert: AlertMessage;
-  level: number;
-  recipients: Recipient[];
-  channels: string[];
-  link: string;
-  /** The ladder rung (the notify effect's `step`): notice ids derive from it, so a re-run effect dedupes. */
-  step?: string;
-  /** Why the ladder sent it (raised, escalated, repeat, re_alert, police, exhausted): the e-mail subject says so. */
-  reason?: string;
-  /** Who has taken the alarm (a reminder names them), or null. */
-  holder?: string | null;
-}
-
-/** Effects the runtime adds to the engines' own. */
-export type RuntimeEffect =
-  | EscalationEffect
-  | { type: 'prompt_worker'; workerId: string; seconds: number }
-  | { type: 'tell_device'; deviceId: string; command: CommandMessage };
-
 export interface AlarmSpec {
   kind: AlarmKind;
   workerId: string | null;
@@ -102,22 +68,8 @@ export interface AlarmSpec {
    * worker. Absent: from the event's own device, never from another device of the worker.
    */
   drill?: boolean;
-}
-
-/**
- * What one transaction produced. Its deadlines are written as they are made (`schedule`); its
- * effects are written at the end of the transaction, and carried out after it commits.
- */
-export class Unit {
-  effects: RuntimeEffect[] = [];
-  /** Due times this transaction armed: the loop's timer is brought forward to the earliest after the commit. */
-  wakes: number[] = [];
-
-  /** Arms, moves or (null) cancels a deadline in the transaction of the state it belongs to. */
-  async schedule(tx: StoreTx, kind: Extract<DueWorkKind, 'alarm' | 'worker' | 'device'>, key: string, at: number | null): Promise<void> {
-    await tx.scheduleWork(kind, key, at);
-    if (at !== null) this.wakes.push(at);
-  }
+  /** The alarm's id, minted beforehand (orchestration.ts plans); absent: minted as it is raised. */
+  id?: string;
 }
 
 /** The unit's effects as written, leased to this process, for carrying out after the commit. */
@@ -126,15 +78,10 @@ interface Committed {
   claims: ClaimedWork[];
 }
 
-let effectSeq = 0;
-/** Time-ordered and unique across processes: an effect left by a crash is never overwritten by a new one. */
-function newEffectKey(now: number): string {
-  effectSeq = (effectSeq + 1) % 1_000_000;
-  return `${now.toString(36).padStart(9, '0')}-${String(effectSeq).padStart(6, '0')}-${randomBytes(3).toString('hex')}`;
-}
-
 export class RulesRuntime {
   readonly loop: DueWorkLoop;
+  /** Carries out committed effects (effect-executor.ts). */
+  readonly executor: EffectExecutor;
   private readonly o: RulesRuntimeOptions;
   private readonly leaseMs: number;
   private stopped = false;
@@ -145,6 +92,14 @@ export class RulesRuntime {
   constructor(options: RulesRuntimeOptions) {
     this.o = options;
     this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+    this.executor = new EffectExecutor({
+      store: options.store,
+      clock: options.clock,
+      outputs: options.outputs,
+      publicUrl: options.publicUrl,
+      graceMin: options.checkin.graceMin,
+      ...(options.forwarding ? { forwarding: options.forwarding } : {}),
+    });
     const deadline = (work: ClaimedWork) => this.track(this.onDue(work));
     this.loop = new DueWorkLoop({
       store: options.store,
@@ -257,7 +212,7 @@ export class RulesRuntime {
     if (unit.wakes.length > 0) this.loop.wake(Math.min(...unit.wakes));
     const done = claims.map((work) =>
       this.track(
-        this.execute(work.payload as RuntimeEffect)
+        this.executor.execute(work.payload as RuntimeEffect)
           .then(() => this.o.store.complete(work))
           .catch((err) => this.o.log.error({ err, effect: (work.payload as RuntimeEffect).type, alarmId: alarmIdOf(work.payload) }, 'effect failed; it is tried again when its lease ends')),
       ),
@@ -294,7 +249,7 @@ export class RulesRuntime {
 
   /** An effect the loop claimed (its first process died before completing it): carried out, then completed. */
   private async runEffect(work: ClaimedWork): Promise<void> {
-    await this.execute(work.payload as RuntimeEffect);
+    await this.executor.execute(work.payload as RuntimeEffect);
     await this.o.store.complete(work);
   }
 
@@ -332,7 +287,7 @@ export class RulesRuntime {
       if (st?.lastSighting) lastSightingAt = st.lastSighting.at;
     }
     const alarm: AlarmRecord = {
-      id: newAlarmId(now),
+      id: spec.id ?? newAlarmId(now),
       kind: spec.kind,
       state: 'raised',
       priority: ALARM_KIND[spec.kind].priority,
@@ -393,13 +348,12 @@ export class RulesRuntime {
     await appendAlarmChanges(tx, alarm.id, result.effects, result.timeline, now);
     unit.effects.push(...result.effects);
     await unit.schedule(tx, 'alarm', alarm.id, nextWakeAt(result.alarm));
-    // Closing a missed-check-in alarm from the dashboard lets the worker's rules run again.
-    if (!isOpen(result.alarm) && result.alarm.kind === 'missed_checkin' && result.alarm.workerId) {
+    // Closing a missed-check-in alarm (the officer's call-back found the worker safe) answers what
+    // was overdue: the worker's rules are asked again later, not re-raised at once (item 12).
+    if (result.alarm.workerId && result.alarm.kind === 'missed_checkin') {
       const st = await tx.getCheckinState(result.alarm.workerId);
-      if (st && st.missedAlarmId === alarm.id) {
-        // The officer's close answers what was overdue: asked again later, not re-raised at once (item 12).
-        await this.stepWorker(tx, unit, result.alarm.workerId, { type: 'alarm_closed', alarmId: alarm.id }, st);
-      }
+      const followOn = followOnOfAlarmStep(result.alarm, st);
+      if (followOn) await this.stepWorker(tx, unit, result.alarm.workerId, followOn, st ?? undefined);
     }
     return result.alarm;
   }
@@ -441,51 +395,20 @@ export class RulesRuntime {
     const state = preloaded ?? (await tx.getCheckinState(workerId)) ?? initialCheckinState(workerId);
     const visits = await tx.listVisits(workerId, now - DAY, now + DAY);
     const result = stepCheckin(state, visits, input, now, this.o.checkin);
-    for (const c of result.visitChanges) await tx.updateVisit(c.id, c.changes);
-    if (result.warning) this.o.log.warn({ workerId, input: input.type }, result.warning);
-    let next = result.nextWakeAt;
-    for (const e of result.effects) {
-      switch (e.type) {
-        case 'prompt':
-          unit.effects.push({ type: 'prompt_worker', workerId, seconds: e.seconds });
-          break;
-        case 'raise_missed': {
-          // No event raised it: drill-ness is the worker's, and the device shown is one of the same kind
-          // (a real worker's real fob), never a drill fob that happens to be theirs too.
-          const drill = isDrillWorker(workerId);
-          const device = (await tx.listDevices()).find((d) => d.workerId === workerId && d.revokedAt === null && isDrillDevice(d.id) === drill);
-          const alarm = await this.raiseAlarm(tx, unit, {
-            kind: 'missed_checkin',
-            workerId,
-            deviceId: device?.id ?? null,
-            sourceEventId: null,
-            reason: e.summary,
-            drill,
-          });
-          result.state.missedAlarmId = alarm.id;
-          next = null;
-          break;
-        }
-        case 'close_missed': {
-          const alarm = await tx.getAlarm(e.alarmId);
-          if (alarm && isOpen(alarm)) {
-            const closed = stepEscalation(alarm, { type: 'resolve', by: `worker:${workerId}`, note: e.why }, now);
-            await tx.appendTimeline(alarm.id, closed.timeline);
-            await tx.updateAlarm(closed.alarm);
-            await appendAlarmChanges(tx, alarm.id, closed.effects, closed.timeline, now);
-            unit.effects.push(...closed.effects);
-            await unit.schedule(tx, 'alarm', alarm.id, null);
-          }
-          break;
-        }
-        case 'log':
-          this.o.log.info({ workerId, ...e.detail }, e.event);
-          break;
-      }
-    }
-    await tx.putCheckinState(result.state, next);
-    await unit.schedule(tx, 'worker', workerId, next);
-    return result.state;
+    // The cross-engine part is a pure plan (orchestration.ts); only what it needs is read for it.
+    const raises = checkinRaises(result);
+    const plan = composeCheckinStep(result, { newAlarmId: raises ? newAlarmId(now) : '', devices: raises ? await tx.listDevices() : [] });
+    for (const c of plan.visitChanges) await tx.updateVisit(c.id, c.changes);
+    if (plan.warning) this.o.log.warn({ workerId, input: input.type }, plan.warning);
+    for (const l of plan.logs) this.o.log.info({ workerId, ...l.detail }, l.event);
+    unit.effects.push(...plan.effects);
+    // Raised before the state is stored: the alarm records the visit and last sighting as they stood.
+    if (plan.raise) await this.raisePlanned(tx, unit, plan.raise);
+    await tx.putCheckinState(plan.state, plan.wakeAt);
+    await unit.schedule(tx, 'worker', workerId, plan.wakeAt);
+    // After it is stored: the state no longer points at the alarms it closes, so no follow-on is due.
+    await this.takeAlarmSteps(tx, unit, plan.alarmSteps);
+    return plan.state;
   }
 
   /** An itinerary or worker action from the API or CLI, in its own transaction. */
@@ -503,20 +426,26 @@ export class RulesRuntime {
     const state = (await tx.getDeviceHealth(deviceId)) ?? initialDeviceHealth(deviceId);
     const onShift = device.workerId ? ((await tx.getCheckinState(device.workerId))?.onShift ?? false) : false;
     const result = stepDeviceHealth(state, isTick ? { type: 'tick', onShift } : input, now, this.o.health, onShift);
-    for (const e of result.effects) {
-      if (e.type === 'raise') {
-        const alarm = await this.raiseAlarm(tx, unit, { kind: e.kind, workerId: device.workerId, deviceId, sourceEventId: null, reason: e.summary });
-        if (e.kind === 'low_battery') result.state.lowBatteryAlarmId = alarm.id;
-        else result.state.silentAlarmId = alarm.id;
-      } else {
-        const alarm = await tx.getAlarm(e.alarmId);
-        if (alarm && isOpen(alarm)) await this.stepAlarm(tx, unit, alarm, { type: 'resolve', by: 'hub', note: e.why });
-      }
-    }
+    const plan = composeDeviceHealthStep(result, device, Array.from({ length: deviceHealthRaises(result) }, () => newAlarmId(now)));
+    for (const r of plan.raises) await this.raisePlanned(tx, unit, r);
+    await this.takeAlarmSteps(tx, unit, plan.alarmSteps);
     // Only write when something changed: heartbeats alone are batched by the ingest path.
     if (isTick || result.effects.length > 0 || state.lowBatteryRaised !== result.state.lowBatteryRaised || result.nextWakeAt !== null) {
-      await tx.putDeviceHealth(result.state, result.nextWakeAt);
+      await tx.putDeviceHealth(plan.state, result.nextWakeAt);
       await unit.schedule(tx, 'device', deviceId, result.nextWakeAt);
+    }
+  }
+
+  /** An alarm the rules raise, as planned (orchestration.ts): no fob event of its own. */
+  private async raisePlanned(tx: StoreTx, unit: Unit, r: RaiseSpec): Promise<void> {
+    await this.raiseAlarm(tx, unit, { id: r.id, kind: r.kind, workerId: r.workerId, deviceId: r.deviceId, sourceEventId: null, reason: r.reason, ...(r.drill !== undefined ? { drill: r.drill } : {}) });
+  }
+
+  /** Escalation steps a plan takes on other alarms: each only while that alarm is still open. */
+  private async takeAlarmSteps(tx: StoreTx, unit: Unit, steps: AlarmStep[]): Promise<void> {
+    for (const step of steps) {
+      const alarm = await tx.getAlarm(step.alarmId);
+      if (alarm && isOpen(alarm)) await this.stepAlarm(tx, unit, alarm, step.input);
     }
   }
 
@@ -525,166 +454,16 @@ export class RulesRuntime {
   }
 
   // ------------------------------------------------------------------------------------------
-  // Effects
-
-  private async execute(effect: RuntimeEffect): Promise<void> {
-    switch (effect.type) {
-      case 'alarm_changed': {
-        const alert = await this.alertFor(effect.alarmId, null);
-        // The dashboards heard of the change from the feed, appended in its transaction (stepAlarm).
-        if (alert) await this.o.outputs.publishAlert(alert);
-        break;
-      }
-      case 'fob_command': {
-        const alarm = await this.o.store.read((tx) => tx.getAlarm(effect.alarmId));
-        if (alarm?.deviceId) this.o.outputs.sendCommand(alarm.deviceId, { k: effect.command });
-        break;
-      }
-      case 'tell_device':
-        this.o.outputs.sendCommand(effect.deviceId, effect.command);
-        break;
-      case 'prompt_worker': {
-        const devices = await this.o.store.read((tx) => tx.listDevices());
-        for (const d of devices) {
-          if (d.workerId === effect.workerId && d.revokedAt === null) {
-            this.o.outputs.sendCommand(d.id, { k: 'prm', d: Math.max(10, Math.min(3600, Math.round(effect.seconds))) });
-          }
-        }
-        break;
-      }
-      case 'notify':
-        await this.notify(effect);
-        break;
-    }
-  }
-
-  private async notify(effect: Extract<EscalationEffect, { type: 'notify' }>): Promise<void> {
-    const alarm = await this.o.store.read((tx) => tx.getAlarm(effect.alarmId));
-    if (!alarm) return;
-    const recipients = await this.resolveTargets(alarm, effect.targets);
-    const alert = await this.alertFor(alarm.id, effect);
-    if (!alert) return;
-    await this.o.outputs.publishAlert(alert);
-    if (effect.channels.includes('fob') && effect.targets.includes('worker') && alarm.workerId) {
-      await this.execute({ type: 'prompt_worker', workerId: alarm.workerId, seconds: this.o.checkin.graceMin * 60 });
-    }
-    const electronic = effect.channels.filter((c) => isForwardingChannel(c));
-    const configured = electronic.filter((c) => !this.o.forwarding || this.o.forwarding.includes(c));
-    await this.recordUnreached(alarm, effect, recipients, electronic.filter((c) => !configured.includes(c)));
-    if (configured.length > 0 && this.o.outputs.dispatch) {
-      await this.o.outputs.dispatch({
-        alert,
-        level: effect.level,
-        recipients,
-        channels: configured,
-        link: `${this.o.publicUrl}/alarms/${alarm.id}`,
-        ...(effect.step ? { step: effect.step } : {}),
-        reason: effect.reason,
-        holder: alarm.acknowledgedBy,
-      });
-    }
-  }
-
-  /**
-   * The part of a notification nobody could carry, on the record so the timeline never says people
-   * were told when they were not: each channel the policy names that `[notifiers]` does not configure
-   * (per person it would have reached, or once for an organisation channel), and each role the policy
-   * names that no contact holds.
-   */
-  private async recordUnreached(alarm: AlarmRecord, effect: Extract<EscalationEffect, { type: 'notify' }>, recipients: Recipient[], missing: string[]): Promise<void> {
-    const at = this.o.clock.now();
-    const entries: TimelineEntry[] = [];
-    const { holders, worker } = await this.o.store.read(async (tx) => ({ holders: await tx.listContacts(), worker: alarm.workerId ? await tx.getWorker(alarm.workerId) : null }));
-    for (const t of effect.targets) {
-      // The worker is reached by the fob, the visit and home contacts by the officer's phone calls.
-      if (t === 'worker' || t === 'visit_contact' || t === 'home_contact' || t === 'buddy') continue;
-      const held =
-        t === 'line_manager'
-          ? holders.some((c) => c.id === worker?.lineManagerId)
-          : t.startsWith('person:')
-            ? holders.some((c) => c.id === t.slice(7))
-            : holders.some((c) => c.role === t);
-      if (!held) entries.push({ at, type: 'delivery', actor: 'hub', detail: { status: 'no_contact', level: effect.level, target: t, reason: t === 'line_manager' ? `${worker?.name ?? 'the worker'} has no line manager among the contacts` : t.startsWith('person:') ? `no contact ${t.slice(7)}` : `nobody holds the role ${t.replace(/_/g, ' ')}` } });
-    }
-    for (const channel of missing) {
-      const info = channelInfo(channel);
-      const why = `[notifiers.${channel}] is not configured`;
-      if (info?.perRecipient) {
-        for (const r of recipients) entries.push({ at, type: 'delivery', actor: `notifier:${channel}`, detail: { status: 'not_configured', channel, level: effect.level, recipientId: r.id, recipientName: r.name, recipientRole: r.role, address: info.addressOf?.(r) ?? null, reason: why } });
-      } else {
-        entries.push({ at, type: 'delivery', actor: `notifier:${channel}`, detail: { status: 'not_configured', channel, level: effect.level, recipientId: null, recipientName: null, address: null, reason: why } });
-      }
-    }
-    if (entries.length === 0) return;
-    await this.o.store.transaction(async (tx) => {
-      await tx.appendTimeline(alarm.id, entries);
-      await tx.appendChange({ at, topic: 'alarm', alarmId: alarm.id, detail: { type: 'delivery' } });
-    });
-  }
+  // Effects (carried out by effect-executor.ts)
 
   /** Roles to people. Private details are not copied: a Recipient carries only how to reach them. */
-  async resolveTargets(alarm: AlarmRecord, targets: Target[]): Promise<Recipient[]> {
-    return this.o.store.read(async (tx) => {
-      const contacts = await tx.listContacts();
-      const worker = alarm.workerId ? await tx.getWorker(alarm.workerId) : null;
-      const out: Recipient[] = [];
-      const add = (r: Recipient | null): void => {
-        if (r && !out.some((x) => x.id === r.id)) out.push(r);
-      };
-      const fromContact = (id: string | null | undefined): Recipient | null => {
-        const c = contacts.find((x) => x.id === id);
-        return c ? { id: c.id, name: c.name, role: c.role, ...(c.email ? { email: c.email } : {}), ...(c.phone ? { phone: c.phone } : {}) } : null;
-      };
-      for (const t of targets) {
-        if (t.startsWith('person:')) add(fromContact(t.slice(7)));
-        else if (t === 'line_manager') add(fromContact(worker?.lineManagerId));
-        else if (t === 'buddy') {
-          const buddyContact = fromContact(worker?.buddyId);
-          if (buddyContact) add({ ...buddyContact, role: 'buddy' });
-          else if (worker?.buddyId) {
-            const b = await tx.getWorker(worker.buddyId);
-            if (b) add({ id: b.id, name: b.name, role: 'buddy' });
-          }
-        } else if (t === 'worker' || t === 'visit_contact' || t === 'home_contact') {
-          // The worker is reached through the fob; the visit and home contacts are calls the duty
-          // officer makes from the dashboard, where those details are shown under R22's rules.
-        } else {
-          for (const c of contacts) if (c.role === t) add(fromContact(c.id));
-        }
-      }
-      return out;
-    });
+  resolveTargets(alarm: AlarmRecord, targets: Target[]): Promise<Recipient[]> {
+    return this.executor.resolveTargets(alarm, targets);
   }
 
-  async alertFor(alarmId: string, step: Extract<EscalationEffect, { type: 'notify' }> | null): Promise<AlertMessage | null> {
-    const found = await this.o.store.read(async (tx) => {
-      const alarm = await tx.getAlarm(alarmId);
-      const worker = alarm?.workerId ? await tx.getWorker(alarm.workerId) : null;
-      // Issue 20: the latest known position goes out with the alarm while it is open (R22).
-      const position = alarm && isOpen(alarm) ? (await alarmTrack(tx, alarm)).latest : null;
-      return alarm ? { alarm, worker, position } : null;
-    });
-    if (!found) return null;
-    const { alarm, worker, position } = found;
-    return {
-      v: PROTOCOL_VERSION,
-      alarmId: alarm.id,
-      kind: alarm.kind,
-      state: alarm.state,
-      priority: alarm.priority,
-      deviceId: alarm.deviceId,
-      workerId: alarm.workerId,
-      workerName: worker?.name ?? null,
-      visitRef: alarm.visitRef,
-      level: step ? step.level : alarm.level,
-      targets: step ? step.targets : [],
-      raisedAt: new Date(alarm.raisedAt).toISOString(),
-      at: new Date(this.o.clock.now()).toISOString(),
-      drill: alarm.drill,
-      summary: summarise(alarm, worker?.name ?? null),
-      outcome: alarm.outcome,
-      position: position ? alertPosition(position) : null,
-    };
+  /** The lw/alerts message for an alarm as it stands now; null when there is no such alarm. */
+  alertFor(alarmId: string, step: Extract<EscalationEffect, { type: 'notify' }> | null): Promise<AlertMessage | null> {
+    return this.executor.alertFor(alarmId, step);
   }
 
   /** Appends delivery results from the notifiers to the alarm's escalation record (R20). */
@@ -713,11 +492,6 @@ async function appendAlarmChanges(tx: StoreTx, alarmId: string, effects: Escalat
   }
 }
 
-function alarmIdOf(effect: unknown): string | undefined {
-  const id = (effect as { alarmId?: unknown } | null)?.alarmId;
-  return typeof id === 'string' ? id : undefined;
-}
-
 export class AlarmActionError extends Error {
   constructor(
     message: string,
@@ -728,27 +502,6 @@ export class AlarmActionError extends Error {
   }
 }
 
-const KIND_LABEL: Record<AlarmKind, string> = {
-  sos: 'SOS',
-  covert_sos: 'COVERT SOS',
-  man_down: 'MAN DOWN',
-  missed_checkin: 'Missed check-in',
-  device_silent: 'Device silent',
-  low_battery: 'Low battery',
-};
-
-export function summarise(alarm: AlarmRecord, workerName: string | null): string {
-  const who = workerName ?? alarm.workerId ?? alarm.deviceId ?? 'unknown worker';
-  const where = alarm.visitRef ? ` (visit ${alarm.visitRef})` : '';
-  const drill = alarm.drill ? 'DRILL: ' : '';
-  return `${drill}${KIND_LABEL[alarm.kind]} from ${who}${where}: ${alarm.reason}`.slice(0, 512);
-}
-
 export { DRILL_PREFIX, isDrillDevice, isDrillWorker, drillPairingProblem } from './drill.js';
-
-/** Time-ordered, unique: `a` + base36 milliseconds + 6 random hex characters. */
-export function newAlarmId(now: number): string {
-  return `a${now.toString(36)}${randomBytes(3).toString('hex')}`;
-}
 
 export type { VisitRecord };

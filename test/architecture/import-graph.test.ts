@@ -61,7 +61,7 @@ const LAYER_RULES: { from: RegExp; to: (dep: string) => boolean; why: string }[]
     why: 'fob code is bundled for Espruino: it may use only itself and the dependency-free shared modules',
   },
   {
-    from: /^hub\/(rules|store|ingest|broker|notifiers|config|admin)\//,
+    from: /^hub\/(rules|store|ingest|broker|notifiers|config|admin|presentation)\//,
     to: (d) => /^hub\/(http|companion|cli)\//.test(d) || d === 'hub/hub.ts',
     why: 'the rules, the store, the broker and the notifiers sit below the HTTP side and the composition root (hub/hub.ts)',
   },

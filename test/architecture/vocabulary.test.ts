@@ -16,7 +16,7 @@ import type { AlarmRecord, NoticeRecord } from '../../hub/store/store-types.js';
 import { CID_CODES } from '../../hub/notifiers/sia-dc09/contact-id.js';
 import { emailSubject, emailText } from '../../hub/notifiers/email-notifier.js';
 import type { Notice } from '../../hub/notifiers/notifier.js';
-import { summarise } from '../../hub/rules/rules-runtime.js';
+import { summarise } from '../../hub/presentation/alarm-presentation.js';
 import { FILES } from '../../firmware/flash/wire.js';
 import { buildFirmware } from '../../firmware/build/build.js';
 import { startTestHub, type TestHub } from '../helpers/hub-harness.js';
@@ -78,7 +78,7 @@ describe('copies not yet switched to the vocabulary agree with it', () => {
     for (const k of ALARM_KINDS) expect(ALARM_KIND[k].sound === 'alarm', k).toBe(ALARM_KIND[k].priority <= 2);
   });
 
-  it("the alert summary (rules-runtime.ts summarise) opens with the kind's summaryLabel", () => {
+  it("the alert summary (hub/presentation/alarm-presentation.ts summarise) opens with the kind's summaryLabel", () => {
     for (const kind of ALARM_KINDS) {
       const alarm = { kind, workerId: 'sam', deviceId: 'fob-1', visitRef: null, drill: false, reason: 'test' } as AlarmRecord;
       expect(summarise(alarm, 'Sam Carter')).toBe(`${ALARM_KIND[kind].summaryLabel} from Sam Carter: test`);

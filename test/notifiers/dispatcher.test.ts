@@ -3,7 +3,7 @@ import { ManualClock } from '../../hub/clock.js';
 import { silentLogger } from '../../hub/logger.js';
 import { Dispatcher, nextAttemptDelay, noticeIdFor, type ChannelSpec, type RetryPolicy } from '../../hub/notifiers/dispatcher.js';
 import { DeliveryError, type DeliveryOutcome, type Notice, type Notifier } from '../../hub/notifiers/notifier.js';
-import type { DispatchRequest } from '../../hub/rules/rules-runtime.js';
+import type { DispatchRequest } from '../../hub/rules/effect-executor.js';
 import type { TimelineEntry } from '../../hub/store/store-types.js';
 import { MemoryNoticeJournal, type NoticeJournal } from '../../hub/notifiers/notice-journal.js';
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestHub, type TestHub } from '../helpers/hub-harness.js';
-import { summarise } from '../../hub/rules/rules-runtime.js';
+import { summarise } from '../../hub/presentation/alarm-presentation.js';
 
 const run = promisify(execFile);
 const bin = new URL('../../bin/lonewatch.js', import.meta.url).pathname;
