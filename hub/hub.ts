@@ -173,12 +173,18 @@ export class Hub implements HubServices {
       policies[kind] = toEscalationPolicy(name, config.policies[name]);
     }
 
-    // eslint-disable-next-line prefer-const
-    let broker: MqttBroker;
+    // The runtime, the ingest and the device watch send through the broker, and the broker hands
+    // publishes to the ingest: the broker is built last and bound here once it exists. Nothing sends
+    // before Hub.start has built it (no listener is open and the runtime has not started).
+    const mqtt: { broker: MqttBroker | null } = { broker: null };
+    const theBroker = (): MqttBroker => {
+      if (!mqtt.broker) throw new Error('the MQTT broker is not built yet: nothing may be sent to a fob before Hub.start has built it');
+      return mqtt.broker;
+    };
     const sendCommand: RuntimeOutputs['sendCommand'] =
       opts.commandSink ??
       ((deviceId, command) => {
-        broker.publish(commandTopic(deviceId), encodeCommand(command), 1);
+        theBroker().publish(commandTopic(deviceId), encodeCommand(command), 1);
       });
     const mqttListen = opts.mqttListen !== false;
     // Alert forwarding (issue 7): built before the runtime, whose recordDelivery it calls later.
@@ -229,7 +235,7 @@ export class Hub implements HubServices {
       outputs: {
         sendCommand,
         publishAlert: async (alert) => {
-          broker.publish(alertTopic(alert.alarmId), JSON.stringify(alert), 1);
+          theBroker().publish(alertTopic(alert.alarmId), JSON.stringify(alert), 1);
           await dispatcher?.alarmChanged(alert);
         },
         ...(dispatch ? { dispatch } : {}),
@@ -273,7 +279,8 @@ export class Hub implements HubServices {
       store,
       log: log.child({ component: 'devices' }),
       intervalMs: config.mqtt.device_check_ms,
-      onRevoked: (deviceId) => broker.disconnectDevice(deviceId, 'the device has been revoked'),
+      // Before the broker exists no fob is connected to drop; it refuses a revoked fob's CONNECT (isRevoked).
+      onRevoked: (deviceId) => void mqtt.broker?.disconnectDevice(deviceId, 'the device has been revoked'),
       onReassigned: (deviceId) => ingest.forgetDevice(deviceId),
     });
     await devices.start();
@@ -286,7 +293,7 @@ export class Hub implements HubServices {
       const deviceId = String(c.detail.deviceId);
       devices.deviceChanged(deviceId).catch((err: Error) => log.error({ err, deviceId }, 'could not act on a device change from the change feed; the device watch finds it at its next check'));
     });
-    broker = await MqttBroker.create(
+    const broker = await MqttBroker.create(
       {
         authenticate: withClientCertificates((clientId, username, password) => auth.authenticate(clientId, username, password), clientCerts, () => mqtts),
         onDevicePublish: (deviceId, leaf, payload) => ingest.onDevicePublish(deviceId, leaf, payload),
@@ -312,6 +319,7 @@ export class Hub implements HubServices {
         },
       },
     );
+    mqtt.broker = broker;
     undo.push(() => broker.close(), () => ingest.close(), () => runtime.stop());
 
     const https = tls && tlsConfig?.https ? httpsOptions(tls.material) : undefined;
