@@ -9,6 +9,11 @@
  * dies in between, the lease runs out and the loop (`due-work-loop.ts`) of the next hub to claim
  * them runs them, so a notification is never lost. Deadlines live only in the store: whatever fell
  * due while the hub was down is due work like any other, claimed in due order, once.
+ *
+ * Its other jobs live beside it (issue 18): the Unit in `unit-of-work.ts`, how the engines' steps
+ * combine in the pure `orchestration.ts` (this file reads what a plan needs, mints the alarm ids and
+ * writes the plan), carrying out effects in `effect-executor.ts`, and the alarm's words in
+ * `hub/presentation/alarm-presentation.ts`.
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
