@@ -10,7 +10,10 @@ const example = readFileSync(new URL('../../lonewatch.example.toml', import.meta
 /** The example's [cluster] section with its "# key = value" lines uncommented. */
 function exampleCluster(): Record<string, unknown> {
   const at = example.indexOf('# [cluster]');
-  const lines = example.slice(at).split('\n').slice(1);
+  const after = example.slice(at).split('\n').slice(1);
+  // The section's commented lines, up to the next section of the file.
+  const end = after.findIndex((l) => !l.startsWith('#'));
+  const lines = end < 0 ? after : after.slice(0, end);
   const keys = lines.filter((l) => /^# [a-z_]+ = /.test(l)).map((l) => l.slice(2));
   return TOML.parse(keys.join('\n')) as Record<string, unknown>;
 }
