@@ -80,10 +80,10 @@ export interface BuildOptions {
  */
 async function squeeze(es5: string): Promise<string> {
   const out = await terserMinify(es5, {
-    ecma: 5,
-    compress: { ecma: 5, passes: 3, hoist_props: true, reduce_vars: true, pure_getters: false, unsafe: false, keep_fargs: false },
+    ecma: 2015,
+    compress: { ecma: 2015, passes: 3, hoist_props: true, reduce_vars: true, pure_getters: false, unsafe: false, keep_fargs: false, unsafe_arrows: true, arrows: true },
     mangle: true,
-    format: { ecma: 5, comments: false },
+    format: { ecma: 2015, comments: false, shorthand: false },
   });
   if (!out.code) throw new Error('terser produced no code');
   return out.code;

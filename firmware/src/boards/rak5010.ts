@@ -7,8 +7,8 @@
 import { TOPIC, commandTopic, deviceTopic, statusTopic } from '../../../shared/protocol-core';
 import { FobCore } from '../core/fob-core';
 import { STORAGE, type Hal } from '../hal';
-import { Bg96 } from '../drivers/bg96';
-import { MqttClient } from '../drivers/mqtt-client';
+import { bg96 } from '../drivers/bg96';
+import { mqttClient } from '../drivers/mqtt-client';
 import { gnssOn } from '../drivers/gnss';
 import { RAK5010_WIRING } from '../wiring';
 import { NOT_PROVISIONED, booted, readIdentity, resolveWiring, startWatchdog, storageErase, storageList, storageRead, storageWrite, uptime } from './board-common';
@@ -31,13 +31,15 @@ function main(): void {
   // The BG96's UART as Espruino's libs/js/rak/RAK5010.js wires it: LTE_TXD D6, LTE_RXD D8 (D7 is
   // the modem's RTS, not a data line).
   Serial1.setup(115200, { tx: D6, rx: D8 });
-  const modem = new Bg96(Serial1, setTimeout, clearTimeout);
+  // Plain calls, not `new`: the build may emit these factories as arrow functions (terser,
+  // build.ts), which cannot be constructed.
+  const modem = bg96(Serial1, setTimeout, clearTimeout);
   Serial1.on('data', function (d) {
     modem.input(d);
   });
   /** Failed link attempts since the last MQTT session came up: the back-off grows with them. */
   let tries = 0;
-  const mqtt = new MqttClient(
+  const mqtt = mqttClient(
     function (data) {
       // A send the modem refuses (socket gone, timeout) ends the session at once.
       modem.send(data, function (err) {
