@@ -10,6 +10,7 @@
  * Identity and hub address are not in the code: they are written to Storage when flashing.
  */
 import { build as esbuild, transform } from 'esbuild';
+import { minify as terserMinify } from 'terser';
 import ts from 'typescript';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -69,6 +70,25 @@ export interface BuildOptions {
   measure?: boolean | MeasureOptions;
 }
 
+/**
+ * Issue 14 (RAK5010 <= 10 KB, room for TLS): a second minifier pass. esbuild keeps what it cannot
+ * prove unused and does not inline; terser, run on esbuild's ES5 output, inlines functions called
+ * once, folds the constant tables (TOPIC, EVENT, COMMAND, STORAGE: hoist_props), joins statements
+ * into sequences and drops the leftovers (~500 bytes of the RAK5010's, measured, docs/fob.md).
+ * Only ES5 out (ecma 5: no arrows, shorthand or let appear); no `unsafe` transforms, which may
+ * change behaviour (e.g. `new Array` or Math calls) on an interpreter that is not V8.
+ */
+async function squeeze(es5: string): Promise<string> {
+  const out = await terserMinify(es5, {
+    ecma: 2015,
+    compress: { ecma: 2015, passes: 3, hoist_props: true, reduce_vars: true, pure_getters: false, unsafe: false, keep_fargs: false, unsafe_arrows: true, arrows: true },
+    mangle: true,
+    format: { ecma: 2015, comments: false, shorthand: false },
+  });
+  if (!out.code) throw new Error('terser produced no code');
+  return out.code;
+}
+
 export async function buildFirmware(board: Board, opts: BuildOptions = {}): Promise<FirmwareBuild> {
   if (!(BOARDS as readonly string[]).includes(board)) throw new Error(`unknown board "${board}": ${BOARDS.join(' or ')}`);
   const bundled = await esbuild({
@@ -98,7 +118,8 @@ export async function buildFirmware(board: Board, opts: BuildOptions = {}): Prom
   const lowered = ts.transpileModule(es2017, {
     compilerOptions: { target: ts.ScriptTarget.ES5, module: ts.ModuleKind.None, removeComments: true, downlevelIteration: false },
   }).outputText;
-  const minified = (await transform(aliasThis(aliasPrototypes(lowered)), { minify: true, target: 'es5', legalComments: 'none' })).code;
+  const esbuildMinified = (await transform(aliasThis(aliasPrototypes(lowered)), { minify: true, target: 'es5', legalComments: 'none' })).code;
+  const minified = await squeeze(esbuildMinified);
   const problems = checkEspruinoCompat(minified);
   const bytes = Buffer.byteLength(minified);
   const variables = estimateVariables(minified);

@@ -11,7 +11,7 @@ import type { HubConfig } from '../../hub/config/config-schema.js';
 import { isValidDeviceId } from '../../shared/protocol-core.js';
 import { DryRunLink, FlashError, SerialLink, listPorts, setDebug, type ConsoleLink } from './espruino-link.js';
 import { CONSOLE_PORT, flashBoard, FIRMWARE_VERSION, type SessionResult } from './flash-session.js';
-import { fobHubHost, HubAddressError, isLoopbackHost } from './hub-address.js';
+import { fobHubHost, HubAddressError, isLoopbackHost, parseFobEdges, type FobEdge } from './hub-address.js';
 import { describeWiring, PinsError, resolveWiring } from './pins.js';
 import type { Wiring } from '../src/wiring.js';
 import { provision, type Provisioned } from './provision.js';
@@ -127,6 +127,7 @@ export const flashCommand = defineCommand({
     yes: { type: 'boolean', short: 'y', description: 'do not prompt between boards (--devices-from)' },
     baud: { type: 'string', placeholder: 'rate', description: 'baud rate (default 9600, Espruino\'s default)' },
     timeout: { type: 'string', placeholder: 's', description: 'seconds to wait for the board to answer (default 6)' },
+    hub: { type: 'string', placeholder: 'host:port,...', description: 'RAK5010 in a cluster: every edge it may reach, in the order it tries them (default: cluster.edges; instead of --hub-host/--hub-port)' },
     'hub-host': { type: 'string', placeholder: 'host', description: 'hub address the fob connects to (default: host of hub.public_url)' },
     'hub-port': { type: 'string', placeholder: 'port', description: 'hub MQTT port the fob connects to (default: mqtt.port; a RAK5010 over TLS: tls.mqtts_port)' },
     'ca-file': { type: 'string', placeholder: 'pem', description: 'RAK5010 over TLS: the CA that signed the hub\'s certificate, pinned in the fob (default: tls.fob_ca_file; needed with [tls])' },
@@ -165,8 +166,16 @@ export const flashCommand = defineCommand({
 
     const config: HubConfig = loadConfigOrExit(values.config);
     let hubHost: string;
+    // Issue 19: the edges of a cluster (--hub, else [cluster] edges unless --hub-host is given); the
+    // first is also written as h/p, which firmware from before the cluster reads.
+    let edges: FobEdge[] | null = null;
+    if (values.hub !== undefined && (values['hub-host'] !== undefined || values['hub-port'] !== undefined)) {
+      throw new UsageError('give either --hub host:port,... (every edge, ports included) or --hub-host/--hub-port (one hub), not both');
+    }
     try {
-      hubHost = fobHubHost({ hubHost: values['hub-host'], publicUrl: config.hub.public_url, allowLocalhost: !!values['allow-localhost'] }).host;
+      if (values.hub !== undefined) edges = parseFobEdges(values.hub.split(','), '--hub', !!values['allow-localhost']);
+      else if (values['hub-host'] === undefined && config.cluster?.edges) edges = parseFobEdges(config.cluster.edges, 'cluster.edges in lonewatch.toml', !!values['allow-localhost']);
+      hubHost = edges ? edges[0][0] : fobHubHost({ hubHost: values['hub-host'], publicUrl: config.hub.public_url, allowLocalhost: !!values['allow-localhost'] }).host;
     } catch (e) {
       if (e instanceof HubAddressError) throw new UsageError(e.message);
       throw e;
@@ -180,7 +189,7 @@ export const flashCommand = defineCommand({
     }
     const pinned: PinnedCa | null = rakJobs && caPath ? loadPinnedCa(caPath, config.tls ? [config.tls.cert_file, ...(config.tls.chain_file ? [config.tls.chain_file] : [])] : []) : null;
     if (pinned) out(`RAK5010 over TLS: pinning ${pinned.subject} from ${pinned.path} (${pinned.checked}); on the modem as ${pinned.name}\n`);
-    const hubPort = num(values['hub-port'], pinned ? (config.tls?.mqtts_port ?? 8883) : config.mqtt.port, 'hub-port');
+    const hubPort = edges ? edges[0][1] : num(values['hub-port'], pinned ? (config.tls?.mqtts_port ?? 8883) : config.mqtt.port, 'hub-port');
     // Through the command service (issue 18): a running hub registers the fob and says when its
     // hello arrives (from the change feed), so nothing here polls the database.
     const service = dryFile ? null : await openCommands(config);
@@ -212,6 +221,8 @@ export const flashCommand = defineCommand({
           force: !!values.force,
           hubHost,
           hubPort,
+          // Only a RAK5010 dials the hub itself; a Puck.js reaches it through the phone.
+          edges: job.board === 'rak5010' && edges && edges.length > 1 ? edges : null,
           wiring: wirings.get(job)!,
           keepBootFiles: !!values['keep-boot-files'],
           bootWaitS,
@@ -300,6 +311,8 @@ interface FlashOpts {
   force: boolean;
   hubHost: string;
   hubPort: number;
+  /** Issue 19: every edge, first = hubHost:hubPort (lw.json hs); null: the one hub alone. */
+  edges: FobEdge[] | null;
   wiring: Wiring;
   keepBootFiles: boolean;
   bootWaitS: number;
@@ -357,11 +370,11 @@ async function flashOne(job: Job, o: FlashOpts): Promise<Outcome> {
           out(`stray boot code on the board (Espruino runs it at every start): ${stray.map((f) => `${f.n} (${f.b} bytes)`).join(', ')}; ${o.keepBootFiles ? 'kept (--keep-boot-files)' : 'it will be removed'}\n`);
         }
         if (o.dryFile) {
-          const identity: Identity = { id: job.deviceId, pw: job.secret ?? 'DRY-RUN-NO-SECRET', h: o.hubHost, p: o.hubPort, w: o.wiring, ...(o.ca ? { t: o.ca.name } : {}) };
+          const identity: Identity = { id: job.deviceId, pw: job.secret ?? 'DRY-RUN-NO-SECRET', h: o.hubHost, p: o.hubPort, ...(o.edges ? { hs: o.edges } : {}), w: o.wiring, ...(o.ca ? { t: o.ca.name } : {}) };
           return identity;
         }
         provisioned = await provision(
-          { commands: o.service!.commands, deviceId: job.deviceId, board: job.board, workerId: job.workerId, secret: job.secret, force: o.force, hubHost: o.hubHost, hubPort: o.hubPort, wiring: o.wiring },
+          { commands: o.service!.commands, deviceId: job.deviceId, board: job.board, workerId: job.workerId, secret: job.secret, force: o.force, hubHost: o.hubHost, hubPort: o.hubPort, edges: o.edges, wiring: o.wiring },
           p,
         );
         out(
@@ -428,7 +441,7 @@ async function flashOne(job: Job, o: FlashOpts): Promise<Outcome> {
     started ? `OK: ${job.deviceId} flashed and started` : `FAILED: ${job.deviceId} was written but ${failure!.headline}`,
     `  board         ${result.boardEnv}, Espruino ${result.espruino}, on ${o.port}`,
     `  firmware      ${FIRMWARE_VERSION}, ${result.bytes} bytes in ${result.chunks} chunks (${result.chunksWritten} written, ${result.chunksResumed} resumed), verified by CRC32`,
-    `  identity      ${job.deviceId} -> hub ${o.hubHost}:${o.hubPort} (lw.json)${result.previousId && result.previousId !== job.deviceId ? `, replacing ${result.previousId}` : ''}${isLoopbackHost(o.hubHost) ? ' (a loopback address, allowed by --allow-localhost: only a hub on this bench, never one in the field)' : ''}`,
+    `  identity      ${job.deviceId} -> ${o.edges ? `edges ${o.edges.map(describeEdge).join(', ')}, tried in that order` : `hub ${o.hubHost}:${o.hubPort}`} (lw.json)${result.previousId && result.previousId !== job.deviceId ? `, replacing ${result.previousId}` : ''}${isLoopbackHost(o.hubHost) ? ' (a loopback address, allowed by --allow-localhost: only a hub on this bench, never one in the field)' : ''}`,
     `  wiring        ${describeWiring(o.wiring)} (lw.json)`,
     `  boot files    ${describeBootFiles(result)}`,
     `  registration  ${provisioned ? describeProvisioned(provisioned) : '-'}`,
@@ -545,3 +558,7 @@ function tcpReachable(host: string, port: number, ms: number): Promise<boolean> 
   });
 }
 
+
+function describeEdge(e: FobEdge): string {
+  return e[0].includes(':') ? `[${e[0]}]:${e[1]}` : `${e[0]}:${e[1]}`;
+}

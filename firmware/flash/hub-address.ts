@@ -45,3 +45,36 @@ export function fobHubHost(o: { hubHost: string | undefined; publicUrl: string; 
   }
   return { host, from };
 }
+
+/** One edge the fob may reach: host (name or IP) and MQTT port. */
+export type FobEdge = [host: string, port: number];
+
+/** Espruino's JSON and the BG96's QIOPEN take the host as text: names, IPv4, or IPv6 without brackets. */
+const HOST = /^[A-Za-z0-9.:_-]{1,253}$/;
+
+/**
+ * Issue 19 (the cluster): the edges a RAK5010 is given, in order of preference, from `--hub
+ * a:1883,b:1883` or [cluster] edges. Each is `host:port` (an IPv6 address as `[::1]:1883`); every
+ * host obeys the same loopback rule as the single hub's; a repeated edge is refused (the fob would
+ * try one edge twice in a row for nothing). Throws HubAddressError naming the bad entry.
+ */
+export function parseFobEdges(list: readonly string[], from: string, allowLocalhost: boolean): FobEdge[] {
+  const items = list.map((s) => s.trim()).filter((s) => s !== '');
+  if (items.length === 0) throw new HubAddressError(`${from} lists no edge: give host:port, several separated by commas (e.g. edge-1.example.org:1883,edge-2.example.org:1883)`);
+  const seen = new Set<string>();
+  return items.map((item) => {
+    const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(item);
+    const host = m ? (m[1] ?? m[2]) : '';
+    const port = m ? Number(m[3]) : 0;
+    if (!m || !HOST.test(host) || port < 1 || port > 65535) {
+      throw new HubAddressError(`${from}: ${JSON.stringify(item)} is not host:port (e.g. edge-1.example.org:1883, [2001:db8::1]:1883; the port 1-65535)`);
+    }
+    if (isLoopbackHost(host) && !allowLocalhost) {
+      throw new HubAddressError(`${from}: ${JSON.stringify(item)} is the fob's own loopback, a fob in the field cannot reach an edge there; --allow-localhost only for edges on this very bench`);
+    }
+    const key = `${host.toLowerCase()}:${port}`;
+    if (seen.has(key)) throw new HubAddressError(`${from}: ${JSON.stringify(item)} is listed twice: give each edge once, in the order the fob should try them`);
+    seen.add(key);
+    return [host, port] as FobEdge;
+  });
+}

@@ -24,6 +24,8 @@ export interface ProvisionOptions {
   force: boolean;
   hubHost: string;
   hubPort: number;
+  /** Issue 19: every edge the fob may reach (lw.json hs), the first being hubHost:hubPort; null: one hub. */
+  edges?: [string, number][] | null;
   /** The fob's wiring, written with the identity (issue 14: the RAK5010 has no BTN of its own). */
   wiring: Wiring;
 }
@@ -44,7 +46,7 @@ export async function provision(o: ProvisionOptions, p: ProbeResult): Promise<Pr
     );
   }
   const device = await o.commands.getDevice(o.deviceId);
-  const make = (pw: string): Identity => ({ id: o.deviceId, pw, h: o.hubHost, p: o.hubPort, w: o.wiring });
+  const make = (pw: string): Identity => ({ id: o.deviceId, pw, h: o.hubHost, p: o.hubPort, ...(o.edges ? { hs: o.edges } : {}), w: o.wiring });
   if (!device) {
     try {
       const created = await o.commands.addDevice({ deviceId: o.deviceId, workerId: o.workerId, board: o.board }, 'flash');

@@ -183,6 +183,8 @@ export interface Identity {
   pw: string;
   h: string;
   p: number;
+  /** Issue 19: every edge, `[host, port]`, in the order the RAK5010 tries them (the first is h/p). */
+  hs?: [string, number][];
   /** The fob's wiring (firmware/src/wiring.ts): which pin is the button, buzzer, motor, LED, battery. */
   w?: Wiring;
   /** RAK5010 over TLS (issue 17): the CA's file name on the modem (caFileName); absent: plain MQTT. */
@@ -190,7 +192,7 @@ export interface Identity {
 }
 
 export function identityJson(id: Identity): string {
-  return JSON.stringify({ id: id.id, pw: id.pw, h: id.h, p: id.p, ...(id.w ? { w: id.w } : {}), ...(id.t ? { t: id.t } : {}) });
+  return JSON.stringify({ id: id.id, pw: id.pw, h: id.h, p: id.p, ...(id.hs ? { hs: id.hs } : {}), ...(id.w ? { w: id.w } : {}), ...(id.t ? { t: id.t } : {}) });
 }
 
 /**

@@ -68,6 +68,12 @@ export interface Identity {
   /** Hub host and MQTT port (RAK5010); the Puck.js reaches the hub through the phone relay. */
   h: string;
   p: number;
+  /**
+   * Issue 19, the cluster: every edge the fob may reach, in order of preference, `[host, port]` each
+   * (the first is `h`/`p` again, so firmware that knows only `h`/`p` still reaches the first edge).
+   * Absent (an identity written before issue 19): `h`/`p` alone, as before.
+   */
+  hs?: [string, number][];
   /** The wiring (firmware/src/wiring.ts), written at provisioning; a role left out takes the board's default. */
   w?: Partial<Wiring>;
   /**

@@ -157,6 +157,13 @@ const clusterSchema = z
     publish_timeout_ms: z.int().min(100).max(60_000).default(5000),
     /** This node's name in logs, messages and /healthz; default: host name and process id. */
     node_id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional(),
+    /**
+     * Issue 19: the edges' MQTT addresses as fobs in the field reach them (`host:port`, in order of
+     * preference). `lonewatch flash` writes them into each RAK5010's identity (lw.json `hs`) unless
+     * given --hub; the fob tries the next on a refused or failed connect (docs/fob.md). Checked
+     * again at flashing (firmware/flash/hub-address.ts parseFobEdges: loopback, repeats).
+     */
+    edges: z.array(z.string().regex(/^(\[[^\]\s]+\]|[^\s:[\]]+):\d{1,5}$/, { error: 'host:port, e.g. edge-1.example.org:1883' })).min(1).optional(),
   })
   .superRefine((c, ctx) => {
     if (c.password_env && !c.user) ctx.addIssue({ code: 'custom', path: ['user'], message: 'password_env needs user: the NATS user the password is for' });

@@ -41,4 +41,13 @@ describe('[cluster] config', () => {
     expect(() => parseConfig({ cluster: { servers: ['nats://a:1'], user: 'u', token_env: 'T' } })).toThrow(/cluster\.token_env/);
     expect(() => parseConfig({ cluster: { servers: ['nats://a:1'], stream: 'a.b' } })).toThrow(/cluster\.stream/);
   });
+
+  it('edges (issue 19, what flashing gives a RAK5010): host:port each, in order; a missing port or an empty list is refused', () => {
+    expect(exampleCluster().edges).toEqual(['edge-1.example.org:1883', 'edge-2.example.org:1883']);
+    const c = parseConfig({ cluster: { servers: ['nats://a:1'], edges: ['e1.example.org:1883', '[2001:db8::1]:1884'] } }).cluster!;
+    expect(c.edges).toEqual(['e1.example.org:1883', '[2001:db8::1]:1884']);
+    expect(parseConfig({ cluster: { servers: ['nats://a:1'] } }).cluster!.edges).toBeUndefined();
+    expect(() => parseConfig({ cluster: { servers: ['nats://a:1'], edges: ['e1.example.org'] } })).toThrow(/cluster\.edges/);
+    expect(() => parseConfig({ cluster: { servers: ['nats://a:1'], edges: [] } })).toThrow(/cluster\.edges/);
+  });
 });

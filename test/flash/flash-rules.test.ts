@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { consoleLines, explainSilence, judgeBoot } from '../../firmware/flash/boot-check.js';
 import { BOARD_PINS, describeWiring, resolveWiring } from '../../firmware/flash/pins.js';
-import { fobHubHost, isLoopbackHost as isLoopbackHub } from '../../firmware/flash/hub-address.js';
+import { fobHubHost, isLoopbackHost as isLoopbackHub, parseFobEdges } from '../../firmware/flash/hub-address.js';
 
 const expect1 = { version: '0.1.0', deviceId: 'fob-1' };
 
@@ -78,5 +78,21 @@ describe('fobHubHost: never a loopback address in a fob', () => {
     expect(fobHubHost({ hubHost: '127.0.0.1', publicUrl: 'x', allowLocalhost: true })).toEqual({ host: '127.0.0.1', from: '--hub-host' });
     expect(fobHubHost({ hubHost: undefined, publicUrl: 'https://hub.example.org:8443/x', allowLocalhost: false })).toEqual({ host: 'hub.example.org', from: 'hub.public_url' });
     expect(() => fobHubHost({ hubHost: ' ', publicUrl: 'x', allowLocalhost: true })).toThrow('--hub-host is empty');
+  });
+});
+
+describe('parseFobEdges: the edges a RAK5010 is given (issue 19)', () => {
+  it('host:port in order, IPv6 in brackets; no port, a bad port, loopback (unless allowed), a repeat or nothing is refused', () => {
+    expect(parseFobEdges(['edge-1.example.org:1883', ' [2001:db8::1]:1884 '], '--hub', false)).toEqual([
+      ['edge-1.example.org', 1883],
+      ['2001:db8::1', 1884],
+    ]);
+    expect(() => parseFobEdges(['edge-1.example.org'], '--hub', false)).toThrow('--hub: "edge-1.example.org" is not host:port');
+    expect(() => parseFobEdges(['e:0'], '--hub', false)).toThrow('the port 1-65535');
+    expect(() => parseFobEdges(['e:65536'], '--hub', false)).toThrow('is not host:port');
+    expect(() => parseFobEdges(['e:1883', '127.0.0.1:1884'], 'cluster.edges in lonewatch.toml', false)).toThrow('cluster.edges in lonewatch.toml: "127.0.0.1:1884" is the fob\'s own loopback');
+    expect(parseFobEdges(['127.0.0.1:1884'], '--hub', true)).toEqual([['127.0.0.1', 1884]]);
+    expect(() => parseFobEdges(['E:1883', 'e:1883'], '--hub', false)).toThrow('"e:1883" is listed twice');
+    expect(() => parseFobEdges(['', ' '], '--hub', false)).toThrow('--hub lists no edge');
   });
 });

@@ -236,7 +236,14 @@ export class RealFob {
     rmSync(path, { force: true });
     const socat = spawn('socat', [`pty,raw,echo=0,link=${path}`, 'STDIO'], { stdio: ['pipe', 'pipe', 'ignore'] });
     this.socat = socat;
-    const modem = new SimulatedBg96((d) => socat.stdin!.write(Buffer.from(d, 'latin1')));
+    // The simulated modem answers on timers (its delayed QIACT/QIOPEN URCs); one that fires after
+    // the board was powered off or the test ended writes into a pipe whose socat is gone: EPIPE,
+    // which would otherwise surface as an unhandled error in whichever test runs then. A modem
+    // with no board on its UART loses its bytes, as the real one would.
+    socat.stdin!.on('error', () => undefined);
+    const modem = new SimulatedBg96((d) => {
+      if (socat.exitCode === null && socat.stdin!.writable) socat.stdin!.write(Buffer.from(d, 'latin1'));
+    });
     socat.stdout!.on('data', (d: Buffer) => modem.input(d.toString('latin1')));
     this.modem = modem;
     this.o.onModem?.(modem);

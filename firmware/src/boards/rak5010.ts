@@ -7,8 +7,8 @@
 import { TOPIC, commandTopic, deviceTopic, statusTopic } from '../../../shared/protocol-core';
 import { FobCore } from '../core/fob-core';
 import { STORAGE, type Hal } from '../hal';
-import { Bg96 } from '../drivers/bg96';
-import { MqttClient } from '../drivers/mqtt-client';
+import { bg96 } from '../drivers/bg96';
+import { mqttClient } from '../drivers/mqtt-client';
 import { gnssOn } from '../drivers/gnss';
 import { RAK5010_WIRING } from '../wiring';
 import { NOT_PROVISIONED, booted, readIdentity, resolveWiring, startWatchdog, storageErase, storageList, storageRead, storageWrite, uptime } from './board-common';
@@ -31,13 +31,15 @@ function main(): void {
   // The BG96's UART as Espruino's libs/js/rak/RAK5010.js wires it: LTE_TXD D6, LTE_RXD D8 (D7 is
   // the modem's RTS, not a data line).
   Serial1.setup(115200, { tx: D6, rx: D8 });
-  const modem = new Bg96(Serial1, setTimeout, clearTimeout);
+  // Plain calls, not `new`: the build may emit these factories as arrow functions (terser,
+  // build.ts), which cannot be constructed.
+  const modem = bg96(Serial1, setTimeout, clearTimeout);
   Serial1.on('data', function (d) {
     modem.input(d);
   });
   /** Failed link attempts since the last MQTT session came up: the back-off grows with them. */
   let tries = 0;
-  const mqtt = new MqttClient(
+  const mqtt = mqttClient(
     function (data) {
       // A send the modem refuses (socket gone, timeout) ends the session at once.
       modem.send(data, function (err) {
@@ -110,10 +112,22 @@ function main(): void {
   // One link attempt at a time: a session can end twice (the modem's "closed" URC and the MQTT
   // client's own close), and two chains of AT commands on one modem would answer each other.
   let linking = 0;
+  // Issue 19: the edges, in order of preference (lw.json `hs`; an identity from before the cluster
+  // has only `h`/`p`); `hub` is the one tried next. A refused or failed open, or a session that
+  // ended before the hub's CONNACK ('m' below), moves on to the next edge (wrapping to the first),
+  // with the same jittered retry. No registration ('reg') is the network's fault, not the edge's:
+  // the same edge again. A session that was up and dropped starts from the list's first again, so a
+  // fob comes back to its preferred edge at its next reconnect; a working link is never dropped on
+  // purpose to get there (an alarm raised meanwhile would wait).
+  const hubs = identity.hs || [[identity.h, identity.p]];
+  let hub = 0;
+  /** The MQTT session reached CONNACK (reset at each link). */
+  let up = 0;
   const reconnect = function (err: string): void {
     if (linking) return;
     linking = 1;
     const reg = err === 'reg';
+    hub = err ? (reg ? hub : (hub + 1) % hubs.length) : 0;
     const wait = Math.min(reg ? 300000 : 6000, (reg ? 30000 : 2000) << Math.min(tries++, 4));
     setTimeout(link, wait * (1 + 0.5 * Math.random()));
   };
@@ -121,9 +135,10 @@ function main(): void {
     linking = 1;
     // Issue 17: with identity.t the link is TLS through the BG96's SSL stack, pinned to the CA the
     // flashing tool wrote (uploaded to the modem when it lacks it); a missing CA file fails the upload.
+    up = 0;
     modem.connect(
-      identity.h,
-      identity.p,
+      hubs[hub][0],
+      hubs[hub][1],
       'iot',
       function (err) {
         linking = 0;
@@ -136,6 +151,7 @@ function main(): void {
   };
   mqtt.onConnected = function () {
     tries = 0;
+    up = 1;
     mqtt.subscribe(commandTopic(id));
     mqtt.publish(statusTopic(id), '1', 1);
     core.link(true);
@@ -146,7 +162,8 @@ function main(): void {
   mqtt.onClosed = function () {
     core.link(false);
     modem.close();
-    reconnect('');
+    // Closed before CONNACK: this edge accepted TCP but not the session (refused, or silent 30 s).
+    reconnect(up ? '' : 'm');
   };
   modem.onData = function (d) {
     mqtt.input(d);

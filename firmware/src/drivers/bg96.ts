@@ -59,7 +59,7 @@ export interface Bg96 {
  * letter, where a class's members were `this.<name>` at every use; the RAK5010 bundle needed the
  * bytes for GNSS. `new Bg96(serial, setTimeout, clearTimeout)` gives the driver, as before.
  */
-function bg96(serial: Serial, setT: (fn: () => void, ms: number) => number, clearT: (id: number) => void): Bg96 {
+export function bg96(serial: Serial, setT: (fn: () => void, ms: number) => number, clearT: (id: number) => void): Bg96 {
   const queue: Pending[] = [];
   let current: Pending | null = null;
   let info = '';

@@ -60,7 +60,7 @@ export interface MqttClient {
  * One closure, not a class (issue 20): local variables minify to one letter where `this.<name>`
  * did not, and the RAK5010 bundle needed the bytes for GNSS. `new MqttClient(...)` works as before.
  */
-function mqttClient(write: (data: string) => void, setT: (fn: () => void, ms: number) => number, clearT: (id: number) => void, o: MqttOptions): MqttClient {
+export function mqttClient(write: (data: string) => void, setT: (fn: () => void, ms: number) => number, clearT: (id: number) => void, o: MqttOptions): MqttClient {
   let buf = '';
   let nextId = 1;
   let inflight: { [id: string]: string } = {};
