@@ -66,6 +66,8 @@ export interface HubOptions {
   commandSink?: RuntimeOutputs['sendCommand'];
   /** false: no MQTT listener at all (TCP, TLS, WebSocket); fobs connect to the edges. Default true. */
   mqttListen?: boolean;
+  /** The due-work loop's poll of the shared store (a cluster node: other processes schedule work too). Default: none. */
+  dueWorkPollMs?: number;
   // --- end cluster roles
 }
 
@@ -220,6 +222,7 @@ export class Hub implements HubServices {
     const runtime = new RulesRuntime({
       store,
       clock,
+      ...(opts.dueWorkPollMs !== undefined ? { dueWorkPollMs: opts.dueWorkPollMs } : {}),
       log: log.child({ component: 'rules' }),
       drill: config.hub.drill,
       publicUrl: config.hub.public_url.replace(/\/$/, ''),

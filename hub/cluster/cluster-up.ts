@@ -42,6 +42,11 @@ export interface ClusterUpOptions {
   readyTimeoutMs?: number;
   /** The shared store: PostgreSQL (default where Debian's postgresql is installed) or one SQLite file. */
   store?: 'postgres' | 'sqlite';
+  /**
+   * More TOML appended to the generated lonewatch.toml, after [cluster] (tests: [notifiers.webhook]
+   * and a short escalation policy). Every node reads it and validates it as any config.
+   */
+  extraToml?: string;
 }
 
 /** Raised when a node does not come up: names it and its log file. */
@@ -108,6 +113,7 @@ export class LocalCluster {
         `user = ${toml(nats.user)}`,
         `password_env = ${toml(PASSWORD_ENV)}`,
         ...extra,
+        ...(o.extraToml ? [o.extraToml] : []),
         '',
       ].join('\n'),
     );

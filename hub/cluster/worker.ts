@@ -52,6 +52,15 @@ export interface WorkerCounters {
   refused: number;
 }
 
+/**
+ * How often a node's due-work loop looks at the shared store for work it was not told of: an
+ * escalation step another worker armed and then died with, or a lease a dead worker held (issues 18,
+ * 19). Every worker and the HTTP node claim from the one store (PostgreSQL: FOR UPDATE SKIP LOCKED),
+ * so each row is done by one of them; this bounds how late a surviving node finds it. One indexed
+ * MIN() read a second per node.
+ */
+export const DUE_WORK_POLL_MS = 1000;
+
 /** How long a nak'd message waits before it is offered again (the store may be restarting). */
 const NAK_DELAY_MS = 1000;
 
@@ -90,6 +99,7 @@ export class ClusterWorker {
         log,
         ...o.hub,
         mqttListen: false,
+        dueWorkPollMs: DUE_WORK_POLL_MS,
         // Core NATS: the edge holding the fob delivers it. Lost with an edge, it is made good by the
         // fob resending its event until acked (docs/protocol.md), and the redelivery is acked again.
         commandSink: (deviceId, command) => nc.publish(commandSubject(cluster.command_prefix, deviceId), encodeCommand(command)),

@@ -63,6 +63,13 @@ export interface DueWorkLoopOptions {
   handlers: Partial<Record<DueWorkKind, DueWorkHandler>>;
   budget?: BatchBudget;
   leaseMs?: number;
+  /**
+   * The longest the loop sleeps before reading the store's next due time again (default: no limit).
+   * `wake` only hears of this process's own commits; with other processes writing due work to the
+   * same store (the workers and HTTP node of a cluster, issue 19) a row they armed, or one whose
+   * lease a dead process held, is found by this poll, at most pollMs late.
+   */
+  pollMs?: number;
 }
 
 export class DueWorkLoop {
@@ -233,7 +240,9 @@ export class DueWorkLoop {
       this.o.log.error({ err }, 'due work: the next due time could not be read; looking again in 5 s');
       return this.o.clock.now() + RETRY_AFTER_MS;
     });
-    if (next !== null) this.armAt(next);
+    const poll = this.o.pollMs === undefined ? null : this.o.clock.now() + this.o.pollMs;
+    const at = next === null ? poll : poll === null ? next : Math.min(next, poll);
+    if (at !== null) this.armAt(at);
   }
 
   private armAt(at: number): void {

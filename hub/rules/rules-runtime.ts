@@ -56,6 +56,8 @@ export interface RulesRuntimeOptions {
   budget?: BatchBudget;
   /** How long a claim of due work holds it; DEFAULT_LEASE_MS without it. */
   leaseMs?: number;
+  /** The due-work loop's poll of the store (DueWorkLoopOptions.pollMs): set where other processes schedule work too. */
+  dueWorkPollMs?: number;
 }
 
 export interface AlarmSpec {
@@ -113,6 +115,7 @@ export class RulesRuntime {
       owner: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`,
       budget: options.budget ?? DEFAULT_BATCH_BUDGET,
       leaseMs: this.leaseMs,
+      ...(options.dueWorkPollMs !== undefined ? { pollMs: options.dueWorkPollMs } : {}),
       handlers: {
         alarm: deadline,
         worker: deadline,

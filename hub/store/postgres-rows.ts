@@ -9,13 +9,14 @@ import type {
   ContactRecord,
   DeviceRecord,
   NoticeRecord,
+  PositionRecord,
   SessionRecord,
   StoredTimelineEntry,
   UserRecord,
   VisitRecord,
   WorkerRecord,
 } from './store-types.js';
-import type { AuditEntry, ChangeRecord, ClaimedWork, DueWorkKind } from './store.js';
+import type { AuditEntry, ChangeRecord, ClaimedWork, DueWork, DueWorkKind } from './store.js';
 
 export type Row = Record<string, unknown>;
 
@@ -170,6 +171,24 @@ export function tokenFromRow(r: Row): ApiTokenRecord {
 
 export function auditFromRow(r: Row): AuditEntry {
   return { at: num(r.at), actor: String(r.actor), action: String(r.action), subject: String(r.subject), detail: r.detail as Record<string, unknown> };
+}
+
+export function workFromRow(r: Row): DueWork {
+  return { kind: r.kind as DueWorkKind, key: String(r.key), dueAt: num(r.due_at), payload: r.payload ?? null, attempts: num(r.attempts) };
+}
+
+export function positionFromRow(r: Row): PositionRecord {
+  return {
+    deviceId: String(r.device_id),
+    workerId: strOrNull(r.worker_id),
+    alarmId: strOrNull(r.alarm_id),
+    fixAt: num(r.fix_at),
+    receivedAt: num(r.received_at),
+    lat: Number(r.lat),
+    lon: Number(r.lon),
+    accuracyM: Number(r.accuracy_m),
+    source: r.source as PositionRecord['source'],
+  };
 }
 
 export function claimedFromRow(r: Row): ClaimedWork {

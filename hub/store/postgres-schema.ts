@@ -10,7 +10,10 @@
  * The version lives in `schema_version` (one row), where SQLite keeps it in PRAGMA user_version.
  * Bump POSTGRES_SCHEMA_VERSION and add a step to POSTGRES_MIGRATIONS when it changes.
  */
-export const POSTGRES_SCHEMA_VERSION = 7;
+import type pg from 'pg';
+import { parseOldText } from '../admin/emergency-contacts.js';
+
+export const POSTGRES_SCHEMA_VERSION = 10;
 
 /** Versions 1 to 6 of sqlite-schema.ts, as one step: no PostgreSQL database predates this store. */
 const SCHEMA_V6_SQL = `
@@ -227,7 +230,7 @@ CREATE INDEX notices_ref_order ON notices (channel, ref_order) WHERE ref_order I
 `;
 
 /**
- * Version 7 (issues 18 and 19): leased due work and the change feed, and the write marks behind
+ * Version 7 (issues 18 and 19; SQLite's v7 and v8): leased due work and the change feed, and the write marks behind
  * externalChangeCounter.
  * - due_work: one row per `kind:key`; `gen` comes from a sequence, so a row deleted and armed again
  *   never reuses a generation an old claim holds.
@@ -268,8 +271,81 @@ CREATE TABLE store_writes (
 );
 `;
 
-/** Steps by starting version: a new database gets everything at once; an existing one only what it lacks. */
-export const POSTGRES_MIGRATIONS: Record<number, { to: number; sql: string }> = {
-  0: { to: 7, sql: SCHEMA_V6_SQL + SCHEMA_V7_SQL },
-  6: { to: 7, sql: SCHEMA_V7_SQL },
+/**
+ * Versions 8 to 10 of sqlite-schema.ts, and what SQLite's v7 did that PostgreSQL's v7 did not, as one
+ * step (PostgreSQL's v7 already made the change feed, SQLite's v8):
+ * - v7, the store as the only scheduler (issue 18): each deadline kept beside its state becomes a
+ *   due_work row and each effect a crash left in pending_effects an `effect` row due at once (due_at
+ *   0, keyed 'p' and the id in 12 digits, in their order, as SQLite's step does), and pending_effects
+ *   goes. ON CONFLICT DO NOTHING: a row the pg branch's hub already scheduled stays as it is.
+ * - v9, positions (issue 20): `id` a bigserial breaking ties of fix_at, as SQLite's rowid does;
+ *   lat/lon `double precision` (SQLite's REAL is an 8-byte float).
+ * - v10, emergency contacts as records (issue 15 item 13); the old text is read into them by the
+ *   step's `data` (parseOldText), in the same transaction.
+ */
+const SCHEMA_V10_SQL = `
+INSERT INTO due_work (kind, key, due_at) SELECT 'alarm', id, due_at FROM alarms WHERE due_at IS NOT NULL ON CONFLICT DO NOTHING;
+INSERT INTO due_work (kind, key, due_at) SELECT 'worker', worker_id, due_at FROM worker_state WHERE due_at IS NOT NULL ON CONFLICT DO NOTHING;
+INSERT INTO due_work (kind, key, due_at) SELECT 'device', device_id, due_at FROM device_health WHERE due_at IS NOT NULL ON CONFLICT DO NOTHING;
+INSERT INTO due_work (kind, key, due_at, payload)
+  SELECT 'effect', 'p' || lpad(id::text, 12, '0'), 0, effect FROM pending_effects ORDER BY id ON CONFLICT DO NOTHING;
+DROP TABLE pending_effects;
+
+CREATE TABLE positions (
+  id bigserial PRIMARY KEY,
+  device_id text NOT NULL,
+  worker_id text,
+  alarm_id text,
+  fix_at bigint NOT NULL,
+  received_at bigint NOT NULL,
+  lat double precision NOT NULL,
+  lon double precision NOT NULL,
+  accuracy_m integer NOT NULL,
+  source text NOT NULL
+);
+CREATE INDEX positions_device ON positions (device_id, fix_at);
+CREATE INDEX positions_alarm ON positions (alarm_id, fix_at) WHERE alarm_id IS NOT NULL;
+CREATE INDEX positions_received ON positions (received_at) WHERE alarm_id IS NULL;
+
+CREATE TABLE worker_emergency_contacts (
+  worker_id text NOT NULL REFERENCES workers(id) ON DELETE CASCADE,
+  position integer NOT NULL,
+  name text NOT NULL,
+  relationship text,
+  phone text,
+  PRIMARY KEY (worker_id, position)
+);
+`;
+
+/** Version 10's data step: each worker's old emergency-contacts text read into records (as sqlite-schema.ts's). */
+async function migrateEmergencyContactsV10(client: pg.PoolClient): Promise<void> {
+  const r = await client.query<{ id: string; emergency_contacts: string }>(
+    "SELECT id, emergency_contacts FROM workers WHERE emergency_contacts IS NOT NULL AND btrim(emergency_contacts) <> ''",
+  );
+  for (const row of r.rows) {
+    const contacts = parseOldText(row.emergency_contacts);
+    for (const [i, c] of contacts.entries()) {
+      await client.query('INSERT INTO worker_emergency_contacts (worker_id, position, name, relationship, phone) VALUES ($1, $2, $3, $4, $5)', [row.id, i, c.name, c.relationship, c.phone]);
+    }
+  }
+}
+
+export interface PostgresMigration {
+  to: number;
+  sql: string;
+  /** Runs after `sql` in the same transaction: data a SQL statement cannot move by itself. */
+  data?: (client: pg.PoolClient) => Promise<void>;
+}
+
+/**
+ * Steps by starting version: a new database gets everything at once; an existing one only what it
+ * lacks. A database of the pg branch is at 7 (or 6 before its change feed); nothing was ever at 8 or 9.
+ */
+export const POSTGRES_MIGRATIONS: Record<number, PostgresMigration> = {
+  0: { to: 10, sql: SCHEMA_V6_SQL + SCHEMA_V7_SQL + SCHEMA_V10_SQL, data: migrateEmergencyContactsV10 },
+  6: { to: 10, sql: SCHEMA_V7_SQL + SCHEMA_V10_SQL, data: migrateEmergencyContactsV10 },
+  7: { to: 10, sql: SCHEMA_V10_SQL, data: migrateEmergencyContactsV10 },
 };
+
+/** The SQL that made a version-7 database (for the migration test: a database of the pg branch). */
+export const POSTGRES_V7_SQL = SCHEMA_V6_SQL + SCHEMA_V7_SQL;

@@ -30,14 +30,16 @@ import type {
   ChangeFeedTx,
   ChangeRecord,
   ClaimedWork,
-  Deadline,
+  DueWork,
   DueWorkKind,
   DueWorkStore,
   DueWorkTx,
   Store,
   StoreTx,
+  UnqueuedReads,
 } from './store.js';
-import type { AlarmRecord, NoticeRecord, PendingEffect } from './store-types.js';
+import type { AlarmRecord, DeviceRecord, NoticeRecord } from './store-types.js';
+import type { EmergencyContact } from '../admin/emergency-contacts.js';
 import type { CheckinState } from '../rules/checkin-engine.js';
 import type { DeviceHealthState } from '../rules/device-health-engine.js';
 import { POSTGRES_MIGRATIONS, POSTGRES_SCHEMA_VERSION } from './postgres-schema.js';
@@ -54,12 +56,14 @@ import {
   deviceFromRow,
   noticeFromRow,
   partialUpdate,
+  positionFromRow,
   sessionFromRow,
   timelineFromRow,
   tokenFromRow,
   userFromRow,
   visitFromRow,
   workerFromRow,
+  workFromRow,
   DEVICE_COLUMNS,
   NOTICE_COLUMNS,
   TOKEN_COLUMNS,
@@ -103,7 +107,7 @@ export interface PostgresStoreOptions {
   log?: Logger;
 }
 
-export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore {
+export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore, UnqueuedReads {
   private readonly lock = new AsyncLock();
   private closed = false;
   /** This process's change-feed readers, woken after each commit that appended a change (ChangeFeedStore.onAppended). */
@@ -153,6 +157,7 @@ export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore {
           await client.query('BEGIN');
           try {
             await client.query(step.sql);
+            await step.data?.(client);
             await client.query('DELETE FROM schema_version');
             await client.query('INSERT INTO schema_version (version) VALUES ($1)', [step.to]);
             await client.query('COMMIT');
@@ -306,6 +311,21 @@ export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore {
           [w.id, w.name, w.phone, w.homeAddress, w.medicalNotes, w.car, w.emergencyContacts, w.buddyId, w.lineManagerId, w.trainingDate, w.newStarter, w.description ?? null],
         );
       },
+      listEmergencyContacts: async (workerId) =>
+        (await q('SELECT name, relationship, phone FROM worker_emergency_contacts WHERE worker_id = $1 ORDER BY position', [workerId])).map(
+          (r): EmergencyContact => ({ name: String(r.name), relationship: (r.relationship as string | null) ?? null, phone: (r.phone as string | null) ?? null }),
+        ),
+      setEmergencyContacts: async (workerId, contacts) => {
+        await exec('DELETE FROM worker_emergency_contacts WHERE worker_id = $1', [workerId]);
+        if (contacts.length === 0) return;
+        // One statement; WITH ORDINALITY numbers them in the order given (position from 0, as SQLite's).
+        await exec(
+          `INSERT INTO worker_emergency_contacts (worker_id, position, name, relationship, phone)
+           SELECT $1::text, c.n - 1, c.name, c.relationship, c.phone
+           FROM unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS c(name, relationship, phone, n)`,
+          [workerId, contacts.map((c) => c.name), contacts.map((c) => c.relationship), contacts.map((c) => c.phone)],
+        );
+      },
       // COLLATE "C": byte order, as SQLite's BINARY collation sorts, whatever the database's locale.
       listWorkers: async () => (await q('SELECT * FROM workers ORDER BY name COLLATE "C"')).map(workerFromRow),
       getContact: async (id) => {
@@ -428,14 +448,6 @@ export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore {
           [s.deviceId, JSON.stringify(s), dueAt],
         );
       },
-      addEffects: async (effects) => {
-        if (effects.length === 0) return [];
-        const rows = await q(
-          `INSERT INTO pending_effects (effect) SELECT e FROM unnest($1::jsonb[]) WITH ORDINALITY AS u(e, n) ORDER BY u.n RETURNING id`,
-          [effects.map((e) => JSON.stringify(e))],
-        );
-        return rows.map((r) => Number(r.id)).sort((a, b) => a - b);
-      },
       insertNotice: async (n: NoticeRecord) =>
         (await exec(
           `INSERT INTO notices (id, alarm_id, channel, level, event, parent_id, via, once_key, request, tried, state, outcome, ref,
@@ -521,8 +533,41 @@ export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore {
         if (u) await exec(u.sql, u.values);
       },
       listApiTokens: async () => (await q('SELECT * FROM api_tokens ORDER BY created_at')).map(tokenFromRow),
+      // positions (issue 20); `id` breaks ties of fix_at in insertion order, as SQLite's rowid does
+      insertPosition: async (p) => {
+        await exec(
+          `INSERT INTO positions (device_id, worker_id, alarm_id, fix_at, received_at, lat, lon, accuracy_m, source)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+          [p.deviceId, p.workerId, p.alarmId, p.fixAt, p.receivedAt, p.lat, p.lon, p.accuracyM, p.source],
+        );
+      },
+      latestPosition: async (deviceId) => {
+        const r = await one('SELECT * FROM positions WHERE device_id = $1 ORDER BY fix_at DESC, id DESC LIMIT 1', [deviceId]);
+        return r ? positionFromRow(r) : null;
+      },
+      listPositions: async (deviceId, from, to, limit) =>
+        (await q('SELECT * FROM positions WHERE device_id = $1 AND fix_at >= $2 AND fix_at <= $3 ORDER BY fix_at, id LIMIT $4', [deviceId, from, to, limit])).map(positionFromRow),
+      positionBefore: async (deviceId, before, exceptAlarmId) => {
+        const r = await one(
+          'SELECT * FROM positions WHERE device_id = $1 AND fix_at < $2 AND (alarm_id IS NULL OR alarm_id <> $3) ORDER BY fix_at DESC, id DESC LIMIT 1',
+          [deviceId, before, exceptAlarmId ?? ''],
+        );
+        return r ? positionFromRow(r) : null;
+      },
+      listAlarmPositions: async (alarmId, limit) => (await q('SELECT * FROM positions WHERE alarm_id = $1 ORDER BY fix_at, id LIMIT $2', [alarmId, limit])).map(positionFromRow),
+      prunePositions: async (before) => exec('DELETE FROM positions WHERE alarm_id IS NULL AND received_at < $1', [before]),
       // leased due work, written with the state it belongs to
       scheduleWork: async (kind, key, dueAt, payload) => scheduleWork(client, kind, key, dueAt, payload),
+      scheduleClaimed: async (kind, key, dueAt, payload, owner, leaseUntil) => {
+        const r = await one(
+          `INSERT INTO due_work (kind, key, due_at, payload, owner, lease_until, attempts) VALUES ($1, $2, $3, $4::jsonb, $5, $6, 1)
+           ON CONFLICT (kind, key) DO UPDATE SET due_at = excluded.due_at, payload = excluded.payload,
+             gen = nextval('due_work_gen'), owner = excluded.owner, lease_until = excluded.lease_until, attempts = 1
+           RETURNING *`,
+          [kind, key, dueAt, payloadJson(payload), owner, leaseUntil],
+        );
+        return claimedFromRow(r!);
+      },
       completeWork: async (work) => completeClaim(client, work),
       // the change feed: inserted at the transaction's end (see insertChanges)
       appendChange: async (change) => {
@@ -565,24 +610,15 @@ export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore {
     }
   }
 
-  async listDeadlines(): Promise<Deadline[]> {
-    const r = await this.withRetry((q) =>
-      q.query(
-        `SELECT 'alarm' AS kind, id, due_at FROM alarms WHERE due_at IS NOT NULL
-         UNION ALL SELECT 'worker', worker_id, due_at FROM worker_state WHERE due_at IS NOT NULL
-         UNION ALL SELECT 'device', device_id, due_at FROM device_health WHERE due_at IS NOT NULL`,
-      ),
-    );
-    return (r.rows as Row[]).map((x) => ({ kind: x.kind as Deadline['kind'], id: String(x.id), dueAt: Number(x.due_at) }));
-  }
-
-  async pendingEffects(): Promise<PendingEffect[]> {
-    const r = await this.withRetry((q) => q.query('SELECT id, effect FROM pending_effects ORDER BY id'));
-    return (r.rows as Row[]).map((x) => ({ id: Number(x.id), effect: x.effect }));
-  }
-
-  async completeEffect(id: number): Promise<void> {
-    await this.writeStatement((q) => q.query('DELETE FROM pending_effects WHERE id = $1', [id]));
+  /**
+   * The device as last committed, on a pooled connection of its own: not behind this instance's
+   * write lock, so a fob's CONNECT is answered while a catch-up holds the writer (issue 17; the
+   * SQLite store's reader connection does the same). One statement: its own snapshot.
+   */
+  async getDeviceUnqueued(id: string): Promise<DeviceRecord | null> {
+    const r = await this.withRetry((q) => q.query('SELECT * FROM devices WHERE id = $1', [id]));
+    const row = r.rows[0] as Row | undefined;
+    return row ? deviceFromRow(row) : null;
   }
 
   async unfinishedNotices(): Promise<NoticeRecord[]> {
@@ -689,6 +725,24 @@ export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore {
     return t === null ? null : Number(t);
   }
 
+  async countWork(dueBy?: number, kinds?: DueWorkKind[]): Promise<number> {
+    const r = await this.withRetry((q) =>
+      q.query('SELECT COUNT(*) AS n FROM due_work WHERE due_at <= $1 AND ($2::text[] IS NULL OR kind = ANY($2::text[]))', [dueBy ?? Number.MAX_SAFE_INTEGER, kinds ?? null]),
+    );
+    return Number((r.rows[0] as Row).n);
+  }
+
+  async getWork(kind: DueWorkKind, key: string): Promise<DueWork | null> {
+    const r = await this.withRetry((q) => q.query('SELECT * FROM due_work WHERE kind = $1 AND key = $2', [kind, key]));
+    const row = r.rows[0] as Row | undefined;
+    return row ? workFromRow(row) : null;
+  }
+
+  async listWork(kind: DueWorkKind, limit: number): Promise<DueWork[]> {
+    const r = await this.withRetry((q) => q.query('SELECT * FROM due_work WHERE kind = $1 ORDER BY due_at, key COLLATE "C" LIMIT $2', [kind, limit]));
+    return (r.rows as Row[]).map(workFromRow);
+  }
+
   // ----- the change feed (ChangeFeedStore) -----
 
   async readChanges(afterSeq: number, limit: number): Promise<ChangeRecord[]> {
@@ -779,15 +833,19 @@ async function scheduleWork(q: Q, kind: DueWorkKind, key: string, dueAt: number 
     await q.query('DELETE FROM due_work WHERE kind = $1 AND key = $2', [kind, key]);
     return;
   }
-  // A new generation, lease and attempts cleared: an old claim can no longer complete it. A payload
-  // left out keeps the one the row has.
+  // A new generation, lease and attempts cleared: an old claim can no longer complete it. The payload
+  // is the one given (none: NULL), as the SQLite store's scheduleWork writes it.
   await q.query(
-    `INSERT INTO due_work (kind, key, due_at, payload) VALUES ($1, $2, $3, $5::jsonb)
-     ON CONFLICT (kind, key) DO UPDATE SET due_at = excluded.due_at,
-       payload = CASE WHEN $4::boolean THEN excluded.payload ELSE due_work.payload END,
+    `INSERT INTO due_work (kind, key, due_at, payload) VALUES ($1, $2, $3, $4::jsonb)
+     ON CONFLICT (kind, key) DO UPDATE SET due_at = excluded.due_at, payload = excluded.payload,
        gen = nextval('due_work_gen'), owner = NULL, lease_until = NULL, attempts = 0`,
-    [kind, key, dueAt, payload !== undefined, JSON.stringify(payload ?? null)],
+    [kind, key, dueAt, payloadJson(payload)],
   );
+}
+
+/** A payload as jsonb text; none (undefined or null) is SQL NULL, so it reads back as null. */
+function payloadJson(payload: unknown): string | null {
+  return payload === undefined || payload === null ? null : JSON.stringify(payload);
 }
 
 /** Deletes the claimed row if it is still this claim: same generation, owner and lease. */

@@ -1,6 +1,9 @@
 // The one due-work loop (issue 18) on a real SQLite store and a ManualClock: due order, each row once,
 // batches that yield to the event loop (issue 17 item 4), one timer armed at the store's next due
 // time, retries of failed work, and work a crashed process left claimed again once its lease ends.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../hub/clock.js';
 import { silentLogger } from '../../hub/logger.js';
@@ -33,6 +36,43 @@ function recorder(store: SqliteStore, fired: string[], extra?: (w: ClaimedWork) 
 }
 
 describe('DueWorkLoop', () => {
+  it('pollMs: a row another process armed on the shared store is found by the next poll, and done once', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lw-due-poll-'));
+    try {
+      const file = join(dir, 'lonewatch.db');
+      const mine = new SqliteStore(file);
+      const theirs = new SqliteStore(file);
+      stores.push(mine, theirs);
+      const clock = new ManualClock(10_000);
+      const fired: string[] = [];
+      const polling = new DueWorkLoop({ store: mine, clock, log: silentLogger, owner: 'node-a', handlers: { alarm: recorder(mine, fired) }, leaseMs: LEASE, pollMs: 1000 });
+      const deaf = new DueWorkLoop({ store: mine, clock, log: silentLogger, owner: 'node-b', handlers: { alarm: recorder(mine, fired) }, leaseMs: LEASE });
+      await polling.start();
+      await deaf.start();
+      await polling.whenDrained();
+      await deaf.whenDrained();
+      // Nothing due: only the polling loop has a timer, at its poll.
+      expect(clock.nextDueAt()).toBe(11_000);
+      // Another process (a worker that then dies) arms a step at 12,500: neither loop is told.
+      await theirs.transaction((tx) => tx.scheduleWork('alarm', 'a1', 12_500));
+      clock.advanceTo(11_000);
+      await polling.whenDrained();
+      // The poll read the store: the next wake-up is the earlier of the next poll (12,000) and the step.
+      expect(clock.nextDueAt()).toBe(12_000);
+      clock.advanceTo(12_000);
+      await polling.whenDrained();
+      expect(clock.nextDueAt()).toBe(12_500);
+      clock.advanceTo(12_500);
+      await polling.whenDrained();
+      expect(fired).toEqual(['alarm:a1']);
+      expect(await mine.countWork()).toBe(0);
+      await polling.stop();
+      await deaf.stop();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('10,000 overdue rows: due order, each once, and a macrotask queued at the start runs while most are still left', async () => {
     const fired: string[] = [];
     const s = setup(1_000_000, (store) => ({ worker: async (w) => recorder(store, fired)(w) }), { maxPerBatch: 50, maxBatchMs: 1000, yieldTurns: 1 });

@@ -5,10 +5,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { PostgresStore, PostgresStoreError } from '../../hub/store/postgres-store.js';
-import { POSTGRES_SCHEMA_VERSION } from '../../hub/store/postgres-schema.js';
+import { POSTGRES_SCHEMA_VERSION, POSTGRES_V7_SQL } from '../../hub/store/postgres-schema.js';
 import type { ClaimedWork } from '../../hub/store/store.js';
 import { requirePostgresOrSkip, startPostgres, type PostgresServer } from '../helpers/postgres-server.js';
-import { describeChangeFeedContract, describeDueWorkContract, describeStoreContract, device, type MakeStore } from './store-contract.js';
+import { describeChangeFeedContract, describeStoreContract, device, type MakeStore } from './store-contract.js';
+import { describeDueWorkContract } from './due-work-contract.js';
 
 const available = requirePostgresOrSkip();
 
@@ -252,11 +253,56 @@ describe.skipIf(!available)('PostgreSQL store', () => {
       await c.query('CREATE TABLE schema_version (version integer NOT NULL); INSERT INTO schema_version VALUES (99)');
       const err = await PostgresStore.open(url).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(PostgresStoreError);
-      expect((err as Error).message).toMatch(/schema version 99, newer than this hub \(7\): upgrade the hub/);
+      expect((err as Error).message).toMatch(new RegExp(`schema version 99, newer than this hub \\(${POSTGRES_SCHEMA_VERSION}\\): upgrade the hub`));
       const tables = await c.query("SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = 'public'");
       expect(tables.rows[0].n).toBe(1);
       await c.end();
       await server.dropDatabase(url);
+    });
+
+    it('a database of the pg branch (v7) is brought to the current version: deadlines and pending effects become due work, old contact text becomes records', async () => {
+      expect(POSTGRES_SCHEMA_VERSION).toBe(10);
+      const url = await server.createDatabase();
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      try {
+        await c.query(POSTGRES_V7_SQL);
+        await c.query('CREATE TABLE schema_version (version integer NOT NULL); INSERT INTO schema_version VALUES (7)');
+        await c.query(
+          `INSERT INTO alarms (id, kind, state, priority, reason, raised_at, policy, level, round, next_step_at, due_at)
+           VALUES ('a-open', 'sos', 'notifying', 1, 'old', 1000, '{}', 1, 0, 5000, 5000), ('a-closed', 'sos', 'resolved', 1, 'old', 1000, '{}', 1, 0, NULL, NULL)`,
+        );
+        await c.query(`INSERT INTO worker_state (worker_id, state, due_at) VALUES ('w1', '{}', 7000), ('w2', '{}', NULL)`);
+        await c.query(`INSERT INTO device_health (device_id, state, due_at) VALUES ('d1', '{}', 6000)`);
+        await c.query(`INSERT INTO pending_effects (effect) VALUES ('{"type":"notify","alarmId":"a-open","level":1}'), ('{"type":"alarm_changed","alarmId":"a-open"}')`);
+        // A row the pg branch's own loop had already scheduled stays as it was.
+        await c.query(`INSERT INTO due_work (kind, key, due_at) VALUES ('device', 'd1', 6500)`);
+        await c.query(`INSERT INTO workers (id, name, emergency_contacts) VALUES ('sam', 'Sam', 'Ravi Khan (brother): 07700 900002' || chr(10) || 'Partner 07700 900456'), ('kim', 'Kim', '  ')`);
+      } finally {
+        await c.end();
+      }
+      const s = await PostgresStore.open(url);
+      try {
+        expect(await s.schemaVersion()).toBe(10);
+        expect(await s.getWork('alarm', 'a-open')).toEqual({ kind: 'alarm', key: 'a-open', dueAt: 5000, payload: null, attempts: 0 });
+        expect(await s.getWork('alarm', 'a-closed')).toBeNull();
+        expect(await s.getWork('worker', 'w1')).toMatchObject({ dueAt: 7000 });
+        expect(await s.getWork('worker', 'w2')).toBeNull();
+        expect(await s.getWork('device', 'd1')).toMatchObject({ dueAt: 6500 });
+        const claimed = await s.claimDue(8000, 10, 'p1', 1000);
+        expect(claimed.map((w) => `${w.kind}:${w.key}`)).toEqual(['effect:p000000000001', 'effect:p000000000002', 'alarm:a-open', 'device:d1', 'worker:w1']);
+        expect(claimed.slice(0, 2).map((w) => (w.payload as { type: string }).type)).toEqual(['notify', 'alarm_changed']);
+        expect(await s.read((t) => t.listEmergencyContacts('sam'))).toEqual([
+          { name: 'Ravi Khan', relationship: 'brother', phone: '07700 900002' },
+          { name: 'Partner', relationship: null, phone: '07700 900456' },
+        ]);
+        expect(await s.read((t) => t.listEmergencyContacts('kim'))).toEqual([]);
+        const tables = await s.pool.query("SELECT 1 FROM information_schema.tables WHERE table_name = 'pending_effects'");
+        expect(tables.rowCount).toBe(0);
+      } finally {
+        await s.close();
+        await server.dropDatabase(url);
+      }
     });
 
     it('an unreachable server is a PostgresStoreError naming the address and the config key, never the password', async () => {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../hub/store/sqlite-store.js';
-import { MIGRATIONS } from '../../hub/store/sqlite-schema.js';
+import { SCHEMA_SQL, SCHEMA_V2_SQL, SCHEMA_V3_SQL, SCHEMA_V4_SQL, SCHEMA_V5_SQL, SCHEMA_V6_SQL, SCHEMA_VERSION } from '../../hub/store/sqlite-schema.js';
 import { describeDueWorkContract } from './due-work-contract.js';
 
 const dirs: string[] = [];
@@ -19,16 +19,19 @@ const tempDb = (): string => {
   return join(dir, 'lonewatch.db');
 };
 
-describeDueWorkContract('SQLite (file)', async () => new SqliteStore(tempDb()));
-describeDueWorkContract('SQLite (:memory:)', async () => new SqliteStore(':memory:'));
+describeDueWorkContract('SQLite (file)', async () => {
+  const file = tempDb();
+  return { open: async () => new SqliteStore(file), dispose: async () => undefined };
+});
+describeDueWorkContract('SQLite (:memory:)', async () => ({ open: async () => new SqliteStore(':memory:'), dispose: async () => undefined }));
 
-describe('SQLite schema v6 -> v7', () => {
+describe('SQLite schema v6 -> current (v7 step)', () => {
   it('turns the deadlines kept beside their state and the pending effects into due work, and drops pending_effects', async () => {
     const path = tempDb();
     const old = new Database(path);
-    old.exec(MIGRATIONS[0].sql);
-    old.pragma(`user_version = ${MIGRATIONS[0].to}`);
-    expect(MIGRATIONS[0].to).toBe(6);
+    // A version-6 database, made by the SQL that made one.
+    old.exec(SCHEMA_SQL + SCHEMA_V2_SQL + SCHEMA_V3_SQL + SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL);
+    old.pragma('user_version = 6');
     old
       .prepare(
         `INSERT INTO alarms (id, kind, state, priority, worker_id, device_id, reason, raised_at, drill, policy, level, round, next_step_at, due_at)
@@ -50,7 +53,7 @@ describe('SQLite schema v6 -> v7', () => {
 
     const store = new SqliteStore(path);
     try {
-      expect(store.db.pragma('user_version', { simple: true })).toBe(7);
+      expect(store.db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
       const tables = (store.db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`).all() as { name: string }[]).map((r) => r.name);
       expect(tables).not.toContain('pending_effects');
       expect(await store.getWork('alarm', 'a-open')).toEqual({ kind: 'alarm', key: 'a-open', dueAt: 5000, payload: null, attempts: 0 });

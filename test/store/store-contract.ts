@@ -1,14 +1,14 @@
 /**
  * The Store contract (issues 18 and 19): what every Store implementation must do, as tests that any
  * of them can be run against. `describeStoreContract(name, makeStore)` covers the Store/StoreTx
- * interface (hub/store/store.ts); `describeDueWorkContract` and `describeChangeFeedContract` cover the
- * leased due work and the change feed, for the stores that implement them. Each test gets a fresh,
+ * interface (hub/store/store.ts); `describeChangeFeedContract` the change feed, and
+ * `describeDueWorkContract` (due-work-contract.ts) the leased due work. Each test gets a fresh,
  * empty database from `makeStore()`; `open()` may be called again for a second instance on the same
  * database (another process: the CLI beside the hub, a second hub of a cluster).
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ChangeFeedStore, ChangeFeedTx, ClaimedWork, DueWorkStore, DueWorkTx, Store, StoreTx } from '../../hub/store/store.js';
-import type { AlarmRecord, DeviceRecord, NoticeRecord, VisitRecord, WorkerRecord } from '../../hub/store/store-types.js';
+import type { ChangeFeedStore, ChangeFeedTx, ClaimedWork, Store, StoreTx } from '../../hub/store/store.js';
+import type { AlarmRecord, DeviceRecord, NoticeRecord, PositionRecord, VisitRecord, WorkerRecord } from '../../hub/store/store-types.js';
 import { DEFAULT_POLICIES } from '../../hub/rules/escalation-policy.js';
 
 export interface StoreFixture<S extends Store = Store> {
@@ -125,7 +125,7 @@ export function notice(id: string, extra: Partial<NoticeRecord> = {}): NoticeRec
 const user = (username: string) => ({ username, name: username.toUpperCase(), role: 'duty_officer' as const, passwordHash: 'scrypt$x', createdAt: 1, disabledAt: null, workerId: null });
 
 /** Runs `fn` with a fresh fixture and its first instance; every instance opened is closed after. */
-function useStore<S extends Store>(makeStore: MakeStore<S>) {
+export function useStore<S extends Store>(makeStore: MakeStore<S>) {
   const ctx = {} as { fixture: StoreFixture<S>; store: S; open(): Promise<S> };
   let opened: S[] = [];
   beforeEach(async () => {
@@ -294,49 +294,105 @@ export function describeStoreContract<S extends Store>(name: string, makeStore: 
       expect(await rd(s, (t) => t.getTimeline('nope'))).toEqual([]);
     });
 
-    it('deadlines: an open alarm is due at its earliest pending step, a closed one not at all; check-in and health states carry their own', async () => {
+    it('rule state: check-in and health states round trip beside their due work, written in the same transaction', async () => {
       const s = ctx.store;
       await tx(s, async (t) => {
-        await t.insertAlarm(alarm('a1', { nextStepAt: 9_000, reAlertAt: 7_000, policeAt: 8_000 }));
-        await t.insertAlarm(alarm('a2', { state: 'resolved', nextStepAt: 1_000, closedAt: 500 }));
-        await t.insertAlarm(alarm('a3'));
         await t.putCheckinState(
           { workerId: 'sam', onShift: true, activeVisitId: 'v1', lastCheckInAt: 100, due: { at: 5_000, reason: 'visit_end', visitId: 'v1' }, promptedAt: null, missedAlarmId: null, lastSighting: null, shiftEndedAt: null },
           5_000,
         );
+        await t.scheduleWork('worker', 'sam', 5_000);
         await t.putDeviceHealth({ deviceId: 'fob-001', lastSeenAt: 100, battery: 50, lowBatteryAlarmId: null, lowBatteryRaised: false, silentAlarmId: null, silentRaised: false }, 6_000);
+        await t.scheduleWork('device', 'fob-001', 6_000);
       });
-      const sorted = async () => (await s.listDeadlines()).map((d) => `${d.kind}:${d.id}@${d.dueAt}`).sort();
-      expect(await sorted()).toEqual(['alarm:a1@7000', 'device:fob-001@6000', 'worker:sam@5000']);
       expect(await rd(s, (t) => t.getCheckinState('sam'))).toMatchObject({ workerId: 'sam', activeVisitId: 'v1', due: { at: 5_000, visitId: 'v1' } });
       expect(await rd(s, (t) => t.getDeviceHealth('fob-001'))).toMatchObject({ battery: 50 });
       expect(await rd(s, (t) => t.getCheckinState('nobody'))).toBeNull();
       expect(await rd(s, (t) => t.getDeviceHealth('nothing'))).toBeNull();
+      expect(await s.getWork('worker', 'sam')).toEqual({ kind: 'worker', key: 'sam', dueAt: 5_000, payload: null, attempts: 0 });
       await tx(s, async (t) => {
-        const a1 = (await t.getAlarm('a1'))!;
-        await t.updateAlarm({ ...a1, state: 'resolved', closedAt: 7_500, closedBy: 'ada' });
         const st = (await t.getCheckinState('sam'))!;
         await t.putCheckinState({ ...st, due: null }, null);
-        await t.putDeviceHealth((await t.getDeviceHealth('fob-001'))!, 12_000);
+        await t.scheduleWork('worker', 'sam', null);
+        await t.putDeviceHealth({ ...(await t.getDeviceHealth('fob-001'))!, battery: 40 }, 12_000);
+        await t.scheduleWork('device', 'fob-001', 12_000);
       });
-      expect(await sorted()).toEqual(['device:fob-001@12000']);
+      expect(await rd(s, (t) => t.getCheckinState('sam'))).toMatchObject({ due: null });
+      expect(await rd(s, (t) => t.getDeviceHealth('fob-001'))).toMatchObject({ battery: 40 });
+      expect((await s.listWork('device', 10)).map((w) => w.dueAt)).toEqual([12_000]);
+      expect(await s.getWork('worker', 'sam')).toBeNull();
     });
 
-    it('effects: committed with their change, listed in order, each removed when done', async () => {
+    it('emergency contacts (schema v10): kept in the order given, replaced as a whole, per worker; the old text stays as it was', async () => {
       const s = ctx.store;
-      const ids = await tx(s, (t) => t.addEffects([{ type: 'ack', deviceId: 'fob-001', eventId: '1-1' }, { type: 'notify', level: 0 }]));
-      const more = await tx(s, (t) => t.addEffects([{ type: 'command', cmd: { k: 'buzz' } }]));
-      expect(ids).toHaveLength(2);
-      expect(ids[0]!).toBeLessThan(ids[1]!);
-      expect(ids[1]!).toBeLessThan(more[0]!);
-      expect(await tx(s, (t) => t.addEffects([]))).toEqual([]);
-      expect(await s.pendingEffects()).toEqual([
-        { id: ids[0], effect: { type: 'ack', deviceId: 'fob-001', eventId: '1-1' } },
-        { id: ids[1], effect: { type: 'notify', level: 0 } },
-        { id: more[0], effect: { type: 'command', cmd: { k: 'buzz' } } },
-      ]);
-      await s.completeEffect(ids[0]!);
-      expect((await s.pendingEffects()).map((e) => e.id)).toEqual([ids[1], more[0]]);
+      const ravi = { name: 'Ravi Khan', relationship: 'brother', phone: '07700 900002' };
+      const pat = { name: 'Pat', relationship: null, phone: '+441632960001' };
+      const lee = { name: 'Lee', relationship: 'partner', phone: null };
+      await tx(s, async (t) => {
+        await t.upsertWorker(worker('sam', 'Sam', { emergencyContacts: 'Ravi Khan (brother): 07700 900002' }));
+        await t.upsertWorker(worker('kim', 'Kim'));
+        await t.setEmergencyContacts('sam', [pat, ravi]);
+        await t.setEmergencyContacts('kim', [lee]);
+      });
+      expect(await rd(s, (t) => t.listEmergencyContacts('sam'))).toEqual([pat, ravi]);
+      await tx(s, (t) => t.setEmergencyContacts('sam', [ravi]));
+      expect(await rd(s, (t) => t.listEmergencyContacts('sam'))).toEqual([ravi]);
+      expect(await rd(s, (t) => t.listEmergencyContacts('kim'))).toEqual([lee]);
+      expect((await rd(s, (t) => t.getWorker('sam')))?.emergencyContacts).toBe('Ravi Khan (brother): 07700 900002');
+      await tx(s, (t) => t.setEmergencyContacts('sam', []));
+      expect(await rd(s, (t) => t.listEmergencyContacts('sam'))).toEqual([]);
+      expect(await rd(s, (t) => t.listEmergencyContacts('nobody'))).toEqual([]);
+      // A contact of a worker who is not there is refused, and the contacts that were there stay.
+      await expect(tx(s, (t) => t.setEmergencyContacts('ghost', [lee]))).rejects.toThrow();
+      await expect(
+        tx(s, async (t) => {
+          await t.setEmergencyContacts('kim', [pat]);
+          throw new Error('rolled back');
+        }),
+      ).rejects.toThrow('rolled back');
+      expect(await rd(s, (t) => t.listEmergencyContacts('kim'))).toEqual([lee]);
+    });
+
+    it('positions (issue 20): latest by fix time, listed in a window, the last before an alarm but not its own, an alarm\'s own; pruning keeps alarm fixes', async () => {
+      const s = ctx.store;
+      const fix = (fixAt: number, extra: Partial<PositionRecord> = {}): PositionRecord => ({
+        deviceId: 'fob-001',
+        workerId: 'sam',
+        alarmId: null,
+        fixAt,
+        receivedAt: fixAt + 50,
+        lat: 51.501234567,
+        lon: -0.141234567,
+        accuracyM: 12,
+        source: 'gnss',
+        ...extra,
+      });
+      await tx(s, async (t) => {
+        await t.insertPosition(fix(3_000));
+        await t.insertPosition(fix(1_000, { lat: 51.5, lon: -0.1 }));
+        await t.insertPosition(fix(2_000, { receivedAt: 9_000 }));
+        await t.insertPosition(fix(4_000, { alarmId: 'a1', source: 'phone', accuracyM: 40 }));
+        await t.insertPosition(fix(5_000, { alarmId: 'a1' }));
+        await t.insertPosition(fix(2_500, { deviceId: 'fob-002', workerId: 'kim' }));
+      });
+      // Fractions of a degree come back exactly (a float, as sent).
+      expect(await rd(s, (t) => t.latestPosition('fob-001'))).toEqual(fix(5_000, { alarmId: 'a1' }));
+      expect(await rd(s, (t) => t.latestPosition('fob-009'))).toBeNull();
+      expect((await rd(s, (t) => t.listPositions('fob-001', 1_000, 3_000, 10))).map((p) => p.fixAt)).toEqual([1_000, 2_000, 3_000]);
+      expect((await rd(s, (t) => t.listPositions('fob-001', 0, 10_000, 2))).map((p) => p.fixAt)).toEqual([1_000, 2_000]);
+      expect(await rd(s, (t) => t.listPositions('fob-001', 1_000, 1_000, 10))).toEqual([fix(1_000, { lat: 51.5, lon: -0.1 })]);
+      // The last known place before the alarm: not one of the alarm's own fixes.
+      expect((await rd(s, (t) => t.positionBefore('fob-001', 6_000, 'a1')))?.fixAt).toBe(3_000);
+      expect((await rd(s, (t) => t.positionBefore('fob-001', 6_000, null)))?.fixAt).toBe(5_000);
+      expect((await rd(s, (t) => t.positionBefore('fob-001', 3_000, null)))?.fixAt).toBe(2_000);
+      expect(await rd(s, (t) => t.positionBefore('fob-001', 1_000, null))).toBeNull();
+      expect(await rd(s, (t) => t.listAlarmPositions('a1', 10))).toEqual([fix(4_000, { alarmId: 'a1', source: 'phone', accuracyM: 40 }), fix(5_000, { alarmId: 'a1' })]);
+      expect((await rd(s, (t) => t.listAlarmPositions('a1', 1))).map((p) => p.fixAt)).toEqual([4_000]);
+      // Received before 5,000 and of no alarm: the fixes at 1,000, 3,000 (fob-001) and 2,500 (fob-002).
+      expect(await tx(s, (t) => t.prunePositions(5_000))).toBe(3);
+      expect((await rd(s, (t) => t.listPositions('fob-001', 0, 10_000, 10))).map((p) => p.fixAt)).toEqual([2_000, 4_000, 5_000]);
+      expect(await rd(s, (t) => t.latestPosition('fob-002'))).toBeNull();
+      expect(await tx(s, (t) => t.prunePositions(5_000))).toBe(0);
     });
 
     it('notices: stored once per id and once per onceKey; updated in part; listed in creation order; children by parent', async () => {
@@ -521,7 +577,7 @@ export function describeStoreContract<S extends Store>(name: string, makeStore: 
         await t.appendTimeline('ax', [{ at: 1, type: 'raised', actor: 'fob-x', detail: {} }]);
         await t.insertNotice(notice('nx', { alarmId: 'ax', onceKey: 'ax:arc:alert' }));
         await t.insertFobEvent({ deviceId: 'fob-x', eventId: '1-1', kind: 'sos', receivedAt: 1, eventAt: 1, payload: '{}' });
-        await t.addEffects([{ type: 'ack' }]);
+        await t.scheduleWork('effect', 'e-x', 1, { type: 'ack' });
         await t.appendAudit({ at: 1, actor: 'a', action: 'b', subject: 'c', detail: {} });
         expect(await t.getAlarm('ax')).not.toBeNull(); // the transaction sees its own writes
         throw boom;
@@ -534,7 +590,7 @@ export function describeStoreContract<S extends Store>(name: string, makeStore: 
         expect(await t.getNoticeByOnceKey('ax:arc:alert')).toBeNull();
         expect(await t.countFobEvents('fob-x')).toBe(0);
       });
-      expect(await s.pendingEffects()).toEqual([]);
+      expect(await s.countWork()).toBe(0);
       expect(await s.listAudit(10)).toEqual([]);
       // Nothing was taken: the same writes now succeed (the event is new, the onceKey free).
       await tx(s, async (t) => {
@@ -620,97 +676,13 @@ export function describeStoreContract<S extends Store>(name: string, makeStore: 
     it('what was committed is there after the store is closed and opened again', async () => {
       await tx(ctx.store, async (t) => {
         await t.insertAlarm(alarm('a1', { nextStepAt: 123 }));
+        await t.scheduleWork('alarm', 'a1', 123);
         await t.appendTimeline('a1', [{ at: 1, type: 'raised', actor: 'fob-001', detail: { k: 'sos' } }]);
       });
       await ctx.store.close();
       const again = await ctx.open();
       expect((await rd(again, (t) => t.getTimeline('a1'))).map((e) => e.type)).toEqual(['raised']);
-      expect(await again.listDeadlines()).toEqual([{ kind: 'alarm', id: 'a1', dueAt: 123 }]);
-    });
-  });
-}
-
-type DueStore = Omit<Store, 'transaction'> & DueWorkStore & { transaction<T>(fn: (tx: StoreTx & DueWorkTx) => Promise<T>): Promise<T> };
-
-export function describeDueWorkContract<S extends DueStore & Store>(name: string, makeStore: MakeStore<S>): void {
-  describe(`DueWork contract: ${name}`, () => {
-    const ctx = useStore(makeStore);
-
-    it('claims due rows earliest first, leases them, counts the attempt; not-yet-due and leased rows are not given out', async () => {
-      const s = ctx.store;
-      await s.transaction(async (t) => {
-        await t.scheduleWork('alarm', 'a2', 200);
-        await t.scheduleWork('effect', 'e1', 100, { type: 'ack', deviceId: 'fob-1' });
-        await t.scheduleWork('notice', 'n1', 900);
-      });
-      expect(await s.nextDueAt()).toBe(100);
-      const got = await s.claimDue(500, 10, 'w1', 1_000);
-      expect(got.map((w) => [w.kind, w.key, w.dueAt, w.attempts, w.owner, w.leaseUntil])).toEqual([
-        ['effect', 'e1', 100, 1, 'w1', 1_500],
-        ['alarm', 'a2', 200, 1, 'w1', 1_500],
-      ]);
-      expect(got[0]!.payload).toEqual({ type: 'ack', deviceId: 'fob-1' });
-      expect(got[1]!.payload).toBeNull();
-      expect(await s.claimDue(500, 10, 'w2', 1_000)).toEqual([]);
-      // The leased rows come due again when their lease ends; the notice at 900.
-      expect(await s.nextDueAt()).toBe(900);
-      expect((await s.claimDue(1_000, 1, 'w2', 1_000)).map((w) => w.key)).toEqual(['n1']);
-    });
-
-    it('complete removes only the claimed generation; work moved meanwhile stays', async () => {
-      const s = ctx.store;
-      await s.transaction((t) => t.scheduleWork('worker', 'sam', 100));
-      const [w] = await s.claimDue(100, 5, 'w1', 1_000);
-      await s.transaction((t) => t.scheduleWork('worker', 'sam', 5_000)); // the rule moved it while it ran
-      expect(await s.complete(w!)).toBe(false);
-      expect(await s.nextDueAt()).toBe(5_000);
-      const [w2] = await s.claimDue(5_000, 5, 'w1', 1_000);
-      expect(w2!.gen).not.toBe(w!.gen);
-      expect(w2!.attempts).toBe(1);
-      expect(await s.transaction((t) => t.completeWork(w2!))).toBe(true);
-      expect(await s.nextDueAt()).toBeNull();
-      expect(await s.complete(w2!)).toBe(false);
-    });
-
-    it('an expired lease goes to another claimer, after which the first claim can no longer complete or reschedule it', async () => {
-      const s = ctx.store;
-      await s.transaction((t) => t.scheduleWork('effect', 'e1', 100, { n: 1 }));
-      const [first] = await s.claimDue(100, 5, 'dead', 1_000);
-      expect(await s.claimDue(1_099, 5, 'w2', 1_000)).toEqual([]);
-      const [second] = await s.claimDue(1_100, 5, 'w2', 1_000);
-      expect(second).toMatchObject({ key: 'e1', owner: 'w2', attempts: 2, payload: { n: 1 } });
-      expect(await s.complete(first!)).toBe(false);
-      expect(await s.reschedule(first!, 9_000)).toBe(false);
-      expect(await s.complete(second!)).toBe(true);
-    });
-
-    it('reschedule moves the claimed work to a new time with a new payload, releasing the lease and clearing attempts', async () => {
-      const s = ctx.store;
-      await s.transaction((t) => t.scheduleWork('notice', 'n1', 100, { attempt: 1 }));
-      const [w] = await s.claimDue(100, 5, 'w1', 10_000);
-      expect(await s.reschedule(w!, 3_000, { attempt: 2 })).toBe(true);
-      expect(await s.reschedule(w!, 4_000)).toBe(false); // a new generation now
-      expect(await s.nextDueAt()).toBe(3_000);
-      const [again] = await s.claimDue(3_000, 5, 'w2', 1_000);
-      expect(again).toMatchObject({ dueAt: 3_000, payload: { attempt: 2 }, attempts: 1, owner: 'w2' });
-      expect(await s.reschedule(again!, 6_000)).toBe(true);
-      const [kept] = await s.claimDue(6_000, 5, 'w2', 1_000);
-      expect(kept!.payload).toEqual({ attempt: 2 });
-    });
-
-    it('scheduleWork with dueAt null cancels; scheduling is undone with a transaction that throws', async () => {
-      const s = ctx.store;
-      await s.transaction((t) => t.scheduleWork('device', 'fob-1', 100));
-      await s.transaction((t) => t.scheduleWork('device', 'fob-1', null));
-      await s.transaction((t) => t.scheduleWork('device', 'fob-2', null)); // nothing to cancel: fine
-      expect(await s.nextDueAt()).toBeNull();
-      await expect(
-        s.transaction(async (t) => {
-          await t.scheduleWork('device', 'fob-3', 100);
-          throw new Error('no');
-        }),
-      ).rejects.toThrow('no');
-      expect(await s.claimDue(1_000, 5, 'w', 1_000)).toEqual([]);
+      expect(await again.listWork('alarm', 10)).toEqual([{ kind: 'alarm', key: 'a1', dueAt: 123, payload: null, attempts: 0 }]);
     });
   });
 }

@@ -1,0 +1,143 @@
+// Issue 18/19: every escalation step fires exactly once in the cluster. A real cluster (three
+// nats-server nodes, PostgreSQL where installed, one edge, two workers and an HTTP node, each its
+// own process) and a real signed-webhook receiver in this process; an SOS under a four-level "step"
+// ladder of 9 s levels on the nodes' real clocks (separate processes: there is no clock to inject).
+// Every node runs the leased due-work loop on the shared store (claimDue: FOR UPDATE SKIP LOCKED on
+// PostgreSQL), so the HTTP node is one more claimer. Worker-1 is killed -9 after level 0 was
+// delivered, worker-2 after level 1: the rest of the ladder can only come from the survivors. At the
+// end, with no escalation work left in the store, the receiver has each step's notice once: one
+// idempotency key per level, and each key received once.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LocalCluster } from '../../hub/cluster/cluster-up.js';
+import { loadConfig } from '../../hub/config/load-config.js';
+import { openConfiguredStore } from '../../hub/store/open-store.js';
+import type { Store } from '../../hub/store/store.js';
+import { requirePostgresOrSkip } from '../helpers/postgres-server.js';
+import { TestWebhookReceiver } from '../helpers/notify-receivers.js';
+import { addDevice } from '../../hub/admin/admin-service.js';
+import { WireFob } from '../../simulator/wire-fob.js';
+
+const SECRET = 'whsec-cluster-0123456789';
+const LEVELS = 4;
+/** Minutes per level: 9 s, long enough that a kill lands between two steps on a busy machine. */
+const DELAY_MIN = 0.15;
+
+let cluster: LocalCluster;
+let store: Store;
+let webhook: TestWebhookReceiver;
+let fob: WireFob;
+const storeKind = requirePostgresOrSkip() ? 'postgres' : 'sqlite';
+const dir = mkdtempSync(join(tmpdir(), 'lw-cluster-escalation-'));
+
+const ladder = Array.from(
+  { length: LEVELS },
+  (_, i) => `[[policies.sos.levels]]\nname = "step ${i}"\ntargets = ["duty_officer"]\nchannels = ["webhook"]\ndelay_min = ${DELAY_MIN}\n`,
+).join('\n');
+
+beforeAll(async () => {
+  webhook = await TestWebhookReceiver.start(SECRET, () => Date.now());
+  writeFileSync(join(dir, 'webhook.secret'), `${SECRET}\n`);
+  cluster = await LocalCluster.start({
+    dir,
+    edges: 1,
+    workers: 2,
+    httpNode: true,
+    store: storeKind,
+    logLevel: 'warn',
+    extraToml: [
+      '[notifiers.webhook]',
+      `url = ${JSON.stringify(webhook.url)}`,
+      `secret = ${JSON.stringify(`file:${join(dir, 'webhook.secret')}`)}`,
+      'retry = { timeout_s = 5, first_retry_s = 1, give_up_after_s = 60 }',
+      // [policies] replaces the default policies: every kind of alarm follows this one.
+      '[alarm_policies]',
+      ...['sos', 'covert_sos', 'man_down', 'missed_checkin', 'device_silent', 'low_battery'].map((k) => `${k} = "sos"`),
+      '[policies.sos]',
+      'mode = "step"',
+      'repeat = 0',
+      ladder,
+    ].join('\n'),
+  });
+  store = await openConfiguredStore(loadConfig(cluster.configFile));
+  const { secret } = await addDevice(store, 'fob-1', { now: Date.now() });
+  const edge = cluster.edges[0]!;
+  fob = new WireFob({ deviceId: 'fob-1', secret, board: 'rak5010', hubHost: edge.host, hubPort: edge.port, hubs: cluster.edges, battery: 90, clockStart: Date.now() });
+  await fob.start();
+}, 180_000);
+
+afterAll(async () => {
+  await fob?.stop().catch(() => undefined);
+  await store?.close();
+  await cluster?.stop();
+  await webhook?.close();
+  // LW_KEEP_CLUSTER_DIR=1 keeps the nodes' logs for reading after a failure.
+  if (!process.env.LW_KEEP_CLUSTER_DIR) rmSync(dir, { recursive: true, force: true });
+  else console.log(`cluster folder kept: ${dir}`);
+});
+
+/** Polls `check` every 200 ms until it answers true, or fails saying what was awaited. */
+async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 60_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await fob.advance(200);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const alerts = (alarmId: string) => webhook.received.filter((r) => r.verified && r.json.type === 'lonewatch.alert' && (r.json.alarm as { id: string }).id === alarmId);
+const levelOf = (r: { json: Record<string, unknown> }) => (r.json.alarm as { level: number }).level;
+
+describe(`cluster escalation on leased due work (${storeKind})`, () => {
+  it('kill -9 of both workers mid-ladder: every escalation step reaches the receiver once, one idempotency key per step', async () => {
+    fob.press('loud_sos');
+    await until('the SOS to be acknowledged to the fob', () => fob.outboxSize() === 0);
+    const [alarm] = await store.read((tx) => tx.listAlarms({ kind: 'sos', limit: 10 }));
+    expect(alarm).toBeDefined();
+    const id = alarm!.id;
+    const delivered = async (level: number) =>
+      alerts(id).some((r) => levelOf(r) === level) && (await store.read((tx) => tx.listNotices(id))).every((n) => n.state === 'done');
+
+    // Between steps: level 0 delivered and recorded done, level 1 not due for DELAY_MIN.
+    await until('level 0 at the receiver', () => delivered(0));
+    await cluster.kill('worker-1');
+    await until('level 1 at the receiver', () => delivered(1));
+    await cluster.kill('worker-2');
+
+    // The ladder's end: the alarm exhausted and nothing of it left to do in the store, so no
+    // later duplicate can come (a killed worker's leases would have expired and been re-run by now).
+    await until(
+      'the ladder to be exhausted with no escalation work left',
+      async () =>
+        (await store.read((tx) => tx.getAlarm(id)))?.state === 'exhausted' &&
+        (await store.countWork(undefined, ['alarm', 'effect', 'notice'])) === 0 &&
+        (await store.read((tx) => tx.listNotices(id))).every((n) => n.state === 'done'),
+      90_000,
+    );
+
+    // The steps, as the alarm's record has them: each level climbed, then the exhaustion notice
+    // to the senior targets (hub/rules/escalation-engine.ts notifySenior), each recorded once.
+    const steps = (await store.read((tx) => tx.getTimeline(id))).filter((e) => e.type === 'notify').map((e) => e.detail as { level: number; reason: string; dueAt: number });
+    expect(steps.map((st) => `${st.level}:${st.reason}`)).toEqual([...Array.from({ length: LEVELS }, (_, i) => `${i}:${i === 0 ? 'raised' : 'escalated'}`), `${LEVELS - 1}:exhausted`]);
+
+    const got = alerts(id);
+    const timesByKey = new Map<string, number>();
+    for (const r of got) {
+      const key = String(r.headers['idempotency-key']);
+      timesByKey.set(key, (timesByKey.get(key) ?? 0) + 1);
+    }
+    // One notice per step at the receiver, every level there...
+    expect(timesByKey.size).toBe(steps.length);
+    expect([...new Set(got.map(levelOf))].sort()).toEqual(Array.from({ length: LEVELS }, (_, i) => i));
+    // ...each received once: no step was fired twice by two claimers, nor again after a kill.
+    for (const [key, n] of timesByKey) expect(n, `notice ${key} received`).toBe(1);
+    expect(webhook.received.filter((r) => !r.verified)).toEqual([]);
+    // The store's record agrees: one webhook notice per step, each delivered.
+    const notices = (await store.read((tx) => tx.listNotices(id))).filter((n) => n.channel === 'webhook' && n.event === 'alert');
+    expect(notices).toHaveLength(steps.length);
+    expect(notices.every((n) => n.state === 'done')).toBe(true);
+  }, 240_000);
+});
