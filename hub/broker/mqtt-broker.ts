@@ -20,6 +20,7 @@ import { RateLimitedLog } from '../rate-limited-log.js';
 import { ConnectionGate, normaliseAddress } from './connection-gate.js';
 import { GuardedConnection } from './guarded-connection.js';
 import { describeViolation } from './packet-scanner.js';
+import { forgetConnectPacket, leanParser } from './lean-connection.js';
 
 export type ConnectIdentity = { kind: 'device'; deviceId: string } | { kind: 'service'; username: string };
 
@@ -245,6 +246,7 @@ export class MqttBroker {
     aedes.on('clientReady', (client) => {
       // CONNACKed: the connection leaves the unauthenticated caps.
       if (client.conn instanceof GuardedConnection) client.conn.accepted();
+      forgetConnectPacket(client);
       const id = (client as LwClient).lwIdentity;
       if (id?.kind === 'device') hooks.onConnected(id.deviceId);
       else if (id) log.info({ service: id.username }, 'service connected');
@@ -295,7 +297,8 @@ export class MqttBroker {
         }
       },
     });
-    this.aedes.handle(guarded as never, req as never);
+    const client = this.aedes.handle(guarded as never, req as never);
+    leanParser(client);
     return true;
   }
 
