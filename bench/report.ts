@@ -1,6 +1,7 @@
 /** The bench's outputs: a table for the terminal, docs/benchmarks.md and its SVG charts. */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { currentSection } from './fuzz/fuzz-docs.js';
+import { currentClusterSection } from './cluster-report.js';
 import type { BenchResults } from './bench-results.js';
 import { barChart, histogram, lineChart } from './svg-charts.js';
 
@@ -102,7 +103,9 @@ export function writeReport(r: BenchResults, docsDir: string): string {
     ANALYSIS,
   ].join('\n');
   // The fuzz harness's section (bench/fuzz/fuzz-docs.ts) is written by its own runs: keep it.
-  const previous = existsSync(`${docsDir}/benchmarks.md`) ? currentSection(readFileSync(`${docsDir}/benchmarks.md`, 'utf8')) : '';
+  // So is the cluster bench's (cluster-report.ts).
+  const old = existsSync(`${docsDir}/benchmarks.md`) ? readFileSync(`${docsDir}/benchmarks.md`, 'utf8') : '';
+  const previous = [currentClusterSection(old), currentSection(old)].filter(Boolean).join('\n\n');
   writeFileSync(`${docsDir}/benchmarks.md`, previous ? `${md.replace(/\n*$/, '\n\n')}${previous}\n` : md);
   return table;
 }
