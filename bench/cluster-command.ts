@@ -19,7 +19,7 @@ export async function clusterMain(o: { fobs: number; quick: boolean; cluster: bo
   };
   const seconds = o.quick ? 5 : 15;
   const date = new Date().toISOString();
-  const idle = await benchIdleConnections(Math.min(o.fobs, 18_000), progress);
+  const idle = await benchIdleConnections(Math.min(Math.max(o.fobs, 5000), 18_000), progress);
   progress(`idle connection on the edge broker: ${idle.heapPerConnKb} KB heap, ${idle.rssPerConnKb} KB RSS`);
   if (!o.cluster) {
     process.stdout.write(JSON.stringify(idle, null, 2) + '\n');
