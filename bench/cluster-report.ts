@@ -51,6 +51,8 @@ export function clusterSection(r: ClusterRun, resultsFile: string): string {
     '| --- | --- | --- |',
     ...rows.map((row) => `| ${row.join(' | ')} |`),
     '',
+    'What these figures show, and what is not yet understood: docs/cluster.md, "The cluster benchmark".',
+    '',
     CLUSTER_END,
   ].join('\n');
 }

@@ -171,7 +171,7 @@ const ANALYSIS = `## How SOS latency is measured
   the CONNECT from it once the client is connected: **8.1 KB of heap per connection** (two runs,
   8.11 and 8.16), RSS 12.1 to 12.6 KB at 5,000 (RSS moves with the V8 heap's page growth and is
   noisy at this size); 8.0 KB of heap and 9.8 KB of RSS at 10,000 in the cluster run below. Then
-  the guard's Duplex in front of each socket went (\\`hub/broker/socket-guard.ts\\`: the same packet
+  the guard's Duplex in front of each socket went (\`hub/broker/socket-guard.ts\`: the same packet
   scan and CONNECT deadline on the socket's own reads; WebSocket streams keep the Duplex):
   **7.7 to 7.8 KB of heap and 10.6 KB of RSS** per connection at 5,000, on a machine at load average
   about 20. The 8 KB target is met for the heap and **not met in RSS**: the rest is native (the
