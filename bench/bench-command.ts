@@ -29,8 +29,10 @@ export const benchCommand = defineCommand({
   details: 'Full run: about 10 minutes. --quick: about 2 minutes with smaller fleets. Installs nothing: Mosquitto comes from `apt-get install mosquitto`.',
   options: {
     quick: { type: 'boolean', description: 'smaller fleets and shorter runs (under 2 minutes)' },
-    only: { type: 'string', placeholder: 'list', description: 'comma-separated subset: ingest,latency,fleet,rules,catchup,firmware; fuzz alone runs the fuzz harness (lonewatch fuzz)' },
+    only: { type: 'string', placeholder: 'list', description: 'comma-separated subset: ingest,latency,fleet,rules,catchup,firmware; cluster alone runs the cluster bench (with the single hub and Mosquitto beside it); idle alone measures an idle connection on the edge broker; fuzz alone runs the fuzz harness (lonewatch fuzz)' },
     out: { type: 'string', placeholder: 'dir', description: 'results folder (default bench/results)' },
+    fobs: { type: 'string', placeholder: 'n', description: 'cluster: fobs across the edges (default 5000; 50000 for the full figure)' },
+    sqlite: { type: 'boolean', description: 'cluster: the SQLite file even where PostgreSQL is installed' },
   },
   async run(values) {
     const quick = values.quick === true;
@@ -42,6 +44,13 @@ export const benchCommand = defineCommand({
       if (only.size > 1) throw new UsageError('--only fuzz runs the fuzz harness alone: leave the other names out');
       const { fuzzMain } = await import('./fuzz/fuzz-command.js');
       return fuzzMain({ ...(quick ? { short: true } : {}), ...(values.out ? { out: values.out } : {}) });
+    }
+    if (only?.has('cluster') || only?.has('idle')) {
+      if (only.size > 1 && !(only.size === 2 && only.has('cluster') && only.has('idle'))) throw new UsageError('--only cluster (and idle) run alone: leave the other names out');
+      const fobs = values.fobs === undefined ? 5000 : Number(values.fobs);
+      if (!Number.isInteger(fobs) || fobs < 100 || fobs > 200_000) throw new UsageError(`--fobs must be a whole number from 100 to 200000, not ${values.fobs}`);
+      const { clusterMain } = await import('./cluster-command.js');
+      return clusterMain({ fobs, quick, cluster: only.has('cluster'), sqlite: values.sqlite === true, out: values.out ?? 'bench/results', fdLimit: fdLimit() });
     }
     const started = Date.now();
     const progress = (s: string): void => {

@@ -49,6 +49,11 @@ export class LoadPool {
     for (const w of this.workers) w.send({ type: 'measure' });
   }
 
+  /** Stops the SOS presses (until the next measure), so the window's last acks can come in. */
+  pause(): void {
+    for (const w of this.workers) w.send({ type: 'pause' });
+  }
+
   async report(): Promise<PoolReport> {
     const reports = await Promise.all(
       this.workers.map(

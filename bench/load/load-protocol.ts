@@ -18,6 +18,13 @@ export interface LoadStart {
   checkinsPerSecond?: number;
   /** Connections opened at once while ramping up. */
   rampConcurrency: number;
+  /**
+   * Every edge's address, this generator's own `url` first (the cluster bench): a fob whose
+   * connection drops reconnects to the next one, resubscribes and re-sends its unacknowledged QoS 1
+   * publishes (mqtt.js `servers`), as the wire fob fails over (docs/cluster.md). Without it a lost
+   * connection stays lost.
+   */
+  failover?: string[];
   /** Subscribe to the command topic (the hub's acks); Mosquitto runs need none. */
   subscribe: boolean;
   /** A read-only service account on lw/alerts/#: measures press -> live alert. */
@@ -26,7 +33,8 @@ export interface LoadStart {
   dashboard?: { httpUrl: string; token: string };
 }
 
-export type LoadCommand = LoadStart | { type: 'measure' } | { type: 'report' } | { type: 'stop' };
+/** 'measure' opens a window (counters reset, SOS presses on); 'pause' stops the presses, so acks still in flight can arrive before 'report'. */
+export type LoadCommand = LoadStart | { type: 'measure' } | { type: 'pause' } | { type: 'report' } | { type: 'stop' };
 
 export interface LoadReport {
   type: 'report';

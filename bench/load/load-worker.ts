@@ -26,6 +26,8 @@ const timers: NodeJS.Timeout[] = [];
 const watchers: MqttClient[] = [];
 const pendingSos = new Map<string, number>();
 let seq = 0;
+/** SOS presses go out while true; 'pause' ends a window so its late acks can arrive without new presses. */
+let pressing = true;
 // The dashboard client (GET /api/events). An `alarm` event carries only {alarmId, type}, so while
 // measuring it records just when each alarm id is first announced (one regex and one map lookup per
 // frame); which press that alarm came from is looked up afterwards, at 'report', the way the
@@ -44,11 +46,16 @@ async function start(cmd: LoadStart): Promise<void> {
     while (next < cmd.devices.length) {
       const d = cmd.devices[next++];
       try {
+        const servers = cmd.failover?.map((u) => {
+          const { hostname, port } = new URL(u);
+          return { host: hostname, port: Number(port) };
+        });
         const client = await mqtt.connectAsync(cmd.url, {
           clientId: d.id,
           username: d.id,
           password: d.password,
-          reconnectPeriod: 0,
+          // With a failover list, reconnect at once to the next edge (mqtt.js moves along `servers`).
+          ...(servers ? { servers, reconnectPeriod: 200 } : { reconnectPeriod: 0 }),
           connectTimeout: 30_000,
           keepalive: 300,
           protocolVersion: 4,
@@ -135,6 +142,7 @@ async function start(cmd: LoadStart): Promise<void> {
     const every = 1000 / cmd.sosPerSecond;
     timers.push(
       setInterval(() => {
+        if (!pressing) return;
         const { client, id } = clients[Math.floor(Math.random() * clients.length)];
         const eventId = `${(process.pid % 1296).toString(36)}-${(seq++).toString(36)}`;
         const t0 = performance.now();
@@ -242,6 +250,12 @@ process.on('message', (cmd: LoadCommand) => {
       sosSent = 0;
       published = 0;
       measureStart = Date.now();
+      // Presses from before the window are not the window's: their late acks must not count in it.
+      pendingSos.clear();
+      pressing = true;
+      break;
+    case 'pause':
+      pressing = false;
       break;
     case 'report': {
       // Everything is taken now; the SSE match (HTTP lookups) happens after the window.

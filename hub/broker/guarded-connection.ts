@@ -1,6 +1,6 @@
 /**
- * The bounds every MQTT connection gets before aedes reads a byte of it, whatever carries it (a TCP
- * socket, a WebSocket stream, a TLS socket): a Duplex in front of the connection that
+ * The bounds an MQTT connection over WebSocket gets before aedes reads a byte of it (TCP and TLS
+ * sockets get the same bounds in place, socket-guard.ts): a Duplex in front of the connection that
  *
  * - scans each packet's fixed header as bytes arrive (packet-scanner.ts) and destroys the connection
  *   the moment a packet claims more than its limit, so nothing oversize is ever buffered;

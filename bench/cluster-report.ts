@@ -1,0 +1,78 @@
+/**
+ * The cluster bench's section of docs/benchmarks.md (`npm run bench -- --only cluster`), between its
+ * own markers so the full report (report.ts) keeps it and a cluster run changes nothing else.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import type { ClusterResult, ClusterSosWindow } from './cluster-bench.js';
+import type { IngestResult } from './ingest-bench.js';
+import type { LatencyResult } from './latency-bench.js';
+import type { IdleResult } from './idle/idle-bench.js';
+
+export const CLUSTER_START = '<!-- cluster:start (written by `npm run bench -- --only cluster`; npm run bench keeps it) -->';
+export const CLUSTER_END = '<!-- cluster:end -->';
+
+export interface ClusterRun {
+  date: string;
+  cluster: ClusterResult;
+  /** The single-process hub and Mosquitto, same run: ingest at 1,000 fobs, SOS at the cluster's fleet (capped by the open-files limit). */
+  ingest: IngestResult | null;
+  hub: LatencyResult | null;
+  idle: IdleResult | null;
+}
+
+const n = (x: number): string => x.toLocaleString('en-GB');
+const ms = (x: number): string => (Number.isFinite(x) ? `${x} ms` : 'n/a');
+const win = (w: ClusterSosWindow): string =>
+  `press -> ack p50 ${ms(w.ack.p50)}, p99 ${ms(w.ack.p99)}, max ${ms(w.ack.max)}; press -> PUBACK p99 ${ms(w.puback.p99)} (${n(w.pressed)} presses, ${n(w.ack.count)} acked, **${n(w.unacked)} not acked**)`;
+
+export function clusterSection(r: ClusterRun, resultsFile: string): string {
+  const c = r.cluster;
+  const rows: [string, string, string][] = [
+    [`SOS press -> ack, cluster, ${n(c.connected)} fobs`, win(c.steady), `p99 < 100 ms at 50,000: ${c.fobs >= 50_000 ? (c.steady.ack.p99 < 100 ? 'met' : 'NOT met') : `not measured (${n(c.fobs)} fobs)`}`],
+    [`SOS during kill -9 of edge-2 (its SOS fobs fail over to edge-1)`, win(c.edgeKilled), `max < 5 s: ${c.edgeKilled.ack.max < 5000 && c.edgeKilled.unacked === 0 ? 'met' : 'NOT met'}`],
+    [`SOS during kill -9 of worker-1 (ack_wait_ms ${n(c.ackWaitMs)})`, win(c.workerKilled), `max < 5 s: ${c.workerKilled.ack.max < 5000 && c.workerKilled.unacked === 0 ? 'met' : 'NOT met'}`],
+    [`ingest, cluster, ${n(c.ingest.fobs)} fobs over 2 edges`, `${n(c.ingest.msgPerS)} msg/s (QoS 1 heartbeats, PUBACK after JetStream's ack)`, r.ingest?.mosquitto ? `>= Mosquitto: ${c.ingest.msgPerS >= r.ingest.mosquitto.msgPerS ? 'met' : 'NOT met'}` : ''],
+    ...c.edges.map((e): [string, string, string] => [`${e.id} memory per connected fob`, `${e.rssPerConnKb} KB RSS (${e.rssMb} MB holding ${n(e.fobs)} fobs)`, '']),
+  ];
+  if (r.ingest) {
+    rows.push([`ingest, single hub, ${n(r.ingest.fobs)} fobs`, `${n(r.ingest.lonewatch.msgPerS)} msg/s`, '']);
+    rows.push([`ingest, Mosquitto, ${n(r.ingest.fobs)} fobs`, r.ingest.mosquitto ? `${n(r.ingest.mosquitto.msgPerS)} msg/s` : 'n/a (not installed)', '']);
+  }
+  if (r.hub) rows.push([`SOS press -> ack, single hub, ${n(r.hub.connected)} fobs`, `p50 ${ms(r.hub.ack.p50)}, p99 ${ms(r.hub.ack.p99)}, max ${ms(r.hub.ack.max)}; hub ${r.hub.rssPerFobKb} KB RSS per fob`, '']);
+  if (r.idle) rows.push([`idle fob connection, edge broker alone (${n(r.idle.measuredConnections)} measured)`, `${r.idle.heapPerConnKb} KB heap, ${r.idle.rssPerConnKb} KB RSS`, `<= 8 KB: ${r.idle.rssPerConnKb <= 8 ? 'met' : 'NOT met'} (RSS)`]);
+  return [
+    CLUSTER_START,
+    '## The cluster',
+    '',
+    `\`npm run bench -- --only cluster --fobs ${c.fobs}\` on ${r.date.slice(0, 10)}, store **${c.store === 'postgres' ? 'PostgreSQL' : 'SQLite (one file every node opens; PostgreSQL was not used)'}**, load average ${c.loadAverage} on 2 cores when the fleet was connected. Raw figures: \`${resultsFile}\`.`,
+    `Three NATS nodes, two edges, two workers, each its own process; ${n(c.connected)} of ${n(c.fobs)} fobs connected (${n(c.connectFailures)} failed) from ${c.loadProcesses} load processes, half on each edge, heartbeating every 30 s; 100 more fobs press SOS at ${c.sosPerSecond}/s for ${c.steady.seconds} s per window, each window followed by 8 s without presses for late acks.`,
+    '',
+    '| measure | value | target |',
+    '| --- | --- | --- |',
+    ...rows.map((row) => `| ${row.join(' | ')} |`),
+    '',
+    'What these figures show, and what is not yet understood: docs/cluster.md, "The cluster benchmark".',
+    '',
+    CLUSTER_END,
+  ].join('\n');
+}
+
+/** The cluster section of a document, or ''. */
+export function currentClusterSection(doc: string): string {
+  const a = doc.indexOf(CLUSTER_START);
+  const b = doc.indexOf(CLUSTER_END);
+  return a === -1 || b === -1 ? '' : doc.slice(a, b + CLUSTER_END.length);
+}
+
+/** Puts the section into docs/benchmarks.md: in place of the old one, or before the fuzz section, or at the end. */
+export function writeClusterSection(path: string, section: string): void {
+  const doc = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n';
+  const old = currentClusterSection(doc);
+  let next: string;
+  if (old) next = doc.replace(old, section);
+  else {
+    const fuzz = doc.indexOf('<!-- fuzz:start');
+    next = fuzz === -1 ? `${doc.replace(/\n*$/, '\n\n')}${section}\n` : `${doc.slice(0, fuzz)}${section}\n\n${doc.slice(fuzz)}`;
+  }
+  writeFileSync(path, next);
+}

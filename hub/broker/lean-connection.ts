@@ -1,0 +1,69 @@
+/**
+ * Trims what aedes and mqtt-packet keep per connection once a client is connected (issue 19: an idle
+ * fob connection on an edge may cost at most 8 KB; `npm run bench -- --only idle`, docs/benchmarks.md
+ * "Idle connections", has the measurement each step below was kept for).
+ *
+ * - mqtt-packet's parser keeps the whole CONNECT packet as its `settings` (it reads only
+ *   `protocolVersion` from it afterwards, parser.js), so every connection held its password, its will
+ *   and the socket chunk those buffers are slices of. The settings become `{ protocolVersion }`.
+ * - The parser makes a new `bl` BufferListStream (a full Duplex stream: readable and writable state,
+ *   an event emitter) for every packet, as its input buffer, and only ever uses its list methods
+ *   (append, consume, length, readUInt*, slice, toString). It gets bl's plain BufferList instead,
+ *   the same class without the stream, from the very copy of bl that mqtt-packet loads.
+ *
+ * Both reach into the dependencies' internals (aedes 1.2 `client._parser`, mqtt-packet 9): when
+ * either is not what this expects, the trim is skipped and the connection works as before.
+ */
+import { createRequire } from 'node:module';
+
+interface ParserLike {
+  settings?: { protocolVersion?: number };
+  _resetState?: () => void;
+  _list?: unknown;
+  packet?: unknown;
+  error?: unknown;
+  _stateCounter?: number;
+}
+
+type BufferListCtor = new () => unknown;
+
+/** bl's BufferList, as loaded by mqtt-packet (null when the layout is not the expected one). */
+function loadBufferList(): { BufferList: BufferListCtor; Packet: new () => unknown } | null {
+  try {
+    const req = createRequire(import.meta.url);
+    const fromPacket = createRequire(req.resolve('mqtt-packet'));
+    const BufferList = (fromPacket('bl') as { BufferList?: BufferListCtor }).BufferList;
+    const Packet = fromPacket('./packet') as new () => unknown;
+    return typeof BufferList === 'function' && typeof Packet === 'function' ? { BufferList, Packet } : null;
+  } catch {
+    return null;
+  }
+}
+
+const lib = loadBufferList();
+
+/**
+ * The same four fields mqtt-packet's own _resetState sets (parser.js), with the plain list. One
+ * function for every parser: a closure per connection would cost its own object and context.
+ */
+function resetState(this: ParserLike): void {
+  this.packet = new lib!.Packet();
+  this.error = null;
+  this._list = new lib!.BufferList();
+  this._stateCounter = 0;
+}
+
+/** Gives a new connection's parser the plain BufferList (call before its first byte is parsed). */
+export function leanParser(client: unknown): void {
+  const parser = (client as { _parser?: ParserLike } | null)?._parser;
+  if (!lib || !parser || typeof parser._resetState !== 'function' || parser._list === undefined) return;
+  parser._resetState = resetState;
+  parser._list = new lib.BufferList();
+}
+
+/** Drops the CONNECT packet the parser keeps once the client is connected (call on clientReady). */
+export function forgetConnectPacket(client: unknown): void {
+  const parser = (client as { _parser?: ParserLike } | null)?._parser;
+  const version = parser?.settings?.protocolVersion;
+  if (parser && typeof version === 'number') parser.settings = { protocolVersion: version };
+}
