@@ -24,11 +24,11 @@ describe('shipped scenarios pass with time warp', () => {
   // At the same time (issue 18): each scenario has a hub, a database and fobs of its own on
   // ephemeral ports, and spends its time in short pauses for the network, not on the CPU. `expect`
   // is the test's own, as concurrent tests need (vitest: "Running tests concurrently").
-  it.concurrent.for(files)('%s', async (file, { expect }) => {
+  it.concurrent.for(files)('%s', { timeout: 120_000 }, async (file, { expect }) => {
     const result = await runScenario(loadScenario(dir + file), { fobs: fobs.create });
     expect(result.results.filter((r) => !r.met)).toEqual([]);
     expect(result.passed).toBe(true);
-  }, 120_000);
+  });
 });
 
 describe('the simulator can fail', () => {
