@@ -18,7 +18,7 @@ import { emailSubject, emailText } from '../../hub/notifiers/email-notifier.js';
 import type { Notice } from '../../hub/notifiers/notifier.js';
 import { summarise } from '../../hub/presentation/alarm-presentation.js';
 import { FILES } from '../../firmware/flash/wire.js';
-import { buildFirmware } from '../../firmware/build/build.js';
+import { firmwareBundle } from '../helpers/firmware-bundle.js';
 import { startTestHub, type TestHub } from '../helpers/hub-harness.js';
 import { launchChromium } from '../dashboard/browser.js';
 
@@ -128,7 +128,7 @@ describe("the fob's Storage names", () => {
   });
 
   it("reach the firmware bundle only as far as it uses them (the flashing tool's own names stay out)", async () => {
-    const build = await buildFirmware('puck', { write: false });
+    const build = await firmwareBundle('puck');
     for (const name of Object.values(FOB_STORAGE)) expect(build.code).toContain(`"${name}"`);
     for (const name of Object.values(FLASH_STORAGE)) expect(build.code).not.toContain(`"${name}"`);
     expect(build.code).not.toContain(ALARM_KIND.covert_sos.noticeText);

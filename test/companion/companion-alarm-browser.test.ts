@@ -4,20 +4,21 @@
 // the hub's clock driven by the test). No Bluetooth is involved: the phone's own SOS goes as the
 // worker's fob's event through the hub link.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { addWorkerAccount, PASSWORD, startCompanionHub } from './companion-harness.js';
 import type { TestHub } from '../helpers/hub-harness.js';
 import { userClient } from '../dashboard/api-client.js';
 import { alarmScreenText, confirmationCode } from '../../hub/companion/public/alarm-screen.js';
+import { launchChromium } from '../helpers/chromium.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const HOUR = 3600_000;
 let browser: Browser;
 const cleanup: (() => Promise<void> | void)[] = [];
 let pageErrors: string[] = [];
 
 beforeAll(async () => {
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--autoplay-policy=no-user-gesture-required'] });
+  // The run's shared Chromium (the same flags: no sandbox, sound without a click), issue 18.
+  browser = await launchChromium();
 });
 afterAll(async () => {
   await browser?.close();

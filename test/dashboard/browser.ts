@@ -1,14 +1,11 @@
 /**
  * Drives the real dashboard in Debian's Chromium (playwright-core, headless) against a real hub.
  */
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { PASSWORD } from './api-client.js';
 
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-
-export function launchChromium(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--autoplay-policy=no-user-gesture-required'] });
-}
+// The run's one shared Chromium where the global set-up started it (issue 18), else the file's own.
+export { CHROMIUM, launchChromium } from '../helpers/chromium.js';
 
 /** A signed-in page: opens the dashboard and signs in through the form, as a person would. */
 export async function signInPage(browser: Browser, baseUrl: string, username: string, opts: { width?: number; height?: number } = {}): Promise<Page> {

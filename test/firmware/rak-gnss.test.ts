@@ -7,14 +7,14 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import type vm from 'node:vm';
 import { Aedes, type AedesPublishPacket, type Client } from 'aedes';
-import { buildFirmware } from '../../firmware/build/build.js';
+import { firmwareBundle } from '../helpers/firmware-bundle.js';
 import { SimulatedBoard } from '../../firmware/sim/espruino-sim.js';
 import { SimulatedRak } from '../../firmware/sim/rak-sim.js';
 import { positionSchema } from '../../shared/protocol-schemas.js';
 
 let script: vm.Script;
 beforeAll(async () => {
-  const b = await buildFirmware('rak5010', { write: false });
+  const b = await firmwareBundle('rak5010');
   expect(b.ok).toBe(true);
   script = SimulatedBoard.compile(b.code, 'rak5010.js');
 });

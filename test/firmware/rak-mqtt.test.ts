@@ -9,14 +9,14 @@ import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type vm from 'node:vm';
 import { Aedes, type AedesPublishPacket, type Client } from 'aedes';
-import { buildFirmware } from '../../firmware/build/build.js';
+import { firmwareBundle } from '../helpers/firmware-bundle.js';
 import { SimulatedBoard } from '../../firmware/sim/espruino-sim.js';
 import { SimulatedRak } from '../../firmware/sim/rak-sim.js';
 import { outboxEntries } from '../../firmware/sim/outbox-files.js';
 
 let script: vm.Script;
 beforeAll(async () => {
-  const b = await buildFirmware('rak5010', { write: false });
+  const b = await firmwareBundle('rak5010');
   expect(b.problems).toEqual([]);
   script = SimulatedBoard.compile(b.code, 'rak5010.js');
 });

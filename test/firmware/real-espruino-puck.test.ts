@@ -6,7 +6,7 @@
  * interpreter's own clock; the test waits for what the firmware prints, never for a fixed time.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { buildFirmware } from '../../firmware/build/build.js';
+import { firmwareBundle } from '../helpers/firmware-bundle.js';
 import { PROTOCOL_VERSION, decodeUartLine, encodeUartLine } from '../../shared/protocol-core.js';
 import { PUCK_WIRING } from '../../firmware/src/wiring.js';
 import { FIRMWARE_VERSION } from '../../firmware/src/version.js';
@@ -32,7 +32,7 @@ const IDENTITY = { id: 'puck-1', pw: 's3cret', h: 'hub.example.org', p: 1883 };
 const OUTBOX_FILES = '(function(){var S=require("Storage"),o={};S.list(/^lw-e/).forEach(function(n){o[n]=S.read(n)});return o})()';
 describe.skipIf(!!missing)('Puck.js bundle on the real Espruino interpreter', { timeout: 60_000 }, () => {
   beforeAll(async () => {
-    const b = await buildFirmware('puck', { write: false });
+    const b = await firmwareBundle('puck');
     expect(b.ok).toBe(true);
     bundle = b.code;
   });

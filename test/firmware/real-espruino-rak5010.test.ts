@@ -12,7 +12,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
-import { buildFirmware } from '../../firmware/build/build.js';
+import { firmwareBundle } from '../helpers/firmware-bundle.js';
 import { RAK5010_WIRING } from '../../firmware/src/wiring.js';
 import { FIRMWARE_VERSION } from '../../firmware/src/version.js';
 import { outboxEntries } from '../../firmware/sim/outbox-files.js';
@@ -36,7 +36,7 @@ describe.skipIf(!!missing)('RAK5010 bundle on the real Espruino interpreter, thr
   const fobs: RealFob[] = [];
 
   beforeAll(async () => {
-    const b = await buildFirmware('rak5010', { write: false });
+    const b = await firmwareBundle('rak5010');
     expect(b.ok).toBe(true);
     bundle = b.code;
     hub = await startTestHub();

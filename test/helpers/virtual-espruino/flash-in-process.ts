@@ -5,23 +5,19 @@
  *
  * The firmware it flashes is the real build, as is: the firmware prints its own boot record
  * `LW:up <version> <board> <deviceId>` (firmware/src/boards/board-common.ts booted()), so no
- * stand-in line is added to it. The build is made once per board and kept for the test file.
+ * stand-in line is added to it. The build is made once per board and content and kept across the
+ * run's files (test/helpers/firmware-bundle.ts).
  */
 import { PassThrough } from 'node:stream';
 import { runFlashInProcess } from '../../../firmware/flash/flash-command.js';
-import { buildFirmware } from '../../../firmware/build/build.js';
+import type { FirmwareBuild } from '../../../firmware/build/build.js';
+import { firmwareBundle } from '../firmware-bundle.js';
 
 type Board = 'puck' | 'rak5010';
-const builds = new Map<Board, Awaited<ReturnType<typeof buildFirmware>>>();
 
-/** The real bundle of a board (built once, not written to firmware/dist). */
-export async function firmwareBuild(board: Board): Promise<Awaited<ReturnType<typeof buildFirmware>>> {
-  let b = builds.get(board);
-  if (!b) {
-    b = await buildFirmware(board, { write: false });
-    builds.set(board, b);
-  }
-  return b;
+/** The real bundle of a board (the cached build of the current sources, not written to firmware/dist). */
+export function firmwareBuild(board: Board): Promise<FirmwareBuild> {
+  return firmwareBundle(board);
 }
 
 export interface FlashRun {

@@ -1,0 +1,41 @@
+/**
+ * Debian's Chromium for the browser tests (playwright-core, headless): the run's one shared browser
+ * when the global set-up started it (test/helpers/global-setup.ts), else one of the caller's own.
+ */
+import { chromium, type Browser } from 'playwright-core';
+import { inject } from 'vitest';
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/**
+ * The flags of the dashboard tests' browser: no sandbox (the tests run as root in CI), and the alarm
+ * sound may start without a click; the tests that check the blocked-sound path, or need other flags,
+ * start a browser of their own.
+ */
+export const CHROMIUM_ARGS = ['--no-sandbox', '--autoplay-policy=no-user-gesture-required'];
+
+/** The shared browser's endpoint, or '' outside a vitest run with the global set-up (a script). */
+function sharedEndpoint(): string {
+  try {
+    return inject('chromiumWsEndpoint') ?? '';
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * A browser with CHROMIUM_ARGS. In a test run, a connection to the shared Chromium: its contexts and
+ * pages are this caller's alone, and `close()` closes those and disconnects, leaving the browser to
+ * the other files. Elsewhere (the screenshot scripts), a browser of its own.
+ */
+export async function launchChromium(): Promise<Browser> {
+  const ws = sharedEndpoint();
+  if (ws) {
+    try {
+      return await chromium.connect(ws);
+    } catch (err) {
+      // The shared browser is gone (it crashed): this file goes on with one of its own.
+      process.stderr.write(`the shared Chromium at ${ws} did not answer (${(err as Error).message}); starting one for this file\n`);
+    }
+  }
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+}

@@ -1,0 +1,56 @@
+/**
+ * Vitest's global set-up (vitest.config.ts `globalSetup`): what every test file would otherwise make
+ * for itself, made once per run before the first file starts (issue 18: the suite on 2 cores).
+ *
+ *   - One Chromium (Debian's, through playwright-core's `launchServer`): its WebSocket endpoint is
+ *     provided to the files as `chromiumWsEndpoint`, and `launchChromium()` (test/dashboard/browser.ts)
+ *     connects to it instead of starting a browser of its own, about a second and a half a file. Each
+ *     page still gets a browser context of its own (cookies, storage and connections apart), and
+ *     closing a connected browser closes only the contexts it made.
+ *   - The firmware builds of both boards, into the content-hashed cache of test/helpers/firmware-bundle.ts.
+ *
+ * Either one failing here fails nothing by itself: a file then starts its own browser, or builds the
+ * firmware itself, exactly as without this set-up, so a missing tool is still reported by the file
+ * that needs it, in its own words.
+ */
+import { accessSync, constants } from 'node:fs';
+import { chromium, type BrowserServer } from 'playwright-core';
+import type { TestProject } from 'vitest/node';
+import { BOARDS } from '../../shared/protocol-core.js';
+import { CHROMIUM, CHROMIUM_ARGS } from './chromium.js';
+import { firmwareBundle } from './firmware-bundle.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** The shared Chromium's endpoint for `chromium.connect`, or '' when each file starts its own. */
+    chromiumWsEndpoint: string;
+  }
+}
+
+function executable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  let server: BrowserServer | null = null;
+  const [browser] = await Promise.allSettled([
+    executable(CHROMIUM) ? chromium.launchServer({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS }) : Promise.resolve(null),
+    // Sequential: two builds at once on two cores are no faster than one after the other.
+    (async () => {
+      for (const board of BOARDS) await firmwareBundle(board);
+    })(),
+  ]).then((results) => {
+    for (const r of results) if (r.status === 'rejected') process.stderr.write(`test set-up: ${String(r.reason)} (the files that need it will try again themselves)\n`);
+    return results;
+  });
+  if (browser.status === 'fulfilled' && browser.value) server = browser.value;
+  project.provide('chromiumWsEndpoint', server?.wsEndpoint() ?? '');
+  return async () => {
+    await server?.close();
+  };
+}
