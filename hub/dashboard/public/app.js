@@ -501,6 +501,10 @@ function connectEvents() {
     }
     onAdminEvent(data);
   });
+  // Changes on the hub's change feed (docs/hub.md, "The change feed"): a worker, fob or itinerary
+  // changed through the command service, the CLI's commands sent to the running hub included (they
+  // are neither this API's writes nor another process's commits, which the `admin` event covers).
+  for (const topic of ['worker', 'device', 'visit']) es.addEventListener(topic, () => onAdminEvent());
   es.addEventListener('alarm', (ev) => {
     let data = {};
     try {
