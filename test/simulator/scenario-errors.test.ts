@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseScenario, ScenarioError } from '../../simulator/scenario/load-scenario.js';
+import { gnssTrackText } from '../../simulator/scenario/run-scenario.js';
 
 const good = `name = "x"
 duration = "10m"
@@ -60,13 +61,13 @@ describe('a scenario with a mistake is refused with the file, the line and what 
     const p = problems(good.replace('alarm = "covert_sos"', 'worker = "sam"').replace('at = "+1m"', 'at = "+2h"'));
     expect(p.map((x) => x.line)).toEqual([11, 16]);
   });
-  it('issue 20: a GNSS track on a fob without a receiver, and a track line that is wrong, each on its line', () => {
-    const withTrack = (fob: string, track: string): string => good.replace('fob = "puck"', `fob = "${fob}"\ntrack = """\n${track}"""`);
-    expect(parseScenario(withTrack('rak5010', '0 51.50722 -0.1275 1.2\n600 indoors\n'), 'good.toml').workers[0].track).toContain('600 indoors');
-    const puck = problems(withTrack('puck', '0 51.5 -0.1 1.2\n'));
-    expect(puck).toEqual([{ line: 8, message: 'workers.0.track: only a rak5010 has a GNSS receiver (this worker\'s fob is a puck)' }]);
-    const bad = problems(withTrack('rak5010', '0 51.5 -0.1 1.2\n60 north\n'));
+  it('issue 20: one track for both fobs (a RAK5010 plays it through its BG96 GNSS); a wrong point is named with its line', () => {
+    const withTrack = (fob: string, points: string): string => good.replace('fob = "puck"', `fob = "${fob}"\ntrack = [\n${points}\n]`);
+    const rak = parseScenario(withTrack('rak5010', '{ at = "+0s", lat = 51.50722, lon = -0.1275, accuracy_m = 6 },\n{ at = "+10m", no_fix = true },'), 'good.toml');
+    // HDOP = accuracy / 5 (the firmware's estimate inverted), seconds from the start, indoors for no fix.
+    expect(gnssTrackText(rak.workers[0].track)).toBe('0 51.50722 -0.1275 1.2\n600 indoors');
+    const bad = problems(withTrack('puck', '{ at = "+0s", lat = 95, lon = 0 },'));
+    expect(bad[0].message).toMatch(/workers\.0\.track\.0/);
     expect(bad[0].line).toBe(8);
-    expect(bad[0].message).toMatch(/^workers\.0\.track: track line 2 "60 north": .*expected "<seconds> <lat> <lon> <hdop>" or "<seconds> indoors"/);
   });
 });
