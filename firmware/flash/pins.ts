@@ -28,7 +28,13 @@ const ALIASES: Record<FlashBoard, Record<string, string>> = {
 };
 
 /** Roles that may be left unfitted (`--pins batt=`); the button never: it is how a worker raises an alarm. */
-const OPTIONAL_ROLES: readonly (keyof Wiring)[] = ['buzz', 'motor', 'led', 'batt'];
+const OPTIONAL_ROLES: readonly (keyof Wiring)[] = ['buzz', 'motor', 'led', 'batt', 'gps'];
+
+/** Roles only some boards have: `gps` (the GNSS power enable) is the RAK5010's; a Puck.js has no GNSS. */
+const BOARD_ROLES: Record<FlashBoard, readonly (keyof Wiring)[]> = {
+  puck: WIRING_ROLES.filter((r) => r !== 'gps'),
+  rak5010: WIRING_ROLES,
+};
 
 export class PinsError extends Error {
   override name = 'PinsError';
@@ -49,7 +55,11 @@ export function resolveWiring(board: FlashBoard, spec: string | undefined): Wiri
     const m = /^([a-z]+)=(\S*)$/.exec(part);
     if (!m) throw new PinsError(`--pins: "${part}" is not role=pin (e.g. btn=D19)`);
     const [, role, pin] = m;
-    if (!(WIRING_ROLES as string[]).includes(role)) throw new PinsError(`--pins: unknown role "${role}": the roles are ${WIRING_ROLES.join(', ')}`);
+    const roles = BOARD_ROLES[board];
+    if (!(roles as string[]).includes(role)) {
+      const why = role === 'gps' ? ' (gps is the RAK5010\'s GNSS power enable: a Puck.js has no GNSS)' : '';
+      throw new PinsError(`--pins: unknown role "${role}"${why}: the roles are ${roles.join(', ')}`);
+    }
     if (seen.has(role)) throw new PinsError(`--pins: ${role} is given twice`);
     seen.add(role);
     const r = role as keyof Wiring;
@@ -79,7 +89,10 @@ function describePins(board: FlashBoard): string {
   return board === 'puck' ? 'its pins are D0-D31, LED1-LED3, BTN1 (BTN)' : 'its pins are D0-D47 and LED1 (its header: D5 AIN, D19 IO1, D20 IO2, D34 IO3, D33 IO4)';
 }
 
-/** For the summary: `btn D19, buzz D20, motor D34, led LED1, batt D5` ("-" for not fitted). */
+/**
+ * For the summary: `btn D19, buzz D20, motor D34, led LED1, batt D4, gps D39` ("-" for not fitted;
+ * gps only where the board's wiring has the role, so a Puck.js's summary does not mention it).
+ */
 export function describeWiring(w: Wiring): string {
-  return WIRING_ROLES.map((r) => `${r} ${w[r] || '-'}`).join(', ');
+  return WIRING_ROLES.filter((r) => r in w).map((r) => `${r} ${w[r] || '-'}`).join(', ');
 }

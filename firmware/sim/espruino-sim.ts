@@ -134,7 +134,7 @@ export class SimulatedBoard {
       // no identity: the defaults
     }
     const name = w[role] ?? (WIRING_OF[this.envBoard] ?? DEFAULT_WIRING.puck)[role];
-    return this.pins[name]?.name;
+    return name === undefined ? undefined : this.pins[name]?.name;
   }
 
   /** The button: pressed or released now, on the pin the button is wired to. */

@@ -22,13 +22,18 @@ export interface Wiring {
   led: string;
   /** Battery sense (analog input through the board's divider); '' when the board measures it itself. */
   batt: string;
+  /**
+   * RAK5010 only: the GNSS power enable (output, high = on), driven high before AT+QGPS=1 and low
+   * after AT+QGPSEND (issue 20). Absent on a Puck.js (no GNSS), so its bundle carries none of it.
+   */
+  gps?: string;
 }
 
 /**
  * The roles, in the order the flashing tool lists them (and the order of the firmware's resolved
  * pins, board-common.ts resolveWiring).
  */
-export const WIRING_ROLES: (keyof Wiring)[] = ['btn', 'buzz', 'motor', 'led', 'batt'];
+export const WIRING_ROLES: (keyof Wiring)[] = ['btn', 'buzz', 'motor', 'led', 'batt', 'gps'];
 
 // The keys are quoted so that the firmware build's property mangling (firmware/build/build.ts
 // shortens `buzz` and `led`) leaves them as lw.json's `w` spells them.
@@ -43,7 +48,10 @@ export const PUCK_WIRING: Wiring = { 'btn': 'BTN1', 'buzz': 'D1', 'motor': 'D2',
 // board file has commented out. Never D0/D1 (XL1/XL2, the 32 kHz crystal in the board file's
 // get_pins) nor D2 (the BG96's PWRKEY in Espruino's libs/js/rak/RAK5010.js), which the firmware
 // used before issue 14.
-export const RAK5010_WIRING: Wiring = { 'btn': 'D19', 'buzz': 'D20', 'motor': 'D34', 'led': 'LED1', 'batt': 'D4' };
+// GNSS power: D39, `GPS_EN` in Espruino's libs/js/rak/RAK5010.js (PINS.GPS_EN = D39), whose setGPSOn
+// writes it high before turning the modem on and sending AT+QGPS=1, and low when turning GNSS off.
+// RAK5010.py itself names no GPS pin (only its NFC define: "the pins are used for GPS").
+export const RAK5010_WIRING: Wiring = { 'btn': 'D19', 'buzz': 'D20', 'motor': 'D34', 'led': 'LED1', 'batt': 'D4', 'gps': 'D39' };
 
 /**
  * Each board's defaults. The board bundles import their own constant above (so a bundle does not

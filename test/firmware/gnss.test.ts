@@ -172,3 +172,59 @@ describe('firmware GNSS schedule (drivers/gnss.ts) on the BG96 driver', () => {
     expect(f.fixedAt[1]).toBeGreaterThan(f.fixedAt[0] + GNSS_ALARM_MS);
   });
 });
+
+/**
+ * Issue 20: GPS_EN, the RAK5010's GNSS power enable (D39; Espruino's libs/js/rak/RAK5010.js setGPSOn
+ * writes it high before AT+QGPS=1 and low when GNSS goes off). One log holds the pin's writes and
+ * the GNSS session commands in the order they happened: the pin through gnssOn's `en`, each command
+ * as the simulated BG96 receives it.
+ */
+describe('GPS_EN around the GNSS sessions', () => {
+  function powered(track: string) {
+    const r = rig(track);
+    r.modem.ttffMs = 8000;
+    const log: string[] = [];
+    const received = r.modem.commands.push.bind(r.modem.commands);
+    r.modem.commands.push = (...cmds: string[]) => {
+      for (const c of cmds) if (c === 'AT+QGPS=1' || c === 'AT+QGPSEND') log.push(c);
+      return received(...cmds);
+    };
+    const g = gnssOn(r.drv, () => r.clock.now(), (fn, ms) => r.clock.set(fn, ms), (id) => r.clock.clear(id), () => false, (v) => log.push(`en=${v}`));
+    g.onFix = () => undefined;
+    return { ...r, g, log };
+  }
+
+  it('high before AT+QGPS=1, low only once AT+QGPSEND was answered', () => {
+    const f = powered('0 51.50722 -0.12750 1.2');
+    f.g.alarmOpen(true);
+    f.advance(1000);
+    expect(f.log).toEqual(['en=1', 'AT+QGPS=1']);
+    f.advance(20_000);
+    f.g.alarmOpen(false);
+    // QGPSEND is on its way, not yet answered: the pin is still high.
+    expect(f.log.at(-1)).not.toBe('en=0');
+    f.advance(1000);
+    expect(f.log).toEqual(['en=1', 'AT+QGPS=1', 'AT+QGPSEND', 'en=0']);
+  });
+
+  it('indoors: the session given up after GNSS_LIMIT_MS turns the pin off, the retry on again before its QGPS=1', () => {
+    const f = powered('0 indoors');
+    f.g.alarmOpen(true);
+    f.advance(GNSS_LIMIT_MS + 10_000);
+    expect(f.log).toEqual(['en=1', 'AT+QGPS=1', 'AT+QGPSEND', 'en=0']);
+    f.advance(GNSS_RETRY_MS);
+    expect(f.log).toEqual(['en=1', 'AT+QGPS=1', 'AT+QGPSEND', 'en=0', 'en=1', 'AT+QGPS=1']);
+  });
+
+  it('an alarm closed and raised again before QGPSEND is answered: the new session keeps its pin high', () => {
+    const f = powered('0 51.50722 -0.12750 1.2');
+    f.g.alarmOpen(true);
+    f.advance(1000);
+    f.g.alarmOpen(false);
+    f.g.alarmOpen(true);
+    f.advance(2000);
+    expect(f.log.filter((x) => x.startsWith('AT+')).slice(-2)).toEqual(['AT+QGPSEND', 'AT+QGPS=1']);
+    expect(f.log).not.toContain('en=0');
+    expect(f.log.filter((x) => x.startsWith('en='))).toEqual(['en=1', 'en=1']);
+  });
+});

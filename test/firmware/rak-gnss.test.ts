@@ -109,4 +109,29 @@ describe('RAK5010 bundle: GNSS on the wire', () => {
     expect(r.modem.commands.filter((c) => c.startsWith('AT+QGPS')).at(-1)).toBe('AT+QGPSEND');
     expect(r.modem.refused).toEqual([]);
   }, 120_000);
+  it('GPS_EN on the default wiring (D39): high before each AT+QGPS=1, low after each AT+QGPSEND, in the order the board saw them', async () => {
+    const r = rak('0 51.50722 -0.12750 1.2');
+    // One log for both: the board's digitalWrite on D39 and the commands as the modem receives them.
+    const log: string[] = [];
+    const wrote = r.board.outputs.push.bind(r.board.outputs);
+    r.board.outputs.push = (...xs: [number, string, number][]) => {
+      for (const [, pin, v] of xs) if (pin === 'D39') log.push(`D39=${v}`);
+      return wrote(...xs);
+    };
+    const received = r.modem.commands.push.bind(r.modem.commands);
+    r.modem.commands.push = (...cmds: string[]) => {
+      for (const c of cmds) if (c === 'AT+QGPS=1' || c === 'AT+QGPSEND') log.push(c);
+      return received(...cmds);
+    };
+    expect(r.board.wired('gps')).toBe('D39');
+    expect(await r.until(() => events('hi').length > 0, 20_000)).toBe(true);
+    expect(log).toEqual([]);
+    await r.gesture('SSSS');
+    expect(await r.until(() => positions().length > 0, 60_000)).toBe(true);
+    expect(log).toEqual(['D39=1', 'AT+QGPS=1']);
+    command({ k: 'clr' });
+    expect(await r.until(() => log.length === 4, 10_000)).toBe(true);
+    expect(log).toEqual(['D39=1', 'AT+QGPS=1', 'AT+QGPSEND', 'D39=0']);
+    expect(r.modem.refused).toEqual([]);
+  }, 120_000);
 });

@@ -4,6 +4,12 @@
  * hub (aedes, SQLite). Positions are checked where they travel: `l` in the alarm event as the hub
  * stored it (fob_events.payload, the raw JSON), `ps` as MQTT PUBLISH packets on the modem's TCP
  * (this branch's hub does not store positions; branch lochub does).
+ *
+ * GPS_EN (issue 20): the board's GNSS power enable is D39 (Espruino's libs/js/rak/RAK5010.js), and
+ * the Linux build has no pin above D32, so these fobs are provisioned with it on D30 through the
+ * wiring `w` (as the motor on D31): the pin writes are real digitalWrites on the interpreter, seen by
+ * the prelude's probes in order with the AT+QGPS=1 / AT+QGPSEND the firmware writes to Serial1. What
+ * a fob on the default D39 does there (a wiring fault, reported) is the last test.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
@@ -20,6 +26,7 @@ const missing = realEspruinoMissing('RAK5010');
 if (missing) console.warn(`real-espruino-rak5010-gnss: skipped, ${missing}`);
 
 const MOTOR_ON_LINUX = 'D31';
+const GPS_EN_ON_LINUX = 'D30';
 const OUTSIDE = '0 51.50722 -0.12750 1.2';
 
 describe.skipIf(!!missing)('RAK5010 GNSS on the real Espruino interpreter, through the BG96 to a real hub', { timeout: 60_000 }, () => {
@@ -44,7 +51,7 @@ describe.skipIf(!!missing)('RAK5010 GNSS on the real Espruino interpreter, throu
   const btn = (): string => readBoardFile('RAK5010').devices[RAK5010_WIRING.btn] ?? RAK5010_WIRING.btn;
 
   /** A fob whose modem plays `track`; `ps` collects every position PUBLISH it puts on TCP. */
-  async function start(track: string): Promise<{ fob: RealFob; id: string; ps: string[] }> {
+  async function start(track: string, w: Record<string, string> = { motor: MOTOR_ON_LINUX, gps: GPS_EN_ON_LINUX }): Promise<{ fob: RealFob; id: string; ps: string[] }> {
     const id = `rak-gnss-${++n}`;
     const ps: string[] = [];
     const { secret } = await hub.addDevice(id, { workerId: `wg-${n}` });
@@ -52,7 +59,7 @@ describe.skipIf(!!missing)('RAK5010 GNSS on the real Espruino interpreter, throu
     const fob = new RealFob({
       board: 'RAK5010',
       bundle,
-      identity: { id, pw: secret, h: '127.0.0.1', p: hub.mqttPort, w: { motor: MOTOR_ON_LINUX } },
+      identity: { id, pw: secret, h: '127.0.0.1', p: hub.mqttPort, w },
       onModem: (modem) => {
         modem.setTrack(track);
         modem.onSend = (bytes) => {
@@ -65,10 +72,20 @@ describe.skipIf(!!missing)('RAK5010 GNSS on the real Espruino interpreter, throu
     });
     fobs.push(fob);
     await fob.boot();
+    if (w.gps === undefined) return { fob, id, ps };
     await fob.waitForConsole(/^LW:up/, 10_000);
     await expect.poll(async () => (await hub.hub.store.read((tx) => tx.getDevice(id)))?.firmware, { timeout: 15_000 }).toBe(FIRMWARE_VERSION);
     return { fob, id, ps };
   }
+
+  /** GPS_EN's writes and the GNSS session commands, as the interpreter printed them. */
+  const gpsSequence = (fob: RealFob): string[] =>
+    fob.probes.flatMap((p) => {
+      const v = p.v as [string, number] | string;
+      if (p.k === 'tx') return [v as string];
+      if (p.k === 'io' && Array.isArray(v) && v[0] === GPS_EN_ON_LINUX) return [`${v[0]}=${v[1]}`];
+      return [];
+    });
 
   const stored = (id: string, kind: string): Record<string, unknown>[] => {
     const db = new Database(join(hub.dataDir, 'lonewatch.db'), { readonly: true, fileMustExist: true });
@@ -88,6 +105,7 @@ describe.skipIf(!!missing)('RAK5010 GNSS on the real Espruino interpreter, throu
     // The receiver was turned on by the alarm and answers 516 indoors: no position sent.
     await expect.poll(() => fob.modem!.commands.filter((c) => c === 'AT+QGPSLOC=2').length, { timeout: 15_000 }).toBeGreaterThan(1);
     expect(ps).toEqual([]);
+    expect(gpsSequence(fob)).toEqual([`${GPS_EN_ON_LINUX}=1`, 'AT+QGPS=1']);
     fob.modem!.setTrack(OUTSIDE);
     await expect.poll(() => ps.length, { timeout: 20_000 }).toBeGreaterThan(0);
     const p = positionSchema.parse(JSON.parse(ps[0]));
@@ -114,7 +132,22 @@ describe.skipIf(!!missing)('RAK5010 GNSS on the real Espruino interpreter, throu
     // The officer closes it: clr from the hub; the firmware ends the GNSS session.
     hub.hub.broker.publish(commandTopic(id), '{"k":"clr"}', 1);
     await expect.poll(() => fob.modem!.commands.includes('AT+QGPSEND'), { timeout: 15_000 }).toBe(true);
+    // GPS_EN around the session, in the interpreter's own order: high before AT+QGPS=1 left on
+    // Serial1, low only after AT+QGPSEND was answered (libs/js/rak/RAK5010.js setGPSOn).
+    await expect.poll(() => gpsSequence(fob), { timeout: 10_000 }).toEqual([`${GPS_EN_ON_LINUX}=1`, 'AT+QGPS=1', 'AT+QGPSEND', `${GPS_EN_ON_LINUX}=0`]);
     expect(fob.modem!.refused).toEqual([]);
+    expect(fob.errors).toEqual([]);
+  });
+
+  it('on the default GPS_EN (D39), which the Linux build cannot make: LW:fault names it, and the alarm still reaches the hub', async () => {
+    const { fob, id } = await start(OUTSIDE, { motor: MOTOR_ON_LINUX });
+    expect(fob.missingPins).toContain('D39');
+    expect(await fob.waitForConsole(/^LW:(up|fault)/, 10_000)).toBe('LW:fault gps=D39 not a pin');
+    await fob.gesture(btn(), 'H');
+    await expect.poll(() => stored(id, 'sos').length, { timeout: 15_000 }).toBe(1);
+    // The receiver is still asked for (the modem may power its GNSS without the pin): no pin written.
+    await expect.poll(() => fob.modem!.commands.includes('AT+QGPS=1'), { timeout: 15_000 }).toBe(true);
+    expect(fob.probes.filter((p) => p.k === 'io' && (p.v as [string])[0] === 'D39')).toEqual([]);
     expect(fob.errors).toEqual([]);
   });
 });

@@ -7,7 +7,8 @@
  *
  * The Linux build has pins D0..D32 only, so the RAK5010's IO3 (D34), the default motor pin, cannot
  * exist there: these fobs are provisioned with the motor on D31 through the identity's wiring `w`,
- * the same path a re-wired wearable takes. Everything else is the board's default wiring.
+ * the same path a re-wired wearable takes; so is the GNSS power enable GPS_EN (D39 by default), on
+ * D30. Everything else is the board's default wiring.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
@@ -25,6 +26,8 @@ const missing = realEspruinoMissing('RAK5010');
 if (missing) console.warn(`real-espruino-rak5010: skipped, ${missing}`);
 
 const MOTOR_ON_LINUX = 'D31';
+/** GPS_EN (default D39, above the Linux build's D32) on a pin it has: test/firmware/real-espruino-rak5010-gnss.test.ts. */
+const GPS_EN_ON_LINUX = 'D30';
 
 // Real time on a real interpreter: generous limits for a loaded CI machine (2 cores).
 /** Every outbox file of the fob's Storage (one `lw-e<id>` per waiting event: firmware/src/core/outbox.ts), by name. */
@@ -63,7 +66,7 @@ describe.skipIf(!!missing)('RAK5010 bundle on the real Espruino interpreter, thr
     const fob = new RealFob({
       board: 'RAK5010',
       bundle,
-      identity: { id, pw: secret, h: '127.0.0.1', p: hub.mqttPort, w: opts.w ?? { motor: MOTOR_ON_LINUX } },
+      identity: { id, pw: secret, h: '127.0.0.1', p: hub.mqttPort, w: opts.w ?? { motor: MOTOR_ON_LINUX, gps: GPS_EN_ON_LINUX } },
       onModem: (modem) => {
         if (opts.linkUp === false && fob.boots === 0) modem.linkUp = false;
         opts.onModem?.(modem);
@@ -201,7 +204,7 @@ describe.skipIf(!!missing)('RAK5010 bundle on the real Espruino interpreter, thr
   });
 
   it('issue 14: wired to BTN, which a RAK5010 does not have: LW:fault, never LW:up, a fast blink, and the hub records the fault', async () => {
-    const { fob, id } = await start({ w: { btn: 'BTN', motor: MOTOR_ON_LINUX } });
+    const { fob, id } = await start({ w: { btn: 'BTN', motor: MOTOR_ON_LINUX, gps: GPS_EN_ON_LINUX } });
     expect(fob.consoleLines).toEqual(['LW:fault btn=BTN not a pin']);
     expect(await fob.evaluate('[LW.up, LW.fault]')).toEqual([0, 'btn=BTN not a pin']);
     expect(fob.probes.filter((p) => p.k === 'watch')).toEqual([]);

@@ -32,7 +32,7 @@ describe('lonewatch flash, happy path', () => {
     expect(stdout).toContain('OK: fob-001 flashed and started');
     expect(stdout).toContain(`started       LW:up ${FIRMWARE_VERSION} rak5010 fob-001 (printed by the firmware after the restart)`);
     expect(stdout).toContain(`read back     LW.v ${FIRMWARE_VERSION}, LW.id fob-001, LW.up 1`);
-    expect(stdout).toContain('wiring        btn D19, buzz D20, motor D34, led LED1, batt D4 (lw.json)');
+    expect(stdout).toContain('wiring        btn D19, buzz D20, motor D34, led LED1, batt D4, gps D39 (lw.json)');
     expect(stdout).toContain('boot files    none besides .bootcde');
     expect(stdout).toMatch(/hub\s+hello received after [\d.]+ s \(firmware 0\.1\.0, board rak5010\)/);
     expect(stdout).not.toMatch(/secret:/i);

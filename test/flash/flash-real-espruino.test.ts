@@ -72,18 +72,20 @@ describe.skipIf(!haveEspruino)('lonewatch flash to the real Espruino interpreter
 
   it('a RAK5010 whose board lacks a wired pin, or flashed with a wrong pin in --pins: exit 1 with the firmware\'s LW:fault', async () => {
     // The Linux interpreter cannot make the RAK5010's header pins above D32 (test/helpers/real-espruino.ts): the default motor pin,
-    // IO3 = D34, is missing there as on a board without it.
+    // IO3 = D34, is missing there as on a board without it, and so is the GNSS power enable, GPS_EN =
+    // D39 (issue 20): both are reported, in the wiring's order.
     await defineBoard(esp, 'RAK5010');
     const missing = await flash(args('rak5010', 'fob-202', '--keep-boot-files'), { LONEWATCH_DATA_DIR: hub.dataDir });
     expect(missing.code).toBe(1);
     expect(missing.stdout).not.toContain('OK:');
     expect(missing.stdout).toContain('FAILED: fob-202 was written but its firmware reported a wiring fault');
-    expect(missing.stdout).toContain('started       NO: the firmware printed "LW:fault motor=D34 not a pin"');
-    expect(missing.stderr).toContain('the firmware reported a wiring fault at start: LW:fault motor=D34 not a pin');
-    // A pin the RAK5010 has (so --pins takes it) but this board cannot make: the button on D40.
-    const wrong = await flash(args('rak5010', 'fob-202', '--keep-boot-files', '--force', '--pins', 'btn=D40,motor=D21'), { LONEWATCH_DATA_DIR: hub.dataDir });
+    expect(missing.stdout).toContain('started       NO: the firmware printed "LW:fault motor=D34 not a pin, gps=D39 not a pin"');
+    expect(missing.stderr).toContain('the firmware reported a wiring fault at start: LW:fault motor=D34 not a pin, gps=D39 not a pin');
+    // A pin the RAK5010 has (so --pins takes it) but this board cannot make: the button on D40 (GPS_EN
+    // moved to a pin the Linux build has, so the button's is the only fault).
+    const wrong = await flash(args('rak5010', 'fob-202', '--keep-boot-files', '--force', '--pins', 'btn=D40,motor=D21,gps=D22'), { LONEWATCH_DATA_DIR: hub.dataDir });
     expect(wrong.code).toBe(1);
-    expect(wrong.stdout).toContain('wiring        btn D40, buzz D20, motor D21, led LED1, batt D4 (lw.json)');
+    expect(wrong.stdout).toContain('wiring        btn D40, buzz D20, motor D21, led LED1, batt D4, gps D22 (lw.json)');
     expect(wrong.stdout).toContain('started       NO: the firmware printed "LW:fault btn=D40 not a pin"');
     expect(await esp.eval('[LW.up, LW.fault]')).toEqual([0, 'btn=D40 not a pin']);
   }, 120_000);

@@ -48,8 +48,16 @@ describe('judgeBoot: the firmware\'s own word on its start', () => {
 
 describe('resolveWiring: --pins against the board file\'s pin names', () => {
   it('defaults per board; overrides by role; empty = not fitted (never the button)', () => {
-    expect(resolveWiring('rak5010', undefined)).toEqual({ btn: 'D19', buzz: 'D20', motor: 'D34', led: 'LED1', batt: 'D4' });
-    expect(resolveWiring('rak5010', 'btn=D33, batt=')).toEqual({ btn: 'D33', buzz: 'D20', motor: 'D34', led: 'LED1', batt: '' });
+    expect(resolveWiring('rak5010', undefined)).toEqual({ btn: 'D19', buzz: 'D20', motor: 'D34', led: 'LED1', batt: 'D4', gps: 'D39' });
+    expect(resolveWiring('rak5010', 'btn=D33, batt=')).toEqual({ btn: 'D33', buzz: 'D20', motor: 'D34', led: 'LED1', batt: '', gps: 'D39' });
+    // Issue 20: the GNSS power enable is a RAK5010 role, movable and optional like the others ...
+    expect(resolveWiring('rak5010', 'gps=D22').gps).toBe('D22');
+    expect(resolveWiring('rak5010', 'gps=').gps).toBe('');
+    expect(() => resolveWiring('rak5010', 'gps=D19')).toThrow('btn and gps are both on D19');
+    expect(describeWiring(resolveWiring('rak5010', undefined))).toBe('btn D19, buzz D20, motor D34, led LED1, batt D4, gps D39');
+    // ... and no Puck.js role: it has no GNSS, so its wiring (and its bundle) never has one.
+    expect(() => resolveWiring('puck', 'gps=D1')).toThrow('unknown role "gps" (gps is the RAK5010\'s GNSS power enable: a Puck.js has no GNSS): the roles are btn, buzz, motor, led, batt');
+    expect(resolveWiring('puck', undefined)).not.toHaveProperty('gps');
     expect(describeWiring(resolveWiring('puck', undefined))).toBe('btn BTN1, buzz D1, motor D2, led LED1, batt -');
     expect(() => resolveWiring('puck', 'btn=')).toThrow('the button (btn) must be on a pin');
   });

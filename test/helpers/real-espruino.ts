@@ -19,7 +19,8 @@
  *     console is the test's only handle on the interpreter (a Puck.js moves it to its wired Serial1).
  *   - RAK5010: `Serial1.setup(baud, {tx, rx})` is recorded and opens the pty instead (the Linux build
  *     takes `{path}`): its other end is the simulated BG96; `analogRead` (the Linux build has no ADC)
- *     reads the battery divider's voltage the test sets.
+ *     reads the battery divider's voltage the test sets; `Serial1.write` is wrapped to report the
+ *     GNSS session commands (AT+QGPS=1, AT+QGPSEND) as `tx` lines, in order with the pin probes.
  *
  * Probes, not stand-ins: digitalWrite / analogWrite / digitalPulse are wrapped (`global.x = f`, the
  * only way the Linux build lets a built-in be replaced) to report every output, like a logic
@@ -147,6 +148,10 @@ export function prelude(o: PreludeOptions): { code: string; missingPins: string[
       'var __s1=Serial1.setup;',
       `Serial1.setup=function(b,x){__o("serial1",[b,String(x.tx),String(x.rx)]);__s1.call(Serial1,b,{path:${JSON.stringify(o.serialPath)}});};`,
       'global.analogRead=function(p){return __t.adc[String(p)]||0;};',
+      // The GNSS session commands as they leave on Serial1 (issue 20), on the same console stream as
+      // the pin probes, so their order against GPS_EN's writes is the interpreter's own order.
+      'var __w1=Serial1.write;',
+      'Serial1.write=function(d){if(typeof d==="string"&&(d.indexOf("AT+QGPS=1")===0||d.indexOf("AT+QGPSEND")===0))__o("tx",d.trim());return __w1.apply(Serial1,arguments);};',
     );
   }
   return { code: lines.join('\n') + '\n', missingPins };

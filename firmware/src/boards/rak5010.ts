@@ -23,7 +23,9 @@ function main(): void {
   const buzzer = wiring[1];
   const motor = wiring[2];
   const led = wiring[3];
-  const fault = wiring[5] as string;
+  // Issue 20: the GNSS power enable (GPS_EN), driven by the GNSS schedule around its sessions.
+  const gpsEn = wiring[5];
+  const fault = wiring[6] as string;
   const batt = wiring[4];
   // Not provisioned: the boot record is a fault, which names no board.
   if (!identity) return booted('', null, null, NOT_PROVISIONED, led, 2000);
@@ -51,9 +53,20 @@ function main(): void {
     { clientId: id, username: id, password: identity.pw, keepaliveS: 120, willTopic: statusTopic(id), willPayload: '0' },
   );
   // Issue 20: the modem's GNSS, on the same one-command-at-a-time driver as the MQTT traffic.
-  const gnss = gnssOn(modem, uptime, setTimeout, clearTimeout, function () {
-    return core._onVisit;
-  });
+  const gnss = gnssOn(
+    modem,
+    uptime,
+    setTimeout,
+    clearTimeout,
+    function () {
+      return core._onVisit;
+    },
+    gpsEn
+      ? function (v) {
+          digitalWrite(gpsEn, v);
+        }
+      : undefined,
+  );
   const hal: Hal = {
     uptime: uptime,
     setTimeout: setTimeout,

@@ -71,6 +71,13 @@ export function gnssOn(
   clearT: (id: number) => void,
   /** The worker is on a visit (the core's state). */
   visit: () => boolean,
+  /**
+   * Writes the GNSS power enable (wiring `gps`, GPS_EN = D39 by default: 1 on, 0 off); absent when
+   * the pin did not resolve (the boot reports that as a wiring fault). Espruino's
+   * libs/js/rak/RAK5010.js setGPSOn writes GPS_EN high before AT+QGPS=1 and low when GNSS goes off,
+   * with no settling time of its own between the pin and the command.
+   */
+  en?: (v: number) => void,
 ): Gnss {
   /** The last fix: '"la":<lat>,"lo":<lon>,"ac":<m>', '' before the first; fixT its uptime (ms). */
   let last = '';
@@ -99,7 +106,11 @@ export function gnssOn(
   /** [GNSS] AT+QGPSEND: the receiver off (its answer does not matter: 505 means it already was). */
   const off = function (): void {
     on = 0;
-    q('END');
+    // Low once the modem has answered QGPSEND (GPS_EN after the session is ended, as the module's
+    // setGPSOn(false) does); not if a new session began meanwhile (its QGPS=1 is already queued).
+    q('END', function () {
+      if (en && !on) en(0);
+    });
   };
   const step = function (): void {
     // This timer has fired: its id is free for Espruino to give to another timer, which a later
@@ -109,7 +120,9 @@ export function gnssOn(
     // Outside an alarm, only during a visit: the period keeps running while off visit.
     if (!alarm && !visit()) return next(period);
     if (!on) {
-      on = up();
+      // Never 0 (the uptime at boot): 0 means off, to the QGPSEND answer above.
+      on = up() || 1;
+      if (en) en(1);
       // [GNSS] AT+QGPS=1: OK, or +CME ERROR: 504 (session is ongoing) when the receiver is already
       // on: either way it is on. Any other failure shows as QGPSLOC's 505 below.
       q('=1');
