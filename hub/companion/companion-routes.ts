@@ -67,7 +67,7 @@ export interface Companion {
   tokens: RelayTokens;
   /**
    * Ends relay connections whose phone session was signed out (a lost phone), whose worker no longer
-   * has that fob, or whose fob was revoked. Runs every RELAY_SWEEP_MS; returns the devices dropped.
+   * has that fob, or whose fob was revoked. Runs about every RELAY_SWEEP_MS of the hub's clock (housekeeping); returns the devices dropped.
    */
   sweep(): Promise<string[]>;
 }
