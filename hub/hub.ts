@@ -25,6 +25,7 @@ import { registerApi } from './http/api.js';
 import { FIRST_ADMIN_COMMAND, FirstAdminSetup } from './http/first-admin.js';
 import { companionAuthFor } from './http/companion-sessions.js';
 import { registerCompanion } from './companion/companion-routes.js';
+import { RelayGrants } from './companion/relay-grants.js';
 import { contactFromConfig, seedWorkerFromConfig } from './admin/admin-service.js';
 import { ALARM_KINDS, type AlarmKind } from '../shared/protocol-schemas.js';
 import { alertTopic, commandTopic, encodeCommand } from '../shared/protocol-core.js';
@@ -260,7 +261,9 @@ export class Hub implements HubServices {
       if (!password) throw new Error(`mqtt.services: the environment variable ${svc.password_env} for ${svc.username} is not set`);
       return { username: svc.username, password };
     });
-    const auth = new DeviceAuth(store, services);
+    // The companion's relay grants, given to the device authentication at construction (issue 18).
+    const relays = new RelayGrants(clock);
+    const auth = new DeviceAuth(store, services, relays);
     const now = () => clock.now();
     let mqtts: MqttsServer | null = null;
     const clientCerts = tlsConfig?.client_certs ?? 'off';
@@ -357,7 +360,7 @@ export class Hub implements HubServices {
     // The API and the duty officer's dashboard (issue 6); extra routes (the companion) come after it.
     await registerApi(http, hub);
     // The worker's companion PWA and its API (issue 10), signing in with the dashboard's worker accounts.
-    await registerCompanion(http, hub, { auth: companionAuthFor(http, hub) });
+    await registerCompanion(http, hub, { auth: companionAuthFor(http, hub), relays });
     if (opts.registerHttp) await opts.registerHttp(http, hub);
 
     // Notices a stop left unfinished (being retried, or falling through) carry on where they were;

@@ -15,7 +15,7 @@ import { Aedes, type Client, type AedesPublishPacket, type Subscription } from '
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { commandTopic, parseDeviceTopic, ALERTS_PREFIX, TOPIC } from '../../shared/protocol-core.js';
 import type { Logger } from '../logger.js';
-import { systemClock, type Clock } from '../clock.js';
+import { systemClock, type Clock, type TimerHandle } from '../clock.js';
 import { RateLimitedLog } from '../rate-limited-log.js';
 import { ConnectionGate, normaliseAddress } from './connection-gate.js';
 import { GuardedConnection, type GuardOptions } from './guarded-connection.js';
@@ -84,6 +84,8 @@ export interface BrokerCounters {
 const OUTPUT_LIMIT = 1024 * 1024;
 /** How long a client's socket may stay full before it is disconnected. */
 const STALL_LIMIT_MS = 1000;
+/** How often the watchdog looks: a quarter of the stall limit, so a stall is seen within 1.25 s. */
+const WATCHDOG_MS = 250;
 
 type LwClient = Client & { lwIdentity?: ConnectIdentity };
 
@@ -115,7 +117,7 @@ export class MqttBroker {
   /** Every open TCP connection (plain or TLS), registered with aedes or not (yet). */
   private readonly sockets = new Set<Socket>();
   private wss: WebSocketServer | null = null;
-  private watchdog: NodeJS.Timeout | null = null;
+  private watchdog: TimerHandle | null = null;
 
   private constructor(
     aedes: Aedes,
@@ -242,8 +244,10 @@ export class MqttBroker {
       },
     });
     broker = new MqttBroker(aedes, log, limits, opts.clock ?? systemClock);
-    broker.watchdog = setInterval(() => broker.dropStalledClients(), 250);
-    broker.watchdog.unref();
+    // Housekeeping on the hub's clock (issue 18: every timer through Clock): the rule is "a stalled
+    // client goes within about a second", so a run looks at each socket as it is now, and a ManualClock
+    // runs it at the end of an advance instead of stopping a drill every 250 ms.
+    broker.watchdog = broker.clock.housekeeping(() => broker.dropStalledClients(), WATCHDOG_MS);
     aedes.on('clientReady', (client) => {
       // CONNACKed: the connection leaves the unauthenticated caps.
       (client.conn instanceof GuardedConnection ? client.conn : socketGuardOf(client.conn))?.accepted();
@@ -401,7 +405,7 @@ export class MqttBroker {
    * STALL_LIMIT_MS, or holds more than OUTPUT_LIMIT unsent bytes, is disconnected; a fob reconnects
    * and its outbox re-sends whatever was not acknowledged.
    */
-  dropStalledClients(now = Date.now()): void {
+  dropStalledClients(now = this.clock.now()): void {
     const clients = (this.aedes as unknown as { clients: Record<string, LwClient & { lwStalledSince?: number }> }).clients;
     for (const id in clients) {
       const c = clients[id];
@@ -438,7 +442,8 @@ export class MqttBroker {
   }
 
   async close(): Promise<void> {
-    if (this.watchdog) clearInterval(this.watchdog);
+    this.watchdog?.cancel();
+    this.watchdog = null;
     this.refusals.flush();
     this.protocolRefusals.flush();
     this.wss?.close();

@@ -19,7 +19,8 @@ import type { HubServices } from '../hub-services.js';
 import { AdminError, addVisit } from '../admin/admin-service.js';
 import { LIMITS } from '../../shared/protocol-core.js';
 import { CompanionAuthError, type CompanionAuth, type CompanionWorker } from './companion-auth.js';
-import { RelayTokens } from './relay-tokens.js';
+import type { RelayTokens } from './relay-tokens.js';
+import type { RelayGrants } from './relay-grants.js';
 import type { VisitRecord } from '../store/store-types.js';
 import { visitLateness, type VisitLateness } from './visit-lateness.js';
 
@@ -58,13 +59,15 @@ export const COMPANION_HEADERS: Record<string, string> = {
 
 export interface CompanionOptions {
   auth: CompanionAuth;
+  /** The grants the broker's device authentication checks relay tokens against (built by hub.ts). */
+  relays: RelayGrants;
 }
 
 export interface Companion {
   tokens: RelayTokens;
   /**
    * Ends relay connections whose phone session was signed out (a lost phone), whose worker no longer
-   * has that fob, or whose fob was revoked. Runs every RELAY_SWEEP_MS; returns the devices dropped.
+   * has that fob, or whose fob was revoked. Runs about every RELAY_SWEEP_MS of the hub's clock (housekeeping); returns the devices dropped.
    */
   sweep(): Promise<string[]>;
 }
@@ -118,35 +121,30 @@ const deviceOut = z.object({ id: z.string(), board: z.string().nullable() }).nul
 const errorOut = z.object({ error: z.string(), field: z.string().optional() });
 
 export async function registerCompanion(http: FastifyInstance, hub: HubServices, opts: CompanionOptions): Promise<Companion> {
-  const tokens = new RelayTokens(hub.clock);
-  const { auth } = opts;
-  /**
-   * Every relay token issued and not yet expired or dropped, by its MQTT client id: the phone session
-   * it was issued to (kept in memory only), so a live relay can be checked against that session.
-   */
-  const issued = new Map<string, { deviceId: string; session: string; workerId: string; expiresAt: number }>();
-  hub.auth.relayCredential = (deviceId, clientId, password) => issued.has(clientId) && tokens.verify(deviceId, clientId, password);
+  const { auth, relays } = opts;
+  const tokens: RelayTokens = relays.tokens;
   const sweep = async (): Promise<string[]> => {
     const dropped: string[] = [];
     const now = hub.clock.now();
-    for (const [clientId, held] of [...issued]) {
+    for (const [clientId, held] of relays.entries()) {
       if (!hub.sessions.isConnected(clientId)) {
-        if (held.expiresAt <= now) issued.delete(clientId);
+        if (held.expiresAt <= now) relays.drop(clientId);
         continue;
       }
       const worker = await auth.identify(held.session);
       const device = await hub.store.read((tx) => tx.getDevice(held.deviceId));
       if (worker && worker.workerId === held.workerId && device && device.revokedAt === null && device.workerId === worker.workerId) continue;
       hub.log.warn({ deviceId: held.deviceId, workerId: held.workerId }, "companion relay disconnected: its phone was signed out, or the fob is no longer this worker's");
-      issued.delete(clientId);
+      relays.drop(clientId);
       hub.sessions.disconnect(clientId);
       dropped.push(held.deviceId);
     }
     return dropped;
   };
-  const sweeper = setInterval(() => void sweep().catch((err) => hub.log.error({ err }, 'companion relay sweep failed')), RELAY_SWEEP_MS);
-  sweeper.unref();
-  http.addHook('onClose', async () => clearInterval(sweeper));
+  // Housekeeping on the hub's clock (issue 18): the rule is "a signed-out phone's relay goes within
+  // about RELAY_SWEEP_MS", and each sweep looks at the sessions as they are now.
+  const sweeper = hub.clock.housekeeping(() => void sweep().catch((err) => hub.log.error({ err }, 'companion relay sweep failed')), RELAY_SWEEP_MS);
+  http.addHook('onClose', async () => sweeper.cancel());
   const companion: Companion = { tokens, sweep };
   http.decorate('lonewatchCompanion', companion);
 
@@ -276,8 +274,7 @@ export async function registerCompanion(http: FastifyInstance, hub: HubServices,
           const w = me(req);
           const device = await deviceOf(w.workerId);
           if (!device) throw new CompanionAuthError(404, 'no fob is assigned to you: ask your manager to assign one (lonewatch devices assign)');
-          const { token, clientId, expiresAt } = tokens.issue(device.id, w.workerId);
-          issued.set(clientId, { deviceId: device.id, session: bearerOf(req)!, workerId: w.workerId, expiresAt });
+          const { token, clientId, expiresAt } = relays.issue(device.id, w.workerId, bearerOf(req)!);
           await hub.store.transaction((tx) =>
             tx.appendAudit({ at: hub.clock.now(), actor: w.actor, action: 'companion.relay_token', subject: device.id, detail: { workerId: w.workerId, ip: req.ip } }),
           );

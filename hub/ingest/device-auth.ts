@@ -16,19 +16,24 @@ export interface ServiceAccount {
   password: string;
 }
 
+/**
+ * The worker's companion app relays a BLE fob with a short-lived relay token instead of the fob's
+ * secret (hub/companion/relay-grants.ts), under its own client id `<device id>.relay-<token id>` so
+ * it never takes over the fob's own connection. Given at construction (issue 18).
+ */
+export interface RelayCredentials {
+  /** True when `password` is a live relay token for exactly this device and client id. */
+  verify(deviceId: string, clientId: string, password: string): boolean;
+}
+
 export class DeviceAuth {
   private verified = new Set<string>();
   private static readonly CACHE_MAX = 500_000;
-  /**
-   * The worker's companion app relays a BLE fob with a short-lived relay token instead of the fob's
-   * secret (hub/companion/relay-tokens.ts), under its own client id `<device id>.relay-<token id>`
-   * so it never takes over the fob's own connection; set when the companion is registered.
-   */
-  relayCredential: ((deviceId: string, clientId: string, password: string) => boolean) | null = null;
-
   constructor(
     private readonly store: Store & Partial<UnqueuedReads>,
     private readonly services: ServiceAccount[] = [],
+    /** None: no relay is let in (a hub without the companion, or a test of the fob's own secret). */
+    private readonly relays: RelayCredentials | null = null,
   ) {}
 
   /**
@@ -61,7 +66,7 @@ export class DeviceAuth {
     if (!device) return { refused: `unknown device ${username}` };
     if (device.revokedAt !== null) return { refused: `device ${username} is revoked` };
     const secret = password.toString('utf8');
-    if (this.relayCredential?.(username, clientId, secret)) return { kind: 'device', deviceId: username };
+    if (this.relays?.verify(username, clientId, secret)) return { kind: 'device', deviceId: username };
     if (relayClient) return { refused: `client id "${clientId}" is for a companion relay with a valid relay token` };
     const digest = createHash('sha256').update(device.secretHash).update('\0').update(secret).digest('hex');
     if (this.verified.has(digest)) return { kind: 'device', deviceId: username };

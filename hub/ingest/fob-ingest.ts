@@ -8,7 +8,7 @@
  */
 import type { Logger } from '../logger.js';
 import type { Store, StoreTx } from '../store/store.js';
-import type { Clock } from '../clock.js';
+import type { Clock, TimerHandle } from '../clock.js';
 import { EVENT, LIMITS, TOPIC, eventSource, type EventSource } from '../../shared/protocol-core.js';
 import { parseFobEvent, parseHeartbeat, parsePosition, statusSchema, type CommandMessage, type FobEventMessage } from '../../shared/protocol-schemas.js';
 import type { Position } from '../../shared/protocol-core.js';
@@ -89,7 +89,7 @@ export class FobIngest {
   /** One fob sending garbage writes a few lines and a count, not a line per message (item 5). */
   private readonly rejections: RateLimitedLog;
   private beats = new Map<string, PendingBeat>();
-  private flushTimer: NodeJS.Timeout | null = null;
+  private flushTimer: TimerHandle | null = null;
   private flushing: Promise<void> | null = null;
   private lastSightingWrite = new Map<string, number>();
   private workerOf = new Map<string, string | null>();
@@ -291,7 +291,8 @@ export class FobIngest {
       // Back-pressure: this publisher waits for the flush instead of the buffer growing.
       await this.flush();
     } else if (!this.flushTimer) {
-      this.flushTimer = setTimeout(() => {
+      // On the hub's clock (issue 18): a drill on a ManualClock flushes when its time says so.
+      this.flushTimer = this.o.clock.setTimer(() => {
         this.flushTimer = null;
         this.flush().catch((err) => this.o.log.error({ err }, 'heartbeat flush failed'));
       }, this.o.heartbeatFlushMs);
@@ -332,7 +333,7 @@ export class FobIngest {
 
   async close(): Promise<void> {
     this.rejections.flush();
-    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer?.cancel();
     this.flushTimer = null;
     await this.flush();
   }
