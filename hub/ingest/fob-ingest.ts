@@ -61,6 +61,8 @@ export interface IngestOptions {
   heartbeatFlushMs: number;
   heartbeatBufferMax: number;
   sendCommand(deviceId: string, command: CommandMessage): void;
+  /** After the commit, a fix that belongs to an open alarm (issue 20: the ARC's location follow-up). Must not throw. */
+  onAlarmPosition?(p: PositionRecord & { alarmId: string }): void;
 }
 
 const ALARM_KIND: Record<string, AlarmKind> = {
@@ -277,6 +279,7 @@ export class FobIngest {
   private positionStored(p: PositionRecord): void {
     this.positions.remember(p);
     this.counters.positions++;
+    if (p.alarmId) this.o.onAlarmPosition?.({ ...p, alarmId: p.alarmId });
   }
 
   private async onHeartbeat(deviceId: string, payload: Buffer, receivedAt?: number): Promise<void> {
