@@ -256,8 +256,8 @@ export class Hub implements HubServices {
       heartbeatBufferMax: config.mqtt.heartbeat_buffer_max,
       sendCommand,
       // Issue 20: a newer fix during an open alarm may be worth a location follow-up to the ARC.
-      onAlarmPosition: (p) => {
-        void dispatcher?.positionUpdated(p.alarmId, alertPosition(p)).catch((err: unknown) => log.error({ err, alarmId: p.alarmId, deviceId: p.deviceId }, 'could not make a location follow-up'));
+      onAlarmPosition: async (p) => {
+        await dispatcher?.positionUpdated(p.alarmId, alertPosition(p)).catch((err: unknown) => log.error({ err, alarmId: p.alarmId, deviceId: p.deviceId }, 'could not make a location follow-up'));
       },
     });
     const services = config.mqtt.services.map((svc) => {
