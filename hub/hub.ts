@@ -17,6 +17,7 @@ import { DeviceAuth } from './ingest/device-auth.js';
 import { FobIngest } from './ingest/fob-ingest.js';
 import { DeviceWatch } from './ingest/device-watch.js';
 import { PositionRetention } from './ingest/position-retention.js';
+import { alertPosition } from './notifiers/position-text.js';
 import { ANY_ROLE } from './http/auth.js';
 import { RulesRuntime } from './rules/rules-runtime.js';
 import type { RuntimeOutputs } from './rules/effect-executor.js';
@@ -255,6 +256,10 @@ export class Hub implements HubServices {
       heartbeatFlushMs: config.mqtt.heartbeat_flush_ms,
       heartbeatBufferMax: config.mqtt.heartbeat_buffer_max,
       sendCommand,
+      // Issue 20: a newer fix during an open alarm may be worth a location follow-up to the ARC.
+      onAlarmPosition: async (p) => {
+        await dispatcher?.positionUpdated(p.alarmId, alertPosition(p)).catch((err: unknown) => log.error({ err, alarmId: p.alarmId, deviceId: p.deviceId }, 'could not make a location follow-up'));
+      },
     });
     const services = config.mqtt.services.map((svc) => {
       const password = process.env[svc.password_env];

@@ -61,6 +61,8 @@ export interface IngestOptions {
   heartbeatFlushMs: number;
   heartbeatBufferMax: number;
   sendCommand(deviceId: string, command: CommandMessage): void;
+  /** After the commit, a fix that belongs to an open alarm (issue 20: the ARC's location follow-up). Must not reject; `flush` waits for it. */
+  onAlarmPosition?(p: PositionRecord & { alarmId: string }): Promise<void>;
 }
 
 const ALARM_KIND: Record<string, AlarmKind> = {
@@ -95,6 +97,8 @@ export class FobIngest {
   private workerOf = new Map<string, string | null>();
   /** The latest fix per known device (issue 20), for the views and the forwarding. */
   readonly positions = new LatestPositions();
+  /** onAlarmPosition calls not finished yet. */
+  private readonly afterPosition = new Set<Promise<void>>();
 
   constructor(private readonly o: IngestOptions) {
     this.rejections = new RateLimitedLog(o.log, o.clock);
@@ -277,6 +281,11 @@ export class FobIngest {
   private positionStored(p: PositionRecord): void {
     this.positions.remember(p);
     this.counters.positions++;
+    const hook = p.alarmId ? this.o.onAlarmPosition?.({ ...p, alarmId: p.alarmId }) : undefined;
+    if (hook) {
+      this.afterPosition.add(hook);
+      void hook.finally(() => this.afterPosition.delete(hook));
+    }
   }
 
   private async onHeartbeat(deviceId: string, payload: Buffer, receivedAt?: number): Promise<void> {
@@ -301,6 +310,8 @@ export class FobIngest {
 
   /** Writes the buffered heartbeats: device liveness in one batch, health rules where they matter. */
   async flush(): Promise<void> {
+    // What the fixes of open alarms set off (the ARC's location follow-up) is done when flush is.
+    while (this.afterPosition.size > 0) await Promise.allSettled([...this.afterPosition]);
     while (this.flushing) await this.flushing;
     if (this.beats.size === 0) return;
     const batch = this.beats;

@@ -26,6 +26,8 @@ import { REPORT_MAX_AGE_MS } from './sms/pending-reports.js';
 import { MemoryNoticeJournal, type NoticeJournal } from './notice-journal.js';
 import { channelInfo } from './channel-registry.js';
 import { DEFAULT_RETAIN_DAYS } from './notifiers-config.js';
+import { followUpDecision } from './position-follow-up.js';
+import type { AlertPosition } from './position-text.js';
 import { stepNotice, type NoticeInput, type RetryPolicy } from './notice-step.js';
 
 export { nextAttemptDelay, type RetryPolicy } from './notice-step.js';
@@ -334,6 +336,49 @@ export class Dispatcher {
   }
 
   /**
+   * A fix stored for an open alarm (issue 20): when it is newer than the position the ARC was last
+   * given by enough (position-follow-up.ts), one follow-up message to each alarm path (the ARC) that
+   * ACKed the alarm: the alert it was told, restated with the new position. Its id and once-key come
+   * from the alarm and the fix time, so a retry (after a restart too) is the same message, never a
+   * second one. Nothing for an alarm path that has not ACKed the alarm yet: its alert, when it gets
+   * through, is the first the ARC hears (with the position it was made with).
+   */
+  async positionUpdated(alarmId: string, position: AlertPosition): Promise<void> {
+    if (this.closed) return;
+    const fix = { lat: position.lat, lon: position.lon, fixAt: Date.parse(position.fixAt) };
+    for (const [channel, spec] of Object.entries(this.o.channels)) {
+      if (channel !== 'arc' && !spec.retryWhileOpenMs) continue;
+      await this.store(async (reader) => {
+        const mine = (await reader.listNotices(alarmId)).filter((n) => n.channel === channel && (n.event === 'alert' || n.event === 'position') && n.parentId === null);
+        const alert = mine.find((n) => n.event === 'alert');
+        if (!alert || alert.state !== 'done' || alert.outcome !== 'delivered') return [];
+        const last = mine.reduce((a, b) => (b.createdAt >= a.createdAt ? b : a));
+        const lastReq = last.request as NoticeRequest;
+        const had = lastReq.alert.position;
+        const decision = followUpDecision({ given: had ? { lat: had.lat, lon: had.lon, fixAt: Date.parse(had.fixAt) } : null, givenAt: last.createdAt, fix, now: this.o.clock.now() });
+        if (!decision.send) {
+          this.o.log.debug({ alarmId, channel, why: decision.why }, 'no location follow-up');
+          return [];
+        }
+        this.o.log.info({ alarmId, channel, why: decision.why }, `location follow-up to the ${channelInfo(channel)?.label ?? channel}`);
+        const req = alert.request as NoticeRequest;
+        return [
+          this.newNotice({
+            channel,
+            request: { alert: { ...req.alert, position }, recipients: [], recipient: null, link: req.link, reason: `new position: ${decision.why}` },
+            level: alert.level,
+            event: 'position',
+            parent: null,
+            tried: [channel],
+            onceKey: `${alarmId}:${channel}:position:${fix.fixAt}`,
+            id: `${alarmId}.position.${fix.fixAt.toString(36)}.${channel}`,
+          }),
+        ];
+      });
+    }
+  }
+
+  /**
    * At start-up: tells each notifier its last reference (the ARC's sequence number) and carries on with
    * every notice a stop left unfinished (at its next-try time, keeping its attempt count and id).
    */
@@ -380,7 +425,7 @@ export class Dispatcher {
     }, DAY_MS);
   }
 
-  private newNotice(o: { channel: string; request: NoticeRequest; level: number; event: 'alert' | 'closed'; parent: NoticeRecord | null; tried: string[]; onceKey: string | null; id?: string }): NoticeRecord {
+  private newNotice(o: { channel: string; request: NoticeRequest; level: number; event: NoticeRecord['event']; parent: NoticeRecord | null; tried: string[]; onceKey: string | null; id?: string }): NoticeRecord {
     const via = o.parent?.channel ?? null;
     return {
       id: o.id ?? noticeIdFor(o.request.alert, o.level, o.channel, o.request.recipient, via, o.request.step ?? null),
@@ -475,6 +520,12 @@ export class Dispatcher {
       if (n.state === LATE) return await this.keepTrying(n);
       // On an alarm path the close (restore) waits for the alert's ACK, and is not sent without one.
       if (n.state === 'pending' && n.event === 'closed' && (n.channel === 'arc' || this.o.channels[n.channel]?.retryWhileOpenMs) && !(await this.alertAcknowledged(n))) return true;
+      // A location follow-up is for an open alarm only (R22): one the close overtook is not sent.
+      if (n.state === 'pending' && n.event === 'position' && !(await (this.o.isOpen ?? (async () => false))(n.alarmId))) {
+        await this.record(n.alarmId, n.channel, { status: 'skipped', channel: n.channel, noticeId: n.id, level: n.level, event: 'position', recipientId: null, address: this.o.channels[n.channel]?.address ?? null, reason: 'no new position sent: the alarm closed first' });
+        await this.finish(n, 'skipped');
+        return true;
+      }
       if (n.state === 'pending' && (await this.deliver(n))) return true;
       const reached = await this.fallThrough(n);
       // An alarm path (the ARC) is not a best-effort notifier: while the alarm is open, keep trying it.
@@ -498,8 +549,9 @@ export class Dispatcher {
   private async fallThrough(n: NoticeRecord): Promise<boolean> {
     const req = n.request as NoticeRequest;
     const spec = this.o.channels[n.channel];
-    // The close of an alarm is not worth a fall-through: there is no one on a level to reach.
-    const fallbacks = n.event === 'closed' ? [] : (spec?.fallback ?? []);
+    // The close of an alarm is not worth a fall-through: there is no one on a level to reach; nor is a
+    // location follow-up (issue 20): the people on the level have the position on the dashboard.
+    const fallbacks = n.event !== 'alert' ? [] : (spec?.fallback ?? []);
     for (let pos = n.fallbackPos; pos < fallbacks.length; pos++) {
       if (this.closed) throw new Closed();
       const next = fallbacks[pos];
@@ -688,7 +740,7 @@ export class Dispatcher {
     const address = recipient ? (channelInfo(channel)?.addressOf?.(recipient) ?? null) : (spec.address ?? null);
     const who = { recipientId: recipient?.id ?? null, recipientName: recipient?.name ?? null, recipientRole: recipient?.role ?? null, address };
     if (n.attempts === 0 && n.nextAttemptAt === null) {
-      await this.record(alarmId, channel, { status: 'queued', channel, noticeId: n.id, level: n.level, ...who, ...(n.via ? { via: n.via } : {}), ...(n.event === 'closed' ? { event: 'closed' } : {}) });
+      await this.record(alarmId, channel, { status: 'queued', channel, noticeId: n.id, level: n.level, ...who, ...(n.via ? { via: n.via } : {}), ...(n.event !== 'alert' ? { event: n.event } : {}) });
     }
     if (n.attempts === 0) this.counters.notices++;
     // The give-up time counts from the first attempt (kept in the journal by the first failure).
@@ -718,7 +770,7 @@ export class Dispatcher {
       };
       this.counters.attempts++;
       counters.sent++;
-      const base = { channel, noticeId: n.id, level: n.level, ...who, attempt, ...(n.via ? { via: n.via } : {}), ...(n.event === 'closed' ? { event: 'closed' } : {}) };
+      const base = { channel, noticeId: n.id, level: n.level, ...who, attempt, ...(n.via ? { via: n.via } : {}), ...(n.event !== 'alert' ? { event: n.event } : {}) };
       let input: NoticeInput;
       try {
         const outcome = await this.attempt(spec, notice);

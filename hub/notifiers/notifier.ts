@@ -27,7 +27,7 @@ export interface Notice {
   /** 1 for the first try of this notice on this channel. */
   attempt: number;
   /** 'alert' (default): a notification of the ladder; 'closed': the alarm was resolved or cancelled. */
-  event?: 'alert' | 'closed';
+  event?: 'alert' | 'closed' | 'position';
   /** The reference `reserveRef` gave this notice (DC-09: its sequence number), on every attempt. */
   ref?: string | null;
   /** Why the ladder sent it: raised, escalated, repeat, re_alert (a reminder), police, exhausted. */
@@ -82,7 +82,7 @@ export interface DeliveryReport {
   /** The channel's reference the report came with (the SMS message reference, the gateway's id). */
   ref: string;
   /** As on the notice: the close of an alarm, and the channel it fell through from. */
-  event: 'alert' | 'closed';
+  event: 'alert' | 'closed' | 'position';
   via: string | null;
 }
 

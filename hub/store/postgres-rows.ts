@@ -122,7 +122,7 @@ export function noticeFromRow(r: Row): NoticeRecord {
     alarmId: String(r.alarm_id),
     channel: String(r.channel),
     level: num(r.level),
-    event: r.event === 'closed' ? 'closed' : 'alert',
+    event: r.event === 'closed' || r.event === 'position' ? r.event : 'alert',
     parentId: strOrNull(r.parent_id),
     via: strOrNull(r.via),
     onceKey: strOrNull(r.once_key),

@@ -69,7 +69,7 @@ function noticeFromRow(r: Row): NoticeRecord {
     alarmId: String(r.alarm_id),
     channel: String(r.channel),
     level: Number(r.level),
-    event: r.event === 'closed' ? 'closed' : 'alert',
+    event: r.event === 'closed' || r.event === 'position' ? r.event : 'alert',
     parentId: (r.parent_id as string | null) ?? null,
     via: (r.via as string | null) ?? null,
     onceKey: (r.once_key as string | null) ?? null,

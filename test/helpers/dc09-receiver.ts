@@ -226,7 +226,8 @@ export class Dc09Receiver {
     if (f.id === 'NULL') {
       if (f.data !== '') return fail('NULL with data');
     } else {
-      const c = /^#([0-9A-F]{3,16})\|([13])(\d{3}) (\d{2}) (\d{3})$/.exec(f.data);
+      // Contact ID qualifiers (DC-05): 1 new event, 3 restore, 6 previously reported condition still present (status report).
+      const c = /^#([0-9A-F]{3,16})\|([136])(\d{3}) (\d{2}) (\d{3})$/.exec(f.data);
       if (!c) return fail(`ADM-CID body ${JSON.stringify(f.data)} does not parse`, 'DUH');
       f.cid = { account: c[1], qualifier: +c[2], code: +c[3], group: +c[4], zone: +c[5] };
       if (c[1] !== this.o.account) return fail('account in the body differs from the header');

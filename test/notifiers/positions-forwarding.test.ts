@@ -13,7 +13,8 @@ import { ManualClock } from '../../hub/clock.js';
 import { parseKey } from '../../hub/notifiers/sia-dc09/dc09-frame.js';
 import { alertSchema, type AlertMessage } from '../../shared/protocol-schemas.js';
 import { startTestHub } from '../helpers/hub-harness.js';
-import { connectFob } from '../helpers/mqtt-fob.js';
+import { connectFob, type TestFob } from '../helpers/mqtt-fob.js';
+import { positionTopic } from '../../shared/protocol-core.js';
 import { Dc09Receiver } from '../helpers/dc09-receiver.js';
 import { TestSmtpServer, TestWebhookReceiver } from '../helpers/notify-receivers.js';
 import { userClient } from '../dashboard/api-client.js';
@@ -122,4 +123,60 @@ describe('positions in the forwarding (issue 20)', () => {
     const h = await officer.get<{ position: unknown }>(`/api/alarms/${alarm!.id}/handover`);
     expect(h.body.position).toBeNull();
   });
+
+  it('a fix after the first notice: 100 m away, one follow-up (6 120, new X/Y) the ARC ACKs; rate-limited; 3 m away nothing; nothing after the close', async () => {
+    const r = await rig();
+    const t0 = r.clock.now();
+    await r.fob.send({ i: '1-1', k: 'sos', ag: 0, l: { la: 53.4808, lo: -2.24263, ac: 9, fa: 0, s: 'g' } });
+    const [alarm] = await r.t.alarms();
+    await expect.poll(() => r.arc.accepted.length, { timeout: 10_000 }).toBe(1);
+    expect(r.arc.accepted[0]!.cid).toMatchObject({ qualifier: 1, code: 120 });
+    expect(r.arc.accepted[0]!.location).toEqual({ lat: 53.4808, lon: -2.24263, fixAt: t0 });
+    // Settled: the ingest has stored the fix and the dispatcher decided on it (a follow-up is stored before it is sent).
+    const followUps = async (): Promise<number> => {
+      await r.t.settle();
+      return (await r.t.hub.store.read((tx) => tx.listNotices(alarm!.id))).filter((n) => n.event === 'position').length;
+    };
+
+    // 100 m north 10 s later: within the rate limit, so nothing yet.
+    await r.t.advance(10_000);
+    await sendPosition(r.fob, { la: 53.4817, lo: -2.24263, ac: 8, fa: 0, s: 'g' });
+    expect(await followUps()).toBe(0);
+    expect(r.arc.frames.filter((f) => f.id === 'ADM-CID')).toHaveLength(1);
+
+    // 100 m north again 40 s after the alert: one follow-up with the new X/Y and its fix time.
+    await r.t.advance(30_000);
+    const fix2At = r.clock.now();
+    await sendPosition(r.fob, { la: 53.4817, lo: -2.24264, ac: 8, fa: 0, s: 'g' });
+    await expect.poll(() => r.arc.accepted.length, { timeout: 10_000 }).toBe(2);
+    const up = r.arc.accepted[1]!;
+    expect(up.cid).toMatchObject({ account: '4321', qualifier: 6, code: 120, zone: 7 });
+    expect(up.location).toEqual({ lat: 53.4817, lon: -2.24264, fixAt: fix2At });
+    expect(up.seq).not.toBe(r.arc.accepted[0]!.seq);
+    expect(await followUps()).toBe(1);
+    const positionDeliveries = async () => (await r.t.timeline(alarm!.id)).filter((e) => e.type === 'delivery' && e.detail.event === 'position');
+    await expect.poll(async () => (await positionDeliveries()).map((e) => e.detail.status), { timeout: 10_000 }).toEqual(['queued', 'delivered']);
+    const deliveries = await positionDeliveries();
+    expect(deliveries[1]!.detail).toMatchObject({ channel: 'arc', noticeId: `${alarm!.id}.position.${fix2At.toString(36)}.arc`, detail: expect.stringMatching(/^ACK seq \d{4} \(6120 \d{2} 007 Panic alarm \(status: new position\)\)$/) });
+
+    // 3 m further, a minute later: not worth a message.
+    await r.t.advance(60_000);
+    await sendPosition(r.fob, { la: 53.48173, lo: -2.24264, ac: 8, fa: 0, s: 'g' });
+    expect(await followUps()).toBe(1);
+    expect(r.arc.frames.filter((f) => f.id === 'ADM-CID')).toHaveLength(2);
+
+    // Closed: the restore, and a fix 200 m away after it sends nothing.
+    await r.t.hub.runtime.alarmAction(alarm!.id, { type: 'acknowledge', by: 'user:dana' });
+    await r.t.hub.runtime.alarmAction(alarm!.id, { type: 'resolve', by: 'user:dana', outcome: 'false_alarm', authority: 'taker' });
+    await expect.poll(() => r.arc.accepted.length, { timeout: 10_000 }).toBe(3);
+    expect(r.arc.accepted[2]!.cid).toMatchObject({ qualifier: 3, code: 120 });
+    await r.t.advance(60_000);
+    await sendPosition(r.fob, { la: 53.4835, lo: -2.24264, ac: 8, fa: 0, s: 'g' });
+    expect(await followUps()).toBe(1);
+    expect(r.arc.frames.filter((f) => f.id === 'ADM-CID')).toHaveLength(3);
+  });
 });
+
+async function sendPosition(f: TestFob, payload: unknown): Promise<void> {
+  await f.client.publishAsync(positionTopic(f.deviceId), JSON.stringify(payload), { qos: 1 });
+}

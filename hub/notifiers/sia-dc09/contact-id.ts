@@ -5,8 +5,14 @@
  */
 import { ALARM_KIND, ALARM_KINDS, type AlarmKind } from '../../../shared/vocabulary.js';
 
-/** Contact ID event qualifier: 1 new event or opening, 3 restore or closing. */
-export type CidQualifier = 1 | 3;
+/**
+ * Contact ID event qualifier: 1 new event or opening, 3 restore or closing, 6 a previously reported
+ * condition still present (a status report). 6 is what a location follow-up carries (issue 20): it
+ * restates the open alarm with a newer position instead of reporting a second panic. The DC-05 text
+ * was not at hand; the three qualifiers (new event, new restore, status report) are as receiver and
+ * SDK documentation list them.
+ */
+export type CidQualifier = 1 | 3 | 6;
 
 /** Each alarm kind's event: the vocabulary's table (shared/vocabulary.ts ALARM_KIND[kind].contactId). */
 export const CID_CODES = Object.fromEntries(ALARM_KINDS.map((kind) => [kind, ALARM_KIND[kind].contactId])) as Record<AlarmKind, { code: number; name: string }>;
@@ -43,6 +49,8 @@ export function parseCidData(data: string): (CidEvent & { account: string }) | n
 
 /** The event an alarm sends: new when raised, restore when resolved, 406 when cancelled. */
 export function cidFor(kind: AlarmKind, state: string, drill: boolean): { qualifier: CidQualifier; code: number; name: string } {
+  // A location follow-up is 'position' (never a close): the open alarm's own code, restated.
+  if (state === 'position') return { qualifier: 6, ...(drill ? CID_DRILL : CID_CODES[kind]), name: `${(drill ? CID_DRILL : CID_CODES[kind]).name} (status: new position)` };
   if (drill) return { qualifier: state === 'resolved' || state === 'cancelled' ? 3 : 1, ...CID_DRILL };
   if (state === 'cancelled') return { qualifier: 1, ...CID_CANCEL };
   if (state === 'resolved') return { qualifier: 3, ...CID_CODES[kind] };

@@ -75,7 +75,8 @@ export class Dc09Notifier implements Notifier {
 
   async send(notice: Notice, signal: AbortSignal): Promise<DeliveryOutcome> {
     const alert = notice.alert;
-    const ev = cidFor(alert.kind, alert.state, alert.drill);
+    // A location follow-up (issue 20) restates the open alarm: qualifier 6, the same event code.
+    const ev = cidFor(alert.kind, notice.event === 'position' ? 'position' : alert.state, alert.drill);
     const zone = (alert.workerId && this.o.users[alert.workerId]) || 0;
     const data = cidData(this.o.account, { qualifier: ev.qualifier, code: ev.code, group: this.o.group, zone });
     const given = Number(notice.ref ?? NaN);

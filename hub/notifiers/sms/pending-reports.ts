@@ -12,7 +12,7 @@ export interface PendingSms {
   alarmId: string;
   level: number;
   recipient: Notice['recipient'];
-  event: 'alert' | 'closed';
+  event: 'alert' | 'closed' | 'position';
   via: string | null;
   sentAt: number;
 }
