@@ -5,11 +5,12 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     // Integration tests start real servers on ephemeral ports; files run in parallel processes.
     pool: 'forks',
-    // Two files at a time. Vitest's default is one fewer than the cores, so on the 2-core machine the
-    // suite runs on (issue 18) it ran one file at a time, while most files spend most of their time
-    // waiting: on the real Espruino interpreter's own timers, a browser, a pty, a child hub. Two keeps
-    // both cores busy without starving the timing of either file. VITEST_MAX_WORKERS overrides it.
-    maxWorkers: 2,
+    // One file at a time by default. Most files spend most of their time waiting (the real Espruino
+    // interpreter's own timers, a browser, a pty, a child hub), so two at a time (issue 18) would keep
+    // both cores busier; but in a run of two at a time on this 2-core machine under load (2026-12-01)
+    // real-interpreter, flash and CLI tests with wall-clock limits failed that pass alone. Until those
+    // are hardened, LONEWATCH_TEST_WORKERS=2 runs two at a time, by choice.
+    maxWorkers: Number(process.env.LONEWATCH_TEST_WORKERS ?? 1),
     // One Chromium and the firmware builds, made once for the run (test/helpers/global-setup.ts).
     globalSetup: ['./test/helpers/global-setup.ts'],
     testTimeout: 30_000,
