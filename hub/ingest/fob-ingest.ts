@@ -8,7 +8,7 @@
  */
 import type { Logger } from '../logger.js';
 import type { Store, StoreTx } from '../store/store.js';
-import type { Clock, TimerHandle } from '../clock.js';
+import type { Clock } from '../clock.js';
 import { EVENT, LIMITS, TOPIC, eventSource, type EventSource } from '../../shared/protocol-core.js';
 import { parseFobEvent, parseHeartbeat, parsePosition, statusSchema, type CommandMessage, type FobEventMessage } from '../../shared/protocol-schemas.js';
 import type { Position } from '../../shared/protocol-core.js';
@@ -91,7 +91,7 @@ export class FobIngest {
   /** One fob sending garbage writes a few lines and a count, not a line per message (item 5). */
   private readonly rejections: RateLimitedLog;
   private beats = new Map<string, PendingBeat>();
-  private flushTimer: TimerHandle | null = null;
+  private flushTimer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> | null = null;
   private lastSightingWrite = new Map<string, number>();
   private workerOf = new Map<string, string | null>();
@@ -300,8 +300,11 @@ export class FobIngest {
       // Back-pressure: this publisher waits for the flush instead of the buffer growing.
       await this.flush();
     } else if (!this.flushTimer) {
-      // On the hub's clock (issue 18): a drill on a ManualClock flushes when its time says so.
-      this.flushTimer = this.o.clock.setTimer(() => {
+      // Real time, not the hub's clock: the flush paces writes (I/O batching), it is not a rule, like
+      // the change feed's poll; on a ManualClock nobody advancing the clock would otherwise hold
+      // every heartbeat in memory (a companion test caught that). The liveness it records is dated
+      // by the hub's clock (`at` above).
+      this.flushTimer = setTimeout(() => {
         this.flushTimer = null;
         this.flush().catch((err) => this.o.log.error({ err }, 'heartbeat flush failed'));
       }, this.o.heartbeatFlushMs);
@@ -344,7 +347,7 @@ export class FobIngest {
 
   async close(): Promise<void> {
     this.rejections.flush();
-    this.flushTimer?.cancel();
+    if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = null;
     await this.flush();
   }

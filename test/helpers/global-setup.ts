@@ -27,6 +27,14 @@ declare module 'vitest' {
   }
 }
 
+/**
+ * The shared Chromium is opt-in (LONEWATCH_SHARED_CHROMIUM=1): in the clean-clone CI run of
+ * 2026-12-01, browser tests that pass with a browser of their own (the page-clock sound test, the
+ * workers board, the companion's lost-fob test) failed on the shared one. Until that is understood,
+ * each browser file starts its own, as before.
+ */
+const SHARE_CHROMIUM = process.env.LONEWATCH_SHARED_CHROMIUM === '1';
+
 function executable(path: string): boolean {
   try {
     accessSync(path, constants.X_OK);
@@ -39,7 +47,7 @@ function executable(path: string): boolean {
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   let server: BrowserServer | null = null;
   const [browser] = await Promise.allSettled([
-    executable(CHROMIUM) ? chromium.launchServer({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS }) : Promise.resolve(null),
+    SHARE_CHROMIUM && executable(CHROMIUM) ? chromium.launchServer({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS }) : Promise.resolve(null),
     // Sequential: two builds at once on two cores are no faster than one after the other.
     (async () => {
       for (const board of BOARDS) await firmwareBundle(board);
