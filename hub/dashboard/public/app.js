@@ -504,7 +504,13 @@ function connectEvents() {
   // Changes on the hub's change feed (docs/hub.md, "The change feed"): a worker, fob or itinerary
   // changed through the command service, the CLI's commands sent to the running hub included (they
   // are neither this API's writes nor another process's commits, which the `admin` event covers).
-  for (const topic of ['worker', 'device', 'visit']) es.addEventListener(topic, () => onAdminEvent());
+  // Only the lists refresh on these: a worker's own page has forms in use and shows the results of
+  // the officer's own actions, which its own requests refresh.
+  for (const topic of ['worker', 'device', 'visit']) {
+    es.addEventListener(topic, () => {
+      if (state.route === 'admin' || state.route === 'workers') onAdminEvent();
+    });
+  }
   es.addEventListener('alarm', (ev) => {
     let data = {};
     try {
@@ -533,7 +539,9 @@ function onAdminEvent() {
   clearTimeout(adminTimer);
   adminTimer = setTimeout(() => {
     const r = state.route;
-    if (r !== 'admin' && r !== 'workers' && r !== 'worker') return;
+    // Not a worker's own page: it has forms in use (a visit being added, an extension) and shows the
+    // results of the officer's own actions; a refresh there replaced the form under a click.
+    if (r !== 'admin' && r !== 'workers') return;
     if (r === 'admin' && typingInAdminForm()) {
       adminPending = true;
       return;
