@@ -124,6 +124,16 @@ export function noticeIdFor(alert: AlertMessage, level: number, channel: string,
 
 class Closed extends Error {}
 
+/**
+ * Channels that get location follow-ups (issue 20): the alarm path (the ARC, "positions updated after
+ * the first notice go to the ARC as the standard allows") and the webhook ("webhooks and alerts carry
+ * it"). Not e-mail or SMS: a person told of the alarm follows the position on the dashboard, and a
+ * message to their phone at every 25 m would bury the one that matters.
+ */
+export function followsPositions(channel: string, spec: Pick<ChannelSpec, 'retryWhileOpenMs'>): boolean {
+  return channel === 'arc' || channel === 'webhook' || Boolean(spec.retryWhileOpenMs);
+}
+
 const isSuccess = (n: NoticeRecord): boolean => n.outcome === 'delivered' || n.outcome === 'fell_through';
 
 /** A notice of an alarm path still being tried after it gave up and fell through (stored as its state). */
@@ -336,26 +346,31 @@ export class Dispatcher {
   }
 
   /**
-   * A fix stored for an open alarm (issue 20): when it is newer than the position the ARC was last
-   * given by enough (position-follow-up.ts), one follow-up message to each alarm path (the ARC) that
-   * ACKed the alarm: the alert it was told, restated with the new position. Its id and once-key come
-   * from the alarm and the fix time, so a retry (after a restart too) is the same message, never a
-   * second one. Nothing for an alarm path that has not ACKed the alarm yet: its alert, when it gets
-   * through, is the first the ARC hears (with the position it was made with).
+   * A fix stored for an open alarm (issue 20): when it is newer than the position a channel was last
+   * given for the alarm by enough (position-follow-up.ts), one follow-up message on each channel that
+   * takes them (`followsPositions`: the alarm path, the ARC, and the webhook) and already has the
+   * alarm: the ARC once it ACKed the alert, the webhook once one of its alert notices was delivered
+   * (HTTP 2xx). The message restates the alert the channel was last given, with the new position. Its
+   * id and once-key come from the alarm, the channel and the fix time, so a retry (after a restart
+   * too) is the same message, never a second one. Nothing for a channel whose alert has not got
+   * through yet: that alert, when it does, is the first the far end hears (with the position it was
+   * made with).
    */
   async positionUpdated(alarmId: string, position: AlertPosition): Promise<void> {
     if (this.closed) return;
     const fix = { lat: position.lat, lon: position.lon, fixAt: Date.parse(position.fixAt) };
     for (const [channel, spec] of Object.entries(this.o.channels)) {
-      if (channel !== 'arc' && !spec.retryWhileOpenMs) continue;
+      if (!followsPositions(channel, spec)) continue;
       await this.store(async (reader) => {
         const mine = (await reader.listNotices(alarmId)).filter((n) => n.channel === channel && (n.event === 'alert' || n.event === 'position') && n.parentId === null);
-        const alert = mine.find((n) => n.event === 'alert');
-        if (!alert || alert.state !== 'done' || alert.outcome !== 'delivered') return [];
+        // The latest alert that got through: the ARC has one (told once per alarm), the webhook one per level.
+        const alert = mine.filter((n) => n.event === 'alert' && n.state === 'done' && n.outcome === 'delivered').reduce<NoticeRecord | null>((a, b) => (a && a.createdAt > b.createdAt ? a : b), null);
+        if (!alert) return [];
         const last = mine.reduce((a, b) => (b.createdAt >= a.createdAt ? b : a));
         const lastReq = last.request as NoticeRequest;
         const had = lastReq.alert.position;
-        const decision = followUpDecision({ given: had ? { lat: had.lat, lon: had.lon, fixAt: Date.parse(had.fixAt) } : null, givenAt: last.createdAt, fix, now: this.o.clock.now() });
+        const to = channel === 'webhook' ? 'the webhook' : 'the ARC';
+        const decision = followUpDecision({ given: had ? { lat: had.lat, lon: had.lon, fixAt: Date.parse(had.fixAt) } : null, givenAt: last.createdAt, fix, now: this.o.clock.now(), to });
         if (!decision.send) {
           this.o.log.debug({ alarmId, channel, why: decision.why }, 'no location follow-up');
           return [];

@@ -1,7 +1,9 @@
 /**
  * Whether a fix that arrived while an alarm is open is worth a follow-up message to the alarm
- * receiving centre (issue 20: "positions updated after the first notice go to the ARC as the
- * standard allows"). Pure: the dispatcher gives it the last position the ARC was given and when.
+ * receiving centre or the webhook (issue 20: "positions updated after the first notice go to the ARC
+ * as the standard allows"; "webhooks and alerts carry it"). Pure: the dispatcher gives it the last
+ * position that channel was given and when; one rule for both, so the two never disagree on what
+ * counts as "moved".
  *
  * SIA DC-09 lets a transmitter send another message for the same account, with its own sequence
  * number and its own extended data ([X..][Y..][H..], dc09-location.ts); the standard's text on
@@ -30,6 +32,8 @@ export interface FollowUpFacts {
   givenAt: number;
   fix: GivenPosition;
   now: number;
+  /** Who the channel reaches, for the reason words: "the ARC" (default), "the webhook". */
+  to?: string;
 }
 
 export type FollowUpDecision = { send: true; why: string; movedM: number | null } | { send: false; why: string };
@@ -46,11 +50,12 @@ export function distanceM(a: Pick<GivenPosition, 'lat' | 'lon'>, b: Pick<GivenPo
 }
 
 export function followUpDecision(f: FollowUpFacts): FollowUpDecision {
-  if (f.given && f.fix.fixAt <= f.given.fixAt) return { send: false, why: 'not newer than the position the ARC has' };
-  if (f.now - f.givenAt < FOLLOW_UP_EVERY_MS) return { send: false, why: `the ARC was sent a message for this alarm less than ${FOLLOW_UP_EVERY_MS / 1000} s ago` };
-  if (!f.given) return { send: true, why: 'the ARC had no position for this alarm', movedM: null };
+  const to = f.to ?? 'the ARC';
+  if (f.given && f.fix.fixAt <= f.given.fixAt) return { send: false, why: `not newer than the position ${to} has` };
+  if (f.now - f.givenAt < FOLLOW_UP_EVERY_MS) return { send: false, why: `${to} was sent a message for this alarm less than ${FOLLOW_UP_EVERY_MS / 1000} s ago` };
+  if (!f.given) return { send: true, why: `${to} had no position for this alarm`, movedM: null };
   const moved = distanceM(f.given, f.fix);
   if (moved >= FOLLOW_UP_MOVED_M) return { send: true, why: `moved ${Math.round(moved)} m`, movedM: Math.round(moved) };
-  if (f.fix.fixAt - f.given.fixAt >= FOLLOW_UP_AGE_MS) return { send: true, why: `the ARC's position was ${Math.round((f.fix.fixAt - f.given.fixAt) / 1000)} s older`, movedM: Math.round(moved) };
+  if (f.fix.fixAt - f.given.fixAt >= FOLLOW_UP_AGE_MS) return { send: true, why: `the position ${to} has was ${Math.round((f.fix.fixAt - f.given.fixAt) / 1000)} s older`, movedM: Math.round(moved) };
   return { send: false, why: `moved ${Math.round(moved)} m, under ${FOLLOW_UP_MOVED_M} m` };
 }

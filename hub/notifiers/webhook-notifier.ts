@@ -14,9 +14,18 @@ export const IDEMPOTENCY_HEADER = 'idempotency-key';
 
 /**
  * `lonewatch.alert`: a notification of the ladder (one per level and repeat); `lonewatch.alarm.resolved`
- * and `lonewatch.alarm.cancelled`: the alarm closed (once per alarm the webhook was told of).
+ * and `lonewatch.alarm.cancelled`: the alarm closed (once per alarm the webhook was told of);
+ * `lonewatch.alarm.position`: a newer position of an open alarm the webhook was told of (issue 20,
+ * Dispatcher.positionUpdated: at most one per fix, by the rule of position-follow-up.ts).
  */
-export type WebhookEventType = 'lonewatch.alert' | 'lonewatch.alarm.resolved' | 'lonewatch.alarm.cancelled';
+export type WebhookEventType = 'lonewatch.alert' | 'lonewatch.alarm.resolved' | 'lonewatch.alarm.cancelled' | 'lonewatch.alarm.position';
+
+function eventType(notice: Notice): WebhookEventType {
+  if (notice.event === 'closed') return notice.alert.state === 'cancelled' ? 'lonewatch.alarm.cancelled' : 'lonewatch.alarm.resolved';
+  // Its own type, so a receiver that pages people on `lonewatch.alert` does not page them again at every fix.
+  if (notice.event === 'position') return 'lonewatch.alarm.position';
+  return 'lonewatch.alert';
+}
 
 export interface WebhookPayload {
   type: WebhookEventType;
@@ -44,8 +53,8 @@ export interface WebhookPayload {
   recipient: { id: string; name: string; role: string } | null;
   /**
    * Why this notice was sent: the ladder's reason (raised, escalated, repeat, re_alert, police,
-   * exhausted; closed for the close event), who holds the alarm, and for a fall-through the channel
-   * that failed and why.
+   * exhausted; closed for the close event; `new position: moved 100 m` and the like for a position
+   * event), who holds the alarm, and for a fall-through the channel that failed and why.
    */
   notice: { reason: string; holder: string | null; failed: { channel: string; reason: string } | null };
   link: string;
@@ -54,7 +63,7 @@ export interface WebhookPayload {
 export function webhookPayload(notice: Notice): WebhookPayload {
   const a = notice.alert;
   return {
-    type: notice.event === 'closed' ? (a.state === 'cancelled' ? 'lonewatch.alarm.cancelled' : 'lonewatch.alarm.resolved') : 'lonewatch.alert',
+    type: eventType(notice),
     version: WEBHOOK_SCHEMA_VERSION,
     noticeId: notice.noticeId,
     attempt: notice.attempt,
