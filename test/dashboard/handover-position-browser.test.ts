@@ -1,5 +1,6 @@
-// Issue 20: the printable police hand-over in real Chromium shows the last known position with its
-// accuracy and age and plain geo: / OpenStreetMap links; a fob that sent none says so.
+// Issue 20: the printable police hand-over in real Chromium shows the last known position once: the
+// position card (map-view.js) with its accuracy, age and plain geo: / OpenStreetMap links printed as
+// text, and no second one-line copy of it elsewhere on the page; a fob that sent none says so.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { startTestHub, type TestHub } from '../helpers/hub-harness.js';
@@ -37,12 +38,21 @@ describe('the hand-over page (issue 20)', () => {
     await t.advance(90_000);
     const page = await signInPage(browser, t.httpUrl, 'dana');
     await page.goto(`${t.httpUrl}/#/alarm/${alarm!.id}/handover`);
-    await page.waitForSelector('#handover [data-field="position"]');
-    const text = await page.textContent('#handover [data-field="position"]');
-    expect(text).toContain('53.4808, -2.24263 · within 9 m');
-    expect(text).toContain("2 min before this page was made · from the fob's GPS");
-    expect(await page.getAttribute('#handover [data-field="position"] a[data-link="geo"]', 'href')).toBe('geo:53.4808,-2.24263;u=9');
-    expect(await page.getAttribute('#handover [data-field="position"] a[data-link="osm"]', 'href')).toBe('https://www.openstreetmap.org/?mlat=53.4808&mlon=-2.24263#map=18/53.4808/-2.24263');
+    await page.waitForSelector('#handover #position #position-summary');
+    // Once: one position card on the page, the coordinates in it once, nowhere else on the paper.
+    expect(await page.locator('#handover #position').count()).toBe(1);
+    expect(await page.locator('#handover [data-field="position"]').count()).toBe(0);
+    const paper = (await page.textContent('#handover .paper')) ?? '';
+    expect(paper.split('53.48080, -2.24263').length - 1).toBe(1);
+    expect(paper).not.toContain('53.4808, -2.24263');
+    expect(await page.textContent('#handover #position-coords')).toBe('53.48080, -2.24263 (WGS84)');
+    // The fix was 30 s old at the SOS, and the page is made 90 s later: 2 minutes.
+    expect(await page.textContent('#handover #position-summary')).toBe('fix 2 min 0 s old, ±9 m, GNSS');
+    // Printed as text, so the paper copy carries the links.
+    expect(await page.textContent('#handover #position-links a[data-link="geo"]')).toBe('geo:53.48080,-2.24263;u=9');
+    expect(await page.getAttribute('#handover #position-links a[data-link="geo"]', 'href')).toBe('geo:53.48080,-2.24263;u=9');
+    expect(await page.getAttribute('#handover #position-links a[data-link="osm"]', 'href')).toBe('https://www.openstreetmap.org/?mlat=53.48080&mlon=-2.24263#map=17/53.48080/-2.24263');
+    expect(await page.textContent('#handover #position-links a[data-link="osm"]')).toContain('openstreetmap.org');
     await page.close();
   });
 
@@ -51,8 +61,10 @@ describe('the hand-over page (issue 20)', () => {
     const [alarm] = await t.alarms();
     const page = await signInPage(browser, t.httpUrl, 'dana');
     await page.goto(`${t.httpUrl}/#/alarm/${alarm!.id}/handover`);
-    await page.waitForSelector('#handover [data-field="position"]');
-    expect(await page.textContent('#handover [data-field="position"]')).toBe('none received from the fob or phone');
+    await page.waitForSelector('#handover #position #position-none');
+    expect(await page.textContent('#handover #position-none')).toContain('No position received from this fob');
+    expect(await page.locator('#handover #position').count()).toBe(1);
+    expect(await page.locator('#handover [data-field="position"]').count()).toBe(0);
     await page.close();
   });
 });

@@ -1142,13 +1142,12 @@ async function handoverView(id) {
         v ? [h('dt', { text: 'Risk' }), h('dd', { text: `${v.rag.toUpperCase()}, Category ${v.riskCategory}` })] : null,
         v && v.nextLocation ? [h('dt', { text: 'Next location' }), h('dd', { text: v.nextLocation })] : null,
         v ? [h('dt', { text: `Contact at the visit address${v.contactName ? ` (${v.contactName})` : ''}` }), h('dd', { 'data-field': 'visitContact' }, v.contactPhone ? telLink(v.contactPhone, 'visit-contact') : '–')] : null,
-        h('dt', { text: 'Last known position' }),
-        h('dd', { 'data-field': 'position' }, handoverPosition(d.position, d.positionWithheld)),
         h('dt', { text: 'Last confirmed sighting' }),
         h('dd', { text: d.lastSighting ? `${fmtDateTime(d.lastSighting.at)} · ${d.lastSighting.kind}${d.lastSighting.place ? ` · ${d.lastSighting.place}` : ''}${d.lastSighting.position ? ` · near ${d.lastSighting.position.lat}, ${d.lastSighting.position.lon} (within ${d.lastSighting.position.accuracyM} m)` : ''}` : 'none recorded' }),
         h('dt', { text: 'Home address' }),
         h('dd', { 'data-field': 'homeAddress', text: w.homeAddress || '–' }),
       ),
+      // The one place the hand-over shows the position (issue 20): the card with the map, age, accuracy and geo:/OSM links.
       positionPanel(id, 'handover', d.alarm.open !== false),
       h('h2', { text: 'The worker' }),
       h(
@@ -1174,22 +1173,6 @@ async function handoverView(id) {
       answered.length ? [h('h2', { text: 'What the worker said (purple file script)' }), h('ul', {}, answered.map((q) => h('li', { text: `${q.text} ${ANSWER_LABEL[q.answer]}${q.note ? ` (“${q.note}”)` : ''} at ${fmtTime(q.at)}` })))] : null,
     ),
   );
-}
-
-/**
- * The latest fix for the police (issue 20): coordinates, accuracy, age when the page was made, and
- * plain geo: and OpenStreetMap links (printed as text too, so the paper copy carries them).
- */
-const POSITION_SOURCE_WORDS = { gnss: "the fob's GPS", phone: "the worker's phone", cell: 'a mobile-network estimate' };
-
-function handoverPosition(p, withheld) {
-  if (!p) return withheld ? `not shown to you: ${withheld}` : 'none received from the fob or phone';
-  return [
-    h('span', { text: `${p.lat}, ${p.lon} · within ${p.accuracyM} m · fixed ${fmtDateTime(Date.parse(p.fixAt))}, ${p.age} before this page was made · from ${POSITION_SOURCE_WORDS[p.source] ?? p.source} · ` }),
-    h('a', { href: p.geoUri, 'data-link': 'geo' }, p.geoUri),
-    h('span', { text: ' · ' }),
-    h('a', { href: p.osmUrl, 'data-link': 'osm', target: '_blank', rel: 'noopener' }, p.osmUrl),
-  ];
 }
 
 /** The 999 reference, the officer's notes and who else to phone, for the police (issue 15 item 14). */
