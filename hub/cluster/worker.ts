@@ -3,7 +3,10 @@
  * listeners), fed from the durable JetStream consumer that every worker shares instead of from a
  * broker. For each message, in order:
  *
- *   1. the same ingest as the single hub (FobIngest) stores and acts on it in one transaction;
+ *   1. the same ingest as the single hub (FobIngest) stores and acts on it in one transaction; it is
+ *      Hub.start's own, so what the single hub does after a commit happens here by the same code:
+ *      a fix for an open alarm reaches Dispatcher.positionUpdated (issue 20: the ARC's and the
+ *      webhook's location follow-ups) through its onAlarmPosition hook, not through a copy of it;
  *   2. the application ack (the `ack` command) goes to the fob on `<command_prefix>.<deviceId>`,
  *      which the edge holding its connection delivers at QoS 1;
  *   3. only then is the JetStream message acked.
