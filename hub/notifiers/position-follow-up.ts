@@ -7,8 +7,8 @@
  *
  * SIA DC-09 lets a transmitter send another message for the same account, with its own sequence
  * number and its own extended data ([X..][Y..][H..], dc09-location.ts); the standard's text on
- * location updates was not at hand when this was written (docs/notifications.md says so), so the
- * thresholds below are this hub's choice, not a quotation.
+ * location updates was searched for and not found (docs/notifications.md, "What was found of the
+ * standards"), so the thresholds below are this hub's choice, not a quotation.
  */
 
 /** Moved at least this far from the last position the ARC has: worth telling (a GNSS fix is good to ~10 m; 25 m is another door or building). */

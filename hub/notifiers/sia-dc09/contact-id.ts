@@ -49,7 +49,9 @@ export function parseCidData(data: string): (CidEvent & { account: string }) | n
 
 /** The event an alarm sends: new when raised, restore when resolved, 406 when cancelled. */
 export function cidFor(kind: AlarmKind, state: string, drill: boolean): { qualifier: CidQualifier; code: number; name: string } {
-  // A location follow-up is 'position' (never a close): the open alarm's own code, restated.
+  // A location follow-up is 'position' (never a close): the open alarm's own code, restated, with
+  // qualifier 6, which receivers' Contact ID tables name "previously reported condition still
+  // present" (1 new event, 3 restore); the DC-05 text itself was not found (docs/notifications.md).
   if (state === 'position') return { qualifier: 6, ...(drill ? CID_DRILL : CID_CODES[kind]), name: `${(drill ? CID_DRILL : CID_CODES[kind]).name} (status: new position)` };
   if (drill) return { qualifier: state === 'resolved' || state === 'cancelled' ? 3 : 1, ...CID_DRILL };
   if (state === 'cancelled') return { qualifier: 1, ...CID_CANCEL };

@@ -89,6 +89,7 @@ export class Dc09Notifier implements Notifier {
     }
     // Issue 20: where the worker was last known to be, while the alarm is open (the alert carries it only then).
     const extended = alert.position ? locationBlocks({ lat: alert.position.lat, lon: alert.position.lon, fixAt: Date.parse(alert.position.fixAt) }) : [];
+    if (alert.position && extended.length === 0) this.o.log.warn({ alarmId: alert.alarmId, noticeId: notice.noticeId }, 'the position could not be written in DC-09 X/Y/H blocks: the ARC is sent the event without it');
     await this.exchange({ id: 'ADM-CID', seq, data, extended }, signal);
     return { status: 'delivered', detail: `ACK seq ${String(seq).padStart(4, '0')} (${data.split('|')[1]} ${ev.name})`, ref: String(seq) };
   }
