@@ -71,6 +71,17 @@ describe('simulated BG96 GNSS receiver, strict as the manual', () => {
     expect(ask(r, 'AT+QGPSLOC=2')[0]).toBe('+CME ERROR: 516');
   });
 
+  it('a GNSS command it does not model is refused and changes nothing: AT+QGPSCFG="priority" (the BG95/BG77 GNSS-or-LTE setting, not found for the BG96: docs/fob.md)', () => {
+    const r = rig();
+    ask(r, 'ATE0');
+    expect(ask(r, 'AT+QGPSCFG="priority",0')[0]).toMatch(/ERROR/);
+    expect(ask(r, 'AT+QGPSLOC=2')[0]).toBe('+CME ERROR: 505');
+    expect(ask(r, 'AT+QGPS=1')).toEqual(['', '']);
+    expect(ask(r, 'AT+QGPSCFG="priority",1')[0]).toMatch(/ERROR/);
+    // Still on: the refused command did not touch the session.
+    expect(ask(r, 'AT+QGPS=1')[0]).toBe('+CME ERROR: 504');
+  });
+
   it('a track with a bad line is refused with the line and the expected format', () => {
     expect(() => parseTrack('0 51.5 -0.1 1.2\n10 95 0 1')).toThrow(/track line 2 "10 95 0 1": .*expected "<seconds> <lat> <lon> <hdop>"/);
     expect(() => parseTrack('10 51.5 -0.1 1\n5 indoors')).toThrow(/line 2 .*time goes back/);
