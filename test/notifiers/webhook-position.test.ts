@@ -7,12 +7,12 @@
  * ManualClock.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManualClock } from '../../hub/clock.js';
 import { parseKey } from '../../hub/notifiers/sia-dc09/dc09-frame.js';
-import { startTestHub } from '../helpers/hub-harness.js';
+import { startTestHub, type TestHub } from '../helpers/hub-harness.js';
 import { connectFob, type TestFob } from '../helpers/mqtt-fob.js';
 import { positionTopic } from '../../shared/protocol-core.js';
 import { Dc09Receiver } from '../helpers/dc09-receiver.js';
@@ -147,5 +147,59 @@ describe('webhook position events (issue 20)', () => {
     await expect.poll(() => r.arc.accepted.length, { timeout: 10_000 }).toBe(2);
     expect(await positionNotices(r, id, 'webhook')).toHaveLength(0);
     expect(ofType(r, 'lonewatch.alarm.position')).toHaveLength(0);
+  });
+
+  it('a position event being retried when the hub stops is delivered once after the restart, with the same key; the same fix again makes none', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'lonewatch-webhook-position-restart-'));
+    closers.push(async () => rmSync(dataDir, { recursive: true, force: true }));
+    const clock1 = new ManualClock();
+    let webhook = await TestWebhookReceiver.start(SECRET, () => clock1.now());
+    const port = webhook.port;
+    const notifiers = { webhook: { url: webhook.url, secret: SECRET, retry: { timeout_s: 10, first_retry_s: 30, factor: 1, give_up_after_s: 3600 } } };
+    const t1: TestHub = await startTestHub({ clock: clock1, dataDir, config: { notifiers } });
+    let t1Stopped = false;
+    closers.push(async () => {
+      if (!t1Stopped) await t1.stop();
+    });
+    await t1.addWorker('sam', { name: 'Sam Carter' });
+    const { secret } = await t1.addDevice('fob-1', { workerId: 'sam' });
+    const fob1 = await connectFob(t1.mqttUrl, 'fob-1', secret);
+    await fob1.send({ i: '1-1', k: 'sos', ag: 0, l: { la: 53.4808, lo: -2.24263, ac: 9, fa: 0, s: 'g' } });
+    const [alarm] = await t1.alarms();
+    const id = alarm!.id;
+    await expect.poll(() => webhook.accepted.filter((x) => x.json.type === 'lonewatch.alert').length, { timeout: 10_000 }).toBeGreaterThan(0);
+
+    // The receiver goes down; 40 s on, a fix 100 m away: its position event fails and waits 30 s.
+    await webhook.close();
+    await t1.advance(40_000);
+    const fixAt = clock1.now();
+    const key = `${id}.position.${fixAt.toString(36)}.webhook`;
+    await sendPosition(fob1, { la: 53.4817, lo: -2.24263, ac: 8, fa: 0, s: 'g' });
+    const positionEntries = async (t: TestHub) => (await t.timeline(id)).filter((e) => e.type === 'delivery' && e.detail.event === 'position');
+    await expect.poll(async () => (await positionEntries(t1)).map((e) => e.detail.status), { timeout: 10_000 }).toEqual(['queued', 'failed']);
+    await fob1.close();
+    await t1.stop();
+    t1Stopped = true;
+
+    // Back up on the same port, and a new hub on the same store, its clock where the first stopped.
+    const clock2 = new ManualClock(clock1.now());
+    webhook = await TestWebhookReceiver.start(SECRET, () => clock2.now(), port);
+    closers.push(() => webhook.close());
+    const t2 = await startTestHub({ clock: clock2, dataDir, config: { notifiers } });
+    closers.push(() => t2.stop());
+    await t2.advance(30_000);
+    await expect.poll(() => webhook.accepted.filter((x) => x.json.type === 'lonewatch.alarm.position').length, { timeout: 10_000 }).toBe(1);
+    const ev = webhook.accepted.find((x) => x.json.type === 'lonewatch.alarm.position')!;
+    expect(ev.headers['idempotency-key']).toBe(key);
+    expect(ev.json).toMatchObject({ noticeId: key, attempt: 2, alarm: { id, position: { lat: 53.4817, lon: -2.24263, fixAt: new Date(fixAt).toISOString() } } });
+
+    // The fob resends that same fix to the new hub (30 s later, so 30 s old: the same fix time).
+    const fob2 = await connectFob(t2.mqttUrl, 'fob-1', secret);
+    closers.push(() => fob2.close());
+    await sendPosition(fob2, { la: 53.4817, lo: -2.24263, ac: 8, fa: 30, s: 'g' });
+    await t2.settle();
+    const notices = (await t2.hub.store.read((tx) => tx.listNotices(id))).filter((n) => n.event === 'position');
+    expect(notices.map((n) => n.id)).toEqual([key]);
+    expect(webhook.received.filter((x) => x.json.type === 'lonewatch.alarm.position')).toHaveLength(1);
   });
 });
