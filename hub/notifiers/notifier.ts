@@ -26,7 +26,7 @@ export interface Notice {
   link: string;
   /** 1 for the first try of this notice on this channel. */
   attempt: number;
-  /** 'alert' (default): a notification of the ladder; 'closed': the alarm was resolved or cancelled. */
+  /** 'alert' (default): a notification of the ladder; 'closed': the alarm was resolved or cancelled; 'position': a newer position of the open alarm (issue 20: ARC, webhook). */
   event?: 'alert' | 'closed' | 'position';
   /** The reference `reserveRef` gave this notice (DC-09: its sequence number), on every attempt. */
   ref?: string | null;

@@ -153,7 +153,7 @@ export interface NoticeRecord {
   alarmId: string;
   channel: string;
   level: number;
-  /** 'alert' for a ladder notification, 'closed' for the resolve/cancel of an alarm, 'position' for a location follow-up to the ARC (issue 20). */
+  /** 'alert' for a ladder notification, 'closed' for the resolve/cancel of an alarm, 'position' for a location follow-up to the ARC or the webhook (issue 20). */
   event: 'alert' | 'closed' | 'position';
   parentId: string | null;
   /** The channel that gave up when this notice is a fall-through. */
