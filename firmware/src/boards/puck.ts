@@ -5,7 +5,7 @@
  * nearby can open a REPL on the fob.
  */
 import { decodeUartLine, encodeUartLine, TOPIC } from '../../../shared/protocol-core';
-import { FobCore } from '../core/fob-core';
+import { fobCore } from '../core/fob-core';
 import type { Hal } from '../hal';
 import { PUCK_WIRING } from '../wiring';
 import { NOT_PROVISIONED, booted, readIdentity, resolveWiring, startWatchdog, storageErase, storageList, storageRead, storageWrite, uptime } from './board-common';
@@ -67,7 +67,7 @@ function main(): void {
       },
     },
   };
-  const core = new FobCore(hal, 'puck', fault);
+  const core = fobCore(hal, 'puck', fault);
 
   NRF.on('connect', function () {
     connected = true;

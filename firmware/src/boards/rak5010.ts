@@ -5,7 +5,7 @@
  * missing; the outbox re-sends whatever the hub has not acked.
  */
 import { TOPIC, commandTopic, deviceTopic, statusTopic } from '../../../shared/protocol-core';
-import { FobCore } from '../core/fob-core';
+import { fobCore } from '../core/fob-core';
 import { STORAGE, type Hal } from '../hal';
 import { bg96 } from '../drivers/bg96';
 import { mqttClient } from '../drivers/mqtt-client';
@@ -59,7 +59,7 @@ function main(): void {
     setTimeout,
     clearTimeout,
     function () {
-      return core._onVisit;
+      return core._visiting();
     },
     gpsEn
       ? function (v) {
@@ -111,7 +111,7 @@ function main(): void {
       },
     },
   };
-  const core = new FobCore(hal, 'rak5010', fault);
+  const core = fobCore(hal, 'rak5010', fault);
   // Each new fix as a `ps` (QoS 0: the next replaces a lost one); nothing while the link is down.
   gnss.onFix = function (ps) {
     mqtt.publish(deviceTopic(id, TOPIC.position), ps, 0);
