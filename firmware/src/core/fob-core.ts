@@ -16,7 +16,7 @@ import {
 } from '../../../shared/protocol-core';
 import { STORAGE, type Hal } from '../hal';
 import { gestureRecognizer, type GestureName } from './gestures';
-import { Outbox } from './outbox';
+import { openOutbox, type Outbox } from './outbox';
 import { FIRMWARE_VERSION } from '../version';
 
 // The fob's timings (docs/fob.md, "Alarm state machine"). Plain constants, not a settings object:
@@ -74,7 +74,7 @@ export interface FobCore {
  * class's members stay properties. Only what the boards call is on the returned object.
  */
 export function fobCore(hal: Hal, board: 'puck' | 'rak5010', fault: string): FobCore {
-  const outbox = new Outbox(hal);
+  const outbox = openOutbox(hal);
   const stats: FobStats = { badCommands: 0 };
   const transport = hal.transport;
   const gnss = hal.gnss;
