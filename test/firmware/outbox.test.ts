@@ -29,7 +29,7 @@ class MemoryBoard implements OutboxStore {
   storageList(match: RegExp): string[] {
     return Object.keys(this.files).filter((n) => match.test(n));
   }
-  random(): number {
+  _random(): number {
     return this.rand;
   }
 }
@@ -129,7 +129,7 @@ describe('the outbox keeps events in flash and only ids and next tries in RAM', 
       if (o.due().length > 0) tries.push(t);
     }
     const gaps = tries.slice(1).map((t, j) => t - tries[j]);
-    // random() = 0.5: no jitter. Age + 5 s: 5, 10, 20, 40, 80, 160 s, then the 5-minute cap.
+    // _random() = 0.5: no jitter. Age + 5 s: 5, 10, 20, 40, 80, 160 s, then the 5-minute cap.
     expect(gaps.slice(0, 8)).toEqual([5000, 10_000, 20_000, 40_000, 80_000, 160_000, 300_000, 300_000]);
     expect(b.writes).toBe(writesAfterAdd);
   });

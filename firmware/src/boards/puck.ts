@@ -49,8 +49,8 @@ function main(): void {
     storageWrite: storageWrite,
     storageErase: storageErase,
     storageList: storageList,
-    kickWatchdog: E.kickWatchdog,
-    random: Math.random,
+    _kick: E.kickWatchdog,
+    _random: Math.random,
     // Between connections the phone sees the fob's state in its advertising: battery, worn, counter
     // (Espruino's own company id 0x0590), every 1 s rather than the default 375 ms to save power.
     beacon: function (b, m, n) {

@@ -92,8 +92,8 @@ function main(): void {
     storageWrite: storageWrite,
     storageErase: storageErase,
     storageList: storageList,
-    kickWatchdog: E.kickWatchdog,
-    random: Math.random,
+    _kick: E.kickWatchdog,
+    _random: Math.random,
     gnss: gnss,
     transport: {
       send: function (leaf, json, qos) {

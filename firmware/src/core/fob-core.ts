@@ -286,12 +286,12 @@ export function fobCore(hal: Hal, board: 'puck' | 'rak5010', fault: string): Fob
     hbTimer = hal.setTimeout(function () {
       hbTimer = -1;
       heartbeat();
-      scheduleHeartbeat(Math.round(hbIntervalMs * hbBack * (0.9 + 0.2 * hal.random())));
+      scheduleHeartbeat(Math.round(hbIntervalMs * hbBack * (0.9 + 0.2 * hal._random())));
     }, ms);
   };
 
   const heartbeat = function (): void {
-    hal.kickWatchdog();
+    hal._kick();
     const battery = readBattery();
     const m = moved ? 1 : 0;
     if (transport.isUp()) {

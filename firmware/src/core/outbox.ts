@@ -32,7 +32,7 @@ export interface OutboxStore {
   storageWrite(name: string, data: string): void;
   storageErase(name: string): void;
   storageList(match: RegExp): string[];
-  random(): number;
+  _random(): number;
 }
 
 const BACKOFF_MIN_MS = 5000;
@@ -160,7 +160,7 @@ export function openOutbox(store: OutboxStore): Outbox {
         const raised = parseInt(text.substr(2), 10);
         const age = Math.max(0, t - raised);
         const trying = t - Math.max(raised, since);
-        tries[j] = t + Math.round(Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS + Math.max(0, trying)) * (0.8 + 0.4 * store.random()));
+        tries[j] = t + Math.round(Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS + Math.max(0, trying)) * (0.8 + 0.4 * store._random()));
         out.push(text.substr(text.indexOf(',', 2) + 1) + ',"ag":' + Math.round(age / 1000) + '}');
       }
       return out;
