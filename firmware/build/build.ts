@@ -3,6 +3,8 @@
  *   1. esbuild bundles the board's entry and everything it imports (the core, the shared protocol
  *      core) into one script, with no `require` of anything but Espruino's built-in Storage;
  *   2. TypeScript 5.9 lowers it to ES5 (destructuring, spread, defaults, classes, let/const ...);
+ *      then three text passes shorten it: one local per class prototype (prototype-alias.ts), per
+ *      function's `this` (this-alias.ts) and per often-used built-in such as Math (global-alias.ts);
  *   3. esbuild minifies the ES5;
  *   4. the compatibility check and the size budget must pass, or the build fails;
  *   5. asked to measure (`lonewatch firmware build`), it runs the bundle on the real Espruino
@@ -18,6 +20,7 @@ import { checkEspruinoCompat, type CompatProblem } from './compat-check.js';
 import { estimateVariables } from './variable-estimate.js';
 import { aliasPrototypes } from './prototype-alias.js';
 import { aliasThis } from './this-alias.js';
+import { aliasGlobals } from './global-alias.js';
 import { measureVariables, type MangleCache, type MeasureOptions, type Unmeasured, type VariableMeasurement } from './measure-variables.js';
 import { BOARDS, type Board } from '../../shared/protocol-core.js';
 
@@ -118,7 +121,7 @@ export async function buildFirmware(board: Board, opts: BuildOptions = {}): Prom
   const lowered = ts.transpileModule(es2017, {
     compilerOptions: { target: ts.ScriptTarget.ES5, module: ts.ModuleKind.None, removeComments: true, downlevelIteration: false },
   }).outputText;
-  const esbuildMinified = (await transform(aliasThis(aliasPrototypes(lowered)), { minify: true, target: 'es5', legalComments: 'none' })).code;
+  const esbuildMinified = (await transform(aliasGlobals(aliasThis(aliasPrototypes(lowered))), { minify: true, target: 'es5', legalComments: 'none' })).code;
   const minified = await squeeze(esbuildMinified);
   const problems = checkEspruinoCompat(minified);
   const bytes = Buffer.byteLength(minified);

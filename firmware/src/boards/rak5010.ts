@@ -36,9 +36,9 @@ function main(): void {
   // Plain calls, not `new`: the build may emit these factories as arrow functions (terser,
   // build.ts), which cannot be constructed.
   const modem = bg96(Serial1, setTimeout, clearTimeout);
-  Serial1.on('data', function (d) {
-    modem.input(d);
-  });
+  // The drivers' functions are handed over as they are (issue 14: no wrapper, fewer bytes and
+  // variables): they use no `this`, so who calls them does not matter.
+  Serial1.on('data', modem.input);
   /** Failed link attempts since the last MQTT session came up: the back-off grows with them. */
   let tries = 0;
   const mqtt = mqttClient(
@@ -178,12 +178,8 @@ function main(): void {
     // Closed before CONNACK: this edge accepted TCP but not the session (refused, or silent 30 s).
     reconnect(up ? '' : 'm');
   };
-  modem.onData = function (d) {
-    mqtt.input(d);
-  };
-  modem.onClosed = function () {
-    mqtt.close();
-  };
+  modem.onData = mqtt.input;
+  modem.onClosed = mqtt.close;
   if (btn)
     setWatch(
       function (e) {
