@@ -84,7 +84,7 @@ export interface BuildOptions {
 async function squeeze(es5: string): Promise<string> {
   const out = await terserMinify(es5, {
     ecma: 2015,
-    compress: { ecma: 2015, passes: 3, hoist_props: true, reduce_vars: true, pure_getters: false, unsafe: false, keep_fargs: false, unsafe_arrows: true, arrows: true },
+    compress: { ecma: 2015, passes: 5, hoist_props: true, reduce_vars: true, pure_getters: false, unsafe: false, keep_fargs: false, unsafe_arrows: true, arrows: true },
     mangle: true,
     format: { ecma: 2015, comments: false, shorthand: false },
   });

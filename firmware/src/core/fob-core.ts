@@ -59,7 +59,7 @@ export interface FobCore {
   /** Movement from the accelerometer. */
   movement(): void;
   /** Creates an event, keeps it in the outbox and tries to send it now. Returns its id. */
-  raise(kind: string, extra: string): string;
+  raise(kind: string, extra?: string): string;
   /** The link (BLE to the phone, or the modem's TCP) came up or went down. */
   link(up: boolean): void;
   /** A command from the hub (JSON text). Anything malformed or unknown is counted and ignored. */
@@ -97,7 +97,17 @@ export function fobCore(hal: Hal, board: 'puck' | 'rak5010', fault: string): Fob
   let retryTimer = -1;
   let loudTimer = -1;
 
-  const raise = function (kind: string, extra: string): string {
+  /**
+   * Clears a timer that is set and gives -1, the "no timer" value: a fired timer's id is set to -1
+   * at once, since Espruino reuses ids and a stale clearTimeout would cancel someone else's timer.
+   * One function for the five places (bytes, issue 14).
+   */
+  const stop = function (timer: number): number {
+    if (timer >= 0) hal.clearTimeout(timer);
+    return -1;
+  };
+
+  const raise = function (kind: string, extra?: string): string {
     const id = makeEventId(bootCount, seq++);
     const g = isAlarmKind(kind) ? gnss : undefined;
     // Issue 20: an alarm carries the fix the fob already holds, when fresh, and NEVER waits for one:
@@ -118,8 +128,7 @@ export function fobCore(hal: Hal, board: 'puck' | 'rak5010', fault: string): Fob
       const due = outbox.due();
       for (let j = 0; j < due.length; j++) transport.send(TOPIC.event, due[j], 1);
     }
-    if (retryTimer >= 0) hal.clearTimeout(retryTimer);
-    retryTimer = -1;
+    retryTimer = stop(retryTimer);
     const next = outbox._nextDue();
     if (next >= 0 && transport.isUp()) {
       retryTimer = hal.setTimeout(function () {
@@ -133,8 +142,7 @@ export function fobCore(hal: Hal, board: 'puck' | 'rak5010', fault: string): Fob
   // every call to them is dead code, so the bundle holds none of it.
   /** Cancels any man-down timer or window, then, on a visit, arms the 10 minutes again. */
   const armManDown = (globalThis.lwNoManDown ? 0 : function (): void {
-    if (manDownTimer >= 0) hal.clearTimeout(manDownTimer);
-    manDownTimer = -1;
+    manDownTimer = stop(manDownTimer);
     manDownPulses = 0;
     if (!onVisit) return;
     manDownTimer = hal.setTimeout(function () {
@@ -149,7 +157,7 @@ export function fobCore(hal: Hal, board: 'puck' | 'rak5010', fault: string): Fob
     if (manDownPulses >= pulses) {
       manDownPulses = 0;
       manDownTimer = -1;
-      activeAlarm = raise(EVENT.manDown, '');
+      activeAlarm = raise(EVENT.manDown);
       return;
     }
     manDownPulses++;
@@ -163,7 +171,7 @@ export function fobCore(hal: Hal, board: 'puck' | 'rak5010', fault: string): Fob
     loud = true;
     hal.buzz(true);
     hal.led(true);
-    if (loudTimer >= 0) hal.clearTimeout(loudTimer);
+    stop(loudTimer);
     loudTimer = hal.setTimeout(function () {
       loudTimer = -1;
       stopLoud();
@@ -171,8 +179,7 @@ export function fobCore(hal: Hal, board: 'puck' | 'rak5010', fault: string): Fob
   };
 
   const stopLoud = function (): void {
-    if (loudTimer >= 0) hal.clearTimeout(loudTimer);
-    loudTimer = -1;
+    loudTimer = stop(loudTimer);
     if (loud) {
       loud = false;
       hal.buzz(false);
@@ -184,11 +191,11 @@ export function fobCore(hal: Hal, board: 'puck' | 'rak5010', fault: string): Fob
     switch (g) {
       case EVENT.sos:
         startLoud();
-        activeAlarm = raise(EVENT.sos, '');
+        activeAlarm = raise(EVENT.sos);
         break;
       case EVENT.covert:
         // No sound, no light: the aggressor must not notice.
-        activeAlarm = raise(EVENT.covert, '');
+        activeAlarm = raise(EVENT.covert);
         break;
       case EVENT.checkIn:
         raise(EVENT.checkIn, prompted ? '"p":1' : '');
@@ -203,7 +210,7 @@ export function fobCore(hal: Hal, board: 'puck' | 'rak5010', fault: string): Fob
         break;
       case 'visit':
         onVisit = !onVisit;
-        raise(onVisit ? EVENT.visitStart : EVENT.visitEnd, '');
+        raise(onVisit ? EVENT.visitStart : EVENT.visitEnd);
         // (No man-down code at all where the build dropped it: lwNoManDown.)
         if (!globalThis.lwNoManDown) armManDown();
         hal.vibrate(80);
@@ -216,7 +223,7 @@ export function fobCore(hal: Hal, board: 'puck' | 'rak5010', fault: string): Fob
         onVisit = false;
         // Off the visit: this only cancels.
         if (!globalThis.lwNoManDown) armManDown();
-        raise(EVENT.endOfShift, '');
+        raise(EVENT.endOfShift);
         hal.vibrate(80);
         break;
     }
@@ -282,7 +289,7 @@ export function fobCore(hal: Hal, board: 'puck' | 'rak5010', fault: string): Fob
    * the link coming back resets it (see link()).
    */
   const scheduleHeartbeat = function (ms: number): void {
-    if (hbTimer >= 0) hal.clearTimeout(hbTimer);
+    stop(hbTimer);
     hbTimer = hal.setTimeout(function () {
       hbTimer = -1;
       heartbeat();

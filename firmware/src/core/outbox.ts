@@ -47,9 +47,9 @@ export interface Outbox {
   readonly _i: string[];
   /**
    * Keeps an event in flash; false when it could not be kept (full of alarms and this one is not).
-   * `extra` is the event's other JSON fields as text (`"r":"1-2"`), or ''.
+   * `extra` is the event's other JSON fields as text (`"r":"1-2"`), or ''/none.
    */
-  add(id: string, kind: string, extra: string): boolean;
+  add(id: string, kind: string, extra?: string): boolean;
   /** Drops an acked event; false when the id is not waiting (a duplicate ack). */
   ack(id: string): boolean;
   /**
