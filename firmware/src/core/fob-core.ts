@@ -229,7 +229,7 @@ export function fobCore(hal: Hal, board: 'puck' | 'rak5010', fault: string): Fob
     }
   };
 
-  const edge = gestureRecognizer(hal, onGesture);
+  const edge = gestureRecognizer(hal.setTimeout, stop, onGesture);
 
   /** Carries out a command; false when it is malformed or unknown (nothing done). */
   const obey = function (json: string): boolean {
@@ -239,9 +239,10 @@ export function fobCore(hal: Hal, board: 'puck' | 'rak5010', fault: string): Fob
     } catch (e) {
       return false;
     }
-    if (!cmd || typeof cmd !== 'object' || typeof cmd.k !== 'string') {
-      return false;
-    }
+    // Only null (and false, 0, '') cannot be read: any other JSON value reads `k` (undefined on a
+    // number, a string or an array, as on Espruino), and a `k` that is not one of the strings below
+    // falls to `default` (switch compares with ===). So no typeof checks: ~40 bytes (issue 14).
+    if (!cmd) return false;
     switch (cmd.k) {
       case COMMAND.ack:
         // An ack for an id no longer in the outbox (a duplicate ack) is not bad; an ack without an id is.

@@ -37,7 +37,9 @@ const PATTERNS: { [pattern: string]: GestureName } = {
  * local variables, one letter each in the bundle, where a class's members stay properties).
  */
 export function gestureRecognizer(
-  timers: { setTimeout(fn: () => void, ms: number): number; clearTimeout(id: number): void },
+  setT: (fn: () => void, ms: number) => number,
+  /** Clears a timer that is set (id >= 0) and returns -1 (the core's `stop`). */
+  stop: (timer: number) => number,
   onGesture: (g: GestureName) => void,
 ): (pressed: boolean, t: number) => void {
   let pattern = '';
@@ -47,11 +49,10 @@ export function gestureRecognizer(
   let held = false;
   return function (pressed, t) {
     if (pressed) {
-      if (endTimer >= 0) timers.clearTimeout(endTimer);
-      endTimer = -1;
+      endTimer = stop(endTimer);
       downAt = t;
       held = false;
-      holdTimer = timers.setTimeout(function () {
+      holdTimer = setT(function () {
         holdTimer = -1;
         held = true;
         pattern = '';
@@ -60,8 +61,7 @@ export function gestureRecognizer(
       return;
     }
     if (downAt < 0) return;
-    if (holdTimer >= 0) timers.clearTimeout(holdTimer);
-    holdTimer = -1;
+    holdTimer = stop(holdTimer);
     const len = t - downAt;
     downAt = -1;
     if (held) {
@@ -72,7 +72,7 @@ export function gestureRecognizer(
     else if (len >= LONG_MIN_MS && len <= LONG_MAX_MS) pattern += 'L';
     else pattern += 'X';
     if (pattern.length > 6) pattern = 'X';
-    endTimer = timers.setTimeout(function () {
+    endTimer = setT(function () {
       endTimer = -1;
       const g = PATTERNS[pattern];
       pattern = '';
