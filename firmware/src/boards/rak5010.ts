@@ -83,7 +83,7 @@ function main(): void {
       if (led) digitalWrite(led, on);
     },
     // 3.0 V (empty) to 4.2 V (full) through a 1:2 divider on the 3.3 V ADC (the core clamps it to
-    // 0-100, FobCore._battery). No battery pin reads 0 %:
+    // 0-100, readBattery in core/fob-core.ts). No battery pin reads 0 %:
     // the hub then warns low battery (R16) besides the wiring fault in the hello.
     battery: function () {
       return batt ? ((analogRead(batt) * 6.6 - 3.0) / 1.2) * 100 : 0;
