@@ -32,7 +32,6 @@ export const firmwareCommand = defineCommand({
 export function report(r: FirmwareBuild): string {
   const lines = [`${r.board}: ${r.file}`, `  size      ${r.bytes} bytes of ${r.budgetBytes} (${Math.round((r.bytes / r.budgetBytes) * 100)}%)`];
   if (r.bytes > r.budgetBytes) lines.push(`  OVER BUDGET by ${r.bytes - r.budgetBytes} bytes`);
-  else if (r.bytes > r.targetBytes) lines.push(`  over this board's target of ${r.targetBytes} bytes by ${r.bytes - r.targetBytes} (room kept for TLS; see docs/fob.md)`);
   const m = r.measurement;
   if (m?.measured) {
     lines.push(

@@ -223,9 +223,11 @@ export function isValidDeviceId(id: string): boolean {
   return id.length > 0 && id.length <= LIMITS.deviceIdMaxLength && DEVICE_ID_CHARS.test(id);
 }
 
-export function deviceTopic(deviceId: string, leaf: string): string {
+// The four the fob's bundle calls more than once are function expressions, not declarations:
+// terser writes those as arrows, ~12 bytes less each (issue 14, firmware/src/boards/board-common.ts).
+export const deviceTopic = function (deviceId: string, leaf: string): string {
   return TOPIC_ROOT + '/' + deviceId + '/' + leaf;
-}
+};
 
 export function heartbeatTopic(deviceId: string): string {
   return deviceTopic(deviceId, TOPIC.heartbeat);
@@ -235,13 +237,13 @@ export function eventTopic(deviceId: string): string {
   return deviceTopic(deviceId, TOPIC.event);
 }
 
-export function commandTopic(deviceId: string): string {
+export const commandTopic = function (deviceId: string): string {
   return deviceTopic(deviceId, TOPIC.command);
-}
+};
 
-export function statusTopic(deviceId: string): string {
+export const statusTopic = function (deviceId: string): string {
   return deviceTopic(deviceId, TOPIC.status);
-}
+};
 
 export function alertTopic(alarmId: string): string {
   return ALERTS_PREFIX + '/' + alarmId;
@@ -303,9 +305,9 @@ export function compareEventIds(a: string, b: string): number {
   return parseInt(pa[1], 36) - parseInt(pb[1], 36);
 }
 
-export function isAlarmKind(kind: string): boolean {
+export const isAlarmKind = function (kind: string): boolean {
   return kind === EVENT.sos || kind === EVENT.covert || kind === EVENT.manDown;
-}
+};
 
 export function encodeHeartbeat(hb: Heartbeat): string {
   return JSON.stringify(hb);

@@ -3,8 +3,10 @@
  *   1. esbuild bundles the board's entry and everything it imports (the core, the shared protocol
  *      core) into one script, with no `require` of anything but Espruino's built-in Storage;
  *   2. TypeScript 5.9 lowers it to ES5 (destructuring, spread, defaults, classes, let/const ...);
+ *      then three text passes shorten it: one local per class prototype (prototype-alias.ts), per
+ *      function's `this` (this-alias.ts) and per often-used built-in such as Math (global-alias.ts);
  *   3. esbuild minifies the ES5;
- *   4. the compatibility check and the size budget must pass, or the build fails;
+ *   4. the compatibility check and the board's size budget (SIZE_BUDGETS) must pass, or the build fails;
  *   5. asked to measure (`lonewatch firmware build`), it runs the bundle on the real Espruino
  *      interpreter and checks the measured variables with a full outbox against the budget.
  * Identity and hub address are not in the code: they are written to Storage when flashing.
@@ -18,6 +20,7 @@ import { checkEspruinoCompat, type CompatProblem } from './compat-check.js';
 import { estimateVariables } from './variable-estimate.js';
 import { aliasPrototypes } from './prototype-alias.js';
 import { aliasThis } from './this-alias.js';
+import { aliasGlobals } from './global-alias.js';
 import { measureVariables, type MangleCache, type MeasureOptions, type Unmeasured, type VariableMeasurement } from './measure-variables.js';
 import { BOARDS, type Board } from '../../shared/protocol-core.js';
 
@@ -27,10 +30,16 @@ const MANGLED_PROPS =
 /** Bytes per bundle, minified (issue 4: 12 KB per board): over it, the build fails. */
 export const SIZE_BUDGET = 12 * 1024;
 /**
- * What each bundle should stay under (reported, not failed): the RAK5010 needs room under its 12 KB
- * for the TLS session still to come (issue 14), so it aims for 10 KB.
+ * Each board's own budget, bytes: over it, the build fails (and `lonewatch firmware build` exits 1).
+ * The RAK5010 keeps 2 KB of issue 4's 12 KB free for what TLS still needs on the fob (issue 14:
+ * "RAK5010 <= 10 KB"; a client certificate, issue 17, is the next to come).
  */
-export const SIZE_TARGET: Record<Board, number> = { puck: SIZE_BUDGET, rak5010: 10 * 1024 };
+export const SIZE_BUDGETS: Record<Board, number> = { puck: SIZE_BUDGET, rak5010: 10 * 1024 };
+
+/** True when a bundle of this many bytes fits its board's budget. */
+export function withinSizeBudget(board: Board, bytes: number): boolean {
+  return bytes <= SIZE_BUDGETS[board];
+}
 /**
  * Of the Puck.js's 2,630 variables, at most this many may be in use with a full outbox (issue 4,
  * issue 14): the rest is the working room of alarms, commands and the radio.
@@ -43,9 +52,8 @@ export interface FirmwareBuild {
   board: Board;
   code: string;
   bytes: number;
+  /** This board's budget (SIZE_BUDGETS). */
   budgetBytes: number;
-  /** Bytes this board aims for (under the budget). */
-  targetBytes: number;
   /** The heuristic ESTIMATE of the variables after start-up with a full outbox (variable-estimate.ts). */
   variables: number;
   variableBudget: number;
@@ -75,13 +83,15 @@ export interface BuildOptions {
  * prove unused and does not inline; terser, run on esbuild's ES5 output, inlines functions called
  * once, folds the constant tables (TOPIC, EVENT, COMMAND, STORAGE: hoist_props), joins statements
  * into sequences and drops the leftovers (~500 bytes of the RAK5010's, measured, docs/fob.md).
- * Only ES5 out (ecma 5: no arrows, shorthand or let appear); no `unsafe` transforms, which may
- * change behaviour (e.g. `new Array` or Math calls) on an interpreter that is not V8.
+ * ES5 plus arrow functions out (ecma 2015 with `unsafe_arrows`: a function expression that reads no
+ * `this` or `arguments` becomes an arrow, which Espruino 2v29 runs; no shorthand properties, no
+ * let/const); no other `unsafe` transforms, which may change behaviour (e.g. `new Array` or Math
+ * calls) on an interpreter that is not V8. Five passes: 14 bytes less than three, measured.
  */
 async function squeeze(es5: string): Promise<string> {
   const out = await terserMinify(es5, {
     ecma: 2015,
-    compress: { ecma: 2015, passes: 3, hoist_props: true, reduce_vars: true, pure_getters: false, unsafe: false, keep_fargs: false, unsafe_arrows: true, arrows: true },
+    compress: { ecma: 2015, passes: 5, hoist_props: true, reduce_vars: true, pure_getters: false, unsafe: false, keep_fargs: false, unsafe_arrows: true, arrows: true },
     mangle: true,
     format: { ecma: 2015, comments: false, shorthand: false },
   });
@@ -118,7 +128,7 @@ export async function buildFirmware(board: Board, opts: BuildOptions = {}): Prom
   const lowered = ts.transpileModule(es2017, {
     compilerOptions: { target: ts.ScriptTarget.ES5, module: ts.ModuleKind.None, removeComments: true, downlevelIteration: false },
   }).outputText;
-  const esbuildMinified = (await transform(aliasThis(aliasPrototypes(lowered)), { minify: true, target: 'es5', legalComments: 'none' })).code;
+  const esbuildMinified = (await transform(aliasGlobals(aliasThis(aliasPrototypes(lowered))), { minify: true, target: 'es5', legalComments: 'none' })).code;
   const minified = await squeeze(esbuildMinified);
   const problems = checkEspruinoCompat(minified);
   const bytes = Buffer.byteLength(minified);
@@ -137,14 +147,13 @@ export async function buildFirmware(board: Board, opts: BuildOptions = {}): Prom
     board,
     code: minified,
     bytes,
-    budgetBytes: SIZE_BUDGET,
-    targetBytes: SIZE_TARGET[board],
+    budgetBytes: SIZE_BUDGETS[board],
     variables,
     variableBudget,
     measurement,
     mangled,
     problems,
-    ok: problems.length === 0 && bytes <= SIZE_BUDGET && withinVariables,
+    ok: problems.length === 0 && withinSizeBudget(board, bytes) && withinVariables,
     file,
   };
 }

@@ -28,8 +28,10 @@ export interface Hal {
   /** The names of the Storage files that match. */
   storageList(match: RegExp): string[];
   /** Keeps the watchdog from resetting a fob that is still running. */
-  kickWatchdog(): void;
-  random(): number;
+  _kick(): void;
+  // `_kick` and `_random`, not E's `kickWatchdog` and Math's `random`: the build shortens `_` names
+  // (build.ts MANGLED_PROPS), and a name Espruino's own objects use can never be shortened.
+  _random(): number;
   transport: Transport;
   /**
    * Optional: boards that advertise (Puck.js) put heartbeat state in their advertising packet:

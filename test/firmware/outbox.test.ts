@@ -1,10 +1,10 @@
 /**
  * The fob's outbox (firmware/src/core/outbox.ts) on its own: a fake clock and an in-memory Storage
  * that behaves as Espruino's does for the calls the outbox makes (read, write, erase, list by regex),
- * no sockets. The events live in Storage, so a "reboot" is a new Outbox on the same files.
+ * no sockets. The events live in Storage, so a "reboot" is a newly opened outbox on the same files.
  */
 import { describe, expect, it } from 'vitest';
-import { Outbox, OUTBOX_MAX, type OutboxStore } from '../../firmware/src/core/outbox.js';
+import { openOutbox, OUTBOX_MAX, type OutboxStore } from '../../firmware/src/core/outbox.js';
 import { STORAGE } from '../../firmware/src/hal.js';
 import { outboxEntries } from '../../firmware/sim/outbox-files.js';
 
@@ -29,7 +29,7 @@ class MemoryBoard implements OutboxStore {
   storageList(match: RegExp): string[] {
     return Object.keys(this.files).filter((n) => match.test(n));
   }
-  random(): number {
+  _random(): number {
     return this.rand;
   }
 }
@@ -82,7 +82,7 @@ describe('the outbox keeps events in flash and only ids and next tries in RAM', 
     },
   ])('$name', ({ fill, add, kept, expected, firstKeptSeq }) => {
     const b = new MemoryBoard();
-    const o = new Outbox(b);
+    const o = openOutbox(b);
     fill.forEach((k, j) => {
       b.now += 1000;
       expect(o.add(id(1, j), k, '')).toBe(true);
@@ -97,7 +97,7 @@ describe('the outbox keeps events in flash and only ids and next tries in RAM', 
 
   it('ack removes the event from RAM and flash, once; an unknown id changes nothing', () => {
     const b = new MemoryBoard();
-    const o = new Outbox(b);
+    const o = openOutbox(b);
     o.add('1-0', 'hi', '"fw":"0.1.0"');
     o.add('1-1', 'sos', '');
     o.add('1-2', 'can', '"r":"1-1"');
@@ -111,7 +111,7 @@ describe('the outbox keeps events in flash and only ids and next tries in RAM', 
 
   it('an event is sent as the hub receives it, with its age from the uptime and its extra fields', () => {
     const b = new MemoryBoard();
-    const o = new Outbox(b);
+    const o = openOutbox(b);
     b.now = 10_000;
     o.add('1-3', 'can', '"r":"1-1"');
     b.now = 52_400;
@@ -120,7 +120,7 @@ describe('the outbox keeps events in flash and only ids and next tries in RAM', 
 
   it('retries: 5 s after the first send, the wait growing with the age, at most 5 minutes; one write per event, none per try', () => {
     const b = new MemoryBoard();
-    const o = new Outbox(b);
+    const o = openOutbox(b);
     o.add('1-0', 'sos', '');
     const writesAfterAdd = b.writes;
     const tries: number[] = [];
@@ -129,14 +129,14 @@ describe('the outbox keeps events in flash and only ids and next tries in RAM', 
       if (o.due().length > 0) tries.push(t);
     }
     const gaps = tries.slice(1).map((t, j) => t - tries[j]);
-    // random() = 0.5: no jitter. Age + 5 s: 5, 10, 20, 40, 80, 160 s, then the 5-minute cap.
+    // _random() = 0.5: no jitter. Age + 5 s: 5, 10, 20, 40, 80, 160 s, then the 5-minute cap.
     expect(gaps.slice(0, 8)).toEqual([5000, 10_000, 20_000, 40_000, 80_000, 160_000, 300_000, 300_000]);
     expect(b.writes).toBe(writesAfterAdd);
   });
 
   it('jitter stays within +-20%', () => {
     const b = new MemoryBoard();
-    const o = new Outbox(b);
+    const o = openOutbox(b);
     o.add('1-0', 'chk', '');
     b.rand = 0;
     o.due();
@@ -149,12 +149,12 @@ describe('the outbox keeps events in flash and only ids and next tries in RAM', 
 
   it('flash-resident entries survive a reload, oldest first, and are due at once', () => {
     const b = new MemoryBoard();
-    const o = new Outbox(b);
+    const o = openOutbox(b);
     // Seqs past 9 and a second boot: the order is by (boot, seq) in base 36, not by file name.
     for (let s = 8; s <= 11; s++) o.add(id(1, s), 'chk', '');
     o.add(id(2, 0), 'sos', '');
     b.now = 0;
-    const again = new Outbox(b);
+    const again = openOutbox(b);
     expect(again._i).toEqual([id(1, 8), id(1, 9), id(1, 10), id(1, 11), id(2, 0)]);
     expect(sent(again.due()).map((e) => e.k)).toEqual(['chk', 'chk', 'chk', 'chk', 'sos']);
   });
@@ -164,7 +164,7 @@ describe('the outbox keeps events in flash and only ids and next tries in RAM', 
     { name: 'from the newest event when there is no mark', raisedAt: 60_000, markAt: undefined, rebootUptime: 2000, sendAt: 7000, age: 5 },
   ])('reboot carry-over: the age is carried $name, and the time off is not added', ({ raisedAt, markAt, rebootUptime, sendAt, age }) => {
     const b = new MemoryBoard();
-    const o = new Outbox(b);
+    const o = openOutbox(b);
     b.now = raisedAt;
     o.add('1-0', 'cov', '');
     if (markAt !== undefined) {
@@ -172,7 +172,7 @@ describe('the outbox keeps events in flash and only ids and next tries in RAM', 
       o._mark();
     }
     b.now = rebootUptime;
-    const after = new Outbox(b);
+    const after = openOutbox(b);
     b.now = sendAt;
     expect(sent(after.due())).toEqual([{ i: '1-0', k: 'cov', ag: age }]);
     // The mark of the earlier life is gone: it would misdate the events of this one.
@@ -181,23 +181,23 @@ describe('the outbox keeps events in flash and only ids and next tries in RAM', 
 
   it('ages carry over two reboots in a row', () => {
     const b = new MemoryBoard();
-    const first = new Outbox(b);
+    const first = openOutbox(b);
     first.add('1-0', 'sos', '');
     b.now = 100_000;
     first._mark();
     // Second life: the event is 100 s old at boot, and marked 50 s into it.
     b.now = 0;
-    const second = new Outbox(b);
+    const second = openOutbox(b);
     b.now = 50_000;
     second._mark();
     b.now = 0;
-    const third = new Outbox(b);
+    const third = openOutbox(b);
     expect(sent(third.due())[0].ag).toBe(150);
   });
 
   it('no mark is written while nothing waits, and the last ack removes it', () => {
     const b = new MemoryBoard();
-    const o = new Outbox(b);
+    const o = openOutbox(b);
     o._mark();
     expect(b.files[STORAGE.outboxMark]).toBeUndefined();
     o.add('1-0', 'chk', '');
@@ -210,18 +210,18 @@ describe('the outbox keeps events in flash and only ids and next tries in RAM', 
 
   it('an unreadable entry (a write cut short) is erased at boot, the others kept', () => {
     const b = new MemoryBoard();
-    const o = new Outbox(b);
+    const o = openOutbox(b);
     o.add('1-0', 'sos', '');
     o.add('1-1', 'chk', '');
     b.files[`${STORAGE.outbox}1-1`] = '0,';
-    const again = new Outbox(b);
+    const again = openOutbox(b);
     expect(again._i).toEqual(['1-0']);
     expect(b.files[`${STORAGE.outbox}1-1`]).toBeUndefined();
   });
 
   it('the link coming back makes everything due at once', () => {
     const b = new MemoryBoard();
-    const o = new Outbox(b);
+    const o = openOutbox(b);
     o.add('1-0', 'chk', '');
     o.add('1-1', 'sos', '');
     o.due();
@@ -235,7 +235,7 @@ describe('the outbox keeps events in flash and only ids and next tries in RAM', 
 describe('the back-off restarts when everything is made due at once', () => {
   it('an event that waited for the link is retried 5 s after the link came back, then 10 s, not after its age', () => {
     const b = new MemoryBoard();
-    const o = new Outbox(b);
+    const o = openOutbox(b);
     o.add('1-0', 'hi', '');
     // Ten minutes without a link: nothing was sent.
     b.now = 10 * 60_000;
@@ -249,9 +249,9 @@ describe('the back-off restarts when everything is made due at once', () => {
 
   it('after a reboot too', () => {
     const b = new MemoryBoard();
-    new Outbox(b).add('1-0', 'sos', '');
+    openOutbox(b).add('1-0', 'sos', '');
     b.now = 3000;
-    const again = new Outbox(b);
+    const again = openOutbox(b);
     expect(again.due()).toHaveLength(1);
     expect(again._nextDue()).toBe(3000 + 5000);
   });

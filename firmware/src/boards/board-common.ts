@@ -8,25 +8,29 @@ const bootedAt = getTime();
 /** Espruino's Storage module, required once (its name was ~18 bytes at each of five calls). */
 const storage = __espruino_require('Storage');
 
-export function uptime(): number {
+// The helpers used more than once are function expressions, not declarations (issue 14): terser
+// writes an expression with no `this` as an arrow (`f=()=>...`, ~12 bytes less than
+// `function f(){return ...}`), and never a declaration. Each is defined before main() runs.
+
+export const uptime = function (): number {
   return Math.round((getTime() - bootedAt) * 1000);
-}
+};
 
-export function storageRead(name: string): string | undefined {
+export const storageRead = function (name: string): string | undefined {
   return storage.read(name);
-}
+};
 
-export function storageWrite(name: string, data: string): void {
+export const storageWrite = function (name: string, data: string): void {
   storage.write(name, data);
-}
+};
 
-export function storageErase(name: string): void {
+export const storageErase = function (name: string): void {
   storage.erase(name);
-}
+};
 
-export function storageList(match: RegExp): string[] {
+export const storageList = function (match: RegExp): string[] {
   return storage.list(match);
-}
+};
 
 /** The identity written at flashing time; null (and a slow red blink) when the fob was never provisioned. */
 export function readIdentity(): Identity | null {
@@ -86,7 +90,7 @@ export const NOT_PROVISIONED = 'not provisioned';
  * built is never silently dead. The core still runs on a wiring fault: the hub hears it in the
  * hello (`wf`), and a fob whose button resolved can still raise an alarm.
  */
-export function booted(board: string, identity: Identity | null, core: FobCore | null, reason: string, led: unknown, ms: number): void {
+export const booted = function (board: string, identity: Identity | null, core: FobCore | null, reason: string, led: unknown, ms: number): void {
   const id = identity ? identity.id : '';
   global.LW = { v: FIRMWARE_VERSION, id: id, core: core, fault: reason, up: reason ? 0 : 1 };
   if (!reason) return console.log('LW:up ' + FIRMWARE_VERSION + ' ' + board + ' ' + id);
@@ -95,4 +99,4 @@ export function booted(board: string, identity: Identity | null, core: FobCore |
     setInterval(function () {
       digitalPulse(led, 1, 40);
     }, ms);
-}
+};

@@ -5,7 +5,7 @@
  * nearby can open a REPL on the fob.
  */
 import { decodeUartLine, encodeUartLine, TOPIC } from '../../../shared/protocol-core';
-import { FobCore } from '../core/fob-core';
+import { fobCore } from '../core/fob-core';
 import type { Hal } from '../hal';
 import { PUCK_WIRING } from '../wiring';
 import { NOT_PROVISIONED, booted, readIdentity, resolveWiring, startWatchdog, storageErase, storageList, storageRead, storageWrite, uptime } from './board-common';
@@ -49,8 +49,8 @@ function main(): void {
     storageWrite: storageWrite,
     storageErase: storageErase,
     storageList: storageList,
-    kickWatchdog: E.kickWatchdog,
-    random: Math.random,
+    _kick: E.kickWatchdog,
+    _random: Math.random,
     // Between connections the phone sees the fob's state in its advertising: battery, worn, counter
     // (Espruino's own company id 0x0590), every 1 s rather than the default 375 ms to save power.
     beacon: function (b, m, n) {
@@ -67,7 +67,7 @@ function main(): void {
       },
     },
   };
-  const core = new FobCore(hal, 'puck', fault);
+  const core = fobCore(hal, 'puck', fault);
 
   NRF.on('connect', function () {
     connected = true;

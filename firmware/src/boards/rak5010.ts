@@ -5,7 +5,7 @@
  * missing; the outbox re-sends whatever the hub has not acked.
  */
 import { TOPIC, commandTopic, deviceTopic, statusTopic } from '../../../shared/protocol-core';
-import { FobCore } from '../core/fob-core';
+import { fobCore } from '../core/fob-core';
 import { STORAGE, type Hal } from '../hal';
 import { bg96 } from '../drivers/bg96';
 import { mqttClient } from '../drivers/mqtt-client';
@@ -36,9 +36,9 @@ function main(): void {
   // Plain calls, not `new`: the build may emit these factories as arrow functions (terser,
   // build.ts), which cannot be constructed.
   const modem = bg96(Serial1, setTimeout, clearTimeout);
-  Serial1.on('data', function (d) {
-    modem.input(d);
-  });
+  // The drivers' functions are handed over as they are (issue 14: no wrapper, fewer bytes and
+  // variables): they use no `this`, so who calls them does not matter.
+  Serial1.on('data', modem.input);
   /** Failed link attempts since the last MQTT session came up: the back-off grows with them. */
   let tries = 0;
   const mqtt = mqttClient(
@@ -59,7 +59,7 @@ function main(): void {
     setTimeout,
     clearTimeout,
     function () {
-      return core._onVisit;
+      return core._visiting();
     },
     gpsEn
       ? function (v) {
@@ -83,7 +83,7 @@ function main(): void {
       if (led) digitalWrite(led, on);
     },
     // 3.0 V (empty) to 4.2 V (full) through a 1:2 divider on the 3.3 V ADC (the core clamps it to
-    // 0-100, FobCore._battery). No battery pin reads 0 %:
+    // 0-100, readBattery in core/fob-core.ts). No battery pin reads 0 %:
     // the hub then warns low battery (R16) besides the wiring fault in the hello.
     battery: function () {
       return batt ? ((analogRead(batt) * 6.6 - 3.0) / 1.2) * 100 : 0;
@@ -92,8 +92,8 @@ function main(): void {
     storageWrite: storageWrite,
     storageErase: storageErase,
     storageList: storageList,
-    kickWatchdog: E.kickWatchdog,
-    random: Math.random,
+    _kick: E.kickWatchdog,
+    _random: Math.random,
     gnss: gnss,
     transport: {
       send: function (leaf, json, qos) {
@@ -111,7 +111,7 @@ function main(): void {
       },
     },
   };
-  const core = new FobCore(hal, 'rak5010', fault);
+  const core = fobCore(hal, 'rak5010', fault);
   // Each new fix as a `ps` (QoS 0: the next replaces a lost one); nothing while the link is down.
   gnss.onFix = function (ps) {
     mqtt.publish(deviceTopic(id, TOPIC.position), ps, 0);
@@ -178,12 +178,8 @@ function main(): void {
     // Closed before CONNACK: this edge accepted TCP but not the session (refused, or silent 30 s).
     reconnect(up ? '' : 'm');
   };
-  modem.onData = function (d) {
-    mqtt.input(d);
-  };
-  modem.onClosed = function () {
-    mqtt.close();
-  };
+  modem.onData = mqtt.input;
+  modem.onClosed = mqtt.close;
   if (btn)
     setWatch(
       function (e) {

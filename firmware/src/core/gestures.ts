@@ -32,54 +32,51 @@ const PATTERNS: { [pattern: string]: GestureName } = {
   SSSL: EVENT.endOfShift,
 };
 
-export class GestureRecognizer {
-  private _pattern = '';
-  private _downAt = -1;
-  private _holdTimer = -1;
-  private _endTimer = -1;
-  private _held = false;
-
-  // The timers and the receiver are objects, not three closures: each closure is ~5 of the Puck.js's
-  // 2,630 variables (issue 14).
-  constructor(
-    private readonly _timers: { setTimeout(fn: () => void, ms: number): number; clearTimeout(id: number): void },
-    private readonly _to: { onGesture(g: GestureName): void },
-  ) {}
-
-  /** Feed every edge of the button: pressed true/false at uptime t (ms). */
-  edge(pressed: boolean, t: number): void {
-    const self = this;
+/**
+ * The recognizer as a closure returning its one function, `edge(pressed, t)` (issue 14: its state is
+ * local variables, one letter each in the bundle, where a class's members stay properties).
+ */
+export function gestureRecognizer(
+  setT: (fn: () => void, ms: number) => number,
+  /** Clears a timer that is set (id >= 0) and returns -1 (the core's `stop`). */
+  stop: (timer: number) => number,
+  onGesture: (g: GestureName) => void,
+): (pressed: boolean, t: number) => void {
+  let pattern = '';
+  let downAt = -1;
+  let holdTimer = -1;
+  let endTimer = -1;
+  let held = false;
+  return function (pressed, t) {
     if (pressed) {
-      if (this._endTimer >= 0) this._timers.clearTimeout(this._endTimer);
-      this._endTimer = -1;
-      this._downAt = t;
-      this._held = false;
-      this._holdTimer = this._timers.setTimeout(function () {
-        self._holdTimer = -1;
-        self._held = true;
-        self._pattern = '';
-        self._to.onGesture(EVENT.sos);
+      endTimer = stop(endTimer);
+      downAt = t;
+      held = false;
+      holdTimer = setT(function () {
+        holdTimer = -1;
+        held = true;
+        pattern = '';
+        onGesture(EVENT.sos);
       }, HOLD_MS);
       return;
     }
-    if (this._downAt < 0) return;
-    if (this._holdTimer >= 0) this._timers.clearTimeout(this._holdTimer);
-    this._holdTimer = -1;
-    const len = t - this._downAt;
-    this._downAt = -1;
-    if (this._held) {
-      this._held = false;
+    if (downAt < 0) return;
+    holdTimer = stop(holdTimer);
+    const len = t - downAt;
+    downAt = -1;
+    if (held) {
+      held = false;
       return;
     }
-    if (len <= SHORT_MAX_MS) this._pattern += 'S';
-    else if (len >= LONG_MIN_MS && len <= LONG_MAX_MS) this._pattern += 'L';
-    else this._pattern += 'X';
-    if (this._pattern.length > 6) this._pattern = 'X';
-    this._endTimer = this._timers.setTimeout(function () {
-      self._endTimer = -1;
-      const g = PATTERNS[self._pattern];
-      self._pattern = '';
-      if (g) self._to.onGesture(g);
+    if (len <= SHORT_MAX_MS) pattern += 'S';
+    else if (len >= LONG_MIN_MS && len <= LONG_MAX_MS) pattern += 'L';
+    else pattern += 'X';
+    if (pattern.length > 6) pattern = 'X';
+    endTimer = setT(function () {
+      endTimer = -1;
+      const g = PATTERNS[pattern];
+      pattern = '';
+      if (g) onGesture(g);
     }, GAP_ENDS_MS);
-  }
+  };
 }

@@ -8,11 +8,13 @@
 // String.fromCharCode needs no `this` (checked on the real interpreter: shared/espruino).
 const chr = String.fromCharCode;
 
-function str(s: string): string {
-  return chr(s.length >> 8, s.length & 255) + s;
-}
+// Function expressions, not declarations: terser writes them as arrows (board-common.ts says why).
 
-function packet(type: number, body: string): string {
+const str = function (s: string): string {
+  return chr(s.length >> 8, s.length & 255) + s;
+};
+
+const packet = function (type: number, body: string): string {
   let len = body.length;
   let header = chr(type);
   do {
@@ -22,7 +24,7 @@ function packet(type: number, body: string): string {
     header += chr(b);
   } while (len > 0);
   return header + body;
-}
+};
 
 export interface MqttOptions {
   clientId: string;
