@@ -89,9 +89,14 @@ export function setDebug(sink: ((line: string) => void) | null): void {
 }
 
 /** The fob's secret travels inside the identity JSON (`"pw":"..."`, escaped or not, written and read
- * back); --verbose output ends up in tickets and chat, so the value never reaches it. */
+ * back); --verbose output ends up in tickets and chat, so the value never reaches it. The same for
+ * the Puck.js's BLE passkey (`"pk"`, issue 17) and the RAK5010's client key (the Storage file lw.ck,
+ * written in chunks: each chunk's bytes are hidden). */
 export function redactSecrets(line: string): string {
-  return line.replace(/(\\*"pw\\*"\s*:\s*\\*")[^"\\]*/g, '$1<secret>');
+  return line
+    .replace(/(\\*"pw\\*"\s*:\s*\\*")[^"\\]*/g, '$1<secret>')
+    .replace(/(\\*"pk\\*"\s*:\s*\\*")[^"\\]*/g, '$1<passkey>')
+    .replace(/(\.write\(\\*"lw\.ck\\*",\s*)"(?:[^"\\]|\\.)*"/g, '$1"<private key>"');
 }
 
 function espruinoTools(): Promise<EspruinoGlobal> {

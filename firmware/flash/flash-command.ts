@@ -14,7 +14,8 @@ import { CONSOLE_PORT, flashBoard, FIRMWARE_VERSION, type SessionResult } from '
 import { fobHubHost, HubAddressError, isLoopbackHost, parseFobEdges, type FobEdge } from './hub-address.js';
 import { describeWiring, PinsError, resolveWiring } from './pins.js';
 import type { Wiring } from '../src/wiring.js';
-import { provision, type Provisioned } from './provision.js';
+import { choosePasskey, provision, type Provisioned } from './provision.js';
+import { isPasskey } from './ble-passkey.js';
 import { loadPinnedCa, type PinnedCa } from './pinned-ca.js';
 import { ProgressBar } from './progress.js';
 import type { Identity } from './wire.js';
@@ -130,6 +131,7 @@ export const flashCommand = defineCommand({
     hub: { type: 'string', placeholder: 'host:port,...', description: 'RAK5010 in a cluster: every edge it may reach, in the order it tries them (default: cluster.edges; instead of --hub-host/--hub-port)' },
     'hub-host': { type: 'string', placeholder: 'host', description: 'hub address the fob connects to (default: host of hub.public_url)' },
     'hub-port': { type: 'string', placeholder: 'port', description: 'hub MQTT port the fob connects to (default: mqtt.port; a RAK5010 over TLS: tls.mqtts_port)' },
+    passkey: { type: 'string', placeholder: '6 digits', description: 'Puck.js: the BLE passkey the worker types on the phone to pair (default: the one on the board for a re-flash, else a new random one, printed once)' },
     'ca-file': { type: 'string', placeholder: 'pem', description: 'RAK5010 over TLS: the CA that signed the hub\'s certificate, pinned in the fob (default: tls.fob_ca_file; needed with [tls])' },
     wait: { type: 'string', placeholder: 's', description: 'seconds to wait for the fob\'s hello at the hub (default 90 for rak5010, 0 for puck; 0 = do not wait)' },
     'allow-localhost': { type: 'boolean', description: 'allow a loopback hub address (localhost, 127.x, ::1) in the fob: only for a hub on this bench' },
@@ -146,6 +148,12 @@ export const flashCommand = defineCommand({
     for (const j of jobs) {
       if (!isValidDeviceId(j.deviceId)) throw new UsageError(`device id "${j.deviceId}" must be 1-32 letters, digits, '-' or '_'`);
       if (j.board !== 'puck' && j.board !== 'rak5010') throw new UsageError(`--board must be puck or rak5010 (got "${j.board}")`);
+    }
+    // Issue 17: a Puck.js's BLE passkey is six digits (the SoftDevice takes nothing else).
+    if (values.passkey !== undefined) {
+      if (!isPasskey(values.passkey)) throw new UsageError(`--passkey must be 6 digits, e.g. 048213 (got "${values.passkey}")`);
+      if (jobs.length > 1) throw new UsageError('--passkey names one fob\'s passkey: not with --devices-from (each fob gets its own, printed in its summary)');
+      if (jobs[0]!.board !== 'puck') throw new UsageError('--passkey is for a Puck.js (its BLE pairing); a RAK5010 has no BLE link to the phone');
     }
     const baud = num(values.baud, 9600, 'baud');
     const timeoutS = num(values.timeout, 6, 'timeout');
@@ -227,6 +235,7 @@ export const flashCommand = defineCommand({
           keepBootFiles: !!values['keep-boot-files'],
           bootWaitS,
           ca: job.board === 'rak5010' ? pinned : null,
+          passkey: values.passkey ?? null,
           waitS: values.wait !== undefined ? num(values.wait, 0, 'wait') : job.board === 'rak5010' ? 90 : 0,
         });
         outcomes.push(o);
@@ -318,6 +327,8 @@ interface FlashOpts {
   bootWaitS: number;
   /** RAK5010 over TLS: the pinned CA (identity t and Storage lw.ca); null: plain MQTT. */
   ca: PinnedCa | null;
+  /** Puck.js: --passkey (issue 17); null: the board's, else a new one. */
+  passkey: string | null;
   waitS: number;
 }
 
@@ -353,6 +364,7 @@ async function flashOne(job: Job, o: FlashOpts): Promise<Outcome> {
   const bar = new ProgressBar(process.stdout);
   let feedBefore = 0;
   let staged = false;
+  let dryPasskey: string | null = null;
   let result: SessionResult;
   try {
     result = await flashBoard(link, {
@@ -370,11 +382,13 @@ async function flashOne(job: Job, o: FlashOpts): Promise<Outcome> {
           out(`stray boot code on the board (Espruino runs it at every start): ${stray.map((f) => `${f.n} (${f.b} bytes)`).join(', ')}; ${o.keepBootFiles ? 'kept (--keep-boot-files)' : 'it will be removed'}\n`);
         }
         if (o.dryFile) {
-          const identity: Identity = { id: job.deviceId, pw: job.secret ?? 'DRY-RUN-NO-SECRET', h: o.hubHost, p: o.hubPort, ...(o.edges ? { hs: o.edges } : {}), w: o.wiring, ...(o.ca ? { t: o.ca.name } : {}) };
+          const pk = choosePasskey({ board: job.board, deviceId: job.deviceId, passkey: o.passkey }, p);
+          dryPasskey = pk?.pk ?? null;
+          const identity: Identity = { id: job.deviceId, pw: job.secret ?? 'DRY-RUN-NO-SECRET', h: o.hubHost, p: o.hubPort, ...(o.edges ? { hs: o.edges } : {}), w: o.wiring, ...(o.ca ? { t: o.ca.name } : {}), ...(pk ? { pk: pk.pk } : {}) };
           return identity;
         }
         provisioned = await provision(
-          { commands: o.service!.commands, deviceId: job.deviceId, board: job.board, workerId: job.workerId, secret: job.secret, force: o.force, hubHost: o.hubHost, hubPort: o.hubPort, edges: o.edges, wiring: o.wiring },
+          { commands: o.service!.commands, deviceId: job.deviceId, board: job.board, workerId: job.workerId, secret: job.secret, force: o.force, hubHost: o.hubHost, hubPort: o.hubPort, edges: o.edges, wiring: o.wiring, passkey: o.passkey },
           p,
         );
         out(
@@ -412,6 +426,7 @@ async function flashOne(job: Job, o: FlashOpts): Promise<Outcome> {
     writeFileSync(o.dryFile, Buffer.from(bytes, 'latin1'));
     out(`\ndry run: ${bytes.length} bytes that would be sent to a blank ${job.board} written to ${o.dryFile}\n`);
     out(`  nothing was registered and no port was opened; the identity in it uses ${job.secret ? 'the --secret given' : 'the placeholder secret DRY-RUN-NO-SECRET'}\n`);
+    if (dryPasskey) out(`  and the BLE passkey ${o.passkey ? 'given with --passkey' : `${dryPasskey} (new, random: a real run makes another)`}\n`);
     return { job, ok: true, result, seconds: seconds() };
   }
 
@@ -443,6 +458,8 @@ async function flashOne(job: Job, o: FlashOpts): Promise<Outcome> {
     `  firmware      ${FIRMWARE_VERSION}, ${result.bytes} bytes in ${result.chunks} chunks (${result.chunksWritten} written, ${result.chunksResumed} resumed), verified by CRC32`,
     `  identity      ${job.deviceId} -> ${o.edges ? `edges ${o.edges.map(describeEdge).join(', ')}, tried in that order` : `hub ${o.hubHost}:${o.hubPort}`} (lw.json)${result.previousId && result.previousId !== job.deviceId ? `, replacing ${result.previousId}` : ''}${isLoopbackHost(o.hubHost) ? ' (a loopback address, allowed by --allow-localhost: only a hub on this bench, never one in the field)' : ''}`,
     `  wiring        ${describeWiring(o.wiring)} (lw.json)`,
+    // (provisioned is set inside the identity callback, which TypeScript's narrowing does not see.)
+    ...((provisioned as Provisioned | null)?.passkeyFrom ? [`  BLE passkey   ${describePasskey(provisioned as unknown as Provisioned)}`] : []),
     `  boot files    ${describeBootFiles(result)}`,
     `  registration  ${provisioned ? describeProvisioned(provisioned) : '-'}`,
     ...(link instanceof SerialLink && link.xoffs > 0 ? [`  flow control  the board paused the tool ${link.xoffs} time(s) with XOFF; it waited for XON each time`] : []),
@@ -513,6 +530,23 @@ function describeBootFiles(r: SessionResult): string {
 }
 
 const FILES_NOTE = '.bootcde, via lw.up';
+
+/**
+ * Issue 17: the passkey is shown once, in the summary of the run that wrote it (a new one, or one
+ * an interrupted run wrote but never showed); never in a log line, and not again on a re-flash.
+ */
+function describePasskey(p: Provisioned): string {
+  const pk = p.identity.pk ?? '';
+  switch (p.passkeyFrom) {
+    case 'new':
+    case 'interrupted flash':
+      return `${pk}  <- give this to the worker: their phone asks for it once, when it first pairs with this fob (shown only now; it is kept on the fob, not at the hub)`;
+    case '--passkey':
+      return 'the one given with --passkey (lw.json pk)';
+    default:
+      return 'kept from the board (lw.json pk; not shown again: --passkey <6 digits> sets a new one)';
+  }
+}
 
 function describeProvisioned(p: Provisioned): string {
   return p.registration === 'new' ? 'registered now (the secret is on the fob only)' : `existing (secret from ${p.secretFrom})`;
