@@ -193,10 +193,6 @@ export const FOB_STORAGE = {
   bootCount: 'lw-bc',
   /** RAK5010 over TLS: the CA certificate (PEM) pinned for the hub, written at flashing time. */
   ca: 'lw.ca',
-  /** RAK5010 with a client certificate: the certificate (PEM) its modem presents to the hub. */
-  clientCert: 'lw.cc',
-  /** RAK5010 with a client certificate: that certificate's private key (PEM). */
-  clientKey: 'lw.ck',
 } as const;
 
 /** The files only the flashing tool writes (firmware/flash/wire.ts FILES adds FOB_STORAGE to these). */

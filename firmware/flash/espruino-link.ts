@@ -90,13 +90,13 @@ export function setDebug(sink: ((line: string) => void) | null): void {
 
 /** The fob's secret travels inside the identity JSON (`"pw":"..."`, escaped or not, written and read
  * back); --verbose output ends up in tickets and chat, so the value never reaches it. The same for
- * the Puck.js's BLE passkey (`"pk"`, issue 17) and the RAK5010's client key (the Storage file lw.ck,
- * written in chunks: each chunk's bytes are hidden). */
+ * the Puck.js's BLE passkey (`"pk"`, issue 17) and the RAK5010's client key (staged on the board in
+ * pieces as `__lwf[1]`, firmware/flash/modem-files.ts: each piece's bytes are hidden). */
 export function redactSecrets(line: string): string {
   return line
     .replace(/(\\*"pw\\*"\s*:\s*\\*")[^"\\]*/g, '$1<secret>')
     .replace(/(\\*"pk\\*"\s*:\s*\\*")[^"\\]*/g, '$1<passkey>')
-    .replace(/(\.write\(\\*"lw\.ck\\*",\s*)"(?:[^"\\]|\\.)*"/g, '$1"<private key>"');
+    .replace(/(__lwf\[1\]\+=)"(?:[^"\\]|\\.)*"/g, '$1"<private key>"');
 }
 
 function espruinoTools(): Promise<EspruinoGlobal> {

@@ -358,6 +358,10 @@ export class SimulatedBoard {
       Serial1: {
         setup: () => undefined,
         on: (_ev: string, fn: (d: string) => void) => b.serialData.push(fn),
+        // Espruino's EventEmitter method (every object has it): the flashing tool's modem uploader uses it.
+        removeAllListeners: (ev?: string) => {
+          if (ev === undefined || ev === 'data') b.serialData = [];
+        },
         write: (d: string) => b.events.serial1?.(d),
       },
       process: { env: { BOARD: b.envBoard, VERSION: '2v29' } },

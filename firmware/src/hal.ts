@@ -83,8 +83,8 @@ export interface Identity {
   t?: string;
   /**
    * RAK5010 with a client certificate (issue 17): the base name of its files on the BG96, `<c>.crt`
-   * and `<c>.key` (their content: the Storage files STORAGE.clientCert and STORAGE.clientKey);
-   * absent: the modem presents no certificate.
+   * and `<c>.key`, which `lonewatch flash` uploaded to the modem itself (they are not in Storage:
+   * the key is only on the modem); absent: the modem presents no certificate.
    */
   c?: string;
   /**
