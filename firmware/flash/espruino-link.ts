@@ -109,8 +109,18 @@ function espruinoTools(): Promise<EspruinoGlobal> {
     console.error = route;
     try {
       const require = createRequire(import.meta.url);
+      // EspruinoTools' relay transport sets NODE_TLS_REJECT_UNAUTHORIZED=0 as it loads
+      // (core/serial_websocket_relay.js, for espruino.com's relay): every TLS connection of this
+      // process would then skip certificate checks. The relay is never used here: put it back.
+      const tlsEnv = process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+      const restoreTls = (): void => {
+        if (tlsEnv === undefined) delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+        else process.env.NODE_TLS_REJECT_UNAUTHORIZED = tlsEnv;
+      };
       const lib = require('espruino') as { init(cb: () => void): void };
+      restoreTls();
       lib.init(() => {
+        restoreTls();
         const E = (globalThis as unknown as { Espruino: EspruinoGlobal }).Espruino;
         // No query of process.env on connect (we ask ourselves, with a clear error) and no Storage
         // write throttling: every chunk is a request that waits for its answer anyway.
