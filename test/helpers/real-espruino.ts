@@ -172,6 +172,8 @@ export interface RealFobOptions {
   bundle: string;
   /** lw.json; omitted: not provisioned. */
   identity?: Record<string, unknown>;
+  /** Other Storage files the flashing tool writes (e.g. lw.ca, the pinned CA of a RAK5010 over TLS). */
+  files?: Record<string, string>;
   /** RAK5010: called with each boot's simulated BG96 (the fob's `h`/`p` are used as given). */
   onModem?(modem: SimulatedBg96): void;
   /** Run on `espruino-2630` (a Puck.js's fixed 2,630 variables) instead of the resizable build. */
@@ -214,6 +216,11 @@ export class RealFob {
     if (this.o.identity) {
       writeFileSync(join(this.dir, 'lw.json'), JSON.stringify(this.o.identity));
       writes.push('S.write("lw.json",fs.readFileSync("lw.json"));');
+    }
+    for (const [name, content] of Object.entries(this.o.files ?? {})) {
+      const local = `file-${name.replace(/[^\w.-]/g, '_')}`;
+      writeFileSync(join(this.dir, local), content, 'latin1');
+      writes.push(`S.write(${JSON.stringify(name)},fs.readFileSync(${JSON.stringify(local)}));`);
     }
     const setup = spawnSync(ESPRUINO_BIN, ['-e', `var fs=require("fs"),S=require("Storage");${writes.join('')}`], { cwd: this.dir, timeout: 20_000, input: '' });
     if (setup.status !== 0) throw new Error(`writing Storage on the interpreter failed: ${setup.stderr?.toString()}`);
