@@ -91,6 +91,22 @@ describe('RAK5010 with a client certificate, to a hub that requires one', () => 
         `AT+QSSLCFG="cacert",1,"${caFileName(pki.read(pki.caCert))}"`,
       ]),
     );
+    // In this order, between the SIM check and the registration check: the CA's file (uploaded, the
+    // modem had none), then the SSL context, the client files named before the CA.
+    const ca = pki.read(pki.caCert);
+    const name = caFileName(ca);
+    const from = r.modem.commands.indexOf(`AT+QFLST="${name}"`);
+    expect(r.modem.commands.slice(from - 1, from + 8)).toEqual([
+      'AT+CPIN?',
+      `AT+QFLST="${name}"`,
+      `AT+QFDEL="${name}"`,
+      `AT+QFUPL="${name}",${ca.length},10`,
+      'AT+QSSLCFG="seclevel",1,2',
+      `AT+QSSLCFG="clientcert",1,"${BASE}.crt"`,
+      `AT+QSSLCFG="clientkey",1,"${BASE}.key"`,
+      `AT+QSSLCFG="cacert",1,"${name}"`,
+      'AT+CEREG?',
+    ]);
     // The firmware does not upload the client files (the flashing tool did): no QFUPL for them.
     expect(r.modem.commands.filter((c) => c.includes(BASE) && c.startsWith('AT+QF'))).toEqual([]);
     await r.gesture('H');
