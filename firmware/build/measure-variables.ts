@@ -123,7 +123,8 @@ function writeSetup(work: string, board: Board, code: string, names: MangleCache
     const m = names[n];
     return typeof m === 'string' ? m : n;
   };
-  const identity = JSON.stringify({ id: 'fob-measure', pw: 'measure-secret', h: '127.0.0.1', p: 1883, w: DEFAULT_WIRING[board] });
+  // A Puck.js identity has its BLE passkey (issue 17), as `lonewatch flash` writes it: its NRF.setSecurity call is measured too.
+  const identity = JSON.stringify({ id: 'fob-measure', pw: 'measure-secret', h: '127.0.0.1', p: 1883, w: DEFAULT_WIRING[board], ...(board === 'puck' ? { pk: '123456' } : {}) });
   const core = 'LW.core';
   const queued = `${core}.${name('outbox')}.${name('_i')}.length`;
   const loader = [
@@ -158,7 +159,7 @@ function boardGlobals(board: Board): string {
     return [
       'global.BTN1=D0;global.BTN=D0;global.LED1=D5;global.LED2=D4;global.LED3=D3;',
       'E.setConsole=function(){};E.getBattery=function(){return 90};',
-      'global.NRF={on:function(){},setAdvertising:function(){}};',
+      'global.NRF={on:function(){},setAdvertising:function(){},setSecurity:function(){}};',
       'global.Bluetooth={on:function(){},write:function(){}};',
       'global.Puck={accelOn:function(){},on:function(){}};',
     ].join('\n');

@@ -89,9 +89,14 @@ export function setDebug(sink: ((line: string) => void) | null): void {
 }
 
 /** The fob's secret travels inside the identity JSON (`"pw":"..."`, escaped or not, written and read
- * back); --verbose output ends up in tickets and chat, so the value never reaches it. */
+ * back); --verbose output ends up in tickets and chat, so the value never reaches it. The same for
+ * the Puck.js's BLE passkey (`"pk"`, issue 17) and the RAK5010's client key (staged on the board in
+ * pieces as `__lwf[1]`, firmware/flash/modem-files.ts: each piece's bytes are hidden). */
 export function redactSecrets(line: string): string {
-  return line.replace(/(\\*"pw\\*"\s*:\s*\\*")[^"\\]*/g, '$1<secret>');
+  return line
+    .replace(/(\\*"pw\\*"\s*:\s*\\*")[^"\\]*/g, '$1<secret>')
+    .replace(/(\\*"pk\\*"\s*:\s*\\*")[^"\\]*/g, '$1<passkey>')
+    .replace(/(__lwf\[1\]\+=)"(?:[^"\\]|\\.)*"/g, '$1"<private key>"');
 }
 
 function espruinoTools(): Promise<EspruinoGlobal> {
@@ -104,8 +109,18 @@ function espruinoTools(): Promise<EspruinoGlobal> {
     console.error = route;
     try {
       const require = createRequire(import.meta.url);
+      // EspruinoTools' relay transport sets NODE_TLS_REJECT_UNAUTHORIZED=0 as it loads
+      // (core/serial_websocket_relay.js, for espruino.com's relay): every TLS connection of this
+      // process would then skip certificate checks. The relay is never used here: put it back.
+      const tlsEnv = process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+      const restoreTls = (): void => {
+        if (tlsEnv === undefined) delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+        else process.env.NODE_TLS_REJECT_UNAUTHORIZED = tlsEnv;
+      };
       const lib = require('espruino') as { init(cb: () => void): void };
+      restoreTls();
       lib.init(() => {
+        restoreTls();
         const E = (globalThis as unknown as { Espruino: EspruinoGlobal }).Espruino;
         // No query of process.env on connect (we ask ourselves, with a clear error) and no Storage
         // write throttling: every chunk is a request that waits for its answer anyway.

@@ -14,7 +14,9 @@ import { CONSOLE_PORT, flashBoard, FIRMWARE_VERSION, type SessionResult } from '
 import { fobHubHost, HubAddressError, isLoopbackHost, parseFobEdges, type FobEdge } from './hub-address.js';
 import { describeWiring, PinsError, resolveWiring } from './pins.js';
 import type { Wiring } from '../src/wiring.js';
-import { provision, type Provisioned } from './provision.js';
+import { choosePasskey, provision, type Provisioned } from './provision.js';
+import { isPasskey } from './ble-passkey.js';
+import { loadClientCert, type ClientCert } from './modem-files.js';
 import { loadPinnedCa, type PinnedCa } from './pinned-ca.js';
 import { ProgressBar } from './progress.js';
 import type { Identity } from './wire.js';
@@ -130,6 +132,9 @@ export const flashCommand = defineCommand({
     hub: { type: 'string', placeholder: 'host:port,...', description: 'RAK5010 in a cluster: every edge it may reach, in the order it tries them (default: cluster.edges; instead of --hub-host/--hub-port)' },
     'hub-host': { type: 'string', placeholder: 'host', description: 'hub address the fob connects to (default: host of hub.public_url)' },
     'hub-port': { type: 'string', placeholder: 'port', description: 'hub MQTT port the fob connects to (default: mqtt.port; a RAK5010 over TLS: tls.mqtts_port)' },
+    passkey: { type: 'string', placeholder: '6 digits', description: 'Puck.js: the BLE passkey the worker types on the phone to pair (default: the one on the board for a re-flash, else a new random one, printed once)' },
+    'client-cert': { type: 'string', placeholder: 'pem', description: 'RAK5010 over TLS: a client certificate for this fob (CN = its device id), uploaded to its modem, which presents it to the hub (with --client-key)' },
+    'client-key': { type: 'string', placeholder: 'pem', description: 'the private key of --client-cert (unencrypted PEM)' },
     'ca-file': { type: 'string', placeholder: 'pem', description: 'RAK5010 over TLS: the CA that signed the hub\'s certificate, pinned in the fob (default: tls.fob_ca_file; needed with [tls])' },
     wait: { type: 'string', placeholder: 's', description: 'seconds to wait for the fob\'s hello at the hub (default 90 for rak5010, 0 for puck; 0 = do not wait)' },
     'allow-localhost': { type: 'boolean', description: 'allow a loopback hub address (localhost, 127.x, ::1) in the fob: only for a hub on this bench' },
@@ -146,6 +151,12 @@ export const flashCommand = defineCommand({
     for (const j of jobs) {
       if (!isValidDeviceId(j.deviceId)) throw new UsageError(`device id "${j.deviceId}" must be 1-32 letters, digits, '-' or '_'`);
       if (j.board !== 'puck' && j.board !== 'rak5010') throw new UsageError(`--board must be puck or rak5010 (got "${j.board}")`);
+    }
+    // Issue 17: a Puck.js's BLE passkey is six digits (the SoftDevice takes nothing else).
+    if (values.passkey !== undefined) {
+      if (!isPasskey(values.passkey)) throw new UsageError(`--passkey must be 6 digits, e.g. 048213 (got "${values.passkey}")`);
+      if (jobs.length > 1) throw new UsageError('--passkey names one fob\'s passkey: not with --devices-from (each fob gets its own, printed in its summary)');
+      if (jobs[0]!.board !== 'puck') throw new UsageError('--passkey is for a Puck.js (its BLE pairing); a RAK5010 has no BLE link to the phone');
     }
     const baud = num(values.baud, 9600, 'baud');
     const timeoutS = num(values.timeout, 6, 'timeout');
@@ -187,6 +198,15 @@ export const flashCommand = defineCommand({
     if (rakJobs && config.tls && !caPath) {
       throw new UsageError('the hub has [tls] (MQTTS): a RAK5010 must pin the CA that signed the hub\'s certificate; set tls.fob_ca_file in lonewatch.toml or pass --ca-file <pem>');
     }
+    // Issue 17: a client certificate for one RAK5010 over TLS, checked before anything is opened.
+    let clientCert: ClientCert | null = null;
+    if (values['client-cert'] !== undefined || values['client-key'] !== undefined) {
+      if (values['client-cert'] === undefined || values['client-key'] === undefined) throw new UsageError('give both --client-cert <pem> and --client-key <pem>');
+      if (jobs.length > 1) throw new UsageError('--client-cert is one fob\'s certificate: not with --devices-from');
+      if (jobs[0]!.board !== 'rak5010') throw new UsageError('--client-cert is for a RAK5010 (its modem presents it); a Puck.js reaches the hub through the phone');
+      if (!caPath) throw new UsageError('--client-cert needs TLS: the hub\'s [tls] (tls.fob_ca_file) or --ca-file, since the modem presents it in the TLS handshake');
+      clientCert = loadClientCert(values['client-cert'], values['client-key'], jobs[0]!.deviceId, config.tls?.client_ca_file);
+    }
     const pinned: PinnedCa | null = rakJobs && caPath ? loadPinnedCa(caPath, config.tls ? [config.tls.cert_file, ...(config.tls.chain_file ? [config.tls.chain_file] : [])] : []) : null;
     if (pinned) out(`RAK5010 over TLS: pinning ${pinned.subject} from ${pinned.path} (${pinned.checked}); on the modem as ${pinned.name}\n`);
     const hubPort = edges ? edges[0][1] : num(values['hub-port'], pinned ? (config.tls?.mqtts_port ?? 8883) : config.mqtt.port, 'hub-port');
@@ -227,6 +247,8 @@ export const flashCommand = defineCommand({
           keepBootFiles: !!values['keep-boot-files'],
           bootWaitS,
           ca: job.board === 'rak5010' ? pinned : null,
+          passkey: values.passkey ?? null,
+          clientCert,
           waitS: values.wait !== undefined ? num(values.wait, 0, 'wait') : job.board === 'rak5010' ? 90 : 0,
         });
         outcomes.push(o);
@@ -318,6 +340,10 @@ interface FlashOpts {
   bootWaitS: number;
   /** RAK5010 over TLS: the pinned CA (identity t and Storage lw.ca); null: plain MQTT. */
   ca: PinnedCa | null;
+  /** Puck.js: --passkey (issue 17); null: the board's, else a new one. */
+  passkey: string | null;
+  /** RAK5010: --client-cert/--client-key (issue 17); null: none given (a re-flash keeps the board's). */
+  clientCert: ClientCert | null;
   waitS: number;
 }
 
@@ -353,6 +379,8 @@ async function flashOne(job: Job, o: FlashOpts): Promise<Outcome> {
   const bar = new ProgressBar(process.stdout);
   let feedBefore = 0;
   let staged = false;
+  let dryPasskey: string | null = null;
+  let clientCertFrom: 'given' | 'board' | null = null;
   let result: SessionResult;
   try {
     result = await flashBoard(link, {
@@ -363,6 +391,7 @@ async function flashOne(job: Job, o: FlashOpts): Promise<Outcome> {
       keepBootFiles: o.keepBootFiles,
       bootWaitS: o.bootWaitS,
       ...(o.ca ? { ca: o.ca.pem } : {}),
+      ...(o.clientCert ? { clientCert: o.clientCert } : {}),
       identity: async (p) => {
         out(`board: ${p.b}, Espruino ${p.v}${p.id?.id ? `, provisioned as ${String(p.id.id)}` : ', not provisioned'}\n`);
         const stray = p.bf ?? [];
@@ -370,11 +399,13 @@ async function flashOne(job: Job, o: FlashOpts): Promise<Outcome> {
           out(`stray boot code on the board (Espruino runs it at every start): ${stray.map((f) => `${f.n} (${f.b} bytes)`).join(', ')}; ${o.keepBootFiles ? 'kept (--keep-boot-files)' : 'it will be removed'}\n`);
         }
         if (o.dryFile) {
-          const identity: Identity = { id: job.deviceId, pw: job.secret ?? 'DRY-RUN-NO-SECRET', h: o.hubHost, p: o.hubPort, ...(o.edges ? { hs: o.edges } : {}), w: o.wiring, ...(o.ca ? { t: o.ca.name } : {}) };
+          const pk = choosePasskey({ board: job.board, deviceId: job.deviceId, passkey: o.passkey }, p);
+          dryPasskey = pk?.pk ?? null;
+          const identity: Identity = { id: job.deviceId, pw: job.secret ?? 'DRY-RUN-NO-SECRET', h: o.hubHost, p: o.hubPort, ...(o.edges ? { hs: o.edges } : {}), w: o.wiring, ...(o.ca ? { t: o.ca.name } : {}), ...(o.clientCert ? { c: o.clientCert.base } : {}), ...(pk ? { pk: pk.pk } : {}) };
           return identity;
         }
         provisioned = await provision(
-          { commands: o.service!.commands, deviceId: job.deviceId, board: job.board, workerId: job.workerId, secret: job.secret, force: o.force, hubHost: o.hubHost, hubPort: o.hubPort, edges: o.edges, wiring: o.wiring },
+          { commands: o.service!.commands, deviceId: job.deviceId, board: job.board, workerId: job.workerId, secret: job.secret, force: o.force, hubHost: o.hubHost, hubPort: o.hubPort, edges: o.edges, wiring: o.wiring, passkey: o.passkey },
           p,
         );
         out(
@@ -383,7 +414,12 @@ async function flashOne(job: Job, o: FlashOpts): Promise<Outcome> {
             : `using ${job.deviceId}'s registration (secret from ${provisioned.secretFrom}, checked against the hub)\n`,
         );
         out(`writing firmware (${FILES_NOTE}) and identity${o.ca ? ' and the pinned CA' : ''}...\n`);
-        return o.ca ? { ...provisioned.identity, t: o.ca.name } : provisioned.identity;
+        // Issue 17: a client certificate given now, else the one this device's identity on the board
+        // names (its files stay on the modem over a re-flash), if the link is TLS at all.
+        const kept = p.id && p.id.id === job.deviceId && typeof (p.id as { c?: unknown }).c === 'string' ? String((p.id as { c?: unknown }).c) : null;
+        clientCertFrom = o.clientCert ? 'given' : o.ca && kept ? 'board' : null;
+        const c = o.clientCert ? o.clientCert.base : o.ca ? kept : null;
+        return { ...provisioned.identity, ...(o.ca ? { t: o.ca.name } : {}), ...(c ? { c } : {}) };
       },
       identityStaged: () => {
         staged = true;
@@ -412,6 +448,7 @@ async function flashOne(job: Job, o: FlashOpts): Promise<Outcome> {
     writeFileSync(o.dryFile, Buffer.from(bytes, 'latin1'));
     out(`\ndry run: ${bytes.length} bytes that would be sent to a blank ${job.board} written to ${o.dryFile}\n`);
     out(`  nothing was registered and no port was opened; the identity in it uses ${job.secret ? 'the --secret given' : 'the placeholder secret DRY-RUN-NO-SECRET'}\n`);
+    if (dryPasskey) out(`  and the BLE passkey ${o.passkey ? 'given with --passkey' : `${dryPasskey} (new, random: a real run makes another)`}\n`);
     return { job, ok: true, result, seconds: seconds() };
   }
 
@@ -443,6 +480,13 @@ async function flashOne(job: Job, o: FlashOpts): Promise<Outcome> {
     `  firmware      ${FIRMWARE_VERSION}, ${result.bytes} bytes in ${result.chunks} chunks (${result.chunksWritten} written, ${result.chunksResumed} resumed), verified by CRC32`,
     `  identity      ${job.deviceId} -> ${o.edges ? `edges ${o.edges.map(describeEdge).join(', ')}, tried in that order` : `hub ${o.hubHost}:${o.hubPort}`} (lw.json)${result.previousId && result.previousId !== job.deviceId ? `, replacing ${result.previousId}` : ''}${isLoopbackHost(o.hubHost) ? ' (a loopback address, allowed by --allow-localhost: only a hub on this bench, never one in the field)' : ''}`,
     `  wiring        ${describeWiring(o.wiring)} (lw.json)`,
+    // (provisioned is set inside the identity callback, which TypeScript's narrowing does not see.)
+    ...(clientCertFrom === 'given' && o.clientCert
+      ? [`  client cert   ${o.clientCert.subject}, valid until ${o.clientCert.notAfter}: on the modem as ${o.clientCert.base}.crt and ${o.clientCert.base}.key (AT+QFUPL, checked), presented to the hub (lw.json c)`]
+      : (clientCertFrom as string | null) === 'board'
+        ? [`  client cert   kept from the board: the modem's ${result.identity.c ?? '?'}.crt and .key (lw.json c)`]
+        : []),
+    ...((provisioned as Provisioned | null)?.passkeyFrom ? [`  BLE passkey   ${describePasskey(provisioned as unknown as Provisioned)}`] : []),
     `  boot files    ${describeBootFiles(result)}`,
     `  registration  ${provisioned ? describeProvisioned(provisioned) : '-'}`,
     ...(link instanceof SerialLink && link.xoffs > 0 ? [`  flow control  the board paused the tool ${link.xoffs} time(s) with XOFF; it waited for XON each time`] : []),
@@ -513,6 +557,23 @@ function describeBootFiles(r: SessionResult): string {
 }
 
 const FILES_NOTE = '.bootcde, via lw.up';
+
+/**
+ * Issue 17: the passkey is shown once, in the summary of the run that wrote it (a new one, or one
+ * an interrupted run wrote but never showed); never in a log line, and not again on a re-flash.
+ */
+function describePasskey(p: Provisioned): string {
+  const pk = p.identity.pk ?? '';
+  switch (p.passkeyFrom) {
+    case 'new':
+    case 'interrupted flash':
+      return `${pk}  <- give this to the worker: their phone asks for it once, when it first pairs with this fob (shown only now; it is kept on the fob, not at the hub)`;
+    case '--passkey':
+      return 'the one given with --passkey (lw.json pk)';
+    default:
+      return 'kept from the board (lw.json pk; not shown again: --passkey <6 digits> sets a new one)';
+  }
+}
 
 function describeProvisioned(p: Provisioned): string {
   return p.registration === 'new' ? 'registered now (the secret is on the fob only)' : `existing (secret from ${p.secretFrom})`;

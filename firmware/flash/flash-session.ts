@@ -20,6 +20,7 @@
  * listed by the probe and removed once the identity is decided, before reset(), unless kept on the
  * engineer's request.
  */
+import { CLEANUP_EXPR, STATE_EXPR, checkUpload, qfuplChecksum, stageExprs, uploaderExpr } from './modem-files.js';
 import { FIRMWARE_VERSION } from '../src/version.js';
 import { FlashError, type ConsoleLink } from './espruino-link.js';
 import { CONSOLE_PORT } from './console-port.js';
@@ -58,6 +59,11 @@ export interface SessionOptions {
   timeoutS: number;
   /** RAK5010 over TLS: the pinned CA (PEM), written to Storage lw.ca beside the identity. */
   ca?: string;
+  /**
+   * RAK5010 with a client certificate (issue 17): uploaded to the modem's own file system through
+   * the console (firmware/flash/modem-files.ts), as `<base>.crt` and `<base>.key`.
+   */
+  clientCert?: { base: string; cert: string; key: string };
   /** Decides the identity once the board has been probed (registers, or checks a registration). */
   identity(probe: ProbeResult): Promise<Identity>;
   progress?(p: { done: number; total: number; chunk: number; chunks: number; resumed: number }): void;
@@ -242,6 +248,10 @@ export async function flashBoard(link: ConsoleLink, o: SessionOptions): Promise<
     o.progress?.({ done: doneBytes, total, chunk: c.index + 1, chunks: chunks.length, resumed });
   }
 
+  // Issue 17: the client certificate and key onto the modem before anything is committed, so a
+  // modem that does not take them leaves the board's previous firmware and identity in place.
+  if (o.clientCert) await uploadToModem(link, o.clientCert, note);
+
   const code = await link.request<{ n: number; c: number } | null>(COMMIT_CODE_EXPR, { timeoutMs: 8000, fresh: { n: total, c: crcOf(bytes) } });
   if (!code || code.n !== total || code.c !== crcOf(bytes)) {
     throw new FlashError(`${FILES.boot} did not verify after the copy (${JSON.stringify(code)})`, 'run the command again', 'verify');
@@ -267,6 +277,38 @@ export async function flashBoard(link: ConsoleLink, o: SessionOptions): Promise<
     bootFiles,
     bootFilesRemoved,
   };
+}
+
+/** Stages the client certificate and key in the board's RAM, runs the uploader, checks the modem's answers. */
+async function uploadToModem(link: ConsoleLink, c: { base: string; cert: string; key: string }, note: (line: string) => void): Promise<void> {
+  const files = [
+    { name: `${c.base}.crt`, content: toBytes(c.cert) },
+    { name: `${c.base}.key`, content: toBytes(c.key) },
+  ];
+  note(`uploading the client certificate and key to the modem (AT+QFUPL) as ${files[0]!.name} and ${files[1]!.name}...`);
+  for (let i = 0; i < files.length; i++) for (const e of stageExprs(i, files[i]!.content)) await link.request(e, { timeoutMs: 5000, fresh: 0 });
+  const fresh = { s: 'done', r: files.map((f) => `+QFUPL: ${f.content.length},${qfuplChecksum(f.content)}`), e: '' };
+  await link.request(uploaderExpr(files.map((f) => f.name)), { timeoutMs: 5000, fresh: 1 });
+  // [FILE] §2.4: the upload's <timeout> is 10 s a file; the modem answers well within that.
+  const deadline = Date.now() + 30_000;
+  type UploadState = { s: string; r: string[]; e: string } | null;
+  let st: UploadState = null;
+  for (;;) {
+    st = await link.request<UploadState>(STATE_EXPR, { timeoutMs: 5000, fresh });
+    if (!st || st.s !== 'run' || Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  await link.request(CLEANUP_EXPR, { timeoutMs: 5000, fresh: 1 });
+  const modemSaid = st && st.r.length ? ` (the modem said: ${st.r.slice(-4).join(' | ')})` : ' (the modem said nothing)';
+  if (!st || st.s !== 'done') {
+    throw new FlashError(
+      st?.s === 'fail' ? `the modem refused the client certificate upload: ${st.e}${modemSaid}` : `the modem did not finish the client certificate upload within 30 s${modemSaid}`,
+      'check that the BG96 is powered and answers on Serial1 (lonewatch console: Serial1.setup(115200,{tx:D6,rx:D8})), then run the same command again; the board keeps its previous firmware and identity',
+      'verify',
+    );
+  }
+  const bad = checkUpload(st.r, files);
+  if (bad) throw new FlashError(`the client certificate did not reach the modem whole: ${bad}`, 'run the same command again; the board keeps its previous firmware and identity', 'verify');
 }
 
 async function readBack(link: ConsoleLink): Promise<{ v: string; id: string; up: number } | null> {

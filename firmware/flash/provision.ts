@@ -13,6 +13,7 @@ import { AdminError } from '../../hub/admin/admin-service.js';
 import { FlashError } from './espruino-link.js';
 import type { Identity, ProbeResult } from './wire.js';
 import type { Wiring } from '../src/wiring.js';
+import { isPasskey, newPasskey } from './ble-passkey.js';
 
 export interface ProvisionOptions {
   /** The command service (issue 18): the running hub when one answers, else the database. */
@@ -28,12 +29,29 @@ export interface ProvisionOptions {
   edges?: [string, number][] | null;
   /** The fob's wiring, written with the identity (issue 14: the RAK5010 has no BTN of its own). */
   wiring: Wiring;
+  /** Puck.js: the BLE passkey given with --passkey; null: the board's own, else a new one (issue 17). */
+  passkey?: string | null;
 }
 
 export interface Provisioned {
   identity: Identity;
   registration: 'new' | 'existing';
   secretFrom: 'new' | '--secret' | 'board' | 'interrupted flash';
+  /** Puck.js: where the BLE passkey came from (issue 17); undefined for a RAK5010. */
+  passkeyFrom?: 'new' | '--passkey' | 'board' | 'interrupted flash';
+}
+
+/**
+ * The Puck.js's BLE passkey (issue 17): --passkey, else the one this device's identity on the board
+ * already has (a re-flash keeps it: the worker's phone is paired with it), else the one of an
+ * interrupted flash of this device, else a new one.
+ */
+export function choosePasskey(o: Pick<ProvisionOptions, 'board' | 'deviceId' | 'passkey'>, p: ProbeResult): { pk: string; from: NonNullable<Provisioned['passkeyFrom']> } | null {
+  if (o.board !== 'puck') return null;
+  if (o.passkey) return { pk: o.passkey, from: '--passkey' };
+  if (p.id && p.id.id === o.deviceId && isPasskey(p.id.pk)) return { pk: p.id.pk, from: 'board' };
+  if (p.nw && p.nw.id === o.deviceId && isPasskey(p.nw.pk)) return { pk: p.nw.pk, from: 'interrupted flash' };
+  return { pk: newPasskey(), from: 'new' };
 }
 
 export async function provision(o: ProvisionOptions, p: ProbeResult): Promise<Provisioned> {
@@ -46,11 +64,13 @@ export async function provision(o: ProvisionOptions, p: ProbeResult): Promise<Pr
     );
   }
   const device = await o.commands.getDevice(o.deviceId);
-  const make = (pw: string): Identity => ({ id: o.deviceId, pw, h: o.hubHost, p: o.hubPort, ...(o.edges ? { hs: o.edges } : {}), w: o.wiring });
+  const passkey = choosePasskey(o, p);
+  const make = (pw: string): Identity => ({ id: o.deviceId, pw, h: o.hubHost, p: o.hubPort, ...(o.edges ? { hs: o.edges } : {}), w: o.wiring, ...(passkey ? { pk: passkey.pk } : {}) });
+  const pkFrom = passkey ? { passkeyFrom: passkey.from } : {};
   if (!device) {
     try {
       const created = await o.commands.addDevice({ deviceId: o.deviceId, workerId: o.workerId, board: o.board }, 'flash');
-      return { identity: make(created.secret), registration: 'new', secretFrom: 'new' };
+      return { identity: make(created.secret), registration: 'new', secretFrom: 'new', ...pkFrom };
     } catch (err) {
       if (err instanceof AdminError) throw new FlashError(`cannot register ${o.deviceId}: ${err.message}`, err.field === 'workerId' ? 'add the worker first (`lonewatch workers add`) or leave out --worker' : undefined, 'registered');
       throw err;
@@ -71,7 +91,7 @@ export async function provision(o: ProvisionOptions, p: ProbeResult): Promise<Pr
   if (p.id && p.id.id === o.deviceId && typeof p.id.pw === 'string') candidates.push([p.id.pw, 'board']);
   if (p.nw && p.nw.id === o.deviceId && typeof p.nw.pw === 'string') candidates.push([p.nw.pw, 'interrupted flash']);
   for (const [pw, from] of candidates) {
-    if (await o.commands.checkDeviceSecret(o.deviceId, pw)) return { identity: make(pw), registration: 'existing', secretFrom: from };
+    if (await o.commands.checkDeviceSecret(o.deviceId, pw)) return { identity: make(pw), registration: 'existing', secretFrom: from, ...pkFrom };
     if (from === '--secret') {
       throw new FlashError(`the --secret given does not match ${o.deviceId}'s registration on the hub`, 'check it (it was printed once by `lonewatch devices add` or a failed flash)', 'registered');
     }

@@ -108,8 +108,8 @@ export interface BootFile {
 export interface ProbeResult {
   b: string;
   v: string;
-  id: { id?: unknown; pw?: unknown; h?: unknown; p?: unknown } | null;
-  nw: { id?: unknown; pw?: unknown; h?: unknown; p?: unknown } | null;
+  id: { id?: unknown; pw?: unknown; h?: unknown; p?: unknown; pk?: unknown } | null;
+  nw: { id?: unknown; pw?: unknown; h?: unknown; p?: unknown; pk?: unknown } | null;
   boot: { n: number; c: number } | null;
   up: { n: number; c: number } | null;
   /** Other boot files on the board (see PROBE_EXPR); older tools did not ask: absent. */
@@ -189,10 +189,24 @@ export interface Identity {
   w?: Wiring;
   /** RAK5010 over TLS (issue 17): the CA's file name on the modem (caFileName); absent: plain MQTT. */
   t?: string;
+  /** RAK5010 with a client certificate (issue 17): its files' base name on the modem (clientCertBaseName). */
+  c?: string;
+  /** Puck.js (issue 17): the BLE passkey, 6 digits (firmware/flash/ble-passkey.ts). */
+  pk?: string;
 }
 
 export function identityJson(id: Identity): string {
-  return JSON.stringify({ id: id.id, pw: id.pw, h: id.h, p: id.p, ...(id.hs ? { hs: id.hs } : {}), ...(id.w ? { w: id.w } : {}), ...(id.t ? { t: id.t } : {}) });
+  return JSON.stringify({
+    id: id.id,
+    pw: id.pw,
+    h: id.h,
+    p: id.p,
+    ...(id.hs ? { hs: id.hs } : {}),
+    ...(id.w ? { w: id.w } : {}),
+    ...(id.t ? { t: id.t } : {}),
+    ...(id.c ? { c: id.c } : {}),
+    ...(id.pk ? { pk: id.pk } : {}),
+  });
 }
 
 /**

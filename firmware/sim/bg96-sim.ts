@@ -63,6 +63,9 @@ export interface TlsSettings {
   version: number;
   /** The host the fob asked for: the hub's certificate must name it. */
   servername: string;
+  /** Issue 17, seclevel 2: the client certificate and key (PEM) from the files "clientcert" and "clientkey" name; null: none presented. */
+  cert?: string | null;
+  key?: string | null;
 }
 
 export type TlsDial = (host: string, port: number, tls: TlsSettings, ev: TcpEvents) => TcpPeer;
@@ -81,6 +84,8 @@ export const realTls: TlsDial = (host, port, t, ev) => {
     host,
     port,
     ...(t.ca ? { ca: t.ca } : {}),
+    // seclevel 2: the modem presents the client certificate in the handshake, as the BG96 does.
+    ...(t.cert && t.key ? { cert: t.cert, key: t.key } : {}),
     rejectUnauthorized: t.ca !== null,
     ...(isIP(t.servername) ? {} : { servername: t.servername }),
     checkServerIdentity: (_h, cert) => checkServerIdentity(t.servername, cert),
@@ -99,6 +104,17 @@ export const realTls: TlsDial = (host, port, t, ev) => {
   s.once('close', () => (up ? ev.closed() : ev.refused(why)));
   return { write: (b) => void s.write(Buffer.from(b, 'latin1')), destroy: () => void s.destroy() };
 };
+
+/** One SSL context's settings ([SSL] §2.2.1); unset ones keep the manual's defaults. */
+interface SslContext {
+  version: number;
+  seclevel: number;
+  cacert: string | null;
+  clientcert: string | null;
+  clientkey: string | null;
+}
+
+const newSslContext = (): SslContext => ({ version: 4, seclevel: 0, cacert: null, clientcert: null, clientkey: null });
 
 /** [FILE] §2.4 note 2: a 16-bit XOR of the data taken two bytes at a time, an odd last byte as the high byte. */
 export function qfuplChecksum(bytes: string): string {
@@ -188,7 +204,7 @@ export class SimulatedBg96 {
   /** AT+QFUPL in data mode: the file the bytes go to (null: the data is a QISEND/QSSLSEND payload). */
   private upload: string | null = null;
   /** [SSL] §2.2.1: each SSL context's settings (contexts 0-5); unset ones keep the manual's defaults. */
-  private sslCtx: { version: number; seclevel: number; cacert: string | null }[] = [];
+  private sslCtx: SslContext[] = [];
   /** Socket 0 was opened by AT+QSSLOPEN (its data goes through QSSLSEND and +QSSLURC). */
   private ssl = false;
   private registered = true;
@@ -436,13 +452,22 @@ export class SimulatedBg96 {
     // No active context (not activated, or dropped by the network): 561 "open PDP context failed"
     // is our reading of chapter 4; the manual does not say which code this case gives.
     if (this.context !== 'active' || !this.linkUp) return result(561);
-    const cfg = ssl ? (this.sslCtx[sslCtx] ?? { version: 4, seclevel: 0, cacert: null }) : null;
+    const cfg = ssl ? (this.sslCtx[sslCtx] ?? newSslContext()) : null;
     const ca = cfg && cfg.seclevel > 0 ? (cfg.cacert !== null ? this.files[cfg.cacert] : undefined) : null;
     if (ca === undefined) {
       // seclevel 1 with no "cacert" set, or naming a file the modem does not have: the handshake
       // cannot verify anything. The manual names no code for it; 566 is our reading (as a failed
       // handshake below).
       this.sslFailures.push(`no cacert file: ${JSON.stringify(cfg!.cacert)}`);
+      return result(566);
+    }
+    // Issue 17, seclevel 2 ([SSL] §2.2.1: server and client authentication): the modem must hold
+    // the client certificate and key it was told to present (a file deleted since the QSSLCFG).
+    const mine2 = cfg && cfg.seclevel === 2;
+    const cert = mine2 && cfg.clientcert !== null ? this.files[cfg.clientcert] : null;
+    const key = mine2 && cfg.clientkey !== null ? this.files[cfg.clientkey] : null;
+    if (mine2 && (!cert || !key)) {
+      this.sslFailures.push(`seclevel 2 without a client certificate and key on the modem: clientcert ${JSON.stringify(cfg.clientcert)}, clientkey ${JSON.stringify(cfg.clientkey)}`);
       return result(566);
     }
     this.ssl = ssl;
@@ -481,23 +506,33 @@ export class SimulatedBg96 {
         this.emit(`\r\n+${urc}: "closed",0\r\n`);
       },
     };
-    this.peer = ssl ? this.dialTls(target, port, { ca, version: cfg!.version, servername: host }, ev) : this.dial(target, port, ev);
+    this.peer = ssl ? this.dialTls(target, port, { ca, version: cfg!.version, servername: host, ...(cert && key ? { cert, key } : {}) }, ev) : this.dial(target, port, ev);
   }
 
   /**
    * [SSL] §2.2.1: AT+QSSLCFG="sslversion",<ctx>,<0-4> / "ciphersuite",<ctx>,<0x....> /
-   * "seclevel",<ctx>,<0-2> / "cacert",<ctx>,"<file>"; contexts 0-5. Anything else: ERROR. Cipher
-   * suites are checked for form only (node's own list is offered); seclevel 2 (client certificate)
-   * is accepted but not modelled: the connection then verifies the server only.
+   * "seclevel",<ctx>,<0-2> / "cacert",<ctx>,"<file>" / "clientcert",<ctx>,"<file>" /
+   * "clientkey",<ctx>,"<file>"; contexts 0-5. Anything else: ERROR. Cipher suites are checked for
+   * form only (node's own list is offered). With seclevel 2 the client certificate and key are
+   * presented in the real handshake (realTls).
+   *
+   * "clientcert" / "clientkey" naming a file the modem does not have (never uploaded with QFUPL) is
+   * refused with +CME ERROR: 405, [FILE] chapter 4 "file not found". That the BG96 checks the file
+   * here, not at QSSLOPEN, is our reading: [SSL] §2.2.1 only says the parameter is the file's path.
    */
   private sslConfig(cmd: string): void {
-    const m = /^AT\+QSSLCFG="(sslversion|ciphersuite|seclevel|cacert)",([0-5]),(.+)$/.exec(cmd);
-    const ok = m && { sslversion: /^[0-4]$/, ciphersuite: /^0[xX][0-9A-Fa-f]{4}$/, seclevel: /^[0-2]$/, cacert: /^"[^"]+"$/ }[m[1]]!.test(m[3]);
+    const m = /^AT\+QSSLCFG="(sslversion|ciphersuite|seclevel|cacert|clientcert|clientkey)",([0-5]),(.+)$/.exec(cmd);
+    const file = /^"[^"]+"$/;
+    const ok = m && { sslversion: /^[0-4]$/, ciphersuite: /^0[xX][0-9A-Fa-f]{4}$/, seclevel: /^[0-2]$/, cacert: file, clientcert: file, clientkey: file }[m[1]]!.test(m[3]);
     if (!m || !ok) return this.final('ERROR');
-    const ctx = (this.sslCtx[Number(m[2])] ??= { version: 4, seclevel: 0, cacert: null });
+    const name = m[3].slice(1, -1);
+    if ((m[1] === 'clientcert' || m[1] === 'clientkey') && !(name in this.files)) return this.final('+CME ERROR: 405');
+    const ctx = (this.sslCtx[Number(m[2])] ??= newSslContext());
     if (m[1] === 'sslversion') ctx.version = Number(m[3]);
     if (m[1] === 'seclevel') ctx.seclevel = Number(m[3]);
-    if (m[1] === 'cacert') ctx.cacert = m[3].slice(1, -1);
+    if (m[1] === 'cacert') ctx.cacert = name;
+    if (m[1] === 'clientcert') ctx.clientcert = name;
+    if (m[1] === 'clientkey') ctx.clientkey = name;
     this.final('OK');
   }
 

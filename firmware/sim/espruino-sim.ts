@@ -10,6 +10,7 @@
 import vm from 'node:vm';
 import { VirtualClock } from './virtual-clock.js';
 import { DEFAULT_WIRING, type Wiring } from '../src/wiring.js';
+import { OPEN_SECURITY, UNENCRYPTED, connectCentral, parseSetSecurity, uartAllowed, type BleCentral, type BleSecurity, type LinkSecurity } from './ble-security.js';
 
 export type StorageFiles = Record<string, string>;
 
@@ -75,6 +76,19 @@ export class SimulatedBoard {
   private accel: ((a: { acc: { x: number; y: number; z: number } }) => void)[] = [];
   private context: vm.Context;
   private bleConnected = false;
+  /** What NRF.setSecurity set (issue 17); open until the firmware calls it. */
+  security: BleSecurity = { ...OPEN_SECURITY };
+  /** The current link's security (unencrypted while nobody is connected). */
+  link: LinkSecurity = { ...UNENCRYPTED };
+  /**
+   * Bonds, by central id: on a real nRF52 the peer manager keeps them in flash, so they survive a
+   * reboot; the caller hands the same map to the next board (SimulatedPuck does).
+   */
+  bonds: Map<string, { mitm: boolean; lesc: boolean }> = new Map();
+  /** Every pairing that failed, with why (issue 17 tests). */
+  readonly pairingFailures: string[] = [];
+  /** UART writes the phone made that the fob's UART service refused (not encrypted), and fob writes that reached no one for the same reason. */
+  uartRefused = { fromPhone: 0, toPhone: 0 };
 
   constructor(
     private readonly script: vm.Script,
@@ -157,14 +171,29 @@ export class SimulatedBoard {
     for (const f of this.accel) f({ acc: { ...this.acc } });
   }
 
-  bleConnect(up: boolean): void {
+  /**
+   * A phone connects (and pairs, when the central says what its user types: see BleCentral), or the
+   * link drops. Without a central: an unpaired phone, which is all a fob without security needs.
+   */
+  bleConnect(up: boolean, central: BleCentral = { id: 'phone' }): void {
     if (this.bleConnected === up) return;
     this.bleConnected = up;
+    if (up) {
+      this.link = connectCentral(this.security, central, this.bonds.get(central.id));
+      if (this.link.failure) this.pairingFailures.push(`${central.id}: ${this.link.failure}`);
+      if (this.link.encrypted && this.link.bonded) this.bonds.set(central.id, { mitm: this.link.mitm, lesc: this.link.lesc });
+    } else this.link = { ...UNENCRYPTED };
     for (const f of this.nrf[up ? 'connect' : 'disconnect'] ?? []) f();
   }
 
   /** Data arriving over the Nordic UART from the phone. */
   uartReceive(data: string): void {
+    // Issue 17: with the UART requiring encryption, an unencrypted central's write is refused by the
+    // GATT server (the characteristic's permission), so it never reaches the firmware or the REPL.
+    if (!uartAllowed(this.security, this.link)) {
+      this.uartRefused.fromPhone++;
+      return;
+    }
     // As on Espruino: while the console is on Bluetooth, what the phone writes goes to the REPL.
     if (this.consoleDevice === 'Bluetooth') {
       this.replInput.push(data);
@@ -294,10 +323,30 @@ export class SimulatedBoard {
         },
         setConnectionInterval: () => undefined,
         disconnect: () => b.bleConnect(false),
+        // firmware/sim/ble-security.ts: options as Espruino reads them, bad ones thrown as it throws.
+        // The SoftDevice takes new settings for the next connection (Espruino restarts it once no
+        // one is connected when the UART's encryption changes), so the current link keeps its own.
+        setSecurity: (opts: unknown) => {
+          try {
+            b.security = parseSetSecurity(opts);
+          } catch (err) {
+            const e = err as Error & { kind?: string };
+            // Thrown as the context's own error class, as the firmware would catch it on a board.
+            throw e.kind === 'TypeError' ? new (vm.runInContext('TypeError', b.context) as ErrorConstructor)(e.message) : new (vm.runInContext('Error', b.context) as ErrorConstructor)(e.message);
+          }
+        },
       },
       Bluetooth: {
         on: (_ev: string, fn: (d: string) => void) => b.btData.push(fn),
-        write: (d: string) => b.events.uart?.(d),
+        // With the UART requiring encryption an unencrypted central cannot enable its notifications
+        // (the CCCD write needs the same permission), so what the fob writes reaches no one.
+        write: (d: string) => {
+          if (!uartAllowed(b.security, b.link)) {
+            b.uartRefused.toPhone++;
+            return;
+          }
+          b.events.uart?.(d);
+        },
       },
       Puck: {
         accelOn: () => undefined,
@@ -309,6 +358,10 @@ export class SimulatedBoard {
       Serial1: {
         setup: () => undefined,
         on: (_ev: string, fn: (d: string) => void) => b.serialData.push(fn),
+        // Espruino's EventEmitter method (every object has it): the flashing tool's modem uploader uses it.
+        removeAllListeners: (ev?: string) => {
+          if (ev === undefined || ev === 'data') b.serialData = [];
+        },
         write: (d: string) => b.events.serial1?.(d),
       },
       process: { env: { BOARD: b.envBoard, VERSION: '2v29' } },

@@ -5,6 +5,7 @@
 import type vm from 'node:vm';
 import { decodeUartLine, encodeUartLine } from '../../shared/protocol-core.js';
 import { SimulatedBoard, type StorageFiles } from './espruino-sim.js';
+import type { BleCentral } from './ble-security.js';
 
 export interface UartMessage {
   leaf: string;
@@ -42,18 +43,26 @@ export class SimulatedPuck {
   reboot(): void {
     this.resets++;
     const connected = this.connected;
+    const bonds = this.board.bonds;
     this.board.clock.clearAll();
     this.board = this.makeBoard();
+    // Bonds live in the nRF52's flash (peer manager), not in the JavaScript state: they survive.
+    this.board.bonds = bonds;
     this.board.boot();
-    if (connected) this.board.bleConnect(true);
+    if (connected) this.board.bleConnect(true, this.central);
   }
 
   private connected = false;
+  private central: BleCentral = { id: 'phone' };
 
-  /** The phone connects (or the link drops). */
-  link(up: boolean): void {
+  /**
+   * The phone connects (or the link drops). central: which phone and what its user types when it
+   * asks to pair (firmware/sim/ble-security.ts); default an unpaired phone.
+   */
+  link(up: boolean, central: BleCentral = { id: 'phone' }): void {
     this.connected = up;
-    this.board.bleConnect(up);
+    if (up) this.central = central;
+    this.board.bleConnect(up, central);
   }
 
   /** A command from the hub, as the relay writes it. */

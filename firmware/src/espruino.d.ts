@@ -33,6 +33,7 @@ declare const E: {
 declare const NRF: {
   on(event: 'connect' | 'disconnect', fn: () => void): void;
   setAdvertising(data: object, opts: object): void;
+  setSecurity(opts: object): void;
 };
 declare const Bluetooth: {
   on(event: 'data', fn: (data: string) => void): void;

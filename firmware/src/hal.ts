@@ -83,4 +83,15 @@ export interface Identity {
    * Storage file STORAGE.ca); absent: plain MQTT over TCP.
    */
   t?: string;
+  /**
+   * RAK5010 with a client certificate (issue 17): the base name of its files on the BG96, `<c>.crt`
+   * and `<c>.key`, which `lonewatch flash` uploaded to the modem itself (they are not in Storage:
+   * the key is only on the modem); absent: the modem presents no certificate.
+   */
+  c?: string;
+  /**
+   * Puck.js (issue 17): the 6-digit BLE passkey written at flashing; the phone must pair with it
+   * before the Nordic UART carries anything. Absent (an identity written before): no pairing.
+   */
+  pk?: string;
 }

@@ -25,6 +25,20 @@ describe('flash --verbose redaction', () => {
     expect(out).toContain('"pw":"<secret>"');
   });
 
+  it('hides the Puck.js passkey and the bytes of the RAK5010 client key (issue 17)', () => {
+    const withPk = identityJson({ id: 'puck-1', pw: secret, h: 'h', p: 1, pk: '482913' });
+    const out = redactSecrets(`\x10require("Storage").write("lw.new",${JSON.stringify(withPk)})`);
+    expect(out).not.toContain('482913');
+    expect(out).not.toContain(secret);
+    expect(redactSecrets(JSON.stringify({ id: JSON.parse(withPk) }))).toContain('"pk":"<passkey>"');
+    const piece = '(function(){__lwf[1]+="MHcCAQEEIB\\x0a\\"secret-ish";return __lwf[1].length})()';
+    const red = redactSecrets(piece);
+    expect(red).not.toContain('MHcCAQEEIB');
+    expect(red).toContain('__lwf[1]+="<private key>"');
+    // The certificate (public, piece 0) is not hidden.
+    expect(redactSecrets('(function(){__lwf[0]+="MIIB";return 4})()')).toContain('MIIB');
+  });
+
   it('leaves other lines alone', () => {
     expect(redactSecrets('>process.env.VERSION')).toBe('>process.env.VERSION');
   });

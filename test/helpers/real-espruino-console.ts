@@ -35,7 +35,7 @@ export const BOARD_PRELUDE: Record<'PUCKJS' | 'RAK5010', string> = {
     'var lwV=process.env.VERSION;global.process={env:{BOARD:"PUCKJS",VERSION:lwV}};' +
     'global.BTN1=D0;global.BTN=D0;global.LED1=D5;global.LED2=D4;global.LED3=D3;' +
     'var nop=function(){};' +
-    'global.NRF={on:nop,setAdvertising:nop,setConnectionInterval:nop,disconnect:nop};' +
+    'global.NRF={on:nop,setAdvertising:nop,setConnectionInterval:nop,disconnect:nop,setSecurity:nop};' +
     'global.Bluetooth={on:nop,write:nop};' +
     'global.Puck={accelOn:nop,accelOff:nop,on:nop,accel:function(){return {acc:{x:0,y:0,z:0},gyro:{x:0,y:0,z:0}}},mag:function(){return {x:0,y:0,z:0}}};' +
     'E.getBattery=function(){return 100};' +

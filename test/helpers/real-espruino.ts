@@ -14,6 +14,8 @@
  *   - Puck.js (nRF52 build): `NRF`, `Bluetooth`, `Puck` and `E.getBattery` as stand-ins for the radio
  *     and the sensors: the fake at the edge, with Espruino's reference signatures (NRF.on('connect',
  *     fn(addr)) / NRF.on('disconnect', fn(reason)), NRF.setAdvertising(data, options),
+ *     NRF.setSecurity(options) (recorded as a `sec` line: the Linux build has no radio, so no
+ *     pairing happens here; firmware/sim/ble-security.ts models it on the simulated board),
  *     Bluetooth.on('data', fn(string)) / Bluetooth.write(string), Puck.accelOn(hz) / Puck.on('accel',
  *     fn({acc, gyro})), E.getBattery() in percent). `E.setConsole` is recorded, not obeyed: the Linux
  *     console is the test's only handle on the interpreter (a Puck.js moves it to its wired Serial1).
@@ -132,7 +134,7 @@ export function prelude(o: PreludeOptions): { code: string; missingPins: string[
     lines.push(
       'var __nrf={},__bt=[],__acc=[];',
       'global.NRF={on:function(e,f){(__nrf[e]=__nrf[e]||[]).push(f);},setAdvertising:function(d,x){__o("adv",x);},' +
-        'disconnect:function(){__t.link(false);},setConnectionInterval:function(){}};',
+        'disconnect:function(){__t.link(false);},setConnectionInterval:function(){},setSecurity:function(x){__o("sec",x);}};',
       '__t.link=function(up){(__nrf[up?"connect":"disconnect"]||[]).forEach(function(f){f(up?"aa:bb:cc:dd:ee:ff random":19);});};',
       'global.Bluetooth={on:function(e,f){if(e==="data")__bt.push(f);},write:function(d){__o("bt",d);}};',
       '__t.bt=function(d){__bt.forEach(function(f){f(d);});};',
@@ -170,6 +172,8 @@ export interface RealFobOptions {
   bundle: string;
   /** lw.json; omitted: not provisioned. */
   identity?: Record<string, unknown>;
+  /** Other Storage files the flashing tool writes (e.g. lw.ca, the pinned CA of a RAK5010 over TLS). */
+  files?: Record<string, string>;
   /** RAK5010: called with each boot's simulated BG96 (the fob's `h`/`p` are used as given). */
   onModem?(modem: SimulatedBg96): void;
   /** Run on `espruino-2630` (a Puck.js's fixed 2,630 variables) instead of the resizable build. */
@@ -212,6 +216,11 @@ export class RealFob {
     if (this.o.identity) {
       writeFileSync(join(this.dir, 'lw.json'), JSON.stringify(this.o.identity));
       writes.push('S.write("lw.json",fs.readFileSync("lw.json"));');
+    }
+    for (const [name, content] of Object.entries(this.o.files ?? {})) {
+      const local = `file-${name.replace(/[^\w.-]/g, '_')}`;
+      writeFileSync(join(this.dir, local), content, 'latin1');
+      writes.push(`S.write(${JSON.stringify(name)},fs.readFileSync(${JSON.stringify(local)}));`);
     }
     const setup = spawnSync(ESPRUINO_BIN, ['-e', `var fs=require("fs"),S=require("Storage");${writes.join('')}`], { cwd: this.dir, timeout: 20_000, input: '' });
     if (setup.status !== 0) throw new Error(`writing Storage on the interpreter failed: ${setup.stderr?.toString()}`);

@@ -2,7 +2,8 @@
  * Puck.js (nRF52832): the fob talks to the worker's phone over the Nordic UART, one line per
  * message (`ev {...}`), and the phone relays to the hub. Advertising carries battery and state so
  * the phone sees the fob even between connections. The console is moved off Bluetooth so nobody
- * nearby can open a REPL on the fob.
+ * nearby can open a REPL on the fob, and (issue 17) the UART needs a phone paired with the fob's
+ * passkey.
  */
 import { decodeUartLine, encodeUartLine, TOPIC } from '../../../shared/protocol-core';
 import { fobCore } from '../core/fob-core';
@@ -26,6 +27,14 @@ function main(): void {
   // batt (wiring[4]) is not fitted on a Puck.js: E.getBattery() measures the cell.
   // Not provisioned: the boot record is a fault, which names no board.
   if (!identity) return booted('', null, null, NOT_PROVISIONED, led, 2000);
+  // Issue 17: the phone must pair with the passkey written at flashing (lw.json pk) before the
+  // Nordic UART carries anything. Espruino's reference (NRF.setSecurity): a passkey needs display:1
+  // (the fob "shows" it: the worker was given it at flashing); with a passkey Espruino sets the UART
+  // service to require an encrypted, bonded link (targets/nrf5x/bluetooth.c jsble_update_security:
+  // a passkey sets encryptUart). mitm:1 so the pairing cannot fall back to Just Works; lesc:1 for LE
+  // Secure Connections (ECDH) where the phone has it, else legacy passkey pairing; bond (the
+  // default) so the phone reconnects encrypted without the passkey again.
+  if (identity.pk) NRF.setSecurity({ passkey: identity.pk, mitm: 1, display: 1, lesc: 1 });
   let connected = false;
   const hal: Hal = {
     uptime: uptime,

@@ -160,6 +160,8 @@ function main(): void {
       },
       identity.t,
       storageRead(STORAGE.ca) || '',
+      // Issue 17: with identity.c the modem presents the client certificate `lonewatch flash` uploaded.
+      identity.c,
     );
   };
   mqtt.onConnected = function () {

@@ -43,9 +43,11 @@ export interface Bg96 {
    * While the context stays active only registration is checked and the socket opened.
    * With ca (the CA certificate's file name on the modem) and pem (its content) the link is TLS
    * through the modem's SSL stack, verifying the hub's certificate against that CA; the file is
-   * uploaded first when the modem lacks it (or holds a different size under that name).
+   * uploaded first when the modem lacks it (or holds a different size under that name). With cc
+   * (issue 17) the modem also presents the client certificate `<cc>.crt` with its key `<cc>.key`,
+   * which `lonewatch flash` uploaded to the modem (not this driver: the bundle is near its budget).
    */
-  connect(host: string, port: number, apn: string, cb: (err: string) => void, ca?: string, pem?: string): void;
+  connect(host: string, port: number, apn: string, cb: (err: string) => void, ca?: string, pem?: string, cc?: string): void;
   /** Sends the bytes in pieces of at most 1460 (one QISEND each, queued together); cb once. */
   send(data: string, cb: (err: string) => void): void;
   close(): void;
@@ -168,16 +170,19 @@ export function bg96(serial: Serial, setT: (fn: () => void, ms: number) => numbe
       next();
     },
 
-    connect: function (host: string, port: number, apn: string, cb: (err: string) => void, ca?: string, pem?: string): void {
+    connect: function (host: string, port: number, apn: string, cb: (err: string) => void, ca?: string, pem?: string, cc?: string): void {
       const up = act;
       sx = ca ? 'SSL' : 'I';
       // [SSL] §2.2.2: AT+QSSLOPEN=<pdpctx>,<sslctx>,<clientID>,"<host>",<port>,1: direct push, as QIOPEN.
       const open = ca ? 'AT+QSSLOPEN=1,1,0,"' + host + '",' + port + ',1' : 'AT+QIOPEN=1,0,"TCP","' + host + '",' + port + ',0,1';
       // [SSL] §2.2.1 on SSL context 1: seclevel 1 = the server is authenticated against "cacert" (the
       // CA pinned at flashing); "sslversion" and "ciphersuite" keep their defaults, 4 (all: up to TLS
-      // 1.2, the newest the BG96 has; the hub picks the highest) and 0xFFFF (all it has).
+      // 1.2, the newest the BG96 has; the hub picks the highest) and 0xFFFF (all it has). Issue 17,
+      // with cc: seclevel 2 = server and client are authenticated, the client by "clientcert" and
+      // "clientkey" (files the flashing tool put on the modem); only then is the string longer.
       // [FILE] §2.2: AT+QFLST="<name>" lists the file with its size when the modem has it.
-      const tls = ca ? '|AT+QFLST="' + ca + '"|AT+QSSLCFG="seclevel",1,1|AT+QSSLCFG="cacert",1,"' + ca + '"' : '';
+      const q = '|AT+QSSLCFG="';
+      const tls = ca ? '|AT+QFLST="' + ca + '"' + q + 'seclevel",1,' + (cc ? '2' + q + 'clientcert",1,"' + cc + '.crt"' + q + 'clientkey",1,"' + cc + '.key"' : 1) + q + 'cacert",1,"' + ca + '"' : '';
       // [TCP] §2.2.3: QIDEACT first, so QIACT never meets a context left active (it would answer
       // ERROR) or one the network dropped (§2.3, "pdpdeact").
       const steps = ((up ? '' : 'AT|ATE0|AT+CPIN?' + tls + '|') + 'AT+CEREG?' + (up ? '' : '|AT+QICSGP=1,1,"' + apn + '","","",1|AT+QIDEACT=1|AT+QIACT=1')).split('|');

@@ -69,6 +69,8 @@ const FLASH_BYTES = 256 * 1024;
 
 export class VirtualEspruino {
   storage: StorageFiles;
+  /** A RAK5010's modem file system (BG96 UFS), kept over resets and reboots; a swapped board gets its own. */
+  modemFiles: Record<string, string> = {};
   /** Every Storage.write: the test checks what an upload (or a resumed one) wrote. */
   readonly writes: { name: string; offset: number; length: number; size?: number }[] = [];
   /** Neither answers nor listens: unpowered, or the cable pulled. */
@@ -114,6 +116,7 @@ export class VirtualEspruino {
   swap(storage: StorageFiles = {}): void {
     this.stopRuntime();
     this.storage = storage;
+    this.modemFiles = {};
     this.writes.length = 0;
     this.echo = true;
     this.line = '';
@@ -170,6 +173,9 @@ export class VirtualEspruino {
     let rt: Runtime;
     if (this.o.board === 'RAK5010') {
       const rak = new SimulatedRak(script, this.storage);
+      // The BG96's file system is its own flash: it keeps what was uploaded (the CA, a client
+      // certificate the flashing tool put there) over the board's resets and reboots.
+      rak.modem.files = this.modemFiles;
       if (this.o.modemRedirect) rak.modem.redirect(this.o.modemRedirect);
       rt = { kind: 'rak', rak, board: () => rak.board, stop: () => rak.stop() };
     } else {
