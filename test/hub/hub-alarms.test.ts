@@ -140,7 +140,7 @@ describe('alarms from fobs', () => {
     await t.settle();
     expect(await t.alarms()).toHaveLength(0);
     expect(t.hub.ingest.counters.rejected.cancel_no_open_alarm).toBe(3);
-    t.clock.advance(2000);
+    await t.advance(2000);
     await f.send({ i: sos, k: 'sos', ag: 0 });
     await t.settle();
     const [alarm, ...others] = await t.alarms();
