@@ -27,7 +27,7 @@ export function chaosSection(r: ChaosResult, file: string, date: string, load: n
     '',
     '| check | result |',
     '| --- | --- |',
-    `| SOS PUBACKed by an edge | ${v.sosPubacked} of ${v.sosPressed} pressed (the rest were resent and PUBACKed after a failover, or by the same edge after a refusal) |`,
+    `| SOS PUBACKed by an edge (at the first try or a resend) | ${v.sosPubacked} of ${v.sosPressed} pressed${v.sosPubacked < v.sosPressed ? ' (the rest never got a PUBACK: see the outbox check)' : ''} |`,
     `| PUBACKed SOS missing from the store | ${list(v.lost)} |`,
     `| events with more than one alarm | ${list(v.duplicated)} |`,
     `| fobs with events never acknowledged | ${v.unacked.length === 0 ? '0' : `**${v.unacked.length}**`} |`,
