@@ -39,12 +39,18 @@ export function chaosSection(r: ChaosResult, file: string, date: string, load: n
   ].join('\n');
 }
 
+/** The chaos section of a document, or '' (bench/report.ts keeps it when it rewrites the rest). */
+export function currentChaosSection(doc: string): string {
+  const a = doc.indexOf(CHAOS_START);
+  const b = doc.indexOf(CHAOS_END);
+  return a === -1 || b === -1 ? '' : doc.slice(a, b + CHAOS_END.length);
+}
+
 /** Puts the section into the document: in place of the old one, or at the end. */
 export function writeChaosSection(path: string, section: string): void {
   const doc = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n';
-  const a = doc.indexOf(CHAOS_START);
-  const b = doc.indexOf(CHAOS_END);
-  const next = a !== -1 && b !== -1 ? doc.slice(0, a) + section + doc.slice(b + CHAOS_END.length) : `${doc.replace(/\n*$/, '\n\n')}${section}\n`;
+  const old = currentChaosSection(doc);
+  const next = old ? doc.replace(old, section) : `${doc.replace(/\n*$/, '\n\n')}${section}\n`;
   writeFileSync(path, next);
 }
 
