@@ -2,11 +2,13 @@
  * `npm run bench -- --only chaos [--fobs n] [--seconds s] [--seed n] [--sqlite]`: the random-kill
  * failure run (chaos-bench.ts). Writes bench/results/chaos-<date>.json and the chaos section of
  * docs/benchmarks.md (between its markers, nothing else), and exits 1 when the verdict fails, so CI
- * or a person can run it as a check.
+ * or a person can run it as a check. And `--only partitions`: what the per-device order costs
+ * (partition-bench.ts), its own section.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { benchChaos, type ChaosResult } from './chaos-bench.js';
+import { benchPartitions, type PartitionRun } from './partition-bench.js';
 
 export const CHAOS_START = '<!-- chaos:start (written by `npm run bench -- --only chaos`; npm run bench keeps it) -->';
 export const CHAOS_END = '<!-- chaos:end -->';
@@ -39,19 +41,60 @@ export function chaosSection(r: ChaosResult, file: string, date: string, load: n
   ].join('\n');
 }
 
-/** The chaos section of a document, or '' (bench/report.ts keeps it when it rewrites the rest). */
-export function currentChaosSection(doc: string): string {
-  const a = doc.indexOf(CHAOS_START);
-  const b = doc.indexOf(CHAOS_END);
-  return a === -1 || b === -1 ? '' : doc.slice(a, b + CHAOS_END.length);
+export const PARTITIONS_START = '<!-- partitions:start (written by `npm run bench -- --only partitions`; npm run bench keeps it) -->';
+export const PARTITIONS_END = '<!-- partitions:end -->';
+
+/** The section between two markers of a document, or ''. */
+function markedSection(doc: string, start: string, end: string): string {
+  const a = doc.indexOf(start);
+  const b = doc.indexOf(end);
+  return a === -1 || b === -1 ? '' : doc.slice(a, b + end.length);
 }
 
-/** Puts the section into the document: in place of the old one, or at the end. */
-export function writeChaosSection(path: string, section: string): void {
+/** The chaos and partitions sections of a document, or '' (bench/report.ts keeps them when it rewrites the rest). */
+export function currentChaosSection(doc: string): string {
+  return [markedSection(doc, CHAOS_START, CHAOS_END), markedSection(doc, PARTITIONS_START, PARTITIONS_END)].filter(Boolean).join('\n\n');
+}
+
+/** Puts a section (starting with `start`, ending with `end`) into the document: in place of the old one, or at the end. */
+export function writeMarkedSection(path: string, start: string, end: string, section: string): void {
   const doc = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n';
-  const old = currentChaosSection(doc);
+  const old = markedSection(doc, start, end);
   const next = old ? doc.replace(old, section) : `${doc.replace(/\n*$/, '\n\n')}${section}\n`;
   writeFileSync(path, next);
+}
+
+export function partitionsSection(r: { store: string; runs: PartitionRun[] }, file: string, date: string, load: number): string {
+  const first = r.runs[0];
+  return [
+    PARTITIONS_START,
+    '## What per-device order costs',
+    '',
+    `\`npm run bench -- --only partitions\` on ${date.slice(0, 10)}, store **${r.store}**, two workers, three NATS nodes, no edges; load average ${load.toFixed(2)} at the end. Raw figures: \`${file}\`. A backlog of ${first?.events ?? 0} check-in events from ${first?.devices ?? 0} devices is put on the stream at once (as edges would), and the clock stops when every partition's consumer has nothing pending and nothing unacked and the store holds every event. A fresh cluster per row.`,
+    '',
+    '| partitions | events | seconds | events stored and acked per second |',
+    '| --- | --- | --- | --- |',
+    ...r.runs.map((x) => `| ${x.partitions} | ${x.events} | ${x.seconds} | ${x.perSecond} |`),
+    '',
+    'Each partition hands out one message at a time (docs/cluster.md, "Order per device"): with 1 partition the whole cluster handles one event at a time.',
+    PARTITIONS_END,
+  ].join('\n');
+}
+
+export async function partitionsMain(o: { quick: boolean; sqlite: boolean; out: string }): Promise<number> {
+  const started = Date.now();
+  const progress = (s: string): void => {
+    process.stderr.write(`[${Math.round((Date.now() - started) / 1000)}s] ${s}\n`);
+  };
+  const date = new Date().toISOString();
+  const r = await benchPartitions({ partitionCounts: [1, 4, 16], events: o.quick ? 600 : 3000, devices: o.quick ? 60 : 300, ...(o.sqlite ? { store: 'sqlite' as const } : {}) }, progress);
+  mkdirSync(o.out, { recursive: true });
+  const file = `${o.out}/partitions-${date.slice(0, 19).replace(/:/g, '-')}.json`;
+  writeFileSync(file, JSON.stringify(r, null, 2) + '\n');
+  const section = partitionsSection(r, file, date, loadavg()[0] ?? 0);
+  writeMarkedSection('docs/benchmarks.md', PARTITIONS_START, PARTITIONS_END, section);
+  process.stdout.write(section + `\nresults: ${file}\nreport:  docs/benchmarks.md (partitions section)\n`);
+  return 0;
 }
 
 export async function chaosMain(o: { fobs: number; seconds: number; seed: number; sqlite: boolean; out: string }): Promise<number> {
@@ -65,7 +108,7 @@ export async function chaosMain(o: { fobs: number; seconds: number; seed: number
   const file = `${o.out}/chaos-${date.slice(0, 19).replace(/:/g, '-')}.json`;
   writeFileSync(file, JSON.stringify(r, null, 2) + '\n');
   const section = chaosSection(r, file, date, loadavg()[0] ?? 0);
-  writeChaosSection('docs/benchmarks.md', section);
+  writeMarkedSection('docs/benchmarks.md', CHAOS_START, CHAOS_END, section);
   process.stdout.write(section + `\nresults: ${file}\nreport:  docs/benchmarks.md (chaos section)\n`);
   return r.verdict.ok ? 0 : 1;
 }
