@@ -213,8 +213,8 @@ export class FobIngest {
     }
     if (ev.k === EVENT.cancel) {
       const target = ev.r ? await tx.findAlarmBySource(deviceId, ev.r) : (await tx.listAlarms({ deviceId, open: true })).find((a) => a.sourceEventId !== null && a.workerCancelledAt === null);
-      // Named but not here: its alarm may reach the hub after this cancel (in the cluster, or an
-      // outbox resent out of order); applyEarlyCancel applies this stored cancel when it does.
+      // Named but not here: its alarm may reach the hub after this cancel (see applyEarlyCancel,
+      // which applies this stored cancel when it does).
       if (ev.r && !target) return { code: 'cancel_no_open_alarm', why: `the alarm of event ${ev.r} has not reached the hub: this cancel is kept, and applied if that alarm arrives` };
       if (!target || !isOpen(target)) return { code: 'cancel_no_open_alarm', why: ev.r ? `no open alarm from event ${ev.r} to cancel` : 'no open alarm to cancel' };
       // A second cancel of an SOS waiting for its call-back changes nothing (issue 15 item 11).
@@ -249,11 +249,13 @@ export class FobIngest {
 
   /**
    * An alarm just raised from event `alarmEventId` that its own fob had already cancelled: the cancel
-   * (naming it in `r`) reached the hub first and was stored as "no alarm to cancel". The single hub
-   * sees a fob's events in order, but a hub should not leave an alarm open that the worker stood
-   * down only because the two arrived the other way round (the cluster keeps a device's order per
-   * partition, docs/cluster.md; this is for what can still reorder them, such as a change of the
-   * partitions, or an outbox resent after a reboot). Only a cancel that names this alarm counts: one
+   * (naming it in `r`) reached the hub first and was stored as "no alarm to cancel". A hub should
+   * not leave an alarm open that the worker stood down only because the two arrived the other way
+   * round. The cluster keeps the order the stream stored them in per device (docs/cluster.md), but
+   * they can still arrive reordered: the fob retries each event on its own back-off with jitter
+   * (firmware/src/core/outbox.ts `due`), so after a publish lost with its connection the cancel can
+   * be resent, and stored, before the SOS; and a change of the cluster's partitions moves a device
+   * while its messages are in flight. Only a cancel that names this alarm counts: one
    * without `r` meant "whatever is active on the fob" at the time, which cannot be told afterwards.
    * Looked for among the device's cancels of the last 7 days (the age beyond which an event is
    * stale, LIMITS.eventAgeMaxSeconds), in the transaction that raised the alarm.

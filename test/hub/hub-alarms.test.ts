@@ -132,8 +132,8 @@ describe('alarms from fobs', () => {
   it('R6: a cancel that reaches the hub before the SOS it names is applied when the SOS arrives; a cancel of another event, or of none, is not', async () => {
     const f = await fob('fob-6');
     const sos = makeEventId(2, 3);
-    // Out of order, as when the two were resent after a reboot, or across a change of the cluster's
-    // partitions: the cancel first. It finds no alarm, and says why.
+    // Out of order, as when the SOS's publish was lost and the fob's outbox resent the cancel first
+    // (each event has its own back-off, with jitter): the cancel first. It finds no alarm, and says why.
     await f.send({ i: makeEventId(2, 4), k: 'can', ag: 0, r: sos });
     await f.send({ i: makeEventId(2, 5), k: 'can', ag: 0, r: makeEventId(2, 1) });
     await f.send({ i: makeEventId(2, 6), k: 'can', ag: 0 });
