@@ -2,9 +2,10 @@
 // PostgreSQL where installed, two edges and two workers, each its own process), many wire fobs each
 // pressing SOS and then cancel straight after (both published at QoS 1 back to back, before either
 // is acknowledged). Two workers pull every partition; if they handled a fob's cancel before its SOS,
-// the cancel would find no alarm and the SOS would stay open with nobody having stood it down. After
-// the load: every SOS pressed is one alarm (none lost, none doubled), and every alarm carries its
-// worker's cancel. Then the same with worker-1 killed -9 in the middle of the load.
+// the cancel would find no alarm (the ingest would make it good only when the SOS came, as a cancel
+// that came first). After the load: every SOS pressed is one alarm (none lost, none doubled), and
+// every alarm carries its worker's cancel, handled after it. Then the same with worker-1 killed -9
+// in the middle of the load.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -106,6 +107,12 @@ async function expectEverySosOnceAndCancelled(): Promise<void> {
       // as cancelled by the worker: null here is the cancel handled before its SOS, and lost.
       expect(got[0]!.workerCancelledAt, `${deviceId}/${id}: the worker's cancel`).not.toBeNull();
       expect(got[0]!.workerCancelledAt!).toBeGreaterThanOrEqual(got[0]!.raisedAt);
+      // And the cancel was handled after its SOS, in order: not the ingest making good a cancel that
+      // came first (hub/ingest/fob-ingest.ts applyEarlyCancel), which would hide a reordering here.
+      // Neither edge dies in these tests, so no publish is lost and resent out of order.
+      const cancelled = (await store.read((tx) => tx.getTimeline(got[0]!.id))).filter((e) => e.type === 'worker_cancelled');
+      expect(cancelled, `${deviceId}/${id}: one cancel on the record`).toHaveLength(1);
+      expect(String(cancelled[0]!.detail.reason), `${deviceId}/${id}: cancel handled after its SOS`).not.toMatch(/reached the hub before the alarm/);
     }
   }
   expect(pressed).toBeGreaterThan(0);
