@@ -29,10 +29,12 @@ export const benchCommand = defineCommand({
   details: 'Full run: about 10 minutes. --quick: about 2 minutes with smaller fleets. Installs nothing: Mosquitto comes from `apt-get install mosquitto`.',
   options: {
     quick: { type: 'boolean', description: 'smaller fleets and shorter runs (under 2 minutes)' },
-    only: { type: 'string', placeholder: 'list', description: 'comma-separated subset: ingest,latency,fleet,rules,catchup,firmware; cluster alone runs the cluster bench (with the single hub and Mosquitto beside it); idle alone measures an idle connection on the edge broker; fuzz alone runs the fuzz harness (lonewatch fuzz)' },
+    only: { type: 'string', placeholder: 'list', description: 'comma-separated subset: ingest,latency,fleet,rules,catchup,firmware; cluster alone runs the cluster bench (with the single hub and Mosquitto beside it); idle alone measures an idle connection on the edge broker; fuzz alone runs the fuzz harness (lonewatch fuzz); chaos alone runs the cluster under random kills, partitions alone what per-device order costs (docs/cluster.md)' },
     out: { type: 'string', placeholder: 'dir', description: 'results folder (default bench/results)' },
     fobs: { type: 'string', placeholder: 'n', description: 'cluster: fobs across the edges (default 5000; 50000 for the full figure)' },
-    sqlite: { type: 'boolean', description: 'cluster: the SQLite file even where PostgreSQL is installed' },
+    sqlite: { type: 'boolean', description: 'cluster, chaos: the SQLite file even where PostgreSQL is installed' },
+    seconds: { type: 'string', placeholder: 's', description: 'chaos: seconds of load with random kills (default 60)' },
+    seed: { type: 'string', placeholder: 'n', description: 'chaos: seed of the kill schedule and the presses (default: the time; printed in the report)' },
   },
   async run(values) {
     const quick = values.quick === true;
@@ -44,6 +46,22 @@ export const benchCommand = defineCommand({
       if (only.size > 1) throw new UsageError('--only fuzz runs the fuzz harness alone: leave the other names out');
       const { fuzzMain } = await import('./fuzz/fuzz-command.js');
       return fuzzMain({ ...(quick ? { short: true } : {}), ...(values.out ? { out: values.out } : {}) });
+    }
+    if (only?.has('partitions')) {
+      if (only.size > 1) throw new UsageError('--only partitions runs alone: leave the other names out');
+      const { partitionsMain } = await import('./chaos/chaos-command.js');
+      return partitionsMain({ quick, sqlite: values.sqlite === true, out: values.out ?? 'bench/results' });
+    }
+    if (only?.has('chaos')) {
+      if (only.size > 1) throw new UsageError('--only chaos runs alone: leave the other names out');
+      const fobs = values.fobs === undefined ? 24 : Number(values.fobs);
+      if (!Number.isInteger(fobs) || fobs < 2 || fobs > 2000) throw new UsageError(`--fobs for chaos must be a whole number from 2 to 2000, not ${values.fobs}`);
+      const seconds = values.seconds === undefined ? 60 : Number(values.seconds);
+      if (!Number.isInteger(seconds) || seconds < 10 || seconds > 3600) throw new UsageError(`--seconds must be a whole number from 10 to 3600, not ${values.seconds}`);
+      const seed = values.seed === undefined ? Date.now() % 2 ** 31 : Number(values.seed);
+      if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32) throw new UsageError(`--seed must be a whole number from 0 to 4294967295, not ${values.seed}`);
+      const { chaosMain } = await import('./chaos/chaos-command.js');
+      return chaosMain({ fobs, seconds, seed, sqlite: values.sqlite === true, out: values.out ?? 'bench/results' });
     }
     if (only?.has('cluster') || only?.has('idle')) {
       if (only.size > 1 && !(only.size === 2 && only.has('cluster') && only.has('idle'))) throw new UsageError('--only cluster (and idle) run alone: leave the other names out');

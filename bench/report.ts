@@ -2,6 +2,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { currentSection } from './fuzz/fuzz-docs.js';
 import { currentClusterSection } from './cluster-report.js';
+import { currentChaosSection } from './chaos/chaos-command.js';
 import type { BenchResults } from './bench-results.js';
 import { barChart, histogram, lineChart } from './svg-charts.js';
 
@@ -103,9 +104,9 @@ export function writeReport(r: BenchResults, docsDir: string): string {
     ANALYSIS,
   ].join('\n');
   // The fuzz harness's section (bench/fuzz/fuzz-docs.ts) is written by its own runs: keep it.
-  // So is the cluster bench's (cluster-report.ts).
+  // So is the cluster bench's (cluster-report.ts), and the chaos run's (chaos/chaos-command.ts).
   const old = existsSync(`${docsDir}/benchmarks.md`) ? readFileSync(`${docsDir}/benchmarks.md`, 'utf8') : '';
-  const previous = [currentClusterSection(old), currentSection(old)].filter(Boolean).join('\n\n');
+  const previous = [currentClusterSection(old), currentSection(old), currentChaosSection(old)].filter(Boolean).join('\n\n');
   writeFileSync(`${docsDir}/benchmarks.md`, previous ? `${md.replace(/\n*$/, '\n\n')}${previous}\n` : md);
   return table;
 }

@@ -254,6 +254,11 @@ export class WireFob implements VirtualFob {
     return this.outbox.length;
   }
 
+  /** The ids of the events in the outbox, oldest first (tests: which id a press was given). */
+  outboxIds(): string[] {
+    return this.outbox.map((p) => p.ev.i);
+  }
+
   async stop(): Promise<void> {
     this.dead = true;
     await this.client?.endAsync(true);

@@ -95,7 +95,7 @@ export class Edge {
       let edge: Edge;
       const stream = async (deviceId: string, leaf: string, payload: Uint8Array): Promise<void> => {
         const { headers, data } = encodeInbound({ deviceId, leaf, payload, receivedAt: clock.now(), edgeId: id });
-        await js.publish(inboundSubject(cluster.subject_prefix, deviceId, leaf), data, { headers, timeout: cluster.publish_timeout_ms });
+        await js.publish(inboundSubject(cluster.subject_prefix, cluster.partitions, deviceId, leaf), data, { headers, timeout: cluster.publish_timeout_ms });
       };
       const presence = (deviceId: string, online: boolean): void => {
         // Best effort: the fob's own status message (st) and heartbeats say the same, durably.

@@ -3,11 +3,13 @@
  * fob's payload as it came (bytes, unchanged), with the device id, the topic leaf, the time the edge
  * received it and the edge's id in NATS headers. Pure: no connection, no clock.
  *
- * Subjects are `<prefix>.<deviceId>.<leaf>`: device ids are letters, digits, `_` and `-`
- * (shared/protocol-core.ts isValidDeviceId), so they are always one NATS subject token.
+ * Subjects are `<prefix>.p<partition>.<deviceId>.<leaf>` (the partition: hub/cluster/partition.ts,
+ * which keeps a device's messages in order across workers): device ids are letters, digits, `_` and
+ * `-` (shared/protocol-core.ts isValidDeviceId), so they are always one NATS subject token.
  */
 import { headers as natsHeaders, type MsgHdrs } from '@nats-io/transport-node';
 import { isValidDeviceId } from '../../shared/protocol-core.js';
+import { partitionOf, partitionToken } from './partition.js';
 
 export const HEADER = {
   device: 'Lw-Device',
@@ -36,8 +38,8 @@ export class InboundFormatError extends Error {
   override name = 'InboundFormatError';
 }
 
-export function inboundSubject(prefix: string, deviceId: string, leaf: string): string {
-  return `${prefix}.${deviceId}.${leaf}`;
+export function inboundSubject(prefix: string, partitions: number, deviceId: string, leaf: string): string {
+  return `${prefix}.${partitionToken(partitionOf(deviceId, partitions))}.${deviceId}.${leaf}`;
 }
 
 export function commandSubject(prefix: string, deviceId: string): string {

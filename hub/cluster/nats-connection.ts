@@ -1,12 +1,13 @@
 /**
  * One NATS connection per node, from [cluster]: every server URL (the client fails over between
  * them and keeps reconnecting, forever: a node must never give up on its bus), credentials from the
- * environment, and the stream and consumer set up idempotently by whichever node starts first.
+ * environment, and the stream and consumers set up idempotently by whichever node starts first.
  */
 import { hostname } from 'node:os';
 import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
-import { AckPolicy, DeliverPolicy, jetstreamManager, StorageType, type JetStreamManager } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, jetstreamManager, StorageType, type ConsumerInfo, type JetStreamManager } from '@nats-io/jetstream';
 import type { ClusterConfig } from '../config/config-schema.js';
+import { partitionConsumer, partitionFilter } from './partition.js';
 
 /** A credential the config points at is missing: nothing was started. */
 export class ClusterConfigError extends Error {
@@ -65,22 +66,50 @@ export async function ensureStream(jsm: JetStreamManager, cfg: ClusterConfig): P
   }
 }
 
-/** The durable pull consumer every worker shares: explicit acks, redelivery after ack_wait_ms. */
-export async function ensureConsumer(jsm: JetStreamManager, cfg: ClusterConfig): Promise<void> {
-  const existing = await jsm.consumers.info(cfg.stream, cfg.consumer).catch(() => null);
-  if (existing) return;
+/**
+ * The durable pull consumers every worker shares, one per partition (hub/cluster/partition.ts):
+ * explicit acks, redelivery after ack_wait_ms, and max_ack_pending 1. That last is what keeps a
+ * device's messages in order across workers: once a consumer has one message delivered and not
+ * acked, the server delivers no other until it is acked, or its AckWait passes and it is delivered
+ * again (JetStream consumer config, MaxAckPending: "once this limit is reached message delivery
+ * will be suspended"). Whichever worker pulls, the partition's messages go through one at a time,
+ * in stream order. A consumer already there with another filter or limit is refused, not changed:
+ * two workers disagreeing on the partitions would each believe the other's layout.
+ */
+export async function ensureConsumers(jsm: JetStreamManager, cfg: ClusterConfig): Promise<void> {
+  const wanted = Array.from({ length: cfg.partitions }, (_, p) => p);
+  await Promise.all(wanted.map((p) => ensurePartitionConsumer(jsm, cfg, p)));
+}
+
+async function ensurePartitionConsumer(jsm: JetStreamManager, cfg: ClusterConfig, partition: number): Promise<void> {
+  const name = partitionConsumer(cfg.consumer, partition);
+  const filter = partitionFilter(cfg.subject_prefix, partition);
+  const check = (info: ConsumerInfo): void => {
+    if (info.config.filter_subject !== filter || info.config.max_ack_pending !== 1) {
+      throw new ClusterConfigError(
+        `JetStream consumer ${cfg.stream}/${name} exists with filter ${info.config.filter_subject ?? '(none)'} and max_ack_pending ${info.config.max_ack_pending ?? '(default)'}, ` +
+          `not ${filter} and 1: it was made by a node with other [cluster] partitions or consumer settings. Give every node the same lonewatch.toml; to change the partitions, see docs/cluster.md "Changing the number of partitions"`,
+      );
+    }
+  };
+  const existing = await jsm.consumers.info(cfg.stream, name).catch(() => null);
+  if (existing) return check(existing);
   await jsm.consumers
     .add(cfg.stream, {
-      durable_name: cfg.consumer,
+      durable_name: name,
+      filter_subject: filter,
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
       ack_wait: nanos(cfg.ack_wait_ms),
       max_deliver: cfg.max_deliver,
-      // Enough in flight for two workers under load; each holds at most what it pulled.
-      max_ack_pending: 10_000,
+      // One in flight per partition: the order per device (above).
+      max_ack_pending: 1,
     })
     .catch(async (err: unknown) => {
-      if (!(await jsm.consumers.info(cfg.stream, cfg.consumer).catch(() => null))) throw err;
+      // Another node created it in between: the same consumer, if it has the same settings.
+      const now = await jsm.consumers.info(cfg.stream, name).catch(() => null);
+      if (!now) throw err;
+      check(now);
     });
 }
 

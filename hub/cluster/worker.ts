@@ -1,7 +1,8 @@
 /**
  * A hub worker (issue 19): the hub's ingest, rules, notifiers and HTTP side (Hub.start, without fob
- * listeners), fed from the durable JetStream consumer that every worker shares instead of from a
- * broker. For each message, in order:
+ * listeners), fed from the durable JetStream consumers that every worker shares (one per partition
+ * of the devices, one message in flight each: a device's messages in order, hub/cluster/partition.ts)
+ * instead of from a broker. For each message, in order:
  *
  *   1. the same ingest as the single hub (FobIngest) stores and acts on it in one transaction; it is
  *      Hub.start's own, so what the single hub does after a commit happens here by the same code:
@@ -25,7 +26,8 @@ import type { Store } from '../store/store.js';
 import { Hub, type HubOptions } from '../hub.js';
 import { encodeCommand } from '../../shared/protocol-core.js';
 import { commandSubject, decodeInbound, InboundFormatError, PRESENCE_LEAF } from './inbound.js';
-import { connectNats, ensureConsumer, ensureStream, jetStreamAnswers, nodeId } from './nats-connection.js';
+import { connectNats, ensureConsumers, ensureStream, jetStreamAnswers, nodeId } from './nats-connection.js';
+import { partitionConsumer } from './partition.js';
 
 export interface WorkerOptions {
   config: HubConfig;
@@ -69,8 +71,8 @@ const NAK_DELAY_MS = 1000;
 
 export class ClusterWorker {
   readonly counters: WorkerCounters = { handled: 0, redelivered: 0, retried: 0, refused: 0 };
-  private messages: ConsumerMessages | null = null;
-  private loop: Promise<void> | null = null;
+  private readonly partitions: ConsumerMessages[] = [];
+  private readonly loops: Promise<void>[] = [];
   private closed = false;
 
   private constructor(
@@ -92,7 +94,7 @@ export class ClusterWorker {
     try {
       const jsm = await jetstreamManager(nc);
       await ensureStream(jsm, cluster);
-      if (role === 'worker') await ensureConsumer(jsm, cluster);
+      if (role === 'worker') await ensureConsumers(jsm, cluster);
       // Set once the hub is up; /readyz may be asked before that.
       const built: { worker?: ClusterWorker } = {};
       hub = await Hub.start({
@@ -121,7 +123,7 @@ export class ClusterWorker {
       const web = hub.listeners().http ?? hub.listeners().https;
       if (role === 'worker') {
         await worker.consume();
-        log.info({ http: web, stream: cluster.stream, consumer: cluster.consumer }, `worker ${id} consuming ${cluster.stream}/${cluster.consumer}; dashboard and API on ${web}`);
+        log.info({ http: web, stream: cluster.stream, consumer: cluster.consumer, partitions: cluster.partitions }, `worker ${id} consuming ${cluster.stream}/${cluster.consumer}-p0..p${cluster.partitions - 1} (one message in flight per partition); dashboard and API on ${web}`);
       } else {
         log.info({ http: web }, `HTTP node ${id}: dashboard and API on ${web}; commands to fobs over NATS`);
       }
@@ -133,20 +135,47 @@ export class ClusterWorker {
     }
   }
 
+  /**
+   * One pull loop per partition (hub/cluster/partition.ts), every worker on every partition. The
+   * partition's consumer has max_ack_pending 1, so the server hands its next message to whichever
+   * worker asks only once this one is acked: a device's messages are handled one after the other,
+   * in stream order, across workers. The partitions run side by side in this worker.
+   */
   private async consume(): Promise<void> {
     const js = jetstream(this.nc);
-    const consumer = await js.consumers.get(this.o.cluster.stream, this.o.cluster.consumer);
-    // A small batch in hand: what this worker holds unacked is what another worker would wait
-    // ack_wait_ms for if this one died.
-    const messages = await consumer.consume({ max_messages: 32 });
-    this.messages = messages;
-    this.loop = (async () => {
-      for await (const m of messages) {
-        await this.handle(m);
-      }
-    })().catch((err: Error) => {
-      if (!this.closed) this.log.error({ err }, 'the JetStream consumer stopped: this worker takes no more messages; restart it');
-    });
+    const { cluster } = this.o;
+    for (let p = 0; p < cluster.partitions; p++) {
+      const consumer = await js.consumers.get(cluster.stream, partitionConsumer(cluster.consumer, p));
+      // Only one message of the partition can be in flight, so a deep pull buys nothing.
+      const messages = await consumer.consume({ max_messages: 2 });
+      this.partitions.push(messages);
+      this.loops.push(
+        (async () => {
+          for await (const m of messages) await this.handleInOrder(m);
+        })().catch((err: Error) => {
+          if (!this.closed) this.log.error({ err, partition: p }, `the JetStream consumer of partition ${p} stopped: this worker takes no more of its messages (the other workers still do); restart it`);
+        }),
+      );
+    }
+  }
+
+  /**
+   * handle(), keeping the partition's one message in flight alive while it runs (`working` resets
+   * its AckWait), so only a dead or cut-off worker's message is given to another; and, once this
+   * worker is stopping, giving a message it pulled but will not handle straight back (`nak`), so the
+   * partition does not wait ack_wait_ms for it.
+   */
+  private async handleInOrder(m: JsMsg): Promise<void> {
+    if (this.closed) {
+      m.nak();
+      return;
+    }
+    const keepAlive = setInterval(() => m.working(), Math.max(250, Math.floor(this.o.cluster.ack_wait_ms / 3)));
+    try {
+      await this.handle(m);
+    } finally {
+      clearInterval(keepAlive);
+    }
   }
 
   private async handle(m: JsMsg): Promise<void> {
@@ -205,8 +234,8 @@ export class ClusterWorker {
     if (this.closed) return;
     this.closed = true;
     // Stop taking messages, finish the one in hand; what was pulled and not handled is redelivered.
-    await this.messages?.close().catch(() => undefined);
-    await this.loop;
+    await Promise.all(this.partitions.map((m) => m.close().catch(() => undefined)));
+    await Promise.all(this.loops);
     await this.nc.drain().catch(() => this.nc.close());
     await this.hub.stop();
   }

@@ -147,7 +147,13 @@ const clusterSchema = z
     command_prefix: z.string().regex(/^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/).default('lw.cmd'),
     /** 3 keeps a stream writable with one server down; JetStream allows at most 5. */
     replicas: z.int().min(1).max(5).default(3),
-    /** The durable consumer every worker shares (each message goes to one of them). */
+    /**
+     * Per-device ordering (docs/cluster.md "Order per device"): each device belongs to one of this
+     * many partitions (a hash of its id); each partition has its own consumer with one message in
+     * flight, so a device's messages are handled in order. Edges and workers must agree on it.
+     */
+    partitions: z.int().min(1).max(256).default(16),
+    /** The durable consumers every worker shares, `<consumer>-p<n>` per partition (each message goes to one worker). */
     consumer: natsToken.default('lw-workers'),
     /** A message a worker took and did not ack within this is delivered again (to any worker). */
     ack_wait_ms: z.int().min(1000).max(600_000).default(30_000),

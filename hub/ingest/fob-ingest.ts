@@ -194,6 +194,7 @@ export class FobIngest {
       if (stale) reason += ` (stale: raised about ${Math.floor(ev.ag / 86_400)} days before it reached the hub)`;
       await rt.raiseAlarm(tx, unit, { kind: alarmKind, workerId, deviceId, sourceEventId: ev.i, reason, at: now - ev.ag * 1000, stale });
       this.counters.alarms++;
+      await this.applyEarlyCancel(tx, unit, deviceId, ev.i, now);
       return 'ok';
     }
     if (stale) return { code: 'event_stale', why: `the event is ${Math.floor(ev.ag / 86_400)} days old (more than 7): stored and acknowledged, not acted on` };
@@ -212,6 +213,9 @@ export class FobIngest {
     }
     if (ev.k === EVENT.cancel) {
       const target = ev.r ? await tx.findAlarmBySource(deviceId, ev.r) : (await tx.listAlarms({ deviceId, open: true })).find((a) => a.sourceEventId !== null && a.workerCancelledAt === null);
+      // Named but not here: its alarm may reach the hub after this cancel (see applyEarlyCancel,
+      // which applies this stored cancel when it does).
+      if (ev.r && !target) return { code: 'cancel_no_open_alarm', why: `the alarm of event ${ev.r} has not reached the hub: this cancel is kept, and applied if that alarm arrives` };
       if (!target || !isOpen(target)) return { code: 'cancel_no_open_alarm', why: ev.r ? `no open alarm from event ${ev.r} to cancel` : 'no open alarm to cancel' };
       // A second cancel of an SOS waiting for its call-back changes nothing (issue 15 item 11).
       if (target.workerCancelledAt !== null) return { code: 'cancel_no_open_alarm', why: 'already cancelled by the worker: the alarm stays open until the duty officer has called back' };
@@ -241,6 +245,40 @@ export class FobIngest {
         break;
     }
     return 'ok';
+  }
+
+  /**
+   * An alarm just raised from event `alarmEventId` that its own fob had already cancelled: the cancel
+   * (naming it in `r`) reached the hub first and was stored as "no alarm to cancel". A hub should
+   * not leave an alarm open that the worker stood down only because the two arrived the other way
+   * round. The cluster keeps the order the stream stored them in per device (docs/cluster.md), but
+   * they can still arrive reordered: the fob retries each event on its own back-off with jitter
+   * (firmware/src/core/outbox.ts `due`), so after a publish lost with its connection the cancel can
+   * be resent, and stored, before the SOS; and a change of the cluster's partitions moves a device
+   * while its messages are in flight. Only a cancel that names this alarm counts: one
+   * without `r` meant "whatever is active on the fob" at the time, which cannot be told afterwards.
+   * Looked for among the device's cancels of the last 7 days (the age beyond which an event is
+   * stale, LIMITS.eventAgeMaxSeconds), in the transaction that raised the alarm.
+   */
+  private async applyEarlyCancel(tx: StoreTx, unit: Unit, deviceId: string, alarmEventId: string, now: number): Promise<void> {
+    const cancels = await tx.listFobEvents(deviceId, EVENT.cancel, now - LIMITS.eventAgeMaxSeconds * 1000);
+    const early = cancels.find((c) => {
+      const parsed = parseFobEvent(Buffer.from(c.payload, 'utf8'));
+      return parsed.ok && parsed.value.k === EVENT.cancel && parsed.value.r === alarmEventId;
+    });
+    if (!early) return;
+    const alarm = await tx.findAlarmBySource(deviceId, alarmEventId);
+    if (!alarm || !isOpen(alarm)) return;
+    this.o.log.warn(
+      { deviceId, alarmId: alarm.id, eventId: alarmEventId, cancelEventId: early.eventId },
+      `alarm ${alarm.id} from ${deviceId} arrived after the fob's cancel of it (event ${early.eventId}): the cancel is applied now`,
+    );
+    await this.o.runtime.stepAlarm(tx, unit, alarm, {
+      type: 'cancel',
+      by: `device:${deviceId}`,
+      source: 'fob',
+      reason: `cancelled by the worker on the fob (the cancel, event ${early.eventId}, reached the hub before the alarm)`,
+    });
   }
 
   /**

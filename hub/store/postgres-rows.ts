@@ -11,6 +11,7 @@ import type {
   NoticeRecord,
   PositionRecord,
   SessionRecord,
+  StoredFobEvent,
   StoredTimelineEntry,
   UserRecord,
   VisitRecord,
@@ -175,6 +176,10 @@ export function auditFromRow(r: Row): AuditEntry {
 
 export function workFromRow(r: Row): DueWork {
   return { kind: r.kind as DueWorkKind, key: String(r.key), dueAt: num(r.due_at), payload: r.payload ?? null, attempts: num(r.attempts) };
+}
+
+export function fobEventFromRow(r: Row): StoredFobEvent {
+  return { deviceId: String(r.device_id), eventId: String(r.event_id), kind: String(r.kind), receivedAt: num(r.received_at), eventAt: num(r.event_at), payload: String(r.payload) };
 }
 
 export function positionFromRow(r: Row): PositionRecord {

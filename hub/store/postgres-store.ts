@@ -69,6 +69,7 @@ import {
   TOKEN_COLUMNS,
   USER_COLUMNS,
   VISIT_COLUMNS,
+  fobEventFromRow,
   type Row,
 } from './postgres-rows.js';
 
@@ -366,6 +367,14 @@ export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore, Unqu
           [e.deviceId, e.eventId, e.kind, e.receivedAt, e.eventAt, e.payload],
         )) === 1,
       countFobEvents: async (deviceId) => Number((await one('SELECT COUNT(*) AS n FROM fob_events WHERE device_id = $1', [deviceId]))!.n),
+      listFobEvents: async (deviceId, kind, since) =>
+        (
+          await q(
+            `SELECT device_id, event_id, kind, received_at, event_at, payload FROM fob_events
+             WHERE device_id = $1 AND kind = $2 AND received_at >= $3 ORDER BY received_at, event_id`,
+            [deviceId, kind, since],
+          )
+        ).map(fobEventFromRow),
       insertAlarm: async (a) => {
         await exec(
           `INSERT INTO alarms (id, kind, state, priority, worker_id, device_id, visit_ref, source_event_id, reason, raised_at,

@@ -111,6 +111,10 @@ const NOTICE_COLUMNS: Record<string, string> = {
 const USER_COLUMNS: Record<string, string> = { name: 'name', role: 'role', passwordHash: 'password_hash', createdAt: 'created_at', disabledAt: 'disabled_at', workerId: 'worker_id' };
 const TOKEN_COLUMNS: Record<string, string> = { revokedAt: 'revoked_at', lastUsedAt: 'last_used_at' };
 
+function fobEventFromRow(r: Row): StoredFobEvent {
+  return { deviceId: String(r.device_id), eventId: String(r.event_id), kind: String(r.kind), receivedAt: Number(r.received_at), eventAt: Number(r.event_at), payload: String(r.payload) };
+}
+
 function positionFromRow(r: Row): PositionRecord {
   return {
     deviceId: String(r.device_id),
@@ -362,6 +366,10 @@ export class SqliteStore implements Store, UnqueuedReads {
          VALUES (@deviceId, @eventId, @kind, @receivedAt, @eventAt, @payload)`,
       ),
       countFobEvents: db.prepare('SELECT COUNT(*) AS n FROM fob_events WHERE device_id = ?'),
+      listFobEvents: db.prepare(
+        `SELECT device_id, event_id, kind, received_at, event_at, payload FROM fob_events
+         WHERE device_id = ? AND kind = ? AND received_at >= ? ORDER BY received_at, event_id`,
+      ),
       insertAlarm: db.prepare(
         `INSERT INTO alarms (id, kind, state, priority, worker_id, device_id, visit_ref, source_event_id, reason, raised_at,
            acknowledged_at, acknowledged_by, closed_at, closed_by, drill, policy, level, round, next_step_at, re_alert_at, police_at,
@@ -559,6 +567,7 @@ export class SqliteStore implements Store, UnqueuedReads {
       listVisits: async (workerId, from, to) => (s().listVisits.all(workerId, from, to) as Row[]).map(visitFromRow),
       insertFobEvent: async (e: StoredFobEvent) => s().insertFobEvent.run(e).changes === 1,
       countFobEvents: async (deviceId) => Number((s().countFobEvents.get(deviceId) as Row).n),
+      listFobEvents: async (deviceId, kind, since) => (s().listFobEvents.all(deviceId, kind, since) as Row[]).map(fobEventFromRow),
       insertAlarm: async (a) => {
         s().insertAlarm.run(alarmParams(a));
       },

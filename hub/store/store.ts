@@ -191,6 +191,11 @@ export interface StoreTx extends ChangeFeedTx, DueWorkTx {
   /** false when the event was already stored (a retry). */
   insertFobEvent(event: StoredFobEvent): Promise<boolean>;
   countFobEvents(deviceId: string): Promise<number>;
+  /**
+   * A device's stored events of one kind received at or after `since`, oldest first (by received
+   * time). The ingest looks here for a cancel that reached the hub before the alarm it names.
+   */
+  listFobEvents(deviceId: string, kind: string, since: number): Promise<StoredFobEvent[]>;
   // alarms and their append-only timeline (R19, R20)
   insertAlarm(alarm: AlarmRecord): Promise<void>;
   updateAlarm(alarm: AlarmRecord): Promise<void>;

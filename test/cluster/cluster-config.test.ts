@@ -30,7 +30,7 @@ describe('[cluster] config', () => {
     const c = parseConfig({ cluster: raw }).cluster!;
     expect(c.servers).toHaveLength(3);
     const defaults = parseConfig({ cluster: { servers: ['nats://127.0.0.1:4222'] } }).cluster!;
-    for (const k of ['stream', 'subject_prefix', 'command_prefix', 'replicas', 'consumer', 'ack_wait_ms', 'max_deliver', 'publish_timeout_ms'] as const) expect(c[k], k).toEqual(defaults[k]);
+    for (const k of ['stream', 'subject_prefix', 'command_prefix', 'replicas', 'partitions', 'consumer', 'ack_wait_ms', 'max_deliver', 'publish_timeout_ms'] as const) expect(c[k], k).toEqual(defaults[k]);
     expect(defaults.replicas).toBe(3);
   });
 

@@ -14,7 +14,7 @@ import { connectFob } from '../helpers/mqtt-fob.js';
 import { SqliteStore } from '../../hub/store/sqlite-store.js';
 import { addDevice } from '../../hub/admin/admin-service.js';
 import { Edge } from '../../hub/cluster/edge.js';
-import { decodeInbound } from '../../hub/cluster/inbound.js';
+import { decodeInbound, inboundSubject } from '../../hub/cluster/inbound.js';
 import { silentLogger } from '../../hub/logger.js';
 import { ManualClock } from '../../hub/clock.js';
 
@@ -50,7 +50,7 @@ describe('edge', () => {
     await fob.send({ i: '1-1', k: 'sos', ag: 0 });
     const jsm = await jetstreamManager(nc);
     // Read the moment the PUBACK arrived: the stream already holds it.
-    const stored = await jsm.streams.getMessage('LW_IN', { last_by_subj: 'lw.in.fob-1.ev' });
+    const stored = await jsm.streams.getMessage('LW_IN', { last_by_subj: inboundSubject('lw.in', 16, 'fob-1', 'ev') });
     const m = decodeInbound(stored!.header, stored!.data);
     expect(m).toMatchObject({ deviceId: 'fob-1', leaf: 'ev', receivedAt: clock.now(), edgeId: 'edge-a' });
     expect(JSON.parse(Buffer.from(m.payload).toString())).toEqual({ i: '1-1', k: 'sos', ag: 0 });
@@ -63,7 +63,7 @@ describe('edge', () => {
     const dropped = new Promise<'dropped'>((r) => fob.client.once('close', () => r('dropped')));
     const foreign = fob.client.publishAsync('lw/fob-2/ev', JSON.stringify({ i: '1-2', k: 'sos', ag: 0 }), { qos: 1 }).then(() => 'puback' as const);
     expect(await Promise.race([foreign, dropped])).toBe('dropped');
-    expect(await jsm.streams.getMessage('LW_IN', { last_by_subj: 'lw.in.fob-2.ev' }).catch(() => null)).toBeNull();
+    expect(await jsm.streams.getMessage('LW_IN', { last_by_subj: inboundSubject('lw.in', 16, 'fob-2', 'ev') }).catch(() => null)).toBeNull();
     await fob.close().catch(() => undefined);
     expect((await edge.ready()).ready).toBe(true);
   }, 30_000);

@@ -13,8 +13,9 @@ import { testConfig } from '../helpers/hub-harness.js';
 import { SqliteStore } from '../../hub/store/sqlite-store.js';
 import { addDevice } from '../../hub/admin/admin-service.js';
 import { ClusterWorker } from '../../hub/cluster/worker.js';
-import { encodeInbound } from '../../hub/cluster/inbound.js';
-import { ensureConsumer, ensureStream } from '../../hub/cluster/nats-connection.js';
+import { encodeInbound, inboundSubject } from '../../hub/cluster/inbound.js';
+import { ensureConsumers, ensureStream } from '../../hub/cluster/nats-connection.js';
+import { partitionConsumer, partitionOf } from '../../hub/cluster/partition.js';
 import { silentLogger } from '../../hub/logger.js';
 import { ManualClock } from '../../hub/clock.js';
 
@@ -39,14 +40,17 @@ it('redelivers what a dead worker held to the next one, which stores it once and
   const nc = await connect({ servers: nats.urls, user: nats.user, pass: nats.password });
   const jsm = await jetstreamManager(nc);
   await ensureStream(jsm, cluster);
-  await ensureConsumer(jsm, cluster);
+  await ensureConsumers(jsm, cluster);
   const js = jetstream(nc);
   const m = encodeInbound({ deviceId: 'fob-1', leaf: 'ev', payload: Buffer.from(JSON.stringify({ i: '1-1', k: 'sos', ag: 0 })), receivedAt: clock.now(), edgeId: 'edge-a' });
-  await js.publish('lw.in.fob-1.ev', m.data, { headers: m.headers });
+  const subject = inboundSubject('lw.in', cluster.partitions, 'fob-1', 'ev');
+  await js.publish(subject, m.data, { headers: m.headers });
   // The worker that dies: takes the message and never acks it.
-  const consumer = await js.consumers.get(cluster.stream, cluster.consumer);
+  // fob-1's partition: its consumer is the only one that offers the message.
+  const consumerName = partitionConsumer(cluster.consumer, partitionOf('fob-1', cluster.partitions));
+  const consumer = await js.consumers.get(cluster.stream, consumerName);
   const taken = await consumer.next({ expires: 5000 });
-  expect(taken?.subject).toBe('lw.in.fob-1.ev');
+  expect(taken?.subject).toBe(subject);
   await nc.close();
 
   worker = await ClusterWorker.start({ config, cluster, store, log: silentLogger, clock, id: 'worker-b', hub: { dispatch: async () => undefined } });
@@ -56,7 +60,7 @@ it('redelivers what a dead worker held to the next one, which stores it once and
   expect(alarms.map((a) => [a.deviceId, a.sourceEventId])).toEqual([['fob-1', '1-1']]);
   // Acked: nothing is pending on the consumer any more.
   const nc2 = await connect({ servers: nats.urls, user: nats.user, pass: nats.password });
-  const info = await (await jetstreamManager(nc2)).consumers.info(cluster.stream, cluster.consumer);
+  const info = await (await jetstreamManager(nc2)).consumers.info(cluster.stream, consumerName);
   await nc2.close();
   expect(info.num_ack_pending).toBe(0);
   expect(info.num_pending).toBe(0);

@@ -15,7 +15,7 @@ import { SqliteStore } from '../../hub/store/sqlite-store.js';
 import { addDevice } from '../../hub/admin/admin-service.js';
 import { Edge } from '../../hub/cluster/edge.js';
 import { ClusterWorker } from '../../hub/cluster/worker.js';
-import { encodeInbound } from '../../hub/cluster/inbound.js';
+import { encodeInbound, inboundSubject } from '../../hub/cluster/inbound.js';
 import { silentLogger } from '../../hub/logger.js';
 import { ManualClock } from '../../hub/clock.js';
 
@@ -72,7 +72,7 @@ describe('worker', () => {
     clock.advance(5000);
     const again = encodeInbound({ deviceId: 'fob-1', leaf: 'ev', payload: Buffer.from(JSON.stringify({ i: '1-1', k: 'sos', ag: 8 })), receivedAt: clock.now(), edgeId: 'edge-b' });
     const before = fob.commands.length;
-    await jetstream(nc).publish('lw.in.fob-1.ev', again.data, { headers: again.headers });
+    await jetstream(nc).publish(inboundSubject('lw.in', 16, 'fob-1', 'ev'), again.data, { headers: again.headers });
     await fob.waitFor((c, i = fob.commands.indexOf(c)) => c.k === 'ack' && c.i === '1-1' && i >= before, 10_000);
     expect(await alarms()).toHaveLength(1);
     expect(await worker.hub.store.read((tx) => tx.countFobEvents('fob-1'))).toBe(1);
@@ -84,7 +84,7 @@ describe('worker', () => {
     const refused = worker.counters.refused;
     const h = headers();
     h.set('Lw-Device', 'fob-1');
-    await jetstream(nc).publish('lw.in.fob-1.ev', JSON.stringify({ i: '1-9', k: 'sos', ag: 0 }), { headers: h });
+    await jetstream(nc).publish(inboundSubject('lw.in', 16, 'fob-1', 'ev'), JSON.stringify({ i: '1-9', k: 'sos', ag: 0 }), { headers: h });
     for (let i = 0; i < 100 && worker.counters.refused === refused; i++) await new Promise((r) => setTimeout(r, 50));
     expect(worker.counters.refused).toBe(refused + 1);
     expect(await alarms()).toHaveLength(1);

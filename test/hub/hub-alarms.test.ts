@@ -129,6 +129,45 @@ describe('alarms from fobs', () => {
     expect(last).toMatchObject({ type: 'resolved', actor: 'user:dana', detail: { outcome: 'false_alarm', workerCancelledAt: alarm.workerCancelledAt } });
   });
 
+  it('R6: a cancel that reaches the hub before the SOS it names is applied when the SOS arrives; a cancel of another event, or of none, is not', async () => {
+    const f = await fob('fob-6');
+    const sos = makeEventId(2, 3);
+    // Out of order, as when the SOS's publish was lost and the fob's outbox resent the cancel first
+    // (each event has its own back-off, with jitter): the cancel first. It finds no alarm, and says why.
+    await f.send({ i: makeEventId(2, 4), k: 'can', ag: 0, r: sos });
+    await f.send({ i: makeEventId(2, 5), k: 'can', ag: 0, r: makeEventId(2, 1) });
+    await f.send({ i: makeEventId(2, 6), k: 'can', ag: 0 });
+    await t.settle();
+    expect(await t.alarms()).toHaveLength(0);
+    expect(t.hub.ingest.counters.rejected.cancel_no_open_alarm).toBe(3);
+    await t.advance(2000);
+    await f.send({ i: sos, k: 'sos', ag: 0 });
+    await t.settle();
+    const [alarm, ...others] = await t.alarms();
+    expect(others).toHaveLength(0);
+    // Raised (its SOS was pressed, and the record keeps it), then stood down by the worker's cancel,
+    // and like any cancel of an SOS from the fob it stays open for the officer's call-back.
+    expect(alarm).toMatchObject({ sourceEventId: sos, state: 'notifying', closedAt: null, workerCancelledAt: t.clock.now() });
+    const timeline = await t.timeline(alarm.id);
+    expect(timeline[0]!.type).toBe('raised');
+    const cancelled = timeline.filter((e) => e.type === 'worker_cancelled');
+    expect(cancelled).toHaveLength(1);
+    expect(cancelled[0]!.detail.reason).toMatch(/the cancel, event 2-4, reached the hub before the alarm/);
+    await f.waitFor((c) => c.k === 'stop');
+    await f.waitFor((c) => c.k === 'clr');
+
+    // An SOS that no stored cancel names stays open, not cancelled (the cancel without r meant
+    // whatever was active then; the one naming 2-1 is another alarm's).
+    const other = await fob('fob-7');
+    await other.send({ i: makeEventId(1, 2), k: 'can', ag: 0 });
+    await other.send({ i: makeEventId(1, 3), k: 'sos', ag: 0 });
+    await f.send({ i: makeEventId(2, 7), k: 'sos', ag: 0 });
+    await t.settle();
+    const open = (await t.alarms()).filter((a) => a.id !== alarm.id);
+    expect(open).toHaveLength(2);
+    for (const a of open) expect(a).toMatchObject({ state: 'notifying', workerCancelledAt: null });
+  });
+
   it('R3, R13: an unacknowledged SOS repeats its notifications on the clock until exhausted', async () => {
     const f = await fob('fob-6');
     await f.send({ i: makeEventId(1, 1), k: 'sos', ag: 0 });

@@ -225,6 +225,21 @@ export function describeStoreContract<S extends Store>(name: string, makeStore: 
       expect(await rd(s, (t) => t.countFobEvents('fob-003'))).toBe(0);
     });
 
+    it('fob events: listed by device and kind from a received time, oldest first', async () => {
+      const s = ctx.store;
+      const ev = (deviceId: string, eventId: string, kind: string, receivedAt: number) => ({ deviceId, eventId, kind, receivedAt, eventAt: receivedAt - 5, payload: `{"i":"${eventId}","k":"${kind}"}` });
+      await tx(s, async (t) => {
+        await t.insertFobEvent(ev('fob-001', '2-3', 'can', 300));
+        await t.insertFobEvent(ev('fob-001', '2-1', 'can', 100));
+        await t.insertFobEvent(ev('fob-001', '2-2', 'sos', 200));
+        await t.insertFobEvent(ev('fob-002', '2-4', 'can', 400));
+      });
+      expect(await rd(s, (t) => t.listFobEvents('fob-001', 'can', 0))).toEqual([ev('fob-001', '2-1', 'can', 100), ev('fob-001', '2-3', 'can', 300)]);
+      expect(await rd(s, (t) => t.listFobEvents('fob-001', 'can', 101))).toEqual([ev('fob-001', '2-3', 'can', 300)]);
+      expect(await rd(s, (t) => t.listFobEvents('fob-001', 'chk', 0))).toEqual([]);
+      expect(await rd(s, (t) => t.listFobEvents('fob-003', 'can', 0))).toEqual([]);
+    });
+
     it('alarms: round trip (policy snapshot, drill, stale), update, found by source; one alarm per source event', async () => {
       const s = ctx.store;
       const a = alarm('a1', { sourceEventId: '7-1', drill: true, stale: true, nextStepAt: 70_000, visitRef: 'REF-1' });
