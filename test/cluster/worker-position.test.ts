@@ -19,12 +19,14 @@ import { TestWebhookReceiver } from '../helpers/notify-receivers.js';
 import { parseKey } from '../../hub/notifiers/sia-dc09/dc09-frame.js';
 import { addDevice } from '../../hub/admin/admin-service.js';
 import { ClusterWorker } from '../../hub/cluster/worker.js';
-import { encodeInbound } from '../../hub/cluster/inbound.js';
+import { encodeInbound, inboundSubject } from '../../hub/cluster/inbound.js';
+import type { ClusterConfig } from '../../hub/config/config-schema.js';
 import { silentLogger } from '../../hub/logger.js';
 import { ManualClock } from '../../hub/clock.js';
 
 const KEY_HEX = '00112233445566778899AABBCCDDEEFF';
 const SECRET = 'whsec-cluster-pos-0123456789';
+let clusterConfig: ClusterConfig;
 const usePostgres = requirePostgresOrSkip();
 const dir = mkdtempSync(join(tmpdir(), 'lw-worker-position-'));
 const clock = new ManualClock(Date.parse('2026-03-02T10:00:00Z'));
@@ -56,6 +58,7 @@ beforeAll(async () => {
     },
   });
   // No `hub.dispatch`: the worker's Hub.start builds the real dispatcher from [notifiers].
+  clusterConfig = config.cluster!;
   worker = await ClusterWorker.start({ config, cluster: config.cluster!, log: silentLogger, clock, id: 'worker-pos' });
   await addDevice(worker.hub.store, 'fob-1', { now: clock.now() });
   nc = await connect({ servers: nats.urls, user: nats.user, pass: nats.password });
@@ -74,7 +77,9 @@ afterAll(async () => {
 /** As an edge streams a fob's publish: the leaf, the payload, the edge's received time. */
 async function stream(leaf: 'ev' | 'ps', payload: unknown): Promise<void> {
   const m = encodeInbound({ deviceId: 'fob-1', leaf, payload: Buffer.from(JSON.stringify(payload)), receivedAt: clock.now(), edgeId: 'edge-a' });
-  await jetstream(nc).publish(`lw.in.fob-1.${leaf}`, m.data, { headers: m.headers });
+  // On the device's partition subject, as the edge does (hub/cluster/inbound.ts, issue 19's order).
+  const { subject_prefix, partitions } = clusterConfig;
+  await jetstream(nc).publish(inboundSubject(subject_prefix, partitions, 'fob-1', leaf), m.data, { headers: m.headers });
 }
 
 describe(`cluster worker location follow-ups (${usePostgres ? 'postgres' : 'sqlite'})`, () => {
