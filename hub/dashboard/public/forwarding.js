@@ -1,0 +1,81 @@
+import { CHANNEL_LABEL } from './lib/words.js';
+import { $, h } from './lib/dom.js';
+import { state, view } from './lib/state.js';
+import { fmtTime } from './lib/time.js';
+import { get } from './lib/api.js';
+import { updateAlerting } from './sound.js';
+
+// The words of each delivery (who, by what, what was confirmed) come from the hub
+// (hub/notifiers/delivery-words.ts), so the board, the alarm view and the CSV say the same thing; the
+// relay's own answers and the notice ids are only in the hover text (`technical`), for IT.
+export const DELIVERY_BAD = new Set(['failed', 'fallthrough', 'not_configured', 'no_address', 'no_contact']);
+
+export function deliveryChips(lines) {
+  const shown = lines.filter((l) => !l.closed);
+  if (shown.length === 0) return null;
+  return h(
+    'div',
+    { class: 'told', 'data-told': String(shown.length) },
+    shown.map((l) =>
+      h('span', { class: `chip${DELIVERY_BAD.has(l.state) ? ' bad' : ''}`, 'data-delivery': l.state, title: l.text }, `${l.who} · ${CHANNEL_LABEL[l.channel] || l.channel || ''}${l.via ? ` (for ${CHANNEL_LABEL[l.via] || l.via})` : ''} · ${l.confirmed}`),
+    ),
+  );
+}
+
+export function deliveryTable(lines) {
+  if (lines.length === 0) return h('p', { class: 'muted', text: 'Nobody outside the dashboard has been told of this alarm.' });
+  return h(
+    'table',
+    { class: 'told-table', id: 'told-table' },
+    h('thead', {}, h('tr', {}, h('th', { text: 'Who' }), h('th', { text: 'Channel' }), h('th', { text: 'Address' }), h('th', { text: 'State' }), h('th', { text: 'Why' }), h('th', { text: 'At' }))),
+    h(
+      'tbody',
+      {},
+      lines.map((l) =>
+        h(
+          'tr',
+          { 'data-delivery': l.state, class: DELIVERY_BAD.has(l.state) ? 'bad' : '', title: l.technical || '' },
+          h('td', { text: l.who + (l.closed ? ' (told it is over)' : '') }),
+          h('td', { text: `${CHANNEL_LABEL[l.channel] || l.channel || '–'}${l.via ? ` instead of ${CHANNEL_LABEL[l.via] || l.via}` : ''}` }),
+          h('td', { text: l.address || '–' }),
+          h('td', { text: l.confirmed }),
+          h('td', { text: l.state === 'fallthrough' ? '' : l.reason || '' }),
+          h('td', { text: fmtTime(l.at) }),
+        ),
+      ),
+    ),
+  );
+}
+
+/** The standing warning above every view: policies that reach nobody, and channel paths down or refusing. */
+export async function refreshForwardingWarning() {
+  let d;
+  try {
+    d = await get('/api/forwarding');
+  } catch {
+    return;
+  }
+  let box = $('#forwarding-warning');
+  if (!box) {
+    box = h('div', { id: 'forwarding-warning', class: 'warning standing', role: 'alert' });
+    view.parentNode.insertBefore(box, view);
+  }
+  const badPaths = d.paths.filter((p) => p.state !== 'up');
+  const items = [
+    ...badPaths.map((p) => {
+      const arc = p.channel === 'arc';
+      const what = arc ? 'alarm receiving centre' : CHANNEL_LABEL[p.channel] || p.channel;
+      const todo = arc ? 'Alarms are not reaching the ARC: phone them about each open alarm, or dial 999 for an emergency.' : `Alarms are not reaching the ${what}: the people on the ladder are still told by the other channels.`;
+      return h('p', { 'data-path': p.channel, class: 'path-alarm', text: `ALARM: the path to the ${what} is ${p.state === 'down' ? 'DOWN' : 'REFUSING our messages'} since ${fmtTime(p.since)}${p.reason ? `: ${p.reason}` : ''}. ${todo}` });
+    }),
+    ...d.reachesNobody.map((r) => h('p', { 'data-policy': r.policy, text: `Warning: ${r.message}. Configure [notifiers] in lonewatch.toml or add contacts.` })),
+  ];
+  box.hidden = items.length === 0;
+  box.replaceChildren(...items);
+  // A path that just went down or started refusing is an alarm: it sounds.
+  const key = badPaths.map((p) => `${p.channel}:${p.state}`).join(',');
+  // It repeats its own tone until the path is back (issue 16), like an alarm nobody has taken.
+  state.pathDown = key !== '';
+  if (key && key !== refreshForwardingWarning.last) updateAlerting();
+  refreshForwardingWarning.last = key;
+}

@@ -1,0 +1,85 @@
+import { h } from '../lib/dom.js';
+import { state } from '../lib/state.js';
+
+// Times as the officer reads them: 24-hour local time with the zone, and relative times kept live.
+export const now = () => Date.now() + state.skew;
+export const pad = (n) => String(n).padStart(2, '0');
+export function fmtTime(ms) {
+  if (ms === null || ms === undefined) return '–';
+  const d = new Date(ms);
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+/** The browser's zone as people read it ("GMT", "BST"): dates on records say which clock they use. */
+export function zoneOf(ms) {
+  const part = new Intl.DateTimeFormat([], { timeZoneName: 'short' }).formatToParts(new Date(ms)).find((p) => p.type === 'timeZoneName');
+  return part ? part.value : '';
+}
+export function fmtDateTime(ms) {
+  if (ms === null || ms === undefined) return '–';
+  const d = new Date(ms);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${fmtTime(ms)} ${zoneOf(ms)}`.trim();
+}
+/** "4 min 10 s" from milliseconds. */
+export function fmtDuration(ms) {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+}
+/** How fast a person took the alarm, in words (issue 15 item 15). */
+export function responseText(r) {
+  if (r.acknowledgedAt) return `taken after ${fmtDuration(r.acknowledgedAt - r.raisedAt)} by ${String(r.acknowledgedBy).replace(/^user:/, '')}`;
+  return r.open ? 'not taken yet' : 'closed without being taken';
+}
+export function ago(ms) {
+  if (ms === null || ms === undefined) return '–';
+  const s = Math.round((now() - ms) / 1000);
+  if (s < 60) return s <= 5 ? 'just now' : `${s} s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min ago`;
+  return fmtDateTime(ms);
+}
+export function until(ms) {
+  const s = Math.round((ms - now()) / 1000);
+  const a = Math.abs(s);
+  const text = a < 3600 ? `${Math.floor(a / 60)} min` : `${Math.floor(a / 3600)} h ${Math.floor((a % 3600) / 60)} min`;
+  return s >= 0 ? `in ${text}` : `${text} overdue`;
+}
+/** How long since `ms`, without "ago": "silent for 34 min". */
+export function since(ms) {
+  const s = Math.max(0, Math.round((now() - ms) / 1000));
+  if (s < 60) return 'under a minute';
+  if (s < 3600) return `${Math.floor(s / 60)} min`;
+  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+}
+/** Relative times that stay true on screen (issue 15 item 15): the 1-second ticker rewrites them. */
+export const untilSpan = (ms) => h('span', { 'data-until': String(ms), text: until(ms) });
+export const agoSpan = (ms) => h('span', { 'data-ago': String(ms), text: ago(ms) });
+export const sinceSpan = (ms) => h('span', { 'data-since': String(ms), text: since(ms) });
+/** "2026-11-23 09:12 (3 min ago)", the relative part live. */
+export const atAgo = (ms) => [fmtTime(ms), ' (', agoSpan(ms), ')'];
+
+/**
+ * The alarm's reason as it stands now: a "device silent" alarm's stored reason says how long the fob
+ * was silent when the alarm was raised ("Device silent for 20 min"); while it is open the hub sends
+ * when the fob was last heard from (`silentSince`), and the silence is counted live from that.
+ */
+export function reasonNow(a) {
+  if (a.kind === 'device_silent' && a.open && a.silentSince) {
+    return [`Fob ${a.deviceId || ''} silent for `, sinceSpan(a.silentSince), ` (last heard ${fmtTime(a.silentSince)}) during a shift`];
+  }
+  return [a.reason || ''];
+}
+
+/**
+ * Rewrites every relative time on screen. While the hub is unreachable a "told again in 1 min" is a
+ * guess about a ladder the console cannot see, so it is replaced by a plain "not known" (item 4).
+ */
+export function tickLiveTimes() {
+  for (const el of document.querySelectorAll('[data-until]')) {
+    el.textContent = state.hubLost ? '(not known: hub unreachable)' : until(Number(el.dataset.until));
+    el.classList.toggle('stale-time', state.hubLost);
+  }
+  for (const el of document.querySelectorAll('[data-ago]')) el.textContent = ago(Number(el.dataset.ago));
+  for (const el of document.querySelectorAll('[data-since]')) el.textContent = since(Number(el.dataset.since));
+}
