@@ -23,6 +23,7 @@ import { Hub, type HubOptions } from '../hub.js';
 import { encodeCommand } from '../../shared/protocol-core.js';
 import { commandSubject, decodeInbound, InboundFormatError, PRESENCE_LEAF } from './inbound.js';
 import { connectNats, ensureConsumer, ensureStream, jetStreamAnswers, nodeId } from './nats-connection.js';
+import { recordPresence } from '../ingest/presence.js';
 
 export interface WorkerOptions {
   config: HubConfig;
@@ -165,7 +166,7 @@ export class ClusterWorker {
     try {
       if (leaf === PRESENCE_LEAF) {
         const online = Buffer.from(inbound.payload).toString() === '1';
-        await this.hub.store.transaction((tx) => tx.updateDevice(deviceId, online ? { online: true, lastSeenAt: receivedAt } : { online: false }));
+        await this.hub.store.transaction((tx) => recordPresence(tx, deviceId, online, receivedAt));
       } else {
         await this.hub.ingest.onDevicePublish(deviceId, leaf, Buffer.from(inbound.payload), receivedAt);
       }

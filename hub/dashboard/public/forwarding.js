@@ -1,3 +1,7 @@
+// Forwarding (issue 16): who was told, by what, and how it went; the standing warning when a policy
+// can reach nobody or a channel's path (the ARC) is down or refusing. Kept apart from the rest so the
+// board and alarm views only call these.
+import { html } from '/vendor/preact.js';
 import { CHANNEL_LABEL } from './lib/words.js';
 import { $, h } from './lib/dom.js';
 import { state, view } from './lib/state.js';
@@ -10,41 +14,29 @@ import { updateAlerting } from './sound.js';
 // relay's own answers and the notice ids are only in the hover text (`technical`), for IT.
 export const DELIVERY_BAD = new Set(['failed', 'fallthrough', 'not_configured', 'no_address', 'no_contact']);
 
-export function deliveryChips(lines) {
+/** Who was told of an open alarm, one chip per person and channel (the board's cards, preact). */
+export function DeliveryChips({ lines }) {
   const shown = lines.filter((l) => !l.closed);
   if (shown.length === 0) return null;
-  return h(
-    'div',
-    { class: 'told', 'data-told': String(shown.length) },
-    shown.map((l) =>
-      h('span', { class: `chip${DELIVERY_BAD.has(l.state) ? ' bad' : ''}`, 'data-delivery': l.state, title: l.text }, `${l.who} · ${CHANNEL_LABEL[l.channel] || l.channel || ''}${l.via ? ` (for ${CHANNEL_LABEL[l.via] || l.via})` : ''} · ${l.confirmed}`),
-    ),
-  );
+  return html`
+    <div class="told" data-told=${String(shown.length)}>
+      ${shown.map((l) => html`<span class=${`chip${DELIVERY_BAD.has(l.state) ? ' bad' : ''}`} data-delivery=${l.state} title=${l.text}>${`${l.who} · ${CHANNEL_LABEL[l.channel] || l.channel || ''}${l.via ? ` (for ${CHANNEL_LABEL[l.via] || l.via})` : ''} · ${l.confirmed}`}</span>`)}
+    </div>`;
 }
 
-export function deliveryTable(lines) {
-  if (lines.length === 0) return h('p', { class: 'muted', text: 'Nobody outside the dashboard has been told of this alarm.' });
-  return h(
-    'table',
-    { class: 'told-table', id: 'told-table' },
-    h('thead', {}, h('tr', {}, h('th', { text: 'Who' }), h('th', { text: 'Channel' }), h('th', { text: 'Address' }), h('th', { text: 'State' }), h('th', { text: 'Why' }), h('th', { text: 'At' }))),
-    h(
-      'tbody',
-      {},
-      lines.map((l) =>
-        h(
-          'tr',
-          { 'data-delivery': l.state, class: DELIVERY_BAD.has(l.state) ? 'bad' : '', title: l.technical || '' },
-          h('td', { text: l.who + (l.closed ? ' (told it is over)' : '') }),
-          h('td', { text: `${CHANNEL_LABEL[l.channel] || l.channel || '–'}${l.via ? ` instead of ${CHANNEL_LABEL[l.via] || l.via}` : ''}` }),
-          h('td', { text: l.address || '–' }),
-          h('td', { text: l.confirmed }),
-          h('td', { text: l.state === 'fallthrough' ? '' : l.reason || '' }),
-          h('td', { text: fmtTime(l.at) }),
-        ),
-      ),
-    ),
-  );
+/** Every delivery of one alarm: who, by what channel, to what address, how far it got, and when. */
+export function DeliveryTable({ lines }) {
+  if (lines.length === 0) return html`<p class="muted">Nobody outside the dashboard has been told of this alarm.</p>`;
+  const channel = (l) => `${CHANNEL_LABEL[l.channel] || l.channel || '–'}${l.via ? ` instead of ${CHANNEL_LABEL[l.via] || l.via}` : ''}`;
+  return html`
+    <table class="told-table" id="told-table">
+      <thead><tr><th>Who</th><th>Channel</th><th>Address</th><th>State</th><th>Why</th><th>At</th></tr></thead>
+      <tbody>
+        ${lines.map(
+          (l) => html`<tr data-delivery=${l.state} class=${DELIVERY_BAD.has(l.state) ? 'bad' : ''} title=${l.technical || ''}><td>${l.who + (l.closed ? ' (told it is over)' : '')}</td><td>${channel(l)}</td><td>${l.address || '–'}</td><td>${l.confirmed}</td><td>${l.state === 'fallthrough' ? '' : l.reason || ''}</td><td>${fmtTime(l.at)}</td></tr>`,
+        )}
+      </tbody>
+    </table>`;
 }
 
 /** The standing warning above every view: policies that reach nobody, and channel paths down or refusing. */

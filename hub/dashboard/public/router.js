@@ -1,3 +1,4 @@
+import { render } from '/vendor/preact.js';
 import { h } from './lib/dom.js';
 import { state, view } from './lib/state.js';
 import { titleFor } from './duties.js';
@@ -39,12 +40,33 @@ export async function route(opts = {}) {
     else content = h('p', { text: 'Nothing here.' });
     // What the officer typed or chose is read just before the swap, not before the fetch: a choice
     // made while the refresh was loading (an outcome picked, a note typed) must not be lost.
-    const keep = opts.keepScroll ? preserve() : null;
+    show(content, Boolean(opts.keepScroll));
+  } catch (err) {
+    if (err.status !== 401) show(h('p', { class: 'error', text: err.message }), false);
+  }
+}
+
+/** True while #view holds a tree preact rendered (a converted view), false for a hand-built one. */
+let preactMounted = false;
+
+/**
+ * Puts a view on screen. A preact element (the converted views) is rendered into #view, and on a
+ * live refresh preact diffs it against what is there: inputs, focus and scroll stay as they are,
+ * with no saving and restoring. A DOM node (the views still built with lib/dom.js h()) replaces
+ * the content, keeping what the officer typed in its `data-keep` fields (preserve).
+ */
+function show(content, refresh) {
+  if (content instanceof Node) {
+    if (preactMounted) render(null, view);
+    preactMounted = false;
+    const keep = refresh ? preserve() : null;
     view.replaceChildren(content);
     if (keep) keep();
-  } catch (err) {
-    if (err.status !== 401) view.replaceChildren(h('p', { class: 'error', text: err.message }));
+    return;
   }
+  if (!preactMounted) view.replaceChildren();
+  preactMounted = true;
+  render(content, view);
 }
 export function wireRouter() {
   window.addEventListener('hashchange', () => route());

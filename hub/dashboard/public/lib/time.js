@@ -77,9 +77,23 @@ export function reasonNow(a) {
  */
 export function tickLiveTimes() {
   for (const el of document.querySelectorAll('[data-until]')) {
-    el.textContent = state.hubLost ? '(not known: hub unreachable)' : until(Number(el.dataset.until));
+    setText(el, state.hubLost ? '(not known: hub unreachable)' : until(Number(el.dataset.until)));
     el.classList.toggle('stale-time', state.hubLost);
   }
-  for (const el of document.querySelectorAll('[data-ago]')) el.textContent = ago(Number(el.dataset.ago));
-  for (const el of document.querySelectorAll('[data-since]')) el.textContent = since(Number(el.dataset.since));
+  for (const el of document.querySelectorAll('[data-ago]')) setText(el, ago(Number(el.dataset.ago)));
+  for (const el of document.querySelectorAll('[data-since]')) setText(el, since(Number(el.dataset.since)));
 }
+
+/**
+ * Rewrites the span's own text node in place: in a view rendered by preact that node is the one preact
+ * keeps, so its next diff still updates what is on screen (a new node would leave preact's detached).
+ */
+function setText(el, text) {
+  const t = el.firstChild;
+  if (t && t.nodeType === 3 && !t.nextSibling) {
+    if (t.data !== text) t.data = text;
+  } else el.textContent = text;
+}
+
+/** The view's own text for the live spans, for the preact views (lib/live.js) to render the same words. */
+export const untilText = (ms) => (state.hubLost ? '(not known: hub unreachable)' : until(ms));

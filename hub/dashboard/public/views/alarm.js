@@ -1,16 +1,24 @@
+// One alarm (preact): actions, the covert script, the visit, last sighting, numbers, who was told and
+// the timeline. A live refresh re-renders it with the hub's new answer and preact diffs it, so a note
+// being typed, an outcome chosen or a field in focus stay as they are (no saving and restoring).
+import { html, useEffect, useRef, useState } from '/vendor/preact.js';
 import { ANSWER_LABEL, OUTCOME_LABEL, stepLabel } from '../lib/words.js';
 import { positionPanel } from '../map-view.js';
-import { h, toast } from '../lib/dom.js';
-import { canSee, state, view } from '../lib/state.js';
-import { agoSpan, atAgo, fmtDateTime, fmtTime, now, pad, reasonNow } from '../lib/time.js';
+import { toast } from '../lib/dom.js';
+import { canSee, state } from '../lib/state.js';
+import { fmtDateTime, fmtTime, now, pad } from '../lib/time.js';
+import { Ago, AtAgo, ReasonNow } from '../lib/live.js';
 import { act, get, post } from '../lib/api.js';
-import { deliveryTable } from '../forwarding.js';
-import { stepLine } from './board.js';
-import { callPanel, emergencyFacts, telLink } from './numbers.js';
+import { DeliveryTable } from '../forwarding.js';
+import { DomSlot } from '../lib/dom-slot.js';
+import { StepLine } from './board.js';
+import { CallPanel, EmergencyFacts, TelLink } from './numbers.js';
 
-// ---------------------------------------------------------------------------------------------
-// One alarm: actions, covert script, visit, last sighting, timeline
+const who = (by) => String(by).replace(/^user:/, '');
+const STALE_TITLE = 'raised on the fob more than 7 days before it reached the hub';
 
+
+/** What a timeline step says, in words (the hub words deliveries itself). */
 export function stepText(e) {
   const d = e.detail || {};
   switch (e.type) {
@@ -52,248 +60,232 @@ export function stepText(e) {
   }
 }
 
-export function timelineList(entries) {
-  return h(
-    'ol',
-    { class: 'timeline', id: 'timeline' },
-    // A delivery's actor is the notifier's internal name (notifier:email): its sentence already says
-    // the channel, and the ids are in the hover text for IT.
-    entries.map((e) =>
-      h(
-        'li',
-        { 'data-step': e.type, title: e.technical || null },
-        h('span', { class: 't', text: fmtTime(e.at) }),
-        h('span', { class: 'type', text: stepLabel(e.type) }),
-        h('span', {}, stepText(e), e.type === 'delivery' ? null : h('span', { class: 'muted', text: ` · ${e.actor}` })),
-      ),
-    ),
-  );
+/** The steps of an alarm, each in the vocabulary's words (TIMELINE_STEP) with what it says. */
+export function Timeline({ entries }) {
+  // A delivery's actor is the notifier's internal name (notifier:email): its sentence already says
+  // the channel, and the ids are in the hover text for IT.
+  return html`
+    <ol class="timeline" id="timeline">
+      ${entries.map(
+        (e) => html`<li data-step=${e.type} title=${e.technical || undefined}><span class="t">${fmtTime(e.at)}</span><span class="type">${stepLabel(e.type)}</span><span>${stepText(e)}${e.type === 'delivery' ? null : html`<span class="muted">${` · ${e.actor}`}</span>`}</span></li>`,
+      )}
+    </ol>`;
 }
 
-export function visitFacts(visit, lastSighting) {
-  return h(
-    'dl',
-    { class: 'facts' },
-    h('dt', { text: 'Visit' }),
-    h('dd', { id: 'visit-ref' }, visit ? visit.ref : 'no visit on record'),
-    visit ? [h('dt', { text: 'Expected' }), h('dd', { text: `${fmtTime(visit.scheduledStart)} – ${fmtTime(visit.expectedEnd)}${visit.startedAt ? ` (started ${fmtTime(visit.startedAt)})` : ''}` })] : null,
-    visit ? [h('dt', { text: 'Risk' }), h('dd', {}, h('span', { class: `rag ${visit.rag}`, text: visit.rag.toUpperCase() }), ` Category ${visit.riskCategory}`, visit.unplanned ? ' · unplanned' : '')] : null,
-    visit && visit.nextLocation ? [h('dt', { text: 'Next location' }), h('dd', { text: visit.nextLocation })] : null,
-    visit && (visit.contactName || visit.contactPhone) ? [h('dt', { text: 'Contact at the address' }), h('dd', {}, visit.contactName || '', ' ', telLink(visit.contactPhone, 'visit-contact-facts'))] : null,
-    h('dt', { text: 'Last sighting' }),
-    h('dd', { id: 'last-sighting' }, ...(lastSighting ? [...atAgo(lastSighting.at), ` · ${lastSighting.kind}${lastSighting.place ? ` · ${lastSighting.place}` : ''}`] : ['none recorded'])),
-  );
+function VisitFacts({ visit, lastSighting }) {
+  return html`
+    <dl class="facts">
+      <dt>Visit</dt>
+      <dd id="visit-ref">${visit ? visit.ref : 'no visit on record'}</dd>
+      ${visit ? html`<dt>Expected</dt><dd>${`${fmtTime(visit.scheduledStart)} – ${fmtTime(visit.expectedEnd)}${visit.startedAt ? ` (started ${fmtTime(visit.startedAt)})` : ''}`}</dd>` : null}
+      ${visit ? html`<dt>Risk</dt><dd><span class=${`rag ${visit.rag}`}>${visit.rag.toUpperCase()}</span>${` Category ${visit.riskCategory}`}${visit.unplanned ? ' · unplanned' : ''}</dd>` : null}
+      ${visit && visit.nextLocation ? html`<dt>Next location</dt><dd>${visit.nextLocation}</dd>` : null}
+      ${visit && (visit.contactName || visit.contactPhone) ? html`<dt>Contact at the address</dt><dd>${visit.contactName || ''} <${TelLink} number=${visit.contactPhone} label="visit-contact-facts" /></dd>` : null}
+      <dt>Last sighting</dt>
+      <dd id="last-sighting">${lastSighting ? html`<${AtAgo} at=${lastSighting.at} />${` · ${lastSighting.kind}${lastSighting.place ? ` · ${lastSighting.place}` : ''}`}` : 'none recorded'}</dd>
+    </dl>`;
 }
 
-export function scriptPanel(a, script) {
-  const callbackBox = h('div', { id: 'callback' });
-  const renderTimer = () => {
-    callbackBox.replaceChildren();
-    if (script.callbackDueAt) {
-      const left = script.callbackDueAt - now();
-      const s = Math.max(0, Math.round(Math.abs(left) / 1000));
-      callbackBox.append(
-        h('div', { class: left <= 0 ? 'timer due' : 'timer', id: 'callback-timer', text: left <= 0 ? 'CALL BACK NOW' : `Call back in ${Math.floor(s / 60)}:${pad(s % 60)}` }),
-        h('button', { class: 'good', 'data-action': 'callback-done', onclick: (e) => act(e.target, () => post(`/api/alarms/${a.id}/callback`, { action: 'done' }), 'Call-back recorded') }, 'Called back'),
-      );
-    } else if (a.open) {
-      callbackBox.append(h('button', { 'data-action': 'callback-start', onclick: (e) => act(e.target, () => post(`/api/alarms/${a.id}/callback`, { action: 'start' }), 'Call-back timer started: 5 minutes') }, 'Start 5-minute call-back timer'));
-    }
-  };
-  renderTimer();
-  state.timers.push(setInterval(renderTimer, 1000));
-
-  return h(
-    'section',
-    { class: 'card script', id: 'script' },
-    h('h2', { text: 'Purple file script' }),
-    h('p', { class: 'muted', text: 'Code phrase: “I will need the purple file when I get back to the office.” Ask one question at a time; the worker may only be able to say yes or no.' }),
-    script.noAnswer ? h('div', { class: 'callout red', id: 'dial-999' }, 'No answer: dial 999 and call the police.') : null,
-    h(
-      'ol',
-      {},
-      script.questions.map((q) =>
-        h(
-          'li',
-          { 'data-question': q.id },
-          h('div', { class: 'q', text: q.text }),
-          h(
-            'div',
-            { class: 'answers' },
-            ['yes', 'no', 'no_answer'].map((ans) =>
-              h(
-                'button',
-                {
-                  type: 'button',
-                  class: q.answer === ans ? 'chosen' : '',
-                  'data-answer': ans,
-                  disabled: !a.open,
-                  onclick: (e) => {
-                    const note = e.target.closest('li').querySelector('input');
-                    act(e.target, () => post(`/api/alarms/${a.id}/script`, { question: q.id, answer: ans, ...(note.value.trim() ? { note: note.value.trim() } : {}) })).then((r) => {
-                      if (r) note.value = '';
-                    });
-                  },
-                },
-                ANSWER_LABEL[ans],
-              ),
-            ),
-            h('input', { placeholder: 'what they said (optional)', 'data-keep': `note-${q.id}`, 'aria-label': `note for: ${q.text}`, disabled: !a.open }),
-          ),
-          q.answer ? h('div', { class: 'recorded', text: `Recorded: ${ANSWER_LABEL[q.answer]}${q.note ? ` (“${q.note}”)` : ''} at ${fmtTime(q.at)} by ${String(q.by).replace(/^user:/, '')}` }) : null,
-        ),
-      ),
-    ),
-    callbackBox,
-    h('ul', {}, script.after.map((t) => h('li', { text: t }))),
-  );
+/** Re-renders its user once a second (a countdown of its own, like the call-back timer). */
+function useSecondTick() {
+  const [, setTick] = useState(0);
+  useEffect(() => {
+    const id = setInterval(() => setTick((n) => n + 1), 1000);
+    return () => clearInterval(id);
+  }, []);
 }
 
-export async function alarmView(id) {
-  const d = await get(`/api/alarms/${encodeURIComponent(id)}`);
-  const a = d.alarm;
-  const noteInput = h('textarea', { placeholder: 'Add a note to the timeline', 'data-keep': 'note', 'aria-label': 'note' });
-  const reasonInput = h('input', { placeholder: 'why is it a false alarm?', 'data-keep': 'reason', 'aria-label': 'false alarm reason' });
-  const policeRef = h('input', { placeholder: 'police reference (optional)', 'data-keep': 'police-ref', 'aria-label': 'police reference' });
-  // The override box of the close panel also covers "Cancel as false alarm" (item 10).
-  const overrideChecked = () => Boolean(view.querySelector('#close-alarm [data-action="override"]:checked'));
-  const actions = a.open
-    ? h(
-        'section',
-        { class: 'card', id: 'actions' },
-        h(
-          'div',
-          { class: 'row' },
-          !a.acknowledgedAt ? h('button', { class: 'primary big', 'data-action': 'ack', onclick: (e) => act(e.target, () => post(`/api/alarms/${a.id}/acknowledge`), 'Acknowledged: you are in charge') }, 'Acknowledge') : h('span', { class: 'ok', text: `Taken by ${String(a.acknowledgedBy).replace(/^user:/, '')} at ${fmtTime(a.acknowledgedAt)}` }),
-          h('a', { class: 'button big', href: `#/alarm/${encodeURIComponent(a.id)}/handover`, 'data-action': 'handover' }, 'Police hand-over'),
-        ),
-        h('h3', { text: 'Note' }),
-        noteInput,
-        h(
-          'div',
-          { class: 'row' },
-          h(
-            'button',
-            {
-              'data-action': 'note',
-              onclick: (e) => {
-                if (!noteInput.value.trim()) return toast('Write the note first', true);
-                act(e.target, () => post(`/api/alarms/${a.id}/notes`, { text: noteInput.value.trim() }), 'Note added').then((r) => {
-                  if (r) noteInput.value = '';
-                });
-              },
-            },
-            'Add note',
-          ),
-          policeRef,
-          h('button', { class: 'danger', 'data-action': 'police', onclick: (e) => act(e.target, () => post(`/api/alarms/${a.id}/police-called`, policeRef.value.trim() ? { reference: policeRef.value.trim() } : {}), '999 call recorded') }, '999 called'),
-        ),
-        closePanel(a, noteInput),
-        h('h3', { text: 'False alarm' }),
-        h('div', { class: 'row' }, reasonInput, h('button', { 'data-action': 'cancel', onclick: (e) => act(e.target, () => post(`/api/alarms/${a.id}/cancel`, { reason: reasonInput.value.trim(), ...(overrideChecked() ? { override: true } : {}) }), 'Cancelled as a false alarm (kept on record)') }, 'Cancel as false alarm')),
-      )
-    : h('p', { class: 'ok', id: 'closed-banner', text: `Closed (${a.state}${a.outcome ? `: ${OUTCOME_LABEL[a.outcome] || a.outcome}` : ''}) at ${fmtDateTime(a.closedAt)} by ${String(a.closedBy).replace(/^user:/, '')}` });
-
-  const privateBox = h('div', { id: 'private' });
-  const showPrivate = h(
-    'button',
-    {
-      'data-action': 'private',
-      onclick: async (e) => {
-        const r = await act(e.target, () => get(`/api/workers/${encodeURIComponent(a.workerId)}/private`));
-        if (r) privateBox.replaceChildren(privateFacts(r));
-      },
-    },
-    'Show private details (logged)',
-  );
-
-  return h(
-    'section',
-    { id: 'alarm', 'data-alarm': a.id, 'data-state': a.state },
-    h('div', { class: `alarm-head k-${a.kind}` }, h('h1', { text: `${a.kindLabel}: ${a.workerName || a.workerId || a.deviceId || ''}` }), h('span', { class: `state s-${a.state}`, id: 'alarm-state', text: a.state }), a.drill ? h('span', { class: 'drill', text: 'DRILL' }) : null, a.stale ? h('span', { class: 'stale', title: 'raised on the fob more than 7 days before it reached the hub', text: 'STALE: happened days ago' }) : null, h('span', { class: 'spacer' }), h('span', { class: 'muted', id: 'alarm-raised' }, `raised ${fmtTime(a.raisedAt)} (`, agoSpan(a.raisedAt), `) · ${a.deviceId || ''}`)),
-    h(
-      'div',
-      { class: 'cols' },
-      h('div', {}, workerCancelledBanner(a), a.kind === 'covert_sos' ? scriptPanel(a, d.script) : null, actions),
-      h(
-        'div',
-        {},
-        h('section', { class: 'card' }, h('h2', { text: 'Where they should be' }), visitFacts(d.visit, d.lastSighting), h('p', { class: 'muted', id: 'alarm-reason' }, ...reasonNow(a)), a.open && a.step ? h('p', { class: 'step', id: 'ladder-step' }, stepLine(a)) : null),
-        positionPanel(a.id, 'alarm', a.open),
-        callPanel(a, d),
-        a.workerId ? h('section', { class: 'card' }, h('h2', { text: 'Private details' }), h('p', { class: 'muted', text: 'Shown only while this alarm is active, or to roles that need them; every view is logged.' }), showPrivate, privateBox) : null,
-        d.deliveries ? h('section', { class: 'card', id: 'told' }, h('h2', { text: 'Who was told' }), deliveryTable(d.deliveries)) : null,
-        h('section', { class: 'card' }, h('h2', { text: 'Timeline' }), timelineList(d.timeline)),
-      ),
-    ),
-  );
+function CallbackTimer({ alarm: a, dueAt }) {
+  useSecondTick();
+  if (dueAt) {
+    const left = dueAt - now();
+    const s = Math.max(0, Math.round(Math.abs(left) / 1000));
+    const done = (e) => act(e.currentTarget, () => post(`/api/alarms/${a.id}/callback`, { action: 'done' }), 'Call-back recorded');
+    return html`<div id="callback"><div class=${left <= 0 ? 'timer due' : 'timer'} id="callback-timer">${left <= 0 ? 'CALL BACK NOW' : `Call back in ${Math.floor(s / 60)}:${pad(s % 60)}`}</div><button class="good" data-action="callback-done" onClick=${done}>Called back</button></div>`;
+  }
+  if (!a.open) return html`<div id="callback"></div>`;
+  const startTimer = (e) => act(e.currentTarget, () => post(`/api/alarms/${a.id}/callback`, { action: 'start' }), 'Call-back timer started: 5 minutes');
+  return html`<div id="callback"><button data-action="callback-start" onClick=${startTimer}>Start 5-minute call-back timer</button></div>`;
 }
 
-export function privateFacts(r) {
-  const label = { phone: 'Phone', homeAddress: 'Home address', medicalNotes: 'Medical notes', car: 'Car', emergencyContacts: 'Emergency contacts', emergencyContactsOldText: 'Emergency contacts (old text)', description: 'Description' };
-  return h(
-    'div',
-    {},
-    h(
-      'dl',
-      { class: 'facts' },
-      Object.entries(r.details)
-        .filter(([k, v]) => k !== 'emergencyContactsOldText' || v)
-        .map(([k, v]) => [h('dt', { text: label[k] || k }), k === 'emergencyContacts' ? h('dd', {}, emergencyFacts(v, null)) : h('dd', { 'data-field': k, text: v || '–' })]),
-    ),
-    r.withheld.length ? h('p', { class: 'warning', text: `Not shown: ${r.withheld.map((w) => label[w.field]).join(', ')}. ${r.withheld[0].reason}.` }) : null,
-  );
+function ScriptQuestion({ alarm: a, q }) {
+  const note = useRef(null);
+  const answer = (ans) => (e) =>
+    act(e.currentTarget, () => post(`/api/alarms/${a.id}/script`, { question: q.id, answer: ans, ...(note.current.value.trim() ? { note: note.current.value.trim() } : {}) })).then((r) => {
+      if (r) note.current.value = '';
+    });
+  return html`
+    <li data-question=${q.id}>
+      <div class="q">${q.text}</div>
+      <div class="answers">
+        ${['yes', 'no', 'no_answer'].map((ans) => html`<button type="button" class=${q.answer === ans ? 'chosen' : ''} data-answer=${ans} disabled=${!a.open} onClick=${answer(ans)}>${ANSWER_LABEL[ans]}</button>`)}
+        <input ref=${note} name=${`note-${q.id}`} placeholder="what they said (optional)" aria-label=${`note for: ${q.text}`} disabled=${!a.open} />
+      </div>
+      ${q.answer ? html`<div class="recorded">${`Recorded: ${ANSWER_LABEL[q.answer]}${q.note ? ` (“${q.note}”)` : ''} at ${fmtTime(q.at)} by ${who(q.by)}`}</div>` : null}
+    </li>`;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Closing an alarm (issue 15 items 10, 11): the officer says how it ended, and who closes it is on
-// the record. Only the officer who took the alarm may close it; an admin or manager may override,
-// and the override is recorded.
+function ScriptPanel({ alarm: a, script }) {
+  return html`
+    <section class="card script" id="script">
+      <h2>Purple file script</h2>
+      <p class="muted">Code phrase: “I will need the purple file when I get back to the office.” Ask one question at a time; the worker may only be able to say yes or no.</p>
+      ${script.noAnswer ? html`<div class="callout red" id="dial-999">No answer: dial 999 and call the police.</div>` : null}
+      <ol>${script.questions.map((q) => html`<${ScriptQuestion} key=${q.id} alarm=${a} q=${q} />`)}</ol>
+      <${CallbackTimer} alarm=${a} dueAt=${script.callbackDueAt} />
+      <ul>${script.after.map((t) => html`<li>${t}</li>`)}</ul>
+    </section>`;
+}
 
-
-export function closePanel(a, noteInput) {
+/**
+ * Closing an alarm (issue 15 items 10, 11): the officer says how it ended, and who closes it is on
+ * the record. Only the officer who took the alarm may close it; an admin or manager may override,
+ * and the override is recorded (the same box covers "Cancel as false alarm").
+ */
+function ClosePanel({ alarm: a, noteRef, overrideRef }) {
+  const outcome = useRef(null);
   const me = state.me ? `user:${state.me.username}` : '';
   const takenByOther = a.acknowledgedBy && a.acknowledgedBy !== me;
   const mayOverride = canSee('admin', 'manager');
-  const outcome = h('select', { name: 'outcome', 'aria-label': 'outcome', 'data-keep': 'outcome' }, h('option', { value: '', text: '(choose the outcome)' }), Object.entries(OUTCOME_LABEL).map(([v, t]) => h('option', { value: v, text: t })));
-  const override = takenByOther && mayOverride ? h('input', { type: 'checkbox', name: 'override', 'data-action': 'override' }) : null;
-  const who = state.me ? `${state.me.name || state.me.username} (${state.me.username})` : '';
-  return h(
-    'div',
-    { id: 'close-alarm' },
-    h('h3', { text: 'Close the alarm' }),
-    takenByOther ? h('p', { class: 'muted', id: 'close-taken', text: `Taken by ${String(a.acknowledgedBy).replace(/^user:/, '')}: only they may close it${mayOverride ? ', or you, overriding (on the record)' : ''}.` }) : null,
-    h(
-      'div',
-      { class: 'row' },
-      h('label', {}, 'Outcome', outcome),
-      override ? h('label', { class: 'inline' }, override, 'Override: close it for them') : null,
-      h(
-        'button',
-        {
-          class: 'good big',
-          'data-action': 'resolve',
-          disabled: Boolean(takenByOther && !mayOverride),
-          onclick: (e) => {
-            if (!outcome.value) return toast('Choose the outcome first: how did this alarm end?', true);
-            const body = { outcome: outcome.value, ...(noteInput.value.trim() ? { note: noteInput.value.trim() } : {}), ...(override && override.checked ? { override: true } : {}) };
-            act(e.target, () => post(`/api/alarms/${a.id}/resolve`, body), `Closed: ${OUTCOME_LABEL[outcome.value]}`);
-          },
-        },
-        'Close alarm',
-      ),
-    ),
-    h('p', { class: 'muted', id: 'close-who', text: `Closed as ${who}; the outcome, your name and the note go on the record.` }),
-  );
+  const whoAmI = state.me ? `${state.me.name || state.me.username} (${state.me.username})` : '';
+  const close = (e) => {
+    const chosen = outcome.current.value;
+    if (!chosen) return toast('Choose the outcome first: how did this alarm end?', true);
+    const note = noteRef.current.value.trim();
+    const body = { outcome: chosen, ...(note ? { note } : {}), ...(overrideRef.current && overrideRef.current.checked ? { override: true } : {}) };
+    act(e.currentTarget, () => post(`/api/alarms/${a.id}/resolve`, body), `Closed: ${OUTCOME_LABEL[chosen]}`);
+  };
+  return html`
+    <div id="close-alarm">
+      <h3>Close the alarm</h3>
+      ${takenByOther ? html`<p class="muted" id="close-taken">${`Taken by ${who(a.acknowledgedBy)}: only they may close it${mayOverride ? ', or you, overriding (on the record)' : ''}.`}</p>` : null}
+      <div class="row">
+        <label>Outcome<select ref=${outcome} name="outcome" aria-label="outcome"><option value="">(choose the outcome)</option>${Object.entries(OUTCOME_LABEL).map(([v, t]) => html`<option value=${v}>${t}</option>`)}</select></label>
+        ${takenByOther && mayOverride ? html`<label class="inline"><input ref=${overrideRef} type="checkbox" name="override" data-action="override" />Override: close it for them</label>` : null}
+        <button class="good big" data-action="resolve" disabled=${Boolean(takenByOther && !mayOverride)} onClick=${close}>Close alarm</button>
+      </div>
+      <p class="muted" id="close-who">${`Closed as ${whoAmI}; the outcome, your name and the note go on the record.`}</p>
+    </div>`;
+}
+
+function Actions({ alarm: a }) {
+  const noteRef = useRef(null);
+  const reasonRef = useRef(null);
+  const policeRef = useRef(null);
+  const overrideRef = useRef(null);
+  const acknowledge = (e) => act(e.currentTarget, () => post(`/api/alarms/${a.id}/acknowledge`), 'Acknowledged: you are in charge');
+  const addNote = (e) => {
+    const text = noteRef.current.value.trim();
+    if (!text) return toast('Write the note first', true);
+    act(e.currentTarget, () => post(`/api/alarms/${a.id}/notes`, { text }), 'Note added').then((r) => {
+      if (r) noteRef.current.value = '';
+    });
+  };
+  const police = (e) => {
+    const reference = policeRef.current.value.trim();
+    act(e.currentTarget, () => post(`/api/alarms/${a.id}/police-called`, reference ? { reference } : {}), '999 call recorded');
+  };
+  const cancel = (e) => {
+    const override = overrideRef.current && overrideRef.current.checked;
+    act(e.currentTarget, () => post(`/api/alarms/${a.id}/cancel`, { reason: reasonRef.current.value.trim(), ...(override ? { override: true } : {}) }), 'Cancelled as a false alarm (kept on record)');
+  };
+  return html`
+    <section class="card" id="actions">
+      <div class="row">
+        ${!a.acknowledgedAt ? html`<button class="primary big" data-action="ack" onClick=${acknowledge}>Acknowledge</button>` : html`<span class="ok">${`Taken by ${who(a.acknowledgedBy)} at ${fmtTime(a.acknowledgedAt)}`}</span>`}
+        <a class="button big" href=${`#/alarm/${encodeURIComponent(a.id)}/handover`} data-action="handover">Police hand-over</a>
+      </div>
+      <h3>Note</h3>
+      <textarea ref=${noteRef} name="note" placeholder="Add a note to the timeline" aria-label="note"></textarea>
+      <div class="row">
+        <button data-action="note" onClick=${addNote}>Add note</button>
+        <input ref=${policeRef} name="police-ref" placeholder="police reference (optional)" aria-label="police reference" />
+        <button class="danger" data-action="police" onClick=${police}>999 called</button>
+      </div>
+      <${ClosePanel} alarm=${a} noteRef=${noteRef} overrideRef=${overrideRef} />
+      <h3>False alarm</h3>
+      <div class="row"><input ref=${reasonRef} name="reason" placeholder="why is it a false alarm?" aria-label="false alarm reason" /><button data-action="cancel" onClick=${cancel}>Cancel as false alarm</button></div>
+    </section>`;
 }
 
 /** A fob cancel after an SOS may be forced: the alarm waits for the officer's call-back (item 11). */
-export function workerCancelledBanner(a) {
+function WorkerCancelledBanner({ alarm: a }) {
   if (!a.open || !a.workerCancelledAt) return null;
-  return h(
-    'section',
-    { class: 'card callout amber', id: 'worker-cancelled' },
-    h('h2', { text: 'Cancelled by the worker: call back to confirm' }),
-    h('p', { text: `The worker cancelled this alarm from the fob at ${fmtTime(a.workerCancelledAt)}. A cancel can be forced under duress: call them back, check they are safe (use the code questions if in doubt), then close the alarm with the outcome.` }),
-  );
+  return html`
+    <section class="card callout amber" id="worker-cancelled">
+      <h2>Cancelled by the worker: call back to confirm</h2>
+      <p>${`The worker cancelled this alarm from the fob at ${fmtTime(a.workerCancelledAt)}. A cancel can be forced under duress: call them back, check they are safe (use the code questions if in doubt), then close the alarm with the outcome.`}</p>
+    </section>`;
+}
+
+const PRIVATE_LABEL = { phone: 'Phone', homeAddress: 'Home address', medicalNotes: 'Medical notes', car: 'Car', emergencyContacts: 'Emergency contacts', emergencyContactsOldText: 'Emergency contacts (old text)', description: 'Description' };
+
+/** A worker's private details as the hub answered (R22: the view is logged there), and what it withheld. */
+export function PrivateFacts({ r }) {
+  return html`
+    <div>
+      <dl class="facts">
+        ${Object.entries(r.details)
+          .filter(([k, v]) => k !== 'emergencyContactsOldText' || v)
+          .map(([k, v]) => html`<dt>${PRIVATE_LABEL[k] || k}</dt>${k === 'emergencyContacts' ? html`<dd><${EmergencyFacts} list=${v} oldText=${null} /></dd>` : html`<dd data-field=${k}>${v || '–'}</dd>`}`)}
+      </dl>
+      ${r.withheld.length ? html`<p class="warning">${`Not shown: ${r.withheld.map((w) => PRIVATE_LABEL[w.field]).join(', ')}. ${r.withheld[0].reason}.`}</p>` : null}
+    </div>`;
+}
+
+function PrivateDetails({ workerId }) {
+  const [shown, setShown] = useState(null);
+  const ask = async (e) => {
+    const r = await act(e.currentTarget, () => get(`/api/workers/${encodeURIComponent(workerId)}/private`));
+    if (r) setShown(r);
+  };
+  return html`
+    <section class="card">
+      <h2>Private details</h2>
+      <p class="muted">Shown only while this alarm is active, or to roles that need them; every view is logged.</p>
+      <button data-action="private" onClick=${ask}>Show private details (logged)</button>
+      <div id="private">${shown ? html`<${PrivateFacts} r=${shown} />` : null}</div>
+    </section>`;
+}
+
+function AlarmPage({ d }) {
+  const a = d.alarm;
+  const closedText = `Closed (${a.state}${a.outcome ? `: ${OUTCOME_LABEL[a.outcome] || a.outcome}` : ''}) at ${fmtDateTime(a.closedAt)} by ${who(a.closedBy)}`;
+  return html`
+    <section id="alarm" data-alarm=${a.id} data-state=${a.state}>
+      <div class=${`alarm-head k-${a.kind}`}>
+        <h1>${`${a.kindLabel}: ${a.workerName || a.workerId || a.deviceId || ''}`}</h1>
+        <span class=${`state s-${a.state}`} id="alarm-state">${a.state}</span>
+        ${a.drill ? html`<span class="drill">DRILL</span>` : null}
+        ${a.stale ? html`<span class="stale" title=${STALE_TITLE}>STALE: happened days ago</span>` : null}
+        <span class="spacer"></span>
+        <span class="muted" id="alarm-raised">raised ${fmtTime(a.raisedAt)} (<${Ago} at=${a.raisedAt} />)${` · ${a.deviceId || ''}`}</span>
+      </div>
+      <div class="cols">
+        <div>
+          <${WorkerCancelledBanner} alarm=${a} />
+          ${a.kind === 'covert_sos' ? html`<${ScriptPanel} alarm=${a} script=${d.script} />` : null}
+          ${a.open ? html`<${Actions} alarm=${a} />` : html`<p class="ok" id="closed-banner">${closedText}</p>`}
+        </div>
+        <div>
+          <section class="card">
+            <h2>Where they should be</h2>
+            <${VisitFacts} visit=${d.visit} lastSighting=${d.lastSighting} />
+            <p class="muted" id="alarm-reason"><${ReasonNow} alarm=${a} /></p>
+            ${a.open && a.step ? html`<p class="step" id="ladder-step"><${StepLine} alarm=${a} /></p>` : null}
+          </section>
+          <${DomSlot} node=${positionPanel(a.id, 'alarm', a.open)} />
+          <${CallPanel} alarm=${a} detail=${d} />
+          ${a.workerId ? html`<${PrivateDetails} workerId=${a.workerId} />` : null}
+          ${d.deliveries ? html`<section class="card" id="told"><h2>Who was told</h2><${DeliveryTable} lines=${d.deliveries} /></section>` : null}
+          <section class="card"><h2>Timeline</h2><${Timeline} entries=${d.timeline} /></section>
+        </div>
+      </div>
+    </section>`;
+}
+
+/** One alarm as a preact element, keyed by its id: another alarm's page starts with empty fields. */
+export async function alarmView(id) {
+  const d = await get(`/api/alarms/${encodeURIComponent(id)}`);
+  return html`<${AlarmPage} key=${d.alarm.id} d=${d} />`;
 }

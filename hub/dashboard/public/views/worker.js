@@ -2,7 +2,8 @@ import { h } from '../lib/dom.js';
 import { fmtTime, now, pad, untilSpan } from '../lib/time.js';
 import { act, get, post } from '../lib/api.js';
 import { route } from '../router.js';
-import { privateFacts } from './alarm.js';
+import { render, html } from '/vendor/preact.js';
+import { PrivateFacts } from './alarm.js';
 
 // One worker: their day, the phoned-in actions, recording a visit, private details.
 export function toInstant(local) {
@@ -157,10 +158,10 @@ export async function workerView(id) {
             {
               'data-action': 'private',
               onclick: async (e) => {
-                privateBox.replaceChildren();
+                render(null, privateBox);
                 try {
                   const r = await get(`/api/workers/${encodeURIComponent(id)}/private`);
-                  privateBox.append(privateFacts(r));
+                  render(html`<${PrivateFacts} r=${r} />`, privateBox);
                 } catch (err) {
                   privateBox.append(h('p', { class: 'error', text: err.message }));
                 }
