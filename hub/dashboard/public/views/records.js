@@ -47,11 +47,11 @@ function Records({ params, d }) {
       <h1>Incident records</h1>
       <p class="muted" id="records-zone">${`Times are 24-hour, ${Intl.DateTimeFormat().resolvedOptions().timeZone} (${zoneOf(now())}). The CSV has the hub’s local time beside the exact ISO time.`}</p>
       <form class="card row" id="records-form" onSubmit=${search}>
-        <label>Search<input name="q" value=${params.get('q') || ''} placeholder="worker, visit ref, note…" /></label>
+        <label>Search<input name="q" defaultValue=${params.get('q') || ''} placeholder="worker, visit ref, note…" /></label>
         <label>Kind<select name="kind"><option value="">any</option>${ALARM_KINDS.map((k) => html`<option value=${k} selected=${kind === k}>${ALARM_KIND[k].label}</option>`)}</select></label>
         <label>State<select name="state"><option value="">any</option><option value="open" selected=${params.get('state') === 'open'}>open</option><option value="closed" selected=${params.get('state') === 'closed'}>closed</option></select></label>
-        <label>From<input name="from" type="date" value=${params.get('from') || ''} /></label>
-        <label>To<input name="to" type="date" value=${params.get('to') || ''} /></label>
+        <label>From<input name="from" type="date" defaultValue=${params.get('from') || ''} /></label>
+        <label>To<input name="to" type="date" defaultValue=${params.get('to') || ''} /></label>
         <button type="submit" class="primary">Search</button>
       </form>
       <div class="row">
