@@ -6,7 +6,7 @@
  * Dependency-free and written like protocol-core.ts (plain constants, ES5 only): the firmware bundle
  * imports its Storage names from here, and esbuild keeps only what a bundle uses, so the fob pays for
  * nothing else. The hub serves this module to the browser apps as /vocabulary.js
- * (hub/http/vocabulary-route.ts).
+ * (hub/http/browser-modules.ts).
  */
 
 import type { EventKind } from './protocol-core.js';

@@ -7,10 +7,8 @@ import { get } from './lib/api.js';
 import { now } from './lib/time.js';
 import { start, wireSessionControls } from './session.js';
 import { wireRouter } from './router.js';
-import { wireAdminFocus } from './live-feed.js';
 
 initMapView({ get, now });
 wireSessionControls();
 wireRouter();
-wireAdminFocus();
 start();

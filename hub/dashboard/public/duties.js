@@ -1,6 +1,8 @@
-import { $, h } from './lib/dom.js';
+import { html, render } from '/vendor/preact.js';
+import { $ } from './lib/dom.js';
+import { Until } from './lib/live.js';
 import { state } from './lib/state.js';
-import { fmtTime, now, tickLiveTimes, untilSpan } from './lib/time.js';
+import { fmtTime, now, tickLiveTimes } from './lib/time.js';
 import { updateAlerting } from './sound.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -23,19 +25,14 @@ export function renderDuties() {
   const box = $('#duties');
   const items = (state.openAlarms || []).filter((a) => a.callbackDueAt !== null && a.callbackDueAt !== undefined).sort((x, y) => x.callbackDueAt - y.callbackDueAt);
   box.hidden = !state.me || items.length === 0;
-  box.replaceChildren(
-    ...items.map((a) => {
+  // Rendered every second (the ticker): preact diffs it, so "Open the alarm" is not replaced under a click.
+  render(
+    items.map((a) => {
       const due = a.callbackDueAt <= now();
       const who = a.workerName || a.workerId || a.deviceId || 'the worker';
-      return h(
-        'div',
-        { class: `duty${due ? ' due' : ''}`, 'data-duty': 'callback', 'data-alarm': a.id },
-        h('strong', { text: due ? 'CALL BACK NOW' : 'Call-back promised' }),
-        h('span', { text: ` ${who} (${a.kindLabel}): due ${fmtTime(a.callbackDueAt)}, ` }),
-        untilSpan(a.callbackDueAt),
-        h('a', { class: 'button', href: `#/alarm/${encodeURIComponent(a.id)}` }, 'Open the alarm'),
-      );
+      return html`<div key=${a.id} class=${`duty${due ? ' due' : ''}`} data-duty="callback" data-alarm=${a.id}><strong>${due ? 'CALL BACK NOW' : 'Call-back promised'}</strong><span>${` ${who} (${a.kindLabel}): due ${fmtTime(a.callbackDueAt)}, `}</span><${Until} at=${a.callbackDueAt} /><a class="button" href=${`#/alarm/${encodeURIComponent(a.id)}`}>Open the alarm</a></div>`;
     }),
+    box,
   );
 }
 

@@ -1,9 +1,9 @@
 // Forwarding (issue 16): who was told, by what, and how it went; the standing warning when a policy
 // can reach nobody or a channel's path (the ARC) is down or refusing. Kept apart from the rest so the
 // board and alarm views only call these.
-import { html } from '/vendor/preact.js';
+import { html, render } from '/vendor/preact.js';
 import { CHANNEL_LABEL } from './lib/words.js';
-import { $, h } from './lib/dom.js';
+import { $ } from './lib/dom.js';
 import { state, view } from './lib/state.js';
 import { fmtTime } from './lib/time.js';
 import { get } from './lib/api.js';
@@ -49,7 +49,9 @@ export async function refreshForwardingWarning() {
   }
   let box = $('#forwarding-warning');
   if (!box) {
-    box = h('div', { id: 'forwarding-warning', class: 'warning standing', role: 'alert' });
+    box = document.createElement('div');
+    Object.assign(box, { id: 'forwarding-warning', className: 'warning standing' });
+    box.setAttribute('role', 'alert');
     view.parentNode.insertBefore(box, view);
   }
   const badPaths = d.paths.filter((p) => p.state !== 'up');
@@ -58,12 +60,12 @@ export async function refreshForwardingWarning() {
       const arc = p.channel === 'arc';
       const what = arc ? 'alarm receiving centre' : CHANNEL_LABEL[p.channel] || p.channel;
       const todo = arc ? 'Alarms are not reaching the ARC: phone them about each open alarm, or dial 999 for an emergency.' : `Alarms are not reaching the ${what}: the people on the ladder are still told by the other channels.`;
-      return h('p', { 'data-path': p.channel, class: 'path-alarm', text: `ALARM: the path to the ${what} is ${p.state === 'down' ? 'DOWN' : 'REFUSING our messages'} since ${fmtTime(p.since)}${p.reason ? `: ${p.reason}` : ''}. ${todo}` });
+      return html`<p key=${`path-${p.channel}`} data-path=${p.channel} class="path-alarm">${`ALARM: the path to the ${what} is ${p.state === 'down' ? 'DOWN' : 'REFUSING our messages'} since ${fmtTime(p.since)}${p.reason ? `: ${p.reason}` : ''}. ${todo}`}</p>`;
     }),
-    ...d.reachesNobody.map((r) => h('p', { 'data-policy': r.policy, text: `Warning: ${r.message}. Configure [notifiers] in lonewatch.toml or add contacts.` })),
+    ...d.reachesNobody.map((r) => html`<p key=${`policy-${r.policy}`} data-policy=${r.policy}>${`Warning: ${r.message}. Configure [notifiers] in lonewatch.toml or add contacts.`}</p>`),
   ];
   box.hidden = items.length === 0;
-  box.replaceChildren(...items);
+  render(items, box);
   // A path that just went down or started refusing is an alarm: it sounds.
   const key = badPaths.map((p) => `${p.channel}:${p.state}`).join(',');
   // It repeats its own tone until the path is back (issue 16), like an alarm nobody has taken.

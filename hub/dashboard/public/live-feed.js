@@ -1,7 +1,7 @@
 import { onPositionEvent } from './map-view.js';
 import { $, toast } from './lib/dom.js';
 import { kindSound } from './lib/words.js';
-import { state, view } from './lib/state.js';
+import { state } from './lib/state.js';
 
 import { get } from './lib/api.js';
 import { alerting, updateAlerting } from './sound.js';
@@ -52,14 +52,20 @@ export function connectEvents() {
     }
     onAdminEvent(data);
   });
-  // Changes on the hub's change feed (docs/hub.md, "The change feed"): a worker, fob or itinerary
-  // changed through the command service, the CLI's commands sent to the running hub included (they
-  // are neither this API's writes nor another process's commits, which the `admin` event covers).
-  // Only the lists refresh on these: a worker's own page has forms in use and shows the results of
-  // the officer's own actions, which its own requests refresh.
+  // Changes on the hub's change feed (docs/hub.md, "The change feed"): a worker's day (a check-in, a
+  // visit, a due time), a fob connecting or dropping, an itinerary or a record changed through the
+  // command service (the CLI's commands sent to the running hub included). The lists re-read on each,
+  // and a worker's own page on a change to that worker: the views are diffed, so a form in use stays.
   for (const topic of ['worker', 'device', 'visit']) {
-    es.addEventListener(topic, () => {
-      if (state.route === 'admin' || state.route === 'workers') onAdminEvent();
+    es.addEventListener(topic, (ev) => {
+      let data = {};
+      try {
+        data = JSON.parse(ev.data);
+      } catch {
+        data = {};
+      }
+      if (state.route === 'worker' && data.workerId && data.workerId !== currentParam()) return;
+      onAdminEvent();
     });
   }
   es.addEventListener('alarm', (ev) => {
@@ -75,46 +81,18 @@ export function connectEvents() {
 
 /**
  * A worker, fob, user, token or visit changed here, on another console or with the CLI (hub/http/
- * admin-live.ts): the admin page and the workers views fetch their lists again at once (issue 15
- * item 13). Not while the admin is typing in one of the admin page's forms: that refresh waits until
- * the focus leaves the form, so a half-filled form is never taken away.
+ * admin-live.ts), or a worker's day changed: the admin page, the workers board and the worker page
+ * fetch what they show again at once (issue 15 item 13). They are preact views: the new answer is
+ * diffed into the page, so a half-filled form, the focus and a secret shown once (a new fob's, a new
+ * token's: component state) stay as they are.
  */
 let adminTimer = null;
-let adminPending = false;
-/** The admin is in a field of one of the admin page's forms (a button pressed there is not typing). */
-export function typingInAdminForm() {
-  const el = document.activeElement;
-  return Boolean(el && el.closest && el.closest('#admin form') && ['INPUT', 'TEXTAREA', 'SELECT'].includes(el.tagName));
-}
 export function onAdminEvent() {
   clearTimeout(adminTimer);
   adminTimer = setTimeout(() => {
     const r = state.route;
-    // Not a worker's own page: it has forms in use (a visit being added, an extension) and shows the
-    // results of the officer's own actions; a refresh there replaced the form under a click.
-    if (r !== 'admin' && r !== 'workers') return;
-    if (r === 'admin' && typingInAdminForm()) {
-      adminPending = true;
-      return;
-    }
-    adminPending = false;
-    // A secret shown this once (a new fob's, a new token's) stays on screen through the refresh: the
-    // admin has not written it down yet, and the hub cannot show it again.
-    const once = [...view.querySelectorAll('[data-once]')].map((el) => [el.dataset.once, [...el.childNodes]]);
-    route({ keepScroll: true }).then(() => {
-      for (const [key, nodes] of once) view.querySelector(`[data-once="${key}"]`)?.replaceChildren(...nodes);
-    });
+    if (r === 'admin' || r === 'workers' || r === 'worker') route();
   }, 120);
-}
-/** A refresh held back while the admin typed runs once the focus leaves the form. */
-export function wireAdminFocus() {
-  document.addEventListener('focusout', () => {
-    // After the focus has moved: still inside an admin form (the next field) is still typing.
-    setTimeout(() => {
-      if (!adminPending || state.route !== 'admin' || typingInAdminForm()) return;
-      onAdminEvent();
-    }, 0);
-  });
 }
 
 let refreshTimer = null;
@@ -135,7 +113,7 @@ export function onAlarmEvent(data) {
     }
     reAlert = false;
     const r = state.route;
-    if (r === 'alarms' || r === 'workers' || (r === 'alarm' && currentParam() === data.alarmId)) route({ keepScroll: true });
+    if (r === 'alarms' || r === 'workers' || (r === 'alarm' && currentParam() === data.alarmId)) route();
   }, 120);
 }
 

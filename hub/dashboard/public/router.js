@@ -1,5 +1,4 @@
-import { render } from '/vendor/preact.js';
-import { h } from './lib/dom.js';
+import { html, render } from '/vendor/preact.js';
 import { state, view } from './lib/state.js';
 import { titleFor } from './duties.js';
 import { alarmsView } from './views/board.js';
@@ -17,7 +16,7 @@ export function currentParam() {
   return decodeURIComponent(location.hash.split('/')[2] || '');
 }
 
-export async function route(opts = {}) {
+export async function route() {
   if (!state.me) return;
   for (const t of state.timers) clearInterval(t);
   state.timers = [];
@@ -37,56 +36,27 @@ export async function route(opts = {}) {
     else if (name === 'records' && parts[1] === 'print') content = await recordsPrintView();
     else if (name === 'records') content = await recordsView();
     else if (name === 'admin') content = await adminView();
-    else content = h('p', { text: 'Nothing here.' });
-    // What the officer typed or chose is read just before the swap, not before the fetch: a choice
-    // made while the refresh was loading (an outcome picked, a note typed) must not be lost.
-    show(content, Boolean(opts.keepScroll));
+    else content = html`<p>Nothing here.</p>`;
+    // Diffed into what is on screen: a note typed or an outcome picked while this loaded stays.
+    show(content);
   } catch (err) {
-    if (err.status !== 401) show(h('p', { class: 'error', text: err.message }), false);
+    if (err.status !== 401) show(html`<p class="error">${err.message}</p>`);
   }
 }
 
-/** True while #view holds a tree preact rendered (a converted view), false for a hand-built one. */
-let preactMounted = false;
-
-/**
- * Puts a view on screen. A preact element (the converted views) is rendered into #view, and on a
- * live refresh preact diffs it against what is there: inputs, focus and scroll stay as they are,
- * with no saving and restoring. A DOM node (the views still built with lib/dom.js h()) replaces
- * the content, keeping what the officer typed in its `data-keep` fields (preserve).
- */
-function show(content, refresh) {
-  if (content instanceof Node) {
-    if (preactMounted) render(null, view);
-    preactMounted = false;
-    const keep = refresh ? preserve() : null;
-    view.replaceChildren(content);
-    if (keep) keep();
-    return;
-  }
-  if (!preactMounted) view.replaceChildren();
-  preactMounted = true;
+/** Puts a view on screen: preact diffs it against what is there (inputs, focus and scroll stay). */
+let mounted = false;
+function show(content) {
+  // The first render takes over #view from the page's own markup (its <noscript>).
+  if (!mounted) view.replaceChildren();
+  mounted = true;
   render(content, view);
 }
+
 export function wireRouter() {
   window.addEventListener('hashchange', () => route());
 }
 
-/** Keeps what the officer was typing (and the scroll position) across a live refresh. */
-export function preserve() {
-  const values = new Map();
-  for (const el of view.querySelectorAll('[data-keep]')) values.set(el.dataset.keep, el.value);
-  const focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.keep : undefined;
-  const y = window.scrollY;
-  return () => {
-    for (const el of view.querySelectorAll('[data-keep]')) if (values.has(el.dataset.keep)) el.value = values.get(el.dataset.keep);
-    if (focused) {
-      const el = view.querySelector(`[data-keep="${focused}"]`);
-      if (el) el.focus();
-    }
-    window.scrollTo(0, y);
-  };
-}
 
 export function queryParams() {
   const q = location.hash.split('?')[1] || '';

@@ -1,5 +1,4 @@
-import { h } from '../lib/dom.js';
-import { state } from '../lib/state.js';
+import { state } from './state.js';
 
 // Times as the officer reads them: 24-hour local time with the zone, and relative times kept live.
 export const now = () => Date.now() + state.skew;
@@ -51,24 +50,6 @@ export function since(ms) {
   if (s < 60) return 'under a minute';
   if (s < 3600) return `${Math.floor(s / 60)} min`;
   return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
-}
-/** Relative times that stay true on screen (issue 15 item 15): the 1-second ticker rewrites them. */
-export const untilSpan = (ms) => h('span', { 'data-until': String(ms), text: until(ms) });
-export const agoSpan = (ms) => h('span', { 'data-ago': String(ms), text: ago(ms) });
-export const sinceSpan = (ms) => h('span', { 'data-since': String(ms), text: since(ms) });
-/** "2026-11-23 09:12 (3 min ago)", the relative part live. */
-export const atAgo = (ms) => [fmtTime(ms), ' (', agoSpan(ms), ')'];
-
-/**
- * The alarm's reason as it stands now: a "device silent" alarm's stored reason says how long the fob
- * was silent when the alarm was raised ("Device silent for 20 min"); while it is open the hub sends
- * when the fob was last heard from (`silentSince`), and the silence is counted live from that.
- */
-export function reasonNow(a) {
-  if (a.kind === 'device_silent' && a.open && a.silentSince) {
-    return [`Fob ${a.deviceId || ''} silent for `, sinceSpan(a.silentSince), ` (last heard ${fmtTime(a.silentSince)}) during a shift`];
-  }
-  return [a.reason || ''];
 }
 
 /**

@@ -22,7 +22,7 @@ export function StepLine({ alarm: a }) {
 
 function AlarmCard({ alarm: a }) {
   const fresh = state.freshIds && state.freshIds.has(a.id);
-  const acknowledge = (e) => act(e.currentTarget, () => post(`/api/alarms/${a.id}/acknowledge`), 'Acknowledged: you are in charge').then(() => route({ keepScroll: true }));
+  const acknowledge = (e) => act(e.currentTarget, () => post(`/api/alarms/${a.id}/acknowledge`), 'Acknowledged: you are in charge').then(() => route());
   return html`
     <article class=${`alarm k-${a.kind}${a.open ? '' : ' closed'}${fresh ? ' fresh' : ''}`} data-alarm=${a.id} data-kind=${a.kind}>
       <div>

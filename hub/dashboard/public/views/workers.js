@@ -46,7 +46,7 @@ export async function workersView() {
   const t = now();
   const next = Math.min(...data.workers.map((w) => (w.nextDue && w.nextDue.at > t ? w.nextDue.at : Infinity)));
   if (Number.isFinite(next)) {
-    state.timers.push(setTimeout(() => state.route === 'workers' && route({ keepScroll: true }), Math.min(next - t + 1000, 2 ** 31 - 1)));
+    state.timers.push(setTimeout(() => state.route === 'workers' && route(), Math.min(next - t + 1000, 2 ** 31 - 1)));
   }
   return html`<${WorkersBoard} data=${data} />`;
 }
