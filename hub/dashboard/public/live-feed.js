@@ -7,7 +7,8 @@ import { get } from './lib/api.js';
 import { alerting, updateAlerting } from './sound.js';
 import { refreshForwardingWarning } from './forwarding.js';
 import { renderDuties, setHubLost, titleFor } from './duties.js';
-import { currentParam, route } from './router.js';
+import { route } from './router.js';
+import { currentParam } from './lib/nav.js';
 
 // The live stream (SSE) from the hub's change feed and what each event refreshes.
 export function connectEvents() {

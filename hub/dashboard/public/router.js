@@ -1,4 +1,5 @@
 import { html, render } from '/vendor/preact.js';
+import { currentParam, setRouter } from './lib/nav.js';
 import { state, view } from './lib/state.js';
 import { titleFor } from './duties.js';
 import { alarmsView } from './views/board.js';
@@ -12,9 +13,6 @@ import { adminView } from './views/admin.js';
 // ---------------------------------------------------------------------------------------------
 // Router
 
-export function currentParam() {
-  return decodeURIComponent(location.hash.split('/')[2] || '');
-}
 
 export async function route() {
   if (!state.me) return;
@@ -54,11 +52,7 @@ function show(content) {
 }
 
 export function wireRouter() {
+  setRouter(route);
   window.addEventListener('hashchange', () => route());
 }
 
-
-export function queryParams() {
-  const q = location.hash.split('?')[1] || '';
-  return new URLSearchParams(q);
-}

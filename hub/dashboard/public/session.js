@@ -1,7 +1,7 @@
 import { $, toast } from './lib/dom.js';
 import { state, view } from './lib/state.js';
 import { tickLiveTimes } from './lib/time.js';
-import { get, post } from './lib/api.js';
+import { get, onSignedOut, post } from './lib/api.js';
 import { alerting, updateAlerting, updateSoundButton } from './sound.js';
 import { refreshForwardingWarning } from './forwarding.js';
 import { connectEvents, refreshAlarmCount } from './live-feed.js';
@@ -116,6 +116,7 @@ export function signedIn(user, csrf) {
 
 /** The sign-in form, the sound button and Sign out: wired once, at start. */
 export function wireSessionControls() {
+  onSignedOut(showSignIn);
   $('#signin-form').addEventListener('submit', async (e) => {
     e.preventDefault();
     const form = e.target;

@@ -1,12 +1,16 @@
-import { initMapView } from '../map-view.js';
-import { toast } from '../lib/dom.js';
-import { state } from '../lib/state.js';
-import { now } from '../lib/time.js';
-import { showSignIn } from '../session.js';
-
 // The hub's JSON API: one request function, its typed error, and the button wrapper every action uses.
-// ---------------------------------------------------------------------------------------------
-// API
+import { toast } from './dom.js';
+import { state } from './state.js';
+
+
+/**
+ * What to do when the hub says the session is gone (401): session.js shows the sign-in form. Plugged
+ * in at start rather than imported, so this module imports nothing that imports it.
+ */
+let signedOut = () => undefined;
+export function onSignedOut(fn) {
+  signedOut = fn;
+}
 
 export class ApiError extends Error {
   constructor(status, body) {
@@ -31,7 +35,7 @@ export async function api(method, path, body) {
   }
   if (data && typeof data.serverNow === 'number') state.skew = data.serverNow - Date.now();
   if (res.status === 401 && !path.startsWith('/api/auth/sign-in')) {
-    showSignIn();
+    signedOut();
     throw new ApiError(401, data);
   }
   if (!res.ok) throw new ApiError(res.status, data);
@@ -39,7 +43,6 @@ export async function api(method, path, body) {
 }
 export const get = (p) => api('GET', p);
 export const post = (p, b = {}) => api('POST', p, b);
-initMapView({ get, now });
 
 /** Runs an action from a button: disables it meanwhile, shows the hub's message when refused. */
 export async function act(button, fn, done) {

@@ -1,4 +1,4 @@
-import { $ } from '../lib/dom.js';
+import { $ } from './dom.js';
 
 // The console's own state: who is signed in, the hub's clock skew, the open alarms, the route.
 export const view = $('#view');

@@ -7,7 +7,7 @@ import { canSee, state } from '../lib/state.js';
 import { fmtDateTime } from '../lib/time.js';
 import { Ago } from '../lib/live.js';
 import { act, api, get, post } from '../lib/api.js';
-import { route } from '../router.js';
+import { route } from '../lib/nav.js';
 import { WorkerForm } from './worker-form.js';
 
 const refresh = () => route();

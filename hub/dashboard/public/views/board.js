@@ -7,7 +7,7 @@ import { fmtTime, now } from '../lib/time.js';
 import { Ago, ReasonNow, Until } from '../lib/live.js';
 import { act, get, post } from '../lib/api.js';
 import { DeliveryChips } from '../forwarding.js';
-import { route } from '../router.js';
+import { route } from '../lib/nav.js';
 
 const STALE_TITLE = 'raised on the fob more than 7 days before it reached the hub';
 const who = (by) => String(by).replace(/^user:/, '');

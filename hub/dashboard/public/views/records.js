@@ -5,7 +5,7 @@ import { state } from '../lib/state.js';
 import { fmtDateTime, now, responseText, zoneOf } from '../lib/time.js';
 import { get } from '../lib/api.js';
 import { OUTCOME_LABEL } from '../lib/words.js';
-import { queryParams } from '../router.js';
+import { queryParams } from '../lib/nav.js';
 import { Timeline } from './alarm.js';
 
 const FILTERS = ['q', 'kind', 'state', 'from', 'to'];

@@ -5,7 +5,7 @@ import { html, useRef, useState } from '/vendor/preact.js';
 import { fmtTime, now, pad } from '../lib/time.js';
 import { Until } from '../lib/live.js';
 import { act, get, post } from '../lib/api.js';
-import { route } from '../router.js';
+import { route } from '../lib/nav.js';
 import { PrivateFacts } from './alarm.js';
 
 function toInstant(local) {

@@ -8,7 +8,7 @@ import { state } from '../lib/state.js';
 import { fmtTime, now } from '../lib/time.js';
 import { Until } from '../lib/live.js';
 import { get } from '../lib/api.js';
-import { route } from '../router.js';
+import { route } from '../lib/nav.js';
 
 export const chipClass = (s) => `chip ${s.replace(/\s+/g, '-')}`;
 
