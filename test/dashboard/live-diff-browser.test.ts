@@ -3,12 +3,15 @@
 // in real Chromium against a real hub, a field the officer is typing in keeps its text and the focus,
 // and stays the same element, while the list beside it changes from another console (the admin page)
 // or from a check-in on the hub (a worker's own page, now live from the change feed's `worker`
-// change). Before, the admin page held its refresh back while a field had the focus, and a worker's
-// own page did not follow changes at all: each was rebuilt whole when it did refresh.
+// change), and the workers board follows check-ins and fobs connecting or dropping from the feed alone.
+// Before, the admin page held its refresh back while a field had the focus, a worker's own page did
+// not follow changes at all, and the workers board waited for its 30-second poll: each was rebuilt
+// whole when it did refresh.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { startTestHub, type TestHub } from '../helpers/hub-harness.js';
 import { userClient } from './api-client.js';
+import { connectFob } from '../helpers/mqtt-fob.js';
 import { launchChromium, signInPage } from './browser.js';
 
 let browser: Browser;
@@ -81,6 +84,27 @@ describe('live updates keep what the officer is typing', () => {
     expect(await page.textContent('#worker .facts')).toContain('check-in');
 
     expect(await field(page, '#visit-form input[name=ref]')).toEqual({ probe: 'same element', value: 'CASE-77', focused: true });
+    await page.close();
+  });
+
+  it('workers board: a check-in and a fob dropping show within seconds, from the change feed (it has no poll)', { timeout: 60_000 }, async () => {
+    await t.addWorker('sam');
+    const fob = await t.addDevice('fob-1', { workerId: 'sam' });
+    const client = await connectFob(t.mqttUrl, 'fob-1', fob.secret);
+    await userClient(t, 'dana', 'duty_officer');
+    const page = await signInPage(browser, t.httpUrl, 'dana');
+    await page.goto(`${t.httpUrl}/#/workers`);
+    await page.waitForSelector('#live:not(.off)');
+    const row = '#workers tr[data-worker="sam"]';
+    await expect.poll(() => page.textContent(row), { timeout: 10_000 }).toContain('fob-1: online');
+    await mark(page, row);
+
+    await t.hub.runtime.workerAction('sam', { type: 'checkin', source: 'fob' });
+    await expect.poll(() => page.textContent(row), { timeout: 10_000 }).toContain('check-in');
+    await client.close();
+    await expect.poll(() => page.textContent(row), { timeout: 10_000 }).toContain('fob-1: offline');
+    // The row was diffed, not rebuilt.
+    expect(await page.$eval(row, (el) => (el as unknown as { probe?: string }).probe)).toBe('same element');
     await page.close();
   });
 });

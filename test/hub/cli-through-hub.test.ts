@@ -69,7 +69,7 @@ describe('lonewatch devices|workers|visits with a hub running', () => {
     await new Promise<void>((r) => (closed ? r() : f.client.once('close', () => r())));
     // The revocation, then the dropped connection (a fob's presence is on the feed: ingest/presence.ts).
     await expect
-      .poll(async () => (await t.hub.store.readChanges(before, 10)).map((c) => [c.topic, c.detail]))
+      .poll(async () => (await t!.hub.store.readChanges(before, 10)).map((c) => [c.topic, c.detail]))
       .toEqual([
         ['device', { deviceId: 'fob-a', change: 'revoked' }],
         ['device', { deviceId: 'fob-a', change: 'offline' }],
