@@ -1,6 +1,15 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  resolve: {
+    // The browser apps import the shared modules the hub serves at /vocabulary.js and /protocol-core.js
+    // (hub/http/browser-modules.ts); in Node tests those are the TypeScript sources themselves.
+    alias: [
+      { find: /^\/vocabulary\.js$/, replacement: fileURLToPath(new URL('./shared/vocabulary.ts', import.meta.url)) },
+      { find: /^\/protocol-core\.js$/, replacement: fileURLToPath(new URL('./shared/protocol-core.ts', import.meta.url)) },
+    ],
+  },
   test: {
     include: ['test/**/*.test.ts'],
     // Integration tests start real servers on ephemeral ports; files run in parallel processes.

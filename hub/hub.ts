@@ -48,6 +48,7 @@ import { reachProblems, StartRefused } from './notifiers/policy-reach-config.js'
 import { reachSummary } from './notifiers/reach-summary.js';
 import type { HubServices } from './hub-services.js';
 import { brokerSessions, type MqttSessions } from './mqtt-sessions.js';
+import { recordPresence } from './ingest/presence.js';
 
 export interface HubOptions {
   config: HubConfig;
@@ -310,11 +311,11 @@ export class Hub implements HubServices {
         onDevicePublish: (deviceId, leaf, payload) => ingest.onDevicePublish(deviceId, leaf, payload),
         onConnected: (deviceId) => {
           log.info({ deviceId }, 'fob connected');
-          store.transaction((tx) => tx.updateDevice(deviceId, { online: true, lastSeenAt: now() })).catch((err) => log.error({ err, deviceId }, 'could not mark device online'));
+          store.transaction((tx) => recordPresence(tx, deviceId, true, now())).catch((err) => log.error({ err, deviceId }, 'could not mark device online'));
         },
         onDisconnected: (deviceId) => {
           log.info({ deviceId }, 'fob disconnected');
-          store.transaction((tx) => tx.updateDevice(deviceId, { online: false })).catch((err) => log.error({ err, deviceId }, 'could not mark device offline'));
+          store.transaction((tx) => recordPresence(tx, deviceId, false, now())).catch((err) => log.error({ err, deviceId }, 'could not mark device offline'));
         },
         isRevoked: (deviceId) => devices.isRevoked(deviceId),
       },

@@ -6,7 +6,7 @@
  * Dependency-free and written like protocol-core.ts (plain constants, ES5 only): the firmware bundle
  * imports its Storage names from here, and esbuild keeps only what a bundle uses, so the fob pays for
  * nothing else. The hub serves this module to the browser apps as /vocabulary.js
- * (hub/http/vocabulary-route.ts).
+ * (hub/http/browser-modules.ts).
  */
 
 import type { EventKind } from './protocol-core.js';
@@ -113,6 +113,22 @@ export function alarmKindRank(kind: AlarmKind): number {
 /** raised -> notifying -> acknowledged -> resolved; cancelled (a false alarm, R6); exhausted (nobody took it). */
 export const ALARM_STATES = ['raised', 'notifying', 'acknowledged', 'resolved', 'cancelled', 'exhausted'] as const;
 export type AlarmState = (typeof ALARM_STATES)[number];
+
+// ---------------------------------------------------------------------------------------------
+// Outcomes (issue 15 item 10): how an officer says an alarm ended when they close it
+
+/** Chosen by the officer who closes the alarm; on the record, in the CSV and in the close e-mail. */
+export const ALARM_OUTCOMES = ['genuine', 'false_alarm', 'test', 'safe_after_callback', 'police_attended'] as const;
+export type AlarmOutcome = (typeof ALARM_OUTCOMES)[number];
+
+/** The words the dashboard's close panel, timeline and records show (the e-mail lower-cases the first letter). */
+export const ALARM_OUTCOME: Record<AlarmOutcome, { label: string }> = {
+  genuine: { label: 'Genuine: the worker needed help' },
+  false_alarm: { label: 'False alarm' },
+  test: { label: 'Test' },
+  safe_after_callback: { label: 'Worker safe after call-back' },
+  police_attended: { label: 'Police attended' },
+};
 
 // ---------------------------------------------------------------------------------------------
 // Timeline steps (R19, R20: every step of an alarm is appended, never overwritten)

@@ -28,6 +28,7 @@ import { encodeCommand } from '../../shared/protocol-core.js';
 import { commandSubject, decodeInbound, InboundFormatError, PRESENCE_LEAF } from './inbound.js';
 import { connectNats, ensureConsumers, ensureStream, jetStreamAnswers, nodeId } from './nats-connection.js';
 import { partitionConsumer } from './partition.js';
+import { recordPresence } from '../ingest/presence.js';
 
 export interface WorkerOptions {
   config: HubConfig;
@@ -197,7 +198,7 @@ export class ClusterWorker {
     try {
       if (leaf === PRESENCE_LEAF) {
         const online = Buffer.from(inbound.payload).toString() === '1';
-        await this.hub.store.transaction((tx) => tx.updateDevice(deviceId, online ? { online: true, lastSeenAt: receivedAt } : { online: false }));
+        await this.hub.store.transaction((tx) => recordPresence(tx, deviceId, online, receivedAt));
       } else {
         await this.hub.ingest.onDevicePublish(deviceId, leaf, Buffer.from(inbound.payload), receivedAt);
       }

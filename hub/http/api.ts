@@ -25,7 +25,7 @@ import { registerForwardingRoutes } from './routes-forwarding.js';
 import { registerPositionRoutes } from './routes-positions.js';
 import { LiveEvents } from './live-events.js';
 import { registerAdminLive } from './admin-live.js';
-import { registerVocabulary } from './vocabulary-route.js';
+import { registerBrowserModules } from './browser-modules.js';
 import type { ApiContext } from './api-context.js';
 import { registerSmsCallback } from './routes-sms.js';
 import { LEAFLET_PREFIX, registerMapRoutes } from './routes-map.js';
@@ -94,8 +94,8 @@ export async function registerApi(http: FastifyInstance, hub: HubServices): Prom
       res.setHeader('cache-control', 'no-cache');
     },
   });
-  // The vocabulary (shared/vocabulary.ts) as an ES module for the dashboard and the companion.
-  await registerVocabulary(http);
+  // The shared vocabulary and protocol, and preact with htm, as ES modules for the browser apps.
+  await registerBrowserModules(http);
   // Browsers and bookmarks ask for /favicon.ico whatever the page links (issue 15 item 15).
   http.get('/favicon.ico', { schema: { hide: true } }, async (_req, reply) => reply.redirect('/favicon.svg', 301));
   // Links in notifications point at /alarms/<id>.

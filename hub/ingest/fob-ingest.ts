@@ -18,6 +18,7 @@ import type { RulesRuntime } from '../rules/rules-runtime.js';
 import type { Unit } from '../rules/unit-of-work.js';
 import type { AlarmKind, PositionRecord } from '../store/store-types.js';
 import { RateLimitedLog } from '../rate-limited-log.js';
+import { ALARM_KIND as KIND_TABLE, ALARM_KINDS } from '../../shared/vocabulary.js';
 
 /**
  * Why a message changed nothing: a closed set, so /metrics has one counter per code whatever a
@@ -65,11 +66,10 @@ export interface IngestOptions {
   onAlarmPosition?(p: PositionRecord & { alarmId: string }): Promise<void>;
 }
 
-const ALARM_KIND: Record<string, AlarmKind> = {
-  [EVENT.sos]: 'sos',
-  [EVENT.covert]: 'covert_sos',
-  [EVENT.manDown]: 'man_down',
-};
+/** The alarm kind each fob event raises: the vocabulary's `fobEvent` (shared/vocabulary.ts, one table). */
+const ALARM_KIND: Record<string, AlarmKind> = Object.fromEntries(
+  ALARM_KINDS.flatMap((k) => (KIND_TABLE[k].fobEvent === null ? [] : [[KIND_TABLE[k].fobEvent, k] as const])),
+);
 
 const SIGHTING_EVERY_MS = 60_000;
 

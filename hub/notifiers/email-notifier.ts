@@ -9,15 +9,10 @@
 import nodemailer, { type Transporter } from 'nodemailer';
 import { DeliveryError, type DeliveryOutcome, type Notice, type Notifier } from './notifier.js';
 import { positionLine } from './position-text.js';
+import { ALARM_KIND, ALARM_OUTCOME } from '../../shared/vocabulary.js';
 
-const KIND_TEXT: Record<string, string> = {
-  sos: 'SOS alarm',
-  covert_sos: 'COVERT SOS alarm (do not call the worker in a way that could give them away)',
-  man_down: 'Man-down alarm',
-  missed_checkin: 'Missed check-in',
-  device_silent: 'Alarm device silent',
-  low_battery: 'Alarm device battery low',
-};
+/** The e-mail's words for a kind: the vocabulary's `noticeText` (shared/vocabulary.ts, one table). */
+const kindText = (kind: string): string | undefined => (ALARM_KIND as Record<string, { noticeText: string } | undefined>)[kind]?.noticeText;
 
 const STATE_TEXT: Record<string, string> = {
   raised: 'raised, nobody has taken it yet',
@@ -28,19 +23,16 @@ const STATE_TEXT: Record<string, string> = {
   cancelled: 'cancelled',
 };
 
-/** The outcome the officer chose when closing (issue 15 item 10), in words for the close e-mail. */
-const OUTCOME_TEXT: Record<string, string> = {
-  genuine: 'genuine: the worker needed help',
-  false_alarm: 'false alarm',
-  test: 'test',
-  safe_after_callback: 'worker safe after call-back',
-  police_attended: 'police attended',
-};
+/** The outcome the officer chose when closing (issue 15 item 10), in words for the close e-mail: the vocabulary's label, lower-cased at the start. */
+function outcomeText(outcome: string): string {
+  const label = (ALARM_OUTCOME as Record<string, { label: string } | undefined>)[outcome]?.label;
+  return label ? label.charAt(0).toLowerCase() + label.slice(1) : outcome;
+}
 
 /** "resolved", or "resolved: false alarm" when the officer gave the outcome. */
 function howItEnded(a: Notice['alert']): string {
   const state = a.state === 'cancelled' ? 'cancelled' : 'resolved';
-  return a.outcome ? `${state}: ${OUTCOME_TEXT[a.outcome] ?? a.outcome}` : state;
+  return a.outcome ? `${state}: ${outcomeText(a.outcome)}` : state;
 }
 
 function utc(iso: string): string {
@@ -73,7 +65,7 @@ function purpose(notice: Notice): string {
 export function emailSubject(notice: Notice): string {
   const a = notice.alert;
   const who = a.workerName ?? a.workerId ?? a.deviceId ?? 'unknown worker';
-  return `${a.drill ? '[DRILL] ' : ''}${purpose(notice)}${KIND_TEXT[a.kind]?.split(' (')[0] ?? a.kind}: ${who}`;
+  return `${a.drill ? '[DRILL] ' : ''}${purpose(notice)}${kindText(a.kind)?.split(' (')[0] ?? a.kind}: ${who}`;
 }
 
 function leadLines(notice: Notice): string[] {
@@ -109,7 +101,7 @@ export function emailText(notice: Notice, hubName: string): string {
   const lines = [
     ...(a.drill ? ['THIS IS A DRILL.', ''] : []),
     ...leadLines(notice),
-    `${KIND_TEXT[a.kind] ?? a.kind}`,
+    `${kindText(a.kind) ?? a.kind}`,
     '',
     `Who:    ${who}${a.workerId && a.workerName ? ` (${a.workerId})` : ''}`,
     `What:   ${a.summary}`,

@@ -414,6 +414,12 @@ export class RulesRuntime {
     if (plan.raise) await this.raisePlanned(tx, unit, plan.raise);
     await tx.putCheckinState(plan.state, plan.wakeAt);
     await unit.schedule(tx, 'worker', workerId, plan.wakeAt);
+    // The workers board follows the change feed only (issue 15): a worker's day that changed (a
+    // check-in, a visit started, ended or extended, a shift ended, a check-in falling due) is a
+    // `worker` change, which /api/events sends on. A step that changed nothing writes none.
+    if (plan.visitChanges.length > 0 || JSON.stringify(plan.state) !== JSON.stringify(state)) {
+      await tx.appendChange({ at: now, topic: 'worker', alarmId: null, detail: { workerId, change: 'day' } });
+    }
     // After it is stored: the state no longer points at the alarms it closes, so no follow-on is due.
     await this.takeAlarmSteps(tx, unit, plan.alarmSteps);
     return plan.state;

@@ -4,6 +4,7 @@
  */
 import type { AlarmKind, AlarmState } from '../../shared/protocol-schemas.js';
 import type { EscalationPolicy } from '../rules/escalation-policy.js';
+import type { AlarmOutcome } from '../../shared/vocabulary.js';
 
 export type { AlarmKind, AlarmState };
 
@@ -109,9 +110,8 @@ export interface AlarmRecord {
   workerCancelledAt: number | null;
 }
 
-/** What closing an alarm found: chosen by the officer who closes it, on the record and in the CSV. */
-export const ALARM_OUTCOMES = ['genuine', 'false_alarm', 'test', 'safe_after_callback', 'police_attended'] as const;
-export type AlarmOutcome = (typeof ALARM_OUTCOMES)[number];
+/** What closing an alarm found: the vocabulary's table (shared/vocabulary.ts), kept here for the store's users. */
+export { ALARM_OUTCOMES, type AlarmOutcome } from '../../shared/vocabulary.js';
 
 export interface TimelineEntry {
   at: number;

@@ -1,15 +1,16 @@
 /**
  * One vocabulary (issue 18): shared/vocabulary.ts is the table of alarm kinds, timeline steps, notice
- * states and the fob's Storage names. These tests hold the tables to their meaning, hold the copies
- * not yet switched over (the dashboard's script, the alert summary, the e-mail) to the table, check at compile time that each
+ * states and the fob's Storage names. These tests hold the tables to their meaning, check that the
+ * browser apps and the hub's alert summary and e-mail take their words from it, check at compile time that each
  * message's TypeScript interface (protocol-core.ts, which the firmware compiles) and its zod schema
  * agree, and fetch /vocabulary.js from a real hub.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import * as vocabulary from '../../shared/vocabulary.js';
-import { ALARM_KIND, ALARM_KINDS, FLASH_STORAGE, FOB_STORAGE, TIMELINE_STEP, TIMELINE_STEP_TYPES, alarmKindRank, type AlarmKind, type NoticeState, type TimelineStepType } from '../../shared/vocabulary.js';
+import * as protocol from '../../shared/protocol-core.js';
+import { ALARM_KIND, ALARM_KINDS, ALARM_OUTCOME, ALARM_OUTCOMES, FLASH_STORAGE, FOB_STORAGE, TIMELINE_STEP, TIMELINE_STEP_TYPES, alarmKindRank, type AlarmKind, type NoticeState, type TimelineStepType } from '../../shared/vocabulary.js';
 import { ALARM_EVENT_KINDS, isAlarmKind, type Command, type CommandKind, type EventKind, type FobEvent, type Heartbeat } from '../../shared/protocol-core.js';
 import type { AlertMessage, CommandMessage, FobEventMessage, HeartbeatMessage } from '../../shared/protocol-schemas.js';
 import type { AlarmRecord, NoticeRecord } from '../../hub/store/store-types.js';
@@ -63,21 +64,41 @@ describe('the alarm-kind table', () => {
   });
 });
 
-describe('copies not yet switched to the vocabulary agree with it', () => {
-  const app = readFileSync(`${ROOT}hub/dashboard/public/app.js`, 'utf8');
+/** Every browser module of the dashboard and the companion, by path, with its text. */
+function browserModules(): [string, string][] {
+  const out: [string, string][] = [];
+  for (const dir of ['hub/dashboard/public', 'hub/companion/public']) {
+    for (const f of readdirSync(`${ROOT}${dir}`, { recursive: true, encoding: 'utf8' })) {
+      if (f.endsWith('.js') && !f.startsWith('vendor')) out.push([`${dir}/${f}`, readFileSync(`${ROOT}${dir}/${f}`, 'utf8')]);
+    }
+  }
+  return out;
+}
 
-  it("the dashboard's timeline words (STEP_LABEL in app.js)", () => {
-    const block = /const STEP_LABEL = \{([\s\S]*?)\n\};/.exec(app);
-    expect(block, 'STEP_LABEL not found in hub/dashboard/public/app.js').not.toBeNull();
-    const pairs = Object.fromEntries([...block![1].matchAll(/^\s*(\w+): '([^']*)',?$/gm)].map((m) => [m[1], m[2]]));
-    expect(pairs).toEqual(Object.fromEntries(TIMELINE_STEP_TYPES.map((t) => [t, TIMELINE_STEP[t].label])));
+describe('the browser apps take the vocabulary from the hub (/vocabulary.js), not a copy', () => {
+  const modules = browserModules();
+
+  it('no browser module spells out a timeline step, a kind list or an outcome of its own', () => {
+    // A copy is a table entry: the key, then its words (`callback_done: 'Called back'`).
+    const entries: [string, string][] = [...TIMELINE_STEP_TYPES.map((t): [string, string] => [t, TIMELINE_STEP[t].label]), ...ALARM_OUTCOMES.map((o): [string, string] => [o, ALARM_OUTCOME[o].label])];
+    expect(modules.length).toBeGreaterThan(10);
+    for (const [path, text] of modules) {
+      for (const [key, words] of entries) expect(new RegExp(`\\b${key}\\s*:\\s*'${words.replace(/[()]/g, '\\$&')}'`).test(text), `${path} spells out ${key}: '${words}'`).toBe(false);
+      // A list of the kinds (two kind names next to each other as strings) is a copy of ALARM_KINDS.
+      expect(/'(sos|covert_sos|man_down|missed_checkin|device_silent|low_battery)',\s*'(sos|covert_sos|man_down|missed_checkin|device_silent|low_battery)'/.test(text), `${path} lists alarm kinds`).toBe(false);
+    }
   });
 
-  it("the dashboard's sound: the loud beep for priority 1-2, which are the kinds whose sound is 'alarm'", () => {
-    expect(app).toContain('const loud = fresh.some((a) => a.priority <= 2);');
+  it("the dashboard's words module imports the tables from /vocabulary.js", () => {
+    const words = readFileSync(`${ROOT}hub/dashboard/public/lib/words.js`, 'utf8');
+    expect(words).toMatch(/from '\/vocabulary\.js'/);
+    // The loud sound follows the table's `sound` (the kinds whose sound is 'alarm' are priority 1-2).
+    expect(readFileSync(`${ROOT}hub/dashboard/public/live-feed.js`, 'utf8')).toContain("kindSound(a.kind) === 'alarm'");
     for (const k of ALARM_KINDS) expect(ALARM_KIND[k].sound === 'alarm', k).toBe(ALARM_KIND[k].priority <= 2);
   });
+});
 
+describe('the hub keeps no copy of the vocabulary', () => {
   it("the alert summary (hub/presentation/alarm-presentation.ts summarise) opens with the kind's summaryLabel", () => {
     for (const kind of ALARM_KINDS) {
       const alarm = { kind, workerId: 'sam', deviceId: 'fob-1', visitRef: null, drill: false, reason: 'test' } as AlarmRecord;
@@ -95,12 +116,6 @@ describe('copies not yet switched to the vocabulary agree with it', () => {
       expect(emailSubject(notice)).toBe(`${ALARM_KIND[kind].noticeText.split(' (')[0]}: Sam Carter`);
       expect(emailText(notice, 'Hub')).toContain(ALARM_KIND[kind].noticeText);
     }
-  });
-
-  it("the dashboard's records filter lists every kind", () => {
-    const list = /h\('select', \{ name: 'kind' \}[^[]*\[([^\]]*)\]/.exec(app);
-    expect(list).not.toBeNull();
-    expect(list![1].split(',').map((s) => s.trim().replace(/'/g, ''))).toEqual([...ALARM_KINDS]);
   });
 });
 
@@ -162,6 +177,20 @@ describe('/vocabulary.js on a running hub', () => {
     expect(served.alarmKindRank('missed_checkin')).toBe(3);
   });
 
+  it('serves shared/protocol-core.ts as /protocol-core.js, the same names and values and the same framing', async () => {
+    const res = await fetch(`${t.httpUrl}/protocol-core.js`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    const served = (await import(`data:text/javascript;base64,${Buffer.from(await res.text()).toString('base64')}`)) as typeof protocol;
+    expect(Object.keys(served).sort()).toEqual(Object.keys(protocol).sort());
+    for (const key of Object.keys(protocol) as (keyof typeof protocol)[]) {
+      if (typeof protocol[key] !== 'function') expect(served[key], key).toEqual(protocol[key]);
+    }
+    expect(served.statusTopic('fob-1')).toBe('lw/fob-1/st');
+    expect(served.decodeUartLine(served.encodeUartLine('ev', '{"k":"cov"}'))).toEqual({ leaf: 'ev', json: '{"k":"cov"}' });
+    expect(served.decodeUartLine('xx {}')).toBeNull();
+  });
+
   it("imports in Chromium on the dashboard's page, under its Content-Security-Policy", async () => {
     const browser = await launchChromium();
     try {
@@ -176,6 +205,11 @@ describe('/vocabulary.js on a running hub', () => {
         "import('/vocabulary.js').then((v) => ({ label: v.ALARM_KIND.covert_sos.label, step: v.TIMELINE_STEP.police_advised.label, kinds: v.ALARM_KINDS }))",
       );
       expect(got).toEqual({ label: ALARM_KIND.covert_sos.label, step: TIMELINE_STEP.police_advised.label, kinds: [...ALARM_KINDS] });
+      // preact and htm (/vendor/preact.js) render under the same CSP: the dashboard's views use them.
+      const rendered = await page.evaluate(
+        "import('/vendor/preact.js').then((p) => { const el = document.createElement('div'); p.render(p.html`<p class=${'x'}>${'<b>text</b>'}</p>`, el); return el.innerHTML; })",
+      );
+      expect(rendered).toBe('<p class="x">&lt;b&gt;text&lt;/b&gt;</p>');
       expect(violations).toEqual([]);
     } finally {
       await browser.close();

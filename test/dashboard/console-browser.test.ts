@@ -136,7 +136,7 @@ describe('issue 15 in Chromium', () => {
 
     await page.click('#actions [data-action="ack"]');
     await page.waitForSelector('#alarm[data-state="acknowledged"]');
-    await page.fill('#actions input[data-keep="police-ref"]', 'CAD-4471');
+    await page.fill('#actions input[name="police-ref"]', 'CAD-4471');
     await page.click('#actions [data-action="police"]');
     await page.fill('#actions textarea', 'Mrs Jones says a man arrived at 14:10');
     await page.click('#actions [data-action="note"]');

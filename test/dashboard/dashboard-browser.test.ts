@@ -188,7 +188,7 @@ describe('dashboard in Chromium', () => {
     await page.waitForSelector('#visit-result .ok');
     await expect.poll(() => page.textContent('#active-visit'), { timeout: 5000 }).toMatch(/^U-77 until/);
     const before = (await page.textContent('#active-visit'))!;
-    await page.fill('[data-keep="extend"]', '20');
+    await page.fill('#worker input[name="extend"]', '20');
     await page.click('[data-action="extend"]');
     await expect.poll(() => page.textContent('#active-visit')).not.toBe(before);
     expect(await page.textContent('#itinerary')).toContain('U-77 (unplanned)');

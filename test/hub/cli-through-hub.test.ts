@@ -67,8 +67,13 @@ describe('lonewatch devices|workers|visits with a hub running', () => {
     expect(t.hub.broker.counters.droppedRevoked).toBe(1);
     expect(t.hub.devices.isRevoked('fob-a')).toBe(true);
     await new Promise<void>((r) => (closed ? r() : f.client.once('close', () => r())));
-    const changes = await t.hub.store.readChanges(before, 10);
-    expect(changes.map((c) => [c.topic, c.detail])).toEqual([['device', { deviceId: 'fob-a', change: 'revoked' }]]);
+    // The revocation, then the dropped connection (a fob's presence is on the feed: ingest/presence.ts).
+    await expect
+      .poll(async () => (await t!.hub.store.readChanges(before, 10)).map((c) => [c.topic, c.detail]))
+      .toEqual([
+        ['device', { deviceId: 'fob-a', change: 'revoked' }],
+        ['device', { deviceId: 'fob-a', change: 'offline' }],
+      ]);
     expect((await t.hub.store.listAudit(5)).find((e) => e.action === 'device.revoke')).toMatchObject({ subject: 'fob-a', actor: 'admin' });
     await expect(connectFob(t.mqttUrl, 'fob-a', a.secret)).rejects.toThrow(/Not authorized|Bad username or password/);
 
@@ -76,7 +81,7 @@ describe('lonewatch devices|workers|visits with a hub running', () => {
     const again = await cliFail('devices', 'revoke', 'fob-a');
     expect(again.code).toBe(1);
     expect(again.stderr).toBe('lonewatch devices: device fob-a is already revoked\n');
-    expect(await t.hub.store.readChanges(before, 10)).toHaveLength(1);
+    expect(await t.hub.store.readChanges(before, 10)).toHaveLength(2); // still only the revocation and the drop
   }, 60_000);
 
   it('workers add, devices add/list and visits import through the hub; the import steps the check-in rules at once', async () => {
@@ -102,7 +107,10 @@ describe('lonewatch devices|workers|visits with a hub running', () => {
     expect((await t.hub.store.readChanges(0, 100)).filter((c) => c.topic !== 'alarm').map((c) => [c.topic, c.detail.change])).toEqual([
       ['worker', 'added'],
       ['device', 'added'],
+      ['device', 'online'],
       ['visit', 'imported'],
+      // Stepping sam's rules changed sam's day (the visit's start is now due): the workers board hears of it.
+      ['worker', 'day'],
     ]);
   }, 60_000);
 

@@ -2,6 +2,9 @@
 // The worker's companion: sign-in, the day's visits, and the relay between the fob (BLE) and the
 // hub (MQTT over WebSocket). Every action that must not be lost is an event with an id, kept in
 // the outbox (IndexedDB) until the hub's ack: see docs/companion.md.
+// The protocol's names (topics' leaves, event and command kinds) are the firmware's own, from
+// shared/protocol-core.ts as the hub serves it: never re-typed here.
+import { COMMAND, EVENT, STATUS_OFFLINE, STATUS_ONLINE, TOPIC } from '/protocol-core.js';
 import { FobLink } from './fob-link.js';
 import { HubLink } from './hub-link.js';
 import * as outbox from './outbox.js';
@@ -78,24 +81,24 @@ const phoneLocation = new PhoneLocation({
   geolocation: navigator.geolocation,
   now: () => Date.now(),
   timers: window,
-  sendPosition: (position) => hub.publish('ps', JSON.stringify(position), 0),
+  sendPosition: (position) => hub.publish(TOPIC.position, JSON.stringify(position), 0),
   onChange: () => renderLocation(),
 });
 
 /** An alarm event made or relayed: the phone's position goes with it (and on `ps` until closed). */
 function positionFor(event) {
-  if (event.k === 'can') phoneLocation.workerCancelled();
+  if (event.k === EVENT.cancel) phoneLocation.workerCancelled();
   if (!ALARM_EVENTS.has(event.k)) return {};
   const fix = phoneLocation.alarmStarted();
   return fix ? { fix } : {};
 }
 
 async function fromFob(leaf, json) {
-  if (leaf === 'hb') {
-    hub.publish('hb', json, 0);
+  if (leaf === TOPIC.heartbeat) {
+    hub.publish(TOPIC.heartbeat, json, 0);
     return;
   }
-  if (leaf !== 'ev') return;
+  if (leaf !== TOPIC.event) return;
   let ev;
   try {
     ev = JSON.parse(json);
@@ -115,7 +118,7 @@ async function fromHub(json) {
   } catch {
     return;
   }
-  if (cmd.k === 'ack' && typeof cmd.i === 'string') {
+  if (cmd.k === COMMAND.ack && typeof cmd.i === 'string') {
     alarmAcked(cmd.i);
     const entry = (await outbox.all()).find((e) => e.i === cmd.i);
     await outbox.remove(cmd.i);
@@ -126,24 +129,24 @@ async function fromHub(json) {
       return;
     }
   }
-  if (cmd.k === 'prm') {
+  if (cmd.k === COMMAND.prompt) {
     state.prompted = true;
     $('prompt').hidden = false;
     vibrate([400, 200, 400]);
-  } else if (cmd.k === 'hc') {
+  } else if (cmd.k === COMMAND.helpComing) {
     vibrate(300); // one discreet pulse; on screen only on the loud alarm's own screen
     if (state.alarm && state.alarm.takenAt === null) state.alarm.takenAt = Date.now();
     showAlarm();
-  } else if (cmd.k === 'stop' || cmd.k === 'clr') {
+  } else if (cmd.k === COMMAND.stopAlarm || cmd.k === COMMAND.alarmClosed) {
     stopSiren();
     // clr also follows the worker's own cancel (the fob stands down while the alarm stays open for
     // the officer's call-back, docs/hub.md): only without a cancel from here does it mean closed.
-    if (cmd.k === 'clr' && state.alarm && state.alarm.cancelAt === null) state.alarm.closedAt = Date.now();
-    if (cmd.k === 'clr') phoneLocation.cleared();
+    if (cmd.k === COMMAND.alarmClosed && state.alarm && state.alarm.cancelAt === null) state.alarm.closedAt = Date.now();
+    if (cmd.k === COMMAND.alarmClosed) phoneLocation.cleared();
     showAlarm();
   }
   // Every command also goes to the fob, which acts on its own (acks empty its outbox).
-  if (state.fobConnected) await fob.send('cmd', json);
+  if (state.fobConnected) await fob.send(TOPIC.command, json);
 }
 
 /**
@@ -167,7 +170,7 @@ async function flush() {
         const last = state.lastSent.get(entry.i);
         if (last !== undefined && now - last < RESEND_MS) continue;
         state.lastSent.set(entry.i, now);
-        await hub.publish('ev', outbox.payload(entry, now), 1);
+        await hub.publish(TOPIC.event, outbox.payload(entry, now), 1);
       }
     } while (flushAgain && hub.connected);
     await showWaiting();
@@ -181,8 +184,8 @@ async function flush() {
 
 async function phoneEvent(k, extra = {}) {
   const i = nextEventId();
-  if (k === 'sos') state.alarm = { i, sentAt: Date.now(), ackedAt: null, takenAt: null, closedAt: null, cancelI: null, cancelAt: null, cancelAckedAt: null };
-  if (k === 'can' && state.alarm) Object.assign(state.alarm, { cancelI: i, cancelAt: Date.now() });
+  if (k === EVENT.sos) state.alarm = { i, sentAt: Date.now(), ackedAt: null, takenAt: null, closedAt: null, cancelI: null, cancelAt: null, cancelAckedAt: null };
+  if (k === EVENT.cancel && state.alarm) Object.assign(state.alarm, { cancelI: i, cancelAt: Date.now() });
   await outbox.add({ i, event: { i, k, ...extra }, ag0: 0, heldSince: Date.now(), origin: 'phone', ...positionFor({ k }) });
   applyLocally(k, extra);
   await showWaiting();
@@ -220,11 +223,11 @@ function fobState(s) {
   pill.className = `pill ${s.connected ? 'ok' : s.lost ? 'bad' : ''}`;
   $('pair').textContent = s.connected ? 'Fob connected' : s.lost ? 'Reconnect fob' : 'Pair fob';
   $('fob-lost').hidden = !(s.lost && !s.connected);
-  if (s.connected) hub.publish('st', '1', 1);
+  if (s.connected) hub.publish(TOPIC.status, STATUS_ONLINE, 1);
   if (!s.connected && s.lost) {
     // Told at once: the hub raises "device silent" if the fob stays unheard during the shift (R16).
     vibrate([600, 200, 600, 200, 600]);
-    hub.publish('st', '0', 1);
+    hub.publish(TOPIC.status, STATUS_OFFLINE, 1);
   }
 }
 
@@ -256,23 +259,23 @@ function applyLocally(k, extra) {
   if (!t) return;
   const now = Date.now();
   const active = t.visits.find((v) => v.ref === t.activeVisitRef);
-  if (k === 'vs') {
+  if (k === EVENT.visitStart) {
     if (active) active.status = 'ended';
     const v = t.visits.find((x) => x.ref === extra.v);
     if (v) Object.assign(v, { status: 'active', startedAt: now });
     t.activeVisitRef = v ? v.ref : null;
     t.onShift = true;
-  } else if (k === 've' && active) {
+  } else if (k === EVENT.visitEnd && active) {
     Object.assign(active, { status: 'ended', endedAt: now });
     t.activeVisitRef = null;
-  } else if (k === 'ext' && active) {
+  } else if (k === EVENT.extend && active) {
     active.expectedEnd = Math.max(active.expectedEnd, t.serverNow ?? now) + extra.m * 60_000;
-  } else if (k === 'eos') {
+  } else if (k === EVENT.endOfShift) {
     if (active) Object.assign(active, { status: 'ended', endedAt: now });
     t.activeVisitRef = null;
     t.onShift = false;
   }
-  if (k === 'chk' || k === 've' || k === 'ext' || k === 'eos' || k === 'vs') {
+  if (k === EVENT.checkIn || k === EVENT.visitEnd || k === EVENT.extend || k === EVENT.endOfShift || k === EVENT.visitStart) {
     state.prompted = false;
     $('prompt').hidden = true;
   }
@@ -357,7 +360,7 @@ function renderToday() {
       const start = document.createElement('button');
       start.className = 'big start late';
       start.textContent = v.late.officeTold ? 'Start now, the office has been told you are late' : 'Start now: you are late';
-      start.addEventListener('click', () => act('vs', { v: v.ref }, `Visit ${v.ref} started`));
+      start.addEventListener('click', () => act(EVENT.visitStart, { v: v.ref }, `Visit ${v.ref} started`));
       li.append(start);
       if (v.late.officeTold) {
         // Not going in yet, but safe: a check-in tells the office so.
@@ -365,14 +368,14 @@ function renderToday() {
         chk.className = 'big checkin';
         chk.dataset.action = 'late-checkin';
         chk.textContent = 'Check in now: I am safe';
-        chk.addEventListener('click', () => act('chk', {}, 'Checked in: the office knows you are safe'));
+        chk.addEventListener('click', () => act(EVENT.checkIn, {}, 'Checked in: the office knows you are safe'));
         li.append(chk);
       }
     } else if (v.status === 'planned') {
       const start = document.createElement('button');
       start.className = 'big start';
       start.textContent = 'Start';
-      start.addEventListener('click', () => act('vs', { v: v.ref }, `Visit ${v.ref} started`));
+      start.addEventListener('click', () => act(EVENT.visitStart, { v: v.ref }, `Visit ${v.ref} started`));
       li.append(start);
     }
     list.append(li);
@@ -380,7 +383,7 @@ function renderToday() {
 }
 
 async function act(k, extra, message) {
-  if (state.me && !state.me.device) return toast(k === 'sos' ? 'SOS NOT SENT: no fob is assigned to you. Call 999.' : 'No fob is assigned to you: phone the office instead.');
+  if (state.me && !state.me.device) return toast(k === EVENT.sos ? 'SOS NOT SENT: no fob is assigned to you. Call 999.' : 'No fob is assigned to you: phone the office instead.');
   await phoneEvent(k, extra);
   toast(hub.connected ? message : `${message} (will send when the hub is back)`);
 }
@@ -499,15 +502,15 @@ function wire() {
       toast(`Could not connect to the fob: ${err.message}`);
     }
   });
-  $('checkin').addEventListener('click', () => act('chk', state.prompted ? { p: 1 } : {}, 'Checked in'));
-  $('end-visit').addEventListener('click', () => act('ve', state.today?.activeVisitRef ? { v: state.today.activeVisitRef } : {}, 'Visit ended'));
+  $('checkin').addEventListener('click', () => act(EVENT.checkIn, state.prompted ? { p: 1 } : {}, 'Checked in'));
+  $('end-visit').addEventListener('click', () => act(EVENT.visitEnd, state.today?.activeVisitRef ? { v: state.today.activeVisitRef } : {}, 'Visit ended'));
   for (const id of ['extend-15', 'extend-30', 'extend-60']) {
     $(id).addEventListener('click', (e) => {
       const m = Number(e.currentTarget.dataset.minutes);
-      act('ext', { m }, `Visit extended by ${m} min`);
+      act(EVENT.extend, { m }, `Visit extended by ${m} min`);
     });
   }
-  $('end-shift').addEventListener('click', () => act('eos', {}, 'Shift ended: safe home'));
+  $('end-shift').addEventListener('click', () => act(EVENT.endOfShift, {}, 'Shift ended: safe home'));
   $('sos').addEventListener('click', () => {
     $('sos').hidden = true;
     $('sos-confirm').hidden = false;
@@ -519,16 +522,16 @@ function wire() {
   $('sos-yes').addEventListener('click', async () => {
     $('sos').hidden = false;
     $('sos-confirm').hidden = true;
-    if (state.me && !state.me.device) return act('sos', {}, '');
+    if (state.me && !state.me.device) return act(EVENT.sos, {}, '');
     startSiren();
     vibrate([1000, 200, 1000]);
-    await act('sos', {}, 'SOS kept on the phone until the office has it');
+    await act(EVENT.sos, {}, 'SOS kept on the phone until the office has it');
   });
   // The covert alarm: an ordinary-looking button with an ordinary answer (R1, the code phrase).
   $('late').addEventListener('click', async () => {
     // Never a false "Noted." when nothing can be sent.
     if (state.me && !state.me.device) return toast('Not sent: no fob is assigned to you.');
-    await phoneEvent('cov');
+    await phoneEvent(EVENT.covert);
     toast('Noted.');
   });
   $('unplanned-form').addEventListener('submit', async (e) => {
@@ -572,7 +575,7 @@ function wire() {
     $('safe-confirm').hidden = true;
     state.safeCode = null;
     stopSiren();
-    await phoneEvent('can', { r: state.alarm.i });
+    await phoneEvent(EVENT.cancel, { r: state.alarm.i });
   });
   $('alarm-close').addEventListener('click', () => closeAlarmScreen());
   $('sign-out').addEventListener('click', async () => {

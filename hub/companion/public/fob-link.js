@@ -2,11 +2,13 @@
 // The BLE link to the worker's Puck.js: Web Bluetooth, Nordic UART service. The fob writes one
 // line per message, `<leaf> <json>\n` (shared/protocol-core.ts encodeUartLine); the phone writes
 // commands back as `cmd <json>\n`. BLE delivers at most 20 bytes a notification, so lines are
-// reassembled here and written in 20-byte chunks.
+// reassembled here and written in 20-byte chunks. The framing is the firmware's own
+// (encodeUartLine / decodeUartLine from shared/protocol-core.ts, served by the hub), not a copy.
+import { decodeUartLine, encodeUartLine } from '/protocol-core.js';
+
 export const NUS_SERVICE = '6e400001-b5a3-f393-e0a9-e50e24dcca9e';
 export const NUS_RX = '6e400002-b5a3-f393-e0a9-e50e24dcca9e'; // phone -> fob (write)
 export const NUS_TX = '6e400003-b5a3-f393-e0a9-e50e24dcca9e'; // fob -> phone (notify)
-const LEAVES = ['hb', 'ev', 'st', 'cmd'];
 const CHUNK = 20;
 
 export class FobLink {
@@ -81,11 +83,10 @@ export class FobLink {
     this.buffer += text;
     let nl = this.buffer.indexOf('\n');
     while (nl >= 0) {
-      const line = this.buffer.slice(0, nl).replace(/\r$/, '');
+      const line = decodeUartLine(this.buffer.slice(0, nl));
       this.buffer = this.buffer.slice(nl + 1);
-      const space = line.indexOf(' ');
-      const leaf = space > 0 ? line.slice(0, space) : '';
-      if (LEAVES.includes(leaf)) this.onLine(leaf, line.slice(space + 1));
+      // Only the protocol's leaves (hb, ev, cmd, st, ps) reach the relay; other lines are dropped.
+      if (line) this.onLine(line.leaf, line.json);
       nl = this.buffer.indexOf('\n');
     }
     if (this.buffer.length > 512) this.buffer = '';
@@ -93,7 +94,7 @@ export class FobLink {
 
   /** Writes a command line to the fob; resolves false when the fob is not connected. */
   send(leaf, json) {
-    const line = new TextEncoder().encode(`${leaf} ${json}\n`);
+    const line = new TextEncoder().encode(encodeUartLine(leaf, json));
     this.writing = this.writing.then(async () => {
       if (!this.rx) return false;
       try {

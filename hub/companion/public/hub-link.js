@@ -4,6 +4,8 @@
 // the fob's secret never reaches the phone. MQTT 3.1.1, clean session; the last will says the relay
 // (and so the fob) went offline.
 import mqtt from './vendor/mqtt.js';
+// Topics are the firmware's own (shared/protocol-core.ts, served by the hub): the phone relays as the fob.
+import { commandTopic, deviceTopic, STATUS_OFFLINE, statusTopic } from '/protocol-core.js';
 
 export class HubLink {
   /**
@@ -83,12 +85,12 @@ export class HubLink {
       keepalive: 30,
       reconnectPeriod: 0,
       connectTimeout: 10000,
-      will: { topic: `lw/${cred.deviceId}/st`, payload: '0', qos: 1, retain: false },
+      will: { topic: statusTopic(cred.deviceId), payload: STATUS_OFFLINE, qos: 1, retain: false },
     });
     this.client = client;
     client.on('connect', () => {
       this.backoff = 1000;
-      client.subscribe(`lw/${cred.deviceId}/cmd`, { qos: 1 }, () => {
+      client.subscribe(commandTopic(cred.deviceId), { qos: 1 }, () => {
         if (this.client !== client) return;
         this.setConnected(true);
       });
@@ -107,6 +109,6 @@ export class HubLink {
   publish(leaf, json, qos = 1) {
     const c = this.client;
     if (!c || !this.connected) return Promise.resolve(false);
-    return new Promise((resolve) => c.publish(`lw/${this.deviceId}/${leaf}`, json, { qos }, (err) => resolve(!err)));
+    return new Promise((resolve) => c.publish(deviceTopic(this.deviceId, leaf), json, { qos }, (err) => resolve(!err)));
   }
 }

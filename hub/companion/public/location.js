@@ -5,7 +5,9 @@
 // alarm is open (docs/protocol.md, "Positions"). Nothing is kept on the phone beyond the latest fix,
 // in memory.
 //
-// The browser parts (geolocation, timers) are passed in, so the rules run in Node tests too.
+// The browser parts (geolocation, timers) are passed in, so the rules run in Node tests too (where
+// vitest.config.ts maps /protocol-core.js to shared/protocol-core.ts).
+import { ALARM_EVENT_KINDS, LIMITS } from '/protocol-core.js';
 
 /** How often the phone sends its position while an alarm is open. */
 export const ALARM_POSITION_MS = 15_000;
@@ -13,10 +15,10 @@ export const ALARM_POSITION_MS = 15_000;
 export const MAX_FIX_AGE_MS = 10 * 60_000;
 /** A phone alarm the hub never closes (no `clr`) stops sharing after this long. */
 export const MAX_ALARM_SHARE_MS = 2 * 60 * 60_000;
-/** The alarm events that carry a position (`EVENT` in shared/protocol-core.ts). */
-export const ALARM_EVENTS = new Set(['sos', 'cov', 'mdn']);
-/** The protocol's bound on accuracy (LIMITS.positionAccuracyMaxMetres). */
-const ACCURACY_MAX_M = 100_000;
+/** The alarm events that carry a position: the protocol's own list (shared/protocol-core.ts). */
+export const ALARM_EVENTS = new Set(ALARM_EVENT_KINDS);
+/** The protocol's bound on accuracy. */
+const ACCURACY_MAX_M = LIMITS.positionAccuracyMaxMetres;
 
 const round5 = (n) => Math.round(n * 1e5) / 1e5;
 /** The same fix again (a watch and a fresh request can both answer with it): sent once. */

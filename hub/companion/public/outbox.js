@@ -1,4 +1,5 @@
 /* global indexedDB, localStorage */
+import { encodeEvent } from '/protocol-core.js';
 import { positionOf } from './location.js';
 // The phone's outbox (IndexedDB): every event from the fob or from the phone itself is kept here
 // until the hub acknowledges it on the fob's command topic. Keyed by event id, so a fob's retry of
@@ -62,5 +63,5 @@ export function remove(i) {
 export function payload(entry, now = Date.now()) {
   const ag = Math.max(0, Math.round(entry.ag0 + (now - entry.heldSince) / 1000));
   const l = entry.fix && !entry.event.l ? { l: positionOf(entry.fix, now) } : {};
-  return JSON.stringify({ ...entry.event, ...l, ag });
+  return encodeEvent({ ...entry.event, ...l, ag });
 }

@@ -2,7 +2,10 @@
 // The companion's service worker: the app shell is kept on the phone so the app opens after a
 // reload with a poor signal or none. Shell files are served from the cache at once and refreshed
 // in the background; the API and the MQTT WebSocket always go to the network.
-const CACHE = 'lw-companion-v4';
+const CACHE = 'lw-companion-v5';
+// The shared modules the hub serves beside /companion/ (hub/http/browser-modules.ts): the app imports
+// the protocol's names from them, so they are part of the shell.
+const SHARED = ['/protocol-core.js'];
 const SHELL = [
   '/companion/',
   '/companion/app.js',
@@ -16,6 +19,7 @@ const SHELL = [
   '/companion/icon.svg',
   '/companion/icon-192.png',
   '/companion/vendor/mqtt.js',
+  ...SHARED,
 ];
 
 self.addEventListener('install', (event) => {
@@ -33,7 +37,7 @@ self.addEventListener('activate', (event) => {
 
 self.addEventListener('fetch', (event) => {
   const url = new URL(event.request.url);
-  if (event.request.method !== 'GET' || url.origin !== self.location.origin || !url.pathname.startsWith('/companion')) return;
+  if (event.request.method !== 'GET' || url.origin !== self.location.origin || !(url.pathname.startsWith('/companion') || SHARED.includes(url.pathname))) return;
   const key = event.request.mode === 'navigate' ? '/companion/' : url.pathname;
   event.respondWith(
     caches.open(CACHE).then(async (cache) => {
