@@ -67,6 +67,9 @@ export interface WorkerCounters {
  */
 export const DUE_WORK_POLL_MS = 1000;
 
+/** How long one pull request waits at the consumer's leader (see consume()). */
+const PULL_EXPIRES_MS = 5000;
+
 /** How long a nak'd message waits before it is offered again (the store may be restarting). */
 const NAK_DELAY_MS = 1000;
 
@@ -148,7 +151,12 @@ export class ClusterWorker {
     for (let p = 0; p < cluster.partitions; p++) {
       const consumer = await js.consumers.get(cluster.stream, partitionConsumer(cluster.consumer, p));
       // Only one message of the partition can be in flight, so a deep pull buys nothing.
-      const messages = await consumer.consume({ max_messages: 2 });
+      // expires: a pull lives this long at the consumer's leader; nats.js sends heartbeats at half of
+      // it and pulls again after two are missed. Its default (30 s) let a NATS node's kill -9 stall a
+      // partition whose leader was on that node for ~30 s: every device of the partition waits behind
+      // it (max_ack_pending 1), SOS included. At 5 s a lost pull is found within ~5 s, for a pull per
+      // partition per worker every 5 s while idle (the cluster-failover test's NATS kill).
+      const messages = await consumer.consume({ max_messages: 2, expires: PULL_EXPIRES_MS });
       this.partitions.push(messages);
       this.loops.push(
         (async () => {
