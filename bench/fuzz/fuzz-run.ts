@@ -147,6 +147,7 @@ async function idPools(hub: FuzzHub): Promise<Record<string, string[]>> {
   for (let i = 1; i <= 3; i++) {
     const id = `1-${i}`;
     const acked = fob.waitFor((c) => c.k === 'ack' && c.i === id, 10_000);
+    acked.catch(() => undefined); // awaited below; not unhandled if the send throws first
     await fob.send({ i: id, k: 'sos', ag: 0 });
     await acked;
   }

@@ -63,6 +63,9 @@ export class LivenessProbe {
       }
       const fob = this.fob;
       const acked = fob.waitFor((c) => c.k === 'ack' && c.i === id, this.hangMs);
+      // Awaited below; when the PUBACK times out first it is never awaited, and its own timeout must
+      // not then crash the harness as an unhandled rejection (a full run died of it at 16 minutes).
+      acked.catch(() => undefined);
       await withTimeout(fob.send({ i: id, k: 'sos', ag: 0 }), this.hangMs, 'no PUBACK');
       await acked;
       this.result.acked++;
