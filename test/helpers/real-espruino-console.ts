@@ -19,7 +19,7 @@
  *     variable first: `global.process={env:{...,VERSION:process.env.VERSION}}` in one statement
  *     leaves the built-in process in place on 2v29 (seen on the interpreter).
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -92,7 +92,9 @@ async function openConsole(host: string): Promise<ConsoleSession> {
 export async function startRealEspruino(): Promise<RealEspruino> {
   const dir = mkdtempSync(join(tmpdir(), 'lw-espruino-'));
   const host = join(dir, 'host');
-  const socat = spawn('socat', [`pty,raw,echo=0,link=${host}`, `EXEC:'${ESPRUINO}',pty,raw,echo=0`], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  // detached: socat leads a process group of its own, and the interpreter it forks is in it, so stop()
+  // can kill both (see there).
+  const socat = spawn('socat', [`pty,raw,echo=0,link=${host}`, `EXEC:'${ESPRUINO}',pty,raw,echo=0`], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
   let err = '';
   socat.stderr!.on('data', (d) => (err += d));
   const end = Date.now() + 5000;
@@ -122,9 +124,18 @@ export async function startRealEspruino(): Promise<RealEspruino> {
     eval: ev,
     send,
     async stop() {
-      if (socat.exitCode === null) {
-        socat.kill('SIGTERM');
-        await new Promise((r) => socat.once('exit', r));
+      // A SIGTERM to socat left the interpreter running, orphaned and busy (about a tenth of a core
+      // each): a full clean-clone run leaked about twenty, and the wall-clock-limited tests late in
+      // the run failed under the load they made. Kill the interpreter and socat together, by group.
+      if (socat.exitCode === null && socat.signalCode === null) {
+        const exited = new Promise((r) => socat.once('exit', r));
+        spawnSync('pkill', ['-KILL', '-P', String(socat.pid)]);
+        try {
+          process.kill(-socat.pid!, 'SIGKILL');
+        } catch {
+          socat.kill('SIGKILL');
+        }
+        await exited;
       }
       rmSync(dir, { recursive: true, force: true });
     },
