@@ -76,7 +76,14 @@ describe('edge', () => {
     const outcome = await Promise.race([fob.send({ i: '1-3', k: 'sos', ag: 0 }).then(() => 'puback' as const), closed]);
     expect(outcome).toBe('dropped');
     expect(edge.counters.streamFailed).toBeGreaterThanOrEqual(1);
-    const r = await edge.ready();
+    // Readiness asks JetStream (stream info). For a moment after losing its quorum the surviving
+    // node can still answer that (a clean-clone CI run caught ready: true at once), so the edge must
+    // turn not-ready within a few seconds, not at the first question.
+    let r = await edge.ready();
+    for (let i = 0; i < 40 && r.ready; i++) {
+      await new Promise((res) => setTimeout(res, 250));
+      r = await edge.ready();
+    }
     expect(r.ready).toBe(false);
     expect(r.why).toMatch(/JetStream/);
     const res = await fetch(`http://127.0.0.1:${edge.httpPort}/readyz`);

@@ -19,7 +19,12 @@ describe('local NATS cluster (nats-server, JetStream, 3 nodes)', () => {
       await cluster.kill(0);
       // The stream keeps a quorum (2 of 3) and takes a publish.
       let ack = null;
-      for (let i = 0; i < 50 && !ack; i++) ack = await js.publish('t.a', 'two', { timeout: 1000 }).catch(() => null);
+      // Until the stream has its new leader: a refusal can come at once (no responders), so the
+      // tries are paced, up to 20 s (a clean-clone CI run spent 50 unpaced tries before that).
+      for (let i = 0; i < 80 && !ack; i++) {
+        ack = await js.publish('t.a', 'two', { timeout: 1000 }).catch(() => null);
+        if (!ack) await new Promise((r) => setTimeout(r, 250));
+      }
       expect(ack?.seq).toBe(2);
       await cluster.kill(1);
       // No quorum: the publish is refused or times out, never acknowledged.
