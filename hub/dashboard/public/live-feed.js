@@ -37,47 +37,29 @@ export function connectEvents() {
     connectEvents.check = setTimeout(() => get('/api/auth/session').catch(() => undefined), 3000);
   });
   // A new position of an alarm (issue 20): the map on screen redraws in place (map-view.js).
-  es.addEventListener('position', (ev) => {
-    try {
-      onPositionEvent(JSON.parse(ev.data));
-    } catch {
-      onPositionEvent({});
-    }
-  });
-  es.addEventListener('admin', (ev) => {
-    let data = {};
-    try {
-      data = JSON.parse(ev.data);
-    } catch {
-      data = {};
-    }
-    onAdminEvent(data);
-  });
+  es.addEventListener('position', (ev) => onPositionEvent(eventData(ev)));
+  es.addEventListener('admin', (ev) => onAdminEvent(eventData(ev)));
   // Changes on the hub's change feed (docs/hub.md, "The change feed"): a worker's day (a check-in, a
   // visit, a due time), a fob connecting or dropping, an itinerary or a record changed through the
   // command service (the CLI's commands sent to the running hub included). The lists re-read on each,
   // and a worker's own page on a change to that worker: the views are diffed, so a form in use stays.
   for (const topic of ['worker', 'device', 'visit']) {
     es.addEventListener(topic, (ev) => {
-      let data = {};
-      try {
-        data = JSON.parse(ev.data);
-      } catch {
-        data = {};
-      }
+      const data = eventData(ev);
       if (state.route === 'worker' && data.workerId && data.workerId !== currentParam()) return;
       onAdminEvent();
     });
   }
-  es.addEventListener('alarm', (ev) => {
-    let data = {};
-    try {
-      data = JSON.parse(ev.data);
-    } catch {
-      data = {};
-    }
-    onAlarmEvent(data);
-  });
+  es.addEventListener('alarm', (ev) => onAlarmEvent(eventData(ev)));
+}
+
+/** An SSE event's JSON data; {} for data that is not JSON (each handler then re-reads what it shows). */
+function eventData(ev) {
+  try {
+    return JSON.parse(ev.data);
+  } catch {
+    return {};
+  }
 }
 
 /**
