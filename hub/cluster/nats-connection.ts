@@ -5,7 +5,7 @@
  */
 import { hostname } from 'node:os';
 import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
-import { AckPolicy, DeliverPolicy, jetstreamManager, StorageType, type ConsumerInfo, type JetStreamManager } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, JetStreamApiError, jetstreamManager, StorageType, type ConsumerInfo, type JetStreamManager } from '@nats-io/jetstream';
 import type { ClusterConfig } from '../config/config-schema.js';
 import { partitionConsumer, partitionFilter } from './partition.js';
 
@@ -57,14 +57,30 @@ export async function ensureStream(jsm: JetStreamManager, cfg: ClusterConfig): P
     // workers dedupe on (device_id, event_id), so a replay changes nothing.
     max_age: nanos(7 * 86_400_000),
   };
-  const existing = await jsm.streams.info(cfg.stream).catch(() => null);
-  if (!existing) {
-    await jsm.streams.add(want).catch(async (err: unknown) => {
+  // A cluster that is still forming has a meta leader before every peer has registered with it,
+  // and refuses an R3 stream meanwhile with "no suitable peers for placement" (JetStream error
+  // 10005, JSClusterNoPeersErrF). A node started with its cluster (a fresh install, a test, a
+  // restart of all three) waits for the peers, bounded, rather than failing its start.
+  const until = Date.now() + STREAM_PLACEMENT_WAIT_MS;
+  for (;;) {
+    if (await jsm.streams.info(cfg.stream).catch(() => null)) return;
+    try {
+      await jsm.streams.add(want);
+      return;
+    } catch (err) {
       // Another node created it in between: that is the same stream.
-      if (!(await jsm.streams.info(cfg.stream).catch(() => null))) throw err;
-    });
+      if (await jsm.streams.info(cfg.stream).catch(() => null)) return;
+      const noPeersYet = err instanceof JetStreamApiError && err.code === JS_CLUSTER_NO_PEERS;
+      if (!noPeersYet || Date.now() >= until) throw err;
+    }
+    await new Promise((r) => setTimeout(r, 250));
   }
 }
+
+/** JetStream's error code for "no suitable peers for placement" (nats-server errors.json). */
+const JS_CLUSTER_NO_PEERS = 10005;
+/** How long a starting node waits for a forming cluster's peers before its start fails. */
+const STREAM_PLACEMENT_WAIT_MS = 30_000;
 
 /**
  * The durable pull consumers every worker shares, one per partition (hub/cluster/partition.ts):
