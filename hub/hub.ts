@@ -216,8 +216,8 @@ export class Hub implements HubServices {
               .catch((err) => log.error({ err, channel }, 'could not record the forwarding path state on the change feed; dashboards see it at their next refresh'));
           },
           journal: new StoreNoticeJournal(store),
-          // Each wait for a next attempt is a notice:<id> row of due work, fired by the runtime's one loop.
-          waitUntil: (key, at): Promise<void> => runtime.noticeDue(key, at),
+          // Every step of a notice is a notice:<id> row of due work, fired by the runtime's one loop.
+          wake: (at): void => runtime.loop.wake(at),
           publicUrl: config.hub.public_url,
         });
     if (dispatcher) undo.push(() => dispatcher.close());
@@ -238,6 +238,8 @@ export class Hub implements HubServices {
       health: { lowBatteryPercent: config.rules.low_battery_percent, batteryHysteresis: 10, silentAfterMin: config.rules.device_silent_after_min },
       policies,
       ...(opts.dispatch ? {} : { forwarding: dispatcher?.channels ?? [] }),
+      // The loop hands each notice:<id> row to the dispatcher, which takes the notice's next step.
+      ...(dispatcher ? { noticeDue: (key: string): Promise<boolean> => dispatcher.fireDue(key) } : {}),
       outputs: {
         sendCommand,
         publishAlert: async (alert) => {
@@ -369,8 +371,9 @@ export class Hub implements HubServices {
     await registerCompanion(http, hub, { auth: companionAuthFor(http, hub), relays });
     if (opts.registerHttp) await opts.registerHttp(http, hub);
 
-    // Notices a stop left unfinished (being retried, or falling through) carry on where they were;
-    // taken up before anything can dispatch new ones (no listener, no deadline armed yet).
+    // Before the loop starts and anything can dispatch: the notifiers learn their last reference (the
+    // ARC's sequence number) and the notices a stop left unfinished are counted. Nothing is re-run:
+    // each has its notice:<id> due work, which the loop fires at its time once it starts.
     const notices = (await dispatcher?.resume()) ?? 0;
     // With TLS configured the plain listener is off unless kept on purpose: a fob's secret and its
     // alarms would otherwise still cross the network in clear (issue 17).

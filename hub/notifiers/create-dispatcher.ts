@@ -37,8 +37,8 @@ export interface CreateDispatcherOptions {
   undeliverable?: DispatcherOptions['undeliverable'];
   isOpen?: DispatcherOptions['isOpen'];
   onPathChange?: DispatcherOptions['onPathChange'];
-  waitUntil?: DispatcherOptions['waitUntil'];
-  /** Where notices are kept until finished (the hub's store, so a restart resumes them). */
+  wake?: DispatcherOptions['wake'];
+  /** Where notices and their due work are kept until finished (the hub's store, so their rows fire after a restart). */
   journal?: NoticeJournal;
   env?: NodeJS.ProcessEnv;
   /** The hub's public URL, for the SMS gateway's delivery callback (`<url>/api/notifiers/sms/status`). */
@@ -148,7 +148,7 @@ export function createDispatcher(o: CreateDispatcherOptions): Dispatcher | null 
     ...(o.isOpen ? { isOpen: o.isOpen } : {}),
     ...(o.onPathChange ? { onPathChange: o.onPathChange } : {}),
     ...(o.journal ? { journal: o.journal } : {}),
-    ...(o.waitUntil ? { waitUntil: o.waitUntil } : {}),
+    ...(o.wake ? { wake: o.wake } : {}),
   });
   return made;
 }

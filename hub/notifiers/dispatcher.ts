@@ -5,16 +5,22 @@
  * through) is appended to the alarm's escalation record (R20). `dispatch` returns at once: a notifier
  * that hangs or throws delays only its own notice, never another alarm or the ladder.
  *
- * Every notice is written to the journal (the hub's store) before its first send, with its attempt
- * count, next-try time, channel and fall-through state, and finished there when delivered or given up:
- * `resume` at start-up carries on with the ones a stop interrupted. Delivery is at-least-once; the
- * notice id is the idempotency key a receiver dedupes on. "The ARC is told once per alarm" and the
- * close events are once-keys in the same journal, so they hold across restarts too.
+ * The store is the only scheduler (issue 18). Every notice is written to the journal (the hub's
+ * store) before its first send, and every unfinished notice has a row of due work, `notice:<id>`,
+ * written in the same transaction as its state: at its next-try time while it waits for a retry, a
+ * guard a little after its time limit while an attempt is in flight (so a process that dies mid-send
+ * leaves work that comes due again), and a check on its children while it falls through. The hub's
+ * one due-work loop fires the row (`fireDue`); the dispatcher loads the notice from the journal,
+ * takes one step (an attempt, whose result the pure `stepNotice` turns into the next state, or a
+ * fall-through's next move), and writes the next state with its next row, or removes the row when the
+ * notice is finished. No promise waits across attempts and nothing sleeps: a restart needs no re-run,
+ * the rows that were there simply fall due. `resume` at start-up only tells each notifier its last
+ * reference (the ARC's sequence number), prunes, and counts the unfinished notices.
  *
- * Time (time limits and back-off) comes from the hub's Clock, so tests drive it with a ManualClock.
- * The retry schedule itself is pure (`nextAttemptDelay`). In the hub a notice's wait for its next
- * attempt is not a sleep of its own: it is a `notice:<id>` row of the store's due work, fired by the
- * one due-work loop (`waitUntil`, issue 18); the dispatcher alone (its unit tests) waits on the Clock.
+ * Delivery is at-least-once; the notice id is the idempotency key a receiver dedupes on. "The ARC is
+ * told once per alarm" and the close events are once-keys in the same journal, so they hold across
+ * restarts too. Time (time limits, back-off, the rows' due times) comes from the hub's Clock, so
+ * tests drive it with a ManualClock and a DueWorkLoop.
  */
 import type { Clock, TimerHandle } from '../clock.js';
 import type { Logger } from '../logger.js';
@@ -31,6 +37,21 @@ import type { AlertPosition } from './position-text.js';
 import { stepNotice, type NoticeInput, type RetryPolicy } from './notice-step.js';
 
 export { nextAttemptDelay, type RetryPolicy } from './notice-step.js';
+
+/**
+ * An attempt's guard: its due work is moved this far past the attempt's time limit before the send
+ * starts. The attempt's result moves it again (to the next try) or removes it; only a process that
+ * died mid-send leaves it, and then the attempt is made again, with the same number, when it falls due.
+ */
+export const ATTEMPT_GUARD_MS = 5000;
+/**
+ * A notice falling through, or a close waiting for its ARC alert, is woken at once in this process
+ * when the notice it waits for finishes; its row looks again this often in case that happened in a
+ * process that died before it could say so.
+ */
+export const WAIT_CHECK_MS = 60_000;
+/** A close on the ARC whose alert is being tried by no notice of this process looks again this often. */
+export const ALERT_CHECK_MS = 1000;
 
 export interface ChannelSpec {
   notifier: Notifier;
@@ -65,7 +86,11 @@ export interface DispatcherOptions {
   record(alarmId: string, entry: TimelineEntry): Promise<void>;
   /** Every channel, fallbacks included, failed for someone on this level (the ladder may climb now). */
   undeliverable?(alarmId: string, level: number, recipientId: string): Promise<void>;
-  /** Where notices are kept until finished; in memory (lost at a restart) when absent. */
+  /**
+   * Where notices are kept until finished, with each unfinished notice's due work `notice:<id>`
+   * (the hub's store, StoreNoticeJournal). Absent: in memory with no Store, so retries wait in
+   * `MemoryNoticeJournal.scheduled` until someone calls `fireDue`.
+   */
   journal?: NoticeJournal;
   /** Finished notices of alarms closed more than this many days ago are pruned at `resume` and daily (default 90). */
   retainDays?: number;
@@ -74,11 +99,10 @@ export interface DispatcherOptions {
   /** A channel's path went down, started refusing, or came back. */
   onPathChange?(channel: string, state: PathState): void;
   /**
-   * Resolves at `at`, through the hub's due work: a `notice:<key>` row the one loop fires
-   * (RulesRuntime.noticeDue), so every wait for a next attempt is in the store beside the rest of
-   * the hub's schedule. Absent (the dispatcher on its own): a timer of the Clock.
+   * This process has just armed a notice's due work for `at`: the one due-work loop brings its timer
+   * forward (DueWorkLoop.wake). Absent: the row is found when the loop next reads the store.
    */
-  waitUntil?(key: string, at: number): Promise<void>;
+  wake?(at: number): void;
 }
 
 const DAY_MS = 24 * 3600_000;
@@ -122,8 +146,6 @@ export function noticeIdFor(alert: AlertMessage, level: number, channel: string,
   return `${alert.alarmId}.L${level}.${rung}.${channel}.${who}${via ? `.via-${via}` : ''}`;
 }
 
-class Closed extends Error {}
-
 /**
  * Channels that get location follow-ups (issue 20): the alarm path (the ARC, "positions updated after
  * the first notice go to the ARC as the standard allows") and the webhook ("webhooks and alerts carry
@@ -141,10 +163,16 @@ const LATE = 'late' as NoticeRecord['state'];
 
 export class Dispatcher {
   private readonly inFlight = new Set<Promise<unknown>>();
-  private readonly waits = new Set<{ cancel(): void; wake(): void }>();
   private readonly controllers = new Set<AbortController>();
-  /** Notices being worked on by this process (attempting, waiting for a retry, or falling through). */
-  private readonly active = new Set<string>();
+  /** Unfinished notices this process knows of (found at start-up, made or fired here), as last written. */
+  private readonly active = new Map<string, NoticeRecord>();
+  /** Notices with an attempt in flight in this process. */
+  private readonly attempting = new Set<string>();
+  /** Each notice's steps one after another (a row firing while its last step still writes waits for it). */
+  private readonly locks = new Map<string, Promise<void>>();
+  /** Close notices waiting for their channel's alert notice: alert id to close notice ids. */
+  private readonly awaitingAlert = new Map<string, Set<string>>();
+  private idleWaiters: (() => void)[] = [];
   private readonly journal: NoticeJournal;
   private closed = false;
   private resumed = false;
@@ -153,8 +181,6 @@ export class Dispatcher {
   readonly byChannel: Record<string, ChannelCounters> = {};
   /** Each channel's path as the last attempt found it (absent until one was made). */
   readonly paths: Record<string, PathState> = {};
-  /** Notices being run by this process, so the close of an alarm can wait for its alert notice. */
-  private readonly running = new Map<string, Promise<boolean>>();
   /** The last failure reason of a notice, handed to its fall-through notices. */
   private readonly lastReason = new Map<string, string>();
 
@@ -226,21 +252,20 @@ export class Dispatcher {
     if (r.status === 'failed' && r.event === 'alert') await this.reportedFailed(r);
   }
 
+
   private async reportedFailed(r: DeliveryReport): Promise<void> {
     if (this.closed || this.active.has(r.noticeId)) return;
-    let n: NoticeRecord | null = null;
-    await this.journal.add(async (reader) => {
-      n = (await reader.listNotices(r.alarmId)).find((x) => x.id === r.noticeId) ?? null;
-      return [];
-    });
-    const found = n as NoticeRecord | null;
-    if (!found || found.state !== 'done' || found.outcome !== 'delivered') return;
+    const found = await this.journal.get(r.noticeId);
+    if (!found || found.alarmId !== r.alarmId || found.state !== 'done' || found.outcome !== 'delivered') return;
     if (this.o.isOpen && !(await this.o.isOpen(r.alarmId))) return;
     this.lastReason.set(found.id, r.detail);
-    Object.assign(found, { state: 'falling', outcome: null, finishedAt: null });
-    // Kept in the journal as falling, so a restart carries the fall-through on.
-    await this.journal.update(found.id, { state: 'falling', outcome: null, finishedAt: null });
-    await this.run(found);
+    await this.exclusive(found.id, async () => {
+      Object.assign(found, { state: 'falling', outcome: null, finishedAt: null });
+      // Kept in the journal as falling, with its row, so a restart carries the fall-through on.
+      await this.journal.update(found.id, { state: 'falling', outcome: null, finishedAt: null }, this.o.clock.now() + WAIT_CHECK_MS);
+      this.active.set(found.id, found);
+      await this.fallStep(found);
+    });
   }
 
   get channels(): string[] {
@@ -396,6 +421,12 @@ export class Dispatcher {
   /**
    * At start-up: tells each notifier its last reference (the ARC's sequence number) and carries on with
    * every notice a stop left unfinished (at its next-try time, keeping its attempt count and id).
+
+  /**
+   * At start-up: prunes old notices, tells each notifier its last reference (the ARC's sequence
+   * number), and counts the notices a stop left unfinished. Nothing is re-run: each has its due work
+   * in the store, which the one loop fires at its time. A notice without a row (written by a hub from
+   * before notices kept one for every step) is given one, due now.
    */
   async resume(): Promise<number> {
     if (this.resumed) return 0;
@@ -406,12 +437,16 @@ export class Dispatcher {
       if (spec.notifier.resume) spec.notifier.resume(await this.journal.lastRef(channel));
     }
     const open = await this.journal.unfinished();
-    const openIds = new Set(open.map((n) => n.id));
-    // A fall-through notice is carried on by its parent, which waits for it.
-    const roots = open.filter((n) => n.parentId === null || !openIds.has(n.parentId));
-    for (const n of roots) this.track(this.run(n));
+    let armed = 0;
+    for (const n of open) {
+      this.active.set(n.id, n);
+      if ((await this.journal.dueAt(n.id)) === null) {
+        await this.arm(n.id, Math.max(this.o.clock.now(), n.nextAttemptAt ?? 0));
+        armed++;
+      }
+    }
     this.counters.resumed += open.length;
-    if (open.length > 0) this.o.log.info({ notices: open.length }, 'resuming unfinished notices');
+    if (open.length > 0) this.o.log.info({ notices: open.length, armed }, 'unfinished notices: each carries on when its due work falls due');
     return open.length;
   }
 
@@ -466,11 +501,12 @@ export class Dispatcher {
     };
   }
 
-  /** Stores the notices built, then starts the ones that were new; resolves once they are stored. */
+
+  /** Stores the notices built, each with its attempt's guard, then starts the ones that were new; resolves once they are stored. */
   private store(build: Parameters<NoticeJournal['add']>[0]): Promise<void> {
-    const stored = this.journal.add(build).then(
+    const stored = this.journal.add(build, (n) => this.guardAt(n)).then(
       (notices) => {
-        for (const n of notices) this.track(this.run(n));
+        for (const n of notices) this.kick(n.id);
       },
       (err: unknown) => this.o.log.error({ err }, 'could not store notices'),
     );
@@ -488,24 +524,43 @@ export class Dispatcher {
 
   private track(p: Promise<unknown>): void {
     this.inFlight.add(p);
-    p.finally(() => this.inFlight.delete(p)).catch(() => undefined);
+    p.finally(() => {
+      this.inFlight.delete(p);
+      this.signal();
+    }).catch(() => undefined);
+  }
+
+  private signal(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
   }
 
   /**
-   * Resolves when no notice is being delivered or waiting for a retry (tests, shutdown). An alarm
-   * path's notice still being tried while its alarm is open counts as waiting: `close` ends it.
+   * Resolves when this process has no step in flight and no unfinished notice (tests, shutdown): a
+   * notice waiting for its next attempt counts, so on a ManualClock the test moves the clock first. An
+   * alarm path's notice still being tried while its alarm is open counts as waiting: `close` ends it.
    */
   async idle(): Promise<void> {
-    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    for (;;) {
+      if (this.inFlight.size > 0) {
+        await Promise.allSettled([...this.inFlight]);
+        continue;
+      }
+      if (this.active.size === 0 || this.closed) return;
+      await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    }
   }
 
-  /** Notices that are being delivered, waiting for their next attempt, or falling through. */
+  /** Unfinished notices of this process: being attempted, waiting for their next attempt, or falling through. */
   get pending(): number {
     return this.active.size;
   }
 
   /** For /metrics. */
   metrics(): Record<string, unknown> {
+    let retrying = 0;
+    for (const n of this.active.values()) if (n.state !== 'falling' && n.nextAttemptAt !== null && !this.attempting.has(n.id)) retrying++;
     return {
       notices: this.counters.notices,
       sent: this.counters.attempts,
@@ -513,68 +568,260 @@ export class Dispatcher {
       failed: this.counters.failedAttempts,
       gaveUp: this.counters.gaveUp,
       resumed: this.counters.resumed,
-      retrying: this.waits.size,
+      retrying,
       queueDepth: this.active.size,
       channels: structuredClone(this.byChannel),
     };
   }
 
-  /** One notice to its end: its own channel, then its fallbacks. True when someone got it. */
-  private run(n: NoticeRecord): Promise<boolean> {
-    const p = this.runNow(n);
-    this.running.set(n.id, p);
-    p.finally(() => {
-      if (this.running.get(n.id) === p) this.running.delete(n.id);
-    }).catch(() => undefined);
-    return p;
+  /**
+   * The due work `notice:<key>` fell due (the one loop claimed it), or a notice was just stored:
+   * loads the notice and takes its next step, which writes its next row (or removes it). False when
+   * the dispatcher is closed: the row is left to its lease, for the next process to claim.
+   */
+  async fireDue(key: string): Promise<boolean> {
+    if (this.closed) return false;
+    await this.exclusive(key, () => this.advance(key));
+    return true;
   }
 
-  private async runNow(n: NoticeRecord): Promise<boolean> {
-    this.active.add(n.id);
-    try {
-      if (n.state === LATE) return await this.keepTrying(n);
+  /** Runs a notice's step after any of its own still running, never beside one. */
+  private exclusive(id: string, fn: () => Promise<void>): Promise<void> {
+    const run = (this.locks.get(id) ?? Promise.resolve()).then(fn);
+    const tail = run.catch(() => undefined);
+    this.locks.set(id, tail);
+    void tail.then(() => {
+      if (this.locks.get(id) === tail) this.locks.delete(id);
+    });
+    return run;
+  }
+
+  /** The notice's next step now, in this process, in the background (a new notice, a woken parent). */
+  private kick(id: string): void {
+    if (this.closed) return;
+    this.track(this.exclusive(id, () => this.advance(id)).catch((err) => this.o.log.error({ err, noticeId: id }, 'notice step failed; its due work tries it again')));
+  }
+
+  /** Arms the notice's due work and brings the loop's timer forward to it. */
+  private async arm(id: string, at: number | null): Promise<void> {
+    await this.journal.arm(id, at);
+    if (at !== null) this.o.wake?.(at);
+  }
+
+  /** Writes the notice's changes with its next row, keeps the copy of this process, and wakes the loop. */
+  private async write(n: NoticeRecord, changes: Partial<Omit<NoticeRecord, 'id'>>, dueAt: number | null): Promise<void> {
+    Object.assign(n, changes);
+    await this.journal.update(n.id, changes, dueAt);
+    if (dueAt !== null) this.o.wake?.(dueAt);
+    if (n.state === 'done') this.forget(n);
+    else this.active.set(n.id, n);
+  }
+
+  /** When an attempt of this notice starting now would be made again if its process died mid-send. */
+  private guardAt(n: NoticeRecord): number {
+    return this.o.clock.now() + (this.o.channels[n.channel]?.retry.timeoutMs ?? 0) + ATTEMPT_GUARD_MS;
+  }
+
+  /** One step of a notice, from its state in the journal. */
+  private async advance(id: string): Promise<void> {
+    if (this.closed) return;
+    const n = await this.journal.get(id);
+    if (!n || n.state === 'done') {
+      // Finished (or pruned) already: its due work, if any is left, has nothing to do.
+      await this.journal.arm(id, null);
+      if (n) this.forget(n);
+      else this.active.delete(id);
+      return;
+    }
+    const now = this.o.clock.now();
+    // An attempt of this process is in flight (a row fired past its guard): its result writes the next step.
+    if (this.attempting.has(id)) return this.arm(id, this.guardAt(n));
+    this.active.set(id, n);
+    if (n.state === LATE) return this.lateStep(n);
+    if (n.state === 'falling') return this.fallStep(n);
+    // Woken before its next-try time (a second wake-up): it waits for that.
+    if (n.nextAttemptAt !== null && n.nextAttemptAt > now) return this.arm(id, n.nextAttemptAt);
+    if (n.attempts === 0) {
       // On an alarm path the close (restore) waits for the alert's ACK, and is not sent without one.
-      if (n.state === 'pending' && n.event === 'closed' && (n.channel === 'arc' || this.o.channels[n.channel]?.retryWhileOpenMs) && !(await this.alertAcknowledged(n))) return true;
+      if (n.event === 'closed' && (n.channel === 'arc' || this.o.channels[n.channel]?.retryWhileOpenMs) && !(await this.alertAcknowledged(n))) return;
       // A location follow-up is for an open alarm only (R22): one the close overtook is not sent.
-      if (n.state === 'pending' && n.event === 'position' && !(await (this.o.isOpen ?? (async () => false))(n.alarmId))) {
+      if (n.event === 'position' && !(await (this.o.isOpen ?? (async () => false))(n.alarmId))) {
         await this.record(n.alarmId, n.channel, { status: 'skipped', channel: n.channel, noticeId: n.id, level: n.level, event: 'position', recipientId: null, address: this.o.channels[n.channel]?.address ?? null, reason: 'no new position sent: the alarm closed first' });
         await this.finish(n, 'skipped');
-        return true;
+        return;
       }
-      if (n.state === 'pending' && (await this.deliver(n))) return true;
-      const reached = await this.fallThrough(n);
-      // An alarm path (the ARC) is not a best-effort notifier: while the alarm is open, keep trying it.
-      if (n.event === 'alert' && this.o.channels[n.channel]?.retryWhileOpenMs && n.outcome !== 'delivered') return (await this.keepTrying(n)) || reached;
-      return reached;
-    } catch (err) {
-      if (!(err instanceof Closed)) this.o.log.error({ err, alarmId: n.alarmId, channel: n.channel }, 'notice delivery failed unexpectedly');
-      return false;
-    } finally {
-      this.active.delete(n.id);
     }
+    await this.startAttempt(n);
   }
 
+  private forget(n: NoticeRecord): void {
+    this.active.delete(n.id);
+    this.lastReason.delete(n.id);
+    this.signal();
+  }
+
+  /** The notice is finished: written with its row removed; whoever waited for it takes its next step. */
   private async finish(n: NoticeRecord, outcome: string, ref: string | null = null): Promise<void> {
     // A reserved reference stays with the notice, delivered or not: it was given out.
-    Object.assign(n, { state: 'done', outcome, ref: ref ?? n.ref, finishedAt: this.o.clock.now(), nextAttemptAt: null });
-    await this.journal.update(n.id, { state: 'done', outcome, ref: n.ref, attempts: n.attempts, finishedAt: n.finishedAt, nextAttemptAt: null });
+    await this.write(n, { state: 'done', outcome, ref: ref ?? n.ref, attempts: n.attempts, finishedAt: this.o.clock.now(), nextAttemptAt: null }, null);
+    this.finished(n);
   }
 
-  /** The notice's channel gave up: its fallbacks in order, each as notices of their own. */
-  private async fallThrough(n: NoticeRecord): Promise<boolean> {
+  private finished(n: NoticeRecord): void {
+    if (n.parentId) this.kick(n.parentId);
+    const closes = this.awaitingAlert.get(n.id);
+    this.awaitingAlert.delete(n.id);
+    for (const id of closes ?? []) this.kick(id);
+  }
+
+  /**
+   * One attempt of a pending notice on its channel: its guard row is written first, then the send
+   * runs in the background under the channel's time limit and its result is the next step.
+   */
+  private async startAttempt(n: NoticeRecord): Promise<void> {
+    const spec = this.o.channels[n.channel];
+    const req = n.request as NoticeRequest;
+    const recipient = req.recipient;
+    if (!spec) {
+      // Stored before the channel was removed from the configuration.
+      await this.record(n.alarmId, n.channel, { status: 'skipped', channel: n.channel, noticeId: n.id, level: n.level, recipientId: recipient?.id ?? null, reason: 'channel no longer configured' });
+      await this.write(n, { state: 'falling' }, this.o.clock.now() + WAIT_CHECK_MS);
+      return this.fallStep(n);
+    }
+    if (n.attempts === 0 && n.nextAttemptAt === null) {
+      await this.record(n.alarmId, n.channel, { status: 'queued', channel: n.channel, noticeId: n.id, level: n.level, ...this.who(n), ...(n.via ? { via: n.via } : {}), ...(n.event !== 'alert' ? { event: n.event } : {}) });
+    }
+    if (n.attempts === 0) this.counters.notices++;
+    // The give-up time counts from the first attempt (kept in the journal by the first failure).
+    if (n.firstAttemptAt === null) n.firstAttemptAt = this.o.clock.now();
+    // A reference the far end dedupes retransmissions by (DC-09: the sequence number) is kept with the
+    // notice before its first send, so every retransmission, after a restart too, carries the same one.
+    if (n.ref === null && spec.notifier.reserveRef) {
+      n.ref = spec.notifier.reserveRef();
+      await this.journal.assignRef(n.id, n.ref);
+    }
+    // `attempts` counts attempts with a known result: one a stop interrupted is made again, with its number.
+    const attempt = n.attempts + 1;
+    const notice: Notice = {
+      noticeId: n.id,
+      alert: req.alert,
+      recipient,
+      link: req.link,
+      attempt,
+      event: n.event,
+      ref: n.ref,
+      reason: req.reason ?? 'raised',
+      holder: req.holder ?? null,
+      failed: req.failed ?? null,
+    };
+    await this.send(n, spec, notice, (result) => this.attempted(n, spec, attempt, result));
+  }
+
+  /** Writes the guard row, then starts one send in the background; `then` takes its result as the notice's next step. */
+  private async send(n: NoticeRecord, spec: ChannelSpec, notice: Notice, then: (result: { outcome: DeliveryOutcome } | { err: unknown }) => Promise<void>): Promise<void> {
+    this.attempting.add(n.id);
+    try {
+      await this.arm(n.id, this.guardAt(n));
+    } catch (err) {
+      this.attempting.delete(n.id);
+      throw err;
+    }
+    this.counters.attempts++;
+    this.byChannel[n.channel].sent++;
+    const sent = this.attempt(spec, notice)
+      .then(
+        (outcome) => ({ outcome }),
+        (err: unknown) => ({ err }),
+      )
+      .then((result) =>
+        this.exclusive(n.id, async () => {
+          this.attempting.delete(n.id);
+          // A stop interrupted it: no result is known, and the guard row makes it again after a restart.
+          if (this.closed && 'err' in result) return;
+          await then(result);
+        }),
+      )
+      .catch((err) => this.o.log.error({ err, alarmId: n.alarmId, channel: n.channel, noticeId: n.id }, 'notice step failed; its due work tries it again'))
+      .finally(() => this.attempting.delete(n.id));
+    this.track(sent);
+  }
+
+  private who(n: NoticeRecord): { recipientId: string | null; recipientName: string | null; recipientRole: string | null; address: string | null } {
+    const recipient = (n.request as NoticeRequest).recipient;
+    const spec = this.o.channels[n.channel];
+    const address = recipient ? (channelInfo(n.channel)?.addressOf?.(recipient) ?? null) : (spec?.address ?? null);
+    return { recipientId: recipient?.id ?? null, recipientName: recipient?.name ?? null, recipientRole: recipient?.role ?? null, address };
+  }
+
+  /** An attempt's result through the pure step; what follows only carries its decision out. */
+  private async attempted(n: NoticeRecord, spec: ChannelSpec, attempt: number, result: { outcome: DeliveryOutcome } | { err: unknown }): Promise<void> {
+    const channel = n.channel;
+    const counters = this.byChannel[channel];
+    const log = this.o.log.child({ alarmId: n.alarmId, channel, noticeId: n.id });
+    let input: NoticeInput;
+    if ('outcome' in result) {
+      // One person's bad address says nothing of the path; an organisation channel's answer does.
+      if (!spec.perRecipient) this.notePath(channel, null);
+      input = { type: 'delivered', attempt, status: result.outcome.status, detail: result.outcome.detail, ref: result.outcome.ref ?? null, retry: spec.retry };
+    } else {
+      const err = result.err;
+      const reason = err instanceof Error ? err.message : String(err);
+      this.lastReason.set(n.id, reason);
+      if (!spec.perRecipient) this.notePath(channel, err);
+      input = { type: 'failed', attempt, reason, retryable: !(err instanceof DeliveryError) || err.retryable, retry: spec.retry };
+    }
+    const base = { channel, noticeId: n.id, level: n.level, ...this.who(n), attempt, ...(n.via ? { via: n.via } : {}), ...(n.event !== 'alert' ? { event: n.event } : {}) };
+    const step = stepNotice(n, input, this.o.clock.now());
+    for (const action of step.actions) {
+      if (action.type !== 'record') continue;
+      if (action.detail.status === 'failed') {
+        const d = action.detail;
+        this.counters.failedAttempts++;
+        counters.failed++;
+        if (d.gaveUp) {
+          this.counters.gaveUp++;
+          counters.gaveUp++;
+        }
+        const retryInMs = d.nextAttemptAt === undefined ? null : d.nextAttemptAt - this.o.clock.now();
+        log.warn({ attempt, reason: d.reason, retryable: d.retryable, retryInMs }, d.gaveUp ? `${channel} notice failed; giving up` : `${channel} notice failed; will retry`);
+      } else {
+        this.counters.delivered++;
+        counters.delivered++;
+        log.info({ attempt, status: action.detail.status, detail: action.detail.detail }, `${channel} notice ${action.detail.status}`);
+      }
+      await this.record(n.alarmId, channel, { ...base, ...action.detail });
+    }
+    const next = step.actions.at(-1)!;
+    // The next row: the retry's time, none once finished, or the fall-through's check on its children.
+    const due = next.type === 'retry_at' ? next.at : next.type === 'finished' ? null : this.o.clock.now() + WAIT_CHECK_MS;
+    await this.write(n, step.changes, due);
+    if (next.type === 'finished') this.finished(n);
+    else if (next.type === 'fall_back') await this.fallStep(n);
+  }
+
+  /** An alert notice on an alarm path carries on after its fall-through instead of finishing. */
+  private lateRetry(n: NoticeRecord): boolean {
+    return n.event === 'alert' && Boolean(this.o.channels[n.channel]?.retryWhileOpenMs);
+  }
+
+  /**
+   * The notice's channel gave up: its fallbacks in order, each as notices of their own with their own
+   * due work. The notice waits (its row checks on them) until one of a fallback's notices got through
+   * or all of them gave up; each child that finishes here wakes it at once.
+   */
+  private async fallStep(n: NoticeRecord): Promise<void> {
+    if (this.closed) return;
     const req = n.request as NoticeRequest;
     const spec = this.o.channels[n.channel];
     // The close of an alarm is not worth a fall-through: there is no one on a level to reach; nor is a
     // location follow-up (issue 20): the people on the level have the position on the dashboard.
     const fallbacks = n.event !== 'alert' ? [] : (spec?.fallback ?? []);
     for (let pos = n.fallbackPos; pos < fallbacks.length; pos++) {
-      if (this.closed) throw new Closed();
       const next = fallbacks[pos];
       if (n.tried.includes(next) || !this.o.channels[next]) continue;
-      let kids = (await this.journal.children(n.id)).filter((k) => k.channel === next);
+      const kids = (await this.journal.children(n.id)).filter((k) => k.channel === next);
       if (kids.length === 0) {
-        n.fallbackPos = pos;
-        await this.journal.update(n.id, { fallbackPos: pos });
+        await this.write(n, { fallbackPos: pos }, this.o.clock.now() + WAIT_CHECK_MS);
         await this.record(n.alarmId, n.channel, {
           status: 'fallthrough',
           channel: n.channel,
@@ -587,47 +834,44 @@ export class Dispatcher {
         const targets = this.recipientsFor(next, req.recipients, req.recipient);
         if (targets.length === 0) continue;
         const failed = { channel: n.channel, reason: this.lastReason.get(n.id) ?? `${n.channel} gave up`, advice: spec?.failedAdvice ?? null };
-        const made = targets.map((r) =>
-          this.newNotice({ channel: next, request: { ...req, recipient: r, failed }, level: n.level, event: n.event, parent: n, tried, onceKey: null }),
-        );
-        kids = await this.journal.add(() => made);
+        const made = targets.map((r) => this.newNotice({ channel: next, request: { ...req, recipient: r, failed }, level: n.level, event: n.event, parent: n, tried, onceKey: null }));
+        const stored = await this.journal.add(() => made, (k) => this.guardAt(k));
+        for (const k of stored) this.kick(k.id);
+        // Stored by someone else already (nothing new): they are looked at on the next check.
+        if (stored.length > 0) return;
+        continue;
       }
-      const results = await Promise.all(kids.map((k) => (k.state === 'done' ? isSuccess(k) : this.run(k))));
-      if (this.closed) throw new Closed();
-      if (results.some(Boolean)) {
-        if (!this.lateRetry(n)) await this.finish(n, 'fell_through');
-        return true;
+      if (kids.some((k) => k.state !== 'done')) {
+        // Still being tried: woken when one finishes; the row is the check if that is missed.
+        await this.arm(n.id, this.o.clock.now() + WAIT_CHECK_MS);
+        return;
+      }
+      if (kids.some(isSuccess)) {
+        if (this.lateRetry(n)) return this.goLate(n);
+        return this.finish(n, 'fell_through');
       }
     }
     if (this.o.undeliverable && n.event === 'alert') {
       await this.o.undeliverable(n.alarmId, n.level, req.recipient?.id ?? `channel:${n.channel}`).catch((err) => this.o.log.warn({ err, alarmId: n.alarmId }, 'could not report an undeliverable notice'));
     }
-    if (!this.lateRetry(n)) await this.finish(n, 'undeliverable');
-    return false;
-  }
-
-  /** An alert notice on an alarm path carries on after its fall-through instead of finishing. */
-  private lateRetry(n: NoticeRecord): boolean {
-    return n.event === 'alert' && Boolean(this.o.channels[n.channel]?.retryWhileOpenMs);
+    if (this.lateRetry(n)) return this.goLate(n);
+    return this.finish(n, 'undeliverable');
   }
 
   /**
    * An alarm path's alert notice after it gave up (DC-09: the ARC never got the alarm): tried again
-   * every `retryWhileOpenMs` while the alarm is open, so the ARC gets it when the path returns. The
-   * alarm closing first ends it: the ARC was never told, and gets no restore either.
+   * every `retryWhileOpenMs` while the alarm is open, each try a row of its due work, so the ARC gets
+   * it when the path returns. The alarm closing first ends it: the ARC was never told, and gets no
+   * restore either.
    */
-  private async keepTrying(n: NoticeRecord): Promise<boolean> {
+  private async goLate(n: NoticeRecord): Promise<void> {
     const spec = this.o.channels[n.channel];
-    const req = n.request as NoticeRequest;
     const every = spec?.retryWhileOpenMs ?? 0;
-    const isOpen = this.o.isOpen ?? (async () => false);
-    const base = { channel: n.channel, noticeId: n.id, level: n.level, recipientId: null, recipientName: null, address: spec?.address ?? null };
     if (n.state !== LATE) {
-      n.state = LATE;
-      await this.journal.update(n.id, { state: LATE });
-      if (spec && (await isOpen(n.alarmId))) {
+      await this.write(n, { state: LATE }, this.o.clock.now() + WAIT_CHECK_MS);
+      if (spec && (await this.isOpen(n.alarmId))) {
         await this.record(n.alarmId, n.channel, {
-          ...base,
+          ...this.lateBase(n),
           status: 'failed',
           reason: `${this.lastReason.get(n.id) ?? 'gave up'}; trying again every ${Math.round(every / 1000)} s while the alarm is open`,
           retryable: true,
@@ -635,83 +879,96 @@ export class Dispatcher {
         });
       }
     }
-    let lastReason = this.lastReason.get(n.id) ?? null;
-    for (;;) {
-      if (this.closed) throw new Closed();
-      if (!spec || !(await isOpen(n.alarmId))) {
-        await this.record(n.alarmId, n.channel, {
-          ...base,
-          status: 'failed',
-          gaveUp: true,
-          reason: `the alarm closed before the ${channelInfo(n.channel)?.label ?? n.channel} acknowledged it: it was never told of this alarm, and is sent no restore`,
-        });
-        await this.finish(n, 'undeliverable');
-        return false;
-      }
-      const wait = n.nextAttemptAt !== null && n.nextAttemptAt > this.o.clock.now() ? n.nextAttemptAt - this.o.clock.now() : every;
-      const at = this.o.clock.now() + wait;
-      n.nextAttemptAt = at;
-      await this.journal.update(n.id, { nextAttemptAt: at });
-      await this.sleepUntil(n.id, at);
-      n.nextAttemptAt = null;
-      if (!(await isOpen(n.alarmId))) continue;
-      const attempt = n.attempts + 1;
-      const notice: Notice = { noticeId: n.id, alert: req.alert, recipient: null, link: req.link, attempt, event: 'alert', ref: n.ref, reason: req.reason ?? 'raised', holder: req.holder ?? null };
-      this.counters.attempts++;
-      this.byChannel[n.channel].sent++;
-      n.attempts = attempt;
-      try {
-        const outcome = await this.attempt(spec, notice);
-        this.notePath(n.channel, null);
-        this.counters.delivered++;
-        this.byChannel[n.channel].delivered++;
-        this.o.log.info({ alarmId: n.alarmId, channel: n.channel, attempt }, `${n.channel} notice delivered after it had given up`);
-        await this.record(n.alarmId, n.channel, { ...base, attempt, status: outcome.status, detail: `${outcome.detail} (late: after the path returned)`, late: true });
-        await this.finish(n, 'delivered', outcome.ref ?? null);
-        return true;
-      } catch (err) {
-        if (this.closed) throw new Closed();
-        const reason = err instanceof Error ? err.message : String(err);
-        this.notePath(n.channel, err);
-        this.counters.failedAttempts++;
-        this.byChannel[n.channel].failed++;
-        await this.journal.update(n.id, { attempts: attempt });
-        // Recorded when the reason changes, not once a minute for as long as the path is down.
-        if (reason !== lastReason) {
-          await this.record(n.alarmId, n.channel, { ...base, attempt, status: 'failed', reason, retryable: true, late: true, nextAttemptAt: this.o.clock.now() + every });
-          lastReason = reason;
-        }
-      }
-    }
+    if (!spec || !(await this.isOpen(n.alarmId))) return this.lateClosed(n);
+    const now = this.o.clock.now();
+    const at = n.nextAttemptAt !== null && n.nextAttemptAt > now ? n.nextAttemptAt : now + every;
+    await this.write(n, { nextAttemptAt: at }, at);
   }
 
-  /** The close of an alarm on the ARC waits for its alert: a restore is sent only for an alarm the ARC acknowledged. */
+  /** A late notice's row fell due: one more try while its alarm is open. */
+  private async lateStep(n: NoticeRecord): Promise<void> {
+    const spec = this.o.channels[n.channel];
+    if (!spec || !(await this.isOpen(n.alarmId))) return this.lateClosed(n);
+    if (n.nextAttemptAt !== null && n.nextAttemptAt > this.o.clock.now()) return this.arm(n.id, n.nextAttemptAt);
+    n.nextAttemptAt = null;
+    const req = n.request as NoticeRequest;
+    const attempt = n.attempts + 1;
+    const notice: Notice = { noticeId: n.id, alert: req.alert, recipient: null, link: req.link, attempt, event: 'alert', ref: n.ref, reason: req.reason ?? 'raised', holder: req.holder ?? null };
+    await this.send(n, spec, notice, (result) => this.lateAttempted(n, spec, attempt, result));
+  }
+
+  private async lateAttempted(n: NoticeRecord, spec: ChannelSpec, attempt: number, result: { outcome: DeliveryOutcome } | { err: unknown }): Promise<void> {
+    const every = spec.retryWhileOpenMs ?? 0;
+    const base = { ...this.lateBase(n), attempt };
+    n.attempts = attempt;
+    if ('outcome' in result) {
+      this.notePath(n.channel, null);
+      this.counters.delivered++;
+      this.byChannel[n.channel].delivered++;
+      this.o.log.info({ alarmId: n.alarmId, channel: n.channel, attempt }, `${n.channel} notice delivered after it had given up`);
+      await this.record(n.alarmId, n.channel, { ...base, status: result.outcome.status, detail: `${result.outcome.detail} (late: after the path returned)`, late: true });
+      return this.finish(n, 'delivered', result.outcome.ref ?? null);
+    }
+    const reason = result.err instanceof Error ? result.err.message : String(result.err);
+    this.notePath(n.channel, result.err);
+    this.counters.failedAttempts++;
+    this.byChannel[n.channel].failed++;
+    const at = this.o.clock.now() + every;
+    // Recorded when the reason changes, not once a minute for as long as the path is down.
+    if (reason !== (this.lastReason.get(n.id) ?? null)) {
+      await this.record(n.alarmId, n.channel, { ...base, status: 'failed', reason, retryable: true, late: true, nextAttemptAt: at });
+      this.lastReason.set(n.id, reason);
+    }
+    await this.write(n, { attempts: attempt, nextAttemptAt: at }, at);
+  }
+
+  private lateBase(n: NoticeRecord): Record<string, unknown> {
+    return { channel: n.channel, noticeId: n.id, level: n.level, recipientId: null, recipientName: null, address: this.o.channels[n.channel]?.address ?? null };
+  }
+
+  private async lateClosed(n: NoticeRecord): Promise<void> {
+    await this.record(n.alarmId, n.channel, {
+      ...this.lateBase(n),
+      status: 'failed',
+      gaveUp: true,
+      reason: `the alarm closed before the ${channelInfo(n.channel)?.label ?? n.channel} acknowledged it: it was never told of this alarm, and is sent no restore`,
+    });
+    return this.finish(n, 'undeliverable');
+  }
+
+  private isOpen(alarmId: string): Promise<boolean> {
+    return (this.o.isOpen ?? (async () => false))(alarmId);
+  }
+
+  /**
+   * The close of an alarm on the ARC waits for its alert: a restore is sent only for an alarm the ARC
+   * acknowledged. While the alert notice is unfinished the close's row looks again (and the alert's
+   * finish here wakes it at once); false then, and false with the close finished as skipped when the
+   * ARC never acknowledged the alarm.
+   */
   private async alertAcknowledged(n: NoticeRecord): Promise<boolean> {
-    const key = `${n.alarmId}:${n.channel}:alert`;
-    for (;;) {
-      const alert = await this.findOnce(key);
-      if (alert && alert.state !== 'done') {
-        const p = this.running.get(alert.id);
-        if (p) await p.catch(() => undefined);
-        else await this.sleepUntil(`${n.id}.awaits-alert`, this.o.clock.now() + 1000);
-        if (this.closed) throw new Closed();
-        continue;
-      }
-      if (alert && alert.outcome === 'delivered') return true;
-      const label = channelInfo(n.channel)?.label ?? n.channel;
-      await this.record(n.alarmId, n.channel, {
-        status: 'skipped',
-        channel: n.channel,
-        noticeId: n.id,
-        level: n.level,
-        event: 'closed',
-        recipientId: null,
-        address: this.o.channels[n.channel]?.address ?? null,
-        reason: `no ${(n.request as NoticeRequest).alert.state === 'cancelled' ? 'cancel' : 'restore'} sent: the ${label} never acknowledged the alarm`,
-      });
-      await this.finish(n, 'skipped');
+    const alert = await this.findOnce(`${n.alarmId}:${n.channel}:alert`);
+    if (alert && alert.state !== 'done') {
+      const waiting = this.awaitingAlert.get(alert.id) ?? new Set<string>();
+      waiting.add(n.id);
+      this.awaitingAlert.set(alert.id, waiting);
+      await this.arm(n.id, this.o.clock.now() + (this.active.has(alert.id) ? WAIT_CHECK_MS : ALERT_CHECK_MS));
       return false;
     }
+    if (alert && alert.outcome === 'delivered') return true;
+    const label = channelInfo(n.channel)?.label ?? n.channel;
+    await this.record(n.alarmId, n.channel, {
+      status: 'skipped',
+      channel: n.channel,
+      noticeId: n.id,
+      level: n.level,
+      event: 'closed',
+      recipientId: null,
+      address: this.o.channels[n.channel]?.address ?? null,
+      reason: `no ${(n.request as NoticeRequest).alert.state === 'cancelled' ? 'cancel' : 'restore'} sent: the ${label} never acknowledged the alarm`,
+    });
+    await this.finish(n, 'skipped');
+    return false;
   }
 
   private async findOnce(onceKey: string): Promise<NoticeRecord | null> {
@@ -734,100 +991,6 @@ export class Dispatcher {
     if (state !== 'up') this.o.log.warn({ channel, state, reason }, `the path to the ${channelInfo(channel)?.label ?? channel} is ${state === 'down' ? 'down' : 'refusing our messages'}`);
     else if (before) this.o.log.info({ channel }, `the path to the ${channelInfo(channel)?.label ?? channel} is back`);
     this.o.onPathChange?.(channel, this.paths[channel]);
-  }
-
-  /** One notice on its channel: attempts until delivered or given up (state falling). */
-  private async deliver(n: NoticeRecord): Promise<boolean> {
-    const spec = this.o.channels[n.channel];
-    const req = n.request as NoticeRequest;
-    const alarmId = n.alarmId;
-    const channel = n.channel;
-    const recipient = req.recipient;
-    if (!spec) {
-      // Resumed after the channel was removed from the configuration.
-      await this.record(alarmId, channel, { status: 'skipped', channel, noticeId: n.id, level: n.level, recipientId: recipient?.id ?? null, reason: 'channel no longer configured' });
-      n.state = 'falling';
-      await this.journal.update(n.id, { state: 'falling' });
-      return false;
-    }
-    const counters = this.byChannel[channel];
-    const log = this.o.log.child({ alarmId, channel, noticeId: n.id });
-    const address = recipient ? (channelInfo(channel)?.addressOf?.(recipient) ?? null) : (spec.address ?? null);
-    const who = { recipientId: recipient?.id ?? null, recipientName: recipient?.name ?? null, recipientRole: recipient?.role ?? null, address };
-    if (n.attempts === 0 && n.nextAttemptAt === null) {
-      await this.record(alarmId, channel, { status: 'queued', channel, noticeId: n.id, level: n.level, ...who, ...(n.via ? { via: n.via } : {}), ...(n.event !== 'alert' ? { event: n.event } : {}) });
-    }
-    if (n.attempts === 0) this.counters.notices++;
-    // The give-up time counts from the first attempt (kept in the journal by the first failure).
-    if (n.firstAttemptAt === null) n.firstAttemptAt = this.o.clock.now();
-    // Resumed while waiting for its next attempt: wait out the rest.
-    if (n.nextAttemptAt !== null && n.nextAttemptAt > this.o.clock.now()) await this.sleepUntil(n.id, n.nextAttemptAt);
-    // A reference the far end dedupes retransmissions by (DC-09: the sequence number) is kept with the
-    // notice before its first send, so every retransmission, after a restart too, carries the same one.
-    if (n.ref === null && spec.notifier.reserveRef) {
-      n.ref = spec.notifier.reserveRef();
-      await this.journal.assignRef(n.id, n.ref);
-    }
-    // `attempts` counts attempts with a known result: one a stop interrupted is made again, with its number.
-    for (let attempt = n.attempts + 1; ; attempt++) {
-      if (this.closed) throw new Closed();
-      const notice: Notice = {
-        noticeId: n.id,
-        alert: req.alert,
-        recipient,
-        link: req.link,
-        attempt,
-        event: n.event,
-        ref: n.ref,
-        reason: req.reason ?? 'raised',
-        holder: req.holder ?? null,
-        failed: req.failed ?? null,
-      };
-      this.counters.attempts++;
-      counters.sent++;
-      const base = { channel, noticeId: n.id, level: n.level, ...who, attempt, ...(n.via ? { via: n.via } : {}), ...(n.event !== 'alert' ? { event: n.event } : {}) };
-      let input: NoticeInput;
-      try {
-        const outcome = await this.attempt(spec, notice);
-        // One person's bad address says nothing of the path; an organisation channel's answer does.
-        if (!spec.perRecipient) this.notePath(channel, null);
-        input = { type: 'delivered', attempt, status: outcome.status, detail: outcome.detail, ref: outcome.ref ?? null, retry: spec.retry };
-      } catch (err) {
-        if (this.closed) throw new Closed();
-        const reason = err instanceof Error ? err.message : String(err);
-        this.lastReason.set(n.id, reason);
-        if (!spec.perRecipient) this.notePath(channel, err);
-        input = { type: 'failed', attempt, reason, retryable: !(err instanceof DeliveryError) || err.retryable, retry: spec.retry };
-      }
-      // The decision is the pure step's; what follows only carries it out.
-      const step = stepNotice(n, input, this.o.clock.now());
-      for (const action of step.actions) {
-        if (action.type === 'record') {
-          if (action.detail.status === 'failed') {
-            const d = action.detail;
-            this.counters.failedAttempts++;
-            counters.failed++;
-            if (d.gaveUp) {
-              this.counters.gaveUp++;
-              counters.gaveUp++;
-            }
-            const retryInMs = d.nextAttemptAt === undefined ? null : d.nextAttemptAt - this.o.clock.now();
-            log.warn({ attempt, reason: d.reason, retryable: d.retryable, retryInMs }, d.gaveUp ? `${channel} notice failed; giving up` : `${channel} notice failed; will retry`);
-          } else {
-            this.counters.delivered++;
-            counters.delivered++;
-            log.info({ attempt, status: action.detail.status, detail: action.detail.detail }, `${channel} notice ${action.detail.status}`);
-          }
-          await this.record(alarmId, channel, { ...base, ...action.detail });
-        }
-      }
-      Object.assign(n, step.changes);
-      await this.journal.update(n.id, step.changes);
-      const next = step.actions.at(-1)!;
-      if (next.type === 'finished') return true;
-      if (next.type === 'fall_back') return false;
-      if (next.type === 'retry_at') await this.sleepUntil(n.id, next.at);
-    }
   }
 
   /** One send under the channel's time limit; a notifier that ignores its signal is left behind. */
@@ -853,34 +1016,6 @@ export class Dispatcher {
     });
   }
 
-  /** Waits until `at` (the hub's due work, or the Clock without it); `close` ends the wait with Closed. */
-  private sleepUntil(key: string, at: number): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      if (this.closed) return reject(new Closed());
-      let done = false;
-      const w = {
-        cancel: (): void => undefined,
-        wake: (): void => {
-          done = true;
-          reject(new Closed());
-        },
-      };
-      const fired = (): void => {
-        this.waits.delete(w);
-        if (!done) resolve();
-      };
-      if (this.o.waitUntil) {
-        this.o.waitUntil(key, at).then(fired, (err: unknown) => {
-          this.waits.delete(w);
-          if (!done) reject(err instanceof Error ? err : new Error(String(err)));
-        });
-      } else {
-        const timer = this.o.clock.setTimer(fired, Math.max(0, at - this.o.clock.now()));
-        w.cancel = () => timer.cancel();
-      }
-      this.waits.add(w);
-    });
-  }
 
   private async record(alarmId: string, channel: string, detail: Record<string, unknown>): Promise<void> {
     try {
@@ -890,17 +1025,20 @@ export class Dispatcher {
     }
   }
 
+  /**
+   * Stops: sends in flight are aborted (their notices keep their guard rows, so the next start makes
+   * them again), nothing new starts, and the notifiers are closed. The notices' state and due work
+   * stay in the journal.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.pruneTimer?.cancel();
-    for (const w of this.waits) {
-      w.cancel();
-      w.wake();
-    }
-    this.waits.clear();
     for (const c of this.controllers) c.abort(new DeliveryError('hub stopping', false));
-    await this.idle();
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    this.active.clear();
+    this.awaitingAlert.clear();
+    this.signal();
     for (const spec of Object.values(this.o.channels)) await spec.notifier.close?.().catch(() => undefined);
   }
 }

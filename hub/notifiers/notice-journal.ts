@@ -1,7 +1,11 @@
 /**
- * Where the dispatcher keeps its notices between the first send and the last: the hub's Store (so a
- * restart resumes a notice still being retried, R: "nothing is lost"), or memory for unit tests and
- * a dispatcher without a hub.
+ * Where the dispatcher keeps its notices between the first send and the last, and each unfinished
+ * notice's due work `notice:<id>` (issue 18: the store is the only scheduler): the time its next step
+ * falls due, a retry, the guard of an attempt in flight, a fall-through's check on its children. The
+ * hub's Store keeps both in one transaction, so a restart (or kill -9) finds every unfinished notice
+ * with its row and the one due-work loop fires it ("nothing is lost"); memory keeps the notices for
+ * unit tests, with their rows in a Store given to it (or, without one, in `scheduled`, fired by
+ * nobody but an explicit `Dispatcher.fireDue`).
  */
 import type { Store } from '../store/store.js';
 import type { NoticeRecord } from '../store/store-types.js';
@@ -17,8 +21,17 @@ export interface NoticeJournal {
    * Runs `build` and stores the notices it returns in one atomic unit; returns those newly stored (one
    * whose id or onceKey is already there is left out: it was claimed before).
    */
-  add(build: (reader: NoticeReader) => Promise<NoticeRecord[]> | NoticeRecord[]): Promise<NoticeRecord[]>;
-  update(id: string, changes: Partial<Omit<NoticeRecord, 'id'>>): Promise<void>;
+  add(build: (reader: NoticeReader) => Promise<NoticeRecord[]> | NoticeRecord[], dueAt?: (n: NoticeRecord) => number): Promise<NoticeRecord[]>;
+  get(id: string): Promise<NoticeRecord | null>;
+  /**
+   * Writes the notice's changes and, in the same unit, its due work: a time arms (or moves) the
+   * `notice:<id>` row, null removes it, undefined leaves it as it is.
+   */
+  update(id: string, changes: Partial<Omit<NoticeRecord, 'id'>>, dueAt?: number | null): Promise<void>;
+  /** Arms (a time) or removes (null) the notice's due work alone. */
+  arm(id: string, dueAt: number | null): Promise<void>;
+  /** When the notice's due work falls due, or null when it has none. */
+  dueAt(id: string): Promise<number | null>;
   /** Keeps the reference (DC-09 sequence number) a notice is sent with, before its first send. */
   assignRef(id: string, ref: string): Promise<void>;
   children(parentId: string): Promise<NoticeRecord[]>;
@@ -33,16 +46,35 @@ export interface NoticeJournal {
 export class StoreNoticeJournal implements NoticeJournal {
   constructor(private readonly store: Store) {}
 
-  add(build: (reader: NoticeReader) => Promise<NoticeRecord[]> | NoticeRecord[]): Promise<NoticeRecord[]> {
+  add(build: (reader: NoticeReader) => Promise<NoticeRecord[]> | NoticeRecord[], dueAt?: (n: NoticeRecord) => number): Promise<NoticeRecord[]> {
     return this.store.transaction(async (tx) => {
       const stored: NoticeRecord[] = [];
-      for (const n of await build(tx)) if (await tx.insertNotice(n)) stored.push(n);
+      for (const n of await build(tx)) {
+        if (!(await tx.insertNotice(n))) continue;
+        if (dueAt) await tx.scheduleWork('notice', n.id, dueAt(n));
+        stored.push(n);
+      }
       return stored;
     });
   }
 
-  update(id: string, changes: Partial<Omit<NoticeRecord, 'id'>>): Promise<void> {
-    return this.store.transaction((tx) => tx.updateNotice(id, changes));
+  get(id: string): Promise<NoticeRecord | null> {
+    return this.store.read((tx) => tx.getNotice(id));
+  }
+
+  update(id: string, changes: Partial<Omit<NoticeRecord, 'id'>>, dueAt?: number | null): Promise<void> {
+    return this.store.transaction(async (tx) => {
+      if (Object.keys(changes).length > 0) await tx.updateNotice(id, changes);
+      if (dueAt !== undefined) await tx.scheduleWork('notice', id, dueAt);
+    });
+  }
+
+  arm(id: string, dueAt: number | null): Promise<void> {
+    return this.store.transaction((tx) => tx.scheduleWork('notice', id, dueAt));
+  }
+
+  async dueAt(id: string): Promise<number | null> {
+    return (await this.store.getWork('notice', id))?.dueAt ?? null;
   }
 
   assignRef(id: string, ref: string): Promise<void> {
@@ -72,6 +104,11 @@ export class StoreNoticeJournal implements NoticeJournal {
 
 export class MemoryNoticeJournal implements NoticeJournal {
   readonly notices = new Map<string, NoticeRecord>();
+  /** Due times of the notices' work when no Store holds it (nothing fires these by itself). */
+  readonly scheduled = new Map<string, number>();
+
+  /** `due`: the Store whose due work holds the notices' rows (a real SQLite, so a DueWorkLoop fires them). */
+  constructor(readonly due: Store | null = null) {}
   /** Notice ids in the order their references were given. */
   private readonly refOrder: string[] = [];
 
@@ -80,19 +117,36 @@ export class MemoryNoticeJournal implements NoticeJournal {
     listNotices: async (alarmId) => structuredClone([...this.notices.values()].filter((n) => n.alarmId === alarmId)),
   };
 
-  async add(build: (reader: NoticeReader) => Promise<NoticeRecord[]> | NoticeRecord[]): Promise<NoticeRecord[]> {
+  async add(build: (reader: NoticeReader) => Promise<NoticeRecord[]> | NoticeRecord[], dueAt?: (n: NoticeRecord) => number): Promise<NoticeRecord[]> {
     const stored: NoticeRecord[] = [];
     for (const n of await build(this.reader)) {
       if (this.notices.has(n.id) || (n.onceKey !== null && [...this.notices.values()].some((x) => x.onceKey === n.onceKey))) continue;
       this.notices.set(n.id, structuredClone(n));
+      if (dueAt) await this.arm(n.id, dueAt(n));
       stored.push(n);
     }
     return stored;
   }
 
-  async update(id: string, changes: Partial<Omit<NoticeRecord, 'id'>>): Promise<void> {
+  async get(id: string): Promise<NoticeRecord | null> {
+    return structuredClone(this.notices.get(id) ?? null);
+  }
+
+  async update(id: string, changes: Partial<Omit<NoticeRecord, 'id'>>, dueAt?: number | null): Promise<void> {
     const n = this.notices.get(id);
     if (n) Object.assign(n, structuredClone(changes));
+    if (dueAt !== undefined) await this.arm(id, dueAt);
+  }
+
+  async arm(id: string, dueAt: number | null): Promise<void> {
+    if (this.due) return this.due.transaction((tx) => tx.scheduleWork('notice', id, dueAt));
+    if (dueAt === null) this.scheduled.delete(id);
+    else this.scheduled.set(id, dueAt);
+  }
+
+  async dueAt(id: string): Promise<number | null> {
+    if (this.due) return (await this.due.getWork('notice', id))?.dueAt ?? null;
+    return this.scheduled.get(id) ?? null;
   }
 
   async assignRef(id: string, ref: string): Promise<void> {

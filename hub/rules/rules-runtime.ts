@@ -58,6 +58,12 @@ export interface RulesRuntimeOptions {
   leaseMs?: number;
   /** The due-work loop's poll of the store (DueWorkLoopOptions.pollMs): set where other processes schedule work too. */
   dueWorkPollMs?: number;
+  /**
+   * Takes the next step of the notice whose `notice:<key>` due work fell due (Dispatcher.fireDue),
+   * which writes its next row itself; false when it cannot now (the dispatcher is stopping), and the
+   * row is left to its lease. Absent (no channel configured): the row is dropped, with a warning.
+   */
+  noticeDue?(key: string): Promise<boolean>;
 }
 
 export interface AlarmSpec {
@@ -93,8 +99,6 @@ export class RulesRuntime {
   private readonly leaseMs: number;
   private stopped = false;
   private inFlight = new Set<Promise<unknown>>();
-  /** Notices of this process waiting for their next attempt, by due-work key. */
-  private readonly noticeWaits = new Map<string, () => void>();
 
   constructor(options: RulesRuntimeOptions) {
     this.o = options;
@@ -229,30 +233,16 @@ export class RulesRuntime {
   }
 
   /**
-   * Resolves once the due work `notice:<key>`, written now for `at`, falls due and the loop claims
-   * it: a notice's wait for its next attempt lives in the store and fires from the one loop's timer
-   * (issue 18), not from a sleep of the dispatcher's own. A second wait for the same key ends the
-   * first at once (its notice then simply tries early).
-   */
-  async noticeDue(key: string, at: number): Promise<void> {
-    this.noticeWaits.get(key)?.();
-    const fired = new Promise<void>((resolve) => this.noticeWaits.set(key, resolve));
-    await this.o.store.transaction((tx) => tx.scheduleWork('notice', key, at));
-    this.loop.wake(at);
-    return fired;
-  }
-
-  /**
-   * A notice's wait ended. Nobody waiting (the process that wrote it stopped): the dispatcher's
-   * start-up resume has already taken the notice up again from its journal, with a wait of its own.
+   * A notice's due work fell due: the dispatcher takes its step and writes the next row (a new
+   * generation), so completing the claim removes only a row the step left as it was.
    */
   private async noticeFired(work: ClaimedWork): Promise<void> {
-    await this.o.store.complete(work);
-    const wake = this.noticeWaits.get(work.key);
-    if (wake) {
-      this.noticeWaits.delete(work.key);
-      wake();
+    if (!this.o.noticeDue) {
+      this.o.log.warn({ noticeId: work.key }, `notice ${work.key} fell due but no forwarding channel is configured ([notifiers]): it is not sent`);
+      await this.o.store.complete(work);
+      return;
     }
+    if (await this.o.noticeDue(work.key)) await this.o.store.complete(work);
   }
 
   /** An effect the loop claimed (its first process died before completing it): carried out, then completed. */

@@ -1,11 +1,13 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../hub/clock.js';
 import { silentLogger } from '../../hub/logger.js';
 import { Dispatcher, nextAttemptDelay, noticeIdFor, type ChannelSpec, type RetryPolicy } from '../../hub/notifiers/dispatcher.js';
 import { DeliveryError, type DeliveryOutcome, type Notice, type Notifier } from '../../hub/notifiers/notifier.js';
 import type { DispatchRequest } from '../../hub/rules/effect-executor.js';
 import type { TimelineEntry } from '../../hub/store/store-types.js';
-import { MemoryNoticeJournal, type NoticeJournal } from '../../hub/notifiers/notice-journal.js';
+import { MemoryNoticeJournal } from '../../hub/notifiers/notice-journal.js';
+import { SqliteStore } from '../../hub/store/sqlite-store.js';
+import { DueWorkLoop } from '../../hub/rules/due-work-loop.js';
 
 const RETRY: RetryPolicy = { timeoutMs: 10_000, firstDelayMs: 1000, factor: 2, maxDelayMs: 8000, giveUpAfterMs: 60_000, maxAttempts: 10 };
 
@@ -36,8 +38,20 @@ function request(clock: ManualClock, alarmId = 'a1', channels = ['webhook']): Di
   };
 }
 
-function setup(channels: Record<string, Partial<ChannelSpec> & { notifier: Notifier }>, journal?: NoticeJournal, start?: number) {
+/** The notices in memory (the tests look at them), their due work in a real SQLite store. */
+const journalWithDueWork = () => new MemoryNoticeJournal(new SqliteStore(':memory:'));
+const loops: DueWorkLoop[] = [];
+afterEach(async () => {
+  for (const l of loops.splice(0)) await l.stop();
+});
+
+/**
+ * A dispatcher driven as the hub drives it: each notice:<id> row of due work is fired by a
+ * DueWorkLoop on the same ManualClock (issue 18), not by a sleep of the dispatcher's own.
+ */
+function setup(channels: Record<string, Partial<ChannelSpec> & { notifier: Notifier }>, journal = journalWithDueWork(), start?: number) {
   const clock = new ManualClock(start);
+  const store = journal.due!;
   const records: { alarmId: string; entry: TimelineEntry }[] = [];
   // "queued" (stored, about to be tried) is kept apart: these tests follow the attempts.
   const queued: { alarmId: string; entry: TimelineEntry }[] = [];
@@ -54,8 +68,22 @@ function setup(channels: Record<string, Partial<ChannelSpec> & { notifier: Notif
     undeliverable: async (alarmId, level, who) => {
       undeliverable.push(`${alarmId}:${level}:${who}`);
     },
-    ...(journal ? { journal } : {}),
+    journal,
+    wake: (at) => loop.wake(at),
   });
+  const loop = new DueWorkLoop({
+    store,
+    clock,
+    log: silentLogger,
+    owner: `test-${loops.length}`,
+    handlers: {
+      notice: async (work) => {
+        if (await d.fireDue(work.key)) await store.complete(work);
+      },
+    },
+  });
+  loops.push(loop);
+  void loop.start();
   const statuses = (alarmId = 'a1') => records.filter((r) => r.alarmId === alarmId).map((r) => `${r.entry.actor}:${r.entry.detail.status}:${r.entry.detail.attempt ?? ''}`);
   return { clock, d, records, queued, undeliverable, statuses };
 }
@@ -208,7 +236,7 @@ describe('dispatcher', () => {
 
 describe('dispatcher resuming after a restart (same journal, new dispatcher)', () => {
   it('a fall-through whose e-mail was waiting for a retry carries on: delivered once, no second fall-through record', async () => {
-    const journal = new MemoryNoticeJournal();
+    const journal = journalWithDueWork();
     const arcDown = () =>
       new FakeNotifier('arc', () => {
         throw new DeliveryError('DUH', false);
@@ -251,7 +279,7 @@ describe('dispatcher resuming after a restart (same journal, new dispatcher)', (
   });
 
   it('a resumed notice that still fails gives up on the first attempt after its window and is undeliverable once', async () => {
-    const journal = new MemoryNoticeJournal();
+    const journal = journalWithDueWork();
     const down = () =>
       new FakeNotifier('webhook', () => {
         throw new DeliveryError('HTTP 503');
