@@ -34,9 +34,9 @@ import { channelInfo } from './channel-registry.js';
 import { DEFAULT_RETAIN_DAYS } from './notifiers-config.js';
 import { followUpDecision } from './position-follow-up.js';
 import type { AlertPosition } from './position-text.js';
-import { stepNotice, type NoticeInput, type RetryPolicy } from './notice-step.js';
+import { stepNotice, WAIT_CHECK_MS, type NoticeInput, type RetryPolicy } from './notice-step.js';
 
-export { nextAttemptDelay, type RetryPolicy } from './notice-step.js';
+export { nextAttemptDelay, WAIT_CHECK_MS, type RetryPolicy } from './notice-step.js';
 
 /**
  * An attempt's guard: its due work is moved this far past the attempt's time limit before the send
@@ -44,12 +44,6 @@ export { nextAttemptDelay, type RetryPolicy } from './notice-step.js';
  * died mid-send leaves it, and then the attempt is made again, with the same number, when it falls due.
  */
 export const ATTEMPT_GUARD_MS = 5000;
-/**
- * A notice falling through, or a close waiting for its ARC alert, is woken at once in this process
- * when the notice it waits for finishes; its row looks again this often in case that happened in a
- * process that died before it could say so.
- */
-export const WAIT_CHECK_MS = 60_000;
 /** A close on the ARC whose alert is being tried by no notice of this process looks again this often. */
 export const ALERT_CHECK_MS = 1000;
 
@@ -792,9 +786,8 @@ export class Dispatcher {
       await this.record(n.alarmId, channel, { ...base, ...action.detail });
     }
     const next = step.actions.at(-1)!;
-    // The next row: the retry's time, none once finished, or the fall-through's check on its children.
-    const due = next.type === 'retry_at' ? next.at : next.type === 'finished' ? null : this.o.clock.now() + WAIT_CHECK_MS;
-    await this.write(n, step.changes, due);
+    // The state and the next row (the retry's time, the fall-through's check, none once finished) in one write.
+    await this.write(n, step.changes, step.dueAt);
     if (next.type === 'finished') this.finished(n);
     else if (next.type === 'fall_back') await this.fallStep(n);
   }

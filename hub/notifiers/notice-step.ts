@@ -2,7 +2,7 @@
  * What one attempt of a notice on its own channel leads to, as a pure step (issue 18), in the manner
  * of `stepEscalation`: no I/O, no clock (`now` is handed in), no journal. The dispatcher is the
  * executor: it sends, hands the result here, and carries out the actions (the timeline entry, the
- * journal's changes, the wait for the next attempt as due work, the fall-through to other channels).
+ * journal's changes with the notice's next due work `dueAt`, the fall-through to other channels).
  *
  * The rules: a delivered (or accepted) attempt finishes the notice; a failed one is tried again after
  * the channel's back-off (`nextAttemptDelay`) while it may still pass (retryable) and the give-up
@@ -45,11 +45,24 @@ export type NoticeAction =
   /** The notice is finished: someone got it. */
   | { type: 'finished' };
 
+/**
+ * A notice falling through, or a close waiting for its ARC alert, is woken at once in its process
+ * when the notice it waits for finishes; its due work looks again this often in case that happened
+ * in a process that died before it could say so.
+ */
+export const WAIT_CHECK_MS = 60_000;
+
 export interface NoticeStep {
   notice: NoticeRecord;
   /** What changed on the notice, for the journal. */
   changes: Partial<Omit<NoticeRecord, 'id'>>;
   actions: NoticeAction[];
+  /**
+   * The notice's due work `notice:<id>` after this step, written with `changes` (issue 18: the store
+   * is the only scheduler): the retry's time; the fall-through's check on its children
+   * (`WAIT_CHECK_MS` on); null once finished (the row is removed).
+   */
+  dueAt: number | null;
 }
 
 /** One attempt's result to the notice's next state and what to do. Pure. */
@@ -57,7 +70,7 @@ export function stepNotice(notice: NoticeRecord, input: NoticeInput, now: number
   if (input.type === 'delivered') {
     // A reserved reference stays with the notice when the far end names none: it was given out.
     const changes = { state: 'done' as const, outcome: 'delivered', attempts: input.attempt, ref: input.ref ?? notice.ref, finishedAt: now, nextAttemptAt: null };
-    return { notice: { ...notice, ...changes }, changes, actions: [{ type: 'record', detail: { status: input.status, detail: input.detail } }, { type: 'finished' }] };
+    return { notice: { ...notice, ...changes }, changes, actions: [{ type: 'record', detail: { status: input.status, detail: input.detail } }, { type: 'finished' }], dueAt: null };
   }
   const started = notice.firstAttemptAt ?? now;
   const delay = input.retryable ? nextAttemptDelay(input.retry, input.attempt, now - started) : null;
@@ -67,6 +80,7 @@ export function stepNotice(notice: NoticeRecord, input: NoticeInput, now: number
       notice: { ...notice, ...changes },
       changes,
       actions: [{ type: 'record', detail: { status: 'failed', reason: input.reason, retryable: input.retryable, gaveUp: true } }, { type: 'fall_back' }],
+      dueAt: now + WAIT_CHECK_MS,
     };
   }
   const at = now + delay;
@@ -75,5 +89,6 @@ export function stepNotice(notice: NoticeRecord, input: NoticeInput, now: number
     notice: { ...notice, ...changes },
     changes,
     actions: [{ type: 'record', detail: { status: 'failed', reason: input.reason, retryable: input.retryable, nextAttemptAt: at } }, { type: 'retry_at', at, delayMs: delay }],
+    dueAt: at,
   };
 }

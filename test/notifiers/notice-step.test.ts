@@ -1,6 +1,6 @@
 // The pure step of a notice's attempt (issue 18): no I/O, no clock; one row of the table per rule.
 import { describe, expect, it } from 'vitest';
-import { stepNotice, type NoticeInput, type RetryPolicy } from '../../hub/notifiers/notice-step.js';
+import { stepNotice, WAIT_CHECK_MS, type NoticeInput, type RetryPolicy } from '../../hub/notifiers/notice-step.js';
 import type { NoticeRecord } from '../../hub/store/store-types.js';
 
 const T0 = 1_000_000;
@@ -31,7 +31,8 @@ const notice = (o: Partial<NoticeRecord> = {}): NoticeRecord => ({
 
 const failed = (attempt: number, retryable = true, retry: RetryPolicy = RETRY): NoticeInput => ({ type: 'failed', attempt, reason: 'connect ECONNREFUSED', retryable, retry });
 
-const cases: { name: string; before: NoticeRecord; input: NoticeInput; now: number; changes: Partial<NoticeRecord>; actions: unknown[] }[] = [
+// dueAt: the notice's due work after the step (issue 18): the retry's time, the fall-through's check, or none.
+const cases: { name: string; before: NoticeRecord; input: NoticeInput; now: number; changes: Partial<NoticeRecord>; actions: unknown[]; dueAt: number | null }[] = [
   {
     name: 'delivered on the first attempt: done, with the far end reference',
     before: notice(),
@@ -39,6 +40,7 @@ const cases: { name: string; before: NoticeRecord; input: NoticeInput; now: numb
     now: T0 + 50,
     changes: { state: 'done', outcome: 'delivered', attempts: 1, ref: 'gw-42', finishedAt: T0 + 50, nextAttemptAt: null },
     actions: [{ type: 'record', detail: { status: 'delivered', detail: 'HTTP 202' } }, { type: 'finished' }],
+    dueAt: null,
   },
   {
     name: 'accepted (sent) with no reference of its own: keeps the one reserved before the send (DC-09 sequence)',
@@ -47,6 +49,7 @@ const cases: { name: string; before: NoticeRecord; input: NoticeInput; now: numb
     now: T0 + 90_000,
     changes: { state: 'done', outcome: 'delivered', attempts: 3, ref: '0007', finishedAt: T0 + 90_000, nextAttemptAt: null },
     actions: [{ type: 'record', detail: { status: 'sent', detail: 'queued' } }, { type: 'finished' }],
+    dueAt: null,
   },
   {
     name: 'a retryable failure: tried again after the first delay, the time on the record',
@@ -55,6 +58,7 @@ const cases: { name: string; before: NoticeRecord; input: NoticeInput; now: numb
     now: T0 + 100,
     changes: { attempts: 1, firstAttemptAt: T0, nextAttemptAt: T0 + 100 + 30_000 },
     actions: [{ type: 'record', detail: { status: 'failed', reason: 'connect ECONNREFUSED', retryable: true, nextAttemptAt: T0 + 100 + 30_000 } }, { type: 'retry_at', at: T0 + 100 + 30_000, delayMs: 30_000 }],
+    dueAt: T0 + 100 + 30_000,
   },
   {
     name: 'the back-off grows by its factor and stops at its ceiling',
@@ -63,6 +67,7 @@ const cases: { name: string; before: NoticeRecord; input: NoticeInput; now: numb
     now: T0 + 300_000,
     changes: { attempts: 4, firstAttemptAt: T0, nextAttemptAt: T0 + 300_000 + 120_000 },
     actions: [{ type: 'record', detail: { status: 'failed', reason: 'connect ECONNREFUSED', retryable: true, nextAttemptAt: T0 + 420_000 } }, { type: 'retry_at', at: T0 + 420_000, delayMs: 120_000 }],
+    dueAt: T0 + 420_000,
   },
   {
     name: 'a failure the far end says can never pass (not retryable): gives up at once and falls back',
@@ -71,6 +76,7 @@ const cases: { name: string; before: NoticeRecord; input: NoticeInput; now: numb
     now: T0 + 100,
     changes: { state: 'falling', attempts: 1, firstAttemptAt: T0 },
     actions: [{ type: 'record', detail: { status: 'failed', reason: 'connect ECONNREFUSED', retryable: false, gaveUp: true } }, { type: 'fall_back' }],
+    dueAt: T0 + 100 + WAIT_CHECK_MS,
   },
   {
     name: 'the attempt limit reached: gives up and falls back',
@@ -79,6 +85,7 @@ const cases: { name: string; before: NoticeRecord; input: NoticeInput; now: numb
     now: T0 + 200_000,
     changes: { state: 'falling', attempts: 5, firstAttemptAt: T0 },
     actions: [{ type: 'record', detail: { status: 'failed', reason: 'connect ECONNREFUSED', retryable: true, gaveUp: true } }, { type: 'fall_back' }],
+    dueAt: T0 + 200_000 + WAIT_CHECK_MS,
   },
   {
     name: 'the next attempt would start after the give-up time: gives up now, not later',
@@ -87,6 +94,7 @@ const cases: { name: string; before: NoticeRecord; input: NoticeInput; now: numb
     now: T0 + 560_000,
     changes: { state: 'falling', attempts: 2, firstAttemptAt: T0 },
     actions: [{ type: 'record', detail: { status: 'failed', reason: 'connect ECONNREFUSED', retryable: true, gaveUp: true } }, { type: 'fall_back' }],
+    dueAt: T0 + 560_000 + WAIT_CHECK_MS,
   },
   {
     name: 'a notice with no first-attempt time (an older journal): the give-up time counts from now',
@@ -95,15 +103,17 @@ const cases: { name: string; before: NoticeRecord; input: NoticeInput; now: numb
     now: T0 + 5_000,
     changes: { attempts: 1, firstAttemptAt: T0 + 5_000, nextAttemptAt: T0 + 35_000 },
     actions: [{ type: 'record', detail: { status: 'failed', reason: 'connect ECONNREFUSED', retryable: true, nextAttemptAt: T0 + 35_000 } }, { type: 'retry_at', at: T0 + 35_000, delayMs: 30_000 }],
+    dueAt: T0 + 35_000,
   },
 ];
 
 describe('stepNotice', () => {
-  it.each(cases)('$name', ({ before, input, now, changes, actions }) => {
+  it.each(cases)('$name', ({ before, input, now, changes, actions, dueAt }) => {
     const frozen = structuredClone(before);
     const step = stepNotice(before, input, now);
     expect(step.changes).toEqual(changes);
     expect(step.actions).toEqual(actions);
+    expect(step.dueAt).toBe(dueAt);
     expect(step.notice).toEqual({ ...before, ...changes });
     // Pure: the notice handed in is not touched.
     expect(before).toEqual(frozen);
