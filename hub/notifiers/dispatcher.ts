@@ -830,7 +830,7 @@ export class Dispatcher {
         const made = targets.map((r) => this.newNotice({ channel: next, request: { ...req, recipient: r, failed }, level: n.level, event: n.event, parent: n, tried, onceKey: null }));
         const stored = await this.journal.add(() => made, (k) => this.guardAt(k));
         for (const k of stored) this.kick(k.id);
-        // Stored by someone else already (nothing new): they are looked at on the next check.
+        // None new (an id already taken): as if this fallback reached nobody, the next is tried.
         if (stored.length > 0) return;
         continue;
       }
