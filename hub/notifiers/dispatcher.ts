@@ -35,8 +35,11 @@ import { DEFAULT_RETAIN_DAYS } from './notifiers-config.js';
 import { followUpDecision } from './position-follow-up.js';
 import type { AlertPosition } from './position-text.js';
 import { stepNotice, WAIT_CHECK_MS, type NoticeInput, type RetryPolicy } from './notice-step.js';
+import { makeNotice, type NewNotice, type NoticeRequest } from './notice-record.js';
+import { sendWithin } from './timed-send.js';
 
 export { nextAttemptDelay, WAIT_CHECK_MS, type RetryPolicy } from './notice-step.js';
+export { noticeIdFor, type NoticeRequest } from './notice-record.js';
 
 /**
  * An attempt's guard: its due work is moved this far past the attempt's time limit before the send
@@ -101,23 +104,6 @@ export interface DispatcherOptions {
 
 const DAY_MS = 24 * 3600_000;
 
-/** What a stored notice needs to be sent again after a restart. */
-export interface NoticeRequest {
-  alert: AlertMessage;
-  /** The level's recipients, for a fall-through to a per-recipient channel. */
-  recipients: Recipient[];
-  recipient: Recipient | null;
-  link: string;
-  /** The ladder rung the notice belongs to (DispatchRequest.step); absent on older notices. */
-  step?: string;
-  /** Why the ladder sent it (DispatchRequest.reason). */
-  reason?: string;
-  /** Who had taken the alarm when it was sent. */
-  holder?: string | null;
-  /** On a fall-through: the channel that gave up, why, and what to do instead. */
-  failed?: { channel: string; reason: string; advice: string | null } | null;
-}
-
 export interface ChannelCounters {
   /** Attempts started. */
   sent: number;
@@ -127,18 +113,6 @@ export interface ChannelCounters {
   gaveUp: number;
 }
 
-
-/**
- * Stable over the retries of one notification and over a re-run of the notify effect that made it (it
- * derives from the ladder rung, `step`, not from when it was sent), distinct for the next notification
- * of the level, and for a fall-through (`via` the channel that gave up) so it is not taken for a copy
- * of the direct one. Without a step (an effect stored by an older hub) the alert's time stands in.
- */
-export function noticeIdFor(alert: AlertMessage, level: number, channel: string, recipient: Recipient | null, via: string | null = null, step: string | null = null): string {
-  const rung = step ?? Date.parse(alert.at).toString(36);
-  const who = (recipient?.id ?? 'org').replace(/[^A-Za-z0-9_.-]/g, '_');
-  return `${alert.alarmId}.L${level}.${rung}.${channel}.${who}${via ? `.via-${via}` : ''}`;
-}
 
 /**
  * Channels that get location follow-ups (issue 20): the alarm path (the ARC, "positions updated after
@@ -469,32 +443,9 @@ export class Dispatcher {
     }, DAY_MS);
   }
 
-  private newNotice(o: { channel: string; request: NoticeRequest; level: number; event: NoticeRecord['event']; parent: NoticeRecord | null; tried: string[]; onceKey: string | null; id?: string }): NoticeRecord {
-    const via = o.parent?.channel ?? null;
-    return {
-      id: o.id ?? noticeIdFor(o.request.alert, o.level, o.channel, o.request.recipient, via, o.request.step ?? null),
-      alarmId: o.request.alert.alarmId,
-      channel: o.channel,
-      level: o.level,
-      event: o.event,
-      parentId: o.parent?.id ?? null,
-      via,
-      onceKey: o.onceKey,
-      request: o.request,
-      tried: o.tried,
-      state: 'pending',
-      outcome: null,
-      ref: null,
-      attempts: 0,
-      fallbackPos: 0,
-      // The first attempt follows the insert at once; the give-up time counts from here.
-      firstAttemptAt: this.o.clock.now(),
-      nextAttemptAt: null,
-      createdAt: this.o.clock.now(),
-      finishedAt: null,
-    };
+  private newNotice(o: NewNotice): NoticeRecord {
+    return makeNotice(o, this.o.clock.now());
   }
-
 
   /** Stores the notices built, each with its attempt's guard, then starts the ones that were new; resolves once they are stored. */
   private store(build: Parameters<NoticeJournal['add']>[0]): Promise<void> {
@@ -986,29 +937,10 @@ export class Dispatcher {
     this.o.onPathChange?.(channel, this.paths[channel]);
   }
 
-  /** One send under the channel's time limit; a notifier that ignores its signal is left behind. */
+  /** One send under the channel's time limit (timed-send.ts); `close` aborts it. */
   private attempt(spec: ChannelSpec, notice: Notice): Promise<DeliveryOutcome> {
-    const ctl = new AbortController();
-    this.controllers.add(ctl);
-    let timer: TimerHandle | null = null;
-    const timedOut = new Promise<never>((_, reject) => {
-      const fire = (): void => {
-        const why = new DeliveryError(`no result within ${spec.retry.timeoutMs} ms`);
-        ctl.abort(why);
-        reject(why);
-      };
-      timer = this.o.clock.setTimer(fire, spec.retry.timeoutMs);
-      ctl.signal.addEventListener('abort', () => reject(ctl.signal.reason instanceof Error ? ctl.signal.reason : new DeliveryError('aborted')), { once: true });
-    });
-    timedOut.catch(() => undefined);
-    const sending = Promise.resolve().then(() => spec.notifier.send(notice, ctl.signal));
-    sending.catch(() => undefined);
-    return Promise.race([sending, timedOut]).finally(() => {
-      (timer as TimerHandle | null)?.cancel();
-      this.controllers.delete(ctl);
-    });
+    return sendWithin(spec.notifier, notice, spec.retry.timeoutMs, this.o.clock, this.controllers);
   }
-
 
   private async record(alarmId: string, channel: string, detail: Record<string, unknown>): Promise<void> {
     try {
