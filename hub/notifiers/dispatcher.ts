@@ -451,7 +451,7 @@ export class Dispatcher {
   private store(build: Parameters<NoticeJournal['add']>[0]): Promise<void> {
     const stored = this.journal.add(build, (n) => this.guardAt(n)).then(
       (notices) => {
-        for (const n of notices) this.kick(n.id);
+        for (const n of notices) this.kick(n.id, n);
       },
       (err: unknown) => this.o.log.error({ err }, 'could not store notices'),
     );
@@ -541,10 +541,13 @@ export class Dispatcher {
     return run;
   }
 
-  /** The notice's next step now, in this process, in the background (a new notice, a woken parent). */
-  private kick(id: string): void {
+  /**
+   * The notice's next step now, in this process, in the background (a new notice, a woken parent).
+   * `stored`: the notice as just stored by this process, so its first attempt needs no read first.
+   */
+  private kick(id: string, stored?: NoticeRecord): void {
     if (this.closed) return;
-    this.track(this.exclusive(id, () => this.advance(id)).catch((err) => this.o.log.error({ err, noticeId: id }, 'notice step failed; its due work tries it again')));
+    this.track(this.exclusive(id, () => this.advance(id, stored)).catch((err) => this.o.log.error({ err, noticeId: id }, 'notice step failed; its due work tries it again')));
   }
 
   /** Arms the notice's due work and brings the loop's timer forward to it. */
@@ -568,9 +571,9 @@ export class Dispatcher {
   }
 
   /** One step of a notice, from its state in the journal. */
-  private async advance(id: string): Promise<void> {
+  private async advance(id: string, stored?: NoticeRecord): Promise<void> {
     if (this.closed) return;
-    const n = await this.journal.get(id);
+    const n = stored ? structuredClone(stored) : await this.journal.get(id);
     if (!n || n.state === 'done') {
       // Finished (or pruned) already: its due work, if any is left, has nothing to do.
       await this.journal.arm(id, null);
@@ -780,7 +783,7 @@ export class Dispatcher {
         const failed = { channel: n.channel, reason: this.lastReason.get(n.id) ?? `${n.channel} gave up`, advice: spec?.failedAdvice ?? null };
         const made = targets.map((r) => this.newNotice({ channel: next, request: { ...req, recipient: r, failed }, level: n.level, event: n.event, parent: n, tried, onceKey: null }));
         const stored = await this.journal.add(() => made, (k) => this.guardAt(k));
-        for (const k of stored) this.kick(k.id);
+        for (const k of stored) this.kick(k.id, k);
         // None new (an id already taken): as if this fallback reached nobody, the next is tried.
         if (stored.length > 0) return;
         continue;
