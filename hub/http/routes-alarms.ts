@@ -18,6 +18,9 @@ import { handoverPositions } from './routes-positions.js';
 const idParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'must be an alarm id' }) });
 const CALLBACK_MS = 5 * 60_000;
 
+/** Incidents written per slice of a CSV export before the event loop gets a turn. */
+const EXPORT_SLICE = 100;
+
 const recordsQuery = z.object({
   q: z.string().max(200).optional().describe('free text: worker, device, visit reference, reason, notes'),
   kind: z.enum(ALARM_KINDS).optional(),
@@ -287,7 +290,12 @@ export function registerAlarmRoutes(app: ApiApp, { hub, live }: ApiContext): voi
     // The last four columns are for people (issue 15 item 15): local time with the zone, response
     // time and the kind of alarm in words; the ISO columns before them stay exact for machines.
     const rows = [['incident', 'kind', 'worker', 'device', 'visit', 'raised_at', 'state', 'closed_by', 'outcome', 'worker_cancelled_at', 'seq', 'at', 'step', 'actor', 'detail', 'raised_local', 'at_local', 'response', 'kind_label', 'step_words'].map(csvCell).join(',')];
-    for (const r of found) {
+    for (let n = 0; n < found.length; n++) {
+      // Up to 5,000 incidents, one row per timeline step: written in slices with a turn of the event
+      // loop between them, so a large export never holds up a fob's PUBACK or another request for
+      // the whole of it (issue 17: the fuzz harness's stall, docs/hub.md "Bounds").
+      if (n > 0 && n % EXPORT_SLICE === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      const r = found[n]!;
       for (const e of describeDeliveries(r.timeline)) {
         rows.push(
           [r.alarm.id, r.alarm.kind, r.workerName ?? r.alarm.workerId, r.alarm.deviceId, r.alarm.visitRef, new Date(r.alarm.raisedAt).toISOString(), r.alarm.state, r.alarm.closedBy, r.alarm.outcome, r.alarm.workerCancelledAt === null ? null : new Date(r.alarm.workerCancelledAt).toISOString(), e.seq, new Date(e.at).toISOString(), e.type, e.actor, e.detail, localStamp(r.alarm.raisedAt), localStamp(e.at), responseWords(r.alarm), ALARM_KIND[r.alarm.kind].label, e.text ?? null]

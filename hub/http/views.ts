@@ -142,12 +142,29 @@ export function scriptState(timeline: StoredTimelineEntry[]) {
 }
 
 /**
+ * The one formatter every local time is written with, made on first use. Making an
+ * Intl.DateTimeFormat is expensive (ICU loads the locale's patterns and the zone's names: about 1 ms
+ * of CPU each on the fuzz machine, against about 0.05 ms to format with one) and its ICU object lives
+ * outside the JavaScript heap, so the collector does not see its size. A formatter per call, two per
+ * CSV row, made one records export of a few thousand timeline rows hold the event loop for over 10 s
+ * and took the hub's RSS from about 500 MB to 1 GB with a small heap: the fuzz harness's stall
+ * (issue 17, docs/benchmarks.md "Fuzz and fault harness"). Its zone is the process's (TZ), fixed
+ * for the life of the process, so one is the same as many.
+ */
+let stampFormat: Intl.DateTimeFormat | null = null;
+
+function stampFormatter(): Intl.DateTimeFormat {
+  stampFormat ??= new Intl.DateTimeFormat('en-GB', { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZoneName: 'short' });
+  return stampFormat;
+}
+
+/**
  * A time as the office reads it: "2026-11-23 09:00 GMT", in the hub's own time zone (the TZ it runs
  * with), for records people read (issue 15 item 15); the ISO column beside it stays exact.
  */
 export function localStamp(ms: number | null): string | null {
   if (ms === null) return null;
-  const parts = new Intl.DateTimeFormat('en-GB', { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZoneName: 'short' }).formatToParts(new Date(ms));
+  const parts = stampFormatter().formatToParts(new Date(ms));
   const p = (t: string) => parts.find((x) => x.type === t)?.value ?? '';
   return `${p('year')}-${p('month')}-${p('day')} ${p('hour')}:${p('minute')} ${p('timeZoneName')}`;
 }
