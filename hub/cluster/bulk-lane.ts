@@ -71,7 +71,7 @@ export class BulkLane {
     while (!this.closed) {
       const held: JsMsg[] = [];
       const keepAlive = setInterval(() => {
-        for (const m of held) m.working();
+        for (const m of held) quietly(() => m.working());
       }, Math.max(250, Math.floor(o.ackWaitMs / 3)));
       try {
         this.pulling = await o.consumer.fetch({ max_messages: o.batch, expires: BULK_FETCH_EXPIRES_MS });
@@ -79,14 +79,14 @@ export class BulkLane {
         this.pulling = null;
         if (this.closed) {
           // Stopping: give them straight back rather than make them wait out their AckWait.
-          for (const m of held) m.nak();
+          for (const m of held) quietly(() => m.nak());
           return;
         }
         if (held.length > 0) await this.handle(held);
       } catch (err) {
         this.pulling = null;
         if (this.closed) return;
-        for (const m of held) m.nak(NAK_DELAY_MS);
+        for (const m of held) quietly(() => m.nak(NAK_DELAY_MS));
         o.log.warn({ err: (err as Error).message, held: held.length }, `could not pull heartbeats and presence from the bulk consumer: trying again in ${PULL_RETRY_MS} ms (alarms are not affected: they have consumers of their own)`);
         await new Promise((r) => setTimeout(r, PULL_RETRY_MS));
       } finally {
@@ -105,7 +105,7 @@ export class BulkLane {
         if (!(err instanceof InboundFormatError)) throw err;
         o.counters.refused++;
         o.log.error({ subject: m.subject, seq: m.seq, err: err.message }, 'message on the bulk lane is not from a Lonewatch edge: dropped (term)');
-        m.term();
+        quietly(() => m.term());
       }
       if (m.redelivered) o.counters.redelivered++;
     }
@@ -116,7 +116,7 @@ export class BulkLane {
     } catch (err) {
       o.counters.retried += items.length;
       o.log.error({ messages: items.length, firstSeq: items[0]!.m.seq, err: (err as Error).message }, `could not store a batch of ${items.length} heartbeats/presence messages: not acked, offered again in ${NAK_DELAY_MS} ms`);
-      for (const { m } of items) m.nak(NAK_DELAY_MS);
+      for (const { m } of items) quietly(() => m.nak(NAK_DELAY_MS));
       return;
     }
     // Committed: now every message is acked, each confirmed by the server. An unconfirmed ack only
@@ -134,5 +134,18 @@ export class BulkLane {
     this.closed = true;
     await this.pulling?.close().catch(() => undefined);
     await this.loop;
+  }
+}
+
+/**
+ * A nak, term or `working` on a connection that has just closed throws (nats.js publishes them);
+ * the server then redelivers after the AckWait anyway, which is what each of them was for, so the
+ * lane carries on rather than fail a timer or its loop.
+ */
+function quietly(signal: () => void): void {
+  try {
+    signal();
+  } catch {
+    // See above: JetStream's AckWait does the same.
   }
 }

@@ -34,7 +34,7 @@ import { partitionConsumer } from './partition.js';
 import { bulkConsumer, laneOf } from './lanes.js';
 import { AlarmFirst } from './alarm-first.js';
 import { BulkLane, type BulkLaneCounters } from './bulk-lane.js';
-import { recordPresence } from '../ingest/presence.js';
+import { recordStreamedPresence } from '../ingest/presence.js';
 import { TOPIC } from '../../shared/protocol-core.js';
 
 export interface WorkerOptions {
@@ -196,9 +196,12 @@ export class ClusterWorker {
   /**
    * Stores a batch of bulk-lane messages (hub/cluster/lanes.ts), resolving once all of it is
    * committed: the heartbeats through the ingest's own batch write (device liveness in one
-   * statement, the health rules and sightings in one transaction, as the single hub's flush), the
-   * presence changes in one transaction (a device's last in stream order is the one kept: the state
-   * it ended in), status messages validated as the single hub does (they store nothing).
+   * statement, the health rules and sightings in one transaction, as the single hub's flush; a
+   * heartbeat older than the one stored changes nothing), the presence changes in one transaction (a
+   * device's last in stream order is the one kept: the state it ended in; a stale one changes
+   * nothing, recordStreamedPresence), status messages validated as the single hub does (they store
+   * nothing). A redelivered batch, or batches of two workers committed the other way round, so
+   * leave each device as its newest message says.
    */
   private async commitBulk(items: readonly InboundMessage[]): Promise<void> {
     const beats: InboundMessage[] = [];
@@ -211,7 +214,7 @@ export class ClusterWorker {
     await this.hub.ingest.recordHeartbeatBatch(beats);
     if (presence.size > 0) {
       await this.hub.store.transaction(async (tx) => {
-        for (const [deviceId, p] of presence) await recordPresence(tx, deviceId, p.online, p.at);
+        for (const [deviceId, p] of presence) await recordStreamedPresence(tx, deviceId, p.online, p.at);
       });
     }
   }
