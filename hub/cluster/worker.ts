@@ -33,7 +33,7 @@ import { connectNats, ensureConsumers, ensureStream, jetStreamAnswers, nodeId } 
 import { partitionConsumer } from './partition.js';
 import { bulkConsumer, laneOf } from './lanes.js';
 import { AlarmFirst } from './alarm-first.js';
-import { BulkLane, type BulkLaneCounters } from './bulk-lane.js';
+import { BULK_YIELD_MAX_MS, BulkLane, type BulkLaneCounters } from './bulk-lane.js';
 import { recordStreamedPresence } from '../ingest/presence.js';
 import { TOPIC } from '../../shared/protocol-core.js';
 
@@ -81,6 +81,16 @@ const PULL_EXPIRES_MS = 5000;
 
 /** How long a nak'd message waits before it is offered again (the store may be restarting). */
 const NAK_DELAY_MS = 1000;
+
+/**
+ * Devices per transaction when a bulk batch is written (heartbeats' rules, presence): an alarm in
+ * this worker waits for at most one such transaction (hub/cluster/alarm-first.ts). A heartbeat's
+ * rules are a few statements (the device, its health, its worker's shift, the health state and its
+ * next deadline written back: hub/rules/rules-runtime.ts stepDevice), so 10 devices are some tens of
+ * statements; a whole batch of 250 in one transaction took seconds on PostgreSQL on this shared
+ * machine, and every SOS waited behind it (the cluster bench at 5,000 fobs, docs/cluster.md).
+ */
+export const BULK_CHUNK = 10;
 
 export class ClusterWorker {
   readonly counters: WorkerCounters = { handled: 0, redelivered: 0, retried: 0, refused: 0, bulk: { handled: 0, batches: 0, redelivered: 0, retried: 0, refused: 0 } };
@@ -196,10 +206,11 @@ export class ClusterWorker {
   /**
    * Stores a batch of bulk-lane messages (hub/cluster/lanes.ts), resolving once all of it is
    * committed: the heartbeats through the ingest's own batch write (device liveness in one
-   * statement, the health rules and sightings in one transaction, as the single hub's flush; a
-   * heartbeat older than the one stored changes nothing), the presence changes in one transaction (a
-   * device's last in stream order is the one kept: the state it ended in; a stale one changes
-   * nothing, recordStreamedPresence), status messages validated as the single hub does (they store
+   * statement, as the single hub's flush; a heartbeat older than the one stored changes nothing),
+   * then their health rules and sightings, and the presence changes, in transactions of BULK_CHUNK
+   * devices, each started only when no alarm is in hand here (a device's last presence in stream
+   * order is the one kept: the state it ended in; a stale one changes nothing,
+   * recordStreamedPresence); status messages are validated as the single hub does (they store
    * nothing). A redelivered batch, or batches of two workers committed the other way round, so
    * leave each device as its newest message says.
    */
@@ -211,10 +222,13 @@ export class ClusterWorker {
       else if (i.leaf === PRESENCE_LEAF) presence.set(i.deviceId, { online: Buffer.from(i.payload).toString() === '1', at: i.receivedAt });
       else await this.hub.ingest.onDevicePublish(i.deviceId, i.leaf, Buffer.from(i.payload), i.receivedAt);
     }
-    await this.hub.ingest.recordHeartbeatBatch(beats);
-    if (presence.size > 0) {
+    const turn = () => this.gate.bulkTurn(BULK_YIELD_MAX_MS);
+    await this.hub.ingest.recordHeartbeatBatch(beats, { chunk: BULK_CHUNK, turn });
+    const changes = [...presence];
+    for (let i = 0; i < changes.length; i += BULK_CHUNK) {
+      await turn();
       await this.hub.store.transaction(async (tx) => {
-        for (const [deviceId, p] of presence) await recordStreamedPresence(tx, deviceId, p.online, p.at);
+        for (const [deviceId, p] of changes.slice(i, i + BULK_CHUNK)) await recordStreamedPresence(tx, deviceId, p.online, p.at);
       });
     }
   }

@@ -79,6 +79,14 @@ interface PendingBeat {
   worn: boolean;
 }
 
+/** How a batch of heartbeats from the cluster gives way to alarms (recordHeartbeatBatch). */
+export interface BeatPacing {
+  /** Devices per rules transaction. */
+  chunk: number;
+  /** Resolves when the next transaction may start. */
+  turn(): Promise<unknown>;
+}
+
 export class FobIngest {
   readonly counters: IngestCounters = {
     heartbeats: 0,
@@ -371,9 +379,11 @@ export class FobIngest {
    * acked before it is committed. The same validation, counting and writes as the single hub's
    * flush; a device's last heartbeat in the batch (stream order) is the one kept, as in the buffer.
    * Rejects when the store does (the caller naks the batch); invalid payloads are counted and
-   * change nothing, as they would on the single hub.
+   * change nothing, as they would on the single hub. `pace`: the rules are run `chunk` devices to a
+   * transaction, each after `turn()` resolves, so an alarm waits for at most one chunk's transaction
+   * in this process's store (hub/cluster/alarm-first.ts), not for the whole batch's.
    */
-  async recordHeartbeatBatch(beats: readonly { deviceId: string; payload: Uint8Array; receivedAt: number }[]): Promise<void> {
+  async recordHeartbeatBatch(beats: readonly { deviceId: string; payload: Uint8Array; receivedAt: number }[], pace?: BeatPacing): Promise<void> {
     const batch = new Map<string, PendingBeat>();
     for (const { deviceId, payload, receivedAt } of beats) {
       const parsed = parseHeartbeat(Buffer.from(payload));
@@ -384,15 +394,28 @@ export class FobIngest {
       this.counters.heartbeats++;
       batch.set(deviceId, { at: receivedAt, battery: parsed.value.b, worn: parsed.value.m === 1 });
     }
-    if (batch.size > 0) await this.writeBeats(batch);
+    if (batch.size > 0) await this.writeBeats(batch, pace);
   }
 
-  /** Device liveness in one statement, then the health rules and sightings in one rules transaction. */
-  private async writeBeats(batch: Map<string, PendingBeat>): Promise<void> {
+  /**
+   * Device liveness in one statement, then the health rules and sightings in one rules transaction
+   * (or, paced, one per chunk of devices: a crash between them leaves the rest to a redelivery,
+   * and writing a heartbeat again changes nothing more).
+   */
+  private async writeBeats(batch: Map<string, PendingBeat>, pace?: BeatPacing): Promise<void> {
     await this.o.store.recordHeartbeats([...batch].map(([deviceId, b]) => ({ deviceId, at: b.at, battery: b.battery })));
+    const entries = [...batch];
+    const size = pace ? Math.max(1, pace.chunk) : entries.length;
+    for (let i = 0; i < entries.length; i += size) {
+      if (pace) await pace.turn();
+      await this.stepBeats(entries.slice(i, i + size));
+    }
+  }
+
+  private async stepBeats(entries: [string, PendingBeat][]): Promise<void> {
     const now = this.o.clock.now();
     await this.o.runtime.run(async (tx, unit) => {
-      for (const [deviceId, b] of batch) {
+      for (const [deviceId, b] of entries) {
         await this.o.runtime.stepDevice(tx, unit, deviceId, { type: 'heartbeat', battery: b.battery });
         if (!b.worn) continue;
         let workerId = this.workerOf.get(deviceId);
