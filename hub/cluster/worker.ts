@@ -27,7 +27,7 @@ import type { Logger } from '../logger.js';
 import type { ClusterConfig, HubConfig } from '../config/config-schema.js';
 import type { Store } from '../store/store.js';
 import { Hub, type HubOptions } from '../hub.js';
-import { encodeCommand } from '../../shared/protocol-core.js';
+import { encodeCommand, TOPIC } from '../../shared/protocol-core.js';
 import { commandSubject, decodeInbound, InboundFormatError, PRESENCE_LEAF, type InboundMessage } from './inbound.js';
 import { connectNats, ensureConsumers, ensureStream, jetStreamAnswers, nodeId } from './nats-connection.js';
 import { partitionConsumer } from './partition.js';
@@ -35,7 +35,6 @@ import { bulkConsumer, laneOf } from './lanes.js';
 import { AlarmFirst } from './alarm-first.js';
 import { BULK_YIELD_MAX_MS, BulkLane, type BulkLaneCounters } from './bulk-lane.js';
 import { recordStreamedPresence } from '../ingest/presence.js';
-import { TOPIC } from '../../shared/protocol-core.js';
 
 export interface WorkerOptions {
   config: HubConfig;
@@ -212,9 +211,10 @@ export class ClusterWorker {
    * order is the one kept: the state it ended in; a stale one changes nothing,
    * recordStreamedPresence); status messages are validated as the single hub does (they store
    * nothing). A redelivered batch, or batches of two workers committed the other way round, so
-   * leave each device as its newest message says.
+   * leave each device as its newest message says. `paced` false: the message is itself one of the
+   * ordered lane's in hand (a heartbeat from an older edge), so it must not wait for that lane.
    */
-  private async commitBulk(items: readonly InboundMessage[]): Promise<void> {
+  private async commitBulk(items: readonly InboundMessage[], paced = true): Promise<void> {
     const beats: InboundMessage[] = [];
     const presence = new Map<string, { online: boolean; at: number }>();
     for (const i of items) {
@@ -222,7 +222,7 @@ export class ClusterWorker {
       else if (i.leaf === PRESENCE_LEAF) presence.set(i.deviceId, { online: Buffer.from(i.payload).toString() === '1', at: i.receivedAt });
       else await this.hub.ingest.onDevicePublish(i.deviceId, i.leaf, Buffer.from(i.payload), i.receivedAt);
     }
-    const turn = () => this.gate.bulkTurn(BULK_YIELD_MAX_MS);
+    const turn = () => (paced ? this.gate.bulkTurn(BULK_YIELD_MAX_MS) : Promise.resolve());
     await this.hub.ingest.recordHeartbeatBatch(beats, { chunk: BULK_CHUNK, turn });
     const changes = [...presence];
     for (let i = 0; i < changes.length; i += BULK_CHUNK) {
@@ -272,7 +272,7 @@ export class ClusterWorker {
       // A heartbeat or presence on a partition subject was put there by an edge from before the
       // bulk lane (docs/cluster.md "Upgrading to the bulk lane"): committed here as a batch of one,
       // so it too is stored before it is acked.
-      if (laneOf(leaf) === 'bulk') await this.commitBulk([inbound]);
+      if (laneOf(leaf) === 'bulk') await this.commitBulk([inbound], false);
       else await this.hub.ingest.onDevicePublish(deviceId, leaf, Buffer.from(inbound.payload), receivedAt);
     } catch (err) {
       this.counters.retried++;

@@ -17,6 +17,7 @@ import { addDevice } from '../../hub/admin/admin-service.js';
 import { ClusterWorker } from '../../hub/cluster/worker.js';
 import { encodeInbound, inboundSubject, PRESENCE_LEAF } from '../../hub/cluster/inbound.js';
 import { bulkConsumer } from '../../hub/cluster/lanes.js';
+import { partitionConsumer, partitionOf } from '../../hub/cluster/partition.js';
 import { ensureStream } from '../../hub/cluster/nats-connection.js';
 import { silentLogger } from '../../hub/logger.js';
 import { ManualClock } from '../../hub/clock.js';
@@ -208,4 +209,30 @@ describe('the bulk lane', () => {
     await dying.stop();
     expect(dying.counters.bulk.handled).toBe(0);
   }, 120_000);
+
+  it('stores a heartbeat and a presence an edge from before the lanes put on the partition subject, before acking them', async () => {
+    const { dir, config, cluster } = setup('legacy', { ack_wait_ms: 5000 });
+    const store = new SqliteStore(join(dir, 'lonewatch.db'));
+    await register(store, ['fob-old']);
+    await ensureStream(jsm, cluster);
+    const p = partitionOf('fob-old', cluster.partitions);
+    const at = clock.now();
+    const js = jetstream(nc);
+    for (const [leaf, payload, receivedAt] of [
+      [PRESENCE_LEAF, '1', at],
+      ['hb', JSON.stringify({ n: 1, b: 77, m: 0, u: 5 }), at + 30_000],
+    ] as const) {
+      const e = encodeInbound({ deviceId: 'fob-old', leaf, payload: Buffer.from(payload), receivedAt, edgeId: 'edge-old' });
+      // The old layout's subject: `<prefix>.p<partition>.<deviceId>.<leaf>` for every leaf.
+      await js.publish(`${cluster.subject_prefix}.p${p}.fob-old.${leaf}`, e.data, { headers: e.headers });
+    }
+    const worker = await ClusterWorker.start({ config, cluster, store, log: silentLogger, clock, id: 'worker-legacy', hub: { dispatch: async () => undefined } });
+    workers.push(worker);
+    await expect.poll(() => worker.counters.handled, { timeout: 30_000, interval: 100 }).toBe(2);
+    const d = await store.read((tx) => tx.getDevice('fob-old'));
+    expect({ online: d?.online, lastSeenAt: d?.lastSeenAt, battery: d?.battery }).toEqual({ online: true, lastSeenAt: at + 30_000, battery: 77 });
+    const info = await jsm.consumers.info(cluster.stream, partitionConsumer(cluster.consumer, p));
+    expect({ pending: info.num_pending, ackPending: info.num_ack_pending }).toEqual({ pending: 0, ackPending: 0 });
+    expect(worker.counters.bulk.handled).toBe(0);
+  }, 60_000);
 });
