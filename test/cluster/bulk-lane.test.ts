@@ -58,6 +58,7 @@ class StuckStore extends SqliteStore {
 
 const dirs: string[] = [];
 const workers: ClusterWorker[] = [];
+const stuckStores: StuckStore[] = [];
 let nats: LocalNatsCluster;
 let nc: NatsConnection;
 let jsm: JetStreamManager;
@@ -71,6 +72,9 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
+  // A stuck store holds its worker's stop (it finishes the batch in hand): let it fail first, even
+  // when the test did not get that far, so the NATS servers are always stopped.
+  for (const s of stuckStores) s.release();
   for (const w of workers) await w.stop().catch(() => undefined);
   await nc?.close();
   await stopNatsClusters();
@@ -180,6 +184,7 @@ describe('the bulk lane', () => {
   it('loses nothing of a batch whose worker died before committing it: none of it was acked, and the next worker stores it all', async () => {
     const { dir, config, cluster } = setup('kill', { bulk_batch: 50, ack_wait_ms: 1500 });
     const stuck = new StuckStore(join(dir, 'lonewatch.db'));
+    stuckStores.push(stuck);
     const fleet = Array.from({ length: 10 }, (_, i) => `hb-${i}`);
     await register(stuck, fleet);
     await ensureStream(jsm, cluster);
