@@ -158,8 +158,8 @@ const clusterSchema = z
     /**
      * Heartbeats, status and presence (the bulk lane, docs/cluster.md "Alarms ahead of bulk
      * traffic") are pulled and committed this many at a time: one batch, its transactions, then
-     * every message of it acked. The bulk consumer allows 4 batches unacked at once (edges and
-     * workers must agree: a worker refuses a bulk consumer made with another value).
+     * every message of it acked. The bulk consumer allows 4 batches unacked at once (every worker
+     * must have the same value: a worker refuses a bulk consumer made with another).
      */
     bulk_batch: z.int().min(1).max(10_000).default(250),
     /** A message a worker took and did not ack within this is delivered again (to any worker). */
