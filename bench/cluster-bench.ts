@@ -20,8 +20,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { LocalCluster, type ClusterNode } from '../hub/cluster/cluster-up.js';
 import { postgresBinDir } from '../hub/cluster/postgres-local.js';
+import { bulkConsumer } from '../hub/cluster/lanes.js';
+import { partitionConsumer } from '../hub/cluster/partition.js';
 import { hashSecret } from '../hub/device-secrets.js';
 import { LoadPool, type PoolReport } from './load/load-pool.js';
 import { BENCH_SECRET, seedHubDatabase } from './servers.js';
@@ -34,6 +38,13 @@ export interface ClusterSosWindow {
   ack: LatencySummary;
   /** Presses with no application ack by the end of the window and its grace period. */
   unacked: number;
+  /**
+   * Messages the workers had not yet acked at the end of the grace period (num_pending +
+   * num_ack_pending): the bulk lane's consumer (heartbeats, status, presence) and the partition
+   * consumers together (events, positions). A bulk backlog that grows from window to window means
+   * the workers do not keep up with the heartbeats (docs/cluster.md "Alarms ahead of bulk traffic").
+   */
+  backlog: { bulk: number; ordered: number } | null;
 }
 
 export interface ClusterResult {
@@ -96,11 +107,26 @@ async function seedPostgres(url: string, count: number, prefix: string): Promise
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function window(reports: PoolReport[], seconds: number): ClusterSosWindow {
+function window(reports: PoolReport[], seconds: number, backlog: ClusterSosWindow['backlog']): ClusterSosWindow {
   const pubackMs = reports.flatMap((r) => r.pubackMs);
   const ackMs = reports.flatMap((r) => r.ackMs);
   const pressed = reports.reduce((a, r) => a + r.sosSent, 0);
-  return { seconds, pressed, puback: summarise(pubackMs), ack: summarise(ackMs), unacked: pressed - ackMs.length };
+  return { seconds, pressed, puback: summarise(pubackMs), ack: summarise(ackMs), unacked: pressed - ackMs.length, backlog };
+}
+
+/** The workers' backlog on the stream now, or null when JetStream does not answer (a node just killed). */
+async function backlogOf(nc: NatsConnection, stream: string, consumer: string, partitions: number): Promise<ClusterSosWindow['backlog']> {
+  try {
+    const jsm = await jetstreamManager(nc, { timeout: 5000 });
+    const left = async (name: string): Promise<number> => {
+      const i = await jsm.consumers.info(stream, name);
+      return i.num_pending + i.num_ack_pending;
+    };
+    const ordered = await Promise.all(Array.from({ length: partitions }, (_, p) => left(partitionConsumer(consumer, p))));
+    return { bulk: await left(bulkConsumer(consumer)), ordered: ordered.reduce((a, b) => a + b, 0) };
+  } catch {
+    return null;
+  }
 }
 
 export async function benchCluster(fobs: number, opts: { seconds: number; sosPerSecond: number; store?: 'postgres' | 'sqlite' }, progress: (s: string) => void): Promise<ClusterResult> {
@@ -109,6 +135,7 @@ export async function benchCluster(fobs: number, opts: { seconds: number; sosPer
   progress(`cluster: starting 3 NATS nodes, 2 workers, 2 edges on ${store}`);
   const cluster = await LocalCluster.start({ dir, store, httpNode: false, logLevel: 'warn', cluster: { ack_wait_ms: ACK_WAIT_MS } });
   const pools: LoadPool[] = [];
+  const nc = await connect({ servers: cluster.nats.urls, user: cluster.nats.user, pass: cluster.nats.password });
   try {
     const total = fobs + SOS_FOBS + FLOOD_FOBS;
     progress(`cluster: registering ${total} fobs`);
@@ -181,7 +208,8 @@ export async function benchCluster(fobs: number, opts: { seconds: number; sosPer
       // The presses stop at the window's end; the grace lets their acks (late ones after a kill) in.
       for (const p of sosPools) p.pause();
       await sleep(GRACE_MS);
-      return window(await Promise.all(sosPools.map((p) => p.report())), seconds);
+      // The cluster's defaults (cluster up does not set them): stream LW_IN, consumer lw-workers, 16 partitions.
+      return window(await Promise.all(sosPools.map((p) => p.report())), seconds, await backlogOf(nc, 'LW_IN', 'lw-workers', 16));
     };
     const steady = await measureWindow(`${connected} fobs connected`, opts.seconds);
 
@@ -220,6 +248,7 @@ export async function benchCluster(fobs: number, opts: { seconds: number; sosPer
       loadAverage: load,
     };
   } finally {
+    await nc.close().catch(() => undefined);
     for (const p of pools) await p.stop().catch(() => undefined);
     await cluster.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -22,8 +22,10 @@ export interface ClusterRun {
 
 const n = (x: number): string => x.toLocaleString('en-GB');
 const ms = (x: number): string => (Number.isFinite(x) ? `${x} ms` : 'n/a');
+const backlog = (w: ClusterSosWindow): string =>
+  w.backlog ? `; left for the workers after it: ${n(w.backlog.bulk)} heartbeats/presence, ${n(w.backlog.ordered)} events` : w.backlog === null ? '; backlog not read (JetStream did not answer)' : '';
 const win = (w: ClusterSosWindow): string =>
-  `press -> ack p50 ${ms(w.ack.p50)}, p99 ${ms(w.ack.p99)}, max ${ms(w.ack.max)}; press -> PUBACK p99 ${ms(w.puback.p99)} (${n(w.pressed)} presses, ${n(w.ack.count)} acked, **${n(w.unacked)} not acked**)`;
+  `press -> ack p50 ${ms(w.ack.p50)}, p99 ${ms(w.ack.p99)}, max ${ms(w.ack.max)}; press -> PUBACK p99 ${ms(w.puback.p99)} (${n(w.pressed)} presses, ${n(w.ack.count)} acked, **${n(w.unacked)} not acked**)${backlog(w)}`;
 
 export function clusterSection(r: ClusterRun, resultsFile: string): string {
   const c = r.cluster;

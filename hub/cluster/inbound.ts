@@ -3,13 +3,17 @@
  * fob's payload as it came (bytes, unchanged), with the device id, the topic leaf, the time the edge
  * received it and the edge's id in NATS headers. Pure: no connection, no clock.
  *
- * Subjects are `<prefix>.p<partition>.<deviceId>.<leaf>` (the partition: hub/cluster/partition.ts,
- * which keeps a device's messages in order across workers): device ids are letters, digits, `_` and
- * `-` (shared/protocol-core.ts isValidDeviceId), so they are always one NATS subject token.
+ * Subjects are `<prefix>.p<partition>.<deviceId>.<leaf>` for events and positions (the partition:
+ * hub/cluster/partition.ts, which keeps a device's messages in order across workers) and
+ * `<prefix>.bulk.<deviceId>.<leaf>` for heartbeats, status and presence (hub/cluster/lanes.ts: an
+ * SOS never waits behind them). Device ids are letters, digits, `_` and `-`
+ * (shared/protocol-core.ts isValidDeviceId), so they are always one NATS subject token.
  */
 import { headers as natsHeaders, type MsgHdrs } from '@nats-io/transport-node';
 import { isValidDeviceId } from '../../shared/protocol-core.js';
-import { partitionOf, partitionToken } from './partition.js';
+import { laneSubject, PRESENCE_LEAF } from './lanes.js';
+
+export { PRESENCE_LEAF };
 
 export const HEADER = {
   device: 'Lw-Device',
@@ -18,11 +22,9 @@ export const HEADER = {
   edge: 'Lw-Edge',
 } as const;
 
-/**
- * A leaf only an edge publishes (never a fob: a fob's leaves are the protocol's, shared/protocol-core.ts
- * TOPIC): "1" when the fob's connection to that edge was accepted, "0" when it ended.
- */
-export const PRESENCE_LEAF = '_presence';
+// PRESENCE_LEAF (hub/cluster/lanes.ts) is a leaf only an edge publishes (never a fob: a fob's leaves
+// are the protocol's, shared/protocol-core.ts TOPIC): "1" when the fob's connection to that edge was
+// accepted, "0" when it ended.
 
 export interface InboundMessage {
   deviceId: string;
@@ -38,8 +40,9 @@ export class InboundFormatError extends Error {
   override name = 'InboundFormatError';
 }
 
+/** Where an edge publishes a fob's message: its lane's subject (hub/cluster/lanes.ts). */
 export function inboundSubject(prefix: string, partitions: number, deviceId: string, leaf: string): string {
-  return `${prefix}.${partitionToken(partitionOf(deviceId, partitions))}.${deviceId}.${leaf}`;
+  return laneSubject(prefix, partitions, deviceId, leaf);
 }
 
 export function commandSubject(prefix: string, deviceId: string): string {

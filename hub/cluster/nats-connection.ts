@@ -8,6 +8,7 @@ import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, JetStreamApiError, jetstreamManager, StorageType, type ConsumerInfo, type JetStreamManager } from '@nats-io/jetstream';
 import type { ClusterConfig } from '../config/config-schema.js';
 import { partitionConsumer, partitionFilter } from './partition.js';
+import { bulkConsumer, bulkFilter, bulkMaxAckPending } from './lanes.js';
 
 /** A credential the config points at is missing: nothing was started. */
 export class ClusterConfigError extends Error {
@@ -83,7 +84,8 @@ const JS_CLUSTER_NO_PEERS = 10005;
 const STREAM_PLACEMENT_WAIT_MS = 30_000;
 
 /**
- * The durable pull consumers every worker shares, one per partition (hub/cluster/partition.ts):
+ * The durable pull consumers every worker shares, one per partition (hub/cluster/partition.ts) and
+ * one for the bulk lane (hub/cluster/lanes.ts). A partition's consumer has
  * explicit acks, redelivery after ack_wait_ms, and max_ack_pending 1. That last is what keeps a
  * device's messages in order across workers: once a consumer has one message delivered and not
  * acked, the server delivers no other until it is acked, or its AckWait passes and it is delivered
@@ -94,17 +96,24 @@ const STREAM_PLACEMENT_WAIT_MS = 30_000;
  */
 export async function ensureConsumers(jsm: JetStreamManager, cfg: ClusterConfig): Promise<void> {
   const wanted = Array.from({ length: cfg.partitions }, (_, p) => p);
-  await Promise.all(wanted.map((p) => ensurePartitionConsumer(jsm, cfg, p)));
+  await Promise.all([
+    ...wanted.map((p) =>
+      ensureConsumer(jsm, cfg, partitionConsumer(cfg.consumer, p), partitionFilter(cfg.subject_prefix, p), 1, 'to change the partitions, see docs/cluster.md "Changing the number of partitions"'),
+    ),
+    // The bulk lane (hub/cluster/lanes.ts): heartbeats, status and presence, taken in batches, no
+    // order kept, so an SOS on a partition consumer never waits behind them. A cluster from before
+    // the lanes has no such consumer: it is created here, and the partition consumers are unchanged
+    // (docs/cluster.md "Upgrading to the bulk lane").
+    ensureConsumer(jsm, cfg, bulkConsumer(cfg.consumer), bulkFilter(cfg.subject_prefix), bulkMaxAckPending(cfg.bulk_batch), 'to change bulk_batch, see docs/cluster.md "Changing the bulk batch"'),
+  ]);
 }
 
-async function ensurePartitionConsumer(jsm: JetStreamManager, cfg: ClusterConfig, partition: number): Promise<void> {
-  const name = partitionConsumer(cfg.consumer, partition);
-  const filter = partitionFilter(cfg.subject_prefix, partition);
+async function ensureConsumer(jsm: JetStreamManager, cfg: ClusterConfig, name: string, filter: string, maxAckPending: number, howToChange: string): Promise<void> {
   const check = (info: ConsumerInfo): void => {
-    if (info.config.filter_subject !== filter || info.config.max_ack_pending !== 1) {
+    if (info.config.filter_subject !== filter || info.config.max_ack_pending !== maxAckPending) {
       throw new ClusterConfigError(
         `JetStream consumer ${cfg.stream}/${name} exists with filter ${info.config.filter_subject ?? '(none)'} and max_ack_pending ${info.config.max_ack_pending ?? '(default)'}, ` +
-          `not ${filter} and 1: it was made by a node with other [cluster] partitions or consumer settings. Give every node the same lonewatch.toml; to change the partitions, see docs/cluster.md "Changing the number of partitions"`,
+          `not ${filter} and ${maxAckPending}: it was made by a node with other [cluster] partitions, bulk_batch or consumer settings. Give every node the same lonewatch.toml; ${howToChange}`,
       );
     }
   };
@@ -118,8 +127,8 @@ async function ensurePartitionConsumer(jsm: JetStreamManager, cfg: ClusterConfig
       deliver_policy: DeliverPolicy.All,
       ack_wait: nanos(cfg.ack_wait_ms),
       max_deliver: cfg.max_deliver,
-      // One in flight per partition: the order per device (above).
-      max_ack_pending: 1,
+      // Partitions: one in flight, the order per device (above). Bulk: a few batches.
+      max_ack_pending: maxAckPending,
     })
     .catch(async (err: unknown) => {
       // Another node created it in between: the same consumer, if it has the same settings.

@@ -1,8 +1,11 @@
 /**
  * A hub worker (issue 19): the hub's ingest, rules, notifiers and HTTP side (Hub.start, without fob
- * listeners), fed from the durable JetStream consumers that every worker shares (one per partition
- * of the devices, one message in flight each: a device's messages in order, hub/cluster/partition.ts)
- * instead of from a broker. For each message, in order:
+ * listeners), fed from the durable JetStream consumers that every worker shares instead of from a
+ * broker: the ordered lane (events and positions: one consumer per partition of the devices, one
+ * message in flight each, so a device's messages in order, hub/cluster/partition.ts) and the bulk
+ * lane (heartbeats, status, presence: one consumer, taken in batches, hub/cluster/lanes.ts and
+ * bulk-lane.ts), so an SOS never waits behind heartbeats; and this worker starts no bulk batch
+ * while it handles an ordered message (hub/cluster/alarm-first.ts). For each ordered message:
  *
  *   1. the same ingest as the single hub (FobIngest) stores and acts on it in one transaction; it is
  *      Hub.start's own, so what the single hub does after a commit happens here by the same code:
@@ -24,11 +27,14 @@ import type { Logger } from '../logger.js';
 import type { ClusterConfig, HubConfig } from '../config/config-schema.js';
 import type { Store } from '../store/store.js';
 import { Hub, type HubOptions } from '../hub.js';
-import { encodeCommand } from '../../shared/protocol-core.js';
-import { commandSubject, decodeInbound, InboundFormatError, PRESENCE_LEAF } from './inbound.js';
+import { encodeCommand, TOPIC } from '../../shared/protocol-core.js';
+import { commandSubject, decodeInbound, InboundFormatError, PRESENCE_LEAF, type InboundMessage } from './inbound.js';
 import { connectNats, ensureConsumers, ensureStream, jetStreamAnswers, nodeId } from './nats-connection.js';
 import { partitionConsumer } from './partition.js';
-import { recordPresence } from '../ingest/presence.js';
+import { bulkConsumer, laneOf } from './lanes.js';
+import { AlarmFirst } from './alarm-first.js';
+import { BULK_YIELD_MAX_MS, BulkLane, type BulkLaneCounters } from './bulk-lane.js';
+import { recordStreamedPresence } from '../ingest/presence.js';
 
 export interface WorkerOptions {
   config: HubConfig;
@@ -48,7 +54,7 @@ export interface WorkerOptions {
 }
 
 export interface WorkerCounters {
-  /** Messages stored (or found already stored) and acked. */
+  /** Ordered-lane messages (events, positions) stored (or found already stored) and acked. */
   handled: number;
   /** Deliveries after the first (a worker died, or ack_wait passed, before the ack). */
   redelivered: number;
@@ -56,6 +62,8 @@ export interface WorkerCounters {
   retried: number;
   /** Messages not from an edge: logged and terminated. */
   refused: number;
+  /** The bulk lane (heartbeats, status, presence), counted apart. */
+  bulk: BulkLaneCounters;
 }
 
 /**
@@ -73,10 +81,22 @@ const PULL_EXPIRES_MS = 5000;
 /** How long a nak'd message waits before it is offered again (the store may be restarting). */
 const NAK_DELAY_MS = 1000;
 
+/**
+ * Devices per transaction when a bulk batch is written (heartbeats' rules, presence): an alarm in
+ * this worker waits for at most one such transaction (hub/cluster/alarm-first.ts). A heartbeat's
+ * rules are a few statements (the device, its health, its worker's shift, the health state and its
+ * next deadline written back: hub/rules/rules-runtime.ts stepDevice), so 10 devices are some tens of
+ * statements; a whole batch of 250 in one transaction took seconds on PostgreSQL on this shared
+ * machine, and every SOS waited behind it (the cluster bench at 5,000 fobs, docs/cluster.md).
+ */
+export const BULK_CHUNK = 10;
+
 export class ClusterWorker {
-  readonly counters: WorkerCounters = { handled: 0, redelivered: 0, retried: 0, refused: 0 };
+  readonly counters: WorkerCounters = { handled: 0, redelivered: 0, retried: 0, refused: 0, bulk: { handled: 0, batches: 0, redelivered: 0, retried: 0, refused: 0 } };
   private readonly partitions: ConsumerMessages[] = [];
   private readonly loops: Promise<void>[] = [];
+  private readonly gate = new AlarmFirst();
+  private bulk: BulkLane | null = null;
   private closed = false;
 
   private constructor(
@@ -127,7 +147,10 @@ export class ClusterWorker {
       const web = hub.listeners().http ?? hub.listeners().https;
       if (role === 'worker') {
         await worker.consume();
-        log.info({ http: web, stream: cluster.stream, consumer: cluster.consumer, partitions: cluster.partitions }, `worker ${id} consuming ${cluster.stream}/${cluster.consumer}-p0..p${cluster.partitions - 1} (one message in flight per partition); dashboard and API on ${web}`);
+        log.info(
+          { http: web, stream: cluster.stream, consumer: cluster.consumer, partitions: cluster.partitions, bulkBatch: cluster.bulk_batch },
+          `worker ${id} consuming ${cluster.stream}/${cluster.consumer}-p0..p${cluster.partitions - 1} (events and positions, one message in flight per partition) and ${bulkConsumer(cluster.consumer)} (heartbeats, status, presence, up to ${cluster.bulk_batch} a batch); dashboard and API on ${web}`,
+        );
       } else {
         log.info({ http: web }, `HTTP node ${id}: dashboard and API on ${web}; commands to fobs over NATS`);
       }
@@ -160,11 +183,53 @@ export class ClusterWorker {
       this.partitions.push(messages);
       this.loops.push(
         (async () => {
-          for await (const m of messages) await this.handleInOrder(m);
+          for await (const m of messages) await this.gate.ordered(() => this.handleInOrder(m));
         })().catch((err: Error) => {
           if (!this.closed) this.log.error({ err, partition: p }, `the JetStream consumer of partition ${p} stopped: this worker takes no more of its messages (the other workers still do); restart it`);
         }),
       );
+    }
+    // The bulk lane, started after the ordered lane's pulls are out.
+    this.bulk = new BulkLane({
+      consumer: await js.consumers.get(cluster.stream, bulkConsumer(cluster.consumer)),
+      batch: cluster.bulk_batch,
+      ackWaitMs: cluster.ack_wait_ms,
+      gate: this.gate,
+      commit: (items) => this.commitBulk(items),
+      log: this.log.child({ lane: 'bulk' }),
+      counters: this.counters.bulk,
+    });
+    this.bulk.start();
+  }
+
+  /**
+   * Stores a batch of bulk-lane messages (hub/cluster/lanes.ts), resolving once all of it is
+   * committed: the heartbeats through the ingest's own batch write (device liveness in one
+   * statement, as the single hub's flush; a heartbeat older than the one stored changes nothing),
+   * then their health rules and sightings, and the presence changes, in transactions of BULK_CHUNK
+   * devices, each started only when no alarm is in hand here (a device's last presence in stream
+   * order is the one kept: the state it ended in; a stale one changes nothing,
+   * recordStreamedPresence); status messages are validated as the single hub does (they store
+   * nothing). A redelivered batch, or batches of two workers committed the other way round, so
+   * leave each device as its newest message says. `paced` false: the message is itself one of the
+   * ordered lane's in hand (a heartbeat from an older edge), so it must not wait for that lane.
+   */
+  private async commitBulk(items: readonly InboundMessage[], paced = true): Promise<void> {
+    const beats: InboundMessage[] = [];
+    const presence = new Map<string, { online: boolean; at: number }>();
+    for (const i of items) {
+      if (i.leaf === TOPIC.heartbeat) beats.push(i);
+      else if (i.leaf === PRESENCE_LEAF) presence.set(i.deviceId, { online: Buffer.from(i.payload).toString() === '1', at: i.receivedAt });
+      else await this.hub.ingest.onDevicePublish(i.deviceId, i.leaf, Buffer.from(i.payload), i.receivedAt);
+    }
+    const turn = () => (paced ? this.gate.bulkTurn(BULK_YIELD_MAX_MS) : Promise.resolve());
+    await this.hub.ingest.recordHeartbeatBatch(beats, { chunk: BULK_CHUNK, turn });
+    const changes = [...presence];
+    for (let i = 0; i < changes.length; i += BULK_CHUNK) {
+      await turn();
+      await this.hub.store.transaction(async (tx) => {
+        for (const [deviceId, p] of changes.slice(i, i + BULK_CHUNK)) await recordStreamedPresence(tx, deviceId, p.online, p.at);
+      });
     }
   }
 
@@ -204,12 +269,11 @@ export class ClusterWorker {
       this.log.info({ deviceId, leaf, seq: m.seq, delivery: m.info.deliveryCount, edge: inbound.edgeId }, 'message delivered again (a worker stopped before acking it): handled again, deduplicated by event id');
     }
     try {
-      if (leaf === PRESENCE_LEAF) {
-        const online = Buffer.from(inbound.payload).toString() === '1';
-        await this.hub.store.transaction((tx) => recordPresence(tx, deviceId, online, receivedAt));
-      } else {
-        await this.hub.ingest.onDevicePublish(deviceId, leaf, Buffer.from(inbound.payload), receivedAt);
-      }
+      // A heartbeat or presence on a partition subject was put there by an edge from before the
+      // bulk lane (docs/cluster.md "Upgrading to the bulk lane"): committed here as a batch of one,
+      // so it too is stored before it is acked.
+      if (laneOf(leaf) === 'bulk') await this.commitBulk([inbound], false);
+      else await this.hub.ingest.onDevicePublish(deviceId, leaf, Buffer.from(inbound.payload), receivedAt);
     } catch (err) {
       this.counters.retried++;
       this.log.error({ deviceId, leaf, seq: m.seq, err: (err as Error).message }, `could not store the message: not acked, offered again in ${NAK_DELAY_MS} ms`);
@@ -243,7 +307,7 @@ export class ClusterWorker {
     if (this.closed) return;
     this.closed = true;
     // Stop taking messages, finish the one in hand; what was pulled and not handled is redelivered.
-    await Promise.all(this.partitions.map((m) => m.close().catch(() => undefined)));
+    await Promise.all([...this.partitions.map((m) => m.close().catch(() => undefined)), this.bulk?.stop()]);
     await Promise.all(this.loops);
     await this.nc.drain().catch(() => this.nc.close());
     await this.hub.stop();

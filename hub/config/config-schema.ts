@@ -140,7 +140,7 @@ const clusterSchema = z
     password_env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).optional(),
     /** Or a token, read from the environment variable token_env (never written in the file). */
     token_env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).optional(),
-    /** The stream that holds what the fobs sent, its subjects' prefix (`<prefix>.p<partition>.<deviceId>.<leaf>`) and replicas. */
+    /** The stream that holds what the fobs sent, its subjects' prefix (`<prefix>.p<partition>.<deviceId>.<leaf>`, `<prefix>.bulk.<deviceId>.<leaf>`) and replicas. */
     stream: natsToken.default('LW_IN'),
     subject_prefix: z.string().regex(/^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/).default('lw.in'),
     /** Commands for a fob go on `<command_prefix>.<deviceId>`; every edge listens to `<command_prefix>.*`. */
@@ -153,8 +153,15 @@ const clusterSchema = z
      * flight, so a device's messages are handled in order. Edges and workers must agree on it.
      */
     partitions: z.int().min(1).max(256).default(16),
-    /** The durable consumers every worker shares, `<consumer>-p<n>` per partition (each message goes to one worker). */
+    /** The durable consumers every worker shares, `<consumer>-p<n>` per partition and `<consumer>-bulk` (each message goes to one worker). */
     consumer: natsToken.default('lw-workers'),
+    /**
+     * Heartbeats, status and presence (the bulk lane, docs/cluster.md "Alarms ahead of bulk
+     * traffic") are pulled and committed this many at a time: one batch, its transactions, then
+     * every message of it acked. The bulk consumer allows 4 batches unacked at once (every worker
+     * must have the same value: a worker refuses a bulk consumer made with another).
+     */
+    bulk_batch: z.int().min(1).max(10_000).default(250),
     /** A message a worker took and did not ack within this is delivered again (to any worker). */
     ack_wait_ms: z.int().min(1000).max(600_000).default(30_000),
     /** Deliveries of one message before JetStream stops offering it (each is logged by the worker). */

@@ -79,6 +79,14 @@ interface PendingBeat {
   worn: boolean;
 }
 
+/** How a batch of heartbeats from the cluster gives way to alarms (recordHeartbeatBatch). */
+export interface BeatPacing {
+  /** Devices per rules transaction. */
+  chunk: number;
+  /** Resolves when the next transaction may start. */
+  turn(): Promise<unknown>;
+}
+
 export class FobIngest {
   readonly counters: IngestCounters = {
     heartbeats: 0,
@@ -357,30 +365,70 @@ export class FobIngest {
     if (this.beats.size === 0) return;
     const batch = this.beats;
     this.beats = new Map();
-    this.flushing = (async () => {
-      await this.o.store.recordHeartbeats([...batch].map(([deviceId, b]) => ({ deviceId, at: b.at, battery: b.battery })));
-      const now = this.o.clock.now();
-      await this.o.runtime.run(async (tx, unit) => {
-        for (const [deviceId, b] of batch) {
-          await this.o.runtime.stepDevice(tx, unit, deviceId, { type: 'heartbeat', battery: b.battery });
-          if (!b.worn) continue;
-          let workerId = this.workerOf.get(deviceId);
-          if (workerId === undefined) {
-            workerId = (await tx.getDevice(deviceId))?.workerId ?? null;
-            this.workerOf.set(deviceId, workerId);
-          }
-          if (workerId && now - (this.lastSightingWrite.get(workerId) ?? 0) >= SIGHTING_EVERY_MS) {
-            this.lastSightingWrite.set(workerId, now);
-            await this.o.runtime.stepWorker(tx, unit, workerId, { type: 'sighting', kind: 'heartbeat (fob worn)', at: b.at });
-          }
-        }
-      });
-    })();
+    this.flushing = this.writeBeats(batch);
     try {
       await this.flushing;
     } finally {
       this.flushing = null;
     }
+  }
+
+  /**
+   * A batch of heartbeats taken from the cluster's bulk lane (hub/cluster/worker.ts), written now,
+   * not buffered: the worker acks their JetStream messages only once this resolves, so nothing is
+   * acked before it is committed. The same validation, counting and writes as the single hub's
+   * flush; a device's last heartbeat in the batch (stream order) is the one kept, as in the buffer.
+   * Rejects when the store does (the caller naks the batch); invalid payloads are counted and
+   * change nothing, as they would on the single hub. `pace`: the rules are run `chunk` devices to a
+   * transaction, each after `turn()` resolves, so an alarm waits for at most one chunk's transaction
+   * in this process's store (hub/cluster/alarm-first.ts), not for the whole batch's.
+   */
+  async recordHeartbeatBatch(beats: readonly { deviceId: string; payload: Uint8Array; receivedAt: number }[], pace?: BeatPacing): Promise<void> {
+    const batch = new Map<string, PendingBeat>();
+    for (const { deviceId, payload, receivedAt } of beats) {
+      const parsed = parseHeartbeat(Buffer.from(payload));
+      if (!parsed.ok) {
+        this.reject(deviceId, 'heartbeat_invalid', `heartbeat rejected: ${parsed.error.message}`, { field: parsed.error.field });
+        continue;
+      }
+      this.counters.heartbeats++;
+      batch.set(deviceId, { at: receivedAt, battery: parsed.value.b, worn: parsed.value.m === 1 });
+    }
+    if (batch.size > 0) await this.writeBeats(batch, pace);
+  }
+
+  /**
+   * Device liveness in one statement, then the health rules and sightings in one rules transaction
+   * (or, paced, one per chunk of devices: a crash between them leaves the rest to a redelivery,
+   * and writing a heartbeat again changes nothing more).
+   */
+  private async writeBeats(batch: Map<string, PendingBeat>, pace?: BeatPacing): Promise<void> {
+    await this.o.store.recordHeartbeats([...batch].map(([deviceId, b]) => ({ deviceId, at: b.at, battery: b.battery })));
+    const entries = [...batch];
+    const size = pace ? Math.max(1, pace.chunk) : entries.length;
+    for (let i = 0; i < entries.length; i += size) {
+      if (pace) await pace.turn();
+      await this.stepBeats(entries.slice(i, i + size));
+    }
+  }
+
+  private async stepBeats(entries: [string, PendingBeat][]): Promise<void> {
+    const now = this.o.clock.now();
+    await this.o.runtime.run(async (tx, unit) => {
+      for (const [deviceId, b] of entries) {
+        await this.o.runtime.stepDevice(tx, unit, deviceId, { type: 'heartbeat', battery: b.battery });
+        if (!b.worn) continue;
+        let workerId = this.workerOf.get(deviceId);
+        if (workerId === undefined) {
+          workerId = (await tx.getDevice(deviceId))?.workerId ?? null;
+          this.workerOf.set(deviceId, workerId);
+        }
+        if (workerId && now - (this.lastSightingWrite.get(workerId) ?? 0) >= SIGHTING_EVERY_MS) {
+          this.lastSightingWrite.set(workerId, now);
+          await this.o.runtime.stepWorker(tx, unit, workerId, { type: 'sighting', kind: 'heartbeat (fob worn)', at: b.at });
+        }
+      }
+    });
   }
 
   async close(): Promise<void> {

@@ -11,3 +11,21 @@ export async function recordPresence(tx: StoreTx, deviceId: string, online: bool
   await tx.updateDevice(deviceId, online ? { online: true, lastSeenAt: at } : { online: false });
   await tx.appendChange({ at, topic: 'device', alarmId: null, detail: { deviceId, change: online ? 'online' : 'offline' } });
 }
+
+/**
+ * The same, for a presence that may arrive out of order (the cluster's bulk lane, docs/cluster.md
+ * "Alarms ahead of bulk traffic": a dead worker's batch is redelivered after newer messages were
+ * written, and a fob that moved edges can have the old edge's "offline" stored after the new one's
+ * "online"). `at` is the edge's time. An "online" never moves the last sighting back; an "offline"
+ * older than the device's last sign of life (a heartbeat or connection since) is stale and changes
+ * nothing. Answers whether it changed anything.
+ */
+export async function recordStreamedPresence(tx: StoreTx, deviceId: string, online: boolean, at: number): Promise<boolean> {
+  const device = await tx.getDevice(deviceId);
+  if (!device) return false;
+  const seen = device.lastSeenAt;
+  if (!online && seen !== null && seen > at) return false;
+  await tx.updateDevice(deviceId, online ? { online: true, lastSeenAt: Math.max(seen ?? at, at) } : { online: false });
+  await tx.appendChange({ at, topic: 'device', alarmId: null, detail: { deviceId, change: online ? 'online' : 'offline' } });
+  return true;
+}

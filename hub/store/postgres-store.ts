@@ -655,16 +655,18 @@ export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore, Unqu
 
   async recordHeartbeats(beats: { deviceId: string; at: number; battery: number }[]): Promise<void> {
     if (beats.length === 0) return;
-    // The last beat of a device wins, as when the SQLite store applies them in order; rows are
+    // The latest beat of a device wins, as when the SQLite store applies them in order; rows are
     // updated in id order so two hubs' batches lock them in the same order (no deadlock between them).
+    // Only forward: a beat older than the stored one (the cluster's bulk lane redelivering a dead
+    // worker's batch after newer ones were written, docs/cluster.md) changes nothing.
     const last = new Map<string, { at: number; battery: number }>();
-    for (const b of beats) last.set(b.deviceId, { at: b.at, battery: b.battery });
+    for (const b of beats) if ((last.get(b.deviceId)?.at ?? -Infinity) <= b.at) last.set(b.deviceId, { at: b.at, battery: b.battery });
     const ids = [...last.keys()].sort();
     await this.writeStatement((q) =>
       q.query(
         `UPDATE devices d SET last_seen_at = b.at, battery = b.battery
          FROM (SELECT * FROM unnest($1::text[], $2::bigint[], $3::integer[]) AS u(id, at, battery) ORDER BY id) b
-         WHERE d.id = b.id`,
+         WHERE d.id = b.id AND (d.last_seen_at IS NULL OR d.last_seen_at <= b.at)`,
         [ids, ids.map((id) => last.get(id)!.at), ids.map((id) => last.get(id)!.battery)],
       ),
     );

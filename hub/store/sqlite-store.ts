@@ -494,7 +494,9 @@ export class SqliteStore implements Store, UnqueuedReads {
       ),
       listAlarmPositions: db.prepare('SELECT * FROM positions WHERE alarm_id = ? ORDER BY fix_at, id LIMIT ?'),
       prunePositions: db.prepare('DELETE FROM positions WHERE alarm_id IS NULL AND received_at < ?'),
-      heartbeat: db.prepare('UPDATE devices SET last_seen_at = ?, battery = ? WHERE id = ?'),
+      // Only forward: a heartbeat older than the one stored (the cluster's bulk lane redelivering a dead
+      // worker's batch after newer ones were written, docs/cluster.md) changes nothing.
+      heartbeat: db.prepare('UPDATE devices SET last_seen_at = @at, battery = @battery WHERE id = @id AND (last_seen_at IS NULL OR last_seen_at <= @at)'),
     };
   }
 
@@ -882,7 +884,7 @@ export class SqliteStore implements Store, UnqueuedReads {
   recordHeartbeats(beats: { deviceId: string; at: number; battery: number }[]): Promise<void> {
     return this.lock.run(async () => {
       const run = this.db.transaction(() => {
-        for (const b of beats) this.stmt.heartbeat.run(b.at, b.battery, b.deviceId);
+        for (const b of beats) this.stmt.heartbeat.run({ at: b.at, battery: b.battery, id: b.deviceId });
       });
       run();
     });

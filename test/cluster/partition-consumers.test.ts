@@ -15,6 +15,7 @@ import { testConfig } from '../helpers/hub-harness.js';
 import { encodeInbound, inboundSubject } from '../../hub/cluster/inbound.js';
 import { ClusterConfigError, ensureConsumers, ensureStream } from '../../hub/cluster/nats-connection.js';
 import { partitionConsumer, partitionOf } from '../../hub/cluster/partition.js';
+import { bulkConsumer, bulkMaxAckPending } from '../../hub/cluster/lanes.js';
 import type { ClusterConfig } from '../../hub/config/config-schema.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lw-partitions-'));
@@ -101,4 +102,25 @@ it('refuses to start on consumers made with another layout, naming the consumer 
   expect((err as Error).message).toMatch(/same lonewatch\.toml/);
   // Nothing was changed: the consumers still have their own filter.
   expect((await jsm.consumers.info(cluster.stream, partitionConsumer(cluster.consumer, 0))).config.filter_subject).toBe('lw.in.p0.>');
+});
+
+it('refuses a bulk consumer made with another bulk_batch, naming it, and changes nothing', async () => {
+  const jsm = await jetstreamManager(a);
+  const err = await ensureConsumers(jsm, { ...cluster, bulk_batch: cluster.bulk_batch + 1 }).catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(ClusterConfigError);
+  expect((err as Error).message).toContain(`consumer LW_IN/lw-workers-bulk exists with filter lw.in.bulk.> and max_ack_pending ${bulkMaxAckPending(cluster.bulk_batch)}, not lw.in.bulk.> and ${bulkMaxAckPending(cluster.bulk_batch + 1)}`);
+  expect((err as Error).message).toMatch(/Changing the bulk batch/);
+  expect((await jsm.consumers.info(cluster.stream, bulkConsumer(cluster.consumer))).config.max_ack_pending).toBe(bulkMaxAckPending(cluster.bulk_batch));
+});
+
+it('adds the bulk consumer to a cluster from before the lanes, leaving its partition consumers as they are', async () => {
+  const jsm = await jetstreamManager(a);
+  // A cluster from before the lanes: the partition consumers, no bulk consumer.
+  await jsm.consumers.delete(cluster.stream, bulkConsumer(cluster.consumer));
+  const before = await Promise.all(Array.from({ length: cluster.partitions }, (_, p) => jsm.consumers.info(cluster.stream, partitionConsumer(cluster.consumer, p))));
+  await ensureConsumers(jsm, cluster);
+  const after = await Promise.all(Array.from({ length: cluster.partitions }, (_, p) => jsm.consumers.info(cluster.stream, partitionConsumer(cluster.consumer, p))));
+  expect(after.map((i) => [i.name, i.created, i.config.filter_subject, i.config.max_ack_pending])).toEqual(before.map((i) => [i.name, i.created, i.config.filter_subject, 1]));
+  const bulk = await jsm.consumers.info(cluster.stream, bulkConsumer(cluster.consumer));
+  expect([bulk.config.filter_subject, bulk.config.max_ack_pending, bulk.config.ack_policy]).toEqual(['lw.in.bulk.>', bulkMaxAckPending(cluster.bulk_batch), 'explicit']);
 });

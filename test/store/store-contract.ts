@@ -582,6 +582,25 @@ export function describeStoreContract<S extends Store>(name: string, makeStore: 
       expect(await rd(s, (t) => t.getDevice('ghost'))).toBeNull();
     });
 
+    it('heartbeats only move a device forward: a beat older than the stored one changes nothing (a redelivered cluster batch)', async () => {
+      const s = ctx.store;
+      await tx(s, (t) => t.insertDevice(device('fob-1')));
+      await s.recordHeartbeats([{ deviceId: 'fob-1', at: 500, battery: 70 }]);
+      // Older, arriving later: both in one batch and in a batch of its own.
+      await s.recordHeartbeats([
+        { deviceId: 'fob-1', at: 300, battery: 95 },
+        { deviceId: 'fob-1', at: 400, battery: 94 },
+      ]);
+      expect((await rd(s, (t) => t.getDevice('fob-1')))?.lastSeenAt).toBe(500);
+      expect((await rd(s, (t) => t.getDevice('fob-1')))?.battery).toBe(70);
+      await s.recordHeartbeats([
+        { deviceId: 'fob-1', at: 700, battery: 60 },
+        { deviceId: 'fob-1', at: 600, battery: 65 },
+      ]);
+      const d = await rd(s, (t) => t.getDevice('fob-1'));
+      expect([d?.lastSeenAt, d?.battery]).toEqual([700, 60]);
+    });
+
     it('a transaction that throws keeps nothing it wrote and passes the error on unchanged; the store goes on working', async () => {
       const s = ctx.store;
       class Boom extends Error {}
