@@ -1,12 +1,11 @@
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../hub/store/sqlite-store.js';
+import { lonewatch } from '../helpers/cli-in-process.js';
 
-const run = promisify(execFile);
 const bin = new URL('../../bin/lonewatch.js', import.meta.url).pathname;
 let dir: string;
 let env: NodeJS.ProcessEnv;
@@ -17,13 +16,19 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-const lw = (...args: string[]) => run(process.execPath, [bin, ...args], { cwd: dir, env });
-const lwFail = (...args: string[]) => lw(...args).then(
-  () => {
-    throw new Error('expected a failure');
-  },
-  (e: { code: number; stderr: string; stdout: string }) => e,
-);
+// The commands run in this process (test/helpers/cli-in-process.ts), in this directory and
+// environment: a child process shows nothing more for a refusal or an admin command (issue 18). The
+// hub's own start and SIGTERM stop below is a real child.
+const lw = async (...args: string[]) => {
+  const r = await lonewatch(args, { cwd: dir, env });
+  if (r.code !== 0) throw new Error(`lonewatch ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+  return r;
+};
+const lwFail = async (...args: string[]) => {
+  const r = await lonewatch(args, { cwd: dir, env });
+  if (r.code === 0) throw new Error('expected a failure');
+  return r;
+};
 
 describe('lonewatch hub', () => {
   it('starts with embedded defaults, says where it listens, and stops cleanly on SIGTERM', async () => {
