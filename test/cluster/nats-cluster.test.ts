@@ -37,5 +37,5 @@ describe('local NATS cluster (nats-server, JetStream, 3 nodes)', () => {
     } finally {
       await nc.close();
     }
-  }, 60_000);
+  }, 120_000);
 });

@@ -39,7 +39,7 @@ describe('lonewatch flash: the edges of a cluster', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(dryIdentity(out)).toMatchObject({ id: 'rak-e', h: 'edge-1.example.org', p: 1883, hs: [['edge-1.example.org', 1883], ['2001:db8::1', 1884]] });
-  }, 60_000);
+  }, 120_000);
 
   it('[cluster] edges is the default; --hub-host gives one hub as before (no hs)', async () => {
     const cfg = config([...cluster, 'edges = ["e1.example.org:1883", "e2.example.org:1883", "e3.example.org:1993"]']);
@@ -51,7 +51,7 @@ describe('lonewatch flash: the edges of a cluster', () => {
     const single = dryIdentity(b.out);
     expect(single).toMatchObject({ h: 'one.example.org', p: 1883 });
     expect(single.hs).toBeUndefined();
-  }, 60_000);
+  }, 120_000);
 
   it('a bad list is refused before anything is built or written, naming the entry', async () => {
     const loop = dry(config([]), ['--hub', 'e1.example.org:1883,localhost:1883']);
@@ -62,5 +62,5 @@ describe('lonewatch flash: the edges of a cluster', () => {
     const r2 = await both.run;
     expect(r2.code).not.toBe(0);
     expect(r2.stderr).toContain('give either --hub host:port,... (every edge, ports included) or --hub-host/--hub-port (one hub), not both');
-  }, 60_000);
+  }, 120_000);
 });

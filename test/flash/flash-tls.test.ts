@@ -125,7 +125,7 @@ describe('lonewatch flash for a hub with [tls]', () => {
     const { code, stderr } = await flash(config(''));
     expect(code).not.toBe(0);
     expect(stderr).toContain('a RAK5010 must pin the CA that signed the hub\'s certificate; set tls.fob_ca_file in lonewatch.toml or pass --ca-file <pem>');
-  }, 30_000);
+  }, 120_000);
 
   it('a CA that did not sign the hub\'s certificate (tls.fob_ca_file, or --ca-file over it) is refused', async () => {
     const res = await flash(config(`fob_ca_file = "${pki.otherCaCert}"`));
@@ -134,10 +134,10 @@ describe('lonewatch flash for a hub with [tls]', () => {
     const over = await flash(config(`fob_ca_file = "${pki.caCert}"`), ['--ca-file', pki.otherCaCert]);
     expect(over.code).not.toBe(0);
     expect(over.stderr).toContain('CN=Some Other CA');
-  }, 30_000);
+  }, 120_000);
 
   it('the hub\'s CA is taken, said so with its modem file name, before the build', async () => {
     const { stdout } = await flash(config(`fob_ca_file = "${pki.caCert}"`));
     expect(stdout).toContain(`RAK5010 over TLS: pinning CN=Lonewatch Test CA from ${pki.caCert} (it signed the hub's certificate (CN=hub.test)); on the modem as ${caFileName(pki.read(pki.caCert))}`);
-  }, 30_000);
+  }, 120_000);
 });

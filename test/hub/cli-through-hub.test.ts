@@ -82,7 +82,7 @@ describe('lonewatch devices|workers|visits with a hub running', () => {
     expect(again.code).toBe(1);
     expect(again.stderr).toBe('lonewatch devices: device fob-a is already revoked\n');
     expect(await t.hub.store.readChanges(before, 10)).toHaveLength(2); // still only the revocation and the drop
-  }, 60_000);
+  }, 120_000);
 
   it('workers add, devices add/list and visits import through the hub; the import steps the check-in rules at once', async () => {
     t = await startTestHub({ config: slowPolls });
@@ -112,7 +112,7 @@ describe('lonewatch devices|workers|visits with a hub running', () => {
       // Stepping sam's rules changed sam's day (the visit's start is now due): the workers board hears of it.
       ['worker', 'day'],
     ]);
-  }, 60_000);
+  }, 120_000);
 
   it('bad input on the control socket gets a clear error and changes nothing', async () => {
     t = await startTestHub({ config: slowPolls });
@@ -155,5 +155,5 @@ describe('lonewatch devices|workers|visits with a hub running', () => {
     expect(existsSync(controlSocketPath(dataDir))).toBe(false);
     const out = await run(process.execPath, [bin, 'devices', 'revoke', 'fob-a'], { env: { ...process.env, LONEWATCH_DATA_DIR: dataDir }, timeout: 30_000 });
     expect(out.stdout).toMatch(/^revoked fob-a \(no hub answered on its control socket: a hub refuses it from its next start/);
-  }, 60_000);
+  }, 120_000);
 });

@@ -35,7 +35,9 @@ describe('lonewatch hub', () => {
     const child = spawn(process.execPath, [bin, 'hub'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no "hub listening" line: ${out}`)), 20_000);
+      // A wait for the line, ended by it: generous, as a child's tsx start and the hub's on a 2-core
+      // machine running other test files can take tens of seconds (issue 18).
+      const timer = setTimeout(() => reject(new Error(`no "hub listening" line: ${out}`)), 90_000);
       child.stdout.on('data', (d) => {
         out += d;
         if (out.includes('hub listening')) {
@@ -49,7 +51,7 @@ describe('lonewatch hub', () => {
     child.kill('SIGTERM');
     const code = await new Promise((r) => child.once('exit', r));
     expect(code).toBe(0);
-  });
+  }, 120_000);
 
   it('refuses to start when a [tls] file is missing or the key is not the certificate\'s, naming the key', async () => {
     writeFileSync(join(dir, 'lonewatch.toml'), ['[tls]', `cert_file = "${join(dir, 'missing.crt')}"`, `key_file = "${join(dir, 'missing.key')}"`, 'mqtts_port = 0'].join('\n'));
