@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { runCli, startVirtualBoard } from '../helpers/virtual-espruino/harness.js';
 import { flash, flashRun } from '../helpers/virtual-espruino/flash-in-process.js';
 import { useFlashBench } from '../helpers/virtual-espruino/flash-bench.js';
+import { lonewatch } from '../helpers/cli-in-process.js';
 
 const bench = useFlashBench();
 
@@ -74,7 +75,8 @@ describe('lonewatch console', () => {
   }, 120_000);
 
   it('a busy or missing port gets the same clear message as flash', async () => {
-    const r = await runCli(['console', '--port', join(bench.pty.dir, 'nope')]).done;
+    // In-process (test/helpers/cli-in-process.ts): the refusal needs no child; the terminal above is one.
+    const r = await lonewatch(['console', '--port', join(bench.pty.dir, 'nope')]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`serial port ${join(bench.pty.dir, 'nope')} does not exist`);
   }, 120_000);
@@ -82,7 +84,7 @@ describe('lonewatch console', () => {
 
 describe('lonewatch flash --list', () => {
   it('lists the serial ports (or says there are none)', async () => {
-    const r = await runCli(['flash', '--list']).done;
+    const r = await lonewatch(['flash', '--list']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^(path\s+manufacturer|no serial ports found)/);
   }, 120_000);

@@ -1,13 +1,15 @@
 /**
  * Issue 19: `lonewatch flash` gives a RAK5010 every edge of the cluster (lw.json `hs`), from --hub
  * or [cluster] edges, the first also as h/p (what firmware from before the cluster reads). The real
- * CLI in a child process, --dry-run: the identity is read out of the exact bytes a board would get.
+ * flash command, run in-process (flash-in-process.ts: a child adds a Node and tsx start and a
+ * TypeScript load for its own build, and shows nothing more), --dry-run: the identity is read out of
+ * the exact bytes a board would get.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli } from '../helpers/virtual-espruino/harness.js';
+import { flash } from '../helpers/virtual-espruino/flash-in-process.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lonewatch-flash-edges-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -29,7 +31,7 @@ function dryIdentity(file: string): Record<string, unknown> {
 
 const dry = (cfg: string, more: string[]) => {
   const out = join(dir, `dry-${Math.random().toString(36).slice(2)}.bin`);
-  return { out, run: runCli(['flash', '--board', 'rak5010', '--device', 'rak-e', '--secret', 's3cret', '--dry-run', out, '--config', cfg, ...more]).done };
+  return { out, run: flash(['--board', 'rak5010', '--device', 'rak-e', '--secret', 's3cret', '--dry-run', out, '--config', cfg, ...more]) };
 };
 
 describe('lonewatch flash: the edges of a cluster', () => {

@@ -14,7 +14,7 @@ import type { ConsoleLink } from '../../firmware/flash/espruino-link.js';
 import { caFileName, findAnswer, requestLine } from '../../firmware/flash/wire.js';
 import { FIRMWARE_VERSION } from '../../firmware/src/version.js';
 import { VirtualEspruino } from '../helpers/virtual-espruino/virtual-board.js';
-import { runCli } from '../helpers/virtual-espruino/harness.js';
+import { flash as flashInProcess } from '../helpers/virtual-espruino/flash-in-process.js';
 import { makeTestPki, type TestPki } from '../helpers/test-certs.js';
 
 let pki: TestPki;
@@ -119,7 +119,8 @@ describe('lonewatch flash for a hub with [tls]', () => {
     return file;
   };
   const flash = (cfg: string, more: string[] = []) =>
-    runCli(['flash', '--board', 'rak5010', '--device', 'rak-t', '--dry-run', join(pki.dir, 'dry.bin'), '--config', cfg, ...more]).done;
+    // The real flash command, in-process (flash-in-process.ts: a child adds a Node, tsx and TypeScript start and shows nothing more).
+    flashInProcess(['--board', 'rak5010', '--device', 'rak-t', '--dry-run', join(pki.dir, 'dry.bin'), '--config', cfg, ...more]);
 
   it('a RAK5010 without a CA to pin is refused before any board is touched, saying how to give one', async () => {
     const { code, stderr } = await flash(config(''));
