@@ -103,7 +103,7 @@ describe('what the policies can reach', () => {
 
 describe('the dashboard says who was told', () => {
   let t: TestHub;
-  it('standing warning while a policy reaches nobody; the SOS card and alarm view name each person with "not configured"', { timeout: 60_000 }, async () => {
+  it('standing warning while a policy reaches nobody; the SOS card and alarm view name each person with "not configured"', { timeout: 120_000 }, async () => {
     t = await startTestHub({ manualClock: true });
     closers.push(() => t.stop());
     await t.addWorker('sam', { name: 'Sam Carter' });
