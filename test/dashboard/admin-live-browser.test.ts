@@ -62,7 +62,7 @@ describe('live admin lists in Chromium', () => {
     expect(secret).toMatch(/\S{16,}/);
 
     // Another process: the real CLI on the same database file.
-    await run(process.execPath, [bin, 'workers', 'add', 'ali', '--name', 'Ali Khan'], { env: { ...process.env, LONEWATCH_DATA_DIR: t.dataDir } });
+    await run(process.execPath, [bin, 'workers', 'add', 'ali', '--name', 'Ali Khan'], { env: { ...process.env, LONEWATCH_DATA_DIR: t.dataDir }, timeout: 90_000 });
     await expect.poll(() => page.textContent('#admin-workers'), { timeout: 30_000 }).toContain('Ali Khan (ali)');
 
     // Another console, through the API.

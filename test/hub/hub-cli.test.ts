@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { SqliteStore } from '../../hub/store/sqlite-store.js';
 import { lonewatch } from '../helpers/cli-in-process.js';
 
@@ -33,6 +33,11 @@ const lwFail = async (...args: string[]) => {
 describe('lonewatch hub', () => {
   it('starts with embedded defaults, says where it listens, and stops cleanly on SIGTERM', async () => {
     const child = spawn(process.execPath, [bin, 'hub'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Whatever fails below, the child does not outlive the test (a hub left from a failed wait kept
+    // running, orphaned, after an earlier run).
+    onTestFinished(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    });
     let out = '';
     await new Promise<void>((resolve, reject) => {
       // A wait for the line, ended by it: generous, as a child's tsx start and the hub's on a 2-core
