@@ -14,16 +14,22 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     // Integration tests start real servers on ephemeral ports; files run in parallel processes.
     pool: 'forks',
-    // One file at a time by default. Most files spend most of their time waiting (the real Espruino
-    // interpreter's own timers, a browser, a pty, a child hub), so two at a time (issue 18) would keep
-    // both cores busier; but in a run of two at a time on this 2-core machine under load (2026-12-01)
-    // real-interpreter, flash and CLI tests with wall-clock limits failed that pass alone. Until those
-    // are hardened, LONEWATCH_TEST_WORKERS=2 runs two at a time, by choice.
-    maxWorkers: Number(process.env.LONEWATCH_TEST_WORKERS ?? 1),
+    // Three files at a time by default (issue 18). Most files spend most of their time waiting (the
+    // real Espruino interpreter's own timers, a browser, a pty, a child hub, a NATS cluster), so three
+    // keep the two cores busy where one left them half idle; more than three only adds contention, as
+    // the whole run is about 10.5 CPU-minutes of work (measured 2026-12-01; 12.5 before the CLI tests
+    // ran in-process), which two cores cannot do in less than about 5 minutes. What failed two at a time
+    // under load was hardened first: waits for an event wait for it, with generous limits (below, and
+    // in the tests), instead of racing a short timer; admin commands run in-process rather than each
+    // as a tsx child (test/helpers/cli-in-process.ts); the orphaned interpreters are gone
+    // (test/helpers/real-espruino-console.ts). LONEWATCH_TEST_WORKERS=1 runs one file at a time.
+    maxWorkers: Number(process.env.LONEWATCH_TEST_WORKERS ?? 3),
     // One Chromium and the firmware builds, made once for the run (test/helpers/global-setup.ts).
     globalSetup: ['./test/helpers/global-setup.ts'],
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
+    // Guards against a hang, not limits on how fast anything must be (timing rules run on injected
+    // clocks): generous, as a file shares two cores with two others and whatever else the machine runs.
+    testTimeout: 120_000,
+    hookTimeout: 180_000,
     reporters: ['default', './test/helpers/summary-reporter.ts'],
   },
 });

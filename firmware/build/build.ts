@@ -12,8 +12,6 @@
  * Identity and hub address are not in the code: they are written to Storage when flashing.
  */
 import { build as esbuild, transform } from 'esbuild';
-import { minify as terserMinify } from 'terser';
-import ts from 'typescript';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { checkEspruinoCompat, type CompatProblem } from './compat-check.js';
@@ -89,6 +87,7 @@ export interface BuildOptions {
  * calls) on an interpreter that is not V8. Five passes: 14 bytes less than three, measured.
  */
 async function squeeze(es5: string): Promise<string> {
+  const { minify: terserMinify } = await import('terser');
   const out = await terserMinify(es5, {
     ecma: 2015,
     compress: { ecma: 2015, passes: 5, hoist_props: true, reduce_vars: true, pure_getters: false, unsafe: false, keep_fargs: false, unsafe_arrows: true, arrows: true },
@@ -125,6 +124,10 @@ export async function buildFirmware(board: Board, opts: BuildOptions = {}): Prom
   // Built-in modules are written __espruino_require('Storage') so that esbuild leaves the call alone
   // (it wraps a plain require in a Proxy-based shim, which Espruino lacks).
   const es2017 = bundled.outputFiles[0].text.replace(/__espruino_require\(/g, 'require(');
+  // Loaded here, not at the top: the TypeScript compiler is about half a second of CPU to load, and
+  // most importers of this module (the flash tool, the tests through their cached build,
+  // test/helpers/firmware-bundle.ts) never build (issue 18: the suite's import time).
+  const { default: ts } = await import('typescript');
   const lowered = ts.transpileModule(es2017, {
     compilerOptions: { target: ts.ScriptTarget.ES5, module: ts.ModuleKind.None, removeComments: true, downlevelIteration: false },
   }).outputText;

@@ -32,6 +32,8 @@ let pubackMs: number[] = [];
 let ackMs: number[] = [];
 let measureStart = Date.now();
 const timers: NodeJS.Timeout[] = [];
+/** Presses go out while true; 'pause' ends the window so the acks of its last presses can still arrive (load-protocol.ts). */
+let pressing = true;
 /** event id (per device) -> press time */
 const pending = new Map<string, number>();
 
@@ -100,7 +102,7 @@ async function start(cmd: LoadStart): Promise<void> {
     }, 1000),
   );
   const press = (pattern: string, isSos: boolean): void => {
-    if (fobs.length === 0) return;
+    if (fobs.length === 0 || !pressing) return;
     const f = fobs[Math.floor(Math.random() * fobs.length)];
     const before = f.puck.sent.length;
     const t0 = performance.now();
@@ -132,6 +134,10 @@ process.on('message', (cmd: LoadCommand) => {
       pubackMs = [];
       ackMs = [];
       measureStart = Date.now();
+      pressing = true;
+      break;
+    case 'pause':
+      pressing = false;
       break;
     case 'report':
       send({ type: 'report', connected: fobs.length, connectFailures, acked, pubackMs, ackMs, liveMs: [], sosSent, published, elapsedMs: Date.now() - measureStart });

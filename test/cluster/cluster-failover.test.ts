@@ -72,7 +72,11 @@ async function load(ms: number, perSecond: number, during?: () => Promise<void>)
   await action;
 }
 
-/** Keeps the fleet running (resending what is not acked) until every outbox is empty. */
+/**
+ * Keeps the fleet running (resending what is not acked) until every outbox is empty, or timeoutMs:
+ * it ends when the outboxes are empty; the limit is generous for a 2-core machine running other
+ * test files beside this one (issue 18), where the cluster's seven processes are slow to catch up.
+ */
 async function drain(timeoutMs: number): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (fobs.some((f) => f.outboxSize() > 0) && Date.now() < until) {
@@ -116,30 +120,30 @@ describe('cluster under SOS load, one part killed at a time', () => {
     await load(4000, 10, async () => {
       await cluster.kill('edge-1');
     });
-    await drain(30_000);
+    await drain(90_000);
     expect(await connectedAt('edge-2')).toBe(FOBS);
     await expectEveryPubackedSosOnce();
     await cluster.restart('edge-1');
-  }, 90_000);
+  }, 180_000);
 
   it('kill -9 of a NATS node: edges and workers carry on through the other two', async () => {
     await load(4000, 10, async () => {
       await new Promise((r) => setTimeout(r, 1000));
       await cluster.nats.kill(0);
     });
-    await drain(30_000);
+    await drain(90_000);
     await expectEveryPubackedSosOnce();
     await cluster.nats.restart(0);
-  }, 90_000);
+  }, 180_000);
 
   it('kill -9 of a worker: what it held is redelivered to the other after ack_wait, stored once', async () => {
     await load(4000, 10, async () => {
       await new Promise((r) => setTimeout(r, 1000));
       await cluster.kill('worker-1');
     });
-    await drain(30_000);
+    await drain(90_000);
     await expectEveryPubackedSosOnce();
     const handled = (await (await fetch(`http://127.0.0.1:${cluster.node('worker-2').httpPort}/healthz`)).json()) as { ok: boolean };
     expect(handled.ok).toBe(true);
-  }, 90_000);
+  }, 180_000);
 });

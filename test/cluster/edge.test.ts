@@ -34,7 +34,7 @@ beforeAll(async () => {
   process.env.LW_TEST_NATS_PASSWORD = nats.password;
   edge = await Edge.start({ config, cluster: config.cluster!, store, log: silentLogger, clock, id: 'edge-a' });
   nc = await connect({ servers: nats.urls, user: nats.user, pass: nats.password });
-}, 60_000);
+}, 120_000);
 
 afterAll(async () => {
   await nc?.close();
@@ -66,7 +66,7 @@ describe('edge', () => {
     expect(await jsm.streams.getMessage('LW_IN', { last_by_subj: inboundSubject('lw.in', 16, 'fob-2', 'ev') }).catch(() => null)).toBeNull();
     await fob.close().catch(() => undefined);
     expect((await edge.ready()).ready).toBe(true);
-  }, 30_000);
+  }, 120_000);
 
   it('gives no PUBACK when JetStream cannot acknowledge, and is not ready', async () => {
     const fob = await connectFob(`mqtt://127.0.0.1:${edge.mqttPort}`, 'fob-1', secret);
@@ -93,5 +93,5 @@ describe('edge', () => {
     let ready = false;
     for (let i = 0; i < 50 && !ready; i++) ready = (await fetch(`http://127.0.0.1:${edge.httpPort}/readyz`)).status === 200;
     expect(ready).toBe(true);
-  }, 45_000);
+  }, 120_000);
 });

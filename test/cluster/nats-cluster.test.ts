@@ -2,7 +2,7 @@
 // refuses (no false acknowledgement) with two of three nodes down; a restarted node rejoins.
 import { afterAll, describe, expect, it } from 'vitest';
 import { connect } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager, StorageType } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, JetStreamApiError, StorageType } from '@nats-io/jetstream';
 import { startNatsCluster, stopNatsClusters } from '../helpers/nats-cluster.js';
 
 afterAll(stopNatsClusters);
@@ -13,7 +13,19 @@ describe('local NATS cluster (nats-server, JetStream, 3 nodes)', () => {
     const nc = await connect({ servers: cluster.urls, user: cluster.user, pass: cluster.password, reconnectTimeWait: 100 });
     try {
       const jsm = await jetstreamManager(nc);
-      await jsm.streams.add({ name: 'T', subjects: ['t.>'], num_replicas: 3, storage: StorageType.File });
+      // A cluster just started may have its meta leader before every peer has registered, and refuses
+      // an R3 stream meanwhile with "no suitable peers for placement" (JetStream error 10005): as
+      // ensureStream (hub/cluster/nats-connection.ts) does, the add is retried, paced, until the peers
+      // are there (up to 30 s; a run beside other test files hit it at once).
+      for (let until = Date.now() + 30_000; ; ) {
+        const err = await jsm.streams.add({ name: 'T', subjects: ['t.>'], num_replicas: 3, storage: StorageType.File }).then(
+          () => null,
+          (e: unknown) => e,
+        );
+        if (!err) break;
+        if (!(err instanceof JetStreamApiError && err.code === 10005) || Date.now() >= until) throw err;
+        await new Promise((r) => setTimeout(r, 250));
+      }
       const js = jetstream(nc);
       expect((await js.publish('t.a', 'one')).seq).toBe(1);
       await cluster.kill(0);
@@ -37,5 +49,5 @@ describe('local NATS cluster (nats-server, JetStream, 3 nodes)', () => {
     } finally {
       await nc.close();
     }
-  }, 60_000);
+  }, 120_000);
 });

@@ -32,7 +32,7 @@ beforeAll(async () => {
   const jsm = await jetstreamManager(a);
   await ensureStream(jsm, cluster);
   await ensureConsumers(jsm, cluster);
-}, 60_000);
+}, 120_000);
 
 afterAll(async () => {
   await a?.close();
@@ -91,7 +91,7 @@ it('hands out one message of a partition at a time across clients, a nak before 
   const info = await (await jetstreamManager(a)).consumers.info(cluster.stream, partitionConsumer(cluster.consumer, p));
   expect(info).toMatchObject({ num_pending: 0, num_ack_pending: 0 });
   expect(info.config.max_ack_pending).toBe(1);
-}, 60_000);
+}, 120_000);
 
 it('refuses to start on consumers made with another layout, naming the consumer and what to do', async () => {
   const jsm = await jetstreamManager(a);

@@ -110,5 +110,5 @@ describe(`cluster worker location follow-ups (${usePostgres ? 'postgres' : 'sqli
     // The shared store has them as notices of their own, once each.
     const notices = (await worker.hub.store.read((tx) => tx.listNotices(id))).filter((n) => n.event === 'position');
     expect(notices.map((n) => n.channel).sort()).toEqual(['arc', 'webhook']);
-  }, 60_000);
+  }, 120_000);
 });

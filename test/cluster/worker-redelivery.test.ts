@@ -64,4 +64,4 @@ it('redelivers what a dead worker held to the next one, which stores it once and
   await nc2.close();
   expect(info.num_ack_pending).toBe(0);
   expect(info.num_pending).toBe(0);
-}, 60_000);
+}, 120_000);

@@ -41,7 +41,7 @@ beforeAll(async () => {
   edgeStore = new SqliteStore(join(dir, 'lonewatch.db'));
   edge = await Edge.start({ config, cluster: config.cluster!, store: edgeStore, log: silentLogger, clock, id: 'edge-a' });
   nc = await connect({ servers: nats.urls, user: nats.user, pass: nats.password });
-}, 60_000);
+}, 120_000);
 
 afterAll(async () => {
   await nc?.close();
@@ -78,7 +78,7 @@ describe('worker', () => {
     expect(await worker.hub.store.read((tx) => tx.countFobEvents('fob-1'))).toBe(1);
     expect(worker.hub.ingest.counters.duplicates).toBe(1);
     await fob.close();
-  }, 30_000);
+  }, 120_000);
 
   it('drops (term) a message that is not from an edge, changing nothing', async () => {
     const refused = worker.counters.refused;

@@ -97,7 +97,7 @@ describe('the loud SOS on the phone, in Chromium', () => {
     expect((await dana.post(`/api/alarms/${alarm!.id}/acknowledge`, {})).status).toBe(200);
     await expect.poll(() => page.textContent('#alarm-title'), { timeout: 10_000 }).toBe('Help is coming');
     expect(await page.textContent('#alarm-status')).toMatch(/A duty officer took your alarm at \d\d:\d\d/);
-  }, 60_000);
+  }, 120_000);
 
   it('"I’m safe" needs the code shown; a wrong code cancels nothing; the right one goes as the fob’s cancel and the alarm waits for the call-back', async () => {
     const { t, page } = await setup();
@@ -125,7 +125,7 @@ describe('the loud SOS on the phone, in Chromium', () => {
     expect(timeline.some((e) => e.type === 'worker_cancelled')).toBe(true);
     await page.click('#alarm-close');
     expect(await page.isHidden('#alarm-screen')).toBe(true);
-  }, 60_000);
+  }, 120_000);
 
   it('at 390 px: no sideways scroll, every action on screen, times 24-hour with the zone', async () => {
     const { page } = await setup();
@@ -143,5 +143,5 @@ describe('the loud SOS on the phone, in Chromium', () => {
     expect(meta).toContain('14:00–15:00');
     expect(meta).not.toMatch(/AM|PM/);
     expect(await page.textContent('#zone')).toBe('Times are 24-hour, GMT (Europe/London).');
-  }, 60_000);
+  }, 120_000);
 });

@@ -32,7 +32,7 @@ const cleanup: (() => Promise<void> | void)[] = [];
 beforeAll(async () => {
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
   script = await puckScript();
-}, 60_000);
+}, 120_000);
 afterAll(async () => {
   await browser?.close();
 });
@@ -146,7 +146,7 @@ describe('worker companion in Chromium', () => {
     await dashboard.waitForSelector('#alarm[data-state="acknowledged"]');
     await expect.poll(() => fob.board.motorPulses(), { timeout: 10_000 }).toBeGreaterThan(pulses);
     expect(fob.board.buzzerOnCount()).toBe(0);
-  }, 60_000);
+  }, 120_000);
 });
 
 describe('worker companion: the day, offline, and a lost fob', () => {
@@ -233,7 +233,7 @@ describe('worker companion: the day, offline, and a lost fob', () => {
     await expect.poll(async () => (await t.hub.store.read((tx) => tx.getCheckinState('w-sam')))?.activeVisitId ?? null, { timeout: 10_000 }).toBe(null);
     await page.click('#end-shift');
     await expect.poll(async () => (await t.hub.store.read((tx) => tx.getCheckinState('w-sam')))?.onShift, { timeout: 10_000 }).toBe(false);
-  }, 60_000);
+  }, 120_000);
 
   it('R16: a fob lost mid-shift: the worker is told at once, and the hub raises device silent', async () => {
     const { t, page, fob } = await setup();
@@ -265,7 +265,7 @@ describe('worker companion: the day, offline, and a lost fob', () => {
     await expect.poll(async () => (await t.alarms()).find((a) => a.kind === 'device_silent')?.state, { timeout: 10_000 }).toBe('resolved');
     // Every line the fob wrote arrived whole, before and after the reconnect.
     expect(Object.values(t.hub.ingest.counters.rejected).filter((n) => n > 0)).toEqual([]);
-  }, 60_000);
+  }, 120_000);
 
   it('R10: a half-hourly check-in: the hub prompts, the phone shows it, the worker checks in and no missed check-in is raised', async () => {
     const { t, page } = await setup();
@@ -284,7 +284,7 @@ describe('worker companion: the day, offline, and a lost fob', () => {
     expect(chk.lastCheckInAt).toBe(now + 30 * MINUTE);
     await t.advance(10 * MINUTE);
     expect((await t.alarms()).map((a) => a.kind)).not.toContain('missed_checkin');
-  }, 60_000);
+  }, 120_000);
 
   it('R7: an unplanned visit is recorded on the phone before it starts, then started', async () => {
     const { t, page } = await setup();
@@ -306,7 +306,7 @@ describe('worker companion: the day, offline, and a lost fob', () => {
     await page.fill('#unplanned-ref', '12 High St');
     await page.click('#unplanned-form button[type=submit]');
     await expect.poll(() => page.textContent('#unplanned-error')).toMatch(/reference/);
-  }, 60_000);
+  }, 120_000);
 
   it('a worker with no fob assigned is told that the phone cannot reach the office', async () => {
     const { t, page } = await setup();
@@ -321,7 +321,7 @@ describe('worker companion: the day, offline, and a lost fob', () => {
     await page.click('#late');
     await expect.poll(() => page.textContent('#toast')).toMatch(/^Not sent/);
     expect(await page.isVisible('#waiting')).toBe(false);
-  }, 60_000);
+  }, 120_000);
 
   it('R2: the loud alarm from the phone itself', async () => {
     const { t, page } = await setup();
@@ -333,7 +333,7 @@ describe('worker companion: the day, offline, and a lost fob', () => {
     expect(await t.alarms()).toHaveLength(0);
     await page.click('#sos-yes');
     await expect.poll(async () => (await t.alarms()).map((a) => [a.kind, a.deviceId, a.workerId]), { timeout: 10_000 }).toEqual([['sos', 'puck-sam', 'w-sam']]);
-  }, 60_000);
+  }, 120_000);
 
   it('R1: the covert control looks like an ordinary button and raises a covert alarm', async () => {
     const { t, page } = await setup();
@@ -344,5 +344,5 @@ describe('worker companion: the day, offline, and a lost fob', () => {
     await late.click();
     await expect.poll(async () => (await t.alarms()).map((a) => a.kind), { timeout: 10_000 }).toEqual(['covert_sos']);
     await expect.poll(() => page.textContent('#toast')).toBe('Noted.');
-  }, 60_000);
+  }, 120_000);
 });

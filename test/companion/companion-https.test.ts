@@ -30,7 +30,7 @@ beforeAll(async () => {
   pki = makeTestPki();
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', `--ignore-certificate-errors-spki-list=${spkiPin(pki.read(pki.server.cert))}`] });
   script = await puckScript();
-}, 60_000);
+}, 120_000);
 afterAll(async () => {
   await browser?.close();
   pki?.cleanup();
@@ -81,7 +81,7 @@ describe('the hub over HTTPS in Chromium', () => {
     const card = await dashboard.waitForSelector('#open-alarms [data-kind="covert_sos"]', { timeout: 10_000 });
     expect(await card.textContent()).toContain('Sam Carter');
     await expect.poll(() => fob.outboxLength(), { timeout: 10_000 }).toBe(0);
-  }, 60_000);
+  }, 120_000);
 
   it('a certificate Chromium has no reason to trust is refused by the browser', async () => {
     const t = await httpsHub(pki.serverRenewed);

@@ -35,7 +35,7 @@ let pageErrors: string[] = [];
 beforeAll(async () => {
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
   script = await puckScript();
-}, 60_000);
+}, 120_000);
 afterAll(async () => {
   await browser?.close();
 });
@@ -106,7 +106,7 @@ describe('the phone position (issue 20)', () => {
     expect(await page.isHidden('#location-ask')).toBe(true);
     expect(await page.textContent('#location-line')).toBe('Location off: not used outside your shift.');
     expect(await geoCalls(page)).toEqual({ watch: 0, current: 0 });
-  }, 60_000);
+  }, 120_000);
 
   it('off shift nothing is read or sent; on shift the worker is told, and a relayed covert SOS carries the phone position to the hub, then ps while it is open', async () => {
     const { t, context, page, fob } = await setup({ granted: true });

@@ -75,5 +75,5 @@ describe('an overdue visit on the companion', () => {
     await page.click(`${visit} button.start`);
     await expect.poll(async () => (await t!.hub.store.read((tx) => tx.listVisits('w-sam', now - MINUTE, now + 2 * 60 * MINUTE))).find((v) => v.ref === 'V-501')?.status, { timeout: 10_000 }).toBe('active');
     expect(errors).toEqual([]);
-  }, 60_000);
+  }, 120_000);
 });

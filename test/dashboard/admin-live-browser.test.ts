@@ -62,8 +62,8 @@ describe('live admin lists in Chromium', () => {
     expect(secret).toMatch(/\S{16,}/);
 
     // Another process: the real CLI on the same database file.
-    await run(process.execPath, [bin, 'workers', 'add', 'ali', '--name', 'Ali Khan'], { env: { ...process.env, LONEWATCH_DATA_DIR: t.dataDir } });
-    await expect.poll(() => page.textContent('#admin-workers'), { timeout: 10_000 }).toContain('Ali Khan (ali)');
+    await run(process.execPath, [bin, 'workers', 'add', 'ali', '--name', 'Ali Khan'], { env: { ...process.env, LONEWATCH_DATA_DIR: t.dataDir }, timeout: 90_000 });
+    await expect.poll(() => page.textContent('#admin-workers'), { timeout: 30_000 }).toContain('Ali Khan (ali)');
 
     // Another console, through the API.
     const reg = await other.post('/api/admin/devices', { deviceId: 'fob-elsewhere', workerId: 'ali', board: 'puck' });

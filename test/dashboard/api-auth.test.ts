@@ -249,7 +249,9 @@ describe('sign-in limits cannot be used to lock the duty officer out', () => {
     expect((typoDesk.body as { error: string }).error).toMatch(/for this username \(it is being guessed from several addresses\)/);
     await t.advance(10_000);
     expect((await new ApiClient(t.httpUrl).request('POST', '/api/auth/sign-in', { username: 'dana', password: PASSWORD }, from('192.0.2.21'))).status).toBe(200);
-  }, 60_000);
+    // 102 scrypt checks of CPU work (the clock is the test's): minutes are allowed for a 2-core
+    // machine running other files beside this one (issue 18); no rule here depends on real time.
+  }, 180_000);
 
   /** Five wrong passwords for dana "from" one address behind the proxy, then dana's right one from another. */
   async function behindProxy(): Promise<number> {

@@ -57,7 +57,7 @@ async function closeWith(page: Page, outcome: string, note?: string): Promise<vo
 }
 
 describe('issue 15 in Chromium', () => {
-  it('item 1: a second worker saved after the first has none of the first’s private data; Edit loads and clears that worker’s own', { timeout: 60_000 }, async () => {
+  it('item 1: a second worker saved after the first has none of the first’s private data; Edit loads and clears that worker’s own', { timeout: 120_000 }, async () => {
     const page = await signInPage(browser, t.httpUrl, 'adam');
     await page.click('[data-nav="admin"]');
     await page.waitForSelector('#worker-form');
@@ -119,7 +119,7 @@ describe('issue 15 in Chromium', () => {
     await page.close();
   });
 
-  it('items 5, 10, 14: numbers as tel: links; close needs an outcome and is the taker’s; the hand-over has the 999 reference, notes and description', { timeout: 60_000 }, async () => {
+  it('items 5, 10, 14: numbers as tel: links; close needs an outcome and is the taker’s; the hand-over has the 999 reference, notes and description', { timeout: 120_000 }, async () => {
     await startVisit();
     const id = await raiseSos();
     const page = await signInPage(browser, t.httpUrl, 'dana');
@@ -179,7 +179,7 @@ describe('issue 15 in Chromium', () => {
     await page.close();
   });
 
-  it('item 10: a manager closes an alarm another officer has taken only as an override, on the record', { timeout: 60_000 }, async () => {
+  it('item 10: a manager closes an alarm another officer has taken only as an override, on the record', { timeout: 120_000 }, async () => {
     await startVisit();
     const id = await raiseSos();
     await t.hub.runtime.alarmAction(id, { type: 'acknowledge', by: 'user:dana' });
@@ -198,7 +198,7 @@ describe('issue 15 in Chromium', () => {
     await page.close();
   });
 
-  it('item 11: a cancel from the fob leaves the SOS on the board as "call back to confirm" until an officer closes it', { timeout: 60_000 }, async () => {
+  it('item 11: a cancel from the fob leaves the SOS on the board as "call back to confirm" until an officer closes it', { timeout: 120_000 }, async () => {
     await startVisit();
     const page = await signInPage(browser, t.httpUrl, 'dana');
     await page.waitForSelector('#live:not(.off)');
@@ -222,7 +222,7 @@ describe('issue 15 in Chromium', () => {
     await page.close();
   });
 
-  it('item 6: a planned visit never started becomes a board alarm with its timeline entry, and the worker shows "visit not started"', { timeout: 60_000 }, async () => {
+  it('item 6: a planned visit never started becomes a board alarm with its timeline entry, and the worker shows "visit not started"', { timeout: 120_000 }, async () => {
     await t.addVisit({ workerId: 'sam', ref: 'V-2002', scheduledStart: t.clock.now() + 10 * MIN, expectedEnd: t.clock.now() + 70 * MIN });
     await t.hub.runtime.workerAction('sam', { type: 'itinerary_changed' });
     const page = await signInPage(browser, t.httpUrl, 'dana');
@@ -241,7 +241,7 @@ describe('issue 15 in Chromium', () => {
     await page.close();
   });
 
-  it('item 12: a check-in while overdue closes the alarm and clears the visit: no second alarm', { timeout: 60_000 }, async () => {
+  it('item 12: a check-in while overdue closes the alarm and clears the visit: no second alarm', { timeout: 120_000 }, async () => {
     await t.addVisit({ workerId: 'sam', ref: 'V-3003', expectedEnd: t.clock.now() + 30 * MIN });
     await t.hub.runtime.workerAction('sam', { type: 'visit_start', ref: 'V-3003', source: 'test' });
     const page = await signInPage(browser, t.httpUrl, 'dana');

@@ -86,7 +86,7 @@ async function raise(kind: 'sos' | 'cov', seq = 1): Promise<string> {
 }
 
 describe('issue 15 part 2 in Chromium', () => {
-  it('item 2: an untaken SOS sounds for a minute and more on the page clock, and stops when an officer takes it', { timeout: 60_000 }, async () => {
+  it('item 2: an untaken SOS sounds for a minute and more on the page clock, and stops when an officer takes it', { timeout: 120_000 }, async () => {
     const page = await openConsole(browser, 'dana');
     expect(await page.getAttribute('#sound', 'aria-pressed')).toBe('true');
     await raise('sos');
@@ -109,7 +109,7 @@ describe('issue 15 part 2 in Chromium', () => {
     await page.close();
   });
 
-  it('item 2: where the browser blocks sound a banner says so until one click turns it on; turning it off is remembered', { timeout: 60_000 }, async () => {
+  it('item 2: where the browser blocks sound a banner says so until one click turns it on; turning it off is remembered', { timeout: 120_000 }, async () => {
     // A browser with Chrome's default autoplay policy: no sound before a click on the page.
     const strict = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--autoplay-policy=document-user-activation-required'] });
     try {
@@ -139,7 +139,7 @@ describe('issue 15 part 2 in Chromium', () => {
     }
   });
 
-  it('item 3: a covert call-back falling due is on the board of every view, sounds its own tone and is on the timeline', { timeout: 60_000 }, async () => {
+  it('item 3: a covert call-back falling due is on the board of every view, sounds its own tone and is on the timeline', { timeout: 120_000 }, async () => {
     const page = await openConsole(browser, 'dana');
     const id = await raise('cov');
     const api = await userClient(t, 'dora', 'duty_officer');
@@ -172,7 +172,7 @@ describe('issue 15 part 2 in Chromium', () => {
     await page.close();
   });
 
-  it('item 4: a lost hub shows a full-width banner, sounds, and marks "told again in …" as not known', { timeout: 60_000 }, async () => {
+  it('item 4: a lost hub shows a full-width banner, sounds, and marks "told again in …" as not known', { timeout: 120_000 }, async () => {
     const page = await openConsole(browser, 'dana');
     await raise('sos');
     await page.waitForSelector('#open-alarms [data-kind="sos"] [data-until]');
@@ -190,7 +190,7 @@ describe('issue 15 part 2 in Chromium', () => {
     await page.close();
   });
 
-  it('item 15: the step line counts down live, each view has its own title, favicon and sign-in focus work', { timeout: 60_000 }, async () => {
+  it('item 15: the step line counts down live, each view has its own title, favicon and sign-in focus work', { timeout: 120_000 }, async () => {
     const context = await browser.newContext();
     const fresh = await context.newPage();
     await fresh.goto(t.httpUrl + '/');
@@ -335,7 +335,7 @@ describe('issue 15 part 2 in Chromium', () => {
     await page.close();
   });
 
-  it('item 13: visit import from the dashboard is all or nothing; the line-manager list offers only line managers; lists show names', { timeout: 60_000 }, async () => {
+  it('item 13: visit import from the dashboard is all or nothing; the line-manager list offers only line managers; lists show names', { timeout: 120_000 }, async () => {
     const page = await openConsole(browser, 'adam');
     await page.goto(`${t.httpUrl}/#/admin`);
     await page.waitForSelector('#admin-import');
@@ -375,7 +375,7 @@ describe('issue 15 part 2 in Chromium', () => {
     await page.close();
   });
 
-  it('item 15: records say the response time and the outcome in words, with the zone', { timeout: 60_000 }, async () => {
+  it('item 15: records say the response time and the outcome in words, with the zone', { timeout: 120_000 }, async () => {
     const id = await raise('sos');
     await t.advance(2 * MIN + 5_000);
     const dana = await userClient(t, 'dora', 'duty_officer');

@@ -39,7 +39,7 @@ afterEach(async () => {
 });
 
 describe('dashboard in Chromium', () => {
-  it('R4, R5: covert SOS: live on the board, script answers, call-back timer, acknowledge, hand-over, resolve, full timeline', { timeout: 60_000 }, async () => {
+  it('R4, R5: covert SOS: live on the board, script answers, call-back timer, acknowledge, hand-over, resolve, full timeline', { timeout: 120_000 }, async () => {
     const page = await signInPage(browser, t.httpUrl, 'dana');
     await page.waitForSelector('#board');
     await expect.poll(() => page.textContent('#board h1')).toBe('No active alarms');

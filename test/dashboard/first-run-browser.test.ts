@@ -21,7 +21,7 @@ afterEach(async () => {
   await t?.stop();
 });
 
-it('a newcomer: the sign-in page says how, the logged link creates the first admin once, then it is spent', { timeout: 60_000 }, async () => {
+it('a newcomer: the sign-in page says how, the logged link creates the first admin once, then it is spent', { timeout: 120_000 }, async () => {
   const lines: string[] = [];
   const log = pino({ level: 'info' }, { write: (s: string) => void lines.push(s) });
   t = await startTestHub({ manualClock: true, log });

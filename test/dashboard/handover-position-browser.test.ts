@@ -32,7 +32,7 @@ afterEach(async () => {
 });
 
 describe('the hand-over page (issue 20)', () => {
-  it('prints the position, its accuracy, its age and the geo: and OpenStreetMap links', { timeout: 60_000 }, async () => {
+  it('prints the position, its accuracy, its age and the geo: and OpenStreetMap links', { timeout: 120_000 }, async () => {
     await fob.send({ i: '1-1', k: 'sos', ag: 0, l: { la: 53.4808, lo: -2.24263, ac: 9, fa: 30, s: 'g' } });
     const [alarm] = await t.alarms();
     await t.advance(90_000);
@@ -56,7 +56,7 @@ describe('the hand-over page (issue 20)', () => {
     await page.close();
   });
 
-  it('an SOS from a fob that sends no positions: "none received"', { timeout: 60_000 }, async () => {
+  it('an SOS from a fob that sends no positions: "none received"', { timeout: 120_000 }, async () => {
     await fob.send({ i: '1-1', k: 'sos', ag: 0 });
     const [alarm] = await t.alarms();
     const page = await signInPage(browser, t.httpUrl, 'dana');

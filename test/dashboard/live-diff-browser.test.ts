@@ -44,7 +44,7 @@ async function field(page: Page, selector: string): Promise<{ probe: string | nu
 }
 
 describe('live updates keep what the officer is typing', () => {
-  it('admin page: a worker added on another console appears while the new worker form is half filled and in focus', { timeout: 60_000 }, async () => {
+  it('admin page: a worker added on another console appears while the new worker form is half filled and in focus', { timeout: 120_000 }, async () => {
     const other = await userClient(t, 'adam', 'admin');
     const page = await signInPage(browser, t.httpUrl, 'adam');
     await page.goto(`${t.httpUrl}/#/admin`);
@@ -63,7 +63,7 @@ describe('live updates keep what the officer is typing', () => {
     await page.close();
   });
 
-  it("a worker's page: a check-in shows at once while a visit reference is being typed, in focus", { timeout: 60_000 }, async () => {
+  it("a worker's page: a check-in shows at once while a visit reference is being typed, in focus", { timeout: 120_000 }, async () => {
     await t.addWorker('sam');
     await t.addVisit({ workerId: 'sam', ref: 'V-1', expectedEnd: t.clock.now() + 60 * 60_000 });
     await t.hub.runtime.workerAction('sam', { type: 'visit_start', ref: 'V-1', source: 'test' });
@@ -87,7 +87,7 @@ describe('live updates keep what the officer is typing', () => {
     await page.close();
   });
 
-  it('workers board: a check-in and a fob dropping show within seconds, from the change feed (it has no poll)', { timeout: 60_000 }, async () => {
+  it('workers board: a check-in and a fob dropping show within seconds, from the change feed (it has no poll)', { timeout: 120_000 }, async () => {
     await t.addWorker('sam');
     const fob = await t.addDevice('fob-1', { workerId: 'sam' });
     const client = await connectFob(t.mqttUrl, 'fob-1', fob.secret);

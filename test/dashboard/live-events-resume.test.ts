@@ -35,7 +35,7 @@ beforeAll(async () => {
   page = await signInPage(browser, t.httpUrl, 'dana');
   // A page of the hub's origin without the dashboard's own stream: only ours is open.
   await page.goto(`${t.httpUrl}/healthz`);
-}, 60_000);
+}, 120_000);
 
 afterAll(async () => {
   await browser?.close();
@@ -113,7 +113,7 @@ describe('GET /api/events on the change feed', () => {
     expect(types.indexOf('changed')).toBeLessThan(types.lastIndexOf('note'));
     await page.evaluate(() => (window as unknown as { es: EventSource }).es.close());
     await page.unroute('**/api/events');
-  }, 60_000);
+  }, 120_000);
 
   it('a stream asking for changes the feed no longer keeps is told to reload', async () => {
     const last = await t.hub.store.lastChangeSeq();

@@ -137,7 +137,7 @@ describe('the map on the alarm view (issue 20)', () => {
     expect(await page.isVisible('#handover #position-summary')).toBe(true);
     expect(await page.isVisible('#handover #position-fix-at')).toBe(true);
     expect(await page.isHidden('#handover #map')).toBe(true);
-  }, 60_000);
+  }, 120_000);
 
   it('an alarm with no position says so plainly, and draws no map', async () => {
     const t = await startTestHub({ manualClock: true, config: { map: { tile_url: tiles.template } } });
@@ -163,7 +163,7 @@ describe('the map on the alarm view (issue 20)', () => {
     expect(await page.textContent('#position-none')).toMatch(/^No position received from this fob/);
     expect(await page.locator('#map').count()).toBe(0);
     expect(await page.locator('.leaflet-container').count()).toBe(0);
-  }, 60_000);
+  }, 120_000);
 });
 
 describe('the offline map (issue 20)', () => {
@@ -193,7 +193,7 @@ describe('the offline map (issue 20)', () => {
     expect(await page.locator('#position .leaflet-container').count()).toBe(0);
     const refused = (await t.hub.store.listAudit(100)).filter((a) => a.action === 'position.refused');
     expect(refused).toEqual([expect.objectContaining({ actor: 'user:dana', subject: 'worker:sam' })]);
-  }, 60_000);
+  }, 120_000);
 
   it('with a tile server that does not answer: the same offline map, saying the tiles could not be loaded', async () => {
     // A port that was free a moment ago and has nobody listening: every tile fails.
@@ -209,5 +209,5 @@ describe('the offline map (issue 20)', () => {
     expect(Number((await mapData(page)).tilesFailed)).toBeGreaterThan(0);
     expect(await page.textContent('#map-tiles-note')).toMatch(/^Map tiles are not available \(the tile server did not answer\)/);
     expect(await page.textContent('#map-grid-label')).toMatch(/^grid: /);
-  }, 60_000);
+  }, 120_000);
 });

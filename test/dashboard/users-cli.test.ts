@@ -1,16 +1,13 @@
 // `lonewatch users`: the first admin from the command line, worker accounts for the companion, and
 // signing a user out everywhere.
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../hub/store/sqlite-store.js';
 import { verifyPassword } from '../../hub/http/passwords.js';
+import { lonewatch } from '../helpers/cli-in-process.js';
 
-const run = promisify(execFile);
-const bin = new URL('../../bin/lonewatch.js', import.meta.url).pathname;
 let dir: string;
 let env: NodeJS.ProcessEnv;
 
@@ -20,11 +17,10 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
+// The real command, run in this process (test/helpers/cli-in-process.ts: a spawned CLI shows nothing
+// more here; test/cli.test.ts spawns bin/lonewatch.js), with this directory, environment and stdin.
 function lw(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(process.execPath, [bin, ...args], { cwd: dir, env }, (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
-    child.stdin!.end(input ?? '');
-  });
+  return lonewatch(args, { cwd: dir, env, stdin: input ?? '' });
 }
 
 describe('lonewatch users', () => {
@@ -48,7 +44,7 @@ describe('lonewatch users', () => {
     const noWorker = await lw(['users', 'add', 'sam-phone', '--role', 'worker', '--worker', 'sam', '--password-stdin'], 'a long enough password\n');
     expect(noWorker.code).toBe(1);
     expect(noWorker.stderr).toMatch(/no worker sam/);
-    await run(process.execPath, [bin, 'workers', 'add', 'sam', '--name', 'Sam Carter'], { cwd: dir, env });
+    expect((await lw(['workers', 'add', 'sam', '--name', 'Sam Carter'])).code).toBe(0);
     expect((await lw(['users', 'add', 'sam-phone', '--role', 'worker', '--worker', 'sam', '--password-stdin'], 'a long enough password\n')).code).toBe(0);
     const list = await lw(['users', 'list', '--json']);
     expect(JSON.parse(list.stdout)).toEqual([

@@ -173,5 +173,5 @@ describe.skipIf(!existsSync(ESPRUINO))('BG96 driver on the real Espruino 2v29 in
       ],
     });
     expect(results['tls-data']).toEqual({ err: '', written: ['AT+QSSLSEND=0,5\r', 'hello'], data: 'abc', closed: 1 });
-  }, 30_000);
+  }, 120_000);
 });

@@ -50,7 +50,7 @@ describe('RAK5010 bundle over the simulated BG96 to the real hub', () => {
     // The hub's ack emptied the outbox.
     expect(await r.until(() => outboxEntries(r.storage).length === 0, 5000)).toBe(true);
     r.stop();
-  }, 60_000);
+  }, 120_000);
 
   it('an alarm raised while the link is down arrives once when it returns; nothing is counted twice', async () => {
     const r = await rak('rak-2');
@@ -94,7 +94,7 @@ describe('Puck.js bundle through the BLE relay to the real hub', () => {
     expect((await t.alarms())[0].kind).toBe('covert_sos');
     expect(p.board.buzzerOnCount()).toBe(0);
     await relay.stop();
-  }, 30_000);
+  }, 120_000);
 
   it('a loud SOS retried before its ack gets through is one alarm and one stored event', async () => {
     const { secret } = await t.addDevice('puck-2', { workerId: 'w-puck-2' });
@@ -125,5 +125,5 @@ describe('Puck.js bundle through the BLE relay to the real hub', () => {
     expect(alarms[0]).toMatchObject({ kind: 'sos', deviceId: 'puck-2', sourceEventId: sends[0].i });
     expect(await t.eventCount('puck-2')).toBe(2); // hello and sos, each once
     await relay.stop();
-  }, 30_000);
+  }, 120_000);
 });

@@ -101,7 +101,7 @@ describe('RAK5010 bundle: BG96 driver and MQTT client against a plain broker', (
     expect(client.will?.topic).toBe('lw/rak-1/st');
     expect(client.will?.payload.toString()).toBe('0');
     expect(await r.until(() => outbox(r).length === 0, 5000)).toBe(true);
-  }, 60_000);
+  }, 120_000);
 
   it('R2, R17: loud SOS: buzzer, an sos event at QoS 1, and the ack empties the outbox', async () => {
     const r = rak();
@@ -115,7 +115,7 @@ describe('RAK5010 bundle: BG96 driver and MQTT client against a plain broker', (
     const hb = published.filter((p) => p.topic === 'lw/rak-1/hb');
     expect(hb.length).toBeGreaterThan(0);
     expect(hb.every((p) => p.qos === 0)).toBe(true);
-  }, 60_000);
+  }, 120_000);
 
   it('a dropped link: the broker publishes the last will, the fob reconnects, and the alarm raised meanwhile arrives with one id', async () => {
     const r = rak();

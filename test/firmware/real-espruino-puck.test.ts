@@ -30,7 +30,7 @@ const IDENTITY = { id: 'puck-1', pw: 's3cret', h: 'hub.example.org', p: 1883 };
 // Real time on a real interpreter: generous limits for a loaded CI machine (2 cores).
 /** Every outbox file of the fob's Storage (one `lw-e<id>` per waiting event: firmware/src/core/outbox.ts), by name. */
 const OUTBOX_FILES = '(function(){var S=require("Storage"),o={};S.list(/^lw-e/).forEach(function(n){o[n]=S.read(n)});return o})()';
-describe.skipIf(!!missing)('Puck.js bundle on the real Espruino interpreter', { timeout: 60_000 }, () => {
+describe.skipIf(!!missing)('Puck.js bundle on the real Espruino interpreter', { timeout: 120_000 }, () => {
   beforeAll(async () => {
     const b = await firmwareBundle('puck');
     expect(b.ok).toBe(true);

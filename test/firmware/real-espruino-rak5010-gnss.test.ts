@@ -29,7 +29,7 @@ const MOTOR_ON_LINUX = 'D31';
 const GPS_EN_ON_LINUX = 'D30';
 const OUTSIDE = '0 51.50722 -0.12750 1.2';
 
-describe.skipIf(!!missing)('RAK5010 GNSS on the real Espruino interpreter, through the BG96 to a real hub', { timeout: 60_000 }, () => {
+describe.skipIf(!!missing)('RAK5010 GNSS on the real Espruino interpreter, through the BG96 to a real hub', { timeout: 120_000 }, () => {
   let bundle = '';
   let hub: TestHub;
   let n = 0;

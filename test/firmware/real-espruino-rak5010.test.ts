@@ -32,7 +32,7 @@ const GPS_EN_ON_LINUX = 'D30';
 // Real time on a real interpreter: generous limits for a loaded CI machine (2 cores).
 /** Every outbox file of the fob's Storage (one `lw-e<id>` per waiting event: firmware/src/core/outbox.ts), by name. */
 const OUTBOX_FILES = '(function(){var S=require("Storage"),o={};S.list(/^lw-e/).forEach(function(n){o[n]=S.read(n)});return o})()';
-describe.skipIf(!!missing)('RAK5010 bundle on the real Espruino interpreter, through the BG96 to a real hub', { timeout: 60_000 }, () => {
+describe.skipIf(!!missing)('RAK5010 bundle on the real Espruino interpreter, through the BG96 to a real hub', { timeout: 120_000 }, () => {
   let bundle = '';
   let hub: TestHub;
   let n = 0;

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { runCli, startVirtualBoard } from '../helpers/virtual-espruino/harness.js';
 import { flash, flashRun } from '../helpers/virtual-espruino/flash-in-process.js';
 import { useFlashBench } from '../helpers/virtual-espruino/flash-bench.js';
+import { lonewatch } from '../helpers/cli-in-process.js';
 
 const bench = useFlashBench();
 
@@ -39,7 +40,7 @@ describe('lonewatch flash --devices-from', () => {
       ['fob-010', 'sam'],
       ['fob-011', 'alex'],
     ]);
-  }, 60_000);
+  }, 120_000);
 
   it('--yes does not prompt; a board not swapped is refused, not overwritten, and the batch says so', async () => {
     const csv = join(bench.pty.dir, 'fobs.csv');
@@ -53,7 +54,7 @@ describe('lonewatch flash --devices-from', () => {
     expect(r.stdout).toMatch(/fob-021\s+FAILED\s+this board is already provisioned as fob-020/);
     expect(r.stdout).toContain('1 of 2 flashed');
     expect((await bench.vb.state()).lw).toEqual({ v: '0.1.0', id: 'fob-020' });
-  }, 60_000);
+  }, 120_000);
 });
 
 describe('lonewatch console', () => {
@@ -71,19 +72,20 @@ describe('lonewatch console', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('process.env.BOARD\r\n="RAK5010"\r\n>');
     expect(r.stderr).toContain('disconnected');
-  }, 30_000);
+  }, 120_000);
 
   it('a busy or missing port gets the same clear message as flash', async () => {
-    const r = await runCli(['console', '--port', join(bench.pty.dir, 'nope')]).done;
+    // In-process (test/helpers/cli-in-process.ts): the refusal needs no child; the terminal above is one.
+    const r = await lonewatch(['console', '--port', join(bench.pty.dir, 'nope')]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`serial port ${join(bench.pty.dir, 'nope')} does not exist`);
-  }, 30_000);
+  }, 120_000);
 });
 
 describe('lonewatch flash --list', () => {
   it('lists the serial ports (or says there are none)', async () => {
-    const r = await runCli(['flash', '--list']).done;
+    const r = await lonewatch(['flash', '--list']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^(path\s+manufacturer|no serial ports found)/);
-  }, 30_000);
+  }, 120_000);
 });

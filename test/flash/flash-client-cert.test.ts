@@ -97,7 +97,7 @@ describe('lonewatch flash: a RAK5010 client certificate', () => {
     expect(puck.code).toBe(2);
     expect(puck.stderr).toContain('--client-cert is for a RAK5010');
     expect(await h.hub.store.read((tx) => tx.getDevice('rak-g'))).toBeNull();
-  }, 60_000);
+  }, 120_000);
 
   it('checks the modem\'s answers: the whole size and the [FILE] §2.4 checksum of each file', () => {
     const files = [

@@ -1,13 +1,15 @@
 /**
  * Issue 19: `lonewatch flash` gives a RAK5010 every edge of the cluster (lw.json `hs`), from --hub
  * or [cluster] edges, the first also as h/p (what firmware from before the cluster reads). The real
- * CLI in a child process, --dry-run: the identity is read out of the exact bytes a board would get.
+ * flash command, run in-process (flash-in-process.ts: a child adds a Node and tsx start and a
+ * TypeScript load for its own build, and shows nothing more), --dry-run: the identity is read out of
+ * the exact bytes a board would get.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli } from '../helpers/virtual-espruino/harness.js';
+import { flash } from '../helpers/virtual-espruino/flash-in-process.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lonewatch-flash-edges-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -29,7 +31,7 @@ function dryIdentity(file: string): Record<string, unknown> {
 
 const dry = (cfg: string, more: string[]) => {
   const out = join(dir, `dry-${Math.random().toString(36).slice(2)}.bin`);
-  return { out, run: runCli(['flash', '--board', 'rak5010', '--device', 'rak-e', '--secret', 's3cret', '--dry-run', out, '--config', cfg, ...more]).done };
+  return { out, run: flash(['--board', 'rak5010', '--device', 'rak-e', '--secret', 's3cret', '--dry-run', out, '--config', cfg, ...more]) };
 };
 
 describe('lonewatch flash: the edges of a cluster', () => {
@@ -39,7 +41,7 @@ describe('lonewatch flash: the edges of a cluster', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(dryIdentity(out)).toMatchObject({ id: 'rak-e', h: 'edge-1.example.org', p: 1883, hs: [['edge-1.example.org', 1883], ['2001:db8::1', 1884]] });
-  }, 60_000);
+  }, 120_000);
 
   it('[cluster] edges is the default; --hub-host gives one hub as before (no hs)', async () => {
     const cfg = config([...cluster, 'edges = ["e1.example.org:1883", "e2.example.org:1883", "e3.example.org:1993"]']);
@@ -51,7 +53,7 @@ describe('lonewatch flash: the edges of a cluster', () => {
     const single = dryIdentity(b.out);
     expect(single).toMatchObject({ h: 'one.example.org', p: 1883 });
     expect(single.hs).toBeUndefined();
-  }, 60_000);
+  }, 120_000);
 
   it('a bad list is refused before anything is built or written, naming the entry', async () => {
     const loop = dry(config([]), ['--hub', 'e1.example.org:1883,localhost:1883']);
@@ -62,5 +64,5 @@ describe('lonewatch flash: the edges of a cluster', () => {
     const r2 = await both.run;
     expect(r2.code).not.toBe(0);
     expect(r2.stderr).toContain('give either --hub host:port,... (every edge, ports included) or --hub-host/--hub-port (one hub), not both');
-  }, 60_000);
+  }, 120_000);
 });

@@ -42,7 +42,7 @@ describe('lonewatch flash: bad situations', () => {
     expect(r.stdout).toContain(`note: ${bench.pty.dir}/ttyUSB9 looks like a USB-serial adapter; a RAK5010 has its console on its own USB socket (usually /dev/ttyACM0)`);
     expect(r.stderr).toContain('what to do: plug the cable in, and check the name with `lonewatch flash --list`');
     expect(await registered('fob-x')).toBeNull();
-  }, 30_000);
+  }, 120_000);
 
   it('a busy port (another program has it open): says so, the board is untouched', async () => {
     bench.vb = await startVirtualBoard(bench.pty.board, { board: 'RAK5010' });
@@ -60,7 +60,7 @@ describe('lonewatch flash: bad situations', () => {
     expect(s.writes).toEqual([]);
     expect(s.files).toEqual({});
     expect(await registered('fob-x')).toBeNull();
-  }, 30_000);
+  }, 120_000);
 
   it('a board that does not answer: times out with a clear message, registers nothing', async () => {
     bench.vb = await startVirtualBoard(bench.pty.board, { board: 'RAK5010', silent: true });
@@ -72,7 +72,7 @@ describe('lonewatch flash: bad situations', () => {
     expect(s.writes).toEqual([]);
     expect(s.files).toEqual({});
     expect(await registered('fob-x')).toBeNull();
-  }, 30_000);
+  }, 120_000);
 
   it('the wrong board, or an Espruino too old: refused before anything is written', async () => {
     bench.vb = await startVirtualBoard(bench.pty.board, { board: 'PUCKJS' });
@@ -90,7 +90,7 @@ describe('lonewatch flash: bad situations', () => {
     expect(old.stderr).toContain('Espruino 2v19 on this RAK5010 is too old: the firmware needs 2v29 or later');
     expect((await bench.vb.state()).writes).toEqual([]);
     expect(await registered('fob-x')).toBeNull();
-  }, 40_000);
+  }, 120_000);
 
   it('R18: an upload interrupted half-way: a clear message, the board keeps what it had, and the retry resumes', async () => {
     bench.vb = await startVirtualBoard(bench.pty.board, { board: 'RAK5010', modemRedirect: '127.0.0.1' });
@@ -165,7 +165,7 @@ describe('lonewatch flash: bad situations', () => {
     expect(forced.stdout).toContain("using fob-003's registration (secret from board, checked against the hub)");
     expect(JSON.parse((await bench.vb.files())['lw.json']).pw).toBe(pw);
     expect((await bench.vb.state()).lw).toEqual({ v: '0.1.0', id: 'fob-003' });
-  }, 60_000);
+  }, 120_000);
 
   it('a device registered elsewhere: needs its secret (checked against the hub), never reads it from the hub', async () => {
     const { secret } = await bench.hub.addDevice('fob-005');
@@ -182,5 +182,5 @@ describe('lonewatch flash: bad situations', () => {
     expect(right.code).toBe(0);
     expect(right.stdout).toContain('secret from --secret');
     expect(JSON.parse((await bench.vb.files())['lw.json']).pw).toBe(secret);
-  }, 60_000);
+  }, 120_000);
 });

@@ -39,6 +39,11 @@ describe.skipIf(!haveEspruino)('lonewatch flash to the real Espruino interpreter
     String(hub.mqttPort),
     '--wait',
     '0',
+    // The board's first answer is waited for up to 20 s, not the default 6: the interpreter, started
+    // just before, shares two cores with the other test files (issue 18); the probe ends as soon as
+    // it answers.
+    '--timeout',
+    '20',
     ...extra,
   ];
 

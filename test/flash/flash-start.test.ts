@@ -43,7 +43,7 @@ describe('lonewatch flash: the fob must say it started', () => {
     expect(r.stderr).toContain('what to do: a name that "is not defined" is a part this board does not have');
     // The firmware sets LW only once its hardware is set up (board-common.ts booted()): it threw first.
     expect((await bench.vb.state()).lw).toBeNull();
-  }, 60_000);
+  }, 120_000);
 
   it('the firmware reports a wiring fault (LW:fault): exit 1 with its line, never OK', async () => {
     bench.vb = await startVirtualBoard(bench.pty.board, { board: 'RAK5010' });
@@ -53,7 +53,7 @@ describe('lonewatch flash: the fob must say it started', () => {
     expect(r.stdout).toContain('FAILED: fob-104 was written but its firmware reported a wiring fault');
     expect(r.stderr).toContain('the firmware reported a wiring fault at start: LW:fault btn: pin D19 reads high with nothing pressed');
     expect(r.stderr).toContain('change it with --pins role=pin');
-  }, 60_000);
+  }, 120_000);
 
   it('a firmware that moves the console off the cable: exit 1, the cause named', async () => {
     bench.vb = await startVirtualBoard(bench.pty.board, { board: 'RAK5010' });
@@ -63,7 +63,7 @@ describe('lonewatch flash: the fob must say it started', () => {
     expect(r.stdout).toContain('FAILED: fob-105 was written but did not report that it started');
     expect(r.stderr).toContain(`the firmware moved the console off this port (${bench.pty.host}) after the restart, it seems: the board printed its start, then stopped answering (the last line it printed: "starting")`);
     expect(r.stderr).toContain('a RAK5010 has its console on its own USB socket');
-  }, 60_000);
+  }, 120_000);
 
   it('LW:up from another firmware version or device is not this flash', async () => {
     bench.vb = await startVirtualBoard(bench.pty.board, { board: 'PUCKJS' });
@@ -71,7 +71,7 @@ describe('lonewatch flash: the fob must say it started', () => {
     const r = await flash(args('puck', 'fob-106'), bench.env(), { build: bundle });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`the board started firmware 0.0.9 as fob-999, not ${FIRMWARE_VERSION} as fob-106`);
-  }, 60_000);
+  }, 120_000);
 });
 
 describe('lonewatch flash: stray boot files', () => {
@@ -91,7 +91,7 @@ describe('lonewatch flash: stray boot files', () => {
     const files = await bench.vb.files();
     expect(Object.keys(files).filter((n) => n.startsWith('.boot'))).toEqual(['.bootcde']);
     expect(files.keep).toBe('data');
-  }, 60_000);
+  }, 120_000);
 
   it('--keep-boot-files keeps them, and the summary says they still run', async () => {
     bench.vb = await startVirtualBoard(bench.pty.board, { board: 'PUCKJS', storage: seed({ '.boot1': 'z=3' }) });
@@ -100,7 +100,7 @@ describe('lonewatch flash: stray boot files', () => {
     expect(r.stdout).toContain('.boot1 (3 bytes); kept (--keep-boot-files)');
     expect(r.stdout).toContain('boot files    KEPT .boot1 (3 bytes) (--keep-boot-files: they run at every start, before .bootcde)');
     expect((await bench.vb.files())['.boot1']).toBe('z=3');
-  }, 60_000);
+  }, 120_000);
 });
 
 describe('lonewatch flash: hub address and wiring', () => {
@@ -115,7 +115,7 @@ describe('lonewatch flash: hub address and wiring', () => {
     expect(dflt.code).toBe(2);
     expect(dflt.stderr).toContain('the hub address for the fob would be "localhost" (from hub.public_url)');
     expect(await bench.hub.hub.store.read((tx) => tx.getDevice('fob-109'))).toBeNull();
-  }, 30_000);
+  }, 120_000);
 
   it('--pins overrides the wiring written to lw.json and shown in the summary; a bad pin is refused before anything happens', async () => {
     const bad = await flash(args('rak5010', 'fob-110', '--pins', 'btn=D48'), bench.env());
@@ -128,5 +128,5 @@ describe('lonewatch flash: hub address and wiring', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('wiring        btn BTN1, buzz D11, motor -, led LED1, batt - (lw.json)');
     expect(JSON.parse((await bench.vb.files())['lw.json']).w).toEqual({ btn: 'BTN1', buzz: 'D11', motor: '', led: 'LED1', batt: '' });
-  }, 60_000);
+  }, 120_000);
 });

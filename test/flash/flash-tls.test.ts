@@ -14,7 +14,7 @@ import type { ConsoleLink } from '../../firmware/flash/espruino-link.js';
 import { caFileName, findAnswer, requestLine } from '../../firmware/flash/wire.js';
 import { FIRMWARE_VERSION } from '../../firmware/src/version.js';
 import { VirtualEspruino } from '../helpers/virtual-espruino/virtual-board.js';
-import { runCli } from '../helpers/virtual-espruino/harness.js';
+import { flash as flashInProcess } from '../helpers/virtual-espruino/flash-in-process.js';
 import { makeTestPki, type TestPki } from '../helpers/test-certs.js';
 
 let pki: TestPki;
@@ -119,13 +119,14 @@ describe('lonewatch flash for a hub with [tls]', () => {
     return file;
   };
   const flash = (cfg: string, more: string[] = []) =>
-    runCli(['flash', '--board', 'rak5010', '--device', 'rak-t', '--dry-run', join(pki.dir, 'dry.bin'), '--config', cfg, ...more]).done;
+    // The real flash command, in-process (flash-in-process.ts: a child adds a Node, tsx and TypeScript start and shows nothing more).
+    flashInProcess(['--board', 'rak5010', '--device', 'rak-t', '--dry-run', join(pki.dir, 'dry.bin'), '--config', cfg, ...more]);
 
   it('a RAK5010 without a CA to pin is refused before any board is touched, saying how to give one', async () => {
     const { code, stderr } = await flash(config(''));
     expect(code).not.toBe(0);
     expect(stderr).toContain('a RAK5010 must pin the CA that signed the hub\'s certificate; set tls.fob_ca_file in lonewatch.toml or pass --ca-file <pem>');
-  }, 30_000);
+  }, 120_000);
 
   it('a CA that did not sign the hub\'s certificate (tls.fob_ca_file, or --ca-file over it) is refused', async () => {
     const res = await flash(config(`fob_ca_file = "${pki.otherCaCert}"`));
@@ -134,10 +135,10 @@ describe('lonewatch flash for a hub with [tls]', () => {
     const over = await flash(config(`fob_ca_file = "${pki.caCert}"`), ['--ca-file', pki.otherCaCert]);
     expect(over.code).not.toBe(0);
     expect(over.stderr).toContain('CN=Some Other CA');
-  }, 30_000);
+  }, 120_000);
 
   it('the hub\'s CA is taken, said so with its modem file name, before the build', async () => {
     const { stdout } = await flash(config(`fob_ca_file = "${pki.caCert}"`));
     expect(stdout).toContain(`RAK5010 over TLS: pinning CN=Lonewatch Test CA from ${pki.caCert} (it signed the hub's certificate (CN=hub.test)); on the modem as ${caFileName(pki.read(pki.caCert))}`);
-  }, 30_000);
+  }, 120_000);
 });

@@ -92,5 +92,5 @@ describe('SerialLink over a pty honours XOFF', () => {
     const end = Date.now() + 10_000;
     while (received < total && Date.now() < end) await link.watch(link.mark(), 50, () => false);
     expect(received).toBe(total);
-  }, 30_000);
+  }, 120_000);
 });

@@ -12,13 +12,20 @@ import { connectFob, type TestFob } from '../helpers/mqtt-fob.js';
 import { controlSocketPath } from '../../hub/commands/control-server.js';
 import { SqliteStore } from '../../hub/store/sqlite-store.js';
 import { revokeDevice } from '../../hub/admin/admin-service.js';
+import { lonewatchOk } from '../helpers/cli-in-process.js';
 
 const run = promisify(execFile);
 const bin = new URL('../../bin/lonewatch.js', import.meta.url).pathname;
 let t: TestHub | null = null;
 const fobs: TestFob[] = [];
 
-const cli = (...args: string[]) => run(process.execPath, [bin, ...args], { env: { ...process.env, LONEWATCH_DATA_DIR: t!.dataDir }, timeout: 30_000 });
+const cli = (...args: string[]) => run(process.execPath, [bin, ...args], { env: { ...process.env, LONEWATCH_DATA_DIR: t!.dataDir }, timeout: 90_000 });
+/**
+ * The same command run in this process (test/helpers/cli-in-process.ts), over the same control
+ * socket: the first test below is the CLI as its own process through the hub; the others need no
+ * Node and tsx start each to show what they show (issue 18).
+ */
+const cliHere = (...args: string[]) => lonewatchOk(args, { env: { ...process.env, LONEWATCH_DATA_DIR: t!.dataDir } });
 const cliFail = (...args: string[]) =>
   cli(...args).then(
     () => {
@@ -82,16 +89,16 @@ describe('lonewatch devices|workers|visits with a hub running', () => {
     expect(again.code).toBe(1);
     expect(again.stderr).toBe('lonewatch devices: device fob-a is already revoked\n');
     expect(await t.hub.store.readChanges(before, 10)).toHaveLength(2); // still only the revocation and the drop
-  }, 60_000);
+  }, 120_000);
 
   it('workers add, devices add/list and visits import through the hub; the import steps the check-in rules at once', async () => {
     t = await startTestHub({ config: slowPolls });
-    expect((await cli('workers', 'add', 'sam', '--name', 'Sam Carter', '--training-date', '2026-03-01')).stdout).toBe('saved worker sam\n');
+    expect((await cliHere('workers', 'add', 'sam', '--name', 'Sam Carter', '--training-date', '2026-03-01')).stdout).toBe('saved worker sam\n');
     expect(await t.hub.store.read((tx) => tx.getWorker('sam'))).toMatchObject({ name: 'Sam Carter', trainingDate: '2026-03-01' });
-    const added = JSON.parse((await cli('devices', 'add', 'fob-s', '--worker', 'sam', '--json')).stdout) as { deviceId: string; secret: string };
+    const added = JSON.parse((await cliHere('devices', 'add', 'fob-s', '--worker', 'sam', '--json')).stdout) as { deviceId: string; secret: string };
     // The secret the hub made works on the hub.
     fobs.push(await connectFob(t.mqttUrl, 'fob-s', added.secret));
-    const list = JSON.parse((await cli('devices', 'list', '--json')).stdout) as Record<string, unknown>[];
+    const list = JSON.parse((await cliHere('devices', 'list', '--json')).stdout) as Record<string, unknown>[];
     expect(list).toEqual([expect.objectContaining({ id: 'fob-s', workerId: 'sam', online: true })]);
     expect(list[0]).not.toHaveProperty('secretHash');
 
@@ -101,7 +108,7 @@ describe('lonewatch devices|workers|visits with a hub running', () => {
     const file = join(t.dataDir, 'visits.csv');
     writeFileSync(file, `worker,ref,start,end\nsam,V-1,${start},${end}\n`);
     expect(await t.hub.store.getWork('worker', 'sam')).toBeNull();
-    expect((await cli('visits', 'import', file)).stdout).toBe('imported 1 visit(s)\n');
+    expect((await cliHere('visits', 'import', file)).stdout).toBe('imported 1 visit(s)\n');
     // The hub stepped sam's check-in rules as it imported: the visit's start is armed, no restart.
     expect(await t.hub.store.getWork('worker', 'sam')).not.toBeNull();
     expect((await t.hub.store.readChanges(0, 100)).filter((c) => c.topic !== 'alarm').map((c) => [c.topic, c.detail.change])).toEqual([
@@ -112,7 +119,7 @@ describe('lonewatch devices|workers|visits with a hub running', () => {
       // Stepping sam's rules changed sam's day (the visit's start is now due): the workers board hears of it.
       ['worker', 'day'],
     ]);
-  }, 60_000);
+  }, 120_000);
 
   it('bad input on the control socket gets a clear error and changes nothing', async () => {
     t = await startTestHub({ config: slowPolls });
@@ -153,7 +160,7 @@ describe('lonewatch devices|workers|visits with a hub running', () => {
     const dataDir = t.dataDir;
     await t.hub.stop();
     expect(existsSync(controlSocketPath(dataDir))).toBe(false);
-    const out = await run(process.execPath, [bin, 'devices', 'revoke', 'fob-a'], { env: { ...process.env, LONEWATCH_DATA_DIR: dataDir }, timeout: 30_000 });
+    const out = await lonewatchOk(['devices', 'revoke', 'fob-a'], { env: { ...process.env, LONEWATCH_DATA_DIR: dataDir } });
     expect(out.stdout).toMatch(/^revoked fob-a \(no hub answered on its control socket: a hub refuses it from its next start/);
-  }, 60_000);
+  }, 120_000);
 });

@@ -3,20 +3,17 @@
  * worker (the CLI, the admin service behind the API, and the store all refuse it), and a missed
  * check-in takes its drill-ness from the worker, never from a drill fob the worker also holds.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { addDevice, AdminError, assignDevice } from '../../hub/admin/admin-service.js';
 import { SqliteStore } from '../../hub/store/sqlite-store.js';
 import { startTestHub, type TestHub } from '../helpers/hub-harness.js';
 import { connectFob } from '../helpers/mqtt-fob.js';
 import { makeEventId } from '../../shared/protocol-core.js';
+import { lonewatchOk } from '../helpers/cli-in-process.js';
 
-const run = promisify(execFile);
-const bin = new URL('../../bin/lonewatch.js', import.meta.url).pathname;
 const MIN = 60_000;
 const closers: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -28,7 +25,9 @@ describe('drill fobs belong to drill workers only', () => {
     const dir = mkdtempSync(join(tmpdir(), 'lonewatch-drill-'));
     closers.push(() => rmSync(dir, { recursive: true, force: true }));
     const env = { ...process.env, LONEWATCH_DATA_DIR: join(dir, 'data') };
-    const lw = (...args: string[]) => run(process.execPath, [bin, ...args], { cwd: dir, env });
+    // The real commands, in this process (test/helpers/cli-in-process.ts; test/cli.test.ts spawns the
+    // CLI); rejected with the exit code and stderr on a failure, as a child's would be.
+    const lw = (...args: string[]) => lonewatchOk(args, { cwd: dir, env });
     await lw('workers', 'add', 'sam', '--name', 'Sam Carter');
     await lw('workers', 'add', 'drill-sam', '--name', 'Drill Sam');
     const refused = await lw('devices', 'add', 'drill-1', '--worker', 'sam').then(

@@ -73,5 +73,5 @@ describe('catch-up after a restart', () => {
     } finally {
       await store.close();
     }
-  }, 60_000);
+  }, 120_000);
 });

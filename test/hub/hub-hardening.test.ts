@@ -124,7 +124,7 @@ describe('item 5 and 6: one fob sending garbage', () => {
 });
 
 describe('item 9: revocation and reassignment made with the CLI while the hub runs', () => {
-  const cli = (...args: string[]) => run(process.execPath, [bin, ...args], { env: { ...process.env, LONEWATCH_DATA_DIR: t!.dataDir }, timeout: 30_000 });
+  const cli = (...args: string[]) => run(process.execPath, [bin, ...args], { env: { ...process.env, LONEWATCH_DATA_DIR: t!.dataDir }, timeout: 90_000 });
 
   it('`lonewatch devices revoke` disconnects the running fob within mqtt.device_check_ms, and it cannot come back', async () => {
     t = await startTestHub({ config: { mqtt: { device_check_ms: 200 } } });

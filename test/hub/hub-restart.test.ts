@@ -84,5 +84,5 @@ describe('hub restart after SIGKILL', () => {
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
-  }, 60_000);
+  }, 120_000);
 });

@@ -208,7 +208,7 @@ describe('forwarding that tells the truth (issue 16)', () => {
     expect(r.smtp.mails.some((m) => m.subject === 'STILL NOT TAKEN: SOS alarm: Sam Carter')).toBe(true);
   });
 
-  it('an ARC refusing our messages (supervision, no alarm open) is an alarm on the dashboard, with sound, until it is back', { timeout: 60_000 }, async () => {
+  it('an ARC refusing our messages (supervision, no alarm open) is an alarm on the dashboard, with sound, until it is back', { timeout: 120_000 }, async () => {
     const r = await rig({ arc: { key: parseKey('F'.repeat(32)), nakForm: 'line-first' }, supervisionS: 90 });
     await createUser(r.t.hub.store, { username: 'dana', role: 'duty_officer', password: PASSWORD, name: 'Dana' }, 'test', r.clock.now());
     const browser: Browser = await launchChromium();

@@ -4,11 +4,9 @@
  * dashboard (in Chromium) shows a standing warning while a policy reaches nobody, and who was told of
  * an alarm per contact and channel, "not configured" included.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { checkPolicyReach } from '../../hub/notifiers/policy-reach.js';
@@ -23,9 +21,8 @@ import { StartRefused } from '../../hub/hub.js';
 import { pino } from 'pino';
 import { SqliteStore } from '../../hub/store/sqlite-store.js';
 import { Writable } from 'node:stream';
+import { lonewatch } from '../helpers/cli-in-process.js';
 
-const run = promisify(execFile);
-const bin = new URL('../../bin/lonewatch.js', import.meta.url).pathname;
 const closers: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of closers.splice(0).reverse()) await c();
@@ -95,11 +92,9 @@ describe('what the policies can reach', () => {
     const dir = mkdtempSync(join(tmpdir(), 'lonewatch-check-'));
     closers.push(() => rmSync(dir, { recursive: true, force: true }));
     const env = { ...process.env, LONEWATCH_DATA_DIR: join(dir, 'data') };
-    const failed = await run(process.execPath, [bin, 'hub', '--check'], { cwd: dir, env }).then(
-      () => null,
-      (e: { code: number; stdout: string }) => e,
-    );
-    expect(failed?.code).toBe(1);
+    // The real command, in this process (test/helpers/cli-in-process.ts; test/cli.test.ts spawns the CLI).
+    const failed = await lonewatch(['hub', '--check'], { cwd: dir, env });
+    expect(failed.code).toBe(1);
     expect(failed?.stdout).toMatch(/the escalation policies have \d+ problem/);
     expect(failed?.stdout).toMatch(/policy sos level 1 \(alert the duty officer\) names the e-mail channel, but \[notifiers\.email\] is not configured/);
     expect(failed?.stdout).toMatch(/can reach nobody beyond the dashboard/);
@@ -108,7 +103,7 @@ describe('what the policies can reach', () => {
 
 describe('the dashboard says who was told', () => {
   let t: TestHub;
-  it('standing warning while a policy reaches nobody; the SOS card and alarm view name each person with "not configured"', { timeout: 60_000 }, async () => {
+  it('standing warning while a policy reaches nobody; the SOS card and alarm view name each person with "not configured"', { timeout: 120_000 }, async () => {
     t = await startTestHub({ manualClock: true });
     closers.push(() => t.stop());
     await t.addWorker('sam', { name: 'Sam Carter' });

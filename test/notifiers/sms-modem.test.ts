@@ -153,7 +153,7 @@ describe('SMS through the hub\'s serial GSM modem', () => {
     await expect.poll(async () => summariseDeliveries(await r.t.timeline(alarm.id)).find((l) => l.channel === 'email')).toMatchObject({ state: 'sent', via: 'sms', recipientId: 'do-1' });
   });
 
-  it('the alarm view in Chromium shows the SMS as sent, not yet confirmed, then delivered, with the number masked', { timeout: 60_000 }, async () => {
+  it('the alarm view in Chromium shows the SMS as sent, not yet confirmed, then delivered, with the number masked', { timeout: 120_000 }, async () => {
     const r = await rig();
     await createUser(r.t.hub.store, { username: 'dana', role: 'duty_officer', password: PASSWORD, name: 'Dana' }, 'test', r.t.clock.now());
     const browser = await launchChromium();

@@ -1,10 +1,7 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestHub, type TestHub } from '../helpers/hub-harness.js';
+import { lonewatch } from '../helpers/cli-in-process.js';
 
-const run = promisify(execFile);
-const bin = new URL('../../bin/lonewatch.js', import.meta.url).pathname;
 let t: TestHub;
 beforeAll(async () => {
   t = await startTestHub();
@@ -15,10 +12,12 @@ afterAll(async () => {
 
 describe('lonewatch sim --devices', () => {
   it('connects the fleet, measures SOS press -> ack, reports JSON and stops by itself', async () => {
-    const { stdout } = await run(process.execPath, [bin, 'sim', '--devices', '60', '--duration', '3', '--heartbeat', '10', '--sos-rate', '5', '--json'], {
+    // The real command, in this process (test/helpers/cli-in-process.ts; test/cli.test.ts spawns the
+    // CLI); its load generators are child processes of their own, as in production.
+    const { code, stdout, stderr } = await lonewatch(['sim', '--devices', '60', '--duration', '3', '--heartbeat', '10', '--sos-rate', '5', '--json'], {
       env: { ...process.env, LONEWATCH_DATA_DIR: t.dataDir, LONEWATCH_MQTT_PORT: String(t.mqttPort), LONEWATCH_HTTP_PORT: String(t.hub.httpPort) },
-      timeout: 60_000,
     });
+    expect(code, stderr).toBe(0);
     const r = JSON.parse(stdout);
     expect(r).toMatchObject({ devices: 60, connected: 60, connectFailures: 0 });
     expect(r.sosSent).toBeGreaterThan(5);

@@ -73,7 +73,7 @@ describe.skipIf(!available)('a hub on PostgreSQL', () => {
       const file = join(dir, 'lonewatch.toml');
       writeFileSync(file, `[hub]\ndata_dir = "${join(dir, 'data')}"\n\n[store]\npostgres_url = "${cliUrl}"\n`);
       const bin = new URL('../../bin/lonewatch.js', import.meta.url).pathname;
-      const lw = (...args: string[]) => promisify(execFile)(process.execPath, [bin, ...args, '-c', file], { cwd: dir });
+      const lw = (...args: string[]) => promisify(execFile)(process.execPath, [bin, ...args, '-c', file], { cwd: dir, timeout: 90_000 });
       await lw('workers', 'add', 'sam', '--name', 'Sam Carter', '--training-date', '2026-01-01');
       const added = JSON.parse((await lw('devices', 'add', 'fob-cli', '--worker', 'sam', '--json')).stdout) as { secret: string };
       const f = await connectFob(t.mqttUrl, 'fob-cli', added.secret);
