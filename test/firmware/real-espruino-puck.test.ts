@@ -239,8 +239,8 @@ describe.skipIf(!!missing)('Puck.js bundle on the real Espruino interpreter', { 
     expect(fob.consoleLines).toEqual(['LW:fault btn=D40 not a pin']);
     expect(await fob.evaluate('[LW.up, LW.fault]')).toEqual([0, 'btn=D40 not a pin']);
     expect(fob.probes.filter((p) => p.k === 'watch')).toEqual([]);
-    // The fast blink: LED1 (D5) pulses every 250 ms.
-    await fob.waitFor((p) => p.k === 'pulse' && (p.v as unknown[])[0] === pins.led, 2000, 'the fault blink');
+    // The fast blink: LED1 (D5) flashes every 250 ms.
+    await fob.waitFor((p) => p.k === 'io' && JSON.stringify(p.v) === JSON.stringify([pins.led, 1]), 2000, 'the fault blink');
     const hi = await connectAndHello(fob);
     expect(hi.wf).toBe('btn=D40 not a pin');
     const firstBlinks = fob.outputs(pins.led).length;

@@ -208,7 +208,7 @@ describe.skipIf(!!missing)('RAK5010 bundle on the real Espruino interpreter, thr
     expect(fob.consoleLines).toEqual(['LW:fault btn=BTN not a pin']);
     expect(await fob.evaluate('[LW.up, LW.fault]')).toEqual([0, 'btn=BTN not a pin']);
     expect(fob.probes.filter((p) => p.k === 'watch')).toEqual([]);
-    await fob.waitFor((p) => p.k === 'pulse' && (p.v as unknown[])[0] === pins().led, 2000, 'the fault blink on LED1 (D12)');
+    await fob.waitFor((p) => p.k === 'io' && JSON.stringify(p.v) === JSON.stringify([pins().led, 1]), 2000, 'the fault blink on LED1 (D12)');
     // The core runs all the same: the hello reaches the hub with the fault, and is stored.
     await drained(fob);
     const db = new Database(join(hub.dataDir, 'lonewatch.db'), { readonly: true, fileMustExist: true });

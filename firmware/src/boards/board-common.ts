@@ -95,8 +95,15 @@ export const booted = function (board: string, identity: Identity | null, core: 
   global.LW = { v: FIRMWARE_VERSION, id: id, core: core, fault: reason, up: reason ? 0 : 1 };
   if (!reason) return console.log('LW:up ' + FIRMWARE_VERSION + ' ' + board + ' ' + id);
   console.log('LW:fault ' + reason);
+  // The blink is a write and a timeout, not digitalPulse: a pulse goes through the utility timer's
+  // queue, which the Linux build's timer thread lets fill when the host is starved ("Timeout on
+  // Utility Timer"), and a 40 ms flash needs no microsecond precision (Espruino's reference for
+  // digitalPulse points at setTimeout for anything longer than a few ms).
   if (led)
     setInterval(function () {
-      digitalPulse(led, 1, 40);
+      digitalWrite(led, 1);
+      setTimeout(function () {
+        digitalWrite(led, 0);
+      }, 40);
     }, ms);
 };
