@@ -143,7 +143,18 @@ export async function jetStreamAnswers(nc: NatsConnection, cfg: ClusterConfig, t
   if (nc.isClosed()) return { ok: false, why: 'the NATS connection is closed' };
   try {
     const jsm = await jetstreamManager(nc, { timeout: timeoutMs });
-    await jsm.streams.info(cfg.stream);
+    const info = await jsm.streams.info(cfg.stream);
+    // An answer to stream info is not a quorum: for a while after losing two of three nodes the
+    // survivor still answers it, from its own state (a CI run saw an edge stay ready for over 10 s).
+    // A publish is acknowledged only by a leader with a majority of the replicas current, so that
+    // is what ready means (JetStream stream info: cluster.leader, replicas[].current/offline).
+    const c = info.cluster;
+    if (c && cfg.replicas > 1) {
+      if (!c.leader) return { ok: false, why: `JetStream's stream ${cfg.stream} has no leader: a publish cannot be acknowledged` };
+      const current = 1 + (c.replicas ?? []).filter((r) => r.current && !r.offline).length;
+      const quorum = Math.floor(cfg.replicas / 2) + 1;
+      if (current < quorum) return { ok: false, why: `JetStream's stream ${cfg.stream} has ${current} of ${cfg.replicas} replicas current (a publish needs ${quorum}): it cannot be acknowledged` };
+    }
     return { ok: true };
   } catch (err) {
     return { ok: false, why: `JetStream does not answer: ${(err as Error).message}` };

@@ -392,7 +392,11 @@ export class FobIngest {
         continue;
       }
       this.counters.heartbeats++;
-      batch.set(deviceId, { at: receivedAt, battery: parsed.value.b, worn: parsed.value.m === 1 });
+      // The newest per device, not the last in the batch: a batch can hold a dead worker's
+      // redelivered (older) heartbeats after newer ones (JetStream redelivers after the AckWait), and
+      // keeping the last would drop the newer one, as the bulk lane's kill test caught in CI.
+      const held = batch.get(deviceId);
+      if (!held || held.at <= receivedAt) batch.set(deviceId, { at: receivedAt, battery: parsed.value.b, worn: parsed.value.m === 1 });
     }
     if (batch.size > 0) await this.writeBeats(batch, pace);
   }

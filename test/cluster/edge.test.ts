@@ -91,7 +91,12 @@ describe('edge', () => {
     await nats.restart(1);
     await nats.restart(2);
     let ready = false;
-    for (let i = 0; i < 50 && !ready; i++) ready = (await fetch(`http://127.0.0.1:${edge.httpPort}/readyz`)).status === 200;
+    // Ready again once the restarted replicas have caught up with the leader (readiness asks for a
+    // quorum of current replicas): polled every 250 ms, for up to 30 s.
+    for (let i = 0; i < 120 && !ready; i++) {
+      ready = (await fetch(`http://127.0.0.1:${edge.httpPort}/readyz`)).status === 200;
+      if (!ready) await new Promise((res) => setTimeout(res, 250));
+    }
     expect(ready).toBe(true);
   }, 120_000);
 });
