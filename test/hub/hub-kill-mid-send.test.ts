@@ -20,6 +20,7 @@ import { killHubChildren, startHubChild } from '../helpers/hub-child-process.js'
 import { TEST_CONTACTS } from '../helpers/hub-harness.js';
 import { TestWebhookReceiver } from '../helpers/notify-receivers.js';
 import { makeEventId } from '../../shared/protocol-core.js';
+import { inStore } from '../helpers/store-file.js';
 
 const T0 = Date.UTC(2026, 10, 23, 9, 0, 0);
 const SECRET = 'whsec-kill-mid-send-0123456789';
@@ -30,15 +31,6 @@ afterEach(async () => {
   killHubChildren();
   for (const c of closers.splice(0).reverse()) await c().catch(() => undefined);
 });
-
-async function inStore<T>(dbPath: string, fn: (store: SqliteStore) => Promise<T>): Promise<T> {
-  const store = new SqliteStore(dbPath);
-  try {
-    return await fn(store);
-  } finally {
-    await store.close();
-  }
-}
 
 /** A receiver that reads each request and never answers it. */
 async function hangingReceiver(): Promise<{ port: number; keys: string[]; close(): Promise<void> }> {

@@ -14,6 +14,7 @@ import { killHubChildren, startHubChild } from '../helpers/hub-child-process.js'
 import { TEST_CONTACTS } from '../helpers/hub-harness.js';
 import { TestWebhookReceiver } from '../helpers/notify-receivers.js';
 import { makeEventId } from '../../shared/protocol-core.js';
+import { inStore } from '../helpers/store-file.js';
 
 const T0 = Date.UTC(2026, 10, 23, 9, 0, 0);
 const SECRET = 'whsec-kill-0123456789';
@@ -23,15 +24,6 @@ afterEach(async () => {
   killHubChildren();
   for (const c of closers.splice(0).reverse()) await c().catch(() => undefined);
 });
-
-async function inStore<T>(dbPath: string, fn: (store: SqliteStore) => Promise<T>): Promise<T> {
-  const store = new SqliteStore(dbPath);
-  try {
-    return await fn(store);
-  } finally {
-    await store.close();
-  }
-}
 
 describe('hub restart after SIGKILL with a notice being retried', () => {
   it('the webhook notice is resumed and delivered once per idempotency key, and recorded', async () => {
