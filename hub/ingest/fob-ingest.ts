@@ -335,13 +335,7 @@ export class FobIngest {
   }
 
   private async onHeartbeat(deviceId: string, payload: Buffer, receivedAt?: number): Promise<void> {
-    const parsed = parseHeartbeat(payload);
-    if (!parsed.ok) {
-      this.reject(deviceId, 'heartbeat_invalid', `heartbeat rejected: ${parsed.error.message}`, { field: parsed.error.field });
-      return;
-    }
-    this.counters.heartbeats++;
-    this.beats.set(deviceId, { at: receivedAt ?? this.o.clock.now(), battery: parsed.value.b, worn: parsed.value.m === 1 });
+    if (!this.acceptBeat(this.beats, deviceId, payload, receivedAt ?? this.o.clock.now())) return;
     if (this.beats.size >= this.o.heartbeatBufferMax) {
       // Back-pressure: this publisher waits for the flush instead of the buffer growing.
       await this.flush();
@@ -377,7 +371,7 @@ export class FobIngest {
    * A batch of heartbeats taken from the cluster's bulk lane (hub/cluster/worker.ts), written now,
    * not buffered: the worker acks their JetStream messages only once this resolves, so nothing is
    * acked before it is committed. The same validation, counting and writes as the single hub's
-   * flush; a device's last heartbeat in the batch (stream order) is the one kept, as in the buffer.
+   * flush; a device's newest heartbeat in the batch is the one kept (acceptBeat).
    * Rejects when the store does (the caller naks the batch); invalid payloads are counted and
    * change nothing, as they would on the single hub. `pace`: the rules are run `chunk` devices to a
    * transaction, each after `turn()` resolves, so an alarm waits for at most one chunk's transaction
@@ -385,20 +379,27 @@ export class FobIngest {
    */
   async recordHeartbeatBatch(beats: readonly { deviceId: string; payload: Uint8Array; receivedAt: number }[], pace?: BeatPacing): Promise<void> {
     const batch = new Map<string, PendingBeat>();
-    for (const { deviceId, payload, receivedAt } of beats) {
-      const parsed = parseHeartbeat(Buffer.from(payload));
-      if (!parsed.ok) {
-        this.reject(deviceId, 'heartbeat_invalid', `heartbeat rejected: ${parsed.error.message}`, { field: parsed.error.field });
-        continue;
-      }
-      this.counters.heartbeats++;
-      // The newest per device, not the last in the batch: a batch can hold a dead worker's
-      // redelivered (older) heartbeats after newer ones (JetStream redelivers after the AckWait), and
-      // keeping the last would drop the newer one, as the bulk lane's kill test caught in CI.
-      const held = batch.get(deviceId);
-      if (!held || held.at <= receivedAt) batch.set(deviceId, { at: receivedAt, battery: parsed.value.b, worn: parsed.value.m === 1 });
-    }
+    for (const { deviceId, payload, receivedAt } of beats) this.acceptBeat(batch, deviceId, Buffer.from(payload), receivedAt);
     if (batch.size > 0) await this.writeBeats(batch, pace);
+  }
+
+  /**
+   * Validates and counts one heartbeat and keeps it in `into` if it is the device's newest there
+   * (false: refused). The newest, not the last: a cluster batch can hold a dead worker's
+   * redelivered (older) heartbeats after newer ones (JetStream redelivers after the AckWait), and
+   * keeping the last would drop the newer one, as the bulk lane's kill test caught in CI. On the
+   * single hub heartbeats come in the order received, so the newest is the last.
+   */
+  private acceptBeat(into: Map<string, PendingBeat>, deviceId: string, payload: Buffer, at: number): boolean {
+    const parsed = parseHeartbeat(payload);
+    if (!parsed.ok) {
+      this.reject(deviceId, 'heartbeat_invalid', `heartbeat rejected: ${parsed.error.message}`, { field: parsed.error.field });
+      return false;
+    }
+    this.counters.heartbeats++;
+    const held = into.get(deviceId);
+    if (!held || held.at <= at) into.set(deviceId, { at, battery: parsed.value.b, worn: parsed.value.m === 1 });
+    return true;
   }
 
   /**
