@@ -194,6 +194,8 @@ export class SimulatedBg96 {
   sslFailures: string[] = [];
   /** Every payload the board sent over TCP (raw MQTT packets), for observers. */
   onSend: ((bytes: string) => void) | null = null;
+  /** Every command line as the modem executes it, for observers that need the moment (the board's clock). */
+  onCommand: ((cmd: string) => void) | null = null;
   readonly timings: Bg96Timings;
   private echo = true;
   private line = '';
@@ -367,6 +369,7 @@ export class SimulatedBg96 {
 
   private command(cmd: string): void {
     this.commands.push(cmd);
+    this.onCommand?.(cmd);
     const t = this.timings;
     if (cmd === 'AT') return this.final('OK');
     if (cmd === 'ATE0' || cmd === 'ATE1') {
