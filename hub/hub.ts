@@ -107,8 +107,6 @@ export class Hub implements HubServices {
   commands!: CommandService;
   /** The CLI's way in (`<data_dir>/hub.sock`); null when it could not be opened (said in the log). */
   control: ControlServer | null = null;
-  /** Hourly deletion of positions past `[positions] retention_days` (issue 20, R22). */
-  positionRetention!: PositionRetention;
   /** The broker's live connections, as the HTTP side may see them (issue 18: no route reaches into aedes). */
   readonly sessions: MqttSessions;
   private closed = false;
@@ -388,15 +386,15 @@ export class Hub implements HubServices {
     const addr = http.server.address();
     hub.httpPort = typeof addr === 'object' && addr ? addr.port : config.http.port;
 
+    // Periodic pruning is due work like any step (hub/rules/periodic-work.ts), armed by the start.
+    runtime.addPeriodic(new PositionRetention({ store, clock, log: log.child({ component: 'positions' }), retentionDays: config.positions.retention_days }).job());
+    if (dispatcher) runtime.addPeriodic(dispatcher.pruneJob());
     const resumed = await runtime.start();
     // Opened once the hub can act on a command (the runtime started): from now on the CLI sends its
     // commands here instead of writing the database behind the hub's back.
     hub.control = await ControlServer.open(config.hub.data_dir, hub.commands, log.child({ component: 'control' }));
     const control = hub.control;
     if (control) undo.push(() => control.close());
-    hub.positionRetention = new PositionRetention({ store, clock, log: log.child({ component: 'positions' }), retentionDays: config.positions.retention_days });
-    hub.positionRetention.start();
-    undo.push(() => hub.positionRetention.stop());
     const listeners = hub.listeners();
     const on = Object.entries(listeners)
       .filter(([, url]) => url)
@@ -504,7 +502,6 @@ export class Hub implements HubServices {
     this.devices.stop();
     const control = this.control;
     if (control) await this.stopStep('control socket', () => control.close());
-    await this.positionRetention?.stop();
     await this.stopStep('mqtt broker', () => this.broker.close(), () => this.broker.dropConnections());
     await this.stopStep('heartbeat ingest', () => this.ingest.close());
     await this.stopStep('rules runtime', () => this.runtime.stop());

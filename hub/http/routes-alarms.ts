@@ -12,7 +12,6 @@ import { alarmView, compareAlarms, csvCell, currentVisit, localStamp, responseWo
 import { ALARM_OUTCOMES, type AlarmRecord, type WorkerRecord } from '../store/store-types.js';
 import { describeDeliveries, summariseDeliveries } from '../notifiers/delivery-summary.js';
 import type { Store, StoreTx } from '../store/store.js';
-import { CallbackDueWatch } from './callback-due.js';
 import { handoverPositions } from './routes-positions.js';
 
 const idParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'must be an alarm id' }) });
@@ -32,14 +31,13 @@ const recordsQuery = z.object({
 
 export function registerAlarmRoutes(app: ApiApp, { hub, live }: ApiContext): void {
   const now = () => hub.clock.now();
-  const callbacks = new CallbackDueWatch({ clock: hub.clock, store: hub.store, log: hub.log, addNote: (id, who, type, detail) => hub.commands.addNote(id, who, type, detail) });
-  void callbacks.rearmOpen().catch((err: unknown) => hub.log.error({ err }, 'could not re-arm the covert call-back timers after start-up'));
-  app.addHook('onClose', async () => callbacks.stop());
-  /** Starts the 5-minute call-back: on the record, and a hub timer that records it due (item 3). */
+  /**
+   * Starts the 5-minute call-back: on the record, and (written with the note, hub/rules/callback-due.ts)
+   * due work that records it due when the time comes (item 3).
+   */
   const scheduleCallback = async (alarmId: string, who: string): Promise<number> => {
     const dueAt = now() + CALLBACK_MS;
     await hub.commands.addNote(alarmId, who, 'callback_scheduled', { dueAt });
-    callbacks.arm(alarmId, dueAt);
     return dueAt;
   };
 

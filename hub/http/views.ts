@@ -3,6 +3,7 @@ import type { StoreTx } from '../store/store.js';
 import type { AlarmRecord, StoredTimelineEntry, VisitRecord, WorkerRecord } from '../store/store-types.js';
 import { ALARM_KIND, alarmKindRank, type TimelineStepType } from '../../shared/vocabulary.js';
 import { isOpen } from '../rules/escalation-engine.js';
+import { pendingCallbackAt } from '../rules/callback-due.js';
 import { summarise } from '../presentation/alarm-presentation.js';
 
 const DAY = 24 * 3600_000;
@@ -122,20 +123,17 @@ export async function currentVisit(tx: StoreTx, alarm: AlarmRecord, now: number)
 /** The latest recorded answer to each script question, from the timeline (which keeps every answer). */
 export function scriptState(timeline: StoredTimelineEntry[]) {
   const latest = new Map<string, StoredTimelineEntry>();
-  let callbackDueAt: number | null = null;
   // Step types are the vocabulary's: a misspelt one is a compile error, not a script that never fills in.
   const is = (e: StoredTimelineEntry, type: TimelineStepType): boolean => e.type === type;
   for (const e of timeline) {
     if (is(e, 'script_answer') && typeof e.detail.question === 'string') latest.set(e.detail.question, e);
-    if (is(e, 'callback_scheduled') && typeof e.detail.dueAt === 'number') callbackDueAt = e.detail.dueAt;
-    if (is(e, 'callback_done')) callbackDueAt = null;
   }
   return {
     questions: SCRIPT_QUESTIONS.map((q) => {
       const e = latest.get(q.id);
       return { id: q.id, text: q.text, answer: (e?.detail.answer as string | undefined) ?? null, note: (e?.detail.note as string | undefined) ?? null, at: e?.at ?? null, by: e?.actor ?? null };
     }),
-    callbackDueAt,
+    callbackDueAt: pendingCallbackAt(timeline),
     after: SCRIPT_AFTER,
     noAnswer: [...latest.values()].some((e) => e.detail.answer === 'no_answer'),
   };

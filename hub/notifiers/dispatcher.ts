@@ -22,9 +22,10 @@
  * restarts too. Time (time limits, back-off, the rows' due times) comes from the hub's Clock, so
  * tests drive it with a ManualClock and a DueWorkLoop.
  */
-import type { Clock, TimerHandle } from '../clock.js';
+import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import type { DispatchRequest } from '../rules/effect-executor.js';
+import type { PeriodicJob } from '../rules/periodic-work.js';
 import type { NoticeRecord, TimelineEntry } from '../store/store-types.js';
 import type { AlertMessage } from '../../shared/protocol-schemas.js';
 import { DeliveryError, type DeliveryOutcome, type DeliveryReport, type Notice, type Notifier, type Recipient, type UnmatchedReport } from './notifier.js';
@@ -144,7 +145,6 @@ export class Dispatcher {
   private readonly journal: NoticeJournal;
   private closed = false;
   private resumed = false;
-  private pruneTimer: TimerHandle | null = null;
   readonly counters = { notices: 0, attempts: 0, delivered: 0, failedAttempts: 0, gaveUp: 0, resumed: 0 };
   readonly byChannel: Record<string, ChannelCounters> = {};
   /** Each channel's path as the last attempt found it (absent until one was made). */
@@ -387,11 +387,7 @@ export class Dispatcher {
   }
 
   /**
-   * At start-up: tells each notifier its last reference (the ARC's sequence number) and carries on with
-   * every notice a stop left unfinished (at its next-try time, keeping its attempt count and id).
-
-  /**
-   * At start-up: prunes old notices, tells each notifier its last reference (the ARC's sequence
+   * At start-up: prunes old notices (then daily, as due work: pruneJob), tells each notifier its last reference (the ARC's sequence
    * number), and counts the notices a stop left unfinished. Nothing is re-run: each has its due work
    * in the store, which the one loop fires at its time. A notice without a row (written by a hub from
    * before notices kept one for every step) is given one, due now.
@@ -400,7 +396,6 @@ export class Dispatcher {
     if (this.resumed) return 0;
     this.resumed = true;
     await this.prune();
-    this.armPrune();
     for (const [channel, spec] of Object.entries(this.o.channels)) {
       if (spec.notifier.resume) spec.notifier.resume(await this.journal.lastRef(channel));
     }
@@ -434,13 +429,9 @@ export class Dispatcher {
     }
   }
 
-  /** Daily on the hub's clock, until close. */
-  private armPrune(): void {
-    if (this.closed) return;
-    this.pruneTimer = this.o.clock.setTimer(() => {
-      this.armPrune();
-      this.track(this.prune());
-    }, DAY_MS);
+  /** The daily prune, as due work (hub/rules/periodic-work.ts): periodic:notices. */
+  pruneJob(): PeriodicJob {
+    return { key: 'notices', everyMs: DAY_MS, what: 'pruning finished notices of old alarms', run: () => this.prune() };
   }
 
   private newNotice(o: NewNotice): NoticeRecord {
@@ -961,7 +952,6 @@ export class Dispatcher {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.pruneTimer?.cancel();
     for (const c of this.controllers) c.abort(new DeliveryError('hub stopping', false));
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
     this.active.clear();

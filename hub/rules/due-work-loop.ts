@@ -16,7 +16,7 @@
  */
 import type { Clock, TimerHandle } from '../clock.js';
 import type { Logger } from '../logger.js';
-import type { ClaimedWork, DueWorkKind, DueWorkStore } from '../store/store.js';
+import { STEP_WORK_KINDS, type ClaimedWork, type DueWorkKind, type DueWorkStore } from '../store/store.js';
 
 export interface BatchBudget {
   /** Most due rows processed before yielding to the event loop. */
@@ -113,7 +113,8 @@ export class DueWorkLoop {
   async start(): Promise<number> {
     this.started = true;
     const now = this.o.clock.now();
-    this.overdue = await this.o.store.countWork(now);
+    // Steps only: a periodic job that fell due while the hub was down is not a step to catch up.
+    this.overdue = await this.o.store.countWork(now, STEP_WORK_KINDS);
     this.overdueBy = now;
     this.fireDue();
     return this.overdue;
@@ -269,6 +270,8 @@ export function workLogIds(work: { kind: DueWorkKind; key: string }): Record<str
       return { workerId: work.key };
     case 'device':
       return { deviceId: work.key };
+    case 'callback':
+      return { alarmId: work.key };
     default:
       return { work: `${work.kind}:${work.key}` };
   }

@@ -32,6 +32,8 @@ import type { Recipient } from '../notifiers/notifier.js';
 import { isDrillDevice } from './drill.js';
 import { Unit, alarmIdOf, newAlarmId, newEffectKey, type RuntimeEffect } from './unit-of-work.js';
 import { EffectExecutor, type RuntimeOutputs } from './effect-executor.js';
+import { callbackWorkFor, recordCallbackDue } from './callback-due.js';
+import { armPeriodic, runPeriodic, type PeriodicJob } from './periodic-work.js';
 import { checkinRaises, composeCheckinStep, composeDeviceHealthStep, deviceHealthRaises, followOnOfAlarmStep, type AlarmStep, type RaiseSpec } from './orchestration.js';
 
 const DAY = 24 * 3600_000;
@@ -99,6 +101,8 @@ export class RulesRuntime {
   private readonly leaseMs: number;
   private stopped = false;
   private inFlight = new Set<Promise<unknown>>();
+  /** Periodic jobs (pruning), each a periodic:<key> row of due work (hub/rules/periodic-work.ts). */
+  private readonly periodic = new Map<string, PeriodicJob>();
 
   constructor(options: RulesRuntimeOptions) {
     this.o = options;
@@ -127,6 +131,8 @@ export class RulesRuntime {
         // An effect whose process died before completing it (its lease ran out), or one from pending_effects of schema v6.
         effect: (work) => this.track(this.runEffect(work)),
         notice: (work) => this.noticeFired(work),
+        callback: (work) => this.track(recordCallbackDue(this.o.store, this.o.log, this.o.clock.now(), work)),
+        periodic: (work) => this.track(runPeriodic(this.o.store, this.periodic, this.o.log, () => this.o.clock.now(), work)),
       },
     });
   }
@@ -150,6 +156,9 @@ export class RulesRuntime {
       const fresh = await this.o.store.read(async (tx) => (await tx.listVisits(w.id, now - DAY, now + DAY)).some((v) => v.status === 'planned'));
       if (fresh) await this.workerAction(w.id, { type: 'itinerary_changed' });
     }
+    // Each periodic job's row (due now if it has none), run by the loop like any due work; the loop's
+    // catch-up count leaves periodic work out (it is not a step).
+    await armPeriodic(this.o.store, this.periodic.values(), now);
     const dueWork = await this.o.store.countWork();
     const overdue = await this.loop.start();
     if (overdue > 0) {
@@ -162,6 +171,11 @@ export class RulesRuntime {
       );
     }
     return { dueWork, overdueSteps: overdue };
+  }
+
+  /** Adds a periodic job before start(); its row is armed at start (due now if it has none). */
+  addPeriodic(job: PeriodicJob): void {
+    this.periodic.set(job.key, job);
   }
 
   /** Overdue steps from before the start still to process (0 once caught up). */
@@ -378,11 +392,15 @@ export class RulesRuntime {
   }
 
   async addNote(alarmId: string, by: string, type: string, detail: Record<string, unknown>): Promise<void> {
+    // A promised call-back's due time is due work written with its note (hub/rules/callback-due.ts).
+    const callback = callbackWorkFor(type, detail);
     await this.o.store.transaction(async (tx) => {
       if (!(await tx.getAlarm(alarmId))) throw new AlarmActionError(`no alarm ${alarmId}`, 404);
       await tx.appendTimeline(alarmId, [{ at: this.o.clock.now(), type, actor: by, detail }]);
       await tx.appendChange({ at: this.o.clock.now(), topic: 'alarm', alarmId, detail: { type } });
+      if (callback) await tx.scheduleWork('callback', alarmId, callback.dueAt, callback.dueAt === null ? undefined : { dueAt: callback.dueAt });
     });
+    if (callback?.dueAt != null) this.loop.wake(callback.dueAt);
   }
 
   // ------------------------------------------------------------------------------------------

@@ -39,11 +39,14 @@ export interface AlarmFilter {
  * issue 19). `gen` changes whenever the row is scheduled again, so completing an old claim never
  * deletes work that was moved while it was being done.
  */
-export type DueWorkKind = 'alarm' | 'worker' | 'device' | 'effect' | 'notice';
+export type DueWorkKind = 'alarm' | 'worker' | 'device' | 'effect' | 'notice' | 'callback' | 'periodic';
+
+/** The kinds that are steps of an alarm, a worker, a device or a notice: what a restart's catch-up counts (periodic work is not a step). */
+export const STEP_WORK_KINDS: DueWorkKind[] = ['alarm', 'worker', 'device', 'effect', 'notice', 'callback'];
 
 export interface DueWork {
   kind: DueWorkKind;
-  /** Unique within the kind: an alarm, worker or device id, an effect id, a notice id. */
+  /** Unique within the kind: an alarm, worker or device id, an effect id, a notice id, an alarm id (callback), a job (periodic). */
   key: string;
   dueAt: number;
   /** JSON-serialisable; an effect's body, for example. Null for deadlines. */

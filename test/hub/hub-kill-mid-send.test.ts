@@ -81,7 +81,7 @@ describe('hub restart after SIGKILL with notices mid-send', () => {
     await fob.send({ i: makeEventId(1, 1), k: 'sos', ag: 0 });
     await fob.close();
     // Both SOS levels' webhook notices are being sent: the receiver holds both requests.
-    await expect.poll(() => hang.keys.length, { timeout: 10_000 }).toBe(2);
+    await expect.poll(() => hang.keys.length, { timeout: 60_000 }).toBe(2);
     const keys = [...hang.keys].sort();
     const guard = T0 + TIMEOUT_S * 1000 + ATTEMPT_GUARD_MS;
     first.proc.kill('SIGKILL');
@@ -108,8 +108,8 @@ describe('hub restart after SIGKILL with notices mid-send', () => {
     await second.advance(guard - (T0 + 2000) - 1);
     expect(up.received).toHaveLength(0);
     await second.advance(1);
-    await expect.poll(() => up.received.length, { timeout: 10_000 }).toBe(2);
-    await expect.poll(async () => (await inStore(dbPath, (s) => s.unfinishedNotices())).length, { timeout: 10_000 }).toBe(0);
+    await expect.poll(() => up.received.length, { timeout: 60_000 }).toBe(2);
+    await expect.poll(async () => (await inStore(dbPath, (s) => s.unfinishedNotices())).length, { timeout: 60_000 }).toBe(0);
     second.proc.kill('SIGKILL');
     await new Promise((r) => second.proc.once('exit', r));
 

@@ -57,7 +57,7 @@ describe('hub restart after SIGKILL with a notice being retried', () => {
         const timeline = alarm ? await s.read((tx) => tx.getTimeline(alarm.id)) : [];
         return timeline.filter((e) => e.type === 'delivery' && e.detail.status === 'failed').map((e) => e.detail.noticeId as string);
       });
-    await expect.poll(async () => (await failedKeys()).length, { timeout: 10_000 }).toBe(2);
+    await expect.poll(async () => (await failedKeys()).length, { timeout: 60_000 }).toBe(2);
     const keys = (await failedKeys()).sort();
 
     first.proc.kill('SIGKILL');
@@ -72,8 +72,8 @@ describe('hub restart after SIGKILL with a notice being retried', () => {
     await second.advance(0);
     expect(up.received).toHaveLength(0);
     await second.advance(50_000); // the retries' time (T0 + 60 s)
-    await expect.poll(() => up.received.length, { timeout: 10_000 }).toBe(2);
-    await expect.poll(async () => (await inStore(dbPath, (s) => s.unfinishedNotices())).length, { timeout: 10_000 }).toBe(0);
+    await expect.poll(() => up.received.length, { timeout: 60_000 }).toBe(2);
+    await expect.poll(async () => (await inStore(dbPath, (s) => s.unfinishedNotices())).length, { timeout: 60_000 }).toBe(0);
     await second.advance(30_000); // T0 + 90 s: before the SOS repeats at 2 minutes
     second.proc.kill('SIGKILL');
     await new Promise((r) => second.proc.once('exit', r));
