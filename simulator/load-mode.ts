@@ -109,7 +109,7 @@ async function hubMemory(httpUrl: string, token: string): Promise<number | null>
 }
 
 /** How long the end of a run waits for the acks of the SOS already pressed (a loaded hub can be seconds behind). */
-const ACK_GRACE_MS = 10_000;
+const ACK_GRACE_MS = 30_000;
 
 export async function runLoad(config: HubConfig, opts: LoadOptions): Promise<LoadResult> {
   const host = config.mqtt.host === '0.0.0.0' ? '127.0.0.1' : config.mqtt.host;

@@ -36,6 +36,15 @@ const timers: NodeJS.Timeout[] = [];
 let pressing = true;
 /** event id (per device) -> press time */
 const pending = new Map<string, number>();
+/**
+ * Press times of covert SOS gestures whose event has not been sent yet, per device, oldest first. A
+ * fob sends its outbox in order, one event at a time until the hub acks it, so an SOS pressed while an
+ * earlier event (a check-in, another SOS) waits for its ack goes out only after that ack: its id is
+ * taken when it is first sent, and its press -> ack time includes the wait (what the worker lives).
+ */
+const unsent = new Map<string, number[]>();
+/** Covert SOS ids already matched to a press (a retry resends the same id). */
+const matched = new Set<string>();
 
 async function start(cmd: LoadStart): Promise<void> {
   const built = await buildFirmware('puck', { write: false });
@@ -68,6 +77,11 @@ async function start(cmd: LoadStart): Promise<void> {
           const qos = msg.leaf === TOPIC.event ? 1 : 0;
           const started = performance.now();
           const sos = msg.leaf === TOPIC.event && msg.json.includes('"k":"cov"') ? /"i":"([^"]+)"/.exec(msg.json) : null;
+          if (sos && !matched.has(`${d.id}/${sos[1]}`)) {
+            matched.add(`${d.id}/${sos[1]}`);
+            const t0 = unsent.get(d.id)?.shift();
+            if (t0 !== undefined) pending.set(`${d.id}/${sos[1]}`, t0);
+          }
           client.publish(deviceTopic(d.id, msg.leaf), msg.json, { qos }, (err) => {
             if (err || qos === 0) return;
             acked++;
@@ -104,16 +118,16 @@ async function start(cmd: LoadStart): Promise<void> {
   const press = (pattern: string, isSos: boolean): void => {
     if (fobs.length === 0 || !pressing) return;
     const f = fobs[Math.floor(Math.random() * fobs.length)];
-    const before = f.puck.sent.length;
     const t0 = performance.now();
     if (isSos) {
-      // Register the press time for the id the gesture is about to raise.
-      const seen = new Set(f.puck.events().map((e) => e.i));
+      // The press time waits for the event's first send (above): now, inside gesture(), if the
+      // outbox was empty; after the acks of what is ahead of it otherwise.
+      const q = unsent.get(f.id) ?? [];
+      unsent.set(f.id, q);
+      q.push(t0);
       f.puck.gesture(pattern);
-      for (const e of f.puck.events('cov')) if (!seen.has(e.i)) pending.set(`${f.id}/${e.i}`, t0);
       sosSent++;
     } else f.puck.gesture(pattern);
-    void before;
   };
   if (cmd.sosPerSecond > 0) timers.push(setInterval(() => press('SSSS', true), 1000 / cmd.sosPerSecond));
   if (cmd.checkinsPerSecond) timers.push(setInterval(() => press('SS', false), 1000 / cmd.checkinsPerSecond));
