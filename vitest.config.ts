@@ -32,8 +32,10 @@ export default defineConfig({
     // Three files at a time by default (issue 18). Most files spend most of their time waiting (the
     // real Espruino interpreter's own timers, a browser, a pty, a child hub, a NATS cluster), so three
     // keep the two cores busy where one left them half idle; more than three only adds contention, as
-    // the whole run is about 10.5 CPU-minutes of work (measured 2026-12-01; 12.5 before the CLI tests
-    // ran in-process), which two cores cannot do in less than about 5 minutes. What failed two at a time
+    // the whole run is about 7.4 CPU-minutes of work with files sharing workers (443 CPU-s for
+    // vitest and every child, three at a time, measured 2026-12-01; about 10.5 with a process per
+    // file, 12.5 before the CLI tests ran in-process), which two cores cannot do in less than about
+    // 3.7 minutes. What failed two at a time
     // under load was hardened first: waits for an event wait for it, with generous limits (below, and
     // in the tests), instead of racing a short timer; admin commands run in-process rather than each
     // as a tsx child (test/helpers/cli-in-process.ts); the orphaned interpreters are gone
