@@ -13,12 +13,29 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     // Integration tests start real servers on ephemeral ports; files run in parallel processes.
+    // Forks, not threads: the in-process CLI (test/helpers/cli-in-process.ts) does process.chdir()
+    // and takes over process.exit and the signal handlers, which a worker thread cannot do (Node
+    // throws ERR_WORKER_UNSUPPORTED_OPERATION for chdir in a worker).
     pool: 'forks',
+    // Files share a worker process (issue 18): each worker runs file after file and keeps its module
+    // cache, so vitest, the hub's modules and their dependencies are loaded once per worker rather
+    // than once per file. With a fresh process per file, booting it and importing were about a
+    // quarter of the suite's CPU (168 of 611 CPU-s, measured 2026-12-01). Each file still gets its
+    // own module instance of the test file itself and of the setup files, but the hub modules it
+    // imports are the ones the worker already loaded, so module-level state is shared between files:
+    // the hub keeps none that a test can change (a channel registry filled at import, a counter in
+    // effect keys, a cached time format). What a file could leave in the process, its environment
+    // variables and working directory, ./test/helpers/file-isolation.ts checks after each file: it
+    // fails the file that left them changed, naming what, and puts them back for the next one.
+    isolate: false,
+    setupFiles: ['./test/helpers/file-isolation.ts'],
     // Three files at a time by default (issue 18). Most files spend most of their time waiting (the
     // real Espruino interpreter's own timers, a browser, a pty, a child hub, a NATS cluster), so three
     // keep the two cores busy where one left them half idle; more than three only adds contention, as
-    // the whole run is about 10.5 CPU-minutes of work (measured 2026-12-01; 12.5 before the CLI tests
-    // ran in-process), which two cores cannot do in less than about 5 minutes. What failed two at a time
+    // the whole run is about 7.4 CPU-minutes of work with files sharing workers (443 CPU-s for
+    // vitest and every child, three at a time, measured 2026-12-01; about 10.5 with a process per
+    // file, 12.5 before the CLI tests ran in-process), which two cores cannot do in less than about
+    // 3.7 minutes. What failed two at a time
     // under load was hardened first: waits for an event wait for it, with generous limits (below, and
     // in the tests), instead of racing a short timer; admin commands run in-process rather than each
     // as a tsx child (test/helpers/cli-in-process.ts); the orphaned interpreters are gone

@@ -72,6 +72,8 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
+  // The files share a worker process (vitest.config.ts isolate: false): the next file must not find this secret.
+  delete process.env.LW_TEST_NATS_PASSWORD;
   // A stuck store holds its worker's stop (it finishes the batch in hand): let it fail first, even
   // when the test did not get that far, so the NATS servers are always stopped.
   for (const s of stuckStores) s.release();

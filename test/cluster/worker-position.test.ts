@@ -65,6 +65,9 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  // The files share a worker process (vitest.config.ts isolate: false): the next file must not find this secret.
+  delete process.env.LW_TEST_NATS_PASSWORD;
+  delete process.env.LW_TEST_ARC_KEY;
   await nc?.close();
   await worker?.stop();
   await arc?.close();

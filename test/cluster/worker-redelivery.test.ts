@@ -23,6 +23,8 @@ const dir = mkdtempSync(join(tmpdir(), 'lw-redelivery-'));
 let worker: ClusterWorker | null = null;
 
 afterAll(async () => {
+  // The files share a worker process (vitest.config.ts isolate: false): the next file must not find this secret.
+  delete process.env.LW_TEST_NATS_PASSWORD;
   await worker?.stop();
   await stopNatsClusters();
   rmSync(dir, { recursive: true, force: true });

@@ -44,6 +44,8 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  // The files share a worker process (vitest.config.ts isolate: false): the next file must not find this secret.
+  delete process.env.LW_TEST_NATS_PASSWORD;
   await nc?.close();
   await edge?.stop();
   await edgeStore?.close();

@@ -123,5 +123,5 @@ describe('hub restart after SIGKILL with notices mid-send', () => {
     });
     expect(delivered.sort()).toEqual(keys.map((k) => [k, 1, guard]));
     expect(await inStore(dbPath, (s) => s.listWork('notice', 10))).toEqual([]);
-  }, 60_000);
+  });
 });

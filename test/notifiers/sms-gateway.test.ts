@@ -18,6 +18,9 @@ import type { StoredTimelineEntry } from '../../hub/store/store-types.js';
 
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
+  // The files share a worker process (vitest.config.ts isolate: false): the next file must not find this secret.
+  delete process.env.LW_TEST_SMS_TOKEN;
+  delete process.env.LW_TEST_SMS_CALLBACK;
   for (const c of closers.splice(0).reverse()) await c().catch(() => undefined);
 });
 

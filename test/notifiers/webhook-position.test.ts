@@ -23,6 +23,8 @@ const SECRET = 'whsec-test-0123456789';
 const closers: (() => Promise<void>)[] = [];
 
 afterEach(async () => {
+  // The files share a worker process (vitest.config.ts isolate: false): the next file must not find this secret.
+  delete process.env.LW_TEST_ARC_KEY;
   for (const c of closers.splice(0).reverse()) await c().catch(() => undefined);
 });
 
