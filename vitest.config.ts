@@ -40,12 +40,11 @@ export default defineConfig({
     // in the tests), instead of racing a short timer; admin commands run in-process rather than each
     // as a tsx child (test/helpers/cli-in-process.ts); the orphaned interpreters are gone
     // (test/helpers/real-espruino-console.ts).
-    // But the default is still ONE file at a time: of four clean-clone CI runs three at a time
-    // (2026-12-01), one failed on a load-timing test (rak-hub-restart.test.ts: two QIOPENs seen in
-    // one 100 ms step of board time, where the back-off is 2 s; the simulated modem answers on real
-    // time, the board on its own clock), not yet understood. Until it is, CI runs what has passed
-    // one at a time; LONEWATCH_TEST_WORKERS=3 runs three at a time (about 8 minutes here).
-    maxWorkers: Number(process.env.LONEWATCH_TEST_WORKERS ?? 1),
+    // The load-timing failure that kept the default at one file (rak-hub-restart.test.ts: two QIOPENs
+    // seemingly 100 ms apart) was the test's own polling: an open made during the SOS gesture was
+    // counted at the next poll. It now times each open as the modem executes it (2 of 20 runs failed
+    // under load before, 18 of 18 passed after). LONEWATCH_TEST_WORKERS overrides the three.
+    maxWorkers: Number(process.env.LONEWATCH_TEST_WORKERS ?? 3),
     // One Chromium and the firmware builds, made once for the run (test/helpers/global-setup.ts).
     globalSetup: ['./test/helpers/global-setup.ts'],
     // Guards against a hang, not limits on how fast anything must be (timing rules run on injected
