@@ -80,6 +80,7 @@ export interface PostgresServer {
   /** postgres://lonewatch@127.0.0.1:<port>/postgres (trust auth on loopback: a throwaway cluster). */
   url: string;
   port: number;
+  /** The server's folder; '' on a handle to the run's shared server (not this file's to remove). */
   dir: string;
   /**
    * Creates a database and returns its URL: one per test keeps tests apart. Empty, or a copy of
