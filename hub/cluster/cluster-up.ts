@@ -43,6 +43,12 @@ export interface ClusterUpOptions {
   /** The shared store: PostgreSQL (default where Debian's postgresql is installed) or one SQLite file. */
   store?: 'postgres' | 'sqlite';
   /**
+   * With store 'postgres': a database on a PostgreSQL server already running, used instead of
+   * starting one here (the tests: one server per run, a database per file, issue 18). The cluster
+   * neither starts nor stops that server.
+   */
+  postgresUrl?: string;
+  /**
    * More TOML appended to the generated lonewatch.toml, after [cluster] (tests: [notifiers.webhook]
    * and a short escalation policy). Every node reads it and validates it as any config.
    */
@@ -70,10 +76,13 @@ export class LocalCluster {
     private readonly readyTimeoutMs: number,
     /** The PostgreSQL instance; null when the store is the SQLite file. */
     readonly postgres: LocalPostgres | null,
+    /** The PostgreSQL database given in ClusterUpOptions.postgresUrl, or null. */
+    private readonly givenPostgresUrl: string | null = null,
   ) {}
 
   /** Where the store is, in words: the PostgreSQL URL or the SQLite file. */
   get storeLocation(): string {
+    if (this.givenPostgresUrl) return `PostgreSQL ${this.givenPostgresUrl} (a server this cluster did not start)`;
     return this.postgres ? `PostgreSQL ${this.postgres.url} (log ${this.postgres.logFile})` : `SQLite ${join(this.dir, 'data', 'lonewatch.db')} (every node opens it; install postgresql for a shared server)`;
   }
 
@@ -84,7 +93,9 @@ export class LocalCluster {
     mkdirSync(dataDir, { recursive: true });
     mkdirSync(logDir, { recursive: true });
     const usePostgres = (o.store ?? (postgresBinDir() ? 'postgres' : 'sqlite')) === 'postgres';
-    const postgres = usePostgres ? await LocalPostgres.start(join(dir, 'postgres')) : null;
+    const givenUrl = usePostgres ? (o.postgresUrl ?? null) : null;
+    const postgres = usePostgres && !givenUrl ? await LocalPostgres.start(join(dir, 'postgres')) : null;
+    const postgresUrl = givenUrl ?? postgres?.url ?? null;
     let nats: LocalNatsCluster;
     try {
       nats = await LocalNatsCluster.start({ dir: join(dir, 'nats') });
@@ -107,7 +118,7 @@ export class LocalCluster {
         '[log]',
         `level = ${toml(o.logLevel ?? 'info')}`,
         'pretty = "never"',
-        ...(postgres ? ['[store]', `postgres_url = ${toml(postgres.url)}`] : []),
+        ...(postgresUrl ? ['[store]', `postgres_url = ${toml(postgresUrl)}`] : []),
         '[cluster]',
         `servers = [${nats.urls.map(toml).join(', ')}]`,
         `user = ${toml(nats.user)}`,
@@ -118,7 +129,7 @@ export class LocalCluster {
       ].join('\n'),
     );
     // The database is created (and migrated) once, here, before several processes open it.
-    if (postgres) await (await PostgresStore.open(postgres.url)).close();
+    if (postgresUrl) await (await PostgresStore.open(postgresUrl)).close();
     else await new SqliteStore(join(dataDir, 'lonewatch.db')).close();
     const nodes: ClusterNode[] = [];
     const add = async (role: NodeRole, id: string): Promise<void> => {
@@ -127,7 +138,7 @@ export class LocalCluster {
     for (let i = 1; i <= (o.workers ?? 2); i++) await add('worker', `worker-${i}`);
     for (let i = 1; i <= (o.edges ?? 2); i++) await add('edge', `edge-${i}`);
     if (o.httpNode !== false) await add('http', 'http-1');
-    const cluster = new LocalCluster(dir, configFile, nats, nodes, o.readyTimeoutMs ?? 90_000, postgres);
+    const cluster = new LocalCluster(dir, configFile, nats, nodes, o.readyTimeoutMs ?? 90_000, postgres, givenUrl);
     try {
       for (const n of nodes) cluster.spawn(n);
       await Promise.all(nodes.map((n) => cluster.waitReady(n)));

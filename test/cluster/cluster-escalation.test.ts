@@ -15,7 +15,7 @@ import { LocalCluster } from '../../hub/cluster/cluster-up.js';
 import { loadConfig } from '../../hub/config/load-config.js';
 import { openConfiguredStore } from '../../hub/store/open-store.js';
 import type { Store } from '../../hub/store/store.js';
-import { requirePostgresOrSkip } from '../helpers/postgres-server.js';
+import { requirePostgresOrSkip, startPostgres, type PostgresServer } from '../helpers/postgres-server.js';
 import { TestWebhookReceiver } from '../helpers/notify-receivers.js';
 import { addDevice } from '../../hub/admin/admin-service.js';
 import { WireFob } from '../../simulator/wire-fob.js';
@@ -27,6 +27,8 @@ const DELAY_MIN = 0.15;
 
 let cluster: LocalCluster;
 let store: Store;
+/** The run's shared PostgreSQL server (or this file's own without it); null on the SQLite store. */
+let pgServer: PostgresServer | null = null;
 let webhook: TestWebhookReceiver;
 let fob: WireFob;
 const storeKind = requirePostgresOrSkip() ? 'postgres' : 'sqlite';
@@ -38,6 +40,9 @@ const ladder = Array.from(
 ).join('\n');
 
 beforeAll(async () => {
+  // A database of this file's on the run's one server, instead of initdb and a server per cluster.
+  pgServer = storeKind === 'postgres' ? await startPostgres() : null;
+  const postgresUrl = pgServer ? await pgServer.createDatabase('cluster') : undefined;
   webhook = await TestWebhookReceiver.start(SECRET, () => Date.now());
   writeFileSync(join(dir, 'webhook.secret'), `${SECRET}\n`);
   cluster = await LocalCluster.start({
@@ -45,7 +50,7 @@ beforeAll(async () => {
     edges: 1,
     workers: 2,
     httpNode: true,
-    store: storeKind,
+    store: storeKind, postgresUrl,
     logLevel: 'warn',
     extraToml: [
       '[notifiers.webhook]',
@@ -72,6 +77,7 @@ afterAll(async () => {
   await fob?.stop().catch(() => undefined);
   await store?.close();
   await cluster?.stop();
+  await pgServer?.stop();
   await webhook?.close();
   // LW_KEEP_CLUSTER_DIR=1 keeps the nodes' logs for reading after a failure.
   if (!process.env.LW_KEEP_CLUSTER_DIR) rmSync(dir, { recursive: true, force: true });

@@ -14,7 +14,7 @@ import { LocalCluster } from '../../hub/cluster/cluster-up.js';
 import { loadConfig } from '../../hub/config/load-config.js';
 import { openConfiguredStore } from '../../hub/store/open-store.js';
 import type { Store } from '../../hub/store/store.js';
-import { requirePostgresOrSkip } from '../helpers/postgres-server.js';
+import { requirePostgresOrSkip, startPostgres, type PostgresServer } from '../helpers/postgres-server.js';
 import { addDevice } from '../../hub/admin/admin-service.js';
 import { WireFob } from '../../simulator/wire-fob.js';
 
@@ -25,14 +25,19 @@ const TICK_MS = 100;
 let cluster: LocalCluster;
 let fobs: WireFob[] = [];
 let store: Store;
+/** The run's shared PostgreSQL server (or this file's own without it); null on the SQLite store. */
+let pgServer: PostgresServer | null = null;
 /** SOS presses per fob id, in order: each is followed at once by that fob's cancel of it. */
 const pressedSos = new Map<string, string[]>();
 const storeKind = requirePostgresOrSkip() ? 'postgres' : 'sqlite';
 const dir = mkdtempSync(join(tmpdir(), 'lw-cluster-order-'));
 
 beforeAll(async () => {
+  // A database of this file's on the run's one server, instead of initdb and a server per cluster.
+  pgServer = storeKind === 'postgres' ? await startPostgres() : null;
+  const postgresUrl = pgServer ? await pgServer.createDatabase('cluster') : undefined;
   // 8 partitions for 40 fobs: several fobs share each partition, and both workers pull all of them.
-  cluster = await LocalCluster.start({ dir, edges: 2, workers: 2, httpNode: false, store: storeKind, cluster: { ack_wait_ms: 3000, publish_timeout_ms: 2000, partitions: 8 }, logLevel: 'warn' });
+  cluster = await LocalCluster.start({ dir, edges: 2, workers: 2, httpNode: false, store: storeKind, postgresUrl, cluster: { ack_wait_ms: 3000, publish_timeout_ms: 2000, partitions: 8 }, logLevel: 'warn' });
   store = await openConfiguredStore(loadConfig(cluster.configFile));
   const secrets: string[] = [];
   for (let i = 0; i < FOBS; i++) secrets.push((await addDevice(store, `fob-${i}`, { now: Date.now() })).secret);
@@ -57,6 +62,7 @@ afterAll(async () => {
   await Promise.all(fobs.map((f) => f.stop().catch(() => undefined)));
   await store?.close();
   await cluster?.stop();
+  await pgServer?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 

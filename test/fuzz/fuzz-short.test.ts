@@ -12,6 +12,15 @@ import { EventIds, fuzzFobPayload } from '../../bench/fuzz/protocol-fuzz.js';
 import { connectPacket, encodeRemainingLength, publishPacket, subscribePacket } from '../../bench/fuzz/mqtt-packets.js';
 import mqttPacket from 'mqtt-packet';
 
+/**
+ * `lonewatch fuzz --short` halved, with two kill -9 rounds instead of three (issue 18: this file's
+ * child hubs were 18 CPU-seconds). Every generator and driver still runs, from the same seed; the
+ * counts asserted below (over 1,000 packets, over 100 requests) stay well below what is sent; the
+ * kill loop still kills a hub that was itself restarted after a kill, and re-sends both what was not
+ * PUBACKed and, now and then, what was. What the third round added was one more of the same.
+ */
+const TEST_RUN = { ...SHORT, packets: 2500, apiRequests: 250, killRounds: 2 };
+
 describe('fuzz harness, short run', () => {
   it('the generators are reproducible from the seed', () => {
     const run = (seed: number) => {
@@ -44,7 +53,7 @@ describe('fuzz harness, short run', () => {
 
   it('no crash, no 5xx, no lost or duplicate alarm', { timeout: 120_000 }, async () => {
     const seed = Number(process.env.LONEWATCH_FUZZ_SEED ?? 20261201);
-    const report = await runFuzz({ ...SHORT, seed, progress: () => undefined });
+    const report = await runFuzz({ ...TEST_RUN, seed, progress: () => undefined });
     const text = formatReport(report);
     const v = verdict(report);
     // The whole report on failure, with the seed to replay it.
@@ -55,7 +64,7 @@ describe('fuzz harness, short run', () => {
     expect(Object.values(report.tally['api sent'] ?? {}).reduce((a, b) => a + b, 0), text).toBeGreaterThan(100);
     const ingest = report.hubCounters?.ingest as { rejected: Record<string, number> } | undefined;
     expect(ingest?.rejected.event_invalid ?? 0, text).toBeGreaterThan(0);
-    expect(report.killLoop?.rounds).toBe(SHORT.killRounds);
+    expect(report.killLoop?.rounds).toBe(TEST_RUN.killRounds);
     expect(report.killLoop?.acked ?? 0, text).toBeGreaterThan(0);
     expect(report.probe.acked, text).toBeGreaterThan(0);
   });

@@ -8,6 +8,9 @@
  *     page still gets a browser context of its own (cookies, storage and connections apart), and
  *     closing a connected browser closes only the contexts it made.
  *   - The firmware builds of both boards, into the content-hashed cache of test/helpers/firmware-bundle.ts.
+ *   - One PostgreSQL server (test/helpers/postgres-server.ts `startOwnPostgres`) where it is
+ *     installed: its admin URL is provided as `postgresUrl`, and `startPostgres()` in a file makes
+ *     its databases there instead of running initdb and a server of its own (a few CPU-seconds a file).
  *
  * Either one failing here fails nothing by itself: a file then starts its own browser, or builds the
  * firmware itself, exactly as without this set-up, so a missing tool is still reported by the file
@@ -19,11 +22,14 @@ import type { TestProject } from 'vitest/node';
 import { BOARDS } from '../../shared/protocol-core.js';
 import { CHROMIUM, CHROMIUM_ARGS } from './chromium.js';
 import { firmwareBundle } from './firmware-bundle.js';
+import { postgresMissing, startOwnPostgres, type PostgresServer } from './postgres-server.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     /** The shared Chromium's endpoint for `chromium.connect`, or '' when each file starts its own. */
     chromiumWsEndpoint: string;
+    /** The shared PostgreSQL server's admin URL, or '' when each file starts its own. */
+    postgresUrl: string;
   }
 }
 
@@ -46,19 +52,25 @@ function executable(path: string): boolean {
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   let server: BrowserServer | null = null;
-  const [browser] = await Promise.allSettled([
+  let postgres: PostgresServer | null = null;
+  const [browser, , pgServer] = await Promise.allSettled([
     SHARE_CHROMIUM && executable(CHROMIUM) ? chromium.launchServer({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS }) : Promise.resolve(null),
     // Sequential: two builds at once on two cores are no faster than one after the other.
     (async () => {
       for (const board of BOARDS) await firmwareBundle(board);
     })(),
+    // Missing PostgreSQL is not an error here: the files that need it skip or fail in their own words.
+    postgresMissing() ? Promise.resolve(null) : startOwnPostgres(),
   ]).then((results) => {
     for (const r of results) if (r.status === 'rejected') process.stderr.write(`test set-up: ${String(r.reason)} (the files that need it will try again themselves)\n`);
     return results;
   });
   if (browser.status === 'fulfilled' && browser.value) server = browser.value;
+  if (pgServer.status === 'fulfilled' && pgServer.value) postgres = pgServer.value;
   project.provide('chromiumWsEndpoint', server?.wsEndpoint() ?? '');
+  project.provide('postgresUrl', postgres?.url ?? '');
   return async () => {
     await server?.close();
+    await postgres?.stop();
   };
 }
