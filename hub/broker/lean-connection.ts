@@ -11,8 +11,17 @@
  *   (append, consume, length, readUInt*, slice, toString). It gets bl's plain BufferList instead,
  *   the same class without the stream, from the very copy of bl that mqtt-packet loads.
  *
- * Both reach into the dependencies' internals (aedes 1.2 `client._parser`, mqtt-packet 9): when
- * either is not what this expects, the trim is skipped and the connection works as before.
+ * - aedes watches every connection with stream.finished() (`client._eos`, lib/client.js) to close
+ *   the client when it ends: seven closures and their context on the socket's 'close', 'error',
+ *   'end', 'finish' and other events, and the third listener on three of them, which grows each
+ *   listener array to V8's next size (176 bytes). For a guarded TCP or TLS socket the broker already
+ *   has one 'close' listener, and a net.Socket always emits 'close' last, whether it ended, failed or
+ *   was destroyed; there aedes's watch is removed and that listener closes the client instead
+ *   (`closeWithSocket`, below; aedes's close() is idempotent).
+ *
+ * They reach into the dependencies' internals (aedes 1.2 `client._parser` and `client._eos`,
+ * mqtt-packet 9): when either is not what this expects, the trim is skipped and the connection
+ * works as before.
  */
 import { createRequire } from 'node:module';
 
@@ -66,4 +75,20 @@ export function forgetConnectPacket(client: unknown): void {
   const parser = (client as { _parser?: ParserLike } | null)?._parser;
   const version = parser?.settings?.protocolVersion;
   if (parser && typeof version === 'number') parser.settings = { protocolVersion: version };
+}
+
+const noop = (): void => undefined;
+
+/**
+ * Removes aedes's stream.finished() watch from a client whose connection is a net.Socket the caller
+ * listens to 'close' on and closes the client from (see the module comment). aedes's close() calls
+ * `_eos()` and replaces it with a no-op; this does the same ahead of it. False (nothing changed)
+ * when the client is not laid out as aedes 1.2's.
+ */
+export function closeWithSocket(client: unknown): boolean {
+  const c = client as { _eos?: unknown; close?: unknown } | null;
+  if (!c || typeof c._eos !== 'function' || typeof c.close !== 'function') return false;
+  (c._eos as () => void)();
+  c._eos = noop;
+  return true;
 }
