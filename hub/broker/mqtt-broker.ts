@@ -335,7 +335,7 @@ export class MqttBroker {
     leanParser(client);
     // The broker's one 'close' listener on the socket (track) closes the client: aedes's own
     // stream.finished() watch goes (lean-connection.ts). Only where that listener is there.
-    if (socket && this.sockets.has(socket)) closeWithSocket(client);
+    if (socket && this.sockets.has(socket)) closeWithSocket(client, socket);
     return true;
   }
 
