@@ -9,7 +9,9 @@
  * - The parser makes a new `bl` BufferListStream (a full Duplex stream: readable and writable state,
  *   an event emitter) for every packet, as its input buffer, and only ever uses its list methods
  *   (append, consume, length, readUInt*, slice, toString). It gets bl's plain BufferList instead,
- *   the same class without the stream, from the very copy of bl that mqtt-packet loads.
+ *   the same class without the stream, from the very copy of bl that mqtt-packet loads; and one whose
+ *   consume() lets its chunk array go once it is empty: the parser keeps one list for the life of
+ *   the connection, and an array that has held a chunk keeps its grown slots (about 100 bytes).
  *
  * - aedes watches every connection with stream.finished() (`client._eos`, lib/client.js) to close
  *   the client when it ends: seven closures and their context on the socket's 'close', 'error',
@@ -36,7 +38,24 @@ interface ParserLike {
   _stateCounter?: number;
 }
 
-type BufferListCtor = new () => unknown;
+interface BufferListLike {
+  length: number;
+  _bufs: unknown[];
+  consume(bytes: number): BufferListLike;
+}
+
+type BufferListCtor = new () => BufferListLike;
+
+/** bl's BufferList whose chunk array starts afresh (no slots) whenever it has been consumed whole. */
+function leanList(Base: BufferListCtor): BufferListCtor {
+  return class LeanBufferList extends Base {
+    override consume(bytes: number): BufferListLike {
+      super.consume(bytes);
+      if (this.length === 0 && Array.isArray(this._bufs) && this._bufs.length === 0) this._bufs = [];
+      return this;
+    }
+  };
+}
 
 /** bl's BufferList, as loaded by mqtt-packet (null when the layout is not the expected one). */
 function loadBufferList(): { BufferList: BufferListCtor; Packet: new () => unknown } | null {
@@ -45,7 +64,11 @@ function loadBufferList(): { BufferList: BufferListCtor; Packet: new () => unkno
     const fromPacket = createRequire(req.resolve('mqtt-packet'));
     const BufferList = (fromPacket('bl') as { BufferList?: BufferListCtor }).BufferList;
     const Packet = fromPacket('./packet') as new () => unknown;
-    return typeof BufferList === 'function' && typeof Packet === 'function' ? { BufferList, Packet } : null;
+    if (typeof BufferList !== 'function' || typeof Packet !== 'function') return null;
+    // The layout this expects of bl 6 (BufferList.js): a `_bufs` array and a `length`.
+    const probe = new BufferList();
+    if (!Array.isArray(probe._bufs) || probe.length !== 0 || typeof probe.consume !== 'function') return null;
+    return { BufferList: leanList(BufferList), Packet };
   } catch {
     return null;
   }
