@@ -21,7 +21,7 @@ import { ConnectionGate, normaliseAddress } from './connection-gate.js';
 import { GuardedConnection, type GuardSettings } from './guarded-connection.js';
 import { SocketGuard, socketGuardOf } from './socket-guard.js';
 import { describeViolation } from './packet-scanner.js';
-import { closeWithSocket, forgetConnectPacket, leanParser } from './lean-connection.js';
+import { closeWithSocket, forgetConnectPacket, leanParser, ownWillPayload } from './lean-connection.js';
 import { KeepaliveSweep } from './keepalive-sweep.js';
 
 export type ConnectIdentity = { kind: 'device'; deviceId: string } | { kind: 'service'; username: string };
@@ -290,6 +290,7 @@ export class MqttBroker {
       // CONNACKed: the connection leaves the unauthenticated caps.
       (client.conn instanceof GuardedConnection ? client.conn : socketGuardOf(client.conn))?.accepted();
       forgetConnectPacket(client);
+      ownWillPayload(client);
       broker.keepalive?.adopt(client);
       const id = (client as LwClient).lwIdentity;
       if (id?.kind === 'device') hooks.onConnected(id.deviceId);

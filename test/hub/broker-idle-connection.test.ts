@@ -10,7 +10,8 @@
  *   if the network had failed (its will is published), not before; any control packet (PINGREQ)
  *   restarts the count; Keep Alive 0 never expires. Time is a ManualClock given as keepaliveClock.
  * - a connection that ends in any way (the fob's FIN, a reset, the hub dropping it) still closes its
- *   aedes client: the will is published and the client and its socket are let go.
+ *   aedes client: the will is published (its payload now a copy, lean-connection.ts ownWillPayload)
+ *   and the client and its socket are let go.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, type Socket } from 'node:net';
@@ -157,6 +158,10 @@ describe('a connection that ends still closes its client', () => {
     for (const event of conn.eventNames()) expect(conn.listenerCount(event), String(event)).toBeLessThanOrEqual(2);
     // finished() was the only 'finish' listener on the socket.
     expect(conn.listenerCount('finish')).toBe(0);
+    // The will's payload is a buffer of its own, not a slice keeping the CONNECT's socket chunk.
+    const will = (clientOf('fob-l1') as unknown as { will: { payload: Buffer } }).will;
+    expect(will.payload.toString()).toBe('gone');
+    expect(will.payload.buffer.byteLength).toBe(will.payload.length);
   });
 
   it('the fob closing its socket, resetting it, or the hub dropping it: each time the will is published and the client let go', async () => {
