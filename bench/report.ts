@@ -175,8 +175,21 @@ const ANALYSIS = `## How SOS latency is measured
   the guard's Duplex in front of each socket went (\`hub/broker/socket-guard.ts\`: the same packet
   scan and CONNECT deadline on the socket's own reads; WebSocket streams keep the Duplex):
   **7.7 to 7.8 KB of heap and 10.6 KB of RSS** per connection at 5,000, on a machine at load average
-  about 20. The 8 KB target is met for the heap and **not met in RSS**: the rest is native (the
-  socket's handle and libuv state, the allocator's slack) and V8's page growth, not measured apart.
+  about 20. The bench now reaches a steady state before each figure (gc() twice, a second's pause,
+  gc()), splits RSS into heapTotal, new space, external and the rest, and measures a bare
+  \`net.createServer\` holding as many idle sockets (and one whose sockets were read once): the floor
+  is **0.8 KB of heap per socket** and 0 to 2.5 KB of RSS, most of it new space grown by the burst of
+  accepts. Issue 19's cuts (one keepalive sweep instead of a Timeout per client,
+  \`hub/broker/keepalive-sweep.ts\`; aedes's \`finished()\` watch replaced by the broker's one 'close'
+  listener and the listener arrays rebuilt at their length; no closures of ours per socket, which
+  under tsx each carry a property store; the parser's chunk array and the CONNECT chunk no longer
+  kept): before (base commit, today's bench) 7.7 KB heap and 10.8 / 11.5 KB RSS at 5,000, 7.6 KB heap
+  and 9.7 / 9.8 KB RSS at 10,000 (load 3-5); after, **5.0-5.1 KB of heap** at both sizes, **6.7 / 7.0 KB
+  of RSS at 10,000** (load 11-24) and 7.8 / 9.0 / 8.5 KB at 5,000 (load 25, 25, 6.5). The 8 KB target
+  is met at 10,000 and not reliably at 5,000: the part outside V8 (1.5 KB at 10,000, 2.2-4.0 KB at
+  5,000) shrinks per connection as the count grows, so much of it looks like a one-time growth after
+  the warm-up, not measured apart. With \`--max-semi-space-size=1\` (one run) the broker's old space
+  doubled (15.4 KB RSS): promoted garbage, so the default stays.
 - **Fob credentials** are scrypt hashes (N=1024: about 3 ms per check); a verified pair is cached, so
   reconnect storms cost one check per fob.
 `;

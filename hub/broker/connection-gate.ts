@@ -42,17 +42,36 @@ export class ConnectionGate {
     if (mine >= this.limits.perAddress) return { refused: 'per_address', limit: this.limits.perAddress };
     this.byAddress.set(address, mine + 1);
     this.pendingTotal++;
-    let held = true;
-    return {
-      release: () => {
-        if (!held) return;
-        held = false;
-        this.pendingTotal--;
-        const left = (this.byAddress.get(address) ?? 1) - 1;
-        if (left <= 0) this.byAddress.delete(address);
-        else this.byAddress.set(address, left);
-      },
-    };
+    return new HeldPlace(this, address);
+  }
+
+  /** A held place is given back (HeldPlace.release, once). */
+  giveBack(address: string): void {
+    this.pendingTotal--;
+    const left = (this.byAddress.get(address) ?? 1) - 1;
+    if (left <= 0) this.byAddress.delete(address);
+    else this.byAddress.set(address, left);
+  }
+}
+
+/**
+ * A ticket as a small object with a method on its class, not an object holding a closure: every
+ * idle fob keeps its ticket for as long as it is connected, and under tsx (how `lonewatch` runs) a
+ * named arrow function gets its name defined on it at each creation, a property store of its own
+ * (256 bytes a connection with its context, measured: docs/benchmarks.md "An idle fob connection").
+ */
+class HeldPlace implements GateTicket {
+  private held = true;
+
+  constructor(
+    private readonly gate: ConnectionGate,
+    private readonly address: string,
+  ) {}
+
+  release(): void {
+    if (!this.held) return;
+    this.held = false;
+    this.gate.giveBack(this.address);
   }
 }
 

@@ -16,14 +16,21 @@ import type { Clock, TimerHandle } from '../clock.js';
 import { PacketScanner, type ScanLimits, type ScanViolation } from './packet-scanner.js';
 import type { GateTicket } from './connection-gate.js';
 
-export interface GuardOptions extends ScanLimits {
-  /** The remote address, as the caps count it (a WebSocket stream has none of its own). */
-  address: string;
+export type CutReason = ScanViolation | { code: 'connect_deadline'; deadlineMs: number };
+
+/**
+ * What every guard of one broker shares: one object per broker, not one per connection (an idle fob
+ * keeps its guard as long as it is connected; issue 19, at most 8 KB each). What is a connection's
+ * own, its address and its place in the caps, is given to each guard apart.
+ */
+export interface GuardSettings extends ScanLimits {
   connectDeadlineMs: number;
   clock: Clock;
-  ticket: GateTicket;
-  /** Told once, when the guard cuts the connection (bytesSeen: what had arrived by then). */
-  onCut(reason: ScanViolation | { code: 'connect_deadline'; deadlineMs: number }, bytesSeen: number): void;
+  /**
+   * Told once, when a guard cuts its connection: bytesSeen is what had arrived by then, address the
+   * remote address as the caps count it, conn the connection aedes was handed.
+   */
+  onCut(reason: CutReason, bytesSeen: number, address: string, conn: unknown): void;
 }
 
 export class GuardedConnection extends Duplex {
@@ -33,7 +40,10 @@ export class GuardedConnection extends Duplex {
 
   constructor(
     readonly inner: Duplex,
-    private readonly o: GuardOptions,
+    private readonly o: GuardSettings,
+    /** The remote address, as the caps count it (a WebSocket stream has none of its own). */
+    readonly address: string,
+    private readonly ticket: GateTicket,
   ) {
     super({ allowHalfOpen: false });
     this.scanner = new PacketScanner(o);
@@ -51,19 +61,15 @@ export class GuardedConnection extends Duplex {
     inner.once('end', () => this.push(null));
     inner.on('error', (err: Error) => this.destroy(err));
     inner.once('close', () => {
-      o.ticket.release();
+      ticket.release();
       this.clearDeadline();
       this.destroy();
     });
   }
 
-  get address(): string {
-    return this.o.address;
-  }
-
   /** The broker has accepted the CONNECT: the connection no longer counts as unauthenticated. */
   accepted(): void {
-    this.o.ticket.release();
+    this.ticket.release();
   }
 
   /** Unsent bytes, here and in the connection underneath (for the slow-reader watchdog). */
@@ -99,15 +105,15 @@ export class GuardedConnection extends Duplex {
 
   override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
     this.clearDeadline();
-    this.o.ticket.release();
+    this.ticket.release();
     if (!this.inner.destroyed) this.inner.destroy();
     callback(err);
   }
 
-  private cutWith(reason: Parameters<GuardOptions['onCut']>[0]): void {
+  private cutWith(reason: CutReason): void {
     if (this.cut) return;
     this.cut = true;
-    this.o.onCut(reason, this.scanner.bytesSeen);
+    this.o.onCut(reason, this.scanner.bytesSeen, this.address, this);
     // Destroying the connection discards whatever the kernel still holds for it: nothing more is read.
     this.inner.destroy();
     this.destroy();

@@ -18,10 +18,11 @@ import type { Logger } from '../logger.js';
 import { systemClock, type Clock, type TimerHandle } from '../clock.js';
 import { RateLimitedLog } from '../rate-limited-log.js';
 import { ConnectionGate, normaliseAddress } from './connection-gate.js';
-import { GuardedConnection, type GuardOptions } from './guarded-connection.js';
+import { GuardedConnection, type GuardSettings } from './guarded-connection.js';
 import { SocketGuard, socketGuardOf } from './socket-guard.js';
 import { describeViolation } from './packet-scanner.js';
-import { forgetConnectPacket, leanParser } from './lean-connection.js';
+import { closeWithSocket, forgetConnectPacket, leanParser, ownWillPayload } from './lean-connection.js';
+import { KeepaliveSweep } from './keepalive-sweep.js';
 
 export type ConnectIdentity = { kind: 'device'; deviceId: string } | { kind: 'service'; username: string };
 
@@ -61,6 +62,12 @@ export interface BrokerOptions {
   limits?: BrokerLimits;
   /** The CONNECT deadline and the log windows run on it. */
   clock?: Clock;
+  /**
+   * The clients' Keep Alive (MQTT 3.1.1 §3.1.2.10) runs on it: real time unless a test drives it.
+   * Not `clock`: a Keep Alive is about the network link, and a drill moves the hub's clock on by
+   * hours while the fobs' PINGREQs arrive in real time.
+   */
+  keepaliveClock?: Clock;
 }
 
 export interface BrokerCounters {
@@ -118,6 +125,15 @@ export class MqttBroker {
   private readonly sockets = new Set<Socket>();
   private wss: WebSocketServer | null = null;
   private watchdog: TimerHandle | null = null;
+  private keepalive: KeepaliveSweep | null = null;
+  /** What every connection's guard shares (one object for the broker, not one per connection). */
+  private readonly guardSettings: GuardSettings;
+  /**
+   * The one 'close' listener the broker puts on each TCP or TLS socket, the same function for all
+   * (no closure per socket, issue 19): the socket leaves the open set, and its aedes client, if any,
+   * is closed (lean-connection.ts closeWithSocket: aedes's own watch on the socket is removed).
+   */
+  private readonly socketClosed: (this: Socket) => void;
 
   private constructor(
     aedes: Aedes,
@@ -126,6 +142,27 @@ export class MqttBroker {
     private readonly clock: Clock,
   ) {
     this.aedes = aedes;
+    const sockets = this.sockets;
+    this.socketClosed = function (this: Socket): void {
+      sockets.delete(this);
+      (this as Socket & { client?: Client }).client?.close();
+    };
+    this.guardSettings = {
+      connectMaxBytes: limits.connectMaxBytes,
+      packetMaxBytes: limits.packetMaxBytes,
+      connectDeadlineMs: limits.connectDeadlineMs,
+      clock,
+      onCut: (reason, bytesSeen, address, conn) => {
+        const clientId = (conn as { client?: Client } | null)?.client?.id ?? undefined;
+        if (reason.code === 'connect_deadline') {
+          this.counters.cutConnectDeadline++;
+          this.refusals.warn(`address ${address}`, { address, clientId, bytesSeen }, `connection cut: no complete CONNECT within ${reason.deadlineMs} ms (mqtt.connect_deadline_ms)`);
+        } else {
+          this.counters.cutOversize++;
+          this.refusals.warn(`address ${address}`, { address, clientId, bytesSeen }, `connection cut after ${bytesSeen} bytes: ${describeViolation(reason)}`);
+        }
+      },
+    };
     this.gate = new ConnectionGate({ perAddress: limits.unauthenticatedPerAddress, total: limits.unauthenticatedMax });
     this.refusals = new RateLimitedLog(log, clock);
     this.protocolRefusals = new RateLimitedLog(log, clock, { perWindow: 1, windowMs: 60_000 });
@@ -248,10 +285,13 @@ export class MqttBroker {
     // client goes within about a second", so a run looks at each socket as it is now, and a ManualClock
     // runs it at the end of an advance instead of stopping a drill every 250 ms.
     broker.watchdog = broker.clock.housekeeping(() => broker.dropStalledClients(), WATCHDOG_MS);
+    broker.keepalive = new KeepaliveSweep(() => (aedes as unknown as { clients: Record<string, unknown> }).clients, opts.keepaliveClock ?? systemClock);
     aedes.on('clientReady', (client) => {
       // CONNACKed: the connection leaves the unauthenticated caps.
       (client.conn instanceof GuardedConnection ? client.conn : socketGuardOf(client.conn))?.accepted();
       forgetConnectPacket(client);
+      ownWillPayload(client);
+      broker.keepalive?.adopt(client);
       const id = (client as LwClient).lwIdentity;
       if (id?.kind === 'device') hooks.onConnected(id.deviceId);
       else if (id) log.info({ service: id.username }, 'service connected');
@@ -284,33 +324,19 @@ export class MqttBroker {
       stream.destroy();
       return false;
     }
-    const options = {
-      address,
-      connectMaxBytes: this.limits.connectMaxBytes,
-      packetMaxBytes: this.limits.packetMaxBytes,
-      connectDeadlineMs: this.limits.connectDeadlineMs,
-      clock: this.clock,
-      ticket,
-      onCut: (reason, bytesSeen) => {
-        const clientId = (conn as unknown as { client?: Client }).client?.id ?? undefined;
-        if (reason.code === 'connect_deadline') {
-          this.counters.cutConnectDeadline++;
-          this.refusals.warn(`address ${address}`, { address, clientId, bytesSeen }, `connection cut: no complete CONNECT within ${reason.deadlineMs} ms (mqtt.connect_deadline_ms)`);
-        } else {
-          this.counters.cutOversize++;
-          this.refusals.warn(`address ${address}`, { address, clientId, bytesSeen }, `connection cut after ${bytesSeen} bytes: ${describeViolation(reason)}`);
-        }
-      },
-    } satisfies GuardOptions;
     // A TCP or TLS socket is guarded in place (socket-guard.ts: no stream in front of it, about 1 KB
     // less per idle fob); anything else (a WebSocket stream) behind a GuardedConnection.
+    const socket = stream instanceof Socket ? stream : null;
     let conn: Duplex;
-    if (stream instanceof Socket) {
-      new SocketGuard(stream, options);
-      conn = stream;
-    } else conn = new GuardedConnection(stream, options);
+    if (socket) {
+      new SocketGuard(socket, this.guardSettings, address, ticket);
+      conn = socket;
+    } else conn = new GuardedConnection(stream, this.guardSettings, address, ticket);
     const client = this.aedes.handle(conn as never, req as never);
     leanParser(client);
+    // The broker's one 'close' listener on the socket (track) closes the client: aedes's own
+    // stream.finished() watch goes (lean-connection.ts). Only where that listener is there.
+    if (socket && this.sockets.has(socket)) closeWithSocket(client, socket);
     return true;
   }
 
@@ -339,14 +365,15 @@ export class MqttBroker {
     // waits for the fob's delayed ACK of the first (Nagle), about 40 ms on every alarm.
     socket.setNoDelay(true);
     this.track(socket);
-    socket.on('error', () => socket.destroy());
+    // No 'error' listener of ours: handleConnection hands the socket to aedes (which listens for
+    // errors and destroys the socket on one) or destroys it, before any event can be emitted.
     // The bounds before authentication apply to every listener (issue 17).
     this.handleConnection(socket, socket.remoteAddress);
   }
 
   private track(socket: Socket): void {
     this.sockets.add(socket);
-    socket.once('close', () => this.sockets.delete(socket));
+    socket.on('close', this.socketClosed);
   }
 
   private async listen(server: Server, port: number, host: string): Promise<number> {
@@ -444,6 +471,8 @@ export class MqttBroker {
   async close(): Promise<void> {
     this.watchdog?.cancel();
     this.watchdog = null;
+    this.keepalive?.stop();
+    this.keepalive = null;
     this.refusals.flush();
     this.protocolRefusals.flush();
     this.wss?.close();

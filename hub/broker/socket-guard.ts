@@ -7,14 +7,19 @@
  * and writable state, its listeners; `npm run bench -- --only idle`, docs/benchmarks.md "An idle fob
  * connection on an edge"), against the 8 KB an idle fob may cost on an edge (issue 19). A socket
  * hands every chunk it reads to its own `push` (Node's stream_base_commons onStreamRead, for net and
- * tls sockets alike), so the guard wraps that one method: a chunk is scanned before it enters the
- * socket's read buffer, and a violating one is never buffered (the socket is destroyed instead).
- * WebSocket streams keep guarded-connection.ts.
+ * tls sockets alike), so the guard puts its own `push` on the socket: a chunk is scanned before it
+ * enters the socket's read buffer, and a violating one is never buffered (the socket is destroyed
+ * instead). WebSocket streams keep guarded-connection.ts.
+ *
+ * Per connection there is the guard object and its scanner, nothing more: `push` and the 'close'
+ * listener are one function each for every socket (they find their guard by the socket), the
+ * settings are the broker's, and the ticket is let go once the connection is accepted.
  */
 import type { Socket } from 'node:net';
 import type { TimerHandle } from '../clock.js';
 import { PacketScanner } from './packet-scanner.js';
-import type { GuardOptions } from './guarded-connection.js';
+import type { CutReason, GuardSettings } from './guarded-connection.js';
+import type { GateTicket } from './connection-gate.js';
 
 const guards = new WeakMap<object, SocketGuard>();
 
@@ -23,44 +28,61 @@ export function socketGuardOf(conn: unknown): SocketGuard | undefined {
   return typeof conn === 'object' && conn !== null ? guards.get(conn) : undefined;
 }
 
+type Push = (chunk: unknown, encoding?: BufferEncoding) => boolean;
+
+/** The socket's `push` while it is guarded: scans the chunk, then hands it to the socket's own. */
+function guardedPush(this: Socket, chunk: unknown, encoding?: BufferEncoding): boolean {
+  const guard = guards.get(this);
+  if (!guard) throw new Error('socket-guard: a guarded push on a socket without its guard (a bug in hub/broker/socket-guard.ts)');
+  if (chunk !== null && chunk !== undefined && !guard.admit(chunk as Uint8Array)) return false;
+  return guard.push.call(this, chunk, encoding);
+}
+
+function onGuardedClose(this: Socket): void {
+  guards.get(this)?.closed();
+}
+
 export class SocketGuard {
   readonly scanner: PacketScanner;
+  /** The socket's own push (its prototype's), which guardedPush hands admitted chunks to. */
+  readonly push: Push;
+  private ticket: GateTicket | null;
   private deadline: TimerHandle | null;
   private cut = false;
 
   constructor(
     readonly socket: Socket,
-    private readonly o: GuardOptions,
+    private readonly o: GuardSettings,
+    /** The remote address, as the caps count it. */
+    readonly address: string,
+    ticket: GateTicket,
   ) {
     this.scanner = new PacketScanner(o);
+    this.ticket = ticket;
+    this.push = socket.push as Push;
     guards.set(socket, this);
     this.deadline = o.clock.setTimer(() => {
       this.deadline = null;
       if (!this.scanner.connectComplete) this.cutWith({ code: 'connect_deadline', deadlineMs: o.connectDeadlineMs });
     }, o.connectDeadlineMs);
-    const push = socket.push;
-    // One closure per socket (over this guard), not a stream: see the module comment.
-    socket.push = (chunk: unknown, encoding?: BufferEncoding): boolean => {
-      if (chunk !== null && chunk !== undefined && !this.admit(chunk as Uint8Array)) return false;
-      return push.call(socket, chunk, encoding);
-    };
-    socket.once('close', () => {
-      o.ticket.release();
-      this.clearDeadline();
-    });
-  }
-
-  get address(): string {
-    return this.o.address;
+    socket.push = guardedPush as Push;
+    socket.on('close', onGuardedClose);
   }
 
   /** The broker has accepted the CONNECT: the connection no longer counts as unauthenticated. */
   accepted(): void {
-    this.o.ticket.release();
+    this.ticket?.release();
+    this.ticket = null;
+  }
+
+  /** The socket has closed: its place in the caps (if still held) and the deadline go. */
+  closed(): void {
+    this.accepted();
+    this.clearDeadline();
   }
 
   /** Scans a chunk the socket read; false when it must not be buffered (the socket is being cut). */
-  private admit(chunk: Uint8Array): boolean {
+  admit(chunk: Uint8Array): boolean {
     if (this.cut) return false;
     const violation = this.scanner.feed(chunk);
     if (violation) {
@@ -71,10 +93,10 @@ export class SocketGuard {
     return true;
   }
 
-  private cutWith(reason: Parameters<GuardOptions['onCut']>[0]): void {
+  private cutWith(reason: CutReason): void {
     if (this.cut) return;
     this.cut = true;
-    this.o.onCut(reason, this.scanner.bytesSeen);
+    this.o.onCut(reason, this.scanner.bytesSeen, this.address, this.socket);
     // Destroying the socket discards whatever the kernel still holds for it: nothing more is read.
     this.socket.destroy();
   }
