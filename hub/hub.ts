@@ -27,6 +27,7 @@ import { FIRST_ADMIN_COMMAND, FirstAdminSetup } from './http/first-admin.js';
 import { companionAuthFor } from './http/companion-sessions.js';
 import { registerCompanion } from './companion/companion-routes.js';
 import { RelayGrants } from './companion/relay-grants.js';
+import { RelayTokens, RELAY_TOKEN_TTL_MS } from './companion/relay-tokens.js';
 import { contactFromConfig, seedWorkerFromConfig } from './admin/admin-service.js';
 import { ALARM_KINDS, type AlarmKind } from '../shared/protocol-schemas.js';
 import { alertTopic, commandTopic, encodeCommand } from '../shared/protocol-core.js';
@@ -67,6 +68,10 @@ export interface HubOptions {
   commandSink?: RuntimeOutputs['sendCommand'];
   /** false: no MQTT listener at all (TCP, TLS, WebSocket); fobs connect to the edges. Default true. */
   mqttListen?: boolean;
+  /** The cluster's shared relay key: companion relay tokens verify at every edge. Default: a key of this process only. */
+  relayKey?: Buffer;
+  /** The edges' WebSocket URLs the companion is given to fail over between. Default: none (the page's own /mqtt). */
+  companionHubs?: string[];
   /** The due-work loop's poll of the shared store (a cluster node: other processes schedule work too). Default: none. */
   dueWorkPollMs?: number;
   // --- end cluster roles
@@ -265,7 +270,7 @@ export class Hub implements HubServices {
       return { username: svc.username, password };
     });
     // The companion's relay grants, given to the device authentication at construction (issue 18).
-    const relays = new RelayGrants(clock);
+    const relays = new RelayGrants(clock, new RelayTokens(clock, RELAY_TOKEN_TTL_MS, opts.relayKey));
     const auth = new DeviceAuth(store, services, relays);
     const now = () => clock.now();
     // The change feed's reader. Its poll (for commits by other processes) runs on real time like the
@@ -362,7 +367,7 @@ export class Hub implements HubServices {
     // The API and the duty officer's dashboard (issue 6); extra routes (the companion) come after it.
     await registerApi(http, hub);
     // The worker's companion PWA and its API (issue 10), signing in with the dashboard's worker accounts.
-    await registerCompanion(http, hub, { auth: companionAuthFor(http, hub), relays });
+    await registerCompanion(http, hub, { auth: companionAuthFor(http, hub), relays, hubs: opts.companionHubs ?? [] });
     if (opts.registerHttp) await opts.registerHttp(http, hub);
 
     // Before the loop starts and anything can dispatch: the notifiers learn their last reference (the

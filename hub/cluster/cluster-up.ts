@@ -15,6 +15,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SqliteStore } from '../store/sqlite-store.js';
@@ -73,6 +74,7 @@ export class ClusterUpError extends Error {
 
 const CLI = fileURLToPath(new URL('../../bin/lonewatch.js', import.meta.url));
 const PASSWORD_ENV = 'LONEWATCH_NATS_PASSWORD';
+const RELAY_KEY_ENV = 'LONEWATCH_RELAY_KEY';
 
 function toml(value: string | number): string {
   return typeof value === 'number' ? String(value) : JSON.stringify(value);
@@ -89,6 +91,8 @@ export class LocalCluster {
     readonly postgres: LocalPostgres | null,
     /** The development CA and the nodes' certificate; null without TLS. */
     readonly tls: ClusterTls | null,
+    /** The companion relay key every node is given in LONEWATCH_RELAY_KEY (made here, never written to disk). */
+    private readonly relayKey: string,
   ) {}
 
   /** Where the store is, in words: the PostgreSQL URL or the SQLite file. */
@@ -120,6 +124,16 @@ export class LocalCluster {
       const leaf = makeLeaf(tlsDir, 'node', 'lonewatch-cluster.local', 'dev-ca', 30, LOOPBACK_SERVER_EXT);
       tls = { caCert: ca.cert, cert: leaf.cert, key: leaf.key };
     }
+    const nodes: ClusterNode[] = [];
+    const add = async (role: NodeRole, id: string): Promise<void> => {
+      const fobPort = role === 'edge' ? await freePort() : 0;
+      nodes.push({ role, id, mqttPort: tls ? 0 : fobPort, mqttsPort: tls ? fobPort : 0, httpPort: await freePort(), logFile: join(logDir, `${id}.log`), proc: null });
+    };
+    for (let i = 1; i <= (o.workers ?? 2); i++) await add('worker', `worker-${i}`);
+    for (let i = 1; i <= (o.edges ?? 2); i++) await add('edge', `edge-${i}`);
+    if (o.httpNode !== false) await add('http', 'http-1');
+    const scheme = tls ? 'wss' : 'ws';
+    const edgeWebSockets = nodes.filter((n) => n.role === 'edge').map((n) => `${scheme}://127.0.0.1:${n.httpPort}/mqtt`);
     const extra = Object.entries(o.cluster ?? {}).map(([k, v]) => `${k} = ${toml(v)}`);
     writeFileSync(
       configFile,
@@ -141,6 +155,9 @@ export class LocalCluster {
         `servers = [${nats.urls.map(toml).join(', ')}]`,
         `user = ${toml(nats.user)}`,
         `password_env = ${toml(PASSWORD_ENV)}`,
+        // The companion relays through the edges: every node shares the relay key (from the environment).
+        `relay_key_env = ${toml(RELAY_KEY_ENV)}`,
+        `edge_websockets = [${edgeWebSockets.map(toml).join(', ')}]`,
         ...extra,
         ...(o.extraToml ? [o.extraToml] : []),
         '',
@@ -149,15 +166,7 @@ export class LocalCluster {
     // The database is created (and migrated) once, here, before several processes open it.
     if (postgres) await (await PostgresStore.open(postgres.url)).close();
     else await new SqliteStore(join(dataDir, 'lonewatch.db')).close();
-    const nodes: ClusterNode[] = [];
-    const add = async (role: NodeRole, id: string): Promise<void> => {
-      const fobPort = role === 'edge' ? await freePort() : 0;
-      nodes.push({ role, id, mqttPort: tls ? 0 : fobPort, mqttsPort: tls ? fobPort : 0, httpPort: await freePort(), logFile: join(logDir, `${id}.log`), proc: null });
-    };
-    for (let i = 1; i <= (o.workers ?? 2); i++) await add('worker', `worker-${i}`);
-    for (let i = 1; i <= (o.edges ?? 2); i++) await add('edge', `edge-${i}`);
-    if (o.httpNode !== false) await add('http', 'http-1');
-    const cluster = new LocalCluster(dir, configFile, nats, nodes, o.readyTimeoutMs ?? 90_000, postgres, tls);
+    const cluster = new LocalCluster(dir, configFile, nats, nodes, o.readyTimeoutMs ?? 90_000, postgres, tls, randomBytes(32).toString('hex'));
     try {
       for (const n of nodes) cluster.spawn(n);
       await Promise.all(nodes.map((n) => cluster.waitReady(n)));
@@ -195,6 +204,7 @@ export class LocalCluster {
       env: {
         ...process.env,
         [PASSWORD_ENV]: this.nats.password,
+        [RELAY_KEY_ENV]: this.relayKey,
         LONEWATCH_HTTP_PORT: String(n.httpPort),
         ...(n.role === 'edge' && this.tls ? { LONEWATCH_MQTTS_PORT: String(n.mqttsPort) } : {}),
         ...(n.role === 'edge' && !this.tls ? { LONEWATCH_MQTT_PORT: String(n.mqttPort) } : {}),

@@ -28,6 +28,10 @@ import { DeviceWatch } from '../ingest/device-watch.js';
 import { createHttpServer } from '../http/http-server.js';
 import { MqttTransports, type CertificateStatus, type TransportListeners } from '../tls/mqtt-transports.js';
 import type { ReloadResult } from '../tls/tls-context.js';
+import { RelayTokens, RELAY_TOKEN_TTL_MS } from '../companion/relay-tokens.js';
+import { SessionRelayCheck } from '../companion/relay-check.js';
+import { brokerSessions } from '../mqtt-sessions.js';
+import { relayKey } from './relay-key.js';
 import { commandTopic, TOPIC } from '../../shared/protocol-core.js';
 import { commandSubject, deviceOfCommandSubject, encodeInbound, inboundSubject, PRESENCE_LEAF } from './inbound.js';
 import { connectNats, ensureStream, jetStreamAnswers, nodeId } from './nats-connection.js';
@@ -78,6 +82,8 @@ export class Edge {
     private readonly commands: Subscription,
     readonly http: FastifyInstance,
     readonly transports: MqttTransports,
+    /** The companion relay check; null without `[cluster] relay_key_env` (no relay is let in). */
+    private readonly relays: SessionRelayCheck | null,
   ) {}
 
   static async start(o: EdgeOptions): Promise<Edge> {
@@ -87,13 +93,16 @@ export class Edge {
     const log = o.log.child({ node: id, role: 'edge' });
     // The certificate files are checked before anything connects or listens, as the hub does.
     const transports = MqttTransports.open(config, log, () => clock.now());
+    // Companion relays: tokens any node signed with the cluster's key, checked against the store.
+    const key = relayKey(cluster);
+    const relays = key ? new SessionRelayCheck(new RelayTokens(clock, RELAY_TOKEN_TTL_MS, key), store, clock, log.child({ component: 'relays' })) : null;
     const nc = await connectNats(cluster, id);
     const undo: (() => Promise<unknown>)[] = [() => nc.close()];
     try {
       // The stream is set up by whichever node starts first; an edge cannot PUBACK without it.
       await ensureStream(await jetstreamManager(nc), cluster);
       const js = jetstream(nc, { timeout: cluster.publish_timeout_ms });
-      const auth = new DeviceAuth(store, []);
+      const auth = new DeviceAuth(store, [], relays);
       // eslint-disable-next-line prefer-const
       let broker: MqttBroker;
       const devices = new DeviceWatch({
@@ -172,7 +181,9 @@ export class Edge {
       const http = createHttpServer(log, { trustProxy: config.http.trust_proxy, ...(https ? { https } : {}) });
       undo.push(() => http.close());
       transports.attachHttps(http.server);
-      edge = new Edge(id, o, nc, broker, devices, commands, http, transports);
+      edge = new Edge(id, o, nc, broker, devices, commands, http, transports, relays);
+      relays?.start(brokerSessions(broker));
+      undo.push(async () => relays?.stop());
       http.get('/healthz', async () => edge.health());
       http.get('/readyz', async (_req, reply) => {
         const r = await edge.ready();
@@ -200,6 +211,11 @@ export class Edge {
       for (const u of undo.reverse()) await u().catch(() => undefined);
       throw err;
     }
+  }
+
+  /** Checks the live companion relays against their phone sessions now (the sweep's own run; tests). */
+  sweepRelays(): Promise<string[]> {
+    return this.relays ? this.relays.sweep(brokerSessions(this.broker)) : Promise.resolve([]);
   }
 
   /** Publishes a command for a fob from outside (tests, tools): the same path a worker's takes. */
@@ -247,6 +263,7 @@ export class Edge {
     if (this.closed) return;
     this.closed = true;
     this.devices.stop();
+    this.relays?.stop();
     await this.broker.close();
     this.commands.unsubscribe();
     await this.nc.drain().catch(() => this.nc.close());
