@@ -27,6 +27,7 @@ import { FIRST_ADMIN_COMMAND, FirstAdminSetup } from './http/first-admin.js';
 import { companionAuthFor } from './http/companion-sessions.js';
 import { registerCompanion } from './companion/companion-routes.js';
 import { RelayGrants } from './companion/relay-grants.js';
+import { RelayTokens, RELAY_TOKEN_TTL_MS } from './companion/relay-tokens.js';
 import { contactFromConfig, seedWorkerFromConfig } from './admin/admin-service.js';
 import { ALARM_KINDS, type AlarmKind } from '../shared/protocol-schemas.js';
 import { alertTopic, commandTopic, encodeCommand } from '../shared/protocol-core.js';
@@ -34,10 +35,8 @@ import type { EscalationPolicy } from './rules/escalation-policy.js';
 import { createDispatcher } from './notifiers/create-dispatcher.js';
 import type { Dispatcher } from './notifiers/dispatcher.js';
 import { StoreNoticeJournal } from './notifiers/notice-journal.js';
-import { loadTlsMaterial, daysLeft } from './tls/tls-material.js';
-import { TlsContext, type ReloadResult } from './tls/tls-context.js';
-import { createMqttsServer, secureOptions, withClientCertificates, type MqttsServer } from './broker/tls-listener.js';
-import { httpsOptions, httpsReloadTarget } from './http/https.js';
+import type { TlsContext, ReloadResult } from './tls/tls-context.js';
+import { MqttTransports, type CertificateStatus, type TransportListeners } from './tls/mqtt-transports.js';
 import { isOpen } from './rules/escalation-engine.js';
 import type { ReachProblem } from './notifiers/policy-reach.js';
 
@@ -69,6 +68,10 @@ export interface HubOptions {
   commandSink?: RuntimeOutputs['sendCommand'];
   /** false: no MQTT listener at all (TCP, TLS, WebSocket); fobs connect to the edges. Default true. */
   mqttListen?: boolean;
+  /** The cluster's shared relay key: companion relay tokens verify at every edge. Default: a key of this process only. */
+  relayKey?: Buffer;
+  /** The edges' WebSocket URLs the companion is given to fail over between. Default: none (the page's own /mqtt). */
+  companionHubs?: string[];
   /** The due-work loop's poll of the shared store (a cluster node: other processes schedule work too). Default: none. */
   dueWorkPollMs?: number;
   // --- end cluster roles
@@ -78,14 +81,7 @@ export interface HubOptions {
 export const STOP_STEP_MS = 5000;
 
 /** Where the hub listens, as /healthz and the start-up log say it: null for a listener that is off. */
-export interface HubListeners {
-  mqtt: string | null;
-  mqtts: string | null;
-  http: string | null;
-  https: string | null;
-  ws: string | null;
-  wss: string | null;
-}
+export type HubListeners = TransportListeners;
 
 export class Hub implements HubServices {
   /** The plain MQTT port; 0 when that listener is off (TLS configured without keep_plain_mqtt). */
@@ -95,6 +91,8 @@ export class Hub implements HubServices {
   httpPort = 0;
   /** The certificate in service and its reload; null without [tls]. */
   tls: TlsContext | null = null;
+  /** The fob listeners and the HTTP port's TLS, built as an edge builds them. */
+  private transports!: MqttTransports;
   /** Alert forwarding (e-mail, webhook, ARC); null when [notifiers] configures none. */
   dispatcher: Dispatcher | null = null;
   /** Time limit of one step of `stop` (real time: a ManualClock may never move again). */
@@ -151,8 +149,10 @@ export class Hub implements HubServices {
     const store = opts.store;
     // The certificate files are checked before anything else starts (issue 17): a missing,
     // unreadable or mismatched file stops the start-up with the key that names it.
+    // The same transports an edge builds (hub/tls/mqtt-transports.ts).
     const tlsConfig = config.tls;
-    const tls = tlsConfig ? new TlsContext(tlsConfig, loadTlsMaterial(tlsConfig), log.child({ component: 'tls' }), () => clock.now()) : null;
+    const transports = MqttTransports.open(config, log, () => clock.now());
+    const tls = transports.tls;
 
     // Organisation data from config is the starting point; the database is the truth after that.
     await store.transaction(async (tx) => {
@@ -268,11 +268,9 @@ export class Hub implements HubServices {
       return { username: svc.username, password };
     });
     // The companion's relay grants, given to the device authentication at construction (issue 18).
-    const relays = new RelayGrants(clock);
+    const relays = new RelayGrants(clock, new RelayTokens(clock, RELAY_TOKEN_TTL_MS, opts.relayKey));
     const auth = new DeviceAuth(store, services, relays);
     const now = () => clock.now();
-    let mqtts: MqttsServer | null = null;
-    const clientCerts = tlsConfig?.client_certs ?? 'off';
     // The change feed's reader. Its poll (for commits by other processes) runs on real time like the
     // device watch's: it is I/O pacing, not a rule, and a ManualClock moved through hours of a drill
     // must not stop at every poll. The retention is measured on the hub's clock, which writes `at`.
@@ -307,7 +305,7 @@ export class Hub implements HubServices {
     });
     const broker = await MqttBroker.create(
       {
-        authenticate: withClientCertificates((clientId, username, password) => auth.authenticate(clientId, username, password), clientCerts, () => mqtts),
+        authenticate: transports.authenticate((clientId, username, password) => auth.authenticate(clientId, username, password)),
         onDevicePublish: (deviceId, leaf, payload) => ingest.onDevicePublish(deviceId, leaf, payload),
         onConnected: (deviceId) => {
           log.info({ deviceId }, 'fob connected');
@@ -334,12 +332,13 @@ export class Hub implements HubServices {
     mqtt.broker = broker;
     undo.push(() => broker.close(), () => ingest.close(), () => runtime.stop());
 
-    const https = tls && tlsConfig?.https ? httpsOptions(tls.material) : undefined;
+    const https = transports.httpsOptions();
     const http = createHttpServer(log, { trustProxy: config.http.trust_proxy, ...(https ? { https } : {}) });
     undo.push(() => http.close());
     const hub = new Hub(config, clock, log, store, runtime, broker, ingest, auth, http);
     hub.dispatcher = dispatcher;
     hub.tls = tls;
+    hub.transports = transports;
     hub.devices = devices;
     hub.feed = feed;
     hub.commands = new StoreCommands({
@@ -357,7 +356,7 @@ export class Hub implements HubServices {
       },
     });
     if (opts.stopStepMs !== undefined) hub.stopStepMs = opts.stopStepMs;
-    if (tls && https) tls.addTarget(httpsReloadTarget(http.server));
+    transports.attachHttps(http.server);
     http.get('/healthz', async () => ({ ...hub.health(), listeners: hub.listeners(), tls: hub.certificateStatus() }));
     // Counters, memory and connection numbers help an attacker time an attack: signed-in staff or an
     // API token only (issue 17, item 6); a Prometheus scraper uses an API token.
@@ -366,7 +365,7 @@ export class Hub implements HubServices {
     // The API and the duty officer's dashboard (issue 6); extra routes (the companion) come after it.
     await registerApi(http, hub);
     // The worker's companion PWA and its API (issue 10), signing in with the dashboard's worker accounts.
-    await registerCompanion(http, hub, { auth: companionAuthFor(http, hub), relays });
+    await registerCompanion(http, hub, { auth: companionAuthFor(http, hub), relays, hubs: opts.companionHubs ?? [] });
     if (opts.registerHttp) await opts.registerHttp(http, hub);
 
     // Before the loop starts and anything can dispatch: the notifiers learn their last reference (the
@@ -375,12 +374,10 @@ export class Hub implements HubServices {
     const notices = (await dispatcher?.resume()) ?? 0;
     // With TLS configured the plain listener is off unless kept on purpose: a fob's secret and its
     // alarms would otherwise still cross the network in clear (issue 17).
-    if (mqttListen && (!tlsConfig || tlsConfig.keep_plain_mqtt)) hub.mqttPort = await broker.listenTcp(config.mqtt.port, config.mqtt.host);
-    if (mqttListen && tls && tlsConfig) {
-      const server = createMqttsServer(tls.material, clientCerts, log.child({ component: 'mqtts' }));
-      mqtts = server;
-      tls.addTarget({ name: 'MQTTS', apply: (m) => server.server.setSecureContext(secureOptions(m, clientCerts)) });
-      hub.mqttsPort = await broker.listenTls(server.server, tlsConfig.mqtts_port, config.mqtt.host);
+    if (mqttListen) {
+      await transports.listen(broker);
+      hub.mqttPort = transports.mqttPort;
+      hub.mqttsPort = transports.mqttsPort;
     }
     await http.listen({ port: config.http.port, host: config.http.host });
     const addr = http.server.address();
@@ -418,31 +415,12 @@ export class Hub implements HubServices {
   }
 
   listeners(): HubListeners {
-    const { mqtt, http } = this.config;
-    const httpsOn = !!this.config.tls?.https;
-    const web = `${http.host}:${this.httpPort}`;
-    return {
-      mqtt: this.mqttPort ? `mqtt://${mqtt.host}:${this.mqttPort}` : null,
-      mqtts: this.mqttsPort ? `mqtts://${mqtt.host}:${this.mqttsPort}` : null,
-      http: httpsOn ? null : `http://${web}`,
-      https: httpsOn ? `https://${web}` : null,
-      ws: httpsOn ? null : `ws://${web}/mqtt`,
-      wss: httpsOn ? `wss://${web}/mqtt` : null,
-    };
+    return this.transports.listeners(this.httpPort);
   }
 
   /** The certificate in service, for /healthz; null without [tls]. */
-  certificateStatus(): { subject: string; subjectAltName: string | null; validTo: string; daysLeft: number; fingerprint256: string; clientCerts: string } | null {
-    const c = this.tls?.certificate;
-    if (!c) return null;
-    return {
-      subject: c.subject,
-      subjectAltName: c.subjectAltName,
-      validTo: c.validTo,
-      daysLeft: daysLeft(c, this.clock.now()),
-      fingerprint256: c.fingerprint256,
-      clientCerts: this.config.tls?.client_certs ?? 'off',
-    };
+  certificateStatus(): CertificateStatus | null {
+    return this.transports.certificateStatus();
   }
 
   /**

@@ -10,8 +10,9 @@ export function describeCluster(c: LocalCluster): string {
   const lines = ['lonewatch cluster up: every part is listening on loopback', ''];
   c.nats.nodes.forEach((n) => lines.push(`  NATS ${n.name}      nats://127.0.0.1:${n.port} (cluster route 127.0.0.1:${n.clusterPort}, JetStream store ${n.storeDir})`));
   for (const n of c.nodes) {
-    const http = `http://127.0.0.1:${n.httpPort}`;
-    if (n.role === 'edge') lines.push(`  ${n.id.padEnd(9)} MQTT mqtt://127.0.0.1:${n.mqttPort}, MQTT over WebSocket ws://127.0.0.1:${n.httpPort}/mqtt, ${http}/healthz /readyz  (log ${n.logFile})`);
+    const http = c.webUrl(n);
+    if (n.role === 'edge' && c.tls) lines.push(`  ${n.id.padEnd(9)} MQTTS mqtts://127.0.0.1:${n.mqttsPort} (no plain MQTT), MQTT over WebSocket wss://127.0.0.1:${n.httpPort}/mqtt, ${http}/healthz /readyz  (log ${n.logFile})`);
+    else if (n.role === 'edge') lines.push(`  ${n.id.padEnd(9)} MQTT mqtt://127.0.0.1:${n.mqttPort}, MQTT over WebSocket ws://127.0.0.1:${n.httpPort}/mqtt, ${http}/healthz /readyz  (log ${n.logFile})`);
     else if (n.role === 'worker') lines.push(`  ${n.id.padEnd(9)} dashboard and API ${http}, ${http}/healthz /readyz  (log ${n.logFile})`);
     else lines.push(`  ${n.id.padEnd(9)} dashboard and API ${http} (no share of the stream)  (log ${n.logFile})`);
   }
@@ -19,9 +20,10 @@ export function describeCluster(c: LocalCluster): string {
   const worker = c.nodes.find((n) => n.role === 'worker');
   lines.push(
     `  store     ${c.storeLocation}`,
+    ...(c.tls ? [`  TLS       development CA ${c.tls.caCert} (trust it in clients: mosquitto_pub --cafile, mqtt.js ca; never for production), certificate ${c.tls.cert} for 127.0.0.1 and localhost`] : []),
     '',
     `Config: ${c.configFile}. Register a fob:  npx lonewatch devices add fob-001 --config ${c.configFile}`,
-    `Load:    LONEWATCH_MQTT_PORT=${edge?.port} LONEWATCH_HTTP_PORT=${worker?.httpPort} npx lonewatch sim --devices 100 --duration 60 --fob wire --config ${c.configFile}`,
+    ...(c.tls ? [] : [`Load:    LONEWATCH_MQTT_PORT=${edge?.port} LONEWATCH_HTTP_PORT=${worker?.httpPort} npx lonewatch sim --devices 100 --duration 60 --fob wire --config ${c.configFile}`]),
     'Ctrl-C stops everything.',
     '',
   );
@@ -43,9 +45,10 @@ export const clusterCommand = defineCommand({
     edges: { type: 'string', placeholder: 'n', description: 'how many edges (default 2)' },
     workers: { type: 'string', placeholder: 'n', description: 'how many workers (default 2)' },
     sqlite: { type: 'boolean', description: 'one SQLite file for every node instead of a PostgreSQL instance (the default where Debian\'s postgresql is installed)' },
+    tls: { type: 'boolean', description: 'TLS everywhere with a development CA made in <dir>/tls (openssl): edges serve MQTTS and wss only, workers HTTPS' },
   },
   async run(values, positionals) {
-    if (positionals[0] !== 'up' || positionals.length > 1) throw new UsageError('usage: lonewatch cluster up [--dir folder] [--edges n] [--workers n]');
+    if (positionals[0] !== 'up' || positionals.length > 1) throw new UsageError('usage: lonewatch cluster up [--dir folder] [--edges n] [--workers n] [--sqlite] [--tls]');
     const count = (v: string | undefined, name: string): number | undefined => {
       if (v === undefined) return undefined;
       const n = Number(v);
@@ -55,7 +58,7 @@ export const clusterCommand = defineCommand({
     const edges = count(values.edges, 'edges');
     const workers = count(values.workers, 'workers');
     const dir = values.dir ? resolve(values.dir) : mkdtempSync(join(tmpdir(), 'lonewatch-cluster-'));
-    const opts: ClusterUpOptions = { dir, ...(edges ? { edges } : {}), ...(workers ? { workers } : {}), ...(values.sqlite ? { store: 'sqlite' as const } : {}) };
+    const opts: ClusterUpOptions = { dir, ...(edges ? { edges } : {}), ...(workers ? { workers } : {}), ...(values.sqlite ? { store: 'sqlite' as const } : {}), ...(values.tls ? { tls: true } : {}) };
     process.stdout.write(`starting a local cluster in ${dir} ...\n`);
     const cluster = await LocalCluster.start(opts);
     process.stdout.write(describeCluster(cluster));

@@ -7,6 +7,8 @@ import { CONFIG_OPTION, loadConfigOrExit, openStore } from './open-store.js';
 import { Edge } from '../cluster/edge.js';
 import { ClusterWorker } from '../cluster/worker.js';
 import { ClusterConfigError } from '../cluster/nats-connection.js';
+import { reloadTlsOnSighup } from './hub-command.js';
+import { TlsMaterialError } from '../tls/tls-material.js';
 
 const NODE_OPTIONS = {
   ...CONFIG_OPTION,
@@ -15,7 +17,8 @@ const NODE_OPTIONS = {
 
 const DETAILS = [
   'Reads ./lonewatch.toml (or --config); [cluster] is required (lonewatch.example.toml, docs/cluster.md).',
-  'Environment: LONEWATCH_MQTT_PORT, LONEWATCH_HTTP_PORT, LONEWATCH_DATA_DIR override the ports and data folder.',
+  'Environment: LONEWATCH_MQTT_PORT, LONEWATCH_MQTTS_PORT (with [tls]), LONEWATCH_HTTP_PORT, LONEWATCH_DATA_DIR override the ports and data folder.',
+  'SIGHUP (edge): re-reads the [tls] certificate files; new connections get the new certificate, open ones stay.',
 ].join('\n');
 
 function clusterOrExit(config: HubConfig): ClusterConfig {
@@ -51,6 +54,10 @@ async function runUntilSignal(log: Logger, start: () => Promise<{ stop(): Promis
       process.stderr.write(`lonewatch: ${err.message}; nothing was started.\n`);
       return 2;
     }
+    if (err instanceof TlsMaterialError) {
+      process.stderr.write(`lonewatch: the [tls] files are not usable; nothing was started.\n${err.message}\n`);
+      return 2;
+    }
     throw err;
   }
   if (stopRequested) stop('SIGTERM');
@@ -71,8 +78,11 @@ export const edgeCommand: Command = defineCommand({
     const store = await openStore(config);
     return runUntilSignal(log, async () => {
       const edge = await Edge.start({ config, cluster, store, log, ...(values['node-id'] ? { id: values['node-id'] } : {}) });
+      // As `lonewatch hub`: SIGHUP re-reads the [tls] certificate files (a renewal hook's signal).
+      const offHup = reloadTlsOnSighup({ log, reloadTls: () => edge.reloadTls() });
       return {
         stop: async () => {
+          offHup();
           await edge.stop();
           await store.close();
         },

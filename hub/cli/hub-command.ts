@@ -3,6 +3,7 @@
 import { defineCommand } from '../../bin/command.js';
 import { Hub, reachProblemsWith, StartRefused } from '../hub.js';
 import { TlsMaterialError } from '../tls/tls-material.js';
+import type { Logger } from '../logger.js';
 import { contactFromConfig } from '../admin/admin-service.js';
 import { CONFIG_OPTION, loadConfigOrExit, openStore } from './open-store.js';
 import { PostgresStoreError } from '../store/postgres-errors.js';
@@ -88,10 +89,10 @@ export const hubCommand = defineCommand({
  * certificate renewal hook such as certbot's deploy hook sends). Returns the function that removes
  * the handler.
  */
-export function reloadTlsOnSighup(hub: Hub): () => void {
+export function reloadTlsOnSighup(node: { log: Logger; reloadTls(): unknown }): () => void {
   const onHup = (): void => {
-    hub.log.info({ signal: 'SIGHUP' }, 'SIGHUP: reloading the TLS certificate');
-    hub.reloadTls();
+    node.log.info({ signal: 'SIGHUP' }, 'SIGHUP: reloading the TLS certificate');
+    node.reloadTls();
   };
   process.on('SIGHUP', onHup);
   return () => process.off('SIGHUP', onHup);

@@ -7,23 +7,32 @@
  * The store is a PostgreSQL instance started here too (hub/cluster/postgres-local.ts), as its own
  * user, when Debian's postgresql is installed; without it, one SQLite file that every node opens (WAL
  * mode allows that on one machine), and `cluster up` says so.
+ *
+ * With `tls` (`cluster up --tls`) a development CA made here (hub/tls/dev-pki.ts) signs one
+ * certificate for 127.0.0.1/localhost, and the generated config has `[tls]` as an operator would
+ * write it: every edge serves MQTTS (plain MQTT off) and wss, every worker and the HTTP node HTTPS.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, openSync, closeSync, writeFileSync } from 'node:fs';
+import { mkdirSync, openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SqliteStore } from '../store/sqlite-store.js';
 import { PostgresStore } from '../store/postgres-store.js';
 import { freePort, LocalNatsCluster } from './nats-local.js';
 import { LocalPostgres, postgresBinDir } from './postgres-local.js';
+import { makeCa, makeLeaf, LOOPBACK_SERVER_EXT } from '../tls/dev-pki.js';
 
 export type NodeRole = 'edge' | 'worker' | 'http';
 
 export interface ClusterNode {
   role: NodeRole;
   id: string;
-  /** MQTT port for fobs (edges); 0 otherwise. */
+  /** MQTT port for fobs (edges without TLS); 0 otherwise. */
   mqttPort: number;
+  /** MQTTS port for fobs (edges with TLS); 0 otherwise. */
+  mqttsPort: number;
   httpPort: number;
   logFile: string;
   proc: ChildProcess | null;
@@ -53,6 +62,15 @@ export interface ClusterUpOptions {
    * and a short escalation policy). Every node reads it and validates it as any config.
    */
   extraToml?: string;
+  /** TLS on every node with a development CA made in `<dir>/tls` (edges: MQTTS and wss only). */
+  tls?: boolean;
+}
+
+/** The development PKI of a `cluster up --tls`: PEM paths. */
+export interface ClusterTls {
+  caCert: string;
+  cert: string;
+  key: string;
 }
 
 /** Raised when a node does not come up: names it and its log file. */
@@ -62,6 +80,7 @@ export class ClusterUpError extends Error {
 
 const CLI = fileURLToPath(new URL('../../bin/lonewatch.js', import.meta.url));
 const PASSWORD_ENV = 'LONEWATCH_NATS_PASSWORD';
+const RELAY_KEY_ENV = 'LONEWATCH_RELAY_KEY';
 
 function toml(value: string | number): string {
   return typeof value === 'number' ? String(value) : JSON.stringify(value);
@@ -76,6 +95,10 @@ export class LocalCluster {
     private readonly readyTimeoutMs: number,
     /** The PostgreSQL instance; null when the store is the SQLite file. */
     readonly postgres: LocalPostgres | null,
+    /** The development CA and the nodes' certificate; null without TLS. */
+    readonly tls: ClusterTls | null,
+    /** The companion relay key every node is given in LONEWATCH_RELAY_KEY (made here, never written to disk). */
+    private readonly relayKey: string,
     /** The PostgreSQL database given in ClusterUpOptions.postgresUrl, or null. */
     private readonly givenPostgresUrl: string | null = null,
   ) {}
@@ -104,6 +127,24 @@ export class LocalCluster {
       throw err;
     }
     const configFile = join(dir, 'lonewatch.toml');
+    let tls: ClusterTls | null = null;
+    if (o.tls) {
+      const tlsDir = join(dir, 'tls');
+      mkdirSync(tlsDir, { recursive: true });
+      const ca = makeCa(tlsDir, 'dev-ca', 'Lonewatch cluster up development CA');
+      const leaf = makeLeaf(tlsDir, 'node', 'lonewatch-cluster.local', 'dev-ca', 30, LOOPBACK_SERVER_EXT);
+      tls = { caCert: ca.cert, cert: leaf.cert, key: leaf.key };
+    }
+    const nodes: ClusterNode[] = [];
+    const add = async (role: NodeRole, id: string): Promise<void> => {
+      const fobPort = role === 'edge' ? await freePort() : 0;
+      nodes.push({ role, id, mqttPort: tls ? 0 : fobPort, mqttsPort: tls ? fobPort : 0, httpPort: await freePort(), logFile: join(logDir, `${id}.log`), proc: null });
+    };
+    for (let i = 1; i <= (o.workers ?? 2); i++) await add('worker', `worker-${i}`);
+    for (let i = 1; i <= (o.edges ?? 2); i++) await add('edge', `edge-${i}`);
+    if (o.httpNode !== false) await add('http', 'http-1');
+    const scheme = tls ? 'wss' : 'ws';
+    const edgeWebSockets = nodes.filter((n) => n.role === 'edge').map((n) => `${scheme}://127.0.0.1:${n.httpPort}/mqtt`);
     const extra = Object.entries(o.cluster ?? {}).map(([k, v]) => `${k} = ${toml(v)}`);
     writeFileSync(
       configFile,
@@ -119,10 +160,15 @@ export class LocalCluster {
         `level = ${toml(o.logLevel ?? 'info')}`,
         'pretty = "never"',
         ...(postgresUrl ? ['[store]', `postgres_url = ${toml(postgresUrl)}`] : []),
+        // Each edge's MQTTS port comes from LONEWATCH_MQTTS_PORT (one file for every node).
+        ...(tls ? ['[tls]', `cert_file = ${toml(tls.cert)}`, `key_file = ${toml(tls.key)}`, `fob_ca_file = ${toml(tls.caCert)}`] : []),
         '[cluster]',
         `servers = [${nats.urls.map(toml).join(', ')}]`,
         `user = ${toml(nats.user)}`,
         `password_env = ${toml(PASSWORD_ENV)}`,
+        // The companion relays through the edges: every node shares the relay key (from the environment).
+        `relay_key_env = ${toml(RELAY_KEY_ENV)}`,
+        `edge_websockets = [${edgeWebSockets.map(toml).join(', ')}]`,
         ...extra,
         ...(o.extraToml ? [o.extraToml] : []),
         '',
@@ -131,14 +177,7 @@ export class LocalCluster {
     // The database is created (and migrated) once, here, before several processes open it.
     if (postgresUrl) await (await PostgresStore.open(postgresUrl)).close();
     else await new SqliteStore(join(dataDir, 'lonewatch.db')).close();
-    const nodes: ClusterNode[] = [];
-    const add = async (role: NodeRole, id: string): Promise<void> => {
-      nodes.push({ role, id, mqttPort: role === 'edge' ? await freePort() : 0, httpPort: await freePort(), logFile: join(logDir, `${id}.log`), proc: null });
-    };
-    for (let i = 1; i <= (o.workers ?? 2); i++) await add('worker', `worker-${i}`);
-    for (let i = 1; i <= (o.edges ?? 2); i++) await add('edge', `edge-${i}`);
-    if (o.httpNode !== false) await add('http', 'http-1');
-    const cluster = new LocalCluster(dir, configFile, nats, nodes, o.readyTimeoutMs ?? 90_000, postgres, givenUrl);
+    const cluster = new LocalCluster(dir, configFile, nats, nodes, o.readyTimeoutMs ?? 90_000, postgres, tls, randomBytes(32).toString('hex'), givenUrl);
     try {
       for (const n of nodes) cluster.spawn(n);
       await Promise.all(nodes.map((n) => cluster.waitReady(n)));
@@ -155,9 +194,19 @@ export class LocalCluster {
     return n;
   }
 
-  /** Every edge's MQTT address: what a fob is given to fail over between. */
+  /** Every edge's MQTT address (MQTTS with TLS): what a fob is given to fail over between. */
   get edges(): { host: string; port: number }[] {
-    return this.nodes.filter((n) => n.role === 'edge').map((n) => ({ host: '127.0.0.1', port: n.mqttPort }));
+    return this.nodes.filter((n) => n.role === 'edge').map((n) => ({ host: '127.0.0.1', port: this.tls ? n.mqttsPort : n.mqttPort }));
+  }
+
+  /** A node's HTTP base URL: https with TLS. */
+  webUrl(n: ClusterNode): string {
+    return `${this.tls ? 'https' : 'http'}://127.0.0.1:${n.httpPort}`;
+  }
+
+  /** Every edge's MQTT-over-WebSocket URL (wss with TLS): what the companion is given. */
+  get edgeWebSockets(): string[] {
+    return this.nodes.filter((n) => n.role === 'edge').map((n) => `${this.tls ? 'wss' : 'ws'}://127.0.0.1:${n.httpPort}/mqtt`);
   }
 
   private spawn(n: ClusterNode): void {
@@ -166,8 +215,10 @@ export class LocalCluster {
       env: {
         ...process.env,
         [PASSWORD_ENV]: this.nats.password,
+        [RELAY_KEY_ENV]: this.relayKey,
         LONEWATCH_HTTP_PORT: String(n.httpPort),
-        ...(n.role === 'edge' ? { LONEWATCH_MQTT_PORT: String(n.mqttPort) } : {}),
+        ...(n.role === 'edge' && this.tls ? { LONEWATCH_MQTTS_PORT: String(n.mqttsPort) } : {}),
+        ...(n.role === 'edge' && !this.tls ? { LONEWATCH_MQTT_PORT: String(n.mqttPort) } : {}),
       },
       stdio: ['ignore', out, out],
     });
@@ -181,14 +232,31 @@ export class LocalCluster {
     for (;;) {
       const proc = n.proc;
       if (!proc || proc.exitCode !== null || proc.signalCode !== null) throw new ClusterUpError(`${n.role} ${n.id} exited while starting (${proc?.exitCode ?? proc?.signalCode}); its log: ${n.logFile}`);
-      const status = await fetch(`http://127.0.0.1:${n.httpPort}/readyz`, { signal: AbortSignal.timeout(2000) }).then(
-        (r) => r.status,
-        () => 0,
-      );
+      const status = await this.readyStatus(n);
       if (status === 200) return;
       if (Date.now() > until) throw new ClusterUpError(`${n.role} ${n.id} was not ready within ${timeoutMs} ms; its log: ${n.logFile}`);
       await new Promise((r) => setTimeout(r, 250));
     }
+  }
+
+  /** The node's /readyz status (0: no answer), over HTTPS trusting the development CA with TLS. */
+  private readyStatus(n: ClusterNode): Promise<number> {
+    if (!this.tls) {
+      return fetch(`http://127.0.0.1:${n.httpPort}/readyz`, { signal: AbortSignal.timeout(2000) }).then(
+        (r) => r.status,
+        () => 0,
+      );
+    }
+    const ca = readFileSync(this.tls.caCert, 'utf8');
+    return new Promise((resolve) => {
+      const req = httpsRequest(`${this.webUrl(n)}/readyz`, { ca, timeout: 2000 }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('timeout', () => req.destroy());
+      req.on('error', () => resolve(0));
+      req.end();
+    });
   }
 
   /** kill -9 one node. */

@@ -9,6 +9,11 @@
  * Commands for fobs (acks, prompts) come from the workers on `<command_prefix>.<deviceId>`; the edge
  * that holds the fob's connection delivers them at QoS 1. The edge reads the store (device
  * credentials, revocations) and writes nothing to it. Stateless: any edge serves any fob.
+ *
+ * `[tls]` applies to an edge exactly as to the single hub (hub/tls/mqtt-transports.ts, the same
+ * module): MQTTS on `tls.mqtts_port`, the plain listener off unless `keep_plain_mqtt`, client
+ * certificates per `client_certs`, HTTPS and wss on the HTTP port unless `https = false`, and SIGHUP
+ * reloads the certificate (`lonewatch edge`).
  */
 import type { FastifyInstance } from 'fastify';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
@@ -21,6 +26,12 @@ import { MqttBroker } from '../broker/mqtt-broker.js';
 import { DeviceAuth } from '../ingest/device-auth.js';
 import { DeviceWatch } from '../ingest/device-watch.js';
 import { createHttpServer } from '../http/http-server.js';
+import { MqttTransports, type CertificateStatus, type TransportListeners } from '../tls/mqtt-transports.js';
+import type { ReloadResult } from '../tls/tls-context.js';
+import { RelayTokens, RELAY_TOKEN_TTL_MS } from '../companion/relay-tokens.js';
+import { SessionRelayCheck } from '../companion/relay-check.js';
+import { brokerSessions } from '../mqtt-sessions.js';
+import { relayKey } from './relay-key.js';
 import { commandTopic, TOPIC } from '../../shared/protocol-core.js';
 import { commandSubject, deviceOfCommandSubject, encodeInbound, inboundSubject, PRESENCE_LEAF } from './inbound.js';
 import { connectNats, ensureStream, jetStreamAnswers, nodeId } from './nats-connection.js';
@@ -32,8 +43,9 @@ export interface EdgeOptions {
   store: Store;
   log: Logger;
   clock?: Clock;
-  /** Overrides config.mqtt.port / config.http.port (0: any free port). */
+  /** Overrides config.mqtt.port / tls.mqtts_port / config.http.port (0: any free port). */
   mqttPort?: number;
+  mqttsPort?: number;
   httpPort?: number;
   id?: string;
 }
@@ -54,7 +66,10 @@ export interface EdgeCounters {
 
 export class Edge {
   readonly counters: EdgeCounters = { streamed: 0, streamFailed: 0, lossyDropped: 0, commands: 0 };
+  /** The plain MQTT port; 0 when that listener is off ([tls] without keep_plain_mqtt). */
   mqttPort = 0;
+  /** The MQTTS port; 0 without [tls]. */
+  mqttsPort = 0;
   httpPort = 0;
   private closed = false;
 
@@ -66,6 +81,9 @@ export class Edge {
     private readonly devices: DeviceWatch,
     private readonly commands: Subscription,
     readonly http: FastifyInstance,
+    readonly transports: MqttTransports,
+    /** The companion relay check; null without `[cluster] relay_key_env` (no relay is let in). */
+    private readonly relays: SessionRelayCheck | null,
   ) {}
 
   static async start(o: EdgeOptions): Promise<Edge> {
@@ -73,13 +91,18 @@ export class Edge {
     const clock = o.clock ?? systemClock;
     const id = o.id ?? nodeId(cluster, 'edge');
     const log = o.log.child({ node: id, role: 'edge' });
+    // The certificate files are checked before anything connects or listens, as the hub does.
+    const transports = MqttTransports.open(config, log, () => clock.now());
+    // Companion relays: tokens any node signed with the cluster's key, checked against the store.
+    const key = relayKey(cluster);
+    const relays = key ? new SessionRelayCheck(new RelayTokens(clock, RELAY_TOKEN_TTL_MS, key), store, clock, log.child({ component: 'relays' })) : null;
     const nc = await connectNats(cluster, id);
     const undo: (() => Promise<unknown>)[] = [() => nc.close()];
     try {
       // The stream is set up by whichever node starts first; an edge cannot PUBACK without it.
       await ensureStream(await jetstreamManager(nc), cluster);
       const js = jetstream(nc, { timeout: cluster.publish_timeout_ms });
-      const auth = new DeviceAuth(store, []);
+      const auth = new DeviceAuth(store, [], relays);
       // eslint-disable-next-line prefer-const
       let broker: MqttBroker;
       const devices = new DeviceWatch({
@@ -103,7 +126,7 @@ export class Edge {
       };
       broker = await MqttBroker.create(
         {
-          authenticate: (clientId, username, password) => auth.authenticate(clientId, username, password),
+          authenticate: transports.authenticate((clientId, username, password) => auth.authenticate(clientId, username, password)),
           onDevicePublish: async (deviceId, leaf, payload) => {
             try {
               await stream(deviceId, leaf, payload);
@@ -154,20 +177,35 @@ export class Edge {
           broker.publish(commandTopic(deviceId), msg.string(), 1);
         },
       });
-      const http = createHttpServer(log, { trustProxy: config.http.trust_proxy });
+      const https = transports.httpsOptions();
+      const http = createHttpServer(log, { trustProxy: config.http.trust_proxy, ...(https ? { https } : {}) });
       undo.push(() => http.close());
-      edge = new Edge(id, o, nc, broker, devices, commands, http);
+      transports.attachHttps(http.server);
+      edge = new Edge(id, o, nc, broker, devices, commands, http, transports, relays);
+      relays?.start(brokerSessions(broker));
+      undo.push(async () => relays?.stop());
       http.get('/healthz', async () => edge.health());
       http.get('/readyz', async (_req, reply) => {
         const r = await edge.ready();
         return reply.code(r.ready ? 200 : 503).send(r);
       });
       broker.attachWebSocket(http.server);
-      edge.mqttPort = await broker.listenTcp(o.mqttPort ?? config.mqtt.port, config.mqtt.host);
+      await transports.listen(broker, { ...(o.mqttPort !== undefined ? { mqttPort: o.mqttPort } : {}), ...(o.mqttsPort !== undefined ? { mqttsPort: o.mqttsPort } : {}) });
+      edge.mqttPort = transports.mqttPort;
+      edge.mqttsPort = transports.mqttsPort;
       await http.listen({ port: o.httpPort ?? config.http.port, host: config.http.host });
       const addr = http.server.address();
       edge.httpPort = typeof addr === 'object' && addr ? addr.port : 0;
-      log.info({ mqtt: `mqtt://${config.mqtt.host}:${edge.mqttPort}`, http: `http://${config.http.host}:${edge.httpPort}`, nats: cluster.servers }, `edge ${id} listening: MQTT ${config.mqtt.host}:${edge.mqttPort}, /healthz /readyz and MQTT over WebSocket on ${config.http.host}:${edge.httpPort}; publishing to stream ${cluster.stream}`);
+      const listeners = edge.listeners();
+      const on = Object.entries(listeners)
+        .filter(([, url]) => url)
+        .map(([name, url]) => `${name.toUpperCase()} ${url}`);
+      const cert = transports.certificateStatus();
+      log.info(
+        { listeners, ...(cert ? { certificate: cert } : {}), nats: cluster.servers },
+        `edge ${id} listening: ${on.join(', ')} (/healthz /readyz on the HTTP port); publishing to stream ${cluster.stream}${cert ? `; TLS certificate ${cert.subject}, valid to ${cert.validTo}` : '; no TLS ([tls] not configured): MQTT passwords and alarms cross the network unencrypted'}`,
+      );
+      transports.tls?.reportValidity('start-up');
       return edge;
     } catch (err) {
       for (const u of undo.reverse()) await u().catch(() => undefined);
@@ -175,13 +213,44 @@ export class Edge {
     }
   }
 
+  /** Checks the live companion relays against their phone sessions now (the sweep's own run; tests). */
+  sweepRelays(): Promise<string[]> {
+    return this.relays ? this.relays.sweep(brokerSessions(this.broker)) : Promise.resolve([]);
+  }
+
   /** Publishes a command for a fob from outside (tests, tools): the same path a worker's takes. */
   publishCommand(deviceId: string, text: string): void {
     this.nc.publish(commandSubject(this.o.cluster.command_prefix, deviceId), text);
   }
 
-  health(): { ok: true; role: 'edge'; id: string; connectedFobs: number; nats: string; counters: EdgeCounters } {
-    return { ok: true, role: 'edge', id: this.id, connectedFobs: this.broker.connectedClients, nats: this.nc.isClosed() ? 'closed' : (this.nc.getServer() ?? 'connecting'), counters: this.counters };
+  health(): { ok: true; role: 'edge'; id: string; connectedFobs: number; nats: string; counters: EdgeCounters; listeners: TransportListeners; tls: CertificateStatus | null } {
+    return {
+      ok: true,
+      role: 'edge',
+      id: this.id,
+      connectedFobs: this.broker.connectedClients,
+      nats: this.nc.isClosed() ? 'closed' : (this.nc.getServer() ?? 'connecting'),
+      counters: this.counters,
+      listeners: this.listeners(),
+      tls: this.transports.certificateStatus(),
+    };
+  }
+
+  /** Where this edge listens for fobs (MQTT, MQTTS, ws/wss on the HTTP port). */
+  listeners(): TransportListeners {
+    return this.transports.listeners(this.httpPort);
+  }
+
+  /**
+   * Reads the certificate files again and, if they pass, serves the new certificate to new
+   * connections (SIGHUP in `lonewatch edge`); null without [tls].
+   */
+  reloadTls(): ReloadResult | null {
+    if (!this.transports.tls) {
+      this.o.log.warn({ node: this.id }, 'TLS reload asked for, but [tls] is not configured: nothing to reload');
+      return null;
+    }
+    return this.transports.tls.reload();
   }
 
   /** Ready to take fobs only while NATS and JetStream answer: otherwise no publish could be PUBACKed. */
@@ -194,6 +263,7 @@ export class Edge {
     if (this.closed) return;
     this.closed = true;
     this.devices.stop();
+    this.relays?.stop();
     await this.broker.close();
     this.commands.unsubscribe();
     await this.nc.drain().catch(() => this.nc.close());

@@ -30,6 +30,7 @@ import { Hub, type HubOptions } from '../hub.js';
 import { encodeCommand, TOPIC } from '../../shared/protocol-core.js';
 import { commandSubject, decodeInbound, InboundFormatError, PRESENCE_LEAF, type InboundMessage } from './inbound.js';
 import { connectNats, ensureConsumers, ensureStream, jetStreamAnswers, nodeId } from './nats-connection.js';
+import { relayKey } from './relay-key.js';
 import { partitionConsumer } from './partition.js';
 import { bulkConsumer, laneOf } from './lanes.js';
 import { AlarmFirst } from './alarm-first.js';
@@ -121,6 +122,7 @@ export class ClusterWorker {
       if (role === 'worker') await ensureConsumers(jsm, cluster);
       // Set once the hub is up; /readyz may be asked before that.
       const built: { worker?: ClusterWorker } = {};
+      const key = relayKey(cluster);
       hub = await Hub.start({
         config: o.config,
         ...(o.store ? { store: o.store } : {}),
@@ -129,6 +131,10 @@ export class ClusterWorker {
         ...o.hub,
         mqttListen: false,
         dueWorkPollMs: DUE_WORK_POLL_MS,
+        // The companion this node serves relays through the edges (docs/cluster.md "The companion
+        // across edges"): tokens signed with the cluster's key, and the edges' WebSocket URLs.
+        ...(key ? { relayKey: key } : {}),
+        ...(cluster.edge_websockets ? { companionHubs: cluster.edge_websockets } : {}),
         // Core NATS: the edge holding the fob delivers it. Lost with an edge, it is made good by the
         // fob resending its event until acked (docs/protocol.md), and the redelivery is acked again.
         commandSink: (deviceId, command) => nc.publish(commandSubject(cluster.command_prefix, deviceId), encodeCommand(command)),

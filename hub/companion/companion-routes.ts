@@ -45,6 +45,16 @@ const FILES: Record<string, string> = {
   'icon-512.png': 'image/png',
 };
 
+/**
+ * The companion's security headers. `connect-src` is the page's own origin plus, in a cluster, the
+ * origins of the edges' WebSocket URLs (the phone relays through them: `[cluster] edge_websockets`).
+ */
+export function companionHeaders(hubs: readonly string[] = []): Record<string, string> {
+  const origins = [...new Set(hubs.map((u) => new URL(u).origin.replace(/^http/, 'ws')))];
+  const csp = COMPANION_HEADERS['content-security-policy']!.replace("connect-src 'self'", ["connect-src 'self'", ...origins].join(' '));
+  return { ...COMPANION_HEADERS, 'content-security-policy': csp };
+}
+
 export const COMPANION_HEADERS: Record<string, string> = {
   // No inline script or style; the MQTT connection is same-origin WebSocket. `worker-src blob:`: MQTT.js
   // runs its keep-alive timers in a small worker it creates from a blob, so a phone that puts the tab
@@ -61,6 +71,11 @@ export interface CompanionOptions {
   auth: CompanionAuth;
   /** The grants the broker's device authentication checks relay tokens against (built by hub.ts). */
   relays: RelayGrants;
+  /**
+   * The edges' MQTT-over-WebSocket URLs (a cluster node, `[cluster] edge_websockets`), given to the
+   * phone with its token to try in turn; empty: the page's own /mqtt.
+   */
+  hubs?: readonly string[];
 }
 
 export interface Companion {
@@ -122,6 +137,8 @@ const errorOut = z.object({ error: z.string(), field: z.string().optional() });
 
 export async function registerCompanion(http: FastifyInstance, hub: HubServices, opts: CompanionOptions): Promise<Companion> {
   const { auth, relays } = opts;
+  const hubs = [...(opts.hubs ?? [])];
+  const headers = companionHeaders(hubs);
   const tokens: RelayTokens = relays.tokens;
   const sweep = async (): Promise<string[]> => {
     const dropped: string[] = [];
@@ -151,7 +168,7 @@ export async function registerCompanion(http: FastifyInstance, hub: HubServices,
   // ---- the PWA's files
   const sendFile = async (name: string, reply: FastifyReply, path = join(PUBLIC_DIR, name)): Promise<FastifyReply> => {
     const body = await readFile(path);
-    for (const [k, v] of Object.entries(COMPANION_HEADERS)) reply.header(k, v);
+    for (const [k, v] of Object.entries(headers)) reply.header(k, v);
     // The service worker decides what the phone keeps; the browser's HTTP cache must not get in its way.
     reply.header('cache-control', 'no-cache');
     if (name === 'sw.js') reply.header('service-worker-allowed', '/companion/');
@@ -266,7 +283,7 @@ export async function registerCompanion(http: FastifyInstance, hub: HubServices,
           schema: {
             tags: ['companion'],
             summary: "A short-lived MQTT credential for relaying the worker's own fob (and only that fob)",
-            response: { 200: z.object({ deviceId: z.string(), clientId: z.string(), username: z.string(), password: z.string(), expiresAt: z.number(), path: z.string() }), 404: errorOut },
+            response: { 200: z.object({ deviceId: z.string(), clientId: z.string(), username: z.string(), password: z.string(), expiresAt: z.number(), path: z.string(), hubs: z.array(z.string()) }), 404: errorOut },
           },
           preHandler: signedIn,
         },
@@ -278,7 +295,8 @@ export async function registerCompanion(http: FastifyInstance, hub: HubServices,
           await hub.store.transaction((tx) =>
             tx.appendAudit({ at: hub.clock.now(), actor: w.actor, action: 'companion.relay_token', subject: device.id, detail: { workerId: w.workerId, ip: req.ip } }),
           );
-          return { deviceId: device.id, clientId, username: device.id, password: token, expiresAt, path: '/mqtt' };
+          // hubs: the edges to try in turn (a cluster); empty: this page's own origin and path.
+          return { deviceId: device.id, clientId, username: device.id, password: token, expiresAt, path: '/mqtt', hubs };
         },
       );
 

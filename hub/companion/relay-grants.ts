@@ -7,6 +7,7 @@
 import type { Clock } from '../clock.js';
 import type { RelayCredentials } from '../ingest/device-auth.js';
 import { RelayTokens } from './relay-tokens.js';
+import { sha256 } from '../http/passwords.js';
 
 /** A relay token issued and not yet expired or dropped: the phone session it was issued to. */
 export interface RelayGrant {
@@ -27,7 +28,8 @@ export class RelayGrants implements RelayCredentials {
 
   /** Issues a token for this fob to the phone session `session`, and remembers the grant. */
   issue(deviceId: string, workerId: string, session: string): { token: string; clientId: string; expiresAt: number } {
-    const issued = this.tokens.issue(deviceId, workerId);
+    // The session as the store keys it, so an edge can look it up (relay-check.ts).
+    const issued = this.tokens.issue(deviceId, workerId, sha256(session));
     this.grants.set(issued.clientId, { deviceId, session, workerId, expiresAt: issued.expiresAt });
     return issued;
   }

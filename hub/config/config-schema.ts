@@ -177,10 +177,24 @@ const clusterSchema = z
      * again at flashing (firmware/flash/hub-address.ts parseFobEdges: loopback, repeats).
      */
     edges: z.array(z.string().regex(/^(\[[^\]\s]+\]|[^\s:[\]]+):\d{1,5}$/, { error: 'host:port, e.g. edge-1.example.org:1883' })).min(1).optional(),
+    /**
+     * Issue 19: the edges' MQTT-over-WebSocket URLs as phones reach them, in order of preference. The
+     * companion is given them with its relay token and tries the next on a failed connect or a lost
+     * connection (docs/companion.md "Across a cluster's edges"). Absent: the companion uses the page's
+     * own /mqtt (a single hub). Needs relay_key_env: an edge must be able to verify the token.
+     */
+    edge_websockets: z.array(z.string().regex(/^wss?:\/\/[^\s/]+\/\S*$/, { error: 'a WebSocket URL such as wss://edge-1.example.org:8080/mqtt' })).min(1).optional(),
+    /**
+     * The environment variable holding the key (at least 32 characters) every node signs and checks
+     * companion relay tokens with, so a token issued by one node verifies at every edge. Absent:
+     * edges let no companion relay in.
+     */
+    relay_key_env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).optional(),
   })
   .superRefine((c, ctx) => {
     if (c.password_env && !c.user) ctx.addIssue({ code: 'custom', path: ['user'], message: 'password_env needs user: the NATS user the password is for' });
     if (c.token_env && c.user) ctx.addIssue({ code: 'custom', path: ['token_env'], message: 'set either user (with password_env) or token_env, not both' });
+    if (c.edge_websockets && !c.relay_key_env) ctx.addIssue({ code: 'custom', path: ['relay_key_env'], message: 'edge_websockets needs relay_key_env: the edges must verify the relay tokens the companion is given' });
   })
   .optional();
 

@@ -20,6 +20,8 @@ export const ENV_OVERRIDES = {
   LONEWATCH_MQTT_PORT: ['mqtt', 'port'],
   LONEWATCH_HTTP_PORT: ['http', 'port'],
   LONEWATCH_DATA_DIR: ['hub', 'data_dir'],
+  // One config file for several edges on a machine (`lonewatch cluster up` with TLS): each its own MQTTS port.
+  LONEWATCH_MQTTS_PORT: ['tls', 'mqtts_port'],
 } as const;
 
 function setPath(obj: Record<string, unknown>, path: readonly string[], value: unknown): void {
@@ -38,6 +40,11 @@ export function parseConfig(raw: unknown, source = 'config', env: NodeJS.Process
   for (const [name, path] of Object.entries(ENV_OVERRIDES)) {
     const value = env[name];
     if (value === undefined || value === '') continue;
+    // An override inside [tls] does not turn TLS on: the certificate files must be configured.
+    if (path[0] === 'tls' && (typeof obj.tls !== 'object' || obj.tls === null)) {
+      problems.push(`${name} is set but [tls] is not configured: set tls.cert_file and tls.key_file, or unset ${name}`);
+      continue;
+    }
     if (path[path.length - 1] === 'port') {
       const n = Number(value);
       if (!Number.isInteger(n)) problems.push(`${name}: "${value}" is not a port number`);

@@ -22,8 +22,11 @@ export interface ServiceAccount {
  * it never takes over the fob's own connection. Given at construction (issue 18).
  */
 export interface RelayCredentials {
-  /** True when `password` is a live relay token for exactly this device and client id. */
-  verify(deviceId: string, clientId: string, password: string): boolean;
+  /**
+   * True when `password` is a live relay token for exactly this device and client id (the single
+   * hub's grants answer at once; an edge asks the store, hub/companion/relay-check.ts).
+   */
+  verify(deviceId: string, clientId: string, password: string): boolean | Promise<boolean>;
 }
 
 export class DeviceAuth {
@@ -66,7 +69,7 @@ export class DeviceAuth {
     if (!device) return { refused: `unknown device ${username}` };
     if (device.revokedAt !== null) return { refused: `device ${username} is revoked` };
     const secret = password.toString('utf8');
-    if (this.relays?.verify(username, clientId, secret)) return { kind: 'device', deviceId: username };
+    if (this.relays && (await this.relays.verify(username, clientId, secret))) return { kind: 'device', deviceId: username };
     if (relayClient) return { refused: `client id "${clientId}" is for a companion relay with a valid relay token` };
     const digest = createHash('sha256').update(device.secretHash).update('\0').update(secret).digest('hex');
     if (this.verified.has(digest)) return { kind: 'device', deviceId: username };

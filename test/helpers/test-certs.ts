@@ -1,18 +1,15 @@
 /**
- * Certificates made at test time with Debian's `openssl` CLI (node 20 can read X.509 but not issue
- * it): a test CA, server certificates for localhost / 127.0.0.1 (a good one, a second one for reload,
+ * Certificates made at test time with Debian's `openssl` CLI (hub/tls/dev-pki.ts, as `cluster up
+ * --tls` makes its own): a test CA, server certificates for localhost / 127.0.0.1 (a good one, a second one for reload,
  * an expired one, one expiring soon), fobs' client certificates, and a second, unrelated CA.
  * Keys are P-256 (fast to make; what a fob's secure element would hold).
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { makeCa, makeLeaf, LOOPBACK_SERVER_EXT, type CertPair } from '../../hub/tls/dev-pki.js';
 
-export interface CertPair {
-  cert: string;
-  key: string;
-}
+export type { CertPair };
 
 export interface TestPki {
   dir: string;
@@ -29,27 +26,7 @@ export interface TestPki {
   cleanup(): void;
 }
 
-function openssl(dir: string, args: string[]): void {
-  execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
-}
-
-function makeCa(dir: string, name: string, cn: string): void {
-  openssl(dir, [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', `${name}.key`, '-out', `${name}.crt`, '-days', '30', '-subj', `/CN=${cn}`,
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
-  ]);
-}
-
-/** A leaf certificate signed by `ca`; days may be negative (already expired: notAfter before now). */
-function makeLeaf(dir: string, name: string, cn: string, ca: string, days: number, ext: string): CertPair {
-  openssl(dir, ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`]);
-  writeFileSync(join(dir, `${name}.ext`), ext);
-  openssl(dir, ['x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-days', String(days), '-extfile', `${name}.ext`, '-out', `${name}.crt`]);
-  return { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) };
-}
-
-const SERVER_EXT = 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n';
+const SERVER_EXT = LOOPBACK_SERVER_EXT;
 
 export function makeTestPki(): TestPki {
   const dir = mkdtempSync(join(tmpdir(), 'lonewatch-pki-'));

@@ -231,9 +231,20 @@ function fobState(s) {
   }
 }
 
+/** The hub pill, in words (docs/companion.md): "connected" only once the hub's CONNACK and SUBACK came. */
+function hubStateText(s) {
+  const n = s.hub?.count ?? 1;
+  const at = (s.hub?.index ?? 0) + 1;
+  if (n <= 1) return s.connected ? 'Hub: connected' : 'Hub: offline';
+  if (s.connected) return `Hub: connected (hub address ${at} of ${n})`;
+  if (s.lost) return `Hub: connection lost, trying the next hub address (${at} of ${n})`;
+  if (s.failed) return `Hub: could not connect, trying the next hub address (${at} of ${n})`;
+  return 'Hub: offline';
+}
+
 function hubState(s) {
   const pill = $('hub-state');
-  pill.textContent = s.connected ? 'Hub: connected' : 'Hub: offline';
+  pill.textContent = hubStateText(s);
   pill.className = `pill ${s.connected ? 'ok' : 'bad'}`;
   showAlarm();
   if (s.connected) {
