@@ -29,7 +29,7 @@ export const benchCommand = defineCommand({
   details: 'Full run: about 10 minutes. --quick: about 2 minutes with smaller fleets. Installs nothing: Mosquitto comes from `apt-get install mosquitto`.',
   options: {
     quick: { type: 'boolean', description: 'smaller fleets and shorter runs (under 2 minutes)' },
-    only: { type: 'string', placeholder: 'list', description: 'comma-separated subset: ingest,latency,fleet,rules,catchup,firmware; cluster alone runs the cluster bench (with the single hub and Mosquitto beside it); idle alone measures an idle connection on the edge broker; fuzz alone runs the fuzz harness (lonewatch fuzz); chaos alone runs the cluster under random kills, partitions alone what per-device order costs (docs/cluster.md)' },
+    only: { type: 'string', placeholder: 'list', description: 'comma-separated subset: ingest,latency,fleet,rules,catchup,firmware; cluster alone runs the cluster bench (with the single hub and Mosquitto beside it); idle alone measures an idle connection on the edge broker; fuzz alone runs the fuzz harness (lonewatch fuzz); chaos alone runs the cluster under random kills, partitions alone what per-device order costs, heartbeats alone what a batch of heartbeats costs a worker on PostgreSQL (docs/cluster.md)' },
     out: { type: 'string', placeholder: 'dir', description: 'results folder (default bench/results)' },
     fobs: { type: 'string', placeholder: 'n', description: 'cluster: fobs across the edges (default 5000; 50000 for the full figure)' },
     sqlite: { type: 'boolean', description: 'cluster, chaos: the SQLite file even where PostgreSQL is installed' },
@@ -46,6 +46,11 @@ export const benchCommand = defineCommand({
       if (only.size > 1) throw new UsageError('--only fuzz runs the fuzz harness alone: leave the other names out');
       const { fuzzMain } = await import('./fuzz/fuzz-command.js');
       return fuzzMain({ ...(quick ? { short: true } : {}), ...(values.out ? { out: values.out } : {}) });
+    }
+    if (only?.has('heartbeats')) {
+      if (only.size > 1) throw new UsageError('--only heartbeats runs alone: leave the other names out');
+      const { heartbeatsMain } = await import('./heartbeat-batch-bench.js');
+      return heartbeatsMain({ quick, out: values.out ?? 'bench/results' });
     }
     if (only?.has('partitions')) {
       if (only.size > 1) throw new UsageError('--only partitions runs alone: leave the other names out');

@@ -84,13 +84,21 @@ const NAK_DELAY_MS = 1000;
 
 /**
  * Devices per transaction when a bulk batch is written (heartbeats' rules, presence): an alarm in
- * this worker waits for at most one such transaction (hub/cluster/alarm-first.ts). A heartbeat's
- * rules are a few statements (the device, its health, its worker's shift, the health state and its
- * next deadline written back: hub/rules/rules-runtime.ts stepDevice), so 10 devices are some tens of
- * statements; a whole batch of 250 in one transaction took seconds on PostgreSQL on this shared
- * machine, and every SOS waited behind it (the cluster bench at 5,000 fobs, docs/cluster.md).
+ * this worker waits for at most one such transaction (hub/cluster/alarm-first.ts). A heartbeat
+ * transaction costs about ten statements whatever its size (RulesRuntime.stepHeartbeats: the
+ * devices, their health and shifts read in one, each table written in one); `npm run bench -- --only
+ * heartbeats` on PostgreSQL at load 11 (docs/cluster.md "Heartbeat cost on PostgreSQL"): 10 a
+ * transaction 535 heartbeats/s, 50 1,953/s with the longest transaction 48 ms, 250 2,810/s and 102
+ * ms. Before, each device cost a few statements (163/s at 10 a transaction), and a whole batch of
+ * 250 in one transaction took seconds, every SOS waiting behind it (the cluster bench at 5,000 fobs).
  */
-export const BULK_CHUNK = 10;
+export const BULK_CHUNK = 50;
+
+/**
+ * Presence changes per transaction: still a few statements per device (recordStreamedPresence, one
+ * device at a time), so kept at the 10 that bounded an SOS's wait before (docs/cluster.md).
+ */
+export const PRESENCE_CHUNK = 10;
 
 export class ClusterWorker {
   readonly counters: WorkerCounters = { handled: 0, redelivered: 0, retried: 0, refused: 0, bulk: { handled: 0, batches: 0, redelivered: 0, retried: 0, refused: 0 } };
@@ -210,11 +218,11 @@ export class ClusterWorker {
 
   /**
    * Stores a batch of bulk-lane messages (hub/cluster/lanes.ts), resolving once all of it is
-   * committed: the heartbeats through the ingest's own batch write (device liveness in one
-   * statement, as the single hub's flush; a heartbeat older than the one stored changes nothing),
-   * then their health rules and sightings, and the presence changes, in transactions of BULK_CHUNK
-   * devices, each started only when no alarm is in hand here (a device's last presence in stream
-   * order is the one kept: the state it ended in; a stale one changes nothing,
+   * committed: the heartbeats through the ingest's own batch write (liveness, health rules and
+   * sightings together, in transactions of BULK_CHUNK devices, a bounded number of statements each;
+   * a heartbeat older than the one stored changes nothing), then the presence changes in
+   * transactions of PRESENCE_CHUNK, each started only when no alarm is in hand here (a device's
+   * last presence in stream order is the one kept: the state it ended in; a stale one changes nothing,
    * recordStreamedPresence); status messages are validated as the single hub does (they store
    * nothing). A redelivered batch, or batches of two workers committed the other way round, so
    * leave each device as its newest message says. `paced` false: the message is itself one of the
@@ -231,10 +239,10 @@ export class ClusterWorker {
     const turn = () => (paced ? this.gate.bulkTurn(BULK_YIELD_MAX_MS) : Promise.resolve());
     await this.hub.ingest.recordHeartbeatBatch(beats, { chunk: BULK_CHUNK, turn });
     const changes = [...presence];
-    for (let i = 0; i < changes.length; i += BULK_CHUNK) {
+    for (let i = 0; i < changes.length; i += PRESENCE_CHUNK) {
       await turn();
       await this.hub.store.transaction(async (tx) => {
-        for (const [deviceId, p] of changes.slice(i, i + BULK_CHUNK)) await recordStreamedPresence(tx, deviceId, p.online, p.at);
+        for (const [deviceId, p] of changes.slice(i, i + PRESENCE_CHUNK)) await recordStreamedPresence(tx, deviceId, p.online, p.at);
       });
     }
   }

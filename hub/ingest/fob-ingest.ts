@@ -403,12 +403,13 @@ export class FobIngest {
   }
 
   /**
-   * Device liveness in one statement, then the health rules and sightings in one rules transaction
-   * (or, paced, one per chunk of devices: a crash between them leaves the rest to a redelivery,
-   * and writing a heartbeat again changes nothing more).
+   * Liveness, health rules and sightings in one rules transaction (or, paced, one per chunk of
+   * devices: a crash between them leaves the rest to a redelivery, and writing a heartbeat again
+   * changes nothing more), each in a bounded number of statements whatever its size
+   * (RulesRuntime.stepHeartbeats; issue 19: on PostgreSQL a few round trips per device made the
+   * cluster's workers fall behind the heartbeats of 10,000 fobs).
    */
   private async writeBeats(batch: Map<string, PendingBeat>, pace?: BeatPacing): Promise<void> {
-    await this.o.store.recordHeartbeats([...batch].map(([deviceId, b]) => ({ deviceId, at: b.at, battery: b.battery })));
     const entries = [...batch];
     const size = pace ? Math.max(1, pace.chunk) : entries.length;
     for (let i = 0; i < entries.length; i += size) {
@@ -419,21 +420,13 @@ export class FobIngest {
 
   private async stepBeats(entries: [string, PendingBeat][]): Promise<void> {
     const now = this.o.clock.now();
-    await this.o.runtime.run(async (tx, unit) => {
-      for (const [deviceId, b] of entries) {
-        await this.o.runtime.stepDevice(tx, unit, deviceId, { type: 'heartbeat', battery: b.battery });
-        if (!b.worn) continue;
-        let workerId = this.workerOf.get(deviceId);
-        if (workerId === undefined) {
-          workerId = (await tx.getDevice(deviceId))?.workerId ?? null;
-          this.workerOf.set(deviceId, workerId);
-        }
-        if (workerId && now - (this.lastSightingWrite.get(workerId) ?? 0) >= SIGHTING_EVERY_MS) {
-          this.lastSightingWrite.set(workerId, now);
-          await this.o.runtime.stepWorker(tx, unit, workerId, { type: 'sighting', kind: 'heartbeat (fob worn)', at: b.at });
-        }
-      }
-    });
+    // A worn fob's heartbeat is its worker's sighting at most once a minute (the check-in state's
+    // write). Noted only once committed, so a transaction the store retries, or one that fails,
+    // does not use up the minute's sighting.
+    const due = (workerId: string): boolean => now - (this.lastSightingWrite.get(workerId) ?? 0) >= SIGHTING_EVERY_MS;
+    const beats = entries.map(([deviceId, b]) => ({ deviceId, at: b.at, battery: b.battery, worn: b.worn }));
+    const { sighted } = await this.o.runtime.run((tx, unit) => this.o.runtime.stepHeartbeats(tx, unit, beats, due));
+    for (const workerId of sighted) this.lastSightingWrite.set(workerId, now);
   }
 
   async close(): Promise<void> {

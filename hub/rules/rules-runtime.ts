@@ -25,7 +25,7 @@ import type { AlertMessage } from '../../shared/protocol-schemas.js';
 import { ALARM_KIND } from '../../shared/vocabulary.js';
 import { isOpen, nextWakeAt, stepEscalation, type EscalationEffect, type EscalationInput } from './escalation-engine.js';
 import { initialCheckinState, stepCheckin, type CheckinInput, type CheckinRules, type CheckinState } from './checkin-engine.js';
-import { initialDeviceHealth, stepDeviceHealth, type DeviceHealthInput, type DeviceHealthRules } from './device-health-engine.js';
+import { initialDeviceHealth, stepDeviceHealth, type DeviceHealthInput, type DeviceHealthRules, type DeviceHealthState } from './device-health-engine.js';
 import { DEFAULT_BATCH_BUDGET, DEFAULT_LEASE_MS, DueWorkLoop, type BatchBudget } from './due-work-loop.js';
 import type { EscalationPolicy, Target } from './escalation-policy.js';
 import type { Recipient } from '../notifiers/notifier.js';
@@ -37,6 +37,14 @@ import { armPeriodic, runPeriodic, type PeriodicJob } from './periodic-work.js';
 import { checkinRaises, composeCheckinStep, composeDeviceHealthStep, deviceHealthRaises, followOnOfAlarmStep, type AlarmStep, type RaiseSpec } from './orchestration.js';
 
 const DAY = 24 * 3600_000;
+
+/** One heartbeat for stepHeartbeats: the device's liveness and battery, and whether the fob is worn (a sighting). */
+export interface HeartbeatStep {
+  deviceId: string;
+  at: number;
+  battery: number;
+  worn: boolean;
+}
 
 export interface RulesRuntimeOptions {
   store: Store;
@@ -456,6 +464,82 @@ export class RulesRuntime {
       await tx.putDeviceHealth(plan.state, result.nextWakeAt);
       await unit.schedule(tx, 'device', deviceId, result.nextWakeAt);
     }
+  }
+
+  /**
+   * A batch of heartbeats in one transaction, in a bounded number of statements whatever its size
+   * (issue 19, docs/cluster.md "Heartbeat cost on PostgreSQL"): each device's liveness, health state
+   * and its worker's shift are written and read with `tx.recordBeats`, the pure engines step in
+   * memory (the same stepDeviceHealth and stepCheckin as stepDevice and stepWorker), and what they
+   * leave is written back with one statement per table. Only forward: a device whose stored
+   * heartbeat is newer than the batch's, or that is unknown or revoked, is not stepped at all
+   * (recordBeats does not answer it). The rare step that raises or closes an alarm, or a check-in
+   * step with more to do than note a sighting (a prompt, a missed check-in, a visit change), is taken
+   * one device or worker at a time as stepDevice and stepWorker do, in the same transaction.
+   *
+   * `sightingDue(workerId)`: whether a worn fob's heartbeat is to be written as its worker's
+   * sighting now (the ingest keeps them to one a minute). Answers the workers sighted, for the caller
+   * to note once the transaction has committed.
+   */
+  async stepHeartbeats(tx: StoreTx, unit: Unit, beats: readonly HeartbeatStep[], sightingDue: (workerId: string) => boolean): Promise<{ stepped: number; sighted: string[] }> {
+    const now = this.o.clock.now();
+    const worn = new Map(beats.map((b) => [b.deviceId, b.worn]));
+    const moved = await tx.recordBeats(beats.map(({ deviceId, at, battery }) => ({ deviceId, at, battery })));
+    const health: { state: DeviceHealthState; dueAt: number | null }[] = [];
+    const deviceWakes: { key: string; dueAt: number | null }[] = [];
+    // Workers whose check-in state a one-at-a-time step may have written: their sighting reads it afresh.
+    const touched = new Set<string>();
+    const sightings = new Map<string, { at: number; shift: CheckinState | null }>();
+    for (const { device, beat, health: stored, shift } of moved) {
+      const state = stored ?? initialDeviceHealth(device.id);
+      const onShift = device.workerId ? (shift?.onShift ?? false) : false;
+      const result = stepDeviceHealth(state, { type: 'heartbeat', battery: beat.battery }, now, this.o.health, onShift);
+      const plan = composeDeviceHealthStep(result, device, Array.from({ length: deviceHealthRaises(result) }, () => newAlarmId(now)));
+      if (plan.raises.length > 0 || plan.alarmSteps.length > 0) {
+        if (device.workerId) touched.add(device.workerId);
+        for (const r of plan.raises) await this.raisePlanned(tx, unit, r);
+        await this.takeAlarmSteps(tx, unit, plan.alarmSteps);
+      }
+      // What stepDevice writes, and when: heartbeats alone are the devices table's (recordBeats).
+      if (result.effects.length > 0 || state.lowBatteryRaised !== result.state.lowBatteryRaised || result.nextWakeAt !== null) {
+        health.push({ state: plan.state, dueAt: result.nextWakeAt });
+        deviceWakes.push({ key: device.id, dueAt: result.nextWakeAt });
+      }
+      const workerId = device.workerId;
+      if (workerId && worn.get(device.id) && sightingDue(workerId)) {
+        const held = sightings.get(workerId);
+        if (!held || held.at < beat.at) sightings.set(workerId, { at: beat.at, shift });
+      }
+    }
+    await tx.putDeviceHealths(health);
+    await unit.scheduleMany(tx, 'device', deviceWakes);
+
+    const kind = 'heartbeat (fob worn)';
+    const simple = [...sightings].filter(([w]) => !touched.has(w));
+    const visits = await tx.listVisitsOf(simple.map(([w]) => w), now - DAY, now + DAY);
+    const visitsOf = new Map<string, VisitRecord[]>();
+    for (const v of visits) visitsOf.set(v.workerId, [...(visitsOf.get(v.workerId) ?? []), v]);
+    const states: { state: CheckinState; dueAt: number | null }[] = [];
+    const workerWakes: { key: string; dueAt: number | null }[] = [];
+    for (const [workerId, { at, shift }] of simple) {
+      const before = shift ?? initialCheckinState(workerId);
+      const input: CheckinInput = { type: 'sighting', kind, at };
+      const result = stepCheckin(before, visitsOf.get(workerId) ?? [], input, now, this.o.checkin);
+      if (result.effects.length > 0 || result.visitChanges.length > 0 || result.warning) {
+        // More than a sighting (a prompt falls due, a missed check-in, a visit to change): the full step.
+        await this.stepWorker(tx, unit, workerId, input, before);
+        continue;
+      }
+      // As stepWorker with nothing to raise, change or take: the state, its deadline, the board's change.
+      const plan = composeCheckinStep(result, { newAlarmId: '', devices: [] });
+      states.push({ state: plan.state, dueAt: plan.wakeAt });
+      workerWakes.push({ key: workerId, dueAt: plan.wakeAt });
+      if (JSON.stringify(plan.state) !== JSON.stringify(before)) await tx.appendChange({ at: now, topic: 'worker', alarmId: null, detail: { workerId, change: 'day' } });
+    }
+    await tx.putCheckinStates(states);
+    await unit.scheduleMany(tx, 'worker', workerWakes);
+    for (const [workerId, { at }] of sightings) if (touched.has(workerId)) await this.stepWorker(tx, unit, workerId, { type: 'sighting', kind, at });
+    return { stepped: moved.length, sighted: [...sightings.keys()] };
   }
 
   /** An alarm the rules raise, as planned (orchestration.ts): no fob event of its own. */

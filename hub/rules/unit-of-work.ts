@@ -29,6 +29,13 @@ export class Unit {
     await tx.scheduleWork(kind, key, at);
     if (at !== null) this.wakes.push(at);
   }
+
+  /** schedule for many keys of one kind in one call (the heartbeat batch: one statement on PostgreSQL). */
+  async scheduleMany(tx: StoreTx, kind: Extract<DueWorkKind, 'worker' | 'device'>, rows: readonly { key: string; dueAt: number | null }[]): Promise<void> {
+    if (rows.length === 0) return;
+    await tx.scheduleWorkMany(kind, rows);
+    for (const r of rows) if (r.dueAt !== null) this.wakes.push(r.dueAt);
+  }
 }
 
 let effectSeq = 0;

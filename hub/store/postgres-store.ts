@@ -26,6 +26,7 @@ import type { Logger } from '../logger.js';
 import type {
   AuditEntry,
   AlarmFilter,
+  BeatContext,
   ChangeFeedStore,
   ChangeFeedTx,
   ChangeRecord,
@@ -43,6 +44,7 @@ import type { EmergencyContact } from '../admin/emergency-contacts.js';
 import type { CheckinState } from '../rules/checkin-engine.js';
 import type { DeviceHealthState } from '../rules/device-health-engine.js';
 import { POSTGRES_MIGRATIONS, POSTGRES_SCHEMA_VERSION } from './postgres-schema.js';
+import { newestBeats } from './heartbeat-batch.js';
 import { describePostgresUrl, isRetryable, PostgresStoreError, StoreConflictError } from './postgres-errors.js';
 
 export { describePostgresUrl, PostgresStoreError, StoreConflictError };
@@ -97,7 +99,7 @@ class AsyncLock {
 
 type Q = pg.PoolClient | pg.Pool;
 
-const WRITE_METHOD = /^(insert|update|upsert|put|add|append|delete|assign|schedule|complete)/;
+const WRITE_METHOD = /^(insert|update|upsert|put|add|append|delete|assign|schedule|complete|record)/;
 
 export interface PostgresStoreOptions {
   /** Most pooled connections (default 10): one for the write transaction, the rest for reads and claims. */
@@ -457,6 +459,76 @@ export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore, Unqu
           [s.deviceId, JSON.stringify(s), dueAt],
         );
       },
+      // The heartbeat batch (issue 19, docs/cluster.md "Heartbeat cost on PostgreSQL"): each method one
+      // statement (scheduleWorkMany two), whatever the batch's size, where the per-device methods cost
+      // a round trip per row. Rows are written in key order (newestBeats, lastByKey), so two workers'
+      // batches lock shared rows the same way round.
+      recordBeats: async (beats) => {
+        const newest = newestBeats(beats);
+        if (newest.length === 0) return [];
+        // One statement: the forward-only update (as recordHeartbeats, and skipping revoked devices),
+        // and, for the devices it moved, their health and their worker's check-in state. The joined
+        // tables are not changed by the UPDATE, so the statement's snapshot is what they hold.
+        const rows = await q(
+          `WITH b AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::integer[]) AS u(id, at, battery) ORDER BY id),
+           moved AS (
+             UPDATE devices d SET last_seen_at = b.at, battery = b.battery FROM b
+             WHERE d.id = b.id AND d.revoked_at IS NULL AND (d.last_seen_at IS NULL OR d.last_seen_at <= b.at)
+             RETURNING d.*)
+           SELECT m.*, h.state AS lw_health, w.state AS lw_shift FROM moved m
+           LEFT JOIN device_health h ON h.device_id = m.id
+           LEFT JOIN worker_state w ON w.worker_id = m.worker_id
+           ORDER BY m.id COLLATE "C"`,
+          [newest.map((b) => b.deviceId), newest.map((b) => b.at), newest.map((b) => b.battery)],
+        );
+        const beatOf = new Map(newest.map((b) => [b.deviceId, b]));
+        return rows.map((r): BeatContext => {
+          const device = deviceFromRow(r);
+          return { device, beat: beatOf.get(device.id)!, health: (r.lw_health as DeviceHealthState | null) ?? null, shift: (r.lw_shift as CheckinState | null) ?? null };
+        });
+      },
+      putDeviceHealths: async (rowsIn) => {
+        const rows = lastByKey(rowsIn, (r) => r.state.deviceId);
+        if (rows.length === 0) return;
+        await exec(
+          `INSERT INTO device_health (device_id, state, due_at) SELECT * FROM unnest($1::text[], $2::jsonb[], $3::bigint[])
+           ON CONFLICT (device_id) DO UPDATE SET state=excluded.state, due_at=excluded.due_at`,
+          [rows.map((r) => r.state.deviceId), rows.map((r) => JSON.stringify(r.state)), rows.map((r) => r.dueAt)],
+        );
+      },
+      putCheckinStates: async (rowsIn) => {
+        const rows = lastByKey(rowsIn, (r) => r.state.workerId);
+        if (rows.length === 0) return;
+        await exec(
+          `INSERT INTO worker_state (worker_id, state, due_at) SELECT * FROM unnest($1::text[], $2::jsonb[], $3::bigint[])
+           ON CONFLICT (worker_id) DO UPDATE SET state=excluded.state, due_at=excluded.due_at`,
+          [rows.map((r) => r.state.workerId), rows.map((r) => JSON.stringify(r.state)), rows.map((r) => r.dueAt)],
+        );
+      },
+      scheduleWorkMany: async (kind, rowsIn) => {
+        const rows = lastByKey(rowsIn, (r) => r.key);
+        const armed = rows.filter((r) => r.dueAt !== null);
+        const cancelled = rows.filter((r) => r.dueAt === null).map((r) => r.key);
+        if (cancelled.length > 0) await exec('DELETE FROM due_work WHERE kind = $1 AND key = ANY($2::text[])', [kind, cancelled]);
+        if (armed.length === 0) return;
+        // As scheduleWork: a new generation, lease and attempts cleared, no payload.
+        await exec(
+          `INSERT INTO due_work (kind, key, due_at, payload) SELECT $1::text, u.key, u.due_at, NULL FROM unnest($2::text[], $3::bigint[]) AS u(key, due_at)
+           ON CONFLICT (kind, key) DO UPDATE SET due_at = excluded.due_at, payload = excluded.payload,
+             gen = nextval('due_work_gen'), owner = NULL, lease_until = NULL, attempts = 0`,
+          [kind, armed.map((r) => r.key), armed.map((r) => r.dueAt)],
+        );
+      },
+      listVisitsOf: async (workerIds, from, to) =>
+        workerIds.length === 0
+          ? []
+          : (
+              await q('SELECT * FROM visits WHERE worker_id = ANY($1::text[]) AND scheduled_start >= $2 AND scheduled_start < $3 ORDER BY worker_id COLLATE "C", scheduled_start', [
+                [...new Set(workerIds)],
+                from,
+                to,
+              ])
+            ).map(visitFromRow),
       insertNotice: async (n: NoticeRecord) =>
         (await exec(
           `INSERT INTO notices (id, alarm_id, channel, level, event, parent_id, via, once_key, request, tried, state, outcome, ref,
@@ -837,6 +909,13 @@ export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore, Unqu
       await this.pool.end();
     });
   }
+}
+
+/** One row per key, the last given, in key order (byte order, as COLLATE "C"): an INSERT ... ON CONFLICT may not touch a row twice. */
+function lastByKey<T>(rows: readonly T[], key: (r: T) => string): T[] {
+  const last = new Map<string, T>();
+  for (const r of rows) last.set(key(r), r);
+  return [...last].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, r]) => r);
 }
 
 async function scheduleWork(q: Q, kind: DueWorkKind, key: string, dueAt: number | null, payload: unknown): Promise<void> {

@@ -27,6 +27,7 @@ import type { CheckinState } from '../rules/checkin-engine.js';
 import type { EmergencyContact } from '../admin/emergency-contacts.js';
 import type { DeviceHealthState } from '../rules/device-health-engine.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './sqlite-schema.js';
+import { rowByRow } from './heartbeat-batch.js';
 
 type Row = Record<string, unknown>;
 
@@ -510,7 +511,7 @@ export class SqliteStore implements Store, UnqueuedReads {
       policy: JSON.stringify(a.policy),
       dueAt: dueOf(a),
     });
-    return {
+    const single: Omit<StoreTx, keyof ReturnType<typeof rowByRow>> = {
       getDevice: async (id) => {
         const r = s().getDevice.get(id) as Row | undefined;
         return r ? deviceFromRow(r) : null;
@@ -736,6 +737,8 @@ export class SqliteStore implements Store, UnqueuedReads {
       listAlarmPositions: async (alarmId, limit) => (s().listAlarmPositions.all(alarmId, limit) as Row[]).map(positionFromRow),
       prunePositions: async (before) => s().prunePositions.run(before).changes,
     };
+    // The heartbeat batch (issue 19): row by row here, each statement a call in this process.
+    return { ...single, ...rowByRow(single) };
   }
 
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {

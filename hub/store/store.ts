@@ -167,6 +167,24 @@ export interface ChangeFeedStore {
   onAppended(listener: () => void): () => void;
 }
 
+/** One heartbeat for StoreTx.recordBeats: the edge's (or the hub's) received time and the battery. */
+export interface HeartbeatIn {
+  deviceId: string;
+  at: number;
+  battery: number;
+}
+
+/** What recordBeats answers for a device the batch moved forward. */
+export interface BeatContext {
+  /** The device as stored after the beat. */
+  device: DeviceRecord;
+  /** The beat applied (the device's newest in the batch). */
+  beat: HeartbeatIn;
+  health: DeviceHealthState | null;
+  /** The device's worker's check-in state (its shift), null without a worker or a stored state. */
+  shift: CheckinState | null;
+}
+
 export interface StoreTx extends ChangeFeedTx, DueWorkTx {
   // devices
   getDevice(id: string): Promise<DeviceRecord | null>;
@@ -212,6 +230,27 @@ export interface StoreTx extends ChangeFeedTx, DueWorkTx {
   putCheckinState(state: CheckinState, dueAt: number | null): Promise<void>;
   getDeviceHealth(deviceId: string): Promise<DeviceHealthState | null>;
   putDeviceHealth(state: DeviceHealthState, dueAt: number | null): Promise<void>;
+  // A batch of heartbeats in one transaction (issue 19, docs/cluster.md "Heartbeat cost on
+  // PostgreSQL"): a bounded number of statements per batch, whatever its size, instead of a few per
+  // device. SQLite runs them row by row in-process (no round trips); PostgreSQL as one statement each.
+  /**
+   * Records the batch's heartbeats on their devices and reads what the health rules need. Keeps each
+   * device's newest beat of the batch (`at`, then the later in the list on a tie); a beat moves its
+   * device's `lastSeenAt`/`battery` only forward (a stored `lastSeenAt` later than `at`: nothing
+   * changes, and the device is not answered), and a device that is unknown or revoked changes nothing
+   * and is not answered. Answers, in device id order, each device the batch moved (as now stored),
+   * with the beat applied, its health state (null: none yet) and its worker's check-in state (null:
+   * no worker, or none yet).
+   */
+  recordBeats(beats: readonly HeartbeatIn[]): Promise<BeatContext[]>;
+  /** putDeviceHealth for many devices (one statement on PostgreSQL). */
+  putDeviceHealths(rows: readonly { state: DeviceHealthState; dueAt: number | null }[]): Promise<void>;
+  /** putCheckinState for many workers (one statement on PostgreSQL). */
+  putCheckinStates(rows: readonly { state: CheckinState; dueAt: number | null }[]): Promise<void>;
+  /** scheduleWork (no payload) for many keys of one kind: dueAt arms or moves each, null cancels it. */
+  scheduleWorkMany(kind: DueWorkKind, rows: readonly { key: string; dueAt: number | null }[]): Promise<void>;
+  /** listVisits for many workers at once, ordered by worker id, then scheduled start. */
+  listVisitsOf(workerIds: readonly string[], from: number, to: number): Promise<VisitRecord[]>;
   // alert forwarding notices (issue 7), durable so a restart resumes the ones being retried
   /** false when a notice with this id, or this onceKey, is already stored. */
   insertNotice(notice: NoticeRecord): Promise<boolean>;

@@ -13,6 +13,7 @@ import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jet
 import { startNatsCluster, stopNatsClusters, type LocalNatsCluster } from '../helpers/nats-cluster.js';
 import { testConfig } from '../helpers/hub-harness.js';
 import { SqliteStore } from '../../hub/store/sqlite-store.js';
+import type { StoreTx } from '../../hub/store/store.js';
 import { addDevice } from '../../hub/admin/admin-service.js';
 import { ClusterWorker } from '../../hub/cluster/worker.js';
 import { encodeInbound, inboundSubject, PRESENCE_LEAF } from '../../hub/cluster/inbound.js';
@@ -23,18 +24,30 @@ import { silentLogger } from '../../hub/logger.js';
 import { ManualClock } from '../../hub/clock.js';
 import type { ClusterConfig } from '../../hub/config/config-schema.js';
 
-/** The real SQLite store, counting its heartbeat batch writes (one per committed bulk batch). */
+/** The real SQLite store, counting its heartbeat batch writes (StoreTx.recordBeats: one per heartbeat transaction). */
 class CountingStore extends SqliteStore {
   heartbeatWrites = 0;
-  override recordHeartbeats(beats: { deviceId: string; at: number; battery: number }[]): Promise<void> {
-    this.heartbeatWrites++;
-    return super.recordHeartbeats(beats);
+  override transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+    return super.transaction((tx) =>
+      fn({
+        ...tx,
+        recordBeats: (beats) => {
+          this.heartbeatWrites++;
+          return tx.recordBeats(beats);
+        },
+      }),
+    );
   }
 }
 
+/** Thrown inside the stuck store's first heartbeat transaction: it rolls back, and its caller is left waiting. */
+class Stuck extends Error {}
+
 /**
- * The real SQLite store whose first heartbeat write never completes until released, and then
+ * The real SQLite store whose first heartbeat transaction never completes until released, and then
  * fails: a worker stuck in (or killed during) a batch's commit, so nothing of that batch is stored.
+ * The transaction itself is rolled back at once, so the database file is not held locked meanwhile
+ * (the next worker opens the same file); only its caller waits.
  */
 class StuckStore extends SqliteStore {
   entered!: Promise<void>;
@@ -45,11 +58,23 @@ class StuckStore extends SqliteStore {
     super(file);
     this.entered = new Promise((r) => (this.enter = r));
   }
-  override recordHeartbeats(beats: { deviceId: string; at: number; battery: number }[]): Promise<void> {
-    if (!this.first) return super.recordHeartbeats(beats);
-    this.first = false;
-    this.enter();
-    return new Promise((_, reject) => (this.fail = reject));
+  override transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+    return super
+      .transaction((tx) =>
+        fn({
+          ...tx,
+          recordBeats: (beats) => {
+            if (!this.first) return tx.recordBeats(beats);
+            this.first = false;
+            throw new Stuck('stuck');
+          },
+        }),
+      )
+      .catch((err: unknown) => {
+        if (!(err instanceof Stuck)) throw err;
+        this.enter();
+        return new Promise<T>((_, reject) => (this.fail = reject));
+      });
   }
   release(): void {
     this.fail?.(new Error('the worker was killed'));
@@ -173,7 +198,8 @@ describe('the bulk lane', () => {
     const info = await jsm.consumers.info(cluster.stream, bulkConsumer(cluster.consumer));
     expect({ pending: info.num_pending, ackPending: info.num_ack_pending, redelivered: info.num_redelivered }).toEqual({ pending: 0, ackPending: 0, redelivered: 0 });
     expect(worker.counters.bulk.batches).toBeGreaterThanOrEqual(Math.ceil(4040 / 50));
-    // One heartbeat write per batch that had heartbeats (the presence-only first batch has none).
+    // One heartbeat transaction per batch that had heartbeats (the presence-only first batch has
+    // none): a batch of 50 is one BULK_CHUNK.
     expect(store.heartbeatWrites).toBeGreaterThanOrEqual(Math.ceil(4000 / 50));
     expect(store.heartbeatWrites).toBeLessThanOrEqual(worker.counters.bulk.batches);
     expect(worker.hub.ingest.counters.heartbeats).toBe(4000);

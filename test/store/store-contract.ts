@@ -10,6 +10,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ChangeFeedStore, ChangeFeedTx, ClaimedWork, Store, StoreTx } from '../../hub/store/store.js';
 import type { AlarmRecord, DeviceRecord, NoticeRecord, PositionRecord, VisitRecord, WorkerRecord } from '../../hub/store/store-types.js';
 import { DEFAULT_POLICIES } from '../../hub/rules/escalation-policy.js';
+import { initialCheckinState } from '../../hub/rules/checkin-engine.js';
+import { initialDeviceHealth } from '../../hub/rules/device-health-engine.js';
 
 export interface StoreFixture<S extends Store = Store> {
   /** Opens an instance on this fixture's database (each call a new instance). */
@@ -599,6 +601,119 @@ export function describeStoreContract<S extends Store>(name: string, makeStore: 
       ]);
       const d = await rd(s, (t) => t.getDevice('fob-1'));
       expect([d?.lastSeenAt, d?.battery]).toEqual([700, 60]);
+    });
+
+    // The heartbeat batch (issue 19, docs/cluster.md "Heartbeat cost on PostgreSQL").
+    it('recordBeats: keeps each device\'s newest beat of the batch, moves devices only forward, ignores unknown and revoked devices, and answers what the rules need', async () => {
+      const s = ctx.store;
+      await tx(s, async (t) => {
+        await t.insertDevice(device('fob-a', { workerId: 'sam' }));
+        await t.insertDevice(device('fob-b', { workerId: 'sam' }));
+        await t.insertDevice(device('fob-c', { lastSeenAt: 900, battery: 40 }));
+        await t.insertDevice(device('fob-r', { revokedAt: 50 }));
+        await t.insertDevice(device('fob-n'));
+        await t.putCheckinState({ ...initialCheckinState('sam'), onShift: true }, null);
+        await t.putDeviceHealth({ ...initialDeviceHealth('fob-a'), battery: 77, lastSeenAt: 10 }, 5_000);
+      });
+      const answered = await tx(s, (t) =>
+        t.recordBeats([
+          // fob-a twice, the newer first (a dead worker's redelivered older beat after it): the newer is kept.
+          { deviceId: 'fob-a', at: 200, battery: 60 },
+          { deviceId: 'fob-a', at: 100, battery: 99 },
+          { deviceId: 'fob-b', at: 150, battery: 55 },
+          { deviceId: 'fob-b', at: 160, battery: 54 },
+          // Older than the stored one: nothing changes, not answered.
+          { deviceId: 'fob-c', at: 800, battery: 95 },
+          { deviceId: 'fob-r', at: 300, battery: 30 },
+          { deviceId: 'ghost', at: 300, battery: 30 },
+        ]),
+      );
+      expect(answered.map((c) => [c.device.id, c.device.lastSeenAt, c.device.battery, c.beat.at, c.beat.battery])).toEqual([
+        ['fob-a', 200, 60, 200, 60],
+        ['fob-b', 160, 54, 160, 54],
+      ]);
+      expect(answered[0]!.health).toEqual({ ...initialDeviceHealth('fob-a'), battery: 77, lastSeenAt: 10 });
+      expect(answered[1]!.health).toBeNull();
+      expect(answered.map((c) => c.shift?.onShift)).toEqual([true, true]);
+      const rows = await rd(s, (t) => t.listDevices());
+      expect(rows.map((d) => [d.id, d.lastSeenAt, d.battery])).toEqual([
+        ['fob-a', 200, 60],
+        ['fob-b', 160, 54],
+        ['fob-c', 900, 40],
+        ['fob-n', null, null],
+        ['fob-r', null, null],
+      ]);
+      expect(await rd(s, (t) => t.getDevice('ghost'))).toBeNull();
+      // Redelivered later: the same beat again is answered (nothing newer is stored), an older one is not.
+      const again = await tx(s, (t) => t.recordBeats([{ deviceId: 'fob-a', at: 200, battery: 60 }, { deviceId: 'fob-b', at: 150, battery: 99 }]));
+      expect(again.map((c) => c.device.id)).toEqual(['fob-a']);
+      expect((await rd(s, (t) => t.getDevice('fob-b')))?.battery).toBe(54);
+      expect(await tx(s, (t) => t.recordBeats([]))).toEqual([]);
+      // A device without a worker has no shift to read.
+      const c = await tx(s, (t) => t.recordBeats([{ deviceId: 'fob-n', at: 5, battery: 88 }]));
+      expect(c.map((x) => [x.device.id, x.shift, x.health])).toEqual([['fob-n', null, null]]);
+    });
+
+    it('recordBeats rolls back with its transaction', async () => {
+      const s = ctx.store;
+      await tx(s, (t) => t.insertDevice(device('fob-a')));
+      await expect(
+        tx(s, async (t) => {
+          await t.recordBeats([{ deviceId: 'fob-a', at: 100, battery: 50 }]);
+          throw new Error('stop');
+        }),
+      ).rejects.toThrow('stop');
+      expect((await rd(s, (t) => t.getDevice('fob-a')))?.lastSeenAt).toBeNull();
+    });
+
+    it('batched writes: health and check-in states for many keys (the last given for a key wins), deadlines armed, moved and cancelled, visits of many workers', async () => {
+      const s = ctx.store;
+      const h = (id: string, battery: number) => ({ ...initialDeviceHealth(id), battery, lastSeenAt: 1 });
+      await tx(s, async (t) => {
+        await t.putDeviceHealth(h('fob-b', 10), 7_000);
+        await t.scheduleWork('device', 'fob-b', 7_000);
+        await t.scheduleWork('device', 'fob-c', 8_000);
+      });
+      const before = await s.getWork('device', 'fob-b');
+      await tx(s, async (t) => {
+        await t.putDeviceHealths([
+          { state: h('fob-b', 20), dueAt: 9_000 },
+          { state: h('fob-a', 30), dueAt: null },
+          { state: h('fob-b', 25), dueAt: 9_500 },
+        ]);
+        // A transition that arms a deadline (fob-a), moves one (fob-b, twice in the call: the last wins) and cancels one (fob-c).
+        await t.scheduleWorkMany('device', [
+          { key: 'fob-b', dueAt: 9_000 },
+          { key: 'fob-a', dueAt: 6_000 },
+          { key: 'fob-c', dueAt: null },
+          { key: 'fob-b', dueAt: 9_500 },
+        ]);
+        await t.scheduleWorkMany('device', []);
+        await t.putCheckinStates([
+          { state: { ...initialCheckinState('sam'), onShift: true }, dueAt: 4_000 },
+          { state: { ...initialCheckinState('kim'), lastCheckInAt: 3 }, dueAt: null },
+        ]);
+        await t.putCheckinStates([]);
+        await t.putDeviceHealths([]);
+        await t.insertVisit(visit('v2', 'sam', 2_000));
+        await t.insertVisit(visit('v1', 'sam', 1_000));
+        await t.insertVisit(visit('v3', 'kim', 1_500));
+        await t.insertVisit(visit('v4', 'lee', 1_500));
+        await t.insertVisit(visit('v5', 'kim', 99_000));
+      });
+      expect(await rd(s, (t) => t.getDeviceHealth('fob-b'))).toEqual(h('fob-b', 25));
+      expect(await rd(s, (t) => t.getDeviceHealth('fob-a'))).toEqual(h('fob-a', 30));
+      expect((await s.listWork('device', 10)).map((w) => [w.key, w.dueAt])).toEqual([
+        ['fob-a', 6_000],
+        ['fob-b', 9_500],
+      ]);
+      expect(await s.getWork('device', 'fob-c')).toBeNull();
+      expect(before?.dueAt).toBe(7_000);
+      expect((await rd(s, (t) => t.getCheckinState('sam')))?.onShift).toBe(true);
+      expect((await rd(s, (t) => t.getCheckinState('kim')))?.lastCheckInAt).toBe(3);
+      const visits = await rd(s, (t) => t.listVisitsOf(['sam', 'kim', 'sam', 'nobody'], 0, 10_000));
+      expect(visits.map((v) => v.id)).toEqual(['v3', 'v1', 'v2']);
+      expect(await rd(s, (t) => t.listVisitsOf([], 0, 10_000))).toEqual([]);
     });
 
     it('a transaction that throws keeps nothing it wrote and passes the error on unchanged; the store goes on working', async () => {
