@@ -5,7 +5,7 @@
  * with no state of its own:
  *
  * - the signature, the device, the MQTT client id it was issued for and its expiry (10 minutes:
- *   replay is bounded by that, and the client id is single-connection: aedes closes the older of two
+ *   replay is bounded by that, and the client id is single-connection: the broker closes the older of two
  *   connections with one client id, MQTT 3.1.1 §3.1.4);
  * - in the store, at CONNECT: the phone's session still exists and is unexpired (a manager's
  *   sign-out deletes it), its user is an enabled worker account of that worker, and the device is

@@ -48,6 +48,8 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  delete process.env.LW_TEST_NATS_PASSWORD;
+  delete process.env.LW_TEST_RELAY_KEY;
   await edge?.stop();
   await store?.close();
   await stopNatsClusters();

@@ -77,6 +77,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  delete process.env.LW_TEST_NATS_PASSWORD;
   await nc?.close();
   for (const e of edges) await e.stop().catch(() => undefined);
   await store?.close();
