@@ -19,13 +19,13 @@
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type pg from 'pg';
 import { Hub } from '../hub/hub.js';
 import { parseConfig } from '../hub/config/load-config.js';
 import { silentLogger } from '../hub/logger.js';
 import { ManualClock } from '../hub/clock.js';
 import { LocalPostgres } from '../hub/cluster/postgres-local.js';
 import { PostgresStore } from '../hub/store/postgres-store.js';
+import { countStatements } from '../test/helpers/pg-statement-count.js';
 
 const BATCH = 250;
 
@@ -51,25 +51,6 @@ export interface HeartbeatBenchResult {
   modes: HeartbeatModeResult[];
 }
 
-/**
- * Counts every query sent on the pool's connections (the wrapper is the bench's, not the store's):
- * each connection is wrapped the first time the pool hands it out ('acquire', for pool.connect and
- * pool.query alike), including those opened before counting began.
- */
-function countQueries(pool: pg.Pool): { n: number } {
-  const count = { n: 0 };
-  const wrapped = new WeakSet<object>();
-  pool.on('acquire', (c) => {
-    if (wrapped.has(c)) return;
-    wrapped.add(c);
-    const query = c.query.bind(c) as (...a: unknown[]) => unknown;
-    (c as unknown as { query: (...a: unknown[]) => unknown }).query = (...a: unknown[]) => {
-      count.n++;
-      return query(...a);
-    };
-  });
-  return count;
-}
 
 export async function benchHeartbeats(opts: { rounds: number }, progress: (s: string) => void): Promise<HeartbeatBenchResult> {
   const dir = mkdtempSync(join(tmpdir(), 'lonewatch-bench-hb-'));
@@ -101,7 +82,7 @@ export async function benchHeartbeats(opts: { rounds: number }, progress: (s: st
       {},
     );
     hub = await Hub.start({ config, store, clock, log: silentLogger, mqttListen: false, dispatch: async () => undefined });
-    const counted = countQueries(store.pool);
+    const counted = countStatements(store.pool);
     // The hub's own background reads (the change feed's poll, the due-work poll) go through the same
     // pool: counted idle for 2 s, so the figures below can be read net of them.
     const idleFrom = counted.n;

@@ -6,10 +6,10 @@
 // the same number of statements whatever its size (counted on the store's pool). Speed is
 // `npm run bench -- --only heartbeats`, not asserted here.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type pg from 'pg';
 import { startTestHub, type TestHub } from '../helpers/hub-harness.js';
 import { requirePostgresOrSkip, startPostgres, type PostgresServer } from '../helpers/postgres-server.js';
 import { PostgresStore } from '../../hub/store/postgres-store.js';
+import { countStatements } from '../helpers/pg-statement-count.js';
 import { initialCheckinState } from '../../hub/rules/checkin-engine.js';
 
 const available = requirePostgresOrSkip();
@@ -23,21 +23,6 @@ afterAll(async () => {
   await server?.stop();
 });
 
-/** Counts every statement sent on the pool's connections (each wrapped when first handed out). */
-function countStatements(pool: pg.Pool): { n: number } {
-  const count = { n: 0 };
-  const wrapped = new WeakSet<object>();
-  pool.on('acquire', (c) => {
-    if (wrapped.has(c)) return;
-    wrapped.add(c);
-    const query = c.query.bind(c) as (...a: unknown[]) => unknown;
-    (c as unknown as { query: (...a: unknown[]) => unknown }).query = (...a: unknown[]) => {
-      count.n++;
-      return query(...a);
-    };
-  });
-  return count;
-}
 
 const beat = (deviceId: string, at: number, battery: number, worn = true) => ({ deviceId, payload: Buffer.from(JSON.stringify({ n: 1, b: battery, m: worn ? 1 : 0, u: 1 })), receivedAt: at });
 /** The worker's pacing: every chunk in one transaction (BULK_CHUNK is the worker's; any bound will do here). */
