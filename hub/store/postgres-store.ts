@@ -270,6 +270,15 @@ export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore, Unqu
     const q = async (sql: string, values: unknown[] = []): Promise<Row[]> => (await client.query(sql, values)).rows as Row[];
     const one = async (sql: string, values: unknown[] = []): Promise<Row | null> => (await q(sql, values))[0] ?? null;
     const exec = async (sql: string, values: unknown[] = []): Promise<number> => (await client.query(sql, values)).rowCount ?? 0;
+    /** An engine state table (device_health, worker_state) upserted in one statement; table and column are ours, never input. */
+    const putStates = async <R extends { state: object; dueAt: number | null }>(table: 'device_health' | 'worker_state', idColumn: 'device_id' | 'worker_id', rows: R[], idOf: (r: R) => string): Promise<void> => {
+      if (rows.length === 0) return;
+      await exec(
+        `INSERT INTO ${table} (${idColumn}, state, due_at) SELECT * FROM unnest($1::text[], $2::jsonb[], $3::bigint[])
+         ON CONFLICT (${idColumn}) DO UPDATE SET state=excluded.state, due_at=excluded.due_at`,
+        [rows.map(idOf), rows.map((r) => JSON.stringify(r.state)), rows.map((r) => r.dueAt)],
+      );
+    };
     const alarmValues = (a: AlarmRecord) => [
       a.id, a.kind, a.state, a.priority, a.workerId, a.deviceId, a.visitRef, a.sourceEventId, a.reason, a.raisedAt,
       a.acknowledgedAt, a.acknowledgedBy, a.closedAt, a.closedBy, a.drill, JSON.stringify(a.policy), a.level, a.round,
@@ -487,24 +496,8 @@ export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore, Unqu
           return { device, beat: beatOf.get(device.id)!, health: (r.lw_health as DeviceHealthState | null) ?? null, shift: (r.lw_shift as CheckinState | null) ?? null };
         });
       },
-      putDeviceHealths: async (rowsIn) => {
-        const rows = lastByKey(rowsIn, (r) => r.state.deviceId);
-        if (rows.length === 0) return;
-        await exec(
-          `INSERT INTO device_health (device_id, state, due_at) SELECT * FROM unnest($1::text[], $2::jsonb[], $3::bigint[])
-           ON CONFLICT (device_id) DO UPDATE SET state=excluded.state, due_at=excluded.due_at`,
-          [rows.map((r) => r.state.deviceId), rows.map((r) => JSON.stringify(r.state)), rows.map((r) => r.dueAt)],
-        );
-      },
-      putCheckinStates: async (rowsIn) => {
-        const rows = lastByKey(rowsIn, (r) => r.state.workerId);
-        if (rows.length === 0) return;
-        await exec(
-          `INSERT INTO worker_state (worker_id, state, due_at) SELECT * FROM unnest($1::text[], $2::jsonb[], $3::bigint[])
-           ON CONFLICT (worker_id) DO UPDATE SET state=excluded.state, due_at=excluded.due_at`,
-          [rows.map((r) => r.state.workerId), rows.map((r) => JSON.stringify(r.state)), rows.map((r) => r.dueAt)],
-        );
-      },
+      putDeviceHealths: (rowsIn) => putStates('device_health', 'device_id', lastByKey(rowsIn, (r) => r.state.deviceId), (r) => r.state.deviceId),
+      putCheckinStates: (rowsIn) => putStates('worker_state', 'worker_id', lastByKey(rowsIn, (r) => r.state.workerId), (r) => r.state.workerId),
       scheduleWorkMany: async (kind, rowsIn) => {
         const rows = lastByKey(rowsIn, (r) => r.key);
         const armed = rows.filter((r) => r.dueAt !== null);
