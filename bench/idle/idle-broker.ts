@@ -21,6 +21,7 @@ import { getHeapSpaceStatistics } from 'node:v8';
 import { MqttBroker } from '../../hub/broker/mqtt-broker.js';
 import { silentLogger } from '../../hub/logger.js';
 import { heapByConstructor } from './heap-breakdown.js';
+import { ACCEPT_EVERY_FOB } from '../../test/helpers/accept-every-fob.js';
 
 export type IdleServerMode = 'broker' | 'bare' | 'bare-read';
 
@@ -50,13 +51,7 @@ if (!['broker', 'bare', 'bare-read'].includes(mode)) throw new Error(`idle-broke
 let count: () => number;
 if (mode === 'broker') {
   const broker = await MqttBroker.create(
-    {
-      authenticate: async (clientId) => ({ kind: 'device', deviceId: clientId }),
-      onDevicePublish: async () => undefined,
-      onConnected: () => undefined,
-      onDisconnected: () => undefined,
-      isRevoked: () => false,
-    },
+    ACCEPT_EVERY_FOB,
     silentLogger,
   );
   count = () => broker.connectedClients;

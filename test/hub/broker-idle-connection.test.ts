@@ -20,6 +20,7 @@ import { MqttBroker } from '../../hub/broker/mqtt-broker.js';
 import { KeepaliveMark, SWEEP_MS } from '../../hub/broker/keepalive-sweep.js';
 import { ManualClock } from '../../hub/clock.js';
 import { silentLogger } from '../../hub/logger.js';
+import { ACCEPT_EVERY_FOB } from '../helpers/accept-every-fob.js';
 
 let broker: MqttBroker | null = null;
 const sockets: Socket[] = [];
@@ -37,13 +38,7 @@ interface Started {
 
 async function start(keepaliveClock?: ManualClock): Promise<Started> {
   broker = await MqttBroker.create(
-    {
-      authenticate: async (clientId) => ({ kind: 'device', deviceId: clientId }),
-      onDevicePublish: async () => undefined,
-      onConnected: () => undefined,
-      onDisconnected: () => undefined,
-      isRevoked: () => false,
-    },
+    ACCEPT_EVERY_FOB,
     silentLogger,
     keepaliveClock ? { keepaliveClock } : {},
   );
