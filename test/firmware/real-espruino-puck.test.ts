@@ -75,7 +75,7 @@ describe.skipIf(!!missing)('Puck.js bundle on the real Espruino interpreter', { 
   async function event(fob: RealFob, kind: string, since = 0): Promise<Ev> {
     await fob.waitFor(
       (p) => p.k === 'bt' && String(p.v).startsWith('ev ') && (JSON.parse(String(p.v).slice(3)) as Ev).k === kind,
-      10_000,
+      30_000,
       `an ${kind} event on the UART`,
       since,
     );
@@ -145,7 +145,7 @@ describe.skipIf(!!missing)('Puck.js bundle on the real Espruino interpreter', { 
     expect(await outbox(fob)).toEqual([]);
     // stop from the hub silences it.
     command(fob, { k: 'stop' });
-    await fob.waitFor((p) => p.k === 'io' && (p.v as unknown[])[0] === pins.buzz && (p.v as unknown[])[1] === 0, 5000, 'the buzzer off');
+    await fob.waitFor((p) => p.k === 'io' && (p.v as unknown[])[0] === pins.buzz && (p.v as unknown[])[1] === 0, 30_000, 'the buzzer off');
     expect(fob.errors).toEqual([]);
   });
 
@@ -158,7 +158,7 @@ describe.skipIf(!!missing)('Puck.js bundle on the real Espruino interpreter', { 
     const cov = await event(fob, 'cov', since);
     const motorBefore = fob.outputs(pins.motor).length;
     for (const c of [{ k: 'ack', i: cov.i }, { k: 'hc' }, { k: 'stop' }, { k: 'clr' }]) command(fob, c);
-    await fob.waitFor((p) => p.k === 'pulse' && (p.v as unknown[])[0] === pins.motor, 5000, 'the help-coming vibration', since);
+    await fob.waitFor((p) => p.k === 'pulse' && (p.v as unknown[])[0] === pins.motor, 30_000, 'the help-coming vibration', since);
     expect(fob.outputs(pins.motor).slice(motorBefore)).toEqual([{ k: 'pulse', v: [pins.motor, 1, 300] }]);
     // Everything has been processed once the console answers after the commands.
     expect(await outbox(fob)).toEqual([]);
@@ -187,7 +187,7 @@ describe.skipIf(!!missing)('Puck.js bundle on the real Espruino interpreter', { 
     await connectAndHello(fob);
     const since = fob.probes.length;
     command(fob, { k: 'prm' });
-    await fob.waitFor((p) => p.k === 'pulse' && JSON.stringify(p.v) === JSON.stringify([pins.motor, 1, 500]), 5000, 'the prompt vibration', since);
+    await fob.waitFor((p) => p.k === 'pulse' && JSON.stringify(p.v) === JSON.stringify([pins.motor, 1, 500]), 30_000, 'the prompt vibration', since);
     await fob.gesture(pins.btn, 'SS');
     const chk = await event(fob, 'chk', since);
     expect(chk.p).toBe(1);
