@@ -5,13 +5,15 @@
 import { request, type ClientRequest } from 'node:http';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { LoadCommand, LoadEvent, LoadStart } from './load-protocol.js';
+import { firmwareReconnectMs, LoadFob } from './load-fob.js';
 import type { TimelineStepType } from '../../shared/vocabulary.js';
 
 const send = (e: LoadEvent): void => {
   process.send!(e);
 };
 
-let clients: { client: MqttClient; id: string }[] = [];
+/** `fob`: the events it waits an application ack for (with `subscribe`: the hub's acks), kept and resent as the firmware does. */
+let clients: { client: MqttClient; id: string; fob: LoadFob | null }[] = [];
 let running = false;
 let acked = 0;
 let pubackMs: number[] = [];
@@ -25,6 +27,8 @@ let connectFailures = 0;
 const timers: NodeJS.Timeout[] = [];
 const watchers: MqttClient[] = [];
 const pendingSos = new Map<string, number>();
+/** press time by `${deviceId}/${eventId}` until its first PUBACK (fobs with an outbox) */
+const pendingPuback = new Map<string, number>();
 let seq = 0;
 /** SOS presses go out while true; 'pause' ends a window so its late acks can arrive without new presses. */
 let pressing = true;
@@ -54,28 +58,38 @@ async function start(cmd: LoadStart): Promise<void> {
           clientId: d.id,
           username: d.id,
           password: d.password,
-          // With a failover list, reconnect at once to the next edge (mqtt.js moves along `servers`).
-          ...(servers ? { servers, reconnectPeriod: 200 } : { reconnectPeriod: 0 }),
+          // With a failover list, reconnect to the next edge (mqtt.js moves along `servers`) after the
+          // firmware's wait after a drop (bench/load/load-fob.ts), not at once: a real fob is not that quick.
+          ...(servers ? { servers, reconnectPeriod: firmwareReconnectMs() } : { reconnectPeriod: 0 }),
           connectTimeout: 30_000,
           keepalive: 300,
           protocolVersion: 4,
         });
         client.on('error', () => undefined);
+        let fob: LoadFob | null = null;
         if (cmd.subscribe) {
           await client.subscribeAsync(`lw/${d.id}/cmd`, { qos: 1 });
-          client.on('message', (_topic, payload) => {
-            const text = payload.toString();
-            if (!text.includes('"ack"')) return;
-            const m = /"i":"([^"]+)"/.exec(text);
-            const key = m ? `${d.id}/${m[1]}` : '';
-            const t0 = pendingSos.get(key);
-            if (t0 !== undefined) {
-              pendingSos.delete(key);
-              ackMs.push(performance.now() - t0);
-            }
-          });
+          // Press -> first PUBACK, and press -> the application ack, whichever send of it was acked.
+          fob = new LoadFob(
+            d.id,
+            client,
+            (eventId) => {
+              const t0 = pendingPuback.get(`${d.id}/${eventId}`);
+              if (t0 === undefined) return;
+              pendingPuback.delete(`${d.id}/${eventId}`);
+              pubackMs.push(performance.now() - t0);
+            },
+            (eventId) => {
+              const key = `${d.id}/${eventId}`;
+              const t0 = pendingSos.get(key);
+              if (t0 !== undefined) {
+                pendingSos.delete(key);
+                ackMs.push(performance.now() - t0);
+              }
+            },
+          );
         }
-        clients.push({ client, id: d.id });
+        clients.push({ client, id: d.id, fob });
         if (clients.length % 500 === 0) send({ type: 'progress', connected: clients.length });
       } catch {
         connectFailures++;
@@ -143,7 +157,7 @@ async function start(cmd: LoadStart): Promise<void> {
     timers.push(
       setInterval(() => {
         if (!pressing) return;
-        const { client, id } = clients[Math.floor(Math.random() * clients.length)];
+        const { client, id, fob } = clients[Math.floor(Math.random() * clients.length)];
         const eventId = `${(process.pid % 1296).toString(36)}-${(seq++).toString(36)}`;
         const t0 = performance.now();
         pendingSos.set(`${id}/${eventId}`, t0);
@@ -151,9 +165,13 @@ async function start(cmd: LoadStart): Promise<void> {
         if (dashboard) presses.set(`${id}/${eventId}`, t0);
         sosSent++;
         published++;
-        client.publish(`lw/${id}/ev`, `{"i":"${eventId}","k":"sos","ag":0}`, { qos: 1 }, (err) => {
-          if (!err) pubackMs.push(performance.now() - t0);
-        });
+        if (fob) {
+          pendingPuback.set(`${id}/${eventId}`, t0);
+          fob.raise(eventId);
+        } else
+          client.publish(`lw/${id}/ev`, `{"i":"${eventId}","k":"sos","ag":0}`, { qos: 1 }, (err) => {
+            if (!err) pubackMs.push(performance.now() - t0);
+          });
       }, every),
     );
   }
@@ -252,6 +270,7 @@ process.on('message', (cmd: LoadCommand) => {
       measureStart = Date.now();
       // Presses from before the window are not the window's: their late acks must not count in it.
       pendingSos.clear();
+      pendingPuback.clear();
       pressing = true;
       break;
     case 'pause':
@@ -276,6 +295,7 @@ process.on('message', (cmd: LoadCommand) => {
     case 'stop':
       running = false;
       for (const t of timers) clearTimeout(t);
+      for (const c of clients) c.fob?.stop();
       sseRequest?.destroy();
       Promise.allSettled([...clients.map((c) => c.client.endAsync(true)), ...watchers.map((w) => w.endAsync(true))]).then(() => process.exit(0));
       clients = [];
