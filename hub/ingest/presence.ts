@@ -16,15 +16,20 @@ export async function recordPresence(tx: StoreTx, deviceId: string, online: bool
  * The same, for a presence that may arrive out of order (the cluster's bulk lane, docs/cluster.md
  * "Alarms ahead of bulk traffic": a dead worker's batch is redelivered after newer messages were
  * written, and a fob that moved edges can have the old edge's "offline" stored after the new one's
- * "online"). `at` is the edge's time. An "online" never moves the last sighting back; an "offline"
- * older than the device's last sign of life (a heartbeat or connection since) is stale and changes
- * nothing. Answers whether it changed anything.
+ * "online"). `at` is the edge's time. A presence older than the last one applied to the device
+ * (StoreTx.advancePresence) is stale and changes nothing, whichever way round; an "online" never
+ * moves the last sighting back; an "offline" older than the device's last sign of life (a heartbeat
+ * since) is stale too. Answers whether it changed anything.
  */
 export async function recordStreamedPresence(tx: StoreTx, deviceId: string, online: boolean, at: number): Promise<boolean> {
   const device = await tx.getDevice(deviceId);
   if (!device) return false;
   const seen = device.lastSeenAt;
   if (!online && seen !== null && seen > at) return false;
+  // A presence no newer than the last one applied (an "online" redelivered after a newer "offline",
+  // or the reverse) is stale: applied, it would leave the device in the older state until its next
+  // connection or disconnection.
+  if (!(await tx.advancePresence(deviceId, at))) return false;
   await tx.updateDevice(deviceId, online ? { online: true, lastSeenAt: Math.max(seen ?? at, at) } : { online: false });
   await tx.appendChange({ at, topic: 'device', alarmId: null, detail: { deviceId, change: online ? 'online' : 'offline' } });
   return true;

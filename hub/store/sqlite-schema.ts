@@ -1,7 +1,7 @@
 /** The SQLite schema. Bump SCHEMA_VERSION and add a step to MIGRATIONS when it changes. */
 import type Database from 'better-sqlite3';
 import { parseOldText } from '../admin/emergency-contacts.js';
-export const SCHEMA_VERSION = 10;
+export const SCHEMA_VERSION = 11;
 
 export const SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS workers (
@@ -342,6 +342,16 @@ CREATE TABLE IF NOT EXISTS worker_emergency_contacts (
 );
 `;
 
+/**
+ * Version 11 (issue 19): `devices.presence_at`, the edge's received time of the last presence
+ * ("online"/"offline") the store applied to the device (StoreTx.advancePresence). The cluster's
+ * bulk lane hands presence out of order (a dead worker's batch comes again after newer ones); a
+ * presence no newer than this one is stale and changes nothing. NULL: none applied yet.
+ */
+export const SCHEMA_V11_SQL = `
+ALTER TABLE devices ADD COLUMN presence_at INTEGER;
+`;
+
 /** Version 10's data step: each worker's old emergency-contacts text read into records. */
 function migrateEmergencyContactsV10(db: Database.Database): void {
   const insert = db.prepare('INSERT INTO worker_emergency_contacts (worker_id, position, name, relationship, phone) VALUES (?, ?, ?, ?, ?)');
@@ -358,12 +368,13 @@ export interface Migration {
 
 /** Steps by starting version: a new database gets everything at once; an existing one only what it lacks. */
 export const MIGRATIONS: Record<number, Migration> = {
-  0: { to: 10, sql: SCHEMA_SQL + SCHEMA_V2_SQL + SCHEMA_V3_SQL + SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL + SCHEMA_V7_SQL + SCHEMA_V8_SQL + SCHEMA_V9_SQL + SCHEMA_V10_SQL, data: migrateEmergencyContactsV10 },
-  1: { to: 10, sql: SCHEMA_V2_SQL + SCHEMA_V3_SQL + SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL + SCHEMA_V7_SQL + SCHEMA_V8_SQL + SCHEMA_V9_SQL + SCHEMA_V10_SQL, data: migrateEmergencyContactsV10 },
-  2: { to: 10, sql: SCHEMA_V3_SQL + SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL + SCHEMA_V7_SQL + SCHEMA_V8_SQL + SCHEMA_V9_SQL + SCHEMA_V10_SQL, data: migrateEmergencyContactsV10 },
-  3: { to: 10, sql: SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL + SCHEMA_V7_SQL + SCHEMA_V8_SQL + SCHEMA_V9_SQL + SCHEMA_V10_SQL, data: migrateEmergencyContactsV10 },
-  4: { to: 10, sql: SCHEMA_V5_SQL + SCHEMA_V6_SQL + SCHEMA_V7_SQL + SCHEMA_V8_SQL + SCHEMA_V9_SQL + SCHEMA_V10_SQL, data: migrateEmergencyContactsV10 },
-  5: { to: 10, sql: SCHEMA_V6_SQL + SCHEMA_V7_SQL + SCHEMA_V8_SQL + SCHEMA_V9_SQL + SCHEMA_V10_SQL, data: migrateEmergencyContactsV10 },
-  6: { to: 10, sql: SCHEMA_V7_SQL + SCHEMA_V8_SQL + SCHEMA_V9_SQL + SCHEMA_V10_SQL, data: migrateEmergencyContactsV10 },
-  7: { to: 10, sql: SCHEMA_V8_SQL + SCHEMA_V9_SQL + SCHEMA_V10_SQL, data: migrateEmergencyContactsV10 },
+  0: { to: 11, sql: SCHEMA_SQL + SCHEMA_V2_SQL + SCHEMA_V3_SQL + SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL + SCHEMA_V7_SQL + SCHEMA_V8_SQL + SCHEMA_V9_SQL + SCHEMA_V10_SQL + SCHEMA_V11_SQL, data: migrateEmergencyContactsV10 },
+  1: { to: 11, sql: SCHEMA_V2_SQL + SCHEMA_V3_SQL + SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL + SCHEMA_V7_SQL + SCHEMA_V8_SQL + SCHEMA_V9_SQL + SCHEMA_V10_SQL + SCHEMA_V11_SQL, data: migrateEmergencyContactsV10 },
+  2: { to: 11, sql: SCHEMA_V3_SQL + SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL + SCHEMA_V7_SQL + SCHEMA_V8_SQL + SCHEMA_V9_SQL + SCHEMA_V10_SQL + SCHEMA_V11_SQL, data: migrateEmergencyContactsV10 },
+  3: { to: 11, sql: SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL + SCHEMA_V7_SQL + SCHEMA_V8_SQL + SCHEMA_V9_SQL + SCHEMA_V10_SQL + SCHEMA_V11_SQL, data: migrateEmergencyContactsV10 },
+  4: { to: 11, sql: SCHEMA_V5_SQL + SCHEMA_V6_SQL + SCHEMA_V7_SQL + SCHEMA_V8_SQL + SCHEMA_V9_SQL + SCHEMA_V10_SQL + SCHEMA_V11_SQL, data: migrateEmergencyContactsV10 },
+  5: { to: 11, sql: SCHEMA_V6_SQL + SCHEMA_V7_SQL + SCHEMA_V8_SQL + SCHEMA_V9_SQL + SCHEMA_V10_SQL + SCHEMA_V11_SQL, data: migrateEmergencyContactsV10 },
+  6: { to: 11, sql: SCHEMA_V7_SQL + SCHEMA_V8_SQL + SCHEMA_V9_SQL + SCHEMA_V10_SQL + SCHEMA_V11_SQL, data: migrateEmergencyContactsV10 },
+  7: { to: 11, sql: SCHEMA_V8_SQL + SCHEMA_V9_SQL + SCHEMA_V10_SQL + SCHEMA_V11_SQL, data: migrateEmergencyContactsV10 },
+  10: { to: 11, sql: SCHEMA_V11_SQL },
 };

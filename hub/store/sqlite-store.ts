@@ -533,6 +533,7 @@ export class SqliteStore implements Store, UnqueuedReads {
         db.prepare(sql).run(...sets.map((k) => toSqlValue((changes as Row)[k])), id);
       },
       listDevices: async () => (s().listDevices.all() as Row[]).map(deviceFromRow),
+      advancePresence: async (id, at) => db.prepare('UPDATE devices SET presence_at = ? WHERE id = ? AND (presence_at IS NULL OR presence_at < ?)').run(at, id, at).changes === 1,
       getWorker: async (id) => {
         const r = s().getWorker.get(id) as Row | undefined;
         return r ? workerFromRow(r) : null;

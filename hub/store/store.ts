@@ -191,6 +191,13 @@ export interface StoreTx extends ChangeFeedTx, DueWorkTx {
   insertDevice(device: DeviceRecord): Promise<void>;
   updateDevice(id: string, changes: Partial<Omit<DeviceRecord, 'id'>>): Promise<void>;
   listDevices(): Promise<DeviceRecord[]>;
+  /**
+   * Takes `at` (the edge's received time of a presence, "online" or "offline") as the device's last
+   * applied presence if it is newer than the one stored (schema v11 `presence_at`), and answers
+   * true; false, changing nothing, when the stored one is as new or newer (a presence handled out of
+   * order: docs/cluster.md "Alarms ahead of bulk traffic") or the device is unknown.
+   */
+  advancePresence(id: string, at: number): Promise<boolean>;
   // people
   getWorker(id: string): Promise<WorkerRecord | null>;
   upsertWorker(worker: WorkerRecord): Promise<void>;

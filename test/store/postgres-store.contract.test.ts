@@ -261,7 +261,7 @@ describe.skipIf(!available)('PostgreSQL store', () => {
     });
 
     it('a database of the pg branch (v7) is brought to the current version: deadlines and pending effects become due work, old contact text becomes records', async () => {
-      expect(POSTGRES_SCHEMA_VERSION).toBe(10);
+      expect(POSTGRES_SCHEMA_VERSION).toBe(11);
       const url = await server.createDatabase();
       const c = new pg.Client({ connectionString: url });
       await c.connect();
@@ -283,7 +283,7 @@ describe.skipIf(!available)('PostgreSQL store', () => {
       }
       const s = await PostgresStore.open(url);
       try {
-        expect(await s.schemaVersion()).toBe(10);
+        expect(await s.schemaVersion()).toBe(11);
         expect(await s.getWork('alarm', 'a-open')).toEqual({ kind: 'alarm', key: 'a-open', dueAt: 5000, payload: null, attempts: 0 });
         expect(await s.getWork('alarm', 'a-closed')).toBeNull();
         expect(await s.getWork('worker', 'w1')).toMatchObject({ dueAt: 7000 });

@@ -171,6 +171,28 @@ export function describeStoreContract<S extends Store>(name: string, makeStore: 
       ]);
     });
 
+    it('devices: advancePresence takes only a newer presence time, and an unknown device changes nothing', async () => {
+      const s = ctx.store;
+      await tx(s, (t) => t.insertDevice(device('fob-p')));
+      expect(await tx(s, (t) => t.advancePresence('fob-p', 2000))).toBe(true);
+      // As old, or older: a presence handled out of order.
+      expect(await tx(s, (t) => t.advancePresence('fob-p', 2000))).toBe(false);
+      expect(await tx(s, (t) => t.advancePresence('fob-p', 1999))).toBe(false);
+      expect(await tx(s, (t) => t.advancePresence('fob-p', 2001))).toBe(true);
+      expect(await tx(s, (t) => t.advancePresence('fob-p', 2000))).toBe(false);
+      expect(await tx(s, (t) => t.advancePresence('ghost', 5000))).toBe(false);
+      // A rolled-back advance is not kept.
+      await expect(
+        tx(s, async (t) => {
+          await t.advancePresence('fob-p', 9000);
+          throw new Error('rolled back');
+        }),
+      ).rejects.toThrow('rolled back');
+      expect(await tx(s, (t) => t.advancePresence('fob-p', 3000))).toBe(true);
+      // The device record itself is not touched by it.
+      expect(await rd(s, (t) => t.getDevice('fob-p'))).toEqual(device('fob-p'));
+    });
+
     it('devices: a drill fob cannot be given to a real worker (issue 16), on insert or update', async () => {
       const s = ctx.store;
       await expect(tx(s, (t) => t.insertDevice(device('drill-fob-1', { workerId: 'sam' })))).rejects.toThrow(/drill/);
