@@ -13,7 +13,9 @@
  *   the fobs it holds (its /healthz `connectedFobs`);
  * - the same SOS latency while edge-2 is killed (-9; its SOS fobs fail over to edge-1, re-sending
  *   what was not PUBACKed), then while worker-1 is killed (what it had pulled is redelivered after
- *   `ack_wait_ms`, set to ACK_WAIT_MS here). Presses never acknowledged are counted, not dropped.
+ *   `ack_wait_ms`, the cluster's default). Presses never acknowledged are counted, not dropped.
+ *   The SOS fobs keep each SOS until its application ack and send it again when their link comes
+ *   back, as the firmware does (bench/load/load-fob.ts).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -23,6 +25,7 @@ import pg from 'pg';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { LocalCluster, type ClusterNode } from '../hub/cluster/cluster-up.js';
+import { parseConfig } from '../hub/config/load-config.js';
 import { postgresBinDir } from '../hub/cluster/postgres-local.js';
 import { bulkConsumer } from '../hub/cluster/lanes.js';
 import { partitionConsumer } from '../hub/cluster/partition.js';
@@ -68,7 +71,8 @@ export interface ClusterResult {
 const PER_PROCESS = 9_000;
 const SOS_FOBS = 100;
 const FLOOD_FOBS = 1000;
-const ACK_WAIT_MS = 2000;
+/** The cluster's default (`[cluster] ack_wait_ms`, not set here): the worker-kill window measures what a deployment gets. */
+const ACK_WAIT_MS = parseConfig({ cluster: { servers: ['nats://127.0.0.1:4222'] } }).cluster!.ack_wait_ms;
 /** After a window, how long presses still in flight may take to be acknowledged. */
 const GRACE_MS = 8000;
 
@@ -133,7 +137,7 @@ export async function benchCluster(fobs: number, opts: { seconds: number; sosPer
   const store = opts.store ?? (postgresBinDir() ? 'postgres' : 'sqlite');
   const dir = mkdtempSync(join(tmpdir(), 'lonewatch-bench-cluster-'));
   progress(`cluster: starting 3 NATS nodes, 2 workers, 2 edges on ${store}`);
-  const cluster = await LocalCluster.start({ dir, store, httpNode: false, logLevel: 'warn', cluster: { ack_wait_ms: ACK_WAIT_MS } });
+  const cluster = await LocalCluster.start({ dir, store, httpNode: false, logLevel: 'warn' });
   const pools: LoadPool[] = [];
   const nc = await connect({ servers: cluster.nats.urls, user: cluster.nats.user, pass: cluster.nats.password });
   try {

@@ -162,8 +162,13 @@ const clusterSchema = z
      * must have the same value: a worker refuses a bulk consumer made with another).
      */
     bulk_batch: z.int().min(1).max(10_000).default(250),
-    /** A message a worker took and did not ack within this is delivered again (to any worker). */
-    ack_wait_ms: z.int().min(1000).max(600_000).default(30_000),
+    /**
+     * A message a worker took and did not ack within this is delivered again (to any worker). 3 s:
+     * an SOS held by a worker killed as it handled it is redelivered within 3 s and acked to the fob
+     * within issue 19's 5 s (R3); a live worker resets it every third while it works (`working`), so
+     * only a dead or cut-off worker waits it out. Was 30 s: such an SOS waited up to 30 s.
+     */
+    ack_wait_ms: z.int().min(1000).max(600_000).default(3000),
     /** Deliveries of one message before JetStream stops offering it (each is logged by the worker). */
     max_deliver: z.int().min(2).max(100_000).default(1000),
     /** How long an edge waits for JetStream's publish acknowledgement before it refuses the fob's publish. */
