@@ -47,6 +47,11 @@ export interface VirtualFobSpec {
    * failover is the firmware's.)
    */
   hubs?: { host: string; port: number }[];
+  /**
+   * MQTT over TLS (the wire fob): the CA certificate (PEM) the hub's certificate must chain to, as a
+   * fob flashed with `lonewatch flash` pins its CA (docs/fob.md). Without it, plain MQTT.
+   */
+  tlsCa?: string;
   battery: number;
   /** Epoch ms the fob's clock starts at (the scenario's start). */
   clockStart: number;

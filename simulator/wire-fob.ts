@@ -91,7 +91,9 @@ export class WireFob implements VirtualFob {
     const hub = hubs[this.hubIndex % hubs.length]!;
     let client: MqttClient;
     try {
-      client = await mqtt.connectAsync(`mqtt://${hub.host}:${hub.port}`, {
+      client = await mqtt.connectAsync(`${this.spec.tlsCa ? 'mqtts' : 'mqtt'}://${hub.host}:${hub.port}`, {
+        // Verified against the given CA only (Node's default trust store is not consulted with `ca`).
+        ...(this.spec.tlsCa ? { ca: this.spec.tlsCa, rejectUnauthorized: true } : {}),
         clientId: this.deviceId,
         username: this.deviceId,
         password: this.spec.secret,

@@ -45,7 +45,9 @@ export function parseConfig(raw: unknown, source = 'config', env: NodeJS.Process
       problems.push(`${name} is set but [tls] is not configured: set tls.cert_file and tls.key_file, or unset ${name}`);
       continue;
     }
-    if (path[path.length - 1] === 'port') {
+    // `port` and `mqtts_port` alike: read as a number (a string here made every `cluster up --tls`
+    // edge refuse its config, "tls.mqtts_port: expected number").
+    if (/(^|_)port$/.test(path[path.length - 1])) {
       const n = Number(value);
       if (!Number.isInteger(n)) problems.push(`${name}: "${value}" is not a port number`);
       else setPath(obj, path, n);

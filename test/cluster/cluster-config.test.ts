@@ -34,6 +34,13 @@ describe('[cluster] config', () => {
     expect(defaults.replicas).toBe(3);
   });
 
+  it('LONEWATCH_MQTTS_PORT sets tls.mqtts_port as a number (each edge of `cluster up --tls` its own), and refuses a non-number', () => {
+    const raw = { tls: { cert_file: '/x/node.crt', key_file: '/x/node.key' } };
+    expect(parseConfig(raw, 'config', { LONEWATCH_MQTTS_PORT: '18883' }).tls!.mqtts_port).toBe(18883);
+    expect(() => parseConfig(raw, 'config', { LONEWATCH_MQTTS_PORT: 'abc' })).toThrow(/LONEWATCH_MQTTS_PORT: "abc" is not a port number/);
+    expect(() => parseConfig({}, 'config', { LONEWATCH_MQTTS_PORT: '18883' })).toThrow(/\[tls\] is not configured/);
+  });
+
   it('refuses a bad URL, a password without a user, and user with token, naming the key', () => {
     expect(() => parseConfig({ cluster: { servers: ['http://x'] } })).toThrow(ConfigError);
     expect(() => parseConfig({ cluster: { servers: ['http://x'] } })).toThrow(/cluster\.servers/);
