@@ -1,9 +1,10 @@
 /**
  * Issue 19 (the cluster): "a fob is given every edge's address and fails over: try the next on
  * connect failure". The emitted RAK5010 bundle on a simulated board, its BG96 simulated with real
- * TCP, given two edges: the first refuses (nothing listens on its port, so the modem's QIOPEN
+ * TCP, given three edges: the first refuses (nothing listens on its port, so the modem's QIOPEN
  * answers +QIOPEN: 0,566), the second is a real hub. The SOS must reach the second; when that
- * session drops, the fob starts from the list's first again. Board time is virtual, sockets real.
+ * session drops, the fob moves on to the third (the next), not back to the first, as the companion
+ * does (docs/cluster.md "Fob failover"). Board time is virtual, sockets real.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -44,14 +45,15 @@ afterEach(async () => {
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
-describe('RAK5010 bundle: two edges, the first refusing', () => {
-  it('issue 19: the SOS reaches the second edge; after that session drops the fob tries the first again', async () => {
+describe('RAK5010 bundle: three edges, the first refusing', () => {
+  it('issue 19: the SOS reaches the second edge; after that session drops the fob tries the next (third), not the first', async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'lonewatch-failover-'));
     const dead = await freePort();
+    const third = await freePort();
     hub = await startTestHub({ dataDir });
     const live = hub.mqttPort;
     const { secret } = await hub.addDevice('rak-f', { workerId: 'w-f' });
-    const identity = { id: 'rak-f', pw: secret, h: '127.0.0.1', p: dead, hs: [['127.0.0.1', dead], ['127.0.0.1', live]] };
+    const identity = { id: 'rak-f', pw: secret, h: '127.0.0.1', p: dead, hs: [['127.0.0.1', dead], ['127.0.0.1', live], ['127.0.0.1', third]] };
     const r = new SimulatedRak(script, { 'lw.json': JSON.stringify(identity) });
     rak = r;
     const opens = (): string[] => r.modem.commands.filter((c) => c.startsWith('AT+QIOPEN'));
@@ -72,13 +74,15 @@ describe('RAK5010 bundle: two edges, the first refusing', () => {
     expect(r.board.clock.now()).toBeLessThanOrEqual(15_000);
     expect(await r.until(() => outboxEntries(r.storage).length === 0, 10_000)).toBe(true);
 
-    // The second edge goes away; a hub (same data) now answers on the first edge's port. The dropped
-    // session starts from the list's first again, which now accepts.
+    // The second edge goes away; a hub (same data) now answers on the third edge's port. The dropped
+    // session moves on to the next edge, the third, which accepts: the first (still refusing) is not
+    // tried. Before, a dropped session went back to the first, and reached the third only after a
+    // refused open and a doubled wait there.
     await hub.stop();
-    hub = await startTestHub({ dataDir, config: { mqtt: { port: dead } } });
+    hub = await startTestHub({ dataDir, config: { mqtt: { port: third } } });
     const before = opens().length;
     expect(await r.until(() => opens().length > before && (hub!.hub.metrics().connectedFobs as number) > 0, 30_000)).toBe(true);
-    expect(port(opens()[before])).toBe(dead);
+    expect(opens().slice(before).map(port)).toEqual([third]);
     expect(r.modem.refused).toEqual([]);
     expect(r.board.errors).toEqual([]);
   }, 120_000);

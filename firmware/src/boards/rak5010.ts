@@ -125,22 +125,23 @@ function main(): void {
   // One link attempt at a time: a session can end twice (the modem's "closed" URC and the MQTT
   // client's own close), and two chains of AT commands on one modem would answer each other.
   let linking = 0;
-  // Issue 19: the edges, in order of preference (lw.json `hs`; an identity from before the cluster
-  // has only `h`/`p`); `hub` is the one tried next. A refused or failed open, or a session that
-  // ended before the hub's CONNACK ('m' below), moves on to the next edge (wrapping to the first),
-  // with the same jittered retry. No registration ('reg') is the network's fault, not the edge's:
-  // the same edge again. A session that was up and dropped starts from the list's first again, so a
-  // fob comes back to its preferred edge at its next reconnect; a working link is never dropped on
-  // purpose to get there (an alarm raised meanwhile would wait).
+  // Issue 19: the edges, in the order given (lw.json `hs`; an identity from before the cluster has
+  // only `h`/`p`), starting with the first; `hub` is the one tried next. A refused or failed open, a
+  // session that ended before the hub's CONNACK, and a session that was up and dropped ('m' below)
+  // all move on to the next edge (wrapping to the first), with the same jittered retry, as the
+  // companion does (hub/companion/public/hub-link.js). A dropped session goes on too, rather than
+  // back to the first: the edge it was on is the likeliest to have failed, and an open to a host that
+  // is gone costs up to QIOPEN's 150 s ([TCP] §2.2.4) before the next edge is tried, while an SOS waits
+  // (R3; issue 19: acked within 5 s when its edge is killed). The edges are equivalent (stateless),
+  // so nothing is lost by not going back. No registration ('reg') is the network's fault, not the
+  // edge's: the same edge again.
   const hubs = identity.hs || [[identity.h, identity.p]];
   let hub = 0;
-  /** The MQTT session reached CONNACK (reset at each link). */
-  let up = 0;
   const reconnect = function (err: string): void {
     if (linking) return;
     linking = 1;
     const reg = err === 'reg';
-    hub = err ? (reg ? hub : (hub + 1) % hubs.length) : 0;
+    if (!reg) hub = (hub + 1) % hubs.length;
     const wait = Math.min(reg ? 300000 : 6000, (reg ? 30000 : 2000) << Math.min(tries++, 4));
     setTimeout(link, wait * (1 + 0.5 * Math.random()));
   };
@@ -148,7 +149,6 @@ function main(): void {
     linking = 1;
     // Issue 17: with identity.t the link is TLS through the BG96's SSL stack, pinned to the CA the
     // flashing tool wrote (uploaded to the modem when it lacks it); a missing CA file fails the upload.
-    up = 0;
     modem.connect(
       hubs[hub][0],
       hubs[hub][1],
@@ -166,7 +166,6 @@ function main(): void {
   };
   mqtt.onConnected = function () {
     tries = 0;
-    up = 1;
     mqtt.subscribe(commandTopic(id));
     mqtt.publish(statusTopic(id), '1', 1);
     core.link(true);
@@ -177,8 +176,9 @@ function main(): void {
   mqtt.onClosed = function () {
     core.link(false);
     modem.close();
-    // Closed before CONNACK: this edge accepted TCP but not the session (refused, or silent 30 s).
-    reconnect(up ? '' : 'm');
+    // Closed before CONNACK (this edge accepted TCP but not the session: refused, or silent 30 s)
+    // or after it (the session dropped): the next edge either way.
+    reconnect('m');
   };
   modem.onData = mqtt.input;
   modem.onClosed = mqtt.close;
