@@ -118,7 +118,15 @@ async function ensureConsumer(jsm: JetStreamManager, cfg: ClusterConfig, name: s
     }
   };
   const existing = await jsm.consumers.info(cfg.stream, name).catch(() => null);
-  if (existing) return check(existing);
+  if (existing) {
+    check(existing);
+    // ack_wait_ms is what a dead worker's message costs its partition (docs/cluster.md "Order per
+    // device"); a consumer made under an older default (30 s) would keep it, and an SOS held by a
+    // killed worker would wait that long. JetStream lets a durable consumer's AckWait be edited in
+    // place (its position and pending messages stay), so the configured value is applied.
+    if (existing.config.ack_wait !== nanos(cfg.ack_wait_ms)) await jsm.consumers.update(cfg.stream, name, { ack_wait: nanos(cfg.ack_wait_ms) });
+    return;
+  }
   await jsm.consumers
     .add(cfg.stream, {
       durable_name: name,

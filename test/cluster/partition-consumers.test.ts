@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
 import { startNatsCluster, stopNatsClusters, type LocalNatsCluster } from '../helpers/nats-cluster.js';
 import { testConfig } from '../helpers/hub-harness.js';
@@ -123,4 +123,16 @@ it('adds the bulk consumer to a cluster from before the lanes, leaving its parti
   expect(after.map((i) => [i.name, i.created, i.config.filter_subject, i.config.max_ack_pending])).toEqual(before.map((i) => [i.name, i.created, i.config.filter_subject, 1]));
   const bulk = await jsm.consumers.info(cluster.stream, bulkConsumer(cluster.consumer));
   expect([bulk.config.filter_subject, bulk.config.max_ack_pending, bulk.config.ack_policy]).toEqual(['lw.in.bulk.>', bulkMaxAckPending(cluster.bulk_batch), 'explicit']);
+});
+
+it('applies the configured ack_wait_ms to consumers made with another (an older default), keeping them', async () => {
+  const jsm = await jetstreamManager(a);
+  const names = [...Array.from({ length: cluster.partitions }, (_, p) => partitionConsumer(cluster.consumer, p)), bulkConsumer(cluster.consumer)];
+  const before = await Promise.all(names.map((n) => jsm.consumers.info(cluster.stream, n)));
+  expect(before.every((i) => i.config.ack_wait === nanos(30_000))).toBe(true);
+  await ensureConsumers(jsm, { ...cluster, ack_wait_ms: 3000 });
+  const after = await Promise.all(names.map((n) => jsm.consumers.info(cluster.stream, n)));
+  expect(after.map((i) => [i.name, i.created, i.config.ack_wait, i.config.max_ack_pending])).toEqual(before.map((i) => [i.name, i.created, nanos(3000), i.config.max_ack_pending]));
+  await ensureConsumers(jsm, cluster);
+  expect((await jsm.consumers.info(cluster.stream, names[0]!)).config.ack_wait).toBe(nanos(30_000));
 });
