@@ -118,9 +118,9 @@ export class LoadFob {
     if (this.client.connected) {
       for (const json of this.outbox.due()) {
         const id = (JSON.parse(json) as { i: string }).i;
-        this.sends++;
-        if (this.sentOnce.has(id)) this.resends++;
         const first = !this.sentOnce.has(id);
+        this.sends++;
+        if (!first) this.resends++;
         this.sentOnce.add(id);
         this.client.publish(deviceTopic(this.deviceId, TOPIC.event), json, { qos: 1 }, (err) => {
           if (!err && first) this.onPuback(id);
