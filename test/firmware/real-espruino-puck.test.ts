@@ -5,7 +5,7 @@
  * lines (firmware/src/boards/puck.ts, simulator/ble-relay.ts). Presses are timed by the
  * interpreter's own clock; the test waits for what the firmware prints, never for a fixed time.
  */
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { firmwareBundle } from '../helpers/firmware-bundle.js';
 import { PROTOCOL_VERSION, decodeUartLine, encodeUartLine } from '../../shared/protocol-core.js';
 import { PUCK_WIRING } from '../../firmware/src/wiring.js';
@@ -24,21 +24,21 @@ interface Ev {
 }
 
 let bundle = '';
-const fobs: RealFob[] = [];
 const IDENTITY = { id: 'puck-1', pw: 's3cret', h: 'hub.example.org', p: 1883 };
 
 // Real time on a real interpreter: generous limits for a loaded CI machine (2 cores).
 /** Every outbox file of the fob's Storage (one `lw-e<id>` per waiting event: firmware/src/core/outbox.ts), by name. */
 const OUTBOX_FILES = '(function(){var S=require("Storage"),o={};S.list(/^lw-e/).forEach(function(n){o[n]=S.read(n)});return o})()';
-describe.skipIf(!!missing)('Puck.js bundle on the real Espruino interpreter', { timeout: 120_000 }, () => {
+// Concurrent (issue 18): each test has its own interpreter, and waits mostly on the interpreter's
+// own timers (the gestures, the firmware's answers), so the tests wait side by side rather than one
+// after the other; nothing they check is timed by the test. Each interpreter is powered off when its
+// own test ends (`onTestFinished`, the test context's: a shared afterEach would end the others'
+// fobs), and each test asserts with its context's `expect` (vitest: "Running tests concurrently").
+describe.skipIf(!!missing)('Puck.js bundle on the real Espruino interpreter', { concurrent: true, timeout: 120_000 }, () => {
   beforeAll(async () => {
     const b = await firmwareBundle('puck');
     expect(b.ok).toBe(true);
     bundle = b.code;
-  });
-
-  afterEach(async () => {
-    for (const f of fobs.splice(0)) await f.destroy();
   });
 
   // The Puck.js pins the firmware should use, resolved as boards/PUCKJS.py names them.
@@ -48,9 +48,9 @@ describe.skipIf(!!missing)('Puck.js bundle on the real Espruino interpreter', { 
     return { btn: pin(PUCK_WIRING.btn), buzz: pin(PUCK_WIRING.buzz), motor: pin(PUCK_WIRING.motor), led: pin(PUCK_WIRING.led) };
   };
 
-  async function start(identity: Record<string, unknown> | null = IDENTITY, fixedVariables = false): Promise<RealFob> {
+  async function start(ctx: TestContext, identity: Record<string, unknown> | null = IDENTITY, fixedVariables = false): Promise<RealFob> {
     const fob = new RealFob({ board: 'PUCKJS', bundle, fixedVariables, ...(identity ? { identity } : {}) });
-    fobs.push(fob);
+    ctx.onTestFinished(() => fob.destroy());
     await fob.boot();
     await fob.waitForConsole(/^LW:(up|fault)/, 10_000);
     return fob;
@@ -102,8 +102,9 @@ describe.skipIf(!!missing)('Puck.js bundle on the real Espruino interpreter', { 
     return hi;
   }
 
-  it('boots with only the board file: the console is locked, the button watched on BTN1 (D0), one LW:up, a hello', async () => {
-    const fob = await start();
+  it('boots with only the board file: the console is locked, the button watched on BTN1 (D0), one LW:up, a hello', async (ctx) => {
+    const { expect } = ctx;
+    const fob = await start(ctx);
     const pins = board();
     expect(fob.missingPins).toEqual([]);
     expect(fob.consoleLines).toEqual([`LW:up ${FIRMWARE_VERSION} puck puck-1`]);
@@ -117,8 +118,9 @@ describe.skipIf(!!missing)('Puck.js bundle on the real Espruino interpreter', { 
     expect(fob.errors).toEqual([]);
   });
 
-  it("fits a Puck.js's 2,630 variables (espruino-2630): boots, a loud SOS goes out, and process.memory() stays under the 2,630", async () => {
-    const fob = await start(IDENTITY, true);
+  it("fits a Puck.js's 2,630 variables (espruino-2630): boots, a loud SOS goes out, and process.memory() stays under the 2,630", async (ctx) => {
+    const { expect } = ctx;
+    const fob = await start(ctx, IDENTITY, true);
     const pins = board();
     expect(fob.consoleLines).toEqual([`LW:up ${FIRMWARE_VERSION} puck puck-1`]);
     await connectAndHello(fob);
@@ -132,8 +134,9 @@ describe.skipIf(!!missing)('Puck.js bundle on the real Espruino interpreter', { 
     expect(fob.errors).toEqual([]);
   });
 
-  it('loud SOS: the buzzer sounds at the hold, the sos goes out, the ack empties the outbox', async () => {
-    const fob = await start();
+  it('loud SOS: the buzzer sounds at the hold, the sos goes out, the ack empties the outbox', async (ctx) => {
+    const { expect } = ctx;
+    const fob = await start(ctx);
     const pins = board();
     await connectAndHello(fob);
     const since = fob.probes.length;
@@ -149,8 +152,9 @@ describe.skipIf(!!missing)('Puck.js bundle on the real Espruino interpreter', { 
     expect(fob.errors).toEqual([]);
   });
 
-  it('covert SOS: never a sound or a light, through ack, help coming (one 300 ms vibration), stop and clear', async () => {
-    const fob = await start();
+  it('covert SOS: never a sound or a light, through ack, help coming (one 300 ms vibration), stop and clear', async (ctx) => {
+    const { expect } = ctx;
+    const fob = await start(ctx);
     const pins = board();
     await connectAndHello(fob);
     const since = fob.probes.length;
@@ -166,8 +170,9 @@ describe.skipIf(!!missing)('Puck.js bundle on the real Espruino interpreter', { 
     expect(fob.outputs(pins.led)).toEqual([]);
   });
 
-  it('cancel (S S L) stops the loud alarm and names it', async () => {
-    const fob = await start();
+  it('cancel (S S L) stops the loud alarm and names it', async (ctx) => {
+    const { expect } = ctx;
+    const fob = await start(ctx);
     const pins = board();
     await connectAndHello(fob);
     let since = fob.probes.length;
@@ -181,8 +186,9 @@ describe.skipIf(!!missing)('Puck.js bundle on the real Espruino interpreter', { 
     expect(buzz[buzz.length - 1]).toEqual({ k: 'io', v: [pins.buzz, 0] });
   });
 
-  it('a check-in prompt (prm) vibrates 500 ms and the S S answer carries p:1', async () => {
-    const fob = await start();
+  it('a check-in prompt (prm) vibrates 500 ms and the S S answer carries p:1', async (ctx) => {
+    const { expect } = ctx;
+    const fob = await start(ctx);
     const pins = board();
     await connectAndHello(fob);
     const since = fob.probes.length;
@@ -193,8 +199,9 @@ describe.skipIf(!!missing)('Puck.js bundle on the real Espruino interpreter', { 
     expect(chk.p).toBe(1);
   });
 
-  it('bad commands are counted and change nothing; the fob still answers the button', async () => {
-    const fob = await start();
+  it('bad commands are counted and change nothing; the fob still answers the button', async (ctx) => {
+    const { expect } = ctx;
+    const fob = await start(ctx);
     const pins = board();
     await connectAndHello(fob);
     const before = await fob.evaluate<number>('LW.core.stats.badCommands');
@@ -211,8 +218,9 @@ describe.skipIf(!!missing)('Puck.js bundle on the real Espruino interpreter', { 
     expect(fob.errors).toEqual([]);
   });
 
-  it('a power cycle keeps an unsent alarm in flash and re-sends it, same id, when the phone connects', async () => {
-    const fob = await start();
+  it('a power cycle keeps an unsent alarm in flash and re-sends it, same id, when the phone connects', async (ctx) => {
+    const { expect } = ctx;
+    const fob = await start(ctx);
     const pins = board();
     // No phone in range: the SOS waits in the outbox.
     await fob.gesture(pins.btn, 'H');
@@ -233,8 +241,9 @@ describe.skipIf(!!missing)('Puck.js bundle on the real Espruino interpreter', { 
     expect(hellos.map((h) => h.bc).sort()).toEqual([1, 2]);
   });
 
-  it('a button wired to a pin the Puck.js does not have: LW:fault, never LW:up, a fast blink, and a hello that says so', async () => {
-    const fob = await start({ ...IDENTITY, w: { btn: 'D40' } });
+  it('a button wired to a pin the Puck.js does not have: LW:fault, never LW:up, a fast blink, and a hello that says so', async (ctx) => {
+    const { expect } = ctx;
+    const fob = await start(ctx, { ...IDENTITY, w: { btn: 'D40' } });
     const pins = board();
     expect(fob.consoleLines).toEqual(['LW:fault btn=D40 not a pin']);
     expect(await fob.evaluate('[LW.up, LW.fault]')).toEqual([0, 'btn=D40 not a pin']);
@@ -249,8 +258,9 @@ describe.skipIf(!!missing)('Puck.js bundle on the real Espruino interpreter', { 
     expect(fob.errors).toEqual([]);
   });
 
-  it('issue 17: with a passkey in lw.json the bundle asks for passkey pairing (NRF.setSecurity) before anything else runs on the radio', async () => {
-    const fob = await start({ ...IDENTITY, pk: '482913' });
+  it('issue 17: with a passkey in lw.json the bundle asks for passkey pairing (NRF.setSecurity) before anything else runs on the radio', async (ctx) => {
+    const { expect } = ctx;
+    const fob = await start(ctx, { ...IDENTITY, pk: '482913' });
     expect(fob.errors).toEqual([]);
     expect(fob.consoleLines).toEqual([`LW:up ${FIRMWARE_VERSION} puck puck-1`]);
     const sec = fob.probes.filter((p) => p.k === 'sec');
@@ -260,8 +270,9 @@ describe.skipIf(!!missing)('Puck.js bundle on the real Espruino interpreter', { 
     expect(adv < 0 || fob.probes.indexOf(sec[0]!) < adv).toBe(true);
   });
 
-  it('an identity without a passkey (flashed before issue 17) does not call NRF.setSecurity', async () => {
-    const fob = await start();
+  it('an identity without a passkey (flashed before issue 17) does not call NRF.setSecurity', async (ctx) => {
+    const { expect } = ctx;
+    const fob = await start(ctx);
     expect(fob.probes.filter((p) => p.k === 'sec')).toEqual([]);
   });
 
@@ -271,8 +282,9 @@ describe.skipIf(!!missing)('Puck.js bundle on the real Espruino interpreter', { 
   // the simulated board, whose NRF.setSecurity follows Espruino's source (test/firmware/puck-pairing.test.ts).
   it.skip('pairing refusal (unpaired / wrong passkey): needs a real nRF52 radio; the Linux interpreter has no NRF', () => {});
 
-  it('never provisioned: LW:fault, a slow blink, nothing sent', async () => {
-    const fob = await start(null);
+  it('never provisioned: LW:fault, a slow blink, nothing sent', async (ctx) => {
+    const { expect } = ctx;
+    const fob = await start(ctx, null);
     expect(fob.consoleLines).toEqual(['LW:fault not provisioned']);
     expect(await fob.evaluate('[LW.up, LW.fault, LW.core]')).toEqual([0, 'not provisioned', null]);
     fob.send('__t.link(true)');

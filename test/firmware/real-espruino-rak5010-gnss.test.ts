@@ -11,7 +11,7 @@
  * the prelude's probes in order with the AT+QGPS=1 / AT+QGPSEND the firmware writes to Serial1. What
  * a fob on the default D39 does there (a wiring fault, reported) is the last test.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { firmwareBundle } from '../helpers/firmware-bundle.js';
@@ -29,20 +29,22 @@ const MOTOR_ON_LINUX = 'D31';
 const GPS_EN_ON_LINUX = 'D30';
 const OUTSIDE = '0 51.50722 -0.12750 1.2';
 
-describe.skipIf(!!missing)('RAK5010 GNSS on the real Espruino interpreter, through the BG96 to a real hub', { timeout: 120_000 }, () => {
+// Concurrent (issue 18): each test has its own interpreter, modem (its own track) and device id on
+// the one hub, and waits mostly on the interpreter's own timers (the gestures, the GNSS polls, the
+// modem's answers), so the tests wait side by side rather than one after the other; nothing they
+// check is timed by the test. Each interpreter is powered off when its
+// own test ends (`onTestFinished`, the test context's: a shared afterEach would end the others'
+// fobs), and each test asserts with its context's `expect` (vitest: "Running tests concurrently").
+describe.skipIf(!!missing)('RAK5010 GNSS on the real Espruino interpreter, through the BG96 to a real hub', { concurrent: true, timeout: 120_000 }, () => {
   let bundle = '';
   let hub: TestHub;
   let n = 0;
-  const fobs: RealFob[] = [];
 
   beforeAll(async () => {
     const b = await firmwareBundle('rak5010');
     expect(b.ok).toBe(true);
     bundle = b.code;
     hub = await startTestHub();
-  });
-  afterEach(async () => {
-    for (const f of fobs.splice(0)) await f.destroy();
   });
   afterAll(async () => {
     await hub?.stop();
@@ -51,7 +53,7 @@ describe.skipIf(!!missing)('RAK5010 GNSS on the real Espruino interpreter, throu
   const btn = (): string => readBoardFile('RAK5010').devices[RAK5010_WIRING.btn] ?? RAK5010_WIRING.btn;
 
   /** A fob whose modem plays `track`; `ps` collects every position PUBLISH it puts on TCP. */
-  async function start(track: string, w: Record<string, string> = { motor: MOTOR_ON_LINUX, gps: GPS_EN_ON_LINUX }): Promise<{ fob: RealFob; id: string; ps: string[] }> {
+  async function start(ctx: TestContext, track: string, w: Record<string, string> = { motor: MOTOR_ON_LINUX, gps: GPS_EN_ON_LINUX }): Promise<{ fob: RealFob; id: string; ps: string[] }> {
     const id = `rak-gnss-${++n}`;
     const ps: string[] = [];
     const { secret } = await hub.addDevice(id, { workerId: `wg-${n}` });
@@ -70,11 +72,11 @@ describe.skipIf(!!missing)('RAK5010 GNSS on the real Espruino interpreter, throu
         };
       },
     });
-    fobs.push(fob);
+    ctx.onTestFinished(() => fob.destroy());
     await fob.boot();
     if (w.gps === undefined) return { fob, id, ps };
     await fob.waitForConsole(/^LW:up/, 10_000);
-    await expect.poll(async () => (await hub.hub.store.read((tx) => tx.getDevice(id)))?.firmware, { timeout: 15_000 }).toBe(FIRMWARE_VERSION);
+    await ctx.expect.poll(async () => (await hub.hub.store.read((tx) => tx.getDevice(id)))?.firmware, { timeout: 15_000 }).toBe(FIRMWARE_VERSION);
     return { fob, id, ps };
   }
 
@@ -97,8 +99,9 @@ describe.skipIf(!!missing)('RAK5010 GNSS on the real Espruino interpreter, throu
     }
   };
 
-  it('indoors: the SOS reaches the hub at once without l (never delayed for a fix); stepping outside, ps follows with the fix', async () => {
-    const { fob, id, ps } = await start('0 indoors');
+  it('indoors: the SOS reaches the hub at once without l (never delayed for a fix); stepping outside, ps follows with the fix', async (ctx) => {
+    const { expect } = ctx;
+    const { fob, id, ps } = await start(ctx, '0 indoors');
     await fob.gesture(btn(), 'H');
     await expect.poll(() => stored(id, 'sos').length, { timeout: 15_000 }).toBe(1);
     expect(stored(id, 'sos')[0].l).toBeUndefined();
@@ -115,8 +118,9 @@ describe.skipIf(!!missing)('RAK5010 GNSS on the real Espruino interpreter, throu
     expect(fob.errors).toEqual([]);
   });
 
-  it('an SOS while the fob holds a fresh fix arrives with l in the stored event; the hub closing the alarm turns the receiver off', async () => {
-    const { fob, id, ps } = await start(OUTSIDE);
+  it('an SOS while the fob holds a fresh fix arrives with l in the stored event; the hub closing the alarm turns the receiver off', async (ctx) => {
+    const { expect } = ctx;
+    const { fob, id, ps } = await start(ctx, OUTSIDE);
     // A first alarm (covert) turns the receiver on and gets the fix (and a ps) ...
     await fob.gesture(btn(), 'SSSS');
     await expect.poll(() => ps.length, { timeout: 20_000 }).toBeGreaterThan(0);
@@ -139,8 +143,9 @@ describe.skipIf(!!missing)('RAK5010 GNSS on the real Espruino interpreter, throu
     expect(fob.errors).toEqual([]);
   });
 
-  it('on the default GPS_EN (D39), which the Linux build cannot make: LW:fault names it, and the alarm still reaches the hub', async () => {
-    const { fob, id } = await start(OUTSIDE, { motor: MOTOR_ON_LINUX });
+  it('on the default GPS_EN (D39), which the Linux build cannot make: LW:fault names it, and the alarm still reaches the hub', async (ctx) => {
+    const { expect } = ctx;
+    const { fob, id } = await start(ctx, OUTSIDE, { motor: MOTOR_ON_LINUX });
     expect(fob.missingPins).toContain('D39');
     expect(await fob.waitForConsole(/^LW:(up|fault)/, 10_000)).toBe('LW:fault gps=D39 not a pin');
     await fob.gesture(btn(), 'H');

@@ -6,7 +6,7 @@
  * --client-cert` leaves them (test/flash/flash-client-cert.test.ts). Certificates are made with
  * openssl at test time; the test waits for what the hub records, never for a fixed time.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { firmwareBundle } from '../helpers/firmware-bundle.js';
@@ -24,12 +24,16 @@ if (missing) console.warn(`real-espruino-rak5010-tls: skipped, ${missing}`);
 const LINUX_WIRING = { motor: 'D31', gps: 'D30' };
 const BASE = 'lw5a17c3';
 
-describe.skipIf(!!missing)('RAK5010 bundle on the real interpreter with a client certificate, to a hub that requires one', { timeout: 90_000 }, () => {
+// Concurrent (issue 18): each test has its own interpreter, modem and device id on the one hub, and
+// waits mostly on the interpreter's own timers (the gesture, the modem's TLS answers), so the tests
+// wait side by side rather than one after the other; nothing they check is timed by the test. Each interpreter is powered off when its
+// own test ends (`onTestFinished`, the test context's: a shared afterEach would end the others'
+// fobs), and each test asserts with its context's `expect` (vitest: "Running tests concurrently").
+describe.skipIf(!!missing)('RAK5010 bundle on the real interpreter with a client certificate, to a hub that requires one', { concurrent: true, timeout: 90_000 }, () => {
   let bundle = '';
   let pki: TestPki;
   let hub: TestHub;
   const msgs: { msg: string }[] = [];
-  const fobs: RealFob[] = [];
 
   beforeAll(async () => {
     const b = await firmwareBundle('rak5010');
@@ -47,15 +51,12 @@ describe.skipIf(!!missing)('RAK5010 bundle on the real interpreter with a client
       config: { tls: { cert_file: pki.server.cert, key_file: pki.server.key, mqtts_port: 0, client_certs: 'required', client_ca_file: pki.caCert } },
     });
   });
-  afterEach(async () => {
-    for (const f of fobs.splice(0)) await f.destroy();
-  });
   afterAll(async () => {
     await hub?.stop();
     pki?.cleanup();
   });
 
-  async function start(id: string, withCert: boolean): Promise<RealFob> {
+  async function start(ctx: TestContext, id: string, withCert: boolean): Promise<RealFob> {
     const { secret } = await hub.addDevice(id, { workerId: `w-${id}` });
     const ca = pki.read(pki.caCert);
     const client = pki.client(id);
@@ -73,14 +74,15 @@ describe.skipIf(!!missing)('RAK5010 bundle on the real interpreter with a client
         }
       },
     });
-    fobs.push(fob);
+    ctx.onTestFinished(() => fob.destroy());
     await fob.boot();
     await fob.waitForConsole(/^LW:(up|fault)/, 10_000);
     return fob;
   }
 
-  it('presents its certificate through the modem, says hello, and its SOS is stored', async () => {
-    const fob = await start('rak-rc', true);
+  it('presents its certificate through the modem, says hello, and its SOS is stored', async (ctx) => {
+    const { expect } = ctx;
+    const fob = await start(ctx, 'rak-rc', true);
     expect(fob.consoleLines).toEqual([`LW:up ${FIRMWARE_VERSION} rak5010 rak-rc`]);
     await expect.poll(async () => (await hub.hub.store.read((tx) => tx.getDevice('rak-rc')))?.firmware, { timeout: 30_000 }).toBe(FIRMWARE_VERSION);
     expect(fob.modem!.commands).toEqual(expect.arrayContaining(['AT+QSSLCFG="seclevel",1,2', `AT+QSSLCFG="clientcert",1,"${BASE}.crt"`, `AT+QSSLCFG="clientkey",1,"${BASE}.key"`]));
@@ -89,8 +91,9 @@ describe.skipIf(!!missing)('RAK5010 bundle on the real interpreter with a client
     expect(fob.errors).toEqual([]);
   });
 
-  it('without one the hub refuses it at CONNECT and logs why; no hello is recorded', async () => {
-    const fob = await start('rak-rn', false);
+  it('without one the hub refuses it at CONNECT and logs why; no hello is recorded', async (ctx) => {
+    const { expect } = ctx;
+    const fob = await start(ctx, 'rak-rn', false);
     const why = 'device rak-rn presented no client certificate (tls.client_certs = "required")';
     await expect.poll(() => msgs.some((m) => String(m.msg).includes(why)), { timeout: 30_000 }).toBe(true);
     expect((await hub.hub.store.read((tx) => tx.getDevice('rak-rn')))?.firmware ?? null).toBeNull();

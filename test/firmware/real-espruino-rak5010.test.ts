@@ -10,7 +10,7 @@
  * the same path a re-wired wearable takes; so is the GNSS power enable GPS_EN (D39 by default), on
  * D30. Everything else is the board's default wiring.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { firmwareBundle } from '../helpers/firmware-bundle.js';
@@ -32,21 +32,21 @@ const GPS_EN_ON_LINUX = 'D30';
 // Real time on a real interpreter: generous limits for a loaded CI machine (2 cores).
 /** Every outbox file of the fob's Storage (one `lw-e<id>` per waiting event: firmware/src/core/outbox.ts), by name. */
 const OUTBOX_FILES = '(function(){var S=require("Storage"),o={};S.list(/^lw-e/).forEach(function(n){o[n]=S.read(n)});return o})()';
-describe.skipIf(!!missing)('RAK5010 bundle on the real Espruino interpreter, through the BG96 to a real hub', { timeout: 120_000 }, () => {
+// Concurrent (issue 18): each test has its own interpreter, modem and device id on the one hub, and
+// waits mostly on the interpreter's own timers (the gestures, the modem's answers), so the tests
+// wait side by side rather than one after the other. Each interpreter is powered off when its own
+// test ends (`onTestFinished`, the test context's: a shared afterEach would end the others' fobs),
+// and each test asserts with its context's `expect` (vitest: "Running tests concurrently").
+describe.skipIf(!!missing)('RAK5010 bundle on the real Espruino interpreter, through the BG96 to a real hub', { concurrent: true, timeout: 120_000 }, () => {
   let bundle = '';
   let hub: TestHub;
   let n = 0;
-  const fobs: RealFob[] = [];
 
   beforeAll(async () => {
     const b = await firmwareBundle('rak5010');
     expect(b.ok).toBe(true);
     bundle = b.code;
     hub = await startTestHub();
-  });
-
-  afterEach(async () => {
-    for (const f of fobs.splice(0)) await f.destroy();
   });
 
   afterAll(async () => {
@@ -60,7 +60,7 @@ describe.skipIf(!!missing)('RAK5010 bundle on the real Espruino interpreter, thr
   };
 
   /** A registered fob on its own device id, booted; `linkUp` false: no coverage at first boot. */
-  async function start(opts: { w?: Record<string, string>; linkUp?: boolean; onModem?: (m: SimulatedBg96) => void } = {}): Promise<{ fob: RealFob; id: string }> {
+  async function start(ctx: TestContext, opts: { w?: Record<string, string>; linkUp?: boolean; onModem?: (m: SimulatedBg96) => void } = {}): Promise<{ fob: RealFob; id: string }> {
     const id = `rak-${++n}`;
     const { secret } = await hub.addDevice(id, { workerId: `w-${n}` });
     const fob = new RealFob({
@@ -72,7 +72,7 @@ describe.skipIf(!!missing)('RAK5010 bundle on the real Espruino interpreter, thr
         opts.onModem?.(modem);
       },
     });
-    fobs.push(fob);
+    ctx.onTestFinished(() => fob.destroy());
     await fob.boot();
     await fob.waitForConsole(/^LW:(up|fault)/, 10_000);
     return { fob, id };
@@ -91,8 +91,9 @@ describe.skipIf(!!missing)('RAK5010 bundle on the real Espruino interpreter, thr
     }
   }
 
-  it('boots with only LED1 and no button in its board file: the modem UART on tx D6 / rx D8, the button on IO1 (D19), LW:up, a hello at the hub', async () => {
-    const { fob, id } = await start();
+  it('boots with only LED1 and no button in its board file: the modem UART on tx D6 / rx D8, the button on IO1 (D19), LW:up, a hello at the hub', async (ctx) => {
+    const { expect } = ctx;
+    const { fob, id } = await start(ctx);
     expect(fob.missingPins).toContain('D34');
     expect(fob.consoleLines).toEqual([`LW:up ${FIRMWARE_VERSION} rak5010 ${id}`]);
     // boards/RAK5010.py has no BTN: the firmware never asked for one, it watches the wired pin.
@@ -105,8 +106,9 @@ describe.skipIf(!!missing)('RAK5010 bundle on the real Espruino interpreter, thr
     expect(fob.errors).toEqual([]);
   });
 
-  it('loud SOS: the buzzer sounds, the alarm is in the hub database, and the hub ack empties the outbox', async () => {
-    const { fob, id } = await start();
+  it('loud SOS: the buzzer sounds, the alarm is in the hub database, and the hub ack empties the outbox', async (ctx) => {
+    const { expect } = ctx;
+    const { fob, id } = await start(ctx);
     await expect.poll(async () => (await device(id))?.firmware, { timeout: 15_000 }).toBe(FIRMWARE_VERSION);
     await fob.gesture(pins().btn, 'H');
     expect(fob.drivenOn(pins().buzz)).toBe(1);
@@ -115,8 +117,9 @@ describe.skipIf(!!missing)('RAK5010 bundle on the real Espruino interpreter, thr
     expect(fob.errors).toEqual([]);
   });
 
-  it('covert SOS: at the hub as a covert alarm, and never a sound or a light on the fob', async () => {
-    const { fob, id } = await start();
+  it('covert SOS: at the hub as a covert alarm, and never a sound or a light on the fob', async (ctx) => {
+    const { expect } = ctx;
+    const { fob, id } = await start(ctx);
     await expect.poll(async () => (await device(id))?.firmware, { timeout: 15_000 }).toBe(FIRMWARE_VERSION);
     await fob.gesture(pins().btn, 'SSSS');
     await expect.poll(async () => (await alarmsOf(id)).map((a) => a.kind), { timeout: 15_000 }).toEqual(['covert_sos']);
@@ -125,8 +128,9 @@ describe.skipIf(!!missing)('RAK5010 bundle on the real Espruino interpreter, thr
     expect(fob.outputs(pins().led)).toEqual([]);
   });
 
-  it('cancel (S S L) stops the buzzer; the hub marks the SOS cancelled by the worker, to be called back (issue 15 item 11)', async () => {
-    const { fob, id } = await start();
+  it('cancel (S S L) stops the buzzer; the hub marks the SOS cancelled by the worker, to be called back (issue 15 item 11)', async (ctx) => {
+    const { expect } = ctx;
+    const { fob, id } = await start(ctx);
     await expect.poll(async () => (await device(id))?.firmware, { timeout: 15_000 }).toBe(FIRMWARE_VERSION);
     await fob.gesture(pins().btn, 'H');
     await expect.poll(async () => (await alarmsOf(id)).length, { timeout: 15_000 }).toBe(1);
@@ -139,10 +143,11 @@ describe.skipIf(!!missing)('RAK5010 bundle on the real Espruino interpreter, thr
     await drained(fob);
   });
 
-  it('commands over MQTT from the hub: a prompt answered with p:1, help coming felt on the motor, bad ones counted', async () => {
+  it('commands over MQTT from the hub: a prompt answered with p:1, help coming felt on the motor, bad ones counted', async (ctx) => {
+    const { expect } = ctx;
     // The fob's PUBACKs (MQTT 3.1.1 §3.4: type 4, 2 bytes of packet id) as the modem puts them on TCP.
     let pubacks = 0;
-    const { fob, id } = await start({
+    const { fob, id } = await start(ctx, {
       onModem: (modem) => {
         modem.onSend = (bytes) => {
           if (bytes.length === 4 && bytes.charCodeAt(0) === 0x40) pubacks++;
@@ -190,8 +195,9 @@ describe.skipIf(!!missing)('RAK5010 bundle on the real Espruino interpreter, thr
     expect(fob.errors).toEqual([]);
   });
 
-  it('an SOS raised out of coverage waits in flash through a power cycle and reaches the hub with its id', async () => {
-    const { fob, id } = await start({ linkUp: false });
+  it('an SOS raised out of coverage waits in flash through a power cycle and reaches the hub with its id', async (ctx) => {
+    const { expect } = ctx;
+    const { fob, id } = await start(ctx, { linkUp: false });
     await fob.gesture(pins().btn, 'H');
     const queued = await outbox(fob);
     expect(queued.map((e) => e.k)).toEqual(['hi', 'sos']);
@@ -203,8 +209,9 @@ describe.skipIf(!!missing)('RAK5010 bundle on the real Espruino interpreter, thr
     await drained(fob);
   });
 
-  it('issue 14: wired to BTN, which a RAK5010 does not have: LW:fault, never LW:up, a fast blink, and the hub records the fault', async () => {
-    const { fob, id } = await start({ w: { btn: 'BTN', motor: MOTOR_ON_LINUX, gps: GPS_EN_ON_LINUX } });
+  it('issue 14: wired to BTN, which a RAK5010 does not have: LW:fault, never LW:up, a fast blink, and the hub records the fault', async (ctx) => {
+    const { expect } = ctx;
+    const { fob, id } = await start(ctx, { w: { btn: 'BTN', motor: MOTOR_ON_LINUX, gps: GPS_EN_ON_LINUX } });
     expect(fob.consoleLines).toEqual(['LW:fault btn=BTN not a pin']);
     expect(await fob.evaluate('[LW.up, LW.fault]')).toEqual([0, 'btn=BTN not a pin']);
     expect(fob.probes.filter((p) => p.k === 'watch')).toEqual([]);
