@@ -101,7 +101,7 @@ export const BULK_CHUNK = 50;
 export const PRESENCE_CHUNK = 10;
 
 export class ClusterWorker {
-  readonly counters: WorkerCounters = { handled: 0, redelivered: 0, retried: 0, refused: 0, bulk: { handled: 0, batches: 0, redelivered: 0, retried: 0, refused: 0 } };
+  readonly counters: WorkerCounters = { handled: 0, redelivered: 0, retried: 0, refused: 0, bulk: { handled: 0, envelopes: 0, batches: 0, redelivered: 0, retried: 0, refused: 0 } };
   private readonly partitions: ConsumerMessages[] = [];
   private readonly loops: Promise<void>[] = [];
   private readonly gate = new AlarmFirst();

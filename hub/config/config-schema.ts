@@ -162,6 +162,26 @@ const clusterSchema = z
      * must have the same value: a worker refuses a bulk consumer made with another).
      */
     bulk_batch: z.int().min(1).max(10_000).default(250),
+    /**
+     * Issue 19, cluster ingest: an edge puts heartbeats, status and presence on the stream as batch
+     * envelopes (hub/cluster/bulk-batcher.ts, bulk-envelope.ts), one JetStream publish for many
+     * records, cut only while earlier publishes are in flight (no added latency when idle). false:
+     * one message per record, as edges before envelopes did; for a rolling upgrade, while some
+     * workers cannot read envelopes yet (docs/cluster.md "Batch envelopes").
+     */
+    edge_batching: z.boolean().default(true),
+    /** Most records, and bytes, in one envelope (the stream's servers refuse a message over their max_payload, 1 MB by default). */
+    edge_batch_records: z.int().min(1).max(10_000).default(500),
+    edge_batch_bytes: z.int().min(1024).max(1_000_000).default(262_144),
+    /** Envelope publishes an edge has out to JetStream at once; records arriving meanwhile wait for the next. */
+    edge_batches_in_flight: z.int().min(1).max(8).default(2),
+    /**
+     * Most records, and bytes, waiting at an edge for a publish slot; beyond them a QoS 1 publish
+     * gets no PUBACK (the connection is dropped, the fob sends again) and a QoS 0 one is dropped and
+     * counted. A fob holds one QoS 1 publish unacknowledged at a time, so above the edge's fobs.
+     */
+    edge_queue_records: z.int().min(100).max(1_000_000).default(50_000),
+    edge_queue_bytes: z.int().min(65_536).max(1_073_741_824).default(16_777_216),
     /** A message a worker took and did not ack within this is delivered again (to any worker). */
     ack_wait_ms: z.int().min(1000).max(600_000).default(30_000),
     /** Deliveries of one message before JetStream stops offering it (each is logged by the worker). */
