@@ -4,7 +4,9 @@
  * publishes goes to the JetStream stream, and the fob's PUBACK waits for JetStream's publish ack
  * (aedes writes a QoS 1 PUBACK only once authorizePublish calls back: broker/mqtt-broker.ts). A
  * publish JetStream refuses or does not acknowledge in time gets no PUBACK: the broker drops the
- * connection and the fob sends it again, here or at another edge.
+ * connection and the fob sends it again, here or at another edge. Heartbeats, status and presence
+ * (the bulk lane) go out in batch envelopes (bulk-batcher.ts, bulk-envelope.ts: one JetStream publish
+ * for what arrived while earlier ones were in flight); each one's PUBACK waits for its envelope's ack.
  *
  * Commands for fobs (acks, prompts) come from the workers on `<command_prefix>.<deviceId>`; the edge
  * that holds the fob's connection delivers them at QoS 1. The edge reads the store (device

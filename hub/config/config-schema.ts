@@ -140,7 +140,7 @@ const clusterSchema = z
     password_env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).optional(),
     /** Or a token, read from the environment variable token_env (never written in the file). */
     token_env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).optional(),
-    /** The stream that holds what the fobs sent, its subjects' prefix (`<prefix>.p<partition>.<deviceId>.<leaf>`, `<prefix>.bulk.<deviceId>.<leaf>`) and replicas. */
+    /** The stream that holds what the fobs sent, its subjects' prefix (`<prefix>.p<partition>.<deviceId>.<leaf>`, `<prefix>.bulk.<deviceId>.<leaf>`, an edge's batch envelopes `<prefix>.bulk.<edge>`) and replicas. */
     stream: natsToken.default('LW_IN'),
     subject_prefix: z.string().regex(/^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/).default('lw.in'),
     /** Commands for a fob go on `<command_prefix>.<deviceId>`; every edge listens to `<command_prefix>.*`. */
