@@ -3,11 +3,11 @@
  * Mosquitto's"; docs/cluster.md "Batch envelopes"): the cluster of `cluster up` on the SQLite file
  * without its HTTP node, 1,000 fobs (half per edge, one load process each, as bench/cluster-bench.ts
  * floods) publishing QoS 1 heartbeats back to back for `seconds`; prints msg/s and the stream's
- * message count. Run with NODE_OPTIONS="--cpu-prof --cpu-prof-dir=DIR" to have every node process
- * (edges, workers) and load process write a .cpuprofile when it exits (the cluster is stopped with
- * SIGTERM, so they do). Not part of `npm run bench`.
+ * message count. With LW_PROFILE_DIR set, each edge runs with `--cpu-prof` and writes a .cpuprofile
+ * there when it exits (the cluster is stopped with SIGTERM, so they do; Node refuses --cpu-prof in
+ * NODE_OPTIONS). Not part of `npm run bench`.
  *
- *   NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof" npx tsx bench/edge-flood-profile.ts [seconds]
+ *   LW_PROFILE_DIR=/tmp/prof npx tsx bench/edge-flood-profile.ts [seconds]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,7 +20,8 @@ import { BENCH_SECRET, seedHubDatabase } from './servers.js';
 
 const seconds = Number(process.argv[2] ?? 10);
 const dir = mkdtempSync(join(tmpdir(), 'lonewatch-edge-profile-'));
-const cluster = await LocalCluster.start({ dir, store: 'sqlite', httpNode: false, logLevel: 'warn' });
+const profileDir = process.env.LW_PROFILE_DIR;
+const cluster = await LocalCluster.start({ dir, store: 'sqlite', httpNode: false, logLevel: 'warn', ...(profileDir ? { nodeArgs: { edge: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] } } : {}) });
 const nc = await connect({ servers: cluster.nats.urls, user: cluster.nats.user, pass: cluster.nats.password });
 try {
   const ids = await seedHubDatabase(join(dir, 'data'), 1000, 'pf');
