@@ -73,6 +73,9 @@ export class BulkBatcher<R> {
   private queuedBytes = 0;
   private inFlight = 0;
   private closed = false;
+  /** Set by drain(): no new records, but what is queued still goes out. */
+  private draining = false;
+  private drained: (() => void)[] = [];
   private readonly counts = { batches: 0, records: 0, failedBatches: 0, refusedFull: 0 };
 
   constructor(private readonly o: BulkBatcherOptions<R>) {
@@ -83,7 +86,7 @@ export class BulkBatcher<R> {
 
   /** Resolves once JetStream acknowledged the batch holding this record; rejects as the class comment says. */
   add(record: R): Promise<void> {
-    if (this.closed) return Promise.reject(new BulkBatcherClosedError('the edge is stopping: the record was not published'));
+    if (this.closed || this.draining) return Promise.reject(new BulkBatcherClosedError('the edge is stopping: the record was not published'));
     const bytes = this.o.bytesOf(record);
     // The cap is on what waits; a record that can go out at once never counts against it.
     const waits = this.inFlight >= this.o.inFlight;
@@ -104,6 +107,16 @@ export class BulkBatcher<R> {
     return { queued: this.queue.length, queuedBytes: this.queuedBytes, inFlight: this.inFlight, ...this.counts };
   }
 
+  /**
+   * Refuses new records and resolves once everything queued has been published and every publish
+   * has settled (a stopping edge's last presence records: the fobs' disconnections).
+   */
+  drain(): Promise<void> {
+    this.draining = true;
+    if (this.idle()) return Promise.resolve();
+    return new Promise((resolve) => this.drained.push(resolve));
+  }
+
   /** Refuses new records and rejects those still waiting; batches in flight settle as JetStream answers. */
   close(): void {
     this.closed = true;
@@ -111,6 +124,16 @@ export class BulkBatcher<R> {
     this.queue = [];
     this.queuedBytes = 0;
     for (const q of waiting) q.reject(new BulkBatcherClosedError('the edge stopped before this record was published: not on the stream'));
+    this.wakeDrained();
+  }
+
+  private idle(): boolean {
+    return this.queue.length === 0 && this.inFlight === 0;
+  }
+
+  private wakeDrained(): void {
+    if (!this.idle() && !this.closed) return;
+    for (const d of this.drained.splice(0)) d();
   }
 
   private pump(): void {
@@ -151,5 +174,6 @@ export class BulkBatcher<R> {
   private settled(): void {
     this.inFlight--;
     if (!this.closed) this.pump();
+    this.wakeDrained();
   }
 }

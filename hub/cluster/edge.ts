@@ -293,8 +293,16 @@ export class Edge {
     this.devices.stop();
     this.relays?.stop();
     await this.broker.close();
-    // What still waits was never published: its QoS 1 senders got no PUBACK (their connections are closed).
-    this.bulk?.close();
+    // The fobs' disconnections (presence) are queued as the broker closes: sent before NATS is
+    // drained, for at most two publish timeouts; what still waits then was never published (its
+    // QoS 1 senders got no PUBACK: their connections are closed).
+    if (this.bulk) {
+      const bulk = this.bulk;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([bulk.drain(), new Promise<void>((r) => (timer = setTimeout(r, 2 * this.o.cluster.publish_timeout_ms)))]);
+      clearTimeout(timer);
+      bulk.close();
+    }
     this.commands.unsubscribe();
     await this.nc.drain().catch(() => this.nc.close());
     await this.http.close();

@@ -143,3 +143,26 @@ describe('bulk batcher', () => {
     expect(() => harness({ inFlight: 0 })).toThrow(/inFlight must be a positive integer/);
   });
 });
+
+describe('bulk batcher, draining', () => {
+  it('refuses new records, still publishes what is queued, and resolves once all has settled', async () => {
+    const h = harness();
+    void h.add('a');
+    void h.add('b');
+    let drained = false;
+    void h.batcher.drain().then(() => (drained = true));
+    await expect(h.batcher.add('c')).rejects.toThrow(BulkBatcherClosedError);
+    h.published[0]!.ack();
+    await h.settle();
+    expect(drained).toBe(false);
+    // The queued record went out after the first batch, and the drain waits for its answer.
+    expect(h.published[1]!.records).toEqual(['b']);
+    h.published[1]!.fail(new Error('JetStream publish timed out'));
+    await h.settle();
+    expect(drained).toBe(true);
+    expect(h.outcomes.get('a')).toBe('acked');
+    expect(h.outcomes.get('b')).toBe('JetStream publish timed out');
+    // Idle: a drain resolves at once.
+    await expect(harness().batcher.drain()).resolves.toBeUndefined();
+  });
+});
