@@ -58,7 +58,8 @@ export interface ClusterResult {
   loadProcesses: number;
   sosPerSecond: number;
   steady: ClusterSosWindow;
-  ingest: { fobs: number; seconds: number; msgPerS: number };
+  /** connected: flood fobs that connected, per edge; envelopes: JetStream messages the flood's heartbeats took (the stream's count before and after). */
+  ingest: { fobs: number; seconds: number; msgPerS: number; connected: number[]; streamMessages: number; loadAverage: number };
   edges: { id: string; fobs: number; rssMb: number; rssPerConnKb: number }[];
   edgeKilled: ClusterSosWindow;
   workerKilled: ClusterSosWindow;
@@ -116,6 +117,16 @@ function window(reports: PoolReport[], seconds: number, backlog: ClusterSosWindo
   const ackMs = reports.flatMap((r) => r.ackMs);
   const pressed = reports.reduce((a, r) => a + r.sosSent, 0);
   return { seconds, pressed, puback: summarise(pubackMs), ack: summarise(ackMs), unacked: pressed - ackMs.length, backlog };
+}
+
+/** The messages the stream holds now (its last sequence: none are deleted in a run), or NaN when JetStream does not answer. */
+async function streamMessages(nc: NatsConnection, stream: string): Promise<number> {
+  try {
+    const jsm = await jetstreamManager(nc, { timeout: 5000 });
+    return (await jsm.streams.info(stream)).state.last_seq;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 /** The workers' backlog on the stream now, or null when JetStream does not answer (a node just killed). */
@@ -222,19 +233,30 @@ export async function benchCluster(fobs: number, opts: { seconds: number; sosPer
     // Ingest last: 1,000 fobs flooding QoS 1 heartbeats, half on each edge. The edges PUBACK once
     // JetStream holds a message, faster than the workers store them, so the flood leaves a backlog on
     // the shared consumer that an SOS would queue behind; nothing is measured after it.
+    // The kills above leave edge-2 and worker-1 down: started again first, so the flood has both
+    // edges (runs before this one sent half of it to the dead edge-2: none of those fobs connected).
+    progress('cluster: restarting edge-2 and worker-1 for the ingest flood');
+    await cluster.restart('edge-2');
+    await cluster.restart('worker-1');
     progress('cluster: ingest flood');
     const floods: LoadPool[] = [];
+    const floodConnected: number[] = [];
     for (let e = 0; e < edges.length; e++) {
       const f = await LoadPool.start({ url: urls[e], devices: half(floodIds, e).map((id) => ({ id, password: BENCH_SECRET })), processes: 1, mode: 'flood', hbIntervalMs: 0, sosPerSecond: 0, rampConcurrency: 100, subscribe: false });
       floods.push(f.pool);
+      floodConnected.push(f.connected);
     }
     await sleep(1000);
+    const streamBefore = await streamMessages(nc, 'LW_IN');
     for (const f of floods) f.measure();
     const floodSeconds = Math.min(10, opts.seconds);
     await sleep(floodSeconds * 1000);
     const floodReports = await Promise.all(floods.map((f) => f.report()));
+    const streamAfter = await streamMessages(nc, 'LW_IN');
+    const floodLoad = loadAverage();
     for (const f of floods) await f.stop();
     const msgPerS = Math.round(floodReports.reduce((a, r) => a + (r.acked / r.elapsedMs) * 1000, 0));
+    progress(`cluster: ingest ${msgPerS} msg/s, fobs connected per edge ${floodConnected.join('/')}, ${streamAfter - streamBefore} stream messages in the window, load ${floodLoad}`);
 
     return {
       fobs,
@@ -244,7 +266,7 @@ export async function benchCluster(fobs: number, opts: { seconds: number; sosPer
       loadProcesses,
       sosPerSecond: opts.sosPerSecond,
       steady,
-      ingest: { fobs: FLOOD_FOBS, seconds: floodSeconds, msgPerS },
+      ingest: { fobs: FLOOD_FOBS, seconds: floodSeconds, msgPerS, connected: floodConnected, streamMessages: streamAfter - streamBefore, loadAverage: floodLoad },
       edges: edgeRows,
       edgeKilled,
       workerKilled,

@@ -8,6 +8,11 @@ export type PoolReport = Omit<LoadReport, 'type'>;
 export class LoadPool {
   private workers: ChildProcess[] = [];
 
+  /** The load processes' pids (bench/edge-flood-profile.ts reads their CPU time). */
+  get pids(): number[] {
+    return this.workers.map((w) => w.pid ?? 0);
+  }
+
   private constructor() {}
 
   /** Starts `processes` workers sharing `devices`, waits until every connection is open. */

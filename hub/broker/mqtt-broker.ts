@@ -34,7 +34,8 @@ export interface BrokerHooks {
    */
   authenticate(clientId: string, username: string | undefined, password: Buffer | undefined, conn?: unknown): Promise<ConnectIdentity | { refused: string; returnCode?: 4 | 5 }>;
   /** A device publish on one of its own topics. Resolve to send the PUBACK; reject to drop the client. */
-  onDevicePublish(deviceId: string, leaf: string, payload: Buffer): Promise<void>;
+  /** qos: the publish's QoS (an edge drops a failed QoS 0 publish, but must not PUBACK a failed QoS 1 one). */
+  onDevicePublish(deviceId: string, leaf: string, payload: Buffer, qos: 0 | 1 | 2): Promise<void>;
   onConnected(deviceId: string): void;
   onDisconnected(deviceId: string): void;
   /** True when the device has been revoked since it connected (a cached set: called on every publish). */
@@ -254,7 +255,7 @@ export class MqttBroker {
           broker.refusals.warn(`device ${identity.deviceId}`, { deviceId: identity.deviceId, topic: packet.topic }, 'publish refused: a device may publish only on its own topics');
           return done(new Error(`not allowed to publish on ${packet.topic}`));
         }
-        hooks.onDevicePublish(identity.deviceId, parsed.leaf, packet.payload as Buffer).then(
+        hooks.onDevicePublish(identity.deviceId, parsed.leaf, packet.payload as Buffer, packet.qos).then(
           () => done(null),
           (err: Error) => {
             broker.log.error({ err, deviceId: identity.deviceId }, 'publish could not be processed; dropping the connection so the fob retries');

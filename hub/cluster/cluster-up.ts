@@ -64,6 +64,11 @@ export interface ClusterUpOptions {
   extraToml?: string;
   /** TLS on every node with a development CA made in `<dir>/tls` (edges: MQTTS and wss only). */
   tls?: boolean;
+  /**
+   * Node.js options for the node processes of one role (bench/edge-flood-profile.ts: `--cpu-prof`,
+   * which Node refuses in NODE_OPTIONS). Default none.
+   */
+  nodeArgs?: Partial<Record<NodeRole, string[]>>;
 }
 
 /** The development PKI of a `cluster up --tls`: PEM paths. */
@@ -101,6 +106,7 @@ export class LocalCluster {
     private readonly relayKey: string,
     /** The PostgreSQL database given in ClusterUpOptions.postgresUrl, or null. */
     private readonly givenPostgresUrl: string | null = null,
+    private readonly nodeArgs: ClusterUpOptions['nodeArgs'] & object = {},
   ) {}
 
   /** Where the store is, in words: the PostgreSQL URL or the SQLite file. */
@@ -177,7 +183,7 @@ export class LocalCluster {
     // The database is created (and migrated) once, here, before several processes open it.
     if (postgresUrl) await (await PostgresStore.open(postgresUrl)).close();
     else await new SqliteStore(join(dataDir, 'lonewatch.db')).close();
-    const cluster = new LocalCluster(dir, configFile, nats, nodes, o.readyTimeoutMs ?? 90_000, postgres, tls, randomBytes(32).toString('hex'), givenUrl);
+    const cluster = new LocalCluster(dir, configFile, nats, nodes, o.readyTimeoutMs ?? 90_000, postgres, tls, randomBytes(32).toString('hex'), givenUrl, o.nodeArgs ?? {});
     try {
       for (const n of nodes) cluster.spawn(n);
       await Promise.all(nodes.map((n) => cluster.waitReady(n)));
@@ -211,7 +217,7 @@ export class LocalCluster {
 
   private spawn(n: ClusterNode): void {
     const out = openSync(n.logFile, 'a');
-    const proc = spawn(process.execPath, [CLI, n.role, '--config', this.configFile, '--node-id', n.id], {
+    const proc = spawn(process.execPath, [...(this.nodeArgs[n.role] ?? []), CLI, n.role, '--config', this.configFile, '--node-id', n.id], {
       env: {
         ...process.env,
         [PASSWORD_ENV]: this.nats.password,

@@ -4,7 +4,9 @@
  * publishes goes to the JetStream stream, and the fob's PUBACK waits for JetStream's publish ack
  * (aedes writes a QoS 1 PUBACK only once authorizePublish calls back: broker/mqtt-broker.ts). A
  * publish JetStream refuses or does not acknowledge in time gets no PUBACK: the broker drops the
- * connection and the fob sends it again, here or at another edge.
+ * connection and the fob sends it again, here or at another edge. Heartbeats, status and presence
+ * (the bulk lane) go out in batch envelopes (bulk-batcher.ts, bulk-envelope.ts: one JetStream publish
+ * for what arrived while earlier ones were in flight); each one's PUBACK waits for its envelope's ack.
  *
  * Commands for fobs (acks, prompts) come from the workers on `<command_prefix>.<deviceId>`; the edge
  * that holds the fob's connection delivers them at QoS 1. The edge reads the store (device
@@ -35,6 +37,9 @@ import { relayKey } from './relay-key.js';
 import { commandTopic, TOPIC } from '../../shared/protocol-core.js';
 import { commandSubject, deviceOfCommandSubject, encodeInbound, inboundSubject, PRESENCE_LEAF } from './inbound.js';
 import { connectNats, ensureStream, jetStreamAnswers, nodeId } from './nats-connection.js';
+import { laneOf } from './lanes.js';
+import { bulkBatchSubject, encodeBulkBatch, recordBytes, type BulkRecord } from './bulk-envelope.js';
+import { BulkBatcher, type BulkBatcherStats } from './bulk-batcher.js';
 
 export interface EdgeOptions {
   config: HubConfig;
@@ -50,15 +55,12 @@ export interface EdgeOptions {
   id?: string;
 }
 
-/** Leaves a fob sends at QoS 0 (no PUBACK to hold): a failed stream publish drops the message, not the fob. */
-const LOSSY_LEAVES = new Set<string>([TOPIC.heartbeat, TOPIC.position]);
-
 export interface EdgeCounters {
-  /** Publishes JetStream acknowledged (and the fob got its PUBACK, for QoS 1). */
+  /** Publishes JetStream acknowledged, alone or in an envelope (and the fob got its PUBACK, for QoS 1). */
   streamed: number;
-  /** Publishes JetStream refused or did not acknowledge in time: no PUBACK, the fob was dropped to retry. */
+  /** QoS 1 publishes JetStream refused or did not acknowledge in time (or the bulk queue was full): no PUBACK, the fob was dropped to retry. */
   streamFailed: number;
-  /** QoS 0 publishes (heartbeats, positions) dropped because JetStream did not take them. */
+  /** QoS 0 publishes (the firmware's heartbeats and positions) dropped because JetStream did not take them. */
   lossyDropped: number;
   /** Commands delivered to a fob connected here. */
   commands: number;
@@ -66,6 +68,8 @@ export interface EdgeCounters {
 
 export class Edge {
   readonly counters: EdgeCounters = { streamed: 0, streamFailed: 0, lossyDropped: 0, commands: 0 };
+  /** The bulk lane's batcher; null with `[cluster] edge_batching = false`. */
+  bulk: BulkBatcher<BulkRecord> | null = null;
   /** The plain MQTT port; 0 when that listener is off ([tls] without keep_plain_mqtt). */
   mqttPort = 0;
   /** The MQTTS port; 0 without [tls]. */
@@ -116,7 +120,26 @@ export class Edge {
       undo.push(async () => devices.stop());
       // eslint-disable-next-line prefer-const
       let edge: Edge;
+      // The bulk lane (heartbeats, status, presence) in envelopes (bulk-batcher.ts: batched only while
+      // earlier envelopes are in flight); events and positions stay one message each, on their
+      // partition's subject, so their order and their consumers are unchanged (lanes.ts).
+      const bulk = cluster.edge_batching
+        ? new BulkBatcher<BulkRecord>({
+            publish: async (records) => {
+              const { headers, data } = encodeBulkBatch(id, records);
+              await js.publish(bulkBatchSubject(cluster.subject_prefix, id), data, { headers, timeout: cluster.publish_timeout_ms });
+            },
+            bytesOf: recordBytes,
+            maxRecords: cluster.edge_batch_records,
+            maxBytes: cluster.edge_batch_bytes,
+            inFlight: cluster.edge_batches_in_flight,
+            queueMaxRecords: cluster.edge_queue_records,
+            queueMaxBytes: cluster.edge_queue_bytes,
+          })
+        : null;
+      undo.push(async () => bulk?.close());
       const stream = async (deviceId: string, leaf: string, payload: Uint8Array): Promise<void> => {
+        if (bulk && laneOf(leaf) === 'bulk') return bulk.add({ deviceId, leaf, payload, receivedAt: clock.now() });
         const { headers, data } = encodeInbound({ deviceId, leaf, payload, receivedAt: clock.now(), edgeId: id });
         await js.publish(inboundSubject(cluster.subject_prefix, cluster.partitions, deviceId, leaf), data, { headers, timeout: cluster.publish_timeout_ms });
       };
@@ -127,14 +150,17 @@ export class Edge {
       broker = await MqttBroker.create(
         {
           authenticate: transports.authenticate((clientId, username, password) => auth.authenticate(clientId, username, password)),
-          onDevicePublish: async (deviceId, leaf, payload) => {
+          onDevicePublish: async (deviceId, leaf, payload, qos) => {
             try {
               await stream(deviceId, leaf, payload);
               edge.counters.streamed++;
             } catch (err) {
-              if (LOSSY_LEAVES.has(leaf)) {
+              // QoS 0 (the firmware's heartbeats and positions: shared/protocol-core.ts TOPIC) has no
+              // PUBACK to hold back, so a failure drops the message, not the fob. A QoS 1 publish,
+              // whatever its leaf, must not be PUBACKed unless JetStream holds it (MQTT 3.1.1 4.3.2).
+              if (qos === 0) {
                 edge.counters.lossyDropped++;
-                log.warn({ deviceId, leaf, err: (err as Error).message }, 'JetStream did not take a heartbeat/position (QoS 0): dropped; the next one replaces it');
+                log.warn({ deviceId, leaf, err: (err as Error).message }, `JetStream did not take a QoS 0 ${leaf === TOPIC.position ? 'position' : 'message'}: dropped; the next one replaces it`);
                 return;
               }
               edge.counters.streamFailed++;
@@ -182,6 +208,7 @@ export class Edge {
       undo.push(() => http.close());
       transports.attachHttps(http.server);
       edge = new Edge(id, o, nc, broker, devices, commands, http, transports, relays);
+      edge.bulk = bulk;
       relays?.start(brokerSessions(broker));
       undo.push(async () => relays?.stop());
       http.get('/healthz', async () => edge.health());
@@ -223,7 +250,7 @@ export class Edge {
     this.nc.publish(commandSubject(this.o.cluster.command_prefix, deviceId), text);
   }
 
-  health(): { ok: true; role: 'edge'; id: string; connectedFobs: number; nats: string; counters: EdgeCounters; listeners: TransportListeners; tls: CertificateStatus | null } {
+  health(): { ok: true; role: 'edge'; id: string; connectedFobs: number; nats: string; counters: EdgeCounters; bulkBatches: BulkBatcherStats | null; listeners: TransportListeners; tls: CertificateStatus | null } {
     return {
       ok: true,
       role: 'edge',
@@ -231,6 +258,7 @@ export class Edge {
       connectedFobs: this.broker.connectedClients,
       nats: this.nc.isClosed() ? 'closed' : (this.nc.getServer() ?? 'connecting'),
       counters: this.counters,
+      bulkBatches: this.bulk?.stats() ?? null,
       listeners: this.listeners(),
       tls: this.transports.certificateStatus(),
     };
@@ -265,6 +293,16 @@ export class Edge {
     this.devices.stop();
     this.relays?.stop();
     await this.broker.close();
+    // The fobs' disconnections (presence) are queued as the broker closes: sent before NATS is
+    // drained, for at most two publish timeouts; what still waits then was never published (its
+    // QoS 1 senders got no PUBACK: their connections are closed).
+    if (this.bulk) {
+      const bulk = this.bulk;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([bulk.drain(), new Promise<void>((r) => (timer = setTimeout(r, 2 * this.o.cluster.publish_timeout_ms)))]);
+      clearTimeout(timer);
+      bulk.close();
+    }
     this.commands.unsubscribe();
     await this.nc.drain().catch(() => this.nc.close());
     await this.http.close();

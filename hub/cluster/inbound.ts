@@ -6,7 +6,8 @@
  * Subjects are `<prefix>.p<partition>.<deviceId>.<leaf>` for events and positions (the partition:
  * hub/cluster/partition.ts, which keeps a device's messages in order across workers) and
  * `<prefix>.bulk.<deviceId>.<leaf>` for heartbeats, status and presence (hub/cluster/lanes.ts: an
- * SOS never waits behind them). Device ids are letters, digits, `_` and `-`
+ * SOS never waits behind them; an edge batches those into envelopes, hub/cluster/bulk-envelope.ts).
+ * Device ids are letters, digits, `_` and `-`
  * (shared/protocol-core.ts isValidDeviceId), so they are always one NATS subject token.
  */
 import { headers as natsHeaders, type MsgHdrs } from '@nats-io/transport-node';

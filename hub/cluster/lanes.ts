@@ -9,7 +9,9 @@
  *   stream stored them (a cancel after its SOS: hub/cluster/partition.ts), and a fix sent after an
  *   SOS must find the alarm committed, or it is stored without it and the ARC's location follow-up
  *   (issue 20) misses it. So positions stay behind the events they follow.
- * - **Bulk lane**, `<prefix>.bulk.<deviceId>.<leaf>`: heartbeats (`hb`), the fob's status (`st`) and
+ * - **Bulk lane**, `<prefix>.bulk.<deviceId>.<leaf>` (one record) or `<prefix>.bulk.<edge>` (an
+ *   edge's batch envelope of many, hub/cluster/bulk-envelope.ts: one token fewer, so never a
+ *   device's subject): heartbeats (`hb`), the fob's status (`st`) and
  *   the edge's presence (`_presence`). No rule reads them in order with an event: a heartbeat or a
  *   presence updates the device's liveness, battery and online mark, dated by the edge's received
  *   time, whatever was handled before it; raising, cancelling or escalating an alarm reads none of

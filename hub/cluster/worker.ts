@@ -101,7 +101,7 @@ export const BULK_CHUNK = 50;
 export const PRESENCE_CHUNK = 10;
 
 export class ClusterWorker {
-  readonly counters: WorkerCounters = { handled: 0, redelivered: 0, retried: 0, refused: 0, bulk: { handled: 0, batches: 0, redelivered: 0, retried: 0, refused: 0 } };
+  readonly counters: WorkerCounters = { handled: 0, redelivered: 0, retried: 0, refused: 0, bulk: { handled: 0, envelopes: 0, batches: 0, redelivered: 0, retried: 0, refused: 0 } };
   private readonly partitions: ConsumerMessages[] = [];
   private readonly loops: Promise<void>[] = [];
   private readonly gate = new AlarmFirst();
@@ -163,7 +163,7 @@ export class ClusterWorker {
         await worker.consume();
         log.info(
           { http: web, stream: cluster.stream, consumer: cluster.consumer, partitions: cluster.partitions, bulkBatch: cluster.bulk_batch },
-          `worker ${id} consuming ${cluster.stream}/${cluster.consumer}-p0..p${cluster.partitions - 1} (events and positions, one message in flight per partition) and ${bulkConsumer(cluster.consumer)} (heartbeats, status, presence, up to ${cluster.bulk_batch} a batch); dashboard and API on ${web}`,
+          `worker ${id} consuming ${cluster.stream}/${cluster.consumer}-p0..p${cluster.partitions - 1} (events and positions, one message in flight per partition) and ${bulkConsumer(cluster.consumer)} (heartbeats, status, presence, single or in edge envelopes, committed up to ${cluster.bulk_batch} records at a time); dashboard and API on ${web}`,
         );
       } else {
         log.info({ http: web }, `HTTP node ${id}: dashboard and API on ${web}; commands to fobs over NATS`);

@@ -140,7 +140,7 @@ const clusterSchema = z
     password_env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).optional(),
     /** Or a token, read from the environment variable token_env (never written in the file). */
     token_env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).optional(),
-    /** The stream that holds what the fobs sent, its subjects' prefix (`<prefix>.p<partition>.<deviceId>.<leaf>`, `<prefix>.bulk.<deviceId>.<leaf>`) and replicas. */
+    /** The stream that holds what the fobs sent, its subjects' prefix (`<prefix>.p<partition>.<deviceId>.<leaf>`, `<prefix>.bulk.<deviceId>.<leaf>`, an edge's batch envelopes `<prefix>.bulk.<edge>`) and replicas. */
     stream: natsToken.default('LW_IN'),
     subject_prefix: z.string().regex(/^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/).default('lw.in'),
     /** Commands for a fob go on `<command_prefix>.<deviceId>`; every edge listens to `<command_prefix>.*`. */
@@ -162,6 +162,26 @@ const clusterSchema = z
      * must have the same value: a worker refuses a bulk consumer made with another).
      */
     bulk_batch: z.int().min(1).max(10_000).default(250),
+    /**
+     * Issue 19, cluster ingest: an edge puts heartbeats, status and presence on the stream as batch
+     * envelopes (hub/cluster/bulk-batcher.ts, bulk-envelope.ts), one JetStream publish for many
+     * records, cut only while earlier publishes are in flight (no added latency when idle). false:
+     * one message per record, as edges before envelopes did; for a rolling upgrade, while some
+     * workers cannot read envelopes yet (docs/cluster.md "Batch envelopes").
+     */
+    edge_batching: z.boolean().default(true),
+    /** Most records, and bytes, in one envelope (the stream's servers refuse a message over their max_payload, 1 MB by default). */
+    edge_batch_records: z.int().min(1).max(10_000).default(500),
+    edge_batch_bytes: z.int().min(1024).max(1_000_000).default(262_144),
+    /** Envelope publishes an edge has out to JetStream at once; records arriving meanwhile wait for the next. */
+    edge_batches_in_flight: z.int().min(1).max(8).default(2),
+    /**
+     * Most records, and bytes, waiting at an edge for a publish slot; beyond them a QoS 1 publish
+     * gets no PUBACK (the connection is dropped, the fob sends again) and a QoS 0 one is dropped and
+     * counted. A fob holds one QoS 1 publish unacknowledged at a time, so above the edge's fobs.
+     */
+    edge_queue_records: z.int().min(100).max(1_000_000).default(50_000),
+    edge_queue_bytes: z.int().min(65_536).max(1_073_741_824).default(16_777_216),
     /**
      * A message a worker took and did not ack within this is delivered again (to any worker). 3 s:
      * an SOS held by a worker killed as it handled it is redelivered within 3 s and acked to the fob
