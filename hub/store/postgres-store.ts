@@ -23,6 +23,7 @@ import pg from 'pg';
 import { randomUUID } from 'node:crypto';
 import { drillPairingProblem } from '../rules/drill.js';
 import type { Logger } from '../logger.js';
+import { txAhead, txTiming, type TxTiming, type WriteStats } from './tx-timing.js';
 import type {
   AuditEntry,
   AlarmFilter,
@@ -84,16 +85,46 @@ const MAX_ATTEMPTS = 10;
 
 export type PgTx = StoreTx & DueWorkTx & ChangeFeedTx;
 
-/** A FIFO lock: this instance's write transactions run one after another, as on SQLite. */
-class AsyncLock {
-  private tail: Promise<void> = Promise.resolve();
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(fn);
-    this.tail = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    return result;
+/**
+ * The pooled connection with its query() counted into `timing.statements` (tx-timing.ts); every
+ * other property is the connection's own (prototype), and query runs on the connection itself.
+ */
+function countingQueries(client: pg.PoolClient, timing: TxTiming): pg.PoolClient {
+  const wrapper = Object.create(client) as pg.PoolClient;
+  const query = ((...args: Parameters<pg.PoolClient['query']>) => {
+    timing.statements++;
+    return (client.query as (...a: unknown[]) => unknown)(...args);
+  }) as pg.PoolClient['query'];
+  Object.defineProperty(wrapper, 'query', { value: query });
+  return wrapper;
+}
+
+/**
+ * This instance's write transactions run one after another, as on SQLite. In the order they asked,
+ * except that one asked for `ahead` (tx-timing.ts `txAhead`: an alarm in the cluster worker) is
+ * given the lock before every non-ahead one still waiting; the one holding it finishes first.
+ */
+export class PriorityLock {
+  private held = false;
+  private readonly ahead: (() => void)[] = [];
+  private readonly behind: (() => void)[] = [];
+
+  async run<T>(fn: () => Promise<T>, ahead = false): Promise<T> {
+    if (this.held) await new Promise<void>((go) => (ahead ? this.ahead : this.behind).push(go));
+    else this.held = true;
+    try {
+      return await fn();
+    } finally {
+      // Handed straight to the next waiter (held stays true), so nothing can slip in between.
+      const next = this.ahead.shift() ?? this.behind.shift();
+      if (next) next();
+      else this.held = false;
+    }
+  }
+
+  /** Transactions waiting for the lock now. */
+  get waiting(): number {
+    return this.ahead.length + this.behind.length;
   }
 }
 
@@ -111,7 +142,9 @@ export interface PostgresStoreOptions {
 }
 
 export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore, UnqueuedReads {
-  private readonly lock = new AsyncLock();
+  private readonly lock = new PriorityLock();
+  /** What the write transactions cost (tx-timing.ts WriteStats; the cluster worker's /timings). */
+  readonly writeStats: WriteStats = { transactions: 0, waitMs: 0, busyMs: 0 };
   private closed = false;
   /** This process's change-feed readers, woken after each commit that appended a change (ChangeFeedStore.onAppended). */
   private readonly appendListeners = new Set<() => void>();
@@ -185,12 +218,30 @@ export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore, Unqu
   }
 
   transaction<T>(fn: (tx: PgTx) => Promise<T>): Promise<T> {
-    return this.lock.run(() => this.runTransaction(fn));
+    // Timed in detail only when the caller asked (hub/store/tx-timing.ts: the cluster worker's lanes).
+    const timings = txTiming.getStore();
+    const queued = performance.now();
+    return this.lock.run(() => {
+      const waitMs = performance.now() - queued;
+      const t: TxTiming | null = timings ? { waitMs, runMs: 0, commitMs: 0, attempts: 0, statements: 0 } : null;
+      if (t) timings!.push(t);
+      const started = performance.now();
+      return this.runTransaction(fn, t).finally(() => {
+        const runMs = performance.now() - started;
+        if (t) t.runMs = runMs;
+        this.writeStats.transactions++;
+        this.writeStats.waitMs += waitMs;
+        this.writeStats.busyMs += runMs;
+      });
+    }, txAhead.getStore() === true);
   }
 
-  private async runTransaction<T>(fn: (tx: PgTx) => Promise<T>): Promise<T> {
+  private async runTransaction<T>(fn: (tx: PgTx) => Promise<T>, timing: TxTiming | null): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      const client = await this.connect();
+      const pooled = await this.connect();
+      // Counting statements wraps the connection's query(); only when timed.
+      const client = timing ? countingQueries(pooled, timing) : pooled;
+      if (timing) timing.attempts = attempt;
       const changes: Omit<ChangeRecord, 'seq'>[] = [];
       const state = { wrote: false };
       try {
@@ -204,8 +255,10 @@ export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore, Unqu
             [this.writerId],
           );
         }
+        const committing = performance.now();
         await client.query('COMMIT');
-        client.release();
+        if (timing) timing.commitMs = performance.now() - committing;
+        pooled.release();
         if (changes.length > 0) for (const l of this.appendListeners) queueMicrotask(l);
         return result;
       } catch (err) {
@@ -214,7 +267,7 @@ export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore, Unqu
           () => false,
         );
         // A connection that cannot even roll back is broken: the pool drops it instead of reusing it.
-        client.release(rolledBack ? undefined : (err as Error));
+        pooled.release(rolledBack ? undefined : (err as Error));
         if (isRetryable(err)) {
           if (attempt >= MAX_ATTEMPTS) throw new StoreConflictError(attempt, err);
           // A short random pause so two conflicting hubs do not collide again in step.
