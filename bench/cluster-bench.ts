@@ -54,7 +54,9 @@ export interface ClusterSosWindow {
    * hub/cluster/lane-timings.ts): where an SOS's time went inside the cluster. null for a worker
    * that did not answer (the one killed).
    */
-  workers: { id: string; timings: LaneSummary | null; writerBusy: number | null }[];
+  workers: { id: string; timings: LaneSummary | null; writerBusy: number | null; otherBusy: number | null; otherTransactions: number | null }[];
+  /** The due work in the shared store after the window (PostgreSQL only): rows by kind, and how many were due already. */
+  dueWork: { kind: string; rows: number; overdue: number }[] | null;
 }
 
 export interface ClusterResult {
@@ -146,11 +148,26 @@ async function seedPostgres(url: string, count: number, prefix: string): Promise
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function window(reports: PoolReport[], seconds: number, backlog: ClusterSosWindow['backlog'], workers: ClusterSosWindow['workers']): ClusterSosWindow {
+/** The shared store's due work now, by kind (PostgreSQL), or null. */
+async function dueWorkOf(url: string | null): Promise<ClusterSosWindow['dueWork']> {
+  if (!url) return null;
+  const client = new pg.Client({ connectionString: url });
+  try {
+    await client.connect();
+    const r = await client.query<{ kind: string; rows: string; overdue: string }>('SELECT kind, count(*) AS rows, count(*) FILTER (WHERE due_at <= $1) AS overdue FROM due_work GROUP BY kind ORDER BY kind', [Date.now()]);
+    return r.rows.map((x) => ({ kind: x.kind, rows: Number(x.rows), overdue: Number(x.overdue) }));
+  } catch {
+    return null;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+function window(reports: PoolReport[], seconds: number, backlog: ClusterSosWindow['backlog'], workers: ClusterSosWindow['workers'], dueWork: ClusterSosWindow['dueWork']): ClusterSosWindow {
   const pubackMs = reports.flatMap((r) => r.pubackMs);
   const ackMs = reports.flatMap((r) => r.ackMs);
   const pressed = reports.reduce((a, r) => a + r.sosSent, 0);
-  return { seconds, pressed, puback: summarise(pubackMs), ack: summarise(ackMs), unacked: pressed - ackMs.length, backlog, workers };
+  return { seconds, pressed, puback: summarise(pubackMs), ack: summarise(ackMs), unacked: pressed - ackMs.length, backlog, workers, dueWork };
 }
 
 /** A worker's stage times since `since` (epoch ms), or null when it does not answer. */
@@ -327,11 +344,16 @@ export async function benchCluster(fobs: number, opts: { seconds: number; sosPer
           const a = before[i]?.writes;
           const b = timings?.writes;
           // The share of the window (and its grace) this worker's store writer was busy.
-          const writerBusy = a && b && timings && before[i] ? Math.round(((b.busyMs - a.busyMs) / (timings.at - before[i]!.at)) * 100) / 100 : null;
-          return { id: w.id, timings, writerBusy };
+          const span = timings && before[i] ? timings.at - before[i]!.at : 0;
+          const share = (x: number): number => Math.round((x / span) * 100) / 100;
+          const writerBusy = a && b && span > 0 ? share(b.busyMs - a.busyMs) : null;
+          // Neither lane's transactions (due-work steps and the like): what else holds the writer.
+          const otherBusy = a && b && span > 0 ? share(b.untimedBusyMs - a.untimedBusyMs) : null;
+          const otherTransactions = a && b ? b.untimedTransactions - a.untimedTransactions : null;
+          return { id: w.id, timings, writerBusy, otherBusy, otherTransactions };
         }),
       );
-      return window(await Promise.all(sosPools.map((p) => p.report())), seconds, await backlogOf(nc, 'LW_IN', 'lw-workers', 16), workers);
+      return window(await Promise.all(sosPools.map((p) => p.report())), seconds, await backlogOf(nc, 'LW_IN', 'lw-workers', 16), workers, await dueWorkOf(cluster.postgres?.url ?? null));
     };
     const steady = await measureWindow(`${connected} fobs connected`, opts.seconds);
 

@@ -144,7 +144,7 @@ export interface PostgresStoreOptions {
 export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore, UnqueuedReads {
   private readonly lock = new PriorityLock();
   /** What the write transactions cost (tx-timing.ts WriteStats; the cluster worker's /timings). */
-  readonly writeStats: WriteStats = { transactions: 0, waitMs: 0, busyMs: 0 };
+  readonly writeStats: WriteStats = { transactions: 0, waitMs: 0, busyMs: 0, untimedTransactions: 0, untimedBusyMs: 0 };
   private closed = false;
   /** This process's change-feed readers, woken after each commit that appended a change (ChangeFeedStore.onAppended). */
   private readonly appendListeners = new Set<() => void>();
@@ -232,6 +232,10 @@ export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore, Unqu
         this.writeStats.transactions++;
         this.writeStats.waitMs += waitMs;
         this.writeStats.busyMs += runMs;
+        if (!t) {
+          this.writeStats.untimedTransactions++;
+          this.writeStats.untimedBusyMs += runMs;
+        }
       });
     }, txAhead.getStore() === true);
   }

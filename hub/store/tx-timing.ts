@@ -41,6 +41,9 @@ export interface WriteStats {
   waitMs: number;
   /** Sum of the time each held it, ms. */
   busyMs: number;
+  /** Of those, the ones no caller timed (txTiming): in a cluster worker, neither lane's, so due-work steps, sign-ins, the API. */
+  untimedTransactions: number;
+  untimedBusyMs: number;
 }
 
 /**
