@@ -102,7 +102,9 @@ export const EDGE_FOBS_MAX = 18_000;
  */
 const CONNECTS_IN_FLIGHT = 200;
 /** The longest the bench waits for the bulk backlog to drain before the steady window. */
-const DRAIN_MAX_S = 600;
+const DRAIN_MAX_S = 300;
+/** The wait gives up sooner when the backlog has not come below its lowest for this long: the workers do not keep up. */
+const DRAIN_STALL_S = 45;
 /** Bulk messages still waiting that count as drained: the fleet's heartbeats of DRAIN_SLACK_S. */
 const DRAIN_SLACK_S = 2;
 /** How often the backlog is read while waiting for it to drain. */
@@ -294,12 +296,18 @@ export async function benchCluster(fobs: number, opts: { seconds: number; sosPer
     const drainedBelow = Math.max(50, Math.ceil((fobs / 30) * DRAIN_SLACK_S));
     let bulkLeft: number | null = null;
     let drained = false;
-    while (Date.now() - drainStarted < DRAIN_MAX_S * 1000) {
+    let lowest = Infinity;
+    let lowestAt = Date.now();
+    while (Date.now() - drainStarted < DRAIN_MAX_S * 1000 && Date.now() - lowestAt < DRAIN_STALL_S * 1000) {
       const b = await backlogOf(nc, 'LW_IN', 'lw-workers', 16);
       bulkLeft = b?.bulk ?? null;
       if (b && b.bulk <= drainedBelow && b.ordered === 0) {
         drained = true;
         break;
+      }
+      if (b && b.bulk < lowest) {
+        lowest = b.bulk;
+        lowestAt = Date.now();
       }
       progress(`cluster: waiting for the workers to drain the bulk backlog: ${bulkLeft ?? '?'} heartbeats/presence left (drained at ${drainedBelow})`);
       await sleep(DRAIN_POLL_MS);

@@ -39,6 +39,7 @@ import type {
   Store,
   StoreTx,
   UnqueuedReads,
+  DeviceRosterDigest,
 } from './store.js';
 import type { AlarmRecord, DeviceRecord, NoticeRecord } from './store-types.js';
 import type { EmergencyContact } from '../admin/emergency-contacts.js';
@@ -141,7 +142,7 @@ export interface PostgresStoreOptions {
   log?: Logger;
 }
 
-export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore, UnqueuedReads {
+export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore, UnqueuedReads, DeviceRosterDigest {
   private readonly lock = new PriorityLock();
   /** What the write transactions cost (tx-timing.ts WriteStats; the cluster worker's /timings). */
   readonly writeStats: WriteStats = { transactions: 0, waitMs: 0, busyMs: 0, untimedTransactions: 0, untimedBusyMs: 0 };
@@ -804,6 +805,17 @@ export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore, Unqu
    * of them commits a write transaction, and this instance's own writes leave it alone (as SQLite's
    * PRAGMA data_version). One indexed read of a table with a row per writer.
    */
+  async deviceRosterDigest(): Promise<string> {
+    // One aggregate in the server, no rows to the hub: the count and the sum of a 64-bit hash
+    // (hashtextextended, PostgreSQL §9.4 / hash functions) of each device's id, worker and
+    // revocation. A change to any of them changes the sum (but for a 2^-64 collision).
+    const r = await this.withRetry((q) =>
+      q.query(`SELECT count(*) AS n, COALESCE(sum(hashtextextended(id || '|' || COALESCE(worker_id, '') || '|' || COALESCE(revoked_at::text, ''), 0)::numeric), 0) AS h FROM devices`),
+    );
+    const row = r.rows[0] as Row;
+    return `${row.n}:${row.h}`;
+  }
+
   async externalChangeCounter(): Promise<number> {
     const r = await this.withRetry((q) => q.query('SELECT COALESCE(MAX(n), 0) AS n FROM store_writes WHERE writer <> $1', [this.writerId]));
     return Number((r.rows[0] as Row).n);
