@@ -56,7 +56,7 @@ export function clusterSection(r: ClusterRun, resultsFile: string): string {
     '',
     ...(stages.length
       ? [
-          "Where an SOS's time went inside each worker (its `GET /timings`, hub/cluster/lane-timings.ts), p50 / p99 in ms over the ordered-lane messages of the window; the last columns are the bulk lane's transactions, what an SOS may find holding the store, and the share of the window the worker's store writer was busy:",
+          "Where an SOS's time went inside each worker (its `GET /timings`, hub/cluster/lane-timings.ts), p50 / p99 in ms over the ordered-lane messages of the window; the last columns are the bulk lane's transactions, what an SOS may find holding the store, and the share of the window the worker's store writer was busy (transactions ending in the window count whole, so it can pass 100 %):",
           '',
           '| window | worker | edge -> worker | store queue | transaction (commit) | statements | retries | ingest | ackAck | bulk transaction | writer busy |',
           '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
