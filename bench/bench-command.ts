@@ -32,6 +32,8 @@ export const benchCommand = defineCommand({
     only: { type: 'string', placeholder: 'list', description: 'comma-separated subset: ingest,latency,fleet,rules,catchup,firmware; cluster alone runs the cluster bench (with the single hub and Mosquitto beside it); idle alone measures an idle connection on the edge broker; fuzz alone runs the fuzz harness (lonewatch fuzz); chaos alone runs the cluster under random kills, partitions alone what per-device order costs, heartbeats alone what a batch of heartbeats costs a worker on PostgreSQL (docs/cluster.md)' },
     out: { type: 'string', placeholder: 'dir', description: 'results folder (default bench/results)' },
     fobs: { type: 'string', placeholder: 'n', description: 'cluster: fobs across the edges (default 5000; 50000 for the full figure)' },
+    edges: { type: 'string', placeholder: 'n', description: 'cluster: edges (default: enough for the fleet, at most 18,000 fobs each, at least 2)' },
+    workers: { type: 'string', placeholder: 'n', description: 'cluster: workers (default 2, at least 2)' },
     sqlite: { type: 'boolean', description: 'cluster, chaos: the SQLite file even where PostgreSQL is installed' },
     seconds: { type: 'string', placeholder: 's', description: 'chaos: seconds of load with random kills (default 60)' },
     seed: { type: 'string', placeholder: 'n', description: 'chaos: seed of the kill schedule and the presses (default: the time; printed in the report)' },
@@ -72,8 +74,24 @@ export const benchCommand = defineCommand({
       if (only.size > 1 && !(only.size === 2 && only.has('cluster') && only.has('idle'))) throw new UsageError('--only cluster (and idle) run alone: leave the other names out');
       const fobs = values.fobs === undefined ? 5000 : Number(values.fobs);
       if (!Number.isInteger(fobs) || fobs < 100 || fobs > 200_000) throw new UsageError(`--fobs must be a whole number from 100 to 200000, not ${values.fobs}`);
+      const whole = (name: string, v: string | undefined, min: number): number | undefined => {
+        if (v === undefined) return undefined;
+        const x = Number(v);
+        if (!Number.isInteger(x) || x < min || x > 32) throw new UsageError(`--${name} must be a whole number from ${min} to 32, not ${v}`);
+        return x;
+      };
+      const edges = whole('edges', values.edges, 2);
+      const workers = whole('workers', values.workers, 2);
       const { clusterMain } = await import('./cluster-command.js');
-      return clusterMain({ fobs, quick, cluster: only.has('cluster'), sqlite: values.sqlite === true, out: values.out ?? 'bench/results', fdLimit: fdLimit() });
+      const { edgesFor, ClusterBenchError, SOS_FOBS, FLOOD_FOBS } = await import('./cluster-bench.js');
+      // Refused before anything starts (too few edges for the fleet): the message says how many.
+      try {
+        edgesFor(fobs + SOS_FOBS + FLOOD_FOBS, edges);
+      } catch (err) {
+        if (err instanceof ClusterBenchError) throw new UsageError(err.message);
+        throw err;
+      }
+      return clusterMain({ fobs, quick, cluster: only.has('cluster'), sqlite: values.sqlite === true, out: values.out ?? 'bench/results', fdLimit: fdLimit(), ...(edges ? { edges } : {}), ...(workers ? { workers } : {}) });
     }
     const started = Date.now();
     const progress = (s: string): void => {

@@ -18,7 +18,7 @@
  *   back, as the firmware does (bench/load/load-fob.ts).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -33,6 +33,10 @@ import { hashSecret } from '../hub/device-secrets.js';
 import { LoadPool, type PoolReport } from './load/load-pool.js';
 import { BENCH_SECRET, seedHubDatabase } from './servers.js';
 import { summarise, type LatencySummary } from './stats.js';
+import type { LaneTimings } from '../hub/cluster/lane-timings.js';
+import type { WriteStats } from '../hub/store/tx-timing.js';
+
+export type LaneSummary = ReturnType<LaneTimings['summary']> & { writes: WriteStats | null; at: number };
 
 export interface ClusterSosWindow {
   seconds: number;
@@ -48,14 +52,33 @@ export interface ClusterSosWindow {
    * the workers do not keep up with the heartbeats (docs/cluster.md "Alarms ahead of bulk traffic").
    */
   backlog: { bulk: number; ordered: number } | null;
+  /**
+   * Each worker's own stage times over the window's messages (its GET /timings,
+   * hub/cluster/lane-timings.ts): where an SOS's time went inside the cluster. null for a worker
+   * that did not answer (the one killed).
+   */
+  workers: { id: string; timings: LaneSummary | null; writerBusy: number | null; otherBusy: number | null; otherTransactions: number | null }[];
+  /** The due work in the shared store after the window (PostgreSQL only): rows by kind, and how many were due already. */
+  dueWork: { kind: string; rows: number; overdue: number }[] | null;
 }
 
 export interface ClusterResult {
   fobs: number;
   store: 'postgres' | 'sqlite';
+  /** Edges and workers the cluster ran (`--edges`, `--workers`; edges chosen for the fleet when not given). */
+  edgeCount: number;
+  workerCount: number;
   connected: number;
   connectFailures: number;
   loadProcesses: number;
+  /** From the first CONNECT to the whole fleet connected and subscribed, s. */
+  connectSeconds: number;
+  /**
+   * After the fleet connected: how long the workers took to work off the bulk backlog (the fleet's
+   * presence and heartbeats) before the steady window began, and what was left when it began
+   * (`drained` false: the wait gave up after DRAIN_MAX_S and the window ran with it).
+   */
+  drain: { seconds: number; drained: boolean; bulkLeft: number | null };
   sosPerSecond: number;
   steady: ClusterSosWindow;
   /** connected: flood fobs that connected, per edge; envelopes: JetStream messages the flood's heartbeats took (the stream's count before and after). */
@@ -70,8 +93,28 @@ export interface ClusterResult {
 
 /** Connections per load-generator process: well inside the 20,000 open-files limit of a process. */
 const PER_PROCESS = 9_000;
-const SOS_FOBS = 100;
-const FLOOD_FOBS = 1000;
+/**
+ * Most fob connections one edge is given: each is one file descriptor, and a process may hold at
+ * most 20,000 here (hard limit); the rest is the edge's own (NATS, the store's pool, HTTP, logs).
+ */
+export const EDGE_FOBS_MAX = 18_000;
+/**
+ * CONNECTs in flight at once over the whole fleet: each costs its edge a scrypt check (about 3 ms,
+ * hub/device-secrets.ts) and a presence message on the bulk lane, so the fleet is brought up at
+ * what the edges can check rather than all at once (issue 19: the connect must not drown the SOS
+ * measurement; the steady window only starts once the backlog drained, below).
+ */
+const CONNECTS_IN_FLIGHT = 200;
+/** The longest the bench waits for the bulk backlog to drain before the steady window. */
+const DRAIN_MAX_S = 300;
+/** The wait gives up sooner when the backlog has not come below its lowest for this long: the workers do not keep up. */
+const DRAIN_STALL_S = 45;
+/** Bulk messages still waiting that count as drained: the fleet's heartbeats of DRAIN_SLACK_S. */
+const DRAIN_SLACK_S = 2;
+/** How often the backlog is read while waiting for it to drain. */
+const DRAIN_POLL_MS = 2000;
+export const SOS_FOBS = 100;
+export const FLOOD_FOBS = 1000;
 /** The cluster's default (`[cluster] ack_wait_ms`, not set here): the worker-kill window measures what a deployment gets. */
 const ACK_WAIT_MS = parseConfig({ cluster: { servers: ['nats://127.0.0.1:4222'] } }).cluster!.ack_wait_ms;
 /** After a window, how long presses still in flight may take to be acknowledged. */
@@ -88,9 +131,14 @@ function loadAverage(): number {
   return Number(r.stdout.split(' ')[0]) || 0;
 }
 
-async function connectedFobs(n: ClusterNode): Promise<number> {
-  const r = await fetch(`http://127.0.0.1:${n.httpPort}/healthz`, { signal: AbortSignal.timeout(5000) });
-  return ((await r.json()) as { connectedFobs: number }).connectedFobs;
+/** The fobs an edge says it holds, or null when it does not answer within 30 s (an edge busy with 17,000 connections at 50,000 fobs took longer than 5 s). */
+async function connectedFobs(n: ClusterNode): Promise<number | null> {
+  try {
+    const r = await fetch(`http://127.0.0.1:${n.httpPort}/healthz`, { signal: AbortSignal.timeout(30_000) });
+    return ((await r.json()) as { connectedFobs: number }).connectedFobs;
+  } catch {
+    return null;
+  }
 }
 
 /** Registers the bench's fobs in the cluster's PostgreSQL (one secret hash, as seedHubDatabase does). */
@@ -112,11 +160,36 @@ async function seedPostgres(url: string, count: number, prefix: string): Promise
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function window(reports: PoolReport[], seconds: number, backlog: ClusterSosWindow['backlog']): ClusterSosWindow {
+/** The shared store's due work now, by kind (PostgreSQL), or null. */
+async function dueWorkOf(url: string | null): Promise<ClusterSosWindow['dueWork']> {
+  if (!url) return null;
+  const client = new pg.Client({ connectionString: url });
+  try {
+    await client.connect();
+    const r = await client.query<{ kind: string; rows: string; overdue: string }>('SELECT kind, count(*) AS rows, count(*) FILTER (WHERE due_at <= $1) AS overdue FROM due_work GROUP BY kind ORDER BY kind', [Date.now()]);
+    return r.rows.map((x) => ({ kind: x.kind, rows: Number(x.rows), overdue: Number(x.overdue) }));
+  } catch {
+    return null;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+function window(reports: PoolReport[], seconds: number, backlog: ClusterSosWindow['backlog'], workers: ClusterSosWindow['workers'], dueWork: ClusterSosWindow['dueWork']): ClusterSosWindow {
   const pubackMs = reports.flatMap((r) => r.pubackMs);
   const ackMs = reports.flatMap((r) => r.ackMs);
   const pressed = reports.reduce((a, r) => a + r.sosSent, 0);
-  return { seconds, pressed, puback: summarise(pubackMs), ack: summarise(ackMs), unacked: pressed - ackMs.length, backlog };
+  return { seconds, pressed, puback: summarise(pubackMs), ack: summarise(ackMs), unacked: pressed - ackMs.length, backlog, workers, dueWork };
+}
+
+/** A worker's stage times since `since` (epoch ms), or null when it does not answer. */
+async function timingsOf(n: ClusterNode, since: number): Promise<LaneSummary | null> {
+  try {
+    const r = await fetch(`http://127.0.0.1:${n.httpPort}/timings?since=${since}`, { signal: AbortSignal.timeout(5000) });
+    return r.ok ? ((await r.json()) as LaneSummary) : null;
+  } catch {
+    return null;
+  }
 }
 
 /** The messages the stream holds now (its last sequence: none are deleted in a run), or NaN when JetStream does not answer. */
@@ -144,11 +217,43 @@ async function backlogOf(nc: NatsConnection, stream: string, consumer: string, p
   }
 }
 
-export async function benchCluster(fobs: number, opts: { seconds: number; sosPerSecond: number; store?: 'postgres' | 'sqlite' }, progress: (s: string) => void): Promise<ClusterResult> {
+/** The local ephemeral port range's size: how many connections one source address may open to one edge. */
+function ephemeralPorts(): number {
+  try {
+    const [lo, hi] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    return hi! - lo! + 1;
+  } catch {
+    return 28_000;
+  }
+}
+
+/** Raised when the asked-for cluster cannot hold the fleet on this machine: says what to change. */
+export class ClusterBenchError extends Error {
+  override name = 'ClusterBenchError';
+}
+
+/**
+ * How many edges a fleet of `total` connections needs: at least 2 (the edge-kill window kills
+ * edge-2), and enough that none holds more than EDGE_FOBS_MAX, nor more than the ephemeral ports one
+ * loopback source address has towards one edge port. A given `edges` too few for that is refused.
+ */
+export function edgesFor(total: number, given: number | undefined, ports = ephemeralPorts()): number {
+  const perEdge = Math.min(EDGE_FOBS_MAX, ports - 1000);
+  const needed = Math.max(2, Math.ceil(total / perEdge));
+  if (given === undefined) return needed;
+  if (!Number.isInteger(given) || given < 2) throw new ClusterBenchError(`--edges must be a whole number of at least 2 (the edge-kill window kills edge-2), not ${given}`);
+  if (given < needed) throw new ClusterBenchError(`--edges ${given} is too few for ${total} connections: each edge may hold at most ${perEdge} (20,000 open files a process, ${ports} ephemeral ports); give at least --edges ${needed}, or leave it out`);
+  return given;
+}
+
+export async function benchCluster(fobs: number, opts: { seconds: number; sosPerSecond: number; store?: 'postgres' | 'sqlite'; edges?: number; workers?: number }, progress: (s: string) => void): Promise<ClusterResult> {
   const store = opts.store ?? (postgresBinDir() ? 'postgres' : 'sqlite');
+  const edgeCount = edgesFor(fobs + SOS_FOBS + FLOOD_FOBS, opts.edges);
+  const workerCount = opts.workers ?? 2;
+  if (!Number.isInteger(workerCount) || workerCount < 2) throw new ClusterBenchError(`--workers must be a whole number of at least 2 (the worker-kill window kills worker-1 and needs another), not ${opts.workers}`);
   const dir = mkdtempSync(join(tmpdir(), 'lonewatch-bench-cluster-'));
-  progress(`cluster: starting 3 NATS nodes, 2 workers, 2 edges on ${store}`);
-  const cluster = await LocalCluster.start({ dir, store, httpNode: false, logLevel: 'warn' });
+  progress(`cluster: starting 3 NATS nodes, ${workerCount} workers, ${edgeCount} edges on ${store}`);
+  const cluster = await LocalCluster.start({ dir, store, httpNode: false, logLevel: 'warn', edges: edgeCount, workers: workerCount });
   const pools: LoadPool[] = [];
   const nc = await connect({ servers: cluster.nats.urls, user: cluster.nats.user, pass: cluster.nats.password });
   try {
@@ -163,38 +268,73 @@ export async function benchCluster(fobs: number, opts: { seconds: number; sosPer
     const half = <T>(xs: T[], e: number): T[] => xs.filter((_, i) => i % edges.length === e);
     const baseRss = edges.map((e) => rssOf(e.proc?.pid));
 
-    // The idle fleet: half on each edge, PER_PROCESS connections per load process at most.
-    let connected = 0;
-    let connectFailures = 0;
-    let loadProcesses = 0;
-    for (let e = 0; e < edges.length; e++) {
-      const mine = half(fleetIds, e);
-      const processes = Math.max(1, Math.ceil(mine.length / PER_PROCESS));
-      loadProcesses += processes;
-      const started = await LoadPool.start({
-        url: urls[e],
-        devices: mine.map((id) => ({ id, password: BENCH_SECRET })),
-        processes,
-        mode: 'steady',
-        hbIntervalMs: 30_000,
-        sosPerSecond: 0,
-        rampConcurrency: 100,
-        subscribe: true,
-        onProgress: (n) => progress(`cluster: ${connected + n}/${fobs} fobs connected`),
-      });
-      pools.push(started.pool);
-      connected += started.connected;
-      connectFailures += started.connectFailures;
-    }
+    // The idle fleet, spread evenly over the edges, PER_PROCESS connections per load process at most,
+    // every edge's share connecting at once with CONNECTS_IN_FLIGHT over the whole fleet.
+    const shares = edges.map((_, e) => half(fleetIds, e));
+    const processesOf = shares.map((mine) => Math.max(1, Math.ceil(mine.length / PER_PROCESS)));
+    const loadProcesses = processesOf.reduce((a, b) => a + b, 0);
+    const perProcess = Math.max(5, Math.ceil(CONNECTS_IN_FLIGHT / loadProcesses));
+    const progressOf = new Array<number>(edges.length).fill(0);
+    const connectStarted = Date.now();
+    const fleet = await Promise.all(
+      shares.map((mine, e) =>
+        LoadPool.start({
+          url: urls[e]!,
+          devices: mine.map((id) => ({ id, password: BENCH_SECRET })),
+          processes: processesOf[e]!,
+          mode: 'steady',
+          hbIntervalMs: 30_000,
+          sosPerSecond: 0,
+          rampConcurrency: perProcess,
+          subscribe: true,
+          onProgress: (n) => {
+            progressOf[e] = n;
+            progress(`cluster: ${progressOf.reduce((a, b) => a + b, 0)}/${fobs} fobs connected`);
+          },
+        }),
+      ),
+    );
+    const connectSeconds = Math.round((Date.now() - connectStarted) / 100) / 10;
+    for (const f of fleet) pools.push(f.pool);
+    const connected = fleet.reduce((a, f) => a + f.connected, 0);
+    const connectFailures = fleet.reduce((a, f) => a + f.connectFailures, 0);
+    progress(`cluster: ${connected} fobs connected in ${connectSeconds} s (${connectFailures} failed), ${loadProcesses} load processes`);
     await sleep(2000);
     const edgeRows = await Promise.all(
       edges.map(async (e, i) => {
-        const held = await connectedFobs(e);
+        // Unanswered: the fobs its load processes connected to it (its share of the fleet, less failures not told apart).
+        const held = (await connectedFobs(e)) ?? fleet[i]!.connected;
         const rss = rssOf(e.proc?.pid);
-        return { id: e.id, fobs: held, rssMb: Math.round(rss / 1e6), rssPerConnKb: Math.round(((rss - baseRss[i]) / Math.max(1, held) / 1024) * 10) / 10 };
+        return { id: e.id, fobs: held, rssMb: Math.round(rss / 1e6), rssPerConnKb: Math.round(((rss - baseRss[i]!) / Math.max(1, held) / 1024) * 10) / 10 };
       }),
     );
     const load = loadAverage();
+
+    // The fleet's presence (one per CONNECT) and first heartbeats are on the bulk lane: the steady
+    // window starts once the workers have worked them off, down to DRAIN_SLACK_S of heartbeats, so
+    // it measures the fleet's steady state and not its arrival.
+    const drainStarted = Date.now();
+    const drainedBelow = Math.max(50, Math.ceil((fobs / 30) * DRAIN_SLACK_S));
+    let bulkLeft: number | null = null;
+    let drained = false;
+    let lowest = Infinity;
+    let lowestAt = Date.now();
+    while (Date.now() - drainStarted < DRAIN_MAX_S * 1000 && Date.now() - lowestAt < DRAIN_STALL_S * 1000) {
+      const b = await backlogOf(nc, 'LW_IN', 'lw-workers', 16);
+      bulkLeft = b?.bulk ?? null;
+      if (b && b.bulk <= drainedBelow && b.ordered === 0) {
+        drained = true;
+        break;
+      }
+      if (b && b.bulk < lowest) {
+        lowest = b.bulk;
+        lowestAt = Date.now();
+      }
+      progress(`cluster: waiting for the workers to drain the bulk backlog: ${bulkLeft ?? '?'} heartbeats/presence left (drained at ${drainedBelow})`);
+      await sleep(DRAIN_POLL_MS);
+    }
+    const drain = { seconds: Math.round((Date.now() - drainStarted) / 100) / 10, drained, bulkLeft };
+    progress(`cluster: bulk backlog ${drained ? 'drained' : 'NOT drained'} after ${drain.seconds} s (${bulkLeft ?? '?'} left)`);
 
     // SOS fobs: half on each edge, each able to fail over to the other.
     const sosPools: LoadPool[] = [];
@@ -215,6 +355,9 @@ export async function benchCluster(fobs: number, opts: { seconds: number; sosPer
     }
     const measureWindow = async (what: string, seconds: number, during?: () => Promise<void>): Promise<ClusterSosWindow> => {
       for (const p of sosPools) p.measure();
+      const since = Date.now();
+      const workerNodes = cluster.nodes.filter((n) => n.role === 'worker');
+      const before = await Promise.all(workerNodes.map((w) => timingsOf(w, since)));
       for (let s = 0; s < seconds; s++) {
         if (s === 2 && during) await during();
         await sleep(1000);
@@ -224,7 +367,22 @@ export async function benchCluster(fobs: number, opts: { seconds: number; sosPer
       for (const p of sosPools) p.pause();
       await sleep(GRACE_MS);
       // The cluster's defaults (cluster up does not set them): stream LW_IN, consumer lw-workers, 16 partitions.
-      return window(await Promise.all(sosPools.map((p) => p.report())), seconds, await backlogOf(nc, 'LW_IN', 'lw-workers', 16));
+      const workers = await Promise.all(
+        workerNodes.map(async (w, i) => {
+          const timings = await timingsOf(w, since);
+          const a = before[i]?.writes;
+          const b = timings?.writes;
+          // The share of the window (and its grace) this worker's store writer was busy.
+          const span = timings && before[i] ? timings.at - before[i]!.at : 0;
+          const share = (x: number): number => Math.round((x / span) * 100) / 100;
+          const writerBusy = a && b && span > 0 ? share(b.busyMs - a.busyMs) : null;
+          // Neither lane's transactions (due-work steps and the like): what else holds the writer.
+          const otherBusy = a && b && span > 0 ? share(b.untimedBusyMs - a.untimedBusyMs) : null;
+          const otherTransactions = a && b ? b.untimedTransactions - a.untimedTransactions : null;
+          return { id: w.id, timings, writerBusy, otherBusy, otherTransactions };
+        }),
+      );
+      return window(await Promise.all(sosPools.map((p) => p.report())), seconds, await backlogOf(nc, 'LW_IN', 'lw-workers', 16), workers, await dueWorkOf(cluster.postgres?.url ?? null));
     };
     const steady = await measureWindow(`${connected} fobs connected`, opts.seconds);
 
@@ -261,9 +419,13 @@ export async function benchCluster(fobs: number, opts: { seconds: number; sosPer
     return {
       fobs,
       store: cluster.postgres ? 'postgres' : 'sqlite',
+      edgeCount,
+      workerCount,
       connected,
       connectFailures,
       loadProcesses,
+      connectSeconds,
+      drain,
       sosPerSecond: opts.sosPerSecond,
       steady,
       ingest: { fobs: FLOOD_FOBS, seconds: floodSeconds, msgPerS, connected: floodConnected, streamMessages: streamAfter - streamBefore, loadAverage: floodLoad },

@@ -12,7 +12,7 @@ import { benchIdleConnections } from './idle/idle-bench.js';
 import { clusterSection, writeClusterSection, type ClusterRun } from './cluster-report.js';
 import { ensureMosquitto } from './servers.js';
 
-export async function clusterMain(o: { fobs: number; quick: boolean; cluster: boolean; sqlite: boolean; out: string; fdLimit: number }): Promise<number> {
+export async function clusterMain(o: { fobs: number; quick: boolean; cluster: boolean; sqlite: boolean; out: string; fdLimit: number; edges?: number; workers?: number }): Promise<number> {
   const started = Date.now();
   const progress = (s: string): void => {
     process.stderr.write(`[${Math.round((Date.now() - started) / 1000)}s] ${s}\n`);
@@ -25,7 +25,7 @@ export async function clusterMain(o: { fobs: number; quick: boolean; cluster: bo
     process.stdout.write(JSON.stringify(idle, null, 2) + '\n');
     return 0;
   }
-  const cluster = await benchCluster(o.fobs, { seconds, sosPerSecond: 10, ...(o.sqlite ? { store: 'sqlite' as const } : {}) }, progress);
+  const cluster = await benchCluster(o.fobs, { seconds, sosPerSecond: 10, ...(o.sqlite ? { store: 'sqlite' as const } : {}), ...(o.edges ? { edges: o.edges } : {}), ...(o.workers ? { workers: o.workers } : {}) }, progress);
   ensureMosquitto(progress);
   const ingest = await benchIngest(1000, o.quick ? 4 : 10, progress);
   // One hub process holds at most (open-file limit - a few) sockets: the single hub's fleet is capped there.

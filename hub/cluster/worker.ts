@@ -36,6 +36,8 @@ import { bulkConsumer, laneOf } from './lanes.js';
 import { AlarmFirst } from './alarm-first.js';
 import { BULK_YIELD_MAX_MS, BulkLane, type BulkLaneCounters } from './bulk-lane.js';
 import { recordStreamedPresence } from '../ingest/presence.js';
+import { txAhead, txTiming, type TxTiming, type WriteStats } from '../store/tx-timing.js';
+import { LaneTimings, sumTx } from './lane-timings.js';
 
 export interface WorkerOptions {
   config: HubConfig;
@@ -105,6 +107,8 @@ export class ClusterWorker {
   private readonly partitions: ConsumerMessages[] = [];
   private readonly loops: Promise<void>[] = [];
   private readonly gate = new AlarmFirst();
+  /** Where the time goes, per lane (GET /timings; docs/cluster.md "Where an SOS's time goes"). */
+  readonly timings = new LaneTimings();
   private bulk: BulkLane | null = null;
   private closed = false;
 
@@ -147,6 +151,17 @@ export class ClusterWorker {
         // fob resending its event until acked (docs/protocol.md), and the redelivery is acked again.
         commandSink: (deviceId, command) => nc.publish(commandSubject(cluster.command_prefix, deviceId), encodeCommand(command)),
         registerHttp: async (http, h) => {
+          // The last few thousand messages' stages (lane-timings.ts), since an epoch ms: what the
+          // cluster bench reads after each window. Read-only, counts only.
+          http.get('/timings', async (req, reply) => {
+            if (!built.worker) return reply.code(503).send({ why: 'starting' });
+            const since = Number((req.query as { since?: string }).since ?? 0);
+            if (!Number.isFinite(since)) return reply.code(400).send({ error: 'since must be epoch milliseconds' });
+            // The store's writer since it opened (PostgreSQL store only): busyMs over the uptime is how
+            // much of the time its one-at-a-time writer was taken.
+            const writes = (built.worker.hub.store as { writeStats?: WriteStats }).writeStats ?? null;
+            return { ...built.worker.timings.summary(since), writes, at: Date.now() };
+          });
           http.get('/readyz', async (_req, reply) => {
             // The hub listens before this worker is built around it: not ready until then.
             if (!built.worker) return reply.code(503).send({ ready: false, role, id, why: 'starting' });
@@ -237,14 +252,19 @@ export class ClusterWorker {
       else await this.hub.ingest.onDevicePublish(i.deviceId, i.leaf, Buffer.from(i.payload), i.receivedAt);
     }
     const turn = () => (paced ? this.gate.bulkTurn(BULK_YIELD_MAX_MS) : Promise.resolve());
-    await this.hub.ingest.recordHeartbeatBatch(beats, { chunk: BULK_CHUNK, turn });
-    const changes = [...presence];
-    for (let i = 0; i < changes.length; i += PRESENCE_CHUNK) {
-      await turn();
-      await this.hub.store.transaction(async (tx) => {
-        for (const [deviceId, p] of changes.slice(i, i + PRESENCE_CHUNK)) await recordStreamedPresence(tx, deviceId, p.online, p.at);
-      });
-    }
+    // Each transaction's cost kept (lane-timings.ts): what an SOS arriving meanwhile waits behind.
+    const ts: TxTiming[] = [];
+    await txTiming.run(ts, async () => {
+      await this.hub.ingest.recordHeartbeatBatch(beats, { chunk: BULK_CHUNK, turn });
+      const changes = [...presence];
+      for (let i = 0; i < changes.length; i += PRESENCE_CHUNK) {
+        await turn();
+        await this.hub.store.transaction(async (tx) => {
+          for (const [deviceId, p] of changes.slice(i, i + PRESENCE_CHUNK)) await recordStreamedPresence(tx, deviceId, p.online, p.at);
+        });
+      }
+    });
+    this.timings.addBulk(Date.now(), ts);
   }
 
   /**
@@ -278,6 +298,11 @@ export class ClusterWorker {
       return;
     }
     const { deviceId, leaf, receivedAt } = inbound;
+    // Stage times (lane-timings.ts): the edge's clock and ours are the same machine's in the bench;
+    // across machines queueMs also holds their clocks' difference.
+    const handedAt = Date.now();
+    const handed = performance.now();
+    const ts: TxTiming[] = [];
     if (m.redelivered) {
       this.counters.redelivered++;
       this.log.info({ deviceId, leaf, seq: m.seq, delivery: m.info.deliveryCount, edge: inbound.edgeId }, 'message delivered again (a worker stopped before acking it): handled again, deduplicated by event id');
@@ -286,8 +311,16 @@ export class ClusterWorker {
       // A heartbeat or presence on a partition subject was put there by an edge from before the
       // bulk lane (docs/cluster.md "Upgrading to the bulk lane"): committed here as a batch of one,
       // so it too is stored before it is acked.
-      if (laneOf(leaf) === 'bulk') await this.commitBulk([inbound], false);
-      else await this.hub.ingest.onDevicePublish(deviceId, leaf, Buffer.from(inbound.payload), receivedAt);
+      // txAhead: this message's transactions go before the heartbeat batches, presence and
+      // due-work steps queued in this worker's store (tx-timing.ts; docs/cluster.md "Where an SOS's
+      // time goes": p50 1.3 s of an SOS's 2.5 s was that queue at 5,000 fobs). AlarmFirst below only
+      // stops bulk batches from starting; what was already queued went first before this.
+      await txAhead.run(true, () =>
+        txTiming.run(ts, async () => {
+          if (laneOf(leaf) === 'bulk') await this.commitBulk([inbound], false);
+          else await this.hub.ingest.onDevicePublish(deviceId, leaf, Buffer.from(inbound.payload), receivedAt);
+        }),
+      );
     } catch (err) {
       this.counters.retried++;
       this.log.error({ deviceId, leaf, seq: m.seq, err: (err as Error).message }, `could not store the message: not acked, offered again in ${NAK_DELAY_MS} ms`);
@@ -296,12 +329,17 @@ export class ClusterWorker {
     }
     // The ingest sends the application ack on the next turn of the event loop (after what would be
     // the PUBACK in the single hub): let it go out on this connection before the JetStream ack.
+    const ingested = performance.now();
     await new Promise((r) => setImmediate(r));
     // Confirmed by the server (one round trip): a lost ack would only mean one more, deduplicated,
     // delivery, but the count below then says what JetStream has taken.
+    const acking = performance.now();
     const confirmed = await m.ackAck().catch(() => false);
     if (!confirmed) this.log.warn({ deviceId, leaf, seq: m.seq }, 'JetStream did not confirm the ack: the message may come again (it would be deduplicated)');
     this.counters.handled++;
+    const sample = { receivedAt, leaf, queueMs: handedAt - receivedAt, ...sumTx(ts), ingestMs: ingested - handed, ackAckMs: performance.now() - acking };
+    this.timings.addOrdered(sample);
+    this.log.debug({ deviceId, seq: m.seq, ...sample }, 'ordered message stored, acknowledged to the fob and acked (stage times in ms)');
   }
 
   /** Ready while NATS, JetStream and the store answer. */

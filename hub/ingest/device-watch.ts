@@ -12,7 +12,7 @@
  * Polling runs on real time (unref'd), not the hub's clock: it is I/O, not a rule, and a ManualClock
  * moved through hours of a drill must not stop at thousands of polls.
  */
-import type { Store } from '../store/store.js';
+import type { DeviceRosterDigest, Store } from '../store/store.js';
 import type { Logger } from '../logger.js';
 
 export interface DeviceWatchOptions {
@@ -34,6 +34,8 @@ export class DeviceWatch {
   private readonly known = new Map<string, Known>();
   private readonly revoked = new Set<string>();
   private version: number | null = null;
+  /** The roster's fingerprint at the last re-read, where the store has one (DeviceRosterDigest). */
+  private digest: string | null = null;
   private timer: NodeJS.Timeout | null = null;
   private checking: Promise<void> | null = null;
 
@@ -41,6 +43,8 @@ export class DeviceWatch {
 
   async start(): Promise<void> {
     this.version = await this.o.store.externalChangeCounter();
+    // Taken before the read: a change after it makes the next digest differ, and is read then.
+    this.digest = (await rosterDigest(this.o.store)?.()) ?? null;
     await this.reload(false);
     this.timer = setInterval(() => {
       this.check().catch((err: Error) => this.o.log.error({ err }, 'could not check the database for device changes made outside the hub'));
@@ -64,6 +68,15 @@ export class DeviceWatch {
       const v = await this.o.store.externalChangeCounter();
       if (v === this.version) return;
       this.version = v;
+      // On PostgreSQL every other node's commit counts (each heartbeat batch of a cluster): the
+      // devices are re-read only when their roster changed (issue 19: re-reading 50,000 devices in
+      // every node every intervalMs took a large share of the cluster's CPU).
+      const rosterOf = rosterDigest(this.o.store);
+      if (rosterOf) {
+        const d = await rosterOf();
+        if (d === this.digest) return;
+        this.digest = d;
+      }
       await this.reload(true);
     })();
     try {
@@ -101,4 +114,10 @@ export class DeviceWatch {
       this.o.onReassigned(id, before?.workerId ?? null, now.workerId);
     }
   }
+}
+
+/** The store's roster fingerprint, when it has one. */
+function rosterDigest(store: Store): (() => Promise<string>) | null {
+  const s = store as Store & Partial<DeviceRosterDigest>;
+  return typeof s.deviceRosterDigest === 'function' ? () => s.deviceRosterDigest!() : null;
 }

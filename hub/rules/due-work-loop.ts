@@ -16,6 +16,7 @@
  */
 import type { Clock, TimerHandle } from '../clock.js';
 import type { Logger } from '../logger.js';
+import { detached } from '../store/tx-timing.js';
 import { STEP_WORK_KINDS, type ClaimedWork, type DueWorkKind, type DueWorkStore } from '../store/store.js';
 
 export interface BatchBudget {
@@ -250,12 +251,14 @@ export class DueWorkLoop {
     if (this.stopped) return;
     this.timer?.cancel();
     this.timerAt = at;
+    // detached: armed by a commit (wake) inside an alarm's handling, the drain it starts is not
+    // that alarm's (no place in its timings, no place ahead of the store's queue; tx-timing.ts).
     this.timer = this.o.clock.setTimer(
-      () => {
+      detached(() => {
         this.timer = null;
         this.timerAt = Infinity;
         this.fireDue();
-      },
+      }),
       Math.max(0, at - this.o.clock.now()),
     );
   }

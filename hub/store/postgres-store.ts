@@ -23,6 +23,7 @@ import pg from 'pg';
 import { randomUUID } from 'node:crypto';
 import { drillPairingProblem } from '../rules/drill.js';
 import type { Logger } from '../logger.js';
+import { txAhead, txTiming, type TxTiming, type WriteStats } from './tx-timing.js';
 import type {
   AuditEntry,
   AlarmFilter,
@@ -38,6 +39,7 @@ import type {
   Store,
   StoreTx,
   UnqueuedReads,
+  DeviceRosterDigest,
 } from './store.js';
 import type { AlarmRecord, DeviceRecord, NoticeRecord } from './store-types.js';
 import type { EmergencyContact } from '../admin/emergency-contacts.js';
@@ -84,16 +86,46 @@ const MAX_ATTEMPTS = 10;
 
 export type PgTx = StoreTx & DueWorkTx & ChangeFeedTx;
 
-/** A FIFO lock: this instance's write transactions run one after another, as on SQLite. */
-class AsyncLock {
-  private tail: Promise<void> = Promise.resolve();
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(fn);
-    this.tail = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    return result;
+/**
+ * The pooled connection with its query() counted into `timing.statements` (tx-timing.ts); every
+ * other property is the connection's own (prototype), and query runs on the connection itself.
+ */
+function countingQueries(client: pg.PoolClient, timing: TxTiming): pg.PoolClient {
+  const wrapper = Object.create(client) as pg.PoolClient;
+  const query = ((...args: Parameters<pg.PoolClient['query']>) => {
+    timing.statements++;
+    return (client.query as (...a: unknown[]) => unknown)(...args);
+  }) as pg.PoolClient['query'];
+  Object.defineProperty(wrapper, 'query', { value: query });
+  return wrapper;
+}
+
+/**
+ * This instance's write transactions run one after another, as on SQLite. In the order they asked,
+ * except that one asked for `ahead` (tx-timing.ts `txAhead`: an alarm in the cluster worker) is
+ * given the lock before every non-ahead one still waiting; the one holding it finishes first.
+ */
+export class PriorityLock {
+  private held = false;
+  private readonly ahead: (() => void)[] = [];
+  private readonly behind: (() => void)[] = [];
+
+  async run<T>(fn: () => Promise<T>, ahead = false): Promise<T> {
+    if (this.held) await new Promise<void>((go) => (ahead ? this.ahead : this.behind).push(go));
+    else this.held = true;
+    try {
+      return await fn();
+    } finally {
+      // Handed straight to the next waiter (held stays true), so nothing can slip in between.
+      const next = this.ahead.shift() ?? this.behind.shift();
+      if (next) next();
+      else this.held = false;
+    }
+  }
+
+  /** Transactions waiting for the lock now. */
+  get waiting(): number {
+    return this.ahead.length + this.behind.length;
   }
 }
 
@@ -110,8 +142,10 @@ export interface PostgresStoreOptions {
   log?: Logger;
 }
 
-export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore, UnqueuedReads {
-  private readonly lock = new AsyncLock();
+export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore, UnqueuedReads, DeviceRosterDigest {
+  private readonly lock = new PriorityLock();
+  /** What the write transactions cost (tx-timing.ts WriteStats; the cluster worker's /timings). */
+  readonly writeStats: WriteStats = { transactions: 0, waitMs: 0, busyMs: 0, untimedTransactions: 0, untimedBusyMs: 0 };
   private closed = false;
   /** This process's change-feed readers, woken after each commit that appended a change (ChangeFeedStore.onAppended). */
   private readonly appendListeners = new Set<() => void>();
@@ -185,12 +219,34 @@ export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore, Unqu
   }
 
   transaction<T>(fn: (tx: PgTx) => Promise<T>): Promise<T> {
-    return this.lock.run(() => this.runTransaction(fn));
+    // Timed in detail only when the caller asked (hub/store/tx-timing.ts: the cluster worker's lanes).
+    const timings = txTiming.getStore();
+    const queued = performance.now();
+    return this.lock.run(() => {
+      const waitMs = performance.now() - queued;
+      const t: TxTiming | null = timings ? { waitMs, runMs: 0, commitMs: 0, attempts: 0, statements: 0 } : null;
+      if (t) timings!.push(t);
+      const started = performance.now();
+      return this.runTransaction(fn, t).finally(() => {
+        const runMs = performance.now() - started;
+        if (t) t.runMs = runMs;
+        this.writeStats.transactions++;
+        this.writeStats.waitMs += waitMs;
+        this.writeStats.busyMs += runMs;
+        if (!t) {
+          this.writeStats.untimedTransactions++;
+          this.writeStats.untimedBusyMs += runMs;
+        }
+      });
+    }, txAhead.getStore() === true);
   }
 
-  private async runTransaction<T>(fn: (tx: PgTx) => Promise<T>): Promise<T> {
+  private async runTransaction<T>(fn: (tx: PgTx) => Promise<T>, timing: TxTiming | null): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      const client = await this.connect();
+      const pooled = await this.connect();
+      // Counting statements wraps the connection's query(); only when timed.
+      const client = timing ? countingQueries(pooled, timing) : pooled;
+      if (timing) timing.attempts = attempt;
       const changes: Omit<ChangeRecord, 'seq'>[] = [];
       const state = { wrote: false };
       try {
@@ -204,8 +260,10 @@ export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore, Unqu
             [this.writerId],
           );
         }
+        const committing = performance.now();
         await client.query('COMMIT');
-        client.release();
+        if (timing) timing.commitMs = performance.now() - committing;
+        pooled.release();
         if (changes.length > 0) for (const l of this.appendListeners) queueMicrotask(l);
         return result;
       } catch (err) {
@@ -214,7 +272,7 @@ export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore, Unqu
           () => false,
         );
         // A connection that cannot even roll back is broken: the pool drops it instead of reusing it.
-        client.release(rolledBack ? undefined : (err as Error));
+        pooled.release(rolledBack ? undefined : (err as Error));
         if (isRetryable(err)) {
           if (attempt >= MAX_ATTEMPTS) throw new StoreConflictError(attempt, err);
           // A short random pause so two conflicting hubs do not collide again in step.
@@ -748,6 +806,17 @@ export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore, Unqu
    * of them commits a write transaction, and this instance's own writes leave it alone (as SQLite's
    * PRAGMA data_version). One indexed read of a table with a row per writer.
    */
+  async deviceRosterDigest(): Promise<string> {
+    // One aggregate in the server, no rows to the hub: the count and the sum of a 64-bit hash
+    // (hashtextextended, PostgreSQL §9.4 / hash functions) of each device's id, worker and
+    // revocation. A change to any of them changes the sum (but for a 2^-64 collision).
+    const r = await this.withRetry((q) =>
+      q.query(`SELECT count(*) AS n, COALESCE(sum(hashtextextended(id || '|' || COALESCE(worker_id, '') || '|' || COALESCE(revoked_at::text, ''), 0)::numeric), 0) AS h FROM devices`),
+    );
+    const row = r.rows[0] as Row;
+    return `${row.n}:${row.h}`;
+  }
+
   async externalChangeCounter(): Promise<number> {
     const r = await this.withRetry((q) => q.query('SELECT COALESCE(MAX(n), 0) AS n FROM store_writes WHERE writer <> $1', [this.writerId]));
     return Number((r.rows[0] as Row).n);

@@ -321,6 +321,18 @@ export interface UnqueuedReads {
   getDeviceUnqueued(id: string): Promise<DeviceRecord | null>;
 }
 
+/**
+ * A fingerprint of the device roster: what DeviceWatch acts on (each device's id, worker and
+ * revocation), and nothing else (not liveness, battery or online). Optional: a Store without it has
+ * the devices re-read on every external change. On PostgreSQL every other node's commit (each
+ * heartbeat batch) is an external change, and re-reading 50,000 devices in every node every 2 s was
+ * a large share of the cluster's CPU (issue 19, docs/cluster.md "Where an SOS's time goes").
+ */
+export interface DeviceRosterDigest {
+  /** Changes when a device is added, removed, revoked or given to another worker. */
+  deviceRosterDigest(): Promise<string>;
+}
+
 export interface Store extends ChangeFeedStore, DueWorkStore {
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
   /** Read-only access outside a write transaction (consistent snapshot per call). */
