@@ -11,6 +11,7 @@ import { SimulatedBoard } from '../../firmware/sim/espruino-sim.js';
 import { GESTURE_PATTERNS } from '../../firmware/sim/puck-sim.js';
 import { outboxEntries } from '../../firmware/sim/outbox-files.js';
 import { createUser } from '../../hub/http/users.js';
+import { TEST_PASSWORD_COST } from '../dashboard/api-client.js';
 import { startTestHub, type TestHub, type TestHubOptions } from '../helpers/hub-harness.js';
 
 export const PASSWORD = 'correct horse battery';
@@ -23,7 +24,7 @@ export async function startCompanionHub(opts: TestHubOptions = {}): Promise<Test
 /** A worker account (as `lonewatch users add --role worker --worker <id>` makes). */
 export async function addWorkerAccount(t: TestHub, username: string, workerId: string, name?: string): Promise<void> {
   if (!(await t.hub.store.read((tx) => tx.getWorker(workerId)))) await t.addWorker(workerId, name ? { name } : {});
-  await createUser(t.hub.store, { username, role: 'worker', workerId, password: PASSWORD, ...(name ? { name } : {}) }, 'test', t.clock.now());
+  await createUser(t.hub.store, { username, role: 'worker', workerId, password: PASSWORD, ...(name ? { name } : {}) }, 'test', t.clock.now(), { passwordCost: TEST_PASSWORD_COST });
 }
 
 let script: vm.Script | null = null;
