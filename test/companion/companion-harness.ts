@@ -73,7 +73,9 @@ const FAKE_BLUETOOTH = `(() => {
     gatt: {
       get connected() { return connected; },
       connect: async () => {
-        await window.__lwFob('connect');
+        // Out of range, the connection attempt fails (Web Bluetooth: BluetoothRemoteGATTServer
+        // connect() rejects with a NetworkError when the device cannot be reached).
+        if (!(await window.__lwFob('connect'))) throw new DOMException('Bluetooth Device is no longer in range.', 'NetworkError');
         connected = true;
         localStorage.setItem('__simPaired', '1');
         return server;
@@ -113,6 +115,8 @@ export class PageFob {
   private partial = '';
   private ticker: NodeJS.Timeout;
   page: Page | null = null;
+  /** Whether the phone can reach the fob: `drop()` takes it out of range until `backInRange()`. */
+  private inRange = true;
 
   constructor(script: vm.Script, deviceId: string) {
     this.storage = { 'lw.json': JSON.stringify({ id: deviceId, pw: 'unused-on-a-puck', h: '', p: 0 }) };
@@ -126,8 +130,11 @@ export class PageFob {
   async attach(page: Page): Promise<void> {
     this.page = page;
     await page.exposeBinding('__lwFob', async (_src, op: string, arg?: string) => {
-      if (op === 'connect') this.board.bleConnect(true);
-      else if (op === 'disconnect') this.board.bleConnect(false);
+      if (op === 'connect') {
+        if (!this.inRange) return false;
+        this.board.bleConnect(true);
+        return true;
+      } else if (op === 'disconnect') this.board.bleConnect(false);
       else if (op === 'write' && arg !== undefined) this.board.uartReceive(arg);
     });
     await page.addInitScript({ content: FAKE_BLUETOOTH });
@@ -157,10 +164,20 @@ export class PageFob {
     this.board.advance(1000);
   }
 
-  /** The fob goes out of range of the phone. */
+  /**
+   * The fob goes out of range of the phone, and stays out of it (the phone's reconnect attempts fail)
+   * until `backInRange()`: the phone's own 5-second reconnect timer could otherwise bring it back
+   * before the test has looked at the "lost" state (it did, in a run under load).
+   */
   async drop(): Promise<void> {
+    this.inRange = false;
     this.board.bleConnect(false);
     await this.page?.evaluate(() => (globalThis as unknown as { __lwFobDrop(): void }).__lwFobDrop());
+  }
+
+  /** The fob is back in range: the phone's next reconnect attempt reaches it. */
+  backInRange(): void {
+    this.inRange = true;
   }
 
   outboxLength(): number {
