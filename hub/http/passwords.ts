@@ -5,9 +5,23 @@
  */
 import { createHash, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 
-const N = 16384;
-const R = 8;
-const P = 1;
+/** scrypt's work factors: N (CPU/memory cost, a power of two), r (block size), p (parallelism). */
+export interface PasswordCost {
+  readonly N: number;
+  readonly r: number;
+  readonly p: number;
+}
+
+/**
+ * The cost of every password the hub itself hashes (the API, `lonewatch users`, the first-admin
+ * link), and the documented minimum (docs/dashboard.md "Passwords"): N=16384, r=8, p=1, the
+ * scrypt paper's parameters for interactive logins, about 75 ms a hash on this machine, which makes
+ * guessing a stolen hash slow while a sign-in still feels instant. No production
+ * path passes a lower one: `hashPassword`'s `cost` exists so that a test creating users straight into
+ * the store can hash them cheaply (test/dashboard/password-cost.test.ts checks that no module under
+ * hub/ passes it, and that the default is this one).
+ */
+export const PASSWORD_COST: PasswordCost = Object.freeze({ N: 16384, r: 8, p: 1 });
 const KEYLEN = 32;
 
 function scryptAsync(password: string, salt: Buffer, n: number, r: number, p: number): Promise<Buffer> {
@@ -16,10 +30,11 @@ function scryptAsync(password: string, salt: Buffer, n: number, r: number, p: nu
   });
 }
 
-export async function hashPassword(password: string): Promise<string> {
+/** A salted scrypt hash; the stored string names its cost, so `verifyPassword` needs no other. */
+export async function hashPassword(password: string, cost: PasswordCost = PASSWORD_COST): Promise<string> {
   const salt = randomBytes(16);
-  const key = await scryptAsync(password, salt, N, R, P);
-  return `scrypt$${N}$${R}$${P}$${salt.toString('base64url')}$${key.toString('base64url')}`;
+  const key = await scryptAsync(password, salt, cost.N, cost.r, cost.p);
+  return `scrypt$${cost.N}$${cost.r}$${cost.p}$${salt.toString('base64url')}$${key.toString('base64url')}`;
 }
 
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Store } from '../store/store.js';
 import { USER_ROLES, type ApiTokenRecord, type StaffRole, type UserRecord, type UserRole } from '../store/store-types.js';
-import { hashPassword, passwordProblem, randomToken, sha256 } from './passwords.js';
+import { hashPassword, passwordProblem, randomToken, sha256, type PasswordCost } from './passwords.js';
 
 export class ApiError extends Error {
   constructor(
@@ -33,7 +33,12 @@ export interface NewUser {
   workerId?: string | null;
 }
 
-export async function createUser(store: Store, input: NewUser, actor: string, now: number): Promise<UserRecord> {
+/**
+ * Adds a user. `opts.passwordCost` is for tests that add users straight into the store (their
+ * sign-in then verifies at that cost, as the stored hash says); the hub never passes it, so every
+ * user it adds is hashed at PASSWORD_COST (hub/http/passwords.ts).
+ */
+export async function createUser(store: Store, input: NewUser, actor: string, now: number, opts: { passwordCost?: PasswordCost } = {}): Promise<UserRecord> {
   if (!USERNAME_RE.test(input.username)) throw new ApiError(400, 'username must be 2-32 lower-case letters, digits, _ . - (starting with a letter or digit)', 'username');
   if (!(USER_ROLES as readonly string[]).includes(input.role)) throw new ApiError(400, `role must be one of ${USER_ROLES.join(', ')}`, 'role');
   const workerId = input.workerId?.trim() || null;
@@ -41,7 +46,7 @@ export async function createUser(store: Store, input: NewUser, actor: string, no
   if (input.role !== 'worker' && workerId) throw new ApiError(400, 'only a worker account is linked to a worker: leave workerId out for office roles', 'workerId');
   const problem = passwordProblem(input.password);
   if (problem) throw new ApiError(400, problem, 'password');
-  const passwordHash = await hashPassword(input.password);
+  const passwordHash = await hashPassword(input.password, opts.passwordCost);
   return store.transaction(async (tx) => {
     if (await tx.getUser(input.username)) throw new ApiError(409, `user ${input.username} already exists`, 'username');
     if (workerId && !(await tx.getWorker(workerId))) throw new ApiError(404, `no worker ${workerId}: add the worker first`, 'workerId');

@@ -8,6 +8,7 @@ import mqtt from 'mqtt';
 import { addWorkerAccount, PASSWORD, startCompanionHub } from './companion-harness.js';
 import type { TestHub } from '../helpers/hub-harness.js';
 import { createUser } from '../../hub/http/users.js';
+import { TEST_PASSWORD_COST } from '../dashboard/api-client.js';
 import { RELAY_TOKEN_TTL_MS } from '../../hub/companion/relay-tokens.js';
 
 let t: TestHub;
@@ -48,7 +49,7 @@ describe('companion API', () => {
     expect((await call('POST', '/sign-in', undefined, { username: 'sam', password: 'wrong' })).status).toBe(401);
     expect((await call('GET', '/me')).status).toBe(401);
     // Office accounts are not for the phone.
-    await createUser(t.hub.store, { username: 'dana', role: 'duty_officer', password: PASSWORD }, 'test', t.clock.now());
+    await createUser(t.hub.store, { username: 'dana', role: 'duty_officer', password: PASSWORD }, 'test', t.clock.now(), { passwordCost: TEST_PASSWORD_COST });
     expect((await call('POST', '/sign-in', undefined, { username: 'dana', password: PASSWORD })).status).toBe(403);
     const token = await signIn('sam');
     const me = await call('GET', '/me', token);

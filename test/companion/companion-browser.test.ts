@@ -8,13 +8,12 @@ import type vm from 'node:vm';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { addWorkerAccount, PageFob, PASSWORD, puckScript, startCompanionHub } from './companion-harness.js';
 import type { TestHub } from '../helpers/hub-harness.js';
 import { userClient } from '../dashboard/api-client.js';
-import { signInPage } from '../dashboard/browser.js';
+import { launchChromium, signInPage } from '../dashboard/browser.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const MINUTE = 60_000;
 /** Entries in the page's IndexedDB outbox (JavaScript evaluated in the page). */
 const OUTBOX_COUNT = `new Promise((resolve) => {
@@ -30,7 +29,8 @@ let script: vm.Script;
 const cleanup: (() => Promise<void> | void)[] = [];
 
 beforeAll(async () => {
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+  // The run's shared Chromium (test/helpers/global-setup.ts): nothing here needs flags of its own.
+  browser = await launchChromium();
   script = await puckScript();
 }, 120_000);
 afterAll(async () => {
@@ -259,7 +259,10 @@ describe('worker companion: the day, offline, and a lost fob', () => {
     await t.advance(21 * MINUTE);
     await expect.poll(async () => (await t.alarms()).map((a) => [a.kind, a.deviceId]), { timeout: 10_000 }).toContainEqual(['device_silent', 'puck-sam']);
 
+    // While it is out of range the phone keeps trying, and keeps saying so.
+    expect(await page.textContent('#fob-state')).toBe('Fob: DISCONNECTED');
     // Back in range: the phone reconnects by itself, the fob says hello, and the hub closes the alert.
+    fob.backInRange();
     await expect.poll(() => page.textContent('#fob-state'), { timeout: 15_000 }).toBe('Fob: Puck.js a1b2');
     expect(await page.isVisible('#fob-lost')).toBe(false);
     await expect.poll(async () => (await t.alarms()).find((a) => a.kind === 'device_silent')?.state, { timeout: 10_000 }).toBe('resolved');

@@ -11,6 +11,7 @@ import { SimulatedBoard } from '../../firmware/sim/espruino-sim.js';
 import { GESTURE_PATTERNS } from '../../firmware/sim/puck-sim.js';
 import { outboxEntries } from '../../firmware/sim/outbox-files.js';
 import { createUser } from '../../hub/http/users.js';
+import { TEST_PASSWORD_COST } from '../dashboard/api-client.js';
 import { startTestHub, type TestHub, type TestHubOptions } from '../helpers/hub-harness.js';
 
 export const PASSWORD = 'correct horse battery';
@@ -23,7 +24,7 @@ export async function startCompanionHub(opts: TestHubOptions = {}): Promise<Test
 /** A worker account (as `lonewatch users add --role worker --worker <id>` makes). */
 export async function addWorkerAccount(t: TestHub, username: string, workerId: string, name?: string): Promise<void> {
   if (!(await t.hub.store.read((tx) => tx.getWorker(workerId)))) await t.addWorker(workerId, name ? { name } : {});
-  await createUser(t.hub.store, { username, role: 'worker', workerId, password: PASSWORD, ...(name ? { name } : {}) }, 'test', t.clock.now());
+  await createUser(t.hub.store, { username, role: 'worker', workerId, password: PASSWORD, ...(name ? { name } : {}) }, 'test', t.clock.now(), { passwordCost: TEST_PASSWORD_COST });
 }
 
 let script: vm.Script | null = null;
@@ -72,7 +73,9 @@ const FAKE_BLUETOOTH = `(() => {
     gatt: {
       get connected() { return connected; },
       connect: async () => {
-        await window.__lwFob('connect');
+        // Out of range, the connection attempt fails (Web Bluetooth: BluetoothRemoteGATTServer
+        // connect() rejects with a NetworkError when the device cannot be reached).
+        if (!(await window.__lwFob('connect'))) throw new DOMException('Bluetooth Device is no longer in range.', 'NetworkError');
         connected = true;
         localStorage.setItem('__simPaired', '1');
         return server;
@@ -112,6 +115,8 @@ export class PageFob {
   private partial = '';
   private ticker: NodeJS.Timeout;
   page: Page | null = null;
+  /** Whether the phone can reach the fob: `drop()` takes it out of range until `backInRange()`. */
+  private inRange = true;
 
   constructor(script: vm.Script, deviceId: string) {
     this.storage = { 'lw.json': JSON.stringify({ id: deviceId, pw: 'unused-on-a-puck', h: '', p: 0 }) };
@@ -125,8 +130,11 @@ export class PageFob {
   async attach(page: Page): Promise<void> {
     this.page = page;
     await page.exposeBinding('__lwFob', async (_src, op: string, arg?: string) => {
-      if (op === 'connect') this.board.bleConnect(true);
-      else if (op === 'disconnect') this.board.bleConnect(false);
+      if (op === 'connect') {
+        if (!this.inRange) return false;
+        this.board.bleConnect(true);
+        return true;
+      } else if (op === 'disconnect') this.board.bleConnect(false);
       else if (op === 'write' && arg !== undefined) this.board.uartReceive(arg);
     });
     await page.addInitScript({ content: FAKE_BLUETOOTH });
@@ -156,10 +164,20 @@ export class PageFob {
     this.board.advance(1000);
   }
 
-  /** The fob goes out of range of the phone. */
+  /**
+   * The fob goes out of range of the phone, and stays out of it (the phone's reconnect attempts fail)
+   * until `backInRange()`: the phone's own 5-second reconnect timer could otherwise bring it back
+   * before the test has looked at the "lost" state (it did, in a run under load).
+   */
   async drop(): Promise<void> {
+    this.inRange = false;
     this.board.bleConnect(false);
     await this.page?.evaluate(() => (globalThis as unknown as { __lwFobDrop(): void }).__lwFobDrop());
+  }
+
+  /** The fob is back in range: the phone's next reconnect attempt reaches it. */
+  backInRange(): void {
+    this.inRange = true;
   }
 
   outboxLength(): number {

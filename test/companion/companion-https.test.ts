@@ -11,6 +11,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { addWorkerAccount, PageFob, PASSWORD, puckScript, startCompanionHub } from './companion-harness.js';
 import { signInPage } from '../dashboard/browser.js';
 import { createUser } from '../../hub/http/users.js';
+import { TEST_PASSWORD_COST } from '../dashboard/api-client.js';
 import { makeTestPki, type TestPki } from '../helpers/test-certs.js';
 import type { TestHub } from '../helpers/hub-harness.js';
 
@@ -72,7 +73,7 @@ describe('the hub over HTTPS in Chromium', () => {
     await expect.poll(() => fob.outboxLength(), { timeout: 10_000 }).toBe(0);
 
     // The duty officer's dashboard, over https too.
-    await createUser(t.hub.store, { username: 'dana', role: 'duty_officer', password: PASSWORD, name: 'Dana', workerId: null }, 'test', t.clock.now());
+    await createUser(t.hub.store, { username: 'dana', role: 'duty_officer', password: PASSWORD, name: 'Dana', workerId: null }, 'test', t.clock.now(), { passwordCost: TEST_PASSWORD_COST });
     const dashboard = await signInPage(browser, t.httpUrl, 'dana');
     cleanup.push(() => dashboard.context().close());
 

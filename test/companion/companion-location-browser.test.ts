@@ -7,13 +7,13 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type vm from 'node:vm';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { addWorkerAccount, PageFob, PASSWORD, puckScript, startCompanionHub } from './companion-harness.js';
 import type { TestHub } from '../helpers/hub-harness.js';
 import { systemClock } from '../../hub/clock.js';
 import { userClient } from '../dashboard/api-client.js';
+import { launchChromium } from '../dashboard/browser.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const MINUTE = 60_000;
 const HERE = { latitude: 51.5072178, longitude: -0.1275862, accuracy: 18 };
 const THERE = { latitude: 51.5101234, longitude: -0.1342987, accuracy: 9 };
@@ -33,7 +33,8 @@ const cleanup: (() => Promise<unknown> | unknown)[] = [];
 let pageErrors: string[] = [];
 
 beforeAll(async () => {
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+  // The run's shared Chromium (test/helpers/global-setup.ts): nothing here needs flags of its own.
+  browser = await launchChromium();
   script = await puckScript();
 }, 120_000);
 afterAll(async () => {

@@ -2,7 +2,7 @@
 // accounts and signing a user out everywhere.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startTestHub, testConfig, type TestHub } from '../helpers/hub-harness.js';
-import { ApiClient, PASSWORD, userClient } from './api-client.js';
+import { ApiClient, PASSWORD, TEST_PASSWORD_COST, userClient } from './api-client.js';
 import { createUser } from '../../hub/http/users.js';
 import { companionAuthFor } from '../../hub/http/companion-sessions.js';
 import { requireRole } from '../../hub/http/auth.js';
@@ -18,7 +18,7 @@ describe('sign-in and sessions', () => {
   });
 
   it('a wrong password is refused naming the field and audited; the right one sets a strict HttpOnly cookie', async () => {
-    await createUser(t.hub.store, { username: 'dana', role: 'duty_officer', password: PASSWORD, name: 'Dana Duty' }, 'test', t.clock.now());
+    await createUser(t.hub.store, { username: 'dana', role: 'duty_officer', password: PASSWORD, name: 'Dana Duty' }, 'test', t.clock.now(), { passwordCost: TEST_PASSWORD_COST });
     const c = new ApiClient(t.httpUrl);
     const bad = await c.signIn('dana', 'not the password');
     expect(bad.status).toBe(401);
@@ -77,7 +77,7 @@ describe('sign-in and sessions', () => {
   });
 
   it('sign-in is rate-limited per username and address (after 5 failures a 30 s wait, doubling), on the hub clock', async () => {
-    await createUser(t.hub.store, { username: 'dana', role: 'duty_officer', password: PASSWORD }, 'test', t.clock.now());
+    await createUser(t.hub.store, { username: 'dana', role: 'duty_officer', password: PASSWORD }, 'test', t.clock.now(), { passwordCost: TEST_PASSWORD_COST });
     const c = new ApiClient(t.httpUrl);
     for (let i = 0; i < 5; i++) expect((await c.signIn('dana', `wrong guess ${i}`)).status).toBe(401);
     const limited = await c.signIn('dana'); // even the right password waits
@@ -91,7 +91,7 @@ describe('sign-in and sessions', () => {
   it('cookies are Secure when the hub is served over https', async () => {
     await t.stop();
     t = await startTestHub({ manualClock: true, config: { hub: { public_url: 'https://lonewatch.example.org' } } });
-    await createUser(t.hub.store, { username: 'dana', role: 'duty_officer', password: PASSWORD }, 'test', t.clock.now());
+    await createUser(t.hub.store, { username: 'dana', role: 'duty_officer', password: PASSWORD }, 'test', t.clock.now(), { passwordCost: TEST_PASSWORD_COST });
     const res = await new ApiClient(t.httpUrl).signIn('dana');
     expect(res.headers.get('set-cookie')).toMatch(/; Secure/i);
   });
@@ -160,7 +160,7 @@ describe('roles, tokens and worker accounts', () => {
   });
 
   it('a manager signs a lost phone out: every session of that worker account ends', async () => {
-    await createUser(t.hub.store, { username: 'sam-phone', role: 'worker', workerId: 'sam', password: PASSWORD }, 'test', t.clock.now());
+    await createUser(t.hub.store, { username: 'sam-phone', role: 'worker', workerId: 'sam', password: PASSWORD }, 'test', t.clock.now(), { passwordCost: TEST_PASSWORD_COST });
     const companion = companionAuthFor(t.hub.http, t.hub);
     const { token } = await companion.signIn('sam-phone', PASSWORD, '127.0.0.1');
     expect(await companion.identify(token)).not.toBeNull();
@@ -196,7 +196,7 @@ describe('requireRole outside /api (for the companion routes)', () => {
       },
     });
     await t.addWorker('sam');
-    await createUser(t.hub.store, { username: 'sam-phone', role: 'worker', workerId: 'sam', password: PASSWORD }, 'test', t.clock.now());
+    await createUser(t.hub.store, { username: 'sam-phone', role: 'worker', workerId: 'sam', password: PASSWORD }, 'test', t.clock.now(), { passwordCost: TEST_PASSWORD_COST });
     const anon = await new ApiClient(t.httpUrl).get('/extra/me');
     expect(anon.status).toBe(401);
     const officer = await userClient(t, 'dana', 'duty_officer');
@@ -211,7 +211,7 @@ describe('requireRole outside /api (for the companion routes)', () => {
 describe('sign-in limits cannot be used to lock the duty officer out', () => {
   it('failures from another address do not block the officer at their own desk', async () => {
     t = await startTestHub({ manualClock: true });
-    await createUser(t.hub.store, { username: 'dana', role: 'duty_officer', password: PASSWORD }, 'test', t.clock.now());
+    await createUser(t.hub.store, { username: 'dana', role: 'duty_officer', password: PASSWORD }, 'test', t.clock.now(), { passwordCost: TEST_PASSWORD_COST });
     for (let i = 0; i < 8; i++) {
       const res = await t.hub.http.inject({ method: 'POST', url: '/api/auth/sign-in', remoteAddress: '203.0.113.9', payload: { username: 'dana', password: `guess ${i}` } });
       expect(res.statusCode).toBe(i < 5 ? 401 : 429);
@@ -221,7 +221,7 @@ describe('sign-in limits cannot be used to lock the duty officer out', () => {
 
   it('100 failures in an hour spread over 20 addresses (issue 17): the officer signs in at once from a clean address, within 10 s after a typo of their own', async () => {
     t = await startTestHub({ manualClock: true, config: { http: { trust_proxy: '127.0.0.1' } } });
-    await createUser(t.hub.store, { username: 'dana', role: 'duty_officer', password: PASSWORD }, 'test', t.clock.now());
+    await createUser(t.hub.store, { username: 'dana', role: 'duty_officer', password: PASSWORD }, 'test', t.clock.now(), { passwordCost: TEST_PASSWORD_COST });
     const from = (address: string) => ({ headers: { 'x-forwarded-for': address } });
     const c = new ApiClient(t.httpUrl);
     // Before the attack, dana mistypes once at the desk she will later use.
@@ -255,7 +255,7 @@ describe('sign-in limits cannot be used to lock the duty officer out', () => {
 
   /** Five wrong passwords for dana "from" one address behind the proxy, then dana's right one from another. */
   async function behindProxy(): Promise<number> {
-    await createUser(t.hub.store, { username: 'dana', role: 'duty_officer', password: PASSWORD }, 'test', t.clock.now());
+    await createUser(t.hub.store, { username: 'dana', role: 'duty_officer', password: PASSWORD }, 'test', t.clock.now(), { passwordCost: TEST_PASSWORD_COST });
     const guesser = new ApiClient(t.httpUrl);
     const officer = new ApiClient(t.httpUrl);
     for (let i = 0; i < 5; i++) {

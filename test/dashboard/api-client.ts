@@ -3,10 +3,19 @@
  * CSRF token) or uses an API token, and returns status, headers and parsed JSON.
  */
 import { createUser } from '../../hub/http/users.js';
+import type { PasswordCost } from '../../hub/http/passwords.js';
 import type { UserRole } from '../../hub/store/store-types.js';
 import type { TestHub } from '../helpers/hub-harness.js';
 
 export const PASSWORD = 'correct horse battery';
+
+/**
+ * The scrypt cost of the users tests add straight into the store (`createUser`'s `passwordCost`):
+ * N=1024, about 3 ms a hash and as much a sign-in, where the hub's own PASSWORD_COST takes about 75
+ * (issue 18: a few hundred users made and signed in across the suite). The hub's hashing is still
+ * at PASSWORD_COST, checked by test/dashboard/password-cost.test.ts.
+ */
+export const TEST_PASSWORD_COST: PasswordCost = { N: 1024, r: 8, p: 1 };
 
 export interface ApiResponse<T = Record<string, unknown>> {
   status: number;
@@ -61,7 +70,7 @@ export class ApiClient {
 /** Adds a user straight into the store (as `lonewatch users add` does) and returns a signed-in client. */
 export async function userClient(t: TestHub, username: string, role: UserRole, workerId?: string): Promise<ApiClient> {
   if (!(await t.hub.store.read((tx) => tx.getUser(username)))) {
-    await createUser(t.hub.store, { username, role, password: PASSWORD, name: username.replace(/^./, (c) => c.toUpperCase()), workerId: workerId ?? null }, 'test', t.clock.now());
+    await createUser(t.hub.store, { username, role, password: PASSWORD, name: username.replace(/^./, (c) => c.toUpperCase()), workerId: workerId ?? null }, 'test', t.clock.now(), { passwordCost: TEST_PASSWORD_COST });
   }
   const c = new ApiClient(t.httpUrl);
   const res = await c.signIn(username);

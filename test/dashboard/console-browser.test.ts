@@ -6,7 +6,7 @@ import { startTestHub, TEST_CONTACTS, type TestHub } from '../helpers/hub-harnes
 import { connectFob, type TestFob } from '../helpers/mqtt-fob.js';
 import { makeEventId } from '../../shared/protocol-core.js';
 import { createUser } from '../../hub/http/users.js';
-import { PASSWORD, userClient } from './api-client.js';
+import { PASSWORD, TEST_PASSWORD_COST, userClient } from './api-client.js';
 import { launchChromium, signInPage } from './browser.js';
 
 const MIN = 60_000;
@@ -27,7 +27,7 @@ beforeEach(async () => {
   t = await startTestHub({ manualClock: true, config: { contacts, rules: { checkin_grace_min: 5, visit_start_grace_min: 15, overdue_recheck_min: 30 } } });
   await t.addWorker('sam', { name: 'Sam Carter', buddyId: 'bud-1' });
   for (const [username, role] of [['dana', 'duty_officer'], ['dora', 'duty_officer'], ['lee', 'manager'], ['adam', 'admin']] as const) {
-    await createUser(t.hub.store, { username, role, password: PASSWORD, name: username[0]!.toUpperCase() + username.slice(1) }, 'test', t.clock.now());
+    await createUser(t.hub.store, { username, role, password: PASSWORD, name: username[0]!.toUpperCase() + username.slice(1) }, 'test', t.clock.now(), { passwordCost: TEST_PASSWORD_COST });
   }
   const { secret } = await t.addDevice('fob-1', { workerId: 'sam' });
   fob = await connectFob(t.mqttUrl, 'fob-1', secret);

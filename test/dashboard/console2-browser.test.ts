@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { connectFob, type TestFob } from '../helpers/mqtt-fob.js';
 import { makeEventId } from '../../shared/protocol-core.js';
 import { createUser } from '../../hub/http/users.js';
-import { PASSWORD, userClient } from './api-client.js';
+import { PASSWORD, TEST_PASSWORD_COST, userClient } from './api-client.js';
 import { CHROMIUM, launchChromium } from './browser.js';
 
 const MIN = 60_000;
@@ -34,7 +34,7 @@ beforeEach(async () => {
   t = await startTestHub({ manualClock: true, config: { contacts: [...TEST_CONTACTS, { id: 'bud-1', name: 'Bea Buddy', role: 'buddy' }] } });
   await t.addWorker('sam', { name: 'Sam Carter', buddyId: 'bud-1', lineManagerId: 'lm-1' });
   for (const [username, role] of [['dana', 'duty_officer'], ['adam', 'admin']] as const) {
-    await createUser(t.hub.store, { username, role, password: PASSWORD, name: username[0]!.toUpperCase() + username.slice(1) }, 'test', t.clock.now());
+    await createUser(t.hub.store, { username, role, password: PASSWORD, name: username[0]!.toUpperCase() + username.slice(1) }, 'test', t.clock.now(), { passwordCost: TEST_PASSWORD_COST });
   }
   await t.addVisit({ workerId: 'sam', ref: 'V-1042', nextLocation: 'office' });
   await t.hub.runtime.workerAction('sam', { type: 'visit_start', ref: 'V-1042', source: 'test' });

@@ -8,7 +8,7 @@ import { startTestHub, type TestHub } from '../helpers/hub-harness.js';
 import { connectFob, type TestFob } from '../helpers/mqtt-fob.js';
 import { makeEventId } from '../../shared/protocol-core.js';
 import { createUser } from '../../hub/http/users.js';
-import { PASSWORD } from './api-client.js';
+import { PASSWORD, TEST_PASSWORD_COST } from './api-client.js';
 import { launchChromium, signInPage } from './browser.js';
 
 let browser: Browser;
@@ -26,7 +26,7 @@ beforeEach(async () => {
   t = await startTestHub({ manualClock: true });
   await t.addWorker('sam', { name: 'Sam Carter' });
   for (const [username, role] of [['dana', 'duty_officer'], ['lee', 'manager'], ['adam', 'admin']] as const) {
-    await createUser(t.hub.store, { username, role, password: PASSWORD, name: username[0]!.toUpperCase() + username.slice(1) }, 'test', t.clock.now());
+    await createUser(t.hub.store, { username, role, password: PASSWORD, name: username[0]!.toUpperCase() + username.slice(1) }, 'test', t.clock.now(), { passwordCost: TEST_PASSWORD_COST });
   }
   await t.addVisit({ workerId: 'sam', ref: 'V-1042', nextLocation: 'office' });
   await t.hub.runtime.workerAction('sam', { type: 'visit_start', ref: 'V-1042', source: 'test' });
@@ -210,7 +210,7 @@ describe('dashboard in Chromium', () => {
     await page.close();
 
     await t.addWorker('ann');
-    await createUser(t.hub.store, { username: 'ann-phone', role: 'worker', workerId: 'ann', password: PASSWORD }, 'test', t.clock.now());
+    await createUser(t.hub.store, { username: 'ann-phone', role: 'worker', workerId: 'ann', password: PASSWORD }, 'test', t.clock.now(), { passwordCost: TEST_PASSWORD_COST });
     const ctx = await browser.newContext();
     const p2 = await ctx.newPage();
     await p2.goto(t.httpUrl + '/');

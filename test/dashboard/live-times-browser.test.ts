@@ -9,7 +9,7 @@ import type { Browser, Page } from 'playwright-core';
 import { startTestHub, type TestHub } from '../helpers/hub-harness.js';
 import { connectFob, type TestFob } from '../helpers/mqtt-fob.js';
 import { createUser } from '../../hub/http/users.js';
-import { PASSWORD } from './api-client.js';
+import { PASSWORD, TEST_PASSWORD_COST } from './api-client.js';
 import { launchChromium } from './browser.js';
 
 const MIN = 60_000;
@@ -26,7 +26,7 @@ afterAll(async () => {
 beforeEach(async () => {
   t = await startTestHub({ manualClock: true });
   await t.addWorker('sam', { name: 'Sam Carter' });
-  await createUser(t.hub.store, { username: 'dana', role: 'duty_officer', password: PASSWORD, name: 'Dana' }, 'test', t.clock.now());
+  await createUser(t.hub.store, { username: 'dana', role: 'duty_officer', password: PASSWORD, name: 'Dana' }, 'test', t.clock.now(), { passwordCost: TEST_PASSWORD_COST });
   const { secret } = await t.addDevice('fob-1', { workerId: 'sam' });
   fob = await connectFob(t.mqttUrl, 'fob-1', secret);
 });

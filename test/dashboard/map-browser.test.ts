@@ -12,7 +12,7 @@ import { startTileServer, type TileServer } from '../helpers/tile-server.js';
 import { connectFob, type TestFob } from '../helpers/mqtt-fob.js';
 import { positionTopic, type Position } from '../../shared/protocol-core.js';
 import { createUser } from '../../hub/http/users.js';
-import { PASSWORD } from './api-client.js';
+import { PASSWORD, TEST_PASSWORD_COST } from './api-client.js';
 import { launchChromium } from './browser.js';
 
 let browser: Browser;
@@ -48,7 +48,7 @@ async function rig(map: Record<string, unknown>, first: Position = fix(51.50722,
   const t = await startTestHub({ manualClock: true, config: { map } });
   cleanup.push(() => t.stop());
   await t.addWorker('sam', { name: 'Sam Carter' });
-  await createUser(t.hub.store, { username: 'dana', role: 'duty_officer', password: PASSWORD, name: 'Dana Duty' }, 'test', t.clock.now());
+  await createUser(t.hub.store, { username: 'dana', role: 'duty_officer', password: PASSWORD, name: 'Dana Duty' }, 'test', t.clock.now(), { passwordCost: TEST_PASSWORD_COST });
   await t.addVisit({ workerId: 'sam', ref: 'V-2231' });
   const { secret } = await t.addDevice('fob-1', { workerId: 'sam' });
   const fob = await connectFob(t.mqttUrl, 'fob-1', secret);
@@ -143,7 +143,7 @@ describe('the map on the alarm view (issue 20)', () => {
     const t = await startTestHub({ manualClock: true, config: { map: { tile_url: tiles.template } } });
     cleanup.push(() => t.stop());
     await t.addWorker('sam', { name: 'Sam Carter' });
-    await createUser(t.hub.store, { username: 'dana', role: 'duty_officer', password: PASSWORD }, 'test', t.clock.now());
+    await createUser(t.hub.store, { username: 'dana', role: 'duty_officer', password: PASSWORD }, 'test', t.clock.now(), { passwordCost: TEST_PASSWORD_COST });
     const { secret } = await t.addDevice('fob-2', { workerId: 'sam' });
     const fob = await connectFob(t.mqttUrl, 'fob-2', secret);
     cleanup.push(() => fob.close());

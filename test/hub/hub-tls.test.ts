@@ -22,6 +22,7 @@ import { ConfigError } from '../../hub/config/load-config.js';
 import { TlsMaterialError } from '../../hub/tls/tls-material.js';
 import { reloadTlsOnSighup } from '../../hub/cli/hub-command.js';
 import { createUser } from '../../hub/http/users.js';
+import { TEST_PASSWORD_COST } from '../dashboard/api-client.js';
 import type { Logger } from '../../hub/logger.js';
 
 let pki: TestPki;
@@ -349,7 +350,7 @@ describe('HTTPS from the hub', () => {
     expect(page.body).toMatch(/<html/i);
     expect((await httpsFetch(`${t.httpUrl}/companion/`)).status).toBe(200);
 
-    await createUser(t.hub.store, { username: 'ada', role: 'admin', password: 'correct horse battery', name: 'Ada', workerId: null }, 'test', t.clock.now());
+    await createUser(t.hub.store, { username: 'ada', role: 'admin', password: 'correct horse battery', name: 'Ada', workerId: null }, 'test', t.clock.now(), { passwordCost: TEST_PASSWORD_COST });
     const signIn = await httpsFetch(`${t.httpUrl}/api/auth/sign-in`, { method: 'POST', body: { username: 'ada', password: 'correct horse battery' } });
     expect(signIn.status).toBe(200);
     expect(String(signIn.headers['set-cookie'])).toMatch(/;\s*Secure/i);

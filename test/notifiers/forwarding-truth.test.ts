@@ -14,7 +14,7 @@ import { TestSmtpServer, TestWebhookReceiver } from '../helpers/notify-receivers
 import type { StoredTimelineEntry } from '../../hub/store/store-types.js';
 import type { Browser } from 'playwright-core';
 import { createUser } from '../../hub/http/users.js';
-import { PASSWORD } from '../dashboard/api-client.js';
+import { PASSWORD, TEST_PASSWORD_COST } from '../dashboard/api-client.js';
 import { launchChromium, signInPage } from '../dashboard/browser.js';
 
 const KEY_HEX = '00112233445566778899AABBCCDDEEFF';
@@ -212,7 +212,7 @@ describe('forwarding that tells the truth (issue 16)', () => {
 
   it('an ARC refusing our messages (supervision, no alarm open) is an alarm on the dashboard, with sound, until it is back', { timeout: 120_000 }, async () => {
     const r = await rig({ arc: { key: parseKey('F'.repeat(32)), nakForm: 'line-first' }, supervisionS: 90 });
-    await createUser(r.t.hub.store, { username: 'dana', role: 'duty_officer', password: PASSWORD, name: 'Dana' }, 'test', r.clock.now());
+    await createUser(r.t.hub.store, { username: 'dana', role: 'duty_officer', password: PASSWORD, name: 'Dana' }, 'test', r.clock.now(), { passwordCost: TEST_PASSWORD_COST });
     const browser: Browser = await launchChromium();
     closers.push(() => browser.close());
     const page = await signInPage(browser, r.t.httpUrl, 'dana');

@@ -15,7 +15,7 @@ import { startTestHub, TEST_CONTACTS, type TestHub } from '../helpers/hub-harnes
 import { connectFob } from '../helpers/mqtt-fob.js';
 import { makeEventId } from '../../shared/protocol-core.js';
 import { createUser } from '../../hub/http/users.js';
-import { PASSWORD, userClient } from '../dashboard/api-client.js';
+import { PASSWORD, TEST_PASSWORD_COST, userClient } from '../dashboard/api-client.js';
 import { launchChromium, signInPage } from '../dashboard/browser.js';
 import { StartRefused } from '../../hub/hub.js';
 import { pino } from 'pino';
@@ -107,7 +107,7 @@ describe('the dashboard says who was told', () => {
     t = await startTestHub({ manualClock: true });
     closers.push(() => t.stop());
     await t.addWorker('sam', { name: 'Sam Carter' });
-    await createUser(t.hub.store, { username: 'dana', role: 'duty_officer', password: PASSWORD, name: 'Dana' }, 'test', t.clock.now());
+    await createUser(t.hub.store, { username: 'dana', role: 'duty_officer', password: PASSWORD, name: 'Dana' }, 'test', t.clock.now(), { passwordCost: TEST_PASSWORD_COST });
     const api = await userClient(t, 'dana2', 'duty_officer');
     const status = await api.get<{ reachesNobody: { policy: string }[] }>('/api/forwarding');
     expect(status.body.reachesNobody.map((r) => r.policy).sort()).toEqual(['device_health', 'missed_checkin', 'sos']);

@@ -21,7 +21,7 @@ import { summariseDeliveries } from '../../hub/notifiers/delivery-summary.js';
 import type { StoredTimelineEntry } from '../../hub/store/store-types.js';
 import { createUser } from '../../hub/http/users.js';
 import { launchChromium, signInPage } from '../dashboard/browser.js';
-import { PASSWORD } from '../dashboard/api-client.js';
+import { PASSWORD, TEST_PASSWORD_COST } from '../dashboard/api-client.js';
 
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -155,7 +155,7 @@ describe('SMS through the hub\'s serial GSM modem', () => {
 
   it('the alarm view in Chromium shows the SMS as sent, not yet confirmed, then delivered, with the number masked', { timeout: 120_000 }, async () => {
     const r = await rig();
-    await createUser(r.t.hub.store, { username: 'dana', role: 'duty_officer', password: PASSWORD, name: 'Dana' }, 'test', r.t.clock.now());
+    await createUser(r.t.hub.store, { username: 'dana', role: 'duty_officer', password: PASSWORD, name: 'Dana' }, 'test', r.t.clock.now(), { passwordCost: TEST_PASSWORD_COST });
     const browser = await launchChromium();
     closers.push(() => browser.close());
     await r.fob.send({ i: makeEventId(1, 4), k: 'sos', ag: 0 });

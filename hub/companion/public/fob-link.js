@@ -58,9 +58,14 @@ export class FobLink {
     // second listener would feed every notification in twice and garble the lines.
     if (this.tx) this.tx.removeEventListener('characteristicvaluechanged', this.onValue);
     this.tx = tx;
+    // A new link starts a new stream of lines: emptied before notifications start, not after. The
+    // fob's output held while nothing listened (Espruino queues UART output until notifications are
+    // on) can arrive as notifications before startNotifications() resolves; emptying afterwards cut
+    // the start off that first line (the fob's hello, or an alarm raised out of range), and it went
+    // only at the fob's own retry, seconds later.
+    this.buffer = '';
     tx.addEventListener('characteristicvaluechanged', this.onValue);
     await tx.startNotifications();
-    this.buffer = '';
     this.connected = true;
     this.onState({ connected: true, name: device.name ?? 'fob' });
     return true;
