@@ -33,7 +33,11 @@ let ackMs: number[] = [];
 let measureStart = Date.now();
 const timers: NodeJS.Timeout[] = [];
 /** Presses go out while true; 'pause' ends the window so the acks of its last presses can still arrive (load-protocol.ts). */
-let pressing = true;
+// Presses start with the first 'measure', not at 'ready': the pool sends 'measure' after every
+// process is ready, and a press made in between was acked into the window without being counted in
+// its sosSent (load-mode failed "17 acked of 15 sent", 2026-12-02), and its alarm was one more than
+// the run reported.
+let pressing = false;
 /** event id (per device) -> press time */
 const pending = new Map<string, number>();
 /**
