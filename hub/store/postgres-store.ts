@@ -558,8 +558,10 @@ export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore, Unqu
         // 1. The forward-only update (as recordHeartbeats, and skipping revoked devices). It locks each
         // device it moves until the transaction ends; a device another batch holds is waited for and
         // then re-checked on its newest version (READ COMMITTED's re-check, PostgreSQL §13.2.1), so
-        // liveness only moves forward whichever batch commits first. Rows in id order (newestBeats):
-        // two batches lock shared devices the same way round (no deadlock between them).
+        // liveness only moves forward whichever batch commits first. The beats go in id order
+        // (newestBeats), but the order the UPDATE locks rows in is the plan's: should two batches
+        // sharing devices ever lock them the other way round, PostgreSQL detects the deadlock and
+        // the store runs the transaction again (40P01, as any other).
         const movedRows = await q(
           `WITH b AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::integer[]) AS u(id, at, battery) ORDER BY id)
            UPDATE devices d SET last_seen_at = b.at, battery = b.battery FROM b
