@@ -425,7 +425,9 @@ export class FobIngest {
     // does not use up the minute's sighting.
     const due = (workerId: string): boolean => now - (this.lastSightingWrite.get(workerId) ?? 0) >= SIGHTING_EVERY_MS;
     const beats = entries.map(([deviceId, b]) => ({ deviceId, at: b.at, battery: b.battery, worn: b.worn }));
-    const { sighted } = await this.o.runtime.run((tx, unit) => this.o.runtime.stepHeartbeats(tx, unit, beats, due));
+    // row_locked (TransactionOptions, docs/cluster.md "Heartbeat batches of two workers"): two cluster
+    // workers' batches must not abort each other; recordBeats' row locks keep what the batch relies on.
+    const { sighted } = await this.o.runtime.run((tx, unit) => this.o.runtime.stepHeartbeats(tx, unit, beats, due), { isolation: 'row_locked' });
     for (const workerId of sighted) this.lastSightingWrite.set(workerId, now);
   }
 

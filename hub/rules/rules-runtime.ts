@@ -19,7 +19,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
-import type { ClaimedWork, Store, StoreTx } from '../store/store.js';
+import type { ClaimedWork, Store, StoreTx, TransactionOptions } from '../store/store.js';
 import type { AlarmKind, AlarmRecord, TimelineEntry, VisitRecord } from '../store/store-types.js';
 import type { AlertMessage } from '../../shared/protocol-schemas.js';
 import { ALARM_KIND } from '../../shared/vocabulary.js';
@@ -212,12 +212,13 @@ export class RulesRuntime {
   // Transactions
 
   /** Runs fn in one store transaction, then carries out its effects. */
-  async run<T>(fn: (tx: StoreTx, unit: Unit) => Promise<T>): Promise<T> {
-    return (await this.runWithEffects(fn)).result;
+  /** `options`: the store transaction's isolation (TransactionOptions; the heartbeat batch's row_locked). */
+  async run<T>(fn: (tx: StoreTx, unit: Unit) => Promise<T>, options?: TransactionOptions): Promise<T> {
+    return (await this.runWithEffects(fn, options)).result;
   }
 
   /** run, also handing back a promise that settles once the unit's effects have been carried out. */
-  private async runWithEffects<T>(fn: (tx: StoreTx, unit: Unit) => Promise<T>): Promise<{ result: T; effects: Promise<void> }> {
+  private async runWithEffects<T>(fn: (tx: StoreTx, unit: Unit) => Promise<T>, options?: TransactionOptions): Promise<{ result: T; effects: Promise<void> }> {
     let committed: Committed | null = null;
     const result = await this.o.store.transaction(async (tx) => {
       // Made afresh on every attempt of the transaction: a retried one never carries a failed attempt's effects.
@@ -225,7 +226,7 @@ export class RulesRuntime {
       const r = await fn(tx, unit);
       committed = { unit, claims: await this.writeEffects(tx, unit) };
       return r;
-    });
+    }, options);
     return { result, effects: this.afterCommit(committed!) };
   }
 

@@ -38,6 +38,7 @@ import type {
   DueWorkTx,
   Store,
   StoreTx,
+  TransactionOptions,
   UnqueuedReads,
   DeviceRosterDigest,
 } from './store.js';
@@ -218,7 +219,7 @@ export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore, Unqu
     return r.rows.length ? Number(r.rows[0]!.version) : 0;
   }
 
-  transaction<T>(fn: (tx: PgTx) => Promise<T>): Promise<T> {
+  transaction<T>(fn: (tx: PgTx) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
     // Timed in detail only when the caller asked (hub/store/tx-timing.ts: the cluster worker's lanes).
     const timings = txTiming.getStore();
     const queued = performance.now();
@@ -227,7 +228,7 @@ export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore, Unqu
       const t: TxTiming | null = timings ? { waitMs, runMs: 0, commitMs: 0, attempts: 0, statements: 0 } : null;
       if (t) timings!.push(t);
       const started = performance.now();
-      return this.runTransaction(fn, t).finally(() => {
+      return this.runTransaction(fn, t, options.isolation ?? 'serializable').finally(() => {
         const runMs = performance.now() - started;
         if (t) t.runMs = runMs;
         this.writeStats.transactions++;
@@ -241,7 +242,7 @@ export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore, Unqu
     }, txAhead.getStore() === true);
   }
 
-  private async runTransaction<T>(fn: (tx: PgTx) => Promise<T>, timing: TxTiming | null): Promise<T> {
+  private async runTransaction<T>(fn: (tx: PgTx) => Promise<T>, timing: TxTiming | null, isolation: NonNullable<TransactionOptions['isolation']>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const pooled = await this.connect();
       // Counting statements wraps the connection's query(); only when timed.
@@ -250,7 +251,15 @@ export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore, Unqu
       const changes: Omit<ChangeRecord, 'seq'>[] = [];
       const state = { wrote: false };
       try {
-        await client.query('BEGIN ISOLATION LEVEL SERIALIZABLE');
+        // row_locked (the heartbeat batch, TransactionOptions): READ COMMITTED, because two workers'
+        // batches of disjoint devices aborted each other under SERIALIZABLE (docs/cluster.md
+        // "Heartbeat batches of two workers": the statements' sequential scans took relation-level
+        // predicate locks, PostgreSQL §13.2.3, and every batch upserts store_writes and due_work). What
+        // the batch must not lose is kept by row locks instead: recordBeats' UPDATE re-checks the
+        // forward-only condition on the newest row version after waiting (§13.2.1), and it locks each
+        // moved device's health row and its worker's check-in row before reading them, so a health
+        // engine is stepped from the state last committed, once per change.
+        await client.query(isolation === 'row_locked' ? 'BEGIN ISOLATION LEVEL READ COMMITTED' : 'BEGIN ISOLATION LEVEL SERIALIZABLE');
         const result = await fn(this.makeTx(client, changes, state, false));
         if (changes.length > 0) await this.insertChanges(client, changes);
         if (state.wrote || changes.length > 0) {
@@ -328,6 +337,19 @@ export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore, Unqu
     const q = async (sql: string, values: unknown[] = []): Promise<Row[]> => (await client.query(sql, values)).rows as Row[];
     const one = async (sql: string, values: unknown[] = []): Promise<Row | null> => (await q(sql, values))[0] ?? null;
     const exec = async (sql: string, values: unknown[] = []): Promise<number> => (await client.query(sql, values)).rowCount ?? 0;
+    /**
+     * Engine states (device_health, worker_state) of the given keys, locked FOR UPDATE in key order
+     * (recordBeats: why), a missing row first made holding JSON null. Table and column are ours.
+     */
+    const lockStates = async (table: 'device_health' | 'worker_state', idColumn: 'device_id' | 'worker_id', keys: string[]): Promise<Map<string, unknown>> => {
+      const out = new Map<string, unknown>();
+      if (keys.length === 0) return out;
+      const sorted = [...new Set(keys)].sort();
+      await exec(`INSERT INTO ${table} (${idColumn}, state, due_at) SELECT k, 'null'::jsonb, NULL FROM unnest($1::text[]) AS u(k) ORDER BY k COLLATE "C" ON CONFLICT DO NOTHING`, [sorted]);
+      const rows = await q(`SELECT ${idColumn} AS k, state FROM ${table} WHERE ${idColumn} = ANY($1::text[]) ORDER BY ${idColumn} COLLATE "C" FOR UPDATE`, [sorted]);
+      for (const r of rows) out.set(r.k as string, r.state);
+      return out;
+    };
     /** An engine state table (device_health, worker_state) upserted in one statement; table and column are ours, never input. */
     const putStates = async <R extends { state: object; dueAt: number | null }>(table: 'device_health' | 'worker_state', idColumn: 'device_id' | 'worker_id', rows: R[], idOf: (r: R) => string): Promise<void> => {
       if (rows.length === 0) return;
@@ -534,26 +556,39 @@ export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore, Unqu
       recordBeats: async (beats) => {
         const newest = newestBeats(beats);
         if (newest.length === 0) return [];
-        // One statement: the forward-only update (as recordHeartbeats, and skipping revoked devices),
-        // and, for the devices it moved, their health and their worker's check-in state. The joined
-        // tables are not changed by the UPDATE, so the statement's snapshot is what they hold.
-        const rows = await q(
-          `WITH b AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::integer[]) AS u(id, at, battery) ORDER BY id),
-           moved AS (
-             UPDATE devices d SET last_seen_at = b.at, battery = b.battery FROM b
-             WHERE d.id = b.id AND d.revoked_at IS NULL AND (d.last_seen_at IS NULL OR d.last_seen_at <= b.at)
-             RETURNING d.*)
-           SELECT m.*, h.state AS lw_health, w.state AS lw_shift FROM moved m
-           LEFT JOIN device_health h ON h.device_id = m.id
-           LEFT JOIN worker_state w ON w.worker_id = m.worker_id
-           ORDER BY m.id COLLATE "C"`,
+        // 1. The forward-only update (as recordHeartbeats, and skipping revoked devices). It locks each
+        // device it moves until the transaction ends; a device another batch holds is waited for and
+        // then re-checked on its newest version (READ COMMITTED's re-check, PostgreSQL §13.2.1), so
+        // liveness only moves forward whichever batch commits first. The beats go in id order
+        // (newestBeats), but the order the UPDATE locks rows in is the plan's: should two batches
+        // sharing devices ever lock them the other way round, PostgreSQL detects the deadlock and
+        // the store runs the transaction again (40P01, as any other).
+        const movedRows = await q(
+          `WITH b AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::integer[]) AS u(id, at, battery) ORDER BY id)
+           UPDATE devices d SET last_seen_at = b.at, battery = b.battery FROM b
+           WHERE d.id = b.id AND d.revoked_at IS NULL AND (d.last_seen_at IS NULL OR d.last_seen_at <= b.at)
+           RETURNING d.*`,
           [newest.map((b) => b.deviceId), newest.map((b) => b.at), newest.map((b) => b.battery)],
         );
+        const moved = movedRows.map(deviceFromRow).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+        if (moved.length === 0) return [];
+        // 2. The engine states the caller steps and writes back (read-modify-write): locked before they
+        // are read, each in a statement of its own, so under READ COMMITTED the read is the state last
+        // committed (a new snapshot per statement, taken after the locks are held) and nobody writes
+        // it until this transaction ends; a SERIALIZABLE writer of the same row (a device's tick)
+        // then waits and is aborted and retried (40001), reading this batch's state. A row not there
+        // yet cannot be locked, so it is first made, holding JSON null ("no state yet": the
+        // getters answer null, as for no row); a concurrent insert of the same row is waited for.
+        const healthOf = await lockStates('device_health', 'device_id', moved.map((d) => d.id));
+        const workerIds = [...new Set(moved.map((d) => d.workerId).filter((w): w is string => w !== null))];
+        const shiftOf = await lockStates('worker_state', 'worker_id', workerIds);
         const beatOf = new Map(newest.map((b) => [b.deviceId, b]));
-        return rows.map((r): BeatContext => {
-          const device = deviceFromRow(r);
-          return { device, beat: beatOf.get(device.id)!, health: (r.lw_health as DeviceHealthState | null) ?? null, shift: (r.lw_shift as CheckinState | null) ?? null };
-        });
+        return moved.map((device): BeatContext => ({
+          device,
+          beat: beatOf.get(device.id)!,
+          health: (healthOf.get(device.id) as DeviceHealthState | null | undefined) ?? null,
+          shift: device.workerId ? ((shiftOf.get(device.workerId) as CheckinState | null | undefined) ?? null) : null,
+        }));
       },
       putDeviceHealths: (rowsIn) => putStates('device_health', 'device_id', lastByKey(rowsIn, (r) => r.state.deviceId), (r) => r.state.deviceId),
       putCheckinStates: (rowsIn) => putStates('worker_state', 'worker_id', lastByKey(rowsIn, (r) => r.state.workerId), (r) => r.state.workerId),

@@ -333,8 +333,23 @@ export interface DeviceRosterDigest {
   deviceRosterDigest(): Promise<string>;
 }
 
+/**
+ * How a write transaction isolates itself from other Store instances on the same database (issue 19,
+ * docs/cluster.md "Heartbeat batches of two workers"). SQLite has one writer and ignores it.
+ */
+export interface TransactionOptions {
+  /**
+   * `serializable` (the default): PostgreSQL SERIALIZABLE, what SQLite's single writer gives.
+   * `row_locked`: PostgreSQL READ COMMITTED, for a transaction whose reads that matter are all row
+   * locks it takes itself (the heartbeat batch: StoreTx.recordBeats locks each moved device, its
+   * health row and its worker's check-in row, in key order), so two such transactions on disjoint
+   * rows never abort each other over predicate locks on shared pages or whole tables.
+   */
+  isolation?: 'serializable' | 'row_locked';
+}
+
 export interface Store extends ChangeFeedStore, DueWorkStore {
-  transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
+  transaction<T>(fn: (tx: StoreTx) => Promise<T>, options?: TransactionOptions): Promise<T>;
   /** Read-only access outside a write transaction (consistent snapshot per call). */
   read<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
   /** Notices not yet delivered or given up, oldest first, for resuming them at start-up. */
