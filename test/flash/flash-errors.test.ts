@@ -179,7 +179,7 @@ describe('lonewatch flash: bad situations', () => {
     expect(wrong.stderr).toContain("the --secret given does not match fob-005's registration on the hub");
     expect((await bench.vb.state()).writes).toEqual([]);
     const right = await flash(flashArgs('puck', 'fob-005', '--secret', secret), bench.env());
-    expect(right.code).toBe(0);
+    expect(right.code, right.stderr).toBe(0);
     expect(right.stdout).toContain('secret from --secret');
     expect(JSON.parse((await bench.vb.files())['lw.json']).pw).toBe(secret);
   }, 120_000);
