@@ -99,54 +99,71 @@ const STREAM_PLACEMENT_WAIT_MS = 30_000;
  * two workers disagreeing on the partitions would each believe the other's layout.
  */
 export async function ensureConsumers(jsm: JetStreamManager, cfg: ClusterConfig): Promise<void> {
-  const wanted = Array.from({ length: cfg.partitions }, (_, p) => p);
-  await Promise.all([
-    ...wanted.map((p) =>
-      ensureConsumer(jsm, cfg, partitionConsumer(cfg.consumer, p), partitionFilter(cfg.subject_prefix, p), 1, 'to change the partitions, see docs/cluster.md "Changing the number of partitions"'),
-    ),
+  const specs: ConsumerSpec[] = [
+    ...Array.from({ length: cfg.partitions }, (_, p) => ({
+      name: partitionConsumer(cfg.consumer, p),
+      filter: partitionFilter(cfg.subject_prefix, p),
+      maxAckPending: 1,
+      howToChange: 'to change the partitions, see docs/cluster.md "Changing the number of partitions"',
+    })),
     // The bulk lane (hub/cluster/lanes.ts): heartbeats, status and presence, taken in batches, no
     // order kept, so an SOS on a partition consumer never waits behind them. A cluster from before
     // the lanes has no such consumer: it is created here, and the partition consumers are unchanged
     // (docs/cluster.md "Upgrading to the bulk lane").
-    ensureConsumer(jsm, cfg, bulkConsumer(cfg.consumer), bulkFilter(cfg.subject_prefix), bulkMaxAckPending(cfg.bulk_batch), 'to change bulk_batch, see docs/cluster.md "Changing the bulk batch"'),
-  ]);
+    { name: bulkConsumer(cfg.consumer), filter: bulkFilter(cfg.subject_prefix), maxAckPending: bulkMaxAckPending(cfg.bulk_batch), howToChange: 'to change bulk_batch, see docs/cluster.md "Changing the bulk batch"' },
+  ];
+  // Every existing consumer is checked before any is created or edited: a node with another layout
+  // changes nothing (not even the AckWait of the consumers that happen to match), and the error
+  // names the first mismatch in a fixed order (partitions, then bulk), whatever answered first.
+  const existing = await Promise.all(specs.map((s) => jsm.consumers.info(cfg.stream, s.name).catch(() => null)));
+  specs.forEach((s, i) => {
+    const info = existing[i];
+    if (info) checkConsumer(cfg, s, info);
+  });
+  await Promise.all(specs.map((s, i) => applyConsumer(jsm, cfg, s, existing[i] ?? null)));
 }
 
-async function ensureConsumer(jsm: JetStreamManager, cfg: ClusterConfig, name: string, filter: string, maxAckPending: number, howToChange: string): Promise<void> {
-  const check = (info: ConsumerInfo): void => {
-    if (info.config.filter_subject !== filter || info.config.max_ack_pending !== maxAckPending) {
-      throw new ClusterConfigError(
-        `JetStream consumer ${cfg.stream}/${name} exists with filter ${info.config.filter_subject ?? '(none)'} and max_ack_pending ${info.config.max_ack_pending ?? '(default)'}, ` +
-          `not ${filter} and ${maxAckPending}: it was made by a node with other [cluster] partitions, bulk_batch or consumer settings. Give every node the same lonewatch.toml; ${howToChange}`,
-      );
-    }
-  };
-  const existing = await jsm.consumers.info(cfg.stream, name).catch(() => null);
+interface ConsumerSpec {
+  name: string;
+  filter: string;
+  maxAckPending: number;
+  howToChange: string;
+}
+
+function checkConsumer(cfg: ClusterConfig, s: ConsumerSpec, info: ConsumerInfo): void {
+  if (info.config.filter_subject !== s.filter || info.config.max_ack_pending !== s.maxAckPending) {
+    throw new ClusterConfigError(
+      `JetStream consumer ${cfg.stream}/${s.name} exists with filter ${info.config.filter_subject ?? '(none)'} and max_ack_pending ${info.config.max_ack_pending ?? '(default)'}, ` +
+        `not ${s.filter} and ${s.maxAckPending}: it was made by a node with other [cluster] partitions, bulk_batch or consumer settings. Give every node the same lonewatch.toml; ${s.howToChange}`,
+    );
+  }
+}
+
+async function applyConsumer(jsm: JetStreamManager, cfg: ClusterConfig, s: ConsumerSpec, existing: ConsumerInfo | null): Promise<void> {
   if (existing) {
-    check(existing);
     // ack_wait_ms is what a dead worker's message costs its partition (docs/cluster.md "Order per
     // device"); a consumer made under an older default (30 s) would keep it, and an SOS held by a
     // killed worker would wait that long. JetStream lets a durable consumer's AckWait be edited in
     // place (its position and pending messages stay), so the configured value is applied.
-    if (existing.config.ack_wait !== nanos(cfg.ack_wait_ms)) await jsm.consumers.update(cfg.stream, name, { ack_wait: nanos(cfg.ack_wait_ms) });
+    if (existing.config.ack_wait !== nanos(cfg.ack_wait_ms)) await jsm.consumers.update(cfg.stream, s.name, { ack_wait: nanos(cfg.ack_wait_ms) });
     return;
   }
   await jsm.consumers
     .add(cfg.stream, {
-      durable_name: name,
-      filter_subject: filter,
+      durable_name: s.name,
+      filter_subject: s.filter,
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
       ack_wait: nanos(cfg.ack_wait_ms),
       max_deliver: cfg.max_deliver,
       // Partitions: one in flight, the order per device (above). Bulk: a few batches.
-      max_ack_pending: maxAckPending,
+      max_ack_pending: s.maxAckPending,
     })
     .catch(async (err: unknown) => {
       // Another node created it in between: the same consumer, if it has the same settings.
-      const now = await jsm.consumers.info(cfg.stream, name).catch(() => null);
+      const now = await jsm.consumers.info(cfg.stream, s.name).catch(() => null);
       if (!now) throw err;
-      check(now);
+      checkConsumer(cfg, s, now);
     });
 }
 
