@@ -36,7 +36,7 @@ import { createDispatcher } from './notifiers/create-dispatcher.js';
 import type { Dispatcher } from './notifiers/dispatcher.js';
 import { StoreNoticeJournal } from './notifiers/notice-journal.js';
 import type { TlsContext, ReloadResult } from './tls/tls-context.js';
-import { MqttTransports, type CertificateStatus, type TransportListeners } from './tls/mqtt-transports.js';
+import { listenersLine, MqttTransports, tlsClause, type CertificateStatus, type TransportListeners } from './tls/mqtt-transports.js';
 import { isOpen } from './rules/escalation-engine.js';
 import type { ReachProblem } from './notifiers/policy-reach.js';
 
@@ -393,13 +393,10 @@ export class Hub implements HubServices {
     const control = hub.control;
     if (control) undo.push(() => control.close());
     const listeners = hub.listeners();
-    const on = Object.entries(listeners)
-      .filter(([, url]) => url)
-      .map(([name, url]) => `${name.toUpperCase()} ${url}`);
     const cert = hub.certificateStatus();
     log.info(
       { listeners, ...(cert ? { certificate: cert } : {}), ...resumed, notices },
-      `hub listening: ${on.join(', ')}${cert ? `; TLS certificate ${cert.subject}, valid to ${cert.validTo}` : '; no TLS ([tls] not configured): MQTT passwords and alarms cross the network unencrypted'}`,
+      `hub listening: ${listenersLine(listeners)}${tlsClause(cert)}`,
     );
     tls?.reportValidity('start-up');
     if (tlsConfig?.https && !config.hub.public_url.startsWith('https:')) {

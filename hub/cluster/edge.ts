@@ -28,7 +28,7 @@ import { MqttBroker } from '../broker/mqtt-broker.js';
 import { DeviceAuth } from '../ingest/device-auth.js';
 import { DeviceWatch } from '../ingest/device-watch.js';
 import { createHttpServer } from '../http/http-server.js';
-import { MqttTransports, type CertificateStatus, type TransportListeners } from '../tls/mqtt-transports.js';
+import { listenersLine, MqttTransports, tlsClause, type CertificateStatus, type TransportListeners } from '../tls/mqtt-transports.js';
 import type { ReloadResult } from '../tls/tls-context.js';
 import { RelayTokens, RELAY_TOKEN_TTL_MS } from '../companion/relay-tokens.js';
 import { SessionRelayCheck } from '../companion/relay-check.js';
@@ -224,13 +224,10 @@ export class Edge {
       const addr = http.server.address();
       edge.httpPort = typeof addr === 'object' && addr ? addr.port : 0;
       const listeners = edge.listeners();
-      const on = Object.entries(listeners)
-        .filter(([, url]) => url)
-        .map(([name, url]) => `${name.toUpperCase()} ${url}`);
       const cert = transports.certificateStatus();
       log.info(
         { listeners, ...(cert ? { certificate: cert } : {}), nats: cluster.servers },
-        `edge ${id} listening: ${on.join(', ')} (/healthz /readyz on the HTTP port); publishing to stream ${cluster.stream}${cert ? `; TLS certificate ${cert.subject}, valid to ${cert.validTo}` : '; no TLS ([tls] not configured): MQTT passwords and alarms cross the network unencrypted'}`,
+        `edge ${id} listening: ${listenersLine(listeners)} (/healthz /readyz on the HTTP port); publishing to stream ${cluster.stream}${tlsClause(cert)}`,
       );
       transports.tls?.reportValidity('start-up');
       return edge;

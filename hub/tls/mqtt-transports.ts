@@ -34,6 +34,19 @@ export interface CertificateStatus {
   clientCerts: string;
 }
 
+/** "MQTT mqtt://..., WS ws://...": the listeners that are on, for a node's start-up line (hub and edge). */
+export function listenersLine(listeners: TransportListeners): string {
+  return Object.entries(listeners)
+    .filter(([, url]) => url)
+    .map(([name, url]) => `${name.toUpperCase()} ${url}`)
+    .join(', ');
+}
+
+/** The start-up line's TLS clause: the certificate served, or that without [tls] passwords and alarms go unencrypted. */
+export function tlsClause(cert: CertificateStatus | null): string {
+  return cert ? `; TLS certificate ${cert.subject}, valid to ${cert.validTo}` : '; no TLS ([tls] not configured): MQTT passwords and alarms cross the network unencrypted';
+}
+
 export class MqttTransports {
   /** The plain MQTT port; 0 when that listener is off (TLS configured without keep_plain_mqtt). */
   mqttPort = 0;
