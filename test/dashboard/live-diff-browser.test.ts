@@ -13,6 +13,7 @@ import { startTestHub, type TestHub } from '../helpers/hub-harness.js';
 import { userClient } from './api-client.js';
 import { connectFob } from '../helpers/mqtt-fob.js';
 import { launchChromium, signInPage } from './browser.js';
+import { makeEventId } from '../../shared/protocol-core.js';
 
 let browser: Browser;
 let t: TestHub;
@@ -105,6 +106,52 @@ describe('live updates keep what the officer is typing', () => {
     await expect.poll(() => page.textContent(row), { timeout: 10_000 }).toContain('fob-1: offline');
     // The row was diffed, not rebuilt.
     expect(await page.$eval(row, (el) => (el as unknown as { probe?: string }).probe)).toBe('same element');
+    await page.close();
+  });
+
+  it("the board's answer that comes back after the officer has opened an alarm does not replace the alarm's page", { timeout: 120_000 }, async () => {
+    // Found in CI (console2-browser, 2026-12-02): the SOS's live event re-read the board, the test
+    // opened the alarm, the alarm's answer came first and the board's after it, and the board came
+    // back over the alarm the officer had opened. Here the board's answer is held until the alarm's
+    // page is on screen, then let go.
+    await t.addWorker('sam');
+    const dev = await t.addDevice('fob-1', { workerId: 'sam' });
+    const client = await connectFob(t.mqttUrl, 'fob-1', dev.secret);
+    await userClient(t, 'dana', 'duty_officer');
+    const page = await signInPage(browser, t.httpUrl, 'dana');
+    await page.goto(`${t.httpUrl}/#/alarms`);
+    await page.waitForSelector('#live:not(.off)');
+    await page.waitForSelector('#board');
+    const held: import('playwright-core').Route[] = [];
+    let heldOne!: () => void;
+    const boardAsked = new Promise<void>((r) => (heldOne = r));
+    // The board's own read (the title's count reads `?open=true` beside it, and is let through).
+    const board = (url: URL): boolean => url.pathname === '/api/alarms' && url.searchParams.has('limit');
+    await page.route(board, (r) => {
+      held.push(r);
+      heldOne();
+    });
+
+    await client.send({ i: makeEventId(1, 1), k: 'sos', ag: 0 });
+    await t.settle();
+    await boardAsked; // the live event made the board ask again; its answer is held
+    const [alarm] = await t.alarms();
+    await page.goto(`${t.httpUrl}/#/alarm/${alarm!.id}`);
+    await page.waitForSelector(`#alarm[data-alarm="${alarm!.id}"]`);
+
+    await Promise.all(
+      held.map(async (r) => {
+        await r.continue();
+        await (await r.request().response())?.finished();
+      }),
+    );
+    await page.unroute(board);
+    // One more round trip from the page: by its end the board's answer has been read and its
+    // continuation run (it was queued first).
+    await page.evaluate(() => fetch('/api/alarms/' + location.hash.split('/')[2]).then((r) => r.json()));
+    expect(await page.$(`#alarm[data-alarm="${alarm!.id}"]`)).not.toBeNull();
+    expect(await page.$('#board')).toBeNull();
+    await client.close();
     await page.close();
   });
 });

@@ -14,8 +14,15 @@ import { adminView } from './views/admin.js';
 // Router
 
 
+// Each call to route() is one screen being built; only the newest may reach the screen. A view's
+// answer can come back after the officer has moved on (a live event re-reads the board, the officer
+// opens an alarm, the alarm's answer comes first and the board's after it): shown, the late board
+// would replace the alarm they just opened, and stay until the next event.
+let latest = 0;
+
 export async function route() {
   if (!state.me) return;
+  const mine = ++latest;
   for (const t of state.timers) clearInterval(t);
   state.timers = [];
   const parts = location.hash.replace(/^#\/?/, '').split('?')[0].split('/');
@@ -35,9 +42,11 @@ export async function route() {
     else if (name === 'records') content = await recordsView();
     else if (name === 'admin') content = await adminView();
     else content = html`<p>Nothing here.</p>`;
+    if (mine !== latest) return;
     // Diffed into what is on screen: a note typed or an outcome picked while this loaded stays.
     show(content);
   } catch (err) {
+    if (mine !== latest) return;
     if (err.status !== 401) show(html`<p class="error">${err.message}</p>`);
   }
 }
