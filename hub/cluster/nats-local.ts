@@ -30,7 +30,20 @@ export interface NatsNode {
   storeDir: string;
   configFile: string;
   proc: ChildProcess | null;
+  /** The end of what the node wrote to stderr/stdout when its output is not inherited: why it exited. */
+  logTail?: string;
+  /** Settles when the node's process has exited and its output has been read to the end. */
+  closed?: Promise<void>;
 }
+
+/** How much of a node's own output is kept to say why it stopped. */
+const LOG_TAIL_BYTES = 2048;
+/**
+ * Start attempts when a node exits as it starts. Its ports were free when picked (freePort) but are
+ * only bound by nats-server a moment later, and anything else on the machine can take one between:
+ * then the node exits with "address already in use", and the cluster is laid out again on new ports.
+ */
+const START_ATTEMPTS = 3;
 
 export interface LocalNatsOptions {
   /** Where the nodes keep their config and JetStream store; a fresh temporary folder by default. */
@@ -40,6 +53,8 @@ export interface LocalNatsOptions {
   password?: string;
   /** Where each node's own log goes: 'ignore' (default) or 'inherit'. */
   stdio?: 'ignore' | 'inherit';
+  /** Picks a free port for a node (freePort by default; a test gives a taken one to see the retry). */
+  pickPort?: () => Promise<number>;
 }
 
 /** A free TCP port on loopback (asked of the kernel, then released for the server to take). */
@@ -53,6 +68,16 @@ export async function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+/** The last `count` non-empty lines of a log, joined with ' | '. */
+function lastLines(log: string, count: number): string {
+  return log
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .slice(-count)
+    .join(' | ');
 }
 
 export class LocalNatsCluster {
@@ -77,16 +102,32 @@ export class LocalNatsCluster {
   }
 
   static async start(opts: LocalNatsOptions = {}): Promise<LocalNatsCluster> {
-    const count = opts.nodes ?? 3;
-    const ownsDir = !opts.dir;
     const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'lw-nats-'));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await LocalNatsCluster.startOnce(opts, dir, !opts.dir, attempt > 1);
+      } catch (err) {
+        const portTaken = err instanceof NatsClusterError && /address already in use/i.test(err.message);
+        if (!portTaken || attempt >= START_ATTEMPTS) {
+          if (!opts.dir) rmSync(dir, { recursive: true, force: true });
+          throw err;
+        }
+      }
+    }
+  }
+
+  private static async startOnce(opts: LocalNatsOptions, dir: string, ownsDir: boolean, again: boolean): Promise<LocalNatsCluster> {
+    const count = opts.nodes ?? 3;
+    const pickPort = opts.pickPort ?? freePort;
     const user = opts.user ?? 'lonewatch';
     const password = opts.password ?? 'lonewatch-dev';
     const nodes: NatsNode[] = [];
     for (let i = 1; i <= count; i++) {
       const name = `n${i}`;
-      nodes.push({ name, port: await freePort(), clusterPort: await freePort(), storeDir: join(dir, name, 'js'), configFile: join(dir, name, 'nats.conf'), proc: null });
+      nodes.push({ name, port: await pickPort(), clusterPort: await pickPort(), storeDir: join(dir, name, 'js'), configFile: join(dir, name, 'nats.conf'), proc: null });
     }
+    // Laid out again after a failed start: what the nodes of that attempt stored is not carried over.
+    if (again) for (const n of nodes) rmSync(join(dir, n.name), { recursive: true, force: true });
     for (const n of nodes) {
       mkdirSync(n.storeDir, { recursive: true });
       const routes = nodes.filter((o) => o !== n).map((o) => `"nats-route://127.0.0.1:${o.clusterPort}"`);
@@ -107,6 +148,8 @@ export class LocalNatsCluster {
       for (const n of nodes) cluster.spawnNode(n);
       await cluster.waitForJetStream(30_000);
     } catch (err) {
+      // The folder stays for another attempt; start() removes it if there is none.
+      cluster.ownsDir = false;
       await cluster.stop();
       throw err;
     }
@@ -114,7 +157,17 @@ export class LocalNatsCluster {
   }
 
   private spawnNode(n: NatsNode): void {
-    const proc = spawn(NATS_SERVER_BIN, ['-c', n.configFile], { stdio: ['ignore', this.stdio, this.stdio] });
+    // Not inherited, the node's output is kept short in memory rather than dropped: when it exits at
+    // start, its last lines are the only account of why (a port taken, a bad store folder).
+    const out = this.stdio === 'inherit' ? 'inherit' : 'pipe';
+    const proc = spawn(NATS_SERVER_BIN, ['-c', n.configFile], { stdio: ['ignore', out, out] });
+    n.logTail = '';
+    const keep = (d: Buffer) => {
+      n.logTail = (n.logTail + d.toString('utf8')).slice(-LOG_TAIL_BYTES);
+    };
+    proc.stdout?.on('data', keep);
+    proc.stderr?.on('data', keep);
+    n.closed = new Promise((r) => proc.once('close', () => r()));
     proc.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT') process.stderr.write(`lonewatch: ${NATS_SERVER_BIN} is not installed: apt-get install -y --no-install-recommends nats-server\n`);
     });
@@ -149,7 +202,11 @@ export class LocalNatsCluster {
     let last: unknown = null;
     for (const n of nodes) {
       for (;;) {
-        if (n.proc && n.proc.exitCode !== null) throw new NatsClusterError(`nats-server ${n.name} exited at start (code ${n.proc.exitCode}); its config is ${n.configFile}`);
+        if (n.proc && n.proc.exitCode !== null) {
+          await n.closed;
+          const said = lastLines(n.logTail ?? '', 3);
+          throw new NatsClusterError(`nats-server ${n.name} exited at start (code ${n.proc.exitCode})${said ? `, saying: ${said}` : ''}; its config is ${n.configFile}`);
+        }
         try {
           const nc = await connect({ servers: `nats://127.0.0.1:${n.port}`, user: this.user, pass: this.password, timeout: 1000, reconnect: false });
           try {

@@ -3,7 +3,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, JetStreamApiError, StorageType } from '@nats-io/jetstream';
+import { createServer, type Server } from 'node:net';
 import { startNatsCluster, stopNatsClusters } from '../helpers/nats-cluster.js';
+import { freePort, LocalNatsCluster } from '../../hub/cluster/nats-local.js';
 
 afterAll(stopNatsClusters);
 
@@ -48,6 +50,40 @@ describe('local NATS cluster (nats-server, JetStream, 3 nodes)', () => {
       expect(info?.state.messages).toBeGreaterThanOrEqual(2);
     } finally {
       await nc.close();
+    }
+  }, 120_000);
+
+  it('a port taken between picking it and the node binding it: the node says so, and the cluster is laid out again on other ports', async () => {
+    // What a CI run met (2026-12-02: "nats-server n2 exited at start (code 1)", no reason given):
+    // freePort's port was free when asked for and taken before nats-server bound it. Here the first
+    // port handed out is held by a listener of the test's own.
+    const holder: Server = createServer();
+    await new Promise<void>((r) => holder.listen(0, '127.0.0.1', () => r()));
+    const taken = (holder.address() as { port: number }).port;
+    const handedOut: number[] = [];
+    let first = true;
+    const pickPort = async (): Promise<number> => {
+      const p = first ? taken : await freePort();
+      first = false;
+      handedOut.push(p);
+      return p;
+    };
+    try {
+      const cluster = await LocalNatsCluster.start({ pickPort });
+      try {
+        expect(handedOut.length).toBe(12); // two attempts, six ports each
+        expect(cluster.nodes.map((n) => n.port)).not.toContain(taken);
+        const nc = await connect({ servers: cluster.urls, user: cluster.user, pass: cluster.password });
+        await (await jetstreamManager(nc)).getAccountInfo();
+        await nc.close();
+      } finally {
+        await cluster.stop();
+      }
+      // Always taken: three attempts, then the error says why in nats-server's own words.
+      const err = await LocalNatsCluster.start({ pickPort: async () => taken }).catch((e: unknown) => e);
+      expect(String(err)).toMatch(/exited at start \(code 1\), saying: .*address already in use/);
+    } finally {
+      holder.close();
     }
   }, 120_000);
 });
