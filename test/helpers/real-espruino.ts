@@ -21,7 +21,7 @@
  *     console is the test's only handle on the interpreter (a Puck.js moves it to its wired Serial1).
  *   - RAK5010: `Serial1.setup(baud, {tx, rx})` is recorded and opens the pty instead (the Linux build
  *     takes `{path}`): its other end is the simulated BG96; `analogRead` (the Linux build has no ADC)
- *     reads the battery divider's voltage the test sets; `Serial1.write` is wrapped to report the
+ *     reads the battery divider's voltage the test sets (a healthy 90 % cell by default); `Serial1.write` is wrapped to report the
  *     GNSS session commands (AT+QGPS=1, AT+QGPSEND) as `tx` lines, in order with the pin probes.
  *
  * Probes, not stand-ins: digitalWrite / analogWrite / digitalPulse are wrapped (`global.x = f`, the
@@ -149,7 +149,11 @@ export function prelude(o: PreludeOptions): { code: string; missingPins: string[
     lines.push(
       'var __s1=Serial1.setup;',
       `Serial1.setup=function(b,x){__o("serial1",[b,String(x.tx),String(x.rx)]);__s1.call(Serial1,b,{path:${JSON.stringify(o.serialPath)}});};`,
-      'global.analogRead=function(p){return __t.adc[String(p)]||0;};',
+      // A healthy cell unless a test sets the pin: 0.618 of 3.3 V behind the board's 1:2 divider is
+      // 4.08 V, 90 % by the firmware's own curve (firmware/src/boards/rak5010.ts), as the Puck.js's
+      // E.getBattery answers 90. It read 0 V before, a flat battery: when a run was slow enough for
+      // the fob's battery to be reported, the hub rightly raised low_battery beside the SOS under test.
+      'global.analogRead=function(p){var v=__t.adc[String(p)];return v===undefined?0.618:v;};',
       // The GNSS session commands as they leave on Serial1 (issue 20), on the same console stream as
       // the pin probes, so their order against GPS_EN's writes is the interpreter's own order.
       'var __w1=Serial1.write;',
