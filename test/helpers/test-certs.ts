@@ -28,25 +28,58 @@ export interface TestPki {
 
 const SERVER_EXT = LOOPBACK_SERVER_EXT;
 
+/**
+ * Each certificate is made the first time a test asks for it (issue 18): a file that uses only the
+ * good server certificate no longer waits for the renewed, expired and soon-expiring ones and the
+ * second CA, each an `openssl` run or two spawned from the test's process (about 10 s of the
+ * suite's main-thread time, profiled 2026-12-02).
+ */
 export function makeTestPki(): TestPki {
   const dir = mkdtempSync(join(tmpdir(), 'lonewatch-pki-'));
-  makeCa(dir, 'ca', 'Lonewatch Test CA');
-  makeCa(dir, 'other-ca', 'Some Other CA');
+  const once = <T>(make: () => T): (() => T) => {
+    let made: { v: T } | null = null;
+    return () => (made ??= { v: make() }).v;
+  };
+  const ca = once(() => makeCa(dir, 'ca', 'Lonewatch Test CA'));
+  const otherCa = once(() => makeCa(dir, 'other-ca', 'Some Other CA'));
+  const leaf = (name: string, cn: string, days: number) =>
+    once(() => {
+      ca();
+      return makeLeaf(dir, name, cn, 'ca', days, SERVER_EXT);
+    });
+  const server = leaf('server', 'hub.test', 365);
+  const serverRenewed = leaf('server-renewed', 'hub-renewed.test', 365);
+  const serverExpired = leaf('server-expired', 'hub-expired.test', -1);
+  const serverSoon = leaf('server-soon', 'hub-soon.test', 10);
   const clients = new Map<string, CertPair>();
   return {
     dir,
-    caCert: join(dir, 'ca.crt'),
-    otherCaCert: join(dir, 'other-ca.crt'),
-    server: makeLeaf(dir, 'server', 'hub.test', 'ca', 365, SERVER_EXT),
-    serverRenewed: makeLeaf(dir, 'server-renewed', 'hub-renewed.test', 'ca', 365, SERVER_EXT),
-    serverExpired: makeLeaf(dir, 'server-expired', 'hub-expired.test', 'ca', -1, SERVER_EXT),
-    serverSoon: makeLeaf(dir, 'server-soon', 'hub-soon.test', 'ca', 10, SERVER_EXT),
+    get caCert() {
+      return ca().cert;
+    },
+    get otherCaCert() {
+      return otherCa().cert;
+    },
+    get server() {
+      return server();
+    },
+    get serverRenewed() {
+      return serverRenewed();
+    },
+    get serverExpired() {
+      return serverExpired();
+    },
+    get serverSoon() {
+      return serverSoon();
+    },
     client(deviceId, opts = {}) {
-      const ca = opts.ca === 'other' ? 'other-ca' : 'ca';
-      const name = `client-${deviceId}-${ca}`;
+      const signer = opts.ca === 'other' ? 'other-ca' : 'ca';
+      const name = `client-${deviceId}-${signer}`;
       let pair = clients.get(name);
       if (!pair) {
-        pair = makeLeaf(dir, name, deviceId, ca, 30, 'extendedKeyUsage=clientAuth\n');
+        if (signer === 'other-ca') otherCa();
+        else ca();
+        pair = makeLeaf(dir, name, deviceId, signer, 30, 'extendedKeyUsage=clientAuth\n');
         clients.set(name, pair);
       }
       return pair;
