@@ -12,11 +12,14 @@
  *     installed: its admin URL is provided as `postgresUrl`, and `startPostgres()` in a file makes
  *     its databases there instead of running initdb and a server of its own (a few CPU-seconds a file).
  *
+ *   - A scratch folder on tmpfs (/dev/shm) as the run's TMPDIR, where the machine has one: see
+ *     `scratchOnTmpfs` below.
+ *
  * Either one failing here fails nothing by itself: a file then starts its own browser, or builds the
  * firmware itself, exactly as without this set-up, so a missing tool is still reported by the file
  * that needs it, in its own words.
  */
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { chromium, type BrowserServer } from 'playwright-core';
 import type { TestProject } from 'vitest/node';
 import { BOARDS } from '../../shared/protocol-core.js';
@@ -57,7 +60,33 @@ function executable(path: string): boolean {
   }
 }
 
+/**
+ * The run's temporary files on tmpfs (issue 18). Every hub a test starts keeps its SQLite file with
+ * synchronous=FULL, so each commit is an fsync; with four files at a time on one shared disk, the
+ * fsyncs of one file's hub waited on the others' writes (a profile of the suite, 2026-12-02: about
+ * 35 s of the test processes' main threads blocked in COMMIT), besides Chromium's profiles, the
+ * interpreters' flash files and the certificates. On tmpfs an fsync returns at once. What the tests
+ * prove about durability is unchanged: a kill -9 of a hub loses nothing that tmpfs would keep and a
+ * disk would not (the page cache survives a killed process either way); a power cut is not something
+ * a test here can make. Set before the workers start, so they and every process they spawn inherit
+ * it (`os.tmpdir()` reads TMPDIR). A TMPDIR given by the caller is kept; LONEWATCH_TEST_TMPFS=0 turns
+ * this off. Returns the folder made, to remove at the end, or null.
+ */
+function scratchOnTmpfs(): string | null {
+  if (process.env.TMPDIR || process.env.LONEWATCH_TEST_TMPFS === '0') return null;
+  try {
+    if (!statSync('/dev/shm').isDirectory()) return null;
+    accessSync('/dev/shm', constants.W_OK);
+    const dir = mkdtempSync('/dev/shm/lonewatch-test-');
+    process.env.TMPDIR = dir;
+    return dir;
+  } catch {
+    return null;
+  }
+}
+
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const scratch = scratchOnTmpfs();
   let server: BrowserServer | null = null;
   let postgres: PostgresServer | null = null;
   const [browser, , pgServer] = await Promise.allSettled([
@@ -79,5 +108,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   return async () => {
     await server?.close();
     await postgres?.stop();
+    if (scratch) {
+      delete process.env.TMPDIR;
+      rmSync(scratch, { recursive: true, force: true });
+    }
   };
 }
