@@ -4,7 +4,7 @@
  * through its simulated BG96's real TCP socket.
  */
 import type vm from 'node:vm';
-import { buildFirmware } from '../firmware/build/build.js';
+import { cachedFirmwareBuild } from '../firmware/build/build-cache.js';
 import { SimulatedBoard } from '../firmware/sim/espruino-sim.js';
 import { SimulatedPuck, GESTURE_PATTERNS } from '../firmware/sim/puck-sim.js';
 import { SimulatedRak } from '../firmware/sim/rak-sim.js';
@@ -181,7 +181,8 @@ class FirmwareFob implements VirtualFob {
 export async function createFirmwareFobFactory(): Promise<VirtualFobFactory> {
   const scripts: Record<string, vm.Script> = {};
   for (const board of ['puck', 'rak5010'] as const) {
-    const built = await buildFirmware(board, { write: false });
+    // The cached build (issue 18): every scenario run built both boards again, the same bytes.
+    const built = await cachedFirmwareBuild(board);
     if (!built.ok) throw new Error(`the ${board} firmware does not build cleanly`);
     scripts[board] = SimulatedBoard.compile(built.code, `${board}.js`);
   }

@@ -126,7 +126,7 @@ export async function buildFirmware(board: Board, opts: BuildOptions = {}): Prom
   const es2017 = bundled.outputFiles[0].text.replace(/__espruino_require\(/g, 'require(');
   // Loaded here, not at the top: the TypeScript compiler is about half a second of CPU to load, and
   // most importers of this module (the flash tool, the tests through their cached build,
-  // test/helpers/firmware-bundle.ts) never build (issue 18: the suite's import time).
+  // firmware/build/build-cache.ts) never build (issue 18: the suite's import time).
   const { default: ts } = await import('typescript');
   const lowered = ts.transpileModule(es2017, {
     compilerOptions: { target: ts.ScriptTarget.ES5, module: ts.ModuleKind.None, removeComments: true, downlevelIteration: false },

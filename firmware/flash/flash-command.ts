@@ -6,6 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { createInterface, type Interface } from 'node:readline';
 import { defineCommand, UsageError } from '../../bin/command.js';
+import { cachedFirmwareBuild } from '../build/build-cache.js';
 import { CONFIG_OPTION, loadConfigOrExit, openCommands, type OpenCommands } from '../../hub/cli/open-store.js';
 import type { HubConfig } from '../../hub/config/config-schema.js';
 import { isValidDeviceId } from '../../shared/protocol-core.js';
@@ -52,10 +53,10 @@ const err = (s: string): void => sink.err(s);
 
 /** The firmware build the command flashes; replaceable in-process (runFlashInProcess). */
 type Build = (board: Board) => Promise<{ ok: boolean; code: string; bytes: number; budgetBytes: number; variables: number; variableBudget: number; problems: { what: string; line: number; column: number }[] }>;
-const realBuild: Build = async (board) => {
-  const { buildFirmware } = await import('../build/build.js');
-  return buildFirmware(board, { write: false });
-};
+// Cached by content (issue 18): the bundle is the same for every fob of a board (identity, hub
+// addresses and pins are written to lw.json, not into the code), so a batch, a re-flash or the next
+// run reads it instead of building the same bytes again.
+const realBuild: Build = (board) => cachedFirmwareBuild(board);
 let build: Build = realBuild;
 
 /**

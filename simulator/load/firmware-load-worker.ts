@@ -6,7 +6,7 @@
  * ack arriving back at the fob. Speaks the bench's load protocol (bench/load/load-protocol.ts).
  */
 import mqtt, { type MqttClient } from 'mqtt';
-import { buildFirmware } from '../../firmware/build/build.js';
+import { cachedFirmwareBuild } from '../../firmware/build/build-cache.js';
 import { SimulatedBoard } from '../../firmware/sim/espruino-sim.js';
 import { SimulatedPuck } from '../../firmware/sim/puck-sim.js';
 import { commandTopic, deviceTopic, TOPIC } from '../../shared/protocol-core.js';
@@ -51,7 +51,8 @@ const unsent = new Map<string, number[]>();
 const matched = new Set<string>();
 
 async function start(cmd: LoadStart): Promise<void> {
-  const built = await buildFirmware('puck', { write: false });
+  // Cached (issue 18): each worker process built the same bundle again.
+  const built = await cachedFirmwareBuild('puck');
   const script = SimulatedBoard.compile(built.code, 'puck.js');
   let next = 0;
   const open = async (): Promise<void> => {

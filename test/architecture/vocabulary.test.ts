@@ -19,7 +19,7 @@ import { emailSubject, emailText } from '../../hub/notifiers/email-notifier.js';
 import type { Notice } from '../../hub/notifiers/notifier.js';
 import { summarise } from '../../hub/presentation/alarm-presentation.js';
 import { FILES } from '../../firmware/flash/wire.js';
-import { firmwareBundle } from '../helpers/firmware-bundle.js';
+import { cachedFirmwareBuild } from '../../firmware/build/build-cache.js';
 import { startTestHub, type TestHub } from '../helpers/hub-harness.js';
 import { launchChromium } from '../dashboard/browser.js';
 
@@ -145,7 +145,7 @@ describe("the fob's Storage names", () => {
   it("reach the firmware bundle only as far as it uses them (the flashing tool's own names stay out)", async () => {
     // Each name is used by at least one board (the CA file only by the RAK5010's TLS): the minifier
     // drops what a board does not use, so the check is over both bundles.
-    const both = [(await firmwareBundle('puck')).code, (await firmwareBundle('rak5010')).code];
+    const both = [(await cachedFirmwareBuild('puck')).code, (await cachedFirmwareBuild('rak5010')).code];
     for (const name of Object.values(FOB_STORAGE)) expect(both.some((code) => code.includes(`"${name}"`)), name).toBe(true);
     for (const code of both) {
       for (const name of Object.values(FLASH_STORAGE)) expect(code).not.toContain(`"${name}"`);

@@ -6,7 +6,7 @@
  */
 import type vm from 'node:vm';
 import type { Page } from 'playwright-core';
-import { firmwareBundle } from '../helpers/firmware-bundle.js';
+import { cachedFirmwareBuild } from '../../firmware/build/build-cache.js';
 import { SimulatedBoard } from '../../firmware/sim/espruino-sim.js';
 import { GESTURE_PATTERNS } from '../../firmware/sim/puck-sim.js';
 import { outboxEntries } from '../../firmware/sim/outbox-files.js';
@@ -29,7 +29,7 @@ export async function addWorkerAccount(t: TestHub, username: string, workerId: s
 
 let script: vm.Script | null = null;
 export async function puckScript(): Promise<vm.Script> {
-  script ??= SimulatedBoard.compile((await firmwareBundle('puck')).code, 'puck.js');
+  script ??= SimulatedBoard.compile((await cachedFirmwareBuild('puck')).code, 'puck.js');
   return script;
 }
 

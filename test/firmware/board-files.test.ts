@@ -6,7 +6,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import type vm from 'node:vm';
-import { firmwareBundle } from '../helpers/firmware-bundle.js';
+import { cachedFirmwareBuild } from '../../firmware/build/build-cache.js';
 import { BOARD_PINS, SimulatedBoard } from '../../firmware/sim/espruino-sim.js';
 import { DEFAULT_WIRING, WIRING_ROLES } from '../../firmware/src/wiring.js';
 import { FIRMWARE_VERSION } from '../../firmware/src/version.js';
@@ -48,7 +48,7 @@ describe.skipIf(!!missing)("the simulated boards follow Espruino's board files",
 describe('the emitted RAK5010 bundle on the simulated board (no BTN there)', () => {
   let script: vm.Script;
   beforeAll(async () => {
-    const b = await firmwareBundle('rak5010');
+    const b = await cachedFirmwareBuild('rak5010');
     expect(b.ok).toBe(true);
     script = SimulatedBoard.compile(b.code, 'rak5010.js');
   });

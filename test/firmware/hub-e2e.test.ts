@@ -5,7 +5,7 @@
  */
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type vm from 'node:vm';
-import { firmwareBundle } from '../helpers/firmware-bundle.js';
+import { cachedFirmwareBuild } from '../../firmware/build/build-cache.js';
 import { SimulatedBoard } from '../../firmware/sim/espruino-sim.js';
 import { SimulatedRak } from '../../firmware/sim/rak-sim.js';
 import { SimulatedPuck } from '../../firmware/sim/puck-sim.js';
@@ -17,8 +17,8 @@ let rakScript: vm.Script;
 let puckScript: vm.Script;
 let t: TestHub;
 beforeAll(async () => {
-  rakScript = SimulatedBoard.compile((await firmwareBundle('rak5010')).code, 'rak5010.js');
-  puckScript = SimulatedBoard.compile((await firmwareBundle('puck')).code, 'puck.js');
+  rakScript = SimulatedBoard.compile((await cachedFirmwareBuild('rak5010')).code, 'rak5010.js');
+  puckScript = SimulatedBoard.compile((await cachedFirmwareBuild('puck')).code, 'puck.js');
 });
 beforeEach(async () => {
   t = await startTestHub();

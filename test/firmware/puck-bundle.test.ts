@@ -4,7 +4,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import type vm from 'node:vm';
-import { firmwareBundle } from '../helpers/firmware-bundle.js';
+import { cachedFirmwareBuild } from '../../firmware/build/build-cache.js';
 import { SimulatedBoard } from '../../firmware/sim/espruino-sim.js';
 import { SimulatedPuck } from '../../firmware/sim/puck-sim.js';
 import { outboxEntries } from '../../firmware/sim/outbox-files.js';
@@ -14,7 +14,7 @@ import { parseFobEvent, parseHeartbeat } from '../../shared/protocol-schemas.js'
 
 let script: vm.Script;
 beforeAll(async () => {
-  const b = await firmwareBundle('puck');
+  const b = await cachedFirmwareBuild('puck');
   expect(b.problems).toEqual([]);
   script = SimulatedBoard.compile(b.code, 'puck.js');
 });

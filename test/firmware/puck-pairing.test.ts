@@ -6,14 +6,14 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import type vm from 'node:vm';
-import { firmwareBundle } from '../helpers/firmware-bundle.js';
+import { cachedFirmwareBuild } from '../../firmware/build/build-cache.js';
 import { SimulatedBoard } from '../../firmware/sim/espruino-sim.js';
 import { SimulatedPuck } from '../../firmware/sim/puck-sim.js';
 import { connectCentral, parseSetSecurity, uartAllowed, BleSecurityError } from '../../firmware/sim/ble-security.js';
 
 let script: vm.Script;
 beforeAll(async () => {
-  const b = await firmwareBundle('puck');
+  const b = await cachedFirmwareBuild('puck');
   expect(b.problems).toEqual([]);
   script = SimulatedBoard.compile(b.code, 'puck.js');
 });

@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Writable } from 'node:stream';
 import type vm from 'node:vm';
 import pino from 'pino';
-import { firmwareBundle } from '../helpers/firmware-bundle.js';
+import { cachedFirmwareBuild } from '../../firmware/build/build-cache.js';
 import { SimulatedBoard } from '../../firmware/sim/espruino-sim.js';
 import { SimulatedRak } from '../../firmware/sim/rak-sim.js';
 import { caFileName } from '../../firmware/flash/wire.js';
@@ -24,7 +24,7 @@ let hub: TestHub | null = null;
 let rak: SimulatedRak | null = null;
 
 beforeAll(async () => {
-  const b = await firmwareBundle('rak5010');
+  const b = await cachedFirmwareBuild('rak5010');
   expect(b.problems).toEqual([]);
   script = SimulatedBoard.compile(b.code, 'rak5010.js');
   pki = makeTestPki();

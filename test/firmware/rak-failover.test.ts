@@ -12,7 +12,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type vm from 'node:vm';
-import { buildFirmware } from '../../firmware/build/build.js';
+import { cachedFirmwareBuild } from '../../firmware/build/build-cache.js';
 import { SimulatedBoard } from '../../firmware/sim/espruino-sim.js';
 import { SimulatedRak } from '../../firmware/sim/rak-sim.js';
 import { startTestHub, type TestHub } from '../helpers/hub-harness.js';
@@ -33,7 +33,7 @@ async function freePort(): Promise<number> {
 }
 
 beforeAll(async () => {
-  const b = await buildFirmware('rak5010', { write: false });
+  const b = await cachedFirmwareBuild('rak5010');
   expect(b.problems).toEqual([]);
   script = SimulatedBoard.compile(b.code, 'rak5010.js');
 });

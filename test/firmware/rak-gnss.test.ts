@@ -7,14 +7,14 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import type vm from 'node:vm';
 import { Aedes, type AedesPublishPacket, type Client } from 'aedes';
-import { firmwareBundle } from '../helpers/firmware-bundle.js';
+import { cachedFirmwareBuild } from '../../firmware/build/build-cache.js';
 import { SimulatedBoard } from '../../firmware/sim/espruino-sim.js';
 import { SimulatedRak } from '../../firmware/sim/rak-sim.js';
 import { positionSchema } from '../../shared/protocol-schemas.js';
 
 let script: vm.Script;
 beforeAll(async () => {
-  const b = await firmwareBundle('rak5010');
+  const b = await cachedFirmwareBuild('rak5010');
   expect(b.ok).toBe(true);
   script = SimulatedBoard.compile(b.code, 'rak5010.js');
 });

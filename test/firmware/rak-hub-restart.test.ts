@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type vm from 'node:vm';
-import { firmwareBundle } from '../helpers/firmware-bundle.js';
+import { cachedFirmwareBuild } from '../../firmware/build/build-cache.js';
 import { SimulatedBoard } from '../../firmware/sim/espruino-sim.js';
 import { SimulatedRak } from '../../firmware/sim/rak-sim.js';
 import { startTestHub, type TestHub } from '../helpers/hub-harness.js';
@@ -22,7 +22,7 @@ let rak: SimulatedRak | null = null;
 let dataDir = '';
 
 beforeAll(async () => {
-  const b = await firmwareBundle('rak5010');
+  const b = await cachedFirmwareBuild('rak5010');
   expect(b.problems).toEqual([]);
   script = SimulatedBoard.compile(b.code, 'rak5010.js');
 });

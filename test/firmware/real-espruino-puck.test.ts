@@ -6,7 +6,7 @@
  * interpreter's own clock; the test waits for what the firmware prints, never for a fixed time.
  */
 import { beforeAll, describe, expect, it, type TestContext } from 'vitest';
-import { firmwareBundle } from '../helpers/firmware-bundle.js';
+import { cachedFirmwareBuild } from '../../firmware/build/build-cache.js';
 import { PROTOCOL_VERSION, decodeUartLine, encodeUartLine } from '../../shared/protocol-core.js';
 import { PUCK_WIRING } from '../../firmware/src/wiring.js';
 import { FIRMWARE_VERSION } from '../../firmware/src/version.js';
@@ -36,7 +36,7 @@ const OUTBOX_FILES = '(function(){var S=require("Storage"),o={};S.list(/^lw-e/).
 // fobs), and each test asserts with its context's `expect` (vitest: "Running tests concurrently").
 describe.skipIf(!!missing)('Puck.js bundle on the real Espruino interpreter', { concurrent: true, timeout: 120_000 }, () => {
   beforeAll(async () => {
-    const b = await firmwareBundle('puck');
+    const b = await cachedFirmwareBuild('puck');
     expect(b.ok).toBe(true);
     bundle = b.code;
   });

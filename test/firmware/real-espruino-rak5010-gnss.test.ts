@@ -14,7 +14,7 @@
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
-import { firmwareBundle } from '../helpers/firmware-bundle.js';
+import { cachedFirmwareBuild } from '../../firmware/build/build-cache.js';
 import { RAK5010_WIRING } from '../../firmware/src/wiring.js';
 import { FIRMWARE_VERSION } from '../../firmware/src/version.js';
 import { RealFob, readBoardFile, realEspruinoMissing } from '../helpers/real-espruino.js';
@@ -41,7 +41,7 @@ describe.skipIf(!!missing)('RAK5010 GNSS on the real Espruino interpreter, throu
   let n = 0;
 
   beforeAll(async () => {
-    const b = await firmwareBundle('rak5010');
+    const b = await cachedFirmwareBuild('rak5010');
     expect(b.ok).toBe(true);
     bundle = b.code;
     hub = await startTestHub();

@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { firmwareBundle } from '../helpers/firmware-bundle.js';
+import { cachedFirmwareBuild } from '../../firmware/build/build-cache.js';
 import { RealFob, realEspruinoMissing } from '../helpers/real-espruino.js';
 import { startTestHub, type TestHub } from '../helpers/hub-harness.js';
 import { makeTestPki, type TestPki } from '../helpers/test-certs.js';
@@ -36,7 +36,7 @@ describe.skipIf(!!missing)('RAK5010 bundle on the real interpreter with a client
   const msgs: { msg: string }[] = [];
 
   beforeAll(async () => {
-    const b = await firmwareBundle('rak5010');
+    const b = await cachedFirmwareBuild('rak5010');
     expect(b.ok).toBe(true);
     bundle = b.code;
     pki = makeTestPki();

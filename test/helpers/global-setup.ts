@@ -7,7 +7,7 @@
  *     connects to it instead of starting a browser of its own, about a second and a half a file. Each
  *     page still gets a browser context of its own (cookies, storage and connections apart), and
  *     closing a connected browser closes only the contexts it made.
- *   - The firmware builds of both boards, into the content-hashed cache of test/helpers/firmware-bundle.ts.
+ *   - The firmware builds of both boards, into the content-hashed cache of firmware/build/build-cache.ts.
  *   - One PostgreSQL server (test/helpers/postgres-server.ts `startOwnPostgres`) where it is
  *     installed: its admin URL is provided as `postgresUrl`, and `startPostgres()` in a file makes
  *     its databases there instead of running initdb and a server of its own (a few CPU-seconds a file).
@@ -24,7 +24,7 @@ import { chromium, type BrowserServer } from 'playwright-core';
 import type { TestProject } from 'vitest/node';
 import { BOARDS } from '../../shared/protocol-core.js';
 import { CHROMIUM, CHROMIUM_ARGS } from './chromium.js';
-import { firmwareBundle } from './firmware-bundle.js';
+import { cachedFirmwareBuild } from '../../firmware/build/build-cache.js';
 import { postgresMissing, startOwnPostgres, type PostgresServer } from './postgres-server.js';
 
 declare module 'vitest' {
@@ -93,7 +93,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     SHARE_CHROMIUM && executable(CHROMIUM) ? chromium.launchServer({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS }) : Promise.resolve(null),
     // Sequential: two builds at once on two cores are no faster than one after the other.
     (async () => {
-      for (const board of BOARDS) await firmwareBundle(board);
+      for (const board of BOARDS) await cachedFirmwareBuild(board);
     })(),
     // Missing PostgreSQL is not an error here: the files that need it skip or fail in their own words.
     postgresMissing() ? Promise.resolve(null) : startOwnPostgres(),

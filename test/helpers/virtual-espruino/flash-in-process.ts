@@ -6,18 +6,18 @@
  * The firmware it flashes is the real build, as is: the firmware prints its own boot record
  * `LW:up <version> <board> <deviceId>` (firmware/src/boards/board-common.ts booted()), so no
  * stand-in line is added to it. The build is made once per board and content and kept across the
- * run's files (test/helpers/firmware-bundle.ts).
+ * run's files (firmware/build/build-cache.ts).
  */
 import { PassThrough } from 'node:stream';
 import { runFlashInProcess } from '../../../firmware/flash/flash-command.js';
 import type { FirmwareBuild } from '../../../firmware/build/build.js';
-import { firmwareBundle } from '../firmware-bundle.js';
+import { cachedFirmwareBuild } from '../../../firmware/build/build-cache.js';
 
 type Board = 'puck' | 'rak5010';
 
 /** The real bundle of a board (the cached build of the current sources, not written to firmware/dist). */
 export function firmwareBuild(board: Board): Promise<FirmwareBuild> {
-  return firmwareBundle(board);
+  return cachedFirmwareBuild(board);
 }
 
 export interface FlashRun {
@@ -29,7 +29,7 @@ export interface FlashRun {
 }
 
 /** `lonewatch flash ARGS` (without the word flash) in-process, with env set for its duration. */
-/** 'real' (the default here: the cached real build) or 'tool' (the command builds it itself), or a test bundle. */
+/** 'real' (the default here: the cached real build) or 'tool' (the command's own build, cached the same way), or a test bundle. */
 type BuildOption = 'real' | 'tool' | ((board: Board) => ReturnType<typeof firmwareBuild>);
 
 /** A bundle of the test's own (a firmware that faults, or moves its console), shaped as a build. */
