@@ -29,22 +29,18 @@ export default defineConfig({
     // fails the file that left them changed, naming what, and puts them back for the next one.
     isolate: false,
     setupFiles: ['./test/helpers/file-isolation.ts'],
-    // Three files at a time by default (issue 18). Most files spend most of their time waiting (the
-    // real Espruino interpreter's own timers, a browser, a pty, a child hub, a NATS cluster), so three
-    // keep the two cores busy where one left them half idle; more than three only adds contention, as
-    // the whole run is about 7.4 CPU-minutes of work with files sharing workers (443 CPU-s for
-    // vitest and every child, three at a time, measured 2026-12-01; about 10.5 with a process per
-    // file, 12.5 before the CLI tests ran in-process), which two cores cannot do in less than about
-    // 3.7 minutes. What failed two at a time
-    // under load was hardened first: waits for an event wait for it, with generous limits (below, and
-    // in the tests), instead of racing a short timer; admin commands run in-process rather than each
-    // as a tsx child (test/helpers/cli-in-process.ts); the orphaned interpreters are gone
-    // (test/helpers/real-espruino-console.ts).
-    // The load-timing failure that kept the default at one file (rak-hub-restart.test.ts: two QIOPENs
-    // seemingly 100 ms apart) was the test's own polling: an open made during the SOS gesture was
-    // counted at the next poll. It now times each open as the modem executes it (2 of 20 runs failed
-    // under load before, 18 of 18 passed after). LONEWATCH_TEST_WORKERS overrides the three.
-    maxWorkers: Number(process.env.LONEWATCH_TEST_WORKERS ?? 3),
+    // Four files at a time by default (issue 18). Most files spend most of their time waiting (the
+    // real Espruino interpreter's own timers, a browser, a pty, a child hub, a NATS cluster), so
+    // several at once keep the two cores busy. Measured 2026-12-02 on an idle machine, `npm test`
+    // from a fresh cache (the type-check and the lint beside the tests, test/helpers/run-checks.mjs):
+    // four at a time 292 s, all passed; five 296 s, with a timing failure since fixed; eight 303 s
+    // of vitest alone with two failures (the CPU, about 385 CPU-s for the whole step, is then the
+    // limit, and every file slows). Three, the default before, was 306 s of vitest after 32 s of
+    // checks. What failed under load was hardened first: waits for an event wait for it, with
+    // generous limits (below, and in the tests); admin commands run in-process
+    // (test/helpers/cli-in-process.ts); a local NATS node that loses its port to another process
+    // is started again on another (hub/cluster/nats-local.ts). LONEWATCH_TEST_WORKERS overrides it.
+    maxWorkers: Number(process.env.LONEWATCH_TEST_WORKERS ?? 4),
     // One Chromium and the firmware builds, made once for the run (test/helpers/global-setup.ts).
     globalSetup: ['./test/helpers/global-setup.ts'],
     // Guards against a hang, not limits on how fast anything must be (timing rules run on injected
