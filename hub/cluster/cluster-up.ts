@@ -150,6 +150,11 @@ export class LocalCluster {
     for (let i = 1; i <= (o.edges ?? 2); i++) await add('edge', `edge-${i}`);
     if (o.httpNode !== false) await add('http', 'http-1');
     const scheme = tls ? 'wss' : 'ws';
+    // The dashboard's address in every alert's link and the cookies' Secure flag (hub.public_url):
+    // the HTTP node's, https with TLS. Left to its default it said http://localhost:8080, where
+    // nothing of this cluster listens, and with TLS the hub warned that its links point at http.
+    const dashboard = nodes.find((n) => n.role === 'http') ?? nodes.find((n) => n.role === 'edge');
+    const publicUrl = dashboard ? `${tls ? 'https' : 'http'}://127.0.0.1:${dashboard.httpPort}` : null;
     const edgeWebSockets = nodes.filter((n) => n.role === 'edge').map((n) => `${scheme}://127.0.0.1:${n.httpPort}/mqtt`);
     const extra = Object.entries(o.cluster ?? {}).map(([k, v]) => `${k} = ${toml(v)}`);
     writeFileSync(
@@ -158,6 +163,7 @@ export class LocalCluster {
         '# Written by `lonewatch cluster up`: every node of the local cluster reads this file.',
         '[hub]',
         `data_dir = ${toml(dataDir)}`,
+        ...(publicUrl ? [`public_url = ${toml(publicUrl)}`] : []),
         '[mqtt]',
         'host = "127.0.0.1"',
         '[http]',

@@ -75,6 +75,9 @@ beforeAll(async () => {
       ladder,
     ].join('\n'),
   });
+  // Alerts link to the dashboard where this cluster serves it, over https (it runs with TLS).
+  expect(loadConfig(cluster.configFile).hub.public_url).toBe(cluster.webUrl(cluster.node('http-1')));
+  expect(cluster.webUrl(cluster.node('http-1'))).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
   store = await openConfiguredStore(loadConfig(cluster.configFile));
   const { secret } = await addDevice(store, 'fob-1', { now: Date.now() });
   const edge = cluster.edges[0]!;
