@@ -7,7 +7,8 @@
 // delivered, worker-2 after level 1: the rest of the ladder can only come from the survivors. At the
 // end, with no escalation work left in the store, the receiver has each step's notice once: one
 // idempotency key per level, and each key received once. The cluster is `cluster up --tls`'s: the
-// fob reaches its edge over MQTTS, trusting the development CA the cluster made.
+// fob reaches its edge over MQTTS, trusting the development CA the cluster made; a second test runs
+// the RAK5010 bundle over the simulated BG96's SSL stack to the same edge.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +21,11 @@ import { requirePostgresOrSkip, startPostgres, type PostgresServer } from '../he
 import { TestWebhookReceiver } from '../helpers/notify-receivers.js';
 import { addDevice } from '../../hub/admin/admin-service.js';
 import { WireFob } from '../../simulator/wire-fob.js';
+import { cachedFirmwareBuild } from '../../firmware/build/build-cache.js';
+import { SimulatedBoard } from '../../firmware/sim/espruino-sim.js';
+import { SimulatedRak } from '../../firmware/sim/rak-sim.js';
+import { outboxEntries } from '../../firmware/sim/outbox-files.js';
+import { caFileName } from '../../firmware/flash/wire.js';
 
 const SECRET = 'whsec-cluster-0123456789';
 const LEVELS = 4;
@@ -36,6 +42,7 @@ let store: Store;
 let pgServer: PostgresServer | null = null;
 let webhook: TestWebhookReceiver;
 let fob: WireFob;
+let rak: SimulatedRak | null = null;
 const storeKind = requirePostgresOrSkip() ? 'postgres' : 'sqlite';
 const dir = mkdtempSync(join(tmpdir(), 'lw-cluster-escalation-'));
 
@@ -87,6 +94,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
+  rak?.stop();
   await fob?.stop().catch(() => undefined);
   await store?.close();
   await cluster?.stop();
@@ -167,4 +175,47 @@ describe(`cluster escalation on leased due work (${storeKind})`, () => {
     expect(notices).toHaveLength(steps.length);
     expect(notices.every((n) => n.state === 'done')).toBe(true);
   }, 240_000);
+
+  it("the RAK5010 bundle over the BG96's own SSL stack to the cluster's TLS edge: the pinned development CA, an SOS stored and acknowledged", async () => {
+    // Issue 19: the firmware's TLS (AT+QSSLOPEN, the CA uploaded with AT+QFUPL from the lw.ca the
+    // flashing tool writes) had been run against the single hub only (rak-tls.test.ts), not an
+    // edge. The simulated BG96 terminates real TLS and checks the edge's certificate against the CA
+    // the fob uploaded to it. The test above killed both workers: one is started again for the
+    // events to be committed.
+    await cluster.restart('worker-1');
+    const b = await cachedFirmwareBuild('rak5010');
+    expect(b.problems).toEqual([]);
+    const ca = readFileSync(cluster.tls!.caCert, 'utf8');
+    const edge = cluster.edges[0]!;
+    const { secret } = await addDevice(store, 'rak-edge', { now: Date.now() });
+    rak = new SimulatedRak(SimulatedBoard.compile(b.code, 'rak5010.js'), {
+      // "localhost": a name in the nodes' certificate (LOOPBACK_SERVER_EXT); the simulated network takes it to loopback.
+      'lw.json': JSON.stringify({ id: 'rak-edge', pw: secret, h: 'localhost', p: edge.port, t: caFileName(ca) }),
+      'lw.ca': ca,
+    });
+    rak.modem.redirect('127.0.0.1');
+    rak.boot();
+    const r = rak;
+    const said = async (kind: string): Promise<boolean> => (await store.read((tx) => tx.listAlarms({ kind, limit: 20 }))).some((a) => a.deviceId === 'rak-edge');
+    // The hello is acknowledged over the TLS link: the outbox empties.
+    for (let t = 0; t < 60_000 && outboxEntries(r.storage).length > 0; t += 500) await r.run(500, 50);
+    expect(outboxEntries(r.storage)).toEqual([]);
+    expect(r.modem.commands).toEqual(expect.arrayContaining([`AT+QSSLCFG="cacert",1,"${caFileName(ca)}"`, `AT+QSSLOPEN=1,1,0,"localhost",${edge.port},1`]));
+    expect(r.modem.commands.filter((c) => c.startsWith('AT+QIOPEN'))).toEqual([]);
+    expect(r.modem.sslFailures).toEqual([]);
+
+    await r.gesture('H');
+    let stored = false;
+    for (let t = 0; t < 60_000 && !stored; t += 500) {
+      await r.run(500, 50);
+      stored = await said('sos');
+    }
+    expect(stored).toBe(true);
+    // The worker's application ack came back through the edge: the SOS left the fob's outbox.
+    for (let t = 0; t < 60_000 && outboxEntries(r.storage).length > 0; t += 500) await r.run(500, 50);
+    expect(outboxEntries(r.storage)).toEqual([]);
+    expect(r.modem.refused).toEqual([]);
+    expect(r.board.errors).toEqual([]);
+  }, 180_000);
 });
+
