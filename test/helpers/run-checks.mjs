@@ -24,13 +24,18 @@ function runBuffered(c) {
     const started = Date.now();
     const child = spawn(c.cmd, c.args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
+    let reported = false;
+    // Printed once, whichever comes first: the check's end, or its command failing to start.
+    const report = (code, text) => {
+      if (reported) return;
+      reported = true;
+      process.stdout.write(`\n== ${c.name}: ${code === 0 ? 'ok' : `FAILED (exit ${code})`} in ${((Date.now() - started) / 1000).toFixed(1)} s\n${text}`);
+      resolve({ name: c.name, code });
+    };
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
-    child.on('error', (err) => resolve({ name: c.name, code: 1, out: `could not start ${c.cmd} ${c.args.join(' ')}: ${err.message}\n` }));
-    child.on('close', (code) => {
-      process.stdout.write(`\n== ${c.name}: ${code === 0 ? 'ok' : `FAILED (exit ${code})`} in ${((Date.now() - started) / 1000).toFixed(1)} s\n${out}`);
-      resolve({ name: c.name, code });
-    });
+    child.on('error', (err) => report(1, `${out}could not start ${c.cmd} ${c.args.join(' ')}: ${err.message}\n`));
+    child.on('close', (code) => report(code, out));
   });
 }
 
