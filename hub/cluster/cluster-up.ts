@@ -91,6 +91,11 @@ function toml(value: string | number): string {
   return typeof value === 'number' ? String(value) : JSON.stringify(value);
 }
 
+/** A node's HTTP base URL on loopback: https with TLS. */
+function nodeWebUrl(tls: boolean, n: ClusterNode): string {
+  return `${tls ? 'https' : 'http'}://127.0.0.1:${n.httpPort}`;
+}
+
 export class LocalCluster {
   private constructor(
     readonly dir: string,
@@ -151,10 +156,11 @@ export class LocalCluster {
     if (o.httpNode !== false) await add('http', 'http-1');
     const scheme = tls ? 'wss' : 'ws';
     // The dashboard's address in every alert's link and the cookies' Secure flag (hub.public_url):
-    // the HTTP node's, https with TLS. Left to its default it said http://localhost:8080, where
-    // nothing of this cluster listens, and with TLS the hub warned that its links point at http.
-    const dashboard = nodes.find((n) => n.role === 'http') ?? nodes.find((n) => n.role === 'edge');
-    const publicUrl = dashboard ? `${tls ? 'https' : 'http'}://127.0.0.1:${dashboard.httpPort}` : null;
+    // the HTTP node's, else a worker's (workers serve the dashboard and API too; edges do not),
+    // https with TLS. Left to its default it said http://localhost:8080, where nothing of this
+    // cluster listens, and with TLS the hub warned that its links point at http.
+    const dashboard = nodes.find((n) => n.role === 'http') ?? nodes.find((n) => n.role === 'worker');
+    const publicUrl = dashboard ? nodeWebUrl(Boolean(tls), dashboard) : null;
     const edgeWebSockets = nodes.filter((n) => n.role === 'edge').map((n) => `${scheme}://127.0.0.1:${n.httpPort}/mqtt`);
     const extra = Object.entries(o.cluster ?? {}).map(([k, v]) => `${k} = ${toml(v)}`);
     writeFileSync(
@@ -213,7 +219,7 @@ export class LocalCluster {
 
   /** A node's HTTP base URL: https with TLS. */
   webUrl(n: ClusterNode): string {
-    return `${this.tls ? 'https' : 'http'}://127.0.0.1:${n.httpPort}`;
+    return nodeWebUrl(Boolean(this.tls), n);
   }
 
   /** Every edge's MQTT-over-WebSocket URL (wss with TLS): what the companion is given. */

@@ -38,6 +38,12 @@ beforeAll(async () => {
   const postgresUrl = pgServer ? await pgServer.createDatabase('cluster') : undefined;
   // 8 partitions for 40 fobs: several fobs share each partition, and both workers pull all of them.
   cluster = await LocalCluster.start({ dir, edges: 2, workers: 2, httpNode: false, store: storeKind, postgresUrl, cluster: { ack_wait_ms: 3000, publish_timeout_ms: 2000, partitions: 8 }, logLevel: 'warn' });
+  // With no HTTP node, alerts link to a worker, which serves the dashboard too (an edge does not).
+  const publicUrl = loadConfig(cluster.configFile).hub.public_url;
+  expect(publicUrl).toBe(cluster.webUrl(cluster.node('worker-1')));
+  const page = await fetch(`${publicUrl}/`);
+  expect(page.status).toBe(200);
+  expect(await page.text()).toContain('Lonewatch');
   store = await openConfiguredStore(loadConfig(cluster.configFile));
   const secrets: string[] = [];
   for (let i = 0; i < FOBS; i++) secrets.push((await addDevice(store, `fob-${i}`, { now: Date.now() })).secret);
