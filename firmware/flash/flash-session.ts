@@ -229,7 +229,7 @@ export async function flashBoard(link: ConsoleLink, o: SessionOptions): Promise<
     } catch (err) {
       if (err instanceof FlashError && err.code === 'silent') {
         throw new FlashError(
-          `upload interrupted at byte ${c.offset} of ${total} (chunk ${c.index + 1} of ${chunks.length}): the board stopped answering`,
+          `upload interrupted at byte ${c.offset} of ${total} (chunk ${c.index + 1} of ${chunks.length}): the board stopped answering (${err.message})`,
           'reconnect (or power) the board and run the same command again: the chunks already written are verified and kept, the upload resumes where it stopped; until then the board keeps its previous firmware and identity',
           'interrupted',
         );
