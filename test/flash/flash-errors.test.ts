@@ -104,6 +104,8 @@ describe('lonewatch flash: bad situations', () => {
     // The chunk count follows from the bundle's size (512-byte chunks), which the build changes.
     const total = Number(/upload interrupted at byte 2560 of (\d+)/.exec(first.stderr)?.[1]);
     expect(first.stderr).toContain(`(chunk 6 of ${Math.ceil(total / CHUNK_BYTES)}): the board stopped answering`);
+    // The link's own reason is kept: how long the tool waited (and an XOFF held, had there been one).
+    expect(first.stderr).toMatch(/the board stopped answering \(the board on \S+ did not answer within 5\.0 s\)/);
     expect(first.stderr).toContain('run the same command again: the chunks already written are verified and kept');
     // The board: nothing in place of the firmware or identity; the staging files hold the progress.
     const files = await bench.vb.files();
