@@ -26,6 +26,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SerialPort } from 'serialport';
 import { findAnswer, requestLine } from '../../firmware/flash/wire.js';
+import { onOneCpu } from './one-cpu.js';
 
 export const ESPRUINO = fileURLToPath(new URL('../../../shared/espruino/espruino', import.meta.url));
 export const haveEspruino = existsSync(ESPRUINO);
@@ -94,7 +95,9 @@ export async function startRealEspruino(): Promise<RealEspruino> {
   const host = join(dir, 'host');
   // detached: socat leads a process group of its own, and the interpreter it forks is in it, so stop()
   // can kill both (see there).
-  const socat = spawn('socat', [`pty,raw,echo=0,link=${host}`, `EXEC:'${ESPRUINO}',pty,raw,echo=0`], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  // On one CPU, as the interpreter's input queue needs (test/helpers/one-cpu.ts); socat's EXEC child
+  // inherits it.
+  const socat = spawn(...onOneCpu('socat', [`pty,raw,echo=0,link=${host}`, `EXEC:'${ESPRUINO}',pty,raw,echo=0`]), { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
   let err = '';
   socat.stderr!.on('data', (d) => (err += d));
   const end = Date.now() + 5000;
