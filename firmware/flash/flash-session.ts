@@ -9,7 +9,8 @@
  *   4. the identity goes to "lw.new", the bundle to "lw.up" in verified chunks: each chunk is
  *      written at its offset and its CRC read back. An interrupted upload leaves "lw.up"
  *      partly written (unwritten bytes read 0xFF) and the old .bootcde/lw.json untouched; the next
- *      run reads the CRC of every chunk already there and sends only the missing ones;
+ *      run reads the CRC of every chunk already there and sends only the missing ones. One lost line
+ *      or answer within a run is recovered once per chunk (writeChunk, below);
  *   5. commit: lw.up is copied to .bootcde and verified, lw.new becomes lw.json, staging erased;
  *   6. load(): the board restarts and runs the new firmware; what it prints from then on is watched
  *      for the firmware's `LW:up <version> <board> <id>` line (or `LW:fault ...`, or an
@@ -45,6 +46,8 @@ import {
   toBytes,
   versionAtLeast,
   writeChunkExpr,
+  chunkCrcExpr,
+  type Chunk,
   writeFileExpr,
   type BootFile,
   type Identity,
@@ -223,19 +226,7 @@ export async function flashBoard(link: ConsoleLink, o: SessionOptions): Promise<
   o.progress?.({ done: doneBytes, total, chunk: done.size, chunks: chunks.length, resumed });
   for (const c of chunks) {
     if (done.has(c.index)) continue;
-    let crc: number | null;
-    try {
-      crc = await link.request<number | null>(writeChunkExpr(c, total), { timeoutMs: 5000, fresh: c.crc });
-    } catch (err) {
-      if (err instanceof FlashError && err.code === 'silent') {
-        throw new FlashError(
-          `upload interrupted at byte ${c.offset} of ${total} (chunk ${c.index + 1} of ${chunks.length}): the board stopped answering (${err.message})`,
-          'reconnect (or power) the board and run the same command again: the chunks already written are verified and kept, the upload resumes where it stopped; until then the board keeps its previous firmware and identity',
-          'interrupted',
-        );
-      }
-      throw err;
-    }
+    const crc = await writeChunk(link, c, total, chunks.length, note);
     if (crc !== c.crc) {
       throw new FlashError(
         `chunk ${c.index + 1} of ${chunks.length} did not verify (CRC ${crc} instead of ${c.crc})`,
@@ -277,6 +268,55 @@ export async function flashBoard(link: ConsoleLink, o: SessionOptions): Promise<
     bootFiles,
     bootFilesRemoved,
   };
+}
+
+/**
+ * One chunk of the bundle, written and its CRC read back. A chunk whose answer does not come is not
+ * yet a lost board: a byte dropped on the way (a noisy cable; Espruino's input queue full, which it
+ * reports only as FIFO_FULL) leaves the request line unfinished, and Espruino waits for the rest of
+ * it. So once, the tool clears the console's input line (Ctrl-C) and asks for the CRC of the chunk's
+ * bytes as they are on the board (read-only): the chunk is there (only its answer was lost), or the
+ * region is still blank (the line never ran) and the chunk is sent again. The request is not simply
+ * repeated: Espruino 2v29 refuses a second write over bytes already written, even the same bytes
+ * ("File already written with different data", seen on the interpreter). A board that stays silent
+ * after that is an interrupted upload, as before.
+ */
+async function writeChunk(link: ConsoleLink, c: Chunk, total: number, count: number, note: (line: string) => void): Promise<number | null> {
+  const which = `chunk ${c.index + 1} of ${count}`;
+  const interrupted = (err: FlashError): FlashError =>
+    new FlashError(
+      `upload interrupted at byte ${c.offset} of ${total} (${which}): the board stopped answering (${err.message})`,
+      'reconnect (or power) the board and run the same command again: the chunks already written are verified and kept, the upload resumes where it stopped; until then the board keeps its previous firmware and identity',
+      'interrupted',
+    );
+  const silent = (err: unknown): err is FlashError => err instanceof FlashError && err.code === 'silent';
+  let first: FlashError;
+  try {
+    return await link.request<number | null>(writeChunkExpr(c, total), { timeoutMs: 5000, fresh: c.crc });
+  } catch (err) {
+    if (!silent(err)) throw err;
+    first = err;
+  }
+  await link.send('\x03');
+  let now: number | null;
+  try {
+    now = await link.request<number | null>(chunkCrcExpr(c), { timeoutMs: 5000, fresh: c.crc });
+  } catch (err) {
+    if (silent(err)) throw interrupted(first);
+    throw err;
+  }
+  if (now === c.crc) {
+    note(`${which}: its answer did not come (${first.message}); the board has the chunk, verified`);
+    return now;
+  }
+  if (now !== null && now !== crcOf('\xff'.repeat(c.bytes.length))) return now;
+  note(`${which}: no answer (${first.message}); the console line was cleared and the chunk sent again`);
+  try {
+    return await link.request<number | null>(writeChunkExpr(c, total), { timeoutMs: 5000, fresh: c.crc });
+  } catch (err) {
+    if (silent(err)) throw interrupted(err);
+    throw err;
+  }
 }
 
 /** Stages the client certificate and key in the board's RAM, runs the uploader, checks the modem's answers. */

@@ -127,6 +127,14 @@ export function writeChunkExpr(c: Chunk, total: number): string {
   return `(function(s){s.write("${FILES.staging}",${byteLiteral(c.bytes)},${args});return E.CRC32(s.read("${FILES.staging}",${c.offset},${c.bytes.length}))})(${S})`;
 }
 
+/**
+ * The CRC of one chunk's bytes as they are in the staging file now (no file: null). Read-only: what
+ * the tool asks when a chunk's answer did not come, to learn whether its write ran.
+ */
+export function chunkCrcExpr(c: Chunk): string {
+  return `(function(s){var d=s.read("${FILES.staging}",${c.offset},${c.bytes.length});return d===undefined?null:E.CRC32(d)})(${S})`;
+}
+
 /** Writes one chunk of a Storage file (the first creates it at its full size); answers the chunk's CRC. */
 export function writeFileChunkExpr(name: string, c: Chunk, total: number): string {
   const n = JSON.stringify(name);

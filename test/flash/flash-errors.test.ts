@@ -139,6 +139,39 @@ describe('lonewatch flash: bad situations', () => {
     expect(s.lw).toEqual({ v: '0.1.0', id: 'fob-002' });
   }, 90_000);
 
+  it('R18: one request line that loses its line end on the way: the tool clears the line, sees the chunk is not there, sends it again, and the flash completes', async () => {
+    bench.vb = await startVirtualBoard(bench.pty.board, { board: 'PUCKJS' });
+    // Line ends 1-5 arrive (the probe, reset(), lw.new, chunks 1 and 2); the sixth, chunk 3's, is lost.
+    bench.vb.send({ cmd: 'loseLineEnd', n: 5 });
+    await bench.vb.waitFor((e) => e.ev === 'armed');
+    const r = await flash(flashArgs('puck', 'fob-005'), bench.env());
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(bench.vb.events.some((e) => e.ev === 'lineEndLost')).toBe(true);
+    expect(r.stdout).toMatch(/chunk 3 of \d+: no answer \(the board on \S+ did not answer within 5\.0 s\); the console line was cleared and the chunk sent again/);
+    expect(r.stdout).toContain('OK: fob-005 flashed and started');
+    // Every chunk written once, none twice: the lost line never ran.
+    const staged = (await bench.vb.state()).writes.filter((w) => w.name === 'lw.up').map((w) => w.offset);
+    expect(staged).toEqual([...new Set(staged)]);
+    expect(staged).toContain(2 * CHUNK_BYTES);
+  }, 60_000);
+
+  it('R18: a chunk written whose answer is lost on the way back: the tool reads the chunk back instead of writing it twice', async () => {
+    bench.vb = await startVirtualBoard(bench.pty.board, { board: 'PUCKJS' });
+    // Writes 1-3 (lw.new, chunks 1 and 2) are answered; write 4 (chunk 3) is done and its answer lost.
+    bench.vb.send({ cmd: 'loseAnswerAfterWrites', n: 3 });
+    await bench.vb.waitFor((e) => e.ev === 'armed');
+    const r = await flash(flashArgs('puck', 'fob-006'), bench.env());
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(bench.vb.events.some((e) => e.ev === 'answerLost')).toBe(true);
+    expect(r.stdout).toMatch(/chunk 3 of \d+: its answer did not come \(the board on \S+ did not answer within 5\.0 s\); the board has the chunk, verified/);
+    expect(r.stdout).toContain('OK: fob-006 flashed and started');
+    // Written again, the board would have refused (2v29: "File already written with different data").
+    const staged = (await bench.vb.state()).writes.filter((w) => w.name === 'lw.up' && w.offset === 2 * CHUNK_BYTES);
+    expect(staged).toHaveLength(1);
+  }, 60_000);
+
   it('a device already flashed on this board: refused unless --force (which keeps its secret); another device on it too', async () => {
     bench.vb = await startVirtualBoard(bench.pty.board, { board: 'PUCKJS' });
     const ok = await flash(flashArgs('puck', 'fob-003'), bench.env());

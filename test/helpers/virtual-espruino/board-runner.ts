@@ -14,10 +14,12 @@
  *   {"cmd":"files"}                  -> {"ev":"files","files":{name:content(latin1)}}
  *   {"cmd":"silent","on":true}       stop answering (unpowered / cable pulled); false: back, with a power-on
  *   {"cmd":"dropAfterWrites","n":5}  after 5 more Storage writes, do the next one and go silent
+ *   {"cmd":"loseLineEnd","n":5}      after 5 more line ends, lose the next one (the line stays unfinished)
+ *   {"cmd":"loseAnswerAfterWrites","n":5}  after 5 more Storage writes, do the next one and lose its answer
  *   {"cmd":"swap"}                   a new blank board on the same cable (batch flashing)
  *   {"cmd":"powerCycle"}             as E.reboot()
  *   {"cmd":"exit"}
- * Events: ready, boot, write, erase, dropped, relay, error.
+ * Events: ready, boot, write, erase, dropped, lineEndLost, answerLost, relay, error.
  */
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
@@ -119,6 +121,14 @@ export async function startBoardRunner(o: BoardRunnerOptions, emit: (ev: Record<
           break;
         case 'dropAfterWrites':
           board.dropAfterWrites = cmd.n ?? 0;
+          emit({ ev: 'armed', n: cmd.n });
+          break;
+        case 'loseAnswerAfterWrites':
+          board.loseAnswerAfterWrites = cmd.n ?? 0;
+          emit({ ev: 'armed', n: cmd.n });
+          break;
+        case 'loseLineEnd':
+          board.loseLineEndAfter = cmd.n ?? 0;
           emit({ ev: 'armed', n: cmd.n });
           break;
         case 'swap':

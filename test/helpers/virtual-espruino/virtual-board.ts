@@ -77,6 +77,17 @@ export class VirtualEspruino {
   silent = false;
   /** After this many more Storage.write calls, the next one is done but the board goes silent. */
   dropAfterWrites: number | null = null;
+  /**
+   * After this many more line ends, the next one is lost on the way (a byte dropped on the cable):
+   * that line stays unfinished, and the console waits for the rest of it, as Espruino does.
+   */
+  loseLineEndAfter: number | null = null;
+  /**
+   * After this many more Storage.write calls, the next one is done but what the board prints is lost
+   * until the tool next sends a byte: one answer lost on the way back.
+   */
+  loseAnswerAfterWrites: number | null = null;
+  private answerLost = false;
   echo = true;
   /**
    * The running code moved the console (E.setConsole) off the device this cable is on: the port
@@ -213,12 +224,13 @@ export class VirtualEspruino {
   input(data: string): void {
     for (const ch of data) {
       if (this.silent || this.consoleAway) return;
+      this.answerLost = false;
       this.char(ch);
     }
   }
 
   private write(s: string): void {
-    if (!this.silent && !this.consoleAway) this.o.out(s);
+    if (!this.silent && !this.consoleAway && !this.answerLost) this.o.out(s);
   }
 
   private char(ch: string): void {
@@ -253,7 +265,17 @@ export class VirtualEspruino {
       if (this.line === '') this.dle = true;
       return;
     }
-    if (ch === '\r' || ch === '\n') return this.newLine();
+    if (ch === '\r' || ch === '\n') {
+      if (this.loseLineEndAfter !== null) {
+        if (this.loseLineEndAfter === 0) {
+          this.loseLineEndAfter = null;
+          this.o.event?.({ ev: 'lineEndLost', line: this.line.length });
+          return;
+        }
+        this.loseLineEndAfter--;
+      }
+      return this.newLine();
+    }
     if (c === 0x08 || c === 0x7f) {
       if (this.line.length > 0) {
         this.line = this.line.slice(0, -1);
@@ -416,10 +438,11 @@ export class VirtualEspruino {
       const old = files[name];
       if (old === undefined) throw new Error(`Can't write to ${JSON.stringify(name)} at offset ${offset}: file does not exist`);
       if (offset + bytes.length > old.length) throw new Error(`Can't write ${bytes.length} bytes at offset ${offset}: file ${JSON.stringify(name)} is ${old.length} bytes`);
-      // NOR flash: a write can only clear bits.
-      let region = '';
-      for (let i = 0; i < bytes.length; i++) region += String.fromCharCode(old.charCodeAt(offset + i) & bytes.charCodeAt(i));
-      files[name] = old.slice(0, offset) + region + old.slice(offset + bytes.length);
+      // Only a blank region (0xFF) takes a write at an offset: the 2v29 interpreter refuses one over
+      // bytes already written, even the very same bytes, with this message (seen on it: write "def"
+      // at 3, then "def" at 3 again).
+      if (old.slice(offset, offset + bytes.length) !== '\xff'.repeat(bytes.length)) throw new Error('File already written with different data');
+      files[name] = old.slice(0, offset) + bytes + old.slice(offset + bytes.length);
     }
     this.writes.push({ name, offset: offset ?? 0, length: bytes.length, ...(size !== undefined ? { size } : {}) });
     this.o.event?.({ ev: 'write', name, offset: offset ?? 0, length: bytes.length });
@@ -430,6 +453,13 @@ export class VirtualEspruino {
         this.dropAfterWrites = null;
         this.o.event?.({ ev: 'dropped' });
       } else this.dropAfterWrites--;
+    }
+    if (this.loseAnswerAfterWrites !== null) {
+      if (this.loseAnswerAfterWrites === 0) {
+        this.answerLost = true;
+        this.loseAnswerAfterWrites = null;
+        this.o.event?.({ ev: 'answerLost' });
+      } else this.loseAnswerAfterWrites--;
     }
     return true;
   }
