@@ -21,6 +21,14 @@ import { SerialPort } from 'serialport';
 import { FlowClosedError, FlowControl } from './flow-control.js';
 import { findAnswer, requestLine } from './wire.js';
 
+/** What the board printed while a request went unanswered: an engineer (and a developer) learns whether it went quiet or said something. */
+function printedSince(text: string): string {
+  // The console's prompt (">", after the previous answer) is not something the board said.
+  const t = text.replace(/\r/g, '').replace(/^>/gm, '').trim();
+  if (t === '') return '; it printed nothing since the request';
+  return `; since the request it printed ${JSON.stringify(t.length > 160 ? `...${t.slice(-160)}` : t)}`;
+}
+
 export class FlashError extends Error {
   override name = 'FlashError';
   constructor(
@@ -340,6 +348,7 @@ export class SerialLink implements ConsoleLink {
     const n = this.next++;
     const timeoutMs = opts.timeoutMs ?? 3000;
     const deadline = Date.now() + timeoutMs;
+    const from = this.received.length;
     await this.send(requestLine(n, expr));
     for (;;) {
       const a = findAnswer(this.received, n);
@@ -356,7 +365,7 @@ export class SerialLink implements ConsoleLink {
         throw new FlashError(
           this.closed
             ? `the serial port ${this.path} closed while waiting for the board`
-            : `the board on ${this.path} did not answer within ${(timeoutMs / 1000).toFixed(1)} s${held > 0 ? ` (it sent XOFF ${(held / 1000).toFixed(1)} s ago and no XON since)` : ''}`,
+            : `the board on ${this.path} did not answer within ${(timeoutMs / 1000).toFixed(1)} s${held > 0 ? ` (it sent XOFF ${(held / 1000).toFixed(1)} s ago and no XON since)` : ''}${printedSince(this.received.slice(from))}`,
           undefined,
           'silent',
         );
