@@ -41,6 +41,12 @@ export class FlashError extends Error {
   }
 }
 
+/**
+ * The port closed under a request (the cable pulled, the adapter gone). Code 'silent', as a board
+ * that stops answering, for the callers that treat both alike; the upload says which it was.
+ */
+export class PortClosedError extends FlashError {}
+
 /** A console the session can talk to: raw writes, and requests answered between markers. */
 export interface ConsoleLink {
   readonly dryRun: boolean;
@@ -362,7 +368,7 @@ export class SerialLink implements ConsoleLink {
       const left = deadline - Date.now();
       if (left <= 0 || this.closed) {
         const held = current.flow.pausedFor();
-        throw new FlashError(
+        throw new (this.closed ? PortClosedError : FlashError)(
           this.closed
             ? `the serial port ${this.path} closed while waiting for the board`
             : `the board on ${this.path} did not answer within ${(timeoutMs / 1000).toFixed(1)} s${held > 0 ? ` (it sent XOFF ${(held / 1000).toFixed(1)} s ago and no XON since)` : ''}${printedSince(this.received.slice(from))}`,

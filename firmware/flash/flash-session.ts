@@ -23,7 +23,7 @@
  */
 import { CLEANUP_EXPR, STATE_EXPR, checkUpload, qfuplChecksum, stageExprs, uploaderExpr } from './modem-files.js';
 import { FIRMWARE_VERSION } from '../src/version.js';
-import { FlashError, type ConsoleLink } from './espruino-link.js';
+import { FlashError, PortClosedError, type ConsoleLink } from './espruino-link.js';
 import { CONSOLE_PORT } from './console-port.js';
 import { explainSilence, judgeBoot, needsMoreDetail, type BootVerdict } from './boot-check.js';
 import {
@@ -285,7 +285,7 @@ async function writeChunk(link: ConsoleLink, c: Chunk, total: number, count: num
   const which = `chunk ${c.index + 1} of ${count}`;
   const interrupted = (err: FlashError): FlashError =>
     new FlashError(
-      `upload interrupted at byte ${c.offset} of ${total} (${which}): the board stopped answering (${err.message})`,
+      `upload interrupted at byte ${c.offset} of ${total} (${which}): ${err instanceof PortClosedError ? 'the serial port closed' : 'the board stopped answering'} (${err.message})`,
       'reconnect (or power) the board and run the same command again: the chunks already written are verified and kept, the upload resumes where it stopped; until then the board keeps its previous firmware and identity',
       'interrupted',
     );
@@ -295,6 +295,8 @@ async function writeChunk(link: ConsoleLink, c: Chunk, total: number, count: num
     return await link.request<number | null>(writeChunkExpr(c, total), { timeoutMs: 5000, fresh: c.crc });
   } catch (err) {
     if (!silent(err)) throw err;
+    // A closed port is not a lost line: nothing to clear, nothing more to ask.
+    if (err instanceof PortClosedError) throw interrupted(err);
     first = err;
   }
   await link.send('\x03');
