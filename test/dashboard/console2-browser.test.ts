@@ -113,9 +113,20 @@ describe('issue 15 part 2 in Chromium', () => {
     // A browser with Chrome's default autoplay policy: no sound before a click on the page.
     const strict = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--autoplay-policy=document-user-activation-required'] });
     try {
-      const page = await openConsole(strict, 'dana', { clock: false });
-      // The sign-in click let the page start sound; a reload (a new document) does not.
-      await page.reload();
+      const signedIn = await openConsole(strict, 'dana', { clock: false });
+      // The sign-in click let that page start sound. The console opened afresh, in a context no click
+      // has touched, with the same session: nothing has let it start sound. (A reload of the signed-in
+      // page was used before; in one full run under load its sound was running after the reload and
+      // the banner never showed, so a reload is not a sure way to lose the click.)
+      const fresh = await strict.newContext({ viewport: { width: 1400, height: 900 }, storageState: await signedIn.context().storageState() });
+      await signedIn.close();
+      const page = await fresh.newPage();
+      page.on('close', () => void fresh.close().catch(() => undefined));
+      page.on('pageerror', (err) => {
+        throw err;
+      });
+      await page.addInitScript(COUNT_OSCILLATORS);
+      await page.goto(t.httpUrl + '/');
       await page.waitForSelector('#top:not([hidden])');
       await page.waitForSelector('#sound-banner:not([hidden])');
       expect(await page.textContent('#sound-banner')).toContain('blocked by the browser');
