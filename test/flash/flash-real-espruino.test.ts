@@ -95,6 +95,22 @@ describe.skipIf(!haveEspruino)('lonewatch flash to the real Espruino interpreter
     expect(await esp.eval('[LW.up, LW.fault]')).toEqual([0, 'btn=D40 not a pin']);
   }, 120_000);
 
+  it('R18: a request line that loses its line end on the cable: the real interpreter waits for the rest, the tool clears the line and sends the chunk again, and the flash completes', async () => {
+    await esp.stop();
+    esp = await startRealEspruino({ cable: true });
+    await defineBoard(esp, 'PUCKJS');
+    // Line ends 1-4 pass (the probe, reset(), lw.new, chunk 1); the fifth, chunk 2's, is lost.
+    esp.loseLineEnd(4);
+    const r = await flash(args('puck', 'fob-205', '--keep-boot-files'), { LONEWATCH_DATA_DIR: hub.dataDir });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/chunk 2 of \d+: no answer \(the board on \S+ did not answer within 5\.0 s; it printed nothing since the request\); the console line was cleared and the chunk sent again/);
+    expect(r.stdout).toContain('OK: fob-205 flashed and started');
+    const code = toBytes((await firmwareBuild('puck')).code);
+    const stored = await esp.eval<{ n: number; c: number }>('(function(s){var d=s.read(".bootcde");return {n:d.length,c:E.CRC32(d)}})(require("Storage"))');
+    expect(stored).toEqual({ n: code.length, c: crcOf(code) });
+  }, 90_000);
+
   it('stray boot files are listed and removed before the new firmware starts', async () => {
     await defineBoard(esp, 'RAK5010');
     await esp.eval('require("Storage").write(".boot2","print(\\"stray boot2 ran\\")")');

@@ -48,6 +48,11 @@ export interface RealEspruino {
   dir: string;
   /** What the engineer passes as --port. */
   host: string;
+  /**
+   * With `{ cable: true }`: the next `after` line ends from the host pass, the one after that is lost
+   * on the way to the interpreter (a byte dropped on the cable), and the rest pass again.
+   */
+  loseLineEnd(after: number): void;
   /** Evaluates expr at the console (DLE line, numbered answer) and returns its JSON value. */
   eval<T>(expr: string, ms?: number): Promise<T>;
   /** Bytes to the console as they are (e.g. a reset() line). */
@@ -90,21 +95,28 @@ async function openConsole(host: string): Promise<ConsoleSession> {
   };
 }
 
-export async function startRealEspruino(): Promise<RealEspruino> {
+/**
+ * `{ cable: true }` puts a cable of the test's own between the host's port and the interpreter's
+ * console: a pty pair (socat) whose far end this process reads and passes on, byte for byte, to the
+ * interpreter's pty and back, except a line end it was told to lose.
+ */
+export async function startRealEspruino(o: { cable?: boolean } = {}): Promise<RealEspruino> {
   const dir = mkdtempSync(join(tmpdir(), 'lw-espruino-'));
   const host = join(dir, 'host');
+  const consolePath = o.cable ? join(dir, 'console') : host;
   // detached: socat leads a process group of its own, and the interpreter it forks is in it, so stop()
   // can kill both (see there).
   // On one CPU, as the interpreter's input queue needs (test/helpers/one-cpu.ts); socat's EXEC child
   // inherits it.
-  const socat = spawn(...onOneCpu('socat', [`pty,raw,echo=0,link=${host}`, `EXEC:'${ESPRUINO}',pty,raw,echo=0`]), { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  const socat = spawn(...onOneCpu('socat', [`pty,raw,echo=0,link=${consolePath}`, `EXEC:'${ESPRUINO}',pty,raw,echo=0`]), { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
   let err = '';
   socat.stderr!.on('data', (d) => (err += d));
   const end = Date.now() + 5000;
-  while (!existsSync(host)) {
+  while (!existsSync(consolePath)) {
     if (socat.exitCode !== null || Date.now() > end) throw new Error(`socat/espruino did not start: ${err}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+  const cable = o.cable ? await startCable(dir, host, consolePath) : null;
   const ev = async <T>(expr: string, ms = 5000): Promise<T> => {
     const c = await openConsole(host);
     try {
@@ -124,9 +136,14 @@ export async function startRealEspruino(): Promise<RealEspruino> {
   return {
     dir,
     host,
+    loseLineEnd(after) {
+      if (!cable) throw new Error('loseLineEnd needs startRealEspruino({ cable: true })');
+      cable.loseAfter = after;
+    },
     eval: ev,
     send,
     async stop() {
+      await cable?.stop();
       // A SIGTERM to socat left the interpreter running, orphaned and busy (about a tenth of a core
       // each): a full clean-clone run leaked about twenty, and the wall-clock-limited tests late in
       // the run failed under the load they made. Kill the interpreter and socat together, by group.
@@ -143,6 +160,59 @@ export async function startRealEspruino(): Promise<RealEspruino> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+interface Cable {
+  /** Line ends to pass before the one to lose; null: lose none. */
+  loseAfter: number | null;
+  stop(): Promise<void>;
+}
+
+async function startCable(dir: string, host: string, consolePath: string): Promise<Cable> {
+  const far = join(dir, 'cable');
+  const pair = spawn('socat', [`pty,raw,echo=0,link=${host}`, `pty,raw,echo=0,link=${far}`], { stdio: 'ignore' });
+  const end = Date.now() + 5000;
+  while (!existsSync(host) || !existsSync(far)) {
+    if (pair.exitCode !== null || Date.now() > end) throw new Error('socat did not make the cable pty pair');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const open = async (path: string): Promise<SerialPort> => {
+    const p = new SerialPort({ path, baudRate: 9600, lock: false });
+    await new Promise<void>((resolve, reject) => p.once('open', resolve).once('error', reject));
+    return p;
+  };
+  const fromHost = await open(far);
+  const toBoard = await open(consolePath);
+  const cable: Cable = {
+    loseAfter: null,
+    async stop() {
+      await Promise.all([fromHost, toBoard].map((p) => new Promise<void>((r) => (p.isOpen ? p.close(() => r()) : r()))));
+      if (pair.exitCode === null) {
+        pair.kill('SIGKILL');
+        await new Promise((r) => pair.once('exit', r));
+      }
+    },
+  };
+  fromHost.on('data', (d: Buffer) => {
+    let out = d;
+    if (cable.loseAfter !== null) {
+      const kept: number[] = [];
+      for (const b of d) {
+        if (b === 0x0a && cable.loseAfter !== null) {
+          if (cable.loseAfter === 0) {
+            cable.loseAfter = null;
+            continue;
+          }
+          cable.loseAfter--;
+        }
+        kept.push(b);
+      }
+      out = Buffer.from(kept);
+    }
+    toBoard.write(out);
+  });
+  toBoard.on('data', (d: Buffer) => fromHost.write(d));
+  return cable;
 }
 
 /** Writes the board's globals as .boot0 and resets, so that they are there as on the board itself. */
