@@ -26,6 +26,7 @@ import { SimulatedBoard } from '../../firmware/sim/espruino-sim.js';
 import { SimulatedRak } from '../../firmware/sim/rak-sim.js';
 import { outboxEntries } from '../../firmware/sim/outbox-files.js';
 import { caFileName } from '../../firmware/flash/wire.js';
+import { tlsRakStorage } from '../helpers/rak-tls-storage.js';
 
 const SECRET = 'whsec-cluster-0123456789';
 const LEVELS = 4;
@@ -188,11 +189,8 @@ describe(`cluster escalation on leased due work (${storeKind})`, () => {
     const ca = readFileSync(cluster.tls!.caCert, 'utf8');
     const edge = cluster.edges[0]!;
     const { secret } = await addDevice(store, 'rak-edge', { now: Date.now() });
-    rak = new SimulatedRak(SimulatedBoard.compile(b.code, 'rak5010.js'), {
-      // "localhost": a name in the nodes' certificate (LOOPBACK_SERVER_EXT); the simulated network takes it to loopback.
-      'lw.json': JSON.stringify({ id: 'rak-edge', pw: secret, h: 'localhost', p: edge.port, t: caFileName(ca) }),
-      'lw.ca': ca,
-    });
+    // "localhost": a name in the nodes' certificate (LOOPBACK_SERVER_EXT); the simulated network takes it to loopback.
+    rak = new SimulatedRak(SimulatedBoard.compile(b.code, 'rak5010.js'), tlsRakStorage({ id: 'rak-edge', pw: secret, port: edge.port, ca }));
     rak.modem.redirect('127.0.0.1');
     rak.boot();
     const r = rak;

@@ -16,6 +16,7 @@ import { SimulatedRak } from '../../firmware/sim/rak-sim.js';
 import { caFileName } from '../../firmware/flash/wire.js';
 import { startTestHub, type TestHub } from '../helpers/hub-harness.js';
 import { makeTestPki, type TestPki } from '../helpers/test-certs.js';
+import { tlsRakStorage } from '../helpers/rak-tls-storage.js';
 import { outboxEntries } from '../../firmware/sim/outbox-files.js';
 
 let script: vm.Script;
@@ -62,10 +63,7 @@ const BASE = 'lw0c1e17';
 /** Provisioned as `lonewatch flash --client-cert` leaves it: lw.json c, the files on the modem. */
 function certRak(h: TestHub, deviceId: string, secret: string, client: { cert: string; key: string } | null): SimulatedRak {
   const ca = pki.read(pki.caCert);
-  const r = new SimulatedRak(script, {
-    'lw.json': JSON.stringify({ id: deviceId, pw: secret, h: 'localhost', p: h.hub.mqttsPort, t: caFileName(ca), ...(client ? { c: BASE } : {}) }),
-    'lw.ca': ca,
-  });
+  const r = new SimulatedRak(script, tlsRakStorage({ id: deviceId, pw: secret, port: h.hub.mqttsPort, ca, ...(client ? { clientBase: BASE } : {}) }));
   if (client) {
     r.modem.files[`${BASE}.crt`] = pki.read(client.cert);
     r.modem.files[`${BASE}.key`] = pki.read(client.key);
@@ -141,10 +139,7 @@ describe('RAK5010 with a client certificate, to a hub that requires one', () => 
     expect(await r.until(() => msgs.some((m) => String(m.msg).includes(why)), 30_000)).toBe(true);
     r.stop();
     // Identity names a client certificate whose files were never uploaded to this modem.
-    const bare = new SimulatedRak(script, {
-      'lw.json': JSON.stringify({ id: 'rak-o', pw: secret, h: 'localhost', p: h.hub.mqttsPort, t: caFileName(pki.read(pki.caCert)), c: BASE }),
-      'lw.ca': pki.read(pki.caCert),
-    });
+    const bare = new SimulatedRak(script, tlsRakStorage({ id: 'rak-o', pw: secret, port: h.hub.mqttsPort, ca: pki.read(pki.caCert), clientBase: BASE }));
     bare.modem.redirect('127.0.0.1');
     rak = bare;
     // What the modem answers the board, byte for byte.

@@ -13,6 +13,7 @@ import { SimulatedRak } from '../../firmware/sim/rak-sim.js';
 import { caFileName } from '../../firmware/flash/wire.js';
 import { startTestHub, type TestHub } from '../helpers/hub-harness.js';
 import { makeTestPki, type TestPki } from '../helpers/test-certs.js';
+import { tlsRakStorage } from '../helpers/rak-tls-storage.js';
 import { outboxEntries } from '../../firmware/sim/outbox-files.js';
 
 let script: vm.Script;
@@ -44,10 +45,7 @@ async function tlsHub(): Promise<TestHub> {
 
 /** A RAK5010 provisioned as the flashing tool does for TLS: identity with t (the CA's file name on the modem) and lw.ca. */
 function tlsRak(h: TestHub, deviceId: string, secret: string, caPem: string): SimulatedRak {
-  const r = new SimulatedRak(script, {
-    'lw.json': JSON.stringify({ id: deviceId, pw: secret, h: 'localhost', p: h.hub.mqttsPort, t: caFileName(caPem) }),
-    'lw.ca': caPem,
-  });
+  const r = new SimulatedRak(script, tlsRakStorage({ id: deviceId, pw: secret, port: h.hub.mqttsPort, ca: caPem }));
   // The fob dials "localhost" (the name in the hub's certificate); the simulated network takes it to loopback.
   r.modem.redirect('127.0.0.1');
   rak = r;
@@ -145,8 +143,7 @@ describe('RAK5010 bundle over the BG96 SSL stack to a hub with [tls]', () => {
     // Re-provisioned with the hub's CA (a new file name, so the modem gets the new content), the
     // SOS raised before arrives after the reboot.
     const right = pki.read(pki.caCert);
-    r.storage['lw.ca'] = right;
-    r.storage['lw.json'] = JSON.stringify({ id: 'rak-w', pw: secret, h: 'localhost', p: h.hub.mqttsPort, t: caFileName(right) });
+    Object.assign(r.storage, tlsRakStorage({ id: 'rak-w', pw: secret, port: h.hub.mqttsPort, ca: right }));
     r.reboot();
     let sos = false;
     for (let t = 0; t < 30_000 && !sos; t += 200) {
