@@ -25,6 +25,12 @@ describe.skipIf(!haveEspruino)('lonewatch flash to the real Espruino interpreter
     await esp.stop();
     await hub.stop();
   });
+  /**
+   * What a failed expectation shows besides the value: the tool's stderr and, when the upload did
+   * not finish, the interpreter's state (a lost line was seen here under load: docs/testing.md).
+   */
+  const explain = async (r: { stderr: string }): Promise<string> =>
+    `stderr:\n${r.stderr}${/upload interrupted|not responding/.test(r.stderr) ? `\n${await esp.diagnose()}` : ''}`;
   const args = (board: string, device: string, ...extra: string[]): string[] => [
     '--port',
     esp.host,
@@ -50,7 +56,7 @@ describe.skipIf(!haveEspruino)('lonewatch flash to the real Espruino interpreter
   it('a Puck.js bundle: LW:up from the interpreter, and Storage holds the bundle and the identity', async () => {
     await defineBoard(esp, 'PUCKJS');
     const r = await flash(args('puck', 'fob-201', '--keep-boot-files'), { LONEWATCH_DATA_DIR: hub.dataDir });
-    expect(r.stderr).toBe('');
+    expect(r.stderr, await explain(r)).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('OK: fob-201 flashed and started');
     expect(r.stdout).toContain(`started       LW:up ${FIRMWARE_VERSION} puck fob-201`);
@@ -81,6 +87,7 @@ describe.skipIf(!haveEspruino)('lonewatch flash to the real Espruino interpreter
     // D39 (issue 20): both are reported, in the wiring's order.
     await defineBoard(esp, 'RAK5010');
     const missing = await flash(args('rak5010', 'fob-202', '--keep-boot-files'), { LONEWATCH_DATA_DIR: hub.dataDir });
+    expect(missing.stdout, await explain(missing)).toContain('started       NO:');
     expect(missing.code).toBe(1);
     expect(missing.stdout).not.toContain('OK:');
     expect(missing.stdout).toContain('FAILED: fob-202 was written but its firmware reported a wiring fault');
@@ -89,6 +96,7 @@ describe.skipIf(!haveEspruino)('lonewatch flash to the real Espruino interpreter
     // A pin the RAK5010 has (so --pins takes it) but this board cannot make: the button on D40 (GPS_EN
     // moved to a pin the Linux build has, so the button's is the only fault).
     const wrong = await flash(args('rak5010', 'fob-202', '--keep-boot-files', '--force', '--pins', 'btn=D40,motor=D21,gps=D22'), { LONEWATCH_DATA_DIR: hub.dataDir });
+    expect(wrong.stdout, await explain(wrong)).toContain('started       NO:');
     expect(wrong.code).toBe(1);
     expect(wrong.stdout).toContain('wiring        btn D40, buzz D20, motor D21, led LED1, batt D4, gps D22 (lw.json)');
     expect(wrong.stdout).toContain('started       NO: the firmware printed "LW:fault btn=D40 not a pin"');
@@ -102,7 +110,7 @@ describe.skipIf(!haveEspruino)('lonewatch flash to the real Espruino interpreter
     // Line ends 1-4 pass (the probe, reset(), lw.new, chunk 1); the fifth, chunk 2's, is lost.
     esp.loseLineEnd(4);
     const r = await flash(args('puck', 'fob-205', '--keep-boot-files'), { LONEWATCH_DATA_DIR: hub.dataDir });
-    expect(r.stderr).toBe('');
+    expect(r.stderr, await explain(r)).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/chunk 2 of \d+: no answer \(the board on \S+ did not answer within 5\.0 s; it printed nothing since the request\); the console line was cleared and the chunk sent again/);
     expect(r.stdout).toContain('OK: fob-205 flashed and started');
@@ -115,6 +123,7 @@ describe.skipIf(!haveEspruino)('lonewatch flash to the real Espruino interpreter
     await defineBoard(esp, 'RAK5010');
     await esp.eval('require("Storage").write(".boot2","print(\\"stray boot2 ran\\")")');
     const r = await flash(args('rak5010', 'fob-203'), { LONEWATCH_DATA_DIR: hub.dataDir }, { build: 'tool' });
+    expect(r.stdout, await explain(r)).toContain('started       NO:');
     expect(r.stdout).toMatch(/stray boot code on the board \(Espruino runs it at every start\): \.boot0 \(\d+ bytes\), \.boot2 \(24 bytes\); it will be removed/);
     expect(r.stdout).toMatch(/boot files {4}removed \.boot0 \(\d+ bytes\), \.boot2 \(24 bytes\)/);
     // With its board globals gone too (they were in .boot0), the bundle cannot start: said so.

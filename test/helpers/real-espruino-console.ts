@@ -53,6 +53,11 @@ export interface RealEspruino {
    * on the way to the interpreter (a byte dropped on the cable), and the rest pass again.
    */
   loseLineEnd(after: number): void;
+  /**
+   * For a failed test's message: the interpreter's process as `ps` sees it (CPU averaged over its life, state, what it
+   * waits in), then whether a fresh request is answered within 3 s, and what came instead.
+   */
+  diagnose(): Promise<string>;
   /** Evaluates expr at the console (DLE line, numbered answer) and returns its JSON value. */
   eval<T>(expr: string, ms?: number): Promise<T>;
   /** Bytes to the console as they are (e.g. a reset() line). */
@@ -142,6 +147,17 @@ export async function startRealEspruino(o: { cable?: boolean } = {}): Promise<Re
     },
     eval: ev,
     send,
+    async diagnose() {
+      const pids = spawnSync('pgrep', ['-P', String(socat.pid)]).stdout.toString().trim().split('\n').filter(Boolean);
+      const ps = pids.length ? spawnSync('ps', ['-o', 'pid,pcpu,stat,wchan:20,etime,psr', '-p', pids.join(',')]).stdout.toString().trim() : 'no interpreter process under socat';
+      let answer: string;
+      try {
+        answer = `answers a fresh request: ${JSON.stringify(await ev('[1+1,process.memory().free]', 3000))}`;
+      } catch (err) {
+        answer = `does not answer a fresh request: ${(err as Error).message}`;
+      }
+      return `the interpreter after the failure:\n${ps}\n${answer}`;
+    },
     async stop() {
       await cable?.stop();
       // A SIGTERM to socat left the interpreter running, orphaned and busy (about a tenth of a core
