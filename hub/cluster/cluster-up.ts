@@ -20,7 +20,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SqliteStore } from '../store/sqlite-store.js';
 import { PostgresStore } from '../store/postgres-store.js';
-import { freePort, LocalNatsCluster } from './nats-local.js';
+import { LocalNatsCluster } from './nats-local.js';
+import { restartablePort } from './restartable-port.js';
 import { LocalPostgres, postgresBinDir } from './postgres-local.js';
 import { makeCa, makeLeaf, LOOPBACK_SERVER_EXT } from '../tls/dev-pki.js';
 
@@ -148,8 +149,9 @@ export class LocalCluster {
     }
     const nodes: ClusterNode[] = [];
     const add = async (role: NodeRole, id: string): Promise<void> => {
-      const fobPort = role === 'edge' ? await freePort() : 0;
-      nodes.push({ role, id, mqttPort: tls ? 0 : fobPort, mqttsPort: tls ? fobPort : 0, httpPort: await freePort(), logFile: join(logDir, `${id}.log`), proc: null });
+      // A node killed and started again comes back on its ports (restartable-port.ts).
+      const fobPort = role === 'edge' ? await restartablePort() : 0;
+      nodes.push({ role, id, mqttPort: tls ? 0 : fobPort, mqttsPort: tls ? fobPort : 0, httpPort: await restartablePort(), logFile: join(logDir, `${id}.log`), proc: null });
     };
     for (let i = 1; i <= (o.workers ?? 2); i++) await add('worker', `worker-${i}`);
     for (let i = 1; i <= (o.edges ?? 2); i++) await add('edge', `edge-${i}`);

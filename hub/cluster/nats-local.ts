@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
+import { restartablePort } from './restartable-port.js';
 
 export const NATS_SERVER_BIN = process.env.LONEWATCH_NATS_SERVER ?? 'nats-server';
 
@@ -39,7 +40,7 @@ export interface NatsNode {
 /** How much of a node's own output is kept to say why it stopped. */
 const LOG_TAIL_BYTES = 2048;
 /**
- * Start attempts when a node exits as it starts. Its ports were free when picked (freePort) but are
+ * Start attempts when a node exits as it starts. Its ports were free when picked (restartablePort) but are
  * only bound by nats-server a moment later, and anything else on the machine can take one between:
  * then the node exits with "address already in use", and the cluster is laid out again on new ports.
  */
@@ -53,7 +54,7 @@ export interface LocalNatsOptions {
   password?: string;
   /** Where each node's own log goes: 'ignore' (default) or 'inherit'. */
   stdio?: 'ignore' | 'inherit';
-  /** Picks a free port for a node (freePort by default; a test gives a taken one to see the retry). */
+  /** Picks a free port for a node (restartablePort by default; a test gives a taken one to see the retry). */
   pickPort?: () => Promise<number>;
 }
 
@@ -118,7 +119,7 @@ export class LocalNatsCluster {
 
   private static async startOnce(opts: LocalNatsOptions, dir: string, ownsDir: boolean, again: boolean): Promise<LocalNatsCluster> {
     const count = opts.nodes ?? 3;
-    const pickPort = opts.pickPort ?? freePort;
+    const pickPort = opts.pickPort ?? restartablePort;
     const user = opts.user ?? 'lonewatch';
     const password = opts.password ?? 'lonewatch-dev';
     const nodes: NatsNode[] = [];
