@@ -21,6 +21,14 @@ import { SerialPort } from 'serialport';
 import { FlowClosedError, FlowControl } from './flow-control.js';
 import { findAnswer, requestLine } from './wire.js';
 
+/**
+ * Bytes the tool asked to send that the port has not finished writing: the request may not have
+ * reached the board at all (the port's writes stalled), which is not the board's silence.
+ */
+function stalled(bytes: number): string {
+  return bytes > 0 ? `; ${bytes} bytes of what was sent had not finished leaving this computer (the port's writes stalled)` : '';
+}
+
 /** What the board printed while a request went unanswered: an engineer (and a developer) learns whether it went quiet or said something. */
 function printedSince(text: string): string {
   // The console's prompt (">", after the previous answer) is not something the board said.
@@ -371,7 +379,7 @@ export class SerialLink implements ConsoleLink {
         throw new (this.closed ? PortClosedError : FlashError)(
           this.closed
             ? `the serial port ${this.path} closed while waiting for the board`
-            : `the board on ${this.path} did not answer within ${(timeoutMs / 1000).toFixed(1)} s${held > 0 ? ` (it sent XOFF ${(held / 1000).toFixed(1)} s ago and no XON since)` : ''}${printedSince(this.received.slice(from))}`,
+            : `the board on ${this.path} did not answer within ${(timeoutMs / 1000).toFixed(1)} s${held > 0 ? ` (it sent XOFF ${(held / 1000).toFixed(1)} s ago and no XON since)` : ''}${stalled(this.sentBytes - current.flow.drained)}${printedSince(this.received.slice(from))}`,
           undefined,
           'silent',
         );

@@ -40,6 +40,8 @@ export class FlowControl {
   xoffs = 0;
   /** Bytes handed to the port so far (counted as each piece is handed over). */
   written = 0;
+  /** Bytes the port has finished writing (counted as each piece's write and drain complete). */
+  drained = 0;
   /** `written` when the last XOFF arrived: what the tool had handed over before it knew to stop. */
   writtenAtXoff = 0;
 
@@ -97,6 +99,7 @@ export class FlowControl {
       const piece = bytes.subarray(o, o + PIECE_BYTES);
       this.written += piece.length;
       await sink(piece);
+      this.drained += piece.length;
     }
   }
 }

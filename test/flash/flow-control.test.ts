@@ -29,7 +29,20 @@ describe('FlowControl', () => {
     expect(sent.map((s) => s.length)).toEqual([PIECE_BYTES, PIECE_BYTES, 1]);
     expect(f.xoffs).toBe(1);
     expect(f.written).toBe(PIECE_BYTES * 2 + 1);
+    expect(f.drained).toBe(PIECE_BYTES * 2 + 1);
     expect(f.writtenAtXoff).toBe(0);
+  });
+
+  it('drained counts only the pieces whose write completed: a stalled port leaves it behind written', async () => {
+    const f = new FlowControl();
+    let release: () => void = () => undefined;
+    const writing = f.write(Buffer.alloc(PIECE_BYTES + 10, 'x'), (p) => (p.length === PIECE_BYTES ? Promise.resolve() : new Promise<void>((r) => (release = r))));
+    await new Promise((r) => setImmediate(r));
+    expect(f.written).toBe(PIECE_BYTES + 10);
+    expect(f.drained).toBe(PIECE_BYTES);
+    release();
+    await writing;
+    expect(f.drained).toBe(PIECE_BYTES + 10);
   });
 
   it('a writer held by XOFF gives up when the port closes', async () => {
