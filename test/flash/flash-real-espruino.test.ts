@@ -104,8 +104,6 @@ describe.skipIf(!haveEspruino)('lonewatch flash to the real Espruino interpreter
   }, 120_000);
 
   it('R18: a request line that loses its line end on the cable: the real interpreter waits for the rest, the tool clears the line and sends the chunk again, and the flash completes', async () => {
-    await esp.stop();
-    esp = await startRealEspruino({ cable: true });
     await defineBoard(esp, 'PUCKJS');
     // Line ends 1-4 pass (the probe, reset(), lw.new, chunk 1); the fifth, chunk 2's, is lost.
     esp.loseLineEnd(4);
