@@ -19,7 +19,7 @@ import { existsSync, readdirSync, realpathSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { SerialPort } from 'serialport';
 import { FlowClosedError, FlowControl } from './flow-control.js';
-import { findAnswer, requestLine } from './wire.js';
+import { answerProblem, findAnswer, requestLine } from './wire.js';
 
 /**
  * Bytes the tool asked to send that the port has not finished writing: the request may not have
@@ -370,7 +370,7 @@ export class SerialLink implements ConsoleLink {
         // Keep what came after the answer (the board may print more on its own).
         const end = this.received.indexOf(` LW${n}>`) + ` LW${n}>`.length;
         this.received = this.received.slice(end);
-        if (!a.ok) throw new FlashError(`the board refused a command: ${a.error}`, undefined, 'board');
+        if (!a.ok) throw new FlashError(answerProblem(a), undefined, 'board');
         return a.value as T;
       }
       const left = deadline - Date.now();

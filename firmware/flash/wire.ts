@@ -71,7 +71,7 @@ export function requestLine(n: number, expr: string): string {
   return `\x10try{print("<LW${n} "+JSON.stringify(${expr})+" LW${n}>")}catch(e){print("<LW${n}! "+JSON.stringify(""+e)+" LW${n}>")}\n`;
 }
 
-export type Answer = { ok: true; value: unknown } | { ok: false; error: string };
+export type Answer = { ok: true; value: unknown } | { ok: false; error: string; unreadable?: true };
 
 /** Finds the answer to request n in what the board printed so far, or null while it is incomplete. */
 export function findAnswer(received: string, n: number): Answer | null {
@@ -81,9 +81,17 @@ export function findAnswer(received: string, n: number): Answer | null {
   try {
     value = JSON.parse(m[2]);
   } catch {
-    return { ok: false, error: `unreadable answer ${JSON.stringify(m[2].slice(0, 80))}` };
+    return { ok: false, error: `unreadable answer ${JSON.stringify(m[2].slice(0, 80))}`, unreadable: true };
   }
   return m[1] === '!' ? { ok: false, error: String(value) } : { ok: true, value };
+}
+
+/**
+ * What to tell the engineer about an answer that is not a value: the board refused the command
+ * (Espruino threw, and said why), or its answer came back garbled (the board refused nothing).
+ */
+export function answerProblem(a: { error: string; unreadable?: true }): string {
+  return a.unreadable ? `the board's answer to a command could not be read (${a.error})` : `the board refused a command: ${a.error}`;
 }
 
 const S = 'require("Storage")';

@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { DryRunLink, FlashError, PortClosedError } from '../../firmware/flash/espruino-link.js';
 import { flashBoard } from '../../firmware/flash/flash-session.js';
+import { answerProblem, findAnswer } from '../../firmware/flash/wire.js';
 
 class FailingLink extends DryRunLink {
   private writes = 0;
@@ -59,5 +60,16 @@ describe('an interrupted upload says what the link saw', () => {
     expect((err as FlashError).code).toBe('interrupted');
     expect((err as FlashError).message).toBe('upload interrupted at byte 1024 of 2000 (chunk 3 of 4): the board stopped answering (the board on /dev/ttyACM0 did not answer within 5.0 s; it printed nothing since the request)');
     expect(link.bytes.split('\x03')).toHaveLength(3); // the probe's Ctrl-C, and the one that cleared the line
+  });
+});
+
+describe('an answer that is not a value', () => {
+  it('an exception on the board is its refusal; a garbled answer is not (the mixed line seen on the Linux interpreter)', () => {
+    const refused = findAnswer('<LW7! "Error: File already written with different data" LW7>', 7);
+    expect(refused).toEqual({ ok: false, error: 'Error: File already written with different data' });
+    expect(answerProblem(refused as { error: string })).toBe('the board refused a command: Error: File already written with different data');
+    const garbled = findAnswer('<LW5 2959800886 LW4>\r\n<LW5 1993214034 LW5>', 5);
+    expect(garbled).toMatchObject({ ok: false, unreadable: true });
+    expect(answerProblem(garbled as { error: string; unreadable: true })).toBe(`the board's answer to a command could not be read (unreadable answer "2959800886 LW4>\\r\\n<LW5 1993214034")`);
   });
 });
