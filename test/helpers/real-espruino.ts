@@ -40,7 +40,6 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SimulatedBg96 } from '../../firmware/sim/bg96-sim.js';
-import { onOneCpu } from './one-cpu.js';
 
 const REPO = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 /** `../shared/espruino` beside the clone (the worktree's or CI's). */
@@ -237,9 +236,10 @@ export class RealFob {
     this.boots++;
     this.spawnedAt = Date.now();
     // Standard input is a pipe held open: at end-of-file the Linux build stops reading Serial1.
-    // On one CPU: its input thread and main loop share a queue that is only safe on one
-    // (test/helpers/one-cpu.ts); the console and the modem's Serial1 both come through it.
-    const proc = spawn(...onOneCpu(this.o.fixedVariables ? ESPRUINO_2630_BIN : ESPRUINO_BIN, []), { cwd: this.dir, stdio: ['pipe', 'pipe', 'pipe'] });
+    // Not held to one CPU (test/helpers/one-cpu.ts): this console gets whole lines from a pipe, and
+    // held to one CPU the firmware's modem traffic was slow enough under a full run's load that a
+    // cancel's ack missed its 15 s (clean-clone CI, 2026-12-02).
+    const proc = spawn(this.o.fixedVariables ? ESPRUINO_2630_BIN : ESPRUINO_BIN, [], { cwd: this.dir, stdio: ['pipe', 'pipe', 'pipe'] });
     this.proc = proc;
     proc.stdout!.setEncoding('latin1');
     proc.stdout!.on('data', (d: string) => this.onOutput(d));
