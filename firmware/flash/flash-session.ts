@@ -46,6 +46,7 @@ import {
   toBytes,
   versionAtLeast,
   writeChunkExpr,
+  blankCrc,
   chunkCrcExpr,
   type Chunk,
   writeFileExpr,
@@ -204,9 +205,8 @@ export async function flashBoard(link: ConsoleLink, o: SessionOptions): Promise<
       if (!got || got.n !== total || got.c.length !== chunks.length) restart = true;
       else {
         for (const c of chunks) {
-          const blank = crcOf('\xff'.repeat(c.bytes.length));
           if (got.c[c.index] === c.crc) done.add(c.index);
-          else if (got.c[c.index] !== blank) restart = true;
+          else if (got.c[c.index] !== blankCrc(c)) restart = true;
         }
         // Chunk 0 is what created the file: without it the file is not ours.
         if (!done.has(0)) restart = true;
@@ -290,9 +290,10 @@ async function writeChunk(link: ConsoleLink, c: Chunk, total: number, count: num
       'interrupted',
     );
   const silent = (err: unknown): err is FlashError => err instanceof FlashError && err.code === 'silent';
+  const write = (): Promise<number | null> => link.request<number | null>(writeChunkExpr(c, total), { timeoutMs: 5000, fresh: c.crc });
   let first: FlashError;
   try {
-    return await link.request<number | null>(writeChunkExpr(c, total), { timeoutMs: 5000, fresh: c.crc });
+    return await write();
   } catch (err) {
     if (!silent(err)) throw err;
     // A closed port is not a lost line: nothing to clear, nothing more to ask.
@@ -313,10 +314,10 @@ async function writeChunk(link: ConsoleLink, c: Chunk, total: number, count: num
     note(`${which}: its answer did not come (${first.message}); the board has the chunk, verified`);
     return now;
   }
-  if (now !== null && now !== crcOf('\xff'.repeat(c.bytes.length))) return now;
+  if (now !== null && now !== blankCrc(c)) return now;
   note(`${which}: no answer (${first.message}); the console line was cleared and the chunk sent again`);
   try {
-    return await link.request<number | null>(writeChunkExpr(c, total), { timeoutMs: 5000, fresh: c.crc });
+    return await write();
   } catch (err) {
     if (silent(err)) throw interrupted(err);
     throw err;

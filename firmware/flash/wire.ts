@@ -135,6 +135,11 @@ export function writeChunkExpr(c: Chunk, total: number): string {
   return `(function(s){s.write("${FILES.staging}",${byteLiteral(c.bytes)},${args});return E.CRC32(s.read("${FILES.staging}",${c.offset},${c.bytes.length}))})(${S})`;
 }
 
+/** The CRC a chunk's region has before anything is written to it (unwritten flash reads 0xFF). */
+export function blankCrc(c: Chunk): number {
+  return crcOf('\xff'.repeat(c.bytes.length));
+}
+
 /**
  * The CRC of one chunk's bytes as they are in the staging file now (no file: null). Read-only: what
  * the tool asks when a chunk's answer did not come, to learn whether its write ran.
