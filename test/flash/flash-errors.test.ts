@@ -27,6 +27,17 @@ const flashArgs = (board: string, device: string, ...extra: string[]): string[] 
 ];
 const registered = (id: string) => bench.hub.hub.store.read((tx) => tx.getDevice(id));
 
+/** A Puck.js flashed through a virtual board armed with one fault (a board-runner command) that is seen to happen. */
+async function flashWithFault(fault: { cmd: string; n: number }, happened: string, device: string) {
+  const board = await startVirtualBoard(bench.pty.board, { board: 'PUCKJS' });
+  bench.vb = board;
+  board.send(fault);
+  await board.waitFor((e) => e.ev === 'armed');
+  const r = await flash(flashArgs('puck', device), bench.env());
+  expect(board.events.some((e) => e.ev === happened)).toBe(true);
+  return { r, board };
+}
+
 
 /** Storage files and writes other than the firmware's own uptime mark (FOB_STORAGE.outboxMark). */
 const FIRMWARE_MARK = 'lw-up';
@@ -140,35 +151,27 @@ describe('lonewatch flash: bad situations', () => {
   }, 90_000);
 
   it('R18: one request line that loses its line end on the way: the tool clears the line, sees the chunk is not there, sends it again, and the flash completes', async () => {
-    bench.vb = await startVirtualBoard(bench.pty.board, { board: 'PUCKJS' });
     // Line ends 1-5 arrive (the probe, reset(), lw.new, chunks 1 and 2); the sixth, chunk 3's, is lost.
-    bench.vb.send({ cmd: 'loseLineEnd', n: 5 });
-    await bench.vb.waitFor((e) => e.ev === 'armed');
-    const r = await flash(flashArgs('puck', 'fob-005'), bench.env());
+    const { r, board } = await flashWithFault({ cmd: 'loseLineEnd', n: 5 }, 'lineEndLost', 'fob-005');
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(bench.vb.events.some((e) => e.ev === 'lineEndLost')).toBe(true);
     expect(r.stdout).toMatch(/chunk 3 of \d+: no answer \(the board on \S+ did not answer within 5\.0 s; it printed nothing since the request\); the console line was cleared and the chunk sent again/);
     expect(r.stdout).toContain('OK: fob-005 flashed and started');
     // Every chunk written once, none twice: the lost line never ran.
-    const staged = (await bench.vb.state()).writes.filter((w) => w.name === 'lw.up').map((w) => w.offset);
+    const staged = (await board.state()).writes.filter((w) => w.name === 'lw.up').map((w) => w.offset);
     expect(staged).toEqual([...new Set(staged)]);
     expect(staged).toContain(2 * CHUNK_BYTES);
   }, 60_000);
 
   it('R18: a chunk written whose answer is lost on the way back: the tool reads the chunk back instead of writing it twice', async () => {
-    bench.vb = await startVirtualBoard(bench.pty.board, { board: 'PUCKJS' });
     // Writes 1-3 (lw.new, chunks 1 and 2) are answered; write 4 (chunk 3) is done and its answer lost.
-    bench.vb.send({ cmd: 'loseAnswerAfterWrites', n: 3 });
-    await bench.vb.waitFor((e) => e.ev === 'armed');
-    const r = await flash(flashArgs('puck', 'fob-006'), bench.env());
+    const { r, board } = await flashWithFault({ cmd: 'loseAnswerAfterWrites', n: 3 }, 'answerLost', 'fob-006');
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(bench.vb.events.some((e) => e.ev === 'answerLost')).toBe(true);
     expect(r.stdout).toMatch(/chunk 3 of \d+: its answer did not come \(the board on \S+ did not answer within 5\.0 s; it printed nothing since the request\); the board has the chunk, verified/);
     expect(r.stdout).toContain('OK: fob-006 flashed and started');
     // Written again, the board would have refused (2v29: "File already written with different data").
-    const staged = (await bench.vb.state()).writes.filter((w) => w.name === 'lw.up' && w.offset === 2 * CHUNK_BYTES);
+    const staged = (await board.state()).writes.filter((w) => w.name === 'lw.up' && w.offset === 2 * CHUNK_BYTES);
     expect(staged).toHaveLength(1);
   }, 60_000);
 

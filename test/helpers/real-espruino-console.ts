@@ -27,6 +27,7 @@ import { fileURLToPath } from 'node:url';
 import { SerialPort } from 'serialport';
 import { findAnswer, requestLine } from '../../firmware/flash/wire.js';
 import { onOneCpu } from './one-cpu.js';
+import { Countdown } from './countdown.js';
 
 export const ESPRUINO = fileURLToPath(new URL('../../../shared/espruino/espruino', import.meta.url));
 export const haveEspruino = existsSync(ESPRUINO);
@@ -144,7 +145,7 @@ export async function startRealEspruino(o: { cable?: boolean } = {}): Promise<Re
     host,
     loseLineEnd(after) {
       if (!cable) throw new Error('loseLineEnd needs the cable (startRealEspruino without { cable: false })');
-      cable.loseAfter = after;
+      cable.loseAfter = new Countdown(after);
     },
     eval: ev,
     send,
@@ -180,8 +181,8 @@ export async function startRealEspruino(o: { cable?: boolean } = {}): Promise<Re
 }
 
 interface Cable {
-  /** Line ends to pass before the one to lose; null: lose none. */
-  loseAfter: number | null;
+  /** The line end to lose; null: lose none. */
+  loseAfter: Countdown | null;
   stop(): Promise<void>;
 }
 
@@ -227,13 +228,9 @@ async function startCable(dir: string, host: string, consolePath: string): Promi
   };
   fromHost.on('data', (d: Buffer) => {
     for (const b of d) {
-      if (b === 0x0a && cable.loseAfter !== null) {
-        if (cable.loseAfter === 0) {
-          cable.loseAfter = null;
-          flush();
-          continue;
-        }
-        cable.loseAfter--;
+      if (b === 0x0a && cable.loseAfter?.fires()) {
+        flush();
+        continue;
       }
       pending.push(b);
       if (b === 0x0a || b === 0x03) flush();

@@ -25,7 +25,11 @@ import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import { SerialPort } from 'serialport';
 import { VirtualEspruino, type Runtime } from './virtual-board.js';
+import { Countdown } from '../countdown.js';
 import { BleRelay } from '../../../simulator/ble-relay.js';
+
+/** The board's fault each arming command sets (see the commands above). */
+const FAULTS = { dropAfterWrites: 'dropAfterWrites', loseAnswerAfterWrites: 'loseAnswerAfterWrites', loseLineEnd: 'loseLineEndAfter' } as const;
 
 export interface BoardRunnerOptions {
   tty: string;
@@ -120,15 +124,9 @@ export async function startBoardRunner(o: BoardRunnerOptions, emit: (ev: Record<
           emit({ ev: 'silent', on: board.silent });
           break;
         case 'dropAfterWrites':
-          board.dropAfterWrites = cmd.n ?? 0;
-          emit({ ev: 'armed', n: cmd.n });
-          break;
         case 'loseAnswerAfterWrites':
-          board.loseAnswerAfterWrites = cmd.n ?? 0;
-          emit({ ev: 'armed', n: cmd.n });
-          break;
         case 'loseLineEnd':
-          board.loseLineEndAfter = cmd.n ?? 0;
+          board[FAULTS[cmd.cmd]] = new Countdown(cmd.n ?? 0);
           emit({ ev: 'armed', n: cmd.n });
           break;
         case 'swap':

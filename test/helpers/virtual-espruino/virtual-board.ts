@@ -23,6 +23,7 @@
  * real TCP sockets, so a flashed virtual fob reaches a real hub).
  */
 import { crc32 } from 'node:zlib';
+import { Countdown } from '../countdown.js';
 import type vm from 'node:vm';
 import { SimulatedBoard, type StorageFiles } from '../../../firmware/sim/espruino-sim.js';
 import { SimulatedRak } from '../../../firmware/sim/rak-sim.js';
@@ -75,18 +76,18 @@ export class VirtualEspruino {
   readonly writes: { name: string; offset: number; length: number; size?: number }[] = [];
   /** Neither answers nor listens: unpowered, or the cable pulled. */
   silent = false;
-  /** After this many more Storage.write calls, the next one is done but the board goes silent. */
-  dropAfterWrites: number | null = null;
+  /** A Storage.write that is done, but the board goes silent after it. */
+  dropAfterWrites: Countdown | null = null;
   /**
-   * After this many more line ends, the next one is lost on the way (a byte dropped on the cable):
-   * that line stays unfinished, and the console waits for the rest of it, as Espruino does.
+   * A line end lost on the way (a byte dropped on the cable): that line stays unfinished, and the
+   * console waits for the rest of it, as Espruino does.
    */
-  loseLineEndAfter: number | null = null;
+  loseLineEndAfter: Countdown | null = null;
   /**
-   * After this many more Storage.write calls, the next one is done but what the board prints is lost
-   * until the tool next sends a byte: one answer lost on the way back.
+   * A Storage.write that is done, but what the board prints is lost until the tool next sends a
+   * byte: one answer lost on the way back.
    */
-  loseAnswerAfterWrites: number | null = null;
+  loseAnswerAfterWrites: Countdown | null = null;
   private answerLost = false;
   echo = true;
   /**
@@ -266,13 +267,9 @@ export class VirtualEspruino {
       return;
     }
     if (ch === '\r' || ch === '\n') {
-      if (this.loseLineEndAfter !== null) {
-        if (this.loseLineEndAfter === 0) {
-          this.loseLineEndAfter = null;
-          this.o.event?.({ ev: 'lineEndLost', line: this.line.length });
-          return;
-        }
-        this.loseLineEndAfter--;
+      if (this.loseLineEndAfter?.fires()) {
+        this.o.event?.({ ev: 'lineEndLost', line: this.line.length });
+        return;
       }
       return this.newLine();
     }
@@ -446,20 +443,14 @@ export class VirtualEspruino {
     }
     this.writes.push({ name, offset: offset ?? 0, length: bytes.length, ...(size !== undefined ? { size } : {}) });
     this.o.event?.({ ev: 'write', name, offset: offset ?? 0, length: bytes.length });
-    if (this.dropAfterWrites !== null) {
-      if (this.dropAfterWrites === 0) {
-        // The write happened; its answer and everything after it are lost (cable pulled).
-        this.silent = true;
-        this.dropAfterWrites = null;
-        this.o.event?.({ ev: 'dropped' });
-      } else this.dropAfterWrites--;
+    if (this.dropAfterWrites?.fires()) {
+      // The write happened; its answer and everything after it are lost (cable pulled).
+      this.silent = true;
+      this.o.event?.({ ev: 'dropped' });
     }
-    if (this.loseAnswerAfterWrites !== null) {
-      if (this.loseAnswerAfterWrites === 0) {
-        this.answerLost = true;
-        this.loseAnswerAfterWrites = null;
-        this.o.event?.({ ev: 'answerLost' });
-      } else this.loseAnswerAfterWrites--;
+    if (this.loseAnswerAfterWrites?.fires()) {
+      this.answerLost = true;
+      this.o.event?.({ ev: 'answerLost' });
     }
     return true;
   }
