@@ -236,9 +236,9 @@ export class RealFob {
     this.boots++;
     this.spawnedAt = Date.now();
     // Standard input is a pipe held open: at end-of-file the Linux build stops reading Serial1.
-    // Not held to one CPU (test/helpers/one-cpu.ts): this console gets whole lines from a pipe, and
-    // held to one CPU the firmware's modem traffic was slow enough under a full run's load that a
-    // cancel's ack missed its 15 s (clean-clone CI, 2026-12-02).
+    // Not held to one CPU (test/helpers/one-cpu.ts): this console gets whole lines from a pipe. While
+    // it was held to one CPU, a clean-clone CI run (2026-12-02, a slow one) saw a RAK5010 cancel's ack
+    // miss its 15 s; that the pinning caused it is not shown, so it is back as it was when it passed.
     const proc = spawn(this.o.fixedVariables ? ESPRUINO_2630_BIN : ESPRUINO_BIN, [], { cwd: this.dir, stdio: ['pipe', 'pipe', 'pipe'] });
     this.proc = proc;
     proc.stdout!.setEncoding('latin1');
