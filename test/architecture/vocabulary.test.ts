@@ -93,7 +93,7 @@ describe('the browser apps take the vocabulary from the hub (/vocabulary.js), no
     const words = readFileSync(`${ROOT}hub/dashboard/public/lib/words.js`, 'utf8');
     expect(words).toMatch(/from '\/vocabulary\.js'/);
     // The loud sound follows the table's `sound` (the kinds whose sound is 'alarm' are priority 1-2).
-    expect(readFileSync(`${ROOT}hub/dashboard/public/live-feed.js`, 'utf8')).toContain("kindSound(a.kind) === 'alarm'");
+    expect(readFileSync(`${ROOT}hub/dashboard/public/open-alarms.js`, 'utf8')).toContain("kindSound(a.kind) === 'alarm'");
     for (const k of ALARM_KINDS) expect(ALARM_KIND[k].sound === 'alarm', k).toBe(ALARM_KIND[k].priority <= 2);
   });
 });

@@ -100,12 +100,53 @@ describe('issue 15 part 2 in Chromium', () => {
     expect(during).toBeGreaterThanOrEqual(15);
     expect((await oscillators(page)) - oscBefore).toBeGreaterThanOrEqual(during * 4);
 
+    // From here the hub answers reads of the open alarms 1 s late (a busy hub), while the board's own
+    // read is not held: the board shows the alarm taken only once the console has heard the hub's
+    // answer to the click, so its tone has stopped by then (open-alarms.js). Before, the tone went on
+    // until the live event's read came back, and the page clock can run a minute in that time.
+    await page.route('**/api/alarms?open=true', async (route) => {
+      const answer = await route.fetch();
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      await route.fulfill({ response: answer });
+    });
     await page.click('#open-alarms [data-action="ack"]');
     await page.waitForSelector('#open-alarms .s-acknowledged');
-    await page.clock.runFor(2_000);
     const taken = await tones(page, 'Alarm');
     await page.clock.runFor(61_000);
     expect(await tones(page, 'Alarm')).toBe(taken);
+    await page.close();
+  });
+
+  it('item 2: a read of the open alarms answered after a newer one is not applied: a new SOS goes on sounding', { timeout: 120_000 }, async () => {
+    const page = await openConsole(browser, 'dana');
+    // The next read the console sends is answered by the hub at once (no alarm yet) and held on the
+    // way back, as a slow connection would.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let answered!: () => void;
+    const hubAnswered = new Promise<void>((resolve) => (answered = resolve));
+    let first = true;
+    await page.route('**/api/alarms?open=true', async (route) => {
+      if (!first) return route.continue();
+      first = false;
+      const answer = await route.fetch();
+      answered();
+      await held;
+      await route.fulfill({ response: answer });
+    });
+    await page.clock.runFor(30_000); // the console's 30 s poll sends that read
+    await hubAnswered;
+    await raise('sos'); // the live event's read, sent after it, is answered first
+    await expect.poll(() => tones(page, 'Alarm')).toBeGreaterThanOrEqual(1);
+    expect(await page.textContent('#alarm-count')).toBe('1');
+
+    release();
+    await page.waitForFunction(() => document.body.dataset.alarmReadsLate === '1', null, { timeout: 10_000 });
+    const before = await tones(page, 'Alarm');
+    await page.clock.runFor(12_500);
+    expect((await tones(page, 'Alarm')) - before, 'the SOS still sounds every 4 s').toBeGreaterThanOrEqual(2);
+    expect(await page.isVisible('#alarm-count')).toBe(true);
+    expect(await page.textContent('#alarm-count')).toBe('1');
     await page.close();
   });
 

@@ -1,12 +1,12 @@
 import { onPositionEvent } from './map-view.js';
 import { $, toast } from './lib/dom.js';
-import { kindSound } from './lib/words.js';
 import { state } from './lib/state.js';
 
 import { get } from './lib/api.js';
-import { alerting, updateAlerting } from './sound.js';
+import { alerting } from './sound.js';
+import { refreshAlarmCount } from './open-alarms.js';
 import { refreshForwardingWarning } from './forwarding.js';
-import { renderDuties, setHubLost, titleFor } from './duties.js';
+import { setHubLost } from './duties.js';
 import { route } from './router.js';
 import { currentParam } from './lib/nav.js';
 
@@ -98,34 +98,4 @@ export function onAlarmEvent(data) {
     const r = state.route;
     if (r === 'alarms' || r === 'workers' || (r === 'alarm' && currentParam() === data.alarmId)) route();
   }, 120);
-}
-
-export async function refreshAlarmCount() {
-  let data;
-  try {
-    data = await get('/api/alarms?open=true');
-  } catch (err) {
-    // A fetch that never reached the hub (network down) is a lost hub too, even if the stream
-    // has not noticed yet; a refusal (401, 500) is not.
-    if (err instanceof TypeError) setHubLost(true);
-    return;
-  }
-  const open = data.alarms.filter((a) => a.open);
-  const badge = $('#alarm-count');
-  badge.textContent = String(open.length);
-  badge.hidden = open.length === 0;
-  const ids = new Set(open.map((a) => a.id));
-  if (state.openIds) {
-    const fresh = open.filter((a) => !state.openIds.has(a.id));
-    if (fresh.length > 0) {
-      const loud = fresh.some((a) => kindSound(a.kind) === 'alarm');
-      toast(`New alarm: ${fresh.map((a) => `${a.kindLabel} · ${a.workerName || a.deviceId || 'unknown'}`).join(', ')}`, loud);
-      state.freshIds = new Set(fresh.map((a) => a.id));
-    }
-  }
-  state.openIds = ids;
-  state.openAlarms = open;
-  updateAlerting();
-  renderDuties();
-  titleFor();
 }

@@ -4,7 +4,8 @@ import { tickLiveTimes } from './lib/time.js';
 import { get, onSignedOut, post } from './lib/api.js';
 import { alerting, updateAlerting, updateSoundButton } from './sound.js';
 import { refreshForwardingWarning } from './forwarding.js';
-import { connectEvents, refreshAlarmCount } from './live-feed.js';
+import { connectEvents } from './live-feed.js';
+import { refreshAlarmCount } from './open-alarms.js';
 import { renderDuties } from './duties.js';
 import { route } from './router.js';
 

@@ -12,6 +12,7 @@ import { act, get, post } from '../lib/api.js';
 import { DeliveryTable } from '../forwarding.js';
 import { DomSlot } from '../lib/dom-slot.js';
 import { StepLine } from './board.js';
+import { afterAlarmAction } from '../open-alarms.js';
 import { CallPanel, EmergencyFacts, TelLink } from './numbers.js';
 
 const who = (by) => String(by).replace(/^user:/, '');
@@ -153,7 +154,7 @@ function ClosePanel({ alarm: a, noteRef, overrideRef }) {
     if (!chosen) return toast('Choose the outcome first: how did this alarm end?', true);
     const note = noteRef.current.value.trim();
     const body = { outcome: chosen, ...(note ? { note } : {}), ...(overrideRef.current && overrideRef.current.checked ? { override: true } : {}) };
-    act(e.currentTarget, () => post(`/api/alarms/${a.id}/resolve`, body), `Closed: ${OUTCOME_LABEL[chosen]}`);
+    act(e.currentTarget, () => post(`/api/alarms/${a.id}/resolve`, body), `Closed: ${OUTCOME_LABEL[chosen]}`).then(afterAlarmAction);
   };
   return html`
     <div id="close-alarm">
@@ -173,7 +174,8 @@ function Actions({ alarm: a }) {
   const reasonRef = useRef(null);
   const policeRef = useRef(null);
   const overrideRef = useRef(null);
-  const acknowledge = (e) => act(e.currentTarget, () => post(`/api/alarms/${a.id}/acknowledge`), 'Acknowledged: you are in charge');
+  // Taken or closed: its sound stops as soon as the hub confirms (open-alarms.js).
+  const acknowledge = (e) => act(e.currentTarget, () => post(`/api/alarms/${a.id}/acknowledge`), 'Acknowledged: you are in charge').then(afterAlarmAction);
   const addNote = (e) => {
     const text = noteRef.current.value.trim();
     if (!text) return toast('Write the note first', true);
@@ -187,7 +189,7 @@ function Actions({ alarm: a }) {
   };
   const cancel = (e) => {
     const override = overrideRef.current && overrideRef.current.checked;
-    act(e.currentTarget, () => post(`/api/alarms/${a.id}/cancel`, { reason: reasonRef.current.value.trim(), ...(override ? { override: true } : {}) }), 'Cancelled as a false alarm (kept on record)');
+    act(e.currentTarget, () => post(`/api/alarms/${a.id}/cancel`, { reason: reasonRef.current.value.trim(), ...(override ? { override: true } : {}) }), 'Cancelled as a false alarm (kept on record)').then(afterAlarmAction);
   };
   return html`
     <section class="card" id="actions">

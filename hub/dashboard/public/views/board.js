@@ -8,6 +8,7 @@ import { Ago, ReasonNow, Until } from '../lib/live.js';
 import { act, get, post } from '../lib/api.js';
 import { DeliveryChips } from '../forwarding.js';
 import { route } from '../lib/nav.js';
+import { afterAlarmAction } from '../open-alarms.js';
 
 const STALE_TITLE = 'raised on the fob more than 7 days before it reached the hub';
 const who = (by) => String(by).replace(/^user:/, '');
@@ -22,7 +23,8 @@ export function StepLine({ alarm: a }) {
 
 function AlarmCard({ alarm: a }) {
   const fresh = state.freshIds && state.freshIds.has(a.id);
-  const acknowledge = (e) => act(e.currentTarget, () => post(`/api/alarms/${a.id}/acknowledge`), 'Acknowledged: you are in charge').then(() => route());
+  // Taken: its sound stops as soon as the hub confirms (open-alarms.js), then the board is read again.
+  const acknowledge = (e) => act(e.currentTarget, () => post(`/api/alarms/${a.id}/acknowledge`), 'Acknowledged: you are in charge').then(afterAlarmAction).then(() => route());
   return html`
     <article class=${`alarm k-${a.kind}${a.open ? '' : ' closed'}${fresh ? ' fresh' : ''}`} data-alarm=${a.id} data-kind=${a.kind}>
       <div>
