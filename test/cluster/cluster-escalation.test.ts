@@ -12,7 +12,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { LocalCluster } from '../../hub/cluster/cluster-up.js';
 import { loadConfig } from '../../hub/config/load-config.js';
 import { openConfiguredStore } from '../../hub/store/open-store.js';
@@ -58,7 +58,7 @@ beforeAll(async () => {
   const postgresUrl = pgServer ? await pgServer.createDatabase('cluster') : undefined;
   webhook = await TestWebhookReceiver.start(SECRET, () => Date.now());
   writeFileSync(join(dir, 'webhook.secret'), `${SECRET}\n`);
-  cluster = await LocalCluster.start({
+  cluster = await LocalCluster.start({ cli: inject('cliBundle') || undefined,
     dir,
     edges: 1,
     workers: 2,

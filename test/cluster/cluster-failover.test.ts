@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { LocalCluster } from '../../hub/cluster/cluster-up.js';
 import { loadConfig } from '../../hub/config/load-config.js';
 import { openConfiguredStore } from '../../hub/store/open-store.js';
@@ -36,7 +36,7 @@ beforeAll(async () => {
   // A database of this file's on the run's one server, instead of initdb and a server per cluster.
   pgServer = storeKind === 'postgres' ? await startPostgres() : null;
   const postgresUrl = pgServer ? await pgServer.createDatabase('cluster') : undefined;
-  cluster = await LocalCluster.start({ dir, edges: 2, workers: 2, httpNode: false, store: storeKind, postgresUrl, cluster: { ack_wait_ms: 3000, publish_timeout_ms: 2000 }, logLevel: 'warn' });
+  cluster = await LocalCluster.start({ cli: inject('cliBundle') || undefined, dir, edges: 2, workers: 2, httpNode: false, store: storeKind, postgresUrl, cluster: { ack_wait_ms: 3000, publish_timeout_ms: 2000 }, logLevel: 'warn' });
   store = await openConfiguredStore(loadConfig(cluster.configFile));
   const secrets: string[] = [];
   for (let i = 0; i < FOBS; i++) secrets.push((await addDevice(store, `fob-${i}`, { now: Date.now() })).secret);

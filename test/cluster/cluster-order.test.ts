@@ -9,7 +9,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { LocalCluster } from '../../hub/cluster/cluster-up.js';
 import { loadConfig } from '../../hub/config/load-config.js';
 import { openConfiguredStore } from '../../hub/store/open-store.js';
@@ -37,7 +37,7 @@ beforeAll(async () => {
   pgServer = storeKind === 'postgres' ? await startPostgres() : null;
   const postgresUrl = pgServer ? await pgServer.createDatabase('cluster') : undefined;
   // 8 partitions for 40 fobs: several fobs share each partition, and both workers pull all of them.
-  cluster = await LocalCluster.start({ dir, edges: 2, workers: 2, httpNode: false, store: storeKind, postgresUrl, cluster: { ack_wait_ms: 3000, publish_timeout_ms: 2000, partitions: 8 }, logLevel: 'warn' });
+  cluster = await LocalCluster.start({ cli: inject('cliBundle') || undefined, dir, edges: 2, workers: 2, httpNode: false, store: storeKind, postgresUrl, cluster: { ack_wait_ms: 3000, publish_timeout_ms: 2000, partitions: 8 }, logLevel: 'warn' });
   // With no HTTP node, alerts link to a worker, which serves the dashboard too (an edge does not).
   const publicUrl = loadConfig(cluster.configFile).hub.public_url;
   expect(publicUrl).toBe(cluster.webUrl(cluster.node('worker-1')));

@@ -9,7 +9,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { LocalCluster } from '../../hub/cluster/cluster-up.js';
 import { loadConfig } from '../../hub/config/load-config.js';
@@ -29,7 +29,7 @@ const pageErrors: string[] = [];
 
 beforeAll(async () => {
   // The SQLite file every node opens: the store is not what this test is about, and the machine is shared.
-  cluster = await LocalCluster.start({ dir, edges: 2, workers: 1, httpNode: true, store: 'sqlite', cluster: { ack_wait_ms: 3000, publish_timeout_ms: 2000 }, logLevel: 'warn' });
+  cluster = await LocalCluster.start({ cli: inject('cliBundle') || undefined, dir, edges: 2, workers: 1, httpNode: true, store: 'sqlite', cluster: { ack_wait_ms: 3000, publish_timeout_ms: 2000 }, logLevel: 'warn' });
   store = await openConfiguredStore(loadConfig(cluster.configFile));
   const now = Date.now();
   await store.transaction(async (tx) => {

@@ -12,6 +12,9 @@
  *     installed: its admin URL is provided as `postgresUrl`, and `startPostgres()` in a file makes
  *     its databases there instead of running initdb and a server of its own (a few CPU-seconds a file).
  *
+ *   - The `lonewatch` command as one esbuild bundle for the cluster files' node processes
+ *     (test/helpers/cli-bundle.ts), provided as `cliBundle`.
+ *
  *   - A scratch folder on tmpfs (/dev/shm) as the run's TMPDIR, where the machine has one: see
  *     `scratchOnTmpfs` below.
  *
@@ -20,12 +23,17 @@
  * that needs it, in its own words.
  */
 import { accessSync, constants, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserServer } from 'playwright-core';
 import type { TestProject } from 'vitest/node';
 import { BOARDS } from '../../shared/protocol-core.js';
 import { CHROMIUM, CHROMIUM_ARGS } from './chromium.js';
 import { cachedFirmwareBuild } from '../../firmware/build/build-cache.js';
 import { postgresMissing, startOwnPostgres, type PostgresServer } from './postgres-server.js';
+import { buildCliBundle } from './cli-bundle.js';
+
+/** Made afresh each run (the sources may have changed since the last). */
+const CLI_BUNDLE_DIR = fileURLToPath(new URL('../../node_modules/.cache/lonewatch-cli/', import.meta.url));
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -33,6 +41,8 @@ declare module 'vitest' {
     chromiumWsEndpoint: string;
     /** The shared PostgreSQL server's admin URL, or '' when each file starts its own. */
     postgresUrl: string;
+    /** The `lonewatch` command bundled for the cluster's nodes (test/helpers/cli-bundle.ts), or '' for bin/lonewatch.js. */
+    cliBundle: string;
   }
 }
 
@@ -89,7 +99,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const scratch = scratchOnTmpfs();
   let server: BrowserServer | null = null;
   let postgres: PostgresServer | null = null;
-  const [browser, , pgServer] = await Promise.allSettled([
+  const [browser, , pgServer, bundle] = await Promise.allSettled([
     SHARE_CHROMIUM && executable(CHROMIUM) ? chromium.launchServer({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS }) : Promise.resolve(null),
     // Sequential: two builds at once on two cores are no faster than one after the other.
     (async () => {
@@ -97,6 +107,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     })(),
     // Missing PostgreSQL is not an error here: the files that need it skip or fail in their own words.
     postgresMissing() ? Promise.resolve(null) : startOwnPostgres(),
+    buildCliBundle(CLI_BUNDLE_DIR),
   ]).then((results) => {
     for (const r of results) if (r.status === 'rejected') process.stderr.write(`test set-up: ${String(r.reason)} (the files that need it will try again themselves)\n`);
     return results;
@@ -105,6 +116,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   if (pgServer.status === 'fulfilled' && pgServer.value) postgres = pgServer.value;
   project.provide('chromiumWsEndpoint', server?.wsEndpoint() ?? '');
   project.provide('postgresUrl', postgres?.url ?? '');
+  project.provide('cliBundle', bundle.status === 'fulfilled' ? bundle.value : '');
   return async () => {
     await server?.close();
     await postgres?.stop();
