@@ -86,7 +86,19 @@ describe.skipIf(!!missing)('RAK5010 bundle on the real Espruino interpreter, thr
   async function drained(fob: RealFob): Promise<void> {
     const until = Date.now() + 15_000;
     while ((await outbox(fob)).length > 0) {
-      if (Date.now() > until) throw new Error(`the outbox never emptied: ${JSON.stringify(await outbox(fob))}`);
+      if (Date.now() > until) {
+        // What the fob and its modem did, for a failure that only shows under load.
+        const m = fob.modem;
+        throw new Error(
+          [
+            `the outbox never emptied: ${JSON.stringify(await outbox(fob))}`,
+            `console: ${JSON.stringify(fob.consoleLines.slice(-20))}`,
+            `errors: ${JSON.stringify(fob.errors)}`,
+            `modem refused: ${JSON.stringify(m?.refused ?? null)}`,
+            `modem commands (last 40): ${JSON.stringify(m?.commands.slice(-40) ?? null)}`,
+          ].join('\n'),
+        );
+      }
       await new Promise((r) => setTimeout(r, 100));
     }
   }
