@@ -90,6 +90,21 @@ export class ClusterUpError extends Error {
   override name = 'ClusterUpError';
 }
 
+/**
+ * The last lines of a node's log, for the error that says it did not start: the log lives in a
+ * temporary directory a test run removes, so the cause has to travel in the message.
+ */
+function logTail(file: string, lines = 15): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return ' (unreadable)';
+  }
+  const tail = text.trimEnd().split('\n').slice(-lines).join('\n');
+  return tail ? `; its last lines:\n${tail}` : ' (empty)';
+}
+
 const CLI = fileURLToPath(new URL('../../bin/lonewatch.js', import.meta.url));
 const PASSWORD_ENV = 'LONEWATCH_NATS_PASSWORD';
 const RELAY_KEY_ENV = 'LONEWATCH_RELAY_KEY';
@@ -258,10 +273,12 @@ export class LocalCluster {
     const until = Date.now() + timeoutMs;
     for (;;) {
       const proc = n.proc;
-      if (!proc || proc.exitCode !== null || proc.signalCode !== null) throw new ClusterUpError(`${n.role} ${n.id} exited while starting (${proc?.exitCode ?? proc?.signalCode}); its log: ${n.logFile}`);
+      if (!proc || proc.exitCode !== null || proc.signalCode !== null) {
+        throw new ClusterUpError(`${n.role} ${n.id} exited while starting (${proc?.exitCode ?? proc?.signalCode}); its log: ${n.logFile}${logTail(n.logFile)}`);
+      }
       const status = await this.readyStatus(n);
       if (status === 200) return;
-      if (Date.now() > until) throw new ClusterUpError(`${n.role} ${n.id} was not ready within ${timeoutMs} ms; its log: ${n.logFile}`);
+      if (Date.now() > until) throw new ClusterUpError(`${n.role} ${n.id} was not ready within ${timeoutMs} ms; its log: ${n.logFile}${logTail(n.logFile)}`);
       await new Promise((r) => setTimeout(r, 250));
     }
   }

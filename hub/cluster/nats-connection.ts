@@ -5,7 +5,7 @@
  */
 import { hostname } from 'node:os';
 import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
-import { AckPolicy, DeliverPolicy, JetStreamApiError, jetstreamManager, StorageType, type ConsumerInfo, type JetStreamManager } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, jetstreamManager, StorageType, type ConsumerInfo, type JetStreamManager } from '@nats-io/jetstream';
 import type { ClusterConfig } from '../config/config-schema.js';
 import { partitionConsumer, partitionFilter } from './partition.js';
 import { bulkConsumer, bulkFilter, bulkMaxAckPending } from './lanes.js';
@@ -51,8 +51,48 @@ export async function connectNats(cfg: ClusterConfig, name: string, env: NodeJS.
   });
 }
 
+/** How long a starting node asks JetStream again when a lookup gets no answer (tests shorten it). */
+export interface LookupWait {
+  /** Give up after this long (default 30 s). */
+  totalMs?: number;
+  /** Between tries (default 250 ms). */
+  pauseMs?: number;
+}
+
+export class JetStreamUnansweredError extends Error {
+  override name = 'JetStreamUnansweredError';
+}
+
+/**
+ * A JetStream lookup at start-up: what it found, or null only when JetStream answered that it does
+ * not exist (one of `absent`, its API error codes). Anything else (a request timeout, no
+ * responders, a leader being elected) is not an answer: taken for "absent", it would have the node
+ * create a stream or consumer that is there, which JetStream refuses when any setting differs, and
+ * the node's start fail for a reason that is not the cause. So it is asked again, bounded.
+ */
+export async function lookup<T>(what: string, ask: () => Promise<T>, absent: number[], wait: LookupWait = {}): Promise<T | null> {
+  const until = Date.now() + (wait.totalMs ?? LOOKUP_WAIT_MS);
+  for (;;) {
+    try {
+      return await ask();
+    } catch (err) {
+      if (err instanceof JetStreamApiError && absent.includes(err.code)) return null;
+      if (Date.now() >= until) {
+        throw new JetStreamUnansweredError(`JetStream did not answer the lookup of ${what} within ${wait.totalMs ?? LOOKUP_WAIT_MS} ms (last: ${(err as Error).message}); are a majority of the NATS nodes up and reachable?`, { cause: err });
+      }
+      await new Promise((r) => setTimeout(r, wait.pauseMs ?? 250));
+    }
+  }
+}
+
+const LOOKUP_WAIT_MS = 30_000;
+
+function consumerInfo(jsm: JetStreamManager, cfg: ClusterConfig, name: string, wait: LookupWait): Promise<ConsumerInfo | null> {
+  return lookup(`consumer ${cfg.stream}/${name}`, () => jsm.consumers.info(cfg.stream, name), [JetStreamApiCodes.ConsumerNotFound, JetStreamApiCodes.StreamNotFound], wait);
+}
+
 /** The stream of everything fobs sent: file storage, `replicas` copies, one subject space. */
-export async function ensureStream(jsm: JetStreamManager, cfg: ClusterConfig): Promise<void> {
+export async function ensureStream(jsm: JetStreamManager, cfg: ClusterConfig, wait: LookupWait = {}): Promise<void> {
   const want = {
     name: cfg.stream,
     subjects: [`${cfg.subject_prefix}.>`],
@@ -67,14 +107,15 @@ export async function ensureStream(jsm: JetStreamManager, cfg: ClusterConfig): P
   // 10005, JSClusterNoPeersErrF). A node started with its cluster (a fresh install, a test, a
   // restart of all three) waits for the peers, bounded, rather than failing its start.
   const until = Date.now() + STREAM_PLACEMENT_WAIT_MS;
+  const streamInfo = () => lookup(`stream ${cfg.stream}`, () => jsm.streams.info(cfg.stream), [JetStreamApiCodes.StreamNotFound], wait);
   for (;;) {
-    if (await jsm.streams.info(cfg.stream).catch(() => null)) return;
+    if (await streamInfo()) return;
     try {
       await jsm.streams.add(want);
       return;
     } catch (err) {
       // Another node created it in between: that is the same stream.
-      if (await jsm.streams.info(cfg.stream).catch(() => null)) return;
+      if (await streamInfo()) return;
       const noPeersYet = err instanceof JetStreamApiError && err.code === JS_CLUSTER_NO_PEERS;
       if (!noPeersYet || Date.now() >= until) throw err;
     }
@@ -98,7 +139,7 @@ const STREAM_PLACEMENT_WAIT_MS = 30_000;
  * in stream order. A consumer already there with another filter or limit is refused, not changed:
  * two workers disagreeing on the partitions would each believe the other's layout.
  */
-export async function ensureConsumers(jsm: JetStreamManager, cfg: ClusterConfig): Promise<void> {
+export async function ensureConsumers(jsm: JetStreamManager, cfg: ClusterConfig, wait: LookupWait = {}): Promise<void> {
   const specs: ConsumerSpec[] = [
     ...Array.from({ length: cfg.partitions }, (_, p) => ({
       name: partitionConsumer(cfg.consumer, p),
@@ -115,12 +156,12 @@ export async function ensureConsumers(jsm: JetStreamManager, cfg: ClusterConfig)
   // Every existing consumer is checked before any is created or edited: a node with another layout
   // changes nothing (not even the AckWait of the consumers that happen to match), and the error
   // names the first mismatch in a fixed order (partitions, then bulk), whatever answered first.
-  const existing = await Promise.all(specs.map((s) => jsm.consumers.info(cfg.stream, s.name).catch(() => null)));
+  const existing = await Promise.all(specs.map((s) => consumerInfo(jsm, cfg, s.name, wait)));
   specs.forEach((s, i) => {
     const info = existing[i];
     if (info) checkConsumer(cfg, s, info);
   });
-  await Promise.all(specs.map((s, i) => applyConsumer(jsm, cfg, s, existing[i] ?? null)));
+  await Promise.all(specs.map((s, i) => applyConsumer(jsm, cfg, s, existing[i] ?? null, wait)));
 }
 
 interface ConsumerSpec {
@@ -139,7 +180,7 @@ function checkConsumer(cfg: ClusterConfig, s: ConsumerSpec, info: ConsumerInfo):
   }
 }
 
-async function applyConsumer(jsm: JetStreamManager, cfg: ClusterConfig, s: ConsumerSpec, existing: ConsumerInfo | null): Promise<void> {
+async function applyConsumer(jsm: JetStreamManager, cfg: ClusterConfig, s: ConsumerSpec, existing: ConsumerInfo | null, wait: LookupWait): Promise<void> {
   if (existing) {
     // ack_wait_ms is what a dead worker's message costs its partition (docs/cluster.md "Order per
     // device"); a consumer made under an older default (30 s) would keep it, and an SOS held by a
@@ -161,7 +202,7 @@ async function applyConsumer(jsm: JetStreamManager, cfg: ClusterConfig, s: Consu
     })
     .catch(async (err: unknown) => {
       // Another node created it in between: the same consumer, if it has the same settings.
-      const now = await jsm.consumers.info(cfg.stream, s.name).catch(() => null);
+      const now = await consumerInfo(jsm, cfg, s.name, wait);
       if (!now) throw err;
       checkConsumer(cfg, s, now);
     });
