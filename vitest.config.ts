@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+import DurationSequencer from './test/helpers/duration-sequencer.js';
 
 export default defineConfig({
   resolve: {
@@ -41,6 +42,9 @@ export default defineConfig({
     // (test/helpers/cli-in-process.ts); a local NATS node that loses its port to another process
     // is started again on another (hub/cluster/nats-local.ts). LONEWATCH_TEST_WORKERS overrides it.
     maxWorkers: Number(process.env.LONEWATCH_TEST_WORKERS ?? 4),
+    // The longest files first, from the committed durations of a full run when vitest's own cache
+    // has none (a clean clone, as in CI): ./test/helpers/duration-sequencer.ts.
+    sequence: { sequencer: DurationSequencer },
     // One Chromium and the firmware builds, made once for the run (test/helpers/global-setup.ts).
     globalSetup: ['./test/helpers/global-setup.ts'],
     // Guards against a hang, not limits on how fast anything must be (timing rules run on injected
