@@ -320,7 +320,8 @@ export const hubConfigSchema = z
      * older than retention_days, or beyond the newest max_rows, are pruned (a dashboard that was away
      * longer than that reloads everything instead of replaying). Commits of this process wake its
      * readers at once; poll_ms is how soon a commit by another process (the CLI opening the database
-     * itself, another hub node) is seen.
+     * itself, another hub node) is seen when nothing tells of it sooner (on PostgreSQL the reader
+     * LISTENs, so other nodes' commits are seen at once and the poll is the fallback).
      */
     feed: z
       .strictObject({

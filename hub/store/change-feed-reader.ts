@@ -6,7 +6,12 @@
  * writes the same store (the `lonewatch` CLI opening the database itself, another hub node).
  *
  * - This process's own commits wake the reader at once (Store.onAppended).
- * - Commits by other processes are found by polling every `pollMs` on the injected Clock.
+ * - Commits by other processes wake it at once where the store can tell of them
+ *   (Store.listenChanges: PostgreSQL's LISTEN/NOTIFY, so a cluster's HTTP node shows an alarm a
+ *   worker committed without waiting for the poll; issue 19, "live events come from the store's
+ *   change feed (PostgreSQL LISTEN/NOTIFY ...)"), and are found by polling every `pollMs` on the
+ *   injected Clock in any case: the poll is what a store without LISTEN has (SQLite), and what
+ *   catches up while a lost listening connection is being made again.
  * - A subscriber may start from an older seq (a browser's Last-Event-ID): it is sent what it missed
  *   first, in order, then the live changes. One that starts before the oldest change still kept (the
  *   feed is pruned, `[feed]` in config) is told `onGap` instead, so it reloads what it shows.
@@ -35,6 +40,16 @@ export interface ChangeFeedReaderOptions {
   batch?: number;
   /** Whether this reader prunes the feed (the hub's does; a CLI's passing reader does not). Default: true. */
   prune?: boolean;
+  /** Whether to use the store's listenChanges where it has one. Default: true. */
+  listen?: boolean;
+  /**
+   * The least time between two reads woken by other processes' notifications, so a busy cluster
+   * (every node's commits notify every node) costs each reader at most 1000/listenGapMs reads a
+   * second, not one per commit. Default: 50 ms.
+   */
+  listenGapMs?: number;
+  /** The first wait before listening again after the listening connection was lost; it doubles to 30 s. Default: 1 s. */
+  relistenMs?: number;
 }
 
 export interface SubscribeOptions {
@@ -74,6 +89,12 @@ export class ChangeFeedReader {
   private pollTimer: TimerHandle | null = null;
   private pruneTimer: TimerHandle | null = null;
   private offAppended: (() => void) | null = null;
+  private stopListening: (() => Promise<void>) | null = null;
+  private relistenTimer: TimerHandle | null = null;
+  private relistenWait = 0;
+  private listening = false;
+  private lastNotifiedRead = Number.NEGATIVE_INFINITY;
+  private notifiedTimer: TimerHandle | null = null;
   private readonly batch: number;
   private readonly now: () => number;
 
@@ -91,6 +112,11 @@ export class ChangeFeedReader {
     return this.subs.size;
   }
 
+  /** Whether other processes' commits wake this reader at once (the store's LISTEN is in place). */
+  get listens(): boolean {
+    return this.listening;
+  }
+
   /** Starts after the last change now in the store; prunes once; arms the poll and the prune. */
   async start(): Promise<void> {
     if (this.started) return;
@@ -100,13 +126,20 @@ export class ChangeFeedReader {
     this.offAppended = this.o.store.onAppended(() => this.wake());
     this.armPoll();
     if (this.o.prune !== false) this.armPrune();
+    await this.listen();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     this.pollTimer?.cancel();
     this.pruneTimer?.cancel();
+    this.relistenTimer?.cancel();
+    this.notifiedTimer?.cancel();
     this.offAppended?.();
+    const stopListening = this.stopListening;
+    this.stopListening = null;
+    this.listening = false;
+    await stopListening?.().catch(() => undefined);
     this.subs.clear();
     await this.pumping;
   }
@@ -196,6 +229,63 @@ export class ChangeFeedReader {
     } catch (err) {
       this.o.log.error({ err }, 'a change feed subscriber failed on a gap');
     }
+  }
+
+  /**
+   * Listens for other processes' commits where the store can. A failure to listen, or a listening
+   * connection lost later (a database restart, an administrator ending it), is logged and tried
+   * again after 1 s, doubling to 30 s; meanwhile the poll goes on, so nothing is missed, only later.
+   */
+  private async listen(): Promise<void> {
+    const store = this.o.store;
+    if (this.o.listen === false || !store.listenChanges || this.stopped) return;
+    try {
+      const stop = await store.listenChanges(
+        (seq) => this.notified(seq),
+        (err) => {
+          this.listening = false;
+          this.stopListening = null;
+          this.o.log.warn({ err }, `the change feed's LISTEN connection to the database was lost: other nodes' changes are seen within ${this.o.pollMs} ms (the poll) until it is back`);
+          this.armRelisten();
+        },
+      );
+      if (this.stopped) {
+        await stop().catch(() => undefined);
+        return;
+      }
+      if (this.relistenWait > 0) this.o.log.info('the change feed listens to the database again: other nodes\' changes are seen at once');
+      this.stopListening = stop;
+      this.listening = true;
+      this.relistenWait = 0;
+    } catch (err) {
+      this.o.log.warn({ err }, `could not LISTEN for the change feed: other nodes' changes are seen within ${this.o.pollMs} ms (the poll); listening is tried again`);
+      this.armRelisten();
+    }
+  }
+
+  /** Another process committed up to `seq`: read now, or when listenGapMs has passed since the last such read. */
+  private notified(seq: number): void {
+    if (seq <= this.head || this.notifiedTimer || this.stopped) return;
+    const read = () => {
+      this.lastNotifiedRead = this.o.clock.now();
+      this.wake();
+    };
+    const wait = (this.o.listenGapMs ?? 50) - (this.o.clock.now() - this.lastNotifiedRead);
+    if (wait <= 0) return read();
+    this.notifiedTimer = this.o.clock.setTimer(() => {
+      this.notifiedTimer = null;
+      read();
+    }, wait);
+  }
+
+  private armRelisten(): void {
+    if (this.stopped || this.relistenTimer) return;
+    const first = this.o.relistenMs ?? 1000;
+    this.relistenWait = this.relistenWait === 0 ? first : Math.min(30_000, this.relistenWait * 2);
+    this.relistenTimer = this.o.clock.setTimer(() => {
+      this.relistenTimer = null;
+      void this.listen();
+    }, this.relistenWait);
   }
 
   private armPoll(): void {

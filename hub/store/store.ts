@@ -165,6 +165,13 @@ export interface ChangeFeedStore {
    * woken at once; other processes' commits are found by polling readChanges. Returns an unsubscribe.
    */
   onAppended(listener: () => void): () => void;
+  /**
+   * Where the store can tell of other processes' commits (PostgreSQL's LISTEN/NOTIFY): calls
+   * `onChange(seq)` after each commit by any instance on the same database, and once when listening
+   * has begun; `onError` when the listening connection is lost (listen again). Returns a stop. A
+   * store without it (SQLite) is polled only.
+   */
+  listenChanges?(onChange: (seq: number) => void, onError?: (err: Error) => void): Promise<() => Promise<void>>;
 }
 
 /** One heartbeat for StoreTx.recordBeats: the edge's (or the hub's) received time and the battery. */

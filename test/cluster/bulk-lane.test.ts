@@ -210,7 +210,10 @@ describe('the bulk lane', () => {
   }, 120_000);
 
   it('loses nothing of a batch whose worker died before committing it: none of it was acked, and the next worker stores it all', async () => {
-    const { dir, config, cluster } = setup('kill', { bulk_batch: 50, ack_wait_ms: 1500 });
+    // ack_wait 3 s, not less: the dead worker's 50 come back after it, and a batch of the next worker
+    // that took longer than it to commit (2 loaded cores: seen at 1.5 s, 69 redelivered, 2026-12-03)
+    // would come back as well and the count below would not tell the dead worker's apart.
+    const { dir, config, cluster } = setup('kill', { bulk_batch: 50, ack_wait_ms: 3000 });
     const stuck = new StuckStore(join(dir, 'lonewatch.db'));
     stuckStores.push(stuck);
     const fleet = Array.from({ length: 10 }, (_, i) => `hb-${i}`);

@@ -191,4 +191,53 @@ describe('ChangeFeedReader', () => {
     await reader.idle();
     expect(got).toEqual([1, 2]);
   });
+
+  // A store that tells of other processes' commits (PostgreSQL's LISTEN, here a second SQLite
+  // connection standing in for the other node and a hand-driven notification): a busy cluster
+  // notifies every node of every commit, and the reader reads at most once per listenGapMs for them.
+  it("other processes' notifications are read at once, and a burst of them at most once per listenGapMs", async () => {
+    const other = new SqliteStore(join(dir, 'lonewatch.db'));
+    opened.push(other);
+    let notify!: (seq: number) => void;
+    const listening = Object.assign(Object.create(store) as SqliteStore, {
+      listenChanges: async (onChange: (seq: number) => void) => {
+        notify = onChange;
+        onChange(await store.lastChangeSeq());
+        return async () => undefined;
+      },
+    });
+    let reads = 0;
+    listening.readChanges = (after: number, limit: number) => {
+      reads++;
+      return store.readChanges(after, limit);
+    };
+    reader = new ChangeFeedReader({ store: listening, clock, log: pino({ level: 'silent' }), pollMs: 3600_000, retentionMs: 7 * DAY, maxRows: 1000, listenGapMs: 50, prune: false });
+    await reader.start();
+    expect(reader.listens).toBe(true);
+    const got: string[] = [];
+    reader.subscribe((c) => got.push(c.alarmId!));
+    await change(other, 'n1');
+    notify(1);
+    await reader.idle();
+    expect(got).toEqual(['n1']);
+    expect(reads).toBe(1);
+    // Three more commits notified 10 ms apart: nothing read until 50 ms after the last read, then one read.
+    for (let i = 2; i <= 4; i++) {
+      clock.advance(10);
+      await change(other, `n${i}`);
+      notify(i);
+      await reader.idle();
+    }
+    expect(got).toEqual(['n1']);
+    expect(reads).toBe(1);
+    clock.advance(20);
+    await reader.idle();
+    expect(got).toEqual(['n1', 'n2', 'n3', 'n4']);
+    expect(reads).toBe(2);
+    // A notification of what was already read costs nothing.
+    notify(4);
+    clock.advance(100);
+    await reader.idle();
+    expect(reads).toBe(2);
+  });
 });

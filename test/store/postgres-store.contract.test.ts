@@ -4,6 +4,9 @@
 // instances, SERIALIZABLE conflicts retried, and the schema version.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
+import pino from 'pino';
+import { ManualClock } from '../../hub/clock.js';
+import { ChangeFeedReader } from '../../hub/store/change-feed-reader.js';
 import { PostgresStore, PostgresStoreError } from '../../hub/store/postgres-store.js';
 import { POSTGRES_SCHEMA_VERSION, POSTGRES_V7_SQL } from '../../hub/store/postgres-schema.js';
 import type { ClaimedWork } from '../../hub/store/store.js';
@@ -179,6 +182,63 @@ describe.skipIf(!available)('PostgreSQL store', () => {
       await wokeUp;
       expect((await reader.readChanges(from, 10)).map((c) => c.detail)).toEqual([{ while: 'away' }]);
       await stop();
+    });
+
+    // The dashboard's reader (hub/store/change-feed-reader.ts) on LISTEN: its clock never moves, so
+    // its poll never comes round; only the notification can deliver another instance's commit.
+    it("the change feed's reader on a second instance delivers the first's commits without its poll, and listens again after its connection is ended", async () => {
+      const writer = await open();
+      const readerStore = await open();
+      const clock = new ManualClock();
+      const logged: string[] = [];
+      const log = pino({ level: 'info' }, { write: (line: string) => void logged.push(String(JSON.parse(line).msg)) });
+      const feed = new ChangeFeedReader({ store: readerStore, clock, log, pollMs: 60_000, retentionMs: 24 * 3600_000, maxRows: 1000, prune: false });
+      // The same reader with listening off: nothing arrives without the poll (what the test tells apart).
+      const deaf = new ChangeFeedReader({ store: readerStore, clock, log, pollMs: 60_000, retentionMs: 24 * 3600_000, maxRows: 1000, prune: false, listen: false });
+      await feed.start();
+      await deaf.start();
+      try {
+        expect(feed.listens).toBe(true);
+        expect(deaf.listens).toBe(false);
+        const got: unknown[] = [];
+        const deafGot: unknown[] = [];
+        let arrived!: () => void;
+        let more = new Promise<void>((r) => (arrived = r));
+        feed.subscribe((c) => {
+          got.push(c.detail);
+          arrived();
+        });
+        deaf.subscribe((c) => deafGot.push(c.detail));
+        await writer.transaction((t) => t.appendChange({ at: 1, topic: 'alarm', alarmId: 'a-listen', detail: { n: 1 } }));
+        await more;
+        expect(got).toEqual([{ n: 1 }]);
+        await deaf.idle();
+        expect(deafGot).toEqual([]);
+
+        // End the listening backend, as a database restart would: the reader says so, goes on
+        // polling, and listens again after 1 s of its clock; a commit made meanwhile is delivered
+        // once listening is back (the first call says where the feed stands), with no poll.
+        const admin = new pg.Client({ connectionString: url });
+        await admin.connect();
+        const ended = await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN lw_changes%' AND datname = current_database()");
+        await admin.end();
+        expect(ended.rows.length).toBe(1);
+        for (let i = 0; i < 200 && feed.listens; i++) await new Promise((r) => setTimeout(r, 10));
+        expect(feed.listens).toBe(false);
+        expect(logged.some((m) => /LISTEN connection to the database was lost/.test(m))).toBe(true);
+        more = new Promise<void>((r) => (arrived = r));
+        await writer.transaction((t) => t.appendChange({ at: 2, topic: 'alarm', alarmId: 'a-listen', detail: { n: 2 } }));
+        await feed.idle();
+        expect(got).toEqual([{ n: 1 }]);
+        clock.advance(1000);
+        await more;
+        expect(got).toEqual([{ n: 1 }, { n: 2 }]);
+        expect(feed.listens).toBe(true);
+        expect(logged.some((m) => /listens to the database again/.test(m))).toBe(true);
+      } finally {
+        await feed.stop();
+        await deaf.stop();
+      }
     });
 
     it('a reader following the feed while two instances append concurrently never skips a change', async () => {
