@@ -321,7 +321,8 @@ export const hubConfigSchema = z
      * longer than that reloads everything instead of replaying). Commits of this process wake its
      * readers at once; poll_ms is how soon a commit by another process (the CLI opening the database
      * itself, another hub node) is seen when nothing tells of it sooner (on PostgreSQL the reader
-     * LISTENs, so other nodes' commits are seen at once and the poll is the fallback).
+     * LISTENs, so other nodes' commits are seen at once, at most one read per 50 ms, and the poll is
+     * the fallback).
      */
     feed: z
       .strictObject({

@@ -92,7 +92,6 @@ export class ChangeFeedReader {
   private stopListening: (() => Promise<void>) | null = null;
   private relistenTimer: TimerHandle | null = null;
   private relistenWait = 0;
-  private listening = false;
   private lastNotifiedRead = Number.NEGATIVE_INFINITY;
   private notifiedTimer: TimerHandle | null = null;
   private readonly batch: number;
@@ -114,10 +113,10 @@ export class ChangeFeedReader {
 
   /** Whether other processes' commits wake this reader at once (the store's LISTEN is in place). */
   get listens(): boolean {
-    return this.listening;
+    return this.stopListening !== null;
   }
 
-  /** Starts after the last change now in the store; prunes once; arms the poll and the prune. */
+  /** Starts after the last change now in the store; prunes once; arms the poll and the prune; listens where the store can. */
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
@@ -138,7 +137,6 @@ export class ChangeFeedReader {
     this.offAppended?.();
     const stopListening = this.stopListening;
     this.stopListening = null;
-    this.listening = false;
     await stopListening?.().catch(() => undefined);
     this.subs.clear();
     await this.pumping;
@@ -243,7 +241,6 @@ export class ChangeFeedReader {
       const stop = await store.listenChanges(
         (seq) => this.notified(seq),
         (err) => {
-          this.listening = false;
           this.stopListening = null;
           this.o.log.warn({ err }, `the change feed's LISTEN connection to the database was lost: other nodes' changes are seen within ${this.o.pollMs} ms (the poll) until it is back`);
           this.armRelisten();
@@ -255,7 +252,6 @@ export class ChangeFeedReader {
       }
       if (this.relistenWait > 0) this.o.log.info('the change feed listens to the database again: other nodes\' changes are seen at once');
       this.stopListening = stop;
-      this.listening = true;
       this.relistenWait = 0;
     } catch (err) {
       this.o.log.warn({ err }, `could not LISTEN for the change feed: other nodes' changes are seen within ${this.o.pollMs} ms (the poll); listening is tried again`);

@@ -162,7 +162,8 @@ export interface ChangeFeedStore {
   pruneChanges(before: number, keepRows: number): Promise<number>;
   /**
    * Calls `listener` after every commit of this process that appended a change, so readers here are
-   * woken at once; other processes' commits are found by polling readChanges. Returns an unsubscribe.
+   * woken at once; other processes' commits are found by polling readChanges, and told of sooner
+   * where the store has listenChanges. Returns an unsubscribe.
    */
   onAppended(listener: () => void): () => void;
   /**

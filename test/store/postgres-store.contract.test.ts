@@ -223,8 +223,7 @@ describe.skipIf(!available)('PostgreSQL store', () => {
         const ended = await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN lw_changes%' AND datname = current_database()");
         await admin.end();
         expect(ended.rows.length).toBe(1);
-        for (let i = 0; i < 200 && feed.listens; i++) await new Promise((r) => setTimeout(r, 10));
-        expect(feed.listens).toBe(false);
+        await expect.poll(() => feed.listens, { timeout: 2000, interval: 10 }).toBe(false);
         expect(logged.some((m) => /LISTEN connection to the database was lost/.test(m))).toBe(true);
         more = new Promise<void>((r) => (arrived = r));
         await writer.transaction((t) => t.appendChange({ at: 2, topic: 'alarm', alarmId: 'a-listen', detail: { n: 2 } }));
