@@ -8,8 +8,10 @@ import { PASSWORD } from './api-client.js';
 export { CHROMIUM, launchChromium } from '../helpers/chromium.js';
 
 /** A signed-in page: opens the dashboard and signs in through the form, as a person would. */
-export async function signInPage(browser: Browser, baseUrl: string, username: string, opts: { width?: number; height?: number } = {}): Promise<Page> {
+export async function signInPage(browser: Browser, baseUrl: string, username: string, opts: { width?: number; height?: number; initScript?: string } = {}): Promise<Page> {
   const context = await browser.newContext({ viewport: { width: opts.width ?? 1400, height: opts.height ?? 900 } });
+  // Runs in every page of the context before the dashboard's own scripts (a test's observer).
+  if (opts.initScript) await context.addInitScript(opts.initScript);
   const page = await context.newPage();
   // One context per page: closing the page closes the context and its pooled connections to the hub.
   page.on('close', () => void context.close().catch(() => undefined));
