@@ -50,14 +50,18 @@ export function registerAlarmRoutes(app: ApiApp, { hub, live }: ApiContext): voi
     {
       schema: {
         tags: ['alarms'],
-        summary: 'Alarms, open ones first and loudest first (SOS, covert SOS, man-down, missed check-in, device health)',
+        summary: 'Alarms, open ones first and loudest first (SOS, covert SOS, man-down, missed check-in, device health), up to limit; openTotal counts every open alarm',
         querystring: z.object({ open: z.enum(['true', 'false']).optional(), limit: z.coerce.number().int().min(1).max(1000).default(200) }),
       },
       preHandler: ANY_ROLE,
     },
     async (req) => {
-      const { alarms, names, told, callbacks, silentSince } = await hub.store.read(async (tx) => {
-        const list = await tx.listAlarms({ ...(req.query.open ? { open: req.query.open === 'true' } : {}), limit: req.query.limit });
+      const { alarms, openTotal, names, told, callbacks, silentSince } = await hub.store.read(async (tx) => {
+        // The board's order in the store itself, so a limit keeps the loudest open alarms (not the
+        // newest), and the count of every open alarm beside them: a board that lists 200 of 230 says
+        // so instead of showing 200 as all there are (hub/store/alarm-list-sql.ts).
+        const list = await tx.listAlarms({ ...(req.query.open ? { open: req.query.open === 'true' } : {}), limit: req.query.limit, order: 'loudest' });
+        const openTotal = await tx.countAlarms({ open: true });
         // Who was told, by what, and how it went: on the card of each open alarm (issue 16).
         const deliveries = new Map<string, ReturnType<typeof summariseDeliveries>>();
         // A call-back the officer promised (covert script, policy 004) is a duty on the board, not
@@ -73,7 +77,7 @@ export function registerAlarmRoutes(app: ApiApp, { hub, live }: ApiContext): voi
           const at = scriptState(timeline).callbackDueAt;
           if (at !== null) due.set(a.id, at);
         }
-        return { alarms: list, names: await workerNames(tx), told: deliveries, callbacks: due, silentSince };
+        return { alarms: list, openTotal, names: await workerNames(tx), told: deliveries, callbacks: due, silentSince };
       });
       return {
         alarms: alarms.sort(compareAlarms).map((a) => ({
@@ -82,6 +86,8 @@ export function registerAlarmRoutes(app: ApiApp, { hub, live }: ApiContext): voi
           callbackDueAt: callbacks.get(a.id) ?? null,
           silentSince: silentSince.get(a.id) ?? null,
         })),
+        /** Every open alarm in the store, listed or not (the list stops at `limit`). */
+        openTotal,
         serverNow: now(),
       };
     },

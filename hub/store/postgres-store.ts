@@ -49,6 +49,7 @@ import type { DeviceHealthState } from '../rules/device-health-engine.js';
 import { POSTGRES_MIGRATIONS, POSTGRES_SCHEMA_VERSION } from './postgres-schema.js';
 import { newestBeats } from './heartbeat-batch.js';
 import { describePostgresUrl, isRetryable, PostgresStoreError, StoreConflictError } from './postgres-errors.js';
+import { countAlarmsSql, listAlarmsSql } from './alarm-list-sql.js';
 
 export { describePostgresUrl, PostgresStoreError, StoreConflictError };
 import {
@@ -497,24 +498,13 @@ export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore, Unqu
         return r ? alarmFromRow(r) : null;
       },
       listAlarms: async (f: AlarmFilter) => {
-        const where: string[] = [];
-        const args: unknown[] = [];
-        if (f.open !== undefined) where.push(f.open ? "state IN ('raised','notifying','acknowledged','exhausted')" : "state IN ('resolved','cancelled')");
-        if (f.workerId) {
-          args.push(f.workerId);
-          where.push(`worker_id = $${args.length}`);
-        }
-        if (f.deviceId) {
-          args.push(f.deviceId);
-          where.push(`device_id = $${args.length}`);
-        }
-        if (f.kind) {
-          args.push(f.kind);
-          where.push(`kind = $${args.length}`);
-        }
-        args.push(f.limit ?? 1000);
-        const sql = `SELECT * FROM alarms ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY raised_at DESC LIMIT $${args.length}`;
+        const { sql, args } = listAlarmsSql(f, (n) => `$${n}`);
         return (await q(sql, args)).map(alarmFromRow);
+      },
+      countAlarms: async (f: AlarmFilter) => {
+        const { sql, args } = countAlarmsSql(f, (n) => `$${n}`);
+        // COUNT(*) is a bigint, which node-postgres hands over as a string.
+        return Number((await one(sql, args))!.n);
       },
       appendTimeline: async (alarmId, entries) => {
         if (entries.length === 0) return;

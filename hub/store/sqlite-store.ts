@@ -28,6 +28,7 @@ import type { EmergencyContact } from '../admin/emergency-contacts.js';
 import type { DeviceHealthState } from '../rules/device-health-engine.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './sqlite-schema.js';
 import { rowByRow } from './heartbeat-batch.js';
+import { countAlarmsSql, listAlarmsSql } from './alarm-list-sql.js';
 
 type Row = Record<string, unknown>;
 
@@ -587,24 +588,12 @@ export class SqliteStore implements Store, UnqueuedReads {
         return r ? alarmFromRow(r) : null;
       },
       listAlarms: async (f: AlarmFilter) => {
-        const where: string[] = [];
-        const args: unknown[] = [];
-        if (f.open !== undefined) where.push(f.open ? "state IN ('raised','notifying','acknowledged','exhausted')" : "state IN ('resolved','cancelled')");
-        if (f.workerId) {
-          where.push('worker_id = ?');
-          args.push(f.workerId);
-        }
-        if (f.deviceId) {
-          where.push('device_id = ?');
-          args.push(f.deviceId);
-        }
-        if (f.kind) {
-          where.push('kind = ?');
-          args.push(f.kind);
-        }
-        const sql = `SELECT * FROM alarms ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY raised_at DESC LIMIT ?`;
-        args.push(f.limit ?? 1000);
+        const { sql, args } = listAlarmsSql(f, () => '?');
         return (db.prepare(sql).all(...args) as Row[]).map(alarmFromRow);
+      },
+      countAlarms: async (f: AlarmFilter) => {
+        const { sql, args } = countAlarmsSql(f, () => '?');
+        return Number((db.prepare(sql).get(...args) as { n: number }).n);
       },
       appendTimeline: async (alarmId, entries: TimelineEntry[]) => {
         for (const e of entries) s().appendTimeline.run(alarmId, e.at, e.type, e.actor, JSON.stringify(e.detail));

@@ -29,6 +29,8 @@ export interface AlarmFilter {
   deviceId?: string;
   kind?: string;
   limit?: number;
+  /** newest first (the default), or the dashboard's order: open first, loudest kind, newest (hub/store/alarm-list-sql.ts). */
+  order?: 'newest' | 'loudest';
 }
 
 /**
@@ -238,6 +240,8 @@ export interface StoreTx extends ChangeFeedTx, DueWorkTx {
   getAlarm(id: string): Promise<AlarmRecord | null>;
   findAlarmBySource(deviceId: string, eventId: string): Promise<AlarmRecord | null>;
   listAlarms(filter: AlarmFilter): Promise<AlarmRecord[]>;
+  /** How many alarms the filter matches (its limit and order ignored): the board's "N active" beside the ones it lists. */
+  countAlarms(filter: AlarmFilter): Promise<number>;
   appendTimeline(alarmId: string, entries: TimelineEntry[]): Promise<void>;
   getTimeline(alarmId: string): Promise<StoredTimelineEntry[]>;
   // rule engine state; `dueAt` is kept beside the state as a record, the schedule is due work (scheduleWork)

@@ -302,6 +302,30 @@ export function describeStoreContract<S extends Store>(name: string, makeStore: 
       expect(await ids({ kind: 'covert_sos' })).toEqual(['mid']);
       expect(await ids({ limit: 2 })).toEqual(['new', 'gone']);
       expect((await rd(s, (t) => t.getAlarm('old')))?.outcome).toBe('false_alarm');
+      // Counted with the same filter; the limit does not cap the count.
+      const count = (f: Parameters<StoreTx['countAlarms']>[0]) => rd(s, (t) => t.countAlarms(f));
+      expect(await count({})).toBe(5);
+      expect(await count({ open: true, limit: 1 })).toBe(3);
+      expect(await count({ open: false })).toBe(2);
+      expect(await count({ deviceId: 'fob-001', open: true })).toBe(2);
+      expect(await count({ kind: 'man_down' })).toBe(0);
+    });
+
+    it("alarms in the board's order: open first, loudest kind first, then newest; a limit keeps the loudest open ones (R3)", async () => {
+      const s = ctx.store;
+      await tx(s, async (t) => {
+        // The oldest alarm is the open SOS: newest first, a limit of 3 would leave it out.
+        await t.insertAlarm(alarm('sos-old', { raisedAt: 1_000, kind: 'sos', state: 'exhausted' }));
+        await t.insertAlarm(alarm('batt-1', { raisedAt: 2_000, kind: 'low_battery', sourceEventId: null, state: 'notifying' }));
+        await t.insertAlarm(alarm('batt-2', { raisedAt: 3_000, kind: 'low_battery', sourceEventId: null, state: 'notifying' }));
+        await t.insertAlarm(alarm('missed', { raisedAt: 4_000, kind: 'missed_checkin', sourceEventId: null, state: 'raised' }));
+        await t.insertAlarm(alarm('sos-closed', { raisedAt: 5_000, kind: 'sos', sourceEventId: 'e-5', state: 'resolved', closedAt: 5_500 }));
+        await t.insertAlarm(alarm('batt-closed', { raisedAt: 6_000, kind: 'low_battery', sourceEventId: null, state: 'cancelled', closedAt: 6_500 }));
+      });
+      const ids = async (f: Parameters<StoreTx['listAlarms']>[0]) => (await rd(s, (t) => t.listAlarms(f))).map((a) => a.id);
+      expect(await ids({ order: 'loudest' })).toEqual(['sos-old', 'missed', 'batt-2', 'batt-1', 'batt-closed', 'sos-closed']);
+      expect(await ids({ open: true, order: 'loudest', limit: 2 })).toEqual(['sos-old', 'missed']);
+      expect(await ids({ open: true, limit: 2 })).toEqual(['missed', 'batt-2']);
     });
 
     it('timeline: entries kept in the order appended, in one call and across calls, with increasing seq; unknown alarm refused', async () => {

@@ -5,6 +5,9 @@ import { get } from './lib/api.js';
 import { updateAlerting } from './sound.js';
 import { renderDuties, setHubLost, titleFor } from './duties.js';
 
+/** The most open alarms one read lists (the board's and the badge's); the hub counts them all (openTotal). */
+export const BOARD_OPEN_LIMIT = 200;
+
 // The open alarms this console knows of (state.openAlarms): the badge, the title, the call-back
 // duties and what sounds (issue 15 item 2) all read them, and only this module writes them.
 //
@@ -22,7 +25,7 @@ export async function refreshAlarmCount() {
   const mine = ++sent;
   let data;
   try {
-    data = await get('/api/alarms?open=true');
+    data = await get(`/api/alarms?open=true&limit=${BOARD_OPEN_LIMIT}`);
   } catch (err) {
     // A fetch that never reached the hub (network down) is a lost hub too, even if the stream
     // has not noticed yet; a refusal (401, 500) is not.
@@ -37,9 +40,11 @@ export async function refreshAlarmCount() {
   }
   applied = mine;
   const open = data.alarms.filter((a) => a.open);
+  // Every open alarm, counted by the hub, not only the ones this read listed (it stops at its limit).
+  const total = Math.max(data.openTotal ?? 0, open.length);
   const badge = $('#alarm-count');
-  badge.textContent = String(open.length);
-  badge.hidden = open.length === 0;
+  badge.textContent = String(total);
+  badge.hidden = total === 0;
   const ids = new Set(open.map((a) => a.id));
   if (state.openIds) {
     const fresh = open.filter((a) => !state.openIds.has(a.id));
@@ -51,6 +56,7 @@ export async function refreshAlarmCount() {
   }
   state.openIds = ids;
   state.openAlarms = open;
+  state.openTotal = total;
   updateAlerting();
   renderDuties();
   titleFor();

@@ -8,7 +8,7 @@ import { Ago, ReasonNow, Until } from '../lib/live.js';
 import { act, get, post } from '../lib/api.js';
 import { DeliveryChips } from '../forwarding.js';
 import { route } from '../lib/nav.js';
-import { afterAlarmAction } from '../open-alarms.js';
+import { afterAlarmAction, BOARD_OPEN_LIMIT } from '../open-alarms.js';
 
 const STALE_TITLE = 'raised on the fob more than 7 days before it reached the hub';
 const who = (by) => String(by).replace(/^user:/, '');
@@ -49,14 +49,17 @@ function AlarmCard({ alarm: a }) {
 }
 
 function Board({ data }) {
-  const open = data.alarms.filter((a) => a.open);
-  const closed = data.alarms.filter((a) => !a.open).slice(0, 12);
+  const { open, closed, openTotal } = data;
+  const total = Math.max(openTotal, open.length);
   return html`
     <section id="board">
       <div class="board-head">
-        <h1>${open.length ? `${open.length} active alarm${open.length > 1 ? 's' : ''}` : 'No active alarms'}</h1>
+        <h1>${total ? `${total} active alarm${total > 1 ? 's' : ''}` : 'No active alarms'}</h1>
         <span class="muted">Loudest first · updated ${fmtTime(now())}</span>
       </div>
+      ${total > open.length
+        ? html`<div class="callout red" id="board-truncated">This board shows the ${open.length} most urgent of ${total} active alarms. The other ${total - open.length} are open too: see <a href="#/records?state=open">Records, state open</a>.</div>`
+        : null}
       ${open.length
         ? html`<div class="alarms" id="open-alarms">${open.map((a) => html`<${AlarmCard} key=${a.id} alarm=${a} />`)}</div>`
         : html`<div class="empty">All quiet. New alarms appear here at once, with a sound.</div>`}
@@ -70,6 +73,9 @@ function Board({ data }) {
  * stream (live-feed.js), which re-reads the board, and the relative times tick in place.
  */
 export async function alarmsView() {
-  const data = await get('/api/alarms?limit=60');
-  return html`<${Board} data=${data} />`;
+  // Open and closed read apart: one list of the newest 60 of any state once dropped an open alarm
+  // older than the 60 newest (an exhausted SOS behind a day of closed check-ins) off the board and
+  // out of its count. The open ones come loudest first and are counted whole (openTotal).
+  const [open, closed] = await Promise.all([get(`/api/alarms?open=true&limit=${BOARD_OPEN_LIMIT}`), get('/api/alarms?open=false&limit=12')]);
+  return html`<${Board} data=${{ open: open.alarms, closed: closed.alarms, openTotal: open.openTotal }} />`;
 }
