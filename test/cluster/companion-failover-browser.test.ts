@@ -10,7 +10,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../helpers/chromium.js';
 import { LocalCluster } from '../../hub/cluster/cluster-up.js';
 import { loadConfig } from '../../hub/config/load-config.js';
 import { openConfiguredStore } from '../../hub/store/open-store.js';
@@ -18,7 +19,6 @@ import type { Store } from '../../hub/store/store.js';
 import { addDevice } from '../../hub/admin/admin-service.js';
 import { createUser } from '../../hub/http/users.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const PASSWORD = 'correct horse battery';
 
 let cluster: LocalCluster;
@@ -50,7 +50,8 @@ beforeAll(async () => {
   });
   await addDevice(store, 'puck-sam', { workerId: 'w-sam', now });
   await createUser(store, { username: 'sam', role: 'worker', workerId: 'w-sam', password: PASSWORD, name: 'Sam Carter' }, 'test', now);
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+  // The run's shared Chromium (issue 18): this file needs no flags of its own.
+  browser = await launchChromium();
 }, 240_000);
 
 afterAll(async () => {
