@@ -113,6 +113,12 @@ export function alarmKindRank(kind: AlarmKind): number {
 /** raised -> notifying -> acknowledged -> resolved; cancelled (a false alarm, R6); exhausted (nobody took it). */
 export const ALARM_STATES = ['raised', 'notifying', 'acknowledged', 'resolved', 'cancelled', 'exhausted'] as const;
 export type AlarmState = (typeof ALARM_STATES)[number];
+/** The states of an alarm still open: on the board, sounding, its ladder running or run out (R3). */
+export const OPEN_ALARM_STATES: readonly AlarmState[] = ['raised', 'notifying', 'acknowledged', 'exhausted'];
+
+export function isOpenState(state: AlarmState): boolean {
+  return OPEN_ALARM_STATES.indexOf(state) >= 0;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Outcomes (issue 15 item 10): how an officer says an alarm ended when they close it

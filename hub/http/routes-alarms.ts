@@ -8,7 +8,7 @@ import { isOpen } from '../rules/escalation-engine.js';
 import { ALARM_KINDS } from '../../shared/protocol-schemas.js';
 import { ALARM_KIND } from '../../shared/vocabulary.js';
 import { PRIVATE_FIELDS, viewPrivate } from './privacy.js';
-import { alarmView, compareAlarms, csvCell, currentVisit, localStamp, responseWords, SCRIPT_ANSWERS, SCRIPT_IDS, SCRIPT_QUESTIONS, scriptState, visitView, workerNames } from './views.js';
+import { alarmView, csvCell, currentVisit, localStamp, responseWords, SCRIPT_ANSWERS, SCRIPT_IDS, SCRIPT_QUESTIONS, scriptState, visitView, workerNames } from './views.js';
 import { ALARM_OUTCOMES, type AlarmRecord, type WorkerRecord } from '../store/store-types.js';
 import { describeDeliveries, summariseDeliveries } from '../notifiers/delivery-summary.js';
 import type { Store, StoreTx } from '../store/store.js';
@@ -80,7 +80,8 @@ export function registerAlarmRoutes(app: ApiApp, { hub, live }: ApiContext): voi
         return { alarms: list, openTotal, names: await workerNames(tx), told: deliveries, callbacks: due, silentSince };
       });
       return {
-        alarms: alarms.sort(compareAlarms).map((a) => ({
+        // In the store's order already (order: 'loudest', the order of compareAlarms).
+        alarms: alarms.map((a) => ({
           ...alarmView(a, a.workerId ? (names.get(a.workerId) ?? null) : null),
           deliveries: told.get(a.id) ?? null,
           callbackDueAt: callbacks.get(a.id) ?? null,

@@ -9,6 +9,7 @@
  */
 import type { AlarmOutcome, AlarmRecord, TimelineEntry } from '../store/store-types.js';
 import type { Channel, Target } from './escalation-policy.js';
+import { isOpenState } from '../../shared/vocabulary.js';
 
 const MINUTE = 60_000;
 
@@ -64,7 +65,7 @@ export function needsCallbackOnCancel(alarm: Pick<AlarmRecord, 'kind'>): boolean
 }
 
 export function isOpen(alarm: Pick<AlarmRecord, 'state'>): boolean {
-  return alarm.state === 'raised' || alarm.state === 'notifying' || alarm.state === 'acknowledged' || alarm.state === 'exhausted';
+  return isOpenState(alarm.state);
 }
 
 /** When the runtime must call back with a tick, or null when nothing is pending. */

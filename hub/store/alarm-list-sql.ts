@@ -6,13 +6,13 @@
  * keeps the loudest open alarms, not the newest: with more open alarms than the board reads, an old
  * SOS still open must not give way to newer low batteries (R3).
  */
-import { ALARM_KINDS } from '../../shared/vocabulary.js';
+import { ALARM_KINDS, ALARM_STATES, isOpenState } from '../../shared/vocabulary.js';
 import type { AlarmFilter } from './store.js';
 
-const OPEN_STATES = "('raised','notifying','acknowledged','exhausted')";
-const CLOSED_STATES = "('resolved','cancelled')";
-
-// The kinds are the vocabulary's own literals (lower-case words and underscores), never input.
+// The kinds and states are the vocabulary's own literals (lower-case words and underscores), never input.
+const sqlList = (words: readonly string[]) => `(${words.map((w) => `'${w}'`).join(',')})`;
+const OPEN_STATES = sqlList(ALARM_STATES.filter(isOpenState));
+const CLOSED_STATES = sqlList(ALARM_STATES.filter((s) => !isOpenState(s)));
 const KIND_RANK = `CASE kind ${ALARM_KINDS.map((k, i) => `WHEN '${k}' THEN ${i}`).join(' ')} ELSE ${ALARM_KINDS.length} END`;
 const IS_OPEN = `state IN ${OPEN_STATES}`;
 
@@ -22,7 +22,7 @@ const ORDER: Record<NonNullable<AlarmFilter['order']>, string> = {
 };
 
 /** `WHERE ...` (or '') and its arguments; `param(n)` writes the n-th (1-based) placeholder. */
-export function alarmWhere(f: AlarmFilter, param: (n: number) => string): { where: string; args: unknown[] } {
+function alarmWhere(f: AlarmFilter, param: (n: number) => string): { where: string; args: unknown[] } {
   const clauses: string[] = [];
   const args: unknown[] = [];
   if (f.open !== undefined) clauses.push(f.open ? IS_OPEN : `state IN ${CLOSED_STATES}`);

@@ -18,6 +18,7 @@ import type {
   WorkerRecord,
 } from './store-types.js';
 import type { AuditEntry, ChangeRecord, ClaimedWork, DueWork, DueWorkKind } from './store.js';
+import { isOpenState } from '../../shared/vocabulary.js';
 
 export type Row = Record<string, unknown>;
 
@@ -305,7 +306,7 @@ export function partialUpdate(table: string, keyColumn: string, key: string, cha
 
 /** An alarm's one deadline: the earliest of its pending steps, while it is open (as the SQLite store). */
 export function alarmDueAt(a: AlarmRecord): number | null {
-  if (!['raised', 'notifying', 'acknowledged', 'exhausted'].includes(a.state)) return null;
+  if (!isOpenState(a.state)) return null;
   const times = [a.nextStepAt, a.reAlertAt, a.policeAt].filter((t): t is number => t !== null);
   return times.length ? Math.min(...times) : null;
 }

@@ -29,6 +29,7 @@ import type { DeviceHealthState } from '../rules/device-health-engine.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './sqlite-schema.js';
 import { rowByRow } from './heartbeat-batch.js';
 import { countAlarmsSql, listAlarmsSql } from './alarm-list-sql.js';
+import { isOpenState } from '../../shared/vocabulary.js';
 
 type Row = Record<string, unknown>;
 
@@ -925,7 +926,7 @@ function claimedFromRow(r: Row): ClaimedWork {
 
 /** An alarm's one deadline: the earliest of its pending steps, while it is open. */
 function dueOf(a: AlarmRecord): number | null {
-  if (!['raised', 'notifying', 'acknowledged', 'exhausted'].includes(a.state)) return null;
+  if (!isOpenState(a.state)) return null;
   const times = [a.nextStepAt, a.reAlertAt, a.policeAt].filter((t): t is number => t !== null);
   return times.length ? Math.min(...times) : null;
 }

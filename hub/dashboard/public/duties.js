@@ -39,7 +39,7 @@ export function renderDuties() {
 /** One title per view, with the alarm count first so a background tab still says ALARM. */
 export function titleFor() {
   const names = { alarms: 'Alarms', alarm: 'Alarm', handover: 'Police hand-over', workers: 'Workers', worker: 'Worker', records: 'Records', admin: 'Administration' };
-  const n = Math.max(state.openTotal ?? 0, (state.openAlarms || []).length);
+  const n = state.openTotal;
   const viewName = names[state.route] || 'Duty officer';
   document.title = `${n > 0 ? `(${n}) ALARM · ` : ''}${viewName} · Lonewatch`;
 }

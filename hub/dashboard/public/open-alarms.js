@@ -8,6 +8,14 @@ import { renderDuties, setHubLost, titleFor } from './duties.js';
 /** The most open alarms one read lists (the board's and the badge's); the hub counts them all (openTotal). */
 export const BOARD_OPEN_LIMIT = 200;
 
+/**
+ * How many alarms are open, from an answer of GET /api/alarms?open=true: the hub's count of every
+ * open alarm, not only the ones the answer lists (it stops at its limit); never fewer than it lists.
+ */
+export function openTotalOf(answer) {
+  return Math.max(answer.openTotal, answer.alarms.filter((a) => a.open).length);
+}
+
 // The open alarms this console knows of (state.openAlarms): the badge, the title, the call-back
 // duties and what sounds (issue 15 item 2) all read them, and only this module writes them.
 //
@@ -40,8 +48,7 @@ export async function refreshAlarmCount() {
   }
   applied = mine;
   const open = data.alarms.filter((a) => a.open);
-  // Every open alarm, counted by the hub, not only the ones this read listed (it stops at its limit).
-  const total = Math.max(data.openTotal ?? 0, open.length);
+  const total = openTotalOf(data);
   const badge = $('#alarm-count');
   badge.textContent = String(total);
   badge.hidden = total === 0;

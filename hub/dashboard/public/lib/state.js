@@ -10,7 +10,7 @@ export const state = {
   skew: 0,
   /** Open alarms as last fetched (the sound's conditions are computed from them). */
   openAlarms: [],
-  /** Every open alarm the hub counts (openAlarms stops at the read's limit: open-alarms.js). */
+  /** Every open alarm the hub counts, never fewer than openAlarms (which stops at the read's limit: open-alarms.js). */
   openTotal: 0,
   /** True while the live stream to the hub is down (item 4). */
   hubLost: false,

@@ -8,7 +8,7 @@ import { Ago, ReasonNow, Until } from '../lib/live.js';
 import { act, get, post } from '../lib/api.js';
 import { DeliveryChips } from '../forwarding.js';
 import { route } from '../lib/nav.js';
-import { afterAlarmAction, BOARD_OPEN_LIMIT } from '../open-alarms.js';
+import { afterAlarmAction, BOARD_OPEN_LIMIT, openTotalOf } from '../open-alarms.js';
 
 const STALE_TITLE = 'raised on the fob more than 7 days before it reached the hub';
 const who = (by) => String(by).replace(/^user:/, '');
@@ -49,8 +49,7 @@ function AlarmCard({ alarm: a }) {
 }
 
 function Board({ data }) {
-  const { open, closed, openTotal } = data;
-  const total = Math.max(openTotal, open.length);
+  const { open, closed, total } = data;
   return html`
     <section id="board">
       <div class="board-head">
@@ -77,5 +76,5 @@ export async function alarmsView() {
   // older than the 60 newest (an exhausted SOS behind a day of closed check-ins) off the board and
   // out of its count. The open ones come loudest first and are counted whole (openTotal).
   const [open, closed] = await Promise.all([get(`/api/alarms?open=true&limit=${BOARD_OPEN_LIMIT}`), get('/api/alarms?open=false&limit=12')]);
-  return html`<${Board} data=${{ open: open.alarms, closed: closed.alarms, openTotal: open.openTotal }} />`;
+  return html`<${Board} data=${{ open: open.alarms, closed: closed.alarms, total: openTotalOf(open) }} />`;
 }
