@@ -9,13 +9,12 @@ import type vm from 'node:vm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser } from 'playwright-core';
 import { addWorkerAccount, PageFob, PASSWORD, puckScript, startCompanionHub } from './companion-harness.js';
-import { signInPage } from '../dashboard/browser.js';
+import { CHROMIUM_DESKTOP, signInPage } from '../dashboard/browser.js';
 import { createUser } from '../../hub/http/users.js';
 import { TEST_PASSWORD_COST } from '../dashboard/api-client.js';
 import { makeTestPki, type TestPki } from '../helpers/test-certs.js';
 import type { TestHub } from '../helpers/hub-harness.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 let pki: TestPki;
 let browser: Browser;
 let script: vm.Script;
@@ -29,7 +28,9 @@ function spkiPin(certPem: string): string {
 
 beforeAll(async () => {
   pki = makeTestPki();
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', `--ignore-certificate-errors-spki-list=${spkiPin(pki.read(pki.server.cert))}`] });
+  // Debian's desktop Chromium, not the headless build the page tests use (test/helpers/chromium.ts):
+  // trusting a pinned certificate is the browser's own check.
+  browser = await chromium.launch({ executablePath: CHROMIUM_DESKTOP, headless: true, args: ['--no-sandbox', `--ignore-certificate-errors-spki-list=${spkiPin(pki.read(pki.server.cert))}`] });
   script = await puckScript();
 }, 120_000);
 afterAll(async () => {

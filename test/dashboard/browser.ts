@@ -1,11 +1,11 @@
 /**
- * Drives the real dashboard in Debian's Chromium (playwright-core, headless) against a real hub.
+ * Drives the real dashboard in Debian's Chromium (playwright-core; its headless build, test/helpers/chromium.ts) against a real hub.
  */
 import type { Browser, Page } from 'playwright-core';
 import { PASSWORD } from './api-client.js';
 
 // The run's one shared Chromium where the global set-up started it (issue 18), else the file's own.
-export { CHROMIUM, launchChromium } from '../helpers/chromium.js';
+export { CHROMIUM, CHROMIUM_DESKTOP, launchChromium } from '../helpers/chromium.js';
 
 /** A signed-in page: opens the dashboard and signs in through the form, as a person would. */
 export async function signInPage(browser: Browser, baseUrl: string, username: string, opts: { width?: number; height?: number; initScript?: string } = {}): Promise<Page> {
