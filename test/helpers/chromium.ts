@@ -7,7 +7,8 @@ import { inject } from 'vitest';
 
 /**
  * The page tests' browser: Debian's `chromium-headless-shell`, the headless build of the same
- * Chromium source and version as Debian's `chromium` (150.0.7871.100 in bookworm, 2026-12-03): the
+ * Chromium source and version as Debian's `chromium` (both depend on the same version of
+ * `chromium-common`, so apt installs and upgrades them together; 156.0.8078.114 on 2026-12-03): the
  * same Blink, V8, network stack, storage and Web Audio, without the desktop browser around them. It is
  * what Playwright itself runs for headless tests. It costs half as much CPU (issue 18, `npm test`
  * under 4 minutes on 2 cores), measured on this machine 2026-12-03: ten dashboard sign-ins, each in a
