@@ -51,6 +51,10 @@ describe('dashboard in Chromium', () => {
     expect(await card.textContent()).toContain('Sam Carter');
     expect(Number(await page.getAttribute('body', 'data-tones-alarm'))).toBeGreaterThanOrEqual(1);
     expect(await page.textContent('#alarm-count')).toBe('1');
+    // A new card flashes its ring: on and off once a second, three times, its opacity alone
+    // changing (style.css: composited, not painted again at each frame).
+    expect(await card.evaluate((el) => el.classList.contains('fresh'))).toBe(true);
+    expect(await card.evaluate((el) => { const s = getComputedStyle(el, '::after'); return [s.animationName, s.animationTimingFunction, s.animationIterationCount, s.animationDuration]; })).toEqual(['flash', 'steps(1)', '3', '1s']);
 
     await page.click('#open-alarms [data-kind="covert_sos"] a.button');
     await page.waitForSelector('#script');
