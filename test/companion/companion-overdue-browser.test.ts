@@ -40,13 +40,14 @@ describe('an overdue visit on the companion', () => {
     const page = await context.newPage();
     const errors: string[] = [];
     page.on('pageerror', (err) => errors.push(err.message));
-    // What the page asked the hub for and was answered, for the message if a wait below fails.
-    const answers: string[] = [];
+    // What the page asked the hub and was answered, and what it logged, in order: for the message if
+    // a wait below fails.
+    const seen: string[] = [];
     page.on('response', (res) => {
-      if (res.url().includes('/api/companion/')) answers.push(`${res.request().method()} ${new URL(res.url()).pathname} ${res.status()}`);
+      if (res.url().includes('/api/companion/')) seen.push(`${res.request().method()} ${new URL(res.url()).pathname} ${res.status()}`);
     });
-    page.on('requestfailed', (req) => answers.push(`${req.method()} ${new URL(req.url()).pathname} failed: ${req.failure()?.errorText}`));
-    page.on('console', (msg) => answers.push(`console.${msg.type()}: ${msg.text()}`));
+    page.on('requestfailed', (req) => seen.push(`${req.method()} ${new URL(req.url()).pathname} failed: ${req.failure()?.errorText}`));
+    page.on('console', (msg) => seen.push(`console.${msg.type()}: ${msg.text()}`));
     await page.goto(`${t.httpUrl}/companion/`);
     await page.fill('#username', 'sam');
     await page.fill('#password', PASSWORD);
@@ -83,7 +84,7 @@ describe('an overdue visit on the companion', () => {
         const res = await fetch('/api/companion/today', { headers: { authorization: `Bearer ${localStorage.getItem('lw.token')}` } });
         return `${res.status} ${await res.text()}`;
       }).catch((e: Error) => e.message);
-      throw new Error(`${err.message}\nthe page's requests: ${answers.join('; ')}\nits stored day: ${shown}\n/today now: ${today}\npage errors: ${errors.join('; ')}`);
+      throw new Error(`${err.message}\nthe page's requests to the hub, their answers and its console, in order: ${seen.join('; ')}\nits stored day: ${shown}\n/today now: ${today}\npage errors: ${errors.join('; ')}`);
     });
     expect(await page.textContent(`${visit} button.start`)).toBe('Start now, the office has been told you are late');
     expect(await page.textContent(`${visit} [data-action="late-checkin"]`)).toBe('Check in now: I am safe');

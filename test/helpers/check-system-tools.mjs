@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 // `npm test` runs this first (the "pretest" script): the suite drives Debian's chromium and its
-// headless build, chromium-headless-shell (dashboard and companion browser tests) and opens pseudo-terminals with socat (the flashing tests). Without
+// headless build, chromium-headless-shell (dashboard and companion browser tests), and opens
+// pseudo-terminals with socat (the flashing tests). Without
 // them (and nats-server, for the cluster tests) every such test would fail on its own, one by one;
 // this stops at once with the one line to run instead (issue 15 item 9). `.ci/run` installs the same list (APT_PACKAGES).
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
-// The page tests run in Debian's headless build of Chromium, the browser-policy tests in its desktop
-// build (test/helpers/chromium.ts); the two packages come from the same source at the same version.
+// The same defaults as CHROMIUM and CHROMIUM_DESKTOP in test/helpers/chromium.ts (this script runs
+// before vitest, under plain node, so it cannot import that TypeScript module): the page tests run in
+// Debian's headless build of Chromium, the browser-policy tests in its desktop build.
 const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium-headless-shell';
 const chromiumDesktop = process.env.CHROMIUM_DESKTOP_PATH ?? '/usr/bin/chromium';
 
