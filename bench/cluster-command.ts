@@ -4,7 +4,7 @@
  * of the edge's broker; writes bench/results/cluster-<date>.json and the cluster section of
  * docs/benchmarks.md (nothing else in it).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { benchCluster } from './cluster-bench.js';
 import { benchIngest } from './ingest-bench.js';
 import { benchFleet } from './latency-bench.js';
@@ -26,6 +26,12 @@ export async function clusterMain(o: { fobs: number; quick: boolean; cluster: bo
     return 0;
   }
   const cluster = await benchCluster(o.fobs, { seconds, sosPerSecond: 10, ...(o.sqlite ? { store: 'sqlite' as const } : {}), ...(o.edges ? { edges: o.edges } : {}), ...(o.workers ? { workers: o.workers } : {}) }, progress);
+  // Kept at once: the rest of the run (Mosquitto, the single hub's fleet) has hung or failed before,
+  // and the cluster's figures, minutes in the making, went with it. The full file replaces it below.
+  mkdirSync(o.out, { recursive: true });
+  const partial = `${o.out}/cluster-${date.slice(0, 19).replace(/:/g, '-')}.partial.json`;
+  writeFileSync(partial, JSON.stringify({ date, cluster, idle, complete: false }, null, 2) + '\n');
+  progress(`cluster: its figures are in ${partial} (the single hub and Mosquitto come next)`);
   ensureMosquitto(progress);
   const ingest = await benchIngest(1000, o.quick ? 4 : 10, progress);
   // One hub process holds at most (open-file limit - a few) sockets: the single hub's fleet is capped there.
@@ -34,6 +40,7 @@ export async function clusterMain(o: { fobs: number; quick: boolean; cluster: bo
   mkdirSync(o.out, { recursive: true });
   const file = `${o.out}/cluster-${date.slice(0, 19).replace(/:/g, '-')}.json`;
   writeFileSync(file, JSON.stringify(run, null, 2) + '\n');
+  rmSync(partial, { force: true });
   const section = clusterSection(run, file);
   writeClusterSection('docs/benchmarks.md', section);
   process.stdout.write(section + `\nresults: ${file}\nreport:  docs/benchmarks.md (cluster section)\n`);

@@ -65,6 +65,9 @@ export async function benchFleet(
         });
         pools.push(started.pool);
         connected += started.connected;
+        if (started.connectRetries > 0 || started.connectFailures > 0) {
+          progress(`fleet: ${connected}/${target} connected; ${started.connectRetries} connection attempts refused or cut before CONNACK and tried again, ${started.connectFailures} fobs given up after 5 tries`);
+        }
       }
       const fleetRss = hub.rss();
       sosPool = (

@@ -125,6 +125,10 @@ export async function startHub(devices: number): Promise<RunningServer & { ids: 
       'host = "127.0.0.1"',
       `port = ${mqttPort}`,
       'heartbeat_buffer_max = 100000',
+      // Every bench fob comes from 127.0.0.1 (up to 4 load processes x 200 CONNECTs in flight), where
+      // a fleet comes from many addresses: the per-address guard (default 128) would refuse most of a
+      // ramp, and what is measured here is the hub, not that guard (test/hub covers the guard).
+      'unauthenticated_per_address = 1024',
       '[[mqtt.services]]',
       `username = "${BENCH_SERVICE.username}"`,
       'password_env = "LONEWATCH_BENCH_SERVICE_PASSWORD"',

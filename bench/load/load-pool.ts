@@ -24,7 +24,7 @@ export class LoadPool {
       /** The generator process to run (default: bare MQTT clients; the simulator passes its firmware fobs). */
       worker?: URL;
     },
-  ): Promise<{ pool: LoadPool; connected: number; connectFailures: number }> {
+  ): Promise<{ pool: LoadPool; connected: number; connectFailures: number; connectRetries: number }> {
     const pool = new LoadPool();
     const n = Math.max(1, Math.min(opts.processes, opts.devices.length));
     const progress = new Array<number>(n).fill(0);
@@ -33,7 +33,7 @@ export class LoadPool {
         const child = fork((opts.worker ?? new URL('./load-worker.ts', import.meta.url)).pathname, [], { execArgv: ['--import', import.meta.resolve('tsx'), '--max-old-space-size=8192'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
         pool.workers.push(child);
         const devices = opts.devices.filter((_, i) => i % n === w);
-        return new Promise<{ connected: number; connectFailures: number }>((resolve, reject) => {
+        return new Promise<{ connected: number; connectFailures: number; connectRetries?: number }>((resolve, reject) => {
           child.on('message', (e: LoadEvent) => {
             if (e.type === 'progress') {
               progress[w] = e.connected;
@@ -47,7 +47,7 @@ export class LoadPool {
         });
       }),
     );
-    return { pool, connected: ready.reduce((a, r) => a + r.connected, 0), connectFailures: ready.reduce((a, r) => a + r.connectFailures, 0) };
+    return { pool, connected: ready.reduce((a, r) => a + r.connected, 0), connectFailures: ready.reduce((a, r) => a + r.connectFailures, 0), connectRetries: ready.reduce((a, r) => a + (r.connectRetries ?? 0), 0) };
   }
 
   measure(): void {

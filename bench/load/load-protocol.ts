@@ -58,4 +58,5 @@ export interface LoadReport {
   elapsedMs: number;
 }
 
-export type LoadEvent = { type: 'ready'; connected: number; connectFailures: number } | LoadReport | { type: 'progress'; connected: number };
+/** `connectRetries`: connection attempts refused or cut before CONNACK and tried again (bench/load/load-worker.ts). */
+export type LoadEvent = { type: 'ready'; connected: number; connectFailures: number; connectRetries?: number } | LoadReport | { type: 'progress'; connected: number };

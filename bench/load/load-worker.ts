@@ -24,6 +24,8 @@ let sosSent = 0;
 let published = 0;
 let measureStart = Date.now();
 let connectFailures = 0;
+/** Connection attempts that failed and were tried again (counted in neither figure above). */
+let connectRetries = 0;
 const timers: NodeJS.Timeout[] = [];
 const watchers: MqttClient[] = [];
 const pendingSos = new Map<string, number>();
@@ -44,55 +46,107 @@ let presses = new Map<string, number>();
 /** performance.now() when an alarm id's first `alarm` event reached this client, since the last 'measure' */
 let sseFirstSeen = new Map<string, number>();
 
+/** Tries per fob before it counts as failed to connect. */
+const CONNECT_ATTEMPTS = 5;
+
+/** Rejects if `client` closes first: a subscribe on a connection that was cut would otherwise wait for ever. */
+function unlessClosed<T>(client: MqttClient, p: Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onClose = (): void => reject(new Error('the connection closed'));
+    client.once('close', onClose);
+    p.then(
+      (v) => {
+        client.off('close', onClose);
+        resolve(v);
+      },
+      (err: unknown) => {
+        client.off('close', onClose);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  });
+}
+
+/**
+ * One fob's connection (and its command subscription). mqtt.js's connectAsync, left to allow
+ * retries, settles only on CONNACK, an error or end: a socket the broker closes before its CONNACK
+ * (no error on this side) left it waiting for ever with `reconnectPeriod: 0`, and with it one of
+ * the ramp's slots (two fleet runs hung at 19,000 of 19,400 and 9,500 of 10,000). Not allowing
+ * retries makes that close a rejection; with a failover list mqtt.js still moves along `servers`.
+ */
+async function connectFob(cmd: LoadStart, d: LoadStart['devices'][number]): Promise<{ client: MqttClient; id: string; fob: LoadFob | null }> {
+  const servers = cmd.failover?.map((u) => {
+    const { hostname, port } = new URL(u);
+    return { host: hostname, port: Number(port) };
+  });
+  const client = await mqtt.connectAsync(
+    cmd.url,
+    {
+      clientId: d.id,
+      username: d.id,
+      password: d.password,
+      // With a failover list, reconnect to the next edge (mqtt.js moves along `servers`) after the
+      // firmware's wait after a drop (bench/load/load-fob.ts), not at once: a real fob is not that quick.
+      ...(servers ? { servers, reconnectPeriod: firmwareReconnectMs() } : { reconnectPeriod: 0 }),
+      connectTimeout: 30_000,
+      keepalive: 300,
+      protocolVersion: 4,
+    },
+    !!servers,
+  );
+  client.on('error', () => undefined);
+  let fob: LoadFob | null = null;
+  if (cmd.subscribe) {
+    try {
+      await unlessClosed(client, client.subscribeAsync(`lw/${d.id}/cmd`, { qos: 1 }));
+    } catch (err) {
+      client.end(true);
+      throw err;
+    }
+    // Press -> first PUBACK, and press -> the application ack, whichever send of it was acked.
+    fob = new LoadFob(
+      d.id,
+      client,
+      (eventId) => {
+        const t0 = pendingPuback.get(`${d.id}/${eventId}`);
+        if (t0 === undefined) return;
+        pendingPuback.delete(`${d.id}/${eventId}`);
+        pubackMs.push(performance.now() - t0);
+      },
+      (eventId) => {
+        const key = `${d.id}/${eventId}`;
+        const t0 = pendingSos.get(key);
+        if (t0 !== undefined) {
+          pendingSos.delete(key);
+          ackMs.push(performance.now() - t0);
+        }
+      },
+    );
+  }
+  return { client, id: d.id, fob };
+}
+
 async function start(cmd: LoadStart): Promise<void> {
   let next = 0;
   const connectOne = async (): Promise<void> => {
     while (next < cmd.devices.length) {
       const d = cmd.devices[next++];
-      try {
-        const servers = cmd.failover?.map((u) => {
-          const { hostname, port } = new URL(u);
-          return { host: hostname, port: Number(port) };
-        });
-        const client = await mqtt.connectAsync(cmd.url, {
-          clientId: d.id,
-          username: d.id,
-          password: d.password,
-          // With a failover list, reconnect to the next edge (mqtt.js moves along `servers`) after the
-          // firmware's wait after a drop (bench/load/load-fob.ts), not at once: a real fob is not that quick.
-          ...(servers ? { servers, reconnectPeriod: firmwareReconnectMs() } : { reconnectPeriod: 0 }),
-          connectTimeout: 30_000,
-          keepalive: 300,
-          protocolVersion: 4,
-        });
-        client.on('error', () => undefined);
-        let fob: LoadFob | null = null;
-        if (cmd.subscribe) {
-          await client.subscribeAsync(`lw/${d.id}/cmd`, { qos: 1 });
-          // Press -> first PUBACK, and press -> the application ack, whichever send of it was acked.
-          fob = new LoadFob(
-            d.id,
-            client,
-            (eventId) => {
-              const t0 = pendingPuback.get(`${d.id}/${eventId}`);
-              if (t0 === undefined) return;
-              pendingPuback.delete(`${d.id}/${eventId}`);
-              pubackMs.push(performance.now() - t0);
-            },
-            (eventId) => {
-              const key = `${d.id}/${eventId}`;
-              const t0 = pendingSos.get(key);
-              if (t0 !== undefined) {
-                pendingSos.delete(key);
-                ackMs.push(performance.now() - t0);
-              }
-            },
-          );
+      // A fob whose connection is refused or cut before it is in (the hub's limit on connections
+      // not yet accepted per address, hub/broker: every bench fob comes from 127.0.0.1) tries again
+      // after the firmware's wait, as the firmware does; given up after CONNECT_ATTEMPTS, and counted.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          clients.push(await connectFob(cmd, d));
+          if (clients.length % 500 === 0) send({ type: 'progress', connected: clients.length });
+          break;
+        } catch {
+          if (attempt >= CONNECT_ATTEMPTS) {
+            connectFailures++;
+            break;
+          }
+          connectRetries++;
+          await new Promise((r) => setTimeout(r, firmwareReconnectMs()));
         }
-        clients.push({ client, id: d.id, fob });
-        if (clients.length % 500 === 0) send({ type: 'progress', connected: clients.length });
-      } catch {
-        connectFailures++;
       }
     }
   };
@@ -114,7 +168,7 @@ async function start(cmd: LoadStart): Promise<void> {
     dashboard = cmd.dashboard;
     await openDashboardStream(cmd.dashboard);
   }
-  send({ type: 'ready', connected: clients.length, connectFailures });
+  send({ type: 'ready', connected: clients.length, connectFailures, connectRetries });
   running = true;
   measureStart = Date.now();
 
