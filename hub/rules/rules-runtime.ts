@@ -159,10 +159,8 @@ export class RulesRuntime {
     // a worker with planned visits and nothing armed is stepped once, so a visit never started is
     // still chased (issue 15 item 6).
     const now = this.o.clock.now();
-    for (const w of await this.o.store.read((tx) => tx.listWorkers())) {
-      if (await this.o.store.getWork('worker', w.id)) continue;
-      const fresh = await this.o.store.read(async (tx) => (await tx.listVisits(w.id, now - DAY, now + DAY)).some((v) => v.status === 'planned'));
-      if (fresh) await this.workerAction(w.id, { type: 'itinerary_changed' });
+    for (const workerId of await this.o.store.unarmedWorkersWithPlannedVisits(now - DAY, now + DAY)) {
+      await this.workerAction(workerId, { type: 'itinerary_changed' });
     }
     // Each periodic job's row (due now if it has none), run by the loop like any due work; the loop's
     // catch-up count leaves periodic work out (it is not a step).

@@ -909,6 +909,16 @@ export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore, Unqu
     return row ? workFromRow(row) : null;
   }
 
+  async unarmedWorkersWithPlannedVisits(from: number, to: number): Promise<string[]> {
+    const r = await this.withRetry((q) =>
+      q.query(
+        `SELECT DISTINCT v.worker_id COLLATE "C" AS id FROM visits v JOIN workers w ON w.id = v.worker_id WHERE v.status = 'planned' AND v.scheduled_start >= $1 AND v.scheduled_start < $2 AND NOT EXISTS (SELECT 1 FROM due_work d WHERE d.kind = 'worker' AND d.key = v.worker_id) ORDER BY id`,
+        [from, to],
+      ),
+    );
+    return (r.rows as Row[]).map((x) => String(x.id));
+  }
+
   async listWork(kind: DueWorkKind, limit: number): Promise<DueWork[]> {
     const r = await this.withRetry((q) => q.query('SELECT * FROM due_work WHERE kind = $1 ORDER BY due_at, key COLLATE "C" LIMIT $2', [kind, limit]));
     return (r.rows as Row[]).map(workFromRow);

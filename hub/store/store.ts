@@ -147,6 +147,13 @@ export interface DueWorkStore {
   getWork(kind: DueWorkKind, key: string): Promise<DueWork | null>;
   /** Rows of a kind, earliest due first, at most `limit`: for status screens and tests. */
   listWork(kind: DueWorkKind, limit: number): Promise<DueWork[]>;
+  /**
+   * Ids (in id order) of the workers who have a planned visit starting in [from, to) and no
+   * `worker` due work: visits recorded while no hub ran, never armed, which the start steps once
+   * (rules-runtime.ts). One query, whatever the number of workers: asked worker by worker, two
+   * reads each, it kept a restarted cluster worker on 51,100 workers from being ready for 90 s.
+   */
+  unarmedWorkersWithPlannedVisits(from: number, to: number): Promise<string[]>;
 }
 
 export interface ChangeFeedStore {

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Store } from '../../hub/store/store.js';
-import { useStore, type MakeStore } from './store-contract.js';
+import { useStore, visit, worker, type MakeStore } from './store-contract.js';
 
 const LEASE = 1000;
 
@@ -37,6 +37,28 @@ export function describeDueWorkContract<S extends Store>(name: string, makeStore
       expect(await ctx.store.claimDue(250, 10, 'p1', LEASE)).toEqual([]);
       // Unleased w2 at 300 comes before the leased rows' lease ends (1200, 1250).
       expect(await ctx.store.nextDueAt()).toBe(300);
+    });
+
+    it('unarmed workers with planned visits: a planned visit in [from, to), no worker due work, a worker on record; in id order', async () => {
+      await ctx.store.transaction(async (tx) => {
+        for (const id of ['w-b', 'w-a', 'w-armed', 'w-active', 'w-early', 'w-late', 'w-two']) await tx.upsertWorker(worker(id, id));
+        await tx.insertVisit(visit('v1', 'w-b', 1_000));
+        await tx.insertVisit(visit('v2', 'w-a', 1_999));
+        await tx.insertVisit(visit('v3', 'w-armed', 1_500));
+        await tx.insertVisit(visit('v4', 'w-active', 1_500, { status: 'active', startedAt: 1_500 }));
+        await tx.insertVisit(visit('v5', 'w-early', 999));
+        await tx.insertVisit(visit('v6', 'w-late', 2_000));
+        // Two planned visits: the worker is named once.
+        await tx.insertVisit(visit('v7', 'w-two', 1_100));
+        await tx.insertVisit(visit('v8', 'w-two', 1_200));
+        // A visit of a worker who is not on record is not chased (the start walks the workers).
+        await tx.insertVisit(visit('v9', 'w-gone', 1_500));
+        await tx.scheduleWork('worker', 'w-armed', 5_000);
+        // Work of another kind under the same key does not count as the worker's.
+        await tx.scheduleWork('device', 'w-b', 5_000);
+      });
+      expect(await ctx.store.unarmedWorkersWithPlannedVisits(1_000, 2_000)).toEqual(['w-a', 'w-b', 'w-two']);
+      expect(await ctx.store.unarmedWorkersWithPlannedVisits(3_000, 4_000)).toEqual([]);
     });
 
     it('a lease is exclusive until it ends; then another owner gets the work, and the first can no longer complete it', async () => {
