@@ -30,6 +30,9 @@ import { postgresBinDir } from '../hub/cluster/postgres-local.js';
 import { bulkConsumer } from '../hub/cluster/lanes.js';
 import { partitionConsumer } from '../hub/cluster/partition.js';
 import { hashSecret } from '../hub/device-secrets.js';
+import { createApiToken } from '../hub/http/users.js';
+import { PostgresStore } from '../hub/store/postgres-store.js';
+import { SqliteStore } from '../hub/store/sqlite-store.js';
 import { LoadPool, type PoolReport } from './load/load-pool.js';
 import { BENCH_SECRET, seedHubDatabase } from './servers.js';
 import { summarise, type LatencySummary } from './stats.js';
@@ -45,6 +48,13 @@ export interface ClusterSosWindow {
   ack: LatencySummary;
   /** Presses with no application ack by the end of the window and its grace period. */
   unacked: number;
+  /**
+   * Press -> the `alarm` event on a duty officer's live stream (GET /api/events, as the dashboard
+   * opens it) on `ClusterResult.dashboardNode`, a worker never killed, whichever worker handled the
+   * SOS (the change feed, LISTEN/NOTIFY on PostgreSQL). Only the presses of the first edge's SOS
+   * fobs (the load process holding the stream matches alarms to its own presses).
+   */
+  dashboard?: LatencySummary;
   /**
    * Messages the workers had not yet acked at the end of the grace period (num_pending +
    * num_ack_pending): the bulk lane's consumer (heartbeats, status, presence) and the partition
@@ -88,6 +98,8 @@ export interface ClusterResult {
   edgeKilled: ClusterSosWindow;
   workerKilled: ClusterSosWindow;
   ackWaitMs: number;
+  /** The node whose live stream the dashboard figure reads (ClusterSosWindow.dashboard). */
+  dashboardNode?: string;
   /** 1-minute load average when the fleet was connected (the machine is shared). */
   loadAverage: number;
 }
@@ -143,6 +155,16 @@ async function connectedFobs(n: ClusterNode): Promise<number | null> {
 }
 
 /** Registers the bench's fobs in the cluster's PostgreSQL (one secret hash, as seedHubDatabase does). */
+/** A duty officer's API token in the cluster's store, for the dashboard's live stream. */
+async function benchApiToken(postgresUrl: string | null, dataDir: string): Promise<string> {
+  const store = postgresUrl ? await PostgresStore.open(postgresUrl, { poolMax: 1 }) : new SqliteStore(join(dataDir, 'lonewatch.db'));
+  try {
+    return (await createApiToken(store, 'bench dashboard', 'duty_officer', 'bench', Date.now())).token;
+  } finally {
+    await store.close();
+  }
+}
+
 async function seedPostgres(url: string, count: number, prefix: string): Promise<string[]> {
   const ids = Array.from({ length: count }, (_, i) => `${prefix}${i}`);
   const hash = await hashSecret(BENCH_SECRET);
@@ -180,7 +202,8 @@ function window(reports: PoolReport[], seconds: number, backlog: ClusterSosWindo
   const pubackMs = reports.flatMap((r) => r.pubackMs);
   const ackMs = reports.flatMap((r) => r.ackMs);
   const pressed = reports.reduce((a, r) => a + r.sosSent, 0);
-  return { seconds, pressed, puback: summarise(pubackMs), ack: summarise(ackMs), unacked: pressed - ackMs.length, backlog, workers, dueWork };
+  const dashboard = summarise(reports.flatMap((r) => r.sseMs ?? []));
+  return { seconds, pressed, puback: summarise(pubackMs), ack: summarise(ackMs), unacked: pressed - ackMs.length, dashboard, backlog, workers, dueWork };
 }
 
 /** A worker's stage times since `since` (epoch ms), or null when it does not answer. */
@@ -337,7 +360,10 @@ export async function benchCluster(fobs: number, opts: { seconds: number; sosPer
     const drain = { seconds: Math.round((Date.now() - drainStarted) / 100) / 10, drained, bulkLeft };
     progress(`cluster: bulk backlog ${drained ? 'drained' : 'NOT drained'} after ${drain.seconds} s (${bulkLeft ?? '?'} left)`);
 
-    // SOS fobs: half on each edge, each able to fail over to the other.
+    // SOS fobs: half on each edge, each able to fail over to the other. The first edge's load process
+    // also holds a duty officer's live stream on the last worker (never killed in a window).
+    const apiToken = await benchApiToken(cluster.postgres?.url ?? null, join(dir, 'data'));
+    const dashboardNode = cluster.nodes.filter((n) => n.role === 'worker').at(-1)!;
     const sosPools: LoadPool[] = [];
     for (let e = 0; e < edges.length; e++) {
       const p = await LoadPool.start({
@@ -350,6 +376,7 @@ export async function benchCluster(fobs: number, opts: { seconds: number; sosPer
         sosPerSecond: opts.sosPerSecond / edges.length,
         rampConcurrency: 25,
         subscribe: true,
+        ...(e === 0 ? { dashboard: { httpUrl: cluster.webUrl(dashboardNode), token: apiToken } } : {}),
       });
       sosPools.push(p.pool);
       pools.push(p.pool);
@@ -450,6 +477,7 @@ export async function benchCluster(fobs: number, opts: { seconds: number; sosPer
       edgeKilled,
       workerKilled,
       ackWaitMs: ACK_WAIT_MS,
+      dashboardNode: dashboardNode.id,
       loadAverage: load,
     };
   } finally {

@@ -24,15 +24,22 @@ const n = (x: number): string => x.toLocaleString('en-GB');
 const ms = (x: number): string => (Number.isFinite(x) ? `${x} ms` : 'n/a');
 const backlog = (w: ClusterSosWindow): string =>
   w.backlog ? `; left for the workers after it: ${n(w.backlog.bulk)} heartbeats/presence, ${n(w.backlog.ordered)} events` : w.backlog === null ? '; backlog not read (JetStream did not answer)' : '';
-const win = (w: ClusterSosWindow): string =>
-  `press -> ack p50 ${ms(w.ack.p50)}, p99 ${ms(w.ack.p99)}, max ${ms(w.ack.max)}; press -> PUBACK p99 ${ms(w.puback.p99)} (${n(w.pressed)} presses, ${n(w.ack.count)} acked, **${n(w.unacked)} not acked**)${backlog(w)}`;
+/** Press -> the duty officer's live stream, where the run measured it (runs before 2026-12-03 did not). */
+const dashboard = (w: ClusterSosWindow, node: string | undefined): string =>
+  w.dashboard && node
+    ? w.dashboard.count > 0
+      ? `; press -> dashboard live event on ${node}'s stream p50 ${ms(w.dashboard.p50)}, p99 ${ms(w.dashboard.p99)}, max ${ms(w.dashboard.max)} (${n(w.dashboard.count)} presses of the first edge's SOS fobs)`
+      : `; press -> dashboard live event: **none of the first edge's presses came on ${node}'s stream**`
+    : '';
+const win = (w: ClusterSosWindow, node?: string): string =>
+  `press -> ack p50 ${ms(w.ack.p50)}, p99 ${ms(w.ack.p99)}, max ${ms(w.ack.max)}; press -> PUBACK p99 ${ms(w.puback.p99)} (${n(w.pressed)} presses, ${n(w.ack.count)} acked, **${n(w.unacked)} not acked**)${dashboard(w, node)}${backlog(w)}`;
 
 export function clusterSection(r: ClusterRun, resultsFile: string): string {
   const c = r.cluster;
   const rows: [string, string, string][] = [
-    [`SOS press -> ack, cluster, ${n(c.connected)} fobs`, win(c.steady), `p99 < 100 ms at 50,000: ${c.fobs >= 50_000 ? (c.steady.ack.p99 < 100 ? 'met' : 'NOT met') : `not measured (${n(c.fobs)} fobs)`}`],
-    [`SOS during kill -9 of edge-2 (its SOS fobs fail over to edge-1)`, win(c.edgeKilled), `max < 5 s: ${c.edgeKilled.ack.max < 5000 && c.edgeKilled.unacked === 0 ? 'met' : 'NOT met'}`],
-    [`SOS during kill -9 of worker-1 (ack_wait_ms ${n(c.ackWaitMs)})`, win(c.workerKilled), `max < 5 s: ${c.workerKilled.ack.max < 5000 && c.workerKilled.unacked === 0 ? 'met' : 'NOT met'}`],
+    [`SOS press -> ack, cluster, ${n(c.connected)} fobs`, win(c.steady, c.dashboardNode), `p99 < 100 ms at 50,000: ${c.fobs >= 50_000 ? (c.steady.ack.p99 < 100 ? 'met' : 'NOT met') : `not measured (${n(c.fobs)} fobs)`}`],
+    [`SOS during kill -9 of edge-2 (its SOS fobs fail over to edge-1)`, win(c.edgeKilled, c.dashboardNode), `max < 5 s: ${c.edgeKilled.ack.max < 5000 && c.edgeKilled.unacked === 0 ? 'met' : 'NOT met'}`],
+    [`SOS during kill -9 of worker-1 (ack_wait_ms ${n(c.ackWaitMs)})`, win(c.workerKilled, c.dashboardNode), `max < 5 s: ${c.workerKilled.ack.max < 5000 && c.workerKilled.unacked === 0 ? 'met' : 'NOT met'}`],
     [`ingest, cluster, ${n(c.ingest.fobs)} fobs over ${c.edgeCount} edges`, c.ingest.notMeasured ? `not measured: ${c.ingest.notMeasured}` : `${n(c.ingest.msgPerS)} msg/s (QoS 1 heartbeats, PUBACK after JetStream's ack${c.ingest.connected ? `; fobs connected per edge ${c.ingest.connected.join(' / ')}` : ''}${c.ingest.streamMessages !== undefined && Number.isFinite(c.ingest.streamMessages) ? `; ${n(c.ingest.streamMessages)} stream messages in the window` : ''}${c.ingest.loadAverage !== undefined ? `; load ${c.ingest.loadAverage}` : ''})`, r.ingest?.mosquitto && !c.ingest.notMeasured ? `>= Mosquitto: ${c.ingest.msgPerS >= r.ingest.mosquitto.msgPerS ? 'met' : 'NOT met'}` : ''],
     ...c.edges.map((e): [string, string, string] => [`${e.id} memory per connected fob`, `${e.rssPerConnKb} KB RSS (${e.rssMb} MB holding ${n(e.fobs)} fobs)`, '']),
   ];
