@@ -60,7 +60,8 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'webhook.secret'), `${SECRET}\n`);
   cluster = await LocalCluster.start({ cli: inject('cliBundle') || undefined,
     dir,
-    edges: 1,
+    // Two: the RAK5010 test below moves from the first to the second over TLS when the first is killed.
+    edges: 2,
     workers: 2,
     httpNode: true,
     store: storeKind, postgresUrl,
@@ -190,7 +191,8 @@ describe(`cluster escalation on leased due work (${storeKind})`, () => {
     const edge = cluster.edges[0]!;
     const { secret } = await addDevice(store, 'rak-edge', { now: Date.now() });
     // "localhost": a name in the nodes' certificate (LOOPBACK_SERVER_EXT); the simulated network takes it to loopback.
-    rak = new SimulatedRak(SimulatedBoard.compile(b.code, 'rak5010.js'), tlsRakStorage({ id: 'rak-edge', pw: secret, port: edge.port, ca }));
+    const second = cluster.edges[1]!;
+    rak = new SimulatedRak(SimulatedBoard.compile(b.code, 'rak5010.js'), tlsRakStorage({ id: 'rak-edge', pw: secret, port: edge.port, ports: [edge.port, second.port], ca }));
     rak.modem.redirect('127.0.0.1');
     rak.boot();
     const r = rak;
@@ -212,6 +214,19 @@ describe(`cluster escalation on leased due work (${storeKind})`, () => {
     // The worker's application ack came back through the edge: the SOS left the fob's outbox.
     for (let t = 0; t < 60_000 && outboxEntries(r.storage).length > 0; t += 500) await r.run(500, 50);
     expect(outboxEntries(r.storage)).toEqual([]);
+
+    // Its edge is killed (-9): the dropped TLS session moves on to the second edge (docs/cluster.md
+    // "Fob failover"), over the BG96's SSL stack again, trusting the same uploaded CA, and an SOS
+    // pressed meanwhile is acknowledged through it.
+    const opens = (): string[] => r.modem.commands.filter((c) => c.startsWith('AT+QSSLOPEN'));
+    const before = opens().length;
+    await cluster.kill(cluster.nodes.find((n) => n.role === 'edge')!.id);
+    await r.gesture('H');
+    for (let t = 0; t < 60_000 && outboxEntries(r.storage).length > 0; t += 500) await r.run(500, 50);
+    expect(outboxEntries(r.storage)).toEqual([]);
+    expect(opens().slice(before)).toEqual([`AT+QSSLOPEN=1,1,0,"localhost",${second.port},1`]);
+    expect(r.modem.commands.filter((c) => c.startsWith('AT+QIOPEN'))).toEqual([]);
+    expect(r.modem.sslFailures).toEqual([]);
     expect(r.modem.refused).toEqual([]);
     expect(r.board.errors).toEqual([]);
   }, 180_000);

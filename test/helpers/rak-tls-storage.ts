@@ -7,9 +7,18 @@
  */
 import { FILES, caFileName, identityJson } from '../../firmware/flash/wire.js';
 
-export function tlsRakStorage(o: { id: string; pw: string; port: number; ca: string; clientBase?: string }): Record<string, string> {
+/** `ports`: every edge's MQTTS port, in the order the fob tries them (lw.json `hs`, issue 19); `port` is the first. */
+export function tlsRakStorage(o: { id: string; pw: string; port: number; ca: string; clientBase?: string; ports?: number[] }): Record<string, string> {
   return {
-    [FILES.identity]: identityJson({ id: o.id, pw: o.pw, h: 'localhost', p: o.port, t: caFileName(o.ca), ...(o.clientBase ? { c: o.clientBase } : {}) }),
+    [FILES.identity]: identityJson({
+      id: o.id,
+      pw: o.pw,
+      h: 'localhost',
+      p: o.port,
+      ...(o.ports ? { hs: o.ports.map((p): [string, number] => ['localhost', p]) } : {}),
+      t: caFileName(o.ca),
+      ...(o.clientBase ? { c: o.clientBase } : {}),
+    }),
     [FILES.ca]: o.ca,
   };
 }
