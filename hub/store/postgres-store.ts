@@ -50,6 +50,7 @@ import { POSTGRES_MIGRATIONS, POSTGRES_SCHEMA_VERSION } from './postgres-schema.
 import { newestBeats } from './heartbeat-batch.js';
 import { describePostgresUrl, isRetryable, PostgresStoreError, StoreConflictError } from './postgres-errors.js';
 import { countAlarmsSql, listAlarmsSql } from './alarm-list-sql.js';
+import { unarmedWorkersSql } from './unarmed-workers-sql.js';
 
 export { describePostgresUrl, PostgresStoreError, StoreConflictError };
 import {
@@ -912,7 +913,7 @@ export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore, Unqu
   async unarmedWorkersWithPlannedVisits(from: number, to: number): Promise<string[]> {
     const r = await this.withRetry((q) =>
       q.query(
-        `SELECT DISTINCT v.worker_id COLLATE "C" AS id FROM visits v JOIN workers w ON w.id = v.worker_id WHERE v.status = 'planned' AND v.scheduled_start >= $1 AND v.scheduled_start < $2 AND NOT EXISTS (SELECT 1 FROM due_work d WHERE d.kind = 'worker' AND d.key = v.worker_id) ORDER BY id`,
+        unarmedWorkersSql((n) => `$${n}`, ' COLLATE "C"'),
         [from, to],
       ),
     );

@@ -29,6 +29,7 @@ import type { DeviceHealthState } from '../rules/device-health-engine.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './sqlite-schema.js';
 import { rowByRow } from './heartbeat-batch.js';
 import { countAlarmsSql, listAlarmsSql } from './alarm-list-sql.js';
+import { unarmedWorkersSql } from './unarmed-workers-sql.js';
 import { isOpenState } from '../../shared/vocabulary.js';
 
 type Row = Record<string, unknown>;
@@ -429,9 +430,7 @@ export class SqliteStore implements Store, UnqueuedReads {
       nextLeased: db.prepare('SELECT MIN(MAX(due_at, lease_until)) AS at FROM due_work WHERE lease_until IS NOT NULL'),
       countWork: db.prepare('SELECT COUNT(*) AS n FROM due_work WHERE due_at <= ?'),
       getWork: db.prepare('SELECT * FROM due_work WHERE kind = ? AND key = ?'),
-      unarmedWorkersWithPlannedVisits: db.prepare(
-        "SELECT DISTINCT v.worker_id AS id FROM visits v JOIN workers w ON w.id = v.worker_id WHERE v.status = 'planned' AND v.scheduled_start >= ? AND v.scheduled_start < ? AND NOT EXISTS (SELECT 1 FROM due_work d WHERE d.kind = 'worker' AND d.key = v.worker_id) ORDER BY v.worker_id",
-      ),
+      unarmedWorkersWithPlannedVisits: db.prepare(unarmedWorkersSql(() => '?')),
       listWork: db.prepare('SELECT * FROM due_work WHERE kind = ? ORDER BY due_at, key LIMIT ?'),
       appendAudit: db.prepare('INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)'),
       listAudit: db.prepare('SELECT * FROM audit_log ORDER BY seq DESC LIMIT ?'),
