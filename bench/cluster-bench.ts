@@ -30,11 +30,10 @@ import { postgresBinDir } from '../hub/cluster/postgres-local.js';
 import { bulkConsumer } from '../hub/cluster/lanes.js';
 import { partitionConsumer } from '../hub/cluster/partition.js';
 import { hashSecret } from '../hub/device-secrets.js';
-import { createApiToken } from '../hub/http/users.js';
 import { PostgresStore } from '../hub/store/postgres-store.js';
 import { SqliteStore } from '../hub/store/sqlite-store.js';
 import { LoadPool, type PoolReport } from './load/load-pool.js';
-import { BENCH_SECRET, seedHubDatabase } from './servers.js';
+import { BENCH_SECRET, benchApiToken, seedHubDatabase } from './servers.js';
 import { summarise, type LatencySummary } from './stats.js';
 import type { LaneTimings } from '../hub/cluster/lane-timings.js';
 import type { WriteStats } from '../hub/store/tx-timing.js';
@@ -155,16 +154,6 @@ async function connectedFobs(n: ClusterNode): Promise<number | null> {
 }
 
 /** Registers the bench's fobs in the cluster's PostgreSQL (one secret hash, as seedHubDatabase does). */
-/** A duty officer's API token in the cluster's store, for the dashboard's live stream. */
-async function benchApiToken(postgresUrl: string | null, dataDir: string): Promise<string> {
-  const store = postgresUrl ? await PostgresStore.open(postgresUrl, { poolMax: 1 }) : new SqliteStore(join(dataDir, 'lonewatch.db'));
-  try {
-    return (await createApiToken(store, 'bench dashboard', 'duty_officer', 'bench', Date.now())).token;
-  } finally {
-    await store.close();
-  }
-}
-
 async function seedPostgres(url: string, count: number, prefix: string): Promise<string[]> {
   const ids = Array.from({ length: count }, (_, i) => `${prefix}${i}`);
   const hash = await hashSecret(BENCH_SECRET);
@@ -362,7 +351,7 @@ export async function benchCluster(fobs: number, opts: { seconds: number; sosPer
 
     // SOS fobs: half on each edge, each able to fail over to the other. The first edge's load process
     // also holds a duty officer's live stream on the last worker (never killed in a window).
-    const apiToken = await benchApiToken(cluster.postgres?.url ?? null, join(dir, 'data'));
+    const apiToken = await benchApiToken(cluster.postgres ? await PostgresStore.open(cluster.postgres.url, { poolMax: 1 }) : new SqliteStore(join(dir, 'data', 'lonewatch.db')));
     const dashboardNode = cluster.nodes.filter((n) => n.role === 'worker').at(-1)!;
     const sosPools: LoadPool[] = [];
     for (let e = 0; e < edges.length; e++) {

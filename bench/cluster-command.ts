@@ -29,7 +29,8 @@ export async function clusterMain(o: { fobs: number; quick: boolean; cluster: bo
   // Kept at once: the rest of the run (Mosquitto, the single hub's fleet) has hung or failed before,
   // and the cluster's figures, minutes in the making, went with it. The full file replaces it below.
   mkdirSync(o.out, { recursive: true });
-  const partial = `${o.out}/cluster-${date.slice(0, 19).replace(/:/g, '-')}.partial.json`;
+  const stem = `${o.out}/cluster-${date.slice(0, 19).replace(/:/g, '-')}`;
+  const partial = `${stem}.partial.json`;
   writeFileSync(partial, JSON.stringify({ date, cluster, idle, complete: false }, null, 2) + '\n');
   progress(`cluster: its figures are in ${partial} (the single hub and Mosquitto come next)`);
   ensureMosquitto(progress);
@@ -37,8 +38,7 @@ export async function clusterMain(o: { fobs: number; quick: boolean; cluster: bo
   // One hub process holds at most (open-file limit - a few) sockets: the single hub's fleet is capped there.
   const [hub] = await benchFleet([Math.min(o.fobs, o.fdLimit - 600)], { seconds, sosPerSecond: 10, hbIntervalMs: 30_000 }, progress);
   const run: ClusterRun = { date, cluster, ingest, hub: hub ?? null, idle };
-  mkdirSync(o.out, { recursive: true });
-  const file = `${o.out}/cluster-${date.slice(0, 19).replace(/:/g, '-')}.json`;
+  const file = `${stem}.json`;
   writeFileSync(file, JSON.stringify(run, null, 2) + '\n');
   rmSync(partial, { force: true });
   const section = clusterSection(run, file);

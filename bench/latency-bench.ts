@@ -10,6 +10,7 @@
  *    alarm came from, so the match adds no work to the hub or the client while the figure is taken.
  *    The fleet grows step by step in one hub run, until p99 passes the limit or the last step.
  */
+import { CONNECT_ATTEMPTS } from './load/load-protocol.js';
 import { LoadPool } from './load/load-pool.js';
 import { BENCH_SECRET, BENCH_SERVICE, startHub } from './servers.js';
 import { summarise, type LatencySummary } from './stats.js';
@@ -66,7 +67,7 @@ export async function benchFleet(
         pools.push(started.pool);
         connected += started.connected;
         if (started.connectRetries > 0 || started.connectFailures > 0) {
-          progress(`fleet: ${connected}/${target} connected; ${started.connectRetries} connection attempts refused or cut before CONNACK and tried again, ${started.connectFailures} fobs given up after 5 tries`);
+          progress(`fleet: ${connected}/${target} connected; ${started.connectRetries} connection attempts refused or cut before CONNACK and tried again, ${started.connectFailures} fobs given up after ${CONNECT_ATTEMPTS} tries`);
         }
       }
       const fleetRss = hub.rss();

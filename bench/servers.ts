@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { SqliteStore } from '../hub/store/sqlite-store.js';
 import { hashSecret } from '../hub/device-secrets.js';
 import { createApiToken } from '../hub/http/users.js';
+import type { Store } from '../hub/store/store.js';
 
 export const BENCH_SECRET = 'bench-secret-not-for-production';
 
@@ -100,13 +101,17 @@ export const BENCH_SERVICE = { username: 'svc-bench', password: 'bench-service-p
  * An API token for the bench's dashboard client (GET /api/events, GET /api/alarms/:id), created with
  * the hub's own code straight into the new database before the hub starts; a duty officer's rights.
  */
-async function seedApiToken(dataDir: string): Promise<string> {
-  const store = new SqliteStore(join(dataDir, 'lonewatch.db'));
+/** A duty officer's API token for the bench's dashboard client (its live stream), made in `store`, which is then closed. */
+export async function benchApiToken(store: Store): Promise<string> {
   try {
     return (await createApiToken(store, 'bench dashboard', 'duty_officer', 'bench', Date.now())).token;
   } finally {
     await store.close();
   }
+}
+
+function seedApiToken(dataDir: string): Promise<string> {
+  return benchApiToken(new SqliteStore(join(dataDir, 'lonewatch.db')));
 }
 
 export async function startHub(devices: number): Promise<RunningServer & { ids: string[]; httpUrl: string; apiToken: string }> {

@@ -58,5 +58,8 @@ export interface LoadReport {
   elapsedMs: number;
 }
 
+/** Tries per fob before the load generator counts it as failed to connect (bench/load/load-worker.ts). */
+export const CONNECT_ATTEMPTS = 5;
+
 /** `connectRetries`: connection attempts refused or cut before CONNACK and tried again (bench/load/load-worker.ts). */
 export type LoadEvent = { type: 'ready'; connected: number; connectFailures: number; connectRetries?: number } | LoadReport | { type: 'progress'; connected: number };

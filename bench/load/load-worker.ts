@@ -4,7 +4,7 @@
  */
 import { request, type ClientRequest } from 'node:http';
 import mqtt, { type MqttClient } from 'mqtt';
-import type { LoadCommand, LoadEvent, LoadStart } from './load-protocol.js';
+import { CONNECT_ATTEMPTS, type LoadCommand, type LoadEvent, type LoadStart } from './load-protocol.js';
 import { firmwareReconnectMs, LoadFob } from './load-fob.js';
 import type { TimelineStepType } from '../../shared/vocabulary.js';
 
@@ -45,9 +45,6 @@ let sseRequest: ClientRequest | null = null;
 let presses = new Map<string, number>();
 /** performance.now() when an alarm id's first `alarm` event reached this client, since the last 'measure' */
 let sseFirstSeen = new Map<string, number>();
-
-/** Tries per fob before it counts as failed to connect. */
-const CONNECT_ATTEMPTS = 5;
 
 /** Rejects if `client` closes first: a subscribe on a connection that was cut would otherwise wait for ever. */
 function unlessClosed<T>(client: MqttClient, p: Promise<T>): Promise<T> {
