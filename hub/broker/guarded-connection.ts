@@ -31,6 +31,12 @@ export interface GuardSettings extends ScanLimits {
    * remote address as the caps count it, conn the connection aedes was handed.
    */
   onCut(reason: CutReason, bytesSeen: number, address: string, conn: unknown): void;
+  /**
+   * Told when a write to the connection did not fit its buffer (the connection must drain before it
+   * takes more; Node's writable.write() returned false): conn is the connection aedes was handed.
+   * The broker's slow-reader watchdog looks only at these, not at every connection on every run.
+   */
+  onBackpressure(conn: unknown): void;
 }
 
 export class GuardedConnection extends Duplex {
@@ -89,6 +95,7 @@ export class GuardedConnection extends Duplex {
   override _write(chunk: Buffer, encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
     if (this.inner.destroyed) return callback();
     if (this.inner.write(chunk, encoding)) return callback();
+    this.o.onBackpressure(this);
     const done = (): void => {
       this.inner.off('drain', done);
       this.inner.off('close', done);

@@ -11,8 +11,8 @@
  * enters the socket's read buffer, and a violating one is never buffered (the socket is destroyed
  * instead). WebSocket streams keep guarded-connection.ts.
  *
- * Per connection there is the guard object and its scanner, nothing more: `push` and the 'close'
- * listener are one function each for every socket (they find their guard by the socket), the
+ * Per connection there is the guard object and its scanner, nothing more: `push`, `write` and the
+ * 'close' listener are one function each for every socket (they find their guard by the socket), the
  * settings are the broker's, and the ticket is let go once the connection is accepted.
  */
 import type { Socket } from 'node:net';
@@ -29,6 +29,7 @@ export function socketGuardOf(conn: unknown): SocketGuard | undefined {
 }
 
 type Push = (chunk: unknown, encoding?: BufferEncoding) => boolean;
+type Write = (...args: unknown[]) => boolean;
 
 /** The socket's `push` while it is guarded: scans the chunk, then hands it to the socket's own. */
 function guardedPush(this: Socket, chunk: unknown, encoding?: BufferEncoding): boolean {
@@ -36,6 +37,18 @@ function guardedPush(this: Socket, chunk: unknown, encoding?: BufferEncoding): b
   if (!guard) throw new Error('socket-guard: a guarded push on a socket without its guard (a bug in hub/broker/socket-guard.ts)');
   if (chunk !== null && chunk !== undefined && !guard.admit(chunk as Uint8Array)) return false;
   return guard.push.call(this, chunk, encoding);
+}
+
+/**
+ * The socket's `write` while it is guarded: the socket's own, and the broker is told when it returned
+ * false (the socket holds a buffer's worth and must drain), so its slow-reader watchdog need not look
+ * at every socket to find the few that are full.
+ */
+function guardedWrite(this: Socket, ...args: unknown[]): boolean {
+  const guard = guards.get(this);
+  const ok = (Object.getPrototypeOf(this) as { write: Write }).write.apply(this, args);
+  if (!ok) guard?.backpressure();
+  return ok;
 }
 
 function onGuardedClose(this: Socket): void {
@@ -66,6 +79,7 @@ export class SocketGuard {
       if (!this.scanner.connectComplete) this.cutWith({ code: 'connect_deadline', deadlineMs: o.connectDeadlineMs });
     }, o.connectDeadlineMs);
     socket.push = guardedPush as Push;
+    socket.write = guardedWrite as Socket['write'];
     socket.on('close', onGuardedClose);
   }
 
@@ -79,6 +93,11 @@ export class SocketGuard {
   closed(): void {
     this.accepted();
     this.clearDeadline();
+  }
+
+  /** A write did not fit the socket's buffer (guardedWrite). */
+  backpressure(): void {
+    this.o.onBackpressure(this.socket);
   }
 
   /** Scans a chunk the socket read; false when it must not be buffered (the socket is being cut). */
