@@ -120,8 +120,8 @@ export class Edge {
       undo.push(async () => devices.stop());
       // eslint-disable-next-line prefer-const
       let edge: Edge;
-      // The bulk lane (heartbeats, status, presence) in envelopes (bulk-batcher.ts: batched only while
-      // earlier envelopes are in flight); events and positions stay one message each, on their
+      // The bulk lane (heartbeats, status, presence) in envelopes (bulk-batcher.ts: batched while
+      // earlier envelopes are in flight, and for edge_batch_linger_ms when none is); events and positions stay one message each, on their
       // partition's subject, so their order and their consumers are unchanged (lanes.ts).
       const bulk = cluster.edge_batching
         ? new BulkBatcher<BulkRecord>({
@@ -135,6 +135,8 @@ export class Edge {
             inFlight: cluster.edge_batches_in_flight,
             queueMaxRecords: cluster.edge_queue_records,
             queueMaxBytes: cluster.edge_queue_bytes,
+            // Real time, not the hub's clock: it paces I/O and is no rule (as alarm-first.ts's wait).
+            ...(cluster.edge_batch_linger_ms > 0 ? { linger: { ms: cluster.edge_batch_linger_ms, setTimer: systemClock.setTimer } } : {}),
           })
         : null;
       undo.push(async () => bulk?.close());

@@ -176,6 +176,14 @@ const clusterSchema = z
     /** Envelope publishes an edge has out to JetStream at once; records arriving meanwhile wait for the next. */
     edge_batches_in_flight: z.int().min(1).max(8).default(2),
     /**
+     * How long (ms) a bulk record that finds a publish slot free waits for others to share its
+     * envelope; 0: it goes at once, alone. Heartbeats are QoS 0 from the firmware, so 20 ms costs a
+     * fob nothing; at a steady fleet's rate it is what makes envelopes of more than one record
+     * (docs/cluster.md "Steady state at 30,000 fobs"). Alarms and other events never wait: they are
+     * not on the bulk lane.
+     */
+    edge_batch_linger_ms: z.int().min(0).max(1000).default(20),
+    /**
      * Most records, and bytes, waiting at an edge for a publish slot; beyond them a QoS 1 publish
      * gets no PUBACK (the connection is dropped, the fob sends again) and a QoS 0 one is dropped and
      * counted. A fob holds one QoS 1 publish unacknowledged at a time, so above the edge's fobs.

@@ -4,6 +4,7 @@
 // clearly, and a failed batch rejects every record in it and nothing else.
 import { describe, expect, it } from 'vitest';
 import { BulkBatcher, BulkBatcherClosedError, BulkQueueFullError, type BulkBatcherOptions } from '../../hub/cluster/bulk-batcher.js';
+import { ManualClock } from '../../hub/clock.js';
 
 /** A publish that holds each batch until the test acknowledges or fails it. */
 function harness(o: Partial<BulkBatcherOptions<string>> = {}) {
@@ -141,6 +142,68 @@ describe('bulk batcher', () => {
 
   it('refuses caps that are not positive integers', () => {
     expect(() => harness({ inFlight: 0 })).toThrow(/inFlight must be a positive integer/);
+  });
+});
+
+describe('bulk batcher, lingering (edge_batch_linger_ms)', () => {
+  const lingering = (o: Partial<BulkBatcherOptions<string>> = {}) => {
+    const clock = new ManualClock(0);
+    return { clock, ...harness({ linger: { ms: 20, setTimer: (fn, ms) => clock.setTimer(fn, ms) }, ...o }) };
+  };
+
+  it('a record that finds a slot free waits linger.ms for company, then goes with what came meanwhile', async () => {
+    const h = lingering();
+    void h.add('a');
+    h.clock.advance(19);
+    void h.add('b');
+    expect(h.published).toHaveLength(0);
+    h.clock.advance(1);
+    expect(h.published.map((p) => p.records)).toEqual([['a', 'b']]);
+    // Arriving while the only slot is out: no wait of its own once the slot frees.
+    void h.add('c');
+    h.published[0]!.ack();
+    await h.settle();
+    expect(h.published.map((p) => p.records)).toEqual([['a', 'b'], ['c']]);
+    expect(h.outcomes.get('a')).toBe('acked');
+    // One wait per envelope: the next record, with the slot free again, waits its own.
+    h.published[1]!.ack();
+    await h.settle();
+    void h.add('d');
+    h.clock.advance(10);
+    void h.add('e');
+    h.clock.advance(10);
+    expect(h.published.map((p) => p.records)).toEqual([['a', 'b'], ['c'], ['d', 'e']]);
+  });
+
+  it('a full envelope does not wait', () => {
+    const h = lingering({ maxRecords: 3 });
+    for (const r of ['a', 'b', 'c']) void h.add(r);
+    expect(h.published.map((p) => p.records)).toEqual([['a', 'b', 'c']]);
+    const bytes = lingering({ maxBytes: 4 });
+    void bytes.add('ab');
+    expect(bytes.published).toHaveLength(0);
+    void bytes.add('cd');
+    expect(bytes.published.map((p) => p.records)).toEqual([['ab', 'cd']]);
+  });
+
+  it('drain sends what lingers at once; close rejects it and its timer does nothing later', async () => {
+    const d = lingering();
+    void d.add('a');
+    const drained = d.batcher.drain();
+    expect(d.published.map((p) => p.records)).toEqual([['a']]);
+    d.published[0]!.ack();
+    await drained;
+    const c = lingering();
+    void c.add('x');
+    c.batcher.close();
+    await c.settle();
+    expect(c.outcomes.get('x')).toBe('BulkBatcherClosedError');
+    c.clock.advance(100);
+    expect(c.published).toHaveLength(0);
+  });
+
+  it('refuses a linger that is not a positive whole number of ms', () => {
+    expect(() => lingering({ linger: { ms: 0, setTimer: () => ({ cancel: () => undefined }) } })).toThrow(/linger\.ms must be a positive integer/);
   });
 });
 
