@@ -29,10 +29,10 @@ export const benchCommand = defineCommand({
   details: 'Full run: about 10 minutes. --quick: about 2 minutes with smaller fleets. Installs nothing: Mosquitto comes from `apt-get install mosquitto`.',
   options: {
     quick: { type: 'boolean', description: 'smaller fleets and shorter runs (under 2 minutes)' },
-    only: { type: 'string', placeholder: 'list', description: 'comma-separated subset: ingest,latency,fleet,rules,catchup,firmware; cluster alone runs the cluster bench (with the single hub and Mosquitto beside it); idle alone measures an idle connection on the edge broker; fuzz alone runs the fuzz harness (lonewatch fuzz); chaos alone runs the cluster under random kills, partitions alone what per-device order costs, heartbeats alone what a batch of heartbeats costs a worker on PostgreSQL (docs/cluster.md)' },
+    only: { type: 'string', placeholder: 'list', description: 'comma-separated subset: ingest,latency,fleet,rules,catchup,firmware; cluster alone runs the cluster bench (with the single hub and Mosquitto beside it); idle alone measures an idle connection on the edge broker; fuzz alone runs the fuzz harness (lonewatch fuzz); chaos alone runs the cluster under random kills, partitions alone what per-device order costs, steady alone what an idle fleet costs the processes of the cluster (with and without the linger of the edges), heartbeats alone what a batch of heartbeats costs a worker on PostgreSQL (docs/cluster.md)' },
     out: { type: 'string', placeholder: 'dir', description: 'results folder (default bench/results)' },
-    fobs: { type: 'string', placeholder: 'n', description: 'cluster: fobs across the edges (default 5000; 50000 for the full figure)' },
-    edges: { type: 'string', placeholder: 'n', description: 'cluster: edges (default: enough for the fleet, at most 18,000 fobs each, at least 2)' },
+    fobs: { type: 'string', placeholder: 'n', description: 'cluster: fobs across the edges (default 5000; 50000 for the full figure); steady: the idle fleet (default 30000)' },
+    edges: { type: 'string', placeholder: 'n', description: 'cluster, steady: edges (default: enough for the fleet, at most 18,000 fobs each, at least 2)' },
     workers: { type: 'string', placeholder: 'n', description: 'cluster: workers (default 2, at least 2)' },
     sqlite: { type: 'boolean', description: 'cluster, chaos: the SQLite file even where PostgreSQL is installed' },
     seconds: { type: 'string', placeholder: 's', description: 'chaos: seconds of load with random kills (default 60)' },
@@ -53,6 +53,16 @@ export const benchCommand = defineCommand({
       if (only.size > 1) throw new UsageError('--only heartbeats runs alone: leave the other names out');
       const { heartbeatsMain } = await import('./heartbeat-batch-bench.js');
       return heartbeatsMain({ quick, out: values.out ?? 'bench/results' });
+    }
+    if (only?.has('steady')) {
+      if (only.size > 1) throw new UsageError('--only steady runs alone: leave the other names out');
+      const fobs = values.fobs === undefined ? 30_000 : Number(values.fobs);
+      if (!Number.isInteger(fobs) || fobs < 100 || fobs > 200_000) throw new UsageError(`--fobs must be a whole number from 100 to 200000, not ${values.fobs}`);
+      const edges = values.edges === undefined ? undefined : Number(values.edges);
+      if (edges !== undefined && (!Number.isInteger(edges) || edges < 1 || edges > 32)) throw new UsageError(`--edges must be a whole number from 1 to 32, not ${values.edges}`);
+      if (edges !== undefined && fobs / edges > 18_000) throw new UsageError(`--edges ${edges} is too few for ${fobs} fobs: at most 18,000 an edge (20,000 open files a process); give at least --edges ${Math.ceil(fobs / 18_000)}`);
+      const { steadyMain } = await import('./steady-bench.js');
+      return steadyMain({ fobs, quick, out: values.out ?? 'bench/results', ...(edges !== undefined ? { edges } : {}) });
     }
     if (only?.has('partitions')) {
       if (only.size > 1) throw new UsageError('--only partitions runs alone: leave the other names out');

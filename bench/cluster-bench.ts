@@ -154,7 +154,7 @@ async function connectedFobs(n: ClusterNode): Promise<number | null> {
 }
 
 /** Registers the bench's fobs in the cluster's PostgreSQL (one secret hash, as seedHubDatabase does). */
-async function seedPostgres(url: string, count: number, prefix: string): Promise<string[]> {
+export async function seedPostgres(url: string, count: number, prefix: string): Promise<string[]> {
   const ids = Array.from({ length: count }, (_, i) => `${prefix}${i}`);
   const hash = await hashSecret(BENCH_SECRET);
   const client = new pg.Client({ connectionString: url });
