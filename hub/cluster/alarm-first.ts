@@ -2,10 +2,11 @@
  * Alarms first, inside one worker (issue 19, docs/cluster.md "Alarms ahead of bulk traffic"): the
  * ordered lane (events, positions) and the bulk lane (heartbeats, status, presence) have consumers
  * of their own, so an SOS is never behind a heartbeat on the stream; but both lanes commit through
- * the worker's one store, whose write transactions run one at a time (hub/store/postgres-store.ts
- * and sqlite-store.ts `AsyncLock`). So the bulk lane starts a batch's transactions only while no
- * ordered message is being handled here, and an SOS waits for at most the one batch already being
- * committed. It waits at most `maxWaitMs` for its turn, so a steady stream of events cannot starve
+ * the worker's one store (on SQLite one writer, sqlite-store.ts `AsyncLock`; on PostgreSQL the
+ * ordered lane has a writer of its own beside the bulk lane's, postgres-store.ts, but the two share
+ * the server and the machine). So the bulk lane starts a batch's transactions only while no
+ * ordered message is being handled here: an SOS shares the store with at most the one batch
+ * already being committed. It waits at most `maxWaitMs` for its turn, so a steady stream of events cannot starve
  * the heartbeats (a fob whose heartbeats are never written would be reported silent).
  *
  * The wait is real time on purpose, not the hub's clock: it paces I/O, it is no rule (as the single

@@ -14,7 +14,7 @@ export interface OrderedSample {
   leaf: string;
   /** Edge received -> this worker was handed it: the JetStream publish (R3), the pull's delivery, and any wait behind the partition's previous message. */
   queueMs: number;
-  /** Queued behind this worker's other write transactions (the store's one-at-a-time lock). */
+  /** Queued for the store's writer (on PostgreSQL the ahead writer: behind the worker's other ordered-lane transactions only). */
   lockWaitMs: number;
   /** Its own transactions, from the lock to COMMIT returning. */
   txMs: number;

@@ -157,8 +157,8 @@ export class ClusterWorker {
             if (!built.worker) return reply.code(503).send({ why: 'starting' });
             const since = Number((req.query as { since?: string }).since ?? 0);
             if (!Number.isFinite(since)) return reply.code(400).send({ error: 'since must be epoch milliseconds' });
-            // The store's writer since it opened (PostgreSQL store only): busyMs over the uptime is how
-            // much of the time its one-at-a-time writer was taken.
+            // The store's writers since it opened (PostgreSQL store only): busyMs over the uptime is how
+            // much of the time they were taken, both writers' together (so it can pass 100 %).
             const writes = (built.worker.hub.store as { writeStats?: WriteStats }).writeStats ?? null;
             return { ...built.worker.timings.summary(since), writes, at: Date.now() };
           });

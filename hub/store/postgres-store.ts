@@ -4,8 +4,10 @@
  * contract suite (test/store/store-contract.ts):
  *
  * - `transaction` runs BEGIN ISOLATION LEVEL SERIALIZABLE ... COMMIT on one pooled connection. Within
- *   one Store instance transactions run one at a time (as on SQLite), so a hub never conflicts with
- *   itself; against other processes SERIALIZABLE gives what SQLite's single writer gives (no lost
+ *   one Store instance transactions run one at a time (as on SQLite), but for those asked for ahead
+ *   (tx-timing.ts `txAhead`: the cluster worker's ordered lane, its SOS), which run one at a time
+ *   among themselves on a writer of their own, beside the others; against other processes, and
+ *   between those two writers, SERIALIZABLE gives what SQLite's single writer gives (no lost
  *   update, no write skew), and a transaction that PostgreSQL aborts for that (SQLSTATE 40001
  *   serialization_failure, 40P01 deadlock_detected; PostgreSQL §13.2.3 "applications using this level
  *   must be prepared to retry transactions due to serialization failures") is run again from the
@@ -89,6 +91,9 @@ const MAX_ATTEMPTS = 10;
 
 export type PgTx = StoreTx & DueWorkTx & ChangeFeedTx;
 
+/** The store_writes row of an instance's ahead writer. */
+const aheadWriter = (writerId: string): string => `${writerId}/ahead`;
+
 /**
  * The pooled connection with its query() counted into `timing.statements` (tx-timing.ts); every
  * other property is the connection's own (prototype), and query runs on the connection itself.
@@ -104,9 +109,10 @@ function countingQueries(client: pg.PoolClient, timing: TxTiming): pg.PoolClient
 }
 
 /**
- * This instance's write transactions run one after another, as on SQLite. In the order they asked,
- * except that one asked for `ahead` (tx-timing.ts `txAhead`: an alarm in the cluster worker) is
- * given the lock before every non-ahead one still waiting; the one holding it finishes first.
+ * Transactions run one after another under it, in the order they asked, except that one asked for
+ * `ahead` is given the lock before every non-ahead one still waiting; the one holding it finishes
+ * first. (The PostgreSQL store gives ahead transactions a writer of their own instead, below; the
+ * lock's ahead order stays for callers that have one writer.)
  */
 export class PriorityLock {
   private held = false;
@@ -139,7 +145,7 @@ const WRITE_METHOD = /^(insert|update|upsert|put|add|append|delete|assign|schedu
 export interface PostgresStoreOptions {
   /** Most pooled connections (default 10): one for the write transaction, the rest for reads and claims. */
   poolMax?: number;
-  /** A name for this instance in store_writes (default a random id). */
+  /** A name for this instance in store_writes (default a random id); its ahead writer's row is `<writerId>/ahead`. */
   writerId?: string;
   /** Where lost connections are said (default: nowhere). */
   log?: Logger;
@@ -147,6 +153,16 @@ export interface PostgresStoreOptions {
 
 export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore, UnqueuedReads, DeviceRosterDigest {
   private readonly lock = new PriorityLock();
+  /**
+   * The second writer: transactions asked for ahead (txAhead, the cluster worker's ordered lane) run
+   * one at a time under this lock, beside the one holding `lock` (a heartbeat batch, a due-work
+   * step), not after it. Inside one worker an SOS waited p50 10 ms, p99 66-101 ms for the one
+   * writer at 50,000 fobs (docs/cluster.md "Where an SOS's time goes"). The two are two connections,
+   * as two workers' transactions are: PostgreSQL keeps them apart as it keeps the workers apart
+   * (SERIALIZABLE, row locks; one that loses is run again). Each has its own store_writes row, so
+   * they never update the same row of their own.
+   */
+  private readonly aheadLock = new PriorityLock();
   /** What the write transactions cost (tx-timing.ts WriteStats; the cluster worker's /timings). */
   readonly writeStats: WriteStats = { transactions: 0, waitMs: 0, busyMs: 0, untimedTransactions: 0, untimedBusyMs: 0 };
   private closed = false;
@@ -225,12 +241,13 @@ export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore, Unqu
     // Timed in detail only when the caller asked (hub/store/tx-timing.ts: the cluster worker's lanes).
     const timings = txTiming.getStore();
     const queued = performance.now();
-    return this.lock.run(() => {
+    const ahead = txAhead.getStore() === true;
+    return (ahead ? this.aheadLock : this.lock).run(() => {
       const waitMs = performance.now() - queued;
       const t: TxTiming | null = timings ? { waitMs, runMs: 0, commitMs: 0, attempts: 0, statements: 0 } : null;
       if (t) timings!.push(t);
       const started = performance.now();
-      return this.runTransaction(fn, t, options.isolation ?? 'serializable').finally(() => {
+      return this.runTransaction(fn, t, options.isolation ?? 'serializable', ahead ? aheadWriter(this.writerId) : this.writerId).finally(() => {
         const runMs = performance.now() - started;
         if (t) t.runMs = runMs;
         this.writeStats.transactions++;
@@ -241,10 +258,10 @@ export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore, Unqu
           this.writeStats.untimedBusyMs += runMs;
         }
       });
-    }, txAhead.getStore() === true);
+    });
   }
 
-  private async runTransaction<T>(fn: (tx: PgTx) => Promise<T>, timing: TxTiming | null, isolation: NonNullable<TransactionOptions['isolation']>): Promise<T> {
+  private async runTransaction<T>(fn: (tx: PgTx) => Promise<T>, timing: TxTiming | null, isolation: NonNullable<TransactionOptions['isolation']>, writer: string): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const pooled = await this.connect();
       // Counting statements wraps the connection's query(); only when timed.
@@ -268,7 +285,7 @@ export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore, Unqu
           await client.query(
             `INSERT INTO store_writes (writer, n) VALUES ($1, nextval('store_write_seq'))
              ON CONFLICT (writer) DO UPDATE SET n = excluded.n`,
-            [this.writerId],
+            [writer],
           );
         }
         const committing = performance.now();
@@ -844,7 +861,8 @@ export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore, Unqu
   }
 
   async externalChangeCounter(): Promise<number> {
-    const r = await this.withRetry((q) => q.query('SELECT COALESCE(MAX(n), 0) AS n FROM store_writes WHERE writer <> $1', [this.writerId]));
+    // This instance's two writers are not another process.
+    const r = await this.withRetry((q) => q.query('SELECT COALESCE(MAX(n), 0) AS n FROM store_writes WHERE writer <> $1 AND writer <> $2', [this.writerId, aheadWriter(this.writerId)]));
     return Number((r.rows[0] as Row).n);
   }
 

@@ -10,7 +10,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 
 export interface TxTiming {
-  /** Queued behind this store's earlier write transactions (its one-at-a-time lock), ms. */
+  /** Queued behind this store's earlier write transactions (its one-at-a-time lock; on PostgreSQL, an ahead one behind only the other ahead ones), ms. */
   waitMs: number;
   /** From taking the lock to COMMIT returning, every attempt together, ms. */
   runMs: number;
@@ -25,12 +25,13 @@ export interface TxTiming {
 export const txTiming = new AsyncLocalStorage<TxTiming[]>();
 
 /**
- * Write transactions started inside `txAhead.run(true, ...)` go ahead of every other write
- * transaction still queued in the same store (not of the one already running): the cluster worker's
- * ordered lane (SOS, cancels, check-ins) ahead of heartbeat batches, presence and due-work steps
- * (issue 19, docs/cluster.md "Where an SOS's time goes": at 5,000 fobs an SOS waited p50 1.3 s in
- * the worker's one-at-a-time queue behind them). Among themselves those ahead keep their order, and
- * so do the others.
+ * Write transactions started inside `txAhead.run(true, ...)` do not wait behind the other write
+ * transactions of the same store: the cluster worker's ordered lane (SOS, cancels, check-ins) is
+ * not held up by heartbeat batches, presence and due-work steps (issue 19, docs/cluster.md "Where
+ * an SOS's time goes": at 5,000 fobs an SOS waited p50 1.3 s in the worker's one-at-a-time queue
+ * behind them). On PostgreSQL they run on a writer of their own, beside the one running; a store
+ * with one writer (PriorityLock) gives them the writer before every other still waiting, never
+ * before the one running. Among themselves those ahead keep their order, and so do the others.
  */
 export const txAhead = new AsyncLocalStorage<boolean>();
 
