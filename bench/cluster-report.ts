@@ -73,7 +73,7 @@ export function clusterSection(r: ClusterRun, resultsFile: string): string {
       : []),
     'What these figures show, and what is not yet understood: docs/cluster.md, "The cluster benchmark".',
     '',
-    'The cluster ingest figure is with the edges putting heartbeats on the stream in batch envelopes (one JetStream publish for what arrived while earlier ones were in flight, or within the edge's 20 ms linger when none was; a PUBACK still waits for the ack of the envelope holding it): docs/cluster.md, "Batch envelopes".',
+    'The cluster ingest figure is with the edges putting heartbeats on the stream in batch envelopes (one JetStream publish for what arrived while earlier ones were in flight, or within the 20 ms linger of the edge when none was; a PUBACK still waits for the ack of the envelope holding it): docs/cluster.md, "Batch envelopes".',
     '',
     CLUSTER_END,
   ].join('\n');
