@@ -342,20 +342,40 @@ export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore, Unqu
   /** Seqs are taken under the lock, which is held to COMMIT: seq order is commit order. */
   private async insertChanges(client: pg.PoolClient, changes: Omit<ChangeRecord, 'seq'>[]): Promise<void> {
     await client.query('SELECT pg_advisory_xact_lock($1)', [CHANGE_LOCK]);
-    const r = await client.query<{ seq: string }>(
-      `INSERT INTO changes (at, topic, alarm_id, detail)
-       SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::jsonb[])
-       RETURNING seq`,
-      [changes.map((c) => c.at), changes.map((c) => c.topic), changes.map((c) => c.alarmId), changes.map((c) => JSON.stringify(c.detail ?? {}))],
+    // The rows and the NOTIFY of the last seq in one statement (one round trip fewer in every
+    // transaction that writes a change; the NOTIFY is still delivered only at COMMIT, §NOTIFY). A
+    // data-modifying WITH runs once, whether or not its rows are read (§7.8.4).
+    await client.query(
+      `WITH ins AS (
+         INSERT INTO changes (at, topic, alarm_id, detail)
+         SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::jsonb[])
+         RETURNING seq
+       )
+       SELECT pg_notify($5, (SELECT max(seq) FROM ins)::text)`,
+      [changes.map((c) => c.at), changes.map((c) => c.topic), changes.map((c) => c.alarmId), changes.map((c) => JSON.stringify(c.detail ?? {})), CHANGE_CHANNEL],
     );
-    const last = Math.max(...r.rows.map((x) => Number(x.seq)));
-    await client.query(`SELECT pg_notify($1, $2)`, [CHANGE_CHANNEL, String(last)]);
   }
 
   private makeTx(client: pg.PoolClient, changes: Omit<ChangeRecord, 'seq'>[], state: { wrote: boolean }, readOnly: boolean): PgTx {
     const q = async (sql: string, values: unknown[] = []): Promise<Row[]> => (await client.query(sql, values)).rows as Row[];
     const one = async (sql: string, values: unknown[] = []): Promise<Row | null> => (await q(sql, values))[0] ?? null;
     const exec = async (sql: string, values: unknown[] = []): Promise<number> => (await client.query(sql, values)).rowCount ?? 0;
+    /**
+     * The same row read twice in a row (an SOS reads its device twice, and its worker's check-in
+     * state twice, once for the ingest and once for the rules): the second is answered from the
+     * first, one round trip fewer each. Any other call on this transaction moves `generation` on
+     * and so forgets it, a write in between above all; a read that another call overtook while it
+     * was out is not kept. Each caller gets its own copy.
+     */
+    let generation = 0;
+    let memo: { key: string; generation: number; value: unknown } | null = null;
+    const readAgain = async <T>(key: string, read: () => Promise<T>): Promise<T> => {
+      if (memo && memo.key === key && memo.generation === generation) return structuredClone(memo.value) as T;
+      const at = generation;
+      const value = await read();
+      if (generation === at) memo = { key, generation: at, value: structuredClone(value) };
+      return value;
+    };
     /**
      * Engine states (device_health, worker_state) of the given keys, locked FOR UPDATE in key order
      * (recordBeats: why), a missing row first made holding JSON null. Table and column are ours.
@@ -384,10 +404,11 @@ export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore, Unqu
       a.nextStepAt, a.reAlertAt, a.policeAt, a.lastSightingAt, alarmDueAt(a), a.stale === true, a.outcome ?? null, a.workerCancelledAt ?? null,
     ];
     const tx: PgTx = {
-      getDevice: async (id) => {
-        const r = await one('SELECT * FROM devices WHERE id = $1', [id]);
-        return r ? deviceFromRow(r) : null;
-      },
+      getDevice: async (id) =>
+        readAgain(`device ${id}`, async () => {
+          const r = await one('SELECT * FROM devices WHERE id = $1', [id]);
+          return r ? deviceFromRow(r) : null;
+        }),
       insertDevice: async (d) => {
         // The last line of defence under the CLI and the API (issue 16): a drill fob of a real worker.
         const drill = drillPairingProblem(d.id, d.workerId);
@@ -535,10 +556,11 @@ export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore, Unqu
         );
       },
       getTimeline: async (alarmId) => (await q('SELECT * FROM alarm_timeline WHERE alarm_id = $1 ORDER BY seq', [alarmId])).map(timelineFromRow),
-      getCheckinState: async (workerId) => {
-        const r = await one('SELECT state FROM worker_state WHERE worker_id = $1', [workerId]);
-        return r ? (r.state as CheckinState) : null;
-      },
+      getCheckinState: async (workerId) =>
+        readAgain(`checkin ${workerId}`, async () => {
+          const r = await one('SELECT state FROM worker_state WHERE worker_id = $1', [workerId]);
+          return r ? (r.state as CheckinState) : null;
+        }),
       putCheckinState: async (s, dueAt) => {
         await exec(
           `INSERT INTO worker_state (worker_id, state, due_at) VALUES ($1, $2::jsonb, $3)
@@ -751,6 +773,15 @@ export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore, Unqu
         changes.push(change);
       },
     };
+    // Any call but the two reads kept (readAgain) forgets what they kept.
+    for (const name of Object.keys(tx) as (keyof PgTx)[]) {
+      if (name === 'getDevice' || name === 'getCheckinState') continue;
+      const fn = tx[name] as (...args: unknown[]) => Promise<unknown>;
+      (tx as unknown as Record<string, unknown>)[name] = (...args: unknown[]) => {
+        generation++;
+        return fn(...args);
+      };
+    }
     // Any write marks the transaction, for externalChangeCounter (store_writes).
     for (const name of Object.keys(tx) as (keyof PgTx)[]) {
       if (!WRITE_METHOD.test(name) || name === 'appendChange') continue;
