@@ -20,6 +20,7 @@ import { hostname } from 'node:os';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import type { ClaimedWork, Store, StoreTx, TransactionOptions } from '../store/store.js';
+import { outsideLanes } from '../store/tx-timing.js';
 import type { AlarmKind, AlarmRecord, TimelineEntry, VisitRecord } from '../store/store-types.js';
 import type { AlertMessage } from '../../shared/protocol-schemas.js';
 import { ALARM_KIND } from '../../shared/vocabulary.js';
@@ -243,11 +244,17 @@ export class RulesRuntime {
    */
   private afterCommit({ unit, claims }: Committed): Promise<void> {
     if (unit.wakes.length > 0) this.loop.wake(Math.min(...unit.wakes));
+    // Outside the caller's lane (tx-timing.ts): an SOS's effects (alerts, notices; the fob's
+    // application ack is the ingest's own, sent on commit, not one of them) write their completions
+    // and deliveries on the store's ordinary writer, not on the ordered lane's, where the next SOS
+    // would wait behind them; nor are they counted in that SOS's timings.
     const done = claims.map((work) =>
       this.track(
-        this.executor.execute(work.payload as RuntimeEffect)
-          .then(() => this.o.store.complete(work))
-          .catch((err) => this.o.log.error({ err, effect: (work.payload as RuntimeEffect).type, alarmId: alarmIdOf(work.payload) }, 'effect failed; it is tried again when its lease ends')),
+        outsideLanes(() =>
+          this.executor.execute(work.payload as RuntimeEffect)
+            .then(() => this.o.store.complete(work))
+            .catch((err) => this.o.log.error({ err, effect: (work.payload as RuntimeEffect).type, alarmId: alarmIdOf(work.payload) }, 'effect failed; it is tried again when its lease ends')),
+        ),
       ),
     );
     return Promise.all(done).then(() => undefined);

@@ -53,5 +53,10 @@ export interface WriteStats {
  * and must neither be counted in its timings nor go ahead of the queue with it.
  */
 export function detached<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void {
-  return (...args: A) => txAhead.exit(() => txTiming.exit(() => fn(...args)));
+  return (...args: A) => outsideLanes(() => fn(...args));
+}
+
+/** Runs `fn` now, outside any caller's txTiming and txAhead, and answers what it answers. */
+export function outsideLanes<T>(fn: () => T): T {
+  return txAhead.exit(() => txTiming.exit(fn));
 }

@@ -93,6 +93,12 @@ describe(`cluster worker location follow-ups (${usePostgres ? 'postgres' : 'sqli
     await expect.poll(() => webhook.accepted.filter((x) => x.json.type === 'lonewatch.alert').length, { timeout: 15_000 }).toBeGreaterThan(0);
     const [alarm] = await worker.hub.store.read((tx) => tx.listAlarms({}));
     const id = alarm!.id;
+    // "After the ARC ACKed" as the hub knows it: the receivers have answered, and the worker has
+    // recorded both alerts delivered (a fix before that record is, by design, no follow-up: the
+    // dispatcher's positionUpdated; the ps must not race the record).
+    const delivered = async (channel: string) => (await worker.hub.store.read((tx) => tx.listNotices(id))).some((n) => n.channel === channel && n.event === 'alert' && n.state === 'done' && n.outcome === 'delivered');
+    await expect.poll(() => delivered('arc'), { timeout: 15_000 }).toBe(true);
+    await expect.poll(() => delivered('webhook'), { timeout: 15_000 }).toBe(true);
 
     // 40 s on (past the 30 s rule), 100 m north, as its own ps through the stream.
     clock.advance(40_000);
