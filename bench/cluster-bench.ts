@@ -35,6 +35,7 @@ import { SqliteStore } from '../hub/store/sqlite-store.js';
 import { LoadPool, type PoolReport } from './load/load-pool.js';
 import { BENCH_SECRET, benchApiToken, seedHubDatabase } from './servers.js';
 import { summarise, type LatencySummary } from './stats.js';
+import { coresByKind, cpuSnapshot, type CoresByKind } from './proc-cpu.js';
 import type { LaneTimings } from '../hub/cluster/lane-timings.js';
 import type { WriteStats } from '../hub/store/tx-timing.js';
 
@@ -92,7 +93,7 @@ export interface ClusterResult {
   steady: ClusterSosWindow;
   /** connected: flood fobs that connected, per edge; envelopes: JetStream messages the flood's heartbeats took (the stream's count before and after). */
   /** `notMeasured`: why the flood did not run (a node not restarted in time); the windows above still stand. */
-  ingest: { fobs: number; seconds: number; msgPerS: number; connected: number[]; streamMessages: number; loadAverage: number; notMeasured?: string };
+  ingest: { fobs: number; seconds: number; msgPerS: number; connected: number[]; streamMessages: number; loadAverage: number; notMeasured?: string; cores?: CoresByKind };
   edges: { id: string; fobs: number; rssMb: number; rssPerConnKb: number }[];
   edgeKilled: ClusterSosWindow;
   workerKilled: ClusterSosWindow;
@@ -429,13 +430,17 @@ export async function benchCluster(fobs: number, opts: { seconds: number; sosPer
         const streamBefore = await streamMessages(nc, 'LW_IN');
         for (const f of floods) f.measure();
         const floodSeconds = Math.min(10, opts.seconds);
+        const cpuBefore = cpuSnapshot();
+        const cpuFrom = Date.now();
         await sleep(floodSeconds * 1000);
+        // What each kind of process used meanwhile (the fleet's load processes are idle in it): whether the generator or the cluster was the bound.
+        const cores = coresByKind(cpuBefore, cpuSnapshot(), (Date.now() - cpuFrom) / 1000);
         const floodReports = await Promise.all(floods.map((f) => f.report()));
         const streamAfter = await streamMessages(nc, 'LW_IN');
         const floodLoad = loadAverage();
         const msgPerS = Math.round(floodReports.reduce((a, r) => a + (r.acked / r.elapsedMs) * 1000, 0));
         progress(`cluster: ingest ${msgPerS} msg/s, fobs connected per edge ${floodConnected.join('/')}, ${streamAfter - streamBefore} stream messages in the window, load ${floodLoad}`);
-        return { fobs: FLOOD_FOBS, seconds: floodSeconds, msgPerS, connected: floodConnected, streamMessages: streamAfter - streamBefore, loadAverage: floodLoad };
+        return { fobs: FLOOD_FOBS, seconds: floodSeconds, msgPerS, connected: floodConnected, streamMessages: streamAfter - streamBefore, loadAverage: floodLoad, cores };
       } finally {
         for (const f of floods) await f.stop().catch(() => undefined);
       }

@@ -5,6 +5,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { ClusterResult, ClusterSosWindow } from './cluster-bench.js';
 import type { IngestResult } from './ingest-bench.js';
+import { describeCores, type CoresByKind } from './proc-cpu.js';
 import type { LatencyResult } from './latency-bench.js';
 import type { IdleResult } from './idle/idle-bench.js';
 
@@ -40,12 +41,13 @@ export function clusterSection(r: ClusterRun, resultsFile: string): string {
     [`SOS press -> ack, cluster, ${n(c.connected)} fobs`, win(c.steady, c.dashboardNode), `p99 < 100 ms at 50,000: ${c.fobs >= 50_000 ? (c.steady.ack.p99 < 100 ? 'met' : 'NOT met') : `not measured (${n(c.fobs)} fobs)`}`],
     [`SOS during kill -9 of edge-2 (its SOS fobs fail over to edge-1)`, win(c.edgeKilled, c.dashboardNode), `max < 5 s: ${c.edgeKilled.ack.max < 5000 && c.edgeKilled.unacked === 0 ? 'met' : 'NOT met'}`],
     [`SOS during kill -9 of worker-1 (ack_wait_ms ${n(c.ackWaitMs)})`, win(c.workerKilled, c.dashboardNode), `max < 5 s: ${c.workerKilled.ack.max < 5000 && c.workerKilled.unacked === 0 ? 'met' : 'NOT met'}`],
-    [`ingest, cluster, ${n(c.ingest.fobs)} fobs over ${c.edgeCount} edges`, c.ingest.notMeasured ? `not measured: ${c.ingest.notMeasured}` : `${n(c.ingest.msgPerS)} msg/s (QoS 1 heartbeats, PUBACK after JetStream's ack${c.ingest.connected ? `; fobs connected per edge ${c.ingest.connected.join(' / ')}` : ''}${c.ingest.streamMessages !== undefined && Number.isFinite(c.ingest.streamMessages) ? `; ${n(c.ingest.streamMessages)} stream messages in the window` : ''}${c.ingest.loadAverage !== undefined ? `; load ${c.ingest.loadAverage}` : ''})`, r.ingest?.mosquitto && !c.ingest.notMeasured ? `>= Mosquitto: ${c.ingest.msgPerS >= r.ingest.mosquitto.msgPerS ? 'met' : 'NOT met'}` : ''],
+    [`ingest, cluster, ${n(c.ingest.fobs)} fobs over ${c.edgeCount} edges`, c.ingest.notMeasured ? `not measured: ${c.ingest.notMeasured}` : `${n(c.ingest.msgPerS)} msg/s (QoS 1 heartbeats, PUBACK after JetStream's ack${c.ingest.connected ? `; fobs connected per edge ${c.ingest.connected.join(' / ')}` : ''}${c.ingest.streamMessages !== undefined && Number.isFinite(c.ingest.streamMessages) ? `; ${n(c.ingest.streamMessages)} stream messages in the window` : ''}${c.ingest.loadAverage !== undefined ? `; load ${c.ingest.loadAverage}` : ''}${c.ingest.cores ? `; cores used: ${describeCores(c.ingest.cores)}` : ''})`, r.ingest?.mosquitto && !c.ingest.notMeasured ? `>= Mosquitto: ${c.ingest.msgPerS >= r.ingest.mosquitto.msgPerS ? 'met' : 'NOT met'}` : ''],
     ...c.edges.map((e): [string, string, string] => [`${e.id} memory per connected fob`, `${e.rssPerConnKb} KB RSS (${e.rssMb} MB holding ${n(e.fobs)} fobs)`, '']),
   ];
   if (r.ingest) {
-    rows.push([`ingest, single hub, ${n(r.ingest.fobs)} fobs`, `${n(r.ingest.lonewatch.msgPerS)} msg/s`, '']);
-    rows.push([`ingest, Mosquitto, ${n(r.ingest.fobs)} fobs`, r.ingest.mosquitto ? `${n(r.ingest.mosquitto.msgPerS)} msg/s` : 'n/a (not installed)', '']);
+    const used = (c: CoresByKind | undefined): string => (c ? ` (cores used: ${describeCores(c)})` : '');
+    rows.push([`ingest, single hub, ${n(r.ingest.fobs)} fobs`, `${n(r.ingest.lonewatch.msgPerS)} msg/s${used(r.ingest.lonewatch.cores)}`, '']);
+    rows.push([`ingest, Mosquitto, ${n(r.ingest.fobs)} fobs`, r.ingest.mosquitto ? `${n(r.ingest.mosquitto.msgPerS)} msg/s${used(r.ingest.mosquitto.cores)}` : 'n/a (not installed)', '']);
   }
   if (r.hub) rows.push([`SOS press -> ack, single hub, ${n(r.hub.connected)} fobs`, `p50 ${ms(r.hub.ack.p50)}, p99 ${ms(r.hub.ack.p99)}, max ${ms(r.hub.ack.max)}; hub ${r.hub.rssPerFobKb} KB RSS per fob`, '']);
   if (r.idle) rows.push([`idle fob connection, edge broker alone (${n(r.idle.measuredConnections)} measured)`, `${r.idle.heapPerConnKb} KB heap, ${r.idle.rssPerConnKb} KB RSS`, `<= 8 KB: ${r.idle.rssPerConnKb <= 8 ? 'met' : 'NOT met'} (RSS)`]);

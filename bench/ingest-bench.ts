@@ -4,12 +4,14 @@
  */
 import { LoadPool } from './load/load-pool.js';
 import { BENCH_SECRET, mosquittoAvailable, startHub, startMosquitto, type RunningServer } from './servers.js';
+import { coresByKind, cpuSnapshot, type CoresByKind } from './proc-cpu.js';
 
 export interface IngestResult {
   fobs: number;
   seconds: number;
-  lonewatch: { msgPerS: number; connected: number; rssMb: number };
-  mosquitto: { msgPerS: number; connected: number; rssMb: number } | null;
+  /** cores: what each kind of process used of the machine in the window (bench/proc-cpu.ts): the server's against the load generator's. */
+  lonewatch: { msgPerS: number; connected: number; rssMb: number; cores?: CoresByKind };
+  mosquitto: { msgPerS: number; connected: number; rssMb: number; cores?: CoresByKind } | null;
   /** lonewatch / mosquitto */
   ratio: number | null;
 }
@@ -30,12 +32,15 @@ async function flood(server: RunningServer, ids: string[], seconds: number, subs
     // Warm-up, then measure.
     await new Promise((r) => setTimeout(r, 1000));
     pool.measure();
+    const cpuBefore = cpuSnapshot();
+    const cpuFrom = Date.now();
     for (let s = 0; s < seconds; s++) {
       await new Promise((r) => setTimeout(r, 1000));
       progress(`${server.name}: flooding with ${connected} fobs, ${s + 1}/${seconds} s`);
     }
+    const cores = coresByKind(cpuBefore, cpuSnapshot(), (Date.now() - cpuFrom) / 1000);
     const report = await pool.report();
-    return { msgPerS: Math.round((report.acked / report.elapsedMs) * 1000), connected, rssMb: Math.round(server.rss() / 1e6) };
+    return { msgPerS: Math.round((report.acked / report.elapsedMs) * 1000), connected, rssMb: Math.round(server.rss() / 1e6), cores };
   } finally {
     await pool.stop();
   }

@@ -53,9 +53,12 @@ export function cpuSnapshot(): CpuSnapshot {
   return out;
 }
 
-/** Cores used by each kind between two snapshots `wallSeconds` apart (1 = one core busy throughout). */
-export function coresByKind(before: CpuSnapshot, after: CpuSnapshot, wallSeconds: number): Partial<Record<ProcessKind, number>> {
-  const by: Partial<Record<ProcessKind, number>> = {};
+/** Cores used by each kind of process over a window (1 = one core busy throughout). */
+export type CoresByKind = Partial<Record<ProcessKind, number>>;
+
+/** Cores used by each kind between two snapshots `wallSeconds` apart. */
+export function coresByKind(before: CpuSnapshot, after: CpuSnapshot, wallSeconds: number): CoresByKind {
+  const by: CoresByKind = {};
   for (const [pid, x] of after) {
     const used = x.seconds - (before.get(pid)?.seconds ?? 0);
     by[x.kind] = (by[x.kind] ?? 0) + used / wallSeconds;
@@ -65,6 +68,15 @@ export function coresByKind(before: CpuSnapshot, after: CpuSnapshot, wallSeconds
 }
 
 /** The cores of every kind together. */
-export function totalCores(by: Partial<Record<ProcessKind, number>>): number {
+export function totalCores(by: CoresByKind): number {
   return Math.round(Object.values(by).reduce((a, b) => a + b, 0) * 100) / 100;
+}
+
+/** "edge 0.61, load 0.66, ..." largest first, for a report. */
+export function describeCores(by: CoresByKind): string {
+  return (Object.entries(by) as [ProcessKind, number][])
+    .filter(([, v]) => v >= 0.01)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+    .join(', ');
 }

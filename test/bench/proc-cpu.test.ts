@@ -1,7 +1,7 @@
 // bench/proc-cpu.ts: which part of a bench run a process is (by its command line, as
 // /proc/<pid>/cmdline gives it, NUL-separated), and the cores each part used between two snapshots.
 import { describe, expect, it } from 'vitest';
-import { coresByKind, cpuSnapshot, kindOf, totalCores, type CpuSnapshot } from '../../bench/proc-cpu.js';
+import { coresByKind, cpuSnapshot, describeCores, kindOf, totalCores, type CpuSnapshot } from '../../bench/proc-cpu.js';
 
 const cmd = (...args: string[]): string => args.join('\0') + '\0';
 
@@ -39,6 +39,8 @@ describe('bench process kinds', () => {
     const by = coresByKind(before, after, 10);
     expect(by).toEqual({ edge: 0.4, nats: 0.2, worker: 0.2 });
     expect(totalCores(by)).toBe(0.8);
+    // For a report: largest first, what rounds to nothing left out.
+    expect(describeCores({ ...by, other: 0.004, load: 1.49 })).toBe('load 1.49, edge 0.40, nats 0.20, worker 0.20');
   });
 
   it('reads this machine: this test process is in the snapshot with the CPU it has used', () => {
