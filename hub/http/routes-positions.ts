@@ -110,7 +110,7 @@ export function registerPositionRoutes(app: ApiApp, { hub }: ApiContext): void {
         const alarm = await activeAlarmOf(tx, worker.id);
         const shiftActive = state?.onShift === true;
         let latest: PositionRecord | null = null;
-        for (const d of (await tx.listDevices()).filter((x) => x.workerId === worker.id && x.revokedAt === null)) {
+        for (const d of (await tx.listWorkerDevices(worker.id)).filter((x) => x.revokedAt === null)) {
           const p = await hub.ingest.positions.get(tx, d.id);
           if (p && (!latest || p.fixAt > latest.fixAt)) latest = p;
         }

@@ -79,7 +79,7 @@ export function registerWorkerRoutes(app: ApiApp, { hub }: ApiContext): void {
         visits: await tx.listVisits(w.id, t - DAY, t + DAY),
         state: await tx.getCheckinState(w.id),
         contacts: await tx.listContacts(),
-        devices: (await tx.listDevices()).filter((d) => d.workerId === w.id),
+        devices: await tx.listWorkerDevices(w.id),
         emergencyCount: (await tx.listEmergencyContacts(w.id)).length,
       };
     });

@@ -89,7 +89,7 @@ export const ALARM_TRACK_MAX = 1000;
  */
 export async function alarmTrack(tx: StoreTx, alarm: AlarmRecord): Promise<AlarmTrack> {
   const own = await tx.listAlarmPositions(alarm.id, ALARM_TRACK_MAX);
-  const devices = alarm.deviceId ? [alarm.deviceId] : alarm.workerId ? (await tx.listDevices()).filter((d) => d.workerId === alarm.workerId).map((d) => d.id) : [];
+  const devices = alarm.deviceId ? [alarm.deviceId] : alarm.workerId ? (await tx.listWorkerDevices(alarm.workerId)).map((d) => d.id) : [];
   let before: PositionRecord | null = null;
   for (const id of devices) {
     const p = await tx.positionBefore(id, alarm.raisedAt, alarm.id);

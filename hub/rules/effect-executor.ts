@@ -80,9 +80,9 @@ export class EffectExecutor {
         this.o.outputs.sendCommand(effect.deviceId, effect.command);
         break;
       case 'prompt_worker': {
-        const devices = await this.o.store.read((tx) => tx.listDevices());
+        const devices = await this.o.store.read((tx) => tx.listWorkerDevices(effect.workerId));
         for (const d of devices) {
-          if (d.workerId === effect.workerId && d.revokedAt === null) {
+          if (d.revokedAt === null) {
             this.o.outputs.sendCommand(d.id, { k: 'prm', d: Math.max(10, Math.min(3600, Math.round(effect.seconds))) });
           }
         }

@@ -427,7 +427,7 @@ export class RulesRuntime {
     const result = stepCheckin(state, visits, input, now, this.o.checkin);
     // The cross-engine part is a pure plan (orchestration.ts); only what it needs is read for it.
     const raises = checkinRaises(result);
-    const plan = composeCheckinStep(result, { newAlarmId: raises ? newAlarmId(now) : '', devices: raises ? await tx.listDevices() : [] });
+    const plan = composeCheckinStep(result, { newAlarmId: raises ? newAlarmId(now) : '', devices: raises ? await tx.listWorkerDevices(workerId) : [] });
     for (const c of plan.visitChanges) await tx.updateVisit(c.id, c.changes);
     if (plan.warning) this.o.log.warn({ workerId, input: input.type }, plan.warning);
     for (const l of plan.logs) this.o.log.info({ workerId, ...l.detail }, l.event);

@@ -428,6 +428,7 @@ export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore, Unqu
         if (u) await exec(u.sql, u.values);
       },
       listDevices: async () => (await q('SELECT * FROM devices ORDER BY id COLLATE "C"')).map(deviceFromRow),
+      listWorkerDevices: async (workerId) => (await q('SELECT * FROM devices WHERE worker_id = $1 ORDER BY id COLLATE "C"', [workerId])).map(deviceFromRow),
       advancePresence: async (id, at) => (await exec('UPDATE devices SET presence_at = $2 WHERE id = $1 AND (presence_at IS NULL OR presence_at < $2)', [id, at])) === 1,
       getWorker: async (id) => {
         const r = await one('SELECT * FROM workers WHERE id = $1', [id]);

@@ -338,6 +338,7 @@ export class SqliteStore implements Store, UnqueuedReads {
          VALUES (@id, @workerId, @board, @secretHash, @createdAt, @revokedAt, @lastSeenAt, @battery, @online, @firmware)`,
       ),
       listDevices: db.prepare('SELECT * FROM devices ORDER BY id'),
+      listWorkerDevices: db.prepare('SELECT * FROM devices WHERE worker_id = ? ORDER BY id'),
       listEmergencyContacts: db.prepare('SELECT name, relationship, phone FROM worker_emergency_contacts WHERE worker_id = ? ORDER BY position'),
       clearEmergencyContacts: db.prepare('DELETE FROM worker_emergency_contacts WHERE worker_id = ?'),
       insertEmergencyContact: db.prepare('INSERT INTO worker_emergency_contacts (worker_id, position, name, relationship, phone) VALUES (?, ?, ?, ?, ?)'),
@@ -537,6 +538,7 @@ export class SqliteStore implements Store, UnqueuedReads {
         db.prepare(sql).run(...sets.map((k) => toSqlValue((changes as Row)[k])), id);
       },
       listDevices: async () => (s().listDevices.all() as Row[]).map(deviceFromRow),
+      listWorkerDevices: async (workerId) => (s().listWorkerDevices.all(workerId) as Row[]).map(deviceFromRow),
       advancePresence: async (id, at) => db.prepare('UPDATE devices SET presence_at = ? WHERE id = ? AND (presence_at IS NULL OR presence_at < ?)').run(at, id, at).changes === 1,
       getWorker: async (id) => {
         const r = s().getWorker.get(id) as Row | undefined;

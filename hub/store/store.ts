@@ -209,6 +209,12 @@ export interface StoreTx extends ChangeFeedTx, DueWorkTx {
   updateDevice(id: string, changes: Partial<Omit<DeviceRecord, 'id'>>): Promise<void>;
   listDevices(): Promise<DeviceRecord[]>;
   /**
+   * The devices assigned to one worker, revoked ones included, by id: what a worker's own step
+   * needs (a missed check-in's alarm, a prompt to the worker's fobs, a worker's last position)
+   * without reading the whole fleet into the hub (at 50,000 devices, every row of the table).
+   */
+  listWorkerDevices(workerId: string): Promise<DeviceRecord[]>;
+  /**
    * Takes `at` (the edge's received time of a presence, "online" or "offline") as the device's last
    * applied presence if it is newer than the one stored (schema v11 `presence_at`), and answers
    * true; false, changing nothing, when the stored one is as new or newer (a presence handled out of

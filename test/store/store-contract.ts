@@ -171,6 +171,26 @@ export function describeStoreContract<S extends Store>(name: string, makeStore: 
       ]);
     });
 
+    it('devices: listWorkerDevices gives one worker\'s devices by id, revoked ones too, and none of anyone else\'s', async () => {
+      const s = ctx.store;
+      await tx(s, async (t) => {
+        await t.insertDevice(device('fob-z', { workerId: 'kim' }));
+        await t.insertDevice(device('fob-c', { workerId: 'kim', revokedAt: 2_000 }));
+        await t.insertDevice(device('fob-d', { workerId: 'lee' }));
+        await t.insertDevice(device('fob-e'));
+      });
+      expect((await rd(s, (t) => t.listWorkerDevices('kim'))).map((d) => [d.id, d.revokedAt])).toEqual([
+        ['fob-c', 2_000],
+        ['fob-z', null],
+      ]);
+      expect((await rd(s, (t) => t.listWorkerDevices('lee'))).map((d) => d.id)).toEqual(['fob-d']);
+      expect(await rd(s, (t) => t.listWorkerDevices('nobody'))).toEqual([]);
+      // Reassigned: it leaves the old worker's list for the new one's.
+      await tx(s, (t) => t.updateDevice('fob-d', { workerId: 'kim' }));
+      expect((await rd(s, (t) => t.listWorkerDevices('kim'))).map((d) => d.id)).toEqual(['fob-c', 'fob-d', 'fob-z']);
+      expect(await rd(s, (t) => t.listWorkerDevices('lee'))).toEqual([]);
+    });
+
     it('devices: advancePresence takes only a newer presence time, and an unknown device changes nothing', async () => {
       const s = ctx.store;
       await tx(s, (t) => t.insertDevice(device('fob-p')));
