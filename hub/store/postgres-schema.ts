@@ -13,7 +13,7 @@
 import type pg from 'pg';
 import { parseOldText } from '../admin/emergency-contacts.js';
 
-export const POSTGRES_SCHEMA_VERSION = 11;
+export const POSTGRES_SCHEMA_VERSION = 12;
 
 /** Versions 1 to 6 of sqlite-schema.ts, as one step: no PostgreSQL database predates this store. */
 const SCHEMA_V6_SQL = `
@@ -322,6 +322,11 @@ const SCHEMA_V11_SQL = `
 ALTER TABLE devices ADD COLUMN presence_at bigint;
 `;
 
+/** Version 12: one worker's devices found by index (Store.listWorkerDevices), as sqlite-schema.ts's. */
+const SCHEMA_V12_SQL = `
+CREATE INDEX IF NOT EXISTS devices_worker ON devices (worker_id);
+`;
+
 /** Version 10's data step: each worker's old emergency-contacts text read into records (as sqlite-schema.ts's). */
 async function migrateEmergencyContactsV10(client: pg.PoolClient): Promise<void> {
   const r = await client.query<{ id: string; emergency_contacts: string }>(
@@ -347,10 +352,11 @@ export interface PostgresMigration {
  * lacks. A database of the pg branch is at 7 (or 6 before its change feed); nothing was ever at 8 or 9.
  */
 export const POSTGRES_MIGRATIONS: Record<number, PostgresMigration> = {
-  0: { to: 11, sql: SCHEMA_V6_SQL + SCHEMA_V7_SQL + SCHEMA_V10_SQL + SCHEMA_V11_SQL, data: migrateEmergencyContactsV10 },
-  6: { to: 11, sql: SCHEMA_V7_SQL + SCHEMA_V10_SQL + SCHEMA_V11_SQL, data: migrateEmergencyContactsV10 },
-  7: { to: 11, sql: SCHEMA_V10_SQL + SCHEMA_V11_SQL, data: migrateEmergencyContactsV10 },
-  10: { to: 11, sql: SCHEMA_V11_SQL },
+  0: { to: 12, sql: SCHEMA_V6_SQL + SCHEMA_V7_SQL + SCHEMA_V10_SQL + SCHEMA_V11_SQL + SCHEMA_V12_SQL, data: migrateEmergencyContactsV10 },
+  6: { to: 12, sql: SCHEMA_V7_SQL + SCHEMA_V10_SQL + SCHEMA_V11_SQL + SCHEMA_V12_SQL, data: migrateEmergencyContactsV10 },
+  7: { to: 12, sql: SCHEMA_V10_SQL + SCHEMA_V11_SQL + SCHEMA_V12_SQL, data: migrateEmergencyContactsV10 },
+  10: { to: 12, sql: SCHEMA_V11_SQL + SCHEMA_V12_SQL },
+  11: { to: 12, sql: SCHEMA_V12_SQL },
 };
 
 /** The SQL that made a version-7 database (for the migration test: a database of the pg branch). */

@@ -1,7 +1,7 @@
 /** The SQLite schema. Bump SCHEMA_VERSION and add a step to MIGRATIONS when it changes. */
 import type Database from 'better-sqlite3';
 import { parseOldText } from '../admin/emergency-contacts.js';
-export const SCHEMA_VERSION = 11;
+export const SCHEMA_VERSION = 12;
 
 export const SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS workers (
@@ -352,6 +352,14 @@ export const SCHEMA_V11_SQL = `
 ALTER TABLE devices ADD COLUMN presence_at INTEGER;
 `;
 
+/**
+ * Version 12: one worker's devices found by index (Store.listWorkerDevices: a missed check-in's
+ * alarm, a prompt to the worker's fobs), not by reading every device.
+ */
+export const SCHEMA_V12_SQL = `
+CREATE INDEX IF NOT EXISTS devices_worker ON devices (worker_id);
+`;
+
 /** Version 10's data step: each worker's old emergency-contacts text read into records. */
 function migrateEmergencyContactsV10(db: Database.Database): void {
   const insert = db.prepare('INSERT INTO worker_emergency_contacts (worker_id, position, name, relationship, phone) VALUES (?, ?, ?, ?, ?)');
@@ -368,13 +376,14 @@ export interface Migration {
 
 /** Steps by starting version: a new database gets everything at once; an existing one only what it lacks. */
 export const MIGRATIONS: Record<number, Migration> = {
-  0: { to: 11, sql: SCHEMA_SQL + SCHEMA_V2_SQL + SCHEMA_V3_SQL + SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL + SCHEMA_V7_SQL + SCHEMA_V8_SQL + SCHEMA_V9_SQL + SCHEMA_V10_SQL + SCHEMA_V11_SQL, data: migrateEmergencyContactsV10 },
-  1: { to: 11, sql: SCHEMA_V2_SQL + SCHEMA_V3_SQL + SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL + SCHEMA_V7_SQL + SCHEMA_V8_SQL + SCHEMA_V9_SQL + SCHEMA_V10_SQL + SCHEMA_V11_SQL, data: migrateEmergencyContactsV10 },
-  2: { to: 11, sql: SCHEMA_V3_SQL + SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL + SCHEMA_V7_SQL + SCHEMA_V8_SQL + SCHEMA_V9_SQL + SCHEMA_V10_SQL + SCHEMA_V11_SQL, data: migrateEmergencyContactsV10 },
-  3: { to: 11, sql: SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL + SCHEMA_V7_SQL + SCHEMA_V8_SQL + SCHEMA_V9_SQL + SCHEMA_V10_SQL + SCHEMA_V11_SQL, data: migrateEmergencyContactsV10 },
-  4: { to: 11, sql: SCHEMA_V5_SQL + SCHEMA_V6_SQL + SCHEMA_V7_SQL + SCHEMA_V8_SQL + SCHEMA_V9_SQL + SCHEMA_V10_SQL + SCHEMA_V11_SQL, data: migrateEmergencyContactsV10 },
-  5: { to: 11, sql: SCHEMA_V6_SQL + SCHEMA_V7_SQL + SCHEMA_V8_SQL + SCHEMA_V9_SQL + SCHEMA_V10_SQL + SCHEMA_V11_SQL, data: migrateEmergencyContactsV10 },
-  6: { to: 11, sql: SCHEMA_V7_SQL + SCHEMA_V8_SQL + SCHEMA_V9_SQL + SCHEMA_V10_SQL + SCHEMA_V11_SQL, data: migrateEmergencyContactsV10 },
-  7: { to: 11, sql: SCHEMA_V8_SQL + SCHEMA_V9_SQL + SCHEMA_V10_SQL + SCHEMA_V11_SQL, data: migrateEmergencyContactsV10 },
-  10: { to: 11, sql: SCHEMA_V11_SQL },
+  0: { to: 12, sql: SCHEMA_SQL + SCHEMA_V2_SQL + SCHEMA_V3_SQL + SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL + SCHEMA_V7_SQL + SCHEMA_V8_SQL + SCHEMA_V9_SQL + SCHEMA_V10_SQL + SCHEMA_V11_SQL + SCHEMA_V12_SQL, data: migrateEmergencyContactsV10 },
+  1: { to: 12, sql: SCHEMA_V2_SQL + SCHEMA_V3_SQL + SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL + SCHEMA_V7_SQL + SCHEMA_V8_SQL + SCHEMA_V9_SQL + SCHEMA_V10_SQL + SCHEMA_V11_SQL + SCHEMA_V12_SQL, data: migrateEmergencyContactsV10 },
+  2: { to: 12, sql: SCHEMA_V3_SQL + SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL + SCHEMA_V7_SQL + SCHEMA_V8_SQL + SCHEMA_V9_SQL + SCHEMA_V10_SQL + SCHEMA_V11_SQL + SCHEMA_V12_SQL, data: migrateEmergencyContactsV10 },
+  3: { to: 12, sql: SCHEMA_V4_SQL + SCHEMA_V5_SQL + SCHEMA_V6_SQL + SCHEMA_V7_SQL + SCHEMA_V8_SQL + SCHEMA_V9_SQL + SCHEMA_V10_SQL + SCHEMA_V11_SQL + SCHEMA_V12_SQL, data: migrateEmergencyContactsV10 },
+  4: { to: 12, sql: SCHEMA_V5_SQL + SCHEMA_V6_SQL + SCHEMA_V7_SQL + SCHEMA_V8_SQL + SCHEMA_V9_SQL + SCHEMA_V10_SQL + SCHEMA_V11_SQL + SCHEMA_V12_SQL, data: migrateEmergencyContactsV10 },
+  5: { to: 12, sql: SCHEMA_V6_SQL + SCHEMA_V7_SQL + SCHEMA_V8_SQL + SCHEMA_V9_SQL + SCHEMA_V10_SQL + SCHEMA_V11_SQL + SCHEMA_V12_SQL, data: migrateEmergencyContactsV10 },
+  6: { to: 12, sql: SCHEMA_V7_SQL + SCHEMA_V8_SQL + SCHEMA_V9_SQL + SCHEMA_V10_SQL + SCHEMA_V11_SQL + SCHEMA_V12_SQL, data: migrateEmergencyContactsV10 },
+  7: { to: 12, sql: SCHEMA_V8_SQL + SCHEMA_V9_SQL + SCHEMA_V10_SQL + SCHEMA_V11_SQL + SCHEMA_V12_SQL, data: migrateEmergencyContactsV10 },
+  10: { to: 12, sql: SCHEMA_V11_SQL + SCHEMA_V12_SQL },
+  11: { to: 12, sql: SCHEMA_V12_SQL },
 };

@@ -27,6 +27,9 @@ it('migrates a version 1 database to the current version', async () => {
   await store.close();
   const check = new Database(file);
   expect(check.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+  // Version 12: one worker's devices by index (Store.listWorkerDevices), used by the query itself.
+  expect(check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'devices'").all()).toContainEqual({ name: 'devices_worker' });
+  expect(JSON.stringify(check.prepare("EXPLAIN QUERY PLAN SELECT * FROM devices WHERE worker_id = ? ORDER BY id").all('sam'))).toContain('devices_worker');
   check.close();
 });
 

@@ -320,7 +320,7 @@ describe.skipIf(!available)('PostgreSQL store', () => {
     });
 
     it('a database of the pg branch (v7) is brought to the current version: deadlines and pending effects become due work, old contact text becomes records', async () => {
-      expect(POSTGRES_SCHEMA_VERSION).toBe(11);
+      expect(POSTGRES_SCHEMA_VERSION).toBe(12);
       const url = await server.createDatabase();
       const c = new pg.Client({ connectionString: url });
       await c.connect();
@@ -342,7 +342,8 @@ describe.skipIf(!available)('PostgreSQL store', () => {
       }
       const s = await PostgresStore.open(url);
       try {
-        expect(await s.schemaVersion()).toBe(11);
+        expect(await s.schemaVersion()).toBe(12);
+        expect((await s.pool.query("SELECT indexname FROM pg_indexes WHERE tablename = 'devices'")).rows.map((r) => r.indexname)).toContain('devices_worker');
         expect(await s.getWork('alarm', 'a-open')).toEqual({ kind: 'alarm', key: 'a-open', dueAt: 5000, payload: null, attempts: 0 });
         expect(await s.getWork('alarm', 'a-closed')).toBeNull();
         expect(await s.getWork('worker', 'w1')).toMatchObject({ dueAt: 7000 });
