@@ -26,6 +26,7 @@ import { randomUUID } from 'node:crypto';
 import { drillPairingProblem } from '../rules/drill.js';
 import type { Logger } from '../logger.js';
 import { txAhead, txTiming, type TxTiming, type WriteStats } from './tx-timing.js';
+import { AsyncLock } from './async-lock.js';
 import type {
   AuditEntry,
   AlarmFilter,
@@ -108,36 +109,6 @@ function countingQueries(client: pg.PoolClient, timing: TxTiming): pg.PoolClient
   return wrapper;
 }
 
-/**
- * Transactions run one after another under it, in the order they asked, except that one asked for
- * `ahead` is given the lock before every non-ahead one still waiting; the one holding it finishes
- * first. (The PostgreSQL store gives ahead transactions a writer of their own instead, below; the
- * lock's ahead order stays for callers that have one writer.)
- */
-export class PriorityLock {
-  private held = false;
-  private readonly ahead: (() => void)[] = [];
-  private readonly behind: (() => void)[] = [];
-
-  async run<T>(fn: () => Promise<T>, ahead = false): Promise<T> {
-    if (this.held) await new Promise<void>((go) => (ahead ? this.ahead : this.behind).push(go));
-    else this.held = true;
-    try {
-      return await fn();
-    } finally {
-      // Handed straight to the next waiter (held stays true), so nothing can slip in between.
-      const next = this.ahead.shift() ?? this.behind.shift();
-      if (next) next();
-      else this.held = false;
-    }
-  }
-
-  /** Transactions waiting for the lock now. */
-  get waiting(): number {
-    return this.ahead.length + this.behind.length;
-  }
-}
-
 type Q = pg.PoolClient | pg.Pool;
 
 const WRITE_METHOD = /^(insert|update|upsert|put|add|append|delete|assign|schedule|complete|record)/;
@@ -152,7 +123,7 @@ export interface PostgresStoreOptions {
 }
 
 export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore, UnqueuedReads, DeviceRosterDigest {
-  private readonly lock = new PriorityLock();
+  private readonly lock = new AsyncLock();
   /**
    * The second writer: transactions asked for ahead (txAhead, the cluster worker's ordered lane) run
    * one at a time under this lock, beside the one holding `lock` (a heartbeat batch, a due-work
@@ -162,7 +133,7 @@ export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore, Unqu
    * (SERIALIZABLE, row locks; one that loses is run again). Each has its own store_writes row, so
    * they never update the same row of their own.
    */
-  private readonly aheadLock = new PriorityLock();
+  private readonly aheadLock = new AsyncLock();
   /** What the write transactions cost (tx-timing.ts WriteStats; the cluster worker's /timings). */
   readonly writeStats: WriteStats = { transactions: 0, waitMs: 0, busyMs: 0, untimedTransactions: 0, untimedBusyMs: 0 };
   private closed = false;
@@ -796,9 +767,11 @@ export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore, Unqu
   }
 
   /**
-   * A write statement of its own (heartbeats, claims, completions): under this instance's write lock,
-   * as on SQLite, because a statement of ours updating a row that our own SERIALIZABLE transaction
-   * also touches would abort that transaction (40001) and make it run twice.
+   * A write statement of its own (heartbeats, claims, completions): under this instance's ordinary
+   * write lock, as on SQLite, because a statement of ours updating a row that our own SERIALIZABLE
+   * transaction also touches would abort that transaction (40001) and make it run twice. The
+   * ordered lane's writer (aheadLock) does not wait for these: an ahead transaction that meets one on
+   * a row is run again, as when it meets another worker's.
    */
   private writeStatement<T>(fn: (q: Q) => Promise<T>): Promise<T> {
     return this.lock.run(() => this.withRetry(fn));

@@ -4,6 +4,7 @@
  * single connection cannot hold two open transactions at once.
  */
 import { drillPairingProblem } from '../rules/drill.js';
+import { AsyncLock } from './async-lock.js';
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -252,19 +253,6 @@ function toSqlValue(v: unknown): unknown {
   if (typeof v === 'boolean') return v ? 1 : 0;
   if (Array.isArray(v) || (v !== null && typeof v === 'object')) return JSON.stringify(v);
   return v === undefined ? null : v;
-}
-
-/** A FIFO lock: transactions run one after another, in arrival order. */
-class AsyncLock {
-  private tail: Promise<void> = Promise.resolve();
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(fn);
-    this.tail = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    return result;
-  }
 }
 
 export class SqliteStore implements Store, UnqueuedReads {

@@ -29,9 +29,9 @@ export const txTiming = new AsyncLocalStorage<TxTiming[]>();
  * transactions of the same store: the cluster worker's ordered lane (SOS, cancels, check-ins) is
  * not held up by heartbeat batches, presence and due-work steps (issue 19, docs/cluster.md "Where
  * an SOS's time goes": at 5,000 fobs an SOS waited p50 1.3 s in the worker's one-at-a-time queue
- * behind them). On PostgreSQL they run on a writer of their own, beside the one running; a store
- * with one writer (PriorityLock) gives them the writer before every other still waiting, never
- * before the one running. Among themselves those ahead keep their order, and so do the others.
+ * behind them). On PostgreSQL they run on a writer of their own, one at a time among themselves,
+ * beside the one running. SQLite has one writer and no ahead order: there the ordered lane relies
+ * on AlarmFirst (hub/cluster/alarm-first.ts) alone.
  */
 export const txAhead = new AsyncLocalStorage<boolean>();
 

@@ -3,31 +3,32 @@
 // of its own, beside the heartbeat batch or due-work step holding the other, not after it; when the
 // two touch the same row PostgreSQL keeps them apart and the loser is run again, so both changes
 // stand; neither writer's commits count as another process's (externalChangeCounter); and txTiming
-// says what each transaction cost. PriorityLock (the ahead order for one writer) on its own. Real
+// says what each transaction cost. The FIFO lock of each writer on its own. Real
 // PostgreSQL 15 (test/helpers/postgres-server.ts); the order is read from the database itself (a
 // sequence).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PostgresStore, PriorityLock } from '../../hub/store/postgres-store.js';
+import { PostgresStore } from '../../hub/store/postgres-store.js';
+import { AsyncLock } from '../../hub/store/async-lock.js';
 import { detached, txAhead, txTiming, type TxTiming } from '../../hub/store/tx-timing.js';
 import { requirePostgresOrSkip, startPostgres, type PostgresServer } from '../helpers/postgres-server.js';
 import { device } from './store-contract.js';
 
-describe('PriorityLock', () => {
-  it('runs one at a time, hands the lock to waiting ahead ones first, and keeps each class in order', async () => {
-    const lock = new PriorityLock();
+describe('AsyncLock (each writer of a store)', () => {
+  it('runs one at a time, in the order asked, none before the one holding it finishes', async () => {
+    const lock = new AsyncLock();
     const order: string[] = [];
     let release!: () => void;
     const first = lock.run(() => new Promise<void>((r) => (release = r)).then(() => void order.push('running')));
-    const queued = [lock.run(async () => void order.push('bulk-1')), lock.run(async () => void order.push('bulk-2')), lock.run(async () => void order.push('sos-1'), true), lock.run(async () => void order.push('sos-2'), true)];
-    expect(lock.waiting).toBe(4);
+    const queued = [lock.run(async () => void order.push('bulk-1')), lock.run(async () => void order.push('bulk-2'))];
+    await new Promise((r) => setImmediate(r));
+    expect(order).toEqual([]);
     release();
     await Promise.all([first, ...queued]);
-    expect(order).toEqual(['running', 'sos-1', 'sos-2', 'bulk-1', 'bulk-2']);
-    expect(lock.waiting).toBe(0);
+    expect(order).toEqual(['running', 'bulk-1', 'bulk-2']);
   });
 
   it('passes the lock on when a holder throws', async () => {
-    const lock = new PriorityLock();
+    const lock = new AsyncLock();
     await expect(lock.run(async () => Promise.reject(new Error('store down')))).rejects.toThrow('store down');
     await expect(lock.run(async () => 7)).resolves.toBe(7);
   });
