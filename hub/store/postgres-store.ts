@@ -745,21 +745,15 @@ export class PostgresStore implements Store, DueWorkStore, ChangeFeedStore, Unqu
         changes.push(change);
       },
     };
-    // Any call but the two reads kept (readAgain) forgets what they kept.
+    // Any call but the two reads kept (readAgain) forgets what they kept; any write marks the
+    // transaction, for externalChangeCounter (store_writes).
     for (const name of Object.keys(tx) as (keyof PgTx)[]) {
       if (name === 'getDevice' || name === 'getCheckinState') continue;
+      const writes = WRITE_METHOD.test(name) && name !== 'appendChange';
       const fn = tx[name] as (...args: unknown[]) => Promise<unknown>;
       (tx as unknown as Record<string, unknown>)[name] = (...args: unknown[]) => {
         generation++;
-        return fn(...args);
-      };
-    }
-    // Any write marks the transaction, for externalChangeCounter (store_writes).
-    for (const name of Object.keys(tx) as (keyof PgTx)[]) {
-      if (!WRITE_METHOD.test(name) || name === 'appendChange') continue;
-      const fn = tx[name] as (...args: unknown[]) => Promise<unknown>;
-      (tx as unknown as Record<string, unknown>)[name] = (...args: unknown[]) => {
-        state.wrote = true;
+        if (writes) state.wrote = true;
         return fn(...args);
       };
     }
