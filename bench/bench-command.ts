@@ -60,7 +60,8 @@ export const benchCommand = defineCommand({
       if (!Number.isInteger(fobs) || fobs < 100 || fobs > 200_000) throw new UsageError(`--fobs must be a whole number from 100 to 200000, not ${values.fobs}`);
       const edges = values.edges === undefined ? undefined : Number(values.edges);
       if (edges !== undefined && (!Number.isInteger(edges) || edges < 1 || edges > 32)) throw new UsageError(`--edges must be a whole number from 1 to 32, not ${values.edges}`);
-      if (edges !== undefined && fobs / edges > 18_000) throw new UsageError(`--edges ${edges} is too few for ${fobs} fobs: at most 18,000 an edge (20,000 open files a process); give at least --edges ${Math.ceil(fobs / 18_000)}`);
+      const { EDGE_FOBS_MAX } = await import('./cluster-bench.js');
+      if (edges !== undefined && fobs / edges > EDGE_FOBS_MAX) throw new UsageError(`--edges ${edges} is too few for ${fobs} fobs: at most ${EDGE_FOBS_MAX.toLocaleString('en-GB')} an edge (20,000 open files a process); give at least --edges ${Math.ceil(fobs / EDGE_FOBS_MAX)}`);
       const { steadyMain } = await import('./steady-bench.js');
       return steadyMain({ fobs, quick, out: values.out ?? 'bench/results', ...(edges !== undefined ? { edges } : {}) });
     }

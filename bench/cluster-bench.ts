@@ -35,7 +35,7 @@ import { SqliteStore } from '../hub/store/sqlite-store.js';
 import { LoadPool, type PoolReport } from './load/load-pool.js';
 import { BENCH_SECRET, benchApiToken, seedHubDatabase } from './servers.js';
 import { summarise, type LatencySummary } from './stats.js';
-import { coresByKind, cpuSnapshot, type CoresByKind } from './proc-cpu.js';
+import { cpuWindow, type CoresByKind } from './proc-cpu.js';
 import type { LaneTimings } from '../hub/cluster/lane-timings.js';
 import type { WriteStats } from '../hub/store/tx-timing.js';
 
@@ -207,7 +207,7 @@ async function timingsOf(n: ClusterNode, since: number): Promise<LaneSummary | n
 }
 
 /** The messages the stream holds now (its last sequence: none are deleted in a run), or NaN when JetStream does not answer. */
-async function streamMessages(nc: NatsConnection, stream: string): Promise<number> {
+export async function streamMessages(nc: NatsConnection, stream: string): Promise<number> {
   try {
     const jsm = await jetstreamManager(nc, { timeout: 5000 });
     return (await jsm.streams.info(stream)).state.last_seq;
@@ -217,7 +217,7 @@ async function streamMessages(nc: NatsConnection, stream: string): Promise<numbe
 }
 
 /** The workers' backlog on the stream now, or null when JetStream does not answer (a node just killed). */
-async function backlogOf(nc: NatsConnection, stream: string, consumer: string, partitions: number): Promise<ClusterSosWindow['backlog']> {
+export async function backlogOf(nc: NatsConnection, stream: string, consumer: string, partitions: number): Promise<ClusterSosWindow['backlog']> {
   try {
     const jsm = await jetstreamManager(nc, { timeout: 5000 });
     const left = async (name: string): Promise<number> => {
@@ -430,11 +430,10 @@ export async function benchCluster(fobs: number, opts: { seconds: number; sosPer
         const streamBefore = await streamMessages(nc, 'LW_IN');
         for (const f of floods) f.measure();
         const floodSeconds = Math.min(10, opts.seconds);
-        const cpuBefore = cpuSnapshot();
-        const cpuFrom = Date.now();
+        const cpu = cpuWindow();
         await sleep(floodSeconds * 1000);
         // What each kind of process used meanwhile (the fleet's load processes are idle in it): whether the generator or the cluster was the bound.
-        const cores = coresByKind(cpuBefore, cpuSnapshot(), (Date.now() - cpuFrom) / 1000);
+        const cores = cpu.end();
         const floodReports = await Promise.all(floods.map((f) => f.report()));
         const streamAfter = await streamMessages(nc, 'LW_IN');
         const floodLoad = loadAverage();

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { ClusterResult, ClusterSosWindow } from './cluster-bench.js';
 import type { IngestResult } from './ingest-bench.js';
-import { describeCores, type CoresByKind } from './proc-cpu.js';
+import { coresNote, describeCores } from './proc-cpu.js';
 import type { LatencyResult } from './latency-bench.js';
 import type { IdleResult } from './idle/idle-bench.js';
 
@@ -45,9 +45,8 @@ export function clusterSection(r: ClusterRun, resultsFile: string): string {
     ...c.edges.map((e): [string, string, string] => [`${e.id} memory per connected fob`, `${e.rssPerConnKb} KB RSS (${e.rssMb} MB holding ${n(e.fobs)} fobs)`, '']),
   ];
   if (r.ingest) {
-    const used = (c: CoresByKind | undefined): string => (c ? ` (cores used: ${describeCores(c)})` : '');
-    rows.push([`ingest, single hub, ${n(r.ingest.fobs)} fobs`, `${n(r.ingest.lonewatch.msgPerS)} msg/s${used(r.ingest.lonewatch.cores)}`, '']);
-    rows.push([`ingest, Mosquitto, ${n(r.ingest.fobs)} fobs`, r.ingest.mosquitto ? `${n(r.ingest.mosquitto.msgPerS)} msg/s${used(r.ingest.mosquitto.cores)}` : 'n/a (not installed)', '']);
+    rows.push([`ingest, single hub, ${n(r.ingest.fobs)} fobs`, `${n(r.ingest.lonewatch.msgPerS)} msg/s${coresNote(r.ingest.lonewatch.cores)}`, '']);
+    rows.push([`ingest, Mosquitto, ${n(r.ingest.fobs)} fobs`, r.ingest.mosquitto ? `${n(r.ingest.mosquitto.msgPerS)} msg/s${coresNote(r.ingest.mosquitto.cores)}` : 'n/a (not installed)', '']);
   }
   if (r.hub) rows.push([`SOS press -> ack, single hub, ${n(r.hub.connected)} fobs`, `p50 ${ms(r.hub.ack.p50)}, p99 ${ms(r.hub.ack.p99)}, max ${ms(r.hub.ack.max)}; hub ${r.hub.rssPerFobKb} KB RSS per fob`, '']);
   if (r.idle) rows.push([`idle fob connection, edge broker alone (${n(r.idle.measuredConnections)} measured)`, `${r.idle.heapPerConnKb} KB heap, ${r.idle.rssPerConnKb} KB RSS`, `<= 8 KB: ${r.idle.rssPerConnKb <= 8 ? 'met' : 'NOT met'} (RSS)`]);

@@ -4,7 +4,7 @@
  */
 import { LoadPool } from './load/load-pool.js';
 import { BENCH_SECRET, mosquittoAvailable, startHub, startMosquitto, type RunningServer } from './servers.js';
-import { coresByKind, cpuSnapshot, type CoresByKind } from './proc-cpu.js';
+import { cpuWindow, type CoresByKind } from './proc-cpu.js';
 
 export interface IngestResult {
   fobs: number;
@@ -32,13 +32,12 @@ async function flood(server: RunningServer, ids: string[], seconds: number, subs
     // Warm-up, then measure.
     await new Promise((r) => setTimeout(r, 1000));
     pool.measure();
-    const cpuBefore = cpuSnapshot();
-    const cpuFrom = Date.now();
+    const cpu = cpuWindow();
     for (let s = 0; s < seconds; s++) {
       await new Promise((r) => setTimeout(r, 1000));
       progress(`${server.name}: flooding with ${connected} fobs, ${s + 1}/${seconds} s`);
     }
-    const cores = coresByKind(cpuBefore, cpuSnapshot(), (Date.now() - cpuFrom) / 1000);
+    const cores = cpu.end();
     const report = await pool.report();
     return { msgPerS: Math.round((report.acked / report.elapsedMs) * 1000), connected, rssMb: Math.round(server.rss() / 1e6), cores };
   } finally {

@@ -67,9 +67,21 @@ export function coresByKind(before: CpuSnapshot, after: CpuSnapshot, wallSeconds
   return by;
 }
 
+/** Starts a window now; `end()` answers the cores each kind used since (one snapshot at each end). */
+export function cpuWindow(): { end(): CoresByKind } {
+  const before = cpuSnapshot();
+  const from = Date.now();
+  return { end: () => coresByKind(before, cpuSnapshot(), (Date.now() - from) / 1000) };
+}
+
 /** The cores of every kind together. */
 export function totalCores(by: CoresByKind): number {
   return Math.round(Object.values(by).reduce((a, b) => a + b, 0) * 100) / 100;
+}
+
+/** " (cores used: load 1.43, mosquitto 0.50)" for a report row, or "" when not measured. */
+export function coresNote(by: CoresByKind | undefined): string {
+  return by ? ` (cores used: ${describeCores(by)})` : '';
 }
 
 /** "edge 0.61, load 0.66, ..." largest first, for a report. */

@@ -1,6 +1,6 @@
 /** The bench's outputs: a table for the terminal, docs/benchmarks.md and its SVG charts. */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { describeCores, type CoresByKind } from './proc-cpu.js';
+import { coresNote } from './proc-cpu.js';
 import { currentSection } from './fuzz/fuzz-docs.js';
 import { currentClusterSection } from './cluster-report.js';
 import { currentChaosSection } from './chaos/chaos-command.js';
@@ -13,9 +13,8 @@ const pass = (ok: boolean): string => (ok ? 'met' : 'NOT met');
 export function writeReport(r: BenchResults, docsDir: string): string {
   const rows: string[][] = [['measure', 'value', 'target']];
   for (const i of r.ingest) {
-    const used = (c: CoresByKind | undefined): string => (c ? ` (cores used: ${describeCores(c)})` : '');
-    rows.push([`ingest ${i.fobs} fobs: Lonewatch`, `${i.lonewatch.msgPerS.toLocaleString('en-GB')} msg/s${used(i.lonewatch.cores)}`, '']);
-    rows.push([`ingest ${i.fobs} fobs: Mosquitto`, i.mosquitto ? `${i.mosquitto.msgPerS.toLocaleString('en-GB')} msg/s${used(i.mosquitto.cores)}` : 'n/a', '']);
+    rows.push([`ingest ${i.fobs} fobs: Lonewatch`, `${i.lonewatch.msgPerS.toLocaleString('en-GB')} msg/s${coresNote(i.lonewatch.cores)}`, '']);
+    rows.push([`ingest ${i.fobs} fobs: Mosquitto`, i.mosquitto ? `${i.mosquitto.msgPerS.toLocaleString('en-GB')} msg/s${coresNote(i.mosquitto.cores)}` : 'n/a', '']);
     rows.push([`ingest ${i.fobs} fobs: ratio`, i.ratio === null ? 'n/a' : `${i.ratio}`, '']);
   }
   if (r.latency) {

@@ -16,16 +16,13 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
-import { jetstreamManager } from '@nats-io/jetstream';
 import { LocalCluster } from '../hub/cluster/cluster-up.js';
 import { postgresBinDir } from '../hub/cluster/postgres-local.js';
-import { bulkConsumer } from '../hub/cluster/lanes.js';
-import { partitionConsumer } from '../hub/cluster/partition.js';
 import { parseConfig } from '../hub/config/load-config.js';
 import { LoadPool } from './load/load-pool.js';
 import { BENCH_SECRET, seedHubDatabase } from './servers.js';
-import { seedPostgres } from './cluster-bench.js';
-import { coresByKind, cpuSnapshot, totalCores, type ProcessKind } from './proc-cpu.js';
+import { backlogOf, EDGE_FOBS_MAX, seedPostgres, streamMessages } from './cluster-bench.js';
+import { cpuWindow, describeCores, totalCores, type ProcessKind } from './proc-cpu.js';
 
 const HB_INTERVAL_MS = 30_000;
 /** The [cluster] defaults, as a node would read them (servers are required to have the section). */
@@ -73,17 +70,9 @@ async function steadyRun(fobs: number, edges: number, store: 'postgres' | 'sqlit
   const nc = await connect({ servers: cluster.nats.urls, user: cluster.nats.user, pass: cluster.nats.password });
   const pools: LoadPool[] = [];
   try {
-    const jsm = await jetstreamManager(nc, { timeout: 5000 });
-    const left = async (name: string): Promise<number> => {
-      const i = await jsm.consumers.info(STREAM, name);
-      return i.num_pending + i.num_ack_pending;
-    };
-    const partitions = CLUSTER_DEFAULTS.partitions;
-    const backlog = async (): Promise<{ bulk: number; ordered: number; seq: number }> => {
-      let ordered = 0;
-      for (let p = 0; p < partitions; p++) ordered += await left(partitionConsumer(CONSUMER, p));
-      return { bulk: await left(bulkConsumer(CONSUMER)), ordered, seq: (await jsm.streams.info(STREAM)).state.last_seq };
-    };
+    // The workers' backlog and the stream's length, as the cluster bench reads them (NaN / null
+    // when JetStream does not answer).
+    const backlog = () => backlogOf(nc, STREAM, CONSUMER, CLUSTER_DEFAULTS.partitions);
     progress(`steady: registering ${fobs} fobs`);
     const ids = cluster.postgres ? await seedPostgres(cluster.postgres.url, fobs, 'sb') : await seedHubDatabase(join(dir, 'data'), fobs, 'sb');
     const urls = cluster.edges.map((e) => `mqtt://${e.host}:${e.port}`);
@@ -117,7 +106,7 @@ async function steadyRun(fobs: number, edges: number, store: 'postgres' | 'sqlit
     let drainSeconds: number | null = null;
     while (Date.now() - drainStarted < 120_000) {
       const b = await backlog();
-      if (b.bulk <= (fobs / (HB_INTERVAL_MS / 1000)) * 2 && b.ordered === 0) {
+      if (b && b.bulk <= (fobs / (HB_INTERVAL_MS / 1000)) * 2 && b.ordered === 0) {
         drainSeconds = Math.round((Date.now() - drainStarted) / 1000);
         break;
       }
@@ -125,17 +114,17 @@ async function steadyRun(fobs: number, edges: number, store: 'postgres' | 'sqlit
     }
     const measured: SteadyWindow[] = [];
     for (let w = 0; w < windows; w++) {
-      const b0 = await backlog();
-      const s0 = cpuSnapshot();
+      const [b0, seq0] = [await backlog(), await streamMessages(nc, STREAM)];
       const t0 = Date.now();
+      const cpu = cpuWindow();
       await sleep(seconds * 1000);
-      const s1 = cpuSnapshot();
+      const cores = cpu.end();
       const wall = (Date.now() - t0) / 1000;
-      const b1 = await backlog();
-      const cores = coresByKind(s0, s1, wall);
-      const win: SteadyWindow = { seconds: Math.round(wall * 10) / 10, cores, totalCores: totalCores(cores), streamMessagesPerS: Math.round((b1.seq - b0.seq) / wall), bulkBacklog: [b0.bulk, b1.bulk], loadAverage: Math.round(loadavg()[0]! * 100) / 100 };
+      const [b1, seq1] = [await backlog(), await streamMessages(nc, STREAM)];
+      const bulkBacklog: [number, number] = [b0?.bulk ?? Number.NaN, b1?.bulk ?? Number.NaN];
+      const win: SteadyWindow = { seconds: Math.round(wall * 10) / 10, cores, totalCores: totalCores(cores), streamMessagesPerS: Math.round((seq1 - seq0) / wall), bulkBacklog, loadAverage: Math.round(loadavg()[0]! * 100) / 100 };
       measured.push(win);
-      progress(`steady (linger ${lingerMs} ms) window ${w + 1}: ${win.totalCores} cores (${Object.entries(cores).map(([k, v]) => `${k} ${v}`).join(', ')}), ${win.streamMessagesPerS} stream messages/s, bulk backlog ${b0.bulk} -> ${b1.bulk}`);
+      progress(`steady (linger ${lingerMs} ms) window ${w + 1}: ${win.totalCores} cores (${describeCores(cores)}), ${win.streamMessagesPerS} stream messages/s, bulk backlog ${bulkBacklog[0]} -> ${bulkBacklog[1]}`);
     }
     return { lingerMs, connected, connectSeconds, drainSeconds, windows: measured };
   } finally {
@@ -148,8 +137,8 @@ async function steadyRun(fobs: number, edges: number, store: 'postgres' | 'sqlit
 
 export async function benchSteady(opts: { fobs: number; edges?: number; quick: boolean }, progress: (s: string) => void): Promise<SteadyResult> {
   const store = postgresBinDir() ? 'postgres' : 'sqlite';
-  // At most 18,000 connections an edge (bench/cluster-bench.ts EDGE_FOBS_MAX says why), at least 2.
-  const edges = opts.edges ?? Math.max(2, Math.ceil(opts.fobs / 18_000));
+  // At most EDGE_FOBS_MAX connections an edge (bench/cluster-bench.ts says why), at least 2.
+  const edges = opts.edges ?? Math.max(2, Math.ceil(opts.fobs / EDGE_FOBS_MAX));
   const lingerDefault = CLUSTER_DEFAULTS.edge_batch_linger_ms;
   const windows = opts.quick ? 1 : 3;
   const seconds = opts.quick ? 10 : 30;
