@@ -121,8 +121,9 @@ export class Edge {
       // eslint-disable-next-line prefer-const
       let edge: Edge;
       // The bulk lane (heartbeats, status, presence) in envelopes (bulk-batcher.ts: batched while
-      // earlier envelopes are in flight, and for edge_batch_linger_ms when none is); events and positions stay one message each, on their
-      // partition's subject, so their order and their consumers are unchanged (lanes.ts).
+      // earlier envelopes are in flight, and for edge_batch_linger_ms when none is); events and
+      // positions stay one message each, on their partition's subject, so their order and their
+      // consumers are unchanged (lanes.ts).
       const bulk = cluster.edge_batching
         ? new BulkBatcher<BulkRecord>({
             publish: async (records) => {

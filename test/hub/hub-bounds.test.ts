@@ -194,6 +194,28 @@ describe('the same bounds over WebSocket (/mqtt)', () => {
 });
 
 describe('the slow-reader watchdog sees through the guard', () => {
+  /**
+   * Commands the hub sends `deviceId` at QoS 0 until the kernel's buffers and its connection's fill
+   * up: answers that connection, now needing to drain. A TCP fob's connection is its socket itself
+   * (hub/broker/socket-guard.ts: no stream in front of it), so it says so as writableNeedDrain; a
+   * guarded (WebSocket) one as needsDrain.
+   */
+  async function fillConnection(deviceId: string): Promise<Socket & { needsDrain?: boolean }> {
+    const broker = t!.hub.broker;
+    const clients = (broker.aedes as unknown as { clients: Record<string, { conn: Socket & { needsDrain?: boolean } } | undefined> }).clients;
+    const drainNeeded = (): boolean => {
+      const conn = clients[deviceId]?.conn;
+      return Boolean(conn && (conn.needsDrain ?? conn.writableNeedDrain));
+    };
+    const payload = JSON.stringify({ k: 'cfg', hb: 300 }).padEnd(120, ' ');
+    for (let i = 0; i < 200_000 && !drainNeeded(); i++) {
+      broker.publish(`lw/${deviceId}/cmd`, payload, 0);
+      if (i % 20 === 0) await new Promise((r) => setImmediate(r));
+    }
+    expect(drainNeeded()).toBe(true);
+    return clients[deviceId]!.conn;
+  }
+
   it('a fob that stops reading its socket is disconnected once the socket stays full', async () => {
     t = await startTestHub({ manualClock: true });
     const a = await t.addDevice('fob-a', { workerId: 'w1' });
@@ -202,21 +224,8 @@ describe('the slow-reader watchdog sees through the guard', () => {
     const stream = (f.client as unknown as { stream: Socket }).stream;
     stream.pause();
     const gone = new Promise<void>((r) => f.client.once('close', () => r()));
-    // Commands the hub sends at QoS 0 until the kernel's buffers and the socket's fill up.
-    const payload = JSON.stringify({ k: 'cfg', hb: 300 }).padEnd(120, ' ');
     const broker = t.hub.broker;
-    const clients = (broker.aedes as unknown as { clients: Record<string, { conn: { needsDrain?: boolean; writableNeedDrain?: boolean } }> }).clients;
-    // A TCP fob's connection is its socket itself (hub/broker/socket-guard.ts: no stream in front of
-    // it), so it says so as writableNeedDrain; a guarded (WebSocket) one as needsDrain.
-    const drainNeeded = (): boolean => {
-      const conn = clients['fob-a']?.conn;
-      return Boolean(conn && (conn.needsDrain ?? conn.writableNeedDrain));
-    };
-    for (let i = 0; i < 200_000 && !drainNeeded(); i++) {
-      broker.publish('lw/fob-a/cmd', payload, 0);
-      if (i % 20 === 0) await new Promise((r) => setImmediate(r));
-    }
-    expect(drainNeeded()).toBe(true);
+    await fillConnection('fob-a');
     // The watchdog is housekeeping on the hub's clock (issue 18): nothing drops the fob until that
     // clock moves. The first run past a period sees the full socket, the run a stall limit later drops it.
     const clock = t.manualClock!;
@@ -244,13 +253,8 @@ describe('the slow-reader watchdog sees through the guard', () => {
     (ws as unknown as { _socket: Socket })._socket.pause();
     const closed = new Promise<void>((r) => ws.once('close', () => r()));
     const broker = t.hub.broker;
-    const clients = (broker.aedes as unknown as { clients: Record<string, { conn: { needsDrain?: boolean } }> }).clients;
-    const payload = JSON.stringify({ k: 'cfg', hb: 300 }).padEnd(120, ' ');
-    for (let i = 0; i < 200_000 && !clients['fob-w']?.conn.needsDrain; i++) {
-      broker.publish('lw/fob-w/cmd', payload, 0);
-      if (i % 20 === 0) await new Promise((r) => setImmediate(r));
-    }
-    expect(clients['fob-w']?.conn.needsDrain).toBe(true);
+    // The guard in front of the WebSocket stream is what aedes holds, and what says it is full.
+    expect((await fillConnection('fob-w')).needsDrain).toBe(true);
     const clock = t.manualClock!;
     clock.advance(250);
     expect(broker.counters.droppedSlowClients).toBe(0);
@@ -269,13 +273,7 @@ describe('the slow-reader watchdog sees through the guard', () => {
     const stream = (f.client as unknown as { stream: Socket }).stream;
     stream.pause();
     const broker = t.hub.broker;
-    const clients = (broker.aedes as unknown as { clients: Record<string, { conn: Socket }> }).clients;
-    const payload = JSON.stringify({ k: 'cfg', hb: 300 }).padEnd(120, ' ');
-    for (let i = 0; i < 200_000 && !clients['fob-a']?.conn.writableNeedDrain; i++) {
-      broker.publish('lw/fob-a/cmd', payload, 0);
-      if (i % 20 === 0) await new Promise((r) => setImmediate(r));
-    }
-    const conn = clients['fob-a']!.conn;
+    const conn = await fillConnection('fob-a');
     expect(conn.writableNeedDrain).toBe(true);
     t.manualClock!.advance(250);
     stream.resume();
