@@ -45,9 +45,9 @@ function guardedPush(this: Socket, chunk: unknown, encoding?: BufferEncoding): b
  * at every socket to find the few that are full.
  */
 function guardedWrite(this: Socket, ...args: unknown[]): boolean {
-  const guard = guards.get(this);
   const ok = (Object.getPrototypeOf(this) as { write: Write }).write.apply(this, args);
-  if (!ok) guard?.backpressure();
+  // Its guard looked up only then: every PUBACK and command goes through here.
+  if (!ok) guards.get(this)?.backpressure();
   return ok;
 }
 
